@@ -1,0 +1,40 @@
+# Thin wrapper over Meson/Ninja. `make run` and `make test` install what is
+# missing (scripts/setup.sh), build, and fetch the default guest first.
+BUILD ?= build
+GUEST_DIR ?= $(or $(CLOISON_CACHE),$(HOME)/.cache/cloison)/guest
+NINJA := ninja -C $(BUILD)
+
+.PHONY: all setup build guest run test unit bench format clean
+
+all: build
+
+setup:
+	@bash scripts/setup.sh
+
+$(BUILD)/build.ninja:
+	meson setup $(BUILD) $(MESON_OPTS)
+
+build: setup $(BUILD)/build.ninja
+	@$(NINJA)
+
+guest: setup
+	@bash tools/guest/fetch.sh
+	@bash tools/guest/mkinitramfs.sh
+
+run: build guest
+	./$(BUILD)/cloison run $(RUN_ARGS)
+
+test: build guest
+	@bash tests/run-all.sh $(BUILD)
+
+unit: build
+	meson test -C $(BUILD) --suite unit --print-errorlogs
+
+bench: build guest
+	bash bench/boot.sh
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf $(BUILD)

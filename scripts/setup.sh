@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs every Debian package cloison needs to build, test and benchmark.
+# Idempotent: installs only what is missing. Safe to run as root on a fresh Debian 12.
+set -euo pipefail
+
+PKGS=(
+  build-essential meson ninja-build pkg-config clang      # build
+  libfdt-dev device-tree-compiler                          # device tree
+  opensbi                                                  # default firmware (fw_dynamic.bin)
+  curl ca-certificates xz-utils zstd cpio kmod gpgv debian-archive-keyring  # guest fetch
+  python3                                                  # integration test driver
+  qemu-system-misc qemu-user                               # peer and differential reference
+  gcc-riscv64-linux-gnu binutils-riscv64-linux-gnu         # riscv64 test programs
+)
+
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+echo "setup: installing ${missing[*]}" >&2
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -q >/dev/null
+$SUDO apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null

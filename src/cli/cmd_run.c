@@ -1,0 +1,236 @@
+/*
+ * cmd_run.c — `cloison run`: boot a guest in the foreground with its serial
+ * console on this terminal.
+ *
+ * Exit status: 0 when the guest powers off (or the user quits with C-a x),
+ * the guest's code when it reports failure through the test finisher (1 if
+ * it gave 0), 2 for usage errors, 1 for host-side errors, 128+N on signal N.
+ */
+#include "commands.h"
+#include "console.h"
+
+#include "machine/boot.h"
+#include "machine/machine.h"
+#include "util/log.h"
+#include "util/parse.h"
+
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#define DEFAULT_FIRMWARE "/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_dynamic.bin"
+#define DEFAULT_APPEND "console=ttyS0 quiet"
+#define DEFAULT_MEM (256ULL << 20)
+#define MIN_MEM (16ULL << 20)
+
+static volatile sig_atomic_t got_signal;
+
+static void on_signal(int sig)
+{
+	got_signal = sig;
+}
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: cloison run [OPTIONS]\n"
+		"Boot a RISC-V guest with its serial console on this terminal.\n"
+		"With no options, boots the default guest (fetched by `make guest`).\n"
+		"\n"
+		"  -k, --kernel FILE     kernel: RISC-V Linux Image, or ELF with --firmware none\n"
+		"  -i, --initrd FILE     initial ramdisk\n"
+		"  -a, --append STRING   kernel command line (default \"" DEFAULT_APPEND "\")\n"
+		"  -f, --firmware FILE   M-mode firmware, fw_dynamic style (default Debian's OpenSBI);\n"
+		"                        'none' runs the kernel bare-metal in M-mode\n"
+		"  -m, --mem SIZE        guest memory: 512 (MiB), 512M, 2G (default 256M)\n"
+		"  -c, --cpus N          number of harts, 1-%d (default 1)\n"
+		"      --stats           print instructions retired and guest MIPS on exit\n"
+		"  -v, --verbose         more messages\n"
+		"  -h, --help            this help\n"
+		"\n"
+		"Console: C-a x exits, C-a h shows help. Guest poweroff exits 0; guest reboot\n"
+		"restarts it; a failure reported by the guest exits with its code.\n",
+		MACHINE_MAX_HARTS);
+}
+
+struct run_opts {
+	const char *kernel, *initrd, *append, *firmware;
+	uint64_t mem;
+	unsigned cpus;
+	bool stats;
+	char default_kernel[4096], default_initrd[4096];
+};
+
+static void default_guest_paths(struct run_opts *o)
+{
+	const char *cache = getenv("CLOISON_CACHE");
+	const char *home = getenv("HOME");
+	char dir[3900];
+	if (cache) snprintf(dir, sizeof(dir), "%s/guest", cache);
+	else snprintf(dir, sizeof(dir), "%s/.cache/cloison/guest", home ? home : ".");
+	snprintf(o->default_kernel, sizeof(o->default_kernel), "%s/Image", dir);
+	snprintf(o->default_initrd, sizeof(o->default_initrd), "%s/initrd.gz", dir);
+}
+
+static uint64_t host_memory(void)
+{
+	long pages = sysconf(_SC_PHYS_PAGES), size = sysconf(_SC_PAGESIZE);
+	return pages > 0 && size > 0 ? (uint64_t)pages * (uint64_t)size : UINT64_MAX;
+}
+
+/* Returns 0 to run, or an exit status. */
+static int parse_args(int argc, char **argv, struct run_opts *o)
+{
+	enum { OPT_STATS = 1000 };
+	static const struct option longopts[] = {
+		{"kernel", required_argument, NULL, 'k'}, {"initrd", required_argument, NULL, 'i'},
+		{"append", required_argument, NULL, 'a'}, {"firmware", required_argument, NULL, 'f'},
+		{"mem", required_argument, NULL, 'm'},    {"cpus", required_argument, NULL, 'c'},
+		{"stats", no_argument, NULL, OPT_STATS},  {"verbose", no_argument, NULL, 'v'},
+		{"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
+	};
+	memset(o, 0, sizeof(*o));
+	o->append = DEFAULT_APPEND;
+	o->firmware = DEFAULT_FIRMWARE;
+	o->mem = DEFAULT_MEM;
+	o->cpus = 1;
+	bool kernel_given = false, initrd_given = false;
+	int c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "k:i:a:f:m:c:vh", longopts, NULL)) != -1) {
+		uint64_t v;
+		switch (c) {
+		case 'k': o->kernel = optarg; kernel_given = true; break;
+		case 'i': o->initrd = optarg; initrd_given = true; break;
+		case 'a': o->append = optarg; break;
+		case 'f': o->firmware = strcmp(optarg, "none") ? optarg : NULL; break;
+		case 'm':
+			if (!parse_mem_size(optarg, &v)) {
+				log_error("invalid --mem '%s' (examples: 256, 512M, 2G)", optarg);
+				return 2;
+			}
+			o->mem = v;
+			break;
+		case 'c':
+			if (!parse_uint(optarg, 1, MACHINE_MAX_HARTS, &v)) {
+				log_error("invalid --cpus '%s': expected 1 to %d", optarg, MACHINE_MAX_HARTS);
+				return 2;
+			}
+			o->cpus = (unsigned)v;
+			break;
+		case OPT_STATS: o->stats = true; break;
+		case 'v': log_set_level(LOG_DEBUG); break;
+		case 'h': usage(stdout); return -1;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind < argc) {
+		log_error("unexpected argument '%s' (see cloison run --help)", argv[optind]);
+		return 2;
+	}
+	if (o->mem < MIN_MEM || (o->mem & 0xfff)) {
+		log_error("--mem must be a multiple of 4 KiB and at least %llu MiB", (unsigned long long)(MIN_MEM >> 20));
+		return 2;
+	}
+	if (o->mem > host_memory()) {
+		log_error("--mem %llu MiB is more than this host has (%llu MiB)", (unsigned long long)(o->mem >> 20),
+			  (unsigned long long)(host_memory() >> 20));
+		return 2;
+	}
+	if (!kernel_given) {
+		default_guest_paths(o);
+		o->kernel = o->default_kernel;
+		if (!initrd_given) o->initrd = o->default_initrd;
+		if (access(o->kernel, R_OK) != 0) {
+			log_error("no kernel given and the default guest is missing (%s): run `make guest`", o->kernel);
+			return 1;
+		}
+	}
+	return 0;
+}
+
+static double now_seconds(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void print_stats(const struct machine *m, double seconds, uint64_t insns)
+{
+	fprintf(stderr, "cloison: stats: %llu instructions in %.3f s host time: %.1f MIPS (%u hart%s)\n",
+		(unsigned long long)insns, seconds, seconds > 0 ? (double)insns / seconds / 1e6 : 0.0, m->nharts,
+		m->nharts > 1 ? "s" : "");
+	for (unsigned i = 0; i < m->nharts; i++)
+		fprintf(stderr, "cloison: stats: hart %u: %llu instructions, %llu WFI sleeps\n", i,
+			(unsigned long long)m->harts[i]->instret, (unsigned long long)m->harts[i]->wfi_count);
+}
+
+int cmd_run(int argc, char **argv)
+{
+	struct run_opts o;
+	int rc = parse_args(argc, argv, &o);
+	if (rc) return rc < 0 ? 0 : rc;
+
+	struct console *con = console_open(STDIN_FILENO, STDOUT_FILENO);
+	if (!con) {
+		log_error("out of memory");
+		return 1;
+	}
+	char err[512];
+	struct machine_config cfg = {
+		.ram_size = o.mem, .nharts = o.cpus, .console_write = console_write, .console_opaque = con};
+	struct machine *m = machine_create(&cfg, err, sizeof(err));
+	if (!m) {
+		console_close(con);
+		log_error("%s", err);
+		return 1;
+	}
+	struct boot_config boot = {.firmware = o.firmware, .kernel = o.kernel, .initrd = o.initrd, .cmdline = o.append};
+
+	struct sigaction sa = {.sa_handler = on_signal};
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	double start = now_seconds();
+	uint64_t insns = 0;
+	for (;;) {
+		if (boot_load(m, &boot, err, sizeof(err))) {
+			console_close(con);
+			log_error("%s", err);
+			machine_destroy(m);
+			return 1;
+		}
+		machine_start(m);
+		while (atomic_load(&m->exit_reason) == MACHINE_RUNNING) {
+			if (console_poll(con, m, 10)) machine_request_exit(m, MACHINE_QUIT, 0);
+			if (got_signal) machine_request_exit(m, MACHINE_QUIT, 0);
+			machine_poll_io(m);
+		}
+		machine_stop(m);
+		insns += machine_instructions(m);
+		if (atomic_load(&m->exit_reason) != MACHINE_REBOOT) break;
+		log_info("guest requested a reboot");
+		/* Fresh RAM: private anonymous pages read back as zero after this. */
+		madvise(m->ram, m->ram_size, MADV_DONTNEED);
+	}
+	double seconds = now_seconds() - start;
+
+	console_close(con);
+	switch (atomic_load(&m->exit_reason)) {
+	case MACHINE_POWEROFF: rc = 0; break;
+	case MACHINE_FAIL: rc = (m->exit_code & 0xff) ? (m->exit_code & 0xff) : 1; break;
+	case MACHINE_QUIT: rc = got_signal ? 128 + got_signal : 0; break;
+	default: rc = 1; break;
+	}
+	if (o.stats) print_stats(m, seconds, insns);
+	machine_destroy(m);
+	return rc;
+}

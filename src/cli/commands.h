@@ -1,0 +1,9 @@
+/*
+ * commands.h — one entry point per `cloison` verb (one file each).
+ */
+#ifndef CLOISON_COMMANDS_H
+#define CLOISON_COMMANDS_H
+
+int cmd_run(int argc, char **argv);
+
+#endif

@@ -1,0 +1,54 @@
+/*
+ * main.c — `cloison VERB [ARGS]`: finds the verb and hands over. Nothing
+ * else lives here.
+ */
+#include "commands.h"
+
+#include "cpu/riscv/hart.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#ifndef CLOISON_VERSION
+#define CLOISON_VERSION "dev"
+#endif
+
+struct verb {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	const char *summary;
+};
+
+static const struct verb verbs[] = {
+	{"run", cmd_run, "boot a virtual machine in the foreground"},
+};
+
+static void usage(FILE *out)
+{
+	fprintf(out, "Usage: cloison VERB [OPTIONS]\n\nVerbs:\n");
+	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
+		fprintf(out, "  %-10s %s\n", verbs[i].name, verbs[i].summary);
+	fprintf(out, "\n`cloison VERB --help` describes a verb. `cloison --version` prints the version.\n");
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+		usage(stdout);
+		return 0;
+	}
+	if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version")) {
+		printf("cloison %s\n", CLOISON_VERSION);
+		return 0;
+	}
+	rv_init_tables();
+	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
+		if (!strcmp(argv[1], verbs[i].name)) return verbs[i].fn(argc - 1, argv + 1);
+	fprintf(stderr, "cloison: unknown verb '%s'\n", argv[1]);
+	usage(stderr);
+	return 2;
+}

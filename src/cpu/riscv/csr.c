@@ -1,0 +1,269 @@
+/*
+ * csr.c — control and status registers: which exist, who may access them,
+ * which bits are writable (WARL masks), and the side effects of writes
+ * (TLB set selection, flushes on satp).
+ *
+ * Privilege and read-only checks common to all CSRs are done here; the
+ * caller turns a false return into an illegal-instruction exception.
+ */
+#include "internal.h"
+
+#define MSTATUS_WRITABLE                                                                   \
+	(MSTATUS_SIE | MSTATUS_MIE | MSTATUS_SPIE | MSTATUS_MPIE | MSTATUS_SPP | MSTATUS_MPP | \
+	 MSTATUS_FS | MSTATUS_MPRV | MSTATUS_SUM | MSTATUS_MXR | MSTATUS_TVM | MSTATUS_TW |    \
+	 MSTATUS_TSR)
+#define SSTATUS_VISIBLE                                                                     \
+	(MSTATUS_SIE | MSTATUS_SPIE | MSTATUS_UBE | MSTATUS_SPP | MSTATUS_VS | MSTATUS_FS |  \
+	 MSTATUS_XS | MSTATUS_SUM | MSTATUS_MXR | MSTATUS_UXL | MSTATUS_SD)
+#define SSTATUS_WRITABLE (MSTATUS_SIE | MSTATUS_SPIE | MSTATUS_SPP | MSTATUS_FS | MSTATUS_SUM | MSTATUS_MXR)
+
+#define MIP_SSIP (1ULL << RV_IRQ_SSI)
+#define MIP_STIP (1ULL << RV_IRQ_STI)
+#define MIP_SEIP (1ULL << RV_IRQ_SEI)
+#define MIE_WRITABLE 0xaaaULL
+#define MIDELEG_WRITABLE (MIP_SSIP | MIP_STIP | MIP_SEIP)
+#define MEDELEG_WRITABLE 0xb3ffULL
+
+enum {
+	CSR_FFLAGS = 0x001, CSR_FRM = 0x002, CSR_FCSR = 0x003,
+	CSR_CYCLE = 0xc00, CSR_TIME = 0xc01, CSR_INSTRET = 0xc02,
+	CSR_HPMCOUNTER3 = 0xc03, CSR_HPMCOUNTER31 = 0xc1f,
+	CSR_SSTATUS = 0x100, CSR_SIE = 0x104, CSR_STVEC = 0x105, CSR_SCOUNTEREN = 0x106,
+	CSR_SENVCFG = 0x10a, CSR_SSCRATCH = 0x140, CSR_SEPC = 0x141, CSR_SCAUSE = 0x142,
+	CSR_STVAL = 0x143, CSR_SIP = 0x144, CSR_STIMECMP = 0x14d, CSR_SATP = 0x180,
+	CSR_MSTATUS = 0x300, CSR_MISA = 0x301, CSR_MEDELEG = 0x302, CSR_MIDELEG = 0x303,
+	CSR_MIE = 0x304, CSR_MTVEC = 0x305, CSR_MCOUNTEREN = 0x306, CSR_MENVCFG = 0x30a,
+	CSR_MCOUNTINHIBIT = 0x320, CSR_MHPMEVENT3 = 0x323, CSR_MHPMEVENT31 = 0x33f,
+	CSR_MSCRATCH = 0x340, CSR_MEPC = 0x341, CSR_MCAUSE = 0x342, CSR_MTVAL = 0x343,
+	CSR_MIP = 0x344, CSR_PMPCFG0 = 0x3a0, CSR_PMPCFG15 = 0x3af, CSR_PMPADDR0 = 0x3b0,
+	CSR_PMPADDR63 = 0x3ef,
+	CSR_MCYCLE = 0xb00, CSR_MINSTRET = 0xb02, CSR_MHPMCOUNTER3 = 0xb03, CSR_MHPMCOUNTER31 = 0xb1f,
+	CSR_MVENDORID = 0xf11, CSR_MARCHID = 0xf12, CSR_MIMPID = 0xf13, CSR_MHARTID = 0xf14,
+	CSR_MCONFIGPTR = 0xf15,
+};
+
+static uint64_t sstatus_sd(uint64_t s)
+{
+	if ((s & MSTATUS_FS) == MSTATUS_FS) s |= MSTATUS_SD;
+	else s &= ~MSTATUS_SD;
+	return s;
+}
+
+/* Unprivileged counters: enabled by mcounteren (for S and U) and scounteren (for U). */
+static bool counter_allowed(const struct rv_hart *h, unsigned idx)
+{
+	if (h->priv < RV_PRIV_M && !((h->mcounteren >> idx) & 1)) return false;
+	if (h->priv < RV_PRIV_S && !((h->scounteren >> idx) & 1)) return false;
+	return true;
+}
+
+bool rv_csr_read(struct rv_hart *h, unsigned csr, uint64_t *val)
+{
+	if (((csr >> 8) & 3) > h->priv) return false;
+
+	switch (csr) {
+	case CSR_FFLAGS:
+		if (rv_fs_off(h)) return false;
+		*val = h->fflags;
+		return true;
+	case CSR_FRM:
+		if (rv_fs_off(h)) return false;
+		*val = h->frm;
+		return true;
+	case CSR_FCSR:
+		if (rv_fs_off(h)) return false;
+		*val = h->frm << 5 | h->fflags;
+		return true;
+	case CSR_CYCLE:
+	case CSR_INSTRET:
+		if (!counter_allowed(h, csr & 31)) return false;
+		*val = h->instret;
+		return true;
+	case CSR_TIME:
+		if (!counter_allowed(h, 1)) return false;
+		*val = h->bus.read_time(h->bus.opaque);
+		return true;
+	case CSR_SSTATUS: *val = sstatus_sd(h->mstatus) & SSTATUS_VISIBLE; return true;
+	case CSR_SIE: *val = h->mie & h->mideleg; return true;
+	case CSR_STVEC: *val = h->stvec; return true;
+	case CSR_SCOUNTEREN: *val = h->scounteren; return true;
+	case CSR_SENVCFG: *val = h->senvcfg; return true;
+	case CSR_SSCRATCH: *val = h->sscratch; return true;
+	case CSR_SEPC: *val = h->sepc; return true;
+	case CSR_SCAUSE: *val = h->scause; return true;
+	case CSR_STVAL: *val = h->stval; return true;
+	case CSR_SIP: *val = rv_read_mip(h) & h->mideleg; return true;
+	case CSR_STIMECMP:
+		if (h->priv < RV_PRIV_M && (!(h->menvcfg & MENVCFG_STCE) || !(h->mcounteren & 2)))
+			return false;
+		*val = h->stimecmp;
+		return true;
+	case CSR_SATP:
+		if (h->priv == RV_PRIV_S && (h->mstatus & MSTATUS_TVM)) return false;
+		*val = h->satp;
+		return true;
+	case CSR_MSTATUS: *val = sstatus_sd(h->mstatus); return true;
+	case CSR_MISA: *val = h->misa; return true;
+	case CSR_MEDELEG: *val = h->medeleg; return true;
+	case CSR_MIDELEG: *val = h->mideleg; return true;
+	case CSR_MIE: *val = h->mie; return true;
+	case CSR_MTVEC: *val = h->mtvec; return true;
+	case CSR_MCOUNTEREN: *val = h->mcounteren; return true;
+	case CSR_MENVCFG: *val = h->menvcfg; return true;
+	case CSR_MCOUNTINHIBIT: *val = h->mcountinhibit; return true;
+	case CSR_MSCRATCH: *val = h->mscratch; return true;
+	case CSR_MEPC: *val = h->mepc; return true;
+	case CSR_MCAUSE: *val = h->mcause; return true;
+	case CSR_MTVAL: *val = h->mtval; return true;
+	case CSR_MIP: *val = rv_read_mip(h); return true;
+	case CSR_MCYCLE:
+	case CSR_MINSTRET: *val = h->instret; return true;
+	case CSR_MVENDORID:
+	case CSR_MARCHID:
+	case CSR_MIMPID:
+	case CSR_MCONFIGPTR: *val = 0; return true;
+	case CSR_MHARTID: *val = h->hartid; return true;
+	default: break;
+	}
+	if (csr >= CSR_HPMCOUNTER3 && csr <= CSR_HPMCOUNTER31) {
+		if (!counter_allowed(h, csr & 31)) return false;
+		*val = 0;
+		return true;
+	}
+	if ((csr >= CSR_MHPMCOUNTER3 && csr <= CSR_MHPMCOUNTER31) ||
+	    (csr >= CSR_MHPMEVENT3 && csr <= CSR_MHPMEVENT31)) {
+		*val = 0; /* no programmable counters: read-only zero */
+		return true;
+	}
+	if (csr >= CSR_PMPCFG0 && csr <= CSR_PMPCFG15) {
+		if (csr & 1) return false; /* RV64 has only the even pmpcfg registers */
+		unsigned n = (csr - CSR_PMPCFG0) / 2;
+		*val = n < 2 ? h->pmpcfg[n] : 0;
+		return true;
+	}
+	if (csr >= CSR_PMPADDR0 && csr <= CSR_PMPADDR63) {
+		unsigned n = csr - CSR_PMPADDR0;
+		*val = n < 16 ? h->pmpaddr[n] : 0;
+		return true;
+	}
+	return false;
+}
+
+static void write_mstatus(struct rv_hart *h, uint64_t val, uint64_t mask)
+{
+	uint64_t old = h->mstatus;
+	uint64_t s = (old & ~mask) | (val & mask);
+	if (((s & MSTATUS_MPP) >> MSTATUS_MPP_SHIFT) == 2) s = (s & ~MSTATUS_MPP) | (old & MSTATUS_MPP);
+	s = (s & ~(MSTATUS_UXL | MSTATUS_SXL)) | (2ULL << 32) | (2ULL << 34);
+	h->mstatus = sstatus_sd(s);
+	if ((old ^ s) & MSTATUS_MXR) rv_tlb_flush_all(h);
+	if ((old ^ s) & (MSTATUS_MPRV | MSTATUS_MPP | MSTATUS_SUM)) rv_tlb_select(h);
+}
+
+static bool write_satp(struct rv_hart *h, uint64_t val)
+{
+	if (h->priv == RV_PRIV_S && (h->mstatus & MSTATUS_TVM)) return false;
+	unsigned mode = (unsigned)(val >> 60);
+	if (mode != 0 && mode != 8 && mode != 9) return true; /* unsupported mode: no effect */
+	/* No ASID bits (ASIDLEN = 0); PPN is 44 bits. */
+	uint64_t nv = (uint64_t)mode << 60 | (val & ((1ULL << 44) - 1));
+	if (nv != h->satp) {
+		h->satp = nv;
+		rv_tlb_flush_all(h);
+	}
+	return true;
+}
+
+static void write_pmpcfg(struct rv_hart *h, unsigned n, uint64_t val)
+{
+	uint64_t old = h->pmpcfg[n], nv = 0;
+	for (unsigned i = 0; i < 8; i++) {
+		uint8_t ob = (uint8_t)(old >> (8 * i)), b = (uint8_t)(val >> (8 * i));
+		if (ob & 0x80) b = ob; /* locked */
+		b &= 0x9f;
+		if ((b & 3) == 2) b &= ~2; /* R=0,W=1 is reserved */
+		nv |= (uint64_t)b << (8 * i);
+	}
+	h->pmpcfg[n] = nv;
+}
+
+bool rv_csr_write(struct rv_hart *h, unsigned csr, uint64_t val)
+{
+	if (((csr >> 8) & 3) > h->priv) return false;
+
+	switch (csr) {
+	case CSR_FFLAGS:
+		if (rv_fs_off(h)) return false;
+		h->fflags = val & 31;
+		rv_fs_dirty(h);
+		return true;
+	case CSR_FRM:
+		if (rv_fs_off(h)) return false;
+		h->frm = val & 7;
+		rv_fs_dirty(h);
+		return true;
+	case CSR_FCSR:
+		if (rv_fs_off(h)) return false;
+		h->fflags = val & 31;
+		h->frm = (val >> 5) & 7;
+		rv_fs_dirty(h);
+		return true;
+	case CSR_SSTATUS: write_mstatus(h, val, SSTATUS_WRITABLE); return true;
+	case CSR_SIE: h->mie = (h->mie & ~h->mideleg) | (val & h->mideleg & MIE_WRITABLE); return true;
+	case CSR_STVEC: h->stvec = (val & 3) >= 2 ? (val & ~3ULL) : val; return true;
+	case CSR_SCOUNTEREN: h->scounteren = val & 0xffffffffULL; return true;
+	case CSR_SENVCFG: h->senvcfg = val & 1; return true;
+	case CSR_SSCRATCH: h->sscratch = val; return true;
+	case CSR_SEPC: h->sepc = val & ~1ULL; return true;
+	case CSR_SCAUSE: h->scause = val; return true;
+	case CSR_STVAL: h->stval = val; return true;
+	case CSR_SIP:
+		h->mip_sw = (h->mip_sw & ~(h->mideleg & MIP_SSIP)) | (val & h->mideleg & MIP_SSIP);
+		return true;
+	case CSR_STIMECMP:
+		if (h->priv < RV_PRIV_M && (!(h->menvcfg & MENVCFG_STCE) || !(h->mcounteren & 2)))
+			return false;
+		h->stimecmp = val;
+		return true;
+	case CSR_SATP: return write_satp(h, val);
+	case CSR_MSTATUS: write_mstatus(h, val, MSTATUS_WRITABLE); return true;
+	case CSR_MISA: return true; /* fixed */
+	case CSR_MEDELEG: h->medeleg = val & MEDELEG_WRITABLE; return true;
+	case CSR_MIDELEG: h->mideleg = val & MIDELEG_WRITABLE; return true;
+	case CSR_MIE: h->mie = val & MIE_WRITABLE; return true;
+	case CSR_MTVEC: h->mtvec = (val & 3) >= 2 ? (val & ~3ULL) : val; return true;
+	case CSR_MCOUNTEREN: h->mcounteren = val & 0xffffffffULL; return true;
+	case CSR_MENVCFG: h->menvcfg = val & (MENVCFG_STCE | 1); return true;
+	case CSR_MCOUNTINHIBIT: h->mcountinhibit = val & 0xfffffffdULL; return true;
+	case CSR_MSCRATCH: h->mscratch = val; return true;
+	case CSR_MEPC: h->mepc = val & ~1ULL; return true;
+	case CSR_MCAUSE: h->mcause = val; return true;
+	case CSR_MTVAL: h->mtval = val; return true;
+	case CSR_MIP: {
+		uint64_t mask = MIP_SSIP | MIP_SEIP | ((h->menvcfg & MENVCFG_STCE) ? 0 : MIP_STIP);
+		h->mip_sw = (h->mip_sw & ~mask) | (val & mask);
+		return true;
+	}
+	case CSR_MCYCLE:
+	case CSR_MINSTRET: h->instret = val; return true;
+	default: break;
+	}
+	if ((csr >= CSR_MHPMCOUNTER3 && csr <= CSR_MHPMCOUNTER31) ||
+	    (csr >= CSR_MHPMEVENT3 && csr <= CSR_MHPMEVENT31))
+		return true; /* read-only zero (WARL) */
+	if (csr >= CSR_PMPCFG0 && csr <= CSR_PMPCFG15) {
+		if (csr & 1) return false;
+		unsigned n = (csr - CSR_PMPCFG0) / 2;
+		if (n < 2) write_pmpcfg(h, n, val);
+		return true;
+	}
+	if (csr >= CSR_PMPADDR0 && csr <= CSR_PMPADDR63) {
+		unsigned n = csr - CSR_PMPADDR0;
+		if (n < 16) {
+			uint8_t cfg = (uint8_t)(h->pmpcfg[n / 8] >> (8 * (n % 8)));
+			if (!(cfg & 0x80)) h->pmpaddr[n] = val & ((1ULL << 54) - 1);
+		}
+		return true;
+	}
+	return false; /* read-only or nonexistent */
+}

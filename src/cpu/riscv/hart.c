@@ -1,0 +1,78 @@
+/*
+ * hart.c — hart lifecycle (init, reset, destroy) and the cross-thread
+ * signals: interrupt lines, the machine timer compare, kicks.
+ */
+#include "internal.h"
+
+#include <stdlib.h>
+
+#define MISA_RV64 (2ULL << 62)
+#define MISA_EXT(c) (1ULL << ((c) - 'A'))
+
+void rv_hart_init(struct rv_hart *h, uint64_t hartid, const struct rv_bus *bus)
+{
+	memset(h, 0, sizeof(*h));
+	h->hartid = hartid;
+	h->bus = *bus;
+	pthread_mutex_init(&h->wait_lock, NULL);
+	pthread_condattr_t attr;
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	pthread_cond_init(&h->wait_cond, &attr);
+	pthread_condattr_destroy(&attr);
+	for (unsigned i = 0; i < RV_TLB_NSETS; i++) h->tlb[i].used = true;
+	rv_hart_reset(h, bus->ram_base);
+}
+
+void rv_hart_reset(struct rv_hart *h, uint64_t pc)
+{
+	memset(h->x, 0, sizeof(h->x));
+	memset(h->f, 0, sizeof(h->f));
+	h->pc = pc;
+	h->fflags = h->frm = 0;
+	h->mstatus = (2ULL << 32) | (2ULL << 34); /* UXL = SXL = 64 */
+	h->misa = MISA_RV64 | MISA_EXT('I') | MISA_EXT('M') | MISA_EXT('A') | MISA_EXT('F') |
+		  MISA_EXT('D') | MISA_EXT('C') | MISA_EXT('S') | MISA_EXT('U');
+	h->medeleg = h->mideleg = h->mie = h->mtvec = h->mcounteren = 0;
+	h->mscratch = h->mepc = h->mcause = h->mtval = h->menvcfg = h->mcountinhibit = 0;
+	h->stvec = h->scounteren = h->sscratch = h->sepc = h->scause = h->stval = h->satp = 0;
+	h->senvcfg = 0;
+	h->stimecmp = UINT64_MAX;
+	h->mip_sw = 0;
+	memset(h->pmpcfg, 0, sizeof(h->pmpcfg));
+	memset(h->pmpaddr, 0, sizeof(h->pmpaddr));
+	h->instret = 0;
+	h->resv_valid = false;
+	atomic_store(&h->mtimecmp, UINT64_MAX);
+	h->priv = RV_PRIV_M;
+	rv_tlb_flush_all(h);
+	rv_tlb_select(h);
+}
+
+void rv_hart_destroy(struct rv_hart *h)
+{
+	pthread_mutex_destroy(&h->wait_lock);
+	pthread_cond_destroy(&h->wait_cond);
+}
+
+void rv_hart_kick(struct rv_hart *h)
+{
+	atomic_store(&h->kick, 1);
+	pthread_mutex_lock(&h->wait_lock);
+	pthread_cond_broadcast(&h->wait_cond);
+	pthread_mutex_unlock(&h->wait_lock);
+}
+
+void rv_hart_set_irq(struct rv_hart *h, unsigned irq, bool level)
+{
+	uint64_t bit = 1ULL << irq, old;
+	if (level) old = atomic_fetch_or(&h->irq_lines, bit);
+	else old = atomic_fetch_and(&h->irq_lines, ~bit);
+	if (level && !(old & bit)) rv_hart_kick(h);
+}
+
+void rv_hart_set_mtimecmp(struct rv_hart *h, uint64_t value)
+{
+	atomic_store(&h->mtimecmp, value);
+	rv_hart_kick(h); /* a sleeping hart must recompute its deadline */
+}

@@ -1,0 +1,150 @@
+/*
+ * hart.h — one RISC-V hart (RV64IMAFDC, Zicsr, Zifencei, Zicntr, Sstc; M/S/U).
+ *
+ * A hart owns its architectural state (registers, CSRs, privilege), its
+ * software TLB and its interrupt lines. It reaches the outside world only
+ * through `struct rv_bus`: guest RAM as a host pointer (the fast path) and
+ * MMIO callbacks (the slow path). It never knows which devices exist.
+ *
+ * Threading: each hart runs on its own host thread. Other threads touch a
+ * hart only through the atomic interrupt lines (`rv_hart_set_irq`), the
+ * timer compare (`rv_hart_set_mtimecmp`) and `rv_hart_kick`.
+ */
+#ifndef CLOISON_RV_HART_H
+#define CLOISON_RV_HART_H
+
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+enum rv_priv { RV_PRIV_U = 0, RV_PRIV_S = 1, RV_PRIV_M = 3 };
+
+/* Interrupt bit numbers in mip/mie. */
+enum {
+	RV_IRQ_SSI = 1,
+	RV_IRQ_MSI = 3,
+	RV_IRQ_STI = 5,
+	RV_IRQ_MTI = 7,
+	RV_IRQ_SEI = 9,
+	RV_IRQ_MEI = 11,
+};
+
+/* Exception causes. */
+enum {
+	RV_EXC_INSN_MISALIGNED = 0,
+	RV_EXC_INSN_ACCESS = 1,
+	RV_EXC_ILLEGAL = 2,
+	RV_EXC_BREAKPOINT = 3,
+	RV_EXC_LOAD_MISALIGNED = 4,
+	RV_EXC_LOAD_ACCESS = 5,
+	RV_EXC_STORE_MISALIGNED = 6,
+	RV_EXC_STORE_ACCESS = 7,
+	RV_EXC_ECALL_U = 8,
+	RV_EXC_ECALL_S = 9,
+	RV_EXC_ECALL_M = 11,
+	RV_EXC_INSN_PAGE = 12,
+	RV_EXC_LOAD_PAGE = 13,
+	RV_EXC_STORE_PAGE = 15,
+};
+
+/* What the board offers a hart. MMIO callbacks return false on a bus error. */
+struct rv_bus {
+	uint8_t *ram;
+	uint64_t ram_base;
+	uint64_t ram_size;
+	bool (*mmio_read)(void *opaque, uint64_t addr, unsigned size, uint64_t *val);
+	bool (*mmio_write)(void *opaque, uint64_t addr, unsigned size, uint64_t val);
+	uint64_t (*read_time)(void *opaque); /* the platform timer (mtime) */
+	void *opaque;
+};
+
+/* Software TLB: host address = guest virtual address + addend. */
+#define RV_TLB_SIZE 256
+struct rv_tlb_entry {
+	uint64_t vpage; /* guest virtual page address, or RV_TLB_INVALID */
+	uintptr_t addend;
+};
+#define RV_TLB_INVALID (~(uint64_t)0)
+
+/* TLB sets: permissions depend on privilege and mstatus.SUM, so each mode
+ * has its own set and toggling SUM (Linux does it per uaccess) costs nothing. */
+enum { RV_TLB_SET_U, RV_TLB_SET_S, RV_TLB_SET_S_SUM, RV_TLB_SET_M, RV_TLB_NSETS };
+struct rv_tlb_set {
+	struct rv_tlb_entry read[RV_TLB_SIZE];
+	struct rv_tlb_entry write[RV_TLB_SIZE];
+	struct rv_tlb_entry exec[RV_TLB_SIZE];
+	bool used;
+};
+
+struct rv_hart {
+	/* Architectural state. */
+	uint64_t x[32];
+	uint64_t f[32];
+	uint64_t pc;
+	unsigned priv;
+	uint32_t fflags, frm;
+
+	uint64_t mstatus, misa, medeleg, mideleg, mie, mtvec, mcounteren;
+	uint64_t mscratch, mepc, mcause, mtval, menvcfg, mcountinhibit;
+	uint64_t stvec, scounteren, sscratch, sepc, scause, stval, satp, senvcfg;
+	uint64_t stimecmp;
+	uint64_t mip_sw; /* software-writable mip bits (SSIP, STIP w/o Sstc, SEIP) */
+	uint64_t pmpcfg[2];
+	uint64_t pmpaddr[16];
+	uint64_t hartid;
+	uint64_t instret; /* instructions retired (also mcycle) */
+
+	/* Lines driven by other threads: MSIP (CLINT), MEIP/SEIP (PLIC). */
+	_Atomic uint64_t irq_lines;
+	_Atomic uint64_t mtimecmp;
+
+	/* LR/SC reservation. */
+	uint64_t resv_addr;
+	uint64_t resv_val;
+	bool resv_valid;
+
+	/* Memory access acceleration. */
+	struct rv_tlb_set tlb[RV_TLB_NSETS];
+	struct rv_tlb_set *tlb_cur; /* set for the current priv/SUM */
+	uint64_t fetch_vpage;       /* cached translation of the current code page */
+	uintptr_t fetch_addend;
+
+	struct rv_bus bus;
+	jmp_buf trap_jmp; /* exceptions unwind to the run loop */
+
+	/* Run control. */
+	_Atomic int kick;      /* leave the inner loop soon: an IRQ or a stop */
+	_Atomic int stop;      /* leave rv_hart_run */
+	_Atomic int paused;
+	pthread_mutex_t wait_lock;
+	pthread_cond_t wait_cond;
+	uint64_t wfi_count;
+};
+
+/* Lifecycle. */
+void rv_hart_init(struct rv_hart *h, uint64_t hartid, const struct rv_bus *bus);
+void rv_hart_reset(struct rv_hart *h, uint64_t pc);
+void rv_hart_destroy(struct rv_hart *h);
+
+/* Run until `stop` is set. Returns the number of instructions retired. */
+void rv_hart_run(struct rv_hart *h);
+/* Run at most `max_insns` instructions (tests, bare-metal stepping). */
+uint64_t rv_hart_step(struct rv_hart *h, uint64_t max_insns);
+
+/* Cross-thread signalling. */
+void rv_hart_set_irq(struct rv_hart *h, unsigned irq, bool level);
+void rv_hart_set_mtimecmp(struct rv_hart *h, uint64_t value);
+void rv_hart_kick(struct rv_hart *h);
+
+/* Translation for tools and tests: virtual -> physical without side effects on
+ * A/D bits. Returns false on a fault. */
+bool rv_hart_debug_translate(struct rv_hart *h, uint64_t vaddr, uint64_t *paddr);
+
+/* Builds the table that expands compressed instructions; call once. */
+void rv_init_tables(void);
+/* Expands a 16-bit instruction to its 32-bit equivalent; 0 if illegal. */
+uint32_t rv_expand_compressed(uint16_t insn);
+
+#endif

@@ -1,0 +1,136 @@
+/*
+ * internal.h — what the files of the RISC-V core share and nobody else sees:
+ * trap entry, CSR access, the MMU slow paths and the FPU executor.
+ */
+#ifndef CLOISON_RV_INTERNAL_H
+#define CLOISON_RV_INTERNAL_H
+
+#include "hart.h"
+
+#include <string.h>
+
+#define likely(x) __builtin_expect(!!(x), 1)
+#define unlikely(x) __builtin_expect(!!(x), 0)
+
+/* mstatus bits */
+#define MSTATUS_SIE (1ULL << 1)
+#define MSTATUS_MIE (1ULL << 3)
+#define MSTATUS_SPIE (1ULL << 5)
+#define MSTATUS_UBE (1ULL << 6)
+#define MSTATUS_MPIE (1ULL << 7)
+#define MSTATUS_SPP (1ULL << 8)
+#define MSTATUS_VS (3ULL << 9)
+#define MSTATUS_MPP_SHIFT 11
+#define MSTATUS_MPP (3ULL << 11)
+#define MSTATUS_FS_SHIFT 13
+#define MSTATUS_FS (3ULL << 13)
+#define MSTATUS_XS (3ULL << 15)
+#define MSTATUS_MPRV (1ULL << 17)
+#define MSTATUS_SUM (1ULL << 18)
+#define MSTATUS_MXR (1ULL << 19)
+#define MSTATUS_TVM (1ULL << 20)
+#define MSTATUS_TW (1ULL << 21)
+#define MSTATUS_TSR (1ULL << 22)
+#define MSTATUS_UXL (3ULL << 32)
+#define MSTATUS_SXL (3ULL << 34)
+#define MSTATUS_SD (1ULL << 63)
+
+#define MENVCFG_STCE (1ULL << 63)
+
+#define RV_PAGE_SHIFT 12
+#define RV_PAGE_SIZE 4096ULL
+#define RV_PAGE_MASK (~(RV_PAGE_SIZE - 1))
+
+enum rv_access { RV_ACCESS_READ, RV_ACCESS_WRITE, RV_ACCESS_EXEC };
+
+/* trap.c */
+_Noreturn void rv_raise(struct rv_hart *h, uint64_t cause, uint64_t tval);
+void rv_enter_trap(struct rv_hart *h, uint64_t cause, uint64_t tval, bool interrupt);
+uint64_t rv_pending_interrupts(struct rv_hart *h);
+bool rv_take_interrupt(struct rv_hart *h);
+void rv_set_priv(struct rv_hart *h, unsigned priv);
+uint64_t rv_read_mip(struct rv_hart *h);
+
+/* csr.c. Returns false when the access is illegal. */
+bool rv_csr_read(struct rv_hart *h, unsigned csr, uint64_t *val);
+bool rv_csr_write(struct rv_hart *h, unsigned csr, uint64_t val);
+
+/* mmu.c */
+void rv_tlb_flush_all(struct rv_hart *h);
+void rv_tlb_flush_page(struct rv_hart *h, uint64_t vaddr);
+void rv_tlb_select(struct rv_hart *h);
+uint64_t rv_load_slow(struct rv_hart *h, uint64_t va, unsigned size);
+void rv_store_slow(struct rv_hart *h, uint64_t va, unsigned size, uint64_t val);
+void *rv_amo_ptr(struct rv_hart *h, uint64_t va, unsigned size);
+uint32_t rv_fetch_slow(struct rv_hart *h, uint64_t pc, unsigned *len);
+
+/* fpu.c: executes one F/D computational instruction (not loads/stores). */
+void rv_exec_fp(struct rv_hart *h, uint32_t insn);
+
+/* Fast paths, inlined into the interpreter. */
+#define RV_DEFINE_LOAD(name, type)                                                    \
+	static inline uint64_t name(struct rv_hart *h, uint64_t va)                   \
+	{                                                                              \
+		struct rv_tlb_entry *e = &h->tlb_cur->read[(va >> 12) & (RV_TLB_SIZE - 1)]; \
+		if (likely(e->vpage == (va & RV_PAGE_MASK)) &&                         \
+		    likely((va & (RV_PAGE_SIZE - 1)) <= RV_PAGE_SIZE - sizeof(type))) { \
+			type v;                                                        \
+			memcpy(&v, (void *)(uintptr_t)(va + e->addend), sizeof(type)); \
+			return (uint64_t)v;                                            \
+		}                                                                      \
+		return (uint64_t)(type)rv_load_slow(h, va, sizeof(type));              \
+	}
+RV_DEFINE_LOAD(rv_load_u8, uint8_t)
+RV_DEFINE_LOAD(rv_load_u16, uint16_t)
+RV_DEFINE_LOAD(rv_load_u32, uint32_t)
+RV_DEFINE_LOAD(rv_load_u64, uint64_t)
+RV_DEFINE_LOAD(rv_load_s8, int8_t)
+RV_DEFINE_LOAD(rv_load_s16, int16_t)
+RV_DEFINE_LOAD(rv_load_s32, int32_t)
+
+static inline void rv_store(struct rv_hart *h, uint64_t va, unsigned size, uint64_t val)
+{
+	struct rv_tlb_entry *e = &h->tlb_cur->write[(va >> 12) & (RV_TLB_SIZE - 1)];
+	if (likely(e->vpage == (va & RV_PAGE_MASK)) &&
+	    likely((va & (RV_PAGE_SIZE - 1)) <= RV_PAGE_SIZE - size)) {
+		void *p = (void *)(uintptr_t)(va + e->addend);
+		switch (size) {
+		case 1: *(uint8_t *)p = (uint8_t)val; return;
+		case 2: { uint16_t v = (uint16_t)val; memcpy(p, &v, 2); return; }
+		case 4: { uint32_t v = (uint32_t)val; memcpy(p, &v, 4); return; }
+		default: memcpy(p, &val, 8); return;
+		}
+	}
+	rv_store_slow(h, va, size, val);
+}
+
+static inline uint32_t rv_fetch(struct rv_hart *h, uint64_t pc, unsigned *len)
+{
+	if (likely((pc & RV_PAGE_MASK) == h->fetch_vpage)) {
+		uint16_t lo;
+		memcpy(&lo, (void *)(uintptr_t)(pc + h->fetch_addend), 2);
+		if ((lo & 3) != 3) {
+			*len = 2;
+			return lo;
+		}
+		if (likely((pc & (RV_PAGE_SIZE - 1)) != RV_PAGE_SIZE - 2)) {
+			uint32_t w;
+			memcpy(&w, (void *)(uintptr_t)(pc + h->fetch_addend), 4);
+			*len = 4;
+			return w;
+		}
+	}
+	return rv_fetch_slow(h, pc, len);
+}
+
+static inline bool rv_fs_off(const struct rv_hart *h)
+{
+	return (h->mstatus & MSTATUS_FS) == 0;
+}
+
+static inline void rv_fs_dirty(struct rv_hart *h)
+{
+	h->mstatus |= MSTATUS_FS | MSTATUS_SD;
+}
+
+#endif

@@ -1,0 +1,310 @@
+/*
+ * mmu.c — address translation (bare, Sv39, Sv48), the software TLB, and the
+ * slow paths of loads, stores, AMOs and fetches (TLB misses, MMIO, accesses
+ * that cross a page, faults).
+ *
+ * The TLB only ever caches pages of guest RAM with the permission that was
+ * checked when it was filled; MMIO is never cached, so every device access
+ * goes through the bus. Page-table walks read guest RAM directly and set
+ * the A and D bits with atomic compare-and-swap, as other harts may walk the
+ * same tables concurrently.
+ *
+ * PMP registers exist (csr.c) but are not enforced: the firmware configures
+ * them and all accesses are allowed, as on a board whose PMP grants all.
+ */
+#include "internal.h"
+
+#define PTE_V (1ULL << 0)
+#define PTE_R (1ULL << 1)
+#define PTE_W (1ULL << 2)
+#define PTE_X (1ULL << 3)
+#define PTE_U (1ULL << 4)
+#define PTE_A (1ULL << 6)
+#define PTE_D (1ULL << 7)
+#define PTE_PPN_MASK 0x003ffffffffffc00ULL /* bits 53:10 */
+#define PTE_RESERVED 0xffc0000000000000ULL /* bits 63:54: Svpbmt/Svnapot not offered */
+
+#define SATP_MODE_BARE 0
+#define SATP_MODE_SV39 8
+#define SATP_MODE_SV48 9
+
+static void tlb_invalidate_set(struct rv_tlb_set *s)
+{
+	for (unsigned i = 0; i < RV_TLB_SIZE; i++) {
+		s->read[i].vpage = RV_TLB_INVALID;
+		s->write[i].vpage = RV_TLB_INVALID;
+		s->exec[i].vpage = RV_TLB_INVALID;
+	}
+	s->used = false;
+}
+
+void rv_tlb_flush_all(struct rv_hart *h)
+{
+	for (unsigned i = 0; i < RV_TLB_NSETS; i++)
+		if (h->tlb[i].used) tlb_invalidate_set(&h->tlb[i]);
+	h->fetch_vpage = RV_TLB_INVALID;
+}
+
+void rv_tlb_flush_page(struct rv_hart *h, uint64_t vaddr)
+{
+	unsigned idx = (vaddr >> RV_PAGE_SHIFT) & (RV_TLB_SIZE - 1);
+	for (unsigned i = 0; i < RV_TLB_NSETS; i++) {
+		h->tlb[i].read[idx].vpage = RV_TLB_INVALID;
+		h->tlb[i].write[idx].vpage = RV_TLB_INVALID;
+		h->tlb[i].exec[idx].vpage = RV_TLB_INVALID;
+	}
+	/* A superpage entry may cover this address under another index: be safe. */
+	h->fetch_vpage = RV_TLB_INVALID;
+}
+
+/* Privilege that governs data accesses (mstatus.MPRV lets M act as MPP). */
+static unsigned data_priv(const struct rv_hart *h)
+{
+	if (h->priv == RV_PRIV_M && (h->mstatus & MSTATUS_MPRV))
+		return (unsigned)((h->mstatus & MSTATUS_MPP) >> MSTATUS_MPP_SHIFT);
+	return h->priv;
+}
+
+static unsigned set_for(unsigned priv, bool sum)
+{
+	switch (priv) {
+	case RV_PRIV_U: return RV_TLB_SET_U;
+	case RV_PRIV_S: return sum ? RV_TLB_SET_S_SUM : RV_TLB_SET_S;
+	default: return RV_TLB_SET_M;
+	}
+}
+
+/* Called whenever priv, MPRV, MPP or SUM may have changed. */
+void rv_tlb_select(struct rv_hart *h)
+{
+	h->tlb_cur = &h->tlb[set_for(data_priv(h), h->mstatus & MSTATUS_SUM)];
+	h->fetch_vpage = RV_TLB_INVALID;
+}
+
+static inline bool in_ram(const struct rv_hart *h, uint64_t pa, uint64_t size)
+{
+	return pa >= h->bus.ram_base && pa - h->bus.ram_base <= h->bus.ram_size - size;
+}
+
+static uint64_t page_fault_cause(enum rv_access acc)
+{
+	return acc == RV_ACCESS_EXEC ? RV_EXC_INSN_PAGE
+	       : acc == RV_ACCESS_WRITE ? RV_EXC_STORE_PAGE
+				       : RV_EXC_LOAD_PAGE;
+}
+
+static uint64_t access_fault_cause(enum rv_access acc)
+{
+	return acc == RV_ACCESS_EXEC ? RV_EXC_INSN_ACCESS
+	       : acc == RV_ACCESS_WRITE ? RV_EXC_STORE_ACCESS
+				       : RV_EXC_LOAD_ACCESS;
+}
+
+/*
+ * Walks the page table. Returns 0 and the physical address, or the exception
+ * cause. With `update` false (debugger), A/D bits are left alone.
+ */
+static int walk(struct rv_hart *h, uint64_t va, enum rv_access acc, unsigned priv, bool update,
+		uint64_t *pa_out, uint64_t *cause)
+{
+	uint64_t satp = h->satp;
+	unsigned mode = (unsigned)(satp >> 60);
+	if (priv == RV_PRIV_M || mode == SATP_MODE_BARE) {
+		*pa_out = va;
+		return 0;
+	}
+	unsigned levels = mode == SATP_MODE_SV48 ? 4 : 3;
+	unsigned va_bits = 12 + 9 * levels;
+	/* The address must be the sign extension of its low va_bits. */
+	int64_t top = (int64_t)va >> (va_bits - 1);
+	if (top != 0 && top != -1) goto page_fault;
+
+	uint64_t table = (satp & ((1ULL << 44) - 1)) << RV_PAGE_SHIFT;
+	for (int level = (int)levels - 1; level >= 0; level--) {
+		uint64_t vpn = (va >> (12 + 9 * level)) & 511;
+		uint64_t pte_pa = table + vpn * 8;
+		if (!in_ram(h, pte_pa, 8)) {
+			*cause = access_fault_cause(acc);
+			return -1;
+		}
+		uint64_t *pte_p = (uint64_t *)(h->bus.ram + (pte_pa - h->bus.ram_base));
+		uint64_t pte = __atomic_load_n(pte_p, __ATOMIC_RELAXED);
+		if (!(pte & PTE_V) || (!(pte & PTE_R) && (pte & PTE_W)) || (pte & PTE_RESERVED))
+			goto page_fault;
+		uint64_t ppn = (pte & PTE_PPN_MASK) >> 10;
+		if (!(pte & (PTE_R | PTE_X))) { /* pointer to the next level */
+			if (pte & (PTE_A | PTE_D | PTE_U)) goto page_fault;
+			table = ppn << RV_PAGE_SHIFT;
+			continue;
+		}
+		/* Leaf: permission checks. */
+		if (priv == RV_PRIV_U && !(pte & PTE_U)) goto page_fault;
+		if (priv == RV_PRIV_S && (pte & PTE_U)) {
+			if (acc == RV_ACCESS_EXEC || !(h->mstatus & MSTATUS_SUM)) goto page_fault;
+		}
+		switch (acc) {
+		case RV_ACCESS_EXEC:
+			if (!(pte & PTE_X)) goto page_fault;
+			break;
+		case RV_ACCESS_READ:
+			if (!(pte & PTE_R) && !((h->mstatus & MSTATUS_MXR) && (pte & PTE_X))) goto page_fault;
+			break;
+		case RV_ACCESS_WRITE:
+			if (!(pte & PTE_W)) goto page_fault;
+			break;
+		}
+		/* Superpages must be aligned. */
+		uint64_t low_mask = (1ULL << (9 * level)) - 1;
+		if (ppn & low_mask) goto page_fault;
+		/* Hardware A/D update. */
+		uint64_t want = PTE_A | (acc == RV_ACCESS_WRITE ? PTE_D : 0);
+		if (update && (pte & want) != want) {
+			uint64_t expect = pte;
+			if (!__atomic_compare_exchange_n(pte_p, &expect, pte | want, false, __ATOMIC_SEQ_CST,
+							 __ATOMIC_SEQ_CST)) {
+				level++; /* the PTE changed under us: walk this level again */
+				continue;
+			}
+		}
+		uint64_t page_off_mask = (1ULL << (12 + 9 * level)) - 1;
+		*pa_out = ((ppn << RV_PAGE_SHIFT) & ~page_off_mask) | (va & page_off_mask);
+		return 0;
+	}
+page_fault:
+	*cause = page_fault_cause(acc);
+	return -1;
+}
+
+/* Translates or raises. */
+static uint64_t translate(struct rv_hart *h, uint64_t va, enum rv_access acc)
+{
+	unsigned priv = acc == RV_ACCESS_EXEC ? h->priv : data_priv(h);
+	uint64_t pa, cause;
+	if (walk(h, va, acc, priv, true, &pa, &cause)) rv_raise(h, cause, va);
+	return pa;
+}
+
+bool rv_hart_debug_translate(struct rv_hart *h, uint64_t vaddr, uint64_t *paddr)
+{
+	uint64_t cause;
+	return walk(h, vaddr, RV_ACCESS_READ, data_priv(h), false, paddr, &cause) == 0;
+}
+
+static void tlb_fill(struct rv_hart *h, struct rv_tlb_entry *table, uint64_t va, uint64_t pa)
+{
+	struct rv_tlb_entry *e = &table[(va >> RV_PAGE_SHIFT) & (RV_TLB_SIZE - 1)];
+	e->vpage = va & RV_PAGE_MASK;
+	e->addend = (uintptr_t)h->bus.ram + (pa & RV_PAGE_MASK) - h->bus.ram_base - (va & RV_PAGE_MASK);
+	h->tlb_cur->used = true;
+}
+
+static uint64_t load_phys(struct rv_hart *h, uint64_t va, uint64_t pa, unsigned size)
+{
+	if (in_ram(h, pa, size)) {
+		uint64_t v = 0;
+		memcpy(&v, h->bus.ram + (pa - h->bus.ram_base), size);
+		return v;
+	}
+	uint64_t v;
+	if (!h->bus.mmio_read(h->bus.opaque, pa, size, &v)) rv_raise(h, RV_EXC_LOAD_ACCESS, va);
+	return v;
+}
+
+static void store_phys(struct rv_hart *h, uint64_t va, uint64_t pa, unsigned size, uint64_t val)
+{
+	if (in_ram(h, pa, size)) {
+		memcpy(h->bus.ram + (pa - h->bus.ram_base), &val, size);
+		return;
+	}
+	if (!h->bus.mmio_write(h->bus.opaque, pa, size, val)) rv_raise(h, RV_EXC_STORE_ACCESS, va);
+}
+
+uint64_t rv_load_slow(struct rv_hart *h, uint64_t va, unsigned size)
+{
+	if ((va & (RV_PAGE_SIZE - 1)) > RV_PAGE_SIZE - size) {
+		/* Crosses a page: byte by byte (each byte translated; faults report its address). */
+		uint64_t v = 0;
+		for (unsigned i = 0; i < size; i++) v |= rv_load_slow(h, va + i, 1) << (8 * i);
+		return v;
+	}
+	uint64_t pa = translate(h, va, RV_ACCESS_READ);
+	if (in_ram(h, pa & RV_PAGE_MASK, RV_PAGE_SIZE)) tlb_fill(h, h->tlb_cur->read, va, pa);
+	else if ((pa & (size - 1)) != 0 && !in_ram(h, pa, size))
+		rv_raise(h, RV_EXC_LOAD_MISALIGNED, va); /* misaligned MMIO */
+	return load_phys(h, va, pa, size);
+}
+
+void rv_store_slow(struct rv_hart *h, uint64_t va, unsigned size, uint64_t val)
+{
+	if ((va & (RV_PAGE_SIZE - 1)) > RV_PAGE_SIZE - size) {
+		/* Translate both pages first so a fault leaves memory untouched. */
+		translate(h, va, RV_ACCESS_WRITE);
+		translate(h, (va + size - 1), RV_ACCESS_WRITE);
+		for (unsigned i = 0; i < size; i++) rv_store_slow(h, va + i, 1, val >> (8 * i));
+		return;
+	}
+	uint64_t pa = translate(h, va, RV_ACCESS_WRITE);
+	if (in_ram(h, pa & RV_PAGE_MASK, RV_PAGE_SIZE)) {
+		tlb_fill(h, h->tlb_cur->write, va, pa);
+		/* A written page is readable by construction only if R; keep reads separate. */
+	} else if ((pa & (size - 1)) != 0 && !in_ram(h, pa, size)) {
+		rv_raise(h, RV_EXC_STORE_MISALIGNED, va);
+	}
+	store_phys(h, va, pa, size, val);
+}
+
+void *rv_amo_ptr(struct rv_hart *h, uint64_t va, unsigned size)
+{
+	struct rv_tlb_entry *e = &h->tlb_cur->write[(va >> RV_PAGE_SHIFT) & (RV_TLB_SIZE - 1)];
+	if (e->vpage == (va & RV_PAGE_MASK)) return (void *)(uintptr_t)(va + e->addend);
+	uint64_t pa = translate(h, va, RV_ACCESS_WRITE);
+	if (!in_ram(h, pa, size)) rv_raise(h, RV_EXC_STORE_ACCESS, va);
+	tlb_fill(h, h->tlb_cur->write, va, pa);
+	return h->bus.ram + (pa - h->bus.ram_base);
+}
+
+/* Fetch through the exec TLB of the current privilege; fills the code-page cache. */
+static uintptr_t fetch_page(struct rv_hart *h, uint64_t pc)
+{
+	unsigned set = set_for(h->priv, h->mstatus & MSTATUS_SUM);
+	struct rv_tlb_entry *e = &h->tlb[set].exec[(pc >> RV_PAGE_SHIFT) & (RV_TLB_SIZE - 1)];
+	if (e->vpage != (pc & RV_PAGE_MASK)) {
+		uint64_t pa = translate(h, pc, RV_ACCESS_EXEC);
+		if (!in_ram(h, pa & RV_PAGE_MASK, RV_PAGE_SIZE)) rv_raise(h, RV_EXC_INSN_ACCESS, pc);
+		e->vpage = pc & RV_PAGE_MASK;
+		e->addend = (uintptr_t)h->bus.ram + (pa & RV_PAGE_MASK) - h->bus.ram_base - (pc & RV_PAGE_MASK);
+		h->tlb[set].used = true;
+	}
+	return e->addend;
+}
+
+uint32_t rv_fetch_slow(struct rv_hart *h, uint64_t pc, unsigned *len)
+{
+	uintptr_t addend = fetch_page(h, pc);
+	h->fetch_vpage = pc & RV_PAGE_MASK;
+	h->fetch_addend = addend;
+	uint16_t lo;
+	memcpy(&lo, (void *)(uintptr_t)(pc + addend), 2);
+	if ((lo & 3) != 3) {
+		*len = 2;
+		return lo;
+	}
+	*len = 4;
+	if ((pc & (RV_PAGE_SIZE - 1)) != RV_PAGE_SIZE - 2) {
+		uint32_t w;
+		memcpy(&w, (void *)(uintptr_t)(pc + addend), 4);
+		return w;
+	}
+	/* The upper half lives on the next page; a fault there reports that address. */
+	uint64_t next = pc + 2;
+	uintptr_t addend2;
+	{
+		uint64_t saved_pc = h->pc;
+		addend2 = fetch_page(h, next);
+		h->pc = saved_pc;
+	}
+	uint16_t hi;
+	memcpy(&hi, (void *)(uintptr_t)(next + addend2), 2);
+	h->fetch_vpage = RV_TLB_INVALID; /* the cache covers one page; don't leave it half right */
+	return (uint32_t)lo | (uint32_t)hi << 16;
+}

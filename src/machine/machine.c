@@ -1,0 +1,226 @@
+/*
+ * machine.c — board assembly: guest RAM, the MMIO bus, hart threads, the
+ * platform clock, interrupt routing, and the end of a run.
+ *
+ * The bus serializes device accesses with one lock (io_lock); RAM never goes
+ * through here (harts reach it through their TLBs).
+ */
+#include "machine.h"
+
+#include "devices.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+
+static uint64_t monotonic_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t machine_time(const struct machine *m)
+{
+	return (monotonic_ns() - m->time_origin_ns) / (1000000000ULL / MACHINE_TIMEBASE_HZ);
+}
+
+static uint64_t bus_read_time(void *opaque)
+{
+	return machine_time(opaque);
+}
+
+static struct mmio_region *find_region(struct machine *m, uint64_t addr, unsigned size)
+{
+	for (unsigned i = 0; i < m->nregions; i++) {
+		struct mmio_region *r = &m->regions[i];
+		if (addr >= r->base && addr - r->base <= r->size - size) return r;
+	}
+	return NULL;
+}
+
+static bool bus_mmio_read(void *opaque, uint64_t addr, unsigned size, uint64_t *val)
+{
+	struct machine *m = opaque;
+	struct mmio_region *r = find_region(m, addr, size);
+	if (!r) return false;
+	pthread_mutex_lock(&m->io_lock);
+	bool ok = r->read(r->dev, addr - r->base, size, val);
+	pthread_mutex_unlock(&m->io_lock);
+	return ok;
+}
+
+static bool bus_mmio_write(void *opaque, uint64_t addr, unsigned size, uint64_t val)
+{
+	struct machine *m = opaque;
+	struct mmio_region *r = find_region(m, addr, size);
+	if (!r) return false;
+	pthread_mutex_lock(&m->io_lock);
+	bool ok = r->write(r->dev, addr - r->base, size, val);
+	pthread_mutex_unlock(&m->io_lock);
+	return ok;
+}
+
+bool machine_add_region(struct machine *m, uint64_t base, uint64_t size, mmio_read_fn rd,
+			mmio_write_fn wr, void *dev)
+{
+	if (m->nregions == MACHINE_MAX_REGIONS) return false;
+	for (unsigned i = 0; i < m->nregions; i++) {
+		struct mmio_region *r = &m->regions[i];
+		if (base < r->base + r->size && r->base < base + size) return false; /* overlap */
+	}
+	m->regions[m->nregions++] = (struct mmio_region){base, size, rd, wr, dev};
+	return true;
+}
+
+void machine_set_irq(struct machine *m, unsigned source, bool level)
+{
+	plic_set_source(m->plic, source, level);
+}
+
+struct machine *machine_create(const struct machine_config *cfg, char *errmsg, size_t errlen)
+{
+	if (cfg->nharts < 1 || cfg->nharts > MACHINE_MAX_HARTS) {
+		snprintf(errmsg, errlen, "the board supports 1 to %d harts", MACHINE_MAX_HARTS);
+		return NULL;
+	}
+	struct machine *m = calloc(1, sizeof(*m));
+	if (!m) {
+		snprintf(errmsg, errlen, "out of memory");
+		return NULL;
+	}
+	m->ram_size = cfg->ram_size;
+	m->nharts = cfg->nharts;
+	m->console_write = cfg->console_write;
+	m->console_opaque = cfg->console_opaque;
+	pthread_mutex_init(&m->io_lock, NULL);
+	m->time_origin_ns = monotonic_ns();
+
+	m->ram = mmap(NULL, cfg->ram_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+		      -1, 0);
+	if (m->ram == MAP_FAILED) {
+		snprintf(errmsg, errlen, "cannot reserve %llu MiB of guest memory: %s",
+			 (unsigned long long)(cfg->ram_size >> 20), strerror(errno));
+		m->ram = NULL;
+		machine_destroy(m);
+		return NULL;
+	}
+
+	struct rv_bus bus = {
+		.ram = m->ram,
+		.ram_base = VIRT_RAM_BASE,
+		.ram_size = m->ram_size,
+		.mmio_read = bus_mmio_read,
+		.mmio_write = bus_mmio_write,
+		.read_time = bus_read_time,
+		.opaque = m,
+	};
+	for (unsigned i = 0; i < m->nharts; i++) {
+		m->harts[i] = aligned_alloc(64, (sizeof(struct rv_hart) + 63) & ~(size_t)63);
+		if (!m->harts[i]) {
+			snprintf(errmsg, errlen, "out of memory");
+			machine_destroy(m);
+			return NULL;
+		}
+		rv_hart_init(m->harts[i], i, &bus);
+	}
+
+	m->clint = clint_create(m);
+	m->plic = plic_create(m);
+	m->uart = uart_create(m, VIRT_UART_BASE, VIRT_UART_IRQ);
+	m->rtc = rtc_create(m, VIRT_RTC_BASE, VIRT_RTC_IRQ);
+	if (!m->clint || !m->plic || !m->uart || !m->rtc || !test_finisher_create(m, VIRT_TEST_BASE)) {
+		snprintf(errmsg, errlen, "cannot create the board's devices");
+		machine_destroy(m);
+		return NULL;
+	}
+	return m;
+}
+
+void machine_destroy(struct machine *m)
+{
+	if (!m) return;
+	clint_destroy(m->clint);
+	plic_destroy(m->plic);
+	uart_destroy(m->uart);
+	rtc_destroy(m->rtc);
+	for (unsigned i = 0; i < m->nharts; i++) {
+		if (!m->harts[i]) continue;
+		rv_hart_destroy(m->harts[i]);
+		free(m->harts[i]);
+	}
+	if (m->ram) munmap(m->ram, m->ram_size);
+	pthread_mutex_destroy(&m->io_lock);
+	free(m);
+}
+
+void machine_reset_harts(struct machine *m, uint64_t entry, uint64_t dtb, uint64_t a2)
+{
+	for (unsigned i = 0; i < m->nharts; i++) {
+		struct rv_hart *h = m->harts[i];
+		rv_hart_reset(h, entry);
+		atomic_store(&h->irq_lines, 0);
+		atomic_store(&h->stop, 0);
+		h->x[10] = i;
+		h->x[11] = dtb;
+		h->x[12] = a2;
+	}
+	atomic_store(&m->exit_reason, MACHINE_RUNNING);
+	m->exit_code = 0;
+}
+
+static void *hart_thread(void *arg)
+{
+	rv_hart_run(arg);
+	return NULL;
+}
+
+void machine_start(struct machine *m)
+{
+	for (unsigned i = 0; i < m->nharts; i++)
+		pthread_create(&m->threads[i], NULL, hart_thread, m->harts[i]);
+}
+
+void machine_request_exit(struct machine *m, enum machine_exit reason, int code)
+{
+	int expected = MACHINE_RUNNING;
+	if (atomic_compare_exchange_strong(&m->exit_reason, &expected, (int)reason)) m->exit_code = code;
+	for (unsigned i = 0; i < m->nharts; i++) {
+		atomic_store(&m->harts[i]->stop, 1);
+		rv_hart_kick(m->harts[i]);
+	}
+}
+
+void machine_stop(struct machine *m)
+{
+	for (unsigned i = 0; i < m->nharts; i++) {
+		atomic_store(&m->harts[i]->stop, 1);
+		rv_hart_kick(m->harts[i]);
+	}
+	for (unsigned i = 0; i < m->nharts; i++) pthread_join(m->threads[i], NULL);
+}
+
+uint64_t machine_instructions(const struct machine *m)
+{
+	uint64_t n = 0;
+	for (unsigned i = 0; i < m->nharts; i++) n += m->harts[i]->instret;
+	return n;
+}
+
+size_t machine_console_input(struct machine *m, const uint8_t *buf, size_t len)
+{
+	pthread_mutex_lock(&m->io_lock);
+	size_t n = uart_receive(m->uart, buf, len);
+	pthread_mutex_unlock(&m->io_lock);
+	return n;
+}
+
+void machine_poll_io(struct machine *m)
+{
+	pthread_mutex_lock(&m->io_lock);
+	rtc_poll(m->rtc);
+	pthread_mutex_unlock(&m->io_lock);
+}

@@ -1,0 +1,127 @@
+/*
+ * machine.h — the `virt`-style board: RAM, the MMIO bus, the devices on it,
+ * the harts, and how a run ends (poweroff, reboot, failure).
+ *
+ * The memory map follows QEMU's `virt` so Debian's OpenSBI and kernels run
+ * unchanged; the device tree (fdt.c) describes exactly what is built here.
+ */
+#ifndef CLOISON_MACHINE_H
+#define CLOISON_MACHINE_H
+
+#include "cpu/riscv/hart.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define VIRT_TEST_BASE 0x00100000ULL
+#define VIRT_RTC_BASE 0x00101000ULL
+#define VIRT_CLINT_BASE 0x02000000ULL
+#define VIRT_CLINT_SIZE 0x10000ULL
+#define VIRT_PLIC_BASE 0x0c000000ULL
+#define VIRT_PLIC_SIZE 0x600000ULL
+#define VIRT_UART_BASE 0x10000000ULL
+#define VIRT_VIRTIO_BASE 0x10001000ULL /* virtio-mmio slots, 0x1000 apart */
+#define VIRT_RAM_BASE 0x80000000ULL
+
+#define VIRT_UART_IRQ 10
+#define VIRT_RTC_IRQ 11
+#define VIRT_VIRTIO_IRQ 1 /* first slot's PLIC source */
+
+#define MACHINE_MAX_HARTS 8
+#define MACHINE_MAX_REGIONS 16
+#define PLIC_NUM_SOURCES 96 /* source 0 is reserved */
+
+/* A device's MMIO handlers; offsets are relative to the region base. */
+typedef bool (*mmio_read_fn)(void *dev, uint64_t off, unsigned size, uint64_t *val);
+typedef bool (*mmio_write_fn)(void *dev, uint64_t off, unsigned size, uint64_t val);
+
+struct mmio_region {
+	uint64_t base, size;
+	mmio_read_fn read;
+	mmio_write_fn write;
+	void *dev;
+};
+
+enum machine_exit {
+	MACHINE_RUNNING = 0,
+	MACHINE_POWEROFF,
+	MACHINE_REBOOT,
+	MACHINE_FAIL,  /* guest reported failure through the test finisher */
+	MACHINE_QUIT,  /* the user asked (console escape, signal) */
+	MACHINE_ERROR, /* host-side problem */
+};
+
+struct clint;
+struct plic;
+struct uart;
+struct goldfish_rtc;
+
+/* Where console output goes; the CLI provides it. */
+typedef void (*console_write_fn)(void *opaque, const uint8_t *buf, size_t len);
+
+struct machine {
+	uint8_t *ram;
+	uint64_t ram_size;
+	unsigned nharts;
+	struct rv_hart *harts[MACHINE_MAX_HARTS];
+	pthread_t threads[MACHINE_MAX_HARTS];
+
+	struct mmio_region regions[MACHINE_MAX_REGIONS];
+	unsigned nregions;
+	pthread_mutex_t io_lock; /* serializes all device state */
+
+	struct clint *clint;
+	struct plic *plic;
+	struct uart *uart;
+	struct goldfish_rtc *rtc;
+
+	/* Platform timer: 10 MHz ticks from the host monotonic clock. */
+	uint64_t time_origin_ns;
+
+	_Atomic int exit_reason; /* enum machine_exit */
+	int exit_code;           /* for MACHINE_FAIL */
+
+	console_write_fn console_write;
+	void *console_opaque;
+};
+
+#define MACHINE_TIMEBASE_HZ 10000000ULL
+
+struct machine_config {
+	uint64_t ram_size;
+	unsigned nharts;
+	console_write_fn console_write;
+	void *console_opaque;
+};
+
+/* Creates the board. Returns NULL and sets errmsg on failure. */
+struct machine *machine_create(const struct machine_config *cfg, char *errmsg, size_t errlen);
+void machine_destroy(struct machine *m);
+
+/* Resets every hart to `entry` with a0 = hartid, a1 = dtb, a2 = a2 value. */
+void machine_reset_harts(struct machine *m, uint64_t entry, uint64_t dtb, uint64_t a2);
+
+/* Runs all harts on host threads until the guest stops; the caller's thread
+ * must call machine_poll_io() meanwhile (console input, RTC alarm). */
+void machine_start(struct machine *m);
+void machine_stop(struct machine *m);
+void machine_request_exit(struct machine *m, enum machine_exit reason, int code);
+uint64_t machine_instructions(const struct machine *m);
+
+/* Bus. */
+bool machine_add_region(struct machine *m, uint64_t base, uint64_t size, mmio_read_fn rd,
+			mmio_write_fn wr, void *dev);
+uint64_t machine_time(const struct machine *m);
+
+/* Interrupt routing: devices raise PLIC sources (caller holds io_lock). */
+void machine_set_irq(struct machine *m, unsigned source, bool level);
+
+/* Console input from the host (takes io_lock). Returns bytes accepted. */
+size_t machine_console_input(struct machine *m, const uint8_t *buf, size_t len);
+/* Periodic host-side work: RTC alarms. Takes io_lock. */
+void machine_poll_io(struct machine *m);
+
+#endif

@@ -1,0 +1,36 @@
+/*
+ * log.c — see log.h. Messages end with "\r\n" when the terminal is in raw
+ * mode, so lines stay aligned while the guest console owns the terminal.
+ */
+#include "log.h"
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <termios.h>
+#include <unistd.h>
+
+static enum log_level current = LOG_WARN;
+
+void log_set_level(enum log_level level)
+{
+	current = level;
+}
+
+static bool terminal_is_raw(void)
+{
+	struct termios t;
+	return isatty(STDERR_FILENO) && tcgetattr(STDERR_FILENO, &t) == 0 && !(t.c_oflag & OPOST);
+}
+
+void log_msg(enum log_level level, const char *fmt, ...)
+{
+	static const char *const names[] = {"error", "warning", "info", "debug"};
+	if (level > current) return;
+	char buf[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "cloison: %s: %s%s", names[level], buf, terminal_is_raw() ? "\r\n" : "\n");
+}

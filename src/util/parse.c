@@ -1,0 +1,44 @@
+/*
+ * parse.c — see parse.h. Rejects empty strings, trailing garbage, overflow.
+ */
+#include "parse.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
+
+bool parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out)
+{
+	if (!s || !isdigit((unsigned char)*s)) return false;
+	errno = 0;
+	char *end;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno || *end || v < min || v > max) return false;
+	*out = v;
+	return true;
+}
+
+bool parse_mem_size(const char *s, uint64_t *bytes)
+{
+	if (!s || !isdigit((unsigned char)*s)) return false;
+	errno = 0;
+	char *end;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno) return false;
+	unsigned shift;
+	switch (toupper((unsigned char)*end)) {
+	case '\0': shift = 20; break;
+	case 'B': shift = 0; break;
+	case 'K': shift = 10; break;
+	case 'M': shift = 20; break;
+	case 'G': shift = 30; break;
+	case 'T': shift = 40; break;
+	default: return false;
+	}
+	if (*end && end[1] && !(toupper((unsigned char)end[1]) == 'I' && toupper((unsigned char)end[2]) == 'B' && !end[3]) &&
+	    !(toupper((unsigned char)end[1]) == 'B' && !end[2]))
+		return false;
+	if (v > (~0ULL >> shift)) return false;
+	*bytes = (uint64_t)v << shift;
+	return true;
+}

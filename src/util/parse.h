@@ -1,0 +1,15 @@
+/*
+ * parse.h — strict parsing of user-supplied numbers and sizes.
+ */
+#ifndef CLOISON_PARSE_H
+#define CLOISON_PARSE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* "512" (MiB, as QEMU's -m), "512M", "2G", "65536K", "1048576B". */
+bool parse_mem_size(const char *s, uint64_t *bytes);
+/* A decimal unsigned integer in [min, max]. */
+bool parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out);
+
+#endif
