@@ -1,6 +1,7 @@
 # Thin wrapper over Meson/Ninja. `make run` and `make test` install what is
 # missing (scripts/setup.sh), build, and fetch the default guest first.
 BUILD ?= build
+MESON_OPTS ?= $(if $(CI),-Dwerror=true)
 GUEST_DIR ?= $(or $(CLOISON_CACHE),$(HOME)/.cache/cloison)/guest
 NINJA := ninja -C $(BUILD)
 

@@ -1,0 +1,97 @@
+"""guest.py — drive `cloison run` through its console, expect-style.
+
+A Guest starts cloison with pipes for stdin/stdout, reads the console in a
+background thread, and offers expect() and run() (type a command, wait for
+its output and the next prompt). Used by the integration tests.
+"""
+import os
+import re
+import subprocess
+import threading
+import time
+
+PROMPT = "guest# "
+
+
+def guest_dir():
+    cache = os.environ.get("CLOISON_CACHE") or os.path.expanduser("~/.cache/cloison")
+    return os.path.join(cache, "guest")
+
+
+class Guest:
+    def __init__(self, cloison, args=(), timeout=180):
+        self.timeout = timeout
+        self.proc = subprocess.Popen(
+            [cloison, "run", *args],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        self.buf = b""
+        self.pos = 0
+        self.lock = threading.Condition()
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self):
+        while True:
+            data = self.proc.stdout.read1(65536)
+            with self.lock:
+                if not data:
+                    self.eof = True
+                    self.lock.notify_all()
+                    return
+                self.buf += data
+                self.lock.notify_all()
+
+    @property
+    def output(self):
+        return self.buf.decode("utf-8", "replace")
+
+    def expect(self, pattern, timeout=None):
+        """Waits for a regex after the last match; returns the match."""
+        deadline = time.monotonic() + (timeout or self.timeout)
+        rx = re.compile(pattern.encode() if isinstance(pattern, str) else pattern)
+        with self.lock:
+            while True:
+                m = rx.search(self.buf, self.pos)
+                if m:
+                    self.pos = m.end()
+                    return m
+                left = deadline - time.monotonic()
+                if left <= 0 or getattr(self, "eof", False):
+                    tail = self.buf[-2000:].decode("utf-8", "replace")
+                    raise AssertionError(f"timed out waiting for {pattern!r}; console tail:\n{tail}")
+                self.lock.wait(min(left, 0.5))
+
+    def send(self, text):
+        self.proc.stdin.write(text.encode())
+        self.proc.stdin.flush()
+
+    def run(self, command, timeout=None):
+        """Types a command, returns its output.
+
+        The output is bracketed by markers typed as "@@S""n" but printed as "@@Sn": the
+        terminal's echo of the command line (which line editing may redraw) never matches.
+        """
+        n = time.monotonic_ns()
+        self.send(f'echo "@@S""{n}"; {command}; echo "@@E""{n}"\n')
+        m = self.expect(rf"(?s)@@S{n}\r?\n(.*?)@@E{n}\r?\n", timeout)
+        return m.group(1).decode("utf-8", "replace").replace("\r", "").rstrip("\n")
+
+    def wait_exit(self, timeout=None):
+        try:
+            return self.proc.wait(timeout or self.timeout)
+        finally:
+            self.stderr = self.proc.stderr.read().decode("utf-8", "replace")
+            self.proc.stderr.close()
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        for f in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
+            try:
+                f.close()
+            except (OSError, ValueError):
+                pass

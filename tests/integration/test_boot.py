@@ -1,0 +1,189 @@
+#!/usr/bin/env python3
+"""test_boot.py — boots the real default guest (Debian's riscv64 kernel,
+busybox initramfs, Debian's OpenSBI) under cloison and checks what a user
+would: a shell on the console, the CPU count, a checksum computed in the
+guest equal to the host's, exit codes for poweroff/reboot/failure, and clear
+errors for bad input.
+
+Usage: test_boot.py CLOISON_BINARY
+"""
+import hashlib
+import os
+import struct
+import subprocess
+import sys
+import tempfile
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from guest import PROMPT, Guest, guest_dir  # noqa: E402
+
+CLOISON = None
+
+
+def have_guest():
+    return os.path.exists(os.path.join(guest_dir(), "Image")) and os.path.exists(
+        os.path.join(guest_dir(), "initrd.gz"))
+
+
+def run_cloison(*args, timeout=60, stdin=subprocess.DEVNULL):
+    return subprocess.run([CLOISON, "run", *args], stdin=stdin, capture_output=True, text=True, timeout=timeout)
+
+
+# ---- tiny bare-metal programs, assembled here (RV64I encodings) ----------------
+def i_type(imm, rs1, f3, rd, op):
+    return ((imm & 0xFFF) << 20) | (rs1 << 15) | (f3 << 12) | (rd << 7) | op
+
+
+def lui(rd, imm20):
+    return ((imm20 & 0xFFFFF) << 12) | (rd << 7) | 0x37
+
+
+def sw(rs2, rs1, imm):
+    return (((imm >> 5) & 0x7F) << 25) | (rs2 << 20) | (rs1 << 15) | (2 << 12) | ((imm & 31) << 7) | 0x23
+
+
+JUMP_SELF = 0x0000006F  # jal x0, 0
+
+
+def raw_program(words):
+    f = tempfile.NamedTemporaryFile(suffix=".bin", delete=False)
+    f.write(b"".join(struct.pack("<I", w) for w in words))
+    f.close()
+    return f.name
+
+
+def finisher_program(value):
+    """Writes `value` to the test finisher at 0x100000, then spins."""
+    t0, t1 = 5, 6
+    hi = (value + 0x800) >> 12
+    lo = value - (hi << 12)
+    return raw_program([
+        lui(t0, 0x100),
+        lui(t1, hi),
+        i_type(lo, t1, 0, t1, 0x13),  # addi t1, t1, lo
+        sw(t1, t0, 0),
+        JUMP_SELF,
+    ])
+
+
+@unittest.skipUnless(have_guest(), "default guest not fetched (make guest)")
+class BootLinux(unittest.TestCase):
+    def boot(self, *args):
+        g = Guest(CLOISON, args)
+        self.addCleanup(g.kill)
+        return g
+
+    def test_one_hart_shell_checksum_poweroff(self):
+        g = self.boot("--cpus", "1")
+        g.expect(r"userspace ready \(1 cpus\)")
+        g.expect(PROMPT)
+        self.assertEqual(g.run("grep -c ^processor /proc/cpuinfo").strip(), "1")
+        self.assertIn("rv64imafdc", g.run("grep -m1 ^isa /proc/cpuinfo"))
+        with open(os.path.join(guest_dir(), "busybox"), "rb") as f:
+            host_sum = hashlib.sha256(f.read()).hexdigest()
+        guest_sum = g.run("sha256sum /bin/busybox").split()[0]
+        self.assertEqual(guest_sum, host_sum)
+        # The kernel sees a working timer and RTC (year from the host's clock).
+        self.assertRegex(g.run("date +%Y"), r"^20\d\d$")
+        g.send("poweroff -f\n")
+        self.assertEqual(g.wait_exit(), 0, g.stderr)
+
+    def test_two_harts(self):
+        g = self.boot("--cpus", "2")
+        g.expect(r"userspace ready \(2 cpus\)")
+        g.expect(PROMPT)
+        self.assertEqual(g.run("nproc").strip(), "2")
+        # Both harts execute: pin a process to the second CPU.
+        self.assertEqual(g.run("taskset -c 1 sh -c 'grep -c ^processor /proc/cpuinfo'").strip(), "2")
+        g.send("poweroff -f\n")
+        self.assertEqual(g.wait_exit(), 0, g.stderr)
+
+    def test_reboot_restarts_guest(self):
+        g = self.boot()
+        g.expect(r"userspace ready")
+        g.expect(PROMPT)
+        g.send("reboot -f\n")
+        g.expect(r"userspace ready")  # the second boot
+        g.expect(PROMPT)
+        g.send("poweroff -f\n")
+        self.assertEqual(g.wait_exit(), 0, g.stderr)
+
+
+class BareMetal(unittest.TestCase):
+    def test_guest_failure_code_is_exit_status(self):
+        prog = finisher_program((7 << 16) | 0x3333)
+        self.addCleanup(os.unlink, prog)
+        r = run_cloison("--firmware", "none", "--kernel", prog)
+        self.assertEqual(r.returncode, 7, r.stderr)
+
+    def test_guest_poweroff_exits_zero(self):
+        prog = finisher_program(0x5555)
+        self.addCleanup(os.unlink, prog)
+        r = run_cloison("--firmware", "none", "--kernel", prog)
+        self.assertEqual(r.returncode, 0, r.stderr)
+
+    def test_guest_garbage_traps_without_host_crash(self):
+        # Illegal instructions with mtvec = 0: the hart traps to an address with no
+        # memory, takes access faults forever. The host process must stay alive.
+        prog = raw_program([0xFFFFFFFF, 0x00000000, 0xDEADBEEF])
+        self.addCleanup(os.unlink, prog)
+        p = subprocess.Popen([CLOISON, "run", "--firmware", "none", "--kernel", prog],
+                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        with self.assertRaises(subprocess.TimeoutExpired):
+            p.wait(1.5)
+        p.terminate()
+        self.assertEqual(p.wait(10), 128 + 15)
+
+
+class BadInput(unittest.TestCase):
+    def assert_clean_error(self, r, needle, code=None):
+        self.assertGreater(r.returncode, 0, "must fail with an exit status, not a signal")
+        if code is not None:
+            self.assertEqual(r.returncode, code)
+        lines = [l for l in r.stderr.splitlines() if l.strip()]
+        self.assertEqual(len(lines), 1, f"expected one error line, got: {r.stderr!r}")
+        self.assertIn(needle, lines[0])
+
+    def test_missing_kernel(self):
+        self.assert_clean_error(run_cloison("--kernel", "/nonexistent/Image"), "cannot open kernel")
+
+    def test_not_riscv_kernel(self):
+        self.assert_clean_error(run_cloison("--kernel", "/bin/true"), "not a RISC-V Linux kernel Image")
+        self.assert_clean_error(run_cloison("--firmware", "none", "--kernel", "/bin/true"),
+                                "not 64-bit little-endian RISC-V")
+
+    def test_empty_kernel(self):
+        with tempfile.NamedTemporaryFile() as f:
+            self.assert_clean_error(run_cloison("--kernel", f.name), "is empty")
+
+    @unittest.skipUnless(have_guest(), "default guest not fetched")
+    def test_initrd_does_not_fit(self):
+        with tempfile.NamedTemporaryFile() as f:
+            f.truncate(200 << 20)
+            r = run_cloison("--kernel", os.path.join(guest_dir(), "Image"), "--initrd", f.name, "--mem", "128M")
+            self.assert_clean_error(r, "does not fit")
+
+    @unittest.skipUnless(have_guest(), "default guest not fetched")
+    def test_memory_too_small_for_kernel(self):
+        r = run_cloison("--kernel", os.path.join(guest_dir(), "Image"), "--mem", "32M")
+        self.assert_clean_error(r, "too small")
+
+    def test_bad_option_values(self):
+        self.assert_clean_error(run_cloison("--cpus", "0"), "--cpus", 2)
+        self.assert_clean_error(run_cloison("--cpus", "9"), "--cpus", 2)
+        self.assert_clean_error(run_cloison("--cpus", "two"), "--cpus", 2)
+        self.assert_clean_error(run_cloison("--mem", "lots"), "--mem", 2)
+        self.assert_clean_error(run_cloison("--mem", "8M"), "at least", 2)
+        self.assert_clean_error(run_cloison("--mem", "1000T"), "more than this host has", 2)
+        self.assert_clean_error(run_cloison("extra-argument"), "unexpected argument", 2)
+
+    def test_help(self):
+        r = run_cloison("--help")
+        self.assertEqual(r.returncode, 0)
+        self.assertIn("--firmware", r.stdout)
+
+
+if __name__ == "__main__":
+    CLOISON = os.path.abspath(sys.argv.pop(1))
+    unittest.main(verbosity=2)

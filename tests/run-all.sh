@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Runs every test suite and ends with the plain summary line
+# "N passed, N failed" (Meson's own summary is not one CI recognizes).
+#   1. all suites (unit, diff, integration) on the regular build;
+#   2. unit and diff suites again on an ASan+UBSan build (build-san).
+set -uo pipefail
+build=${1:-build}
+san=${SAN_BUILD:-build-san}
+status=0
+
+meson test -C "$build" --print-errorlogs || status=1
+
+if [ -z "${CLOISON_NO_SANITIZERS:-}" ]; then
+  if [ ! -f "$san/build.ninja" ]; then
+    meson setup "$san" -Dbuildtype=debug -Db_sanitize=address,undefined -Db_lundef=false \
+      ${CI:+-Dwerror=true} >/dev/null || status=1
+  fi
+  export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+  ninja -C "$san" >/dev/null && meson test -C "$san" --print-errorlogs --suite unit --suite diff || status=1
+fi
+
+python3 - "$build/meson-logs/testlog.json" "$san/meson-logs/testlog.json" <<'PY'
+import json, os, sys
+passed = failed = skipped = 0
+for path in sys.argv[1:]:
+    if not os.path.exists(path):
+        continue
+    for line in open(path):
+        r = json.loads(line)["result"]
+        if r in ("OK", "EXPECTEDFAIL"):
+            passed += 1
+        elif r == "SKIP":
+            skipped += 1
+        else:
+            failed += 1
+if passed + failed == 0:
+    failed = 1
+print(f"{passed} passed, {failed} failed" + (f", {skipped} skipped" if skipped else ""))
+PY
+exit $status

@@ -1,0 +1,410 @@
+/*
+ * test_cpu.c — the hart against the privileged and unprivileged specs:
+ * M-extension edge cases, CSR access rules, traps and delegation,
+ * interrupts, xRET, WFI, and page-table walks (Sv39/Sv48, superpages,
+ * permissions, A/D bits, SUM/MXR/MPRV).
+ *
+ * Each test runs real instructions on a hart whose bus is a plain RAM
+ * buffer; code runs in M-mode and reaches virtual memory through MPRV.
+ */
+#include "check.h"
+#include "cpu/riscv/hart.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define RAM_BASE 0x80000000ULL
+#define RAM_SIZE (4ULL << 20)
+#define CODE 0x80000000ULL
+#define MTVEC 0x80001000ULL
+#define STVEC 0x80002000ULL
+
+static uint8_t *ram;
+static struct rv_hart hart;
+static uint64_t fake_time;
+
+static bool no_mmio_read(void *o, uint64_t a, unsigned s, uint64_t *v) { (void)o; (void)a; (void)s; *v = 0; return false; }
+static bool no_mmio_write(void *o, uint64_t a, unsigned s, uint64_t v) { (void)o; (void)a; (void)s; (void)v; return false; }
+static uint64_t read_time(void *o) { (void)o; return fake_time; }
+
+/* ---- encoders ---- */
+static uint32_t enc_r(unsigned f7, unsigned rs2, unsigned rs1, unsigned f3, unsigned rd, unsigned op)
+{
+	return f7 << 25 | rs2 << 20 | rs1 << 15 | f3 << 12 | rd << 7 | op;
+}
+static uint32_t enc_i(int imm, unsigned rs1, unsigned f3, unsigned rd, unsigned op)
+{
+	return ((uint32_t)imm & 0xfff) << 20 | rs1 << 15 | f3 << 12 | rd << 7 | op;
+}
+static uint32_t enc_s(int imm, unsigned rs2, unsigned rs1, unsigned f3, unsigned op)
+{
+	uint32_t u = (uint32_t)imm;
+	return ((u >> 5) & 0x7f) << 25 | rs2 << 20 | rs1 << 15 | f3 << 12 | (u & 31) << 7 | op;
+}
+#define DIV(rd, a, b) enc_r(1, b, a, 4, rd, 0x33)
+#define DIVU(rd, a, b) enc_r(1, b, a, 5, rd, 0x33)
+#define REM(rd, a, b) enc_r(1, b, a, 6, rd, 0x33)
+#define REMU(rd, a, b) enc_r(1, b, a, 7, rd, 0x33)
+#define DIVW(rd, a, b) enc_r(1, b, a, 4, rd, 0x3b)
+#define REMW(rd, a, b) enc_r(1, b, a, 6, rd, 0x3b)
+#define MULH(rd, a, b) enc_r(1, b, a, 1, rd, 0x33)
+#define LD(rd, rs1, imm) enc_i(imm, rs1, 3, rd, 0x03)
+#define SD(rs2, rs1, imm) enc_s(imm, rs2, rs1, 3, 0x23)
+#define CSRRW(rd, csr, rs1) enc_i(csr, rs1, 1, rd, 0x73)
+#define CSRRS(rd, csr, rs1) enc_i(csr, rs1, 2, rd, 0x73)
+#define AMOADD_D(rd, rs1, rs2) enc_r(0, rs2, rs1, 3, rd, 0x2f)
+#define ECALL 0x00000073u
+#define MRET 0x30200073u
+#define SRET 0x10200073u
+#define WFI 0x10500073u
+
+static void put32(uint64_t pa, uint32_t v) { memcpy(ram + (pa - RAM_BASE), &v, 4); }
+
+static void reset(void)
+{
+	memset(ram, 0, RAM_SIZE);
+	fake_time = 0;
+	struct rv_bus bus = {.ram = ram, .ram_base = RAM_BASE, .ram_size = RAM_SIZE, .mmio_read = no_mmio_read,
+			     .mmio_write = no_mmio_write, .read_time = read_time};
+	rv_hart_init(&hart, 0, &bus);
+	hart.mtvec = MTVEC;
+	hart.stvec = STVEC;
+	put32(MTVEC, 0x00000013u); /* nop: a step that takes an interrupt runs one handler instruction */
+	put32(STVEC, 0x00000013u);
+}
+
+static void put64(uint64_t pa, uint64_t v) { memcpy(ram + (pa - RAM_BASE), &v, 8); }
+static uint64_t get64(uint64_t pa) { uint64_t v; memcpy(&v, ram + (pa - RAM_BASE), 8); return v; }
+
+/* Runs one instruction placed at the current pc. */
+static void exec1(uint32_t insn)
+{
+	put32(hart.pc, insn);
+	rv_hart_step(&hart, 1);
+}
+
+/* Enters privilege `priv` at `pc` through mret, from M-mode. */
+static void enter(unsigned priv, uint64_t pc)
+{
+	hart.mstatus = (hart.mstatus & ~(3ULL << 11)) | (uint64_t)priv << 11;
+	hart.mepc = pc;
+	hart.pc = CODE + 0x800;
+	exec1(MRET);
+}
+
+static void test_division_edge_cases(void)
+{
+	struct { uint32_t insn; uint64_t a, b, r; } cases[] = {
+		{DIV(3, 1, 2), 7, 0, ~0ULL},
+		{DIVU(3, 1, 2), 7, 0, ~0ULL},
+		{REM(3, 1, 2), 7, 0, 7},
+		{REMU(3, 1, 2), 7, 0, 7},
+		{DIV(3, 1, 2), 0x8000000000000000ULL, ~0ULL, 0x8000000000000000ULL},
+		{REM(3, 1, 2), 0x8000000000000000ULL, ~0ULL, 0},
+		{DIVW(3, 1, 2), 0x80000000ULL, ~0ULL, 0xffffffff80000000ULL},
+		{REMW(3, 1, 2), 0x80000000ULL, ~0ULL, 0},
+		{DIVW(3, 1, 2), 5, 0, ~0ULL},
+		{REMW(3, 1, 2), 0xfffffffffffffff9ULL, 0, 0xfffffffffffffff9ULL},
+		{DIV(3, 1, 2), (uint64_t)-7, 2, (uint64_t)-3},
+		{REM(3, 1, 2), (uint64_t)-7, 2, (uint64_t)-1},
+		{MULH(3, 1, 2), (uint64_t)-1, (uint64_t)-1, 0},
+		{MULH(3, 1, 2), 0x8000000000000000ULL, 0x8000000000000000ULL, 0x4000000000000000ULL},
+	};
+	for (unsigned i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		reset();
+		hart.x[1] = cases[i].a;
+		hart.x[2] = cases[i].b;
+		exec1(cases[i].insn);
+		CHECK_EQ(hart.x[3], cases[i].r);
+		CHECK_EQ(hart.pc, CODE + 4);
+	}
+}
+
+static void test_x0_is_zero(void)
+{
+	reset();
+	exec1(enc_i(5, 0, 0, 0, 0x13)); /* addi x0, x0, 5 */
+	CHECK_EQ(hart.x[0], 0);
+}
+
+static void test_illegal_instruction_trap(void)
+{
+	reset();
+	exec1(0xffffffffu);
+	CHECK_EQ(hart.pc, MTVEC);
+	CHECK_EQ(hart.mcause, 2);
+	CHECK_EQ(hart.mepc, CODE);
+	CHECK_EQ(hart.mtval, 0xffffffffu);
+	CHECK_EQ(hart.priv, RV_PRIV_M);
+}
+
+static void test_ecall_delegation(void)
+{
+	reset();
+	hart.medeleg = 1 << RV_EXC_ECALL_U;
+	enter(RV_PRIV_U, CODE + 0x100);
+	CHECK_EQ(hart.priv, RV_PRIV_U);
+	CHECK_EQ(hart.pc, CODE + 0x100);
+	exec1(ECALL);
+	CHECK_EQ(hart.priv, RV_PRIV_S);
+	CHECK_EQ(hart.pc, STVEC);
+	CHECK_EQ(hart.scause, RV_EXC_ECALL_U);
+	CHECK_EQ(hart.sepc, CODE + 0x100);
+	CHECK_EQ(hart.mstatus & (1 << 8), 0); /* SPP = U */
+
+	/* Not delegated: ecall from S goes to M. */
+	exec1(ECALL);
+	CHECK_EQ(hart.priv, RV_PRIV_M);
+	CHECK_EQ(hart.mcause, RV_EXC_ECALL_S);
+	CHECK_EQ((hart.mstatus >> 11) & 3, RV_PRIV_S); /* MPP = S */
+	CHECK_EQ(hart.mepc, STVEC);
+}
+
+static void test_sret_restores(void)
+{
+	reset();
+	enter(RV_PRIV_S, CODE + 0x100);
+	hart.sepc = CODE + 0x200;
+	hart.mstatus |= 1 << 5; /* SPIE */
+	hart.mstatus &= ~(1ULL << 8); /* SPP = U */
+	exec1(SRET);
+	CHECK_EQ(hart.priv, RV_PRIV_U);
+	CHECK_EQ(hart.pc, CODE + 0x200);
+	CHECK(hart.mstatus & (1 << 1)); /* SIE <- SPIE */
+	/* sret from U is illegal (trap to M). */
+	exec1(SRET);
+	CHECK_EQ(hart.priv, RV_PRIV_M);
+	CHECK_EQ(hart.mcause, RV_EXC_ILLEGAL);
+}
+
+static void test_csr_access_rules(void)
+{
+	reset();
+	/* Writing a read-only CSR (mhartid) is illegal; reading it is fine. */
+	exec1(CSRRW(5, 0xf14, 1));
+	CHECK_EQ(hart.mcause, RV_EXC_ILLEGAL);
+	reset();
+	hart.hartid = 3;
+	exec1(CSRRS(5, 0xf14, 0));
+	CHECK_EQ(hart.x[5], 3);
+	CHECK_EQ(hart.pc, CODE + 4);
+	/* S-mode may not read mstatus. */
+	reset();
+	enter(RV_PRIV_S, CODE + 0x100);
+	exec1(CSRRS(5, 0x300, 0));
+	CHECK_EQ(hart.priv, RV_PRIV_M);
+	CHECK_EQ(hart.mcause, RV_EXC_ILLEGAL);
+	/* U-mode reads cycle only if mcounteren and scounteren allow. */
+	reset();
+	enter(RV_PRIV_U, CODE + 0x100);
+	exec1(CSRRS(5, 0xc00, 0));
+	CHECK_EQ(hart.mcause, RV_EXC_ILLEGAL);
+	reset();
+	hart.mcounteren = 1;
+	hart.scounteren = 1;
+	enter(RV_PRIV_U, CODE + 0x100);
+	exec1(CSRRS(5, 0xc00, 0));
+	CHECK_EQ(hart.priv, RV_PRIV_U);
+	CHECK_EQ(hart.pc, CODE + 0x104);
+	/* Unknown CSR. */
+	reset();
+	exec1(CSRRS(5, 0x7ff, 0));
+	CHECK_EQ(hart.mcause, RV_EXC_ILLEGAL);
+	/* misa reports RV64IMAFDCSU. */
+	reset();
+	exec1(CSRRS(5, 0x301, 0));
+	CHECK_EQ(hart.x[5] >> 62, 2);
+	CHECK_EQ(hart.x[5] & 0x3ffffff, (1 << 0) | (1 << 2) | (1 << 3) | (1 << 5) | (1 << 8) | (1 << 12) | (1 << 18) | (1 << 20));
+	/* FP CSRs are illegal while mstatus.FS is off. */
+	reset();
+	exec1(CSRRS(5, 0x003, 0));
+	CHECK_EQ(hart.mcause, RV_EXC_ILLEGAL);
+}
+
+static void test_timer_interrupt(void)
+{
+	reset();
+	hart.mie = 1 << RV_IRQ_MTI;
+	rv_hart_set_mtimecmp(&hart, 100);
+	hart.mstatus |= 1 << 3; /* MIE */
+	put32(CODE, enc_i(1, 0, 0, 1, 0x13));
+	put32(CODE + 4, enc_i(1, 0, 0, 1, 0x13));
+	fake_time = 50;
+	rv_hart_step(&hart, 1);
+	CHECK_EQ(hart.pc, CODE + 4); /* not yet */
+	fake_time = 100;
+	rv_hart_step(&hart, 1);
+	CHECK_EQ(hart.mcause, (1ULL << 63) | RV_IRQ_MTI);
+	CHECK_EQ(hart.mepc, CODE + 4);
+	CHECK_EQ(hart.mstatus & (1 << 3), 0);  /* MIE cleared */
+	CHECK(hart.mstatus & (1 << 7));         /* MPIE set */
+}
+
+static void test_delegated_interrupt_not_taken_in_m(void)
+{
+	reset();
+	hart.mideleg = 1 << RV_IRQ_SSI;
+	hart.mie = 1 << RV_IRQ_SSI;
+	hart.mip_sw = 1 << RV_IRQ_SSI;
+	hart.mstatus |= (1 << 3) | (1 << 1);
+	exec1(enc_i(1, 0, 0, 1, 0x13));
+	CHECK_EQ(hart.pc, CODE + 4); /* M-mode ignores S-level interrupts */
+	enter(RV_PRIV_U, CODE + 0x100);
+	rv_hart_step(&hart, 1);
+	CHECK_EQ(hart.priv, RV_PRIV_S);
+	CHECK_EQ(hart.scause, (1ULL << 63) | RV_IRQ_SSI);
+}
+
+static void test_wfi_illegal_in_user(void)
+{
+	reset();
+	enter(RV_PRIV_U, CODE + 0x100);
+	exec1(WFI);
+	CHECK_EQ(hart.priv, RV_PRIV_M);
+	CHECK_EQ(hart.mcause, RV_EXC_ILLEGAL);
+}
+
+static void test_misaligned_amo(void)
+{
+	reset();
+	hart.x[1] = RAM_BASE + 0x10004;
+	exec1(AMOADD_D(3, 1, 2));
+	CHECK_EQ(hart.mcause, RV_EXC_STORE_MISALIGNED);
+	CHECK_EQ(hart.mtval, RAM_BASE + 0x10004);
+}
+
+/* ---- paging ---- */
+#define PTE_V 1
+#define PTE_R 2
+#define PTE_W 4
+#define PTE_X 8
+#define PTE_U 16
+#define PTE_A 64
+#define PTE_D 128
+#define ROOT (RAM_BASE + 0x100000)
+#define L1 (RAM_BASE + 0x101000)
+#define L0 (RAM_BASE + 0x102000)
+#define DATA (RAM_BASE + 0x200000)
+
+static uint64_t pte(uint64_t pa, unsigned flags) { return (pa >> 12) << 10 | flags; }
+
+/* Sv39: VA 0x40000000 -> L1 -> L0 -> DATA. */
+static void map_sv39(unsigned leaf_flags)
+{
+	put64(ROOT + 1 * 8, pte(L1, PTE_V));
+	put64(L1 + 0 * 8, pte(L0, PTE_V));
+	put64(L0 + 0 * 8, pte(DATA, leaf_flags));
+	put64(DATA, 0x1122334455667788ULL);
+	hart.satp = 8ULL << 60 | (ROOT >> 12);
+}
+
+/* Loads through S-mode translation from M-mode via MPRV. Returns mcause or -1. */
+static int64_t mprv_access(uint32_t insn, uint64_t va, unsigned mpp)
+{
+	hart.pc = CODE;
+	hart.x[1] = (hart.mstatus & ~(3ULL << 11)) | (uint64_t)mpp << 11 | (1ULL << 17);
+	exec1(CSRRW(0, 0x300, 1)); /* through the CSR path, so the TLB set follows */
+	hart.x[6] = va;
+	hart.mcause = 0xdead;
+	exec1(insn);
+	return hart.pc == MTVEC ? (int64_t)hart.mcause : -1;
+}
+
+static void test_sv39_walk(void)
+{
+	reset();
+	map_sv39(PTE_V | PTE_R | PTE_W);
+	CHECK_EQ(mprv_access(LD(5, 6, 0), 0x40000000ULL, RV_PRIV_S), -1);
+	CHECK_EQ(hart.x[5], 0x1122334455667788ULL);
+	CHECK(get64(L0) & PTE_A);
+	CHECK_EQ(get64(L0) & PTE_D, 0);
+	hart.x[7] = 42;
+	CHECK_EQ(mprv_access(SD(7, 6, 16), 0x40000000ULL, RV_PRIV_S), -1);
+	CHECK(get64(L0) & PTE_D);
+	CHECK_EQ(get64(DATA + 16), 42);
+	uint64_t pa = 0;
+	CHECK(rv_hart_debug_translate(&hart, 0x40000123ULL, &pa));
+	CHECK_EQ(pa, DATA + 0x123);
+}
+
+static void test_sv39_permission_faults(void)
+{
+	reset();
+	map_sv39(PTE_V | PTE_R); /* read-only */
+	CHECK_EQ(mprv_access(SD(7, 6, 0), 0x40000000ULL, RV_PRIV_S), RV_EXC_STORE_PAGE);
+	CHECK_EQ(hart.mtval, 0x40000000ULL);
+	/* Unmapped neighbour page. */
+	CHECK_EQ(mprv_access(LD(5, 6, 0), 0x40001000ULL, RV_PRIV_S), RV_EXC_LOAD_PAGE);
+	/* Non-canonical address (bit 38 set, upper bits clear). */
+	CHECK_EQ(mprv_access(LD(5, 6, 0), 0x4000000000ULL, RV_PRIV_S), RV_EXC_LOAD_PAGE);
+	/* U page from S: only with SUM. */
+	reset();
+	map_sv39(PTE_V | PTE_R | PTE_U);
+	CHECK_EQ(mprv_access(LD(5, 6, 0), 0x40000000ULL, RV_PRIV_S), RV_EXC_LOAD_PAGE);
+	hart.mstatus |= 1ULL << 18; /* SUM */
+	CHECK_EQ(mprv_access(LD(5, 6, 0), 0x40000000ULL, RV_PRIV_S), -1);
+	/* S page from U: never. */
+	reset();
+	map_sv39(PTE_V | PTE_R);
+	CHECK_EQ(mprv_access(LD(5, 6, 0), 0x40000000ULL, RV_PRIV_U), RV_EXC_LOAD_PAGE);
+	/* Execute-only page: readable only with MXR. */
+	reset();
+	map_sv39(PTE_V | PTE_X);
+	CHECK_EQ(mprv_access(LD(5, 6, 0), 0x40000000ULL, RV_PRIV_S), RV_EXC_LOAD_PAGE);
+	hart.mstatus |= 1ULL << 19; /* MXR */
+	CHECK_EQ(mprv_access(LD(5, 6, 0), 0x40000000ULL, RV_PRIV_S), -1);
+	/* W without R is reserved. */
+	reset();
+	map_sv39(PTE_V | PTE_W);
+	CHECK_EQ(mprv_access(LD(5, 6, 0), 0x40000000ULL, RV_PRIV_S), RV_EXC_LOAD_PAGE);
+}
+
+static void test_superpages(void)
+{
+	/* A 2 MiB megapage at L1, aligned: VA 0x40200000 -> DATA (0x80200000). */
+	reset();
+	put64(ROOT + 1 * 8, pte(L1, PTE_V));
+	put64(L1 + 1 * 8, pte(DATA, PTE_V | PTE_R | PTE_W));
+	put64(DATA + 0x1238, 77);
+	hart.satp = 8ULL << 60 | (ROOT >> 12);
+	CHECK_EQ(mprv_access(LD(5, 6, 0), 0x40201238ULL, RV_PRIV_S), -1);
+	CHECK_EQ(hart.x[5], 77);
+	/* Misaligned megapage (PPN low bits set) faults. */
+	put64(L1 + 1 * 8, pte(DATA + 0x1000, PTE_V | PTE_R | PTE_W));
+	rv_hart_reset(&hart, CODE);
+	hart.mtvec = MTVEC;
+	hart.satp = 8ULL << 60 | (ROOT >> 12);
+	CHECK_EQ(mprv_access(LD(5, 6, 0), 0x40201238ULL, RV_PRIV_S), RV_EXC_LOAD_PAGE);
+}
+
+static void test_sv48(void)
+{
+	reset();
+	/* VA 0x0000_8000_4000_0000: vpn3 = 1, vpn2 = 1, vpn1 = 0, vpn0 = 0. */
+	uint64_t l2 = RAM_BASE + 0x103000;
+	put64(ROOT + 1 * 8, pte(l2, PTE_V));
+	put64(l2 + 1 * 8, pte(L1, PTE_V));
+	put64(L1 + 0 * 8, pte(L0, PTE_V));
+	put64(L0 + 0 * 8, pte(DATA, PTE_V | PTE_R));
+	put64(DATA, 99);
+	hart.satp = 9ULL << 60 | (ROOT >> 12);
+	CHECK_EQ(mprv_access(LD(5, 6, 0), 0x0000008040000000ULL, RV_PRIV_S), -1);
+	CHECK_EQ(hart.x[5], 99);
+	/* Sv57 is not offered: writing mode 10 leaves satp alone. */
+	uint64_t before = hart.satp;
+	hart.pc = CODE;
+	hart.x[1] = 10ULL << 60;
+	exec1(CSRRW(0, 0x180, 1));
+	CHECK_EQ(hart.satp, before);
+}
+
+static void setup(void)
+{
+	rv_init_tables();
+	ram = aligned_alloc(4096, RAM_SIZE);
+}
+
+TEST_MAIN(setup, test_division_edge_cases, test_x0_is_zero, test_illegal_instruction_trap, test_ecall_delegation,
+	  test_sret_restores, test_csr_access_rules, test_timer_interrupt, test_delegated_interrupt_not_taken_in_m,
+	  test_wfi_illegal_in_user, test_misaligned_amo, test_sv39_walk, test_sv39_permission_faults,
+	  test_superpages, test_sv48)
