@@ -99,7 +99,8 @@ struct machine *machine_create(const struct machine_config *cfg, char *errmsg, s
 	pthread_mutex_init(&m->io_lock, NULL);
 	m->time_origin_ns = monotonic_ns();
 
-	m->ram = mmap(NULL, cfg->ram_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+	/* 4 KiB past the end stay readable: the CPU may read a few bytes ahead. */
+	m->ram = mmap(NULL, cfg->ram_size + 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
 		      -1, 0);
 	if (m->ram == MAP_FAILED) {
 		snprintf(errmsg, errlen, "cannot reserve %llu MiB of guest memory: %s",
@@ -125,7 +126,14 @@ struct machine *machine_create(const struct machine_config *cfg, char *errmsg, s
 			machine_destroy(m);
 			return NULL;
 		}
-		rv_hart_init(m->harts[i], i, &bus);
+		if (!rv_hart_init(m->harts[i], i, &bus)) {
+			snprintf(errmsg, errlen, "cannot reserve memory for hart %u's instruction cache", i);
+			rv_hart_destroy(m->harts[i]);
+			free(m->harts[i]);
+			m->harts[i] = NULL;
+			machine_destroy(m);
+			return NULL;
+		}
 	}
 
 	m->clint = clint_create(m);
@@ -152,7 +160,7 @@ void machine_destroy(struct machine *m)
 		rv_hart_destroy(m->harts[i]);
 		free(m->harts[i]);
 	}
-	if (m->ram) munmap(m->ram, m->ram_size);
+	if (m->ram) munmap(m->ram, m->ram_size + 4096);
 	pthread_mutex_destroy(&m->io_lock);
 	free(m);
 }
@@ -206,7 +214,7 @@ void machine_stop(struct machine *m)
 uint64_t machine_instructions(const struct machine *m)
 {
 	uint64_t n = 0;
-	for (unsigned i = 0; i < m->nharts; i++) n += m->harts[i]->instret;
+	for (unsigned i = 0; i < m->nharts; i++) n += rv_hart_instret(m->harts[i]);
 	return n;
 }
 

@@ -77,7 +77,7 @@ bool rv_csr_read(struct rv_hart *h, unsigned csr, uint64_t *val)
 	case CSR_CYCLE:
 	case CSR_INSTRET:
 		if (!counter_allowed(h, csr & 31)) return false;
-		*val = h->instret;
+		*val = rv_hart_instret(h);
 		return true;
 	case CSR_TIME:
 		if (!counter_allowed(h, 1)) return false;
@@ -117,7 +117,7 @@ bool rv_csr_read(struct rv_hart *h, unsigned csr, uint64_t *val)
 	case CSR_MTVAL: *val = h->mtval; return true;
 	case CSR_MIP: *val = rv_read_mip(h); return true;
 	case CSR_MCYCLE:
-	case CSR_MINSTRET: *val = h->instret; return true;
+	case CSR_MINSTRET: *val = rv_hart_instret(h); return true;
 	case CSR_MVENDORID:
 	case CSR_MARCHID:
 	case CSR_MIMPID:
@@ -245,7 +245,7 @@ bool rv_csr_write(struct rv_hart *h, unsigned csr, uint64_t val)
 		return true;
 	}
 	case CSR_MCYCLE:
-	case CSR_MINSTRET: h->instret = val; return true;
+	case CSR_MINSTRET: h->instret = val - (h->block_start - h->budget_left); return true;
 	default: break;
 	}
 	if ((csr >= CSR_MHPMCOUNTER3 && csr <= CSR_MHPMCOUNTER31) ||

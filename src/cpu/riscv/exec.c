@@ -15,6 +15,7 @@
 #include "internal.h"
 
 #include <errno.h>
+#include <sys/mman.h>
 #include <time.h>
 
 #define RD(i) (((i) >> 7) & 31)
@@ -81,213 +82,189 @@ static _Noreturn void illegal(struct rv_hart *h, uint32_t insn)
 }
 
 /*
- * Runs up to `budget` instructions. Returns why it stopped early, or EXIT_NONE
- * when the budget ran out. h->pc always holds the current instruction's
- * address, so an exception raised anywhere below sees the right epc.
+ * Executes one instruction (`insn`, expanded from `raw` if compressed) at
+ * pc: the generic path. Every instruction is here; the fast loop below does
+ * the frequent ones itself. Sets h->pc to the next instruction.
  */
-static enum block_exit run_block(struct rv_hart *h, uint64_t budget)
+static enum block_exit exec_one(struct rv_hart *h, uint32_t insn, uint32_t raw, uint64_t pc, unsigned len)
 {
 	uint64_t *x = h->x;
-	uint64_t pc = h->pc;
+	uint64_t next = pc + len;
+	unsigned rd = RD(insn);
 
-	while (budget--) {
-		unsigned len;
-		h->pc = pc;
-		uint32_t raw = rv_fetch(h, pc, &len);
-		uint32_t insn = raw;
-		if (len == 2) {
-			insn = rv_expand_compressed((uint16_t)raw);
-			if (unlikely(!insn)) illegal(h, raw);
-		}
-		uint64_t next = pc + len;
-		unsigned rd = RD(insn);
-
-		switch (insn & 0x7f) {
-		case 0x37: /* lui */
-			x[rd] = (uint64_t)imm_u(insn);
-			break;
-		case 0x17: /* auipc */
-			x[rd] = pc + (uint64_t)imm_u(insn);
-			break;
-		case 0x6f: /* jal */
-			x[rd] = next;
-			next = pc + (uint64_t)imm_j(insn);
-			break;
-		case 0x67: { /* jalr */
-			if (unlikely(F3(insn))) illegal(h, raw);
-			uint64_t t = (x[RS1(insn)] + (uint64_t)imm_i(insn)) & ~1ULL;
-			x[rd] = next;
-			next = t;
-			break;
-		}
-		case 0x63: { /* branches */
-			uint64_t a = x[RS1(insn)], b = x[RS2(insn)];
-			bool taken;
-			switch (F3(insn)) {
-			case 0: taken = a == b; break;
-			case 1: taken = a != b; break;
-			case 4: taken = (int64_t)a < (int64_t)b; break;
-			case 5: taken = (int64_t)a >= (int64_t)b; break;
-			case 6: taken = a < b; break;
-			case 7: taken = a >= b; break;
-			default: illegal(h, raw);
-			}
-			if (taken) next = pc + (uint64_t)imm_b(insn);
-			break;
-		}
-		case 0x03: { /* loads */
-			uint64_t a = x[RS1(insn)] + (uint64_t)imm_i(insn), v;
-			switch (F3(insn)) {
-			case 0: v = rv_load_s8(h, a); break;
-			case 1: v = rv_load_s16(h, a); break;
-			case 2: v = rv_load_s32(h, a); break;
-			case 3: v = rv_load_u64(h, a); break;
-			case 4: v = rv_load_u8(h, a); break;
-			case 5: v = rv_load_u16(h, a); break;
-			case 6: v = rv_load_u32(h, a); break;
-			default: illegal(h, raw);
-			}
-			x[rd] = v;
-			break;
-		}
-		case 0x23: { /* stores */
-			unsigned f3 = F3(insn);
-			if (unlikely(f3 > 3)) illegal(h, raw);
-			rv_store(h, x[RS1(insn)] + (uint64_t)imm_s(insn), 1u << f3, x[RS2(insn)]);
-			break;
-		}
-		case 0x13: { /* op-imm */
-			uint64_t a = x[RS1(insn)];
-			int64_t imm = imm_i(insn);
-			switch (F3(insn)) {
-			case 0: x[rd] = a + (uint64_t)imm; break;
-			case 1:
-				if (unlikely(insn >> 26)) illegal(h, raw);
-				x[rd] = a << (imm & 63);
-				break;
-			case 2: x[rd] = (int64_t)a < imm; break;
-			case 3: x[rd] = a < (uint64_t)imm; break;
-			case 4: x[rd] = a ^ (uint64_t)imm; break;
-			case 5:
-				if ((insn >> 26) == 0) x[rd] = a >> (imm & 63);
-				else if ((insn >> 26) == 0x10) x[rd] = (uint64_t)((int64_t)a >> (imm & 63));
-				else illegal(h, raw);
-				break;
-			case 6: x[rd] = a | (uint64_t)imm; break;
-			default: x[rd] = a & (uint64_t)imm; break;
-			}
-			break;
-		}
-		case 0x1b: { /* op-imm-32 */
-			uint64_t a = x[RS1(insn)];
-			unsigned sh = RS2(insn);
-			switch (F3(insn)) {
-			case 0: x[rd] = sext32(a + (uint64_t)imm_i(insn)); break;
-			case 1:
-				if (unlikely(F7(insn))) illegal(h, raw);
-				x[rd] = sext32((uint32_t)a << sh);
-				break;
-			case 5:
-				if (F7(insn) == 0) x[rd] = sext32((uint32_t)a >> sh);
-				else if (F7(insn) == 0x20) x[rd] = sext32((uint32_t)((int32_t)a >> sh));
-				else illegal(h, raw);
-				break;
-			default: illegal(h, raw);
-			}
-			break;
-		}
-		case 0x33: { /* op */
-			uint64_t a = x[RS1(insn)], b = x[RS2(insn)];
-			switch (F7(insn) << 3 | F3(insn)) {
-			case 0x000: x[rd] = a + b; break;
-			case 0x100: x[rd] = a - b; break;
-			case 0x001: x[rd] = a << (b & 63); break;
-			case 0x002: x[rd] = (int64_t)a < (int64_t)b; break;
-			case 0x003: x[rd] = a < b; break;
-			case 0x004: x[rd] = a ^ b; break;
-			case 0x005: x[rd] = a >> (b & 63); break;
-			case 0x105: x[rd] = (uint64_t)((int64_t)a >> (b & 63)); break;
-			case 0x006: x[rd] = a | b; break;
-			case 0x007: x[rd] = a & b; break;
-			case 0x008: x[rd] = a * b; break;
-			case 0x009: x[rd] = (uint64_t)(((__int128)(int64_t)a * (int64_t)b) >> 64); break;
-			case 0x00a:
-				x[rd] = (uint64_t)(((__int128)(int64_t)a * (unsigned __int128)b) >> 64);
-				break;
-			case 0x00b: x[rd] = (uint64_t)(((unsigned __int128)a * b) >> 64); break;
-			case 0x00c: x[rd] = rv_div((int64_t)a, (int64_t)b); break;
-			case 0x00d: x[rd] = rv_divu(a, b); break;
-			case 0x00e: x[rd] = rv_rem((int64_t)a, (int64_t)b); break;
-			case 0x00f: x[rd] = rv_remu(a, b); break;
-			default: illegal(h, raw);
-			}
-			break;
-		}
-		case 0x3b: { /* op-32 */
-			uint64_t a = x[RS1(insn)], b = x[RS2(insn)];
-			switch (F7(insn) << 3 | F3(insn)) {
-			case 0x000: x[rd] = sext32(a + b); break;
-			case 0x100: x[rd] = sext32(a - b); break;
-			case 0x001: x[rd] = sext32((uint32_t)a << (b & 31)); break;
-			case 0x005: x[rd] = sext32((uint32_t)a >> (b & 31)); break;
-			case 0x105: x[rd] = sext32((uint32_t)((int32_t)a >> (b & 31))); break;
-			case 0x008: x[rd] = sext32((uint32_t)a * (uint32_t)b); break;
-			case 0x00c: x[rd] = rv_divw((int32_t)a, (int32_t)b); break;
-			case 0x00d:
-				x[rd] = (uint32_t)b ? sext32((uint32_t)a / (uint32_t)b) : ~0ULL;
-				break;
-			case 0x00e: x[rd] = rv_remw((int32_t)a, (int32_t)b); break;
-			case 0x00f:
-				x[rd] = (uint32_t)b ? sext32((uint32_t)a % (uint32_t)b) : sext32(a);
-				break;
-			default: illegal(h, raw);
-			}
-			break;
-		}
-		case 0x0f: /* fence, fence.i: memory is coherent and no code is cached */
-			if (F3(insn) > 1) illegal(h, raw);
-			break;
-		case 0x2f:
-			exec_amo(h, insn);
-			break;
-		case 0x07: { /* flw / fld */
-			unsigned f3 = F3(insn);
-			if (unlikely(rv_fs_off(h) || (f3 != 2 && f3 != 3))) illegal(h, raw);
-			uint64_t a = x[RS1(insn)] + (uint64_t)imm_i(insn);
-			h->f[rd] = f3 == 2 ? (rv_load_u32(h, a) | 0xffffffff00000000ULL) : rv_load_u64(h, a);
-			rv_fs_dirty(h);
-			break;
-		}
-		case 0x27: { /* fsw / fsd */
-			unsigned f3 = F3(insn);
-			if (unlikely(rv_fs_off(h) || (f3 != 2 && f3 != 3))) illegal(h, raw);
-			rv_store(h, x[RS1(insn)] + (uint64_t)imm_s(insn), 1u << f3, h->f[RS2(insn)]);
-			break;
-		}
-		case 0x43: case 0x47: case 0x4b: case 0x4f: case 0x53:
-			if (unlikely(rv_fs_off(h))) illegal(h, raw);
-			h->pc = pc;
-			rv_exec_fp(h, insn);
-			break;
-		case 0x73: {
-			x[0] = 0;
-			h->instret++;
-			enum block_exit ex = exec_system(h, insn, pc, len);
-			if (ex != EXIT_NONE) {
-				x[0] = 0;
-				return ex;
-			}
-			pc = h->pc;
-			continue;
-		}
-		default:
-			illegal(h, raw);
-		}
-		x[0] = 0;
-		pc = next;
-		h->instret++;
+	if (unlikely(!insn)) illegal(h, raw);
+	switch (insn & 0x7f) {
+	case 0x37: /* lui */
+		x[rd] = (uint64_t)imm_u(insn);
+		break;
+	case 0x17: /* auipc */
+		x[rd] = pc + (uint64_t)imm_u(insn);
+		break;
+	case 0x6f: /* jal */
+		x[rd] = next;
+		next = pc + (uint64_t)imm_j(insn);
+		break;
+	case 0x67: { /* jalr */
+		if (unlikely(F3(insn))) illegal(h, raw);
+		uint64_t t = (x[RS1(insn)] + (uint64_t)imm_i(insn)) & ~1ULL;
+		x[rd] = next;
+		next = t;
+		break;
 	}
-	h->pc = pc;
+	case 0x63: { /* branches */
+		uint64_t a = x[RS1(insn)], b = x[RS2(insn)];
+		bool taken;
+		switch (F3(insn)) {
+		case 0: taken = a == b; break;
+		case 1: taken = a != b; break;
+		case 4: taken = (int64_t)a < (int64_t)b; break;
+		case 5: taken = (int64_t)a >= (int64_t)b; break;
+		case 6: taken = a < b; break;
+		case 7: taken = a >= b; break;
+		default: illegal(h, raw);
+		}
+		if (taken) next = pc + (uint64_t)imm_b(insn);
+		break;
+	}
+	case 0x03: { /* loads */
+		uint64_t a = x[RS1(insn)] + (uint64_t)imm_i(insn), v;
+		switch (F3(insn)) {
+		case 0: v = rv_load_s8(h, a); break;
+		case 1: v = rv_load_s16(h, a); break;
+		case 2: v = rv_load_s32(h, a); break;
+		case 3: v = rv_load_u64(h, a); break;
+		case 4: v = rv_load_u8(h, a); break;
+		case 5: v = rv_load_u16(h, a); break;
+		case 6: v = rv_load_u32(h, a); break;
+		default: illegal(h, raw);
+		}
+		x[rd] = v;
+		break;
+	}
+	case 0x23: { /* stores */
+		unsigned f3 = F3(insn);
+		if (unlikely(f3 > 3)) illegal(h, raw);
+		rv_store(h, x[RS1(insn)] + (uint64_t)imm_s(insn), 1u << f3, x[RS2(insn)]);
+		break;
+	}
+	case 0x13: { /* op-imm */
+		uint64_t a = x[RS1(insn)];
+		int64_t imm = imm_i(insn);
+		switch (F3(insn)) {
+		case 0: x[rd] = a + (uint64_t)imm; break;
+		case 1:
+			if (unlikely(insn >> 26)) illegal(h, raw);
+			x[rd] = a << (imm & 63);
+			break;
+		case 2: x[rd] = (int64_t)a < imm; break;
+		case 3: x[rd] = a < (uint64_t)imm; break;
+		case 4: x[rd] = a ^ (uint64_t)imm; break;
+		case 5:
+			if ((insn >> 26) == 0) x[rd] = a >> (imm & 63);
+			else if ((insn >> 26) == 0x10) x[rd] = (uint64_t)((int64_t)a >> (imm & 63));
+			else illegal(h, raw);
+			break;
+		case 6: x[rd] = a | (uint64_t)imm; break;
+		default: x[rd] = a & (uint64_t)imm; break;
+		}
+		break;
+	}
+	case 0x1b: { /* op-imm-32 */
+		uint64_t a = x[RS1(insn)];
+		unsigned sh = RS2(insn);
+		switch (F3(insn)) {
+		case 0: x[rd] = sext32(a + (uint64_t)imm_i(insn)); break;
+		case 1:
+			if (unlikely(F7(insn))) illegal(h, raw);
+			x[rd] = sext32((uint32_t)a << sh);
+			break;
+		case 5:
+			if (F7(insn) == 0) x[rd] = sext32((uint32_t)a >> sh);
+			else if (F7(insn) == 0x20) x[rd] = sext32((uint32_t)((int32_t)a >> sh));
+			else illegal(h, raw);
+			break;
+		default: illegal(h, raw);
+		}
+		break;
+	}
+	case 0x33: { /* op */
+		uint64_t a = x[RS1(insn)], b = x[RS2(insn)];
+		switch (F7(insn) << 3 | F3(insn)) {
+		case 0x000: x[rd] = a + b; break;
+		case 0x100: x[rd] = a - b; break;
+		case 0x001: x[rd] = a << (b & 63); break;
+		case 0x002: x[rd] = (int64_t)a < (int64_t)b; break;
+		case 0x003: x[rd] = a < b; break;
+		case 0x004: x[rd] = a ^ b; break;
+		case 0x005: x[rd] = a >> (b & 63); break;
+		case 0x105: x[rd] = (uint64_t)((int64_t)a >> (b & 63)); break;
+		case 0x006: x[rd] = a | b; break;
+		case 0x007: x[rd] = a & b; break;
+		case 0x008: x[rd] = a * b; break;
+		case 0x009: x[rd] = (uint64_t)(((__int128)(int64_t)a * (int64_t)b) >> 64); break;
+		case 0x00a:
+			x[rd] = (uint64_t)(((__int128)(int64_t)a * (unsigned __int128)b) >> 64);
+			break;
+		case 0x00b: x[rd] = (uint64_t)(((unsigned __int128)a * b) >> 64); break;
+		case 0x00c: x[rd] = rv_div((int64_t)a, (int64_t)b); break;
+		case 0x00d: x[rd] = rv_divu(a, b); break;
+		case 0x00e: x[rd] = rv_rem((int64_t)a, (int64_t)b); break;
+		case 0x00f: x[rd] = rv_remu(a, b); break;
+		default: illegal(h, raw);
+		}
+		break;
+	}
+	case 0x3b: { /* op-32 */
+		uint64_t a = x[RS1(insn)], b = x[RS2(insn)];
+		switch (F7(insn) << 3 | F3(insn)) {
+		case 0x000: x[rd] = sext32(a + b); break;
+		case 0x100: x[rd] = sext32(a - b); break;
+		case 0x001: x[rd] = sext32((uint32_t)a << (b & 31)); break;
+		case 0x005: x[rd] = sext32((uint32_t)a >> (b & 31)); break;
+		case 0x105: x[rd] = sext32((uint32_t)((int32_t)a >> (b & 31))); break;
+		case 0x008: x[rd] = sext32((uint32_t)a * (uint32_t)b); break;
+		case 0x00c: x[rd] = rv_divw((int32_t)a, (int32_t)b); break;
+		case 0x00d:
+			x[rd] = (uint32_t)b ? sext32((uint32_t)a / (uint32_t)b) : ~0ULL;
+			break;
+		case 0x00e: x[rd] = rv_remw((int32_t)a, (int32_t)b); break;
+		case 0x00f:
+			x[rd] = (uint32_t)b ? sext32((uint32_t)a % (uint32_t)b) : sext32(a);
+			break;
+		default: illegal(h, raw);
+		}
+		break;
+	}
+	case 0x0f: /* fence, fence.i: memory is coherent and no code is cached */
+		if (F3(insn) > 1) illegal(h, raw);
+		break;
+	case 0x2f:
+		exec_amo(h, insn);
+		break;
+	case 0x07: { /* flw / fld */
+		unsigned f3 = F3(insn);
+		if (unlikely(rv_fs_off(h) || (f3 != 2 && f3 != 3))) illegal(h, raw);
+		uint64_t a = x[RS1(insn)] + (uint64_t)imm_i(insn);
+		h->f[rd] = f3 == 2 ? (rv_load_u32(h, a) | 0xffffffff00000000ULL) : rv_load_u64(h, a);
+		rv_fs_dirty(h);
+		break;
+	}
+	case 0x27: { /* fsw / fsd */
+		unsigned f3 = F3(insn);
+		if (unlikely(rv_fs_off(h) || (f3 != 2 && f3 != 3))) illegal(h, raw);
+		rv_store(h, x[RS1(insn)] + (uint64_t)imm_s(insn), 1u << f3, h->f[RS2(insn)]);
+		break;
+	}
+	case 0x43: case 0x47: case 0x4b: case 0x4f: case 0x53:
+		if (unlikely(rv_fs_off(h))) illegal(h, raw);
+		rv_exec_fp(h, insn);
+		break;
+	case 0x73:
+		return exec_system(h, insn, pc, len);
+	default:
+		illegal(h, raw);
+	}
+	h->pc = next;
 	return EXIT_NONE;
 }
 
@@ -423,10 +400,8 @@ static enum block_exit exec_system(struct rv_hart *h, uint32_t insn, uint64_t pc
 	if (RS1(insn) != 0) illegal(h, insn);
 	switch (insn >> 20) {
 	case 0x000: /* ecall */
-		h->instret--;
 		rv_raise(h, RV_EXC_ECALL_U + h->priv, 0);
 	case 0x001: /* ebreak */
-		h->instret--;
 		rv_raise(h, RV_EXC_BREAKPOINT, pc);
 	case 0x102: { /* sret */
 		if (h->priv == RV_PRIV_U || (h->priv == RV_PRIV_S && (h->mstatus & MSTATUS_TSR)))
@@ -465,6 +440,392 @@ static enum block_exit exec_system(struct rv_hart *h, uint32_t insn, uint64_t pc
 	}
 }
 
+/* ---- decoded-instruction cache and the fast loop ------------------------------
+ *
+ * Each halfword of guest RAM has a slot holding its decoded instruction
+ * (struct rv_op), per hart, found by physical address: sequential execution
+ * is `op += len / 2`, no lookup. A slot remembers the instruction bits it was
+ * decoded from and is checked against memory before each execution, so code
+ * written by anyone (this hart, another hart, a device) is never run stale,
+ * without invalidation protocols. Two zero sentinel slots end each page.
+ * Hot instructions have their own handler, reached by computed goto (one
+ * indirect jump per handler, which the host predicts per site); the rest go
+ * through exec_one(). Writes to x0 go to x[32], so no handler tests rd.
+ */
+struct rv_op {
+	uint32_t raw, mask; /* the instruction bits this slot was decoded from */
+	int32_t imm;        /* immediate; for K_GENERIC the expanded instruction */
+	uint8_t kind, rd, rs1, rs2;
+};
+_Static_assert(sizeof(struct rv_op) == 16, "rv_op must stay compact");
+
+#define OPS_PER_PAGE 2050 /* 2048 halfwords + 2 sentinels */
+
+enum op_kind {
+	K_DECODE = 0, /* empty slot: decode, then run */
+	K_GENERIC, K_SLOW,
+	K_LUI, K_AUIPC, K_JAL, K_JALR,
+	K_BEQ, K_BNE, K_BLT, K_BGE, K_BLTU, K_BGEU,
+	K_LB, K_LH, K_LW, K_LD, K_LBU, K_LHU, K_LWU,
+	K_SB, K_SH, K_SW, K_SD,
+	K_ADDI, K_SLTI, K_SLTIU, K_XORI, K_ORI, K_ANDI, K_SLLI, K_SRLI, K_SRAI,
+	K_ADDIW, K_SLLIW, K_SRLIW, K_SRAIW,
+	K_ADD, K_SUB, K_SLL, K_SLT, K_SLTU, K_XOR, K_SRL, K_SRA, K_OR, K_AND,
+	K_MUL, K_MULH, K_MULHSU, K_MULHU, K_DIV, K_DIVU, K_REM, K_REMU,
+	K_ADDW, K_SUBW, K_SLLW, K_SRLW, K_SRAW, K_MULW, K_DIVW, K_DIVUW, K_REMW, K_REMUW,
+	K_COUNT
+};
+_Static_assert(2 * K_COUNT <= 256, "kinds of both lengths must fit rv_op.kind");
+
+bool rv_hart_alloc_cache(struct rv_hart *h)
+{
+	uint64_t pages = (h->bus.ram_size + RV_PAGE_SIZE - 1) / RV_PAGE_SIZE;
+	h->ops_bytes = pages * OPS_PER_PAGE * sizeof(struct rv_op);
+	void *p = mmap(NULL, h->ops_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (p == MAP_FAILED) {
+		h->ops = NULL;
+		return false;
+	}
+	h->ops = p;
+	return true;
+}
+
+void rv_hart_free_cache(struct rv_hart *h)
+{
+	if (h->ops) munmap(h->ops, h->ops_bytes);
+	h->ops = NULL;
+}
+
+static unsigned kind_of(uint32_t i)
+{
+	unsigned f3 = F3(i), f7 = F7(i);
+	switch (i & 0x7f) {
+	case 0x37: return K_LUI;
+	case 0x17: return K_AUIPC;
+	case 0x6f: return K_JAL;
+	case 0x67: return f3 == 0 ? K_JALR : K_GENERIC;
+	case 0x63: {
+		static const unsigned k[8] = {K_BEQ, K_BNE, K_GENERIC, K_GENERIC, K_BLT, K_BGE, K_BLTU, K_BGEU};
+		return k[f3];
+	}
+	case 0x03: {
+		static const unsigned k[8] = {K_LB, K_LH, K_LW, K_LD, K_LBU, K_LHU, K_LWU, K_GENERIC};
+		return k[f3];
+	}
+	case 0x23: {
+		static const unsigned k[8] = {K_SB, K_SH, K_SW, K_SD, K_GENERIC, K_GENERIC, K_GENERIC, K_GENERIC};
+		return k[f3];
+	}
+	case 0x13:
+		switch (f3) {
+		case 0: return K_ADDI;
+		case 1: return (i >> 26) == 0 ? K_SLLI : K_GENERIC;
+		case 2: return K_SLTI;
+		case 3: return K_SLTIU;
+		case 4: return K_XORI;
+		case 5: return (i >> 26) == 0 ? K_SRLI : (i >> 26) == 0x10 ? K_SRAI : K_GENERIC;
+		case 6: return K_ORI;
+		default: return K_ANDI;
+		}
+	case 0x1b:
+		switch (f3) {
+		case 0: return K_ADDIW;
+		case 1: return f7 == 0 ? K_SLLIW : K_GENERIC;
+		case 5: return f7 == 0 ? K_SRLIW : f7 == 0x20 ? K_SRAIW : K_GENERIC;
+		default: return K_GENERIC;
+		}
+	case 0x33:
+		if (f7 == 0) {
+			static const unsigned k[8] = {K_ADD, K_SLL, K_SLT, K_SLTU, K_XOR, K_SRL, K_OR, K_AND};
+			return k[f3];
+		}
+		if (f7 == 1) {
+			static const unsigned k[8] = {K_MUL, K_MULH, K_MULHSU, K_MULHU, K_DIV, K_DIVU, K_REM, K_REMU};
+			return k[f3];
+		}
+		if (f7 == 0x20) return f3 == 0 ? K_SUB : f3 == 5 ? K_SRA : K_GENERIC;
+		return K_GENERIC;
+	case 0x3b:
+		if (f7 == 0) return f3 == 0 ? K_ADDW : f3 == 1 ? K_SLLW : f3 == 5 ? K_SRLW : K_GENERIC;
+		if (f7 == 0x20) return f3 == 0 ? K_SUBW : f3 == 5 ? K_SRAW : K_GENERIC;
+		if (f7 == 1) {
+			static const unsigned k[8] = {K_MULW, K_GENERIC, K_GENERIC, K_GENERIC, K_DIVW, K_DIVUW, K_REMW, K_REMUW};
+			return k[f3];
+		}
+		return K_GENERIC;
+	default: return K_GENERIC;
+	}
+}
+
+/* Fills a slot from the instruction bits `w` found at page offset `off`. */
+static void decode_op(struct rv_op *op, uint32_t w, unsigned off)
+{
+	uint32_t insn;
+	if ((w & 3) != 3) {
+		op->raw = w & 0xffff;
+		op->mask = 0xffff;
+		insn = rv_expand_compressed((uint16_t)w);
+	} else if (off == RV_PAGE_SIZE - 2) {
+		/* The instruction straddles two pages: always take the slow fetch. */
+		op->raw = op->mask = 0;
+		op->kind = K_SLOW;
+		return;
+	} else {
+		op->raw = w;
+		op->mask = 0xffffffff;
+		insn = w;
+	}
+	unsigned kind = insn ? kind_of(insn) : K_GENERIC;
+	op->kind = (uint8_t)(kind + (op->mask == 0xffffffff ? K_COUNT : 0));
+	op->rd = RD(insn) ? (uint8_t)RD(insn) : 32;
+	op->rs1 = (uint8_t)RS1(insn);
+	op->rs2 = (uint8_t)RS2(insn);
+	switch (insn & 0x7f) {
+	case 0x37: case 0x17: op->imm = (int32_t)imm_u(insn); break;
+	case 0x6f: op->imm = (int32_t)imm_j(insn); break;
+	case 0x63: op->imm = (int32_t)imm_b(insn); break;
+	case 0x23: op->imm = (int32_t)imm_s(insn); break;
+	default: op->imm = (int32_t)imm_i(insn); break;
+	}
+	if (kind == K_GENERIC) op->imm = (int32_t)insn;
+}
+
+/*
+ * Runs up to `budget` instructions from h->pc. Returns why it stopped early,
+ * or EXIT_NONE when the budget ran out. Before anything that can raise, the
+ * state exceptions need (pc, budget left) is stored in the hart.
+ */
+static enum block_exit run_block(struct rv_hart *h, uint64_t budget)
+{
+	/* kind + K_COUNT: the 4-byte form of the same instruction. */
+	static const void *const labels[2 * K_COUNT] = {
+		[K_DECODE] = &&l_decode, [K_GENERIC] = &&l_generic, [K_SLOW] = &&l_slow,
+		[K_DECODE + K_COUNT] = &&l_decode, [K_GENERIC + K_COUNT] = &&l_generic, [K_SLOW + K_COUNT] = &&l_slow,
+		[K_LUI] = &&l_lui_2, [K_LUI + K_COUNT] = &&l_lui_4,
+		[K_AUIPC] = &&l_auipc_2, [K_AUIPC + K_COUNT] = &&l_auipc_4,
+		[K_JAL] = &&l_jal_2, [K_JAL + K_COUNT] = &&l_jal_4,
+		[K_JALR] = &&l_jalr_2, [K_JALR + K_COUNT] = &&l_jalr_4,
+		[K_BEQ] = &&l_beq_2, [K_BEQ + K_COUNT] = &&l_beq_4,
+		[K_BNE] = &&l_bne_2, [K_BNE + K_COUNT] = &&l_bne_4,
+		[K_BLT] = &&l_blt_2, [K_BLT + K_COUNT] = &&l_blt_4,
+		[K_BGE] = &&l_bge_2, [K_BGE + K_COUNT] = &&l_bge_4,
+		[K_BLTU] = &&l_bltu_2, [K_BLTU + K_COUNT] = &&l_bltu_4,
+		[K_BGEU] = &&l_bgeu_2, [K_BGEU + K_COUNT] = &&l_bgeu_4,
+		[K_LB] = &&l_lb_2, [K_LB + K_COUNT] = &&l_lb_4,
+		[K_LH] = &&l_lh_2, [K_LH + K_COUNT] = &&l_lh_4,
+		[K_LW] = &&l_lw_2, [K_LW + K_COUNT] = &&l_lw_4,
+		[K_LD] = &&l_ld_2, [K_LD + K_COUNT] = &&l_ld_4,
+		[K_LBU] = &&l_lbu_2, [K_LBU + K_COUNT] = &&l_lbu_4,
+		[K_LHU] = &&l_lhu_2, [K_LHU + K_COUNT] = &&l_lhu_4,
+		[K_LWU] = &&l_lwu_2, [K_LWU + K_COUNT] = &&l_lwu_4,
+		[K_SB] = &&l_sb_2, [K_SB + K_COUNT] = &&l_sb_4,
+		[K_SH] = &&l_sh_2, [K_SH + K_COUNT] = &&l_sh_4,
+		[K_SW] = &&l_sw_2, [K_SW + K_COUNT] = &&l_sw_4,
+		[K_SD] = &&l_sd_2, [K_SD + K_COUNT] = &&l_sd_4,
+		[K_ADDI] = &&l_addi_2, [K_ADDI + K_COUNT] = &&l_addi_4,
+		[K_SLTI] = &&l_slti_2, [K_SLTI + K_COUNT] = &&l_slti_4,
+		[K_SLTIU] = &&l_sltiu_2, [K_SLTIU + K_COUNT] = &&l_sltiu_4,
+		[K_XORI] = &&l_xori_2, [K_XORI + K_COUNT] = &&l_xori_4,
+		[K_ORI] = &&l_ori_2, [K_ORI + K_COUNT] = &&l_ori_4,
+		[K_ANDI] = &&l_andi_2, [K_ANDI + K_COUNT] = &&l_andi_4,
+		[K_SLLI] = &&l_slli_2, [K_SLLI + K_COUNT] = &&l_slli_4,
+		[K_SRLI] = &&l_srli_2, [K_SRLI + K_COUNT] = &&l_srli_4,
+		[K_SRAI] = &&l_srai_2, [K_SRAI + K_COUNT] = &&l_srai_4,
+		[K_ADDIW] = &&l_addiw_2, [K_ADDIW + K_COUNT] = &&l_addiw_4,
+		[K_SLLIW] = &&l_slliw_2, [K_SLLIW + K_COUNT] = &&l_slliw_4,
+		[K_SRLIW] = &&l_srliw_2, [K_SRLIW + K_COUNT] = &&l_srliw_4,
+		[K_SRAIW] = &&l_sraiw_2, [K_SRAIW + K_COUNT] = &&l_sraiw_4,
+		[K_ADD] = &&l_add_2, [K_ADD + K_COUNT] = &&l_add_4,
+		[K_SUB] = &&l_sub_2, [K_SUB + K_COUNT] = &&l_sub_4,
+		[K_SLL] = &&l_sll_2, [K_SLL + K_COUNT] = &&l_sll_4,
+		[K_SLT] = &&l_slt_2, [K_SLT + K_COUNT] = &&l_slt_4,
+		[K_SLTU] = &&l_sltu_2, [K_SLTU + K_COUNT] = &&l_sltu_4,
+		[K_XOR] = &&l_xor_2, [K_XOR + K_COUNT] = &&l_xor_4,
+		[K_SRL] = &&l_srl_2, [K_SRL + K_COUNT] = &&l_srl_4,
+		[K_SRA] = &&l_sra_2, [K_SRA + K_COUNT] = &&l_sra_4,
+		[K_OR] = &&l_or_2, [K_OR + K_COUNT] = &&l_or_4,
+		[K_AND] = &&l_and_2, [K_AND + K_COUNT] = &&l_and_4,
+		[K_MUL] = &&l_mul_2, [K_MUL + K_COUNT] = &&l_mul_4,
+		[K_MULH] = &&l_mulh_2, [K_MULH + K_COUNT] = &&l_mulh_4,
+		[K_MULHSU] = &&l_mulhsu_2, [K_MULHSU + K_COUNT] = &&l_mulhsu_4,
+		[K_MULHU] = &&l_mulhu_2, [K_MULHU + K_COUNT] = &&l_mulhu_4,
+		[K_DIV] = &&l_div_2, [K_DIV + K_COUNT] = &&l_div_4,
+		[K_DIVU] = &&l_divu_2, [K_DIVU + K_COUNT] = &&l_divu_4,
+		[K_REM] = &&l_rem_2, [K_REM + K_COUNT] = &&l_rem_4,
+		[K_REMU] = &&l_remu_2, [K_REMU + K_COUNT] = &&l_remu_4,
+		[K_ADDW] = &&l_addw_2, [K_ADDW + K_COUNT] = &&l_addw_4,
+		[K_SUBW] = &&l_subw_2, [K_SUBW + K_COUNT] = &&l_subw_4,
+		[K_SLLW] = &&l_sllw_2, [K_SLLW + K_COUNT] = &&l_sllw_4,
+		[K_SRLW] = &&l_srlw_2, [K_SRLW + K_COUNT] = &&l_srlw_4,
+		[K_SRAW] = &&l_sraw_2, [K_SRAW + K_COUNT] = &&l_sraw_4,
+		[K_MULW] = &&l_mulw_2, [K_MULW + K_COUNT] = &&l_mulw_4,
+		[K_DIVW] = &&l_divw_2, [K_DIVW + K_COUNT] = &&l_divw_4,
+		[K_DIVUW] = &&l_divuw_2, [K_DIVUW + K_COUNT] = &&l_divuw_4,
+		[K_REMW] = &&l_remw_2, [K_REMW + K_COUNT] = &&l_remw_4,
+		[K_REMUW] = &&l_remuw_2, [K_REMUW + K_COUNT] = &&l_remuw_4,
+	};
+	uint64_t *const x = h->x;
+	uint64_t pc = h->pc;
+	const uint64_t start = budget;
+	struct rv_op *page_ops, *op;
+	uint8_t *page_host;
+	uintptr_t addend; /* host address of the current code page minus its guest address */
+	enum block_exit ex;
+	uint32_t w;
+
+#define OP_LEN() (2u + ((op->mask >> 30) & 2u))
+#define SYNC() (h->pc = pc, h->budget_left = budget + 1)
+#define DISPATCH()                                                                     \
+	do {                                                                           \
+		if (unlikely(budget == 0)) goto out;                                   \
+		budget--;                                                              \
+		memcpy(&w, (const void *)(uintptr_t)(pc + addend), 4);                 \
+		if (unlikely((w & op->mask) != op->raw)) goto l_decode;                \
+		goto *labels[op->kind];                                                \
+	} while (0)
+#define NEXT() do { pc += LEN; op += LEN / 2; DISPATCH(); } while (0)
+#define JUMP(target)                                                               \
+	do {                                                                       \
+		uint64_t t_ = (target);                                            \
+		if (likely(((t_ ^ pc) & RV_PAGE_MASK) == 0)) {                     \
+			op = page_ops + ((t_ & (RV_PAGE_SIZE - 1)) >> 1);          \
+			pc = t_;                                                   \
+			DISPATCH();                                                \
+		}                                                                  \
+		pc = t_;                                                           \
+		goto new_page;                                                     \
+	} while (0)
+#define BRANCH(cond) do { if (cond) JUMP(pc + (uint64_t)(int64_t)op->imm); NEXT(); } while (0)
+#define ALU(expr) do { x[op->rd] = (expr); NEXT(); } while (0)
+#define A (x[op->rs1])
+#define B (x[op->rs2])
+#define IMM ((uint64_t)(int64_t)op->imm)
+#define LOAD(fn) do { SYNC(); x[op->rd] = fn(h, A + IMM); NEXT(); } while (0)
+#define STORE(size) do { SYNC(); rv_store(h, A + IMM, size, B); NEXT(); } while (0)
+/* Each handler exists for both instruction lengths, so NEXT() adds constants. */
+#define HANDLER(name, body)                                        \
+	l_##name##_2: { enum { LEN = 2 }; body }                   \
+	l_##name##_4: { enum { LEN = 4 }; body }
+
+new_page:
+	h->pc = pc;
+	h->budget_left = budget;
+	addend = rv_fetch_addend(h, pc); /* may raise an instruction fault */
+	page_host = (uint8_t *)(uintptr_t)((pc & RV_PAGE_MASK) + addend);
+	page_ops = h->ops + (uint64_t)((page_host - h->bus.ram) >> RV_PAGE_SHIFT) * OPS_PER_PAGE;
+	op = page_ops + ((pc & (RV_PAGE_SIZE - 1)) >> 1);
+	DISPATCH();
+
+l_decode:
+	if (op >= page_ops + 2 * (RV_PAGE_SIZE / 4)) { /* ran into the sentinels: next page */
+		budget++;
+		goto new_page;
+	}
+	decode_op(op, w, (unsigned)(pc & (RV_PAGE_SIZE - 1)));
+	budget++;
+	DISPATCH();
+
+l_generic:
+	SYNC();
+	ex = exec_one(h, (uint32_t)op->imm, op->raw, pc, OP_LEN());
+	goto after_slow_path;
+l_slow: {
+	SYNC();
+	unsigned len;
+	uint32_t raw = rv_fetch(h, pc, &len);
+	ex = exec_one(h, len == 2 ? rv_expand_compressed((uint16_t)raw) : raw, raw, pc, len);
+}
+after_slow_path:
+	x[0] = 0;
+	pc = h->pc;
+	if (ex != EXIT_NONE) {
+		h->instret += start - budget;
+		return ex;
+	}
+	goto new_page; /* privilege, satp or the TLB may have changed */
+
+	HANDLER(lui, ALU(IMM);)
+	HANDLER(auipc, ALU(pc + IMM);)
+	HANDLER(jal, { x[op->rd] = pc + LEN; JUMP(pc + IMM); })
+	HANDLER(jalr, { uint64_t t_j = (A + IMM) & ~1ULL; x[op->rd] = pc + LEN; JUMP(t_j); })
+	HANDLER(beq, BRANCH(A == B);)
+	HANDLER(bne, BRANCH(A != B);)
+	HANDLER(blt, BRANCH((int64_t)A < (int64_t)B);)
+	HANDLER(bge, BRANCH((int64_t)A >= (int64_t)B);)
+	HANDLER(bltu, BRANCH(A < B);)
+	HANDLER(bgeu, BRANCH(A >= B);)
+	HANDLER(lb, LOAD(rv_load_s8);)
+	HANDLER(lh, LOAD(rv_load_s16);)
+	HANDLER(lw, LOAD(rv_load_s32);)
+	HANDLER(ld, LOAD(rv_load_u64);)
+	HANDLER(lbu, LOAD(rv_load_u8);)
+	HANDLER(lhu, LOAD(rv_load_u16);)
+	HANDLER(lwu, LOAD(rv_load_u32);)
+	HANDLER(sb, STORE(1);)
+	HANDLER(sh, STORE(2);)
+	HANDLER(sw, STORE(4);)
+	HANDLER(sd, STORE(8);)
+	HANDLER(addi, ALU(A + IMM);)
+	HANDLER(slti, ALU((int64_t)A < (int64_t)IMM);)
+	HANDLER(sltiu, ALU(A < IMM);)
+	HANDLER(xori, ALU(A ^ IMM);)
+	HANDLER(ori, ALU(A | IMM);)
+	HANDLER(andi, ALU(A & IMM);)
+	HANDLER(slli, ALU(A << (IMM & 63));)
+	HANDLER(srli, ALU(A >> (IMM & 63));)
+	HANDLER(srai, ALU((uint64_t)((int64_t)A >> (IMM & 63)));)
+	HANDLER(addiw, ALU(sext32(A + IMM));)
+	HANDLER(slliw, ALU(sext32((uint32_t)A << (IMM & 31)));)
+	HANDLER(srliw, ALU(sext32((uint32_t)A >> (IMM & 31)));)
+	HANDLER(sraiw, ALU(sext32((uint32_t)((int32_t)A >> (IMM & 31))));)
+	HANDLER(add, ALU(A + B);)
+	HANDLER(sub, ALU(A - B);)
+	HANDLER(sll, ALU(A << (B & 63));)
+	HANDLER(slt, ALU((int64_t)A < (int64_t)B);)
+	HANDLER(sltu, ALU(A < B);)
+	HANDLER(xor, ALU(A ^ B);)
+	HANDLER(srl, ALU(A >> (B & 63));)
+	HANDLER(sra, ALU((uint64_t)((int64_t)A >> (B & 63)));)
+	HANDLER(or, ALU(A | B);)
+	HANDLER(and, ALU(A & B);)
+	HANDLER(mul, ALU(A * B);)
+	HANDLER(mulh, ALU((uint64_t)(((__int128)(int64_t)A * (int64_t)B) >> 64));)
+	HANDLER(mulhsu, ALU((uint64_t)(((__int128)(int64_t)A * (unsigned __int128)B) >> 64));)
+	HANDLER(mulhu, ALU((uint64_t)(((unsigned __int128)A * B) >> 64));)
+	HANDLER(div, ALU(rv_div((int64_t)A, (int64_t)B));)
+	HANDLER(divu, ALU(rv_divu(A, B));)
+	HANDLER(rem, ALU(rv_rem((int64_t)A, (int64_t)B));)
+	HANDLER(remu, ALU(rv_remu(A, B));)
+	HANDLER(addw, ALU(sext32(A + B));)
+	HANDLER(subw, ALU(sext32(A - B));)
+	HANDLER(sllw, ALU(sext32((uint32_t)A << (B & 31)));)
+	HANDLER(srlw, ALU(sext32((uint32_t)A >> (B & 31)));)
+	HANDLER(sraw, ALU(sext32((uint32_t)((int32_t)A >> (B & 31))));)
+	HANDLER(mulw, ALU(sext32((uint32_t)A * (uint32_t)B));)
+	HANDLER(divw, ALU(rv_divw((int32_t)A, (int32_t)B));)
+	HANDLER(divuw, ALU((uint32_t)B ? sext32((uint32_t)A / (uint32_t)B) : ~0ULL);)
+	HANDLER(remw, ALU(rv_remw((int32_t)A, (int32_t)B));)
+	HANDLER(remuw, ALU((uint32_t)B ? sext32((uint32_t)A % (uint32_t)B) : sext32(A));)
+
+out:
+	h->pc = pc;
+	h->instret += start - budget;
+	return EXIT_NONE;
+#undef HANDLER
+#undef OP_LEN
+#undef SYNC
+#undef DISPATCH
+#undef NEXT
+#undef JUMP
+#undef BRANCH
+#undef ALU
+#undef A
+#undef B
+#undef IMM
+#undef LOAD
+#undef STORE
+}
+
 /* Sleeps until an interrupt is pending (enabled in mie) or another thread kicks. */
 static void wait_for_interrupt(struct rv_hart *h)
 {
@@ -491,17 +852,23 @@ static void wait_for_interrupt(struct rv_hart *h)
 
 #define BLOCK_INSNS 4096
 
-/* One step of the run loop: take a pending interrupt, run a block, maybe sleep. */
+/* One step of the run loop: take a pending interrupt, run a block, maybe sleep.
+ * Returns the instructions retired. */
 static uint64_t run_some(struct rv_hart *h, uint64_t max_insns, bool may_sleep)
 {
 	uint64_t start = h->instret;
+	h->block_start = h->budget_left = max_insns;
 	if (setjmp(h->trap_jmp)) {
-		/* An exception was taken; h->pc is the handler. */
+		/* An exception was taken (h->pc is its handler); count what retired before it. */
+		h->instret += h->block_start - h->budget_left;
+		h->x[0] = 0;
+		h->budget_left = h->block_start = 0;
 		return h->instret - start;
 	}
 	atomic_store(&h->kick, 0);
 	rv_take_interrupt(h);
 	enum block_exit ex = run_block(h, max_insns);
+	h->budget_left = h->block_start = 0;
 	if (ex == EXIT_WFI && may_sleep && !rv_pending_interrupts(h)) wait_for_interrupt(h);
 	return h->instret - start;
 }

@@ -9,7 +9,7 @@
 #define MISA_RV64 (2ULL << 62)
 #define MISA_EXT(c) (1ULL << ((c) - 'A'))
 
-void rv_hart_init(struct rv_hart *h, uint64_t hartid, const struct rv_bus *bus)
+bool rv_hart_init(struct rv_hart *h, uint64_t hartid, const struct rv_bus *bus)
 {
 	memset(h, 0, sizeof(*h));
 	h->hartid = hartid;
@@ -22,6 +22,12 @@ void rv_hart_init(struct rv_hart *h, uint64_t hartid, const struct rv_bus *bus)
 	pthread_condattr_destroy(&attr);
 	for (unsigned i = 0; i < RV_TLB_NSETS; i++) h->tlb[i].used = true;
 	rv_hart_reset(h, bus->ram_base);
+	return rv_hart_alloc_cache(h);
+}
+
+uint64_t rv_hart_instret(const struct rv_hart *h)
+{
+	return h->instret + h->block_start - h->budget_left;
 }
 
 void rv_hart_reset(struct rv_hart *h, uint64_t pc)
@@ -51,6 +57,7 @@ void rv_hart_reset(struct rv_hart *h, uint64_t pc)
 
 void rv_hart_destroy(struct rv_hart *h)
 {
+	rv_hart_free_cache(h);
 	pthread_mutex_destroy(&h->wait_lock);
 	pthread_cond_destroy(&h->wait_cond);
 }

@@ -80,7 +80,7 @@ struct rv_tlb_set {
 
 struct rv_hart {
 	/* Architectural state. */
-	uint64_t x[32];
+	uint64_t x[33]; /* x[32] is a write sink: decoded ops that target x0 write there */
 	uint64_t f[32];
 	uint64_t pc;
 	unsigned priv;
@@ -121,12 +121,23 @@ struct rv_hart {
 	pthread_mutex_t wait_lock;
 	pthread_cond_t wait_cond;
 	uint64_t wfi_count;
+
+	/* Decoded-instruction cache (exec.c): one slot per halfword of guest RAM,
+	 * plus two sentinel slots per page; reserved lazily (MAP_NORESERVE). */
+	struct rv_op *ops;
+	uint64_t ops_bytes;
+	uint64_t block_start; /* budget the current block started with */
+	uint64_t budget_left; /* budget left at the last sync point (exceptions, CSR reads) */
 };
 
 /* Lifecycle. */
-void rv_hart_init(struct rv_hart *h, uint64_t hartid, const struct rv_bus *bus);
+/* The bus RAM must be followed by 4 KiB of readable padding. Returns false if
+ * the host refuses memory for the decoded-instruction cache. */
+bool rv_hart_init(struct rv_hart *h, uint64_t hartid, const struct rv_bus *bus);
 void rv_hart_reset(struct rv_hart *h, uint64_t pc);
 void rv_hart_destroy(struct rv_hart *h);
+/* Instructions retired so far, exact even in the middle of a block. */
+uint64_t rv_hart_instret(const struct rv_hart *h);
 
 /* Run until `stop` is set. Returns the number of instructions retired. */
 void rv_hart_run(struct rv_hart *h);

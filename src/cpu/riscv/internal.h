@@ -63,6 +63,12 @@ uint64_t rv_load_slow(struct rv_hart *h, uint64_t va, unsigned size);
 void rv_store_slow(struct rv_hart *h, uint64_t va, unsigned size, uint64_t val);
 void *rv_amo_ptr(struct rv_hart *h, uint64_t va, unsigned size);
 uint32_t rv_fetch_slow(struct rv_hart *h, uint64_t pc, unsigned *len);
+/* Host address minus guest virtual address for the code page of pc (raises on fault). */
+uintptr_t rv_fetch_addend(struct rv_hart *h, uint64_t pc);
+
+/* exec.c */
+bool rv_hart_alloc_cache(struct rv_hart *h);
+void rv_hart_free_cache(struct rv_hart *h);
 
 /* fpu.c: executes one F/D computational instruction (not loads/stores). */
 void rv_exec_fp(struct rv_hart *h, uint32_t insn);

@@ -278,6 +278,11 @@ static uintptr_t fetch_page(struct rv_hart *h, uint64_t pc)
 	return e->addend;
 }
 
+uintptr_t rv_fetch_addend(struct rv_hart *h, uint64_t pc)
+{
+	return fetch_page(h, pc);
+}
+
 uint32_t rv_fetch_slow(struct rv_hart *h, uint64_t pc, unsigned *len)
 {
 	uintptr_t addend = fetch_page(h, pc);
