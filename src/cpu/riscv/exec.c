@@ -591,11 +591,33 @@ static void decode_op(struct rv_op *op, uint32_t w, unsigned off)
 }
 
 /*
- * Runs up to `budget` instructions from h->pc. Returns why it stopped early,
+ * Runs exactly `budget` instructions (or until one leaves the loop) through
+ * the generic path: single stepping for tests and exact instruction counts.
+ */
+static enum block_exit run_exact(struct rv_hart *h, int64_t budget)
+{
+	const int64_t start = budget;
+	enum block_exit ex = EXIT_NONE;
+	while (budget > 0 && ex == EXIT_NONE) {
+		unsigned len;
+		uint64_t pc = h->pc;
+		h->budget_left = (uint64_t)budget;
+		uint32_t raw = rv_fetch(h, pc, &len);
+		ex = exec_one(h, len == 2 ? rv_expand_compressed((uint16_t)raw) : raw, raw, pc, len);
+		h->x[0] = 0;
+		budget--;
+	}
+	h->instret += (uint64_t)(start - budget);
+	return ex;
+}
+
+/*
+ * Runs about `budget` instructions from h->pc (it may overshoot by up to a
+ * page of straight-line code; the count retired stays exact). Returns why it stopped early,
  * or EXIT_NONE when the budget ran out. Before anything that can raise, the
  * state exceptions need (pc, budget left) is stored in the hart.
  */
-static enum block_exit run_block(struct rv_hart *h, uint64_t budget)
+static enum block_exit run_block(struct rv_hart *h, int64_t budget)
 {
 	/* kind + K_COUNT: the 4-byte form of the same instruction. */
 	static const void *const labels[2 * K_COUNT] = {
@@ -666,7 +688,7 @@ static enum block_exit run_block(struct rv_hart *h, uint64_t budget)
 	};
 	uint64_t *const x = h->x;
 	uint64_t pc = h->pc;
-	const uint64_t start = budget;
+	const int64_t start = budget;
 	struct rv_op *page_ops, *op;
 	uint8_t *page_host;
 	uintptr_t addend; /* host address of the current code page minus its guest address */
@@ -675,13 +697,19 @@ static enum block_exit run_block(struct rv_hart *h, uint64_t budget)
 
 #define OP_LEN() (2u + ((op->mask >> 30) & 2u))
 #define SYNC() (h->pc = pc, h->budget_left = budget + 1)
+/* Straight-line code cannot loop, so the budget is tested only where control
+ * transfers (CHECKED_DISPATCH); it may overshoot by at most one page of code. */
 #define DISPATCH()                                                                     \
 	do {                                                                           \
-		if (unlikely(budget == 0)) goto out;                                   \
 		budget--;                                                              \
 		memcpy(&w, (const void *)(uintptr_t)(pc + addend), 4);                 \
 		if (unlikely((w & op->mask) != op->raw)) goto l_decode;                \
 		goto *labels[op->kind];                                                \
+	} while (0)
+#define CHECKED_DISPATCH()                                         \
+	do {                                                       \
+		if (unlikely(budget <= 0)) goto out;               \
+		DISPATCH();                                        \
 	} while (0)
 #define NEXT() do { pc += LEN; op += LEN / 2; DISPATCH(); } while (0)
 #define JUMP(target)                                                               \
@@ -690,7 +718,7 @@ static enum block_exit run_block(struct rv_hart *h, uint64_t budget)
 		if (likely(((t_ ^ pc) & RV_PAGE_MASK) == 0)) {                     \
 			op = page_ops + ((t_ & (RV_PAGE_SIZE - 1)) >> 1);          \
 			pc = t_;                                                   \
-			DISPATCH();                                                \
+			CHECKED_DISPATCH();                                        \
 		}                                                                  \
 		pc = t_;                                                           \
 		goto new_page;                                                     \
@@ -714,7 +742,7 @@ new_page:
 	page_host = (uint8_t *)(uintptr_t)((pc & RV_PAGE_MASK) + addend);
 	page_ops = h->ops + (uint64_t)((page_host - h->bus.ram) >> RV_PAGE_SHIFT) * OPS_PER_PAGE;
 	op = page_ops + ((pc & (RV_PAGE_SIZE - 1)) >> 1);
-	DISPATCH();
+	CHECKED_DISPATCH();
 
 l_decode:
 	if (op >= page_ops + 2 * (RV_PAGE_SIZE / 4)) { /* ran into the sentinels: next page */
@@ -812,6 +840,7 @@ out:
 	h->instret += start - budget;
 	return EXIT_NONE;
 #undef HANDLER
+#undef CHECKED_DISPATCH
 #undef OP_LEN
 #undef SYNC
 #undef DISPATCH
@@ -852,9 +881,10 @@ static void wait_for_interrupt(struct rv_hart *h)
 
 #define BLOCK_INSNS 4096
 
-/* One step of the run loop: take a pending interrupt, run a block, maybe sleep.
+/* One step of the run loop: take a pending interrupt, run a block, maybe sleep
+ * (not when stepping exactly: a stepping caller owns time).
  * Returns the instructions retired. */
-static uint64_t run_some(struct rv_hart *h, uint64_t max_insns, bool may_sleep)
+static uint64_t run_some(struct rv_hart *h, uint64_t max_insns, bool exact)
 {
 	uint64_t start = h->instret;
 	h->block_start = h->budget_left = max_insns;
@@ -867,9 +897,10 @@ static uint64_t run_some(struct rv_hart *h, uint64_t max_insns, bool may_sleep)
 	}
 	atomic_store(&h->kick, 0);
 	rv_take_interrupt(h);
-	enum block_exit ex = run_block(h, max_insns);
+	/* Stepping must be exact; the fast loop may overshoot its budget. */
+	enum block_exit ex = exact ? run_exact(h, (int64_t)max_insns) : run_block(h, (int64_t)max_insns);
 	h->budget_left = h->block_start = 0;
-	if (ex == EXIT_WFI && may_sleep && !rv_pending_interrupts(h)) wait_for_interrupt(h);
+	if (ex == EXIT_WFI && !exact && !rv_pending_interrupts(h)) wait_for_interrupt(h);
 	return h->instret - start;
 }
 
@@ -877,7 +908,7 @@ uint64_t rv_hart_step(struct rv_hart *h, uint64_t max_insns)
 {
 	uint64_t done = 0;
 	while (done < max_insns && !atomic_load(&h->stop)) {
-		uint64_t n = run_some(h, max_insns - done < BLOCK_INSNS ? max_insns - done : BLOCK_INSNS, false);
+		uint64_t n = run_some(h, max_insns - done < BLOCK_INSNS ? max_insns - done : BLOCK_INSNS, true);
 		done += n ? n : 1; /* a trap without retirement still makes progress */
 	}
 	return done;
@@ -893,6 +924,6 @@ void rv_hart_run(struct rv_hart *h)
 			pthread_mutex_unlock(&h->wait_lock);
 			continue;
 		}
-		run_some(h, BLOCK_INSNS, true);
+		run_some(h, BLOCK_INSNS, false);
 	}
 }
