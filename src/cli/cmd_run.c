@@ -49,6 +49,7 @@ static void usage(FILE *out)
 		"                        'none' runs the kernel bare-metal in M-mode\n"
 		"  -m, --mem SIZE        guest memory: 512 (MiB), 512M, 2G (default 256M)\n"
 		"  -c, --cpus N          number of harts, 1-%d (default 1)\n"
+		"      --jit on|off      translate hot guest code to x86-64 (default on)\n"
 		"      --stats           print instructions retired and guest MIPS on exit\n"
 		"  -v, --verbose         more messages\n"
 		"  -h, --help            this help\n"
@@ -62,7 +63,7 @@ struct run_opts {
 	const char *kernel, *initrd, *append, *firmware;
 	uint64_t mem;
 	unsigned cpus;
-	bool stats;
+	bool stats, jit;
 	char default_kernel[4096], default_initrd[4096];
 };
 
@@ -86,12 +87,13 @@ static uint64_t host_memory(void)
 /* Returns 0 to run, or an exit status. */
 static int parse_args(int argc, char **argv, struct run_opts *o)
 {
-	enum { OPT_STATS = 1000 };
+	enum { OPT_STATS = 1000, OPT_JIT };
 	static const struct option longopts[] = {
 		{"kernel", required_argument, NULL, 'k'}, {"initrd", required_argument, NULL, 'i'},
 		{"append", required_argument, NULL, 'a'}, {"firmware", required_argument, NULL, 'f'},
 		{"mem", required_argument, NULL, 'm'},    {"cpus", required_argument, NULL, 'c'},
 		{"stats", no_argument, NULL, OPT_STATS},  {"verbose", no_argument, NULL, 'v'},
+		{"jit", required_argument, NULL, OPT_JIT},
 		{"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
 	};
 	memset(o, 0, sizeof(*o));
@@ -99,6 +101,7 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 	o->firmware = DEFAULT_FIRMWARE;
 	o->mem = DEFAULT_MEM;
 	o->cpus = 1;
+	o->jit = true;
 	bool kernel_given = false, initrd_given = false;
 	int c;
 	optind = 1;
@@ -124,6 +127,13 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 			o->cpus = (unsigned)v;
 			break;
 		case OPT_STATS: o->stats = true; break;
+		case OPT_JIT:
+			if (strcmp(optarg, "on") && strcmp(optarg, "off")) {
+				log_error("invalid --jit '%s': expected on or off", optarg);
+				return 2;
+			}
+			o->jit = !strcmp(optarg, "on");
+			break;
 		case 'v': log_set_level(LOG_DEBUG); break;
 		case 'h': usage(stdout); return -1;
 		default: usage(stderr); return 2;
@@ -167,8 +177,9 @@ static void print_stats(const struct machine *m, double seconds, uint64_t insns)
 		(unsigned long long)insns, seconds, seconds > 0 ? (double)insns / seconds / 1e6 : 0.0, m->nharts,
 		m->nharts > 1 ? "s" : "");
 	for (unsigned i = 0; i < m->nharts; i++)
-		fprintf(stderr, "cloison: stats: hart %u: %llu instructions, %llu WFI sleeps\n", i,
-			(unsigned long long)m->harts[i]->instret, (unsigned long long)m->harts[i]->wfi_count);
+		fprintf(stderr, "cloison: stats: hart %u: %llu instructions, %llu WFI sleeps, stopped at pc 0x%llx (%c-mode)\n",
+			i, (unsigned long long)m->harts[i]->instret, (unsigned long long)m->harts[i]->wfi_count,
+			(unsigned long long)m->harts[i]->pc, "USHM"[m->harts[i]->priv]);
 }
 
 int cmd_run(int argc, char **argv)
@@ -184,7 +195,7 @@ int cmd_run(int argc, char **argv)
 	}
 	char err[512];
 	struct machine_config cfg = {
-		.ram_size = o.mem, .nharts = o.cpus, .console_write = console_write, .console_opaque = con};
+		.ram_size = o.mem, .nharts = o.cpus, .console_write = console_write, .console_opaque = con, .jit = o.jit};
 	struct machine *m = machine_create(&cfg, err, sizeof(err));
 	if (!m) {
 		console_close(con);

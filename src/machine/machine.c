@@ -134,6 +134,11 @@ struct machine *machine_create(const struct machine_config *cfg, char *errmsg, s
 			machine_destroy(m);
 			return NULL;
 		}
+		if (cfg->jit && !rv_hart_enable_jit(m->harts[i])) {
+			snprintf(errmsg, errlen, "cannot reserve memory for hart %u's translated code", i);
+			machine_destroy(m);
+			return NULL;
+		}
 	}
 
 	m->clint = clint_create(m);

@@ -95,6 +95,7 @@ struct machine_config {
 	unsigned nharts;
 	console_write_fn console_write;
 	void *console_opaque;
+	bool jit; /* translate hot guest code to host code */
 };
 
 /* Creates the board. Returns NULL and sets errmsg on failure. */

@@ -2,10 +2,11 @@
 # Differential test: the same RISC-V program under qemu-riscv64 (reference,
 # Linux user mode) and under cloison (bare metal, --firmware none). Every
 # printed result line (values and FP exception flags) must be identical.
-# Usage: run.sh CLOISON_BINARY WORKDIR
+# Usage: run.sh CLOISON_BINARY WORKDIR [CLOISON_RUN_OPTIONS...]
 set -euo pipefail
 cloison=$1
 work=$2
+shift 2
 here=$(cd "$(dirname "$0")" && pwd)
 CC=${RISCV_CC:-riscv64-linux-gnu-gcc}
 command -v "$CC" >/dev/null || { echo "SKIP: $CC not installed (scripts/setup.sh installs it)"; exit 77; }
@@ -19,7 +20,7 @@ $CC $FL -o "$work/prog_user" "$here/crt_user.S" "$here/plat_user.c" "$here/prog.
 $CC $FL -mcmodel=medany -Wl,--no-warn-rwx-segments -T "$here/bare.ld" -o "$work/prog_bare" \
     "$here/crt_bare.S" "$here/plat_bare.c" "$here/prog.c"
 qemu-riscv64 "$work/prog_user" > "$work/reference.txt"
-timeout 120 "$cloison" run --firmware none --kernel "$work/prog_bare" < /dev/null > "$work/cloison.txt"
+timeout 120 "$cloison" run "$@" --firmware none --kernel "$work/prog_bare" < /dev/null > "$work/cloison.txt"
 lines=$(wc -l < "$work/reference.txt")
 [ "$lines" -gt 5000 ] || { echo "FAIL: reference output too short ($lines lines)"; exit 1; }
 tail -n1 "$work/reference.txt" | grep -qx done || { echo "FAIL: reference did not finish"; exit 1; }
@@ -28,4 +29,4 @@ if ! diff -u "$work/reference.txt" "$work/cloison.txt" > "$work/diff.txt"; then
   head -n 40 "$work/diff.txt"
   exit 1
 fi
-echo "PASS: $lines result lines identical to qemu-riscv64"
+echo "PASS: $lines result lines identical to qemu-riscv64 (cloison run $*)"

@@ -99,6 +99,15 @@ class BootLinux(unittest.TestCase):
         g.send("poweroff -f\n")
         self.assertEqual(g.wait_exit(), 0, g.stderr)
 
+    def test_interpreter_only(self):
+        # The same guest without the translator: the interpreter alone boots it too.
+        g = self.boot("--jit", "off")
+        g.expect(r"userspace ready")
+        g.expect(PROMPT)
+        self.assertEqual(g.run("echo $((6 * 7))").strip(), "42")
+        g.send("poweroff -f\n")
+        self.assertEqual(g.wait_exit(), 0, g.stderr)
+
     def test_reboot_restarts_guest(self):
         g = self.boot()
         g.expect(r"userspace ready")
@@ -177,6 +186,7 @@ class BadInput(unittest.TestCase):
         self.assert_clean_error(run_cloison("--mem", "8M"), "at least", 2)
         self.assert_clean_error(run_cloison("--mem", "1000T"), "more than this host has", 2)
         self.assert_clean_error(run_cloison("extra-argument"), "unexpected argument", 2)
+        self.assert_clean_error(run_cloison("--jit", "maybe"), "--jit", 2)
 
     def test_help(self):
         r = run_cloison("--help")

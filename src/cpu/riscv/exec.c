@@ -13,6 +13,8 @@
  * through the bus in mmu.c.
  */
 #include "internal.h"
+#include "jit.h"
+#include "ops.h"
 
 #include <errno.h>
 #include <sys/mman.h>
@@ -40,35 +42,8 @@ static inline int64_t imm_j(uint32_t i)
 	return ((int64_t)(int32_t)(i & 0x80000000) >> 11) | (i & 0xff000) | ((i >> 9) & 0x800) |
 	       ((i >> 20) & 0x7fe);
 }
-static inline uint64_t sext32(uint64_t v) { return (uint64_t)(int64_t)(int32_t)v; }
+#define sext32 rv_sext32
 
-/* M extension helpers with the spec's results for division by zero and overflow. */
-static inline uint64_t rv_div(int64_t a, int64_t b)
-{
-	if (b == 0) return ~0ULL;
-	if (a == INT64_MIN && b == -1) return (uint64_t)a;
-	return (uint64_t)(a / b);
-}
-static inline uint64_t rv_divu(uint64_t a, uint64_t b) { return b ? a / b : ~0ULL; }
-static inline uint64_t rv_rem(int64_t a, int64_t b)
-{
-	if (b == 0) return (uint64_t)a;
-	if (a == INT64_MIN && b == -1) return 0;
-	return (uint64_t)(a % b);
-}
-static inline uint64_t rv_remu(uint64_t a, uint64_t b) { return b ? a % b : a; }
-static inline uint64_t rv_divw(int32_t a, int32_t b)
-{
-	if (b == 0) return ~0ULL;
-	if (a == INT32_MIN && b == -1) return sext32((uint32_t)a);
-	return sext32((uint32_t)(a / b));
-}
-static inline uint64_t rv_remw(int32_t a, int32_t b)
-{
-	if (b == 0) return sext32((uint32_t)a);
-	if (a == INT32_MIN && b == -1) return 0;
-	return sext32((uint32_t)(a % b));
-}
 
 /* Result of executing one instruction that leaves the fast loop. */
 enum block_exit { EXIT_NONE, EXIT_IRQ_CHECK, EXIT_WFI };
@@ -452,30 +427,8 @@ static enum block_exit exec_system(struct rv_hart *h, uint32_t insn, uint64_t pc
  * indirect jump per handler, which the host predicts per site); the rest go
  * through exec_one(). Writes to x0 go to x[32], so no handler tests rd.
  */
-struct rv_op {
-	uint32_t raw, mask; /* the instruction bits this slot was decoded from */
-	int32_t imm;        /* immediate; for K_GENERIC the expanded instruction */
-	uint8_t kind, rd, rs1, rs2;
-};
-_Static_assert(sizeof(struct rv_op) == 16, "rv_op must stay compact");
 
-#define OPS_PER_PAGE 2050 /* 2048 halfwords + 2 sentinels */
 
-enum op_kind {
-	K_DECODE = 0, /* empty slot: decode, then run */
-	K_GENERIC, K_SLOW,
-	K_LUI, K_AUIPC, K_JAL, K_JALR,
-	K_BEQ, K_BNE, K_BLT, K_BGE, K_BLTU, K_BGEU,
-	K_LB, K_LH, K_LW, K_LD, K_LBU, K_LHU, K_LWU,
-	K_SB, K_SH, K_SW, K_SD,
-	K_ADDI, K_SLTI, K_SLTIU, K_XORI, K_ORI, K_ANDI, K_SLLI, K_SRLI, K_SRAI,
-	K_ADDIW, K_SLLIW, K_SRLIW, K_SRAIW,
-	K_ADD, K_SUB, K_SLL, K_SLT, K_SLTU, K_XOR, K_SRL, K_SRA, K_OR, K_AND,
-	K_MUL, K_MULH, K_MULHSU, K_MULHU, K_DIV, K_DIVU, K_REM, K_REMU,
-	K_ADDW, K_SUBW, K_SLLW, K_SRLW, K_SRAW, K_MULW, K_DIVW, K_DIVUW, K_REMW, K_REMUW,
-	K_COUNT
-};
-_Static_assert(2 * K_COUNT <= 256, "kinds of both lengths must fit rv_op.kind");
 
 bool rv_hart_alloc_cache(struct rv_hart *h)
 {
@@ -558,7 +511,7 @@ static unsigned kind_of(uint32_t i)
 }
 
 /* Fills a slot from the instruction bits `w` found at page offset `off`. */
-static void decode_op(struct rv_op *op, uint32_t w, unsigned off)
+void rv_decode_op(struct rv_op *op, uint32_t w, unsigned off)
 {
 	uint32_t insn;
 	if ((w & 3) != 3) {
@@ -569,12 +522,14 @@ static void decode_op(struct rv_op *op, uint32_t w, unsigned off)
 		/* The instruction straddles two pages: always take the slow fetch. */
 		op->raw = op->mask = 0;
 		op->kind = K_SLOW;
+		op->jit = 0;
 		return;
 	} else {
 		op->raw = w;
 		op->mask = 0xffffffff;
 		insn = w;
 	}
+	op->jit = 0;
 	unsigned kind = insn ? kind_of(insn) : K_GENERIC;
 	op->kind = (uint8_t)(kind + (op->mask == 0xffffffff ? K_COUNT : 0));
 	op->rd = RD(insn) ? (uint8_t)RD(insn) : 32;
@@ -694,6 +649,7 @@ static enum block_exit run_block(struct rv_hart *h, int64_t budget)
 	uintptr_t addend; /* host address of the current code page minus its guest address */
 	enum block_exit ex;
 	uint32_t w;
+	const bool jit_on = h->jit != NULL;
 
 #define OP_LEN() (2u + ((op->mask >> 30) & 2u))
 #define SYNC() (h->pc = pc, h->budget_left = budget + 1)
@@ -709,6 +665,7 @@ static enum block_exit run_block(struct rv_hart *h, int64_t budget)
 #define CHECKED_DISPATCH()                                         \
 	do {                                                       \
 		if (unlikely(budget <= 0)) goto out;               \
+		if (jit_on) goto l_jit;                            \
 		DISPATCH();                                        \
 	} while (0)
 #define NEXT() do { pc += LEN; op += LEN / 2; DISPATCH(); } while (0)
@@ -744,12 +701,39 @@ new_page:
 	op = page_ops + ((pc & (RV_PAGE_SIZE - 1)) >> 1);
 	CHECKED_DISPATCH();
 
+/* At a jump target: run its translated block, or count towards translating it. */
+l_jit: {
+	uint32_t id = op->jit;
+	if (likely(id >= RV_JIT_FIRST_BLOCK)) {
+		rv_jit_fn fn;
+		uint32_t n;
+		if (id == RV_JIT_NEVER) DISPATCH();
+		if (unlikely(!rv_jit_lookup(h, id, op, pc, &fn, &n))) {
+			op->jit = 0; /* dropped, or translated for another virtual address */
+			DISPATCH();
+		}
+		h->pc = pc;
+		h->budget_left = budget;
+		uint64_t next = fn(h);
+		h->jit_retired = 0;
+		if (unlikely(next & 1)) { /* the guest code changed: interpret (and re-decode) it */
+			op->jit = 0;
+			DISPATCH();
+		}
+		budget -= n;
+		JUMP(next);
+	}
+	if (++op->jit < RV_JIT_HOT) DISPATCH();
+	op->jit = rv_jit_compile(h, op, page_host + (pc & (RV_PAGE_SIZE - 1)), pc);
+	DISPATCH();
+}
+
 l_decode:
 	if (op >= page_ops + 2 * (RV_PAGE_SIZE / 4)) { /* ran into the sentinels: next page */
 		budget++;
 		goto new_page;
 	}
-	decode_op(op, w, (unsigned)(pc & (RV_PAGE_SIZE - 1)));
+	rv_decode_op(op, w, (unsigned)(pc & (RV_PAGE_SIZE - 1)));
 	budget++;
 	DISPATCH();
 
@@ -890,7 +874,8 @@ static uint64_t run_some(struct rv_hart *h, uint64_t max_insns, bool exact)
 	h->block_start = h->budget_left = max_insns;
 	if (setjmp(h->trap_jmp)) {
 		/* An exception was taken (h->pc is its handler); count what retired before it. */
-		h->instret += h->block_start - h->budget_left;
+		h->instret += h->block_start - h->budget_left + h->jit_retired;
+		h->jit_retired = 0;
 		h->x[0] = 0;
 		h->budget_left = h->block_start = 0;
 		return h->instret - start;

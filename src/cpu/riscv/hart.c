@@ -3,6 +3,7 @@
  * signals: interrupt lines, the machine timer compare, kicks.
  */
 #include "internal.h"
+#include "jit.h"
 
 #include <stdlib.h>
 
@@ -55,8 +56,14 @@ void rv_hart_reset(struct rv_hart *h, uint64_t pc)
 	rv_tlb_select(h);
 }
 
+bool rv_hart_enable_jit(struct rv_hart *h)
+{
+	return h->jit || rv_jit_init(h);
+}
+
 void rv_hart_destroy(struct rv_hart *h)
 {
+	rv_jit_free(h);
 	rv_hart_free_cache(h);
 	pthread_mutex_destroy(&h->wait_lock);
 	pthread_cond_destroy(&h->wait_cond);

@@ -126,6 +126,8 @@ struct rv_hart {
 	 * plus two sentinel slots per page; reserved lazily (MAP_NORESERVE). */
 	struct rv_op *ops;
 	uint64_t ops_bytes;
+	struct rv_jit *jit;    /* translated code (jit.h), NULL when the JIT is off */
+	uint32_t jit_retired;  /* instructions of the running block already retired */
 	uint64_t block_start; /* budget the current block started with */
 	uint64_t budget_left; /* budget left at the last sync point (exceptions, CSR reads) */
 };
@@ -134,6 +136,8 @@ struct rv_hart {
 /* The bus RAM must be followed by 4 KiB of readable padding. Returns false if
  * the host refuses memory for the decoded-instruction cache. */
 bool rv_hart_init(struct rv_hart *h, uint64_t hartid, const struct rv_bus *bus);
+/* Turns the translator on (x86-64 hosts). Returns false if it cannot. */
+bool rv_hart_enable_jit(struct rv_hart *h);
 void rv_hart_reset(struct rv_hart *h, uint64_t pc);
 void rv_hart_destroy(struct rv_hart *h);
 /* Instructions retired so far, exact even in the middle of a block. */

@@ -1,0 +1,28 @@
+/*
+ * jit.h — the translator's interface to the interpreter.
+ *
+ * rv_op.jit counts visits of a jump target up to RV_JIT_HOT; then it holds
+ * RV_JIT_NEVER (not translatable) or a block id >= RV_JIT_FIRST_BLOCK.
+ */
+#ifndef CLOISON_RV_JIT_H
+#define CLOISON_RV_JIT_H
+
+#include "hart.h"
+#include "ops.h"
+
+#define RV_JIT_HOT 8
+#define RV_JIT_NEVER 0xffffffffu
+#define RV_JIT_FIRST_BLOCK 16u
+
+/* Translated code: returns the next guest pc, or 1 if the guest code changed. */
+typedef uint64_t (*rv_jit_fn)(struct rv_hart *h);
+
+bool rv_jit_init(struct rv_hart *h);
+void rv_jit_free(struct rv_hart *h);
+/* Translates the run starting at `head` (guest pc, host address of its bits). */
+uint32_t rv_jit_compile(struct rv_hart *h, const struct rv_op *head, const uint8_t *host, uint64_t pc);
+/* Finds block `id` if it still belongs to `head` at guest address `pc`. */
+bool rv_jit_lookup(struct rv_hart *h, uint32_t id, const struct rv_op *head, uint64_t pc, rv_jit_fn *fn,
+		   uint32_t *ninsns);
+
+#endif
