@@ -243,6 +243,39 @@ static enum block_exit exec_one(struct rv_hart *h, uint32_t insn, uint32_t raw, 
 	return EXIT_NONE;
 }
 
+/*
+ * The read-modify-write AMOs on host memory, atomically across harts. One
+ * definition per width; `old` receives the previous value (sign-extended).
+ * Returns false for an unknown funct5.
+ */
+#define DEFINE_AMO(name, utype, stype)                                                             \
+	static bool name(void *p, unsigned f5, utype s, uint64_t *old)                             \
+	{                                                                                          \
+		utype *q = p, o, n;                                                                \
+		switch (f5) {                                                                      \
+		case 0x01: o = __atomic_exchange_n(q, s, __ATOMIC_SEQ_CST); break;                 \
+		case 0x00: o = __atomic_fetch_add(q, s, __ATOMIC_SEQ_CST); break;                  \
+		case 0x04: o = __atomic_fetch_xor(q, s, __ATOMIC_SEQ_CST); break;                  \
+		case 0x0c: o = __atomic_fetch_and(q, s, __ATOMIC_SEQ_CST); break;                  \
+		case 0x08: o = __atomic_fetch_or(q, s, __ATOMIC_SEQ_CST); break;                   \
+		case 0x10: case 0x14: case 0x18: case 0x1c:                                        \
+			o = __atomic_load_n(q, __ATOMIC_SEQ_CST);                                  \
+			do {                                                                       \
+				if (f5 == 0x10) n = (stype)o < (stype)s ? o : s;                   \
+				else if (f5 == 0x14) n = (stype)o > (stype)s ? o : s;              \
+				else if (f5 == 0x18) n = o < s ? o : s;                            \
+				else n = o > s ? o : s;                                            \
+			} while (!__atomic_compare_exchange_n(q, &o, n, false, __ATOMIC_SEQ_CST,   \
+							      __ATOMIC_SEQ_CST));                  \
+			break;                                                                     \
+		default: return false;                                                             \
+		}                                                                                  \
+		*old = (uint64_t)(int64_t)(stype)o;                                                \
+		return true;                                                                       \
+	}
+DEFINE_AMO(amo32, uint32_t, int32_t)
+DEFINE_AMO(amo64, uint64_t, int64_t)
+
 static void exec_amo(struct rv_hart *h, uint32_t insn)
 {
 	unsigned f3 = F3(insn), f5 = insn >> 27, rd = RD(insn);
@@ -281,55 +314,8 @@ static void exec_amo(struct rv_hart *h, uint32_t insn)
 		return;
 	}
 
-	uint64_t old;
-	if (size == 4) {
-		uint32_t *q = p, s = (uint32_t)src, o;
-		switch (f5) {
-		case 0x01: o = __atomic_exchange_n(q, s, __ATOMIC_SEQ_CST); break;
-		case 0x00: o = __atomic_fetch_add(q, s, __ATOMIC_SEQ_CST); break;
-		case 0x04: o = __atomic_fetch_xor(q, s, __ATOMIC_SEQ_CST); break;
-		case 0x0c: o = __atomic_fetch_and(q, s, __ATOMIC_SEQ_CST); break;
-		case 0x08: o = __atomic_fetch_or(q, s, __ATOMIC_SEQ_CST); break;
-		case 0x10: case 0x14: case 0x18: case 0x1c: {
-			o = __atomic_load_n(q, __ATOMIC_SEQ_CST);
-			uint32_t n;
-			do {
-				if (f5 == 0x10) n = (int32_t)o < (int32_t)s ? o : s;
-				else if (f5 == 0x14) n = (int32_t)o > (int32_t)s ? o : s;
-				else if (f5 == 0x18) n = o < s ? o : s;
-				else n = o > s ? o : s;
-			} while (!__atomic_compare_exchange_n(q, &o, n, false, __ATOMIC_SEQ_CST,
-							      __ATOMIC_SEQ_CST));
-			break;
-		}
-		default: illegal(h, insn);
-		}
-		old = sext32(o);
-	} else {
-		uint64_t *q = p, s = src, o;
-		switch (f5) {
-		case 0x01: o = __atomic_exchange_n(q, s, __ATOMIC_SEQ_CST); break;
-		case 0x00: o = __atomic_fetch_add(q, s, __ATOMIC_SEQ_CST); break;
-		case 0x04: o = __atomic_fetch_xor(q, s, __ATOMIC_SEQ_CST); break;
-		case 0x0c: o = __atomic_fetch_and(q, s, __ATOMIC_SEQ_CST); break;
-		case 0x08: o = __atomic_fetch_or(q, s, __ATOMIC_SEQ_CST); break;
-		case 0x10: case 0x14: case 0x18: case 0x1c: {
-			o = __atomic_load_n(q, __ATOMIC_SEQ_CST);
-			uint64_t n;
-			do {
-				if (f5 == 0x10) n = (int64_t)o < (int64_t)s ? o : s;
-				else if (f5 == 0x14) n = (int64_t)o > (int64_t)s ? o : s;
-				else if (f5 == 0x18) n = o < s ? o : s;
-				else n = o > s ? o : s;
-			} while (!__atomic_compare_exchange_n(q, &o, n, false, __ATOMIC_SEQ_CST,
-							      __ATOMIC_SEQ_CST));
-			break;
-		}
-		default: illegal(h, insn);
-		}
-		old = o;
-	}
-	h->x[rd] = old;
+	bool ok = size == 4 ? amo32(p, f5, (uint32_t)src, &h->x[rd]) : amo64(p, f5, src, &h->x[rd]);
+	if (!ok) illegal(h, insn);
 }
 
 /* Zicsr instructions. Returns EXIT_IRQ_CHECK when the write may unmask an interrupt. */

@@ -209,6 +209,22 @@ static double min_max(struct rv_hart *h, double a, double b, bool is_max, bool a
 	return a < b ? a : b;
 }
 
+/* feq (quiet: NV only for signalling NaNs), flt and fle (NV for any NaN). */
+static uint64_t compare(struct rv_hart *h, uint32_t insn, double a, double b, bool any_snan)
+{
+	switch ((insn >> 12) & 7) {
+	case 2:
+		if (any_snan) h->fflags |= FFLAG_NV;
+		return a == b;
+	case 1:
+	case 0:
+		if (isnan(a) || isnan(b)) h->fflags |= FFLAG_NV;
+		return ((insn >> 12) & 7) == 1 ? a < b : a <= b;
+	default:
+		fp_illegal(h, insn);
+	}
+}
+
 static void exec_single(struct rv_hart *h, uint32_t insn)
 {
 	unsigned rd = (insn >> 7) & 31, rs1 = (insn >> 15) & 31, rs2 = (insn >> 20) & 31;
@@ -267,20 +283,9 @@ static void exec_single(struct rv_hart *h, uint32_t insn)
 			put_s(h, rd, r);
 		}
 		return;
-	case 0x50: {
-		bool r;
-		if (f3 == 2) { /* feq: quiet */
-			if (is_snan_s(a) || is_snan_s(b)) h->fflags |= FFLAG_NV;
-			r = a == b;
-		} else if (f3 == 1 || f3 == 0) {
-			if (isnan(a) || isnan(b)) h->fflags |= FFLAG_NV;
-			r = f3 == 1 ? a < b : a <= b;
-		} else {
-			fp_illegal(h, insn);
-		}
-		h->x[rd] = r;
+	case 0x50: /* promotion to double is exact; signalling NaNs are found before it */
+		h->x[rd] = compare(h, insn, a, b, is_snan_s(a) || is_snan_s(b));
 		return;
-	}
 	case 0x60:
 		if (rs2 > 3) fp_illegal(h, insn);
 		rm = effective_rm(h, insn);
@@ -379,20 +384,9 @@ static void exec_double(struct rv_hart *h, uint32_t insn)
 		put_d(h, rd, (double)s);
 		return;
 	}
-	case 0x51: {
-		bool r;
-		if (f3 == 2) {
-			if (is_snan_d(a) || is_snan_d(b)) h->fflags |= FFLAG_NV;
-			r = a == b;
-		} else if (f3 == 1 || f3 == 0) {
-			if (isnan(a) || isnan(b)) h->fflags |= FFLAG_NV;
-			r = f3 == 1 ? a < b : a <= b;
-		} else {
-			fp_illegal(h, insn);
-		}
-		h->x[rd] = r;
+	case 0x51:
+		h->x[rd] = compare(h, insn, a, b, is_snan_d(a) || is_snan_d(b));
 		return;
-	}
 	case 0x61:
 		if (rs2 > 3) fp_illegal(h, insn);
 		rm = effective_rm(h, insn);
