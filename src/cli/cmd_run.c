@@ -38,25 +38,25 @@ static void on_signal(int sig)
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"Usage: cloison run [OPTIONS]\n"
-		"Boot a RISC-V guest with its serial console on this terminal.\n"
-		"With no options, boots the default guest (fetched by `make guest`).\n"
-		"\n"
-		"  -k, --kernel FILE     kernel: RISC-V Linux Image, or ELF with --firmware none\n"
-		"  -i, --initrd FILE     initial ramdisk\n"
-		"  -a, --append STRING   kernel command line (default \"" DEFAULT_APPEND "\")\n"
-		"  -f, --firmware FILE   M-mode firmware, fw_dynamic style (default Debian's OpenSBI);\n"
-		"                        'none' runs the kernel bare-metal in M-mode\n"
-		"  -m, --mem SIZE        guest memory: 512 (MiB), 512M, 2G (default 256M)\n"
-		"  -c, --cpus N          number of harts, 1-%d (default 1)\n"
-		"      --jit on|off      translate hot guest code to x86-64 (default on)\n"
-		"      --stats           print instructions retired and guest MIPS on exit\n"
-		"  -v, --verbose         more messages\n"
-		"  -h, --help            this help\n"
-		"\n"
-		"Console: C-a x exits, C-a h shows help. Guest poweroff exits 0; guest reboot\n"
-		"restarts it; a failure reported by the guest exits with its code.\n",
-		MACHINE_MAX_HARTS);
+	        "Usage: cloison run [OPTIONS]\n"
+	        "Boot a RISC-V guest with its serial console on this terminal.\n"
+	        "With no options, boots the default guest (fetched by `make guest`).\n"
+	        "\n"
+	        "  -k, --kernel FILE     kernel: RISC-V Linux Image, or ELF with --firmware none\n"
+	        "  -i, --initrd FILE     initial ramdisk\n"
+	        "  -a, --append STRING   kernel command line (default \"" DEFAULT_APPEND "\")\n"
+	        "  -f, --firmware FILE   M-mode firmware, fw_dynamic style (default Debian's OpenSBI);\n"
+	        "                        'none' runs the kernel bare-metal in M-mode\n"
+	        "  -m, --mem SIZE        guest memory: 512 (MiB), 512M, 2G (default 256M)\n"
+	        "  -c, --cpus N          number of harts, 1-%d (default 1)\n"
+	        "      --jit on|off      translate hot guest code to x86-64 (default on)\n"
+	        "      --stats           print instructions retired and guest MIPS on exit\n"
+	        "  -v, --verbose         more messages\n"
+	        "  -h, --help            this help\n"
+	        "\n"
+	        "Console: C-a x exits, C-a h shows help. Guest poweroff exits 0; guest reboot\n"
+	        "restarts it; a failure reported by the guest exits with its code.\n",
+	        MACHINE_MAX_HARTS);
 }
 
 struct run_opts {
@@ -72,8 +72,10 @@ static void default_guest_paths(struct run_opts *o)
 	const char *cache = getenv("CLOISON_CACHE");
 	const char *home = getenv("HOME");
 	char dir[3900];
-	if (cache) snprintf(dir, sizeof(dir), "%s/guest", cache);
-	else snprintf(dir, sizeof(dir), "%s/.cache/cloison/guest", home ? home : ".");
+	if (cache)
+		snprintf(dir, sizeof(dir), "%s/guest", cache);
+	else
+		snprintf(dir, sizeof(dir), "%s/.cache/cloison/guest", home ? home : ".");
 	snprintf(o->default_kernel, sizeof(o->default_kernel), "%s/Image", dir);
 	snprintf(o->default_initrd, sizeof(o->default_initrd), "%s/initrd.gz", dir);
 }
@@ -89,12 +91,17 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 {
 	enum { OPT_STATS = 1000, OPT_JIT };
 	static const struct option longopts[] = {
-		{"kernel", required_argument, NULL, 'k'}, {"initrd", required_argument, NULL, 'i'},
-		{"append", required_argument, NULL, 'a'}, {"firmware", required_argument, NULL, 'f'},
-		{"mem", required_argument, NULL, 'm'},    {"cpus", required_argument, NULL, 'c'},
-		{"stats", no_argument, NULL, OPT_STATS},  {"verbose", no_argument, NULL, 'v'},
-		{"jit", required_argument, NULL, OPT_JIT},
-		{"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
+	    {"kernel", required_argument, NULL, 'k'},
+	    {"initrd", required_argument, NULL, 'i'},
+	    {"append", required_argument, NULL, 'a'},
+	    {"firmware", required_argument, NULL, 'f'},
+	    {"mem", required_argument, NULL, 'm'},
+	    {"cpus", required_argument, NULL, 'c'},
+	    {"stats", no_argument, NULL, OPT_STATS},
+	    {"verbose", no_argument, NULL, 'v'},
+	    {"jit", required_argument, NULL, OPT_JIT},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	memset(o, 0, sizeof(*o));
 	o->append = DEFAULT_APPEND;
@@ -108,8 +115,14 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 	while ((c = getopt_long(argc, argv, "k:i:a:f:m:c:vh", longopts, NULL)) != -1) {
 		uint64_t v;
 		switch (c) {
-		case 'k': o->kernel = optarg; kernel_given = true; break;
-		case 'i': o->initrd = optarg; initrd_given = true; break;
+		case 'k':
+			o->kernel = optarg;
+			kernel_given = true;
+			break;
+		case 'i':
+			o->initrd = optarg;
+			initrd_given = true;
+			break;
 		case 'a': o->append = optarg; break;
 		case 'f': o->firmware = strcmp(optarg, "none") ? optarg : NULL; break;
 		case 'm':
@@ -144,12 +157,13 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 		return 2;
 	}
 	if (o->mem < MIN_MEM || (o->mem & 0xfff)) {
-		log_error("--mem must be a multiple of 4 KiB and at least %llu MiB", (unsigned long long)(MIN_MEM >> 20));
+		log_error("--mem must be a multiple of 4 KiB and at least %llu MiB",
+		          (unsigned long long)(MIN_MEM >> 20));
 		return 2;
 	}
 	if (o->mem > host_memory()) {
-		log_error("--mem %llu MiB is more than this host has (%llu MiB)", (unsigned long long)(o->mem >> 20),
-			  (unsigned long long)(host_memory() >> 20));
+		log_error("--mem %llu MiB is more than this host has (%llu MiB)",
+		          (unsigned long long)(o->mem >> 20), (unsigned long long)(host_memory() >> 20));
 		return 2;
 	}
 	if (!kernel_given) {
@@ -157,7 +171,8 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 		o->kernel = o->default_kernel;
 		if (!initrd_given) o->initrd = o->default_initrd;
 		if (access(o->kernel, R_OK) != 0) {
-			log_error("no kernel given and the default guest is missing (%s): run `make guest`", o->kernel);
+			log_error("no kernel given and the default guest is missing (%s): run `make guest`",
+			          o->kernel);
 			return 1;
 		}
 	}
@@ -174,12 +189,15 @@ static double now_seconds(void)
 static void print_stats(const struct machine *m, double seconds, uint64_t insns)
 {
 	fprintf(stderr, "cloison: stats: %llu instructions in %.3f s host time: %.1f MIPS (%u hart%s)\n",
-		(unsigned long long)insns, seconds, seconds > 0 ? (double)insns / seconds / 1e6 : 0.0, m->nharts,
-		m->nharts > 1 ? "s" : "");
+	        (unsigned long long)insns, seconds, seconds > 0 ? (double)insns / seconds / 1e6 : 0.0,
+	        m->nharts, m->nharts > 1 ? "s" : "");
 	for (unsigned i = 0; i < m->nharts; i++)
-		fprintf(stderr, "cloison: stats: hart %u: %llu instructions, %llu WFI sleeps, stopped at pc 0x%llx (%c-mode)\n",
-			i, (unsigned long long)m->harts[i]->instret, (unsigned long long)m->harts[i]->wfi_count,
-			(unsigned long long)m->harts[i]->pc, "USHM"[m->harts[i]->priv]);
+		fprintf(stderr,
+		        "cloison: stats: hart %u: %llu instructions, %llu WFI sleeps, stopped at pc 0x%llx "
+		        "(%c-mode)\n",
+		        i, (unsigned long long)m->harts[i]->instret,
+		        (unsigned long long)m->harts[i]->wfi_count, (unsigned long long)m->harts[i]->pc,
+		        "USHM"[m->harts[i]->priv]);
 }
 
 int cmd_run(int argc, char **argv)
@@ -194,15 +212,19 @@ int cmd_run(int argc, char **argv)
 		return 1;
 	}
 	char err[512];
-	struct machine_config cfg = {
-		.ram_size = o.mem, .nharts = o.cpus, .console_write = console_write, .console_opaque = con, .jit = o.jit};
+	struct machine_config cfg = {.ram_size = o.mem,
+	                             .nharts = o.cpus,
+	                             .console_write = console_write,
+	                             .console_opaque = con,
+	                             .jit = o.jit};
 	struct machine *m = machine_create(&cfg, err, sizeof(err));
 	if (!m) {
 		console_close(con);
 		log_error("%s", err);
 		return 1;
 	}
-	struct boot_config boot = {.firmware = o.firmware, .kernel = o.kernel, .initrd = o.initrd, .cmdline = o.append};
+	struct boot_config boot = {
+	    .firmware = o.firmware, .kernel = o.kernel, .initrd = o.initrd, .cmdline = o.append};
 
 	struct sigaction sa = {.sa_handler = on_signal};
 	sigaction(SIGINT, &sa, NULL);

@@ -78,8 +78,10 @@ static bool filter_escape(struct console *c, const uint8_t *in, size_t n, uint8_
 		if (c->escape) {
 			c->escape = false;
 			if (b == 'x' || b == 'X') return true;
-			if (b == 'h' || b == 'H' || b == '?') help(c);
-			else if (b == ESCAPE_KEY) out[(*nout)++] = b;
+			if (b == 'h' || b == 'H' || b == '?')
+				help(c);
+			else if (b == ESCAPE_KEY)
+				out[(*nout)++] = b;
 			continue;
 		}
 		if (b == ESCAPE_KEY) {

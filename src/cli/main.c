@@ -20,7 +20,7 @@ struct verb {
 };
 
 static const struct verb verbs[] = {
-	{"run", cmd_run, "boot a virtual machine in the foreground"},
+    {"run", cmd_run, "boot a virtual machine in the foreground"},
 };
 
 static void usage(FILE *out)

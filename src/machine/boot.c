@@ -72,7 +72,8 @@ static uint8_t *read_file(const char *what, const char *path, size_t *len, char 
 bool riscv_image_parse(const uint8_t *data, size_t len, struct riscv_image_info *info)
 {
 	if (len < 64) return false;
-	if (memcmp(data + 0x38, "RSC\x05", 4) != 0 && memcmp(data + 0x30, "RISCV\0\0\0", 8) != 0) return false;
+	if (memcmp(data + 0x38, "RSC\x05", 4) != 0 && memcmp(data + 0x30, "RISCV\0\0\0", 8) != 0)
+		return false;
 	uint64_t text_offset, image_size;
 	memcpy(&text_offset, data + 0x08, 8);
 	memcpy(&image_size, data + 0x10, 8);
@@ -93,11 +94,12 @@ static void copy_in(struct machine *m, uint64_t addr, const void *src, size_t le
 
 /* Loads a 64-bit little-endian RISC-V ELF; returns its entry or 0 on error. */
 static uint64_t load_elf(struct machine *m, const uint8_t *data, size_t len, const char *path, char *errmsg,
-			 size_t errlen)
+                         size_t errlen)
 {
 	Elf64_Ehdr eh;
 	memcpy(&eh, data, sizeof(eh));
-	if (eh.e_ident[EI_CLASS] != ELFCLASS64 || eh.e_ident[EI_DATA] != ELFDATA2LSB || eh.e_machine != EM_RISCV) {
+	if (eh.e_ident[EI_CLASS] != ELFCLASS64 || eh.e_ident[EI_DATA] != ELFDATA2LSB ||
+	    eh.e_machine != EM_RISCV) {
 		snprintf(errmsg, errlen, "'%s' is an ELF file but not 64-bit little-endian RISC-V", path);
 		return 0;
 	}
@@ -116,8 +118,9 @@ static uint64_t load_elf(struct machine *m, const uint8_t *data, size_t len, con
 			return 0;
 		}
 		if (!fits(m, ph.p_paddr, ph.p_memsz)) {
-			snprintf(errmsg, errlen, "'%s': segment %u at 0x%llx (%llu bytes) is outside guest RAM", path, i,
-				 (unsigned long long)ph.p_paddr, (unsigned long long)ph.p_memsz);
+			snprintf(errmsg, errlen,
+			         "'%s': segment %u at 0x%llx (%llu bytes) is outside guest RAM", path, i,
+			         (unsigned long long)ph.p_paddr, (unsigned long long)ph.p_memsz);
 			return 0;
 		}
 		copy_in(m, ph.p_paddr, data + ph.p_offset, ph.p_filesz);
@@ -137,7 +140,7 @@ static bool is_elf(const uint8_t *data, size_t len)
 }
 
 static int boot_bare(struct machine *m, const struct boot_config *cfg, const uint8_t *k, size_t klen,
-		     char *errmsg, size_t errlen)
+                     char *errmsg, size_t errlen)
 {
 	uint64_t entry;
 	if (is_elf(k, klen)) {
@@ -145,14 +148,16 @@ static int boot_bare(struct machine *m, const struct boot_config *cfg, const uin
 		if (!entry) return -1;
 	} else {
 		if (klen > m->ram_size) {
-			snprintf(errmsg, errlen, "kernel '%s' (%zu bytes) does not fit in guest RAM", cfg->kernel, klen);
+			snprintf(errmsg, errlen, "kernel '%s' (%zu bytes) does not fit in guest RAM",
+			         cfg->kernel, klen);
 			return -1;
 		}
 		copy_in(m, VIRT_RAM_BASE, k, klen);
 		entry = VIRT_RAM_BASE;
 	}
 	/* A device tree for programs that want one, at the top of RAM. */
-	uint64_t dtb = VIRT_RAM_BASE + m->ram_size - (m->ram_size > TOP_RESERVED * 2 ? TOP_RESERVED : 64 * 1024);
+	uint64_t dtb =
+	    VIRT_RAM_BASE + m->ram_size - (m->ram_size > TOP_RESERVED * 2 ? TOP_RESERVED : 64 * 1024);
 	struct fdt_params fp = {.bootargs = cfg->cmdline};
 	if (fdt_build(m, &fp, m->ram + (dtb - VIRT_RAM_BASE), 64 * 1024, errmsg, errlen)) return -1;
 	machine_reset_harts(m, entry, dtb, 0);
@@ -175,7 +180,7 @@ int boot_load(struct machine *m, const struct boot_config *cfg, char *errmsg, si
 	struct riscv_image_info img;
 	if (!riscv_image_parse(k, klen, &img)) {
 		snprintf(errmsg, errlen, "'%s' is not a RISC-V Linux kernel Image%s", cfg->kernel,
-			 is_elf(k, klen) ? " (an ELF kernel needs --firmware none)" : "");
+		         is_elf(k, klen) ? " (an ELF kernel needs --firmware none)" : "");
 		goto out;
 	}
 	fw = read_file("firmware", cfg->firmware, &flen, errmsg, errlen);
@@ -194,8 +199,8 @@ int boot_load(struct machine *m, const struct boot_config *cfg, char *errmsg, si
 	uint64_t top = VIRT_RAM_BASE + m->ram_size - TOP_RESERVED;
 	if (m->ram_size < 2 * TOP_RESERVED + KERNEL_ALIGN || kernel_end > top) {
 		snprintf(errmsg, errlen, "guest memory (%llu MiB) is too small for kernel '%s' (%llu MiB)",
-			 (unsigned long long)(m->ram_size >> 20), cfg->kernel,
-			 (unsigned long long)(img.image_size >> 20));
+		         (unsigned long long)(m->ram_size >> 20), cfg->kernel,
+		         (unsigned long long)(img.image_size >> 20));
 		goto out;
 	}
 	copy_in(m, VIRT_RAM_BASE, fw, flen);
@@ -206,8 +211,9 @@ int boot_load(struct machine *m, const struct boot_config *cfg, char *errmsg, si
 		uint64_t start = (top - ilen) & ~0xfffULL;
 		/* Keep a gap after the kernel for its early allocations. */
 		if (ilen > top - kernel_end || start < kernel_end + KERNEL_ALIGN) {
-			snprintf(errmsg, errlen, "initrd '%s' (%zu bytes) does not fit in guest memory beside the kernel",
-				 cfg->initrd, ilen);
+			snprintf(errmsg, errlen,
+			         "initrd '%s' (%zu bytes) does not fit in guest memory beside the kernel",
+			         cfg->initrd, ilen);
 			goto out;
 		}
 		copy_in(m, start, initrd, ilen);

@@ -32,16 +32,22 @@ static bool clint_read(void *dev, uint64_t off, unsigned size, uint64_t *val)
 	if (off >= CLINT_MTIMECMP && off < CLINT_MTIMECMP + 8 * m->nharts) {
 		uint64_t rel = off - CLINT_MTIMECMP;
 		uint64_t v = atomic_load(&m->harts[rel / 8]->mtimecmp);
-		if (size == 8 && !(rel & 7)) *val = v;
-		else if (size == 4 && !(rel & 3)) *val = (uint32_t)(v >> (8 * (rel & 4)));
-		else return false;
+		if (size == 8 && !(rel & 7))
+			*val = v;
+		else if (size == 4 && !(rel & 3))
+			*val = (uint32_t)(v >> (8 * (rel & 4)));
+		else
+			return false;
 		return true;
 	}
 	if (off == CLINT_MTIME || off == CLINT_MTIME + 4) {
 		uint64_t t = machine_time(m);
-		if (size == 8 && off == CLINT_MTIME) *val = t;
-		else if (size == 4) *val = (uint32_t)(t >> (8 * (off - CLINT_MTIME)));
-		else return false;
+		if (size == 8 && off == CLINT_MTIME)
+			*val = t;
+		else if (size == 4)
+			*val = (uint32_t)(t >> (8 * (off - CLINT_MTIME)));
+		else
+			return false;
 		return true;
 	}
 	return true; /* reserved space reads as zero */
@@ -60,7 +66,8 @@ static bool clint_write(void *dev, uint64_t off, unsigned size, uint64_t val)
 		uint64_t rel = off - CLINT_MTIMECMP;
 		struct rv_hart *h = m->harts[rel / 8];
 		uint64_t cur = atomic_load(&h->mtimecmp);
-		if (size == 8 && !(rel & 7)) cur = val;
+		if (size == 8 && !(rel & 7))
+			cur = val;
 		else if (size == 4 && !(rel & 3)) {
 			unsigned shift = 8 * (rel & 4);
 			cur = (cur & ~(0xffffffffULL << shift)) | ((val & 0xffffffffULL) << shift);

@@ -18,7 +18,8 @@
 
 /* One ISA description, in both the legacy string and the newer list form. */
 static const char isa_string[] = "rv64imafdc_zicntr_zicsr_zifencei_sstc";
-static const char *const isa_extensions[] = {"i", "m", "a", "f", "d", "c", "zicntr", "zicsr", "zifencei", "sstc"};
+static const char *const isa_extensions[] = {"i", "m",      "a",     "f",        "d",
+                                             "c", "zicntr", "zicsr", "zifencei", "sstc"};
 
 static int prop_reg(void *fdt, uint64_t base, uint64_t size)
 {
@@ -58,7 +59,7 @@ static int build_cpus(void *fdt, const struct machine *m)
 		err |= fdt_property_string(fdt, "riscv,isa", isa_string);
 		err |= fdt_property_string(fdt, "riscv,isa-base", "rv64i");
 		err |= prop_string_list(fdt, "riscv,isa-extensions", isa_extensions,
-					sizeof(isa_extensions) / sizeof(isa_extensions[0]));
+		                        sizeof(isa_extensions) / sizeof(isa_extensions[0]));
 		err |= fdt_property_string(fdt, "mmu-type", "riscv,sv48");
 		err |= fdt_begin_node(fdt, "interrupt-controller");
 		err |= fdt_property_u32(fdt, "#interrupt-cells", 1);
@@ -152,7 +153,7 @@ static int build_soc(void *fdt, const struct machine *m)
 }
 
 int fdt_build(const struct machine *m, const struct fdt_params *p, void *buf, size_t len, char *errmsg,
-	      size_t errlen)
+              size_t errlen)
 {
 	void *fdt = buf;
 	int err = fdt_create(fdt, (int)len);
@@ -201,7 +202,8 @@ int fdt_build(const struct machine *m, const struct fdt_params *p, void *buf, si
 	/* Leave the whole buffer as free space: OpenSBI adds nodes in place. */
 	if (!err) err = fdt_open_into(fdt, fdt, (int)len);
 	if (err) {
-		snprintf(errmsg, errlen, "cannot build the device tree (%s)", fdt_strerror(err < 0 ? err : -FDT_ERR_INTERNAL));
+		snprintf(errmsg, errlen, "cannot build the device tree (%s)",
+		         fdt_strerror(err < 0 ? err : -FDT_ERR_INTERNAL));
 		return -1;
 	}
 	return 0;

@@ -64,8 +64,8 @@ static bool bus_mmio_write(void *opaque, uint64_t addr, unsigned size, uint64_t 
 	return ok;
 }
 
-bool machine_add_region(struct machine *m, uint64_t base, uint64_t size, mmio_read_fn rd,
-			mmio_write_fn wr, void *dev)
+bool machine_add_region(struct machine *m, uint64_t base, uint64_t size, mmio_read_fn rd, mmio_write_fn wr,
+                        void *dev)
 {
 	if (m->nregions == MACHINE_MAX_REGIONS) return false;
 	for (unsigned i = 0; i < m->nregions; i++) {
@@ -100,24 +100,24 @@ struct machine *machine_create(const struct machine_config *cfg, char *errmsg, s
 	m->time_origin_ns = monotonic_ns();
 
 	/* 4 KiB past the end stay readable: the CPU may read a few bytes ahead. */
-	m->ram = mmap(NULL, cfg->ram_size + 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-		      -1, 0);
+	m->ram = mmap(NULL, cfg->ram_size + 4096, PROT_READ | PROT_WRITE,
+	              MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (m->ram == MAP_FAILED) {
 		snprintf(errmsg, errlen, "cannot reserve %llu MiB of guest memory: %s",
-			 (unsigned long long)(cfg->ram_size >> 20), strerror(errno));
+		         (unsigned long long)(cfg->ram_size >> 20), strerror(errno));
 		m->ram = NULL;
 		machine_destroy(m);
 		return NULL;
 	}
 
 	struct rv_bus bus = {
-		.ram = m->ram,
-		.ram_base = VIRT_RAM_BASE,
-		.ram_size = m->ram_size,
-		.mmio_read = bus_mmio_read,
-		.mmio_write = bus_mmio_write,
-		.read_time = bus_read_time,
-		.opaque = m,
+	    .ram = m->ram,
+	    .ram_base = VIRT_RAM_BASE,
+	    .ram_size = m->ram_size,
+	    .mmio_read = bus_mmio_read,
+	    .mmio_write = bus_mmio_write,
+	    .read_time = bus_read_time,
+	    .opaque = m,
 	};
 	for (unsigned i = 0; i < m->nharts; i++) {
 		m->harts[i] = aligned_alloc(64, (sizeof(struct rv_hart) + 63) & ~(size_t)63);

@@ -113,8 +113,8 @@ void machine_request_exit(struct machine *m, enum machine_exit reason, int code)
 uint64_t machine_instructions(const struct machine *m);
 
 /* Bus. */
-bool machine_add_region(struct machine *m, uint64_t base, uint64_t size, mmio_read_fn rd,
-			mmio_write_fn wr, void *dev);
+bool machine_add_region(struct machine *m, uint64_t base, uint64_t size, mmio_read_fn rd, mmio_write_fn wr,
+                        void *dev);
 uint64_t machine_time(const struct machine *m);
 
 /* Interrupt routing: devices raise PLIC sources (caller holds io_lock). */

@@ -31,11 +31,16 @@ struct plic {
 	uint32_t threshold[PLIC_MAX_CONTEXTS];
 };
 
-static bool test_bit(const uint32_t *w, unsigned i) { return (w[i / 32] >> (i % 32)) & 1; }
+static bool test_bit(const uint32_t *w, unsigned i)
+{
+	return (w[i / 32] >> (i % 32)) & 1;
+}
 static void set_bit(uint32_t *w, unsigned i, bool v)
 {
-	if (v) w[i / 32] |= 1u << (i % 32);
-	else w[i / 32] &= ~(1u << (i % 32));
+	if (v)
+		w[i / 32] |= 1u << (i % 32);
+	else
+		w[i / 32] &= ~(1u << (i % 32));
 }
 
 /* Best pending, enabled source above the context's threshold; 0 if none. */

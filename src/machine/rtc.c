@@ -79,9 +79,15 @@ static bool rtc_write(void *dev, uint64_t off, unsigned size, uint64_t val)
 		r->alarm_armed = true;
 		rtc_poll(r);
 		break;
-	case RTC_IRQ_ENABLED: r->irq_enabled = val & 1; update_irq(r); break;
+	case RTC_IRQ_ENABLED:
+		r->irq_enabled = val & 1;
+		update_irq(r);
+		break;
 	case RTC_CLEAR_ALARM: r->alarm_armed = false; break;
-	case RTC_CLEAR_INTERRUPT: r->irq_pending = false; update_irq(r); break;
+	case RTC_CLEAR_INTERRUPT:
+		r->irq_pending = false;
+		update_irq(r);
+		break;
 	default: break; /* the time itself follows the host and is not settable */
 	}
 	return true;

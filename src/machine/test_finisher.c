@@ -10,7 +10,9 @@
 
 static bool finisher_read(void *dev, uint64_t off, unsigned size, uint64_t *val)
 {
-	(void)dev; (void)off; (void)size;
+	(void)dev;
+	(void)off;
+	(void)size;
 	*val = 0;
 	return true;
 }

@@ -89,7 +89,8 @@ static bool uart_write(void *dev, uint64_t off, unsigned size, uint64_t val)
 		if (u->lcr & LCR_DLAB) {
 			u->dll = v;
 		} else {
-			if (!(u->mcr & MCR_LOOP) && u->m->console_write) u->m->console_write(u->m->console_opaque, &v, 1);
+			if (!(u->mcr & MCR_LOOP) && u->m->console_write)
+				u->m->console_write(u->m->console_opaque, &v, 1);
 			u->thre_pending = true;
 		}
 		break;

@@ -35,7 +35,8 @@ bool parse_mem_size(const char *s, uint64_t *bytes)
 	case 'T': shift = 40; break;
 	default: return false;
 	}
-	if (*end && end[1] && !(toupper((unsigned char)end[1]) == 'I' && toupper((unsigned char)end[2]) == 'B' && !end[3]) &&
+	if (*end && end[1] &&
+	    !(toupper((unsigned char)end[1]) == 'I' && toupper((unsigned char)end[2]) == 'B' && !end[3]) &&
 	    !(toupper((unsigned char)end[1]) == 'B' && !end[2]))
 		return false;
 	if (v > (~0ULL >> shift)) return false;

@@ -7,7 +7,8 @@
 void plat_write(const char *buf, size_t len)
 {
 	for (size_t i = 0; i < len; i++) {
-		while (!(UART[5] & 0x20)) {}
+		while (!(UART[5] & 0x20)) {
+		}
 		UART[0] = (unsigned char)buf[i];
 	}
 }
@@ -15,5 +16,6 @@ void plat_write(const char *buf, size_t len)
 void plat_exit(int code)
 {
 	*FINISHER = code ? ((unsigned)code << 16 | 0x3333) : 0x5555;
-	for (;;) {}
+	for (;;) {
+	}
 }

@@ -21,5 +21,6 @@ void plat_write(const char *buf, size_t len)
 void plat_exit(int code)
 {
 	sys3(93, code, 0, 0);
-	for (;;) {}
+	for (;;) {
+	}
 }

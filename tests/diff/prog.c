@@ -66,8 +66,23 @@ static u64 rnd(void)
 }
 
 static const u64 int_specials[] = {
-	0, 1, 2, ~0ULL, ~1ULL, 0x7fffffffffffffffULL, 0x8000000000000000ULL, 0x7fffffffULL, 0x80000000ULL,
-	0xffffffffULL, 0xffffffff80000000ULL, 0x100000000ULL, 63, 64, 31, 32, 0x5555555555555555ULL,
+    0,
+    1,
+    2,
+    ~0ULL,
+    ~1ULL,
+    0x7fffffffffffffffULL,
+    0x8000000000000000ULL,
+    0x7fffffffULL,
+    0x80000000ULL,
+    0xffffffffULL,
+    0xffffffff80000000ULL,
+    0x100000000ULL,
+    63,
+    64,
+    31,
+    32,
+    0x5555555555555555ULL,
 };
 #define NSPEC(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -77,34 +92,34 @@ static u64 int_operand(unsigned i)
 }
 
 static const u64 dbl_specials[] = {
-	0x0000000000000000ULL, /* +0 */
-	0x8000000000000000ULL, /* -0 */
-	0x3ff0000000000000ULL, /* 1 */
-	0xbff0000000000000ULL, /* -1 */
-	0x7ff0000000000000ULL, /* +inf */
-	0xfff0000000000000ULL, /* -inf */
-	0x7ff8000000000000ULL, /* qNaN */
-	0x7ff0000000000001ULL, /* sNaN */
-	0x0000000000000001ULL, /* min subnormal */
-	0x7fefffffffffffffULL, /* max */
-	0x3ff8000000000000ULL, /* 1.5 */
-	0x4004000000000000ULL, /* 2.5 */
-	0xc004000000000000ULL, /* -2.5 */
-	0x3fb999999999999aULL, /* 0.1 */
-	0x43e0000000000000ULL, /* 2^63 */
-	0x43f0000000000000ULL, /* 2^64 */
-	0xc3e0000000000000ULL, /* -2^63 */
-	0x41e0000000000000ULL, /* 2^31 */
-	0xc1e0000000200000ULL, /* -2^31 - 1 */
-	0x41efffffffe00000ULL, /* 2^32 - 1 */
-	0x3ca0000000000000ULL, /* 2^-53 */
-	0x0010000000000000ULL, /* min normal */
+    0x0000000000000000ULL, /* +0 */
+    0x8000000000000000ULL, /* -0 */
+    0x3ff0000000000000ULL, /* 1 */
+    0xbff0000000000000ULL, /* -1 */
+    0x7ff0000000000000ULL, /* +inf */
+    0xfff0000000000000ULL, /* -inf */
+    0x7ff8000000000000ULL, /* qNaN */
+    0x7ff0000000000001ULL, /* sNaN */
+    0x0000000000000001ULL, /* min subnormal */
+    0x7fefffffffffffffULL, /* max */
+    0x3ff8000000000000ULL, /* 1.5 */
+    0x4004000000000000ULL, /* 2.5 */
+    0xc004000000000000ULL, /* -2.5 */
+    0x3fb999999999999aULL, /* 0.1 */
+    0x43e0000000000000ULL, /* 2^63 */
+    0x43f0000000000000ULL, /* 2^64 */
+    0xc3e0000000000000ULL, /* -2^63 */
+    0x41e0000000000000ULL, /* 2^31 */
+    0xc1e0000000200000ULL, /* -2^31 - 1 */
+    0x41efffffffe00000ULL, /* 2^32 - 1 */
+    0x3ca0000000000000ULL, /* 2^-53 */
+    0x0010000000000000ULL, /* min normal */
 };
 
 static const uint32_t flt_specials[] = {
-	0x00000000, 0x80000000, 0x3f800000, 0xbf800000, 0x7f800000, 0xff800000, 0x7fc00000, 0x7f800001,
-	0x00000001, 0x7f7fffff, 0x3fc00000, 0x40200000, 0xc0200000, 0x3dcccccd, 0x5f000000, 0x5f800000,
-	0xdf000000, 0x4f000000, 0xcf000001, 0x33800000, 0x00800000,
+    0x00000000, 0x80000000, 0x3f800000, 0xbf800000, 0x7f800000, 0xff800000, 0x7fc00000,
+    0x7f800001, 0x00000001, 0x7f7fffff, 0x3fc00000, 0x40200000, 0xc0200000, 0x3dcccccd,
+    0x5f000000, 0x5f800000, 0xdf000000, 0x4f000000, 0xcf000001, 0x33800000, 0x00800000,
 };
 
 static u64 dbl_operand(unsigned i)
@@ -119,7 +134,8 @@ static u64 dbl_operand(unsigned i)
 static u64 flt_operand(unsigned i)
 {
 	uint32_t v;
-	if (i < NSPEC(flt_specials)) v = flt_specials[i];
+	if (i < NSPEC(flt_specials))
+		v = flt_specials[i];
 	else {
 		v = (uint32_t)rnd();
 		if (v & 1) v = (v & 0x807fffffu) | (uint32_t)(0x70 + (rnd() & 0x1f)) << 23;
@@ -128,53 +144,57 @@ static u64 flt_operand(unsigned i)
 }
 
 /* ---- integer --------------------------------------------------------------- */
-#define RR(name, insn)                                                            \
-	static u64 name(u64 a, u64 b)                                             \
-	{                                                                         \
-		u64 r;                                                            \
-		__asm__ volatile(insn " %0, %1, %2" : "=r"(r) : "r"(a), "r"(b)); \
-		return r;                                                         \
+#define RR(name, insn)                                                                                       \
+	static u64 name(u64 a, u64 b)                                                                        \
+	{                                                                                                    \
+		u64 r;                                                                                       \
+		__asm__ volatile(insn " %0, %1, %2" : "=r"(r) : "r"(a), "r"(b));                             \
+		return r;                                                                                    \
 	}
-RR(op_add, "add") RR(op_sub, "sub") RR(op_sll, "sll") RR(op_srl, "srl") RR(op_sra, "sra")
-RR(op_slt, "slt") RR(op_sltu, "sltu") RR(op_xor, "xor") RR(op_or, "or") RR(op_and, "and")
-RR(op_mul, "mul") RR(op_mulh, "mulh") RR(op_mulhsu, "mulhsu") RR(op_mulhu, "mulhu")
-RR(op_div, "div") RR(op_divu, "divu") RR(op_rem, "rem") RR(op_remu, "remu")
-RR(op_addw, "addw") RR(op_subw, "subw") RR(op_sllw, "sllw") RR(op_srlw, "srlw") RR(op_sraw, "sraw")
-RR(op_mulw, "mulw") RR(op_divw, "divw") RR(op_divuw, "divuw") RR(op_remw, "remw") RR(op_remuw, "remuw")
+RR(op_add, "add")
+RR(op_sub, "sub") RR(op_sll, "sll") RR(op_srl, "srl") RR(op_sra, "sra") RR(op_slt, "slt") RR(op_sltu, "sltu")
+    RR(op_xor, "xor") RR(op_or, "or") RR(op_and, "and") RR(op_mul, "mul") RR(op_mulh, "mulh")
+        RR(op_mulhsu, "mulhsu") RR(op_mulhu, "mulhu") RR(op_div, "div") RR(op_divu, "divu") RR(op_rem, "rem")
+            RR(op_remu, "remu") RR(op_addw, "addw") RR(op_subw, "subw") RR(op_sllw, "sllw")
+                RR(op_srlw, "srlw") RR(op_sraw, "sraw") RR(op_mulw, "mulw") RR(op_divw, "divw")
+                    RR(op_divuw, "divuw") RR(op_remw, "remw") RR(op_remuw, "remuw")
 
-#define RI(name, insn)                                                  \
-	static u64 name(u64 a, u64 b)                                   \
-	{                                                               \
-		u64 r;                                                  \
-		(void)b;                                                \
-		__asm__ volatile(insn : "=r"(r) : "r"(a));              \
-		return r;                                               \
+#define RI(name, insn)                                                                                       \
+	static u64 name(u64 a, u64 b)                                                                        \
+	{                                                                                                    \
+		u64 r;                                                                                       \
+		(void)b;                                                                                     \
+		__asm__ volatile(insn : "=r"(r) : "r"(a));                                                   \
+		return r;                                                                                    \
 	}
-RI(op_addi, "addi %0, %1, -2048") RI(op_slti, "slti %0, %1, 2047") RI(op_sltiu, "sltiu %0, %1, -1")
-RI(op_xori, "xori %0, %1, -1") RI(op_slli, "slli %0, %1, 63") RI(op_srli, "srli %0, %1, 33")
-RI(op_srai, "srai %0, %1, 47") RI(op_addiw, "addiw %0, %1, 2047") RI(op_slliw, "slliw %0, %1, 31")
-RI(op_srliw, "srliw %0, %1, 1") RI(op_sraiw, "sraiw %0, %1, 31") RI(op_lui, "lui %0, 0x80000")
+                        RI(op_addi, "addi %0, %1, -2048") RI(op_slti, "slti %0, %1, 2047")
+                            RI(op_sltiu, "sltiu %0, %1, -1") RI(op_xori, "xori %0, %1, -1")
+                                RI(op_slli, "slli %0, %1, 63") RI(op_srli, "srli %0, %1, 33")
+                                    RI(op_srai, "srai %0, %1, 47") RI(op_addiw, "addiw %0, %1, 2047")
+                                        RI(op_slliw, "slliw %0, %1, 31") RI(op_srliw, "srliw %0, %1, 1")
+                                            RI(op_sraiw, "sraiw %0, %1, 31") RI(op_lui, "lui %0, 0x80000")
 
-struct int_op {
+                                                struct int_op {
 	const char *name;
 	u64 (*fn)(u64, u64);
 };
 static const struct int_op int_ops[] = {
-	{"add", op_add}, {"sub", op_sub}, {"sll", op_sll}, {"srl", op_srl}, {"sra", op_sra}, {"slt", op_slt},
-	{"sltu", op_sltu}, {"xor", op_xor}, {"or", op_or}, {"and", op_and}, {"mul", op_mul}, {"mulh", op_mulh},
-	{"mulhsu", op_mulhsu}, {"mulhu", op_mulhu}, {"div", op_div}, {"divu", op_divu}, {"rem", op_rem},
-	{"remu", op_remu}, {"addw", op_addw}, {"subw", op_subw}, {"sllw", op_sllw}, {"srlw", op_srlw},
-	{"sraw", op_sraw}, {"mulw", op_mulw}, {"divw", op_divw}, {"divuw", op_divuw}, {"remw", op_remw},
-	{"remuw", op_remuw}, {"addi", op_addi}, {"slti", op_slti}, {"sltiu", op_sltiu}, {"xori", op_xori},
-	{"slli", op_slli}, {"srli", op_srli}, {"srai", op_srai}, {"addiw", op_addiw}, {"slliw", op_slliw},
-	{"srliw", op_srliw}, {"sraiw", op_sraiw}, {"lui", op_lui},
+    {"add", op_add},     {"sub", op_sub},     {"sll", op_sll},       {"srl", op_srl},     {"sra", op_sra},
+    {"slt", op_slt},     {"sltu", op_sltu},   {"xor", op_xor},       {"or", op_or},       {"and", op_and},
+    {"mul", op_mul},     {"mulh", op_mulh},   {"mulhsu", op_mulhsu}, {"mulhu", op_mulhu}, {"div", op_div},
+    {"divu", op_divu},   {"rem", op_rem},     {"remu", op_remu},     {"addw", op_addw},   {"subw", op_subw},
+    {"sllw", op_sllw},   {"srlw", op_srlw},   {"sraw", op_sraw},     {"mulw", op_mulw},   {"divw", op_divw},
+    {"divuw", op_divuw}, {"remw", op_remw},   {"remuw", op_remuw},   {"addi", op_addi},   {"slti", op_slti},
+    {"sltiu", op_sltiu}, {"xori", op_xori},   {"slli", op_slli},     {"srli", op_srli},   {"srai", op_srai},
+    {"addiw", op_addiw}, {"slliw", op_slliw}, {"srliw", op_srliw},   {"sraiw", op_sraiw}, {"lui", op_lui},
 };
 
 static void test_integer(void)
 {
 	for (unsigned i = 0; i < 40; i++) {
 		u64 a = int_operand(i), b = int_operand((i * 7 + 3) % 40);
-		for (unsigned k = 0; k < NSPEC(int_ops); k++) line(int_ops[k].name, a, b, int_ops[k].fn(a, b), 0);
+		for (unsigned k = 0; k < NSPEC(int_ops); k++)
+			line(int_ops[k].name, a, b, int_ops[k].fn(a, b), 0);
 	}
 }
 
@@ -206,18 +226,22 @@ static void test_memory(void)
 	/* AMOs on words and doublewords. */
 	for (unsigned i = 0; i < 12; i++) {
 		u64 a = int_operand(i), b = int_operand(11 - i), old;
-#define AMO(insn, width)                                                                           \
-	mem[0] = a;                                                                                \
-	__asm__ volatile(insn " %0, %2, (%1)" : "=r"(old) : "r"(&mem[0]), "r"(b) : "memory");      \
+#define AMO(insn, width)                                                                                     \
+	mem[0] = a;                                                                                          \
+	__asm__ volatile(insn " %0, %2, (%1)" : "=r"(old) : "r"(&mem[0]), "r"(b) : "memory");                \
 	line(insn, a, b, old, mem[0]);
-		AMO("amoswap.d", 8) AMO("amoadd.d", 8) AMO("amoxor.d", 8) AMO("amoand.d", 8) AMO("amoor.d", 8)
-		AMO("amomin.d", 8) AMO("amomax.d", 8) AMO("amominu.d", 8) AMO("amomaxu.d", 8)
-		AMO("amoswap.w", 4) AMO("amoadd.w", 4) AMO("amoxor.w", 4) AMO("amoand.w", 4) AMO("amoor.w", 4)
-		AMO("amomin.w", 4) AMO("amomax.w", 4) AMO("amominu.w", 4) AMO("amomaxu.w", 4)
-		u64 v, fail;
+		AMO("amoswap.d", 8)
+		AMO("amoadd.d", 8) AMO("amoxor.d", 8) AMO("amoand.d", 8) AMO("amoor.d", 8) AMO("amomin.d", 8)
+		    AMO("amomax.d", 8) AMO("amominu.d", 8) AMO("amomaxu.d", 8) AMO("amoswap.w", 4)
+		        AMO("amoadd.w", 4) AMO("amoxor.w", 4) AMO("amoand.w", 4) AMO("amoor.w", 4)
+		            AMO("amomin.w", 4) AMO("amomax.w", 4) AMO("amominu.w", 4) AMO("amomaxu.w", 4)
+		                u64 v,
+		    fail;
 		mem[1] = a;
 		__asm__ volatile("1: lr.d %0, (%2)\n add %0, %0, %3\n sc.d %1, %0, (%2)\n bnez %1, 1b"
-				 : "=&r"(v), "=&r"(fail) : "r"(&mem[1]), "r"(b) : "memory");
+		                 : "=&r"(v), "=&r"(fail)
+		                 : "r"(&mem[1]), "r"(b)
+		                 : "memory");
 		line("lrsc.d", a, b, mem[1], fail);
 		mem[1] = a;
 		__asm__ volatile("lr.w %0, (%1)" : "=r"(v) : "r"(&mem[1]) : "memory");
@@ -234,89 +258,103 @@ static u64 read_fflags_clear(void)
 }
 
 /* An FP operation in each static rounding mode (RMM excluded for arithmetic). */
-#define FOP2(name, insn)                                                                               \
-	static u64 name(u64 a, u64 b, unsigned rm)                                                     \
-	{                                                                                              \
-		u64 r;                                                                                 \
-		__asm__ volatile("fmv.d.x ft0, %1\n fmv.d.x ft1, %2" ::"r"(0), "r"(a), "r"(b));         \
-		switch (rm) {                                                                          \
-		case 0: __asm__ volatile(insn " ft2, ft0, ft1, rne\n fmv.x.d %0, ft2" : "=r"(r)); break; \
-		case 1: __asm__ volatile(insn " ft2, ft0, ft1, rtz\n fmv.x.d %0, ft2" : "=r"(r)); break; \
-		case 2: __asm__ volatile(insn " ft2, ft0, ft1, rdn\n fmv.x.d %0, ft2" : "=r"(r)); break; \
-		default: __asm__ volatile(insn " ft2, ft0, ft1, rup\n fmv.x.d %0, ft2" : "=r"(r)); break; \
-		}                                                                                      \
-		return r;                                                                              \
+#define FOP2(name, insn)                                                                                     \
+	static u64 name(u64 a, u64 b, unsigned rm)                                                           \
+	{                                                                                                    \
+		u64 r;                                                                                       \
+		__asm__ volatile("fmv.d.x ft0, %1\n fmv.d.x ft1, %2" ::"r"(0), "r"(a), "r"(b));              \
+		switch (rm) {                                                                                \
+		case 0: __asm__ volatile(insn " ft2, ft0, ft1, rne\n fmv.x.d %0, ft2" : "=r"(r)); break;     \
+		case 1: __asm__ volatile(insn " ft2, ft0, ft1, rtz\n fmv.x.d %0, ft2" : "=r"(r)); break;     \
+		case 2: __asm__ volatile(insn " ft2, ft0, ft1, rdn\n fmv.x.d %0, ft2" : "=r"(r)); break;     \
+		default: __asm__ volatile(insn " ft2, ft0, ft1, rup\n fmv.x.d %0, ft2" : "=r"(r)); break;    \
+		}                                                                                            \
+		return r;                                                                                    \
 	}
-FOP2(f_fadd_d, "fadd.d") FOP2(f_fsub_d, "fsub.d") FOP2(f_fmul_d, "fmul.d") FOP2(f_fdiv_d, "fdiv.d")
-FOP2(f_fadd_s, "fadd.s") FOP2(f_fsub_s, "fsub.s") FOP2(f_fmul_s, "fmul.s") FOP2(f_fdiv_s, "fdiv.s")
+FOP2(f_fadd_d, "fadd.d")
+FOP2(f_fsub_d, "fsub.d") FOP2(f_fmul_d, "fmul.d") FOP2(f_fdiv_d, "fdiv.d") FOP2(f_fadd_s, "fadd.s")
+    FOP2(f_fsub_s, "fsub.s") FOP2(f_fmul_s, "fmul.s") FOP2(f_fdiv_s, "fdiv.s")
 
-#define FMA(name, insn)                                                                                         \
-	static u64 name(u64 a, u64 b, unsigned rm)                                                              \
-	{                                                                                                       \
-		u64 r;                                                                                          \
-		__asm__ volatile("fmv.d.x ft0, %0\n fmv.d.x ft1, %1\n fmv.d.x ft3, %0" ::"r"(a), "r"(b));        \
-		switch (rm) {                                                                                   \
-		case 0: __asm__ volatile(insn " ft2, ft0, ft1, ft1, rne\n fmv.x.d %0, ft2" : "=r"(r)); break;   \
-		case 1: __asm__ volatile(insn " ft2, ft0, ft1, ft3, rtz\n fmv.x.d %0, ft2" : "=r"(r)); break;   \
-		case 2: __asm__ volatile(insn " ft2, ft1, ft0, ft3, rdn\n fmv.x.d %0, ft2" : "=r"(r)); break;   \
-		default: __asm__ volatile(insn " ft2, ft0, ft1, ft0, rup\n fmv.x.d %0, ft2" : "=r"(r)); break;  \
-		}                                                                                               \
-		return r;                                                                                       \
+#define FMA(name, insn)                                                                                      \
+	static u64 name(u64 a, u64 b, unsigned rm)                                                           \
+	{                                                                                                    \
+		u64 r;                                                                                       \
+		__asm__ volatile("fmv.d.x ft0, %0\n fmv.d.x ft1, %1\n fmv.d.x ft3, %0" ::"r"(a), "r"(b));    \
+		switch (rm) {                                                                                \
+		case 0: __asm__ volatile(insn " ft2, ft0, ft1, ft1, rne\n fmv.x.d %0, ft2"                   \
+			                 : "=r"(r));                                                         \
+		    break;                                                                                   \
+		case 1: __asm__ volatile(insn " ft2, ft0, ft1, ft3, rtz\n fmv.x.d %0, ft2"                   \
+			                 : "=r"(r));                                                         \
+		    break;                                                                                   \
+		case 2: __asm__ volatile(insn " ft2, ft1, ft0, ft3, rdn\n fmv.x.d %0, ft2"                   \
+			                 : "=r"(r));                                                         \
+		    break;                                                                                   \
+		default: __asm__ volatile(insn " ft2, ft0, ft1, ft0, rup\n fmv.x.d %0, ft2"                  \
+			                  : "=r"(r));                                                        \
+		    break;                                                                                   \
+		}                                                                                            \
+		return r;                                                                                    \
 	}
-FMA(f_fmadd_d, "fmadd.d") FMA(f_fmsub_d, "fmsub.d") FMA(f_fnmsub_d, "fnmsub.d") FMA(f_fnmadd_d, "fnmadd.d")
-FMA(f_fmadd_s, "fmadd.s") FMA(f_fnmadd_s, "fnmadd.s")
+        FMA(f_fmadd_d, "fmadd.d") FMA(f_fmsub_d, "fmsub.d") FMA(f_fnmsub_d, "fnmsub.d") FMA(
+            f_fnmadd_d, "fnmadd.d") FMA(f_fmadd_s, "fmadd.s") FMA(f_fnmadd_s, "fnmadd.s")
 
 /* Unary ops and conversions: the mode is all five, including RMM. */
-#define FUN(name, pre, insn, post)                                                              \
-	static u64 name(u64 a, u64 b, unsigned rm)                                              \
-	{                                                                                       \
-		u64 r;                                                                          \
-		(void)b;                                                                        \
-		switch (rm) {                                                                   \
-		case 0: __asm__ volatile(pre "\n" insn ", rne\n" post : "=r"(r) : "r"(a)); break; \
-		case 1: __asm__ volatile(pre "\n" insn ", rtz\n" post : "=r"(r) : "r"(a)); break; \
-		case 2: __asm__ volatile(pre "\n" insn ", rdn\n" post : "=r"(r) : "r"(a)); break; \
-		case 3: __asm__ volatile(pre "\n" insn ", rup\n" post : "=r"(r) : "r"(a)); break; \
-		default: __asm__ volatile(pre "\n" insn ", rmm\n" post : "=r"(r) : "r"(a)); break; \
-		}                                                                               \
-		return r;                                                                       \
+#define FUN(name, pre, insn, post)                                                                           \
+	static u64 name(u64 a, u64 b, unsigned rm)                                                           \
+	{                                                                                                    \
+		u64 r;                                                                                       \
+		(void)b;                                                                                     \
+		switch (rm) {                                                                                \
+		case 0: __asm__ volatile(pre "\n" insn ", rne\n" post : "=r"(r) : "r"(a)); break;            \
+		case 1: __asm__ volatile(pre "\n" insn ", rtz\n" post : "=r"(r) : "r"(a)); break;            \
+		case 2: __asm__ volatile(pre "\n" insn ", rdn\n" post : "=r"(r) : "r"(a)); break;            \
+		case 3: __asm__ volatile(pre "\n" insn ", rup\n" post : "=r"(r) : "r"(a)); break;            \
+		default: __asm__ volatile(pre "\n" insn ", rmm\n" post : "=r"(r) : "r"(a)); break;           \
+		}                                                                                            \
+		return r;                                                                                    \
 	}
 #define IN_D "fmv.d.x ft0, %1"
 #define OUT_D "fmv.x.d %0, ft2"
-FUN(f_fsqrt_d, IN_D, "fsqrt.d ft2, ft0", OUT_D)
-FUN(f_fsqrt_s, IN_D, "fsqrt.s ft2, ft0", OUT_D)
-FUN(f_fcvt_w_d, IN_D, "fcvt.w.d %0, ft0", "")
-FUN(f_fcvt_wu_d, IN_D, "fcvt.wu.d %0, ft0", "")
-FUN(f_fcvt_l_d, IN_D, "fcvt.l.d %0, ft0", "")
-FUN(f_fcvt_lu_d, IN_D, "fcvt.lu.d %0, ft0", "")
-FUN(f_fcvt_w_s, IN_D, "fcvt.w.s %0, ft0", "")
-FUN(f_fcvt_lu_s, IN_D, "fcvt.lu.s %0, ft0", "")
-FUN(f_fcvt_s_d, IN_D, "fcvt.s.d ft2, ft0", OUT_D)
-FUN(f_fcvt_d_l, "", "fcvt.d.l ft2, %1", OUT_D)
-FUN(f_fcvt_d_lu, "", "fcvt.d.lu ft2, %1", OUT_D)
-FUN(f_fcvt_s_l, "", "fcvt.s.l ft2, %1", OUT_D)
-FUN(f_fcvt_s_wu, "", "fcvt.s.wu ft2, %1", OUT_D)
+            FUN(f_fsqrt_d, IN_D, "fsqrt.d ft2, ft0", OUT_D) FUN(f_fsqrt_s, IN_D, "fsqrt.s ft2, ft0", OUT_D)
+                FUN(f_fcvt_w_d, IN_D, "fcvt.w.d %0, ft0", "") FUN(f_fcvt_wu_d, IN_D, "fcvt.wu.d %0, ft0", "")
+                    FUN(f_fcvt_l_d, IN_D, "fcvt.l.d %0, ft0",
+                        "") FUN(f_fcvt_lu_d, IN_D, "fcvt.lu.d %0, ft0",
+                                "") FUN(f_fcvt_w_s, IN_D, "fcvt.w.s %0, ft0",
+                                        "") FUN(f_fcvt_lu_s, IN_D, "fcvt.lu.s %0, ft0",
+                                                "") FUN(f_fcvt_s_d, IN_D, "fcvt.s.d ft2, ft0", OUT_D)
+                        FUN(f_fcvt_d_l, "", "fcvt.d.l ft2, %1",
+                            OUT_D) FUN(f_fcvt_d_lu, "", "fcvt.d.lu ft2, %1",
+                                       OUT_D) FUN(f_fcvt_s_l, "", "fcvt.s.l ft2, %1",
+                                                  OUT_D) FUN(f_fcvt_s_wu, "", "fcvt.s.wu ft2, %1", OUT_D)
 
 /* No rounding mode. */
-#define FNR(name, insn, out)                                                                      \
-	static u64 name(u64 a, u64 b, unsigned rm)                                                \
-	{                                                                                         \
-		u64 r;                                                                            \
-		(void)rm;                                                                         \
-		__asm__ volatile("fmv.d.x ft0, %1\n fmv.d.x ft1, %2\n" insn "\n" out              \
-				 : "=r"(r) : "r"(a), "r"(b));                                     \
-		return r;                                                                         \
+#define FNR(name, insn, out)                                                                                 \
+	static u64 name(u64 a, u64 b, unsigned rm)                                                           \
+	{                                                                                                    \
+		u64 r;                                                                                       \
+		(void)rm;                                                                                    \
+		__asm__ volatile("fmv.d.x ft0, %1\n fmv.d.x ft1, %2\n" insn "\n" out                         \
+		                 : "=r"(r)                                                                   \
+		                 : "r"(a), "r"(b));                                                          \
+		return r;                                                                                    \
 	}
-FNR(f_fmin_d, "fmin.d ft2, ft0, ft1", OUT_D) FNR(f_fmax_d, "fmax.d ft2, ft0, ft1", OUT_D)
-FNR(f_fmin_s, "fmin.s ft2, ft0, ft1", OUT_D) FNR(f_fmax_s, "fmax.s ft2, ft0, ft1", OUT_D)
-FNR(f_feq_d, "feq.d %0, ft0, ft1", "") FNR(f_flt_d, "flt.d %0, ft0, ft1", "")
-FNR(f_fle_d, "fle.d %0, ft0, ft1", "") FNR(f_feq_s, "feq.s %0, ft0, ft1", "")
-FNR(f_flt_s, "flt.s %0, ft0, ft1", "") FNR(f_fclass_d, "fclass.d %0, ft0", "")
-FNR(f_fclass_s, "fclass.s %0, ft0", "") FNR(f_fsgnjn_d, "fsgnjn.d ft2, ft0, ft1", OUT_D)
-FNR(f_fsgnjx_s, "fsgnjx.s ft2, ft0, ft1", OUT_D) FNR(f_fcvt_d_s, "fcvt.d.s ft2, ft0", OUT_D)
-FNR(f_fmv_x_w, "fmv.x.w %0, ft0", "")
+                            FNR(f_fmin_d, "fmin.d ft2, ft0, ft1",
+                                OUT_D) FNR(f_fmax_d, "fmax.d ft2, ft0, ft1",
+                                           OUT_D) FNR(f_fmin_s, "fmin.s ft2, ft0, ft1",
+                                                      OUT_D) FNR(f_fmax_s, "fmax.s ft2, ft0, ft1", OUT_D)
+                                FNR(f_feq_d, "feq.d %0, ft0, ft1", "") FNR(f_flt_d, "flt.d %0, ft0, ft1", "")
+                                    FNR(f_fle_d, "fle.d %0, ft0, ft1", "")
+                                        FNR(f_feq_s, "feq.s %0, ft0, ft1", "")
+                                            FNR(f_flt_s, "flt.s %0, ft0, ft1", "")
+                                                FNR(f_fclass_d, "fclass.d %0, ft0", "")
+                                                    FNR(f_fclass_s, "fclass.s %0, ft0", "")
+                                                        FNR(f_fsgnjn_d, "fsgnjn.d ft2, ft0, ft1", OUT_D)
+                                                            FNR(f_fsgnjx_s, "fsgnjx.s ft2, ft0, ft1", OUT_D)
+                                                                FNR(f_fcvt_d_s, "fcvt.d.s ft2, ft0", OUT_D)
+                                                                    FNR(f_fmv_x_w, "fmv.x.w %0, ft0", "")
 
-struct fp_op {
+                                                                        struct fp_op {
 	const char *name;
 	u64 (*fn)(u64, u64, unsigned);
 	unsigned nrm; /* rounding modes to try: 1 (none), 4 (no RMM) or 5 */
@@ -324,20 +362,48 @@ struct fp_op {
 	bool int_src; /* operand a is an integer register value */
 };
 static const struct fp_op fp_ops[] = {
-	{"fadd.d", f_fadd_d, 4, 0}, {"fsub.d", f_fsub_d, 4, 0}, {"fmul.d", f_fmul_d, 4, 0},
-	{"fdiv.d", f_fdiv_d, 4, 0}, {"fadd.s", f_fadd_s, 4, 1}, {"fsub.s", f_fsub_s, 4, 1},
-	{"fmul.s", f_fmul_s, 4, 1}, {"fdiv.s", f_fdiv_s, 4, 1}, {"fmadd.d", f_fmadd_d, 4, 0},
-	{"fmsub.d", f_fmsub_d, 4, 0}, {"fnmsub.d", f_fnmsub_d, 4, 0}, {"fnmadd.d", f_fnmadd_d, 4, 0},
-	{"fmadd.s", f_fmadd_s, 4, 1}, {"fnmadd.s", f_fnmadd_s, 4, 1}, {"fsqrt.d", f_fsqrt_d, 4, 0},
-	{"fsqrt.s", f_fsqrt_s, 4, 1}, {"fcvt.w.d", f_fcvt_w_d, 5, 0}, {"fcvt.wu.d", f_fcvt_wu_d, 5, 0},
-	{"fcvt.l.d", f_fcvt_l_d, 5, 0}, {"fcvt.lu.d", f_fcvt_lu_d, 5, 0}, {"fcvt.w.s", f_fcvt_w_s, 5, 1},
-	{"fcvt.lu.s", f_fcvt_lu_s, 5, 1}, {"fcvt.s.d", f_fcvt_s_d, 4, 0}, {"fcvt.d.l", f_fcvt_d_l, 4, 0, 1},
-	{"fcvt.d.lu", f_fcvt_d_lu, 4, 0, 1}, {"fcvt.s.l", f_fcvt_s_l, 4, 0, 1}, {"fcvt.s.wu", f_fcvt_s_wu, 4, 0, 1},
-	{"fmin.d", f_fmin_d, 1, 0}, {"fmax.d", f_fmax_d, 1, 0}, {"fmin.s", f_fmin_s, 1, 1},
-	{"fmax.s", f_fmax_s, 1, 1}, {"feq.d", f_feq_d, 1, 0}, {"flt.d", f_flt_d, 1, 0},
-	{"fle.d", f_fle_d, 1, 0}, {"feq.s", f_feq_s, 1, 1}, {"flt.s", f_flt_s, 1, 1},
-	{"fclass.d", f_fclass_d, 1, 0}, {"fclass.s", f_fclass_s, 1, 1}, {"fsgnjn.d", f_fsgnjn_d, 1, 0},
-	{"fsgnjx.s", f_fsgnjx_s, 1, 1}, {"fcvt.d.s", f_fcvt_d_s, 1, 1}, {"fmv.x.w", f_fmv_x_w, 1, 1},
+    {"fadd.d", f_fadd_d, 4, 0},
+    {"fsub.d", f_fsub_d, 4, 0},
+    {"fmul.d", f_fmul_d, 4, 0},
+    {"fdiv.d", f_fdiv_d, 4, 0},
+    {"fadd.s", f_fadd_s, 4, 1},
+    {"fsub.s", f_fsub_s, 4, 1},
+    {"fmul.s", f_fmul_s, 4, 1},
+    {"fdiv.s", f_fdiv_s, 4, 1},
+    {"fmadd.d", f_fmadd_d, 4, 0},
+    {"fmsub.d", f_fmsub_d, 4, 0},
+    {"fnmsub.d", f_fnmsub_d, 4, 0},
+    {"fnmadd.d", f_fnmadd_d, 4, 0},
+    {"fmadd.s", f_fmadd_s, 4, 1},
+    {"fnmadd.s", f_fnmadd_s, 4, 1},
+    {"fsqrt.d", f_fsqrt_d, 4, 0},
+    {"fsqrt.s", f_fsqrt_s, 4, 1},
+    {"fcvt.w.d", f_fcvt_w_d, 5, 0},
+    {"fcvt.wu.d", f_fcvt_wu_d, 5, 0},
+    {"fcvt.l.d", f_fcvt_l_d, 5, 0},
+    {"fcvt.lu.d", f_fcvt_lu_d, 5, 0},
+    {"fcvt.w.s", f_fcvt_w_s, 5, 1},
+    {"fcvt.lu.s", f_fcvt_lu_s, 5, 1},
+    {"fcvt.s.d", f_fcvt_s_d, 4, 0},
+    {"fcvt.d.l", f_fcvt_d_l, 4, 0, 1},
+    {"fcvt.d.lu", f_fcvt_d_lu, 4, 0, 1},
+    {"fcvt.s.l", f_fcvt_s_l, 4, 0, 1},
+    {"fcvt.s.wu", f_fcvt_s_wu, 4, 0, 1},
+    {"fmin.d", f_fmin_d, 1, 0},
+    {"fmax.d", f_fmax_d, 1, 0},
+    {"fmin.s", f_fmin_s, 1, 1},
+    {"fmax.s", f_fmax_s, 1, 1},
+    {"feq.d", f_feq_d, 1, 0},
+    {"flt.d", f_flt_d, 1, 0},
+    {"fle.d", f_fle_d, 1, 0},
+    {"feq.s", f_feq_s, 1, 1},
+    {"flt.s", f_flt_s, 1, 1},
+    {"fclass.d", f_fclass_d, 1, 0},
+    {"fclass.s", f_fclass_s, 1, 1},
+    {"fsgnjn.d", f_fsgnjn_d, 1, 0},
+    {"fsgnjx.s", f_fsgnjx_s, 1, 1},
+    {"fcvt.d.s", f_fcvt_d_s, 1, 1},
+    {"fmv.x.w", f_fmv_x_w, 1, 1},
 };
 
 static void test_fp(void)
@@ -360,11 +426,18 @@ static void test_fp(void)
 	}
 	/* NaN-boxing: a single read from a register holding a non-boxed value is NaN. */
 	u64 r;
-	__asm__ volatile("li t0, 0x3f800000\n fmv.d.x ft0, t0\n fadd.s ft1, ft0, ft0\n fmv.x.d %0, ft1" : "=r"(r) : : "t0");
+	__asm__ volatile("li t0, 0x3f800000\n fmv.d.x ft0, t0\n fadd.s ft1, ft0, ft0\n fmv.x.d %0, ft1"
+	                 : "=r"(r)
+	                 :
+	                 : "t0");
 	line("unboxed", 0x3f800000, 0, r, read_fflags_clear());
 	/* Dynamic rounding mode through frm. */
-	__asm__ volatile("fsrmi 2\n li t0, 1\n fcvt.d.l ft0, t0\n li t0, 3\n fcvt.d.l ft1, t0\n fdiv.d ft2, ft0, ft1\n"
-			 "fmv.x.d %0, ft2\n fsrmi 0" : "=r"(r) : : "t0");
+	__asm__ volatile(
+	    "fsrmi 2\n li t0, 1\n fcvt.d.l ft0, t0\n li t0, 3\n fcvt.d.l ft1, t0\n fdiv.d ft2, ft0, ft1\n"
+	    "fmv.x.d %0, ft2\n fsrmi 0"
+	    : "=r"(r)
+	    :
+	    : "t0");
 	line("frm.rdn", 1, 3, r, read_fflags_clear());
 }
 
@@ -374,8 +447,10 @@ static void test_loop(void)
 	u64 h = 0xcbf29ce484222325ULL;
 	for (unsigned i = 0; i < 20000; i++) {
 		u64 v = mem[i & 63] + i;
-		if (v & 1) h ^= v * 0x100000001b3ULL;
-		else h = (h << 7 | h >> 57) + v / (i | 1);
+		if (v & 1)
+			h ^= v * 0x100000001b3ULL;
+		else
+			h = (h << 7 | h >> 57) + v / (i | 1);
 		mem[(i * 13) & 63] = h;
 	}
 	line("loop", 0, 0, h, 0);

@@ -23,9 +23,27 @@ static uint8_t *ram;
 static struct rv_hart hart;
 static uint64_t fake_time;
 
-static bool no_mmio_read(void *o, uint64_t a, unsigned s, uint64_t *v) { (void)o; (void)a; (void)s; *v = 0; return false; }
-static bool no_mmio_write(void *o, uint64_t a, unsigned s, uint64_t v) { (void)o; (void)a; (void)s; (void)v; return false; }
-static uint64_t read_time(void *o) { (void)o; return fake_time; }
+static bool no_mmio_read(void *o, uint64_t a, unsigned s, uint64_t *v)
+{
+	(void)o;
+	(void)a;
+	(void)s;
+	*v = 0;
+	return false;
+}
+static bool no_mmio_write(void *o, uint64_t a, unsigned s, uint64_t v)
+{
+	(void)o;
+	(void)a;
+	(void)s;
+	(void)v;
+	return false;
+}
+static uint64_t read_time(void *o)
+{
+	(void)o;
+	return fake_time;
+}
 
 /* ---- encoders ---- */
 static uint32_t enc_r(unsigned f7, unsigned rs2, unsigned rs1, unsigned f3, unsigned rd, unsigned op)
@@ -58,14 +76,21 @@ static uint32_t enc_s(int imm, unsigned rs2, unsigned rs1, unsigned f3, unsigned
 #define SRET 0x10200073u
 #define WFI 0x10500073u
 
-static void put32(uint64_t pa, uint32_t v) { memcpy(ram + (pa - RAM_BASE), &v, 4); }
+static void put32(uint64_t pa, uint32_t v)
+{
+	memcpy(ram + (pa - RAM_BASE), &v, 4);
+}
 
 static void reset(void)
 {
 	memset(ram, 0, RAM_SIZE);
 	fake_time = 0;
-	struct rv_bus bus = {.ram = ram, .ram_base = RAM_BASE, .ram_size = RAM_SIZE, .mmio_read = no_mmio_read,
-			     .mmio_write = no_mmio_write, .read_time = read_time};
+	struct rv_bus bus = {.ram = ram,
+	                     .ram_base = RAM_BASE,
+	                     .ram_size = RAM_SIZE,
+	                     .mmio_read = no_mmio_read,
+	                     .mmio_write = no_mmio_write,
+	                     .read_time = read_time};
 	if (hart.ops) rv_hart_destroy(&hart);
 	CHECK(rv_hart_init(&hart, 0, &bus));
 	hart.mtvec = MTVEC;
@@ -74,8 +99,16 @@ static void reset(void)
 	put32(STVEC, 0x00000013u);
 }
 
-static void put64(uint64_t pa, uint64_t v) { memcpy(ram + (pa - RAM_BASE), &v, 8); }
-static uint64_t get64(uint64_t pa) { uint64_t v; memcpy(&v, ram + (pa - RAM_BASE), 8); return v; }
+static void put64(uint64_t pa, uint64_t v)
+{
+	memcpy(ram + (pa - RAM_BASE), &v, 8);
+}
+static uint64_t get64(uint64_t pa)
+{
+	uint64_t v;
+	memcpy(&v, ram + (pa - RAM_BASE), 8);
+	return v;
+}
 
 /* Runs one instruction placed at the current pc. */
 static void exec1(uint32_t insn)
@@ -95,21 +128,24 @@ static void enter(unsigned priv, uint64_t pc)
 
 static void test_division_edge_cases(void)
 {
-	struct { uint32_t insn; uint64_t a, b, r; } cases[] = {
-		{DIV(3, 1, 2), 7, 0, ~0ULL},
-		{DIVU(3, 1, 2), 7, 0, ~0ULL},
-		{REM(3, 1, 2), 7, 0, 7},
-		{REMU(3, 1, 2), 7, 0, 7},
-		{DIV(3, 1, 2), 0x8000000000000000ULL, ~0ULL, 0x8000000000000000ULL},
-		{REM(3, 1, 2), 0x8000000000000000ULL, ~0ULL, 0},
-		{DIVW(3, 1, 2), 0x80000000ULL, ~0ULL, 0xffffffff80000000ULL},
-		{REMW(3, 1, 2), 0x80000000ULL, ~0ULL, 0},
-		{DIVW(3, 1, 2), 5, 0, ~0ULL},
-		{REMW(3, 1, 2), 0xfffffffffffffff9ULL, 0, 0xfffffffffffffff9ULL},
-		{DIV(3, 1, 2), (uint64_t)-7, 2, (uint64_t)-3},
-		{REM(3, 1, 2), (uint64_t)-7, 2, (uint64_t)-1},
-		{MULH(3, 1, 2), (uint64_t)-1, (uint64_t)-1, 0},
-		{MULH(3, 1, 2), 0x8000000000000000ULL, 0x8000000000000000ULL, 0x4000000000000000ULL},
+	struct {
+		uint32_t insn;
+		uint64_t a, b, r;
+	} cases[] = {
+	    {DIV(3, 1, 2), 7, 0, ~0ULL},
+	    {DIVU(3, 1, 2), 7, 0, ~0ULL},
+	    {REM(3, 1, 2), 7, 0, 7},
+	    {REMU(3, 1, 2), 7, 0, 7},
+	    {DIV(3, 1, 2), 0x8000000000000000ULL, ~0ULL, 0x8000000000000000ULL},
+	    {REM(3, 1, 2), 0x8000000000000000ULL, ~0ULL, 0},
+	    {DIVW(3, 1, 2), 0x80000000ULL, ~0ULL, 0xffffffff80000000ULL},
+	    {REMW(3, 1, 2), 0x80000000ULL, ~0ULL, 0},
+	    {DIVW(3, 1, 2), 5, 0, ~0ULL},
+	    {REMW(3, 1, 2), 0xfffffffffffffff9ULL, 0, 0xfffffffffffffff9ULL},
+	    {DIV(3, 1, 2), (uint64_t)-7, 2, (uint64_t)-3},
+	    {REM(3, 1, 2), (uint64_t)-7, 2, (uint64_t)-1},
+	    {MULH(3, 1, 2), (uint64_t)-1, (uint64_t)-1, 0},
+	    {MULH(3, 1, 2), 0x8000000000000000ULL, 0x8000000000000000ULL, 0x4000000000000000ULL},
 	};
 	for (unsigned i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		reset();
@@ -166,7 +202,7 @@ static void test_sret_restores(void)
 	reset();
 	enter(RV_PRIV_S, CODE + 0x100);
 	hart.sepc = CODE + 0x200;
-	hart.mstatus |= 1 << 5; /* SPIE */
+	hart.mstatus |= 1 << 5;       /* SPIE */
 	hart.mstatus &= ~(1ULL << 8); /* SPP = U */
 	exec1(SRET);
 	CHECK_EQ(hart.priv, RV_PRIV_U);
@@ -215,7 +251,8 @@ static void test_csr_access_rules(void)
 	reset();
 	exec1(CSRRS(5, 0x301, 0));
 	CHECK_EQ(hart.x[5] >> 62, 2);
-	CHECK_EQ(hart.x[5] & 0x3ffffff, (1 << 0) | (1 << 2) | (1 << 3) | (1 << 5) | (1 << 8) | (1 << 12) | (1 << 18) | (1 << 20));
+	CHECK_EQ(hart.x[5] & 0x3ffffff,
+	         (1 << 0) | (1 << 2) | (1 << 3) | (1 << 5) | (1 << 8) | (1 << 12) | (1 << 18) | (1 << 20));
 	/* FP CSRs are illegal while mstatus.FS is off. */
 	reset();
 	exec1(CSRRS(5, 0x003, 0));
@@ -237,8 +274,8 @@ static void test_timer_interrupt(void)
 	rv_hart_step(&hart, 1);
 	CHECK_EQ(hart.mcause, (1ULL << 63) | RV_IRQ_MTI);
 	CHECK_EQ(hart.mepc, CODE + 4);
-	CHECK_EQ(hart.mstatus & (1 << 3), 0);  /* MIE cleared */
-	CHECK(hart.mstatus & (1 << 7));         /* MPIE set */
+	CHECK_EQ(hart.mstatus & (1 << 3), 0); /* MIE cleared */
+	CHECK(hart.mstatus & (1 << 7));       /* MPIE set */
 }
 
 static void test_delegated_interrupt_not_taken_in_m(void)
@@ -287,7 +324,10 @@ static void test_misaligned_amo(void)
 #define L0 (RAM_BASE + 0x102000)
 #define DATA (RAM_BASE + 0x200000)
 
-static uint64_t pte(uint64_t pa, unsigned flags) { return (pa >> 12) << 10 | flags; }
+static uint64_t pte(uint64_t pa, unsigned flags)
+{
+	return (pa >> 12) << 10 | flags;
+}
 
 /* Sv39: VA 0x40000000 -> L1 -> L0 -> DATA. */
 static void map_sv39(unsigned leaf_flags)
@@ -405,7 +445,7 @@ static void setup(void)
 	ram = aligned_alloc(4096, RAM_SIZE + 4096); /* the hart may read a few bytes past the end */
 }
 
-TEST_MAIN(setup, test_division_edge_cases, test_x0_is_zero, test_illegal_instruction_trap, test_ecall_delegation,
-	  test_sret_restores, test_csr_access_rules, test_timer_interrupt, test_delegated_interrupt_not_taken_in_m,
-	  test_wfi_illegal_in_user, test_misaligned_amo, test_sv39_walk, test_sv39_permission_faults,
-	  test_superpages, test_sv48)
+TEST_MAIN(setup, test_division_edge_cases, test_x0_is_zero, test_illegal_instruction_trap,
+          test_ecall_delegation, test_sret_restores, test_csr_access_rules, test_timer_interrupt,
+          test_delegated_interrupt_not_taken_in_m, test_wfi_illegal_in_user, test_misaligned_amo,
+          test_sv39_walk, test_sv39_permission_faults, test_superpages, test_sv48)

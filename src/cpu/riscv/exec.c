@@ -26,7 +26,10 @@
 #define F3(i) (((i) >> 12) & 7)
 #define F7(i) ((i) >> 25)
 
-static inline int64_t imm_i(uint32_t i) { return (int64_t)(int32_t)i >> 20; }
+static inline int64_t imm_i(uint32_t i)
+{
+	return (int64_t)(int32_t)i >> 20;
+}
 static inline int64_t imm_s(uint32_t i)
 {
 	return ((int64_t)(int32_t)(i & 0xfe000000) >> 20) | ((i >> 7) & 31);
@@ -36,14 +39,16 @@ static inline int64_t imm_b(uint32_t i)
 	return ((int64_t)(int32_t)(i & 0x80000000) >> 19) | ((i & 0x80) << 4) | ((i >> 20) & 0x7e0) |
 	       ((i >> 7) & 0x1e);
 }
-static inline int64_t imm_u(uint32_t i) { return (int64_t)(int32_t)(i & 0xfffff000); }
+static inline int64_t imm_u(uint32_t i)
+{
+	return (int64_t)(int32_t)(i & 0xfffff000);
+}
 static inline int64_t imm_j(uint32_t i)
 {
 	return ((int64_t)(int32_t)(i & 0x80000000) >> 11) | (i & 0xff000) | ((i >> 9) & 0x800) |
 	       ((i >> 20) & 0x7fe);
 }
 #define sext32 rv_sext32
-
 
 /* Result of executing one instruction that leaves the fast loop. */
 enum block_exit { EXIT_NONE, EXIT_IRQ_CHECK, EXIT_WFI };
@@ -69,12 +74,8 @@ static enum block_exit exec_one(struct rv_hart *h, uint32_t insn, uint32_t raw, 
 
 	if (unlikely(!insn)) illegal(h, raw);
 	switch (insn & 0x7f) {
-	case 0x37: /* lui */
-		x[rd] = (uint64_t)imm_u(insn);
-		break;
-	case 0x17: /* auipc */
-		x[rd] = pc + (uint64_t)imm_u(insn);
-		break;
+	case 0x37: /* lui */ x[rd] = (uint64_t)imm_u(insn); break;
+	case 0x17: /* auipc */ x[rd] = pc + (uint64_t)imm_u(insn); break;
 	case 0x6f: /* jal */
 		x[rd] = next;
 		next = pc + (uint64_t)imm_j(insn);
@@ -135,9 +136,12 @@ static enum block_exit exec_one(struct rv_hart *h, uint32_t insn, uint32_t raw, 
 		case 3: x[rd] = a < (uint64_t)imm; break;
 		case 4: x[rd] = a ^ (uint64_t)imm; break;
 		case 5:
-			if ((insn >> 26) == 0) x[rd] = a >> (imm & 63);
-			else if ((insn >> 26) == 0x10) x[rd] = (uint64_t)((int64_t)a >> (imm & 63));
-			else illegal(h, raw);
+			if ((insn >> 26) == 0)
+				x[rd] = a >> (imm & 63);
+			else if ((insn >> 26) == 0x10)
+				x[rd] = (uint64_t)((int64_t)a >> (imm & 63));
+			else
+				illegal(h, raw);
 			break;
 		case 6: x[rd] = a | (uint64_t)imm; break;
 		default: x[rd] = a & (uint64_t)imm; break;
@@ -154,9 +158,12 @@ static enum block_exit exec_one(struct rv_hart *h, uint32_t insn, uint32_t raw, 
 			x[rd] = sext32((uint32_t)a << sh);
 			break;
 		case 5:
-			if (F7(insn) == 0) x[rd] = sext32((uint32_t)a >> sh);
-			else if (F7(insn) == 0x20) x[rd] = sext32((uint32_t)((int32_t)a >> sh));
-			else illegal(h, raw);
+			if (F7(insn) == 0)
+				x[rd] = sext32((uint32_t)a >> sh);
+			else if (F7(insn) == 0x20)
+				x[rd] = sext32((uint32_t)((int32_t)a >> sh));
+			else
+				illegal(h, raw);
 			break;
 		default: illegal(h, raw);
 		}
@@ -177,9 +184,7 @@ static enum block_exit exec_one(struct rv_hart *h, uint32_t insn, uint32_t raw, 
 		case 0x007: x[rd] = a & b; break;
 		case 0x008: x[rd] = a * b; break;
 		case 0x009: x[rd] = (uint64_t)(((__int128)(int64_t)a * (int64_t)b) >> 64); break;
-		case 0x00a:
-			x[rd] = (uint64_t)(((__int128)(int64_t)a * (unsigned __int128)b) >> 64);
-			break;
+		case 0x00a: x[rd] = (uint64_t)(((__int128)(int64_t)a * (unsigned __int128)b) >> 64); break;
 		case 0x00b: x[rd] = (uint64_t)(((unsigned __int128)a * b) >> 64); break;
 		case 0x00c: x[rd] = rv_div((int64_t)a, (int64_t)b); break;
 		case 0x00d: x[rd] = rv_divu(a, b); break;
@@ -199,13 +204,9 @@ static enum block_exit exec_one(struct rv_hart *h, uint32_t insn, uint32_t raw, 
 		case 0x105: x[rd] = sext32((uint32_t)((int32_t)a >> (b & 31))); break;
 		case 0x008: x[rd] = sext32((uint32_t)a * (uint32_t)b); break;
 		case 0x00c: x[rd] = rv_divw((int32_t)a, (int32_t)b); break;
-		case 0x00d:
-			x[rd] = (uint32_t)b ? sext32((uint32_t)a / (uint32_t)b) : ~0ULL;
-			break;
+		case 0x00d: x[rd] = (uint32_t)b ? sext32((uint32_t)a / (uint32_t)b) : ~0ULL; break;
 		case 0x00e: x[rd] = rv_remw((int32_t)a, (int32_t)b); break;
-		case 0x00f:
-			x[rd] = (uint32_t)b ? sext32((uint32_t)a % (uint32_t)b) : sext32(a);
-			break;
+		case 0x00f: x[rd] = (uint32_t)b ? sext32((uint32_t)a % (uint32_t)b) : sext32(a); break;
 		default: illegal(h, raw);
 		}
 		break;
@@ -213,9 +214,7 @@ static enum block_exit exec_one(struct rv_hart *h, uint32_t insn, uint32_t raw, 
 	case 0x0f: /* fence, fence.i: memory is coherent and no code is cached */
 		if (F3(insn) > 1) illegal(h, raw);
 		break;
-	case 0x2f:
-		exec_amo(h, insn);
-		break;
+	case 0x2f: exec_amo(h, insn); break;
 	case 0x07: { /* flw / fld */
 		unsigned f3 = F3(insn);
 		if (unlikely(rv_fs_off(h) || (f3 != 2 && f3 != 3))) illegal(h, raw);
@@ -230,14 +229,16 @@ static enum block_exit exec_one(struct rv_hart *h, uint32_t insn, uint32_t raw, 
 		rv_store(h, x[RS1(insn)] + (uint64_t)imm_s(insn), 1u << f3, h->f[RS2(insn)]);
 		break;
 	}
-	case 0x43: case 0x47: case 0x4b: case 0x4f: case 0x53:
+	case 0x43:
+	case 0x47:
+	case 0x4b:
+	case 0x4f:
+	case 0x53:
 		if (unlikely(rv_fs_off(h))) illegal(h, raw);
 		rv_exec_fp(h, insn);
 		break;
-	case 0x73:
-		return exec_system(h, insn, pc, len);
-	default:
-		illegal(h, raw);
+	case 0x73: return exec_system(h, insn, pc, len);
+	default: illegal(h, raw);
 	}
 	h->pc = next;
 	return EXIT_NONE;
@@ -248,30 +249,37 @@ static enum block_exit exec_one(struct rv_hart *h, uint32_t insn, uint32_t raw, 
  * definition per width; `old` receives the previous value (sign-extended).
  * Returns false for an unknown funct5.
  */
-#define DEFINE_AMO(name, utype, stype)                                                             \
-	static bool name(void *p, unsigned f5, utype s, uint64_t *old)                             \
-	{                                                                                          \
-		utype *q = p, o, n;                                                                \
-		switch (f5) {                                                                      \
-		case 0x01: o = __atomic_exchange_n(q, s, __ATOMIC_SEQ_CST); break;                 \
-		case 0x00: o = __atomic_fetch_add(q, s, __ATOMIC_SEQ_CST); break;                  \
-		case 0x04: o = __atomic_fetch_xor(q, s, __ATOMIC_SEQ_CST); break;                  \
-		case 0x0c: o = __atomic_fetch_and(q, s, __ATOMIC_SEQ_CST); break;                  \
-		case 0x08: o = __atomic_fetch_or(q, s, __ATOMIC_SEQ_CST); break;                   \
-		case 0x10: case 0x14: case 0x18: case 0x1c:                                        \
-			o = __atomic_load_n(q, __ATOMIC_SEQ_CST);                                  \
-			do {                                                                       \
-				if (f5 == 0x10) n = (stype)o < (stype)s ? o : s;                   \
-				else if (f5 == 0x14) n = (stype)o > (stype)s ? o : s;              \
-				else if (f5 == 0x18) n = o < s ? o : s;                            \
-				else n = o > s ? o : s;                                            \
-			} while (!__atomic_compare_exchange_n(q, &o, n, false, __ATOMIC_SEQ_CST,   \
-							      __ATOMIC_SEQ_CST));                  \
-			break;                                                                     \
-		default: return false;                                                             \
-		}                                                                                  \
-		*old = (uint64_t)(int64_t)(stype)o;                                                \
-		return true;                                                                       \
+#define DEFINE_AMO(name, utype, stype)                                                                       \
+	static bool name(void *p, unsigned f5, utype s, uint64_t *old)                                       \
+	{                                                                                                    \
+		utype *q = p, o, n;                                                                          \
+		switch (f5) {                                                                                \
+		case 0x01: o = __atomic_exchange_n(q, s, __ATOMIC_SEQ_CST); break;                           \
+		case 0x00: o = __atomic_fetch_add(q, s, __ATOMIC_SEQ_CST); break;                            \
+		case 0x04: o = __atomic_fetch_xor(q, s, __ATOMIC_SEQ_CST); break;                            \
+		case 0x0c: o = __atomic_fetch_and(q, s, __ATOMIC_SEQ_CST); break;                            \
+		case 0x08: o = __atomic_fetch_or(q, s, __ATOMIC_SEQ_CST); break;                             \
+		case 0x10:                                                                                   \
+		case 0x14:                                                                                   \
+		case 0x18:                                                                                   \
+		case 0x1c:                                                                                   \
+			o = __atomic_load_n(q, __ATOMIC_SEQ_CST);                                            \
+			do {                                                                                 \
+				if (f5 == 0x10)                                                              \
+					n = (stype)o < (stype)s ? o : s;                                     \
+				else if (f5 == 0x14)                                                         \
+					n = (stype)o > (stype)s ? o : s;                                     \
+				else if (f5 == 0x18)                                                         \
+					n = o < s ? o : s;                                                   \
+				else                                                                         \
+					n = o > s ? o : s;                                                   \
+			} while (!__atomic_compare_exchange_n(q, &o, n, false, __ATOMIC_SEQ_CST,             \
+			                                      __ATOMIC_SEQ_CST));                            \
+			break;                                                                               \
+		default: return false;                                                                       \
+		}                                                                                            \
+		*old = (uint64_t)(int64_t)(stype)o;                                                          \
+		return true;                                                                                 \
 	}
 DEFINE_AMO(amo32, uint32_t, int32_t)
 DEFINE_AMO(amo64, uint64_t, int64_t)
@@ -302,11 +310,11 @@ static void exec_amo(struct rv_hart *h, uint32_t insn)
 			if (size == 4) {
 				uint32_t expect = (uint32_t)h->resv_val;
 				ok = __atomic_compare_exchange_n((uint32_t *)p, &expect, (uint32_t)src, false,
-								 __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+				                                 __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
 			} else {
 				uint64_t expect = h->resv_val;
 				ok = __atomic_compare_exchange_n((uint64_t *)p, &expect, src, false,
-								 __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+				                                 __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
 			}
 		}
 		h->resv_valid = false;
@@ -333,8 +341,10 @@ static enum block_exit exec_csr(struct rv_hart *h, uint32_t insn, uint64_t next)
 	}
 	if (do_write) {
 		uint64_t val = src;
-		if ((f3 & 3) == 2) val = old | src;
-		else if ((f3 & 3) == 3) val = old & ~src;
+		if ((f3 & 3) == 2)
+			val = old | src;
+		else if ((f3 & 3) == 3)
+			val = old & ~src;
 		if (!rv_csr_write(h, csr, val)) illegal(h, insn);
 	}
 	if (!do_read && !rv_csr_read(h, csr, &old)) illegal(h, insn); /* existence check */
@@ -353,17 +363,17 @@ static enum block_exit exec_system(struct rv_hart *h, uint32_t insn, uint64_t pc
 	if (f7 == 0x09) { /* sfence.vma */
 		if (h->priv == RV_PRIV_U || (h->priv == RV_PRIV_S && (h->mstatus & MSTATUS_TVM)))
 			illegal(h, insn);
-		if (RS1(insn)) rv_tlb_flush_page(h, h->x[RS1(insn)]);
-		else rv_tlb_flush_all(h);
+		if (RS1(insn))
+			rv_tlb_flush_page(h, h->x[RS1(insn)]);
+		else
+			rv_tlb_flush_all(h);
 		h->pc = pc + len;
 		return EXIT_NONE;
 	}
 	if (RS1(insn) != 0) illegal(h, insn);
 	switch (insn >> 20) {
-	case 0x000: /* ecall */
-		rv_raise(h, RV_EXC_ECALL_U + h->priv, 0);
-	case 0x001: /* ebreak */
-		rv_raise(h, RV_EXC_BREAKPOINT, pc);
+	case 0x000: /* ecall */ rv_raise(h, RV_EXC_ECALL_U + h->priv, 0);
+	case 0x001: /* ebreak */ rv_raise(h, RV_EXC_BREAKPOINT, pc);
 	case 0x102: { /* sret */
 		if (h->priv == RV_PRIV_U || (h->priv == RV_PRIV_S && (h->mstatus & MSTATUS_TSR)))
 			illegal(h, insn);
@@ -396,8 +406,7 @@ static enum block_exit exec_system(struct rv_hart *h, uint32_t insn, uint64_t pc
 			illegal(h, insn);
 		h->pc = pc + len;
 		return EXIT_WFI;
-	default:
-		illegal(h, insn);
+	default: illegal(h, insn);
 	}
 }
 
@@ -414,13 +423,12 @@ static enum block_exit exec_system(struct rv_hart *h, uint32_t insn, uint64_t pc
  * through exec_one(). Writes to x0 go to x[32], so no handler tests rd.
  */
 
-
-
 bool rv_hart_alloc_cache(struct rv_hart *h)
 {
 	uint64_t pages = (h->bus.ram_size + RV_PAGE_SIZE - 1) / RV_PAGE_SIZE;
 	h->ops_bytes = pages * OPS_PER_PAGE * sizeof(struct rv_op);
-	void *p = mmap(NULL, h->ops_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	void *p = mmap(NULL, h->ops_bytes, PROT_READ | PROT_WRITE,
+	               MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (p == MAP_FAILED) {
 		h->ops = NULL;
 		return false;
@@ -444,7 +452,8 @@ static unsigned kind_of(uint32_t i)
 	case 0x6f: return K_JAL;
 	case 0x67: return f3 == 0 ? K_JALR : K_GENERIC;
 	case 0x63: {
-		static const unsigned k[8] = {K_BEQ, K_BNE, K_GENERIC, K_GENERIC, K_BLT, K_BGE, K_BLTU, K_BGEU};
+		static const unsigned k[8] = {K_BEQ, K_BNE, K_GENERIC, K_GENERIC,
+		                              K_BLT, K_BGE, K_BLTU,    K_BGEU};
 		return k[f3];
 	}
 	case 0x03: {
@@ -452,7 +461,8 @@ static unsigned kind_of(uint32_t i)
 		return k[f3];
 	}
 	case 0x23: {
-		static const unsigned k[8] = {K_SB, K_SH, K_SW, K_SD, K_GENERIC, K_GENERIC, K_GENERIC, K_GENERIC};
+		static const unsigned k[8] = {K_SB,      K_SH,      K_SW,      K_SD,
+		                              K_GENERIC, K_GENERIC, K_GENERIC, K_GENERIC};
 		return k[f3];
 	}
 	case 0x13:
@@ -479,7 +489,8 @@ static unsigned kind_of(uint32_t i)
 			return k[f3];
 		}
 		if (f7 == 1) {
-			static const unsigned k[8] = {K_MUL, K_MULH, K_MULHSU, K_MULHU, K_DIV, K_DIVU, K_REM, K_REMU};
+			static const unsigned k[8] = {K_MUL, K_MULH, K_MULHSU, K_MULHU,
+			                              K_DIV, K_DIVU, K_REM,    K_REMU};
 			return k[f3];
 		}
 		if (f7 == 0x20) return f3 == 0 ? K_SUB : f3 == 5 ? K_SRA : K_GENERIC;
@@ -488,7 +499,8 @@ static unsigned kind_of(uint32_t i)
 		if (f7 == 0) return f3 == 0 ? K_ADDW : f3 == 1 ? K_SLLW : f3 == 5 ? K_SRLW : K_GENERIC;
 		if (f7 == 0x20) return f3 == 0 ? K_SUBW : f3 == 5 ? K_SRAW : K_GENERIC;
 		if (f7 == 1) {
-			static const unsigned k[8] = {K_MULW, K_GENERIC, K_GENERIC, K_GENERIC, K_DIVW, K_DIVUW, K_REMW, K_REMUW};
+			static const unsigned k[8] = {K_MULW, K_GENERIC, K_GENERIC, K_GENERIC,
+			                              K_DIVW, K_DIVUW,   K_REMW,    K_REMUW};
 			return k[f3];
 		}
 		return K_GENERIC;
@@ -522,7 +534,8 @@ void rv_decode_op(struct rv_op *op, uint32_t w, unsigned off)
 	op->rs1 = (uint8_t)RS1(insn);
 	op->rs2 = (uint8_t)RS2(insn);
 	switch (insn & 0x7f) {
-	case 0x37: case 0x17: op->imm = (int32_t)imm_u(insn); break;
+	case 0x37:
+	case 0x17: op->imm = (int32_t)imm_u(insn); break;
 	case 0x6f: op->imm = (int32_t)imm_j(insn); break;
 	case 0x63: op->imm = (int32_t)imm_b(insn); break;
 	case 0x23: op->imm = (int32_t)imm_s(insn); break;
@@ -562,70 +575,136 @@ static enum block_exit run_block(struct rv_hart *h, int64_t budget)
 {
 	/* kind + K_COUNT: the 4-byte form of the same instruction. */
 	static const void *const labels[2 * K_COUNT] = {
-		[K_DECODE] = &&l_decode, [K_GENERIC] = &&l_generic, [K_SLOW] = &&l_slow,
-		[K_DECODE + K_COUNT] = &&l_decode, [K_GENERIC + K_COUNT] = &&l_generic, [K_SLOW + K_COUNT] = &&l_slow,
-		[K_LUI] = &&l_lui_2, [K_LUI + K_COUNT] = &&l_lui_4,
-		[K_AUIPC] = &&l_auipc_2, [K_AUIPC + K_COUNT] = &&l_auipc_4,
-		[K_JAL] = &&l_jal_2, [K_JAL + K_COUNT] = &&l_jal_4,
-		[K_JALR] = &&l_jalr_2, [K_JALR + K_COUNT] = &&l_jalr_4,
-		[K_BEQ] = &&l_beq_2, [K_BEQ + K_COUNT] = &&l_beq_4,
-		[K_BNE] = &&l_bne_2, [K_BNE + K_COUNT] = &&l_bne_4,
-		[K_BLT] = &&l_blt_2, [K_BLT + K_COUNT] = &&l_blt_4,
-		[K_BGE] = &&l_bge_2, [K_BGE + K_COUNT] = &&l_bge_4,
-		[K_BLTU] = &&l_bltu_2, [K_BLTU + K_COUNT] = &&l_bltu_4,
-		[K_BGEU] = &&l_bgeu_2, [K_BGEU + K_COUNT] = &&l_bgeu_4,
-		[K_LB] = &&l_lb_2, [K_LB + K_COUNT] = &&l_lb_4,
-		[K_LH] = &&l_lh_2, [K_LH + K_COUNT] = &&l_lh_4,
-		[K_LW] = &&l_lw_2, [K_LW + K_COUNT] = &&l_lw_4,
-		[K_LD] = &&l_ld_2, [K_LD + K_COUNT] = &&l_ld_4,
-		[K_LBU] = &&l_lbu_2, [K_LBU + K_COUNT] = &&l_lbu_4,
-		[K_LHU] = &&l_lhu_2, [K_LHU + K_COUNT] = &&l_lhu_4,
-		[K_LWU] = &&l_lwu_2, [K_LWU + K_COUNT] = &&l_lwu_4,
-		[K_SB] = &&l_sb_2, [K_SB + K_COUNT] = &&l_sb_4,
-		[K_SH] = &&l_sh_2, [K_SH + K_COUNT] = &&l_sh_4,
-		[K_SW] = &&l_sw_2, [K_SW + K_COUNT] = &&l_sw_4,
-		[K_SD] = &&l_sd_2, [K_SD + K_COUNT] = &&l_sd_4,
-		[K_ADDI] = &&l_addi_2, [K_ADDI + K_COUNT] = &&l_addi_4,
-		[K_SLTI] = &&l_slti_2, [K_SLTI + K_COUNT] = &&l_slti_4,
-		[K_SLTIU] = &&l_sltiu_2, [K_SLTIU + K_COUNT] = &&l_sltiu_4,
-		[K_XORI] = &&l_xori_2, [K_XORI + K_COUNT] = &&l_xori_4,
-		[K_ORI] = &&l_ori_2, [K_ORI + K_COUNT] = &&l_ori_4,
-		[K_ANDI] = &&l_andi_2, [K_ANDI + K_COUNT] = &&l_andi_4,
-		[K_SLLI] = &&l_slli_2, [K_SLLI + K_COUNT] = &&l_slli_4,
-		[K_SRLI] = &&l_srli_2, [K_SRLI + K_COUNT] = &&l_srli_4,
-		[K_SRAI] = &&l_srai_2, [K_SRAI + K_COUNT] = &&l_srai_4,
-		[K_ADDIW] = &&l_addiw_2, [K_ADDIW + K_COUNT] = &&l_addiw_4,
-		[K_SLLIW] = &&l_slliw_2, [K_SLLIW + K_COUNT] = &&l_slliw_4,
-		[K_SRLIW] = &&l_srliw_2, [K_SRLIW + K_COUNT] = &&l_srliw_4,
-		[K_SRAIW] = &&l_sraiw_2, [K_SRAIW + K_COUNT] = &&l_sraiw_4,
-		[K_ADD] = &&l_add_2, [K_ADD + K_COUNT] = &&l_add_4,
-		[K_SUB] = &&l_sub_2, [K_SUB + K_COUNT] = &&l_sub_4,
-		[K_SLL] = &&l_sll_2, [K_SLL + K_COUNT] = &&l_sll_4,
-		[K_SLT] = &&l_slt_2, [K_SLT + K_COUNT] = &&l_slt_4,
-		[K_SLTU] = &&l_sltu_2, [K_SLTU + K_COUNT] = &&l_sltu_4,
-		[K_XOR] = &&l_xor_2, [K_XOR + K_COUNT] = &&l_xor_4,
-		[K_SRL] = &&l_srl_2, [K_SRL + K_COUNT] = &&l_srl_4,
-		[K_SRA] = &&l_sra_2, [K_SRA + K_COUNT] = &&l_sra_4,
-		[K_OR] = &&l_or_2, [K_OR + K_COUNT] = &&l_or_4,
-		[K_AND] = &&l_and_2, [K_AND + K_COUNT] = &&l_and_4,
-		[K_MUL] = &&l_mul_2, [K_MUL + K_COUNT] = &&l_mul_4,
-		[K_MULH] = &&l_mulh_2, [K_MULH + K_COUNT] = &&l_mulh_4,
-		[K_MULHSU] = &&l_mulhsu_2, [K_MULHSU + K_COUNT] = &&l_mulhsu_4,
-		[K_MULHU] = &&l_mulhu_2, [K_MULHU + K_COUNT] = &&l_mulhu_4,
-		[K_DIV] = &&l_div_2, [K_DIV + K_COUNT] = &&l_div_4,
-		[K_DIVU] = &&l_divu_2, [K_DIVU + K_COUNT] = &&l_divu_4,
-		[K_REM] = &&l_rem_2, [K_REM + K_COUNT] = &&l_rem_4,
-		[K_REMU] = &&l_remu_2, [K_REMU + K_COUNT] = &&l_remu_4,
-		[K_ADDW] = &&l_addw_2, [K_ADDW + K_COUNT] = &&l_addw_4,
-		[K_SUBW] = &&l_subw_2, [K_SUBW + K_COUNT] = &&l_subw_4,
-		[K_SLLW] = &&l_sllw_2, [K_SLLW + K_COUNT] = &&l_sllw_4,
-		[K_SRLW] = &&l_srlw_2, [K_SRLW + K_COUNT] = &&l_srlw_4,
-		[K_SRAW] = &&l_sraw_2, [K_SRAW + K_COUNT] = &&l_sraw_4,
-		[K_MULW] = &&l_mulw_2, [K_MULW + K_COUNT] = &&l_mulw_4,
-		[K_DIVW] = &&l_divw_2, [K_DIVW + K_COUNT] = &&l_divw_4,
-		[K_DIVUW] = &&l_divuw_2, [K_DIVUW + K_COUNT] = &&l_divuw_4,
-		[K_REMW] = &&l_remw_2, [K_REMW + K_COUNT] = &&l_remw_4,
-		[K_REMUW] = &&l_remuw_2, [K_REMUW + K_COUNT] = &&l_remuw_4,
+	    [K_DECODE] = &&l_decode,
+	    [K_GENERIC] = &&l_generic,
+	    [K_SLOW] = &&l_slow,
+	    [K_DECODE + K_COUNT] = &&l_decode,
+	    [K_GENERIC + K_COUNT] = &&l_generic,
+	    [K_SLOW + K_COUNT] = &&l_slow,
+	    [K_LUI] = &&l_lui_2,
+	    [K_LUI + K_COUNT] = &&l_lui_4,
+	    [K_AUIPC] = &&l_auipc_2,
+	    [K_AUIPC + K_COUNT] = &&l_auipc_4,
+	    [K_JAL] = &&l_jal_2,
+	    [K_JAL + K_COUNT] = &&l_jal_4,
+	    [K_JALR] = &&l_jalr_2,
+	    [K_JALR + K_COUNT] = &&l_jalr_4,
+	    [K_BEQ] = &&l_beq_2,
+	    [K_BEQ + K_COUNT] = &&l_beq_4,
+	    [K_BNE] = &&l_bne_2,
+	    [K_BNE + K_COUNT] = &&l_bne_4,
+	    [K_BLT] = &&l_blt_2,
+	    [K_BLT + K_COUNT] = &&l_blt_4,
+	    [K_BGE] = &&l_bge_2,
+	    [K_BGE + K_COUNT] = &&l_bge_4,
+	    [K_BLTU] = &&l_bltu_2,
+	    [K_BLTU + K_COUNT] = &&l_bltu_4,
+	    [K_BGEU] = &&l_bgeu_2,
+	    [K_BGEU + K_COUNT] = &&l_bgeu_4,
+	    [K_LB] = &&l_lb_2,
+	    [K_LB + K_COUNT] = &&l_lb_4,
+	    [K_LH] = &&l_lh_2,
+	    [K_LH + K_COUNT] = &&l_lh_4,
+	    [K_LW] = &&l_lw_2,
+	    [K_LW + K_COUNT] = &&l_lw_4,
+	    [K_LD] = &&l_ld_2,
+	    [K_LD + K_COUNT] = &&l_ld_4,
+	    [K_LBU] = &&l_lbu_2,
+	    [K_LBU + K_COUNT] = &&l_lbu_4,
+	    [K_LHU] = &&l_lhu_2,
+	    [K_LHU + K_COUNT] = &&l_lhu_4,
+	    [K_LWU] = &&l_lwu_2,
+	    [K_LWU + K_COUNT] = &&l_lwu_4,
+	    [K_SB] = &&l_sb_2,
+	    [K_SB + K_COUNT] = &&l_sb_4,
+	    [K_SH] = &&l_sh_2,
+	    [K_SH + K_COUNT] = &&l_sh_4,
+	    [K_SW] = &&l_sw_2,
+	    [K_SW + K_COUNT] = &&l_sw_4,
+	    [K_SD] = &&l_sd_2,
+	    [K_SD + K_COUNT] = &&l_sd_4,
+	    [K_ADDI] = &&l_addi_2,
+	    [K_ADDI + K_COUNT] = &&l_addi_4,
+	    [K_SLTI] = &&l_slti_2,
+	    [K_SLTI + K_COUNT] = &&l_slti_4,
+	    [K_SLTIU] = &&l_sltiu_2,
+	    [K_SLTIU + K_COUNT] = &&l_sltiu_4,
+	    [K_XORI] = &&l_xori_2,
+	    [K_XORI + K_COUNT] = &&l_xori_4,
+	    [K_ORI] = &&l_ori_2,
+	    [K_ORI + K_COUNT] = &&l_ori_4,
+	    [K_ANDI] = &&l_andi_2,
+	    [K_ANDI + K_COUNT] = &&l_andi_4,
+	    [K_SLLI] = &&l_slli_2,
+	    [K_SLLI + K_COUNT] = &&l_slli_4,
+	    [K_SRLI] = &&l_srli_2,
+	    [K_SRLI + K_COUNT] = &&l_srli_4,
+	    [K_SRAI] = &&l_srai_2,
+	    [K_SRAI + K_COUNT] = &&l_srai_4,
+	    [K_ADDIW] = &&l_addiw_2,
+	    [K_ADDIW + K_COUNT] = &&l_addiw_4,
+	    [K_SLLIW] = &&l_slliw_2,
+	    [K_SLLIW + K_COUNT] = &&l_slliw_4,
+	    [K_SRLIW] = &&l_srliw_2,
+	    [K_SRLIW + K_COUNT] = &&l_srliw_4,
+	    [K_SRAIW] = &&l_sraiw_2,
+	    [K_SRAIW + K_COUNT] = &&l_sraiw_4,
+	    [K_ADD] = &&l_add_2,
+	    [K_ADD + K_COUNT] = &&l_add_4,
+	    [K_SUB] = &&l_sub_2,
+	    [K_SUB + K_COUNT] = &&l_sub_4,
+	    [K_SLL] = &&l_sll_2,
+	    [K_SLL + K_COUNT] = &&l_sll_4,
+	    [K_SLT] = &&l_slt_2,
+	    [K_SLT + K_COUNT] = &&l_slt_4,
+	    [K_SLTU] = &&l_sltu_2,
+	    [K_SLTU + K_COUNT] = &&l_sltu_4,
+	    [K_XOR] = &&l_xor_2,
+	    [K_XOR + K_COUNT] = &&l_xor_4,
+	    [K_SRL] = &&l_srl_2,
+	    [K_SRL + K_COUNT] = &&l_srl_4,
+	    [K_SRA] = &&l_sra_2,
+	    [K_SRA + K_COUNT] = &&l_sra_4,
+	    [K_OR] = &&l_or_2,
+	    [K_OR + K_COUNT] = &&l_or_4,
+	    [K_AND] = &&l_and_2,
+	    [K_AND + K_COUNT] = &&l_and_4,
+	    [K_MUL] = &&l_mul_2,
+	    [K_MUL + K_COUNT] = &&l_mul_4,
+	    [K_MULH] = &&l_mulh_2,
+	    [K_MULH + K_COUNT] = &&l_mulh_4,
+	    [K_MULHSU] = &&l_mulhsu_2,
+	    [K_MULHSU + K_COUNT] = &&l_mulhsu_4,
+	    [K_MULHU] = &&l_mulhu_2,
+	    [K_MULHU + K_COUNT] = &&l_mulhu_4,
+	    [K_DIV] = &&l_div_2,
+	    [K_DIV + K_COUNT] = &&l_div_4,
+	    [K_DIVU] = &&l_divu_2,
+	    [K_DIVU + K_COUNT] = &&l_divu_4,
+	    [K_REM] = &&l_rem_2,
+	    [K_REM + K_COUNT] = &&l_rem_4,
+	    [K_REMU] = &&l_remu_2,
+	    [K_REMU + K_COUNT] = &&l_remu_4,
+	    [K_ADDW] = &&l_addw_2,
+	    [K_ADDW + K_COUNT] = &&l_addw_4,
+	    [K_SUBW] = &&l_subw_2,
+	    [K_SUBW + K_COUNT] = &&l_subw_4,
+	    [K_SLLW] = &&l_sllw_2,
+	    [K_SLLW + K_COUNT] = &&l_sllw_4,
+	    [K_SRLW] = &&l_srlw_2,
+	    [K_SRLW + K_COUNT] = &&l_srlw_4,
+	    [K_SRAW] = &&l_sraw_2,
+	    [K_SRAW + K_COUNT] = &&l_sraw_4,
+	    [K_MULW] = &&l_mulw_2,
+	    [K_MULW + K_COUNT] = &&l_mulw_4,
+	    [K_DIVW] = &&l_divw_2,
+	    [K_DIVW + K_COUNT] = &&l_divw_4,
+	    [K_DIVUW] = &&l_divuw_2,
+	    [K_DIVUW + K_COUNT] = &&l_divuw_4,
+	    [K_REMW] = &&l_remw_2,
+	    [K_REMW + K_COUNT] = &&l_remw_4,
+	    [K_REMUW] = &&l_remuw_2,
+	    [K_REMUW + K_COUNT] = &&l_remuw_4,
 	};
 	uint64_t *const x = h->x;
 	uint64_t pc = h->pc;
@@ -641,42 +720,73 @@ static enum block_exit run_block(struct rv_hart *h, int64_t budget)
 #define SYNC() (h->pc = pc, h->budget_left = budget + 1)
 /* Straight-line code cannot loop, so the budget is tested only where control
  * transfers (CHECKED_DISPATCH); it may overshoot by at most one page of code. */
-#define DISPATCH()                                                                     \
-	do {                                                                           \
-		budget--;                                                              \
-		memcpy(&w, (const void *)(uintptr_t)(pc + addend), 4);                 \
-		if (unlikely((w & op->mask) != op->raw)) goto l_decode;                \
-		goto *labels[op->kind];                                                \
+#define DISPATCH()                                                                                           \
+	do {                                                                                                 \
+		budget--;                                                                                    \
+		memcpy(&w, (const void *)(uintptr_t)(pc + addend), 4);                                       \
+		if (unlikely((w & op->mask) != op->raw)) goto l_decode;                                      \
+		goto *labels[op->kind];                                                                      \
 	} while (0)
-#define CHECKED_DISPATCH()                                         \
-	do {                                                       \
-		if (unlikely(budget <= 0)) goto out;               \
-		if (jit_on) goto l_jit;                            \
-		DISPATCH();                                        \
+#define CHECKED_DISPATCH()                                                                                   \
+	do {                                                                                                 \
+		if (unlikely(budget <= 0)) goto out;                                                         \
+		if (jit_on) goto l_jit;                                                                      \
+		DISPATCH();                                                                                  \
 	} while (0)
-#define NEXT() do { pc += LEN; op += LEN / 2; DISPATCH(); } while (0)
-#define JUMP(target)                                                               \
-	do {                                                                       \
-		uint64_t t_ = (target);                                            \
-		if (likely(((t_ ^ pc) & RV_PAGE_MASK) == 0)) {                     \
-			op = page_ops + ((t_ & (RV_PAGE_SIZE - 1)) >> 1);          \
-			pc = t_;                                                   \
-			CHECKED_DISPATCH();                                        \
-		}                                                                  \
-		pc = t_;                                                           \
-		goto new_page;                                                     \
+#define NEXT()                                                                                               \
+	do {                                                                                                 \
+		pc += LEN;                                                                                   \
+		op += LEN / 2;                                                                               \
+		DISPATCH();                                                                                  \
 	} while (0)
-#define BRANCH(cond) do { if (cond) JUMP(pc + (uint64_t)(int64_t)op->imm); NEXT(); } while (0)
-#define ALU(expr) do { x[op->rd] = (expr); NEXT(); } while (0)
+#define JUMP(target)                                                                                         \
+	do {                                                                                                 \
+		uint64_t t_ = (target);                                                                      \
+		if (likely(((t_ ^ pc) & RV_PAGE_MASK) == 0)) {                                               \
+			op = page_ops + ((t_ & (RV_PAGE_SIZE - 1)) >> 1);                                    \
+			pc = t_;                                                                             \
+			CHECKED_DISPATCH();                                                                  \
+		}                                                                                            \
+		pc = t_;                                                                                     \
+		goto new_page;                                                                               \
+	} while (0)
+#define BRANCH(cond)                                                                                         \
+	do {                                                                                                 \
+		if (cond) JUMP(pc + (uint64_t)(int64_t)op->imm);                                             \
+		NEXT();                                                                                      \
+	} while (0)
+#define ALU(expr)                                                                                            \
+	do {                                                                                                 \
+		x[op->rd] = (expr);                                                                          \
+		NEXT();                                                                                      \
+	} while (0)
 #define A (x[op->rs1])
 #define B (x[op->rs2])
 #define IMM ((uint64_t)(int64_t)op->imm)
-#define LOAD(fn) do { SYNC(); x[op->rd] = fn(h, A + IMM); NEXT(); } while (0)
-#define STORE(size) do { SYNC(); rv_store(h, A + IMM, size, B); NEXT(); } while (0)
+#define LOAD(fn)                                                                                             \
+	do {                                                                                                 \
+		SYNC();                                                                                      \
+		x[op->rd] = fn(h, A + IMM);                                                                  \
+		NEXT();                                                                                      \
+	} while (0)
+#define STORE(size)                                                                                          \
+	do {                                                                                                 \
+		SYNC();                                                                                      \
+		rv_store(h, A + IMM, size, B);                                                               \
+		NEXT();                                                                                      \
+	} while (0)
 /* Each handler exists for both instruction lengths, so NEXT() adds constants. */
-#define HANDLER(name, body)                                        \
-	l_##name##_2: { enum { LEN = 2 }; body }                   \
-	l_##name##_4: { enum { LEN = 4 }; body }
+#define HANDLER(name, body)                                                                                  \
+	l_##name##_2:                                                                                        \
+	{                                                                                                    \
+		enum { LEN = 2 };                                                                            \
+		body                                                                                         \
+	}                                                                                                    \
+	l_##name##_4:                                                                                        \
+	{                                                                                                    \
+		enum { LEN = 4 };                                                                            \
+		body                                                                                         \
+	}
 
 new_page:
 	h->pc = pc;
@@ -688,7 +798,7 @@ new_page:
 	CHECKED_DISPATCH();
 
 /* At a jump target: run its translated block, or count towards translating it. */
-l_jit: {
+l_jit : {
 	uint32_t id = op->jit;
 	if (likely(id >= RV_JIT_FIRST_BLOCK)) {
 		rv_jit_fn fn;
@@ -727,7 +837,7 @@ l_generic:
 	SYNC();
 	ex = exec_one(h, (uint32_t)op->imm, op->raw, pc, OP_LEN());
 	goto after_slow_path;
-l_slow: {
+l_slow : {
 	SYNC();
 	unsigned len;
 	uint32_t raw = rv_fetch(h, pc, &len);
@@ -744,8 +854,15 @@ after_slow_path:
 
 	HANDLER(lui, ALU(IMM);)
 	HANDLER(auipc, ALU(pc + IMM);)
-	HANDLER(jal, { x[op->rd] = pc + LEN; JUMP(pc + IMM); })
-	HANDLER(jalr, { uint64_t t_j = (A + IMM) & ~1ULL; x[op->rd] = pc + LEN; JUMP(t_j); })
+	HANDLER(jal, {
+		x[op->rd] = pc + LEN;
+		JUMP(pc + IMM);
+	})
+	HANDLER(jalr, {
+		uint64_t t_j = (A + IMM) & ~1ULL;
+		x[op->rd] = pc + LEN;
+		JUMP(t_j);
+	})
 	HANDLER(beq, BRANCH(A == B);)
 	HANDLER(bne, BRANCH(A != B);)
 	HANDLER(blt, BRANCH((int64_t)A < (int64_t)B);)
@@ -879,7 +996,8 @@ uint64_t rv_hart_step(struct rv_hart *h, uint64_t max_insns)
 {
 	uint64_t done = 0;
 	while (done < max_insns && !atomic_load(&h->stop)) {
-		uint64_t n = run_some(h, max_insns - done < BLOCK_INSNS ? max_insns - done : BLOCK_INSNS, true);
+		uint64_t n =
+		    run_some(h, max_insns - done < BLOCK_INSNS ? max_insns - done : BLOCK_INSNS, true);
 		done += n ? n : 1; /* a trap without retirement still makes progress */
 	}
 	return done;

@@ -220,8 +220,7 @@ static uint64_t compare(struct rv_hart *h, uint32_t insn, double a, double b, bo
 	case 0:
 		if (isnan(a) || isnan(b)) h->fflags |= FFLAG_NV;
 		return ((insn >> 12) & 7) == 1 ? a < b : a <= b;
-	default:
-		fp_illegal(h, insn);
+	default: fp_illegal(h, insn);
 	}
 }
 
@@ -233,14 +232,21 @@ static void exec_single(struct rv_hart *h, uint32_t insn)
 	unsigned rm;
 
 	switch (f7) {
-	case 0x00: case 0x04: case 0x08: case 0x0c: {
+	case 0x00:
+	case 0x04:
+	case 0x08:
+	case 0x0c: {
 		rm = effective_rm(h, insn);
 		begin_op(rm);
 		volatile float r;
-		if (f7 == 0x00) r = a + b;
-		else if (f7 == 0x04) r = a - b;
-		else if (f7 == 0x08) r = a * b;
-		else r = a / b;
+		if (f7 == 0x00)
+			r = a + b;
+		else if (f7 == 0x04)
+			r = a - b;
+		else if (f7 == 0x08)
+			r = a * b;
+		else
+			r = a / b;
 		end_op(h, rm);
 		put_s(h, rd, r);
 		return;
@@ -255,10 +261,14 @@ static void exec_single(struct rv_hart *h, uint32_t insn)
 		return;
 	case 0x10: {
 		uint32_t x = bits_s(a), y = bits_s(b), s;
-		if (f3 == 0) s = y & 0x80000000u;
-		else if (f3 == 1) s = ~y & 0x80000000u;
-		else if (f3 == 2) s = (x ^ y) & 0x80000000u;
-		else fp_illegal(h, insn);
+		if (f3 == 0)
+			s = y & 0x80000000u;
+		else if (f3 == 1)
+			s = ~y & 0x80000000u;
+		else if (f3 == 2)
+			s = (x ^ y) & 0x80000000u;
+		else
+			fp_illegal(h, insn);
 		put_s_bits(h, rd, (x & 0x7fffffffu) | s);
 		return;
 	}
@@ -266,9 +276,12 @@ static void exec_single(struct rv_hart *h, uint32_t insn)
 		if (f3 > 1) fp_illegal(h, insn);
 		bool both_nan;
 		double r = min_max(h, a, b, f3 == 1, is_snan_s(a) || is_snan_s(b), &both_nan);
-		if (both_nan) put_s_bits(h, rd, CANON_NAN_S);
-		else if (r == 0.0) put_s_bits(h, rd, signbit(r) ? 0x80000000u : 0);
-		else put_s(h, rd, (float)r);
+		if (both_nan)
+			put_s_bits(h, rd, CANON_NAN_S);
+		else if (r == 0.0)
+			put_s_bits(h, rd, signbit(r) ? 0x80000000u : 0);
+		else
+			put_s(h, rd, (float)r);
 		return;
 	}
 	case 0x20: /* fcvt.s.d */
@@ -314,8 +327,8 @@ static void exec_single(struct rv_hart *h, uint32_t insn)
 		} else if (f3 == 1) {
 			uint32_t x = bits_s(a);
 			int c = fpclassify(a);
-			h->x[rd] = fclass_bits(x >> 31, c == FP_INFINITE, c == FP_NAN, is_snan_s(a), c == FP_ZERO,
-					       c == FP_SUBNORMAL);
+			h->x[rd] = fclass_bits(x >> 31, c == FP_INFINITE, c == FP_NAN, is_snan_s(a),
+			                       c == FP_ZERO, c == FP_SUBNORMAL);
 		} else {
 			fp_illegal(h, insn);
 		}
@@ -324,8 +337,7 @@ static void exec_single(struct rv_hart *h, uint32_t insn)
 		if (rs2 || f3) fp_illegal(h, insn);
 		put_s_bits(h, rd, (uint32_t)h->x[rs1]);
 		return;
-	default:
-		fp_illegal(h, insn);
+	default: fp_illegal(h, insn);
 	}
 }
 
@@ -337,14 +349,21 @@ static void exec_double(struct rv_hart *h, uint32_t insn)
 	unsigned rm;
 
 	switch (f7) {
-	case 0x01: case 0x05: case 0x09: case 0x0d: {
+	case 0x01:
+	case 0x05:
+	case 0x09:
+	case 0x0d: {
 		rm = effective_rm(h, insn);
 		begin_op(rm);
 		volatile double r;
-		if (f7 == 0x01) r = a + b;
-		else if (f7 == 0x05) r = a - b;
-		else if (f7 == 0x09) r = a * b;
-		else r = a / b;
+		if (f7 == 0x01)
+			r = a + b;
+		else if (f7 == 0x05)
+			r = a - b;
+		else if (f7 == 0x09)
+			r = a * b;
+		else
+			r = a / b;
 		end_op(h, rm);
 		put_d(h, rd, r);
 		return;
@@ -359,10 +378,14 @@ static void exec_double(struct rv_hart *h, uint32_t insn)
 		return;
 	case 0x11: {
 		uint64_t x = bits_d(a), y = bits_d(b), s, sign = 1ULL << 63;
-		if (f3 == 0) s = y & sign;
-		else if (f3 == 1) s = ~y & sign;
-		else if (f3 == 2) s = (x ^ y) & sign;
-		else fp_illegal(h, insn);
+		if (f3 == 0)
+			s = y & sign;
+		else if (f3 == 1)
+			s = ~y & sign;
+		else if (f3 == 2)
+			s = (x ^ y) & sign;
+		else
+			fp_illegal(h, insn);
 		h->f[rd] = (x & ~sign) | s;
 		rv_fs_dirty(h);
 		return;
@@ -371,8 +394,10 @@ static void exec_double(struct rv_hart *h, uint32_t insn)
 		if (f3 > 1) fp_illegal(h, insn);
 		bool both_nan;
 		double r = min_max(h, a, b, f3 == 1, is_snan_d(a) || is_snan_d(b), &both_nan);
-		if (both_nan) h->f[rd] = CANON_NAN_D;
-		else h->f[rd] = bits_d(r);
+		if (both_nan)
+			h->f[rd] = CANON_NAN_D;
+		else
+			h->f[rd] = bits_d(r);
 		rv_fs_dirty(h);
 		return;
 	}
@@ -384,9 +409,7 @@ static void exec_double(struct rv_hart *h, uint32_t insn)
 		put_d(h, rd, (double)s);
 		return;
 	}
-	case 0x51:
-		h->x[rd] = compare(h, insn, a, b, is_snan_d(a) || is_snan_d(b));
-		return;
+	case 0x51: h->x[rd] = compare(h, insn, a, b, is_snan_d(a) || is_snan_d(b)); return;
 	case 0x61:
 		if (rs2 > 3) fp_illegal(h, insn);
 		rm = effective_rm(h, insn);
@@ -415,7 +438,7 @@ static void exec_double(struct rv_hart *h, uint32_t insn)
 		} else if (f3 == 1) {
 			int c = fpclassify(a);
 			h->x[rd] = fclass_bits(signbit(a) != 0, c == FP_INFINITE, c == FP_NAN, is_snan_d(a),
-					       c == FP_ZERO, c == FP_SUBNORMAL);
+			                       c == FP_ZERO, c == FP_SUBNORMAL);
 		} else {
 			fp_illegal(h, insn);
 		}
@@ -425,8 +448,7 @@ static void exec_double(struct rv_hart *h, uint32_t insn)
 		h->f[rd] = h->x[rs1];
 		rv_fs_dirty(h);
 		return;
-	default:
-		fp_illegal(h, insn);
+	default: fp_illegal(h, insn);
 	}
 }
 
@@ -468,6 +490,8 @@ void rv_exec_fp(struct rv_hart *h, uint32_t insn)
 		exec_fused(h, insn);
 		return;
 	}
-	if ((insn >> 25) & 1) exec_double(h, insn);
-	else exec_single(h, insn);
+	if ((insn >> 25) & 1)
+		exec_double(h, insn);
+	else
+		exec_single(h, insn);
 }

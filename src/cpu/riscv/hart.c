@@ -38,8 +38,8 @@ void rv_hart_reset(struct rv_hart *h, uint64_t pc)
 	h->pc = pc;
 	h->fflags = h->frm = 0;
 	h->mstatus = (2ULL << 32) | (2ULL << 34); /* UXL = SXL = 64 */
-	h->misa = MISA_RV64 | MISA_EXT('I') | MISA_EXT('M') | MISA_EXT('A') | MISA_EXT('F') |
-		  MISA_EXT('D') | MISA_EXT('C') | MISA_EXT('S') | MISA_EXT('U');
+	h->misa = MISA_RV64 | MISA_EXT('I') | MISA_EXT('M') | MISA_EXT('A') | MISA_EXT('F') | MISA_EXT('D') |
+	          MISA_EXT('C') | MISA_EXT('S') | MISA_EXT('U');
 	h->medeleg = h->mideleg = h->mie = h->mtvec = h->mcounteren = 0;
 	h->mscratch = h->mepc = h->mcause = h->mtval = h->menvcfg = h->mcountinhibit = 0;
 	h->stvec = h->scounteren = h->sscratch = h->sepc = h->scause = h->stval = h->satp = 0;
@@ -80,8 +80,10 @@ void rv_hart_kick(struct rv_hart *h)
 void rv_hart_set_irq(struct rv_hart *h, unsigned irq, bool level)
 {
 	uint64_t bit = 1ULL << irq, old;
-	if (level) old = atomic_fetch_or(&h->irq_lines, bit);
-	else old = atomic_fetch_and(&h->irq_lines, ~bit);
+	if (level)
+		old = atomic_fetch_or(&h->irq_lines, bit);
+	else
+		old = atomic_fetch_and(&h->irq_lines, ~bit);
 	if (level && !(old & bit)) rv_hart_kick(h);
 }
 

@@ -115,8 +115,8 @@ struct rv_hart {
 	jmp_buf trap_jmp; /* exceptions unwind to the run loop */
 
 	/* Run control. */
-	_Atomic int kick;      /* leave the inner loop soon: an IRQ or a stop */
-	_Atomic int stop;      /* leave rv_hart_run */
+	_Atomic int kick; /* leave the inner loop soon: an IRQ or a stop */
+	_Atomic int stop; /* leave rv_hart_run */
 	_Atomic int paused;
 	pthread_mutex_t wait_lock;
 	pthread_cond_t wait_cond;
@@ -126,8 +126,8 @@ struct rv_hart {
 	 * plus two sentinel slots per page; reserved lazily (MAP_NORESERVE). */
 	struct rv_op *ops;
 	uint64_t ops_bytes;
-	struct rv_jit *jit;    /* translated code (jit.h), NULL when the JIT is off */
-	uint32_t jit_retired;  /* instructions of the running block already retired */
+	struct rv_jit *jit;   /* translated code (jit.h), NULL when the JIT is off */
+	uint32_t jit_retired; /* instructions of the running block already retired */
 	uint64_t block_start; /* budget the current block started with */
 	uint64_t budget_left; /* budget left at the last sync point (exceptions, CSR reads) */
 };

@@ -74,17 +74,17 @@ void rv_hart_free_cache(struct rv_hart *h);
 void rv_exec_fp(struct rv_hart *h, uint32_t insn);
 
 /* Fast paths, inlined into the interpreter. */
-#define RV_DEFINE_LOAD(name, type)                                                    \
-	static inline uint64_t name(struct rv_hart *h, uint64_t va)                   \
-	{                                                                              \
-		struct rv_tlb_entry *e = &h->tlb_cur->read[(va >> 12) & (RV_TLB_SIZE - 1)]; \
-		if (likely(e->vpage == (va & RV_PAGE_MASK)) &&                         \
-		    likely((va & (RV_PAGE_SIZE - 1)) <= RV_PAGE_SIZE - sizeof(type))) { \
-			type v;                                                        \
-			memcpy(&v, (void *)(uintptr_t)(va + e->addend), sizeof(type)); \
-			return (uint64_t)v;                                            \
-		}                                                                      \
-		return (uint64_t)(type)rv_load_slow(h, va, sizeof(type));              \
+#define RV_DEFINE_LOAD(name, type)                                                                           \
+	static inline uint64_t name(struct rv_hart *h, uint64_t va)                                          \
+	{                                                                                                    \
+		struct rv_tlb_entry *e = &h->tlb_cur->read[(va >> 12) & (RV_TLB_SIZE - 1)];                  \
+		if (likely(e->vpage == (va & RV_PAGE_MASK)) &&                                               \
+		    likely((va & (RV_PAGE_SIZE - 1)) <= RV_PAGE_SIZE - sizeof(type))) {                      \
+			type v;                                                                              \
+			memcpy(&v, (void *)(uintptr_t)(va + e->addend), sizeof(type));                       \
+			return (uint64_t)v;                                                                  \
+		}                                                                                            \
+		return (uint64_t)(type)rv_load_slow(h, va, sizeof(type));                                    \
 	}
 RV_DEFINE_LOAD(rv_load_u8, uint8_t)
 RV_DEFINE_LOAD(rv_load_u16, uint16_t)
@@ -102,8 +102,16 @@ static inline void rv_store(struct rv_hart *h, uint64_t va, unsigned size, uint6
 		void *p = (void *)(uintptr_t)(va + e->addend);
 		switch (size) {
 		case 1: *(uint8_t *)p = (uint8_t)val; return;
-		case 2: { uint16_t v = (uint16_t)val; memcpy(p, &v, 2); return; }
-		case 4: { uint32_t v = (uint32_t)val; memcpy(p, &v, 4); return; }
+		case 2: {
+			uint16_t v = (uint16_t)val;
+			memcpy(p, &v, 2);
+			return;
+		}
+		case 4: {
+			uint32_t v = (uint32_t)val;
+			memcpy(p, &v, 4);
+			return;
+		}
 		default: memcpy(p, &val, 8); return;
 		}
 	}

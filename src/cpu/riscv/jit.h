@@ -23,6 +23,6 @@ void rv_jit_free(struct rv_hart *h);
 uint32_t rv_jit_compile(struct rv_hart *h, const struct rv_op *head, const uint8_t *host, uint64_t pc);
 /* Finds block `id` if it still belongs to `head` at guest address `pc`. */
 bool rv_jit_lookup(struct rv_hart *h, uint32_t id, const struct rv_op *head, uint64_t pc, rv_jit_fn *fn,
-		   uint32_t *ninsns);
+                   uint32_t *ninsns);
 
 #endif

@@ -45,8 +45,11 @@ struct rv_jit {
 };
 
 /* ---- helpers called from generated code ---- */
-#define LOAD_HELPER(name, fn) \
-	static uint64_t name(struct rv_hart *h, uint64_t a) { return fn(h, a); }
+#define LOAD_HELPER(name, fn)                                                                                \
+	static uint64_t name(struct rv_hart *h, uint64_t a)                                                  \
+	{                                                                                                    \
+		return fn(h, a);                                                                             \
+	}
 LOAD_HELPER(h_lb, rv_load_s8)
 LOAD_HELPER(h_lh, rv_load_s16)
 LOAD_HELPER(h_lw, rv_load_s32)
@@ -54,21 +57,66 @@ LOAD_HELPER(h_ld, rv_load_u64)
 LOAD_HELPER(h_lbu, rv_load_u8)
 LOAD_HELPER(h_lhu, rv_load_u16)
 LOAD_HELPER(h_lwu, rv_load_u32)
-static void h_sb(struct rv_hart *h, uint64_t a, uint64_t v) { rv_store(h, a, 1, v); }
-static void h_sh(struct rv_hart *h, uint64_t a, uint64_t v) { rv_store(h, a, 2, v); }
-static void h_sw(struct rv_hart *h, uint64_t a, uint64_t v) { rv_store(h, a, 4, v); }
-static void h_sd(struct rv_hart *h, uint64_t a, uint64_t v) { rv_store(h, a, 8, v); }
-static uint64_t h_mulh(uint64_t a, uint64_t b) { return (uint64_t)(((__int128)(int64_t)a * (int64_t)b) >> 64); }
-static uint64_t h_mulhsu(uint64_t a, uint64_t b) { return (uint64_t)(((__int128)(int64_t)a * (unsigned __int128)b) >> 64); }
-static uint64_t h_mulhu(uint64_t a, uint64_t b) { return (uint64_t)(((unsigned __int128)a * b) >> 64); }
-static uint64_t h_div(uint64_t a, uint64_t b) { return rv_div((int64_t)a, (int64_t)b); }
-static uint64_t h_divu(uint64_t a, uint64_t b) { return rv_divu(a, b); }
-static uint64_t h_rem(uint64_t a, uint64_t b) { return rv_rem((int64_t)a, (int64_t)b); }
-static uint64_t h_remu(uint64_t a, uint64_t b) { return rv_remu(a, b); }
-static uint64_t h_divw(uint64_t a, uint64_t b) { return rv_divw((int32_t)a, (int32_t)b); }
-static uint64_t h_divuw(uint64_t a, uint64_t b) { return (uint32_t)b ? rv_sext32((uint32_t)a / (uint32_t)b) : ~0ULL; }
-static uint64_t h_remw(uint64_t a, uint64_t b) { return rv_remw((int32_t)a, (int32_t)b); }
-static uint64_t h_remuw(uint64_t a, uint64_t b) { return (uint32_t)b ? rv_sext32((uint32_t)a % (uint32_t)b) : rv_sext32(a); }
+static void h_sb(struct rv_hart *h, uint64_t a, uint64_t v)
+{
+	rv_store(h, a, 1, v);
+}
+static void h_sh(struct rv_hart *h, uint64_t a, uint64_t v)
+{
+	rv_store(h, a, 2, v);
+}
+static void h_sw(struct rv_hart *h, uint64_t a, uint64_t v)
+{
+	rv_store(h, a, 4, v);
+}
+static void h_sd(struct rv_hart *h, uint64_t a, uint64_t v)
+{
+	rv_store(h, a, 8, v);
+}
+static uint64_t h_mulh(uint64_t a, uint64_t b)
+{
+	return (uint64_t)(((__int128)(int64_t)a * (int64_t)b) >> 64);
+}
+static uint64_t h_mulhsu(uint64_t a, uint64_t b)
+{
+	return (uint64_t)(((__int128)(int64_t)a * (unsigned __int128)b) >> 64);
+}
+static uint64_t h_mulhu(uint64_t a, uint64_t b)
+{
+	return (uint64_t)(((unsigned __int128)a * b) >> 64);
+}
+static uint64_t h_div(uint64_t a, uint64_t b)
+{
+	return rv_div((int64_t)a, (int64_t)b);
+}
+static uint64_t h_divu(uint64_t a, uint64_t b)
+{
+	return rv_divu(a, b);
+}
+static uint64_t h_rem(uint64_t a, uint64_t b)
+{
+	return rv_rem((int64_t)a, (int64_t)b);
+}
+static uint64_t h_remu(uint64_t a, uint64_t b)
+{
+	return rv_remu(a, b);
+}
+static uint64_t h_divw(uint64_t a, uint64_t b)
+{
+	return rv_divw((int32_t)a, (int32_t)b);
+}
+static uint64_t h_divuw(uint64_t a, uint64_t b)
+{
+	return (uint32_t)b ? rv_sext32((uint32_t)a / (uint32_t)b) : ~0ULL;
+}
+static uint64_t h_remw(uint64_t a, uint64_t b)
+{
+	return rv_remw((int32_t)a, (int32_t)b);
+}
+static uint64_t h_remuw(uint64_t a, uint64_t b)
+{
+	return (uint32_t)b ? rv_sext32((uint32_t)a % (uint32_t)b) : rv_sext32(a);
+}
 
 /* ---- x86-64 emitter ---- */
 struct emit {
@@ -76,76 +124,138 @@ struct emit {
 };
 enum { RAX = 0, RCX = 1, RDX = 2, RSI = 6, RDI = 7 };
 
-static void e8(struct emit *e, uint8_t b) { *e->p++ = b; }
-static void e32(struct emit *e, uint32_t v) { memcpy(e->p, &v, 4); e->p += 4; }
-static void e64(struct emit *e, uint64_t v) { memcpy(e->p, &v, 8); e->p += 8; }
-static uint32_t xoff(unsigned r) { return (uint32_t)(8 * r); }
+static void e8(struct emit *e, uint8_t b)
+{
+	*e->p++ = b;
+}
+static void e32(struct emit *e, uint32_t v)
+{
+	memcpy(e->p, &v, 4);
+	e->p += 4;
+}
+static void e64(struct emit *e, uint64_t v)
+{
+	memcpy(e->p, &v, 8);
+	e->p += 8;
+}
+static uint32_t xoff(unsigned r)
+{
+	return (uint32_t)(8 * r);
+}
 
 /* reg <- x[r] */
 static void load_x(struct emit *e, int reg, unsigned r)
 {
-	e8(e, 0x48); e8(e, 0x8b); e8(e, (uint8_t)(0x83 | reg << 3)); e32(e, xoff(r));
+	e8(e, 0x48);
+	e8(e, 0x8b);
+	e8(e, (uint8_t)(0x83 | reg << 3));
+	e32(e, xoff(r));
 }
 /* x[r] <- reg */
 static void store_x(struct emit *e, int reg, unsigned r)
 {
-	e8(e, 0x48); e8(e, 0x89); e8(e, (uint8_t)(0x83 | reg << 3)); e32(e, xoff(r));
+	e8(e, 0x48);
+	e8(e, 0x89);
+	e8(e, (uint8_t)(0x83 | reg << 3));
+	e32(e, xoff(r));
 }
 /* rax <op>= x[r]; w64 selects the 64-bit form */
 static void alu_rax_x(struct emit *e, uint8_t opc, unsigned r, bool w64)
 {
 	if (w64) e8(e, 0x48);
-	e8(e, opc); e8(e, 0x83); e32(e, xoff(r));
+	e8(e, opc);
+	e8(e, 0x83);
+	e32(e, xoff(r));
 }
 /* rax <op>= imm32 (sign-extended); n is the /digit */
 static void alu_rax_imm(struct emit *e, unsigned n, int32_t imm, bool w64)
 {
 	if (w64) e8(e, 0x48);
-	e8(e, 0x81); e8(e, (uint8_t)(0xc0 | n << 3)); e32(e, (uint32_t)imm);
+	e8(e, 0x81);
+	e8(e, (uint8_t)(0xc0 | n << 3));
+	e32(e, (uint32_t)imm);
 }
 static void shift_rax_imm(struct emit *e, unsigned n, unsigned sh, bool w64)
 {
 	if (w64) e8(e, 0x48);
-	e8(e, 0xc1); e8(e, (uint8_t)(0xc0 | n << 3)); e8(e, (uint8_t)sh);
+	e8(e, 0xc1);
+	e8(e, (uint8_t)(0xc0 | n << 3));
+	e8(e, (uint8_t)sh);
 }
 static void shift_rax_cl(struct emit *e, unsigned n, bool w64)
 {
 	if (w64) e8(e, 0x48);
-	e8(e, 0xd3); e8(e, (uint8_t)(0xc0 | n << 3));
+	e8(e, 0xd3);
+	e8(e, (uint8_t)(0xc0 | n << 3));
 }
-static void movsxd_rax(struct emit *e) { e8(e, 0x48); e8(e, 0x63); e8(e, 0xc0); }
-static void mov_imm64(struct emit *e, int reg, uint64_t v) { e8(e, 0x48); e8(e, (uint8_t)(0xb8 + reg)); e64(e, v); }
+static void movsxd_rax(struct emit *e)
+{
+	e8(e, 0x48);
+	e8(e, 0x63);
+	e8(e, 0xc0);
+}
+static void mov_imm64(struct emit *e, int reg, uint64_t v)
+{
+	e8(e, 0x48);
+	e8(e, (uint8_t)(0xb8 + reg));
+	e64(e, v);
+}
 static void setcc_rax(struct emit *e, uint8_t cc)
 {
-	e8(e, 0x0f); e8(e, (uint8_t)(0x90 | cc)); e8(e, 0xc0); /* setcc al */
-	e8(e, 0x0f); e8(e, 0xb6); e8(e, 0xc0);                 /* movzx eax, al */
+	e8(e, 0x0f);
+	e8(e, (uint8_t)(0x90 | cc));
+	e8(e, 0xc0); /* setcc al */
+	e8(e, 0x0f);
+	e8(e, 0xb6);
+	e8(e, 0xc0); /* movzx eax, al */
 }
 static void call_abs(struct emit *e, const void *fn)
 {
 	mov_imm64(e, RAX, (uint64_t)(uintptr_t)fn);
-	e8(e, 0xff); e8(e, 0xd0);
+	e8(e, 0xff);
+	e8(e, 0xd0);
 }
 /* mov qword/dword [rbx + off], imm32 */
 static void store_field_imm(struct emit *e, size_t off, int32_t imm, bool w64)
 {
 	if (w64) e8(e, 0x48);
-	e8(e, 0xc7); e8(e, 0x83); e32(e, (uint32_t)off); e32(e, (uint32_t)imm);
+	e8(e, 0xc7);
+	e8(e, 0x83);
+	e32(e, (uint32_t)off);
+	e32(e, (uint32_t)imm);
 }
-static void epilogue(struct emit *e) { e8(e, 0x5b); e8(e, 0xc3); } /* pop rbx; ret */
-static void return_pc(struct emit *e, uint64_t pc) { mov_imm64(e, RAX, pc); epilogue(e); }
+static void epilogue(struct emit *e)
+{
+	e8(e, 0x5b);
+	e8(e, 0xc3);
+} /* pop rbx; ret */
+static void return_pc(struct emit *e, uint64_t pc)
+{
+	mov_imm64(e, RAX, pc);
+	epilogue(e);
+}
 
 /* Before a helper that may raise: the instruction's pc and index in the block. */
 static void sync_for_helper(struct emit *e, uint64_t pc, unsigned k)
 {
 	mov_imm64(e, RAX, pc);
-	e8(e, 0x48); e8(e, 0x89); e8(e, 0x83); e32(e, (uint32_t)offsetof(struct rv_hart, pc));
+	e8(e, 0x48);
+	e8(e, 0x89);
+	e8(e, 0x83);
+	e32(e, (uint32_t)offsetof(struct rv_hart, pc));
 	store_field_imm(e, offsetof(struct rv_hart, jit_retired), (int32_t)k, false);
 }
 
 static void binop_helper(struct emit *e, const struct rv_op *op, const void *fn)
 {
-	e8(e, 0x48); e8(e, 0x8b); e8(e, 0xbb); e32(e, xoff(op->rs1)); /* mov rdi, x[rs1] */
-	e8(e, 0x48); e8(e, 0x8b); e8(e, 0xb3); e32(e, xoff(op->rs2)); /* mov rsi, x[rs2] */
+	e8(e, 0x48);
+	e8(e, 0x8b);
+	e8(e, 0xbb);
+	e32(e, xoff(op->rs1)); /* mov rdi, x[rs1] */
+	e8(e, 0x48);
+	e8(e, 0x8b);
+	e8(e, 0xb3);
+	e32(e, xoff(op->rs2)); /* mov rsi, x[rs2] */
 	call_abs(e, fn);
 	store_x(e, RAX, op->rd);
 }
@@ -155,32 +265,71 @@ static void binop_helper(struct emit *e, const struct rv_op *op, const void *fn)
  * table): on a hit, rax = host addend and execution falls through; on a miss
  * (or an access crossing the page) it jumps to the returned fixup.
  */
-static uint8_t *emit_tlb_probe(struct emit *e, const struct rv_op *op, bool write, unsigned size, uint8_t **fix2)
+static uint8_t *emit_tlb_probe(struct emit *e, const struct rv_op *op, bool write, unsigned size,
+                               uint8_t **fix2)
 {
-	e8(e, 0x48); e8(e, 0x8b); e8(e, 0xb3); e32(e, xoff(op->rs1));          /* mov rsi, x[rs1] */
-	e8(e, 0x48); e8(e, 0x81); e8(e, 0xc6); e32(e, (uint32_t)op->imm);      /* add rsi, imm */
-	e8(e, 0x48); e8(e, 0x89); e8(e, 0xf0);                                 /* mov rax, rsi */
-	e8(e, 0x48); e8(e, 0xc1); e8(e, 0xe8); e8(e, RV_PAGE_SHIFT);           /* shr rax, 12 */
-	e8(e, 0x25); e32(e, RV_TLB_SIZE - 1);                                  /* and eax, 255 */
-	e8(e, 0xc1); e8(e, 0xe0); e8(e, 4);                                    /* shl eax, 4 */
-	e8(e, 0x48); e8(e, 0x03); e8(e, 0x83); e32(e, (uint32_t)offsetof(struct rv_hart, tlb_cur)); /* add rax, tlb_cur */
-	if (write) { e8(e, 0x48); e8(e, 0x05); e32(e, (uint32_t)offsetof(struct rv_tlb_set, write)); }
-	e8(e, 0x48); e8(e, 0x89); e8(e, 0xf1);                                 /* mov rcx, rsi */
-	e8(e, 0x48); e8(e, 0x81); e8(e, 0xe1); e32(e, (uint32_t)RV_PAGE_MASK); /* and rcx, -4096 */
-	e8(e, 0x48); e8(e, 0x3b); e8(e, 0x08);                                 /* cmp rcx, [rax] */
-	e8(e, 0x0f); e8(e, 0x85);                                              /* jne miss */
+	e8(e, 0x48);
+	e8(e, 0x8b);
+	e8(e, 0xb3);
+	e32(e, xoff(op->rs1)); /* mov rsi, x[rs1] */
+	e8(e, 0x48);
+	e8(e, 0x81);
+	e8(e, 0xc6);
+	e32(e, (uint32_t)op->imm); /* add rsi, imm */
+	e8(e, 0x48);
+	e8(e, 0x89);
+	e8(e, 0xf0); /* mov rax, rsi */
+	e8(e, 0x48);
+	e8(e, 0xc1);
+	e8(e, 0xe8);
+	e8(e, RV_PAGE_SHIFT); /* shr rax, 12 */
+	e8(e, 0x25);
+	e32(e, RV_TLB_SIZE - 1); /* and eax, 255 */
+	e8(e, 0xc1);
+	e8(e, 0xe0);
+	e8(e, 4); /* shl eax, 4 */
+	e8(e, 0x48);
+	e8(e, 0x03);
+	e8(e, 0x83);
+	e32(e, (uint32_t)offsetof(struct rv_hart, tlb_cur)); /* add rax, tlb_cur */
+	if (write) {
+		e8(e, 0x48);
+		e8(e, 0x05);
+		e32(e, (uint32_t)offsetof(struct rv_tlb_set, write));
+	}
+	e8(e, 0x48);
+	e8(e, 0x89);
+	e8(e, 0xf1); /* mov rcx, rsi */
+	e8(e, 0x48);
+	e8(e, 0x81);
+	e8(e, 0xe1);
+	e32(e, (uint32_t)RV_PAGE_MASK); /* and rcx, -4096 */
+	e8(e, 0x48);
+	e8(e, 0x3b);
+	e8(e, 0x08); /* cmp rcx, [rax] */
+	e8(e, 0x0f);
+	e8(e, 0x85); /* jne miss */
 	uint8_t *fix = e->p;
 	e32(e, 0);
 	*fix2 = NULL;
 	if (size > 1) {
-		e8(e, 0x89); e8(e, 0xf1);                                      /* mov ecx, esi */
-		e8(e, 0x81); e8(e, 0xe1); e32(e, RV_PAGE_SIZE - 1);            /* and ecx, 0xfff */
-		e8(e, 0x81); e8(e, 0xf9); e32(e, RV_PAGE_SIZE - size);         /* cmp ecx, 4096 - size */
-		e8(e, 0x0f); e8(e, 0x87);                                      /* ja miss */
+		e8(e, 0x89);
+		e8(e, 0xf1); /* mov ecx, esi */
+		e8(e, 0x81);
+		e8(e, 0xe1);
+		e32(e, RV_PAGE_SIZE - 1); /* and ecx, 0xfff */
+		e8(e, 0x81);
+		e8(e, 0xf9);
+		e32(e, RV_PAGE_SIZE - size); /* cmp ecx, 4096 - size */
+		e8(e, 0x0f);
+		e8(e, 0x87); /* ja miss */
 		*fix2 = e->p;
 		e32(e, 0);
 	}
-	e8(e, 0x48); e8(e, 0x8b); e8(e, 0x40); e8(e, 0x08);                    /* mov rax, [rax + 8] (addend) */
+	e8(e, 0x48);
+	e8(e, 0x8b);
+	e8(e, 0x40);
+	e8(e, 0x08); /* mov rax, [rax + 8] (addend) */
 	return fix;
 }
 
@@ -191,84 +340,140 @@ static void patch_to_here(struct emit *e, uint8_t *fix)
 	memcpy(fix, &rel, 4);
 }
 
-static void emit_load(struct emit *e, const struct rv_op *op, unsigned kind, uint64_t pc, unsigned k, const void *helper)
+static void emit_load(struct emit *e, const struct rv_op *op, unsigned kind, uint64_t pc, unsigned k,
+                      const void *helper)
 {
-	static const unsigned sizes[] = {[K_LB] = 1, [K_LH] = 2, [K_LW] = 4, [K_LD] = 8, [K_LBU] = 1, [K_LHU] = 2, [K_LWU] = 4};
+	static const unsigned sizes[] = {
+	    [K_LB] = 1, [K_LH] = 2, [K_LW] = 4, [K_LD] = 8, [K_LBU] = 1, [K_LHU] = 2, [K_LWU] = 4};
 	uint8_t *fix2, *fix = emit_tlb_probe(e, op, false, sizes[kind], &fix2);
 	switch (kind) { /* rax <- [rsi + rax] */
-	case K_LB: e8(e, 0x48); e8(e, 0x0f); e8(e, 0xbe); break;
-	case K_LBU: e8(e, 0x48); e8(e, 0x0f); e8(e, 0xb6); break;
-	case K_LH: e8(e, 0x48); e8(e, 0x0f); e8(e, 0xbf); break;
-	case K_LHU: e8(e, 0x48); e8(e, 0x0f); e8(e, 0xb7); break;
-	case K_LW: e8(e, 0x48); e8(e, 0x63); break;
+	case K_LB:
+		e8(e, 0x48);
+		e8(e, 0x0f);
+		e8(e, 0xbe);
+		break;
+	case K_LBU:
+		e8(e, 0x48);
+		e8(e, 0x0f);
+		e8(e, 0xb6);
+		break;
+	case K_LH:
+		e8(e, 0x48);
+		e8(e, 0x0f);
+		e8(e, 0xbf);
+		break;
+	case K_LHU:
+		e8(e, 0x48);
+		e8(e, 0x0f);
+		e8(e, 0xb7);
+		break;
+	case K_LW:
+		e8(e, 0x48);
+		e8(e, 0x63);
+		break;
 	case K_LWU: e8(e, 0x8b); break;
-	default: e8(e, 0x48); e8(e, 0x8b); break;
+	default:
+		e8(e, 0x48);
+		e8(e, 0x8b);
+		break;
 	}
-	e8(e, 0x04); e8(e, 0x06);
+	e8(e, 0x04);
+	e8(e, 0x06);
 	e8(e, 0xe9); /* jmp done */
 	uint8_t *done = e->p;
 	e32(e, 0);
 	patch_to_here(e, fix);
 	patch_to_here(e, fix2);
 	sync_for_helper(e, pc, k);
-	e8(e, 0x48); e8(e, 0x89); e8(e, 0xdf); /* mov rdi, rbx (rsi holds the address) */
+	e8(e, 0x48);
+	e8(e, 0x89);
+	e8(e, 0xdf); /* mov rdi, rbx (rsi holds the address) */
 	call_abs(e, helper);
 	patch_to_here(e, done);
 	store_x(e, RAX, op->rd);
 }
 
-static void emit_store(struct emit *e, const struct rv_op *op, unsigned kind, uint64_t pc, unsigned k, const void *helper)
+static void emit_store(struct emit *e, const struct rv_op *op, unsigned kind, uint64_t pc, unsigned k,
+                       const void *helper)
 {
 	static const unsigned sizes[] = {[K_SB] = 1, [K_SH] = 2, [K_SW] = 4, [K_SD] = 8};
 	uint8_t *fix2, *fix = emit_tlb_probe(e, op, true, sizes[kind], &fix2);
 	load_x(e, RCX, op->rs2);
 	switch (kind) { /* [rsi + rax] <- rcx */
 	case K_SB: e8(e, 0x88); break;
-	case K_SH: e8(e, 0x66); e8(e, 0x89); break;
+	case K_SH:
+		e8(e, 0x66);
+		e8(e, 0x89);
+		break;
 	case K_SW: e8(e, 0x89); break;
-	default: e8(e, 0x48); e8(e, 0x89); break;
+	default:
+		e8(e, 0x48);
+		e8(e, 0x89);
+		break;
 	}
-	e8(e, 0x0c); e8(e, 0x06);
+	e8(e, 0x0c);
+	e8(e, 0x06);
 	e8(e, 0xe9);
 	uint8_t *done = e->p;
 	e32(e, 0);
 	patch_to_here(e, fix);
 	patch_to_here(e, fix2);
 	sync_for_helper(e, pc, k);
-	e8(e, 0x48); e8(e, 0x89); e8(e, 0xdf);                       /* mov rdi, rbx */
-	e8(e, 0x48); e8(e, 0x8b); e8(e, 0x93); e32(e, xoff(op->rs2)); /* mov rdx, x[rs2] */
+	e8(e, 0x48);
+	e8(e, 0x89);
+	e8(e, 0xdf); /* mov rdi, rbx */
+	e8(e, 0x48);
+	e8(e, 0x8b);
+	e8(e, 0x93);
+	e32(e, xoff(op->rs2)); /* mov rdx, x[rs2] */
 	call_abs(e, helper);
 	patch_to_here(e, done);
 }
 
 static const void *const load_helpers[] = {
-	[K_LB] = h_lb, [K_LH] = h_lh, [K_LW] = h_lw, [K_LD] = h_ld, [K_LBU] = h_lbu, [K_LHU] = h_lhu, [K_LWU] = h_lwu,
+    [K_LB] = h_lb,   [K_LH] = h_lh,   [K_LW] = h_lw,   [K_LD] = h_ld,
+    [K_LBU] = h_lbu, [K_LHU] = h_lhu, [K_LWU] = h_lwu,
 };
 static const void *const store_helpers[] = {[K_SB] = h_sb, [K_SH] = h_sh, [K_SW] = h_sw, [K_SD] = h_sd};
 
 /* Emits one instruction. Returns false if it ends the block (it emitted the return). */
-static bool emit_op(struct emit *e, const struct rv_op *op, unsigned kind, uint64_t pc, unsigned len, unsigned k)
+static bool emit_op(struct emit *e, const struct rv_op *op, unsigned kind, uint64_t pc, unsigned len,
+                    unsigned k)
 {
 	int32_t imm = op->imm;
 	switch (kind) {
 	case K_LUI: store_field_imm(e, xoff(op->rd), imm, true); return true;
-	case K_AUIPC: mov_imm64(e, RAX, pc + (uint64_t)(int64_t)imm); store_x(e, RAX, op->rd); return true;
-	case K_ADDI: case K_XORI: case K_ORI: case K_ANDI: {
+	case K_AUIPC:
+		mov_imm64(e, RAX, pc + (uint64_t)(int64_t)imm);
+		store_x(e, RAX, op->rd);
+		return true;
+	case K_ADDI:
+	case K_XORI:
+	case K_ORI:
+	case K_ANDI: {
 		static const unsigned digit[] = {[K_ADDI] = 0, [K_XORI] = 6, [K_ORI] = 1, [K_ANDI] = 4};
 		load_x(e, RAX, op->rs1);
 		alu_rax_imm(e, digit[kind], imm, true);
 		store_x(e, RAX, op->rd);
 		return true;
 	}
-	case K_SLTI: case K_SLTIU:
+	case K_SLTI:
+	case K_SLTIU:
 		load_x(e, RAX, op->rs1);
 		alu_rax_imm(e, 7, imm, true);
 		setcc_rax(e, kind == K_SLTI ? 0xc : 0x2);
 		store_x(e, RAX, op->rd);
 		return true;
-	case K_SLLI: case K_SRLI: case K_SRAI: case K_SLLIW: case K_SRLIW: case K_SRAIW: {
+	case K_SLLI:
+	case K_SRLI:
+	case K_SRAI:
+	case K_SLLIW:
+	case K_SRLIW:
+	case K_SRAIW: {
 		bool w = kind == K_SLLIW || kind == K_SRLIW || kind == K_SRAIW;
-		unsigned n = (kind == K_SLLI || kind == K_SLLIW) ? 4 : (kind == K_SRLI || kind == K_SRLIW) ? 5 : 7;
+		unsigned n = (kind == K_SLLI || kind == K_SLLIW)   ? 4
+		             : (kind == K_SRLI || kind == K_SRLIW) ? 5
+		                                                   : 7;
 		load_x(e, RAX, op->rs1);
 		shift_rax_imm(e, n, (unsigned)imm & (w ? 31 : 63), !w);
 		if (w) movsxd_rax(e);
@@ -281,25 +486,42 @@ static bool emit_op(struct emit *e, const struct rv_op *op, unsigned kind, uint6
 		movsxd_rax(e);
 		store_x(e, RAX, op->rd);
 		return true;
-	case K_ADD: case K_SUB: case K_AND: case K_OR: case K_XOR: case K_ADDW: case K_SUBW: {
+	case K_ADD:
+	case K_SUB:
+	case K_AND:
+	case K_OR:
+	case K_XOR:
+	case K_ADDW:
+	case K_SUBW: {
 		bool w = kind == K_ADDW || kind == K_SUBW;
-		uint8_t opc = (kind == K_ADD || kind == K_ADDW) ? 0x03 : (kind == K_SUB || kind == K_SUBW) ? 0x2b
-			      : kind == K_AND ? 0x23 : kind == K_OR ? 0x0b : 0x33;
+		uint8_t opc = (kind == K_ADD || kind == K_ADDW)   ? 0x03
+		              : (kind == K_SUB || kind == K_SUBW) ? 0x2b
+		              : kind == K_AND                     ? 0x23
+		              : kind == K_OR                      ? 0x0b
+		                                                  : 0x33;
 		load_x(e, RAX, op->rs1);
 		alu_rax_x(e, opc, op->rs2, !w);
 		if (w) movsxd_rax(e);
 		store_x(e, RAX, op->rd);
 		return true;
 	}
-	case K_SLT: case K_SLTU:
+	case K_SLT:
+	case K_SLTU:
 		load_x(e, RAX, op->rs1);
 		alu_rax_x(e, 0x3b, op->rs2, true);
 		setcc_rax(e, kind == K_SLT ? 0xc : 0x2);
 		store_x(e, RAX, op->rd);
 		return true;
-	case K_SLL: case K_SRL: case K_SRA: case K_SLLW: case K_SRLW: case K_SRAW: {
+	case K_SLL:
+	case K_SRL:
+	case K_SRA:
+	case K_SLLW:
+	case K_SRLW:
+	case K_SRAW: {
 		bool w = kind == K_SLLW || kind == K_SRLW || kind == K_SRAW;
-		unsigned n = (kind == K_SLL || kind == K_SLLW) ? 4 : (kind == K_SRL || kind == K_SRLW) ? 5 : 7;
+		unsigned n = (kind == K_SLL || kind == K_SLLW)   ? 4
+		             : (kind == K_SRL || kind == K_SRLW) ? 5
+		                                                 : 7;
 		load_x(e, RAX, op->rs1);
 		load_x(e, RCX, op->rs2);
 		shift_rax_cl(e, n, !w); /* x86 masks the count like RISC-V: 63 (64-bit), 31 (32-bit) */
@@ -307,10 +529,14 @@ static bool emit_op(struct emit *e, const struct rv_op *op, unsigned kind, uint6
 		store_x(e, RAX, op->rd);
 		return true;
 	}
-	case K_MUL: case K_MULW:
+	case K_MUL:
+	case K_MULW:
 		load_x(e, RAX, op->rs1);
 		if (kind == K_MUL) e8(e, 0x48);
-		e8(e, 0x0f); e8(e, 0xaf); e8(e, 0x83); e32(e, xoff(op->rs2)); /* imul rax/eax, x[rs2] */
+		e8(e, 0x0f);
+		e8(e, 0xaf);
+		e8(e, 0x83);
+		e32(e, xoff(op->rs2)); /* imul rax/eax, x[rs2] */
 		if (kind == K_MULW) movsxd_rax(e);
 		store_x(e, RAX, op->rd);
 		return true;
@@ -325,12 +551,17 @@ static bool emit_op(struct emit *e, const struct rv_op *op, unsigned kind, uint6
 	case K_DIVUW: binop_helper(e, op, h_divuw); return true;
 	case K_REMW: binop_helper(e, op, h_remw); return true;
 	case K_REMUW: binop_helper(e, op, h_remuw); return true;
-	case K_LB: case K_LH: case K_LW: case K_LD: case K_LBU: case K_LHU: case K_LWU:
-		emit_load(e, op, kind, pc, k, load_helpers[kind]);
-		return true;
-	case K_SB: case K_SH: case K_SW: case K_SD:
-		emit_store(e, op, kind, pc, k, store_helpers[kind]);
-		return true;
+	case K_LB:
+	case K_LH:
+	case K_LW:
+	case K_LD:
+	case K_LBU:
+	case K_LHU:
+	case K_LWU: emit_load(e, op, kind, pc, k, load_helpers[kind]); return true;
+	case K_SB:
+	case K_SH:
+	case K_SW:
+	case K_SD: emit_store(e, op, kind, pc, k, store_helpers[kind]); return true;
 	case K_JAL:
 		mov_imm64(e, RAX, pc + len);
 		store_x(e, RAX, op->rd);
@@ -339,17 +570,26 @@ static bool emit_op(struct emit *e, const struct rv_op *op, unsigned kind, uint6
 	case K_JALR:
 		load_x(e, RAX, op->rs1);
 		alu_rax_imm(e, 0, imm, true);
-		e8(e, 0x48); e8(e, 0x83); e8(e, 0xe0); e8(e, 0xfe); /* and rax, -2 */
+		e8(e, 0x48);
+		e8(e, 0x83);
+		e8(e, 0xe0);
+		e8(e, 0xfe); /* and rax, -2 */
 		mov_imm64(e, RCX, pc + len);
 		store_x(e, RCX, op->rd);
 		epilogue(e);
 		return false;
-	case K_BEQ: case K_BNE: case K_BLT: case K_BGE: case K_BLTU: case K_BGEU: {
-		static const uint8_t cc[] = {[K_BEQ] = 0x4, [K_BNE] = 0x5, [K_BLT] = 0xc,
-					     [K_BGE] = 0xd, [K_BLTU] = 0x2, [K_BGEU] = 0x3};
+	case K_BEQ:
+	case K_BNE:
+	case K_BLT:
+	case K_BGE:
+	case K_BLTU:
+	case K_BGEU: {
+		static const uint8_t cc[] = {[K_BEQ] = 0x4, [K_BNE] = 0x5,  [K_BLT] = 0xc,
+		                             [K_BGE] = 0xd, [K_BLTU] = 0x2, [K_BGEU] = 0x3};
 		load_x(e, RAX, op->rs1);
 		alu_rax_x(e, 0x3b, op->rs2, true);
-		e8(e, 0x0f); e8(e, (uint8_t)(0x80 | cc[kind])); /* jcc taken */
+		e8(e, 0x0f);
+		e8(e, (uint8_t)(0x80 | cc[kind])); /* jcc taken */
 		uint8_t *fix = e->p;
 		e32(e, 0);
 		return_pc(e, pc + len);
@@ -358,8 +598,7 @@ static bool emit_op(struct emit *e, const struct rv_op *op, unsigned kind, uint6
 		return_pc(e, pc + (uint64_t)(int64_t)imm);
 		return false;
 	}
-	default:
-		return true; /* not reached: the caller only passes translatable kinds */
+	default: return true; /* not reached: the caller only passes translatable kinds */
 	}
 }
 
@@ -377,8 +616,8 @@ bool rv_jit_init(struct rv_hart *h)
 {
 	struct rv_jit *j = calloc(1, sizeof(*j));
 	if (!j) return false;
-	j->buf = mmap(NULL, JIT_CODE_BYTES, PROT_READ | PROT_WRITE | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-		      -1, 0);
+	j->buf = mmap(NULL, JIT_CODE_BYTES, PROT_READ | PROT_WRITE | PROT_EXEC,
+	              MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (j->buf == MAP_FAILED) {
 		free(j);
 		return false;
@@ -439,20 +678,29 @@ uint32_t rv_jit_compile(struct rv_hart *h, const struct rv_op *head, const uint8
 
 	struct emit em = {.p = j->buf + j->used}, *e = &em;
 	uint8_t *code = e->p;
-	e8(e, 0x53);                           /* push rbx */
-	e8(e, 0x48); e8(e, 0x89); e8(e, 0xfb); /* mov rbx, rdi */
+	e8(e, 0x53); /* push rbx */
+	e8(e, 0x48);
+	e8(e, 0x89);
+	e8(e, 0xfb); /* mov rbx, rdi */
 	mov_imm64(e, RSI, (uint64_t)(uintptr_t)host - (pc & (RV_PAGE_SIZE - 1)));
 	uint8_t *bail_fix[JIT_MAX_OPS];
 	for (unsigned i = 0; i < n; i++) {
 		if (lens[i] == 4) {
-			e8(e, 0x81); e8(e, 0xbe); e32(e, offs[i]); e32(e, ops[i].raw);
+			e8(e, 0x81);
+			e8(e, 0xbe);
+			e32(e, offs[i]);
+			e32(e, ops[i].raw);
 		} else {
-			e8(e, 0x66); e8(e, 0x81); e8(e, 0xbe); e32(e, offs[i]);
+			e8(e, 0x66);
+			e8(e, 0x81);
+			e8(e, 0xbe);
+			e32(e, offs[i]);
 			uint16_t r16 = (uint16_t)ops[i].raw;
 			memcpy(e->p, &r16, 2);
 			e->p += 2;
 		}
-		e8(e, 0x0f); e8(e, 0x85); /* jne bail */
+		e8(e, 0x0f);
+		e8(e, 0x85); /* jne bail */
 		bail_fix[i] = e->p;
 		e32(e, 0);
 	}
@@ -464,7 +712,8 @@ uint32_t rv_jit_compile(struct rv_hart *h, const struct rv_op *head, const uint8
 	}
 	if (open) return_pc(e, ipc);
 	uint8_t *bail = e->p;
-	e8(e, 0xb8); e32(e, 1); /* mov eax, 1 */
+	e8(e, 0xb8);
+	e32(e, 1); /* mov eax, 1 */
 	epilogue(e);
 	for (unsigned i = 0; i < n; i++) {
 		uint32_t rel = (uint32_t)(bail - (bail_fix[i] + 4));
@@ -481,11 +730,12 @@ uint32_t rv_jit_compile(struct rv_hart *h, const struct rv_op *head, const uint8
 }
 
 bool rv_jit_lookup(struct rv_hart *h, uint32_t id, const struct rv_op *head, uint64_t pc, rv_jit_fn *fn,
-		   uint32_t *ninsns)
+                   uint32_t *ninsns)
 {
 	struct rv_jit *j = h->jit;
 	uint32_t i = id - RV_JIT_FIRST_BLOCK;
-	if (!j || id < RV_JIT_FIRST_BLOCK || i >= j->nblocks || j->blocks[i].head != head || j->blocks[i].pc != pc)
+	if (!j || id < RV_JIT_FIRST_BLOCK || i >= j->nblocks || j->blocks[i].head != head ||
+	    j->blocks[i].pc != pc)
 		return false;
 	*fn = (rv_jit_fn)j->blocks[i].code;
 	*ninsns = j->blocks[i].ninsns;

@@ -88,16 +88,16 @@ static inline bool in_ram(const struct rv_hart *h, uint64_t pa, uint64_t size)
 
 static uint64_t page_fault_cause(enum rv_access acc)
 {
-	return acc == RV_ACCESS_EXEC ? RV_EXC_INSN_PAGE
+	return acc == RV_ACCESS_EXEC    ? RV_EXC_INSN_PAGE
 	       : acc == RV_ACCESS_WRITE ? RV_EXC_STORE_PAGE
-				       : RV_EXC_LOAD_PAGE;
+	                                : RV_EXC_LOAD_PAGE;
 }
 
 static uint64_t access_fault_cause(enum rv_access acc)
 {
-	return acc == RV_ACCESS_EXEC ? RV_EXC_INSN_ACCESS
+	return acc == RV_ACCESS_EXEC    ? RV_EXC_INSN_ACCESS
 	       : acc == RV_ACCESS_WRITE ? RV_EXC_STORE_ACCESS
-				       : RV_EXC_LOAD_ACCESS;
+	                                : RV_EXC_LOAD_ACCESS;
 }
 
 /*
@@ -105,7 +105,7 @@ static uint64_t access_fault_cause(enum rv_access acc)
  * cause. With `update` false (debugger), A/D bits are left alone.
  */
 static int walk(struct rv_hart *h, uint64_t va, enum rv_access acc, unsigned priv, bool update,
-		uint64_t *pa_out, uint64_t *cause)
+                uint64_t *pa_out, uint64_t *cause)
 {
 	uint64_t satp = h->satp;
 	unsigned mode = (unsigned)(satp >> 60);
@@ -161,7 +161,7 @@ static int walk(struct rv_hart *h, uint64_t va, enum rv_access acc, unsigned pri
 		if (update && (pte & want) != want) {
 			uint64_t expect = pte;
 			if (!__atomic_compare_exchange_n(pte_p, &expect, pte | want, false, __ATOMIC_SEQ_CST,
-							 __ATOMIC_SEQ_CST)) {
+			                                 __ATOMIC_SEQ_CST)) {
 				level++; /* the PTE changed under us: walk this level again */
 				continue;
 			}
@@ -228,7 +228,8 @@ uint64_t rv_load_slow(struct rv_hart *h, uint64_t va, unsigned size)
 		return v;
 	}
 	uint64_t pa = translate(h, va, RV_ACCESS_READ);
-	if (in_ram(h, pa & RV_PAGE_MASK, RV_PAGE_SIZE)) tlb_fill(h, h->tlb_cur->read, va, pa);
+	if (in_ram(h, pa & RV_PAGE_MASK, RV_PAGE_SIZE))
+		tlb_fill(h, h->tlb_cur->read, va, pa);
 	else if ((pa & (size - 1)) != 0 && !in_ram(h, pa, size))
 		rv_raise(h, RV_EXC_LOAD_MISALIGNED, va); /* misaligned MMIO */
 	return load_phys(h, va, pa, size);
@@ -272,7 +273,8 @@ static uintptr_t fetch_page(struct rv_hart *h, uint64_t pc)
 		uint64_t pa = translate(h, pc, RV_ACCESS_EXEC);
 		if (!in_ram(h, pa & RV_PAGE_MASK, RV_PAGE_SIZE)) rv_raise(h, RV_EXC_INSN_ACCESS, pc);
 		e->vpage = pc & RV_PAGE_MASK;
-		e->addend = (uintptr_t)h->bus.ram + (pa & RV_PAGE_MASK) - h->bus.ram_base - (pc & RV_PAGE_MASK);
+		e->addend =
+		    (uintptr_t)h->bus.ram + (pa & RV_PAGE_MASK) - h->bus.ram_base - (pc & RV_PAGE_MASK);
 		h->tlb[set].used = true;
 	}
 	return e->addend;

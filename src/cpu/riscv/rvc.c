@@ -36,8 +36,8 @@ static uint32_t enc_b(int32_t imm, unsigned rs2, unsigned rs1, unsigned f3)
 static uint32_t enc_j(int32_t imm, unsigned rd)
 {
 	uint32_t u = (uint32_t)imm;
-	return bits(u, 20, 20) << 31 | bits(u, 10, 1) << 21 | bits(u, 11, 11) << 20 |
-	       bits(u, 19, 12) << 12 | rd << 7 | 0x6f;
+	return bits(u, 20, 20) << 31 | bits(u, 10, 1) << 21 | bits(u, 11, 11) << 20 | bits(u, 19, 12) << 12 |
+	       rd << 7 | 0x6f;
 }
 
 static uint32_t enc_r(unsigned f7, unsigned rs2, unsigned rs1, unsigned f3, unsigned rd, unsigned op)
@@ -58,16 +58,16 @@ static uint32_t expand_q0(uint32_t c)
 
 	switch (bits(c, 15, 13)) {
 	case 0: { /* c.addi4spn */
-		uint32_t nz = bits(c, 12, 11) << 4 | bits(c, 10, 7) << 6 | bits(c, 6, 6) << 2 |
-			      bits(c, 5, 5) << 3;
+		uint32_t nz =
+		    bits(c, 12, 11) << 4 | bits(c, 10, 7) << 6 | bits(c, 6, 6) << 2 | bits(c, 5, 5) << 3;
 		return nz ? enc_i((int32_t)nz, 2, 0, rdp, 0x13) : 0;
 	}
-	case 1: return enc_i((int32_t)uimm_d, rs1p, 3, rdp, 0x07);  /* c.fld */
-	case 2: return enc_i((int32_t)uimm_w, rs1p, 2, rdp, 0x03);  /* c.lw */
-	case 3: return enc_i((int32_t)uimm_d, rs1p, 3, rdp, 0x03);  /* c.ld */
-	case 5: return enc_s((int32_t)uimm_d, rdp, rs1p, 3, 0x27);  /* c.fsd */
-	case 6: return enc_s((int32_t)uimm_w, rdp, rs1p, 2, 0x23);  /* c.sw */
-	case 7: return enc_s((int32_t)uimm_d, rdp, rs1p, 3, 0x23);  /* c.sd */
+	case 1: return enc_i((int32_t)uimm_d, rs1p, 3, rdp, 0x07); /* c.fld */
+	case 2: return enc_i((int32_t)uimm_w, rs1p, 2, rdp, 0x03); /* c.lw */
+	case 3: return enc_i((int32_t)uimm_d, rs1p, 3, rdp, 0x03); /* c.ld */
+	case 5: return enc_s((int32_t)uimm_d, rdp, rs1p, 3, 0x27); /* c.fsd */
+	case 6: return enc_s((int32_t)uimm_w, rdp, rs1p, 2, 0x23); /* c.sw */
+	case 7: return enc_s((int32_t)uimm_d, rdp, rs1p, 3, 0x23); /* c.sd */
 	default: return 0;
 	}
 }
@@ -78,13 +78,14 @@ static uint32_t expand_q1(uint32_t c)
 	int32_t imm6 = sext(bits(c, 12, 12) << 5 | bits(c, 6, 2), 6);
 
 	switch (bits(c, 15, 13)) {
-	case 0: return enc_i(imm6, rd, 0, rd, 0x13); /* c.addi / c.nop */
+	case 0: return enc_i(imm6, rd, 0, rd, 0x13);          /* c.addi / c.nop */
 	case 1: return rd ? enc_i(imm6, rd, 0, rd, 0x1b) : 0; /* c.addiw */
-	case 2: return enc_i(imm6, 0, 0, rd, 0x13); /* c.li */
+	case 2: return enc_i(imm6, 0, 0, rd, 0x13);           /* c.li */
 	case 3:
 		if (rd == 2) { /* c.addi16sp */
 			int32_t nz = sext(bits(c, 12, 12) << 9 | bits(c, 6, 6) << 4 | bits(c, 5, 5) << 6 |
-						  bits(c, 4, 3) << 7 | bits(c, 2, 2) << 5, 10);
+			                      bits(c, 4, 3) << 7 | bits(c, 2, 2) << 5,
+			                  10);
 			return nz ? enc_i(nz, 2, 0, 2, 0x13) : 0;
 		} else { /* c.lui */
 			int32_t nz = sext(bits(c, 12, 12) << 17 | bits(c, 6, 2) << 12, 18);
@@ -93,9 +94,9 @@ static uint32_t expand_q1(uint32_t c)
 	case 4: {
 		unsigned shamt = bits(c, 12, 12) << 5 | bits(c, 6, 2);
 		switch (bits(c, 11, 10)) {
-		case 0: return enc_i((int32_t)shamt, rdp, 5, rdp, 0x13); /* c.srli */
+		case 0: return enc_i((int32_t)shamt, rdp, 5, rdp, 0x13);           /* c.srli */
 		case 1: return enc_i((int32_t)(shamt | 0x400), rdp, 5, rdp, 0x13); /* c.srai */
-		case 2: return enc_i(imm6, rdp, 7, rdp, 0x13); /* c.andi */
+		case 2: return enc_i(imm6, rdp, 7, rdp, 0x13);                     /* c.andi */
 		default: {
 			static const unsigned f3[4] = {0, 4, 6, 7}; /* sub xor or and */
 			unsigned op2 = bits(c, 6, 5);
@@ -109,13 +110,15 @@ static uint32_t expand_q1(uint32_t c)
 	}
 	case 5: { /* c.j */
 		int32_t off = sext(bits(c, 12, 12) << 11 | bits(c, 11, 11) << 4 | bits(c, 10, 9) << 8 |
-					   bits(c, 8, 8) << 10 | bits(c, 7, 7) << 6 | bits(c, 6, 6) << 7 |
-					   bits(c, 5, 3) << 1 | bits(c, 2, 2) << 5, 12);
+		                       bits(c, 8, 8) << 10 | bits(c, 7, 7) << 6 | bits(c, 6, 6) << 7 |
+		                       bits(c, 5, 3) << 1 | bits(c, 2, 2) << 5,
+		                   12);
 		return enc_j(off, 0);
 	}
 	default: { /* c.beqz / c.bnez */
 		int32_t off = sext(bits(c, 12, 12) << 8 | bits(c, 11, 10) << 3 | bits(c, 6, 5) << 6 |
-					   bits(c, 4, 3) << 1 | bits(c, 2, 2) << 5, 9);
+		                       bits(c, 4, 3) << 1 | bits(c, 2, 2) << 5,
+		                   9);
 		return enc_b(off, 0, rdp, bits(c, 15, 13) == 6 ? 0 : 1);
 	}
 	}
@@ -134,22 +137,22 @@ static uint32_t expand_q2(uint32_t c)
 		unsigned shamt = bits(c, 12, 12) << 5 | rs2;
 		return enc_i((int32_t)shamt, rd, 1, rd, 0x13);
 	}
-	case 1: return enc_i((int32_t)lsp_d, 2, 3, rd, 0x07);            /* c.fldsp */
-	case 2: return rd ? enc_i((int32_t)lsp_w, 2, 2, rd, 0x03) : 0;   /* c.lwsp */
-	case 3: return rd ? enc_i((int32_t)lsp_d, 2, 3, rd, 0x03) : 0;   /* c.ldsp */
+	case 1: return enc_i((int32_t)lsp_d, 2, 3, rd, 0x07);          /* c.fldsp */
+	case 2: return rd ? enc_i((int32_t)lsp_w, 2, 2, rd, 0x03) : 0; /* c.lwsp */
+	case 3: return rd ? enc_i((int32_t)lsp_d, 2, 3, rd, 0x03) : 0; /* c.ldsp */
 	case 4:
 		if (!bits(c, 12, 12)) {
 			if (rs2 == 0) return rd ? enc_i(0, rd, 0, 0, 0x67) : 0; /* c.jr */
 			return enc_r(0, rs2, 0, 0, rd, 0x33);                   /* c.mv */
 		}
 		if (rs2 == 0) {
-			if (rd == 0) return 0x00100073;                          /* c.ebreak */
-			return enc_i(0, rd, 0, 1, 0x67);                         /* c.jalr */
+			if (rd == 0) return 0x00100073;  /* c.ebreak */
+			return enc_i(0, rd, 0, 1, 0x67); /* c.jalr */
 		}
-		return enc_r(0, rs2, rd, 0, rd, 0x33);                           /* c.add */
-	case 5: return enc_s((int32_t)ssp_d, rs2, 2, 3, 0x27);           /* c.fsdsp */
-	case 6: return enc_s((int32_t)ssp_w, rs2, 2, 2, 0x23);           /* c.swsp */
-	default: return enc_s((int32_t)ssp_d, rs2, 2, 3, 0x23);          /* c.sdsp */
+		return enc_r(0, rs2, rd, 0, rd, 0x33);          /* c.add */
+	case 5: return enc_s((int32_t)ssp_d, rs2, 2, 3, 0x27);  /* c.fsdsp */
+	case 6: return enc_s((int32_t)ssp_w, rs2, 2, 2, 0x23);  /* c.swsp */
+	default: return enc_s((int32_t)ssp_d, rs2, 2, 3, 0x23); /* c.sdsp */
 	}
 }
 
@@ -165,8 +168,7 @@ static uint32_t expand(uint32_t c)
 
 void rv_init_tables(void)
 {
-	for (uint32_t c = 0; c < 65536; c++)
-		expand_table[c] = expand(c);
+	for (uint32_t c = 0; c < 65536; c++) expand_table[c] = expand(c);
 }
 
 uint32_t rv_expand_compressed(uint16_t insn)
