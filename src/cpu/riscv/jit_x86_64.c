@@ -128,6 +128,13 @@ static void e8(struct emit *e, uint8_t b)
 {
 	*e->p++ = b;
 }
+static void emit_bytes(struct emit *e, const char *b, size_t n)
+{
+	memcpy(e->p, b, n);
+	e->p += n;
+}
+/* Emits a string literal of instruction bytes. */
+#define EB(e, s) emit_bytes(e, s, sizeof(s) - 1)
 static void e32(struct emit *e, uint32_t v)
 {
 	memcpy(e->p, &v, 4);
@@ -146,16 +153,14 @@ static uint32_t xoff(unsigned r)
 /* reg <- x[r] */
 static void load_x(struct emit *e, int reg, unsigned r)
 {
-	e8(e, 0x48);
-	e8(e, 0x8b);
+	EB(e, "\x48\x8b");
 	e8(e, (uint8_t)(0x83 | reg << 3));
 	e32(e, xoff(r));
 }
 /* x[r] <- reg */
 static void store_x(struct emit *e, int reg, unsigned r)
 {
-	e8(e, 0x48);
-	e8(e, 0x89);
+	EB(e, "\x48\x89");
 	e8(e, (uint8_t)(0x83 | reg << 3));
 	e32(e, xoff(r));
 }
@@ -190,9 +195,7 @@ static void shift_rax_cl(struct emit *e, unsigned n, bool w64)
 }
 static void movsxd_rax(struct emit *e)
 {
-	e8(e, 0x48);
-	e8(e, 0x63);
-	e8(e, 0xc0);
+	EB(e, "\x48\x63\xc0");
 }
 static void mov_imm64(struct emit *e, int reg, uint64_t v)
 {
@@ -204,30 +207,25 @@ static void setcc_rax(struct emit *e, uint8_t cc)
 {
 	e8(e, 0x0f);
 	e8(e, (uint8_t)(0x90 | cc));
-	e8(e, 0xc0); /* setcc al */
-	e8(e, 0x0f);
-	e8(e, 0xb6);
-	e8(e, 0xc0); /* movzx eax, al */
+	e8(e, 0xc0);           /* setcc al */
+	EB(e, "\x0f\xb6\xc0"); /* movzx eax, al */
 }
 static void call_abs(struct emit *e, const void *fn)
 {
 	mov_imm64(e, RAX, (uint64_t)(uintptr_t)fn);
-	e8(e, 0xff);
-	e8(e, 0xd0);
+	EB(e, "\xff\xd0");
 }
 /* mov qword/dword [rbx + off], imm32 */
 static void store_field_imm(struct emit *e, size_t off, int32_t imm, bool w64)
 {
 	if (w64) e8(e, 0x48);
-	e8(e, 0xc7);
-	e8(e, 0x83);
+	EB(e, "\xc7\x83");
 	e32(e, (uint32_t)off);
 	e32(e, (uint32_t)imm);
 }
 static void epilogue(struct emit *e)
 {
-	e8(e, 0x5b);
-	e8(e, 0xc3);
+	EB(e, "\x5b\xc3");
 } /* pop rbx; ret */
 static void return_pc(struct emit *e, uint64_t pc)
 {
@@ -239,22 +237,16 @@ static void return_pc(struct emit *e, uint64_t pc)
 static void sync_for_helper(struct emit *e, uint64_t pc, unsigned k)
 {
 	mov_imm64(e, RAX, pc);
-	e8(e, 0x48);
-	e8(e, 0x89);
-	e8(e, 0x83);
+	EB(e, "\x48\x89\x83");
 	e32(e, (uint32_t)offsetof(struct rv_hart, pc));
 	store_field_imm(e, offsetof(struct rv_hart, jit_retired), (int32_t)k, false);
 }
 
 static void binop_helper(struct emit *e, const struct rv_op *op, const void *fn)
 {
-	e8(e, 0x48);
-	e8(e, 0x8b);
-	e8(e, 0xbb);
+	EB(e, "\x48\x8b\xbb");
 	e32(e, xoff(op->rs1)); /* mov rdi, x[rs1] */
-	e8(e, 0x48);
-	e8(e, 0x8b);
-	e8(e, 0xb3);
+	EB(e, "\x48\x8b\xb3");
 	e32(e, xoff(op->rs2)); /* mov rsi, x[rs2] */
 	call_abs(e, fn);
 	store_x(e, RAX, op->rd);
@@ -268,68 +260,42 @@ static void binop_helper(struct emit *e, const struct rv_op *op, const void *fn)
 static uint8_t *emit_tlb_probe(struct emit *e, const struct rv_op *op, bool write, unsigned size,
                                uint8_t **fix2)
 {
-	e8(e, 0x48);
-	e8(e, 0x8b);
-	e8(e, 0xb3);
+	EB(e, "\x48\x8b\xb3");
 	e32(e, xoff(op->rs1)); /* mov rsi, x[rs1] */
-	e8(e, 0x48);
-	e8(e, 0x81);
-	e8(e, 0xc6);
+	EB(e, "\x48\x81\xc6");
 	e32(e, (uint32_t)op->imm); /* add rsi, imm */
-	e8(e, 0x48);
-	e8(e, 0x89);
-	e8(e, 0xf0); /* mov rax, rsi */
-	e8(e, 0x48);
-	e8(e, 0xc1);
-	e8(e, 0xe8);
+	EB(e, "\x48\x89\xf0");     /* mov rax, rsi */
+	EB(e, "\x48\xc1\xe8");
 	e8(e, RV_PAGE_SHIFT); /* shr rax, 12 */
 	e8(e, 0x25);
 	e32(e, RV_TLB_SIZE - 1); /* and eax, 255 */
-	e8(e, 0xc1);
-	e8(e, 0xe0);
+	EB(e, "\xc1\xe0");
 	e8(e, 4); /* shl eax, 4 */
-	e8(e, 0x48);
-	e8(e, 0x03);
-	e8(e, 0x83);
+	EB(e, "\x48\x03\x83");
 	e32(e, (uint32_t)offsetof(struct rv_hart, tlb_cur)); /* add rax, tlb_cur */
 	if (write) {
-		e8(e, 0x48);
-		e8(e, 0x05);
+		EB(e, "\x48\x05");
 		e32(e, (uint32_t)offsetof(struct rv_tlb_set, write));
 	}
-	e8(e, 0x48);
-	e8(e, 0x89);
-	e8(e, 0xf1); /* mov rcx, rsi */
-	e8(e, 0x48);
-	e8(e, 0x81);
-	e8(e, 0xe1);
+	EB(e, "\x48\x89\xf1"); /* mov rcx, rsi */
+	EB(e, "\x48\x81\xe1");
 	e32(e, (uint32_t)RV_PAGE_MASK); /* and rcx, -4096 */
-	e8(e, 0x48);
-	e8(e, 0x3b);
-	e8(e, 0x08); /* cmp rcx, [rax] */
-	e8(e, 0x0f);
-	e8(e, 0x85); /* jne miss */
+	EB(e, "\x48\x3b\x08");          /* cmp rcx, [rax] */
+	EB(e, "\x0f\x85");              /* jne miss */
 	uint8_t *fix = e->p;
 	e32(e, 0);
 	*fix2 = NULL;
 	if (size > 1) {
-		e8(e, 0x89);
-		e8(e, 0xf1); /* mov ecx, esi */
-		e8(e, 0x81);
-		e8(e, 0xe1);
+		EB(e, "\x89\xf1"); /* mov ecx, esi */
+		EB(e, "\x81\xe1");
 		e32(e, RV_PAGE_SIZE - 1); /* and ecx, 0xfff */
-		e8(e, 0x81);
-		e8(e, 0xf9);
+		EB(e, "\x81\xf9");
 		e32(e, RV_PAGE_SIZE - size); /* cmp ecx, 4096 - size */
-		e8(e, 0x0f);
-		e8(e, 0x87); /* ja miss */
+		EB(e, "\x0f\x87");           /* ja miss */
 		*fix2 = e->p;
 		e32(e, 0);
 	}
-	e8(e, 0x48);
-	e8(e, 0x8b);
-	e8(e, 0x40);
-	e8(e, 0x08); /* mov rax, [rax + 8] (addend) */
+	EB(e, "\x48\x8b\x40\x08"); /* mov rax, [rax + 8] (addend) */
 	return fix;
 }
 
@@ -347,47 +313,21 @@ static void emit_load(struct emit *e, const struct rv_op *op, unsigned kind, uin
 	    [K_LB] = 1, [K_LH] = 2, [K_LW] = 4, [K_LD] = 8, [K_LBU] = 1, [K_LHU] = 2, [K_LWU] = 4};
 	uint8_t *fix2, *fix = emit_tlb_probe(e, op, false, sizes[kind], &fix2);
 	switch (kind) { /* rax <- [rsi + rax] */
-	case K_LB:
-		e8(e, 0x48);
-		e8(e, 0x0f);
-		e8(e, 0xbe);
-		break;
-	case K_LBU:
-		e8(e, 0x48);
-		e8(e, 0x0f);
-		e8(e, 0xb6);
-		break;
-	case K_LH:
-		e8(e, 0x48);
-		e8(e, 0x0f);
-		e8(e, 0xbf);
-		break;
-	case K_LHU:
-		e8(e, 0x48);
-		e8(e, 0x0f);
-		e8(e, 0xb7);
-		break;
-	case K_LW:
-		e8(e, 0x48);
-		e8(e, 0x63);
-		break;
+	case K_LB: EB(e, "\x48\x0f\xbe"); break;
+	case K_LBU: EB(e, "\x48\x0f\xb6"); break;
+	case K_LH: EB(e, "\x48\x0f\xbf"); break;
+	case K_LHU: EB(e, "\x48\x0f\xb7"); break;
+	case K_LW: EB(e, "\x48\x63"); break;
 	case K_LWU: e8(e, 0x8b); break;
-	default:
-		e8(e, 0x48);
-		e8(e, 0x8b);
-		break;
+	default: EB(e, "\x48\x8b"); break;
 	}
-	e8(e, 0x04);
-	e8(e, 0x06);
-	e8(e, 0xe9); /* jmp done */
+	EB(e, "\x04\x06\xe9"); /* jmp done */
 	uint8_t *done = e->p;
 	e32(e, 0);
 	patch_to_here(e, fix);
 	patch_to_here(e, fix2);
 	sync_for_helper(e, pc, k);
-	e8(e, 0x48);
-	e8(e, 0x89);
-	e8(e, 0xdf); /* mov rdi, rbx (rsi holds the address) */
+	EB(e, "\x48\x89\xdf"); /* mov rdi, rbx (rsi holds the address) */
 	call_abs(e, helper);
 	patch_to_here(e, done);
 	store_x(e, RAX, op->rd);
@@ -401,30 +341,18 @@ static void emit_store(struct emit *e, const struct rv_op *op, unsigned kind, ui
 	load_x(e, RCX, op->rs2);
 	switch (kind) { /* [rsi + rax] <- rcx */
 	case K_SB: e8(e, 0x88); break;
-	case K_SH:
-		e8(e, 0x66);
-		e8(e, 0x89);
-		break;
+	case K_SH: EB(e, "\x66\x89"); break;
 	case K_SW: e8(e, 0x89); break;
-	default:
-		e8(e, 0x48);
-		e8(e, 0x89);
-		break;
+	default: EB(e, "\x48\x89"); break;
 	}
-	e8(e, 0x0c);
-	e8(e, 0x06);
-	e8(e, 0xe9);
+	EB(e, "\x0c\x06\xe9");
 	uint8_t *done = e->p;
 	e32(e, 0);
 	patch_to_here(e, fix);
 	patch_to_here(e, fix2);
 	sync_for_helper(e, pc, k);
-	e8(e, 0x48);
-	e8(e, 0x89);
-	e8(e, 0xdf); /* mov rdi, rbx */
-	e8(e, 0x48);
-	e8(e, 0x8b);
-	e8(e, 0x93);
+	EB(e, "\x48\x89\xdf"); /* mov rdi, rbx */
+	EB(e, "\x48\x8b\x93");
 	e32(e, xoff(op->rs2)); /* mov rdx, x[rs2] */
 	call_abs(e, helper);
 	patch_to_here(e, done);
@@ -533,9 +461,7 @@ static bool emit_op(struct emit *e, const struct rv_op *op, unsigned kind, uint6
 	case K_MULW:
 		load_x(e, RAX, op->rs1);
 		if (kind == K_MUL) e8(e, 0x48);
-		e8(e, 0x0f);
-		e8(e, 0xaf);
-		e8(e, 0x83);
+		EB(e, "\x0f\xaf\x83");
 		e32(e, xoff(op->rs2)); /* imul rax/eax, x[rs2] */
 		if (kind == K_MULW) movsxd_rax(e);
 		store_x(e, RAX, op->rd);
@@ -570,10 +496,7 @@ static bool emit_op(struct emit *e, const struct rv_op *op, unsigned kind, uint6
 	case K_JALR:
 		load_x(e, RAX, op->rs1);
 		alu_rax_imm(e, 0, imm, true);
-		e8(e, 0x48);
-		e8(e, 0x83);
-		e8(e, 0xe0);
-		e8(e, 0xfe); /* and rax, -2 */
+		EB(e, "\x48\x83\xe0\xfe"); /* and rax, -2 */
 		mov_imm64(e, RCX, pc + len);
 		store_x(e, RCX, op->rd);
 		epilogue(e);
@@ -678,29 +601,23 @@ uint32_t rv_jit_compile(struct rv_hart *h, const struct rv_op *head, const uint8
 
 	struct emit em = {.p = j->buf + j->used}, *e = &em;
 	uint8_t *code = e->p;
-	e8(e, 0x53); /* push rbx */
-	e8(e, 0x48);
-	e8(e, 0x89);
-	e8(e, 0xfb); /* mov rbx, rdi */
+	e8(e, 0x53);           /* push rbx */
+	EB(e, "\x48\x89\xfb"); /* mov rbx, rdi */
 	mov_imm64(e, RSI, (uint64_t)(uintptr_t)host - (pc & (RV_PAGE_SIZE - 1)));
 	uint8_t *bail_fix[JIT_MAX_OPS];
 	for (unsigned i = 0; i < n; i++) {
 		if (lens[i] == 4) {
-			e8(e, 0x81);
-			e8(e, 0xbe);
+			EB(e, "\x81\xbe");
 			e32(e, offs[i]);
 			e32(e, ops[i].raw);
 		} else {
-			e8(e, 0x66);
-			e8(e, 0x81);
-			e8(e, 0xbe);
+			EB(e, "\x66\x81\xbe");
 			e32(e, offs[i]);
 			uint16_t r16 = (uint16_t)ops[i].raw;
 			memcpy(e->p, &r16, 2);
 			e->p += 2;
 		}
-		e8(e, 0x0f);
-		e8(e, 0x85); /* jne bail */
+		EB(e, "\x0f\x85"); /* jne bail */
 		bail_fix[i] = e->p;
 		e32(e, 0);
 	}
