@@ -801,28 +801,42 @@ new_page:
 l_jit : {
 	uint32_t id = op->jit;
 	if (likely(id >= RV_JIT_FIRST_BLOCK)) {
-		rv_jit_fn fn;
-		uint32_t n;
 		if (id == RV_JIT_NEVER) DISPATCH();
-		if (unlikely(!rv_jit_lookup(h, id, op, pc, &fn, &n))) {
+		void *code = rv_jit_lookup(h, id, op, pc);
+		if (unlikely(!code)) {
 			op->jit = 0; /* dropped, or translated for another virtual address */
 			DISPATCH();
 		}
+		/* The block that just returned to here may jump here directly from now on. */
+		if (h->jit_patch_site && h->jit_patch_pc == pc) rv_jit_chain(h->jit_patch_site, code);
+		h->jit_patch_site = NULL;
 		h->pc = pc;
-		h->budget_left = budget;
-		uint64_t next = fn(h);
+		h->budget_left = (uint64_t)budget;
+		uint64_t next = ((rv_jit_fn)code)(h);
 		h->jit_retired = 0;
-		if (unlikely(next & 1)) { /* the guest code changed: interpret (and re-decode) it */
-			op->jit = 0;
-			DISPATCH();
+		budget = (int64_t)h->budget_left;
+		if (unlikely(next & 1)) { /* a block's guest code changed: interpret it, re-decoding */
+			h->jit_patch_site = NULL;
+			pc = next & ~1ULL;
+			goto bail_page;
 		}
-		budget -= n;
+		h->jit_patch_pc = next;
 		JUMP(next);
 	}
 	if (++op->jit < RV_JIT_HOT) DISPATCH();
 	op->jit = rv_jit_compile(h, op, page_host + (pc & (RV_PAGE_SIZE - 1)), pc);
 	DISPATCH();
 }
+
+bail_page: /* like new_page, but the slot runs interpreted and forgets its block */
+	h->pc = pc;
+	h->budget_left = (uint64_t)budget;
+	addend = rv_fetch_addend(h, pc);
+	page_host = (uint8_t *)(uintptr_t)((pc & RV_PAGE_MASK) + addend);
+	page_ops = h->ops + (uint64_t)((page_host - h->bus.ram) >> RV_PAGE_SHIFT) * OPS_PER_PAGE;
+	op = page_ops + ((pc & (RV_PAGE_SIZE - 1)) >> 1);
+	op->jit = 0;
+	DISPATCH();
 
 l_decode:
 	if (op >= page_ops + 2 * (RV_PAGE_SIZE / 4)) { /* ran into the sentinels: next page */
@@ -977,7 +991,7 @@ static uint64_t run_some(struct rv_hart *h, uint64_t max_insns, bool exact)
 	h->block_start = h->budget_left = max_insns;
 	if (setjmp(h->trap_jmp)) {
 		/* An exception was taken (h->pc is its handler); count what retired before it. */
-		h->instret += h->block_start - h->budget_left + h->jit_retired;
+		h->instret += h->block_start - h->budget_left + (uint64_t)(int64_t)h->jit_retired;
 		h->jit_retired = 0;
 		h->x[0] = 0;
 		h->budget_left = h->block_start = 0;

@@ -126,12 +126,12 @@ struct rv_hart {
 	 * plus two sentinel slots per page; reserved lazily (MAP_NORESERVE). */
 	struct rv_op *ops;
 	uint64_t ops_bytes;
-	struct rv_jit *jit;   /* translated code (jit.h), NULL when the JIT is off */
-	int32_t jit_retired;  /* at a helper call: its index in the block minus the block's length */
-	void *jit_patch_site; /* the last static block exit taken, to chain to its target */
+	struct rv_jit *jit;    /* translated code (jit.h), NULL when the JIT is off */
+	int32_t jit_retired;   /* at a helper call: its index in the block minus the block's length */
+	void *jit_patch_site;  /* the last static block exit taken, to chain to its target */
 	uint64_t jit_patch_pc; /* ... and that target */
-	uint64_t block_start; /* budget the current block started with */
-	uint64_t budget_left; /* budget left at the last sync point (exceptions, CSR reads) */
+	uint64_t block_start;  /* budget the current block started with */
+	uint64_t budget_left;  /* budget left at the last sync point (exceptions, CSR reads) */
 };
 
 /* Lifecycle. */

@@ -14,15 +14,20 @@
 #define RV_JIT_NEVER 0xffffffffu
 #define RV_JIT_FIRST_BLOCK 16u
 
-/* Translated code: returns the next guest pc, or 1 if the guest code changed. */
+/*
+ * Translated code: runs its block and any blocks chained to it, charging
+ * h->budget_left, and returns the next guest pc; or a block's own pc | 1 if
+ * that block's guest code changed (nothing of it ran).
+ */
 typedef uint64_t (*rv_jit_fn)(struct rv_hart *h);
 
 bool rv_jit_init(struct rv_hart *h);
 void rv_jit_free(struct rv_hart *h);
 /* Translates the run starting at `head` (guest pc, host address of its bits). */
 uint32_t rv_jit_compile(struct rv_hart *h, const struct rv_op *head, const uint8_t *host, uint64_t pc);
-/* Finds block `id` if it still belongs to `head` at guest address `pc`. */
-bool rv_jit_lookup(struct rv_hart *h, uint32_t id, const struct rv_op *head, uint64_t pc, rv_jit_fn *fn,
-                   uint32_t *ninsns);
+/* Finds block `id`'s code if it still belongs to `head` at guest address `pc`. */
+void *rv_jit_lookup(struct rv_hart *h, uint32_t id, const struct rv_op *head, uint64_t pc);
+/* Makes the static exit at `site` jump straight into the block at `code`. */
+void rv_jit_chain(void *site, void *code);
 
 #endif

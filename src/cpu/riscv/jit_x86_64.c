@@ -28,7 +28,7 @@
 
 #define JIT_CODE_BYTES (32u << 20)
 #define JIT_MAX_OPS 64
-#define JIT_MAX_BLOCK_BYTES (JIT_MAX_OPS * 160 + 256)
+#define JIT_MAX_BLOCK_BYTES (JIT_MAX_OPS * 160 + 512)
 
 struct jit_block {
 	const struct rv_op *head;
@@ -234,12 +234,47 @@ static void return_pc(struct emit *e, uint64_t pc)
 }
 
 /* Before a helper that may raise: the instruction's pc and index in the block. */
-static void sync_for_helper(struct emit *e, uint64_t pc, unsigned k)
+static void sync_for_helper(struct emit *e, uint64_t pc, int k)
 {
 	mov_imm64(e, RAX, pc);
 	EB(e, "\x48\x89\x83");
 	e32(e, (uint32_t)offsetof(struct rv_hart, pc));
-	store_field_imm(e, offsetof(struct rv_hart, jit_retired), (int32_t)k, false);
+	store_field_imm(e, offsetof(struct rv_hart, jit_retired), k, false);
+}
+
+/*
+ * A block exit to a target known at translation time. While budget remains
+ * it can jump straight into the target's block: the jmp below first falls
+ * through to a return, and the dispatcher patches it once the target has a
+ * block (rv_jit_chain). The return path records which jmp to patch.
+ */
+static void exit_static(struct emit *e, uint64_t target)
+{
+	EB(e, "\x48\x83\xbb"); /* cmp qword [rbx + budget_left], 0 */
+	e32(e, (uint32_t)offsetof(struct rv_hart, budget_left));
+	e8(e, 0);
+	EB(e, "\x0f\x8e"); /* jle ret: budget spent */
+	uint8_t *jle = e->p;
+	e32(e, 0);
+	e8(e, 0xe9); /* jmp rel32: falls through until chained */
+	uint8_t *site = e->p;
+	e32(e, 0);
+	uint32_t rel = (uint32_t)(e->p - (jle + 4));
+	memcpy(jle, &rel, 4);
+	EB(e, "\x48\x8d\x0d"); /* lea rcx, [rip + disp] (= site) */
+	e32(e, (uint32_t)(int32_t)(site - (e->p + 4)));
+	EB(e, "\x48\x89\x8b"); /* mov [rbx + jit_patch_site], rcx */
+	e32(e, (uint32_t)offsetof(struct rv_hart, jit_patch_site));
+	return_pc(e, target);
+}
+
+#define JIT_ENTRY_PROLOGUE 4 /* push rbx; mov rbx, rdi: chained jumps land after it */
+
+void rv_jit_chain(void *site, void *code)
+{
+	uint8_t *s = site;
+	uint32_t rel = (uint32_t)((uint8_t *)code + JIT_ENTRY_PROLOGUE - (s + 4));
+	memcpy(s, &rel, 4);
 }
 
 static void binop_helper(struct emit *e, const struct rv_op *op, const void *fn)
@@ -306,7 +341,7 @@ static void patch_to_here(struct emit *e, uint8_t *fix)
 	memcpy(fix, &rel, 4);
 }
 
-static void emit_load(struct emit *e, const struct rv_op *op, unsigned kind, uint64_t pc, unsigned k,
+static void emit_load(struct emit *e, const struct rv_op *op, unsigned kind, uint64_t pc, int k,
                       const void *helper)
 {
 	static const unsigned sizes[] = {
@@ -333,7 +368,7 @@ static void emit_load(struct emit *e, const struct rv_op *op, unsigned kind, uin
 	store_x(e, RAX, op->rd);
 }
 
-static void emit_store(struct emit *e, const struct rv_op *op, unsigned kind, uint64_t pc, unsigned k,
+static void emit_store(struct emit *e, const struct rv_op *op, unsigned kind, uint64_t pc, int k,
                        const void *helper)
 {
 	static const unsigned sizes[] = {[K_SB] = 1, [K_SH] = 2, [K_SW] = 4, [K_SD] = 8};
@@ -365,8 +400,7 @@ static const void *const load_helpers[] = {
 static const void *const store_helpers[] = {[K_SB] = h_sb, [K_SH] = h_sh, [K_SW] = h_sw, [K_SD] = h_sd};
 
 /* Emits one instruction. Returns false if it ends the block (it emitted the return). */
-static bool emit_op(struct emit *e, const struct rv_op *op, unsigned kind, uint64_t pc, unsigned len,
-                    unsigned k)
+static bool emit_op(struct emit *e, const struct rv_op *op, unsigned kind, uint64_t pc, unsigned len, int k)
 {
 	int32_t imm = op->imm;
 	switch (kind) {
@@ -491,7 +525,7 @@ static bool emit_op(struct emit *e, const struct rv_op *op, unsigned kind, uint6
 	case K_JAL:
 		mov_imm64(e, RAX, pc + len);
 		store_x(e, RAX, op->rd);
-		return_pc(e, pc + (uint64_t)(int64_t)imm);
+		exit_static(e, pc + (uint64_t)(int64_t)imm);
 		return false;
 	case K_JALR:
 		load_x(e, RAX, op->rs1);
@@ -515,10 +549,10 @@ static bool emit_op(struct emit *e, const struct rv_op *op, unsigned kind, uint6
 		e8(e, (uint8_t)(0x80 | cc[kind])); /* jcc taken */
 		uint8_t *fix = e->p;
 		e32(e, 0);
-		return_pc(e, pc + len);
+		exit_static(e, pc + len);
 		uint32_t rel = (uint32_t)(e->p - (fix + 4));
 		memcpy(fix, &rel, 4);
-		return_pc(e, pc + (uint64_t)(int64_t)imm);
+		exit_static(e, pc + (uint64_t)(int64_t)imm);
 		return false;
 	}
 	default: return true; /* not reached: the caller only passes translatable kinds */
@@ -621,17 +655,19 @@ uint32_t rv_jit_compile(struct rv_hart *h, const struct rv_op *head, const uint8
 		bail_fix[i] = e->p;
 		e32(e, 0);
 	}
+	/* Charge the budget for the whole block. */
+	EB(e, "\x48\x83\xab"); /* sub qword [rbx + budget_left], n */
+	e32(e, (uint32_t)offsetof(struct rv_hart, budget_left));
+	e8(e, (uint8_t)n);
 	bool open = true;
 	uint64_t ipc = pc;
 	for (unsigned i = 0; i < n && open; i++) {
-		open = emit_op(e, &ops[i], rv_op_kind(&ops[i]), ipc, lens[i], i);
+		open = emit_op(e, &ops[i], rv_op_kind(&ops[i]), ipc, lens[i], (int)i - (int)n);
 		ipc += lens[i];
 	}
-	if (open) return_pc(e, ipc);
-	uint8_t *bail = e->p;
-	e8(e, 0xb8);
-	e32(e, 1); /* mov eax, 1 */
-	epilogue(e);
+	if (open) exit_static(e, ipc);
+	uint8_t *bail = e->p; /* the code changed: hand back this block's pc, marked, uncharged */
+	return_pc(e, pc | 1);
 	for (unsigned i = 0; i < n; i++) {
 		uint32_t rel = (uint32_t)(bail - (bail_fix[i] + 4));
 		memcpy(bail_fix[i], &rel, 4);
@@ -646,15 +682,12 @@ uint32_t rv_jit_compile(struct rv_hart *h, const struct rv_op *head, const uint8
 	return RV_JIT_FIRST_BLOCK + j->nblocks++;
 }
 
-bool rv_jit_lookup(struct rv_hart *h, uint32_t id, const struct rv_op *head, uint64_t pc, rv_jit_fn *fn,
-                   uint32_t *ninsns)
+void *rv_jit_lookup(struct rv_hart *h, uint32_t id, const struct rv_op *head, uint64_t pc)
 {
 	struct rv_jit *j = h->jit;
 	uint32_t i = id - RV_JIT_FIRST_BLOCK;
 	if (!j || id < RV_JIT_FIRST_BLOCK || i >= j->nblocks || j->blocks[i].head != head ||
 	    j->blocks[i].pc != pc)
-		return false;
-	*fn = (rv_jit_fn)j->blocks[i].code;
-	*ninsns = j->blocks[i].ninsns;
-	return true;
+		return NULL;
+	return j->blocks[i].code;
 }
