@@ -17,6 +17,9 @@
 
 #include <elf.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,41 +33,41 @@
 
 static uint8_t *read_file(const char *what, const char *path, size_t *len, char *errmsg, size_t errlen)
 {
-	FILE *f = fopen(path, "rb");
-	if (!f) {
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
 		snprintf(errmsg, errlen, "cannot open %s '%s': %s", what, path, strerror(errno));
 		return NULL;
 	}
-	uint8_t *buf = NULL;
-	size_t cap = 0, n = 0;
-	for (;;) {
-		if (n == cap) {
-			cap = cap ? cap * 2 : 1 << 20;
-			uint8_t *nb = realloc(buf, cap);
-			if (!nb) {
-				free(buf);
-				fclose(f);
-				snprintf(errmsg, errlen, "%s '%s' is too large to load", what, path);
-				return NULL;
-			}
-			buf = nb;
-		}
-		size_t r = fread(buf + n, 1, cap - n, f);
-		n += r;
-		if (r == 0) break;
-	}
-	bool failed = ferror(f);
-	fclose(f);
-	if (failed) {
-		free(buf);
-		snprintf(errmsg, errlen, "cannot read %s '%s'", what, path);
+	struct stat st;
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		snprintf(errmsg, errlen, "%s '%s' is not a regular file", what, path);
 		return NULL;
 	}
-	if (n == 0) {
-		free(buf);
+	if (st.st_size == 0) {
+		close(fd);
 		snprintf(errmsg, errlen, "%s '%s' is empty", what, path);
 		return NULL;
 	}
+	size_t n = (size_t)st.st_size, got = 0;
+	uint8_t *buf = malloc(n);
+	if (!buf) {
+		close(fd);
+		snprintf(errmsg, errlen, "%s '%s' is too large to load", what, path);
+		return NULL;
+	}
+	while (got < n) {
+		ssize_t r = read(fd, buf + got, n - got);
+		if (r < 0 && errno == EINTR) continue;
+		if (r <= 0) {
+			free(buf);
+			close(fd);
+			snprintf(errmsg, errlen, "cannot read %s '%s'%s", what, path, r < 0 ? "" : " (it shrank)");
+			return NULL;
+		}
+		got += (size_t)r;
+	}
+	close(fd);
 	*len = n;
 	return buf;
 }
