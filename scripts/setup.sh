@@ -4,7 +4,8 @@
 set -euo pipefail
 
 PKGS=(
-  build-essential meson ninja-build pkg-config clang      # build
+  build-essential meson ninja-build pkg-config           # build
+  clang libclang-rt-14-dev                                 # libFuzzer harnesses
   libfdt-dev device-tree-compiler                          # device tree
   opensbi                                                  # default firmware (fw_dynamic.bin)
   curl ca-certificates xz-utils zstd cpio kmod gpgv debian-archive-keyring  # guest fetch

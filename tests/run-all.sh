@@ -2,10 +2,12 @@
 # Runs every test suite and ends with the plain summary line
 # "N passed, N failed" (Meson's own summary is not one CI recognizes).
 #   1. all suites (unit, diff, integration) on the regular build;
-#   2. unit and diff suites again on an ASan+UBSan build (build-san).
+#   2. unit and diff suites again on an ASan+UBSan build (build-san);
+#   3. the libFuzzer harnesses, a few seconds each, on a clang build (build-fuzz).
 set -uo pipefail
 build=${1:-build}
 san=${SAN_BUILD:-build-san}
+fuzz=${FUZZ_BUILD:-build-fuzz}
 status=0
 
 meson test -C "$build" --print-errorlogs || status=1
@@ -19,7 +21,15 @@ if [ -z "${CLOISON_NO_SANITIZERS:-}" ]; then
   ninja -C "$san" >/dev/null && meson test -C "$san" --print-errorlogs --suite unit --suite diff || status=1
 fi
 
-python3 - "$build/meson-logs/testlog.json" "$san/meson-logs/testlog.json" <<'PY'
+if [ -z "${CLOISON_NO_FUZZ:-}" ]; then
+  if [ ! -f "$fuzz/build.ninja" ]; then
+    CC=clang meson setup "$fuzz" -Dfuzz=true -Dbuildtype=debugoptimized -Db_sanitize=address,undefined \
+      -Db_lundef=false >/dev/null || status=1
+  fi
+  ninja -C "$fuzz" >/dev/null && meson test -C "$fuzz" --print-errorlogs --suite fuzz || status=1
+fi
+
+python3 - "$build/meson-logs/testlog.json" "$san/meson-logs/testlog.json" "$fuzz/meson-logs/testlog.json" <<'PY'
 import json, os, sys
 passed = failed = skipped = 0
 for path in sys.argv[1:]:

@@ -62,7 +62,8 @@ static uint8_t *read_file(const char *what, const char *path, size_t *len, char 
 		if (r <= 0) {
 			free(buf);
 			close(fd);
-			snprintf(errmsg, errlen, "cannot read %s '%s'%s", what, path, r < 0 ? "" : " (it shrank)");
+			snprintf(errmsg, errlen, "cannot read %s '%s'%s", what, path,
+			         r < 0 ? "" : " (it shrank)");
 			return NULL;
 		}
 		got += (size_t)r;
@@ -95,21 +96,21 @@ static void copy_in(struct machine *m, uint64_t addr, const void *src, size_t le
 	memcpy(m->ram + (addr - VIRT_RAM_BASE), src, len);
 }
 
-/* Loads a 64-bit little-endian RISC-V ELF; returns its entry or 0 on error. */
-static uint64_t load_elf(struct machine *m, const uint8_t *data, size_t len, const char *path, char *errmsg,
-                         size_t errlen)
+/* Loads a 64-bit little-endian RISC-V ELF and gives its entry point. */
+static bool load_elf(struct machine *m, const uint8_t *data, size_t len, const char *path, uint64_t *entry,
+                     char *errmsg, size_t errlen)
 {
 	Elf64_Ehdr eh;
 	memcpy(&eh, data, sizeof(eh));
 	if (eh.e_ident[EI_CLASS] != ELFCLASS64 || eh.e_ident[EI_DATA] != ELFDATA2LSB ||
 	    eh.e_machine != EM_RISCV) {
 		snprintf(errmsg, errlen, "'%s' is an ELF file but not 64-bit little-endian RISC-V", path);
-		return 0;
+		return false;
 	}
 	if (eh.e_phentsize != sizeof(Elf64_Phdr) || eh.e_phoff > len ||
 	    (uint64_t)eh.e_phnum * sizeof(Elf64_Phdr) > len - eh.e_phoff) {
 		snprintf(errmsg, errlen, "'%s': malformed ELF program headers", path);
-		return 0;
+		return false;
 	}
 	unsigned loaded = 0;
 	for (unsigned i = 0; i < eh.e_phnum; i++) {
@@ -118,13 +119,13 @@ static uint64_t load_elf(struct machine *m, const uint8_t *data, size_t len, con
 		if (ph.p_type != PT_LOAD || ph.p_memsz == 0) continue;
 		if (ph.p_filesz > ph.p_memsz || ph.p_offset > len || ph.p_filesz > len - ph.p_offset) {
 			snprintf(errmsg, errlen, "'%s': segment %u lies outside the file", path, i);
-			return 0;
+			return false;
 		}
 		if (!fits(m, ph.p_paddr, ph.p_memsz)) {
 			snprintf(errmsg, errlen,
 			         "'%s': segment %u at 0x%llx (%llu bytes) is outside guest RAM", path, i,
 			         (unsigned long long)ph.p_paddr, (unsigned long long)ph.p_memsz);
-			return 0;
+			return false;
 		}
 		copy_in(m, ph.p_paddr, data + ph.p_offset, ph.p_filesz);
 		memset(m->ram + (ph.p_paddr - VIRT_RAM_BASE) + ph.p_filesz, 0, ph.p_memsz - ph.p_filesz);
@@ -132,9 +133,10 @@ static uint64_t load_elf(struct machine *m, const uint8_t *data, size_t len, con
 	}
 	if (!loaded) {
 		snprintf(errmsg, errlen, "'%s' has no loadable segment", path);
-		return 0;
+		return false;
 	}
-	return eh.e_entry;
+	*entry = eh.e_entry;
+	return true;
 }
 
 static bool is_elf(const uint8_t *data, size_t len)
@@ -147,8 +149,7 @@ static int boot_bare(struct machine *m, const struct boot_config *cfg, const uin
 {
 	uint64_t entry;
 	if (is_elf(k, klen)) {
-		entry = load_elf(m, k, klen, cfg->kernel, errmsg, errlen);
-		if (!entry) return -1;
+		if (!load_elf(m, k, klen, cfg->kernel, &entry, errmsg, errlen)) return -1;
 	} else {
 		if (klen > m->ram_size) {
 			snprintf(errmsg, errlen, "kernel '%s' (%zu bytes) does not fit in guest RAM",
