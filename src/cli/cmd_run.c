@@ -50,6 +50,7 @@ static void usage(FILE *out)
 	        "  -m, --mem SIZE        guest memory: 512 (MiB), 512M, 2G (default 256M)\n"
 	        "  -c, --cpus N          number of harts, 1-%d (default 1)\n"
 	        "      --jit on|off      translate hot guest code to x86-64 (default on)\n"
+	        "      --rng on|off      virtio entropy device (default on)\n"
 	        "      --stats           print instructions retired and guest MIPS on exit\n"
 	        "  -v, --verbose         more messages\n"
 	        "  -h, --help            this help\n"
@@ -63,7 +64,7 @@ struct run_opts {
 	const char *kernel, *initrd, *append, *firmware;
 	uint64_t mem;
 	unsigned cpus;
-	bool stats, jit;
+	bool stats, jit, rng;
 	char default_kernel[4096], default_initrd[4096];
 };
 
@@ -89,19 +90,14 @@ static uint64_t host_memory(void)
 /* Returns 0 to run, or an exit status. */
 static int parse_args(int argc, char **argv, struct run_opts *o)
 {
-	enum { OPT_STATS = 1000, OPT_JIT };
+	enum { OPT_STATS = 1000, OPT_JIT, OPT_RNG };
 	static const struct option longopts[] = {
-	    {"kernel", required_argument, NULL, 'k'},
-	    {"initrd", required_argument, NULL, 'i'},
-	    {"append", required_argument, NULL, 'a'},
-	    {"firmware", required_argument, NULL, 'f'},
-	    {"mem", required_argument, NULL, 'm'},
-	    {"cpus", required_argument, NULL, 'c'},
-	    {"stats", no_argument, NULL, OPT_STATS},
-	    {"verbose", no_argument, NULL, 'v'},
-	    {"jit", required_argument, NULL, OPT_JIT},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
+	    {"kernel", required_argument, NULL, 'k'},  {"initrd", required_argument, NULL, 'i'},
+	    {"append", required_argument, NULL, 'a'},  {"firmware", required_argument, NULL, 'f'},
+	    {"mem", required_argument, NULL, 'm'},     {"cpus", required_argument, NULL, 'c'},
+	    {"stats", no_argument, NULL, OPT_STATS},   {"verbose", no_argument, NULL, 'v'},
+	    {"jit", required_argument, NULL, OPT_JIT}, {"rng", required_argument, NULL, OPT_RNG},
+	    {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
 	};
 	memset(o, 0, sizeof(*o));
 	o->append = DEFAULT_APPEND;
@@ -109,6 +105,7 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 	o->mem = DEFAULT_MEM;
 	o->cpus = 1;
 	o->jit = true;
+	o->rng = true;
 	bool kernel_given = false, initrd_given = false;
 	int c;
 	optind = 1;
@@ -141,11 +138,13 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 			break;
 		case OPT_STATS: o->stats = true; break;
 		case OPT_JIT:
+		case OPT_RNG:
 			if (strcmp(optarg, "on") && strcmp(optarg, "off")) {
-				log_error("invalid --jit '%s': expected on or off", optarg);
+				log_error("invalid --%s '%s': expected on or off",
+				          c == OPT_JIT ? "jit" : "rng", optarg);
 				return 2;
 			}
-			o->jit = !strcmp(optarg, "on");
+			*(c == OPT_JIT ? &o->jit : &o->rng) = !strcmp(optarg, "on");
 			break;
 		case 'v': log_set_level(LOG_DEBUG); break;
 		case 'h': usage(stdout); return -1;
@@ -216,7 +215,8 @@ int cmd_run(int argc, char **argv)
 	                             .nharts = o.cpus,
 	                             .console_write = console_write,
 	                             .console_opaque = con,
-	                             .jit = o.jit};
+	                             .jit = o.jit,
+	                             .rng = o.rng};
 	struct machine *m = machine_create(&cfg, err, sizeof(err));
 	if (!m) {
 		console_close(con);

@@ -142,6 +142,17 @@ static int build_soc(void *fdt, const struct machine *m)
 	err |= fdt_property_u32(fdt, "#interrupt-cells", 1);
 	err |= fdt_end_node(fdt);
 
+	for (unsigned i = m->nvirtio; i-- > 0;) { /* Linux numbers them in reverse node order */
+		char name[40];
+		snprintf(name, sizeof(name), "virtio_mmio@%llx", (unsigned long long)machine_virtio_base(i));
+		err |= fdt_begin_node(fdt, name);
+		err |= fdt_property_u32(fdt, "interrupts", m->virtio[i].irq);
+		err |= fdt_property_u32(fdt, "interrupt-parent", PHANDLE_PLIC);
+		err |= prop_reg(fdt, machine_virtio_base(i), 0x1000);
+		err |= fdt_property_string(fdt, "compatible", "virtio,mmio");
+		err |= fdt_end_node(fdt);
+	}
+
 	err |= fdt_begin_node(fdt, "clint@2000000");
 	err |= prop_irqs_extended(fdt, m, RV_IRQ_MSI, RV_IRQ_MTI);
 	err |= prop_reg(fdt, VIRT_CLINT_BASE, VIRT_CLINT_SIZE);

@@ -8,6 +8,8 @@
 #include "machine.h"
 
 #include "devices.h"
+#include "virtio/mmio.h"
+#include "virtio/rng.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -73,6 +75,43 @@ bool machine_add_region(struct machine *m, uint64_t base, uint64_t size, mmio_re
 		if (base < r->base + r->size && r->base < base + size) return false; /* overlap */
 	}
 	m->regions[m->nregions++] = (struct mmio_region){base, size, rd, wr, dev};
+	return true;
+}
+
+uint64_t machine_virtio_base(unsigned slot)
+{
+	return VIRT_VIRTIO_BASE + 0x1000ULL * slot;
+}
+
+static bool virtio_slot_read(void *dev, uint64_t off, unsigned size, uint64_t *val)
+{
+	struct virtio_slot *s = dev;
+	return virtio_mmio_read(s->transport, off, size, val);
+}
+
+static bool virtio_slot_write(void *dev, uint64_t off, unsigned size, uint64_t val)
+{
+	struct virtio_slot *s = dev;
+	return virtio_mmio_write(s->transport, off, size, val);
+}
+
+static void virtio_slot_irq(void *opaque, bool level)
+{
+	struct virtio_slot *s = opaque;
+	machine_set_irq(s->m, s->irq, level);
+}
+
+bool machine_add_virtio(struct machine *m, struct virtio_mmio *t)
+{
+	if (m->nvirtio == MACHINE_MAX_VIRTIO) return false;
+	unsigned i = m->nvirtio;
+	struct virtio_slot *s = &m->virtio[i];
+	*s = (struct virtio_slot){.m = m, .irq = VIRT_VIRTIO_IRQ + i, .transport = t};
+	t->set_irq = virtio_slot_irq;
+	t->irq_opaque = s;
+	if (!machine_add_region(m, machine_virtio_base(i), 0x1000, virtio_slot_read, virtio_slot_write, s))
+		return false;
+	m->nvirtio++;
 	return true;
 }
 
@@ -150,6 +189,16 @@ struct machine *machine_create(const struct machine_config *cfg, char *errmsg, s
 		machine_destroy(m);
 		return NULL;
 	}
+	if (cfg->rng) {
+		struct guest_ram ram = {.host = m->ram, .base = VIRT_RAM_BASE, .size = m->ram_size};
+		m->rng = calloc(1, sizeof(*m->rng));
+		if (m->rng) virtio_rng_init(m->rng, &ram, NULL, NULL);
+		if (!m->rng || !machine_add_virtio(m, &m->rng->transport)) {
+			snprintf(errmsg, errlen, "cannot create the virtio-rng device");
+			machine_destroy(m);
+			return NULL;
+		}
+	}
 	return m;
 }
 
@@ -160,6 +209,7 @@ void machine_destroy(struct machine *m)
 	plic_destroy(m->plic);
 	uart_destroy(m->uart);
 	rtc_destroy(m->rtc);
+	free(m->rng);
 	for (unsigned i = 0; i < m->nharts; i++) {
 		if (!m->harts[i]) continue;
 		rv_hart_destroy(m->harts[i]);
@@ -183,6 +233,9 @@ void machine_reset_harts(struct machine *m, uint64_t entry, uint64_t dtb, uint64
 	}
 	atomic_store(&m->exit_reason, MACHINE_RUNNING);
 	m->exit_code = 0;
+	pthread_mutex_lock(&m->io_lock); /* a board reset resets its devices */
+	for (unsigned i = 0; i < m->nvirtio; i++) virtio_mmio_reset(m->virtio[i].transport);
+	pthread_mutex_unlock(&m->io_lock);
 }
 
 static void *hart_thread(void *arg)

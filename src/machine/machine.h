@@ -56,6 +56,17 @@ enum machine_exit {
 
 struct clint;
 struct plic;
+struct virtio_mmio;
+struct virtio_rng;
+
+#define MACHINE_MAX_VIRTIO 8
+
+/* A virtio-mmio slot: its transport and the PLIC line it drives. */
+struct virtio_slot {
+	struct machine *m;
+	unsigned irq;
+	struct virtio_mmio *transport;
+};
 struct uart;
 struct goldfish_rtc;
 
@@ -77,6 +88,9 @@ struct machine {
 	struct plic *plic;
 	struct uart *uart;
 	struct goldfish_rtc *rtc;
+	struct virtio_slot virtio[MACHINE_MAX_VIRTIO];
+	unsigned nvirtio;
+	struct virtio_rng *rng;
 
 	/* Platform timer: 10 MHz ticks from the host monotonic clock. */
 	uint64_t time_origin_ns;
@@ -96,6 +110,7 @@ struct machine_config {
 	console_write_fn console_write;
 	void *console_opaque;
 	bool jit; /* translate hot guest code to host code */
+	bool rng; /* a virtio entropy device */
 };
 
 /* Creates the board. Returns NULL and sets errmsg on failure. */
@@ -116,6 +131,10 @@ uint64_t machine_instructions(const struct machine *m);
 bool machine_add_region(struct machine *m, uint64_t base, uint64_t size, mmio_read_fn rd, mmio_write_fn wr,
                         void *dev);
 uint64_t machine_time(const struct machine *m);
+
+/* Puts a virtio transport in the next free virtio-mmio slot. */
+bool machine_add_virtio(struct machine *m, struct virtio_mmio *t);
+uint64_t machine_virtio_base(unsigned slot);
 
 /* Interrupt routing: devices raise PLIC sources (caller holds io_lock). */
 void machine_set_irq(struct machine *m, unsigned source, bool level);

@@ -30,15 +30,32 @@ def seed_elf():
     return bytes(ehdr) + phdr + code
 
 
+def seed_virtqueue():
+    """Header (qsize 8, event_idx, desc/avail/used offsets) + RAM with one 2-descriptor chain."""
+    ram = bytearray(0x4000)
+    base = 0x80000000
+    struct.pack_into("<QIHH", ram, 0x0000, base + 0x3000, 16, 1, 1)   # desc 0: readable, NEXT -> 1
+    struct.pack_into("<QIHH", ram, 0x0010, base + 0x3100, 64, 2, 0)   # desc 1: writable
+    struct.pack_into("<QIHH", ram, 0x0020, base + 0x3200, 32, 4, 0)   # desc 2: indirect table
+    struct.pack_into("<QIHH", ram, 0x3200, base + 0x3300, 8, 1, 1)
+    struct.pack_into("<QIHH", ram, 0x3210, base + 0x3400, 8, 2, 0)
+    struct.pack_into("<HHHH", ram, 0x1000, 0, 2, 0, 2)                # avail: idx 2, ring [0, 2]
+    hdr = struct.pack("<HHIII", 3, 1, 0x0000, 0x1000, 0x2000)
+    return hdr + bytes(ram)
+
+
 def main():
     fuzzer, work, seconds = sys.argv[1], sys.argv[2], int(sys.argv[3])
     corpus = os.path.join(work, "corpus")
     shutil.rmtree(corpus, ignore_errors=True)
     os.makedirs(corpus)
-    seeds = {
-        "image": b"\x00\xc0" + seed_image() + b"initrd" * 8,
-        "elf": b"\x01\xff" + seed_elf(),
-    }
+    if "virtqueue" in os.path.basename(fuzzer):
+        seeds = {"chain": seed_virtqueue()}
+    else:
+        seeds = {
+            "image": b"\x00\xc0" + seed_image() + b"initrd" * 8,
+            "elf": b"\x01\xff" + seed_elf(),
+        }
     for name, data in seeds.items():
         with open(os.path.join(corpus, name), "wb") as f:
             f.write(data)

@@ -86,6 +86,10 @@ class BootLinux(unittest.TestCase):
         self.assertEqual(guest_sum, host_sum)
         # The kernel sees a working timer and RTC (year from the host's clock).
         self.assertRegex(g.run("date +%Y"), r"^20\d\d$")
+        # virtio-mmio + virtio-rng: the guest driver binds and entropy flows.
+        self.assertEqual(g.run("cat /sys/class/misc/hw_random/rng_current").strip(), "virtio_rng.0")
+        self.assertEqual(g.run("dd if=/dev/hwrng bs=1024 count=64 2>/dev/null | wc -c").strip(), "65536")
+        self.assertNotEqual(g.run("head -c 32 /dev/hwrng | od -An -tx1 | tr -d ' \\n'").strip(), "0" * 64)
         g.send("poweroff -f\n")
         self.assertEqual(g.wait_exit(), 0, g.stderr)
 
@@ -187,6 +191,7 @@ class BadInput(unittest.TestCase):
         self.assert_clean_error(run_cloison("--mem", "1000T"), "more than this host has", 2)
         self.assert_clean_error(run_cloison("extra-argument"), "unexpected argument", 2)
         self.assert_clean_error(run_cloison("--jit", "maybe"), "--jit", 2)
+        self.assert_clean_error(run_cloison("--rng", "yes"), "--rng", 2)
 
     def test_help(self):
         r = run_cloison("--help")
