@@ -51,6 +51,9 @@ static void usage(FILE *out)
 	        "  -c, --cpus N          number of harts, 1-%d (default 1)\n"
 	        "      --jit on|off      translate hot guest code to x86-64 (default on)\n"
 	        "      --rng on|off      virtio entropy device (default on)\n"
+	        "      --disk PATH[,format=raw][,readonly=on]\n"
+	        "                        a virtio block device (repeatable: vda, vdb, ...)\n"
+
 	        "      --stats           print instructions retired and guest MIPS on exit\n"
 	        "  -v, --verbose         more messages\n"
 	        "  -h, --help            this help\n"
@@ -65,8 +68,35 @@ struct run_opts {
 	uint64_t mem;
 	unsigned cpus;
 	bool stats, jit, rng;
+	struct machine_disk disks[MACHINE_MAX_DISKS];
+	unsigned ndisks;
 	char default_kernel[4096], default_initrd[4096];
 };
+
+/* PATH[,format=raw][,readonly=on|off]; modifies `spec` in place (options are split off). */
+static bool parse_disk(char *spec, struct machine_disk *d)
+{
+	*d = (struct machine_disk){0};
+	char *save = NULL, *tok = strtok_r(spec, ",", &save);
+	if (!tok || !*tok) {
+		log_error("--disk needs a path: --disk PATH[,format=raw][,readonly=on]");
+		return false;
+	}
+	d->path = tok;
+	while ((tok = strtok_r(NULL, ",", &save))) {
+		if (!strncmp(tok, "format=", 7)) {
+			d->format = tok + 7;
+		} else if (!strcmp(tok, "readonly=on")) {
+			d->readonly = true;
+		} else if (!strcmp(tok, "readonly=off")) {
+			d->readonly = false;
+		} else {
+			log_error("unknown --disk option '%s' (known: format=raw, readonly=on|off)", tok);
+			return false;
+		}
+	}
+	return true;
+}
 
 static void default_guest_paths(struct run_opts *o)
 {
@@ -90,14 +120,21 @@ static uint64_t host_memory(void)
 /* Returns 0 to run, or an exit status. */
 static int parse_args(int argc, char **argv, struct run_opts *o)
 {
-	enum { OPT_STATS = 1000, OPT_JIT, OPT_RNG };
+	enum { OPT_STATS = 1000, OPT_JIT, OPT_RNG, OPT_DISK };
 	static const struct option longopts[] = {
-	    {"kernel", required_argument, NULL, 'k'},  {"initrd", required_argument, NULL, 'i'},
-	    {"append", required_argument, NULL, 'a'},  {"firmware", required_argument, NULL, 'f'},
-	    {"mem", required_argument, NULL, 'm'},     {"cpus", required_argument, NULL, 'c'},
-	    {"stats", no_argument, NULL, OPT_STATS},   {"verbose", no_argument, NULL, 'v'},
-	    {"jit", required_argument, NULL, OPT_JIT}, {"rng", required_argument, NULL, OPT_RNG},
-	    {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
+	    {"kernel", required_argument, NULL, 'k'},
+	    {"initrd", required_argument, NULL, 'i'},
+	    {"append", required_argument, NULL, 'a'},
+	    {"firmware", required_argument, NULL, 'f'},
+	    {"mem", required_argument, NULL, 'm'},
+	    {"cpus", required_argument, NULL, 'c'},
+	    {"stats", no_argument, NULL, OPT_STATS},
+	    {"verbose", no_argument, NULL, 'v'},
+	    {"jit", required_argument, NULL, OPT_JIT},
+	    {"rng", required_argument, NULL, OPT_RNG},
+	    {"disk", required_argument, NULL, OPT_DISK},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	memset(o, 0, sizeof(*o));
 	o->append = DEFAULT_APPEND;
@@ -138,6 +175,14 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 			break;
 		case OPT_STATS: o->stats = true; break;
 		case OPT_JIT:
+		case OPT_DISK:
+			if (o->ndisks == MACHINE_MAX_DISKS) {
+				log_error("at most %d disks", MACHINE_MAX_DISKS);
+				return 2;
+			}
+			if (!parse_disk(optarg, &o->disks[o->ndisks])) return 2;
+			o->ndisks++;
+			break;
 		case OPT_RNG:
 			if (strcmp(optarg, "on") && strcmp(optarg, "off")) {
 				log_error("invalid --%s '%s': expected on or off",
@@ -216,7 +261,9 @@ int cmd_run(int argc, char **argv)
 	                             .console_write = console_write,
 	                             .console_opaque = con,
 	                             .jit = o.jit,
-	                             .rng = o.rng};
+	                             .rng = o.rng,
+	                             .ndisks = o.ndisks};
+	memcpy(cfg.disks, o.disks, sizeof(cfg.disks));
 	struct machine *m = machine_create(&cfg, err, sizeof(err));
 	if (!m) {
 		console_close(con);

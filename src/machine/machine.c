@@ -9,6 +9,7 @@
 
 #include "devices.h"
 #include "virtio/mmio.h"
+#include "virtio/blk.h"
 #include "virtio/rng.h"
 
 #include <errno.h>
@@ -189,8 +190,31 @@ struct machine *machine_create(const struct machine_config *cfg, char *errmsg, s
 		machine_destroy(m);
 		return NULL;
 	}
+	struct guest_ram guest = {.host = m->ram, .base = VIRT_RAM_BASE, .size = m->ram_size};
+	for (unsigned i = 0; i < cfg->ndisks; i++) { /* disks first: vda is the first --disk */
+		const struct machine_disk *dk = &cfg->disks[i];
+		struct block_backend *b = block_open(dk->path, dk->format, dk->readonly, errmsg, errlen);
+		if (!b) {
+			machine_destroy(m);
+			return NULL;
+		}
+		char serial[21];
+		snprintf(serial, sizeof(serial), "cloison-disk%u", i);
+		m->disks[i] = virtio_blk_create(b, &guest, &m->io_lock, serial, errmsg, errlen);
+		if (!m->disks[i]) {
+			block_close(b);
+			machine_destroy(m);
+			return NULL;
+		}
+		m->ndisks++;
+		if (!machine_add_virtio(m, &m->disks[i]->transport)) {
+			snprintf(errmsg, errlen, "too many virtio devices");
+			machine_destroy(m);
+			return NULL;
+		}
+	}
 	if (cfg->rng) {
-		struct guest_ram ram = {.host = m->ram, .base = VIRT_RAM_BASE, .size = m->ram_size};
+		struct guest_ram ram = guest;
 		m->rng = calloc(1, sizeof(*m->rng));
 		if (m->rng) virtio_rng_init(m->rng, &ram, NULL, NULL);
 		if (!m->rng || !machine_add_virtio(m, &m->rng->transport)) {
@@ -205,6 +229,8 @@ struct machine *machine_create(const struct machine_config *cfg, char *errmsg, s
 void machine_destroy(struct machine *m)
 {
 	if (!m) return;
+	/* Disks first: draining their requests still raises interrupts through the PLIC. */
+	for (unsigned i = 0; i < m->ndisks; i++) virtio_blk_destroy(m->disks[i]);
 	clint_destroy(m->clint);
 	plic_destroy(m->plic);
 	uart_destroy(m->uart);

@@ -58,6 +58,15 @@ struct clint;
 struct plic;
 struct virtio_mmio;
 struct virtio_rng;
+struct virtio_blk;
+
+#define MACHINE_MAX_DISKS 6
+
+struct machine_disk {
+	const char *path;
+	const char *format; /* NULL: raw, refusing files that look like another format */
+	bool readonly;
+};
 
 #define MACHINE_MAX_VIRTIO 8
 
@@ -91,6 +100,8 @@ struct machine {
 	struct virtio_slot virtio[MACHINE_MAX_VIRTIO];
 	unsigned nvirtio;
 	struct virtio_rng *rng;
+	struct virtio_blk *disks[MACHINE_MAX_DISKS];
+	unsigned ndisks;
 
 	/* Platform timer: 10 MHz ticks from the host monotonic clock. */
 	uint64_t time_origin_ns;
@@ -111,6 +122,8 @@ struct machine_config {
 	void *console_opaque;
 	bool jit; /* translate hot guest code to host code */
 	bool rng; /* a virtio entropy device */
+	struct machine_disk disks[MACHINE_MAX_DISKS];
+	unsigned ndisks;
 };
 
 /* Creates the board. Returns NULL and sets errmsg on failure. */

@@ -123,6 +123,53 @@ class BootLinux(unittest.TestCase):
         self.assertEqual(g.wait_exit(), 0, g.stderr)
 
 
+def make_disk(size=4 << 20):
+    f = tempfile.NamedTemporaryFile(suffix=".img", delete=False)
+    f.write(os.urandom(size))
+    f.close()
+    return f.name
+
+
+@unittest.skipUnless(have_guest(), "default guest not fetched (make guest)")
+class Disks(unittest.TestCase):
+    def boot(self, *args):
+        g = Guest(CLOISON, args)
+        self.addCleanup(g.kill)
+        g.expect(r"userspace ready")
+        g.expect(PROMPT)
+        return g
+
+    def test_read_write_and_flush_survives_kill(self):
+        img = make_disk()
+        self.addCleanup(os.unlink, img)
+        with open(img, "rb") as f:
+            host_sum = hashlib.sha256(f.read()).hexdigest()
+        g = self.boot("--disk", img + ",format=raw")
+        self.assertEqual(g.run("cat /sys/block/vda/size").strip(), str((4 << 20) // 512))
+        self.assertEqual(g.run("sha256sum /dev/vda").split()[0], host_sum)
+        # Write a marker, flush it, then kill cloison hard: the flushed data must be on the host.
+        g.run("echo flushed-marker | dd of=/dev/vda bs=512 seek=100 conv=sync,notrunc 2>/dev/null; sync")
+        g.proc.kill()
+        g.proc.wait()
+        with open(img, "rb") as f:
+            f.seek(100 * 512)
+            self.assertEqual(f.read(14), b"flushed-marker")
+
+    def test_readonly_disk_refuses_writes(self):
+        img = make_disk(1 << 20)
+        self.addCleanup(os.unlink, img)
+        with open(img, "rb") as f:
+            before = f.read()
+        g = self.boot("--disk", img + ",readonly=on")
+        self.assertEqual(g.run("cat /sys/block/vda/ro").strip(), "1")
+        out = g.run("echo x | dd of=/dev/vda bs=512 seek=1 conv=sync,notrunc 2>&1; echo rc=$?")
+        self.assertNotIn("rc=0", out)
+        g.send("poweroff -f\n")
+        self.assertEqual(g.wait_exit(), 0, g.stderr)
+        with open(img, "rb") as f:
+            self.assertEqual(f.read(), before)
+
+
 class BareMetal(unittest.TestCase):
     def test_guest_failure_code_is_exit_status(self):
         prog = finisher_program((7 << 16) | 0x3333)
@@ -192,6 +239,19 @@ class BadInput(unittest.TestCase):
         self.assert_clean_error(run_cloison("extra-argument"), "unexpected argument", 2)
         self.assert_clean_error(run_cloison("--jit", "maybe"), "--jit", 2)
         self.assert_clean_error(run_cloison("--rng", "yes"), "--rng", 2)
+
+    def test_bad_disks(self):
+        self.assert_clean_error(run_cloison("--disk", "/nonexistent.img"), "cannot open disk")
+        with tempfile.NamedTemporaryFile() as f:
+            f.write(b"QFI\xfb" + bytes(1020))
+            f.flush()
+            self.assert_clean_error(run_cloison("--disk", f.name), "looks like a qcow2 image")
+            self.assert_clean_error(run_cloison("--disk", f.name + ",format=vmdk"), "not supported")
+            self.assert_clean_error(run_cloison("--disk", f.name + ",cache=none"), "unknown --disk option", 2)
+        with tempfile.NamedTemporaryFile() as f:
+            f.write(bytes(1000))
+            f.flush()
+            self.assert_clean_error(run_cloison("--disk", f.name), "multiple of 512")
 
     def test_help(self):
         r = run_cloison("--help")

@@ -1,0 +1,280 @@
+/*
+ * blk.c — virtio block device (virtio-blk) over a block backend.
+ *
+ * The vCPU that notifies the queue only parses descriptor chains into
+ * requests (under the board's I/O lock) and hands them to this device's I/O
+ * thread, which does the reads, writes and flushes without any lock and
+ * then, under the I/O lock again, writes the status byte, returns the chain
+ * and interrupts. A flush completes only after fdatasync() returned, so what
+ * the guest flushed is on the host's disk. Requests still in flight when the
+ * driver resets the device complete into the void (their generation is
+ * stale): nothing is pushed into a queue the driver has since rebuilt.
+ */
+#include "blk.h"
+
+#include "util/log.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define VIRTIO_ID_BLOCK 2
+#define VIRTIO_BLK_F_SEG_MAX 2
+#define VIRTIO_BLK_F_RO 5
+#define VIRTIO_BLK_F_FLUSH 9
+#define VIRTIO_BLK_F_DISCARD 13
+#define VIRTIO_BLK_F_WRITE_ZEROES 14
+
+#define VIRTIO_BLK_T_IN 0
+#define VIRTIO_BLK_T_OUT 1
+#define VIRTIO_BLK_T_FLUSH 4
+#define VIRTIO_BLK_T_GET_ID 8
+#define VIRTIO_BLK_T_DISCARD 11
+#define VIRTIO_BLK_T_WRITE_ZEROES 13
+
+#define VIRTIO_BLK_S_OK 0
+#define VIRTIO_BLK_S_IOERR 1
+#define VIRTIO_BLK_S_UNSUPP 2
+
+#define SECTOR 512ULL
+#define BLK_QUEUE_MAX 256
+#define BLK_SEG_MAX 254
+
+struct blk_req {
+	struct blk_req *next;
+	uint64_t generation;
+	uint16_t head;
+	uint32_t type;
+	uint64_t sector;
+	uint8_t *status;
+	int niov;
+	uint64_t data_len;
+	bool data_device_writes;
+	struct iovec iov[];
+};
+
+/* Copies up to n bytes from the front of the chain's readable segments. */
+static size_t gather(const struct virtq_chain *c, void *dst, size_t n, unsigned *seg, uint32_t *off)
+{
+	size_t got = 0;
+	while (got < n && *seg < c->nsegs && !c->segs[*seg].device_writes) {
+		uint32_t avail = c->segs[*seg].len - *off,
+		         take = (uint32_t)(n - got) < avail ? (uint32_t)(n - got) : avail;
+		memcpy((uint8_t *)dst + got, (uint8_t *)c->segs[*seg].host + *off, take);
+		got += take;
+		*off += take;
+		if (*off == c->segs[*seg].len) {
+			(*seg)++;
+			*off = 0;
+		}
+	}
+	return got;
+}
+
+/* Builds a request from a chain: header, data segments, status byte. NULL if it cannot even carry a status.
+ */
+static struct blk_req *parse(struct virtio_blk *d, const struct virtq_chain *c, const char **why)
+{
+	const struct virtq_seg *last = c->nsegs ? &c->segs[c->nsegs - 1] : NULL;
+	if (!last || !last->device_writes || last->len == 0) {
+		*why = "block request without a writable status byte";
+		return NULL;
+	}
+	struct blk_req *r = calloc(1, sizeof(*r) + sizeof(struct iovec) * c->nsegs);
+	if (!r) {
+		*why = "out of memory";
+		return NULL;
+	}
+	r->head = c->head;
+	r->generation = d->generation;
+	r->status = (uint8_t *)last->host + last->len - 1;
+	uint8_t hdr[16];
+	unsigned seg = 0;
+	uint32_t off = 0;
+	if (gather(c, hdr, sizeof(hdr), &seg, &off) != sizeof(hdr)) {
+		r->type = ~0u; /* completes with IOERR */
+		return r;
+	}
+	memcpy(&r->type, hdr, 4);
+	memcpy(&r->sector, hdr + 8, 8);
+	/* The data: what lies between the header and the status byte. */
+	for (; seg < c->nsegs; seg++, off = 0) {
+		uint32_t len = c->segs[seg].len - off;
+		if (seg == c->nsegs - 1) len--; /* the status byte */
+		if (len == 0) continue;
+		if (r->niov && c->segs[seg].device_writes != r->data_device_writes) {
+			r->type = ~0u; /* mixed directions in the data */
+			break;
+		}
+		r->data_device_writes = c->segs[seg].device_writes;
+		r->iov[r->niov++] = (struct iovec){(uint8_t *)c->segs[seg].host + off, len};
+		r->data_len += len;
+	}
+	return r;
+}
+
+static uint8_t range_ok(struct virtio_blk *d, uint64_t sector, uint64_t len)
+{
+	uint64_t nsec = d->backend->size / SECTOR;
+	return len % SECTOR == 0 && sector <= nsec && len / SECTOR <= nsec - sector;
+}
+
+/* Runs one request on the I/O thread. Returns the status; *written is what the device wrote. */
+static uint8_t execute(struct virtio_blk *d, struct blk_req *r, uint32_t *written)
+{
+	struct block_backend *b = d->backend;
+	*written = 1; /* the status byte */
+	switch (r->type) {
+	case VIRTIO_BLK_T_IN:
+		if (!r->data_device_writes && r->niov) return VIRTIO_BLK_S_IOERR;
+		if (!range_ok(d, r->sector, r->data_len)) return VIRTIO_BLK_S_IOERR;
+		if (b->drv->preadv(b, r->iov, r->niov, r->sector * SECTOR)) return VIRTIO_BLK_S_IOERR;
+		d->stats.read_ops++;
+		d->stats.read_bytes += r->data_len;
+		*written += (uint32_t)r->data_len;
+		return VIRTIO_BLK_S_OK;
+	case VIRTIO_BLK_T_OUT:
+		if (b->readonly || (r->data_device_writes && r->niov)) return VIRTIO_BLK_S_IOERR;
+		if (!range_ok(d, r->sector, r->data_len)) return VIRTIO_BLK_S_IOERR;
+		if (b->drv->pwritev(b, r->iov, r->niov, r->sector * SECTOR)) return VIRTIO_BLK_S_IOERR;
+		d->stats.write_ops++;
+		d->stats.write_bytes += r->data_len;
+		return VIRTIO_BLK_S_OK;
+	case VIRTIO_BLK_T_FLUSH:
+		d->stats.flush_ops++;
+		return b->readonly || b->drv->flush(b) == 0 ? VIRTIO_BLK_S_OK : VIRTIO_BLK_S_IOERR;
+	case VIRTIO_BLK_T_GET_ID: {
+		if (!r->data_device_writes || r->niov == 0) return VIRTIO_BLK_S_IOERR;
+		size_t n = r->iov[0].iov_len < sizeof(d->serial) ? r->iov[0].iov_len : sizeof(d->serial);
+		memcpy(r->iov[0].iov_base, d->serial, n);
+		*written += (uint32_t)n;
+		return VIRTIO_BLK_S_OK;
+	}
+	default: return VIRTIO_BLK_S_UNSUPP;
+	}
+}
+
+static void *io_thread(void *arg)
+{
+	struct virtio_blk *d = arg;
+	pthread_mutex_lock(&d->lock);
+	for (;;) {
+		while (!d->pending && !d->stopping) pthread_cond_wait(&d->cond, &d->lock);
+		if (!d->pending) break; /* stopping and drained */
+		struct blk_req *r = d->pending;
+		d->pending = r->next;
+		if (!d->pending) d->pending_tail = NULL;
+		pthread_mutex_unlock(&d->lock);
+
+		uint32_t written;
+		uint8_t status = execute(d, r, &written);
+
+		pthread_mutex_lock(d->io_lock);
+		if (r->generation == d->generation) { /* not reset meanwhile */
+			*r->status = status;
+			virtq_push(&d->transport.queues[0], &d->transport.ram, r->head, written);
+			virtio_notify_used(&d->transport, 0);
+		}
+		pthread_mutex_unlock(d->io_lock);
+		free(r);
+		pthread_mutex_lock(&d->lock);
+	}
+	pthread_mutex_unlock(&d->lock);
+	return NULL;
+}
+
+static void blk_notify(struct virtio_mmio *t, unsigned qi)
+{
+	struct virtio_blk *d = t->dev;
+	const char *why;
+	enum virtq_pop_result res;
+	while ((res = virtq_pop(&t->queues[qi], &t->ram, &d->chain, &why)) == VIRTQ_GOT) {
+		struct blk_req *r = parse(d, &d->chain, &why);
+		if (!r) {
+			virtio_device_broken(t, why);
+			return;
+		}
+		pthread_mutex_lock(&d->lock);
+		if (d->pending_tail)
+			d->pending_tail->next = r;
+		else
+			d->pending = r;
+		d->pending_tail = r;
+		pthread_cond_signal(&d->cond);
+		pthread_mutex_unlock(&d->lock);
+	}
+	if (res == VIRTQ_BROKEN) virtio_device_broken(t, why);
+}
+
+static uint64_t blk_config_read(struct virtio_mmio *t, uint32_t off, unsigned size)
+{
+	struct virtio_blk *d = t->dev;
+	uint8_t cfg[24] = {0};
+	uint64_t capacity = d->backend->size / SECTOR;
+	uint32_t seg_max = BLK_SEG_MAX;
+	memcpy(cfg + 0, &capacity, 8);
+	memcpy(cfg + 12, &seg_max, 4);
+	uint64_t v = 0;
+	if (off + size <= sizeof(cfg)) memcpy(&v, cfg + off, size);
+	return v;
+}
+
+static void blk_reset(struct virtio_mmio *t)
+{
+	struct virtio_blk *d = t->dev;
+	d->generation++; /* in-flight requests will not be pushed */
+}
+
+void virtio_blk_init_ops(struct virtio_blk *d)
+{
+	d->ops = (struct virtio_device_ops){
+	    .device_id = VIRTIO_ID_BLOCK,
+	    .features = (1ULL << VIRTIO_BLK_F_SEG_MAX) | (1ULL << VIRTIO_BLK_F_FLUSH) |
+	                (d->backend->readonly ? 1ULL << VIRTIO_BLK_F_RO : 0),
+	    .num_queues = 1,
+	    .queue_max = BLK_QUEUE_MAX,
+	    .notify = blk_notify,
+	    .config_size = 24,
+	    .config_read = blk_config_read,
+	    .reset = blk_reset,
+	};
+}
+
+struct virtio_blk *virtio_blk_create(struct block_backend *backend, const struct guest_ram *ram,
+                                     pthread_mutex_t *io_lock, const char *serial, char *errmsg,
+                                     size_t errlen)
+{
+	struct virtio_blk *d = calloc(1, sizeof(*d));
+	if (!d) {
+		snprintf(errmsg, errlen, "out of memory");
+		return NULL;
+	}
+	d->backend = backend;
+	d->io_lock = io_lock;
+	memcpy(d->serial, serial, strnlen(serial, sizeof(d->serial))); /* not NUL-terminated when 20 long */
+	virtio_blk_init_ops(d);
+	virtio_mmio_init(&d->transport, &d->ops, d, ram, NULL, NULL, "virtio-blk");
+	pthread_mutex_init(&d->lock, NULL);
+	pthread_cond_init(&d->cond, NULL);
+	if (pthread_create(&d->thread, NULL, io_thread, d) != 0) {
+		snprintf(errmsg, errlen, "cannot start the disk I/O thread");
+		free(d);
+		return NULL;
+	}
+	return d;
+}
+
+void virtio_blk_destroy(struct virtio_blk *d)
+{
+	if (!d) return;
+	pthread_mutex_lock(&d->lock);
+	d->stopping = true;
+	pthread_cond_signal(&d->cond);
+	pthread_mutex_unlock(&d->lock);
+	pthread_join(d->thread, NULL);
+	pthread_mutex_destroy(&d->lock);
+	pthread_cond_destroy(&d->cond);
+	block_close(d->backend);
+	free(d);
+}

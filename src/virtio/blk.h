@@ -1,0 +1,44 @@
+/*
+ * blk.h — virtio block device over a block backend, with its own I/O thread.
+ */
+#ifndef CLOISON_VIRTIO_BLK_H
+#define CLOISON_VIRTIO_BLK_H
+
+#include "block/block.h"
+#include "mmio.h"
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+struct blk_req;
+
+struct virtio_blk {
+	struct virtio_mmio transport;
+	struct virtio_device_ops ops;
+	struct block_backend *backend;
+	char serial[20];
+	pthread_mutex_t *io_lock; /* the board's: guards the transport and queues */
+	uint64_t generation;      /* bumped on reset; guarded by io_lock */
+	struct virtq_chain chain; /* scratch for the notifying vCPU (under io_lock) */
+
+	pthread_t thread;
+	pthread_mutex_t lock; /* guards the pending list and `stopping` */
+	pthread_cond_t cond;
+	struct blk_req *pending, *pending_tail;
+	bool stopping;
+
+	struct {
+		uint64_t read_ops, write_ops, flush_ops, read_bytes, write_bytes;
+	} stats;
+};
+
+/* Takes ownership of `backend`. Returns NULL with errmsg set. */
+struct virtio_blk *virtio_blk_create(struct block_backend *backend, const struct guest_ram *ram,
+                                     pthread_mutex_t *io_lock, const char *serial, char *errmsg,
+                                     size_t errlen);
+/* Finishes queued requests, stops the I/O thread, closes the backend. */
+void virtio_blk_destroy(struct virtio_blk *d);
+void virtio_blk_init_ops(struct virtio_blk *d);
+
+#endif
