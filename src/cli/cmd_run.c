@@ -174,7 +174,6 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 			o->cpus = (unsigned)v;
 			break;
 		case OPT_STATS: o->stats = true; break;
-		case OPT_JIT:
 		case OPT_DISK:
 			if (o->ndisks == MACHINE_MAX_DISKS) {
 				log_error("at most %d disks", MACHINE_MAX_DISKS);
@@ -183,6 +182,7 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 			if (!parse_disk(optarg, &o->disks[o->ndisks])) return 2;
 			o->ndisks++;
 			break;
+		case OPT_JIT:
 		case OPT_RNG:
 			if (strcmp(optarg, "on") && strcmp(optarg, "off")) {
 				log_error("invalid --%s '%s': expected on or off",
