@@ -788,13 +788,19 @@ static enum block_exit run_block(struct rv_hart *h, int64_t budget)
 		body                                                                                         \
 	}
 
+/* Points page_host, page_ops and op at pc's code page (translating it: may raise). */
+#define ENTER_PAGE()                                                                                         \
+	do {                                                                                                 \
+		h->pc = pc;                                                                                  \
+		h->budget_left = (uint64_t)budget;                                                           \
+		addend = rv_fetch_addend(h, pc);                                                             \
+		page_host = (uint8_t *)(uintptr_t)((pc & RV_PAGE_MASK) + addend);                            \
+		page_ops = h->ops + (uint64_t)((page_host - h->bus.ram) >> RV_PAGE_SHIFT) * OPS_PER_PAGE;    \
+		op = page_ops + ((pc & (RV_PAGE_SIZE - 1)) >> 1);                                            \
+	} while (0)
+
 new_page:
-	h->pc = pc;
-	h->budget_left = budget;
-	addend = rv_fetch_addend(h, pc); /* may raise an instruction fault */
-	page_host = (uint8_t *)(uintptr_t)((pc & RV_PAGE_MASK) + addend);
-	page_ops = h->ops + (uint64_t)((page_host - h->bus.ram) >> RV_PAGE_SHIFT) * OPS_PER_PAGE;
-	op = page_ops + ((pc & (RV_PAGE_SIZE - 1)) >> 1);
+	ENTER_PAGE();
 	CHECKED_DISPATCH();
 
 /* At a jump target: run its translated block, or count towards translating it. */
@@ -829,12 +835,7 @@ l_jit : {
 }
 
 bail_page: /* like new_page, but the slot runs interpreted and forgets its block */
-	h->pc = pc;
-	h->budget_left = (uint64_t)budget;
-	addend = rv_fetch_addend(h, pc);
-	page_host = (uint8_t *)(uintptr_t)((pc & RV_PAGE_MASK) + addend);
-	page_ops = h->ops + (uint64_t)((page_host - h->bus.ram) >> RV_PAGE_SHIFT) * OPS_PER_PAGE;
-	op = page_ops + ((pc & (RV_PAGE_SIZE - 1)) >> 1);
+	ENTER_PAGE();
 	op->jit = 0;
 	DISPATCH();
 
@@ -941,6 +942,7 @@ out:
 	h->instret += start - budget;
 	return EXIT_NONE;
 #undef HANDLER
+#undef ENTER_PAGE
 #undef CHECKED_DISPATCH
 #undef OP_LEN
 #undef SYNC
