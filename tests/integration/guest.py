@@ -19,10 +19,11 @@ def guest_dir():
 
 
 class Guest:
-    def __init__(self, cloison, args=(), timeout=180):
+    def __init__(self, cloison, args=(), timeout=180, argv=None):
+        """Runs `cloison run ARGS`, or any console-on-stdio VMM given as argv (benchmarks)."""
         self.timeout = timeout
         self.proc = subprocess.Popen(
-            [cloison, "run", *args],
+            argv or [cloison, "run", *args],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,

@@ -1,0 +1,79 @@
+#!/usr/bin/env python3
+"""disk.py — guest disk throughput under cloison and QEMU, side by side.
+
+Boots the default guest under each VMM with a fresh raw image of the same
+size as its virtio disk (QEMU: virtio-blk-device on virt), then in the guest:
+  sequential write: dd if=/dev/zero of=/dev/vda bs=1M count=N conv=fsync
+  sequential read:  drop caches, dd if=/dev/vda of=/dev/null bs=1M count=N
+timed with the guest's clock (/proc/uptime, 10 ms); every measurement is repeated RUNS times,
+alternating VMMs, and the medians and ratios cloison/QEMU are printed.
+Usage: disk.py CLOISON [RUNS] [MiB]
+"""
+import os
+import re
+import statistics
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "integration"))
+from guest import PROMPT, Guest, guest_dir  # noqa: E402
+
+FW = "/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_dynamic.bin"
+
+
+def vmm_argv(name, cloison, img):
+    g = guest_dir()
+    if name == "cloison":
+        return [cloison, "run", "--disk", img + ",format=raw"]
+    return ["qemu-system-riscv64", "-M", "virt", "-m", "256", "-smp", "1", "-nographic", "-bios", FW,
+            "-kernel", os.path.join(g, "Image"), "-initrd", os.path.join(g, "initrd.gz"),
+            "-append", "console=ttyS0 quiet", "-no-reboot",
+            "-drive", f"file={img},if=none,id=d0,format=raw,cache=writeback", "-device", "virtio-blk-device,drive=d0"]
+
+
+def timed(g, command, mib):
+    """Runs command in the guest, timed by the guest's clock; returns MB/s (MiB = 1.048576 MB)."""
+    out = g.run(f"cut -d' ' -f1 /proc/uptime; {command} >/dev/null 2>&1; cut -d' ' -f1 /proc/uptime")
+    t = re.findall(r"^(\d+\.\d+)$", out, re.M)
+    if len(t) != 2:
+        raise RuntimeError(f"no timing in guest output: {out!r}")
+    return mib * 1.048576 / max(float(t[1]) - float(t[0]), 0.01)
+
+
+def measure(name, cloison, mib):
+    with tempfile.NamedTemporaryFile(suffix=".img", dir="/var/tmp") as img:
+        img.truncate(mib << 20)
+        g = Guest(cloison, argv=vmm_argv(name, cloison, img.name), timeout=300)
+        try:
+            g.expect(r"userspace ready")
+            g.expect(PROMPT)
+            w = timed(g, f"dd if=/dev/zero of=/dev/vda bs=1M count={mib} conv=fsync", mib)
+            g.run("sync; echo 3 > /proc/sys/vm/drop_caches")
+            r = timed(g, f"dd if=/dev/vda of=/dev/null bs=1M count={mib}", mib)
+            g.send("poweroff -f\n")
+            g.wait_exit(60)
+        finally:
+            g.kill()
+    return w, r
+
+
+def main():
+    cloison = os.path.abspath(sys.argv[1])
+    runs = int(sys.argv[2]) if len(sys.argv) > 2 else 3
+    mib = int(sys.argv[3]) if len(sys.argv) > 3 else 128
+    res = {"cloison": [], "qemu": []}
+    print(f"guest sequential disk throughput, raw image, {mib} MiB, {runs} runs each (MB/s, guest-timed)")
+    print(f"{'run':<4} {'cl_write':>9} {'cl_read':>9} {'qemu_write':>11} {'qemu_read':>10}")
+    for i in range(runs):
+        for name in ("cloison", "qemu"):
+            res[name].append(measure(name, cloison, mib))
+        c, q = res["cloison"][-1], res["qemu"][-1]
+        print(f"{i + 1:<4} {c[0]:9.1f} {c[1]:9.1f} {q[0]:11.1f} {q[1]:10.1f}", flush=True)
+    for k, label in ((0, "write"), (1, "read")):
+        mc = statistics.median(x[k] for x in res["cloison"])
+        mq = statistics.median(x[k] for x in res["qemu"])
+        print(f"median {label}: cloison {mc:.1f} MB/s, qemu {mq:.1f} MB/s, ratio cloison/qemu = {mc / mq:.2f}")
+
+
+if __name__ == "__main__":
+    main()
