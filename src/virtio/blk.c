@@ -120,6 +120,39 @@ static uint8_t range_ok(struct virtio_blk *d, uint64_t sector, uint64_t len)
 	return len % SECTOR == 0 && sector <= nsec && len / SECTOR <= nsec - sector;
 }
 
+#define BLK_MAX_DISCARD_SECTORS (1u << 22) /* 2 GiB per range */
+#define BLK_MAX_DISCARD_SEGS 32
+
+/* Discard or write-zeroes: the data is an array of {le64 sector, le32 count, le32 flags}. */
+static uint8_t discard_ranges(struct virtio_blk *d, struct blk_req *r, bool zeroes)
+{
+	struct block_backend *b = d->backend;
+	if (b->readonly || r->data_device_writes || r->data_len % 16 ||
+	    r->data_len / 16 > BLK_MAX_DISCARD_SEGS)
+		return VIRTIO_BLK_S_IOERR;
+	uint8_t ranges[16 * BLK_MAX_DISCARD_SEGS];
+	size_t got = 0;
+	for (int i = 0; i < r->niov; i++) {
+		memcpy(ranges + got, r->iov[i].iov_base, r->iov[i].iov_len);
+		got += r->iov[i].iov_len;
+	}
+	for (size_t i = 0; i < got; i += 16) {
+		uint64_t sector;
+		uint32_t count, flags;
+		memcpy(&sector, ranges + i, 8);
+		memcpy(&count, ranges + i + 8, 4);
+		memcpy(&flags, ranges + i + 12, 4);
+		if (count > BLK_MAX_DISCARD_SECTORS || (flags & ~1u) || (!zeroes && flags))
+			return VIRTIO_BLK_S_UNSUPP;
+		if (!range_ok(d, sector, (uint64_t)count * SECTOR)) return VIRTIO_BLK_S_IOERR;
+		int rc = zeroes ? b->drv->write_zeroes(b, sector * SECTOR, (uint64_t)count * SECTOR)
+		                : b->drv->discard(b, sector * SECTOR, (uint64_t)count * SECTOR);
+		if (rc) return VIRTIO_BLK_S_IOERR;
+	}
+	d->stats.discard_ops++;
+	return VIRTIO_BLK_S_OK;
+}
+
 /* Runs one request on the I/O thread. Returns the status; *written is what the device wrote. */
 static uint8_t execute(struct virtio_blk *d, struct blk_req *r, uint32_t *written)
 {
@@ -151,6 +184,8 @@ static uint8_t execute(struct virtio_blk *d, struct blk_req *r, uint32_t *writte
 		*written += (uint32_t)n;
 		return VIRTIO_BLK_S_OK;
 	}
+	case VIRTIO_BLK_T_DISCARD: return discard_ranges(d, r, false);
+	case VIRTIO_BLK_T_WRITE_ZEROES: return discard_ranges(d, r, true);
 	default: return VIRTIO_BLK_S_UNSUPP;
 	}
 }
@@ -210,11 +245,19 @@ static void blk_notify(struct virtio_mmio *t, unsigned qi)
 static uint64_t blk_config_read(struct virtio_mmio *t, uint32_t off, unsigned size)
 {
 	struct virtio_blk *d = t->dev;
-	uint8_t cfg[24] = {0};
+	uint8_t cfg[60] = {0};
 	uint64_t capacity = d->backend->size / SECTOR;
-	uint32_t seg_max = BLK_SEG_MAX;
+	uint32_t seg_max = BLK_SEG_MAX, max_sectors = BLK_MAX_DISCARD_SECTORS,
+	         max_segs = BLK_MAX_DISCARD_SEGS;
+	uint32_t alignment = 8; /* 4 KiB: the host's hole granularity */
 	memcpy(cfg + 0, &capacity, 8);
 	memcpy(cfg + 12, &seg_max, 4);
+	memcpy(cfg + 36, &max_sectors, 4); /* max_discard_sectors */
+	memcpy(cfg + 40, &max_segs, 4);    /* max_discard_seg */
+	memcpy(cfg + 44, &alignment, 4);   /* discard_sector_alignment */
+	memcpy(cfg + 48, &max_sectors, 4); /* max_write_zeroes_sectors */
+	memcpy(cfg + 52, &max_segs, 4);    /* max_write_zeroes_seg */
+	cfg[56] = 1;                       /* write_zeroes_may_unmap */
 	uint64_t v = 0;
 	if (off + size <= sizeof(cfg)) memcpy(&v, cfg + off, size);
 	return v;
@@ -230,12 +273,14 @@ void virtio_blk_init_ops(struct virtio_blk *d)
 {
 	d->ops = (struct virtio_device_ops){
 	    .device_id = VIRTIO_ID_BLOCK,
-	    .features = (1ULL << VIRTIO_BLK_F_SEG_MAX) | (1ULL << VIRTIO_BLK_F_FLUSH) |
-	                (d->backend->readonly ? 1ULL << VIRTIO_BLK_F_RO : 0),
+	    .features =
+	        (1ULL << VIRTIO_BLK_F_SEG_MAX) | (1ULL << VIRTIO_BLK_F_FLUSH) |
+	        (d->backend->readonly ? 1ULL << VIRTIO_BLK_F_RO
+	                              : (1ULL << VIRTIO_BLK_F_DISCARD) | (1ULL << VIRTIO_BLK_F_WRITE_ZEROES)),
 	    .num_queues = 1,
 	    .queue_max = BLK_QUEUE_MAX,
 	    .notify = blk_notify,
-	    .config_size = 24,
+	    .config_size = 60,
 	    .config_read = blk_config_read,
 	    .reset = blk_reset,
 	};

@@ -29,7 +29,7 @@ struct virtio_blk {
 	bool stopping;
 
 	struct {
-		uint64_t read_ops, write_ops, flush_ops, read_bytes, write_bytes;
+		uint64_t read_ops, write_ops, flush_ops, discard_ops, read_bytes, write_bytes;
 	} stats;
 };
 
