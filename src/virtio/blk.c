@@ -33,6 +33,8 @@
 #define VIRTIO_BLK_T_DISCARD 11
 #define VIRTIO_BLK_T_WRITE_ZEROES 13
 
+#define BLK_T_MALFORMED 0xffffffffu /* ours: the chain did not form a request */
+
 #define VIRTIO_BLK_S_OK 0
 #define VIRTIO_BLK_S_IOERR 1
 #define VIRTIO_BLK_S_UNSUPP 2
@@ -93,7 +95,7 @@ static struct blk_req *parse(struct virtio_blk *d, const struct virtq_chain *c, 
 	unsigned seg = 0;
 	uint32_t off = 0;
 	if (gather(c, hdr, sizeof(hdr), &seg, &off) != sizeof(hdr)) {
-		r->type = ~0u; /* completes with IOERR */
+		r->type = BLK_T_MALFORMED; /* completes with IOERR */
 		return r;
 	}
 	memcpy(&r->type, hdr, 4);
@@ -104,7 +106,7 @@ static struct blk_req *parse(struct virtio_blk *d, const struct virtq_chain *c, 
 		if (seg == c->nsegs - 1) len--; /* the status byte */
 		if (len == 0) continue;
 		if (r->niov && c->segs[seg].device_writes != r->data_device_writes) {
-			r->type = ~0u; /* mixed directions in the data */
+			r->type = BLK_T_MALFORMED; /* mixed directions in the data */
 			break;
 		}
 		r->data_device_writes = c->segs[seg].device_writes;
@@ -184,6 +186,7 @@ static uint8_t execute(struct virtio_blk *d, struct blk_req *r, uint32_t *writte
 		*written += (uint32_t)n;
 		return VIRTIO_BLK_S_OK;
 	}
+	case BLK_T_MALFORMED: return VIRTIO_BLK_S_IOERR;
 	case VIRTIO_BLK_T_DISCARD: return discard_ranges(d, r, false);
 	case VIRTIO_BLK_T_WRITE_ZEROES: return discard_ranges(d, r, true);
 	default: return VIRTIO_BLK_S_UNSUPP;
