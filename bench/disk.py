@@ -5,12 +5,15 @@ Boots the default guest under each VMM with a fresh raw image of the same
 size as its virtio disk (QEMU: virtio-blk-device on virt), then in the guest:
   sequential write: dd if=/dev/zero of=/dev/vda bs=1M count=N conv=fsync
   sequential read:  drop caches, dd if=/dev/vda of=/dev/null bs=1M count=N
+  random read:      bench/guest/randread (4 KiB O_DIRECT reads for 5 s, queue depth 1),
+                    cross-compiled here and handed to the guest on a second, read-only disk
 timed with the guest's clock (/proc/uptime, 10 ms); every measurement is repeated RUNS times,
 alternating VMMs, and the medians and ratios cloison/QEMU are printed.
 Usage: disk.py CLOISON [RUNS] [MiB]
 """
 import os
 import re
+import subprocess
 import statistics
 import sys
 import tempfile
@@ -21,14 +24,33 @@ from guest import PROMPT, Guest, guest_dir  # noqa: E402
 FW = "/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_dynamic.bin"
 
 
-def vmm_argv(name, cloison, img):
+HERE = os.path.dirname(os.path.abspath(__file__))
+TOOLS_BYTES = 64 * 1024  # the tools disk: small and of a size the data disk never has
+
+
+def build_tools(workdir):
+    """Cross-compiles randread and pads it into a raw disk image."""
+    exe = os.path.join(workdir, "randread")
+    subprocess.run(["riscv64-linux-gnu-gcc", "-O2", "-static", "-nostdlib", "-ffreestanding", "-fno-pic",
+                    "-Wl,--no-relax", "-Wl,--no-warn-rwx-segments", "-o", exe,
+                    os.path.join(HERE, "guest", "randread.c")], check=True)
+    data = open(exe, "rb").read()
+    assert len(data) <= TOOLS_BYTES
+    img = os.path.join(workdir, "tools.img")
+    with open(img, "wb") as f:
+        f.write(data + bytes(TOOLS_BYTES - len(data)))
+    return img
+
+
+def vmm_argv(name, cloison, img, tools):
     g = guest_dir()
     if name == "cloison":
-        return [cloison, "run", "--disk", img + ",format=raw"]
+        return [cloison, "run", "--disk", img + ",format=raw", "--disk", tools + ",format=raw,readonly=on"]
     return ["qemu-system-riscv64", "-M", "virt", "-m", "256", "-smp", "1", "-nographic", "-bios", FW,
             "-kernel", os.path.join(g, "Image"), "-initrd", os.path.join(g, "initrd.gz"),
             "-append", "console=ttyS0 quiet", "-no-reboot",
-            "-drive", f"file={img},if=none,id=d0,format=raw,cache=writeback", "-device", "virtio-blk-device,drive=d0"]
+            "-drive", f"file={img},if=none,id=d0,format=raw,cache=writeback", "-device", "virtio-blk-device,drive=d0",
+            "-drive", f"file={tools},if=none,id=d1,format=raw,readonly=on", "-device", "virtio-blk-device,drive=d1"]
 
 
 def timed(g, command, mib):
@@ -40,21 +62,29 @@ def timed(g, command, mib):
     return mib * 1.048576 / max(float(t[1]) - float(t[0]), 0.01)
 
 
-def measure(name, cloison, mib):
+def measure(name, cloison, mib, tools):
     with tempfile.NamedTemporaryFile(suffix=".img", dir="/var/tmp") as img:
         img.truncate(mib << 20)
-        g = Guest(cloison, argv=vmm_argv(name, cloison, img.name), timeout=300)
+        g = Guest(cloison, argv=vmm_argv(name, cloison, img.name, tools), timeout=300)
         try:
             g.expect(r"userspace ready")
             g.expect(PROMPT)
-            w = timed(g, f"dd if=/dev/zero of=/dev/vda bs=1M count={mib} conv=fsync", mib)
+            # Which disk is which: the tools disk has its own size.
+            g.run(f"for d in vda vdb; do if [ $(cat /sys/block/$d/size) -eq {TOOLS_BYTES // 512} ];"
+                  " then T=$d; else D=$d; fi; done")
+            w = timed(g, f"dd if=/dev/zero of=/dev/$D bs=1M count={mib} conv=fsync", mib)
             g.run("sync; echo 3 > /proc/sys/vm/drop_caches")
-            r = timed(g, f"dd if=/dev/vda of=/dev/null bs=1M count={mib}", mib)
+            r = timed(g, f"dd if=/dev/$D of=/dev/null bs=1M count={mib}", mib)
+            g.run(f"dd if=/dev/$T of=/tmp/rr bs={TOOLS_BYTES} count=1 2>/dev/null; chmod +x /tmp/rr")
+            m = re.search(r"iops=(\d+)", g.run("/tmp/rr /dev/$D 5", timeout=60))
+            if not m:
+                raise RuntimeError("randread printed no result")
+            iops = int(m.group(1))
             g.send("poweroff -f\n")
             g.wait_exit(60)
         finally:
             g.kill()
-    return w, r
+    return w, r, iops
 
 
 def main():
@@ -62,17 +92,19 @@ def main():
     runs = int(sys.argv[2]) if len(sys.argv) > 2 else 3
     mib = int(sys.argv[3]) if len(sys.argv) > 3 else 128
     res = {"cloison": [], "qemu": []}
-    print(f"guest sequential disk throughput, raw image, {mib} MiB, {runs} runs each (MB/s, guest-timed)")
-    print(f"{'run':<4} {'cl_write':>9} {'cl_read':>9} {'qemu_write':>11} {'qemu_read':>10}")
+    work = tempfile.mkdtemp(prefix="cloison-bench-")
+    tools = build_tools(work)
+    print(f"guest disk performance, raw image, {mib} MiB, {runs} runs each (MB/s guest-timed; 4 KiB random-read IOPS)")
+    print(f"{'run':<4} {'cl_write':>9} {'cl_read':>9} {'cl_iops':>8} {'qemu_write':>11} {'qemu_read':>10} {'qemu_iops':>10}")
     for i in range(runs):
         for name in ("cloison", "qemu"):
-            res[name].append(measure(name, cloison, mib))
+            res[name].append(measure(name, cloison, mib, tools))
         c, q = res["cloison"][-1], res["qemu"][-1]
-        print(f"{i + 1:<4} {c[0]:9.1f} {c[1]:9.1f} {q[0]:11.1f} {q[1]:10.1f}", flush=True)
-    for k, label in ((0, "write"), (1, "read")):
+        print(f"{i + 1:<4} {c[0]:9.1f} {c[1]:9.1f} {c[2]:8d} {q[0]:11.1f} {q[1]:10.1f} {q[2]:10d}", flush=True)
+    for k, label in ((0, "seq write MB/s"), (1, "seq read MB/s"), (2, "randread IOPS")):
         mc = statistics.median(x[k] for x in res["cloison"])
         mq = statistics.median(x[k] for x in res["qemu"])
-        print(f"median {label}: cloison {mc:.1f} MB/s, qemu {mq:.1f} MB/s, ratio cloison/qemu = {mc / mq:.2f}")
+        print(f"median {label}: cloison {mc:.1f}, qemu {mq:.1f}, ratio cloison/qemu = {mc / mq:.2f}")
 
 
 if __name__ == "__main__":
