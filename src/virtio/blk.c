@@ -272,7 +272,7 @@ static void blk_reset(struct virtio_mmio *t)
 	d->generation++; /* in-flight requests will not be pushed */
 }
 
-void virtio_blk_init_ops(struct virtio_blk *d)
+static void init_ops(struct virtio_blk *d)
 {
 	d->ops = (struct virtio_device_ops){
 	    .device_id = VIRTIO_ID_BLOCK,
@@ -301,7 +301,7 @@ struct virtio_blk *virtio_blk_create(struct block_backend *backend, const struct
 	d->backend = backend;
 	d->io_lock = io_lock;
 	memcpy(d->serial, serial, strnlen(serial, sizeof(d->serial))); /* not NUL-terminated when 20 long */
-	virtio_blk_init_ops(d);
+	init_ops(d);
 	virtio_mmio_init(&d->transport, &d->ops, d, ram, NULL, NULL, "virtio-blk");
 	pthread_mutex_init(&d->lock, NULL);
 	pthread_cond_init(&d->cond, NULL);

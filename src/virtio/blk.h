@@ -39,6 +39,5 @@ struct virtio_blk *virtio_blk_create(struct block_backend *backend, const struct
                                      size_t errlen);
 /* Finishes queued requests, stops the I/O thread, closes the backend. */
 void virtio_blk_destroy(struct virtio_blk *d);
-void virtio_blk_init_ops(struct virtio_blk *d);
 
 #endif

@@ -58,11 +58,6 @@ void virtio_mmio_init(struct virtio_mmio *t, const struct virtio_device_ops *ops
 	t->name = name;
 }
 
-bool virtio_has_feature(const struct virtio_mmio *t, unsigned bit)
-{
-	return (t->driver_features >> bit) & 1;
-}
-
 static void update_irq(struct virtio_mmio *t)
 {
 	t->set_irq(t->irq_opaque, t->interrupt_status != 0);

@@ -75,8 +75,7 @@ bool virtio_mmio_read(struct virtio_mmio *t, uint64_t off, unsigned size, uint64
 void virtio_mmio_reset(struct virtio_mmio *t);
 bool virtio_mmio_write(struct virtio_mmio *t, uint64_t off, unsigned size, uint64_t val);
 
-/* For devices: the negotiated features, and signalling. */
-bool virtio_has_feature(const struct virtio_mmio *t, unsigned bit);
+/* For devices: signalling. */
 /* Pushes used buffers' interrupt if the driver wants it. */
 void virtio_notify_used(struct virtio_mmio *t, unsigned q);
 /* Marks the device broken (DEVICE_NEEDS_RESET) because of what the guest did. */

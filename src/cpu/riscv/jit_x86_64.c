@@ -34,7 +34,6 @@ struct jit_block {
 	const struct rv_op *head;
 	uint64_t pc; /* the guest pc it was translated for: code bakes in absolute pcs */
 	void *code;
-	uint32_t ninsns;
 };
 
 struct rv_jit {
@@ -678,7 +677,6 @@ uint32_t rv_jit_compile(struct rv_hart *h, const struct rv_op *head, const uint8
 	b->head = head;
 	b->pc = pc;
 	b->code = code;
-	b->ninsns = n;
 	return RV_JIT_FIRST_BLOCK + j->nblocks++;
 }
 
