@@ -83,6 +83,10 @@ class Guest:
     def wait_exit(self, timeout=None):
         try:
             return self.proc.wait(timeout or self.timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()  # never leave a hung VM behind (reading its stderr would block)
+            self.proc.wait()
+            raise
         finally:
             self.stderr = self.proc.stderr.read().decode("utf-8", "replace")
             self.proc.stderr.close()
