@@ -7,10 +7,12 @@ PKGS=(
   build-essential meson ninja-build pkg-config           # build
   clang libclang-rt-14-dev                                 # libFuzzer harnesses
   libfdt-dev device-tree-compiler                          # device tree
+  libjansson-dev zlib1g-dev                                # JSON output, compressed qcow2 clusters
+  e2fsprogs                                                # guest root filesystem image (mkfs.ext4 -d)
   opensbi                                                  # default firmware (fw_dynamic.bin)
   curl ca-certificates xz-utils zstd cpio kmod gpgv debian-archive-keyring  # guest fetch
   python3                                                  # integration test driver
-  qemu-system-misc qemu-user                               # peer and differential reference
+  qemu-system-misc qemu-user qemu-utils                    # peers: system, user-mode, qemu-img
   gcc-riscv64-linux-gnu binutils-riscv64-linux-gnu         # riscv64 test programs
 )
 

@@ -99,9 +99,40 @@ static int raw_write_zeroes(struct block_backend *b, uint64_t off, uint64_t len)
 	return 0;
 }
 
+static int raw_block_status(struct block_backend *b, uint64_t off, uint64_t len, uint64_t *pnum)
+{
+	/* Holes read as zeros: SEEK_DATA/SEEK_HOLE tell where they are. */
+	off_t data = lseek(b->fd, (off_t)off, SEEK_DATA);
+	if (data < 0 && errno == ENXIO) { /* nothing but hole up to the end */
+		*pnum = len;
+		return BLOCK_STATUS_ALLOCATED | BLOCK_STATUS_ZERO;
+	}
+	if (data < 0) { /* no hole support: all data */
+		*pnum = len;
+		return BLOCK_STATUS_ALLOCATED;
+	}
+	if ((uint64_t)data > off) {
+		uint64_t n = (uint64_t)data - off;
+		*pnum = n < len ? n : len;
+		return BLOCK_STATUS_ALLOCATED | BLOCK_STATUS_ZERO;
+	}
+	off_t hole = lseek(b->fd, (off_t)off, SEEK_HOLE);
+	uint64_t n = hole > (off_t)off ? (uint64_t)hole - off : len;
+	*pnum = n < len ? n : len;
+	return BLOCK_STATUS_ALLOCATED;
+}
+
+static int raw_resize(struct block_backend *b, uint64_t new_size)
+{
+	if (ftruncate(b->fd, (off_t)new_size)) return -errno;
+	b->size = new_size;
+	return 0;
+}
+
 static void raw_close(struct block_backend *b)
 {
-	(void)b;
+	close(b->fd);
+	free(b);
 }
 
 static const struct block_driver raw_driver = {
@@ -111,33 +142,13 @@ static const struct block_driver raw_driver = {
     .flush = raw_flush,
     .discard = raw_discard,
     .write_zeroes = raw_write_zeroes,
+    .block_status = raw_block_status,
+    .resize = raw_resize,
     .close = raw_close,
 };
 
-/* Formats we recognise but do not open as raw without being told. */
-static const char *foreign_format(int fd)
+struct block_backend *raw_open_fd(int fd, const char *path, bool readonly, char *errmsg, size_t errlen)
 {
-	uint8_t magic[8] = {0};
-	if (pread(fd, magic, sizeof(magic), 0) < 4) return NULL;
-	if (!memcmp(magic, "QFI\xfb", 4)) return "qcow2";
-	if (!memcmp(magic, "KDMV", 4)) return "vmdk";
-	if (!memcmp(magic, "conectix", 8)) return "vhd";
-	return NULL;
-}
-
-struct block_backend *block_open(const char *path, const char *format, bool readonly, char *errmsg,
-                                 size_t errlen)
-{
-	if (format && strcmp(format, "raw") != 0) {
-		snprintf(errmsg, errlen, "disk '%s': format '%s' is not supported (supported: raw)", path,
-		         format);
-		return NULL;
-	}
-	int fd = open(path, (readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC);
-	if (fd < 0) {
-		snprintf(errmsg, errlen, "cannot open disk '%s': %s", path, strerror(errno));
-		return NULL;
-	}
 	struct stat st;
 	uint64_t size = 0;
 	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
@@ -146,14 +157,6 @@ struct block_backend *block_open(const char *path, const char *format, bool read
 		/* a host block device */
 	} else {
 		snprintf(errmsg, errlen, "disk '%s' is neither a regular file nor a block device", path);
-		close(fd);
-		return NULL;
-	}
-	const char *other = format ? NULL : foreign_format(fd);
-	if (other) {
-		snprintf(errmsg, errlen,
-		         "disk '%s' looks like a %s image: say format=%s (or format=raw to use its bytes)",
-		         path, other, other);
 		close(fd);
 		return NULL;
 	}
@@ -176,12 +179,4 @@ struct block_backend *block_open(const char *path, const char *format, bool read
 	b->fd = fd;
 	snprintf(b->path, sizeof(b->path), "%s", path);
 	return b;
-}
-
-void block_close(struct block_backend *b)
-{
-	if (!b) return;
-	b->drv->close(b);
-	close(b->fd);
-	free(b);
 }

@@ -5,5 +5,6 @@
 #define CLOISON_COMMANDS_H
 
 int cmd_run(int argc, char **argv);
+int cmd_disk(int argc, char **argv);
 
 #endif

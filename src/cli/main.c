@@ -21,6 +21,7 @@ struct verb {
 
 static const struct verb verbs[] = {
     {"run", cmd_run, "boot a virtual machine in the foreground"},
+    {"disk", cmd_disk, "create, inspect, check and convert disk images"},
 };
 
 static void usage(FILE *out)

@@ -193,7 +193,10 @@ struct machine *machine_create(const struct machine_config *cfg, char *errmsg, s
 	struct guest_ram guest = {.host = m->ram, .base = VIRT_RAM_BASE, .size = m->ram_size};
 	for (unsigned i = 0; i < cfg->ndisks; i++) { /* disks first: vda is the first --disk */
 		const struct machine_disk *dk = &cfg->disks[i];
-		struct block_backend *b = block_open(dk->path, dk->format, dk->readonly, errmsg, errlen);
+		struct block_backend *b = block_open(
+		    dk->path, dk->format,
+		    (dk->readonly ? BLOCK_OPEN_READONLY : 0) | (dk->no_backing ? BLOCK_OPEN_NO_BACKING : 0), errmsg,
+		    errlen);
 		if (!b) {
 			machine_destroy(m);
 			return NULL;

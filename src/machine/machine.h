@@ -64,8 +64,9 @@ struct virtio_blk;
 
 struct machine_disk {
 	const char *path;
-	const char *format; /* NULL: raw, refusing files that look like another format */
+	const char *format; /* NULL: by name (*.qcow2) else raw, refusing files that look like another format */
 	bool readonly;
+	bool no_backing; /* never open a backing file the image names */
 };
 
 #define MACHINE_MAX_VIRTIO 8

@@ -18,7 +18,19 @@ bool parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out)
 	return true;
 }
 
+static bool parse_size_unit(const char *s, unsigned bare_shift, uint64_t *bytes);
+
 bool parse_mem_size(const char *s, uint64_t *bytes)
+{
+	return parse_size_unit(s, 20, bytes);
+}
+
+bool parse_disk_size(const char *s, uint64_t *bytes)
+{
+	return parse_size_unit(s, 0, bytes);
+}
+
+static bool parse_size_unit(const char *s, unsigned bare_shift, uint64_t *bytes)
 {
 	if (!s || !isdigit((unsigned char)*s)) return false;
 	errno = 0;
@@ -27,7 +39,7 @@ bool parse_mem_size(const char *s, uint64_t *bytes)
 	if (errno) return false;
 	unsigned shift;
 	switch (toupper((unsigned char)*end)) {
-	case '\0': shift = 20; break;
+	case '\0': shift = bare_shift; break;
 	case 'B': shift = 0; break;
 	case 'K': shift = 10; break;
 	case 'M': shift = 20; break;

@@ -9,6 +9,8 @@
 
 /* "512" (MiB, as QEMU's -m), "512M", "2G", "65536K", "1048576B". */
 bool parse_mem_size(const char *s, uint64_t *bytes);
+/* The same suffixes, but a bare number is bytes (as qemu-img's sizes). */
+bool parse_disk_size(const char *s, uint64_t *bytes);
 /* A decimal unsigned integer in [min, max]. */
 bool parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out);
 
