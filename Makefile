@@ -18,9 +18,10 @@ $(BUILD)/build.ninja:
 build: setup $(BUILD)/build.ninja
 	@$(NINJA)
 
-guest: setup
+guest: build
 	@bash tools/guest/fetch.sh
 	@bash tools/guest/mkinitramfs.sh
+	@bash tools/guest/mkrootfs.sh ./$(BUILD)/cloison
 
 run: build guest
 	./$(BUILD)/cloison run $(RUN_ARGS)

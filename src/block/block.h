@@ -38,6 +38,7 @@ struct block_backend {
 	const struct block_driver *drv;
 	uint64_t size;
 	bool readonly;
+	bool ignore_flush; /* cache=unsafe: guest flushes are not passed down */
 	int fd;
 	char path[4096];
 	struct block_backend *backing; /* qcow2 backing file, or NULL */

@@ -51,8 +51,12 @@ static void usage(FILE *out)
 	        "  -c, --cpus N          number of harts, 1-%d (default 1)\n"
 	        "      --jit on|off      translate hot guest code to x86-64 (default on)\n"
 	        "      --rng on|off      virtio entropy device (default on)\n"
-	        "      --disk PATH[,format=raw][,readonly=on]\n"
-	        "                        a virtio block device (repeatable: vda, vdb, ...)\n"
+	        "      --disk PATH[,format=raw|qcow2][,readonly=on][,backing=off][,cache=writeback|unsafe]\n"
+	        "                        a virtio block device (repeatable: vda, vdb, ...). The format\n"
+	        "                        defaults to qcow2 for *.qcow2 names, else raw. A qcow2 image's\n"
+	        "                        backing file is opened read-only; backing=off never opens it\n"
+	        "                        (for images you do not trust). cache=unsafe ignores the guest's\n"
+	        "                        flushes (fast, loses data if the host crashes)\n"
 
 	        "      --stats           print instructions retired and guest MIPS on exit\n"
 	        "  -v, --verbose         more messages\n"
@@ -79,7 +83,7 @@ static bool parse_disk(char *spec, struct machine_disk *d)
 	*d = (struct machine_disk){0};
 	char *save = NULL, *tok = strtok_r(spec, ",", &save);
 	if (!tok || !*tok) {
-		log_error("--disk needs a path: --disk PATH[,format=raw][,readonly=on]");
+		log_error("--disk needs a path: --disk PATH[,format=raw|qcow2][,readonly=on]");
 		return false;
 	}
 	d->path = tok;
@@ -90,8 +94,18 @@ static bool parse_disk(char *spec, struct machine_disk *d)
 			d->readonly = true;
 		} else if (!strcmp(tok, "readonly=off")) {
 			d->readonly = false;
+		} else if (!strcmp(tok, "backing=off")) {
+			d->no_backing = true;
+		} else if (!strcmp(tok, "backing=on")) {
+			d->no_backing = false;
+		} else if (!strcmp(tok, "cache=writeback")) {
+			d->unsafe_cache = false;
+		} else if (!strcmp(tok, "cache=unsafe")) {
+			d->unsafe_cache = true;
 		} else {
-			log_error("unknown --disk option '%s' (known: format=raw, readonly=on|off)", tok);
+			log_error("unknown --disk option '%s' (known: format=raw|qcow2, readonly=on|off, backing=on|off, "
+			          "cache=writeback|unsafe)",
+			          tok);
 			return false;
 		}
 	}

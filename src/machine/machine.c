@@ -201,6 +201,7 @@ struct machine *machine_create(const struct machine_config *cfg, char *errmsg, s
 			machine_destroy(m);
 			return NULL;
 		}
+		b->ignore_flush = dk->unsafe_cache;
 		char serial[32]; /* the device keeps the first 20 bytes */
 		snprintf(serial, sizeof(serial), "cloison-disk%u", i);
 		m->disks[i] = virtio_blk_create(b, &guest, &m->io_lock, serial, errmsg, errlen);

@@ -66,7 +66,8 @@ struct machine_disk {
 	const char *path;
 	const char *format; /* NULL: by name (*.qcow2) else raw, refusing files that look like another format */
 	bool readonly;
-	bool no_backing; /* never open a backing file the image names */
+	bool no_backing;   /* never open a backing file the image names */
+	bool unsafe_cache; /* guest flushes do nothing */
 };
 
 #define MACHINE_MAX_VIRTIO 8

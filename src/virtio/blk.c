@@ -178,7 +178,7 @@ static uint8_t execute(struct virtio_blk *d, struct blk_req *r, uint32_t *writte
 		return VIRTIO_BLK_S_OK;
 	case VIRTIO_BLK_T_FLUSH:
 		d->stats.flush_ops++;
-		return b->readonly || b->drv->flush(b) == 0 ? VIRTIO_BLK_S_OK : VIRTIO_BLK_S_IOERR;
+		return b->readonly || b->ignore_flush || b->drv->flush(b) == 0 ? VIRTIO_BLK_S_OK : VIRTIO_BLK_S_IOERR;
 	case VIRTIO_BLK_T_GET_ID: {
 		if (!r->data_device_writes || r->niov == 0) return VIRTIO_BLK_S_IOERR;
 		size_t n = r->iov[0].iov_len < sizeof(d->serial) ? r->iov[0].iov_len : sizeof(d->serial);

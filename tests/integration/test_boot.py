@@ -252,7 +252,7 @@ class BadInput(unittest.TestCase):
             f.flush()
             self.assert_clean_error(run_cloison("--disk", f.name), "looks like a qcow2 image")
             self.assert_clean_error(run_cloison("--disk", f.name + ",format=vmdk"), "not supported")
-            self.assert_clean_error(run_cloison("--disk", f.name + ",cache=none"), "unknown --disk option", 2)
+            self.assert_clean_error(run_cloison("--disk", f.name + ",cache=bogus"), "unknown --disk option", 2)
         with tempfile.NamedTemporaryFile() as f:
             f.write(bytes(1000))
             f.flush()

@@ -1,68 +1,19 @@
 #!/usr/bin/env bash
-# Builds the default guest's initramfs (a busybox userland) from what fetch.sh cached.
-#
-# The init mounts proc/sys/dev, loads the virtio modules present (with their
-# dependencies, resolved from modules.dep), prints a marker line and gives a shell
-# on the console. Kernel parameters become init's environment:
-#   cloison_poweroff=1   power off right after the marker (boot benchmarks)
+# Builds the default guest's initramfs (the busybox tree of tree.sh) from what fetch.sh cached.
 # Output: $CLOISON_CACHE/guest/initrd.gz (newc cpio, gzip).
 set -euo pipefail
 
 CACHE=${CLOISON_CACHE:-$HOME/.cache/cloison}
 G=$CACHE/guest
 OUT=$G/initrd.gz
-WANT="virtio_mmio virtio_blk virtio_net virtio_rng virtio_console virtio_balloon ext4"
+here=$(dirname "$0")
 
 [ -f "$G/.complete" ] || { echo "mkinitramfs: run tools/guest/fetch.sh first" >&2; exit 1; }
-if [ -f "$OUT" ] && [ "$OUT" -nt "$G/.complete" ] && [ "$OUT" -nt "$0" ]; then exit 0; fi
+if [ -f "$OUT" ] && [ "$OUT" -nt "$G/.complete" ] && [ "$OUT" -nt "$0" ] && [ "$OUT" -nt "$here/tree.sh" ]; then exit 0; fi
 
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 r=$tmp/root
-mkdir -p "$r"/{bin,sbin,etc,proc,sys,dev,tmp,root,mnt,lib/modules,usr/bin,usr/sbin}
-cp "$G/busybox" "$r/bin/busybox"; chmod 755 "$r/bin/busybox"
-
-# Resolve dependencies in load order (deps first), then decompress the .ko files.
-declare -A seen=()
-order=()
-add_mod() {
-  local path=$1 line dep
-  [ -n "${seen[$path]:-}" ] && return
-  seen[$path]=1
-  line=$(grep -E "^${path}:" "$G/modules/modules.dep" || true)
-  for dep in ${line#*:}; do add_mod "$dep"; done
-  order+=("$path")
-}
-for m in $WANT; do
-  p=$(grep -E "/${m//_/[-_]}\.ko(\.xz|\.zst)?:" "$G/modules/modules.dep" | head -n1 | cut -d: -f1 || true)
-  [ -n "$p" ] && add_mod "$p"   # absent means built in
-done
-: > "$r/etc/modules.order"
-for p in "${order[@]}"; do
-  name=$(basename "$p"); name=${name%.xz}; name=${name%.zst}
-  case "$p" in
-    *.xz) xz -dc "$G/modules/$p" > "$r/lib/modules/$name" ;;
-    *.zst) zstd -qdc "$G/modules/$p" > "$r/lib/modules/$name" ;;
-    *) cp "$G/modules/$p" "$r/lib/modules/$name" ;;
-  esac
-  echo "$name" >> "$r/etc/modules.order"
-done
-
-cat > "$r/init" <<'INIT'
-#!/bin/busybox sh
-/bin/busybox --install -s
-export PATH=/bin:/sbin:/usr/bin:/usr/sbin
-mount -t proc proc /proc
-mount -t sysfs sysfs /sys
-mount -t devtmpfs devtmpfs /dev 2>/dev/null
-mkdir -p /dev/pts && mount -t devpts devpts /dev/pts
-for m in $(cat /etc/modules.order); do insmod /lib/modules/$m 2>/dev/null; done
-hostname cloison-guest
-echo "cloison-guest: userspace ready ($(nproc) cpus)"
-if [ -n "$cloison_poweroff" ]; then poweroff -f; fi
-while true; do setsid cttyhack sh -l; done
-INIT
-chmod 755 "$r/init"
-echo 'export PS1="guest# "' > "$r/etc/profile"
+bash "$here/tree.sh" "$r"
 (cd "$r" && find . | LC_ALL=C sort | cpio -o -H newc --owner=0:0 --quiet | gzip -9 > "$OUT.part")
 mv "$OUT.part" "$OUT"
-echo "mkinitramfs: $OUT (${#order[@]} modules)" >&2
+echo "mkinitramfs: $OUT ($(wc -l < "$r/etc/modules.order") modules)" >&2

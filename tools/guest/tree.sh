@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Builds the default guest's busybox userland tree into $1 (used by mkinitramfs.sh and
+# mkrootfs.sh).
+#
+# The init mounts proc/sys/dev, loads the virtio modules present (with their
+# dependencies, resolved from modules.dep), prints a marker line and gives a shell
+# on the console. With root=DEV on the kernel command line it mounts DEV (rw unless
+# `ro`) and continues with the same init from there. Kernel parameters become init's
+# environment:
+#   cloison_poweroff=1   power off right after the marker (boot benchmarks)
+set -euo pipefail
+
+CACHE=${CLOISON_CACHE:-$HOME/.cache/cloison}
+G=$CACHE/guest
+WANT="virtio_mmio virtio_blk virtio_net virtio_rng virtio_console virtio_balloon crc32c_generic ext4"
+r=$1
+[ -f "$G/.complete" ] || { echo "guest tree: run tools/guest/fetch.sh first" >&2; exit 1; }
+mkdir -p "$r"/{bin,sbin,etc,proc,sys,dev,tmp,root,mnt,lib/modules,usr/bin,usr/sbin}
+cp "$G/busybox" "$r/bin/busybox"; chmod 755 "$r/bin/busybox"
+
+# Resolve dependencies in load order (deps first), then decompress the .ko files.
+declare -A seen=()
+order=()
+add_mod() {
+  local path=$1 line dep
+  [ -n "${seen[$path]:-}" ] && return
+  seen[$path]=1
+  line=$(grep -E "^${path}:" "$G/modules/modules.dep" || true)
+  for dep in ${line#*:}; do add_mod "$dep"; done
+  order+=("$path")
+}
+for m in $WANT; do
+  p=$(grep -E "/${m//_/[-_]}\.ko(\.xz|\.zst)?:" "$G/modules/modules.dep" | head -n1 | cut -d: -f1 || true)
+  [ -n "$p" ] && add_mod "$p"   # absent means built in
+done
+: > "$r/etc/modules.order"
+for p in "${order[@]}"; do
+  name=$(basename "$p"); name=${name%.xz}; name=${name%.zst}
+  case "$p" in
+    *.xz) xz -dc "$G/modules/$p" > "$r/lib/modules/$name" ;;
+    *.zst) zstd -qdc "$G/modules/$p" > "$r/lib/modules/$name" ;;
+    *) cp "$G/modules/$p" "$r/lib/modules/$name" ;;
+  esac
+  echo "$name" >> "$r/etc/modules.order"
+done
+
+cat > "$r/init" <<'INIT'
+#!/bin/busybox sh
+/bin/busybox --install -s 2>/dev/null
+export PATH=/bin:/sbin:/usr/bin:/usr/sbin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev 2>/dev/null
+mkdir -p /dev/pts && mount -t devpts devpts /dev/pts
+for m in $(cat /etc/modules.order); do insmod /lib/modules/$m 2>/dev/null; done
+# root=DEV on the kernel command line: mount it and continue there (once).
+root=$(sed -n 's/.*\broot=\([^ ]*\).*/\1/p' /proc/cmdline)
+if [ -n "$root" ] && [ -z "$CLOISON_ON_ROOT" ]; then
+  mode=rw; grep -qw ro /proc/cmdline && mode=ro
+  for i in $(seq 50); do [ -b "$root" ] && break; sleep 0.1; done
+  mkdir -p /newroot
+  if mount -o $mode "$root" /newroot; then
+    echo "cloison-guest: root on $root ($mode)"
+    umount /dev/pts /dev /sys /proc
+    export CLOISON_ON_ROOT=1
+    exec switch_root /newroot /init
+  fi
+  echo "cloison-guest: cannot mount $root; staying in the initramfs"
+fi
+hostname cloison-guest
+echo "cloison-guest: userspace ready ($(nproc) cpus)"
+if [ -n "$cloison_poweroff" ]; then poweroff -f; fi
+while true; do setsid cttyhack sh -l; done
+INIT
+chmod 755 "$r/init"
+echo 'export PS1="guest# "' > "$r/etc/profile"
