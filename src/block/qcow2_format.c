@@ -82,7 +82,8 @@ int qcow2_header_parse(const uint8_t *buf, size_t len, uint64_t file_size, struc
 		h->autoclear_features = qcow2_be64(buf + 88);
 		h->refcount_order = qcow2_be32(buf + 96);
 		h->header_length = qcow2_be32(buf + 100);
-		if (h->header_length < QCOW2_V3_HEADER_LEN || h->header_length % 8 != 0)
+		if (h->header_length < QCOW2_V3_HEADER_LEN || h->header_length % 8 != 0 ||
+		    h->header_length > len)
 			FAIL(-EINVAL, "bad header length %u", h->header_length);
 		if (h->header_length > 104) h->compression_type = buf[104];
 	}

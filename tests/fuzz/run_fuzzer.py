@@ -44,6 +44,26 @@ def seed_virtqueue():
     return hdr + bytes(ram)
 
 
+def seed_qcow2(work):
+    """Small qcow2 images written by qemu-img/qemu-io (512-byte clusters keep them small), each behind
+    a script: le16 length, then 8-byte ops (read, write, zero, discard, flush, status, resize)."""
+    script = bytes([1, 4, 0, 0, 9, 0, 0x5a, 0, 0, 0, 0, 0, 31, 0, 0, 0, 3, 8, 0, 0, 2, 0, 0, 0,
+                    2, 40, 0, 0, 3, 0, 0, 0, 4, 0, 0, 0, 0, 0, 0, 0, 6, 0, 0, 0, 0, 0, 0, 1])
+    seeds = {}
+    for name, create, io in (("plain", ["-o", "cluster_size=512"], "write -P 0x11 0 3k"),
+                             ("v2", ["-o", "cluster_size=512,compat=0.10"], "write -P 0x22 1k 2k"),
+                             ("zero", ["-o", "cluster_size=512,refcount_bits=1"], "write -z 0 4k")):
+        path = os.path.join(work, "seed-" + name + ".qcow2")
+        if os.path.exists(path):
+            os.unlink(path)
+        if subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", *create, path, "64k"]).returncode:
+            continue
+        subprocess.run(["qemu-io", "-c", io, path], capture_output=True)
+        with open(path, "rb") as f:
+            seeds[name] = struct.pack("<H", len(script)) + script + f.read()
+    return seeds
+
+
 def main():
     fuzzer, work, seconds = sys.argv[1], sys.argv[2], int(sys.argv[3])
     corpus = os.path.join(work, "corpus")
@@ -51,6 +71,8 @@ def main():
     os.makedirs(corpus)
     if "virtqueue" in os.path.basename(fuzzer):
         seeds = {"chain": seed_virtqueue()}
+    elif "qcow2" in os.path.basename(fuzzer):
+        seeds = seed_qcow2(work)
     else:
         seeds = {
             "image": b"\x00\xc0" + seed_image() + b"initrd" * 8,
