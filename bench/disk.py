@@ -1,15 +1,16 @@
 #!/usr/bin/env python3
 """disk.py — guest disk throughput under cloison and QEMU, side by side.
 
-Boots the default guest under each VMM with a fresh raw image of the same
-size as its virtio disk (QEMU: virtio-blk-device on virt), then in the guest:
+Boots the default guest under each VMM with a fresh image (raw: sparse file;
+qcow2: empty image from `qemu-img create`, so the write allocates clusters) as
+its virtio disk (QEMU: virtio-blk-device on virt), then in the guest:
   sequential write: dd if=/dev/zero of=/dev/vda bs=1M count=N conv=fsync
   sequential read:  drop caches, dd if=/dev/vda of=/dev/null bs=1M count=N
   random read:      bench/guest/randread (4 KiB O_DIRECT reads for 5 s, queue depth 1),
                     cross-compiled here and handed to the guest on a second, read-only disk
 timed with the guest's clock (/proc/uptime, 10 ms); every measurement is repeated RUNS times,
 alternating VMMs, and the medians and ratios cloison/QEMU are printed.
-Usage: disk.py CLOISON [RUNS] [MiB]
+Usage: disk.py CLOISON [RUNS] [MiB] [FORMATS (comma-separated: raw,qcow2)]
 """
 import os
 import re
@@ -42,14 +43,14 @@ def build_tools(workdir):
     return img
 
 
-def vmm_argv(name, cloison, img, tools):
+def vmm_argv(name, cloison, img, tools, fmt):
     g = guest_dir()
     if name == "cloison":
-        return [cloison, "run", "--disk", img + ",format=raw", "--disk", tools + ",format=raw,readonly=on"]
+        return [cloison, "run", "--disk", f"{img},format={fmt}", "--disk", tools + ",format=raw,readonly=on"]
     return ["qemu-system-riscv64", "-M", "virt", "-m", "256", "-smp", "1", "-nographic", "-bios", FW,
             "-kernel", os.path.join(g, "Image"), "-initrd", os.path.join(g, "initrd.gz"),
             "-append", "console=ttyS0 quiet", "-no-reboot",
-            "-drive", f"file={img},if=none,id=d0,format=raw,cache=writeback", "-device", "virtio-blk-device,drive=d0",
+            "-drive", f"file={img},if=none,id=d0,format={fmt},cache=writeback", "-device", "virtio-blk-device,drive=d0",
             "-drive", f"file={tools},if=none,id=d1,format=raw,readonly=on", "-device", "virtio-blk-device,drive=d1"]
 
 
@@ -62,10 +63,13 @@ def timed(g, command, mib):
     return mib * 1.048576 / max(float(t[1]) - float(t[0]), 0.01)
 
 
-def measure(name, cloison, mib, tools):
-    with tempfile.NamedTemporaryFile(suffix=".img", dir="/var/tmp") as img:
-        img.truncate(mib << 20)
-        g = Guest(cloison, argv=vmm_argv(name, cloison, img.name, tools), timeout=300)
+def measure(name, cloison, mib, tools, fmt):
+    with tempfile.NamedTemporaryFile(suffix="." + fmt, dir="/var/tmp") as img:
+        if fmt == "raw":
+            img.truncate(mib << 20)
+        else:
+            subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", img.name, f"{mib}M"], check=True)
+        g = Guest(cloison, argv=vmm_argv(name, cloison, img.name, tools, fmt), timeout=300)
         try:
             g.expect(r"userspace ready")
             g.expect(PROMPT)
@@ -91,20 +95,24 @@ def main():
     cloison = os.path.abspath(sys.argv[1])
     runs = int(sys.argv[2]) if len(sys.argv) > 2 else 3
     mib = int(sys.argv[3]) if len(sys.argv) > 3 else 128
-    res = {"cloison": [], "qemu": []}
+    formats = (sys.argv[4] if len(sys.argv) > 4 else "raw,qcow2").split(",")
     work = tempfile.mkdtemp(prefix="cloison-bench-")
     tools = build_tools(work)
-    print(f"guest disk performance, raw image, {mib} MiB, {runs} runs each (MB/s guest-timed; 4 KiB random-read IOPS)")
-    print(f"{'run':<4} {'cl_write':>9} {'cl_read':>9} {'cl_iops':>8} {'qemu_write':>11} {'qemu_read':>10} {'qemu_iops':>10}")
-    for i in range(runs):
-        for name in ("cloison", "qemu"):
-            res[name].append(measure(name, cloison, mib, tools))
-        c, q = res["cloison"][-1], res["qemu"][-1]
-        print(f"{i + 1:<4} {c[0]:9.1f} {c[1]:9.1f} {c[2]:8d} {q[0]:11.1f} {q[1]:10.1f} {q[2]:10d}", flush=True)
-    for k, label in ((0, "seq write MB/s"), (1, "seq read MB/s"), (2, "randread IOPS")):
-        mc = statistics.median(x[k] for x in res["cloison"])
-        mq = statistics.median(x[k] for x in res["qemu"])
-        print(f"median {label}: cloison {mc:.1f}, qemu {mq:.1f}, ratio cloison/qemu = {mc / mq:.2f}")
+    for fmt in formats:
+        res = {"cloison": [], "qemu": []}
+        print(f"guest disk performance, {fmt} image, {mib} MiB, {runs} runs each "
+              "(MB/s guest-timed; 4 KiB random-read IOPS)")
+        print(f"{'run':<4} {'cl_write':>9} {'cl_read':>9} {'cl_iops':>8} {'qemu_write':>11} {'qemu_read':>10} "
+              f"{'qemu_iops':>10}")
+        for i in range(runs):
+            for name in ("cloison", "qemu"):
+                res[name].append(measure(name, cloison, mib, tools, fmt))
+            c, q = res["cloison"][-1], res["qemu"][-1]
+            print(f"{i + 1:<4} {c[0]:9.1f} {c[1]:9.1f} {c[2]:8d} {q[0]:11.1f} {q[1]:10.1f} {q[2]:10d}", flush=True)
+        for k, label in ((0, "seq write MB/s"), (1, "seq read MB/s"), (2, "randread IOPS")):
+            mc = statistics.median(x[k] for x in res["cloison"])
+            mq = statistics.median(x[k] for x in res["qemu"])
+            print(f"median {fmt} {label}: cloison {mc:.1f}, qemu {mq:.1f}, ratio cloison/qemu = {mc / mq:.2f}")
 
 
 if __name__ == "__main__":

@@ -51,6 +51,11 @@ static void usage(FILE *out)
 	        "  -c, --cpus N          number of harts, 1-%d (default 1)\n"
 	        "      --jit on|off      translate hot guest code to x86-64 (default on)\n"
 	        "      --rng on|off      virtio entropy device (default on)\n"
+	        "      --virtio-console on|off\n"
+	        "                        a virtio console (hvc0) beside the UART (default on); both\n"
+	        "                        show on this terminal\n"
+	        "      --console-input ttyS0|hvc0\n"
+	        "                        which console the keyboard feeds (default ttyS0; C-a c switches)\n"
 	        "      --disk PATH[,format=raw|qcow2][,readonly=on][,backing=off][,cache=writeback|unsafe]\n"
 	        "                        a virtio block device (repeatable: vda, vdb, ...). The format\n"
 	        "                        defaults to qcow2 for *.qcow2 names, else raw. A qcow2 image's\n"
@@ -71,7 +76,7 @@ struct run_opts {
 	const char *kernel, *initrd, *append, *firmware;
 	uint64_t mem;
 	unsigned cpus;
-	bool stats, jit, rng;
+	bool stats, jit, rng, vconsole, input_hvc0;
 	struct machine_disk disks[MACHINE_MAX_DISKS];
 	unsigned ndisks;
 	char default_kernel[4096], default_initrd[4096];
@@ -103,7 +108,8 @@ static bool parse_disk(char *spec, struct machine_disk *d)
 		} else if (!strcmp(tok, "cache=unsafe")) {
 			d->unsafe_cache = true;
 		} else {
-			log_error("unknown --disk option '%s' (known: format=raw|qcow2, readonly=on|off, backing=on|off, "
+			log_error("unknown --disk option '%s' (known: format=raw|qcow2, readonly=on|off, "
+			          "backing=on|off, "
 			          "cache=writeback|unsafe)",
 			          tok);
 			return false;
@@ -134,7 +140,7 @@ static uint64_t host_memory(void)
 /* Returns 0 to run, or an exit status. */
 static int parse_args(int argc, char **argv, struct run_opts *o)
 {
-	enum { OPT_STATS = 1000, OPT_JIT, OPT_RNG, OPT_DISK };
+	enum { OPT_STATS = 1000, OPT_JIT, OPT_RNG, OPT_DISK, OPT_VCONSOLE, OPT_CONSOLE_INPUT };
 	static const struct option longopts[] = {
 	    {"kernel", required_argument, NULL, 'k'},
 	    {"initrd", required_argument, NULL, 'i'},
@@ -146,6 +152,8 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 	    {"verbose", no_argument, NULL, 'v'},
 	    {"jit", required_argument, NULL, OPT_JIT},
 	    {"rng", required_argument, NULL, OPT_RNG},
+	    {"virtio-console", required_argument, NULL, OPT_VCONSOLE},
+	    {"console-input", required_argument, NULL, OPT_CONSOLE_INPUT},
 	    {"disk", required_argument, NULL, OPT_DISK},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
@@ -157,6 +165,7 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 	o->cpus = 1;
 	o->jit = true;
 	o->rng = true;
+	o->vconsole = true;
 	bool kernel_given = false, initrd_given = false;
 	int c;
 	optind = 1;
@@ -198,17 +207,34 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 			break;
 		case OPT_JIT:
 		case OPT_RNG:
+		case OPT_VCONSOLE:
 			if (strcmp(optarg, "on") && strcmp(optarg, "off")) {
 				log_error("invalid --%s '%s': expected on or off",
-				          c == OPT_JIT ? "jit" : "rng", optarg);
+				          c == OPT_JIT   ? "jit"
+				          : c == OPT_RNG ? "rng"
+				                         : "virtio-console",
+				          optarg);
 				return 2;
 			}
-			*(c == OPT_JIT ? &o->jit : &o->rng) = !strcmp(optarg, "on");
+			*(c == OPT_JIT   ? &o->jit
+			  : c == OPT_RNG ? &o->rng
+			                 : &o->vconsole) = !strcmp(optarg, "on");
+			break;
+		case OPT_CONSOLE_INPUT:
+			if (strcmp(optarg, "ttyS0") && strcmp(optarg, "hvc0")) {
+				log_error("invalid --console-input '%s': expected ttyS0 or hvc0", optarg);
+				return 2;
+			}
+			o->input_hvc0 = !strcmp(optarg, "hvc0");
 			break;
 		case 'v': log_set_level(LOG_DEBUG); break;
 		case 'h': usage(stdout); return -1;
 		default: usage(stderr); return 2;
 		}
+	}
+	if (o->input_hvc0 && !o->vconsole) {
+		log_error("--console-input hvc0 needs the virtio console (--virtio-console on)");
+		return 2;
 	}
 	if (optind < argc) {
 		log_error("unexpected argument '%s' (see cloison run --help)", argv[optind]);
@@ -276,6 +302,8 @@ int cmd_run(int argc, char **argv)
 	                             .console_opaque = con,
 	                             .jit = o.jit,
 	                             .rng = o.rng,
+	                             .vconsole = o.vconsole,
+	                             .input_to_vconsole = o.input_hvc0,
 	                             .ndisks = o.ndisks};
 	memcpy(cfg.disks, o.disks, sizeof(cfg.disks));
 	struct machine *m = machine_create(&cfg, err, sizeof(err));

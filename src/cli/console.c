@@ -3,7 +3,8 @@
  *
  * With a terminal on stdin, it is switched to raw mode so every key reaches
  * the guest (Ctrl-C included), and Ctrl-A is the escape: Ctrl-A x quits,
- * Ctrl-A h prints help, Ctrl-A Ctrl-A sends one Ctrl-A. With a pipe, bytes
+ * Ctrl-A h prints help, Ctrl-A c switches the keyboard between the UART
+ * (ttyS0) and the virtio console (hvc0), Ctrl-A Ctrl-A sends one Ctrl-A. With a pipe, bytes
  * pass through untouched and end of input simply stops reading.
  */
 #include "console.h"
@@ -12,6 +13,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <termios.h>
@@ -65,12 +67,15 @@ void console_write(void *opaque, const uint8_t *buf, size_t len)
 
 static void help(struct console *c)
 {
-	static const char text[] = "\r\nC-a x    exit cloison\r\nC-a h    this help\r\nC-a C-a  send C-a\r\n";
+	static const char text[] =
+	    "\r\nC-a x    exit cloison\r\nC-a c    switch the keyboard between ttyS0 and hvc0\r\n"
+	    "C-a h    this help\r\nC-a C-a  send C-a\r\n";
 	console_write(c, (const uint8_t *)text, sizeof(text) - 1);
 }
 
 /* Interprets the escape sequence; returns true to quit. Leaves bytes for the guest in out. */
-static bool filter_escape(struct console *c, const uint8_t *in, size_t n, uint8_t *out, size_t *nout)
+static bool filter_escape(struct console *c, struct machine *m, const uint8_t *in, size_t n, uint8_t *out,
+                          size_t *nout)
 {
 	*nout = 0;
 	for (size_t i = 0; i < n; i++) {
@@ -78,9 +83,14 @@ static bool filter_escape(struct console *c, const uint8_t *in, size_t n, uint8_
 		if (c->escape) {
 			c->escape = false;
 			if (b == 'x' || b == 'X') return true;
-			if (b == 'h' || b == 'H' || b == '?')
+			if (b == 'h' || b == 'H' || b == '?') {
 				help(c);
-			else if (b == ESCAPE_KEY)
+			} else if (b == 'c' || b == 'C') {
+				char msg[64];
+				int len = snprintf(msg, sizeof(msg), "\r\n[cloison: keyboard -> %s]\r\n",
+				                   machine_console_switch(m));
+				console_write(c, (const uint8_t *)msg, (size_t)len);
+			} else if (b == ESCAPE_KEY)
 				out[(*nout)++] = b;
 			continue;
 		}
@@ -116,7 +126,7 @@ bool console_poll(struct console *c, struct machine *m, int timeout_ms)
 		return false;
 	}
 	size_t keep = (size_t)n;
-	if (c->is_tty && filter_escape(c, buf, (size_t)n, buf, &keep)) return true;
+	if (c->is_tty && filter_escape(c, m, buf, (size_t)n, buf, &keep)) return true;
 	memcpy(c->pending, buf, keep);
 	c->npending = keep;
 	flush_pending(c, m);

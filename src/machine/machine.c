@@ -10,6 +10,7 @@
 #include "devices.h"
 #include "virtio/mmio.h"
 #include "virtio/blk.h"
+#include "virtio/console.h"
 #include "virtio/rng.h"
 
 #include <errno.h>
@@ -193,10 +194,10 @@ struct machine *machine_create(const struct machine_config *cfg, char *errmsg, s
 	struct guest_ram guest = {.host = m->ram, .base = VIRT_RAM_BASE, .size = m->ram_size};
 	for (unsigned i = 0; i < cfg->ndisks; i++) { /* disks first: vda is the first --disk */
 		const struct machine_disk *dk = &cfg->disks[i];
-		struct block_backend *b = block_open(
-		    dk->path, dk->format,
-		    (dk->readonly ? BLOCK_OPEN_READONLY : 0) | (dk->no_backing ? BLOCK_OPEN_NO_BACKING : 0), errmsg,
-		    errlen);
+		struct block_backend *b = block_open(dk->path, dk->format,
+		                                     (dk->readonly ? BLOCK_OPEN_READONLY : 0) |
+		                                         (dk->no_backing ? BLOCK_OPEN_NO_BACKING : 0),
+		                                     errmsg, errlen);
 		if (!b) {
 			machine_destroy(m);
 			return NULL;
@@ -227,6 +228,17 @@ struct machine *machine_create(const struct machine_config *cfg, char *errmsg, s
 			return NULL;
 		}
 	}
+	if (cfg->vconsole) {
+		m->vconsole = calloc(1, sizeof(*m->vconsole));
+		if (m->vconsole)
+			virtio_console_init(m->vconsole, &guest, cfg->console_write, cfg->console_opaque);
+		if (!m->vconsole || !machine_add_virtio(m, &m->vconsole->transport)) {
+			snprintf(errmsg, errlen, "cannot create the virtio console");
+			machine_destroy(m);
+			return NULL;
+		}
+		m->input_to_vconsole = cfg->input_to_vconsole;
+	}
 	return m;
 }
 
@@ -240,6 +252,7 @@ void machine_destroy(struct machine *m)
 	uart_destroy(m->uart);
 	rtc_destroy(m->rtc);
 	free(m->rng);
+	free(m->vconsole);
 	for (unsigned i = 0; i < m->nharts; i++) {
 		if (!m->harts[i]) continue;
 		rv_hart_destroy(m->harts[i]);
@@ -309,9 +322,16 @@ uint64_t machine_instructions(const struct machine *m)
 size_t machine_console_input(struct machine *m, const uint8_t *buf, size_t len)
 {
 	pthread_mutex_lock(&m->io_lock);
-	size_t n = uart_receive(m->uart, buf, len);
+	size_t n = m->vconsole && m->input_to_vconsole ? virtio_console_receive(m->vconsole, buf, len)
+	                                               : uart_receive(m->uart, buf, len);
 	pthread_mutex_unlock(&m->io_lock);
 	return n;
+}
+
+const char *machine_console_switch(struct machine *m)
+{
+	if (m->vconsole) m->input_to_vconsole = !m->input_to_vconsole;
+	return m->input_to_vconsole ? "hvc0" : "ttyS0";
 }
 
 void machine_poll_io(struct machine *m)

@@ -59,12 +59,14 @@ struct plic;
 struct virtio_mmio;
 struct virtio_rng;
 struct virtio_blk;
+struct virtio_console;
 
 #define MACHINE_MAX_DISKS 6
 
 struct machine_disk {
 	const char *path;
-	const char *format; /* NULL: by name (*.qcow2) else raw, refusing files that look like another format */
+	const char
+	    *format; /* NULL: by name (*.qcow2) else raw, refusing files that look like another format */
 	bool readonly;
 	bool no_backing;   /* never open a backing file the image names */
 	bool unsafe_cache; /* guest flushes do nothing */
@@ -102,6 +104,8 @@ struct machine {
 	struct virtio_slot virtio[MACHINE_MAX_VIRTIO];
 	unsigned nvirtio;
 	struct virtio_rng *rng;
+	struct virtio_console *vconsole;
+	_Atomic bool input_to_vconsole; /* the keyboard feeds hvc0 instead of the UART */
 	struct virtio_blk *disks[MACHINE_MAX_DISKS];
 	unsigned ndisks;
 
@@ -122,8 +126,10 @@ struct machine_config {
 	unsigned nharts;
 	console_write_fn console_write;
 	void *console_opaque;
-	bool jit; /* translate hot guest code to host code */
-	bool rng; /* a virtio entropy device */
+	bool jit;               /* translate hot guest code to host code */
+	bool rng;               /* a virtio entropy device */
+	bool vconsole;          /* a virtio console (hvc0) alongside the UART */
+	bool input_to_vconsole; /* keyboard input starts on hvc0 */
 	struct machine_disk disks[MACHINE_MAX_DISKS];
 	unsigned ndisks;
 };
@@ -156,6 +162,9 @@ void machine_set_irq(struct machine *m, unsigned source, bool level);
 
 /* Console input from the host (takes io_lock). Returns bytes accepted. */
 size_t machine_console_input(struct machine *m, const uint8_t *buf, size_t len);
+/* Switches keyboard input between the UART and the virtio console; returns the new target's name
+ * (unchanged, "ttyS0", when there is no virtio console). */
+const char *machine_console_switch(struct machine *m);
 /* Periodic host-side work: RTC alarms. Takes io_lock. */
 void machine_poll_io(struct machine *m);
 

@@ -112,6 +112,16 @@ class BootLinux(unittest.TestCase):
         g.send("poweroff -f\n")
         self.assertEqual(g.wait_exit(), 0, g.stderr)
 
+    def test_virtio_console_hvc0(self):
+        # The keyboard feeds hvc0, where the guest runs a second shell; both consoles print here.
+        g = self.boot("--console-input", "hvc0")
+        g.expect(PROMPT)  # the second shell's: hvc0 drops input nobody has open yet
+        self.assertEqual(g.run("tty").strip(), "/dev/hvc0")
+        self.assertRegex(g.run("ls /sys/bus/virtio/drivers/virtio_console"), r"virtio\d")
+        self.assertIn("through-ttyS0", g.run("echo through-ttyS0 > /dev/ttyS0"))
+        g.send("poweroff -f\n")
+        self.assertEqual(g.wait_exit(), 0, g.stderr)
+
     def test_reboot_restarts_guest(self):
         g = self.boot()
         g.expect(r"userspace ready")
@@ -253,6 +263,7 @@ class BadInput(unittest.TestCase):
             self.assert_clean_error(run_cloison("--disk", f.name), "looks like a qcow2 image")
             self.assert_clean_error(run_cloison("--disk", f.name + ",format=vmdk"), "not supported")
             self.assert_clean_error(run_cloison("--disk", f.name + ",cache=bogus"), "unknown --disk option", 2)
+        self.assert_clean_error(run_cloison("--virtio-console", "off", "--console-input", "hvc0"), "virtio console", 2)
         with tempfile.NamedTemporaryFile() as f:
             f.write(bytes(1000))
             f.flush()

@@ -70,6 +70,10 @@ fi
 hostname cloison-guest
 echo "cloison-guest: userspace ready ($(nproc) cpus)"
 if [ -n "$cloison_poweroff" ]; then poweroff -f; fi
+# A second shell on the virtio console (hvc0), when the board has one.
+if [ -c /dev/hvc0 ]; then
+  (while true; do setsid sh -c 'exec sh -l </dev/hvc0 >/dev/hvc0 2>&1'; done) &
+fi
 while true; do setsid cttyhack sh -l; done
 INIT
 chmod 755 "$r/init"
