@@ -383,8 +383,9 @@ static int disk_info(int argc, char **argv)
 	snprintf(path, sizeof(path), "%s", argv[optind]);
 	json_t *list = json_array();
 	int rc = 0;
+	char next_fmt[32];
 	for (int depth = 0; depth < 16; depth++) {
-		const char *f = user_format(path, depth ? fmt : fmt);
+		const char *f = user_format(path, fmt);
 		if (!f) {
 			rc = 1;
 			break;
@@ -416,7 +417,8 @@ static int disk_info(int argc, char **argv)
 				snprintf(next, sizeof(next), "%s", h->backing_file);
 			else
 				snprintf(next, sizeof(next), "%s/%s", dirname(dir), h->backing_file);
-			fmt = h->backing_format[0] ? h->backing_format : NULL;
+			snprintf(next_fmt, sizeof(next_fmt), "%s", h->backing_format);
+			fmt = next_fmt[0] ? next_fmt : NULL; /* outlives the backend closed below */
 		}
 		block_close(b);
 		if (!next[0]) break;
