@@ -205,7 +205,8 @@ struct machine *machine_create(const struct machine_config *cfg, char *errmsg, s
 		b->ignore_flush = dk->unsafe_cache;
 		char serial[32]; /* the device keeps the first 20 bytes */
 		snprintf(serial, sizeof(serial), "cloison-disk%u", i);
-		m->disks[i] = virtio_blk_create(b, &guest, &m->io_lock, serial, errmsg, errlen);
+		m->disks[i] = virtio_blk_create(b, &guest, &m->io_lock, serial,
+		                                cfg->nharts < 4 ? cfg->nharts : 4, errmsg, errlen);
 		if (!m->disks[i]) {
 			block_close(b);
 			machine_destroy(m);

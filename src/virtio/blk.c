@@ -23,6 +23,7 @@
 #define VIRTIO_BLK_F_SEG_MAX 2
 #define VIRTIO_BLK_F_RO 5
 #define VIRTIO_BLK_F_FLUSH 9
+#define VIRTIO_BLK_F_MQ 12
 #define VIRTIO_BLK_F_DISCARD 13
 #define VIRTIO_BLK_F_WRITE_ZEROES 14
 
@@ -46,6 +47,7 @@
 struct blk_req {
 	struct blk_req *next;
 	uint64_t generation;
+	uint16_t queue; /* the virtqueue it came from and completes into */
 	uint16_t head;
 	uint32_t type;
 	uint64_t sector;
@@ -178,7 +180,8 @@ static uint8_t execute(struct virtio_blk *d, struct blk_req *r, uint32_t *writte
 		return VIRTIO_BLK_S_OK;
 	case VIRTIO_BLK_T_FLUSH:
 		d->stats.flush_ops++;
-		return b->readonly || b->ignore_flush || b->drv->flush(b) == 0 ? VIRTIO_BLK_S_OK : VIRTIO_BLK_S_IOERR;
+		return b->readonly || b->ignore_flush || b->drv->flush(b) == 0 ? VIRTIO_BLK_S_OK
+		                                                               : VIRTIO_BLK_S_IOERR;
 	case VIRTIO_BLK_T_GET_ID: {
 		if (!r->data_device_writes || r->niov == 0) return VIRTIO_BLK_S_IOERR;
 		size_t n = r->iov[0].iov_len < sizeof(d->serial) ? r->iov[0].iov_len : sizeof(d->serial);
@@ -211,8 +214,8 @@ static void *io_thread(void *arg)
 		pthread_mutex_lock(d->io_lock);
 		if (r->generation == d->generation) { /* not reset meanwhile */
 			*r->status = status;
-			virtq_push(&d->transport.queues[0], &d->transport.ram, r->head, written);
-			virtio_notify_used(&d->transport, 0);
+			virtq_push(&d->transport.queues[r->queue], &d->transport.ram, r->head, written);
+			virtio_notify_used(&d->transport, r->queue);
 		}
 		pthread_mutex_unlock(d->io_lock);
 		free(r);
@@ -233,6 +236,7 @@ static void blk_notify(struct virtio_mmio *t, unsigned qi)
 			virtio_device_broken(t, why);
 			return;
 		}
+		r->queue = (uint16_t)qi;
 		pthread_mutex_lock(&d->lock);
 		if (d->pending_tail)
 			d->pending_tail->next = r;
@@ -250,11 +254,13 @@ static uint64_t blk_config_read(struct virtio_mmio *t, uint32_t off, unsigned si
 	struct virtio_blk *d = t->dev;
 	uint8_t cfg[60] = {0};
 	uint64_t capacity = d->backend->size / SECTOR;
+	uint16_t num_queues = (uint16_t)d->num_queues;
 	uint32_t seg_max = BLK_SEG_MAX, max_sectors = BLK_MAX_DISCARD_SECTORS,
 	         max_segs = BLK_MAX_DISCARD_SEGS;
 	uint32_t alignment = 8; /* 4 KiB: the host's hole granularity */
 	memcpy(cfg + 0, &capacity, 8);
 	memcpy(cfg + 12, &seg_max, 4);
+	memcpy(cfg + 34, &num_queues, 2);  /* num_queues (with VIRTIO_BLK_F_MQ) */
 	memcpy(cfg + 36, &max_sectors, 4); /* max_discard_sectors */
 	memcpy(cfg + 40, &max_segs, 4);    /* max_discard_seg */
 	memcpy(cfg + 44, &alignment, 4);   /* discard_sector_alignment */
@@ -278,9 +284,10 @@ static void init_ops(struct virtio_blk *d)
 	    .device_id = VIRTIO_ID_BLOCK,
 	    .features =
 	        (1ULL << VIRTIO_BLK_F_SEG_MAX) | (1ULL << VIRTIO_BLK_F_FLUSH) |
+	        (d->num_queues > 1 ? 1ULL << VIRTIO_BLK_F_MQ : 0) |
 	        (d->backend->readonly ? 1ULL << VIRTIO_BLK_F_RO
 	                              : (1ULL << VIRTIO_BLK_F_DISCARD) | (1ULL << VIRTIO_BLK_F_WRITE_ZEROES)),
-	    .num_queues = 1,
+	    .num_queues = d->num_queues,
 	    .queue_max = BLK_QUEUE_MAX,
 	    .notify = blk_notify,
 	    .config_size = 60,
@@ -290,9 +297,14 @@ static void init_ops(struct virtio_blk *d)
 }
 
 struct virtio_blk *virtio_blk_create(struct block_backend *backend, const struct guest_ram *ram,
-                                     pthread_mutex_t *io_lock, const char *serial, char *errmsg,
-                                     size_t errlen)
+                                     pthread_mutex_t *io_lock, const char *serial, unsigned num_queues,
+                                     char *errmsg, size_t errlen)
 {
+	if (num_queues < 1 || num_queues > VIRTIO_BLK_MAX_QUEUES) {
+		snprintf(errmsg, errlen, "virtio-blk: %u queues (1 to %d)", num_queues,
+		         VIRTIO_BLK_MAX_QUEUES);
+		return NULL;
+	}
 	struct virtio_blk *d = calloc(1, sizeof(*d));
 	if (!d) {
 		snprintf(errmsg, errlen, "out of memory");
@@ -300,6 +312,7 @@ struct virtio_blk *virtio_blk_create(struct block_backend *backend, const struct
 	}
 	d->backend = backend;
 	d->io_lock = io_lock;
+	d->num_queues = num_queues;
 	memcpy(d->serial, serial, strnlen(serial, sizeof(d->serial))); /* not NUL-terminated when 20 long */
 	init_ops(d);
 	virtio_mmio_init(&d->transport, &d->ops, d, ram, NULL, NULL, "virtio-blk");

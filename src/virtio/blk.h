@@ -18,6 +18,7 @@ struct virtio_blk {
 	struct virtio_device_ops ops;
 	struct block_backend *backend;
 	char serial[20];
+	unsigned num_queues;      /* request queues offered (VIRTIO_BLK_F_MQ when > 1) */
 	pthread_mutex_t *io_lock; /* the board's: guards the transport and queues */
 	uint64_t generation;      /* bumped on reset; guarded by io_lock */
 	struct virtq_chain chain; /* scratch for the notifying vCPU (under io_lock) */
@@ -33,10 +34,13 @@ struct virtio_blk {
 	} stats;
 };
 
-/* Takes ownership of `backend`. Returns NULL with errmsg set. */
+#define VIRTIO_BLK_MAX_QUEUES 8
+
+/* Takes ownership of `backend`; offers `num_queues` request queues (1 to VIRTIO_BLK_MAX_QUEUES).
+ * Returns NULL with errmsg set. */
 struct virtio_blk *virtio_blk_create(struct block_backend *backend, const struct guest_ram *ram,
-                                     pthread_mutex_t *io_lock, const char *serial, char *errmsg,
-                                     size_t errlen);
+                                     pthread_mutex_t *io_lock, const char *serial, unsigned num_queues,
+                                     char *errmsg, size_t errlen);
 /* Finishes queued requests, stops the I/O thread, closes the backend. */
 void virtio_blk_destroy(struct virtio_blk *d);
 

@@ -203,9 +203,11 @@ class RootDisk(Tmp):
     def test_written_data_reaches_the_image(self):
         img = self.p("root.qcow2")
         shutil.copy(ROOTFS, img)
-        g = self.boot(img)
+        g = self.boot(img, "--cpus", "2")  # two harts: the disk offers two request queues
         self.assertIn("/dev/vda on / type ext4", g.run("mount"))
-        guest_sum = g.run("dd if=/dev/urandom of=/data bs=64k count=40 2>/dev/null; sha256sum /data").split()[0]
+        self.assertEqual(g.run("ls /sys/block/vda/mq").split(), ["0", "1"])
+        guest_sum = g.run("taskset 2 dd if=/dev/urandom of=/data bs=64k count=40 2>/dev/null; sha256sum /data").split()[0]
+        g.run("taskset 1 dd if=/dev/urandom of=/data0 bs=64k count=20 2>/dev/null")
         g.run("sync")
         g.send("poweroff -f\n")
         self.assertEqual(g.wait_exit(), 0, g.stderr)

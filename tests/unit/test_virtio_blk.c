@@ -89,7 +89,7 @@ static void start(bool readonly)
 	char err[256];
 	struct block_backend *b = block_open(image, "raw", readonly ? BLOCK_OPEN_READONLY : 0, err, sizeof(err));
 	CHECK(b != NULL);
-	blk = virtio_blk_create(b, &ram, &io_lock, "unit", err, sizeof(err));
+	blk = virtio_blk_create(b, &ram, &io_lock, "unit", 1, err, sizeof(err));
 	CHECK(blk != NULL);
 	blk->transport.set_irq = no_irq;
 	wr(0x070, 1 | 2);
