@@ -44,10 +44,14 @@ def sha256(path):
 
 
 def ext4_file(image, name):
-    """The bytes of /name inside the ext4 filesystem of a qcow2 image, read on the host."""
+    """The bytes of /name inside the ext4 filesystem of a qcow2 image, read on the host after
+    replaying the journal (as mounting it again would: synced metadata may live only there)."""
     with tempfile.TemporaryDirectory() as d:
         raw = os.path.join(d, "fs.raw")
         qemu_img("convert", "-O", "raw", image, raw)
+        fsck = subprocess.run(["/sbin/e2fsck", "-fy", raw], capture_output=True, text=True)
+        if fsck.returncode not in (0, 1):  # 1: journal replayed / fixed; more means damage
+            raise AssertionError(f"e2fsck found a damaged filesystem ({fsck.returncode}):\n{fsck.stdout}")
         out = os.path.join(d, "out")
         subprocess.run(["/sbin/debugfs", "-R", f"dump /{name} {out}", raw], capture_output=True, check=True)
         with open(out, "rb") as f:

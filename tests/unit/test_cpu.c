@@ -293,6 +293,27 @@ static void test_delegated_interrupt_not_taken_in_m(void)
 	CHECK_EQ(hart.scause, (1ULL << 63) | RV_IRQ_SSI);
 }
 
+/* csrrs mip, SSIP while the PLIC holds SEIP high (an IPI arriving during a disk interrupt) must not
+ * latch SEIP into the software-writable bit: once the line drops, SEIP must read 0 again. */
+static void test_mip_set_does_not_latch_external_line(void)
+{
+	reset();
+	rv_hart_set_irq(&hart, RV_IRQ_SEI, true);
+	hart.x[5] = 1 << RV_IRQ_SSI;
+	exec1(CSRRS(6, 0x344, 5));
+	CHECK(hart.x[6] & (1 << RV_IRQ_SEI)); /* the read shows the line */
+	rv_hart_set_irq(&hart, RV_IRQ_SEI, false);
+	exec1(CSRRS(7, 0x344, 0));
+	CHECK_EQ(hart.x[7] & ((1 << RV_IRQ_SEI) | (1 << RV_IRQ_SSI)), 1 << RV_IRQ_SSI);
+	/* csrrc keeps the other software bits */
+	hart.x[5] = 1 << RV_IRQ_SSI;
+	rv_hart_set_irq(&hart, RV_IRQ_SEI, true);
+	exec1(enc_i(0x344, 5, 3, 0, 0x73)); /* csrrc x0, mip, x5 */
+	rv_hart_set_irq(&hart, RV_IRQ_SEI, false);
+	exec1(CSRRS(7, 0x344, 0));
+	CHECK_EQ(hart.x[7] & ((1 << RV_IRQ_SEI) | (1 << RV_IRQ_SSI)), 0);
+}
+
 static void test_wfi_illegal_in_user(void)
 {
 	reset();
@@ -447,5 +468,6 @@ static void setup(void)
 
 TEST_MAIN(setup, test_division_edge_cases, test_x0_is_zero, test_illegal_instruction_trap,
           test_ecall_delegation, test_sret_restores, test_csr_access_rules, test_timer_interrupt,
-          test_delegated_interrupt_not_taken_in_m, test_wfi_illegal_in_user, test_misaligned_amo,
-          test_sv39_walk, test_sv39_permission_faults, test_superpages, test_sv48)
+          test_delegated_interrupt_not_taken_in_m, test_mip_set_does_not_latch_external_line,
+          test_wfi_illegal_in_user, test_misaligned_amo, test_sv39_walk, test_sv39_permission_faults,
+          test_superpages, test_sv48)

@@ -211,8 +211,13 @@ static enum block_exit exec_one(struct rv_hart *h, uint32_t insn, uint32_t raw, 
 		}
 		break;
 	}
-	case 0x0f: /* fence, fence.i: memory is coherent and no code is cached */
+	case 0x0f: /* fence, fence.i */
 		if (F3(insn) > 1) illegal(h, raw);
+		/* x86 keeps every order RISC-V fences ask for except a store followed by a load: a fence
+		 * ordering earlier writes (W, O) before later reads (R, I) needs a full host barrier. Code
+		 * is not cached across stores (decoded slots are validated), so fence.i needs nothing. */
+		if (F3(insn) == 0 && ((insn >> 24) & 0x5) && ((insn >> 20) & 0xa))
+			atomic_thread_fence(memory_order_seq_cst);
 		break;
 	case 0x2f: exec_amo(h, insn); break;
 	case 0x07: { /* flw / fld */
@@ -340,11 +345,14 @@ static enum block_exit exec_csr(struct rv_hart *h, uint32_t insn, uint64_t next)
 		if (!rv_csr_read(h, csr, &old)) illegal(h, insn);
 	}
 	if (do_write) {
+		/* csrrs/csrrc on mip/sip modify the software-writable bits: SEIP as read is the OR with the
+		 * PLIC's line, which must not be latched into the software bit (priv spec, mip). */
+		uint64_t base = (csr == 0x344 || csr == 0x144) ? h->mip_sw : old;
 		uint64_t val = src;
 		if ((f3 & 3) == 2)
-			val = old | src;
+			val = base | src;
 		else if ((f3 & 3) == 3)
-			val = old & ~src;
+			val = base & ~src;
 		if (!rv_csr_write(h, csr, val)) illegal(h, insn);
 	}
 	if (!do_read && !rv_csr_read(h, csr, &old)) illegal(h, insn); /* existence check */
