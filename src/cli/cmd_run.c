@@ -57,11 +57,13 @@ static void usage(FILE *out)
 	        "      --console-input ttyS0|hvc0\n"
 	        "                        which console the keyboard feeds (default ttyS0; C-a c switches)\n"
 	        "      --disk PATH[,format=raw|qcow2][,readonly=on][,backing=off][,cache=writeback|unsafe]\n"
+	        "             [,bps=N][,iops=N]\n"
 	        "                        a virtio block device (repeatable: vda, vdb, ...). The format\n"
 	        "                        defaults to qcow2 for *.qcow2 names, else raw. A qcow2 image's\n"
 	        "                        backing file is opened read-only; backing=off never opens it\n"
 	        "                        (for images you do not trust). cache=unsafe ignores the guest's\n"
-	        "                        flushes (fast, loses data if the host crashes)\n"
+	        "                        flushes (fast, loses data if the host crashes); bps=10M and\n"
+	        "                        iops=N limit the guest's reads and writes (bytes/s, requests/s)\n"
 
 	        "      --stats           print instructions retired and guest MIPS on exit\n"
 	        "  -v, --verbose         more messages\n"
@@ -107,6 +109,13 @@ static bool parse_disk(char *spec, struct machine_disk *d)
 			d->unsafe_cache = false;
 		} else if (!strcmp(tok, "cache=unsafe")) {
 			d->unsafe_cache = true;
+		} else if (!strncmp(tok, "bps=", 4) || !strncmp(tok, "iops=", 5)) {
+			bool bps = tok[0] == 'b';
+			const char *v = tok + (bps ? 4 : 5);
+			if (bps ? !parse_disk_size(v, &d->bps) : !parse_uint(v, 0, 10000000, &d->iops)) {
+				log_error("invalid --disk %s (bps=BYTES/s with K/M/G suffixes, iops=N)", tok);
+				return false;
+			}
 		} else {
 			log_error("unknown --disk option '%s' (known: format=raw|qcow2, readonly=on|off, "
 			          "backing=on|off, "

@@ -212,6 +212,7 @@ struct machine *machine_create(const struct machine_config *cfg, char *errmsg, s
 			machine_destroy(m);
 			return NULL;
 		}
+		virtio_blk_set_limits(m->disks[i], dk->bps, dk->iops);
 		m->ndisks++;
 		if (!machine_add_virtio(m, &m->disks[i]->transport)) {
 			snprintf(errmsg, errlen, "too many virtio devices");

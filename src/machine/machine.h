@@ -68,8 +68,9 @@ struct machine_disk {
 	const char
 	    *format; /* NULL: by name (*.qcow2) else raw, refusing files that look like another format */
 	bool readonly;
-	bool no_backing;   /* never open a backing file the image names */
-	bool unsafe_cache; /* guest flushes do nothing */
+	bool no_backing;    /* never open a backing file the image names */
+	bool unsafe_cache;  /* guest flushes do nothing */
+	uint64_t bps, iops; /* read/write limits in bytes/s and requests/s (0: none) */
 };
 
 #define MACHINE_MAX_VIRTIO 8

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define VIRTIO_ID_BLOCK 2
 #define VIRTIO_BLK_F_SEG_MAX 2
@@ -196,6 +197,37 @@ static uint8_t execute(struct virtio_blk *d, struct blk_req *r, uint32_t *writte
 	}
 }
 
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+void virtio_blk_set_limits(struct virtio_blk *d, uint64_t bytes_per_s, uint64_t ops_per_s)
+{
+	uint64_t t = now_ns();
+	token_bucket_init(&d->bps, (double)bytes_per_s, 0, t);
+	token_bucket_init(&d->iops, (double)ops_per_s, 0, t);
+}
+
+/* Waits until the limits let a read or write of `bytes` proceed (in short naps: a stop is not delayed). */
+static void throttle(struct virtio_blk *d, const struct blk_req *r)
+{
+	if (r->type != VIRTIO_BLK_T_IN && r->type != VIRTIO_BLK_T_OUT) return;
+	uint64_t t = now_ns();
+	uint64_t a = token_bucket_take(&d->bps, (double)r->data_len, t),
+	         b = token_bucket_take(&d->iops, 1, t);
+	uint64_t wait = a > b ? a : b;
+	d->stats.throttled_ns += wait;
+	while (wait && !__atomic_load_n(&d->stopping, __ATOMIC_RELAXED)) {
+		uint64_t nap = wait < 50000000ULL ? wait : 50000000ULL;
+		struct timespec ts = {(time_t)(nap / 1000000000ULL), (long)(nap % 1000000000ULL)};
+		nanosleep(&ts, NULL);
+		wait -= nap;
+	}
+}
+
 static void *io_thread(void *arg)
 {
 	struct virtio_blk *d = arg;
@@ -209,6 +241,7 @@ static void *io_thread(void *arg)
 		pthread_mutex_unlock(&d->lock);
 
 		uint32_t written;
+		throttle(d, r);
 		uint8_t status = execute(d, r, &written);
 
 		pthread_mutex_lock(d->io_lock);

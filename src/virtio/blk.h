@@ -6,6 +6,7 @@
 
 #include "block/block.h"
 #include "mmio.h"
+#include "util/token_bucket.h"
 
 #include <pthread.h>
 #include <stdbool.h>
@@ -29,8 +30,11 @@ struct virtio_blk {
 	struct blk_req *pending, *pending_tail;
 	bool stopping;
 
+	struct token_bucket bps, iops; /* limits (rate 0: none); used by the I/O thread only */
+
 	struct {
 		uint64_t read_ops, write_ops, flush_ops, discard_ops, read_bytes, write_bytes;
+		uint64_t throttled_ns; /* time requests waited for the limits */
 	} stats;
 };
 
@@ -41,6 +45,9 @@ struct virtio_blk {
 struct virtio_blk *virtio_blk_create(struct block_backend *backend, const struct guest_ram *ram,
                                      pthread_mutex_t *io_lock, const char *serial, unsigned num_queues,
                                      char *errmsg, size_t errlen);
+/* Limits the guest's reads and writes to `bytes_per_s` and `ops_per_s` (0: unlimited). Call before the
+ * guest runs. */
+void virtio_blk_set_limits(struct virtio_blk *d, uint64_t bytes_per_s, uint64_t ops_per_s);
 /* Finishes queued requests, stops the I/O thread, closes the backend. */
 void virtio_blk_destroy(struct virtio_blk *d);
 

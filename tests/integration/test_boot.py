@@ -263,6 +263,7 @@ class BadInput(unittest.TestCase):
             self.assert_clean_error(run_cloison("--disk", f.name), "looks like a qcow2 image")
             self.assert_clean_error(run_cloison("--disk", f.name + ",format=vmdk"), "not supported")
             self.assert_clean_error(run_cloison("--disk", f.name + ",cache=bogus"), "unknown --disk option", 2)
+            self.assert_clean_error(run_cloison("--disk", f.name + ",format=raw,bps=banana"), "bps=banana", 2)
         self.assert_clean_error(run_cloison("--virtio-console", "off", "--console-input", "hvc0"), "virtio console", 2)
         with tempfile.NamedTemporaryFile() as f:
             f.write(bytes(1000))
