@@ -888,7 +888,6 @@ static int qcow2_flush(struct block_backend *b)
 	pthread_mutex_lock(&q->lock);
 	int rc = qcow2_writeback(q, true);
 	pthread_mutex_unlock(&q->lock);
-	if (rc == 0 && b->backing) rc = 0; /* backing files are read-only */
 	return rc;
 }
 
