@@ -7,7 +7,7 @@ PKGS=(
   build-essential meson ninja-build pkg-config           # build
   clang libclang-rt-14-dev                                 # libFuzzer harnesses
   libfdt-dev device-tree-compiler                          # device tree
-  libjansson-dev zlib1g-dev                                # JSON output, compressed qcow2 clusters
+  libjansson-dev libslirp-dev libglib2.0-dev iproute2 zlib1g-dev                                # JSON output, compressed qcow2 clusters
   e2fsprogs                                                # guest root filesystem image (mkfs.ext4 -d)
   opensbi                                                  # default firmware (fw_dynamic.bin)
   curl ca-certificates xz-utils zstd cpio kmod gpgv debian-archive-keyring  # guest fetch

@@ -11,6 +11,7 @@
 
 #include "machine/boot.h"
 #include "machine/machine.h"
+#include "net/netobj.h"
 #include "util/log.h"
 #include "util/parse.h"
 
@@ -65,6 +66,16 @@ static void usage(FILE *out)
 	        "                        flushes (fast, loses data if the host crashes); bps=10M and\n"
 	        "                        iops=N limit the guest's reads and writes (bytes/s, requests/s)\n"
 
+	        "      --net user[,hostfwd=tcp::HOSTPORT-:GUESTPORT][,net=CIDR][,restrict=on]\n"
+	        "      --net segment=NAME | tap=IFNAME[,bridge=BR] | NETWORK (from `cloison net create`)\n"
+	        "            [,mac=52:54:00:..][,mtu=N][,rx_bw=BITS/S][,tx_bw=BITS/S][,rx_pps=N][,tx_pps=N]\n"
+	        "            [,burst=BYTES][,pcap=FILE]\n"
+	        "                        a virtio network interface (repeatable: eth0, eth1, ...).\n"
+	        "                        user: NAT through this process (DHCP gives 10.0.2.15, the\n"
+	        "                        host is 10.0.2.2); segment: a LAN shared by the VMs naming it;\n"
+	        "                        tap: a host TAP device (root). rx_bw/tx_bw cap bandwidth\n"
+	        "                        (10M = 10 Mbit/s; rx is toward the guest); pcap= records\n"
+	        "                        the interface's frames\n"
 	        "      --stats           print instructions retired and guest MIPS on exit\n"
 	        "  -v, --verbose         more messages\n"
 	        "  -h, --help            this help\n"
@@ -81,6 +92,8 @@ struct run_opts {
 	bool stats, jit, rng, vconsole, input_hvc0;
 	struct machine_disk disks[MACHINE_MAX_DISKS];
 	unsigned ndisks;
+	struct net_config nics[MACHINE_MAX_NICS];
+	unsigned nnics;
 	char default_kernel[4096], default_initrd[4096];
 };
 
@@ -149,7 +162,7 @@ static uint64_t host_memory(void)
 /* Returns 0 to run, or an exit status. */
 static int parse_args(int argc, char **argv, struct run_opts *o)
 {
-	enum { OPT_STATS = 1000, OPT_JIT, OPT_RNG, OPT_DISK, OPT_VCONSOLE, OPT_CONSOLE_INPUT };
+	enum { OPT_STATS = 1000, OPT_JIT, OPT_RNG, OPT_DISK, OPT_VCONSOLE, OPT_CONSOLE_INPUT, OPT_NET };
 	static const struct option longopts[] = {
 	    {"kernel", required_argument, NULL, 'k'},
 	    {"initrd", required_argument, NULL, 'i'},
@@ -164,6 +177,7 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 	    {"virtio-console", required_argument, NULL, OPT_VCONSOLE},
 	    {"console-input", required_argument, NULL, OPT_CONSOLE_INPUT},
 	    {"disk", required_argument, NULL, OPT_DISK},
+	    {"net", required_argument, NULL, OPT_NET},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -214,6 +228,19 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 			if (!parse_disk(optarg, &o->disks[o->ndisks])) return 2;
 			o->ndisks++;
 			break;
+		case OPT_NET: {
+			if (o->nnics == MACHINE_MAX_NICS) {
+				log_error("at most %d network interfaces", MACHINE_MAX_NICS);
+				return 2;
+			}
+			char err[512];
+			if (!netspec_resolve(optarg, &o->nics[o->nnics], err, sizeof(err))) {
+				log_error("%s", err);
+				return 2;
+			}
+			o->nnics++;
+			break;
+		}
 		case OPT_JIT:
 		case OPT_RNG:
 		case OPT_VCONSOLE:
@@ -315,6 +342,8 @@ int cmd_run(int argc, char **argv)
 	                             .input_to_vconsole = o.input_hvc0,
 	                             .ndisks = o.ndisks};
 	memcpy(cfg.disks, o.disks, sizeof(cfg.disks));
+	memcpy(cfg.nics, o.nics, sizeof(cfg.nics));
+	cfg.nnics = o.nnics;
 	struct machine *m = machine_create(&cfg, err, sizeof(err));
 	if (!m) {
 		console_close(con);

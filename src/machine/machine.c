@@ -11,6 +11,8 @@
 #include "virtio/mmio.h"
 #include "virtio/blk.h"
 #include "virtio/console.h"
+#include "virtio/net.h"
+#include "net/pcap.h"
 #include "virtio/rng.h"
 
 #include <errno.h>
@@ -108,7 +110,8 @@ bool machine_add_virtio(struct machine *m, struct virtio_mmio *t)
 	if (m->nvirtio == MACHINE_MAX_VIRTIO) return false;
 	unsigned i = m->nvirtio;
 	struct virtio_slot *s = &m->virtio[i];
-	*s = (struct virtio_slot){.m = m, .irq = VIRT_VIRTIO_IRQ + i, .transport = t};
+	*s = (struct virtio_slot){
+	    .m = m, .irq = i < 8 ? VIRT_VIRTIO_IRQ + i : VIRT_VIRTIO_IRQ_HIGH + (i - 8), .transport = t};
 	t->set_irq = virtio_slot_irq;
 	t->irq_opaque = s;
 	if (!machine_add_region(m, machine_virtio_base(i), 0x1000, virtio_slot_read, virtio_slot_write, s))
@@ -120,6 +123,37 @@ bool machine_add_virtio(struct machine *m, struct virtio_mmio *t)
 void machine_set_irq(struct machine *m, unsigned source, bool level)
 {
 	plic_set_source(m->plic, source, level);
+}
+
+/* A virtio-net device on the backend the config names; its I/O thread starts once it is on the bus. */
+static bool add_nic(struct machine *m, const struct net_config *nc, const struct guest_ram *guest,
+                    char *errmsg, size_t errlen)
+{
+	uint8_t mac[6];
+	if (nc->mac_set)
+		memcpy(mac, nc->mac, 6);
+	else
+		net_random_mac(mac);
+	struct pcap_writer *pcap = NULL;
+	if (nc->pcap[0] && !(pcap = pcap_open(nc->pcap, 65535, errmsg, errlen))) return false;
+	struct net_backend *b = net_backend_open(nc, errmsg, errlen);
+	if (!b) {
+		pcap_close(pcap);
+		return false;
+	}
+	struct net_limits limits = {nc->rx_bps, nc->tx_bps, nc->rx_pps, nc->tx_pps, nc->burst};
+	struct virtio_net *n = virtio_net_create(b, mac, &limits, pcap, guest, &m->io_lock, errmsg, errlen);
+	if (!n) {
+		b->ops->destroy(b);
+		pcap_close(pcap);
+		return false;
+	}
+	m->nics[m->nnics++] = n;
+	if (!machine_add_virtio(m, &n->transport)) {
+		snprintf(errmsg, errlen, "too many virtio devices");
+		return false;
+	}
+	return virtio_net_start(n, errmsg, errlen);
 }
 
 struct machine *machine_create(const struct machine_config *cfg, char *errmsg, size_t errlen)
@@ -220,6 +254,12 @@ struct machine *machine_create(const struct machine_config *cfg, char *errmsg, s
 			return NULL;
 		}
 	}
+	for (unsigned i = 0; i < cfg->nnics; i++) {
+		if (!add_nic(m, &cfg->nics[i], &guest, errmsg, errlen)) {
+			machine_destroy(m);
+			return NULL;
+		}
+	}
 	if (cfg->rng) {
 		struct guest_ram ram = guest;
 		m->rng = calloc(1, sizeof(*m->rng));
@@ -249,6 +289,7 @@ void machine_destroy(struct machine *m)
 	if (!m) return;
 	/* Disks first: draining their requests still raises interrupts through the PLIC. */
 	for (unsigned i = 0; i < m->ndisks; i++) virtio_blk_destroy(m->disks[i]);
+	for (unsigned i = 0; i < m->nnics; i++) virtio_net_destroy(m->nics[i]);
 	clint_destroy(m->clint);
 	plic_destroy(m->plic);
 	uart_destroy(m->uart);

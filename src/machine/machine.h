@@ -9,6 +9,7 @@
 #define CLOISON_MACHINE_H
 
 #include "cpu/riscv/hart.h"
+#include "net/netdev.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -28,7 +29,8 @@
 
 #define VIRT_UART_IRQ 10
 #define VIRT_RTC_IRQ 11
-#define VIRT_VIRTIO_IRQ 1 /* first slot's PLIC source */
+#define VIRT_VIRTIO_IRQ 1       /* first slot's PLIC source (slots 0-7: 1-8) */
+#define VIRT_VIRTIO_IRQ_HIGH 32 /* slots 8 and up: 32 and up (10 and 11 are taken) */
 
 #define MACHINE_MAX_HARTS 8
 #define MACHINE_MAX_REGIONS 16
@@ -60,6 +62,7 @@ struct virtio_mmio;
 struct virtio_rng;
 struct virtio_blk;
 struct virtio_console;
+struct virtio_net;
 
 #define MACHINE_MAX_DISKS 6
 
@@ -73,7 +76,8 @@ struct machine_disk {
 	uint64_t bps, iops; /* read/write limits in bytes/s and requests/s (0: none) */
 };
 
-#define MACHINE_MAX_VIRTIO 8
+#define MACHINE_MAX_NICS 4
+#define MACHINE_MAX_VIRTIO 16
 
 /* A virtio-mmio slot: its transport and the PLIC line it drives. */
 struct virtio_slot {
@@ -109,6 +113,8 @@ struct machine {
 	_Atomic bool input_to_vconsole; /* the keyboard feeds hvc0 instead of the UART */
 	struct virtio_blk *disks[MACHINE_MAX_DISKS];
 	unsigned ndisks;
+	struct virtio_net *nics[MACHINE_MAX_NICS];
+	unsigned nnics;
 
 	/* Platform timer: 10 MHz ticks from the host monotonic clock. */
 	uint64_t time_origin_ns;
@@ -133,6 +139,8 @@ struct machine_config {
 	bool input_to_vconsole; /* keyboard input starts on hvc0 */
 	struct machine_disk disks[MACHINE_MAX_DISKS];
 	unsigned ndisks;
+	struct net_config nics[MACHINE_MAX_NICS]; /* a MAC is drawn at random when none is set */
+	unsigned nnics;
 };
 
 /* Creates the board. Returns NULL and sets errmsg on failure. */

@@ -149,6 +149,15 @@ enum virtq_pop_result virtq_pop(struct virtq *q, const struct guest_ram *ram, st
 	return VIRTQ_GOT;
 }
 
+void virtq_unpop(struct virtq *q, const struct guest_ram *ram, uint16_t n)
+{
+	q->last_avail = (uint16_t)(q->last_avail - n);
+	if (q->event_idx) { /* the next notification must come for the first chain given back */
+		uint8_t *used = guest_ram_ptr(ram, q->used_gpa, used_bytes(q));
+		if (used) store16(used + 4 + 8ULL * q->size, q->last_avail);
+	}
+}
+
 void virtq_push(struct virtq *q, const struct guest_ram *ram, uint16_t head, uint32_t written)
 {
 	uint8_t *used = guest_ram_ptr(ram, q->used_gpa, used_bytes(q));

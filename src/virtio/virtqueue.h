@@ -63,6 +63,9 @@ bool virtq_rings_valid(const struct virtq *q, const struct guest_ram *ram);
 /* Takes the next available chain. On VIRTQ_BROKEN, `why` says what the guest did. */
 enum virtq_pop_result virtq_pop(struct virtq *q, const struct guest_ram *ram, struct virtq_chain *c,
                                 const char **why);
+/* Gives back the last n chains popped and not pushed: the next pops return them again (a device
+ * that found too little room for a packet). */
+void virtq_unpop(struct virtq *q, const struct guest_ram *ram, uint16_t n);
 /* Returns a chain to the driver with the number of bytes the device wrote. */
 void virtq_push(struct virtq *q, const struct guest_ram *ram, uint16_t head, uint32_t written);
 /* Whether the driver wants an interrupt for what was pushed since the last one. */

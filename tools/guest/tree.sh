@@ -68,6 +68,18 @@ if [ -n "$root" ] && [ -z "$CLOISON_ON_ROOT" ]; then
   echo "cloison-guest: cannot mount $root; staying in the initramfs"
 fi
 hostname cloison-guest
+ip link set lo up
+# eth0: cloison_ip=A.B.C.D/N (static), cloison_ip=off, or DHCP (the default when there is an eth0).
+ipcfg=$(sed -n 's/.*\bcloison_ip=\([^ ]*\).*/\1/p' /proc/cmdline)
+if [ -e /sys/class/net/eth0 ] && [ "$ipcfg" != off ]; then
+  ip link set eth0 up
+  if [ -n "$ipcfg" ]; then
+    ip addr add "$ipcfg" dev eth0
+  else
+    udhcpc -i eth0 -q -n -t 5 -T 1 -s /etc/udhcpc.script >/dev/null 2>&1
+  fi
+  echo "cloison-guest: eth0 $(ip -4 -o addr show dev eth0 | awk '{print $4}')"
+fi
 echo "cloison-guest: userspace ready ($(nproc) cpus)"
 if [ -n "$cloison_poweroff" ]; then poweroff -f; fi
 # A second shell on the virtio console (hvc0), when the board has one.
@@ -78,3 +90,18 @@ while true; do setsid cttyhack sh -l; done
 INIT
 chmod 755 "$r/init"
 echo 'export PS1="guest# "' > "$r/etc/profile"
+cat > "$r/etc/udhcpc.script" <<'DHCP'
+#!/bin/sh
+# busybox udhcpc hook: configure the interface from the lease.
+case "$1" in
+  deconfig) ip addr flush dev "$interface"; ip link set "$interface" up ;;
+  bound|renew)
+    ip addr flush dev "$interface"
+    ip addr add "$ip/${mask:-24}" dev "$interface"
+    [ -n "$router" ] && ip route add default via ${router%% *} dev "$interface"
+    : > /etc/resolv.conf
+    for d in $dns; do echo "nameserver $d" >> /etc/resolv.conf; done ;;
+esac
+exit 0
+DHCP
+chmod 755 "$r/etc/udhcpc.script"

@@ -1,0 +1,114 @@
+/*
+ * hostif.c — see hostif.h.
+ */
+#include "hostif.h"
+
+#include <errno.h>
+#include <linux/sockios.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+static int ctl_socket(char *err, size_t errlen)
+{
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) snprintf(err, errlen, "socket: %s", strerror(errno));
+	return fd;
+}
+
+static const char *perm_hint(int e)
+{
+	return e == EPERM || e == EACCES ? " (needs root or CAP_NET_ADMIN)" : "";
+}
+
+bool hostif_exists(const char *ifname)
+{
+	return if_nametoindex(ifname) != 0;
+}
+
+bool hostif_set_up(const char *ifname, char *err, size_t errlen)
+{
+	int fd = ctl_socket(err, errlen);
+	if (fd < 0) return false;
+	struct ifreq ifr = {0};
+	snprintf(ifr.ifr_name, IFNAMSIZ, "%s", ifname);
+	bool ok = ioctl(fd, SIOCGIFFLAGS, &ifr) == 0;
+	if (ok && !(ifr.ifr_flags & IFF_UP)) {
+		ifr.ifr_flags |= IFF_UP;
+		ok = ioctl(fd, SIOCSIFFLAGS, &ifr) == 0;
+	}
+	if (!ok) snprintf(err, errlen, "cannot bring %s up: %s%s", ifname, strerror(errno), perm_hint(errno));
+	close(fd);
+	return ok;
+}
+
+static bool set_addr(int fd, const char *ifname, unsigned long req, struct in_addr a)
+{
+	struct ifreq ifr = {0};
+	snprintf(ifr.ifr_name, IFNAMSIZ, "%s", ifname);
+	struct sockaddr_in *sin = (struct sockaddr_in *)&ifr.ifr_addr;
+	sin->sin_family = AF_INET;
+	sin->sin_addr = a;
+	return ioctl(fd, req, &ifr) == 0;
+}
+
+bool hostif_bridge_ensure(const char *bridge, struct in_addr addr, struct in_addr mask, char *err,
+                          size_t errlen)
+{
+	int fd = ctl_socket(err, errlen);
+	if (fd < 0) return false;
+	bool ok = true;
+	if (!hostif_exists(bridge) && ioctl(fd, SIOCBRADDBR, bridge) && errno != EEXIST) {
+		snprintf(err, errlen, "cannot create bridge %s: %s%s", bridge, strerror(errno),
+		         perm_hint(errno));
+		ok = false;
+	}
+	if (ok && addr.s_addr &&
+	    !(set_addr(fd, bridge, SIOCSIFADDR, addr) && set_addr(fd, bridge, SIOCSIFNETMASK, mask))) {
+		snprintf(err, errlen, "cannot give bridge %s its address: %s%s", bridge, strerror(errno),
+		         perm_hint(errno));
+		ok = false;
+	}
+	close(fd);
+	return ok && hostif_set_up(bridge, err, errlen);
+}
+
+bool hostif_bridge_delete(const char *bridge, char *err, size_t errlen)
+{
+	int fd = ctl_socket(err, errlen);
+	if (fd < 0) return false;
+	struct ifreq ifr = {0};
+	snprintf(ifr.ifr_name, IFNAMSIZ, "%s", bridge);
+	if (ioctl(fd, SIOCGIFFLAGS, &ifr) == 0 && (ifr.ifr_flags & IFF_UP)) {
+		ifr.ifr_flags &= ~IFF_UP;
+		ioctl(fd, SIOCSIFFLAGS, &ifr);
+	}
+	bool ok = ioctl(fd, SIOCBRDELBR, bridge) == 0 || errno == ENXIO;
+	if (!ok)
+		snprintf(err, errlen, "cannot delete bridge %s: %s%s", bridge, strerror(errno),
+		         perm_hint(errno));
+	close(fd);
+	return ok;
+}
+
+bool hostif_bridge_add_port(const char *bridge, const char *port, char *err, size_t errlen)
+{
+	if (!hostif_exists(bridge)) {
+		snprintf(err, errlen, "bridge %s does not exist", bridge);
+		return false;
+	}
+	int fd = ctl_socket(err, errlen);
+	if (fd < 0) return false;
+	struct ifreq ifr = {0};
+	snprintf(ifr.ifr_name, IFNAMSIZ, "%s", bridge);
+	ifr.ifr_ifindex = (int)if_nametoindex(port);
+	bool ok = ifr.ifr_ifindex && ioctl(fd, SIOCBRADDIF, &ifr) == 0;
+	if (!ok)
+		snprintf(err, errlen, "cannot add %s to bridge %s: %s%s", port, bridge, strerror(errno),
+		         perm_hint(errno));
+	close(fd);
+	return ok;
+}

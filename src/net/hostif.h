@@ -1,0 +1,21 @@
+/*
+ * hostif.h — host network interfaces the TAP-based networks need: bring a
+ * link up, create a bridge and give it an address, enslave a port. Plain
+ * ioctls (the same the classic bridge tools use); all need CAP_NET_ADMIN.
+ */
+#ifndef CLOISON_NET_HOSTIF_H
+#define CLOISON_NET_HOSTIF_H
+
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+bool hostif_exists(const char *ifname);
+bool hostif_set_up(const char *ifname, char *err, size_t errlen);
+/* Creates the bridge if it does not exist, brings it up; with addr != 0 gives it addr/mask. */
+bool hostif_bridge_ensure(const char *bridge, struct in_addr addr, struct in_addr mask, char *err,
+                          size_t errlen);
+bool hostif_bridge_delete(const char *bridge, char *err, size_t errlen);
+bool hostif_bridge_add_port(const char *bridge, const char *port, char *err, size_t errlen);
+
+#endif
