@@ -7,13 +7,14 @@ PKGS=(
   build-essential meson ninja-build pkg-config           # build
   clang libclang-rt-14-dev                                 # libFuzzer harnesses
   libfdt-dev device-tree-compiler                          # device tree
-  libjansson-dev libslirp-dev libglib2.0-dev iproute2 zlib1g-dev                                # JSON output, compressed qcow2 clusters
+  libjansson-dev zlib1g-dev                                # JSON, compressed qcow2 clusters
+  libslirp-dev libglib2.0-dev iproute2                     # user-mode NAT; network tests
   e2fsprogs                                                # guest root filesystem image (mkfs.ext4 -d)
   opensbi                                                  # default firmware (fw_dynamic.bin)
   curl ca-certificates xz-utils zstd cpio kmod gpgv debian-archive-keyring  # guest fetch
   python3                                                  # integration test driver
   qemu-system-misc qemu-user qemu-utils                    # peers: system, user-mode, qemu-img
-  gcc-riscv64-linux-gnu binutils-riscv64-linux-gnu         # riscv64 test programs
+  gcc-riscv64-linux-gnu binutils-riscv64-linux-gnu libc6-dev-riscv64-cross  # riscv64 test programs
 )
 
 missing=()

@@ -16,6 +16,8 @@
 #include "util/parse.h"
 
 #include <getopt.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -320,6 +322,62 @@ static void print_stats(const struct machine *m, double seconds, uint64_t insns)
 		        "USHM"[m->harts[i]->priv]);
 }
 
+/* CLOISON_PROFILE=FILE (a developer's tool): samples hart 0's pc every millisecond and writes
+ * "count pc" lines, most frequent first, when the run ends. */
+struct pc_profile {
+	struct machine *m;
+	_Atomic bool stop;
+	pthread_t thread;
+	uint64_t *pcs;
+	size_t n, cap;
+};
+
+static void *profile_thread(void *arg)
+{
+	struct pc_profile *p = arg;
+	const char *delay = getenv("CLOISON_PROFILE_DELAY"); /* seconds to wait before sampling */
+	if (delay) {
+		struct timespec d = {atoi(delay), 0};
+		nanosleep(&d, NULL);
+	}
+	while (!atomic_load(&p->stop)) {
+		struct timespec ts = {0, 1000000};
+		nanosleep(&ts, NULL);
+		if (p->n == p->cap) {
+			uint64_t *g =
+			    realloc(p->pcs, (p->cap = p->cap ? p->cap * 2 : 65536) * sizeof(uint64_t));
+			if (!g) break;
+			p->pcs = g;
+		}
+		p->pcs[p->n++] = __atomic_load_n(&p->m->harts[0]->pc, __ATOMIC_RELAXED);
+	}
+	return NULL;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+static void profile_dump(struct pc_profile *p, const char *path)
+{
+	atomic_store(&p->stop, true);
+	pthread_join(p->thread, NULL);
+	FILE *f = fopen(path, "w");
+	if (f) {
+		qsort(p->pcs, p->n, sizeof(uint64_t), cmp_u64);
+		for (size_t i = 0; i < p->n;) {
+			size_t j = i;
+			while (j < p->n && p->pcs[j] == p->pcs[i]) j++;
+			fprintf(f, "%zu %llx\n", j - i, (unsigned long long)p->pcs[i]);
+			i = j;
+		}
+		fclose(f);
+	}
+	free(p->pcs);
+}
+
 int cmd_run(int argc, char **argv)
 {
 	struct run_opts o;
@@ -361,6 +419,9 @@ int cmd_run(int argc, char **argv)
 
 	double start = now_seconds();
 	uint64_t insns = 0;
+	const char *profile_path = getenv("CLOISON_PROFILE");
+	struct pc_profile profile = {.m = m};
+	if (profile_path) pthread_create(&profile.thread, NULL, profile_thread, &profile);
 	for (;;) {
 		if (boot_load(m, &boot, err, sizeof(err))) {
 			console_close(con);
@@ -391,6 +452,7 @@ int cmd_run(int argc, char **argv)
 	default: rc = 1; break;
 	}
 	if (o.stats) print_stats(m, seconds, insns);
+	if (profile_path) profile_dump(&profile, profile_path);
 	machine_destroy(m);
 	return rc;
 }

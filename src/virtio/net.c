@@ -335,6 +335,8 @@ void virtio_net_process_tx(struct virtio_net *n)
 
 static void kick(struct virtio_net *n)
 {
+	if (atomic_exchange(&n->kick_pending, true))
+		return; /* the thread has yet to look: it will see this too */
 	uint64_t one = 1;
 	ssize_t r = write(n->kick_fd, &one, sizeof(one));
 	(void)r; /* EAGAIN: the counter is already non-zero, the thread will wake */
@@ -373,6 +375,8 @@ static void *io_thread(void *arg)
 			ssize_t rd = read(n->kick_fd, &v, sizeof(v));
 			(void)rd;
 		}
+		atomic_store(&n->kick_pending,
+		             false); /* before looking at the queues: later notifies kick again */
 		n->backend->ops->poll_done(n->backend, &ps);
 		virtio_net_process_tx(n);
 		flush_rx(n);

@@ -46,7 +46,8 @@ struct virtio_net {
 
 	/* I/O thread only. */
 	pthread_t thread;
-	int kick_fd; /* eventfd: the guest queued frames to send or buffers to receive into */
+	int kick_fd;               /* eventfd: the guest queued frames to send or buffers to receive into */
+	_Atomic bool kick_pending; /* kick_fd was written and the thread has not looked at the queues yet */
 	struct net_rx_frame *backlog_head, *backlog_tail;
 	unsigned backlog_count;
 	size_t backlog_bytes;

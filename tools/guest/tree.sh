@@ -17,6 +17,8 @@ r=$1
 [ -f "$G/.complete" ] || { echo "guest tree: run tools/guest/fetch.sh first" >&2; exit 1; }
 mkdir -p "$r"/{bin,sbin,etc,proc,sys,dev,tmp,root,mnt,lib/modules,usr/bin,usr/sbin}
 cp "$G/busybox" "$r/bin/busybox"; chmod 755 "$r/bin/busybox"
+# clnet: a TCP throughput tool (busybox nc moves 1 KiB per system call).
+riscv64-linux-gnu-gcc -static -O2 -s -o "$r/usr/bin/clnet" "$(dirname "$0")/clnet.c"
 
 # Resolve dependencies in load order (deps first), then decompress the .ko files.
 declare -A seen=()
