@@ -8,7 +8,7 @@ PKGS=(
   clang libclang-rt-14-dev                                 # libFuzzer harnesses
   libfdt-dev device-tree-compiler                          # device tree
   libjansson-dev zlib1g-dev                                # JSON, compressed qcow2 clusters
-  libslirp-dev libglib2.0-dev iproute2                     # user-mode NAT; network tests
+  libslirp-dev libglib2.0-dev iproute2 iputils-ping        # user-mode NAT; network tests
   e2fsprogs                                                # guest root filesystem image (mkfs.ext4 -d)
   opensbi                                                  # default firmware (fw_dynamic.bin)
   curl ca-certificates xz-utils zstd cpio kmod gpgv debian-archive-keyring  # guest fetch

@@ -12,6 +12,7 @@
 #include "machine/boot.h"
 #include "machine/machine.h"
 #include "net/netobj.h"
+#include "virtio/net.h"
 #include "util/log.h"
 #include "util/parse.h"
 
@@ -320,6 +321,17 @@ static void print_stats(const struct machine *m, double seconds, uint64_t insns)
 		        i, (unsigned long long)m->harts[i]->instret,
 		        (unsigned long long)m->harts[i]->wfi_count, (unsigned long long)m->harts[i]->pc,
 		        "USHM"[m->harts[i]->priv]);
+	for (unsigned i = 0; i < m->nnics; i++) {
+		const struct net_stats *st = &m->nics[i]->stats;
+		fprintf(stderr,
+		        "cloison: stats: eth%u: rx %llu frames %llu bytes, tx %llu frames %llu bytes, "
+		        "dropped rx %llu "
+		        "tx %llu, malformed %llu, throttled %.3f s\n",
+		        i, (unsigned long long)st->rx_frames, (unsigned long long)st->rx_bytes,
+		        (unsigned long long)st->tx_frames, (unsigned long long)st->tx_bytes,
+		        (unsigned long long)st->rx_dropped, (unsigned long long)st->tx_dropped,
+		        (unsigned long long)st->tx_malformed, (double)st->throttled_ns / 1e9);
+	}
 }
 
 /* CLOISON_PROFILE=FILE (a developer's tool): samples hart 0's pc every millisecond and writes

@@ -6,5 +6,6 @@
 
 int cmd_run(int argc, char **argv);
 int cmd_disk(int argc, char **argv);
+int cmd_net(int argc, char **argv);
 
 #endif

@@ -22,6 +22,7 @@ struct verb {
 static const struct verb verbs[] = {
     {"run", cmd_run, "boot a virtual machine in the foreground"},
     {"disk", cmd_disk, "create, inspect, check and convert disk images"},
+    {"net", cmd_net, "define networks VMs join (NAT, internal, host-only, bridge)"},
 };
 
 static void usage(FILE *out)

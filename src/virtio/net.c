@@ -46,13 +46,14 @@
 #define RXQ 0
 #define TXQ 1
 #define NET_QUEUE_MAX 256
-#define TX_BUF_BYTES (512u << 10) /* frames popped per lock hold, at most */
-#define BACKLOG_MAX_FRAMES 1024   /* frames waiting for the guest, at most */
+#define TXQ_MAX_FRAMES 256       /* frames popped from the guest and not yet sent, at most */
+#define TXQ_MAX_BYTES (1u << 20) /* ... and bytes, without limits; with them, 50 ms worth */
+#define BACKLOG_MAX_FRAMES 1024  /* frames waiting for the guest, at most */
 #define BACKLOG_MAX_BYTES (8u << 20)
 #define BACKLOG_BLOCK_FRAMES 64 /* above this, the backend stops reading */
 
-struct net_rx_frame {
-	struct net_rx_frame *next;
+struct net_frame {
+	struct net_frame *next;
 	size_t len;
 	uint8_t data[];
 };
@@ -161,26 +162,66 @@ static int deliver(struct virtio_net *n, const uint8_t *frame, size_t len)
 	return 1;
 }
 
-static void backlog_pop(struct virtio_net *n)
+/* Frame queues: the receive backlog and the transmit queue. */
+
+static struct net_frame *frame_new(size_t len)
 {
-	struct net_rx_frame *f = n->backlog_head;
-	n->backlog_head = f->next;
-	if (!n->backlog_head) n->backlog_tail = NULL;
-	n->backlog_count--;
-	n->backlog_bytes -= f->len;
-	free(f);
+	struct net_frame *f = malloc(sizeof(*f) + len);
+	if (f) {
+		f->next = NULL;
+		f->len = len;
+	}
+	return f;
+}
+
+static void fq_push(struct net_frame_queue *q, struct net_frame *f)
+{
+	if (q->tail)
+		q->tail->next = f;
+	else
+		q->head = f;
+	q->tail = f;
+	q->count++;
+	q->bytes += f->len;
+}
+
+static struct net_frame *fq_pop(struct net_frame_queue *q)
+{
+	struct net_frame *f = q->head;
+	q->head = f->next;
+	if (!q->head) q->tail = NULL;
+	q->count--;
+	q->bytes -= f->len;
+	return f;
+}
+
+static void fq_clear(struct net_frame_queue *q)
+{
+	while (q->head) free(fq_pop(q));
+}
+
+/* Takes tokens for a frame; when the limits say wait, sets *next_ns. */
+static void charge(struct virtio_net *n, struct token_bucket *bw, struct token_bucket *pps, size_t len,
+                   uint64_t now, uint64_t *next_ns)
+{
+	uint64_t a = token_bucket_take(bw, (double)len, now), b = token_bucket_take(pps, 1, now);
+	uint64_t wait = a > b ? a : b;
+	if (wait) {
+		*next_ns = now + wait;
+		n->stats.throttled_ns += wait;
+	}
 }
 
 /* Delivers waiting frames while there is room and the limits allow. */
 static void flush_rx(struct virtio_net *n)
 {
-	if (!n->backlog_head) return;
+	if (!n->backlog.head) return;
 	uint64_t now = now_ns();
 	if (now < n->rx_next_ns) return;
 	bool pushed = false;
 	pthread_mutex_lock(n->io_lock);
-	while (n->backlog_head && now >= n->rx_next_ns) {
-		struct net_rx_frame *f = n->backlog_head;
+	while (n->backlog.head && now >= n->rx_next_ns) {
+		struct net_frame *f = n->backlog.head;
 		int r = deliver(n, f->data, f->len);
 		if (r == 0) {
 			n->rx_wanted = true;
@@ -191,19 +232,13 @@ static void flush_rx(struct virtio_net *n)
 			n->stats.rx_frames++;
 			n->stats.rx_bytes += f->len;
 			pcap_write(n->pcap, f->data, f->len);
-			uint64_t a = token_bucket_take(&n->rx_bw, (double)f->len, now),
-			         b = token_bucket_take(&n->rx_pps, 1, now);
-			uint64_t wait = a > b ? a : b;
-			if (wait) {
-				n->rx_next_ns = now + wait;
-				n->stats.throttled_ns += wait;
-			}
+			charge(n, &n->rx_bw, &n->rx_pps, f->len, now, &n->rx_next_ns);
 		} else {
 			n->stats.rx_dropped++;
 		}
-		backlog_pop(n);
+		free(fq_pop(&n->backlog));
 	}
-	if (!n->backlog_head) n->rx_wanted = false;
+	if (!n->backlog.head) n->rx_wanted = false;
 	if (pushed) virtio_notify_used(&n->transport, RXQ);
 	pthread_mutex_unlock(n->io_lock);
 }
@@ -211,27 +246,16 @@ static void flush_rx(struct virtio_net *n)
 static void backend_rx(void *opaque, const uint8_t *frame, size_t len)
 {
 	struct virtio_net *n = opaque;
-	if (len < NET_ETH_HLEN || len > NET_MAX_FRAME) {
-		n->stats.rx_dropped++;
-		return;
-	}
-	struct net_rx_frame *f = NULL;
-	if (n->backlog_count < BACKLOG_MAX_FRAMES && n->backlog_bytes + len <= BACKLOG_MAX_BYTES)
-		f = malloc(sizeof(*f) + len);
+	struct net_frame *f = NULL;
+	if (len >= NET_ETH_HLEN && len <= NET_MAX_FRAME && n->backlog.count < BACKLOG_MAX_FRAMES &&
+	    n->backlog.bytes + len <= BACKLOG_MAX_BYTES)
+		f = frame_new(len);
 	if (!f) {
 		n->stats.rx_dropped++;
 		return;
 	}
-	f->next = NULL;
-	f->len = len;
 	memcpy(f->data, frame, len);
-	if (n->backlog_tail)
-		n->backlog_tail->next = f;
-	else
-		n->backlog_head = f;
-	n->backlog_tail = f;
-	n->backlog_count++;
-	n->backlog_bytes += len;
+	fq_push(&n->backlog, f);
 }
 
 void virtio_net_receive(struct virtio_net *n, const uint8_t *frame, size_t len)
@@ -243,7 +267,7 @@ void virtio_net_receive(struct virtio_net *n, const uint8_t *frame, size_t len)
 /* Transmit side. */
 
 /* Checks one frame the guest queued and completes its checksum; false if we do not accept it. */
-static bool check_tx_frame(struct virtio_net *n, uint8_t *hdr, uint8_t *frame, size_t len)
+static bool check_tx_frame(struct virtio_net *n, const uint8_t *hdr, uint8_t *frame, size_t len)
 {
 	if (len < NET_ETH_HLEN || len > (size_t)n->mtu + NET_ETH_HLEN + 4) return false;
 	if (hdr[1] != HDR_GSO_NONE) return false; /* no segmentation offload offered */
@@ -260,21 +284,16 @@ static bool check_tx_frame(struct virtio_net *n, uint8_t *hdr, uint8_t *frame, s
 	return true;
 }
 
-void virtio_net_process_tx(struct virtio_net *n)
+/* Moves what the guest queued into the transmit queue, up to its limit. The chains go back to the
+ * guest at once: its TCP sees completions (and keeps sending) while the limits pace the wire. */
+static void pop_tx(struct virtio_net *n)
 {
 	struct virtio_mmio *t = &n->transport;
 	struct virtq *q = &t->queues[TXQ];
-	uint64_t now = now_ns();
-	if (now < n->tx_next_ns) return;
-
-	size_t used = 0;
-	unsigned nframes = 0;
-	static __thread uint32_t offs[TX_BUF_BYTES / 32],
-	    lens[TX_BUF_BYTES / 32]; /* frames take >= 32 bytes */
 	bool pushed = false;
 	pthread_mutex_lock(n->io_lock);
 	while ((t->status & VIRTIO_STATUS_DRIVER_OK) && !(t->status & VIRTIO_STATUS_NEEDS_RESET) &&
-	       q->ready) {
+	       q->ready && n->txq.count < TXQ_MAX_FRAMES && n->txq.bytes < n->txq_max_bytes) {
 		const char *why;
 		enum virtq_pop_result res = virtq_pop(q, &t->ram, &n->chain, &why);
 		if (res == VIRTQ_BROKEN) {
@@ -283,52 +302,60 @@ void virtio_net_process_tx(struct virtio_net *n)
 		}
 		if (res == VIRTQ_EMPTY) break;
 		const struct virtq_chain *c = &n->chain;
-		if (c->out_bytes > TX_BUF_BYTES - used) {
-			if (used == 0 ||
-			    c->out_bytes > NET_HDR_LEN + NET_MAX_FRAME) { /* can never be a frame */
-				n->stats.tx_malformed++;
-				virtq_push(q, &t->ram, c->head, 0);
-				pushed = true;
-				continue;
-			}
-			virtq_unpop(q, &t->ram, 1); /* next round */
-			break;
-		}
-		uint8_t *dst = n->tx_buf + used;
-		size_t got = 0;
-		for (unsigned s = 0; s < c->nsegs && !c->segs[s].device_writes; s++) {
-			memcpy(dst + got, c->segs[s].host, c->segs[s].len);
-			got += c->segs[s].len;
-		}
 		virtq_push(q, &t->ram, c->head, 0);
 		pushed = true;
-		if (got < NET_HDR_LEN || !check_tx_frame(n, dst, dst + NET_HDR_LEN, got - NET_HDR_LEN)) {
+		struct net_frame *f = NULL;
+		if (c->out_bytes >= NET_HDR_LEN + NET_ETH_HLEN && c->out_bytes <= NET_HDR_LEN + NET_MAX_FRAME)
+			f = frame_new(c->out_bytes - NET_HDR_LEN);
+		if (!f) {
 			n->stats.tx_malformed++;
 			continue;
 		}
-		offs[nframes] = (uint32_t)(used + NET_HDR_LEN);
-		lens[nframes] = (uint32_t)(got - NET_HDR_LEN);
-		nframes++;
-		used += (got + 7) & ~(size_t)7;
-		uint64_t a = token_bucket_take(&n->tx_bw, (double)(got - NET_HDR_LEN), now),
-		         b = token_bucket_take(&n->tx_pps, 1, now);
-		uint64_t wait = a > b ? a : b;
-		if (wait) {
-			n->tx_next_ns = now + wait;
-			n->stats.throttled_ns += wait;
-			break;
+		uint8_t hdr[NET_HDR_LEN];
+		size_t got = 0;
+		for (unsigned s = 0; s < c->nsegs && !c->segs[s].device_writes; s++) {
+			const uint8_t *src = c->segs[s].host;
+			size_t len = c->segs[s].len;
+			if (got < NET_HDR_LEN) {
+				size_t h = NET_HDR_LEN - got < len ? NET_HDR_LEN - got : len;
+				memcpy(hdr + got, src, h);
+				got += h, src += h, len -= h;
+			}
+			if (len) memcpy(f->data + (got - NET_HDR_LEN), src, len);
+			got += len;
 		}
+		if (!check_tx_frame(n, hdr, f->data, f->len)) {
+			n->stats.tx_malformed++;
+			free(f);
+			continue;
+		}
+		fq_push(&n->txq, f);
 	}
 	if (pushed) virtio_notify_used(t, TXQ);
 	pthread_mutex_unlock(n->io_lock);
+}
 
-	for (unsigned i = 0; i < nframes; i++) {
-		const uint8_t *f = n->tx_buf + offs[i];
-		pcap_write(n->pcap, f, lens[i]);
+/* Hands queued frames to the backend while the limits allow. */
+static void drain_tx(struct virtio_net *n)
+{
+	uint64_t now = now_ns();
+	while (n->txq.head && now >= n->tx_next_ns) {
+		struct net_frame *f = fq_pop(&n->txq);
+		pcap_write(n->pcap, f->data, f->len);
 		n->stats.tx_frames++;
-		n->stats.tx_bytes += lens[i];
-		if (!n->backend->ops->send(n->backend, f, lens[i])) n->stats.tx_dropped++;
+		n->stats.tx_bytes += f->len;
+		if (!n->backend->ops->send(n->backend, f->data, f->len)) n->stats.tx_dropped++;
+		charge(n, &n->tx_bw, &n->tx_pps, f->len, now, &n->tx_next_ns);
+		free(f);
 	}
+}
+
+void virtio_net_process_tx(struct virtio_net *n)
+{
+	pop_tx(n);
+	drain_tx(n);
+	if (!n->txq.head) pop_tx(n); /* room again: what the guest queued meanwhile */
+	drain_tx(n);
 }
 
 /* The I/O thread. */
@@ -357,12 +384,13 @@ static void *io_thread(void *arg)
 		int timeout = -1;
 		ps.n = 0;
 		net_pollset_add(&ps, n->kick_fd, POLLIN);
-		if (n->backlog_head && n->rx_next_ns > now) timeout = ms_until(n->rx_next_ns, now);
+		if (n->rx_next_ns > now)
+			timeout = ms_until(n->rx_next_ns, now); /* then the backend reads again */
 		if (n->tx_next_ns > now) {
 			int t = ms_until(n->tx_next_ns, now);
 			if (timeout < 0 || t < timeout) timeout = t;
 		}
-		n->backend->rx_blocked = n->backlog_count >= BACKLOG_BLOCK_FRAMES || n->rx_next_ns > now;
+		n->backend->rx_blocked = n->backlog.count >= BACKLOG_BLOCK_FRAMES || n->rx_next_ns > now;
 		n->backend->ops->poll_fill(n->backend, &ps, &timeout);
 		if (timeout < 0 || timeout > 500) timeout = 500; /* notice `stopping` */
 		int r = poll(ps.fds, ps.n, timeout);
@@ -419,15 +447,13 @@ struct virtio_net *virtio_net_create(struct net_backend *backend, const uint8_t 
                                      size_t errlen)
 {
 	struct virtio_net *n = calloc(1, sizeof(*n));
-	if (!n || !(n->tx_buf = malloc(TX_BUF_BYTES))) {
-		free(n);
+	if (!n) {
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
 	n->kick_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (n->kick_fd < 0) {
 		snprintf(err, errlen, "virtio-net: eventfd: %s", strerror(errno));
-		free(n->tx_buf);
 		free(n);
 		return NULL;
 	}
@@ -441,14 +467,17 @@ struct virtio_net *virtio_net_create(struct net_backend *backend, const uint8_t 
 	backend->rx_opaque = n;
 
 	uint64_t t = now_ns();
-	/* A bandwidth bucket holds 1/20 s of traffic (at least 64 KiB): short bursts, steady averages. */
+	/* A bandwidth bucket holds 1/10 s of traffic (at least 64 KiB): short bursts, steady averages. */
 	double rx_rate = (double)limits->rx_bps / 8, tx_rate = (double)limits->tx_bps / 8;
-	double rx_burst = limits->burst ? (double)limits->burst : rx_rate / 20 > 65536 ? rx_rate / 20 : 65536;
-	double tx_burst = limits->burst ? (double)limits->burst : tx_rate / 20 > 65536 ? tx_rate / 20 : 65536;
+	double rx_burst = limits->burst ? (double)limits->burst : rx_rate / 10 > 65536 ? rx_rate / 10 : 65536;
+	double tx_burst = limits->burst ? (double)limits->burst : tx_rate / 10 > 65536 ? tx_rate / 10 : 65536;
 	token_bucket_init(&n->rx_bw, rx_rate, rx_burst, t);
 	token_bucket_init(&n->tx_bw, tx_rate, tx_burst, t);
 	token_bucket_init(&n->rx_pps, (double)limits->rx_pps, 0, t);
 	token_bucket_init(&n->tx_pps, (double)limits->tx_pps, 0, t);
+	n->txq_max_bytes = TXQ_MAX_BYTES;
+	if (limits->tx_bps && tx_rate / 20 < TXQ_MAX_BYTES) /* queue at most 50 ms: TCP then sees the rate */
+		n->txq_max_bytes = tx_rate / 10 > 65536 ? (size_t)(tx_rate / 10) : 65536;
 
 	n->ops = (struct virtio_device_ops){
 	    .device_id = VIRTIO_ID_NET,
@@ -484,10 +513,10 @@ void virtio_net_destroy(struct virtio_net *n)
 		kick(n);
 		pthread_join(n->thread, NULL);
 	}
-	while (n->backlog_head) backlog_pop(n);
+	fq_clear(&n->backlog);
+	fq_clear(&n->txq);
 	n->backend->ops->destroy(n->backend);
 	pcap_close(n->pcap);
 	close(n->kick_fd);
-	free(n->tx_buf);
 	free(n);
 }

@@ -29,7 +29,12 @@ struct net_stats {
 	uint64_t throttled_ns; /* time the limits held traffic back */
 };
 
-struct net_rx_frame;
+struct net_frame;
+struct net_frame_queue {
+	struct net_frame *head, *tail;
+	unsigned count;
+	size_t bytes;
+};
 
 struct virtio_net {
 	struct virtio_mmio transport;
@@ -48,12 +53,11 @@ struct virtio_net {
 	pthread_t thread;
 	int kick_fd;               /* eventfd: the guest queued frames to send or buffers to receive into */
 	_Atomic bool kick_pending; /* kick_fd was written and the thread has not looked at the queues yet */
-	struct net_rx_frame *backlog_head, *backlog_tail;
-	unsigned backlog_count;
-	size_t backlog_bytes;
+	struct net_frame_queue backlog; /* received, waiting for the guest's buffers or the limits */
+	struct net_frame_queue txq;     /* popped from the guest, waiting for the limits */
+	size_t txq_max_bytes;
 	struct token_bucket rx_bw, tx_bw, rx_pps, tx_pps;
 	uint64_t rx_next_ns, tx_next_ns; /* the limits hold traffic back until then */
-	uint8_t *tx_buf;
 	bool started;
 	_Atomic bool stopping;
 

@@ -19,7 +19,7 @@ def guest_dir():
 
 
 class Guest:
-    def __init__(self, cloison, args=(), timeout=180, argv=None):
+    def __init__(self, cloison, args=(), timeout=180, argv=None, env=None):
         """Runs `cloison run ARGS`, or any console-on-stdio VMM given as argv (benchmarks)."""
         self.timeout = timeout
         self.proc = subprocess.Popen(
@@ -27,6 +27,7 @@ class Guest:
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
+            env=env,
         )
         self.buf = b""
         self.pos = 0

@@ -1,0 +1,267 @@
+/*
+ * cmd_net.c — `cloison net create|list|info|rm`: defined networks that VMs
+ * join with `cloison run --net NAME`.
+ *
+ * Exit status: 0 done, 1 failed (message on stderr), 2 usage error.
+ */
+#include "commands.h"
+
+#include "net/netobj.h"
+#include "util/log.h"
+
+#include <arpa/inet.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void usage(FILE *out)
+{
+	fprintf(out, "Usage: cloison net create NAME --type nat|internal|host-only|bridge [OPTIONS]\n"
+	             "       cloison net list [--format table|json]\n"
+	             "       cloison net info NAME [--format table|json]\n"
+	             "       cloison net rm NAME\n"
+	             "\n"
+	             "Types:\n"
+	             "  nat        user-mode NAT through the VM's own process: DHCP, DNS, port forwards;\n"
+	             "             no privileges needed (default subnet 10.0.2.0/24)\n"
+	             "  internal   a LAN segment: the VMs on it see each other and nothing else\n"
+	             "  host-only  a host bridge with address .1 on the subnet and no uplink; each VM\n"
+	             "             gets a TAP on it (root; default subnet 192.168.100.0/24)\n"
+	             "  bridge     TAPs on an existing host bridge: VMs sit on that LAN (root)\n"
+	             "\n"
+	             "Options for create:\n"
+	             "  --subnet A.B.C.D/N     nat and host-only: the network's addresses\n"
+	             "  --dhcp on|off          nat: DHCP server (default on)\n"
+	             "  --bridge NAME          bridge: the host bridge to join\n"
+	             "  --hostfwd RULE         nat: [tcp|udp]:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT\n"
+	             "                         (repeatable)\n"
+	             "\n"
+	             "Definitions live in $CLOISON_STATE_DIR/networks (default /var/lib/cloison as root,\n"
+	             "else ~/.local/state/cloison).\n");
+}
+
+static void print_table_row(const struct netobj *o)
+{
+	char net[INET_ADDRSTRLEN] = "-", sub[40] = "-";
+	if (o->type == NETOBJ_NAT || o->type == NETOBJ_HOST_ONLY) {
+		inet_ntop(AF_INET, &o->network, net, sizeof(net));
+		snprintf(sub, sizeof(sub), "%s/%d", net, __builtin_popcount(o->netmask.s_addr));
+	}
+	printf("%-20s %-10s %-20s %-16s %s\n", o->name, netobj_type_name(o->type), sub,
+	       o->bridge[0] ? o->bridge : "-", o->type == NETOBJ_NAT ? (o->dhcp ? "on" : "off") : "-");
+}
+
+static bool want_json(int argc, char **argv, int *next)
+{
+	bool json = false;
+	for (int i = *next; i < argc; i++) {
+		if (!strcmp(argv[i], "--format") && i + 1 < argc) {
+			json = !strcmp(argv[i + 1], "json");
+			if (!json && strcmp(argv[i + 1], "table"))
+				return log_error("--format: table or json"), false;
+			i++;
+		} else if (!strncmp(argv[i], "--format=", 9)) {
+			json = !strcmp(argv[i] + 9, "json");
+		}
+	}
+	return json;
+}
+
+static int net_list(int argc, char **argv)
+{
+	int next = 1;
+	bool json = want_json(argc, argv, &next);
+	char err[512];
+	size_t n;
+	char **names = netobj_list(&n, err, sizeof(err));
+	if (!names) {
+		log_error("%s", err);
+		return 1;
+	}
+	if (json)
+		printf("[");
+	else
+		printf("%-20s %-10s %-20s %-16s %s\n", "NAME", "TYPE", "SUBNET", "BRIDGE", "DHCP");
+	for (size_t i = 0; i < n; i++) {
+		struct netobj o;
+		if (!netobj_load(names[i], &o, err, sizeof(err))) {
+			log_warn("%s", err);
+			continue;
+		}
+		if (json) {
+			char *s = netobj_to_json(&o);
+			printf("%s%s", i ? ",\n" : "\n", s);
+			free(s);
+		} else {
+			print_table_row(&o);
+		}
+	}
+	if (json) printf("\n]\n");
+	netobj_free_names(names, n);
+	return 0;
+}
+
+static int net_info(int argc, char **argv)
+{
+	if (argc < 2 || argv[1][0] == '-') {
+		log_error("net info: which network? (cloison net info NAME)");
+		return 2;
+	}
+	int next = 2;
+	bool json = want_json(argc, argv, &next);
+	struct netobj o;
+	char err[512];
+	if (!netobj_load(argv[1], &o, err, sizeof(err))) {
+		log_error("%s", err);
+		return 1;
+	}
+	char *s = netobj_to_json(&o);
+	if (json) {
+		printf("%s\n", s);
+	} else {
+		printf("%-20s %-10s %-20s %-16s %s\n", "NAME", "TYPE", "SUBNET", "BRIDGE", "DHCP");
+		print_table_row(&o);
+		for (unsigned i = 0; i < o.nhostfwd; i++) printf("hostfwd %s\n", o.hostfwd[i]);
+	}
+	free(s);
+	return 0;
+}
+
+static int net_create(int argc, char **argv)
+{
+	enum { OPT_TYPE = 1000, OPT_SUBNET, OPT_DHCP, OPT_BRIDGE, OPT_HOSTFWD };
+	static const struct option longopts[] = {
+	    {"type", required_argument, NULL, OPT_TYPE},
+	    {"subnet", required_argument, NULL, OPT_SUBNET},
+	    {"dhcp", required_argument, NULL, OPT_DHCP},
+	    {"bridge", required_argument, NULL, OPT_BRIDGE},
+	    {"hostfwd", required_argument, NULL, OPT_HOSTFWD},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	const char *type = NULL, *subnet = NULL, *dhcp = NULL, *bridge = NULL, *fwd[NET_MAX_HOSTFWD];
+	unsigned nfwd = 0;
+	int c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		switch (c) {
+		case OPT_TYPE: type = optarg; break;
+		case OPT_SUBNET: subnet = optarg; break;
+		case OPT_DHCP: dhcp = optarg; break;
+		case OPT_BRIDGE: bridge = optarg; break;
+		case OPT_HOSTFWD:
+			if (nfwd == NET_MAX_HOSTFWD) {
+				log_error("at most %d --hostfwd", NET_MAX_HOSTFWD);
+				return 2;
+			}
+			fwd[nfwd++] = optarg;
+			break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind + 1 != argc) {
+		log_error("net create: expected one NAME (cloison net create NAME --type TYPE)");
+		return 2;
+	}
+	const char *name = argv[optind];
+	enum netobj_type t;
+	if (!type || !netobj_type_parse(type, &t)) {
+		log_error("net create: --type nat, internal, host-only or bridge is required");
+		return 2;
+	}
+	if (!net_name_valid(name)) {
+		log_error("'%s' is not a valid network name (1 to 64 of A-Z a-z 0-9 _ . -)", name);
+		return 2;
+	}
+	struct netobj o;
+	netobj_defaults(&o, name, t);
+	if (subnet) {
+		if (t != NETOBJ_NAT && t != NETOBJ_HOST_ONLY) {
+			log_error("--subnet applies to nat and host-only networks");
+			return 2;
+		}
+		if (!net_parse_cidr(subnet, &o.network, &o.netmask)) {
+			log_error("--subnet %s: expected A.B.C.D/N with N from 8 to 30 and no host bits",
+			          subnet);
+			return 2;
+		}
+	}
+	if (dhcp) {
+		if (t != NETOBJ_NAT) {
+			log_error(
+			    "--dhcp applies to nat networks (on internal networks, run a DHCP server such as "
+			    "busybox udhcpd in one of the VMs)");
+			return 2;
+		}
+		if (strcmp(dhcp, "on") && strcmp(dhcp, "off")) {
+			log_error("--dhcp on|off");
+			return 2;
+		}
+		o.dhcp = !strcmp(dhcp, "on");
+	}
+	if ((t == NETOBJ_BRIDGE) != (bridge != NULL)) {
+		log_error(t == NETOBJ_BRIDGE
+		              ? "a bridge network needs --bridge NAME (an existing host bridge)"
+		              : "--bridge applies to bridge networks");
+		return 2;
+	}
+	if (bridge) {
+		if (strlen(bridge) > 15 || !*bridge || strchr(bridge, '/')) {
+			log_error("--bridge %s: not an interface name", bridge);
+			return 2;
+		}
+		strcpy(o.bridge, bridge);
+	}
+	if (nfwd && t != NETOBJ_NAT) {
+		log_error("--hostfwd applies to nat networks");
+		return 2;
+	}
+	char err[512];
+	struct net_config probe;
+	net_config_defaults(&probe, NET_USER);
+	for (unsigned i = 0; i < nfwd; i++) {
+		char opt[96];
+		snprintf(opt, sizeof(opt), "hostfwd=%s", fwd[i]);
+		if (strlen(fwd[i]) >= sizeof(o.hostfwd[0]) ||
+		    !net_config_parse_options(opt, &probe, err, sizeof(err))) {
+			log_error("--hostfwd %s: %s", fwd[i], err);
+			return 2;
+		}
+		strcpy(o.hostfwd[o.nhostfwd++], fwd[i]);
+	}
+	if (!netobj_create(&o, err, sizeof(err))) {
+		log_error("%s", err);
+		return 1;
+	}
+	printf("network %s created (%s)\n", name, netobj_type_name(t));
+	return 0;
+}
+
+int cmd_net(int argc, char **argv)
+{
+	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+		usage(argc < 2 ? stderr : stdout);
+		return argc < 2 ? 2 : 0;
+	}
+	const char *sub = argv[1];
+	if (!strcmp(sub, "create")) return net_create(argc - 1, argv + 1);
+	if (!strcmp(sub, "list") || !strcmp(sub, "ls")) return net_list(argc - 1, argv + 1);
+	if (!strcmp(sub, "info")) return net_info(argc - 1, argv + 1);
+	if (!strcmp(sub, "rm") || !strcmp(sub, "delete")) {
+		if (argc != 3) {
+			log_error("net rm: expected one NAME");
+			return 2;
+		}
+		char err[512];
+		if (!netobj_remove(argv[2], err, sizeof(err))) {
+			log_error("%s", err);
+			return 1;
+		}
+		printf("network %s removed\n", argv[2]);
+		return 0;
+	}
+	log_error("net: unknown subcommand '%s' (create, list, info, rm)", sub);
+	return 2;
+}
