@@ -44,6 +44,22 @@ def seed_virtqueue():
     return hdr + bytes(ram)
 
 
+def seed_virtio_net():
+    """Header (features: VERSION_1 low half is set separately; CSUM, GUEST_CSUM, MAC, MRG_RXBUF; queue
+    size 8; three frames to receive) + RAM: one TX chain (header + 60-byte frame), four RX buffers."""
+    ram = bytearray(0x6000)
+    base = 0x80000000
+    for i in range(4):                                                  # RX desc i: 0x100 bytes, writable
+        struct.pack_into("<QIHH", ram, 16 * i, base + 0x3000 + 0x100 * i, 0x100, 2, 0)
+    struct.pack_into("<HH4H", ram, 0x800, 0, 4, 0, 1, 2, 3)            # RX avail: idx 4
+    struct.pack_into("<QIHH", ram, 0x1000, base + 0x4000, 12, 1, 1)    # TX desc 0: header, NEXT -> 1
+    struct.pack_into("<QIHH", ram, 0x1010, base + 0x4100, 60, 0, 0)    # TX desc 1: frame
+    struct.pack_into("<HHH", ram, 0x1800, 0, 1, 0)                     # TX avail: idx 1
+    ram[0x4100:0x4106] = b"\xff" * 6
+    hdr = struct.pack("<IH3H", (1 << 0) | (1 << 1) | (1 << 5) | (1 << 15), 3, 60, 300, 1514)
+    return hdr + bytes(ram)
+
+
 def seed_qcow2(work):
     """Small qcow2 images written by qemu-img/qemu-io (512-byte clusters keep them small), each behind
     a script: le16 length, then 8-byte ops (read, write, zero, discard, flush, status, resize)."""
@@ -69,7 +85,9 @@ def main():
     corpus = os.path.join(work, "corpus")
     shutil.rmtree(corpus, ignore_errors=True)
     os.makedirs(corpus)
-    if "virtqueue" in os.path.basename(fuzzer):
+    if "virtio_net" in os.path.basename(fuzzer):
+        seeds = {"frames": seed_virtio_net()}
+    elif "virtqueue" in os.path.basename(fuzzer):
         seeds = {"chain": seed_virtqueue()}
     elif "qcow2" in os.path.basename(fuzzer):
         seeds = seed_qcow2(work)
