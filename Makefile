@@ -34,6 +34,8 @@ unit: build
 
 bench: build guest
 	bash bench/boot.sh
+	bash bench/disk.sh
+	bash bench/net.sh
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

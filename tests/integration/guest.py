@@ -6,11 +6,38 @@ its output and the next prompt). Used by the integration tests.
 """
 import os
 import re
+import socket
 import subprocess
 import threading
 import time
 
 PROMPT = "guest# "
+
+
+def free_port():
+    """A TCP port on 127.0.0.1 that nobody listens on right now."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def tcp_sink():
+    """A listener on 127.0.0.1 that accepts one connection and reads it to the end in a thread.
+    Returns the listening socket (its port: getsockname()[1])."""
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(1)
+
+    def drain():
+        c, _ = srv.accept()
+        while c.recv(1 << 20):
+            pass
+        c.close()
+
+    threading.Thread(target=drain, daemon=True).start()
+    return srv
 
 
 def guest_dir():

@@ -28,18 +28,11 @@ import unittest
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from guest import Guest  # noqa: E402
+from guest import Guest, free_port, tcp_sink  # noqa: E402
 
 CLOISON = None
 APPEND = "console=ttyS0 quiet"
 
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def pcap_sources(path):
@@ -98,17 +91,7 @@ class Nat(unittest.TestCase):
         self.assertEqual(g.wait_exit(60), 0, g.stderr)
 
     def test_rate_limit_10mbit(self):
-        srv = socket.socket()
-        srv.bind(("127.0.0.1", 0))
-        srv.listen(1)
-
-        def sink():
-            c, _ = srv.accept()
-            while c.recv(1 << 16):
-                pass
-            c.close()
-
-        threading.Thread(target=sink, daemon=True).start()
+        srv = tcp_sink()
         port = free_port()
         self.g = g = Guest(CLOISON, ["--net", f"user,hostfwd=tcp:127.0.0.1:{port}-:5001,rx_bw=10M,tx_bw=10M"],
                            timeout=120)
