@@ -9,6 +9,7 @@ build=${1:-build}
 san=${SAN_BUILD:-build-san}
 fuzz=${FUZZ_BUILD:-build-fuzz}
 status=0
+build_failures=0 # a build that fails counts as a failed suite in the summary
 
 meson test -C "$build" --print-errorlogs || status=1
 
@@ -18,7 +19,12 @@ if [ -z "${CLOISON_NO_SANITIZERS:-}" ]; then
       ${CI:+-Dwerror=true} >/dev/null || status=1
   fi
   export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-  ninja -C "$san" >/dev/null && meson test -C "$san" --print-errorlogs --suite unit --suite diff || status=1
+  if ninja -C "$san" >/dev/null; then
+    meson test -C "$san" --print-errorlogs --suite unit --suite diff || status=1
+  else
+    ninja -C "$san" 2>&1 | grep -E "error" | head -20
+    status=1 build_failures=$((build_failures + 1))
+  fi
 fi
 
 if [ -z "${CLOISON_NO_FUZZ:-}" ]; then
@@ -26,13 +32,19 @@ if [ -z "${CLOISON_NO_FUZZ:-}" ]; then
     CC=clang meson setup "$fuzz" -Dfuzz=true -Dbuildtype=debugoptimized -Db_sanitize=address,undefined \
       -Db_lundef=false >/dev/null || status=1
   fi
-  ninja -C "$fuzz" >/dev/null && meson test -C "$fuzz" --print-errorlogs --suite fuzz || status=1
+  if ninja -C "$fuzz" >/dev/null; then
+    meson test -C "$fuzz" --print-errorlogs --suite fuzz || status=1
+  else
+    ninja -C "$fuzz" 2>&1 | grep -E "error" | head -20
+    status=1 build_failures=$((build_failures + 1))
+  fi
 fi
 
-python3 - "$build/meson-logs/testlog.json" "$san/meson-logs/testlog.json" "$fuzz/meson-logs/testlog.json" <<'PY'
+python3 - "$build_failures" "$build/meson-logs/testlog.json" "$san/meson-logs/testlog.json" "$fuzz/meson-logs/testlog.json" <<'PY'
 import json, os, sys
-passed = failed = skipped = 0
-for path in sys.argv[1:]:
+passed = skipped = 0
+failed = int(sys.argv[1])
+for path in sys.argv[2:]:
     if not os.path.exists(path):
         continue
     for line in open(path):

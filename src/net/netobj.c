@@ -293,7 +293,7 @@ static bool netobj_config(const struct netobj *o, struct net_config *cfg, char *
 	switch (o->type) {
 	case NETOBJ_NAT: {
 		net_config_defaults(cfg, NET_USER);
-		char opts[64], c[40];
+		char opts[96], c[40];
 		snprintf(opts, sizeof(opts), "net=%s", cidr(o->network, o->netmask, c, sizeof(c)));
 		if (!net_config_parse_options(opts, cfg, err, errlen)) return false;
 		for (unsigned i = 0; i < o->nhostfwd; i++) {
