@@ -5,6 +5,7 @@
 #include "netobj.h"
 
 #include "net/hostif.h"
+#include "util/fs.h"
 
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -57,16 +58,8 @@ static bool networks_dir(char *buf, size_t len, bool create, char *err, size_t e
 		return false;
 	}
 	if (!create) return true;
-	char tmp[PATH_MAX];
-	snprintf(tmp, sizeof(tmp), "%s", buf);
-	for (char *p = tmp + 1; *p; p++) {
-		if (*p != '/') continue;
-		*p = 0;
-		mkdir(tmp, 0755);
-		*p = '/';
-	}
-	if (mkdir(tmp, 0755) && errno != EEXIST) {
-		snprintf(err, errlen, "cannot create %s: %s", tmp, strerror(errno));
+	if (!mkdir_p(buf, 0755)) {
+		snprintf(err, errlen, "cannot create %s: %s", buf, strerror(errno));
 		return false;
 	}
 	return true;

@@ -16,13 +16,14 @@
  */
 #include "netdev.h"
 
+#include "util/fs.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -222,19 +223,6 @@ static const struct net_backend_ops segment_ops = {
     .describe = seg_describe,
     .destroy = seg_destroy,
 };
-
-static bool mkdir_p(const char *path, mode_t mode)
-{
-	char tmp[PATH_MAX];
-	snprintf(tmp, sizeof(tmp), "%s", path);
-	for (char *p = tmp + 1; *p; p++) {
-		if (*p != '/') continue;
-		*p = 0;
-		if (mkdir(tmp, mode) && errno != EEXIST) return false;
-		*p = '/';
-	}
-	return !mkdir(tmp, mode) || errno == EEXIST;
-}
 
 struct net_backend *net_segment_open(const struct net_config *cfg, char *err, size_t errlen)
 {
