@@ -7,6 +7,7 @@
 #define CLOISON_DEVICES_H
 
 #include "machine.h"
+#include "util/state.h"
 
 struct clint *clint_create(struct machine *m);
 void clint_destroy(struct clint *c);
@@ -22,6 +23,18 @@ size_t uart_receive(struct uart *u, const uint8_t *buf, size_t len);
 struct goldfish_rtc *rtc_create(struct machine *m, uint64_t base, unsigned irq);
 void rtc_destroy(struct goldfish_rtc *r);
 void rtc_poll(struct goldfish_rtc *r);
+
+/* Snapshots (caller holds io_lock and has opened the section). */
+void plic_save(const struct plic *p, struct state_writer *w);
+void plic_load(struct plic *p, struct state_reader *r);
+void uart_save(const struct uart *u, struct state_writer *w);
+void uart_load(struct uart *u, struct state_reader *r);
+void rtc_save(const struct goldfish_rtc *r, struct state_writer *w);
+void rtc_load(struct goldfish_rtc *r, struct state_reader *rd);
+
+/* Hart threads, for machine.c and snapshot.c (run_lock held). */
+void machine_start_harts(struct machine *m);
+void machine_stop_harts(struct machine *m);
 
 bool test_finisher_create(struct machine *m, uint64_t base);
 

@@ -31,6 +31,7 @@ static uint64_t monotonic_ns(void)
 
 uint64_t machine_time(const struct machine *m)
 {
+	if (atomic_load_explicit(&m->time_frozen, memory_order_acquire)) return m->frozen_ticks;
 	return (monotonic_ns() - m->time_origin_ns) / (1000000000ULL / MACHINE_TIMEBASE_HZ);
 }
 
@@ -172,6 +173,7 @@ struct machine *machine_create(const struct machine_config *cfg, char *errmsg, s
 	m->console_write = cfg->console_write;
 	m->console_opaque = cfg->console_opaque;
 	pthread_mutex_init(&m->io_lock, NULL);
+	pthread_mutex_init(&m->run_lock, NULL);
 	m->time_origin_ns = monotonic_ns();
 
 	/* 4 KiB past the end stay readable: the CPU may read a few bytes ahead. */
@@ -185,7 +187,13 @@ struct machine *machine_create(const struct machine_config *cfg, char *errmsg, s
 		return NULL;
 	}
 
+	if (!dirty_log_init(&m->dirty, m->ram, m->ram_size)) {
+		snprintf(errmsg, errlen, "out of memory");
+		machine_destroy(m);
+		return NULL;
+	}
 	struct rv_bus bus = {
+	    .dirty = &m->dirty,
 	    .ram = m->ram,
 	    .ram_base = VIRT_RAM_BASE,
 	    .ram_size = m->ram_size,
@@ -225,7 +233,8 @@ struct machine *machine_create(const struct machine_config *cfg, char *errmsg, s
 		machine_destroy(m);
 		return NULL;
 	}
-	struct guest_ram guest = {.host = m->ram, .base = VIRT_RAM_BASE, .size = m->ram_size};
+	struct guest_ram guest = {
+	    .host = m->ram, .base = VIRT_RAM_BASE, .size = m->ram_size, .dirty = &m->dirty};
 	for (unsigned i = 0; i < cfg->ndisks; i++) { /* disks first: vda is the first --disk */
 		const struct machine_disk *dk = &cfg->disks[i];
 		struct block_backend *b = block_open(dk->path, dk->format,
@@ -302,7 +311,9 @@ void machine_destroy(struct machine *m)
 		free(m->harts[i]);
 	}
 	if (m->ram) munmap(m->ram, m->ram_size + 4096);
+	dirty_log_free(&m->dirty);
 	pthread_mutex_destroy(&m->io_lock);
+	pthread_mutex_destroy(&m->run_lock);
 	free(m);
 }
 
@@ -330,10 +341,33 @@ static void *hart_thread(void *arg)
 	return NULL;
 }
 
+/* Hart threads (run_lock held). */
+void machine_start_harts(struct machine *m)
+{
+	if (m->harts_running) return;
+	for (unsigned i = 0; i < m->nharts; i++) {
+		atomic_store(&m->harts[i]->stop, 0);
+		pthread_create(&m->threads[i], NULL, hart_thread, m->harts[i]);
+	}
+	m->harts_running = true;
+}
+
+void machine_stop_harts(struct machine *m)
+{
+	if (!m->harts_running) return;
+	for (unsigned i = 0; i < m->nharts; i++) {
+		atomic_store(&m->harts[i]->stop, 1);
+		rv_hart_kick(m->harts[i]);
+	}
+	for (unsigned i = 0; i < m->nharts; i++) pthread_join(m->threads[i], NULL);
+	m->harts_running = false;
+}
+
 void machine_start(struct machine *m)
 {
-	for (unsigned i = 0; i < m->nharts; i++)
-		pthread_create(&m->threads[i], NULL, hart_thread, m->harts[i]);
+	pthread_mutex_lock(&m->run_lock);
+	if (!m->paused) machine_start_harts(m);
+	pthread_mutex_unlock(&m->run_lock);
 }
 
 void machine_request_exit(struct machine *m, enum machine_exit reason, int code)
@@ -348,11 +382,9 @@ void machine_request_exit(struct machine *m, enum machine_exit reason, int code)
 
 void machine_stop(struct machine *m)
 {
-	for (unsigned i = 0; i < m->nharts; i++) {
-		atomic_store(&m->harts[i]->stop, 1);
-		rv_hart_kick(m->harts[i]);
-	}
-	for (unsigned i = 0; i < m->nharts; i++) pthread_join(m->threads[i], NULL);
+	pthread_mutex_lock(&m->run_lock);
+	machine_stop_harts(m);
+	pthread_mutex_unlock(&m->run_lock);
 }
 
 uint64_t machine_instructions(const struct machine *m)

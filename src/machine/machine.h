@@ -10,6 +10,8 @@
 
 #include "cpu/riscv/hart.h"
 #include "net/netdev.h"
+#include "util/dirty_log.h"
+#include "util/state.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -116,8 +118,15 @@ struct machine {
 	struct virtio_net *nics[MACHINE_MAX_NICS];
 	unsigned nnics;
 
-	/* Platform timer: 10 MHz ticks from the host monotonic clock. */
+	/* Platform timer: 10 MHz ticks from the host monotonic clock; it stands still while paused. */
 	uint64_t time_origin_ns;
+	_Atomic bool time_frozen;
+	uint64_t frozen_ticks;
+
+	/* Run control: whether hart threads exist, whether the VM is paused (run_lock guards both). */
+	pthread_mutex_t run_lock;
+	bool harts_running, paused;
+	struct dirty_log dirty; /* pages written while live migration tracks them */
 
 	_Atomic int exit_reason; /* enum machine_exit */
 	int exit_code;           /* for MACHINE_FAIL */
@@ -156,6 +165,25 @@ void machine_start(struct machine *m);
 void machine_stop(struct machine *m);
 void machine_request_exit(struct machine *m, enum machine_exit reason, int code);
 uint64_t machine_instructions(const struct machine *m);
+
+/* Pause: harts stop, guest time stands still, in-flight disk requests complete (and with `flush`,
+ * reach the host's disk), devices stop touching guest memory. False if already paused, stopped, or a
+ * disk flush failed (then the VM is paused anyway). Resume undoes it. Both take run_lock. */
+bool machine_pause(struct machine *m, bool flush);
+bool machine_resume(struct machine *m);
+bool machine_is_paused(struct machine *m);
+/* Snapshot of every component's state as sections (the machine must be paused). The caller frames it
+ * (header, its own sections, "end"). */
+void machine_save_state(struct machine *m, struct state_writer *w);
+/* Loads what machine_save_state wrote into a machine built from the same configuration, before it
+ * starts. False with r->err set on any mismatch or out-of-range field. */
+bool machine_load_state(struct machine *m, struct state_reader *r);
+/* Dirty-page tracking for live migration: start marks every page; harvest moves the marks into `out`
+ * (one bit per page) with the harts briefly stopped so no write TLB entry outlives the round.
+ * Returns the number of dirty pages. */
+void machine_dirty_start(struct machine *m);
+uint64_t machine_dirty_harvest(struct machine *m, uint64_t *out);
+void machine_dirty_stop(struct machine *m);
 
 /* Bus. */
 bool machine_add_region(struct machine *m, uint64_t base, uint64_t size, mmio_read_fn rd, mmio_write_fn wr,

@@ -161,3 +161,47 @@ void plic_destroy(struct plic *p)
 {
 	free(p);
 }
+
+void plic_save(const struct plic *p, struct state_writer *w)
+{
+	state_put_u32(w, p->ncontexts);
+	state_put_bytes(w, p->priority, sizeof(p->priority));
+	state_put_bytes(w, p->level, sizeof(p->level));
+	state_put_bytes(w, p->pending, sizeof(p->pending));
+	state_put_bytes(w, p->claimed, sizeof(p->claimed));
+	for (unsigned c = 0; c < p->ncontexts; c++) state_put_bytes(w, p->enable[c], sizeof(p->enable[c]));
+	state_put_bytes(w, p->threshold, sizeof(uint32_t) * p->ncontexts);
+}
+
+void plic_load(struct plic *p, struct state_reader *r)
+{
+	uint32_t n = state_get_u32(r);
+	if (!r->failed && n != p->ncontexts) {
+		state_fail(r, "plic: %u contexts saved, this board has %u", n, p->ncontexts);
+		return;
+	}
+	struct plic t = *p;
+	state_get_bytes(r, t.priority, sizeof(t.priority));
+	state_get_bytes(r, t.level, sizeof(t.level));
+	state_get_bytes(r, t.pending, sizeof(t.pending));
+	state_get_bytes(r, t.claimed, sizeof(t.claimed));
+	for (unsigned c = 0; c < t.ncontexts; c++) state_get_bytes(r, t.enable[c], sizeof(t.enable[c]));
+	state_get_bytes(r, t.threshold, sizeof(uint32_t) * t.ncontexts);
+	if (r->failed) return;
+	for (unsigned i = 0; i < PLIC_NUM_SOURCES; i++)
+		if (t.priority[i] > 7) {
+			state_fail(r, "plic: source %u has priority %u (at most 7)", i, t.priority[i]);
+			return;
+		}
+	for (unsigned c = 0; c < t.ncontexts; c++)
+		if (t.threshold[c] > 7) {
+			state_fail(r, "plic: context %u has threshold %u (at most 7)", c, t.threshold[c]);
+			return;
+		}
+	if ((t.level[0] | t.pending[0] | t.claimed[0]) & 1) {
+		state_fail(r, "plic: source 0 is reserved");
+		return;
+	}
+	*p = t;
+	update_outputs(p);
+}

@@ -110,3 +110,24 @@ void rtc_destroy(struct goldfish_rtc *r)
 {
 	free(r);
 }
+
+void rtc_save(const struct goldfish_rtc *r, struct state_writer *w)
+{
+	state_put_u32(w, r->time_high_latch);
+	state_put_u32(w, r->alarm_high);
+	state_put_u64(w, r->alarm_ns);
+	state_put_bool(w, r->alarm_armed);
+	state_put_bool(w, r->irq_enabled);
+	state_put_bool(w, r->irq_pending);
+}
+
+void rtc_load(struct goldfish_rtc *r, struct state_reader *rd)
+{
+	uint32_t latch = state_get_u32(rd), high = state_get_u32(rd);
+	uint64_t alarm = state_get_u64(rd);
+	bool armed = state_get_bool(rd), en = state_get_bool(rd), pend = state_get_bool(rd);
+	if (rd->failed) return;
+	r->time_high_latch = latch, r->alarm_high = high, r->alarm_ns = alarm;
+	r->alarm_armed = armed, r->irq_enabled = en, r->irq_pending = pend;
+	update_irq(r);
+}

@@ -9,6 +9,7 @@
 #include "devices.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #define UART_RX_BUF 4096
 
@@ -147,4 +148,34 @@ struct uart *uart_create(struct machine *m, uint64_t base, unsigned irq)
 void uart_destroy(struct uart *u)
 {
 	free(u);
+}
+
+void uart_save(const struct uart *u, struct state_writer *w)
+{
+	const uint8_t regs[7] = {u->ier, u->lcr, u->mcr, u->scr, u->fcr, u->dll, u->dlm};
+	state_put_bytes(w, regs, sizeof(regs));
+	state_put_bool(w, u->thre_pending);
+	state_put_u32(w, (uint32_t)u->rx_count);
+	for (size_t i = 0; i < u->rx_count; i++) state_put_u8(w, u->rx[(u->rx_head + i) % UART_RX_BUF]);
+}
+
+void uart_load(struct uart *u, struct state_reader *r)
+{
+	uint8_t regs[7], rx[UART_RX_BUF];
+	state_get_bytes(r, regs, sizeof(regs));
+	bool thre = state_get_bool(r);
+	uint32_t n = state_get_u32(r);
+	if (!r->failed && n > UART_RX_BUF) {
+		state_fail(r, "uart: %u bytes of input saved, the FIFO holds %d", n, UART_RX_BUF);
+		return;
+	}
+	state_get_bytes(r, rx, n);
+	if (r->failed) return;
+	u->ier = regs[0] & 0x0f, u->lcr = regs[1], u->mcr = regs[2] & 0x1f, u->scr = regs[3];
+	u->fcr = regs[4], u->dll = regs[5], u->dlm = regs[6];
+	u->thre_pending = thre;
+	memcpy(u->rx, rx, n);
+	u->rx_head = 0;
+	u->rx_count = n;
+	update_irq(u);
 }

@@ -247,12 +247,16 @@ static void *io_thread(void *arg)
 		pthread_mutex_lock(d->io_lock);
 		if (r->generation == d->generation) { /* not reset meanwhile */
 			*r->status = status;
+			guest_ram_dirty(&d->transport.ram, r->status, 1);
+			for (int i = 0; r->data_device_writes && i < r->niov; i++)
+				guest_ram_dirty(&d->transport.ram, r->iov[i].iov_base, r->iov[i].iov_len);
 			virtq_push(&d->transport.queues[r->queue], &d->transport.ram, r->head, written);
 			virtio_notify_used(&d->transport, r->queue);
 		}
 		pthread_mutex_unlock(d->io_lock);
 		free(r);
 		pthread_mutex_lock(&d->lock);
+		if (--d->inflight == 0) pthread_cond_broadcast(&d->drained);
 	}
 	pthread_mutex_unlock(&d->lock);
 	return NULL;
@@ -276,6 +280,7 @@ static void blk_notify(struct virtio_mmio *t, unsigned qi)
 		else
 			d->pending = r;
 		d->pending_tail = r;
+		d->inflight++;
 		pthread_cond_signal(&d->cond);
 		pthread_mutex_unlock(&d->lock);
 	}
@@ -351,12 +356,22 @@ struct virtio_blk *virtio_blk_create(struct block_backend *backend, const struct
 	virtio_mmio_init(&d->transport, &d->ops, d, ram, NULL, NULL, "virtio-blk");
 	pthread_mutex_init(&d->lock, NULL);
 	pthread_cond_init(&d->cond, NULL);
+	pthread_cond_init(&d->drained, NULL);
 	if (pthread_create(&d->thread, NULL, io_thread, d) != 0) {
 		snprintf(errmsg, errlen, "cannot start the disk I/O thread");
 		free(d);
 		return NULL;
 	}
 	return d;
+}
+
+bool virtio_blk_drain(struct virtio_blk *d)
+{
+	pthread_mutex_lock(&d->lock);
+	while (d->inflight) pthread_cond_wait(&d->drained, &d->lock);
+	pthread_mutex_unlock(&d->lock);
+	struct block_backend *b = d->backend;
+	return b->readonly || b->drv->flush(b) == 0;
 }
 
 void virtio_blk_destroy(struct virtio_blk *d)
@@ -369,6 +384,7 @@ void virtio_blk_destroy(struct virtio_blk *d)
 	pthread_join(d->thread, NULL);
 	pthread_mutex_destroy(&d->lock);
 	pthread_cond_destroy(&d->cond);
+	pthread_cond_destroy(&d->drained);
 	block_close(d->backend);
 	free(d);
 }

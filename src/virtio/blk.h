@@ -28,6 +28,8 @@ struct virtio_blk {
 	pthread_mutex_t lock; /* guards the pending list and `stopping` */
 	pthread_cond_t cond;
 	struct blk_req *pending, *pending_tail;
+	unsigned inflight; /* requests queued or executing; guarded by `lock` */
+	pthread_cond_t drained;
 	bool stopping;
 
 	struct token_bucket bps, iops; /* limits (rate 0: none); used by the I/O thread only */
@@ -48,6 +50,9 @@ struct virtio_blk *virtio_blk_create(struct block_backend *backend, const struct
 /* Limits the guest's reads and writes to `bytes_per_s` and `ops_per_s` (0: unlimited). Call before the
  * guest runs. */
 void virtio_blk_set_limits(struct virtio_blk *d, uint64_t bytes_per_s, uint64_t ops_per_s);
+/* Waits until every request the guest queued has completed into its queue, then flushes the backend to
+ * the host's disk (before a snapshot). Returns false if the flush failed. */
+bool virtio_blk_drain(struct virtio_blk *d);
 /* Finishes queued requests, stops the I/O thread, closes the backend. */
 void virtio_blk_destroy(struct virtio_blk *d);
 

@@ -48,7 +48,7 @@ static void console_notify(struct virtio_mmio *t, unsigned qi)
 size_t virtio_console_receive(struct virtio_console *c, const uint8_t *buf, size_t len)
 {
 	struct virtio_mmio *t = &c->transport;
-	if (!(t->status & 4 /* DRIVER_OK */)) return 0;
+	if (!(t->status & 4 /* DRIVER_OK */) || t->frozen) return 0;
 	struct virtq *q = &t->queues[RECEIVEQ];
 	size_t taken = 0;
 	const char *why;
@@ -61,6 +61,7 @@ size_t virtio_console_receive(struct virtio_console *c, const uint8_t *buf, size
 			uint32_t n = chain.segs[i].len;
 			if (n > len - taken) n = (uint32_t)(len - taken);
 			memcpy(chain.segs[i].host, buf + taken, n);
+			guest_ram_dirty(&t->ram, chain.segs[i].host, n);
 			taken += n;
 			written += n;
 		}

@@ -247,3 +247,94 @@ bool virtio_mmio_write(struct virtio_mmio *t, uint64_t off, unsigned size, uint6
 	}
 	return true;
 }
+
+void virtio_mmio_save(const struct virtio_mmio *t, struct state_writer *w)
+{
+	state_put_u32(w, t->ops->device_id);
+	state_put_u32(w, t->ops->num_queues);
+	state_put_u32(w, t->status);
+	state_put_u32(w, t->device_features_sel);
+	state_put_u32(w, t->driver_features_sel);
+	state_put_u64(w, t->driver_features);
+	state_put_u32(w, t->queue_sel);
+	state_put_u32(w, t->interrupt_status);
+	state_put_u32(w, t->config_generation);
+	for (unsigned i = 0; i < t->ops->num_queues; i++) {
+		const struct virtq *q = &t->queues[i];
+		state_put_u16(w, q->size);
+		state_put_bool(w, q->ready);
+		state_put_bool(w, q->event_idx);
+		state_put_u64(w, q->desc_gpa);
+		state_put_u64(w, q->avail_gpa);
+		state_put_u64(w, q->used_gpa);
+		state_put_u16(w, q->last_avail);
+		state_put_u16(w, q->used_idx);
+		state_put_u16(w, q->signalled_used);
+		state_put_bool(w, q->signalled_valid);
+	}
+}
+
+void virtio_mmio_load(struct virtio_mmio *t, struct state_reader *r)
+{
+	uint32_t id = state_get_u32(r), nq = state_get_u32(r);
+	if (!r->failed && (id != t->ops->device_id || nq != t->ops->num_queues)) {
+		state_fail(r,
+		           "%s: the saved device (id %u, %u queues) is not the one configured here (id %u, "
+		           "%u queues)",
+		           t->name, id, nq, t->ops->device_id, t->ops->num_queues);
+		return;
+	}
+	uint32_t status = state_get_u32(r);
+	uint32_t dsel = state_get_u32(r), drsel = state_get_u32(r);
+	uint64_t features = state_get_u64(r);
+	uint32_t qsel = state_get_u32(r), isr = state_get_u32(r), gen = state_get_u32(r);
+	if (r->failed) return;
+	if (features & ~offered_features(t)) {
+		state_fail(r, "%s: saved driver features 0x%llx were not offered", t->name,
+		           (unsigned long long)features);
+		return;
+	}
+	if (isr & ~3u || status & ~0xffu) {
+		state_fail(r, "%s: invalid status 0x%x or interrupt status 0x%x", t->name, status, isr);
+		return;
+	}
+	struct virtq queues[VIRTIO_MMIO_MAX_QUEUES] = {0};
+	for (unsigned i = 0; i < nq; i++) {
+		struct virtq *q = &queues[i];
+		q->size = state_get_u16(r);
+		q->ready = state_get_bool(r);
+		q->event_idx = state_get_bool(r);
+		q->desc_gpa = state_get_u64(r);
+		q->avail_gpa = state_get_u64(r);
+		q->used_gpa = state_get_u64(r);
+		q->last_avail = state_get_u16(r);
+		q->used_idx = state_get_u16(r);
+		q->signalled_used = state_get_u16(r);
+		q->signalled_valid = state_get_bool(r);
+		if (r->failed) return;
+		if (q->size > t->ops->queue_max || (q->size & (q->size - 1))) {
+			state_fail(r, "%s: queue %u has invalid size %u", t->name, i, q->size);
+			return;
+		}
+		if (q->ready && (q->size == 0 || !virtq_rings_valid(q, &t->ram))) {
+			state_fail(r, "%s: queue %u rings lie outside guest RAM", t->name, i);
+			return;
+		}
+	}
+	t->status = status;
+	t->device_features_sel = dsel;
+	t->driver_features_sel = drsel;
+	t->driver_features = features;
+	t->queue_sel = qsel;
+	t->interrupt_status = isr;
+	t->config_generation = gen;
+	memcpy(t->queues, queues, sizeof(queues));
+	if (t->set_irq) update_irq(t);
+}
+
+void virtio_mmio_set_frozen(struct virtio_mmio *t, bool frozen)
+{
+	bool was = t->frozen;
+	t->frozen = frozen;
+	if (was && !frozen && t->ops->resume && (t->status & VIRTIO_STATUS_DRIVER_OK)) t->ops->resume(t);
+}

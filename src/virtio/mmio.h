@@ -13,6 +13,7 @@
 #define CLOISON_VIRTIO_MMIO_H
 
 #include "virtqueue.h"
+#include "util/state.h"
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -45,6 +46,8 @@ struct virtio_device_ops {
 	void (*config_write)(struct virtio_mmio *t, uint32_t off, unsigned size, uint64_t val);
 	/* The driver reset the device: drop in-flight state. */
 	void (*reset)(struct virtio_mmio *t);
+	/* Devices run again after a pause or a restore: look at the queues (optional). */
+	void (*resume)(struct virtio_mmio *t);
 };
 
 /* Raises or lowers the device's interrupt line. */
@@ -66,6 +69,7 @@ struct virtio_mmio {
 	uint32_t config_generation;
 	struct virtq queues[VIRTIO_MMIO_MAX_QUEUES];
 	uint64_t broken_count; /* guest errors seen (statistics) */
+	bool frozen;           /* paused for a snapshot: devices leave guest memory and queues alone */
 };
 
 void virtio_mmio_init(struct virtio_mmio *t, const struct virtio_device_ops *ops, void *dev,
@@ -74,6 +78,13 @@ bool virtio_mmio_read(struct virtio_mmio *t, uint64_t off, unsigned size, uint64
 /* Device reset, as if the driver wrote 0 to Status (board reset). */
 void virtio_mmio_reset(struct virtio_mmio *t);
 bool virtio_mmio_write(struct virtio_mmio *t, uint64_t off, unsigned size, uint64_t val);
+
+/* Snapshots: the transport's registers and queues (inside a section the caller opened). Loading checks
+ * every value against what the device offers and that the rings lie in guest RAM. */
+void virtio_mmio_save(const struct virtio_mmio *t, struct state_writer *w);
+void virtio_mmio_load(struct virtio_mmio *t, struct state_reader *r);
+/* Freezes or thaws the device (caller holds the board's I/O lock); thawing lets it look at its queues. */
+void virtio_mmio_set_frozen(struct virtio_mmio *t, bool frozen);
 
 /* For devices: signalling. */
 /* Pushes used buffers' interrupt if the driver wants it. */

@@ -98,6 +98,7 @@ static int deliver(struct virtio_net *n, const uint8_t *frame, size_t len)
 {
 	struct virtio_mmio *t = &n->transport;
 	struct virtq *q = &t->queues[RXQ];
+	if (t->frozen) return 0; /* paused for a snapshot: the frame waits */
 	if (!(t->status & VIRTIO_STATUS_DRIVER_OK) || (t->status & VIRTIO_STATUS_NEEDS_RESET) || !q->ready)
 		return -1;
 	bool mergeable = negotiated(n, VIRTIO_NET_F_MRG_RXBUF);
@@ -138,6 +139,7 @@ static int deliver(struct virtio_net *n, const uint8_t *frame, size_t len)
 					chunk = total - done < room ? total - done : room;
 					memcpy(dst, frame + (done - NET_HDR_LEN), chunk);
 				}
+				guest_ram_dirty(&t->ram, dst, chunk);
 				dst += chunk;
 				room -= (uint32_t)chunk;
 				done += chunk;
@@ -292,8 +294,9 @@ static void pop_tx(struct virtio_net *n)
 	struct virtq *q = &t->queues[TXQ];
 	bool pushed = false;
 	pthread_mutex_lock(n->io_lock);
-	while ((t->status & VIRTIO_STATUS_DRIVER_OK) && !(t->status & VIRTIO_STATUS_NEEDS_RESET) &&
-	       q->ready && n->txq.count < TXQ_MAX_FRAMES && n->txq.bytes < n->txq_max_bytes) {
+	while (!t->frozen && (t->status & VIRTIO_STATUS_DRIVER_OK) &&
+	       !(t->status & VIRTIO_STATUS_NEEDS_RESET) && q->ready && n->txq.count < TXQ_MAX_FRAMES &&
+	       n->txq.bytes < n->txq_max_bytes) {
 		const char *why;
 		enum virtq_pop_result res = virtq_pop(q, &t->ram, &n->chain, &why);
 		if (res == VIRTQ_BROKEN) {
@@ -435,6 +438,12 @@ static uint64_t net_config_read(struct virtio_mmio *t, uint32_t off, unsigned si
 	return v;
 }
 
+/* After a pause or a restore: the I/O thread looks at both queues (kicks may have been coalesced away). */
+static void net_resume(struct virtio_mmio *t)
+{
+	kick(t->dev);
+}
+
 static void net_reset(struct virtio_mmio *t)
 {
 	struct virtio_net *n = t->dev;
@@ -490,6 +499,7 @@ struct virtio_net *virtio_net_create(struct net_backend *backend, const uint8_t 
 	    .config_size = 12,
 	    .config_read = net_config_read,
 	    .reset = net_reset,
+	    .resume = net_resume,
 	};
 	virtio_mmio_init(&n->transport, &n->ops, n, ram, NULL, NULL, "virtio-net");
 	return n;

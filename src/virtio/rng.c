@@ -36,6 +36,7 @@ static void rng_notify(struct virtio_mmio *t, unsigned qi)
 			uint32_t n = chain.segs[i].len;
 			if (n > RNG_MAX_PER_REQUEST - written) n = RNG_MAX_PER_REQUEST - written;
 			fill(chain.segs[i].host, n); /* a short fill is legal: the driver reads `written` */
+			guest_ram_dirty(&t->ram, chain.segs[i].host, n);
 			written += n;
 		}
 		r->bytes_served += written;

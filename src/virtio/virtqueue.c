@@ -168,6 +168,7 @@ void virtq_push(struct virtq *q, const struct guest_ram *ram, uint16_t head, uin
 	memcpy(elem + 4, &written, 4);
 	q->used_idx++;
 	store16(used + 2, q->used_idx); /* release: the element is visible first */
+	guest_ram_dirty(ram, used, used_bytes(q));
 }
 
 bool virtq_should_interrupt(struct virtq *q, const struct guest_ram *ram)

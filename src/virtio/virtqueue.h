@@ -18,12 +18,21 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "util/dirty_log.h"
+
 /* Guest physical memory as the device sees it. */
 struct guest_ram {
 	uint8_t *host;
 	uint64_t base; /* guest physical address of host[0] */
 	uint64_t size;
+	struct dirty_log *dirty; /* pages devices write are marked here (live migration), or NULL */
 };
+
+/* Records that the device wrote [host, host+len) of guest RAM. */
+static inline void guest_ram_dirty(const struct guest_ram *ram, const void *host, uint64_t len)
+{
+	dirty_log_mark_host(ram->dirty, host, len);
+}
 
 /* Host view of guest memory [gpa, gpa + len), or NULL if any byte is outside RAM. */
 void *guest_ram_ptr(const struct guest_ram *ram, uint64_t gpa, uint64_t len);

@@ -289,7 +289,7 @@ static void test_rx_waits_for_buffers_in_order(void)
 int main(void)
 {
 	mem = calloc(1, SIZE);
-	ram = (struct guest_ram){mem, BASE, SIZE};
+	ram = (struct guest_ram){.host = mem, .base = BASE, .size = SIZE};
 	test_config_space();
 	test_tx_good_frame_and_checksum_offload();
 	test_tx_malformed_frames_are_dropped();

@@ -19,6 +19,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "util/dirty_log.h"
+#include "util/state.h"
+
 enum rv_priv { RV_PRIV_U = 0, RV_PRIV_S = 1, RV_PRIV_M = 3 };
 
 /* Interrupt bit numbers in mip/mie. */
@@ -57,6 +60,7 @@ struct rv_bus {
 	bool (*mmio_read)(void *opaque, uint64_t addr, unsigned size, uint64_t *val);
 	bool (*mmio_write)(void *opaque, uint64_t addr, unsigned size, uint64_t val);
 	uint64_t (*read_time)(void *opaque); /* the platform timer (mtime) */
+	struct dirty_log *dirty;             /* pages written (live migration), or NULL */
 	void *opaque;
 };
 
@@ -144,6 +148,14 @@ void rv_hart_reset(struct rv_hart *h, uint64_t pc);
 void rv_hart_destroy(struct rv_hart *h);
 /* Instructions retired so far, exact even in the middle of a block. */
 uint64_t rv_hart_instret(const struct rv_hart *h);
+
+/* Snapshots: the architectural state into/out of a section the caller opened. Loading range-checks
+ * every field and leaves the hart untouched on failure (r->err says why); it flushes all caches.
+ * The hart must not be running. */
+void rv_hart_save(struct rv_hart *h, struct state_writer *w);
+void rv_hart_load(struct rv_hart *h, struct state_reader *r);
+/* Drops every cached translation (after another thread changed RAM or page tables wholesale). */
+void rv_hart_flush_tlb(struct rv_hart *h);
 
 /* Run until `stop` is set. Returns the number of instructions retired. */
 void rv_hart_run(struct rv_hart *h);

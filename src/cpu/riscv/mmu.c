@@ -160,6 +160,7 @@ static int walk(struct rv_hart *h, uint64_t va, enum rv_access acc, unsigned pri
 		uint64_t want = PTE_A | (acc == RV_ACCESS_WRITE ? PTE_D : 0);
 		if (update && (pte & want) != want) {
 			uint64_t expect = pte;
+			dirty_log_mark(h->bus.dirty, pte_pa - h->bus.ram_base, 8);
 			if (!__atomic_compare_exchange_n(pte_p, &expect, pte | want, false, __ATOMIC_SEQ_CST,
 			                                 __ATOMIC_SEQ_CST)) {
 				level++; /* the PTE changed under us: walk this level again */
@@ -213,6 +214,7 @@ static uint64_t load_phys(struct rv_hart *h, uint64_t va, uint64_t pa, unsigned 
 static void store_phys(struct rv_hart *h, uint64_t va, uint64_t pa, unsigned size, uint64_t val)
 {
 	if (in_ram(h, pa, size)) {
+		dirty_log_mark(h->bus.dirty, pa - h->bus.ram_base, size);
 		memcpy(h->bus.ram + (pa - h->bus.ram_base), &val, size);
 		return;
 	}
@@ -246,6 +248,7 @@ void rv_store_slow(struct rv_hart *h, uint64_t va, unsigned size, uint64_t val)
 	}
 	uint64_t pa = translate(h, va, RV_ACCESS_WRITE);
 	if (in_ram(h, pa & RV_PAGE_MASK, RV_PAGE_SIZE)) {
+		dirty_log_mark(h->bus.dirty, (pa & RV_PAGE_MASK) - h->bus.ram_base, RV_PAGE_SIZE);
 		tlb_fill(h, h->tlb_cur->write, va, pa);
 		/* A written page is readable by construction only if R; keep reads separate. */
 	} else if ((pa & (size - 1)) != 0 && !in_ram(h, pa, size)) {
@@ -260,6 +263,7 @@ void *rv_amo_ptr(struct rv_hart *h, uint64_t va, unsigned size)
 	if (e->vpage == (va & RV_PAGE_MASK)) return (void *)(uintptr_t)(va + e->addend);
 	uint64_t pa = translate(h, va, RV_ACCESS_WRITE);
 	if (!in_ram(h, pa, size)) rv_raise(h, RV_EXC_STORE_ACCESS, va);
+	dirty_log_mark(h->bus.dirty, (pa & RV_PAGE_MASK) - h->bus.ram_base, RV_PAGE_SIZE);
 	tlb_fill(h, h->tlb_cur->write, va, pa);
 	return h->bus.ram + (pa - h->bus.ram_base);
 }
