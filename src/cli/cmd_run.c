@@ -11,6 +11,8 @@
 
 #include "machine/boot.h"
 #include "machine/machine.h"
+#include "vm/control.h"
+#include "vm/vm.h"
 #include "net/netobj.h"
 #include "virtio/net.h"
 #include "util/log.h"
@@ -41,55 +43,67 @@ static void on_signal(int sig)
 
 static void usage(FILE *out)
 {
-	fprintf(out,
-	        "Usage: cloison run [OPTIONS]\n"
-	        "Boot a RISC-V guest with its serial console on this terminal.\n"
-	        "With no options, boots the default guest (fetched by `make guest`).\n"
-	        "\n"
-	        "  -k, --kernel FILE     kernel: RISC-V Linux Image, or ELF with --firmware none\n"
-	        "  -i, --initrd FILE     initial ramdisk\n"
-	        "  -a, --append STRING   kernel command line (default \"" DEFAULT_APPEND "\")\n"
-	        "  -f, --firmware FILE   M-mode firmware, fw_dynamic style (default Debian's OpenSBI);\n"
-	        "                        'none' runs the kernel bare-metal in M-mode\n"
-	        "  -m, --mem SIZE        guest memory: 512 (MiB), 512M, 2G (default 256M)\n"
-	        "  -c, --cpus N          number of harts, 1-%d (default 1)\n"
-	        "      --jit on|off      translate hot guest code to x86-64 (default on)\n"
-	        "      --rng on|off      virtio entropy device (default on)\n"
-	        "      --virtio-console on|off\n"
-	        "                        a virtio console (hvc0) beside the UART (default on); both\n"
-	        "                        show on this terminal\n"
-	        "      --console-input ttyS0|hvc0\n"
-	        "                        which console the keyboard feeds (default ttyS0; C-a c switches)\n"
-	        "      --disk PATH[,format=raw|qcow2][,readonly=on][,backing=off][,cache=writeback|unsafe]\n"
-	        "             [,bps=N][,iops=N]\n"
-	        "                        a virtio block device (repeatable: vda, vdb, ...). The format\n"
-	        "                        defaults to qcow2 for *.qcow2 names, else raw. A qcow2 image's\n"
-	        "                        backing file is opened read-only; backing=off never opens it\n"
-	        "                        (for images you do not trust). cache=unsafe ignores the guest's\n"
-	        "                        flushes (fast, loses data if the host crashes); bps=10M and\n"
-	        "                        iops=N limit the guest's reads and writes (bytes/s, requests/s)\n"
+	fprintf(
+	    out,
+	    "Usage: cloison run [OPTIONS]\n"
+	    "Boot a RISC-V guest with its serial console on this terminal.\n"
+	    "With no options, boots the default guest (fetched by `make guest`).\n"
+	    "\n"
+	    "  -k, --kernel FILE     kernel: RISC-V Linux Image, or ELF with --firmware none\n"
+	    "  -i, --initrd FILE     initial ramdisk\n"
+	    "  -a, --append STRING   kernel command line (default \"" DEFAULT_APPEND "\")\n"
+	    "  -f, --firmware FILE   M-mode firmware, fw_dynamic style (default Debian's OpenSBI);\n"
+	    "                        'none' runs the kernel bare-metal in M-mode\n"
+	    "  -m, --mem SIZE        guest memory: 512 (MiB), 512M, 2G (default 256M)\n"
+	    "  -c, --cpus N          number of harts, 1-%d (default 1)\n"
+	    "      --jit on|off      translate hot guest code to x86-64 (default on)\n"
+	    "      --rng on|off      virtio entropy device (default on)\n"
+	    "      --virtio-console on|off\n"
+	    "                        a virtio console (hvc0) beside the UART (default on); both\n"
+	    "                        show on this terminal\n"
+	    "      --console-input ttyS0|hvc0\n"
+	    "                        which console the keyboard feeds (default ttyS0; C-a c switches)\n"
+	    "      --disk PATH[,format=raw|qcow2][,readonly=on][,backing=off][,cache=writeback|unsafe]\n"
+	    "             [,bps=N][,iops=N]\n"
+	    "                        a virtio block device (repeatable: vda, vdb, ...). The format\n"
+	    "                        defaults to qcow2 for *.qcow2 names, else raw. A qcow2 image's\n"
+	    "                        backing file is opened read-only; backing=off never opens it\n"
+	    "                        (for images you do not trust). cache=unsafe ignores the guest's\n"
+	    "                        flushes (fast, loses data if the host crashes); bps=10M and\n"
+	    "                        iops=N limit the guest's reads and writes (bytes/s, requests/s)\n"
 
-	        "      --net user[,hostfwd=tcp::HOSTPORT-:GUESTPORT][,net=CIDR][,restrict=on]\n"
-	        "      --net segment=NAME | tap=IFNAME[,bridge=BR] | NETWORK (from `cloison net create`)\n"
-	        "            [,mac=52:54:00:..][,mtu=N][,rx_bw=BITS/S][,tx_bw=BITS/S][,rx_pps=N][,tx_pps=N]\n"
-	        "            [,burst=BYTES][,pcap=FILE]\n"
-	        "                        a virtio network interface (repeatable: eth0, eth1, ...).\n"
-	        "                        user: NAT through this process (DHCP gives 10.0.2.15, the\n"
-	        "                        host is 10.0.2.2); segment: a LAN shared by the VMs naming it;\n"
-	        "                        tap: a host TAP device (root). rx_bw/tx_bw cap bandwidth\n"
-	        "                        (10M = 10 Mbit/s; rx is toward the guest); pcap= records\n"
-	        "                        the interface's frames\n"
-	        "      --stats           print instructions retired and guest MIPS on exit\n"
-	        "  -v, --verbose         more messages\n"
-	        "  -h, --help            this help\n"
-	        "\n"
-	        "Console: C-a x exits, C-a h shows help. Guest poweroff exits 0; guest reboot\n"
-	        "restarts it; a failure reported by the guest exits with its code.\n",
-	        MACHINE_MAX_HARTS);
+	    "      --net user[,hostfwd=tcp::HOSTPORT-:GUESTPORT][,net=CIDR][,restrict=on]\n"
+	    "      --net segment=NAME | tap=IFNAME[,bridge=BR] | NETWORK (from `cloison net create`)\n"
+	    "            [,mac=52:54:00:..][,mtu=N][,rx_bw=BITS/S][,tx_bw=BITS/S][,rx_pps=N][,tx_pps=N]\n"
+	    "            [,burst=BYTES][,pcap=FILE]\n"
+	    "                        a virtio network interface (repeatable: eth0, eth1, ...).\n"
+	    "                        user: NAT through this process (DHCP gives 10.0.2.15, the\n"
+	    "                        host is 10.0.2.2); segment: a LAN shared by the VMs naming it;\n"
+	    "                        tap: a host TAP device (root). rx_bw/tx_bw cap bandwidth\n"
+	    "                        (10M = 10 Mbit/s; rx is toward the guest); pcap= records\n"
+	    "                        the interface's frames\n"
+	    "      --api-sock PATH   serve the control API (docs/api.md) on a unix socket: pause,\n"
+	    "                        resume, stop, save, migrate, stats (`cloison pause --sock PATH` ...)\n"
+	    "      --restore DIR     resume a VM saved with `cloison save` (its configuration comes\n"
+	    "                        from DIR; memory is mapped copy-on-write, DIR is never changed)\n"
+	    "      --incoming [ADDR:]PORT\n"
+	    "                        wait for a VM migrated with `cloison migrate --to HOST:PORT`\n"
+	    "      --paused          start (or restore) with the guest paused; resume through the API\n"
+	    "      --stats           print instructions retired and guest MIPS on exit\n"
+	    "  -v, --verbose         more messages\n"
+	    "  -h, --help            this help\n"
+	    "\n"
+	    "Console: C-a x exits, C-a h shows help. Guest poweroff exits 0; guest reboot\n"
+	    "restarts it; a failure reported by the guest exits with its code.\n",
+	    MACHINE_MAX_HARTS);
 }
 
 struct run_opts {
 	const char *kernel, *initrd, *append, *firmware;
+	const char *api_sock, *restore, *incoming;
+	bool start_paused;
+	unsigned machine_opts; /* options that describe a new machine (not allowed with --restore) */
+	const char *net_specs[MACHINE_MAX_NICS];
 	uint64_t mem;
 	unsigned cpus;
 	bool stats, jit, rng, vconsole, input_hvc0;
@@ -165,7 +179,19 @@ static uint64_t host_memory(void)
 /* Returns 0 to run, or an exit status. */
 static int parse_args(int argc, char **argv, struct run_opts *o)
 {
-	enum { OPT_STATS = 1000, OPT_JIT, OPT_RNG, OPT_DISK, OPT_VCONSOLE, OPT_CONSOLE_INPUT, OPT_NET };
+	enum {
+		OPT_STATS = 1000,
+		OPT_JIT,
+		OPT_RNG,
+		OPT_DISK,
+		OPT_VCONSOLE,
+		OPT_CONSOLE_INPUT,
+		OPT_NET,
+		OPT_API_SOCK,
+		OPT_RESTORE,
+		OPT_INCOMING,
+		OPT_PAUSED
+	};
 	static const struct option longopts[] = {
 	    {"kernel", required_argument, NULL, 'k'},
 	    {"initrd", required_argument, NULL, 'i'},
@@ -181,6 +207,10 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 	    {"console-input", required_argument, NULL, OPT_CONSOLE_INPUT},
 	    {"disk", required_argument, NULL, OPT_DISK},
 	    {"net", required_argument, NULL, OPT_NET},
+	    {"api-sock", required_argument, NULL, OPT_API_SOCK},
+	    {"restore", required_argument, NULL, OPT_RESTORE},
+	    {"incoming", required_argument, NULL, OPT_INCOMING},
+	    {"paused", no_argument, NULL, OPT_PAUSED},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -197,7 +227,14 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "k:i:a:f:m:c:vh", longopts, NULL)) != -1) {
 		uint64_t v;
+		if (c != OPT_STATS && c != 'v' && c != 'h' && c != OPT_API_SOCK && c != OPT_RESTORE &&
+		    c != OPT_INCOMING && c != OPT_PAUSED && c != '?')
+			o->machine_opts++;
 		switch (c) {
+		case OPT_API_SOCK: o->api_sock = optarg; break;
+		case OPT_RESTORE: o->restore = optarg; break;
+		case OPT_INCOMING: o->incoming = optarg; break;
+		case OPT_PAUSED: o->start_paused = true; break;
 		case 'k':
 			o->kernel = optarg;
 			kernel_given = true;
@@ -241,7 +278,11 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 				log_error("%s", err);
 				return 2;
 			}
-			o->nnics++;
+			if (strlen(optarg) >= VM_NETSPEC_MAX) {
+				log_error("--net spec too long");
+				return 2;
+			}
+			o->net_specs[o->nnics++] = optarg;
 			break;
 		}
 		case OPT_JIT:
@@ -279,6 +320,16 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 		log_error("unexpected argument '%s' (see cloison run --help)", argv[optind]);
 		return 2;
 	}
+	if (o->restore && o->incoming) {
+		log_error("--restore and --incoming exclude each other");
+		return 2;
+	}
+	if ((o->restore || o->incoming) && o->machine_opts) {
+		log_error("--%s takes the VM's configuration from %s: drop the machine options",
+		          o->restore ? "restore" : "incoming", o->restore ? "the saved state" : "the source");
+		return 2;
+	}
+	if (o->restore || o->incoming) return 0;
 	if (o->mem < MIN_MEM || (o->mem & 0xfff)) {
 		log_error("--mem must be a multiple of 4 KiB and at least %llu MiB",
 		          (unsigned long long)(MIN_MEM >> 20));
@@ -390,8 +441,55 @@ static void profile_dump(struct pc_profile *p, const char *path)
 	free(p->pcs);
 }
 
+/* The configuration of a new VM from the command line. */
+static void config_from_opts(const struct run_opts *o, struct vm_config *c)
+{
+	memset(c, 0, sizeof(*c));
+	snprintf(c->kernel, sizeof(c->kernel), "%s", o->kernel ? o->kernel : "");
+	snprintf(c->initrd, sizeof(c->initrd), "%s", o->initrd ? o->initrd : "");
+	snprintf(c->firmware, sizeof(c->firmware), "%s", o->firmware ? o->firmware : "");
+	snprintf(c->append, sizeof(c->append), "%s", o->append ? o->append : "");
+	c->mem = o->mem;
+	c->cpus = o->cpus;
+	c->jit = o->jit;
+	c->rng = o->rng;
+	c->vconsole = o->vconsole;
+	c->input_hvc0 = o->input_hvc0;
+	for (unsigned i = 0; i < o->ndisks; i++) {
+		const struct machine_disk *d = &o->disks[i];
+		struct vm_disk *vd = &c->disks[i];
+		snprintf(vd->path, sizeof(vd->path), "%s", d->path);
+		snprintf(vd->format, sizeof(vd->format), "%s", d->format ? d->format : "");
+		vd->readonly = d->readonly, vd->no_backing = d->no_backing,
+		vd->unsafe_cache = d->unsafe_cache;
+		vd->bps = d->bps, vd->iops = d->iops;
+	}
+	c->ndisks = o->ndisks;
+	for (unsigned i = 0; i < o->nnics; i++) {
+		snprintf(c->nics[i].spec, sizeof(c->nics[i].spec), "%s", o->net_specs[i]);
+		c->nics[i].mac_set = o->nics[i].mac_set;
+		memcpy(c->nics[i].mac, o->nics[i].mac, 6);
+	}
+	c->nnics = o->nnics;
+}
+
+/* Splits [ADDR:]PORT. */
+static void split_listen(const char *spec, char *addr, size_t addrlen, const char **port)
+{
+	const char *colon = strrchr(spec, ':');
+	addr[0] = 0;
+	*port = spec;
+	if (colon) {
+		size_t n = (size_t)(colon - spec) < addrlen - 1 ? (size_t)(colon - spec) : addrlen - 1;
+		memcpy(addr, spec, n);
+		addr[n] = 0;
+		*port = colon + 1;
+	}
+}
+
 int cmd_run(int argc, char **argv)
 {
+	uint64_t t_start = vm_now_ns();
 	struct run_opts o;
 	int rc = parse_args(argc, argv, &o);
 	if (rc) return rc < 0 ? 0 : rc;
@@ -401,27 +499,38 @@ int cmd_run(int argc, char **argv)
 		log_error("out of memory");
 		return 1;
 	}
-	char err[512];
-	struct machine_config cfg = {.ram_size = o.mem,
-	                             .nharts = o.cpus,
-	                             .console_write = console_write,
-	                             .console_opaque = con,
-	                             .jit = o.jit,
-	                             .rng = o.rng,
-	                             .vconsole = o.vconsole,
-	                             .input_to_vconsole = o.input_hvc0,
-	                             .ndisks = o.ndisks};
-	memcpy(cfg.disks, o.disks, sizeof(cfg.disks));
-	memcpy(cfg.nics, o.nics, sizeof(cfg.nics));
-	cfg.nnics = o.nnics;
-	struct machine *m = machine_create(&cfg, err, sizeof(err));
-	if (!m) {
+	char err[1024];
+	struct vm *v = NULL;
+	struct vm_incoming *incoming = NULL;
+	bool boot_fresh = false;
+	if (o.restore) {
+		v = vm_restore(o.restore, console_write, con, err, sizeof(err));
+	} else if (o.incoming) {
+		char addr[256];
+		const char *port;
+		split_listen(o.incoming, addr, sizeof(addr), &port);
+		log_info("waiting for an incoming migration on %s:%s", addr[0] ? addr : "*", port);
+		v = vm_incoming(addr, port, console_write, con, &incoming, err, sizeof(err));
+	} else {
+		struct vm_config cfg;
+		config_from_opts(&o, &cfg);
+		v = vm_create(&cfg, NULL, console_write, con, err, sizeof(err));
+		boot_fresh = true;
+	}
+	if (!v) {
 		console_close(con);
 		log_error("%s", err);
 		return 1;
 	}
-	struct boot_config boot = {
-	    .firmware = o.firmware, .kernel = o.kernel, .initrd = o.initrd, .cmdline = o.append};
+	struct machine *m = v->m;
+	struct control *ctl = NULL;
+	if (o.api_sock && !(ctl = control_start(v, o.api_sock, err, sizeof(err)))) {
+		vm_incoming_confirm(incoming, false, "the destination cannot serve its control socket");
+		console_close(con);
+		log_error("%s", err);
+		vm_destroy(v);
+		return 1;
+	}
 
 	struct sigaction sa = {.sa_handler = on_signal};
 	sigaction(SIGINT, &sa, NULL);
@@ -434,14 +543,32 @@ int cmd_run(int argc, char **argv)
 	const char *profile_path = getenv("CLOISON_PROFILE");
 	struct pc_profile profile = {.m = m};
 	if (profile_path) pthread_create(&profile.thread, NULL, profile_thread, &profile);
+	if (o.start_paused) {
+		machine_hold(m); /* the API's resume starts the harts */
+	}
 	for (;;) {
-		if (boot_load(m, &boot, err, sizeof(err))) {
-			console_close(con);
-			log_error("%s", err);
-			machine_destroy(m);
-			return 1;
+		if (boot_fresh) {
+			struct boot_config boot = {.firmware = v->cfg.firmware[0] ? v->cfg.firmware : NULL,
+			                           .kernel = v->cfg.kernel,
+			                           .initrd = v->cfg.initrd[0] ? v->cfg.initrd : NULL,
+			                           .cmdline = v->cfg.append};
+			if (boot_load(m, &boot, err, sizeof(err))) {
+				control_stop(ctl);
+				console_close(con);
+				log_error("%s", err);
+				vm_destroy(v);
+				return 1;
+			}
 		}
 		machine_start(m);
+		if (!boot_fresh) {
+			if (o.restore)
+				log_info("restored in %.1f ms", (double)(vm_now_ns() - t_start) / 1e6);
+			else
+				log_info("the migrated VM runs here now");
+			if (incoming) vm_incoming_confirm(incoming, true, NULL);
+			incoming = NULL;
+		}
 		while (atomic_load(&m->exit_reason) == MACHINE_RUNNING) {
 			if (console_poll(con, m, 10)) machine_request_exit(m, MACHINE_QUIT, 0);
 			if (got_signal) machine_request_exit(m, MACHINE_QUIT, 0);
@@ -451,10 +578,11 @@ int cmd_run(int argc, char **argv)
 		insns += machine_instructions(m);
 		if (atomic_load(&m->exit_reason) != MACHINE_REBOOT) break;
 		log_info("guest requested a reboot");
-		/* Fresh RAM: private anonymous pages read back as zero after this. */
-		madvise(m->ram, m->ram_size, MADV_DONTNEED);
+		machine_clear_ram(m); /* fresh RAM: reads back as zero (also after a restore) */
+		boot_fresh = true;
 	}
 	double seconds = now_seconds() - start;
+	control_stop(ctl);
 
 	console_close(con);
 	switch (atomic_load(&m->exit_reason)) {
@@ -463,8 +591,9 @@ int cmd_run(int argc, char **argv)
 	case MACHINE_QUIT: rc = got_signal ? 128 + got_signal : 0; break;
 	default: rc = 1; break;
 	}
+	if (v->migrated) log_info("the VM was migrated: it runs on the destination now");
 	if (o.stats) print_stats(m, seconds, insns);
 	if (profile_path) profile_dump(&profile, profile_path);
-	machine_destroy(m);
+	vm_destroy(v);
 	return rc;
 }

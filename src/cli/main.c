@@ -23,6 +23,13 @@ static const struct verb verbs[] = {
     {"run", cmd_run, "boot a virtual machine in the foreground"},
     {"disk", cmd_disk, "create, inspect, check and convert disk images"},
     {"net", cmd_net, "define networks VMs join (NAT, internal, host-only, bridge)"},
+    {"status", cmd_vmctl, "show a running VM's state (through its --api-sock)"},
+    {"stats", cmd_vmctl, "a running VM's counters: instructions, disk and network I/O"},
+    {"pause", cmd_vmctl, "pause a running VM (guest time stands still)"},
+    {"resume", cmd_vmctl, "resume a paused VM"},
+    {"stop", cmd_vmctl, "stop a running VM (hard stop; disks are flushed)"},
+    {"save", cmd_vmctl, "save a running VM's whole state to a directory"},
+    {"migrate", cmd_vmctl, "move a VM to another host, live or from a saved directory"},
 };
 
 static void usage(FILE *out)

@@ -157,6 +157,19 @@ static bool add_nic(struct machine *m, const struct net_config *nc, const struct
 	return virtio_net_start(n, errmsg, errlen);
 }
 
+uint8_t *machine_alloc_ram(uint64_t ram_size)
+{
+	/* 4 KiB past the end stay readable: the CPU may read a few bytes ahead. */
+	void *p = mmap(NULL, ram_size + 4096, PROT_READ | PROT_WRITE,
+	               MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	return p == MAP_FAILED ? NULL : p;
+}
+
+void machine_free_ram(uint8_t *ram, uint64_t ram_size)
+{
+	if (ram) munmap(ram, ram_size + 4096);
+}
+
 struct machine *machine_create(const struct machine_config *cfg, char *errmsg, size_t errlen)
 {
 	if (cfg->nharts < 1 || cfg->nharts > MACHINE_MAX_HARTS) {
@@ -176,10 +189,8 @@ struct machine *machine_create(const struct machine_config *cfg, char *errmsg, s
 	pthread_mutex_init(&m->run_lock, NULL);
 	m->time_origin_ns = monotonic_ns();
 
-	/* 4 KiB past the end stay readable: the CPU may read a few bytes ahead. */
-	m->ram = mmap(NULL, cfg->ram_size + 4096, PROT_READ | PROT_WRITE,
-	              MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (m->ram == MAP_FAILED) {
+	m->ram = cfg->ram ? cfg->ram : machine_alloc_ram(cfg->ram_size);
+	if (!m->ram) {
 		snprintf(errmsg, errlen, "cannot reserve %llu MiB of guest memory: %s",
 		         (unsigned long long)(cfg->ram_size >> 20), strerror(errno));
 		m->ram = NULL;
@@ -310,11 +321,29 @@ void machine_destroy(struct machine *m)
 		rv_hart_destroy(m->harts[i]);
 		free(m->harts[i]);
 	}
-	if (m->ram) munmap(m->ram, m->ram_size + 4096);
+	machine_free_ram(m->ram, m->ram_size);
 	dirty_log_free(&m->dirty);
 	pthread_mutex_destroy(&m->io_lock);
 	pthread_mutex_destroy(&m->run_lock);
 	free(m);
+}
+
+bool machine_map_ram_file(struct machine *m, int fd)
+{
+	void *p =
+	    mmap(m->ram, m->ram_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED | MAP_NORESERVE, fd, 0);
+	m->ram_file_backed = p != MAP_FAILED;
+	return p != MAP_FAILED;
+}
+
+void machine_clear_ram(struct machine *m)
+{
+	void *p = mmap(m->ram, m->ram_size, PROT_READ | PROT_WRITE,
+	               MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
+	if (p == MAP_FAILED)
+		memset(m->ram, 0, m->ram_size); /* keeps the address either way */
+	else
+		m->ram_file_backed = false;
 }
 
 void machine_reset_harts(struct machine *m, uint64_t entry, uint64_t dtb, uint64_t a2)

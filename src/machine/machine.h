@@ -96,6 +96,7 @@ typedef void (*console_write_fn)(void *opaque, const uint8_t *buf, size_t len);
 struct machine {
 	uint8_t *ram;
 	uint64_t ram_size;
+	bool ram_file_backed; /* mapped from a memory file (restore): untouched pages are not zero */
 	unsigned nharts;
 	struct rv_hart *harts[MACHINE_MAX_HARTS];
 	pthread_t threads[MACHINE_MAX_HARTS];
@@ -150,7 +151,13 @@ struct machine_config {
 	unsigned ndisks;
 	struct net_config nics[MACHINE_MAX_NICS]; /* a MAC is drawn at random when none is set */
 	unsigned nnics;
+	uint8_t *ram; /* NULL, or guest RAM already filled (from machine_alloc_ram): the board takes it, even
+	                 on failure */
 };
+
+/* Reserves guest RAM (zero, lazily backed, with the padding harts need). NULL on failure. */
+uint8_t *machine_alloc_ram(uint64_t ram_size);
+void machine_free_ram(uint8_t *ram, uint64_t ram_size);
 
 /* Creates the board. Returns NULL and sets errmsg on failure. */
 struct machine *machine_create(const struct machine_config *cfg, char *errmsg, size_t errlen);
@@ -172,6 +179,8 @@ uint64_t machine_instructions(const struct machine *m);
 bool machine_pause(struct machine *m, bool flush);
 bool machine_resume(struct machine *m);
 bool machine_is_paused(struct machine *m);
+/* Marks a machine that has not started yet as paused: machine_start will not run it until resumed. */
+void machine_hold(struct machine *m);
 /* Snapshot of every component's state as sections (the machine must be paused). The caller frames it
  * (header, its own sections, "end"). */
 void machine_save_state(struct machine *m, struct state_writer *w);
@@ -184,6 +193,12 @@ bool machine_load_state(struct machine *m, struct state_reader *r);
 void machine_dirty_start(struct machine *m);
 uint64_t machine_dirty_harvest(struct machine *m, uint64_t *out);
 void machine_dirty_stop(struct machine *m);
+
+/* Guest RAM becomes a private copy-on-write mapping of `fd` (a memory file of ram_size bytes): pages
+ * load when first touched. Before the harts start. False with errno set. */
+bool machine_map_ram_file(struct machine *m, int fd);
+/* Guest RAM reads as zero again (reboot). */
+void machine_clear_ram(struct machine *m);
 
 /* Bus. */
 bool machine_add_region(struct machine *m, uint64_t base, uint64_t size, mmio_read_fn rd, mmio_write_fn wr,

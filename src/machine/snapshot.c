@@ -77,6 +77,17 @@ bool machine_resume(struct machine *m)
 	return ok;
 }
 
+void machine_hold(struct machine *m)
+{
+	pthread_mutex_lock(&m->run_lock);
+	if (!m->harts_running && !m->paused) {
+		freeze_time(m);
+		freeze_devices(m, true);
+		m->paused = true;
+	}
+	pthread_mutex_unlock(&m->run_lock);
+}
+
 bool machine_is_paused(struct machine *m)
 {
 	pthread_mutex_lock(&m->run_lock);

@@ -1,0 +1,383 @@
+/*
+ * control.c — the control socket server and its endpoints (see control.h,
+ * docs/api.md).
+ */
+#define _GNU_SOURCE
+#include "control.h"
+
+#include "http.h"
+#include "util/log.h"
+#include "virtio/blk.h"
+#include "virtio/net.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#define MAX_CLIENTS 32
+
+struct control {
+	struct vm *v;
+	int listen_fd;
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	pthread_t thread;
+	_Atomic bool stopping;
+	_Atomic int clients;
+};
+
+static int reply(char **response, int status, json_t *obj)
+{
+	*response = json_dumps(obj, JSON_COMPACT);
+	json_decref(obj);
+	return status;
+}
+
+static int error_reply(char **response, int status, const char *msg)
+{
+	return reply(response, status, json_pack("{s:s}", "error", msg));
+}
+
+static const char *state_name(struct vm *v)
+{
+	if (v->migrated) return "migrated";
+	if (atomic_load(&v->m->exit_reason) != MACHINE_RUNNING) return "stopping";
+	return machine_is_paused(v->m) ? "paused" : "running";
+}
+
+static json_t *status_json(struct vm *v)
+{
+	struct machine *m = v->m;
+	return json_pack("{s:s, s:I, s:i, s:f, s:I}", "state", state_name(v), "memory",
+	                 (json_int_t)m->ram_size, "cpus", (int)m->nharts, "uptime_s",
+	                 (double)(vm_now_ns() - v->created_ns) / 1e9, "instructions",
+	                 (json_int_t)machine_instructions(m));
+}
+
+static json_t *stats_json(struct vm *v)
+{
+	struct machine *m = v->m;
+	json_t *harts = json_array(), *disks = json_array(), *nics = json_array();
+	for (unsigned i = 0; i < m->nharts; i++)
+		json_array_append_new(harts, json_pack("{s:I, s:I}", "instructions",
+		                                       (json_int_t)rv_hart_instret(m->harts[i]), "wfi_sleeps",
+		                                       (json_int_t)m->harts[i]->wfi_count));
+	for (unsigned i = 0; i < m->ndisks; i++) {
+		const struct virtio_blk *d = m->disks[i];
+		json_array_append_new(disks, json_pack("{s:I, s:I, s:I, s:I, s:I}", "read_ops",
+		                                       (json_int_t)d->stats.read_ops, "read_bytes",
+		                                       (json_int_t)d->stats.read_bytes, "write_ops",
+		                                       (json_int_t)d->stats.write_ops, "write_bytes",
+		                                       (json_int_t)d->stats.write_bytes, "flush_ops",
+		                                       (json_int_t)d->stats.flush_ops));
+	}
+	for (unsigned i = 0; i < m->nnics; i++) {
+		const struct net_stats *s = &m->nics[i]->stats;
+		json_array_append_new(
+		    nics,
+		    json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}", "rx_frames", (json_int_t)s->rx_frames,
+		              "rx_bytes", (json_int_t)s->rx_bytes, "tx_frames", (json_int_t)s->tx_frames,
+		              "tx_bytes", (json_int_t)s->tx_bytes, "rx_dropped", (json_int_t)s->rx_dropped,
+		              "tx_dropped", (json_int_t)s->tx_dropped));
+	}
+	json_t *st = status_json(v);
+	json_object_set_new(st, "harts", harts);
+	json_object_set_new(st, "disks", disks);
+	json_object_set_new(st, "nics", nics);
+	return st;
+}
+
+/* Parses the body as a JSON object (an empty body is {}); NULL with *response set on error. */
+static json_t *body_object(const char *body, size_t len, char **response, int *status)
+{
+	if (len == 0) return json_object();
+	json_error_t je;
+	json_t *o = json_loadb(body, len, JSON_REJECT_DUPLICATES, &je);
+	if (!o || !json_is_object(o)) {
+		char msg[300];
+		snprintf(msg, sizeof(msg), "the body must be a JSON object%s%s", o ? "" : ": ",
+		         o ? "" : je.text);
+		json_decref(o);
+		*status = error_reply(response, 400, msg);
+		return NULL;
+	}
+	return o;
+}
+
+static int do_save(struct vm *v, json_t *args, char **response)
+{
+	const char *dir = NULL, *then = "pause";
+	json_error_t je;
+	if (json_unpack_ex(args, &je, JSON_STRICT, "{s:s, s?:s}", "dir", &dir, "then", &then))
+		return error_reply(response, 400,
+		                   "expected {\"dir\": PATH, \"then\": \"pause\"|\"resume\"|\"stop\"}");
+	if (!*dir) return error_reply(response, 400, "dir is empty");
+	if (strcmp(then, "pause") && strcmp(then, "resume") && strcmp(then, "stop"))
+		return error_reply(response, 400, "then must be pause, resume or stop");
+	struct vm_save_stats st;
+	char err[512];
+	if (!vm_save(v, dir, &st, err, sizeof(err))) return error_reply(response, 409, err);
+	if (!strcmp(then, "resume"))
+		machine_resume(v->m);
+	else if (!strcmp(then, "stop"))
+		machine_request_exit(v->m, MACHINE_QUIT, 0);
+	return reply(response, 200,
+	             json_pack("{s:s, s:f, s:I, s:I, s:s}", "dir", dir, "save_ms", st.total_ms,
+	                       "memory_bytes", (json_int_t)st.memory_bytes_written, "state_bytes",
+	                       (json_int_t)st.state_bytes, "state", state_name(v)));
+}
+
+static int do_migrate(struct vm *v, json_t *args, char **response)
+{
+	const char *to = NULL;
+	json_error_t je;
+	if (json_unpack_ex(args, &je, JSON_STRICT, "{s:s}", "to", &to))
+		return error_reply(response, 400, "expected {\"to\": \"HOST:PORT\"}");
+	const char *colon = strrchr(to, ':');
+	if (!colon || colon == to || !colon[1] || strlen(to) > 255)
+		return error_reply(response, 400, "to must be HOST:PORT");
+	char host[256];
+	memcpy(host, to, (size_t)(colon - to));
+	host[colon - to] = 0;
+	struct vm_migrate_stats st;
+	char err[512];
+	if (!vm_migrate(v, host, colon + 1, &st, err, sizeof(err))) return error_reply(response, 409, err);
+	machine_request_exit(v->m, MACHINE_QUIT, 0);
+	return reply(response, 200,
+	             json_pack("{s:s, s:f, s:f, s:i, s:I, s:I}", "state", "migrated", "total_ms", st.total_ms,
+	                       "downtime_ms", st.downtime_ms, "rounds", (int)st.rounds, "pages_sent",
+	                       (json_int_t)st.pages_sent, "bytes_sent", (json_int_t)st.bytes_sent));
+}
+
+int control_handle(struct vm *v, const char *method, const char *path, const char *body, size_t body_len,
+                   char **response)
+{
+	static const struct {
+		const char *path, *method;
+	} routes[] = {{"/vm", "GET"},         {"/vm/stats", "GET"}, {"/vm/pause", "POST"},
+	              {"/vm/resume", "POST"}, {"/vm/stop", "POST"}, {"/vm/save", "POST"},
+	              {"/vm/migrate", "POST"}};
+	int route = -1;
+	for (unsigned i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
+		if (!strcmp(path, routes[i].path)) route = (int)i;
+	if (route < 0) return error_reply(response, 404, "no such endpoint (see docs/api.md)");
+	if (strcmp(method, routes[route].method)) {
+		char msg[100];
+		snprintf(msg, sizeof(msg), "%s takes %s", routes[route].path, routes[route].method);
+		return error_reply(response, 405, msg);
+	}
+	int status = 0;
+	json_t *args = body_object(body, body_len, response, &status);
+	if (!args) return status;
+	if ((route == 5 || route == 6) && json_object_size(args) == 0) {
+		json_decref(args);
+		return error_reply(response, 400,
+		                   route == 5 ? "save needs {\"dir\": PATH}"
+		                              : "migrate needs {\"to\": \"HOST:PORT\"}");
+	}
+	if (route <= 1) {
+		json_decref(args);
+		return reply(response, 200, route == 0 ? status_json(v) : stats_json(v));
+	}
+	if ((route == 2 || route == 3) && json_object_size(args)) {
+		json_decref(args);
+		return error_reply(response, 400, "pause and resume take no arguments");
+	}
+	pthread_mutex_lock(&v->op_lock);
+	if (v->migrated || atomic_load(&v->m->exit_reason) != MACHINE_RUNNING) {
+		status = error_reply(response, 409, "the VM is stopping");
+	} else if (route == 2) {
+		status = machine_pause(v->m, false) || machine_is_paused(v->m)
+		             ? reply(response, 200, json_pack("{s:s}", "state", "paused"))
+		             : error_reply(response, 409, "the VM is not running");
+	} else if (route == 3) {
+		status = machine_resume(v->m) ? reply(response, 200, json_pack("{s:s}", "state", "running"))
+		                              : error_reply(response, 409, "the VM is not paused");
+	} else if (route == 4) {
+		json_t *force = json_object_get(args, "force");
+		if (json_object_size(args) > (force ? 1u : 0u) || (force && !json_is_boolean(force))) {
+			status = error_reply(response, 400, "stop takes {\"force\": true|false}");
+		} else {
+			machine_request_exit(v->m, MACHINE_QUIT, 0);
+			status = reply(response, 200, json_pack("{s:s}", "state", "stopping"));
+		}
+	} else if (route == 5) {
+		status = do_save(v, args, response);
+	} else {
+		status = do_migrate(v, args, response);
+	}
+	pthread_mutex_unlock(&v->op_lock);
+	json_decref(args);
+	return status;
+}
+
+static void write_all(int fd, const char *buf, size_t len)
+{
+	while (len) {
+		ssize_t n = write(fd, buf, len);
+		if (n < 0 && errno == EINTR) continue;
+		if (n <= 0) return;
+		buf += n;
+		len -= (size_t)n;
+	}
+}
+
+static void respond(int fd, int status, const char *body)
+{
+	char head[256];
+	size_t len = body ? strlen(body) : 0;
+	int n = snprintf(head, sizeof(head),
+	                 "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
+	                 "Connection: close\r\n\r\n",
+	                 status, http_reason(status), len + 1);
+	write_all(fd, head, (size_t)n);
+	if (body) write_all(fd, body, len);
+	write_all(fd, "\n", 1);
+}
+
+struct client {
+	struct control *c;
+	int fd;
+};
+
+static void *client_thread(void *arg)
+{
+	struct client *cl = arg;
+	static __thread char buf[HTTP_MAX_HEADER + HTTP_MAX_BODY];
+	size_t len = 0;
+	struct http_request req;
+	int status = 400;
+	const char *why = "incomplete request";
+	enum http_parse res = HTTP_INCOMPLETE;
+	while (len < sizeof(buf)) {
+		struct pollfd p = {cl->fd, POLLIN, 0};
+		if (poll(&p, 1, 10000) <= 0) break; /* a client that says nothing for 10 s is dropped */
+		ssize_t n = read(cl->fd, buf + len, sizeof(buf) - len);
+		if (n < 0 && errno == EINTR) continue;
+		if (n <= 0) break;
+		len += (size_t)n;
+		res = http_parse_request(buf, len, &req, &status, &why);
+		if (res != HTTP_INCOMPLETE) break;
+	}
+	if (res == HTTP_COMPLETE) {
+		char *body = NULL;
+		status = control_handle(cl->c->v, req.method, req.path, req.body, req.body_len, &body);
+		respond(cl->fd, status, body);
+		free(body);
+	} else if (res == HTTP_BAD) {
+		char *body = NULL;
+		error_reply(&body, status, why);
+		respond(cl->fd, status, body);
+		free(body);
+	}
+	close(cl->fd);
+	atomic_fetch_sub(&cl->c->clients, 1);
+	free(cl);
+	return NULL;
+}
+
+static void *accept_thread(void *arg)
+{
+	struct control *c = arg;
+	while (!atomic_load(&c->stopping)) {
+		struct pollfd p = {c->listen_fd, POLLIN, 0};
+		if (poll(&p, 1, 200) <= 0) continue;
+		int fd = accept4(c->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+		if (fd < 0) continue;
+		if (atomic_load(&c->clients) >= MAX_CLIENTS) {
+			respond(fd, 409, "{\"error\":\"too many concurrent requests\"}");
+			close(fd);
+			continue;
+		}
+		struct client *cl = malloc(sizeof(*cl));
+		pthread_t t;
+		pthread_attr_t attr;
+		pthread_attr_init(&attr);
+		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+		if (cl) *cl = (struct client){c, fd};
+		atomic_fetch_add(&c->clients, 1);
+		if (!cl || pthread_create(&t, &attr, client_thread, cl)) {
+			atomic_fetch_sub(&c->clients, 1);
+			close(fd);
+			free(cl);
+		}
+		pthread_attr_destroy(&attr);
+	}
+	return NULL;
+}
+
+struct control *control_start(struct vm *v, const char *path, char *err, size_t errlen)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		snprintf(err, errlen, "control socket path too long (at most %zu bytes): %s",
+		         sizeof(sa.sun_path) - 1, path);
+		return NULL;
+	}
+	strcpy(sa.sun_path, path);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		snprintf(err, errlen, "socket: %s", strerror(errno));
+		return NULL;
+	}
+	/* A socket file nobody listens on is stale: replace it. A live one is another VM's. */
+	struct stat sb;
+	if (lstat(path, &sb) == 0) {
+		int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		bool live = S_ISSOCK(sb.st_mode) && connect(probe, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+		close(probe);
+		if (live || !S_ISSOCK(sb.st_mode)) {
+			snprintf(err, errlen, "%s already exists%s", path,
+			         live ? " and another VM is serving it" : "");
+			close(fd);
+			return NULL;
+		}
+		unlink(path);
+	}
+	mode_t old = umask(0177);
+	int rc = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
+	umask(old);
+	if (rc || listen(fd, 64)) {
+		snprintf(err, errlen, "cannot listen on %s: %s", path, strerror(errno));
+		close(fd);
+		return NULL;
+	}
+	struct control *c = calloc(1, sizeof(*c));
+	if (!c) {
+		close(fd);
+		unlink(path);
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	c->v = v;
+	c->listen_fd = fd;
+	strcpy(c->path, path);
+	if (pthread_create(&c->thread, NULL, accept_thread, c)) {
+		close(fd);
+		unlink(path);
+		free(c);
+		snprintf(err, errlen, "cannot start the control thread");
+		return NULL;
+	}
+	return c;
+}
+
+void control_stop(struct control *c)
+{
+	if (!c) return;
+	atomic_store(&c->stopping, true);
+	pthread_join(c->thread, NULL);
+	close(c->listen_fd);
+	unlink(c->path);
+	/* Requests in progress finish on their own threads; wait for them before the VM goes away. */
+	for (int i = 0; i < 1000 && atomic_load(&c->clients); i++) usleep(10000);
+	free(c);
+}

@@ -1,0 +1,107 @@
+/*
+ * http.c — request parsing for the control sockets (see http.h).
+ */
+#include "http.h"
+
+#include <ctype.h>
+#include <stdint.h>
+#include <string.h>
+#include <strings.h>
+
+const char *http_reason(int status)
+{
+	switch (status) {
+	case 200: return "OK";
+	case 204: return "No Content";
+	case 400: return "Bad Request";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 409: return "Conflict";
+	case 413: return "Payload Too Large";
+	case 414: return "URI Too Long";
+	case 431: return "Request Header Fields Too Large";
+	case 500: return "Internal Server Error";
+	case 501: return "Not Implemented";
+	default: return "Error";
+	}
+}
+
+static enum http_parse bad(int *status, const char **why, int code, const char *msg)
+{
+	*status = code;
+	*why = msg;
+	return HTTP_BAD;
+}
+
+enum http_parse http_parse_request(const char *buf, size_t len, struct http_request *req, int *status,
+                                   const char **why)
+{
+	memset(req, 0, sizeof(*req));
+	const char *end = NULL;
+	for (size_t i = 0; i + 3 < len && i < HTTP_MAX_HEADER; i++)
+		if (buf[i] == '\r' && buf[i + 1] == '\n' && buf[i + 2] == '\r' && buf[i + 3] == '\n') {
+			end = buf + i;
+			break;
+		}
+	if (!end) {
+		if (len >= HTTP_MAX_HEADER) return bad(status, why, 431, "request header too large");
+		return HTTP_INCOMPLETE;
+	}
+	req->header_len = (size_t)(end - buf) + 4;
+	/* Request line: METHOD SP PATH SP HTTP/1.x CRLF */
+	const char *line_end = memchr(buf, '\r', (size_t)(end - buf) + 1);
+	const char *sp1 = memchr(buf, ' ', (size_t)(line_end - buf));
+	if (!sp1 || sp1 == buf) return bad(status, why, 400, "malformed request line");
+	const char *sp2 = memchr(sp1 + 1, ' ', (size_t)(line_end - sp1 - 1));
+	if (!sp2) return bad(status, why, 400, "malformed request line");
+	size_t mlen = (size_t)(sp1 - buf), plen = (size_t)(sp2 - sp1 - 1);
+	if (mlen >= sizeof(req->method)) return bad(status, why, 501, "unknown method");
+	if (plen == 0 || sp1[1] != '/') return bad(status, why, 400, "the path must start with /");
+	if (plen >= sizeof(req->path)) return bad(status, why, 414, "path too long");
+	size_t vlen = (size_t)(line_end - sp2 - 1);
+	if (vlen != 8 || (memcmp(sp2 + 1, "HTTP/1.1", 8) && memcmp(sp2 + 1, "HTTP/1.0", 8)))
+		return bad(status, why, 400, "only HTTP/1.0 and HTTP/1.1 are spoken here");
+	for (size_t i = 0; i < mlen; i++)
+		if (!isupper((unsigned char)buf[i])) return bad(status, why, 400, "malformed method");
+	for (size_t i = 0; i < plen; i++)
+		if ((unsigned char)sp1[1 + i] <= 0x20 || (unsigned char)sp1[1 + i] >= 0x7f)
+			return bad(status, why, 400, "malformed path");
+	memcpy(req->method, buf, mlen);
+	memcpy(req->path, sp1 + 1, plen);
+	/* Headers: only Content-Length and Transfer-Encoding matter. */
+	bool have_length = false;
+	for (const char *h = line_end + 2; h < end;) {
+		const char *e = memchr(h, '\r', (size_t)(end - h) + 1);
+		if (!e || e[1] != '\n') return bad(status, why, 400, "malformed header line");
+		const char *colon = memchr(h, ':', (size_t)(e - h));
+		if (!colon || colon == h) return bad(status, why, 400, "malformed header line");
+		size_t nlen = (size_t)(colon - h);
+		const char *v = colon + 1;
+		while (v < e && (*v == ' ' || *v == '\t')) v++;
+		if (nlen == 14 && !strncasecmp(h, "Content-Length", 14)) {
+			if (have_length) return bad(status, why, 400, "repeated Content-Length");
+			if (v == e) return bad(status, why, 400, "empty Content-Length");
+			uint64_t n = 0;
+			for (const char *p = v; p < e; p++) {
+				if (*p == ' ' || *p == '\t') {
+					for (; p < e; p++)
+						if (*p != ' ' && *p != '\t')
+							return bad(status, why, 400, "bad Content-Length");
+					break;
+				}
+				if (!isdigit((unsigned char)*p))
+					return bad(status, why, 400, "bad Content-Length");
+				n = n * 10 + (uint64_t)(*p - '0');
+				if (n > HTTP_MAX_BODY) return bad(status, why, 413, "request body too large");
+			}
+			req->body_len = (size_t)n;
+			have_length = true;
+		} else if (nlen == 17 && !strncasecmp(h, "Transfer-Encoding", 17)) {
+			return bad(status, why, 501, "chunked bodies are not supported: send Content-Length");
+		}
+		h = e + 2;
+	}
+	if (len - req->header_len < req->body_len) return HTTP_INCOMPLETE;
+	req->body = buf + req->header_len;
+	return HTTP_COMPLETE;
+}

@@ -1,0 +1,31 @@
+/*
+ * http.h — the small HTTP/1.1 subset the control sockets speak: one
+ * request per connection, a JSON body sized by Content-Length, and a JSON
+ * response. The parser is pure (no I/O) and treats its input as hostile.
+ */
+#ifndef CLOISON_HTTP_H
+#define CLOISON_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define HTTP_MAX_HEADER 8192
+#define HTTP_MAX_BODY (64 * 1024)
+
+struct http_request {
+	char method[8];
+	char path[256];
+	size_t header_len; /* bytes up to and including the blank line */
+	size_t body_len;   /* from Content-Length */
+	const char *body;  /* points into the parsed buffer once complete */
+};
+
+enum http_parse { HTTP_INCOMPLETE = 0, HTTP_COMPLETE = 1, HTTP_BAD = -1 };
+
+/* Parses buf[0..len). HTTP_BAD sets *status (400, 405, 413, 414, 431, 501) and *why. */
+enum http_parse http_parse_request(const char *buf, size_t len, struct http_request *req, int *status,
+                                   const char **why);
+/* The reason phrase of a status code. */
+const char *http_reason(int status);
+
+#endif

@@ -1,0 +1,329 @@
+/*
+ * vm.c — a VM's creation and its snapshot files: DIR/vmstate (header,
+ * "config" section holding the JSON configuration, the board's sections,
+ * "end") and DIR/memory (guest RAM, sparse). docs/formats.md describes both.
+ */
+#include "vm.h"
+
+#include "util/fs.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "virtio/net.h"
+
+#define VMSTATE_FILE "vmstate"
+#define MEMORY_FILE "memory"
+#define PAGE 4096ULL
+
+uint64_t vm_now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+struct vm *vm_create(const struct vm_config *cfg, uint8_t *ram, console_write_fn out, void *out_opaque,
+                     char *err, size_t errlen)
+{
+	struct machine_config mc;
+	if (!vm_config_to_machine(cfg, &mc, err, errlen)) {
+		machine_free_ram(ram, cfg->mem);
+		return NULL;
+	}
+	mc.ram = ram;
+	mc.console_write = out;
+	mc.console_opaque = out_opaque;
+	struct vm *v = calloc(1, sizeof(*v));
+	if (!v) {
+		machine_free_ram(ram, cfg->mem);
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	v->cfg = *cfg;
+	v->m = machine_create(&mc, err, errlen);
+	if (!v->m) {
+		free(v);
+		return NULL;
+	}
+	for (unsigned i = 0; i < v->m->nnics; i++) { /* the address the guest sees, kept from now on */
+		memcpy(v->cfg.nics[i].mac, v->m->nics[i]->mac, 6);
+		v->cfg.nics[i].mac_set = true;
+	}
+	pthread_mutex_init(&v->op_lock, NULL);
+	v->created_ns = vm_now_ns();
+	return v;
+}
+
+void vm_destroy(struct vm *v)
+{
+	if (!v) return;
+	machine_destroy(v->m);
+	pthread_mutex_destroy(&v->op_lock);
+	free(v);
+}
+
+bool vm_state_blob(struct vm *v, struct state_writer *w, char *err, size_t errlen)
+{
+	char *json = vm_config_to_json(&v->cfg);
+	if (!json) {
+		snprintf(err, errlen, "out of memory");
+		return false;
+	}
+	state_writer_init(w);
+	state_begin(w, "config", 1);
+	state_put_str(w, json);
+	state_end(w);
+	free(json);
+	machine_save_state(v->m, w);
+	state_begin(w, "end", 1);
+	state_end(w);
+	if (w->failed) {
+		state_writer_free(w);
+		snprintf(err, errlen, "out of memory");
+		return false;
+	}
+	return true;
+}
+
+#define CONFIG_JSON_MAX (64 * 1024)
+
+static bool read_config(struct state_reader *r, struct vm_config *cfg, char *err, size_t errlen)
+{
+	static char json[CONFIG_JSON_MAX];
+	state_section(r, "config", 1);
+	state_get_str(r, json, sizeof(json));
+	if (!state_section_done(r)) {
+		snprintf(err, errlen, "%s", r->err);
+		return false;
+	}
+	return vm_config_from_json(json, strlen(json), cfg, err, errlen);
+}
+
+bool vm_state_blob_config(const uint8_t *buf, size_t len, struct vm_config *cfg, char *err, size_t errlen)
+{
+	struct state_reader r;
+	if (!state_reader_open(&r, buf, len)) {
+		snprintf(err, errlen, "%s", r.err);
+		return false;
+	}
+	return read_config(&r, cfg, err, errlen);
+}
+
+bool vm_load_state_blob(struct vm *v, const uint8_t *buf, size_t len, char *err, size_t errlen)
+{
+	struct state_reader r;
+	struct vm_config ignored;
+	if (!state_reader_open(&r, buf, len)) {
+		snprintf(err, errlen, "%s", r.err);
+		return false;
+	}
+	if (!read_config(&r, &ignored, err, errlen)) return false;
+	if (!machine_load_state(v->m, &r) || (state_section(&r, "end", 1), !state_section_done(&r))) {
+		snprintf(err, errlen, "%s", r.err);
+		return false;
+	}
+	if (r.pos != r.len) {
+		snprintf(err, errlen, "%zu bytes of garbage after the state's end", r.len - r.pos);
+		return false;
+	}
+	return true;
+}
+
+static bool page_is_zero(const uint8_t *p)
+{
+	const uint64_t *w = (const uint64_t *)p;
+	for (size_t i = 0; i < PAGE / 8; i += 4)
+		if (w[i] | w[i + 1] | w[i + 2] | w[i + 3]) return false;
+	return true;
+}
+
+/* Writes RAM to a sparse file: runs of non-zero pages only. */
+static bool write_memory(const uint8_t *ram, uint64_t size, int fd, uint64_t *written)
+{
+	if (ftruncate(fd, 0) || ftruncate(fd, (off_t)size)) return false;
+	*written = 0;
+	for (uint64_t off = 0; off < size;) {
+		if (page_is_zero(ram + off)) {
+			off += PAGE;
+			continue;
+		}
+		uint64_t end = off + PAGE;
+		while (end < size && end - off < (64ULL << 20) && !page_is_zero(ram + end)) end += PAGE;
+		for (uint64_t o = off; o < end;) {
+			ssize_t n = pwrite(fd, ram + o, end - o, (off_t)o);
+			if (n < 0 && errno == EINTR) continue;
+			if (n <= 0) return false;
+			o += (uint64_t)n;
+		}
+		*written += end - off;
+		off = end;
+	}
+	return true;
+}
+
+static bool write_file_atomic(const char *dir, const char *name, const void *buf, size_t len, char *err,
+                              size_t errlen)
+{
+	char tmp[PATH_MAX], path[PATH_MAX];
+	snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", dir, name);
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	bool ok = fd >= 0;
+	for (size_t done = 0; ok && done < len;) {
+		ssize_t n = write(fd, (const uint8_t *)buf + done, len - done);
+		if (n < 0 && errno == EINTR) continue;
+		if (n <= 0)
+			ok = false;
+		else
+			done += (size_t)n;
+	}
+	if (ok && fdatasync(fd)) ok = false;
+	if (fd >= 0 && close(fd)) ok = false;
+	if (ok && rename(tmp, path)) ok = false;
+	if (!ok) {
+		snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
+		unlink(tmp);
+	}
+	return ok;
+}
+
+bool vm_save(struct vm *v, const char *dir, struct vm_save_stats *st, char *err, size_t errlen)
+{
+	uint64_t t0 = vm_now_ns();
+	*st = (struct vm_save_stats){0};
+	if (!mkdir_p(dir, 0700)) {
+		snprintf(err, errlen, "cannot create %s: %s", dir, strerror(errno));
+		return false;
+	}
+	if (!machine_is_paused(v->m) && !machine_pause(v->m, true)) {
+		if (!machine_is_paused(v->m)) {
+			snprintf(err, errlen, "the VM is not running");
+			return false;
+		}
+		snprintf(err, errlen, "flushing a disk failed: the snapshot would not match the disks");
+		return false;
+	}
+	struct state_writer w;
+	if (!vm_state_blob(v, &w, err, errlen)) return false;
+	st->state_bytes = w.len;
+	/* Memory first: a vmstate file present means the snapshot is complete. */
+	char path[PATH_MAX], tmp[PATH_MAX];
+	snprintf(path, sizeof(path), "%s/" MEMORY_FILE, dir);
+	snprintf(tmp, sizeof(tmp), "%s/." MEMORY_FILE ".tmp", dir);
+	char vmstate[PATH_MAX];
+	snprintf(vmstate, sizeof(vmstate), "%s/" VMSTATE_FILE, dir);
+	unlink(vmstate);
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	bool ok = fd >= 0 && write_memory(v->m->ram, v->m->ram_size, fd, &st->memory_bytes_written) &&
+	          fdatasync(fd) == 0;
+	if (fd >= 0 && close(fd)) ok = false;
+	if (ok && rename(tmp, path)) ok = false;
+	if (!ok) {
+		snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
+		unlink(tmp);
+		state_writer_free(&w);
+		return false;
+	}
+	ok = write_file_atomic(dir, VMSTATE_FILE, w.buf, w.len, err, errlen);
+	state_writer_free(&w);
+	st->total_ms = (double)(vm_now_ns() - t0) / 1e6;
+	return ok;
+}
+
+/* Reads a whole file (at most `max` bytes). */
+static uint8_t *read_file(const char *path, size_t max, size_t *len, char *err, size_t errlen)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat sb;
+	if (fd < 0 || fstat(fd, &sb)) {
+		snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
+		if (fd >= 0) close(fd);
+		return NULL;
+	}
+	if (!S_ISREG(sb.st_mode) || (uint64_t)sb.st_size > max) {
+		snprintf(err, errlen, "%s is not a state file (not a regular file, or larger than %zu bytes)",
+		         path, max);
+		close(fd);
+		return NULL;
+	}
+	uint8_t *buf = malloc((size_t)sb.st_size + 1);
+	size_t got = 0;
+	while (buf && got < (size_t)sb.st_size) {
+		ssize_t n = read(fd, buf + got, (size_t)sb.st_size - got);
+		if (n < 0 && errno == EINTR) continue;
+		if (n <= 0) break;
+		got += (size_t)n;
+	}
+	close(fd);
+	if (!buf || got != (size_t)sb.st_size) {
+		snprintf(err, errlen, "cannot read %s", path);
+		free(buf);
+		return NULL;
+	}
+	*len = got;
+	return buf;
+}
+
+#define VMSTATE_MAX (16u << 20)
+
+struct vm *vm_restore(const char *dir, console_write_fn out, void *out_opaque, char *err, size_t errlen)
+{
+	char path[PATH_MAX];
+	snprintf(path, sizeof(path), "%s/" VMSTATE_FILE, dir);
+	size_t len;
+	uint8_t *blob = read_file(path, VMSTATE_MAX, &len, err, errlen);
+	if (!blob) return NULL;
+	struct vm_config cfg;
+	char why[400];
+	if (!vm_state_blob_config(blob, len, &cfg, why, sizeof(why))) {
+		snprintf(err, errlen, "%s: %s", path, why);
+		free(blob);
+		return NULL;
+	}
+	snprintf(path, sizeof(path), "%s/" MEMORY_FILE, dir);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat sb;
+	if (fd < 0 || fstat(fd, &sb)) {
+		snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
+		if (fd >= 0) close(fd);
+		free(blob);
+		return NULL;
+	}
+	if (!S_ISREG(sb.st_mode) || (uint64_t)sb.st_size != cfg.mem) {
+		snprintf(err, errlen, "%s holds %llu bytes, the saved VM has %llu MiB of memory", path,
+		         (unsigned long long)sb.st_size, (unsigned long long)(cfg.mem >> 20));
+		close(fd);
+		free(blob);
+		return NULL;
+	}
+	struct vm *v = vm_create(&cfg, NULL, out, out_opaque, err, errlen);
+	if (!v) {
+		close(fd);
+		free(blob);
+		return NULL;
+	}
+	if (!machine_map_ram_file(v->m, fd)) {
+		snprintf(err, errlen, "cannot map %s: %s", path, strerror(errno));
+		close(fd);
+		free(blob);
+		vm_destroy(v);
+		return NULL;
+	}
+	close(fd); /* the mapping keeps the file */
+	bool ok = vm_load_state_blob(v, blob, len, why, sizeof(why));
+	free(blob);
+	if (!ok) {
+		snprintf(err, errlen, "%s/" VMSTATE_FILE ": %s", dir, why);
+		vm_destroy(v);
+		return NULL;
+	}
+	return v;
+}
