@@ -91,6 +91,12 @@ struct block_backend *block_open(const char *path, const char *format, unsigned 
 	return qcow2_open_fd(fd, path, flags, format_given || ends_with(path, ".qcow2"), errmsg, errlen);
 }
 
+bool block_set_locked(struct block_backend *b, bool locked)
+{
+	if (!locked) return flock(b->fd, LOCK_UN) == 0;
+	return flock(b->fd, (b->readonly ? LOCK_SH : LOCK_EX) | LOCK_NB) == 0;
+}
+
 void block_close(struct block_backend *b)
 {
 	if (!b) return;

@@ -83,6 +83,9 @@ const char *block_probe_format(const char *path, char *errmsg, size_t errlen);
 int block_write_zero_bytes(struct block_backend *b, uint64_t off, uint64_t len);
 
 /* Drivers' open functions, used by block_open. They take ownership of fd. */
+/* Hands the image's lock over (live migration: the destination opens it once the source flushed) or takes
+ * it back. Returns false if another process took it meanwhile. */
+bool block_set_locked(struct block_backend *b, bool locked);
 struct block_backend *raw_open_fd(int fd, const char *path, bool readonly, char *errmsg, size_t errlen);
 struct block_backend *qcow2_open_fd(int fd, const char *path, unsigned flags, bool format_given, char *errmsg,
                                     size_t errlen);

@@ -194,6 +194,9 @@ void machine_dirty_start(struct machine *m);
 uint64_t machine_dirty_harvest(struct machine *m, uint64_t *out);
 void machine_dirty_stop(struct machine *m);
 
+/* Releases (or takes back) the locks on the disk images, with the machine paused: a migration's
+ * destination opens them. False if a disk's lock could not be taken back. */
+bool machine_set_disks_locked(struct machine *m, bool locked);
 /* Guest RAM becomes a private copy-on-write mapping of `fd` (a memory file of ram_size bytes): pages
  * load when first touched. Before the harts start. False with errno set. */
 bool machine_map_ram_file(struct machine *m, int fd);

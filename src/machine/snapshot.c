@@ -170,6 +170,14 @@ bool machine_load_state(struct machine *m, struct state_reader *r)
 	return true;
 }
 
+bool machine_set_disks_locked(struct machine *m, bool locked)
+{
+	bool ok = true;
+	for (unsigned i = 0; i < m->ndisks; i++)
+		if (!block_set_locked(m->disks[i]->backend, locked)) ok = false;
+	return ok;
+}
+
 void machine_dirty_start(struct machine *m)
 {
 	pthread_mutex_lock(&m->run_lock);

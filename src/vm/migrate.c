@@ -255,6 +255,7 @@ bool vm_migrate(struct vm *v, const char *host, const char *port, struct vm_migr
 		ok = more && send_pages(&l, m->ram, npages, bits, false, &st->pages_sent) &&
 		     vm_state_blob(v, &w, err, errlen);
 		if (ok) {
+			machine_set_disks_locked(m, false); /* the destination opens them when the state arrives */
 			ok = send_rec(&l, REC_STATE, 0, w.len, w.buf, w.len) &&
 			     send_rec(&l, REC_END, 0, 0, NULL, 0);
 			state_writer_free(&w);
@@ -273,7 +274,13 @@ bool vm_migrate(struct vm *v, const char *host, const char *port, struct vm_migr
 	if (ok) {
 		v->migrated = true; /* stays paused: the destination runs the guest now */
 	} else if (machine_is_paused(m)) {
-		machine_resume(m);
+		if (!machine_set_disks_locked(m, true)) {
+			/* Someone else holds a disk now: running the guest could corrupt it. Stay paused. */
+			size_t n = strlen(err);
+			snprintf(err + n, errlen - n, "; a disk is now locked by another process, so the VM stays paused");
+		} else {
+			machine_resume(m);
+		}
 	}
 	return ok;
 }
