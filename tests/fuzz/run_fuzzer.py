@@ -85,7 +85,14 @@ def main():
     corpus = os.path.join(work, "corpus")
     shutil.rmtree(corpus, ignore_errors=True)
     os.makedirs(corpus)
-    if "virtio_net" in os.path.basename(fuzzer):
+    env = dict(os.environ)
+    if "vmstate" in os.path.basename(fuzzer):
+        seeds = {}  # the harness writes a valid vmstate of its own VM at start-up
+        env["CLOISON_FUZZ_SEED_DIR"] = corpus
+    elif "http" in os.path.basename(fuzzer):
+        seeds = {"get": b"GET /vm HTTP/1.1\r\nHost: x\r\n\r\n",
+                 "post": b"POST /vm/save HTTP/1.1\r\ncontent-length: 15\r\n\r\n{\"dir\": \"/tmp\"}"}
+    elif "virtio_net" in os.path.basename(fuzzer):
         seeds = {"frames": seed_virtio_net()}
     elif "virtqueue" in os.path.basename(fuzzer):
         seeds = {"chain": seed_virtqueue()}
@@ -100,7 +107,7 @@ def main():
         with open(os.path.join(corpus, name), "wb") as f:
             f.write(data)
     r = subprocess.run([fuzzer, f"-max_total_time={seconds}", "-rss_limit_mb=2048", "-print_final_stats=1",
-                        f"-artifact_prefix={work}/", corpus])
+                        f"-artifact_prefix={work}/", corpus], env=env)
     # libFuzzer exits non-zero (77 on a deadly signal, which Meson would read as "skipped") on any finding.
     sys.exit(0 if r.returncode == 0 else 1)
 
