@@ -36,6 +36,7 @@ bench: build guest
 	bash bench/boot.sh
 	bash bench/disk.sh
 	bash bench/net.sh
+	bash bench/lifecycle.sh
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

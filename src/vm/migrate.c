@@ -16,6 +16,9 @@
 #define _GNU_SOURCE
 #include "vm.h"
 
+#include "ram_scan.h"
+#include "util/log.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -41,7 +44,7 @@
 #define STATE_MAX (16u << 20)
 #define IO_TIMEOUT_MS 30000
 
-enum rec_type { REC_CONFIG = 1, REC_PAGES = 2, REC_ZERO = 3, REC_STATE = 4, REC_END = 5 };
+enum rec_type { REC_CONFIG = 1, REC_PAGES = 2, REC_ZERO = 3, REC_STATE = 4, REC_END = 5, REC_SYNC = 6 };
 
 struct rec {
 	uint32_t type, count;
@@ -92,14 +95,6 @@ static bool recv_all(int fd, void *buf, size_t len)
 	return true;
 }
 
-static bool page_is_zero(const uint8_t *p)
-{
-	const uint64_t *w = (const uint64_t *)p;
-	for (size_t i = 0; i < PAGE / 8; i += 4)
-		if (w[i] | w[i + 1] | w[i + 2] | w[i + 3]) return false;
-	return true;
-}
-
 /* Sends the pages whose bits are set (all pages when bits is NULL), runs of non-zero pages as PAGES
  * records; zero pages as ZERO records unless skip_zero (the destination starts zeroed). */
 static bool send_pages(struct link *l, const uint8_t *ram, uint64_t npages, const uint64_t *bits,
@@ -113,10 +108,10 @@ static bool send_pages(struct link *l, const uint8_t *ram, uint64_t npages, cons
 				p++;
 			continue;
 		}
-		bool zero = page_is_zero(ram + p * PAGE);
+		bool zero = ram_page_is_zero(ram + p * PAGE);
 		uint64_t q = p + 1;
 		while (q < npages && q - p < RUN_MAX_PAGES && (!bits || (bits[q / 64] >> (q % 64) & 1)) &&
-		       page_is_zero(ram + q * PAGE) == zero)
+		       ram_page_is_zero(ram + q * PAGE) == zero)
 			q++;
 		uint32_t n = (uint32_t)(q - p);
 		if (!zero) {
@@ -129,26 +124,6 @@ static bool send_pages(struct link *l, const uint8_t *ram, uint64_t npages, cons
 		p = q;
 	}
 	return true;
-}
-
-/* Clears the bits of pages of anonymous RAM the process never touched (neither present nor swapped:
- * they read as zero), so the first round does not fault in a gigabyte of zero pages to find out. */
-static void skip_untouched(const uint8_t *ram, uint64_t npages, uint64_t *bits)
-{
-	int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
-	if (fd < 0) return;
-	static uint64_t entries[4096];
-	uint64_t first = (uint64_t)(uintptr_t)ram / PAGE;
-	for (uint64_t p = 0; p < npages;) {
-		uint64_t n = npages - p < 4096 ? npages - p : 4096;
-		ssize_t got = pread(fd, entries, n * 8, (off_t)((first + p) * 8));
-		if (got != (ssize_t)(n * 8)) break;
-		for (uint64_t i = 0; i < n; i++)
-			if (!(entries[i] >> 62)) /* bit 63 present, bit 62 swapped */
-				bits[(p + i) / 64] &= ~(1ULL << ((p + i) % 64));
-		p += n;
-	}
-	close(fd);
 }
 
 static int connect_to(const char *host, const char *port, char *err, size_t errlen)
@@ -231,14 +206,31 @@ bool vm_migrate(struct vm *v, const char *host, const char *port, struct vm_migr
 	uint64_t dirty = 0;
 	for (unsigned round = 0; ok; round++) {
 		dirty = machine_dirty_harvest(m, bits);
-		if (round == 0 && !m->ram_file_backed) skip_untouched(m->ram, npages, bits);
+		if (round == 0 && !m->ram_file_backed) ram_skip_untouched(m->ram, npages, bits);
 		if (round > 0 && (dirty <= FINAL_ROUND_PAGES || round >= ROUNDS_MAX)) break;
 		st->rounds++;
 		ok = send_pages(&l, m->ram, npages, bits, round == 0, &st->pages_sent);
 		if (!ok) snprintf(err, errlen, "sending memory failed: %s", strerror(errno));
 	}
-	/* Stop and copy: what the last harvest found plus what was written since. */
+	/* The last small round goes out with the guest still running; then the destination confirms it has
+	 * consumed everything, so the pause below does not wait behind megabytes still in flight. */
+	if (ok) {
+		st->rounds++;
+		ok = send_pages(&l, m->ram, npages, bits, false, &st->pages_sent) &&
+		     send_rec(&l, REC_SYNC, 0, 0, NULL, 0);
+		char reply[3];
+		if (ok && (!recv_all(l.fd, reply, 3) || memcmp(reply, "SY\n", 3))) {
+			ok = false;
+			snprintf(err, errlen, "the destination stopped answering");
+		} else if (!ok) {
+			snprintf(err, errlen, "sending memory failed: %s", strerror(errno));
+		}
+		memset(bits, 0, (npages + 63) / 64 * sizeof(uint64_t));
+	}
+	/* Stop and copy: what was written since the last harvest. */
 	uint64_t t_down = vm_now_ns();
+	log_debug("migrate: %u rounds, %llu pages dirty in the last: stopping the VM", st->rounds,
+	          (unsigned long long)dirty);
 	if (ok && !machine_pause(m, true)) {
 		ok = false;
 		snprintf(err, errlen, "the VM stopped, or a disk flush failed, before the last round");
@@ -255,13 +247,16 @@ bool vm_migrate(struct vm *v, const char *host, const char *port, struct vm_migr
 		ok = more && send_pages(&l, m->ram, npages, bits, false, &st->pages_sent) &&
 		     vm_state_blob(v, &w, err, errlen);
 		if (ok) {
-			machine_set_disks_locked(m, false); /* the destination opens them when the state arrives */
+			machine_set_disks_locked(
+			    m, false); /* the destination opens them when the state arrives */
 			ok = send_rec(&l, REC_STATE, 0, w.len, w.buf, w.len) &&
 			     send_rec(&l, REC_END, 0, 0, NULL, 0);
 			state_writer_free(&w);
 			if (!ok)
 				snprintf(err, errlen, "sending the device state failed: %s", strerror(errno));
 		}
+		log_debug("migrate: paused; last pages and state sent after %.1f ms",
+		          (double)(vm_now_ns() - t_down) / 1e6);
 		if (ok) ok = await_confirmation(l.fd, err, errlen);
 	}
 	machine_dirty_stop(m);
@@ -277,7 +272,8 @@ bool vm_migrate(struct vm *v, const char *host, const char *port, struct vm_migr
 		if (!machine_set_disks_locked(m, true)) {
 			/* Someone else holds a disk now: running the guest could corrupt it. Stay paused. */
 			size_t n = strlen(err);
-			snprintf(err + n, errlen - n, "; a disk is now locked by another process, so the VM stays paused");
+			snprintf(err + n, errlen - n,
+			         "; a disk is now locked by another process, so the VM stays paused");
 		} else {
 			machine_resume(m);
 		}
@@ -480,6 +476,11 @@ struct vm *vm_incoming(const char *addr, const char *port, console_write_fn out,
 				         "the migration stream ended inside the device state");
 				goto fail;
 			}
+		} else if (r.type == REC_SYNC) {
+			if (r.count || r.arg || send(fd, "SY\n", 3, MSG_NOSIGNAL) != 3) {
+				snprintf(why, sizeof(why), "bad sync record, or the source went away");
+				goto fail;
+			}
 		} else if (r.type == REC_END) {
 			if (!blob) {
 				snprintf(why, sizeof(why), "the stream ended without the device state");
@@ -491,9 +492,12 @@ struct vm *vm_incoming(const char *addr, const char *port, console_write_fn out,
 			goto fail;
 		}
 	}
+	uint64_t t_create = vm_now_ns();
 	v = vm_create(&cfg, ram, out, out_opaque, why, sizeof(why));
 	ram = NULL; /* the VM owns it now, or freed it */
 	if (!v || !vm_load_state_blob(v, blob, blob_len, why, sizeof(why))) goto fail;
+	log_debug("incoming: VM built and its state loaded in %.1f ms",
+	          (double)(vm_now_ns() - t_create) / 1e6);
 	free(blob);
 	*inc = malloc(sizeof(**inc));
 	if (!*inc) {

@@ -5,6 +5,7 @@
  */
 #include "vm.h"
 
+#include "ram_scan.h"
 #include "util/fs.h"
 
 #include <errno.h>
@@ -137,35 +138,42 @@ bool vm_load_state_blob(struct vm *v, const uint8_t *buf, size_t len, char *err,
 	return true;
 }
 
-static bool page_is_zero(const uint8_t *p)
+static bool wanted(const uint64_t *touched, const uint8_t *ram, uint64_t off)
 {
-	const uint64_t *w = (const uint64_t *)p;
-	for (size_t i = 0; i < PAGE / 8; i += 4)
-		if (w[i] | w[i + 1] | w[i + 2] | w[i + 3]) return false;
-	return true;
+	uint64_t p = off / PAGE;
+	return (!touched || (touched[p / 64] >> (p % 64) & 1)) && !ram_page_is_zero(ram + off);
 }
 
 /* Writes RAM to a sparse file: runs of non-zero pages only. */
-static bool write_memory(const uint8_t *ram, uint64_t size, int fd, uint64_t *written)
+static bool write_memory(const uint8_t *ram, uint64_t size, bool anonymous, int fd, uint64_t *written)
 {
 	if (ftruncate(fd, 0) || ftruncate(fd, (off_t)size)) return false;
 	*written = 0;
+	uint64_t npages = size / PAGE, *touched = NULL;
+	if (anonymous && (touched = malloc((npages + 63) / 64 * 8))) {
+		memset(touched, 0xff, (npages + 63) / 64 * 8);
+		ram_skip_untouched(ram, npages, touched);
+	}
 	for (uint64_t off = 0; off < size;) {
-		if (page_is_zero(ram + off)) {
+		if (!wanted(touched, ram, off)) {
 			off += PAGE;
 			continue;
 		}
 		uint64_t end = off + PAGE;
-		while (end < size && end - off < (64ULL << 20) && !page_is_zero(ram + end)) end += PAGE;
+		while (end < size && end - off < (64ULL << 20) && wanted(touched, ram, end)) end += PAGE;
 		for (uint64_t o = off; o < end;) {
 			ssize_t n = pwrite(fd, ram + o, end - o, (off_t)o);
 			if (n < 0 && errno == EINTR) continue;
-			if (n <= 0) return false;
+			if (n <= 0) {
+				free(touched);
+				return false;
+			}
 			o += (uint64_t)n;
 		}
 		*written += end - off;
 		off = end;
 	}
+	free(touched);
 	return true;
 }
 
@@ -222,8 +230,10 @@ bool vm_save(struct vm *v, const char *dir, struct vm_save_stats *st, char *err,
 	snprintf(vmstate, sizeof(vmstate), "%s/" VMSTATE_FILE, dir);
 	unlink(vmstate);
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	bool ok = fd >= 0 && write_memory(v->m->ram, v->m->ram_size, fd, &st->memory_bytes_written) &&
-	          fdatasync(fd) == 0;
+	bool ok =
+	    fd >= 0 &&
+	    write_memory(v->m->ram, v->m->ram_size, !v->m->ram_file_backed, fd, &st->memory_bytes_written) &&
+	    fdatasync(fd) == 0;
 	if (fd >= 0 && close(fd)) ok = false;
 	if (ok && rename(tmp, path)) ok = false;
 	if (!ok) {

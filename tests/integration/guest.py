@@ -57,6 +57,7 @@ class Guest:
             env=env,
         )
         self.buf = b""
+        self.arrivals = []  # (monotonic time, len(buf) after the read): when each byte arrived
         self.pos = 0
         self.lock = threading.Condition()
         self.reader = threading.Thread(target=self._read, daemon=True)
@@ -71,6 +72,7 @@ class Guest:
                     self.lock.notify_all()
                     return
                 self.buf += data
+                self.arrivals.append((time.monotonic(), len(self.buf)))
                 self.lock.notify_all()
 
     @property
@@ -92,6 +94,14 @@ class Guest:
                     tail = self.buf[-2000:].decode("utf-8", "replace")
                     raise AssertionError(f"timed out waiting for {pattern!r}; console tail:\n{tail}")
                 self.lock.wait(min(left, 0.5))
+
+    def arrival(self, offset):
+        """The monotonic time at which byte `offset` of the output arrived."""
+        with self.lock:
+            for t, end in self.arrivals:
+                if end > offset:
+                    return t
+        return None
 
     def send(self, text):
         self.proc.stdin.write(text.encode())
