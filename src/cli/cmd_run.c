@@ -88,6 +88,9 @@ static void usage(FILE *out)
 	    "                        from DIR; memory is mapped copy-on-write, DIR is never changed)\n"
 	    "      --incoming [ADDR:]PORT\n"
 	    "                        wait for a VM migrated with `cloison migrate --to HOST:PORT`\n"
+	    "      --clone DIR       with --restore: run a clone with a new identity: its disks become\n"
+	    "                        qcow2 overlays in DIR, its NICs get new MAC addresses, and the\n"
+	    "                        guest gets a new VM generation ID (Linux reseeds its RNG)\n"
 	    "      --paused          start (or restore) with the guest paused; resume through the API\n"
 	    "      --stats           print instructions retired and guest MIPS on exit\n"
 	    "  -v, --verbose         more messages\n"
@@ -100,7 +103,7 @@ static void usage(FILE *out)
 
 struct run_opts {
 	const char *kernel, *initrd, *append, *firmware;
-	const char *api_sock, *restore, *incoming;
+	const char *api_sock, *restore, *incoming, *clone_dir;
 	bool start_paused;
 	unsigned machine_opts; /* options that describe a new machine (not allowed with --restore) */
 	const char *net_specs[MACHINE_MAX_NICS];
@@ -190,7 +193,8 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 		OPT_API_SOCK,
 		OPT_RESTORE,
 		OPT_INCOMING,
-		OPT_PAUSED
+		OPT_PAUSED,
+		OPT_CLONE
 	};
 	static const struct option longopts[] = {
 	    {"kernel", required_argument, NULL, 'k'},
@@ -211,6 +215,7 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 	    {"restore", required_argument, NULL, OPT_RESTORE},
 	    {"incoming", required_argument, NULL, OPT_INCOMING},
 	    {"paused", no_argument, NULL, OPT_PAUSED},
+	    {"clone", required_argument, NULL, OPT_CLONE},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -228,13 +233,14 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 	while ((c = getopt_long(argc, argv, "k:i:a:f:m:c:vh", longopts, NULL)) != -1) {
 		uint64_t v;
 		if (c != OPT_STATS && c != 'v' && c != 'h' && c != OPT_API_SOCK && c != OPT_RESTORE &&
-		    c != OPT_INCOMING && c != OPT_PAUSED && c != '?')
+		    c != OPT_INCOMING && c != OPT_PAUSED && c != OPT_CLONE && c != '?')
 			o->machine_opts++;
 		switch (c) {
 		case OPT_API_SOCK: o->api_sock = optarg; break;
 		case OPT_RESTORE: o->restore = optarg; break;
 		case OPT_INCOMING: o->incoming = optarg; break;
 		case OPT_PAUSED: o->start_paused = true; break;
+		case OPT_CLONE: o->clone_dir = optarg; break;
 		case 'k':
 			o->kernel = optarg;
 			kernel_given = true;
@@ -318,6 +324,10 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 	}
 	if (optind < argc) {
 		log_error("unexpected argument '%s' (see cloison run --help)", argv[optind]);
+		return 2;
+	}
+	if (o->clone_dir && !o->restore) {
+		log_error("--clone DIR goes with --restore SNAPSHOT");
 		return 2;
 	}
 	if (o->restore && o->incoming) {
@@ -504,7 +514,7 @@ int cmd_run(int argc, char **argv)
 	struct vm_incoming *incoming = NULL;
 	bool boot_fresh = false;
 	if (o.restore) {
-		v = vm_restore(o.restore, console_write, con, err, sizeof(err));
+		v = vm_restore(o.restore, o.clone_dir, console_write, con, err, sizeof(err));
 	} else if (o.incoming) {
 		char addr[256];
 		const char *port;

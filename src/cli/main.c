@@ -29,6 +29,7 @@ static const struct verb verbs[] = {
     {"resume", cmd_vmctl, "resume a paused VM"},
     {"stop", cmd_vmctl, "stop a running VM (hard stop; disks are flushed)"},
     {"save", cmd_vmctl, "save a running VM's whole state to a directory"},
+    {"clone", cmd_clone, "start VMs from a saved state, each with a new identity"},
     {"migrate", cmd_vmctl, "move a VM to another host, live or from a saved directory"},
 };
 

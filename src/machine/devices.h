@@ -24,6 +24,11 @@ struct goldfish_rtc *rtc_create(struct machine *m, uint64_t base, unsigned irq);
 void rtc_destroy(struct goldfish_rtc *r);
 void rtc_poll(struct goldfish_rtc *r);
 
+struct vmgenid *vmgenid_create(struct machine *m, uint64_t base, unsigned irq);
+void vmgenid_destroy(struct vmgenid *g);
+/* A new identifier, and the interrupt that announces it (caller holds io_lock). */
+void vmgenid_change(struct vmgenid *g);
+
 /* Snapshots (caller holds io_lock and has opened the section). */
 void plic_save(const struct plic *p, struct state_writer *w);
 void plic_load(struct plic *p, struct state_reader *r);
@@ -31,6 +36,8 @@ void uart_save(const struct uart *u, struct state_writer *w);
 void uart_load(struct uart *u, struct state_reader *r);
 void rtc_save(const struct goldfish_rtc *r, struct state_writer *w);
 void rtc_load(struct goldfish_rtc *r, struct state_reader *rd);
+void vmgenid_save(const struct vmgenid *g, struct state_writer *w);
+void vmgenid_load(struct vmgenid *g, struct state_reader *r);
 
 /* Hart threads, for machine.c and snapshot.c (run_lock held). */
 void machine_start_harts(struct machine *m);

@@ -123,6 +123,13 @@ static int build_soc(void *fdt, const struct machine *m)
 	err |= fdt_property_string(fdt, "compatible", "google,goldfish-rtc");
 	err |= fdt_end_node(fdt);
 
+	err |= fdt_begin_node(fdt, "vmgenid@102000");
+	err |= fdt_property_u32(fdt, "interrupts", VIRT_VMGENID_IRQ);
+	err |= fdt_property_u32(fdt, "interrupt-parent", PHANDLE_PLIC);
+	err |= prop_reg(fdt, VIRT_VMGENID_BASE, 16);
+	err |= fdt_property_string(fdt, "compatible", "microsoft,vmgenid");
+	err |= fdt_end_node(fdt);
+
 	err |= fdt_begin_node(fdt, "serial@10000000");
 	err |= fdt_property_u32(fdt, "interrupts", VIRT_UART_IRQ);
 	err |= fdt_property_u32(fdt, "interrupt-parent", PHANDLE_PLIC);

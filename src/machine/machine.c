@@ -239,7 +239,9 @@ struct machine *machine_create(const struct machine_config *cfg, char *errmsg, s
 	m->plic = plic_create(m);
 	m->uart = uart_create(m, VIRT_UART_BASE, VIRT_UART_IRQ);
 	m->rtc = rtc_create(m, VIRT_RTC_BASE, VIRT_RTC_IRQ);
-	if (!m->clint || !m->plic || !m->uart || !m->rtc || !test_finisher_create(m, VIRT_TEST_BASE)) {
+	m->vmgenid = vmgenid_create(m, VIRT_VMGENID_BASE, VIRT_VMGENID_IRQ);
+	if (!m->clint || !m->plic || !m->uart || !m->rtc || !m->vmgenid ||
+	    !test_finisher_create(m, VIRT_TEST_BASE)) {
 		snprintf(errmsg, errlen, "cannot create the board's devices");
 		machine_destroy(m);
 		return NULL;
@@ -314,6 +316,7 @@ void machine_destroy(struct machine *m)
 	plic_destroy(m->plic);
 	uart_destroy(m->uart);
 	rtc_destroy(m->rtc);
+	vmgenid_destroy(m->vmgenid);
 	free(m->rng);
 	free(m->vconsole);
 	for (unsigned i = 0; i < m->nharts; i++) {

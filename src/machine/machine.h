@@ -21,6 +21,7 @@
 
 #define VIRT_TEST_BASE 0x00100000ULL
 #define VIRT_RTC_BASE 0x00101000ULL
+#define VIRT_VMGENID_BASE 0x00102000ULL
 #define VIRT_CLINT_BASE 0x02000000ULL
 #define VIRT_CLINT_SIZE 0x10000ULL
 #define VIRT_PLIC_BASE 0x0c000000ULL
@@ -31,11 +32,12 @@
 
 #define VIRT_UART_IRQ 10
 #define VIRT_RTC_IRQ 11
+#define VIRT_VMGENID_IRQ 12
 #define VIRT_VIRTIO_IRQ 1       /* first slot's PLIC source (slots 0-7: 1-8) */
-#define VIRT_VIRTIO_IRQ_HIGH 32 /* slots 8 and up: 32 and up (10 and 11 are taken) */
+#define VIRT_VIRTIO_IRQ_HIGH 32 /* slots 8 and up: 32 and up (10 to 12 are taken) */
 
 #define MACHINE_MAX_HARTS 8
-#define MACHINE_MAX_REGIONS 16
+#define MACHINE_MAX_REGIONS 32
 #define PLIC_NUM_SOURCES 96 /* source 0 is reserved */
 
 /* A device's MMIO handlers; offsets are relative to the region base. */
@@ -89,6 +91,7 @@ struct virtio_slot {
 };
 struct uart;
 struct goldfish_rtc;
+struct vmgenid;
 
 /* Where console output goes; the CLI provides it. */
 typedef void (*console_write_fn)(void *opaque, const uint8_t *buf, size_t len);
@@ -109,6 +112,7 @@ struct machine {
 	struct plic *plic;
 	struct uart *uart;
 	struct goldfish_rtc *rtc;
+	struct vmgenid *vmgenid;
 	struct virtio_slot virtio[MACHINE_MAX_VIRTIO];
 	unsigned nvirtio;
 	struct virtio_rng *rng;
@@ -197,6 +201,9 @@ void machine_dirty_stop(struct machine *m);
 /* Releases (or takes back) the locks on the disk images, with the machine paused: a migration's
  * destination opens them. False if a disk's lock could not be taken back. */
 bool machine_set_disks_locked(struct machine *m, bool locked);
+/* A new identity for a clone: a new VM generation ID, announced to the guest by an interrupt (Linux
+ * reseeds its RNG). Takes io_lock. */
+void machine_new_generation(struct machine *m);
 /* Guest RAM becomes a private copy-on-write mapping of `fd` (a memory file of ram_size bytes): pages
  * load when first touched. Before the harts start. False with errno set. */
 bool machine_map_ram_file(struct machine *m, int fd);

@@ -120,6 +120,9 @@ void machine_save_state(struct machine *m, struct state_writer *w)
 	state_begin(w, "rtc", 1);
 	rtc_save(m->rtc, w);
 	state_end(w);
+	state_begin(w, "vmgenid", 1);
+	vmgenid_save(m->vmgenid, w);
+	state_end(w);
 	for (unsigned i = 0; i < m->nvirtio; i++) {
 		state_begin(w, "virtio", 1);
 		virtio_mmio_save(m->virtio[i].transport, w);
@@ -157,6 +160,9 @@ bool machine_load_state(struct machine *m, struct state_reader *r)
 	state_section(r, "rtc", 1);
 	if (!r->failed) rtc_load(m->rtc, r);
 	state_section_done(r);
+	state_section(r, "vmgenid", 1);
+	if (!r->failed) vmgenid_load(m->vmgenid, r);
+	state_section_done(r);
 	for (unsigned i = 0; i < m->nvirtio && !r->failed; i++) {
 		state_section(r, "virtio", 1);
 		if (!r->failed) virtio_mmio_load(m->virtio[i].transport, r);
@@ -168,6 +174,13 @@ bool machine_load_state(struct machine *m, struct state_reader *r)
 	m->frozen_ticks = ticks;
 	thaw_time(m);
 	return true;
+}
+
+void machine_new_generation(struct machine *m)
+{
+	pthread_mutex_lock(&m->io_lock);
+	vmgenid_change(m->vmgenid);
+	pthread_mutex_unlock(&m->io_lock);
 }
 
 bool machine_set_disks_locked(struct machine *m, bool locked)

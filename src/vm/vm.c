@@ -6,6 +6,7 @@
 #include "vm.h"
 
 #include "ram_scan.h"
+#include "block/qcow2.h"
 #include "util/fs.h"
 
 #include <errno.h>
@@ -284,7 +285,40 @@ static uint8_t *read_file(const char *path, size_t max, size_t *len, char *err, 
 
 #define VMSTATE_MAX (16u << 20)
 
-struct vm *vm_restore(const char *dir, console_write_fn out, void *out_opaque, char *err, size_t errlen)
+/* A clone's own disks: qcow2 overlays over the saved VM's, and new MAC addresses. */
+static bool make_clone_config(struct vm_config *cfg, const char *clone_dir, char *err, size_t errlen)
+{
+	if (!mkdir_p(clone_dir, 0700)) {
+		snprintf(err, errlen, "cannot create %s: %s", clone_dir, strerror(errno));
+		return false;
+	}
+	for (unsigned i = 0; i < cfg->ndisks; i++) {
+		struct vm_disk *d = &cfg->disks[i];
+		char backing[PATH_MAX], overlay[PATH_MAX];
+		if (!realpath(d->path, backing)) {
+			snprintf(err, errlen, "disk %s: %s", d->path, strerror(errno));
+			return false;
+		}
+		size_t n = strlen(backing);
+		const char *format = d->format[0]                                  ? d->format
+		                     : n > 6 && !strcmp(backing + n - 6, ".qcow2") ? "qcow2"
+		                                                                   : "raw";
+		snprintf(overlay, sizeof(overlay), "%s/disk%u.qcow2", clone_dir, i);
+		struct block_backend *b = block_open(backing, format, BLOCK_OPEN_READONLY, err, errlen);
+		if (!b) return false;
+		struct qcow2_create_opts o = {.size = b->size, .backing = backing, .backing_format = format};
+		block_close(b);
+		if (qcow2_create(overlay, &o, err, errlen)) return false;
+		snprintf(d->path, sizeof(d->path), "%s", overlay);
+		snprintf(d->format, sizeof(d->format), "qcow2");
+		d->no_backing = false;
+	}
+	for (unsigned i = 0; i < cfg->nnics; i++) cfg->nics[i].mac_set = false; /* drawn at random */
+	return true;
+}
+
+struct vm *vm_restore(const char *dir, const char *clone_dir, console_write_fn out, void *out_opaque,
+                      char *err, size_t errlen)
 {
 	char path[PATH_MAX];
 	snprintf(path, sizeof(path), "%s/" VMSTATE_FILE, dir);
@@ -295,6 +329,10 @@ struct vm *vm_restore(const char *dir, console_write_fn out, void *out_opaque, c
 	char why[400];
 	if (!vm_state_blob_config(blob, len, &cfg, why, sizeof(why))) {
 		snprintf(err, errlen, "%s: %s", path, why);
+		free(blob);
+		return NULL;
+	}
+	if (clone_dir && !make_clone_config(&cfg, clone_dir, err, errlen)) {
 		free(blob);
 		return NULL;
 	}
@@ -335,5 +373,6 @@ struct vm *vm_restore(const char *dir, console_write_fn out, void *out_opaque, c
 		vm_destroy(v);
 		return NULL;
 	}
+	if (clone_dir) machine_new_generation(v->m);
 	return v;
 }

@@ -38,8 +38,12 @@ struct vm_save_stats {
 bool vm_save(struct vm *v, const char *dir, struct vm_save_stats *st, char *err, size_t errlen);
 
 /* Restore: reads DIR/vmstate (config and device state), builds the board and maps DIR/memory copy-on-write
- * (pages load lazily, the file is never written). The VM is ready to start. NULL with err set. */
-struct vm *vm_restore(const char *dir, console_write_fn out, void *out_opaque, char *err, size_t errlen);
+ * (pages load lazily, the file is never written). The VM is ready to start. NULL with err set.
+ * With clone_dir, the VM gets a new identity: each disk becomes a new qcow2 overlay in clone_dir over the
+ * saved disk (left untouched), each network interface a new MAC address, and the guest is told by a new
+ * VM generation ID (docs/lifecycle.md says what a clone-safe guest does with it). */
+struct vm *vm_restore(const char *dir, const char *clone_dir, console_write_fn out, void *out_opaque, char *err,
+                      size_t errlen);
 /* Loads a state blob (vmstate file contents) into a VM built from the config it names: the machine
  * sections follow a "config" section. Used by restore and by the migration receiver. */
 bool vm_load_state_blob(struct vm *v, const uint8_t *buf, size_t len, char *err, size_t errlen);

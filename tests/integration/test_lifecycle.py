@@ -183,6 +183,94 @@ class Lifecycle(unittest.TestCase):
         self.assertEqual(g.run("echo still $((40+2))"), "still 42")
 
 
+class Clone(unittest.TestCase):
+    """Clones of one saved VM: own disk overlays, new MAC addresses, reseeded RNGs."""
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="cloison-clone-")
+        self.guests = []
+
+    def tearDown(self):
+        for g in self.guests:
+            g.kill()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def test_clones_have_own_identity_and_disks(self):
+        disk = os.path.join(self.tmp, "base.qcow2")
+        subprocess.run([CLOISON, "disk", "create", disk, "16M"], check=True, capture_output=True)
+        sock, snap = os.path.join(self.tmp, "api.sock"), os.path.join(self.tmp, "snap")
+        g = Guest(CLOISON, ["--api-sock", sock, "--disk", disk, "--net", "user"])
+        self.guests.append(g)
+        g.expect("guest# ")
+        mac0 = g.run("cat /sys/class/net/eth0/address")
+        status, body = api(sock, "POST", "/vm/save", {"dir": snap, "then": "stop"})
+        self.assertEqual(status, 200, body)
+        self.assertEqual(g.wait_exit(60), 0)
+        base_before = subprocess.run(["sha256sum", disk], capture_output=True, text=True).stdout.split()[0]
+        rebind = ("d=$(basename $(readlink /sys/class/net/eth0/device)); "
+                  "echo $d > /sys/bus/virtio/drivers/virtio_net/unbind; "
+                  "echo $d > /sys/bus/virtio/drivers/virtio_net/bind; cat /sys/class/net/eth0/address")
+        seen = []
+        for name in ("c1", "c2"):
+            c = Guest(CLOISON, ["--restore", snap, "--clone", os.path.join(self.tmp, name)])
+            self.guests.append(c)
+            c.send("\n")
+            ints = c.run("grep vmgenid /proc/interrupts")
+            self.assertRegex(ints, r"^\s*\d+:\s+1\s", "the clone's guest did not get one generation-ID interrupt")
+            rnd = c.run("head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \\n'")
+            c.run(f"printf 'written by {name}' | dd of=/dev/vda bs=512 conv=fsync 2>/dev/null")
+            mac = c.run(rebind)  # what a clone-safe guest does on NEW_VMGENID (docs/lifecycle.md)
+            seen.append((rnd, mac))
+            c.send("poweroff -f\n")
+            self.assertEqual(c.wait_exit(60), 0)
+        (r1, m1), (r2, m2) = seen
+        self.assertRegex(r1, "^[0-9a-f]{32}$")
+        self.assertNotEqual(r1, r2, "two clones produced the same random bytes")
+        self.assertEqual(len({mac0, m1, m2}), 3, (mac0, m1, m2))
+        self.assertEqual(subprocess.run(["sha256sum", disk], capture_output=True, text=True).stdout.split()[0],
+                         base_before, "a clone wrote to the saved VM's disk")
+        for name in ("c1", "c2"):
+            overlay = os.path.join(self.tmp, name, "disk0.qcow2")
+            r = subprocess.run(["qemu-img", "check", overlay], capture_output=True, text=True)
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            raw = os.path.join(self.tmp, name + ".raw")
+            subprocess.run(["qemu-img", "convert", "-O", "raw", overlay, raw], check=True)
+            with open(raw, "rb") as f:
+                self.assertEqual(f.read(13), f"written by {name}".encode())
+
+    def test_clone_verb_starts_background_clones(self):
+        sock, snap = os.path.join(self.tmp, "api.sock"), os.path.join(self.tmp, "snap")
+        g = Guest(CLOISON, ["--api-sock", sock])
+        self.guests.append(g)
+        g.expect("guest# ")
+        self.assertEqual(api(sock, "POST", "/vm/save", {"dir": snap, "then": "stop"})[0], 200)
+        g.wait_exit(60)
+        out = os.path.join(self.tmp, "clones")
+        r = subprocess.run([CLOISON, "clone", snap, "--count", "2", "--dir", out], capture_output=True, text=True,
+                           timeout=120)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        lines = [line.split() for line in r.stdout.splitlines()]
+        self.assertEqual(len(lines), 2, r.stdout)
+        try:
+            for path, _ in lines:
+                self.assertEqual(api(path, "GET", "/vm")[1]["state"], "running")
+        finally:
+            for path, pid in lines:
+                try:
+                    api(path, "POST", "/vm/stop")
+                except OSError:
+                    os.kill(int(pid), 9)
+        for _, pid in lines:
+            for _ in range(200):
+                try:
+                    os.kill(int(pid), 0)
+                except ProcessLookupError:
+                    break
+                time.sleep(0.05)
+            else:
+                self.fail(f"clone {pid} did not stop")
+
+
 class BadState(unittest.TestCase):
     """Restore and incoming migration refuse broken inputs with a message, exit 1, no crash."""
 
