@@ -20,8 +20,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	enum http_parse r = http_parse_request((const char *)data, size, &req, &status, &why);
 	if (r == HTTP_COMPLETE) {
 		if (!req.method[0] || req.path[0] != '/') abort();
-		if (req.header_len + req.body_len > size || req.body != (const char *)data + req.header_len) abort();
-		for (size_t i = 0; i < req.body_len; i++) sink ^= (uint8_t)req.body[i]; /* ASan checks the bytes */
+		if (req.header_len + req.body_len > size || req.body != (const char *)data + req.header_len)
+			abort();
+		for (size_t i = 0; i < req.body_len; i++)
+			sink ^= (uint8_t)req.body[i]; /* ASan checks the bytes */
 	} else if (r == HTTP_BAD) {
 		if (status < 400 || status > 599 || !why || !*why) abort();
 	}

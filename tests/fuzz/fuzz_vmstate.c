@@ -68,7 +68,8 @@ static void load(const uint8_t *data, size_t size)
 {
 	char err[512];
 	err[0] = 0;
-	if (!vm_load_state_blob(vm, data, size, err, sizeof(err)) && !err[0]) abort(); /* a failure says why */
+	if (!vm_load_state_blob(vm, data, size, err, sizeof(err)) && !err[0])
+		abort(); /* a failure says why */
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

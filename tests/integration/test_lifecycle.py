@@ -10,6 +10,12 @@
   pair) while the guest prints ticks and writes numbered records to a qcow2
   disk with O_SYNC: the destination's console continues the source's ticks with
   no gap or repeat, every record reaches the disk, `qemu-img check` is clean.
+- Cold migration: a saved directory sent to a `run --incoming` continues there.
+- Clones: two clones of one saved VM get their own qcow2 overlays (the saved
+  disk is untouched), new MAC addresses (seen after the guest rebinds its NIC)
+  and one VM-generation-ID interrupt each, after which their RNGs differ;
+  `cloison clone --count 2` starts two background clones that answer on their
+  control sockets.
 - Failures: migrating to a port nobody listens on leaves the source running;
   truncated, bit-flipped and version-mismatched state files, a memory file of
   the wrong size and a garbage migration stream are refused with clear errors;
@@ -145,6 +151,29 @@ class Lifecycle(unittest.TestCase):
             c.send("poweroff -f\n")
             self.assertEqual(c.wait_exit(60), 0)
         self.assertEqual(len(os.listdir(snap)), 2, "restoring changed the snapshot directory")
+
+    def test_cold_migration_of_a_saved_vm(self):
+        g, sock = self.start()
+        g.expect("guest# ")
+        g.run("echo cold-state > /tmp/marker")
+        snap = os.path.join(self.tmp, "snap")
+        self.assertEqual(api(sock, "POST", "/vm/save", {"dir": snap, "then": "stop"})[0], 200)
+        self.assertEqual(g.wait_exit(60), 0)
+        port = free_port()
+        dst = Guest(CLOISON, ["--incoming", f"127.0.0.1:{port}"])
+        self.guests.append(dst)
+        for _ in range(100):  # until it listens
+            r = subprocess.run([CLOISON, "migrate", "--from", snap, "--to", f"127.0.0.1:{port}"],
+                               capture_output=True, text=True, timeout=60)
+            if "connect" not in r.stderr:
+                break
+            time.sleep(0.1)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("migrated", r.stdout)
+        dst.send("\n")
+        self.assertEqual(dst.run("cat /tmp/marker"), "cold-state")
+        dst.send("poweroff -f\n")
+        self.assertEqual(dst.wait_exit(60), 0)
 
     def test_migrate_to_nowhere_keeps_running(self):
         g, sock = self.start()
