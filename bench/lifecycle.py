@@ -235,16 +235,22 @@ def fmt(v):
 
 
 def median(vals):
-    nums = [v for v in vals if v is not None]
-    if len(nums) < len(vals):
-        return None  # any silent run: the median is not a number
-    return statistics.median(nums)
+    """(median of the runs that produced a number, how many runs were silent)."""
+    nums = [v for v in vals if v is not None and v == v]
+    return (statistics.median(nums) if nums else None), len(vals) - len(nums)
+
+
+def cell(m):
+    value, silent = m
+    if value is None:
+        return "silent"
+    return f"{value:.1f}" + (f" ({silent} silent)" if silent else "")
 
 
 def ratio(a, b):
-    if a is None or b is None:
-        return "—"
-    return f"{a / b:.2f}" if b else "—"
+    if a[0] is None or b[0] is None or a[1] or b[1] or not b[0]:
+        return "—"  # no ratio against a run where the guest did not answer
+    return f"{a[0] / b[0]:.2f}"
 
 
 def main():
@@ -280,10 +286,11 @@ def main():
                 rows.append((f"live migration {name}, 1 GiB {label}", c, q))
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    print(f"\nmedians of {runs} runs (ms; lower is better; ratio = cloison/QEMU)")
-    print(f"{'':52s} {'cloison':>10s} {'QEMU 7.2':>10s} {'ratio':>7s}")
+    print(f"\nmedians of {runs} runs (ms; lower is better; ratio = cloison/QEMU; a median over the runs where the "
+          "guest answered, with how many stayed silent)")
+    print(f"{'':56s} {'cloison':>16s} {'QEMU 7.2':>16s} {'ratio':>6s}")
     for name, c, q in rows:
-        print(f"{name:52s} {fmt(c):>10s} {fmt(q):>10s} {ratio(c, q):>7s}")
+        print(f"{name:56s} {cell(c):>16s} {cell(q):>16s} {ratio(c, q):>6s}")
 
 
 if __name__ == "__main__":
