@@ -91,6 +91,8 @@ static void usage(FILE *out)
 	    "      --clone DIR       with --restore: run a clone with a new identity: its disks become\n"
 	    "                        qcow2 overlays in DIR, its NICs get new MAC addresses, and the\n"
 	    "                        guest gets a new VM generation ID (Linux reseeds its RNG)\n"
+	    "      --storage-dir DIR with --incoming: where the disks go when the source copies them\n"
+	    "                        (`cloison migrate --copy-storage`)\n"
 	    "      --paused          start (or restore) with the guest paused; resume through the API\n"
 	    "      --stats           print instructions retired and guest MIPS on exit\n"
 	    "  -v, --verbose         more messages\n"
@@ -103,7 +105,7 @@ static void usage(FILE *out)
 
 struct run_opts {
 	const char *kernel, *initrd, *append, *firmware;
-	const char *api_sock, *restore, *incoming, *clone_dir;
+	const char *api_sock, *restore, *incoming, *clone_dir, *storage_dir;
 	bool start_paused;
 	unsigned machine_opts; /* options that describe a new machine (not allowed with --restore) */
 	const char *net_specs[MACHINE_MAX_NICS];
@@ -194,7 +196,8 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 		OPT_RESTORE,
 		OPT_INCOMING,
 		OPT_PAUSED,
-		OPT_CLONE
+		OPT_CLONE,
+		OPT_STORAGE_DIR
 	};
 	static const struct option longopts[] = {
 	    {"kernel", required_argument, NULL, 'k'},
@@ -216,6 +219,7 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 	    {"incoming", required_argument, NULL, OPT_INCOMING},
 	    {"paused", no_argument, NULL, OPT_PAUSED},
 	    {"clone", required_argument, NULL, OPT_CLONE},
+	    {"storage-dir", required_argument, NULL, OPT_STORAGE_DIR},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -233,7 +237,8 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 	while ((c = getopt_long(argc, argv, "k:i:a:f:m:c:vh", longopts, NULL)) != -1) {
 		uint64_t v;
 		if (c != OPT_STATS && c != 'v' && c != 'h' && c != OPT_API_SOCK && c != OPT_RESTORE &&
-		    c != OPT_INCOMING && c != OPT_PAUSED && c != OPT_CLONE && c != '?')
+		    c != OPT_INCOMING && c != OPT_PAUSED && c != OPT_CLONE && c != OPT_STORAGE_DIR &&
+		    c != '?')
 			o->machine_opts++;
 		switch (c) {
 		case OPT_API_SOCK: o->api_sock = optarg; break;
@@ -241,6 +246,7 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 		case OPT_INCOMING: o->incoming = optarg; break;
 		case OPT_PAUSED: o->start_paused = true; break;
 		case OPT_CLONE: o->clone_dir = optarg; break;
+		case OPT_STORAGE_DIR: o->storage_dir = optarg; break;
 		case 'k':
 			o->kernel = optarg;
 			kernel_given = true;
@@ -324,6 +330,10 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 	}
 	if (optind < argc) {
 		log_error("unexpected argument '%s' (see cloison run --help)", argv[optind]);
+		return 2;
+	}
+	if (o->storage_dir && !o->incoming) {
+		log_error("--storage-dir DIR goes with --incoming");
 		return 2;
 	}
 	if (o->clone_dir && !o->restore) {
@@ -520,7 +530,7 @@ int cmd_run(int argc, char **argv)
 		const char *port;
 		split_listen(o.incoming, addr, sizeof(addr), &port);
 		log_info("waiting for an incoming migration on %s:%s", addr[0] ? addr : "*", port);
-		v = vm_incoming(addr, port, console_write, con, &incoming, err, sizeof(err));
+		v = vm_incoming(addr, port, o.storage_dir, console_write, con, &incoming, err, sizeof(err));
 	} else {
 		struct vm_config cfg;
 		config_from_opts(&o, &cfg);

@@ -103,12 +103,14 @@ static void usage(FILE *out, const char *verb)
 	else if (!strcmp(verb, "migrate"))
 		fprintf(
 		    out,
-		    "Usage: cloison migrate --sock PATH --to HOST:PORT     (live)\n"
+		    "Usage: cloison migrate --sock PATH --to HOST:PORT [--copy-storage]   (live)\n"
 		    "       cloison migrate --from DIR --to HOST:PORT      (cold: a saved VM)\n"
 		    "Moves the VM to a `cloison run --incoming PORT` on HOST. Live migration copies memory\n"
 		    "while the guest runs, then pauses it briefly; the source stops only once the\n"
 		    "destination runs the guest, and keeps running if anything fails. Disks must be\n"
-		    "reachable at the same paths on the destination (shared storage).\n");
+		    "reachable at the same paths on the destination (shared storage), or, with\n"
+		    "--copy-storage, travel in the stream to the destination's --storage-dir (meant for\n"
+		    "qcow2 overlays whose backing files both hosts have).\n");
 	else
 		fprintf(out, "Usage: cloison %s --sock PATH\n", verb);
 	fprintf(out, "  -s, --sock PATH   the VM's control socket (`cloison run --api-sock PATH`)\n"
@@ -119,15 +121,12 @@ static void usage(FILE *out, const char *verb)
 int cmd_vmctl(int argc, char **argv)
 {
 	const char *verb = argv[0], *sock = NULL, *to = NULL, *from = NULL, *then = NULL;
-	bool quiet = false;
+	bool quiet = false, copy_storage = false;
 	static const struct option longopts[] = {
-	    {"sock", required_argument, NULL, 's'},
-	    {"to", required_argument, NULL, 't'},
-	    {"from", required_argument, NULL, 'f'},
-	    {"then", required_argument, NULL, 'T'},
-	    {"quiet", no_argument, NULL, 'q'},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
+	    {"sock", required_argument, NULL, 's'},   {"to", required_argument, NULL, 't'},
+	    {"from", required_argument, NULL, 'f'},   {"then", required_argument, NULL, 'T'},
+	    {"quiet", no_argument, NULL, 'q'},        {"help", no_argument, NULL, 'h'},
+	    {"copy-storage", no_argument, NULL, 'C'}, {NULL, 0, NULL, 0},
 	};
 	int c;
 	optind = 1;
@@ -138,6 +137,7 @@ int cmd_vmctl(int argc, char **argv)
 		case 'f': from = optarg; break;
 		case 'T': then = optarg; break;
 		case 'q': quiet = true; break;
+		case 'C': copy_storage = true; break;
 		case 'h': usage(stdout, verb); return 0;
 		default: usage(stderr, verb); return 2;
 		}
@@ -145,6 +145,11 @@ int cmd_vmctl(int argc, char **argv)
 	bool is_save = !strcmp(verb, "save"), is_migrate = !strcmp(verb, "migrate");
 	if ((to || from) && !is_migrate) {
 		log_error("--to and --from belong to `cloison migrate`");
+		return 2;
+	}
+	if (copy_storage && (!is_migrate || from)) {
+		log_error(
+		    "--copy-storage belongs to live migration: cloison migrate --sock PATH --to HOST:PORT");
 		return 2;
 	}
 	if (then && !is_save) {
@@ -196,7 +201,7 @@ int cmd_vmctl(int argc, char **argv)
 			log_error("live migration: cloison migrate --sock PATH --to HOST:PORT");
 			return 2;
 		}
-		json_t *j = json_pack("{s:s}", "to", to);
+		json_t *j = json_pack("{s:s, s:b}", "to", to, "copy_storage", copy_storage);
 		body = json_dumps(j, JSON_COMPACT);
 		json_decref(j);
 		status = api_call(sock, "POST", "/vm/migrate", body, &out);

@@ -138,9 +138,11 @@ static int do_save(struct vm *v, json_t *args, char **response)
 static int do_migrate(struct vm *v, json_t *args, char **response)
 {
 	const char *to = NULL;
+	int copy_storage = 0;
 	json_error_t je;
-	if (json_unpack_ex(args, &je, JSON_STRICT, "{s:s}", "to", &to))
-		return error_reply(response, 400, "expected {\"to\": \"HOST:PORT\"}");
+	if (json_unpack_ex(args, &je, JSON_STRICT, "{s:s, s?:b}", "to", &to, "copy_storage", &copy_storage))
+		return error_reply(response, 400,
+		                   "expected {\"to\": \"HOST:PORT\", \"copy_storage\": true|false}");
 	const char *colon = strrchr(to, ':');
 	if (!colon || colon == to || !colon[1] || strlen(to) > 255)
 		return error_reply(response, 400, "to must be HOST:PORT");
@@ -149,7 +151,8 @@ static int do_migrate(struct vm *v, json_t *args, char **response)
 	host[colon - to] = 0;
 	struct vm_migrate_stats st;
 	char err[512];
-	if (!vm_migrate(v, host, colon + 1, &st, err, sizeof(err))) return error_reply(response, 409, err);
+	if (!vm_migrate(v, host, colon + 1, copy_storage, &st, err, sizeof(err)))
+		return error_reply(response, 409, err);
 	machine_request_exit(v->m, MACHINE_QUIT, 0);
 	return reply(response, 200,
 	             json_pack("{s:s, s:f, s:f, s:i, s:I, s:I}", "state", "migrated", "total_ms", st.total_ms,

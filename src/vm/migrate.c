@@ -44,7 +44,18 @@
 #define STATE_MAX (16u << 20)
 #define IO_TIMEOUT_MS 30000
 
-enum rec_type { REC_CONFIG = 1, REC_PAGES = 2, REC_ZERO = 3, REC_STATE = 4, REC_END = 5, REC_SYNC = 6 };
+enum rec_type {
+	REC_CONFIG = 1,
+	REC_PAGES = 2,
+	REC_ZERO = 3,
+	REC_STATE = 4,
+	REC_END = 5,
+	REC_SYNC = 6,
+	REC_DISK = 7,      /* count: disk index, arg: file size; its data records follow */
+	REC_DISK_DATA = 8, /* count: bytes (<= DISK_CHUNK), arg: offset; payload: the bytes */
+};
+#define DISK_CHUNK (1u << 20)
+#define DISK_MAX_SIZE (1ULL << 42)
 
 struct rec {
 	uint32_t type, count;
@@ -126,6 +137,42 @@ static bool send_pages(struct link *l, const uint8_t *ram, uint64_t npages, cons
 	return true;
 }
 
+/* Sends a disk image file: its size, then its data extents (holes stay holes). */
+static bool send_disk(struct link *l, unsigned index, const char *path, char *err, size_t errlen)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat sb;
+	if (fd < 0 || fstat(fd, &sb)) {
+		snprintf(err, errlen, "cannot read disk %s: %s", path, strerror(errno));
+		if (fd >= 0) close(fd);
+		return false;
+	}
+	static uint8_t buf[DISK_CHUNK];
+	bool ok = send_rec(l, REC_DISK, index, (uint64_t)sb.st_size, NULL, 0);
+	off_t off = 0;
+	while (ok && off < sb.st_size) {
+		off_t data = lseek(fd, off, SEEK_DATA);
+		if (data < 0) break; /* only a hole is left */
+		off_t hole = lseek(fd, data, SEEK_HOLE);
+		if (hole < 0) hole = sb.st_size;
+		for (off = data; ok && off < hole;) {
+			size_t n = hole - off < (off_t)DISK_CHUNK ? (size_t)(hole - off) : DISK_CHUNK;
+			ssize_t got = pread(fd, buf, n, off);
+			if (got <= 0) {
+				snprintf(err, errlen, "cannot read disk %s: %s", path,
+				         got ? strerror(errno) : "short file");
+				ok = false;
+				break;
+			}
+			ok = send_rec(l, REC_DISK_DATA, (uint32_t)got, (uint64_t)off, buf, (size_t)got);
+			off += got;
+		}
+	}
+	close(fd);
+	if (!ok && !err[0]) snprintf(err, errlen, "sending disk %s failed: %s", path, strerror(errno));
+	return ok;
+}
+
 static int connect_to(const char *host, const char *port, char *err, size_t errlen)
 {
 	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *res;
@@ -182,8 +229,8 @@ static bool await_confirmation(int fd, char *err, size_t errlen)
 	return false;
 }
 
-bool vm_migrate(struct vm *v, const char *host, const char *port, struct vm_migrate_stats *st, char *err,
-                size_t errlen)
+bool vm_migrate(struct vm *v, const char *host, const char *port, bool copy_storage,
+                struct vm_migrate_stats *st, char *err, size_t errlen)
 {
 	struct machine *m = v->m;
 	*st = (struct vm_migrate_stats){0};
@@ -244,8 +291,12 @@ bool vm_migrate(struct vm *v, const char *host, const char *port, struct vm_migr
 		}
 		st->rounds++;
 		struct state_writer w;
-		ok = more && send_pages(&l, m->ram, npages, bits, false, &st->pages_sent) &&
-		     vm_state_blob(v, &w, err, errlen);
+		ok = more && send_pages(&l, m->ram, npages, bits, false, &st->pages_sent);
+		err[0] = 0;
+		for (unsigned i = 0; ok && copy_storage && i < v->cfg.ndisks;
+		     i++) /* flushed: the files are whole */
+			ok = send_disk(&l, i, v->cfg.disks[i].path, err, errlen);
+		ok = ok && vm_state_blob(v, &w, err, errlen);
 		if (ok) {
 			machine_set_disks_locked(
 			    m, false); /* the destination opens them when the state arrives */
@@ -387,9 +438,13 @@ static void refuse(int fd, const char *msg)
 	}
 }
 
-struct vm *vm_incoming(const char *addr, const char *port, console_write_fn out, void *out_opaque,
-                       struct vm_incoming **inc, char *err, size_t errlen)
+struct vm *vm_incoming(const char *addr, const char *port, const char *storage_dir, console_write_fn out,
+                       void *out_opaque, struct vm_incoming **inc, char *err, size_t errlen)
 {
+	int disk_fd[MACHINE_MAX_DISKS];
+	uint64_t disk_size[MACHINE_MAX_DISKS];
+	char disk_path[MACHINE_MAX_DISKS][PATH_MAX];
+	for (unsigned i = 0; i < MACHINE_MAX_DISKS; i++) disk_fd[i] = -1, disk_path[i][0] = 0;
 	int lfd = listen_on(addr, port, err, errlen);
 	if (lfd < 0) return NULL;
 	int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
@@ -476,6 +531,45 @@ struct vm *vm_incoming(const char *addr, const char *port, console_write_fn out,
 				         "the migration stream ended inside the device state");
 				goto fail;
 			}
+		} else if (r.type == REC_DISK) {
+			if (!storage_dir) {
+				snprintf(why, sizeof(why),
+				         "the source copies its disks: start the destination with "
+				         "--storage-dir DIR");
+				goto fail;
+			}
+			if (r.count >= cfg.ndisks || disk_path[r.count][0] || r.arg > DISK_MAX_SIZE) {
+				snprintf(why, sizeof(why), "bad disk record");
+				goto fail;
+			}
+			const char *base = strrchr(cfg.disks[r.count].path, '/');
+			base = base ? base + 1 : cfg.disks[r.count].path;
+			snprintf(disk_path[r.count], sizeof(disk_path[r.count]), "%s/disk%u-%s", storage_dir,
+			         r.count, base);
+			disk_fd[r.count] =
+			    open(disk_path[r.count], O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+			if (disk_fd[r.count] < 0 || ftruncate(disk_fd[r.count], (off_t)r.arg)) {
+				snprintf(why, sizeof(why), "cannot create %s: %s", disk_path[r.count],
+				         strerror(errno));
+				if (disk_fd[r.count] < 0) disk_path[r.count][0] = 0; /* not ours to remove */
+				goto fail;
+			}
+			disk_size[r.count] = r.arg;
+		} else if (r.type == REC_DISK_DATA) {
+			static uint8_t chunk[DISK_CHUNK];
+			int dfd = -1;
+			for (unsigned i = 0; i < MACHINE_MAX_DISKS; i++)
+				if (disk_fd[i] >= 0) dfd = (int)i; /* the disk announced last */
+			if (dfd < 0 || r.count == 0 || r.count > DISK_CHUNK || r.arg > disk_size[dfd] ||
+			    r.count > disk_size[dfd] - r.arg) {
+				snprintf(why, sizeof(why), "a disk data record lies outside its disk");
+				goto fail;
+			}
+			if (!recv_all(fd, chunk, r.count) ||
+			    pwrite(disk_fd[dfd], chunk, r.count, (off_t)r.arg) != r.count) {
+				snprintf(why, sizeof(why), "copying disk %s failed", disk_path[dfd]);
+				goto fail;
+			}
 		} else if (r.type == REC_SYNC) {
 			if (r.count || r.arg || send(fd, "SY\n", 3, MSG_NOSIGNAL) != 3) {
 				snprintf(why, sizeof(why), "bad sync record, or the source went away");
@@ -492,6 +586,14 @@ struct vm *vm_incoming(const char *addr, const char *port, console_write_fn out,
 			goto fail;
 		}
 	}
+	for (unsigned i = 0; i < MACHINE_MAX_DISKS; i++) {
+		if (disk_fd[i] < 0) continue;
+		if (fsync(disk_fd[i])) {
+			snprintf(why, sizeof(why), "cannot write %s: %s", disk_path[i], strerror(errno));
+			goto fail;
+		}
+		snprintf(cfg.disks[i].path, sizeof(cfg.disks[i].path), "%s", disk_path[i]);
+	}
 	uint64_t t_create = vm_now_ns();
 	v = vm_create(&cfg, ram, out, out_opaque, why, sizeof(why));
 	ram = NULL; /* the VM owns it now, or freed it */
@@ -505,6 +607,8 @@ struct vm *vm_incoming(const char *addr, const char *port, console_write_fn out,
 		goto fail;
 	}
 	(*inc)->fd = fd;
+	for (unsigned i = 0; i < MACHINE_MAX_DISKS; i++)
+		if (disk_fd[i] >= 0) close(disk_fd[i]);
 	return v;
 fail:
 	refuse(fd, why);
@@ -512,6 +616,10 @@ fail:
 	free(blob);
 	vm_destroy(v);
 	if (ram) machine_free_ram(ram, cfg.mem);
+	for (unsigned i = 0; i < MACHINE_MAX_DISKS; i++) { /* no half-copied disk is left behind */
+		if (disk_fd[i] >= 0) close(disk_fd[i]);
+		if (disk_path[i][0]) unlink(disk_path[i]);
+	}
 	snprintf(err, errlen, "incoming migration failed: %s", why);
 	return NULL;
 }

@@ -42,8 +42,8 @@ bool vm_save(struct vm *v, const char *dir, struct vm_save_stats *st, char *err,
  * With clone_dir, the VM gets a new identity: each disk becomes a new qcow2 overlay in clone_dir over the
  * saved disk (left untouched), each network interface a new MAC address, and the guest is told by a new
  * VM generation ID (docs/lifecycle.md says what a clone-safe guest does with it). */
-struct vm *vm_restore(const char *dir, const char *clone_dir, console_write_fn out, void *out_opaque, char *err,
-                      size_t errlen);
+struct vm *vm_restore(const char *dir, const char *clone_dir, console_write_fn out, void *out_opaque,
+                      char *err, size_t errlen);
 /* Loads a state blob (vmstate file contents) into a VM built from the config it names: the machine
  * sections follow a "config" section. Used by restore and by the migration receiver. */
 bool vm_load_state_blob(struct vm *v, const uint8_t *buf, size_t len, char *err, size_t errlen);
@@ -52,23 +52,26 @@ bool vm_state_blob_config(const uint8_t *buf, size_t len, struct vm_config *cfg,
 /* Serializes config + machine state (the VM must be paused). Caller frees w. */
 bool vm_state_blob(struct vm *v, struct state_writer *w, char *err, size_t errlen);
 
-/* Live migration to a `cloison run --incoming` at host:port. On success the source is left paused with
- * v->migrated set (the caller exits); on failure it runs again and err says why. */
+/* Live migration to a `cloison run --incoming` at host:port. With copy_storage, the disk image files travel
+ * in the stream too (while the VM is paused for the last round: meant for overlays over a base image both
+ * hosts have); otherwise the destination opens them at the same paths (shared storage). On success the source
+ * is left paused with v->migrated set (the caller exits); on failure it runs again and err says why. */
 struct vm_migrate_stats {
 	double total_ms, downtime_ms;
 	unsigned rounds;
 	uint64_t pages_sent, bytes_sent;
 };
-bool vm_migrate(struct vm *v, const char *host, const char *port, struct vm_migrate_stats *st, char *err,
-                size_t errlen);
+bool vm_migrate(struct vm *v, const char *host, const char *port, bool copy_storage,
+                struct vm_migrate_stats *st, char *err, size_t errlen);
 /* Cold migration: sends a saved VM directory to a receiver. */
 bool vm_migrate_saved(const char *dir, const char *host, const char *port, struct vm_migrate_stats *st,
                       char *err, size_t errlen);
-/* Receiver: listens on addr:port, accepts one stream, builds the VM from it. NULL with err set. After the
+/* Receiver: listens on addr:port, accepts one stream, builds the VM from it; disks the source copies are
+ * written into storage_dir (NULL: the source must not copy them). NULL with err set. After the
  * caller started the VM it must call vm_incoming_confirm so the source can stop. */
 struct vm_incoming;
-struct vm *vm_incoming(const char *addr, const char *port, console_write_fn out, void *out_opaque,
-                       struct vm_incoming **inc, char *err, size_t errlen);
+struct vm *vm_incoming(const char *addr, const char *port, const char *storage_dir, console_write_fn out,
+                       void *out_opaque, struct vm_incoming **inc, char *err, size_t errlen);
 void vm_incoming_confirm(struct vm_incoming *inc, bool ok, const char *msg);
 
 #endif

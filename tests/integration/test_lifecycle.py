@@ -455,6 +455,57 @@ class LiveMigration(unittest.TestCase):
             self.assertEqual(data[i * 512:i * 512 + 13], b"rec %08d\n" % i, f"record {i} lost")
 
 
+    def test_live_migration_copies_an_overlay(self):
+        base = os.path.join(self.tmp, "base.qcow2")  # both "hosts" have it
+        subprocess.run([CLOISON, "disk", "create", base, "32M"], check=True, capture_output=True)
+        subprocess.run(["qemu-io", "-c", "write -P 0x5a 1M 64k", base], check=True, capture_output=True)
+        src_dir, dst_dir = os.path.join(self.tmp, "a"), os.path.join(self.tmp, "b")
+        os.makedirs(src_dir)
+        os.makedirs(dst_dir)
+        overlay = os.path.join(src_dir, "vm.qcow2")
+        subprocess.run([CLOISON, "disk", "create", "-b", base, overlay], check=True, capture_output=True)
+        src_sock = os.path.join(self.tmp, "src.sock")
+        src = Guest(None, argv=["ip", "netns", "exec", self.ns[0], CLOISON, "run", "--api-sock", src_sock,
+                                "--disk", overlay])
+        self.procs.append(src)
+        dst = Guest(None, argv=["ip", "netns", "exec", self.ns[1], CLOISON, "run", "--incoming", "10.98.0.2:7778",
+                                "--storage-dir", dst_dir])
+        self.procs.append(dst)
+        wait_for_socket(src_sock, src.proc)
+        src.expect("guest# ")
+        src.run("printf 'before-migration' | dd of=/dev/vda bs=512 seek=8 conv=notrunc,fsync 2>/dev/null")
+        r = subprocess.run([CLOISON, "migrate", "--sock", src_sock, "--to", "10.98.0.2:7778", "--copy-storage"],
+                           capture_output=True, text=True, timeout=120)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(src.wait_exit(60), 0)
+        dst.send("\n")
+        self.assertEqual(dst.run("dd if=/dev/vda bs=512 skip=8 count=1 2>/dev/null | head -c 16"), "before-migration")
+        self.assertEqual(dst.run("dd if=/dev/vda bs=64k skip=16 count=1 2>/dev/null | od -An -tx1 | head -1 "
+                                 "| tr -d ' '"), "5a" * 16, "the backing file's data is not visible")
+        dst.run("printf 'after-migration' | dd of=/dev/vda bs=512 seek=16 conv=notrunc,fsync 2>/dev/null")
+        dst.send("poweroff -f\n")
+        self.assertEqual(dst.wait_exit(60), 0)
+        copied = [f for f in os.listdir(dst_dir) if f.endswith(".qcow2")]
+        self.assertEqual(len(copied), 1, os.listdir(dst_dir))
+        moved = os.path.join(dst_dir, copied[0])
+        r = subprocess.run(["qemu-img", "check", moved], capture_output=True, text=True)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        r = subprocess.run(["qemu-io", "-c", "read -P 0x5a 1M 64k", moved], capture_output=True, text=True)
+        self.assertNotIn("Pattern verification failed", r.stdout)
+        raw = os.path.join(self.tmp, "moved.raw")
+        subprocess.run(["qemu-img", "convert", "-O", "raw", moved, raw], check=True)
+        with open(raw, "rb") as f:
+            data = f.read(16 * 512 + 15)
+        self.assertEqual(data[8 * 512:8 * 512 + 16], b"before-migration")
+        self.assertEqual(data[16 * 512:], b"after-migration")
+        # The source's overlay was not written after the migration.
+        with open(os.path.join(self.tmp, "src.raw"), "wb"):
+            pass
+        subprocess.run(["qemu-img", "convert", "-O", "raw", overlay, os.path.join(self.tmp, "src.raw")], check=True)
+        with open(os.path.join(self.tmp, "src.raw"), "rb") as f:
+            self.assertEqual(f.read(16 * 512 + 15)[16 * 512:], bytes(15))
+
+
 if __name__ == "__main__":
     CLOISON = os.path.abspath(sys.argv.pop(1))
     unittest.main(verbosity=2)
