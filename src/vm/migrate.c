@@ -338,21 +338,11 @@ bool vm_migrate_saved(const char *dir, const char *host, const char *port, struc
 	*st = (struct vm_migrate_stats){0};
 	uint64_t t0 = vm_now_ns();
 	char path[4096];
-	snprintf(path, sizeof(path), "%s/vmstate", dir);
-	int sfd = open(path, O_RDONLY | O_CLOEXEC);
-	struct stat sb;
-	if (sfd < 0 || fstat(sfd, &sb) || !S_ISREG(sb.st_mode) || sb.st_size > STATE_MAX) {
-		snprintf(err, errlen, "%s is not a saved VM's state: %s", path,
-		         sfd < 0 ? strerror(errno) : "bad file");
-		if (sfd >= 0) close(sfd);
-		return false;
-	}
-	uint8_t *blob = malloc((size_t)sb.st_size);
-	bool ok = blob && read(sfd, blob, (size_t)sb.st_size) == sb.st_size;
-	close(sfd);
+	size_t blob_len;
+	uint8_t *blob = vm_read_vmstate(dir, &blob_len, err, errlen);
 	struct vm_config cfg;
-	if (!ok || !vm_state_blob_config(blob, (size_t)sb.st_size, &cfg, err, errlen)) {
-		if (!ok) snprintf(err, errlen, "cannot read %s", path);
+	if (!blob) return false;
+	if (!vm_state_blob_config(blob, blob_len, &cfg, err, errlen)) {
 		free(blob);
 		return false;
 	}
@@ -374,13 +364,13 @@ bool vm_migrate_saved(const char *dir, const char *host, const char *port, struc
 		return false;
 	}
 	struct link l = {.fd = connect_to(host, port, err, errlen)};
-	ok = l.fd >= 0;
+	bool ok = l.fd >= 0;
 	if (ok) {
 		char *json = vm_config_to_json(&cfg);
 		ok = json && send_header(&l) &&
 		     send_rec(&l, REC_CONFIG, 0, strlen(json), json, strlen(json)) &&
 		     send_pages(&l, ram, cfg.mem / PAGE, NULL, true, &st->pages_sent) &&
-		     send_rec(&l, REC_STATE, 0, (uint64_t)sb.st_size, blob, (size_t)sb.st_size) &&
+		     send_rec(&l, REC_STATE, 0, blob_len, blob, blob_len) &&
 		     send_rec(&l, REC_END, 0, 0, NULL, 0);
 		free(json);
 		if (!ok)

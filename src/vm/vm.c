@@ -317,13 +317,20 @@ static bool make_clone_config(struct vm_config *cfg, const char *clone_dir, char
 	return true;
 }
 
+uint8_t *vm_read_vmstate(const char *dir, size_t *len, char *err, size_t errlen)
+{
+	char path[PATH_MAX];
+	snprintf(path, sizeof(path), "%s/" VMSTATE_FILE, dir);
+	return read_file(path, VMSTATE_MAX, len, err, errlen);
+}
+
 struct vm *vm_restore(const char *dir, const char *clone_dir, console_write_fn out, void *out_opaque,
                       char *err, size_t errlen)
 {
 	char path[PATH_MAX];
 	snprintf(path, sizeof(path), "%s/" VMSTATE_FILE, dir);
 	size_t len;
-	uint8_t *blob = read_file(path, VMSTATE_MAX, &len, err, errlen);
+	uint8_t *blob = vm_read_vmstate(dir, &len, err, errlen);
 	if (!blob) return NULL;
 	struct vm_config cfg;
 	char why[400];

@@ -47,6 +47,8 @@ struct vm *vm_restore(const char *dir, const char *clone_dir, console_write_fn o
 /* Loads a state blob (vmstate file contents) into a VM built from the config it names: the machine
  * sections follow a "config" section. Used by restore and by the migration receiver. */
 bool vm_load_state_blob(struct vm *v, const uint8_t *buf, size_t len, char *err, size_t errlen);
+/* Reads DIR/vmstate whole (malloc'd; NULL with err set). */
+uint8_t *vm_read_vmstate(const char *dir, size_t *len, char *err, size_t errlen);
 /* Reads just the configuration out of a state blob. */
 bool vm_state_blob_config(const uint8_t *buf, size_t len, struct vm_config *cfg, char *err, size_t errlen);
 /* Serializes config + machine state (the VM must be paused). Caller frees w. */
