@@ -534,12 +534,17 @@ struct vm *vm_incoming(const char *addr, const char *port, const char *storage_d
 			}
 			const char *base = strrchr(cfg.disks[r.count].path, '/');
 			base = base ? base + 1 : cfg.disks[r.count].path;
-			snprintf(disk_path[r.count], sizeof(disk_path[r.count]), "%s/disk%u-%s", storage_dir,
-			         r.count, base);
+			int n = snprintf(disk_path[r.count], sizeof(disk_path[r.count]), "%s/disk%u-%s",
+			                 storage_dir, r.count, base);
+			if (n < 0 || (size_t)n >= sizeof(disk_path[r.count])) {
+				disk_path[r.count][0] = 0;
+				snprintf(why, sizeof(why), "--storage-dir path too long");
+				goto fail;
+			}
 			disk_fd[r.count] =
 			    open(disk_path[r.count], O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 			if (disk_fd[r.count] < 0 || ftruncate(disk_fd[r.count], (off_t)r.arg)) {
-				snprintf(why, sizeof(why), "cannot create %s: %s", disk_path[r.count],
+				snprintf(why, sizeof(why), "cannot create %.300s: %s", disk_path[r.count],
 				         strerror(errno));
 				if (disk_fd[r.count] < 0) disk_path[r.count][0] = 0; /* not ours to remove */
 				goto fail;
@@ -557,7 +562,7 @@ struct vm *vm_incoming(const char *addr, const char *port, const char *storage_d
 			}
 			if (!recv_all(fd, chunk, r.count) ||
 			    pwrite(disk_fd[dfd], chunk, r.count, (off_t)r.arg) != r.count) {
-				snprintf(why, sizeof(why), "copying disk %s failed", disk_path[dfd]);
+				snprintf(why, sizeof(why), "copying disk %.300s failed", disk_path[dfd]);
 				goto fail;
 			}
 		} else if (r.type == REC_SYNC) {
@@ -579,7 +584,7 @@ struct vm *vm_incoming(const char *addr, const char *port, const char *storage_d
 	for (unsigned i = 0; i < MACHINE_MAX_DISKS; i++) {
 		if (disk_fd[i] < 0) continue;
 		if (fsync(disk_fd[i])) {
-			snprintf(why, sizeof(why), "cannot write %s: %s", disk_path[i], strerror(errno));
+			snprintf(why, sizeof(why), "cannot write %.300s: %s", disk_path[i], strerror(errno));
 			goto fail;
 		}
 		snprintf(cfg.disks[i].path, sizeof(cfg.disks[i].path), "%s", disk_path[i]);
