@@ -155,8 +155,9 @@ static int do_migrate(struct vm *v, json_t *args, char **response)
 		return error_reply(response, 409, err);
 	machine_request_exit(v->m, MACHINE_QUIT, 0);
 	return reply(response, 200,
-	             json_pack("{s:s, s:f, s:f, s:i, s:I, s:I}", "state", "migrated", "total_ms", st.total_ms,
-	                       "downtime_ms", st.downtime_ms, "rounds", (int)st.rounds, "pages_sent",
+	             json_pack("{s:s, s:f, s:f, s:f, s:i, s:I, s:I}", "state", "migrated", "total_ms",
+	                       st.total_ms, "downtime_ms", st.downtime_ms, "downtime_sent_ms",
+	                       st.downtime_sent_ms, "rounds", (int)st.rounds, "pages_sent",
 	                       (json_int_t)st.pages_sent, "bytes_sent", (json_int_t)st.bytes_sent));
 }
 

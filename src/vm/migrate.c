@@ -306,8 +306,8 @@ bool vm_migrate(struct vm *v, const char *host, const char *port, bool copy_stor
 			if (!ok)
 				snprintf(err, errlen, "sending the device state failed: %s", strerror(errno));
 		}
-		log_debug("migrate: paused; last pages and state sent after %.1f ms",
-		          (double)(vm_now_ns() - t_down) / 1e6);
+		st->downtime_sent_ms = (double)(vm_now_ns() - t_down) / 1e6;
+		log_debug("migrate: paused; last pages and state sent after %.1f ms", st->downtime_sent_ms);
 		if (ok) ok = await_confirmation(l.fd, err, errlen);
 	}
 	machine_dirty_stop(m);

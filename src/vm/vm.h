@@ -59,7 +59,9 @@ bool vm_state_blob(struct vm *v, struct state_writer *w, char *err, size_t errle
  * hosts have); otherwise the destination opens them at the same paths (shared storage). On success the source
  * is left paused with v->migrated set (the caller exits); on failure it runs again and err says why. */
 struct vm_migrate_stats {
-	double total_ms, downtime_ms;
+	double total_ms;
+	double downtime_ms;      /* from the pause until the destination confirmed it runs the guest */
+	double downtime_sent_ms; /* from the pause until the last byte left (QEMU's definition of downtime) */
 	unsigned rounds;
 	uint64_t pages_sent, bytes_sent;
 };
