@@ -292,9 +292,9 @@ def main():
         shutil.rmtree(work, ignore_errors=True)
     print(f"\nmedians of {runs} runs (ms; lower is better; ratio = cloison/QEMU; a median over the runs where the "
           "guest answered, with how many stayed silent)")
-    print(f"{'':56s} {'cloison':>16s} {'QEMU 7.2':>16s} {'ratio':>6s}")
+    print(f"{'':76s} {'cloison':>16s} {'QEMU 7.2':>16s} {'ratio':>6s}")
     for name, c, q in rows:
-        print(f"{name:56s} {cell(c):>16s} {cell(q):>16s} {ratio(c, q):>6s}")
+        print(f"{name:76s} {cell(c):>16s} {cell(q):>16s} {ratio(c, q):>6s}")
 
 
 if __name__ == "__main__":
