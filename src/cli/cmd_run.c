@@ -106,6 +106,8 @@ static void usage(FILE *out)
 struct run_opts {
 	const char *kernel, *initrd, *append, *firmware;
 	const char *api_sock, *restore, *incoming, *clone_dir, *storage_dir;
+	char incoming_addr[256]; /* --incoming [ADDR:]PORT, split */
+	const char *incoming_port;
 	bool start_paused;
 	unsigned machine_opts; /* options that describe a new machine (not allowed with --restore) */
 	const char *net_specs[MACHINE_MAX_NICS];
@@ -243,7 +245,14 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 		switch (c) {
 		case OPT_API_SOCK: o->api_sock = optarg; break;
 		case OPT_RESTORE: o->restore = optarg; break;
-		case OPT_INCOMING: o->incoming = optarg; break;
+		case OPT_INCOMING:
+			o->incoming = optarg;
+			if (!parse_host_port(optarg, true, o->incoming_addr, sizeof(o->incoming_addr),
+			                     &o->incoming_port)) {
+				log_error("invalid --incoming '%s': expected [ADDR:]PORT", optarg);
+				return 2;
+			}
+			break;
 		case OPT_PAUSED: o->start_paused = true; break;
 		case OPT_CLONE: o->clone_dir = optarg; break;
 		case OPT_STORAGE_DIR: o->storage_dir = optarg; break;
@@ -493,20 +502,6 @@ static void config_from_opts(const struct run_opts *o, struct vm_config *c)
 	c->nnics = o->nnics;
 }
 
-/* Splits [ADDR:]PORT. */
-static void split_listen(const char *spec, char *addr, size_t addrlen, const char **port)
-{
-	const char *colon = strrchr(spec, ':');
-	addr[0] = 0;
-	*port = spec;
-	if (colon) {
-		size_t n = (size_t)(colon - spec) < addrlen - 1 ? (size_t)(colon - spec) : addrlen - 1;
-		memcpy(addr, spec, n);
-		addr[n] = 0;
-		*port = colon + 1;
-	}
-}
-
 int cmd_run(int argc, char **argv)
 {
 	uint64_t t_start = vm_now_ns();
@@ -526,11 +521,10 @@ int cmd_run(int argc, char **argv)
 	if (o.restore) {
 		v = vm_restore(o.restore, o.clone_dir, console_write, con, err, sizeof(err));
 	} else if (o.incoming) {
-		char addr[256];
-		const char *port;
-		split_listen(o.incoming, addr, sizeof(addr), &port);
-		log_info("waiting for an incoming migration on %s:%s", addr[0] ? addr : "*", port);
-		v = vm_incoming(addr, port, o.storage_dir, console_write, con, &incoming, err, sizeof(err));
+		log_info("waiting for an incoming migration on %s:%s",
+		         o.incoming_addr[0] ? o.incoming_addr : "*", o.incoming_port);
+		v = vm_incoming(o.incoming_addr, o.incoming_port, o.storage_dir, console_write, con,
+		                &incoming, err, sizeof(err));
 	} else {
 		struct vm_config cfg;
 		config_from_opts(&o, &cfg);

@@ -10,6 +10,7 @@
 #include "commands.h"
 
 #include "util/log.h"
+#include "util/parse.h"
 #include "vm/vm.h"
 
 #include <errno.h>
@@ -161,16 +162,14 @@ int cmd_vmctl(int argc, char **argv)
 			log_error("cold migration: cloison migrate --from DIR --to HOST:PORT");
 			return 2;
 		}
-		const char *colon = strrchr(to, ':');
-		if (!colon || colon == to || strlen(to) > 255) {
+		char host[256], err[512];
+		const char *port;
+		if (!parse_host_port(to, false, host, sizeof(host), &port)) {
 			log_error("--to must be HOST:PORT");
 			return 2;
 		}
-		char host[256], err[512];
-		memcpy(host, to, (size_t)(colon - to));
-		host[colon - to] = 0;
 		struct vm_migrate_stats st;
-		if (!vm_migrate_saved(from, host, colon + 1, &st, err, sizeof(err))) {
+		if (!vm_migrate_saved(from, host, port, &st, err, sizeof(err))) {
 			log_error("%s", err);
 			return 1;
 		}

@@ -6,6 +6,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 bool parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out)
 {
@@ -53,5 +54,16 @@ static bool parse_size_unit(const char *s, unsigned bare_shift, uint64_t *bytes)
 		return false;
 	if (v > (~0ULL >> shift)) return false;
 	*bytes = (uint64_t)v << shift;
+	return true;
+}
+
+bool parse_host_port(const char *s, bool host_optional, char *host, size_t hostlen, const char **port)
+{
+	const char *colon = strrchr(s, ':');
+	size_t n = colon ? (size_t)(colon - s) : 0;
+	*port = colon ? colon + 1 : s;
+	if ((!colon && !host_optional) || (n == 0 && !host_optional) || n >= hostlen || !**port) return false;
+	memcpy(host, s, n);
+	host[n] = 0;
 	return true;
 }

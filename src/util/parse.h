@@ -5,6 +5,7 @@
 #define CLOISON_PARSE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 /* "512" (MiB, as QEMU's -m), "512M", "2G", "65536K", "1048576B". */
@@ -13,5 +14,9 @@ bool parse_mem_size(const char *s, uint64_t *bytes);
 bool parse_disk_size(const char *s, uint64_t *bytes);
 /* A decimal unsigned integer in [min, max]. */
 bool parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out);
+/* "HOST:PORT", split at the last colon (IPv6 literals need no brackets). With host_optional, "PORT"
+ * and ":PORT" leave host empty. HOST goes into host (longer than hostlen-1 bytes: false); *port points
+ * into s and is never empty. */
+bool parse_host_port(const char *s, bool host_optional, char *host, size_t hostlen, const char **port);
 
 #endif

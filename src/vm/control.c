@@ -7,6 +7,7 @@
 
 #include "http.h"
 #include "util/log.h"
+#include "util/parse.h"
 #include "virtio/blk.h"
 #include "virtio/net.h"
 
@@ -143,15 +144,13 @@ static int do_migrate(struct vm *v, json_t *args, char **response)
 	if (json_unpack_ex(args, &je, JSON_STRICT, "{s:s, s?:b}", "to", &to, "copy_storage", &copy_storage))
 		return error_reply(response, 400,
 		                   "expected {\"to\": \"HOST:PORT\", \"copy_storage\": true|false}");
-	const char *colon = strrchr(to, ':');
-	if (!colon || colon == to || !colon[1] || strlen(to) > 255)
-		return error_reply(response, 400, "to must be HOST:PORT");
 	char host[256];
-	memcpy(host, to, (size_t)(colon - to));
-	host[colon - to] = 0;
+	const char *port;
+	if (!parse_host_port(to, false, host, sizeof(host), &port))
+		return error_reply(response, 400, "to must be HOST:PORT");
 	struct vm_migrate_stats st;
 	char err[512];
-	if (!vm_migrate(v, host, colon + 1, copy_storage, &st, err, sizeof(err)))
+	if (!vm_migrate(v, host, port, copy_storage, &st, err, sizeof(err)))
 		return error_reply(response, 409, err);
 	machine_request_exit(v->m, MACHINE_QUIT, 0);
 	return reply(response, 200,
