@@ -238,10 +238,8 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "k:i:a:f:m:c:vh", longopts, NULL)) != -1) {
 		uint64_t v;
-		if (c != OPT_STATS && c != 'v' && c != 'h' && c != OPT_API_SOCK && c != OPT_RESTORE &&
-		    c != OPT_INCOMING && c != OPT_PAUSED && c != OPT_CLONE && c != OPT_STORAGE_DIR &&
-		    c != '?')
-			o->machine_opts++;
+		if ((c > 0 && c < 128 && strchr("kiafmc", c)) || (c >= OPT_JIT && c <= OPT_NET))
+			o->machine_opts++; /* describes a new machine */
 		switch (c) {
 		case OPT_API_SOCK: o->api_sock = optarg; break;
 		case OPT_RESTORE: o->restore = optarg; break;

@@ -183,24 +183,6 @@ bool netobj_load(const char *name, struct netobj *o, char *err, size_t errlen)
 	return ok;
 }
 
-static bool write_file_atomic(const char *path, const char *text, char *err, size_t errlen)
-{
-	char tmp[PATH_MAX + 8];
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	size_t len = strlen(text);
-	bool ok =
-	    fd >= 0 && write(fd, text, len) == (ssize_t)len && write(fd, "\n", 1) == 1 && fsync(fd) == 0;
-	int e = errno;
-	if (fd >= 0) close(fd);
-	if (ok && rename(tmp, path)) ok = false, e = errno;
-	if (!ok) {
-		unlink(tmp);
-		snprintf(err, errlen, "cannot write %s: %s", path, strerror(e));
-	}
-	return ok;
-}
-
 bool netobj_create(const struct netobj *o, char *err, size_t errlen)
 {
 	char path[PATH_MAX];
@@ -220,9 +202,19 @@ bool netobj_create(const struct netobj *o, char *err, size_t errlen)
 		struct in_addr host = {htonl(ntohl(o->network.s_addr) + 1)};
 		if (!hostif_bridge_ensure(o->bridge, host, o->netmask, err, errlen)) return false;
 	}
-	char *text = netobj_to_json(o);
-	bool ok = text && write_file_atomic(path, text, err, errlen);
+	char *text = netobj_to_json(o); /* one line, ended by a newline in the file */
+	size_t n = text ? strlen(text) : 0;
+	char *line = text ? malloc(n + 1) : NULL;
+	if (!line) {
+		free(text);
+		snprintf(err, errlen, "out of memory");
+		return false;
+	}
+	memcpy(line, text, n);
+	line[n] = '\n';
+	bool ok = fs_write_file_atomic(path, 0644, line, n + 1, err, errlen);
 	free(text);
+	free(line);
 	return ok;
 }
 

@@ -4,10 +4,13 @@
 #include "fs.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <stdint.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 bool mkdir_p(const char *path, mode_t mode)
 {
@@ -23,4 +26,56 @@ bool mkdir_p(const char *path, mode_t mode)
 		*p = '/';
 	}
 	return !mkdir(tmp, mode) || errno == EEXIST;
+}
+
+bool fs_pwrite_all(int fd, const void *buf, size_t len, off_t off)
+{
+	const uint8_t *p = buf;
+	while (len) {
+		ssize_t n = pwrite(fd, p, len, off);
+		if (n < 0 && errno == EINTR) continue;
+		if (n <= 0) {
+			if (n == 0) errno = EIO;
+			return false;
+		}
+		p += n;
+		len -= (size_t)n;
+		off += n;
+	}
+	return true;
+}
+
+bool fs_replace_file(const char *path, mode_t mode, bool (*fill)(int fd, void *opaque), void *opaque,
+                     char *err, size_t errlen)
+{
+	char tmp[PATH_MAX + 8];
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+	bool ok = fd >= 0 && fill(fd, opaque) && fdatasync(fd) == 0;
+	int e = errno;
+	if (fd >= 0 && close(fd) && ok) ok = false, e = errno;
+	if (ok && rename(tmp, path)) ok = false, e = errno;
+	if (!ok) {
+		unlink(tmp);
+		snprintf(err, errlen, "cannot write %s: %s", path, strerror(e));
+	}
+	return ok;
+}
+
+struct buffer {
+	const void *buf;
+	size_t len;
+};
+
+static bool fill_buffer(int fd, void *opaque)
+{
+	const struct buffer *b = opaque;
+	return fs_pwrite_all(fd, b->buf, b->len, 0);
+}
+
+bool fs_write_file_atomic(const char *path, mode_t mode, const void *buf, size_t len, char *err,
+                          size_t errlen)
+{
+	struct buffer b = {buf, len};
+	return fs_replace_file(path, mode, fill_buffer, &b, err, errlen);
 }

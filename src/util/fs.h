@@ -10,4 +10,15 @@
 /* Creates `path` and its missing parents with `mode` (as mkdir -p); errno set on failure. */
 bool mkdir_p(const char *path, mode_t mode);
 
+/* Replaces `path` all at once: `fill` writes the new content into PATH.tmp, which is synced to disk and
+ * renamed over `path`; readers see the old file or the new one, never a part. On failure PATH.tmp is
+ * removed and err says why (fill sets errno). */
+bool fs_replace_file(const char *path, mode_t mode, bool (*fill)(int fd, void *opaque), void *opaque,
+                     char *err, size_t errlen);
+/* fs_replace_file with a buffer as the content. */
+bool fs_write_file_atomic(const char *path, mode_t mode, const void *buf, size_t len, char *err,
+                          size_t errlen);
+/* Writes all of buf at offset off (retrying short writes and EINTR); false with errno set. */
+bool fs_pwrite_all(int fd, const void *buf, size_t len, off_t off);
+
 #endif

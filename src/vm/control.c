@@ -160,64 +160,76 @@ static int do_migrate(struct vm *v, json_t *args, char **response)
 	                       (json_int_t)st.pages_sent, "bytes_sent", (json_int_t)st.bytes_sent));
 }
 
+static int do_status(struct vm *v, json_t *args, char **response)
+{
+	(void)args;
+	return reply(response, 200, status_json(v));
+}
+
+static int do_stats(struct vm *v, json_t *args, char **response)
+{
+	(void)args;
+	return reply(response, 200, stats_json(v));
+}
+
+static int do_pause(struct vm *v, json_t *args, char **response)
+{
+	if (json_object_size(args)) return error_reply(response, 400, "pause takes no arguments");
+	if (!machine_pause(v->m, false) && !machine_is_paused(v->m))
+		return error_reply(response, 409, "the VM is not running");
+	return reply(response, 200, json_pack("{s:s}", "state", "paused"));
+}
+
+static int do_resume(struct vm *v, json_t *args, char **response)
+{
+	if (json_object_size(args)) return error_reply(response, 400, "resume takes no arguments");
+	if (!machine_resume(v->m)) return error_reply(response, 409, "the VM is not paused");
+	return reply(response, 200, json_pack("{s:s}", "state", "running"));
+}
+
+static int do_stop(struct vm *v, json_t *args, char **response)
+{
+	json_t *force = json_object_get(args, "force");
+	if (json_object_size(args) > (force ? 1u : 0u) || (force && !json_is_boolean(force)))
+		return error_reply(response, 400, "stop takes {\"force\": true|false}");
+	machine_request_exit(v->m, MACHINE_QUIT, 0);
+	return reply(response, 200, json_pack("{s:s}", "state", "stopping"));
+}
+
 int control_handle(struct vm *v, const char *method, const char *path, const char *body, size_t body_len,
                    char **response)
 {
 	static const struct {
 		const char *path, *method;
-	} routes[] = {{"/vm", "GET"},         {"/vm/stats", "GET"}, {"/vm/pause", "POST"},
-	              {"/vm/resume", "POST"}, {"/vm/stop", "POST"}, {"/vm/save", "POST"},
-	              {"/vm/migrate", "POST"}};
-	int route = -1;
-	for (unsigned i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
-		if (!strcmp(path, routes[i].path)) route = (int)i;
-	if (route < 0) return error_reply(response, 404, "no such endpoint (see docs/api.md)");
-	if (strcmp(method, routes[route].method)) {
+		int (*handle)(struct vm *v, json_t *args, char **response);
+		bool lifecycle; /* changes the VM: one at a time, not while it stops */
+	} routes[] = {
+	    {"/vm", "GET", do_status, false},          {"/vm/stats", "GET", do_stats, false},
+	    {"/vm/pause", "POST", do_pause, true},     {"/vm/resume", "POST", do_resume, true},
+	    {"/vm/stop", "POST", do_stop, true},       {"/vm/save", "POST", do_save, true},
+	    {"/vm/migrate", "POST", do_migrate, true},
+	};
+	unsigned i = 0, n = sizeof(routes) / sizeof(routes[0]);
+	while (i < n && strcmp(path, routes[i].path)) i++;
+	if (i == n) return error_reply(response, 404, "no such endpoint (see docs/api.md)");
+	if (strcmp(method, routes[i].method)) {
 		char msg[100];
-		snprintf(msg, sizeof(msg), "%s takes %s", routes[route].path, routes[route].method);
+		snprintf(msg, sizeof(msg), "%s takes %s", routes[i].path, routes[i].method);
 		return error_reply(response, 405, msg);
 	}
 	int status = 0;
 	json_t *args = body_object(body, body_len, response, &status);
 	if (!args) return status;
-	if ((route == 5 || route == 6) && json_object_size(args) == 0) {
-		json_decref(args);
-		return error_reply(response, 400,
-		                   route == 5 ? "save needs {\"dir\": PATH}"
-		                              : "migrate needs {\"to\": \"HOST:PORT\"}");
-	}
-	if (route <= 1) {
-		json_decref(args);
-		return reply(response, 200, route == 0 ? status_json(v) : stats_json(v));
-	}
-	if ((route == 2 || route == 3) && json_object_size(args)) {
-		json_decref(args);
-		return error_reply(response, 400, "pause and resume take no arguments");
-	}
-	pthread_mutex_lock(&v->op_lock);
-	if (v->migrated || atomic_load(&v->m->exit_reason) != MACHINE_RUNNING) {
-		status = error_reply(response, 409, "the VM is stopping");
-	} else if (route == 2) {
-		status = machine_pause(v->m, false) || machine_is_paused(v->m)
-		             ? reply(response, 200, json_pack("{s:s}", "state", "paused"))
-		             : error_reply(response, 409, "the VM is not running");
-	} else if (route == 3) {
-		status = machine_resume(v->m) ? reply(response, 200, json_pack("{s:s}", "state", "running"))
-		                              : error_reply(response, 409, "the VM is not paused");
-	} else if (route == 4) {
-		json_t *force = json_object_get(args, "force");
-		if (json_object_size(args) > (force ? 1u : 0u) || (force && !json_is_boolean(force))) {
-			status = error_reply(response, 400, "stop takes {\"force\": true|false}");
-		} else {
-			machine_request_exit(v->m, MACHINE_QUIT, 0);
-			status = reply(response, 200, json_pack("{s:s}", "state", "stopping"));
-		}
-	} else if (route == 5) {
-		status = do_save(v, args, response);
+	if (!routes[i].lifecycle) {
+		status = routes[i].handle(v, args, response);
 	} else {
-		status = do_migrate(v, args, response);
+		pthread_mutex_lock(&v->op_lock);
+		if (v->migrated || atomic_load(&v->m->exit_reason) != MACHINE_RUNNING)
+			status = error_reply(response, 409, "the VM is stopping");
+		else
+			status = routes[i].handle(v, args, response);
+		pthread_mutex_unlock(&v->op_lock);
 	}
-	pthread_mutex_unlock(&v->op_lock);
 	json_decref(args);
 	return status;
 }

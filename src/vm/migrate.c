@@ -17,6 +17,7 @@
 #include "vm.h"
 
 #include "ram_scan.h"
+#include "util/fs.h"
 #include "util/log.h"
 
 #include <errno.h>
@@ -435,6 +436,7 @@ struct vm *vm_incoming(const char *addr, const char *port, const char *storage_d
 	uint64_t disk_size[MACHINE_MAX_DISKS];
 	char disk_path[MACHINE_MAX_DISKS][PATH_MAX];
 	for (unsigned i = 0; i < MACHINE_MAX_DISKS; i++) disk_fd[i] = -1, disk_path[i][0] = 0;
+	int cur_disk = -1; /* the disk whose data records are arriving */
 	int lfd = listen_on(addr, port, err, errlen);
 	if (lfd < 0) return NULL;
 	int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
@@ -550,18 +552,17 @@ struct vm *vm_incoming(const char *addr, const char *port, const char *storage_d
 				goto fail;
 			}
 			disk_size[r.count] = r.arg;
+			cur_disk = (int)r.count;
 		} else if (r.type == REC_DISK_DATA) {
 			static uint8_t chunk[DISK_CHUNK];
-			int dfd = -1;
-			for (unsigned i = 0; i < MACHINE_MAX_DISKS; i++)
-				if (disk_fd[i] >= 0) dfd = (int)i; /* the disk announced last */
+			int dfd = cur_disk;
 			if (dfd < 0 || r.count == 0 || r.count > DISK_CHUNK || r.arg > disk_size[dfd] ||
 			    r.count > disk_size[dfd] - r.arg) {
 				snprintf(why, sizeof(why), "a disk data record lies outside its disk");
 				goto fail;
 			}
 			if (!recv_all(fd, chunk, r.count) ||
-			    pwrite(disk_fd[dfd], chunk, r.count, (off_t)r.arg) != r.count) {
+			    !fs_pwrite_all(disk_fd[dfd], chunk, r.count, (off_t)r.arg)) {
 				snprintf(why, sizeof(why), "copying disk %.300s failed", disk_path[dfd]);
 				goto fail;
 			}

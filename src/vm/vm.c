@@ -145,10 +145,21 @@ static bool wanted(const uint64_t *touched, const uint8_t *ram, uint64_t off)
 	return (!touched || (touched[p / 64] >> (p % 64) & 1)) && !ram_page_is_zero(ram + off);
 }
 
-/* Writes RAM to a sparse file: runs of non-zero pages only. */
-static bool write_memory(const uint8_t *ram, uint64_t size, bool anonymous, int fd, uint64_t *written)
+struct memory_image {
+	const uint8_t *ram;
+	uint64_t size;
+	bool anonymous; /* untouched pages read as zero (not a file mapping) */
+	uint64_t written;
+};
+
+/* Writes RAM to a sparse file: runs of non-zero pages only (an fs_replace_file filler). */
+static bool write_memory(int fd, void *opaque)
 {
-	if (ftruncate(fd, 0) || ftruncate(fd, (off_t)size)) return false;
+	struct memory_image *img = opaque;
+	const uint8_t *ram = img->ram;
+	uint64_t size = img->size, *written = &img->written;
+	bool anonymous = img->anonymous;
+	if (ftruncate(fd, (off_t)size)) return false;
 	*written = 0;
 	uint64_t npages = size / PAGE, *touched = NULL;
 	if (anonymous && (touched = malloc((npages + 63) / 64 * 8))) {
@@ -162,46 +173,15 @@ static bool write_memory(const uint8_t *ram, uint64_t size, bool anonymous, int 
 		}
 		uint64_t end = off + PAGE;
 		while (end < size && end - off < (64ULL << 20) && wanted(touched, ram, end)) end += PAGE;
-		for (uint64_t o = off; o < end;) {
-			ssize_t n = pwrite(fd, ram + o, end - o, (off_t)o);
-			if (n < 0 && errno == EINTR) continue;
-			if (n <= 0) {
-				free(touched);
-				return false;
-			}
-			o += (uint64_t)n;
+		if (!fs_pwrite_all(fd, ram + off, end - off, (off_t)off)) {
+			free(touched);
+			return false;
 		}
 		*written += end - off;
 		off = end;
 	}
 	free(touched);
 	return true;
-}
-
-static bool write_file_atomic(const char *dir, const char *name, const void *buf, size_t len, char *err,
-                              size_t errlen)
-{
-	char tmp[PATH_MAX], path[PATH_MAX];
-	snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", dir, name);
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	bool ok = fd >= 0;
-	for (size_t done = 0; ok && done < len;) {
-		ssize_t n = write(fd, (const uint8_t *)buf + done, len - done);
-		if (n < 0 && errno == EINTR) continue;
-		if (n <= 0)
-			ok = false;
-		else
-			done += (size_t)n;
-	}
-	if (ok && fdatasync(fd)) ok = false;
-	if (fd >= 0 && close(fd)) ok = false;
-	if (ok && rename(tmp, path)) ok = false;
-	if (!ok) {
-		snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
-		unlink(tmp);
-	}
-	return ok;
 }
 
 bool vm_save(struct vm *v, const char *dir, struct vm_save_stats *st, char *err, size_t errlen)
@@ -224,26 +204,15 @@ bool vm_save(struct vm *v, const char *dir, struct vm_save_stats *st, char *err,
 	if (!vm_state_blob(v, &w, err, errlen)) return false;
 	st->state_bytes = w.len;
 	/* Memory first: a vmstate file present means the snapshot is complete. */
-	char path[PATH_MAX], tmp[PATH_MAX];
-	snprintf(path, sizeof(path), "%s/" MEMORY_FILE, dir);
-	snprintf(tmp, sizeof(tmp), "%s/." MEMORY_FILE ".tmp", dir);
-	char vmstate[PATH_MAX];
-	snprintf(vmstate, sizeof(vmstate), "%s/" VMSTATE_FILE, dir);
-	unlink(vmstate);
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	bool ok =
-	    fd >= 0 &&
-	    write_memory(v->m->ram, v->m->ram_size, !v->m->ram_file_backed, fd, &st->memory_bytes_written) &&
-	    fdatasync(fd) == 0;
-	if (fd >= 0 && close(fd)) ok = false;
-	if (ok && rename(tmp, path)) ok = false;
-	if (!ok) {
-		snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
-		unlink(tmp);
-		state_writer_free(&w);
-		return false;
-	}
-	ok = write_file_atomic(dir, VMSTATE_FILE, w.buf, w.len, err, errlen);
+	char path[PATH_MAX + 16];
+	snprintf(path, sizeof(path), "%s/" VMSTATE_FILE, dir);
+	unlink(path);
+	struct memory_image img = {v->m->ram, v->m->ram_size, !v->m->ram_file_backed, 0};
+	char mem_path[PATH_MAX + 16];
+	snprintf(mem_path, sizeof(mem_path), "%s/" MEMORY_FILE, dir);
+	bool ok = fs_replace_file(mem_path, 0600, write_memory, &img, err, errlen) &&
+	          fs_write_file_atomic(path, 0600, w.buf, w.len, err, errlen);
+	st->memory_bytes_written = img.written;
 	state_writer_free(&w);
 	st->total_ms = (double)(vm_now_ns() - t0) / 1e6;
 	return ok;
