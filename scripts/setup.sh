@@ -15,6 +15,9 @@ PKGS=(
   python3                                                  # integration test driver
   qemu-system-misc qemu-user qemu-utils                    # peers: system, user-mode, qemu-img
   gcc-riscv64-linux-gnu binutils-riscv64-linux-gnu libc6-dev-riscv64-cross  # riscv64 test programs
+  libseccomp-dev libnl-route-3-dev                         # containers: seccomp filter, veth pairs
+  busybox-static                                           # containers: the test root filesystem
+  crun runc                                                # containers: peers for bench/container.sh
 )
 
 missing=()

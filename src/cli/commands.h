@@ -10,5 +10,6 @@ int cmd_net(int argc, char **argv);
 /* status, stats, pause, resume, stop, save, migrate (argv[0] names which). */
 int cmd_vmctl(int argc, char **argv);
 int cmd_clone(int argc, char **argv);
+int cmd_ct(int argc, char **argv);
 
 #endif

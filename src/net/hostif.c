@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <linux/sockios.h>
 #include <net/if.h>
+#include <net/route.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -55,6 +56,38 @@ static bool set_addr(int fd, const char *ifname, unsigned long req, struct in_ad
 	return ioctl(fd, req, &ifr) == 0;
 }
 
+bool hostif_set_addr(const char *ifname, struct in_addr addr, struct in_addr mask, char *err, size_t errlen)
+{
+	int fd = ctl_socket(err, errlen);
+	if (fd < 0) return false;
+	bool ok = set_addr(fd, ifname, SIOCSIFADDR, addr) && set_addr(fd, ifname, SIOCSIFNETMASK, mask);
+	if (!ok)
+		snprintf(err, errlen, "cannot give %s its address: %s%s", ifname, strerror(errno),
+		         perm_hint(errno));
+	close(fd);
+	return ok;
+}
+
+bool hostif_add_default_route(struct in_addr gw, char *err, size_t errlen)
+{
+	int fd = ctl_socket(err, errlen);
+	if (fd < 0) return false;
+	struct rtentry rt;
+	memset(&rt, 0, sizeof(rt));
+	struct sockaddr_in *dst = (struct sockaddr_in *)&rt.rt_dst,
+	                   *mask = (struct sockaddr_in *)&rt.rt_genmask,
+	                   *gateway = (struct sockaddr_in *)&rt.rt_gateway;
+	dst->sin_family = mask->sin_family = gateway->sin_family = AF_INET;
+	gateway->sin_addr = gw;
+	rt.rt_flags = RTF_UP | RTF_GATEWAY;
+	bool ok = ioctl(fd, SIOCADDRT, &rt) == 0;
+	if (!ok)
+		snprintf(err, errlen, "cannot add the default route: %s%s", strerror(errno),
+		         perm_hint(errno));
+	close(fd);
+	return ok;
+}
+
 bool hostif_bridge_ensure(const char *bridge, struct in_addr addr, struct in_addr mask, char *err,
                           size_t errlen)
 {
@@ -66,13 +99,8 @@ bool hostif_bridge_ensure(const char *bridge, struct in_addr addr, struct in_add
 		         perm_hint(errno));
 		ok = false;
 	}
-	if (ok && addr.s_addr &&
-	    !(set_addr(fd, bridge, SIOCSIFADDR, addr) && set_addr(fd, bridge, SIOCSIFNETMASK, mask))) {
-		snprintf(err, errlen, "cannot give bridge %s its address: %s%s", bridge, strerror(errno),
-		         perm_hint(errno));
-		ok = false;
-	}
 	close(fd);
+	if (ok && addr.s_addr) ok = hostif_set_addr(bridge, addr, mask, err, errlen);
 	return ok && hostif_set_up(bridge, err, errlen);
 }
 

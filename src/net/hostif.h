@@ -1,7 +1,8 @@
 /*
  * hostif.h — host network interfaces the TAP-based networks need: bring a
  * link up, create a bridge and give it an address, enslave a port. Plain
- * ioctls (the same the classic bridge tools use); all need CAP_NET_ADMIN.
+ * ioctls (the same the classic bridge and ifconfig tools use); all need
+ * CAP_NET_ADMIN and act in the calling process's network namespace.
  */
 #ifndef CLOISON_NET_HOSTIF_H
 #define CLOISON_NET_HOSTIF_H
@@ -12,6 +13,10 @@
 
 bool hostif_exists(const char *ifname);
 bool hostif_set_up(const char *ifname, char *err, size_t errlen);
+/* Gives ifname the IPv4 address addr/mask (in the calling process's network namespace). */
+bool hostif_set_addr(const char *ifname, struct in_addr addr, struct in_addr mask, char *err, size_t errlen);
+/* Adds a default IPv4 route through gw. */
+bool hostif_add_default_route(struct in_addr gw, char *err, size_t errlen);
 /* Creates the bridge if it does not exist, brings it up; with addr != 0 gives it addr/mask. */
 bool hostif_bridge_ensure(const char *bridge, struct in_addr addr, struct in_addr mask, char *err,
                           size_t errlen);

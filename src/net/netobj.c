@@ -35,21 +35,6 @@ bool netobj_type_parse(const char *s, enum netobj_type *t)
 	return false;
 }
 
-const char *cloison_state_dir(void)
-{
-	static char dir[PATH_MAX];
-	const char *env = getenv("CLOISON_STATE_DIR");
-	if (env && *env) return env;
-	if (geteuid() == 0) return "/var/lib/cloison";
-	env = getenv("XDG_STATE_HOME");
-	if (env && *env)
-		snprintf(dir, sizeof(dir), "%s/cloison", env);
-	else
-		snprintf(dir, sizeof(dir), "%s/.local/state/cloison",
-		         getenv("HOME") ? getenv("HOME") : "/tmp");
-	return dir;
-}
-
 static bool networks_dir(char *buf, size_t len, bool create, char *err, size_t errlen)
 {
 	int n = snprintf(buf, len, "%s/networks", cloison_state_dir());

@@ -30,9 +30,6 @@ struct netobj {
 
 const char *netobj_type_name(enum netobj_type t);
 bool netobj_type_parse(const char *s, enum netobj_type *t);
-/* $CLOISON_STATE_DIR, else /var/lib/cloison (root), else $XDG_STATE_HOME/cloison or
- * ~/.local/state/cloison. */
-const char *cloison_state_dir(void);
 
 /* Fills a new object's defaults for its type (subnets: nat 10.0.2.0/24, host-only 192.168.100.0/24). */
 void netobj_defaults(struct netobj *o, const char *name, enum netobj_type type);

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -45,13 +46,13 @@ bool fs_pwrite_all(int fd, const void *buf, size_t len, off_t off)
 	return true;
 }
 
-bool fs_replace_file(const char *path, mode_t mode, bool (*fill)(int fd, void *opaque), void *opaque,
-                     char *err, size_t errlen)
+static bool replace_file(const char *path, mode_t mode, bool (*fill)(int fd, void *opaque), void *opaque,
+                         bool durable, char *err, size_t errlen)
 {
 	char tmp[PATH_MAX + 8];
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-	bool ok = fd >= 0 && fill(fd, opaque) && fdatasync(fd) == 0;
+	bool ok = fd >= 0 && fill(fd, opaque) && (!durable || fdatasync(fd) == 0);
 	int e = errno;
 	if (fd >= 0 && close(fd) && ok) ok = false, e = errno;
 	if (ok && rename(tmp, path)) ok = false, e = errno;
@@ -60,6 +61,12 @@ bool fs_replace_file(const char *path, mode_t mode, bool (*fill)(int fd, void *o
 		snprintf(err, errlen, "cannot write %s: %s", path, strerror(e));
 	}
 	return ok;
+}
+
+bool fs_replace_file(const char *path, mode_t mode, bool (*fill)(int fd, void *opaque), void *opaque,
+                     char *err, size_t errlen)
+{
+	return replace_file(path, mode, fill, opaque, true, err, errlen);
 }
 
 struct buffer {
@@ -78,4 +85,26 @@ bool fs_write_file_atomic(const char *path, mode_t mode, const void *buf, size_t
 {
 	struct buffer b = {buf, len};
 	return fs_replace_file(path, mode, fill_buffer, &b, err, errlen);
+}
+
+bool fs_write_file_volatile(const char *path, mode_t mode, const void *buf, size_t len, char *err,
+                            size_t errlen)
+{
+	struct buffer b = {buf, len};
+	return replace_file(path, mode, fill_buffer, &b, false, err, errlen);
+}
+
+const char *cloison_state_dir(void)
+{
+	static char dir[PATH_MAX];
+	const char *env = getenv("CLOISON_STATE_DIR");
+	if (env && *env) return env;
+	if (geteuid() == 0) return "/var/lib/cloison";
+	env = getenv("XDG_STATE_HOME");
+	if (env && *env)
+		snprintf(dir, sizeof(dir), "%s/cloison", env);
+	else
+		snprintf(dir, sizeof(dir), "%s/.local/state/cloison",
+		         getenv("HOME") ? getenv("HOME") : "/tmp");
+	return dir;
 }

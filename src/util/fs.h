@@ -18,7 +18,15 @@ bool fs_replace_file(const char *path, mode_t mode, bool (*fill)(int fd, void *o
 /* fs_replace_file with a buffer as the content. */
 bool fs_write_file_atomic(const char *path, mode_t mode, const void *buf, size_t len, char *err,
                           size_t errlen);
+/* The same without syncing: readers still see the old file or the new one, but after a host crash the
+ * file may be empty. For runtime state that dies with the host's processes anyway. */
+bool fs_write_file_volatile(const char *path, mode_t mode, const void *buf, size_t len, char *err,
+                            size_t errlen);
 /* Writes all of buf at offset off (retrying short writes and EINTR); false with errno set. */
 bool fs_pwrite_all(int fd, const void *buf, size_t len, off_t off);
+
+/* $CLOISON_STATE_DIR, else /var/lib/cloison (root), else $XDG_STATE_HOME/cloison or
+ * ~/.local/state/cloison. */
+const char *cloison_state_dir(void);
 
 #endif

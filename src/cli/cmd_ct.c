@@ -1,0 +1,501 @@
+/*
+ * cmd_ct.c — `cloison ct VERB`: system containers (run, list, exec, pause,
+ * resume, stop, rm, stats). The work is in src/container/; this file reads
+ * options and prints.
+ *
+ * Exit status: ct run returns the container's exit status (code, or
+ * 128+signal), 125 when it could not be started; the other verbs 0 on
+ * success, 1 on failure; 2 for usage errors.
+ */
+#define _GNU_SOURCE
+#include "commands.h"
+
+#include "container/caps.h"
+#include "container/ct_net.h"
+#include "container/ct_state.h"
+#include "container/lifecycle.h"
+#include "util/log.h"
+#include "util/parse.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+static void usage_run(FILE *out)
+{
+	fprintf(
+	    out,
+	    "Usage: cloison ct run --rootfs DIR [OPTIONS] [-- COMMAND [ARG...]]\n"
+	    "Runs COMMAND (default /sbin/init, else /bin/sh) in a new container: its own PID, mount, UTS,\n"
+	    "IPC, network and cgroup namespaces, root filesystem, cgroup, reduced capabilities and a\n"
+	    "seccomp filter.\n\n"
+	    "  --rootfs DIR          the root filesystem (a busybox tree, a debootstrap'ed Debian...)\n"
+	    "  --name NAME           the container's name (default: ct-XXXXXXXX)\n"
+	    "  --hostname NAME       its hostname (default: the name)\n"
+	    "  --overlay             write to a copy-on-write layer; DIR stays untouched\n"
+	    "  --read-only           the root filesystem is mounted read-only\n"
+	    "  --cpu-weight W        CPU share, 1..10000 (100 = default share)\n"
+	    "  --cpu-max PCT         CPU cap in percent of one host CPU (150 = one and a half CPUs)\n"
+	    "  --memory SIZE         memory limit (512M, 2G); beyond it the OOM killer acts inside\n"
+	    "  --pids N              at most N processes and threads\n"
+	    "  --io-weight W         block I/O share, 1..10000\n"
+	    "  --net MODE            none (default: loopback only), host, or\n"
+	    "                        "
+	    "veth[,bridge=BR|network=NAME][,ip=A.B.C.D/N][,gw=A.B.C.D][,host-ip=A.B.C.D/N]\n"
+	    "  --userns[=BASE[:N]]   a user namespace: root inside is uid BASE outside (default "
+	    "100000:65536;\n"
+	    "                        always on for non-root users, mapping their own uid)\n"
+	    "  --cap-add CAP         keep CAP as well (NET_ADMIN, SYS_PTRACE...); ALL keeps everything\n"
+	    "  --cap-drop CAP        drop CAP from the default set; ALL drops everything\n"
+	    "  -d, --detach          run in the background; the console goes to the container's console.log\n"
+	    "  --rm                  remove the container when it exits\n"
+	    "  -h, --help            this help\n\n"
+	    "The default capabilities: CHOWN DAC_OVERRIDE FOWNER FSETID KILL SETGID SETUID SETPCAP\n"
+	    "NET_BIND_SERVICE NET_RAW SYS_CHROOT MKNOD AUDIT_WRITE SETFCAP SYS_BOOT.\n"
+	    "Exit status: the command's (128+N if killed by signal N); 125 if the container did not "
+	    "start.\n");
+}
+
+static void usage(FILE *out)
+{
+	fprintf(
+	    out,
+	    "Usage: cloison ct VERB [OPTIONS]\n\n"
+	    "  run      run a command in a new container (ct run --help)\n"
+	    "  list     list containers [--format json]\n"
+	    "  exec     run a command in a running container: ct exec [-t] NAME -- CMD...\n"
+	    "  pause    freeze every process of a container: ct pause NAME\n"
+	    "  resume   thaw it: ct resume NAME\n"
+	    "  stop     SIGTERM to init, SIGKILL after --timeout S (default 10): ct stop NAME\n"
+	    "  rm       remove a stopped container (--force stops it first): ct rm NAME\n"
+	    "  stats    CPU, memory, pids, block and network I/O: ct stats NAME [--format json]\n\n"
+	    "Containers are kept under $CLOISON_STATE_DIR/containers (default /var/lib/cloison as root).\n");
+}
+
+static bool parse_caps(const char *arg, bool add, uint64_t *caps)
+{
+	if (!strcasecmp(arg, "ALL")) {
+		*caps = add ? ~0ull : 0;
+		return true;
+	}
+	int c = caps_from_name(arg);
+	if (c < 0) return false;
+	if (add)
+		*caps |= 1ull << c;
+	else
+		*caps &= ~(1ull << c);
+	return true;
+}
+
+static bool parse_userns(const char *arg, struct ct_spec *s)
+{
+	s->userns = true;
+	if (!arg) return true;
+	char buf[64];
+	if (strlen(arg) >= sizeof(buf)) return false;
+	strcpy(buf, arg);
+	char *colon = strchr(buf, ':');
+	uint64_t base, count = s->uid_count;
+	if (colon) {
+		*colon = 0;
+		if (!parse_uint(colon + 1, 1, UINT32_MAX, &count)) return false;
+	}
+	if (!parse_uint(buf, 0, UINT32_MAX, &base)) return false;
+	s->uid_base = (uint32_t)base;
+	s->uid_count = (uint32_t)count;
+	return true;
+}
+
+static int ct_run_cmd(int argc, char **argv)
+{
+	enum {
+		O_ROOTFS = 256,
+		O_NAME,
+		O_HOSTNAME,
+		O_OVERLAY,
+		O_RO,
+		O_CPUW,
+		O_CPUMAX,
+		O_MEM,
+		O_PIDS,
+		O_IOW,
+		O_NET,
+		O_USERNS,
+		O_CAPADD,
+		O_CAPDROP,
+		O_RM
+	};
+	static const struct option longopts[] = {{"rootfs", required_argument, 0, O_ROOTFS},
+	                                         {"name", required_argument, 0, O_NAME},
+	                                         {"hostname", required_argument, 0, O_HOSTNAME},
+	                                         {"overlay", no_argument, 0, O_OVERLAY},
+	                                         {"read-only", no_argument, 0, O_RO},
+	                                         {"cpu-weight", required_argument, 0, O_CPUW},
+	                                         {"cpus-weight", required_argument, 0, O_CPUW},
+	                                         {"cpu-max", required_argument, 0, O_CPUMAX},
+	                                         {"memory", required_argument, 0, O_MEM},
+	                                         {"pids", required_argument, 0, O_PIDS},
+	                                         {"io-weight", required_argument, 0, O_IOW},
+	                                         {"net", required_argument, 0, O_NET},
+	                                         {"userns", optional_argument, 0, O_USERNS},
+	                                         {"cap-add", required_argument, 0, O_CAPADD},
+	                                         {"cap-drop", required_argument, 0, O_CAPDROP},
+	                                         {"detach", no_argument, 0, 'd'},
+	                                         {"rm", no_argument, 0, O_RM},
+	                                         {"help", no_argument, 0, 'h'},
+	                                         {0, 0, 0, 0}};
+	struct ct_spec s;
+	ct_spec_defaults(&s);
+	struct ct_run_opts o = {0};
+	char err[1024];
+	uint64_t v;
+	int c;
+	while ((c = getopt_long(argc, argv, "+dh", longopts, NULL)) != -1) {
+		bool ok = true;
+		switch (c) {
+		case O_ROOTFS:
+			ok = strlen(optarg) < sizeof(s.rootfs);
+			if (ok && !realpath(optarg, s.rootfs)) {
+				fprintf(stderr, "cloison: --rootfs %s: %s\n", optarg, strerror(errno));
+				return 125;
+			}
+			break;
+		case O_NAME:
+			ok = strlen(optarg) < sizeof(s.name);
+			if (ok) strcpy(s.name, optarg);
+			break;
+		case O_HOSTNAME:
+			ok = strlen(optarg) < sizeof(s.hostname);
+			if (ok) strcpy(s.hostname, optarg);
+			break;
+		case O_OVERLAY: s.overlay = true; break;
+		case O_RO: s.read_only = true; break;
+		case O_CPUW:
+			ok = parse_uint(optarg, 1, 10000, &v);
+			s.limits.cpu_weight = (uint32_t)v;
+			break;
+		case O_CPUMAX:
+			ok = parse_uint(optarg, 1, 100000, &v);
+			s.limits.cpu_max_pct = (uint32_t)v;
+			break;
+		case O_MEM: ok = parse_mem_size(optarg, &s.limits.memory) && s.limits.memory; break;
+		case O_PIDS: ok = parse_uint(optarg, 1, 4194304, &s.limits.pids); break;
+		case O_IOW:
+			ok = parse_uint(optarg, 1, 10000, &v);
+			s.limits.io_weight = (uint32_t)v;
+			break;
+		case O_NET:
+			if (!ct_net_parse(optarg, &s.net, err, sizeof(err))) {
+				fprintf(stderr, "cloison: %s\n", err);
+				return 2;
+			}
+			break;
+		case O_USERNS: ok = parse_userns(optarg, &s); break;
+		case O_CAPADD: ok = parse_caps(optarg, true, &s.caps); break;
+		case O_CAPDROP: ok = parse_caps(optarg, false, &s.caps); break;
+		case 'd': o.detach = true; break;
+		case O_RM: o.remove = true; break;
+		case 'h': usage_run(stdout); return 0;
+		default: usage_run(stderr); return 2;
+		}
+		if (!ok) {
+			fprintf(stderr, "cloison: invalid value for --%s: '%s'\n",
+			        longopts[c - O_ROOTFS].name, optarg);
+			return 2;
+		}
+	}
+	if (!s.rootfs[0]) {
+		fprintf(stderr, "cloison: ct run needs --rootfs DIR (see cloison ct run --help)\n");
+		return 2;
+	}
+	if (!s.name[0]) {
+		uint32_t r = 0;
+		if (getrandom(&r, sizeof(r), 0) != sizeof(r)) r = (uint32_t)time(NULL) ^ (uint32_t)getpid();
+		snprintf(s.name, sizeof(s.name), "ct-%08x", r);
+	}
+	if (geteuid() != 0) s.userns = true;
+	for (; optind < argc && s.argc < CT_MAX_ARGS; optind++) s.argv[s.argc++] = argv[optind];
+	s.argv[s.argc] = NULL;
+	if (optind < argc) {
+		fprintf(stderr, "cloison: too many arguments (at most %d)\n", CT_MAX_ARGS);
+		return 2;
+	}
+	if (!ct_spec_check(&s, err, sizeof(err))) {
+		fprintf(stderr, "cloison: %s\n", err);
+		return 2;
+	}
+	if (!ct_net_resolve(&s.net, err, sizeof(err))) {
+		fprintf(stderr, "cloison: %s\n", err);
+		return 125;
+	}
+	int rc = ct_run(&s, &o, err, sizeof(err));
+	if (rc < 0) {
+		fprintf(stderr, "cloison: container %s: %s\n", s.name, err);
+		return 125;
+	}
+	if (o.detach) printf("%s\n", s.name);
+	return rc;
+}
+
+static bool json_format(int *argc, char **argv)
+{
+	bool json = false;
+	int w = 1;
+	for (int i = 1; i < *argc; i++) {
+		if (!strcmp(argv[i], "--format") && i + 1 < *argc) {
+			json = !strcmp(argv[++i], "json");
+			continue;
+		}
+		if (!strcmp(argv[i], "--format=json")) {
+			json = true;
+			continue;
+		}
+		argv[w++] = argv[i];
+	}
+	*argc = w;
+	return json;
+}
+
+static int ct_list_cmd(int argc, char **argv)
+{
+	bool json = json_format(&argc, argv);
+	size_t n;
+	char **names = ct_record_list(&n);
+	json_t *arr = json_array();
+	if (!json) printf("%-24s %-8s %-8s %-5s %s\n", "NAME", "STATUS", "PID", "EXIT", "ROOTFS");
+	for (size_t i = 0; i < n; i++) {
+		struct ct_spec s;
+		struct ct_runtime rt;
+		char err[512];
+		if (!ct_record_load(names[i], &s, &rt, err, sizeof(err))) {
+			if (!json) printf("%-24s %-8s %s\n", names[i], "damaged", err);
+			continue;
+		}
+		enum ct_status st = ct_status_of(&rt);
+		bool live = st == CT_RUNNING || st == CT_PAUSED;
+		if (json)
+			json_array_append_new(
+			    arr, json_pack("{s:s, s:s, s:i, s:i, s:s, s:I}", "name", s.name, "status",
+			                   ct_status_name(st), "pid", live ? (int)rt.pid : 0, "exit_code",
+			                   st == CT_STOPPED ? rt.exit_code : -1, "rootfs", s.rootfs,
+			                   "started_at", (json_int_t)rt.started_at));
+		else {
+			char pid[16] = "-", code[16] = "-";
+			if (live) snprintf(pid, sizeof(pid), "%d", (int)rt.pid);
+			if (st == CT_STOPPED && rt.exit_code >= 0)
+				snprintf(code, sizeof(code), "%d", rt.exit_code);
+			printf("%-24s %-8s %-8s %-5s %s\n", s.name, ct_status_name(st), pid, code, s.rootfs);
+		}
+		ct_spec_free(&s);
+	}
+	ct_free_names(names, n);
+	if (json) {
+		char *t = json_dumps(arr, JSON_INDENT(2));
+		printf("%s\n", t);
+		free(t);
+	}
+	json_decref(arr);
+	return 0;
+}
+
+/* Bytes through the container's interfaces other than loopback (its network namespace's /proc/net/dev). */
+static void net_bytes(pid_t pid, uint64_t *rx, uint64_t *tx)
+{
+	*rx = *tx = 0;
+	char path[64], line[512];
+	snprintf(path, sizeof(path), "/proc/%d/net/dev", (int)pid);
+	FILE *f = fopen(path, "re");
+	if (!f) return;
+	while (fgets(line, sizeof(line), f)) {
+		char *colon = strchr(line, ':');
+		if (!colon) continue;
+		*colon = 0;
+		char *name = line + strspn(line, " ");
+		if (!strcmp(name, "lo")) continue;
+		unsigned long long r, t;
+		if (sscanf(colon + 1, "%llu %*u %*u %*u %*u %*u %*u %*u %llu", &r, &t) == 2) {
+			*rx += r;
+			*tx += t;
+		}
+	}
+	fclose(f);
+}
+
+static int ct_stats_cmd(int argc, char **argv)
+{
+	bool json = json_format(&argc, argv);
+	if (argc != 2) {
+		fprintf(stderr, "Usage: cloison ct stats NAME [--format json]\n");
+		return 2;
+	}
+	struct ct_spec s;
+	struct ct_runtime rt;
+	char err[512];
+	if (!ct_record_load(argv[1], &s, &rt, err, sizeof(err))) {
+		fprintf(stderr, "cloison: %s\n", err);
+		return 1;
+	}
+	ct_spec_free(&s);
+	enum ct_status st = ct_status_of(&rt);
+	if (st != CT_RUNNING && st != CT_PAUSED) {
+		fprintf(stderr, "cloison: container '%s' is not running (%s)\n", argv[1], ct_status_name(st));
+		return 1;
+	}
+	struct cg_stats cs;
+	memset(&cs, 0, sizeof(cs));
+	if (!rt.has_cgroup || !cg_read_stats(&rt.cg, &cs)) {
+		fprintf(stderr, "cloison: container '%s' has no readable cgroup\n", argv[1]);
+		return 1;
+	}
+	uint64_t rx, tx;
+	net_bytes(rt.pid, &rx, &tx);
+	json_t *j = json_pack(
+	    "{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "name",
+	    argv[1], "status", ct_status_name(st), "cpu_ns", (json_int_t)cs.cpu_usage_ns, "cpu_user_ns",
+	    (json_int_t)cs.cpu_user_ns, "cpu_system_ns", (json_int_t)cs.cpu_system_ns, "cpu_throttled_ns",
+	    (json_int_t)cs.throttled_ns, "memory_bytes", (json_int_t)cs.memory_bytes, "memory_peak_bytes",
+	    (json_int_t)cs.memory_peak_bytes, "oom_kills", (json_int_t)cs.oom_kills, "pids",
+	    (json_int_t)cs.pids, "io_read_bytes", (json_int_t)cs.io_read_bytes, "io_write_bytes",
+	    (json_int_t)cs.io_write_bytes, "io_read_ops", (json_int_t)cs.io_read_ops, "io_write_ops",
+	    (json_int_t)cs.io_write_ops, "net_rx_bytes", (json_int_t)rx, "net_tx_bytes", (json_int_t)tx,
+	    "pid", (json_int_t)rt.pid);
+	/* Limits only where set ("max" reads as UINT64_MAX). */
+	if (cs.memory_limit && cs.memory_limit < (1ull << 62))
+		json_object_set_new(j, "memory_limit", json_integer((json_int_t)cs.memory_limit));
+	if (cs.pids_limit && cs.pids_limit != UINT64_MAX)
+		json_object_set_new(j, "pids_limit", json_integer((json_int_t)cs.pids_limit));
+	if (json) {
+		char *t = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS);
+		printf("%s\n", t);
+		free(t);
+	} else {
+		printf("%s (%s, init PID %d)\n", argv[1], ct_status_name(st), (int)rt.pid);
+		printf("  cpu      %.3f s (user %.3f s, system %.3f s, throttled %.3f s)\n",
+		       cs.cpu_usage_ns / 1e9, cs.cpu_user_ns / 1e9, cs.cpu_system_ns / 1e9,
+		       cs.throttled_ns / 1e9);
+		printf("  memory   %.1f MiB (peak %.1f MiB", cs.memory_bytes / 1048576.0,
+		       cs.memory_peak_bytes / 1048576.0);
+		if (json_object_get(j, "memory_limit"))
+			printf(", limit %.1f MiB", cs.memory_limit / 1048576.0);
+		printf(", OOM kills %llu)\n", (unsigned long long)cs.oom_kills);
+		printf("  pids     %llu", (unsigned long long)cs.pids);
+		if (json_object_get(j, "pids_limit"))
+			printf(" (limit %llu)", (unsigned long long)cs.pids_limit);
+		printf("\n  block    read %llu B in %llu ops, written %llu B in %llu ops\n",
+		       (unsigned long long)cs.io_read_bytes, (unsigned long long)cs.io_read_ops,
+		       (unsigned long long)cs.io_write_bytes, (unsigned long long)cs.io_write_ops);
+		printf("  network  received %llu B, sent %llu B\n", (unsigned long long)rx,
+		       (unsigned long long)tx);
+	}
+	json_decref(j);
+	return 0;
+}
+
+static int ct_exec_cmd(int argc, char **argv)
+{
+	bool tty = false;
+	int i = 1;
+	for (; i < argc && argv[i][0] == '-' && strcmp(argv[i], "--"); i++) {
+		if (!strcmp(argv[i], "-t") || !strcmp(argv[i], "--tty"))
+			tty = true;
+		else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+			printf("Usage: cloison ct exec [-t] NAME -- COMMAND [ARG...]\n"
+			       "  -t, --tty   give the command a new terminal (a pty relayed to this one)\n");
+			return 0;
+		} else {
+			fprintf(stderr, "cloison: ct exec: unknown option %s\n", argv[i]);
+			return 2;
+		}
+	}
+	if (i >= argc) {
+		fprintf(stderr, "Usage: cloison ct exec [-t] NAME -- COMMAND [ARG...]\n");
+		return 2;
+	}
+	const char *name = argv[i++];
+	if (i < argc && !strcmp(argv[i], "--")) i++;
+	if (i >= argc) {
+		fprintf(stderr, "cloison: ct exec: no command given\n");
+		return 2;
+	}
+	char err[1024];
+	int rc = ct_exec(name, argv + i, tty && isatty(STDIN_FILENO), err, sizeof(err));
+	if (rc < 0) {
+		fprintf(stderr, "cloison: %s\n", err);
+		return 125;
+	}
+	return rc;
+}
+
+static int ct_simple_cmd(const char *verb, int argc, char **argv)
+{
+	unsigned timeout = 10;
+	bool force = false;
+	const char *name = NULL;
+	for (int i = 1; i < argc; i++) {
+		uint64_t v;
+		if (!strcmp(verb, "stop") && (!strcmp(argv[i], "--timeout") || !strcmp(argv[i], "-t")) &&
+		    i + 1 < argc) {
+			if (!parse_uint(argv[++i], 0, 3600, &v)) {
+				fprintf(stderr, "cloison: --timeout must be 0..3600 seconds\n");
+				return 2;
+			}
+			timeout = (unsigned)v;
+		} else if (!strcmp(verb, "rm") && (!strcmp(argv[i], "--force") || !strcmp(argv[i], "-f"))) {
+			force = true;
+		} else if (argv[i][0] != '-' && !name) {
+			name = argv[i];
+		} else {
+			fprintf(stderr, "Usage: cloison ct %s NAME%s\n", verb,
+			        !strcmp(verb, "stop") ? " [--timeout SECONDS]"
+			        : !strcmp(verb, "rm") ? " [--force]"
+			                              : "");
+			return 2;
+		}
+	}
+	if (!name) {
+		fprintf(stderr, "Usage: cloison ct %s NAME\n", verb);
+		return 2;
+	}
+	char err[1024];
+	bool ok = !strcmp(verb, "stop")    ? ct_stop(name, timeout, err, sizeof(err))
+	          : !strcmp(verb, "rm")    ? ct_remove(name, force, err, sizeof(err))
+	          : !strcmp(verb, "pause") ? ct_pause(name, true, err, sizeof(err))
+	                                   : ct_pause(name, false, err, sizeof(err));
+	if (!ok) {
+		fprintf(stderr, "cloison: %s\n", err);
+		return 1;
+	}
+	return 0;
+}
+
+int cmd_ct(int argc, char **argv)
+{
+	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+		usage(argc < 2 ? stderr : stdout);
+		return argc < 2 ? 2 : 0;
+	}
+	const char *verb = argv[1];
+	argc--;
+	argv++;
+	if (!strcmp(verb, "run")) {
+		/* Skip the libraries' exit-time teardown: nothing of it matters to a finished run. */
+		int rc = ct_run_cmd(argc, argv);
+		fflush(NULL);
+		_exit(rc);
+	}
+	if (!strcmp(verb, "list") || !strcmp(verb, "ls")) return ct_list_cmd(argc, argv);
+	if (!strcmp(verb, "stats")) return ct_stats_cmd(argc, argv);
+	if (!strcmp(verb, "exec")) return ct_exec_cmd(argc, argv);
+	if (!strcmp(verb, "stop") || !strcmp(verb, "rm") || !strcmp(verb, "pause") || !strcmp(verb, "resume"))
+		return ct_simple_cmd(verb, argc, argv);
+	fprintf(stderr, "cloison: unknown ct verb '%s'\n", verb);
+	usage(stderr);
+	return 2;
+}

@@ -1,0 +1,331 @@
+/*
+ * lifecycle.c — see lifecycle.h.
+ */
+#define _GNU_SOURCE
+#include "lifecycle.h"
+
+#include "container/ct_console.h"
+#include "container/ct_state.h"
+#include "container/spawn.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/pidfd.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+/* init's pidfd for the signal forwarder of a foreground run. */
+static volatile sig_atomic_t forward_pidfd = -1;
+
+static void forward_signal(int sig)
+{
+	if (forward_pidfd >= 0) pidfd_send_signal(forward_pidfd, sig, NULL, 0);
+}
+
+static void set_forwarding(bool on)
+{
+	static const int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
+	struct sigaction sa = {.sa_handler = on ? forward_signal : SIG_DFL};
+	sigemptyset(&sa.sa_mask);
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) sigaction(sigs[i], &sa, NULL);
+}
+
+/* Waits for init (a child of this process) and records how it ended. */
+static int reap(const struct ct_spec *s, struct ct_runtime *rt, bool remove)
+{
+	int status = 0;
+	while (waitpid(rt->pid, &status, 0) < 0 && errno == EINTR) {
+	}
+	int code = ct_exit_code(status);
+	ct_spawn_cleanup(rt);
+	char err[256];
+	if (remove) {
+		ct_record_remove(s->name, err, sizeof(err));
+		return code;
+	}
+	rt->stopped = true;
+	rt->exit_code = code;
+	rt->stopped_at = (int64_t)time(NULL);
+	ct_runtime_save(s->name, rt, err, sizeof(err));
+	return code;
+}
+
+static int run_foreground(const struct ct_spec *s, const char *dir, const struct ct_run_opts *o, char *err,
+                          size_t errlen)
+{
+	struct ct_runtime rt = {.exit_code = -1, .supervisor = getpid()};
+	rt.supervisor_start = ct_proc_start_time(rt.supervisor);
+	bool tty = isatty(STDIN_FILENO) && isatty(STDOUT_FILENO);
+	int master = -1, slave = -1, pidfd = -1;
+	struct ct_stdio io = {0, 1, 2, -1, ""};
+	if (tty && !ct_pty_open(&master, &slave, io.console_path, STDIN_FILENO, err, errlen)) return -1;
+	if (tty) io.in = io.out = io.err = io.console = slave;
+	bool ok = ct_spawn(s, dir, &io, &rt, &pidfd, err, errlen);
+	if (slave >= 0) close(slave);
+	if (!ok) {
+		if (master >= 0) close(master);
+		return -1;
+	}
+	char ignore[256];
+	ct_runtime_save(s->name, &rt, ignore, sizeof(ignore));
+	forward_pidfd = pidfd;
+	set_forwarding(true);
+	if (tty) {
+		ct_pty_relay(master, STDIN_FILENO, STDOUT_FILENO, pidfd);
+		close(master);
+	}
+	int code = reap(s, &rt, o->remove);
+	set_forwarding(false);
+	forward_pidfd = -1;
+	close(pidfd);
+	return code;
+}
+
+/* The supervisor of a detached container: a session of its own, the console into console.log. */
+static _Noreturn void supervise(const struct ct_spec *s, const char *dir, const struct ct_run_opts *o,
+                                int report)
+{
+	setsid();
+	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+	char path[4096 + 32], err[512];
+	snprintf(path, sizeof(path), "%s/console.log", dir);
+	int log = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	if (null >= 0) {
+		dup2(null, STDIN_FILENO);
+		dup2(null, STDOUT_FILENO);
+	}
+	if (log >= 0) dup2(log, STDERR_FILENO); /* the supervisor's own messages land in the log too */
+	struct ct_runtime rt = {.exit_code = -1, .supervisor = getpid()};
+	rt.supervisor_start = ct_proc_start_time(rt.supervisor);
+	int master, slave, pidfd;
+	struct ct_stdio io;
+	if (!ct_pty_open(&master, &slave, io.console_path, -1, err, sizeof(err))) goto fail;
+	io.in = io.out = io.err = io.console = slave;
+	bool ok = ct_spawn(s, dir, &io, &rt, &pidfd, err, sizeof(err));
+	close(slave);
+	if (!ok) goto fail;
+	if (!ct_runtime_save(s->name, &rt, err, sizeof(err))) {
+		pidfd_send_signal(pidfd, SIGKILL, NULL, 0);
+		reap(s, &rt, false);
+		goto fail;
+	}
+	if (write(report, "", 1) != 1) {
+	}
+	close(report);
+	ct_pty_relay(master, -1, log, pidfd);
+	reap(s, &rt, o->remove);
+	_exit(0);
+fail:
+	if (write(report, err, strlen(err)) < 0) {
+	}
+	_exit(1);
+}
+
+static int run_detached(const struct ct_spec *s, const char *dir, const struct ct_run_opts *o, char *err,
+                        size_t errlen)
+{
+	int rp[2];
+	if (pipe2(rp, O_CLOEXEC)) {
+		snprintf(err, errlen, "pipe: %s", strerror(errno));
+		return -1;
+	}
+	fflush(NULL);
+	pid_t pid = fork();
+	if (pid == 0) {
+		close(rp[0]);
+		supervise(s, dir, o, rp[1]);
+	}
+	close(rp[1]);
+	if (pid < 0) {
+		close(rp[0]);
+		snprintf(err, errlen, "fork: %s", strerror(errno));
+		return -1;
+	}
+	/* One NUL byte: running. Text: why not. EOF alone: the supervisor died. */
+	char msg[512];
+	size_t len = 0;
+	for (;;) {
+		ssize_t n = read(rp[0], msg + len, sizeof(msg) - 1 - len);
+		if (n < 0 && errno == EINTR) continue;
+		if (n <= 0) break;
+		len += (size_t)n;
+		if (len == sizeof(msg) - 1) break;
+	}
+	close(rp[0]);
+	msg[len] = 0;
+	if (len == 1 && msg[0] == 0) return 0;
+	snprintf(err, errlen, "%s", len ? msg : "the container's supervisor died while starting it");
+	waitpid(pid, NULL, 0);
+	return -1;
+}
+
+int ct_run(const struct ct_spec *s, const struct ct_run_opts *o, char *err, size_t errlen)
+{
+	char dir[4096];
+	if (!ct_dir(s->name, dir, sizeof(dir))) {
+		snprintf(err, errlen, "state directory path too long");
+		return -1;
+	}
+	if (!ct_record_create(s, err, errlen)) return -1;
+	int rc = o->detach ? run_detached(s, dir, o, err, errlen) : run_foreground(s, dir, o, err, errlen);
+	if (rc < 0) {
+		char ignore[256];
+		ct_record_remove(s->name, ignore, sizeof(ignore));
+	}
+	return rc;
+}
+
+/* Loads a container that must be running (or paused) and opens init's pidfd. */
+static bool load_running(const char *name, struct ct_spec *s, struct ct_runtime *rt, int *pidfd, char *err,
+                         size_t errlen)
+{
+	if (!ct_record_load(name, s, rt, err, errlen)) return false;
+	enum ct_status st = ct_status_of(rt);
+	*pidfd = st == CT_RUNNING || st == CT_PAUSED ? pidfd_open(rt->pid, 0) : -1;
+	if (*pidfd >= 0 && ct_proc_start_time(rt->pid) == rt->pid_start) return true;
+	if (*pidfd >= 0) close(*pidfd);
+	snprintf(err, errlen, "container '%s' is not running (%s)", name, ct_status_name(ct_status_of(rt)));
+	ct_spec_free(s);
+	return false;
+}
+
+int ct_exec(const char *name, char *const argv[], bool tty, char *err, size_t errlen)
+{
+	struct ct_spec s;
+	struct ct_runtime rt;
+	int pidfd;
+	if (!load_running(name, &s, &rt, &pidfd, err, errlen)) return -1;
+	close(pidfd);
+	if (ct_status_of(&rt) == CT_PAUSED) {
+		snprintf(err, errlen, "container '%s' is paused (cloison ct resume %s)", name, name);
+		ct_spec_free(&s);
+		return -1;
+	}
+	int master = -1, slave = -1;
+	struct ct_stdio io = {0, 1, 2, -1, ""};
+	if (tty && !ct_pty_open(&master, &slave, io.console_path, STDIN_FILENO, err, errlen)) {
+		ct_spec_free(&s);
+		return -1;
+	}
+	if (tty) io.in = io.out = io.err = io.console = slave;
+	pid_t pid;
+	bool ok = ct_exec_start(&s, &rt, argv, &io, &pid, err, errlen);
+	ct_spec_free(&s);
+	if (slave >= 0) close(slave);
+	if (!ok) {
+		if (master >= 0) close(master);
+		return -1;
+	}
+	int cfd = pidfd_open(pid, 0);
+	forward_pidfd = cfd;
+	set_forwarding(true);
+	if (tty) {
+		ct_pty_relay(master, STDIN_FILENO, STDOUT_FILENO, cfd);
+		close(master);
+	}
+	int status = 0;
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+	}
+	set_forwarding(false);
+	forward_pidfd = -1;
+	if (cfd >= 0) close(cfd);
+	return ct_exit_code(status);
+}
+
+bool ct_pause(const char *name, bool pause, char *err, size_t errlen)
+{
+	struct ct_spec s;
+	struct ct_runtime rt;
+	int pidfd;
+	if (!load_running(name, &s, &rt, &pidfd, err, errlen)) return false;
+	close(pidfd);
+	ct_spec_free(&s);
+	if (!rt.has_cgroup) {
+		snprintf(err, errlen, "container '%s' has no cgroup, so no freezer", name);
+		return false;
+	}
+	return cg_freeze(&rt.cg, pause, err, errlen);
+}
+
+static bool wait_fd(int fd, int timeout_ms)
+{
+	struct pollfd p = {fd, POLLIN, 0};
+	for (;;) {
+		int rc = poll(&p, 1, timeout_ms);
+		if (rc < 0 && errno == EINTR) continue;
+		return rc > 0;
+	}
+}
+
+bool ct_stop(const char *name, unsigned timeout_s, char *err, size_t errlen)
+{
+	struct ct_spec s;
+	struct ct_runtime rt;
+	int pidfd;
+	if (!load_running(name, &s, &rt, &pidfd, err, errlen)) return false;
+	ct_spec_free(&s);
+	/* The supervisor, if alive, records the end; open it now, before init's exit wakes it. */
+	int sup = -1;
+	if (rt.supervisor > 0 && rt.supervisor != getpid()) {
+		sup = pidfd_open(rt.supervisor, 0);
+		if (sup >= 0 && ct_proc_start_time(rt.supervisor) != rt.supervisor_start) {
+			close(sup);
+			sup = -1;
+		}
+	}
+	/* A frozen task cannot act on SIGTERM: thaw first. */
+	if (rt.has_cgroup && cg_frozen(&rt.cg) == 1) cg_freeze(&rt.cg, false, err, errlen);
+	bool down = timeout_s && pidfd_send_signal(pidfd, SIGTERM, NULL, 0) == 0 &&
+	            wait_fd(pidfd, (int)timeout_s * 1000);
+	if (!down) {
+		pidfd_send_signal(pidfd, SIGKILL, NULL, 0);
+		down = wait_fd(pidfd, 10000);
+	}
+	close(pidfd);
+	if (!down) {
+		if (sup >= 0) close(sup);
+		snprintf(err, errlen, "container '%s' did not stop within 10 s of SIGKILL", name);
+		return false;
+	}
+	if (sup >= 0) {
+		bool done = wait_fd(sup, 10000);
+		close(sup);
+		if (done) return true;
+	}
+	/* No supervisor (it was killed): clean up and record the stop here; the exit code is unknown. */
+	ct_spawn_cleanup(&rt);
+	rt.stopped = true;
+	rt.exit_code = -1;
+	rt.stopped_at = (int64_t)time(NULL);
+	return ct_runtime_save(name, &rt, err, errlen);
+}
+
+bool ct_remove(const char *name, bool force, char *err, size_t errlen)
+{
+	struct ct_spec s;
+	struct ct_runtime rt;
+	if (!ct_record_load(name, &s, &rt, err, errlen)) {
+		/* A damaged record can still be removed. */
+		char dir[4096];
+		if (!force || !ct_name_valid(name) || !ct_dir(name, dir, sizeof(dir)) || access(dir, F_OK))
+			return false;
+		return ct_record_remove(name, err, errlen);
+	}
+	ct_spec_free(&s);
+	enum ct_status st = ct_status_of(&rt);
+	if (st == CT_RUNNING || st == CT_PAUSED) {
+		if (!force) {
+			snprintf(err, errlen, "container '%s' is %s: stop it first (or ct rm --force)", name,
+			         ct_status_name(st));
+			return false;
+		}
+		if (!ct_stop(name, 0, err, errlen)) return false;
+	}
+	return ct_record_remove(name, err, errlen);
+}
