@@ -206,8 +206,13 @@ static int ct_run_cmd(int argc, char **argv)
 		default: usage_run(stderr); return 2;
 		}
 		if (!ok) {
-			fprintf(stderr, "cloison: invalid value for --%s: '%s'\n",
-			        longopts[c - O_ROOTFS].name, optarg);
+			const char *opt = "?";
+			for (const struct option *lo = longopts; lo->name; lo++)
+				if (lo->val == c) {
+					opt = lo->name;
+					break;
+				}
+			fprintf(stderr, "cloison: invalid value for --%s: '%s'\n", opt, optarg);
 			return 2;
 		}
 	}

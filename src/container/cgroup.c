@@ -62,7 +62,7 @@ static bool own_path(const char *self_cgroup, bool v2, const char *ctl, char *ou
 			char *c1 = strchr(buf, ':');
 			char *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
 			if (c2) {
-				*c2 = 0;
+				*c1 = *c2 = 0;
 				bool match =
 				    v2 ? (!strcmp(buf, "0") && c1[1] == 0) : list_has(c1 + 1, ctl, ',');
 				if (match) {
