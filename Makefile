@@ -37,6 +37,7 @@ bench: build guest
 	bash bench/disk.sh
 	bash bench/net.sh
 	bash bench/lifecycle.sh
+	bash bench/container.sh
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
