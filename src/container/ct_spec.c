@@ -294,7 +294,9 @@ bool ct_spec_from_json(const json_t *j, struct ct_spec *s, char *err, size_t err
 		s->argv[s->argc++] = strdup(json_string_value(v));
 	}
 	s->argv[s->argc] = NULL;
-	return ct_spec_check(s, err, errlen);
+	if (ct_spec_check(s, err, errlen)) return true;
+	ct_spec_free(s);
+	return false;
 }
 
 void ct_spec_free(struct ct_spec *s)
