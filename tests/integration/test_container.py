@@ -171,8 +171,8 @@ class ContainerTest(unittest.TestCase):
     # --- lifecycle -------------------------------------------------------------------------------
     def test_detached_pause_resume_exec_stop(self):
         counter = os.path.join(self.rootfs, "tmp", "counter")
-        self.detached("busy", "sh", "-c", "i=0; while :; do i=$((i+1)); echo $i > /tmp/counter; sleep 0.02; done")
-        time.sleep(0.3)
+        self.detached("busy", "sh", "-c", "i=0; while :; do i=$((i+1)); echo $i > /tmp/c.new; mv /tmp/c.new /tmp/counter; sleep 0.02; done")
+        time.sleep(0.3)  # the counter is replaced by rename: a reader never sees it half written
         lst = json.loads(ct("list", "--format", "json").stdout)
         self.assertEqual([c["status"] for c in lst if c["name"] == "busy"], ["running"])
         self.assertEqual(ct("exec", "busy", "--", "hostname").stdout.strip(), "busy")
