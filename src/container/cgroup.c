@@ -247,7 +247,7 @@ static bool file_exists(const char *dir, const char *file)
 }
 
 /* Is dir[r] the first resource using its directory (so it is created/removed once)? */
-static bool first_user(char dirs[CG_NRES][PATH_MAX], int r)
+static bool first_user(const char dirs[CG_NRES][PATH_MAX], int r)
 {
 	if (!dirs[r][0]) return false;
 	for (int q = 0; q < r; q++)
@@ -393,8 +393,7 @@ bool cg_attach(const struct cg_group *g, pid_t pid, char *err, size_t errlen)
 	char val[32];
 	snprintf(val, sizeof(val), "%d", (int)pid);
 	for (int r = 0; r < CG_NRES; r++)
-		if (first_user((char(*)[PATH_MAX])g->dir, r) &&
-		    !write_file(g->dir[r], "cgroup.procs", val, err, errlen))
+		if (first_user(g->dir, r) && !write_file(g->dir[r], "cgroup.procs", val, err, errlen))
 			return false;
 	return true;
 }
@@ -475,32 +474,27 @@ static char *read_in(const char *dir, const char *file)
 	return read_text(path);
 }
 
+/* Sums the "Read" and "Write" lines of a v1 blkio file ("MAJ:MIN Op VALUE" per line). */
+static void sum_blkio(const char *dir, const char *file, uint64_t *read, uint64_t *write)
+{
+	char *t = read_in(dir, file);
+	for (const char *p = t; p && *p;) {
+		char dev[32], op[16];
+		unsigned long long v;
+		if (sscanf(p, "%31s %15s %llu", dev, op, &v) == 3) {
+			if (!strcmp(op, "Read")) *read += v;
+			if (!strcmp(op, "Write")) *write += v;
+		}
+		p = strchr(p, '\n');
+		if (p) p++;
+	}
+	free(t);
+}
+
 static void read_io_v1(const char *dir, struct cg_stats *s)
 {
-	char *t = read_in(dir, "blkio.throttle.io_service_bytes_recursive");
-	for (const char *p = t; p && *p;) {
-		char dev[32], op[16];
-		unsigned long long v;
-		if (sscanf(p, "%31s %15s %llu", dev, op, &v) == 3) {
-			if (!strcmp(op, "Read")) s->io_read_bytes += v;
-			if (!strcmp(op, "Write")) s->io_write_bytes += v;
-		}
-		p = strchr(p, '\n');
-		if (p) p++;
-	}
-	free(t);
-	t = read_in(dir, "blkio.throttle.io_serviced_recursive");
-	for (const char *p = t; p && *p;) {
-		char dev[32], op[16];
-		unsigned long long v;
-		if (sscanf(p, "%31s %15s %llu", dev, op, &v) == 3) {
-			if (!strcmp(op, "Read")) s->io_read_ops += v;
-			if (!strcmp(op, "Write")) s->io_write_ops += v;
-		}
-		p = strchr(p, '\n');
-		if (p) p++;
-	}
-	free(t);
+	sum_blkio(dir, "blkio.throttle.io_service_bytes_recursive", &s->io_read_bytes, &s->io_write_bytes);
+	sum_blkio(dir, "blkio.throttle.io_serviced_recursive", &s->io_read_ops, &s->io_write_ops);
 }
 
 static void read_io_v2(const char *dir, struct cg_stats *s)
@@ -620,7 +614,7 @@ bool cg_destroy(const struct cg_group *g, char *err, size_t errlen)
 {
 	bool ok = true;
 	for (int r = 0; r < CG_NRES; r++) {
-		if (!first_user((char(*)[PATH_MAX])g->dir, r)) continue;
+		if (!first_user(g->dir, r)) continue;
 		int i = 0;
 		while (rmdir(g->dir[r]) && errno == EBUSY && i++ < 200) sleep_ms(5);
 		if (access(g->dir[r], F_OK) == 0) {

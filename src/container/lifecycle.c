@@ -149,16 +149,8 @@ static int run_detached(const struct ct_spec *s, const char *dir, const struct c
 	}
 	/* One NUL byte: running. Text: why not. EOF alone: the supervisor died. */
 	char msg[512];
-	size_t len = 0;
-	for (;;) {
-		ssize_t n = read(rp[0], msg + len, sizeof(msg) - 1 - len);
-		if (n < 0 && errno == EINTR) continue;
-		if (n <= 0) break;
-		len += (size_t)n;
-		if (len == sizeof(msg) - 1) break;
-	}
+	size_t len = ct_read_message(rp[0], msg, sizeof(msg));
 	close(rp[0]);
-	msg[len] = 0;
 	if (len == 1 && msg[0] == 0) return 0;
 	snprintf(err, errlen, "%s", len ? msg : "the container's supervisor died while starting it");
 	waitpid(pid, NULL, 0);

@@ -96,8 +96,7 @@ static _Noreturn void child_exec(const struct ct_spec *s, char *const argv[], bo
 	child_fail(errfd, msg);
 }
 
-/* Reads the child's message until EOF (the pipe closes on exec); returns its length. */
-static size_t read_msg(int fd, char *msg, size_t size)
+size_t ct_read_message(int fd, char *msg, size_t size)
 {
 	size_t len = 0;
 	while (len < size - 1) {
@@ -292,7 +291,7 @@ bool ct_spawn(const struct ct_spec *s, const char *ctdir, const struct ct_stdio 
 	if (ok) {
 		/* EOF: exec succeeded. Anything else is the child's message. */
 		char msg[512];
-		if (read_msg(ep[0], msg, sizeof(msg))) {
+		if (ct_read_message(ep[0], msg, sizeof(msg))) {
 			snprintf(err, errlen, "%s", msg);
 			ok = false;
 		}
@@ -383,7 +382,7 @@ bool ct_exec_start(const struct ct_spec *s, const struct ct_runtime *rt, char *c
 		return false;
 	}
 	char msg[512];
-	size_t len = read_msg(ep[0], msg, sizeof(msg));
+	size_t len = ct_read_message(ep[0], msg, sizeof(msg));
 	close(ep[0]);
 	if (len) {
 		snprintf(err, errlen, "%s", msg);

@@ -37,6 +37,10 @@ void ct_spawn_cleanup(struct ct_runtime *rt);
 bool ct_exec_start(const struct ct_spec *s, const struct ct_runtime *rt, char *const argv[],
                    const struct ct_stdio *io, pid_t *pid, char *err, size_t errlen);
 
+/* Reads a message from a close-on-exec pipe until EOF (at most size-1 bytes, NUL-terminated); returns
+ * its length. Start-up errors travel this way: EOF alone means the other side exec'd or exited. */
+size_t ct_read_message(int fd, char *msg, size_t size);
+
 /* A shell-style exit code from a wait status: the code, or 128 + signal. */
 int ct_exit_code(int wstatus);
 
