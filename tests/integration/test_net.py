@@ -116,7 +116,8 @@ class Nat(unittest.TestCase):
         # The cap is a ceiling in both directions. Toward the guest it is also met (slirp's TCP keeps
         # the queue full); from the guest, Linux TCP sometimes idles for one RTO (docs/networking.md).
         self.assertTrue(6.0 <= tx <= 11.0, f"tx {tx} Mbit/s outside 6..11")
-        self.assertTrue(9.0 <= rx <= 11.0, f"rx {rx} Mbit/s outside 10 +-10%")
+        # The floor is looser than the ceiling: a busy 2-core CI host once measured 8.5 (usually 9.8).
+        self.assertTrue(8.0 <= rx <= 11.0, f"rx {rx} Mbit/s outside 8..11")
         g.send("poweroff -f\n")
         self.assertEqual(g.wait_exit(60), 0, g.stderr)
 
