@@ -15,6 +15,7 @@
 #include "vm/vm.h"
 #include "net/netobj.h"
 #include "virtio/net.h"
+#include "util/fs.h"
 #include "util/log.h"
 #include "util/parse.h"
 
@@ -94,6 +95,14 @@ static void usage(FILE *out)
 	    "      --storage-dir DIR with --incoming: where the disks go when the source copies them\n"
 	    "                        (`cloison migrate --copy-storage`)\n"
 	    "      --paused          start (or restore) with the guest paused; resume through the API\n"
+	    "      --cpu-max PCT     cap the harts together at PCT%% of one host CPU (inside the\n"
+	    "                        emulator: holds without cgroups); the API can change it\n"
+	    "      --ips N           cap each hart at N instructions per second (10M, 1G)\n"
+	    "      --console-log FILE\n"
+	    "      --console-sock PATH\n"
+	    "                        no terminal: the serial console goes to FILE and to the one\n"
+	    "                        client attached on the unix socket PATH (how cloisond runs VMs)\n"
+	    "      --exit-file FILE  on exit, write {\"exit_code\": N, \"reason\": ...} to FILE\n"
 	    "      --stats           print instructions retired and guest MIPS on exit\n"
 	    "  -v, --verbose         more messages\n"
 	    "  -h, --help            this help\n"
@@ -106,6 +115,9 @@ static void usage(FILE *out)
 struct run_opts {
 	const char *kernel, *initrd, *append, *firmware;
 	const char *api_sock, *restore, *incoming, *clone_dir, *storage_dir;
+	const char *console_sock, *console_log, *exit_file;
+	uint64_t ips;
+	uint32_t cpu_max;
 	char incoming_addr[256]; /* --incoming [ADDR:]PORT, split */
 	const char *incoming_port;
 	bool start_paused;
@@ -199,7 +211,12 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 		OPT_INCOMING,
 		OPT_PAUSED,
 		OPT_CLONE,
-		OPT_STORAGE_DIR
+		OPT_STORAGE_DIR,
+		OPT_CPU_MAX,
+		OPT_IPS,
+		OPT_CONSOLE_SOCK,
+		OPT_CONSOLE_LOG,
+		OPT_EXIT_FILE,
 	};
 	static const struct option longopts[] = {
 	    {"kernel", required_argument, NULL, 'k'},
@@ -222,6 +239,11 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 	    {"paused", no_argument, NULL, OPT_PAUSED},
 	    {"clone", required_argument, NULL, OPT_CLONE},
 	    {"storage-dir", required_argument, NULL, OPT_STORAGE_DIR},
+	    {"cpu-max", required_argument, NULL, OPT_CPU_MAX},
+	    {"ips", required_argument, NULL, OPT_IPS},
+	    {"console-sock", required_argument, NULL, OPT_CONSOLE_SOCK},
+	    {"console-log", required_argument, NULL, OPT_CONSOLE_LOG},
+	    {"exit-file", required_argument, NULL, OPT_EXIT_FILE},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -254,6 +276,26 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 		case OPT_PAUSED: o->start_paused = true; break;
 		case OPT_CLONE: o->clone_dir = optarg; break;
 		case OPT_STORAGE_DIR: o->storage_dir = optarg; break;
+		case OPT_CONSOLE_SOCK: o->console_sock = optarg; break;
+		case OPT_CONSOLE_LOG: o->console_log = optarg; break;
+		case OPT_EXIT_FILE: o->exit_file = optarg; break;
+		case OPT_CPU_MAX:
+			if (!parse_uint(optarg, 1, 100 * MACHINE_MAX_HARTS, &v)) {
+				log_error(
+				    "invalid --cpu-max '%s': expected a percentage of one host CPU, 1 to %d",
+				    optarg, 100 * MACHINE_MAX_HARTS);
+				return 2;
+			}
+			o->cpu_max = (uint32_t)v;
+			break;
+		case OPT_IPS:
+			if (!parse_rate(optarg, &v) || v == 0) {
+				log_error("invalid --ips '%s': expected instructions per second (50M, 1G)",
+				          optarg);
+				return 2;
+			}
+			o->ips = v;
+			break;
 		case 'k':
 			o->kernel = optarg;
 			kernel_given = true;
@@ -468,6 +510,19 @@ static void profile_dump(struct pc_profile *p, const char *path)
 	free(p->pcs);
 }
 
+/* Tells whoever runs this VM (cloisond) how it ended, even when it is not this process's parent. */
+static void write_exit_file(const char *path, int rc, int reason, bool migrated)
+{
+	const char *why = migrated                     ? "migrated"
+	                  : reason == MACHINE_POWEROFF ? "poweroff"
+	                  : reason == MACHINE_FAIL     ? "guest-failure"
+	                  : reason == MACHINE_QUIT     ? "stopped"
+	                                               : "error";
+	char buf[128], err[256];
+	int n = snprintf(buf, sizeof(buf), "{\"exit_code\": %d, \"reason\": \"%s\"}\n", rc, why);
+	if (!fs_write_file_atomic(path, 0644, buf, (size_t)n, err, sizeof(err))) log_error("%s", err);
+}
+
 /* The configuration of a new VM from the command line. */
 static void config_from_opts(const struct run_opts *o, struct vm_config *c)
 {
@@ -507,12 +562,14 @@ int cmd_run(int argc, char **argv)
 	int rc = parse_args(argc, argv, &o);
 	if (rc) return rc < 0 ? 0 : rc;
 
-	struct console *con = console_open(STDIN_FILENO, STDOUT_FILENO);
+	char err[1024];
+	struct console *con = o.console_sock || o.console_log
+	                          ? console_open_server(o.console_sock, o.console_log, err, sizeof(err))
+	                          : console_open(STDIN_FILENO, STDOUT_FILENO);
 	if (!con) {
-		log_error("out of memory");
+		log_error("%s", o.console_sock || o.console_log ? err : "out of memory");
 		return 1;
 	}
-	char err[1024];
 	struct vm *v = NULL;
 	struct vm_incoming *incoming = NULL;
 	bool boot_fresh = false;
@@ -535,6 +592,7 @@ int cmd_run(int argc, char **argv)
 		return 1;
 	}
 	struct machine *m = v->m;
+	if (o.ips || o.cpu_max) machine_set_cpu_limits(m, o.ips, o.cpu_max);
 	struct control *ctl = NULL;
 	if (o.api_sock && !(ctl = control_start(v, o.api_sock, err, sizeof(err)))) {
 		vm_incoming_confirm(incoming, false, "the destination cannot serve its control socket");
@@ -605,6 +663,7 @@ int cmd_run(int argc, char **argv)
 	}
 	if (v->migrated) log_info("the VM was migrated: it runs on the destination now");
 	if (o.stats) print_stats(m, seconds, insns);
+	if (o.exit_file) write_exit_file(o.exit_file, rc, atomic_load(&m->exit_reason), v->migrated);
 	if (profile_path) profile_dump(&profile, profile_path);
 	vm_destroy(v);
 	return rc;

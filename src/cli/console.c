@@ -7,11 +7,17 @@
  * (ttyS0) and the virtio console (hvc0), Ctrl-A Ctrl-A sends one Ctrl-A. With a pipe, bytes
  * pass through untouched and end of input simply stops reading.
  */
+#define _GNU_SOURCE
 #include "console.h"
 
 #include "util/log.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +26,7 @@
 #include <unistd.h>
 
 #define ESCAPE_KEY 0x01 /* Ctrl-A */
+#define LOG_MAX (4 << 20)
 
 struct console {
 	int in_fd, out_fd;
@@ -27,6 +34,11 @@ struct console {
 	struct termios saved;
 	uint8_t pending[4096]; /* input the UART could not take yet */
 	size_t npending;
+	/* Server mode. */
+	int log_fd, listen_fd, client_fd; /* -1: none */
+	char log_path[4096], sock_path[108];
+	off_t log_size;
+	pthread_mutex_t lock; /* guards log_fd, log_size and client_fd (the guest writes from hart threads) */
 };
 
 struct console *console_open(int in_fd, int out_fd)
@@ -35,6 +47,8 @@ struct console *console_open(int in_fd, int out_fd)
 	if (!c) return NULL;
 	c->in_fd = in_fd;
 	c->out_fd = out_fd;
+	c->log_fd = c->listen_fd = c->client_fd = -1;
+	pthread_mutex_init(&c->lock, NULL);
 	c->is_tty = isatty(in_fd) && tcgetattr(in_fd, &c->saved) == 0;
 	if (c->is_tty) {
 		struct termios raw = c->saved;
@@ -44,18 +58,67 @@ struct console *console_open(int in_fd, int out_fd)
 	return c;
 }
 
+struct console *console_open_server(const char *sock_path, const char *log_path, char *err, size_t errlen)
+{
+	struct console *c = console_open(-1, -1);
+	if (!c) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	c->eof = true; /* no keyboard but the client's */
+	if (log_path) {
+		snprintf(c->log_path, sizeof(c->log_path), "%s", log_path);
+		c->log_fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+		struct stat st;
+		if (c->log_fd < 0 || fstat(c->log_fd, &st)) {
+			snprintf(err, errlen, "cannot open the console log %s: %s", log_path,
+			         strerror(errno));
+			console_close(c);
+			return NULL;
+		}
+		c->log_size = st.st_size;
+	}
+	if (sock_path) {
+		struct sockaddr_un sa = {.sun_family = AF_UNIX};
+		if (strlen(sock_path) >= sizeof(sa.sun_path)) {
+			snprintf(err, errlen, "console socket path too long: %s", sock_path);
+			console_close(c);
+			return NULL;
+		}
+		strcpy(sa.sun_path, sock_path);
+		unlink(sock_path); /* ours: whoever started this VM named it */
+		c->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+		mode_t old = umask(0177);
+		int rc = c->listen_fd < 0 ? -1 : bind(c->listen_fd, (struct sockaddr *)&sa, sizeof(sa));
+		umask(old);
+		if (rc || listen(c->listen_fd, 4)) {
+			snprintf(err, errlen, "cannot listen on %s: %s", sock_path, strerror(errno));
+			console_close(c);
+			return NULL;
+		}
+		strcpy(c->sock_path, sock_path);
+	}
+	return c;
+}
+
 void console_close(struct console *c)
 {
 	if (!c) return;
 	if (c->is_tty) tcsetattr(c->in_fd, TCSANOW, &c->saved);
+	if (c->log_fd >= 0) close(c->log_fd);
+	if (c->client_fd >= 0) close(c->client_fd);
+	if (c->listen_fd >= 0) {
+		close(c->listen_fd);
+		unlink(c->sock_path);
+	}
+	pthread_mutex_destroy(&c->lock);
 	free(c);
 }
 
-void console_write(void *opaque, const uint8_t *buf, size_t len)
+static void write_all(int fd, const uint8_t *buf, size_t len)
 {
-	struct console *c = opaque;
 	while (len) {
-		ssize_t n = write(c->out_fd, buf, len);
+		ssize_t n = write(fd, buf, len);
 		if (n < 0) {
 			if (errno == EINTR) continue;
 			return; /* the reader went away: the guest keeps running */
@@ -65,12 +128,47 @@ void console_write(void *opaque, const uint8_t *buf, size_t len)
 	}
 }
 
+/* Appends to the log, moving it to PATH.1 once it passed LOG_MAX (lock held). */
+static void log_output(struct console *c, const uint8_t *buf, size_t len)
+{
+	if (c->log_size + (off_t)len > LOG_MAX) {
+		char old[sizeof(c->log_path) + 2];
+		snprintf(old, sizeof(old), "%s.1", c->log_path);
+		int fd = rename(c->log_path, old) == 0
+		             ? open(c->log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600)
+		             : -1;
+		if (fd >= 0) {
+			close(c->log_fd);
+			c->log_fd = fd;
+			c->log_size = 0;
+		}
+	}
+	write_all(c->log_fd, buf, len);
+	c->log_size += (off_t)len;
+}
+
+void console_write(void *opaque, const uint8_t *buf, size_t len)
+{
+	struct console *c = opaque;
+	if (c->out_fd >= 0) write_all(c->out_fd, buf, len);
+	if (c->log_fd < 0 && c->listen_fd < 0) return;
+	pthread_mutex_lock(&c->lock);
+	if (c->log_fd >= 0) log_output(c, buf, len);
+	/* A client that does not keep up loses output rather than stall the guest. */
+	if (c->client_fd >= 0 && send(c->client_fd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL) < 0 &&
+	    errno != EAGAIN && errno != EINTR) {
+		close(c->client_fd);
+		c->client_fd = -1;
+	}
+	pthread_mutex_unlock(&c->lock);
+}
+
 static void help(struct console *c)
 {
 	static const char text[] =
 	    "\r\nC-a x    exit cloison\r\nC-a c    switch the keyboard between ttyS0 and hvc0\r\n"
 	    "C-a h    this help\r\nC-a C-a  send C-a\r\n";
-	console_write(c, (const uint8_t *)text, sizeof(text) - 1);
+	write_all(c->out_fd, (const uint8_t *)text, sizeof(text) - 1);
 }
 
 /* Interprets the escape sequence; returns true to quit. Leaves bytes for the guest in out. */
@@ -89,7 +187,7 @@ static bool filter_escape(struct console *c, struct machine *m, const uint8_t *i
 				char msg[64];
 				int len = snprintf(msg, sizeof(msg), "\r\n[cloison: keyboard -> %s]\r\n",
 				                   machine_console_switch(m));
-				console_write(c, (const uint8_t *)msg, (size_t)len);
+				write_all(c->out_fd, (const uint8_t *)msg, (size_t)len);
 			} else if (b == ESCAPE_KEY)
 				out[(*nout)++] = b;
 			continue;
@@ -111,22 +209,62 @@ static void flush_pending(struct console *c, struct machine *m)
 	c->npending -= n;
 }
 
+/* A client knocks: it becomes the keyboard, unless one is attached already. */
+static void accept_client(struct console *c)
+{
+	int fd = accept4(c->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+	if (fd < 0) return;
+	pthread_mutex_lock(&c->lock);
+	if (c->client_fd >= 0) {
+		static const char busy[] = "cloison: the console is in use by another client\r\n";
+		send(fd, busy, sizeof(busy) - 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+		close(fd);
+	} else {
+		c->client_fd = fd;
+	}
+	pthread_mutex_unlock(&c->lock);
+}
+
+static void drop_client(struct console *c)
+{
+	pthread_mutex_lock(&c->lock);
+	if (c->client_fd >= 0) close(c->client_fd);
+	c->client_fd = -1;
+	pthread_mutex_unlock(&c->lock);
+}
+
 bool console_poll(struct console *c, struct machine *m, int timeout_ms)
 {
 	flush_pending(c, m);
-	struct pollfd p = {.fd = c->in_fd, .events = POLLIN};
-	bool can_read = !c->eof && c->npending == 0;
-	int r = poll(&p, can_read ? 1 : 0, timeout_ms);
-	if (r <= 0 || !(p.revents & (POLLIN | POLLHUP))) return false;
-
+	bool can_read = c->npending == 0;
+	struct pollfd p[3];
+	int n = 0, in = -1, lis = -1, cli = -1;
+	if (can_read && !c->eof) p[in = n++] = (struct pollfd){.fd = c->in_fd, .events = POLLIN};
+	if (c->listen_fd >= 0) p[lis = n++] = (struct pollfd){.fd = c->listen_fd, .events = POLLIN};
+	int client = c->client_fd; /* only this thread closes or replaces it */
+	if (client >= 0) p[cli = n++] = (struct pollfd){.fd = client, .events = can_read ? POLLIN : 0};
+	if (poll(p, (nfds_t)n, timeout_ms) <= 0) return false;
+	if (lis >= 0 && (p[lis].revents & POLLIN)) accept_client(c);
 	uint8_t buf[sizeof(c->pending)];
-	ssize_t n = read(c->in_fd, buf, sizeof(buf));
-	if (n <= 0) {
-		if (n == 0 || (errno != EINTR && errno != EAGAIN)) c->eof = true;
+	if (cli >= 0 && (p[cli].revents & (POLLIN | POLLHUP | POLLERR))) {
+		ssize_t r = read(client, buf, sizeof(buf));
+		if (r <= 0) {
+			if (r == 0 || (errno != EINTR && errno != EAGAIN)) drop_client(c);
+			return false;
+		}
+		memcpy(c->pending, buf, (size_t)r);
+		c->npending = (size_t)r;
+		flush_pending(c, m);
 		return false;
 	}
-	size_t keep = (size_t)n;
-	if (c->is_tty && filter_escape(c, m, buf, (size_t)n, buf, &keep)) return true;
+	if (in < 0 || !(p[in].revents & (POLLIN | POLLHUP))) return false;
+	ssize_t r = read(c->in_fd, buf, sizeof(buf));
+	if (r <= 0) {
+		if (r == 0 || (errno != EINTR && errno != EAGAIN)) c->eof = true;
+		return false;
+	}
+	size_t keep = (size_t)r;
+	if (c->is_tty && filter_escape(c, m, buf, (size_t)r, buf, &keep)) return true;
 	memcpy(c->pending, buf, keep);
 	c->npending = keep;
 	flush_pending(c, m);

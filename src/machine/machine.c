@@ -426,6 +426,15 @@ uint64_t machine_instructions(const struct machine *m)
 	return n;
 }
 
+void machine_set_cpu_limits(struct machine *m, uint64_t ips, uint32_t cpu_pct)
+{
+	m->limit_ips = ips;
+	m->limit_cpu_pct = cpu_pct;
+	uint32_t per_hart = (uint32_t)((uint64_t)cpu_pct * 100 / m->nharts);
+	if (cpu_pct && !per_hart) per_hart = 1;
+	for (unsigned i = 0; i < m->nharts; i++) rv_throttle_set(&m->harts[i]->throttle, ips, per_hart);
+}
+
 size_t machine_console_input(struct machine *m, const uint8_t *buf, size_t len)
 {
 	pthread_mutex_lock(&m->io_lock);

@@ -138,6 +138,10 @@ struct machine {
 
 	console_write_fn console_write;
 	void *console_opaque;
+
+	/* Speed limits (machine_set_cpu_limits). */
+	uint64_t limit_ips;     /* instructions per second, per hart; 0: none */
+	uint32_t limit_cpu_pct; /* percent of one host CPU for all harts together; 0: none */
 };
 
 #define MACHINE_TIMEBASE_HZ 10000000ULL
@@ -176,6 +180,9 @@ void machine_start(struct machine *m);
 void machine_stop(struct machine *m);
 void machine_request_exit(struct machine *m, enum machine_exit reason, int code);
 uint64_t machine_instructions(const struct machine *m);
+/* Caps the harts' speed inside the emulator (any thread, takes effect at once): `ips` instructions per
+ * second per hart, and `cpu_pct` percent of one host CPU shared evenly by the harts (0: no cap). */
+void machine_set_cpu_limits(struct machine *m, uint64_t ips, uint32_t cpu_pct);
 
 /* Pause: harts stop, guest time stands still, in-flight disk requests complete (and with `flush`,
  * reach the host's disk), devices stop touching guest memory. False if already paused, stopped, or a

@@ -101,24 +101,6 @@ static bool parse_mac(const char *s, uint8_t mac[6])
 	return !(mac[0] & 1); /* not a multicast address */
 }
 
-/* "10M" -> 10000000: decimal multiples, as network rates are quoted. */
-static bool parse_rate(const char *s, uint64_t *out)
-{
-	char *end;
-	if (!isdigit((unsigned char)*s)) return false;
-	double v = strtod(s, &end);
-	uint64_t mul = 1;
-	if (*end == 'k' || *end == 'K')
-		mul = 1000, end++;
-	else if (*end == 'm' || *end == 'M')
-		mul = 1000000, end++;
-	else if (*end == 'g' || *end == 'G')
-		mul = 1000000000, end++;
-	if (*end || v < 0 || v * (double)mul > 1e12) return false;
-	*out = (uint64_t)(v * (double)mul);
-	return true;
-}
-
 /* hostfwd=[tcp|udp]:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT (QEMU's syntax). */
 static bool parse_hostfwd(const char *s, const struct net_config *cfg, struct net_hostfwd *f)
 {

@@ -67,3 +67,21 @@ bool parse_host_port(const char *s, bool host_optional, char *host, size_t hostl
 	host[n] = 0;
 	return true;
 }
+
+/* "10M" -> 10000000: decimal multiples, as network rates are quoted. */
+bool parse_rate(const char *s, uint64_t *out)
+{
+	char *end;
+	if (!isdigit((unsigned char)*s)) return false;
+	double v = strtod(s, &end);
+	uint64_t mul = 1;
+	if (*end == 'k' || *end == 'K')
+		mul = 1000, end++;
+	else if (*end == 'm' || *end == 'M')
+		mul = 1000000, end++;
+	else if (*end == 'g' || *end == 'G')
+		mul = 1000000000, end++;
+	if (*end || v < 0 || v * (double)mul > 1e12) return false;
+	*out = (uint64_t)(v * (double)mul);
+	return true;
+}

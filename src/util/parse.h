@@ -12,6 +12,8 @@
 bool parse_mem_size(const char *s, uint64_t *bytes);
 /* The same suffixes, but a bare number is bytes (as qemu-img's sizes). */
 bool parse_disk_size(const char *s, uint64_t *bytes);
+/* "10M" -> 10000000: decimal multiples (k, M, G), as rates are quoted; at most 1e12. */
+bool parse_rate(const char *s, uint64_t *out);
 /* A decimal unsigned integer in [min, max]. */
 bool parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out);
 /* "HOST:PORT", split at the last colon (IPv6 literals need no brackets). With host_optional, "PORT"

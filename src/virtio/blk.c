@@ -206,9 +206,11 @@ static uint64_t now_ns(void)
 
 void virtio_blk_set_limits(struct virtio_blk *d, uint64_t bytes_per_s, uint64_t ops_per_s)
 {
-	uint64_t t = now_ns();
-	token_bucket_init(&d->bps, (double)bytes_per_s, 0, t);
-	token_bucket_init(&d->iops, (double)ops_per_s, 0, t);
+	pthread_mutex_lock(&d->lock);
+	d->limit_bps = bytes_per_s;
+	d->limit_iops = ops_per_s;
+	d->limits_pending = true;
+	pthread_mutex_unlock(&d->lock);
 }
 
 /* Waits until the limits let a read or write of `bytes` proceed (in short naps: a stop is not delayed). */
@@ -238,6 +240,12 @@ static void *io_thread(void *arg)
 		struct blk_req *r = d->pending;
 		d->pending = r->next;
 		if (!d->pending) d->pending_tail = NULL;
+		if (d->limits_pending) {
+			uint64_t t = now_ns();
+			token_bucket_init(&d->bps, (double)d->limit_bps, 0, t);
+			token_bucket_init(&d->iops, (double)d->limit_iops, 0, t);
+			d->limits_pending = false;
+		}
 		pthread_mutex_unlock(&d->lock);
 
 		uint32_t written;

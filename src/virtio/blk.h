@@ -33,6 +33,8 @@ struct virtio_blk {
 	bool stopping;
 
 	struct token_bucket bps, iops; /* limits (rate 0: none); used by the I/O thread only */
+	uint64_t limit_bps, limit_iops; /* the limits asked for; guarded by `lock` */
+	bool limits_pending;            /* the I/O thread has yet to refill its buckets; guarded by `lock` */
 
 	struct {
 		uint64_t read_ops, write_ops, flush_ops, discard_ops, read_bytes, write_bytes;
@@ -47,8 +49,8 @@ struct virtio_blk {
 struct virtio_blk *virtio_blk_create(struct block_backend *backend, const struct guest_ram *ram,
                                      pthread_mutex_t *io_lock, const char *serial, unsigned num_queues,
                                      char *errmsg, size_t errlen);
-/* Limits the guest's reads and writes to `bytes_per_s` and `ops_per_s` (0: unlimited). Call before the
- * guest runs. */
+/* Limits the guest's reads and writes to `bytes_per_s` and `ops_per_s` (0: unlimited). Any thread, any
+ * time: the I/O thread applies them from its next request. */
 void virtio_blk_set_limits(struct virtio_blk *d, uint64_t bytes_per_s, uint64_t ops_per_s);
 /* Waits until every request the guest queued has completed into its queue, then flushes the backend to
  * the host's disk (before a snapshot). Returns false if the flush failed. */

@@ -372,6 +372,42 @@ static void kick(struct virtio_net *n)
 	(void)r; /* EAGAIN: the counter is already non-zero, the thread will wake */
 }
 
+/* Fills the buckets for new limits (I/O thread, or before it runs). */
+static void apply_limits(struct virtio_net *n, const struct net_limits *limits)
+{
+	uint64_t t = now_ns();
+	/* A bandwidth bucket holds 1/10 s of traffic (at least 64 KiB): short bursts, steady averages. */
+	double rx_rate = (double)limits->rx_bps / 8, tx_rate = (double)limits->tx_bps / 8;
+	double rx_burst = limits->burst ? (double)limits->burst : rx_rate / 10 > 65536 ? rx_rate / 10 : 65536;
+	double tx_burst = limits->burst ? (double)limits->burst : tx_rate / 10 > 65536 ? tx_rate / 10 : 65536;
+	token_bucket_init(&n->rx_bw, rx_rate, rx_burst, t);
+	token_bucket_init(&n->tx_bw, tx_rate, tx_burst, t);
+	token_bucket_init(&n->rx_pps, (double)limits->rx_pps, 0, t);
+	token_bucket_init(&n->tx_pps, (double)limits->tx_pps, 0, t);
+	n->rx_next_ns = n->tx_next_ns = 0;
+	n->txq_max_bytes = TXQ_MAX_BYTES;
+	if (limits->tx_bps && tx_rate / 20 < TXQ_MAX_BYTES) /* queue at most 50 ms: TCP then sees the rate */
+		n->txq_max_bytes = tx_rate / 10 > 65536 ? (size_t)(tx_rate / 10) : 65536;
+}
+
+void virtio_net_set_limits(struct virtio_net *n, const struct net_limits *limits)
+{
+	pthread_mutex_lock(&n->limits_lock);
+	n->new_limits = *limits;
+	n->limits = *limits;
+	atomic_store(&n->limits_pending, true);
+	pthread_mutex_unlock(&n->limits_lock);
+	kick(n);
+}
+
+struct net_limits virtio_net_limits(struct virtio_net *n)
+{
+	pthread_mutex_lock(&n->limits_lock);
+	struct net_limits l = n->limits;
+	pthread_mutex_unlock(&n->limits_lock);
+	return l;
+}
+
 static int ms_until(uint64_t deadline, uint64_t now)
 {
 	uint64_t ms = (deadline - now + 999999) / 1000000;
@@ -409,6 +445,12 @@ static void *io_thread(void *arg)
 		atomic_store(&n->kick_pending,
 		             false); /* before looking at the queues: later notifies kick again */
 		n->backend->ops->poll_done(n->backend, &ps);
+		if (atomic_exchange(&n->limits_pending, false)) {
+			pthread_mutex_lock(&n->limits_lock);
+			struct net_limits l = n->new_limits;
+			pthread_mutex_unlock(&n->limits_lock);
+			apply_limits(n, &l);
+		}
 		virtio_net_process_tx(n);
 		flush_rx(n);
 		pcap_flush(n->pcap);
@@ -475,18 +517,9 @@ struct virtio_net *virtio_net_create(struct net_backend *backend, const uint8_t 
 	backend->rx = backend_rx;
 	backend->rx_opaque = n;
 
-	uint64_t t = now_ns();
-	/* A bandwidth bucket holds 1/10 s of traffic (at least 64 KiB): short bursts, steady averages. */
-	double rx_rate = (double)limits->rx_bps / 8, tx_rate = (double)limits->tx_bps / 8;
-	double rx_burst = limits->burst ? (double)limits->burst : rx_rate / 10 > 65536 ? rx_rate / 10 : 65536;
-	double tx_burst = limits->burst ? (double)limits->burst : tx_rate / 10 > 65536 ? tx_rate / 10 : 65536;
-	token_bucket_init(&n->rx_bw, rx_rate, rx_burst, t);
-	token_bucket_init(&n->tx_bw, tx_rate, tx_burst, t);
-	token_bucket_init(&n->rx_pps, (double)limits->rx_pps, 0, t);
-	token_bucket_init(&n->tx_pps, (double)limits->tx_pps, 0, t);
-	n->txq_max_bytes = TXQ_MAX_BYTES;
-	if (limits->tx_bps && tx_rate / 20 < TXQ_MAX_BYTES) /* queue at most 50 ms: TCP then sees the rate */
-		n->txq_max_bytes = tx_rate / 10 > 65536 ? (size_t)(tx_rate / 10) : 65536;
+	pthread_mutex_init(&n->limits_lock, NULL);
+	n->limits = *limits;
+	apply_limits(n, limits);
 
 	n->ops = (struct virtio_device_ops){
 	    .device_id = VIRTIO_ID_NET,

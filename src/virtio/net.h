@@ -62,6 +62,11 @@ struct virtio_net {
 	_Atomic bool stopping;
 
 	struct net_stats stats; /* written by the I/O thread; readers accept slightly stale values */
+
+	/* New limits from another thread, applied by the I/O thread (virtio_net_set_limits). */
+	pthread_mutex_t limits_lock;
+	struct net_limits limits, new_limits;
+	_Atomic bool limits_pending;
 };
 
 /* Takes ownership of `backend` and `pcap` (may be NULL). NULL with err set. */
@@ -69,6 +74,10 @@ struct virtio_net *virtio_net_create(struct net_backend *backend, const uint8_t 
                                      const struct net_limits *limits, struct pcap_writer *pcap,
                                      const struct guest_ram *ram, pthread_mutex_t *io_lock, char *err,
                                      size_t errlen);
+/* Changes the rate limits of a running interface (any thread); the I/O thread applies them shortly. */
+void virtio_net_set_limits(struct virtio_net *n, const struct net_limits *limits);
+/* The limits in force (or about to be). */
+struct net_limits virtio_net_limits(struct virtio_net *n);
 /* Starts the I/O thread (the board does, once the device is on the bus). */
 bool virtio_net_start(struct virtio_net *n, char *err, size_t errlen);
 /* Stops the I/O thread and closes the backend. */

@@ -68,9 +68,11 @@ static json_t *stats_json(struct vm *v)
 	struct machine *m = v->m;
 	json_t *harts = json_array(), *disks = json_array(), *nics = json_array();
 	for (unsigned i = 0; i < m->nharts; i++)
-		json_array_append_new(harts, json_pack("{s:I, s:I}", "instructions",
-		                                       (json_int_t)rv_hart_instret(m->harts[i]), "wfi_sleeps",
-		                                       (json_int_t)m->harts[i]->wfi_count));
+		json_array_append_new(
+		    harts,
+		    json_pack("{s:I, s:I, s:f}", "instructions", (json_int_t)rv_hart_instret(m->harts[i]),
+		              "wfi_sleeps", (json_int_t)m->harts[i]->wfi_count, "throttled_s",
+		              (double)atomic_load(&m->harts[i]->throttle.throttled_ns) / 1e9));
 	for (unsigned i = 0; i < m->ndisks; i++) {
 		const struct virtio_blk *d = m->disks[i];
 		json_array_append_new(disks, json_pack("{s:I, s:I, s:I, s:I, s:I}", "read_ops",
@@ -160,6 +162,98 @@ static int do_migrate(struct vm *v, json_t *args, char **response)
 	                       (json_int_t)st.pages_sent, "bytes_sent", (json_int_t)st.bytes_sent));
 }
 
+static json_t *limits_json(struct vm *v)
+{
+	struct machine *m = v->m;
+	json_t *disks = json_array(), *nics = json_array();
+	for (unsigned i = 0; i < m->ndisks; i++) {
+		struct virtio_blk *d = m->disks[i];
+		pthread_mutex_lock(&d->lock);
+		json_array_append_new(disks, json_pack("{s:I, s:I}", "bps", (json_int_t)d->limit_bps, "iops",
+		                                       (json_int_t)d->limit_iops));
+		pthread_mutex_unlock(&d->lock);
+	}
+	for (unsigned i = 0; i < m->nnics; i++) {
+		struct net_limits l = virtio_net_limits(m->nics[i]);
+		json_array_append_new(nics, json_pack("{s:I, s:I}", "rx_bw", (json_int_t)l.rx_bps, "tx_bw",
+		                                      (json_int_t)l.tx_bps));
+	}
+	return json_pack("{s:I, s:i, s:o, s:o}", "ips", (json_int_t)m->limit_ips, "cpu_max",
+	                 (int)m->limit_cpu_pct, "disks", disks, "nics", nics);
+}
+
+static int do_limits_get(struct vm *v, json_t *args, char **response)
+{
+	(void)args;
+	return reply(response, 200, limits_json(v));
+}
+
+/* Reads an optional non-negative integer field; false if present and not one (or above max). */
+static bool opt_uint(json_t *args, const char *key, uint64_t max, uint64_t *out, bool *given)
+{
+	json_t *j = json_object_get(args, key);
+	*given = j != NULL;
+	if (!j) return true;
+	if (!json_is_integer(j) || json_integer_value(j) < 0 || (uint64_t)json_integer_value(j) > max)
+		return false;
+	*out = (uint64_t)json_integer_value(j);
+	return true;
+}
+
+static int do_limits_set(struct vm *v, json_t *args, char **response)
+{
+	static const struct {
+		const char *key;
+		uint64_t max;
+	} fields[] = {{"ips", 1ULL << 40},       {"cpu_max", 100ULL * MACHINE_MAX_HARTS},
+	              {"disk_bps", 1ULL << 50},  {"disk_iops", 1ULL << 32},
+	              {"net_rx_bw", 1ULL << 50}, {"net_tx_bw", 1ULL << 50}};
+	enum { N = sizeof(fields) / sizeof(fields[0]) };
+	uint64_t val[N] = {0};
+	bool given[N];
+	for (size_t i = 0; i < N; i++) {
+		if (!opt_uint(args, fields[i].key, fields[i].max, &val[i], &given[i])) {
+			char msg[160];
+			snprintf(msg, sizeof(msg), "%s must be an integer from 0 (no limit) to %llu",
+			         fields[i].key, (unsigned long long)fields[i].max);
+			return error_reply(response, 400, msg);
+		}
+	}
+	const char *key;
+	json_t *val_j;
+	json_object_foreach(args, key, val_j)
+	{
+		size_t i = 0;
+		while (i < N && strcmp(key, fields[i].key)) i++;
+		if (i == N) {
+			char msg[200];
+			snprintf(
+			    msg, sizeof(msg),
+			    "unknown field '%.64s' (ips, cpu_max, disk_bps, disk_iops, net_rx_bw, net_tx_bw)",
+			    key);
+			return error_reply(response, 400, msg);
+		}
+	}
+	struct machine *m = v->m;
+	if (given[0] || given[1])
+		machine_set_cpu_limits(m, given[0] ? val[0] : m->limit_ips,
+		                       given[1] ? (uint32_t)val[1] : m->limit_cpu_pct);
+	for (unsigned i = 0; (given[2] || given[3]) && i < m->ndisks; i++) {
+		struct virtio_blk *d = m->disks[i];
+		pthread_mutex_lock(&d->lock);
+		uint64_t bps = given[2] ? val[2] : d->limit_bps, iops = given[3] ? val[3] : d->limit_iops;
+		pthread_mutex_unlock(&d->lock);
+		virtio_blk_set_limits(d, bps, iops);
+	}
+	for (unsigned i = 0; (given[4] || given[5]) && i < m->nnics; i++) {
+		struct net_limits l = virtio_net_limits(m->nics[i]);
+		if (given[4]) l.rx_bps = val[4];
+		if (given[5]) l.tx_bps = val[5];
+		virtio_net_set_limits(m->nics[i], &l);
+	}
+	return reply(response, 200, limits_json(v));
+}
+
 static int do_status(struct vm *v, json_t *args, char **response)
 {
 	(void)args;
@@ -204,14 +298,21 @@ int control_handle(struct vm *v, const char *method, const char *path, const cha
 		int (*handle)(struct vm *v, json_t *args, char **response);
 		bool lifecycle; /* changes the VM: one at a time, not while it stops */
 	} routes[] = {
-	    {"/vm", "GET", do_status, false},          {"/vm/stats", "GET", do_stats, false},
-	    {"/vm/pause", "POST", do_pause, true},     {"/vm/resume", "POST", do_resume, true},
-	    {"/vm/stop", "POST", do_stop, true},       {"/vm/save", "POST", do_save, true},
+	    {"/vm", "GET", do_status, false},
+	    {"/vm/stats", "GET", do_stats, false},
+	    {"/vm/pause", "POST", do_pause, true},
+	    {"/vm/resume", "POST", do_resume, true},
+	    {"/vm/stop", "POST", do_stop, true},
+	    {"/vm/save", "POST", do_save, true},
 	    {"/vm/migrate", "POST", do_migrate, true},
+	    {"/vm/limits", "GET", do_limits_get, false},
+	    {"/vm/limits", "POST", do_limits_set, false},
 	};
 	unsigned i = 0, n = sizeof(routes) / sizeof(routes[0]);
 	while (i < n && strcmp(path, routes[i].path)) i++;
 	if (i == n) return error_reply(response, 404, "no such endpoint (see docs/api.md)");
+	for (unsigned j = i; j < n && !strcmp(path, routes[j].path); j++)
+		if (!strcmp(method, routes[j].method)) i = j;
 	if (strcmp(method, routes[i].method)) {
 		char msg[100];
 		snprintf(msg, sizeof(msg), "%s takes %s", routes[i].path, routes[i].method);

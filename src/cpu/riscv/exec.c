@@ -1038,5 +1038,7 @@ void rv_hart_run(struct rv_hart *h)
 			continue;
 		}
 		run_some(h, BLOCK_INSNS, false);
+		if (rv_throttle_active(&h->throttle))
+			rv_throttle_wait(&h->throttle, h->instret, &h->stop, &h->paused);
 	}
 }

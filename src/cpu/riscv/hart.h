@@ -19,6 +19,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "cpu/riscv/throttle.h"
 #include "util/dirty_log.h"
 #include "util/state.h"
 
@@ -125,6 +126,7 @@ struct rv_hart {
 	pthread_mutex_t wait_lock;
 	pthread_cond_t wait_cond;
 	uint64_t wfi_count;
+	struct rv_throttle throttle; /* speed limits (throttle.h) */
 
 	/* Decoded-instruction cache (exec.c): one slot per halfword of guest RAM,
 	 * plus two sentinel slots per page; reserved lazily (MAP_NORESERVE). */
