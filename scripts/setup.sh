@@ -17,6 +17,7 @@ PKGS=(
   gcc-riscv64-linux-gnu binutils-riscv64-linux-gnu libc6-dev-riscv64-cross  # riscv64 test programs
   libseccomp-dev libnl-route-3-dev                         # containers: seccomp filter, veth pairs
   busybox-static                                           # containers: the test root filesystem
+  libsqlite3-dev python3-prometheus-client bash-completion  # daemon: state DB; /metrics parser (tests); completion
   crun runc                                                # containers: peers for bench/container.sh
 )
 

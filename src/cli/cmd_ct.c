@@ -14,6 +14,7 @@
 #include "container/ct_net.h"
 #include "container/ct_state.h"
 #include "container/lifecycle.h"
+#include "container/ct_stats.h"
 #include "util/log.h"
 #include "util/parse.h"
 
@@ -55,6 +56,7 @@ static void usage_run(FILE *out)
 	    "  --cap-add CAP         keep CAP as well (NET_ADMIN, SYS_PTRACE...); ALL keeps everything\n"
 	    "  --cap-drop CAP        drop CAP from the default set; ALL drops everything\n"
 	    "  -d, --detach          run in the background; the console goes to the container's console.log\n"
+	    "  --spec FILE           the whole definition as JSON (as the container's config.json; first)\n"
 	    "  --rm                  remove the container when it exits\n"
 	    "  -h, --help            this help\n\n"
 	    "The default capabilities: CHOWN DAC_OVERRIDE FOWNER FSETID KILL SETGID SETUID SETPCAP\n"
@@ -130,9 +132,11 @@ static int ct_run_cmd(int argc, char **argv)
 		O_USERNS,
 		O_CAPADD,
 		O_CAPDROP,
-		O_RM
+		O_RM,
+		O_SPEC
 	};
 	static const struct option longopts[] = {{"rootfs", required_argument, 0, O_ROOTFS},
+	                                         {"spec", required_argument, 0, O_SPEC},
 	                                         {"name", required_argument, 0, O_NAME},
 	                                         {"hostname", required_argument, 0, O_HOSTNAME},
 	                                         {"overlay", no_argument, 0, O_OVERLAY},
@@ -202,6 +206,22 @@ static int ct_run_cmd(int argc, char **argv)
 		case O_CAPDROP: ok = parse_caps(optarg, false, &s.caps); break;
 		case 'd': o.detach = true; break;
 		case O_RM: o.remove = true; break;
+		case O_SPEC: {
+			if (optind != 3) {
+				fprintf(stderr,
+				        "cloison: --spec FILE must come first (later options change it)\n");
+				return 2;
+			}
+			json_error_t je;
+			json_t *j = json_load_file(optarg, JSON_REJECT_DUPLICATES, &je);
+			if (!j || !ct_spec_from_json(j, &s, err, sizeof(err))) {
+				fprintf(stderr, "cloison: --spec %s: %s\n", optarg, j ? err : je.text);
+				json_decref(j);
+				return 2;
+			}
+			json_decref(j);
+			break;
+		}
 		case 'h': usage_run(stdout); return 0;
 		default: usage_run(stderr); return 2;
 		}
@@ -310,29 +330,6 @@ static int ct_list_cmd(int argc, char **argv)
 	return 0;
 }
 
-/* Bytes through the container's interfaces other than loopback (its network namespace's /proc/net/dev). */
-static void net_bytes(pid_t pid, uint64_t *rx, uint64_t *tx)
-{
-	*rx = *tx = 0;
-	char path[64], line[512];
-	snprintf(path, sizeof(path), "/proc/%d/net/dev", (int)pid);
-	FILE *f = fopen(path, "re");
-	if (!f) return;
-	while (fgets(line, sizeof(line), f)) {
-		char *colon = strchr(line, ':');
-		if (!colon) continue;
-		*colon = 0;
-		char *name = line + strspn(line, " ");
-		if (!strcmp(name, "lo")) continue;
-		unsigned long long r, t;
-		if (sscanf(colon + 1, "%llu %*u %*u %*u %*u %*u %*u %*u %llu", &r, &t) == 2) {
-			*rx += r;
-			*tx += t;
-		}
-	}
-	fclose(f);
-}
-
 static int ct_stats_cmd(int argc, char **argv)
 {
 	bool json = json_format(&argc, argv);
@@ -340,48 +337,31 @@ static int ct_stats_cmd(int argc, char **argv)
 		fprintf(stderr, "Usage: cloison ct stats NAME [--format json]\n");
 		return 2;
 	}
-	struct ct_spec s;
-	struct ct_runtime rt;
 	char err[512];
-	if (!ct_record_load(argv[1], &s, &rt, err, sizeof(err))) {
+	json_t *j = ct_stats_json(argv[1], err, sizeof(err));
+	if (!j) {
 		fprintf(stderr, "cloison: %s\n", err);
 		return 1;
 	}
-	ct_spec_free(&s);
-	enum ct_status st = ct_status_of(&rt);
-	if (st != CT_RUNNING && st != CT_PAUSED) {
-		fprintf(stderr, "cloison: container '%s' is not running (%s)\n", argv[1], ct_status_name(st));
-		return 1;
-	}
-	struct cg_stats cs;
-	memset(&cs, 0, sizeof(cs));
-	if (!rt.has_cgroup || !cg_read_stats(&rt.cg, &cs)) {
-		fprintf(stderr, "cloison: container '%s' has no readable cgroup\n", argv[1]);
-		return 1;
-	}
-	uint64_t rx, tx;
-	net_bytes(rt.pid, &rx, &tx);
-	json_t *j = json_pack(
-	    "{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "name",
-	    argv[1], "status", ct_status_name(st), "cpu_ns", (json_int_t)cs.cpu_usage_ns, "cpu_user_ns",
-	    (json_int_t)cs.cpu_user_ns, "cpu_system_ns", (json_int_t)cs.cpu_system_ns, "cpu_throttled_ns",
-	    (json_int_t)cs.throttled_ns, "memory_bytes", (json_int_t)cs.memory_bytes, "memory_peak_bytes",
-	    (json_int_t)cs.memory_peak_bytes, "oom_kills", (json_int_t)cs.oom_kills, "pids",
-	    (json_int_t)cs.pids, "io_read_bytes", (json_int_t)cs.io_read_bytes, "io_write_bytes",
-	    (json_int_t)cs.io_write_bytes, "io_read_ops", (json_int_t)cs.io_read_ops, "io_write_ops",
-	    (json_int_t)cs.io_write_ops, "net_rx_bytes", (json_int_t)rx, "net_tx_bytes", (json_int_t)tx,
-	    "pid", (json_int_t)rt.pid);
-	/* Limits only where set ("max" reads as UINT64_MAX). */
-	if (cs.memory_limit && cs.memory_limit < (1ull << 62))
-		json_object_set_new(j, "memory_limit", json_integer((json_int_t)cs.memory_limit));
-	if (cs.pids_limit && cs.pids_limit != UINT64_MAX)
-		json_object_set_new(j, "pids_limit", json_integer((json_int_t)cs.pids_limit));
+	struct cg_stats cs = {0};
+#define GET(field, key) cs.field = (uint64_t)json_integer_value(json_object_get(j, key))
+	GET(cpu_usage_ns, "cpu_ns"), GET(cpu_user_ns, "cpu_user_ns"), GET(cpu_system_ns, "cpu_system_ns");
+	GET(throttled_ns, "cpu_throttled_ns"), GET(memory_bytes, "memory_bytes");
+	GET(memory_peak_bytes, "memory_peak_bytes"), GET(oom_kills, "oom_kills"), GET(pids, "pids");
+	GET(io_read_bytes, "io_read_bytes"), GET(io_write_bytes, "io_write_bytes");
+	GET(io_read_ops, "io_read_ops"), GET(io_write_ops, "io_write_ops");
+	GET(memory_limit, "memory_limit"), GET(pids_limit, "pids_limit");
+#undef GET
+	uint64_t rx = (uint64_t)json_integer_value(json_object_get(j, "net_rx_bytes")),
+	         tx = (uint64_t)json_integer_value(json_object_get(j, "net_tx_bytes"));
+	const char *st = json_string_value(json_object_get(j, "status"));
+	pid_t pid = (pid_t)json_integer_value(json_object_get(j, "pid"));
 	if (json) {
 		char *t = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS);
 		printf("%s\n", t);
 		free(t);
 	} else {
-		printf("%s (%s, init PID %d)\n", argv[1], ct_status_name(st), (int)rt.pid);
+		printf("%s (%s, init PID %d)\n", argv[1], st, (int)pid);
 		printf("  cpu      %.3f s (user %.3f s, system %.3f s, throttled %.3f s)\n",
 		       cs.cpu_usage_ns / 1e9, cs.cpu_user_ns / 1e9, cs.cpu_system_ns / 1e9,
 		       cs.throttled_ns / 1e9);

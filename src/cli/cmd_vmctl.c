@@ -11,6 +11,7 @@
 
 #include "util/log.h"
 #include "util/parse.h"
+#include "vm/http.h"
 #include "vm/vm.h"
 
 #include <errno.h>
@@ -26,50 +27,9 @@
 /* One request; returns the HTTP status (0 if the socket failed) and the body in *out. */
 static int api_call(const char *sock, const char *method, const char *path, const char *body, char **out)
 {
-	*out = NULL;
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	if (strlen(sock) >= sizeof(sa.sun_path)) {
-		log_error("socket path too long: %s", sock);
-		return 0;
-	}
-	strcpy(sa.sun_path, sock);
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
-		log_error("cannot reach the VM at %s: %s", sock, strerror(errno));
-		if (fd >= 0) close(fd);
-		return 0;
-	}
-	size_t blen = body ? strlen(body) : 0;
-	char *req = NULL;
-	int n = asprintf(&req,
-	                 "%s %s HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
-	                 "Content-Length: %zu\r\n\r\n%s",
-	                 method, path, blen, body ? body : "");
-	bool ok = n > 0 && write(fd, req, (size_t)n) == n;
-	free(req);
-	size_t cap = 65536, len = 0;
-	char *resp = malloc(cap + 1);
-	while (ok && resp) {
-		if (len == cap) {
-			char *g = realloc(resp, (cap *= 2) + 1);
-			if (!g) break;
-			resp = g;
-		}
-		ssize_t r = read(fd, resp + len, cap - len);
-		if (r < 0 && errno == EINTR) continue;
-		if (r <= 0) break;
-		len += (size_t)r;
-	}
-	close(fd);
-	int status = 0;
-	if (resp) {
-		resp[len] = 0;
-		if (sscanf(resp, "HTTP/1.%*d %d", &status) != 1) status = 0;
-		char *b = strstr(resp, "\r\n\r\n");
-		*out = strdup(b ? b + 4 : "");
-		free(resp);
-	}
-	if (!status) log_error("the VM at %s sent no valid response", sock);
+	char err[512];
+	int status = http_call_unix(sock, method, path, body, 600000, out, err, sizeof(err));
+	if (!status) log_error("the VM's control socket: %s", err);
 	return status;
 }
 

@@ -11,5 +11,7 @@ int cmd_net(int argc, char **argv);
 int cmd_vmctl(int argc, char **argv);
 int cmd_clone(int argc, char **argv);
 int cmd_ct(int argc, char **argv);
+/* Instances through cloisond: create, start, stop, ... (argv[0] names which). */
+int cmd_inst(int argc, char **argv);
 
 #endif

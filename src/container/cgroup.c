@@ -388,6 +388,24 @@ fail : {
 }
 }
 
+bool cg_open(const struct cg_host *h, const char *leaf, struct cg_group *g)
+{
+	memset(g, 0, sizeof(*g));
+	bool any = false;
+	for (int r = 0; r < CG_NRES; r++) {
+		struct stat st;
+		if (!h->dir[r][0]) continue;
+		int n = snprintf(g->dir[r], sizeof(g->dir[r]), "%s/%s", h->dir[r], leaf);
+		if (n < 0 || (size_t)n >= sizeof(g->dir[r]) || stat(g->dir[r], &st)) {
+			g->dir[r][0] = 0;
+			continue;
+		}
+		g->v2[r] = h->v2[r];
+		any = true;
+	}
+	return any;
+}
+
 bool cg_attach(const struct cg_group *g, pid_t pid, char *err, size_t errlen)
 {
 	char val[32];

@@ -66,6 +66,8 @@ bool cg_limits_supported(const struct cg_host *h, const struct cg_limits *l, cha
  * failure everything created is removed. */
 bool cg_create(const struct cg_host *h, const char *leaf, const struct cg_limits *l, struct cg_group *g,
                char *err, size_t errlen);
+/* Finds an existing group `leaf` (made by an earlier process); false if there is none. */
+bool cg_open(const struct cg_host *h, const char *leaf, struct cg_group *g);
 /* Applies limits to an existing group (unset fields stay as they are). */
 bool cg_set_limits(const struct cg_group *g, const struct cg_limits *l, char *err, size_t errlen);
 /* Moves a process (all its threads) into the group. */

@@ -335,28 +335,9 @@ int control_handle(struct vm *v, const char *method, const char *path, const cha
 	return status;
 }
 
-static void write_all(int fd, const char *buf, size_t len)
-{
-	while (len) {
-		ssize_t n = write(fd, buf, len);
-		if (n < 0 && errno == EINTR) continue;
-		if (n <= 0) return;
-		buf += n;
-		len -= (size_t)n;
-	}
-}
-
 static void respond(int fd, int status, const char *body)
 {
-	char head[256];
-	size_t len = body ? strlen(body) : 0;
-	int n = snprintf(head, sizeof(head),
-	                 "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
-	                 "Connection: close\r\n\r\n",
-	                 status, http_reason(status), len + 1);
-	write_all(fd, head, (size_t)n);
-	if (body) write_all(fd, body, len);
-	write_all(fd, "\n", 1);
+	http_write_response(fd, status, NULL, body, body ? strlen(body) : 0);
 }
 
 struct client {

@@ -2,6 +2,13 @@
  * http.c — request parsing for the control sockets (see http.h).
  */
 #include "http.h"
+#include <unistd.h>
+#include <sys/un.h>
+#include <sys/socket.h>
+#include <stdlib.h>
+#include <stdio.h>
+#include <poll.h>
+#include <errno.h>
 
 #include <ctype.h>
 #include <stdint.h>
@@ -104,4 +111,106 @@ enum http_parse http_parse_request(const char *buf, size_t len, struct http_requ
 	if (len - req->header_len < req->body_len) return HTTP_INCOMPLETE;
 	req->body = buf + req->header_len;
 	return HTTP_COMPLETE;
+}
+
+bool http_write_all(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+	while (len) {
+		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+		if (n < 0 && errno == ENOTSOCK) n = write(fd, p, len);
+		if (n < 0 && errno == EINTR) continue;
+		if (n <= 0) return false;
+		p += n;
+		len -= (size_t)n;
+	}
+	return true;
+}
+
+void http_write_response(int fd, int status, const char *content_type, const char *body, size_t len)
+{
+	char head[256];
+	bool json = !content_type;
+	int n = snprintf(head, sizeof(head),
+	                 "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+	                 "Connection: close\r\n\r\n",
+	                 status, http_reason(status), json ? "application/json" : content_type,
+	                 len + (json ? 1 : 0));
+	if (!http_write_all(fd, head, (size_t)n)) return;
+	if (len && !http_write_all(fd, body, len)) return;
+	if (json) http_write_all(fd, "\n", 1);
+}
+
+int http_connect_unix(const char *sock, char *err, size_t errlen)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	if (strlen(sock) >= sizeof(sa.sun_path)) {
+		snprintf(err, errlen, "socket path too long: %s", sock);
+		return -1;
+	}
+	strcpy(sa.sun_path, sock);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
+		snprintf(err, errlen, "cannot reach %s: %s", sock, strerror(errno));
+		if (fd >= 0) close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+int http_call_unix(const char *sock, const char *method, const char *path, const char *body, int timeout_ms,
+                   char **out, char *err, size_t errlen)
+{
+	*out = NULL;
+	int fd = http_connect_unix(sock, err, errlen);
+	if (fd < 0) return 0;
+	size_t blen = body ? strlen(body) : 0;
+	char head[512];
+	int n = snprintf(head, sizeof(head),
+	                 "%s %s HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+	                 "Content-Length: %zu\r\n\r\n",
+	                 method, path, blen);
+	if (n >= (int)sizeof(head) || !http_write_all(fd, head, (size_t)n) ||
+	    (blen && !http_write_all(fd, body, blen))) {
+		snprintf(err, errlen, "cannot send the request to %s", sock);
+		close(fd);
+		return 0;
+	}
+	size_t cap = 16384, len = 0;
+	char *resp = malloc(cap + 1);
+	while (resp) {
+		if (len == cap) {
+			char *g = cap < (64u << 20) ? realloc(resp, (cap *= 2) + 1) : NULL;
+			if (!g) {
+				free(resp);
+				resp = NULL;
+				break;
+			}
+			resp = g;
+		}
+		struct pollfd p = {fd, POLLIN, 0};
+		int pr = poll(&p, 1, timeout_ms);
+		if (pr < 0 && errno == EINTR) continue;
+		if (pr == 0) {
+			snprintf(err, errlen, "%s did not answer within %d s", sock, timeout_ms / 1000);
+			free(resp);
+			close(fd);
+			return 0;
+		}
+		ssize_t r = read(fd, resp + len, cap - len);
+		if (r < 0 && errno == EINTR) continue;
+		if (r <= 0) break;
+		len += (size_t)r;
+	}
+	close(fd);
+	int status = 0;
+	if (resp) {
+		resp[len] = 0;
+		if (sscanf(resp, "HTTP/1.%*d %d", &status) != 1) status = 0;
+		char *b = strstr(resp, "\r\n\r\n");
+		*out = strdup(b ? b + 4 : "");
+		free(resp);
+	}
+	if (!status) snprintf(err, errlen, "%s sent no valid response", sock);
+	return status;
 }

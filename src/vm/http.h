@@ -28,4 +28,18 @@ enum http_parse http_parse_request(const char *buf, size_t len, struct http_requ
 /* The reason phrase of a status code. */
 const char *http_reason(int status);
 
+/* Writes a whole response (Connection: close) with a body of len bytes and the given type
+ * (NULL: application/json; a JSON body gets a final newline). */
+void http_write_response(int fd, int status, const char *content_type, const char *body, size_t len);
+/* Writes all of buf (retrying short writes and EINTR); false if the peer went away. */
+bool http_write_all(int fd, const void *buf, size_t len);
+
+/* A client's request on a unix socket: sends method/path with a JSON body (NULL: none), waits up to
+ * timeout_ms for the whole response. Returns the HTTP status and the body in *out (malloc'd), or 0 with
+ * err set when the socket cannot be reached or the answer is not HTTP. */
+int http_call_unix(const char *sock, const char *method, const char *path, const char *body, int timeout_ms,
+                   char **out, char *err, size_t errlen);
+/* Connects to a unix socket (close-on-exec); -1 with err set. */
+int http_connect_unix(const char *sock, char *err, size_t errlen);
+
 #endif

@@ -1,0 +1,750 @@
+/*
+ * cmd_inst.c — the verbs that manage instances through cloisond's API:
+ * create, start, stop, restart, pause, resume, rm, list, info, console,
+ * exec, snapshot, restore, clone, migrate, stats, logs, limits. They work on
+ * VMs and containers alike. Long operations are waited for.
+ *
+ * Exit status: 0 done; 1 the daemon refused or the operation failed (the
+ * message says why); 2 usage errors; 3 the daemon is not reachable.
+ */
+#define _GNU_SOURCE
+#include "commands.h"
+
+#include "container/lifecycle.h"
+#include "util/parse.h"
+#include "vm/http.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+#define ESCAPE 0x1d /* Ctrl-] as in virsh console */
+
+static const char *socket_path(void)
+{
+	static char buf[256];
+	const char *s = getenv("CLOISON_SOCKET");
+	if (s) return s;
+	if (geteuid() == 0) return "/run/cloison/cloisond.sock";
+	const char *x = getenv("XDG_RUNTIME_DIR");
+	snprintf(buf, sizeof(buf), "%s/cloison/cloisond.sock", x ? x : "/tmp");
+	return buf;
+}
+
+/* One API call. Returns the status (0: unreachable, message printed) and the JSON answer. */
+static int call(const char *method, const char *path, json_t *body, json_t **out)
+{
+	char *text = body ? json_dumps(body, JSON_COMPACT) : NULL, *resp = NULL, err[512];
+	int st = http_call_unix(socket_path(), method, path, text, 3600000, &resp, err, sizeof(err));
+	free(text);
+	if (!st) {
+		fprintf(stderr, "cloison: cannot reach cloisond: %s (is it running? `cloisond &`)\n", err);
+		return 0;
+	}
+	json_t *j = resp ? json_loads(resp, JSON_DECODE_ANY, NULL) : NULL;
+	if (!j && resp) j = json_string(resp);
+	free(resp);
+	if (st >= 300) {
+		const char *e = json_string_value(json_object_get(j, "error"));
+		fprintf(stderr, "cloison: %s\n", e ? e : "request failed");
+	}
+	if (out)
+		*out = j;
+	else
+		json_decref(j);
+	return st;
+}
+
+static int rc_of(int st)
+{
+	return st == 0 ? 3 : st >= 300 ? 1 : 0;
+}
+
+/* Waits for an operation the answer names; 0 when it succeeded. */
+static int wait_op(json_t *answer, const char *doing)
+{
+	json_int_t id = json_integer_value(json_object_get(json_object_get(answer, "operation"), "id"));
+	if (!id) return 0;
+	bool tty = isatty(STDERR_FILENO);
+	if (tty && doing) fprintf(stderr, "%s...", doing);
+	for (;;) {
+		char path[64];
+		snprintf(path, sizeof(path), "/v1/operations/%lld?wait=30", (long long)id);
+		json_t *op = NULL;
+		int st = call("GET", path, NULL, &op);
+		if (st != 200) {
+			json_decref(op);
+			return rc_of(st);
+		}
+		const char *status = json_string_value(json_object_get(op, "status"));
+		if (status && strcmp(status, "running")) {
+			int rc = strcmp(status, "success") ? 1 : 0;
+			if (tty && doing) fprintf(stderr, " %s\n", rc ? "failed" : "done");
+			if (rc)
+				fprintf(stderr, "cloison: %s\n",
+				        json_string_value(json_object_get(op, "error")));
+			json_decref(op);
+			return rc;
+		}
+		json_decref(op);
+		if (tty && doing) fputc('.', stderr);
+	}
+}
+
+static bool want_json(int *argc, char **argv)
+{
+	for (int i = 1; i < *argc - 1; i++)
+		if (!strcmp(argv[i], "--format")) {
+			bool j = !strcmp(argv[i + 1], "json");
+			memmove(&argv[i], &argv[i + 2], (size_t)(*argc - i - 2) * sizeof(char *));
+			*argc -= 2;
+			return j;
+		}
+	return false;
+}
+
+static void print_json(json_t *j)
+{
+	char *t = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	if (t) puts(t);
+	free(t);
+}
+
+/* ---- create ---- */
+
+static int usage_create(FILE *out)
+{
+	fprintf(
+	    out,
+	    "Usage: cloison create [--type vm|container] NAME [OPTIONS] [-- COMMAND...]\n"
+	    "       cloison create -f FILE.json [--name NAME]\n"
+	    "Defines an instance in cloisond (docs/api.md describes the JSON definition).\n"
+	    "  -f, --file FILE       the definition as JSON (`cloison info NAME --format json` gives one)\n"
+	    "  --start               start it once created\n"
+	    "  --autostart           start it whenever cloisond starts\n"
+	    "VMs:  --memory SIZE (256M)  --cpus N  --kernel F  --initrd F  --firmware F|none  --append S\n"
+	    "      --disk SPEC (repeat)  --net SPEC (repeat): as `cloison run`;  --jit on|off\n"
+	    "Containers:  --rootfs DIR  --overlay  --read-only  --hostname H  --net none|host|veth,...\n"
+	    "Limits:  --cpu-weight W (1-10000, 100 default)  --cpu-max PCT (of one host CPU)\n"
+	    "      --mem-limit SIZE  --pids N (containers)  --ips N (VMs: instructions/s per hart)\n"
+	    "      --disk-bps B --disk-iops N --net-rx-bw BITS --net-tx-bw BITS (VMs)  --cpuset 0-1\n");
+	return out == stdout ? 0 : 2;
+}
+
+static bool put_size(json_t *o, const char *key, const char *v, bool rate)
+{
+	uint64_t n;
+	if (!(rate ? parse_rate(v, &n) : parse_disk_size(v, &n))) {
+		fprintf(stderr, "cloison: invalid value for %s: '%s'\n", key, v);
+		return false;
+	}
+	json_object_set_new(o, key, json_integer((json_int_t)n));
+	return true;
+}
+
+static int cmd_create(int argc, char **argv)
+{
+	enum {
+		O_TYPE = 256,
+		O_MEM,
+		O_CPUS,
+		O_KERNEL,
+		O_INITRD,
+		O_FW,
+		O_APPEND,
+		O_DISK,
+		O_NET,
+		O_JIT,
+		O_ROOTFS,
+		O_OVERLAY,
+		O_RO,
+		O_HOST,
+		O_CPUW,
+		O_CPUMAX,
+		O_MEMLIM,
+		O_PIDS,
+		O_IPS,
+		O_DBPS,
+		O_DIOPS,
+		O_RXBW,
+		O_TXBW,
+		O_CPUSET,
+		O_START,
+		O_AUTO,
+		O_NAME
+	};
+	static const struct option lo[] = {
+	    {"type", 1, 0, O_TYPE},      {"memory", 1, 0, O_MEM},       {"cpus", 1, 0, O_CPUS},
+	    {"kernel", 1, 0, O_KERNEL},  {"initrd", 1, 0, O_INITRD},    {"firmware", 1, 0, O_FW},
+	    {"append", 1, 0, O_APPEND},  {"disk", 1, 0, O_DISK},        {"net", 1, 0, O_NET},
+	    {"jit", 1, 0, O_JIT},        {"rootfs", 1, 0, O_ROOTFS},    {"overlay", 0, 0, O_OVERLAY},
+	    {"read-only", 0, 0, O_RO},   {"hostname", 1, 0, O_HOST},    {"cpu-weight", 1, 0, O_CPUW},
+	    {"cpu-max", 1, 0, O_CPUMAX}, {"mem-limit", 1, 0, O_MEMLIM}, {"pids", 1, 0, O_PIDS},
+	    {"ips", 1, 0, O_IPS},        {"disk-bps", 1, 0, O_DBPS},    {"disk-iops", 1, 0, O_DIOPS},
+	    {"net-rx-bw", 1, 0, O_RXBW}, {"net-tx-bw", 1, 0, O_TXBW},   {"cpuset", 1, 0, O_CPUSET},
+	    {"start", 0, 0, O_START},    {"autostart", 0, 0, O_AUTO},   {"file", 1, 0, 'f'},
+	    {"name", 1, 0, O_NAME},      {"help", 0, 0, 'h'},           {0, 0, 0, 0}};
+	json_t *def = NULL, *vm = json_object(), *ct = json_object(), *lim = json_object(),
+	       *disks = json_array(), *nets = json_array();
+	const char *type = NULL, *name = NULL, *file = NULL, *ctnet = NULL;
+	bool start = false, ok = true;
+	int c;
+	optind = 1;
+	while (ok && (c = getopt_long(argc, argv, "f:h", lo, NULL)) != -1) {
+		switch (c) {
+		case 'h': return usage_create(stdout);
+		case 'f': file = optarg; break;
+		case O_NAME: name = optarg; break;
+		case O_TYPE: type = optarg; break;
+		case O_MEM: ok = put_size(vm, "memory", optarg, false); break;
+		case O_CPUS: json_object_set_new(vm, "cpus", json_integer(atoi(optarg))); break;
+		case O_KERNEL: json_object_set_new(vm, "kernel", json_string(optarg)); break;
+		case O_INITRD: json_object_set_new(vm, "initrd", json_string(optarg)); break;
+		case O_FW: json_object_set_new(vm, "firmware", json_string(optarg)); break;
+		case O_APPEND: json_object_set_new(vm, "append", json_string(optarg)); break;
+		case O_DISK: json_array_append_new(disks, json_string(optarg)); break;
+		case O_NET: json_array_append_new(nets, json_string(optarg)), ctnet = optarg; break;
+		case O_JIT: json_object_set_new(vm, "jit", json_boolean(strcmp(optarg, "off"))); break;
+		case O_ROOTFS: json_object_set_new(ct, "rootfs", json_string(optarg)); break;
+		case O_OVERLAY: json_object_set_new(ct, "overlay", json_true()); break;
+		case O_RO: json_object_set_new(ct, "read_only", json_true()); break;
+		case O_HOST: json_object_set_new(ct, "hostname", json_string(optarg)); break;
+		case O_CPUW: ok = put_size(lim, "cpu_weight", optarg, true); break;
+		case O_CPUMAX: ok = put_size(lim, "cpu_max", optarg, true); break;
+		case O_MEMLIM: ok = put_size(lim, "memory", optarg, false); break;
+		case O_PIDS: ok = put_size(lim, "pids", optarg, true); break;
+		case O_IPS: ok = put_size(lim, "ips", optarg, true); break;
+		case O_DBPS: ok = put_size(lim, "disk_bps", optarg, false); break;
+		case O_DIOPS: ok = put_size(lim, "disk_iops", optarg, true); break;
+		case O_RXBW: ok = put_size(lim, "net_rx_bw", optarg, true); break;
+		case O_TXBW: ok = put_size(lim, "net_tx_bw", optarg, true); break;
+		case O_CPUSET: json_object_set_new(lim, "cpuset", json_string(optarg)); break;
+		case O_START: start = true; break;
+		case O_AUTO: json_object_set_new(lim, "__autostart", json_true()); break;
+		default:
+			ok = false;
+			usage_create(stderr);
+			break;
+		}
+	}
+	if (!ok) goto out;
+	bool autostart = json_object_get(lim, "__autostart") != NULL;
+	json_object_del(lim, "__autostart");
+	if (file) {
+		json_error_t je;
+		def = json_load_file(file, JSON_REJECT_DUPLICATES, &je);
+		if (!def) {
+			fprintf(stderr, "cloison: %s: %s (line %d)\n", file, je.text, je.line);
+			ok = false;
+			goto out;
+		}
+		json_object_del(def, "status"); /* what `info` adds */
+		if (name) json_object_set_new(def, "name", json_string(name));
+		if (autostart) json_object_set_new(def, "autostart", json_true());
+	} else {
+		if (!name && optind < argc) name = argv[optind++];
+		if (!name) {
+			fprintf(stderr, "cloison: create needs a NAME (or -f FILE)\n");
+			ok = false;
+			goto out;
+		}
+		bool is_ct = type && !strcmp(type, "container");
+		if (type && !is_ct && strcmp(type, "vm")) {
+			fprintf(stderr, "cloison: --type is vm or container\n");
+			ok = false;
+			goto out;
+		}
+		if (!is_ct && optind < argc) {
+			fprintf(stderr,
+			        "cloison: unexpected argument '%s' (a command goes with --type container)\n",
+			        argv[optind]);
+			ok = false;
+			goto out;
+		}
+		def = json_pack("{s:s, s:s, s:b}", "name", name, "type", is_ct ? "container" : "vm",
+		                "autostart", autostart);
+		if (json_object_size(lim)) json_object_set(def, "limits", lim);
+		if (is_ct) {
+			if (optind < argc) {
+				json_t *a = json_array();
+				for (; optind < argc; optind++)
+					json_array_append_new(a, json_string(argv[optind]));
+				json_object_set_new(ct, "argv", a);
+			}
+			if (ctnet) json_object_set_new(ct, "net", json_string(ctnet));
+			json_object_set(def, "container", ct);
+		} else {
+			if (json_array_size(disks)) json_object_set(vm, "disks", disks);
+			if (json_array_size(nets)) json_object_set(vm, "nets", nets);
+			if (json_object_size(vm)) json_object_set(def, "vm", vm);
+		}
+	}
+	json_t *ans = NULL;
+	int st = call("POST", "/v1/instances", def, &ans);
+	ok = st == 201;
+	if (ok && start) {
+		char path[128];
+		snprintf(path, sizeof(path), "/v1/instances/%s/start",
+		         json_string_value(json_object_get(def, "name")));
+		json_t *op = NULL;
+		st = call("POST", path, NULL, &op);
+		ok = st == 202 && wait_op(op, "Starting") == 0;
+		json_decref(op);
+	}
+	json_decref(ans);
+	if (!ok) {
+		json_decref(def), json_decref(vm), json_decref(ct), json_decref(lim), json_decref(disks),
+		    json_decref(nets);
+		return st == 0 ? 3 : 1;
+	}
+out:
+	json_decref(def), json_decref(vm), json_decref(ct), json_decref(lim), json_decref(disks),
+	    json_decref(nets);
+	return ok ? 0 : 2;
+}
+
+/* ---- simple verbs ---- */
+
+static int one_name(int argc, char **argv, const char *usage)
+{
+	if (argc != 2 || argv[1][0] == '-') {
+		fprintf(argc == 2 && !strcmp(argv[1], "--help") ? stdout : stderr, "Usage: cloison %s %s\n",
+		        argv[0], usage);
+		return argc == 2 && !strcmp(argv[1], "--help") ? -1 : 2;
+	}
+	return 0;
+}
+
+static int lifecycle(int argc, char **argv)
+{
+	const char *verb = argv[0];
+	json_t *body = json_object();
+	for (int i = 1; i < argc;) {
+		if (!strcmp(argv[i], "--force")) {
+			json_object_set_new(body, "force", json_true());
+		} else if (!strcmp(argv[i], "--timeout") && i + 1 < argc) {
+			json_object_set_new(body, "timeout", json_integer(atoi(argv[i + 1])));
+			memmove(&argv[i], &argv[i + 1], (size_t)(argc - i - 1) * sizeof(char *));
+			argc--;
+		} else {
+			i++;
+			continue;
+		}
+		memmove(&argv[i], &argv[i + 1], (size_t)(argc - i - 1) * sizeof(char *));
+		argc--;
+	}
+	int u = one_name(argc, argv, "NAME [--timeout S] [--force]");
+	if (u) {
+		json_decref(body);
+		return u < 0 ? 0 : u;
+	}
+	char path[256];
+	snprintf(path, sizeof(path), "/v1/instances/%s/%s", argv[1], verb);
+	json_t *ans = NULL;
+	int st = call("POST", path, body, &ans);
+	json_decref(body);
+	int rc = rc_of(st);
+	if (st == 202) {
+		char doing[64];
+		snprintf(doing, sizeof(doing), "%c%s %s", verb[0] - 32, verb + 1, argv[1]);
+		rc = wait_op(ans, doing);
+	}
+	json_decref(ans);
+	return rc;
+}
+
+static int cmd_rm(int argc, char **argv)
+{
+	bool force = argc == 3 && !strcmp(argv[1], "--force");
+	if (force) argv[1] = argv[2], argc = 2;
+	int u = one_name(argc, argv, "[--force] NAME");
+	if (u) return u < 0 ? 0 : u;
+	char path[256];
+	snprintf(path, sizeof(path), "/v1/instances/%s%s", argv[1], force ? "?force=1" : "");
+	return rc_of(call("DELETE", path, NULL, NULL));
+}
+
+static int cmd_list(int argc, char **argv)
+{
+	bool js = want_json(&argc, argv);
+	json_t *a = NULL;
+	int st = call("GET", "/v1/instances", NULL, &a);
+	if (st != 200) {
+		json_decref(a);
+		return rc_of(st);
+	}
+	if (js) {
+		print_json(a);
+	} else {
+		printf("%-20s %-10s %-9s %8s %5s %s\n", "NAME", "TYPE", "STATE", "PID", "AUTO", "MESSAGE");
+		size_t i;
+		json_t *in;
+		json_array_foreach(a, i, in)
+		{
+			json_t *s = json_object_get(in, "status");
+			printf("%-20s %-10s %-9s %8lld %5s %s\n",
+			       json_string_value(json_object_get(in, "name")),
+			       json_string_value(json_object_get(in, "type")),
+			       json_string_value(json_object_get(s, "state")),
+			       (long long)json_integer_value(json_object_get(s, "pid")),
+			       json_is_true(json_object_get(in, "autostart")) ? "yes" : "no",
+			       json_string_value(json_object_get(s, "message")));
+		}
+	}
+	json_decref(a);
+	return 0;
+}
+
+static int get_and_print(int argc, char **argv, const char *suffix, const char *usage)
+{
+	bool js = want_json(&argc, argv);
+	int u = one_name(argc, argv, usage);
+	if (u) return u < 0 ? 0 : u;
+	char path[256];
+	snprintf(path, sizeof(path), "/v1/instances/%s%s", argv[1], suffix);
+	json_t *j = NULL;
+	int st = call("GET", path, NULL, &j);
+	if (st == 200) {
+		if (js || !json_is_object(j)) {
+			print_json(j);
+		} else {
+			const char *k;
+			json_t *v;
+			json_object_foreach(j, k, v)
+			{
+				if (json_is_object(v) || json_is_array(v)) {
+					char *t = json_dumps(v, JSON_COMPACT);
+					printf("%-18s %s\n", k, t);
+					free(t);
+				} else if (json_is_string(v)) {
+					printf("%-18s %s\n", k, json_string_value(v));
+				} else {
+					char *t = json_dumps(v, JSON_ENCODE_ANY);
+					printf("%-18s %s\n", k, t);
+					free(t);
+				}
+			}
+		}
+	}
+	json_decref(j);
+	return rc_of(st);
+}
+
+static int cmd_stats(int argc, char **argv)
+{
+	bool watch = false;
+	for (int i = 1; i < argc; i++)
+		if (!strcmp(argv[i], "--watch")) {
+			watch = true;
+			memmove(&argv[i], &argv[i + 1], (size_t)(argc - i - 1) * sizeof(char *));
+			argc--;
+		}
+	if (!watch) return get_and_print(argc, argv, "/stats", "NAME [--format json] [--watch]");
+	for (;;) {
+		printf("\033[H\033[2J");
+		int rc = get_and_print(argc, argv, "/stats", "NAME [--watch]");
+		if (rc) return rc;
+		fflush(stdout);
+		sleep(1);
+	}
+}
+
+static int cmd_logs(int argc, char **argv)
+{
+	int u = one_name(argc, argv, "NAME   (the console output, last 64 KiB)");
+	if (u) return u < 0 ? 0 : u;
+	char path[256];
+	snprintf(path, sizeof(path), "/v1/instances/%s/logs?bytes=65536", argv[1]);
+	json_t *j = NULL;
+	int st = call("GET", path, NULL, &j);
+	if (st == 200 && json_is_string(j)) fputs(json_string_value(j), stdout);
+	json_decref(j);
+	return rc_of(st);
+}
+
+static int cmd_console(int argc, char **argv)
+{
+	int u = one_name(argc, argv, "NAME   (Ctrl-] detaches)");
+	if (u) return u < 0 ? 0 : u;
+	char err[256], req[512];
+	int fd = http_connect_unix(socket_path(), err, sizeof(err));
+	if (fd < 0) {
+		fprintf(stderr, "cloison: cannot reach cloisond: %s\n", err);
+		return 3;
+	}
+	int n = snprintf(
+	    req, sizeof(req),
+	    "POST /v1/instances/%s/console HTTP/1.1\r\nHost: localhost\r\nUpgrade: cloison-console\r\n"
+	    "Connection: Upgrade\r\nContent-Length: 0\r\n\r\n",
+	    argv[1]);
+	http_write_all(fd, req, (size_t)n);
+	char head[4096];
+	size_t len = 0;
+	while (len < sizeof(head) - 1) {
+		ssize_t r = read(fd, head + len, 1); /* byte by byte: stop exactly at the blank line */
+		if (r <= 0) break;
+		len++;
+		head[len] = 0;
+		if (len >= 4 && !memcmp(head + len - 4, "\r\n\r\n", 4)) break;
+	}
+	head[len] = 0;
+	if (strncmp(head, "HTTP/1.1 101", 12)) {
+		char rest[2048];
+		ssize_t r = read(fd, rest, sizeof(rest) - 1);
+		rest[r > 0 ? r : 0] = 0;
+		json_t *j = json_loads(rest, 0, NULL);
+		const char *e = json_string_value(json_object_get(j, "error"));
+		fprintf(stderr, "cloison: %s\n", e ? e : "the console is not available");
+		json_decref(j);
+		close(fd);
+		return 1;
+	}
+	bool tty = isatty(STDIN_FILENO);
+	struct termios saved, raw;
+	if (tty) {
+		tcgetattr(STDIN_FILENO, &saved);
+		raw = saved;
+		cfmakeraw(&raw);
+		tcsetattr(STDIN_FILENO, TCSANOW, &raw);
+		fprintf(stderr, "Connected to %s's console (Ctrl-] detaches)\r\n", argv[1]);
+	}
+	char buf[4096];
+	struct pollfd p[2] = {{STDIN_FILENO, POLLIN, 0}, {fd, POLLIN, 0}};
+	bool in_open = true;
+	for (;;) {
+		if (poll(p, in_open ? 2 : 2, -1) < 0) {
+			if (errno == EINTR) continue;
+			break;
+		}
+		if (p[1].revents) {
+			ssize_t r = read(fd, buf, sizeof(buf));
+			if (r <= 0) break;
+			http_write_all(STDOUT_FILENO, buf, (size_t)r);
+		}
+		if (in_open && (p[0].revents & (POLLIN | POLLHUP))) {
+			ssize_t r = read(STDIN_FILENO, buf, sizeof(buf));
+			if (r <= 0) {
+				in_open = false;
+				p[0].fd = -1;
+				continue;
+			}
+			char *esc = tty ? memchr(buf, ESCAPE, (size_t)r) : NULL;
+			if (esc) {
+				http_write_all(fd, buf, (size_t)(esc - buf));
+				break;
+			}
+			if (!http_write_all(fd, buf, (size_t)r)) break;
+		}
+	}
+	if (tty) {
+		tcsetattr(STDIN_FILENO, TCSANOW, &saved);
+		fprintf(stderr, "\nDisconnected from %s's console\n", argv[1]);
+	}
+	close(fd);
+	return 0;
+}
+
+static int cmd_exec(int argc, char **argv)
+{
+	bool tty = false;
+	int i = 1;
+	for (; i < argc && argv[i][0] == '-' && strcmp(argv[i], "--"); i++) {
+		if (!strcmp(argv[i], "-t") || !strcmp(argv[i], "--tty"))
+			tty = true;
+		else {
+			fprintf(stderr, "Usage: cloison exec [-t] NAME -- COMMAND [ARG...]   (containers)\n");
+			return strcmp(argv[i], "--help") && strcmp(argv[i], "-h") ? 2 : 0;
+		}
+	}
+	if (i >= argc) {
+		fprintf(stderr, "Usage: cloison exec [-t] NAME -- COMMAND [ARG...]\n");
+		return 2;
+	}
+	const char *name = argv[i++];
+	if (i < argc && !strcmp(argv[i], "--")) i++;
+	if (i >= argc) {
+		fprintf(stderr, "cloison: exec needs a command\n");
+		return 2;
+	}
+	char path[256];
+	snprintf(path, sizeof(path), "/v1/instances/%s", name);
+	json_t *info = NULL, *server = NULL;
+	int st = call("GET", path, NULL, &info);
+	if (st != 200) {
+		json_decref(info);
+		return rc_of(st);
+	}
+	if (strcmp(json_string_value(json_object_get(info, "type")), "container")) {
+		fprintf(stderr, "cloison: '%s' is a VM: VMs have no guest agent; use `cloison console %s`\n",
+		        name, name);
+		json_decref(info);
+		return 1;
+	}
+	json_decref(info);
+	st = call("GET", "/v1", NULL, &server);
+	if (st != 200) {
+		json_decref(server);
+		return rc_of(st);
+	}
+	/* The container engine's records are under the daemon's state directory. */
+	setenv("CLOISON_STATE_DIR", json_string_value(json_object_get(server, "state_dir")), 1);
+	json_decref(server);
+	char err[512];
+	int rc = ct_exec(name, &argv[i], tty, err, sizeof(err));
+	if (rc < 0) {
+		fprintf(stderr, "cloison: %s\n", err);
+		return 1;
+	}
+	return rc;
+}
+
+static int post_json(const char *name, const char *what, json_t *body, const char *doing)
+{
+	char path[256];
+	snprintf(path, sizeof(path), "/v1/instances/%s/%s", name, what);
+	json_t *ans = NULL;
+	int st = call("POST", path, body, &ans);
+	json_decref(body);
+	int rc = rc_of(st);
+	if (st == 202) rc = wait_op(ans, doing);
+	json_decref(ans);
+	return rc;
+}
+
+static int cmd_snapshot(int argc, char **argv)
+{
+	if (argc != 3) {
+		fprintf(stderr, "Usage: cloison snapshot NAME SNAPSHOT   (VMs: memory, devices and disks)\n");
+		return 2;
+	}
+	return post_json(argv[1], "snapshots", json_pack("{s:s}", "name", argv[2]), "Saving");
+}
+
+static int cmd_restore(int argc, char **argv)
+{
+	if (argc != 3) {
+		fprintf(stderr, "Usage: cloison restore NAME SNAPSHOT\n");
+		return 2;
+	}
+	return post_json(argv[1], "restore", json_pack("{s:s}", "snapshot", argv[2]), "Restoring");
+}
+
+static int cmd_clone_inst(int argc, char **argv)
+{
+	const char *snap = NULL;
+	bool start = false;
+	int pos = 0;
+	char *names[2] = {0};
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--snapshot") && i + 1 < argc)
+			snap = argv[++i];
+		else if (!strcmp(argv[i], "--start"))
+			start = true;
+		else if (pos < 2 && argv[i][0] != '-')
+			names[pos++] = argv[i];
+		else
+			pos = 3;
+	}
+	if (pos != 2) {
+		fprintf(stderr, "Usage: cloison clone SOURCE NEW [--snapshot SNAPSHOT] [--start]\n"
+		                "A VM clone resumes from SNAPSHOT with a new identity (disk overlays, MACs,\n"
+		                "VM generation ID); a container clone copies the definition.\n"
+		                "(`cloison clone SNAPDIR --count N --dir OUT` clones without the daemon.)\n");
+		return 2;
+	}
+	json_t *body = json_pack("{s:s, s:b}", "name", names[1], "start", start);
+	if (snap) json_object_set_new(body, "snapshot", json_string(snap));
+	return post_json(names[0], "clone", body, "Cloning");
+}
+
+static int cmd_migrate_inst(int argc, char **argv)
+{
+	if (argc != 4 || strcmp(argv[2], "--to")) {
+		fprintf(stderr, "Usage: cloison migrate NAME --to HOST:PORT   (live, to a `cloison run "
+		                "--incoming PORT`)\n");
+		return 2;
+	}
+	return post_json(argv[1], "migrate", json_pack("{s:s}", "to", argv[3]), "Migrating");
+}
+
+static int cmd_limits(int argc, char **argv)
+{
+	static const char *const keys[][2] = {{"--cpu-weight", "cpu_weight"},
+	                                      {"--cpu-max", "cpu_max"},
+	                                      {"--mem-limit", "memory"},
+	                                      {"--pids", "pids"},
+	                                      {"--ips", "ips"},
+	                                      {"--disk-bps", "disk_bps"},
+	                                      {"--disk-iops", "disk_iops"},
+	                                      {"--net-rx-bw", "net_rx_bw"},
+	                                      {"--net-tx-bw", "net_tx_bw"},
+	                                      {"--cpuset", "cpuset"}};
+	if (argc < 2 || argv[1][0] == '-') {
+		fprintf(
+		    stderr,
+		    "Usage: cloison limits NAME [--cpu-weight W] [--cpu-max PCT] [--mem-limit SIZE] [--pids "
+		    "N]\n"
+		    "       [--ips N] [--disk-bps B] [--disk-iops N] [--net-rx-bw BITS] [--net-tx-bw BITS]\n"
+		    "       [--cpuset CPUS]   (0 removes a limit; a running instance changes at once)\n");
+		return 2;
+	}
+	json_t *body = json_object();
+	for (int i = 2; i < argc; i += 2) {
+		size_t k = 0;
+		while (k < sizeof(keys) / sizeof(keys[0]) && strcmp(argv[i], keys[k][0])) k++;
+		if (k == sizeof(keys) / sizeof(keys[0]) || i + 1 >= argc) {
+			fprintf(stderr, "cloison: limits: unknown or incomplete option %s\n", argv[i]);
+			json_decref(body);
+			return 2;
+		}
+		if (!strcmp(keys[k][1], "cpuset"))
+			json_object_set_new(body, "cpuset", json_string(argv[i + 1]));
+		else if (!put_size(body, keys[k][1], argv[i + 1],
+		                   strcmp(keys[k][1], "memory") && strcmp(keys[k][1], "disk_bps"))) {
+			json_decref(body);
+			return 2;
+		}
+	}
+	char path[256];
+	snprintf(path, sizeof(path), "/v1/instances/%s/limits", argv[1]);
+	json_t *ans = NULL;
+	int st =
+	    call(json_object_size(body) ? "PATCH" : "GET", path, json_object_size(body) ? body : NULL, &ans);
+	if (st == 200) print_json(ans);
+	json_decref(ans);
+	json_decref(body);
+	return rc_of(st);
+}
+
+int cmd_inst(int argc, char **argv)
+{
+	const char *v = argv[0];
+	if (!strcmp(v, "create")) return cmd_create(argc, argv);
+	if (!strcmp(v, "start") || !strcmp(v, "stop") || !strcmp(v, "restart")) return lifecycle(argc, argv);
+	if (!strcmp(v, "pause") || !strcmp(v, "resume")) {
+		int u = one_name(argc, argv, "NAME");
+		if (u) return u < 0 ? 0 : u;
+		return post_json(argv[1], v, NULL, NULL);
+	}
+	if (!strcmp(v, "rm")) return cmd_rm(argc, argv);
+	if (!strcmp(v, "list")) return cmd_list(argc, argv);
+	if (!strcmp(v, "info")) return get_and_print(argc, argv, "", "NAME [--format json]");
+	if (!strcmp(v, "stats")) return cmd_stats(argc, argv);
+	if (!strcmp(v, "logs")) return cmd_logs(argc, argv);
+	if (!strcmp(v, "console")) return cmd_console(argc, argv);
+	if (!strcmp(v, "exec")) return cmd_exec(argc, argv);
+	if (!strcmp(v, "snapshot")) return cmd_snapshot(argc, argv);
+	if (!strcmp(v, "restore")) return cmd_restore(argc, argv);
+	if (!strcmp(v, "clone")) return cmd_clone_inst(argc, argv);
+	if (!strcmp(v, "migrate")) return cmd_migrate_inst(argc, argv);
+	if (!strcmp(v, "limits")) return cmd_limits(argc, argv);
+	fprintf(stderr, "cloison: unknown verb '%s'\n", v);
+	return 2;
+}

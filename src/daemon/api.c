@@ -1,0 +1,965 @@
+/*
+ * api.c — see api.h. Handlers look instances up under the daemon's lock,
+ * take a reference, and release the lock before talking to a VM process or
+ * the container engine; work that may take long runs on an operation's own
+ * thread with the instance marked busy, so one instance does one thing at a
+ * time and a client that goes away does not cancel it half-way.
+ */
+#define _GNU_SOURCE
+#include "api.h"
+
+#include "daemon/driver.h"
+#include "daemon/metrics.h"
+#include "net/netobj.h"
+#include "util/fs.h"
+#include "util/log.h"
+#include "vm/http.h"
+#include "vm/vm.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_OPS_KEPT 256
+
+static void reply(struct api_response *r, int status, json_t *j)
+{
+	r->status = status;
+	r->body = json_dumps(j, JSON_COMPACT);
+	json_decref(j);
+}
+
+static void __attribute__((format(printf, 3, 4)))
+fail(struct api_response *r, int status, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	reply(r, status, json_pack("{s:s}", "error", msg));
+}
+
+/* ---- operations ---- */
+
+static json_t *op_json(const struct op *op)
+{
+	json_t *j =
+	    json_pack("{s:I, s:s, s:s, s:s, s:I}", "id", (json_int_t)op->id, "kind", op->kind, "instance",
+	              op->instance, "status", op->status, "created_at", (json_int_t)op->created_at);
+	if (op->finished_at) json_object_set_new(j, "finished_at", json_integer(op->finished_at));
+	if (op->error[0]) json_object_set_new(j, "error", json_string(op->error));
+	return j;
+}
+
+/* Lock held. */
+static struct op *op_new(struct daemon *d, const char *kind, const char *instance)
+{
+	struct op *op = calloc(1, sizeof(*op));
+	if (!op) return NULL;
+	op->id = ++d->next_op;
+	snprintf(op->kind, sizeof(op->kind), "%s", kind);
+	snprintf(op->instance, sizeof(op->instance), "%s", instance);
+	op->status = "running";
+	op->created_at = (int64_t)time(NULL);
+	op->next = d->ops;
+	d->ops = op;
+	/* Keep the newest few hundred. */
+	struct op *p = d->ops;
+	for (int i = 1; p && i < MAX_OPS_KEPT; i++) p = p->next;
+	while (p && p->next && strcmp(p->next->status, "running")) {
+		struct op *old = p->next;
+		p->next = old->next;
+		free(old);
+	}
+	return op;
+}
+
+static struct op *op_find(struct daemon *d, uint64_t id)
+{
+	for (struct op *op = d->ops; op; op = op->next)
+		if (op->id == id) return op;
+	return NULL;
+}
+
+/* ---- instances as JSON ---- */
+
+static json_t *status_json(struct daemon *d, struct instance *in)
+{
+	json_t *j = json_pack("{s:s, s:I, s:I, s:i, s:s}", "state", inst_state_name(in->state), "pid",
+	                      (json_int_t)in->pid, "started_at", (json_int_t)in->started_at, "exit_code",
+	                      in->exit_code, "message", in->message);
+	json_object_set_new(j, "operation", in->busy ? json_string(in->busy) : json_null());
+	json_object_set_new(j, "created_at", json_integer(in->created_at));
+	return j;
+}
+
+/* The definition with a read-only "status" member: `create -f` takes it back. */
+static json_t *inst_json(struct daemon *d, struct instance *in)
+{
+	json_t *j = inst_def_to_json(&in->def);
+	json_object_set_new(j, "status", status_json(d, in));
+	return j;
+}
+
+/* ---- helpers ---- */
+
+static json_t *parse_body(const char *body, size_t len, struct api_response *r)
+{
+	if (len == 0) return json_object();
+	json_error_t je;
+	json_t *j = json_loadb(body, len, JSON_REJECT_DUPLICATES, &je);
+	if (!j || !json_is_object(j)) {
+		fail(r, 400, "the body must be a JSON object%s%s", j ? "" : ": ", j ? "" : je.text);
+		json_decref(j);
+		return NULL;
+	}
+	return j;
+}
+
+/* Query parameter value ("" if present without value), NULL if absent. */
+static const char *query(const char *q, const char *key, char *buf, size_t len)
+{
+	size_t kl = strlen(key);
+	while (q && *q) {
+		if (!strncmp(q, key, kl) && (q[kl] == '=' || q[kl] == '&' || !q[kl])) {
+			const char *v = q[kl] == '=' ? q + kl + 1 : q + kl;
+			size_t n = strcspn(v, "&");
+			snprintf(buf, len, "%.*s", (int)(n < len ? n : len - 1), v);
+			return buf;
+		}
+		q = strchr(q, '&');
+		if (q) q++;
+	}
+	return NULL;
+}
+
+static bool truthy(const char *v)
+{
+	return v && (!*v || !strcmp(v, "1") || !strcmp(v, "true") || !strcmp(v, "yes"));
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st, (void)flag, (void)ftw;
+	return remove(path);
+}
+
+static void rm_tree(const char *path)
+{
+	nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* Marks an instance busy with an operation (lock held); false with a 409 when it is already. */
+static bool claim(struct instance *in, const char *what, struct api_response *r)
+{
+	if (in->busy) {
+		fail(r, 409, "'%s' is busy: %s in progress", in->def.name, in->busy);
+		return false;
+	}
+	in->busy = what;
+	return true;
+}
+
+static bool is_up(const struct instance *in)
+{
+	return in->state == ST_RUNNING || in->state == ST_PAUSED || in->state == ST_STARTING ||
+	       in->state == ST_STOPPING;
+}
+
+/* ---- long operations ---- */
+
+struct job {
+	struct daemon *d;
+	struct instance *in;
+	struct op *op;
+	char arg[PATH_MAX]; /* snapshot directory, migration target... */
+	unsigned timeout;
+	bool (*run)(struct job *j, char *err, size_t errlen);
+};
+
+static bool start_instance(struct daemon *d, struct instance *in, const char *restore, char *err,
+                           size_t errlen)
+{
+	pthread_mutex_lock(&d->lock);
+	in->state = ST_STARTING;
+	daemon_save_runtime(d, in);
+	pthread_mutex_unlock(&d->lock);
+	bool ok = in->def.type == INST_VM ? vmdrv_start(d, in, restore, err, errlen)
+	                                  : ctdrv_start(d, in, err, errlen);
+	if (!ok) {
+		pthread_mutex_lock(&d->lock);
+		in->state = ST_STOPPED;
+		snprintf(in->message, sizeof(in->message), "start failed: %s", err);
+		daemon_save_runtime(d, in);
+		pthread_mutex_unlock(&d->lock);
+	}
+	return ok;
+}
+
+static bool stop_instance(struct daemon *d, struct instance *in, unsigned timeout, char *err, size_t errlen)
+{
+	if (!is_up(in)) return true;
+	return in->def.type == INST_VM ? vmdrv_stop(d, in, timeout, err, errlen)
+	                               : ctdrv_stop(d, in, timeout, err, errlen);
+}
+
+static bool job_start(struct job *j, char *err, size_t errlen)
+{
+	return start_instance(j->d, j->in, NULL, err, errlen);
+}
+
+static bool job_stop(struct job *j, char *err, size_t errlen)
+{
+	return stop_instance(j->d, j->in, j->timeout, err, errlen);
+}
+
+static bool job_restart(struct job *j, char *err, size_t errlen)
+{
+	return stop_instance(j->d, j->in, j->timeout, err, errlen) &&
+	       start_instance(j->d, j->in, NULL, err, errlen);
+}
+
+static bool job_snapshot(struct job *j, char *err, size_t errlen)
+{
+	char dir[PATH_MAX + 64];
+	inst_path(j->d, j->in, "snapshots", dir, sizeof(dir));
+	snprintf(dir + strlen(dir), sizeof(dir) - strlen(dir), "/%s", j->arg);
+	if (!mkdir_p(dir, 0700)) {
+		snprintf(err, errlen, "cannot create %.300s: %s", dir, strerror(errno));
+		return false;
+	}
+	bool ok = vmdrv_snapshot(j->d, j->in, dir, err, errlen);
+	pthread_mutex_lock(&j->d->lock);
+	ok = ok &&
+	     db_snapshot_insert(j->d->db, j->in->def.name, j->arg, dir, (int64_t)time(NULL), err, errlen);
+	pthread_mutex_unlock(&j->d->lock);
+	if (!ok) rm_tree(dir);
+	return ok;
+}
+
+static bool job_restore(struct job *j, char *err, size_t errlen)
+{
+	return stop_instance(j->d, j->in, j->timeout, err, errlen) &&
+	       vmdrv_restore_disks(j->d, j->in, j->arg, err, errlen) &&
+	       start_instance(j->d, j->in, j->arg, err, errlen);
+}
+
+static bool job_migrate(struct job *j, char *err, size_t errlen)
+{
+	if (!vmdrv_migrate(j->d, j->in, j->arg, err, errlen)) return false;
+	pthread_mutex_lock(&j->d->lock);
+	snprintf(j->in->message, sizeof(j->in->message), "migrated to %.200s", j->arg);
+	pthread_mutex_unlock(&j->d->lock);
+	return true;
+}
+
+static void *job_thread(void *arg)
+{
+	struct job *j = arg;
+	char err[512] = "";
+	bool ok = j->run(j, err, sizeof(err));
+	struct daemon *d = j->d;
+	pthread_mutex_lock(&d->lock);
+	j->in->busy = NULL;
+	j->op->status = ok ? "success" : "failure";
+	if (!ok) snprintf(j->op->error, sizeof(j->op->error), "%s", err);
+	j->op->finished_at = (int64_t)time(NULL);
+	if (!ok) log_warn("%s %s failed: %s", j->op->kind, j->in->def.name, err);
+	inst_put(j->in);
+	pthread_cond_broadcast(&d->changed);
+	pthread_mutex_unlock(&d->lock);
+	free(j);
+	return NULL;
+}
+
+/* Starts a job on a claimed instance (lock held) and answers 202 with its operation. */
+static bool launch(struct daemon *d, struct instance *in, const char *kind,
+                   bool (*run)(struct job *, char *, size_t), const char *arg, unsigned timeout,
+                   struct api_response *r, char *err, size_t errlen)
+{
+	struct job *j = calloc(1, sizeof(*j));
+	struct op *op = j ? op_new(d, kind, in->def.name) : NULL;
+	if (!op) {
+		free(j);
+		in->busy = NULL;
+		snprintf(err, errlen, "out of memory");
+		if (r) fail(r, 500, "out of memory");
+		return false;
+	}
+	*j = (struct job){.d = d, .in = in, .op = op, .timeout = timeout, .run = run};
+	snprintf(j->arg, sizeof(j->arg), "%s", arg ? arg : "");
+	inst_get(in);
+	pthread_t t;
+	pthread_attr_t attr;
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	if (pthread_create(&t, &attr, job_thread, j)) {
+		pthread_attr_destroy(&attr);
+		in->busy = NULL;
+		op->status = "failure";
+		snprintf(op->error, sizeof(op->error), "cannot start a thread");
+		inst_put(in);
+		free(j);
+		snprintf(err, errlen, "cannot start a thread");
+		if (r) fail(r, 500, "cannot start a thread");
+		return false;
+	}
+	pthread_attr_destroy(&attr);
+	if (r) reply(r, 202, json_pack("{s:o}", "operation", op_json(op)));
+	return true;
+}
+
+bool api_start_async(struct daemon *d, struct instance *in, char *err, size_t errlen)
+{
+	if (in->busy) {
+		snprintf(err, errlen, "busy");
+		return false;
+	}
+	in->busy = "start";
+	return launch(d, in, "start", job_start, NULL, 0, NULL, err, errlen);
+}
+
+/* ---- handlers: /v1/instances ---- */
+
+static void list_instances(struct daemon *d, struct api_response *r)
+{
+	json_t *a = json_array();
+	for (size_t i = 0; i < d->ninsts; i++) {
+		struct instance *in = d->insts[i];
+		daemon_refresh(d, in);
+		json_array_append_new(a, inst_json(d, in));
+	}
+	reply(r, 200, a);
+}
+
+/* Checks that what the definition names exists on this host (files, root filesystem). */
+static bool check_host_paths(const struct inst_def *def, char *err, size_t errlen)
+{
+	if (def->type == INST_CT) {
+		const char *rootfs = json_string_value(json_object_get(def->container, "rootfs"));
+		struct stat st;
+		if (!rootfs || stat(rootfs, &st) || !S_ISDIR(st.st_mode)) {
+			snprintf(err, errlen, "container.rootfs '%.300s' is not a directory",
+			         rootfs ? rootfs : "");
+			return false;
+		}
+		return true;
+	}
+	const char *files[] = {def->vm.kernel, def->vm.initrd, def->vm.restore};
+	const char *names[] = {"vm.kernel", "vm.initrd", "vm.restore"};
+	for (int i = 0; i < 3; i++)
+		if (files[i][0] && access(files[i], R_OK)) {
+			snprintf(err, errlen, "%s '%.300s': %s", names[i], files[i], strerror(errno));
+			return false;
+		}
+	if (def->vm.firmware[0] && strcmp(def->vm.firmware, "none") && access(def->vm.firmware, R_OK)) {
+		snprintf(err, errlen, "vm.firmware '%.300s': %s", def->vm.firmware, strerror(errno));
+		return false;
+	}
+	for (unsigned i = 0; i < def->vm.ndisks && !def->vm.clone; i++) {
+		char path[PATH_MAX];
+		snprintf(path, sizeof(path), "%s", def->vm.disks[i]);
+		char *comma = strchr(path, ',');
+		if (comma) *comma = 0;
+		if (access(path, R_OK)) {
+			snprintf(err, errlen, "vm.disks[%u] '%.300s': %s", i, path, strerror(errno));
+			return false;
+		}
+	}
+	return true;
+}
+
+/* Adds an instance from a parsed definition (lock held); the instance, or NULL with r answered. */
+static struct instance *create_instance(struct daemon *d, struct inst_def *def, struct api_response *r)
+{
+	char err[512];
+	if (daemon_find(d, def->name)) {
+		fail(r, 409, "an instance named '%s' exists", def->name);
+		inst_def_free(def);
+		return NULL;
+	}
+	if (!check_host_paths(def, err, sizeof(err))) {
+		fail(r, 400, "%s", err);
+		inst_def_free(def);
+		return NULL;
+	}
+	struct instance *in = calloc(1, sizeof(*in));
+	if (!in) {
+		fail(r, 500, "out of memory");
+		inst_def_free(def);
+		return NULL;
+	}
+	in->def = *def;
+	in->pidfd = -1;
+	in->exit_code = -1;
+	in->created_at = (int64_t)time(NULL);
+	char dir[PATH_MAX];
+	inst_path(d, in, "", dir, sizeof(dir));
+	json_t *dj = inst_def_to_json(&in->def);
+	char *text = json_dumps(dj, JSON_COMPACT | JSON_SORT_KEYS);
+	json_decref(dj);
+	struct db_instance row = {.name = in->def.name,
+	                          .type = inst_type_name(in->def.type),
+	                          .definition = text,
+	                          .autostart = in->def.autostart,
+	                          .created_at = in->created_at};
+	/* The directory first: a row never names an instance without one. A leftover directory of a
+	 * removed instance is replaced. */
+	rm_tree(dir);
+	if (!text || !mkdir_p(dir, 0700) || !db_instance_insert(d->db, &row, err, sizeof(err)) ||
+	    !daemon_add(d, in)) {
+		if (!text)
+			snprintf(err, sizeof(err), "out of memory");
+		else if (!err[0] || errno == ENOMEM)
+			snprintf(err, sizeof(err), "cannot create %.300s: %s", dir, strerror(errno));
+		char ignore[64];
+		db_instance_delete(d->db, in->def.name, ignore, sizeof(ignore));
+		rm_tree(dir);
+		free(text);
+		fail(r, strstr(err, "exists") ? 409 : 500, "%s", err);
+		inst_def_free(&in->def);
+		free(in);
+		return NULL;
+	}
+	free(text);
+	return in;
+}
+
+static void create(struct daemon *d, json_t *body, struct api_response *r)
+{
+	struct inst_def def;
+	char err[512];
+	if (!inst_def_from_json(body, &def, err, sizeof(err))) {
+		fail(r, 400, "%s", err);
+		return;
+	}
+	struct instance *in = create_instance(d, &def, r);
+	if (in) reply(r, 201, inst_json(d, in));
+}
+
+static void remove_instance(struct daemon *d, struct instance *in, bool force, struct api_response *r)
+{
+	char err[512];
+	if (!claim(in, "remove", r)) return;
+	if (is_up(in) && !force) {
+		in->busy = NULL;
+		fail(r, 409, "'%s' is %s: stop it first, or remove with force", in->def.name,
+		     inst_state_name(in->state));
+		return;
+	}
+	inst_get(in);
+	pthread_mutex_unlock(&d->lock);
+	bool ok = stop_instance(d, in, 0, err, sizeof(err));
+	if (ok && in->def.type == INST_CT) ok = ctdrv_remove(d, in, err, sizeof(err));
+	pthread_mutex_lock(&d->lock);
+	if (ok) ok = db_instance_delete(d->db, in->def.name, err, sizeof(err));
+	if (!ok) {
+		in->busy = NULL;
+		inst_put(in);
+		fail(r, 409, "%s", err);
+		return;
+	}
+	char dir[PATH_MAX];
+	inst_path(d, in, "", dir, sizeof(dir));
+	rm_tree(dir);
+	daemon_unlink(d, in);
+	reply(r, 200, json_pack("{s:s, s:b}", "name", in->def.name, "removed", 1));
+	inst_put(in);
+}
+
+static void pause_instance(struct daemon *d, struct instance *in, bool pause, struct api_response *r)
+{
+	if ((pause && in->state != ST_RUNNING) || (!pause && in->state != ST_PAUSED)) {
+		fail(r, 409, "'%s' is %s", in->def.name, inst_state_name(in->state));
+		return;
+	}
+	if (!claim(in, pause ? "pause" : "resume", r)) return;
+	inst_get(in);
+	pthread_mutex_unlock(&d->lock);
+	char err[512];
+	bool ok = in->def.type == INST_VM ? vmdrv_pause(d, in, pause, err, sizeof(err))
+	                                  : ctdrv_pause(d, in, pause, err, sizeof(err));
+	pthread_mutex_lock(&d->lock);
+	in->busy = NULL;
+	if (ok)
+		reply(r, 200, inst_json(d, in));
+	else
+		fail(r, 409, "%s", err);
+	inst_put(in);
+}
+
+static void set_limits(struct daemon *d, struct instance *in, json_t *body, struct api_response *r)
+{
+	struct inst_limits l = in->def.limits;
+	char err[512];
+	if (!inst_limits_from_json(body, &l, err, sizeof(err)) ||
+	    !inst_limits_check(&in->def, &l, err, sizeof(err))) {
+		fail(r, 400, "%s", err);
+		return;
+	}
+	if (!claim(in, "limits", r)) return;
+	struct inst_limits old = in->def.limits;
+	in->def.limits = l;
+	bool up = in->state == ST_RUNNING || in->state == ST_PAUSED;
+	inst_get(in);
+	pthread_mutex_unlock(&d->lock);
+	bool ok = !up || (in->def.type == INST_VM ? vmdrv_apply_limits(d, in, err, sizeof(err))
+	                                          : ctdrv_apply_limits(d, in, err, sizeof(err)));
+	pthread_mutex_lock(&d->lock);
+	if (ok) {
+		json_t *dj = inst_def_to_json(&in->def);
+		char *text = json_dumps(dj, JSON_COMPACT | JSON_SORT_KEYS);
+		json_decref(dj);
+		ok = text &&
+		     db_instance_update(d->db, in->def.name, text, in->def.autostart, err, sizeof(err));
+		free(text);
+	}
+	if (!ok) {
+		in->def.limits = old;
+		if (up) { /* put the old ones back in force */
+			char ignore[256];
+			pthread_mutex_unlock(&d->lock);
+			if (in->def.type == INST_VM)
+				vmdrv_apply_limits(d, in, ignore, sizeof(ignore));
+			else
+				ctdrv_apply_limits(d, in, ignore, sizeof(ignore));
+			pthread_mutex_lock(&d->lock);
+		}
+		fail(r, 409, "%s", err);
+	} else {
+		reply(r, 200, inst_limits_to_json(&in->def.limits));
+	}
+	in->busy = NULL;
+	inst_put(in);
+}
+
+static void stats(struct daemon *d, struct instance *in, struct api_response *r)
+{
+	daemon_refresh(d, in);
+	if (in->state != ST_RUNNING && in->state != ST_PAUSED) {
+		fail(r, 409, "'%s' is %s: no statistics", in->def.name, inst_state_name(in->state));
+		return;
+	}
+	inst_get(in);
+	pthread_mutex_unlock(&d->lock);
+	char err[512];
+	json_t *j = metrics_instance_stats(d, in, err, sizeof(err));
+	pthread_mutex_lock(&d->lock);
+	if (j)
+		reply(r, 200, j);
+	else
+		fail(r, 409, "%s", err);
+	inst_put(in);
+}
+
+static void logs(struct daemon *d, struct instance *in, const char *q, struct api_response *r)
+{
+	char path[PATH_MAX + 128], buf[32];
+	if (in->def.type == INST_VM)
+		inst_path(d, in, "console.log", path, sizeof(path));
+	else
+		snprintf(path, sizeof(path), "%s/containers/%s/console.log", d->state_dir, in->def.name);
+	uint64_t max = 65536;
+	const char *v = query(q, "bytes", buf, sizeof(buf));
+	if (v) max = strtoull(v, NULL, 10);
+	if (max == 0 || max > (4u << 20)) max = 4u << 20;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		r->status = 200;
+		r->content_type = "text/plain; charset=utf-8";
+		r->body = strdup("");
+		return;
+	}
+	off_t size = lseek(fd, 0, SEEK_END), from = size > (off_t)max ? size - (off_t)max : 0;
+	char *text = malloc((size_t)(size - from) + 1);
+	ssize_t n = text ? pread(fd, text, (size_t)(size - from), from) : -1;
+	close(fd);
+	if (n < 0) {
+		free(text);
+		fail(r, 500, "cannot read %s", path);
+		return;
+	}
+	/* NUL bytes would cut the body short: the console is text for a terminal anyway. */
+	for (ssize_t i = 0; i < n; i++)
+		if (!text[i]) text[i] = ' ';
+	text[n] = 0;
+	r->status = 200;
+	r->content_type = "text/plain; charset=utf-8";
+	r->body = text;
+}
+
+/* ---- the console: the connection becomes a byte pipe to the VM's console socket ---- */
+
+struct relay {
+	int vm_fd;
+};
+
+static void relay_console(void *opaque, int fd, const char *extra, size_t extra_len)
+{
+	struct relay *rl = opaque;
+	int vm = rl->vm_fd;
+	free(rl);
+	if (extra_len) http_write_all(vm, extra, extra_len);
+	char buf[16384];
+	struct pollfd p[2] = {{fd, POLLIN, 0}, {vm, POLLIN, 0}};
+	for (;;) {
+		if (poll(p, 2, -1) < 0) {
+			if (errno == EINTR) continue;
+			break;
+		}
+		int from = (p[0].revents & (POLLIN | POLLHUP | POLLERR)) ? 0 : (p[1].revents ? 1 : -1);
+		if (from < 0) continue;
+		ssize_t n = read(p[from].fd, buf, sizeof(buf));
+		if (n <= 0 || !http_write_all(p[!from].fd, buf, (size_t)n)) break;
+	}
+	close(vm);
+	close(fd);
+}
+
+static void console(struct daemon *d, struct instance *in, struct api_response *r)
+{
+	if (in->def.type != INST_VM) {
+		fail(r, 409,
+		     "containers have no serial console: `cloison exec -t %s /bin/sh` gives a shell, "
+		     "`cloison logs %s` the console output",
+		     in->def.name, in->def.name);
+		return;
+	}
+	if (in->state != ST_RUNNING && in->state != ST_PAUSED) {
+		fail(r, 409, "'%s' is %s", in->def.name, inst_state_name(in->state));
+		return;
+	}
+	char sock[PATH_MAX], err[256];
+	vmdrv_socket(d, in, "console", sock, sizeof(sock));
+	int fd = http_connect_unix(sock, err, sizeof(err));
+	struct relay *rl = fd >= 0 ? malloc(sizeof(*rl)) : NULL;
+	if (!rl) {
+		if (fd >= 0) close(fd);
+		fail(r, 409, "the console is not reachable: %s", err);
+		return;
+	}
+	rl->vm_fd = fd;
+	r->status = 101;
+	r->takeover = relay_console;
+	r->takeover_opaque = rl;
+}
+
+/* ---- snapshots, clones ---- */
+
+static void add_snapshot(void *opaque, const char *name, const char *path, int64_t created_at)
+{
+	json_array_append_new(opaque, json_pack("{s:s, s:s, s:I}", "name", name, "path", path, "created_at",
+	                                        (json_int_t)created_at));
+}
+
+/* The directory of a recorded snapshot (lock held); false with r answered. */
+static bool snapshot_dir(struct daemon *d, struct instance *in, const char *snap, char *dir, size_t len,
+                         struct api_response *r)
+{
+	json_t *a = json_array();
+	char err[256];
+	db_snapshots_list(d->db, in->def.name, add_snapshot, a, err, sizeof(err));
+	size_t i;
+	json_t *s;
+	bool found = false;
+	json_array_foreach(a, i, s) if (!strcmp(json_string_value(json_object_get(s, "name")), snap))
+	{
+		snprintf(dir, len, "%s", json_string_value(json_object_get(s, "path")));
+		found = true;
+	}
+	json_decref(a);
+	if (!found) fail(r, 404, "'%s' has no snapshot named '%s'", in->def.name, snap);
+	return found;
+}
+
+static void clone_instance(struct daemon *d, struct instance *src, json_t *body, struct api_response *r)
+{
+	const char *name = NULL, *snap = NULL;
+	int start = 0;
+	json_error_t je;
+	if (json_unpack_ex(body, &je, JSON_STRICT, "{s:s, s?:s, s?:b}", "name", &name, "snapshot", &snap,
+	                   "start", &start)) {
+		fail(r, 400, "expected {\"name\": NEW, \"snapshot\": SNAPSHOT, \"start\": true|false}: %s",
+		     je.text);
+		return;
+	}
+	if (!inst_name_valid(name)) {
+		fail(r, 400, "invalid name '%.80s'", name);
+		return;
+	}
+	struct inst_def def;
+	inst_def_copy(&def, &src->def);
+	snprintf(def.name, sizeof(def.name), "%s", name);
+	def.autostart = false;
+	if (src->def.type == INST_VM) {
+		if (!snap) {
+			inst_def_free(&def);
+			fail(r, 400, "a VM is cloned from one of its snapshots: give \"snapshot\"");
+			return;
+		}
+		char dir[PATH_MAX];
+		if (!snapshot_dir(d, src, snap, dir, sizeof(dir), r)) {
+			inst_def_free(&def);
+			return;
+		}
+		snprintf(def.vm.restore, sizeof(def.vm.restore), "%s", dir);
+		def.vm.clone = true;
+		/* Later (cold) boots use the overlays the first start makes in the clone's directory. */
+		for (unsigned i = 0; i < def.vm.ndisks; i++)
+			snprintf(def.vm.disks[i], sizeof(def.vm.disks[i]),
+			         "%.3900s/instances/%s/clone/disk%u.qcow2", d->state_dir, name, i);
+	} else if (snap) {
+		inst_def_free(&def);
+		fail(r, 400, "containers have no snapshots: a container clone copies the definition");
+		return;
+	} else {
+		/* The container engine's JSON carries the hostname: the clone gets its own. */
+		json_t *c = json_deep_copy(def.container);
+		json_decref(def.container);
+		json_object_set_new(c, "hostname", json_string(name));
+		def.container = c;
+	}
+	struct instance *in = create_instance(d, &def, r);
+	if (!in) return;
+	if (!start) {
+		reply(r, 201, inst_json(d, in));
+		return;
+	}
+	char err[256];
+	in->busy = "start";
+	if (launch(d, in, "start", job_start, NULL, 0, r, err, sizeof(err))) {
+		json_t *j = json_loads(r->body, 0, NULL);
+		free(r->body);
+		json_object_set_new(j, "instance", inst_json(d, in));
+		reply(r, 202, j);
+	}
+}
+
+/* ---- the router ---- */
+
+static void instance_action(struct daemon *d, struct instance *in, const char *method, const char *action,
+                            const char *sub, const char *q, json_t *body, struct api_response *r)
+{
+	char err[512], buf[32];
+	bool post = !strcmp(method, "POST"), get = !strcmp(method, "GET");
+	json_int_t timeout = 10;
+	json_t *t = json_object_get(body, "timeout");
+	if (t && (!json_is_integer(t) || json_integer_value(t) < 0 || json_integer_value(t) > 3600)) {
+		fail(r, 400, "timeout must be whole seconds, 0 to 3600");
+		return;
+	}
+	if (t) timeout = json_integer_value(t);
+	if (!strcmp(action, "start") && post) {
+		daemon_refresh(d, in);
+		if (is_up(in)) return fail(r, 409, "'%s' is %s", in->def.name, inst_state_name(in->state));
+		if (claim(in, "start", r)) launch(d, in, "start", job_start, NULL, 0, r, err, sizeof(err));
+	} else if ((!strcmp(action, "stop") || !strcmp(action, "restart")) && post) {
+		bool restart = action[0] == 'r';
+		daemon_refresh(d, in);
+		if (!restart && !is_up(in))
+			return fail(r, 409, "'%s' is %s", in->def.name, inst_state_name(in->state));
+		if (json_object_get(body, "force") && json_is_true(json_object_get(body, "force")))
+			timeout = 0;
+		if (claim(in, action[0] == 'r' ? "restart" : "stop", r))
+			launch(d, in, action, restart ? job_restart : job_stop, NULL, (unsigned)timeout, r,
+			       err, sizeof(err));
+	} else if ((!strcmp(action, "pause") || !strcmp(action, "resume")) && post) {
+		daemon_refresh(d, in);
+		pause_instance(d, in, action[0] == 'p', r);
+	} else if (!strcmp(action, "limits") && get) {
+		reply(r, 200, inst_limits_to_json(&in->def.limits));
+	} else if (!strcmp(action, "limits") && (!strcmp(method, "PATCH") || post)) {
+		set_limits(d, in, body, r);
+	} else if (!strcmp(action, "stats") && get) {
+		stats(d, in, r);
+	} else if (!strcmp(action, "logs") && get) {
+		logs(d, in, q, r);
+	} else if (!strcmp(action, "console") && post) {
+		console(d, in, r);
+	} else if (!strcmp(action, "snapshots") && get && !sub) {
+		json_t *a = json_array();
+		if (!db_snapshots_list(d->db, in->def.name, add_snapshot, a, err, sizeof(err))) {
+			json_decref(a);
+			return fail(r, 500, "%s", err);
+		}
+		reply(r, 200, a);
+	} else if (!strcmp(action, "snapshots") && post && !sub) {
+		const char *snap = json_string_value(json_object_get(body, "name"));
+		if (json_object_size(body) != 1 || !snap || !inst_name_valid(snap))
+			return fail(r, 400, "expected {\"name\": SNAPSHOT} (letters, digits, '-', '_', '.')");
+		if (in->def.type != INST_VM)
+			return fail(
+			    r, 409,
+			    "containers have no memory snapshots (no checkpointing): clone the definition");
+		if (in->state != ST_RUNNING && in->state != ST_PAUSED)
+			return fail(r, 409, "'%s' is %s: a snapshot saves a running VM", in->def.name,
+			            inst_state_name(in->state));
+		char dir[PATH_MAX];
+		if (snapshot_dir(d, in, snap, dir, sizeof(dir), &(struct api_response){0}))
+			return fail(r, 409, "'%s' has a snapshot named '%s'", in->def.name, snap);
+		if (claim(in, "snapshot", r))
+			launch(d, in, "snapshot", job_snapshot, snap, 0, r, err, sizeof(err));
+	} else if (!strcmp(action, "snapshots") && !strcmp(method, "DELETE") && sub) {
+		char dir[PATH_MAX];
+		if (!snapshot_dir(d, in, sub, dir, sizeof(dir), r)) return;
+		if (!db_snapshot_delete(d->db, in->def.name, sub, err, sizeof(err)))
+			return fail(r, 500, "%s", err);
+		rm_tree(dir);
+		reply(r, 200, json_pack("{s:s, s:b}", "snapshot", sub, "removed", 1));
+	} else if (!strcmp(action, "restore") && post) {
+		const char *snap = json_string_value(json_object_get(body, "snapshot"));
+		if (!snap) return fail(r, 400, "expected {\"snapshot\": NAME}");
+		char dir[PATH_MAX];
+		if (!snapshot_dir(d, in, snap, dir, sizeof(dir), r)) return;
+		if (claim(in, "restore", r))
+			launch(d, in, "restore", job_restore, dir, (unsigned)timeout, r, err, sizeof(err));
+	} else if (!strcmp(action, "clone") && post) {
+		clone_instance(d, in, body, r);
+	} else if (!strcmp(action, "migrate") && post) {
+		const char *to = json_string_value(json_object_get(body, "to"));
+		if (!to || !strchr(to, ':'))
+			return fail(r, 400,
+			            "expected {\"to\": \"HOST:PORT\"} (a `cloison run --incoming PORT`)");
+		if (in->def.type != INST_VM) return fail(r, 409, "containers cannot be migrated live");
+		if (in->state != ST_RUNNING)
+			return fail(r, 409, "'%s' is %s", in->def.name, inst_state_name(in->state));
+		if (claim(in, "migrate", r))
+			launch(d, in, "migrate", job_migrate, to, 0, r, err, sizeof(err));
+	} else {
+		(void)buf;
+		fail(r,
+		     strcmp(action, "start") && strcmp(action, "stop") && strcmp(action, "restart") &&
+		             strcmp(action, "pause") && strcmp(action, "resume") &&
+		             strcmp(action, "limits") && strcmp(action, "stats") && strcmp(action, "logs") &&
+		             strcmp(action, "console") && strcmp(action, "snapshots") &&
+		             strcmp(action, "restore") && strcmp(action, "clone") && strcmp(action, "migrate")
+		         ? 404
+		         : 405,
+		     "%s /v1/instances/%s/%s%s%s: no such endpoint (see docs/api.md)", method, in->def.name,
+		     action, sub ? "/" : "", sub ? sub : "");
+	}
+}
+
+static void operation(struct daemon *d, const char *id_text, const char *q, struct api_response *r)
+{
+	char *end, buf[32];
+	uint64_t id = strtoull(id_text, &end, 10);
+	struct op *op = *end ? NULL : op_find(d, id);
+	if (!op) return fail(r, 404, "no operation %s", id_text);
+	const char *w = query(q, "wait", buf, sizeof(buf));
+	if (w) {
+		double secs = *w ? strtod(w, NULL) : 60;
+		if (!(secs >= 0) || secs > 3600) secs = 3600;
+		struct timespec until;
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += (time_t)secs;
+		until.tv_nsec += (long)((secs - (double)(time_t)secs) * 1e9);
+		if (until.tv_nsec >= 1000000000) until.tv_sec++, until.tv_nsec -= 1000000000;
+		while (!strcmp(op->status, "running"))
+			if (pthread_cond_timedwait(&d->changed, &d->lock, &until) == ETIMEDOUT) break;
+		op = op_find(d, id); /* may have been dropped meanwhile */
+		if (!op) return fail(r, 404, "no operation %s", id_text);
+	}
+	reply(r, 200, op_json(op));
+}
+
+static void networks(struct daemon *d, struct api_response *r)
+{
+	char err[256];
+	size_t n = 0;
+	char **names = netobj_list(&n, err, sizeof(err));
+	json_t *a = json_array();
+	for (size_t i = 0; i < n; i++) {
+		struct netobj o;
+		if (!netobj_load(names[i], &o, err, sizeof(err))) continue;
+		char *t = netobj_to_json(&o);
+		json_t *j = t ? json_loads(t, 0, NULL) : NULL;
+		free(t);
+		if (j) json_array_append_new(a, j);
+	}
+	if (names) netobj_free_names(names, n);
+	reply(r, 200, a);
+}
+
+void api_handle(void *opaque, const char *method, const char *full_path, const char *body_text,
+                size_t body_len, struct api_response *r)
+{
+	struct daemon *d = opaque;
+	char path[256];
+	snprintf(path, sizeof(path), "%s", full_path);
+	char *q = strchr(path, '?');
+	if (q) *q++ = 0;
+	char *seg[6] = {0};
+	int n = 0;
+	for (char *save = NULL, *t = strtok_r(path, "/", &save); t; t = strtok_r(NULL, "/", &save)) {
+		if (n == 6) return fail(r, 404, "no such endpoint (see docs/api.md)");
+		seg[n++] = t;
+	}
+	bool get = !strcmp(method, "GET");
+	if (n == 1 && !strcmp(seg[0], "metrics")) {
+		if (!get) return fail(r, 405, "/metrics takes GET");
+		r->status = 200;
+		r->content_type = "text/plain; version=0.0.4; charset=utf-8";
+		r->body = metrics_text(d);
+		if (!r->body) fail(r, 500, "out of memory");
+		return;
+	}
+	if (n == 0 || strcmp(seg[0], "v1"))
+		return fail(r, 404, "no such endpoint: the API lives under /v1 (see docs/api.md)");
+	json_t *body = parse_body(body_text, body_len, r);
+	if (!body) return;
+	pthread_mutex_lock(&d->lock);
+	d->requests++;
+	if (n == 1 && get) {
+		reply(r, 200,
+		      json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:I, s:i}", "server", "cloisond", "version",
+		                CLOISON_VERSION, "api", "v1", "state_dir", d->state_dir, "run_dir",
+		                d->run_dir, "pid", (int)getpid(), "instances", (json_int_t)d->ninsts,
+		                "schema_version", db_schema_version(d->db)));
+	} else if (n == 2 && !strcmp(seg[1], "instances")) {
+		if (get)
+			list_instances(d, r);
+		else if (!strcmp(method, "POST"))
+			create(d, body, r);
+		else
+			fail(r, 405, "/v1/instances takes GET or POST");
+	} else if (n >= 3 && !strcmp(seg[1], "instances")) {
+		struct instance *in = daemon_find(d, seg[2]);
+		if (!in) {
+			fail(r, 404, "no instance named '%.80s'", seg[2]);
+		} else if (n == 3) {
+			char buf[16];
+			if (get) {
+				daemon_refresh(d, in);
+				reply(r, 200, inst_json(d, in));
+			} else if (!strcmp(method, "DELETE")) {
+				remove_instance(d, in, truthy(query(q, "force", buf, sizeof(buf))), r);
+			} else {
+				fail(r, 405, "/v1/instances/NAME takes GET or DELETE");
+			}
+		} else {
+			instance_action(d, in, method, seg[3], n > 4 ? seg[4] : NULL, q, body, r);
+		}
+	} else if (n == 2 && !strcmp(seg[1], "operations") && get) {
+		json_t *a = json_array();
+		for (struct op *op = d->ops; op; op = op->next) json_array_append_new(a, op_json(op));
+		reply(r, 200, a);
+	} else if (n == 3 && !strcmp(seg[1], "operations") && get) {
+		operation(d, seg[2], q, r);
+	} else if (n == 2 && !strcmp(seg[1], "networks") && get) {
+		networks(d, r);
+	} else {
+		fail(r, 404, "no such endpoint (see docs/api.md)");
+	}
+	pthread_mutex_unlock(&d->lock);
+	json_decref(body);
+}

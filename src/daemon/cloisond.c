@@ -1,0 +1,347 @@
+/*
+ * cloisond.c — the management daemon's entry point: finds its directories,
+ * opens the state database, takes back the instances a previous run left
+ * running (never killing them), watches VM processes end, starts the
+ * instances marked autostart, and serves the API until SIGTERM. Stopping
+ * the daemon leaves every instance running.
+ */
+#define _GNU_SOURCE
+#include "daemon/api.h"
+#include "daemon/daemon.h"
+#include "daemon/driver.h"
+#include "daemon/server.h"
+#include "util/fs.h"
+#include "util/log.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <libgen.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+const char *inst_state_name(enum inst_state s)
+{
+	static const char *const names[] = {"stopped", "starting", "running",
+	                                    "paused",  "stopping", "crashed"};
+	return names[s];
+}
+
+uint64_t daemon_now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+struct instance *daemon_find(struct daemon *d, const char *name)
+{
+	for (size_t i = 0; i < d->ninsts; i++)
+		if (!strcmp(d->insts[i]->def.name, name)) return d->insts[i];
+	return NULL;
+}
+
+void inst_get(struct instance *in)
+{
+	in->refs++;
+}
+
+void inst_put(struct instance *in)
+{
+	if (--in->refs > 0 || !in->removed) return;
+	if (in->pidfd >= 0) close(in->pidfd);
+	inst_def_free(&in->def);
+	free(in);
+}
+
+bool daemon_add(struct daemon *d, struct instance *in)
+{
+	if (d->ninsts == d->cap) {
+		size_t cap = d->cap ? d->cap * 2 : 64;
+		struct instance **g = realloc(d->insts, cap * sizeof(*g));
+		if (!g) return false;
+		d->insts = g;
+		d->cap = cap;
+	}
+	in->refs = 1; /* the table's */
+	d->insts[d->ninsts++] = in;
+	return true;
+}
+
+void daemon_unlink(struct daemon *d, struct instance *in)
+{
+	for (size_t i = 0; i < d->ninsts; i++)
+		if (d->insts[i] == in) {
+			memmove(&d->insts[i], &d->insts[i + 1], (d->ninsts - i - 1) * sizeof(*d->insts));
+			d->ninsts--;
+			in->removed = true;
+			inst_put(in);
+			return;
+		}
+}
+
+void inst_path(struct daemon *d, const struct instance *in, const char *file, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s/instances/%s%s%s", d->state_dir, in->def.name, *file ? "/" : "", file);
+}
+
+void daemon_save_runtime(struct daemon *d, struct instance *in)
+{
+	struct db_runtime rt = {.state = inst_state_name(in->state),
+	                        .message = in->message,
+	                        .pid = in->pid,
+	                        .pid_start = (int64_t)in->pid_start,
+	                        .started_at = in->started_at,
+	                        .exit_code = in->exit_code};
+	char err[512];
+	if (!db_runtime_save(d->db, in->def.name, &rt, err, sizeof(err)))
+		log_error("%s: %s", in->def.name, err);
+}
+
+void daemon_refresh(struct daemon *d, struct instance *in)
+{
+	if (in->def.type == INST_CT && !in->busy) ctdrv_refresh(d, in);
+}
+
+void daemon_wake_monitor(struct daemon *d)
+{
+	uint64_t one = 1;
+	if (write(d->monitor_wake, &one, sizeof(one)) < 0) {
+	}
+}
+
+/* Watches the VM processes' pidfds and records each end. */
+static void *monitor(void *arg)
+{
+	struct daemon *d = arg;
+	for (;;) {
+		pthread_mutex_lock(&d->lock);
+		size_t n = 0, cap = d->ninsts + 1;
+		struct pollfd *p = calloc(cap, sizeof(*p));
+		struct instance **who = calloc(cap, sizeof(*who));
+		if (p && who) {
+			p[n++] = (struct pollfd){d->monitor_wake, POLLIN, 0};
+			for (size_t i = 0; i < d->ninsts; i++) {
+				struct instance *in = d->insts[i];
+				if (in->def.type != INST_VM || in->pidfd < 0) continue;
+				inst_get(in);
+				who[n] = in;
+				p[n++] = (struct pollfd){in->pidfd, POLLIN, 0};
+			}
+		}
+		pthread_mutex_unlock(&d->lock);
+		if (!p || !who) {
+			free(p);
+			free(who);
+			sleep(1);
+			continue;
+		}
+		poll(p, n, 1000);
+		if (p[0].revents & POLLIN) {
+			uint64_t v;
+			if (read(d->monitor_wake, &v, sizeof(v)) < 0) {
+			}
+		}
+		pthread_mutex_lock(&d->lock);
+		for (size_t i = 1; i < n; i++) {
+			struct instance *in = who[i];
+			if ((p[i].revents & (POLLIN | POLLHUP | POLLERR)) && in->pidfd == p[i].fd)
+				vmdrv_exited(d, in);
+			inst_put(in);
+		}
+		pthread_mutex_unlock(&d->lock);
+		free(p);
+		free(who);
+	}
+	return NULL;
+}
+
+static enum inst_state state_from_name(const char *s)
+{
+	for (int i = 0; i <= ST_CRASHED; i++)
+		if (!strcmp(s, inst_state_name((enum inst_state)i))) return (enum inst_state)i;
+	return ST_STOPPED;
+}
+
+static void load_one(void *opaque, const struct db_instance *row)
+{
+	struct daemon *d = opaque;
+	json_t *j = json_loads(row->definition, 0, NULL);
+	struct instance *in = calloc(1, sizeof(*in));
+	char err[512] = "not JSON";
+	if (!in || !j || !inst_def_from_json(j, &in->def, err, sizeof(err))) {
+		log_error("instance '%s' has a definition this cloisond cannot read (%s): skipped", row->name,
+		          err);
+		json_decref(j);
+		free(in);
+		return;
+	}
+	json_decref(j);
+	in->created_at = row->created_at;
+	in->state = state_from_name(row->state);
+	snprintf(in->message, sizeof(in->message), "%s", row->message);
+	in->pid = (pid_t)row->pid;
+	in->pid_start = (uint64_t)row->pid_start;
+	in->started_at = row->started_at;
+	in->exit_code = (int)row->exit_code;
+	in->pidfd = -1;
+	if (!daemon_add(d, in)) {
+		inst_def_free(&in->def);
+		free(in);
+		return;
+	}
+	if (in->def.type == INST_VM)
+		vmdrv_adopt(d, in);
+	else
+		ctdrv_refresh(d, in);
+	daemon_save_runtime(d, in);
+}
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+	        "Usage: cloisond [OPTIONS]\n"
+	        "The cloison management daemon: keeps VM and container definitions in SQLite, runs them,\n"
+	        "and serves the REST API (docs/api.md) that `cloison create|start|list|...` use.\n\n"
+	        "  --socket PATH     API socket (default RUN_DIR/cloisond.sock; $CLOISON_SOCKET)\n"
+	        "  --state-dir DIR   definitions, database, logs (default $CLOISON_STATE_DIR, else\n"
+	        "                    /var/lib/cloison as root, ~/.local/state/cloison otherwise)\n"
+	        "  --run-dir DIR     sockets (default /run/cloison as root, $XDG_RUNTIME_DIR/cloison)\n"
+	        "  -v, --verbose     more messages\n"
+	        "  -h, --help        this help\n"
+	        "      --version     the version\n\n"
+	        "Stopping the daemon (SIGTERM) leaves instances running; a new daemon takes them back.\n");
+}
+
+static bool setup_paths(struct daemon *d, const char *state, const char *run, const char *sock)
+{
+	snprintf(d->state_dir, sizeof(d->state_dir), "%s", state ? state : cloison_state_dir());
+	if (run) {
+		snprintf(d->run_dir, sizeof(d->run_dir), "%s", run);
+	} else if (geteuid() == 0) {
+		snprintf(d->run_dir, sizeof(d->run_dir), "/run/cloison");
+	} else {
+		const char *x = getenv("XDG_RUNTIME_DIR");
+		snprintf(d->run_dir, sizeof(d->run_dir), "%s/cloison", x ? x : "/tmp");
+	}
+	if (!sock) sock = getenv("CLOISON_SOCKET");
+	int n = sock ? snprintf(d->socket_path, sizeof(d->socket_path), "%s", sock)
+	             : snprintf(d->socket_path, sizeof(d->socket_path), "%s/cloisond.sock", d->run_dir);
+	if (n < 0 || (size_t)n >= sizeof(d->socket_path)) {
+		log_error("the socket path is too long (at most %zu bytes)", sizeof(d->socket_path) - 1);
+		return false;
+	}
+	char inst[PATH_MAX + 16];
+	snprintf(inst, sizeof(inst), "%s/instances", d->state_dir);
+	if (!mkdir_p(inst, 0700) || !mkdir_p(d->run_dir, 0755)) {
+		log_error("cannot create %s or %s: %s", inst, d->run_dir, strerror(errno));
+		return false;
+	}
+	/* The container engine keeps its records under the daemon's state directory. */
+	setenv("CLOISON_STATE_DIR", d->state_dir, 1);
+	/* VMs and containers run from the cloison binary beside this one ($CLOISON_BIN overrides). */
+	const char *bin = getenv("CLOISON_BIN");
+	if (bin) {
+		snprintf(d->exe, sizeof(d->exe), "%s", bin);
+	} else {
+		char self[PATH_MAX];
+		ssize_t len = readlink("/proc/self/exe", self, sizeof(self) - 1);
+		if (len < 0) len = 0;
+		self[len] = 0;
+		snprintf(d->exe, sizeof(d->exe), "%.4000s/cloison", dirname(self));
+	}
+	if (access(d->exe, X_OK)) {
+		log_error("cannot run %s (set CLOISON_BIN to the cloison binary)", d->exe);
+		return false;
+	}
+	return true;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {{"socket", required_argument, NULL, 's'},
+	                                     {"state-dir", required_argument, NULL, 'S'},
+	                                     {"run-dir", required_argument, NULL, 'R'},
+	                                     {"verbose", no_argument, NULL, 'v'},
+	                                     {"help", no_argument, NULL, 'h'},
+	                                     {"version", no_argument, NULL, 'V'},
+	                                     {NULL, 0, NULL, 0}};
+	const char *state = NULL, *run = NULL, *sock = NULL;
+	int c;
+	while ((c = getopt_long(argc, argv, "vh", opts, NULL)) != -1) {
+		switch (c) {
+		case 's': sock = optarg; break;
+		case 'S': state = optarg; break;
+		case 'R': run = optarg; break;
+		case 'v': log_set_level(LOG_DEBUG); break;
+		case 'h': usage(stdout); return 0;
+		case 'V': printf("cloisond %s\n", CLOISON_VERSION); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind < argc) {
+		log_error("unexpected argument '%s'", argv[optind]);
+		return 2;
+	}
+	static struct daemon daemon;
+	struct daemon *d = &daemon;
+	pthread_mutex_init(&d->lock, NULL);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_cond_init(&d->changed, &ca);
+	d->started_ns = daemon_now_ns();
+	if (!setup_paths(d, state, run, sock)) return 1;
+
+	sigset_t sigs;
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL); /* threads inherit the mask: only sigwait sees them */
+	signal(SIGPIPE, SIG_IGN);
+
+	char err[1024], dbpath[PATH_MAX + 16];
+	d->have_cg = cg_host_probe(&d->cg, err, sizeof(err));
+	if (!d->have_cg) log_warn("no cgroups (%s): CPU caps are enforced by the emulator only", err);
+	snprintf(dbpath, sizeof(dbpath), "%.4000s/cloisond.db", d->state_dir);
+	if (!(d->db = db_open(dbpath, err, sizeof(err)))) {
+		log_error("%s", err);
+		return 1;
+	}
+	d->monitor_wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	pthread_mutex_lock(&d->lock);
+	bool loaded = db_instances_load(d->db, load_one, d, err, sizeof(err));
+	pthread_mutex_unlock(&d->lock);
+	if (!loaded) {
+		log_error("%s", err);
+		return 1;
+	}
+	pthread_t mon;
+	pthread_create(&mon, NULL, monitor, d);
+	struct server *srv = server_start(d->socket_path, api_handle, d, err, sizeof(err));
+	if (!srv) {
+		log_error("%s", err);
+		return 1;
+	}
+	log_info("serving %s (state in %s, %zu instances)", d->socket_path, d->state_dir, d->ninsts);
+	pthread_mutex_lock(&d->lock);
+	for (size_t i = 0; i < d->ninsts; i++) {
+		struct instance *in = d->insts[i];
+		if (!in->def.autostart || in->state == ST_RUNNING || in->state == ST_PAUSED) continue;
+		log_info("autostart: %s", in->def.name);
+		if (!api_start_async(d, in, err, sizeof(err)))
+			log_error("autostart %s: %s", in->def.name, err);
+	}
+	pthread_mutex_unlock(&d->lock);
+
+	int sig = 0;
+	sigwait(&sigs, &sig);
+	log_info("signal %d: stopping the API; instances keep running", sig);
+	server_stop(srv);
+	return 0;
+}

@@ -1,0 +1,189 @@
+/*
+ * ctdrv.c — container instances (see driver.h). Starting goes through
+ * `cloison ct run -d --spec FILE` in a fresh process (the engine forks and
+ * clones, which a threaded daemon must not do itself); stopping, pausing,
+ * limits and accounting call the engine directly on its record, which lives
+ * under the daemon's state directory.
+ */
+#define _GNU_SOURCE
+#include "driver.h"
+
+#include "container/ct_state.h"
+#include "container/ct_stats.h"
+#include "container/lifecycle.h"
+#include "util/fs.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+struct cg_limits inst_cg_limits(const struct inst_limits *l)
+{
+	return (struct cg_limits){
+	    .cpu_weight = l->cpu_weight, .cpu_max_pct = l->cpu_max, .memory = l->memory, .pids = l->pids};
+}
+
+/* The engine's definition: the container section plus name and limits. */
+static json_t *engine_spec(const struct instance *in)
+{
+	json_t *j = json_deep_copy(in->def.container);
+	struct cg_limits cl = inst_cg_limits(&in->def.limits);
+	json_object_set_new(j, "name", json_string(in->def.name));
+	json_object_set_new(j, "limits",
+	                    json_pack("{s:I, s:I, s:I, s:I, s:I}", "cpu_weight", (json_int_t)cl.cpu_weight,
+	                              "cpu_max_pct", (json_int_t)cl.cpu_max_pct, "memory",
+	                              (json_int_t)cl.memory, "pids", (json_int_t)cl.pids, "io_weight",
+	                              (json_int_t)0));
+	return j;
+}
+
+bool ctdrv_start(struct daemon *d, struct instance *in, char *err, size_t errlen)
+{
+	char spec[PATH_MAX];
+	inst_path(d, in, "container.json", spec, sizeof(spec));
+	json_t *j = engine_spec(in);
+	char *text = json_dumps(j, JSON_INDENT(2));
+	json_decref(j);
+	bool ok = text && fs_write_file_atomic(spec, 0600, text, strlen(text), err, errlen);
+	free(text);
+	if (!ok) return false;
+	/* The record of an earlier run goes; the copy-on-write layer of an --overlay container stays. */
+	struct ct_spec old;
+	struct ct_runtime rt;
+	char msg[512];
+	if (ct_record_load(in->def.name, &old, &rt, msg, sizeof(msg))) {
+		ct_spec_free(&old);
+		if (!ct_remove(in->def.name, false, err, errlen)) return false;
+	}
+	int out[2];
+	if (pipe2(out, O_CLOEXEC)) {
+		snprintf(err, errlen, "pipe: %s", strerror(errno));
+		return false;
+	}
+	char *argv[] = {d->exe, "ct", "run", "--spec", spec, "-d", NULL};
+	pid_t pid = fork();
+	if (pid == 0) { /* async-signal-safe calls only until exec */
+		setsid();
+		int null = open("/dev/null", O_RDWR);
+		if (null >= 0) dup2(null, 0), dup2(null, 1);
+		dup2(out[1], 2);
+		execv(d->exe, argv);
+		_exit(127);
+	}
+	close(out[1]);
+	if (pid < 0) {
+		close(out[0]);
+		snprintf(err, errlen, "fork: %s", strerror(errno));
+		return false;
+	}
+	size_t len = 0;
+	for (;;) {
+		ssize_t n = read(out[0], msg + len, sizeof(msg) - 1 - len);
+		if (n < 0 && errno == EINTR) continue;
+		if (n <= 0) break;
+		len += (size_t)n;
+		if (len == sizeof(msg) - 1) break;
+	}
+	msg[len] = 0;
+	close(out[0]);
+	int status;
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+	}
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		while (len && msg[len - 1] == '\n') msg[--len] = 0;
+		const char *m = strncmp(msg, "cloison: ", 9) ? msg : msg + 9;
+		snprintf(err, errlen, "%s", *m ? m : "the container did not start");
+		return false;
+	}
+	pthread_mutex_lock(&d->lock);
+	ctdrv_refresh(d, in);
+	in->started_at = (int64_t)time(NULL);
+	in->message[0] = 0;
+	daemon_save_runtime(d, in);
+	pthread_mutex_unlock(&d->lock);
+	return true;
+}
+
+bool ctdrv_stop(struct daemon *d, struct instance *in, unsigned timeout_s, char *err, size_t errlen)
+{
+	pthread_mutex_lock(&d->lock);
+	in->state = ST_STOPPING;
+	pthread_mutex_unlock(&d->lock);
+	bool ok = ct_stop(in->def.name, timeout_s, err, errlen);
+	pthread_mutex_lock(&d->lock);
+	ctdrv_refresh(d, in);
+	daemon_save_runtime(d, in);
+	pthread_mutex_unlock(&d->lock);
+	return ok;
+}
+
+bool ctdrv_pause(struct daemon *d, struct instance *in, bool pause, char *err, size_t errlen)
+{
+	bool ok = ct_pause(in->def.name, pause, err, errlen);
+	pthread_mutex_lock(&d->lock);
+	ctdrv_refresh(d, in);
+	daemon_save_runtime(d, in);
+	pthread_mutex_unlock(&d->lock);
+	return ok;
+}
+
+bool ctdrv_apply_limits(struct daemon *d, struct instance *in, char *err, size_t errlen)
+{
+	struct ct_spec s;
+	struct ct_runtime rt;
+	if (!ct_record_load(in->def.name, &s, &rt, err, errlen)) return false;
+	ct_spec_free(&s);
+	if (!rt.has_cgroup) {
+		snprintf(err, errlen, "container '%s' has no cgroup", in->def.name);
+		return false;
+	}
+	struct cg_limits cl = inst_cg_limits(&in->def.limits);
+	return cg_set_limits(&rt.cg, &cl, err, errlen);
+}
+
+json_t *ctdrv_stats(struct daemon *d, struct instance *in, char *err, size_t errlen)
+{
+	return ct_stats_json(in->def.name, err, errlen);
+}
+
+bool ctdrv_remove(struct daemon *d, struct instance *in, char *err, size_t errlen)
+{
+	struct ct_spec s;
+	struct ct_runtime rt;
+	char msg[256];
+	if (!ct_record_load(in->def.name, &s, &rt, msg, sizeof(msg))) return true; /* never started */
+	ct_spec_free(&s);
+	return ct_remove(in->def.name, true, err, errlen);
+}
+
+void ctdrv_refresh(struct daemon *d, struct instance *in)
+{
+	struct ct_spec s;
+	struct ct_runtime rt;
+	char msg[256];
+	if (!ct_record_load(in->def.name, &s, &rt, msg, sizeof(msg))) {
+		if (in->state != ST_STARTING) in->state = ST_STOPPED;
+		in->pid = 0;
+		return;
+	}
+	ct_spec_free(&s);
+	enum ct_status st = ct_status_of(&rt);
+	in->pid = st == CT_RUNNING || st == CT_PAUSED ? rt.pid : 0;
+	in->pid_start = in->pid ? rt.pid_start : 0;
+	if (st == CT_RUNNING)
+		in->state = ST_RUNNING;
+	else if (st == CT_PAUSED)
+		in->state = ST_PAUSED;
+	else if (in->state != ST_STARTING) {
+		in->state = ST_STOPPED;
+		in->exit_code = rt.exit_code;
+		if (rt.stopped_at) in->started_at = rt.started_at;
+		snprintf(in->message, sizeof(in->message), "init exited (%d)", rt.exit_code);
+	}
+}

@@ -1,0 +1,88 @@
+/*
+ * daemon.h — cloisond's shared state: the instances it manages (VMs, each
+ * one `cloison run` process; containers, each one supervised init), their
+ * runtime state, the operations under way, and the paths and database
+ * behind them. One lock guards all of it; long work (starting, stopping,
+ * saving) runs with the instance marked busy and the lock released.
+ */
+#ifndef CLOISON_DAEMON_DAEMON_H
+#define CLOISON_DAEMON_DAEMON_H
+
+#include "container/cgroup.h"
+#include "daemon/db.h"
+#include "daemon/def.h"
+
+#include <limits.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+enum inst_state { ST_STOPPED, ST_STARTING, ST_RUNNING, ST_PAUSED, ST_STOPPING, ST_CRASHED };
+const char *inst_state_name(enum inst_state s);
+
+struct instance {
+	struct inst_def def;
+	int64_t created_at;
+	/* Runtime (VMs: the `cloison run` process; containers: read back from the engine's record). */
+	enum inst_state state;
+	pid_t pid;
+	uint64_t pid_start;
+	int pidfd; /* -1: none */
+	int64_t started_at;
+	int exit_code;
+	char message[256];  /* why it stopped or crashed */
+	struct cg_group cg; /* VMs: the instance's cgroup */
+	bool has_cg;
+	const char *busy; /* the operation holding it ("start", ...), NULL when free */
+	bool removed;     /* deleted: freed when the last reference goes */
+	int refs;         /* requests and operations using it (lock held to change) */
+};
+
+struct daemon {
+	pthread_mutex_t lock;
+	pthread_cond_t changed; /* an operation finished */
+	struct db *db;
+	struct instance **insts;
+	size_t ninsts, cap;
+	char state_dir[PATH_MAX], run_dir[PATH_MAX], socket_path[108];
+	char exe[PATH_MAX]; /* the cloison binary VMs and containers are started with */
+	struct cg_host cg;
+	bool have_cg;
+	int monitor_wake; /* eventfd: the set of processes to watch changed */
+	uint64_t started_ns;
+	uint64_t requests; /* served, for /metrics */
+	struct op *ops;    /* newest first */
+	uint64_t next_op;
+};
+
+/* A long operation (start, stop, snapshot...): what a client waits on. */
+struct op {
+	uint64_t id;
+	char kind[16], instance[INST_NAME_MAX + 1];
+	const char *status; /* "running", "success", "failure" */
+	char error[512];
+	int64_t created_at, finished_at;
+	struct op *next;
+};
+
+/* Lookup (lock held). */
+struct instance *daemon_find(struct daemon *d, const char *name);
+/* Adds a reference / drops one, freeing a removed instance with the last (lock held). */
+void inst_get(struct instance *in);
+void inst_put(struct instance *in);
+/* Takes an instance out of the table (lock held). */
+void daemon_unlink(struct daemon *d, struct instance *in);
+/* Adds a new instance to the table (lock held); false when out of memory. */
+bool daemon_add(struct daemon *d, struct instance *in);
+/* Saves the runtime row of an instance (lock held). */
+void daemon_save_runtime(struct daemon *d, struct instance *in);
+/* DIR/instances/NAME and files in it. */
+void inst_path(struct daemon *d, const struct instance *in, const char *file, char *buf, size_t len);
+/* Wakes the process monitor after a pidfd was added. */
+void daemon_wake_monitor(struct daemon *d);
+/* Brings an instance's state up to date (containers: from the engine's record). Lock held. */
+void daemon_refresh(struct daemon *d, struct instance *in);
+uint64_t daemon_now_ns(void);
+
+#endif

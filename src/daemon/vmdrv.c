@@ -1,0 +1,498 @@
+/*
+ * vmdrv.c — VM instances: one `cloison run` process each (see driver.h).
+ *
+ * A VM starts paused (--paused) so its limits are in place before its first
+ * instruction; the daemon then resumes it through the control socket. The
+ * process runs in a session of its own, so neither a signal to the daemon's
+ * process group nor the daemon's death reaches it, and it reports how it
+ * ended in INST/exit.json: a process that ends without one crashed.
+ */
+#define _GNU_SOURCE
+#include "driver.h"
+
+#include "container/ct_state.h"
+#include "util/fs.h"
+#include "util/log.h"
+#include "vm/http.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/pidfd.h>
+#include <sys/sendfile.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_ARGS 64
+
+void vmdrv_socket(struct daemon *d, const struct instance *in, const char *kind, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s/%s.%s", d->run_dir, in->def.name, kind);
+}
+
+/* One request to the VM's control socket; the answer's JSON in *out (NULL: not wanted). */
+static bool call(struct daemon *d, struct instance *in, const char *method, const char *path, json_t *body,
+                 json_t **out, int timeout_ms, char *err, size_t errlen)
+{
+	char sock[PATH_MAX], *resp = NULL, msg[256];
+	vmdrv_socket(d, in, "api", sock, sizeof(sock));
+	char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+	int status = http_call_unix(sock, method, path, text, timeout_ms, &resp, msg, sizeof(msg));
+	free(text);
+	if (!status) {
+		snprintf(err, errlen, "the VM process does not answer: %s", msg);
+		return false;
+	}
+	json_t *j = resp ? json_loads(resp, 0, NULL) : NULL;
+	free(resp);
+	if (status >= 300) {
+		const char *e = j ? json_string_value(json_object_get(j, "error")) : NULL;
+		snprintf(err, errlen, "%s", e ? e : "the VM refused the request");
+		json_decref(j);
+		return false;
+	}
+	if (out)
+		*out = j;
+	else
+		json_decref(j);
+	return true;
+}
+
+static bool parse_cpuset(const char *s, cpu_set_t *set)
+{
+	CPU_ZERO(set);
+	while (*s) {
+		char *end;
+		long a = strtol(s, &end, 10), b = a;
+		if (*end == '-') b = strtol(end + 1, &end, 10);
+		for (long c = a; c <= b && c < CPU_SETSIZE; c++) CPU_SET((int)c, set);
+		if (*end == ',')
+			end++;
+		else if (*end)
+			return false;
+		s = end;
+	}
+	return true;
+}
+
+struct argv_buf {
+	char *argv[MAX_ARGS + 1];
+	int argc;
+	char nums[8][32];
+	int nnums;
+};
+
+static void add(struct argv_buf *a, const char *s)
+{
+	if (a->argc < MAX_ARGS) a->argv[a->argc++] = (char *)s;
+	a->argv[a->argc] = NULL;
+}
+
+static const char *num(struct argv_buf *a, unsigned long long v)
+{
+	char *b = a->nums[a->nnums++ & 7];
+	snprintf(b, 32, "%llu", v);
+	return b;
+}
+
+/* The last lines of the console log, for an error message. */
+static void log_tail(const char *path, char *buf, size_t len)
+{
+	buf[0] = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) return;
+	off_t size = lseek(fd, 0, SEEK_END);
+	off_t from = size > (off_t)len - 1 ? size - (off_t)len + 1 : 0;
+	ssize_t n = pread(fd, buf, len - 1, from);
+	close(fd);
+	buf[n > 0 ? n : 0] = 0;
+	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r')) buf[--n] = 0;
+	char *last = strrchr(buf, '\n');
+	if (last) memmove(buf, last + 1, strlen(last + 1) + 1);
+}
+
+bool vmdrv_start(struct daemon *d, struct instance *in, const char *restore_dir, char *err, size_t errlen)
+{
+	const struct inst_def *def = &in->def;
+	char dir[PATH_MAX], api[PATH_MAX], con[PATH_MAX], logp[PATH_MAX], exitp[PATH_MAX],
+	    clone_dir[PATH_MAX], restored[PATH_MAX];
+	inst_path(d, in, "", dir, sizeof(dir));
+	inst_path(d, in, "console.log", logp, sizeof(logp));
+	inst_path(d, in, "exit.json", exitp, sizeof(exitp));
+	inst_path(d, in, "clone", clone_dir, sizeof(clone_dir));
+	inst_path(d, in, "restored", restored, sizeof(restored));
+	vmdrv_socket(d, in, "api", api, sizeof(api));
+	vmdrv_socket(d, in, "console", con, sizeof(con));
+	if (strlen(con) >= 108) {
+		snprintf(err, errlen, "socket path too long: %s (use a shorter run directory)", con);
+		return false;
+	}
+	unlink(exitp);
+	/* A VM made from a saved state resumes it the first time; later starts boot. */
+	bool first_restore = !restore_dir && def->vm.restore[0] && access(restored, F_OK) != 0;
+	if (first_restore) restore_dir = def->vm.restore;
+
+	struct argv_buf a = {.argc = 0};
+	add(&a, d->exe);
+	add(&a, "run");
+	add(&a, "--paused");
+	add(&a, "--api-sock"), add(&a, api);
+	add(&a, "--console-sock"), add(&a, con);
+	add(&a, "--console-log"), add(&a, logp);
+	add(&a, "--exit-file"), add(&a, exitp);
+	if (restore_dir) {
+		add(&a, "--restore"), add(&a, restore_dir);
+		if (first_restore && def->vm.clone) add(&a, "--clone"), add(&a, clone_dir);
+	} else {
+		add(&a, "--mem"), add(&a, num(&a, def->vm.memory >> 20));
+		add(&a, "--cpus"), add(&a, num(&a, def->vm.cpus));
+		if (!def->vm.jit) add(&a, "--jit"), add(&a, "off");
+		if (def->vm.kernel[0]) add(&a, "--kernel"), add(&a, def->vm.kernel);
+		if (def->vm.initrd[0]) add(&a, "--initrd"), add(&a, def->vm.initrd);
+		if (def->vm.firmware[0]) add(&a, "--firmware"), add(&a, def->vm.firmware);
+		if (def->vm.append[0]) add(&a, "--append"), add(&a, def->vm.append);
+		for (unsigned i = 0; i < def->vm.ndisks; i++) add(&a, "--disk"), add(&a, def->vm.disks[i]);
+		for (unsigned i = 0; i < def->vm.nnets; i++) add(&a, "--net"), add(&a, def->vm.nets[i]);
+	}
+	if (a.argc >= MAX_ARGS) {
+		snprintf(err, errlen, "too many options for the VM process");
+		return false;
+	}
+	cpu_set_t cpus;
+	bool pin = def->limits.cpuset[0] && parse_cpuset(def->limits.cpuset, &cpus);
+
+	/* Its cgroup: CPU weight and cap, memory (the emulator caps CPU too, so cgroups are optional). */
+	struct cg_limits cl = inst_cg_limits(&def->limits);
+	struct cg_group cg;
+	bool has_cg = false;
+	if (d->have_cg) {
+		char leaf[128], msg[512];
+		snprintf(leaf, sizeof(leaf), "cloison-vm-%s", def->name);
+		has_cg = cg_create(&d->cg, leaf, &cl, &cg, msg, sizeof(msg));
+		if (!has_cg && (cl.cpu_weight || cl.memory)) {
+			snprintf(err, errlen, "%s", msg);
+			return false;
+		}
+		if (!has_cg) log_warn("%s: running without a cgroup: %s", def->name, msg);
+	} else if (cl.cpu_weight || cl.memory) {
+		snprintf(err, errlen,
+		         "CPU weight and memory limits need cgroups, which this host does not offer");
+		return false;
+	}
+
+	int sync[2];
+	if (pipe2(sync, O_CLOEXEC)) {
+		snprintf(err, errlen, "pipe: %s", strerror(errno));
+		goto fail_cg;
+	}
+	pid_t pid = fork();
+	if (pid < 0) {
+		snprintf(err, errlen, "fork: %s", strerror(errno));
+		close(sync[0]);
+		close(sync[1]);
+		goto fail_cg;
+	}
+	if (pid == 0) { /* async-signal-safe calls only until exec */
+		setsid();
+		if (pin) sched_setaffinity(0, sizeof(cpus), &cpus);
+		int null = open("/dev/null", O_RDWR);
+		int log = open(logp, O_WRONLY | O_CREAT | O_APPEND, 0600);
+		if (null >= 0) dup2(null, 0), dup2(null, 1);
+		if (log >= 0) dup2(log, 2);
+		char c;
+		if (read(sync[0], &c, 1) != 1) _exit(127);
+		execv(d->exe, a.argv);
+		_exit(127);
+	}
+	close(sync[0]);
+	char msg[512];
+	if (has_cg && !cg_attach(&cg, pid, msg, sizeof(msg))) log_warn("%s: %s", def->name, msg);
+	if (write(sync[1], "g", 1) != 1) {
+	}
+	close(sync[1]);
+	int pidfd = (int)pidfd_open(pid, 0);
+
+	/* Running once the control socket answers; a process that exits first failed. */
+	bool up = false;
+	for (int i = 0; i < 3000 && !up; i++) {
+		siginfo_t si = {0};
+		if (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 && si.si_pid == pid)
+			break;
+		int fd = http_connect_unix(api, msg, sizeof(msg));
+		if (fd >= 0) {
+			close(fd);
+			up = true;
+			break;
+		}
+		struct timespec ts = {0, 10000000};
+		nanosleep(&ts, NULL);
+	}
+	if (!up) {
+		char tail[300];
+		log_tail(logp, tail, sizeof(tail));
+		snprintf(err, errlen, "the VM did not start%s%s", tail[0] ? ": " : " (no message)", tail);
+		goto fail_kill;
+	}
+	in->pid = pid; /* the socket calls below name the instance */
+	if (!vmdrv_apply_limits(d, in, err, errlen) ||
+	    !call(d, in, "POST", "/vm/resume", NULL, NULL, 10000, err, errlen))
+		goto fail_kill;
+	if (first_restore) {
+		char e2[128];
+		fs_write_file_atomic(restored, 0644, "", 0, e2, sizeof(e2));
+	}
+	pthread_mutex_lock(&d->lock);
+	in->pid = pid;
+	in->pid_start = ct_proc_start_time(pid);
+	in->pidfd = pidfd;
+	in->cg = cg;
+	in->has_cg = has_cg;
+	in->state = ST_RUNNING;
+	in->started_at = (int64_t)time(NULL);
+	in->exit_code = -1;
+	in->message[0] = 0;
+	daemon_save_runtime(d, in);
+	pthread_mutex_unlock(&d->lock);
+	daemon_wake_monitor(d);
+	return true;
+
+fail_kill:
+	in->pid = 0;
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	if (pidfd >= 0) close(pidfd);
+fail_cg:
+	if (has_cg) {
+		char ignore[128];
+		cg_destroy(&cg, ignore, sizeof(ignore));
+	}
+	return false;
+}
+
+bool vmdrv_apply_limits(struct daemon *d, struct instance *in, char *err, size_t errlen)
+{
+	const struct inst_limits *l = &in->def.limits;
+	json_t *body = json_pack("{s:I, s:i}", "ips", (json_int_t)l->ips, "cpu_max", (int)l->cpu_max);
+	if (in->def.vm.ndisks || in->def.vm.restore[0]) {
+		json_object_set_new(body, "disk_bps", json_integer((json_int_t)l->disk_bps));
+		json_object_set_new(body, "disk_iops", json_integer((json_int_t)l->disk_iops));
+	}
+	if (in->def.vm.nnets || in->def.vm.restore[0]) {
+		json_object_set_new(body, "net_rx_bw", json_integer((json_int_t)l->net_rx_bw));
+		json_object_set_new(body, "net_tx_bw", json_integer((json_int_t)l->net_tx_bw));
+	}
+	bool ok = call(d, in, "POST", "/vm/limits", body, NULL, 10000, err, errlen);
+	json_decref(body);
+	if (ok && in->has_cg) {
+		struct cg_limits cl = inst_cg_limits(l);
+		ok = cg_set_limits(&in->cg, &cl, err, errlen);
+	}
+	return ok;
+}
+
+/* Waits until the monitor saw the process end (lock held); false on timeout. */
+static bool wait_down(struct daemon *d, struct instance *in, unsigned timeout_ms)
+{
+	struct timespec until;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += timeout_ms / 1000;
+	until.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
+	if (until.tv_nsec >= 1000000000) until.tv_sec++, until.tv_nsec -= 1000000000;
+	while (in->pidfd >= 0)
+		if (pthread_cond_timedwait(&d->changed, &d->lock, &until) == ETIMEDOUT) return in->pidfd < 0;
+	return true;
+}
+
+bool vmdrv_stop(struct daemon *d, struct instance *in, unsigned timeout_s, char *err, size_t errlen)
+{
+	pthread_mutex_lock(&d->lock);
+	in->state = ST_STOPPING;
+	pthread_mutex_unlock(&d->lock);
+	char msg[256];
+	bool asked = call(d, in, "POST", "/vm/stop", NULL, NULL, 5000, msg, sizeof(msg));
+	pthread_mutex_lock(&d->lock);
+	if (!asked || !wait_down(d, in, timeout_s * 1000)) {
+		if (in->pidfd >= 0) {
+			log_warn("%s: the VM process did not stop in %u s: killing it", in->def.name,
+			         timeout_s);
+			pidfd_send_signal(in->pidfd, SIGKILL, NULL, 0);
+		}
+		wait_down(d, in, 10000);
+	}
+	bool ok = in->pidfd < 0;
+	if (ok) {
+		in->state = ST_STOPPED; /* asked for: not a crash even if the process had to be killed */
+		if (!in->message[0] || in->exit_code != 0)
+			snprintf(in->message, sizeof(in->message), "stopped");
+		daemon_save_runtime(d, in);
+	} else {
+		snprintf(err, errlen, "the VM process (pid %d) would not end", (int)in->pid);
+	}
+	pthread_mutex_unlock(&d->lock);
+	return ok;
+}
+
+bool vmdrv_pause(struct daemon *d, struct instance *in, bool pause, char *err, size_t errlen)
+{
+	if (!call(d, in, "POST", pause ? "/vm/pause" : "/vm/resume", NULL, NULL, 10000, err, errlen))
+		return false;
+	pthread_mutex_lock(&d->lock);
+	in->state = pause ? ST_PAUSED : ST_RUNNING;
+	daemon_save_runtime(d, in);
+	pthread_mutex_unlock(&d->lock);
+	return true;
+}
+
+json_t *vmdrv_stats(struct daemon *d, struct instance *in, char *err, size_t errlen)
+{
+	json_t *j = NULL;
+	if (!call(d, in, "GET", "/vm/stats", NULL, &j, 5000, err, errlen)) return NULL;
+	return j;
+}
+
+/* The image file of a --disk spec (the part before the first comma). */
+static void disk_file(const char *spec, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s", spec);
+	char *comma = strchr(buf, ',');
+	if (comma) *comma = 0;
+}
+
+/* Copies a file keeping its holes (a sparse image stays sparse). */
+static bool copy_sparse(const char *from, const char *to, char *err, size_t errlen)
+{
+	int in = open(from, O_RDONLY | O_CLOEXEC), out = -1;
+	struct stat st;
+	if (in < 0 || fstat(in, &st)) goto fail;
+	out = open(to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, st.st_mode & 0777);
+	if (out < 0 || ftruncate(out, st.st_size)) goto fail;
+	for (off_t pos = 0; pos < st.st_size;) {
+		off_t data = lseek(in, pos, SEEK_DATA);
+		if (data < 0) break; /* only a hole is left */
+		off_t hole = lseek(in, data, SEEK_HOLE);
+		if (hole < 0) goto fail;
+		off_t o = data;
+		while (o < hole) {
+			ssize_t n = copy_file_range(in, &o, out, &(off_t){o}, (size_t)(hole - o), 0);
+			if (n <= 0) goto fail;
+		}
+		pos = hole;
+	}
+	if (fsync(out)) goto fail;
+	close(in);
+	close(out);
+	return true;
+fail:
+	snprintf(err, errlen, "copying %s to %s: %s", from, to, strerror(errno));
+	if (in >= 0) close(in);
+	if (out >= 0) close(out);
+	return false;
+}
+
+bool vmdrv_snapshot(struct daemon *d, struct instance *in, const char *dir, char *err, size_t errlen)
+{
+	bool was_paused = in->state == ST_PAUSED;
+	json_t *body = json_pack("{s:s, s:s}", "dir", dir, "then", "pause");
+	bool ok = call(d, in, "POST", "/vm/save", body, NULL, 600000, err, errlen);
+	json_decref(body);
+	if (!ok) return false;
+	/* The disks as they were at that instant, while the guest stands still. */
+	for (unsigned i = 0; ok && i < in->def.vm.ndisks; i++) {
+		char src[PATH_MAX], dst[PATH_MAX + 32];
+		disk_file(in->def.vm.disks[i], src, sizeof(src));
+		snprintf(dst, sizeof(dst), "%s/disk%u.img", dir, i);
+		ok = copy_sparse(src, dst, err, errlen);
+	}
+	char msg[256];
+	if (!was_paused && !call(d, in, "POST", "/vm/resume", NULL, NULL, 10000, msg, sizeof(msg)))
+		log_warn("%s: cannot resume after the snapshot: %s", in->def.name, msg);
+	return ok;
+}
+
+bool vmdrv_restore_disks(struct daemon *d, struct instance *in, const char *dir, char *err, size_t errlen)
+{
+	for (unsigned i = 0; i < in->def.vm.ndisks; i++) {
+		char src[PATH_MAX + 32], dst[PATH_MAX];
+		snprintf(src, sizeof(src), "%s/disk%u.img", dir, i);
+		disk_file(in->def.vm.disks[i], dst, sizeof(dst));
+		if (!copy_sparse(src, dst, err, errlen)) return false;
+	}
+	return true;
+}
+
+bool vmdrv_migrate(struct daemon *d, struct instance *in, const char *to, char *err, size_t errlen)
+{
+	json_t *body = json_pack("{s:s}", "to", to);
+	bool ok = call(d, in, "POST", "/vm/migrate", body, NULL, 3600000, err, errlen);
+	json_decref(body);
+	return ok;
+}
+
+void vmdrv_exited(struct daemon *d, struct instance *in)
+{
+	siginfo_t si = {0};
+	bool child = waitid(P_PIDFD, (id_t)in->pidfd, &si, WEXITED | WNOHANG) == 0 && si.si_pid;
+	char path[PATH_MAX], buf[256] = "";
+	inst_path(d, in, "exit.json", path, sizeof(path));
+	json_t *ex = json_load_file(path, 0, NULL);
+	const char *reason = ex ? json_string_value(json_object_get(ex, "reason")) : NULL;
+	if (reason) {
+		in->exit_code = (int)json_integer_value(json_object_get(ex, "exit_code"));
+		in->state = ST_STOPPED;
+		snprintf(in->message, sizeof(in->message), "%s", reason);
+	} else if (in->state == ST_STOPPING) {
+		in->state = ST_STOPPED;
+		in->exit_code =
+		    child && si.si_code == CLD_EXITED ? si.si_status : 128 + (child ? si.si_status : 9);
+		snprintf(in->message, sizeof(in->message), "stopped");
+	} else {
+		in->state = ST_CRASHED;
+		if (child && si.si_code != CLD_EXITED)
+			snprintf(buf, sizeof(buf), "the VM process was killed by signal %d", si.si_status);
+		else if (child)
+			snprintf(buf, sizeof(buf),
+			         "the VM process exited with status %d without recording why", si.si_status);
+		else
+			snprintf(buf, sizeof(buf), "the VM process ended without recording why");
+		in->exit_code = child ? (si.si_code == CLD_EXITED ? si.si_status : 128 + si.si_status) : -1;
+		snprintf(in->message, sizeof(in->message), "%s (console log: %s)", buf, "cloison logs");
+		log_warn("%s crashed: %s", in->def.name, buf);
+	}
+	json_decref(ex);
+	close(in->pidfd);
+	in->pidfd = -1;
+	in->pid = 0;
+	in->pid_start = 0;
+	if (in->has_cg) {
+		char ignore[128];
+		cg_destroy(&in->cg, ignore, sizeof(ignore));
+		in->has_cg = false;
+	}
+	daemon_save_runtime(d, in);
+	pthread_cond_broadcast(&d->changed);
+}
+
+void vmdrv_adopt(struct daemon *d, struct instance *in)
+{
+	bool was_up = in->state == ST_RUNNING || in->state == ST_PAUSED || in->state == ST_STARTING ||
+	              in->state == ST_STOPPING;
+	if (!was_up) return;
+	if (in->pid > 0 && in->pid_start && ct_proc_start_time(in->pid) == in->pid_start &&
+	    (in->pidfd = (int)pidfd_open(in->pid, 0)) >= 0) {
+		char leaf[128];
+		snprintf(leaf, sizeof(leaf), "cloison-vm-%s", in->def.name);
+		in->has_cg = d->have_cg && cg_open(&d->cg, leaf, &in->cg);
+		if (in->state == ST_STARTING) in->state = ST_RUNNING;
+		log_info("%s: found its VM process (pid %d) running", in->def.name, (int)in->pid);
+		return;
+	}
+	in->pidfd = open("/dev/null", O_RDONLY | O_CLOEXEC); /* vmdrv_exited closes it */
+	vmdrv_exited(d, in);
+}
