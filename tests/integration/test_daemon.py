@@ -1,0 +1,375 @@
+#!/usr/bin/env python3
+"""test_daemon.py — cloisond with a real daemon on a temporary socket and state directory.
+
+- Lifecycle through the CLI: a VM (a bare-metal guest from tests/guests/spin.S,
+  so no boot time) and a container: create, start, list, info, pause, resume,
+  limits changed while running, stats, stop, rm; `info --format json` goes back
+  through `create -f`.
+- Resilience: kill -9 of the daemon leaves the VM running; a new daemon finds
+  it (same pid) and the SQLite file passes integrity_check; a VM process killed
+  behind the daemon's back is reported `crashed` with its console log kept.
+- Resource control: two CPU-bound VMs pinned to one host CPU with weights 100
+  and 300 retire instructions in a 1:3 ratio (within 15%); a 25% cap holds
+  (20-30% of a CPU); the emulator's own cap holds without cgroups.
+- Accounting: a guest that runs a known loop retires exactly what it implies;
+  /metrics parses with prometheus_client's text parser.
+- Hostile input: malformed JSON, unknown fields, impossible limits, path names,
+  duplicates, missing instances, a client that disconnects mid-request, and
+  1,000 concurrent requests get clear 4xx answers; the daemon stays up and
+  no half-created instance is left.
+
+Usage: test_daemon.py CLOISON_BINARY
+"""
+import concurrent.futures
+import json
+import os
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+CLOISON = None
+CLOISOND = None
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
+LOOPS = 20_000_000  # spin_count: 2 instructions per iteration + 6
+
+
+def build_guest(out, loops):
+    subprocess.run(["riscv64-linux-gnu-gcc", "-nostdlib", "-static", "-march=rv64gc", "-mabi=lp64d",
+                    "-Wl,-N", "-Wl,--build-id=none", "-Wl,-Ttext=0x80000000", "-Wl,--no-warn-rwx-segments",
+                    f"-DLOOPS={loops}", "-o", out, os.path.join(ROOT, "tests/guests/spin.S")], check=True)
+
+
+def api(method, path, body=None, raw=None, timeout=30):
+    """One request on the daemon's socket; returns (status, parsed body or text)."""
+    s = socket.socket(socket.AF_UNIX)
+    s.settimeout(timeout)
+    try:
+        s.connect(Daemon.sock)
+    except OSError:
+        s.close()
+        raise
+    data = raw if raw is not None else (json.dumps(body).encode() if body is not None else b"")
+    if raw is None:
+        s.sendall(f"{method} {path} HTTP/1.1\r\nHost: x\r\nContent-Length: {len(data)}\r\n\r\n".encode() + data)
+    else:
+        s.sendall(raw)
+    resp = b""
+    while True:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        resp += chunk
+    s.close()
+    head, _, text = resp.partition(b"\r\n\r\n")
+    status = int(head.split()[1])
+    try:
+        return status, json.loads(text)
+    except ValueError:
+        return status, text.decode(errors="replace")
+
+
+class Daemon:
+    sock = None
+
+    def __init__(self, tmp):
+        self.tmp = tmp
+        self.state = os.path.join(tmp, "state")
+        self.run = os.path.join(tmp, "run")
+        Daemon.sock = os.path.join(tmp, "d.sock")
+        self.proc = None
+
+    def start(self):
+        self.log = open(os.path.join(self.tmp, "daemon.log"), "a")
+        self.proc = subprocess.Popen([CLOISOND, "--state-dir", self.state, "--run-dir", self.run,
+                                      "--socket", Daemon.sock], stdout=self.log, stderr=self.log)
+        for _ in range(200):
+            try:
+                if api("GET", "/v1")[0] == 200:
+                    self.log.close()
+                    return
+            except OSError:
+                pass
+            time.sleep(0.05)
+        raise AssertionError("cloisond did not come up: " + open(os.path.join(self.tmp, "daemon.log")).read())
+
+    def kill(self, sig=signal.SIGKILL):
+        self.proc.send_signal(sig)
+        self.proc.wait(timeout=10)
+
+
+def cli(*args, check=True, timeout=120):
+    env = dict(os.environ, CLOISON_SOCKET=Daemon.sock)
+    r = subprocess.run([CLOISON, *args], capture_output=True, text=True, timeout=timeout, env=env)
+    if check and r.returncode != 0:
+        raise AssertionError(f"cloison {' '.join(args)} -> {r.returncode}\n{r.stdout}\n{r.stderr}")
+    return r
+
+
+def info(name):
+    return json.loads(cli("info", name, "--format", "json").stdout)
+
+
+def instructions(name):
+    return api("GET", f"/v1/instances/{name}/stats")[1]["instructions"]
+
+
+def cpu_seconds(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class DaemonTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="cloisond-", dir="/tmp")
+        cls.spin = os.path.join(cls.tmp, "spin_forever")
+        cls.count = os.path.join(cls.tmp, "spin_count")
+        build_guest(cls.spin, 0)
+        build_guest(cls.count, LOOPS)
+        cls.rootfs = os.path.join(cls.tmp, "rootfs")
+        subprocess.run(["bash", os.path.join(ROOT, "tools/guest/mkctroot.sh"), cls.rootfs], check=True,
+                       capture_output=True)
+        cls.d = Daemon(cls.tmp)
+        cls.d.start()
+
+    @classmethod
+    def tearDownClass(cls):
+        for inst in api("GET", "/v1/instances")[1]:
+            api("DELETE", f"/v1/instances/{inst['name']}?force=1")
+        cls.d.kill(signal.SIGTERM)
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def vm(self, name, *extra, kernel=None):
+        cli("create", name, "--firmware", "none", "--kernel", kernel or self.spin, "--memory", "32M", *extra)
+
+    def test_vm_lifecycle(self):
+        self.vm("life1", "--cpu-weight", "200")
+        self.assertEqual(info("life1")["status"]["state"], "stopped")
+        cli("start", "life1")
+        st = info("life1")["status"]
+        self.assertEqual(st["state"], "running")
+        self.assertGreater(st["pid"], 0)
+        self.assertIn("life1", cli("list").stdout)
+        a = instructions("life1")
+        time.sleep(0.3)
+        self.assertGreater(instructions("life1"), a)
+        cli("pause", "life1")
+        self.assertEqual(info("life1")["status"]["state"], "paused")
+        a = instructions("life1")
+        time.sleep(0.3)
+        self.assertEqual(instructions("life1"), a, "a paused VM retires nothing")
+        cli("resume", "life1")
+        # A limit changed while it runs takes effect at once: 10 M instructions/s.
+        cli("limits", "life1", "--ips", "10M")
+        time.sleep(0.3)
+        a, t = instructions("life1"), time.monotonic()
+        time.sleep(1.5)
+        rate = (instructions("life1") - a) / (time.monotonic() - t)
+        self.assertTrue(8e6 < rate < 12e6, f"{rate:.0f} instructions/s under a 10M cap")
+        self.assertEqual(info("life1")["limits"]["ips"], 10_000_000)
+        # The definition round-trips through create -f.
+        path = os.path.join(self.tmp, "life1.json")
+        with open(path, "w") as f:
+            f.write(cli("info", "life1", "--format", "json").stdout)
+        cli("create", "-f", path, "--name", "life1-copy")
+        a, b = info("life1"), info("life1-copy")
+        for k in ("vm", "limits", "type"):
+            self.assertEqual(a[k], b[k])
+        r = cli("rm", "life1", check=False)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("stop it first", r.stderr)
+        cli("stop", "life1")
+        self.assertEqual(info("life1")["status"]["state"], "stopped")
+        cli("rm", "life1")
+        cli("rm", "life1-copy")
+        self.assertEqual(api("GET", "/v1/instances/life1")[0], 404)
+
+    def test_container_lifecycle(self):
+        cli("create", "--type", "container", "box", "--rootfs", self.rootfs, "--overlay", "--mem-limit", "64M",
+            "--", "/bin/sh", "-c", "echo hello-from-box; while true; do sleep 1; done")
+        cli("start", "box")
+        self.assertEqual(info("box")["status"]["state"], "running")
+        self.assertEqual(cli("exec", "box", "--", "hostname").stdout.strip(), "box")
+        s = json.loads(cli("stats", "box", "--format", "json").stdout)
+        self.assertGreater(s["memory_bytes"], 0)
+        cli("limits", "box", "--cpu-max", "30")
+        self.assertEqual(info("box")["limits"]["cpu_max"], 30)
+        cli("pause", "box")
+        self.assertEqual(info("box")["status"]["state"], "paused")
+        cli("resume", "box")
+        for _ in range(50):
+            if "hello-from-box" in cli("logs", "box").stdout:
+                break
+            time.sleep(0.1)
+        self.assertIn("hello-from-box", cli("logs", "box").stdout)
+        cli("stop", "box", "--timeout", "1")
+        self.assertEqual(info("box")["status"]["state"], "stopped")
+        cli("start", "box")  # a stopped container starts again
+        self.assertEqual(info("box")["status"]["state"], "running")
+        cli("rm", "--force", "box")
+        self.assertEqual(api("GET", "/v1/instances/box")[0], 404)
+
+    def test_restart_keeps_instances_and_state(self):
+        self.vm("keep1")
+        cli("start", "keep1")
+        pid = info("keep1")["status"]["pid"]
+        self.d.kill(signal.SIGKILL)  # the daemon dies mid-flight
+        os.kill(pid, 0)  # the VM does not
+        db = sqlite3.connect(os.path.join(self.d.state, "cloisond.db"))
+        self.assertEqual(db.execute("PRAGMA integrity_check").fetchone()[0], "ok")
+        self.assertEqual(db.execute("SELECT state FROM runtime WHERE name='keep1'").fetchone()[0], "running")
+        db.close()
+        self.d.start()
+        st = info("keep1")["status"]
+        self.assertEqual((st["state"], st["pid"]), ("running", pid))
+        a = instructions("keep1")
+        time.sleep(0.2)
+        self.assertGreater(instructions("keep1"), a)
+        # A crash behind the daemon's back is reported; the console log stays.
+        os.kill(pid, signal.SIGKILL)
+        for _ in range(100):
+            if info("keep1")["status"]["state"] == "crashed":
+                break
+            time.sleep(0.05)
+        st = info("keep1")["status"]
+        self.assertEqual(st["state"], "crashed", st)
+        self.assertRegex(st["message"], "signal 9|killed or crashed")
+        self.assertTrue(os.path.exists(os.path.join(self.d.state, "instances/keep1/console.log")))
+        self.assertEqual(api("GET", "/v1")[0], 200)
+        cli("rm", "keep1")
+
+    def test_fairness_weights_and_cap(self):
+        self.vm("w1", "--cpu-weight", "100", "--cpuset", "0")
+        self.vm("w3", "--cpu-weight", "300", "--cpuset", "0")
+        cli("start", "w1")
+        cli("start", "w3")
+        time.sleep(0.5)
+        a1, a3 = instructions("w1"), instructions("w3")
+        time.sleep(4)
+        d1, d3 = instructions("w1") - a1, instructions("w3") - a3
+        ratio = d3 / d1
+        print(f"weights 100:300 -> instructions {d1} : {d3} = 1 : {ratio:.2f}", file=sys.stderr)
+        self.assertTrue(3 * 0.85 <= ratio <= 3 * 1.15, f"ratio {ratio:.2f}, want 3 +- 15%")
+        cli("stop", "w1")
+        cli("stop", "w3")
+        # A 25% cap (cgroup quota and the emulator's own throttle).
+        self.vm("cap25", "--cpu-max", "25")
+        cli("start", "cap25")
+        pid = info("cap25")["status"]["pid"]
+        time.sleep(0.5)
+        c, t = cpu_seconds(pid), time.monotonic()
+        time.sleep(3)
+        share = (cpu_seconds(pid) - c) / (time.monotonic() - t)
+        print(f"cpu-max 25 -> {share * 100:.1f}% of a CPU", file=sys.stderr)
+        self.assertTrue(0.20 <= share <= 0.30, f"{share:.3f}")
+        for n in ("w1", "w3", "cap25"):
+            cli("rm", "--force", n)
+
+    def test_emulator_cap_without_cgroups(self):
+        p = subprocess.Popen([CLOISON, "run", "--firmware", "none", "--kernel", self.spin, "--mem", "32M",
+                              "--cpu-max", "25"], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+        try:
+            time.sleep(0.5)
+            c, t = cpu_seconds(p.pid), time.monotonic()
+            time.sleep(3)
+            share = (cpu_seconds(p.pid) - c) / (time.monotonic() - t)
+        finally:
+            p.kill()
+            p.wait()
+        self.assertTrue(0.20 <= share <= 0.30, f"emulator-only cap: {share:.3f}")
+
+    def test_accounting_and_metrics(self):
+        self.vm("calib", kernel=self.count)
+        cli("start", "calib")
+        expect = 2 * LOOPS + 6
+        for _ in range(200):
+            n = instructions("calib")
+            if n >= expect:
+                break
+            time.sleep(0.05)
+        time.sleep(0.3)
+        n = instructions("calib")
+        # After the loop the guest sleeps in WFI: each wake-up retires 2 more.
+        self.assertTrue(expect <= n <= expect + 100, f"{n} instructions, the loop implies {expect}")
+        status, text = api("GET", "/metrics")
+        self.assertEqual(status, 200)
+        check = ("import sys\nfrom prometheus_client.parser import text_string_to_metric_families as p\n"
+                 "fams = {f.name: f for f in p(sys.stdin.read())}\n"
+                 "s = [x for x in fams['cloison_vm_instructions'].samples if x.labels['name'] == 'calib']\n"
+                 "print(int(s[0].value))\n")
+        r = subprocess.run(["/usr/bin/python3", "-c", check], input=text, capture_output=True, text=True)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertTrue(expect <= int(r.stdout) <= expect + 100, r.stdout)
+        self.assertIn('cloison_instance_up{name="calib",type="vm"} 1', text)
+        cli("rm", "--force", "calib")
+
+    def test_hostile_input(self):
+        cases = [
+            ("POST", "/v1/instances", b"{not json", 400, "JSON"),
+            ("POST", "/v1/instances", b'{"name":"x","bogus":1}', 400, "unknown field bogus"),
+            ("POST", "/v1/instances", b'{"name":"../etc"}', 400, "invalid name"),
+            ("POST", "/v1/instances", b'{"name":"a/b"}', 400, "invalid name"),
+            ("POST", "/v1/instances", b'{"name":"m","vm":{"memory":"64M"},"limits":{"memory":"32M"}}', 400,
+             "must leave room"),
+            ("POST", "/v1/instances", b'{"name":"c","limits":{"cpu_max":100000}}', 400, "out of range"),
+            ("POST", "/v1/instances", b'{"name":"c","limits":{"cpu_weight":-1}}', 400, "cpu_weight"),
+            ("POST", "/v1/instances", b'{"name":"k","vm":{"kernel":"/nonexistent"}}', 400, "vm.kernel"),
+            ("POST", "/v1/instances", b'{"name":"t","type":"container","container":{"rootfs":"/nope"}}', 400,
+             "rootfs"),
+            ("POST", "/v1/instances", b'[1,2]', 400, "object"),
+            ("GET", "/v1/instances/missing", b"", 404, "no instance"),
+            ("POST", "/v1/instances/missing/start", b"", 404, "no instance"),
+            ("GET", "/v2/whatever", b"", 404, "/v1"),
+            ("PUT", "/v1/instances", b"", 405, "GET or POST"),
+        ]
+        for method, path, body, want, msg in cases:
+            status, ans = api(method, path, raw=f"{method} {path} HTTP/1.1\r\nContent-Length: {len(body)}\r\n\r\n"
+                              .encode() + body)
+            self.assertEqual(status, want, (path, body, ans))
+            self.assertIn(msg, ans["error"], (path, body))
+        self.vm("dup")
+        r = cli("create", "dup", "--firmware", "none", "--kernel", self.spin, check=False)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("exists", r.stderr)
+        # A client that goes away mid-request, and one that sends garbage.
+        s = socket.socket(socket.AF_UNIX)
+        s.connect(Daemon.sock)
+        s.sendall(b"POST /v1/instances HTTP/1.1\r\nContent-Length: 500\r\n\r\n{\"name\":")
+        s.close()
+        self.assertEqual(api("GET", "/v1", raw=b"\x00\xff garbage\r\n\r\n")[0], 400)
+        # 1,000 concurrent requests: every one answered, no crash.
+        def one(i):
+            if i % 2:
+                return api("GET", "/v1/instances/dup", timeout=60)[0]
+            return api("POST", "/v1/instances", {"name": f"bad/{i}"}, timeout=60)[0]
+        with concurrent.futures.ThreadPoolExecutor(max_workers=200) as ex:
+            codes = list(ex.map(one, range(1000)))
+        self.assertEqual(codes.count(200), 500)
+        self.assertEqual(codes.count(400), 500)
+        names = [i["name"] for i in api("GET", "/v1/instances")[1]]
+        self.assertNotIn("x", names)
+        self.assertFalse(any(n.startswith("bad") for n in names))
+        db = sqlite3.connect(os.path.join(self.d.state, "cloisond.db"))
+        rows = {r[0] for r in db.execute("SELECT name FROM instances")}
+        db.close()
+        self.assertEqual(rows, set(names), "the database holds exactly the instances the API lists")
+        cli("rm", "dup")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) < 2:
+        sys.exit(__doc__)
+    CLOISON = os.path.abspath(sys.argv.pop(1))
+    CLOISOND = os.path.join(os.path.dirname(CLOISON), "cloisond")
+    if os.geteuid() != 0:
+        print("SKIP: cgroups and containers need root")
+        sys.exit(77)
+    unittest.main(verbosity=2)
