@@ -38,6 +38,7 @@ bench: build guest
 	bash bench/net.sh
 	bash bench/lifecycle.sh
 	bash bench/container.sh
+	bash bench/api.sh
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
