@@ -460,9 +460,11 @@ void vmdrv_exited(struct daemon *d, struct instance *in)
 			snprintf(buf, sizeof(buf),
 			         "the VM process exited with status %d without recording why", si.si_status);
 		else
-			snprintf(buf, sizeof(buf), "the VM process ended without recording why (killed or crashed)");
+			snprintf(buf, sizeof(buf),
+			         "the VM process ended without recording why (killed or crashed)");
 		in->exit_code = child ? (si.si_code == CLD_EXITED ? si.si_status : 128 + si.si_status) : -1;
-		snprintf(in->message, sizeof(in->message), "%s; see `cloison logs %s`", buf, in->def.name);
+		snprintf(in->message, sizeof(in->message), "%.150s; see `cloison logs %s`", buf,
+		         in->def.name);
 		log_warn("%s crashed: %s", in->def.name, buf);
 	}
 	json_decref(ex);
