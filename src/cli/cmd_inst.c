@@ -195,6 +195,7 @@ static int cmd_create(int argc, char **argv)
 	       *disks = json_array(), *nets = json_array();
 	const char *type = NULL, *name = NULL, *file = NULL, *ctnet = NULL;
 	bool start = false, ok = true;
+	int rc = 2; /* until the request is made, a failure is a usage error */
 	int c;
 	optind = 1;
 	while (ok && (c = getopt_long(argc, argv, "f:h", lo, NULL)) != -1) {
@@ -299,15 +300,11 @@ static int cmd_create(int argc, char **argv)
 		json_decref(op);
 	}
 	json_decref(ans);
-	if (!ok) {
-		json_decref(def), json_decref(vm), json_decref(ct), json_decref(lim), json_decref(disks),
-		    json_decref(nets);
-		return st == 0 ? 3 : 1;
-	}
+	rc = ok ? 0 : st == 0 ? 3 : 1;
 out:
 	json_decref(def), json_decref(vm), json_decref(ct), json_decref(lim), json_decref(disks),
 	    json_decref(nets);
-	return ok ? 0 : 2;
+	return rc;
 }
 
 /* ---- simple verbs ---- */

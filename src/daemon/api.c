@@ -30,7 +30,7 @@
 
 #define MAX_OPS_KEPT 256
 
-static void reply(struct api_response *r, int status, json_t *j)
+static void reply(struct http_response *r, int status, json_t *j)
 {
 	r->status = status;
 	r->body = json_dumps(j, JSON_COMPACT);
@@ -38,7 +38,7 @@ static void reply(struct api_response *r, int status, json_t *j)
 }
 
 static void __attribute__((format(printf, 3, 4)))
-fail(struct api_response *r, int status, const char *fmt, ...)
+fail(struct http_response *r, int status, const char *fmt, ...)
 {
 	char msg[1024];
 	va_list ap;
@@ -112,7 +112,7 @@ static json_t *inst_json(struct daemon *d, struct instance *in)
 
 /* ---- helpers ---- */
 
-static json_t *parse_body(const char *body, size_t len, struct api_response *r)
+static json_t *parse_body(const char *body, size_t len, struct http_response *r)
 {
 	if (len == 0) return json_object();
 	json_error_t je;
@@ -159,7 +159,7 @@ static void rm_tree(const char *path)
 }
 
 /* Marks an instance busy with an operation (lock held); false with a 409 when it is already. */
-static bool claim(struct instance *in, const char *what, struct api_response *r)
+static bool claim(struct instance *in, const char *what, struct http_response *r)
 {
 	if (in->busy) {
 		fail(r, 409, "'%s' is busy: %s in progress", in->def.name, in->busy);
@@ -284,7 +284,7 @@ static void *job_thread(void *arg)
 /* Starts a job on a claimed instance (lock held) and answers 202 with its operation. */
 static bool launch(struct daemon *d, struct instance *in, const char *kind,
                    bool (*run)(struct job *, char *, size_t), const char *arg, unsigned timeout,
-                   struct api_response *r, char *err, size_t errlen)
+                   struct http_response *r, char *err, size_t errlen)
 {
 	struct job *j = calloc(1, sizeof(*j));
 	struct op *op = j ? op_new(d, kind, in->def.name) : NULL;
@@ -330,7 +330,7 @@ bool api_start_async(struct daemon *d, struct instance *in, char *err, size_t er
 
 /* ---- handlers: /v1/instances ---- */
 
-static void list_instances(struct daemon *d, struct api_response *r)
+static void list_instances(struct daemon *d, struct http_response *r)
 {
 	json_t *a = json_array();
 	for (size_t i = 0; i < d->ninsts; i++) {
@@ -379,7 +379,7 @@ static bool check_host_paths(const struct inst_def *def, char *err, size_t errle
 }
 
 /* Adds an instance from a parsed definition (lock held); the instance, or NULL with r answered. */
-static struct instance *create_instance(struct daemon *d, struct inst_def *def, struct api_response *r)
+static struct instance *create_instance(struct daemon *d, struct inst_def *def, struct http_response *r)
 {
 	char err[512];
 	if (daemon_find(d, def->name)) {
@@ -434,7 +434,7 @@ static struct instance *create_instance(struct daemon *d, struct inst_def *def, 
 	return in;
 }
 
-static void create(struct daemon *d, json_t *body, struct api_response *r)
+static void create(struct daemon *d, json_t *body, struct http_response *r)
 {
 	struct inst_def def;
 	char err[512];
@@ -446,7 +446,7 @@ static void create(struct daemon *d, json_t *body, struct api_response *r)
 	if (in) reply(r, 201, inst_json(d, in));
 }
 
-static void remove_instance(struct daemon *d, struct instance *in, bool force, struct api_response *r)
+static void remove_instance(struct daemon *d, struct instance *in, bool force, struct http_response *r)
 {
 	char err[512];
 	if (!claim(in, "remove", r)) return;
@@ -476,7 +476,7 @@ static void remove_instance(struct daemon *d, struct instance *in, bool force, s
 	inst_put(in);
 }
 
-static void pause_instance(struct daemon *d, struct instance *in, bool pause, struct api_response *r)
+static void pause_instance(struct daemon *d, struct instance *in, bool pause, struct http_response *r)
 {
 	if ((pause && in->state != ST_RUNNING) || (!pause && in->state != ST_PAUSED)) {
 		fail(r, 409, "'%s' is %s", in->def.name, inst_state_name(in->state));
@@ -497,7 +497,7 @@ static void pause_instance(struct daemon *d, struct instance *in, bool pause, st
 	inst_put(in);
 }
 
-static void set_limits(struct daemon *d, struct instance *in, json_t *body, struct api_response *r)
+static void set_limits(struct daemon *d, struct instance *in, json_t *body, struct http_response *r)
 {
 	struct inst_limits l = in->def.limits;
 	char err[512];
@@ -542,7 +542,7 @@ static void set_limits(struct daemon *d, struct instance *in, json_t *body, stru
 	inst_put(in);
 }
 
-static void stats(struct daemon *d, struct instance *in, struct api_response *r)
+static void stats(struct daemon *d, struct instance *in, struct http_response *r)
 {
 	daemon_refresh(d, in);
 	if (in->state != ST_RUNNING && in->state != ST_PAUSED) {
@@ -561,7 +561,7 @@ static void stats(struct daemon *d, struct instance *in, struct api_response *r)
 	inst_put(in);
 }
 
-static void logs(struct daemon *d, struct instance *in, const char *q, struct api_response *r)
+static void logs(struct daemon *d, struct instance *in, const char *q, struct http_response *r)
 {
 	char path[PATH_MAX + 128], buf[32];
 	if (in->def.type == INST_VM)
@@ -625,7 +625,7 @@ static void relay_console(void *opaque, int fd, const char *extra, size_t extra_
 	close(fd);
 }
 
-static void console(struct daemon *d, struct instance *in, struct api_response *r)
+static void console(struct daemon *d, struct instance *in, struct http_response *r)
 {
 	if (in->def.type != INST_VM) {
 		fail(r, 409,
@@ -663,7 +663,7 @@ static void add_snapshot(void *opaque, const char *name, const char *path, int64
 
 /* The directory of a recorded snapshot (lock held); false with r answered. */
 static bool snapshot_dir(struct daemon *d, struct instance *in, const char *snap, char *dir, size_t len,
-                         struct api_response *r)
+                         struct http_response *r)
 {
 	json_t *a = json_array();
 	char err[256];
@@ -681,7 +681,7 @@ static bool snapshot_dir(struct daemon *d, struct instance *in, const char *snap
 	return found;
 }
 
-static void clone_instance(struct daemon *d, struct instance *src, json_t *body, struct api_response *r)
+static void clone_instance(struct daemon *d, struct instance *src, json_t *body, struct http_response *r)
 {
 	const char *name = NULL, *snap = NULL;
 	int start = 0;
@@ -747,9 +747,9 @@ static void clone_instance(struct daemon *d, struct instance *src, json_t *body,
 /* ---- the router ---- */
 
 static void instance_action(struct daemon *d, struct instance *in, const char *method, const char *action,
-                            const char *sub, const char *q, json_t *body, struct api_response *r)
+                            const char *sub, const char *q, json_t *body, struct http_response *r)
 {
-	char err[512], buf[32];
+	char err[512];
 	bool post = !strcmp(method, "POST"), get = !strcmp(method, "GET");
 	json_int_t timeout = 10;
 	json_t *t = json_object_get(body, "timeout");
@@ -804,7 +804,7 @@ static void instance_action(struct daemon *d, struct instance *in, const char *m
 			return fail(r, 409, "'%s' is %s: a snapshot saves a running VM", in->def.name,
 			            inst_state_name(in->state));
 		char dir[PATH_MAX];
-		if (snapshot_dir(d, in, snap, dir, sizeof(dir), &(struct api_response){0}))
+		if (snapshot_dir(d, in, snap, dir, sizeof(dir), &(struct http_response){0}))
 			return fail(r, 409, "'%s' has a snapshot named '%s'", in->def.name, snap);
 		if (claim(in, "snapshot", r))
 			launch(d, in, "snapshot", job_snapshot, snap, 0, r, err, sizeof(err));
@@ -835,21 +835,18 @@ static void instance_action(struct daemon *d, struct instance *in, const char *m
 		if (claim(in, "migrate", r))
 			launch(d, in, "migrate", job_migrate, to, 0, r, err, sizeof(err));
 	} else {
-		(void)buf;
-		fail(r,
-		     strcmp(action, "start") && strcmp(action, "stop") && strcmp(action, "restart") &&
-		             strcmp(action, "pause") && strcmp(action, "resume") &&
-		             strcmp(action, "limits") && strcmp(action, "stats") && strcmp(action, "logs") &&
-		             strcmp(action, "console") && strcmp(action, "snapshots") &&
-		             strcmp(action, "restore") && strcmp(action, "clone") && strcmp(action, "migrate")
-		         ? 404
-		         : 405,
-		     "%s /v1/instances/%s/%s%s%s: no such endpoint (see docs/api.md)", method, in->def.name,
-		     action, sub ? "/" : "", sub ? sub : "");
+		static const char *const actions[] = {"start",   "stop",  "restart", "pause",   "resume",
+		                                      "limits",  "stats", "logs",    "console", "snapshots",
+		                                      "restore", "clone", "migrate"};
+		bool known = false;
+		for (size_t i = 0; i < sizeof(actions) / sizeof(actions[0]); i++)
+			known |= !strcmp(action, actions[i]);
+		fail(r, known ? 405 : 404, "%s /v1/instances/%s/%s%s%s: no such endpoint (see docs/api.md)",
+		     method, in->def.name, action, sub ? "/" : "", sub ? sub : "");
 	}
 }
 
-static void operation(struct daemon *d, const char *id_text, const char *q, struct api_response *r)
+static void operation(struct daemon *d, const char *id_text, const char *q, struct http_response *r)
 {
 	char *end, buf[32];
 	uint64_t id = strtoull(id_text, &end, 10);
@@ -872,7 +869,7 @@ static void operation(struct daemon *d, const char *id_text, const char *q, stru
 	reply(r, 200, op_json(op));
 }
 
-static void networks(struct daemon *d, struct api_response *r)
+static void networks(struct daemon *d, struct http_response *r)
 {
 	char err[256];
 	size_t n = 0;
@@ -891,7 +888,7 @@ static void networks(struct daemon *d, struct api_response *r)
 }
 
 void api_handle(void *opaque, const char *method, const char *full_path, const char *body_text,
-                size_t body_len, struct api_response *r)
+                size_t body_len, struct http_response *r)
 {
 	struct daemon *d = opaque;
 	char path[256];

@@ -7,11 +7,11 @@
 #define CLOISON_DAEMON_API_H
 
 #include "daemon/daemon.h"
-#include "daemon/server.h"
+#include "vm/http_server.h"
 
 /* The server's handler (opaque: the daemon). */
 void api_handle(void *opaque, const char *method, const char *path, const char *body, size_t body_len,
-                struct api_response *r);
+                struct http_response *r);
 /* Starts an instance in the background (autostart); false with err if it cannot begin. */
 bool api_start_async(struct daemon *d, struct instance *in, char *err, size_t errlen);
 

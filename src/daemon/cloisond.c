@@ -9,7 +9,7 @@
 #include "daemon/api.h"
 #include "daemon/daemon.h"
 #include "daemon/driver.h"
-#include "daemon/server.h"
+#include "vm/http_server.h"
 #include "util/fs.h"
 #include "util/log.h"
 
@@ -323,7 +323,7 @@ int main(int argc, char **argv)
 	}
 	pthread_t mon;
 	pthread_create(&mon, NULL, monitor, d);
-	struct server *srv = server_start(d->socket_path, api_handle, d, err, sizeof(err));
+	struct http_server *srv = http_server_start(d->socket_path, 0660, api_handle, d, err, sizeof(err));
 	if (!srv) {
 		log_error("%s", err);
 		return 1;
@@ -342,6 +342,6 @@ int main(int argc, char **argv)
 	int sig = 0;
 	sigwait(&sigs, &sig);
 	log_info("signal %d: stopping the API; instances keep running", sig);
-	server_stop(srv);
+	http_server_stop(srv);
 	return 0;
 }

@@ -58,10 +58,12 @@ json_t *metrics_instance_stats(struct daemon *d, struct instance *in, char *err,
 		struct cg_stats cs = {0};
 		if (in->has_cg && cg_read_stats(&in->cg, &cs) && cs.have[CG_CPUACCT]) cpu = cs.cpu_usage_ns;
 		if (cs.have[CG_MEMORY]) mem = cs.memory_bytes;
-		uint64_t pcpu = 0, prss = 0;
-		proc_usage(in->pid, &pcpu, &prss);
-		if (!cpu) cpu = pcpu;
-		if (!mem) mem = prss;
+		if (!cpu || !mem) { /* no cgroup: the process's own figures */
+			uint64_t pcpu = 0, prss = 0;
+			proc_usage(in->pid, &pcpu, &prss);
+			if (!cpu) cpu = pcpu;
+			if (!mem) mem = prss;
+		}
 	} else {
 		if (!(raw = ctdrv_stats(d, in, err, errlen))) return NULL;
 #define GET(k) (uint64_t) json_integer_value(json_object_get(raw, k))

@@ -5,34 +5,21 @@
 #define _GNU_SOURCE
 #include "control.h"
 
-#include "http.h"
+#include "http_server.h"
 #include "util/log.h"
 #include "util/parse.h"
 #include "virtio/blk.h"
 #include "virtio/net.h"
 
-#include <errno.h>
 #include <jansson.h>
-#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
-#include <unistd.h>
-
-#define MAX_CLIENTS 32
 
 struct control {
-	struct vm *v;
-	int listen_fd;
-	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
-	pthread_t thread;
-	_Atomic bool stopping;
-	_Atomic int clients;
+	struct http_server *server;
 };
 
 static int reply(char **response, int status, json_t *obj)
@@ -335,133 +322,21 @@ int control_handle(struct vm *v, const char *method, const char *path, const cha
 	return status;
 }
 
-static void respond(int fd, int status, const char *body)
+static void serve_request(void *opaque, const char *method, const char *path, const char *body,
+                          size_t body_len, struct http_response *r)
 {
-	http_write_response(fd, status, NULL, body, body ? strlen(body) : 0);
-}
-
-struct client {
-	struct control *c;
-	int fd;
-};
-
-static void *client_thread(void *arg)
-{
-	struct client *cl = arg;
-	static __thread char buf[HTTP_MAX_HEADER + HTTP_MAX_BODY];
-	size_t len = 0;
-	struct http_request req;
-	int status = 400;
-	const char *why = "incomplete request";
-	enum http_parse res = HTTP_INCOMPLETE;
-	while (len < sizeof(buf)) {
-		struct pollfd p = {cl->fd, POLLIN, 0};
-		if (poll(&p, 1, 10000) <= 0) break; /* a client that says nothing for 10 s is dropped */
-		ssize_t n = read(cl->fd, buf + len, sizeof(buf) - len);
-		if (n < 0 && errno == EINTR) continue;
-		if (n <= 0) break;
-		len += (size_t)n;
-		res = http_parse_request(buf, len, &req, &status, &why);
-		if (res != HTTP_INCOMPLETE) break;
-	}
-	if (res == HTTP_COMPLETE) {
-		char *body = NULL;
-		status = control_handle(cl->c->v, req.method, req.path, req.body, req.body_len, &body);
-		respond(cl->fd, status, body);
-		free(body);
-	} else if (res == HTTP_BAD) {
-		char *body = NULL;
-		error_reply(&body, status, why);
-		respond(cl->fd, status, body);
-		free(body);
-	}
-	close(cl->fd);
-	atomic_fetch_sub(&cl->c->clients, 1);
-	free(cl);
-	return NULL;
-}
-
-static void *accept_thread(void *arg)
-{
-	struct control *c = arg;
-	while (!atomic_load(&c->stopping)) {
-		struct pollfd p = {c->listen_fd, POLLIN, 0};
-		if (poll(&p, 1, 200) <= 0) continue;
-		int fd = accept4(c->listen_fd, NULL, NULL, SOCK_CLOEXEC);
-		if (fd < 0) continue;
-		if (atomic_load(&c->clients) >= MAX_CLIENTS) {
-			respond(fd, 409, "{\"error\":\"too many concurrent requests\"}");
-			close(fd);
-			continue;
-		}
-		struct client *cl = malloc(sizeof(*cl));
-		pthread_t t;
-		pthread_attr_t attr;
-		pthread_attr_init(&attr);
-		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-		if (cl) *cl = (struct client){c, fd};
-		atomic_fetch_add(&c->clients, 1);
-		if (!cl || pthread_create(&t, &attr, client_thread, cl)) {
-			atomic_fetch_sub(&c->clients, 1);
-			close(fd);
-			free(cl);
-		}
-		pthread_attr_destroy(&attr);
-	}
-	return NULL;
+	r->status = control_handle(opaque, method, path, body, body_len, &r->body);
 }
 
 struct control *control_start(struct vm *v, const char *path, char *err, size_t errlen)
 {
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	if (strlen(path) >= sizeof(sa.sun_path)) {
-		snprintf(err, errlen, "control socket path too long (at most %zu bytes): %s",
-		         sizeof(sa.sun_path) - 1, path);
-		return NULL;
-	}
-	strcpy(sa.sun_path, path);
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0) {
-		snprintf(err, errlen, "socket: %s", strerror(errno));
-		return NULL;
-	}
-	/* A socket file nobody listens on is stale: replace it. A live one is another VM's. */
-	struct stat sb;
-	if (lstat(path, &sb) == 0) {
-		int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		bool live = S_ISSOCK(sb.st_mode) && connect(probe, (struct sockaddr *)&sa, sizeof(sa)) == 0;
-		close(probe);
-		if (live || !S_ISSOCK(sb.st_mode)) {
-			snprintf(err, errlen, "%s already exists%s", path,
-			         live ? " and another VM is serving it" : "");
-			close(fd);
-			return NULL;
-		}
-		unlink(path);
-	}
-	mode_t old = umask(0177);
-	int rc = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
-	umask(old);
-	if (rc || listen(fd, 64)) {
-		snprintf(err, errlen, "cannot listen on %s: %s", path, strerror(errno));
-		close(fd);
-		return NULL;
-	}
 	struct control *c = calloc(1, sizeof(*c));
 	if (!c) {
-		close(fd);
-		unlink(path);
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
-	c->v = v;
-	c->listen_fd = fd;
-	strcpy(c->path, path);
-	if (pthread_create(&c->thread, NULL, accept_thread, c)) {
-		close(fd);
-		unlink(path);
+	if (!(c->server = http_server_start(path, 0600, serve_request, v, err, errlen))) {
 		free(c);
-		snprintf(err, errlen, "cannot start the control thread");
 		return NULL;
 	}
 	return c;
@@ -470,11 +345,6 @@ struct control *control_start(struct vm *v, const char *path, char *err, size_t 
 void control_stop(struct control *c)
 {
 	if (!c) return;
-	atomic_store(&c->stopping, true);
-	pthread_join(c->thread, NULL);
-	close(c->listen_fd);
-	unlink(c->path);
-	/* Requests in progress finish on their own threads; wait for them before the VM goes away. */
-	for (int i = 0; i < 1000 && atomic_load(&c->clients); i++) usleep(10000);
+	http_server_stop(c->server); /* requests in progress finish before the VM goes away */
 	free(c);
 }

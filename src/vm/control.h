@@ -1,8 +1,9 @@
 /*
  * control.h — a running VM's control socket: HTTP/1.1 with JSON bodies on a
  * unix socket (curl --unix-socket works). Endpoints and errors are listed
- * in docs/api.md. Each connection carries one request and is served on its
- * own thread; lifecycle operations are serialized by the VM's op_lock.
+ * in docs/api.md. Each connection carries one request, served by the
+ * http_server's workers; lifecycle operations are serialized by the VM's
+ * op_lock.
  */
 #ifndef CLOISON_CONTROL_H
 #define CLOISON_CONTROL_H

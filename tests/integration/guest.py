@@ -14,6 +14,36 @@ import time
 PROMPT = "guest# "
 
 
+def http_unix(sock, method, path, body=None, raw=None, timeout=30):
+    """One HTTP request on a unix socket (a VM's control socket, cloisond's); returns (status, body):
+    the body parsed as JSON, its text when it is not JSON, None when empty. raw: bytes sent as they are."""
+    import json
+    s = socket.socket(socket.AF_UNIX)
+    s.settimeout(timeout)
+    try:
+        s.connect(sock)
+        if raw is None:
+            data = json.dumps(body).encode() if body is not None else b""
+            raw = f"{method} {path} HTTP/1.1\r\nHost: x\r\nContent-Length: {len(data)}\r\n\r\n".encode() + data
+        s.sendall(raw)
+        resp = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            resp += chunk
+    finally:
+        s.close()
+    head, _, text = resp.partition(b"\r\n\r\n")
+    status = int(head.split()[1])
+    if not text.strip():
+        return status, None
+    try:
+        return status, json.loads(text)
+    except ValueError:
+        return status, text.decode(errors="replace")
+
+
 def free_port():
     """A TCP port on 127.0.0.1 that nobody listens on right now."""
     s = socket.socket()

@@ -33,6 +33,9 @@ import tempfile
 import time
 import unittest
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from guest import http_unix  # noqa: E402
+
 CLOISON = None
 CLOISOND = None
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -48,31 +51,7 @@ def build_guest(out, loops):
 
 def api(method, path, body=None, raw=None, timeout=30):
     """One request on the daemon's socket; returns (status, parsed body or text)."""
-    s = socket.socket(socket.AF_UNIX)
-    s.settimeout(timeout)
-    try:
-        s.connect(Daemon.sock)
-    except OSError:
-        s.close()
-        raise
-    data = raw if raw is not None else (json.dumps(body).encode() if body is not None else b"")
-    if raw is None:
-        s.sendall(f"{method} {path} HTTP/1.1\r\nHost: x\r\nContent-Length: {len(data)}\r\n\r\n".encode() + data)
-    else:
-        s.sendall(raw)
-    resp = b""
-    while True:
-        chunk = s.recv(65536)
-        if not chunk:
-            break
-        resp += chunk
-    s.close()
-    head, _, text = resp.partition(b"\r\n\r\n")
-    status = int(head.split()[1])
-    try:
-        return status, json.loads(text)
-    except ValueError:
-        return status, text.decode(errors="replace")
+    return http_unix(Daemon.sock, method, path, body, raw, timeout)
 
 
 class Daemon:

@@ -35,7 +35,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from guest import Guest, free_port  # noqa: E402
+from guest import Guest, free_port, http_unix  # noqa: E402
 
 CLOISON = None
 TICK_LOOP = 'i=0; while true; do echo "tick $i"; i=$((i+1)); sleep 0.1; done &'
@@ -43,22 +43,7 @@ TICK_LOOP = 'i=0; while true; do echo "tick $i"; i=$((i+1)); sleep 0.1; done &'
 
 def api(sock, method, path, body=None, raw=None):
     """One HTTP request on the control socket; returns (status, parsed JSON body)."""
-    s = socket.socket(socket.AF_UNIX)
-    s.connect(sock)
-    if raw is None:
-        data = json.dumps(body).encode() if body is not None else b""
-        raw = (f"{method} {path} HTTP/1.1\r\nHost: x\r\nContent-Length: {len(data)}\r\n\r\n").encode() + data
-    s.sendall(raw)
-    resp = b""
-    while True:
-        chunk = s.recv(65536)
-        if not chunk:
-            break
-        resp += chunk
-    s.close()
-    head, _, body = resp.partition(b"\r\n\r\n")
-    status = int(head.split()[1])
-    return status, json.loads(body) if body.strip() else None
+    return http_unix(sock, method, path, body, raw)
 
 
 def ticks(text):

@@ -1,10 +1,10 @@
 /*
- * server.c — see server.h.
+ * http_server.c — see http_server.h.
  */
 #define _GNU_SOURCE
-#include "server.h"
+#include "http_server.h"
 
-#include "vm/http.h"
+#include "http.h"
 
 #include <errno.h>
 #include <grp.h>
@@ -22,10 +22,10 @@
 #define WORKERS 32
 #define QUEUE_MAX 4096
 
-struct server {
+struct http_server {
 	int listen_fd;
 	char path[108];
-	server_handler handler;
+	http_handler handler;
 	void *opaque;
 	pthread_t acceptor, workers[WORKERS];
 	pthread_mutex_t lock;
@@ -35,7 +35,7 @@ struct server {
 	_Atomic bool stopping;
 };
 
-static void serve(struct server *s, int fd)
+static void serve(struct http_server *s, int fd)
 {
 	static __thread char buf[HTTP_MAX_HEADER + HTTP_MAX_BODY];
 	size_t len = 0;
@@ -58,7 +58,7 @@ static void serve(struct server *s, int fd)
 		int n = snprintf(body, sizeof(body), "{\"error\":\"%s\"}", why);
 		http_write_response(fd, status, NULL, body, (size_t)n);
 	} else if (res == HTTP_COMPLETE) {
-		struct api_response r = {0};
+		struct http_response r = {0};
 		s->handler(s->opaque, req.method, req.path, req.body, req.body_len, &r);
 		if (r.takeover) {
 			static const char head[] = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: "
@@ -77,7 +77,7 @@ static void serve(struct server *s, int fd)
 
 static void *worker(void *arg)
 {
-	struct server *s = arg;
+	struct http_server *s = arg;
 	for (;;) {
 		pthread_mutex_lock(&s->lock);
 		while (!s->count && !atomic_load(&s->stopping)) pthread_cond_wait(&s->cond, &s->lock);
@@ -95,7 +95,7 @@ static void *worker(void *arg)
 
 static void *acceptor(void *arg)
 {
-	struct server *s = arg;
+	struct http_server *s = arg;
 	while (!atomic_load(&s->stopping)) {
 		struct pollfd p = {s->listen_fd, POLLIN, 0};
 		if (poll(&p, 1, 200) <= 0) continue;
@@ -118,7 +118,8 @@ static void *acceptor(void *arg)
 	return NULL;
 }
 
-struct server *server_start(const char *path, server_handler h, void *opaque, char *err, size_t errlen)
+struct http_server *http_server_start(const char *path, unsigned mode, http_handler h, void *opaque,
+                                      char *err, size_t errlen)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	if (strlen(path) >= sizeof(sa.sun_path)) {
@@ -126,15 +127,20 @@ struct server *server_start(const char *path, server_handler h, void *opaque, ch
 		return NULL;
 	}
 	strcpy(sa.sun_path, path);
-	int probe = http_connect_unix(path, err, errlen);
-	if (probe >= 0) {
-		close(probe);
-		snprintf(err, errlen, "another cloisond serves %s", path);
-		return NULL;
+	struct stat st;
+	if (lstat(path, &st) == 0) {
+		char ignore[256];
+		int probe = S_ISSOCK(st.st_mode) ? http_connect_unix(path, ignore, sizeof(ignore)) : -1;
+		if (probe >= 0 || !S_ISSOCK(st.st_mode)) {
+			if (probe >= 0) close(probe);
+			snprintf(err, errlen, "%s already exists%s", path,
+			         probe >= 0 ? " and another process is serving it" : "");
+			return NULL;
+		}
+		unlink(path); /* stale: nobody listens */
 	}
-	unlink(path);
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	mode_t old = umask(0117);
+	mode_t old = umask(~(mode_t)mode & 0777);
 	int rc = fd < 0 ? -1 : bind(fd, (struct sockaddr *)&sa, sizeof(sa));
 	umask(old);
 	if (rc || listen(fd, 1024)) {
@@ -142,10 +148,10 @@ struct server *server_start(const char *path, server_handler h, void *opaque, ch
 		if (fd >= 0) close(fd);
 		return NULL;
 	}
-	struct group *g = getgrnam("cloison"); /* members of `cloison` may use the API */
+	struct group *g = (mode & 0070) ? getgrnam("cloison") : NULL; /* members of `cloison` may use it */
 	if (g && chown(path, (uid_t)-1, g->gr_gid)) {
 	}
-	struct server *s = calloc(1, sizeof(*s));
+	struct http_server *s = calloc(1, sizeof(*s));
 	if (!s) {
 		close(fd);
 		snprintf(err, errlen, "out of memory");
@@ -162,7 +168,7 @@ struct server *server_start(const char *path, server_handler h, void *opaque, ch
 	return s;
 }
 
-void server_stop(struct server *s)
+void http_server_stop(struct http_server *s)
 {
 	if (!s) return;
 	atomic_store(&s->stopping, true);
