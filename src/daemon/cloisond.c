@@ -105,7 +105,7 @@ void daemon_save_runtime(struct daemon *d, struct instance *in)
 
 void daemon_refresh(struct daemon *d, struct instance *in)
 {
-	if (in->def.type == INST_CT && !in->busy) ctdrv_refresh(d, in);
+	if (in->def.type == INST_CT && !in->busy && !ctdrv_current(d, in)) ctdrv_refresh(d, in);
 }
 
 void daemon_wake_monitor(struct daemon *d)
@@ -115,7 +115,7 @@ void daemon_wake_monitor(struct daemon *d)
 	}
 }
 
-/* Watches the VM processes' pidfds and records each end. */
+/* Watches the pidfds of VM processes and container inits, and records each end. */
 static void *monitor(void *arg)
 {
 	struct daemon *d = arg;
@@ -128,7 +128,7 @@ static void *monitor(void *arg)
 			p[n++] = (struct pollfd){d->monitor_wake, POLLIN, 0};
 			for (size_t i = 0; i < d->ninsts; i++) {
 				struct instance *in = d->insts[i];
-				if (in->def.type != INST_VM || in->pidfd < 0) continue;
+				if (in->pidfd < 0) continue;
 				inst_get(in);
 				who[n] = in;
 				p[n++] = (struct pollfd){in->pidfd, POLLIN, 0};
@@ -150,8 +150,12 @@ static void *monitor(void *arg)
 		pthread_mutex_lock(&d->lock);
 		for (size_t i = 1; i < n; i++) {
 			struct instance *in = who[i];
-			if ((p[i].revents & (POLLIN | POLLHUP | POLLERR)) && in->pidfd == p[i].fd)
-				vmdrv_exited(d, in);
+			if ((p[i].revents & (POLLIN | POLLHUP | POLLERR)) && in->pidfd == p[i].fd) {
+				if (in->def.type == INST_VM)
+					vmdrv_exited(d, in);
+				else
+					ctdrv_exited(d, in);
+			}
 			inst_put(in);
 		}
 		pthread_mutex_unlock(&d->lock);

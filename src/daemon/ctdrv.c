@@ -19,6 +19,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/pidfd.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -102,9 +104,10 @@ bool ctdrv_start(struct daemon *d, struct instance *in, char *err, size_t errlen
 		return false;
 	}
 	pthread_mutex_lock(&d->lock);
-	ctdrv_refresh(d, in);
 	in->started_at = (int64_t)time(NULL);
 	in->message[0] = 0;
+	in->state = ST_STOPPED; /* what the record says now: running, or already ended */
+	ctdrv_refresh(d, in);
 	daemon_save_runtime(d, in);
 	pthread_mutex_unlock(&d->lock);
 	return true;
@@ -162,18 +165,51 @@ bool ctdrv_remove(struct daemon *d, struct instance *in, char *err, size_t errle
 	return ct_remove(in->def.name, true, err, errlen);
 }
 
+/* The identity of the engine's state.json (all zero when absent). */
+static void record_key(const struct instance *in, uint64_t key[3])
+{
+	char dir[PATH_MAX], path[PATH_MAX + 16];
+	struct stat st;
+	key[0] = key[1] = key[2] = 0;
+	if (!ct_dir(in->def.name, dir, sizeof(dir))) return;
+	snprintf(path, sizeof(path), "%s/state.json", dir);
+	if (stat(path, &st)) return;
+	key[0] = (uint64_t)st.st_ino;
+	key[1] = (uint64_t)st.st_size;
+	key[2] = (uint64_t)st.st_mtim.tv_sec * 1000000000u + (uint64_t)st.st_mtim.tv_nsec;
+}
+
+bool ctdrv_current(struct daemon *d, struct instance *in)
+{
+	(void)d;
+	uint64_t key[3];
+	record_key(in, key);
+	/* An up container is current only while its init is watched (the pidfd reports its end). */
+	bool up = in->state == ST_RUNNING || in->state == ST_PAUSED;
+	return (key[0] || key[2]) && !memcmp(key, in->rec_key, sizeof(key)) && (!up || in->pidfd >= 0);
+}
+
+static void unwatch(struct instance *in)
+{
+	if (in->pidfd >= 0) close(in->pidfd);
+	in->pidfd = -1;
+}
+
 void ctdrv_refresh(struct daemon *d, struct instance *in)
 {
 	struct ct_spec s;
 	struct ct_runtime rt;
 	char msg[256];
+	record_key(in, in->rec_key);
 	if (!ct_record_load(in->def.name, &s, &rt, msg, sizeof(msg))) {
 		if (in->state != ST_STARTING) in->state = ST_STOPPED;
 		in->pid = 0;
+		unwatch(in);
 		return;
 	}
 	ct_spec_free(&s);
 	enum ct_status st = ct_status_of(&rt);
+	pid_t was = in->pid;
 	in->pid = st == CT_RUNNING || st == CT_PAUSED ? rt.pid : 0;
 	in->pid_start = in->pid ? rt.pid_start : 0;
 	if (st == CT_RUNNING)
@@ -186,4 +222,18 @@ void ctdrv_refresh(struct daemon *d, struct instance *in)
 		if (rt.stopped_at) in->started_at = rt.started_at;
 		snprintf(in->message, sizeof(in->message), "init exited (%d)", rt.exit_code);
 	}
+	if (!in->pid || in->pid != was) unwatch(in);
+	if (in->pid && in->pidfd < 0) {
+		/* Opened after the liveness check: if init ended in between, the pidfd is ready at once. */
+		in->pidfd = (int)pidfd_open(in->pid, 0);
+		if (in->pidfd >= 0) daemon_wake_monitor(d);
+	}
+}
+
+void ctdrv_exited(struct daemon *d, struct instance *in)
+{
+	unwatch(in);
+	if (in->busy) return; /* the operation under way refreshes when it ends */
+	ctdrv_refresh(d, in);
+	daemon_save_runtime(d, in);
 }

@@ -34,6 +34,9 @@ struct instance {
 	char message[256];  /* why it stopped or crashed */
 	struct cg_group cg; /* VMs: the instance's cgroup */
 	bool has_cg;
+	/* Containers: which engine record (state.json: inode, size, mtime) the state was last read from;
+	 * while it is unchanged and init's pidfd has not fired, the state is current. */
+	uint64_t rec_key[3];
 	const char *busy; /* the operation holding it ("start", ...), NULL when free */
 	bool removed;     /* deleted: freed when the last reference goes */
 	int refs;         /* requests and operations using it (lock held to change) */

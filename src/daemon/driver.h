@@ -42,8 +42,13 @@ bool ctdrv_apply_limits(struct daemon *d, struct instance *in, char *err, size_t
 json_t *ctdrv_stats(struct daemon *d, struct instance *in, char *err, size_t errlen);
 /* Drops the engine's record (the container is stopped). */
 bool ctdrv_remove(struct daemon *d, struct instance *in, char *err, size_t errlen);
-/* Reads the state from the engine's record (lock held). */
+/* Reads the state from the engine's record and watches a running init's pidfd (lock held). */
 void ctdrv_refresh(struct daemon *d, struct instance *in);
+/* Whether the state read last is still current: the engine's record is unchanged and init has not
+ * ended (one stat; lock held). */
+bool ctdrv_current(struct daemon *d, struct instance *in);
+/* Init's pidfd fired: re-reads the record (lock held). */
+void ctdrv_exited(struct daemon *d, struct instance *in);
 
 /* Converts limits to the cgroup form. */
 struct cg_limits inst_cg_limits(const struct inst_limits *l);

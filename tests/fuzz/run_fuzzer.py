@@ -92,6 +92,12 @@ def main():
     elif "http" in os.path.basename(fuzzer):
         seeds = {"get": b"GET /vm HTTP/1.1\r\nHost: x\r\n\r\n",
                  "post": b"POST /vm/save HTTP/1.1\r\ncontent-length: 15\r\n\r\n{\"dir\": \"/tmp\"}"}
+    elif "fuzz_def" in os.path.basename(fuzzer):
+        seeds = {"vm": b'{"name":"a","autostart":true,"vm":{"memory":"64M","cpus":2,"disks":["/d,ro"],'
+                       b'"nets":["user"]},"limits":{"cpu_weight":100,"cpu_max":50,"cpuset":"0-1"}}',
+                 "ct": b'{"name":"b","type":"container","container":{"rootfs":"/","argv":["/bin/sh"],'
+                       b'"net":"none"},"limits":{"pids":64}}',
+                 "limits": b'{"cpu_max":25,"memory":"1G","disk_bps":"10M"}'}
     elif "virtio_net" in os.path.basename(fuzzer):
         seeds = {"frames": seed_virtio_net()}
     elif "virtqueue" in os.path.basename(fuzzer):

@@ -193,8 +193,27 @@ class DaemonTest(unittest.TestCase):
         self.assertEqual(info("box")["status"]["state"], "stopped")
         cli("start", "box")  # a stopped container starts again
         self.assertEqual(info("box")["status"]["state"], "running")
+        # An init killed behind the daemon's back is noticed (its pidfd), in list as in info.
+        os.kill(info("box")["status"]["pid"], signal.SIGKILL)
+        for _ in range(100):
+            if [i for i in json.loads(cli("list", "--format", "json").stdout)
+                    if i["name"] == "box" and i["status"]["state"] == "stopped"]:
+                break
+            time.sleep(0.05)
+        self.assertEqual(info("box")["status"]["state"], "stopped")
         cli("rm", "--force", "box")
         self.assertEqual(api("GET", "/v1/instances/box")[0], 404)
+        # A container whose command ends on its own is stopped with its exit code.
+        cli("create", "--type", "container", "once", "--rootfs", self.rootfs, "--overlay",
+            "--", "/bin/sh", "-c", "exit 7")
+        cli("start", "once")
+        for _ in range(100):
+            if info("once")["status"]["state"] == "stopped":
+                break
+            time.sleep(0.05)
+        st = info("once")["status"]
+        self.assertEqual((st["state"], st["exit_code"]), ("stopped", 7), st)
+        cli("rm", "once")
 
     def test_restart_keeps_instances_and_state(self):
         self.vm("keep1")
