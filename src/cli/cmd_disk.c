@@ -7,7 +7,7 @@
 #include "commands.h"
 
 #include "block/block.h"
-#include "block/image_ops.h"
+#include "block/image_file.h"
 #include "block/qcow2.h"
 #include "block/qcow2_internal.h"
 #include "util/log.h"
@@ -17,7 +17,6 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <jansson.h>
-#include <libgen.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,11 +26,6 @@
 #include <unistd.h>
 
 extern char **environ;
-
-static bool is_native(const char *fmt)
-{
-	return !strcmp(fmt, "raw") || !strcmp(fmt, "qcow2");
-}
 
 static bool is_foreign(const char *fmt)
 {
@@ -148,33 +142,6 @@ static bool parse_o(char *spec, struct create_opts *o)
 	return true;
 }
 
-static int create_raw(const char *path, uint64_t size, const char *prealloc, struct progress *pr)
-{
-	int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-	if (fd < 0) {
-		log_error("cannot create '%s': %s", path, strerror(errno));
-		return 1;
-	}
-	int rc = ftruncate(fd, (off_t)size) ? errno : 0;
-	if (rc == 0 && prealloc && !strcmp(prealloc, "falloc")) rc = posix_fallocate(fd, 0, (off_t)size);
-	if (rc == 0 && prealloc && !strcmp(prealloc, "full")) {
-		static uint8_t zeros[1 << 20];
-		for (uint64_t off = 0; off < size && rc == 0; off += sizeof(zeros)) {
-			size_t n = size - off < sizeof(zeros) ? (size_t)(size - off) : sizeof(zeros);
-			if (pwrite(fd, zeros, n, (off_t)off) != (ssize_t)n) rc = errno ? errno : EIO;
-			progress_cb(pr, off + n, size);
-		}
-	}
-	if (rc == 0 && fsync(fd)) rc = errno;
-	close(fd);
-	if (rc) {
-		log_error("cannot create '%s': %s", path, strerror(rc));
-		unlink(path);
-		return 1;
-	}
-	return 0;
-}
-
 static void create_usage(FILE *f)
 {
 	fprintf(f,
@@ -216,7 +183,7 @@ static int disk_create(int argc, char **argv)
 	}
 	const char *path = argv[optind];
 	if (!fmt) fmt = backing || ends_with(path, ".qcow2") ? "qcow2" : "raw";
-	if (!is_native(fmt)) {
+	if (!image_format_native(fmt)) {
 		log_error("cannot create '%s' images (supported: raw, qcow2)", fmt);
 		return 2;
 	}
@@ -225,61 +192,26 @@ static int disk_create(int argc, char **argv)
 		log_error("bad size '%s' (e.g. 10G, 512M)", argv[optind + 1]);
 		return 2;
 	}
-	if (backing && strcmp(fmt, "qcow2")) {
-		log_error("only qcow2 images can have a backing file");
-		return 2;
-	}
-	if (backing) {
-		/* Open the backing file as the overlay will: relative to the overlay's directory. */
-		char dir[4096], bpath[4096 + 1100];
-		snprintf(dir, sizeof(dir), "%s", path);
-		if (backing[0] == '/')
-			snprintf(bpath, sizeof(bpath), "%s", backing);
-		else
-			snprintf(bpath, sizeof(bpath), "%s/%s", dirname(dir), backing);
-		if (!backing_fmt && !(backing_fmt = user_format(bpath, NULL))) return 1;
-		if (!is_native(backing_fmt)) {
-			log_error("backing file '%s' is %s: convert it to qcow2 or raw first", backing,
-			          backing_fmt);
-			return 1;
-		}
-		char err[1024];
-		struct block_backend *bb = block_open(
-		    bpath, backing_fmt, BLOCK_OPEN_READONLY | BLOCK_OPEN_NO_LOCK, err, sizeof(err));
-		if (!bb) {
-			log_error("backing file: %s", err);
-			return 1;
-		}
-		if (!size) size = bb->size;
-		block_close(bb);
-	}
-	if (!size) {
+	if (!size && !backing) {
 		log_error("give a size (e.g. `cloison disk create %s 10G`)", path);
 		return 2;
 	}
-	if (size % 512) size = (size + 511) & ~511ULL;
-	if (!strcmp(fmt, "raw")) {
-		if (create_raw(path, size, co.prealloc, &pr)) return 1;
-	} else {
-		if (co.prealloc && strcmp(co.prealloc, "off")) {
-			log_error("qcow2 images are created dynamic (preallocation=off); use raw for a "
-			          "static disk");
-			return 2;
-		}
-		struct qcow2_create_opts qo = {
-		    .size = size,
-		    .cluster_bits = co.cluster_size ? (unsigned)__builtin_ctzll(co.cluster_size) : 0,
-		    .version = co.version,
-		    .refcount_order = co.refcount_order,
-		    .backing = backing,
-		    .backing_format = backing_fmt,
-		};
-		char err[1024];
-		if (qcow2_create(path, &qo, err, sizeof(err))) {
-			log_error("%s", err);
-			return 1;
-		}
+	struct image_create_opts io = {
+	    .format = fmt,
+	    .size = size,
+	    .prealloc = co.prealloc,
+	    .cluster_bits = co.cluster_size ? (unsigned)__builtin_ctzll(co.cluster_size) : 0,
+	    .version = co.version,
+	    .refcount_order = co.refcount_order,
+	    .backing = backing,
+	    .backing_format = backing_fmt,
+	};
+	char err[1024];
+	if (image_create(path, &io, progress_cb, &pr, err, sizeof(err))) {
+		log_error("%s", err);
+		return 1;
 	}
+	size = io.size;
 	char hs[32];
 	human_size(size, hs, sizeof(hs));
 	printf("Formatting '%s', fmt=%s size=%llu (%s)%s%s\n", path, fmt, (unsigned long long)size, hs,
@@ -288,40 +220,6 @@ static int disk_create(int argc, char **argv)
 }
 
 /* ---- info ---- */
-
-static json_t *info_json(struct block_backend *b, const char *path, const char *fmt)
-{
-	json_t *o = json_object();
-	json_object_set_new(o, "filename", json_string(path));
-	json_object_set_new(o, "format", json_string(fmt));
-	json_object_set_new(o, "virtual-size", json_integer((json_int_t)b->size));
-	json_object_set_new(o, "actual-size", json_integer((json_int_t)block_host_allocated(b)));
-	const struct qcow2_header *h = qcow2_header_of(b);
-	if (h) {
-		json_object_set_new(o, "cluster-size", json_integer((json_int_t)(1ULL << h->cluster_bits)));
-		if (h->backing_file[0]) {
-			json_object_set_new(o, "backing-filename", json_string(h->backing_file));
-			if (h->backing_format[0])
-				json_object_set_new(o, "backing-filename-format",
-				                    json_string(h->backing_format));
-		}
-		json_object_set_new(o, "dirty-flag",
-		                    json_boolean(h->incompatible_features & QCOW2_INCOMPAT_DIRTY));
-		json_t *d = json_object();
-		json_object_set_new(d, "compat", json_string(h->version == 3 ? "1.1" : "0.10"));
-		json_object_set_new(d, "refcount-bits", json_integer(1 << h->refcount_order));
-		json_object_set_new(d, "corrupt",
-		                    json_boolean(h->incompatible_features & QCOW2_INCOMPAT_CORRUPT));
-		json_object_set_new(d, "lazy-refcounts",
-		                    json_boolean(h->compatible_features & QCOW2_COMPAT_LAZY_REFCOUNTS));
-		json_object_set_new(d, "snapshots", json_integer(h->nb_snapshots));
-		json_t *fs = json_object();
-		json_object_set_new(fs, "type", json_string("qcow2"));
-		json_object_set_new(fs, "data", d);
-		json_object_set_new(o, "format-specific", fs);
-	}
-	return o;
-}
 
 static void print_info(json_t *o)
 {
@@ -390,7 +288,7 @@ static int disk_info(int argc, char **argv)
 			rc = 1;
 			break;
 		}
-		if (!is_native(f)) {
+		if (!image_format_native(f)) {
 			log_error("'%s' is a %s image: `cloison disk convert` imports it (through qemu-img)",
 			          path, f);
 			rc = 1;
@@ -407,16 +305,11 @@ static int disk_info(int argc, char **argv)
 			rc = 1;
 			break;
 		}
-		json_array_append_new(list, info_json(b, path, f));
+		json_array_append_new(list, image_info_json(b, path, f));
 		const struct qcow2_header *h = qcow2_header_of(b);
 		char next[4096] = "";
 		if (chain && h && h->backing_file[0]) {
-			char dir[4096];
-			snprintf(dir, sizeof(dir), "%s", path);
-			if (h->backing_file[0] == '/')
-				snprintf(next, sizeof(next), "%s", h->backing_file);
-			else
-				snprintf(next, sizeof(next), "%s/%s", dirname(dir), h->backing_file);
+			image_backing_path(path, h->backing_file, next, sizeof(next));
 			snprintf(next_fmt, sizeof(next_fmt), "%s", h->backing_format);
 			fmt = next_fmt[0] ? next_fmt : NULL; /* outlives the backend closed below */
 		}
@@ -609,7 +502,7 @@ static int disk_convert(int argc, char **argv)
 	}
 	const char *src = argv[optind], *dst = argv[optind + 1];
 	if (!dst_fmt) dst_fmt = ends_with(dst, ".qcow2") ? "qcow2" : "raw";
-	if (!is_native(dst_fmt)) {
+	if (!image_format_native(dst_fmt)) {
 		log_error("cannot write '%s' images (supported: raw, qcow2)", dst_fmt);
 		return 2;
 	}
@@ -625,7 +518,7 @@ static int disk_convert(int argc, char **argv)
 		                "-O",       (char *)dst_fmt, (char *)src,         (char *)dst, NULL};
 		return run_qemu_img(args);
 	}
-	if (!is_native(f)) {
+	if (!image_format_native(f)) {
 		log_error("unknown source format '%s'", f);
 		return 2;
 	}
@@ -635,39 +528,17 @@ static int disk_convert(int argc, char **argv)
 		log_error("%s", err);
 		return 1;
 	}
-	int rc = 0;
-	if (!strcmp(dst_fmt, "raw")) {
-		rc = create_raw(dst, s->size, co.prealloc, &(struct progress){0});
-	} else {
-		struct qcow2_create_opts qo = {
-		    .size = s->size,
-		    .cluster_bits = co.cluster_size ? (unsigned)__builtin_ctzll(co.cluster_size) : 0,
-		    .version = co.version,
-		    .refcount_order = co.refcount_order,
-		};
-		if (qcow2_create(dst, &qo, err, sizeof(err))) {
-			log_error("%s", err);
-			rc = 1;
-		}
-	}
-	if (rc) {
-		block_close(s);
-		return 1;
-	}
-	struct block_backend *d = block_open(dst, dst_fmt, 0, err, sizeof(err));
-	if (!d) {
-		log_error("%s", err);
-		block_close(s);
-		unlink(dst);
-		return 1;
-	}
-	bool fresh = !co.prealloc || strcmp(co.prealloc, "full");
-	rc = image_copy(s, d, fresh, progress_cb, &pr);
+	struct image_create_opts io = {
+	    .format = dst_fmt,
+	    .prealloc = co.prealloc,
+	    .cluster_bits = co.cluster_size ? (unsigned)__builtin_ctzll(co.cluster_size) : 0,
+	    .version = co.version,
+	    .refcount_order = co.refcount_order,
+	};
+	int rc = image_convert(s, dst, &io, progress_cb, &pr, err, sizeof(err));
 	block_close(s);
-	block_close(d);
 	if (rc) {
-		log_error("converting '%s' failed: %s", src, strerror(-rc));
-		unlink(dst);
+		log_error("converting '%s' failed: %s", src, err);
 		return 1;
 	}
 	return 0;
@@ -698,7 +569,7 @@ static int disk_resize(int argc, char **argv)
 	const char *path = argv[optind], *spec = argv[optind + 1];
 	const char *f = user_format(path, fmt);
 	if (!f) return 1;
-	if (!is_native(f)) {
+	if (!image_format_native(f)) {
 		log_error("cannot resize %s images", f);
 		return 1;
 	}
@@ -777,13 +648,13 @@ static int disk_rebase(int argc, char **argv)
 		log_error("only qcow2 images have a backing file");
 		return 1;
 	}
-	char dir[4096], bpath[4096 + 1100] = "";
-	snprintf(dir, sizeof(dir), "%s", path);
-	if (backing[0])
-		snprintf(bpath, sizeof(bpath), backing[0] == '/' ? "%s%s" : "%s/%s",
-		         backing[0] == '/' ? "" : dirname(dir), backing);
+	char bpath[4096] = "";
+	if (backing[0] && !image_backing_path(path, backing, bpath, sizeof(bpath))) {
+		log_error("backing file path too long");
+		return 1;
+	}
 	if (backing[0] && !backing_fmt && !(backing_fmt = user_format(bpath, NULL))) return 1;
-	if (backing[0] && !is_native(backing_fmt)) {
+	if (backing[0] && !image_format_native(backing_fmt)) {
 		log_error("backing format '%s' is not supported", backing_fmt);
 		return 1;
 	}
@@ -865,10 +736,8 @@ static int disk_commit(int argc, char **argv)
 		block_close(top);
 		return 1;
 	}
-	char dir[4096], bpath[4096 + 1100];
-	snprintf(dir, sizeof(dir), "%s", path);
-	snprintf(bpath, sizeof(bpath), h->backing_file[0] == '/' ? "%s%s" : "%s/%s",
-	         h->backing_file[0] == '/' ? "" : dirname(dir), h->backing_file);
+	char bpath[4096];
+	image_backing_path(path, h->backing_file, bpath, sizeof(bpath));
 	struct block_backend *base = block_open(bpath, h->backing_format, 0, err, sizeof(err));
 	if (!base) {
 		log_error("backing file: %s", err);
