@@ -9,6 +9,7 @@
  */
 #define _GNU_SOURCE
 #include "commands.h"
+#include "daemon_client.h"
 
 #include "container/lifecycle.h"
 #include "util/parse.h"
@@ -26,96 +27,6 @@
 #include <unistd.h>
 
 #define ESCAPE 0x1d /* Ctrl-] as in virsh console */
-
-static const char *socket_path(void)
-{
-	static char buf[256];
-	const char *s = getenv("CLOISON_SOCKET");
-	if (s) return s;
-	if (geteuid() == 0) return "/run/cloison/cloisond.sock";
-	const char *x = getenv("XDG_RUNTIME_DIR");
-	snprintf(buf, sizeof(buf), "%s/cloison/cloisond.sock", x ? x : "/tmp");
-	return buf;
-}
-
-/* One API call. Returns the status (0: unreachable, message printed) and the JSON answer. */
-static int call(const char *method, const char *path, json_t *body, json_t **out)
-{
-	char *text = body ? json_dumps(body, JSON_COMPACT) : NULL, *resp = NULL, err[512];
-	int st = http_call_unix(socket_path(), method, path, text, 3600000, &resp, err, sizeof(err));
-	free(text);
-	if (!st) {
-		fprintf(stderr, "cloison: cannot reach cloisond: %s (is it running? `cloisond &`)\n", err);
-		return 0;
-	}
-	json_t *j = resp ? json_loads(resp, JSON_DECODE_ANY, NULL) : NULL;
-	if (!j && resp) j = json_string(resp);
-	free(resp);
-	if (st >= 300) {
-		const char *e = json_string_value(json_object_get(j, "error"));
-		fprintf(stderr, "cloison: %s\n", e ? e : "request failed");
-	}
-	if (out)
-		*out = j;
-	else
-		json_decref(j);
-	return st;
-}
-
-static int rc_of(int st)
-{
-	return st == 0 ? 3 : st >= 300 ? 1 : 0;
-}
-
-/* Waits for an operation the answer names; 0 when it succeeded. */
-static int wait_op(json_t *answer, const char *doing)
-{
-	json_int_t id = json_integer_value(json_object_get(json_object_get(answer, "operation"), "id"));
-	if (!id) return 0;
-	bool tty = isatty(STDERR_FILENO);
-	if (tty && doing) fprintf(stderr, "%s...", doing);
-	for (;;) {
-		char path[64];
-		snprintf(path, sizeof(path), "/v1/operations/%lld?wait=30", (long long)id);
-		json_t *op = NULL;
-		int st = call("GET", path, NULL, &op);
-		if (st != 200) {
-			json_decref(op);
-			return rc_of(st);
-		}
-		const char *status = json_string_value(json_object_get(op, "status"));
-		if (status && strcmp(status, "running")) {
-			int rc = strcmp(status, "success") ? 1 : 0;
-			if (tty && doing) fprintf(stderr, " %s\n", rc ? "failed" : "done");
-			if (rc)
-				fprintf(stderr, "cloison: %s\n",
-				        json_string_value(json_object_get(op, "error")));
-			json_decref(op);
-			return rc;
-		}
-		json_decref(op);
-		if (tty && doing) fputc('.', stderr);
-	}
-}
-
-static bool want_json(int *argc, char **argv)
-{
-	for (int i = 1; i < *argc - 1; i++)
-		if (!strcmp(argv[i], "--format")) {
-			bool j = !strcmp(argv[i + 1], "json");
-			memmove(&argv[i], &argv[i + 2], (size_t)(*argc - i - 2) * sizeof(char *));
-			*argc -= 2;
-			return j;
-		}
-	return false;
-}
-
-static void print_json(json_t *j)
-{
-	char *t = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-	if (t) puts(t);
-	free(t);
-}
 
 /* ---- create ---- */
 
@@ -288,15 +199,15 @@ static int cmd_create(int argc, char **argv)
 		}
 	}
 	json_t *ans = NULL;
-	int st = call("POST", "/v1/instances", def, &ans);
+	int st = dc_call("POST", "/v1/instances", def, &ans);
 	ok = st == 201;
 	if (ok && start) {
 		char path[128];
 		snprintf(path, sizeof(path), "/v1/instances/%s/start",
 		         json_string_value(json_object_get(def, "name")));
 		json_t *op = NULL;
-		st = call("POST", path, NULL, &op);
-		ok = st == 202 && wait_op(op, "Starting") == 0;
+		st = dc_call("POST", path, NULL, &op);
+		ok = st == 202 && dc_wait_op(op, "Starting") == 0;
 		json_decref(op);
 	}
 	json_decref(ans);
@@ -345,13 +256,13 @@ static int lifecycle(int argc, char **argv)
 	char path[256];
 	snprintf(path, sizeof(path), "/v1/instances/%s/%s", argv[1], verb);
 	json_t *ans = NULL;
-	int st = call("POST", path, body, &ans);
+	int st = dc_call("POST", path, body, &ans);
 	json_decref(body);
-	int rc = rc_of(st);
+	int rc = dc_rc(st);
 	if (st == 202) {
 		char doing[64];
 		snprintf(doing, sizeof(doing), "%c%s %s", verb[0] - 32, verb + 1, argv[1]);
-		rc = wait_op(ans, doing);
+		rc = dc_wait_op(ans, doing);
 	}
 	json_decref(ans);
 	return rc;
@@ -365,20 +276,20 @@ static int cmd_rm(int argc, char **argv)
 	if (u) return u < 0 ? 0 : u;
 	char path[256];
 	snprintf(path, sizeof(path), "/v1/instances/%s%s", argv[1], force ? "?force=1" : "");
-	return rc_of(call("DELETE", path, NULL, NULL));
+	return dc_rc(dc_call("DELETE", path, NULL, NULL));
 }
 
 static int cmd_list(int argc, char **argv)
 {
-	bool js = want_json(&argc, argv);
+	bool js = dc_want_json(&argc, argv);
 	json_t *a = NULL;
-	int st = call("GET", "/v1/instances", NULL, &a);
+	int st = dc_call("GET", "/v1/instances", NULL, &a);
 	if (st != 200) {
 		json_decref(a);
-		return rc_of(st);
+		return dc_rc(st);
 	}
 	if (js) {
-		print_json(a);
+		dc_print_json(a);
 	} else {
 		printf("%-20s %-10s %-9s %8s %5s %s\n", "NAME", "TYPE", "STATE", "PID", "AUTO", "MESSAGE");
 		size_t i;
@@ -401,37 +312,21 @@ static int cmd_list(int argc, char **argv)
 
 static int get_and_print(int argc, char **argv, const char *suffix, const char *usage)
 {
-	bool js = want_json(&argc, argv);
+	bool js = dc_want_json(&argc, argv);
 	int u = one_name(argc, argv, usage);
 	if (u) return u < 0 ? 0 : u;
 	char path[256];
 	snprintf(path, sizeof(path), "/v1/instances/%s%s", argv[1], suffix);
 	json_t *j = NULL;
-	int st = call("GET", path, NULL, &j);
+	int st = dc_call("GET", path, NULL, &j);
 	if (st == 200) {
-		if (js || !json_is_object(j)) {
-			print_json(j);
-		} else {
-			const char *k;
-			json_t *v;
-			json_object_foreach(j, k, v)
-			{
-				if (json_is_object(v) || json_is_array(v)) {
-					char *t = json_dumps(v, JSON_COMPACT);
-					printf("%-18s %s\n", k, t);
-					free(t);
-				} else if (json_is_string(v)) {
-					printf("%-18s %s\n", k, json_string_value(v));
-				} else {
-					char *t = json_dumps(v, JSON_ENCODE_ANY);
-					printf("%-18s %s\n", k, t);
-					free(t);
-				}
-			}
-		}
+		if (js || !json_is_object(j))
+			dc_print_json(j);
+		else
+			dc_print_fields(j);
 	}
 	json_decref(j);
-	return rc_of(st);
+	return dc_rc(st);
 }
 
 static int cmd_stats(int argc, char **argv)
@@ -460,10 +355,10 @@ static int cmd_logs(int argc, char **argv)
 	char path[256];
 	snprintf(path, sizeof(path), "/v1/instances/%s/logs?bytes=65536", argv[1]);
 	json_t *j = NULL;
-	int st = call("GET", path, NULL, &j);
+	int st = dc_call("GET", path, NULL, &j);
 	if (st == 200 && json_is_string(j)) fputs(json_string_value(j), stdout);
 	json_decref(j);
-	return rc_of(st);
+	return dc_rc(st);
 }
 
 static int cmd_console(int argc, char **argv)
@@ -471,7 +366,7 @@ static int cmd_console(int argc, char **argv)
 	int u = one_name(argc, argv, "NAME   (Ctrl-] detaches)");
 	if (u) return u < 0 ? 0 : u;
 	char err[256], req[512];
-	int fd = http_connect_unix(socket_path(), err, sizeof(err));
+	int fd = http_connect_unix(dc_socket_path(), err, sizeof(err));
 	if (fd < 0) {
 		fprintf(stderr, "cloison: cannot reach cloisond: %s\n", err);
 		return 3;
@@ -573,10 +468,10 @@ static int cmd_exec(int argc, char **argv)
 	char path[256];
 	snprintf(path, sizeof(path), "/v1/instances/%s", name);
 	json_t *info = NULL, *server = NULL;
-	int st = call("GET", path, NULL, &info);
+	int st = dc_call("GET", path, NULL, &info);
 	if (st != 200) {
 		json_decref(info);
-		return rc_of(st);
+		return dc_rc(st);
 	}
 	if (strcmp(json_string_value(json_object_get(info, "type")), "container")) {
 		fprintf(stderr, "cloison: '%s' is a VM: VMs have no guest agent; use `cloison console %s`\n",
@@ -585,10 +480,10 @@ static int cmd_exec(int argc, char **argv)
 		return 1;
 	}
 	json_decref(info);
-	st = call("GET", "/v1", NULL, &server);
+	st = dc_call("GET", "/v1", NULL, &server);
 	if (st != 200) {
 		json_decref(server);
-		return rc_of(st);
+		return dc_rc(st);
 	}
 	/* The container engine's records are under the daemon's state directory. */
 	setenv("CLOISON_STATE_DIR", json_string_value(json_object_get(server, "state_dir")), 1);
@@ -607,10 +502,10 @@ static int post_json(const char *name, const char *what, json_t *body, const cha
 	char path[256];
 	snprintf(path, sizeof(path), "/v1/instances/%s/%s", name, what);
 	json_t *ans = NULL;
-	int st = call("POST", path, body, &ans);
+	int st = dc_call("POST", path, body, &ans);
 	json_decref(body);
-	int rc = rc_of(st);
-	if (st == 202) rc = wait_op(ans, doing);
+	int rc = dc_rc(st);
+	if (st == 202) rc = dc_wait_op(ans, doing);
 	json_decref(ans);
 	return rc;
 }
@@ -712,12 +607,12 @@ static int cmd_limits(int argc, char **argv)
 	char path[256];
 	snprintf(path, sizeof(path), "/v1/instances/%s/limits", argv[1]);
 	json_t *ans = NULL;
-	int st =
-	    call(json_object_size(body) ? "PATCH" : "GET", path, json_object_size(body) ? body : NULL, &ans);
-	if (st == 200) print_json(ans);
+	int st = dc_call(json_object_size(body) ? "PATCH" : "GET", path, json_object_size(body) ? body : NULL,
+	                 &ans);
+	if (st == 200) dc_print_json(ans);
 	json_decref(ans);
 	json_decref(body);
-	return rc_of(st);
+	return dc_rc(st);
 }
 
 int cmd_inst(int argc, char **argv)

@@ -166,76 +166,21 @@ static int net_create(int argc, char **argv)
 		return 2;
 	}
 	const char *name = argv[optind];
-	enum netobj_type t;
-	if (!type || !netobj_type_parse(type, &t)) {
-		log_error("net create: --type nat, internal, host-only or bridge is required");
-		return 2;
-	}
-	if (!net_name_valid(name)) {
-		log_error("'%s' is not a valid network name (1 to 64 of A-Z a-z 0-9 _ . -)", name);
-		return 2;
-	}
+	struct netobj_params np = {
+	    .name = name, .type = type, .subnet = subnet, .dhcp = dhcp, .bridge = bridge};
+	memcpy(np.hostfwd, fwd, nfwd * sizeof(fwd[0]));
+	np.nhostfwd = nfwd;
 	struct netobj o;
-	netobj_defaults(&o, name, t);
-	if (subnet) {
-		if (t != NETOBJ_NAT && t != NETOBJ_HOST_ONLY) {
-			log_error("--subnet applies to nat and host-only networks");
-			return 2;
-		}
-		if (!net_parse_cidr(subnet, &o.network, &o.netmask)) {
-			log_error("--subnet %s: expected A.B.C.D/N with N from 8 to 30 and no host bits",
-			          subnet);
-			return 2;
-		}
-	}
-	if (dhcp) {
-		if (t != NETOBJ_NAT) {
-			log_error(
-			    "--dhcp applies to nat networks (on internal networks, run a DHCP server such as "
-			    "busybox udhcpd in one of the VMs)");
-			return 2;
-		}
-		if (strcmp(dhcp, "on") && strcmp(dhcp, "off")) {
-			log_error("--dhcp on|off");
-			return 2;
-		}
-		o.dhcp = !strcmp(dhcp, "on");
-	}
-	if ((t == NETOBJ_BRIDGE) != (bridge != NULL)) {
-		log_error(t == NETOBJ_BRIDGE
-		              ? "a bridge network needs --bridge NAME (an existing host bridge)"
-		              : "--bridge applies to bridge networks");
-		return 2;
-	}
-	if (bridge) {
-		if (strlen(bridge) > 15 || !*bridge || strchr(bridge, '/')) {
-			log_error("--bridge %s: not an interface name", bridge);
-			return 2;
-		}
-		strcpy(o.bridge, bridge);
-	}
-	if (nfwd && t != NETOBJ_NAT) {
-		log_error("--hostfwd applies to nat networks");
-		return 2;
-	}
 	char err[512];
-	struct net_config probe;
-	net_config_defaults(&probe, NET_USER);
-	for (unsigned i = 0; i < nfwd; i++) {
-		char opt[96];
-		snprintf(opt, sizeof(opt), "hostfwd=%s", fwd[i]);
-		if (strlen(fwd[i]) >= sizeof(o.hostfwd[0]) ||
-		    !net_config_parse_options(opt, &probe, err, sizeof(err))) {
-			log_error("--hostfwd %s: %s", fwd[i], err);
-			return 2;
-		}
-		strcpy(o.hostfwd[o.nhostfwd++], fwd[i]);
+	if (!netobj_build(&np, &o, err, sizeof(err))) {
+		log_error("net create: %s", err);
+		return 2;
 	}
 	if (!netobj_create(&o, err, sizeof(err))) {
 		log_error("%s", err);
 		return 1;
 	}
-	printf("network %s created (%s)\n", name, netobj_type_name(t));
+	printf("network %s created (%s)\n", name, netobj_type_name(o.type));
 	return 0;
 }
 

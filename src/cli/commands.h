@@ -13,5 +13,8 @@ int cmd_clone(int argc, char **argv);
 int cmd_ct(int argc, char **argv);
 /* Instances through cloisond: create, start, stop, ... (argv[0] names which). */
 int cmd_inst(int argc, char **argv);
+/* cloisond's storage pools and volumes. */
+int cmd_pool(int argc, char **argv);
+int cmd_volume(int argc, char **argv);
 
 #endif

@@ -37,6 +37,8 @@ static const struct verb verbs[] = {
     {"limits", cmd_inst, "show or change an instance's limits (at once, while it runs)"},
     {"run", cmd_run, "boot a virtual machine in the foreground"},
     {"disk", cmd_disk, "create, inspect, check and convert disk images"},
+    {"pool", cmd_pool, "cloisond's storage pools: list, create, info, rm"},
+    {"volume", cmd_volume, "volumes in cloisond's pools: list, create, copy, info, rm"},
     {"net", cmd_net, "define networks VMs join (NAT, internal, host-only, bridge)"},
     {"status", cmd_vmctl, "show a running VM's state (through its --api-sock)"},
     {"stats", cmd_vmctl, "an instance's counters: CPU, instructions, memory, disk and network I/O"},

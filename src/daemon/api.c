@@ -7,10 +7,10 @@
  */
 #define _GNU_SOURCE
 #include "api.h"
+#include "api_internal.h"
 
 #include "daemon/driver.h"
 #include "daemon/metrics.h"
-#include "net/netobj.h"
 #include "util/fs.h"
 #include "util/log.h"
 #include "vm/http.h"
@@ -30,38 +30,46 @@
 
 #define MAX_OPS_KEPT 256
 
-static void reply(struct http_response *r, int status, json_t *j)
+void api_reply(struct http_response *r, int status, json_t *j)
 {
 	r->status = status;
 	r->body = json_dumps(j, JSON_COMPACT);
 	json_decref(j);
 }
 
-static void __attribute__((format(printf, 3, 4)))
-fail(struct http_response *r, int status, const char *fmt, ...)
+void api_fail(struct http_response *r, int status, const char *fmt, ...)
 {
 	char msg[1024];
 	va_list ap;
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	reply(r, status, json_pack("{s:s}", "error", msg));
+	api_reply(r, status, json_pack("{s:s}", "error", msg));
 }
 
 /* ---- operations ---- */
 
-static json_t *op_json(const struct op *op)
+json_t *op_json(const struct op *op)
 {
-	json_t *j =
-	    json_pack("{s:I, s:s, s:s, s:s, s:I}", "id", (json_int_t)op->id, "kind", op->kind, "instance",
-	              op->instance, "status", op->status, "created_at", (json_int_t)op->created_at);
+	json_t *j = json_pack("{s:I, s:s, s:s, s:I}", "id", (json_int_t)op->id, "kind", op->kind, "status",
+	                      op->status, "created_at", (json_int_t)op->created_at);
+	if (op->instance[0]) json_object_set_new(j, "instance", json_string(op->instance));
+	if (op->resource[0]) json_object_set_new(j, "resource", json_string(op->resource));
+	uint64_t total = __atomic_load_n(&op->progress_total, __ATOMIC_RELAXED);
+	if (total) {
+		uint64_t done = __atomic_load_n(&op->progress_done, __ATOMIC_RELAXED);
+		json_object_set_new(j, "progress",
+		                    json_pack("{s:I, s:I, s:f}", "done", (json_int_t)done, "total",
+		                              (json_int_t)total, "percent",
+		                              100.0 * (double)done / (double)total));
+	}
 	if (op->finished_at) json_object_set_new(j, "finished_at", json_integer(op->finished_at));
 	if (op->error[0]) json_object_set_new(j, "error", json_string(op->error));
 	return j;
 }
 
 /* Lock held. */
-static struct op *op_new(struct daemon *d, const char *kind, const char *instance)
+struct op *op_new(struct daemon *d, const char *kind, const char *instance)
 {
 	struct op *op = calloc(1, sizeof(*op));
 	if (!op) return NULL;
@@ -112,13 +120,13 @@ static json_t *inst_json(struct daemon *d, struct instance *in)
 
 /* ---- helpers ---- */
 
-static json_t *parse_body(const char *body, size_t len, struct http_response *r)
+json_t *api_parse_body(const char *body, size_t len, struct http_response *r)
 {
 	if (len == 0) return json_object();
 	json_error_t je;
 	json_t *j = json_loadb(body, len, JSON_REJECT_DUPLICATES, &je);
 	if (!j || !json_is_object(j)) {
-		fail(r, 400, "the body must be a JSON object%s%s", j ? "" : ": ", j ? "" : je.text);
+		api_fail(r, 400, "the body must be a JSON object%s%s", j ? "" : ": ", j ? "" : je.text);
 		json_decref(j);
 		return NULL;
 	}
@@ -126,7 +134,7 @@ static json_t *parse_body(const char *body, size_t len, struct http_response *r)
 }
 
 /* Query parameter value ("" if present without value), NULL if absent. */
-static const char *query(const char *q, const char *key, char *buf, size_t len)
+const char *api_query(const char *q, const char *key, char *buf, size_t len)
 {
 	size_t kl = strlen(key);
 	while (q && *q) {
@@ -142,7 +150,7 @@ static const char *query(const char *q, const char *key, char *buf, size_t len)
 	return NULL;
 }
 
-static bool truthy(const char *v)
+bool api_truthy(const char *v)
 {
 	return v && (!*v || !strcmp(v, "1") || !strcmp(v, "true") || !strcmp(v, "yes"));
 }
@@ -153,7 +161,7 @@ static int rm_entry(const char *path, const struct stat *st, int flag, struct FT
 	return remove(path);
 }
 
-static void rm_tree(const char *path)
+void rm_tree(const char *path)
 {
 	nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
@@ -162,7 +170,7 @@ static void rm_tree(const char *path)
 static bool claim(struct instance *in, const char *what, struct http_response *r)
 {
 	if (in->busy) {
-		fail(r, 409, "'%s' is busy: %s in progress", in->def.name, in->busy);
+		api_fail(r, 409, "'%s' is busy: %s in progress", in->def.name, in->busy);
 		return false;
 	}
 	in->busy = what;
@@ -292,7 +300,7 @@ static bool launch(struct daemon *d, struct instance *in, const char *kind,
 		free(j);
 		in->busy = NULL;
 		snprintf(err, errlen, "out of memory");
-		if (r) fail(r, 500, "out of memory");
+		if (r) api_fail(r, 500, "out of memory");
 		return false;
 	}
 	*j = (struct job){.d = d, .in = in, .op = op, .timeout = timeout, .run = run};
@@ -310,11 +318,11 @@ static bool launch(struct daemon *d, struct instance *in, const char *kind,
 		inst_put(in);
 		free(j);
 		snprintf(err, errlen, "cannot start a thread");
-		if (r) fail(r, 500, "cannot start a thread");
+		if (r) api_fail(r, 500, "cannot start a thread");
 		return false;
 	}
 	pthread_attr_destroy(&attr);
-	if (r) reply(r, 202, json_pack("{s:o}", "operation", op_json(op)));
+	if (r) api_reply(r, 202, json_pack("{s:o}", "operation", op_json(op)));
 	return true;
 }
 
@@ -338,7 +346,7 @@ static void list_instances(struct daemon *d, struct http_response *r)
 		daemon_refresh(d, in);
 		json_array_append_new(a, inst_json(d, in));
 	}
-	reply(r, 200, a);
+	api_reply(r, 200, a);
 }
 
 /* Checks that what the definition names exists on this host (files, root filesystem). */
@@ -383,18 +391,18 @@ static struct instance *create_instance(struct daemon *d, struct inst_def *def, 
 {
 	char err[512];
 	if (daemon_find(d, def->name)) {
-		fail(r, 409, "an instance named '%s' exists", def->name);
+		api_fail(r, 409, "an instance named '%s' exists", def->name);
 		inst_def_free(def);
 		return NULL;
 	}
 	if (!check_host_paths(def, err, sizeof(err))) {
-		fail(r, 400, "%s", err);
+		api_fail(r, 400, "%s", err);
 		inst_def_free(def);
 		return NULL;
 	}
 	struct instance *in = calloc(1, sizeof(*in));
 	if (!in) {
-		fail(r, 500, "out of memory");
+		api_fail(r, 500, "out of memory");
 		inst_def_free(def);
 		return NULL;
 	}
@@ -425,7 +433,7 @@ static struct instance *create_instance(struct daemon *d, struct inst_def *def, 
 		db_instance_delete(d->db, in->def.name, ignore, sizeof(ignore));
 		rm_tree(dir);
 		free(text);
-		fail(r, strstr(err, "exists") ? 409 : 500, "%s", err);
+		api_fail(r, strstr(err, "exists") ? 409 : 500, "%s", err);
 		inst_def_free(&in->def);
 		free(in);
 		return NULL;
@@ -439,11 +447,11 @@ static void create(struct daemon *d, json_t *body, struct http_response *r)
 	struct inst_def def;
 	char err[512];
 	if (!inst_def_from_json(body, &def, err, sizeof(err))) {
-		fail(r, 400, "%s", err);
+		api_fail(r, 400, "%s", err);
 		return;
 	}
 	struct instance *in = create_instance(d, &def, r);
-	if (in) reply(r, 201, inst_json(d, in));
+	if (in) api_reply(r, 201, inst_json(d, in));
 }
 
 static void remove_instance(struct daemon *d, struct instance *in, bool force, struct http_response *r)
@@ -452,8 +460,8 @@ static void remove_instance(struct daemon *d, struct instance *in, bool force, s
 	if (!claim(in, "remove", r)) return;
 	if (is_up(in) && !force) {
 		in->busy = NULL;
-		fail(r, 409, "'%s' is %s: stop it first, or remove with force", in->def.name,
-		     inst_state_name(in->state));
+		api_fail(r, 409, "'%s' is %s: stop it first, or remove with force", in->def.name,
+		         inst_state_name(in->state));
 		return;
 	}
 	inst_get(in);
@@ -465,21 +473,21 @@ static void remove_instance(struct daemon *d, struct instance *in, bool force, s
 	if (!ok) {
 		in->busy = NULL;
 		inst_put(in);
-		fail(r, 409, "%s", err);
+		api_fail(r, 409, "%s", err);
 		return;
 	}
 	char dir[PATH_MAX];
 	inst_path(d, in, "", dir, sizeof(dir));
 	rm_tree(dir);
 	daemon_unlink(d, in);
-	reply(r, 200, json_pack("{s:s, s:b}", "name", in->def.name, "removed", 1));
+	api_reply(r, 200, json_pack("{s:s, s:b}", "name", in->def.name, "removed", 1));
 	inst_put(in);
 }
 
 static void pause_instance(struct daemon *d, struct instance *in, bool pause, struct http_response *r)
 {
 	if ((pause && in->state != ST_RUNNING) || (!pause && in->state != ST_PAUSED)) {
-		fail(r, 409, "'%s' is %s", in->def.name, inst_state_name(in->state));
+		api_fail(r, 409, "'%s' is %s", in->def.name, inst_state_name(in->state));
 		return;
 	}
 	if (!claim(in, pause ? "pause" : "resume", r)) return;
@@ -491,9 +499,9 @@ static void pause_instance(struct daemon *d, struct instance *in, bool pause, st
 	pthread_mutex_lock(&d->lock);
 	in->busy = NULL;
 	if (ok)
-		reply(r, 200, inst_json(d, in));
+		api_reply(r, 200, inst_json(d, in));
 	else
-		fail(r, 409, "%s", err);
+		api_fail(r, 409, "%s", err);
 	inst_put(in);
 }
 
@@ -503,7 +511,7 @@ static void set_limits(struct daemon *d, struct instance *in, json_t *body, stru
 	char err[512];
 	if (!inst_limits_from_json(body, &l, err, sizeof(err)) ||
 	    !inst_limits_check(&in->def, &l, err, sizeof(err))) {
-		fail(r, 400, "%s", err);
+		api_fail(r, 400, "%s", err);
 		return;
 	}
 	if (!claim(in, "limits", r)) return;
@@ -534,9 +542,9 @@ static void set_limits(struct daemon *d, struct instance *in, json_t *body, stru
 				ctdrv_apply_limits(d, in, ignore, sizeof(ignore));
 			pthread_mutex_lock(&d->lock);
 		}
-		fail(r, 409, "%s", err);
+		api_fail(r, 409, "%s", err);
 	} else {
-		reply(r, 200, inst_limits_to_json(&in->def.limits));
+		api_reply(r, 200, inst_limits_to_json(&in->def.limits));
 	}
 	in->busy = NULL;
 	inst_put(in);
@@ -546,7 +554,7 @@ static void stats(struct daemon *d, struct instance *in, struct http_response *r
 {
 	daemon_refresh(d, in);
 	if (in->state != ST_RUNNING && in->state != ST_PAUSED) {
-		fail(r, 409, "'%s' is %s: no statistics", in->def.name, inst_state_name(in->state));
+		api_fail(r, 409, "'%s' is %s: no statistics", in->def.name, inst_state_name(in->state));
 		return;
 	}
 	inst_get(in);
@@ -555,9 +563,9 @@ static void stats(struct daemon *d, struct instance *in, struct http_response *r
 	json_t *j = metrics_instance_stats(d, in, err, sizeof(err));
 	pthread_mutex_lock(&d->lock);
 	if (j)
-		reply(r, 200, j);
+		api_reply(r, 200, j);
 	else
-		fail(r, 409, "%s", err);
+		api_fail(r, 409, "%s", err);
 	inst_put(in);
 }
 
@@ -569,7 +577,7 @@ static void logs(struct daemon *d, struct instance *in, const char *q, struct ht
 	else
 		snprintf(path, sizeof(path), "%s/containers/%s/console.log", d->state_dir, in->def.name);
 	uint64_t max = 65536;
-	const char *v = query(q, "bytes", buf, sizeof(buf));
+	const char *v = api_query(q, "bytes", buf, sizeof(buf));
 	if (v) max = strtoull(v, NULL, 10);
 	if (max == 0 || max > (4u << 20)) max = 4u << 20;
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -585,7 +593,7 @@ static void logs(struct daemon *d, struct instance *in, const char *q, struct ht
 	close(fd);
 	if (n < 0) {
 		free(text);
-		fail(r, 500, "cannot read %s", path);
+		api_fail(r, 500, "cannot read %s", path);
 		return;
 	}
 	/* NUL bytes would cut the body short: the console is text for a terminal anyway. */
@@ -628,14 +636,14 @@ static void relay_console(void *opaque, int fd, const char *extra, size_t extra_
 static void console(struct daemon *d, struct instance *in, struct http_response *r)
 {
 	if (in->def.type != INST_VM) {
-		fail(r, 409,
-		     "containers have no serial console: `cloison exec -t %s /bin/sh` gives a shell, "
-		     "`cloison logs %s` the console output",
-		     in->def.name, in->def.name);
+		api_fail(r, 409,
+		         "containers have no serial console: `cloison exec -t %s /bin/sh` gives a shell, "
+		         "`cloison logs %s` the console output",
+		         in->def.name, in->def.name);
 		return;
 	}
 	if (in->state != ST_RUNNING && in->state != ST_PAUSED) {
-		fail(r, 409, "'%s' is %s", in->def.name, inst_state_name(in->state));
+		api_fail(r, 409, "'%s' is %s", in->def.name, inst_state_name(in->state));
 		return;
 	}
 	char sock[PATH_MAX], err[256];
@@ -644,7 +652,7 @@ static void console(struct daemon *d, struct instance *in, struct http_response 
 	struct relay *rl = fd >= 0 ? malloc(sizeof(*rl)) : NULL;
 	if (!rl) {
 		if (fd >= 0) close(fd);
-		fail(r, 409, "the console is not reachable: %s", err);
+		api_fail(r, 409, "the console is not reachable: %s", err);
 		return;
 	}
 	rl->vm_fd = fd;
@@ -677,7 +685,7 @@ static bool snapshot_dir(struct daemon *d, struct instance *in, const char *snap
 		found = true;
 	}
 	json_decref(a);
-	if (!found) fail(r, 404, "'%s' has no snapshot named '%s'", in->def.name, snap);
+	if (!found) api_fail(r, 404, "'%s' has no snapshot named '%s'", in->def.name, snap);
 	return found;
 }
 
@@ -688,12 +696,13 @@ static void clone_instance(struct daemon *d, struct instance *src, json_t *body,
 	json_error_t je;
 	if (json_unpack_ex(body, &je, JSON_STRICT, "{s:s, s?:s, s?:b}", "name", &name, "snapshot", &snap,
 	                   "start", &start)) {
-		fail(r, 400, "expected {\"name\": NEW, \"snapshot\": SNAPSHOT, \"start\": true|false}: %s",
-		     je.text);
+		api_fail(r, 400,
+		         "expected {\"name\": NEW, \"snapshot\": SNAPSHOT, \"start\": true|false}: %s",
+		         je.text);
 		return;
 	}
 	if (!inst_name_valid(name)) {
-		fail(r, 400, "invalid name '%.80s'", name);
+		api_fail(r, 400, "invalid name '%.80s'", name);
 		return;
 	}
 	struct inst_def def;
@@ -703,7 +712,7 @@ static void clone_instance(struct daemon *d, struct instance *src, json_t *body,
 	if (src->def.type == INST_VM) {
 		if (!snap) {
 			inst_def_free(&def);
-			fail(r, 400, "a VM is cloned from one of its snapshots: give \"snapshot\"");
+			api_fail(r, 400, "a VM is cloned from one of its snapshots: give \"snapshot\"");
 			return;
 		}
 		char dir[PATH_MAX];
@@ -719,7 +728,7 @@ static void clone_instance(struct daemon *d, struct instance *src, json_t *body,
 			         "%.3900s/instances/%s/clone/disk%u.qcow2", d->state_dir, name, i);
 	} else if (snap) {
 		inst_def_free(&def);
-		fail(r, 400, "containers have no snapshots: a container clone copies the definition");
+		api_fail(r, 400, "containers have no snapshots: a container clone copies the definition");
 		return;
 	} else {
 		/* The container engine's JSON carries the hostname: the clone gets its own. */
@@ -731,7 +740,7 @@ static void clone_instance(struct daemon *d, struct instance *src, json_t *body,
 	struct instance *in = create_instance(d, &def, r);
 	if (!in) return;
 	if (!start) {
-		reply(r, 201, inst_json(d, in));
+		api_reply(r, 201, inst_json(d, in));
 		return;
 	}
 	char err[256];
@@ -740,7 +749,7 @@ static void clone_instance(struct daemon *d, struct instance *src, json_t *body,
 		json_t *j = json_loads(r->body, 0, NULL);
 		free(r->body);
 		json_object_set_new(j, "instance", inst_json(d, in));
-		reply(r, 202, j);
+		api_reply(r, 202, j);
 	}
 }
 
@@ -754,19 +763,20 @@ static void instance_action(struct daemon *d, struct instance *in, const char *m
 	json_int_t timeout = 10;
 	json_t *t = json_object_get(body, "timeout");
 	if (t && (!json_is_integer(t) || json_integer_value(t) < 0 || json_integer_value(t) > 3600)) {
-		fail(r, 400, "timeout must be whole seconds, 0 to 3600");
+		api_fail(r, 400, "timeout must be whole seconds, 0 to 3600");
 		return;
 	}
 	if (t) timeout = json_integer_value(t);
 	if (!strcmp(action, "start") && post) {
 		daemon_refresh(d, in);
-		if (is_up(in)) return fail(r, 409, "'%s' is %s", in->def.name, inst_state_name(in->state));
+		if (is_up(in))
+			return api_fail(r, 409, "'%s' is %s", in->def.name, inst_state_name(in->state));
 		if (claim(in, "start", r)) launch(d, in, "start", job_start, NULL, 0, r, err, sizeof(err));
 	} else if ((!strcmp(action, "stop") || !strcmp(action, "restart")) && post) {
 		bool restart = action[0] == 'r';
 		daemon_refresh(d, in);
 		if (!restart && !is_up(in))
-			return fail(r, 409, "'%s' is %s", in->def.name, inst_state_name(in->state));
+			return api_fail(r, 409, "'%s' is %s", in->def.name, inst_state_name(in->state));
 		if (json_object_get(body, "force") && json_is_true(json_object_get(body, "force")))
 			timeout = 0;
 		if (claim(in, action[0] == 'r' ? "restart" : "stop", r))
@@ -776,7 +786,7 @@ static void instance_action(struct daemon *d, struct instance *in, const char *m
 		daemon_refresh(d, in);
 		pause_instance(d, in, action[0] == 'p', r);
 	} else if (!strcmp(action, "limits") && get) {
-		reply(r, 200, inst_limits_to_json(&in->def.limits));
+		api_reply(r, 200, inst_limits_to_json(&in->def.limits));
 	} else if (!strcmp(action, "limits") && (!strcmp(method, "PATCH") || post)) {
 		set_limits(d, in, body, r);
 	} else if (!strcmp(action, "stats") && get) {
@@ -789,35 +799,36 @@ static void instance_action(struct daemon *d, struct instance *in, const char *m
 		json_t *a = json_array();
 		if (!db_snapshots_list(d->db, in->def.name, add_snapshot, a, err, sizeof(err))) {
 			json_decref(a);
-			return fail(r, 500, "%s", err);
+			return api_fail(r, 500, "%s", err);
 		}
-		reply(r, 200, a);
+		api_reply(r, 200, a);
 	} else if (!strcmp(action, "snapshots") && post && !sub) {
 		const char *snap = json_string_value(json_object_get(body, "name"));
 		if (json_object_size(body) != 1 || !snap || !inst_name_valid(snap))
-			return fail(r, 400, "expected {\"name\": SNAPSHOT} (letters, digits, '-', '_', '.')");
+			return api_fail(r, 400,
+			                "expected {\"name\": SNAPSHOT} (letters, digits, '-', '_', '.')");
 		if (in->def.type != INST_VM)
-			return fail(
+			return api_fail(
 			    r, 409,
 			    "containers have no memory snapshots (no checkpointing): clone the definition");
 		if (in->state != ST_RUNNING && in->state != ST_PAUSED)
-			return fail(r, 409, "'%s' is %s: a snapshot saves a running VM", in->def.name,
-			            inst_state_name(in->state));
+			return api_fail(r, 409, "'%s' is %s: a snapshot saves a running VM", in->def.name,
+			                inst_state_name(in->state));
 		char dir[PATH_MAX];
 		if (snapshot_dir(d, in, snap, dir, sizeof(dir), &(struct http_response){0}))
-			return fail(r, 409, "'%s' has a snapshot named '%s'", in->def.name, snap);
+			return api_fail(r, 409, "'%s' has a snapshot named '%s'", in->def.name, snap);
 		if (claim(in, "snapshot", r))
 			launch(d, in, "snapshot", job_snapshot, snap, 0, r, err, sizeof(err));
 	} else if (!strcmp(action, "snapshots") && !strcmp(method, "DELETE") && sub) {
 		char dir[PATH_MAX];
 		if (!snapshot_dir(d, in, sub, dir, sizeof(dir), r)) return;
 		if (!db_snapshot_delete(d->db, in->def.name, sub, err, sizeof(err)))
-			return fail(r, 500, "%s", err);
+			return api_fail(r, 500, "%s", err);
 		rm_tree(dir);
-		reply(r, 200, json_pack("{s:s, s:b}", "snapshot", sub, "removed", 1));
+		api_reply(r, 200, json_pack("{s:s, s:b}", "snapshot", sub, "removed", 1));
 	} else if (!strcmp(action, "restore") && post) {
 		const char *snap = json_string_value(json_object_get(body, "snapshot"));
-		if (!snap) return fail(r, 400, "expected {\"snapshot\": NAME}");
+		if (!snap) return api_fail(r, 400, "expected {\"snapshot\": NAME}");
 		char dir[PATH_MAX];
 		if (!snapshot_dir(d, in, snap, dir, sizeof(dir), r)) return;
 		if (claim(in, "restore", r))
@@ -827,11 +838,11 @@ static void instance_action(struct daemon *d, struct instance *in, const char *m
 	} else if (!strcmp(action, "migrate") && post) {
 		const char *to = json_string_value(json_object_get(body, "to"));
 		if (!to || !strchr(to, ':'))
-			return fail(r, 400,
-			            "expected {\"to\": \"HOST:PORT\"} (a `cloison run --incoming PORT`)");
-		if (in->def.type != INST_VM) return fail(r, 409, "containers cannot be migrated live");
+			return api_fail(r, 400,
+			                "expected {\"to\": \"HOST:PORT\"} (a `cloison run --incoming PORT`)");
+		if (in->def.type != INST_VM) return api_fail(r, 409, "containers cannot be migrated live");
 		if (in->state != ST_RUNNING)
-			return fail(r, 409, "'%s' is %s", in->def.name, inst_state_name(in->state));
+			return api_fail(r, 409, "'%s' is %s", in->def.name, inst_state_name(in->state));
 		if (claim(in, "migrate", r))
 			launch(d, in, "migrate", job_migrate, to, 0, r, err, sizeof(err));
 	} else {
@@ -841,8 +852,9 @@ static void instance_action(struct daemon *d, struct instance *in, const char *m
 		bool known = false;
 		for (size_t i = 0; i < sizeof(actions) / sizeof(actions[0]); i++)
 			known |= !strcmp(action, actions[i]);
-		fail(r, known ? 405 : 404, "%s /v1/instances/%s/%s%s%s: no such endpoint (see docs/api.md)",
-		     method, in->def.name, action, sub ? "/" : "", sub ? sub : "");
+		api_fail(r, known ? 405 : 404,
+		         "%s /v1/instances/%s/%s%s%s: no such endpoint (see docs/api.md)", method,
+		         in->def.name, action, sub ? "/" : "", sub ? sub : "");
 	}
 }
 
@@ -851,8 +863,8 @@ static void operation(struct daemon *d, const char *id_text, const char *q, stru
 	char *end, buf[32];
 	uint64_t id = strtoull(id_text, &end, 10);
 	struct op *op = *end ? NULL : op_find(d, id);
-	if (!op) return fail(r, 404, "no operation %s", id_text);
-	const char *w = query(q, "wait", buf, sizeof(buf));
+	if (!op) return api_fail(r, 404, "no operation %s", id_text);
+	const char *w = api_query(q, "wait", buf, sizeof(buf));
 	if (w) {
 		double secs = *w ? strtod(w, NULL) : 60;
 		if (!(secs >= 0) || secs > 3600) secs = 3600;
@@ -864,27 +876,9 @@ static void operation(struct daemon *d, const char *id_text, const char *q, stru
 		while (!strcmp(op->status, "running"))
 			if (pthread_cond_timedwait(&d->changed, &d->lock, &until) == ETIMEDOUT) break;
 		op = op_find(d, id); /* may have been dropped meanwhile */
-		if (!op) return fail(r, 404, "no operation %s", id_text);
+		if (!op) return api_fail(r, 404, "no operation %s", id_text);
 	}
-	reply(r, 200, op_json(op));
-}
-
-static void networks(struct daemon *d, struct http_response *r)
-{
-	char err[256];
-	size_t n = 0;
-	char **names = netobj_list(&n, err, sizeof(err));
-	json_t *a = json_array();
-	for (size_t i = 0; i < n; i++) {
-		struct netobj o;
-		if (!netobj_load(names[i], &o, err, sizeof(err))) continue;
-		char *t = netobj_to_json(&o);
-		json_t *j = t ? json_loads(t, 0, NULL) : NULL;
-		free(t);
-		if (j) json_array_append_new(a, j);
-	}
-	if (names) netobj_free_names(names, n);
-	reply(r, 200, a);
+	api_reply(r, 200, op_json(op));
 }
 
 void api_handle(void *opaque, const char *method, const char *full_path, const char *body_text,
@@ -898,50 +892,51 @@ void api_handle(void *opaque, const char *method, const char *full_path, const c
 	char *seg[6] = {0};
 	int n = 0;
 	for (char *save = NULL, *t = strtok_r(path, "/", &save); t; t = strtok_r(NULL, "/", &save)) {
-		if (n == 6) return fail(r, 404, "no such endpoint (see docs/api.md)");
+		if (n == 6) return api_fail(r, 404, "no such endpoint (see docs/api.md)");
 		seg[n++] = t;
 	}
 	bool get = !strcmp(method, "GET");
 	if (n == 1 && !strcmp(seg[0], "metrics")) {
-		if (!get) return fail(r, 405, "/metrics takes GET");
+		if (!get) return api_fail(r, 405, "/metrics takes GET");
 		r->status = 200;
 		r->content_type = "text/plain; version=0.0.4; charset=utf-8";
 		r->body = metrics_text(d);
-		if (!r->body) fail(r, 500, "out of memory");
+		if (!r->body) api_fail(r, 500, "out of memory");
 		return;
 	}
 	if (n == 0 || strcmp(seg[0], "v1"))
-		return fail(r, 404, "no such endpoint: the API lives under /v1 (see docs/api.md)");
-	json_t *body = parse_body(body_text, body_len, r);
+		return api_fail(r, 404, "no such endpoint: the API lives under /v1 (see docs/api.md)");
+	json_t *body = api_parse_body(body_text, body_len, r);
 	if (!body) return;
 	pthread_mutex_lock(&d->lock);
 	d->requests++;
 	if (n == 1 && get) {
-		reply(r, 200,
-		      json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:I, s:i}", "server", "cloisond", "version",
-		                CLOISON_VERSION, "api", "v1", "state_dir", d->state_dir, "run_dir",
-		                d->run_dir, "pid", (int)getpid(), "instances", (json_int_t)d->ninsts,
-		                "schema_version", db_schema_version(d->db)));
+		api_reply(r, 200,
+		          json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:I, s:i}", "server", "cloisond",
+		                    "version", CLOISON_VERSION, "api", "v1", "state_dir", d->state_dir,
+		                    "run_dir", d->run_dir, "pid", (int)getpid(), "instances",
+		                    (json_int_t)d->ninsts, "schema_version", db_schema_version(d->db)));
 	} else if (n == 2 && !strcmp(seg[1], "instances")) {
 		if (get)
 			list_instances(d, r);
 		else if (!strcmp(method, "POST"))
 			create(d, body, r);
 		else
-			fail(r, 405, "/v1/instances takes GET or POST");
+			api_fail(r, 405, "/v1/instances takes GET or POST");
 	} else if (n >= 3 && !strcmp(seg[1], "instances")) {
 		struct instance *in = daemon_find(d, seg[2]);
 		if (!in) {
-			fail(r, 404, "no instance named '%.80s'", seg[2]);
+			api_fail(r, 404, "no instance named '%.80s'", seg[2]);
 		} else if (n == 3) {
 			char buf[16];
 			if (get) {
 				daemon_refresh(d, in);
-				reply(r, 200, inst_json(d, in));
+				api_reply(r, 200, inst_json(d, in));
 			} else if (!strcmp(method, "DELETE")) {
-				remove_instance(d, in, truthy(query(q, "force", buf, sizeof(buf))), r);
+				remove_instance(d, in, api_truthy(api_query(q, "force", buf, sizeof(buf))),
+				                r);
 			} else {
-				fail(r, 405, "/v1/instances/NAME takes GET or DELETE");
+				api_fail(r, 405, "/v1/instances/NAME takes GET or DELETE");
 			}
 		} else {
 			instance_action(d, in, method, seg[3], n > 4 ? seg[4] : NULL, q, body, r);
@@ -949,13 +944,15 @@ void api_handle(void *opaque, const char *method, const char *full_path, const c
 	} else if (n == 2 && !strcmp(seg[1], "operations") && get) {
 		json_t *a = json_array();
 		for (struct op *op = d->ops; op; op = op->next) json_array_append_new(a, op_json(op));
-		reply(r, 200, a);
+		api_reply(r, 200, a);
 	} else if (n == 3 && !strcmp(seg[1], "operations") && get) {
 		operation(d, seg[2], q, r);
-	} else if (n == 2 && !strcmp(seg[1], "networks") && get) {
-		networks(d, r);
+	} else if (n >= 2 && !strcmp(seg[1], "networks")) {
+		api_networks(d, method, seg, n, body, r);
+	} else if (n >= 2 && !strcmp(seg[1], "storage-pools")) {
+		api_storage(d, method, seg, n, body, r);
 	} else {
-		fail(r, 404, "no such endpoint (see docs/api.md)");
+		api_fail(r, 404, "no such endpoint (see docs/api.md)");
 	}
 	pthread_mutex_unlock(&d->lock);
 	json_decref(body);

@@ -1,7 +1,7 @@
 /*
  * api.h — cloisond's REST API (docs/api.md): instances, their lifecycle,
  * limits, accounting, console, snapshots and clones; operations for long
- * work; networks; /metrics in Prometheus text format.
+ * work; networks and storage pools (networks.c, storage.c); /metrics in Prometheus text format.
  */
 #ifndef CLOISON_DAEMON_API_H
 #define CLOISON_DAEMON_API_H

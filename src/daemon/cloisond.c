@@ -7,6 +7,7 @@
  */
 #define _GNU_SOURCE
 #include "daemon/api.h"
+#include "daemon/api_internal.h"
 #include "daemon/daemon.h"
 #include "daemon/driver.h"
 #include "vm/http_server.h"
@@ -314,6 +315,10 @@ int main(int argc, char **argv)
 	if (!d->have_cg) log_warn("no cgroups (%s): CPU caps are enforced by the emulator only", err);
 	snprintf(dbpath, sizeof(dbpath), "%.4000s/cloisond.db", d->state_dir);
 	if (!(d->db = db_open(dbpath, err, sizeof(err)))) {
+		log_error("%s", err);
+		return 1;
+	}
+	if (!storage_init(d, err, sizeof(err))) {
 		log_error("%s", err);
 		return 1;
 	}

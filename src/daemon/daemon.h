@@ -62,8 +62,10 @@ struct daemon {
 /* A long operation (start, stop, snapshot...): what a client waits on. */
 struct op {
 	uint64_t id;
-	char kind[16], instance[INST_NAME_MAX + 1];
-	const char *status; /* "running", "success", "failure" */
+	char kind[16], instance[INST_NAME_MAX + 1]; /* instance: "" when the operation is on a resource */
+	char resource[160];                         /* e.g. "storage-pools/default/volumes/disk.qcow2" */
+	uint64_t progress_done, progress_total;     /* bytes; updated atomically while running */
+	const char *status;                         /* "running", "success", "failure" */
 	char error[512];
 	int64_t created_at, finished_at;
 	struct op *next;

@@ -24,6 +24,7 @@ static const char *const migrations[] = {
     "CREATE TABLE snapshots(instance TEXT NOT NULL REFERENCES instances(name) ON DELETE CASCADE,"
     " name TEXT NOT NULL, path TEXT NOT NULL, created_at INTEGER NOT NULL,"
     " PRIMARY KEY(instance, name));",
+    "CREATE TABLE pools(name TEXT PRIMARY KEY, path TEXT NOT NULL UNIQUE, created_at INTEGER NOT NULL);",
 };
 
 static bool fail(struct db *db, const char *what, char *err, size_t errlen)
@@ -253,4 +254,35 @@ bool db_snapshots_list(struct db *db, const char *instance,
 		fn(opaque, text(st, 0), text(st, 1), sqlite3_column_int64(st, 2));
 	sqlite3_finalize(st);
 	return rc == SQLITE_DONE || fail(db, "cannot read snapshots", err, errlen);
+}
+
+bool db_pool_insert(struct db *db, const char *name, const char *path, int64_t created_at, char *err,
+                    size_t errlen)
+{
+	int rc = run(prepare(db, "INSERT INTO pools VALUES(?,?,?)", "ssi", name, path, created_at));
+	if (rc == SQLITE_CONSTRAINT) {
+		snprintf(err, errlen, "a storage pool named '%s' or at '%s' exists", name, path);
+		return false;
+	}
+	return rc == SQLITE_DONE || fail(db, "cannot record the storage pool", err, errlen);
+}
+
+bool db_pool_delete(struct db *db, const char *name, char *err, size_t errlen)
+{
+	if (run(prepare(db, "DELETE FROM pools WHERE name = ?", "s", name)) != SQLITE_DONE)
+		return fail(db, "cannot remove the storage pool", err, errlen);
+	return true;
+}
+
+bool db_pools_list(struct db *db,
+                   void (*fn)(void *opaque, const char *name, const char *path, int64_t created_at),
+                   void *opaque, char *err, size_t errlen)
+{
+	sqlite3_stmt *st = prepare(db, "SELECT name, path, created_at FROM pools ORDER BY name", "");
+	if (!st) return fail(db, "cannot read storage pools", err, errlen);
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		fn(opaque, text(st, 0), text(st, 1), sqlite3_column_int64(st, 2));
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE || fail(db, "cannot read storage pools", err, errlen);
 }

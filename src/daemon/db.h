@@ -1,6 +1,6 @@
 /*
  * db.h — cloisond's persistent state in SQLite: instance definitions, what
- * each one runs (process, state, exit), and snapshots. The schema carries a
+ * each one runs (process, state, exit), snapshots, and storage pools. The schema carries a
  * version (PRAGMA user_version) and is migrated forward when the daemon
  * starts. Every change is one transaction; the journal is a WAL with full
  * sync, so a daemon killed at any point leaves the last committed state.
@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define DB_SCHEMA_VERSION 1
+#define DB_SCHEMA_VERSION 2
 
 struct db;
 
@@ -54,5 +54,13 @@ bool db_snapshot_delete(struct db *db, const char *instance, const char *name, c
 bool db_snapshots_list(struct db *db, const char *instance,
                        void (*fn)(void *opaque, const char *name, const char *path, int64_t created_at),
                        void *opaque, char *err, size_t errlen);
+
+/* Storage pools: a name for a directory of volumes (the volumes are the image files in it). */
+bool db_pool_insert(struct db *db, const char *name, const char *path, int64_t created_at, char *err,
+                    size_t errlen);
+bool db_pool_delete(struct db *db, const char *name, char *err, size_t errlen);
+bool db_pools_list(struct db *db,
+                   void (*fn)(void *opaque, const char *name, const char *path, int64_t created_at),
+                   void *opaque, char *err, size_t errlen);
 
 #endif

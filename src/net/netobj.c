@@ -168,6 +168,60 @@ bool netobj_load(const char *name, struct netobj *o, char *err, size_t errlen)
 	return ok;
 }
 
+#define FAIL(...)                                                                                            \
+	do {                                                                                                 \
+		snprintf(err, errlen, __VA_ARGS__);                                                          \
+		return false;                                                                                \
+	} while (0)
+
+bool netobj_build(const struct netobj_params *p, struct netobj *o, char *err, size_t errlen)
+{
+	enum netobj_type t;
+	if (!p->type || !netobj_type_parse(p->type, &t))
+		FAIL("the type is nat, internal, host-only or bridge");
+	if (!p->name || !net_name_valid(p->name))
+		FAIL("'%.80s' is not a valid network name (1 to 64 of A-Z a-z 0-9 _ . -)",
+		     p->name ? p->name : "");
+	netobj_defaults(o, p->name, t);
+	if (p->subnet) {
+		if (t != NETOBJ_NAT && t != NETOBJ_HOST_ONLY)
+			FAIL("a subnet applies to nat and host-only networks");
+		if (!net_parse_cidr(p->subnet, &o->network, &o->netmask))
+			FAIL("subnet %.40s: expected A.B.C.D/N with N from 8 to 30 and no host bits",
+			     p->subnet);
+	}
+	if (p->dhcp) {
+		if (t != NETOBJ_NAT)
+			FAIL("dhcp applies to nat networks (on internal networks, run a DHCP server such as "
+			     "busybox "
+			     "udhcpd in one of the VMs)");
+		if (strcmp(p->dhcp, "on") && strcmp(p->dhcp, "off")) FAIL("dhcp is on or off");
+		o->dhcp = !strcmp(p->dhcp, "on");
+	}
+	if ((t == NETOBJ_BRIDGE) != (p->bridge != NULL))
+		FAIL(t == NETOBJ_BRIDGE ? "a bridge network needs a bridge (an existing host bridge)"
+		                        : "a bridge applies to bridge networks");
+	if (p->bridge) {
+		if (strlen(p->bridge) > 15 || !*p->bridge || strchr(p->bridge, '/'))
+			FAIL("bridge %.40s: not an interface name", p->bridge);
+		strcpy(o->bridge, p->bridge);
+	}
+	if (p->nhostfwd && t != NETOBJ_NAT) FAIL("port forwards (hostfwd) apply to nat networks");
+	if (p->nhostfwd > NET_MAX_HOSTFWD) FAIL("at most %d port forwards", NET_MAX_HOSTFWD);
+	struct net_config probe;
+	net_config_defaults(&probe, NET_USER);
+	for (unsigned i = 0; i < p->nhostfwd; i++) {
+		char opt[96], msg[256];
+		snprintf(opt, sizeof(opt), "hostfwd=%.80s", p->hostfwd[i]);
+		if (strlen(p->hostfwd[i]) >= sizeof(o->hostfwd[0]) ||
+		    !net_config_parse_options(opt, &probe, msg, sizeof(msg)))
+			FAIL("hostfwd %.60s: %s", p->hostfwd[i],
+			     strlen(p->hostfwd[i]) >= sizeof(o->hostfwd[0]) ? "too long" : msg);
+		strcpy(o->hostfwd[o->nhostfwd++], p->hostfwd[i]);
+	}
+	return true;
+}
+
 bool netobj_create(const struct netobj *o, char *err, size_t errlen)
 {
 	char path[PATH_MAX];

@@ -33,6 +33,14 @@ bool netobj_type_parse(const char *s, enum netobj_type *t);
 
 /* Fills a new object's defaults for its type (subnets: nat 10.0.2.0/24, host-only 192.168.100.0/24). */
 void netobj_defaults(struct netobj *o, const char *name, enum netobj_type type);
+/* What a user gives to define a network (the CLI's flags, the API's JSON); NULL = not given. */
+struct netobj_params {
+	const char *name, *type, *subnet, *dhcp /* "on" or "off" */, *bridge;
+	const char *hostfwd[NET_MAX_HOSTFWD];
+	unsigned nhostfwd;
+};
+/* Checks the parameters against the type and fills *o; false with err saying which one is wrong. */
+bool netobj_build(const struct netobj_params *p, struct netobj *o, char *err, size_t errlen);
 /* Stores a new network; host-only also creates its bridge (root). Fails if the name is taken. */
 bool netobj_create(const struct netobj *o, char *err, size_t errlen);
 bool netobj_load(const char *name, struct netobj *o, char *err, size_t errlen);

@@ -309,6 +309,106 @@ class DaemonTest(unittest.TestCase):
         self.assertIn('cloison_instance_up{name="calib",type="vm"} 1', text)
         cli("rm", "--force", "calib")
 
+    def test_storage_pools_volumes_networks(self):
+        self.assertEqual(api("GET", "/v1")[1]["schema_version"], 2)
+        pools = {p["name"]: p for p in api("GET", "/v1/storage-pools")[1]}
+        self.assertIn("default", pools)
+        pooldir = pools["default"]["path"]
+        # Volumes made by the API are images qemu-img accepts, dynamic and static.
+        self.assertEqual(cli("volume", "create", "default/base.qcow2", "64M").returncode, 0)
+        q = json.loads(subprocess.run(["qemu-img", "info", "--output=json", os.path.join(pooldir, "base.qcow2")],
+                                      check=True, capture_output=True, text=True).stdout)
+        self.assertEqual((q["format"], q["virtual-size"]), ("qcow2", 64 << 20))
+        subprocess.run(["qemu-img", "check", os.path.join(pooldir, "base.qcow2")], check=True, capture_output=True)
+        st, v = api("POST", "/v1/storage-pools/default/volumes", {"name": "static.img", "size": "8M",
+                                                                   "preallocation": "full"})
+        self.assertEqual(st, 201, v)
+        self.assertGreaterEqual(v["actual-size"], 8 << 20)
+        st, v = api("POST", "/v1/storage-pools/default/volumes", {"name": "top.qcow2", "backing": "default/base.qcow2"})
+        self.assertEqual((st, v["backing-filename"], v["virtual-size"]), (201, "base.qcow2", 64 << 20), v)
+        # A copy is an operation with progress; the result holds the same content.
+        src = os.path.join(self.tmp, "src.img")
+        with open(src, "wb") as f:
+            f.write(os.urandom(24 << 20))
+            f.seek(48 << 20)
+            f.write(os.urandom(1 << 20))
+        st, a = api("POST", "/v1/storage-pools/default/volumes", {"name": "copy.qcow2", "source": src})
+        self.assertEqual(st, 202, a)
+        st, op = api("GET", f"/v1/operations/{a['operation']['id']}?wait=60")
+        self.assertEqual(op["status"], "success", op)
+        self.assertEqual(op["resource"], "storage-pools/default/volumes/copy.qcow2")
+        self.assertEqual(op["progress"]["done"], op["progress"]["total"])
+        self.assertEqual(op["progress"]["total"], os.path.getsize(src))
+        subprocess.run(["qemu-img", "compare", src, os.path.join(pooldir, "copy.qcow2")], check=True,
+                       capture_output=True)
+        self.assertFalse([n for n in os.listdir(pooldir) if n.startswith(".")])  # no partial file left
+        # A copy that fails half-way (a source cut short) fails its operation and leaves nothing behind.
+        cut = os.path.join(self.tmp, "cut.qcow2")
+        with open(os.path.join(pooldir, "copy.qcow2"), "rb") as f, open(cut, "wb") as g:
+            g.write(f.read(1 << 20))
+        st, a = api("POST", "/v1/storage-pools/default/volumes", {"name": "copy2.qcow2", "source": cut})
+        if st == 202:
+            op = api("GET", f"/v1/operations/{a['operation']['id']}?wait=60")[1]
+            self.assertEqual(op["status"], "failure", op)
+            self.assertTrue(op["error"])
+        else:
+            self.assertEqual(st, 400, a)
+        self.assertEqual(sorted(os.listdir(pooldir)), ["base.qcow2", "copy.qcow2", "static.img", "top.qcow2"])
+        self.assertEqual(api("POST", "/v1/storage-pools/default/volumes",
+                             {"name": "copy2.qcow2", "source": "default/nope.img"})[0], 404)
+        # Refusals.
+        for body, want in [({"name": "x/y", "size": "1M"}, 400), ({"name": "a.img"}, 400),
+                           ({"name": "a.img", "size": "1M", "format": "qcow2"}, 400),
+                           ({"name": "a.img", "size": -5}, 400), ({"name": "a.img", "size": "1M", "colour": 1}, 400),
+                           ({"name": "a.img", "backing": "default/base.qcow2"}, 400),
+                           ({"name": "base.qcow2", "size": "1M"}, 409),
+                           ({"name": "a.qcow2", "source": "/nonexistent"}, 400)]:
+            st, ans = api("POST", "/v1/storage-pools/default/volumes", body)
+            self.assertEqual(st, want, (body, ans))
+            self.assertIn("error", ans)
+        self.assertEqual(api("GET", "/v1/storage-pools/nope/volumes")[0], 404)
+        self.assertEqual(api("GET", "/v1/storage-pools/default/volumes/..")[0], 404)
+        # In use: by a VM's definition, or as another volume's backing file.
+        st, n = api("POST", "/v1/networks", {"name": "lan1", "type": "nat", "subnet": "10.77.0.0/24",
+                                             "hostfwd": ["tcp::2299-:22"]})
+        self.assertEqual((st, n["subnet"]), (201, "10.77.0.0/24"), n)
+        self.assertEqual(api("POST", "/v1/networks", {"name": "lan1", "type": "internal"})[0], 409)
+        self.assertEqual(api("POST", "/v1/networks", {"name": "x", "type": "internal", "subnet": "10.0.0.0/24"})[0], 400)
+        self.assertEqual(api("POST", "/v1/networks", {"name": "x", "type": "nat", "hostfwd": ["bogus"]})[0], 400)
+        self.assertEqual(api("POST", "/v1/networks", {"name": "../x", "type": "nat"})[0], 400)
+        self.vm("diskuser", "--disk", os.path.join(pooldir, "top.qcow2"), "--net", "lan1")
+        vols = {v["name"]: v for v in json.loads(cli("volume", "list", "default", "--format", "json").stdout)}
+        self.assertEqual(vols["top.qcow2"]["used_by"], ["diskuser"])
+        self.assertEqual(api("GET", "/v1/networks/lan1")[1]["used_by"], ["diskuser"])
+        self.assertEqual(api("DELETE", "/v1/storage-pools/default/volumes/top.qcow2")[0], 409)
+        self.assertEqual(api("DELETE", "/v1/storage-pools/default/volumes/base.qcow2")[0], 409)
+        self.assertEqual(api("DELETE", "/v1/networks/lan1")[0], 409)
+        cli("rm", "diskuser")
+        self.assertEqual(cli("volume", "rm", "default/top.qcow2").returncode, 0)
+        self.assertEqual(api("DELETE", "/v1/storage-pools/default/volumes/base.qcow2")[0], 200)
+        self.assertEqual(api("DELETE", "/v1/networks/lan1")[0], 200)
+        self.assertEqual(api("GET", "/v1/networks/lan1")[0], 404)
+        # Pools: a second one, refused while it holds volumes; the default one stays.
+        p2 = os.path.join(self.tmp, "pool2")
+        self.assertEqual(cli("pool", "create", "p2", p2).returncode, 0)
+        self.assertEqual(api("POST", "/v1/storage-pools", {"name": "p3", "path": p2})[0], 409)
+        self.assertEqual(api("POST", "/v1/storage-pools", {"name": "p3", "path": "relative"})[0], 400)
+        self.assertEqual(api("POST", "/v1/storage-pools/p2/volumes", {"name": "v.img", "size": "1M"})[0], 201)
+        self.assertEqual(api("POST", "/v1/storage-pools/p2/volumes", {"name": "c.qcow2", "source": "default/copy.qcow2"})[0], 202)
+        self.assertEqual(api("DELETE", "/v1/storage-pools/p2")[0], 409)
+        self.assertEqual(api("DELETE", "/v1/storage-pools/default")[0], 409)
+        for _ in range(100):
+            if os.path.exists(os.path.join(p2, "c.qcow2")):
+                break
+            time.sleep(0.05)
+        subprocess.run(["qemu-img", "compare", src, os.path.join(p2, "c.qcow2")], check=True, capture_output=True)
+        for v in ("v.img", "c.qcow2"):
+            self.assertEqual(cli("volume", "rm", "p2/" + v).returncode, 0)
+        self.assertEqual(cli("pool", "rm", "p2").returncode, 0)
+        self.assertEqual(cli("pool", "info", "p2", check=False).returncode, 1)
+        for v in ("static.img", "copy.qcow2"):
+            cli("volume", "rm", "default/" + v)
+
     def test_hostile_input(self):
         cases = [
             ("POST", "/v1/instances", b"{not json", 400, "JSON"),

@@ -226,6 +226,7 @@ static void collect(void *opaque, const struct db_instance *in)
 	r->n++;
 }
 
+/* Counts rows (snapshots, pools: the same callback shape). */
 static void count_snapshot(void *opaque, const char *name, const char *path, int64_t created_at)
 {
 	(void)name, (void)path, (void)created_at;
@@ -291,6 +292,19 @@ static void test_db(void)
 	CHECK(db_instances_load(db, collect, &r, err, sizeof(err)));
 	CHECK_EQ(r.n, 2);
 	CHECK(!strcmp(r.states[1], "stopped")); /* a fresh runtime row */
+	/* Storage pools (schema version 2): unique by name and by directory. */
+	CHECK(db_pool_insert(db, "default", "/srv/pool", 1, err, sizeof(err)));
+	CHECK(!db_pool_insert(db, "default", "/srv/other", 2, err, sizeof(err)));
+	CHECK(strstr(err, "exists") != NULL);
+	CHECK(!db_pool_insert(db, "second", "/srv/pool", 3, err, sizeof(err)));
+	CHECK(db_pool_insert(db, "fast", "/mnt/ssd", 4, err, sizeof(err)));
+	unsigned pools = 0;
+	CHECK(db_pools_list(db, count_snapshot, &pools, err, sizeof(err)));
+	CHECK_EQ(pools, 2);
+	CHECK(db_pool_delete(db, "fast", err, sizeof(err)));
+	pools = 0;
+	CHECK(db_pools_list(db, count_snapshot, &pools, err, sizeof(err)));
+	CHECK_EQ(pools, 1);
 	db_close(db);
 
 	/* A database from a newer cloisond is refused, not downgraded. */
@@ -307,6 +321,35 @@ static void test_db(void)
 	CHECK(db == NULL);
 	CHECK(strstr(err, "newer") != NULL);
 	db_close(db);
+
+	/* A version-1 database (before storage pools) is migrated forward with its instances. */
+	char old[128];
+	snprintf(old, sizeof(old), "%s/v1.db", dir);
+	CHECK(sqlite3_open(old, &h) == SQLITE_OK);
+	CHECK(sqlite3_exec(
+	          h,
+	          "CREATE TABLE instances(name TEXT PRIMARY KEY, type TEXT NOT NULL, definition TEXT NOT "
+	          "NULL, autostart INTEGER NOT NULL DEFAULT 0, created_at INTEGER NOT NULL);"
+	          "CREATE TABLE runtime(name TEXT PRIMARY KEY, state TEXT NOT NULL, message TEXT NOT NULL "
+	          "DEFAULT '', pid INTEGER NOT NULL DEFAULT 0, pid_start INTEGER NOT NULL DEFAULT 0, "
+	          "started_at INTEGER NOT NULL DEFAULT 0, exit_code INTEGER NOT NULL DEFAULT -1);"
+	          "CREATE TABLE snapshots(instance TEXT NOT NULL, name TEXT NOT NULL, path TEXT NOT NULL, "
+	          "created_at INTEGER NOT NULL, PRIMARY KEY(instance, name));"
+	          "INSERT INTO instances VALUES('old', 'vm', '{}', 0, 1);"
+	          "INSERT INTO runtime(name, state) VALUES('old', 'stopped');"
+	          "PRAGMA user_version = 1;",
+	          NULL, NULL, NULL) == SQLITE_OK);
+	sqlite3_close(h);
+	db = db_open(old, err, sizeof(err));
+	CHECK(db != NULL);
+	if (db) {
+		CHECK_EQ(db_schema_version(db), DB_SCHEMA_VERSION);
+		memset(&r, 0, sizeof(r));
+		CHECK(db_instances_load(db, collect, &r, err, sizeof(err)));
+		CHECK_EQ(r.n, 1);
+		CHECK(db_pool_insert(db, "default", "/p", 1, err, sizeof(err)));
+		db_close(db);
+	}
 
 	/* A file that is not a database gives an error, not a crash. */
 	char junk[128];

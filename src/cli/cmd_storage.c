@@ -1,0 +1,221 @@
+/*
+ * cmd_storage.c — `cloison pool …` and `cloison volume …`: cloisond's
+ * storage pools (named directories) and the volumes (image files) in them,
+ * through the daemon's API. Volumes are named POOL/VOLUME; a copy is an
+ * operation whose progress is shown on a terminal.
+ *
+ * Exit status: 0 done; 1 refused or failed; 2 usage; 3 daemon unreachable.
+ */
+#include "commands.h"
+#include "daemon_client.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int pool_usage(FILE *out, int rc)
+{
+	fprintf(out, "Usage: cloison pool list [--format json]\n"
+	             "       cloison pool create NAME DIRECTORY\n"
+	             "       cloison pool info NAME [--format json]\n"
+	             "       cloison pool rm NAME          (the pool must hold no volumes)\n"
+	             "\n"
+	             "A storage pool is a directory of disk images (volumes) cloisond manages; the pool\n"
+	             "'default' lives in the daemon's state directory.\n");
+	return rc;
+}
+
+static void human(uint64_t v, char *out, size_t n)
+{
+	static const char *const units[] = {"B", "K", "M", "G", "T", "P"};
+	double d = (double)v;
+	int u = 0;
+	while (d >= 1024 && u < 5) d /= 1024, u++;
+	snprintf(out, n, u ? "%.1f%s" : "%.0f%s", d, units[u]);
+}
+
+static int get_print(const char *path, bool js)
+{
+	json_t *j = NULL;
+	int st = dc_call("GET", path, NULL, &j);
+	if (st == 200) {
+		if (js)
+			dc_print_json(j);
+		else
+			dc_print_fields(j);
+	}
+	json_decref(j);
+	return dc_rc(st);
+}
+
+int cmd_pool(int argc, char **argv)
+{
+	bool js = dc_want_json(&argc, argv);
+	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))
+		return pool_usage(argc < 2 ? stderr : stdout, argc < 2 ? 2 : 0);
+	const char *verb = argv[1];
+	char path[256];
+	if (!strcmp(verb, "list") && argc == 2) {
+		json_t *a = NULL;
+		int st = dc_call("GET", "/v1/storage-pools", NULL, &a);
+		if (st == 200 && js) dc_print_json(a);
+		if (st == 200 && !js) {
+			printf("%-16s %7s %9s %9s  %s\n", "NAME", "VOLUMES", "SIZE", "FREE", "PATH");
+			size_t i;
+			json_t *p;
+			json_array_foreach(a, i, p)
+			{
+				char cap[16], avail[16];
+				human((uint64_t)json_integer_value(json_object_get(p, "capacity")), cap,
+				      sizeof(cap));
+				human((uint64_t)json_integer_value(json_object_get(p, "available")), avail,
+				      sizeof(avail));
+				printf("%-16s %7lld %9s %9s  %s\n",
+				       json_string_value(json_object_get(p, "name")),
+				       (long long)json_integer_value(json_object_get(p, "volumes")), cap,
+				       avail, json_string_value(json_object_get(p, "path")));
+			}
+		}
+		json_decref(a);
+		return dc_rc(st);
+	}
+	if (!strcmp(verb, "create") && argc == 4) {
+		json_t *body = json_pack("{s:s, s:s}", "name", argv[2], "path", argv[3]), *ans = NULL;
+		int st = dc_call("POST", "/v1/storage-pools", body, &ans);
+		json_decref(body);
+		if (st == 201)
+			printf("pool %s created at %s\n", argv[2],
+			       json_string_value(json_object_get(ans, "path")));
+		json_decref(ans);
+		return dc_rc(st);
+	}
+	if ((!strcmp(verb, "info") || !strcmp(verb, "rm")) && argc == 3 && strlen(argv[2]) < 100) {
+		snprintf(path, sizeof(path), "/v1/storage-pools/%s", argv[2]);
+		if (verb[0] == 'i') return get_print(path, js);
+		int st = dc_call("DELETE", path, NULL, NULL);
+		return dc_rc(st);
+	}
+	return pool_usage(stderr, 2);
+}
+
+static int volume_usage(FILE *out, int rc)
+{
+	fprintf(out,
+	        "Usage: cloison volume list [POOL] [--format json]\n"
+	        "       cloison volume create POOL/NAME [SIZE] [--backing POOL/VOLUME|/path]\n"
+	        "                                          [--preallocation off|falloc|full]\n"
+	        "       cloison volume copy SOURCE POOL/NAME   (SOURCE: POOL/VOLUME or /path/to/image)\n"
+	        "       cloison volume info POOL/NAME [--format json]\n"
+	        "       cloison volume rm POOL/NAME\n"
+	        "\n"
+	        "Volumes named *.qcow2 are qcow2 images (dynamic; --backing makes an overlay), any other\n"
+	        "name a raw image (sparse unless preallocated). SIZE takes K, M, G, T suffixes. A VM uses\n"
+	        "a volume by its path (`cloison volume info` shows it): --disk PATH.\n");
+	return rc;
+}
+
+/* "POOL/NAME" into an API path (suffix appended); false if it is not one. */
+static bool volume_path(const char *ref, char *out, size_t len)
+{
+	const char *slash = strchr(ref, '/');
+	if (!slash || slash == ref || !slash[1] || strchr(slash + 1, '/') || strlen(ref) > 160) return false;
+	snprintf(out, len, "/v1/storage-pools/%.*s/volumes/%s", (int)(slash - ref), ref, slash + 1);
+	return true;
+}
+
+static int list_volumes(const char *pool, bool js)
+{
+	json_t *pools = NULL, *all = json_array();
+	int st = 200;
+	if (pool) {
+		pools = json_pack("[{s:s}]", "name", pool);
+	} else if ((st = dc_call("GET", "/v1/storage-pools", NULL, &pools)) != 200) {
+		json_decref(pools);
+		json_decref(all);
+		return dc_rc(st);
+	}
+	size_t i;
+	json_t *p;
+	json_array_foreach(pools, i, p)
+	{
+		char path[256];
+		snprintf(path, sizeof(path), "/v1/storage-pools/%.100s/volumes",
+		         json_string_value(json_object_get(p, "name")));
+		json_t *vols = NULL;
+		st = dc_call("GET", path, NULL, &vols);
+		if (st == 200) json_array_extend(all, vols);
+		json_decref(vols);
+		if (st != 200) break;
+	}
+	json_decref(pools);
+	if (st == 200 && js) dc_print_json(all);
+	if (st == 200 && !js) {
+		printf("%-32s %-6s %9s %9s  %s\n", "VOLUME", "FORMAT", "SIZE", "USED", "USED BY");
+		json_t *v;
+		json_array_foreach(all, i, v)
+		{
+			char ref[200], size[16], used[16];
+			snprintf(ref, sizeof(ref), "%s/%s", json_string_value(json_object_get(v, "pool")),
+			         json_string_value(json_object_get(v, "name")));
+			human((uint64_t)json_integer_value(json_object_get(v, "virtual-size")), size,
+			      sizeof(size));
+			human((uint64_t)json_integer_value(json_object_get(v, "actual-size")), used,
+			      sizeof(used));
+			char *users = json_dumps(json_object_get(v, "used_by"), JSON_COMPACT);
+			printf("%-32s %-6s %9s %9s  %s\n", ref,
+			       json_object_get(v, "format") ? json_string_value(json_object_get(v, "format"))
+			                                    : "?",
+			       size, used, users && strcmp(users, "[]") ? users : "-");
+			free(users);
+		}
+	}
+	json_decref(all);
+	return dc_rc(st);
+}
+
+int cmd_volume(int argc, char **argv)
+{
+	bool js = dc_want_json(&argc, argv);
+	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))
+		return volume_usage(argc < 2 ? stderr : stdout, argc < 2 ? 2 : 0);
+	const char *verb = argv[1];
+	char path[256];
+	if (!strcmp(verb, "list") && argc <= 3) return list_volumes(argc == 3 ? argv[2] : NULL, js);
+	if ((!strcmp(verb, "info") || !strcmp(verb, "rm")) && argc == 3) {
+		if (!volume_path(argv[2], path, sizeof(path))) return volume_usage(stderr, 2);
+		if (verb[0] == 'i') return get_print(path, js);
+		return dc_rc(dc_call("DELETE", path, NULL, NULL));
+	}
+	bool copy = !strcmp(verb, "copy");
+	if ((copy && argc == 4) || (!strcmp(verb, "create") && argc >= 3)) {
+		const char *ref = argv[copy ? 3 : 2];
+		if (!volume_path(ref, path, sizeof(path))) return volume_usage(stderr, 2);
+		*strrchr(path, '/') = 0; /* the collection */
+		json_t *body = json_pack("{s:s}", "name", strrchr(ref, '/') + 1);
+		if (copy) json_object_set_new(body, "source", json_string(argv[2]));
+		for (int i = 3; !copy && i < argc; i++) {
+			if ((!strcmp(argv[i], "--backing") || !strcmp(argv[i], "--preallocation")) &&
+			    i + 1 < argc) {
+				json_object_set_new(body, argv[i][2] == 'b' ? "backing" : "preallocation",
+				                    json_string(argv[i + 1]));
+				i++;
+			} else if (argv[i][0] != '-' && !json_object_get(body, "size")) {
+				json_object_set_new(body, "size", json_string(argv[i]));
+			} else {
+				json_decref(body);
+				return volume_usage(stderr, 2);
+			}
+		}
+		json_t *ans = NULL;
+		int st = dc_call("POST", path, body, &ans);
+		json_decref(body);
+		int rc = dc_rc(st);
+		if (st == 202) rc = dc_wait_op(ans, "copying");
+		if (st == 201 && !js) printf("%s\n", json_string_value(json_object_get(ans, "path")));
+		if (st == 201 && js) dc_print_json(ans);
+		json_decref(ans);
+		return rc;
+	}
+	return volume_usage(stderr, 2);
+}

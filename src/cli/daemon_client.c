@@ -1,0 +1,121 @@
+/*
+ * daemon_client.c — see daemon_client.h.
+ */
+#include "daemon_client.h"
+
+#include "vm/http.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+const char *dc_socket_path(void)
+{
+	static char buf[256];
+	const char *s = getenv("CLOISON_SOCKET");
+	if (s) return s;
+	if (geteuid() == 0) return "/run/cloison/cloisond.sock";
+	const char *x = getenv("XDG_RUNTIME_DIR");
+	snprintf(buf, sizeof(buf), "%s/cloison/cloisond.sock", x ? x : "/tmp");
+	return buf;
+}
+
+int dc_call(const char *method, const char *path, json_t *body, json_t **out)
+{
+	char *text = body ? json_dumps(body, JSON_COMPACT) : NULL, *resp = NULL, err[512];
+	int st = http_call_unix(dc_socket_path(), method, path, text, 3600000, &resp, err, sizeof(err));
+	free(text);
+	if (!st) {
+		fprintf(stderr, "cloison: cannot reach cloisond: %s (is it running? `cloisond &`)\n", err);
+		return 0;
+	}
+	json_t *j = resp ? json_loads(resp, JSON_DECODE_ANY, NULL) : NULL;
+	if (!j && resp) j = json_string(resp);
+	free(resp);
+	if (st >= 300) {
+		const char *e = json_string_value(json_object_get(j, "error"));
+		fprintf(stderr, "cloison: %s\n", e ? e : "request failed");
+	}
+	if (out)
+		*out = j;
+	else
+		json_decref(j);
+	return st;
+}
+
+int dc_rc(int st)
+{
+	return st == 0 ? 3 : st >= 300 ? 1 : 0;
+}
+
+int dc_wait_op(json_t *answer, const char *doing)
+{
+	json_int_t id = json_integer_value(json_object_get(json_object_get(answer, "operation"), "id"));
+	if (!id) return 0;
+	bool tty = isatty(STDERR_FILENO);
+	if (tty && doing) fprintf(stderr, "%s...", doing);
+	for (;;) {
+		char path[64];
+		snprintf(path, sizeof(path), "/v1/operations/%lld?wait=%s", (long long)id,
+		         tty ? "0.5" : "30");
+		json_t *op = NULL;
+		int st = dc_call("GET", path, NULL, &op);
+		if (st != 200) {
+			json_decref(op);
+			return dc_rc(st);
+		}
+		const char *status = json_string_value(json_object_get(op, "status"));
+		if (status && strcmp(status, "running")) {
+			int rc = strcmp(status, "success") ? 1 : 0;
+			if (tty && doing) fprintf(stderr, " %s\n", rc ? "failed" : "done");
+			if (rc)
+				fprintf(stderr, "cloison: %s\n",
+				        json_string_value(json_object_get(op, "error")));
+			json_decref(op);
+			return rc;
+		}
+		json_t *pr = json_object_get(op, "progress");
+		if (tty && doing && pr)
+			fprintf(stderr, "\r%s... %5.1f%%", doing,
+			        json_real_value(json_object_get(pr, "percent")));
+		else if (tty && doing)
+			fputc('.', stderr);
+		json_decref(op);
+	}
+}
+
+bool dc_want_json(int *argc, char **argv)
+{
+	for (int i = 1; i < *argc - 1; i++)
+		if (!strcmp(argv[i], "--format")) {
+			bool j = !strcmp(argv[i + 1], "json");
+			memmove(&argv[i], &argv[i + 2], (size_t)(*argc - i - 2) * sizeof(char *));
+			*argc -= 2;
+			return j;
+		}
+	return false;
+}
+
+void dc_print_json(json_t *j)
+{
+	char *t = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	if (t) puts(t);
+	free(t);
+}
+
+void dc_print_fields(json_t *j)
+{
+	const char *k;
+	json_t *v;
+	json_object_foreach(j, k, v)
+	{
+		if (json_is_string(v)) {
+			printf("%-18s %s\n", k, json_string_value(v));
+		} else {
+			char *t = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+			printf("%-18s %s\n", k, t ? t : "");
+			free(t);
+		}
+	}
+}

@@ -1,0 +1,40 @@
+/*
+ * api_internal.h — what the API's handler files share: answering with JSON
+ * or an error, reading the body and query, and operations (the objects a
+ * client waits on for long work). All with the daemon's lock held unless
+ * said otherwise.
+ */
+#ifndef CLOISON_DAEMON_API_INTERNAL_H
+#define CLOISON_DAEMON_API_INTERNAL_H
+
+#include "daemon/daemon.h"
+#include "vm/http_server.h"
+
+#include <jansson.h>
+
+/* Answers with j (taken) as the body. */
+void api_reply(struct http_response *r, int status, json_t *j);
+/* Answers {"error": message}. */
+void __attribute__((format(printf, 3, 4)))
+api_fail(struct http_response *r, int status, const char *fmt, ...);
+/* The request body as a JSON object ({} when empty); NULL with r answered 400. */
+json_t *api_parse_body(const char *body, size_t len, struct http_response *r);
+/* Query parameter value ("" if present without value), NULL if absent. */
+const char *api_query(const char *q, const char *key, char *buf, size_t len);
+bool api_truthy(const char *v);
+/* Removes a directory tree (no symlinks followed). */
+void rm_tree(const char *path);
+
+/* A new running operation, newest first in the daemon's list; NULL when out of memory. */
+struct op *op_new(struct daemon *d, const char *kind, const char *instance);
+json_t *op_json(const struct op *op);
+
+/* /v1/storage-pools... (api_storage.c) and /v1/networks... (api_networks.c); seg[1] is the collection. */
+void api_storage(struct daemon *d, const char *method, char **seg, int n, json_t *body,
+                 struct http_response *r);
+void api_networks(struct daemon *d, const char *method, char **seg, int n, json_t *body,
+                  struct http_response *r);
+/* Creates the default pool (STATE_DIR/pools/default) if no pool has that name. */
+bool storage_init(struct daemon *d, char *err, size_t errlen);
+
+#endif
