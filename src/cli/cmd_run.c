@@ -593,6 +593,8 @@ int cmd_run(int argc, char **argv)
 	}
 	struct machine *m = v->m;
 	if (o.ips || o.cpu_max) machine_set_cpu_limits(m, o.ips, o.cpu_max);
+	/* Held before the control socket answers, so a resume sent as soon as it does finds it paused. */
+	if (o.start_paused) machine_hold(m); /* the API's resume starts the harts */
 	struct control *ctl = NULL;
 	if (o.api_sock && !(ctl = control_start(v, o.api_sock, err, sizeof(err)))) {
 		vm_incoming_confirm(incoming, false, "the destination cannot serve its control socket");
@@ -613,9 +615,6 @@ int cmd_run(int argc, char **argv)
 	const char *profile_path = getenv("CLOISON_PROFILE");
 	struct pc_profile profile = {.m = m};
 	if (profile_path) pthread_create(&profile.thread, NULL, profile_thread, &profile);
-	if (o.start_paused) {
-		machine_hold(m); /* the API's resume starts the harts */
-	}
 	for (;;) {
 		if (boot_fresh) {
 			struct boot_config boot = {.firmware = v->cfg.firmware[0] ? v->cfg.firmware : NULL,
