@@ -138,8 +138,7 @@ int image_convert(struct block_backend *src, const char *dst, const struct image
 		return -1;
 	}
 	bool fresh = !co.prealloc || strcmp(co.prealloc, "full");
-	int rc = image_copy(src, d, fresh, progress, ctx);
-	if (rc == 0 && d->drv->flush) rc = d->drv->flush(d);
+	int rc = image_copy(src, d, fresh, progress, ctx); /* flushes d */
 	block_close(d);
 	if (rc) {
 		snprintf(err, errlen, "copying into '%s' failed: %s", dst, strerror(-rc));

@@ -289,6 +289,17 @@ static void *job_thread(void *arg)
 	return NULL;
 }
 
+bool spawn_detached(void *(*fn)(void *), void *arg)
+{
+	pthread_t t;
+	pthread_attr_t attr;
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	bool ok = pthread_create(&t, &attr, fn, arg) == 0;
+	pthread_attr_destroy(&attr);
+	return ok;
+}
+
 /* Starts a job on a claimed instance (lock held) and answers 202 with its operation. */
 static bool launch(struct daemon *d, struct instance *in, const char *kind,
                    bool (*run)(struct job *, char *, size_t), const char *arg, unsigned timeout,
@@ -306,12 +317,7 @@ static bool launch(struct daemon *d, struct instance *in, const char *kind,
 	*j = (struct job){.d = d, .in = in, .op = op, .timeout = timeout, .run = run};
 	snprintf(j->arg, sizeof(j->arg), "%s", arg ? arg : "");
 	inst_get(in);
-	pthread_t t;
-	pthread_attr_t attr;
-	pthread_attr_init(&attr);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	if (pthread_create(&t, &attr, job_thread, j)) {
-		pthread_attr_destroy(&attr);
+	if (!spawn_detached(job_thread, j)) {
 		in->busy = NULL;
 		op->status = "failure";
 		snprintf(op->error, sizeof(op->error), "cannot start a thread");
@@ -321,7 +327,6 @@ static bool launch(struct daemon *d, struct instance *in, const char *kind,
 		if (r) api_fail(r, 500, "cannot start a thread");
 		return false;
 	}
-	pthread_attr_destroy(&attr);
 	if (r) api_reply(r, 202, json_pack("{s:o}", "operation", op_json(op)));
 	return true;
 }

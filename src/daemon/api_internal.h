@@ -25,6 +25,8 @@ bool api_truthy(const char *v);
 /* Removes a directory tree (no symlinks followed). */
 void rm_tree(const char *path);
 
+/* Runs fn(arg) on a detached thread; false if none could be made. */
+bool spawn_detached(void *(*fn)(void *), void *arg);
 /* A new running operation, newest first in the daemon's list; NULL when out of memory. */
 struct op *op_new(struct daemon *d, const char *kind, const char *instance);
 json_t *op_json(const struct op *op);

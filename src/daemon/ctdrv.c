@@ -106,8 +106,7 @@ bool ctdrv_start(struct daemon *d, struct instance *in, char *err, size_t errlen
 	pthread_mutex_lock(&d->lock);
 	in->started_at = (int64_t)time(NULL);
 	in->message[0] = 0;
-	in->state = ST_STOPPED; /* what the record says now: running, or already ended */
-	ctdrv_refresh(d, in);
+	ctdrv_refresh(d, in); /* running, or already ended */
 	daemon_save_runtime(d, in);
 	pthread_mutex_unlock(&d->lock);
 	return true;
@@ -202,7 +201,7 @@ void ctdrv_refresh(struct daemon *d, struct instance *in)
 	char msg[256];
 	record_key(in, in->rec_key);
 	if (!ct_record_load(in->def.name, &s, &rt, msg, sizeof(msg))) {
-		if (in->state != ST_STARTING) in->state = ST_STOPPED;
+		in->state = ST_STOPPED;
 		in->pid = 0;
 		unwatch(in);
 		return;
@@ -216,7 +215,7 @@ void ctdrv_refresh(struct daemon *d, struct instance *in)
 		in->state = ST_RUNNING;
 	else if (st == CT_PAUSED)
 		in->state = ST_PAUSED;
-	else if (in->state != ST_STARTING) {
+	else {
 		in->state = ST_STOPPED;
 		in->exit_code = rt.exit_code;
 		if (rt.stopped_at) in->started_at = rt.started_at;

@@ -221,6 +221,19 @@ bool db_instances_load(struct db *db, void (*fn)(void *opaque, const struct db_i
 	return rc == SQLITE_DONE || fail(db, "cannot read instances", err, errlen);
 }
 
+/* Runs a query whose rows are (name, path, created_at), calling fn on each. */
+static bool each_named_path(struct db *db, sqlite3_stmt *st,
+                            void (*fn)(void *opaque, const char *name, const char *path, int64_t created_at),
+                            void *opaque, const char *what, char *err, size_t errlen)
+{
+	if (!st) return fail(db, what, err, errlen);
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		fn(opaque, text(st, 0), text(st, 1), sqlite3_column_int64(st, 2));
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE || fail(db, what, err, errlen);
+}
+
 bool db_snapshot_insert(struct db *db, const char *instance, const char *name, const char *path,
                         int64_t created_at, char *err, size_t errlen)
 {
@@ -248,12 +261,7 @@ bool db_snapshots_list(struct db *db, const char *instance,
 	sqlite3_stmt *st = prepare(
 	    db, "SELECT name, path, created_at FROM snapshots WHERE instance = ? ORDER BY created_at, name",
 	    "s", instance);
-	if (!st) return fail(db, "cannot read snapshots", err, errlen);
-	int rc;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-		fn(opaque, text(st, 0), text(st, 1), sqlite3_column_int64(st, 2));
-	sqlite3_finalize(st);
-	return rc == SQLITE_DONE || fail(db, "cannot read snapshots", err, errlen);
+	return each_named_path(db, st, fn, opaque, "cannot read snapshots", err, errlen);
 }
 
 bool db_pool_insert(struct db *db, const char *name, const char *path, int64_t created_at, char *err,
@@ -279,10 +287,5 @@ bool db_pools_list(struct db *db,
                    void *opaque, char *err, size_t errlen)
 {
 	sqlite3_stmt *st = prepare(db, "SELECT name, path, created_at FROM pools ORDER BY name", "");
-	if (!st) return fail(db, "cannot read storage pools", err, errlen);
-	int rc;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-		fn(opaque, text(st, 0), text(st, 1), sqlite3_column_int64(st, 2));
-	sqlite3_finalize(st);
-	return rc == SQLITE_DONE || fail(db, "cannot read storage pools", err, errlen);
+	return each_named_path(db, st, fn, opaque, "cannot read storage pools", err, errlen);
 }

@@ -94,11 +94,9 @@ static bool only_keys(const json_t *obj, const char *where, const char *const *k
 	return true;
 }
 
-/* "0", "0-3", "0,2-3": CPUs this host has. */
-static bool cpuset_valid(const char *s)
+bool inst_cpuset_each(const char *s, void (*fn)(void *ctx, unsigned cpu), void *ctx)
 {
 	long ncpu = sysconf(_SC_NPROCESSORS_CONF);
-	if (!*s) return true;
 	while (*s) {
 		char *end;
 		long a = strtol(s, &end, 10), b = a;
@@ -109,6 +107,7 @@ static bool cpuset_valid(const char *s)
 			if (end == t || b < a) return false;
 		}
 		if (b >= ncpu) return false;
+		for (long c = a; fn && c <= b; c++) fn(ctx, (unsigned)c);
 		if (*end == ',')
 			end++;
 		else if (*end)
@@ -141,7 +140,7 @@ bool inst_limits_from_json(const json_t *j, struct inst_limits *l, char *err, si
 		return false;
 	l->cpu_weight = (uint32_t)w;
 	l->cpu_max = (uint32_t)c;
-	if (!cpuset_valid(l->cpuset))
+	if (!inst_cpuset_each(l->cpuset, NULL, NULL))
 		BAD("limits.cpuset '%s' names CPUs this host does not have (it has %ld)", l->cpuset, ncpu);
 	return true;
 }

@@ -69,6 +69,9 @@ bool inst_limits_from_json(const json_t *j, struct inst_limits *l, char *err, si
 json_t *inst_limits_to_json(const struct inst_limits *l);
 /* Checks limits against the instance (a memory limit below a VM's memory, a cap above the host). */
 bool inst_limits_check(const struct inst_def *d, const struct inst_limits *l, char *err, size_t errlen);
+/* Walks a cpuset ("0", "0-3", "0,2-3"), calling fn (if given) on each CPU; false when it is malformed
+ * or names a CPU this host does not have. */
+bool inst_cpuset_each(const char *s, void (*fn)(void *ctx, unsigned cpu), void *ctx);
 void inst_def_free(struct inst_def *d);
 /* A deep copy (the container definition is shared by reference count). */
 void inst_def_copy(struct inst_def *dst, const struct inst_def *src);

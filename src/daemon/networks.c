@@ -25,14 +25,14 @@ static json_t *network_users(struct daemon *d, const char *name)
 	for (size_t i = 0; i < d->ninsts; i++) {
 		const struct inst_def *def = &d->insts[i]->def;
 		bool uses = false;
-		for (unsigned k = 0; k < def->vm.nnets && def->type == INST_VM; k++)
-			uses |= strcspn(def->vm.nets[k], ",") == strlen(name) &&
-			        !strncmp(def->vm.nets[k], name, strlen(name));
 		if (def->type == INST_CT) {
 			const char *net = json_string_value(
 			    json_object_get(json_object_get(def->container, "net"), "network"));
 			uses = net && !strcmp(net, name);
 		}
+		for (unsigned k = 0; k < def->vm.nnets && !uses; k++) /* a --net spec: NAME[,options] */
+			uses = strcspn(def->vm.nets[k], ",") == strlen(name) &&
+			       !strncmp(def->vm.nets[k], name, strlen(name));
 		if (uses) json_array_append_new(a, json_string(def->name));
 	}
 	return a;

@@ -325,6 +325,39 @@ static void *copy_thread(void *arg)
 	return NULL;
 }
 
+/* Starts copying source into a new volume of the pool: 202 with the operation. */
+static void start_copy(struct daemon *d, const struct pool *p, const char *name, const char *source,
+                       const struct image_create_opts *o, struct http_response *r)
+{
+	char src[PATH_MAX], err[512];
+	if (!resolve_source(d, source, src, sizeof(src), r)) return;
+	const char *sfmt = source[0] == '/' ? block_probe_format(src, err, sizeof(err)) : volume_format(src);
+	if (!sfmt) return api_fail(r, 400, "source: %s", err);
+	if (!image_format_native(sfmt))
+		return api_fail(r, 400, "source is a %s image: import it with `cloison disk convert` first",
+		                sfmt);
+	struct copy_job *j = calloc(1, sizeof(*j));
+	struct op *op = j ? op_new(d, "copy", "") : NULL;
+	if (!op) {
+		free(j);
+		return api_fail(r, 500, "out of memory");
+	}
+	snprintf(op->resource, sizeof(op->resource), "storage-pools/%s/volumes/%s", p->name, name);
+	*j = (struct copy_job){.d = d, .op = op, .o = *o}; /* o's strings are constants */
+	snprintf(j->src, sizeof(j->src), "%s", src);
+	snprintf(j->src_fmt, sizeof(j->src_fmt), "%s", sfmt);
+	snprintf(j->dst, sizeof(j->dst), "%s/%s", p->path, name);
+	snprintf(j->part, sizeof(j->part), "%s/.%s.part-%llu", p->path, name, (unsigned long long)op->id);
+	if (!spawn_detached(copy_thread, j)) {
+		op->status = "failure";
+		snprintf(op->error, sizeof(op->error), "cannot start a thread");
+		op->finished_at = (int64_t)time(NULL);
+		free(j);
+		return api_fail(r, 500, "cannot start a thread");
+	}
+	api_reply(r, 202, json_pack("{s:o}", "operation", op_json(op)));
+}
+
 static void create_volume(struct daemon *d, const struct pool *p, json_t *body, struct http_response *r)
 {
 	const char *name = NULL, *format = NULL, *backing = NULL, *source = NULL, *prealloc = NULL;
@@ -366,46 +399,7 @@ static void create_volume(struct daemon *d, const struct pool *p, json_t *body, 
 	if (!access(dst, F_OK)) return api_fail(r, 409, "pool '%s' has a volume named '%s'", p->name, name);
 	struct image_create_opts o = {.format = fmt, .size = size, .prealloc = prealloc_name(prealloc)};
 	char err[1024], bpath[PATH_MAX];
-	if (source) {
-		char src[PATH_MAX];
-		if (!resolve_source(d, source, src, sizeof(src), r)) return;
-		const char *sfmt =
-		    source[0] == '/' ? block_probe_format(src, err, sizeof(err)) : volume_format(src);
-		if (!sfmt) return api_fail(r, 400, "source: %s", err);
-		if (!image_format_native(sfmt))
-			return api_fail(r, 400,
-			                "source is a %s image: import it with `cloison disk convert` first",
-			                sfmt);
-		struct copy_job *j = calloc(1, sizeof(*j));
-		char resource[160];
-		snprintf(resource, sizeof(resource), "storage-pools/%s/volumes/%s", p->name, name);
-		struct op *op = j ? op_new(d, "copy", "") : NULL;
-		if (!op) {
-			free(j);
-			return api_fail(r, 500, "out of memory");
-		}
-		snprintf(op->resource, sizeof(op->resource), "%s", resource);
-		*j = (struct copy_job){.d = d, .op = op, .o = o};
-		snprintf(j->src, sizeof(j->src), "%s", src);
-		snprintf(j->src_fmt, sizeof(j->src_fmt), "%s", sfmt);
-		snprintf(j->dst, sizeof(j->dst), "%s", dst);
-		snprintf(j->part, sizeof(j->part), "%s/.%s.part-%llu", p->path, name,
-		         (unsigned long long)op->id);
-		j->o.prealloc = prealloc_name(prealloc); /* the job outlives the request's strings */
-		pthread_t t;
-		pthread_attr_t attr;
-		pthread_attr_init(&attr);
-		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-		if (pthread_create(&t, &attr, copy_thread, j)) {
-			op->status = "failure";
-			snprintf(op->error, sizeof(op->error), "cannot start a thread");
-			free(j);
-			pthread_attr_destroy(&attr);
-			return api_fail(r, 500, "cannot start a thread");
-		}
-		pthread_attr_destroy(&attr);
-		return api_reply(r, 202, json_pack("{s:o}", "operation", op_json(op)));
-	}
+	if (source) return start_copy(d, p, name, source, &o, r);
 	if (backing) {
 		if (strcmp(fmt, "qcow2"))
 			return api_fail(r, 400, "only qcow2 volumes (*.qcow2) have a backing file");

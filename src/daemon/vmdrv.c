@@ -65,21 +65,9 @@ static bool call(struct daemon *d, struct instance *in, const char *method, cons
 	return true;
 }
 
-static bool parse_cpuset(const char *s, cpu_set_t *set)
+static void add_cpu(void *set, unsigned cpu)
 {
-	CPU_ZERO(set);
-	while (*s) {
-		char *end;
-		long a = strtol(s, &end, 10), b = a;
-		if (*end == '-') b = strtol(end + 1, &end, 10);
-		for (long c = a; c <= b && c < CPU_SETSIZE; c++) CPU_SET((int)c, set);
-		if (*end == ',')
-			end++;
-		else if (*end)
-			return false;
-		s = end;
-	}
-	return true;
+	if (cpu < CPU_SETSIZE) CPU_SET(cpu, (cpu_set_t *)set);
 }
 
 struct argv_buf {
@@ -166,7 +154,8 @@ bool vmdrv_start(struct daemon *d, struct instance *in, const char *restore_dir,
 		return false;
 	}
 	cpu_set_t cpus;
-	bool pin = def->limits.cpuset[0] && parse_cpuset(def->limits.cpuset, &cpus);
+	CPU_ZERO(&cpus);
+	bool pin = def->limits.cpuset[0] && inst_cpuset_each(def->limits.cpuset, add_cpu, &cpus);
 
 	/* Its cgroup: CPU weight and cap, memory (the emulator caps CPU too, so cgroups are optional). */
 	struct cg_limits cl = inst_cg_limits(&def->limits);
