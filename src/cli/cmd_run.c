@@ -555,6 +555,16 @@ static void config_from_opts(const struct run_opts *o, struct vm_config *c)
 	c->nnics = o->nnics;
 }
 
+/* Firmware, kernel, initrd and device tree into RAM, harts reset to the entry point. */
+static bool load_boot_images(struct vm *v, char *err, size_t errlen)
+{
+	struct boot_config boot = {.firmware = v->cfg.firmware[0] ? v->cfg.firmware : NULL,
+	                           .kernel = v->cfg.kernel,
+	                           .initrd = v->cfg.initrd[0] ? v->cfg.initrd : NULL,
+	                           .cmdline = v->cfg.append};
+	return boot_load(v->m, &boot, err, errlen) == 0;
+}
+
 int cmd_run(int argc, char **argv)
 {
 	uint64_t t_start = vm_now_ns();
@@ -593,6 +603,15 @@ int cmd_run(int argc, char **argv)
 	}
 	struct machine *m = v->m;
 	if (o.ips || o.cpu_max) machine_set_cpu_limits(m, o.ips, o.cpu_max);
+	/* Loaded before the control socket answers: a resume must never start harts on empty RAM. */
+	bool restored = !boot_fresh;
+	if (boot_fresh && !load_boot_images(v, err, sizeof(err))) {
+		console_close(con);
+		log_error("%s", err);
+		vm_destroy(v);
+		return 1;
+	}
+	boot_fresh = false;
 	/* Held before the control socket answers, so a resume sent as soon as it does finds it paused. */
 	if (o.start_paused) machine_hold(m); /* the API's resume starts the harts */
 	struct control *ctl = NULL;
@@ -616,21 +635,18 @@ int cmd_run(int argc, char **argv)
 	struct pc_profile profile = {.m = m};
 	if (profile_path) pthread_create(&profile.thread, NULL, profile_thread, &profile);
 	for (;;) {
-		if (boot_fresh) {
-			struct boot_config boot = {.firmware = v->cfg.firmware[0] ? v->cfg.firmware : NULL,
-			                           .kernel = v->cfg.kernel,
-			                           .initrd = v->cfg.initrd[0] ? v->cfg.initrd : NULL,
-			                           .cmdline = v->cfg.append};
-			if (boot_load(m, &boot, err, sizeof(err))) {
-				control_stop(ctl);
-				console_close(con);
-				log_error("%s", err);
-				vm_destroy(v);
-				return 1;
-			}
+		/* A reboot reloads the images; pause and resume are refused until the harts are reset. */
+		if (boot_fresh && !load_boot_images(v, err, sizeof(err))) {
+			control_stop(ctl);
+			console_close(con);
+			log_error("%s", err);
+			vm_destroy(v);
+			return 1;
 		}
+		boot_fresh = false;
 		machine_start(m);
-		if (!boot_fresh) {
+		if (restored) {
+			restored = false;
 			if (o.restore)
 				log_info("restored in %.1f ms", (double)(vm_now_ns() - t_start) / 1e6);
 			else

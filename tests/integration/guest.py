@@ -137,6 +137,23 @@ class Guest:
         self.proc.stdin.write(text.encode())
         self.proc.stdin.flush()
 
+    def press_enter_until(self, pattern, tries=30):
+        """Presses Enter every 2 s until `pattern` arrives (a console attached late, or one whose
+        shell starts at the first Enter), then lets the answers to the extra presses pass."""
+        for _ in range(tries):
+            self.send("\n")
+            try:
+                m = self.expect(pattern, timeout=2)
+                break
+            except AssertionError:
+                pass
+        else:
+            raise AssertionError(f"no {pattern!r} after {tries} presses of Enter:\n{self.output[-2000:]}")
+        time.sleep(1)
+        with self.lock:
+            self.pos = len(self.buf)
+        return m
+
     def run(self, command, timeout=None):
         """Types a command, returns its output.
 

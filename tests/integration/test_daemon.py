@@ -16,7 +16,9 @@
 - Storage and networks: pools and volumes (qcow2, raw static, overlays, copies
   as operations with progress) checked with qemu-img; in-use refusals.
 - The real guest: the default Debian kernel and busybox initramfs started by the
-  daemon boots to userspace (its console log), then stops.
+  daemon with two harts boots to userspace (its console log), and its shell is
+  driven through `cloison console` (the API's 101 upgrade); a second console
+  is refused while one is attached.
 - Hostile input: malformed JSON, unknown fields, impossible limits, path names,
   duplicates, missing instances, a client that disconnects mid-request, and
   1,000 concurrent requests get clear 4xx answers; the daemon stays up and
@@ -38,7 +40,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from guest import guest_dir, http_unix  # noqa: E402
+from guest import PROMPT, Guest, guest_dir, http_unix  # noqa: E402
 
 CLOISON = None
 CLOISOND = None
@@ -412,24 +414,33 @@ class DaemonTest(unittest.TestCase):
             cli("volume", "rm", "default/" + v)
 
     def test_debian_guest_through_the_daemon(self):
-        """The real Debian kernel and busybox initramfs (the default guest) started by cloisond; its boot
-        seen through `cloison logs`, its instructions through the API."""
+        """The real Debian kernel and busybox initramfs (the default guest) started by cloisond with two
+        harts, driven through `cloison console` (the API's 101 upgrade), its log through `cloison logs`."""
         if not os.path.exists(os.path.join(guest_dir(), "Image")):
             self.skipTest("no default guest (make guest)")
-        # One hart: two-hart boots are test_boot's; here, under load from the VMs of the other tests,
-        # Linux sometimes gave up on the second hart ("CPU1: failed to come online").
-        cli("create", "deb", "--memory", "256M", "--cpus", "1")
+        cli("create", "deb", "--memory", "256M", "--cpus", "2")
         self.addCleanup(cli, "rm", "--force", "deb", check=False)  # a failure leaves no VM running
         cli("start", "deb")
-        # Driving its shell through `cloison console` is left out here: in about one full run in three the
-        # console relay passed no bytes at all (an open bug, see the issue's note).
-        for _ in range(240):
-            if "cloison-guest: userspace ready (1 cpus)" in cli("logs", "deb").stdout:
+        for _ in range(480):
+            if "cloison-guest: userspace ready" in cli("logs", "deb").stdout:
                 break
             time.sleep(0.5)
-        self.assertIn("cloison-guest: userspace ready (1 cpus)", cli("logs", "deb").stdout)
+        self.assertIn("cloison-guest: userspace ready (2 cpus)", cli("logs", "deb").stdout)
         s = api("GET", "/v1/instances/deb/stats")[1]
         self.assertGreater(s["instructions"], 1_000_000_000)  # a boot is about 3 G instructions
+        env = dict(os.environ, CLOISON_SOCKET=Daemon.sock)
+        g = Guest(None, argv=[CLOISON, "console", "deb"], env=env, timeout=60)
+        try:
+            g.press_enter_until(PROMPT)  # attached after the prompt was printed: Enter brings a new one
+            self.assertEqual(g.run("uname -m"), "riscv64")
+            self.assertEqual(g.run("grep -c ^processor /proc/cpuinfo"), "2")
+            # A second console is refused while one is attached.
+            second = subprocess.run([CLOISON, "console", "deb"], stdin=subprocess.DEVNULL, capture_output=True,
+                                    text=True, timeout=20, env=env)
+            self.assertIn("in use by another client", second.stdout + second.stderr)
+            self.assertEqual(g.run("echo still here"), "still here")
+        finally:
+            g.kill()
         cli("stop", "deb")
         self.assertEqual(info("deb")["status"]["state"], "stopped")
         cli("rm", "deb")

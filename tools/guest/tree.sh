@@ -84,9 +84,11 @@ if [ -e /sys/class/net/eth0 ] && [ "$ipcfg" != off ]; then
 fi
 echo "cloison-guest: userspace ready ($(nproc) cpus)"
 if [ -n "$cloison_poweroff" ]; then poweroff -f; fi
-# A second shell on the virtio console (hvc0), when the board has one.
+# A second shell on the virtio console (hvc0), when the board has one. Like a getty's
+# "askfirst" it starts at the first Enter typed there, silently: both consoles print on the
+# same terminal, and a shell starting by itself would interleave with ttyS0's output.
 if [ -c /dev/hvc0 ]; then
-  (while true; do setsid sh -c 'exec sh -l </dev/hvc0 >/dev/hvc0 2>&1'; done) &
+  (while true; do setsid sh -c 'read -r _ && exec sh -l' </dev/hvc0 >/dev/hvc0 2>&1 || sleep 1; done) &
 fi
 while true; do setsid cttyhack sh -l; done
 INIT
