@@ -1,7 +1,7 @@
 /*
  * cmd_inst.c — the verbs that manage instances through cloisond's API:
  * create, start, stop, restart, pause, resume, rm, list, info, console,
- * exec, snapshot, restore, clone, migrate, stats, logs, limits. They work on
+ * exec, snapshot, restore, clone, migrate, receive, stats, logs, limits. They work on
  * VMs and containers alike. Long operations are waited for.
  *
  * Exit status: 0 done; 1 the daemon refused or the operation failed (the
@@ -559,11 +559,45 @@ static int cmd_clone_inst(int argc, char **argv)
 static int cmd_migrate_inst(int argc, char **argv)
 {
 	if (argc != 4 || strcmp(argv[2], "--to")) {
-		fprintf(stderr, "Usage: cloison migrate NAME --to HOST:PORT   (live, to a `cloison run "
-		                "--incoming PORT`)\n");
+		fprintf(stderr, "Usage: cloison migrate NAME --to HOST:PORT   (live, to a `cloison receive "
+		                "NAME --listen PORT` on HOST,\n       or a `cloison run --incoming PORT`)\n");
 		return 2;
 	}
 	return post_json(argv[1], "migrate", json_pack("{s:s}", "to", argv[3]), "Migrating");
+}
+
+static int cmd_receive(int argc, char **argv)
+{
+	static const char usage[] =
+	    "Usage: cloison receive NAME --listen [ADDR:]PORT [--timeout SECONDS]\n"
+	    "Makes the stopped VM instance NAME the destination of a live migration: its process\n"
+	    "listens on PORT until `cloison migrate NAME --to THIS-HOST:PORT` runs on the source host\n"
+	    "(default timeout 600 s), and the VM runs here from then on. Create NAME here first with\n"
+	    "the source's definition (`cloison info NAME --format json` there, `cloison create -f` here);\n"
+	    "its disks must be reachable at the same paths (shared storage).\n";
+	if (argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+		fputs(usage, stdout);
+		return 0;
+	}
+	const char *listen = NULL, *timeout = NULL;
+	for (int i = 2; i + 1 < argc; i += 2) {
+		if (!strcmp(argv[i], "--listen"))
+			listen = argv[i + 1];
+		else if (!strcmp(argv[i], "--timeout"))
+			timeout = argv[i + 1];
+		else
+			listen = NULL, i = argc;
+	}
+	char *end = NULL;
+	long t = timeout ? strtol(timeout, &end, 10) : 600;
+	if (argc < 4 || argc % 2 || !listen || argv[1][0] == '-' ||
+	    (timeout && (*end || t < 1 || t > 3600))) {
+		fputs(usage, stderr);
+		return 2;
+	}
+	return post_json(argv[1], "receive",
+	                 json_pack("{s:s, s:I}", "listen", listen, "timeout", (json_int_t)t),
+	                 "Waiting for the VM");
 }
 
 static int cmd_limits(int argc, char **argv)
@@ -636,6 +670,7 @@ int cmd_inst(int argc, char **argv)
 	if (!strcmp(v, "restore")) return cmd_restore(argc, argv);
 	if (!strcmp(v, "clone")) return cmd_clone_inst(argc, argv);
 	if (!strcmp(v, "migrate")) return cmd_migrate_inst(argc, argv);
+	if (!strcmp(v, "receive")) return cmd_receive(argc, argv);
 	if (!strcmp(v, "limits")) return cmd_limits(argc, argv);
 	fprintf(stderr, "cloison: unknown verb '%s'\n", v);
 	return 2;

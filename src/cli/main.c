@@ -45,6 +45,7 @@ static const struct verb verbs[] = {
     {"save", cmd_vmctl, "save a running VM's whole state to a directory"},
     {"clone", cmd_clone, "start VMs from a saved state, each with a new identity"},
     {"migrate", cmd_vmctl, "move a VM to another host, live or from a saved directory"},
+    {"receive", cmd_inst, "make a stopped VM instance the destination of a live migration"},
     {"ct", cmd_ct, "system containers: run, list, exec, pause, resume, stop, rm, stats"},
 };
 

@@ -194,15 +194,18 @@ struct job {
 	bool (*run)(struct job *j, char *err, size_t errlen);
 };
 
-static bool start_instance(struct daemon *d, struct instance *in, const char *restore, char *err,
+static bool start_instance(struct daemon *d, struct instance *in, const struct vm_start *how, char *err,
                            size_t errlen)
 {
 	pthread_mutex_lock(&d->lock);
 	in->state = ST_STARTING;
+	if (how->listen)
+		snprintf(in->message, sizeof(in->message), "waiting for a live migration on %.200s",
+		         how->listen);
 	daemon_save_runtime(d, in);
 	pthread_mutex_unlock(&d->lock);
-	bool ok = in->def.type == INST_VM ? vmdrv_start(d, in, restore, err, errlen)
-	                                  : ctdrv_start(d, in, err, errlen);
+	bool ok =
+	    in->def.type == INST_VM ? vmdrv_start(d, in, how, err, errlen) : ctdrv_start(d, in, err, errlen);
 	if (!ok) {
 		pthread_mutex_lock(&d->lock);
 		in->state = ST_STOPPED;
@@ -222,7 +225,7 @@ static bool stop_instance(struct daemon *d, struct instance *in, unsigned timeou
 
 static bool job_start(struct job *j, char *err, size_t errlen)
 {
-	return start_instance(j->d, j->in, NULL, err, errlen);
+	return start_instance(j->d, j->in, &(struct vm_start){0}, err, errlen);
 }
 
 static bool job_stop(struct job *j, char *err, size_t errlen)
@@ -233,7 +236,7 @@ static bool job_stop(struct job *j, char *err, size_t errlen)
 static bool job_restart(struct job *j, char *err, size_t errlen)
 {
 	return stop_instance(j->d, j->in, j->timeout, err, errlen) &&
-	       start_instance(j->d, j->in, NULL, err, errlen);
+	       start_instance(j->d, j->in, &(struct vm_start){0}, err, errlen);
 }
 
 static bool job_snapshot(struct job *j, char *err, size_t errlen)
@@ -258,7 +261,7 @@ static bool job_restore(struct job *j, char *err, size_t errlen)
 {
 	return stop_instance(j->d, j->in, j->timeout, err, errlen) &&
 	       vmdrv_restore_disks(j->d, j->in, j->arg, err, errlen) &&
-	       start_instance(j->d, j->in, j->arg, err, errlen);
+	       start_instance(j->d, j->in, &(struct vm_start){.restore_dir = j->arg}, err, errlen);
 }
 
 static bool job_migrate(struct job *j, char *err, size_t errlen)
@@ -266,6 +269,17 @@ static bool job_migrate(struct job *j, char *err, size_t errlen)
 	if (!vmdrv_migrate(j->d, j->in, j->arg, err, errlen)) return false;
 	pthread_mutex_lock(&j->d->lock);
 	snprintf(j->in->message, sizeof(j->in->message), "migrated to %.200s", j->arg);
+	pthread_mutex_unlock(&j->d->lock);
+	return true;
+}
+
+static bool job_receive(struct job *j, char *err, size_t errlen)
+{
+	struct vm_start how = {.listen = j->arg, .wait_s = j->timeout};
+	if (!start_instance(j->d, j->in, &how, err, errlen)) return false;
+	pthread_mutex_lock(&j->d->lock);
+	snprintf(j->in->message, sizeof(j->in->message), "arrived by live migration on %.200s", j->arg);
+	daemon_save_runtime(j->d, j->in);
 	pthread_mutex_unlock(&j->d->lock);
 	return true;
 }
@@ -758,6 +772,31 @@ static void clone_instance(struct daemon *d, struct instance *src, json_t *body,
 	}
 }
 
+/* A stopped VM becomes the destination of a live migration: its process listens on [ADDR:]PORT. */
+static void receive(struct daemon *d, struct instance *in, json_t *body, struct http_response *r)
+{
+	const char *listen = json_string_value(json_object_get(body, "listen"));
+	json_t *t = json_object_get(body, "timeout");
+	size_t known = !!json_object_get(body, "listen") + !!t;
+	const char *colon = listen ? strrchr(listen, ':') : NULL;
+	const char *port = colon ? colon + 1 : listen;
+	char *end = NULL;
+	unsigned long p = port && *port ? strtoul(port, &end, 10) : 0;
+	if (!listen || json_object_size(body) != known || !end || *end || p == 0 || p > 65535 ||
+	    strlen(listen) > 200)
+		return api_fail(r, 400,
+		                "expected {\"listen\": \"[ADDR:]PORT\", \"timeout\": SECONDS} (the port "
+		                "the source's migrate connects to)");
+	if (t && json_integer_value(t) == 0) return api_fail(r, 400, "timeout must be 1 to 3600 seconds");
+	if (in->def.type != INST_VM) return api_fail(r, 409, "containers cannot be migrated live");
+	daemon_refresh(d, in);
+	if (is_up(in)) return api_fail(r, 409, "'%s' is %s", in->def.name, inst_state_name(in->state));
+	char err[512];
+	if (claim(in, "receive", r))
+		launch(d, in, "receive", job_receive, listen, t ? (unsigned)json_integer_value(t) : 600, r,
+		       err, sizeof(err));
+}
+
 /* ---- the router ---- */
 
 static void instance_action(struct daemon *d, struct instance *in, const char *method, const char *action,
@@ -850,10 +889,12 @@ static void instance_action(struct daemon *d, struct instance *in, const char *m
 			return api_fail(r, 409, "'%s' is %s", in->def.name, inst_state_name(in->state));
 		if (claim(in, "migrate", r))
 			launch(d, in, "migrate", job_migrate, to, 0, r, err, sizeof(err));
+	} else if (!strcmp(action, "receive") && post) {
+		receive(d, in, body, r);
 	} else {
 		static const char *const actions[] = {"start",   "stop",  "restart", "pause",   "resume",
 		                                      "limits",  "stats", "logs",    "console", "snapshots",
-		                                      "restore", "clone", "migrate"};
+		                                      "restore", "clone", "migrate", "receive"};
 		bool known = false;
 		for (size_t i = 0; i < sizeof(actions) / sizeof(actions[0]); i++)
 			known |= !strcmp(action, actions[i]);

@@ -14,7 +14,14 @@
 
 #include <jansson.h>
 
-bool vmdrv_start(struct daemon *d, struct instance *in, const char *restore_dir, char *err, size_t errlen);
+/* How a VM process starts: a fresh boot (all NULL), from a saved state, or as the destination of a live
+ * migration listening on [ADDR:]PORT (it runs as soon as the VM has arrived, within wait_s seconds). */
+struct vm_start {
+	const char *restore_dir;
+	const char *listen;
+	unsigned wait_s;
+};
+bool vmdrv_start(struct daemon *d, struct instance *in, const struct vm_start *how, char *err, size_t errlen);
 bool vmdrv_stop(struct daemon *d, struct instance *in, unsigned timeout_s, char *err, size_t errlen);
 bool vmdrv_pause(struct daemon *d, struct instance *in, bool pause, char *err, size_t errlen);
 /* Applies the definition's emulator-side limits (CPU cap, instructions/s, disk and NIC rates). */
@@ -25,7 +32,7 @@ json_t *vmdrv_stats(struct daemon *d, struct instance *in, char *err, size_t err
 bool vmdrv_snapshot(struct daemon *d, struct instance *in, const char *dir, char *err, size_t errlen);
 /* Copies a snapshot's disks back over the instance's (stopped) disks. */
 bool vmdrv_restore_disks(struct daemon *d, struct instance *in, const char *dir, char *err, size_t errlen);
-/* Live migration to a `cloison run --incoming` at to (HOST:PORT). */
+/* Live migration to HOST:PORT: a `cloison run --incoming` or a cloisond instance receiving. */
 bool vmdrv_migrate(struct daemon *d, struct instance *in, const char *to, char *err, size_t errlen);
 /* The process behind pidfd ended: record how (lock held). */
 void vmdrv_exited(struct daemon *d, struct instance *in);

@@ -106,8 +106,9 @@ static void log_tail(const char *path, char *buf, size_t len)
 	if (last) memmove(buf, last + 1, strlen(last + 1) + 1);
 }
 
-bool vmdrv_start(struct daemon *d, struct instance *in, const char *restore_dir, char *err, size_t errlen)
+bool vmdrv_start(struct daemon *d, struct instance *in, const struct vm_start *how, char *err, size_t errlen)
 {
+	const char *restore_dir = how->restore_dir, *listen = how->listen;
 	const struct inst_def *def = &in->def;
 	char dir[PATH_MAX], api[PATH_MAX], con[PATH_MAX], logp[PATH_MAX], exitp[PATH_MAX],
 	    clone_dir[PATH_MAX], restored[PATH_MAX];
@@ -124,18 +125,20 @@ bool vmdrv_start(struct daemon *d, struct instance *in, const char *restore_dir,
 	}
 	unlink(exitp);
 	/* A VM made from a saved state resumes it the first time; later starts boot. */
-	bool first_restore = !restore_dir && def->vm.restore[0] && access(restored, F_OK) != 0;
+	bool first_restore = !restore_dir && !listen && def->vm.restore[0] && access(restored, F_OK) != 0;
 	if (first_restore) restore_dir = def->vm.restore;
 
 	struct argv_buf a = {.argc = 0};
 	add(&a, d->exe);
 	add(&a, "run");
-	add(&a, "--paused");
+	if (!listen) add(&a, "--paused"); /* an arriving VM runs on at once, as it ran at the source */
 	add(&a, "--api-sock"), add(&a, api);
 	add(&a, "--console-sock"), add(&a, con);
 	add(&a, "--console-log"), add(&a, logp);
 	add(&a, "--exit-file"), add(&a, exitp);
-	if (restore_dir) {
+	if (listen) {
+		add(&a, "--incoming"), add(&a, listen); /* the source sends the configuration */
+	} else if (restore_dir) {
 		add(&a, "--restore"), add(&a, restore_dir);
 		if (first_restore && def->vm.clone) add(&a, "--clone"), add(&a, clone_dir);
 	} else {
@@ -207,13 +210,24 @@ bool vmdrv_start(struct daemon *d, struct instance *in, const char *restore_dir,
 	}
 	close(sync[1]);
 	int pidfd = (int)pidfd_open(pid, 0);
+	/* Recorded at once: a daemon restarted while this one waits (a destination can wait minutes)
+	 * finds the process again instead of leaving it untracked. */
+	pthread_mutex_lock(&d->lock);
+	in->pid = pid;
+	in->pid_start = ct_proc_start_time(pid);
+	daemon_save_runtime(d, in);
+	pthread_mutex_unlock(&d->lock);
 
-	/* Running once the control socket answers; a process that exits first failed. */
-	bool up = false;
-	for (int i = 0; i < 3000 && !up; i++) {
+	/* Running once the control socket answers (for a destination, once the VM arrived); a process
+	 * that exits first failed. */
+	bool up = false, exited = false;
+	unsigned polls = listen ? how->wait_s * 100 : 3000;
+	for (unsigned i = 0; i < polls && !up; i++) {
 		siginfo_t si = {0};
-		if (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 && si.si_pid == pid)
+		if (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 && si.si_pid == pid) {
+			exited = true;
 			break;
+		}
 		int fd = http_connect_unix(api, msg, sizeof(msg));
 		if (fd >= 0) {
 			close(fd);
@@ -226,12 +240,16 @@ bool vmdrv_start(struct daemon *d, struct instance *in, const char *restore_dir,
 	if (!up) {
 		char tail[300];
 		log_tail(logp, tail, sizeof(tail));
-		snprintf(err, errlen, "the VM did not start%s%s", tail[0] ? ": " : " (no message)", tail);
+		if (listen && !exited)
+			snprintf(err, errlen, "no migration arrived on %s in %u s", listen, how->wait_s);
+		else
+			snprintf(err, errlen, "the VM did not %s%s%s", listen ? "arrive" : "start",
+			         tail[0] ? ": " : " (no message)", tail);
 		goto fail_kill;
 	}
 	in->pid = pid; /* the socket calls below name the instance */
 	if (!vmdrv_apply_limits(d, in, err, errlen) ||
-	    !call(d, in, "POST", "/vm/resume", NULL, NULL, 10000, err, errlen))
+	    (!listen && !call(d, in, "POST", "/vm/resume", NULL, NULL, 10000, err, errlen)))
 		goto fail_kill;
 	if (first_restore) {
 		char e2[128];
@@ -254,6 +272,7 @@ bool vmdrv_start(struct daemon *d, struct instance *in, const char *restore_dir,
 
 fail_kill:
 	in->pid = 0;
+	in->pid_start = 0;
 	kill(pid, SIGKILL);
 	waitpid(pid, NULL, 0);
 	if (pidfd >= 0) close(pidfd);

@@ -13,6 +13,11 @@
   (20-30% of a CPU); the emulator's own cap holds without cgroups.
 - Accounting: a guest that runs a known loop retires exactly what it implies;
   /metrics parses with prometheus_client's text parser.
+- Live migration between two daemons (two state directories and sockets, as
+  two hosts would have): `cloison receive` on one, `cloison migrate` on the
+  other; the guest's instruction count carries over and the destination
+  supervises the VM; bad receive requests and a receive nobody answers fail
+  clearly.
 - Storage and networks: pools and volumes (qcow2, raw static, overlays, copies
   as operations with progress) checked with qemu-img; in-use refusals.
 - The real guest: the default Debian kernel and busybox initramfs started by the
@@ -40,7 +45,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from guest import PROMPT, Guest, guest_dir, http_unix  # noqa: E402
+from guest import PROMPT, Guest, free_port, guest_dir, http_unix  # noqa: E402
 
 CLOISON = None
 CLOISOND = None
@@ -55,28 +60,31 @@ def build_guest(out, loops):
                     f"-DLOOPS={loops}", "-o", out, os.path.join(ROOT, "tests/guests/spin.S")], check=True)
 
 
-def api(method, path, body=None, raw=None, timeout=30):
-    """One request on the daemon's socket; returns (status, parsed body or text)."""
-    return http_unix(Daemon.sock, method, path, body, raw, timeout)
+def api(method, path, body=None, raw=None, timeout=30, sock=None):
+    """One request on the daemon's socket (the main daemon's unless told); returns (status, parsed
+    body or text)."""
+    return http_unix(sock or Daemon.sock, method, path, body, raw, timeout)
 
 
 class Daemon:
-    sock = None
+    sock = None  # the main daemon's
 
-    def __init__(self, tmp):
+    def __init__(self, tmp, main=True):
         self.tmp = tmp
         self.state = os.path.join(tmp, "state")
         self.run = os.path.join(tmp, "run")
-        Daemon.sock = os.path.join(tmp, "d.sock")
+        self.sock = os.path.join(tmp, "d.sock")
+        if main:
+            Daemon.sock = self.sock
         self.proc = None
 
     def start(self):
         self.log = open(os.path.join(self.tmp, "daemon.log"), "a")
         self.proc = subprocess.Popen([CLOISOND, "--state-dir", self.state, "--run-dir", self.run,
-                                      "--socket", Daemon.sock], stdout=self.log, stderr=self.log)
+                                      "--socket", self.sock], stdout=self.log, stderr=self.log)
         for _ in range(200):
             try:
-                if api("GET", "/v1")[0] == 200:
+                if api("GET", "/v1", sock=self.sock)[0] == 200:
                     self.log.close()
                     return
             except OSError:
@@ -89,20 +97,20 @@ class Daemon:
         self.proc.wait(timeout=10)
 
 
-def cli(*args, check=True, timeout=120):
-    env = dict(os.environ, CLOISON_SOCKET=Daemon.sock)
+def cli(*args, check=True, timeout=120, sock=None):
+    env = dict(os.environ, CLOISON_SOCKET=sock or Daemon.sock)
     r = subprocess.run([CLOISON, *args], capture_output=True, text=True, timeout=timeout, env=env)
     if check and r.returncode != 0:
         raise AssertionError(f"cloison {' '.join(args)} -> {r.returncode}\n{r.stdout}\n{r.stderr}")
     return r
 
 
-def info(name):
-    return json.loads(cli("info", name, "--format", "json").stdout)
+def info(name, sock=None):
+    return json.loads(cli("info", name, "--format", "json", sock=sock).stdout)
 
 
-def instructions(name):
-    return api("GET", f"/v1/instances/{name}/stats")[1]["instructions"]
+def instructions(name, sock=None):
+    return api("GET", f"/v1/instances/{name}/stats", sock=sock)[1]["instructions"]
 
 
 def cpu_seconds(pid):
@@ -412,6 +420,67 @@ class DaemonTest(unittest.TestCase):
         self.assertEqual(cli("pool", "info", "p2", check=False).returncode, 1)
         for v in ("static.img", "copy.qcow2"):
             cli("volume", "rm", "default/" + v)
+
+    def test_live_migration_between_daemons(self):
+        """A running VM moves from this daemon to a second one (another state directory and socket,
+        as on another host) over TCP: `cloison receive` there, `cloison migrate` here."""
+        other = Daemon(os.path.join(self.tmp, "other"), main=False)
+        os.makedirs(other.tmp)
+        other.start()
+        self.addCleanup(other.kill, signal.SIGTERM)
+        self.addCleanup(api, "DELETE", "/v1/instances/mig?force=1", sock=other.sock)
+        self.vm("mig", "--cpus", "2")
+        self.addCleanup(cli, "rm", "--force", "mig", check=False)
+        path = os.path.join(self.tmp, "mig.json")
+        with open(path, "w") as f:
+            f.write(cli("info", "mig", "--format", "json").stdout)
+        cli("create", "-f", path, sock=other.sock)
+        cli("start", "mig")
+        src_pid = info("mig")["status"]["pid"]
+        # Refusals: a bad port, a running instance, nobody arriving in time.
+        for body in ({"listen": "127.0.0.1:99999"}, {"listen": "x"}, {}, {"listen": "1234", "extra": 1},
+                     {"listen": "1234", "timeout": 0}):
+            st, ans = api("POST", "/v1/instances/mig/receive", body, sock=other.sock)
+            self.assertEqual(st, 400, (body, ans))
+        st, ans = api("POST", "/v1/instances/mig/receive", {"listen": "1234"})
+        self.assertEqual(st, 409, ans)
+        r = cli("receive", "mig", "--listen", f"127.0.0.1:{free_port()}", "--timeout", "1", sock=other.sock,
+                check=False)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("no migration arrived", r.stderr)
+        self.assertEqual(info("mig", other.sock)["status"]["state"], "stopped")
+        # The real thing.
+        port = free_port()
+        st, ans = api("POST", "/v1/instances/mig/receive", {"listen": f"127.0.0.1:{port}"}, sock=other.sock)
+        self.assertEqual(st, 202, ans)
+        op = ans["operation"]["id"]
+        st = info("mig", other.sock)["status"]
+        self.assertEqual(st["state"], "starting")
+        self.assertIn(f"waiting for a live migration on 127.0.0.1:{port}", st["message"])
+        time.sleep(0.3)
+        before = instructions("mig")
+        cli("migrate", "mig", "--to", f"127.0.0.1:{port}")
+        ans = api("GET", f"/v1/operations/{op}?wait=30", sock=other.sock)[1]
+        self.assertEqual(ans["status"], "success", ans)
+        dst = info("mig", other.sock)["status"]
+        self.assertEqual(dst["state"], "running", dst)
+        self.assertIn("arrived by live migration", dst["message"])
+        for _ in range(100):
+            if info("mig")["status"]["state"] == "stopped":
+                break
+            time.sleep(0.05)
+        src = info("mig")["status"]
+        self.assertEqual(src["state"], "stopped", src)
+        self.assertIn("migrated", src["message"])
+        self.assertRaises(ProcessLookupError, os.kill, src_pid, 0)
+        # The guest runs on where it was: its instruction count carried over and keeps growing.
+        a = instructions("mig", other.sock)
+        self.assertGreater(a, before)
+        time.sleep(0.3)
+        self.assertGreater(instructions("mig", other.sock), a)
+        # The destination supervises it like any of its VMs.
+        cli("stop", "mig", sock=other.sock)
+        self.assertEqual(info("mig", other.sock)["status"]["state"], "stopped")
 
     def test_debian_guest_through_the_daemon(self):
         """The real Debian kernel and busybox initramfs (the default guest) started by cloisond with two
