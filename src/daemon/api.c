@@ -638,15 +638,16 @@ static void relay_console(void *opaque, int fd, const char *extra, size_t extra_
 	if (extra_len) http_write_all(vm, extra, extra_len);
 	char buf[16384];
 	struct pollfd p[2] = {{fd, POLLIN, 0}, {vm, POLLIN, 0}};
-	for (;;) {
+	for (bool alive = true; alive;) {
 		if (poll(p, 2, -1) < 0) {
 			if (errno == EINTR) continue;
 			break;
 		}
-		int from = (p[0].revents & (POLLIN | POLLHUP | POLLERR)) ? 0 : (p[1].revents ? 1 : -1);
-		if (from < 0) continue;
-		ssize_t n = read(p[from].fd, buf, sizeof(buf));
-		if (n <= 0 || !http_write_all(p[!from].fd, buf, (size_t)n)) break;
+		for (int from = 0; from < 2 && alive; from++) { /* both ways each round: neither starves */
+			if (!(p[from].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+			ssize_t n = read(p[from].fd, buf, sizeof(buf));
+			alive = n > 0 && http_write_all(p[!from].fd, buf, (size_t)n);
+		}
 	}
 	close(vm);
 	close(fd);
