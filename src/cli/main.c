@@ -29,7 +29,7 @@ static const struct verb verbs[] = {
     {"rm", cmd_inst, "remove an instance (--force stops it first)"},
     {"list", cmd_inst, "list instances [--format json]"},
     {"info", cmd_inst, "an instance's definition and state [--format json]"},
-    {"console", cmd_inst, "attach to a VM's serial console (Ctrl-] detaches)"},
+    {"console", cmd_inst, "attach to an instance's console: a VM's serial port, a container's terminal"},
     {"exec", cmd_inst, "run a command in a container instance: exec [-t] NAME -- CMD"},
     {"snapshot", cmd_inst, "save a VM instance's memory, devices and disks: snapshot NAME SNAP"},
     {"restore", cmd_inst, "bring a VM instance back to a snapshot: restore NAME SNAP"},

@@ -13,6 +13,9 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -47,7 +50,42 @@ static bool write_all(int fd, const char *buf, size_t len)
 	return true;
 }
 
-void ct_pty_relay(int master, int in_fd, int out_fd, int pidfd)
+int ct_console_listen(const char *path, char *err, size_t errlen)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		snprintf(err, errlen, "console socket path too long: %s", path);
+		return -1;
+	}
+	strcpy(sa.sun_path, path);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	unlink(path);
+	mode_t old = umask(077);
+	bool ok = fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 && listen(fd, 4) == 0;
+	umask(old);
+	if (!ok) {
+		snprintf(err, errlen, "console socket %s: %s", path, strerror(errno));
+		if (fd >= 0) close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* A client of the console socket knocks: it gets the keyboard, unless one has it already. */
+static int accept_client(int listen_fd, int client)
+{
+	int fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	if (fd < 0) return client;
+	if (client >= 0) {
+		static const char busy[] = "cloison: the console is in use by another client\r\n";
+		send(fd, busy, sizeof(busy) - 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+		close(fd);
+		return client;
+	}
+	return fd;
+}
+
+void ct_pty_relay(int master, int in_fd, int out_fd, int pidfd, int listen_fd)
 {
 	struct termios saved;
 	bool raw = in_fd >= 0 && isatty(in_fd) && tcgetattr(in_fd, &saved) == 0;
@@ -56,29 +94,54 @@ void ct_pty_relay(int master, int in_fd, int out_fd, int pidfd)
 		cfmakeraw(&t);
 		tcsetattr(in_fd, TCSANOW, &t);
 	}
+	/* With a console socket, a client's keystrokes wait in `pending` rather than block the relay
+	 * (and the log) while the container does not read its terminal. */
+	if (listen_fd >= 0) fcntl(master, F_SETFL, fcntl(master, F_GETFL) | O_NONBLOCK);
 	sigset_t winch, old;
 	sigemptyset(&winch);
 	sigaddset(&winch, SIGWINCH);
 	sigprocmask(SIG_BLOCK, &winch, &old);
 	int sfd = raw ? signalfd(-1, &winch, SFD_CLOEXEC) : -1;
 	bool exited = false, in_open = in_fd >= 0;
-	char buf[16384];
+	int client = -1;
+	char buf[16384], pending[4096];
+	size_t npending = 0;
 	for (;;) {
-		struct pollfd p[4] = {{master, POLLIN, 0},
+		struct pollfd p[6] = {{master, (short)(POLLIN | (npending ? POLLOUT : 0)), 0},
 		                      {pidfd, POLLIN, 0},
 		                      {in_open ? in_fd : -1, POLLIN, 0},
-		                      {sfd, POLLIN, 0}};
+		                      {sfd, POLLIN, 0},
+		                      {listen_fd, POLLIN, 0},
+		                      {client, npending ? 0 : POLLIN, 0}};
 		/* After exit, keep reading until the master has nothing left. */
-		int rc = poll(p, 4, exited ? 50 : -1);
+		int rc = poll(p, 6, exited ? 50 : -1);
 		if (rc < 0 && errno == EINTR) continue;
 		if (rc < 0) break;
+		if (p[4].revents & POLLIN) client = accept_client(listen_fd, client);
+		if (client >= 0 && !npending && (p[5].revents & (POLLIN | POLLHUP | POLLERR))) {
+			ssize_t n = read(client, pending, sizeof(pending));
+			if (n > 0)
+				npending = (size_t)n;
+			else if (n == 0 || (errno != EINTR && errno != EAGAIN))
+				close(client), client = -1;
+		}
+		if (npending) {
+			ssize_t n = write(master, pending, npending);
+			if (n > 0) memmove(pending, pending + n, npending - (size_t)n), npending -= (size_t)n;
+		}
 		if (p[0].revents & POLLIN) {
 			ssize_t n = read(master, buf, sizeof(buf));
 			if (n > 0) {
 				if (out_fd >= 0) write_all(out_fd, buf, (size_t)n);
+				/* A client that does not keep up loses output rather than stall the
+				 * container. */
+				if (client >= 0 &&
+				    send(client, buf, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL) < 0 &&
+				    errno != EAGAIN && errno != EINTR)
+					close(client), client = -1;
 				continue;
 			}
-			if (n < 0 && errno == EINTR) continue;
+			if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
 			if (exited) break;
 		} else if (p[0].revents & (POLLHUP | POLLERR)) {
 			if (exited) break;
@@ -106,6 +169,7 @@ void ct_pty_relay(int master, int in_fd, int out_fd, int pidfd)
 			exited = true;
 		}
 	}
+	if (client >= 0) close(client);
 	if (sfd >= 0) close(sfd);
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	if (raw) tcsetattr(in_fd, TCSANOW, &saved);

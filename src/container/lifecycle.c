@@ -77,7 +77,7 @@ static int run_foreground(const struct ct_spec *s, const char *dir, const struct
 	forward_pidfd = pidfd;
 	set_forwarding(true);
 	if (tty) {
-		ct_pty_relay(master, STDIN_FILENO, STDOUT_FILENO, pidfd);
+		ct_pty_relay(master, STDIN_FILENO, STDOUT_FILENO, pidfd, -1);
 		close(master);
 	}
 	int code = reap(s, &rt, o->remove);
@@ -87,7 +87,8 @@ static int run_foreground(const struct ct_spec *s, const char *dir, const struct
 	return code;
 }
 
-/* The supervisor of a detached container: a session of its own, the console into console.log. */
+/* The supervisor of a detached container: a session of its own, the console into console.log and on
+ * console.sock. */
 static _Noreturn void supervise(const struct ct_spec *s, const char *dir, const struct ct_run_opts *o,
                                 int report)
 {
@@ -103,10 +104,15 @@ static _Noreturn void supervise(const struct ct_spec *s, const char *dir, const 
 	if (log >= 0) dup2(log, STDERR_FILENO); /* the supervisor's own messages land in the log too */
 	struct ct_runtime rt = {.exit_code = -1, .supervisor = getpid()};
 	rt.supervisor_start = ct_proc_start_time(rt.supervisor);
-	int master, slave, pidfd;
+	int master, slave, pidfd, lfd = -1;
 	struct ct_stdio io;
 	if (!ct_pty_open(&master, &slave, io.console_path, -1, err, sizeof(err))) goto fail;
 	io.in = io.out = io.err = io.console = slave;
+	/* The console socket (`cloison console` through cloisond), ready before anyone hears the container
+	 * runs. Without it the container runs on. */
+	snprintf(path, sizeof(path), "%s/console.sock", dir);
+	lfd = ct_console_listen(path, err, sizeof(err));
+	if (lfd < 0) dprintf(STDERR_FILENO, "cloison: no console socket: %s\n", err);
 	bool ok = ct_spawn(s, dir, &io, &rt, &pidfd, err, sizeof(err));
 	close(slave);
 	if (!ok) goto fail;
@@ -118,10 +124,12 @@ static _Noreturn void supervise(const struct ct_spec *s, const char *dir, const 
 	if (write(report, "", 1) != 1) {
 	}
 	close(report);
-	ct_pty_relay(master, -1, log, pidfd);
+	ct_pty_relay(master, -1, log, pidfd, lfd);
+	if (lfd >= 0) close(lfd), unlink(path);
 	reap(s, &rt, o->remove);
 	_exit(0);
 fail:
+	if (lfd >= 0) unlink(path);
 	if (write(report, err, strlen(err)) < 0) {
 	}
 	_exit(1);
@@ -218,7 +226,7 @@ int ct_exec(const char *name, char *const argv[], bool tty, char *err, size_t er
 	forward_pidfd = cfd;
 	set_forwarding(true);
 	if (tty) {
-		ct_pty_relay(master, STDIN_FILENO, STDOUT_FILENO, cfd);
+		ct_pty_relay(master, STDIN_FILENO, STDOUT_FILENO, cfd, -1);
 		close(master);
 	}
 	int status = 0;

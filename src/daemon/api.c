@@ -655,19 +655,15 @@ static void relay_console(void *opaque, int fd, const char *extra, size_t extra_
 
 static void console(struct daemon *d, struct instance *in, struct http_response *r)
 {
-	if (in->def.type != INST_VM) {
-		api_fail(r, 409,
-		         "containers have no serial console: `cloison exec -t %s /bin/sh` gives a shell, "
-		         "`cloison logs %s` the console output",
-		         in->def.name, in->def.name);
-		return;
-	}
 	if (in->state != ST_RUNNING && in->state != ST_PAUSED) {
 		api_fail(r, 409, "'%s' is %s", in->def.name, inst_state_name(in->state));
 		return;
 	}
 	char sock[PATH_MAX], err[256];
-	vmdrv_socket(d, in, "console", sock, sizeof(sock));
+	if (in->def.type == INST_VM)
+		vmdrv_socket(d, in, "console", sock, sizeof(sock));
+	else
+		ctdrv_console_socket(in, sock, sizeof(sock)); /* the terminal init has as its console */
 	int fd = http_connect_unix(sock, err, sizeof(err));
 	struct relay *rl = fd >= 0 ? malloc(sizeof(*rl)) : NULL;
 	if (!rl) {

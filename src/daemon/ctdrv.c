@@ -164,6 +164,13 @@ bool ctdrv_remove(struct daemon *d, struct instance *in, char *err, size_t errle
 	return ct_remove(in->def.name, true, err, errlen);
 }
 
+void ctdrv_console_socket(const struct instance *in, char *buf, size_t len)
+{
+	char dir[PATH_MAX];
+	if (!ct_dir(in->def.name, dir, sizeof(dir))) dir[0] = 0;
+	snprintf(buf, len, "%s/console.sock", dir);
+}
+
 /* The identity of the engine's state.json (all zero when absent). */
 static void record_key(const struct instance *in, uint64_t key[3])
 {

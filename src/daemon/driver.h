@@ -43,6 +43,8 @@ void vmdrv_adopt(struct daemon *d, struct instance *in);
 void vmdrv_socket(struct daemon *d, const struct instance *in, const char *kind, char *buf, size_t len);
 
 bool ctdrv_start(struct daemon *d, struct instance *in, char *err, size_t errlen);
+/* The socket of the container's console (its supervisor serves it). */
+void ctdrv_console_socket(const struct instance *in, char *buf, size_t len);
 bool ctdrv_stop(struct daemon *d, struct instance *in, unsigned timeout_s, char *err, size_t errlen);
 bool ctdrv_pause(struct daemon *d, struct instance *in, bool pause, char *err, size_t errlen);
 bool ctdrv_apply_limits(struct daemon *d, struct instance *in, char *err, size_t errlen);

@@ -5,6 +5,7 @@
   so no boot time) and a container: create, start, list, info, pause, resume,
   limits changed while running, stats, stop, rm; `info --format json` goes back
   through `create -f`.
+- A container's console (its init's terminal) through `cloison console`.
 - Resilience: kill -9 of the daemon leaves the VM running; a new daemon finds
   it (same pid) and the SQLite file passes integrity_check; a VM process killed
   behind the daemon's back is reported `crashed` with its console log kept.
@@ -217,6 +218,29 @@ class DaemonTest(unittest.TestCase):
         self.assertEqual(info("box")["status"]["state"], "stopped")
         cli("rm", "--force", "box")
         self.assertEqual(api("GET", "/v1/instances/box")[0], 404)
+        # A container's console: the terminal its init has (here an interactive shell), through the daemon.
+        cli("create", "--type", "container", "tty", "--rootfs", self.rootfs, "--overlay", "--", "/bin/sh")
+        self.addCleanup(cli, "rm", "--force", "tty", check=False)
+        cli("start", "tty")
+        env = dict(os.environ, CLOISON_SOCKET=Daemon.sock)
+        g = Guest(None, argv=[CLOISON, "console", "tty"], env=env, timeout=20)
+        try:
+            g.send("echo console-$((6 * 7)) $(hostname)\n")
+            g.expect("console-42 tty")
+            second = subprocess.run([CLOISON, "console", "tty"], stdin=subprocess.DEVNULL, capture_output=True,
+                                    text=True, timeout=20, env=env)
+            self.assertIn("in use by another client", second.stdout + second.stderr)
+            g.send("exit 3\n")  # init ends: the console closes, the container stops with its code
+            self.assertEqual(g.wait_exit(), 0)
+        finally:
+            g.kill()
+        for _ in range(100):
+            if info("tty")["status"]["state"] == "stopped":
+                break
+            time.sleep(0.05)
+        self.assertEqual((info("tty")["status"]["state"], info("tty")["status"]["exit_code"]), ("stopped", 3))
+        self.assertIn("console-42 tty", cli("logs", "tty").stdout)
+        cli("rm", "tty")
         # A container whose command ends on its own is stopped with its exit code.
         cli("create", "--type", "container", "once", "--rootfs", self.rootfs, "--overlay",
             "--", "/bin/sh", "-c", "exit 7")
