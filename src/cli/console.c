@@ -11,13 +11,13 @@
 #include "console.h"
 
 #include "util/log.h"
+#include "util/unix_socket.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -79,20 +79,9 @@ struct console *console_open_server(const char *sock_path, const char *log_path,
 		c->log_size = st.st_size;
 	}
 	if (sock_path) {
-		struct sockaddr_un sa = {.sun_family = AF_UNIX};
-		if (strlen(sock_path) >= sizeof(sa.sun_path)) {
-			snprintf(err, errlen, "console socket path too long: %s", sock_path);
-			console_close(c);
-			return NULL;
-		}
-		strcpy(sa.sun_path, sock_path);
-		unlink(sock_path); /* ours: whoever started this VM named it */
-		c->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-		mode_t old = umask(0177);
-		int rc = c->listen_fd < 0 ? -1 : bind(c->listen_fd, (struct sockaddr *)&sa, sizeof(sa));
-		umask(old);
-		if (rc || listen(c->listen_fd, 4)) {
-			snprintf(err, errlen, "cannot listen on %s: %s", sock_path, strerror(errno));
+		/* ours to replace: whoever started this VM named it */
+		c->listen_fd = unix_listen(sock_path, 0600, 4, SOCK_NONBLOCK, err, errlen);
+		if (c->listen_fd < 0) { /* (also when longer than sock_path: sun_path has the same size) */
 			console_close(c);
 			return NULL;
 		}

@@ -14,8 +14,6 @@
 #include <sys/ioctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -48,27 +46,6 @@ static bool write_all(int fd, const char *buf, size_t len)
 		len -= (size_t)n;
 	}
 	return true;
-}
-
-int ct_console_listen(const char *path, char *err, size_t errlen)
-{
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	if (strlen(path) >= sizeof(sa.sun_path)) {
-		snprintf(err, errlen, "console socket path too long: %s", path);
-		return -1;
-	}
-	strcpy(sa.sun_path, path);
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	unlink(path);
-	mode_t old = umask(077);
-	bool ok = fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 && listen(fd, 4) == 0;
-	umask(old);
-	if (!ok) {
-		snprintf(err, errlen, "console socket %s: %s", path, strerror(errno));
-		if (fd >= 0) close(fd);
-		return -1;
-	}
-	return fd;
 }
 
 /* A client of the console socket knocks: it gets the keyboard, unless one has it already. */

@@ -20,7 +20,5 @@ bool ct_pty_open(int *master, int *slave, char path[64], int size_from, char *er
  * none) is a listening unix socket: one client at a time gets the master's output and types into it
  * (`cloison console` through cloisond); a second is told the console is in use. */
 void ct_pty_relay(int master, int in_fd, int out_fd, int pidfd, int listen_fd);
-/* A listening unix socket at path (mode 0600, replacing a stale one); -1 with err set. */
-int ct_console_listen(const char *path, char *err, size_t errlen);
 
 #endif

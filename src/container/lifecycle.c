@@ -7,6 +7,7 @@
 #include "container/ct_console.h"
 #include "container/ct_state.h"
 #include "container/spawn.h"
+#include "util/unix_socket.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -15,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/pidfd.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -111,7 +113,7 @@ static _Noreturn void supervise(const struct ct_spec *s, const char *dir, const 
 	/* The console socket (`cloison console` through cloisond), ready before anyone hears the container
 	 * runs. Without it the container runs on. */
 	snprintf(path, sizeof(path), "%s/console.sock", dir);
-	lfd = ct_console_listen(path, err, sizeof(err));
+	lfd = unix_listen(path, 0600, 4, SOCK_NONBLOCK, err, sizeof(err));
 	if (lfd < 0) dprintf(STDERR_FILENO, "cloison: no console socket: %s\n", err);
 	bool ok = ct_spawn(s, dir, &io, &rt, &pidfd, err, sizeof(err));
 	close(slave);

@@ -4,6 +4,8 @@
 #define _GNU_SOURCE
 #include "http_server.h"
 
+#include "util/unix_socket.h"
+
 #include "http.h"
 
 #include <errno.h>
@@ -16,7 +18,6 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #define WORKERS 32
@@ -121,12 +122,6 @@ static void *acceptor(void *arg)
 struct http_server *http_server_start(const char *path, unsigned mode, http_handler h, void *opaque,
                                       char *err, size_t errlen)
 {
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	if (strlen(path) >= sizeof(sa.sun_path)) {
-		snprintf(err, errlen, "socket path too long: %s", path);
-		return NULL;
-	}
-	strcpy(sa.sun_path, path);
 	struct stat st;
 	if (lstat(path, &st) == 0) {
 		char ignore[256];
@@ -137,17 +132,10 @@ struct http_server *http_server_start(const char *path, unsigned mode, http_hand
 			         probe >= 0 ? " and another process is serving it" : "");
 			return NULL;
 		}
-		unlink(path); /* stale: nobody listens */
+		/* stale: nobody listens (unix_listen replaces it) */
 	}
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	mode_t old = umask(~(mode_t)mode & 0777);
-	int rc = fd < 0 ? -1 : bind(fd, (struct sockaddr *)&sa, sizeof(sa));
-	umask(old);
-	if (rc || listen(fd, 1024)) {
-		snprintf(err, errlen, "cannot listen on %s: %s", path, strerror(errno));
-		if (fd >= 0) close(fd);
-		return NULL;
-	}
+	int fd = unix_listen(path, (mode_t)mode, 1024, 0, err, errlen);
+	if (fd < 0) return NULL;
 	struct group *g = (mode & 0070) ? getgrnam("cloison") : NULL; /* members of `cloison` may use it */
 	if (g && chown(path, (uid_t)-1, g->gr_gid)) {
 	}
