@@ -114,6 +114,13 @@ def instructions(name, sock=None):
     return api("GET", f"/v1/instances/{name}/stats", sock=sock)[1]["instructions"]
 
 
+def wait_until(condition, seconds=5, step=0.05):
+    """Polls condition() until it holds or `seconds` pass; the caller asserts what it needs after."""
+    deadline = time.monotonic() + seconds
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(step)
+
+
 def cpu_seconds(pid):
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
@@ -199,10 +206,7 @@ class DaemonTest(unittest.TestCase):
         cli("pause", "box")
         self.assertEqual(info("box")["status"]["state"], "paused")
         cli("resume", "box")
-        for _ in range(50):
-            if "hello-from-box" in cli("logs", "box").stdout:
-                break
-            time.sleep(0.1)
+        wait_until(lambda: "hello-from-box" in cli("logs", "box").stdout)
         self.assertIn("hello-from-box", cli("logs", "box").stdout)
         cli("stop", "box", "--timeout", "1")
         self.assertEqual(info("box")["status"]["state"], "stopped")
@@ -210,11 +214,8 @@ class DaemonTest(unittest.TestCase):
         self.assertEqual(info("box")["status"]["state"], "running")
         # An init killed behind the daemon's back is noticed (its pidfd), in list as in info.
         os.kill(info("box")["status"]["pid"], signal.SIGKILL)
-        for _ in range(100):
-            if [i for i in json.loads(cli("list", "--format", "json").stdout)
-                    if i["name"] == "box" and i["status"]["state"] == "stopped"]:
-                break
-            time.sleep(0.05)
+        wait_until(lambda: [i for i in json.loads(cli("list", "--format", "json").stdout)
+                            if i["name"] == "box" and i["status"]["state"] == "stopped"])
         self.assertEqual(info("box")["status"]["state"], "stopped")
         cli("rm", "--force", "box")
         self.assertEqual(api("GET", "/v1/instances/box")[0], 404)
@@ -234,10 +235,7 @@ class DaemonTest(unittest.TestCase):
             self.assertEqual(g.wait_exit(), 0)
         finally:
             g.kill()
-        for _ in range(100):
-            if info("tty")["status"]["state"] == "stopped":
-                break
-            time.sleep(0.05)
+        wait_until(lambda: info("tty")["status"]["state"] == "stopped")
         self.assertEqual((info("tty")["status"]["state"], info("tty")["status"]["exit_code"]), ("stopped", 3))
         self.assertIn("console-42 tty", cli("logs", "tty").stdout)
         cli("rm", "tty")
@@ -245,10 +243,7 @@ class DaemonTest(unittest.TestCase):
         cli("create", "--type", "container", "once", "--rootfs", self.rootfs, "--overlay",
             "--", "/bin/sh", "-c", "exit 7")
         cli("start", "once")
-        for _ in range(100):
-            if info("once")["status"]["state"] == "stopped":
-                break
-            time.sleep(0.05)
+        wait_until(lambda: info("once")["status"]["state"] == "stopped")
         st = info("once")["status"]
         self.assertEqual((st["state"], st["exit_code"]), ("stopped", 7), st)
         cli("rm", "once")
@@ -271,10 +266,7 @@ class DaemonTest(unittest.TestCase):
         self.assertGreater(instructions("keep1"), a)
         # A crash behind the daemon's back is reported; the console log stays.
         os.kill(pid, signal.SIGKILL)
-        for _ in range(100):
-            if info("keep1")["status"]["state"] == "crashed":
-                break
-            time.sleep(0.05)
+        wait_until(lambda: info("keep1")["status"]["state"] == "crashed")
         st = info("keep1")["status"]
         self.assertEqual(st["state"], "crashed", st)
         self.assertRegex(st["message"], "signal 9|killed or crashed")
@@ -433,10 +425,7 @@ class DaemonTest(unittest.TestCase):
         self.assertEqual(api("POST", "/v1/storage-pools/p2/volumes", {"name": "c.qcow2", "source": "default/copy.qcow2"})[0], 202)
         self.assertEqual(api("DELETE", "/v1/storage-pools/p2")[0], 409)
         self.assertEqual(api("DELETE", "/v1/storage-pools/default")[0], 409)
-        for _ in range(100):
-            if os.path.exists(os.path.join(p2, "c.qcow2")):
-                break
-            time.sleep(0.05)
+        wait_until(lambda: os.path.exists(os.path.join(p2, "c.qcow2")))
         subprocess.run(["qemu-img", "compare", src, os.path.join(p2, "c.qcow2")], check=True, capture_output=True)
         for v in ("v.img", "c.qcow2"):
             self.assertEqual(cli("volume", "rm", "p2/" + v).returncode, 0)
@@ -489,10 +478,7 @@ class DaemonTest(unittest.TestCase):
         dst = info("mig", other.sock)["status"]
         self.assertEqual(dst["state"], "running", dst)
         self.assertIn("arrived by live migration", dst["message"])
-        for _ in range(100):
-            if info("mig")["status"]["state"] == "stopped":
-                break
-            time.sleep(0.05)
+        wait_until(lambda: info("mig")["status"]["state"] == "stopped")
         src = info("mig")["status"]
         self.assertEqual(src["state"], "stopped", src)
         self.assertIn("migrated", src["message"])
@@ -514,10 +500,7 @@ class DaemonTest(unittest.TestCase):
         cli("create", "deb", "--memory", "256M", "--cpus", "2")
         self.addCleanup(cli, "rm", "--force", "deb", check=False)  # a failure leaves no VM running
         cli("start", "deb")
-        for _ in range(480):
-            if "cloison-guest: userspace ready" in cli("logs", "deb").stdout:
-                break
-            time.sleep(0.5)
+        wait_until(lambda: "cloison-guest: userspace ready" in cli("logs", "deb").stdout, seconds=240, step=0.5)
         self.assertIn("cloison-guest: userspace ready (2 cpus)", cli("logs", "deb").stdout)
         s = api("GET", "/v1/instances/deb/stats")[1]
         self.assertGreater(s["instructions"], 1_000_000_000)  # a boot is about 3 G instructions
