@@ -604,14 +604,13 @@ int cmd_run(int argc, char **argv)
 	struct machine *m = v->m;
 	if (o.ips || o.cpu_max) machine_set_cpu_limits(m, o.ips, o.cpu_max);
 	/* Loaded before the control socket answers: a resume must never start harts on empty RAM. */
-	bool restored = !boot_fresh;
+	bool restored = !boot_fresh, rebooting = false;
 	if (boot_fresh && !load_boot_images(v, err, sizeof(err))) {
 		console_close(con);
 		log_error("%s", err);
 		vm_destroy(v);
 		return 1;
 	}
-	boot_fresh = false;
 	/* Held before the control socket answers, so a resume sent as soon as it does finds it paused. */
 	if (o.start_paused) machine_hold(m); /* the API's resume starts the harts */
 	struct control *ctl = NULL;
@@ -636,14 +635,13 @@ int cmd_run(int argc, char **argv)
 	if (profile_path) pthread_create(&profile.thread, NULL, profile_thread, &profile);
 	for (;;) {
 		/* A reboot reloads the images; pause and resume are refused until the harts are reset. */
-		if (boot_fresh && !load_boot_images(v, err, sizeof(err))) {
+		if (rebooting && !load_boot_images(v, err, sizeof(err))) {
 			control_stop(ctl);
 			console_close(con);
 			log_error("%s", err);
 			vm_destroy(v);
 			return 1;
 		}
-		boot_fresh = false;
 		machine_start(m);
 		if (restored) {
 			restored = false;
@@ -664,7 +662,7 @@ int cmd_run(int argc, char **argv)
 		if (atomic_load(&m->exit_reason) != MACHINE_REBOOT) break;
 		log_info("guest requested a reboot");
 		machine_clear_ram(m); /* fresh RAM: reads back as zero (also after a restore) */
-		boot_fresh = true;
+		rebooting = true;
 	}
 	double seconds = now_seconds() - start;
 	control_stop(ctl);
