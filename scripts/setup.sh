@@ -5,7 +5,7 @@ set -euo pipefail
 
 PKGS=(
   build-essential meson ninja-build pkg-config           # build
-  clang libclang-rt-14-dev                                 # libFuzzer harnesses
+  clang libclang-rt-14-dev clang-format                    # libFuzzer harnesses; formatting check
   libfdt-dev device-tree-compiler                          # device tree
   libjansson-dev zlib1g-dev                                # JSON, compressed qcow2 clusters
   libslirp-dev libglib2.0-dev iproute2 iputils-ping        # user-mode NAT; network tests

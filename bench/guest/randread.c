@@ -18,7 +18,9 @@ static long sys(long n, long a, long b, long c, long d)
 	return a0;
 }
 
-struct ts { long sec, nsec; };
+struct ts {
+	long sec, nsec;
+};
 static uint64_t now_ns(void)
 {
 	struct ts t;
@@ -26,7 +28,10 @@ static uint64_t now_ns(void)
 	return (uint64_t)t.sec * 1000000000ull + (uint64_t)t.nsec;
 }
 
-static void out(const char *s, long n) { sys(64, 1, (long)s, n, 0); }
+static void out(const char *s, long n)
+{
+	sys(64, 1, (long)s, n, 0);
+}
 
 static uint8_t buf[4096 * 2];
 
@@ -52,7 +57,8 @@ int main(int argc, char **argv)
 	int len = 0;
 	char digits[24];
 	int nd = 0;
-	do digits[nd++] = (char)('0' + iops % 10); while ((iops /= 10));
+	do digits[nd++] = (char)('0' + iops % 10);
+	while ((iops /= 10));
 	for (const char *p = "iops="; *p; p++) s[len++] = *p;
 	while (nd) s[len++] = digits[--nd];
 	s[len++] = '\n';

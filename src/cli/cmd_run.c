@@ -9,15 +9,16 @@
 #include "commands.h"
 #include "console.h"
 
-#include "machine/boot.h"
 #include "machine/machine.h"
-#include "vm/control.h"
-#include "vm/vm.h"
+#include "machine/stats.h"
 #include "net/netobj.h"
-#include "virtio/net.h"
 #include "util/fs.h"
 #include "util/log.h"
+#include "util/clock.h"
 #include "util/parse.h"
+#include "vm/control.h"
+#include "vm/run.h"
+#include "vm/vm.h"
 
 #include <getopt.h>
 #include <pthread.h>
@@ -29,11 +30,6 @@
 #include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
-
-#define DEFAULT_FIRMWARE "/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_dynamic.bin"
-#define DEFAULT_APPEND "console=ttyS0 quiet"
-#define DEFAULT_MEM (256ULL << 20)
-#define MIN_MEM (16ULL << 20)
 
 static volatile sig_atomic_t got_signal;
 
@@ -52,7 +48,7 @@ static void usage(FILE *out)
 	    "\n"
 	    "  -k, --kernel FILE     kernel: RISC-V Linux Image, or ELF with --firmware none\n"
 	    "  -i, --initrd FILE     initial ramdisk\n"
-	    "  -a, --append STRING   kernel command line (default \"" DEFAULT_APPEND "\")\n"
+	    "  -a, --append STRING   kernel command line (default \"" VM_DEFAULT_APPEND "\")\n"
 	    "  -f, --firmware FILE   M-mode firmware, fw_dynamic style (default Debian's OpenSBI);\n"
 	    "                        'none' runs the kernel bare-metal in M-mode\n"
 	    "  -m, --mem SIZE        guest memory: 512 (MiB), 512M, 2G (default 256M)\n"
@@ -83,6 +79,8 @@ static void usage(FILE *out)
 	    "                        tap: a host TAP device (root). rx_bw/tx_bw cap bandwidth\n"
 	    "                        (10M = 10 Mbit/s; rx is toward the guest); pcap= records\n"
 	    "                        the interface's frames\n"
+	    "      --config FILE     the VM's configuration as JSON (docs/formats.md): what the\n"
+	    "                        options above describe, in one file; excludes them\n"
 	    "      --api-sock PATH   serve the control API (docs/api.md) on a unix socket: pause,\n"
 	    "                        resume, stop, save, migrate, stats (`cloison pause --sock PATH` ...)\n"
 	    "      --restore DIR     resume a VM saved with `cloison save` (its configuration comes\n"
@@ -112,100 +110,43 @@ static void usage(FILE *out)
 	    MACHINE_MAX_HARTS);
 }
 
+/* How to run it; what the VM is made of is in cfg. */
 struct run_opts {
-	const char *kernel, *initrd, *append, *firmware;
+	struct vm_config cfg;
+	const char *config_file;
 	const char *api_sock, *restore, *incoming, *clone_dir, *storage_dir;
 	const char *console_sock, *console_log, *exit_file;
 	uint64_t ips;
 	uint32_t cpu_max;
 	char incoming_addr[256]; /* --incoming [ADDR:]PORT, split */
 	const char *incoming_port;
-	bool start_paused;
+	bool start_paused, stats;
 	unsigned machine_opts; /* options that describe a new machine (not allowed with --restore) */
-	const char *net_specs[MACHINE_MAX_NICS];
-	uint64_t mem;
-	unsigned cpus;
-	bool stats, jit, rng, vconsole, input_hvc0;
-	struct machine_disk disks[MACHINE_MAX_DISKS];
-	unsigned ndisks;
-	struct net_config nics[MACHINE_MAX_NICS];
-	unsigned nnics;
-	char default_kernel[4096], default_initrd[4096];
 };
 
-/* PATH[,format=raw][,readonly=on|off]; modifies `spec` in place (options are split off). */
-static bool parse_disk(char *spec, struct machine_disk *d)
+/* A path or string option into a fixed field; false (with a message) when it does not fit. */
+static bool set_str(char *dst, size_t cap, const char *src, const char *opt)
 {
-	*d = (struct machine_disk){0};
-	char *save = NULL, *tok = strtok_r(spec, ",", &save);
-	if (!tok || !*tok) {
-		log_error("--disk needs a path: --disk PATH[,format=raw|qcow2][,readonly=on]");
+	if (strlen(src) >= cap) {
+		log_error("--%s is too long (at most %zu bytes)", opt, cap - 1);
 		return false;
 	}
-	d->path = tok;
-	while ((tok = strtok_r(NULL, ",", &save))) {
-		if (!strncmp(tok, "format=", 7)) {
-			d->format = tok + 7;
-		} else if (!strcmp(tok, "readonly=on")) {
-			d->readonly = true;
-		} else if (!strcmp(tok, "readonly=off")) {
-			d->readonly = false;
-		} else if (!strcmp(tok, "backing=off")) {
-			d->no_backing = true;
-		} else if (!strcmp(tok, "backing=on")) {
-			d->no_backing = false;
-		} else if (!strcmp(tok, "cache=writeback")) {
-			d->unsafe_cache = false;
-		} else if (!strcmp(tok, "cache=unsafe")) {
-			d->unsafe_cache = true;
-		} else if (!strncmp(tok, "bps=", 4) || !strncmp(tok, "iops=", 5)) {
-			bool bps = tok[0] == 'b';
-			const char *v = tok + (bps ? 4 : 5);
-			if (bps ? !parse_disk_size(v, &d->bps) : !parse_uint(v, 0, 10000000, &d->iops)) {
-				log_error("invalid --disk %s (bps=BYTES/s with K/M/G suffixes, iops=N)", tok);
-				return false;
-			}
-		} else {
-			log_error("unknown --disk option '%s' (known: format=raw|qcow2, readonly=on|off, "
-			          "backing=on|off, "
-			          "cache=writeback|unsafe)",
-			          tok);
-			return false;
-		}
-	}
+	strcpy(dst, src);
 	return true;
 }
 
-static void default_guest_paths(struct run_opts *o)
-{
-	const char *cache = getenv("CLOISON_CACHE");
-	const char *home = getenv("HOME");
-	char dir[3900];
-	if (cache)
-		snprintf(dir, sizeof(dir), "%s/guest", cache);
-	else
-		snprintf(dir, sizeof(dir), "%s/.cache/cloison/guest", home ? home : ".");
-	snprintf(o->default_kernel, sizeof(o->default_kernel), "%s/Image", dir);
-	snprintf(o->default_initrd, sizeof(o->default_initrd), "%s/initrd.gz", dir);
-}
-
-static uint64_t host_memory(void)
-{
-	long pages = sysconf(_SC_PHYS_PAGES), size = sysconf(_SC_PAGESIZE);
-	return pages > 0 && size > 0 ? (uint64_t)pages * (uint64_t)size : UINT64_MAX;
-}
-
-/* Returns 0 to run, or an exit status. */
+/* Returns 0 to run, or an exit status (-1: done, successfully, as for --help). */
 static int parse_args(int argc, char **argv, struct run_opts *o)
 {
 	enum {
 		OPT_STATS = 1000,
-		OPT_JIT,
+		OPT_JIT, /* from here to OPT_NET: options that describe a new machine */
 		OPT_RNG,
 		OPT_DISK,
 		OPT_VCONSOLE,
 		OPT_CONSOLE_INPUT,
 		OPT_NET,
+		OPT_CONFIG,
 		OPT_API_SOCK,
 		OPT_RESTORE,
 		OPT_INCOMING,
@@ -233,6 +174,7 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 	    {"console-input", required_argument, NULL, OPT_CONSOLE_INPUT},
 	    {"disk", required_argument, NULL, OPT_DISK},
 	    {"net", required_argument, NULL, OPT_NET},
+	    {"config", required_argument, NULL, OPT_CONFIG},
 	    {"api-sock", required_argument, NULL, OPT_API_SOCK},
 	    {"restore", required_argument, NULL, OPT_RESTORE},
 	    {"incoming", required_argument, NULL, OPT_INCOMING},
@@ -248,14 +190,9 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 	    {NULL, 0, NULL, 0},
 	};
 	memset(o, 0, sizeof(*o));
-	o->append = DEFAULT_APPEND;
-	o->firmware = DEFAULT_FIRMWARE;
-	o->mem = DEFAULT_MEM;
-	o->cpus = 1;
-	o->jit = true;
-	o->rng = true;
-	o->vconsole = true;
-	bool kernel_given = false, initrd_given = false;
+	struct vm_config *cfg = &o->cfg;
+	vm_config_defaults(cfg);
+	char err[512];
 	int c;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "k:i:a:f:m:c:vh", longopts, NULL)) != -1) {
@@ -263,6 +200,7 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 		if ((c > 0 && c < 128 && strchr("kiafmc", c)) || (c >= OPT_JIT && c <= OPT_NET))
 			o->machine_opts++; /* describes a new machine */
 		switch (c) {
+		case OPT_CONFIG: o->config_file = optarg; break;
 		case OPT_API_SOCK: o->api_sock = optarg; break;
 		case OPT_RESTORE: o->restore = optarg; break;
 		case OPT_INCOMING:
@@ -297,85 +235,72 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 			o->ips = v;
 			break;
 		case 'k':
-			o->kernel = optarg;
-			kernel_given = true;
+			if (!set_str(cfg->kernel, sizeof(cfg->kernel), optarg, "kernel")) return 2;
 			break;
 		case 'i':
-			o->initrd = optarg;
-			initrd_given = true;
+			if (!set_str(cfg->initrd, sizeof(cfg->initrd), optarg, "initrd")) return 2;
 			break;
-		case 'a': o->append = optarg; break;
-		case 'f': o->firmware = strcmp(optarg, "none") ? optarg : NULL; break;
+		case 'a':
+			if (!set_str(cfg->append, sizeof(cfg->append), optarg, "append")) return 2;
+			break;
+		case 'f':
+			if (!set_str(cfg->firmware, sizeof(cfg->firmware),
+			             strcmp(optarg, "none") ? optarg : "", "firmware"))
+				return 2;
+			break;
 		case 'm':
-			if (!parse_mem_size(optarg, &v)) {
+			if (!parse_mem_size(optarg, &cfg->mem)) {
 				log_error("invalid --mem '%s' (examples: 256, 512M, 2G)", optarg);
 				return 2;
 			}
-			o->mem = v;
 			break;
 		case 'c':
 			if (!parse_uint(optarg, 1, MACHINE_MAX_HARTS, &v)) {
 				log_error("invalid --cpus '%s': expected 1 to %d", optarg, MACHINE_MAX_HARTS);
 				return 2;
 			}
-			o->cpus = (unsigned)v;
+			cfg->cpus = (unsigned)v;
 			break;
 		case OPT_STATS: o->stats = true; break;
 		case OPT_DISK:
-			if (o->ndisks == MACHINE_MAX_DISKS) {
-				log_error("at most %d disks", MACHINE_MAX_DISKS);
-				return 2;
-			}
-			if (!parse_disk(optarg, &o->disks[o->ndisks])) return 2;
-			o->ndisks++;
-			break;
-		case OPT_NET: {
-			if (o->nnics == MACHINE_MAX_NICS) {
-				log_error("at most %d network interfaces", MACHINE_MAX_NICS);
-				return 2;
-			}
-			char err[512];
-			if (!netspec_resolve(optarg, &o->nics[o->nnics], err, sizeof(err))) {
+			if (!vm_config_add_disk(cfg, optarg, err, sizeof(err))) {
 				log_error("%s", err);
 				return 2;
 			}
-			if (strlen(optarg) >= VM_NETSPEC_MAX) {
-				log_error("--net spec too long");
+			break;
+		case OPT_NET: {
+			struct net_config resolved; /* checked now, resolved again when the board is built */
+			if (!netspec_resolve(optarg, &resolved, err, sizeof(err)) ||
+			    !vm_config_add_nic(cfg, optarg, err, sizeof(err))) {
+				log_error("%s", err);
 				return 2;
 			}
-			o->net_specs[o->nnics++] = optarg;
 			break;
 		}
 		case OPT_JIT:
 		case OPT_RNG:
-		case OPT_VCONSOLE:
+		case OPT_VCONSOLE: {
+			const char *name = c == OPT_JIT ? "jit" : c == OPT_RNG ? "rng" : "virtio-console";
 			if (strcmp(optarg, "on") && strcmp(optarg, "off")) {
-				log_error("invalid --%s '%s': expected on or off",
-				          c == OPT_JIT   ? "jit"
-				          : c == OPT_RNG ? "rng"
-				                         : "virtio-console",
-				          optarg);
+				log_error("invalid --%s '%s': expected on or off", name, optarg);
 				return 2;
 			}
-			*(c == OPT_JIT   ? &o->jit
-			  : c == OPT_RNG ? &o->rng
-			                 : &o->vconsole) = !strcmp(optarg, "on");
+			*(c == OPT_JIT   ? &cfg->jit
+			  : c == OPT_RNG ? &cfg->rng
+			                 : &cfg->vconsole) = !strcmp(optarg, "on");
 			break;
+		}
 		case OPT_CONSOLE_INPUT:
 			if (strcmp(optarg, "ttyS0") && strcmp(optarg, "hvc0")) {
 				log_error("invalid --console-input '%s': expected ttyS0 or hvc0", optarg);
 				return 2;
 			}
-			o->input_hvc0 = !strcmp(optarg, "hvc0");
+			cfg->input_hvc0 = !strcmp(optarg, "hvc0");
 			break;
 		case 'v': log_set_level(LOG_DEBUG); break;
 		case 'h': usage(stdout); return -1;
 		default: usage(stderr); return 2;
 		}
-	}
-	if (o->input_hvc0 && !o->vconsole) {
-		log_error("--console-input hvc0 needs the virtio console (--virtio-console on)");
-		return 2;
 	}
 	if (optind < argc) {
 		log_error("unexpected argument '%s' (see cloison run --help)", argv[optind]);
@@ -389,68 +314,57 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 		log_error("--clone DIR goes with --restore SNAPSHOT");
 		return 2;
 	}
-	if (o->restore && o->incoming) {
-		log_error("--restore and --incoming exclude each other");
+	if (!!o->restore + !!o->incoming + !!o->config_file > 1) {
+		log_error("--restore, --incoming and --config exclude each other");
 		return 2;
 	}
-	if ((o->restore || o->incoming) && o->machine_opts) {
+	if ((o->restore || o->incoming || o->config_file) && o->machine_opts) {
 		log_error("--%s takes the VM's configuration from %s: drop the machine options",
-		          o->restore ? "restore" : "incoming", o->restore ? "the saved state" : "the source");
+		          o->restore    ? "restore"
+		          : o->incoming ? "incoming"
+		                        : "config",
+		          o->restore    ? "the saved state"
+		          : o->incoming ? "the source"
+		                        : "the file");
 		return 2;
 	}
 	if (o->restore || o->incoming) return 0;
-	if (o->mem < MIN_MEM || (o->mem & 0xfff)) {
-		log_error("--mem must be a multiple of 4 KiB and at least %llu MiB",
-		          (unsigned long long)(MIN_MEM >> 20));
+	if (o->config_file ? !vm_config_load_file(o->config_file, cfg, err, sizeof(err))
+	                   : !vm_config_check(cfg, err, sizeof(err))) {
+		log_error("%s", err);
 		return 2;
 	}
-	if (o->mem > host_memory()) {
-		log_error("--mem %llu MiB is more than this host has (%llu MiB)",
-		          (unsigned long long)(o->mem >> 20), (unsigned long long)(host_memory() >> 20));
-		return 2;
-	}
-	if (!kernel_given) {
-		default_guest_paths(o);
-		o->kernel = o->default_kernel;
-		if (!initrd_given) o->initrd = o->default_initrd;
-		if (access(o->kernel, R_OK) != 0) {
-			log_error("no kernel given and the default guest is missing (%s): run `make guest`",
-			          o->kernel);
-			return 1;
-		}
+	if (!vm_config_resolve_guest(cfg, err, sizeof(err))) {
+		log_error("%s", err);
+		return 1;
 	}
 	return 0;
 }
 
-static double now_seconds(void)
+static void print_stats(const struct machine *m, const struct vm_run_result *res)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void print_stats(const struct machine *m, double seconds, uint64_t insns)
-{
+	struct machine_stats st;
+	machine_stats(m, &st);
 	fprintf(stderr, "cloison: stats: %llu instructions in %.3f s host time: %.1f MIPS (%u hart%s)\n",
-	        (unsigned long long)insns, seconds, seconds > 0 ? (double)insns / seconds / 1e6 : 0.0,
-	        m->nharts, m->nharts > 1 ? "s" : "");
-	for (unsigned i = 0; i < m->nharts; i++)
+	        (unsigned long long)res->instructions, res->seconds,
+	        res->seconds > 0 ? (double)res->instructions / res->seconds / 1e6 : 0.0, st.nharts,
+	        st.nharts > 1 ? "s" : "");
+	for (unsigned i = 0; i < st.nharts; i++)
 		fprintf(stderr,
 		        "cloison: stats: hart %u: %llu instructions, %llu WFI sleeps, stopped at pc 0x%llx "
 		        "(%c-mode)\n",
-		        i, (unsigned long long)m->harts[i]->instret,
-		        (unsigned long long)m->harts[i]->wfi_count, (unsigned long long)m->harts[i]->pc,
-		        "USHM"[m->harts[i]->priv]);
-	for (unsigned i = 0; i < m->nnics; i++) {
-		const struct net_stats *st = &m->nics[i]->stats;
+		        i, (unsigned long long)st.harts[i].instructions,
+		        (unsigned long long)st.harts[i].wfi_sleeps, (unsigned long long)st.harts[i].pc,
+		        "USHM"[st.harts[i].priv & 3]);
+	for (unsigned i = 0; i < st.nnics; i++) {
+		const struct net_stats *n = &st.nics[i];
 		fprintf(stderr,
 		        "cloison: stats: eth%u: rx %llu frames %llu bytes, tx %llu frames %llu bytes, "
-		        "dropped rx %llu "
-		        "tx %llu, malformed %llu, throttled %.3f s\n",
-		        i, (unsigned long long)st->rx_frames, (unsigned long long)st->rx_bytes,
-		        (unsigned long long)st->tx_frames, (unsigned long long)st->tx_bytes,
-		        (unsigned long long)st->rx_dropped, (unsigned long long)st->tx_dropped,
-		        (unsigned long long)st->tx_malformed, (double)st->throttled_ns / 1e9);
+		        "dropped rx %llu tx %llu, malformed %llu, throttled %.3f s\n",
+		        i, (unsigned long long)n->rx_frames, (unsigned long long)n->rx_bytes,
+		        (unsigned long long)n->tx_frames, (unsigned long long)n->tx_bytes,
+		        (unsigned long long)n->rx_dropped, (unsigned long long)n->tx_dropped,
+		        (unsigned long long)n->tx_malformed, (double)n->throttled_ns / 1e9);
 	}
 }
 
@@ -523,54 +437,38 @@ static void write_exit_file(const char *path, int rc, int reason, bool migrated)
 	if (!fs_write_file_atomic(path, 0644, buf, (size_t)n, err, sizeof(err))) log_error("%s", err);
 }
 
-/* The configuration of a new VM from the command line. */
-static void config_from_opts(const struct run_opts *o, struct vm_config *c)
+/* What the run loop asks of this terminal (or console socket) between rounds. */
+struct run_host {
+	struct console *con;
+	const struct run_opts *o;
+	struct vm_incoming *incoming;
+	uint64_t t_start;
+};
+
+static bool run_poll(void *ctx, struct machine *m)
 {
-	memset(c, 0, sizeof(*c));
-	snprintf(c->kernel, sizeof(c->kernel), "%s", o->kernel ? o->kernel : "");
-	snprintf(c->initrd, sizeof(c->initrd), "%s", o->initrd ? o->initrd : "");
-	snprintf(c->firmware, sizeof(c->firmware), "%s", o->firmware ? o->firmware : "");
-	snprintf(c->append, sizeof(c->append), "%s", o->append ? o->append : "");
-	c->mem = o->mem;
-	c->cpus = o->cpus;
-	c->jit = o->jit;
-	c->rng = o->rng;
-	c->vconsole = o->vconsole;
-	c->input_hvc0 = o->input_hvc0;
-	for (unsigned i = 0; i < o->ndisks; i++) {
-		const struct machine_disk *d = &o->disks[i];
-		struct vm_disk *vd = &c->disks[i];
-		snprintf(vd->path, sizeof(vd->path), "%s", d->path);
-		snprintf(vd->format, sizeof(vd->format), "%s", d->format ? d->format : "");
-		vd->readonly = d->readonly, vd->no_backing = d->no_backing,
-		vd->unsafe_cache = d->unsafe_cache;
-		vd->bps = d->bps, vd->iops = d->iops;
-	}
-	c->ndisks = o->ndisks;
-	for (unsigned i = 0; i < o->nnics; i++) {
-		snprintf(c->nics[i].spec, sizeof(c->nics[i].spec), "%s", o->net_specs[i]);
-		c->nics[i].mac_set = o->nics[i].mac_set;
-		memcpy(c->nics[i].mac, o->nics[i].mac, 6);
-	}
-	c->nnics = o->nnics;
+	struct run_host *h = ctx;
+	return console_poll(h->con, m, 10) || got_signal;
 }
 
-/* Firmware, kernel, initrd and device tree into RAM, harts reset to the entry point. */
-static bool load_boot_images(struct vm *v, char *err, size_t errlen)
+static void run_resumed(void *ctx)
 {
-	struct boot_config boot = {.firmware = v->cfg.firmware[0] ? v->cfg.firmware : NULL,
-	                           .kernel = v->cfg.kernel,
-	                           .initrd = v->cfg.initrd[0] ? v->cfg.initrd : NULL,
-	                           .cmdline = v->cfg.append};
-	return boot_load(v->m, &boot, err, errlen) == 0;
+	struct run_host *h = ctx;
+	if (h->o->restore)
+		log_info("restored in %.1f ms", (double)(monotonic_ns() - h->t_start) / 1e6);
+	else if (h->o->incoming)
+		log_info("the migrated VM runs here now");
+	if (h->incoming) vm_incoming_confirm(h->incoming, true, NULL);
+	h->incoming = NULL;
 }
 
 int cmd_run(int argc, char **argv)
 {
-	uint64_t t_start = vm_now_ns();
+	struct run_host host = {.t_start = monotonic_ns()};
 	struct run_opts o;
 	int rc = parse_args(argc, argv, &o);
 	if (rc) return rc < 0 ? 0 : rc;
+	host.o = &o;
 
 	char err[1024];
 	struct console *con = o.console_sock || o.console_log
@@ -580,21 +478,23 @@ int cmd_run(int argc, char **argv)
 		log_error("%s", o.console_sock || o.console_log ? err : "out of memory");
 		return 1;
 	}
+	host.con = con;
 	struct vm *v = NULL;
-	struct vm_incoming *incoming = NULL;
-	bool boot_fresh = false;
 	if (o.restore) {
 		v = vm_restore(o.restore, o.clone_dir, console_write, con, err, sizeof(err));
 	} else if (o.incoming) {
 		log_info("waiting for an incoming migration on %s:%s",
 		         o.incoming_addr[0] ? o.incoming_addr : "*", o.incoming_port);
 		v = vm_incoming(o.incoming_addr, o.incoming_port, o.storage_dir, console_write, con,
-		                &incoming, err, sizeof(err));
+		                &host.incoming, err, sizeof(err));
 	} else {
-		struct vm_config cfg;
-		config_from_opts(&o, &cfg);
-		v = vm_create(&cfg, NULL, console_write, con, err, sizeof(err));
-		boot_fresh = true;
+		v = vm_create(&o.cfg, NULL, console_write, con, err, sizeof(err));
+	}
+	/* A new VM's images are loaded before the control socket answers: a resume must never start
+	 * harts on empty RAM. */
+	if (v && !o.restore && !o.incoming && !vm_load_boot_images(v, err, sizeof(err))) {
+		vm_destroy(v);
+		v = NULL;
 	}
 	if (!v) {
 		console_close(con);
@@ -603,19 +503,11 @@ int cmd_run(int argc, char **argv)
 	}
 	struct machine *m = v->m;
 	if (o.ips || o.cpu_max) machine_set_cpu_limits(m, o.ips, o.cpu_max);
-	/* Loaded before the control socket answers: a resume must never start harts on empty RAM. */
-	bool restored = !boot_fresh, rebooting = false;
-	if (boot_fresh && !load_boot_images(v, err, sizeof(err))) {
-		console_close(con);
-		log_error("%s", err);
-		vm_destroy(v);
-		return 1;
-	}
 	/* Held before the control socket answers, so a resume sent as soon as it does finds it paused. */
 	if (o.start_paused) machine_hold(m); /* the API's resume starts the harts */
 	struct control *ctl = NULL;
 	if (o.api_sock && !(ctl = control_start(v, o.api_sock, err, sizeof(err)))) {
-		vm_incoming_confirm(incoming, false, "the destination cannot serve its control socket");
+		vm_incoming_confirm(host.incoming, false, "the destination cannot serve its control socket");
 		console_close(con);
 		log_error("%s", err);
 		vm_destroy(v);
@@ -628,55 +520,24 @@ int cmd_run(int argc, char **argv)
 	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	double start = now_seconds();
-	uint64_t insns = 0;
 	const char *profile_path = getenv("CLOISON_PROFILE");
 	struct pc_profile profile = {.m = m};
 	if (profile_path) pthread_create(&profile.thread, NULL, profile_thread, &profile);
-	for (;;) {
-		/* A reboot reloads the images; pause and resume are refused until the harts are reset. */
-		if (rebooting && !load_boot_images(v, err, sizeof(err))) {
-			control_stop(ctl);
-			console_close(con);
-			log_error("%s", err);
-			vm_destroy(v);
-			return 1;
-		}
-		machine_start(m);
-		if (restored) {
-			restored = false;
-			if (o.restore)
-				log_info("restored in %.1f ms", (double)(vm_now_ns() - t_start) / 1e6);
-			else
-				log_info("the migrated VM runs here now");
-			if (incoming) vm_incoming_confirm(incoming, true, NULL);
-			incoming = NULL;
-		}
-		while (atomic_load(&m->exit_reason) == MACHINE_RUNNING) {
-			if (console_poll(con, m, 10)) machine_request_exit(m, MACHINE_QUIT, 0);
-			if (got_signal) machine_request_exit(m, MACHINE_QUIT, 0);
-			machine_poll_io(m);
-		}
-		machine_stop(m);
-		insns += machine_instructions(m);
-		if (atomic_load(&m->exit_reason) != MACHINE_REBOOT) break;
-		log_info("guest requested a reboot");
-		machine_clear_ram(m); /* fresh RAM: reads back as zero (also after a restore) */
-		rebooting = true;
-	}
-	double seconds = now_seconds() - start;
+	struct vm_run_hooks hooks = {.poll = run_poll, .resumed = run_resumed, .ctx = &host};
+	struct vm_run_result res;
+	bool ran = vm_run(v, &hooks, &res, err, sizeof(err));
 	control_stop(ctl);
-
 	console_close(con);
-	switch (atomic_load(&m->exit_reason)) {
+	if (!ran) log_error("%s", err);
+	switch (res.reason) {
 	case MACHINE_POWEROFF: rc = 0; break;
-	case MACHINE_FAIL: rc = (m->exit_code & 0xff) ? (m->exit_code & 0xff) : 1; break;
+	case MACHINE_FAIL: rc = (res.guest_code & 0xff) ? (res.guest_code & 0xff) : 1; break;
 	case MACHINE_QUIT: rc = got_signal ? 128 + got_signal : 0; break;
 	default: rc = 1; break;
 	}
 	if (v->migrated) log_info("the VM was migrated: it runs on the destination now");
-	if (o.stats) print_stats(m, seconds, insns);
-	if (o.exit_file) write_exit_file(o.exit_file, rc, atomic_load(&m->exit_reason), v->migrated);
+	if (o.stats) print_stats(m, &res);
+	if (o.exit_file) write_exit_file(o.exit_file, rc, (int)res.reason, v->migrated);
 	if (profile_path) profile_dump(&profile, profile_path);
 	vm_destroy(v);
 	return rc;

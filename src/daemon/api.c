@@ -381,27 +381,20 @@ static bool check_host_paths(const struct inst_def *def, char *err, size_t errle
 		}
 		return true;
 	}
-	const char *files[] = {def->vm.kernel, def->vm.initrd, def->vm.restore};
-	const char *names[] = {"vm.kernel", "vm.initrd", "vm.restore"};
-	for (int i = 0; i < 3; i++)
+	const struct vm_config *c = &def->vm.cfg;
+	const char *files[] = {c->kernel, c->initrd, c->firmware, def->vm.restore};
+	const char *names[] = {"vm.kernel", "vm.initrd", "vm.firmware", "vm.restore"};
+	for (int i = 0; i < 4; i++)
 		if (files[i][0] && access(files[i], R_OK)) {
 			snprintf(err, errlen, "%s '%.300s': %s", names[i], files[i], strerror(errno));
 			return false;
 		}
-	if (def->vm.firmware[0] && strcmp(def->vm.firmware, "none") && access(def->vm.firmware, R_OK)) {
-		snprintf(err, errlen, "vm.firmware '%.300s': %s", def->vm.firmware, strerror(errno));
-		return false;
-	}
-	for (unsigned i = 0; i < def->vm.ndisks && !def->vm.clone; i++) {
-		char path[PATH_MAX];
-		snprintf(path, sizeof(path), "%s", def->vm.disks[i]);
-		char *comma = strchr(path, ',');
-		if (comma) *comma = 0;
-		if (access(path, R_OK)) {
-			snprintf(err, errlen, "vm.disks[%u] '%.300s': %s", i, path, strerror(errno));
+	for (unsigned i = 0; i < c->ndisks && !def->vm.clone; i++)
+		if (access(c->disks[i].path, R_OK)) {
+			snprintf(err, errlen, "vm.disks[%u] '%.300s': %s", i, c->disks[i].path,
+			         strerror(errno));
 			return false;
 		}
-	}
 	return true;
 }
 
@@ -739,9 +732,12 @@ static void clone_instance(struct daemon *d, struct instance *src, json_t *body,
 		snprintf(def.vm.restore, sizeof(def.vm.restore), "%s", dir);
 		def.vm.clone = true;
 		/* Later (cold) boots use the overlays the first start makes in the clone's directory. */
-		for (unsigned i = 0; i < def.vm.ndisks; i++)
-			snprintf(def.vm.disks[i], sizeof(def.vm.disks[i]),
-			         "%.3900s/instances/%s/clone/disk%u.qcow2", d->state_dir, name, i);
+		for (unsigned i = 0; i < def.vm.cfg.ndisks; i++) {
+			struct vm_disk *disk = &def.vm.cfg.disks[i];
+			snprintf(disk->path, sizeof(disk->path), "%.3900s/instances/%s/clone/disk%u.qcow2",
+			         d->state_dir, name, i);
+			strcpy(disk->format, "qcow2");
+		}
 	} else if (snap) {
 		inst_def_free(&def);
 		api_fail(r, 400, "containers have no snapshots: a container clone copies the definition");

@@ -13,6 +13,7 @@
 #include "vm/http_server.h"
 #include "util/fs.h"
 #include "util/log.h"
+#include "util/clock.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -31,13 +32,6 @@ const char *inst_state_name(enum inst_state s)
 	static const char *const names[] = {"stopped", "starting", "running",
 	                                    "paused",  "stopping", "crashed"};
 	return names[s];
-}
-
-uint64_t daemon_now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
 struct instance *daemon_find(struct daemon *d, const char *name)
@@ -299,7 +293,7 @@ int main(int argc, char **argv)
 	pthread_condattr_t ca;
 	pthread_condattr_init(&ca);
 	pthread_cond_init(&d->changed, &ca);
-	d->started_ns = daemon_now_ns();
+	d->started_ns = monotonic_ns();
 	if (!setup_paths(d, state, run, sock)) return 1;
 
 	sigset_t sigs;

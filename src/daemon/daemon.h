@@ -88,6 +88,5 @@ void inst_path(struct daemon *d, const struct instance *in, const char *file, ch
 void daemon_wake_monitor(struct daemon *d);
 /* Brings an instance's state up to date (containers: from the engine's record). Lock held. */
 void daemon_refresh(struct daemon *d, struct instance *in);
-uint64_t daemon_now_ns(void);
 
 #endif

@@ -158,12 +158,12 @@ json_t *inst_limits_to_json(const struct inst_limits *l)
 bool inst_limits_check(const struct inst_def *d, const struct inst_limits *l, char *err, size_t errlen)
 {
 	if (d->type == INST_VM) {
-		if (l->memory && l->memory < d->vm.memory + (16 << 20))
+		if (l->memory && l->memory < d->vm.cfg.mem + (16 << 20))
 			BAD("limits.memory (%llu MiB) must leave room for the VM's %llu MiB of memory and "
 			    "the "
 			    "emulator (at least %llu MiB)",
-			    (unsigned long long)(l->memory >> 20), (unsigned long long)(d->vm.memory >> 20),
-			    (unsigned long long)((d->vm.memory >> 20) + 16));
+			    (unsigned long long)(l->memory >> 20), (unsigned long long)(d->vm.cfg.mem >> 20),
+			    (unsigned long long)((d->vm.cfg.mem >> 20) + 16));
 		if (l->pids) BAD("limits.pids applies to containers only");
 	} else {
 		if (l->ips || l->disk_bps || l->disk_iops || l->net_rx_bw || l->net_tx_bw)
@@ -178,40 +178,43 @@ static bool vm_from_json(const json_t *j, struct inst_vm *vm, char *err, size_t 
 	                                    "jit",    "disks",  "nets",     "restore", "clone",  NULL};
 	if (!json_is_object(j)) BAD("vm must be an object");
 	if (!only_keys(j, "vm.", known, err, errlen)) return false;
-	uint64_t cpus = vm->cpus;
-	if (!get_str(j, "kernel", "vm.", vm->kernel, sizeof(vm->kernel), err, errlen) ||
-	    !get_str(j, "initrd", "vm.", vm->initrd, sizeof(vm->initrd), err, errlen) ||
-	    !get_str(j, "firmware", "vm.", vm->firmware, sizeof(vm->firmware), err, errlen) ||
-	    !get_str(j, "append", "vm.", vm->append, sizeof(vm->append), err, errlen) ||
-	    !get_uint(j, "memory", "vm.", 16 << 20, 1ULL << 40, false, true, &vm->memory, err, errlen) ||
+	struct vm_config *c = &vm->cfg;
+	uint64_t cpus = c->cpus;
+	char firmware[PATH_MAX] = "", append[sizeof(c->append)] = "";
+	if (!get_str(j, "kernel", "vm.", c->kernel, sizeof(c->kernel), err, errlen) ||
+	    !get_str(j, "initrd", "vm.", c->initrd, sizeof(c->initrd), err, errlen) ||
+	    !get_str(j, "firmware", "vm.", firmware, sizeof(firmware), err, errlen) ||
+	    !get_str(j, "append", "vm.", append, sizeof(append), err, errlen) ||
+	    !get_uint(j, "memory", "vm.", VM_MIN_MEM, VM_MAX_MEM, false, true, &c->mem, err, errlen) ||
 	    !get_uint(j, "cpus", "vm.", 1, MACHINE_MAX_HARTS, false, false, &cpus, err, errlen) ||
-	    !get_bool(j, "jit", "vm.", &vm->jit, err, errlen) ||
+	    !get_bool(j, "jit", "vm.", &c->jit, err, errlen) ||
 	    !get_str(j, "restore", "vm.", vm->restore, sizeof(vm->restore), err, errlen) ||
 	    !get_bool(j, "clone", "vm.", &vm->clone, err, errlen))
 		return false;
-	vm->cpus = (unsigned)cpus;
-	if (vm->memory & 0xfff) BAD("vm.memory must be a multiple of 4 KiB");
-	static const struct {
-		const char *key;
-		unsigned max;
-		size_t len;
-	} lists[] = {{"disks", MACHINE_MAX_DISKS, PATH_MAX}, {"nets", MACHINE_MAX_NICS, VM_NETSPEC_MAX}};
+	c->cpus = (unsigned)cpus;
+	if (c->mem & 0xfff) BAD("vm.memory must be a multiple of 4 KiB");
+	/* "" keeps the default; firmware "none" boots the kernel bare-metal. */
+	if (firmware[0]) strcpy(c->firmware, strcmp(firmware, "none") ? firmware : "");
+	if (append[0]) strcpy(c->append, append);
+	static const char *const lists[] = {"disks", "nets"};
 	for (int k = 0; k < 2; k++) {
-		json_t *a = json_object_get(j, lists[k].key);
+		json_t *a = json_object_get(j, lists[k]);
+		unsigned max = k == 0 ? MACHINE_MAX_DISKS : MACHINE_MAX_NICS;
 		if (!a) continue;
-		if (!json_is_array(a) || json_array_size(a) > lists[k].max)
-			BAD("vm.%s must be an array of at most %u strings", lists[k].key, lists[k].max);
+		if (!json_is_array(a) || json_array_size(a) > max)
+			BAD("vm.%s must be an array of at most %u strings", lists[k], max);
 		size_t i;
 		json_t *v;
 		json_array_foreach(a, i, v)
 		{
-			if (!json_is_string(v) || !json_string_length(v) ||
-			    json_string_length(v) >= lists[k].len || strchr(json_string_value(v), '\n'))
+			char msg[400];
+			if (!json_is_string(v) || !json_string_length(v))
 				BAD("vm.%s[%zu] must be a non-empty string (a `cloison run --%.4s` spec)",
-				    lists[k].key, i, lists[k].key);
-			strcpy(k == 0 ? vm->disks[i] : vm->nets[i], json_string_value(v));
+				    lists[k], i, lists[k]);
+			if (!(k == 0 ? vm_config_add_disk : vm_config_add_nic)(c, json_string_value(v), msg,
+			                                                       sizeof(msg)))
+				BAD("vm.%s[%zu]: %s", lists[k], i, msg);
 		}
-		*(k == 0 ? &vm->ndisks : &vm->nnets) = (unsigned)json_array_size(a);
 	}
 	if (vm->clone && !vm->restore[0]) BAD("vm.clone needs vm.restore (the saved state to clone)");
 	return true;
@@ -219,13 +222,18 @@ static bool vm_from_json(const json_t *j, struct inst_vm *vm, char *err, size_t 
 
 static json_t *vm_to_json(const struct inst_vm *vm)
 {
+	const struct vm_config *c = &vm->cfg;
 	json_t *disks = json_array(), *nets = json_array();
-	for (unsigned i = 0; i < vm->ndisks; i++) json_array_append_new(disks, json_string(vm->disks[i]));
-	for (unsigned i = 0; i < vm->nnets; i++) json_array_append_new(nets, json_string(vm->nets[i]));
-	return json_pack("{s:s, s:s, s:s, s:s, s:I, s:i, s:b, s:o, s:o, s:s, s:b}", "kernel", vm->kernel,
-	                 "initrd", vm->initrd, "firmware", vm->firmware, "append", vm->append, "memory",
-	                 (json_int_t)vm->memory, "cpus", (int)vm->cpus, "jit", vm->jit, "disks", disks,
-	                 "nets", nets, "restore", vm->restore, "clone", vm->clone);
+	for (unsigned i = 0; i < c->ndisks; i++) {
+		char spec[PATH_MAX + 128];
+		vm_disk_spec(&c->disks[i], spec, sizeof(spec));
+		json_array_append_new(disks, json_string(spec));
+	}
+	for (unsigned i = 0; i < c->nnics; i++) json_array_append_new(nets, json_string(c->nics[i].spec));
+	return json_pack("{s:s, s:s, s:s, s:s, s:I, s:i, s:b, s:o, s:o, s:s, s:b}", "kernel", c->kernel,
+	                 "initrd", c->initrd, "firmware", c->firmware[0] ? c->firmware : "none", "append",
+	                 c->append, "memory", (json_int_t)c->mem, "cpus", (int)c->cpus, "jit", c->jit,
+	                 "disks", disks, "nets", nets, "restore", vm->restore, "clone", vm->clone);
 }
 
 /* Merges the given container definition over the engine's defaults and validates it with the
@@ -284,9 +292,7 @@ bool inst_def_from_json(const json_t *j, struct inst_def *d, char *err, size_t e
 	static const char *const known[] = {"name",      "type",   "autostart", "vm",
 	                                    "container", "limits", "status",    NULL};
 	memset(d, 0, sizeof(*d));
-	d->vm.memory = 256ULL << 20;
-	d->vm.cpus = 1;
-	d->vm.jit = true;
+	vm_config_defaults(&d->vm.cfg);
 	if (!json_is_object(j)) BAD("the definition must be a JSON object");
 	if (!only_keys(j, "", known, err, errlen)) return false;
 	const char *type = "vm";

@@ -35,14 +35,9 @@ struct inst_limits {
 };
 
 struct inst_vm {
-	char kernel[PATH_MAX], initrd[PATH_MAX], firmware[PATH_MAX], append[1024];
-	uint64_t memory;
-	unsigned cpus;
-	bool jit;
-	char disks[MACHINE_MAX_DISKS][PATH_MAX]; /* `cloison run --disk` specs */
-	unsigned ndisks;
-	char nets[MACHINE_MAX_NICS][VM_NETSPEC_MAX]; /* `cloison run --net` specs */
-	unsigned nnets;
+	/* What `cloison run --config` is given. An empty kernel is the default guest; the definition's
+	 * JSON names disks and networks by their `cloison run --disk`/`--net` specs. */
+	struct vm_config cfg;
 	char restore[PATH_MAX]; /* a saved state the first start resumes from ("" = boot) */
 	bool clone;             /* ... with a new identity (disks become overlays, new MACs) */
 };

@@ -5,6 +5,7 @@
 #include "metrics.h"
 
 #include "daemon/driver.h"
+#include "util/clock.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -106,7 +107,7 @@ char *metrics_text(struct daemon *d)
 		by_state[list[i]->state]++;
 		inst_get(list[i]);
 	}
-	uint64_t requests = d->requests, uptime = (daemon_now_ns() - d->started_ns) / 1000000000ULL;
+	uint64_t requests = d->requests, uptime = (monotonic_ns() - d->started_ns) / 1000000000ULL;
 	pthread_mutex_unlock(&d->lock);
 
 	json_t **stats = calloc(n ? n : 1, sizeof(*stats));

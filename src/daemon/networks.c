@@ -30,9 +30,10 @@ static json_t *network_users(struct daemon *d, const char *name)
 			    json_object_get(json_object_get(def->container, "net"), "network"));
 			uses = net && !strcmp(net, name);
 		}
-		for (unsigned k = 0; k < def->vm.nnets && !uses; k++) /* a --net spec: NAME[,options] */
-			uses = strcspn(def->vm.nets[k], ",") == strlen(name) &&
-			       !strncmp(def->vm.nets[k], name, strlen(name));
+		for (unsigned k = 0; k < def->vm.cfg.nnics && !uses; k++) { /* a --net spec: NAME[,options] */
+			const char *spec = def->vm.cfg.nics[k].spec;
+			uses = strcspn(spec, ",") == strlen(name) && !strncmp(spec, name, strlen(name));
+		}
 		if (uses) json_array_append_new(a, json_string(def->name));
 	}
 	return a;

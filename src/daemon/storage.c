@@ -68,12 +68,6 @@ static const char *volume_format(const char *name)
 	return ends_with(name, ".qcow2") ? "qcow2" : "raw";
 }
 
-/* The path in a `cloison run --disk` spec (before the first comma). */
-static void disk_spec_path(const char *spec, char *out, size_t len)
-{
-	snprintf(out, len, "%.*s", (int)strcspn(spec, ","), spec);
-}
-
 static bool same_file(const char *a, const char *b)
 {
 	struct stat sa, sb;
@@ -87,10 +81,8 @@ static json_t *used_by(struct daemon *d, const char *path)
 	for (size_t i = 0; i < d->ninsts; i++) {
 		const struct inst_def *def = &d->insts[i]->def;
 		if (def->type != INST_VM) continue;
-		for (unsigned k = 0; k < def->vm.ndisks; k++) {
-			char p[PATH_MAX];
-			disk_spec_path(def->vm.disks[k], p, sizeof(p));
-			if (same_file(p, path)) {
+		for (unsigned k = 0; k < def->vm.cfg.ndisks; k++) {
+			if (same_file(def->vm.cfg.disks[k].path, path)) {
 				json_array_append_new(a, json_string(def->name));
 				break;
 			}

@@ -30,8 +30,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MAX_ARGS 64
-
 void vmdrv_socket(struct daemon *d, const struct instance *in, const char *kind, char *buf, size_t len)
 {
 	snprintf(buf, len, "%s/%s.%s", d->run_dir, in->def.name, kind);
@@ -68,26 +66,6 @@ static bool call(struct daemon *d, struct instance *in, const char *method, cons
 static void add_cpu(void *set, unsigned cpu)
 {
 	if (cpu < CPU_SETSIZE) CPU_SET(cpu, (cpu_set_t *)set);
-}
-
-struct argv_buf {
-	char *argv[MAX_ARGS + 1];
-	int argc;
-	char nums[8][32];
-	int nnums;
-};
-
-static void add(struct argv_buf *a, const char *s)
-{
-	if (a->argc < MAX_ARGS) a->argv[a->argc++] = (char *)s;
-	a->argv[a->argc] = NULL;
-}
-
-static const char *num(struct argv_buf *a, unsigned long long v)
-{
-	char *b = a->nums[a->nnums++ & 7];
-	snprintf(b, 32, "%llu", v);
-	return b;
 }
 
 /* The last lines of the console log, for an error message. */
@@ -128,34 +106,28 @@ bool vmdrv_start(struct daemon *d, struct instance *in, const struct vm_start *h
 	bool first_restore = !restore_dir && !listen && def->vm.restore[0] && access(restored, F_OK) != 0;
 	if (first_restore) restore_dir = def->vm.restore;
 
-	struct argv_buf a = {.argc = 0};
-	add(&a, d->exe);
-	add(&a, "run");
-	if (!listen) add(&a, "--paused"); /* an arriving VM runs on at once, as it ran at the source */
-	add(&a, "--api-sock"), add(&a, api);
-	add(&a, "--console-sock"), add(&a, con);
-	add(&a, "--console-log"), add(&a, logp);
-	add(&a, "--exit-file"), add(&a, exitp);
-	if (listen) {
-		add(&a, "--incoming"), add(&a, listen); /* the source sends the configuration */
-	} else if (restore_dir) {
-		add(&a, "--restore"), add(&a, restore_dir);
-		if (first_restore && def->vm.clone) add(&a, "--clone"), add(&a, clone_dir);
-	} else {
-		add(&a, "--mem"), add(&a, num(&a, def->vm.memory >> 20));
-		add(&a, "--cpus"), add(&a, num(&a, def->vm.cpus));
-		if (!def->vm.jit) add(&a, "--jit"), add(&a, "off");
-		if (def->vm.kernel[0]) add(&a, "--kernel"), add(&a, def->vm.kernel);
-		if (def->vm.initrd[0]) add(&a, "--initrd"), add(&a, def->vm.initrd);
-		if (def->vm.firmware[0]) add(&a, "--firmware"), add(&a, def->vm.firmware);
-		if (def->vm.append[0]) add(&a, "--append"), add(&a, def->vm.append);
-		for (unsigned i = 0; i < def->vm.ndisks; i++) add(&a, "--disk"), add(&a, def->vm.disks[i]);
-		for (unsigned i = 0; i < def->vm.nnets; i++) add(&a, "--net"), add(&a, def->vm.nets[i]);
+	/* The VM process reads what it is made of from a file; only how it runs is on its command line. */
+	char cfgp[PATH_MAX];
+	inst_path(d, in, "config.json", cfgp, sizeof(cfgp));
+	if (!listen && !restore_dir) {
+		char *text = vm_config_to_json(&def->vm.cfg);
+		bool ok = text && fs_write_file_atomic(cfgp, 0600, text, strlen(text), err, errlen);
+		if (!text) snprintf(err, errlen, "out of memory");
+		free(text);
+		if (!ok) return false;
 	}
-	if (a.argc >= MAX_ARGS) {
-		snprintf(err, errlen, "too many options for the VM process");
-		return false;
-	}
+	char *argv[] = {d->exe, "run", "--api-sock", api, "--console-sock", con, "--console-log", logp,
+	                "--exit-file", exitp,
+	                /* an arriving VM runs on at once, as it ran at the source */
+	                listen ? "--incoming" : "--paused",
+	                /* the source sends the configuration; a saved state holds its own */
+	                listen        ? (char *)listen
+	                : restore_dir ? "--restore"
+	                              : "--config",
+	                listen        ? NULL
+	                : restore_dir ? (char *)restore_dir
+	                              : cfgp,
+	                first_restore && def->vm.clone ? "--clone" : NULL, clone_dir, NULL};
 	cpu_set_t cpus;
 	CPU_ZERO(&cpus);
 	bool pin = def->limits.cpuset[0] && inst_cpuset_each(def->limits.cpuset, add_cpu, &cpus);
@@ -200,7 +172,7 @@ bool vmdrv_start(struct daemon *d, struct instance *in, const struct vm_start *h
 		if (log >= 0) dup2(log, 2);
 		char c;
 		if (read(sync[0], &c, 1) != 1) _exit(127);
-		execv(d->exe, a.argv);
+		execv(d->exe, argv);
 		_exit(127);
 	}
 	close(sync[0]);
@@ -288,11 +260,11 @@ bool vmdrv_apply_limits(struct daemon *d, struct instance *in, char *err, size_t
 {
 	const struct inst_limits *l = &in->def.limits;
 	json_t *body = json_pack("{s:I, s:i}", "ips", (json_int_t)l->ips, "cpu_max", (int)l->cpu_max);
-	if (in->def.vm.ndisks || in->def.vm.restore[0]) {
+	if (in->def.vm.cfg.ndisks || in->def.vm.restore[0]) {
 		json_object_set_new(body, "disk_bps", json_integer((json_int_t)l->disk_bps));
 		json_object_set_new(body, "disk_iops", json_integer((json_int_t)l->disk_iops));
 	}
-	if (in->def.vm.nnets || in->def.vm.restore[0]) {
+	if (in->def.vm.cfg.nnics || in->def.vm.restore[0]) {
 		json_object_set_new(body, "net_rx_bw", json_integer((json_int_t)l->net_rx_bw));
 		json_object_set_new(body, "net_tx_bw", json_integer((json_int_t)l->net_tx_bw));
 	}
@@ -366,13 +338,6 @@ json_t *vmdrv_stats(struct daemon *d, struct instance *in, char *err, size_t err
 }
 
 /* The image file of a --disk spec (the part before the first comma). */
-static void disk_file(const char *spec, char *buf, size_t len)
-{
-	snprintf(buf, len, "%s", spec);
-	char *comma = strchr(buf, ',');
-	if (comma) *comma = 0;
-}
-
 /* Copies a file keeping its holes (a sparse image stays sparse). */
 static bool copy_sparse(const char *from, const char *to, char *err, size_t errlen)
 {
@@ -412,11 +377,10 @@ bool vmdrv_snapshot(struct daemon *d, struct instance *in, const char *dir, char
 	json_decref(body);
 	if (!ok) return false;
 	/* The disks as they were at that instant, while the guest stands still. */
-	for (unsigned i = 0; ok && i < in->def.vm.ndisks; i++) {
-		char src[PATH_MAX], dst[PATH_MAX + 32];
-		disk_file(in->def.vm.disks[i], src, sizeof(src));
+	for (unsigned i = 0; ok && i < in->def.vm.cfg.ndisks; i++) {
+		char dst[PATH_MAX + 32];
 		snprintf(dst, sizeof(dst), "%s/disk%u.img", dir, i);
-		ok = copy_sparse(src, dst, err, errlen);
+		ok = copy_sparse(in->def.vm.cfg.disks[i].path, dst, err, errlen);
 	}
 	char msg[256];
 	if (!was_paused && !call(d, in, "POST", "/vm/resume", NULL, NULL, 10000, msg, sizeof(msg)))
@@ -426,11 +390,10 @@ bool vmdrv_snapshot(struct daemon *d, struct instance *in, const char *dir, char
 
 bool vmdrv_restore_disks(struct daemon *d, struct instance *in, const char *dir, char *err, size_t errlen)
 {
-	for (unsigned i = 0; i < in->def.vm.ndisks; i++) {
-		char src[PATH_MAX + 32], dst[PATH_MAX];
+	for (unsigned i = 0; i < in->def.vm.cfg.ndisks; i++) {
+		char src[PATH_MAX + 32];
 		snprintf(src, sizeof(src), "%s/disk%u.img", dir, i);
-		disk_file(in->def.vm.disks[i], dst, sizeof(dst));
-		if (!copy_sparse(src, dst, err, errlen)) return false;
+		if (!copy_sparse(src, in->def.vm.cfg.disks[i].path, err, errlen)) return false;
 	}
 	return true;
 }

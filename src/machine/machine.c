@@ -6,6 +6,7 @@
  * through here (harts reach it through their TLBs).
  */
 #include "machine.h"
+#include "stats.h"
 
 #include "devices.h"
 #include "virtio/mmio.h"
@@ -14,6 +15,7 @@
 #include "virtio/net.h"
 #include "net/pcap.h"
 #include "virtio/rng.h"
+#include "util/clock.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -21,13 +23,6 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <time.h>
-
-static uint64_t monotonic_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
 
 uint64_t machine_time(const struct machine *m)
 {
@@ -455,4 +450,25 @@ void machine_poll_io(struct machine *m)
 	pthread_mutex_lock(&m->io_lock);
 	rtc_poll(m->rtc);
 	pthread_mutex_unlock(&m->io_lock);
+}
+
+void machine_stats(const struct machine *m, struct machine_stats *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->nharts = m->nharts;
+	for (unsigned i = 0; i < m->nharts; i++) {
+		const struct rv_hart *h = m->harts[i];
+		st->harts[i] = (struct machine_hart_stats){
+		    .instructions = rv_hart_instret(h),
+		    .wfi_sleeps = h->wfi_count,
+		    .throttled_ns = atomic_load(&h->throttle.throttled_ns),
+		    .pc = __atomic_load_n(&h->pc, __ATOMIC_RELAXED),
+		    .priv = h->priv,
+		};
+		st->instructions += st->harts[i].instructions;
+	}
+	st->ndisks = m->ndisks;
+	for (unsigned i = 0; i < m->ndisks; i++) st->disks[i] = m->disks[i]->stats;
+	st->nnics = m->nnics;
+	for (unsigned i = 0; i < m->nnics; i++) st->nics[i] = m->nics[i]->stats;
 }

@@ -3,6 +3,7 @@
  * epoch, with one alarm. Reading TIME_LOW latches TIME_HIGH.
  */
 #include "devices.h"
+#include "util/clock.h"
 
 #include <stdlib.h>
 #include <time.h>
@@ -26,13 +27,6 @@ struct goldfish_rtc {
 	bool alarm_armed, irq_enabled, irq_pending;
 };
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
 static void update_irq(struct goldfish_rtc *r)
 {
 	machine_set_irq(r->m, r->irq, r->irq_enabled && r->irq_pending);
@@ -40,7 +34,7 @@ static void update_irq(struct goldfish_rtc *r)
 
 void rtc_poll(struct goldfish_rtc *r)
 {
-	if (r->alarm_armed && now_ns() >= r->alarm_ns) {
+	if (r->alarm_armed && clock_ns(CLOCK_REALTIME) >= r->alarm_ns) {
 		r->alarm_armed = false;
 		r->irq_pending = true;
 		update_irq(r);
@@ -53,7 +47,7 @@ static bool rtc_read(void *dev, uint64_t off, unsigned size, uint64_t *val)
 	(void)size;
 	switch (off) {
 	case RTC_TIME_LOW: {
-		uint64_t t = now_ns();
+		uint64_t t = clock_ns(CLOCK_REALTIME);
 		r->time_high_latch = (uint32_t)(t >> 32);
 		*val = (uint32_t)t;
 		break;

@@ -12,18 +12,12 @@
 
 #include "virtio/blk.h"
 #include "virtio/mmio.h"
+#include "util/clock.h"
 
 #include <stdio.h>
 #include <time.h>
 
 #define MACHINE_STATE_VERSION 1
-
-static uint64_t monotonic_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
 
 /* Guest time stands still at `ticks` until thawed. */
 static void freeze_time(struct machine *m)

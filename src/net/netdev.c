@@ -90,7 +90,7 @@ bool net_parse_cidr(const char *s, struct in_addr *network, struct in_addr *mask
 	return true;
 }
 
-static bool parse_mac(const char *s, uint8_t mac[6])
+bool net_parse_mac(const char *s, uint8_t mac[6])
 {
 	unsigned v[6];
 	char end;
@@ -150,7 +150,7 @@ static bool parse_option(struct net_config *cfg, const char *key, const char *va
 	} while (0)
 	uint64_t n;
 	if (!strcmp(key, "mac")) {
-		if (!parse_mac(val, cfg->mac))
+		if (!net_parse_mac(val, cfg->mac))
 			BAD("mac=%s: expected a unicast address like 52:54:00:12:34:56", val);
 		cfg->mac_set = true;
 	} else if (!strcmp(key, "mtu")) {

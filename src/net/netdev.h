@@ -64,6 +64,8 @@ bool net_config_parse_options(const char *opts, struct net_config *cfg, char *er
 bool net_parse_cidr(const char *s, struct in_addr *network, struct in_addr *mask);
 /* Segment and network names: 1 to 64 of [A-Za-z0-9_.-], not starting with '.' or '-'. */
 bool net_name_valid(const char *name);
+/* "52:54:00:12:34:56": six hex pairs, a unicast address. */
+bool net_parse_mac(const char *s, uint8_t mac[6]);
 /* A random locally administered unicast address in QEMU's 52:54:00 range. */
 void net_random_mac(uint8_t mac[6]);
 /* Where LAN segments' sockets live: $CLOISON_RUN_DIR, else /run/cloison (root), else

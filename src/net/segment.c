@@ -17,6 +17,7 @@
 #include "netdev.h"
 
 #include "util/fs.h"
+#include "util/clock.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -54,13 +55,6 @@ struct net_segment {
 	char desc[96];
 };
 
-static uint64_t mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 static bool peer_addr(const struct net_segment *s, const char *peer, struct sockaddr_un *sa, socklen_t *len)
 {
 	memset(sa, 0, sizeof(*sa));
@@ -74,7 +68,7 @@ static bool peer_addr(const struct net_segment *s, const char *peer, struct sock
 static void rescan(struct net_segment *s)
 {
 	s->npeers = 0;
-	s->next_scan_ms = mono_ms() + SEG_RESCAN_MS;
+	s->next_scan_ms = monotonic_ns() / 1000000 + SEG_RESCAN_MS;
 	DIR *d = opendir(s->dir);
 	if (!d) return;
 	struct dirent *e;
@@ -153,7 +147,7 @@ static bool seg_send(struct net_backend *b, const uint8_t *frame, size_t len)
 			if (lookup(s, frame)) return false; /* still there, only full */
 		}
 	}
-	if (mono_ms() >= s->next_scan_ms) rescan(s);
+	if (monotonic_ns() / 1000000 >= s->next_scan_ms) rescan(s);
 	bool any = false;
 	for (unsigned i = 0; i < s->npeers;) {
 		unsigned before = s->npeers;
@@ -167,7 +161,7 @@ static void seg_poll_fill(struct net_backend *b, struct net_pollset *ps, int *ti
 {
 	struct net_segment *s = (struct net_segment *)b;
 	s->poll_idx = b->rx_blocked ? -1 : net_pollset_add(ps, s->fd, POLLIN);
-	uint64_t now = mono_ms();
+	uint64_t now = monotonic_ns() / 1000000;
 	int left = now >= s->next_scan_ms ? 0 : (int)(s->next_scan_ms - now);
 	if (*timeout_ms < 0 || left < *timeout_ms) *timeout_ms = left;
 }
@@ -175,7 +169,7 @@ static void seg_poll_fill(struct net_backend *b, struct net_pollset *ps, int *ti
 static void seg_poll_done(struct net_backend *b, struct net_pollset *ps)
 {
 	struct net_segment *s = (struct net_segment *)b;
-	if (mono_ms() >= s->next_scan_ms) rescan(s);
+	if (monotonic_ns() / 1000000 >= s->next_scan_ms) rescan(s);
 	if (s->poll_idx < 0 || !(ps->fds[s->poll_idx].revents & POLLIN)) return;
 	for (int i = 0; i < SEG_RECV_BURST; i++) {
 		struct sockaddr_un from;

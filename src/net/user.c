@@ -9,6 +9,7 @@
 #include "netdev.h"
 
 #include "util/log.h"
+#include "util/clock.h"
 
 #include <arpa/inet.h>
 #include <slirp/libslirp.h>
@@ -34,13 +35,6 @@ struct net_user {
 	char desc[64];
 };
 
-static int64_t clock_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
 static ssize_t cb_send_packet(const void *buf, size_t len, void *opaque)
 {
 	struct net_user *u = opaque;
@@ -57,7 +51,7 @@ static void cb_guest_error(const char *msg, void *opaque)
 static int64_t cb_clock_get_ns(void *opaque)
 {
 	(void)opaque;
-	return clock_ns();
+	return (int64_t)monotonic_ns();
 }
 
 static void *cb_timer_new(SlirpTimerCb cb, void *cb_opaque, void *opaque)
@@ -140,7 +134,7 @@ static void user_poll_fill(struct net_backend *b, struct net_pollset *ps, int *t
 	uint32_t t = *timeout_ms < 0 ? UINT32_MAX : (uint32_t)*timeout_ms;
 	u->ps = ps;
 	slirp_pollfds_fill(u->slirp, &t, add_poll, u);
-	int64_t now_ms = clock_ns() / 1000000;
+	int64_t now_ms = (int64_t)monotonic_ns() / 1000000;
 	for (int i = 0; i < USER_MAX_TIMERS; i++) {
 		struct user_timer *tm = &u->timers[i];
 		if (!tm->used || !tm->armed) continue;
@@ -156,7 +150,7 @@ static void user_poll_done(struct net_backend *b, struct net_pollset *ps)
 	struct net_user *u = (struct net_user *)b;
 	u->ps = ps;
 	slirp_pollfds_poll(u->slirp, 0, get_revents, u);
-	int64_t now_ms = clock_ns() / 1000000;
+	int64_t now_ms = (int64_t)monotonic_ns() / 1000000;
 	for (int i = 0; i < USER_MAX_TIMERS; i++) {
 		struct user_timer *tm = &u->timers[i];
 		if (tm->used && tm->armed && tm->expire_ms <= now_ms) {

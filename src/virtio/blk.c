@@ -13,6 +13,7 @@
 #include "blk.h"
 
 #include "util/log.h"
+#include "util/clock.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -197,13 +198,6 @@ static uint8_t execute(struct virtio_blk *d, struct blk_req *r, uint32_t *writte
 	}
 }
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
 void virtio_blk_set_limits(struct virtio_blk *d, uint64_t bytes_per_s, uint64_t ops_per_s)
 {
 	pthread_mutex_lock(&d->lock);
@@ -217,7 +211,7 @@ void virtio_blk_set_limits(struct virtio_blk *d, uint64_t bytes_per_s, uint64_t 
 static void throttle(struct virtio_blk *d, const struct blk_req *r)
 {
 	if (r->type != VIRTIO_BLK_T_IN && r->type != VIRTIO_BLK_T_OUT) return;
-	uint64_t t = now_ns();
+	uint64_t t = monotonic_ns();
 	uint64_t a = token_bucket_take(&d->bps, (double)r->data_len, t),
 	         b = token_bucket_take(&d->iops, 1, t);
 	uint64_t wait = a > b ? a : b;
@@ -241,7 +235,7 @@ static void *io_thread(void *arg)
 		d->pending = r->next;
 		if (!d->pending) d->pending_tail = NULL;
 		if (d->limits_pending) {
-			uint64_t t = now_ns();
+			uint64_t t = monotonic_ns();
 			token_bucket_init(&d->bps, (double)d->limit_bps, 0, t);
 			token_bucket_init(&d->iops, (double)d->limit_iops, 0, t);
 			d->limits_pending = false;

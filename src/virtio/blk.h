@@ -14,6 +14,11 @@
 
 struct blk_req;
 
+struct virtio_blk_stats {
+	uint64_t read_ops, write_ops, flush_ops, discard_ops, read_bytes, write_bytes;
+	uint64_t throttled_ns; /* time requests waited for the limits */
+};
+
 struct virtio_blk {
 	struct virtio_mmio transport;
 	struct virtio_device_ops ops;
@@ -32,14 +37,11 @@ struct virtio_blk {
 	pthread_cond_t drained;
 	bool stopping;
 
-	struct token_bucket bps, iops; /* limits (rate 0: none); used by the I/O thread only */
+	struct token_bucket bps, iops;  /* limits (rate 0: none); used by the I/O thread only */
 	uint64_t limit_bps, limit_iops; /* the limits asked for; guarded by `lock` */
 	bool limits_pending;            /* the I/O thread has yet to refill its buckets; guarded by `lock` */
 
-	struct {
-		uint64_t read_ops, write_ops, flush_ops, discard_ops, read_bytes, write_bytes;
-		uint64_t throttled_ns; /* time requests waited for the limits */
-	} stats;
+	struct virtio_blk_stats stats;
 };
 
 #define VIRTIO_BLK_MAX_QUEUES 8

@@ -19,6 +19,7 @@
 #include "net.h"
 
 #include "util/log.h"
+#include "util/clock.h"
 
 #include <errno.h>
 #include <stdatomic.h>
@@ -57,13 +58,6 @@ struct net_frame {
 	size_t len;
 	uint8_t data[];
 };
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
 
 static bool negotiated(const struct virtio_net *n, unsigned bit)
 {
@@ -218,7 +212,7 @@ static void charge(struct virtio_net *n, struct token_bucket *bw, struct token_b
 static void flush_rx(struct virtio_net *n)
 {
 	if (!n->backlog.head) return;
-	uint64_t now = now_ns();
+	uint64_t now = monotonic_ns();
 	if (now < n->rx_next_ns) return;
 	bool pushed = false;
 	pthread_mutex_lock(n->io_lock);
@@ -341,7 +335,7 @@ static void pop_tx(struct virtio_net *n)
 /* Hands queued frames to the backend while the limits allow. */
 static void drain_tx(struct virtio_net *n)
 {
-	uint64_t now = now_ns();
+	uint64_t now = monotonic_ns();
 	while (n->txq.head && now >= n->tx_next_ns) {
 		struct net_frame *f = fq_pop(&n->txq);
 		pcap_write(n->pcap, f->data, f->len);
@@ -375,7 +369,7 @@ static void kick(struct virtio_net *n)
 /* Fills the buckets for new limits (I/O thread, or before it runs). */
 static void apply_limits(struct virtio_net *n, const struct net_limits *limits)
 {
-	uint64_t t = now_ns();
+	uint64_t t = monotonic_ns();
 	/* A bandwidth bucket holds 1/10 s of traffic (at least 64 KiB): short bursts, steady averages. */
 	double rx_rate = (double)limits->rx_bps / 8, tx_rate = (double)limits->tx_bps / 8;
 	double rx_burst = limits->burst ? (double)limits->burst : rx_rate / 10 > 65536 ? rx_rate / 10 : 65536;
@@ -419,7 +413,7 @@ static void *io_thread(void *arg)
 	struct virtio_net *n = arg;
 	static __thread struct net_pollset ps;
 	while (!atomic_load(&n->stopping)) {
-		uint64_t now = now_ns();
+		uint64_t now = monotonic_ns();
 		int timeout = -1;
 		ps.n = 0;
 		net_pollset_add(&ps, n->kick_fd, POLLIN);

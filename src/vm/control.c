@@ -6,10 +6,12 @@
 #include "control.h"
 
 #include "http_server.h"
+#include "machine/stats.h"
 #include "util/log.h"
 #include "util/parse.h"
 #include "virtio/blk.h"
 #include "virtio/net.h"
+#include "util/clock.h"
 
 #include <jansson.h>
 #include <pthread.h>
@@ -46,31 +48,30 @@ static json_t *status_json(struct vm *v)
 	struct machine *m = v->m;
 	return json_pack("{s:s, s:I, s:i, s:f, s:I}", "state", state_name(v), "memory",
 	                 (json_int_t)m->ram_size, "cpus", (int)m->nharts, "uptime_s",
-	                 (double)(vm_now_ns() - v->created_ns) / 1e9, "instructions",
+	                 (double)(monotonic_ns() - v->created_ns) / 1e9, "instructions",
 	                 (json_int_t)machine_instructions(m));
 }
 
 static json_t *stats_json(struct vm *v)
 {
-	struct machine *m = v->m;
+	struct machine_stats ms;
+	machine_stats(v->m, &ms);
 	json_t *harts = json_array(), *disks = json_array(), *nics = json_array();
-	for (unsigned i = 0; i < m->nharts; i++)
+	for (unsigned i = 0; i < ms.nharts; i++)
+		json_array_append_new(harts, json_pack("{s:I, s:I, s:f}", "instructions",
+		                                       (json_int_t)ms.harts[i].instructions, "wfi_sleeps",
+		                                       (json_int_t)ms.harts[i].wfi_sleeps, "throttled_s",
+		                                       (double)ms.harts[i].throttled_ns / 1e9));
+	for (unsigned i = 0; i < ms.ndisks; i++) {
+		const struct virtio_blk_stats *d = &ms.disks[i];
 		json_array_append_new(
-		    harts,
-		    json_pack("{s:I, s:I, s:f}", "instructions", (json_int_t)rv_hart_instret(m->harts[i]),
-		              "wfi_sleeps", (json_int_t)m->harts[i]->wfi_count, "throttled_s",
-		              (double)atomic_load(&m->harts[i]->throttle.throttled_ns) / 1e9));
-	for (unsigned i = 0; i < m->ndisks; i++) {
-		const struct virtio_blk *d = m->disks[i];
-		json_array_append_new(disks, json_pack("{s:I, s:I, s:I, s:I, s:I}", "read_ops",
-		                                       (json_int_t)d->stats.read_ops, "read_bytes",
-		                                       (json_int_t)d->stats.read_bytes, "write_ops",
-		                                       (json_int_t)d->stats.write_ops, "write_bytes",
-		                                       (json_int_t)d->stats.write_bytes, "flush_ops",
-		                                       (json_int_t)d->stats.flush_ops));
+		    disks,
+		    json_pack("{s:I, s:I, s:I, s:I, s:I}", "read_ops", (json_int_t)d->read_ops, "read_bytes",
+		              (json_int_t)d->read_bytes, "write_ops", (json_int_t)d->write_ops, "write_bytes",
+		              (json_int_t)d->write_bytes, "flush_ops", (json_int_t)d->flush_ops));
 	}
-	for (unsigned i = 0; i < m->nnics; i++) {
-		const struct net_stats *s = &m->nics[i]->stats;
+	for (unsigned i = 0; i < ms.nnics; i++) {
+		const struct net_stats *s = &ms.nics[i];
 		json_array_append_new(
 		    nics,
 		    json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}", "rx_frames", (json_int_t)s->rx_frames,

@@ -19,6 +19,7 @@
 #include "ram_scan.h"
 #include "util/fs.h"
 #include "util/log.h"
+#include "util/clock.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -235,7 +236,7 @@ bool vm_migrate(struct vm *v, const char *host, const char *port, bool copy_stor
 {
 	struct machine *m = v->m;
 	*st = (struct vm_migrate_stats){0};
-	uint64_t t0 = vm_now_ns();
+	uint64_t t0 = monotonic_ns();
 	if (machine_is_paused(m)) {
 		snprintf(err, errlen,
 		         "the VM is paused: resume it, or save it and migrate the saved directory");
@@ -276,7 +277,7 @@ bool vm_migrate(struct vm *v, const char *host, const char *port, bool copy_stor
 		memset(bits, 0, (npages + 63) / 64 * sizeof(uint64_t));
 	}
 	/* Stop and copy: what was written since the last harvest. */
-	uint64_t t_down = vm_now_ns();
+	uint64_t t_down = monotonic_ns();
 	log_debug("migrate: %u rounds, %llu pages dirty in the last: stopping the VM", st->rounds,
 	          (unsigned long long)dirty);
 	if (ok && !machine_pause(m, true)) {
@@ -307,12 +308,12 @@ bool vm_migrate(struct vm *v, const char *host, const char *port, bool copy_stor
 			if (!ok)
 				snprintf(err, errlen, "sending the device state failed: %s", strerror(errno));
 		}
-		st->downtime_sent_ms = (double)(vm_now_ns() - t_down) / 1e6;
+		st->downtime_sent_ms = (double)(monotonic_ns() - t_down) / 1e6;
 		log_debug("migrate: paused; last pages and state sent after %.1f ms", st->downtime_sent_ms);
 		if (ok) ok = await_confirmation(l.fd, err, errlen);
 	}
 	machine_dirty_stop(m);
-	uint64_t t1 = vm_now_ns();
+	uint64_t t1 = monotonic_ns();
 	close(l.fd);
 	free(bits);
 	st->bytes_sent = l.bytes;
@@ -337,7 +338,7 @@ bool vm_migrate_saved(const char *dir, const char *host, const char *port, struc
                       char *err, size_t errlen)
 {
 	*st = (struct vm_migrate_stats){0};
-	uint64_t t0 = vm_now_ns();
+	uint64_t t0 = monotonic_ns();
 	char path[4096];
 	size_t blob_len;
 	uint8_t *blob = vm_read_vmstate(dir, &blob_len, err, errlen);
@@ -384,7 +385,7 @@ bool vm_migrate_saved(const char *dir, const char *host, const char *port, struc
 	free(blob);
 	st->rounds = 1;
 	st->bytes_sent = l.bytes;
-	st->total_ms = (double)(vm_now_ns() - t0) / 1e6;
+	st->total_ms = (double)(monotonic_ns() - t0) / 1e6;
 	return ok;
 }
 
@@ -590,12 +591,12 @@ struct vm *vm_incoming(const char *addr, const char *port, const char *storage_d
 		}
 		snprintf(cfg.disks[i].path, sizeof(cfg.disks[i].path), "%s", disk_path[i]);
 	}
-	uint64_t t_create = vm_now_ns();
+	uint64_t t_create = monotonic_ns();
 	v = vm_create(&cfg, ram, out, out_opaque, why, sizeof(why));
 	ram = NULL; /* the VM owns it now, or freed it */
 	if (!v || !vm_load_state_blob(v, blob, blob_len, why, sizeof(why))) goto fail;
 	log_debug("incoming: VM built and its state loaded in %.1f ms",
-	          (double)(vm_now_ns() - t_create) / 1e6);
+	          (double)(monotonic_ns() - t_create) / 1e6);
 	free(blob);
 	*inc = malloc(sizeof(**inc));
 	if (!*inc) {

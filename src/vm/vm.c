@@ -20,17 +20,11 @@
 #include <unistd.h>
 
 #include "virtio/net.h"
+#include "util/clock.h"
 
 #define VMSTATE_FILE "vmstate"
 #define MEMORY_FILE "memory"
 #define PAGE 4096ULL
-
-uint64_t vm_now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
 
 struct vm *vm_create(const struct vm_config *cfg, uint8_t *ram, console_write_fn out, void *out_opaque,
                      char *err, size_t errlen)
@@ -60,7 +54,7 @@ struct vm *vm_create(const struct vm_config *cfg, uint8_t *ram, console_write_fn
 		v->cfg.nics[i].mac_set = true;
 	}
 	pthread_mutex_init(&v->op_lock, NULL);
-	v->created_ns = vm_now_ns();
+	v->created_ns = monotonic_ns();
 	return v;
 }
 
@@ -186,7 +180,7 @@ static bool write_memory(int fd, void *opaque)
 
 bool vm_save(struct vm *v, const char *dir, struct vm_save_stats *st, char *err, size_t errlen)
 {
-	uint64_t t0 = vm_now_ns();
+	uint64_t t0 = monotonic_ns();
 	*st = (struct vm_save_stats){0};
 	if (!mkdir_p(dir, 0700)) {
 		snprintf(err, errlen, "cannot create %s: %s", dir, strerror(errno));
@@ -214,7 +208,7 @@ bool vm_save(struct vm *v, const char *dir, struct vm_save_stats *st, char *err,
 	          fs_write_file_atomic(path, 0600, w.buf, w.len, err, errlen);
 	st->memory_bytes_written = img.written;
 	state_writer_free(&w);
-	st->total_ms = (double)(vm_now_ns() - t0) / 1e6;
+	st->total_ms = (double)(monotonic_ns() - t0) / 1e6;
 	return ok;
 }
 

@@ -27,7 +27,6 @@ struct vm {
 struct vm *vm_create(const struct vm_config *cfg, uint8_t *ram, console_write_fn out, void *out_opaque,
                      char *err, size_t errlen);
 void vm_destroy(struct vm *v);
-uint64_t vm_now_ns(void);
 
 /* Save: pauses the VM (disks flushed), writes DIR/vmstate and DIR/memory (sparse: zero pages are holes)
  * and leaves the VM paused. */

@@ -1,19 +1,193 @@
 /*
- * vmconfig.c — VM configuration to and from JSON (jansson), and into a board
- * configuration. Input is untrusted (it arrives in snapshot files and
- * migration streams): every field is type- and range-checked.
+ * vmconfig.c — the VM configuration: defaults, --disk and --net specs, range
+ * checks, the default guest, JSON (jansson) in and out, and the board
+ * configuration it becomes. Input is untrusted (it arrives in configuration
+ * files, snapshot files and migration streams): every field is type- and
+ * range-checked.
  */
 #include "vmconfig.h"
 
 #include "net/netobj.h"
+#include "util/parse.h"
 
+#include <errno.h>
 #include <jansson.h>
+#include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define VM_CONFIG_VERSION 1
-#define VM_MIN_MEM (16ULL << 20)
-#define VM_MAX_MEM (1ULL << 40)
+
+void vm_config_defaults(struct vm_config *c)
+{
+	memset(c, 0, sizeof(*c));
+	snprintf(c->firmware, sizeof(c->firmware), "%s", VM_DEFAULT_FIRMWARE);
+	snprintf(c->append, sizeof(c->append), "%s", VM_DEFAULT_APPEND);
+	c->mem = VM_DEFAULT_MEM;
+	c->cpus = 1;
+	c->jit = c->rng = c->vconsole = true;
+}
+
+static bool copy_str(char *dst, size_t cap, const char *src)
+{
+	size_t n = strlen(src);
+	if (n >= cap) return false;
+	memcpy(dst, src, n + 1);
+	return true;
+}
+
+/* One "key=value" option of a --disk spec into d; false with err set. */
+static bool disk_option(const char *tok, struct vm_disk *d, char *err, size_t errlen)
+{
+	static const struct {
+		const char *text;
+		size_t field; /* offset of the bool */
+		bool value;
+	} flags[] = {
+	    {"readonly=on", offsetof(struct vm_disk, readonly), true},
+	    {"readonly=off", offsetof(struct vm_disk, readonly), false},
+	    {"backing=off", offsetof(struct vm_disk, no_backing), true},
+	    {"backing=on", offsetof(struct vm_disk, no_backing), false},
+	    {"cache=unsafe", offsetof(struct vm_disk, unsafe_cache), true},
+	    {"cache=writeback", offsetof(struct vm_disk, unsafe_cache), false},
+	};
+	for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++)
+		if (!strcmp(tok, flags[i].text)) {
+			*(bool *)((char *)d + flags[i].field) = flags[i].value;
+			return true;
+		}
+	if (!strncmp(tok, "format=", 7)) {
+		if (!strcmp(tok + 7, "raw") || !strcmp(tok + 7, "qcow2"))
+			return copy_str(d->format, sizeof(d->format), tok + 7);
+		snprintf(err, errlen, "disk format '%s' is not supported (raw or qcow2)", tok + 7);
+		return false;
+	}
+	bool bps = !strncmp(tok, "bps=", 4), iops = !strncmp(tok, "iops=", 5);
+	if (bps || iops) {
+		if (bps ? parse_disk_size(tok + 4, &d->bps) : parse_uint(tok + 5, 0, 10000000, &d->iops))
+			return true;
+		snprintf(err, errlen, "invalid --disk %s (bps=BYTES/s with K/M/G suffixes, iops=N)", tok);
+		return false;
+	}
+	snprintf(err, errlen,
+	         "unknown --disk option '%s' (known: format=raw|qcow2, readonly=on|off, backing=on|off, "
+	         "cache=writeback|unsafe, bps=N, iops=N)",
+	         tok);
+	return false;
+}
+
+bool vm_config_add_disk(struct vm_config *c, const char *spec, char *err, size_t errlen)
+{
+	if (c->ndisks == MACHINE_MAX_DISKS) {
+		snprintf(err, errlen, "at most %d disks", MACHINE_MAX_DISKS);
+		return false;
+	}
+	struct vm_disk d = {0};
+	size_t path_len = strcspn(spec, ",");
+	if (!path_len || path_len >= sizeof(d.path)) {
+		snprintf(err, errlen, "--disk needs a path: --disk PATH[,format=raw|qcow2][,readonly=on]");
+		return false;
+	}
+	memcpy(d.path, spec, path_len);
+	for (const char *p = spec + path_len; *p == ',';) {
+		const char *tok = p + 1;
+		size_t n = strcspn(tok, ",");
+		char opt[64];
+		if (n >= sizeof(opt)) {
+			snprintf(err, errlen, "unknown --disk option '%.40s...'", tok);
+			return false;
+		}
+		snprintf(opt, sizeof(opt), "%.*s", (int)n, tok);
+		if (!disk_option(opt, &d, err, errlen)) return false;
+		p = tok + n;
+	}
+	c->disks[c->ndisks++] = d;
+	return true;
+}
+
+void vm_disk_spec(const struct vm_disk *d, char *buf, size_t len)
+{
+	int n = snprintf(buf, len, "%s", d->path);
+#define ADD(...)                                                                                             \
+	if (n >= 0 && (size_t)n < len) n += snprintf(buf + n, len - (size_t)n, __VA_ARGS__)
+	if (d->format[0]) ADD(",format=%s", d->format);
+	if (d->readonly) ADD(",readonly=on");
+	if (d->no_backing) ADD(",backing=off");
+	if (d->unsafe_cache) ADD(",cache=unsafe");
+	if (d->bps) ADD(",bps=%llu", (unsigned long long)d->bps);
+	if (d->iops) ADD(",iops=%llu", (unsigned long long)d->iops);
+#undef ADD
+}
+
+bool vm_config_add_nic(struct vm_config *c, const char *spec, char *err, size_t errlen)
+{
+	if (c->nnics == MACHINE_MAX_NICS) {
+		snprintf(err, errlen, "at most %d network interfaces", MACHINE_MAX_NICS);
+		return false;
+	}
+	if (!*spec || strchr(spec, '\n') || !copy_str(c->nics[c->nnics].spec, VM_NETSPEC_MAX, spec)) {
+		snprintf(err, errlen, "a --net spec must be non-empty, on one line and shorter than %d bytes",
+		         VM_NETSPEC_MAX);
+		return false;
+	}
+	c->nics[c->nnics].mac_set = false;
+	c->nnics++;
+	return true;
+}
+
+static uint64_t host_memory(void)
+{
+	long pages = sysconf(_SC_PHYS_PAGES), size = sysconf(_SC_PAGESIZE);
+	return pages > 0 && size > 0 ? (uint64_t)pages * (uint64_t)size : UINT64_MAX;
+}
+
+bool vm_config_check(const struct vm_config *c, char *err, size_t errlen)
+{
+	if (c->mem < VM_MIN_MEM || (c->mem & 0xfff)) {
+		snprintf(err, errlen, "memory must be a multiple of 4 KiB and at least %llu MiB",
+		         (unsigned long long)(VM_MIN_MEM >> 20));
+		return false;
+	}
+	if (c->mem > host_memory() || c->mem > VM_MAX_MEM) {
+		snprintf(
+		    err, errlen,
+		    "memory %llu MiB is more than this host has (%llu MiB) or cloison supports (%llu GiB)",
+		    (unsigned long long)(c->mem >> 20), (unsigned long long)(host_memory() >> 20),
+		    (unsigned long long)(VM_MAX_MEM >> 30));
+		return false;
+	}
+	if (c->cpus < 1 || c->cpus > MACHINE_MAX_HARTS) {
+		snprintf(err, errlen, "cpus must be 1 to %d", MACHINE_MAX_HARTS);
+		return false;
+	}
+	if (c->input_hvc0 && !c->vconsole) {
+		snprintf(err, errlen, "console input on hvc0 needs the virtio console");
+		return false;
+	}
+	return true;
+}
+
+bool vm_config_resolve_guest(struct vm_config *c, char *err, size_t errlen)
+{
+	if (c->kernel[0]) return true;
+	const char *cache = getenv("CLOISON_CACHE"), *home = getenv("HOME");
+	char dir[PATH_MAX - 16];
+	if (cache)
+		snprintf(dir, sizeof(dir), "%s/guest", cache);
+	else
+		snprintf(dir, sizeof(dir), "%s/.cache/cloison/guest", home ? home : ".");
+	snprintf(c->kernel, sizeof(c->kernel), "%s/Image", dir);
+	if (!c->initrd[0]) snprintf(c->initrd, sizeof(c->initrd), "%s/initrd.gz", dir);
+	if (access(c->kernel, R_OK) != 0) {
+		snprintf(err, errlen,
+		         "no kernel given and the default guest is missing (%s): run `make guest`",
+		         c->kernel);
+		return false;
+	}
+	return true;
+}
 
 static void mac_string(const uint8_t mac[6], char out[18])
 {
@@ -48,21 +222,52 @@ char *vm_config_to_json(const struct vm_config *c)
 	return s;
 }
 
-static bool parse_mac(const char *s, uint8_t mac[6])
+/* A disk: a --disk spec string, or the object vm_config_to_json writes. */
+static bool disk_from_json(json_t *e, size_t i, struct vm_config *c, char *err, size_t errlen)
 {
-	unsigned v[6];
-	char tail;
-	if (sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &tail) != 6)
+	if (json_is_string(e)) {
+		char msg[400];
+		if (vm_config_add_disk(c, json_string_value(e), msg, sizeof(msg))) return true;
+		snprintf(err, errlen, "VM configuration: disk %zu: %s", i, msg);
 		return false;
-	for (int i = 0; i < 6; i++) mac[i] = (uint8_t)v[i];
-	return !(mac[0] & 1); /* unicast */
+	}
+	const char *path, *format = "";
+	int ro = 0, nb = 0, unsafe = 0;
+	json_int_t bps = 0, iops = 0;
+	json_error_t je;
+	struct vm_disk *d = &c->disks[c->ndisks];
+	memset(d, 0, sizeof(*d));
+	if (json_unpack_ex(e, &je, JSON_STRICT, "{s:s, s?:s, s?:b, s?:b, s?:b, s?:I, s?:I}", "path", &path,
+	                   "format", &format, "readonly", &ro, "no_backing", &nb, "unsafe_cache", &unsafe,
+	                   "bps", &bps, "iops", &iops) ||
+	    !*path || !copy_str(d->path, sizeof(d->path), path) ||
+	    (*format && strcmp(format, "raw") && strcmp(format, "qcow2")) ||
+	    !copy_str(d->format, sizeof(d->format), format) || bps < 0 || iops < 0) {
+		snprintf(err, errlen, "VM configuration: disk %zu is malformed", i);
+		return false;
+	}
+	d->readonly = ro, d->no_backing = nb, d->unsafe_cache = unsafe;
+	d->bps = (uint64_t)bps, d->iops = (uint64_t)iops;
+	c->ndisks++;
+	return true;
 }
 
-static bool copy_str(char *dst, size_t cap, const char *src)
+/* A network interface: a --net spec string, or {"spec": ..., "mac": ...}. */
+static bool nic_from_json(json_t *e, size_t i, struct vm_config *c, char *err, size_t errlen)
 {
-	size_t n = strlen(src);
-	if (n >= cap) return false;
-	memcpy(dst, src, n + 1);
+	const char *spec = NULL, *mac = "";
+	json_error_t je;
+	char msg[200];
+	if (json_is_string(e))
+		spec = json_string_value(e);
+	else if (json_unpack_ex(e, &je, JSON_STRICT, "{s:s, s?:s}", "spec", &spec, "mac", &mac))
+		spec = NULL;
+	struct vm_nic *n = &c->nics[c->nnics];
+	if (!spec || !vm_config_add_nic(c, spec, msg, sizeof(msg)) || (*mac && !net_parse_mac(mac, n->mac))) {
+		snprintf(err, errlen, "VM configuration: network interface %zu is malformed", i);
+		return false;
+	}
+	n->mac_set = *mac != 0;
 	return true;
 }
 
@@ -74,18 +279,18 @@ bool vm_config_from_json(const char *text, size_t len, struct vm_config *c, char
 		snprintf(err, errlen, "VM configuration is not valid JSON: %s", je.text);
 		return false;
 	}
-	memset(c, 0, sizeof(*c));
-	int version = 0, cpus = 0, jit = 0, rng = 0, vcon = 0, hvc0 = 0;
-	json_int_t mem = 0;
-	json_t *disks = NULL, *nics = NULL;
-	const char *kernel, *initrd, *firmware, *append;
+	vm_config_defaults(c);
+	int version = VM_CONFIG_VERSION, cpus = (int)c->cpus, jit = c->jit, rng = c->rng, vcon = c->vconsole,
+	    hvc0 = c->input_hvc0;
+	json_t *mem = NULL, *disks = NULL, *nics = NULL;
+	const char *kernel = "", *initrd = "", *firmware = c->firmware, *append = c->append;
 	bool ok = false;
-	if (json_unpack_ex(root, &je, JSON_STRICT,
-	                   "{s:i, s:{s:s, s:s, s:s, s:s}, s:I, s:i, s:b, s:b, s:b, s:b, s:o, s:o}", "version",
-	                   &version, "boot", "kernel", &kernel, "initrd", &initrd, "firmware", &firmware,
-	                   "append", &append, "memory", &mem, "cpus", &cpus, "jit", &jit, "rng", &rng,
-	                   "virtio_console", &vcon, "console_input_hvc0", &hvc0, "disks", &disks, "nics",
-	                   &nics)) {
+	if (json_unpack_ex(
+	        root, &je, JSON_STRICT,
+	        "{s?:i, s?:{s?:s, s?:s, s?:s, s?:s}, s?:o, s?:i, s?:b, s?:b, s?:b, s?:b, s?:o, s?:o}",
+	        "version", &version, "boot", "kernel", &kernel, "initrd", &initrd, "firmware", &firmware,
+	        "append", &append, "memory", &mem, "cpus", &cpus, "jit", &jit, "rng", &rng, "virtio_console",
+	        &vcon, "console_input_hvc0", &hvc0, "disks", &disks, "nics", &nics)) {
 		snprintf(err, errlen, "VM configuration: %s", je.text);
 		goto out;
 	}
@@ -94,10 +299,15 @@ bool vm_config_from_json(const char *text, size_t len, struct vm_config *c, char
 		         version, VM_CONFIG_VERSION);
 		goto out;
 	}
-	if (mem < (json_int_t)VM_MIN_MEM || (uint64_t)mem > VM_MAX_MEM || (mem & 0xfff) || cpus < 1 ||
-	    cpus > MACHINE_MAX_HARTS || !json_is_array(disks) || !json_is_array(nics) ||
-	    json_array_size(disks) > MACHINE_MAX_DISKS || json_array_size(nics) > MACHINE_MAX_NICS) {
-		snprintf(err, errlen, "VM configuration: memory, cpus, disks or nics out of range");
+	if (mem && !(json_is_integer(mem) && json_integer_value(mem) >= 0) &&
+	    !(json_is_string(mem) && parse_mem_size(json_string_value(mem), &c->mem))) {
+		snprintf(err, errlen, "VM configuration: memory is bytes or a size such as \"512M\"");
+		goto out;
+	}
+	if (json_is_integer(mem)) c->mem = (uint64_t)json_integer_value(mem);
+	if ((disks && (!json_is_array(disks) || json_array_size(disks) > MACHINE_MAX_DISKS)) ||
+	    (nics && (!json_is_array(nics) || json_array_size(nics) > MACHINE_MAX_NICS)) || cpus < 1) {
+		snprintf(err, errlen, "VM configuration: cpus, disks or nics out of range");
 		goto out;
 	}
 	if (!copy_str(c->kernel, sizeof(c->kernel), kernel) ||
@@ -107,44 +317,45 @@ bool vm_config_from_json(const char *text, size_t len, struct vm_config *c, char
 		snprintf(err, errlen, "VM configuration: a boot path is too long");
 		goto out;
 	}
-	c->mem = (uint64_t)mem;
 	c->cpus = (unsigned)cpus;
 	c->jit = jit, c->rng = rng, c->vconsole = vcon, c->input_hvc0 = hvc0;
+	char msg[256];
+	if (!vm_config_check(c, msg, sizeof(msg))) {
+		snprintf(err, errlen, "VM configuration: %s", msg);
+		goto out;
+	}
 	size_t i;
 	json_t *e;
-	json_array_foreach(disks, i, e)
-	{
-		const char *path, *format;
-		int ro, nb, unsafe;
-		json_int_t bps, iops;
-		struct vm_disk *d = &c->disks[i];
-		if (json_unpack_ex(e, &je, JSON_STRICT, "{s:s, s:s, s:b, s:b, s:b, s:I, s:I}", "path", &path,
-		                   "format", &format, "readonly", &ro, "no_backing", &nb, "unsafe_cache",
-		                   &unsafe, "bps", &bps, "iops", &iops) ||
-		    !*path || !copy_str(d->path, sizeof(d->path), path) ||
-		    !copy_str(d->format, sizeof(d->format), format) || bps < 0 || iops < 0) {
-			snprintf(err, errlen, "VM configuration: disk %zu is malformed", i);
-			goto out;
-		}
-		d->readonly = ro, d->no_backing = nb, d->unsafe_cache = unsafe;
-		d->bps = (uint64_t)bps, d->iops = (uint64_t)iops;
-		c->ndisks++;
-	}
-	json_array_foreach(nics, i, e)
-	{
-		const char *spec, *mac;
-		struct vm_nic *n = &c->nics[i];
-		if (json_unpack_ex(e, &je, JSON_STRICT, "{s:s, s:s}", "spec", &spec, "mac", &mac) || !*spec ||
-		    !copy_str(n->spec, sizeof(n->spec), spec) || (*mac && !parse_mac(mac, n->mac))) {
-			snprintf(err, errlen, "VM configuration: network interface %zu is malformed", i);
-			goto out;
-		}
-		n->mac_set = *mac != 0;
-		c->nnics++;
-	}
+	json_array_foreach(disks, i, e) if (!disk_from_json(e, i, c, err, errlen)) goto out;
+	json_array_foreach(nics, i, e) if (!nic_from_json(e, i, c, err, errlen)) goto out;
 	ok = true;
 out:
 	json_decref(root);
+	return ok;
+}
+
+bool vm_config_load_file(const char *path, struct vm_config *c, char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "re");
+	if (!f) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return false;
+	}
+	char *buf = malloc(1 << 20);
+	size_t n = buf ? fread(buf, 1, 1 << 20, f) : 0;
+	bool too_big = buf && n == 1 << 20, failed = ferror(f);
+	fclose(f);
+	bool ok = false;
+	if (!buf || failed || too_big)
+		snprintf(err, errlen, "%s: %s", path, too_big ? "larger than 1 MiB" : "cannot be read");
+	else if (vm_config_from_json(buf, n, c, err, errlen))
+		ok = true;
+	else {
+		char msg[512];
+		snprintf(msg, sizeof(msg), "%s", err);
+		snprintf(err, errlen, "%s: %s", path, msg);
+	}
+	free(buf);
 	return ok;
 }
 

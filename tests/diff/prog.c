@@ -6,7 +6,11 @@
  *
  * Not covered here: round-to-nearest-max-magnitude (RMM) for FP arithmetic
  * (cloison rounds those to nearest-even, see fpu.c); RMM conversions are.
+ *
+ * Left as written: clang-format 14 does not settle on one layout for the
+ * long runs of table-generating macro calls below.
  */
+/* clang-format off */
 #include "platform.h"
 
 #include <stdbool.h>

@@ -103,6 +103,21 @@ class BootLinux(unittest.TestCase):
         g.send("poweroff -f\n")
         self.assertEqual(g.wait_exit(), 0, g.stderr)
 
+    def test_config_file(self):
+        # The same guest described by a configuration file instead of flags.
+        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+            f.write('{"memory": "192M", "cpus": 2, "rng": false}')
+        self.addCleanup(os.unlink, f.name)
+        g = self.boot("--config", f.name)
+        g.expect(r"userspace ready \(2 cpus\)")
+        g.expect(PROMPT)
+        mem_kib = int(g.run("grep MemTotal /proc/meminfo").split()[1])
+        self.assertTrue(100 * 1024 < mem_kib < 160 * 1024, mem_kib)  # less than the default 256M gives
+        # rng off: no virtio entropy device (virtio devices are listed by their device id, 4 = rng).
+        self.assertNotIn("0x0004", g.run("cat /sys/bus/virtio/devices/*/device"))
+        g.send("poweroff -f\n")
+        self.assertEqual(g.wait_exit(), 0, g.stderr)
+
     def test_interpreter_only(self):
         # The same guest without the translator: the interpreter alone boots it too.
         g = self.boot("--jit", "off")
@@ -202,6 +217,15 @@ class BareMetal(unittest.TestCase):
         r = run_cloison("--firmware", "none", "--kernel", prog)
         self.assertEqual(r.returncode, 0, r.stderr)
 
+    def test_config_file_bare_metal(self):
+        prog = finisher_program((9 << 16) | 0x3333)
+        self.addCleanup(os.unlink, prog)
+        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+            f.write('{"boot": {"kernel": "%s", "firmware": ""}, "memory": "32M"}' % prog)
+        self.addCleanup(os.unlink, f.name)
+        r = run_cloison("--config", f.name)
+        self.assertEqual(r.returncode, 9, r.stderr)
+
     def test_guest_garbage_traps_without_host_crash(self):
         # Illegal instructions with mtvec = 0: the hart traps to an address with no
         # memory, takes access faults forever. The host process must stay alive.
@@ -273,6 +297,17 @@ class BadInput(unittest.TestCase):
             f.write(bytes(1000))
             f.flush()
             self.assert_clean_error(run_cloison("--disk", f.name), "multiple of 512")
+
+    def test_bad_config_files(self):
+        self.assert_clean_error(run_cloison("--config", "/nonexistent.json"), "/nonexistent.json", 2)
+        for text, needle in [("{", "not valid JSON"), ('{"memory": "8M"}', "at least"),
+                             ('{"colour": 1}', "VM configuration"), ('{"disks": ["/x,ro"]}', "unknown --disk option"),
+                             ('{"cpus": 64}', "cpus must be")]:
+            with tempfile.NamedTemporaryFile("w", suffix=".json") as f:
+                f.write(text)
+                f.flush()
+                self.assert_clean_error(run_cloison("--config", f.name), needle, 2)
+                self.assert_clean_error(run_cloison("--config", f.name, "--mem", "64M"), "drop the machine options", 2)
 
     def test_help(self):
         r = run_cloison("--help")

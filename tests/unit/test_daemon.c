@@ -37,24 +37,28 @@ static void test_vm_defaults_and_round_trip(void)
 	char err[512];
 	CHECK(def_ok("{\"name\":\"web-1\"}", &d, err, sizeof(err)));
 	CHECK(d.type == INST_VM);
-	CHECK_EQ(d.vm.memory, 256ULL << 20);
-	CHECK_EQ(d.vm.cpus, 1);
-	CHECK(d.vm.jit);
+	CHECK_EQ(d.vm.cfg.mem, 256ULL << 20);
+	CHECK_EQ(d.vm.cfg.cpus, 1);
+	CHECK(d.vm.cfg.jit);
 	CHECK(!d.autostart);
 	inst_def_free(&d);
 
-	const char *full = "{\"name\":\"db.2\",\"type\":\"vm\",\"autostart\":true,"
-	                   "\"vm\":{\"kernel\":\"/k\",\"initrd\":\"/i\",\"append\":\"console=ttyS0\","
-	                   "\"memory\":\"512M\",\"cpus\":2,\"jit\":false,\"disks\":[\"/d.qcow2,ro\"],"
-	                   "\"nets\":[\"user\",\"segment=lan\"]},"
-	                   "\"limits\":{\"cpu_weight\":300,\"cpu_max\":50,\"memory\":\"1G\",\"ips\":1000000,"
-	                   "\"disk_bps\":\"10M\",\"net_tx_bw\":1000000,\"cpuset\":\"0\"},"
-	                   "\"status\":{\"state\":\"running\"}}";
+	const char *full =
+	    "{\"name\":\"db.2\",\"type\":\"vm\",\"autostart\":true,"
+	    "\"vm\":{\"kernel\":\"/k\",\"initrd\":\"/i\",\"append\":\"console=ttyS0\","
+	    "\"memory\":\"512M\",\"cpus\":2,\"jit\":false,\"disks\":[\"/d.qcow2,readonly=on,bps=1000\"],"
+	    "\"nets\":[\"user\",\"segment=lan\"]},"
+	    "\"limits\":{\"cpu_weight\":300,\"cpu_max\":50,\"memory\":\"1G\",\"ips\":1000000,"
+	    "\"disk_bps\":\"10M\",\"net_tx_bw\":1000000,\"cpuset\":\"0\"},"
+	    "\"status\":{\"state\":\"running\"}}";
 	CHECK(def_ok(full, &d, err, sizeof(err)));
-	CHECK_EQ(d.vm.memory, 512ULL << 20);
-	CHECK_EQ(d.vm.ndisks, 1);
-	CHECK_EQ(d.vm.nnets, 2);
-	CHECK(!strcmp(d.vm.nets[1], "segment=lan"));
+	CHECK_EQ(d.vm.cfg.mem, 512ULL << 20);
+	CHECK_EQ(d.vm.cfg.ndisks, 1);
+	CHECK(!strcmp(d.vm.cfg.disks[0].path, "/d.qcow2"));
+	CHECK(d.vm.cfg.disks[0].readonly);
+	CHECK_EQ(d.vm.cfg.disks[0].bps, 1000);
+	CHECK_EQ(d.vm.cfg.nnics, 2);
+	CHECK(!strcmp(d.vm.cfg.nics[1].spec, "segment=lan"));
 	CHECK_EQ(d.limits.cpu_weight, 300);
 	CHECK_EQ(d.limits.memory, 1ULL << 30);
 	CHECK_EQ(d.limits.disk_bps, 10ULL << 20);
@@ -138,6 +142,8 @@ static void test_refusals(void)
 	    {"{\"name\":\"a\",\"vm\":{\"disks\":\"x\"}}", "vm.disks must be an array"},
 	    {"{\"name\":\"a\",\"vm\":{\"disks\":[\"\"]}}", "vm.disks[0]"},
 	    {"{\"name\":\"a\",\"vm\":{\"nets\":[\"a\\nb\"]}}", "vm.nets[0]"},
+	    {"{\"name\":\"a\",\"vm\":{\"disks\":[\"/d,ro\"]}}", "vm.disks[0]: unknown --disk option 'ro'"},
+	    {"{\"name\":\"a\",\"vm\":{\"disks\":[\"/d,format=vmdk\"]}}", "'vmdk' is not supported"},
 	    {"{\"name\":\"a\",\"vm\":{\"clone\":true}}", "vm.clone needs vm.restore"},
 	    {"{\"name\":\"a\",\"vm\":{\"bogus\":1}}", "unknown field vm.bogus"},
 	    {"{\"name\":\"a\",\"container\":{}}", "a VM has no container section"},

@@ -87,7 +87,8 @@ static void start(bool readonly)
 	memset(mem, 0, SIZE);
 	avail_idx = used_seen = 0;
 	char err[256];
-	struct block_backend *b = block_open(image, "raw", readonly ? BLOCK_OPEN_READONLY : 0, err, sizeof(err));
+	struct block_backend *b =
+	    block_open(image, "raw", readonly ? BLOCK_OPEN_READONLY : 0, err, sizeof(err));
 	CHECK(b != NULL);
 	blk = virtio_blk_create(b, &ram, &io_lock, "unit", 1, err, sizeof(err));
 	CHECK(blk != NULL);

@@ -3,18 +3,12 @@
  */
 #define _GNU_SOURCE
 #include "throttle.h"
+#include "util/clock.h"
 
 #include <time.h>
 
 #define WINDOW_NS 250000000ULL /* budgets are counted over a quarter second at most */
 #define NAP_NS 20000000ULL     /* sleep in slices: a stop or pause is never delayed long */
-
-static uint64_t clock_ns(clockid_t id)
-{
-	struct timespec ts;
-	clock_gettime(id, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
 
 void rv_throttle_set(struct rv_throttle *t, uint64_t ips, uint32_t cpu_permyriad)
 {
