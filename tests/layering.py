@@ -15,12 +15,13 @@ ALLOWED = {
     "cpu": {"util"},
     "block": {"util"},
     "net": {"util"},
+    "http": {"util"},
     "virtio": {"util", "block", "net"},
     "machine": {"util", "cpu", "block", "net", "virtio"},
-    "vm": {"util", "cpu", "block", "net", "virtio", "machine"},
+    "vm": {"util", "http", "cpu", "block", "net", "virtio", "machine"},
     "container": {"util", "net"},
-    "daemon": {"util", "block", "net", "machine", "vm", "container"},
-    "cli": {"util", "cpu", "block", "net", "virtio", "machine", "vm", "container"},
+    "daemon": {"util", "http", "block", "net", "machine", "vm", "container"},
+    "cli": {"util", "http", "cpu", "block", "net", "virtio", "machine", "vm", "container"},
 }
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"')
 

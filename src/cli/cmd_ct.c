@@ -9,6 +9,7 @@
  */
 #define _GNU_SOURCE
 #include "commands.h"
+#include "exec.h"
 
 #include "container/caps.h"
 #include "container/ct_net.h"
@@ -385,37 +386,9 @@ static int ct_stats_cmd(int argc, char **argv)
 
 static int ct_exec_cmd(int argc, char **argv)
 {
-	bool tty = false;
-	int i = 1;
-	for (; i < argc && argv[i][0] == '-' && strcmp(argv[i], "--"); i++) {
-		if (!strcmp(argv[i], "-t") || !strcmp(argv[i], "--tty"))
-			tty = true;
-		else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-			printf("Usage: cloison ct exec [-t] NAME -- COMMAND [ARG...]\n"
-			       "  -t, --tty   give the command a new terminal (a pty relayed to this one)\n");
-			return 0;
-		} else {
-			fprintf(stderr, "cloison: ct exec: unknown option %s\n", argv[i]);
-			return 2;
-		}
-	}
-	if (i >= argc) {
-		fprintf(stderr, "Usage: cloison ct exec [-t] NAME -- COMMAND [ARG...]\n");
-		return 2;
-	}
-	const char *name = argv[i++];
-	if (i < argc && !strcmp(argv[i], "--")) i++;
-	if (i >= argc) {
-		fprintf(stderr, "cloison: ct exec: no command given\n");
-		return 2;
-	}
-	char err[1024];
-	int rc = ct_exec(name, argv + i, tty && isatty(STDIN_FILENO), err, sizeof(err));
-	if (rc < 0) {
-		fprintf(stderr, "cloison: %s\n", err);
-		return 125;
-	}
-	return rc;
+	struct exec_args a;
+	int rc = exec_parse(argc, argv, "ct exec", &a);
+	return rc >= 0 ? rc : exec_run(&a, 125);
 }
 
 static int ct_simple_cmd(const char *verb, int argc, char **argv)

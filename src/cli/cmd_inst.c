@@ -10,10 +10,12 @@
 #define _GNU_SOURCE
 #include "commands.h"
 #include "daemon_client.h"
+#include "exec.h"
 
 #include "container/lifecycle.h"
 #include "util/parse.h"
-#include "vm/http.h"
+#include "http/http.h"
+#include "util/tty.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -398,13 +400,9 @@ static int cmd_console(int argc, char **argv)
 		close(fd);
 		return 1;
 	}
-	bool tty = isatty(STDIN_FILENO);
-	struct termios saved, raw;
+	struct termios saved;
+	bool tty = tty_raw(STDIN_FILENO, &saved);
 	if (tty) {
-		tcgetattr(STDIN_FILENO, &saved);
-		raw = saved;
-		cfmakeraw(&raw);
-		tcsetattr(STDIN_FILENO, TCSANOW, &raw);
 		fprintf(stderr, "Connected to %s's console (Ctrl-] detaches)\r\n", argv[1]);
 	}
 	char buf[4096];
@@ -436,7 +434,7 @@ static int cmd_console(int argc, char **argv)
 		}
 	}
 	if (tty) {
-		tcsetattr(STDIN_FILENO, TCSANOW, &saved);
+		tty_restore(STDIN_FILENO, &saved);
 		fprintf(stderr, "\nDisconnected from %s's console\n", argv[1]);
 	}
 	close(fd);
@@ -445,28 +443,11 @@ static int cmd_console(int argc, char **argv)
 
 static int cmd_exec(int argc, char **argv)
 {
-	bool tty = false;
-	int i = 1;
-	for (; i < argc && argv[i][0] == '-' && strcmp(argv[i], "--"); i++) {
-		if (!strcmp(argv[i], "-t") || !strcmp(argv[i], "--tty"))
-			tty = true;
-		else {
-			fprintf(stderr, "Usage: cloison exec [-t] NAME -- COMMAND [ARG...]   (containers)\n");
-			return strcmp(argv[i], "--help") && strcmp(argv[i], "-h") ? 2 : 0;
-		}
-	}
-	if (i >= argc) {
-		fprintf(stderr, "Usage: cloison exec [-t] NAME -- COMMAND [ARG...]\n");
-		return 2;
-	}
-	const char *name = argv[i++];
-	if (i < argc && !strcmp(argv[i], "--")) i++;
-	if (i >= argc) {
-		fprintf(stderr, "cloison: exec needs a command\n");
-		return 2;
-	}
+	struct exec_args a;
+	int rc = exec_parse(argc, argv, "exec", &a);
+	if (rc >= 0) return rc;
 	char path[256];
-	snprintf(path, sizeof(path), "/v1/instances/%s", name);
+	snprintf(path, sizeof(path), "/v1/instances/%s", a.name);
 	json_t *info = NULL, *server = NULL;
 	int st = dc_call("GET", path, NULL, &info);
 	if (st != 200) {
@@ -475,7 +456,7 @@ static int cmd_exec(int argc, char **argv)
 	}
 	if (strcmp(json_string_value(json_object_get(info, "type")), "container")) {
 		fprintf(stderr, "cloison: '%s' is a VM: VMs have no guest agent; use `cloison console %s`\n",
-		        name, name);
+		        a.name, a.name);
 		json_decref(info);
 		return 1;
 	}
@@ -488,13 +469,7 @@ static int cmd_exec(int argc, char **argv)
 	/* The container engine's records are under the daemon's state directory. */
 	setenv("CLOISON_STATE_DIR", json_string_value(json_object_get(server, "state_dir")), 1);
 	json_decref(server);
-	char err[512];
-	int rc = ct_exec(name, &argv[i], tty, err, sizeof(err));
-	if (rc < 0) {
-		fprintf(stderr, "cloison: %s\n", err);
-		return 1;
-	}
-	return rc;
+	return exec_run(&a, 1);
 }
 
 static int post_json(const char *name, const char *what, json_t *body, const char *doing)

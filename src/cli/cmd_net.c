@@ -176,8 +176,9 @@ static int net_create(int argc, char **argv)
 		log_error("net create: %s", err);
 		return 2;
 	}
-	if (!netobj_create(&o, err, sizeof(err))) {
-		log_error("%s", err);
+	struct error e;
+	if (!netobj_create(&o, &e)) {
+		log_error("%s", e.msg);
 		return 1;
 	}
 	printf("network %s created (%s)\n", name, netobj_type_name(o.type));

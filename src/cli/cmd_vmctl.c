@@ -11,7 +11,7 @@
 
 #include "util/log.h"
 #include "util/parse.h"
-#include "vm/http.h"
+#include "http/http.h"
 #include "vm/vm.h"
 
 #include <errno.h>

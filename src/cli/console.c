@@ -12,6 +12,7 @@
 
 #include "util/log.h"
 #include "util/unix_socket.h"
+#include "util/tty.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -49,12 +50,7 @@ struct console *console_open(int in_fd, int out_fd)
 	c->out_fd = out_fd;
 	c->log_fd = c->listen_fd = c->client_fd = -1;
 	pthread_mutex_init(&c->lock, NULL);
-	c->is_tty = isatty(in_fd) && tcgetattr(in_fd, &c->saved) == 0;
-	if (c->is_tty) {
-		struct termios raw = c->saved;
-		cfmakeraw(&raw);
-		tcsetattr(in_fd, TCSANOW, &raw);
-	}
+	c->is_tty = tty_raw(in_fd, &c->saved);
 	return c;
 }
 
@@ -93,7 +89,7 @@ struct console *console_open_server(const char *sock_path, const char *log_path,
 void console_close(struct console *c)
 {
 	if (!c) return;
-	if (c->is_tty) tcsetattr(c->in_fd, TCSANOW, &c->saved);
+	if (c->is_tty) tty_restore(c->in_fd, &c->saved);
 	if (c->log_fd >= 0) close(c->log_fd);
 	if (c->client_fd >= 0) close(c->client_fd);
 	if (c->listen_fd >= 0) {

@@ -3,7 +3,7 @@
  */
 #include "daemon_client.h"
 
-#include "vm/http.h"
+#include "http/http.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -3,6 +3,7 @@
  */
 #define _GNU_SOURCE
 #include "ct_console.h"
+#include "util/tty.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -65,12 +66,7 @@ static int accept_client(int listen_fd, int client)
 void ct_pty_relay(int master, int in_fd, int out_fd, int pidfd, int listen_fd)
 {
 	struct termios saved;
-	bool raw = in_fd >= 0 && isatty(in_fd) && tcgetattr(in_fd, &saved) == 0;
-	if (raw) {
-		struct termios t = saved;
-		cfmakeraw(&t);
-		tcsetattr(in_fd, TCSANOW, &t);
-	}
+	bool raw = tty_raw(in_fd, &saved);
 	/* With a console socket, a client's keystrokes wait in `pending` rather than block the relay
 	 * (and the log) while the container does not read its terminal. */
 	if (listen_fd >= 0) fcntl(master, F_SETFL, fcntl(master, F_GETFL) | O_NONBLOCK);
@@ -149,5 +145,5 @@ void ct_pty_relay(int master, int in_fd, int out_fd, int pidfd, int listen_fd)
 	if (client >= 0) close(client);
 	if (sfd >= 0) close(sfd);
 	sigprocmask(SIG_SETMASK, &old, NULL);
-	if (raw) tcsetattr(in_fd, TCSANOW, &saved);
+	if (raw) tty_restore(in_fd, &saved);
 }

@@ -13,7 +13,7 @@
 #include "daemon/metrics.h"
 #include "util/fs.h"
 #include "util/log.h"
-#include "vm/http.h"
+#include "http/http.h"
 #include "vm/vm.h"
 
 #include <errno.h>
@@ -37,14 +37,35 @@ void api_reply(struct http_response *r, int status, json_t *j)
 	json_decref(j);
 }
 
-void api_fail(struct http_response *r, int status, const char *fmt, ...)
+/* The one place where a kind of error becomes an HTTP status. */
+static int http_status(enum err_code code)
 {
-	char msg[1024];
+	switch (code) {
+	case ERR_INVALID: return 400;
+	case ERR_NOT_FOUND: return 404;
+	case ERR_METHOD: return 405;
+	case ERR_EXISTS:
+	case ERR_BUSY: return 409;
+	case ERR_UNREADABLE: return 422;
+	case ERR_INTERNAL: break;
+	}
+	return 500;
+}
+
+void api_fail_error(struct http_response *r, const struct error *e)
+{
+	api_reply(r, http_status(e->code),
+	          json_pack("{s:s, s:s}", "error", e->msg, "code", err_code_name(e->code)));
+}
+
+void api_fail(struct http_response *r, enum err_code code, const char *fmt, ...)
+{
+	struct error e = {.code = code};
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	vsnprintf(e.msg, sizeof(e.msg), fmt, ap);
 	va_end(ap);
-	api_reply(r, status, json_pack("{s:s}", "error", msg));
+	api_fail_error(r, &e);
 }
 
 /* ---- operations ---- */
@@ -126,7 +147,8 @@ json_t *api_parse_body(const char *body, size_t len, struct http_response *r)
 	json_error_t je;
 	json_t *j = json_loadb(body, len, JSON_REJECT_DUPLICATES, &je);
 	if (!j || !json_is_object(j)) {
-		api_fail(r, 400, "the body must be a JSON object%s%s", j ? "" : ": ", j ? "" : je.text);
+		api_fail(r, ERR_INVALID, "the body must be a JSON object%s%s", j ? "" : ": ",
+		         j ? "" : je.text);
 		json_decref(j);
 		return NULL;
 	}
@@ -170,7 +192,7 @@ void rm_tree(const char *path)
 static bool claim(struct instance *in, const char *what, struct http_response *r)
 {
 	if (in->busy) {
-		api_fail(r, 409, "'%s' is busy: %s in progress", in->def.name, in->busy);
+		api_fail(r, ERR_BUSY, "'%s' is busy: %s in progress", in->def.name, in->busy);
 		return false;
 	}
 	in->busy = what;
@@ -204,8 +226,7 @@ static bool start_instance(struct daemon *d, struct instance *in, const struct v
 		         how->listen);
 	daemon_save_runtime(d, in);
 	pthread_mutex_unlock(&d->lock);
-	bool ok =
-	    in->def.type == INST_VM ? vmdrv_start(d, in, how, err, errlen) : ctdrv_start(d, in, err, errlen);
+	bool ok = inst_driver(in)->start(d, in, how, err, errlen);
 	if (!ok) {
 		pthread_mutex_lock(&d->lock);
 		in->state = ST_STOPPED;
@@ -219,8 +240,7 @@ static bool start_instance(struct daemon *d, struct instance *in, const struct v
 static bool stop_instance(struct daemon *d, struct instance *in, unsigned timeout, char *err, size_t errlen)
 {
 	if (!is_up(in)) return true;
-	return in->def.type == INST_VM ? vmdrv_stop(d, in, timeout, err, errlen)
-	                               : ctdrv_stop(d, in, timeout, err, errlen);
+	return inst_driver(in)->stop(d, in, timeout, err, errlen);
 }
 
 static bool job_start(struct job *j, char *err, size_t errlen)
@@ -325,7 +345,7 @@ static bool launch(struct daemon *d, struct instance *in, const char *kind,
 		free(j);
 		in->busy = NULL;
 		snprintf(err, errlen, "out of memory");
-		if (r) api_fail(r, 500, "out of memory");
+		if (r) api_fail(r, ERR_INTERNAL, "out of memory");
 		return false;
 	}
 	*j = (struct job){.d = d, .in = in, .op = op, .timeout = timeout, .run = run};
@@ -338,7 +358,7 @@ static bool launch(struct daemon *d, struct instance *in, const char *kind,
 		inst_put(in);
 		free(j);
 		snprintf(err, errlen, "cannot start a thread");
-		if (r) api_fail(r, 500, "cannot start a thread");
+		if (r) api_fail(r, ERR_INTERNAL, "cannot start a thread");
 		return false;
 	}
 	if (r) api_reply(r, 202, json_pack("{s:o}", "operation", op_json(op)));
@@ -403,18 +423,18 @@ static struct instance *create_instance(struct daemon *d, struct inst_def *def, 
 {
 	char err[512];
 	if (daemon_find(d, def->name)) {
-		api_fail(r, 409, "an instance named '%s' exists", def->name);
+		api_fail(r, ERR_EXISTS, "an instance named '%s' exists", def->name);
 		inst_def_free(def);
 		return NULL;
 	}
 	if (!check_host_paths(def, err, sizeof(err))) {
-		api_fail(r, 400, "%s", err);
+		api_fail(r, ERR_INVALID, "%s", err);
 		inst_def_free(def);
 		return NULL;
 	}
 	struct instance *in = calloc(1, sizeof(*in));
 	if (!in) {
-		api_fail(r, 500, "out of memory");
+		api_fail(r, ERR_INTERNAL, "out of memory");
 		inst_def_free(def);
 		return NULL;
 	}
@@ -435,17 +455,17 @@ static struct instance *create_instance(struct daemon *d, struct inst_def *def, 
 	/* The directory first: a row never names an instance without one. A leftover directory of a
 	 * removed instance is replaced. */
 	rm_tree(dir);
-	if (!text || !mkdir_p(dir, 0700) || !db_instance_insert(d->db, &row, err, sizeof(err)) ||
-	    !daemon_add(d, in)) {
+	struct error e = {.code = ERR_INTERNAL};
+	if (!text || !mkdir_p(dir, 0700) || !db_instance_insert(d->db, &row, &e) || !daemon_add(d, in)) {
 		if (!text)
-			snprintf(err, sizeof(err), "out of memory");
-		else if (!err[0] || errno == ENOMEM)
-			snprintf(err, sizeof(err), "cannot create %.300s: %s", dir, strerror(errno));
+			snprintf(e.msg, sizeof(e.msg), "out of memory");
+		else if (!e.msg[0] || errno == ENOMEM)
+			snprintf(e.msg, sizeof(e.msg), "cannot create %.300s: %s", dir, strerror(errno));
 		char ignore[64];
 		db_instance_delete(d->db, in->def.name, ignore, sizeof(ignore));
 		rm_tree(dir);
 		free(text);
-		api_fail(r, strstr(err, "exists") ? 409 : 500, "%s", err);
+		api_fail_error(r, &e);
 		inst_def_free(&in->def);
 		free(in);
 		return NULL;
@@ -459,7 +479,7 @@ static void create(struct daemon *d, json_t *body, struct http_response *r)
 	struct inst_def def;
 	char err[512];
 	if (!inst_def_from_json(body, &def, err, sizeof(err))) {
-		api_fail(r, 400, "%s", err);
+		api_fail(r, ERR_INVALID, "%s", err);
 		return;
 	}
 	struct instance *in = create_instance(d, &def, r);
@@ -472,20 +492,20 @@ static void remove_instance(struct daemon *d, struct instance *in, bool force, s
 	if (!claim(in, "remove", r)) return;
 	if (is_up(in) && !force) {
 		in->busy = NULL;
-		api_fail(r, 409, "'%s' is %s: stop it first, or remove with force", in->def.name,
+		api_fail(r, ERR_BUSY, "'%s' is %s: stop it first, or remove with force", in->def.name,
 		         inst_state_name(in->state));
 		return;
 	}
 	inst_get(in);
 	pthread_mutex_unlock(&d->lock);
 	bool ok = stop_instance(d, in, 0, err, sizeof(err));
-	if (ok && in->def.type == INST_CT) ok = ctdrv_remove(d, in, err, sizeof(err));
+	if (ok) ok = inst_driver(in)->remove(d, in, err, sizeof(err));
 	pthread_mutex_lock(&d->lock);
 	if (ok) ok = db_instance_delete(d->db, in->def.name, err, sizeof(err));
 	if (!ok) {
 		in->busy = NULL;
 		inst_put(in);
-		api_fail(r, 409, "%s", err);
+		api_fail(r, ERR_BUSY, "%s", err);
 		return;
 	}
 	char dir[PATH_MAX];
@@ -499,21 +519,20 @@ static void remove_instance(struct daemon *d, struct instance *in, bool force, s
 static void pause_instance(struct daemon *d, struct instance *in, bool pause, struct http_response *r)
 {
 	if ((pause && in->state != ST_RUNNING) || (!pause && in->state != ST_PAUSED)) {
-		api_fail(r, 409, "'%s' is %s", in->def.name, inst_state_name(in->state));
+		api_fail(r, ERR_BUSY, "'%s' is %s", in->def.name, inst_state_name(in->state));
 		return;
 	}
 	if (!claim(in, pause ? "pause" : "resume", r)) return;
 	inst_get(in);
 	pthread_mutex_unlock(&d->lock);
 	char err[512];
-	bool ok = in->def.type == INST_VM ? vmdrv_pause(d, in, pause, err, sizeof(err))
-	                                  : ctdrv_pause(d, in, pause, err, sizeof(err));
+	bool ok = inst_driver(in)->pause(d, in, pause, err, sizeof(err));
 	pthread_mutex_lock(&d->lock);
 	in->busy = NULL;
 	if (ok)
 		api_reply(r, 200, inst_json(d, in));
 	else
-		api_fail(r, 409, "%s", err);
+		api_fail(r, ERR_BUSY, "%s", err);
 	inst_put(in);
 }
 
@@ -523,7 +542,7 @@ static void set_limits(struct daemon *d, struct instance *in, json_t *body, stru
 	char err[512];
 	if (!inst_limits_from_json(body, &l, err, sizeof(err)) ||
 	    !inst_limits_check(&in->def, &l, err, sizeof(err))) {
-		api_fail(r, 400, "%s", err);
+		api_fail(r, ERR_INVALID, "%s", err);
 		return;
 	}
 	if (!claim(in, "limits", r)) return;
@@ -532,8 +551,7 @@ static void set_limits(struct daemon *d, struct instance *in, json_t *body, stru
 	bool up = in->state == ST_RUNNING || in->state == ST_PAUSED;
 	inst_get(in);
 	pthread_mutex_unlock(&d->lock);
-	bool ok = !up || (in->def.type == INST_VM ? vmdrv_apply_limits(d, in, err, sizeof(err))
-	                                          : ctdrv_apply_limits(d, in, err, sizeof(err)));
+	bool ok = !up || inst_driver(in)->apply_limits(d, in, err, sizeof(err));
 	pthread_mutex_lock(&d->lock);
 	if (ok) {
 		json_t *dj = inst_def_to_json(&in->def);
@@ -548,13 +566,10 @@ static void set_limits(struct daemon *d, struct instance *in, json_t *body, stru
 		if (up) { /* put the old ones back in force */
 			char ignore[256];
 			pthread_mutex_unlock(&d->lock);
-			if (in->def.type == INST_VM)
-				vmdrv_apply_limits(d, in, ignore, sizeof(ignore));
-			else
-				ctdrv_apply_limits(d, in, ignore, sizeof(ignore));
+			inst_driver(in)->apply_limits(d, in, ignore, sizeof(ignore));
 			pthread_mutex_lock(&d->lock);
 		}
-		api_fail(r, 409, "%s", err);
+		api_fail(r, ERR_BUSY, "%s", err);
 	} else {
 		api_reply(r, 200, inst_limits_to_json(&in->def.limits));
 	}
@@ -566,7 +581,7 @@ static void stats(struct daemon *d, struct instance *in, struct http_response *r
 {
 	daemon_refresh(d, in);
 	if (in->state != ST_RUNNING && in->state != ST_PAUSED) {
-		api_fail(r, 409, "'%s' is %s: no statistics", in->def.name, inst_state_name(in->state));
+		api_fail(r, ERR_BUSY, "'%s' is %s: no statistics", in->def.name, inst_state_name(in->state));
 		return;
 	}
 	inst_get(in);
@@ -577,17 +592,14 @@ static void stats(struct daemon *d, struct instance *in, struct http_response *r
 	if (j)
 		api_reply(r, 200, j);
 	else
-		api_fail(r, 409, "%s", err);
+		api_fail(r, ERR_BUSY, "%s", err);
 	inst_put(in);
 }
 
 static void logs(struct daemon *d, struct instance *in, const char *q, struct http_response *r)
 {
 	char path[PATH_MAX + 128], buf[32];
-	if (in->def.type == INST_VM)
-		inst_path(d, in, "console.log", path, sizeof(path));
-	else
-		snprintf(path, sizeof(path), "%s/containers/%s/console.log", d->state_dir, in->def.name);
+	inst_driver(in)->console_log(d, in, path, sizeof(path));
 	uint64_t max = 65536;
 	const char *v = api_query(q, "bytes", buf, sizeof(buf));
 	if (v) max = strtoull(v, NULL, 10);
@@ -605,7 +617,7 @@ static void logs(struct daemon *d, struct instance *in, const char *q, struct ht
 	close(fd);
 	if (n < 0) {
 		free(text);
-		api_fail(r, 500, "cannot read %s", path);
+		api_fail(r, ERR_INTERNAL, "cannot read %s", path);
 		return;
 	}
 	/* NUL bytes would cut the body short: the console is text for a terminal anyway. */
@@ -649,19 +661,16 @@ static void relay_console(void *opaque, int fd, const char *extra, size_t extra_
 static void console(struct daemon *d, struct instance *in, struct http_response *r)
 {
 	if (in->state != ST_RUNNING && in->state != ST_PAUSED) {
-		api_fail(r, 409, "'%s' is %s", in->def.name, inst_state_name(in->state));
+		api_fail(r, ERR_BUSY, "'%s' is %s", in->def.name, inst_state_name(in->state));
 		return;
 	}
 	char sock[PATH_MAX], err[256];
-	if (in->def.type == INST_VM)
-		vmdrv_socket(d, in, "console", sock, sizeof(sock));
-	else
-		ctdrv_console_socket(in, sock, sizeof(sock)); /* the terminal init has as its console */
+	inst_driver(in)->console_socket(d, in, sock, sizeof(sock));
 	int fd = http_connect_unix(sock, err, sizeof(err));
 	struct relay *rl = fd >= 0 ? malloc(sizeof(*rl)) : NULL;
 	if (!rl) {
 		if (fd >= 0) close(fd);
-		api_fail(r, 409, "the console is not reachable: %s", err);
+		api_fail(r, ERR_BUSY, "the console is not reachable: %s", err);
 		return;
 	}
 	rl->vm_fd = fd;
@@ -694,7 +703,7 @@ static bool snapshot_dir(struct daemon *d, struct instance *in, const char *snap
 		found = true;
 	}
 	json_decref(a);
-	if (!found) api_fail(r, 404, "'%s' has no snapshot named '%s'", in->def.name, snap);
+	if (!found) api_fail(r, ERR_NOT_FOUND, "'%s' has no snapshot named '%s'", in->def.name, snap);
 	return found;
 }
 
@@ -705,13 +714,13 @@ static void clone_instance(struct daemon *d, struct instance *src, json_t *body,
 	json_error_t je;
 	if (json_unpack_ex(body, &je, JSON_STRICT, "{s:s, s?:s, s?:b}", "name", &name, "snapshot", &snap,
 	                   "start", &start)) {
-		api_fail(r, 400,
+		api_fail(r, ERR_INVALID,
 		         "expected {\"name\": NEW, \"snapshot\": SNAPSHOT, \"start\": true|false}: %s",
 		         je.text);
 		return;
 	}
 	if (!inst_name_valid(name)) {
-		api_fail(r, 400, "invalid name '%.80s'", name);
+		api_fail(r, ERR_INVALID, "invalid name '%.80s'", name);
 		return;
 	}
 	struct inst_def def;
@@ -721,7 +730,8 @@ static void clone_instance(struct daemon *d, struct instance *src, json_t *body,
 	if (src->def.type == INST_VM) {
 		if (!snap) {
 			inst_def_free(&def);
-			api_fail(r, 400, "a VM is cloned from one of its snapshots: give \"snapshot\"");
+			api_fail(r, ERR_INVALID,
+			         "a VM is cloned from one of its snapshots: give \"snapshot\"");
 			return;
 		}
 		char dir[PATH_MAX];
@@ -740,7 +750,8 @@ static void clone_instance(struct daemon *d, struct instance *src, json_t *body,
 		}
 	} else if (snap) {
 		inst_def_free(&def);
-		api_fail(r, 400, "containers have no snapshots: a container clone copies the definition");
+		api_fail(r, ERR_INVALID,
+		         "containers have no snapshots: a container clone copies the definition");
 		return;
 	} else {
 		/* The container engine's JSON carries the hostname: the clone gets its own. */
@@ -777,13 +788,14 @@ static void receive(struct daemon *d, struct instance *in, json_t *body, struct 
 	unsigned long p = port && *port ? strtoul(port, &end, 10) : 0;
 	if (!listen || json_object_size(body) != known || !end || *end || p == 0 || p > 65535 ||
 	    strlen(listen) > 200)
-		return api_fail(r, 400,
+		return api_fail(r, ERR_INVALID,
 		                "expected {\"listen\": \"[ADDR:]PORT\", \"timeout\": SECONDS} (the port "
 		                "the source's migrate connects to)");
-	if (t && json_integer_value(t) == 0) return api_fail(r, 400, "timeout must be 1 to 3600 seconds");
-	if (in->def.type != INST_VM) return api_fail(r, 409, "containers cannot be migrated live");
+	if (t && json_integer_value(t) == 0)
+		return api_fail(r, ERR_INVALID, "timeout must be 1 to 3600 seconds");
+	if (in->def.type != INST_VM) return api_fail(r, ERR_BUSY, "containers cannot be migrated live");
 	daemon_refresh(d, in);
-	if (is_up(in)) return api_fail(r, 409, "'%s' is %s", in->def.name, inst_state_name(in->state));
+	if (is_up(in)) return api_fail(r, ERR_BUSY, "'%s' is %s", in->def.name, inst_state_name(in->state));
 	char err[512];
 	if (claim(in, "receive", r))
 		launch(d, in, "receive", job_receive, listen, t ? (unsigned)json_integer_value(t) : 600, r,
@@ -792,109 +804,191 @@ static void receive(struct daemon *d, struct instance *in, json_t *body, struct 
 
 /* ---- the router ---- */
 
+/* One request on an instance, as the route handlers see it. */
+struct action {
+	struct daemon *d;
+	struct instance *in;
+	const char *name, *sub, *q; /* /v1/instances/NAME/name[/sub][?q] */
+	json_t *body;
+	unsigned timeout; /* seconds, from the body's "timeout" (10 by default) */
+	struct http_response *r;
+};
+
+static void act_start(struct action *a)
+{
+	char err[512];
+	daemon_refresh(a->d, a->in);
+	if (is_up(a->in))
+		return api_fail(a->r, ERR_BUSY, "'%s' is %s", a->in->def.name, inst_state_name(a->in->state));
+	if (claim(a->in, "start", a->r))
+		launch(a->d, a->in, "start", job_start, NULL, 0, a->r, err, sizeof(err));
+}
+
+static void act_stop(struct action *a) /* and restart */
+{
+	char err[512];
+	bool restart = !strcmp(a->name, "restart");
+	daemon_refresh(a->d, a->in);
+	if (!restart && !is_up(a->in))
+		return api_fail(a->r, ERR_BUSY, "'%s' is %s", a->in->def.name, inst_state_name(a->in->state));
+	if (json_is_true(json_object_get(a->body, "force"))) a->timeout = 0;
+	if (claim(a->in, a->name, a->r))
+		launch(a->d, a->in, a->name, restart ? job_restart : job_stop, NULL, a->timeout, a->r, err,
+		       sizeof(err));
+}
+
+static void act_pause(struct action *a) /* and resume */
+{
+	daemon_refresh(a->d, a->in);
+	pause_instance(a->d, a->in, !strcmp(a->name, "pause"), a->r);
+}
+
+static void act_limits_get(struct action *a)
+{
+	api_reply(a->r, 200, inst_limits_to_json(&a->in->def.limits));
+}
+
+static void act_limits_set(struct action *a)
+{
+	set_limits(a->d, a->in, a->body, a->r);
+}
+
+static void act_stats(struct action *a)
+{
+	stats(a->d, a->in, a->r);
+}
+
+static void act_logs(struct action *a)
+{
+	logs(a->d, a->in, a->q, a->r);
+}
+
+static void act_console(struct action *a)
+{
+	console(a->d, a->in, a->r);
+}
+
+static void act_snapshots_list(struct action *a)
+{
+	char err[512];
+	json_t *list = json_array();
+	if (!db_snapshots_list(a->d->db, a->in->def.name, add_snapshot, list, err, sizeof(err))) {
+		json_decref(list);
+		return api_fail(a->r, ERR_INTERNAL, "%s", err);
+	}
+	api_reply(a->r, 200, list);
+}
+
+static void act_snapshot_take(struct action *a)
+{
+	struct instance *in = a->in;
+	const char *snap = json_string_value(json_object_get(a->body, "name"));
+	if (json_object_size(a->body) != 1 || !snap || !inst_name_valid(snap))
+		return api_fail(a->r, ERR_INVALID,
+		                "expected {\"name\": SNAPSHOT} (letters, digits, '-', '_', '.')");
+	if (in->def.type != INST_VM)
+		return api_fail(
+		    a->r, ERR_BUSY,
+		    "containers have no memory snapshots (no checkpointing): clone the definition");
+	if (in->state != ST_RUNNING && in->state != ST_PAUSED)
+		return api_fail(a->r, ERR_BUSY, "'%s' is %s: a snapshot saves a running VM", in->def.name,
+		                inst_state_name(in->state));
+	char dir[PATH_MAX], err[512];
+	if (snapshot_dir(a->d, in, snap, dir, sizeof(dir), &(struct http_response){0}))
+		return api_fail(a->r, ERR_EXISTS, "'%s' has a snapshot named '%s'", in->def.name, snap);
+	if (claim(in, "snapshot", a->r))
+		launch(a->d, in, "snapshot", job_snapshot, snap, 0, a->r, err, sizeof(err));
+}
+
+static void act_snapshot_delete(struct action *a)
+{
+	char dir[PATH_MAX], err[512];
+	if (!snapshot_dir(a->d, a->in, a->sub, dir, sizeof(dir), a->r)) return;
+	if (!db_snapshot_delete(a->d->db, a->in->def.name, a->sub, err, sizeof(err)))
+		return api_fail(a->r, ERR_INTERNAL, "%s", err);
+	rm_tree(dir);
+	api_reply(a->r, 200, json_pack("{s:s, s:b}", "snapshot", a->sub, "removed", 1));
+}
+
+static void act_restore(struct action *a)
+{
+	const char *snap = json_string_value(json_object_get(a->body, "snapshot"));
+	if (!snap) return api_fail(a->r, ERR_INVALID, "expected {\"snapshot\": NAME}");
+	char dir[PATH_MAX], err[512];
+	if (!snapshot_dir(a->d, a->in, snap, dir, sizeof(dir), a->r)) return;
+	if (claim(a->in, "restore", a->r))
+		launch(a->d, a->in, "restore", job_restore, dir, a->timeout, a->r, err, sizeof(err));
+}
+
+static void act_clone(struct action *a)
+{
+	clone_instance(a->d, a->in, a->body, a->r);
+}
+
+static void act_migrate(struct action *a)
+{
+	char err[512];
+	const char *to = json_string_value(json_object_get(a->body, "to"));
+	if (!to || !strchr(to, ':'))
+		return api_fail(a->r, ERR_INVALID,
+		                "expected {\"to\": \"HOST:PORT\"} (a `cloison run --incoming PORT`)");
+	if (a->in->def.type != INST_VM) return api_fail(a->r, ERR_BUSY, "containers cannot be migrated live");
+	if (a->in->state != ST_RUNNING)
+		return api_fail(a->r, ERR_BUSY, "'%s' is %s", a->in->def.name, inst_state_name(a->in->state));
+	if (claim(a->in, "migrate", a->r))
+		launch(a->d, a->in, "migrate", job_migrate, to, 0, a->r, err, sizeof(err));
+}
+
+static void act_receive(struct action *a)
+{
+	receive(a->d, a->in, a->body, a->r);
+}
+
+/* The actions on an instance: /v1/instances/NAME/ACTION[/SUB]. */
+static const struct {
+	const char *name, *method;
+	bool sub; /* takes /SUB (and only then) */
+	void (*fn)(struct action *a);
+} actions[] = {
+    {"start", "POST", false, act_start},
+    {"stop", "POST", false, act_stop},
+    {"restart", "POST", false, act_stop},
+    {"pause", "POST", false, act_pause},
+    {"resume", "POST", false, act_pause},
+    {"limits", "GET", false, act_limits_get},
+    {"limits", "PATCH", false, act_limits_set},
+    {"limits", "POST", false, act_limits_set},
+    {"stats", "GET", false, act_stats},
+    {"logs", "GET", false, act_logs},
+    {"console", "POST", false, act_console},
+    {"snapshots", "GET", false, act_snapshots_list},
+    {"snapshots", "POST", false, act_snapshot_take},
+    {"snapshots", "DELETE", true, act_snapshot_delete},
+    {"restore", "POST", false, act_restore},
+    {"clone", "POST", false, act_clone},
+    {"migrate", "POST", false, act_migrate},
+    {"receive", "POST", false, act_receive},
+};
+
 static void instance_action(struct daemon *d, struct instance *in, const char *method, const char *action,
                             const char *sub, const char *q, json_t *body, struct http_response *r)
 {
-	char err[512];
-	bool post = !strcmp(method, "POST"), get = !strcmp(method, "GET");
-	json_int_t timeout = 10;
+	struct action a = {
+	    .d = d, .in = in, .name = action, .sub = sub, .q = q, .body = body, .timeout = 10, .r = r};
 	json_t *t = json_object_get(body, "timeout");
-	if (t && (!json_is_integer(t) || json_integer_value(t) < 0 || json_integer_value(t) > 3600)) {
-		api_fail(r, 400, "timeout must be whole seconds, 0 to 3600");
-		return;
+	if (t && (!json_is_integer(t) || json_integer_value(t) < 0 || json_integer_value(t) > 3600))
+		return api_fail(r, ERR_INVALID, "timeout must be whole seconds, 0 to 3600");
+	if (t) a.timeout = (unsigned)json_integer_value(t);
+	bool known = false;
+	for (size_t i = 0; i < sizeof(actions) / sizeof(actions[0]); i++) {
+		if (strcmp(action, actions[i].name)) continue;
+		known = true;
+		if (!strcmp(method, actions[i].method) && actions[i].sub == (sub != NULL))
+			return actions[i].fn(&a);
 	}
-	if (t) timeout = json_integer_value(t);
-	if (!strcmp(action, "start") && post) {
-		daemon_refresh(d, in);
-		if (is_up(in))
-			return api_fail(r, 409, "'%s' is %s", in->def.name, inst_state_name(in->state));
-		if (claim(in, "start", r)) launch(d, in, "start", job_start, NULL, 0, r, err, sizeof(err));
-	} else if ((!strcmp(action, "stop") || !strcmp(action, "restart")) && post) {
-		bool restart = action[0] == 'r';
-		daemon_refresh(d, in);
-		if (!restart && !is_up(in))
-			return api_fail(r, 409, "'%s' is %s", in->def.name, inst_state_name(in->state));
-		if (json_object_get(body, "force") && json_is_true(json_object_get(body, "force")))
-			timeout = 0;
-		if (claim(in, action[0] == 'r' ? "restart" : "stop", r))
-			launch(d, in, action, restart ? job_restart : job_stop, NULL, (unsigned)timeout, r,
-			       err, sizeof(err));
-	} else if ((!strcmp(action, "pause") || !strcmp(action, "resume")) && post) {
-		daemon_refresh(d, in);
-		pause_instance(d, in, action[0] == 'p', r);
-	} else if (!strcmp(action, "limits") && get) {
-		api_reply(r, 200, inst_limits_to_json(&in->def.limits));
-	} else if (!strcmp(action, "limits") && (!strcmp(method, "PATCH") || post)) {
-		set_limits(d, in, body, r);
-	} else if (!strcmp(action, "stats") && get) {
-		stats(d, in, r);
-	} else if (!strcmp(action, "logs") && get) {
-		logs(d, in, q, r);
-	} else if (!strcmp(action, "console") && post) {
-		console(d, in, r);
-	} else if (!strcmp(action, "snapshots") && get && !sub) {
-		json_t *a = json_array();
-		if (!db_snapshots_list(d->db, in->def.name, add_snapshot, a, err, sizeof(err))) {
-			json_decref(a);
-			return api_fail(r, 500, "%s", err);
-		}
-		api_reply(r, 200, a);
-	} else if (!strcmp(action, "snapshots") && post && !sub) {
-		const char *snap = json_string_value(json_object_get(body, "name"));
-		if (json_object_size(body) != 1 || !snap || !inst_name_valid(snap))
-			return api_fail(r, 400,
-			                "expected {\"name\": SNAPSHOT} (letters, digits, '-', '_', '.')");
-		if (in->def.type != INST_VM)
-			return api_fail(
-			    r, 409,
-			    "containers have no memory snapshots (no checkpointing): clone the definition");
-		if (in->state != ST_RUNNING && in->state != ST_PAUSED)
-			return api_fail(r, 409, "'%s' is %s: a snapshot saves a running VM", in->def.name,
-			                inst_state_name(in->state));
-		char dir[PATH_MAX];
-		if (snapshot_dir(d, in, snap, dir, sizeof(dir), &(struct http_response){0}))
-			return api_fail(r, 409, "'%s' has a snapshot named '%s'", in->def.name, snap);
-		if (claim(in, "snapshot", r))
-			launch(d, in, "snapshot", job_snapshot, snap, 0, r, err, sizeof(err));
-	} else if (!strcmp(action, "snapshots") && !strcmp(method, "DELETE") && sub) {
-		char dir[PATH_MAX];
-		if (!snapshot_dir(d, in, sub, dir, sizeof(dir), r)) return;
-		if (!db_snapshot_delete(d->db, in->def.name, sub, err, sizeof(err)))
-			return api_fail(r, 500, "%s", err);
-		rm_tree(dir);
-		api_reply(r, 200, json_pack("{s:s, s:b}", "snapshot", sub, "removed", 1));
-	} else if (!strcmp(action, "restore") && post) {
-		const char *snap = json_string_value(json_object_get(body, "snapshot"));
-		if (!snap) return api_fail(r, 400, "expected {\"snapshot\": NAME}");
-		char dir[PATH_MAX];
-		if (!snapshot_dir(d, in, snap, dir, sizeof(dir), r)) return;
-		if (claim(in, "restore", r))
-			launch(d, in, "restore", job_restore, dir, (unsigned)timeout, r, err, sizeof(err));
-	} else if (!strcmp(action, "clone") && post) {
-		clone_instance(d, in, body, r);
-	} else if (!strcmp(action, "migrate") && post) {
-		const char *to = json_string_value(json_object_get(body, "to"));
-		if (!to || !strchr(to, ':'))
-			return api_fail(r, 400,
-			                "expected {\"to\": \"HOST:PORT\"} (a `cloison run --incoming PORT`)");
-		if (in->def.type != INST_VM) return api_fail(r, 409, "containers cannot be migrated live");
-		if (in->state != ST_RUNNING)
-			return api_fail(r, 409, "'%s' is %s", in->def.name, inst_state_name(in->state));
-		if (claim(in, "migrate", r))
-			launch(d, in, "migrate", job_migrate, to, 0, r, err, sizeof(err));
-	} else if (!strcmp(action, "receive") && post) {
-		receive(d, in, body, r);
-	} else {
-		static const char *const actions[] = {"start",   "stop",  "restart", "pause",   "resume",
-		                                      "limits",  "stats", "logs",    "console", "snapshots",
-		                                      "restore", "clone", "migrate", "receive"};
-		bool known = false;
-		for (size_t i = 0; i < sizeof(actions) / sizeof(actions[0]); i++)
-			known |= !strcmp(action, actions[i]);
-		api_fail(r, known ? 405 : 404,
-		         "%s /v1/instances/%s/%s%s%s: no such endpoint (see docs/api.md)", method,
-		         in->def.name, action, sub ? "/" : "", sub ? sub : "");
-	}
+	api_fail(r, known ? ERR_METHOD : ERR_NOT_FOUND,
+	         "%s /v1/instances/%s/%s%s%s: no such endpoint (see docs/api.md)", method, in->def.name,
+	         action, sub ? "/" : "", sub ? sub : "");
 }
 
 static void operation(struct daemon *d, const char *id_text, const char *q, struct http_response *r)
@@ -902,7 +996,7 @@ static void operation(struct daemon *d, const char *id_text, const char *q, stru
 	char *end, buf[32];
 	uint64_t id = strtoull(id_text, &end, 10);
 	struct op *op = *end ? NULL : op_find(d, id);
-	if (!op) return api_fail(r, 404, "no operation %s", id_text);
+	if (!op) return api_fail(r, ERR_NOT_FOUND, "no operation %s", id_text);
 	const char *w = api_query(q, "wait", buf, sizeof(buf));
 	if (w) {
 		double secs = *w ? strtod(w, NULL) : 60;
@@ -915,7 +1009,7 @@ static void operation(struct daemon *d, const char *id_text, const char *q, stru
 		while (!strcmp(op->status, "running"))
 			if (pthread_cond_timedwait(&d->changed, &d->lock, &until) == ETIMEDOUT) break;
 		op = op_find(d, id); /* may have been dropped meanwhile */
-		if (!op) return api_fail(r, 404, "no operation %s", id_text);
+		if (!op) return api_fail(r, ERR_NOT_FOUND, "no operation %s", id_text);
 	}
 	api_reply(r, 200, op_json(op));
 }
@@ -931,20 +1025,21 @@ void api_handle(void *opaque, const char *method, const char *full_path, const c
 	char *seg[6] = {0};
 	int n = 0;
 	for (char *save = NULL, *t = strtok_r(path, "/", &save); t; t = strtok_r(NULL, "/", &save)) {
-		if (n == 6) return api_fail(r, 404, "no such endpoint (see docs/api.md)");
+		if (n == 6) return api_fail(r, ERR_NOT_FOUND, "no such endpoint (see docs/api.md)");
 		seg[n++] = t;
 	}
 	bool get = !strcmp(method, "GET");
 	if (n == 1 && !strcmp(seg[0], "metrics")) {
-		if (!get) return api_fail(r, 405, "/metrics takes GET");
+		if (!get) return api_fail(r, ERR_METHOD, "/metrics takes GET");
 		r->status = 200;
 		r->content_type = "text/plain; version=0.0.4; charset=utf-8";
 		r->body = metrics_text(d);
-		if (!r->body) api_fail(r, 500, "out of memory");
+		if (!r->body) api_fail(r, ERR_INTERNAL, "out of memory");
 		return;
 	}
 	if (n == 0 || strcmp(seg[0], "v1"))
-		return api_fail(r, 404, "no such endpoint: the API lives under /v1 (see docs/api.md)");
+		return api_fail(r, ERR_NOT_FOUND,
+		                "no such endpoint: the API lives under /v1 (see docs/api.md)");
 	json_t *body = api_parse_body(body_text, body_len, r);
 	if (!body) return;
 	pthread_mutex_lock(&d->lock);
@@ -961,11 +1056,11 @@ void api_handle(void *opaque, const char *method, const char *full_path, const c
 		else if (!strcmp(method, "POST"))
 			create(d, body, r);
 		else
-			api_fail(r, 405, "/v1/instances takes GET or POST");
+			api_fail(r, ERR_METHOD, "/v1/instances takes GET or POST");
 	} else if (n >= 3 && !strcmp(seg[1], "instances")) {
 		struct instance *in = daemon_find(d, seg[2]);
 		if (!in) {
-			api_fail(r, 404, "no instance named '%.80s'", seg[2]);
+			api_fail(r, ERR_NOT_FOUND, "no instance named '%.80s'", seg[2]);
 		} else if (n == 3) {
 			char buf[16];
 			if (get) {
@@ -975,7 +1070,7 @@ void api_handle(void *opaque, const char *method, const char *full_path, const c
 				remove_instance(d, in, api_truthy(api_query(q, "force", buf, sizeof(buf))),
 				                r);
 			} else {
-				api_fail(r, 405, "/v1/instances/NAME takes GET or DELETE");
+				api_fail(r, ERR_METHOD, "/v1/instances/NAME takes GET or DELETE");
 			}
 		} else {
 			instance_action(d, in, method, seg[3], n > 4 ? seg[4] : NULL, q, body, r);
@@ -991,7 +1086,7 @@ void api_handle(void *opaque, const char *method, const char *full_path, const c
 	} else if (n >= 2 && !strcmp(seg[1], "storage-pools")) {
 		api_storage(d, method, seg, n, body, r);
 	} else {
-		api_fail(r, 404, "no such endpoint (see docs/api.md)");
+		api_fail(r, ERR_NOT_FOUND, "no such endpoint (see docs/api.md)");
 	}
 	pthread_mutex_unlock(&d->lock);
 	json_decref(body);

@@ -7,7 +7,7 @@
 #define CLOISON_DAEMON_API_H
 
 #include "daemon/daemon.h"
-#include "vm/http_server.h"
+#include "http/http_server.h"
 
 /* The server's handler (opaque: the daemon). */
 void api_handle(void *opaque, const char *method, const char *path, const char *body, size_t body_len,

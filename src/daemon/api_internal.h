@@ -8,15 +8,17 @@
 #define CLOISON_DAEMON_API_INTERNAL_H
 
 #include "daemon/daemon.h"
-#include "vm/http_server.h"
+#include "http/http_server.h"
+#include "util/error.h"
 
 #include <jansson.h>
 
 /* Answers with j (taken) as the body. */
 void api_reply(struct http_response *r, int status, json_t *j);
-/* Answers {"error": message}. */
+/* Answers {"error": message, "code": name} with the status the kind of error maps to. */
 void __attribute__((format(printf, 3, 4)))
-api_fail(struct http_response *r, int status, const char *fmt, ...);
+api_fail(struct http_response *r, enum err_code code, const char *fmt, ...);
+void api_fail_error(struct http_response *r, const struct error *e);
 /* The request body as a JSON object ({} when empty); NULL with r answered 400. */
 json_t *api_parse_body(const char *body, size_t len, struct http_response *r);
 /* Query parameter value ("" if present without value), NULL if absent. */

@@ -10,7 +10,7 @@
 #include "daemon/api_internal.h"
 #include "daemon/daemon.h"
 #include "daemon/driver.h"
-#include "vm/http_server.h"
+#include "http/http_server.h"
 #include "util/fs.h"
 #include "util/log.h"
 #include "util/clock.h"
@@ -26,82 +26,6 @@
 #include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
-
-const char *inst_state_name(enum inst_state s)
-{
-	static const char *const names[] = {"stopped", "starting", "running",
-	                                    "paused",  "stopping", "crashed"};
-	return names[s];
-}
-
-struct instance *daemon_find(struct daemon *d, const char *name)
-{
-	for (size_t i = 0; i < d->ninsts; i++)
-		if (!strcmp(d->insts[i]->def.name, name)) return d->insts[i];
-	return NULL;
-}
-
-void inst_get(struct instance *in)
-{
-	in->refs++;
-}
-
-void inst_put(struct instance *in)
-{
-	if (--in->refs > 0 || !in->removed) return;
-	if (in->pidfd >= 0) close(in->pidfd);
-	inst_def_free(&in->def);
-	free(in);
-}
-
-bool daemon_add(struct daemon *d, struct instance *in)
-{
-	if (d->ninsts == d->cap) {
-		size_t cap = d->cap ? d->cap * 2 : 64;
-		struct instance **g = realloc(d->insts, cap * sizeof(*g));
-		if (!g) return false;
-		d->insts = g;
-		d->cap = cap;
-	}
-	in->refs = 1; /* the table's */
-	d->insts[d->ninsts++] = in;
-	return true;
-}
-
-void daemon_unlink(struct daemon *d, struct instance *in)
-{
-	for (size_t i = 0; i < d->ninsts; i++)
-		if (d->insts[i] == in) {
-			memmove(&d->insts[i], &d->insts[i + 1], (d->ninsts - i - 1) * sizeof(*d->insts));
-			d->ninsts--;
-			in->removed = true;
-			inst_put(in);
-			return;
-		}
-}
-
-void inst_path(struct daemon *d, const struct instance *in, const char *file, char *buf, size_t len)
-{
-	snprintf(buf, len, "%s/instances/%s%s%s", d->state_dir, in->def.name, *file ? "/" : "", file);
-}
-
-void daemon_save_runtime(struct daemon *d, struct instance *in)
-{
-	struct db_runtime rt = {.state = inst_state_name(in->state),
-	                        .message = in->message,
-	                        .pid = in->pid,
-	                        .pid_start = (int64_t)in->pid_start,
-	                        .started_at = in->started_at,
-	                        .exit_code = in->exit_code};
-	char err[512];
-	if (!db_runtime_save(d->db, in->def.name, &rt, err, sizeof(err)))
-		log_error("%s: %s", in->def.name, err);
-}
-
-void daemon_refresh(struct daemon *d, struct instance *in)
-{
-	if (in->def.type == INST_CT && !in->busy && !ctdrv_current(d, in)) ctdrv_refresh(d, in);
-}
 
 void daemon_wake_monitor(struct daemon *d)
 {
@@ -146,10 +70,7 @@ static void *monitor(void *arg)
 		for (size_t i = 1; i < n; i++) {
 			struct instance *in = who[i];
 			if ((p[i].revents & (POLLIN | POLLHUP | POLLERR)) && in->pidfd == p[i].fd) {
-				if (in->def.type == INST_VM)
-					vmdrv_exited(d, in);
-				else
-					ctdrv_exited(d, in);
+				inst_driver(in)->exited(d, in);
 			}
 			inst_put(in);
 		}
@@ -158,47 +79,6 @@ static void *monitor(void *arg)
 		free(who);
 	}
 	return NULL;
-}
-
-static enum inst_state state_from_name(const char *s)
-{
-	for (int i = 0; i <= ST_CRASHED; i++)
-		if (!strcmp(s, inst_state_name((enum inst_state)i))) return (enum inst_state)i;
-	return ST_STOPPED;
-}
-
-static void load_one(void *opaque, const struct db_instance *row)
-{
-	struct daemon *d = opaque;
-	json_t *j = json_loads(row->definition, 0, NULL);
-	struct instance *in = calloc(1, sizeof(*in));
-	char err[512] = "not JSON";
-	if (!in || !j || !inst_def_from_json(j, &in->def, err, sizeof(err))) {
-		log_error("instance '%s' has a definition this cloisond cannot read (%s): skipped", row->name,
-		          err);
-		json_decref(j);
-		free(in);
-		return;
-	}
-	json_decref(j);
-	in->created_at = row->created_at;
-	in->state = state_from_name(row->state);
-	snprintf(in->message, sizeof(in->message), "%s", row->message);
-	in->pid = (pid_t)row->pid;
-	in->pid_start = (uint64_t)row->pid_start;
-	in->started_at = row->started_at;
-	in->exit_code = (int)row->exit_code;
-	in->pidfd = -1;
-	if (!daemon_add(d, in)) {
-		inst_def_free(&in->def);
-		free(in);
-		return;
-	}
-	if (in->def.type == INST_VM)
-		vmdrv_adopt(d, in);
-	else
-		ctdrv_refresh(d, in);
-	daemon_save_runtime(d, in);
 }
 
 static void usage(FILE *out)
@@ -318,7 +198,7 @@ int main(int argc, char **argv)
 	}
 	d->monitor_wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	pthread_mutex_lock(&d->lock);
-	bool loaded = db_instances_load(d->db, load_one, d, err, sizeof(err));
+	bool loaded = daemon_load_instances(d, err, sizeof(err));
 	pthread_mutex_unlock(&d->lock);
 	if (!loaded) {
 		log_error("%s", err);

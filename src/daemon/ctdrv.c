@@ -45,7 +45,10 @@ static json_t *engine_spec(const struct instance *in)
 	return j;
 }
 
-bool ctdrv_start(struct daemon *d, struct instance *in, char *err, size_t errlen)
+static void ctdrv_refresh(struct daemon *d, struct instance *in);
+
+static bool ctdrv_start(struct daemon *d, struct instance *in, const struct vm_start *how, char *err,
+                        size_t errlen)
 {
 	char spec[PATH_MAX];
 	inst_path(d, in, "container.json", spec, sizeof(spec));
@@ -112,7 +115,7 @@ bool ctdrv_start(struct daemon *d, struct instance *in, char *err, size_t errlen
 	return true;
 }
 
-bool ctdrv_stop(struct daemon *d, struct instance *in, unsigned timeout_s, char *err, size_t errlen)
+static bool ctdrv_stop(struct daemon *d, struct instance *in, unsigned timeout_s, char *err, size_t errlen)
 {
 	pthread_mutex_lock(&d->lock);
 	in->state = ST_STOPPING;
@@ -125,7 +128,7 @@ bool ctdrv_stop(struct daemon *d, struct instance *in, unsigned timeout_s, char 
 	return ok;
 }
 
-bool ctdrv_pause(struct daemon *d, struct instance *in, bool pause, char *err, size_t errlen)
+static bool ctdrv_pause(struct daemon *d, struct instance *in, bool pause, char *err, size_t errlen)
 {
 	bool ok = ct_pause(in->def.name, pause, err, errlen);
 	pthread_mutex_lock(&d->lock);
@@ -135,7 +138,7 @@ bool ctdrv_pause(struct daemon *d, struct instance *in, bool pause, char *err, s
 	return ok;
 }
 
-bool ctdrv_apply_limits(struct daemon *d, struct instance *in, char *err, size_t errlen)
+static bool ctdrv_apply_limits(struct daemon *d, struct instance *in, char *err, size_t errlen)
 {
 	struct ct_spec s;
 	struct ct_runtime rt;
@@ -149,12 +152,21 @@ bool ctdrv_apply_limits(struct daemon *d, struct instance *in, char *err, size_t
 	return cg_set_limits(&rt.cg, &cl, err, errlen);
 }
 
-json_t *ctdrv_stats(struct daemon *d, struct instance *in, char *err, size_t errlen)
+static json_t *ctdrv_stats(struct daemon *d, struct instance *in, struct inst_usage *u, char *err,
+                           size_t errlen)
 {
-	return ct_stats_json(in->def.name, err, errlen);
+	json_t *raw = ct_stats_json(in->def.name, err, errlen);
+	if (!raw) return NULL;
+#define GET(k) (uint64_t) json_integer_value(json_object_get(raw, k))
+	u->cpu_ns = GET("cpu_ns"), u->memory_bytes = GET("memory_bytes");
+	u->disk_read_bytes = GET("io_read_bytes"), u->disk_write_bytes = GET("io_write_bytes");
+	u->disk_read_ops = GET("io_read_ops"), u->disk_write_ops = GET("io_write_ops");
+	u->net_rx_bytes = GET("net_rx_bytes"), u->net_tx_bytes = GET("net_tx_bytes");
+#undef GET
+	return raw;
 }
 
-bool ctdrv_remove(struct daemon *d, struct instance *in, char *err, size_t errlen)
+static bool ctdrv_remove(struct daemon *d, struct instance *in, char *err, size_t errlen)
 {
 	struct ct_spec s;
 	struct ct_runtime rt;
@@ -164,7 +176,8 @@ bool ctdrv_remove(struct daemon *d, struct instance *in, char *err, size_t errle
 	return ct_remove(in->def.name, true, err, errlen);
 }
 
-void ctdrv_console_socket(const struct instance *in, char *buf, size_t len)
+/* The terminal init has as its console; its supervisor serves it. */
+static void ctdrv_console_socket(struct daemon *d, const struct instance *in, char *buf, size_t len)
 {
 	char dir[PATH_MAX];
 	if (!ct_dir(in->def.name, dir, sizeof(dir))) dir[0] = 0;
@@ -185,7 +198,7 @@ static void record_key(const struct instance *in, uint64_t key[3])
 	key[2] = (uint64_t)st.st_mtim.tv_sec * 1000000000u + (uint64_t)st.st_mtim.tv_nsec;
 }
 
-bool ctdrv_current(struct daemon *d, struct instance *in)
+static bool ctdrv_current(struct daemon *d, struct instance *in)
 {
 	(void)d;
 	uint64_t key[3];
@@ -201,7 +214,7 @@ static void unwatch(struct instance *in)
 	in->pidfd = -1;
 }
 
-void ctdrv_refresh(struct daemon *d, struct instance *in)
+static void ctdrv_refresh(struct daemon *d, struct instance *in)
 {
 	struct ct_spec s;
 	struct ct_runtime rt;
@@ -236,10 +249,36 @@ void ctdrv_refresh(struct daemon *d, struct instance *in)
 	}
 }
 
-void ctdrv_exited(struct daemon *d, struct instance *in)
+static void ctdrv_exited(struct daemon *d, struct instance *in)
 {
 	unwatch(in);
 	if (in->busy) return; /* the operation under way refreshes when it ends */
 	ctdrv_refresh(d, in);
 	daemon_save_runtime(d, in);
 }
+
+static void ctdrv_console_log(struct daemon *d, const struct instance *in, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s/containers/%s/console.log", d->state_dir, in->def.name);
+}
+
+/* Reads the engine's record again unless it is unchanged (or an operation holds the instance and
+ * refreshes when it ends). */
+static void ctdrv_refresh_if_stale(struct daemon *d, struct instance *in)
+{
+	if (!in->busy && !ctdrv_current(d, in)) ctdrv_refresh(d, in);
+}
+
+const struct inst_driver ct_driver = {
+    .start = ctdrv_start,
+    .stop = ctdrv_stop,
+    .pause = ctdrv_pause,
+    .apply_limits = ctdrv_apply_limits,
+    .stats = ctdrv_stats,
+    .remove = ctdrv_remove,
+    .console_socket = ctdrv_console_socket,
+    .console_log = ctdrv_console_log,
+    .exited = ctdrv_exited,
+    .adopt = ctdrv_refresh,
+    .refresh = ctdrv_refresh_if_stale,
+};

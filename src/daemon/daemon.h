@@ -88,5 +88,7 @@ void inst_path(struct daemon *d, const struct instance *in, const char *file, ch
 void daemon_wake_monitor(struct daemon *d);
 /* Brings an instance's state up to date (containers: from the engine's record). Lock held. */
 void daemon_refresh(struct daemon *d, struct instance *in);
+/* Loads every instance the database records and lets its driver adopt it (lock held). */
+bool daemon_load_instances(struct daemon *d, char *err, size_t errlen);
 
 #endif

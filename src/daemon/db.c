@@ -138,16 +138,27 @@ static int run(sqlite3_stmt *st)
 	return rc;
 }
 
-bool db_instance_insert(struct db *db, const struct db_instance *in, char *err, size_t errlen)
+/* The last statement failed because a key it inserts is taken (not another constraint). */
+static bool key_taken(struct db *db, int rc)
 {
+	int ext = sqlite3_extended_errcode(db->h);
+	return rc == SQLITE_CONSTRAINT &&
+	       (ext == SQLITE_CONSTRAINT_PRIMARYKEY || ext == SQLITE_CONSTRAINT_UNIQUE);
+}
+
+bool db_instance_insert(struct db *db, const struct db_instance *in, struct error *e)
+{
+	char *err = e->msg;
+	size_t errlen = sizeof(e->msg);
+	e->code = ERR_INTERNAL;
 	if (!exec(db, "BEGIN IMMEDIATE", err, errlen)) return false;
 	int rc = run(prepare(db, "INSERT INTO instances VALUES(?,?,?,?,?)", "sssbi", in->name, in->type,
 	                     in->definition, (int)in->autostart, in->created_at));
 	if (rc == SQLITE_DONE)
 		rc = run(prepare(db, "INSERT INTO runtime(name, state) VALUES(?, 'stopped')", "s", in->name));
 	if (rc != SQLITE_DONE) {
-		if (rc == SQLITE_CONSTRAINT)
-			snprintf(err, errlen, "an instance named '%s' exists", in->name);
+		if (key_taken(db, rc))
+			err_set(e, ERR_EXISTS, "an instance named '%s' exists", in->name);
 		else
 			fail(db, "cannot add the instance", err, errlen);
 		char ignore[64];
@@ -264,15 +275,13 @@ bool db_snapshots_list(struct db *db, const char *instance,
 	return each_named_path(db, st, fn, opaque, "cannot read snapshots", err, errlen);
 }
 
-bool db_pool_insert(struct db *db, const char *name, const char *path, int64_t created_at, char *err,
-                    size_t errlen)
+bool db_pool_insert(struct db *db, const char *name, const char *path, int64_t created_at, struct error *e)
 {
 	int rc = run(prepare(db, "INSERT INTO pools VALUES(?,?,?)", "ssi", name, path, created_at));
-	if (rc == SQLITE_CONSTRAINT) {
-		snprintf(err, errlen, "a storage pool named '%s' or at '%s' exists", name, path);
-		return false;
-	}
-	return rc == SQLITE_DONE || fail(db, "cannot record the storage pool", err, errlen);
+	if (key_taken(db, rc))
+		return err_set(e, ERR_EXISTS, "a storage pool named '%s' or at '%s' exists", name, path);
+	e->code = ERR_INTERNAL;
+	return rc == SQLITE_DONE || fail(db, "cannot record the storage pool", e->msg, sizeof(e->msg));
 }
 
 bool db_pool_delete(struct db *db, const char *name, char *err, size_t errlen)

@@ -9,6 +9,8 @@
 #ifndef CLOISON_DAEMON_DB_H
 #define CLOISON_DAEMON_DB_H
 
+#include "util/error.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -37,7 +39,7 @@ void db_close(struct db *db);
 int db_schema_version(struct db *db);
 
 /* Adds an instance and its runtime row in one transaction; fails (err says "exists") on a taken name. */
-bool db_instance_insert(struct db *db, const struct db_instance *in, char *err, size_t errlen);
+bool db_instance_insert(struct db *db, const struct db_instance *in, struct error *e);
 bool db_instance_update(struct db *db, const char *name, const char *definition, bool autostart, char *err,
                         size_t errlen);
 bool db_runtime_save(struct db *db, const char *name, const struct db_runtime *rt, char *err, size_t errlen);
@@ -56,8 +58,7 @@ bool db_snapshots_list(struct db *db, const char *instance,
                        void *opaque, char *err, size_t errlen);
 
 /* Storage pools: a name for a directory of volumes (the volumes are the image files in it). */
-bool db_pool_insert(struct db *db, const char *name, const char *path, int64_t created_at, char *err,
-                    size_t errlen);
+bool db_pool_insert(struct db *db, const char *name, const char *path, int64_t created_at, struct error *e);
 bool db_pool_delete(struct db *db, const char *name, char *err, size_t errlen);
 bool db_pools_list(struct db *db,
                    void (*fn)(void *opaque, const char *name, const char *path, int64_t created_at),

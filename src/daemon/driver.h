@@ -21,43 +21,55 @@ struct vm_start {
 	const char *listen;
 	unsigned wait_s;
 };
-bool vmdrv_start(struct daemon *d, struct instance *in, const struct vm_start *how, char *err, size_t errlen);
-bool vmdrv_stop(struct daemon *d, struct instance *in, unsigned timeout_s, char *err, size_t errlen);
-bool vmdrv_pause(struct daemon *d, struct instance *in, bool pause, char *err, size_t errlen);
-/* Applies the definition's emulator-side limits (CPU cap, instructions/s, disk and NIC rates). */
-bool vmdrv_apply_limits(struct daemon *d, struct instance *in, char *err, size_t errlen);
-/* The VM process's /vm/stats (NULL with err set). */
-json_t *vmdrv_stats(struct daemon *d, struct instance *in, char *err, size_t errlen);
-/* Saves memory and device state to dir and copies the disks beside it; the VM runs on after. */
+
+/* What an instance has used, in the same units for every kind. */
+struct inst_usage {
+	uint64_t cpu_ns, memory_bytes;
+	uint64_t disk_read_bytes, disk_write_bytes, disk_read_ops, disk_write_ops;
+	uint64_t net_rx_bytes, net_tx_bytes;
+	bool has_instructions; /* VMs count the guest's instructions */
+	uint64_t instructions;
+};
+
+/* One kind of instance. The daemon calls these without knowing which kind it holds. */
+struct inst_driver {
+	/* Starts it (how: VMs only; containers ignore it). */
+	bool (*start)(struct daemon *d, struct instance *in, const struct vm_start *how, char *err,
+	              size_t errlen);
+	bool (*stop)(struct daemon *d, struct instance *in, unsigned timeout_s, char *err, size_t errlen);
+	bool (*pause)(struct daemon *d, struct instance *in, bool pause, char *err, size_t errlen);
+	/* Applies the definition's limits to the running instance. */
+	bool (*apply_limits)(struct daemon *d, struct instance *in, char *err, size_t errlen);
+	/* Fills *u and returns the engine's own figures (NULL with err set). */
+	json_t *(*stats)(struct daemon *d, struct instance *in, struct inst_usage *u, char *err,
+	                 size_t errlen);
+	/* Drops what the engine keeps of a stopped instance being deleted. */
+	bool (*remove)(struct daemon *d, struct instance *in, char *err, size_t errlen);
+	/* The unix socket of its console, and the file its console output goes to. */
+	void (*console_socket)(struct daemon *d, const struct instance *in, char *buf, size_t len);
+	void (*console_log)(struct daemon *d, const struct instance *in, char *buf, size_t len);
+	/* The lock is held for the ones below. The process behind pidfd ended: record how. */
+	void (*exited)(struct daemon *d, struct instance *in);
+	/* After a daemon restart: takes a still-running instance back under watch, or records that it
+	 * ended. */
+	void (*adopt)(struct daemon *d, struct instance *in);
+	/* Brings the recorded state up to date when it may have changed behind the daemon's back. */
+	void (*refresh)(struct daemon *d, struct instance *in);
+};
+
+extern const struct inst_driver vm_driver, ct_driver;
+static inline const struct inst_driver *inst_driver(const struct instance *in)
+{
+	return in->def.type == INST_VM ? &vm_driver : &ct_driver;
+}
+
+/* What only VMs do. Saves memory and device state to dir and copies the disks beside it; the VM runs on
+ * after. */
 bool vmdrv_snapshot(struct daemon *d, struct instance *in, const char *dir, char *err, size_t errlen);
 /* Copies a snapshot's disks back over the instance's (stopped) disks. */
 bool vmdrv_restore_disks(struct daemon *d, struct instance *in, const char *dir, char *err, size_t errlen);
 /* Live migration to HOST:PORT: a `cloison run --incoming` or a cloisond instance receiving. */
 bool vmdrv_migrate(struct daemon *d, struct instance *in, const char *to, char *err, size_t errlen);
-/* The process behind pidfd ended: record how (lock held). */
-void vmdrv_exited(struct daemon *d, struct instance *in);
-/* After a daemon restart: takes a still-running VM process back under watch, or records that it
- * ended (lock held). */
-void vmdrv_adopt(struct daemon *d, struct instance *in);
-/* The control and console sockets. */
-void vmdrv_socket(struct daemon *d, const struct instance *in, const char *kind, char *buf, size_t len);
-
-bool ctdrv_start(struct daemon *d, struct instance *in, char *err, size_t errlen);
-/* The socket of the container's console (its supervisor serves it). */
-void ctdrv_console_socket(const struct instance *in, char *buf, size_t len);
-bool ctdrv_stop(struct daemon *d, struct instance *in, unsigned timeout_s, char *err, size_t errlen);
-bool ctdrv_pause(struct daemon *d, struct instance *in, bool pause, char *err, size_t errlen);
-bool ctdrv_apply_limits(struct daemon *d, struct instance *in, char *err, size_t errlen);
-json_t *ctdrv_stats(struct daemon *d, struct instance *in, char *err, size_t errlen);
-/* Drops the engine's record (the container is stopped). */
-bool ctdrv_remove(struct daemon *d, struct instance *in, char *err, size_t errlen);
-/* Reads the state from the engine's record and watches a running init's pidfd (lock held). */
-void ctdrv_refresh(struct daemon *d, struct instance *in);
-/* Whether the state read last is still current: the engine's record is unchanged and init has not
- * ended (one stat; lock held). */
-bool ctdrv_current(struct daemon *d, struct instance *in);
-/* Init's pidfd fired: re-reads the record (lock held). */
-void ctdrv_exited(struct daemon *d, struct instance *in);
 
 /* Converts limits to the cgroup form. */
 struct cg_limits inst_cg_limits(const struct inst_limits *l);

@@ -48,7 +48,7 @@ static void create_network(json_t *body, struct http_response *r)
 	                   "type", &p.type, "subnet", &p.subnet, "dhcp", &p.dhcp, "bridge", &p.bridge,
 	                   "hostfwd", &fwd))
 		return api_fail(
-		    r, 400,
+		    r, ERR_INVALID,
 		    "expected {\"name\": NAME, \"type\": \"nat\"|\"internal\"|\"host-only\"|\"bridge\", "
 		    "\"subnet\": \"A.B.C.D/N\", \"dhcp\": \"on\"|\"off\", \"bridge\": HOSTBRIDGE, "
 		    "\"hostfwd\": [RULE...]}: %s",
@@ -57,21 +57,22 @@ static void create_network(json_t *body, struct http_response *r)
 		size_t i;
 		json_t *v;
 		if (!json_is_array(fwd) || json_array_size(fwd) > NET_MAX_HOSTFWD)
-			return api_fail(r, 400, "hostfwd must be an array of at most %d rules",
+			return api_fail(r, ERR_INVALID, "hostfwd must be an array of at most %d rules",
 			                NET_MAX_HOSTFWD);
 		json_array_foreach(fwd, i, v)
 		{
-			if (!json_is_string(v)) return api_fail(r, 400, "hostfwd[%zu] must be a string", i);
+			if (!json_is_string(v))
+				return api_fail(r, ERR_INVALID, "hostfwd[%zu] must be a string", i);
 			p.hostfwd[p.nhostfwd++] = json_string_value(v);
 		}
 	}
 	struct netobj o;
 	char err[512];
-	if (!netobj_build(&p, &o, err, sizeof(err))) return api_fail(r, 400, "%s", err);
-	if (!netobj_create(&o, err, sizeof(err)))
-		return api_fail(r, strstr(err, "exists") ? 409 : 500, "%s", err);
+	if (!netobj_build(&p, &o, err, sizeof(err))) return api_fail(r, ERR_INVALID, "%s", err);
+	struct error e;
+	if (!netobj_create(&o, &e)) return api_fail_error(r, &e);
 	json_t *j = network_json(&o);
-	if (!j) return api_fail(r, 500, "out of memory");
+	if (!j) return api_fail(r, ERR_INTERNAL, "out of memory");
 	api_reply(r, 201, j);
 }
 
@@ -82,7 +83,7 @@ void api_networks(struct daemon *d, const char *method, char **seg, int n, json_
 	char err[512];
 	if (n == 2) {
 		if (!strcmp(method, "POST")) return create_network(body, r);
-		if (!get) return api_fail(r, 405, "/v1/networks takes GET or POST");
+		if (!get) return api_fail(r, ERR_METHOD, "/v1/networks takes GET or POST");
 		size_t k = 0;
 		char **names = netobj_list(&k, err, sizeof(err));
 		json_t *a = json_array();
@@ -96,26 +97,26 @@ void api_networks(struct daemon *d, const char *method, char **seg, int n, json_
 		if (names) netobj_free_names(names, k);
 		return api_reply(r, 200, a);
 	}
-	if (n != 3) return api_fail(r, 404, "no such endpoint (see docs/api.md)");
+	if (n != 3) return api_fail(r, ERR_NOT_FOUND, "no such endpoint (see docs/api.md)");
 	struct netobj o;
 	if (!netobj_load(seg[2], &o, err, sizeof(err)))
-		return api_fail(r, 404, "no network named '%.80s'", seg[2]);
+		return api_fail(r, ERR_NOT_FOUND, "no network named '%.80s'", seg[2]);
 	if (get) {
 		json_t *j = network_json(&o);
-		if (!j) return api_fail(r, 500, "out of memory");
+		if (!j) return api_fail(r, ERR_INTERNAL, "out of memory");
 		json_object_set_new(j, "used_by", network_users(d, o.name));
 		return api_reply(r, 200, j);
 	}
-	if (strcmp(method, "DELETE")) return api_fail(r, 405, "/v1/networks/NAME takes GET or DELETE");
+	if (strcmp(method, "DELETE")) return api_fail(r, ERR_METHOD, "/v1/networks/NAME takes GET or DELETE");
 	json_t *users = network_users(d, o.name);
 	if (json_array_size(users)) {
 		char *list = json_dumps(users, JSON_COMPACT);
-		api_fail(r, 409, "network '%s' is used by %s", o.name, list ? list : "instances");
+		api_fail(r, ERR_BUSY, "network '%s' is used by %s", o.name, list ? list : "instances");
 		free(list);
 		json_decref(users);
 		return;
 	}
 	json_decref(users);
-	if (!netobj_remove(o.name, err, sizeof(err))) return api_fail(r, 500, "%s", err);
+	if (!netobj_remove(o.name, err, sizeof(err))) return api_fail(r, ERR_INTERNAL, "%s", err);
 	api_reply(r, 200, json_pack("{s:s, s:b}", "name", o.name, "removed", 1));
 }

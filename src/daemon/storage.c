@@ -50,10 +50,10 @@ static bool pool_get(struct daemon *d, const char *name, struct pool *p, struct 
 	memset(p, 0, sizeof(*p));
 	snprintf(p->name, sizeof(p->name), "%.63s", name);
 	if (!db_pools_list(d->db, find_pool, p, err, sizeof(err))) {
-		api_fail(r, 500, "%s", err);
+		api_fail(r, ERR_INTERNAL, "%s", err);
 		return false;
 	}
-	if (!p->found) api_fail(r, 404, "no storage pool named '%.80s'", name);
+	if (!p->found) api_fail(r, ERR_NOT_FOUND, "no storage pool named '%.80s'", name);
 	return p->found;
 }
 
@@ -197,7 +197,10 @@ bool storage_init(struct daemon *d, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot create %.300s: %s", p.path, strerror(errno));
 		return false;
 	}
-	return db_pool_insert(d->db, "default", p.path, (int64_t)time(NULL), err, errlen);
+	struct error e;
+	if (db_pool_insert(d->db, "default", p.path, (int64_t)time(NULL), &e)) return true;
+	snprintf(err, errlen, "%s", e.msg);
+	return false;
 }
 
 static void create_pool(struct daemon *d, json_t *body, struct http_response *r)
@@ -205,16 +208,17 @@ static void create_pool(struct daemon *d, json_t *body, struct http_response *r)
 	const char *name = NULL, *path = NULL;
 	json_error_t je;
 	if (json_unpack_ex(body, &je, JSON_STRICT, "{s:s, s:s}", "name", &name, "path", &path))
-		return api_fail(r, 400, "expected {\"name\": NAME, \"path\": \"/absolute/directory\"}: %s",
-		                je.text);
-	if (!inst_name_valid(name)) return api_fail(r, 400, "invalid pool name '%.80s'", name);
+		return api_fail(r, ERR_INVALID,
+		                "expected {\"name\": NAME, \"path\": \"/absolute/directory\"}: %s", je.text);
+	if (!inst_name_valid(name)) return api_fail(r, ERR_INVALID, "invalid pool name '%.80s'", name);
 	if (path[0] != '/' || strlen(path) >= PATH_MAX - 80)
-		return api_fail(r, 400, "path must be an absolute directory path");
-	char err[512], real[PATH_MAX];
-	if (!mkdir_p(path, 0700)) return api_fail(r, 400, "cannot create %.300s: %s", path, strerror(errno));
-	if (!realpath(path, real)) return api_fail(r, 400, "%.300s: %s", path, strerror(errno));
-	if (!db_pool_insert(d->db, name, real, (int64_t)time(NULL), err, sizeof(err)))
-		return api_fail(r, strstr(err, "exists") ? 409 : 500, "%s", err);
+		return api_fail(r, ERR_INVALID, "path must be an absolute directory path");
+	char real[PATH_MAX];
+	if (!mkdir_p(path, 0700))
+		return api_fail(r, ERR_INVALID, "cannot create %.300s: %s", path, strerror(errno));
+	if (!realpath(path, real)) return api_fail(r, ERR_INVALID, "%.300s: %s", path, strerror(errno));
+	struct error e;
+	if (!db_pool_insert(d->db, name, real, (int64_t)time(NULL), &e)) return api_fail_error(r, &e);
 	json_t *a = json_array();
 	pool_entry(a, name, real, (int64_t)time(NULL));
 	api_reply(r, 201, json_incref(json_array_get(a, 0)));
@@ -223,12 +227,12 @@ static void create_pool(struct daemon *d, json_t *body, struct http_response *r)
 
 static void delete_pool(struct daemon *d, const struct pool *p, struct http_response *r)
 {
-	if (!strcmp(p->name, "default")) return api_fail(r, 409, "the default pool stays");
+	if (!strcmp(p->name, "default")) return api_fail(r, ERR_BUSY, "the default pool stays");
 	char **names, err[256];
 	size_t n = list_volume_names(p->path, &names);
 	free_names(names, n);
-	if (n) return api_fail(r, 409, "pool '%s' holds %zu volume(s): remove them first", p->name, n);
-	if (!db_pool_delete(d->db, p->name, err, sizeof(err))) return api_fail(r, 500, "%s", err);
+	if (n) return api_fail(r, ERR_BUSY, "pool '%s' holds %zu volume(s): remove them first", p->name, n);
+	if (!db_pool_delete(d->db, p->name, err, sizeof(err))) return api_fail(r, ERR_INTERNAL, "%s", err);
 	rmdir(p->path); /* only if empty of anything else too */
 	api_reply(r, 200, json_pack("{s:s, s:b}", "name", p->name, "removed", 1));
 }
@@ -240,7 +244,7 @@ static bool resolve_source(struct daemon *d, const char *src, char *out, size_t 
 {
 	if (src[0] == '/') {
 		if (access(src, R_OK)) {
-			api_fail(r, 400, "source '%.300s': %s", src, strerror(errno));
+			api_fail(r, ERR_INVALID, "source '%.300s': %s", src, strerror(errno));
 			return false;
 		}
 		snprintf(out, len, "%s", src);
@@ -249,7 +253,7 @@ static bool resolve_source(struct daemon *d, const char *src, char *out, size_t 
 	char pool[INST_NAME_MAX + 1];
 	const char *slash = strchr(src, '/');
 	if (!slash || slash - src > INST_NAME_MAX || !inst_name_valid(slash + 1)) {
-		api_fail(r, 400, "a source is \"POOL/VOLUME\" or an absolute path, not '%.80s'", src);
+		api_fail(r, ERR_INVALID, "a source is \"POOL/VOLUME\" or an absolute path, not '%.80s'", src);
 		return false;
 	}
 	snprintf(pool, sizeof(pool), "%.*s", (int)(slash - src), src);
@@ -257,7 +261,7 @@ static bool resolve_source(struct daemon *d, const char *src, char *out, size_t 
 	if (!pool_get(d, pool, &p, r)) return false;
 	int k = snprintf(out, len, "%s/%s", p.path, slash + 1);
 	if (k < 0 || (size_t)k >= len || access(out, R_OK)) {
-		api_fail(r, 404, "no volume '%.80s' in pool '%s'", slash + 1, pool);
+		api_fail(r, ERR_NOT_FOUND, "no volume '%.80s' in pool '%s'", slash + 1, pool);
 		return false;
 	}
 	return true;
@@ -324,15 +328,15 @@ static void start_copy(struct daemon *d, const struct pool *p, const char *name,
 	char src[PATH_MAX], err[512];
 	if (!resolve_source(d, source, src, sizeof(src), r)) return;
 	const char *sfmt = source[0] == '/' ? block_probe_format(src, err, sizeof(err)) : volume_format(src);
-	if (!sfmt) return api_fail(r, 400, "source: %s", err);
+	if (!sfmt) return api_fail(r, ERR_INVALID, "source: %s", err);
 	if (!image_format_native(sfmt))
-		return api_fail(r, 400, "source is a %s image: import it with `cloison disk convert` first",
-		                sfmt);
+		return api_fail(r, ERR_INVALID,
+		                "source is a %s image: import it with `cloison disk convert` first", sfmt);
 	struct copy_job *j = calloc(1, sizeof(*j));
 	struct op *op = j ? op_new(d, "copy", "") : NULL;
 	if (!op) {
 		free(j);
-		return api_fail(r, 500, "out of memory");
+		return api_fail(r, ERR_INTERNAL, "out of memory");
 	}
 	snprintf(op->resource, sizeof(op->resource), "storage-pools/%s/volumes/%s", p->name, name);
 	*j = (struct copy_job){.d = d, .op = op, .o = *o}; /* o's strings are constants */
@@ -345,7 +349,7 @@ static void start_copy(struct daemon *d, const struct pool *p, const char *name,
 		snprintf(op->error, sizeof(op->error), "cannot start a thread");
 		op->finished_at = (int64_t)time(NULL);
 		free(j);
-		return api_fail(r, 500, "cannot start a thread");
+		return api_fail(r, ERR_INTERNAL, "cannot start a thread");
 	}
 	api_reply(r, 202, json_pack("{s:o}", "operation", op_json(op)));
 }
@@ -359,51 +363,53 @@ static void create_volume(struct daemon *d, const struct pool *p, json_t *body, 
 	                   "size", &size_j, "format", &format, "backing", &backing, "source", &source,
 	                   "preallocation", &prealloc))
 		return api_fail(
-		    r, 400,
+		    r, ERR_INVALID,
 		    "expected {\"name\": VOLUME, \"size\": SIZE, \"format\": \"raw\"|\"qcow2\", "
 		    "\"backing\": \"POOL/VOLUME\", \"source\": \"POOL/VOLUME\", \"preallocation\": "
 		    "\"off\"|\"falloc\"|\"full\"}: %s",
 		    je.text);
-	if (!inst_name_valid(name)) return api_fail(r, 400, "invalid volume name '%.80s'", name);
+	if (!inst_name_valid(name)) return api_fail(r, ERR_INVALID, "invalid volume name '%.80s'", name);
 	const char *fmt = volume_format(name);
 	if (format && strcmp(format, fmt))
 		return api_fail(
-		    r, 400,
+		    r, ERR_INVALID,
 		    "a volume's format follows its name: qcow2 volumes end in .qcow2, raw ones do not "
 		    "('%s' would be %s)",
 		    name, fmt);
 	if (prealloc && !strcmp(prealloc_name(prealloc), "?"))
-		return api_fail(r, 400, "preallocation must be off, falloc or full");
+		return api_fail(r, ERR_INVALID, "preallocation must be off, falloc or full");
 	uint64_t size = 0;
 	if (size_j &&
 	    !(json_is_integer(size_j) && json_integer_value(size_j) > 0 &&
 	      (size = (uint64_t)json_integer_value(size_j))) &&
 	    !(json_is_string(size_j) && parse_disk_size(json_string_value(size_j), &size) && size))
-		return api_fail(r, 400, "size must be a positive number of bytes or a string like \"10G\"");
-	if (size > (1ULL << 50)) return api_fail(r, 400, "size is too large (at most 1 PiB)");
+		return api_fail(r, ERR_INVALID,
+		                "size must be a positive number of bytes or a string like \"10G\"");
+	if (size > (1ULL << 50)) return api_fail(r, ERR_INVALID, "size is too large (at most 1 PiB)");
 	if (source && (backing || size))
-		return api_fail(r, 400,
+		return api_fail(r, ERR_INVALID,
 		                "a copy (source) takes its size from the source and has no backing file");
 	if (!source && !backing && !size)
-		return api_fail(r, 400, "give a size, a backing volume or a source");
+		return api_fail(r, ERR_INVALID, "give a size, a backing volume or a source");
 	char dst[PATH_MAX + 100];
 	snprintf(dst, sizeof(dst), "%s/%s", p->path, name);
-	if (!access(dst, F_OK)) return api_fail(r, 409, "pool '%s' has a volume named '%s'", p->name, name);
+	if (!access(dst, F_OK))
+		return api_fail(r, ERR_EXISTS, "pool '%s' has a volume named '%s'", p->name, name);
 	struct image_create_opts o = {.format = fmt, .size = size, .prealloc = prealloc_name(prealloc)};
 	char err[1024], bpath[PATH_MAX];
 	if (source) return start_copy(d, p, name, source, &o, r);
 	if (backing) {
 		if (strcmp(fmt, "qcow2"))
-			return api_fail(r, 400, "only qcow2 volumes (*.qcow2) have a backing file");
+			return api_fail(r, ERR_INVALID, "only qcow2 volumes (*.qcow2) have a backing file");
 		if (!resolve_source(d, backing, bpath, sizeof(bpath), r)) return;
 		/* Within one pool the link is relative, so the pool's directory can move. */
 		size_t pl = strlen(p->name);
 		o.backing = !strncmp(backing, p->name, pl) && backing[pl] == '/' ? backing + pl + 1 : bpath;
 		o.backing_format = backing[0] == '/' ? NULL : volume_format(bpath);
 	}
-	if (image_create(dst, &o, NULL, NULL, err, sizeof(err))) return api_fail(r, 400, "%s", err);
+	if (image_create(dst, &o, NULL, NULL, err, sizeof(err))) return api_fail(r, ERR_INVALID, "%s", err);
 	json_t *j = volume_json(d, p->name, p->path, name, err, sizeof(err));
-	if (!j) return api_fail(r, 500, "%s", err);
+	if (!j) return api_fail(r, ERR_INTERNAL, "%s", err);
 	api_reply(r, 201, j);
 }
 
@@ -418,12 +424,12 @@ static void delete_volume(struct daemon *d, const struct pool *p, const char *na
 	if (json_array_size(users)) {
 		char *list = json_dumps(users, JSON_COMPACT);
 		json_decref(users);
-		api_fail(r, 409, "volume '%s' is in use by %s", name, list ? list : "others");
+		api_fail(r, ERR_BUSY, "volume '%s' is in use by %s", name, list ? list : "others");
 		free(list);
 		return;
 	}
 	json_decref(users);
-	if (unlink(path)) return api_fail(r, 500, "cannot remove %s: %s", path, strerror(errno));
+	if (unlink(path)) return api_fail(r, ERR_INTERNAL, "cannot remove %s: %s", path, strerror(errno));
 	api_reply(r, 200, json_pack("{s:s, s:s, s:b}", "pool", p->name, "name", name, "removed", 1));
 }
 
@@ -437,12 +443,12 @@ void api_storage(struct daemon *d, const char *method, char **seg, int n, json_t
 			json_t *a = json_array();
 			if (!db_pools_list(d->db, pool_entry, a, err, sizeof(err))) {
 				json_decref(a);
-				return api_fail(r, 500, "%s", err);
+				return api_fail(r, ERR_INTERNAL, "%s", err);
 			}
 			return api_reply(r, 200, a);
 		}
 		if (post) return create_pool(d, body, r);
-		return api_fail(r, 405, "/v1/storage-pools takes GET or POST");
+		return api_fail(r, ERR_METHOD, "/v1/storage-pools takes GET or POST");
 	}
 	struct pool p;
 	if (!pool_get(d, seg[2], &p, r)) return;
@@ -455,12 +461,13 @@ void api_storage(struct daemon *d, const char *method, char **seg, int n, json_t
 			return;
 		}
 		if (del) return delete_pool(d, &p, r);
-		return api_fail(r, 405, "/v1/storage-pools/NAME takes GET or DELETE");
+		return api_fail(r, ERR_METHOD, "/v1/storage-pools/NAME takes GET or DELETE");
 	}
-	if (strcmp(seg[3], "volumes") || n > 5) return api_fail(r, 404, "no such endpoint (see docs/api.md)");
+	if (strcmp(seg[3], "volumes") || n > 5)
+		return api_fail(r, ERR_NOT_FOUND, "no such endpoint (see docs/api.md)");
 	if (n == 4) {
 		if (post) return create_volume(d, &p, body, r);
-		if (!get) return api_fail(r, 405, "/v1/storage-pools/NAME/volumes takes GET or POST");
+		if (!get) return api_fail(r, ERR_METHOD, "/v1/storage-pools/NAME/volumes takes GET or POST");
 		char **names;
 		size_t k = list_volume_names(p.path, &names);
 		json_t *a = json_array();
@@ -479,12 +486,12 @@ void api_storage(struct daemon *d, const char *method, char **seg, int n, json_t
 	snprintf(path, sizeof(path), "%s/%s", p.path, vol);
 	struct stat st;
 	if (!inst_name_valid(vol) || lstat(path, &st) || !S_ISREG(st.st_mode))
-		return api_fail(r, 404, "no volume '%.80s' in pool '%s'", vol, p.name);
+		return api_fail(r, ERR_NOT_FOUND, "no volume '%.80s' in pool '%s'", vol, p.name);
 	if (get) {
 		json_t *v = volume_json(d, p.name, p.path, vol, err, sizeof(err));
-		if (!v) return api_fail(r, 422, "%s", err);
+		if (!v) return api_fail(r, ERR_UNREADABLE, "%s", err);
 		return api_reply(r, 200, v);
 	}
 	if (del) return delete_volume(d, &p, vol, r);
-	api_fail(r, 405, "/v1/storage-pools/NAME/volumes/VOLUME takes GET or DELETE");
+	api_fail(r, ERR_METHOD, "/v1/storage-pools/NAME/volumes/VOLUME takes GET or DELETE");
 }

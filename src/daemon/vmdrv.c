@@ -13,7 +13,7 @@
 #include "container/ct_state.h"
 #include "util/fs.h"
 #include "util/log.h"
-#include "vm/http.h"
+#include "http/http.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -30,9 +30,10 @@
 #include <time.h>
 #include <unistd.h>
 
-void vmdrv_socket(struct daemon *d, const struct instance *in, const char *kind, char *buf, size_t len)
+/* RUN_DIR/NAME.KIND; "" when that does not fit (connecting to it then fails with a clear error). */
+static void vmdrv_socket(struct daemon *d, const struct instance *in, const char *kind, char *buf, size_t len)
 {
-	snprintf(buf, len, "%s/%s.%s", d->run_dir, in->def.name, kind);
+	if ((size_t)snprintf(buf, len, "%s/%s.%s", d->run_dir, in->def.name, kind) >= len) buf[0] = 0;
 }
 
 /* One request to the VM's control socket; the answer's JSON in *out (NULL: not wanted). */
@@ -84,7 +85,10 @@ static void log_tail(const char *path, char *buf, size_t len)
 	if (last) memmove(buf, last + 1, strlen(last + 1) + 1);
 }
 
-bool vmdrv_start(struct daemon *d, struct instance *in, const struct vm_start *how, char *err, size_t errlen)
+static bool vmdrv_apply_limits(struct daemon *d, struct instance *in, char *err, size_t errlen);
+
+static bool vmdrv_start(struct daemon *d, struct instance *in, const struct vm_start *how, char *err,
+                        size_t errlen)
 {
 	const char *restore_dir = how->restore_dir, *listen = how->listen;
 	const struct inst_def *def = &in->def;
@@ -256,7 +260,7 @@ fail_cg:
 	return false;
 }
 
-bool vmdrv_apply_limits(struct daemon *d, struct instance *in, char *err, size_t errlen)
+static bool vmdrv_apply_limits(struct daemon *d, struct instance *in, char *err, size_t errlen)
 {
 	const struct inst_limits *l = &in->def.limits;
 	json_t *body = json_pack("{s:I, s:i}", "ips", (json_int_t)l->ips, "cpu_max", (int)l->cpu_max);
@@ -290,7 +294,7 @@ static bool wait_down(struct daemon *d, struct instance *in, unsigned timeout_ms
 	return true;
 }
 
-bool vmdrv_stop(struct daemon *d, struct instance *in, unsigned timeout_s, char *err, size_t errlen)
+static bool vmdrv_stop(struct daemon *d, struct instance *in, unsigned timeout_s, char *err, size_t errlen)
 {
 	pthread_mutex_lock(&d->lock);
 	in->state = ST_STOPPING;
@@ -319,7 +323,7 @@ bool vmdrv_stop(struct daemon *d, struct instance *in, unsigned timeout_s, char 
 	return ok;
 }
 
-bool vmdrv_pause(struct daemon *d, struct instance *in, bool pause, char *err, size_t errlen)
+static bool vmdrv_pause(struct daemon *d, struct instance *in, bool pause, char *err, size_t errlen)
 {
 	if (!call(d, in, "POST", pause ? "/vm/pause" : "/vm/resume", NULL, NULL, 10000, err, errlen))
 		return false;
@@ -330,14 +334,62 @@ bool vmdrv_pause(struct daemon *d, struct instance *in, bool pause, char *err, s
 	return true;
 }
 
-json_t *vmdrv_stats(struct daemon *d, struct instance *in, char *err, size_t errlen)
+/* CPU time and resident memory of one process from /proc (VMs without a cgroup). */
+static void proc_usage(pid_t pid, uint64_t *cpu_ns, uint64_t *rss)
 {
-	json_t *j = NULL;
-	if (!call(d, in, "GET", "/vm/stats", NULL, &j, 5000, err, errlen)) return NULL;
-	return j;
+	char path[64], buf[1024];
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	FILE *f = fopen(path, "re");
+	if (!f) return;
+	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = 0;
+	char *p = strrchr(buf, ')');
+	unsigned long long ut, st;
+	long long rss_pages;
+	if (p &&
+	    sscanf(
+	        p + 2,
+	        "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %*d %*d %*d %*d %*d %*d %*u %*u %lld",
+	        &ut, &st, &rss_pages) == 3) {
+		long hz = sysconf(_SC_CLK_TCK);
+		*cpu_ns = (ut + st) * (1000000000ULL / (uint64_t)(hz > 0 ? hz : 100));
+		*rss = (uint64_t)rss_pages * (uint64_t)sysconf(_SC_PAGESIZE);
+	}
 }
 
-/* The image file of a --disk spec (the part before the first comma). */
+static uint64_t sum(json_t *array, const char *key)
+{
+	uint64_t s = 0;
+	size_t i;
+	json_t *v;
+	json_array_foreach(array, i, v) s += (uint64_t)json_integer_value(json_object_get(v, key));
+	return s;
+}
+
+static json_t *vmdrv_stats(struct daemon *d, struct instance *in, struct inst_usage *u, char *err,
+                           size_t errlen)
+{
+	json_t *raw = NULL;
+	if (!call(d, in, "GET", "/vm/stats", NULL, &raw, 5000, err, errlen)) return NULL;
+	u->has_instructions = true;
+	u->instructions = (uint64_t)json_integer_value(json_object_get(raw, "instructions"));
+	json_t *disks = json_object_get(raw, "disks"), *nics = json_object_get(raw, "nics");
+	u->disk_read_bytes = sum(disks, "read_bytes"), u->disk_write_bytes = sum(disks, "write_bytes");
+	u->disk_read_ops = sum(disks, "read_ops"), u->disk_write_ops = sum(disks, "write_ops");
+	u->net_rx_bytes = sum(nics, "rx_bytes"), u->net_tx_bytes = sum(nics, "tx_bytes");
+	struct cg_stats cs = {0};
+	if (in->has_cg && cg_read_stats(&in->cg, &cs) && cs.have[CG_CPUACCT]) u->cpu_ns = cs.cpu_usage_ns;
+	if (cs.have[CG_MEMORY]) u->memory_bytes = cs.memory_bytes;
+	if (!u->cpu_ns || !u->memory_bytes) { /* no cgroup: the process's own figures */
+		uint64_t cpu = 0, rss = 0;
+		proc_usage(in->pid, &cpu, &rss);
+		if (!u->cpu_ns) u->cpu_ns = cpu;
+		if (!u->memory_bytes) u->memory_bytes = rss;
+	}
+	return raw;
+}
+
 /* Copies a file keeping its holes (a sparse image stays sparse). */
 static bool copy_sparse(const char *from, const char *to, char *err, size_t errlen)
 {
@@ -406,7 +458,7 @@ bool vmdrv_migrate(struct daemon *d, struct instance *in, const char *to, char *
 	return ok;
 }
 
-void vmdrv_exited(struct daemon *d, struct instance *in)
+static void vmdrv_exited(struct daemon *d, struct instance *in)
 {
 	siginfo_t si = {0};
 	bool child = waitid(P_PIDFD, (id_t)in->pidfd, &si, WEXITED | WNOHANG) == 0 && si.si_pid;
@@ -452,7 +504,7 @@ void vmdrv_exited(struct daemon *d, struct instance *in)
 	pthread_cond_broadcast(&d->changed);
 }
 
-void vmdrv_adopt(struct daemon *d, struct instance *in)
+static void vmdrv_adopt(struct daemon *d, struct instance *in)
 {
 	bool was_up = in->state == ST_RUNNING || in->state == ST_PAUSED || in->state == ST_STARTING ||
 	              in->state == ST_STOPPING;
@@ -469,3 +521,38 @@ void vmdrv_adopt(struct daemon *d, struct instance *in)
 	in->pidfd = open("/dev/null", O_RDONLY | O_CLOEXEC); /* vmdrv_exited closes it */
 	vmdrv_exited(d, in);
 }
+
+/* A VM keeps nothing outside its instance directory, which the daemon removes. */
+static bool vmdrv_remove(struct daemon *d, struct instance *in, char *err, size_t errlen)
+{
+	return true;
+}
+
+static void vmdrv_console_socket(struct daemon *d, const struct instance *in, char *buf, size_t len)
+{
+	vmdrv_socket(d, in, "console", buf, len);
+}
+
+static void vmdrv_console_log(struct daemon *d, const struct instance *in, char *buf, size_t len)
+{
+	inst_path(d, in, "console.log", buf, len);
+}
+
+/* The process's pidfd tells every change: nothing to read back. */
+static void vmdrv_refresh(struct daemon *d, struct instance *in)
+{
+}
+
+const struct inst_driver vm_driver = {
+    .start = vmdrv_start,
+    .stop = vmdrv_stop,
+    .pause = vmdrv_pause,
+    .apply_limits = vmdrv_apply_limits,
+    .stats = vmdrv_stats,
+    .remove = vmdrv_remove,
+    .console_socket = vmdrv_console_socket,
+    .console_log = vmdrv_console_log,
+    .exited = vmdrv_exited,
+    .adopt = vmdrv_adopt,
+    .refresh = vmdrv_refresh,
+};

@@ -44,7 +44,7 @@ static bool networks_dir(char *buf, size_t len, bool create, char *err, size_t e
 	}
 	if (!create) return true;
 	if (!mkdir_p(buf, 0755)) {
-		snprintf(err, errlen, "cannot create %s: %s", buf, strerror(errno));
+		snprintf(err, errlen, "cannot create %.300s: %s", buf, strerror(errno));
 		return false;
 	}
 	return true;
@@ -222,21 +222,19 @@ bool netobj_build(const struct netobj_params *p, struct netobj *o, char *err, si
 	return true;
 }
 
-bool netobj_create(const struct netobj *o, char *err, size_t errlen)
+bool netobj_create(const struct netobj *o, struct error *e)
 {
-	char path[PATH_MAX];
+	char path[PATH_MAX], *err = e->msg;
+	size_t errlen = sizeof(e->msg);
+	e->code = ERR_INTERNAL;
 	if (!object_path(o->name, path, sizeof(path), true, err, errlen)) return false;
-	if (!access(path, F_OK)) {
-		snprintf(err, errlen, "a network named '%s' exists already", o->name);
-		return false;
-	}
-	if (o->type == NETOBJ_BRIDGE && !hostif_exists(o->bridge)) {
-		snprintf(err, errlen,
-		         "bridge '%s' does not exist on this host (create it first, e.g. "
-		         "ip link add %s type bridge)",
-		         o->bridge, o->bridge);
-		return false;
-	}
+	if (!access(path, F_OK))
+		return err_set(e, ERR_EXISTS, "a network named '%s' exists already", o->name);
+	if (o->type == NETOBJ_BRIDGE && !hostif_exists(o->bridge))
+		return err_set(e, ERR_INVALID,
+		               "bridge '%s' does not exist on this host (create it first, e.g. "
+		               "ip link add %s type bridge)",
+		               o->bridge, o->bridge);
 	if (o->type == NETOBJ_HOST_ONLY) {
 		struct in_addr host = {htonl(ntohl(o->network.s_addr) + 1)};
 		if (!hostif_bridge_ensure(o->bridge, host, o->netmask, err, errlen)) return false;

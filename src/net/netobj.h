@@ -12,6 +12,7 @@
 #define CLOISON_NET_NETOBJ_H
 
 #include "net/netdev.h"
+#include "util/error.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -42,7 +43,7 @@ struct netobj_params {
 /* Checks the parameters against the type and fills *o; false with err saying which one is wrong. */
 bool netobj_build(const struct netobj_params *p, struct netobj *o, char *err, size_t errlen);
 /* Stores a new network; host-only also creates its bridge (root). Fails if the name is taken. */
-bool netobj_create(const struct netobj *o, char *err, size_t errlen);
+bool netobj_create(const struct netobj *o, struct error *e);
 bool netobj_load(const char *name, struct netobj *o, char *err, size_t errlen);
 /* Removes the definition (and a host-only network's bridge). */
 bool netobj_remove(const char *name, char *err, size_t errlen);

@@ -5,7 +5,7 @@
 #define _GNU_SOURCE
 #include "control.h"
 
-#include "http_server.h"
+#include "http/http_server.h"
 #include "machine/stats.h"
 #include "util/log.h"
 #include "util/parse.h"

@@ -4,7 +4,7 @@
  * and path and a body inside the input; a refusal must carry a 4xx/5xx
  * status and a reason.
  */
-#include "vm/http.h"
+#include "http/http.h"
 
 #include <stdint.h>
 #include <stdlib.h>

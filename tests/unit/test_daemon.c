@@ -246,20 +246,23 @@ static void test_db(void)
 	char path[128], err[512];
 	snprintf(path, sizeof(path), "%s/state.db", dir);
 	struct db *db = db_open(path, err, sizeof(err));
+	struct error e;
 	CHECK(db != NULL);
 	if (!db) return;
 	CHECK_EQ(db_schema_version(db), DB_SCHEMA_VERSION);
 	struct db_instance a = {
 	    .name = "b-vm", .type = "vm", .definition = "{\"name\":\"b-vm\"}", .created_at = 5};
-	CHECK(db_instance_insert(db, &a, err, sizeof(err)));
+	CHECK(db_instance_insert(db, &a, &e));
 	/* A taken name is refused and leaves nothing behind. */
-	CHECK(!db_instance_insert(db, &a, err, sizeof(err)));
-	CHECK(strstr(err, "exists") != NULL);
+	CHECK(!db_instance_insert(db, &a, &e));
+	CHECK(strstr(e.msg, "exists") != NULL);
+	CHECK(e.code == ERR_EXISTS);
 	struct db_instance b = {.name = "a-ct", .type = "container", .definition = "{}", .autostart = true};
-	CHECK(db_instance_insert(db, &b, err, sizeof(err)));
+	CHECK(db_instance_insert(db, &b, &e));
 	/* The schema's CHECK refuses a type it does not know. */
 	struct db_instance bad = {.name = "c", .type = "zone", .definition = "{}"};
-	CHECK(!db_instance_insert(db, &bad, err, sizeof(err)));
+	CHECK(!db_instance_insert(db, &bad, &e));
+	CHECK(e.code == ERR_INTERNAL);
 	struct db_runtime rt = {
 	    .state = "running", .message = "", .pid = 1234, .pid_start = 99, .exit_code = -1};
 	CHECK(db_runtime_save(db, "b-vm", &rt, err, sizeof(err)));
@@ -293,17 +296,18 @@ static void test_db(void)
 	snaps = 0;
 	CHECK(db_snapshots_list(db, "b-vm", count_snapshot, &snaps, err, sizeof(err)));
 	CHECK_EQ(snaps, 0);
-	CHECK(db_instance_insert(db, &a, err, sizeof(err))); /* the name is free again */
+	CHECK(db_instance_insert(db, &a, &e)); /* the name is free again */
 	memset(&r, 0, sizeof(r));
 	CHECK(db_instances_load(db, collect, &r, err, sizeof(err)));
 	CHECK_EQ(r.n, 2);
 	CHECK(!strcmp(r.states[1], "stopped")); /* a fresh runtime row */
 	/* Storage pools (schema version 2): unique by name and by directory. */
-	CHECK(db_pool_insert(db, "default", "/srv/pool", 1, err, sizeof(err)));
-	CHECK(!db_pool_insert(db, "default", "/srv/other", 2, err, sizeof(err)));
-	CHECK(strstr(err, "exists") != NULL);
-	CHECK(!db_pool_insert(db, "second", "/srv/pool", 3, err, sizeof(err)));
-	CHECK(db_pool_insert(db, "fast", "/mnt/ssd", 4, err, sizeof(err)));
+	CHECK(db_pool_insert(db, "default", "/srv/pool", 1, &e));
+	CHECK(!db_pool_insert(db, "default", "/srv/other", 2, &e));
+	CHECK(strstr(e.msg, "exists") != NULL);
+	CHECK(e.code == ERR_EXISTS);
+	CHECK(!db_pool_insert(db, "second", "/srv/pool", 3, &e));
+	CHECK(db_pool_insert(db, "fast", "/mnt/ssd", 4, &e));
 	unsigned pools = 0;
 	CHECK(db_pools_list(db, count_snapshot, &pools, err, sizeof(err)));
 	CHECK_EQ(pools, 2);
@@ -353,7 +357,7 @@ static void test_db(void)
 		memset(&r, 0, sizeof(r));
 		CHECK(db_instances_load(db, collect, &r, err, sizeof(err)));
 		CHECK_EQ(r.n, 1);
-		CHECK(db_pool_insert(db, "default", "/p", 1, err, sizeof(err)));
+		CHECK(db_pool_insert(db, "default", "/p", 1, &e));
 		db_close(db);
 	}
 

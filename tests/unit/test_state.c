@@ -8,7 +8,7 @@
 #include "cpu/riscv/hart.h"
 #include "util/dirty_log.h"
 #include "util/state.h"
-#include "vm/http.h"
+#include "http/http.h"
 
 #include <stdlib.h>
 #include <string.h>

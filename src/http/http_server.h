@@ -7,8 +7,8 @@
  * console). A stale socket file left by a dead process is replaced; one a
  * live process serves is an error.
  */
-#ifndef CLOISON_VM_HTTP_SERVER_H
-#define CLOISON_VM_HTTP_SERVER_H
+#ifndef CLOISON_HTTP_SERVER_H
+#define CLOISON_HTTP_SERVER_H
 
 #include <stdbool.h>
 #include <stddef.h>

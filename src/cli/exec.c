@@ -1,0 +1,60 @@
+/*
+ * exec.c — the option parser and runner behind `cloison exec` and
+ * `cloison ct exec` (see exec.h).
+ */
+#include "exec.h"
+
+#include "container/lifecycle.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+static void usage(FILE *out, const char *verb)
+{
+	fprintf(out,
+	        "Usage: cloison %s [-t] NAME -- COMMAND [ARG...]\n"
+	        "  -t, --tty   give the command a new terminal (a pty relayed to this one)\n",
+	        verb);
+}
+
+int exec_parse(int argc, char **argv, const char *verb, struct exec_args *a)
+{
+	*a = (struct exec_args){0};
+	int i = 1;
+	for (; i < argc && argv[i][0] == '-' && strcmp(argv[i], "--"); i++) {
+		if (!strcmp(argv[i], "-t") || !strcmp(argv[i], "--tty")) {
+			a->tty = true;
+		} else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+			usage(stdout, verb);
+			return 0;
+		} else {
+			fprintf(stderr, "cloison: %s: unknown option %s\n", verb, argv[i]);
+			usage(stderr, verb);
+			return 2;
+		}
+	}
+	if (i >= argc) {
+		usage(stderr, verb);
+		return 2;
+	}
+	a->name = argv[i++];
+	if (i < argc && !strcmp(argv[i], "--")) i++;
+	if (i >= argc) {
+		fprintf(stderr, "cloison: %s: no command given\n", verb);
+		return 2;
+	}
+	a->cmd = argv + i;
+	return -1;
+}
+
+int exec_run(const struct exec_args *a, int fail_status)
+{
+	char err[1024];
+	int rc = ct_exec(a->name, a->cmd, a->tty && isatty(STDIN_FILENO), err, sizeof(err));
+	if (rc < 0) {
+		fprintf(stderr, "cloison: %s\n", err);
+		return fail_status;
+	}
+	return rc;
+}
