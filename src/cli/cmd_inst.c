@@ -62,7 +62,7 @@ static bool put_size(json_t *o, const char *key, const char *v, bool rate)
 	return true;
 }
 
-static int cmd_create(int argc, char **argv)
+int inst_create(int argc, char **argv)
 {
 	enum {
 		O_TYPE = 256,
@@ -232,7 +232,7 @@ static int one_name(int argc, char **argv, const char *usage)
 	return 0;
 }
 
-static int lifecycle(int argc, char **argv)
+int inst_lifecycle(int argc, char **argv)
 {
 	const char *verb = argv[0];
 	json_t *body = json_object();
@@ -270,7 +270,7 @@ static int lifecycle(int argc, char **argv)
 	return rc;
 }
 
-static int cmd_rm(int argc, char **argv)
+int inst_rm(int argc, char **argv)
 {
 	bool force = argc == 3 && !strcmp(argv[1], "--force");
 	if (force) argv[1] = argv[2], argc = 2;
@@ -281,7 +281,7 @@ static int cmd_rm(int argc, char **argv)
 	return dc_rc(dc_call("DELETE", path, NULL, NULL));
 }
 
-static int cmd_list(int argc, char **argv)
+int inst_list(int argc, char **argv)
 {
 	bool js = dc_want_json(&argc, argv);
 	json_t *a = NULL;
@@ -331,7 +331,7 @@ static int get_and_print(int argc, char **argv, const char *suffix, const char *
 	return dc_rc(st);
 }
 
-static int cmd_stats(int argc, char **argv)
+int inst_stats(int argc, char **argv)
 {
 	bool watch = false;
 	for (int i = 1; i < argc; i++)
@@ -350,7 +350,7 @@ static int cmd_stats(int argc, char **argv)
 	}
 }
 
-static int cmd_logs(int argc, char **argv)
+int inst_logs(int argc, char **argv)
 {
 	int u = one_name(argc, argv, "NAME   (the console output, last 64 KiB)");
 	if (u) return u < 0 ? 0 : u;
@@ -363,7 +363,7 @@ static int cmd_logs(int argc, char **argv)
 	return dc_rc(st);
 }
 
-static int cmd_console(int argc, char **argv)
+int inst_console(int argc, char **argv)
 {
 	int u = one_name(argc, argv, "NAME   (Ctrl-] detaches)");
 	if (u) return u < 0 ? 0 : u;
@@ -441,7 +441,7 @@ static int cmd_console(int argc, char **argv)
 	return 0;
 }
 
-static int cmd_exec(int argc, char **argv)
+int inst_exec(int argc, char **argv)
 {
 	struct exec_args a;
 	int rc = exec_parse(argc, argv, "exec", &a);
@@ -485,7 +485,7 @@ static int post_json(const char *name, const char *what, json_t *body, const cha
 	return rc;
 }
 
-static int cmd_snapshot(int argc, char **argv)
+int inst_snapshot(int argc, char **argv)
 {
 	if (argc != 3) {
 		fprintf(stderr, "Usage: cloison snapshot NAME SNAPSHOT   (VMs: memory, devices and disks)\n");
@@ -494,7 +494,7 @@ static int cmd_snapshot(int argc, char **argv)
 	return post_json(argv[1], "snapshots", json_pack("{s:s}", "name", argv[2]), "Saving");
 }
 
-static int cmd_restore(int argc, char **argv)
+int inst_restore(int argc, char **argv)
 {
 	if (argc != 3) {
 		fprintf(stderr, "Usage: cloison restore NAME SNAPSHOT\n");
@@ -503,7 +503,7 @@ static int cmd_restore(int argc, char **argv)
 	return post_json(argv[1], "restore", json_pack("{s:s}", "snapshot", argv[2]), "Restoring");
 }
 
-static int cmd_clone_inst(int argc, char **argv)
+int inst_clone(int argc, char **argv)
 {
 	const char *snap = NULL;
 	bool start = false;
@@ -531,7 +531,7 @@ static int cmd_clone_inst(int argc, char **argv)
 	return post_json(names[0], "clone", body, "Cloning");
 }
 
-static int cmd_migrate_inst(int argc, char **argv)
+int inst_migrate(int argc, char **argv)
 {
 	if (argc != 4 || strcmp(argv[2], "--to")) {
 		fprintf(stderr, "Usage: cloison migrate NAME --to HOST:PORT   (live, to a `cloison receive "
@@ -541,7 +541,7 @@ static int cmd_migrate_inst(int argc, char **argv)
 	return post_json(argv[1], "migrate", json_pack("{s:s}", "to", argv[3]), "Migrating");
 }
 
-static int cmd_receive(int argc, char **argv)
+int inst_receive(int argc, char **argv)
 {
 	static const char usage[] =
 	    "Usage: cloison receive NAME --listen [ADDR:]PORT [--timeout SECONDS]\n"
@@ -575,7 +575,7 @@ static int cmd_receive(int argc, char **argv)
 	                 "Waiting for the VM");
 }
 
-static int cmd_limits(int argc, char **argv)
+int inst_limits(int argc, char **argv)
 {
 	static const char *const keys[][2] = {{"--cpu-weight", "cpu_weight"},
 	                                      {"--cpu-max", "cpu_max"},
@@ -624,29 +624,14 @@ static int cmd_limits(int argc, char **argv)
 	return dc_rc(st);
 }
 
-int cmd_inst(int argc, char **argv)
+int inst_pause(int argc, char **argv) /* and resume */
 {
-	const char *v = argv[0];
-	if (!strcmp(v, "create")) return cmd_create(argc, argv);
-	if (!strcmp(v, "start") || !strcmp(v, "stop") || !strcmp(v, "restart")) return lifecycle(argc, argv);
-	if (!strcmp(v, "pause") || !strcmp(v, "resume")) {
-		int u = one_name(argc, argv, "NAME");
-		if (u) return u < 0 ? 0 : u;
-		return post_json(argv[1], v, NULL, NULL);
-	}
-	if (!strcmp(v, "rm")) return cmd_rm(argc, argv);
-	if (!strcmp(v, "list")) return cmd_list(argc, argv);
-	if (!strcmp(v, "info")) return get_and_print(argc, argv, "", "NAME [--format json]");
-	if (!strcmp(v, "stats")) return cmd_stats(argc, argv);
-	if (!strcmp(v, "logs")) return cmd_logs(argc, argv);
-	if (!strcmp(v, "console")) return cmd_console(argc, argv);
-	if (!strcmp(v, "exec")) return cmd_exec(argc, argv);
-	if (!strcmp(v, "snapshot")) return cmd_snapshot(argc, argv);
-	if (!strcmp(v, "restore")) return cmd_restore(argc, argv);
-	if (!strcmp(v, "clone")) return cmd_clone_inst(argc, argv);
-	if (!strcmp(v, "migrate")) return cmd_migrate_inst(argc, argv);
-	if (!strcmp(v, "receive")) return cmd_receive(argc, argv);
-	if (!strcmp(v, "limits")) return cmd_limits(argc, argv);
-	fprintf(stderr, "cloison: unknown verb '%s'\n", v);
-	return 2;
+	int u = one_name(argc, argv, "NAME");
+	if (u) return u < 0 ? 0 : u;
+	return post_json(argv[1], argv[0], NULL, NULL);
+}
+
+int inst_info(int argc, char **argv)
+{
+	return get_and_print(argc, argv, "", "NAME [--format json]");
 }

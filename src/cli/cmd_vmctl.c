@@ -1,7 +1,8 @@
 /*
- * cmd_vmctl.c — the verbs that drive a running VM through its control
- * socket (`cloison run --api-sock PATH`): status, stats, pause, resume,
- * stop, save, migrate; plus cold migration of a saved directory.
+ * cmd_vmctl.c — the verbs that drive a VM run by hand through its control
+ * socket (`cloison run --api-sock PATH`): status, stats, pause, resume and
+ * stop (vmctl_simple), save, migrate (live, or cold from a saved
+ * directory). Each parses its own options.
  *
  * Exit status: 0 done, 1 the VM or the socket refused (the message says
  * why), 2 usage errors.
@@ -53,128 +54,169 @@ static int finish(int status, char *body, bool quiet)
 	return rc;
 }
 
-static void usage(FILE *out, const char *verb)
-{
-	if (!strcmp(verb, "save"))
-		fprintf(
-		    out,
-		    "Usage: cloison save --sock PATH DIR [--then pause|resume|stop]\n"
-		    "Saves the VM's whole state to DIR (vmstate + sparse memory file); the VM stays paused\n"
-		    "unless --then says otherwise. `cloison run --restore DIR` resumes it.\n");
-	else if (!strcmp(verb, "migrate"))
-		fprintf(
-		    out,
-		    "Usage: cloison migrate --sock PATH --to HOST:PORT [--copy-storage]   (live)\n"
-		    "       cloison migrate --from DIR --to HOST:PORT      (cold: a saved VM)\n"
-		    "Moves the VM to a `cloison run --incoming PORT` on HOST. Live migration copies memory\n"
-		    "while the guest runs, then pauses it briefly; the source stops only once the\n"
-		    "destination runs the guest, and keeps running if anything fails. Disks must be\n"
-		    "reachable at the same paths on the destination (shared storage), or, with\n"
-		    "--copy-storage, travel in the stream to the destination's --storage-dir (meant for\n"
-		    "qcow2 overlays whose backing files both hosts have).\n");
-	else
-		fprintf(out, "Usage: cloison %s --sock PATH\n", verb);
-	fprintf(out, "  -s, --sock PATH   the VM's control socket (`cloison run --api-sock PATH`)\n"
-	             "  -q, --quiet       print nothing on success\n"
-	             "  -h, --help        this help\n");
-}
+static const char common_help[] =
+    "  -s, --sock PATH   the VM's control socket (`cloison run --api-sock PATH`)\n"
+    "  -q, --quiet       print nothing on success\n"
+    "  -h, --help        this help\n";
 
-int cmd_vmctl(int argc, char **argv)
+/* The options every by-hand verb takes, plus those of its own (extra: getopt entries, NULL-ended, whose
+ * values go to on_extra). Returns -1 to go on, or an exit status. */
+static int parse(int argc, char **argv, const char *usage_text, const struct option *extra,
+                 void (*on_extra)(void *ctx, int opt, const char *val), void *ctx, const char **sock,
+                 bool *quiet)
 {
-	const char *verb = argv[0], *sock = NULL, *to = NULL, *from = NULL, *then = NULL;
-	bool quiet = false, copy_storage = false;
-	static const struct option longopts[] = {
-	    {"sock", required_argument, NULL, 's'},   {"to", required_argument, NULL, 't'},
-	    {"from", required_argument, NULL, 'f'},   {"then", required_argument, NULL, 'T'},
-	    {"quiet", no_argument, NULL, 'q'},        {"help", no_argument, NULL, 'h'},
-	    {"copy-storage", no_argument, NULL, 'C'}, {NULL, 0, NULL, 0},
+	struct option opts[8] = {
+	    {"sock", required_argument, NULL, 's'},
+	    {"quiet", no_argument, NULL, 'q'},
+	    {"help", no_argument, NULL, 'h'},
 	};
+	for (int i = 0; extra && extra[i].name && i < 4; i++) opts[3 + i] = extra[i];
 	int c;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "s:qh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "s:qh", opts, NULL)) != -1) {
 		switch (c) {
-		case 's': sock = optarg; break;
-		case 't': to = optarg; break;
-		case 'f': from = optarg; break;
-		case 'T': then = optarg; break;
-		case 'q': quiet = true; break;
-		case 'C': copy_storage = true; break;
-		case 'h': usage(stdout, verb); return 0;
-		default: usage(stderr, verb); return 2;
+		case 's': *sock = optarg; break;
+		case 'q': *quiet = true; break;
+		case 'h': printf("%s%s", usage_text, common_help); return 0;
+		case '?': fprintf(stderr, "%s%s", usage_text, common_help); return 2;
+		default: on_extra(ctx, c, optarg); break;
 		}
 	}
-	bool is_save = !strcmp(verb, "save"), is_migrate = !strcmp(verb, "migrate");
-	if ((to || from) && !is_migrate) {
-		log_error("--to and --from belong to `cloison migrate`");
+	return -1;
+}
+
+/* status, stats, pause, resume, stop: no argument but the socket. */
+int vmctl_simple(int argc, char **argv)
+{
+	const char *verb = argv[0], *sock = NULL;
+	bool quiet = false;
+	char usage_text[128];
+	snprintf(usage_text, sizeof(usage_text), "Usage: cloison %s --sock PATH\n", verb);
+	int rc = parse(argc, argv, usage_text, NULL, NULL, NULL, &sock, &quiet);
+	if (rc >= 0) return rc;
+	if (!sock) {
+		log_error("%s needs --sock PATH (the VM's `cloison run --api-sock`)", verb);
 		return 2;
 	}
-	if (copy_storage && (!is_migrate || from)) {
+	if (optind != argc) {
+		log_error("unexpected argument '%s'", argv[optind]);
+		return 2;
+	}
+	char path[32], *out = NULL;
+	bool get = !strcmp(verb, "status") || !strcmp(verb, "stats");
+	snprintf(path, sizeof(path), "/vm%s%s", strcmp(verb, "status") ? "/" : "",
+	         strcmp(verb, "status") ? verb : "");
+	int status = api_call(sock, get ? "GET" : "POST", path, NULL, &out);
+	return finish(status, out, quiet);
+}
+
+static void save_option(void *ctx, int opt, const char *val)
+{
+	*(const char **)ctx = val; /* --then */
+}
+
+int vmctl_save(int argc, char **argv)
+{
+	static const struct option extra[] = {{"then", required_argument, NULL, 'T'}, {NULL, 0, NULL, 0}};
+	const char *sock = NULL, *then = NULL;
+	bool quiet = false;
+	int rc =
+	    parse(argc, argv,
+	          "Usage: cloison save --sock PATH DIR [--then pause|resume|stop]\n"
+	          "Saves the VM's whole state to DIR (vmstate + sparse memory file); the VM stays paused\n"
+	          "unless --then says otherwise. `cloison run --restore DIR` resumes it.\n",
+	          extra, save_option, &then, &sock, &quiet);
+	if (rc >= 0) return rc;
+	if (!sock) {
+		log_error("save needs --sock PATH (the VM's `cloison run --api-sock`)");
+		return 2;
+	}
+	if (optind != argc - 1) {
+		log_error("save needs one directory: cloison save --sock PATH DIR");
+		return 2;
+	}
+	json_t *j = json_pack("{s:s}", "dir", argv[optind]);
+	if (then) json_object_set_new(j, "then", json_string(then));
+	char *body = json_dumps(j, JSON_COMPACT), *out = NULL;
+	json_decref(j);
+	int status = api_call(sock, "POST", "/vm/save", body, &out);
+	free(body);
+	return finish(status, out, quiet);
+}
+
+struct migrate_opts {
+	const char *to, *from;
+	bool copy_storage;
+};
+
+static void migrate_option(void *ctx, int opt, const char *val)
+{
+	struct migrate_opts *m = ctx;
+	if (opt == 't') m->to = val;
+	if (opt == 'f') m->from = val;
+	if (opt == 'C') m->copy_storage = true;
+}
+
+int vmctl_migrate(int argc, char **argv)
+{
+	static const struct option extra[] = {{"to", required_argument, NULL, 't'},
+	                                      {"from", required_argument, NULL, 'f'},
+	                                      {"copy-storage", no_argument, NULL, 'C'},
+	                                      {NULL, 0, NULL, 0}};
+	struct migrate_opts m = {0};
+	const char *sock = NULL;
+	bool quiet = false;
+	int rc =
+	    parse(argc, argv,
+	          "Usage: cloison migrate --sock PATH --to HOST:PORT [--copy-storage]   (live)\n"
+	          "       cloison migrate --from DIR --to HOST:PORT      (cold: a saved VM)\n"
+	          "Moves the VM to a `cloison run --incoming PORT` on HOST. Live migration copies memory\n"
+	          "while the guest runs, then pauses it briefly; the source stops only once the\n"
+	          "destination runs the guest, and keeps running if anything fails. Disks must be\n"
+	          "reachable at the same paths on the destination (shared storage), or, with\n"
+	          "--copy-storage, travel in the stream to the destination's --storage-dir (meant for\n"
+	          "qcow2 overlays whose backing files both hosts have).\n",
+	          extra, migrate_option, &m, &sock, &quiet);
+	if (rc >= 0) return rc;
+	if (m.copy_storage && m.from) {
 		log_error(
 		    "--copy-storage belongs to live migration: cloison migrate --sock PATH --to HOST:PORT");
 		return 2;
 	}
-	if (then && !is_save) {
-		log_error("--then belongs to `cloison save`");
-		return 2;
-	}
-	if (is_migrate && from) {
-		if (!to || sock || optind != argc) {
+	if (m.from) {
+		if (!m.to || sock || optind != argc) {
 			log_error("cold migration: cloison migrate --from DIR --to HOST:PORT");
 			return 2;
 		}
 		char host[256], err[512];
 		const char *port;
-		if (!parse_host_port(to, false, host, sizeof(host), &port)) {
+		if (!parse_host_port(m.to, false, host, sizeof(host), &port)) {
 			log_error("--to must be HOST:PORT");
 			return 2;
 		}
 		struct vm_migrate_stats st;
-		if (!vm_migrate_saved(from, host, port, &st, err, sizeof(err))) {
+		if (!vm_migrate_saved(m.from, host, port, &st, err, sizeof(err))) {
 			log_error("%s", err);
 			return 1;
 		}
 		if (!quiet)
-			printf("migrated %s to %s: %llu pages, %.1f MiB in %.1f ms\n", from, to,
+			printf("migrated %s to %s: %llu pages, %.1f MiB in %.1f ms\n", m.from, m.to,
 			       (unsigned long long)st.pages_sent, (double)st.bytes_sent / 1048576.0,
 			       st.total_ms);
 		return 0;
 	}
 	if (!sock) {
-		log_error("%s needs --sock PATH (the VM's `cloison run --api-sock`)", verb);
+		log_error("migrate needs --sock PATH (the VM's `cloison run --api-sock`)");
 		return 2;
 	}
-	char *body = NULL, *out = NULL;
-	int status;
-	if (is_save) {
-		if (optind != argc - 1) {
-			log_error("save needs one directory: cloison save --sock PATH DIR");
-			return 2;
-		}
-		json_t *j = json_pack("{s:s}", "dir", argv[optind]);
-		if (then) json_object_set_new(j, "then", json_string(then));
-		body = json_dumps(j, JSON_COMPACT);
-		json_decref(j);
-		status = api_call(sock, "POST", "/vm/save", body, &out);
-	} else if (is_migrate) {
-		if (!to || optind != argc) {
-			log_error("live migration: cloison migrate --sock PATH --to HOST:PORT");
-			return 2;
-		}
-		json_t *j = json_pack("{s:s, s:b}", "to", to, "copy_storage", copy_storage);
-		body = json_dumps(j, JSON_COMPACT);
-		json_decref(j);
-		status = api_call(sock, "POST", "/vm/migrate", body, &out);
-	} else {
-		if (optind != argc) {
-			log_error("unexpected argument '%s'", argv[optind]);
-			return 2;
-		}
-		char path[32];
-		bool get = !strcmp(verb, "status") || !strcmp(verb, "stats");
-		snprintf(path, sizeof(path), "/vm%s%s", strcmp(verb, "status") ? "/" : "",
-		         strcmp(verb, "status") ? verb : "");
-		status = api_call(sock, get ? "GET" : "POST", path, NULL, &out);
+	if (!m.to || optind != argc) {
+		log_error("live migration: cloison migrate --sock PATH --to HOST:PORT");
+		return 2;
 	}
+	json_t *j = json_pack("{s:s, s:b}", "to", m.to, "copy_storage", m.copy_storage);
+	char *body = json_dumps(j, JSON_COMPACT), *out = NULL;
+	json_decref(j);
+	int status = api_call(sock, "POST", "/vm/migrate", body, &out);
 	free(body);
 	return finish(status, out, quiet);
 }

@@ -1,5 +1,9 @@
 /*
- * commands.h — one entry point per `cloison` verb (one file each).
+ * commands.h — the entry points of the `cloison` verbs, one file per verb
+ * group: run (cmd_run.c), disks (cmd_disk.c), networks (cmd_net.c), pools
+ * and volumes (cmd_storage.c), containers run by hand (cmd_ct.c), VMs run
+ * by hand through their control socket (cmd_vmctl.c, cmd_clone.c) and
+ * instances of cloisond (cmd_inst.c). Each takes argv with argv[0] the verb.
  */
 #ifndef CLOISON_COMMANDS_H
 #define CLOISON_COMMANDS_H
@@ -7,14 +11,32 @@
 int cmd_run(int argc, char **argv);
 int cmd_disk(int argc, char **argv);
 int cmd_net(int argc, char **argv);
-/* status, stats, pause, resume, stop, save, migrate (argv[0] names which). */
-int cmd_vmctl(int argc, char **argv);
-int cmd_clone(int argc, char **argv);
 int cmd_ct(int argc, char **argv);
-/* Instances through cloisond: create, start, stop, ... (argv[0] names which). */
-int cmd_inst(int argc, char **argv);
-/* cloisond's storage pools and volumes. */
 int cmd_pool(int argc, char **argv);
 int cmd_volume(int argc, char **argv);
+
+/* A VM run by hand (`cloison run --api-sock PATH`), named by --sock PATH. */
+int vmctl_simple(int argc, char **argv); /* status, stats, pause, resume, stop */
+int vmctl_save(int argc, char **argv);
+int vmctl_migrate(int argc, char **argv); /* also cold, from a saved directory */
+int cmd_clone(int argc, char **argv);     /* clones of a saved VM */
+
+/* Instances of cloisond, named by NAME. */
+int inst_create(int argc, char **argv);
+int inst_lifecycle(int argc, char **argv); /* start, stop, restart */
+int inst_pause(int argc, char **argv);     /* pause, resume */
+int inst_rm(int argc, char **argv);
+int inst_list(int argc, char **argv);
+int inst_info(int argc, char **argv);
+int inst_stats(int argc, char **argv);
+int inst_logs(int argc, char **argv);
+int inst_console(int argc, char **argv);
+int inst_exec(int argc, char **argv);
+int inst_snapshot(int argc, char **argv);
+int inst_restore(int argc, char **argv);
+int inst_clone(int argc, char **argv);
+int inst_migrate(int argc, char **argv);
+int inst_receive(int argc, char **argv);
+int inst_limits(int argc, char **argv);
 
 #endif

@@ -6,6 +6,7 @@
 
 #include "cpu/riscv/hart.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -13,41 +14,67 @@
 #define CLOISON_VERSION "dev"
 #endif
 
+/* A verb names an instance of cloisond (fn), a VM run by hand (by_hand), or has both forms: then the
+ * by-hand form is the one given any of its by_hand_opts. */
 struct verb {
 	const char *name;
 	int (*fn)(int argc, char **argv);
+	int (*by_hand)(int argc, char **argv);
+	const char *const *by_hand_opts;
 	const char *summary;
 };
 
+static const char *const sock_opts[] = {"-s", "--sock", NULL};
+static const char *const migrate_opts[] = {"-s", "--sock", "--from", NULL};
+static const char *const clone_opts[] = {"--from", "--count", "-n", "--dir", NULL};
+
 static const struct verb verbs[] = {
-    {"create", cmd_inst, "define a VM or container in cloisond (create --help)"},
-    {"start", cmd_inst, "start an instance"},
-    {"stop", cmd_vmctl, "stop an instance (or, with --sock, a VM run by hand)"},
-    {"restart", cmd_inst, "stop and start an instance"},
-    {"pause", cmd_vmctl, "pause an instance (guest time stands still; --sock: a VM run by hand)"},
-    {"resume", cmd_vmctl, "resume a paused instance"},
-    {"rm", cmd_inst, "remove an instance (--force stops it first)"},
-    {"list", cmd_inst, "list instances [--format json]"},
-    {"info", cmd_inst, "an instance's definition and state [--format json]"},
-    {"console", cmd_inst, "attach to an instance's console: a VM's serial port, a container's terminal"},
-    {"exec", cmd_inst, "run a command in a container instance: exec [-t] NAME -- CMD"},
-    {"snapshot", cmd_inst, "save a VM instance's memory, devices and disks: snapshot NAME SNAP"},
-    {"restore", cmd_inst, "bring a VM instance back to a snapshot: restore NAME SNAP"},
-    {"logs", cmd_inst, "an instance's console output"},
-    {"limits", cmd_inst, "show or change an instance's limits (at once, while it runs)"},
-    {"run", cmd_run, "boot a virtual machine in the foreground"},
-    {"disk", cmd_disk, "create, inspect, check and convert disk images"},
-    {"pool", cmd_pool, "cloisond's storage pools: list, create, info, rm"},
-    {"volume", cmd_volume, "volumes in cloisond's pools: list, create, copy, info, rm"},
-    {"net", cmd_net, "define networks VMs join (NAT, internal, host-only, bridge)"},
-    {"status", cmd_vmctl, "show a running VM's state (through its --api-sock)"},
-    {"stats", cmd_vmctl, "an instance's counters: CPU, instructions, memory, disk and network I/O"},
-    {"save", cmd_vmctl, "save a running VM's whole state to a directory"},
-    {"clone", cmd_clone, "start VMs from a saved state, each with a new identity"},
-    {"migrate", cmd_vmctl, "move a VM to another host, live or from a saved directory"},
-    {"receive", cmd_inst, "make a stopped VM instance the destination of a live migration"},
-    {"ct", cmd_ct, "system containers: run, list, exec, pause, resume, stop, rm, stats"},
+    {"create", inst_create, NULL, NULL, "define a VM or container in cloisond (create --help)"},
+    {"start", inst_lifecycle, NULL, NULL, "start an instance"},
+    {"stop", inst_lifecycle, vmctl_simple, sock_opts, "stop an instance (or, with --sock, a VM run by hand)"},
+    {"restart", inst_lifecycle, NULL, NULL, "stop and start an instance"},
+    {"pause", inst_pause, vmctl_simple, sock_opts,
+     "pause an instance (guest time stands still; --sock: a VM run by hand)"},
+    {"resume", inst_pause, vmctl_simple, sock_opts, "resume a paused instance"},
+    {"rm", inst_rm, NULL, NULL, "remove an instance (--force stops it first)"},
+    {"list", inst_list, NULL, NULL, "list instances [--format json]"},
+    {"info", inst_info, NULL, NULL, "an instance's definition and state [--format json]"},
+    {"console", inst_console, NULL, NULL,
+     "attach to an instance's console: a VM's serial port, a container's terminal"},
+    {"exec", inst_exec, NULL, NULL, "run a command in a container instance: exec [-t] NAME -- CMD"},
+    {"snapshot", inst_snapshot, NULL, NULL,
+     "save a VM instance's memory, devices and disks: snapshot NAME SNAP"},
+    {"restore", inst_restore, NULL, NULL, "bring a VM instance back to a snapshot: restore NAME SNAP"},
+    {"logs", inst_logs, NULL, NULL, "an instance's console output"},
+    {"limits", inst_limits, NULL, NULL, "show or change an instance's limits (at once, while it runs)"},
+    {"run", NULL, cmd_run, NULL, "boot a virtual machine in the foreground"},
+    {"disk", NULL, cmd_disk, NULL, "create, inspect, check and convert disk images"},
+    {"pool", cmd_pool, NULL, NULL, "cloisond's storage pools: list, create, info, rm"},
+    {"volume", cmd_volume, NULL, NULL, "volumes in cloisond's pools: list, create, copy, info, rm"},
+    {"net", NULL, cmd_net, NULL, "define networks VMs join (NAT, internal, host-only, bridge)"},
+    {"status", NULL, vmctl_simple, NULL, "show a running VM's state (through its --api-sock)"},
+    {"stats", inst_stats, vmctl_simple, sock_opts,
+     "an instance's counters: CPU, instructions, memory, disk and network I/O"},
+    {"save", NULL, vmctl_save, NULL, "save a running VM's whole state to a directory"},
+    {"clone", inst_clone, cmd_clone, clone_opts, "start VMs from a saved state, each with a new identity"},
+    {"migrate", inst_migrate, vmctl_migrate, migrate_opts,
+     "move a VM to another host, live or from a saved directory"},
+    {"receive", inst_receive, NULL, NULL, "make a stopped VM instance the destination of a live migration"},
+    {"ct", NULL, cmd_ct, NULL, "system containers: run, list, exec, pause, resume, stop, rm, stats"},
 };
+
+/* Whether argv holds one of opts, as "--opt", "--opt=value" or (short options) "-s" / "-sVALUE". */
+static bool has_option(int argc, char **argv, const char *const *opts)
+{
+	for (int a = 1; a < argc && strcmp(argv[a], "--"); a++)
+		for (size_t k = 0; opts[k]; k++) {
+			size_t n = strlen(opts[k]);
+			if (!strncmp(argv[a], opts[k], n) &&
+			    (!argv[a][n] || argv[a][n] == '=' || (opts[k][1] != '-' && n == 2)))
+				return true;
+		}
+	return false;
+}
 
 static void usage(FILE *out)
 {
@@ -72,22 +99,13 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++) {
-		if (strcmp(argv[1], verbs[i].name)) continue;
-		/* The verbs that also drive a VM run by hand (--sock, --from, --count) go to cloisond
-		 * without. */
-		int (*fn)(int, char **) = verbs[i].fn;
-		if (fn == cmd_vmctl || fn == cmd_clone) {
-			bool direct = false;
-			for (int a = 2; a < argc; a++)
-				direct |= !strncmp(argv[a], "--sock", 6) || !strcmp(argv[a], "-s") ||
-				          !strcmp(argv[a], "--from") || !strcmp(argv[a], "--count") ||
-				          !strcmp(argv[a], "-n") || !strcmp(argv[a], "--dir");
-			if (!direct && strcmp(argv[1], "status") && strcmp(argv[1], "save"))
-				return cmd_inst(argc - 1, argv + 1);
-		}
-		/* The RISC-V decoder's tables serve the VM verbs only: containers start without them. */
-		if (verbs[i].fn != cmd_ct) rv_init_tables();
-		return verbs[i].fn(argc - 1, argv + 1);
+		const struct verb *v = &verbs[i];
+		if (strcmp(argv[1], v->name)) continue;
+		bool by_hand = v->by_hand && (!v->fn || has_option(argc - 1, argv + 1, v->by_hand_opts));
+		/* The RISC-V decoder's tables serve the VMs run here only: containers and cloisond's
+		 * clients start without them. */
+		if (by_hand && v->by_hand != cmd_ct) rv_init_tables();
+		return (by_hand ? v->by_hand : v->fn)(argc - 1, argv + 1);
 	}
 	fprintf(stderr, "cloison: unknown verb '%s'\n", argv[1]);
 	usage(stderr);
