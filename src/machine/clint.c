@@ -7,8 +7,10 @@
  * device only forwards writes.
  */
 #include "devices.h"
+#include "board.h"
 
 #include <stdlib.h>
+#include <stdio.h>
 
 #define CLINT_MSIP 0x0000
 #define CLINT_MTIMECMP 0x4000
@@ -95,3 +97,21 @@ void clint_destroy(struct clint *c)
 {
 	free(c);
 }
+
+static bool clint_board_create(struct machine *m, const struct machine_config *cfg, char *err, size_t errlen)
+{
+	if ((m->clint = clint_create(m))) return true;
+	snprintf(err, errlen, "cannot create the core-local interruptor (CLINT)");
+	return false;
+}
+
+static void clint_board_destroy(struct machine *m)
+{
+	clint_destroy(m->clint);
+	m->clint = NULL;
+}
+
+const struct board_device clint_board = {
+    .create = clint_board_create,
+    .destroy = clint_board_destroy,
+};

@@ -7,6 +7,7 @@
  */
 #include "machine.h"
 #include "stats.h"
+#include "board.h"
 
 #include "devices.h"
 #include "virtio/mmio.h"
@@ -122,36 +123,6 @@ void machine_set_irq(struct machine *m, unsigned source, bool level)
 }
 
 /* A virtio-net device on the backend the config names; its I/O thread starts once it is on the bus. */
-static bool add_nic(struct machine *m, const struct net_config *nc, const struct guest_ram *guest,
-                    char *errmsg, size_t errlen)
-{
-	uint8_t mac[6];
-	if (nc->mac_set)
-		memcpy(mac, nc->mac, 6);
-	else
-		net_random_mac(mac);
-	struct pcap_writer *pcap = NULL;
-	if (nc->pcap[0] && !(pcap = pcap_open(nc->pcap, 65535, errmsg, errlen))) return false;
-	struct net_backend *b = net_backend_open(nc, errmsg, errlen);
-	if (!b) {
-		pcap_close(pcap);
-		return false;
-	}
-	struct net_limits limits = {nc->rx_bps, nc->tx_bps, nc->rx_pps, nc->tx_pps, nc->burst};
-	struct virtio_net *n = virtio_net_create(b, mac, &limits, pcap, guest, &m->io_lock, errmsg, errlen);
-	if (!n) {
-		b->ops->destroy(b);
-		pcap_close(pcap);
-		return false;
-	}
-	m->nics[m->nnics++] = n;
-	if (!machine_add_virtio(m, &n->transport)) {
-		snprintf(errmsg, errlen, "too many virtio devices");
-		return false;
-	}
-	return virtio_net_start(n, errmsg, errlen);
-}
-
 uint8_t *machine_alloc_ram(uint64_t ram_size)
 {
 	/* 4 KiB past the end stay readable: the CPU may read a few bytes ahead. */
@@ -164,6 +135,21 @@ void machine_free_ram(uint8_t *ram, uint64_t ram_size)
 {
 	if (ram) munmap(ram, ram_size + 4096);
 }
+
+/* The board's devices, in the order of their snapshot sections and virtio-mmio slots. */
+const struct board_device *const board_devices[] = {
+    &clint_board,
+    &plic_board,
+    &uart_board,
+    &rtc_board,
+    &vmgenid_board,
+    &test_finisher_board,
+    &virtio_blk_board,
+    &virtio_net_board,
+    &virtio_rng_board,
+    &virtio_console_board,
+    NULL,
+};
 
 struct machine *machine_create(const struct machine_config *cfg, char *errmsg, size_t errlen)
 {
@@ -230,90 +216,21 @@ struct machine *machine_create(const struct machine_config *cfg, char *errmsg, s
 		}
 	}
 
-	m->clint = clint_create(m);
-	m->plic = plic_create(m);
-	m->uart = uart_create(m, VIRT_UART_BASE, VIRT_UART_IRQ);
-	m->rtc = rtc_create(m, VIRT_RTC_BASE, VIRT_RTC_IRQ);
-	m->vmgenid = vmgenid_create(m, VIRT_VMGENID_BASE, VIRT_VMGENID_IRQ);
-	if (!m->clint || !m->plic || !m->uart || !m->rtc || !m->vmgenid ||
-	    !test_finisher_create(m, VIRT_TEST_BASE)) {
-		snprintf(errmsg, errlen, "cannot create the board's devices");
-		machine_destroy(m);
-		return NULL;
-	}
-	struct guest_ram guest = {
-	    .host = m->ram, .base = VIRT_RAM_BASE, .size = m->ram_size, .dirty = &m->dirty};
-	for (unsigned i = 0; i < cfg->ndisks; i++) { /* disks first: vda is the first --disk */
-		const struct machine_disk *dk = &cfg->disks[i];
-		struct block_backend *b = block_open(dk->path, dk->format,
-		                                     (dk->readonly ? BLOCK_OPEN_READONLY : 0) |
-		                                         (dk->no_backing ? BLOCK_OPEN_NO_BACKING : 0),
-		                                     errmsg, errlen);
-		if (!b) {
+	for (const struct board_device *const *d = board_devices; *d; d++)
+		if (!(*d)->create(m, cfg, errmsg, errlen)) {
 			machine_destroy(m);
 			return NULL;
 		}
-		b->ignore_flush = dk->unsafe_cache;
-		char serial[32]; /* the device keeps the first 20 bytes */
-		snprintf(serial, sizeof(serial), "cloison-disk%u", i);
-		m->disks[i] = virtio_blk_create(b, &guest, &m->io_lock, serial,
-		                                cfg->nharts < 4 ? cfg->nharts : 4, errmsg, errlen);
-		if (!m->disks[i]) {
-			block_close(b);
-			machine_destroy(m);
-			return NULL;
-		}
-		virtio_blk_set_limits(m->disks[i], dk->bps, dk->iops);
-		m->ndisks++;
-		if (!machine_add_virtio(m, &m->disks[i]->transport)) {
-			snprintf(errmsg, errlen, "too many virtio devices");
-			machine_destroy(m);
-			return NULL;
-		}
-	}
-	for (unsigned i = 0; i < cfg->nnics; i++) {
-		if (!add_nic(m, &cfg->nics[i], &guest, errmsg, errlen)) {
-			machine_destroy(m);
-			return NULL;
-		}
-	}
-	if (cfg->rng) {
-		struct guest_ram ram = guest;
-		m->rng = calloc(1, sizeof(*m->rng));
-		if (m->rng) virtio_rng_init(m->rng, &ram, NULL, NULL);
-		if (!m->rng || !machine_add_virtio(m, &m->rng->transport)) {
-			snprintf(errmsg, errlen, "cannot create the virtio-rng device");
-			machine_destroy(m);
-			return NULL;
-		}
-	}
-	if (cfg->vconsole) {
-		m->vconsole = calloc(1, sizeof(*m->vconsole));
-		if (m->vconsole)
-			virtio_console_init(m->vconsole, &guest, cfg->console_write, cfg->console_opaque);
-		if (!m->vconsole || !machine_add_virtio(m, &m->vconsole->transport)) {
-			snprintf(errmsg, errlen, "cannot create the virtio console");
-			machine_destroy(m);
-			return NULL;
-		}
-		m->input_to_vconsole = cfg->input_to_vconsole;
-	}
 	return m;
 }
 
 void machine_destroy(struct machine *m)
 {
 	if (!m) return;
-	/* Disks first: draining their requests still raises interrupts through the PLIC. */
-	for (unsigned i = 0; i < m->ndisks; i++) virtio_blk_destroy(m->disks[i]);
-	for (unsigned i = 0; i < m->nnics; i++) virtio_net_destroy(m->nics[i]);
-	clint_destroy(m->clint);
-	plic_destroy(m->plic);
-	uart_destroy(m->uart);
-	rtc_destroy(m->rtc);
-	vmgenid_destroy(m->vmgenid);
-	free(m->rng);
-	free(m->vconsole);
+	/* In reverse: the virtio devices go before the interrupt controller they may still signal. */
+	size_t n = 0;
+	while (board_devices[n]) n++;
+	while (n--) board_devices[n]->destroy(m);
 	for (unsigned i = 0; i < m->nharts; i++) {
 		if (!m->harts[i]) continue;
 		rv_hart_destroy(m->harts[i]);

@@ -3,9 +3,11 @@
  * epoch, with one alarm. Reading TIME_LOW latches TIME_HIGH.
  */
 #include "devices.h"
+#include "board.h"
 #include "util/clock.h"
 
 #include <stdlib.h>
+#include <stdio.h>
 #include <time.h>
 
 enum {
@@ -125,3 +127,35 @@ void rtc_load(struct goldfish_rtc *r, struct state_reader *rd)
 	r->alarm_armed = armed, r->irq_enabled = en, r->irq_pending = pend;
 	update_irq(r);
 }
+
+static bool rtc_board_create(struct machine *m, const struct machine_config *cfg, char *err, size_t errlen)
+{
+	if ((m->rtc = rtc_create(m, VIRT_RTC_BASE, VIRT_RTC_IRQ))) return true;
+	snprintf(err, errlen, "cannot create the real-time clock");
+	return false;
+}
+
+static void rtc_board_destroy(struct machine *m)
+{
+	rtc_destroy(m->rtc);
+	m->rtc = NULL;
+}
+
+static void rtc_board_save(const struct machine *m, unsigned i, struct state_writer *w)
+{
+	rtc_save(m->rtc, w);
+}
+
+static void rtc_board_load(struct machine *m, unsigned i, struct state_reader *r, uint32_t version)
+{
+	rtc_load(m->rtc, r);
+}
+
+const struct board_device rtc_board = {
+    .name = "rtc",
+    .version = 1,
+    .create = rtc_board_create,
+    .destroy = rtc_board_destroy,
+    .save = rtc_board_save,
+    .load = rtc_board_load,
+};

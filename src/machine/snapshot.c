@@ -7,6 +7,7 @@
  * code; devices are frozen under the I/O lock after their in-flight
  * requests completed, so guest memory and queue state agree.
  */
+#include "board.h"
 #include "devices.h"
 #include "machine.h"
 
@@ -105,22 +106,17 @@ void machine_save_state(struct machine *m, struct state_writer *w)
 		rv_hart_save(m->harts[i], w);
 		state_end(w);
 	}
-	state_begin(w, "plic", 1);
-	plic_save(m->plic, w);
-	state_end(w);
-	state_begin(w, "uart", 1);
-	uart_save(m->uart, w);
-	state_end(w);
-	state_begin(w, "rtc", 1);
-	rtc_save(m->rtc, w);
-	state_end(w);
-	state_begin(w, "vmgenid", 1);
-	vmgenid_save(m->vmgenid, w);
-	state_end(w);
-	for (unsigned i = 0; i < m->nvirtio; i++) {
-		state_begin(w, "virtio", 1);
-		virtio_mmio_save(m->virtio[i].transport, w);
-		state_end(w);
+	for (const struct board_device *const *d = board_devices; *d; d++) {
+		if (!(*d)->name) continue;
+		unsigned n = (*d)->count ? (*d)->count(m) : 1;
+		for (unsigned i = 0; i < n; i++) {
+			state_begin(w, (*d)->name, (*d)->version);
+			if ((*d)->virtio)
+				virtio_mmio_save((*d)->virtio(m, i), w);
+			else
+				(*d)->save(m, i, w);
+			state_end(w);
+		}
 	}
 	pthread_mutex_unlock(&m->io_lock);
 }
@@ -145,22 +141,18 @@ bool machine_load_state(struct machine *m, struct state_reader *r)
 		if (!state_section_done(r)) return false;
 	}
 	pthread_mutex_lock(&m->io_lock);
-	state_section(r, "plic", 1);
-	if (!r->failed) plic_load(m->plic, r);
-	state_section_done(r);
-	state_section(r, "uart", 1);
-	if (!r->failed) uart_load(m->uart, r);
-	state_section_done(r);
-	state_section(r, "rtc", 1);
-	if (!r->failed) rtc_load(m->rtc, r);
-	state_section_done(r);
-	state_section(r, "vmgenid", 1);
-	if (!r->failed) vmgenid_load(m->vmgenid, r);
-	state_section_done(r);
-	for (unsigned i = 0; i < m->nvirtio && !r->failed; i++) {
-		state_section(r, "virtio", 1);
-		if (!r->failed) virtio_mmio_load(m->virtio[i].transport, r);
-		state_section_done(r);
+	for (const struct board_device *const *d = board_devices; *d && !r->failed; d++) {
+		if (!(*d)->name) continue;
+		unsigned n = (*d)->count ? (*d)->count(m) : 1;
+		for (unsigned i = 0; i < n && !r->failed; i++) {
+			uint32_t version = state_section(r, (*d)->name, (*d)->version);
+			if (r->failed) break;
+			if ((*d)->virtio)
+				virtio_mmio_load((*d)->virtio(m, i), r, version);
+			else
+				(*d)->load(m, i, r, version);
+			state_section_done(r);
+		}
 	}
 	pthread_mutex_unlock(&m->io_lock);
 	if (r->failed) return false;

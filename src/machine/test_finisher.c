@@ -3,6 +3,9 @@
  * guest powers off, reboots, or reports a failure code by writing one word.
  */
 #include "devices.h"
+#include "board.h"
+
+#include <stdio.h>
 
 #define FINISHER_FAIL 0x3333
 #define FINISHER_PASS 0x5555
@@ -35,3 +38,21 @@ bool test_finisher_create(struct machine *m, uint64_t base)
 {
 	return machine_add_region(m, base, 0x1000, finisher_read, finisher_write, m);
 }
+
+static bool test_finisher_board_create(struct machine *m, const struct machine_config *cfg, char *err,
+                                       size_t errlen)
+{
+	if (test_finisher_create(m, VIRT_TEST_BASE)) return true;
+	snprintf(err, errlen, "cannot create the test finisher");
+	return false;
+}
+
+/* Its region belongs to the bus; nothing else to free. */
+static void test_finisher_board_destroy(struct machine *m)
+{
+}
+
+const struct board_device test_finisher_board = {
+    .create = test_finisher_board_create,
+    .destroy = test_finisher_board_destroy,
+};

@@ -9,8 +9,10 @@
  * handler does), so a level-triggered PLIC source delivers it exactly once.
  */
 #include "devices.h"
+#include "board.h"
 
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/random.h>
 
@@ -92,3 +94,36 @@ void vmgenid_load(struct vmgenid *g, struct state_reader *r)
 	memcpy(g->id, id, sizeof(id));
 	set_line(g, line);
 }
+
+static bool vmgenid_board_create(struct machine *m, const struct machine_config *cfg, char *err,
+                                 size_t errlen)
+{
+	if ((m->vmgenid = vmgenid_create(m, VIRT_VMGENID_BASE, VIRT_VMGENID_IRQ))) return true;
+	snprintf(err, errlen, "cannot create the VM generation ID device");
+	return false;
+}
+
+static void vmgenid_board_destroy(struct machine *m)
+{
+	vmgenid_destroy(m->vmgenid);
+	m->vmgenid = NULL;
+}
+
+static void vmgenid_board_save(const struct machine *m, unsigned i, struct state_writer *w)
+{
+	vmgenid_save(m->vmgenid, w);
+}
+
+static void vmgenid_board_load(struct machine *m, unsigned i, struct state_reader *r, uint32_t version)
+{
+	vmgenid_load(m->vmgenid, r);
+}
+
+const struct board_device vmgenid_board = {
+    .name = "vmgenid",
+    .version = 1,
+    .create = vmgenid_board_create,
+    .destroy = vmgenid_board_destroy,
+    .save = vmgenid_board_save,
+    .load = vmgenid_board_load,
+};

@@ -318,6 +318,31 @@ static void blk_reset(struct virtio_mmio *t)
 	d->generation++; /* in-flight requests will not be pushed */
 }
 
+/* What the guest saw of the disk: a restored VM must find the same one. */
+static void blk_save(const struct virtio_mmio *t, struct state_writer *w)
+{
+	const struct virtio_blk *d = t->dev;
+	state_put_u64(w, d->backend->size);
+	state_put_bool(w, d->backend->readonly);
+	state_put_bytes(w, d->serial, sizeof(d->serial));
+}
+
+static void blk_load(struct virtio_mmio *t, struct state_reader *r)
+{
+	struct virtio_blk *d = t->dev;
+	uint64_t size = state_get_u64(r);
+	bool ro = state_get_bool(r);
+	char serial[sizeof(d->serial)];
+	state_get_bytes(r, serial, sizeof(serial));
+	if (!r->failed && (size != d->backend->size || ro != d->backend->readonly))
+		state_fail(
+		    r, "virtio-blk: the saved disk (%llu bytes%s) is not the one opened here (%llu bytes%s)",
+		    (unsigned long long)size, ro ? ", read-only" : "", (unsigned long long)d->backend->size,
+		    d->backend->readonly ? ", read-only" : "");
+	else if (!r->failed && memcmp(serial, d->serial, sizeof(serial)))
+		state_fail(r, "virtio-blk: the saved disk has another serial number");
+}
+
 static void init_ops(struct virtio_blk *d)
 {
 	d->ops = (struct virtio_device_ops){
@@ -333,6 +358,8 @@ static void init_ops(struct virtio_blk *d)
 	    .config_size = 60,
 	    .config_read = blk_config_read,
 	    .reset = blk_reset,
+	    .save = blk_save,
+	    .load = blk_load,
 	};
 }
 

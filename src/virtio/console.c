@@ -83,6 +83,20 @@ static uint64_t console_config_read(struct virtio_mmio *t, uint32_t off, unsigne
 	return 0;
 }
 
+static void console_save(const struct virtio_mmio *t, struct state_writer *w)
+{
+	const struct virtio_console *c = t->dev;
+	state_put_u64(w, c->bytes_out);
+	state_put_u64(w, c->bytes_in);
+}
+
+static void console_load(struct virtio_mmio *t, struct state_reader *r)
+{
+	struct virtio_console *c = t->dev;
+	c->bytes_out = state_get_u64(r);
+	c->bytes_in = state_get_u64(r);
+}
+
 static const struct virtio_device_ops console_ops = {
     .device_id = VIRTIO_ID_CONSOLE,
     .num_queues = 2,
@@ -90,6 +104,8 @@ static const struct virtio_device_ops console_ops = {
     .notify = console_notify,
     .config_size = 12,
     .config_read = console_config_read,
+    .save = console_save,
+    .load = console_load,
 };
 
 void virtio_console_init(struct virtio_console *c, const struct guest_ram *ram, virtio_console_out_fn out,

@@ -272,9 +272,10 @@ void virtio_mmio_save(const struct virtio_mmio *t, struct state_writer *w)
 		state_put_u16(w, q->signalled_used);
 		state_put_bool(w, q->signalled_valid);
 	}
+	if (t->ops->save) t->ops->save(t, w);
 }
 
-void virtio_mmio_load(struct virtio_mmio *t, struct state_reader *r)
+void virtio_mmio_load(struct virtio_mmio *t, struct state_reader *r, uint32_t version)
 {
 	uint32_t id = state_get_u32(r), nq = state_get_u32(r);
 	if (!r->failed && (id != t->ops->device_id || nq != t->ops->num_queues)) {
@@ -329,6 +330,7 @@ void virtio_mmio_load(struct virtio_mmio *t, struct state_reader *r)
 	t->interrupt_status = isr;
 	t->config_generation = gen;
 	memcpy(t->queues, queues, sizeof(queues));
+	if (version >= 2 && t->ops->load) t->ops->load(t, r);
 	if (t->set_irq) update_irq(t);
 }
 

@@ -48,6 +48,10 @@ struct virtio_device_ops {
 	void (*reset)(struct virtio_mmio *t);
 	/* Devices run again after a pause or a restore: look at the queues (optional). */
 	void (*resume)(struct virtio_mmio *t);
+	/* The device's own state in a snapshot, after the transport's (optional; the board's I/O lock is
+	 * held). load range-checks every field against the device as it is configured here. */
+	void (*save)(const struct virtio_mmio *t, struct state_writer *w);
+	void (*load)(struct virtio_mmio *t, struct state_reader *r);
 };
 
 /* Raises or lowers the device's interrupt line. */
@@ -79,10 +83,12 @@ bool virtio_mmio_read(struct virtio_mmio *t, uint64_t off, unsigned size, uint64
 void virtio_mmio_reset(struct virtio_mmio *t);
 bool virtio_mmio_write(struct virtio_mmio *t, uint64_t off, unsigned size, uint64_t val);
 
-/* Snapshots: the transport's registers and queues (inside a section the caller opened). Loading checks
- * every value against what the device offers and that the rings lie in guest RAM. */
+/* Snapshots: the transport's registers and queues, then the device's own state (inside a section of
+ * version VIRTIO_STATE_VERSION the caller opened). Loading checks every value against what the device
+ * offers and that the rings lie in guest RAM; a version 1 section holds the transport alone. */
+#define VIRTIO_STATE_VERSION 2
 void virtio_mmio_save(const struct virtio_mmio *t, struct state_writer *w);
-void virtio_mmio_load(struct virtio_mmio *t, struct state_reader *r);
+void virtio_mmio_load(struct virtio_mmio *t, struct state_reader *r, uint32_t version);
 /* Freezes or thaws the device (caller holds the board's I/O lock); thawing lets it look at its queues. */
 void virtio_mmio_set_frozen(struct virtio_mmio *t, bool frozen);
 

@@ -486,6 +486,22 @@ static void net_reset(struct virtio_mmio *t)
 	n->rx_wanted = false;
 }
 
+/* The MTU the guest was offered (its MAC may change: a clone gets a new one, announced by the new
+ * configuration). */
+static void net_save(const struct virtio_mmio *t, struct state_writer *w)
+{
+	const struct virtio_net *n = t->dev;
+	state_put_u16(w, n->mtu);
+}
+
+static void net_load(struct virtio_mmio *t, struct state_reader *r)
+{
+	struct virtio_net *n = t->dev;
+	uint16_t mtu = state_get_u16(r);
+	if (!r->failed && mtu != n->mtu)
+		state_fail(r, "virtio-net: the saved interface has MTU %u, this one %u", mtu, n->mtu);
+}
+
 struct virtio_net *virtio_net_create(struct net_backend *backend, const uint8_t mac[6],
                                      const struct net_limits *limits, struct pcap_writer *pcap,
                                      const struct guest_ram *ram, pthread_mutex_t *io_lock, char *err,
@@ -516,6 +532,8 @@ struct virtio_net *virtio_net_create(struct net_backend *backend, const uint8_t 
 	apply_limits(n, limits);
 
 	n->ops = (struct virtio_device_ops){
+	    .save = net_save,
+	    .load = net_load,
 	    .device_id = VIRTIO_ID_NET,
 	    .features = (1ULL << VIRTIO_NET_F_CSUM) | (1ULL << VIRTIO_NET_F_GUEST_CSUM) |
 	                (1ULL << VIRTIO_NET_F_MAC) | (1ULL << VIRTIO_NET_F_MRG_RXBUF) |

@@ -47,11 +47,25 @@ static void rng_notify(struct virtio_mmio *t, unsigned qi)
 	if (pushed) virtio_notify_used(t, qi);
 }
 
+static void rng_save(const struct virtio_mmio *t, struct state_writer *w)
+{
+	const struct virtio_rng *r = t->dev;
+	state_put_u64(w, r->bytes_served);
+}
+
+static void rng_load(struct virtio_mmio *t, struct state_reader *r)
+{
+	struct virtio_rng *g = t->dev;
+	g->bytes_served = state_get_u64(r);
+}
+
 static const struct virtio_device_ops rng_ops = {
     .device_id = VIRTIO_ID_RNG,
     .num_queues = 1,
     .queue_max = 64,
     .notify = rng_notify,
+    .save = rng_save,
+    .load = rng_load,
 };
 
 void virtio_rng_init(struct virtio_rng *r, const struct guest_ram *ram, virtio_irq_fn set_irq,

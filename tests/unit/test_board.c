@@ -1,0 +1,155 @@
+/*
+ * test_board.c — the board's device table: every device kind's state goes
+ * out through the table and comes back the same on a board built from the
+ * same configuration; a disk that is not the one the guest saw is refused.
+ */
+#include "check.h"
+
+#include "machine/machine.h"
+#include "net/netdev.h"
+#include "util/state.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define MB (1ULL << 20)
+
+static char disk_path[64];
+
+static void make_disk(uint64_t size)
+{
+	strcpy(disk_path, "/tmp/cloison-board-XXXXXX");
+	int fd = mkstemp(disk_path);
+	CHECK(fd >= 0);
+	CHECK(ftruncate(fd, (off_t)size) == 0);
+	close(fd);
+}
+
+static struct machine *board(void)
+{
+	struct machine_config c = {
+	    .ram_size = 32 * MB, .nharts = 2, .rng = true, .vconsole = true, .ndisks = 1, .nnics = 1};
+	c.disks[0] = (struct machine_disk){.path = disk_path, .format = "raw"};
+	char err[512];
+	net_config_defaults(&c.nics[0], NET_USER);
+	c.nics[0].mac_set = true;
+	memcpy(c.nics[0].mac, (uint8_t[]){0x52, 0x54, 0, 9, 8, 7}, 6);
+	struct machine *m = machine_create(&c, err, sizeof(err));
+	if (!m) fprintf(stderr, "  machine_create: %s\n", err);
+	return m;
+}
+
+static void mmio_write(struct machine *m, uint64_t addr, unsigned size, uint64_t v)
+{
+	const struct rv_bus *b = &m->harts[0]->bus;
+	CHECK(b->mmio_write(b->opaque, addr, size, v));
+}
+
+/* The state blob of a held board. */
+static struct state_writer save(struct machine *m)
+{
+	struct state_writer w;
+	state_writer_init(&w);
+	machine_save_state(m, &w);
+	CHECK(!w.failed);
+	return w;
+}
+
+/* Section names in order, and their payloads compared with another blob's (the "machine" section
+ * holds the guest time, which runs on after a load: its other fields are compared). */
+static unsigned compare_blobs(const struct state_writer *a, const struct state_writer *b, char names[][17])
+{
+	struct state_reader ra, rb;
+	CHECK(state_reader_open(&ra, a->buf, a->len));
+	CHECK(state_reader_open(&rb, b->buf, b->len));
+	unsigned n = 0;
+	char name[STATE_NAME_LEN + 1], other[STATE_NAME_LEN + 1];
+	while (*state_peek(&ra, name) && n < 64) {
+		CHECK(!strcmp(state_peek(&rb, other), name));
+		uint32_t va = state_section(&ra, name, 100), vb = state_section(&rb, name, 100);
+		CHECK(va && va == vb);
+		CHECK_EQ(ra.sec_len, rb.sec_len);
+		if (!strcmp(name,
+		            "machine")) /* ram, harts, virtio count, then the time, then the input target */
+			CHECK(ra.sec_len == 25 && !memcmp(ra.sec, rb.sec, 16) && ra.sec[24] == rb.sec[24]);
+		else if (ra.sec_len == rb.sec_len && memcmp(ra.sec, rb.sec, ra.sec_len)) {
+			fprintf(stderr, "  section %u (%s) differs\n", n, name);
+			CHECK(!"the section came back the same");
+		}
+		ra.sec_pos = ra.sec_len, rb.sec_pos = rb.sec_len;
+		CHECK(state_section_done(&ra) && state_section_done(&rb));
+		strcpy(names[n++], name);
+	}
+	CHECK(!*state_peek(&rb, other));
+	return n;
+}
+
+static void test_round_trip_through_the_table(void)
+{
+	make_disk(4 * MB);
+	struct machine *m1 = board(), *m2 = NULL;
+	CHECK(m1 != NULL);
+	if (!m1) goto out;
+	/* Devices with something to remember: UART registers, a PLIC priority, a new generation ID, a
+	 * virtio driver part-way through initialising the first disk. */
+	mmio_write(m1, VIRT_UART_BASE + 3, 1, 0x03);         /* LCR: 8N1 */
+	mmio_write(m1, VIRT_UART_BASE + 1, 1, 0x01);         /* IER: receive interrupts */
+	mmio_write(m1, VIRT_UART_BASE + 7, 1, 0x5a);         /* scratch */
+	mmio_write(m1, VIRT_PLIC_BASE + 4 * 10, 4, 5);       /* priority of the UART's source */
+	mmio_write(m1, machine_virtio_base(0) + 0x70, 4, 3); /* status: ACKNOWLEDGE | DRIVER */
+	mmio_write(m1, machine_virtio_base(0) + 0x30, 4, 0); /* QueueSel */
+	machine_new_generation(m1);
+	machine_hold(m1);
+	struct state_writer a = save(m1);
+	machine_destroy(m1); /* it holds the disk's lock */
+	m1 = NULL;
+
+	m2 = board();
+	CHECK(m2 != NULL);
+	if (!m2) {
+		state_writer_free(&a);
+		goto out;
+	}
+	struct state_reader r;
+	CHECK(state_reader_open(&r, a.buf, a.len));
+	bool loaded = machine_load_state(m2, &r);
+	CHECK(loaded);
+	if (!loaded) fprintf(stderr, "  load: %s\n", r.err);
+	machine_hold(m2);
+	struct state_writer b = save(m2);
+	char names[64][17];
+	unsigned n = compare_blobs(&a, &b, names);
+	/* Every kind of device with state is there: 2 harts, PLIC, UART, RTC, VM generation ID, and the
+	 * four virtio devices (disk, NIC, entropy, console), in table order. */
+	static const char *const expect[] = {"machine", "hart",   "hart",   "plic",   "uart",  "rtc",
+	                                     "vmgenid", "virtio", "virtio", "virtio", "virtio"};
+	CHECK_EQ(n, sizeof(expect) / sizeof(expect[0]));
+	for (unsigned i = 0; i < n && i < sizeof(expect) / sizeof(expect[0]); i++)
+		CHECK(!strcmp(names[i], expect[i]));
+	state_writer_free(&b);
+
+	/* The same state on a board whose disk is not the one the guest saw is refused. */
+	char first[64];
+	strcpy(first, disk_path);
+	machine_destroy(m2);
+	m2 = NULL;
+	make_disk(8 * MB);
+	struct machine *m3 = board();
+	CHECK(m3 != NULL);
+	if (m3) {
+		CHECK(state_reader_open(&r, a.buf, a.len));
+		CHECK(!machine_load_state(m3, &r));
+		CHECK(strstr(r.err, "is not the one opened here") != NULL);
+		machine_destroy(m3);
+	}
+	unlink(disk_path);
+	strcpy(disk_path, first);
+	state_writer_free(&a);
+out:
+	machine_destroy(m1);
+	machine_destroy(m2);
+	unlink(disk_path);
+}
+
+TEST_MAIN(test_round_trip_through_the_table)
