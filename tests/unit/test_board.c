@@ -129,6 +129,42 @@ static void test_round_trip_through_the_table(void)
 		CHECK(!strcmp(names[i], expect[i]));
 	state_writer_free(&b);
 
+	/* A snapshot written before virtio devices kept their own state (version 1 sections: the transport
+	 * alone, 40 bytes + 35 per queue) still loads. */
+	struct state_writer v1;
+	state_writer_init(&v1);
+	CHECK(state_reader_open(&r, a.buf, a.len));
+	char name[STATE_NAME_LEN + 1];
+	unsigned downgraded = 0;
+	while (*state_peek(&r, name)) {
+		uint32_t version = state_section(&r, name, 100);
+		size_t len = r.sec_len;
+		if (!strcmp(name, "virtio")) {
+			uint32_t nq;
+			memcpy(&nq, r.sec + 4, 4);
+			len = 40 + 35 * (size_t)nq;
+			CHECK(len < r.sec_len); /* every virtio device here keeps state of its own */
+			version = 1;
+			downgraded++;
+		}
+		state_begin(&v1, name, version);
+		state_put_bytes(&v1, r.sec, len);
+		state_end(&v1);
+		r.sec_pos = r.sec_len;
+		CHECK(state_section_done(&r));
+	}
+	CHECK_EQ(downgraded, 4);
+	machine_destroy(m2);
+	m2 = board();
+	CHECK(m2 != NULL);
+	if (m2) {
+		CHECK(state_reader_open(&r, v1.buf, v1.len));
+		bool ok = machine_load_state(m2, &r);
+		CHECK(ok);
+		if (!ok) fprintf(stderr, "  version 1: %s\n", r.err);
+	}
+	state_writer_free(&v1);
+
 	/* The same state on a board whose disk is not the one the guest saw is refused. */
 	char first[64];
 	strcpy(first, disk_path);
