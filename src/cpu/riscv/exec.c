@@ -12,6 +12,7 @@
  * This file must never touch devices: everything outside the hart goes
  * through the bus in mmu.c.
  */
+#include "decode.h"
 #include "internal.h"
 #include "jit.h"
 #include "ops.h"
@@ -20,34 +21,6 @@
 #include <sys/mman.h>
 #include <time.h>
 
-#define RD(i) (((i) >> 7) & 31)
-#define RS1(i) (((i) >> 15) & 31)
-#define RS2(i) (((i) >> 20) & 31)
-#define F3(i) (((i) >> 12) & 7)
-#define F7(i) ((i) >> 25)
-
-static inline int64_t imm_i(uint32_t i)
-{
-	return (int64_t)(int32_t)i >> 20;
-}
-static inline int64_t imm_s(uint32_t i)
-{
-	return ((int64_t)(int32_t)(i & 0xfe000000) >> 20) | ((i >> 7) & 31);
-}
-static inline int64_t imm_b(uint32_t i)
-{
-	return ((int64_t)(int32_t)(i & 0x80000000) >> 19) | ((i & 0x80) << 4) | ((i >> 20) & 0x7e0) |
-	       ((i >> 7) & 0x1e);
-}
-static inline int64_t imm_u(uint32_t i)
-{
-	return (int64_t)(int32_t)(i & 0xfffff000);
-}
-static inline int64_t imm_j(uint32_t i)
-{
-	return ((int64_t)(int32_t)(i & 0x80000000) >> 11) | (i & 0xff000) | ((i >> 9) & 0x800) |
-	       ((i >> 20) & 0x7fe);
-}
 #define sext32 rv_sext32
 
 /* Result of executing one instruction that leaves the fast loop. */
@@ -451,107 +424,6 @@ void rv_hart_free_cache(struct rv_hart *h)
 	h->ops = NULL;
 }
 
-static unsigned kind_of(uint32_t i)
-{
-	unsigned f3 = F3(i), f7 = F7(i);
-	switch (i & 0x7f) {
-	case 0x37: return K_LUI;
-	case 0x17: return K_AUIPC;
-	case 0x6f: return K_JAL;
-	case 0x67: return f3 == 0 ? K_JALR : K_GENERIC;
-	case 0x63: {
-		static const unsigned k[8] = {K_BEQ, K_BNE, K_GENERIC, K_GENERIC,
-		                              K_BLT, K_BGE, K_BLTU,    K_BGEU};
-		return k[f3];
-	}
-	case 0x03: {
-		static const unsigned k[8] = {K_LB, K_LH, K_LW, K_LD, K_LBU, K_LHU, K_LWU, K_GENERIC};
-		return k[f3];
-	}
-	case 0x23: {
-		static const unsigned k[8] = {K_SB,      K_SH,      K_SW,      K_SD,
-		                              K_GENERIC, K_GENERIC, K_GENERIC, K_GENERIC};
-		return k[f3];
-	}
-	case 0x13:
-		switch (f3) {
-		case 0: return K_ADDI;
-		case 1: return (i >> 26) == 0 ? K_SLLI : K_GENERIC;
-		case 2: return K_SLTI;
-		case 3: return K_SLTIU;
-		case 4: return K_XORI;
-		case 5: return (i >> 26) == 0 ? K_SRLI : (i >> 26) == 0x10 ? K_SRAI : K_GENERIC;
-		case 6: return K_ORI;
-		default: return K_ANDI;
-		}
-	case 0x1b:
-		switch (f3) {
-		case 0: return K_ADDIW;
-		case 1: return f7 == 0 ? K_SLLIW : K_GENERIC;
-		case 5: return f7 == 0 ? K_SRLIW : f7 == 0x20 ? K_SRAIW : K_GENERIC;
-		default: return K_GENERIC;
-		}
-	case 0x33:
-		if (f7 == 0) {
-			static const unsigned k[8] = {K_ADD, K_SLL, K_SLT, K_SLTU, K_XOR, K_SRL, K_OR, K_AND};
-			return k[f3];
-		}
-		if (f7 == 1) {
-			static const unsigned k[8] = {K_MUL, K_MULH, K_MULHSU, K_MULHU,
-			                              K_DIV, K_DIVU, K_REM,    K_REMU};
-			return k[f3];
-		}
-		if (f7 == 0x20) return f3 == 0 ? K_SUB : f3 == 5 ? K_SRA : K_GENERIC;
-		return K_GENERIC;
-	case 0x3b:
-		if (f7 == 0) return f3 == 0 ? K_ADDW : f3 == 1 ? K_SLLW : f3 == 5 ? K_SRLW : K_GENERIC;
-		if (f7 == 0x20) return f3 == 0 ? K_SUBW : f3 == 5 ? K_SRAW : K_GENERIC;
-		if (f7 == 1) {
-			static const unsigned k[8] = {K_MULW, K_GENERIC, K_GENERIC, K_GENERIC,
-			                              K_DIVW, K_DIVUW,   K_REMW,    K_REMUW};
-			return k[f3];
-		}
-		return K_GENERIC;
-	default: return K_GENERIC;
-	}
-}
-
-/* Fills a slot from the instruction bits `w` found at page offset `off`. */
-void rv_decode_op(struct rv_op *op, uint32_t w, unsigned off)
-{
-	uint32_t insn;
-	if ((w & 3) != 3) {
-		op->raw = w & 0xffff;
-		op->mask = 0xffff;
-		insn = rv_expand_compressed((uint16_t)w);
-	} else if (off == RV_PAGE_SIZE - 2) {
-		/* The instruction straddles two pages: always take the slow fetch. */
-		op->raw = op->mask = 0;
-		op->kind = K_SLOW;
-		op->jit = 0;
-		return;
-	} else {
-		op->raw = w;
-		op->mask = 0xffffffff;
-		insn = w;
-	}
-	op->jit = 0;
-	unsigned kind = insn ? kind_of(insn) : K_GENERIC;
-	op->kind = (uint8_t)(kind + (op->mask == 0xffffffff ? K_COUNT : 0));
-	op->rd = RD(insn) ? (uint8_t)RD(insn) : 32;
-	op->rs1 = (uint8_t)RS1(insn);
-	op->rs2 = (uint8_t)RS2(insn);
-	switch (insn & 0x7f) {
-	case 0x37:
-	case 0x17: op->imm = (int32_t)imm_u(insn); break;
-	case 0x6f: op->imm = (int32_t)imm_j(insn); break;
-	case 0x63: op->imm = (int32_t)imm_b(insn); break;
-	case 0x23: op->imm = (int32_t)imm_s(insn); break;
-	default: op->imm = (int32_t)imm_i(insn); break;
-	}
-	if (kind == K_GENERIC) op->imm = (int32_t)insn;
-}
-
 /*
  * Runs exactly `budget` instructions (or until one leaves the loop) through
  * the generic path: single stepping for tests and exact instruction counts.
@@ -582,137 +454,15 @@ static enum block_exit run_exact(struct rv_hart *h, int64_t budget)
 static enum block_exit run_block(struct rv_hart *h, int64_t budget)
 {
 	/* kind + K_COUNT: the 4-byte form of the same instruction. */
-	static const void *const labels[2 * K_COUNT] = {
-	    [K_DECODE] = &&l_decode,
-	    [K_GENERIC] = &&l_generic,
-	    [K_SLOW] = &&l_slow,
-	    [K_DECODE + K_COUNT] = &&l_decode,
-	    [K_GENERIC + K_COUNT] = &&l_generic,
-	    [K_SLOW + K_COUNT] = &&l_slow,
-	    [K_LUI] = &&l_lui_2,
-	    [K_LUI + K_COUNT] = &&l_lui_4,
-	    [K_AUIPC] = &&l_auipc_2,
-	    [K_AUIPC + K_COUNT] = &&l_auipc_4,
-	    [K_JAL] = &&l_jal_2,
-	    [K_JAL + K_COUNT] = &&l_jal_4,
-	    [K_JALR] = &&l_jalr_2,
-	    [K_JALR + K_COUNT] = &&l_jalr_4,
-	    [K_BEQ] = &&l_beq_2,
-	    [K_BEQ + K_COUNT] = &&l_beq_4,
-	    [K_BNE] = &&l_bne_2,
-	    [K_BNE + K_COUNT] = &&l_bne_4,
-	    [K_BLT] = &&l_blt_2,
-	    [K_BLT + K_COUNT] = &&l_blt_4,
-	    [K_BGE] = &&l_bge_2,
-	    [K_BGE + K_COUNT] = &&l_bge_4,
-	    [K_BLTU] = &&l_bltu_2,
-	    [K_BLTU + K_COUNT] = &&l_bltu_4,
-	    [K_BGEU] = &&l_bgeu_2,
-	    [K_BGEU + K_COUNT] = &&l_bgeu_4,
-	    [K_LB] = &&l_lb_2,
-	    [K_LB + K_COUNT] = &&l_lb_4,
-	    [K_LH] = &&l_lh_2,
-	    [K_LH + K_COUNT] = &&l_lh_4,
-	    [K_LW] = &&l_lw_2,
-	    [K_LW + K_COUNT] = &&l_lw_4,
-	    [K_LD] = &&l_ld_2,
-	    [K_LD + K_COUNT] = &&l_ld_4,
-	    [K_LBU] = &&l_lbu_2,
-	    [K_LBU + K_COUNT] = &&l_lbu_4,
-	    [K_LHU] = &&l_lhu_2,
-	    [K_LHU + K_COUNT] = &&l_lhu_4,
-	    [K_LWU] = &&l_lwu_2,
-	    [K_LWU + K_COUNT] = &&l_lwu_4,
-	    [K_SB] = &&l_sb_2,
-	    [K_SB + K_COUNT] = &&l_sb_4,
-	    [K_SH] = &&l_sh_2,
-	    [K_SH + K_COUNT] = &&l_sh_4,
-	    [K_SW] = &&l_sw_2,
-	    [K_SW + K_COUNT] = &&l_sw_4,
-	    [K_SD] = &&l_sd_2,
-	    [K_SD + K_COUNT] = &&l_sd_4,
-	    [K_ADDI] = &&l_addi_2,
-	    [K_ADDI + K_COUNT] = &&l_addi_4,
-	    [K_SLTI] = &&l_slti_2,
-	    [K_SLTI + K_COUNT] = &&l_slti_4,
-	    [K_SLTIU] = &&l_sltiu_2,
-	    [K_SLTIU + K_COUNT] = &&l_sltiu_4,
-	    [K_XORI] = &&l_xori_2,
-	    [K_XORI + K_COUNT] = &&l_xori_4,
-	    [K_ORI] = &&l_ori_2,
-	    [K_ORI + K_COUNT] = &&l_ori_4,
-	    [K_ANDI] = &&l_andi_2,
-	    [K_ANDI + K_COUNT] = &&l_andi_4,
-	    [K_SLLI] = &&l_slli_2,
-	    [K_SLLI + K_COUNT] = &&l_slli_4,
-	    [K_SRLI] = &&l_srli_2,
-	    [K_SRLI + K_COUNT] = &&l_srli_4,
-	    [K_SRAI] = &&l_srai_2,
-	    [K_SRAI + K_COUNT] = &&l_srai_4,
-	    [K_ADDIW] = &&l_addiw_2,
-	    [K_ADDIW + K_COUNT] = &&l_addiw_4,
-	    [K_SLLIW] = &&l_slliw_2,
-	    [K_SLLIW + K_COUNT] = &&l_slliw_4,
-	    [K_SRLIW] = &&l_srliw_2,
-	    [K_SRLIW + K_COUNT] = &&l_srliw_4,
-	    [K_SRAIW] = &&l_sraiw_2,
-	    [K_SRAIW + K_COUNT] = &&l_sraiw_4,
-	    [K_ADD] = &&l_add_2,
-	    [K_ADD + K_COUNT] = &&l_add_4,
-	    [K_SUB] = &&l_sub_2,
-	    [K_SUB + K_COUNT] = &&l_sub_4,
-	    [K_SLL] = &&l_sll_2,
-	    [K_SLL + K_COUNT] = &&l_sll_4,
-	    [K_SLT] = &&l_slt_2,
-	    [K_SLT + K_COUNT] = &&l_slt_4,
-	    [K_SLTU] = &&l_sltu_2,
-	    [K_SLTU + K_COUNT] = &&l_sltu_4,
-	    [K_XOR] = &&l_xor_2,
-	    [K_XOR + K_COUNT] = &&l_xor_4,
-	    [K_SRL] = &&l_srl_2,
-	    [K_SRL + K_COUNT] = &&l_srl_4,
-	    [K_SRA] = &&l_sra_2,
-	    [K_SRA + K_COUNT] = &&l_sra_4,
-	    [K_OR] = &&l_or_2,
-	    [K_OR + K_COUNT] = &&l_or_4,
-	    [K_AND] = &&l_and_2,
-	    [K_AND + K_COUNT] = &&l_and_4,
-	    [K_MUL] = &&l_mul_2,
-	    [K_MUL + K_COUNT] = &&l_mul_4,
-	    [K_MULH] = &&l_mulh_2,
-	    [K_MULH + K_COUNT] = &&l_mulh_4,
-	    [K_MULHSU] = &&l_mulhsu_2,
-	    [K_MULHSU + K_COUNT] = &&l_mulhsu_4,
-	    [K_MULHU] = &&l_mulhu_2,
-	    [K_MULHU + K_COUNT] = &&l_mulhu_4,
-	    [K_DIV] = &&l_div_2,
-	    [K_DIV + K_COUNT] = &&l_div_4,
-	    [K_DIVU] = &&l_divu_2,
-	    [K_DIVU + K_COUNT] = &&l_divu_4,
-	    [K_REM] = &&l_rem_2,
-	    [K_REM + K_COUNT] = &&l_rem_4,
-	    [K_REMU] = &&l_remu_2,
-	    [K_REMU + K_COUNT] = &&l_remu_4,
-	    [K_ADDW] = &&l_addw_2,
-	    [K_ADDW + K_COUNT] = &&l_addw_4,
-	    [K_SUBW] = &&l_subw_2,
-	    [K_SUBW + K_COUNT] = &&l_subw_4,
-	    [K_SLLW] = &&l_sllw_2,
-	    [K_SLLW + K_COUNT] = &&l_sllw_4,
-	    [K_SRLW] = &&l_srlw_2,
-	    [K_SRLW + K_COUNT] = &&l_srlw_4,
-	    [K_SRAW] = &&l_sraw_2,
-	    [K_SRAW + K_COUNT] = &&l_sraw_4,
-	    [K_MULW] = &&l_mulw_2,
-	    [K_MULW + K_COUNT] = &&l_mulw_4,
-	    [K_DIVW] = &&l_divw_2,
-	    [K_DIVW + K_COUNT] = &&l_divw_4,
-	    [K_DIVUW] = &&l_divuw_2,
-	    [K_DIVUW + K_COUNT] = &&l_divuw_4,
-	    [K_REMW] = &&l_remw_2,
-	    [K_REMW + K_COUNT] = &&l_remw_4,
-	    [K_REMUW] = &&l_remuw_2,
-	    [K_REMUW + K_COUNT] = &&l_remuw_4,
+	static const void *const labels[2 * K_COUNT] = {[K_DECODE] = &&l_decode,
+	                                                [K_GENERIC] = &&l_generic,
+	                                                [K_SLOW] = &&l_slow,
+	                                                [K_DECODE + K_COUNT] = &&l_decode,
+	                                                [K_GENERIC + K_COUNT] = &&l_generic,
+	                                                [K_SLOW + K_COUNT] = &&l_slow,
+#define X(NAME, name) [K_##NAME] = &&l_##name##_2, [K_##NAME + K_COUNT] = &&l_##name##_4,
+	                                                RV_FAST_OPS(X)
+#undef X
 	};
 	uint64_t *const x = h->x;
 	uint64_t pc = h->pc;

@@ -12,6 +12,7 @@
  * Built with -frounding-math so the compiler keeps operations where the
  * rounding mode is set.
  */
+#include "decode.h"
 #include "internal.h"
 
 #include <fenv.h>
@@ -37,7 +38,7 @@ static _Noreturn void fp_illegal(struct rv_hart *h, uint32_t insn)
 /* Effective rounding mode of an instruction, or raises illegal. */
 static unsigned effective_rm(struct rv_hart *h, uint32_t insn)
 {
-	unsigned rm = (insn >> 12) & 7;
+	unsigned rm = F3(insn);
 	if (rm == RM_DYN) rm = h->frm;
 	if (rm > RM_RMM) fp_illegal(h, insn);
 	return rm;
@@ -114,6 +115,12 @@ static void put_s_bits(struct rv_hart *h, unsigned r, uint32_t b)
 static void put_d(struct rv_hart *h, unsigned r, double d)
 {
 	h->f[r] = isnan(d) ? CANON_NAN_D : bits_d(d);
+	rv_fs_dirty(h);
+}
+
+static void put_d_bits(struct rv_hart *h, unsigned r, uint64_t b)
+{
+	h->f[r] = b;
 	rv_fs_dirty(h);
 }
 
@@ -212,286 +219,65 @@ static double min_max(struct rv_hart *h, double a, double b, bool is_max, bool a
 /* feq (quiet: NV only for signalling NaNs), flt and fle (NV for any NaN). */
 static uint64_t compare(struct rv_hart *h, uint32_t insn, double a, double b, bool any_snan)
 {
-	switch ((insn >> 12) & 7) {
+	switch (F3(insn)) {
 	case 2:
 		if (any_snan) h->fflags |= FFLAG_NV;
 		return a == b;
 	case 1:
 	case 0:
 		if (isnan(a) || isnan(b)) h->fflags |= FFLAG_NV;
-		return ((insn >> 12) & 7) == 1 ? a < b : a <= b;
+		return F3(insn) == 1 ? a < b : a <= b;
 	default: fp_illegal(h, insn);
 	}
 }
 
-static void exec_single(struct rv_hart *h, uint32_t insn)
-{
-	unsigned rd = (insn >> 7) & 31, rs1 = (insn >> 15) & 31, rs2 = (insn >> 20) & 31;
-	unsigned f3 = (insn >> 12) & 7, f7 = insn >> 25;
-	float a = get_s(h, rs1), b = get_s(h, rs2);
-	unsigned rm;
+#define FP_T float
+#define FP_BITS uint32_t
+#define FP_NAME(x) x##_s
+#define FP_GET get_s
+#define FP_PUT put_s
+#define FP_PUT_BITS put_s_bits
+#define FP_BITS_OF bits_s
+#define FP_IS_SNAN is_snan_s
+#define FP_SIGN 0x80000000u
+#define FP_CANON_NAN CANON_NAN_S
+#define FP_SQRT sqrtf
+#define FP_FMA fmaf
+#define FP_FMV_X(h, r) ((uint64_t)(int64_t)(int32_t)(uint32_t)(h)->f[r])
+#define FP_OTHER_T double
+#define FP_OTHER_FMT 1
+#define FP_GET_OTHER get_d
+#define FP_IS_SNAN_OTHER is_snan_d
+#include "fpu_template.h"
 
-	switch (f7) {
-	case 0x00:
-	case 0x04:
-	case 0x08:
-	case 0x0c: {
-		rm = effective_rm(h, insn);
-		begin_op(rm);
-		volatile float r;
-		if (f7 == 0x00)
-			r = a + b;
-		else if (f7 == 0x04)
-			r = a - b;
-		else if (f7 == 0x08)
-			r = a * b;
-		else
-			r = a / b;
-		end_op(h, rm);
-		put_s(h, rd, r);
-		return;
-	}
-	case 0x2c:
-		if (rs2) fp_illegal(h, insn);
-		rm = effective_rm(h, insn);
-		begin_op(rm);
-		volatile float r = sqrtf(a);
-		end_op(h, rm);
-		put_s(h, rd, r);
-		return;
-	case 0x10: {
-		uint32_t x = bits_s(a), y = bits_s(b), s;
-		if (f3 == 0)
-			s = y & 0x80000000u;
-		else if (f3 == 1)
-			s = ~y & 0x80000000u;
-		else if (f3 == 2)
-			s = (x ^ y) & 0x80000000u;
-		else
-			fp_illegal(h, insn);
-		put_s_bits(h, rd, (x & 0x7fffffffu) | s);
-		return;
-	}
-	case 0x14: {
-		if (f3 > 1) fp_illegal(h, insn);
-		bool both_nan;
-		double r = min_max(h, a, b, f3 == 1, is_snan_s(a) || is_snan_s(b), &both_nan);
-		if (both_nan)
-			put_s_bits(h, rd, CANON_NAN_S);
-		else if (r == 0.0)
-			put_s_bits(h, rd, signbit(r) ? 0x80000000u : 0);
-		else
-			put_s(h, rd, (float)r);
-		return;
-	}
-	case 0x20: /* fcvt.s.d */
-		if (rs2 != 1) fp_illegal(h, insn);
-		rm = effective_rm(h, insn);
-		{
-			double d = get_d(h, rs1);
-			if (is_snan_d(d)) h->fflags |= FFLAG_NV;
-			begin_op(rm);
-			volatile float r = (float)d;
-			end_op(h, rm);
-			put_s(h, rd, r);
-		}
-		return;
-	case 0x50: /* promotion to double is exact; signalling NaNs are found before it */
-		h->x[rd] = compare(h, insn, a, b, is_snan_s(a) || is_snan_s(b));
-		return;
-	case 0x60:
-		if (rs2 > 3) fp_illegal(h, insn);
-		rm = effective_rm(h, insn);
-		h->x[rd] = fp_to_int(h, a, rm, rs2 & 1, rs2 >> 1);
-		return;
-	case 0x68: {
-		if (rs2 > 3) fp_illegal(h, insn);
-		rm = effective_rm(h, insn);
-		uint64_t v = h->x[rs1];
-		begin_op(rm);
-		volatile float r;
-		switch (rs2) {
-		case 0: r = (float)(int32_t)v; break;
-		case 1: r = (float)(uint32_t)v; break;
-		case 2: r = (float)(int64_t)v; break;
-		default: r = (float)v; break;
-		}
-		end_op(h, rm);
-		put_s(h, rd, r);
-		return;
-	}
-	case 0x70:
-		if (rs2) fp_illegal(h, insn);
-		if (f3 == 0) { /* fmv.x.w: raw bits, sign-extended, no unboxing check */
-			h->x[rd] = (uint64_t)(int64_t)(int32_t)(uint32_t)h->f[rs1];
-		} else if (f3 == 1) {
-			uint32_t x = bits_s(a);
-			int c = fpclassify(a);
-			h->x[rd] = fclass_bits(x >> 31, c == FP_INFINITE, c == FP_NAN, is_snan_s(a),
-			                       c == FP_ZERO, c == FP_SUBNORMAL);
-		} else {
-			fp_illegal(h, insn);
-		}
-		return;
-	case 0x78:
-		if (rs2 || f3) fp_illegal(h, insn);
-		put_s_bits(h, rd, (uint32_t)h->x[rs1]);
-		return;
-	default: fp_illegal(h, insn);
-	}
-}
-
-static void exec_double(struct rv_hart *h, uint32_t insn)
-{
-	unsigned rd = (insn >> 7) & 31, rs1 = (insn >> 15) & 31, rs2 = (insn >> 20) & 31;
-	unsigned f3 = (insn >> 12) & 7, f7 = insn >> 25;
-	double a = get_d(h, rs1), b = get_d(h, rs2);
-	unsigned rm;
-
-	switch (f7) {
-	case 0x01:
-	case 0x05:
-	case 0x09:
-	case 0x0d: {
-		rm = effective_rm(h, insn);
-		begin_op(rm);
-		volatile double r;
-		if (f7 == 0x01)
-			r = a + b;
-		else if (f7 == 0x05)
-			r = a - b;
-		else if (f7 == 0x09)
-			r = a * b;
-		else
-			r = a / b;
-		end_op(h, rm);
-		put_d(h, rd, r);
-		return;
-	}
-	case 0x2d:
-		if (rs2) fp_illegal(h, insn);
-		rm = effective_rm(h, insn);
-		begin_op(rm);
-		volatile double r = sqrt(a);
-		end_op(h, rm);
-		put_d(h, rd, r);
-		return;
-	case 0x11: {
-		uint64_t x = bits_d(a), y = bits_d(b), s, sign = 1ULL << 63;
-		if (f3 == 0)
-			s = y & sign;
-		else if (f3 == 1)
-			s = ~y & sign;
-		else if (f3 == 2)
-			s = (x ^ y) & sign;
-		else
-			fp_illegal(h, insn);
-		h->f[rd] = (x & ~sign) | s;
-		rv_fs_dirty(h);
-		return;
-	}
-	case 0x15: {
-		if (f3 > 1) fp_illegal(h, insn);
-		bool both_nan;
-		double r = min_max(h, a, b, f3 == 1, is_snan_d(a) || is_snan_d(b), &both_nan);
-		if (both_nan)
-			h->f[rd] = CANON_NAN_D;
-		else
-			h->f[rd] = bits_d(r);
-		rv_fs_dirty(h);
-		return;
-	}
-	case 0x21: { /* fcvt.d.s: exact */
-		if (rs2 != 0) fp_illegal(h, insn);
-		effective_rm(h, insn);
-		float s = get_s(h, rs1);
-		if (is_snan_s(s)) h->fflags |= FFLAG_NV;
-		put_d(h, rd, (double)s);
-		return;
-	}
-	case 0x51: h->x[rd] = compare(h, insn, a, b, is_snan_d(a) || is_snan_d(b)); return;
-	case 0x61:
-		if (rs2 > 3) fp_illegal(h, insn);
-		rm = effective_rm(h, insn);
-		h->x[rd] = fp_to_int(h, a, rm, rs2 & 1, rs2 >> 1);
-		return;
-	case 0x69: {
-		if (rs2 > 3) fp_illegal(h, insn);
-		rm = effective_rm(h, insn);
-		uint64_t v = h->x[rs1];
-		begin_op(rm);
-		volatile double r;
-		switch (rs2) {
-		case 0: r = (double)(int32_t)v; break;
-		case 1: r = (double)(uint32_t)v; break;
-		case 2: r = (double)(int64_t)v; break;
-		default: r = (double)v; break;
-		}
-		end_op(h, rm);
-		put_d(h, rd, r);
-		return;
-	}
-	case 0x71:
-		if (rs2) fp_illegal(h, insn);
-		if (f3 == 0) {
-			h->x[rd] = h->f[rs1];
-		} else if (f3 == 1) {
-			int c = fpclassify(a);
-			h->x[rd] = fclass_bits(signbit(a) != 0, c == FP_INFINITE, c == FP_NAN, is_snan_d(a),
-			                       c == FP_ZERO, c == FP_SUBNORMAL);
-		} else {
-			fp_illegal(h, insn);
-		}
-		return;
-	case 0x79:
-		if (rs2 || f3) fp_illegal(h, insn);
-		h->f[rd] = h->x[rs1];
-		rv_fs_dirty(h);
-		return;
-	default: fp_illegal(h, insn);
-	}
-}
-
-/* fmadd/fmsub/fnmsub/fnmadd: one rounding, via the C library's fma. */
-static void exec_fused(struct rv_hart *h, uint32_t insn)
-{
-	unsigned op = insn & 0x7f, fmt = (insn >> 25) & 3;
-	unsigned rd = (insn >> 7) & 31, rs1 = (insn >> 15) & 31, rs2 = (insn >> 20) & 31, rs3 = insn >> 27;
-	bool neg_prod = op == 0x4b || op == 0x4f, neg_add = op == 0x47 || op == 0x4f;
-	if (fmt > 1) fp_illegal(h, insn);
-	unsigned rm = effective_rm(h, insn);
-
-	if (fmt == 0) {
-		float a = get_s(h, rs1), b = get_s(h, rs2), c = get_s(h, rs3);
-		bool inf_zero = (isinf(a) && b == 0.0f) || (a == 0.0f && isinf(b));
-		if (neg_prod) a = -a;
-		if (neg_add) c = -c;
-		begin_op(rm);
-		volatile float r = fmaf(a, b, c);
-		end_op(h, rm);
-		if (inf_zero) h->fflags |= FFLAG_NV;
-		put_s(h, rd, r);
-	} else {
-		double a = get_d(h, rs1), b = get_d(h, rs2), c = get_d(h, rs3);
-		bool inf_zero = (isinf(a) && b == 0.0) || (a == 0.0 && isinf(b));
-		if (neg_prod) a = -a;
-		if (neg_add) c = -c;
-		begin_op(rm);
-		volatile double r = fma(a, b, c);
-		end_op(h, rm);
-		if (inf_zero) h->fflags |= FFLAG_NV;
-		put_d(h, rd, r);
-	}
-}
+#define FP_T double
+#define FP_BITS uint64_t
+#define FP_NAME(x) x##_d
+#define FP_GET get_d
+#define FP_PUT put_d
+#define FP_PUT_BITS put_d_bits
+#define FP_BITS_OF bits_d
+#define FP_IS_SNAN is_snan_d
+#define FP_SIGN (1ULL << 63)
+#define FP_CANON_NAN CANON_NAN_D
+#define FP_SQRT sqrt
+#define FP_FMA fma
+#define FP_FMV_X(h, r) ((h)->f[r])
+#define FP_OTHER_T float
+#define FP_OTHER_FMT 0
+#define FP_GET_OTHER get_s
+#define FP_IS_SNAN_OTHER is_snan_s
+#include "fpu_template.h"
 
 void rv_exec_fp(struct rv_hart *h, uint32_t insn)
 {
-	if ((insn & 0x7f) != 0x53) {
-		exec_fused(h, insn);
+	if ((insn & 0x7f) != 0x53) { /* the fused multiply-adds */
+		unsigned op = insn & 0x7f, fmt = (insn >> 25) & 3;
+		if (fmt > 1) fp_illegal(h, insn);
+		unsigned rm = effective_rm(h, insn);
+		bool neg_prod = op == 0x4b || op == 0x4f, neg_add = op == 0x47 || op == 0x4f;
+		(fmt ? exec_fused_d : exec_fused_s)(h, insn, rm, neg_prod, neg_add);
 		return;
 	}
-	if ((insn >> 25) & 1)
-		exec_double(h, insn);
-	else
-		exec_single(h, insn);
+	(((insn >> 25) & 1) ? exec_d : exec_s)(h, insn);
 }

@@ -402,7 +402,7 @@ static const void *const store_helpers[] = {[K_SB] = h_sb, [K_SH] = h_sh, [K_SW]
 static bool emit_op(struct emit *e, const struct rv_op *op, unsigned kind, uint64_t pc, unsigned len, int k)
 {
 	int32_t imm = op->imm;
-	switch (kind) {
+	switch ((enum op_kind)kind) { /* every kind of RV_FAST_OPS has its case: -Wswitch checks */
 	case K_LUI: store_field_imm(e, xoff(op->rd), imm, true); return true;
 	case K_AUIPC:
 		mov_imm64(e, RAX, pc + (uint64_t)(int64_t)imm);
@@ -554,8 +554,12 @@ static bool emit_op(struct emit *e, const struct rv_op *op, unsigned kind, uint6
 		exit_static(e, pc + (uint64_t)(int64_t)imm);
 		return false;
 	}
-	default: return true; /* not reached: the caller only passes translatable kinds */
+	case K_DECODE:
+	case K_GENERIC:
+	case K_SLOW:
+	case K_COUNT: break; /* not reached: the caller only passes translatable kinds */
 	}
+	return true;
 }
 
 static bool translatable(unsigned kind)

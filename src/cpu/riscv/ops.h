@@ -17,73 +17,83 @@ _Static_assert(sizeof(struct rv_op) == 20, "rv_op must stay compact");
 
 #define OPS_PER_PAGE 2050 /* 2048 halfwords + 2 sentinels */
 
+/*
+ * The instructions with a fast path, each X(NAME, name): its kind K_NAME, its interpreter handler
+ * l_name_2 / l_name_4 (exec.c) and its case in the translator (jit_x86_64.c). One list: adding an
+ * instruction here makes the compiler ask for the other two.
+ */
+#define RV_FAST_OPS(X)                                                                                       \
+	X(LUI, lui)                                                                                          \
+	X(AUIPC, auipc)                                                                                      \
+	X(JAL, jal)                                                                                          \
+	X(JALR, jalr)                                                                                        \
+	X(BEQ, beq)                                                                                          \
+	X(BNE, bne)                                                                                          \
+	X(BLT, blt)                                                                                          \
+	X(BGE, bge)                                                                                          \
+	X(BLTU, bltu)                                                                                        \
+	X(BGEU, bgeu)                                                                                        \
+	X(LB, lb)                                                                                            \
+	X(LH, lh)                                                                                            \
+	X(LW, lw)                                                                                            \
+	X(LD, ld)                                                                                            \
+	X(LBU, lbu)                                                                                          \
+	X(LHU, lhu)                                                                                          \
+	X(LWU, lwu)                                                                                          \
+	X(SB, sb)                                                                                            \
+	X(SH, sh)                                                                                            \
+	X(SW, sw)                                                                                            \
+	X(SD, sd)                                                                                            \
+	X(ADDI, addi)                                                                                        \
+	X(SLTI, slti)                                                                                        \
+	X(SLTIU, sltiu)                                                                                      \
+	X(XORI, xori)                                                                                        \
+	X(ORI, ori)                                                                                          \
+	X(ANDI, andi)                                                                                        \
+	X(SLLI, slli)                                                                                        \
+	X(SRLI, srli)                                                                                        \
+	X(SRAI, srai)                                                                                        \
+	X(ADDIW, addiw)                                                                                      \
+	X(SLLIW, slliw)                                                                                      \
+	X(SRLIW, srliw)                                                                                      \
+	X(SRAIW, sraiw)                                                                                      \
+	X(ADD, add)                                                                                          \
+	X(SUB, sub)                                                                                          \
+	X(SLL, sll)                                                                                          \
+	X(SLT, slt)                                                                                          \
+	X(SLTU, sltu)                                                                                        \
+	X(XOR, xor)                                                                                          \
+	X(SRL, srl)                                                                                          \
+	X(SRA, sra)                                                                                          \
+	X(OR, or)                                                                                            \
+	X(AND, and)                                                                                          \
+	X(MUL, mul)                                                                                          \
+	X(MULH, mulh)                                                                                        \
+	X(MULHSU, mulhsu)                                                                                    \
+	X(MULHU, mulhu)                                                                                      \
+	X(DIV, div)                                                                                          \
+	X(DIVU, divu)                                                                                        \
+	X(REM, rem)                                                                                          \
+	X(REMU, remu)                                                                                        \
+	X(ADDW, addw)                                                                                        \
+	X(SUBW, subw)                                                                                        \
+	X(SLLW, sllw)                                                                                        \
+	X(SRLW, srlw)                                                                                        \
+	X(SRAW, sraw)                                                                                        \
+	X(MULW, mulw)                                                                                        \
+	X(DIVW, divw)                                                                                        \
+	X(DIVUW, divuw)                                                                                      \
+	X(REMW, remw)                                                                                        \
+	X(REMUW, remuw)
+
 enum op_kind {
 	K_DECODE = 0, /* empty slot: decode, then run */
-	K_GENERIC,
-	K_SLOW,
-	K_LUI,
-	K_AUIPC,
-	K_JAL,
-	K_JALR,
-	K_BEQ,
-	K_BNE,
-	K_BLT,
-	K_BGE,
-	K_BLTU,
-	K_BGEU,
-	K_LB,
-	K_LH,
-	K_LW,
-	K_LD,
-	K_LBU,
-	K_LHU,
-	K_LWU,
-	K_SB,
-	K_SH,
-	K_SW,
-	K_SD,
-	K_ADDI,
-	K_SLTI,
-	K_SLTIU,
-	K_XORI,
-	K_ORI,
-	K_ANDI,
-	K_SLLI,
-	K_SRLI,
-	K_SRAI,
-	K_ADDIW,
-	K_SLLIW,
-	K_SRLIW,
-	K_SRAIW,
-	K_ADD,
-	K_SUB,
-	K_SLL,
-	K_SLT,
-	K_SLTU,
-	K_XOR,
-	K_SRL,
-	K_SRA,
-	K_OR,
-	K_AND,
-	K_MUL,
-	K_MULH,
-	K_MULHSU,
-	K_MULHU,
-	K_DIV,
-	K_DIVU,
-	K_REM,
-	K_REMU,
-	K_ADDW,
-	K_SUBW,
-	K_SLLW,
-	K_SRLW,
-	K_SRAW,
-	K_MULW,
-	K_DIVW,
-	K_DIVUW,
-	K_REMW,
-	K_REMUW,
-	K_COUNT
+	K_GENERIC,    /* everything else: the generic path (exec_one) */
+	K_SLOW,       /* an instruction that straddles two pages: fetched the slow way */
+#define X(NAME, name) K_##NAME,
+	RV_FAST_OPS(X)
+#undef X
+	    K_COUNT
 };
 _Static_assert(2 * K_COUNT <= 256, "kinds of both lengths must fit rv_op.kind");
 
