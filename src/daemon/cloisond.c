@@ -18,68 +18,12 @@
 #include <errno.h>
 #include <getopt.h>
 #include <libgen.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
-
-void daemon_wake_monitor(struct daemon *d)
-{
-	uint64_t one = 1;
-	if (write(d->monitor_wake, &one, sizeof(one)) < 0) {
-	}
-}
-
-/* Watches the pidfds of VM processes and container inits, and records each end. */
-static void *monitor(void *arg)
-{
-	struct daemon *d = arg;
-	for (;;) {
-		pthread_mutex_lock(&d->lock);
-		size_t n = 0, cap = d->ninsts + 1;
-		struct pollfd *p = calloc(cap, sizeof(*p));
-		struct instance **who = calloc(cap, sizeof(*who));
-		if (p && who) {
-			p[n++] = (struct pollfd){d->monitor_wake, POLLIN, 0};
-			for (size_t i = 0; i < d->ninsts; i++) {
-				struct instance *in = d->insts[i];
-				if (in->pidfd < 0) continue;
-				inst_get(in);
-				who[n] = in;
-				p[n++] = (struct pollfd){in->pidfd, POLLIN, 0};
-			}
-		}
-		pthread_mutex_unlock(&d->lock);
-		if (!p || !who) {
-			free(p);
-			free(who);
-			sleep(1);
-			continue;
-		}
-		poll(p, n, 1000);
-		if (p[0].revents & POLLIN) {
-			uint64_t v;
-			if (read(d->monitor_wake, &v, sizeof(v)) < 0) {
-			}
-		}
-		pthread_mutex_lock(&d->lock);
-		for (size_t i = 1; i < n; i++) {
-			struct instance *in = who[i];
-			if ((p[i].revents & (POLLIN | POLLHUP | POLLERR)) && in->pidfd == p[i].fd) {
-				inst_driver(in)->exited(d, in);
-			}
-			inst_put(in);
-		}
-		pthread_mutex_unlock(&d->lock);
-		free(p);
-		free(who);
-	}
-	return NULL;
-}
 
 static void usage(FILE *out)
 {
@@ -196,7 +140,10 @@ int main(int argc, char **argv)
 		log_error("%s", err);
 		return 1;
 	}
-	d->monitor_wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (!daemon_monitor_init(d, err, sizeof(err))) {
+		log_error("%s", err);
+		return 1;
+	}
 	pthread_mutex_lock(&d->lock);
 	bool loaded = daemon_load_instances(d, err, sizeof(err));
 	pthread_mutex_unlock(&d->lock);
@@ -204,8 +151,7 @@ int main(int argc, char **argv)
 		log_error("%s", err);
 		return 1;
 	}
-	pthread_t mon;
-	pthread_create(&mon, NULL, monitor, d);
+	daemon_monitor_start(d);
 	struct http_server *srv = http_server_start(d->socket_path, 0660, api_handle, d, err, sizeof(err));
 	if (!srv) {
 		log_error("%s", err);

@@ -84,6 +84,9 @@ bool daemon_add(struct daemon *d, struct instance *in);
 void daemon_save_runtime(struct daemon *d, struct instance *in);
 /* DIR/instances/NAME and files in it. */
 void inst_path(struct daemon *d, const struct instance *in, const char *file, char *buf, size_t len);
+/* The process monitor (monitor.c): its eventfd, then its thread. */
+bool daemon_monitor_init(struct daemon *d, char *err, size_t errlen);
+void daemon_monitor_start(struct daemon *d);
 /* Wakes the process monitor after a pidfd was added. */
 void daemon_wake_monitor(struct daemon *d);
 /* Brings an instance's state up to date (containers: from the engine's record). Lock held. */
