@@ -85,6 +85,91 @@ static void log_tail(const char *path, char *buf, size_t len)
 	if (last) memmove(buf, last + 1, strlen(last + 1) + 1);
 }
 
+/* The VM's cgroup: CPU weight and cap, memory (the emulator caps CPU too, so cgroups are optional unless
+ * a weight or a memory limit asks for them). */
+static bool vm_cgroup(struct daemon *d, const struct inst_def *def, struct cg_group *cg, bool *has_cg,
+                      char *err, size_t errlen)
+{
+	struct cg_limits cl = inst_cg_limits(&def->limits);
+	*has_cg = false;
+	if (!d->have_cg) {
+		if (!cl.cpu_weight && !cl.memory) return true;
+		snprintf(err, errlen,
+		         "CPU weight and memory limits need cgroups, which this host does not offer");
+		return false;
+	}
+	char leaf[128], msg[512];
+	snprintf(leaf, sizeof(leaf), "cloison-vm-%s", def->name);
+	*has_cg = cg_create(&d->cg, leaf, &cl, cg, msg, sizeof(msg));
+	if (!*has_cg && (cl.cpu_weight || cl.memory)) {
+		snprintf(err, errlen, "%s", msg);
+		return false;
+	}
+	if (!*has_cg) log_warn("%s: running without a cgroup: %s", def->name, msg);
+	return true;
+}
+
+/* Starts the VM process in a session of its own (pinned to cpus, in cg, when given), its standard
+ * error appended to the console log. It execs only once it is in its cgroup. The pid, or -1 with err
+ * set. */
+static pid_t spawn_vm(struct daemon *d, char *const argv[], const char *logp, const cpu_set_t *cpus,
+                      struct cg_group *cg, const char *name, char *err, size_t errlen)
+{
+	int sync[2];
+	if (pipe2(sync, O_CLOEXEC)) {
+		snprintf(err, errlen, "pipe: %s", strerror(errno));
+		return -1;
+	}
+	pid_t pid = fork();
+	if (pid < 0) {
+		snprintf(err, errlen, "fork: %s", strerror(errno));
+		close(sync[0]);
+		close(sync[1]);
+		return -1;
+	}
+	if (pid == 0) { /* async-signal-safe calls only until exec */
+		setsid();
+		if (cpus) sched_setaffinity(0, sizeof(*cpus), cpus);
+		int null = open("/dev/null", O_RDWR);
+		int log = open(logp, O_WRONLY | O_CREAT | O_APPEND, 0600);
+		if (null >= 0) dup2(null, 0), dup2(null, 1);
+		if (log >= 0) dup2(log, 2);
+		char c;
+		if (read(sync[0], &c, 1) != 1) _exit(127);
+		execv(d->exe, argv);
+		_exit(127);
+	}
+	close(sync[0]);
+	char msg[512];
+	if (cg && !cg_attach(cg, pid, msg, sizeof(msg))) log_warn("%s: %s", name, msg);
+	if (write(sync[1], "g", 1) != 1) {
+	}
+	close(sync[1]);
+	return pid;
+}
+
+/* Whether the VM process's control socket answers (a destination's once the VM arrived) within polls
+ * tries 10 ms apart; *exited tells that the process ended first. */
+static bool wait_vm_up(pid_t pid, const char *api, unsigned polls, bool *exited)
+{
+	char msg[256];
+	for (unsigned i = 0; i < polls; i++) {
+		siginfo_t si = {0};
+		if (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 && si.si_pid == pid) {
+			*exited = true;
+			return false;
+		}
+		int fd = http_connect_unix(api, msg, sizeof(msg));
+		if (fd >= 0) {
+			close(fd);
+			return true;
+		}
+		struct timespec ts = {0, 10000000};
+		nanosleep(&ts, NULL);
+	}
+	return false;
+}
+
 static bool vmdrv_apply_limits(struct daemon *d, struct instance *in, char *err, size_t errlen);
 
 static bool vmdrv_start(struct daemon *d, struct instance *in, const struct vm_start *how, char *err,
@@ -135,56 +220,11 @@ static bool vmdrv_start(struct daemon *d, struct instance *in, const struct vm_s
 	cpu_set_t cpus;
 	CPU_ZERO(&cpus);
 	bool pin = def->limits.cpuset[0] && inst_cpuset_each(def->limits.cpuset, add_cpu, &cpus);
-
-	/* Its cgroup: CPU weight and cap, memory (the emulator caps CPU too, so cgroups are optional). */
-	struct cg_limits cl = inst_cg_limits(&def->limits);
 	struct cg_group cg;
 	bool has_cg = false;
-	if (d->have_cg) {
-		char leaf[128], msg[512];
-		snprintf(leaf, sizeof(leaf), "cloison-vm-%s", def->name);
-		has_cg = cg_create(&d->cg, leaf, &cl, &cg, msg, sizeof(msg));
-		if (!has_cg && (cl.cpu_weight || cl.memory)) {
-			snprintf(err, errlen, "%s", msg);
-			return false;
-		}
-		if (!has_cg) log_warn("%s: running without a cgroup: %s", def->name, msg);
-	} else if (cl.cpu_weight || cl.memory) {
-		snprintf(err, errlen,
-		         "CPU weight and memory limits need cgroups, which this host does not offer");
-		return false;
-	}
-
-	int sync[2];
-	if (pipe2(sync, O_CLOEXEC)) {
-		snprintf(err, errlen, "pipe: %s", strerror(errno));
-		goto fail_cg;
-	}
-	pid_t pid = fork();
-	if (pid < 0) {
-		snprintf(err, errlen, "fork: %s", strerror(errno));
-		close(sync[0]);
-		close(sync[1]);
-		goto fail_cg;
-	}
-	if (pid == 0) { /* async-signal-safe calls only until exec */
-		setsid();
-		if (pin) sched_setaffinity(0, sizeof(cpus), &cpus);
-		int null = open("/dev/null", O_RDWR);
-		int log = open(logp, O_WRONLY | O_CREAT | O_APPEND, 0600);
-		if (null >= 0) dup2(null, 0), dup2(null, 1);
-		if (log >= 0) dup2(log, 2);
-		char c;
-		if (read(sync[0], &c, 1) != 1) _exit(127);
-		execv(d->exe, argv);
-		_exit(127);
-	}
-	close(sync[0]);
-	char msg[512];
-	if (has_cg && !cg_attach(&cg, pid, msg, sizeof(msg))) log_warn("%s: %s", def->name, msg);
-	if (write(sync[1], "g", 1) != 1) {
-	}
-	close(sync[1]);
+	if (!vm_cgroup(d, def, &cg, &has_cg, err, errlen)) return false;
+	pid_t pid = spawn_vm(d, argv, logp, pin ? &cpus : NULL, has_cg ? &cg : NULL, def->name, err, errlen);
+	if (pid < 0) goto fail_cg;
 	int pidfd = (int)pidfd_open(pid, 0);
 	/* Recorded at once: a daemon restarted while this one waits (a destination can wait minutes)
 	 * finds the process again instead of leaving it untracked. */
@@ -194,26 +234,8 @@ static bool vmdrv_start(struct daemon *d, struct instance *in, const struct vm_s
 	daemon_save_runtime(d, in);
 	pthread_mutex_unlock(&d->lock);
 
-	/* Running once the control socket answers (for a destination, once the VM arrived); a process
-	 * that exits first failed. */
-	bool up = false, exited = false;
-	unsigned polls = listen ? how->wait_s * 100 : 3000;
-	for (unsigned i = 0; i < polls && !up; i++) {
-		siginfo_t si = {0};
-		if (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 && si.si_pid == pid) {
-			exited = true;
-			break;
-		}
-		int fd = http_connect_unix(api, msg, sizeof(msg));
-		if (fd >= 0) {
-			close(fd);
-			up = true;
-			break;
-		}
-		struct timespec ts = {0, 10000000};
-		nanosleep(&ts, NULL);
-	}
-	if (!up) {
+	bool exited = false;
+	if (!wait_vm_up(pid, api, listen ? how->wait_s * 100 : 3000, &exited)) {
 		char tail[300];
 		log_tail(logp, tail, sizeof(tail));
 		if (listen && !exited)

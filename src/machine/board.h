@@ -16,6 +16,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 struct board_device {
 	const char *name; /* its snapshot sections, one per instance (NULL: it has no state) */
@@ -34,6 +35,42 @@ struct board_device {
 	 * (which calls the device's save and load); then save and load are NULL. */
 	struct virtio_mmio *(*virtio)(const struct machine *m, unsigned i);
 };
+
+/*
+ * The entry of a device the board has exactly one of, at m->FIELD: built by CREATE (an expression of
+ * m), freed by PREFIX_destroy, its state in one section SECTION (version 1) written by PREFIX_save and
+ * read by PREFIX_load. WHAT names it in the error when it cannot be built.
+ */
+#define BOARD_SINGLE_DEVICE(PREFIX, FIELD, SECTION, CREATE, WHAT)                                            \
+	static bool PREFIX##_board_create(struct machine *m, const struct machine_config *cfg, char *err,    \
+	                                  size_t errlen)                                                     \
+	{                                                                                                    \
+		(void)cfg;                                                                                   \
+		if ((m->FIELD = (CREATE))) return true;                                                      \
+		snprintf(err, errlen, "cannot create the %s", WHAT);                                         \
+		return false;                                                                                \
+	}                                                                                                    \
+	static void PREFIX##_board_destroy(struct machine *m)                                                \
+	{                                                                                                    \
+		PREFIX##_destroy(m->FIELD);                                                                  \
+		m->FIELD = NULL;                                                                             \
+	}                                                                                                    \
+	static void PREFIX##_board_save(const struct machine *m, unsigned i, struct state_writer *w)         \
+	{                                                                                                    \
+		PREFIX##_save(m->FIELD, w);                                                                  \
+	}                                                                                                    \
+	static void PREFIX##_board_load(struct machine *m, unsigned i, struct state_reader *r, uint32_t v)   \
+	{                                                                                                    \
+		PREFIX##_load(m->FIELD, r);                                                                  \
+	}                                                                                                    \
+	const struct board_device PREFIX##_board = {                                                         \
+	    .name = SECTION,                                                                                 \
+	    .version = 1,                                                                                    \
+	    .create = PREFIX##_board_create,                                                                 \
+	    .destroy = PREFIX##_board_destroy,                                                               \
+	    .save = PREFIX##_board_save,                                                                     \
+	    .load = PREFIX##_board_load,                                                                     \
+	}
 
 /* Every kind the board has, in order, NULL-terminated. */
 extern const struct board_device *const board_devices[];

@@ -208,34 +208,4 @@ void plic_load(struct plic *p, struct state_reader *r)
 	update_outputs(p);
 }
 
-static bool plic_board_create(struct machine *m, const struct machine_config *cfg, char *err, size_t errlen)
-{
-	if ((m->plic = plic_create(m))) return true;
-	snprintf(err, errlen, "cannot create the interrupt controller (PLIC)");
-	return false;
-}
-
-static void plic_board_destroy(struct machine *m)
-{
-	plic_destroy(m->plic);
-	m->plic = NULL;
-}
-
-static void plic_board_save(const struct machine *m, unsigned i, struct state_writer *w)
-{
-	plic_save(m->plic, w);
-}
-
-static void plic_board_load(struct machine *m, unsigned i, struct state_reader *r, uint32_t version)
-{
-	plic_load(m->plic, r);
-}
-
-const struct board_device plic_board = {
-    .name = "plic",
-    .version = 1,
-    .create = plic_board_create,
-    .destroy = plic_board_destroy,
-    .save = plic_board_save,
-    .load = plic_board_load,
-};
+BOARD_SINGLE_DEVICE(plic, plic, "plic", plic_create(m), "interrupt controller (PLIC)");

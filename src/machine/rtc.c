@@ -128,34 +128,4 @@ void rtc_load(struct goldfish_rtc *r, struct state_reader *rd)
 	update_irq(r);
 }
 
-static bool rtc_board_create(struct machine *m, const struct machine_config *cfg, char *err, size_t errlen)
-{
-	if ((m->rtc = rtc_create(m, VIRT_RTC_BASE, VIRT_RTC_IRQ))) return true;
-	snprintf(err, errlen, "cannot create the real-time clock");
-	return false;
-}
-
-static void rtc_board_destroy(struct machine *m)
-{
-	rtc_destroy(m->rtc);
-	m->rtc = NULL;
-}
-
-static void rtc_board_save(const struct machine *m, unsigned i, struct state_writer *w)
-{
-	rtc_save(m->rtc, w);
-}
-
-static void rtc_board_load(struct machine *m, unsigned i, struct state_reader *r, uint32_t version)
-{
-	rtc_load(m->rtc, r);
-}
-
-const struct board_device rtc_board = {
-    .name = "rtc",
-    .version = 1,
-    .create = rtc_board_create,
-    .destroy = rtc_board_destroy,
-    .save = rtc_board_save,
-    .load = rtc_board_load,
-};
+BOARD_SINGLE_DEVICE(rtc, rtc, "rtc", rtc_create(m, VIRT_RTC_BASE, VIRT_RTC_IRQ), "real-time clock");

@@ -182,34 +182,4 @@ void uart_load(struct uart *u, struct state_reader *r)
 	update_irq(u);
 }
 
-static bool uart_board_create(struct machine *m, const struct machine_config *cfg, char *err, size_t errlen)
-{
-	if ((m->uart = uart_create(m, VIRT_UART_BASE, VIRT_UART_IRQ))) return true;
-	snprintf(err, errlen, "cannot create the serial port (UART)");
-	return false;
-}
-
-static void uart_board_destroy(struct machine *m)
-{
-	uart_destroy(m->uart);
-	m->uart = NULL;
-}
-
-static void uart_board_save(const struct machine *m, unsigned i, struct state_writer *w)
-{
-	uart_save(m->uart, w);
-}
-
-static void uart_board_load(struct machine *m, unsigned i, struct state_reader *r, uint32_t version)
-{
-	uart_load(m->uart, r);
-}
-
-const struct board_device uart_board = {
-    .name = "uart",
-    .version = 1,
-    .create = uart_board_create,
-    .destroy = uart_board_destroy,
-    .save = uart_board_save,
-    .load = uart_board_load,
-};
+BOARD_SINGLE_DEVICE(uart, uart, "uart", uart_create(m, VIRT_UART_BASE, VIRT_UART_IRQ), "serial port (UART)");

@@ -95,35 +95,5 @@ void vmgenid_load(struct vmgenid *g, struct state_reader *r)
 	set_line(g, line);
 }
 
-static bool vmgenid_board_create(struct machine *m, const struct machine_config *cfg, char *err,
-                                 size_t errlen)
-{
-	if ((m->vmgenid = vmgenid_create(m, VIRT_VMGENID_BASE, VIRT_VMGENID_IRQ))) return true;
-	snprintf(err, errlen, "cannot create the VM generation ID device");
-	return false;
-}
-
-static void vmgenid_board_destroy(struct machine *m)
-{
-	vmgenid_destroy(m->vmgenid);
-	m->vmgenid = NULL;
-}
-
-static void vmgenid_board_save(const struct machine *m, unsigned i, struct state_writer *w)
-{
-	vmgenid_save(m->vmgenid, w);
-}
-
-static void vmgenid_board_load(struct machine *m, unsigned i, struct state_reader *r, uint32_t version)
-{
-	vmgenid_load(m->vmgenid, r);
-}
-
-const struct board_device vmgenid_board = {
-    .name = "vmgenid",
-    .version = 1,
-    .create = vmgenid_board_create,
-    .destroy = vmgenid_board_destroy,
-    .save = vmgenid_board_save,
-    .load = vmgenid_board_load,
-};
+BOARD_SINGLE_DEVICE(vmgenid, vmgenid, "vmgenid", vmgenid_create(m, VIRT_VMGENID_BASE, VIRT_VMGENID_IRQ),
+                    "VM generation ID device");
