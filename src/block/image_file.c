@@ -6,10 +6,13 @@
 
 #include "qcow2.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -120,6 +123,60 @@ int image_create(const char *path, struct image_create_opts *o, block_progress_f
 	return qcow2_create(path, &qo, err, errlen) ? -1 : 0;
 }
 
+/* DIR/.NAME.part-PID beside dst. False if it does not fit. */
+static bool part_path(const char *dst, pid_t pid, char *out, size_t len)
+{
+	const char *slash = strrchr(dst, '/');
+	int dirlen = slash ? (int)(slash - dst + 1) : 0;
+	int n = snprintf(out, len, "%.*s.%s.part-%d", dirlen, dst, slash ? slash + 1 : dst, (int)pid);
+	return n > 0 && (size_t)n < len;
+}
+
+bool image_part_begin(const char *dst, char *part, size_t len)
+{
+	const char *slash = strrchr(dst, '/');
+	char dir[4096], prefix[1024];
+	snprintf(dir, sizeof(dir), "%.*s", slash ? (int)(slash - dst) : 1, slash ? dst : ".");
+	if (slash == dst) strcpy(dir, "/");
+	snprintf(prefix, sizeof(prefix), ".%s.part-", slash ? slash + 1 : dst);
+	DIR *dh = opendir(dir);
+	for (struct dirent *e; dh && (e = readdir(dh));) {
+		char *end;
+		if (strncmp(e->d_name, prefix, strlen(prefix))) continue;
+		long pid = strtol(e->d_name + strlen(prefix), &end, 10);
+		if (*end || pid <= 0 || (kill((pid_t)pid, 0) && errno == ESRCH)) /* its writer is gone */
+			unlinkat(dirfd(dh), e->d_name, 0);
+	}
+	if (dh) closedir(dh);
+	return part_path(dst, getpid(), part, len);
+}
+
+int image_part_commit(const char *part, const char *dst, char *err, size_t errlen)
+{
+	int fd = open(part, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || fsync(fd)) {
+		snprintf(err, errlen, "'%s': %s", part, strerror(errno));
+		if (fd >= 0) close(fd);
+		return -1;
+	}
+	close(fd);
+	if (renameat2(AT_FDCWD, part, AT_FDCWD, dst, RENAME_NOREPLACE)) {
+		snprintf(err, errlen, "cannot move the new image to '%s': %s", dst, strerror(errno));
+		return -1;
+	}
+	/* The new name reaches the disk too. */
+	char dir[4096];
+	const char *slash = strrchr(dst, '/');
+	snprintf(dir, sizeof(dir), "%.*s", slash ? (int)(slash - dst) : 1, slash ? dst : ".");
+	if (slash == dst) strcpy(dir, "/");
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd >= 0) {
+		fsync(dfd);
+		close(dfd);
+	}
+	return 0;
+}
+
 int image_convert(struct block_backend *src, const char *dst, const struct image_create_opts *o,
                   block_progress_fn progress, void *ctx, char *err, size_t errlen)
 {
@@ -130,11 +187,16 @@ int image_convert(struct block_backend *src, const char *dst, const struct image
 		snprintf(err, errlen, "'%s' exists (a copy never overwrites)", dst);
 		return -1;
 	}
+	char part[4096];
+	if (!image_part_begin(dst, part, sizeof(part))) {
+		snprintf(err, errlen, "'%s': path too long", dst);
+		return -1;
+	}
 	/* Preallocating writes zeros first: leave that out of the progress the copy reports. */
-	if (image_create(dst, &co, NULL, NULL, err, errlen)) return -1;
-	struct block_backend *d = block_open(dst, co.format, 0, err, errlen);
+	if (image_create(part, &co, NULL, NULL, err, errlen)) return -1;
+	struct block_backend *d = block_open(part, co.format, 0, err, errlen);
 	if (!d) {
-		unlink(dst);
+		unlink(part);
 		return -1;
 	}
 	bool fresh = !co.prealloc || strcmp(co.prealloc, "full");
@@ -142,7 +204,11 @@ int image_convert(struct block_backend *src, const char *dst, const struct image
 	block_close(d);
 	if (rc) {
 		snprintf(err, errlen, "copying into '%s' failed: %s", dst, strerror(-rc));
-		unlink(dst);
+		unlink(part);
+		return -1;
+	}
+	if (image_part_commit(part, dst, err, errlen)) {
+		unlink(part);
 		return -1;
 	}
 	return 0;

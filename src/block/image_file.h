@@ -40,9 +40,19 @@ int image_create(const char *path, struct image_create_opts *o, block_progress_f
                  char *err, size_t errlen);
 
 /* Copies what src shows (through its backing chain) into a new image at dst made with o (its size is
- * src's). A failed copy leaves no file behind. Returns 0, or -1 with err. */
+ * src's). The copy is written to a partial file beside dst (image_part_begin), synced, and renamed to
+ * dst only when complete: dst is never a half-written image, even if the process is killed. A failed
+ * copy leaves no file behind. Returns 0, or -1 with err. */
 int image_convert(struct block_backend *src, const char *dst, const struct image_create_opts *o,
                   block_progress_fn progress, void *ctx, char *err, size_t errlen);
+
+/* A new image written by anyone (this file, qemu-img) goes to a partial file first: DIR/.NAME.part-PID
+ * beside dst, in *part. Partial files for dst whose writer died are removed first. False if the name
+ * does not fit. */
+bool image_part_begin(const char *dst, char *part, size_t len);
+/* Syncs a complete partial file and renames it to dst (never replacing a file there), then syncs the
+ * directory. Returns 0, or -1 with err (the partial file stays: the caller removes it). */
+int image_part_commit(const char *part, const char *dst, char *err, size_t errlen);
 
 /* qemu-img info's JSON for an open image (filename, format, virtual-size, actual-size, backing...). */
 json_t *image_info_json(struct block_backend *b, const char *path, const char *fmt);

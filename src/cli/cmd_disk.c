@@ -514,9 +514,20 @@ static int disk_convert(int argc, char **argv)
 	if (!f) return 1;
 	if (is_foreign(f)) {
 		fprintf(stderr, "cloison: importing the %s image '%s' through qemu-img\n", f, src);
-		char *args[] = {"qemu-img", "convert",       pr.on ? "-p" : "-q", "-f",        (char *)f,
-		                "-O",       (char *)dst_fmt, (char *)src,         (char *)dst, NULL};
-		return run_qemu_img(args);
+		char part[4096], err[1024];
+		if (!image_part_begin(dst, part, sizeof(part))) {
+			log_error("'%s': path too long", dst);
+			return 1;
+		}
+		char *args[] = {"qemu-img", "convert",       pr.on ? "-p" : "-q", "-f",         (char *)f,
+		                "-O",       (char *)dst_fmt, (char *)src,         (char *)part, NULL};
+		int rc = run_qemu_img(args);
+		if (!rc && image_part_commit(part, dst, err, sizeof(err))) {
+			log_error("%s", err);
+			rc = 1;
+		}
+		if (rc) unlink(part);
+		return rc;
 	}
 	if (!image_format_native(f)) {
 		log_error("unknown source format '%s'", f);

@@ -434,7 +434,7 @@ static void write_exit_file(const char *path, int rc, int reason, bool migrated)
 	                                               : "error";
 	char buf[128], err[256];
 	int n = snprintf(buf, sizeof(buf), "{\"exit_code\": %d, \"reason\": \"%s\"}\n", rc, why);
-	if (!fs_write_file_atomic(path, 0644, buf, (size_t)n, err, sizeof(err))) log_error("%s", err);
+	if (!fs_write_file_atomic(path, 0600, buf, (size_t)n, err, sizeof(err))) log_error("%s", err);
 }
 
 /* What the run loop asks of this terminal (or console socket) between rounds. */

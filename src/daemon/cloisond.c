@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -111,6 +112,9 @@ int main(int argc, char **argv)
 		log_error("unexpected argument '%s'", argv[optind]);
 		return 2;
 	}
+	/* Everything the daemon writes (its database, definitions, operations' files) is private to it;
+	 * the API socket gets its own mode, and supervised processes start with the usual 022. */
+	umask(077);
 	static struct daemon daemon;
 	struct daemon *d = &daemon;
 	pthread_mutex_init(&d->lock, NULL);

@@ -11,6 +11,7 @@
 #include "container/ct_state.h"
 #include "container/ct_stats.h"
 #include "container/lifecycle.h"
+#include "daemon/spawn.h"
 #include "util/fs.h"
 
 #include <errno.h>
@@ -72,19 +73,11 @@ static bool ctdrv_start(struct daemon *d, struct instance *in, const struct vm_s
 		return false;
 	}
 	char *argv[] = {d->exe, "ct", "run", "--spec", spec, "-d", NULL};
-	pid_t pid = fork();
-	if (pid == 0) { /* async-signal-safe calls only until exec */
-		setsid();
-		int null = open("/dev/null", O_RDWR);
-		if (null >= 0) dup2(null, 0), dup2(null, 1);
-		dup2(out[1], 2);
-		execv(d->exe, argv);
-		_exit(127);
-	}
+	struct spawn_opts so = {.stderr_fd = out[1], .name = in->def.name};
+	pid_t pid = daemon_spawn(d->exe, argv, &so, err, errlen);
 	close(out[1]);
 	if (pid < 0) {
 		close(out[0]);
-		snprintf(err, errlen, "fork: %s", strerror(errno));
 		return false;
 	}
 	size_t len = 0;

@@ -280,7 +280,7 @@ static const char *prealloc_name(const char *s)
 struct copy_job {
 	struct daemon *d;
 	struct op *op;
-	char src[PATH_MAX], src_fmt[16], part[PATH_MAX + 100], dst[PATH_MAX + 100];
+	char src[PATH_MAX], src_fmt[16], dst[PATH_MAX + 100];
 	struct image_create_opts o;
 };
 
@@ -299,13 +299,8 @@ static void *copy_thread(void *arg)
 	struct block_backend *s = block_open(j->src, j->src_fmt, BLOCK_OPEN_READONLY, err, sizeof(err));
 	if (s) {
 		__atomic_store_n(&j->op->progress_total, s->size, __ATOMIC_RELAXED);
-		ok = image_convert(s, j->part, &j->o, copy_progress, j->op, err, sizeof(err)) == 0;
+		ok = image_convert(s, j->dst, &j->o, copy_progress, j->op, err, sizeof(err)) == 0;
 		block_close(s);
-	}
-	if (ok && renameat2(AT_FDCWD, j->part, AT_FDCWD, j->dst, RENAME_NOREPLACE)) {
-		snprintf(err, sizeof(err), "cannot move the copy into place: %s", strerror(errno));
-		unlink(j->part);
-		ok = false;
 	}
 	struct daemon *d = j->d;
 	pthread_mutex_lock(&d->lock);
@@ -343,7 +338,6 @@ static void start_copy(struct daemon *d, const struct pool *p, const char *name,
 	snprintf(j->src, sizeof(j->src), "%s", src);
 	snprintf(j->src_fmt, sizeof(j->src_fmt), "%s", sfmt);
 	snprintf(j->dst, sizeof(j->dst), "%s/%s", p->path, name);
-	snprintf(j->part, sizeof(j->part), "%s/.%s.part-%llu", p->path, name, (unsigned long long)op->id);
 	if (!spawn_detached(copy_thread, j)) {
 		op->status = "failure";
 		snprintf(op->error, sizeof(op->error), "cannot start a thread");

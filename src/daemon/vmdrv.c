@@ -11,6 +11,7 @@
 #include "driver.h"
 
 #include "container/ct_state.h"
+#include "daemon/spawn.h"
 #include "util/fs.h"
 #include "util/log.h"
 #include "http/http.h"
@@ -109,43 +110,21 @@ static bool vm_cgroup(struct daemon *d, const struct inst_def *def, struct cg_gr
 	return true;
 }
 
-/* Starts the VM process in a session of its own (pinned to cpus, in cg, when given), its standard
- * error appended to the console log. It execs only once it is in its cgroup. The pid, or -1 with err
- * set. */
-static pid_t spawn_vm(struct daemon *d, char *const argv[], const char *logp, const cpu_set_t *cpus,
-                      struct cg_group *cg, const char *name, char *err, size_t errlen)
+/* Records the pid of a VM process that is about to exec (spawn's before_exec): a daemon restarted from
+ * now on finds it. */
+struct record_pid {
+	struct daemon *d;
+	struct instance *in;
+};
+
+static void record_pid(void *ctx, pid_t pid)
 {
-	int sync[2];
-	if (pipe2(sync, O_CLOEXEC)) {
-		snprintf(err, errlen, "pipe: %s", strerror(errno));
-		return -1;
-	}
-	pid_t pid = fork();
-	if (pid < 0) {
-		snprintf(err, errlen, "fork: %s", strerror(errno));
-		close(sync[0]);
-		close(sync[1]);
-		return -1;
-	}
-	if (pid == 0) { /* async-signal-safe calls only until exec */
-		setsid();
-		if (cpus) sched_setaffinity(0, sizeof(*cpus), cpus);
-		int null = open("/dev/null", O_RDWR);
-		int log = open(logp, O_WRONLY | O_CREAT | O_APPEND, 0600);
-		if (null >= 0) dup2(null, 0), dup2(null, 1);
-		if (log >= 0) dup2(log, 2);
-		char c;
-		if (read(sync[0], &c, 1) != 1) _exit(127);
-		execv(d->exe, argv);
-		_exit(127);
-	}
-	close(sync[0]);
-	char msg[512];
-	if (cg && !cg_attach(cg, pid, msg, sizeof(msg))) log_warn("%s: %s", name, msg);
-	if (write(sync[1], "g", 1) != 1) {
-	}
-	close(sync[1]);
-	return pid;
+	struct record_pid *r = ctx;
+	pthread_mutex_lock(&r->d->lock);
+	r->in->pid = pid;
+	r->in->pid_start = ct_proc_start_time(pid);
+	daemon_save_runtime(r->d, r->in);
+	pthread_mutex_unlock(&r->d->lock);
 }
 
 /* Whether the VM process's control socket answers (a destination's once the VM arrived) within polls
@@ -223,16 +202,18 @@ static bool vmdrv_start(struct daemon *d, struct instance *in, const struct vm_s
 	struct cg_group cg;
 	bool has_cg = false;
 	if (!vm_cgroup(d, def, &cg, &has_cg, err, errlen)) return false;
-	pid_t pid = spawn_vm(d, argv, logp, pin ? &cpus : NULL, has_cg ? &cg : NULL, def->name, err, errlen);
+	/* Recorded before it may exec: a daemon restarted while this one waits (a destination can wait
+	 * minutes) finds the process again instead of leaving it untracked. */
+	struct record_pid rec = {d, in};
+	struct spawn_opts so = {.stderr_path = logp,
+	                        .cpus = pin ? &cpus : NULL,
+	                        .cg = has_cg ? &cg : NULL,
+	                        .before_exec = record_pid,
+	                        .ctx = &rec,
+	                        .name = def->name};
+	pid_t pid = daemon_spawn(d->exe, argv, &so, err, errlen);
 	if (pid < 0) goto fail_cg;
 	int pidfd = (int)pidfd_open(pid, 0);
-	/* Recorded at once: a daemon restarted while this one waits (a destination can wait minutes)
-	 * finds the process again instead of leaving it untracked. */
-	pthread_mutex_lock(&d->lock);
-	in->pid = pid;
-	in->pid_start = ct_proc_start_time(pid);
-	daemon_save_runtime(d, in);
-	pthread_mutex_unlock(&d->lock);
 
 	bool exited = false;
 	if (!wait_vm_up(pid, api, listen ? how->wait_s * 100 : 3000, &exited)) {
@@ -526,6 +507,47 @@ static void vmdrv_exited(struct daemon *d, struct instance *in)
 	pthread_cond_broadcast(&d->changed);
 }
 
+/* A start (or a receive) was under way when the daemon died: its intent was a running VM. One that
+ * waits paused for the resume the start would have sent gets its limits and the resume now; one that
+ * runs is running; one whose control socket does not answer within 5 s (a destination still waiting
+ * for its migration, a process that hangs) is stopped, so no instance stays half started. */
+static void finish_interrupted_start(struct daemon *d, struct instance *in)
+{
+	char sock[PATH_MAX], err[256];
+	vmdrv_socket(d, in, "api", sock, sizeof(sock));
+	bool exited = false;
+	json_t *st = NULL;
+	if (wait_vm_up(in->pid, sock, 500, &exited) &&
+	    call(d, in, "GET", "/vm/status", NULL, &st, 5000, err, sizeof(err))) {
+		const char *state = json_string_value(json_object_get(st, "state"));
+		bool ok =
+		    state && (!strcmp(state, "running") ||
+		              (!strcmp(state, "paused") && vmdrv_apply_limits(d, in, err, sizeof(err)) &&
+		               call(d, in, "POST", "/vm/resume", NULL, NULL, 10000, err, sizeof(err))));
+		json_decref(st);
+		if (ok) {
+			in->state = ST_RUNNING;
+			in->started_at = (int64_t)time(NULL);
+			in->exit_code = -1;
+			in->message[0] = 0;
+			log_info("%s: its start was interrupted by a daemon restart; finished it",
+			         in->def.name);
+			return;
+		}
+		if (!state) snprintf(err, sizeof(err), "the VM process reported no state");
+	} else if (!exited) {
+		snprintf(err, sizeof(err), "its control socket did not answer");
+	}
+	log_warn("%s: its start was interrupted by a daemon restart and cannot be finished (%s): stopping it",
+	         in->def.name, exited ? "the VM process ended" : err);
+	if (!exited) kill(in->pid, SIGKILL);
+	in->state = ST_STOPPING; /* vmdrv_exited records a stop, not a crash */
+	snprintf(in->message, sizeof(in->message), "start interrupted by a daemon restart");
+	vmdrv_exited(d, in);
+	snprintf(in->message, sizeof(in->message), "start interrupted by a daemon restart");
+	daemon_save_runtime(d, in);
+}
+
 static void vmdrv_adopt(struct daemon *d, struct instance *in)
 {
 	bool was_up = in->state == ST_RUNNING || in->state == ST_PAUSED || in->state == ST_STARTING ||
@@ -536,12 +558,17 @@ static void vmdrv_adopt(struct daemon *d, struct instance *in)
 		char leaf[128];
 		snprintf(leaf, sizeof(leaf), "cloison-vm-%s", in->def.name);
 		in->has_cg = d->have_cg && cg_open(&d->cg, leaf, &in->cg);
-		if (in->state == ST_STARTING) in->state = ST_RUNNING;
-		log_info("%s: found its VM process (pid %d) running", in->def.name, (int)in->pid);
+		if (in->state == ST_STARTING) finish_interrupted_start(d, in);
+		if (in->pidfd >= 0)
+			log_info("%s: found its VM process (pid %d) %s", in->def.name, (int)in->pid,
+			         inst_state_name(in->state));
 		return;
 	}
+	bool starting = in->state == ST_STARTING;
+	if (starting) in->state = ST_STOPPING;               /* it never ran: a stop, not a crash */
 	in->pidfd = open("/dev/null", O_RDONLY | O_CLOEXEC); /* vmdrv_exited closes it */
 	vmdrv_exited(d, in);
+	if (starting) snprintf(in->message, sizeof(in->message), "start interrupted by a daemon restart");
 }
 
 /* A VM keeps nothing outside its instance directory, which the daemon removes. */

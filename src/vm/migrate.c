@@ -211,6 +211,28 @@ static bool send_header(struct link *l)
 	return send_all(l, h, sizeof(h));
 }
 
+/* Whether a VM of this configuration can be built on this host: its network interfaces resolve (a
+ * network it names exists here) and, unless the source may copy them (disks_may_arrive), its disks
+ * are where it says (shared storage). */
+static bool config_buildable_here(const struct vm_config *cfg, bool disks_may_arrive, char *err,
+                                  size_t errlen)
+{
+	struct machine_config mc;
+	char msg[512];
+	if (!vm_config_to_machine(cfg, &mc, msg, sizeof(msg))) {
+		snprintf(err, errlen, "this host cannot build the VM: %.400s", msg);
+		return false;
+	}
+	for (unsigned i = 0; i < cfg->ndisks && !disks_may_arrive; i++)
+		if (access(cfg->disks[i].path, cfg->disks[i].readonly ? R_OK : R_OK | W_OK)) {
+			snprintf(err, errlen,
+			         "this host cannot build the VM: disk %.300s: %s (shared storage expected)",
+			         cfg->disks[i].path, strerror(errno));
+			return false;
+		}
+	return true;
+}
+
 /* Waits for the destination's verdict. */
 static bool await_confirmation(int fd, char *err, size_t errlen)
 {
@@ -492,6 +514,8 @@ struct vm *vm_incoming(const char *addr, const char *port, const char *storage_d
 				if (!why[0]) snprintf(why, sizeof(why), "cannot read the configuration");
 				goto fail;
 			}
+			/* Refused before a single page is taken: a VM this host cannot build. */
+			if (!config_buildable_here(&cfg, storage_dir != NULL, why, sizeof(why))) goto fail;
 			ram = machine_alloc_ram(cfg.mem);
 			if (!ram) {
 				snprintf(why, sizeof(why), "cannot reserve %llu MiB of guest memory",
@@ -575,6 +599,13 @@ struct vm *vm_incoming(const char *addr, const char *port, const char *storage_d
 		} else if (r.type == REC_END) {
 			if (!blob) {
 				snprintf(why, sizeof(why), "the stream ended without the device state");
+				goto fail;
+			}
+			/* The source waits for our verdict now: anything it sent after "end" is not a stream.
+			 */
+			char extra;
+			if (r.count || r.arg || recv(fd, &extra, 1, MSG_PEEK | MSG_DONTWAIT) > 0) {
+				snprintf(why, sizeof(why), "bytes follow the end record");
 				goto fail;
 			}
 			break;

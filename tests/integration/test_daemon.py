@@ -274,6 +274,76 @@ class DaemonTest(unittest.TestCase):
         self.assertEqual(api("GET", "/v1")[0], 200)
         cli("rm", "keep1")
 
+    def test_kill_during_start(self):
+        """kill -9 of the daemon at many instants of a VM's start: the next daemon comes up (no forked
+        child left holding its socket), and the instance ends in a definite state that matches its
+        process: running (resumed, counting instructions, a start time) or stopped (no process)."""
+        self.vm("ks", "--cpu-max", "50")
+        outcomes = []
+        for delay in (0, 0.005, 0.01, 0.02, 0.03, 0.05, 0.08, 0.12, 0.2):
+            st, ans = api("POST", "/v1/instances/ks/start")
+            self.assertEqual(st, 202, ans)
+            time.sleep(delay)
+            self.d.kill(signal.SIGKILL)
+            self.d.start()  # fails if the old daemon's socket is still served
+            wait_until(lambda: info("ks")["status"]["state"] not in ("starting", "stopping"), 10)
+            s = info("ks")["status"]
+            outcomes.append(s["state"])
+            # Only the new daemon is left: no forked child of the old one hangs before its exec.
+            daemons = [p for p in os.listdir("/proc") if p.isdigit() and self._comm(p) == "cloisond"
+                       and self.d.state in self._cmdline(p)]
+            self.assertEqual(daemons, [str(self.d.proc.pid)], (delay, s))
+            if s["state"] == "running":
+                self.assertGreater(s["started_at"], 0, (delay, s))
+                os.kill(s["pid"], 0)
+                a = instructions("ks")
+                wait_until(lambda: instructions("ks") > a, 5)
+                self.assertGreater(instructions("ks"), a, (delay, s))
+                cli("stop", "ks")
+            else:
+                self.assertEqual(s["state"], "stopped", (delay, s))
+                self.assertFalse(s.get("pid"), (delay, s))
+        print(f"kill during start: {outcomes}", file=sys.stderr)
+        cli("rm", "ks")
+
+    def test_state_files_are_private(self):
+        """Every file the daemon and its VM processes write under the state directory (database and its
+        journal, definitions, configurations, console logs, exit records, volumes) is readable by its
+        owner only."""
+        self.vm("priv")
+        cli("start", "priv")
+        cli("stop", "priv")
+        self.assertEqual(api("POST", "/v1/storage-pools/default/volumes", {"name": "p.qcow2", "size": "1M"})[0], 201)
+        loose = []
+        for dirpath, _, names in os.walk(self.d.state):
+            for n in names:
+                path = os.path.join(dirpath, n)
+                st = os.lstat(path)
+                if (st.st_mode & 0o170000) == 0o100000 and st.st_mode & 0o077:
+                    loose.append(f"{os.path.relpath(path, self.d.state)} {oct(st.st_mode & 0o777)}")
+        self.assertEqual(loose, [])
+        for f in ("cloisond.db", "instances/priv/config.json", "instances/priv/exit.json",
+                  "instances/priv/console.log"):
+            self.assertTrue(os.path.exists(os.path.join(self.d.state, f)), f)
+        api("DELETE", "/v1/storage-pools/default/volumes/p.qcow2")
+        cli("rm", "priv")
+
+    @staticmethod
+    def _comm(pid):
+        try:
+            with open(f"/proc/{pid}/comm") as f:
+                return f.read().strip()
+        except OSError:
+            return ""
+
+    @staticmethod
+    def _cmdline(pid):
+        try:
+            with open(f"/proc/{pid}/cmdline") as f:
+                return f.read()
+        except OSError:
+            return ""
+
     def test_fairness_weights_and_cap(self):
         self.vm("w1", "--cpu-weight", "100", "--cpuset", "0")
         self.vm("w3", "--cpu-weight", "300", "--cpuset", "0")

@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -115,6 +116,44 @@ class DiskTool(Tmp):
         self.assertLess(os.path.getsize(self.p("ours.qcow2")), 2 << 20)
         # never overwrite
         self.assertEqual(disk("convert", src, self.p("ours.qcow2"), check=False).returncode, 1)
+
+    def test_interrupted_convert_never_leaves_a_wrong_image(self):
+        """kill -9 of `disk convert` at many instants: the destination is either absent or identical to
+        the source (never a half-written image under the final name); what a killed run leaves is a
+        hidden partial file that the next convert to the same name removes."""
+        src = self.p("big.raw")
+        with open(src, "wb") as f:  # 192 MiB, 128 MiB of it random: the copy takes a while
+            f.truncate(192 << 20)
+            for i in range(64):
+                f.seek(i * (3 << 20))
+                f.write(os.urandom(2 << 20))
+        partials = 0
+        for fmt, name in (("qcow2", "out.qcow2"), ("raw", "out.raw")):
+            dst = self.p(name)
+            t0 = time.monotonic()
+            disk("convert", "-O", fmt, src, dst)
+            full = time.monotonic() - t0
+            qemu_img("compare", "-f", "raw", "-F", fmt, src, dst)
+            os.unlink(dst)
+            for frac in (0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 0.9):
+                p = subprocess.Popen([CLOISON, "disk", "convert", "-O", fmt, src, dst],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                time.sleep(full * frac)
+                p.kill()
+                p.wait()
+                left = [n for n in os.listdir(self.dir) if n.startswith(f".{name}.part-")]
+                if os.path.exists(dst):
+                    qemu_img("compare", "-f", "raw", "-F", fmt, src, dst)  # complete and right
+                    self.assertEqual(left, [], (fmt, frac))
+                    os.unlink(dst)
+                else:
+                    partials += bool(left)
+                    disk("convert", "-O", fmt, src, dst)  # removes the dead run's partial file
+                    qemu_img("compare", "-f", "raw", "-F", fmt, src, dst)
+                    self.assertEqual([n for n in os.listdir(self.dir) if ".part-" in n], [], (fmt, frac))
+                    os.unlink(dst)
+        print(f"interrupted converts that left a partial file: {partials} of 16", file=sys.stderr)
+        self.assertGreater(partials, 0, "no kill landed during a copy: the test proved nothing")
 
     def test_import_foreign_format_through_qemu_img(self):
         src = self.pattern_raw("src.raw", 4 << 20)

@@ -28,6 +28,7 @@ import os
 import re
 import shutil
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -367,6 +368,95 @@ class BadState(unittest.TestCase):
         self.assertTrue(reply.startswith("ER "), reply)
         self.assertEqual(p.returncode, 1)
         self.assertIn("incoming migration failed", err)
+
+
+    def receiver(self):
+        port = free_port()
+        p = subprocess.Popen([CLOISON, "run", "--incoming", f"127.0.0.1:{port}"], stdin=subprocess.DEVNULL,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for _ in range(100):
+            try:
+                return p, socket.create_connection(("127.0.0.1", port))
+            except OSError:
+                time.sleep(0.05)
+        p.kill()
+        raise AssertionError("the receiver does not listen")
+
+    @staticmethod
+    def record(rtype, count=0, arg=0, payload=b""):
+        return struct.pack("<IIQ", rtype, count, arg) + payload
+
+    def test_impossible_configuration_refused_before_any_page(self):
+        """A destination that cannot build the VM says so after the configuration record, before the
+        source sends a single page."""
+        cases = [({"memory": 1 << 40}, "more than this host has"),
+                 ({"nics": ["no-such-network"]}, "cannot build the VM"),
+                 ({"disks": ["/nonexistent/disk.qcow2"]}, "shared storage expected")]
+        for cfg, needle in cases:
+            p, s = self.receiver()
+            try:
+                text = json.dumps(cfg).encode()
+                s.sendall(b"CLMIGRAT" + struct.pack("<II", 1, 0) + self.record(1, 0, len(text), text))
+                s.settimeout(10)
+                reply = s.recv(1000).decode()  # no page was sent: the verdict comes first
+                s.close()
+                _, err = p.communicate(timeout=30)
+            finally:
+                if p.poll() is None:
+                    p.kill()
+            self.assertTrue(reply.startswith("ER "), (cfg, reply))
+            self.assertIn(needle, reply, cfg)
+            self.assertEqual(p.returncode, 1, err)
+
+    def test_bytes_after_the_end_record(self):
+        """A cold migration of the saved VM relayed record by record, with 16 bytes of garbage after
+        its end record: the destination refuses it and the source reports the refusal."""
+        p, dst = self.receiver()
+        relay = socket.socket()
+        relay.bind(("127.0.0.1", 0))
+        relay.listen(1)
+        src = subprocess.Popen([CLOISON, "migrate", "--from", self.snap, "--to",
+                                f"127.0.0.1:{relay.getsockname()[1]}"], stdin=subprocess.DEVNULL,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            conn, _ = relay.accept()
+            conn.settimeout(30)
+
+            def take(n):
+                buf = b""
+                while len(buf) < n:
+                    chunk = conn.recv(n - len(buf))
+                    if not chunk:
+                        raise AssertionError("the source closed early")
+                    buf += chunk
+                return buf
+
+            dst.sendall(take(16))  # header
+            while True:
+                head = take(16)
+                rtype, count, arg = struct.unpack("<IIQ", head)
+                size = {1: arg, 2: count * 4096, 4: arg, 8: count}.get(rtype, 0)
+                dst.sendall(head + take(size))
+                if rtype == 5:  # end
+                    dst.sendall(os.urandom(16))
+                    break
+            dst.settimeout(30)
+            reply = dst.recv(1000)
+            conn.sendall(reply)
+            conn.close()
+            _, err = p.communicate(timeout=30)
+            _, src_err = src.communicate(timeout=30)
+        finally:
+            for proc in (p, src):
+                if proc.poll() is None:
+                    proc.kill()
+            dst.close()
+            relay.close()
+        self.assertTrue(reply.startswith(b"ER "), reply)
+        self.assertIn(b"bytes follow the end record", reply)
+        self.assertEqual(p.returncode, 1, err)
+        self.assertNotEqual(src.returncode, 0)
+        self.assertIn("bytes follow the end record", src_err)
 
 
 class LiveMigration(unittest.TestCase):
