@@ -132,22 +132,41 @@ static bool part_path(const char *dst, pid_t pid, char *out, size_t len)
 	return n > 0 && (size_t)n < len;
 }
 
-bool image_part_begin(const char *dst, char *part, size_t len)
+void image_part_sweep(const char *dir, const char *name)
 {
-	const char *slash = strrchr(dst, '/');
-	char dir[4096], prefix[1024];
-	snprintf(dir, sizeof(dir), "%.*s", slash ? (int)(slash - dst) : 1, slash ? dst : ".");
-	if (slash == dst) strcpy(dir, "/");
-	snprintf(prefix, sizeof(prefix), ".%s.part-", slash ? slash + 1 : dst);
+	char prefix[1024];
+	snprintf(prefix, sizeof(prefix), ".%s", name ? name : "");
 	DIR *dh = opendir(dir);
 	for (struct dirent *e; dh && (e = readdir(dh));) {
+		const char *tag =
+		    strncmp(e->d_name, prefix, strlen(prefix)) ? NULL : strstr(e->d_name, ".part-");
+		if (!tag || (name && tag != e->d_name + strlen(prefix))) continue;
 		char *end;
-		if (strncmp(e->d_name, prefix, strlen(prefix))) continue;
-		long pid = strtol(e->d_name + strlen(prefix), &end, 10);
+		long pid = strtol(tag + 6, &end, 10);
 		if (*end || pid <= 0 || (kill((pid_t)pid, 0) && errno == ESRCH)) /* its writer is gone */
 			unlinkat(dirfd(dh), e->d_name, 0);
 	}
 	if (dh) closedir(dh);
+}
+
+/* The directory of a path ("." when it has none). */
+static void dir_of(const char *path, char *out, size_t len)
+{
+	const char *slash = strrchr(path, '/');
+	if (!slash)
+		snprintf(out, len, ".");
+	else if (slash == path)
+		snprintf(out, len, "/");
+	else
+		snprintf(out, len, "%.*s", (int)(slash - path), path);
+}
+
+bool image_part_begin(const char *dst, char *part, size_t len)
+{
+	char dir[4096];
+	dir_of(dst, dir, sizeof(dir));
+	const char *slash = strrchr(dst, '/');
+	image_part_sweep(dir, slash ? slash + 1 : dst);
 	return part_path(dst, getpid(), part, len);
 }
 
@@ -166,9 +185,7 @@ int image_part_commit(const char *part, const char *dst, char *err, size_t errle
 	}
 	/* The new name reaches the disk too. */
 	char dir[4096];
-	const char *slash = strrchr(dst, '/');
-	snprintf(dir, sizeof(dir), "%.*s", slash ? (int)(slash - dst) : 1, slash ? dst : ".");
-	if (slash == dst) strcpy(dir, "/");
+	dir_of(dst, dir, sizeof(dir));
 	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd >= 0) {
 		fsync(dfd);

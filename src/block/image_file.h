@@ -50,6 +50,8 @@ int image_convert(struct block_backend *src, const char *dst, const struct image
  * beside dst, in *part. Partial files for dst whose writer died are removed first. False if the name
  * does not fit. */
 bool image_part_begin(const char *dst, char *part, size_t len);
+/* Removes the partial files in dir whose writer died (of the image `name` only, when not NULL). */
+void image_part_sweep(const char *dir, const char *name);
 /* Syncs a complete partial file and renames it to dst (never replacing a file there), then syncs the
  * directory. Returns 0, or -1 with err (the partial file stays: the caller removes it). */
 int image_part_commit(const char *part, const char *dst, char *err, size_t errlen);

@@ -21,13 +21,24 @@ const char *dc_socket_path(void)
 	return buf;
 }
 
+/* No request of the API takes longer to answer (long work is an operation, waited for in slices of at
+ * most 30 s): past this the daemon is stuck, and the user hears it rather than waits forever.
+ * CLOISON_TIMEOUT (seconds) changes it. */
+static int daemon_timeout_ms(void)
+{
+	const char *v = getenv("CLOISON_TIMEOUT");
+	long s = v ? strtol(v, NULL, 10) : 0;
+	return s > 0 && s <= 86400 ? (int)s * 1000 : 60000;
+}
+
 int dc_call(const char *method, const char *path, json_t *body, json_t **out)
 {
 	char *text = body ? json_dumps(body, JSON_COMPACT) : NULL, *resp = NULL, err[512];
-	int st = http_call_unix(dc_socket_path(), method, path, text, 3600000, &resp, err, sizeof(err));
+	int st = http_call_unix(dc_socket_path(), method, path, text, daemon_timeout_ms(), &resp, err,
+	                        sizeof(err));
 	free(text);
 	if (!st) {
-		fprintf(stderr, "cloison: cannot reach cloisond: %s (is it running? `cloisond &`)\n", err);
+		fprintf(stderr, "cloison: cloisond does not answer: %s (is it running? `cloisond &`)\n", err);
 		return 0;
 	}
 	json_t *j = resp ? json_loads(resp, JSON_DECODE_ANY, NULL) : NULL;

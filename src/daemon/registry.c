@@ -6,9 +6,11 @@
  */
 #define _GNU_SOURCE
 #include "daemon/daemon.h"
+#include "daemon/api_internal.h"
 #include "daemon/driver.h"
 #include "util/log.h"
 
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -97,6 +99,46 @@ static enum inst_state state_from_name(const char *s)
 	return ST_STOPPED;
 }
 
+struct snapshot_names {
+	char names[64][INST_NAME_MAX + 1];
+	size_t n;
+	bool overflow;
+};
+
+static void note_snapshot(void *opaque, const char *name, const char *path, int64_t created_at)
+{
+	struct snapshot_names *s = opaque;
+	if (s->n == 64)
+		s->overflow = true;
+	else
+		snprintf(s->names[s->n++], sizeof(s->names[0]), "%s", name);
+}
+
+/* A snapshot directory the database does not list was being written when a daemon died: it goes. */
+static void remove_unrecorded_snapshots(struct daemon *d, struct instance *in)
+{
+	struct snapshot_names known = {.n = 0};
+	char dir[PATH_MAX], err[256];
+	inst_path(d, in, "snapshots", dir, sizeof(dir));
+	if (!db_snapshots_list(d->db, in->def.name, note_snapshot, &known, err, sizeof(err)) ||
+	    known.overflow)
+		return; /* when in doubt, keep */
+	DIR *dh = opendir(dir);
+	for (struct dirent *e; dh && (e = readdir(dh));) {
+		if (e->d_name[0] == '.') continue;
+		bool recorded = false;
+		for (size_t i = 0; i < known.n && !recorded; i++)
+			recorded = !strcmp(known.names[i], e->d_name);
+		if (recorded) continue;
+		char path[PATH_MAX + 256];
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		log_warn("%s: removing snapshot %s, interrupted by a daemon restart", in->def.name,
+		         e->d_name);
+		rm_tree(path);
+	}
+	if (dh) closedir(dh);
+}
+
 static void load_one(void *opaque, const struct db_instance *row)
 {
 	struct daemon *d = opaque;
@@ -125,6 +167,7 @@ static void load_one(void *opaque, const struct db_instance *row)
 		return;
 	}
 	inst_driver(in)->adopt(d, in);
+	remove_unrecorded_snapshots(d, in);
 	daemon_save_runtime(d, in);
 }
 

@@ -187,10 +187,18 @@ static void pool_entry(void *opaque, const char *name, const char *path, int64_t
 	json_array_append_new(opaque, j);
 }
 
+/* Copies a killed daemon left half written. */
+static void sweep_pool(void *opaque, const char *name, const char *path, int64_t created_at)
+{
+	image_part_sweep(path, NULL);
+}
+
 bool storage_init(struct daemon *d, char *err, size_t errlen)
 {
 	struct pool p = {.name = "default"};
-	if (!db_pools_list(d->db, find_pool, &p, err, errlen)) return false;
+	if (!db_pools_list(d->db, sweep_pool, NULL, err, errlen) ||
+	    !db_pools_list(d->db, find_pool, &p, err, errlen))
+		return false;
 	if (p.found) return true;
 	snprintf(p.path, sizeof(p.path), "%.4000s/pools/default", d->state_dir);
 	if (!mkdir_p(p.path, 0700)) {

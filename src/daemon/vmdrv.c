@@ -301,6 +301,7 @@ static bool vmdrv_stop(struct daemon *d, struct instance *in, unsigned timeout_s
 {
 	pthread_mutex_lock(&d->lock);
 	in->state = ST_STOPPING;
+	daemon_save_runtime(d, in); /* the intent first: a daemon restarted from here finishes the stop */
 	pthread_mutex_unlock(&d->lock);
 	char msg[256];
 	bool asked = call(d, in, "POST", "/vm/stop", NULL, NULL, 5000, msg, sizeof(msg));
@@ -328,13 +329,19 @@ static bool vmdrv_stop(struct daemon *d, struct instance *in, unsigned timeout_s
 
 static bool vmdrv_pause(struct daemon *d, struct instance *in, bool pause, char *err, size_t errlen)
 {
-	if (!call(d, in, "POST", pause ? "/vm/pause" : "/vm/resume", NULL, NULL, 10000, err, errlen))
-		return false;
 	pthread_mutex_lock(&d->lock);
-	in->state = pause ? ST_PAUSED : ST_RUNNING;
+	enum inst_state was = in->state;
+	in->state = pause ? ST_PAUSED : ST_RUNNING; /* the intent first (a restarted daemon matches it
+	                                               to what the VM process says) */
 	daemon_save_runtime(d, in);
 	pthread_mutex_unlock(&d->lock);
-	return true;
+	if (call(d, in, "POST", pause ? "/vm/pause" : "/vm/resume", NULL, NULL, 10000, err, errlen))
+		return true;
+	pthread_mutex_lock(&d->lock);
+	in->state = was;
+	daemon_save_runtime(d, in);
+	pthread_mutex_unlock(&d->lock);
+	return false;
 }
 
 /* CPU time and resident memory of one process from /proc (VMs without a cgroup). */
@@ -548,6 +555,43 @@ static void finish_interrupted_start(struct daemon *d, struct instance *in)
 	daemon_save_runtime(d, in);
 }
 
+/* A stop was under way when the daemon died: the VM is asked to stop, then killed if it does not. */
+static void finish_interrupted_stop(struct daemon *d, struct instance *in)
+{
+	char err[256];
+	call(d, in, "POST", "/vm/stop", NULL, NULL, 5000, err, sizeof(err));
+	struct pollfd p = {in->pidfd, POLLIN, 0};
+	if (poll(&p, 1, 10000) <= 0) pidfd_send_signal(in->pidfd, SIGKILL, NULL, 0);
+	log_info("%s: its stop was interrupted by a daemon restart; finished it", in->def.name);
+	vmdrv_exited(d, in); /* stopping: recorded as stopped */
+}
+
+/* The recorded state of a running or paused VM matches its process again: one paused by an operation
+ * the daemon's death interrupted (a snapshot, a migration) runs on; one resumed just before it is
+ * running. */
+static void match_pause_state(struct daemon *d, struct instance *in)
+{
+	char err[256];
+	json_t *st = NULL;
+	if (!call(d, in, "GET", "/vm/status", NULL, &st, 5000, err, sizeof(err))) {
+		log_warn("%s: the VM process does not answer (%s)", in->def.name, err);
+		return;
+	}
+	const char *state = json_string_value(json_object_get(st, "state"));
+	bool paused = state && !strcmp(state, "paused");
+	if (paused && in->state == ST_RUNNING) {
+		if (call(d, in, "POST", "/vm/resume", NULL, NULL, 10000, err, sizeof(err)))
+			log_info("%s: paused by an operation a daemon restart interrupted; resumed",
+			         in->def.name);
+		else
+			in->state = ST_PAUSED,
+			log_warn("%s: paused, and cannot be resumed: %s", in->def.name, err);
+	} else if (!paused && state && !strcmp(state, "running") && in->state == ST_PAUSED) {
+		in->state = ST_RUNNING;
+	}
+	json_decref(st);
+}
+
 static void vmdrv_adopt(struct daemon *d, struct instance *in)
 {
 	bool was_up = in->state == ST_RUNNING || in->state == ST_PAUSED || in->state == ST_STARTING ||
@@ -558,7 +602,12 @@ static void vmdrv_adopt(struct daemon *d, struct instance *in)
 		char leaf[128];
 		snprintf(leaf, sizeof(leaf), "cloison-vm-%s", in->def.name);
 		in->has_cg = d->have_cg && cg_open(&d->cg, leaf, &in->cg);
-		if (in->state == ST_STARTING) finish_interrupted_start(d, in);
+		if (in->state == ST_STARTING)
+			finish_interrupted_start(d, in);
+		else if (in->state == ST_STOPPING)
+			finish_interrupted_stop(d, in);
+		else
+			match_pause_state(d, in);
 		if (in->pidfd >= 0)
 			log_info("%s: found its VM process (pid %d) %s", in->def.name, (int)in->pid,
 			         inst_state_name(in->state));

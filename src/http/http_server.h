@@ -1,9 +1,11 @@
 /*
  * http_server.h — an HTTP/1.1 server on a unix socket, for a VM's control
- * socket and for cloisond: one request per connection (parsed by http.h),
- * served by a fixed pool of worker threads from a queue, so a burst of
- * clients waits its turn instead of being refused; a client that sends
- * nothing for 10 s is dropped. A handler may take the connection over (the
+ * socket and for cloisond: one request per connection (parsed by http.h).
+ * One thread reads all requests as they arrive, each within a deadline
+ * from its connection, and a fixed pool of workers answers complete ones
+ * from a queue, so slow clients cannot occupy the workers and a burst
+ * waits its turn; waiting connections are capped in total and per client,
+ * the oldest dropped first. A handler may take the connection over (the
  * console). A stale socket file left by a dead process is replaced; one a
  * live process serves is an error.
  */

@@ -42,6 +42,7 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import unittest
 
@@ -306,6 +307,81 @@ class DaemonTest(unittest.TestCase):
         print(f"kill during start: {outcomes}", file=sys.stderr)
         cli("rm", "ks")
 
+    def test_slow_clients_do_not_starve_the_daemon(self):
+        """100 connections from another process, each trickling its request one byte every half second:
+        a normal client still gets its answer at once; that process keeps at most 64 connections
+        waiting (the oldest dropped first), and each is answered 408 once its request is 10 s late."""
+        slow = subprocess.Popen([sys.executable, "-c", """
+import socket, sys, time
+socks = []
+for i in range(100):
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(sys.argv[1])
+    s.sendall(b"G")
+    socks.append(s)
+print("connected", flush=True)
+answers = {}
+deadline = time.monotonic() + 14
+while time.monotonic() < deadline and len(answers) < len(socks):
+    for i, s in enumerate(socks):
+        if i in answers:
+            continue
+        try:
+            s.sendall(b"E")
+        except OSError:
+            pass
+        s.settimeout(0.001)
+        try:
+            data = s.recv(4096)
+            answers[i] = data.split(b" ")[1].decode() if data else "closed"
+        except (socket.timeout, BlockingIOError):
+            pass
+        except OSError:
+            answers[i] = "reset"
+    time.sleep(0.5)
+codes = sorted(answers.values())
+print(" ".join(codes), flush=True)
+""", self.d.sock], stdout=subprocess.PIPE, text=True)
+        self.assertEqual(slow.stdout.readline().strip(), "connected")
+        worst = 0
+        for _ in range(8):
+            t0 = time.monotonic()
+            st, _ = api("GET", "/v1", timeout=10)
+            worst = max(worst, time.monotonic() - t0)
+            self.assertEqual(st, 200)
+            time.sleep(0.3)
+        print(f"slow clients: slowest normal answer {worst * 1000:.0f} ms", file=sys.stderr)
+        self.assertLess(worst, 2.0)
+        codes = slow.stdout.readline().split()
+        slow.wait(timeout=30)
+        slow.stdout.close()
+        print(f"slow clients' answers: {len(codes)} of 100: "
+              f"{ {c: codes.count(c) for c in set(codes)} }", file=sys.stderr)
+        self.assertEqual(len(codes), 100)  # none left hanging
+        self.assertEqual(codes.count("503"), 36)  # crowded out: 64 per client may wait
+        self.assertEqual(codes.count("408"), 64)  # late past the deadline
+        self.assertEqual(api("GET", "/v1")[0], 200)
+
+    def test_cli_says_when_the_daemon_does_not_answer(self):
+        """A socket that accepts and never answers (a hung daemon): the CLI gives up after its timeout
+        with a message and status 3 instead of waiting forever."""
+        path = os.path.join(self.tmp, "mute.sock")
+        mute = socket.socket(socket.AF_UNIX)
+        mute.bind(path)
+        mute.listen(8)
+        try:
+            t0 = time.monotonic()
+            r = subprocess.run([CLOISON, "list"], capture_output=True, text=True, timeout=30,
+                               env=dict(os.environ, CLOISON_SOCKET=path, CLOISON_TIMEOUT="2"))
+            took = time.monotonic() - t0
+        finally:
+            mute.close()
+            os.unlink(path)
+        self.assertEqual(r.returncode, 3, r.stderr)
+        self.assertIn("does not answer", r.stderr)
+        self.assertIn("within 2 s", r.stderr)
+        self.assertLess(took, 20)
+
     def test_state_files_are_private(self):
         """Every file the daemon and its VM processes write under the state directory (database and its
         journal, definitions, configurations, console logs, exit records, volumes) is readable by its
@@ -327,6 +403,66 @@ class DaemonTest(unittest.TestCase):
             self.assertTrue(os.path.exists(os.path.join(self.d.state, f)), f)
         api("DELETE", "/v1/storage-pools/default/volumes/p.qcow2")
         cli("rm", "priv")
+
+    def assert_consistent(self, name, where):
+        """The instance's recorded state matches its process: running counts instructions, paused does
+        not, stopped has no process; its snapshot directories are exactly the listed snapshots; the
+        database passes integrity_check."""
+        s = info(name)["status"]
+        self.assertIn(s["state"], ("running", "paused", "stopped"), (where, s))
+        if s["state"] in ("running", "paused"):
+            os.kill(s["pid"], 0)
+            a = instructions(name)
+            time.sleep(0.3)
+            grew = instructions(name) > a
+            self.assertEqual(grew, s["state"] == "running", (where, s))
+        else:
+            self.assertFalse(s.get("pid"), (where, s))
+        listed = sorted(x["name"] for x in api("GET", f"/v1/instances/{name}/snapshots")[1])
+        sdir = os.path.join(self.d.state, "instances", name, "snapshots")
+        present = sorted(os.listdir(sdir)) if os.path.isdir(sdir) else []
+        self.assertEqual(listed, present, where)
+        db = sqlite3.connect(os.path.join(self.d.state, "cloisond.db"))
+        self.assertEqual(db.execute("PRAGMA integrity_check").fetchone()[0], "ok")
+        db.close()
+        return s["state"]
+
+    def test_kill_during_operations(self):
+        """kill -9 of the daemon during a snapshot, a stop, a pause and a resume, at several instants:
+        after a restart the instance is consistent (see assert_consistent); a VM a snapshot paused
+        runs again."""
+        self.vm("ko")
+        cli("start", "ko")
+        seen = []
+        n = 0
+        for op in ("snapshot", "stop", "pause", "resume"):
+            for delay in (0.002, 0.01, 0.03, 0.08):
+                n += 1
+                st = info("ko")["status"]["state"]
+                if st == "stopped":
+                    cli("start", "ko")
+                if op == "resume" and info("ko")["status"]["state"] != "paused":
+                    cli("pause", "ko")
+                if op == "snapshot":
+                    req = ("POST", "/v1/instances/ko/snapshots", {"name": f"s{n}"})
+                else:
+                    req = ("POST", f"/v1/instances/ko/{op}", None)
+                def send(req=req):
+                    try:
+                        api(*req, timeout=30)
+                    except (OSError, IndexError, ValueError):
+                        pass  # the daemon died under it
+
+                t = threading.Thread(target=send)
+                t.start()
+                time.sleep(delay)
+                self.d.kill(signal.SIGKILL)
+                t.join(30)
+                self.d.start()
+                wait_until(lambda: info("ko")["status"]["state"] not in ("starting", "stopping"), 10)
+                seen.append(f"{op}@{int(delay * 1000)}ms:{self.assert_consistent('ko', (op, delay))}")
+        print("kill during operations: " + " ".join(seen), file=sys.stderr)
+        cli("rm", "--force", "ko")
 
     @staticmethod
     def _comm(pid):
