@@ -525,7 +525,7 @@ static void finish_interrupted_start(struct daemon *d, struct instance *in)
 	bool exited = false;
 	json_t *st = NULL;
 	if (wait_vm_up(in->pid, sock, 500, &exited) &&
-	    call(d, in, "GET", "/vm/status", NULL, &st, 5000, err, sizeof(err))) {
+	    call(d, in, "GET", "/vm/settled", NULL, &st, 60000, err, sizeof(err))) {
 		const char *state = json_string_value(json_object_get(st, "state"));
 		bool ok =
 		    state && (!strcmp(state, "running") ||
@@ -573,7 +573,7 @@ static void match_pause_state(struct daemon *d, struct instance *in)
 {
 	char err[256];
 	json_t *st = NULL;
-	if (!call(d, in, "GET", "/vm/status", NULL, &st, 5000, err, sizeof(err))) {
+	if (!call(d, in, "GET", "/vm/settled", NULL, &st, 60000, err, sizeof(err))) {
 		log_warn("%s: the VM process does not answer (%s)", in->def.name, err);
 		return;
 	}

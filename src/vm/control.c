@@ -287,6 +287,9 @@ int control_handle(struct vm *v, const char *method, const char *path, const cha
 		bool lifecycle; /* changes the VM: one at a time, not while it stops */
 	} routes[] = {
 	    {"/vm", "GET", do_status, false},
+	    /* the state once no save, migration, pause or resume is under way (a supervisor that restarted
+	     * uses it to match what it recorded) */
+	    {"/vm/settled", "GET", do_status, true},
 	    {"/vm/stats", "GET", do_stats, false},
 	    {"/vm/pause", "POST", do_pause, true},
 	    {"/vm/resume", "POST", do_resume, true},
