@@ -128,6 +128,46 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def consistency(name, state_dir):
+    """Whether an instance's recorded state matches its process: running counts instructions (VMs),
+    paused does not, stopped has no process; its snapshot directories are exactly the listed
+    snapshots; the database passes integrity_check. Returns (state, problems)."""
+    problems = []
+    d = info(name)
+    s = d["status"]
+    vm = d["type"] == "vm"
+    if s["state"] not in ("running", "paused", "stopped"):
+        problems.append(f"{name}: state {s['state']}")
+    elif s["state"] in ("running", "paused"):
+        try:
+            os.kill(s["pid"], 0)
+        except (OSError, TypeError):
+            problems.append(f"{name}: {s['state']} without a process ({s.get('pid')})")
+        if vm and not problems:
+            try:
+                a = instructions(name)
+                time.sleep(0.3)
+                grew = instructions(name) > a
+            except (KeyError, TypeError):
+                problems.append(f"{name}: {s['state']} but its statistics cannot be read")
+                grew = s["state"] == "running"
+            if grew != (s["state"] == "running"):
+                problems.append(f"{name}: {s['state']} but instructions {'do not ' if s['state'] == 'running' else ''}grow")
+    elif s.get("pid"):
+        problems.append(f"{name}: stopped with a pid {s['pid']}")
+    if vm:
+        listed = sorted(x["name"] for x in api("GET", f"/v1/instances/{name}/snapshots")[1])
+        sdir = os.path.join(state_dir, "instances", name, "snapshots")
+        present = sorted(os.listdir(sdir)) if os.path.isdir(sdir) else []
+        if listed != present:
+            problems.append(f"{name}: snapshots listed {listed}, on disk {present}")
+    db = sqlite3.connect(os.path.join(state_dir, "cloisond.db"))
+    if db.execute("PRAGMA integrity_check").fetchone()[0] != "ok":
+        problems.append("integrity_check failed")
+    db.close()
+    return s["state"], problems
+
+
 class DaemonTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -405,27 +445,9 @@ print(" ".join(codes), flush=True)
         cli("rm", "priv")
 
     def assert_consistent(self, name, where):
-        """The instance's recorded state matches its process: running counts instructions, paused does
-        not, stopped has no process; its snapshot directories are exactly the listed snapshots; the
-        database passes integrity_check."""
-        s = info(name)["status"]
-        self.assertIn(s["state"], ("running", "paused", "stopped"), (where, s))
-        if s["state"] in ("running", "paused"):
-            os.kill(s["pid"], 0)
-            a = instructions(name)
-            time.sleep(0.3)
-            grew = instructions(name) > a
-            self.assertEqual(grew, s["state"] == "running", (where, s))
-        else:
-            self.assertFalse(s.get("pid"), (where, s))
-        listed = sorted(x["name"] for x in api("GET", f"/v1/instances/{name}/snapshots")[1])
-        sdir = os.path.join(self.d.state, "instances", name, "snapshots")
-        present = sorted(os.listdir(sdir)) if os.path.isdir(sdir) else []
-        self.assertEqual(listed, present, where)
-        db = sqlite3.connect(os.path.join(self.d.state, "cloisond.db"))
-        self.assertEqual(db.execute("PRAGMA integrity_check").fetchone()[0], "ok")
-        db.close()
-        return s["state"]
+        state, problems = consistency(name, self.d.state)
+        self.assertEqual(problems, [], where)
+        return state
 
     def test_kill_during_operations(self):
         """kill -9 of the daemon during a snapshot, a stop, a pause and a resume, at several instants:
