@@ -155,6 +155,53 @@ class DiskTool(Tmp):
         print(f"interrupted converts that left a partial file: {partials} of 16", file=sys.stderr)
         self.assertGreater(partials, 0, "no kill landed during a copy: the test proved nothing")
 
+    def test_interrupted_commit_and_rebase_keep_the_chain(self):
+        """kill -9 of `disk commit` and `disk rebase` at many instants: what the overlay shows through
+        its chain never changes and both images pass qemu-img check (leaked clusters allowed, no
+        corruption). Commit copies into the backing file before it drops the overlay's copies; rebase
+        copies what the old chain shows before it names the new backing file."""
+        raw = self.p("pattern.raw")
+        with open(raw, "wb") as f:
+            f.truncate(96 << 20)
+            for i in range(24):
+                f.seek(i * (4 << 20))
+                f.write(os.urandom(3 << 20))
+        qemu_img("convert", "-f", "raw", "-O", "qcow2", raw, self.p("base0.qcow2"))
+        qemu_img("convert", "-f", "raw", "-O", "qcow2", self.p("pattern.raw"), self.p("other0.qcow2"))
+        subprocess.run(["qemu-io", "-f", "qcow2", "-c", "write -P 0x33 0 96M", self.p("other0.qcow2")],
+                       check=True, capture_output=True)
+
+        def chain():
+            for n in ("base.qcow2", "other.qcow2"):
+                shutil.copy(self.p(n.replace(".", "0.")), self.p(n))
+            if os.path.exists(self.p("top.qcow2")):
+                os.unlink(self.p("top.qcow2"))
+            disk("create", "-f", "qcow2", "-b", "base.qcow2", "-F", "qcow2", self.p("top.qcow2"))
+            subprocess.run(["qemu-io", "-f", "qcow2", "-c", "write -P 0x5a 4M 56M", self.p("top.qcow2")],
+                           check=True, capture_output=True)
+
+        chain()
+        qemu_img("convert", "-O", "raw", self.p("top.qcow2"), self.p("view.raw"))
+        cases = {"commit": ["commit", self.p("top.qcow2")],
+                 "rebase": ["rebase", "-b", "other.qcow2", "-F", "qcow2", self.p("top.qcow2")]}
+        for what, args in cases.items():
+            chain()
+            t0 = time.monotonic()
+            disk(*args)
+            full = time.monotonic() - t0
+            qemu_img("compare", "-F", "qcow2", self.p("view.raw"), self.p("top.qcow2"))
+            for frac in (0.1, 0.35, 0.65, 0.9):
+                chain()
+                p = subprocess.Popen([CLOISON, "disk", *args], stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL)
+                time.sleep(full * frac)
+                p.kill()
+                p.wait()
+                qemu_img("compare", "-F", "qcow2", self.p("view.raw"), self.p("top.qcow2"))
+                for img in ("top.qcow2", "base.qcow2", "other.qcow2"):
+                    r = qemu_img("check", self.p(img), check=False)
+                    self.assertIn(r.returncode, (0, 3), (what, frac, img, r.stdout))  # 3: leaks only
+
     def test_import_foreign_format_through_qemu_img(self):
         src = self.pattern_raw("src.raw", 4 << 20)
         qemu_img("convert", "-f", "raw", "-O", "vmdk", src, self.p("x.vmdk"))
