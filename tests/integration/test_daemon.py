@@ -486,6 +486,33 @@ print(" ".join(codes), flush=True)
         print("kill during operations: " + " ".join(seen), file=sys.stderr)
         cli("rm", "--force", "ko")
 
+    def test_kill_during_volume_copy(self):
+        """kill -9 of the daemon while it copies a volume: after the restart the pool holds no partial
+        file, and the copy is either absent or whole (qemu-img compare)."""
+        src = os.path.join(self.tmp, "big-src.img")
+        with open(src, "wb") as f:
+            for _ in range(12):
+                f.write(os.urandom(8 << 20))
+        pooldir = [p for p in api("GET", "/v1/storage-pools")[1] if p["name"] == "default"][0]["path"]
+        outcomes = []
+        for i, delay in enumerate((0.01, 0.05, 0.1, 0.2, 0.4)):
+            name = f"kc{i}.img"
+            st, a = api("POST", "/v1/storage-pools/default/volumes", {"name": name, "source": src})
+            self.assertEqual(st, 202, a)
+            time.sleep(delay)
+            self.d.kill(signal.SIGKILL)
+            self.d.start()
+            self.assertEqual([n for n in os.listdir(pooldir) if n.startswith(".")], [], delay)
+            dst = os.path.join(pooldir, name)
+            if os.path.exists(dst):
+                subprocess.run(["qemu-img", "compare", "-f", "raw", "-F", "raw", src, dst], check=True,
+                               capture_output=True)
+                outcomes.append("whole")
+                api("DELETE", f"/v1/storage-pools/default/volumes/{name}")
+            else:
+                outcomes.append("absent")
+        print(f"kill during volume copy: {outcomes}", file=sys.stderr)
+
     @staticmethod
     def _comm(pid):
         try:

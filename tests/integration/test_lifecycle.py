@@ -342,6 +342,16 @@ class BadState(unittest.TestCase):
     def test_memory_file_size(self):
         self.assertIn("memory", self.restore_with(memory_size=4096))
 
+    def test_memory_is_a_directory(self):
+        d = tempfile.mkdtemp(dir=self.tmp)
+        with open(os.path.join(d, "vmstate"), "wb") as f:
+            f.write(self.state)
+        os.mkdir(os.path.join(d, "memory"))
+        r = subprocess.run([CLOISON, "run", "--restore", d], capture_output=True, text=True, timeout=60,
+                           stdin=subprocess.DEVNULL)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("is not a regular file", r.stderr)
+
     def test_machine_options_with_restore(self):
         r = subprocess.run([CLOISON, "run", "--restore", self.snap, "-m", "512"], capture_output=True, text=True)
         self.assertEqual(r.returncode, 2)
