@@ -214,6 +214,7 @@ struct job {
 	char arg[PATH_MAX]; /* snapshot directory, migration target... */
 	unsigned timeout;
 	bool (*run)(struct job *j, char *err, size_t errlen);
+	int64_t journal; /* its entry in the journal */
 };
 
 static bool start_instance(struct daemon *d, struct instance *in, const struct vm_start *how, char *err,
@@ -311,6 +312,8 @@ static void *job_thread(void *arg)
 	bool ok = j->run(j, err, sizeof(err));
 	struct daemon *d = j->d;
 	pthread_mutex_lock(&d->lock);
+	char jerr[256];
+	if (!db_journal_end(d->db, j->journal, jerr, sizeof(jerr))) log_warn("%s", jerr);
 	j->in->busy = NULL;
 	j->op->status = ok ? "success" : "failure";
 	if (!ok) snprintf(j->op->error, sizeof(j->op->error), "%s", err);
@@ -350,8 +353,18 @@ static bool launch(struct daemon *d, struct instance *in, const char *kind,
 	}
 	*j = (struct job){.d = d, .in = in, .op = op, .timeout = timeout, .run = run};
 	snprintf(j->arg, sizeof(j->arg), "%s", arg ? arg : "");
+	/* The intent is on disk before anything acts on it: a daemon that dies in the middle finds it. */
+	if (!db_journal_begin(d->db, in->def.name, kind, j->arg, &j->journal, err, errlen)) {
+		in->busy = NULL;
+		op->status = "failure";
+		snprintf(op->error, sizeof(op->error), "%s", err);
+		free(j);
+		if (r) api_fail(r, ERR_INTERNAL, "%s", err);
+		return false;
+	}
 	inst_get(in);
 	if (!spawn_detached(job_thread, j)) {
+		db_journal_end(d->db, j->journal, err, errlen);
 		in->busy = NULL;
 		op->status = "failure";
 		snprintf(op->error, sizeof(op->error), "cannot start a thread");

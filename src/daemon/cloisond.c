@@ -149,7 +149,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	pthread_mutex_lock(&d->lock);
-	bool loaded = daemon_load_instances(d, err, sizeof(err));
+	bool loaded =
+	    daemon_load_instances(d, err, sizeof(err)) && daemon_replay_journal(d, err, sizeof(err));
 	pthread_mutex_unlock(&d->lock);
 	if (!loaded) {
 		log_error("%s", err);

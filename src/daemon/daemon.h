@@ -93,5 +93,8 @@ void daemon_wake_monitor(struct daemon *d);
 void daemon_refresh(struct daemon *d, struct instance *in);
 /* Loads every instance the database records and lets its driver adopt it (lock held). */
 bool daemon_load_instances(struct daemon *d, char *err, size_t errlen);
+/* Closes the journal entries of operations the last daemon did not finish, carrying forward what the
+ * instances' reconciliation at load does not cover (lock held). */
+bool daemon_replay_journal(struct daemon *d, char *err, size_t errlen);
 
 #endif

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 struct db {
 	sqlite3 *h;
@@ -25,6 +26,8 @@ static const char *const migrations[] = {
     " name TEXT NOT NULL, path TEXT NOT NULL, created_at INTEGER NOT NULL,"
     " PRIMARY KEY(instance, name));",
     "CREATE TABLE pools(name TEXT PRIMARY KEY, path TEXT NOT NULL UNIQUE, created_at INTEGER NOT NULL);",
+    "CREATE TABLE journal(id INTEGER PRIMARY KEY AUTOINCREMENT, instance TEXT NOT NULL, kind TEXT NOT NULL,"
+    " arg TEXT NOT NULL, started_at INTEGER NOT NULL);",
 };
 
 static bool fail(struct db *db, const char *what, char *err, size_t errlen)
@@ -297,4 +300,35 @@ bool db_pools_list(struct db *db,
 {
 	sqlite3_stmt *st = prepare(db, "SELECT name, path, created_at FROM pools ORDER BY name", "");
 	return each_named_path(db, st, fn, opaque, "cannot read storage pools", err, errlen);
+}
+
+bool db_journal_begin(struct db *db, const char *instance, const char *kind, const char *arg, int64_t *id,
+                      char *err, size_t errlen)
+{
+	int rc = run(prepare(db, "INSERT INTO journal(instance, kind, arg, started_at) VALUES(?,?,?,?)",
+	                     "sssi", instance, kind, arg, (int64_t)time(NULL)));
+	if (rc != SQLITE_DONE) return fail(db, "cannot journal the operation", err, errlen);
+	*id = sqlite3_last_insert_rowid(db->h);
+	return true;
+}
+
+bool db_journal_end(struct db *db, int64_t id, char *err, size_t errlen)
+{
+	return run(prepare(db, "DELETE FROM journal WHERE id = ?", "i", id)) == SQLITE_DONE ||
+	       fail(db, "cannot close the journal entry", err, errlen);
+}
+
+bool db_journal_list(struct db *db,
+                     void (*fn)(void *opaque, int64_t id, const char *instance, const char *kind,
+                                const char *arg),
+                     void *opaque, char *err, size_t errlen)
+{
+	sqlite3_stmt *st = prepare(db, "SELECT id, instance, kind, arg FROM journal ORDER BY id", "");
+	if (!st) return fail(db, "cannot read the journal", err, errlen);
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		fn(opaque, sqlite3_column_int64(st, 0), (const char *)sqlite3_column_text(st, 1),
+		   (const char *)sqlite3_column_text(st, 2), (const char *)sqlite3_column_text(st, 3));
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE || fail(db, "cannot read the journal", err, errlen);
 }

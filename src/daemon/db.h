@@ -15,7 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define DB_SCHEMA_VERSION 2
+#define DB_SCHEMA_VERSION 3
 
 struct db;
 
@@ -63,5 +63,15 @@ bool db_pool_delete(struct db *db, const char *name, char *err, size_t errlen);
 bool db_pools_list(struct db *db,
                    void (*fn)(void *opaque, const char *name, const char *path, int64_t created_at),
                    void *opaque, char *err, size_t errlen);
+
+/* The journal of operations: an entry is written before an operation acts and removed when it ended;
+ * entries found at start are operations a daemon's death interrupted. */
+bool db_journal_begin(struct db *db, const char *instance, const char *kind, const char *arg, int64_t *id,
+                      char *err, size_t errlen);
+bool db_journal_end(struct db *db, int64_t id, char *err, size_t errlen);
+bool db_journal_list(struct db *db,
+                     void (*fn)(void *opaque, int64_t id, const char *instance, const char *kind,
+                                const char *arg),
+                     void *opaque, char *err, size_t errlen);
 
 #endif

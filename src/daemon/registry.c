@@ -175,3 +175,45 @@ bool daemon_load_instances(struct daemon *d, char *err, size_t errlen)
 {
 	return db_instances_load(d->db, load_one, d, err, errlen);
 }
+
+struct replay {
+	struct daemon *d;
+	int64_t ids[256];
+	size_t n;
+};
+
+/* One operation a daemon's death interrupted. The instance was already matched to its process when it
+ * was loaded (an interrupted start is finished or stopped, a stop finished, a VM an operation paused
+ * resumed, a half-written snapshot removed) and partial copies were swept with the pools; what is
+ * left is a restore, which may have overwritten part of the disks: it is carried forward from the
+ * snapshot, which is intact. */
+static void replay_one(void *opaque, int64_t id, const char *instance, const char *kind, const char *arg)
+{
+	struct replay *rp = opaque;
+	struct daemon *d = rp->d;
+	if (rp->n < sizeof(rp->ids) / sizeof(rp->ids[0])) rp->ids[rp->n++] = id;
+	struct instance *in = *instance ? daemon_find(d, instance) : NULL;
+	if (!strcmp(kind, "restore") && in && in->def.type == INST_VM && in->state == ST_STOPPED) {
+		char err[512];
+		if (vmdrv_restore_disks(d, in, arg, err, sizeof(err)))
+			snprintf(
+			    in->message, sizeof(in->message),
+			    "a restore was interrupted by a daemon restart: its disks were restored again");
+		else
+			snprintf(in->message, sizeof(in->message),
+			         "a restore was interrupted and cannot be redone: %.150s", err);
+		daemon_save_runtime(d, in);
+	}
+	log_info("interrupted by the last daemon's end: %s %s%s%s; %s", kind, *instance ? instance : arg,
+	         *instance && *arg ? " " : "", *instance ? arg : "",
+	         in ? inst_state_name(in->state) : "reconciled");
+}
+
+bool daemon_replay_journal(struct daemon *d, char *err, size_t errlen)
+{
+	struct replay rp = {.d = d};
+	if (!db_journal_list(d->db, replay_one, &rp, err, errlen)) return false;
+	for (size_t i = 0; i < rp.n; i++)
+		if (!db_journal_end(d->db, rp.ids[i], err, errlen)) return false;
+	return true;
+}

@@ -288,6 +288,7 @@ static const char *prealloc_name(const char *s)
 struct copy_job {
 	struct daemon *d;
 	struct op *op;
+	int64_t journal;
 	char src[PATH_MAX], src_fmt[16], dst[PATH_MAX + 100];
 	struct image_create_opts o;
 };
@@ -312,6 +313,8 @@ static void *copy_thread(void *arg)
 	}
 	struct daemon *d = j->d;
 	pthread_mutex_lock(&d->lock);
+	char jerr[256];
+	if (!db_journal_end(d->db, j->journal, jerr, sizeof(jerr))) log_warn("%s", jerr);
 	j->op->status = ok ? "success" : "failure";
 	if (!ok) {
 		snprintf(j->op->error, sizeof(j->op->error), "%s", err);
@@ -346,7 +349,15 @@ static void start_copy(struct daemon *d, const struct pool *p, const char *name,
 	snprintf(j->src, sizeof(j->src), "%s", src);
 	snprintf(j->src_fmt, sizeof(j->src_fmt), "%s", sfmt);
 	snprintf(j->dst, sizeof(j->dst), "%s/%s", p->path, name);
+	if (!db_journal_begin(d->db, "", "copy", j->dst, &j->journal, err, sizeof(err))) {
+		op->status = "failure";
+		snprintf(op->error, sizeof(op->error), "%s", err);
+		op->finished_at = (int64_t)time(NULL);
+		free(j);
+		return api_fail(r, ERR_INTERNAL, "%s", err);
+	}
 	if (!spawn_detached(copy_thread, j)) {
+		db_journal_end(d->db, j->journal, err, sizeof(err));
 		op->status = "failure";
 		snprintf(op->error, sizeof(op->error), "cannot start a thread");
 		op->finished_at = (int64_t)time(NULL);

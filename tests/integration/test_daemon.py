@@ -33,6 +33,7 @@
 Usage: test_daemon.py CLOISON_BINARY
 """
 import concurrent.futures
+import hashlib
 import json
 import os
 import shutil
@@ -486,6 +487,44 @@ print(" ".join(codes), flush=True)
         print("kill during operations: " + " ".join(seen), file=sys.stderr)
         cli("rm", "--force", "ko")
 
+    def test_kill_during_restore(self):
+        """kill -9 of the daemon while it restores a VM to a snapshot (stop, copy the disks back,
+        start): the journal carries the restore forward, so the disk is never a mix of the snapshot's
+        and the later content: it is the one or the other, and a stopped VM always has the snapshot's."""
+        disk = os.path.join(self.tmp, "rdisk.img")
+        with open(disk, "wb") as f:
+            for _ in range(16):
+                f.write(os.urandom(8 << 20))
+        digest = lambda: hashlib.sha256(open(disk, "rb").read()).hexdigest()  # noqa: E731
+        self.vm("kr", "--disk", disk)
+        cli("start", "kr")
+        self.assertEqual(api("POST", "/v1/instances/kr/snapshots", {"name": "base"})[0], 202)
+        wait_until(lambda: [x for x in api("GET", "/v1/instances/kr/snapshots")[1] if x["name"] == "base"], 30)
+        saved = digest()
+        outcomes = []
+        for delay in (0.02, 0.05, 0.1, 0.15, 0.25, 0.4):
+            with open(disk, "r+b") as f:  # the guest's later writes
+                for i in range(16):
+                    f.seek(i * (8 << 20))
+                    f.write(os.urandom(4096))
+            later = digest()
+            if info("kr")["status"]["state"] == "stopped":
+                cli("start", "kr")
+            st, a = api("POST", "/v1/instances/kr/restore", {"snapshot": "base"})
+            self.assertEqual(st, 202, a)
+            time.sleep(delay)
+            self.d.kill(signal.SIGKILL)
+            self.d.start()
+            wait_until(lambda: info("kr")["status"]["state"] not in ("starting", "stopping"), 10)
+            state = info("kr")["status"]["state"]
+            now = digest()
+            self.assertIn(now, (saved, later), (delay, state))
+            if state == "stopped":
+                self.assertEqual(now, saved, delay)
+            outcomes.append(f"{state}/{'snapshot' if now == saved else 'later'}")
+        print(f"kill during restore: {outcomes}", file=sys.stderr)
+        cli("rm", "--force", "kr")
+
     def test_kill_during_volume_copy(self):
         """kill -9 of the daemon while it copies a volume: after the restart the pool holds no partial
         file, and the copy is either absent or whole (qemu-img compare)."""
@@ -593,7 +632,7 @@ print(" ".join(codes), flush=True)
         cli("rm", "--force", "calib")
 
     def test_storage_pools_volumes_networks(self):
-        self.assertEqual(api("GET", "/v1")[1]["schema_version"], 2)
+        self.assertEqual(api("GET", "/v1")[1]["schema_version"], 3)
         pools = {p["name"]: p for p in api("GET", "/v1/storage-pools")[1]}
         self.assertIn("default", pools)
         pooldir = pools["default"]["path"]

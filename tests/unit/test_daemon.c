@@ -239,6 +239,22 @@ static void count_snapshot(void *opaque, const char *name, const char *path, int
 	(*(unsigned *)opaque)++;
 }
 
+struct journal_rows {
+	unsigned n;
+	int64_t id;
+	char instance[32], kind[16], arg[64];
+};
+
+static void note_journal(void *opaque, int64_t id, const char *instance, const char *kind, const char *arg)
+{
+	struct journal_rows *r = opaque;
+	r->n++;
+	r->id = id;
+	snprintf(r->instance, sizeof(r->instance), "%s", instance);
+	snprintf(r->kind, sizeof(r->kind), "%s", kind);
+	snprintf(r->arg, sizeof(r->arg), "%s", arg);
+}
+
 static void test_db(void)
 {
 	char dir[] = "/tmp/cloison-test-db-XXXXXX";
@@ -312,6 +328,16 @@ static void test_db(void)
 	CHECK(db_pools_list(db, count_snapshot, &pools, err, sizeof(err)));
 	CHECK_EQ(pools, 2);
 	CHECK(db_pool_delete(db, "fast", err, sizeof(err)));
+	/* The journal (schema version 3): entries written before an operation, removed after it. */
+	int64_t j1 = 0, j2 = 0;
+	CHECK(db_journal_begin(db, "b-vm", "snapshot", "s9", &j1, err, sizeof(err)));
+	CHECK(db_journal_begin(db, "", "copy", "/p/x.img", &j2, err, sizeof(err)));
+	CHECK(j1 > 0 && j2 > j1);
+	CHECK(db_journal_end(db, j1, err, sizeof(err)));
+	struct journal_rows jr = {0};
+	CHECK(db_journal_list(db, note_journal, &jr, err, sizeof(err)));
+	CHECK_EQ(jr.n, 1);
+	CHECK(jr.id == j2 && !strcmp(jr.kind, "copy") && !strcmp(jr.arg, "/p/x.img") && !jr.instance[0]);
 	pools = 0;
 	CHECK(db_pools_list(db, count_snapshot, &pools, err, sizeof(err)));
 	CHECK_EQ(pools, 1);
