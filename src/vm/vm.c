@@ -317,10 +317,11 @@ struct vm *vm_restore(const char *dir, const char *clone_dir, console_write_fn o
 	}
 	if (!S_ISREG(sb.st_mode) || (uint64_t)sb.st_size != cfg.mem) {
 		if (!S_ISREG(sb.st_mode))
-			snprintf(err, errlen, "%s is not a regular file (the saved VM's memory is one)", path);
+			snprintf(err, errlen, "%s is not a regular file (the saved VM's memory is one)",
+			         path);
 		else
-			snprintf(err, errlen, "%s holds %llu bytes, the saved VM has %llu MiB of memory", path,
-			         (unsigned long long)sb.st_size, (unsigned long long)(cfg.mem >> 20));
+			snprintf(err, errlen, "%s holds %llu bytes, the saved VM has %llu MiB of memory",
+			         path, (unsigned long long)sb.st_size, (unsigned long long)(cfg.mem >> 20));
 		close(fd);
 		free(blob);
 		return NULL;
