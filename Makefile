@@ -5,7 +5,7 @@ MESON_OPTS ?= $(if $(CI),-Dwerror=true)
 GUEST_DIR ?= $(or $(CLOISON_CACHE),$(HOME)/.cache/cloison)/guest
 NINJA := ninja -C $(BUILD)
 
-.PHONY: all setup build guest run test unit bench format clean
+.PHONY: all setup build guest run test unit bench soak format clean
 
 all: build
 
@@ -39,6 +39,11 @@ bench: build guest
 	bash bench/lifecycle.sh
 	bash bench/container.sh
 	bash bench/api.sh
+	python3 bench/soak.py $(BUILD) $(SOAK_SECONDS)
+
+# cloisond under API load, slow clients and kill -9 every few seconds (default 600 s).
+soak: build
+	python3 bench/soak.py $(BUILD) $(SOAK_SECONDS)
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
