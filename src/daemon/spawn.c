@@ -14,10 +14,21 @@
 #include <string.h>
 #include <unistd.h>
 
+/* The descriptor the child waits on, once everything else it inherited is closed. */
+#define SYNC_FD 3
+
 /* In the child, between fork and exec: async-signal-safe calls only. Never returns. */
 static _Noreturn void child(const char *exe, char *const argv[], const struct spawn_opts *o, int sync[2])
 {
-	close(sync[1]); /* only the daemon's copy may keep the pipe open: its death is our EOF */
+	/* First of all, let go of everything the daemon had open (its listening socket above all: a
+	 * daemon restarted while we wait must find that socket dead). Keep the pipe's read end as
+	 * SYNC_FD and the descriptor stderr goes to; the write end goes too, so that only the daemon's
+	 * copy keeps the pipe open and its death is our EOF. */
+	int err = o->stderr_path ? open(o->stderr_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600)
+	                         : o->stderr_fd;
+	if (err >= 0 && err != 2) dup2(err, 2);
+	if (sync[0] != SYNC_FD && dup3(sync[0], SYNC_FD, O_CLOEXEC) < 0) _exit(127);
+	close_range(SYNC_FD + 1, ~0U, 0);
 	sigset_t none;
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL); /* the daemon blocks SIGTERM, SIGINT and SIGHUP */
@@ -26,13 +37,11 @@ static _Noreturn void child(const char *exe, char *const argv[], const struct sp
 	setsid();
 	if (o->cpus) sched_setaffinity(0, sizeof(*o->cpus), o->cpus);
 	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
-	int err = o->stderr_path ? open(o->stderr_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600)
-	                         : o->stderr_fd;
 	if (null >= 0) dup2(null, 0), dup2(null, 1);
-	dup2(err >= 0 ? err : null, 2);
+	if (err < 0 && null >= 0) dup2(null, 2);
 	char go;
 	ssize_t n;
-	while ((n = read(sync[0], &go, 1)) < 0 && errno == EINTR) {
+	while ((n = read(SYNC_FD, &go, 1)) < 0 && errno == EINTR) {
 	}
 	if (n != 1) _exit(127); /* the daemon died before it recorded us */
 	execv(exe, argv);
