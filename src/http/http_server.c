@@ -48,7 +48,7 @@ struct pending {
 	pid_t peer; /* the client process (SO_PEERCRED), 0 if unknown */
 	uint64_t accepted_ns;
 	char *buf;
-	size_t len;
+	size_t len, cap; /* the buffer grows as the request does, up to BUF_MAX */
 };
 
 /* A request read whole (or refused while reading), for a worker. */
@@ -215,11 +215,18 @@ static void accept_one(struct http_server *s, struct pending *pend, size_t *n)
  * closed). */
 static bool read_some(struct http_server *s, struct pending *p)
 {
-	if (!p->buf && !(p->buf = malloc(BUF_MAX))) {
-		close(p->fd);
-		return true;
+	if (p->len == p->cap) { /* most requests fit the first 4 KiB */
+		size_t cap = p->cap ? 2 * p->cap : 4096;
+		char *g = realloc(p->buf, cap < BUF_MAX ? cap : BUF_MAX);
+		if (!g) {
+			close(p->fd);
+			free(p->buf);
+			return true;
+		}
+		p->buf = g;
+		p->cap = cap < BUF_MAX ? cap : BUF_MAX;
 	}
-	ssize_t r = read(p->fd, p->buf + p->len, BUF_MAX - p->len);
+	ssize_t r = read(p->fd, p->buf + p->len, p->cap - p->len);
 	if (r < 0 && (errno == EAGAIN || errno == EINTR)) return false;
 	struct ready q = {.fd = p->fd, .buf = p->buf, .status = 400, .why = "incomplete request"};
 	if (r <= 0) { /* gone, or closed its side before the request was whole */
