@@ -18,7 +18,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -177,17 +176,6 @@ bool api_truthy(const char *v)
 	return v && (!*v || !strcmp(v, "1") || !strcmp(v, "true") || !strcmp(v, "yes"));
 }
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st, (void)flag, (void)ftw;
-	return remove(path);
-}
-
-void rm_tree(const char *path)
-{
-	nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
-
 /* Marks an instance busy with an operation (lock held); false with a 409 when it is already. */
 static bool claim(struct instance *in, const char *what, struct http_response *r)
 {
@@ -274,7 +262,7 @@ static bool job_snapshot(struct job *j, char *err, size_t errlen)
 	ok = ok &&
 	     db_snapshot_insert(j->d->db, j->in->def.name, j->arg, dir, (int64_t)time(NULL), err, errlen);
 	pthread_mutex_unlock(&j->d->lock);
-	if (!ok) rm_tree(dir);
+	if (!ok) fs_remove_tree(dir);
 	return ok;
 }
 
@@ -467,7 +455,7 @@ static struct instance *create_instance(struct daemon *d, struct inst_def *def, 
 	                          .created_at = in->created_at};
 	/* The directory first: a row never names an instance without one. A leftover directory of a
 	 * removed instance is replaced. */
-	rm_tree(dir);
+	fs_remove_tree(dir);
 	struct error e = {.code = ERR_INTERNAL};
 	if (!text || !mkdir_p(dir, 0700) || !db_instance_insert(d->db, &row, &e) || !daemon_add(d, in)) {
 		if (!text)
@@ -476,7 +464,7 @@ static struct instance *create_instance(struct daemon *d, struct inst_def *def, 
 			snprintf(e.msg, sizeof(e.msg), "cannot create %.300s: %s", dir, strerror(errno));
 		char ignore[64];
 		db_instance_delete(d->db, in->def.name, ignore, sizeof(ignore));
-		rm_tree(dir);
+		fs_remove_tree(dir);
 		free(text);
 		api_fail_error(r, &e);
 		inst_def_free(&in->def);
@@ -523,7 +511,7 @@ static void remove_instance(struct daemon *d, struct instance *in, bool force, s
 	}
 	char dir[PATH_MAX];
 	inst_path(d, in, "", dir, sizeof(dir));
-	rm_tree(dir);
+	fs_remove_tree(dir);
 	daemon_unlink(d, in);
 	api_reply(r, 200, json_pack("{s:s, s:b}", "name", in->def.name, "removed", 1));
 	inst_put(in);
@@ -919,7 +907,7 @@ static void act_snapshot_delete(struct action *a)
 	if (!snapshot_dir(a->d, a->in, a->sub, dir, sizeof(dir), a->r)) return;
 	if (!db_snapshot_delete(a->d->db, a->in->def.name, a->sub, err, sizeof(err)))
 		return api_fail(a->r, ERR_INTERNAL, "%s", err);
-	rm_tree(dir);
+	fs_remove_tree(dir);
 	api_reply(a->r, 200, json_pack("{s:s, s:b}", "snapshot", a->sub, "removed", 1));
 }
 

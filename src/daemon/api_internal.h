@@ -24,8 +24,6 @@ json_t *api_parse_body(const char *body, size_t len, struct http_response *r);
 /* Query parameter value ("" if present without value), NULL if absent. */
 const char *api_query(const char *q, const char *key, char *buf, size_t len);
 bool api_truthy(const char *v);
-/* Removes a directory tree (no symlinks followed). */
-void rm_tree(const char *path);
 
 /* Runs fn(arg) on a detached thread; false if none could be made. */
 bool spawn_detached(void *(*fn)(void *), void *arg);

@@ -1,13 +1,14 @@
 /*
  * registry.c — the instances cloisond manages: the table (lookup, add,
  * unlink, references), where their files live, their runtime row in the
- * database, and loading them back at start, each handed to its driver to be
- * adopted.
+ * database, and loading them back at start: each is handed to its driver to
+ * be matched with its process, loses snapshot directories the database does
+ * not list, and the journal's unfinished operations are then replayed.
  */
 #define _GNU_SOURCE
 #include "daemon/daemon.h"
-#include "daemon/api_internal.h"
 #include "daemon/driver.h"
+#include "util/fs.h"
 #include "util/log.h"
 
 #include <dirent.h>
@@ -134,7 +135,7 @@ static void remove_unrecorded_snapshots(struct daemon *d, struct instance *in)
 		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
 		log_warn("%s: removing snapshot %s, interrupted by a daemon restart", in->def.name,
 		         e->d_name);
-		rm_tree(path);
+		fs_remove_tree(path);
 	}
 	if (dh) closedir(dh);
 }

@@ -1,9 +1,11 @@
 /*
  * fs.c — see fs.h.
  */
+#define _GNU_SOURCE /* nftw */
 #include "fs.h"
 
 #include <errno.h>
+#include <ftw.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
@@ -107,4 +109,15 @@ const char *cloison_state_dir(void)
 		snprintf(dir, sizeof(dir), "%s/.local/state/cloison",
 		         getenv("HOME") ? getenv("HOME") : "/tmp");
 	return dir;
+}
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st, (void)flag, (void)ftw;
+	return remove(path);
+}
+
+void fs_remove_tree(const char *path)
+{
+	nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 }

@@ -24,6 +24,8 @@ bool fs_write_file_volatile(const char *path, mode_t mode, const void *buf, size
                             size_t errlen);
 /* Writes all of buf at offset off (retrying short writes and EINTR); false with errno set. */
 bool fs_pwrite_all(int fd, const void *buf, size_t len, off_t off);
+/* Removes a directory tree (symbolic links are removed, never followed); what cannot be removed stays. */
+void fs_remove_tree(const char *path);
 
 /* $CLOISON_STATE_DIR, else /var/lib/cloison (root), else $XDG_STATE_HOME/cloison or
  * ~/.local/state/cloison. */
