@@ -25,11 +25,31 @@ sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
 import test_daemon as td  # noqa: E402
 
 
+def kill_leftovers(tmp):
+    """VM processes outlive their daemon by design: whatever still runs from this soak's directories
+    goes, so a failed soak leaves nothing behind."""
+    for pid in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                if tmp.encode() in f.read():
+                    os.kill(int(pid), signal.SIGKILL)
+        except (OSError, ValueError):
+            pass
+
+
 def main():
+    tmp = tempfile.mkdtemp(prefix="cloison-soak-", dir="/tmp")
+    try:
+        return soak(tmp)
+    finally:
+        kill_leftovers(tmp)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def soak(tmp):
     build = os.path.abspath(sys.argv[1])
     duration = float(sys.argv[2]) if len(sys.argv) > 2 else 600
     td.CLOISON, td.CLOISOND = os.path.join(build, "cloison"), os.path.join(build, "cloisond")
-    tmp = tempfile.mkdtemp(prefix="cloison-soak-", dir="/tmp")
     spin = os.path.join(tmp, "spin")
     td.build_guest(spin, 0)
     d = td.Daemon(tmp)
@@ -140,7 +160,6 @@ def main():
     for n in names:
         td.api("DELETE", f"/v1/instances/{n}?force=1")
     d.kill(signal.SIGTERM)
-    shutil.rmtree(tmp, ignore_errors=True)
     restarts_ms.sort()
     print(f"soak: {duration:.0f} s, requests served {counts['served']}, refused (4xx) {counts['refused']}, "
           f"server errors (5xx) {counts['server_errors']}, failed while the daemon was down {counts['unreachable']}")
