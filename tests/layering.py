@@ -20,7 +20,8 @@ ALLOWED = {
     "machine": {"util", "cpu", "block", "net", "virtio"},
     "vm": {"util", "http", "cpu", "block", "net", "virtio", "machine"},
     "container": {"util", "net"},
-    "daemon": {"util", "http", "block", "net", "machine", "vm", "container"},
+    "cluster": {"util"},
+    "daemon": {"util", "http", "block", "net", "machine", "vm", "container", "cluster"},
     "cli": {"util", "http", "cpu", "block", "net", "virtio", "machine", "vm", "container"},
 }
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"')

@@ -14,6 +14,7 @@
 #include "net/netobj.h"
 #include "util/fs.h"
 #include "util/log.h"
+#include "util/lease.h"
 #include "util/clock.h"
 #include "util/parse.h"
 #include "vm/control.h"
@@ -101,6 +102,8 @@ static void usage(FILE *out)
 	    "                        no terminal: the serial console goes to FILE and to the one\n"
 	    "                        client attached on the unix socket PATH (how cloisond runs VMs)\n"
 	    "      --exit-file FILE  on exit, write {\"exit_code\": N, \"reason\": ...} to FILE\n"
+	    "      --lease FILE      run only while the deadline in FILE (renewed by cloisond for HA\n"
+	    "                        guests) lies ahead: past it, no instruction and no device I/O\n"
 	    "      --stats           print instructions retired and guest MIPS on exit\n"
 	    "  -v, --verbose         more messages\n"
 	    "  -h, --help            this help\n"
@@ -115,7 +118,7 @@ struct run_opts {
 	struct vm_config cfg;
 	const char *config_file;
 	const char *api_sock, *restore, *incoming, *clone_dir, *storage_dir;
-	const char *console_sock, *console_log, *exit_file;
+	const char *console_sock, *console_log, *exit_file, *lease_file;
 	uint64_t ips;
 	uint32_t cpu_max;
 	char incoming_addr[256]; /* --incoming [ADDR:]PORT, split */
@@ -158,6 +161,7 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 		OPT_CONSOLE_SOCK,
 		OPT_CONSOLE_LOG,
 		OPT_EXIT_FILE,
+		OPT_LEASE,
 	};
 	static const struct option longopts[] = {
 	    {"kernel", required_argument, NULL, 'k'},
@@ -186,6 +190,7 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 	    {"console-sock", required_argument, NULL, OPT_CONSOLE_SOCK},
 	    {"console-log", required_argument, NULL, OPT_CONSOLE_LOG},
 	    {"exit-file", required_argument, NULL, OPT_EXIT_FILE},
+	    {"lease", required_argument, NULL, OPT_LEASE},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -217,6 +222,7 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 		case OPT_CONSOLE_SOCK: o->console_sock = optarg; break;
 		case OPT_CONSOLE_LOG: o->console_log = optarg; break;
 		case OPT_EXIT_FILE: o->exit_file = optarg; break;
+		case OPT_LEASE: o->lease_file = optarg; break;
 		case OPT_CPU_MAX:
 			if (!parse_uint(optarg, 1, 100 * MACHINE_MAX_HARTS, &v)) {
 				log_error(
@@ -502,6 +508,17 @@ int cmd_run(int argc, char **argv)
 		return 1;
 	}
 	struct machine *m = v->m;
+	static struct lease lease; /* outlives the harts: they read it until vm_destroy */
+	if (o.lease_file) {
+		if (!lease_open(&lease, o.lease_file, err, sizeof(err))) {
+			vm_incoming_confirm(host.incoming, false, "the destination cannot open its lease");
+			console_close(con);
+			log_error("%s", err);
+			vm_destroy(v);
+			return 1;
+		}
+		machine_set_lease(m, &lease);
+	}
 	if (o.ips || o.cpu_max) machine_set_cpu_limits(m, o.ips, o.cpu_max);
 	/* Held before the control socket answers, so a resume sent as soon as it does finds it paused. */
 	if (o.start_paused) machine_hold(m); /* the API's resume starts the harts */

@@ -61,6 +61,8 @@ static const struct verb verbs[] = {
      "move a VM to another host, live or from a saved directory"},
     {"receive", inst_receive, NULL, NULL, "make a stopped VM instance the destination of a live migration"},
     {"ct", NULL, cmd_ct, NULL, "system containers: run, list, exec, pause, resume, stop, rm, stats"},
+    {"cluster", cmd_cluster, NULL, NULL, "several hosts as one: create, join, status, token"},
+    {"ha", cmd_ha, NULL, NULL, "high availability: add, rm, status (restart on a surviving host)"},
 };
 
 /* Whether argv holds one of opts, as "--opt", "--opt=value" or (short options) "-s" / "-sVALUE". */

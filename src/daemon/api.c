@@ -9,6 +9,7 @@
 #include "api.h"
 #include "api_internal.h"
 
+#include "daemon/cluster.h"
 #include "daemon/driver.h"
 #include "daemon/metrics.h"
 #include "util/fs.h"
@@ -46,6 +47,7 @@ static int http_status(enum err_code code)
 	case ERR_EXISTS:
 	case ERR_BUSY: return 409;
 	case ERR_UNREADABLE: return 422;
+	case ERR_UNAVAILABLE: return 503;
 	case ERR_INTERNAL: break;
 	}
 	return 500;
@@ -384,95 +386,12 @@ static void list_instances(struct daemon *d, struct http_response *r)
 	for (size_t i = 0; i < d->ninsts; i++) {
 		struct instance *in = d->insts[i];
 		daemon_refresh(d, in);
-		json_array_append_new(a, inst_json(d, in));
+		json_t *j = inst_json(d, in);
+		if (d->cluster) json_object_set_new(j, "location", json_string(cluster_self_name(d)));
+		json_array_append_new(a, j);
 	}
+	if (d->cluster) cluster_list_remote(d, a);
 	api_reply(r, 200, a);
-}
-
-/* Checks that what the definition names exists on this host (files, root filesystem). */
-static bool check_host_paths(const struct inst_def *def, char *err, size_t errlen)
-{
-	if (def->type == INST_CT) {
-		const char *rootfs = json_string_value(json_object_get(def->container, "rootfs"));
-		struct stat st;
-		if (!rootfs || stat(rootfs, &st) || !S_ISDIR(st.st_mode)) {
-			snprintf(err, errlen, "container.rootfs '%.300s' is not a directory",
-			         rootfs ? rootfs : "");
-			return false;
-		}
-		return true;
-	}
-	const struct vm_config *c = &def->vm.cfg;
-	const char *files[] = {c->kernel, c->initrd, c->firmware, def->vm.restore};
-	const char *names[] = {"vm.kernel", "vm.initrd", "vm.firmware", "vm.restore"};
-	for (int i = 0; i < 4; i++)
-		if (files[i][0] && access(files[i], R_OK)) {
-			snprintf(err, errlen, "%s '%.300s': %s", names[i], files[i], strerror(errno));
-			return false;
-		}
-	for (unsigned i = 0; i < c->ndisks && !def->vm.clone; i++)
-		if (access(c->disks[i].path, R_OK)) {
-			snprintf(err, errlen, "vm.disks[%u] '%.300s': %s", i, c->disks[i].path,
-			         strerror(errno));
-			return false;
-		}
-	return true;
-}
-
-/* Adds an instance from a parsed definition (lock held); the instance, or NULL with r answered. */
-static struct instance *create_instance(struct daemon *d, struct inst_def *def, struct http_response *r)
-{
-	char err[512];
-	if (daemon_find(d, def->name)) {
-		api_fail(r, ERR_EXISTS, "an instance named '%s' exists", def->name);
-		inst_def_free(def);
-		return NULL;
-	}
-	if (!check_host_paths(def, err, sizeof(err))) {
-		api_fail(r, ERR_INVALID, "%s", err);
-		inst_def_free(def);
-		return NULL;
-	}
-	struct instance *in = calloc(1, sizeof(*in));
-	if (!in) {
-		api_fail(r, ERR_INTERNAL, "out of memory");
-		inst_def_free(def);
-		return NULL;
-	}
-	in->def = *def;
-	in->pidfd = -1;
-	in->exit_code = -1;
-	in->created_at = (int64_t)time(NULL);
-	char dir[PATH_MAX];
-	inst_path(d, in, "", dir, sizeof(dir));
-	json_t *dj = inst_def_to_json(&in->def);
-	char *text = json_dumps(dj, JSON_COMPACT | JSON_SORT_KEYS);
-	json_decref(dj);
-	struct db_instance row = {.name = in->def.name,
-	                          .type = inst_type_name(in->def.type),
-	                          .definition = text,
-	                          .autostart = in->def.autostart,
-	                          .created_at = in->created_at};
-	/* The directory first: a row never names an instance without one. A leftover directory of a
-	 * removed instance is replaced. */
-	fs_remove_tree(dir);
-	struct error e = {.code = ERR_INTERNAL};
-	if (!text || !mkdir_p(dir, 0700) || !db_instance_insert(d->db, &row, &e) || !daemon_add(d, in)) {
-		if (!text)
-			snprintf(e.msg, sizeof(e.msg), "out of memory");
-		else if (!e.msg[0] || errno == ENOMEM)
-			snprintf(e.msg, sizeof(e.msg), "cannot create %.300s: %s", dir, strerror(errno));
-		char ignore[64];
-		db_instance_delete(d->db, in->def.name, ignore, sizeof(ignore));
-		fs_remove_tree(dir);
-		free(text);
-		api_fail_error(r, &e);
-		inst_def_free(&in->def);
-		free(in);
-		return NULL;
-	}
-	free(text);
-	return in;
 }
 
 static void create(struct daemon *d, json_t *body, struct http_response *r)
@@ -483,8 +402,14 @@ static void create(struct daemon *d, json_t *body, struct http_response *r)
 		api_fail(r, ERR_INVALID, "%s", err);
 		return;
 	}
-	struct instance *in = create_instance(d, &def, r);
-	if (in) api_reply(r, 201, inst_json(d, in));
+	struct error e;
+	struct instance *in = daemon_create_instance(d, &def, &e);
+	if (!in) return api_fail_error(r, &e);
+	if (d->cluster && !cluster_register_instance(d, in, &e)) {
+		daemon_discard_instance(d, in);
+		return api_fail_error(r, &e);
+	}
+	api_reply(r, 201, inst_json(d, in));
 }
 
 static void remove_instance(struct daemon *d, struct instance *in, bool force, struct http_response *r)
@@ -502,6 +427,12 @@ static void remove_instance(struct daemon *d, struct instance *in, bool force, s
 	bool ok = stop_instance(d, in, 0, err, sizeof(err));
 	if (ok) ok = inst_driver(in)->remove(d, in, err, sizeof(err));
 	pthread_mutex_lock(&d->lock);
+	struct error ce;
+	if (ok && d->cluster && !cluster_unregister_instance(d, in->def.name, &ce)) {
+		in->busy = NULL;
+		inst_put(in);
+		return api_fail_error(r, &ce);
+	}
 	if (ok) ok = db_instance_delete(d->db, in->def.name, err, sizeof(err));
 	if (!ok) {
 		in->busy = NULL;
@@ -761,8 +692,13 @@ static void clone_instance(struct daemon *d, struct instance *src, json_t *body,
 		json_object_set_new(c, "hostname", json_string(name));
 		def.container = c;
 	}
-	struct instance *in = create_instance(d, &def, r);
-	if (!in) return;
+	struct error e;
+	struct instance *in = daemon_create_instance(d, &def, &e);
+	if (!in) return api_fail_error(r, &e);
+	if (d->cluster && !cluster_register_instance(d, in, &e)) {
+		daemon_discard_instance(d, in);
+		return api_fail_error(r, &e);
+	}
 	if (!start) {
 		api_reply(r, 201, inst_json(d, in));
 		return;
@@ -1084,6 +1020,10 @@ void api_handle(void *opaque, const char *method, const char *full_path, const c
 		operation(d, seg[2], q, r);
 	} else if (n >= 2 && !strcmp(seg[1], "networks")) {
 		api_networks(d, method, seg, n, body, r);
+	} else if (n >= 2 && !strcmp(seg[1], "cluster")) {
+		cluster_api(d, method, seg, n, body, r);
+	} else if (n >= 2 && !strcmp(seg[1], "ha")) {
+		ha_api(d, method, seg, n, body, r);
 	} else if (n >= 2 && !strcmp(seg[1], "storage-pools")) {
 		api_storage(d, method, seg, n, body, r);
 	} else {

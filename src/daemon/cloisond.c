@@ -8,6 +8,7 @@
 #define _GNU_SOURCE
 #include "daemon/api.h"
 #include "daemon/api_internal.h"
+#include "daemon/cluster.h"
 #include "daemon/daemon.h"
 #include "daemon/driver.h"
 #include "http/http_server.h"
@@ -157,6 +158,10 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	daemon_monitor_start(d);
+	if (!cluster_load(d, err, sizeof(err))) {
+		log_error("%s", err);
+		return 1;
+	}
 	struct http_server *srv = http_server_start(d->socket_path, 0660, api_handle, d, err, sizeof(err));
 	if (!srv) {
 		log_error("%s", err);

@@ -39,6 +39,7 @@ struct instance {
 	uint64_t rec_key[3];
 	const char *busy; /* the operation holding it ("start", ...), NULL when free */
 	bool removed;     /* deleted: freed when the last reference goes */
+	bool ha;          /* an HA instance this host owns: its VM runs under the host's lease */
 	int refs;         /* requests and operations using it (lock held to change) */
 };
 
@@ -56,6 +57,7 @@ struct daemon {
 	uint64_t started_ns;
 	uint64_t requests; /* served, for /metrics */
 	struct op *ops;    /* newest first */
+	struct cluster *cluster; /* NULL: this host is in no cluster (daemon/cluster.c) */
 	uint64_t next_op;
 };
 
@@ -80,6 +82,12 @@ void inst_put(struct instance *in);
 void daemon_unlink(struct daemon *d, struct instance *in);
 /* Adds a new instance to the table (lock held); false when out of memory. */
 bool daemon_add(struct daemon *d, struct instance *in);
+/* Adds an instance made from a definition (taken over, even on failure) to the table, the database and
+ * its directory, after checking what it names exists on this host (lock held). NULL with e set. */
+struct error;
+struct instance *daemon_create_instance(struct daemon *d, struct inst_def *def, struct error *e);
+/* Undoes daemon_create_instance for an instance that never ran (lock held; may free it). */
+void daemon_discard_instance(struct daemon *d, struct instance *in);
 /* Saves the runtime row of an instance (lock held). */
 void daemon_save_runtime(struct daemon *d, struct instance *in);
 /* DIR/instances/NAME and files in it. */

@@ -8,10 +8,13 @@
 #define _GNU_SOURCE
 #include "daemon/daemon.h"
 #include "daemon/driver.h"
+#include "util/error.h"
 #include "util/fs.h"
 #include "util/log.h"
 
 #include <dirent.h>
+#include <errno.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -91,6 +94,100 @@ void daemon_save_runtime(struct daemon *d, struct instance *in)
 void daemon_refresh(struct daemon *d, struct instance *in)
 {
 	inst_driver(in)->refresh(d, in);
+}
+
+/* Checks that what the definition names exists on this host (files, root filesystem). */
+static bool check_host_paths(const struct inst_def *def, char *err, size_t errlen)
+{
+	if (def->type == INST_CT) {
+		const char *rootfs = json_string_value(json_object_get(def->container, "rootfs"));
+		struct stat st;
+		if (!rootfs || stat(rootfs, &st) || !S_ISDIR(st.st_mode)) {
+			snprintf(err, errlen, "container.rootfs '%.300s' is not a directory",
+			         rootfs ? rootfs : "");
+			return false;
+		}
+		return true;
+	}
+	const struct vm_config *c = &def->vm.cfg;
+	const char *files[] = {c->kernel, c->initrd, c->firmware, def->vm.restore};
+	const char *names[] = {"vm.kernel", "vm.initrd", "vm.firmware", "vm.restore"};
+	for (int i = 0; i < 4; i++)
+		if (files[i][0] && access(files[i], R_OK)) {
+			snprintf(err, errlen, "%s '%.300s': %s", names[i], files[i], strerror(errno));
+			return false;
+		}
+	for (unsigned i = 0; i < c->ndisks && !def->vm.clone; i++)
+		if (access(c->disks[i].path, R_OK)) {
+			snprintf(err, errlen, "vm.disks[%u] '%.300s': %s", i, c->disks[i].path,
+			         strerror(errno));
+			return false;
+		}
+	return true;
+}
+
+struct instance *daemon_create_instance(struct daemon *d, struct inst_def *def, struct error *e)
+{
+	*e = (struct error){.code = ERR_EXISTS};
+	if (daemon_find(d, def->name)) {
+		snprintf(e->msg, sizeof(e->msg), "an instance named '%s' exists", def->name);
+		inst_def_free(def);
+		return NULL;
+	}
+	e->code = ERR_INVALID;
+	if (!check_host_paths(def, e->msg, sizeof(e->msg))) {
+		inst_def_free(def);
+		return NULL;
+	}
+	e->code = ERR_INTERNAL;
+	struct instance *in = calloc(1, sizeof(*in));
+	if (!in) {
+		snprintf(e->msg, sizeof(e->msg), "out of memory");
+		inst_def_free(def);
+		return NULL;
+	}
+	in->def = *def;
+	in->pidfd = -1;
+	in->exit_code = -1;
+	in->created_at = (int64_t)time(NULL);
+	char dir[PATH_MAX];
+	inst_path(d, in, "", dir, sizeof(dir));
+	json_t *dj = inst_def_to_json(&in->def);
+	char *text = json_dumps(dj, JSON_COMPACT | JSON_SORT_KEYS);
+	json_decref(dj);
+	struct db_instance row = {.name = in->def.name,
+	                          .type = inst_type_name(in->def.type),
+	                          .definition = text,
+	                          .autostart = in->def.autostart,
+	                          .created_at = in->created_at};
+	/* The directory first: a row never names an instance without one. A leftover directory of a
+	 * removed instance is replaced. */
+	fs_remove_tree(dir);
+	e->msg[0] = 0;
+	if (!text || !mkdir_p(dir, 0700) || !db_instance_insert(d->db, &row, e) || !daemon_add(d, in)) {
+		if (!text)
+			snprintf(e->msg, sizeof(e->msg), "out of memory");
+		else if (!e->msg[0] || errno == ENOMEM)
+			snprintf(e->msg, sizeof(e->msg), "cannot create %.300s: %s", dir, strerror(errno));
+		char ignore[64];
+		db_instance_delete(d->db, in->def.name, ignore, sizeof(ignore));
+		fs_remove_tree(dir);
+		free(text);
+		inst_def_free(&in->def);
+		free(in);
+		return NULL;
+	}
+	free(text);
+	return in;
+}
+
+void daemon_discard_instance(struct daemon *d, struct instance *in)
+{
+	char dir[PATH_MAX], ignore[256];
+	db_instance_delete(d->db, in->def.name, ignore, sizeof(ignore));
+	inst_path(d, in, "", dir, sizeof(dir));
+	fs_remove_tree(dir);
+	daemon_unlink(d, in);
 }
 
 static enum inst_state state_from_name(const char *s)

@@ -184,18 +184,37 @@ static bool vmdrv_start(struct daemon *d, struct instance *in, const struct vm_s
 		free(text);
 		if (!ok) return false;
 	}
-	char *argv[] = {d->exe, "run", "--api-sock", api, "--console-sock", con, "--console-log", logp,
-	                "--exit-file", exitp,
-	                /* an arriving VM runs on at once, as it ran at the source */
-	                listen ? "--incoming" : "--paused",
-	                /* the source sends the configuration; a saved state holds its own */
-	                listen        ? (char *)listen
-	                : restore_dir ? "--restore"
-	                              : "--config",
-	                listen        ? NULL
-	                : restore_dir ? (char *)restore_dir
-	                              : cfgp,
-	                first_restore && def->vm.clone ? "--clone" : NULL, clone_dir, NULL};
+	char lease[PATH_MAX];
+	snprintf(lease, sizeof(lease), "%.4000s/ha.lease", d->run_dir);
+	char *argv[20];
+	int n = 0;
+	argv[n++] = d->exe;
+	argv[n++] = "run";
+	argv[n++] = "--api-sock";
+	argv[n++] = api;
+	argv[n++] = "--console-sock";
+	argv[n++] = con;
+	argv[n++] = "--console-log";
+	argv[n++] = logp;
+	argv[n++] = "--exit-file";
+	argv[n++] = exitp;
+	if (listen) { /* an arriving VM runs on at once, as it ran at the source, which sends its config */
+		argv[n++] = "--incoming";
+		argv[n++] = (char *)listen;
+	} else { /* a saved state holds its own configuration */
+		argv[n++] = "--paused";
+		argv[n++] = restore_dir ? "--restore" : "--config";
+		argv[n++] = restore_dir ? (char *)restore_dir : cfgp;
+		if (first_restore && def->vm.clone) {
+			argv[n++] = "--clone";
+			argv[n++] = clone_dir;
+		}
+	}
+	if (in->ha) { /* runs only while this host holds the cluster's lease (daemon/cluster.c) */
+		argv[n++] = "--lease";
+		argv[n++] = lease;
+	}
+	argv[n] = NULL;
 	cpu_set_t cpus;
 	CPU_ZERO(&cpus);
 	bool pin = def->limits.cpuset[0] && inst_cpuset_each(def->limits.cpuset, add_cpu, &cpus);

@@ -389,3 +389,11 @@ void machine_stats(const struct machine *m, struct machine_stats *st)
 	st->nnics = m->nnics;
 	for (unsigned i = 0; i < m->nnics; i++) st->nics[i] = m->nics[i]->stats;
 }
+
+void machine_set_lease(struct machine *m, const struct lease *l)
+{
+	for (unsigned i = 0; i < m->nharts; i++) m->harts[i]->lease = l;
+	pthread_mutex_lock(&m->io_lock);
+	for (unsigned i = 0; i < m->nvirtio; i++) m->virtio[i].transport->lease = l;
+	pthread_mutex_unlock(&m->io_lock);
+}

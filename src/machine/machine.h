@@ -180,6 +180,9 @@ void machine_start(struct machine *m);
 void machine_stop(struct machine *m);
 void machine_request_exit(struct machine *m, enum machine_exit reason, int code);
 uint64_t machine_instructions(const struct machine *m);
+/* Makes every hart and device obey a run lease (util/lease.h; NULL: none), before machine_start. */
+struct lease;
+void machine_set_lease(struct machine *m, const struct lease *l);
 /* Caps the harts' speed inside the emulator (any thread, takes effect at once): `ips` instructions per
  * second per hart, and `cpu_pct` percent of one host CPU shared evenly by the harts (0: no cap). */
 void machine_set_cpu_limits(struct machine *m, uint64_t ips, uint32_t cpu_pct);

@@ -20,6 +20,7 @@ enum err_code {
 	ERR_EXISTS,       /* a name or path is taken */
 	ERR_BUSY,         /* its state forbids it now (running, in use, an operation under way) */
 	ERR_UNREADABLE,   /* a file is not what it claims to be */
+	ERR_UNAVAILABLE,  /* cannot be done now on this host: no quorum, a peer unreachable */
 };
 
 struct error {

@@ -243,6 +243,8 @@ static void *io_thread(void *arg)
 		pthread_mutex_unlock(&d->lock);
 
 		uint32_t written;
+		lease_wait(d->transport.lease,
+		           NULL); /* queued before the lease ran out: wait for a renewal */
 		throttle(d, r);
 		uint8_t status = execute(d, r, &written);
 

@@ -235,6 +235,7 @@ bool virtio_mmio_write(struct virtio_mmio *t, uint64_t off, unsigned size, uint6
 			virtio_device_broken(t, "notify of a queue that is not ready");
 		} else if ((t->status & VIRTIO_STATUS_DRIVER_OK) &&
 		           !(t->status & VIRTIO_STATUS_NEEDS_RESET)) {
+			lease_wait(t->lease, NULL);
 			t->ops->notify(t, v);
 		}
 		break;

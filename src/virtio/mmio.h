@@ -13,6 +13,7 @@
 #define CLOISON_VIRTIO_MMIO_H
 
 #include "virtqueue.h"
+#include "util/lease.h"
 #include "util/state.h"
 
 #include <stdbool.h>
@@ -74,6 +75,7 @@ struct virtio_mmio {
 	struct virtq queues[VIRTIO_MMIO_MAX_QUEUES];
 	uint64_t broken_count; /* guest errors seen (statistics) */
 	bool frozen;           /* paused for a snapshot: devices leave guest memory and queues alone */
+	const struct lease *lease; /* NULL, or the run lease: no queue is processed while it is expired */
 };
 
 void virtio_mmio_init(struct virtio_mmio *t, const struct virtio_device_ops *ops, void *dev,

@@ -787,6 +787,10 @@ void rv_hart_run(struct rv_hart *h)
 			pthread_mutex_unlock(&h->wait_lock);
 			continue;
 		}
+		if (!lease_valid(h->lease)) { /* fenced: not one more instruction until renewed */
+			lease_wait(h->lease, &h->stop);
+			continue;
+		}
 		run_some(h, BLOCK_INSNS, false);
 		if (rv_throttle_active(&h->throttle))
 			rv_throttle_wait(&h->throttle, h->instret, &h->stop, &h->paused);

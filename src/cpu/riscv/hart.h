@@ -20,6 +20,7 @@
 #include <stdint.h>
 
 #include "cpu/riscv/throttle.h"
+#include "util/lease.h"
 #include "util/dirty_log.h"
 #include "util/state.h"
 
@@ -122,6 +123,7 @@ struct rv_hart {
 	/* Run control. */
 	_Atomic int kick; /* leave the inner loop soon: an IRQ or a stop */
 	_Atomic int stop; /* leave rv_hart_run */
+	const struct lease *lease; /* NULL, or the run lease it obeys between blocks (util/lease.h) */
 	_Atomic int paused;
 	pthread_mutex_t wait_lock;
 	pthread_cond_t wait_cond;

@@ -1,0 +1,205 @@
+/*
+ * cmd_cluster.c — `cloison cluster create|join|status|token` and
+ * `cloison ha add|rm|status`: several hosts as one (docs/cluster.md), through
+ * the local cloisond.
+ *
+ * Exit status: 0 done, 1 refused (message on stderr), 2 usage error, 3 no daemon.
+ */
+#include "commands.h"
+
+#include "daemon_client.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int cluster_usage(FILE *out, int rc)
+{
+	fprintf(out, "Usage: cloison cluster create NAME --addr ADDR [--node-name NAME]\n"
+	             "       cloison cluster join MEMBER_ADDR --token TOKEN --addr ADDR [--node-name NAME]\n"
+	             "       cloison cluster status [--format json]\n"
+	             "       cloison cluster token\n"
+	             "\n"
+	             "create  makes this host the first node of a new cluster; ADDR is the IPv4 address\n"
+	             "        corosync and joins use; prints the join token other hosts need\n"
+	             "join    joins the cluster a member at MEMBER_ADDR belongs to (TLS with the token as\n"
+	             "        key; the cluster's key comes back encrypted)\n"
+	             "status  nodes, which are online, quorum, this host's HA lease\n"
+	             "token   a new join token (the old one stops working)\n"
+	             "\n"
+	             "The node name defaults to the host name. HA needs three hosts or more: a failed\n"
+	             "host's HA instances restart elsewhere only in a majority. See docs/cluster.md.\n");
+	return rc;
+}
+
+static int ha_usage(FILE *out, int rc)
+{
+	fprintf(out, "Usage: cloison ha add NAME [--group G] [--max-restarts N]\n"
+	             "       cloison ha rm NAME\n"
+	             "       cloison ha status [--format json]\n"
+	             "\n"
+	             "add     makes a stopped VM instance of this host highly available and starts it: it\n"
+	             "        runs under this host's lease, is restarted up to N times (default 3) when\n"
+	             "        it crashes, and restarts on a surviving host when this one fails. Its disks\n"
+	             "        must be on storage every host reaches at the same path.\n"
+	             "rm      stops guarding it (it keeps running where it is)\n"
+	             "status  every HA instance: where it runs, its state, failovers\n");
+	return rc;
+}
+
+/* Options shared by create and join; argv[optind..] are the positional arguments. */
+struct cluster_opts {
+	const char *addr, *token, *node_name;
+};
+
+static bool parse_opts(int argc, char **argv, struct cluster_opts *o)
+{
+	static const struct option longopts[] = {{"addr", required_argument, NULL, 'a'},
+	                                         {"token", required_argument, NULL, 't'},
+	                                         {"node-name", required_argument, NULL, 'n'},
+	                                         {NULL, 0, NULL, 0}};
+	memset(o, 0, sizeof(*o));
+	optind = 1;
+	int c;
+	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'a': o->addr = optarg; break;
+		case 't': o->token = optarg; break;
+		case 'n': o->node_name = optarg; break;
+		default: return false;
+		}
+	}
+	return true;
+}
+
+static void print_status(json_t *s)
+{
+	printf("cluster   %s\n", json_string_value(json_object_get(s, "name")));
+	printf("this host %s (node %lld)\n", json_string_value(json_object_get(s, "self_name")),
+	       (long long)json_integer_value(json_object_get(s, "self")));
+	printf("quorum    %s%s\n", json_is_true(json_object_get(s, "quorate")) ? "yes" : "NO",
+	       json_is_true(json_object_get(s, "synced")) ? "" : " (synchronising)");
+	printf("lease     %.1f s left\n", json_real_value(json_object_get(s, "lease_s")));
+	printf("\n%-4s %-16s %-16s %s\n", "ID", "NAME", "ADDRESS", "STATUS");
+	size_t i;
+	json_t *n;
+	json_array_foreach(json_object_get(s, "nodes"), i, n)
+	{
+		char status[64];
+		if (json_is_true(json_object_get(n, "online")))
+			snprintf(status, sizeof(status), "online");
+		else if (json_object_get(n, "gone_s"))
+			snprintf(status, sizeof(status), "offline for %.0f s",
+			         json_real_value(json_object_get(n, "gone_s")));
+		else
+			snprintf(status, sizeof(status), "offline");
+		printf("%-4lld %-16s %-16s %s\n", (long long)json_integer_value(json_object_get(n, "id")),
+		       json_string_value(json_object_get(n, "name")),
+		       json_string_value(json_object_get(n, "addr")), status);
+	}
+}
+
+int cmd_cluster(int argc, char **argv)
+{
+	bool js = dc_want_json(&argc, argv);
+	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))
+		return cluster_usage(argc < 2 ? stderr : stdout, argc < 2 ? 2 : 0);
+	const char *verb = argv[1];
+	struct cluster_opts o;
+	if (!parse_opts(argc - 1, argv + 1, &o)) return cluster_usage(stderr, 2);
+	int npos = argc - 1 - optind;
+	char **pos = argv + 1 + optind;
+	json_t *ans = NULL;
+	int st;
+	if (!strcmp(verb, "create") && npos == 1 && o.addr) {
+		json_t *body = json_pack("{s:s, s:s}", "name", pos[0], "addr", o.addr);
+		if (o.node_name) json_object_set_new(body, "node_name", json_string(o.node_name));
+		st = dc_call("POST", "/v1/cluster", body, &ans);
+		json_decref(body);
+		if (st == 201)
+			printf("cluster %s created; other hosts join with:\n  cloison cluster join %s "
+			       "--token %s "
+			       "--addr THEIR_ADDR\n",
+			       pos[0], o.addr, json_string_value(json_object_get(ans, "token")));
+	} else if (!strcmp(verb, "join") && npos == 1 && o.addr && o.token) {
+		json_t *body = json_pack("{s:s, s:s, s:s}", "peer", pos[0], "token", o.token, "addr", o.addr);
+		if (o.node_name) json_object_set_new(body, "node_name", json_string(o.node_name));
+		st = dc_call("POST", "/v1/cluster/join", body, &ans);
+		json_decref(body);
+		if (st == 200)
+			printf("joined cluster %s as node %lld\n",
+			       json_string_value(json_object_get(ans, "name")),
+			       (long long)json_integer_value(json_object_get(ans, "self")));
+	} else if (!strcmp(verb, "status") && npos == 0) {
+		st = dc_call("GET", "/v1/cluster", NULL, &ans);
+		if (st == 200) js ? dc_print_json(ans) : print_status(ans);
+	} else if (!strcmp(verb, "token") && npos == 0) {
+		st = dc_call("POST", "/v1/cluster/token", NULL, &ans);
+		if (st == 200) printf("%s\n", json_string_value(json_object_get(ans, "token")));
+	} else {
+		return cluster_usage(stderr, 2);
+	}
+	json_decref(ans);
+	return dc_rc(st);
+}
+
+int cmd_ha(int argc, char **argv)
+{
+	bool js = dc_want_json(&argc, argv);
+	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))
+		return ha_usage(argc < 2 ? stderr : stdout, argc < 2 ? 2 : 0);
+	const char *verb = argv[1];
+	json_t *ans = NULL;
+	int st;
+	if (!strcmp(verb, "add") && argc >= 3) {
+		json_t *body = json_pack("{s:s}", "name", argv[2]);
+		for (int i = 3; i < argc; i += 2) {
+			char *end;
+			if (i + 1 >= argc) return ha_usage(stderr, 2);
+			if (!strcmp(argv[i], "--group")) {
+				json_object_set_new(body, "group", json_string(argv[i + 1]));
+			} else if (!strcmp(argv[i], "--max-restarts")) {
+				long n = strtol(argv[i + 1], &end, 10);
+				if (*end || n < 0 || n > 1000) {
+					fprintf(stderr, "cloison: --max-restarts: a count from 0 to 1000\n");
+					json_decref(body);
+					return 2;
+				}
+				json_object_set_new(body, "max_restarts", json_integer(n));
+			} else {
+				json_decref(body);
+				return ha_usage(stderr, 2);
+			}
+		}
+		st = dc_call("POST", "/v1/ha", body, &ans);
+		json_decref(body);
+		if (st == 200) printf("%s is highly available and starting\n", argv[2]);
+	} else if (!strcmp(verb, "rm") && argc == 3 && strlen(argv[2]) < 100) {
+		char path[160];
+		snprintf(path, sizeof(path), "/v1/ha/%s", argv[2]);
+		st = dc_call("DELETE", path, NULL, &ans);
+	} else if (!strcmp(verb, "status") && argc == 2) {
+		st = dc_call("GET", "/v1/ha", NULL, &ans);
+		if (st == 200 && js) dc_print_json(ans);
+		if (st == 200 && !js) {
+			printf("%-20s %-16s %-10s %-10s %s\n", "NAME", "LOCATION", "STATE", "FAILOVERS",
+			       "GROUP");
+			size_t i;
+			json_t *h;
+			json_array_foreach(ans, i, h)
+			{
+				printf("%-20s %-16s %-10s %-10lld %s\n",
+				       json_string_value(json_object_get(h, "name")),
+				       json_string_value(json_object_get(h, "location")),
+				       json_string_value(json_object_get(h, "state")),
+				       (long long)json_integer_value(json_object_get(h, "failovers")),
+				       json_string_value(json_object_get(h, "group")));
+			}
+		}
+	} else {
+		return ha_usage(stderr, 2);
+	}
+	json_decref(ans);
+	return dc_rc(st);
+}

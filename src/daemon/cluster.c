@@ -1,0 +1,1029 @@
+/*
+ * cluster.c — see cluster.h. One thread owns the corosync connection: it
+ * polls CPG and votequorum, feeds the replicated state machine, sends what
+ * it queued (the outbox), heartbeats, and every tick reconciles this host's
+ * instances with the state (start what it now owns, kill what it lost or
+ * may no longer run). A second thread answers joins. Lock order: the
+ * daemon's lock, then the cluster's; the cluster thread only ever tries the
+ * daemon's lock, so an API request waiting on the cluster never deadlocks.
+ */
+#define _GNU_SOURCE
+#include "daemon/cluster.h"
+
+#include "cluster/corosync.h"
+#include "cluster/corosync_conf.h"
+#include "cluster/cstate.h"
+#include "cluster/join.h"
+#include "cluster/store.h"
+#include "daemon/api.h"
+#include "daemon/api_internal.h"
+#include "daemon/driver.h"
+#include "daemon/spawn.h"
+#include "util/clock.h"
+#include "util/fs.h"
+#include "util/lease.h"
+#include "util/log.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define GROUP "cloison"
+#define TICK_MS 100
+#define PROPOSE_TIMEOUT_NS 10000000000ULL
+#define MAX_GONE 64
+
+struct pending {
+	uint64_t req;
+	bool done, ok;
+	char msg[256];
+	json_t *data;
+	struct pending *next;
+};
+
+struct cluster {
+	struct daemon *d;
+	char dir[PATH_MAX];
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct cstate cs;
+	struct cluster_store *store;
+	struct corosync_link *link;
+	bool quorate;
+	pid_t corosync_pid;
+	uint64_t last_connect_ns, last_hb_ns;
+	json_t *outbox; /* messages waiting to be sent, oldest first */
+	struct pending *pending;
+	uint64_t next_req;
+	struct lease lease;
+	uint64_t renewed_until;
+	struct {
+		uint32_t node;
+		uint64_t left_at, proposed_at;
+	} gone[MAX_GONE]; /* nodes out of the group, since when */
+	size_t ngone;
+	json_t *peers;        /* node id (string) -> its last heartbeat */
+	json_t *local_states; /* this host's instances' states, for heartbeats */
+	json_t *restarts;     /* HA instance -> restarts after a crash, on this host */
+	bool conf_dirty;      /* corosync.conf to rewrite and reload */
+	int listen_fd;
+	char self_name[64];
+	pthread_t thread, join_thread;
+};
+
+/* ---- the state machine's hooks (cluster lock held) ---- */
+
+static void hook_send(void *ctx, json_t *msg)
+{
+	struct cluster *c = ctx;
+	json_array_append_new(c->outbox, msg);
+}
+
+static void hook_result(void *ctx, uint64_t req, bool ok, const char *msg, json_t *data)
+{
+	struct cluster *c = ctx;
+	for (struct pending *p = c->pending; p; p = p->next) {
+		if (p->req != req) continue;
+		p->done = true;
+		p->ok = ok;
+		snprintf(p->msg, sizeof(p->msg), "%s", msg);
+		p->data = data ? json_incref(data) : NULL;
+		pthread_cond_broadcast(&c->cond);
+	}
+}
+
+static void hook_changed(void *ctx, const char *op, json_t *args)
+{
+	(void)args;
+	struct cluster *c = ctx;
+	if (!strcmp(op, "node-add") || !strcmp(op, "node-rm") || !strcmp(op, "sync")) c->conf_dirty = true;
+	if (strcmp(op, "sync"))
+		log_info("cluster: applied %s (version %llu)", op,
+		         (unsigned long long)cstate_version(&c->cs));
+}
+
+static bool hook_persist(void *ctx, const json_t *state)
+{
+	struct cluster *c = ctx;
+	char err[256];
+	if (cluster_store_save(c->store, state, err, sizeof(err))) return true;
+	log_error("cluster: %s: this host stops applying changes", err);
+	return false;
+}
+
+/* ---- corosync's callbacks (cluster lock held: they run inside dispatch) ---- */
+
+static size_t gone_index(struct cluster *c, uint32_t node, bool add)
+{
+	for (size_t i = 0; i < c->ngone; i++)
+		if (c->gone[i].node == node) return i;
+	if (!add || c->ngone == MAX_GONE) return SIZE_MAX;
+	c->gone[c->ngone].node = node;
+	c->gone[c->ngone].left_at = monotonic_ns();
+	c->gone[c->ngone].proposed_at = 0;
+	return c->ngone++;
+}
+
+static void on_confchg(void *ctx, const uint32_t *members, size_t n)
+{
+	struct cluster *c = ctx;
+	/* Nodes that just left start their fencing clock now; nodes back in the group stop it. */
+	for (size_t i = 0; i < c->cs.nmembers; i++) {
+		bool still = false;
+		for (size_t j = 0; j < n; j++) still |= members[j] == c->cs.members[i];
+		if (!still) {
+			size_t g = gone_index(c, c->cs.members[i], true);
+			if (g != SIZE_MAX) c->gone[g].left_at = monotonic_ns();
+			log_warn("cluster: node %u left the group", c->cs.members[i]);
+		}
+	}
+	for (size_t j = 0; j < n; j++) {
+		size_t g = gone_index(c, members[j], false);
+		if (g != SIZE_MAX) c->gone[g] = c->gone[--c->ngone];
+	}
+	cstate_confchg(&c->cs, members, n);
+	log_info("cluster: %zu member(s) in the group, %s", n,
+	         cstate_majority(&c->cs) ? "a majority" : "NOT a majority");
+}
+
+static void on_deliver(void *ctx, uint32_t node, const void *msg, size_t len)
+{
+	struct cluster *c = ctx;
+	json_t *m = json_loadb(msg, len, 0, NULL);
+	const char *t = json_string_value(json_object_get(m, "t"));
+	if (t && !strcmp(t, "hb")) {
+		char key[16];
+		snprintf(key, sizeof(key), "%u", node);
+		json_object_set(c->peers, key, m);
+		/* Our own heartbeat, delivered in a synchronised majority group that corosync calls
+		 * quorate: this host may run its HA guests for one more lease. */
+		if (node == c->cs.self && cstate_writable(&c->cs) && c->quorate) {
+			c->renewed_until = monotonic_ns() + CLUSTER_LEASE_NS;
+			lease_set(&c->lease, c->renewed_until);
+		}
+	} else {
+		cstate_deliver(&c->cs, node, msg, len);
+	}
+	json_decref(m);
+}
+
+static void on_quorum(void *ctx, bool quorate)
+{
+	struct cluster *c = ctx;
+	if (c->quorate != quorate) log_warn("cluster: this host is %s", quorate ? "quorate" : "NOT quorate");
+	c->quorate = quorate;
+}
+
+/* ---- corosync, the process ---- */
+
+static void corosync_start(struct cluster *c)
+{
+	if (c->corosync_pid > 0 && waitpid(c->corosync_pid, NULL, WNOHANG) == 0) return; /* still starting */
+	c->corosync_pid = 0;
+	const char *exe = getenv("CLOISON_COROSYNC");
+	if (!exe) exe = access("/usr/sbin/corosync", X_OK) == 0 ? "/usr/sbin/corosync" : "corosync";
+	char conf[PATH_MAX + 32], log[PATH_MAX + 32], err[512];
+	snprintf(conf, sizeof(conf), "%.4000s/corosync.conf", c->dir);
+	snprintf(log, sizeof(log), "%.4000s/corosync.stderr", c->dir);
+	char *argv[] = {(char *)exe, "-f", "-c", conf, NULL};
+	struct spawn_opts so = {.stderr_path = log, .name = "corosync"};
+	c->corosync_pid = daemon_spawn(exe, argv, &so, err, sizeof(err));
+	if (c->corosync_pid < 0) {
+		c->corosync_pid = 0;
+		log_error("cluster: cannot start corosync: %s", err);
+	} else {
+		log_info("cluster: started corosync (pid %d)", (int)c->corosync_pid);
+	}
+}
+
+static void *reload_thread(void *arg)
+{
+	(void)arg;
+	pid_t pid = fork();
+	if (pid == 0) {
+		int null = open("/dev/null", O_RDWR);
+		dup2(null, 1);
+		dup2(null, 2);
+		execlp("corosync-cfgtool", "corosync-cfgtool", "-R", (char *)NULL);
+		_exit(127);
+	}
+	if (pid > 0) waitpid(pid, NULL, 0);
+	return NULL;
+}
+
+/* Rewrites corosync.conf from the state's nodes; with `reload`, tells every corosync to read it. */
+static void write_conf(struct cluster *c, bool reload)
+{
+	char err[512];
+	if (!corosync_conf_write(c->dir, c->cs.state, err, sizeof(err))) {
+		log_error("cluster: %s", err);
+		return;
+	}
+	if (reload) spawn_detached(reload_thread, NULL);
+}
+
+/* ---- the thread ---- */
+
+static uint64_t mem_available(void)
+{
+	FILE *f = fopen("/proc/meminfo", "r");
+	char line[256];
+	unsigned long long kb = 0;
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "MemAvailable: %llu kB", &kb) == 1) break;
+	if (f) fclose(f);
+	return kb * 1024;
+}
+
+static void flush_outbox(struct cluster *c)
+{
+	while (c->link && json_array_size(c->outbox)) {
+		char *text = json_dumps(json_array_get(c->outbox, 0), JSON_COMPACT);
+		int rc = text ? corosync_link_send(c->link, text, strlen(text)) : 0;
+		free(text);
+		if (rc == 1) return; /* corosync is busy (a membership change): later */
+		if (rc < 0) return;  /* lost: dispatch notices */
+		json_array_remove(c->outbox, 0);
+	}
+}
+
+static void link_lost(struct cluster *c)
+{
+	log_error("cluster: lost the connection to corosync: this host's HA guests are fenced");
+	corosync_link_close(c->link);
+	c->link = NULL;
+	c->quorate = false;
+	c->cs.synced = false;
+	c->cs.nmembers = 0;
+	c->renewed_until = 0;
+	lease_set(&c->lease, 0);
+}
+
+static void try_connect(struct cluster *c)
+{
+	uint64_t now = monotonic_ns();
+	if (now - c->last_connect_ns < 500000000ULL) return;
+	c->last_connect_ns = now;
+	static const struct corosync_events ev_template = {
+	    .deliver = on_deliver, .confchg = on_confchg, .quorum = on_quorum};
+	struct corosync_events ev = ev_template;
+	ev.ctx = c;
+	char err[512];
+	c->link = corosync_link_open(GROUP, &ev, err, sizeof(err));
+	if (!c->link) {
+		corosync_start(c);
+		return;
+	}
+	uint32_t id = corosync_link_nodeid(c->link);
+	if (c->cs.self && id != c->cs.self)
+		log_warn("cluster: corosync says this is node %u, the state says %u", id, c->cs.self);
+	log_info("cluster: connected to corosync as node %u", id);
+}
+
+/* The leader hands the HA instances of nodes gone past the fencing wait to the least loaded members. */
+static void recover_gone_nodes(struct cluster *c)
+{
+	if (!cstate_writable(&c->cs) || !c->quorate || !c->cs.nmembers || c->cs.members[0] != c->cs.self)
+		return;
+	uint64_t now = monotonic_ns();
+	json_t *insts = json_object_get(c->cs.state, "instances");
+	size_t i;
+	json_t *node;
+	json_array_foreach(json_object_get(c->cs.state, "nodes"), i, node)
+	{
+		uint32_t id = (uint32_t)json_integer_value(json_object_get(node, "id"));
+		if (cstate_is_member(&c->cs, id)) continue;
+		bool owns = false;
+		const char *name;
+		json_t *inst;
+		json_object_foreach(insts, name, inst)
+		{
+			owns |= json_object_get(inst, "ha") &&
+			        json_integer_value(json_object_get(inst, "owner")) == id;
+		}
+		if (!owns) continue;
+		size_t g = gone_index(c, id, true);
+		if (g == SIZE_MAX || now < c->gone[g].left_at + CLUSTER_FENCE_WAIT_NS ||
+		    now < c->gone[g].proposed_at + 2000000000ULL)
+			continue;
+		/* Placement: fewest instances owned, then the most memory available, then the lowest id. */
+		long count[CLUSTER_MAX_NODES] = {0};
+		json_object_foreach(insts, name, inst)
+		{
+			for (size_t m = 0; m < c->cs.nmembers; m++)
+				if (json_integer_value(json_object_get(inst, "owner")) == c->cs.members[m])
+					count[m]++;
+		}
+		json_t *moves = json_object();
+		json_object_foreach(insts, name, inst)
+		{
+			if (!json_object_get(inst, "ha") ||
+			    json_integer_value(json_object_get(inst, "owner")) != id)
+				continue;
+			size_t best = 0;
+			uint64_t best_mem = 0;
+			for (size_t m = 0; m < c->cs.nmembers; m++) {
+				char key[16];
+				snprintf(key, sizeof(key), "%u", c->cs.members[m]);
+				uint64_t mem = (uint64_t)json_integer_value(
+				    json_object_get(json_object_get(c->peers, key), "mem"));
+				if (m == 0 || count[m] < count[best] ||
+				    (count[m] == count[best] && mem > best_mem)) {
+					best = m;
+					best_mem = mem;
+				}
+			}
+			count[best]++;
+			json_object_set_new(moves, name, json_integer(c->cs.members[best]));
+		}
+		log_warn("cluster: node %u has been gone %.1f s: handing its HA instances over", id,
+		         (double)(now - c->gone[g].left_at) / 1e9);
+		json_t *args = json_pack("{s:I, s:o}", "node", (json_int_t)id, "moves", moves);
+		json_array_append_new(c->outbox, cstate_op("recover", 0, args));
+		json_decref(args);
+		c->gone[g].proposed_at = now;
+	}
+}
+
+static bool is_up(const struct instance *in)
+{
+	return in->state == ST_RUNNING || in->state == ST_PAUSED || in->state == ST_STARTING ||
+	       in->state == ST_STOPPING;
+}
+
+static void fence_kill(struct daemon *d, struct instance *in, const char *why)
+{
+	if (in->pidfd >= 0 && is_up(in)) {
+		log_warn("cluster: killing HA instance %s: %s", in->def.name, why);
+		syscall(SYS_pidfd_send_signal, in->pidfd, SIGKILL, NULL, 0);
+		snprintf(in->message, sizeof(in->message), "fenced: %s", why);
+		daemon_save_runtime(d, in);
+	}
+}
+
+static void set_ha(struct daemon *d, struct instance *in, bool ha)
+{
+	if (in->ha == ha) return;
+	in->ha = ha;
+	char marker[PATH_MAX];
+	inst_path(d, in, "ha", marker, sizeof(marker));
+	if (ha) {
+		char err[256];
+		fs_write_file_atomic(marker, 0600, "", 0, err, sizeof(err));
+	} else {
+		unlink(marker);
+	}
+}
+
+/* Brings this host's instances in line with the state (both locks' holders: see the header). */
+static void reconcile(struct cluster *c)
+{
+	struct daemon *d = c->d;
+	pthread_mutex_lock(&c->lock);
+	uint32_t self = c->cs.self;
+	bool synced = c->cs.synced;
+	bool fenced = !c->link || !c->quorate || !cstate_majority(&c->cs);
+	bool lease_ok = c->renewed_until > monotonic_ns() + CLUSTER_LEASE_NS / 4;
+	json_t *insts = json_deep_copy(json_object_get(c->cs.state, "instances"));
+	pthread_mutex_unlock(&c->lock);
+	json_t *states = json_object();
+	for (size_t i = 0; i < d->ninsts; i++) {
+		struct instance *in = d->insts[i];
+		json_t *ci = json_object_get(insts, in->def.name);
+		uint32_t owner = (uint32_t)json_integer_value(json_object_get(ci, "owner"));
+		if (ci && owner != self && in->ha && synced) {
+			/* Taken over by another host while this one was away: it must never run here. */
+			fence_kill(d, in, "another host owns it now");
+			if (!is_up(in) && !in->busy) {
+				log_info("cluster: %s lives on node %u now: dropping it here", in->def.name,
+				         owner);
+				daemon_discard_instance(d, in);
+				i--;
+			}
+			continue;
+		}
+		if (synced) set_ha(d, in, ci && owner == self && json_object_get(ci, "ha"));
+		if (in->ha && fenced) fence_kill(d, in, "this host is not in a quorate majority");
+		json_object_set_new(states, in->def.name, json_string(inst_state_name(in->state)));
+	}
+	const char *name;
+	json_t *ci;
+	json_object_foreach(insts, name, ci)
+	{
+		if (!synced || fenced || !lease_ok || !json_object_get(ci, "ha") ||
+		    json_integer_value(json_object_get(ci, "owner")) != self)
+			continue;
+		struct instance *in = daemon_find(d, name);
+		char err[512];
+		if (!in) { /* taken over: made here from the cluster's definition */
+			struct inst_def def;
+			struct error e;
+			if (!inst_def_from_json(json_object_get(ci, "definition"), &def, e.msg,
+			                        sizeof(e.msg)) ||
+			    !(in = daemon_create_instance(d, &def, &e))) {
+				log_error("cluster: cannot take over %s: %s", name, e.msg);
+				continue;
+			}
+			set_ha(d, in, true);
+			log_info("cluster: took over %s", name);
+			if (!api_start_async(d, in, err, sizeof(err)))
+				log_error("cluster: cannot start %s: %s", name, err);
+			continue;
+		}
+		if (in->state != ST_CRASHED || in->busy) continue;
+		json_int_t max =
+		    json_integer_value(json_object_get(json_object_get(ci, "ha"), "max_restarts"));
+		json_int_t done = json_integer_value(json_object_get(c->restarts, name));
+		if (done >= max) continue;
+		json_object_set_new(c->restarts, name, json_integer(done + 1));
+		log_warn("cluster: restarting HA instance %s (restart %lld of %lld)", name,
+		         (long long)done + 1, (long long)max);
+		if (!api_start_async(d, in, err, sizeof(err)))
+			log_error("cluster: cannot start %s: %s", name, err);
+	}
+	json_decref(insts);
+	pthread_mutex_lock(&c->lock);
+	json_decref(c->local_states);
+	c->local_states = states;
+	pthread_mutex_unlock(&c->lock);
+}
+
+static void *cluster_thread(void *arg)
+{
+	struct cluster *c = arg;
+	for (;;) {
+		pthread_mutex_lock(&c->lock);
+		if (!c->link) try_connect(c);
+		int fds[2] = {-1, -1};
+		if (c->link) corosync_link_fds(c->link, fds);
+		pthread_mutex_unlock(&c->lock);
+		struct pollfd p[2] = {{.fd = fds[0], .events = POLLIN}, {.fd = fds[1], .events = POLLIN}};
+		poll(p, 2, TICK_MS);
+		pthread_mutex_lock(&c->lock);
+		if (c->link && !corosync_link_dispatch(c->link)) link_lost(c);
+		uint64_t now = monotonic_ns();
+		if (c->link && now - c->last_hb_ns >= CLUSTER_HEARTBEAT_NS) {
+			c->last_hb_ns = now;
+			json_t *hb = json_pack("{s:s, s:I, s:O}", "t", "hb", "mem",
+			                       (json_int_t)mem_available(), "instances", c->local_states);
+			if (hb) json_array_append_new(c->outbox, hb);
+		}
+		if (c->conf_dirty && c->cs.synced) {
+			c->conf_dirty = false;
+			write_conf(c, true);
+		}
+		recover_gone_nodes(c);
+		flush_outbox(c);
+		pthread_mutex_unlock(&c->lock);
+		if (pthread_mutex_trylock(&c->d->lock) == 0) {
+			reconcile(c);
+			pthread_mutex_unlock(&c->d->lock);
+		}
+	}
+	return NULL;
+}
+
+/* ---- proposals ---- */
+
+/* Proposes an operation and waits for the group to apply it (cluster lock NOT held). */
+static bool propose(struct cluster *c, const char *op, json_t *args, json_t **data, struct error *e)
+{
+	pthread_mutex_lock(&c->lock);
+	if (!cstate_writable(&c->cs) || !c->quorate) {
+		err_set(e, ERR_UNAVAILABLE,
+		        !c->link ? "no quorum: this host is not connected to corosync"
+		        : !c->cs.synced
+		            ? "the cluster state is being synchronised: try again in a moment"
+		            : "no quorum: %zu of %zu nodes are reachable; changes need a majority",
+		        c->cs.nmembers, cstate_node_count(&c->cs));
+		pthread_mutex_unlock(&c->lock);
+		return false;
+	}
+	struct pending p = {.req = ++c->next_req, .next = c->pending};
+	c->pending = &p;
+	json_array_append_new(c->outbox, cstate_op(op, p.req, args));
+	uint64_t deadline = monotonic_ns() + PROPOSE_TIMEOUT_NS;
+	while (!p.done && monotonic_ns() < deadline) {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += 50 * 1000 * 1000;
+		if (ts.tv_nsec >= 1000000000L) ts.tv_sec++, ts.tv_nsec -= 1000000000L;
+		pthread_cond_timedwait(&c->cond, &c->lock, &ts);
+	}
+	for (struct pending **pp = &c->pending; *pp; pp = &(*pp)->next)
+		if (*pp == &p) {
+			*pp = p.next;
+			break;
+		}
+	pthread_mutex_unlock(&c->lock);
+	if (!p.done)
+		return err_set(e, ERR_UNAVAILABLE,
+		               "the cluster did not apply '%s' within 10 s (membership change?)", op);
+	if (!p.ok) {
+		json_decref(p.data);
+		return err_set(e,
+		               strstr(p.msg, "quorum") || strstr(p.msg, "synchronised") ? ERR_UNAVAILABLE
+		               : strstr(p.msg, "exists") || strstr(p.msg, "already")    ? ERR_EXISTS
+		                                                                        : ERR_INVALID,
+		               "%s", p.msg);
+	}
+	if (data)
+		*data = p.data;
+	else
+		json_decref(p.data);
+	return true;
+}
+
+/* The daemon's lock is released around a proposal (it may wait seconds). */
+static bool propose_unlocked(struct daemon *d, const char *op, json_t *args, json_t **data, struct error *e)
+{
+	pthread_mutex_unlock(&d->lock);
+	bool ok = propose(d->cluster, op, args, data, e);
+	pthread_mutex_lock(&d->lock);
+	return ok;
+}
+
+/* ---- joins ---- */
+
+static json_t *answer_join(void *ctx, json_t *req, char *err, size_t errlen)
+{
+	struct cluster *c = ctx;
+	const char *name = json_string_value(json_object_get(req, "name"));
+	const char *addr = json_string_value(json_object_get(req, "addr"));
+	if (!name || !addr)
+		return snprintf(err, errlen, "a join request names the host and its address"), NULL;
+	json_t *data = NULL;
+	struct error e;
+	json_t *args = json_pack("{s:s, s:s}", "name", name, "addr", addr);
+	bool ok = propose(c, "node-add", args, &data, &e);
+	json_decref(args);
+	if (!ok) return snprintf(err, errlen, "%s", e.msg), NULL;
+	json_int_t id = json_integer_value(json_object_get(data, "id"));
+	json_decref(data);
+	char *key = corosync_authkey_export(c->dir, err, errlen);
+	if (!key) return NULL;
+	/* Every member rewrote its corosync.conf when it applied node-add; this reload makes sure the
+	 * last one is read before the new host's corosync knocks. */
+	reload_thread(NULL);
+	pthread_mutex_lock(&c->lock);
+	json_t *answer = json_pack("{s:I, s:O, s:s}", "id", id, "state", c->cs.state, "authkey", key);
+	pthread_mutex_unlock(&c->lock);
+	free(key);
+	log_info("cluster: node %s (%s) joined as node %lld", name, addr, (long long)id);
+	return answer;
+}
+
+static void *join_thread(void *arg)
+{
+	struct cluster *c = arg;
+	for (;;) {
+		int fd = accept4(c->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+		if (fd < 0) {
+			if (errno == EINTR || errno == ECONNABORTED) continue;
+			sleep(1);
+			continue;
+		}
+		pthread_mutex_lock(&c->lock);
+		char token[128];
+		snprintf(token, sizeof(token), "%s",
+		         json_string_value(json_object_get(c->cs.state, "token")) ?: "");
+		pthread_mutex_unlock(&c->lock);
+		char err[512];
+		if (strlen(token) < 32 || !join_serve(fd, token, answer_join, c, err, sizeof(err)))
+			log_warn("cluster: a join attempt failed: %s",
+			         strlen(token) < 32 ? "no join token" : err);
+		close(fd);
+	}
+	return NULL;
+}
+
+static bool listen_for_joins(struct cluster *c, const char *addr, char *err, size_t errlen)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(atoi(JOIN_PORT))};
+	if (inet_pton(AF_INET, addr, &sa.sin_addr) != 1)
+		return snprintf(err, errlen, "'%s' is not an IPv4 address", addr), false;
+	c->listen_fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int one = 1;
+	setsockopt(c->listen_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (c->listen_fd < 0 || bind(c->listen_fd, (struct sockaddr *)&sa, sizeof(sa)) ||
+	    listen(c->listen_fd, 8)) {
+		snprintf(err, errlen, "cannot listen for joins on %s port %s: %s", addr, JOIN_PORT,
+		         strerror(errno));
+		if (c->listen_fd >= 0) close(c->listen_fd);
+		return false;
+	}
+	return true;
+}
+
+/* ---- starting ---- */
+
+static struct cluster *cluster_start(struct daemon *d, struct cluster_store *store, json_t *state,
+                                     uint32_t self, char *err, size_t errlen)
+{
+	struct cluster *c = calloc(1, sizeof(*c));
+	if (!c) {
+		json_decref(state);
+		return snprintf(err, errlen, "out of memory"), NULL;
+	}
+	c->d = d;
+	c->store = store;
+	snprintf(c->dir, sizeof(c->dir), "%.4000s/cluster", d->state_dir);
+	pthread_mutex_init(&c->lock, NULL);
+	pthread_cond_init(&c->cond, NULL);
+	c->outbox = json_array();
+	c->peers = json_object();
+	c->local_states = json_object();
+	c->restarts = json_object();
+	struct cstate_hooks hooks = {.send = hook_send,
+	                             .result = hook_result,
+	                             .changed = hook_changed,
+	                             .persist = hook_persist,
+	                             .ctx = c};
+	cstate_init(&c->cs, self, state, &hooks);
+	json_t *me = cstate_node(&c->cs, self);
+	snprintf(c->self_name, sizeof(c->self_name), "%s",
+	         json_string_value(json_object_get(me, "name")) ?: "");
+	char lease_path[PATH_MAX + 16];
+	snprintf(lease_path, sizeof(lease_path), "%.4000s/ha.lease", d->run_dir);
+	if (!me || !lease_open(&c->lease, lease_path, err, errlen) ||
+	    !listen_for_joins(c, json_string_value(json_object_get(me, "addr")), err, errlen)) {
+		if (!me) snprintf(err, errlen, "node %u is not in the cluster's node list", self);
+		lease_close(&c->lease);
+		cstate_free(&c->cs);
+		free(c);
+		return NULL;
+	}
+	lease_set(&c->lease, 0); /* nothing runs on an old lease */
+	write_conf(c, false);
+	d->cluster = c;
+	pthread_create(&c->thread, NULL, cluster_thread, c);
+	pthread_create(&c->join_thread, NULL, join_thread, c);
+	return c;
+}
+
+static struct cluster_store *open_store(struct daemon *d, char *err, size_t errlen)
+{
+	char dir[PATH_MAX + 16];
+	snprintf(dir, sizeof(dir), "%.4000s/cluster", d->state_dir);
+	if (!mkdir_p(dir, 0700))
+		return snprintf(err, errlen, "cannot create %.300s: %s", dir, strerror(errno)), NULL;
+	return cluster_store_open(dir, err, errlen);
+}
+
+bool cluster_load(struct daemon *d, char *err, size_t errlen)
+{
+	char dir[PATH_MAX + 16];
+	snprintf(dir, sizeof(dir), "%.4000s/cluster/cluster.db", d->state_dir);
+	if (access(dir, F_OK)) return true; /* never in a cluster */
+	struct cluster_store *st = open_store(d, err, errlen);
+	if (!st) return false;
+	uint32_t self;
+	json_t *state = cluster_store_load(st, &self, err, errlen);
+	if (!state || !self) {
+		cluster_store_close(st);
+		json_decref(state);
+		return !err[0];
+	}
+	pthread_mutex_lock(&d->lock);
+	for (size_t i = 0; i < d->ninsts; i++) { /* which instances ran here as HA ones */
+		char marker[PATH_MAX];
+		inst_path(d, d->insts[i], "ha", marker, sizeof(marker));
+		d->insts[i]->ha = access(marker, F_OK) == 0;
+	}
+	pthread_mutex_unlock(&d->lock);
+	if (!cluster_start(d, st, state, self, err, errlen)) {
+		cluster_store_close(st);
+		return false;
+	}
+	log_info("cluster: member of '%s' as node %u", json_string_value(json_object_get(state, "name")),
+	         self);
+	return true;
+}
+
+/* ---- the API ---- */
+
+const char *cluster_self_name(struct daemon *d)
+{
+	return d->cluster ? d->cluster->self_name : NULL;
+}
+
+static json_t *status_json(struct cluster *c)
+{
+	pthread_mutex_lock(&c->lock);
+	json_t *nodes = json_array();
+	size_t i;
+	json_t *n;
+	uint64_t now = monotonic_ns();
+	json_array_foreach(json_object_get(c->cs.state, "nodes"), i, n)
+	{
+		uint32_t id = (uint32_t)json_integer_value(json_object_get(n, "id"));
+		json_t *o = json_pack("{s:O, s:O, s:O, s:b}", "id", json_object_get(n, "id"), "name",
+		                      json_object_get(n, "name"), "addr", json_object_get(n, "addr"),
+		                      "online", cstate_is_member(&c->cs, id));
+		size_t g = gone_index(c, id, false);
+		if (g != SIZE_MAX)
+			json_object_set_new(o, "gone_s", json_real((double)(now - c->gone[g].left_at) / 1e9));
+		json_array_append_new(nodes, o);
+	}
+	json_t *j = json_pack("{s:O, s:I, s:s, s:b, s:b, s:b, s:b, s:I, s:o, s:f}", "name",
+	                      json_object_get(c->cs.state, "name"), "self", (json_int_t)c->cs.self,
+	                      "self_name", c->self_name, "connected", c->link != NULL, "quorate", c->quorate,
+	                      "synced", c->cs.synced, "writable", cstate_writable(&c->cs) && c->quorate,
+	                      "version", (json_int_t)cstate_version(&c->cs), "nodes", nodes, "lease_s",
+	                      c->renewed_until > now ? (double)(c->renewed_until - now) / 1e9 : 0.0);
+	pthread_mutex_unlock(&c->lock);
+	return j;
+}
+
+static void create_cluster(struct daemon *d, json_t *body, struct http_response *r)
+{
+	const char *name = json_string_value(json_object_get(body, "name"));
+	const char *addr = json_string_value(json_object_get(body, "addr"));
+	const char *node = json_string_value(json_object_get(body, "node_name"));
+	char host[64], token[64], err[512];
+	if (!node) {
+		gethostname(host, sizeof(host));
+		host[sizeof(host) - 1] = 0;
+		node = host;
+	}
+	if (!name || !addr) return api_fail(r, ERR_INVALID, "a cluster needs a name and this host's address");
+	if (!join_token_new(token, sizeof(token)))
+		return api_fail(r, ERR_INTERNAL, "no randomness for a token");
+	json_t *state = cstate_new_cluster(name, node, addr, token);
+	struct cluster_store *st = open_store(d, err, sizeof(err));
+	char dir[PATH_MAX + 16];
+	snprintf(dir, sizeof(dir), "%.4000s/cluster", d->state_dir);
+	if (!st || !corosync_authkey_create(dir, err, sizeof(err)) ||
+	    !corosync_conf_write(dir, state, err, sizeof(err)) ||
+	    !cluster_store_save(st, state, err, sizeof(err)) ||
+	    !cluster_store_set_self(st, 1, err, sizeof(err)) ||
+	    !cluster_start(d, st, state, 1, err, sizeof(err))) {
+		if (st) {
+			char ignore[64];
+			cluster_store_clear(st, ignore, sizeof(ignore));
+			cluster_store_close(st);
+		}
+		return api_fail(r, ERR_INVALID, "%s", err);
+	}
+	log_info("cluster: created '%s' with this host (%s at %s) as node 1", name, node, addr);
+	api_reply(r, 201, json_pack("{s:s, s:s, s:i}", "name", name, "token", token, "self", 1));
+}
+
+static void join_cluster(struct daemon *d, json_t *body, struct http_response *r)
+{
+	const char *peer = json_string_value(json_object_get(body, "peer"));
+	const char *token = json_string_value(json_object_get(body, "token"));
+	const char *addr = json_string_value(json_object_get(body, "addr"));
+	const char *node = json_string_value(json_object_get(body, "node_name"));
+	char host[64], err[512];
+	if (!node) {
+		gethostname(host, sizeof(host));
+		host[sizeof(host) - 1] = 0;
+		node = host;
+	}
+	if (!peer || !token || !addr)
+		return api_fail(r, ERR_INVALID,
+		                "joining needs a member's address, the join token and this host's address");
+	static bool joining;
+	if (joining) return api_fail(r, ERR_BUSY, "a join is under way");
+	joining = true;
+	json_t *req = json_pack("{s:s, s:s}", "name", node, "addr", addr);
+	pthread_mutex_unlock(&d->lock);
+	json_t *answer = join_ask(peer, token, req, err, sizeof(err));
+	pthread_mutex_lock(&d->lock);
+	joining = false;
+	json_decref(req);
+	if (!answer) return api_fail(r, ERR_UNAVAILABLE, "%s", err);
+	char refusal[512] = "";
+	if (json_object_get(answer, "error"))
+		snprintf(refusal, sizeof(refusal), "%s",
+		         json_string_value(json_object_get(answer, "error")) ?: "?");
+	json_int_t id = json_integer_value(json_object_get(answer, "id"));
+	char key[8192];
+	snprintf(key, sizeof(key), "%s", json_string_value(json_object_get(answer, "authkey")) ?: "");
+	json_t *state = json_incref(json_object_get(answer, "state"));
+	json_decref(answer);
+	if (refusal[0] || !id || !key[0] || !json_is_object(state)) {
+		json_decref(state);
+		return api_fail(r, ERR_INVALID, "the cluster refused: %s",
+		                refusal[0] ? refusal : "malformed answer");
+	}
+	if (d->cluster) {
+		json_decref(state);
+		return api_fail(r, ERR_EXISTS, "this host joined a cluster meanwhile");
+	}
+	char dir[PATH_MAX + 16];
+	snprintf(dir, sizeof(dir), "%.4000s/cluster", d->state_dir);
+	struct cluster_store *st = open_store(d, err, sizeof(err));
+	if (!st || !corosync_authkey_import(dir, key, err, sizeof(err)) ||
+	    !corosync_conf_write(dir, state, err, sizeof(err)) ||
+	    !cluster_store_save(st, state, err, sizeof(err)) ||
+	    !cluster_store_set_self(st, (uint32_t)id, err, sizeof(err)) ||
+	    !cluster_start(d, st, json_incref(state), (uint32_t)id, err, sizeof(err))) {
+		json_decref(state);
+		if (st) cluster_store_close(st);
+		return api_fail(r, ERR_INTERNAL, "%s", err);
+	}
+	/* Done when this host is in the group with the state in step (a majority again for everyone). */
+	struct cluster *c = d->cluster;
+	uint64_t t0 = monotonic_ns();
+	bool in = false;
+	pthread_mutex_unlock(&d->lock);
+	while (!in && monotonic_ns() - t0 < 30000000000ULL) {
+		usleep(50000);
+		pthread_mutex_lock(&c->lock);
+		in = cstate_writable(&c->cs) && c->quorate;
+		pthread_mutex_unlock(&c->lock);
+	}
+	pthread_mutex_lock(&d->lock);
+	if (!in) {
+		json_decref(state);
+		return api_fail(
+		    r, ERR_UNAVAILABLE,
+		    "joined, but this host is not in step with the cluster after 30 s: is corosync's "
+		    "traffic (UDP 5405) let through? See %s/corosync.log",
+		    c->dir);
+	}
+	api_reply(r, 200,
+	          json_pack("{s:O, s:I, s:f}", "name", json_object_get(state, "name"), "self", id, "seconds",
+	                    (double)(monotonic_ns() - t0) / 1e9));
+	json_decref(state);
+}
+
+void cluster_api(struct daemon *d, const char *method, char **seg, int n, json_t *body,
+                 struct http_response *r)
+{
+	bool get = !strcmp(method, "GET"), post = !strcmp(method, "POST");
+	struct cluster *c = d->cluster;
+	if (n == 2 && post) {
+		if (c)
+			return api_fail(r, ERR_EXISTS,
+			                "this host is in cluster already (see GET /v1/cluster)");
+		return create_cluster(d, body, r);
+	}
+	if (n == 3 && post && !strcmp(seg[2], "join")) {
+		if (c) return api_fail(r, ERR_EXISTS, "this host is in a cluster already");
+		return join_cluster(d, body, r);
+	}
+	if (!c) return api_fail(r, ERR_NOT_FOUND, "this host is in no cluster (cloison cluster create|join)");
+	if (n == 2 && get) return api_reply(r, 200, status_json(c));
+	if (n == 3 && post && !strcmp(seg[2], "token")) {
+		char token[64];
+		struct error e;
+		if (!join_token_new(token, sizeof(token))) return api_fail(r, ERR_INTERNAL, "no randomness");
+		json_t *args = json_pack("{s:s}", "token", token);
+		bool ok = propose_unlocked(d, "token", args, NULL, &e);
+		json_decref(args);
+		if (!ok) return api_fail_error(r, &e);
+		return api_reply(r, 200, json_pack("{s:s}", "token", token));
+	}
+	api_fail(r, ERR_NOT_FOUND, "no such endpoint under /v1/cluster (see docs/api.md)");
+}
+
+bool cluster_register_instance(struct daemon *d, struct instance *in, struct error *e)
+{
+	json_t *def = inst_def_to_json(&in->def);
+	json_t *args =
+	    json_pack("{s:s, s:s, s:I, s:o, s:b}", "name", in->def.name, "type", inst_type_name(in->def.type),
+	              "owner", (json_int_t)d->cluster->cs.self, "definition", def, "create", 1);
+	inst_get(in);
+	bool ok = propose_unlocked(d, "inst-put", args, NULL, e);
+	json_decref(args);
+	inst_put(in);
+	return ok;
+}
+
+bool cluster_unregister_instance(struct daemon *d, const char *name, struct error *e)
+{
+	struct cluster *c = d->cluster;
+	pthread_mutex_lock(&c->lock);
+	bool known = cstate_instance(&c->cs, name) != NULL;
+	pthread_mutex_unlock(&c->lock);
+	if (!known) return true;
+	json_t *args = json_pack("{s:s}", "name", name);
+	bool ok = propose_unlocked(d, "inst-rm", args, NULL, e);
+	json_decref(args);
+	return ok;
+}
+
+void cluster_list_remote(struct daemon *d, json_t *list)
+{
+	struct cluster *c = d->cluster;
+	pthread_mutex_lock(&c->lock);
+	const char *name;
+	json_t *ci;
+	json_object_foreach(json_object_get(c->cs.state, "instances"), name, ci)
+	{
+		uint32_t owner = (uint32_t)json_integer_value(json_object_get(ci, "owner"));
+		if (owner == c->cs.self && daemon_find(d, name)) continue;
+		char key[16];
+		snprintf(key, sizeof(key), "%u", owner);
+		const char *state = json_string_value(
+		    json_object_get(json_object_get(json_object_get(c->peers, key), "instances"), name));
+		json_t *node = cstate_node(&c->cs, owner);
+		json_array_append_new(
+		    list, json_pack("{s:s, s:O, s:s, s:b, s:{s:s}}", "name", name, "type",
+		                    json_object_get(ci, "type"), "location",
+		                    json_string_value(json_object_get(node, "name")) ?: "?", "ha",
+		                    json_object_get(ci, "ha") != NULL, "status", "state",
+		                    state && cstate_is_member(&c->cs, owner) ? state : "unknown"));
+	}
+	pthread_mutex_unlock(&c->lock);
+}
+
+/* ---- /v1/ha ---- */
+
+static json_t *ha_list(struct daemon *d)
+{
+	struct cluster *c = d->cluster;
+	json_t *a = json_array();
+	pthread_mutex_lock(&c->lock);
+	const char *name;
+	json_t *ci;
+	json_object_foreach(json_object_get(c->cs.state, "instances"), name, ci)
+	{
+		json_t *ha = json_object_get(ci, "ha");
+		if (!ha) continue;
+		uint32_t owner = (uint32_t)json_integer_value(json_object_get(ci, "owner"));
+		char key[16];
+		snprintf(key, sizeof(key), "%u", owner);
+		const char *state = json_string_value(
+		    json_object_get(json_object_get(json_object_get(c->peers, key), "instances"), name));
+		json_t *node = cstate_node(&c->cs, owner);
+		json_array_append_new(
+		    a, json_pack(
+		           "{s:s, s:I, s:s, s:s, s:O, s:O, s:O}", "name", name, "owner", (json_int_t)owner,
+		           "location", json_string_value(json_object_get(node, "name")) ?: "?", "state",
+		           state && cstate_is_member(&c->cs, owner) ? state : "unknown", "group",
+		           json_object_get(ha, "group"), "max_restarts", json_object_get(ha, "max_restarts"),
+		           "failovers", json_object_get(ha, "failovers")));
+	}
+	pthread_mutex_unlock(&c->lock);
+	return a;
+}
+
+static void ha_add(struct daemon *d, json_t *body, struct http_response *r)
+{
+	const char *name = json_string_value(json_object_get(body, "name"));
+	const char *group = json_string_value(json_object_get(body, "group"));
+	json_t *maxj = json_object_get(body, "max_restarts");
+	struct error e;
+	if (!name) return api_fail(r, ERR_INVALID, "ha add needs the instance's name");
+	if (maxj && (!json_is_integer(maxj) || json_integer_value(maxj) < 0))
+		return api_fail(r, ERR_INVALID, "max_restarts: a count, 0 or more");
+	struct instance *in = daemon_find(d, name);
+	if (!in) return api_fail(r, ERR_NOT_FOUND, "no instance named '%s' on this host", name);
+	if (in->def.type != INST_VM)
+		return api_fail(r, ERR_INVALID,
+		                "'%s' is a container: HA guards VMs (their lease fences them)", name);
+	if (is_up(in))
+		return api_fail(
+		    r, ERR_BUSY,
+		    "'%s' is %s: stop it first (an HA guest runs under this host's lease from its start)",
+		    name, inst_state_name(in->state));
+	pthread_mutex_lock(&d->cluster->lock);
+	bool known = cstate_instance(&d->cluster->cs, name) != NULL;
+	pthread_mutex_unlock(&d->cluster->lock);
+	inst_get(in);
+	bool ok = known || cluster_register_instance(d, in, &e);
+	json_t *args = json_pack("{s:s, s:s, s:I}", "name", name, "group", group ? group : "", "max_restarts",
+	                         maxj ? json_integer_value(maxj) : (json_int_t)3);
+	ok = ok && propose_unlocked(d, "ha-set", args, NULL, &e);
+	json_decref(args);
+	bool removed = in->removed;
+	inst_put(in);
+	if (!ok) return api_fail_error(r, &e);
+	if (removed) return api_fail(r, ERR_NOT_FOUND, "'%s' was removed meanwhile", name);
+	/* The HA manager keeps it running: started now, under the lease. */
+	set_ha(d, in, true);
+	char err[512];
+	if (!api_start_async(d, in, err, sizeof(err))) return api_fail(r, ERR_BUSY, "%s", err);
+	api_reply(r, 200, json_pack("{s:s, s:b}", "name", name, "ha", 1));
+}
+
+void ha_api(struct daemon *d, const char *method, char **seg, int n, json_t *body, struct http_response *r)
+{
+	if (!d->cluster) return api_fail(r, ERR_NOT_FOUND, "this host is in no cluster: HA needs one");
+	bool get = !strcmp(method, "GET");
+	if (n == 2 && get) return api_reply(r, 200, ha_list(d));
+	if (n == 2 && !strcmp(method, "POST")) return ha_add(d, body, r);
+	if (n == 3 && !strcmp(method, "DELETE")) {
+		struct error e;
+		json_t *args = json_pack("{s:s}", "name", seg[2]);
+		bool ok = propose_unlocked(d, "ha-rm", args, NULL, &e);
+		json_decref(args);
+		if (!ok) return api_fail_error(r, &e);
+		return api_reply(r, 200, json_pack("{s:s, s:b}", "name", seg[2], "ha", 0));
+	}
+	api_fail(r, ERR_NOT_FOUND, "no such endpoint under /v1/ha (see docs/api.md)");
+}

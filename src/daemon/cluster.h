@@ -1,0 +1,40 @@
+/*
+ * cluster.h — cloisond as a member of a cluster: runs and supervises the
+ * host's corosync, keeps the replicated state (cluster/cstate.h) in step
+ * over CPG, answers joins, and runs HA: it renews this host's lease while
+ * the host is in a quorate, synchronised group, kills its HA guests when it
+ * is not, and (on the group's leader) hands a failed host's HA instances to
+ * survivors once that host's lease has surely run out. docs/cluster.md says
+ * why this is safe and how long each step takes.
+ */
+#ifndef CLOISON_DAEMON_CLUSTER_H
+#define CLOISON_DAEMON_CLUSTER_H
+
+#include "daemon/daemon.h"
+#include "http/http_server.h"
+#include "util/error.h"
+
+#include <jansson.h>
+
+/* Timings (ns): heartbeats, the lease a heartbeat renews, and how long survivors wait after a host
+ * left the group before they restart its HA instances (the lease plus a margin). */
+#define CLUSTER_HEARTBEAT_NS 250000000ULL
+#define CLUSTER_LEASE_NS 2000000000ULL
+#define CLUSTER_FENCE_WAIT_NS (CLUSTER_LEASE_NS + 500000000ULL)
+
+/* At startup: rejoins the cluster this host belongs to, if any (lock not held). */
+bool cluster_load(struct daemon *d, char *err, size_t errlen);
+/* /v1/cluster... and /v1/ha... (lock held; released while waiting on the cluster). */
+void cluster_api(struct daemon *d, const char *method, char **seg, int n, json_t *body,
+                 struct http_response *r);
+void ha_api(struct daemon *d, const char *method, char **seg, int n, json_t *body, struct http_response *r);
+/* A new local instance becomes known cluster-wide, owned by this host (lock held). */
+bool cluster_register_instance(struct daemon *d, struct instance *in, struct error *e);
+/* A removed instance is forgotten cluster-wide (lock held). */
+bool cluster_unregister_instance(struct daemon *d, const char *name, struct error *e);
+/* Appends the cluster's instances that live on other hosts to a listing (lock held). */
+void cluster_list_remote(struct daemon *d, json_t *list);
+/* This host's name in the cluster, or NULL. */
+const char *cluster_self_name(struct daemon *d);
+
+#endif
