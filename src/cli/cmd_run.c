@@ -494,6 +494,9 @@ int cmd_run(int argc, char **argv)
 		v = vm_incoming(o.incoming_addr, o.incoming_port, o.storage_dir, console_write, con,
 		                &host.incoming, err, sizeof(err));
 	} else {
+		/* Under a lease, the cluster's ownership guards the disks: a frozen former owner's lock must
+		 * not keep the new owner out (its lease keeps it from touching them). */
+		o.cfg.disks_by_lease = o.lease_file != NULL;
 		v = vm_create(&o.cfg, NULL, console_write, con, err, sizeof(err));
 	}
 	/* A new VM's images are loaded before the control socket answers: a resume must never start

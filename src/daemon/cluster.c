@@ -166,9 +166,12 @@ static void on_deliver(void *ctx, uint32_t node, const void *msg, size_t len)
 		snprintf(key, sizeof(key), "%u", node);
 		json_object_set(c->peers, key, m);
 		/* Our own heartbeat, delivered in a synchronised majority group that corosync calls
-		 * quorate: this host may run its HA guests for one more lease. */
-		if (node == c->cs.self && cstate_writable(&c->cs) && c->quorate) {
-			c->renewed_until = monotonic_ns() + CLUSTER_LEASE_NS;
+		 * quorate: this host may run its HA guests for one more lease, counted from when the
+		 * heartbeat was sent (a delivery this thread reads late must not stretch it). */
+		uint64_t sent = (uint64_t)json_integer_value(json_object_get(m, "sent"));
+		if (node == c->cs.self && sent && cstate_writable(&c->cs) && c->quorate &&
+		    sent + CLUSTER_LEASE_NS > c->renewed_until) {
+			c->renewed_until = sent + CLUSTER_LEASE_NS;
 			lease_set(&c->lease, c->renewed_until);
 		}
 	} else {
@@ -474,8 +477,9 @@ static void *cluster_thread(void *arg)
 		uint64_t now = monotonic_ns();
 		if (c->link && now - c->last_hb_ns >= CLUSTER_HEARTBEAT_NS) {
 			c->last_hb_ns = now;
-			json_t *hb = json_pack("{s:s, s:I, s:O}", "t", "hb", "mem",
-			                       (json_int_t)mem_available(), "instances", c->local_states);
+			json_t *hb =
+			    json_pack("{s:s, s:I, s:I, s:O}", "t", "hb", "sent", (json_int_t)now, "mem",
+			              (json_int_t)mem_available(), "instances", c->local_states);
 			if (hb) json_array_append_new(c->outbox, hb);
 		}
 		if (c->conf_dirty && c->cs.synced) {
@@ -495,36 +499,69 @@ static void *cluster_thread(void *arg)
 
 /* ---- proposals ---- */
 
-/* Proposes an operation and waits for the group to apply it (cluster lock NOT held). */
+/* Why this host cannot propose now (cluster lock held): NULL if it can. A host only out of step for
+ * a moment (a sync after a membership change) is worth waiting for; one without quorum is not. */
+static const char *cannot_propose(struct cluster *c, bool *transient)
+{
+	*transient = false;
+	if (!c->link) return "no quorum: this host is not connected to corosync";
+	if (!cstate_majority(&c->cs) || !c->quorate) return "no quorum";
+	if (!c->cs.synced || c->cs.broken) {
+		*transient = !c->cs.broken;
+		return "the cluster state is being synchronised: try again in a moment";
+	}
+	return NULL;
+}
+
+/* Proposes an operation and waits for the group to apply it (cluster lock NOT held). An operation
+ * refused because a membership change overtook it was refused by every host alike: it is sent again
+ * once the group is in step, until the deadline. */
 static bool propose(struct cluster *c, const char *op, json_t *args, json_t **data, struct error *e)
 {
-	pthread_mutex_lock(&c->lock);
-	if (!cstate_writable(&c->cs) || !c->quorate) {
-		err_set(e, ERR_UNAVAILABLE,
-		        !c->link ? "no quorum: this host is not connected to corosync"
-		        : !c->cs.synced
-		            ? "the cluster state is being synchronised: try again in a moment"
-		            : "no quorum: %zu of %zu nodes are reachable; changes need a majority",
-		        c->cs.nmembers, cstate_node_count(&c->cs));
-		pthread_mutex_unlock(&c->lock);
-		return false;
-	}
-	struct pending p = {.req = ++c->next_req, .next = c->pending};
-	c->pending = &p;
-	json_array_append_new(c->outbox, cstate_op(op, p.req, args));
 	uint64_t deadline = monotonic_ns() + PROPOSE_TIMEOUT_NS;
-	while (!p.done && monotonic_ns() < deadline) {
-		struct timespec ts;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_nsec += 50 * 1000 * 1000;
-		if (ts.tv_nsec >= 1000000000L) ts.tv_sec++, ts.tv_nsec -= 1000000000L;
-		pthread_cond_timedwait(&c->cond, &c->lock, &ts);
-	}
-	for (struct pending **pp = &c->pending; *pp; pp = &(*pp)->next)
-		if (*pp == &p) {
-			*pp = p.next;
-			break;
+	pthread_mutex_lock(&c->lock);
+	struct pending p = {0};
+	for (;;) {
+		bool transient;
+		const char *why = cannot_propose(c, &transient);
+		if (why && (!transient || monotonic_ns() >= deadline)) {
+			if (!strcmp(why, "no quorum"))
+				err_set(
+				    e, ERR_UNAVAILABLE,
+				    "no quorum: %zu of %zu nodes are reachable, and changes need a majority",
+				    c->cs.nmembers, cstate_node_count(&c->cs));
+			else
+				err_set(e, ERR_UNAVAILABLE, "%s", why);
+			pthread_mutex_unlock(&c->lock);
+			return false;
 		}
+		if (why) { /* in a moment */
+			pthread_mutex_unlock(&c->lock);
+			usleep(50000);
+			pthread_mutex_lock(&c->lock);
+			continue;
+		}
+		p = (struct pending){.req = ++c->next_req, .next = c->pending};
+		c->pending = &p;
+		json_array_append_new(c->outbox, cstate_op(op, p.req, args));
+		while (!p.done && monotonic_ns() < deadline) {
+			struct timespec ts;
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_nsec += 50 * 1000 * 1000;
+			if (ts.tv_nsec >= 1000000000L) ts.tv_sec++, ts.tv_nsec -= 1000000000L;
+			pthread_cond_timedwait(&c->cond, &c->lock, &ts);
+		}
+		for (struct pending **pp = &c->pending; *pp; pp = &(*pp)->next)
+			if (*pp == &p) {
+				*pp = p.next;
+				break;
+			}
+		if (p.done && !p.ok && strstr(p.msg, "being synchronised") && monotonic_ns() < deadline) {
+			json_decref(p.data);
+			continue; /* overtaken by a membership change: again */
+		}
+		break;
+	}
 	pthread_mutex_unlock(&c->lock);
 	if (!p.done)
 		return err_set(e, ERR_UNAVAILABLE,
@@ -745,6 +782,23 @@ static json_t *status_json(struct cluster *c)
 	return j;
 }
 
+/* Waits (daemon lock released) until this host is in the group, synchronised, quorate. */
+static bool wait_in_step(struct daemon *d, int seconds)
+{
+	struct cluster *c = d->cluster;
+	uint64_t t0 = monotonic_ns();
+	bool in = false;
+	pthread_mutex_unlock(&d->lock);
+	while (!in && monotonic_ns() - t0 < (uint64_t)seconds * 1000000000ULL) {
+		usleep(50000);
+		pthread_mutex_lock(&c->lock);
+		in = cstate_writable(&c->cs) && c->quorate;
+		pthread_mutex_unlock(&c->lock);
+	}
+	pthread_mutex_lock(&d->lock);
+	return in;
+}
+
 static void create_cluster(struct daemon *d, json_t *body, struct http_response *r)
 {
 	const char *name = json_string_value(json_object_get(body, "name"));
@@ -776,6 +830,10 @@ static void create_cluster(struct daemon *d, json_t *body, struct http_response 
 		return api_fail(r, ERR_INVALID, "%s", err);
 	}
 	log_info("cluster: created '%s' with this host (%s at %s) as node 1", name, node, addr);
+	if (!wait_in_step(d, 30))
+		return api_fail(r, ERR_UNAVAILABLE,
+		                "created, but corosync did not come up within 30 s: see %s/corosync.log",
+		                d->cluster->dir);
 	api_reply(r, 201, json_pack("{s:s, s:s, s:i}", "name", name, "token", token, "self", 1));
 }
 
@@ -837,15 +895,7 @@ static void join_cluster(struct daemon *d, json_t *body, struct http_response *r
 	/* Done when this host is in the group with the state in step (a majority again for everyone). */
 	struct cluster *c = d->cluster;
 	uint64_t t0 = monotonic_ns();
-	bool in = false;
-	pthread_mutex_unlock(&d->lock);
-	while (!in && monotonic_ns() - t0 < 30000000000ULL) {
-		usleep(50000);
-		pthread_mutex_lock(&c->lock);
-		in = cstate_writable(&c->cs) && c->quorate;
-		pthread_mutex_unlock(&c->lock);
-	}
-	pthread_mutex_lock(&d->lock);
+	bool in = wait_in_step(d, 30);
 	if (!in) {
 		json_decref(state);
 		return api_fail(

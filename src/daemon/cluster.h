@@ -16,10 +16,12 @@
 
 #include <jansson.h>
 
-/* Timings (ns): heartbeats, the lease a heartbeat renews, and how long survivors wait after a host
- * left the group before they restart its HA instances (the lease plus a margin). */
+/* Timings (ns): heartbeats; the lease a heartbeat renews, counted from when it was sent; how long
+ * survivors wait after a host left the group before they restart its HA instances: the lease plus a
+ * margin. A host's last renewal was sent before the others noticed it gone, so by then its lease has
+ * run out. */
 #define CLUSTER_HEARTBEAT_NS 250000000ULL
-#define CLUSTER_LEASE_NS 2000000000ULL
+#define CLUSTER_LEASE_NS 1500000000ULL
 #define CLUSTER_FENCE_WAIT_NS (CLUSTER_LEASE_NS + 500000000ULL)
 
 /* At startup: rejoins the cluster this host belongs to, if any (lock not held). */

@@ -77,6 +77,7 @@ struct machine_disk {
 	bool readonly;
 	bool no_backing;    /* never open a backing file the image names */
 	bool unsafe_cache;  /* guest flushes do nothing */
+	bool no_lock;       /* no flock: a cluster's ownership and the VM's lease guard the image */
 	uint64_t bps, iops; /* read/write limits in bytes/s and requests/s (0: none) */
 };
 

@@ -40,7 +40,8 @@ static bool blk_create(struct machine *m, const struct machine_config *cfg, char
 		const struct machine_disk *dk = &cfg->disks[i];
 		struct block_backend *b = block_open(dk->path, dk->format,
 		                                     (dk->readonly ? BLOCK_OPEN_READONLY : 0) |
-		                                         (dk->no_backing ? BLOCK_OPEN_NO_BACKING : 0),
+		                                         (dk->no_backing ? BLOCK_OPEN_NO_BACKING : 0) |
+		                                         (dk->no_lock ? BLOCK_OPEN_NO_LOCK : 0),
 		                                     err, errlen);
 		if (!b) return false;
 		b->ignore_flush = dk->unsafe_cache;

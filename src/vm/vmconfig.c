@@ -375,6 +375,7 @@ bool vm_config_to_machine(const struct vm_config *c, struct machine_config *mc, 
 		                                     .readonly = d->readonly,
 		                                     .no_backing = d->no_backing,
 		                                     .unsafe_cache = d->unsafe_cache,
+		                                     .no_lock = c->disks_by_lease,
 		                                     .bps = d->bps,
 		                                     .iops = d->iops};
 	}

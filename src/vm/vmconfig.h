@@ -48,6 +48,8 @@ struct vm_config {
 	unsigned ndisks;
 	struct vm_nic nics[MACHINE_MAX_NICS];
 	unsigned nnics;
+	/* How this process runs it (never in the JSON): disks unlocked, guarded by a lease instead. */
+	bool disks_by_lease;
 };
 
 /* 256 MiB, one hart, Debian's OpenSBI, the default command line, translator, entropy device and

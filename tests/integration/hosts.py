@@ -116,10 +116,13 @@ class Host:
 
     def partition(self):
         """Drops every packet in and out of the host, loopback aside."""
-        rules = ("table inet fence { chain in { type filter hook input priority -300; policy drop; "
-                 "iif lo accept; } chain out { type filter hook output priority -300; policy drop; "
-                 "oif lo accept; } }")
-        self.netns("nft", rules)
+        rules = os.path.join(self.dir, "fence.nft")
+        with open(rules, "w") as f:
+            f.write("table inet fence {\n"
+                    "  chain in { type filter hook input priority -300; policy drop; iif lo accept; }\n"
+                    "  chain out { type filter hook output priority -300; policy drop; oif lo accept; }\n"
+                    "}\n")
+        self.netns("nft", "-f", rules)
 
     def heal(self):
         self.netns("nft", "delete", "table", "inet", "fence", check=False)

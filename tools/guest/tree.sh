@@ -54,7 +54,8 @@ mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev 2>/dev/null
 mkdir -p /dev/pts && mount -t devpts devpts /dev/pts
-for m in $(cat /etc/modules.order); do insmod /lib/modules/$m 2>/dev/null; done
+# (Once: the init on a root disk finds them loaded by the initramfs' init.)
+[ -n "$CLOISON_ON_ROOT" ] || for m in $(cat /etc/modules.order); do insmod /lib/modules/$m 2>/dev/null; done
 # root=DEV on the kernel command line: mount it and continue there (once).
 root=$(sed -n 's/.*\broot=\([^ ]*\).*/\1/p' /proc/cmdline)
 if [ -n "$root" ] && [ -z "$CLOISON_ON_ROOT" ]; then
@@ -83,6 +84,9 @@ if [ -e /sys/class/net/eth0 ] && [ "$ipcfg" != off ]; then
   echo "cloison-guest: eth0 $(ip -4 -o addr show dev eth0 | awk '{print $4}')"
 fi
 echo "cloison-guest: userspace ready ($(nproc) cpus)"
+# A root disk can bring its own service: /etc/cloison-rc runs in the background (the cluster tests'
+# writer is one).
+if [ -x /etc/cloison-rc ]; then setsid /etc/cloison-rc </dev/null >/dev/console 2>&1 & fi
 if [ -n "$cloison_poweroff" ]; then poweroff -f; fi
 # A second shell on the virtio console (hvc0), when the board has one. Like a getty's
 # "askfirst" it starts at the first Enter typed there, silently: both consoles print on the
