@@ -156,6 +156,7 @@ static void finish_sync(struct cstate *cs)
 		if (cs->hooks.changed) cs->hooks.changed(cs->hooks.ctx, "sync", NULL);
 		return;
 	}
+	cs->sync_from = cs->offers[best].node;
 	if (cs->offers[best].node == cs->self && cs->state) {
 		json_t *m = json_pack("{s:s, s:O}", "t", "state", "state", cs->state);
 		if (m) cs->hooks.send(cs->hooks.ctx, m);
@@ -208,7 +209,8 @@ static bool state_well_formed(const json_t *s)
 static void on_state(struct cstate *cs, uint32_t from, json_t *m)
 {
 	json_t *s = json_object_get(m, "state");
-	if (!cstate_is_member(cs, from) || !state_well_formed(s)) return;
+	/* Only the state this round chose, while the round waits for it. */
+	if (cs->synced || cs->noffers != cs->nmembers || from != cs->sync_from || !state_well_formed(s)) return;
 	if (s != cs->state) {
 		json_decref(cs->state);
 		cs->state = json_deep_copy(s);

@@ -53,6 +53,7 @@ struct cstate {
 		uint64_t version, hash;
 	} offers[CLUSTER_MAX_NODES];
 	size_t noffers;
+	uint32_t sync_from; /* once all offers are in: the host whose state everyone adopts */
 	struct cstate_hooks hooks;
 };
 

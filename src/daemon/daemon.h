@@ -55,8 +55,8 @@ struct daemon {
 	bool have_cg;
 	int monitor_wake; /* eventfd: the set of processes to watch changed */
 	uint64_t started_ns;
-	uint64_t requests; /* served, for /metrics */
-	struct op *ops;    /* newest first */
+	uint64_t requests;       /* served, for /metrics */
+	struct op *ops;          /* newest first */
 	struct cluster *cluster; /* NULL: this host is in no cluster (daemon/cluster.c) */
 	uint64_t next_op;
 };

@@ -73,8 +73,8 @@ struct virtio_mmio {
 	uint32_t interrupt_status;
 	uint32_t config_generation;
 	struct virtq queues[VIRTIO_MMIO_MAX_QUEUES];
-	uint64_t broken_count; /* guest errors seen (statistics) */
-	bool frozen;           /* paused for a snapshot: devices leave guest memory and queues alone */
+	uint64_t broken_count;     /* guest errors seen (statistics) */
+	bool frozen;               /* paused for a snapshot: devices leave guest memory and queues alone */
 	const struct lease *lease; /* NULL, or the run lease: no queue is processed while it is expired */
 };
 

@@ -121,8 +121,8 @@ struct rv_hart {
 	jmp_buf trap_jmp; /* exceptions unwind to the run loop */
 
 	/* Run control. */
-	_Atomic int kick; /* leave the inner loop soon: an IRQ or a stop */
-	_Atomic int stop; /* leave rv_hart_run */
+	_Atomic int kick;          /* leave the inner loop soon: an IRQ or a stop */
+	_Atomic int stop;          /* leave rv_hart_run */
 	const struct lease *lease; /* NULL, or the run lease it obeys between blocks (util/lease.h) */
 	_Atomic int paused;
 	pthread_mutex_t wait_lock;
