@@ -190,6 +190,44 @@ class ClusterTest(unittest.TestCase):
 
     # ---- the steps, in order ----
 
+    def test_0_lease(self):
+        """A VM run with --lease executes nothing while the deadline in the file lies in the past, and
+        runs as soon as it is pushed ahead; when it lapses again, the VM stops again."""
+        import struct
+        from guest import http_unix
+        lease = os.path.join(self.tmp, "test.lease")
+        with open(lease, "wb") as f:
+            f.write(b"\0" * 4096)  # deadline 0: expired
+        sock = os.path.join(self.tmp, "lease.sock")
+        vm = subprocess.Popen([CLOISON, "run", "--kernel", self.spin, "--firmware", "none", "--mem", "16M",
+                               "--lease", lease, "--api-sock", sock, "--console-log", os.devnull,
+                               "--console-sock", os.path.join(self.tmp, "lease-con.sock")],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            def count():
+                try:
+                    return http_unix(sock, "GET", "/vm/stats")[1]["instructions"]
+                except OSError:
+                    return None
+            self.assertIsNotNone(wait_for(lambda: count() is not None, 10))
+            time.sleep(0.5)
+            self.assertEqual(count(), 0)
+
+            def renew(seconds):
+                with open(lease, "r+b") as f:
+                    f.write(struct.pack("<Q", time.monotonic_ns() + int(seconds * 1e9)))
+            renew(1.0)
+            self.assertTrue(wait_for(lambda: count() > 0, 5))
+            time.sleep(1.5)  # lapsed: it stands still again
+            a = count()
+            time.sleep(0.5)
+            self.assertEqual(count(), a)
+            renew(30)
+            self.assertTrue(wait_for(lambda: count() > a, 5))
+        finally:
+            vm.kill()
+            vm.wait()
+
     def test_1_formation(self):
         h1, h2, h3 = self.hosts
         out = self.cli(h1, "cluster", "create", "lab", "--addr", h1.addr, "--node-name", h1.name).stdout
