@@ -39,6 +39,7 @@ bench: build guest
 	bash bench/lifecycle.sh
 	bash bench/container.sh
 	bash bench/api.sh
+	bash bench/cluster.sh
 	python3 bench/soak.py $(BUILD) $(SOAK_SECONDS)
 
 # cloisond under API load, slow clients and kill -9 every few seconds (default 600 s).

@@ -38,6 +38,7 @@ from guest import guest_dir  # noqa: E402
 from hosts import Host, Net, wait_for  # noqa: E402
 
 CLOISON = CLOISOND = None
+FENCE_WAIT_S = 2.0  # CLUSTER_FENCE_WAIT_NS in src/daemon/cluster.h
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 
