@@ -43,8 +43,8 @@ err_set(struct error *e, enum err_code code, const char *fmt, ...)
 /* The code's name as the API reports it ("exists", "busy", ...). */
 static inline const char *err_code_name(enum err_code c)
 {
-	static const char *const names[] = {"internal", "invalid", "not-found", "method",
-	                                    "exists",   "busy",    "unreadable"};
+	static const char *const names[] = {"internal", "invalid", "not-found",  "method",
+	                                    "exists",   "busy",    "unreadable", "unavailable"};
 	return (unsigned)c < sizeof(names) / sizeof(names[0]) ? names[c] : "internal";
 }
 
