@@ -42,6 +42,9 @@ bool corosync_conf_write(const char *dir, const json_t *state, char *err, size_t
 	        "# Written by cloisond from the cluster's state: edits are overwritten.\n"
 	        "totem {\n\tversion: 2\n\tcluster_name: %s\n\ttransport: knet\n"
 	        "\ttoken: 1000\n\ttoken_coefficient: 0\n"
+	        /* A path MTU probe that failed during a partition leaves knet's link unusable until the
+	         * next one: probe every 2 s, not 30, so a healed host rejoins at once. */
+	        "\tknet_pmtud_interval: 2\n"
 	        "\tcrypto_cipher: aes256\n\tcrypto_hash: sha256\n\tkeyfile: %s/authkey\n}\n"
 	        "nodelist {\n",
 	        name, dir);

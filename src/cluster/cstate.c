@@ -210,7 +210,8 @@ static void on_state(struct cstate *cs, uint32_t from, json_t *m)
 {
 	json_t *s = json_object_get(m, "state");
 	/* Only the state this round chose, while the round waits for it. */
-	if (cs->synced || cs->noffers != cs->nmembers || from != cs->sync_from || !state_well_formed(s)) return;
+	if (cs->synced || cs->noffers != cs->nmembers || from != cs->sync_from || !state_well_formed(s))
+		return;
 	if (s != cs->state) {
 		json_decref(cs->state);
 		cs->state = json_deep_copy(s);

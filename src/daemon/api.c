@@ -977,6 +977,13 @@ void api_handle(void *opaque, const char *method, const char *full_path, const c
 	if (n == 0 || strcmp(seg[0], "v1"))
 		return api_fail(r, ERR_NOT_FOUND,
 		                "no such endpoint: the API lives under /v1 (see docs/api.md)");
+	if (n >= 3 && !strcmp(seg[1], "instances") && d->cluster) {
+		/* Another host's instance: asked there. */
+		pthread_mutex_lock(&d->lock);
+		bool here = daemon_find(d, seg[2]) != NULL;
+		pthread_mutex_unlock(&d->lock);
+		if (!here && cluster_forward(d, seg[2], method, full_path, body_text, body_len, r)) return;
+	}
 	json_t *body = api_parse_body(body_text, body_len, r);
 	if (!body) return;
 	pthread_mutex_lock(&d->lock);

@@ -51,6 +51,15 @@ struct pending {
 	struct pending *next;
 };
 
+/* A request this host forwarded to an instance's owner. */
+struct fwd_wait {
+	uint64_t id;
+	bool done;
+	int status;
+	char *body, *content_type;
+	struct fwd_wait *next;
+};
+
 struct cluster {
 	struct daemon *d;
 	char dir[PATH_MAX];
@@ -72,10 +81,12 @@ struct cluster {
 		uint64_t left_at, proposed_at;
 	} gone[MAX_GONE]; /* nodes out of the group, since when */
 	size_t ngone;
-	json_t *peers;        /* node id (string) -> its last heartbeat */
-	json_t *local_states; /* this host's instances' states, for heartbeats */
-	json_t *restarts;     /* HA instance -> restarts after a crash, on this host */
-	bool conf_dirty;      /* corosync.conf to rewrite and reload */
+	json_t *peers;              /* node id (string) -> its last heartbeat */
+	json_t *local_states;       /* this host's instances' states, for heartbeats */
+	json_t *restarts;           /* HA instance -> restarts after a crash, on this host */
+	bool conf_dirty;            /* corosync.conf to rewrite and reload */
+	struct fwd_wait *fwd_waits; /* requests forwarded to other hosts, waiting for their answers */
+	uint64_t next_fwd;
 	int listen_fd;
 	char self_name[64];
 	pthread_t thread, join_thread;
@@ -156,6 +167,86 @@ static void on_confchg(void *ctx, const uint32_t *members, size_t n)
 	         cstate_majority(&c->cs) ? "a majority" : "NOT a majority");
 }
 
+/* ---- requests about instances on other hosts ---- */
+
+struct fwd_job {
+	struct cluster *c;
+	uint32_t from;
+	json_t *req;
+};
+
+/* A JSON string of any bytes: invalid UTF-8 becomes '?' (answers are JSON or text). */
+static json_t *text_json(const char *buf, size_t len)
+{
+	json_t *j = json_stringn(buf, len);
+	if (j) return j;
+	char *copy = malloc(len + 1);
+	if (!copy) return json_string("");
+	for (size_t i = 0; i < len; i++) copy[i] = (buf[i] & 0x80) || !buf[i] ? '?' : buf[i];
+	j = json_stringn(copy, len);
+	free(copy);
+	return j;
+}
+
+static __thread bool serving_forwarded; /* a forwarded request is answered here, never sent on */
+
+static void *forwarded_thread(void *arg)
+{
+	struct fwd_job *job = arg;
+	serving_forwarded = true;
+	struct cluster *c = job->c;
+	const char *method = json_string_value(json_object_get(job->req, "method"));
+	const char *path = json_string_value(json_object_get(job->req, "path"));
+	const char *body = json_string_value(json_object_get(job->req, "body"));
+	struct http_response r = {0};
+	if (method && path && body && !strncmp(path, "/v1/instances/", 14))
+		api_handle(c->d, method, path, body, strlen(body), &r);
+	else
+		api_fail(&r, ERR_INVALID, "malformed forwarded request");
+	if (r.takeover) { /* a console cannot travel through the group */
+		free(r.body);
+		r = (struct http_response){0};
+		api_fail(&r, ERR_METHOD, "attach to the console on the host the instance runs on");
+	}
+	json_t *reply =
+	    json_pack("{s:s, s:I, s:I, s:i, s:o, s:s}", "t", "fwd-reply", "to", (json_int_t)job->from, "id",
+	              json_integer_value(json_object_get(job->req, "id")), "status", r.status, "body",
+	              text_json(r.body ? r.body : "", r.body ? strlen(r.body) : 0), "content_type",
+	              r.content_type ? r.content_type : "");
+	free(r.body);
+	pthread_mutex_lock(&c->lock);
+	if (reply) json_array_append_new(c->outbox, reply);
+	pthread_mutex_unlock(&c->lock);
+	json_decref(job->req);
+	free(job);
+	return NULL;
+}
+
+static void serve_forwarded(struct cluster *c, uint32_t from, json_t *m)
+{
+	struct fwd_job *job = malloc(sizeof(*job));
+	if (!job) return;
+	*job = (struct fwd_job){c, from, json_incref(m)};
+	if (!spawn_detached(forwarded_thread, job)) {
+		json_decref(m);
+		free(job);
+	}
+}
+
+static void take_reply(struct cluster *c, json_t *m)
+{
+	uint64_t id = (uint64_t)json_integer_value(json_object_get(m, "id"));
+	for (struct fwd_wait *w = c->fwd_waits; w; w = w->next) {
+		if (w->id != id || w->done) continue;
+		w->done = true;
+		w->status = (int)json_integer_value(json_object_get(m, "status"));
+		w->body = strdup(json_string_value(json_object_get(m, "body")) ?: "");
+		const char *ct = json_string_value(json_object_get(m, "content_type"));
+		w->content_type = ct && *ct ? strdup(ct) : NULL;
+		pthread_cond_broadcast(&c->cond);
+	}
+}
+
 static void on_deliver(void *ctx, uint32_t node, const void *msg, size_t len)
 {
 	struct cluster *c = ctx;
@@ -174,6 +265,11 @@ static void on_deliver(void *ctx, uint32_t node, const void *msg, size_t len)
 			c->renewed_until = sent + CLUSTER_LEASE_NS;
 			lease_set(&c->lease, c->renewed_until);
 		}
+	} else if (t && !strcmp(t, "fwd")) {
+		if ((uint32_t)json_integer_value(json_object_get(m, "to")) == c->cs.self)
+			serve_forwarded(c, node, m);
+	} else if (t && !strcmp(t, "fwd-reply")) {
+		if ((uint32_t)json_integer_value(json_object_get(m, "to")) == c->cs.self) take_reply(c, m);
 	} else {
 		cstate_deliver(&c->cs, node, msg, len);
 	}
@@ -499,6 +595,16 @@ static void *cluster_thread(void *arg)
 
 /* ---- proposals ---- */
 
+/* Waits on the cluster's condition (its lock held) for an answer, 50 ms at most. */
+static void nap(struct cluster *c)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_nsec += 50 * 1000 * 1000;
+	if (ts.tv_nsec >= 1000000000L) ts.tv_sec++, ts.tv_nsec -= 1000000000L;
+	pthread_cond_timedwait(&c->cond, &c->lock, &ts);
+}
+
 /* Why this host cannot propose now (cluster lock held): NULL if it can. A host only out of step for
  * a moment (a sync after a membership change) is worth waiting for; one without quorum is not. */
 static const char *cannot_propose(struct cluster *c, bool *transient)
@@ -545,11 +651,7 @@ static bool propose(struct cluster *c, const char *op, json_t *args, json_t **da
 		c->pending = &p;
 		json_array_append_new(c->outbox, cstate_op(op, p.req, args));
 		while (!p.done && monotonic_ns() < deadline) {
-			struct timespec ts;
-			clock_gettime(CLOCK_REALTIME, &ts);
-			ts.tv_nsec += 50 * 1000 * 1000;
-			if (ts.tv_nsec >= 1000000000L) ts.tv_sec++, ts.tv_nsec -= 1000000000L;
-			pthread_cond_timedwait(&c->cond, &c->lock, &ts);
+			nap(c);
 		}
 		for (struct pending **pp = &c->pending; *pp; pp = &(*pp)->next)
 			if (*pp == &p) {
@@ -1076,4 +1178,56 @@ void ha_api(struct daemon *d, const char *method, char **seg, int n, json_t *bod
 		return api_reply(r, 200, json_pack("{s:s, s:b}", "name", seg[2], "ha", 0));
 	}
 	api_fail(r, ERR_NOT_FOUND, "no such endpoint under /v1/ha (see docs/api.md)");
+}
+
+bool cluster_forward(struct daemon *d, const char *name, const char *method, const char *path,
+                     const char *body, size_t len, struct http_response *r)
+{
+	struct cluster *c = d->cluster;
+	if (serving_forwarded) return false;
+	pthread_mutex_lock(&c->lock);
+	json_t *ci = cstate_instance(&c->cs, name);
+	uint32_t owner = (uint32_t)json_integer_value(json_object_get(ci, "owner"));
+	if (!ci || owner == c->cs.self) {
+		pthread_mutex_unlock(&c->lock);
+		return false;
+	}
+	const char *where = json_string_value(json_object_get(cstate_node(&c->cs, owner), "name"));
+	if (!cstate_is_member(&c->cs, owner)) {
+		pthread_mutex_unlock(&c->lock);
+		api_fail(r, ERR_UNAVAILABLE, "'%s' lives on %s, which is not in the cluster's group now",
+		         name, where ? where : "?");
+		return true;
+	}
+	struct fwd_wait w = {.id = ++c->next_fwd, .next = c->fwd_waits};
+	json_t *m = json_pack("{s:s, s:I, s:I, s:s, s:s, s:o}", "t", "fwd", "to", (json_int_t)owner, "id",
+	                      (json_int_t)w.id, "method", method, "path", path, "body", text_json(body, len));
+	if (!m) {
+		pthread_mutex_unlock(&c->lock);
+		api_fail(r, ERR_INTERNAL, "out of memory");
+		return true;
+	}
+	c->fwd_waits = &w;
+	json_array_append_new(c->outbox, m);
+	uint64_t deadline = monotonic_ns() + 60000000000ULL;
+	while (!w.done && monotonic_ns() < deadline && cstate_is_member(&c->cs, owner)) {
+		nap(c);
+	}
+	for (struct fwd_wait **pp = &c->fwd_waits; *pp; pp = &(*pp)->next)
+		if (*pp == &w) {
+			*pp = w.next;
+			break;
+		}
+	pthread_mutex_unlock(&c->lock);
+	if (!w.done) {
+		api_fail(r, ERR_UNAVAILABLE, "%s did not answer about '%s'", where ? where : "its host",
+		         name);
+		return true;
+	}
+	r->status = w.status;
+	r->body = w.body;
+	/* content_type is a borrowed constant in responses: JSON (NULL) or the text type logs use. */
+	r->content_type = w.content_type ? "text/plain; charset=utf-8" : NULL;
+	free(w.content_type);
+	return true;
 }

@@ -36,6 +36,11 @@ bool cluster_register_instance(struct daemon *d, struct instance *in, struct err
 bool cluster_unregister_instance(struct daemon *d, const char *name, struct error *e);
 /* Appends the cluster's instances that live on other hosts to a listing (lock held). */
 void cluster_list_remote(struct daemon *d, json_t *list);
+/* A request about instance `name` (under /v1/instances/NAME) when another host owns it: sent to that
+ * host through the group and its answer put in r (true). False when the instance is not another
+ * host's (the caller handles it). Called without the daemon's lock. */
+bool cluster_forward(struct daemon *d, const char *name, const char *method, const char *path,
+                     const char *body, size_t len, struct http_response *r);
 /* This host's name in the cluster, or NULL. */
 const char *cluster_self_name(struct daemon *d);
 

@@ -259,6 +259,16 @@ class ClusterTest(unittest.TestCase):
         names = [i["name"] for i in h3.api("GET", "/v1/instances")[1]]
         self.assertIn("later", names)
         self.assertNotIn("plain", names)
+        # Requests about another host's instance go to that host.
+        self.cli(h3, "start", "later")
+        self.assertEqual(self.cli(h2, "info", "later", "--format", "json").stdout.count('"running"'), 1)
+        self.assertGreater(h2.api("GET", "/v1/instances/later/stats")[1]["instructions"], 0)
+        running_on_h1 = [i for i in h1.api("GET", "/v1/instances")[1] if i["name"] == "later"]
+        self.assertEqual(running_on_h1[0]["status"]["state"], "running")
+        self.cli(h2, "stop", "later")
+        self.assertEqual(h1.api("GET", "/v1/instances/later")[1]["status"]["state"], "stopped")
+        self.cli(h3, "rm", "later")
+        self.assertEqual(h1.api("GET", "/v1/instances/later")[0], 404)
 
     def test_2_kill_failover(self):
         h1 = self.hosts[0]
