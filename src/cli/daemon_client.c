@@ -67,8 +67,11 @@ int dc_wait_op(json_t *answer, const char *doing)
 	bool tty = isatty(STDERR_FILENO);
 	if (tty && doing) fprintf(stderr, "%s...", doing);
 	for (;;) {
-		char path[64];
-		snprintf(path, sizeof(path), "/v1/operations/%lld?wait=%s", (long long)id,
+		char path[96], at[32] = "";
+		json_int_t node =
+		    json_integer_value(json_object_get(json_object_get(answer, "operation"), "node"));
+		if (node) snprintf(at, sizeof(at), "@%lld", (long long)node); /* run by another host */
+		snprintf(path, sizeof(path), "/v1/operations/%lld%s?wait=%s", (long long)id, at,
 		         tty ? "0.5" : "30");
 		json_t *op = NULL;
 		int st = dc_call("GET", path, NULL, &op);

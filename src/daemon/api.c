@@ -932,6 +932,8 @@ static void operation(struct daemon *d, const char *id_text, const char *q, stru
 {
 	char *end, buf[32];
 	uint64_t id = strtoull(id_text, &end, 10);
+	if (*end == '@' && d->cluster && strtoul(end + 1, NULL, 10) == (unsigned long)cluster_self(d))
+		end += strlen(end); /* ID@SELF */
 	struct op *op = *end ? NULL : op_find(d, id);
 	if (!op) return api_fail(r, ERR_NOT_FOUND, "no operation %s", id_text);
 	const char *w = api_query(q, "wait", buf, sizeof(buf));
@@ -983,6 +985,13 @@ void api_handle(void *opaque, const char *method, const char *full_path, const c
 		bool here = daemon_find(d, seg[2]) != NULL;
 		pthread_mutex_unlock(&d->lock);
 		if (!here && cluster_forward(d, seg[2], method, full_path, body_text, body_len, r)) return;
+	}
+	if (n == 3 && !strcmp(seg[1], "operations") && strchr(seg[2], '@') && d->cluster) {
+		/* ID@NODE: an operation another host runs (started through a forwarded request). */
+		unsigned long node = strtoul(strchr(seg[2], '@') + 1, NULL, 10);
+		if (node != (unsigned long)cluster_self(d) &&
+		    cluster_forward_to(d, (uint32_t)node, seg[2], method, full_path, body_text, body_len, r))
+			return;
 	}
 	json_t *body = api_parse_body(body_text, body_len, r);
 	if (!body) return;

@@ -199,7 +199,8 @@ static void *forwarded_thread(void *arg)
 	const char *path = json_string_value(json_object_get(job->req, "path"));
 	const char *body = json_string_value(json_object_get(job->req, "body"));
 	struct http_response r = {0};
-	if (method && path && body && !strncmp(path, "/v1/instances/", 14))
+	if (method && path && body &&
+	    (!strncmp(path, "/v1/instances/", 14) || !strncmp(path, "/v1/operations/", 15)))
 		api_handle(c->d, method, path, body, strlen(body), &r);
 	else
 		api_fail(&r, ERR_INVALID, "malformed forwarded request");
@@ -851,6 +852,11 @@ bool cluster_load(struct daemon *d, char *err, size_t errlen)
 
 /* ---- the API ---- */
 
+uint32_t cluster_self(struct daemon *d)
+{
+	return d->cluster ? d->cluster->cs.self : 0;
+}
+
 const char *cluster_self_name(struct daemon *d)
 {
 	return d->cluster ? d->cluster->self_name : NULL;
@@ -1188,9 +1194,21 @@ bool cluster_forward(struct daemon *d, const char *name, const char *method, con
 	pthread_mutex_lock(&c->lock);
 	json_t *ci = cstate_instance(&c->cs, name);
 	uint32_t owner = (uint32_t)json_integer_value(json_object_get(ci, "owner"));
-	if (!ci || owner == c->cs.self) {
+	bool elsewhere = ci && owner != c->cs.self;
+	pthread_mutex_unlock(&c->lock);
+	return elsewhere && cluster_forward_to(d, owner, name, method, path, body, len, r);
+}
+
+bool cluster_forward_to(struct daemon *d, uint32_t owner, const char *name, const char *method,
+                        const char *path, const char *body, size_t len, struct http_response *r)
+{
+	struct cluster *c = d->cluster;
+	if (serving_forwarded) return false;
+	pthread_mutex_lock(&c->lock);
+	if (!cstate_node(&c->cs, owner)) {
 		pthread_mutex_unlock(&c->lock);
-		return false;
+		api_fail(r, ERR_NOT_FOUND, "no node %u in the cluster", owner);
+		return true;
 	}
 	const char *where = json_string_value(json_object_get(cstate_node(&c->cs, owner), "name"));
 	if (!cstate_is_member(&c->cs, owner)) {
@@ -1226,6 +1244,15 @@ bool cluster_forward(struct daemon *d, const char *name, const char *method, con
 	}
 	r->status = w.status;
 	r->body = w.body;
+	/* An operation started there is followed there: its id names the host (ID@NODE). */
+	json_t *j = w.status == 202 && !w.content_type ? json_loads(w.body, 0, NULL) : NULL;
+	json_t *op = json_object_get(j, "operation");
+	if (json_is_object(op)) {
+		json_object_set_new(op, "node", json_integer(owner));
+		free(r->body);
+		r->body = json_dumps(j, JSON_COMPACT);
+	}
+	json_decref(j);
 	/* content_type is a borrowed constant in responses: JSON (NULL) or the text type logs use. */
 	r->content_type = w.content_type ? "text/plain; charset=utf-8" : NULL;
 	free(w.content_type);

@@ -41,6 +41,11 @@ void cluster_list_remote(struct daemon *d, json_t *list);
  * host's (the caller handles it). Called without the daemon's lock. */
 bool cluster_forward(struct daemon *d, const char *name, const char *method, const char *path,
                      const char *body, size_t len, struct http_response *r);
+/* The same for a request to node `owner` (name: what it is about, for messages). */
+bool cluster_forward_to(struct daemon *d, uint32_t owner, const char *name, const char *method,
+                        const char *path, const char *body, size_t len, struct http_response *r);
+/* This host's node id (0 outside a cluster). */
+uint32_t cluster_self(struct daemon *d);
 /* This host's name in the cluster, or NULL. */
 const char *cluster_self_name(struct daemon *d);
 
