@@ -52,8 +52,8 @@ static bool on_persist(void *ctx, const json_t *state)
 
 static void start(int h, json_t *state)
 {
-	struct cstate_hooks hooks = {.send = on_send, .result = on_result, .persist = on_persist,
-	                             .ctx = (void *)(intptr_t)h};
+	struct cstate_hooks hooks = {
+	    .send = on_send, .result = on_result, .persist = on_persist, .ctx = (void *)(intptr_t)h};
 	cstate_init(&hosts[h], (uint32_t)h + 1, state, &hooks);
 }
 
@@ -125,14 +125,15 @@ static void test_join_and_operations(void)
 	/* An instance, a duplicate refused the same way on every host, HA settings. */
 	json_t *def = json_pack("{s:s}", "name", "vm1");
 	CHECK(propose(2, "inst-put",
-	              json_pack("{s:s, s:s, s:i, s:O, s:b}", "name", "vm1", "type", "vm", "owner", 3, "definition",
-	                        def, "create", 1)));
+	              json_pack("{s:s, s:s, s:i, s:O, s:b}", "name", "vm1", "type", "vm", "owner", 3,
+	                        "definition", def, "create", 1)));
 	CHECK(!propose(0, "inst-put",
 	               json_pack("{s:s, s:s, s:i, s:O, s:b}", "name", "vm1", "type", "vm", "owner", 1,
 	                         "definition", def, "create", 1)));
 	CHECK(strstr(last_msg[0], "exists") != NULL);
 	json_decref(def);
-	CHECK(propose(0, "ha-set", json_pack("{s:s, s:s, s:i}", "name", "vm1", "group", "", "max_restarts", 2)));
+	CHECK(propose(0, "ha-set",
+	              json_pack("{s:s, s:s, s:i}", "name", "vm1", "group", "", "max_restarts", 2)));
 	CHECK(!propose(0, "ha-set", json_pack("{s:s, s:i}", "name", "nope", "max_restarts", 2)));
 	CHECK_EQ(cstate_owner(&hosts[1], "vm1"), 3);
 	for (int h = 0; h < HOSTS; h++) CHECK(same_state(0, h));
@@ -165,8 +166,8 @@ static void test_partition_and_heal(void)
 	CHECK(cstate_writable(&hosts[0]) && cstate_writable(&hosts[1]));
 	CHECK(propose(0, "recover", json_pack("{s:i, s:{s:i}}", "node", 3, "moves", "vm1", 1)));
 	CHECK_EQ(cstate_owner(&hosts[1], "vm1"), 1);
-	CHECK_EQ(json_integer_value(json_object_get(json_object_get(cstate_instance(&hosts[0], "vm1"), "ha"),
-	                                            "failovers")),
+	CHECK_EQ(json_integer_value(
+	             json_object_get(json_object_get(cstate_instance(&hosts[0], "vm1"), "ha"), "failovers")),
 	         1);
 	/* Healed: host 3's older state gives way to the majority's. */
 	state_messages = 0;
@@ -219,7 +220,8 @@ static void test_malformed_messages(void)
 		CHECK(json_equal(hosts[0].state, before));
 	}
 	/* A state from a host that is not a member is ignored too. */
-	const char *foreign = "{\"t\":\"state\",\"state\":{\"version\":999,\"name\":\"x\",\"nodes\":[],\"instances\":{}}}";
+	const char *foreign =
+	    "{\"t\":\"state\",\"state\":{\"version\":999,\"name\":\"x\",\"nodes\":[],\"instances\":{}}}";
 	cstate_deliver(&hosts[0], 9, foreign, strlen(foreign));
 	CHECK(json_equal(hosts[0].state, before));
 	json_decref(before);
