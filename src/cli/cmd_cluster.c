@@ -20,6 +20,7 @@ static int cluster_usage(FILE *out, int rc)
 	             "       cloison cluster join MEMBER_ADDR --token TOKEN --addr ADDR [--node-name NAME]\n"
 	             "       cloison cluster status [--format json]\n"
 	             "       cloison cluster token\n"
+	             "       cloison cluster evacuate HOST\n"
 	             "\n"
 	             "create  makes this host the first node of a new cluster; ADDR is the IPv4 address\n"
 	             "        corosync and joins use; prints the join token other hosts need\n"
@@ -27,6 +28,8 @@ static int cluster_usage(FILE *out, int rc)
 	             "        key; the cluster's key comes back encrypted)\n"
 	             "status  nodes, which are online, quorum, this host's HA lease\n"
 	             "token   a new join token (the old one stops working)\n"
+	             "evacuate  moves every instance off HOST for maintenance: running VMs by live\n"
+	             "        migration (shared storage), containers stopped and started elsewhere\n"
 	             "\n"
 	             "The node name defaults to the host name. HA needs three hosts or more: a failed\n"
 	             "host's HA instances restart elsewhere only in a majority. See docs/cluster.md.\n");
@@ -134,6 +137,17 @@ int cmd_cluster(int argc, char **argv)
 	} else if (!strcmp(verb, "status") && npos == 0) {
 		st = dc_call("GET", "/v1/cluster", NULL, &ans);
 		if (st == 200) js ? dc_print_json(ans) : print_status(ans);
+	} else if (!strcmp(verb, "evacuate") && npos == 1) {
+		json_t *body = json_pack("{s:s}", "node", pos[0]);
+		st = dc_call("POST", "/v1/cluster/evacuate", body, &ans);
+		json_decref(body);
+		if (st == 202) {
+			char doing[160];
+			snprintf(doing, sizeof(doing), "moving everything off %s", pos[0]);
+			int rc = dc_wait_op(ans, doing);
+			json_decref(ans);
+			return rc;
+		}
 	} else if (!strcmp(verb, "token") && npos == 0) {
 		st = dc_call("POST", "/v1/cluster/token", NULL, &ans);
 		if (st == 200) printf("%s\n", json_string_value(json_object_get(ans, "token")));

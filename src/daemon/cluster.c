@@ -42,6 +42,7 @@
 #define TICK_MS 100
 #define PROPOSE_TIMEOUT_NS 10000000000ULL
 #define MAX_GONE 64
+#define ARRIVAL_NS 180000000000ULL /* an instance made to receive a migration waits this long */
 
 struct pending {
 	uint64_t req;
@@ -200,7 +201,8 @@ static void *forwarded_thread(void *arg)
 	const char *body = json_string_value(json_object_get(job->req, "body"));
 	struct http_response r = {0};
 	if (method && path && body &&
-	    (!strncmp(path, "/v1/instances/", 14) || !strncmp(path, "/v1/operations/", 15)))
+	    (!strncmp(path, "/v1/instances/", 14) || !strncmp(path, "/v1/operations/", 15) ||
+	     !strcmp(path, "/v1/cluster/arrive")))
 		api_handle(c->d, method, path, body, strlen(body), &r);
 	else
 		api_fail(&r, ERR_INVALID, "malformed forwarded request");
@@ -390,6 +392,41 @@ static void try_connect(struct cluster *c)
 	log_info("cluster: connected to corosync as node %u", id);
 }
 
+/* Placement (cluster lock held): how many instances each member owns (by index in members)... */
+static void owned_counts(struct cluster *c, long count[CLUSTER_MAX_NODES])
+{
+	memset(count, 0, sizeof(long) * CLUSTER_MAX_NODES);
+	const char *name;
+	json_t *inst;
+	json_object_foreach(json_object_get(c->cs.state, "instances"), name, inst)
+	{
+		for (size_t m = 0; m < c->cs.nmembers; m++)
+			if (json_integer_value(json_object_get(inst, "owner")) == c->cs.members[m])
+				count[m]++;
+	}
+}
+
+/* ...and the member to place one more on: fewest instances, then the most memory available (from its
+ * last heartbeat), then the lowest id; never `exclude`. SIZE_MAX when there is none. */
+static size_t least_loaded(struct cluster *c, const long count[CLUSTER_MAX_NODES], uint32_t exclude)
+{
+	size_t best = SIZE_MAX;
+	uint64_t best_mem = 0;
+	for (size_t m = 0; m < c->cs.nmembers; m++) {
+		if (c->cs.members[m] == exclude) continue;
+		char key[16];
+		snprintf(key, sizeof(key), "%u", c->cs.members[m]);
+		uint64_t mem =
+		    (uint64_t)json_integer_value(json_object_get(json_object_get(c->peers, key), "mem"));
+		if (best == SIZE_MAX || count[m] < count[best] ||
+		    (count[m] == count[best] && mem > best_mem)) {
+			best = m;
+			best_mem = mem;
+		}
+	}
+	return best;
+}
+
 /* The leader hands the HA instances of nodes gone past the fencing wait to the least loaded members. */
 static void recover_gone_nodes(struct cluster *c)
 {
@@ -416,33 +453,15 @@ static void recover_gone_nodes(struct cluster *c)
 		if (g == SIZE_MAX || now < c->gone[g].left_at + CLUSTER_FENCE_WAIT_NS ||
 		    now < c->gone[g].proposed_at + 2000000000ULL)
 			continue;
-		/* Placement: fewest instances owned, then the most memory available, then the lowest id. */
-		long count[CLUSTER_MAX_NODES] = {0};
-		json_object_foreach(insts, name, inst)
-		{
-			for (size_t m = 0; m < c->cs.nmembers; m++)
-				if (json_integer_value(json_object_get(inst, "owner")) == c->cs.members[m])
-					count[m]++;
-		}
+		long count[CLUSTER_MAX_NODES];
+		owned_counts(c, count);
 		json_t *moves = json_object();
 		json_object_foreach(insts, name, inst)
 		{
 			if (!json_object_get(inst, "ha") ||
 			    json_integer_value(json_object_get(inst, "owner")) != id)
 				continue;
-			size_t best = 0;
-			uint64_t best_mem = 0;
-			for (size_t m = 0; m < c->cs.nmembers; m++) {
-				char key[16];
-				snprintf(key, sizeof(key), "%u", c->cs.members[m]);
-				uint64_t mem = (uint64_t)json_integer_value(
-				    json_object_get(json_object_get(c->peers, key), "mem"));
-				if (m == 0 || count[m] < count[best] ||
-				    (count[m] == count[best] && mem > best_mem)) {
-					best = m;
-					best_mem = mem;
-				}
-			}
+			size_t best = least_loaded(c, count, 0);
 			count[best]++;
 			json_object_set_new(moves, name, json_integer(c->cs.members[best]));
 		}
@@ -501,9 +520,24 @@ static void reconcile(struct cluster *c)
 		struct instance *in = d->insts[i];
 		json_t *ci = json_object_get(insts, in->def.name);
 		uint32_t owner = (uint32_t)json_integer_value(json_object_get(ci, "owner"));
-		if (ci && owner != self && in->ha && synced) {
-			/* Taken over by another host while this one was away: it must never run here. */
-			fence_kill(d, in, "another host owns it now");
+		if (in->arriving) {
+			/* Made here for a migration: ours once the state says so; dropped if it never came.
+			 */
+			if (ci && owner == self) {
+				in->arriving = 0;
+			} else {
+				if (!is_up(in) && !in->busy && monotonic_ns() - in->arriving > ARRIVAL_NS) {
+					log_warn("cluster: %s never arrived: dropping it here", in->def.name);
+					daemon_discard_instance(d, in);
+					i--;
+				}
+				continue;
+			}
+		}
+		if (ci && owner != self && synced) {
+			/* Moved to another host (migrated, evacuated) or taken over while this one was away:
+			 * an HA copy must never run here; a stopped copy is dropped (its disks stay). */
+			if (in->ha) fence_kill(d, in, "another host owns it now");
 			if (!is_up(in) && !in->busy) {
 				log_info("cluster: %s lives on node %u now: dropping it here", in->def.name,
 				         owner);
@@ -520,10 +554,19 @@ static void reconcile(struct cluster *c)
 	json_t *ci;
 	json_object_foreach(insts, name, ci)
 	{
-		if (!synced || fenced || !lease_ok || !json_object_get(ci, "ha") ||
-		    json_integer_value(json_object_get(ci, "owner")) != self)
-			continue;
+		if (!synced || json_integer_value(json_object_get(ci, "owner")) != self) continue;
+		bool ha = json_object_get(ci, "ha") != NULL;
 		struct instance *in = daemon_find(d, name);
+		if (!in && !ha) { /* handed to this host (a stopped instance evacuated): made here */
+			struct inst_def def;
+			struct error e;
+			if (!inst_def_from_json(json_object_get(ci, "definition"), &def, e.msg,
+			                        sizeof(e.msg)) ||
+			    !daemon_create_instance(d, &def, &e))
+				log_error("cluster: cannot make %s here: %s", name, e.msg);
+			continue;
+		}
+		if (!ha || fenced || !lease_ok) continue;
 		char err[512];
 		if (!in) { /* taken over: made here from the cluster's definition */
 			struct inst_def def;
@@ -1018,6 +1061,9 @@ static void join_cluster(struct daemon *d, json_t *body, struct http_response *r
 	json_decref(state);
 }
 
+static void evacuate(struct daemon *d, json_t *body, struct http_response *r);
+static void arrive(struct daemon *d, json_t *body, struct http_response *r);
+
 void cluster_api(struct daemon *d, const char *method, char **seg, int n, json_t *body,
                  struct http_response *r)
 {
@@ -1035,6 +1081,8 @@ void cluster_api(struct daemon *d, const char *method, char **seg, int n, json_t
 	}
 	if (!c) return api_fail(r, ERR_NOT_FOUND, "this host is in no cluster (cloison cluster create|join)");
 	if (n == 2 && get) return api_reply(r, 200, status_json(c));
+	if (n == 3 && post && !strcmp(seg[2], "evacuate")) return evacuate(d, body, r);
+	if (n == 3 && post && !strcmp(seg[2], "arrive")) return arrive(d, body, r);
 	if (n == 3 && post && !strcmp(seg[2], "token")) {
 		char token[64];
 		struct error e;
@@ -1257,4 +1305,239 @@ bool cluster_forward_to(struct daemon *d, uint32_t owner, const char *name, cons
 	r->content_type = w.content_type ? "text/plain; charset=utf-8" : NULL;
 	free(w.content_type);
 	return true;
+}
+
+/* ---- evacuation ---- */
+
+/* One API request, answered here or by the host `node` (forwarded); the answer's JSON in *out. False
+ * with err set when it failed (a status of 300 or more). */
+static bool call(struct daemon *d, uint32_t node, const char *method, const char *path, json_t *body,
+                 json_t **out, char *err, size_t errlen)
+{
+	char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+	const char *b = text ? text : "";
+	struct http_response r = {0};
+	if (node == cluster_self(d) || !cluster_forward_to(d, node, path, method, path, b, strlen(b), &r))
+		api_handle(d, method, path, b, strlen(b), &r);
+	free(text);
+	json_t *j = r.body ? json_loads(r.body, 0, NULL) : NULL;
+	bool ok = r.status > 0 && r.status < 300;
+	if (!ok)
+		snprintf(err, errlen, "%s %s: %s", method, path,
+		         json_string_value(json_object_get(j, "error")) ?: (r.body ? r.body : "no answer"));
+	free(r.body);
+	if (out)
+		*out = j;
+	else
+		json_decref(j);
+	return ok;
+}
+
+/* Waits for the operation an answer names (on whichever host runs it). */
+static bool wait_operation(struct daemon *d, json_t *answer, char *err, size_t errlen)
+{
+	json_t *op = json_object_get(answer, "operation");
+	json_int_t id = json_integer_value(json_object_get(op, "id"));
+	json_int_t node = json_integer_value(json_object_get(op, "node"));
+	if (!id) return true;
+	for (int i = 0; i < 40; i++) {
+		char path[96];
+		snprintf(path, sizeof(path), "/v1/operations/%lld%s%.0lld?wait=15", (long long)id,
+		         node ? "@" : "", (long long)node);
+		json_t *now = NULL;
+		if (!call(d, cluster_self(d), "GET", path, NULL, &now, err, errlen)) return false;
+		const char *status = json_string_value(json_object_get(now, "status"));
+		if (status && strcmp(status, "running")) {
+			bool ok = !strcmp(status, "success");
+			if (!ok)
+				snprintf(err, errlen, "%s",
+				         json_string_value(json_object_get(now, "error")) ?: "failed");
+			json_decref(now);
+			return ok;
+		}
+		json_decref(now);
+	}
+	snprintf(err, errlen, "operation %lld did not end within 10 minutes", (long long)id);
+	return false;
+}
+
+/* Moves one instance off `from` to the least loaded other member: a running VM by live migration
+ * (shared storage), anything else by handing it over stopped (a running container is stopped on `from`
+ * and started on the target). */
+static bool evacuate_one(struct daemon *d, const char *name, uint32_t from, char *err, size_t errlen)
+{
+	struct cluster *c = d->cluster;
+	pthread_mutex_lock(&c->lock);
+	long count[CLUSTER_MAX_NODES];
+	owned_counts(c, count);
+	size_t best = least_loaded(c, count, from);
+	uint32_t to = best == SIZE_MAX ? 0 : c->cs.members[best];
+	char to_addr[64];
+	snprintf(to_addr, sizeof(to_addr), "%s",
+	         json_string_value(json_object_get(cstate_node(&c->cs, to), "addr")) ?: "");
+	pthread_mutex_unlock(&c->lock);
+	if (!to) return snprintf(err, errlen, "no other host to move '%s' to", name), false;
+	char path[256];
+	json_t *info = NULL;
+	snprintf(path, sizeof(path), "/v1/instances/%s", name);
+	if (!call(d, from, "GET", path, NULL, &info, err, errlen)) return false;
+	const char *state = json_string_value(json_object_get(json_object_get(info, "status"), "state"));
+	bool vm = !strcmp(json_string_value(json_object_get(info, "type")) ?: "", "vm");
+	bool running = state && !strcmp(state, "running");
+	json_decref(info);
+	bool ok = true;
+	json_t *ans = NULL, *recv_ans = NULL, *body;
+	if (vm && running) {
+		char listen[96];
+		snprintf(listen, sizeof(listen), "%s:%u", to_addr,
+		         47000 + (unsigned)(monotonic_ns() / 1000 % 9000));
+		body = json_pack("{s:s}", "name", name);
+		ok = call(d, to, "POST", "/v1/cluster/arrive", body, NULL, err, errlen);
+		json_decref(body);
+		snprintf(path, sizeof(path), "/v1/instances/%s/receive", name);
+		body = json_pack("{s:s, s:i}", "listen", listen, "timeout", 120);
+		ok = ok && call(d, to, "POST", path, body, &recv_ans, err, errlen);
+		json_decref(body);
+		snprintf(path, sizeof(path), "/v1/instances/%s/migrate", name);
+		body = json_pack("{s:s}", "to", listen);
+		ok = ok && call(d, from, "POST", path, body, &ans, err, errlen) &&
+		     wait_operation(d, ans, err, errlen) && wait_operation(d, recv_ans, err, errlen);
+		json_decref(body);
+		json_decref(ans);
+		json_decref(recv_ans);
+		if (!ok) return false;
+	} else if (running) {
+		snprintf(path, sizeof(path), "/v1/instances/%s/stop", name);
+		if (!call(d, from, "POST", path, NULL, &ans, err, errlen) ||
+		    !wait_operation(d, ans, err, errlen)) {
+			json_decref(ans);
+			return false;
+		}
+		json_decref(ans);
+	}
+	struct error e;
+	json_t *args =
+	    json_pack("{s:s, s:I, s:I}", "name", name, "owner", (json_int_t)to, "expect", (json_int_t)from);
+	ok = propose(c, "owner", args, NULL, &e);
+	json_decref(args);
+	if (!ok) return snprintf(err, errlen, "%s", e.msg), false;
+	if (running && !vm) { /* the target makes it at its next tick, then starts it */
+		snprintf(path, sizeof(path), "/v1/instances/%s/start", name);
+		ok = false;
+		for (int i = 0; i < 50 && !ok; i++) {
+			ok = call(d, to, "POST", path, NULL, &ans, err, errlen) &&
+			     wait_operation(d, ans, err, errlen);
+			json_decref(ans);
+			ans = NULL;
+			if (!ok) usleep(100000);
+		}
+	}
+	log_info("cluster: evacuated %s from node %u to node %u", name, from, to);
+	return ok;
+}
+
+struct evacuation {
+	struct daemon *d;
+	struct op *op;
+	uint32_t node;
+};
+
+static void *evacuate_thread(void *arg)
+{
+	struct evacuation *ev = arg;
+	struct daemon *d = ev->d;
+	struct cluster *c = d->cluster;
+	pthread_mutex_lock(&c->lock);
+	json_t *names = json_array();
+	const char *name;
+	json_t *ci;
+	json_object_foreach(json_object_get(c->cs.state, "instances"), name, ci)
+	{
+		if ((uint32_t)json_integer_value(json_object_get(ci, "owner")) == ev->node)
+			json_array_append_new(names, json_string(name));
+	}
+	pthread_mutex_unlock(&c->lock);
+	char err[512] = "", first[512] = "";
+	size_t i, failed = 0;
+	json_t *n;
+	ev->op->progress_total = json_array_size(names);
+	json_array_foreach(names, i, n)
+	{
+		if (!evacuate_one(d, json_string_value(n), ev->node, err, sizeof(err))) {
+			log_error("cluster: evacuating %s: %s", json_string_value(n), err);
+			if (!failed++) snprintf(first, sizeof(first), "%s: %s", json_string_value(n), err);
+		}
+		ev->op->progress_done = i + 1;
+	}
+	json_decref(names);
+	pthread_mutex_lock(&d->lock);
+	ev->op->status = failed ? "failure" : "success";
+	if (failed)
+		snprintf(ev->op->error, sizeof(ev->op->error), "%zu not moved; first: %.400s", failed, first);
+	ev->op->finished_at = (int64_t)time(NULL);
+	pthread_cond_broadcast(&d->changed);
+	pthread_mutex_unlock(&d->lock);
+	free(ev);
+	return NULL;
+}
+
+static void evacuate(struct daemon *d, json_t *body, struct http_response *r)
+{
+	struct cluster *c = d->cluster;
+	const char *node = json_string_value(json_object_get(body, "node"));
+	if (!node) return api_fail(r, ERR_INVALID, "expected {\"node\": NAME}: the host to empty");
+	pthread_mutex_lock(&c->lock);
+	uint32_t id = 0;
+	size_t i;
+	json_t *n;
+	json_array_foreach(json_object_get(c->cs.state, "nodes"), i, n)
+	{
+		if (!strcmp(json_string_value(json_object_get(n, "name")) ?: "", node))
+			id = (uint32_t)json_integer_value(json_object_get(n, "id"));
+	}
+	bool online = id && cstate_is_member(&c->cs, id);
+	pthread_mutex_unlock(&c->lock);
+	if (!id) return api_fail(r, ERR_NOT_FOUND, "no node named '%s' in the cluster", node);
+	if (!online)
+		return api_fail(r, ERR_UNAVAILABLE,
+		                "'%s' is not in the group: its HA instances fail over by themselves", node);
+	struct evacuation *ev = calloc(1, sizeof(*ev));
+	struct op *op = ev ? op_new(d, "evacuate", "") : NULL;
+	if (!op) {
+		free(ev);
+		return api_fail(r, ERR_INTERNAL, "out of memory");
+	}
+	snprintf(op->resource, sizeof(op->resource), "cluster/nodes/%s", node);
+	*ev = (struct evacuation){d, op, id};
+	if (!spawn_detached(evacuate_thread, ev)) {
+		op->status = "failure";
+		snprintf(op->error, sizeof(op->error), "cannot start a thread");
+	}
+	api_reply(r, 202, json_pack("{s:o}", "operation", op_json(op)));
+}
+
+/* Makes an instance the cluster knows here, to receive it by live migration from its owner. */
+static void arrive(struct daemon *d, json_t *body, struct http_response *r)
+{
+	struct cluster *c = d->cluster;
+	const char *name = json_string_value(json_object_get(body, "name"));
+	if (!name) return api_fail(r, ERR_INVALID, "expected {\"name\"}");
+	if (daemon_find(d, name)) return api_fail(r, ERR_EXISTS, "'%s' exists on this host", name);
+	pthread_mutex_lock(&c->lock);
+	json_t *ci = json_deep_copy(cstate_instance(&c->cs, name));
+	pthread_mutex_unlock(&c->lock);
+	if (!ci) return api_fail(r, ERR_NOT_FOUND, "no instance named '%s' in the cluster", name);
+	struct inst_def def;
+	struct error e = {.code = ERR_INVALID};
+	struct instance *in = NULL;
+	if (inst_def_from_json(json_object_get(ci, "definition"), &def, e.msg, sizeof(e.msg)))
+		in = daemon_create_instance(d, &def, &e);
+	if (in) {
+		in->arriving = monotonic_ns();
+		set_ha(d, in,
+		       json_object_get(ci, "ha") != NULL); /* then it runs here under this host's lease */
+	}
+	json_decref(ci);
+	if (!in) return api_fail_error(r, &e);
+	api_reply(r, 201, json_pack("{s:s}", "name", name));
 }

@@ -37,10 +37,11 @@ struct instance {
 	/* Containers: which engine record (state.json: inode, size, mtime) the state was last read from;
 	 * while it is unchanged and init's pidfd has not fired, the state is current. */
 	uint64_t rec_key[3];
-	const char *busy; /* the operation holding it ("start", ...), NULL when free */
-	bool removed;     /* deleted: freed when the last reference goes */
-	bool ha;          /* an HA instance this host owns: its VM runs under the host's lease */
-	int refs;         /* requests and operations using it (lock held to change) */
+	const char *busy;  /* the operation holding it ("start", ...), NULL when free */
+	bool removed;      /* deleted: freed when the last reference goes */
+	bool ha;           /* an HA instance this host owns: its VM runs under the host's lease */
+	uint64_t arriving; /* monotonic ns: made here to receive a migration from its owner (cluster.c) */
+	int refs;          /* requests and operations using it (lock held to change) */
 };
 
 struct daemon {

@@ -335,7 +335,38 @@ class ClusterTest(unittest.TestCase):
                                               if i["name"] == "ha1" and i.get("location") == where.name], 10))
         self.assert_no_interleaving()
 
-    def test_5_no_quorum(self):
+    def test_5_evacuate(self):
+        """A host with three running VMs (the HA guest and two others) is emptied for maintenance from
+        another host: each VM moves by live migration and runs on, without a reboot."""
+        where = self.host_named(self.ha_where(self.hosts[0])[0])
+        other = [h for h in self.hosts if h is not where][0]
+        self.assertTrue(wait_for(lambda: self.writing_on(where), 60, 0.2))
+        boot = self.writing_on(where)
+        for name in ("e1", "e2"):
+            self.cli(where, "create", name, "--kernel", self.spin, "--firmware", "none", "--memory", "32M")
+            self.cli(where, "start", name)
+        time.sleep(0.5)
+        before = {n: other.api("GET", f"/v1/instances/{n}/stats")[1]["instructions"] for n in ("e1", "e2")}
+        t0 = time.monotonic()
+        self.cli(other, "cluster", "evacuate", where.name)
+        print(f"\n  evacuated 3 VMs off {where.name} in {time.monotonic() - t0:.1f} s", end="")
+        listed = {i["name"]: i for i in other.api("GET", "/v1/instances")[1]}
+        for name in ("e1", "e2", "ha1"):
+            self.assertNotEqual(listed[name]["location"], where.name, name)
+            self.assertEqual(other.api("GET", f"/v1/instances/{name}")[1]["status"]["state"], "running", name)
+        for name in ("e1", "e2"):  # the guests carried on where they were
+            self.assertGreater(other.api("GET", f"/v1/instances/{name}/stats")[1]["instructions"], before[name])
+        new_home = self.host_named(self.ha_where(other)[0])
+        self.assertIsNot(new_home, where)
+        # The HA guest writes on, same boot (no restart), on its new host; the old host dropped it.
+        self.assertEqual(wait_for(lambda: self.writing_on(new_home), 20, 0.2), boot)
+        self.assertTrue(wait_for(lambda: not [i for i in where.api("GET", "/v1/instances")[1]
+                                              if i.get("location") == where.name], 10))
+        for name in ("e1", "e2"):
+            self.cli(other, "rm", "--force", name)
+        self.assert_no_interleaving()
+
+    def test_6_no_quorum(self):
         where = self.host_named(self.ha_where(self.hosts[0])[0])
         others = [h for h in self.hosts if h is not where]
         self.assertTrue(wait_for(lambda: self.writing_on(where), 60, 0.2))
