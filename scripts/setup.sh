@@ -20,6 +20,7 @@ PKGS=(
   libsqlite3-dev python3-prometheus-client bash-completion  # daemon: state DB; /metrics parser (tests); completion
   crun runc                                                # containers: peers for bench/container.sh
   corosync libcpg-dev libvotequorum-dev libgnutls28-dev nftables  # cluster: membership, join channel; tests
+  haproxy                                                  # service load balancers (cloison lb)
 )
 
 missing=()

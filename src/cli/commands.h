@@ -16,6 +16,8 @@ int cmd_pool(int argc, char **argv);
 /* cmd_cluster.c: `cloison cluster ...` and `cloison ha ...`. */
 int cmd_cluster(int argc, char **argv);
 int cmd_ha(int argc, char **argv);
+/* cmd_lb.c: `cloison lb ...`. */
+int cmd_lb(int argc, char **argv);
 int cmd_volume(int argc, char **argv);
 
 /* A VM run by hand (`cloison run --api-sock PATH`), named by --sock PATH. */

@@ -63,6 +63,7 @@ static const struct verb verbs[] = {
     {"ct", NULL, cmd_ct, NULL, "system containers: run, list, exec, pause, resume, stop, rm, stats"},
     {"cluster", cmd_cluster, NULL, NULL, "several hosts as one: create, join, status, token"},
     {"ha", cmd_ha, NULL, NULL, "high availability: add, rm, status (restart on a surviving host)"},
+    {"lb", cmd_lb, NULL, NULL, "service load balancers: create, list, info, rm (HAProxy, health checks)"},
 };
 
 /* Whether argv holds one of opts, as "--opt", "--opt=value" or (short options) "-s" / "-sVALUE". */

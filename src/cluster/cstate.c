@@ -370,6 +370,13 @@ static bool op_recover(struct cstate *cs, uint32_t from, json_t *m, char *err, s
 		json_object_set_new(ha, "failovers",
 		                    json_integer(json_integer_value(json_object_get(ha, "failovers")) + 1));
 	}
+	json_object_foreach(json_object_get(m, "lb_moves"), k, to) /* its load balancers, likewise */
+	{
+		json_t *lb = json_object_get(json_object_get(cs->state, "lbs"), k);
+		if (lb && json_integer_value(json_object_get(lb, "owner")) == node &&
+		    cstate_is_member(cs, (uint32_t)json_integer_value(to)))
+			json_object_set(lb, "owner", to);
+	}
 	return true;
 }
 
@@ -392,6 +399,36 @@ static bool op_owner(struct cstate *cs, uint32_t from, json_t *m, char *err, siz
 	return true;
 }
 
+/* A load balancer (daemon/lb.c checked the definition), run by `owner`. */
+static bool op_lb_put(struct cstate *cs, uint32_t from, json_t *m, char *err, size_t errlen, json_t **data)
+{
+	(void)from, (void)data;
+	const char *name = str_arg(m, "name");
+	json_t *def = json_object_get(m, "definition");
+	json_int_t owner = json_integer_value(json_object_get(m, "owner"));
+	if (!name || !json_is_object(def))
+		return snprintf(err, errlen, "a load balancer needs a name and a definition"), false;
+	if (!cstate_node(cs, (uint32_t)owner))
+		return snprintf(err, errlen, "no node %lld", (long long)owner), false;
+	json_t *lbs = json_object_get(cs->state, "lbs");
+	if (!lbs) json_object_set_new(cs->state, "lbs", lbs = json_object());
+	if (json_object_get(lbs, name))
+		return snprintf(err, errlen, "a load balancer named '%s' exists", name), false;
+	json_object_set_new(lbs, name, json_pack("{s:O, s:I}", "definition", def, "owner", owner));
+	return true;
+}
+
+static bool op_lb_rm(struct cstate *cs, uint32_t from, json_t *m, char *err, size_t errlen, json_t **data)
+{
+	(void)from, (void)data;
+	const char *name = str_arg(m, "name");
+	json_t *lbs = json_object_get(cs->state, "lbs");
+	if (!name || !json_object_get(lbs, name))
+		return snprintf(err, errlen, "no load balancer named '%s'", name ? name : ""), false;
+	json_object_del(lbs, name);
+	return true;
+}
+
 static bool op_token(struct cstate *cs, uint32_t from, json_t *m, char *err, size_t errlen, json_t **data)
 {
 	(void)from, (void)data;
@@ -406,9 +443,9 @@ static const struct {
 	const char *name;
 	op_fn fn;
 } ops[] = {
-    {"node-add", op_node_add}, {"node-rm", op_node_rm}, {"inst-put", op_inst_put},
-    {"inst-rm", op_inst_rm},   {"ha-set", op_ha_set},   {"ha-rm", op_ha_rm},
-    {"recover", op_recover},   {"owner", op_owner},     {"token", op_token},
+    {"node-add", op_node_add}, {"node-rm", op_node_rm}, {"inst-put", op_inst_put}, {"inst-rm", op_inst_rm},
+    {"ha-set", op_ha_set},     {"ha-rm", op_ha_rm},     {"recover", op_recover},   {"owner", op_owner},
+    {"token", op_token},       {"lb-put", op_lb_put},   {"lb-rm", op_lb_rm},
 };
 
 static void on_op(struct cstate *cs, uint32_t from, json_t *m)

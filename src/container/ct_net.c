@@ -70,5 +70,6 @@ bool ct_net_configure_inside(const struct ct_net *n, char *err, size_t errlen)
 		if (!hostif_set_addr("eth0", n->addr, mask, err, errlen)) return false;
 	}
 	if (!hostif_set_up("eth0", err, errlen)) return false;
+	if (n->addr.s_addr) hostif_announce("eth0", n->addr); /* a restart comes with a new MAC */
 	return !n->gw.s_addr || hostif_add_default_route(n->gw, err, errlen);
 }

@@ -11,6 +11,7 @@
 
 #include "daemon/cluster.h"
 #include "daemon/driver.h"
+#include "daemon/lb.h"
 #include "daemon/metrics.h"
 #include "util/fs.h"
 #include "util/log.h"
@@ -1040,6 +1041,8 @@ void api_handle(void *opaque, const char *method, const char *full_path, const c
 		cluster_api(d, method, seg, n, body, r);
 	} else if (n >= 2 && !strcmp(seg[1], "ha")) {
 		ha_api(d, method, seg, n, body, r);
+	} else if (n >= 2 && !strcmp(seg[1], "lbs")) {
+		lb_api(d, method, seg, n, body, r);
 	} else if (n >= 2 && !strcmp(seg[1], "storage-pools")) {
 		api_storage(d, method, seg, n, body, r);
 	} else {

@@ -11,6 +11,7 @@
 #include "daemon/cluster.h"
 #include "daemon/daemon.h"
 #include "daemon/driver.h"
+#include "daemon/lb.h"
 #include "http/http_server.h"
 #include "util/fs.h"
 #include "util/log.h"
@@ -159,6 +160,10 @@ int main(int argc, char **argv)
 	}
 	daemon_monitor_start(d);
 	if (!cluster_load(d, err, sizeof(err))) {
+		log_error("%s", err);
+		return 1;
+	}
+	if (!lb_start(d, err, sizeof(err))) {
 		log_error("%s", err);
 		return 1;
 	}

@@ -448,6 +448,10 @@ static void recover_gone_nodes(struct cluster *c)
 			owns |= json_object_get(inst, "ha") &&
 			        json_integer_value(json_object_get(inst, "owner")) == id;
 		}
+		json_object_foreach(json_object_get(c->cs.state, "lbs"), name, inst)
+		{
+			owns |= json_integer_value(json_object_get(inst, "owner")) == id;
+		}
 		if (!owns) continue;
 		size_t g = gone_index(c, id, true);
 		if (g == SIZE_MAX || now < c->gone[g].left_at + CLUSTER_FENCE_WAIT_NS ||
@@ -467,7 +471,16 @@ static void recover_gone_nodes(struct cluster *c)
 		}
 		log_warn("cluster: node %u has been gone %.1f s: handing its HA instances over", id,
 		         (double)(now - c->gone[g].left_at) / 1e9);
-		json_t *args = json_pack("{s:I, s:o}", "node", (json_int_t)id, "moves", moves);
+		json_t *lb_moves = json_object();
+		json_object_foreach(json_object_get(c->cs.state, "lbs"), name, inst)
+		{
+			if (json_integer_value(json_object_get(inst, "owner")) != id) continue;
+			size_t best = least_loaded(c, count, 0);
+			count[best]++;
+			json_object_set_new(lb_moves, name, json_integer(c->cs.members[best]));
+		}
+		json_t *args = json_pack("{s:I, s:o, s:o}", "node", (json_int_t)id, "moves", moves,
+		                         "lb_moves", lb_moves);
 		json_array_append_new(c->outbox, cstate_op("recover", 0, args));
 		json_decref(args);
 		c->gone[g].proposed_at = now;
@@ -1540,4 +1553,64 @@ static void arrive(struct daemon *d, json_t *body, struct http_response *r)
 	json_decref(ci);
 	if (!in) return api_fail_error(r, &e);
 	api_reply(r, 201, json_pack("{s:s}", "name", name));
+}
+
+/* ---- load balancers (daemon/lb.c) ---- */
+
+json_t *cluster_lbs(struct daemon *d, bool mine)
+{
+	struct cluster *c = d->cluster;
+	json_t *out = json_object();
+	pthread_mutex_lock(&c->lock);
+	bool fenced = !c->link || !c->quorate || !cstate_majority(&c->cs) || !c->cs.synced;
+	const char *name;
+	json_t *lb;
+	json_object_foreach(json_object_get(c->cs.state, "lbs"), name, lb)
+	{
+		uint32_t owner = (uint32_t)json_integer_value(json_object_get(lb, "owner"));
+		if (mine && (fenced || owner != c->cs.self)) continue;
+		json_t *def = json_deep_copy(json_object_get(lb, "definition"));
+		json_t *node = cstate_node(&c->cs, owner);
+		json_object_set_new(def, "location",
+		                    json_string(json_string_value(json_object_get(node, "name")) ?: "?"));
+		json_object_set_new(out, name, def);
+	}
+	pthread_mutex_unlock(&c->lock);
+	return out;
+}
+
+bool cluster_lb_put(struct daemon *d, json_t *def, struct error *e)
+{
+	json_t *args = json_pack("{s:O, s:O, s:I}", "name", json_object_get(def, "name"), "definition", def,
+	                         "owner", (json_int_t)cluster_self(d));
+	bool ok = propose_unlocked(d, "lb-put", args, NULL, e);
+	json_decref(args);
+	return ok;
+}
+
+bool cluster_lb_rm(struct daemon *d, const char *name, struct error *e)
+{
+	json_t *args = json_pack("{s:s}", "name", name);
+	bool ok = propose_unlocked(d, "lb-rm", args, NULL, e);
+	json_decref(args);
+	return ok;
+}
+
+json_t *cluster_instance_definition(struct daemon *d, const char *name)
+{
+	struct cluster *c = d->cluster;
+	pthread_mutex_lock(&c->lock);
+	json_t *def = json_deep_copy(json_object_get(cstate_instance(&c->cs, name), "definition"));
+	pthread_mutex_unlock(&c->lock);
+	return def;
+}
+
+bool cluster_self_addr(struct daemon *d, char *buf, size_t len)
+{
+	struct cluster *c = d->cluster;
+	pthread_mutex_lock(&c->lock);
+	const char *addr = json_string_value(json_object_get(cstate_node(&c->cs, c->cs.self), "addr"));
+	snprintf(buf, len, "%s", addr ? addr : "");
+	pthread_mutex_unlock(&c->lock);
+	return addr != NULL;
 }

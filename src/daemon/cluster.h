@@ -44,6 +44,16 @@ bool cluster_forward(struct daemon *d, const char *name, const char *method, con
 /* The same for a request to node `owner` (name: what it is about, for messages). */
 bool cluster_forward_to(struct daemon *d, uint32_t owner, const char *name, const char *method,
                         const char *path, const char *body, size_t len, struct http_response *r);
+/* Load balancers in the state, name -> definition (+ "location"): all, or those this host runs now
+ * (none while it is fenced). New reference. */
+json_t *cluster_lbs(struct daemon *d, bool mine);
+/* Adds one run by this host / removes one (lock held; released while the group applies it). */
+bool cluster_lb_put(struct daemon *d, json_t *def, struct error *e);
+bool cluster_lb_rm(struct daemon *d, const char *name, struct error *e);
+/* An instance's definition as the state holds it (new reference), NULL if unknown. */
+json_t *cluster_instance_definition(struct daemon *d, const char *name);
+/* This host's cluster address. */
+bool cluster_self_addr(struct daemon *d, char *buf, size_t len);
 /* This host's node id (0 outside a cluster). */
 uint32_t cluster_self(struct daemon *d);
 /* This host's name in the cluster, or NULL. */

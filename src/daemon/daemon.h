@@ -12,6 +12,7 @@
 #include "daemon/db.h"
 #include "daemon/def.h"
 
+#include <jansson.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -59,6 +60,7 @@ struct daemon {
 	uint64_t requests;       /* served, for /metrics */
 	struct op *ops;          /* newest first */
 	struct cluster *cluster; /* NULL: this host is in no cluster (daemon/cluster.c) */
+	json_t *lbs;             /* load balancers of a host in no cluster: name -> definition (lb.c) */
 	uint64_t next_op;
 };
 

@@ -28,6 +28,7 @@ static const char *const migrations[] = {
     "CREATE TABLE pools(name TEXT PRIMARY KEY, path TEXT NOT NULL UNIQUE, created_at INTEGER NOT NULL);",
     "CREATE TABLE journal(id INTEGER PRIMARY KEY AUTOINCREMENT, instance TEXT NOT NULL, kind TEXT NOT NULL,"
     " arg TEXT NOT NULL, started_at INTEGER NOT NULL);",
+    "CREATE TABLE lbs(name TEXT PRIMARY KEY, definition TEXT NOT NULL, created_at INTEGER NOT NULL);",
 };
 
 static bool fail(struct db *db, const char *what, char *err, size_t errlen)
@@ -300,6 +301,30 @@ bool db_pools_list(struct db *db,
 {
 	sqlite3_stmt *st = prepare(db, "SELECT name, path, created_at FROM pools ORDER BY name", "");
 	return each_named_path(db, st, fn, opaque, "cannot read storage pools", err, errlen);
+}
+
+bool db_lb_insert(struct db *db, const char *name, const char *definition, int64_t created_at,
+                  struct error *e)
+{
+	int rc = run(prepare(db, "INSERT INTO lbs VALUES(?,?,?)", "ssi", name, definition, created_at));
+	if (key_taken(db, rc)) return err_set(e, ERR_EXISTS, "a load balancer named '%s' exists", name);
+	e->code = ERR_INTERNAL;
+	return rc == SQLITE_DONE || fail(db, "cannot record the load balancer", e->msg, sizeof(e->msg));
+}
+
+bool db_lb_delete(struct db *db, const char *name, char *err, size_t errlen)
+{
+	if (run(prepare(db, "DELETE FROM lbs WHERE name = ?", "s", name)) != SQLITE_DONE)
+		return fail(db, "cannot remove the load balancer", err, errlen);
+	return true;
+}
+
+bool db_lbs_list(struct db *db,
+                 void (*fn)(void *opaque, const char *name, const char *definition, int64_t created_at),
+                 void *opaque, char *err, size_t errlen)
+{
+	sqlite3_stmt *st = prepare(db, "SELECT name, definition, created_at FROM lbs ORDER BY name", "");
+	return each_named_path(db, st, fn, opaque, "cannot read load balancers", err, errlen);
 }
 
 bool db_journal_begin(struct db *db, const char *instance, const char *kind, const char *arg, int64_t *id,

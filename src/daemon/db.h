@@ -15,7 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define DB_SCHEMA_VERSION 3
+#define DB_SCHEMA_VERSION 4
 
 struct db;
 
@@ -66,6 +66,13 @@ bool db_pools_list(struct db *db,
 
 /* The journal of operations: an entry is written before an operation acts and removed when it ended;
  * entries found at start are operations a daemon's death interrupted. */
+/* Load balancers of a host in no cluster (daemon/lb.c): name and definition (JSON text). */
+bool db_lb_insert(struct db *db, const char *name, const char *definition, int64_t created_at,
+                  struct error *e);
+bool db_lb_delete(struct db *db, const char *name, char *err, size_t errlen);
+bool db_lbs_list(struct db *db,
+                 void (*fn)(void *opaque, const char *name, const char *definition, int64_t created_at),
+                 void *opaque, char *err, size_t errlen);
 bool db_journal_begin(struct db *db, const char *instance, const char *kind, const char *arg, int64_t *id,
                       char *err, size_t errlen);
 bool db_journal_end(struct db *db, int64_t id, char *err, size_t errlen);

@@ -3,7 +3,10 @@
  */
 #include "hostif.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <linux/if_packet.h>
+#include <net/ethernet.h>
 #include <linux/sockios.h>
 #include <net/if.h>
 #include <net/route.h>
@@ -139,4 +142,30 @@ bool hostif_bridge_add_port(const char *bridge, const char *port, char *err, siz
 		         perm_hint(errno));
 	close(fd);
 	return ok;
+}
+
+void hostif_announce(const char *ifname, struct in_addr a)
+{
+	int fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, htons(ETH_P_ARP));
+	struct ifreq ifr = {0};
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
+	if (fd < 0 || ioctl(fd, SIOCGIFHWADDR, &ifr) || ioctl(fd, SIOCGIFINDEX, &ifr)) {
+		if (fd >= 0) close(fd);
+		return;
+	}
+	uint8_t frame[42] = {0};
+	memset(frame, 0xff, 6);
+	memcpy(frame + 6, ifr.ifr_hwaddr.sa_data, 6);
+	frame[12] = 0x08, frame[13] = 0x06; /* ARP */
+	frame[14] = 0, frame[15] = 1, frame[16] = 8, frame[17] = 0, frame[18] = 6,
+	frame[19] = 4;                /* Ethernet, IPv4 */
+	frame[20] = 0, frame[21] = 2; /* reply */
+	memcpy(frame + 22, ifr.ifr_hwaddr.sa_data, 6);
+	memcpy(frame + 28, &a, 4);
+	memset(frame + 32, 0xff, 6);
+	memcpy(frame + 38, &a, 4);
+	struct sockaddr_ll to = {.sll_family = AF_PACKET, .sll_ifindex = ifr.ifr_ifindex, .sll_halen = 6};
+	memset(to.sll_addr, 0xff, 6);
+	for (int i = 0; i < 2; i++) sendto(fd, frame, sizeof(frame), 0, (struct sockaddr *)&to, sizeof(to));
+	close(fd);
 }
