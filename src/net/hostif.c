@@ -149,18 +149,22 @@ void hostif_announce(const char *ifname, struct in_addr a)
 	int fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, htons(ETH_P_ARP));
 	struct ifreq ifr = {0};
 	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
-	if (fd < 0 || ioctl(fd, SIOCGIFHWADDR, &ifr) || ioctl(fd, SIOCGIFINDEX, &ifr)) {
+	uint8_t mac[6];
+	/* One ioctl at a time: the index and the hardware address share the request's union. */
+	bool ok = fd >= 0 && ioctl(fd, SIOCGIFHWADDR, &ifr) == 0;
+	if (ok) memcpy(mac, ifr.ifr_hwaddr.sa_data, 6);
+	if (!ok || ioctl(fd, SIOCGIFINDEX, &ifr)) {
 		if (fd >= 0) close(fd);
 		return;
 	}
 	uint8_t frame[42] = {0};
 	memset(frame, 0xff, 6);
-	memcpy(frame + 6, ifr.ifr_hwaddr.sa_data, 6);
+	memcpy(frame + 6, mac, 6);
 	frame[12] = 0x08, frame[13] = 0x06; /* ARP */
 	frame[14] = 0, frame[15] = 1, frame[16] = 8, frame[17] = 0, frame[18] = 6,
 	frame[19] = 4;                /* Ethernet, IPv4 */
 	frame[20] = 0, frame[21] = 2; /* reply */
-	memcpy(frame + 22, ifr.ifr_hwaddr.sa_data, 6);
+	memcpy(frame + 22, mac, 6);
 	memcpy(frame + 28, &a, 4);
 	memset(frame + 32, 0xff, 6);
 	memcpy(frame + 38, &a, 4);

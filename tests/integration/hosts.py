@@ -28,6 +28,8 @@ class Net:
         self.subnet = subnet
         sh("ip", "link", "add", self.bridge, "type", "bridge")
         sh("ip", "link", "set", self.bridge, "up")
+        # The root namespace is a client on the LAN too (.254).
+        sh("ip", "addr", "add", f"10.{subnet}.0.254/24", "dev", self.bridge)
 
     def close(self):
         sh("ip", "link", "del", self.bridge, check=False)

@@ -366,7 +366,52 @@ class ClusterTest(unittest.TestCase):
             self.cli(other, "rm", "--force", name)
         self.assert_no_interleaving()
 
-    def test_6_no_quorum(self):
+    def test_6_lb_moves(self):
+        """A load balancer created on one host, its listen address a free one on the LAN; backends are web
+        servers on the two other hosts. Its host killed, a survivor takes the address over (ARP announced)
+        and the balancer answers again from there."""
+        import urllib.request
+
+        def get(url):
+            try:
+                with urllib.request.urlopen(url, timeout=1) as r:
+                    return r.read().decode().strip()
+            except OSError:
+                return None
+        runner, *servers = self.hosts
+        for h in servers:
+            www = os.path.join(h.dir, "www")
+            os.makedirs(www, exist_ok=True)
+            with open(os.path.join(www, "index.html"), "w") as f:
+                f.write(h.name + "\n")
+            # In the host's namespace, outside its cloisond: it survives nothing of the host's failure tests.
+            h.httpd = subprocess.Popen(["ip", "netns", "exec", h.ns, "busybox", "httpd", "-f", "-p", f"{h.addr}:8081",
+                                        "-h", www])
+        self.addCleanup(lambda: [h.httpd.kill() for h in servers])
+        vip = f"10.{self.net.subnet}.0.100"
+        self.cli(runner, "lb", "create", "front", "--listen", f"{vip}:8080", "--backend",
+                 f"{servers[0].addr}:8081", "--backend", f"{servers[1].addr}:8081", "--check", "http:/index.html",
+                 "--interval", "300")
+        url = f"http://{vip}:8080/"
+        self.assertTrue(wait_for(lambda: get(url), 15), runner.log())
+        self.assertEqual(sorted({get(url) for _ in range(12)}), ["h2", "h3"])
+        t0 = time.monotonic()
+        runner.kill()
+        moved = wait_for(lambda: [lb for lb in servers[0].api("GET", "/v1/lbs")[1]
+                                  if lb["location"] != runner.name], 30, 0.1)
+        t_moved = time.monotonic() - t0
+        self.assertTrue(moved)
+        back = wait_for(lambda: get(url), 60, 0.2)
+        print(f"\n  the balancer moved after {t_moved:.1f} s, answered again after {time.monotonic() - t0:.1f} s",
+              end="")
+        self.assertIn(back, ("h2", "h3"))
+        lbs = servers[0].api("GET", "/v1/lbs")[1]
+        self.assertIn(lbs[0]["location"], ("h2", "h3"))
+        runner.start()
+        self.assertEqual(wait_for(lambda: self.online(runner), 30), ["h1", "h2", "h3"], runner.log())
+        self.assertIn(get(url), ("h2", "h3"))
+
+    def test_7_no_quorum(self):
         where = self.host_named(self.ha_where(self.hosts[0])[0])
         others = [h for h in self.hosts if h is not where]
         self.assertTrue(wait_for(lambda: self.writing_on(where), 60, 0.2))
