@@ -38,16 +38,21 @@ static int cluster_usage(FILE *out, int rc)
 
 static int ha_usage(FILE *out, int rc)
 {
-	fprintf(out, "Usage: cloison ha add NAME [--group G] [--max-restarts N]\n"
-	             "       cloison ha rm NAME\n"
-	             "       cloison ha status [--format json]\n"
-	             "\n"
-	             "add     makes a stopped VM instance of this host highly available and starts it: it\n"
-	             "        runs under this host's lease, is restarted up to N times (default 3) when\n"
-	             "        it crashes, and restarts on a surviving host when this one fails. Its disks\n"
-	             "        must be on storage every host reaches at the same path.\n"
-	             "rm      stops guarding it (it keeps running where it is)\n"
-	             "status  every HA instance: where it runs, its state, failovers\n");
+	fprintf(
+	    out,
+	    "Usage: cloison ha add NAME [--group G] [--max-restarts N] [--replicate-every 5s --to HOST,...]\n"
+	    "       cloison ha rm NAME\n"
+	    "       cloison ha status [--format json]\n"
+	    "\n"
+	    "add     makes a stopped VM instance of this host highly available and starts it: it\n"
+	    "        runs under this host's lease, is restarted up to N times (default 3) when\n"
+	    "        it crashes, and restarts on a surviving host when this one fails. Its disks\n"
+	    "        must be on storage every host reaches at the same path, or replicated:\n"
+	    "        --replicate-every sends the blocks written since the last time to the HOSTs\n"
+	    "        (crash-consistent, over the cluster's TLS channel); if this host fails it\n"
+	    "        restarts on one of them from its replica, losing at most about one interval.\n"
+	    "rm      stops guarding it (it keeps running where it is)\n"
+	    "status  every HA instance: where it runs, its state, failovers\n");
 	return rc;
 }
 
@@ -173,6 +178,30 @@ int cmd_ha(int argc, char **argv)
 			if (i + 1 >= argc) return ha_usage(stderr, 2);
 			if (!strcmp(argv[i], "--group")) {
 				json_object_set_new(body, "group", json_string(argv[i + 1]));
+			} else if (!strcmp(argv[i], "--replicate-every")) {
+				double secs = strtod(argv[i + 1], &end);
+				if (!strcmp(end, "ms"))
+					secs /= 1000;
+				else if (!strcmp(end, "m"))
+					secs *= 60;
+				else if (*end && strcmp(end, "s"))
+					secs = -1;
+				if (!(secs >= 1 && secs <= 3600)) {
+					fprintf(stderr,
+					        "cloison: --replicate-every: 1s to 1h (5s, 500ms, 2m)\n");
+					json_decref(body);
+					return 2;
+				}
+				json_object_set_new(body, "replicate_every_ms",
+				                    json_integer((json_int_t)(secs * 1000)));
+			} else if (!strcmp(argv[i], "--to")) {
+				json_t *to = json_array();
+				char *list = strdup(argv[i + 1]);
+				for (char *save = NULL, *t = strtok_r(list, ",", &save); t;
+				     t = strtok_r(NULL, ",", &save))
+					json_array_append_new(to, json_string(t));
+				free(list);
+				json_object_set_new(body, "to", to);
 			} else if (!strcmp(argv[i], "--max-restarts")) {
 				long n = strtol(argv[i + 1], &end, 10);
 				if (*end || n < 0 || n > 1000) {
@@ -197,18 +226,32 @@ int cmd_ha(int argc, char **argv)
 		st = dc_call("GET", "/v1/ha", NULL, &ans);
 		if (st == 200 && js) dc_print_json(ans);
 		if (st == 200 && !js) {
-			printf("%-20s %-16s %-10s %-10s %s\n", "NAME", "LOCATION", "STATE", "FAILOVERS",
-			       "GROUP");
+			printf("%-20s %-16s %-10s %-10s %-8s %s\n", "NAME", "LOCATION", "STATE", "FAILOVERS",
+			       "GROUP", "REPLICAS (lag)");
 			size_t i;
 			json_t *h;
 			json_array_foreach(ans, i, h)
 			{
-				printf("%-20s %-16s %-10s %-10lld %s\n",
+				const char *group = json_string_value(json_object_get(h, "group"));
+				printf("%-20s %-16s %-10s %-10lld %-8s",
 				       json_string_value(json_object_get(h, "name")),
 				       json_string_value(json_object_get(h, "location")),
 				       json_string_value(json_object_get(h, "state")),
 				       (long long)json_integer_value(json_object_get(h, "failovers")),
-				       json_string_value(json_object_get(h, "group")));
+				       group && *group ? group : "-");
+				const char *host;
+				json_t *rep;
+				json_object_foreach(json_object_get(h, "replicas"), host, rep)
+				{
+					if (json_object_get(rep, "lag_s"))
+						printf(" %s (%.1f s)", host,
+						       json_real_value(json_object_get(rep, "lag_s")));
+					else
+						printf(" %s (%s)", host,
+						       json_string_value(json_object_get(rep, "error"))
+						           ?: "none yet");
+				}
+				printf("\n");
 			}
 		}
 	} else {

@@ -103,15 +103,24 @@ bool corosync_authkey_create(const char *dir, char *err, size_t errlen)
 
 static const char b64chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-char *corosync_authkey_export(const char *dir, char *err, size_t errlen)
+bool corosync_authkey_load(const char *dir, uint8_t *buf, size_t cap, size_t *len, char *err, size_t errlen)
 {
 	char path[4200];
 	snprintf(path, sizeof(path), "%s/authkey", dir);
-	uint8_t key[4096];
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t n = fd >= 0 ? read(fd, key, sizeof(key)) : -1;
+	ssize_t n = fd >= 0 ? read(fd, buf, cap) : -1;
 	if (fd >= 0) close(fd);
-	if (n <= 0) return snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno)), NULL;
+	if (n <= 0) return snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno)), false;
+	*len = (size_t)n;
+	return true;
+}
+
+char *corosync_authkey_export(const char *dir, char *err, size_t errlen)
+{
+	uint8_t key[4096];
+	size_t len;
+	if (!corosync_authkey_load(dir, key, sizeof(key), &len, err, errlen)) return NULL;
+	ssize_t n = (ssize_t)len;
 	char *out = malloc((size_t)n / 3 * 4 + 8);
 	if (!out) return snprintf(err, errlen, "out of memory"), NULL;
 	size_t o = 0;

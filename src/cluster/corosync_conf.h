@@ -10,11 +10,14 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* DIR/corosync.conf for the nodes in `state` (written atomically). */
 bool corosync_conf_write(const char *dir, const json_t *state, char *err, size_t errlen);
 /* A new random key in DIR/authkey (0400); keeps an existing one. */
 bool corosync_authkey_create(const char *dir, char *err, size_t errlen);
+/* The key's bytes (at most cap); false with err set. */
+bool corosync_authkey_load(const char *dir, uint8_t *buf, size_t cap, size_t *len, char *err, size_t errlen);
 /* The key as read from DIR/authkey, base64 (malloc'd); NULL with err set. And back. */
 char *corosync_authkey_export(const char *dir, char *err, size_t errlen);
 bool corosync_authkey_import(const char *dir, const char *b64, char *err, size_t errlen);

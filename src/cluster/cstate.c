@@ -328,10 +328,29 @@ static bool op_ha_set(struct cstate *cs, uint32_t from, json_t *m, char *err, si
 		return snprintf(err, errlen, "no instance named '%s' in the cluster", name ? name : ""),
 		       false;
 	if (max < 0 || max > 1000) return snprintf(err, errlen, "max_restarts: 0 to 1000"), false;
+	json_int_t every = json_integer_value(json_object_get(m, "replicate_every_ms"));
+	json_t *replicas = json_object_get(m, "replicas");
+	if (every && (every < 1000 || every > 3600000))
+		return snprintf(err, errlen, "replicate every 1 s to 1 h"), false;
+	size_t i;
+	json_t *r;
+	if (replicas && (!json_is_array(replicas) || json_array_size(replicas) > CLUSTER_MAX_NODES))
+		return snprintf(err, errlen, "replicas: a list of nodes"), false;
+	json_array_foreach(replicas, i, r)
+	{
+		if (!json_is_integer(r) || !cstate_node(cs, (uint32_t)json_integer_value(r)))
+			return snprintf(err, errlen, "replicas: no node %lld",
+			                (long long)json_integer_value(r)),
+			       false;
+	}
+	if (every && !json_array_size(replicas))
+		return snprintf(err, errlen, "replication needs target nodes"), false;
 	json_object_set_new(
 	    inst, "ha",
-	    json_pack("{s:s, s:I, s:i}", "group", group ? group : "", "max_restarts", max, "failovers",
-	              json_integer_value(json_object_get(json_object_get(inst, "ha"), "failovers"))));
+	    json_pack(
+	        "{s:s, s:I, s:I, s:I, s:o}", "group", group ? group : "", "max_restarts", max, "failovers",
+	        json_integer_value(json_object_get(json_object_get(inst, "ha"), "failovers")),
+	        "replicate_every_ms", every, "replicas", replicas ? json_deep_copy(replicas) : json_array()));
 	return true;
 }
 

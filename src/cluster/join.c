@@ -6,6 +6,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <gnutls/gnutls.h>
 #include <netdb.h>
 #include <stdint.h>
@@ -20,19 +21,20 @@
 #define PRIORITY "NORMAL:-VERS-ALL:+VERS-TLS1.3:-KX-ALL:+ECDHE-PSK"
 #define TIMEOUT_MS 10000
 
-static const char *token_of(gnutls_session_t s)
-{
-	return gnutls_session_get_ptr(s);
-}
+struct join_io {
+	gnutls_session_t s;
+};
 
 static int server_key(gnutls_session_t s, const char *user, gnutls_datum_t *key)
 {
-	(void)user;
-	const char *token = token_of(s);
-	size_t len = strlen(token);
+	const struct join_keys *k = gnutls_session_get_ptr(s);
+	bool member = !strcmp(user, "replica");
+	const uint8_t *src = member ? k->cluster_key : k->token;
+	size_t len = member ? k->cluster_key_len : k->token_len;
+	if (!src || !len || (!member && strcmp(user, "cloison"))) return -1;
 	key->data = gnutls_malloc(len);
 	if (!key->data) return -1;
-	memcpy(key->data, token, len);
+	memcpy(key->data, src, len);
 	key->size = (unsigned)len;
 	return 0;
 }
@@ -104,7 +106,19 @@ static bool handshake(gnutls_session_t s, int fd, char *err, size_t errlen)
 	return true;
 }
 
-bool join_serve(int fd, const char *token, join_handler handle, void *ctx, char *err, size_t errlen)
+bool join_read_payload(struct join_io *io, int fd, uint64_t len)
+{
+	uint8_t buf[65536];
+	while (len) {
+		size_t n = len < sizeof(buf) ? (size_t)len : sizeof(buf);
+		if (!io_all(io->s, buf, n, false) || write(fd, buf, n) != (ssize_t)n) return false;
+		len -= n;
+	}
+	return true;
+}
+
+bool join_serve(int fd, const struct join_keys *keys, join_handler handle, void *ctx, char *err,
+                size_t errlen)
 {
 	gnutls_psk_server_credentials_t cred = NULL;
 	gnutls_session_t s = NULL;
@@ -114,17 +128,19 @@ bool join_serve(int fd, const char *token, join_handler handle, void *ctx, char 
 		goto out;
 	}
 	gnutls_psk_set_server_credentials_function(cred, server_key);
-	gnutls_session_set_ptr(s, (void *)token);
+	gnutls_session_set_ptr(s, (void *)keys);
 	if (gnutls_priority_set_direct(s, PRIORITY, NULL) < 0 ||
 	    gnutls_credentials_set(s, GNUTLS_CRD_PSK, cred) < 0) {
 		snprintf(err, errlen, "GnuTLS: cannot set the session's parameters");
 		goto out;
 	}
 	if (!handshake(s, fd, err, errlen)) goto out;
+	const char *user = gnutls_psk_server_get_username(s);
 	json_t *req = recv_json(s, err, errlen);
 	if (!req) goto out;
 	char herr[512] = "";
-	json_t *answer = handle(ctx, req, herr, sizeof(herr));
+	struct join_io io = {s};
+	json_t *answer = handle(ctx, user && !strcmp(user, "replica"), req, &io, herr, sizeof(herr));
 	json_decref(req);
 	if (!answer) answer = json_pack("{s:s}", "error", herr[0] ? herr : "refused");
 	ok = answer && send_json(s, answer);
@@ -165,23 +181,37 @@ static int connect_to(const char *addr, char *err, size_t errlen)
 	return fd;
 }
 
-json_t *join_ask(const char *addr, const char *token, json_t *request, char *err, size_t errlen)
+static bool send_file(gnutls_session_t s, const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) return false;
+	uint8_t buf[65536];
+	ssize_t n;
+	bool ok = true;
+	while (ok && (n = read(fd, buf, sizeof(buf))) > 0) ok = io_all(s, buf, (size_t)n, true);
+	close(fd);
+	return ok && n == 0;
+}
+
+json_t *join_ask(const char *addr, bool member, const uint8_t *key, size_t key_len, json_t *request,
+                 const char *payload_path, char *err, size_t errlen)
 {
 	int fd = connect_to(addr, err, errlen);
 	if (fd < 0) return NULL;
 	gnutls_psk_client_credentials_t cred = NULL;
 	gnutls_session_t s = NULL;
 	json_t *answer = NULL;
-	gnutls_datum_t key = {.data = (unsigned char *)token, .size = (unsigned)strlen(token)};
+	gnutls_datum_t k = {.data = (unsigned char *)key, .size = (unsigned)key_len};
 	if (gnutls_psk_allocate_client_credentials(&cred) < 0 || gnutls_init(&s, GNUTLS_CLIENT) < 0 ||
-	    gnutls_psk_set_client_credentials(cred, "cloison", &key, GNUTLS_PSK_KEY_RAW) < 0 ||
+	    gnutls_psk_set_client_credentials(cred, member ? "replica" : "cloison", &k, GNUTLS_PSK_KEY_RAW) <
+	        0 ||
 	    gnutls_priority_set_direct(s, PRIORITY, NULL) < 0 ||
 	    gnutls_credentials_set(s, GNUTLS_CRD_PSK, cred) < 0) {
 		snprintf(err, errlen, "GnuTLS: cannot set up a session");
 		goto out;
 	}
 	if (!handshake(s, fd, err, errlen)) goto out;
-	if (!send_json(s, request)) {
+	if (!send_json(s, request) || (payload_path && !send_file(s, payload_path))) {
 		snprintf(err, errlen, "cannot send the request to %s", addr);
 		goto out;
 	}

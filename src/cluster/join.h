@@ -11,19 +11,36 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #define JOIN_PORT "5406"
 #define JOIN_MAX_MESSAGE (1 << 20)
 
-/* The member's side, on an accepted connection: handshake (token as key), read the request, answer
- * with what handle returns (a new reference; NULL: {"error": err}). Closes nothing. False with err
- * set when the peer did not complete the exchange (wrong token, garbage, timeout). */
-typedef json_t *(*join_handler)(void *ctx, json_t *request, char *err, size_t errlen);
-bool join_serve(int fd, const char *token, join_handler handle, void *ctx, char *err, size_t errlen);
+/* The keys a member accepts: the join token (user "cloison": a new host joining) and the cluster key
+ * (user "replica": a member pushing a replica). */
+struct join_keys {
+	const uint8_t *token, *cluster_key;
+	size_t token_len, cluster_key_len;
+};
 
-/* The new host's side: connects to addr (port JOIN_PORT unless given as ADDR:PORT), sends request,
- * returns the answer (new reference) or NULL with err set. */
-json_t *join_ask(const char *addr, const char *token, json_t *request, char *err, size_t errlen);
+/* What a handler reads a request's payload with (bytes that follow the JSON request). */
+struct join_io;
+/* Copies `len` payload bytes to fd; false when the peer sent fewer. */
+bool join_read_payload(struct join_io *io, int fd, uint64_t len);
+
+/* The member's side, on an accepted connection: handshake, read the request, answer with what handle
+ * returns (a new reference; NULL: {"error": err}). `member` says the peer used the cluster key. Closes
+ * nothing. False with err set when the peer did not complete the exchange (wrong key, garbage, timeout). */
+typedef json_t *(*join_handler)(void *ctx, bool member, json_t *request, struct join_io *io, char *err,
+                                size_t errlen);
+bool join_serve(int fd, const struct join_keys *keys, join_handler handle, void *ctx, char *err,
+                size_t errlen);
+
+/* The other side: connects to addr (port JOIN_PORT unless given as ADDR:PORT), sends request (and the
+ * content of payload_path after it, when not NULL) with the join token (member false) or the cluster key
+ * (member true), returns the answer (new reference) or NULL with err set. */
+json_t *join_ask(const char *addr, bool member, const uint8_t *key, size_t key_len, json_t *request,
+                 const char *payload_path, char *err, size_t errlen);
 
 /* A new random join token (43 characters, 256 bits) into buf (at least 48 bytes). */
 bool join_token_new(char *buf, size_t len);

@@ -12,6 +12,7 @@
 #include "daemon/daemon.h"
 #include "daemon/driver.h"
 #include "daemon/lb.h"
+#include "daemon/replica.h"
 #include "http/http_server.h"
 #include "util/fs.h"
 #include "util/log.h"
@@ -160,6 +161,10 @@ int main(int argc, char **argv)
 	}
 	daemon_monitor_start(d);
 	if (!cluster_load(d, err, sizeof(err))) {
+		log_error("%s", err);
+		return 1;
+	}
+	if (!replica_start(d, err, sizeof(err))) {
 		log_error("%s", err);
 		return 1;
 	}

@@ -18,6 +18,7 @@
 #include "daemon/api.h"
 #include "daemon/api_internal.h"
 #include "daemon/driver.h"
+#include "daemon/replica.h"
 #include "daemon/spawn.h"
 #include "util/clock.h"
 #include "util/fs.h"
@@ -90,6 +91,8 @@ struct cluster {
 	uint64_t next_fwd;
 	int listen_fd;
 	char self_name[64];
+	uint8_t key[4096]; /* the cluster's key: replicas are pushed with it */
+	size_t key_len;
 	pthread_t thread, join_thread;
 };
 
@@ -427,6 +430,22 @@ static size_t least_loaded(struct cluster *c, const long count[CLUSTER_MAX_NODES
 	return best;
 }
 
+/* The same among the members named in `allowed` (node ids; an empty list allows all): an instance whose
+ * disks are replicated restarts only where a replica is. */
+static size_t least_loaded_of(struct cluster *c, const long count[CLUSTER_MAX_NODES], json_t *allowed)
+{
+	if (!json_array_size(allowed)) return least_loaded(c, count, 0);
+	size_t best = SIZE_MAX;
+	for (size_t m = 0; m < c->cs.nmembers; m++) {
+		bool ok = false;
+		size_t i;
+		json_t *a;
+		json_array_foreach(allowed, i, a) ok |= (uint32_t)json_integer_value(a) == c->cs.members[m];
+		if (ok && (best == SIZE_MAX || count[m] < count[best])) best = m;
+	}
+	return best;
+}
+
 /* The leader hands the HA instances of nodes gone past the fencing wait to the least loaded members. */
 static void recover_gone_nodes(struct cluster *c)
 {
@@ -465,7 +484,14 @@ static void recover_gone_nodes(struct cluster *c)
 			if (!json_object_get(inst, "ha") ||
 			    json_integer_value(json_object_get(inst, "owner")) != id)
 				continue;
-			size_t best = least_loaded(c, count, 0);
+			size_t best = least_loaded_of(
+			    c, count, json_object_get(json_object_get(inst, "ha"), "replicas"));
+			if (best == SIZE_MAX) {
+				log_error("cluster: %s: none of its replica hosts is in the group: it cannot "
+				          "restart",
+				          name);
+				continue;
+			}
 			count[best]++;
 			json_object_set_new(moves, name, json_integer(c->cs.members[best]));
 		}
@@ -584,11 +610,40 @@ static void reconcile(struct cluster *c)
 		if (!in) { /* taken over: made here from the cluster's definition */
 			struct inst_def def;
 			struct error e;
+			bool replicated =
+			    json_array_size(json_object_get(json_object_get(ci, "ha"), "replicas")) > 0;
+			if (replicated && !replica_present(d, name)) {
+				log_error(
+				    "cluster: cannot take over %s: this host holds no replica of its disks",
+				    name);
+				continue;
+			}
 			if (!inst_def_from_json(json_object_get(ci, "definition"), &def, e.msg,
-			                        sizeof(e.msg)) ||
-			    !(in = daemon_create_instance(d, &def, &e))) {
+			                        sizeof(e.msg))) {
 				log_error("cluster: cannot take over %s: %s", name, e.msg);
 				continue;
+			}
+			if (replicated) /* its disks are this host's replicas now */
+				for (unsigned k = 0; k < def.vm.cfg.ndisks; k++) {
+					char dir[PATH_MAX];
+					replica_dir(d, name, dir, sizeof(dir));
+					snprintf(def.vm.cfg.disks[k].path, sizeof(def.vm.cfg.disks[k].path),
+					         "%.3000s/disk%u.raw", dir, k);
+					snprintf(def.vm.cfg.disks[k].format,
+					         sizeof(def.vm.cfg.disks[k].format), "raw");
+				}
+			if (!(in = daemon_create_instance(d, &def, &e))) {
+				log_error("cluster: cannot take over %s: %s", name, e.msg);
+				continue;
+			}
+			if (replicated) { /* the state learns where its disks are now */
+				json_t *args = json_pack(
+				    "{s:s, s:O, s:I, s:o}", "name", name, "type", json_object_get(ci, "type"),
+				    "owner", (json_int_t)self, "definition", inst_def_to_json(&in->def));
+				pthread_mutex_lock(&c->lock);
+				json_array_append_new(c->outbox, cstate_op("inst-put", 0, args));
+				pthread_mutex_unlock(&c->lock);
+				json_decref(args);
 			}
 			set_ha(d, in, true);
 			log_info("cluster: took over %s", name);
@@ -630,9 +685,9 @@ static void *cluster_thread(void *arg)
 		uint64_t now = monotonic_ns();
 		if (c->link && now - c->last_hb_ns >= CLUSTER_HEARTBEAT_NS) {
 			c->last_hb_ns = now;
-			json_t *hb =
-			    json_pack("{s:s, s:I, s:I, s:O}", "t", "hb", "sent", (json_int_t)now, "mem",
-			              (json_int_t)mem_available(), "instances", c->local_states);
+			json_t *hb = json_pack("{s:s, s:I, s:I, s:O, s:o}", "t", "hb", "sent",
+			                       (json_int_t)now, "mem", (json_int_t)mem_available(),
+			                       "instances", c->local_states, "replication", replica_status());
 			if (hb) json_array_append_new(c->outbox, hb);
 		}
 		if (c->conf_dirty && c->cs.synced) {
@@ -751,9 +806,8 @@ static bool propose_unlocked(struct daemon *d, const char *op, json_t *args, jso
 
 /* ---- joins ---- */
 
-static json_t *answer_join(void *ctx, json_t *req, char *err, size_t errlen)
+static json_t *answer_join(struct cluster *c, json_t *req, char *err, size_t errlen)
 {
-	struct cluster *c = ctx;
 	const char *name = json_string_value(json_object_get(req, "name"));
 	const char *addr = json_string_value(json_object_get(req, "addr"));
 	if (!name || !addr)
@@ -779,6 +833,16 @@ static json_t *answer_join(void *ctx, json_t *req, char *err, size_t errlen)
 	return answer;
 }
 
+/* A connection on the join port: a new host (join token) or a member pushing a replica (cluster key). */
+static json_t *answer_peer(void *ctx, bool member, json_t *req, struct join_io *io, char *err, size_t errlen)
+{
+	struct cluster *c = ctx;
+	if (!member) return answer_join(c, req, err, errlen);
+	const char *kind = json_string_value(json_object_get(req, "kind"));
+	if (kind && !strcmp(kind, "replica")) return replica_receive(c->d, req, io, err, errlen);
+	return snprintf(err, errlen, "unknown request"), NULL;
+}
+
 static void *join_thread(void *arg)
 {
 	struct cluster *c = arg;
@@ -794,10 +858,13 @@ static void *join_thread(void *arg)
 		snprintf(token, sizeof(token), "%s",
 		         json_string_value(json_object_get(c->cs.state, "token")) ?: "");
 		pthread_mutex_unlock(&c->lock);
+		struct join_keys keys = {.token = (const uint8_t *)token,
+		                         .token_len = strlen(token) >= 32 ? strlen(token) : 0,
+		                         .cluster_key = c->key,
+		                         .cluster_key_len = c->key_len};
 		char err[512];
-		if (strlen(token) < 32 || !join_serve(fd, token, answer_join, c, err, sizeof(err)))
-			log_warn("cluster: a join attempt failed: %s",
-			         strlen(token) < 32 ? "no join token" : err);
+		if (!join_serve(fd, &keys, answer_peer, c, err, sizeof(err)))
+			log_warn("cluster: a peer's request failed: %s", err);
 		close(fd);
 	}
 	return NULL;
@@ -860,6 +927,9 @@ static struct cluster *cluster_start(struct daemon *d, struct cluster_store *sto
 		return NULL;
 	}
 	lease_set(&c->lease, 0); /* nothing runs on an old lease */
+	char kerr[256];
+	if (!corosync_authkey_load(c->dir, c->key, sizeof(c->key), &c->key_len, kerr, sizeof(kerr)))
+		log_warn("cluster: %s: replicas cannot be pushed", kerr);
 	write_conf(c, false);
 	d->cluster = c;
 	pthread_create(&c->thread, NULL, cluster_thread, c);
@@ -1021,7 +1091,8 @@ static void join_cluster(struct daemon *d, json_t *body, struct http_response *r
 	joining = true;
 	json_t *req = json_pack("{s:s, s:s}", "name", node, "addr", addr);
 	pthread_mutex_unlock(&d->lock);
-	json_t *answer = join_ask(peer, token, req, err, sizeof(err));
+	json_t *answer =
+	    join_ask(peer, false, (const uint8_t *)token, strlen(token), req, NULL, err, sizeof(err));
 	pthread_mutex_lock(&d->lock);
 	joining = false;
 	json_decref(req);
@@ -1186,6 +1257,29 @@ static json_t *ha_list(struct daemon *d)
 		           state && cstate_is_member(&c->cs, owner) ? state : "unknown", "group",
 		           json_object_get(ha, "group"), "max_restarts", json_object_get(ha, "max_restarts"),
 		           "failovers", json_object_get(ha, "failovers")));
+		if (json_integer_value(json_object_get(ha, "replicate_every_ms")) > 0) {
+			/* Replication as its owner last told: per target host, the delta it holds and its
+			 * age. */
+			json_t *rep = json_object(),
+			       *from = json_object_get(
+			           json_object_get(json_object_get(c->peers, key), "replication"), name);
+			size_t i;
+			json_t *t;
+			json_array_foreach(json_object_get(ha, "replicas"), i, t)
+			{
+				char id[16];
+				snprintf(id, sizeof(id), "%lld", (long long)json_integer_value(t));
+				json_t *st = json_object_get(from, id);
+				const char *tn = json_string_value(json_object_get(
+				    cstate_node(&c->cs, (uint32_t)json_integer_value(t)), "name"));
+				json_object_set_new(rep, tn ? tn : id,
+				                    st ? json_deep_copy(st) : json_object());
+			}
+			json_t *last = json_array_get(a, json_array_size(a) - 1);
+			json_object_set_new(last, "replicate_every_ms",
+			                    json_deep_copy(json_object_get(ha, "replicate_every_ms")));
+			json_object_set_new(last, "replicas", rep);
+		}
 	}
 	pthread_mutex_unlock(&c->lock);
 	return a;
@@ -1210,13 +1304,38 @@ static void ha_add(struct daemon *d, json_t *body, struct http_response *r)
 		    r, ERR_BUSY,
 		    "'%s' is %s: stop it first (an HA guest runs under this host's lease from its start)",
 		    name, inst_state_name(in->state));
+	/* Replication: "to" names hosts; the state keeps their ids. */
+	json_t *replica_ids = json_array();
 	pthread_mutex_lock(&d->cluster->lock);
 	bool known = cstate_instance(&d->cluster->cs, name) != NULL;
+	size_t i, k;
+	json_t *to, *node;
+	const char *bad = NULL;
+	json_array_foreach(json_object_get(body, "to"), i, to)
+	{
+		json_int_t id = 0;
+		json_array_foreach(json_object_get(d->cluster->cs.state, "nodes"), k, node)
+		{
+			if (json_is_string(to) &&
+			    !strcmp(json_string_value(json_object_get(node, "name")) ?: "",
+			            json_string_value(to)))
+				id = json_integer_value(json_object_get(node, "id"));
+		}
+		if (!id || id == (json_int_t)d->cluster->cs.self)
+			bad = json_is_string(to) ? json_string_value(to) : "?";
+		json_array_append_new(replica_ids, json_integer(id));
+	}
 	pthread_mutex_unlock(&d->cluster->lock);
+	if (bad) {
+		json_decref(replica_ids);
+		return api_fail(r, ERR_INVALID, "replicate to '%s': not another node of the cluster", bad);
+	}
 	inst_get(in);
 	bool ok = known || cluster_register_instance(d, in, &e);
-	json_t *args = json_pack("{s:s, s:s, s:I}", "name", name, "group", group ? group : "", "max_restarts",
-	                         maxj ? json_integer_value(maxj) : (json_int_t)3);
+	json_t *args = json_pack(
+	    "{s:s, s:s, s:I, s:I, s:o}", "name", name, "group", group ? group : "", "max_restarts",
+	    maxj ? json_integer_value(maxj) : (json_int_t)3, "replicate_every_ms",
+	    json_integer_value(json_object_get(body, "replicate_every_ms")), "replicas", replica_ids);
 	ok = ok && propose_unlocked(d, "ha-set", args, NULL, &e);
 	json_decref(args);
 	bool removed = in->removed;
@@ -1613,4 +1732,63 @@ bool cluster_self_addr(struct daemon *d, char *buf, size_t len)
 	snprintf(buf, len, "%s", addr ? addr : "");
 	pthread_mutex_unlock(&c->lock);
 	return addr != NULL;
+}
+
+/* ---- replication (daemon/replica.c) ---- */
+
+bool cluster_key(struct daemon *d, uint8_t *buf, size_t cap, size_t *len)
+{
+	struct cluster *c = d->cluster;
+	if (!c || !c->key_len || c->key_len > cap) return false;
+	memcpy(buf, c->key, c->key_len);
+	*len = c->key_len;
+	return true;
+}
+
+bool cluster_member_addr(struct daemon *d, uint32_t id, char *buf, size_t len)
+{
+	struct cluster *c = d->cluster;
+	pthread_mutex_lock(&c->lock);
+	const char *addr = json_string_value(json_object_get(cstate_node(&c->cs, id), "addr"));
+	bool ok = addr && cstate_is_member(&c->cs, id);
+	snprintf(buf, len, "%s", addr ? addr : "");
+	pthread_mutex_unlock(&c->lock);
+	return ok;
+}
+
+json_t *cluster_replicated_here(struct daemon *d)
+{
+	struct cluster *c = d->cluster;
+	json_t *out = json_object();
+	pthread_mutex_lock(&c->lock);
+	bool fenced = !c->link || !c->quorate || !cstate_majority(&c->cs) || !c->cs.synced;
+	const char *name;
+	json_t *ci;
+	json_object_foreach(json_object_get(c->cs.state, "instances"), name, ci)
+	{
+		json_t *ha = json_object_get(ci, "ha");
+		if (fenced || (uint32_t)json_integer_value(json_object_get(ci, "owner")) != c->cs.self ||
+		    json_integer_value(json_object_get(ha, "replicate_every_ms")) <= 0)
+			continue;
+		json_object_set_new(out, name, json_deep_copy(ha));
+	}
+	pthread_mutex_unlock(&c->lock);
+	return out;
+}
+
+bool cluster_replica_target(struct daemon *d, const char *name)
+{
+	struct cluster *c = d->cluster;
+	pthread_mutex_lock(&c->lock);
+	json_t *ci = cstate_instance(&c->cs, name);
+	bool target = false;
+	size_t i;
+	json_t *r;
+	json_array_foreach(json_object_get(json_object_get(ci, "ha"), "replicas"), i, r)
+	{
+		target |= (uint32_t)json_integer_value(r) == c->cs.self;
+	}
+	target = target && (uint32_t)json_integer_value(json_object_get(ci, "owner")) != c->cs.self;
+	pthread_mutex_unlock(&c->lock);
+	return target;
 }

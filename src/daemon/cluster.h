@@ -52,6 +52,13 @@ bool cluster_lb_put(struct daemon *d, json_t *def, struct error *e);
 bool cluster_lb_rm(struct daemon *d, const char *name, struct error *e);
 /* An instance's definition as the state holds it (new reference), NULL if unknown. */
 json_t *cluster_instance_definition(struct daemon *d, const char *name);
+/* Replication: the cluster key; a member's address (false when it is not in the group); the instances
+ * this host owns and replicates (name -> HA settings; none while fenced); whether this host keeps a
+ * replica of `name` for its owner. */
+bool cluster_key(struct daemon *d, uint8_t *buf, size_t cap, size_t *len);
+bool cluster_member_addr(struct daemon *d, uint32_t id, char *buf, size_t len);
+json_t *cluster_replicated_here(struct daemon *d);
+bool cluster_replica_target(struct daemon *d, const char *name);
 /* This host's cluster address. */
 bool cluster_self_addr(struct daemon *d, char *buf, size_t len);
 /* This host's node id (0 outside a cluster). */

@@ -70,6 +70,9 @@ bool vmdrv_snapshot(struct daemon *d, struct instance *in, const char *dir, char
 bool vmdrv_restore_disks(struct daemon *d, struct instance *in, const char *dir, char *err, size_t errlen);
 /* Live migration to HOST:PORT: a `cloison run --incoming` or a cloisond instance receiving. */
 bool vmdrv_migrate(struct daemon *d, struct instance *in, const char *to, char *err, size_t errlen);
+/* Asks the VM for a delta of its disks into path (daemon/replica.c); `full`: every block. */
+bool vmdrv_replica_delta(struct daemon *d, struct instance *in, const char *path, bool full, char *err,
+                         size_t errlen);
 
 /* Converts limits to the cgroup form. */
 struct cg_limits inst_cg_limits(const struct inst_limits *l);

@@ -3,6 +3,7 @@
  */
 #define _GNU_SOURCE
 #include "metrics.h"
+#include "daemon/replica.h"
 
 #include "daemon/driver.h"
 #include "util/clock.h"
@@ -79,6 +80,25 @@ char *metrics_text(struct daemon *d)
 		for (int s = 0; s <= ST_CRASHED; s++)
 			fprintf(f, "cloison_instances{state=\"%s\"} %u\n",
 			        inst_state_name((enum inst_state)s), by_state[s]);
+		json_t *rep = replica_status(); /* HA instances this host replicates */
+		if (json_object_size(rep))
+			fprintf(f, "# HELP cloison_ha_replication_lag_seconds Age of the newest delta a "
+			           "target holds.\n"
+			           "# TYPE cloison_ha_replication_lag_seconds gauge\n");
+		const char *rname, *rid;
+		json_t *rtargets, *rt;
+		json_object_foreach(rep, rname, rtargets)
+		{
+			json_object_foreach(rtargets, rid, rt)
+			{
+				if (json_object_get(rt, "lag_s"))
+					fprintf(f,
+					        "cloison_ha_replication_lag_seconds{instance=\"%s\",target="
+					        "\"%s\"} %.3f\n",
+					        rname, rid, json_real_value(json_object_get(rt, "lag_s")));
+			}
+		}
+		json_decref(rep);
 		fprintf(f, "# HELP cloison_instance_up 1 while the instance runs or is paused.\n"
 		           "# TYPE cloison_instance_up gauge\n");
 		for (size_t i = 0; i < n; i++)

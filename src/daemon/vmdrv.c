@@ -673,3 +673,12 @@ const struct inst_driver vm_driver = {
     .adopt = vmdrv_adopt,
     .refresh = vmdrv_refresh,
 };
+
+bool vmdrv_replica_delta(struct daemon *d, struct instance *in, const char *path, bool full, char *err,
+                         size_t errlen)
+{
+	json_t *body = json_pack("{s:s, s:b}", "path", path, "full", full);
+	bool ok = call(d, in, "POST", "/vm/replica", body, NULL, 60000, err, errlen);
+	json_decref(body);
+	return ok;
+}

@@ -17,6 +17,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -129,6 +130,15 @@ static uint8_t range_ok(struct virtio_blk *d, uint64_t sector, uint64_t len)
 #define BLK_MAX_DISCARD_SECTORS (1u << 22) /* 2 GiB per range */
 #define BLK_MAX_DISCARD_SEGS 32
 
+static void mark_dirty(struct virtio_blk *d, uint64_t off, uint64_t len)
+{
+	if (!len || !d->dirty) return;
+	for (uint64_t blk = off / VIRTIO_BLK_DIRTY_BLOCK; blk <= (off + len - 1) / VIRTIO_BLK_DIRTY_BLOCK &&
+	                                                  blk < d->dirty_blocks;
+	     blk++)
+		atomic_fetch_or(&d->dirty[blk / 64], 1ull << (blk % 64));
+}
+
 /* Discard or write-zeroes: the data is an array of {le64 sector, le32 count, le32 flags}. */
 static uint8_t discard_ranges(struct virtio_blk *d, struct blk_req *r, bool zeroes)
 {
@@ -154,9 +164,20 @@ static uint8_t discard_ranges(struct virtio_blk *d, struct blk_req *r, bool zero
 		int rc = zeroes ? b->drv->write_zeroes(b, sector * SECTOR, (uint64_t)count * SECTOR)
 		                : b->drv->discard(b, sector * SECTOR, (uint64_t)count * SECTOR);
 		if (rc) return VIRTIO_BLK_S_IOERR;
+		mark_dirty(d, sector * SECTOR, (uint64_t)count * SECTOR);
 	}
 	d->stats.discard_ops++;
 	return VIRTIO_BLK_S_OK;
+}
+
+uint64_t *virtio_blk_take_dirty(struct virtio_blk *d, size_t *nblocks)
+{
+	size_t words = (d->dirty_blocks + 63) / 64;
+	uint64_t *out = calloc(words ? words : 1, sizeof(uint64_t));
+	if (!out) return NULL;
+	for (size_t i = 0; i < words; i++) out[i] = atomic_exchange(&d->dirty[i], 0);
+	*nblocks = d->dirty_blocks;
+	return out;
 }
 
 /* Runs one request on the I/O thread. Returns the status; *written is what the device wrote. */
@@ -177,6 +198,7 @@ static uint8_t execute(struct virtio_blk *d, struct blk_req *r, uint32_t *writte
 		if (b->readonly || (r->data_device_writes && r->niov)) return VIRTIO_BLK_S_IOERR;
 		if (!range_ok(d, r->sector, r->data_len)) return VIRTIO_BLK_S_IOERR;
 		if (b->drv->pwritev(b, r->iov, r->niov, r->sector * SECTOR)) return VIRTIO_BLK_S_IOERR;
+		mark_dirty(d, r->sector * SECTOR, r->data_len);
 		d->stats.write_ops++;
 		d->stats.write_bytes += r->data_len;
 		return VIRTIO_BLK_S_OK;
@@ -384,12 +406,21 @@ struct virtio_blk *virtio_blk_create(struct block_backend *backend, const struct
 	d->num_queues = num_queues;
 	memcpy(d->serial, serial, strnlen(serial, sizeof(d->serial))); /* not NUL-terminated when 20 long */
 	init_ops(d);
+	d->dirty_blocks = (backend->size + VIRTIO_BLK_DIRTY_BLOCK - 1) / VIRTIO_BLK_DIRTY_BLOCK;
+	d->dirty = malloc(((d->dirty_blocks + 63) / 64 + 1) * sizeof(uint64_t));
+	if (!d->dirty) {
+		snprintf(errmsg, errlen, "out of memory");
+		free(d);
+		return NULL;
+	}
+	memset((void *)d->dirty, 0xff, ((d->dirty_blocks + 63) / 64 + 1) * sizeof(uint64_t));
 	virtio_mmio_init(&d->transport, &d->ops, d, ram, NULL, NULL, "virtio-blk");
 	pthread_mutex_init(&d->lock, NULL);
 	pthread_cond_init(&d->cond, NULL);
 	pthread_cond_init(&d->drained, NULL);
 	if (pthread_create(&d->thread, NULL, io_thread, d) != 0) {
 		snprintf(errmsg, errlen, "cannot start the disk I/O thread");
+		free((void *)d->dirty);
 		free(d);
 		return NULL;
 	}
@@ -417,5 +448,6 @@ void virtio_blk_destroy(struct virtio_blk *d)
 	pthread_cond_destroy(&d->cond);
 	pthread_cond_destroy(&d->drained);
 	block_close(d->backend);
+	free((void *)d->dirty);
 	free(d);
 }

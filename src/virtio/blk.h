@@ -42,7 +42,13 @@ struct virtio_blk {
 	bool limits_pending;            /* the I/O thread has yet to refill its buckets; guarded by `lock` */
 
 	struct virtio_blk_stats stats;
+	/* Blocks of VIRTIO_BLK_DIRTY_BLOCK bytes the guest changed since the last take (all, at first):
+	 * what a replica of the disk needs next. Set by the I/O thread. */
+	_Atomic uint64_t *dirty;
+	size_t dirty_blocks;
 };
+
+#define VIRTIO_BLK_DIRTY_BLOCK (64u * 1024)
 
 #define VIRTIO_BLK_MAX_QUEUES 8
 
@@ -59,5 +65,9 @@ void virtio_blk_set_limits(struct virtio_blk *d, uint64_t bytes_per_s, uint64_t 
 bool virtio_blk_drain(struct virtio_blk *d);
 /* Finishes queued requests, stops the I/O thread, closes the backend. */
 void virtio_blk_destroy(struct virtio_blk *d);
+/* The disk's changed blocks since the last call (all of them at the first), as a bitmap of
+ * dirty_blocks bits the caller frees; the device's map starts empty again. Call with the device
+ * drained (the machine paused): no write is in flight. NULL when out of memory. */
+uint64_t *virtio_blk_take_dirty(struct virtio_blk *d, size_t *nblocks);
 
 #endif

@@ -126,6 +126,22 @@ static int do_save(struct vm *v, json_t *args, char **response)
 	                       (json_int_t)st.state_bytes, "state", state_name(v)));
 }
 
+static int do_replica(struct vm *v, json_t *args, char **response)
+{
+	const char *path = NULL;
+	int full = 0;
+	json_error_t je;
+	if (json_unpack_ex(args, &je, JSON_STRICT, "{s:s, s?:b}", "path", &path, "full", &full) || !*path)
+		return error_reply(response, 400, "expected {\"path\": FILE, \"full\": true|false}");
+	struct vm_delta_stats st;
+	char err[512];
+	if (!vm_replica_delta(v, path, full, &st, err, sizeof(err))) return error_reply(response, 409, err);
+	return reply(response, 200,
+	             json_pack("{s:s, s:I, s:I, s:f, s:f}", "path", path, "blocks", (json_int_t)st.blocks,
+	                       "bytes", (json_int_t)st.bytes, "paused_ms", st.paused_ms, "total_ms",
+	                       st.total_ms));
+}
+
 static int do_migrate(struct vm *v, json_t *args, char **response)
 {
 	const char *to = NULL;
@@ -296,6 +312,7 @@ int control_handle(struct vm *v, const char *method, const char *path, const cha
 	    {"/vm/stop", "POST", do_stop, true},
 	    {"/vm/save", "POST", do_save, true},
 	    {"/vm/migrate", "POST", do_migrate, true},
+	    {"/vm/replica", "POST", do_replica, true},
 	    {"/vm/limits", "GET", do_limits_get, false},
 	    {"/vm/limits", "POST", do_limits_set, false},
 	};

@@ -6,7 +6,9 @@
 #include "vm.h"
 
 #include "ram_scan.h"
+#include "block/delta.h"
 #include "block/qcow2.h"
+#include "virtio/blk.h"
 #include "util/fs.h"
 
 #include <errno.h>
@@ -349,4 +351,40 @@ struct vm *vm_restore(const char *dir, const char *clone_dir, console_write_fn o
 	}
 	if (clone_dir) machine_new_generation(v->m);
 	return v;
+}
+
+bool vm_replica_delta(struct vm *v, const char *path, bool full, struct vm_delta_stats *st, char *err,
+                      size_t errlen)
+{
+	uint64_t t0 = monotonic_ns();
+	*st = (struct vm_delta_stats){0};
+	struct machine *m = v->m; /* the caller holds v->op_lock (control.c's lifecycle routes) */
+	/* Paused, so the disks hold one instant of the guest's writes: the replica is crash-consistent. */
+	bool was_paused = machine_is_paused(m);
+	if (!was_paused && !machine_pause(m, true) && !machine_is_paused(m))
+		return snprintf(err, errlen, "the VM is not running"), false;
+	uint64_t t_paused = monotonic_ns();
+	struct block_backend *disks[MACHINE_MAX_DISKS];
+	uint64_t *maps[MACHINE_MAX_DISKS] = {0};
+	size_t nblocks[MACHINE_MAX_DISKS] = {0};
+	bool ok = true;
+	for (unsigned i = 0; i < m->ndisks; i++) {
+		disks[i] = m->disks[i]->backend;
+		maps[i] = virtio_blk_take_dirty(m->disks[i], &nblocks[i]);
+		if (!maps[i]) ok = false;
+		if (full && maps[i]) memset(maps[i], 0xff, (nblocks[i] + 63) / 64 * sizeof(uint64_t));
+	}
+	struct delta_stats ds;
+	if (!ok)
+		snprintf(err, errlen, "out of memory");
+	else
+		ok = delta_write(path, disks, maps, nblocks, m->ndisks, VIRTIO_BLK_DIRTY_BLOCK, &ds, err,
+		                 errlen);
+	if (!was_paused) machine_resume(m);
+	st->paused_ms = (double)(monotonic_ns() - t_paused) / 1e6;
+	for (unsigned i = 0; i < m->ndisks; i++) free(maps[i]);
+	st->blocks = ok ? ds.blocks : 0;
+	st->bytes = ok ? ds.bytes : 0;
+	st->total_ms = (double)(monotonic_ns() - t0) / 1e6;
+	return ok;
 }

@@ -77,4 +77,15 @@ struct vm *vm_incoming(const char *addr, const char *port, const char *storage_d
                        void *out_opaque, struct vm_incoming **inc, char *err, size_t errlen);
 void vm_incoming_confirm(struct vm_incoming *inc, bool ok, const char *msg);
 
+/* Replication: writes the blocks of the VM's disks the guest changed since the last call (every block
+ * with `full`, or at the first call) to a delta file (block/delta.h), with the VM paused meanwhile so
+ * the delta is one instant of the disks. On failure the changes are lost for the next delta: the
+ * caller asks for a full one. */
+struct vm_delta_stats {
+	double total_ms, paused_ms;
+	uint64_t blocks, bytes;
+};
+bool vm_replica_delta(struct vm *v, const char *path, bool full, struct vm_delta_stats *st, char *err,
+                      size_t errlen); /* op_lock held */
+
 #endif

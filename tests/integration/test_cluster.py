@@ -110,6 +110,8 @@ class ClusterTest(unittest.TestCase):
         os.makedirs(cls.shared)
         cls.disk = os.path.join(cls.shared, "ha.raw")
         build_disk(cls.disk, cls.tmp)
+        cls.pristine = os.path.join(cls.tmp, "pristine.raw")  # a fresh copy for the replication step
+        shutil.copyfile(cls.disk, cls.pristine)
         cls.net = Net(str(os.getpid() % 10000))
         cls.hosts = [Host(cls.net, i, cls.tmp, CLOISOND) for i in (1, 2, 3)]
         for h in cls.hosts:
@@ -365,6 +367,52 @@ class ClusterTest(unittest.TestCase):
         for name in ("e1", "e2"):
             self.cli(other, "rm", "--force", name)
         self.assert_no_interleaving()
+
+    def test_5b_replication(self):
+        """An HA guest on a disk only its host has, replicated every 5 s to the two others: its host killed,
+        it restarts on one of them from the replica, having lost at most about one interval of writes."""
+        owner = self.hosts[0]
+        targets = [h for h in self.hosts if h is not owner]
+        local = os.path.join(owner.dir, "local.raw")  # only this host's path: no other host uses it
+        shutil.copyfile(self.pristine, local)
+        self.cli(owner, "create", "rep1", "--memory", "256M", "--disk", local, "--append",
+                 "console=ttyS0 root=/dev/vda rw")
+        self.cli(owner, "ha", "add", "rep1", "--replicate-every", "5s", "--to", ",".join(h.name for h in targets))
+
+        def writer_lines(host):
+            p = os.path.join(host.state, "instances", "rep1", "console.log")
+            try:
+                with open(p, errors="replace") as f:
+                    return [(b, int(n)) for b, n in re.findall(r"writer: ([0-9a-f]{8}),(\d+)", f.read())]
+            except OSError:
+                return []
+        self.assertTrue(wait_for(lambda: writer_lines(owner), 120, 0.2), owner.log())
+
+        def replicated():
+            st, body = targets[0].api("GET", "/v1/ha")
+            entry = [e for e in body if e["name"] == "rep1"]
+            reps = entry[0].get("replicas", {}) if entry else {}
+            return len(reps) == 2 and all("lag_s" in r and r["seq"] >= 2 for r in reps.values()) and reps
+        reps = wait_for(replicated, 30, 0.2)
+        self.assertTrue(reps, targets[0].api("GET", "/v1/ha")[1])
+        self.assertTrue(all(r["lag_s"] < 6 for r in reps.values()), reps)
+        self.assertIn(" s)", self.cli(targets[0], "ha", "status").stdout)
+        time.sleep(3)  # somewhere inside an interval
+        owner.kill()
+        last_written = writer_lines(owner)[-1][1]
+        t0 = time.monotonic()
+        back = wait_for(lambda: [h for h in targets if writer_lines(h)], 90, 0.1)
+        self.assertTrue(back, "\n".join(h.log()[-2000:] for h in targets))
+        first_new = writer_lines(back[0])[0][1]
+        lost = last_written - (first_new - 1)
+        print(f"\n  restarted from its replica on {back[0].name} after {time.monotonic() - t0:.1f} s; "
+              f"lost {lost} writes ({lost * 0.1:.1f} s of the guest's)", end="")
+        self.assertGreaterEqual(lost, 0)
+        self.assertLessEqual(lost * 0.1, 5 + 2)  # one interval, plus the delta in flight and the writer's pace
+        owner.start()
+        self.assertEqual(wait_for(lambda: self.online(owner), 30), ["h1", "h2", "h3"], owner.log())
+        self.cli(back[0], "ha", "rm", "rep1")
+        self.cli(back[0], "rm", "--force", "rep1")
 
     def test_6_lb_moves(self):
         """A load balancer created on one host, its listen address a free one on the LAN; backends are web
