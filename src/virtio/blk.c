@@ -133,9 +133,8 @@ static uint8_t range_ok(struct virtio_blk *d, uint64_t sector, uint64_t len)
 static void mark_dirty(struct virtio_blk *d, uint64_t off, uint64_t len)
 {
 	if (!len || !d->dirty) return;
-	for (uint64_t blk = off / VIRTIO_BLK_DIRTY_BLOCK; blk <= (off + len - 1) / VIRTIO_BLK_DIRTY_BLOCK &&
-	                                                  blk < d->dirty_blocks;
-	     blk++)
+	for (uint64_t blk = off / VIRTIO_BLK_DIRTY_BLOCK;
+	     blk <= (off + len - 1) / VIRTIO_BLK_DIRTY_BLOCK && blk < d->dirty_blocks; blk++)
 		atomic_fetch_or(&d->dirty[blk / 64], 1ull << (blk % 64));
 }
 
