@@ -21,6 +21,9 @@ static int cluster_usage(FILE *out, int rc)
 	             "       cloison cluster status [--format json]\n"
 	             "       cloison cluster token\n"
 	             "       cloison cluster evacuate HOST\n"
+	             "       cloison cluster balance [--auto on|off]\n"
+	             "       cloison cluster leave\n"
+	             "       cloison cluster node rm NAME\n"
 	             "\n"
 	             "create  makes this host the first node of a new cluster; ADDR is the IPv4 address\n"
 	             "        corosync and joins use; prints the join token other hosts need\n"
@@ -30,6 +33,11 @@ static int cluster_usage(FILE *out, int rc)
 	             "token   a new join token (the old one stops working)\n"
 	             "evacuate  moves every instance off HOST for maintenance: running VMs by live\n"
 	             "        migration (shared storage), containers stopped and started elsewhere\n"
+	             "balance live-migrates VMs from the most to the least loaded hosts (vCPUs of running\n"
+	             "        VMs) while they differ by 2 or more; --auto on: the cluster does it when the\n"
+	             "        load stays uneven for 20 s (off by default)\n"
+	             "leave   this host leaves the cluster (it must own nothing: evacuate it first)\n"
+	             "node rm forgets a host that is down for good and owns nothing\n"
 	             "\n"
 	             "The node name defaults to the host name. HA needs three hosts or more: a failed\n"
 	             "host's HA instances restart elsewhere only in a majority. See docs/cluster.md.\n");
@@ -58,7 +66,7 @@ static int ha_usage(FILE *out, int rc)
 
 /* Options shared by create and join; argv[optind..] are the positional arguments. */
 struct cluster_opts {
-	const char *addr, *token, *node_name;
+	const char *addr, *token, *node_name, *autob;
 };
 
 static bool parse_opts(int argc, char **argv, struct cluster_opts *o)
@@ -66,6 +74,7 @@ static bool parse_opts(int argc, char **argv, struct cluster_opts *o)
 	static const struct option longopts[] = {{"addr", required_argument, NULL, 'a'},
 	                                         {"token", required_argument, NULL, 't'},
 	                                         {"node-name", required_argument, NULL, 'n'},
+	                                         {"auto", required_argument, NULL, 'A'},
 	                                         {NULL, 0, NULL, 0}};
 	memset(o, 0, sizeof(*o));
 	optind = 1;
@@ -75,6 +84,7 @@ static bool parse_opts(int argc, char **argv, struct cluster_opts *o)
 		case 'a': o->addr = optarg; break;
 		case 't': o->token = optarg; break;
 		case 'n': o->node_name = optarg; break;
+		case 'A': o->autob = optarg; break;
 		default: return false;
 		}
 	}
@@ -153,6 +163,35 @@ int cmd_cluster(int argc, char **argv)
 			json_decref(ans);
 			return rc;
 		}
+	} else if (!strcmp(verb, "balance") && npos == 0) {
+		json_t *body = json_object();
+		if (o.autob) {
+			if (strcmp(o.autob, "on") && strcmp(o.autob, "off")) return cluster_usage(stderr, 2);
+			json_object_set_new(body, "auto", json_boolean(!strcmp(o.autob, "on")));
+		}
+		st = dc_call("POST", "/v1/cluster/balance", body, &ans);
+		json_decref(body);
+		if (st == 200 && o.autob) printf("automatic balancing %s\n", o.autob);
+		if (st == 200 && !o.autob) printf("the hosts' load is even: nothing to move\n");
+		if (st == 202) {
+			size_t i;
+			json_t *mv;
+			json_array_foreach(json_object_get(ans, "moves"), i, mv)
+			    printf("moving %s\n", json_string_value(json_object_get(mv, "name")));
+			int rc = dc_wait_op(ans, "balancing");
+			json_decref(ans);
+			return rc;
+		}
+	} else if (!strcmp(verb, "leave") && npos == 0) {
+		st = dc_call("POST", "/v1/cluster/leave", NULL, &ans);
+		if (st == 200)
+			printf("this host left cluster %s\n",
+			       json_string_value(json_object_get(ans, "cluster")));
+	} else if (!strcmp(verb, "node") && npos == 2 && !strcmp(pos[0], "rm") && strlen(pos[1]) < 64) {
+		char path[128];
+		snprintf(path, sizeof(path), "/v1/cluster/nodes/%s", pos[1]);
+		st = dc_call("DELETE", path, NULL, &ans);
+		if (st == 200) printf("node %s removed\n", pos[1]);
 	} else if (!strcmp(verb, "token") && npos == 0) {
 		st = dc_call("POST", "/v1/cluster/token", NULL, &ans);
 		if (st == 200) printf("%s\n", json_string_value(json_object_get(ans, "token")));

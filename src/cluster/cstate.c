@@ -272,6 +272,13 @@ static bool op_node_rm(struct cstate *cs, uint32_t from, json_t *m, char *err, s
 		if (json_integer_value(json_object_get(inst, "owner")) == id)
 			return snprintf(err, errlen, "node %lld still owns '%s'", (long long)id, k), false;
 	}
+	json_object_foreach(json_object_get(cs->state, "lbs"), k, inst)
+	{
+		if (json_integer_value(json_object_get(inst, "owner")) == id)
+			return snprintf(err, errlen, "node %lld still runs load balancer '%s'", (long long)id,
+			                k),
+			       false;
+	}
 	size_t i;
 	json_t *n;
 	json_array_foreach(nodes, i, n)
@@ -437,6 +444,23 @@ static bool op_lb_put(struct cstate *cs, uint32_t from, json_t *m, char *err, si
 	return true;
 }
 
+/* Hands a load balancer to another node (evacuation). */
+static bool op_lb_owner(struct cstate *cs, uint32_t from, json_t *m, char *err, size_t errlen, json_t **data)
+{
+	(void)from, (void)data;
+	const char *name = str_arg(m, "name");
+	json_t *lb = name ? json_object_get(json_object_get(cs->state, "lbs"), name) : NULL;
+	json_int_t to = json_integer_value(json_object_get(m, "owner"));
+	if (!lb) return snprintf(err, errlen, "no load balancer named '%s'", name ? name : ""), false;
+	if (json_integer_value(json_object_get(lb, "owner")) !=
+	    json_integer_value(json_object_get(m, "expect")))
+		return snprintf(err, errlen, "'%s' changed owner meanwhile", name), false;
+	if (!cstate_node(cs, (uint32_t)to))
+		return snprintf(err, errlen, "no node %lld", (long long)to), false;
+	json_object_set_new(lb, "owner", json_integer(to));
+	return true;
+}
+
 static bool op_lb_rm(struct cstate *cs, uint32_t from, json_t *m, char *err, size_t errlen, json_t **data)
 {
 	(void)from, (void)data;
@@ -445,6 +469,20 @@ static bool op_lb_rm(struct cstate *cs, uint32_t from, json_t *m, char *err, siz
 	if (!name || !json_object_get(lbs, name))
 		return snprintf(err, errlen, "no load balancer named '%s'", name ? name : ""), false;
 	json_object_del(lbs, name);
+	return true;
+}
+
+/* A cluster-wide setting (only known keys). */
+static bool op_set(struct cstate *cs, uint32_t from, json_t *m, char *err, size_t errlen, json_t **data)
+{
+	(void)from, (void)data;
+	const char *key = str_arg(m, "key");
+	json_t *value = json_object_get(m, "value");
+	if (!key || strcmp(key, "auto_balance") || !json_is_boolean(value))
+		return snprintf(err, errlen, "settings: auto_balance (true or false)"), false;
+	json_t *settings = json_object_get(cs->state, "settings");
+	if (!settings) json_object_set_new(cs->state, "settings", settings = json_object());
+	json_object_set(settings, key, value);
 	return true;
 }
 
@@ -464,7 +502,8 @@ static const struct {
 } ops[] = {
     {"node-add", op_node_add}, {"node-rm", op_node_rm}, {"inst-put", op_inst_put}, {"inst-rm", op_inst_rm},
     {"ha-set", op_ha_set},     {"ha-rm", op_ha_rm},     {"recover", op_recover},   {"owner", op_owner},
-    {"token", op_token},       {"lb-put", op_lb_put},   {"lb-rm", op_lb_rm},
+    {"token", op_token},       {"lb-put", op_lb_put},   {"lb-rm", op_lb_rm},       {"lb-owner", op_lb_owner},
+    {"set", op_set},
 };
 
 static void on_op(struct cstate *cs, uint32_t from, json_t *m)

@@ -66,6 +66,13 @@ bool ct_net_configure_inside(const struct ct_net *n, char *err, size_t errlen)
 	if (!hostif_set_up("lo", err, errlen)) return false;
 	if (n->mode != CT_NET_VETH) return true;
 	if (n->addr.s_addr) {
+		/* The MAC follows from the address (02:42 and its 4 bytes, as Docker does): a restarted
+		 * container keeps it, so its neighbours' ARP entries stay right. */
+		uint8_t mac[6] = {0x02, 0x42};
+		memcpy(mac + 2, &n->addr.s_addr, 4);
+		if (!hostif_set_mac("eth0", mac, err, errlen)) return false;
+	}
+	if (n->addr.s_addr) {
 		struct in_addr mask = {htonl(n->prefix ? ~0u << (32 - n->prefix) : 0)};
 		if (!hostif_set_addr("eth0", n->addr, mask, err, errlen)) return false;
 	}

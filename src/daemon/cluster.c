@@ -85,16 +85,20 @@ struct cluster {
 	size_t ngone;
 	json_t *peers;              /* node id (string) -> its last heartbeat */
 	json_t *local_states;       /* this host's instances' states, for heartbeats */
+	json_t *local_vms;          /* its running VMs and their vCPUs: its load, for balancing */
 	json_t *restarts;           /* HA instance -> restarts after a crash, on this host */
 	bool conf_dirty;            /* corosync.conf to rewrite and reload */
 	struct fwd_wait *fwd_waits; /* requests forwarded to other hosts, waiting for their answers */
 	uint64_t next_fwd;
 	int listen_fd;
+	bool leaving; /* this host left: the threads wind down */
 	char self_name[64];
 	uint8_t key[4096]; /* the cluster's key: replicas are pushed with it */
 	size_t key_len;
 	pthread_t thread, join_thread;
 };
+
+static void auto_balance(struct cluster *c);
 
 /* ---- the state machine's hooks (cluster lock held) ---- */
 
@@ -554,7 +558,7 @@ static void reconcile(struct cluster *c)
 	bool lease_ok = c->renewed_until > monotonic_ns() + CLUSTER_LEASE_NS / 4;
 	json_t *insts = json_deep_copy(json_object_get(c->cs.state, "instances"));
 	pthread_mutex_unlock(&c->lock);
-	json_t *states = json_object();
+	json_t *states = json_object(), *vms = json_object();
 	for (size_t i = 0; i < d->ninsts; i++) {
 		struct instance *in = d->insts[i];
 		json_t *ci = json_object_get(insts, in->def.name);
@@ -588,6 +592,8 @@ static void reconcile(struct cluster *c)
 		if (synced) set_ha(d, in, ci && owner == self && json_object_get(ci, "ha"));
 		if (in->ha && fenced) fence_kill(d, in, "this host is not in a quorate majority");
 		json_object_set_new(states, in->def.name, json_string(inst_state_name(in->state)));
+		if (in->def.type == INST_VM && in->state == ST_RUNNING && !in->busy)
+			json_object_set_new(vms, in->def.name, json_integer(in->def.vm.cfg.cpus));
 	}
 	const char *name;
 	json_t *ci;
@@ -666,13 +672,15 @@ static void reconcile(struct cluster *c)
 	pthread_mutex_lock(&c->lock);
 	json_decref(c->local_states);
 	c->local_states = states;
+	json_decref(c->local_vms);
+	c->local_vms = vms;
 	pthread_mutex_unlock(&c->lock);
 }
 
 static void *cluster_thread(void *arg)
 {
 	struct cluster *c = arg;
-	for (;;) {
+	while (!c->leaving) {
 		pthread_mutex_lock(&c->lock);
 		if (!c->link) try_connect(c);
 		int fds[2] = {-1, -1};
@@ -688,6 +696,9 @@ static void *cluster_thread(void *arg)
 			json_t *hb = json_pack("{s:s, s:I, s:I, s:O, s:o}", "t", "hb", "sent",
 			                       (json_int_t)now, "mem", (json_int_t)mem_available(),
 			                       "instances", c->local_states, "replication", replica_status());
+			if (hb)
+				json_object_set_new(
+				    hb, "vms", c->local_vms ? json_deep_copy(c->local_vms) : json_object());
 			if (hb) json_array_append_new(c->outbox, hb);
 		}
 		if (c->conf_dirty && c->cs.synced) {
@@ -699,6 +710,7 @@ static void *cluster_thread(void *arg)
 		pthread_mutex_unlock(&c->lock);
 		if (pthread_mutex_trylock(&c->d->lock) == 0) {
 			reconcile(c);
+			auto_balance(c);
 			pthread_mutex_unlock(&c->d->lock);
 		}
 	}
@@ -848,6 +860,7 @@ static void *join_thread(void *arg)
 	struct cluster *c = arg;
 	for (;;) {
 		int fd = accept4(c->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+		if (c->leaving) break;
 		if (fd < 0) {
 			if (errno == EINTR || errno == ECONNABORTED) continue;
 			sleep(1);
@@ -1146,6 +1159,9 @@ static void join_cluster(struct daemon *d, json_t *body, struct http_response *r
 }
 
 static void evacuate(struct daemon *d, json_t *body, struct http_response *r);
+static void leave(struct daemon *d, struct http_response *r);
+static void node_rm(struct daemon *d, const char *name, struct http_response *r);
+static void balance(struct daemon *d, json_t *body, struct http_response *r);
 static void arrive(struct daemon *d, json_t *body, struct http_response *r);
 
 void cluster_api(struct daemon *d, const char *method, char **seg, int n, json_t *body,
@@ -1166,6 +1182,9 @@ void cluster_api(struct daemon *d, const char *method, char **seg, int n, json_t
 	if (!c) return api_fail(r, ERR_NOT_FOUND, "this host is in no cluster (cloison cluster create|join)");
 	if (n == 2 && get) return api_reply(r, 200, status_json(c));
 	if (n == 3 && post && !strcmp(seg[2], "evacuate")) return evacuate(d, body, r);
+	if (n == 3 && post && !strcmp(seg[2], "balance")) return balance(d, body, r);
+	if (n == 3 && post && !strcmp(seg[2], "leave")) return leave(d, r);
+	if (n == 4 && !strcmp(method, "DELETE") && !strcmp(seg[2], "nodes")) return node_rm(d, seg[3], r);
 	if (n == 3 && post && !strcmp(seg[2], "arrive")) return arrive(d, body, r);
 	if (n == 3 && post && !strcmp(seg[2], "token")) {
 		char token[64];
@@ -1496,19 +1515,15 @@ static bool wait_operation(struct daemon *d, json_t *answer, char *err, size_t e
 /* Moves one instance off `from` to the least loaded other member: a running VM by live migration
  * (shared storage), anything else by handing it over stopped (a running container is stopped on `from`
  * and started on the target). */
-static bool evacuate_one(struct daemon *d, const char *name, uint32_t from, char *err, size_t errlen)
+static bool move_instance(struct daemon *d, const char *name, uint32_t from, uint32_t to, char *err,
+                          size_t errlen)
 {
 	struct cluster *c = d->cluster;
-	pthread_mutex_lock(&c->lock);
-	long count[CLUSTER_MAX_NODES];
-	owned_counts(c, count);
-	size_t best = least_loaded(c, count, from);
-	uint32_t to = best == SIZE_MAX ? 0 : c->cs.members[best];
 	char to_addr[64];
+	pthread_mutex_lock(&c->lock);
 	snprintf(to_addr, sizeof(to_addr), "%s",
 	         json_string_value(json_object_get(cstate_node(&c->cs, to), "addr")) ?: "");
 	pthread_mutex_unlock(&c->lock);
-	if (!to) return snprintf(err, errlen, "no other host to move '%s' to", name), false;
 	char path[256];
 	json_t *info = NULL;
 	snprintf(path, sizeof(path), "/v1/instances/%s", name);
@@ -1564,8 +1579,191 @@ static bool evacuate_one(struct daemon *d, const char *name, uint32_t from, char
 			if (!ok) usleep(100000);
 		}
 	}
-	log_info("cluster: evacuated %s from node %u to node %u", name, from, to);
+	log_info("cluster: moved %s from node %u to node %u", name, from, to);
 	return ok;
+}
+
+static bool evacuate_one(struct daemon *d, const char *name, uint32_t from, char *err, size_t errlen)
+{
+	struct cluster *c = d->cluster;
+	pthread_mutex_lock(&c->lock);
+	long count[CLUSTER_MAX_NODES];
+	owned_counts(c, count);
+	size_t best = least_loaded(c, count, from);
+	uint32_t to = best == SIZE_MAX ? 0 : c->cs.members[best];
+	pthread_mutex_unlock(&c->lock);
+	if (!to) return snprintf(err, errlen, "no other host to move '%s' to", name), false;
+	return move_instance(d, name, from, to, err, errlen);
+}
+
+/* ---- balancing ---- */
+
+/* Moves that even out the members' load: the vCPUs of their running VMs, as their heartbeats say
+ * (cluster lock held). Greedy: from the most loaded to the least, a VM smaller than the gap, while the
+ * gap is `threshold` vCPUs or more, so a move always narrows it and nothing ping-pongs. New reference:
+ * [{"name", "from", "to"}]. */
+static json_t *plan_balance(struct cluster *c, json_int_t threshold)
+{
+	json_t *plan = json_array();
+	json_int_t load[CLUSTER_MAX_NODES] = {0};
+	json_t *vms[CLUSTER_MAX_NODES];
+	for (size_t m = 0; m < c->cs.nmembers; m++) {
+		char key[16];
+		snprintf(key, sizeof(key), "%u", c->cs.members[m]);
+		vms[m] = json_deep_copy(json_object_get(json_object_get(c->peers, key), "vms"));
+		if (!vms[m]) vms[m] = json_object();
+		const char *n;
+		json_t *cpus;
+		json_object_foreach(vms[m], n, cpus) load[m] += json_integer_value(cpus);
+	}
+	for (int round = 0; round < 64 && c->cs.nmembers > 1; round++) {
+		size_t hi = 0, lo = 0;
+		for (size_t m = 1; m < c->cs.nmembers; m++) {
+			if (load[m] > load[hi]) hi = m;
+			if (load[m] < load[lo]) lo = m;
+		}
+		json_int_t gap = load[hi] - load[lo];
+		if (gap < threshold) break;
+		const char *pick = NULL, *n;
+		json_int_t pick_cpus = 0;
+		json_t *cpus;
+		json_object_foreach(vms[hi], n, cpus)
+		{
+			json_int_t k = json_integer_value(cpus);
+			if (k < gap && k > pick_cpus) { /* the biggest that narrows the gap */
+				pick = n;
+				pick_cpus = k;
+			}
+		}
+		if (!pick) break;
+		json_array_append_new(plan, json_pack("{s:s, s:I, s:I}", "name", pick, "from",
+		                                      (json_int_t)c->cs.members[hi], "to",
+		                                      (json_int_t)c->cs.members[lo]));
+		load[hi] -= pick_cpus;
+		load[lo] += pick_cpus;
+		json_object_set_new(vms[lo], pick, json_integer(pick_cpus));
+		json_object_del(vms[hi], pick);
+	}
+	for (size_t m = 0; m < c->cs.nmembers; m++) json_decref(vms[m]);
+	return plan;
+}
+
+struct balancing {
+	struct daemon *d;
+	struct op *op;
+	json_t *plan;
+};
+
+static void *balance_thread(void *arg)
+{
+	struct balancing *b = arg;
+	struct daemon *d = b->d;
+	char err[512], first[512] = "";
+	size_t i, failed = 0;
+	json_t *mv;
+	b->op->progress_total = json_array_size(b->plan);
+	json_array_foreach(b->plan, i, mv)
+	{
+		const char *name = json_string_value(json_object_get(mv, "name"));
+		if (!move_instance(d, name, (uint32_t)json_integer_value(json_object_get(mv, "from")),
+		                   (uint32_t)json_integer_value(json_object_get(mv, "to")), err,
+		                   sizeof(err))) {
+			log_error("cluster: balancing %s: %s", name, err);
+			if (!failed++) snprintf(first, sizeof(first), "%.60s: %.400s", name, err);
+		}
+		b->op->progress_done = i + 1;
+	}
+	pthread_mutex_lock(&d->lock);
+	b->op->status = failed ? "failure" : "success";
+	if (failed)
+		snprintf(b->op->error, sizeof(b->op->error), "%zu not moved; first: %.400s", failed, first);
+	b->op->finished_at = (int64_t)time(NULL);
+	pthread_cond_broadcast(&d->changed);
+	pthread_mutex_unlock(&d->lock);
+	json_decref(b->plan);
+	free(b);
+	return NULL;
+}
+
+/* Starts a balancing pass (lock held); the operation, or NULL when there is nothing to move. */
+static struct op *start_balance(struct daemon *d, json_t *plan)
+{
+	struct balancing *b = calloc(1, sizeof(*b));
+	struct op *op = b ? op_new(d, "balance", "") : NULL;
+	if (!op) {
+		free(b);
+		json_decref(plan);
+		return NULL;
+	}
+	snprintf(op->resource, sizeof(op->resource), "cluster");
+	*b = (struct balancing){d, op, plan};
+	if (!spawn_detached(balance_thread, b)) {
+		op->status = "failure";
+		snprintf(op->error, sizeof(op->error), "cannot start a thread");
+		json_decref(plan);
+		free(b);
+	}
+	return op;
+}
+
+#define BALANCE_THRESHOLD 2 /* vCPUs of difference between the most and the least loaded host */
+
+static void balance(struct daemon *d, json_t *body, struct http_response *r)
+{
+	struct cluster *c = d->cluster;
+	json_t *autoj = json_object_get(body, "auto");
+	if (autoj) {
+		if (!json_is_boolean(autoj)) return api_fail(r, ERR_INVALID, "auto: true or false");
+		struct error e;
+		json_t *args = json_pack("{s:s, s:O}", "key", "auto_balance", "value", autoj);
+		bool ok = propose_unlocked(d, "set", args, NULL, &e);
+		json_decref(args);
+		if (!ok) return api_fail_error(r, &e);
+		return api_reply(r, 200, json_pack("{s:O}", "auto", autoj));
+	}
+	pthread_mutex_lock(&c->lock);
+	json_t *plan = plan_balance(c, BALANCE_THRESHOLD);
+	pthread_mutex_unlock(&c->lock);
+	if (!json_array_size(plan)) {
+		json_decref(plan);
+		return api_reply(r, 200, json_pack("{s:[]}", "moves"));
+	}
+	json_t *moves = json_deep_copy(plan);
+	struct op *op = start_balance(d, plan);
+	if (!op) {
+		json_decref(moves);
+		return api_fail(r, ERR_INTERNAL, "out of memory");
+	}
+	api_reply(r, 202, json_pack("{s:o, s:o}", "moves", moves, "operation", op_json(op)));
+}
+
+/* The leader's automatic balancing (cluster lock NOT held, daemon lock held): a pass when the same
+ * imbalance showed at two checks 10 s apart and no pass runs. */
+static void auto_balance(struct cluster *c)
+{
+	static uint64_t last_check;
+	static int seen;
+	uint64_t now = monotonic_ns();
+	if (now - last_check < 10000000000ULL) return;
+	last_check = now;
+	pthread_mutex_lock(&c->lock);
+	bool leader =
+	    cstate_writable(&c->cs) && c->quorate && c->cs.nmembers && c->cs.members[0] == c->cs.self;
+	bool on = json_is_true(json_object_get(json_object_get(c->cs.state, "settings"), "auto_balance"));
+	json_t *plan = leader && on ? plan_balance(c, BALANCE_THRESHOLD) : json_array();
+	pthread_mutex_unlock(&c->lock);
+	for (struct op *op = c->d->ops; op; op = op->next)
+		if (!strcmp(op->kind, "balance") && !strcmp(op->status, "running"))
+			seen = -1; /* one at a time */
+	seen = json_array_size(plan) ? seen + 1 : 0;
+	if (seen >= 2) {
+		log_info("cluster: the hosts' load stayed uneven: balancing (%zu moves)",
+		         json_array_size(plan));
+		start_balance(c->d, plan);
+		seen = 0;
+	} else {
+		json_decref(plan);
+	}
 }
 
 struct evacuation {
@@ -1597,11 +1795,34 @@ static void *evacuate_thread(void *arg)
 	{
 		if (!evacuate_one(d, json_string_value(n), ev->node, err, sizeof(err))) {
 			log_error("cluster: evacuating %s: %s", json_string_value(n), err);
-			if (!failed++) snprintf(first, sizeof(first), "%s: %s", json_string_value(n), err);
+			if (!failed++)
+				snprintf(first, sizeof(first), "%.60s: %.400s", json_string_value(n), err);
 		}
 		ev->op->progress_done = i + 1;
 	}
 	json_decref(names);
+	/* Its load balancers: the new host takes their addresses when the state names it. */
+	pthread_mutex_lock(&c->lock);
+	json_t *lbs = json_object();
+	json_object_foreach(json_object_get(c->cs.state, "lbs"), name, ci)
+	{
+		if ((uint32_t)json_integer_value(json_object_get(ci, "owner")) != ev->node) continue;
+		long count[CLUSTER_MAX_NODES];
+		owned_counts(c, count);
+		size_t best = least_loaded(c, count, ev->node);
+		if (best != SIZE_MAX) json_object_set_new(lbs, name, json_integer(c->cs.members[best]));
+	}
+	pthread_mutex_unlock(&c->lock);
+	json_object_foreach(lbs, name, n)
+	{
+		struct error e;
+		json_t *args =
+		    json_pack("{s:s, s:O, s:I}", "name", name, "owner", n, "expect", (json_int_t)ev->node);
+		if (!propose(c, "lb-owner", args, NULL, &e) && !failed++)
+			snprintf(first, sizeof(first), "load balancer %.60s: %.400s", name, e.msg);
+		json_decref(args);
+	}
+	json_decref(lbs);
 	pthread_mutex_lock(&d->lock);
 	ev->op->status = failed ? "failure" : "success";
 	if (failed)
@@ -1791,4 +2012,68 @@ bool cluster_replica_target(struct daemon *d, const char *name)
 	target = target && (uint32_t)json_integer_value(json_object_get(ci, "owner")) != c->cs.self;
 	pthread_mutex_unlock(&c->lock);
 	return target;
+}
+
+/* ---- nodes leaving ---- */
+
+static uint32_t node_id_named(struct cluster *c, const char *name)
+{
+	uint32_t id = 0;
+	size_t i;
+	json_t *n;
+	pthread_mutex_lock(&c->lock);
+	json_array_foreach(json_object_get(c->cs.state, "nodes"), i, n)
+	{
+		if (!strcmp(json_string_value(json_object_get(n, "name")) ?: "", name))
+			id = (uint32_t)json_integer_value(json_object_get(n, "id"));
+	}
+	pthread_mutex_unlock(&c->lock);
+	return id;
+}
+
+/* Removes a node that is down for good (it owns nothing any more). */
+static void node_rm(struct daemon *d, const char *name, struct http_response *r)
+{
+	uint32_t id = node_id_named(d->cluster, name);
+	if (!id) return api_fail(r, ERR_NOT_FOUND, "no node named '%.80s' in the cluster", name);
+	struct error e;
+	json_t *args = json_pack("{s:I}", "id", (json_int_t)id);
+	bool ok = propose_unlocked(d, "node-rm", args, NULL, &e);
+	json_decref(args);
+	if (!ok) return api_fail_error(r, &e);
+	api_reply(r, 200, json_pack("{s:s, s:b}", "name", name, "removed", 1));
+}
+
+/* This host leaves: the others drop it from the node list (and corosync's), then it stops its corosync
+ * and forgets the cluster. It must own nothing: `cluster evacuate` first. */
+static void leave(struct daemon *d, struct http_response *r)
+{
+	struct cluster *c = d->cluster;
+	struct error e;
+	json_t *args = json_pack("{s:I}", "id", (json_int_t)c->cs.self);
+	bool ok = propose_unlocked(d, "node-rm", args, NULL, &e);
+	json_decref(args);
+	if (!ok) return api_fail_error(r, &e);
+	if (d->cluster != c) return api_fail(r, ERR_BUSY, "this host left meanwhile");
+	char name[64], err[256];
+	snprintf(name, sizeof(name), "%s", json_string_value(json_object_get(c->cs.state, "name")) ?: "");
+	c->leaving = true;
+	shutdown(c->listen_fd, SHUT_RDWR); /* the join thread returns */
+	pthread_mutex_unlock(&d->lock);
+	pthread_join(c->thread, NULL);
+	pthread_mutex_lock(&d->lock);
+	pthread_mutex_lock(&c->lock);
+	corosync_link_close(c->link);
+	c->link = NULL;
+	pthread_mutex_unlock(&c->lock);
+	if (c->corosync_pid > 0) {
+		kill(c->corosync_pid, SIGTERM);
+		waitpid(c->corosync_pid, NULL, 0);
+	}
+	if (!cluster_store_clear(c->store, err, sizeof(err))) log_warn("cluster: %s", err);
+	lease_set(&c->lease, 0);
+	for (size_t i = 0; i < d->ninsts; i++) set_ha(d, d->insts[i], false);
+	d->cluster = NULL; /* the structure stays: threads that still hold it find it inert */
+	log_info("cluster: this host left '%s'", name);
+	api_reply(r, 200, json_pack("{s:s, s:b}", "cluster", name, "left", 1));
 }

@@ -49,6 +49,22 @@ bool hostif_set_up(const char *ifname, char *err, size_t errlen)
 	return ok;
 }
 
+bool hostif_set_mac(const char *ifname, const uint8_t mac[6], char *err, size_t errlen)
+{
+	int fd = ctl_socket(err, errlen);
+	if (fd < 0) return false;
+	struct ifreq ifr = {0};
+	snprintf(ifr.ifr_name, IFNAMSIZ, "%s", ifname);
+	ifr.ifr_hwaddr.sa_family = 1; /* ARPHRD_ETHER */
+	memcpy(ifr.ifr_hwaddr.sa_data, mac, 6);
+	bool ok = ioctl(fd, SIOCSIFHWADDR, &ifr) == 0;
+	if (!ok)
+		snprintf(err, errlen, "cannot set %s's MAC address: %s%s", ifname, strerror(errno),
+		         perm_hint(errno));
+	close(fd);
+	return ok;
+}
+
 static bool set_addr(int fd, const char *ifname, unsigned long req, struct in_addr a)
 {
 	struct ifreq ifr = {0};

@@ -10,12 +10,15 @@
 #include <netinet/in.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 bool hostif_exists(const char *ifname);
 bool hostif_set_up(const char *ifname, char *err, size_t errlen);
 /* Tells the LAN that address `a` is at this interface now: two gratuitous ARP replies, so neighbours
  * forget an old MAC (a restarted container, an address moved to another host). Best effort. */
 void hostif_announce(const char *ifname, struct in_addr a);
+/* Sets an interface's MAC address (while it is down). */
+bool hostif_set_mac(const char *ifname, const uint8_t mac[6], char *err, size_t errlen);
 /* Gives ifname the IPv4 address addr/mask (in the calling process's network namespace). */
 bool hostif_set_addr(const char *ifname, struct in_addr addr, struct in_addr mask, char *err, size_t errlen);
 /* Adds a default IPv4 route through gw. */

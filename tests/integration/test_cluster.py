@@ -459,6 +459,48 @@ class ClusterTest(unittest.TestCase):
         self.assertEqual(wait_for(lambda: self.online(runner), 30), ["h1", "h2", "h3"], runner.log())
         self.assertIn(get(url), ("h2", "h3"))
 
+    def test_6b_balance_and_leave(self):
+        """Four one-vCPU VMs piled on one host: `cluster balance` spreads them by live migration until the
+        hosts differ by less than 2 vCPUs, the VMs running on. Then a host is emptied and leaves; the
+        others carry on as a cluster of two."""
+        pile = self.hosts[0]
+        names = [f"b{i}" for i in range(4)]
+        for n in names:
+            self.cli(pile, "create", n, "--kernel", self.spin, "--firmware", "none", "--memory", "32M")
+            self.cli(pile, "start", n)
+
+        def loads():
+            """vCPUs of running VMs per host, as the hosts' own lists say."""
+            out = {}
+            for h in self.hosts:
+                out[h.name] = sum(i.get("vm", {}).get("cpus", 1) for i in h.api("GET", "/v1/instances")[1]
+                                  if i.get("location") == h.name and i["type"] == "vm"
+                                  and i["status"]["state"] == "running")
+            return out
+        time.sleep(1)  # heartbeats carry the new load
+        before = loads()
+        self.assertGreaterEqual(max(before.values()) - min(before.values()), 2, before)
+        counts = {n: pile.api("GET", f"/v1/instances/{n}/stats")[1]["instructions"] for n in names}
+        r = self.cli(self.hosts[1], "cluster", "balance")
+        self.assertIn("moving", r.stdout)
+        after = loads()
+        print(f"\n  load (vCPUs) before {before}, after {after}", end="")
+        self.assertLess(max(after.values()) - min(after.values()), 2, after)
+        for n in names:  # all ran on, through the moves
+            self.assertGreater(self.hosts[1].api("GET", f"/v1/instances/{n}/stats")[1]["instructions"], counts[n])
+        self.assertIn("nothing to move", self.cli(self.hosts[2], "cluster", "balance").stdout)
+        for n in names:
+            self.cli(self.hosts[1], "rm", "--force", n)
+        # h3 is emptied and leaves: the two others go on, quorate with 2 of 2.
+        leaver = self.hosts[2]
+        self.cli(self.hosts[0], "cluster", "evacuate", leaver.name)
+        self.cli(leaver, "cluster", "leave")
+        self.assertEqual(leaver.api("GET", "/v1/cluster")[0], 404)
+        for h in self.hosts[:2]:
+            self.assertEqual(wait_for(lambda h=h: self.online(h), 20), ["h1", "h2"], h.log())
+        self.cli(self.hosts[0], "create", "after-leave", "--kernel", self.spin, "--firmware", "none")
+        self.cli(self.hosts[0], "rm", "after-leave")
+
     def test_7_no_quorum(self):
         where = self.host_named(self.ha_where(self.hosts[0])[0])
         others = [h for h in self.hosts if h is not where]
