@@ -1673,13 +1673,7 @@ static void *balance_thread(void *arg)
 		}
 		b->op->progress_done = i + 1;
 	}
-	pthread_mutex_lock(&d->lock);
-	b->op->status = failed ? "failure" : "success";
-	if (failed)
-		snprintf(b->op->error, sizeof(b->op->error), "%zu not moved; first: %.400s", failed, first);
-	b->op->finished_at = (int64_t)time(NULL);
-	pthread_cond_broadcast(&d->changed);
-	pthread_mutex_unlock(&d->lock);
+	finish_moves(d, b->op, failed, first);
 	json_decref(b->plan);
 	free(b);
 	return NULL;
@@ -1766,6 +1760,17 @@ static void auto_balance(struct cluster *c)
 	}
 }
 
+/* Ends an evacuation's or a balancing's operation: failed moves, the first one's reason. */
+static void finish_moves(struct daemon *d, struct op *op, size_t failed, const char *first)
+{
+	pthread_mutex_lock(&d->lock);
+	op->status = failed ? "failure" : "success";
+	if (failed) snprintf(op->error, sizeof(op->error), "%zu not moved; first: %.400s", failed, first);
+	op->finished_at = (int64_t)time(NULL);
+	pthread_cond_broadcast(&d->changed);
+	pthread_mutex_unlock(&d->lock);
+}
+
 struct evacuation {
 	struct daemon *d;
 	struct op *op;
@@ -1823,13 +1828,7 @@ static void *evacuate_thread(void *arg)
 		json_decref(args);
 	}
 	json_decref(lbs);
-	pthread_mutex_lock(&d->lock);
-	ev->op->status = failed ? "failure" : "success";
-	if (failed)
-		snprintf(ev->op->error, sizeof(ev->op->error), "%zu not moved; first: %.400s", failed, first);
-	ev->op->finished_at = (int64_t)time(NULL);
-	pthread_cond_broadcast(&d->changed);
-	pthread_mutex_unlock(&d->lock);
+	finish_moves(d, ev->op, failed, first);
 	free(ev);
 	return NULL;
 }
