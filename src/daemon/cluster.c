@@ -1648,6 +1648,17 @@ static json_t *plan_balance(struct cluster *c, json_int_t threshold)
 	return plan;
 }
 
+/* Ends an evacuation's or a balancing's operation: failed moves, the first one's reason. */
+static void finish_moves(struct daemon *d, struct op *op, size_t failed, const char *first)
+{
+	pthread_mutex_lock(&d->lock);
+	op->status = failed ? "failure" : "success";
+	if (failed) snprintf(op->error, sizeof(op->error), "%zu not moved; first: %.400s", failed, first);
+	op->finished_at = (int64_t)time(NULL);
+	pthread_cond_broadcast(&d->changed);
+	pthread_mutex_unlock(&d->lock);
+}
+
 struct balancing {
 	struct daemon *d;
 	struct op *op;
@@ -1758,17 +1769,6 @@ static void auto_balance(struct cluster *c)
 	} else {
 		json_decref(plan);
 	}
-}
-
-/* Ends an evacuation's or a balancing's operation: failed moves, the first one's reason. */
-static void finish_moves(struct daemon *d, struct op *op, size_t failed, const char *first)
-{
-	pthread_mutex_lock(&d->lock);
-	op->status = failed ? "failure" : "success";
-	if (failed) snprintf(op->error, sizeof(op->error), "%zu not moved; first: %.400s", failed, first);
-	op->finished_at = (int64_t)time(NULL);
-	pthread_cond_broadcast(&d->changed);
-	pthread_mutex_unlock(&d->lock);
 }
 
 struct evacuation {
