@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Cluster benchmark: three hosts (network namespaces, each with its own cloisond and corosync), an HA
 # guest writing to shared storage; time from a host's failure to the guest writing again on a
-# survivor (kill -9 and partition, medians), double runs over partition/heal cycles (must be 0).
+# survivor (kill -9 and partition, medians), double runs over partition/heal cycles (must be 0),
+# evacuation of 3 VMs, replication lag.
 # Set beside Proxmox VE's documented HA recovery (see bench/cluster.py).
 #   RUNS=5 CYCLES=20 bench/cluster.sh
 set -euo pipefail
