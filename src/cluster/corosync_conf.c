@@ -5,8 +5,10 @@
 #include "cluster/corosync_conf.h"
 
 #include "util/fs.h"
+#include "util/parse.h"
 
 #include <errno.h>
+#include <gnutls/gnutls.h>
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -21,12 +23,7 @@
 /* Names and addresses go into a file corosync parses: only plain characters. */
 static bool plain(const char *s)
 {
-	if (!s || !*s) return false;
-	for (; *s; s++)
-		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
-		      strchr(".-_:", *s)))
-			return false;
-	return true;
+	return parse_is_plain(s, 255, ".-_:");
 }
 
 bool corosync_conf_write(const char *dir, const json_t *state, char *err, size_t errlen)
@@ -101,8 +98,6 @@ bool corosync_authkey_create(const char *dir, char *err, size_t errlen)
 	return write_key(dir, key, sizeof(key), err, errlen);
 }
 
-static const char b64chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
 bool corosync_authkey_load(const char *dir, uint8_t *buf, size_t cap, size_t *len, char *err, size_t errlen)
 {
 	char path[4200];
@@ -120,45 +115,27 @@ char *corosync_authkey_export(const char *dir, char *err, size_t errlen)
 	uint8_t key[4096];
 	size_t len;
 	if (!corosync_authkey_load(dir, key, sizeof(key), &len, err, errlen)) return NULL;
-	ssize_t n = (ssize_t)len;
-	char *out = malloc((size_t)n / 3 * 4 + 8);
-	if (!out) return snprintf(err, errlen, "out of memory"), NULL;
-	size_t o = 0;
-	for (ssize_t i = 0; i < n; i += 3) {
-		uint32_t v = (uint32_t)key[i] << 16 | (i + 1 < n ? (uint32_t)key[i + 1] << 8 : 0) |
-		             (i + 2 < n ? key[i + 2] : 0);
-		out[o++] = b64chars[v >> 18 & 63];
-		out[o++] = b64chars[v >> 12 & 63];
-		out[o++] = i + 1 < n ? b64chars[v >> 6 & 63] : '=';
-		out[o++] = i + 2 < n ? b64chars[v & 63] : '=';
+	gnutls_datum_t in = {.data = key, .size = (unsigned)len}, out = {0};
+	if (gnutls_base64_encode2(&in, &out) < 0) return snprintf(err, errlen, "out of memory"), NULL;
+	char *text = malloc(out.size + 1);
+	if (text) {
+		memcpy(text, out.data, out.size);
+		text[out.size] = 0;
+	} else {
+		snprintf(err, errlen, "out of memory");
 	}
-	out[o] = 0;
-	return out;
+	gnutls_free(out.data);
+	return text;
 }
 
 bool corosync_authkey_import(const char *dir, const char *b64, char *err, size_t errlen)
 {
-	uint8_t key[4096];
-	size_t n = 0, len = strlen(b64);
-	if (len % 4 || len / 4 * 3 > sizeof(key))
+	gnutls_datum_t in = {.data = (unsigned char *)b64, .size = (unsigned)strlen(b64)}, out = {0};
+	if (strlen(b64) > 8192 || gnutls_base64_decode2(&in, &out) < 0)
 		return snprintf(err, errlen, "malformed cluster key"), false;
-	for (size_t i = 0; i < len; i += 4) {
-		uint32_t v = 0;
-		int pad = 0;
-		for (int j = 0; j < 4; j++) {
-			const char *p = b64[i + j] == '=' ? NULL : strchr(b64chars, b64[i + j]);
-			if (b64[i + j] == '=')
-				pad++;
-			else if (!p || !b64[i + j] || pad)
-				return snprintf(err, errlen, "malformed cluster key"), false;
-			v = v << 6 | (p ? (uint32_t)(p - b64chars) : 0);
-		}
-		if (pad > 2 || (pad && i + 4 != len))
-			return snprintf(err, errlen, "malformed cluster key"), false;
-		key[n++] = (uint8_t)(v >> 16);
-		if (pad < 2) key[n++] = (uint8_t)(v >> 8);
-		if (pad < 1) key[n++] = (uint8_t)v;
-	}
-	if (n < 128) return snprintf(err, errlen, "the cluster key is too short (%zu bytes)", n), false;
-	return write_key(dir, key, n, err, errlen);
+	bool ok = out.size >= 128 ||
+	          (snprintf(err, errlen, "the cluster key is too short (%u bytes)", out.size), false);
+	ok = ok && write_key(dir, out.data, out.size, err, errlen);
+	gnutls_free(out.data);
+	return ok;
 }

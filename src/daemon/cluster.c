@@ -1547,8 +1547,18 @@ static bool move_instance(struct daemon *d, const char *name, uint32_t from, uin
 		json_decref(body);
 		snprintf(path, sizeof(path), "/v1/instances/%s/migrate", name);
 		body = json_pack("{s:s}", "to", listen);
-		ok = ok && call(d, from, "POST", path, body, &ans, err, errlen) &&
-		     wait_operation(d, ans, err, errlen) && wait_operation(d, recv_ans, err, errlen);
+		/* The destination's VM process opens its port a moment after the receive began: a refused
+		 * connection (the source runs on) is tried again. */
+		bool sent = false;
+		for (int tries = 0; ok && !sent && tries < 25; tries++) {
+			json_decref(ans);
+			ans = NULL;
+			sent = call(d, from, "POST", path, body, &ans, err, errlen) &&
+			       wait_operation(d, ans, err, errlen);
+			if (!sent && !strstr(err, "refused")) break;
+			if (!sent) usleep(200000);
+		}
+		ok = ok && sent && wait_operation(d, recv_ans, err, errlen);
 		json_decref(body);
 		json_decref(ans);
 		json_decref(recv_ans);

@@ -18,6 +18,7 @@
 #include "net/hostif.h"
 #include "util/fs.h"
 #include "util/log.h"
+#include "util/parse.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -72,12 +73,7 @@ static bool parse_addr_port(const char *s, struct in_addr *a, unsigned *port)
 
 static bool plain_name(const char *s, size_t max)
 {
-	if (!s || !*s || strlen(s) > max) return false;
-	for (; *s; s++)
-		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
-		      *s == '-' || *s == '_' || *s == '.'))
-			return false;
-	return true;
+	return parse_is_plain(s, max, "-_.");
 }
 
 bool lb_def_check(json_t *def, char *err, size_t errlen)
@@ -364,6 +360,34 @@ static void move_addresses(struct lb_engine *e, json_t *lbs)
 {
 	char self[64];
 	if (!e->d->cluster || !cluster_self_addr(e->d, self, sizeof(self))) return;
+	/* Another host's balancer address found here (left by a cloisond that died with it configured):
+	 * given up, or two hosts would answer ARP for it. */
+	json_t *all = cluster_lbs(e->d, false);
+	const char *lname;
+	json_t *ldef;
+	json_object_foreach(all, lname, ldef)
+	{
+		char ip[64], ifname[IFNAMSIZ + 1];
+		bool local;
+		snprintf(ip, sizeof(ip), "%s", json_string_value(json_object_get(ldef, "listen")) ?: ":");
+		*strrchr(ip, ':') = 0;
+		if (json_object_get(lbs, lname) || !strcmp(ip, self) ||
+		    !find_iface(self, ip, ifname, sizeof(ifname), &local) || !local)
+			continue;
+		bool ours_too = false; /* the same address may serve one of ours */
+		const char *n2;
+		json_t *d2;
+		json_object_foreach(lbs, n2, d2)
+		{
+			ours_too |=
+			    !strncmp(json_string_value(json_object_get(d2, "listen")) ?: "", ip, strlen(ip));
+		}
+		if (ours_too) continue;
+		if (run_ip("del", ip, ifname) == 0)
+			log_info("lb: removed stale address %s from %s", ip, ifname);
+		json_object_del(e->addresses, ip);
+	}
+	json_decref(all);
 	json_t *want = json_object();
 	const char *name;
 	json_t *def;

@@ -85,3 +85,13 @@ bool parse_rate(const char *s, uint64_t *out)
 	*out = (uint64_t)(v * (double)mul);
 	return true;
 }
+
+bool parse_is_plain(const char *s, size_t max, const char *punct)
+{
+	if (!s || !*s || strlen(s) > max) return false;
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
+		      strchr(punct, *s)))
+			return false;
+	return true;
+}

@@ -16,6 +16,9 @@ bool parse_disk_size(const char *s, uint64_t *bytes);
 bool parse_rate(const char *s, uint64_t *out);
 /* A decimal unsigned integer in [min, max]. */
 bool parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out);
+/* Whether s is 1 to max ASCII letters, digits and characters of `punct` (names that go into files and
+ * configurations other programs parse). */
+bool parse_is_plain(const char *s, size_t max, const char *punct);
 /* "HOST:PORT", split at the last colon (IPv6 literals need no brackets). With host_optional, "PORT"
  * and ":PORT" leave host empty. HOST goes into host (longer than hostlen-1 bytes: false); *port points
  * into s and is never empty. */
