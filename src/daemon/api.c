@@ -395,6 +395,20 @@ static void list_instances(struct daemon *d, struct http_response *r)
 	api_reply(r, 200, a);
 }
 
+/* Adds an instance from a definition (taken over) and, in a cluster, makes it known to every host;
+ * NULL with r answered. */
+static struct instance *create_instance(struct daemon *d, struct inst_def *def, struct http_response *r)
+{
+	struct error e;
+	struct instance *in = daemon_create_instance(d, def, &e);
+	if (in && d->cluster && !cluster_register_instance(d, in, &e)) {
+		daemon_discard_instance(d, in);
+		in = NULL;
+	}
+	if (!in) api_fail_error(r, &e);
+	return in;
+}
+
 static void create(struct daemon *d, json_t *body, struct http_response *r)
 {
 	struct inst_def def;
@@ -403,13 +417,8 @@ static void create(struct daemon *d, json_t *body, struct http_response *r)
 		api_fail(r, ERR_INVALID, "%s", err);
 		return;
 	}
-	struct error e;
-	struct instance *in = daemon_create_instance(d, &def, &e);
-	if (!in) return api_fail_error(r, &e);
-	if (d->cluster && !cluster_register_instance(d, in, &e)) {
-		daemon_discard_instance(d, in);
-		return api_fail_error(r, &e);
-	}
+	struct instance *in = create_instance(d, &def, r);
+	if (!in) return;
 	api_reply(r, 201, inst_json(d, in));
 }
 
@@ -693,13 +702,8 @@ static void clone_instance(struct daemon *d, struct instance *src, json_t *body,
 		json_object_set_new(c, "hostname", json_string(name));
 		def.container = c;
 	}
-	struct error e;
-	struct instance *in = daemon_create_instance(d, &def, &e);
-	if (!in) return api_fail_error(r, &e);
-	if (d->cluster && !cluster_register_instance(d, in, &e)) {
-		daemon_discard_instance(d, in);
-		return api_fail_error(r, &e);
-	}
+	struct instance *in = create_instance(d, &def, r);
+	if (!in) return;
 	if (!start) {
 		api_reply(r, 201, inst_json(d, in));
 		return;
