@@ -1906,12 +1906,18 @@ static void arrive(struct daemon *d, json_t *body, struct http_response *r)
 
 /* ---- load balancers (daemon/lb.c) ---- */
 
+/* Whether this host may run what it owns: connected, quorate, a majority, synchronised (lock held). */
+static bool in_step(struct cluster *c)
+{
+	return c->link && c->quorate && cstate_majority(&c->cs) && c->cs.synced;
+}
+
 json_t *cluster_lbs(struct daemon *d, bool mine)
 {
 	struct cluster *c = d->cluster;
 	json_t *out = json_object();
 	pthread_mutex_lock(&c->lock);
-	bool fenced = !c->link || !c->quorate || !cstate_majority(&c->cs) || !c->cs.synced;
+	bool fenced = !in_step(c);
 	const char *name;
 	json_t *lb;
 	json_object_foreach(json_object_get(c->cs.state, "lbs"), name, lb)
@@ -1991,7 +1997,7 @@ json_t *cluster_replicated_here(struct daemon *d)
 	struct cluster *c = d->cluster;
 	json_t *out = json_object();
 	pthread_mutex_lock(&c->lock);
-	bool fenced = !c->link || !c->quorate || !cstate_majority(&c->cs) || !c->cs.synced;
+	bool fenced = !in_step(c);
 	const char *name;
 	json_t *ci;
 	json_object_foreach(json_object_get(c->cs.state, "instances"), name, ci)
