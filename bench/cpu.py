@@ -1,0 +1,124 @@
+#!/usr/bin/env python3
+"""cpu.py — compute speed under cloison and QEMU TCG, side by side.
+
+Boots the benchmark guest (tools/guest/mkbench.sh: gzip, xz, 7-Zip, OpenSSL and Python from
+Debian's riscv64 packages, busybox) under each VMM with the same kernel, firmware and initramfs,
+alternating runs. The guest prints a marker line before and after each workload; the host
+timestamps each line as it arrives, so a workload's time is measured by the host's clock, the
+same way for both VMMs. Each workload prints a checksum of its result: the two VMMs must agree
+(a mismatch is an emulation bug and fails the benchmark).
+
+Printed: every run's times, the medians per workload and the ratio cloison/QEMU (below 1: cloison
+is faster), boot time to the guest's first marker, peak RSS; then, with SCALE, the same workloads
+two copies at once on two harts against one copy on one hart (time ratio: 1.0 = perfect scaling).
+Usage: cpu.py CLOISON INITRD RUNS [WORKLOADS (comma-separated)] [SCALE (0/1)] [JIT (on/off)]
+"""
+import os
+import re
+import statistics
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "integration"))
+from guest import guest_dir  # noqa: E402
+
+FW = "/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_dynamic.bin"
+MEM = 1024
+MARK = re.compile(r"cloison-bench: (ready|begin|end|done)\s*(\S*)\s*(.*)")
+
+
+def argv(vmm, cloison, initrd, cpus, append, jit):
+    g = guest_dir()
+    kernel = os.path.join(g, "Image")
+    if vmm == "cloison":
+        return [cloison, "run", "--kernel", kernel, "--initrd", initrd, "--firmware", FW, "--mem", str(MEM),
+                "--cpus", str(cpus), "--jit", jit, "--append", append]
+    return ["qemu-system-riscv64", "-M", "virt", "-m", str(MEM), "-smp", str(cpus), "-nographic", "-bios", FW,
+            "-kernel", kernel, "-initrd", initrd, "-append", append, "-no-reboot"]
+
+
+def run_once(vmm, cloison, initrd, workloads, cpus=1, copies=1, jit="on"):
+    """Boots once; returns ({workload: seconds}, {workload: result}, boot seconds, peak RSS MiB)."""
+    append = f"console=ttyS0 quiet cloison_bench={','.join(workloads)} cloison_copies={copies}"
+    t0 = time.monotonic()
+    p = subprocess.Popen(argv(vmm, cloison, initrd, cpus, append, jit), stdin=subprocess.DEVNULL,
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    times, results, began, boot, log = {}, {}, {}, None, []
+    deadline = t0 + 1800
+    for raw in p.stdout:
+        now = time.monotonic()
+        line = raw.decode(errors="replace").rstrip()
+        log.append(line)
+        m = MARK.search(line)
+        if m:
+            kind, name, rest = m.groups()
+            if kind == "ready":
+                boot = now - t0
+            elif kind == "begin":
+                began[name] = now
+            elif kind == "end":
+                times[name] = now - began[name]
+                results[name] = rest.strip()
+        if now > deadline:
+            p.kill()
+            break
+    _, status, usage = os.wait4(p.pid, 0)
+    p.returncode = os.waitstatus_to_exitcode(status)
+    missing = [w for w in workloads if w not in times]
+    failed = [w for w, r in results.items() if r.startswith("FAILED")]
+    if missing or failed or boot is None:
+        sys.stderr.write("\n".join(log[-30:]) + "\n")
+        raise SystemExit(f"{vmm}: workloads missing {missing} or failed {failed}")
+    return times, results, boot, usage.ru_maxrss / 1024
+
+
+def fmt_ratio(a, b):
+    return f"{a / b:.2f}" if b else "-"
+
+
+def main():
+    cloison, initrd, runs = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    workloads = sys.argv[4].split(",") if len(sys.argv) > 4 and sys.argv[4] else [
+        "gzip", "xz", "7zip", "openssl", "python", "shell", "forkexec"]
+    scale = len(sys.argv) > 5 and sys.argv[5] == "1"
+    jit = sys.argv[6] if len(sys.argv) > 6 else "on"
+    t = {"cloison": {w: [] for w in workloads + ["boot"]}, "qemu": {w: [] for w in workloads + ["boot"]}}
+    rss = {"cloison": [], "qemu": []}
+    expect = None
+    print(f"compute workloads, 1 hart, {MEM} MiB, {runs} alternating runs each (seconds, host clock)")
+    print(f"{'run':<4} {'vmm':<8} " + " ".join(f"{w:>9}" for w in workloads + ["boot"]) + f" {'rss_MiB':>8}")
+    for i in range(1, runs + 1):
+        for vmm in ("cloison", "qemu"):
+            times, results, boot, peak = run_once(vmm, cloison, initrd, workloads, jit=jit)
+            if expect is None:
+                expect = results
+            elif results != expect:
+                raise SystemExit(f"{vmm}: results differ: {results} vs {expect}")
+            for w in workloads:
+                t[vmm][w].append(times[w])
+            t[vmm]["boot"].append(boot)
+            rss[vmm].append(peak)
+            print(f"{i:<4} {vmm:<8} " + " ".join(f"{times[w]:9.2f}" for w in workloads) + f" {boot:9.2f} {peak:8.0f}",
+                  flush=True)
+    print(f"{'median':<13} {'cloison':>9} {'qemu':>9} {'ratio':>7}  (cloison/qemu; below 1: cloison faster)")
+    for w in workloads + ["boot"]:
+        c, q = statistics.median(t["cloison"][w]), statistics.median(t["qemu"][w])
+        print(f"{w:<13} {c:9.2f} {q:9.2f} {fmt_ratio(c, q):>7}")
+    c, q = statistics.median(rss["cloison"]), statistics.median(rss["qemu"])
+    print(f"{'peak_rss_MiB':<13} {c:9.0f} {q:9.0f} {fmt_ratio(c, q):>7}")
+    if not scale:
+        return
+    print("scaling: two copies at once on 2 harts / one copy on 1 hart (time ratio; 1.00 = perfect)")
+    for vmm in ("cloison", "qemu"):
+        one, two = t[vmm], {w: [] for w in workloads}
+        for _ in range(runs):
+            times, _, _, _ = run_once(vmm, cloison, initrd, workloads, cpus=2, copies=2, jit=jit)
+            for w in workloads:
+                two[w].append(times[w])
+        print(f"{vmm:<8} " + " ".join(
+            f"{w}={statistics.median(two[w]) / statistics.median(one[w]):.2f}" for w in workloads))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,77 @@
+# archive.sh — sourced by the guest builders: reaching Debian's archive and fetching verified packages.
+#
+# The archive address is derived at run time from this machine's apt sources
+# (never written in the repo). Trust chain: InRelease is checked with gpgv against
+# the Debian archive keyring, Packages.xz against the InRelease SHA256, each .deb
+# against the Packages SHA256. Downloads are cached under $CLOISON_CACHE/downloads.
+#
+# The caller sets `log` and `die` (functions) and calls archive_index once, then
+# archive_deb PKG as often as it likes (prints the cached .deb's path).
+
+SUITE=${CLOISON_GUEST_SUITE:-trixie}
+ARCH=riscv64
+CACHE=${CLOISON_CACHE:-$HOME/.cache/cloison}
+DL=$CACHE/downloads
+KEYRING=${CLOISON_KEYRING:-/usr/share/keyrings/debian-archive-keyring.gpg}
+mkdir -p "$DL"
+
+# The first http(s) URI of a Debian (not -security) source, from deb822 or one-line lists.
+archive_uri() {
+  local f uri
+  for f in /etc/apt/sources.list.d/*.sources; do
+    [ -f "$f" ] || continue
+    uri=$(awk '/^URIs:/ { for (i = 2; i <= NF; i++) print $i }' "$f" |
+          grep -E '^https?://' | grep -v -- '-security' | grep -E '/debian/?$' | head -n1 || true)
+    [ -n "$uri" ] && { echo "${uri%/}"; return; }
+  done
+  for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
+    [ -f "$f" ] || continue
+    uri=$(awk '$1 == "deb" { for (i = 2; i <= NF; i++) if ($i ~ /^https?:\/\//) { print $i; break } }' "$f" |
+          grep -v -- '-security' | grep -E '/debian/?$' | head -n1 || true)
+    [ -n "$uri" ] && { echo "${uri%/}"; return; }
+  done
+  die "no Debian archive found in the apt sources"
+}
+
+sha256_of() { sha256sum "$1" | cut -d' ' -f1; }
+
+# fetch URL DEST SHA256: download unless DEST already has the checksum.
+fetch() {
+  local url=$1 dest=$2 want=$3
+  if [ -f "$dest" ] && [ "$(sha256_of "$dest")" = "$want" ]; then return; fi
+  log "downloading ${url##*/}"
+  curl -fsSL --retry 3 -o "$dest.part" "$url" || die "download failed: ${url##*/}"
+  [ "$(sha256_of "$dest.part")" = "$want" ] || { rm -f "$dest.part"; die "checksum mismatch: ${url##*/}"; }
+  mv "$dest.part" "$dest"
+}
+
+# Field $2 of the Packages stanza of package $1.
+pkg_field() {
+  awk -v pkg="$1" -v field="$2" '
+    /^Package: / { cur = $2 }
+    cur == pkg && index($0, field ": ") == 1 { print substr($0, length(field) + 3); exit }
+  ' "$DL/Packages"
+}
+
+# Fetches and verifies the suite's package index ($DL/Packages); sets MIRROR.
+archive_index() {
+  MIRROR=$(archive_uri)
+  local dists=$MIRROR/dists/$SUITE pk_sha
+  curl -fsSL --retry 3 -o "$DL/InRelease" "$dists/InRelease" || die "cannot fetch InRelease for $SUITE"
+  [ -r "$KEYRING" ] || die "no archive keyring at $KEYRING (install debian-archive-keyring)"
+  gpgv --keyring "$KEYRING" "$DL/InRelease" >/dev/null 2>&1 || die "InRelease signature does not verify"
+  pk_sha=$(awk '/^SHA256:/ { s = 1; next } /^[A-Za-z]/ { s = 0 }
+                s && $3 == "main/binary-'$ARCH'/Packages.xz" { print $1; exit }' "$DL/InRelease")
+  [ -n "$pk_sha" ] || die "InRelease lists no main/binary-$ARCH/Packages.xz"
+  fetch "$dists/main/binary-$ARCH/Packages.xz" "$DL/Packages.xz" "$pk_sha"
+  xz -dc "$DL/Packages.xz" > "$DL/Packages"
+}
+
+# archive_deb PKG: downloads PKG's .deb (verified) and prints its path.
+archive_deb() {
+  local file sha
+  file=$(pkg_field "$1" Filename); sha=$(pkg_field "$1" SHA256)
+  [ -n "$file" ] && [ -n "$sha" ] || die "package $1 not in the index"
+  fetch "$MIRROR/$file" "$DL/${file##*/}" "$sha"
+  echo "$DL/${file##*/}"
+}
