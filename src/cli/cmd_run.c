@@ -362,6 +362,18 @@ static void print_stats(const struct machine *m, const struct vm_run_result *res
 		        i, (unsigned long long)st.harts[i].instructions,
 		        (unsigned long long)st.harts[i].wfi_sleeps, (unsigned long long)st.harts[i].pc,
 		        "USHM"[st.harts[i].priv & 3]);
+	for (unsigned i = 0; i < st.nharts; i++) {
+		const struct rv_engine_stats *g = &st.harts[i].engine;
+		fprintf(
+		    stderr,
+		    "cloison: stats: hart %u engine: %llu blocks translated, %llu block entries from the "
+		    "dispatcher, %llu chained jumps, %llu stale blocks, %llu code-cache flushes, %llu TLB "
+		    "misses, %llu TLB flushes\n",
+		    i, (unsigned long long)g->blocks, (unsigned long long)g->block_runs,
+		    (unsigned long long)g->chains, (unsigned long long)g->stale_blocks,
+		    (unsigned long long)g->code_flushes, (unsigned long long)g->tlb_misses,
+		    (unsigned long long)g->tlb_flushes);
+	}
 	for (unsigned i = 0; i < st.nnics; i++) {
 		const struct net_stats *n = &st.nics[i];
 		fprintf(stderr,

@@ -568,11 +568,17 @@ l_jit : {
 		if (id == RV_JIT_NEVER) DISPATCH();
 		void *code = rv_jit_lookup(h, id, op, pc);
 		if (unlikely(!code)) {
+			h->stats.stale_blocks++;
 			op->jit = 0; /* dropped, or translated for another virtual address */
 			DISPATCH();
 		}
 		/* The block that just returned to here may jump here directly from now on. */
-		if (h->jit_patch_site && h->jit_patch_pc == pc) rv_jit_chain(h->jit_patch_site, code);
+		if (h->jit_patch_site && h->jit_patch_pc == pc) {
+			rv_jit_chain(h->jit_patch_site, code);
+			h->stats.chains++;
+		}
+		h->stats.block_runs++;
+		rv_jcache_fill(h, pc, (uint8_t *)code + RV_JIT_ENTRY_OFFSET);
 		h->jit_patch_site = NULL;
 		h->pc = pc;
 		h->budget_left = (uint64_t)budget;
@@ -580,6 +586,8 @@ l_jit : {
 		h->jit_retired = 0;
 		budget = (int64_t)h->budget_left;
 		if (unlikely(next & 1)) { /* a block's guest code changed: interpret it, re-decoding */
+			h->stats.stale_blocks++;
+			rv_jcache_forget(h, next & ~1ULL);
 			h->jit_patch_site = NULL;
 			pc = next & ~1ULL;
 			goto bail_page;

@@ -66,8 +66,11 @@ struct rv_bus {
 	void *opaque;
 };
 
-/* Software TLB: host address = guest virtual address + addend. */
-#define RV_TLB_SIZE 256
+/* Software TLB: host address = guest virtual address + addend. Large (programs with big working sets
+ * walk page tables otherwise), yet cheap to flush: a set logs the slots it filled since its last
+ * flush and clears only those, unless the log overflowed. */
+#define RV_TLB_SIZE 4096
+#define RV_TLB_FILL_LOG 256
 struct rv_tlb_entry {
 	uint64_t vpage; /* guest virtual page address, or RV_TLB_INVALID */
 	uintptr_t addend;
@@ -81,7 +84,34 @@ struct rv_tlb_set {
 	struct rv_tlb_entry read[RV_TLB_SIZE];
 	struct rv_tlb_entry write[RV_TLB_SIZE];
 	struct rv_tlb_entry exec[RV_TLB_SIZE];
-	bool used;
+	uint32_t nfilled; /* slots filled since the last flush; > RV_TLB_FILL_LOG: clear them all */
+	uint16_t filled[RV_TLB_FILL_LOG];
+};
+
+/* Indirect-jump cache: guest pc -> entry of its translated block (past the prologue), one table
+ * per privilege, filled by the dispatcher and read by translated `jalr`. Keyed by virtual
+ * address, so it is flushed with the TLB (a mapping changes only with sfence.vma or satp). */
+#define RV_JCACHE_SIZE 2048
+struct rv_jcache {
+	struct rv_jcache_entry {
+		uint64_t pc; /* RV_TLB_INVALID when empty */
+		void *code;
+	} e[RV_JCACHE_SIZE];
+	uint32_t nfilled; /* as in rv_tlb_set */
+	uint16_t filled[RV_TLB_FILL_LOG];
+};
+
+/* What the engine did (counters only grow; read racily by --stats). */
+struct rv_engine_stats {
+	uint64_t tlb_misses;   /* data accesses that walked the page table */
+	uint64_t tlb_flushes;  /* whole-TLB flushes (satp, sfence.vma without an address, ...) */
+	uint64_t blocks;       /* blocks translated */
+	uint64_t block_runs;   /* entries into translated code from the dispatcher */
+	uint64_t chains;       /* direct jumps patched between blocks */
+	uint64_t jcache_fills; /* indirect-jump cache entries made */
+	uint64_t
+	    stale_blocks; /* blocks found changed (guest code rewritten) or translated for another address */
+	uint64_t code_flushes; /* full flushes of the code cache */
 };
 
 struct rv_hart {
@@ -134,12 +164,15 @@ struct rv_hart {
 	 * plus two sentinel slots per page; reserved lazily (MAP_NORESERVE). */
 	struct rv_op *ops;
 	uint64_t ops_bytes;
-	struct rv_jit *jit;    /* translated code (jit.h), NULL when the JIT is off */
+	struct rv_jit *jit;         /* translated code (jit.h), NULL when the JIT is off */
+	struct rv_jcache jcache[4]; /* by privilege (2 unused) */
+	struct rv_jcache *jcache_cur;
 	int32_t jit_retired;   /* at a helper call: its index in the block minus the block's length */
 	void *jit_patch_site;  /* the last static block exit taken, to chain to its target */
 	uint64_t jit_patch_pc; /* ... and that target */
 	uint64_t block_start;  /* budget the current block started with */
-	uint64_t budget_left;  /* budget left at the last sync point (exceptions, CSR reads) */
+	struct rv_engine_stats stats;
+	uint64_t budget_left; /* budget left at the last sync point (exceptions, CSR reads) */
 };
 
 /* Lifecycle. */

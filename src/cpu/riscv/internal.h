@@ -59,6 +59,15 @@ bool rv_csr_write(struct rv_hart *h, unsigned csr, uint64_t val);
 void rv_tlb_flush_all(struct rv_hart *h);
 void rv_tlb_flush_page(struct rv_hart *h, uint64_t vaddr);
 void rv_tlb_select(struct rv_hart *h);
+void rv_jcache_flush(struct rv_hart *h);
+/* Makes translated jumps to `pc` (current privilege) enter `entry` directly. */
+void rv_jcache_fill(struct rv_hart *h, uint64_t pc, void *entry);
+/* Forgets `pc` (current privilege): its block went stale. */
+void rv_jcache_forget(struct rv_hart *h, uint64_t pc);
+static inline unsigned rv_jcache_index(uint64_t pc)
+{
+	return (unsigned)(pc >> 1) & (RV_JCACHE_SIZE - 1);
+}
 uint64_t rv_load_slow(struct rv_hart *h, uint64_t va, unsigned size);
 void rv_store_slow(struct rv_hart *h, uint64_t va, unsigned size, uint64_t val);
 void *rv_amo_ptr(struct rv_hart *h, uint64_t va, unsigned size);

@@ -28,7 +28,7 @@
 
 #define JIT_CODE_BYTES (32u << 20)
 #define JIT_MAX_OPS 64
-#define JIT_MAX_BLOCK_BYTES (JIT_MAX_OPS * 160 + 512)
+#define JIT_MAX_BLOCK_BYTES (JIT_MAX_OPS * 320 + 1024)
 
 struct jit_block {
 	const struct rv_op *head;
@@ -121,7 +121,20 @@ static uint64_t h_remuw(uint64_t a, uint64_t b)
 struct emit {
 	uint8_t *p;
 };
-enum { RAX = 0, RCX = 1, RDX = 2, RSI = 6, RDI = 7 };
+enum {
+	RAX = 0,
+	RCX = 1,
+	RDX = 2,
+	RBX = 3,
+	RSP = 4,
+	RBP = 5,
+	RSI = 6,
+	RDI = 7,
+	R12 = 12,
+	R13 = 13,
+	R14 = 14,
+	R15 = 15
+};
 
 static void e8(struct emit *e, uint8_t b)
 {
@@ -148,49 +161,53 @@ static uint32_t xoff(unsigned r)
 {
 	return (uint32_t)(8 * r);
 }
-
-/* reg <- x[r] */
-static void load_x(struct emit *e, int reg, unsigned r)
+/* A REX prefix when one is needed: W (64-bit operand), R (modrm.reg >= 8), B (modrm.rm >= 8). */
+static void rex(struct emit *e, bool w64, int reg, int rm)
 {
-	EB(e, "\x48\x8b");
-	e8(e, (uint8_t)(0x83 | reg << 3));
-	e32(e, xoff(r));
+	uint8_t r = (uint8_t)(0x40 | (w64 ? 8 : 0) | ((reg & 8) ? 4 : 0) | ((rm & 8) ? 1 : 0));
+	if (r != 0x40) e8(e, r);
 }
-/* x[r] <- reg */
-static void store_x(struct emit *e, int reg, unsigned r)
+/* An opcode of one byte, or two when it starts with 0x0f (passed as 0x0fXX). */
+static void opcode(struct emit *e, unsigned opc)
 {
-	EB(e, "\x48\x89");
-	e8(e, (uint8_t)(0x83 | reg << 3));
-	e32(e, xoff(r));
+	if (opc > 0xff) e8(e, 0x0f);
+	e8(e, (uint8_t)opc);
 }
-/* rax <op>= x[r]; w64 selects the 64-bit form */
-static void alu_rax_x(struct emit *e, uint8_t opc, unsigned r, bool w64)
+/* opc reg, rm (register to register) */
+static void op_rr(struct emit *e, unsigned opc, int reg, int rm, bool w64)
 {
-	if (w64) e8(e, 0x48);
-	e8(e, opc);
-	e8(e, 0x83);
-	e32(e, xoff(r));
+	rex(e, w64, reg, rm);
+	opcode(e, opc);
+	e8(e, (uint8_t)(0xc0 | (reg & 7) << 3 | (rm & 7)));
 }
-/* rax <op>= imm32 (sign-extended); n is the /digit */
-static void alu_rax_imm(struct emit *e, unsigned n, int32_t imm, bool w64)
+/* opc reg, [rbx + off] (or the store direction, by opcode) */
+static void op_rm_hart(struct emit *e, unsigned opc, int reg, uint32_t off, bool w64)
 {
-	if (w64) e8(e, 0x48);
+	rex(e, w64, reg, RBX);
+	opcode(e, opc);
+	e8(e, (uint8_t)(0x80 | (reg & 7) << 3 | RBX));
+	e32(e, off);
+}
+/* Group-1 ALU with an immediate: rm <op>= imm32 (sign-extended); n is the /digit. */
+static void alu_imm(struct emit *e, int rm, unsigned n, int32_t imm, bool w64)
+{
+	rex(e, w64, 0, rm);
 	e8(e, 0x81);
-	e8(e, (uint8_t)(0xc0 | n << 3));
+	e8(e, (uint8_t)(0xc0 | n << 3 | (rm & 7)));
 	e32(e, (uint32_t)imm);
 }
-static void shift_rax_imm(struct emit *e, unsigned n, unsigned sh, bool w64)
+static void shift_imm(struct emit *e, int rm, unsigned n, unsigned sh, bool w64)
 {
-	if (w64) e8(e, 0x48);
+	rex(e, w64, 0, rm);
 	e8(e, 0xc1);
-	e8(e, (uint8_t)(0xc0 | n << 3));
+	e8(e, (uint8_t)(0xc0 | n << 3 | (rm & 7)));
 	e8(e, (uint8_t)sh);
 }
-static void shift_rax_cl(struct emit *e, unsigned n, bool w64)
+static void shift_cl(struct emit *e, int rm, unsigned n, bool w64)
 {
-	if (w64) e8(e, 0x48);
+	rex(e, w64, 0, rm);
 	e8(e, 0xd3);
-	e8(e, (uint8_t)(0xc0 | n << 3));
+	e8(e, (uint8_t)(0xc0 | n << 3 | (rm & 7)));
 }
 static void movsxd_rax(struct emit *e)
 {
@@ -198,8 +215,15 @@ static void movsxd_rax(struct emit *e)
 }
 static void mov_imm64(struct emit *e, int reg, uint64_t v)
 {
-	e8(e, 0x48);
-	e8(e, (uint8_t)(0xb8 + reg));
+	if ((uint64_t)(int64_t)(int32_t)v == v) { /* mov r64, simm32 */
+		rex(e, true, 0, reg);
+		e8(e, 0xc7);
+		e8(e, (uint8_t)(0xc0 | (reg & 7)));
+		e32(e, (uint32_t)v);
+		return;
+	}
+	rex(e, true, 0, reg);
+	e8(e, (uint8_t)(0xb8 + (reg & 7)));
 	e64(e, v);
 }
 static void setcc_rax(struct emit *e, uint8_t cc)
@@ -214,31 +238,104 @@ static void call_abs(struct emit *e, const void *fn)
 	mov_imm64(e, RAX, (uint64_t)(uintptr_t)fn);
 	EB(e, "\xff\xd0");
 }
-/* mov qword/dword [rbx + off], imm32 */
-static void store_field_imm(struct emit *e, size_t off, int32_t imm, bool w64)
+/* mov dword [rbx + off], imm32 */
+static void store_field_imm32(struct emit *e, size_t off, int32_t imm)
 {
-	if (w64) e8(e, 0x48);
 	EB(e, "\xc7\x83");
 	e32(e, (uint32_t)off);
 	e32(e, (uint32_t)imm);
 }
+/* add qword [rbx + off], imm8 */
+static void add_field_imm8(struct emit *e, size_t off, int8_t imm)
+{
+	EB(e, "\x48\x83\x83");
+	e32(e, (uint32_t)off);
+	e8(e, (uint8_t)imm);
+}
+
+/*
+ * Frame of translated code. Every block has the same one, so chained jumps go
+ * from block to block without touching the stack: the callee-saved registers
+ * the register cache uses, and 8 bytes so helper calls see an aligned stack.
+ */
+static const char prologue_bytes[] = "\x53"             /* push rbx */
+                                     "\x55"             /* push rbp */
+                                     "\x41\x54"         /* push r12 */
+                                     "\x41\x55"         /* push r13 */
+                                     "\x41\x56"         /* push r14 */
+                                     "\x41\x57"         /* push r15 */
+                                     "\x48\x83\xec\x08" /* sub rsp, 8 */
+                                     "\x48\x89\xfb";    /* mov rbx, rdi */
+#define JIT_ENTRY_PROLOGUE (sizeof(prologue_bytes) - 1) /* chained jumps land after it */
+_Static_assert(JIT_ENTRY_PROLOGUE == RV_JIT_ENTRY_OFFSET, "jit.h must know the prologue's length");
 static void epilogue(struct emit *e)
 {
-	EB(e, "\x5b\xc3");
-} /* pop rbx; ret */
+	EB(e, "\x48\x83\xc4\x08"                               /* add rsp, 8 */
+	      "\x41\x5f\x41\x5e\x41\x5d\x41\x5c\x5d\x5b\xc3"); /* pop r15 .. rbx; ret */
+}
 static void return_pc(struct emit *e, uint64_t pc)
 {
 	mov_imm64(e, RAX, pc);
 	epilogue(e);
 }
 
-/* Before a helper that may raise: the instruction's pc and index in the block. */
-static void sync_for_helper(struct emit *e, uint64_t pc, int k)
+/* ---- the register cache ----
+ * Within a block the most used guest registers live in callee-saved host
+ * registers: loaded at block entry, written back to the hart at every exit
+ * and before any helper that may raise (an exception must find the state in
+ * the hart). Blocks are straight-line code, so which cached registers are
+ * dirty is known at each point at translation time. */
+#define JIT_NCACHED 5
+static const int cache_regs[JIT_NCACHED] = {RBP, R12, R13, R14, R15};
+
+struct block_ctx {
+	struct emit e;
+	int8_t host[33]; /* guest register -> host register caching it, or -1 */
+	uint32_t dirty;  /* guest registers whose cached value the hart does not have yet */
+};
+
+/* reg <- x[r] */
+static void get_x(struct block_ctx *c, int reg, unsigned r)
 {
+	if (c->host[r] >= 0)
+		op_rr(&c->e, 0x8b, reg, c->host[r], true);
+	else
+		op_rm_hart(&c->e, 0x8b, reg, xoff(r), true);
+}
+/* x[r] <- reg (writes to x0 arrive here as r = 32 and vanish) */
+static void set_x(struct block_ctx *c, unsigned r, int reg)
+{
+	if (r == 0 || r == 32) return;
+	if (c->host[r] >= 0) {
+		op_rr(&c->e, 0x8b, c->host[r], reg, true);
+		c->dirty |= 1u << r;
+	} else {
+		op_rm_hart(&c->e, 0x89, reg, xoff(r), true);
+	}
+}
+/* reg <op>= x[r], for the "op reg, r/m" opcodes (add 03, sub 2b, and 23, or 0b, xor 33, cmp 3b, imul 0faf) */
+static void alu_x(struct block_ctx *c, unsigned opc, int reg, unsigned r, bool w64)
+{
+	if (c->host[r] >= 0)
+		op_rr(&c->e, opc, reg, c->host[r], w64);
+	else
+		op_rm_hart(&c->e, opc, reg, xoff(r), w64);
+}
+/* Puts the dirty cached registers of `dirty` back into the hart. */
+static void write_back(struct block_ctx *c, uint32_t dirty)
+{
+	for (unsigned r = 1; r < 32; r++)
+		if (dirty & (1u << r)) op_rm_hart(&c->e, 0x89, c->host[r], xoff(r), true);
+}
+
+/* Before a helper that may raise: the instruction's pc and index in the block, and the registers. */
+static void sync_for_helper(struct block_ctx *c, uint64_t pc, int k)
+{
+	struct emit *e = &c->e;
 	mov_imm64(e, RAX, pc);
-	EB(e, "\x48\x89\x83");
-	e32(e, (uint32_t)offsetof(struct rv_hart, pc));
-	store_field_imm(e, offsetof(struct rv_hart, jit_retired), k, false);
+	op_rm_hart(e, 0x89, RAX, (uint32_t)offsetof(struct rv_hart, pc), true);
+	store_field_imm32(e, offsetof(struct rv_hart, jit_retired), k);
+	write_back(c, c->dirty);
 }
 
 /*
@@ -246,6 +343,7 @@ static void sync_for_helper(struct emit *e, uint64_t pc, int k)
  * it can jump straight into the target's block: the jmp below first falls
  * through to a return, and the dispatcher patches it once the target has a
  * block (rv_jit_chain). The return path records which jmp to patch.
+ * The caller has written the registers back.
  */
 static void exit_static(struct emit *e, uint64_t target)
 {
@@ -267,7 +365,30 @@ static void exit_static(struct emit *e, uint64_t target)
 	return_pc(e, target);
 }
 
-#define JIT_ENTRY_PROLOGUE 4 /* push rbx; mov rbx, rdi: chained jumps land after it */
+/*
+ * A block exit to the guest pc in rax: straight into its block if the
+ * indirect-jump cache knows one and budget remains, else back to the dispatcher.
+ */
+static void exit_indirect(struct emit *e)
+{
+	EB(e, "\x48\x83\xbb"); /* cmp qword [rbx + budget_left], 0 */
+	e32(e, (uint32_t)offsetof(struct rv_hart, budget_left));
+	e8(e, 0);
+	EB(e, "\x7e"); /* jle ret */
+	uint8_t *spent = e->p++;
+	EB(e, "\x89\xc1"); /* mov ecx, eax */
+	EB(e, "\xd1\xe9"); /* shr ecx, 1 */
+	EB(e, "\x81\xe1"); /* and ecx, RV_JCACHE_SIZE - 1 */
+	e32(e, RV_JCACHE_SIZE - 1);
+	EB(e, "\xc1\xe1\x04"); /* shl ecx, 4 */
+	EB(e, "\x48\x03\x8b"); /* add rcx, [rbx + jcache_cur] */
+	e32(e, (uint32_t)offsetof(struct rv_hart, jcache_cur));
+	EB(e, "\x48\x3b\x01"); /* cmp rax, [rcx] */
+	EB(e, "\x75\x03");     /* jne ret */
+	EB(e, "\xff\x61\x08"); /* jmp [rcx + 8] */
+	*spent = (uint8_t)(e->p - (spent + 1));
+	epilogue(e); /* ret: rax holds the pc */
+}
 
 void rv_jit_chain(void *site, void *code)
 {
@@ -276,14 +397,12 @@ void rv_jit_chain(void *site, void *code)
 	memcpy(s, &rel, 4);
 }
 
-static void binop_helper(struct emit *e, const struct rv_op *op, const void *fn)
+static void binop_helper(struct block_ctx *c, const struct rv_op *op, const void *fn)
 {
-	EB(e, "\x48\x8b\xbb");
-	e32(e, xoff(op->rs1)); /* mov rdi, x[rs1] */
-	EB(e, "\x48\x8b\xb3");
-	e32(e, xoff(op->rs2)); /* mov rsi, x[rs2] */
-	call_abs(e, fn);
-	store_x(e, RAX, op->rd);
+	get_x(c, RDI, op->rs1);
+	get_x(c, RSI, op->rs2);
+	call_abs(&c->e, fn); /* cannot raise; the cached registers are callee-saved */
+	set_x(c, op->rd, RAX);
 }
 
 /*
@@ -291,18 +410,18 @@ static void binop_helper(struct emit *e, const struct rv_op *op, const void *fn)
  * table): on a hit, rax = host addend and execution falls through; on a miss
  * (or an access crossing the page) it jumps to the returned fixup.
  */
-static uint8_t *emit_tlb_probe(struct emit *e, const struct rv_op *op, bool write, unsigned size,
+static uint8_t *emit_tlb_probe(struct block_ctx *c, const struct rv_op *op, bool write, unsigned size,
                                uint8_t **fix2)
 {
-	EB(e, "\x48\x8b\xb3");
-	e32(e, xoff(op->rs1)); /* mov rsi, x[rs1] */
+	struct emit *e = &c->e;
+	get_x(c, RSI, op->rs1);
 	EB(e, "\x48\x81\xc6");
 	e32(e, (uint32_t)op->imm); /* add rsi, imm */
 	EB(e, "\x48\x89\xf0");     /* mov rax, rsi */
 	EB(e, "\x48\xc1\xe8");
 	e8(e, RV_PAGE_SHIFT); /* shr rax, 12 */
 	e8(e, 0x25);
-	e32(e, RV_TLB_SIZE - 1); /* and eax, 255 */
+	e32(e, RV_TLB_SIZE - 1); /* and eax, RV_TLB_SIZE - 1 */
 	EB(e, "\xc1\xe0");
 	e8(e, 4); /* shl eax, 4 */
 	EB(e, "\x48\x03\x83");
@@ -340,12 +459,13 @@ static void patch_to_here(struct emit *e, uint8_t *fix)
 	memcpy(fix, &rel, 4);
 }
 
-static void emit_load(struct emit *e, const struct rv_op *op, unsigned kind, uint64_t pc, int k,
+static void emit_load(struct block_ctx *c, const struct rv_op *op, unsigned kind, uint64_t pc, int k,
                       const void *helper)
 {
 	static const unsigned sizes[] = {
 	    [K_LB] = 1, [K_LH] = 2, [K_LW] = 4, [K_LD] = 8, [K_LBU] = 1, [K_LHU] = 2, [K_LWU] = 4};
-	uint8_t *fix2, *fix = emit_tlb_probe(e, op, false, sizes[kind], &fix2);
+	struct emit *e = &c->e;
+	uint8_t *fix2, *fix = emit_tlb_probe(c, op, false, sizes[kind], &fix2);
 	switch (kind) { /* rax <- [rsi + rax] */
 	case K_LB: EB(e, "\x48\x0f\xbe"); break;
 	case K_LBU: EB(e, "\x48\x0f\xb6"); break;
@@ -360,19 +480,20 @@ static void emit_load(struct emit *e, const struct rv_op *op, unsigned kind, uin
 	e32(e, 0);
 	patch_to_here(e, fix);
 	patch_to_here(e, fix2);
-	sync_for_helper(e, pc, k);
-	EB(e, "\x48\x89\xdf"); /* mov rdi, rbx (rsi holds the address) */
+	sync_for_helper(c, pc, k); /* keeps rsi, the address */
+	EB(e, "\x48\x89\xdf");     /* mov rdi, rbx */
 	call_abs(e, helper);
 	patch_to_here(e, done);
-	store_x(e, RAX, op->rd);
+	set_x(c, op->rd, RAX);
 }
 
-static void emit_store(struct emit *e, const struct rv_op *op, unsigned kind, uint64_t pc, int k,
+static void emit_store(struct block_ctx *c, const struct rv_op *op, unsigned kind, uint64_t pc, int k,
                        const void *helper)
 {
 	static const unsigned sizes[] = {[K_SB] = 1, [K_SH] = 2, [K_SW] = 4, [K_SD] = 8};
-	uint8_t *fix2, *fix = emit_tlb_probe(e, op, true, sizes[kind], &fix2);
-	load_x(e, RCX, op->rs2);
+	struct emit *e = &c->e;
+	uint8_t *fix2, *fix = emit_tlb_probe(c, op, true, sizes[kind], &fix2);
+	get_x(c, RCX, op->rs2);
 	switch (kind) { /* [rsi + rax] <- rcx */
 	case K_SB: e8(e, 0x88); break;
 	case K_SH: EB(e, "\x66\x89"); break;
@@ -384,10 +505,9 @@ static void emit_store(struct emit *e, const struct rv_op *op, unsigned kind, ui
 	e32(e, 0);
 	patch_to_here(e, fix);
 	patch_to_here(e, fix2);
-	sync_for_helper(e, pc, k);
-	EB(e, "\x48\x89\xdf"); /* mov rdi, rbx */
-	EB(e, "\x48\x8b\x93");
-	e32(e, xoff(op->rs2)); /* mov rdx, x[rs2] */
+	sync_for_helper(c, pc, k); /* keeps rsi, the address */
+	EB(e, "\x48\x89\xdf");     /* mov rdi, rbx */
+	get_x(c, RDX, op->rs2);
 	call_abs(e, helper);
 	patch_to_here(e, done);
 }
@@ -398,32 +518,45 @@ static const void *const load_helpers[] = {
 };
 static const void *const store_helpers[] = {[K_SB] = h_sb, [K_SH] = h_sh, [K_SW] = h_sw, [K_SD] = h_sd};
 
-/* Emits one instruction. Returns false if it ends the block (it emitted the return). */
-static bool emit_op(struct emit *e, const struct rv_op *op, unsigned kind, uint64_t pc, unsigned len, int k)
+/* A taken conditional branch leaves the block through a stub emitted after it. */
+struct side_exit {
+	uint8_t *fix;    /* the jcc's rel32 */
+	uint32_t dirty;  /* cached registers to write back */
+	uint64_t target; /* guest pc */
+	int refund;      /* budget charged at entry for instructions the exit skips */
+};
+
+/* Emits one instruction. Returns false if it ends the block (it emitted the exit). */
+static bool emit_op(struct block_ctx *c, const struct rv_op *op, unsigned kind, uint64_t pc, unsigned len,
+                    int k, struct side_exit *side, unsigned *nside)
 {
+	struct emit *e = &c->e;
 	int32_t imm = op->imm;
 	switch ((enum op_kind)kind) { /* every kind of RV_FAST_OPS has its case: -Wswitch checks */
-	case K_LUI: store_field_imm(e, xoff(op->rd), imm, true); return true;
+	case K_LUI:
+		mov_imm64(e, RAX, (uint64_t)(int64_t)imm);
+		set_x(c, op->rd, RAX);
+		return true;
 	case K_AUIPC:
 		mov_imm64(e, RAX, pc + (uint64_t)(int64_t)imm);
-		store_x(e, RAX, op->rd);
+		set_x(c, op->rd, RAX);
 		return true;
 	case K_ADDI:
 	case K_XORI:
 	case K_ORI:
 	case K_ANDI: {
 		static const unsigned digit[] = {[K_ADDI] = 0, [K_XORI] = 6, [K_ORI] = 1, [K_ANDI] = 4};
-		load_x(e, RAX, op->rs1);
-		alu_rax_imm(e, digit[kind], imm, true);
-		store_x(e, RAX, op->rd);
+		get_x(c, RAX, op->rs1);
+		alu_imm(e, RAX, digit[kind], imm, true);
+		set_x(c, op->rd, RAX);
 		return true;
 	}
 	case K_SLTI:
 	case K_SLTIU:
-		load_x(e, RAX, op->rs1);
-		alu_rax_imm(e, 7, imm, true);
+		get_x(c, RAX, op->rs1);
+		alu_imm(e, RAX, 7, imm, true);
 		setcc_rax(e, kind == K_SLTI ? 0xc : 0x2);
-		store_x(e, RAX, op->rd);
+		set_x(c, op->rd, RAX);
 		return true;
 	case K_SLLI:
 	case K_SRLI:
@@ -435,17 +568,17 @@ static bool emit_op(struct emit *e, const struct rv_op *op, unsigned kind, uint6
 		unsigned n = (kind == K_SLLI || kind == K_SLLIW)   ? 4
 		             : (kind == K_SRLI || kind == K_SRLIW) ? 5
 		                                                   : 7;
-		load_x(e, RAX, op->rs1);
-		shift_rax_imm(e, n, (unsigned)imm & (w ? 31 : 63), !w);
+		get_x(c, RAX, op->rs1);
+		shift_imm(e, RAX, n, (unsigned)imm & (w ? 31 : 63), !w);
 		if (w) movsxd_rax(e);
-		store_x(e, RAX, op->rd);
+		set_x(c, op->rd, RAX);
 		return true;
 	}
 	case K_ADDIW:
-		load_x(e, RAX, op->rs1);
-		alu_rax_imm(e, 0, imm, false);
+		get_x(c, RAX, op->rs1);
+		alu_imm(e, RAX, 0, imm, false);
 		movsxd_rax(e);
-		store_x(e, RAX, op->rd);
+		set_x(c, op->rd, RAX);
 		return true;
 	case K_ADD:
 	case K_SUB:
@@ -455,23 +588,23 @@ static bool emit_op(struct emit *e, const struct rv_op *op, unsigned kind, uint6
 	case K_ADDW:
 	case K_SUBW: {
 		bool w = kind == K_ADDW || kind == K_SUBW;
-		uint8_t opc = (kind == K_ADD || kind == K_ADDW)   ? 0x03
-		              : (kind == K_SUB || kind == K_SUBW) ? 0x2b
-		              : kind == K_AND                     ? 0x23
-		              : kind == K_OR                      ? 0x0b
-		                                                  : 0x33;
-		load_x(e, RAX, op->rs1);
-		alu_rax_x(e, opc, op->rs2, !w);
+		unsigned opc = (kind == K_ADD || kind == K_ADDW)   ? 0x03
+		               : (kind == K_SUB || kind == K_SUBW) ? 0x2b
+		               : kind == K_AND                     ? 0x23
+		               : kind == K_OR                      ? 0x0b
+		                                                   : 0x33;
+		get_x(c, RAX, op->rs1);
+		alu_x(c, opc, RAX, op->rs2, !w);
 		if (w) movsxd_rax(e);
-		store_x(e, RAX, op->rd);
+		set_x(c, op->rd, RAX);
 		return true;
 	}
 	case K_SLT:
 	case K_SLTU:
-		load_x(e, RAX, op->rs1);
-		alu_rax_x(e, 0x3b, op->rs2, true);
+		get_x(c, RAX, op->rs1);
+		alu_x(c, 0x3b, RAX, op->rs2, true);
 		setcc_rax(e, kind == K_SLT ? 0xc : 0x2);
-		store_x(e, RAX, op->rd);
+		set_x(c, op->rd, RAX);
 		return true;
 	case K_SLL:
 	case K_SRL:
@@ -483,56 +616,56 @@ static bool emit_op(struct emit *e, const struct rv_op *op, unsigned kind, uint6
 		unsigned n = (kind == K_SLL || kind == K_SLLW)   ? 4
 		             : (kind == K_SRL || kind == K_SRLW) ? 5
 		                                                 : 7;
-		load_x(e, RAX, op->rs1);
-		load_x(e, RCX, op->rs2);
-		shift_rax_cl(e, n, !w); /* x86 masks the count like RISC-V: 63 (64-bit), 31 (32-bit) */
+		get_x(c, RAX, op->rs1);
+		get_x(c, RCX, op->rs2);
+		shift_cl(e, RAX, n, !w); /* x86 masks the count like RISC-V: 63 (64-bit), 31 (32-bit) */
 		if (w) movsxd_rax(e);
-		store_x(e, RAX, op->rd);
+		set_x(c, op->rd, RAX);
 		return true;
 	}
 	case K_MUL:
 	case K_MULW:
-		load_x(e, RAX, op->rs1);
-		if (kind == K_MUL) e8(e, 0x48);
-		EB(e, "\x0f\xaf\x83");
-		e32(e, xoff(op->rs2)); /* imul rax/eax, x[rs2] */
+		get_x(c, RAX, op->rs1);
+		alu_x(c, 0x0faf, RAX, op->rs2, kind == K_MUL); /* imul rax/eax, x[rs2] */
 		if (kind == K_MULW) movsxd_rax(e);
-		store_x(e, RAX, op->rd);
+		set_x(c, op->rd, RAX);
 		return true;
-	case K_MULH: binop_helper(e, op, h_mulh); return true;
-	case K_MULHSU: binop_helper(e, op, h_mulhsu); return true;
-	case K_MULHU: binop_helper(e, op, h_mulhu); return true;
-	case K_DIV: binop_helper(e, op, h_div); return true;
-	case K_DIVU: binop_helper(e, op, h_divu); return true;
-	case K_REM: binop_helper(e, op, h_rem); return true;
-	case K_REMU: binop_helper(e, op, h_remu); return true;
-	case K_DIVW: binop_helper(e, op, h_divw); return true;
-	case K_DIVUW: binop_helper(e, op, h_divuw); return true;
-	case K_REMW: binop_helper(e, op, h_remw); return true;
-	case K_REMUW: binop_helper(e, op, h_remuw); return true;
+	case K_MULH: binop_helper(c, op, h_mulh); return true;
+	case K_MULHSU: binop_helper(c, op, h_mulhsu); return true;
+	case K_MULHU: binop_helper(c, op, h_mulhu); return true;
+	case K_DIV: binop_helper(c, op, h_div); return true;
+	case K_DIVU: binop_helper(c, op, h_divu); return true;
+	case K_REM: binop_helper(c, op, h_rem); return true;
+	case K_REMU: binop_helper(c, op, h_remu); return true;
+	case K_DIVW: binop_helper(c, op, h_divw); return true;
+	case K_DIVUW: binop_helper(c, op, h_divuw); return true;
+	case K_REMW: binop_helper(c, op, h_remw); return true;
+	case K_REMUW: binop_helper(c, op, h_remuw); return true;
 	case K_LB:
 	case K_LH:
 	case K_LW:
 	case K_LD:
 	case K_LBU:
 	case K_LHU:
-	case K_LWU: emit_load(e, op, kind, pc, k, load_helpers[kind]); return true;
+	case K_LWU: emit_load(c, op, kind, pc, k, load_helpers[kind]); return true;
 	case K_SB:
 	case K_SH:
 	case K_SW:
-	case K_SD: emit_store(e, op, kind, pc, k, store_helpers[kind]); return true;
+	case K_SD: emit_store(c, op, kind, pc, k, store_helpers[kind]); return true;
 	case K_JAL:
 		mov_imm64(e, RAX, pc + len);
-		store_x(e, RAX, op->rd);
+		set_x(c, op->rd, RAX);
+		write_back(c, c->dirty);
 		exit_static(e, pc + (uint64_t)(int64_t)imm);
 		return false;
 	case K_JALR:
-		load_x(e, RAX, op->rs1);
-		alu_rax_imm(e, 0, imm, true);
+		get_x(c, RAX, op->rs1);
+		alu_imm(e, RAX, 0, imm, true);
 		EB(e, "\x48\x83\xe0\xfe"); /* and rax, -2 */
 		mov_imm64(e, RCX, pc + len);
-		store_x(e, RCX, op->rd);
-		epilogue(e);
+		set_x(c, op->rd, RCX);
+		write_back(c, c->dirty);
+		exit_indirect(e);
 		return false;
 	case K_BEQ:
 	case K_BNE:
@@ -542,17 +675,17 @@ static bool emit_op(struct emit *e, const struct rv_op *op, unsigned kind, uint6
 	case K_BGEU: {
 		static const uint8_t cc[] = {[K_BEQ] = 0x4, [K_BNE] = 0x5,  [K_BLT] = 0xc,
 		                             [K_BGE] = 0xd, [K_BLTU] = 0x2, [K_BGEU] = 0x3};
-		load_x(e, RAX, op->rs1);
-		alu_rax_x(e, 0x3b, op->rs2, true);
+		get_x(c, RAX, op->rs1);
+		alu_x(c, 0x3b, RAX, op->rs2, true);
 		e8(e, 0x0f);
-		e8(e, (uint8_t)(0x80 | cc[kind])); /* jcc taken */
-		uint8_t *fix = e->p;
+		e8(e, (uint8_t)(0x80 | cc[kind])); /* jcc taken: a side exit; the block goes on not taken */
+		struct side_exit *s = &side[(*nside)++];
+		s->fix = e->p;
 		e32(e, 0);
-		exit_static(e, pc + len);
-		uint32_t rel = (uint32_t)(e->p - (fix + 4));
-		memcpy(fix, &rel, 4);
-		exit_static(e, pc + (uint64_t)(int64_t)imm);
-		return false;
+		s->dirty = c->dirty;
+		s->target = pc + (uint64_t)(int64_t)imm;
+		s->refund = -k - 1; /* k is the index minus the block's length: -k - 1 instructions follow */
+		return true;
 	}
 	case K_DECODE:
 	case K_GENERIC:
@@ -567,9 +700,10 @@ static bool translatable(unsigned kind)
 	return kind >= K_LUI && kind < K_COUNT;
 }
 
+/* Conditional branches do not end a block: taken, they leave it by a side exit. */
 static bool ends_block(unsigned kind)
 {
-	return kind == K_JAL || kind == K_JALR || (kind >= K_BEQ && kind <= K_BGEU);
+	return kind == K_JAL || kind == K_JALR;
 }
 
 bool rv_jit_init(struct rv_hart *h)
@@ -596,18 +730,91 @@ void rv_jit_free(struct rv_hart *h)
 	h->jit = NULL;
 }
 
-/* Drops every block (the code buffer is full); slots find out lazily. */
-static void jit_reset(struct rv_jit *j)
+/* Drops every block (the code buffer is full); slots find out lazily, jumps cached by address now. */
+static void jit_reset(struct rv_hart *h, struct rv_jit *j)
 {
+	rv_jcache_flush(h);
 	j->used = 0;
 	j->nblocks = 0;
+}
+
+/* Which registers an instruction reads (bit mask) and whether it writes rd. */
+static uint32_t reads_of(const struct rv_op *op, unsigned kind)
+{
+	switch ((enum op_kind)kind) {
+	case K_LUI:
+	case K_AUIPC:
+	case K_JAL: return 0;
+	case K_JALR:
+	case K_LB:
+	case K_LH:
+	case K_LW:
+	case K_LD:
+	case K_LBU:
+	case K_LHU:
+	case K_LWU:
+	case K_ADDI:
+	case K_SLTI:
+	case K_SLTIU:
+	case K_XORI:
+	case K_ORI:
+	case K_ANDI:
+	case K_SLLI:
+	case K_SRLI:
+	case K_SRAI:
+	case K_ADDIW:
+	case K_SLLIW:
+	case K_SRLIW:
+	case K_SRAIW: return 1u << op->rs1;
+	default: return 1u << op->rs1 | 1u << op->rs2;
+	}
+}
+static bool writes_rd(unsigned kind)
+{
+	return !(kind >= K_BEQ && kind <= K_BGEU) && !(kind >= K_SB && kind <= K_SD);
+}
+
+/*
+ * Chooses the guest registers to cache (the most used, if used at least
+ * twice) and returns those to load at entry (read before written).
+ */
+static uint32_t allocate(struct block_ctx *c, const struct rv_op *ops, unsigned n)
+{
+	unsigned uses[33] = {0};
+	uint32_t first_read = 0, seen = 0;
+	for (unsigned i = 0; i < n; i++) {
+		unsigned kind = rv_op_kind(&ops[i]);
+		uint32_t rd = reads_of(&ops[i], kind) & ~1u; /* x0 is never cached */
+		for (unsigned r = 1; r < 32; r++)
+			if (rd & (1u << r)) uses[r]++;
+		first_read |= rd & ~seen;
+		seen |= rd;
+		if (writes_rd(kind) && ops[i].rd < 32) {
+			uses[ops[i].rd]++;
+			seen |= 1u << ops[i].rd;
+		}
+	}
+	memset(c->host, -1, sizeof(c->host));
+	uint32_t load = 0;
+	for (unsigned slot = 0; slot < JIT_NCACHED; slot++) {
+		unsigned best = 0;
+		for (unsigned r = 1; r < 32; r++)
+			if (c->host[r] < 0 && uses[r] > uses[best]) best = r;
+		if (uses[best] < 2) break;
+		c->host[best] = (int8_t)cache_regs[slot];
+		if (first_read & (1u << best)) load |= 1u << best;
+	}
+	return load;
 }
 
 uint32_t rv_jit_compile(struct rv_hart *h, const struct rv_op *head, const uint8_t *host, uint64_t pc)
 {
 	struct rv_jit *j = h->jit;
 	if (!j) return RV_JIT_NEVER;
-	if (j->used + JIT_MAX_BLOCK_BYTES > JIT_CODE_BYTES) jit_reset(j);
+	if (j->used + JIT_MAX_BLOCK_BYTES > JIT_CODE_BYTES) {
+		jit_reset(h, j);
+		h->stats.code_flushes++;
+	}
 	if (j->nblocks == j->cap) {
 		uint32_t cap = j->cap ? j->cap * 2 : 4096;
 		struct jit_block *nb = realloc(j->blocks, cap * sizeof(*nb));
@@ -616,7 +823,7 @@ uint32_t rv_jit_compile(struct rv_hart *h, const struct rv_op *head, const uint8
 		j->cap = cap;
 	}
 
-	/* Decode the run first: validation code needs every instruction. */
+	/* Decode the run first: validation code and register allocation need every instruction. */
 	struct rv_op ops[JIT_MAX_OPS];
 	unsigned lens[JIT_MAX_OPS], offs[JIT_MAX_OPS], n = 0;
 	unsigned off = (unsigned)(pc & (RV_PAGE_SIZE - 1));
@@ -636,10 +843,10 @@ uint32_t rv_jit_compile(struct rv_hart *h, const struct rv_op *head, const uint8
 	}
 	if (n == 0) return RV_JIT_NEVER;
 
-	struct emit em = {.p = j->buf + j->used}, *e = &em;
+	struct block_ctx ctx = {.e = {.p = j->buf + j->used}}, *c = &ctx;
+	struct emit *e = &c->e;
 	uint8_t *code = e->p;
-	e8(e, 0x53);           /* push rbx */
-	EB(e, "\x48\x89\xfb"); /* mov rbx, rdi */
+	emit_bytes(e, prologue_bytes, JIT_ENTRY_PROLOGUE);
 	mov_imm64(e, RSI, (uint64_t)(uintptr_t)host - (pc & (RV_PAGE_SIZE - 1)));
 	uint8_t *bail_fix[JIT_MAX_OPS];
 	for (unsigned i = 0; i < n; i++) {
@@ -658,17 +865,33 @@ uint32_t rv_jit_compile(struct rv_hart *h, const struct rv_op *head, const uint8
 		bail_fix[i] = e->p;
 		e32(e, 0);
 	}
-	/* Charge the budget for the whole block. */
+	/* Charge the budget for the whole block (side exits give back what they skip). */
 	EB(e, "\x48\x83\xab"); /* sub qword [rbx + budget_left], n */
 	e32(e, (uint32_t)offsetof(struct rv_hart, budget_left));
 	e8(e, (uint8_t)n);
+	uint32_t load = allocate(c, ops, n);
+	for (unsigned r = 1; r < 32; r++)
+		if (load & (1u << r)) op_rm_hart(e, 0x8b, c->host[r], xoff(r), true);
+
+	struct side_exit side[JIT_MAX_OPS];
+	unsigned nside = 0;
 	bool open = true;
 	uint64_t ipc = pc;
 	for (unsigned i = 0; i < n && open; i++) {
-		open = emit_op(e, &ops[i], rv_op_kind(&ops[i]), ipc, lens[i], (int)i - (int)n);
+		open = emit_op(c, &ops[i], rv_op_kind(&ops[i]), ipc, lens[i], (int)i - (int)n, side, &nside);
 		ipc += lens[i];
 	}
-	if (open) exit_static(e, ipc);
+	if (open) {
+		write_back(c, c->dirty);
+		exit_static(e, ipc);
+	}
+	for (unsigned i = 0; i < nside; i++) {
+		patch_to_here(e, side[i].fix);
+		write_back(c, side[i].dirty);
+		if (side[i].refund)
+			add_field_imm8(e, offsetof(struct rv_hart, budget_left), (int8_t)side[i].refund);
+		exit_static(e, side[i].target);
+	}
 	uint8_t *bail = e->p; /* the code changed: hand back this block's pc, marked, uncharged */
 	return_pc(e, pc | 1);
 	for (unsigned i = 0; i < n; i++) {
@@ -681,6 +904,7 @@ uint32_t rv_jit_compile(struct rv_hart *h, const struct rv_op *head, const uint8
 	b->head = head;
 	b->pc = pc;
 	b->code = code;
+	h->stats.blocks++;
 	return RV_JIT_FIRST_BLOCK + j->nblocks++;
 }
 

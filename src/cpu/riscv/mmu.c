@@ -28,20 +28,68 @@
 #define SATP_MODE_SV39 8
 #define SATP_MODE_SV48 9
 
+static void tlb_invalidate_slot(struct rv_tlb_set *s, unsigned i)
+{
+	s->read[i].vpage = RV_TLB_INVALID;
+	s->write[i].vpage = RV_TLB_INVALID;
+	s->exec[i].vpage = RV_TLB_INVALID;
+}
+
 static void tlb_invalidate_set(struct rv_tlb_set *s)
 {
-	for (unsigned i = 0; i < RV_TLB_SIZE; i++) {
-		s->read[i].vpage = RV_TLB_INVALID;
-		s->write[i].vpage = RV_TLB_INVALID;
-		s->exec[i].vpage = RV_TLB_INVALID;
-	}
-	s->used = false;
+	if (s->nfilled > RV_TLB_FILL_LOG)
+		for (unsigned i = 0; i < RV_TLB_SIZE; i++) tlb_invalidate_slot(s, i);
+	else
+		for (unsigned i = 0; i < s->nfilled; i++) tlb_invalidate_slot(s, s->filled[i]);
+	s->nfilled = 0;
+}
+
+/* Records that slot i of set s holds an entry (the next flush clears it). */
+static void tlb_log_fill(struct rv_tlb_set *s, unsigned i)
+{
+	if (s->nfilled < RV_TLB_FILL_LOG) s->filled[s->nfilled] = (uint16_t)i;
+	if (s->nfilled <= RV_TLB_FILL_LOG) s->nfilled++;
+}
+
+static void jcache_clear(struct rv_jcache *c)
+{
+	if (c->nfilled > RV_TLB_FILL_LOG)
+		for (unsigned i = 0; i < RV_JCACHE_SIZE; i++) c->e[i].pc = RV_TLB_INVALID;
+	else
+		for (unsigned i = 0; i < c->nfilled; i++) c->e[c->filled[i]].pc = RV_TLB_INVALID;
+	c->nfilled = 0;
+}
+
+void rv_jcache_flush(struct rv_hart *h)
+{
+	for (unsigned i = 0; i < 4; i++)
+		if (h->jcache[i].nfilled) jcache_clear(&h->jcache[i]);
+}
+
+void rv_jcache_fill(struct rv_hart *h, uint64_t pc, void *entry)
+{
+	struct rv_jcache *c = h->jcache_cur;
+	unsigned i = rv_jcache_index(pc);
+	if (c->e[i].pc == pc && c->e[i].code == entry) return;
+	c->e[i].pc = pc;
+	c->e[i].code = entry;
+	if (c->nfilled < RV_TLB_FILL_LOG) c->filled[c->nfilled] = (uint16_t)i;
+	if (c->nfilled <= RV_TLB_FILL_LOG) c->nfilled++;
+	h->stats.jcache_fills++;
+}
+
+void rv_jcache_forget(struct rv_hart *h, uint64_t pc)
+{
+	struct rv_jcache_entry *e = &h->jcache_cur->e[rv_jcache_index(pc)];
+	if (e->pc == pc) e->pc = RV_TLB_INVALID;
 }
 
 void rv_tlb_flush_all(struct rv_hart *h)
 {
+	h->stats.tlb_flushes++;
+	rv_jcache_flush(h);
 	for (unsigned i = 0; i < RV_TLB_NSETS; i++)
-		if (h->tlb[i].used) tlb_invalidate_set(&h->tlb[i]);
+		if (h->tlb[i].nfilled) tlb_invalidate_set(&h->tlb[i]);
 	h->fetch_vpage = RV_TLB_INVALID;
 }
 
@@ -55,6 +103,7 @@ void rv_tlb_flush_page(struct rv_hart *h, uint64_t vaddr)
 	}
 	/* A superpage entry may cover this address under another index: be safe. */
 	h->fetch_vpage = RV_TLB_INVALID;
+	rv_jcache_flush(h);
 }
 
 /* Privilege that governs data accesses (mstatus.MPRV lets M act as MPP). */
@@ -78,6 +127,7 @@ static unsigned set_for(unsigned priv, bool sum)
 void rv_tlb_select(struct rv_hart *h)
 {
 	h->tlb_cur = &h->tlb[set_for(data_priv(h), h->mstatus & MSTATUS_SUM)];
+	h->jcache_cur = &h->jcache[h->priv & 3];
 	h->fetch_vpage = RV_TLB_INVALID;
 }
 
@@ -179,6 +229,7 @@ page_fault:
 /* Translates or raises. */
 static uint64_t translate(struct rv_hart *h, uint64_t va, enum rv_access acc)
 {
+	h->stats.tlb_misses++;
 	unsigned priv = acc == RV_ACCESS_EXEC ? h->priv : data_priv(h);
 	uint64_t pa, cause;
 	if (walk(h, va, acc, priv, true, &pa, &cause)) rv_raise(h, cause, va);
@@ -193,10 +244,11 @@ bool rv_hart_debug_translate(struct rv_hart *h, uint64_t vaddr, uint64_t *paddr)
 
 static void tlb_fill(struct rv_hart *h, struct rv_tlb_entry *table, uint64_t va, uint64_t pa)
 {
-	struct rv_tlb_entry *e = &table[(va >> RV_PAGE_SHIFT) & (RV_TLB_SIZE - 1)];
+	unsigned i = (va >> RV_PAGE_SHIFT) & (RV_TLB_SIZE - 1);
+	struct rv_tlb_entry *e = &table[i];
 	e->vpage = va & RV_PAGE_MASK;
 	e->addend = (uintptr_t)h->bus.ram + (pa & RV_PAGE_MASK) - h->bus.ram_base - (va & RV_PAGE_MASK);
-	h->tlb_cur->used = true;
+	tlb_log_fill(h->tlb_cur, i);
 }
 
 static uint64_t load_phys(struct rv_hart *h, uint64_t va, uint64_t pa, unsigned size)
@@ -272,14 +324,15 @@ void *rv_amo_ptr(struct rv_hart *h, uint64_t va, unsigned size)
 static uintptr_t fetch_page(struct rv_hart *h, uint64_t pc)
 {
 	unsigned set = set_for(h->priv, h->mstatus & MSTATUS_SUM);
-	struct rv_tlb_entry *e = &h->tlb[set].exec[(pc >> RV_PAGE_SHIFT) & (RV_TLB_SIZE - 1)];
+	unsigned i = (pc >> RV_PAGE_SHIFT) & (RV_TLB_SIZE - 1);
+	struct rv_tlb_entry *e = &h->tlb[set].exec[i];
 	if (e->vpage != (pc & RV_PAGE_MASK)) {
 		uint64_t pa = translate(h, pc, RV_ACCESS_EXEC);
 		if (!in_ram(h, pa & RV_PAGE_MASK, RV_PAGE_SIZE)) rv_raise(h, RV_EXC_INSN_ACCESS, pc);
 		e->vpage = pc & RV_PAGE_MASK;
 		e->addend =
 		    (uintptr_t)h->bus.ram + (pa & RV_PAGE_MASK) - h->bus.ram_base - (pc & RV_PAGE_MASK);
-		h->tlb[set].used = true;
+		tlb_log_fill(&h->tlb[set], i);
 	}
 	return e->addend;
 }
