@@ -187,10 +187,12 @@ static enum block_exit exec_one(struct rv_hart *h, uint32_t insn, uint32_t raw, 
 	case 0x0f: /* fence, fence.i */
 		if (F3(insn) > 1) illegal(h, raw);
 		/* x86 keeps every order RISC-V fences ask for except a store followed by a load: a fence
-		 * ordering earlier writes (W, O) before later reads (R, I) needs a full host barrier. Code
-		 * is not cached across stores (decoded slots are validated), so fence.i needs nothing. */
+		 * ordering earlier writes (W, O) before later reads (R, I) needs a full host barrier.
+		 * Decoded slots are checked against memory at each execution; a translated block checks
+		 * its code once per fence.i epoch (as an instruction cache that fence.i flushes). */
 		if (F3(insn) == 0 && ((insn >> 24) & 0x5) && ((insn >> 20) & 0xa))
 			atomic_thread_fence(memory_order_seq_cst);
+		if (F3(insn) == 1) h->jit_epoch++;
 		break;
 	case 0x2f: exec_amo(h, insn); break;
 	case 0x07: { /* flw / fld */

@@ -53,6 +53,7 @@ void rv_hart_reset(struct rv_hart *h, uint64_t pc)
 	h->resv_valid = false;
 	atomic_store(&h->mtimecmp, UINT64_MAX);
 	h->priv = RV_PRIV_M;
+	h->jit_epoch++;
 	rv_tlb_flush_all(h);
 	rv_tlb_select(h);
 }

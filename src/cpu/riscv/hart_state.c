@@ -83,6 +83,7 @@ void rv_hart_load(struct rv_hart *h, struct state_reader *r)
 	h->resv_valid = false;
 	h->fetch_vpage = RV_TLB_INVALID;
 	h->block_start = h->budget_left = 0;
+	h->jit_epoch++;
 	rv_tlb_flush_all(h);
 	rv_tlb_select(h);
 }
@@ -90,6 +91,7 @@ void rv_hart_load(struct rv_hart *h, struct state_reader *r)
 void rv_hart_flush_tlb(struct rv_hart *h)
 {
 	h->fetch_vpage = RV_TLB_INVALID;
+	h->jit_epoch++; /* RAM may hold other code now */
 	rv_tlb_flush_all(h);
 	rv_tlb_select(h);
 }

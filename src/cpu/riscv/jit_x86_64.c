@@ -290,6 +290,7 @@ static const int cache_regs[JIT_NCACHED] = {RBP, R12, R13, R14, R15};
 
 struct block_ctx {
 	struct emit e;
+	uint64_t page;   /* the guest page of the block's code */
 	int8_t host[33]; /* guest register -> host register caching it, or -1 */
 	uint32_t dirty;  /* guest registers whose cached value the hart does not have yet */
 };
@@ -388,6 +389,22 @@ static void exit_indirect(struct emit *e)
 	EB(e, "\xff\x61\x08"); /* jmp [rcx + 8] */
 	*spent = (uint8_t)(e->p - (spent + 1));
 	epilogue(e); /* ret: rax holds the pc */
+}
+
+/*
+ * A block exit to a known guest pc. A direct jump is patched in only within
+ * the block's own page: that page's mapping is the one the block runs under.
+ * Elsewhere the mapping may differ by the time the jump is taken (another
+ * address space), so the indirect-jump cache, flushed with the TLB, decides.
+ */
+static void exit_to(struct block_ctx *c, uint64_t target)
+{
+	if ((target & RV_PAGE_MASK) == c->page) {
+		exit_static(&c->e, target);
+	} else {
+		mov_imm64(&c->e, RAX, target);
+		exit_indirect(&c->e);
+	}
 }
 
 void rv_jit_chain(void *site, void *code)
@@ -656,7 +673,7 @@ static bool emit_op(struct block_ctx *c, const struct rv_op *op, unsigned kind, 
 		mov_imm64(e, RAX, pc + len);
 		set_x(c, op->rd, RAX);
 		write_back(c, c->dirty);
-		exit_static(e, pc + (uint64_t)(int64_t)imm);
+		exit_to(c, pc + (uint64_t)(int64_t)imm);
 		return false;
 	case K_JALR:
 		get_x(c, RAX, op->rs1);
@@ -843,28 +860,20 @@ uint32_t rv_jit_compile(struct rv_hart *h, const struct rv_op *head, const uint8
 	}
 	if (n == 0) return RV_JIT_NEVER;
 
-	struct block_ctx ctx = {.e = {.p = j->buf + j->used}}, *c = &ctx;
+	struct block_ctx ctx = {.e = {.p = j->buf + j->used}, .page = pc & RV_PAGE_MASK}, *c = &ctx;
 	struct emit *e = &c->e;
+	/* The fence.i epoch in which the block last found its guest code unchanged. */
+	uint8_t *checked = e->p;
+	e64(e, h->jit_epoch);
 	uint8_t *code = e->p;
 	emit_bytes(e, prologue_bytes, JIT_ENTRY_PROLOGUE);
-	mov_imm64(e, RSI, (uint64_t)(uintptr_t)host - (pc & (RV_PAGE_SIZE - 1)));
-	uint8_t *bail_fix[JIT_MAX_OPS];
-	for (unsigned i = 0; i < n; i++) {
-		if (lens[i] == 4) {
-			EB(e, "\x81\xbe");
-			e32(e, offs[i]);
-			e32(e, ops[i].raw);
-		} else {
-			EB(e, "\x66\x81\xbe");
-			e32(e, offs[i]);
-			uint16_t r16 = (uint16_t)ops[i].raw;
-			memcpy(e->p, &r16, 2);
-			e->p += 2;
-		}
-		EB(e, "\x0f\x85"); /* jne bail */
-		bail_fix[i] = e->p;
-		e32(e, 0);
-	}
+	op_rm_hart(e, 0x8b, RAX, (uint32_t)offsetof(struct rv_hart, jit_epoch), true);
+	EB(e, "\x48\x3b\x05"); /* cmp rax, [rip + checked] */
+	e32(e, (uint32_t)(int32_t)(checked - (e->p + 4)));
+	EB(e, "\x0f\x85"); /* jne check */
+	uint8_t *check_fix = e->p;
+	e32(e, 0);
+	uint8_t *body = e->p;
 	/* Charge the budget for the whole block (side exits give back what they skip). */
 	EB(e, "\x48\x83\xab"); /* sub qword [rbx + budget_left], n */
 	e32(e, (uint32_t)offsetof(struct rv_hart, budget_left));
@@ -883,15 +892,39 @@ uint32_t rv_jit_compile(struct rv_hart *h, const struct rv_op *head, const uint8
 	}
 	if (open) {
 		write_back(c, c->dirty);
-		exit_static(e, ipc);
+		exit_to(c, ipc);
 	}
 	for (unsigned i = 0; i < nside; i++) {
 		patch_to_here(e, side[i].fix);
 		write_back(c, side[i].dirty);
 		if (side[i].refund)
 			add_field_imm8(e, offsetof(struct rv_hart, budget_left), (int8_t)side[i].refund);
-		exit_static(e, side[i].target);
+		exit_to(c, side[i].target);
 	}
+	/* First entry after a fence.i: compare every instruction with guest memory. */
+	patch_to_here(e, check_fix);
+	mov_imm64(e, RSI, (uint64_t)(uintptr_t)host - (pc & (RV_PAGE_SIZE - 1)));
+	uint8_t *bail_fix[JIT_MAX_OPS];
+	for (unsigned i = 0; i < n; i++) {
+		if (lens[i] == 4) {
+			EB(e, "\x81\xbe");
+			e32(e, offs[i]);
+			e32(e, ops[i].raw);
+		} else {
+			EB(e, "\x66\x81\xbe");
+			e32(e, offs[i]);
+			uint16_t r16 = (uint16_t)ops[i].raw;
+			memcpy(e->p, &r16, 2);
+			e->p += 2;
+		}
+		EB(e, "\x0f\x85"); /* jne bail */
+		bail_fix[i] = e->p;
+		e32(e, 0);
+	}
+	EB(e, "\x48\x89\x05"); /* mov [rip + checked], rax */
+	e32(e, (uint32_t)(int32_t)(checked - (e->p + 4)));
+	e8(e, 0xe9); /* jmp body */
+	e32(e, (uint32_t)(int32_t)(body - (e->p + 4)));
 	uint8_t *bail = e->p; /* the code changed: hand back this block's pc, marked, uncharged */
 	return_pc(e, pc | 1);
 	for (unsigned i = 0; i < n; i++) {
