@@ -378,6 +378,7 @@ void machine_stats(const struct machine *m, struct machine_stats *st)
 		st->harts[i] = (struct machine_hart_stats){
 		    .instructions = rv_hart_instret(h),
 		    .wfi_sleeps = h->wfi_count,
+		    .engine = h->stats,
 		    .throttled_ns = atomic_load(&h->throttle.throttled_ns),
 		    .pc = __atomic_load_n(&h->pc, __ATOMIC_RELAXED),
 		    .priv = h->priv,
