@@ -280,7 +280,9 @@ bool rv_csr_write(struct rv_hart *h, unsigned csr, uint64_t val)
 		return true;
 	}
 	case CSR_MCYCLE:
-	case CSR_MINSTRET: h->instret = val - (h->block_start - h->budget_left); return true;
+	case CSR_MINSTRET:
+		h->instret = val - (h->block_start - h->budget_left + (uint64_t)(int64_t)h->jit_retired);
+		return true;
 	default: break;
 	}
 	if ((csr >= CSR_MHPMCOUNTER3 && csr <= CSR_MHPMCOUNTER31) ||

@@ -224,6 +224,37 @@ static enum block_exit exec_one(struct rv_hart *h, uint32_t insn, uint32_t raw, 
 	return EXIT_NONE;
 }
 
+bool rv_jit_generic_ok(uint32_t insn)
+{
+	switch (insn & 0x7f) {
+	case 0x2f: /* AMOs, LR/SC */
+	case 0x07: /* FP loads, stores and computation */
+	case 0x27:
+	case 0x43:
+	case 0x47:
+	case 0x4b:
+	case 0x4f:
+	case 0x53: return true;
+	case 0x0f: return F3(insn) == 0; /* fence (not fence.i: it starts a new code epoch) */
+	case 0x73: {                     /* CSR reads, and writes of the FP status */
+		unsigned f3 = F3(insn), csr = insn >> 20;
+		if (f3 == 0 || f3 == 4) return false;
+		bool writes = (f3 & 3) == 1 || RS1(insn) != 0;
+		return !writes || (csr >= 0x001 && csr <= 0x003);
+	}
+	default: return false;
+	}
+}
+
+uint64_t rv_jit_exec_generic(struct rv_hart *h, uint32_t insn, uint32_t raw, uint64_t pc, unsigned len)
+{
+	enum block_exit ex = exec_one(h, insn, raw, pc, len);
+	h->x[0] = 0;
+	if (likely(ex == EXIT_NONE && h->pc == pc + len)) return 0;
+	h->jit_exit = (int)ex;
+	return 1;
+}
+
 /*
  * The read-modify-write AMOs on host memory, atomically across harts. One
  * definition per width; `old` receives the previous value (sign-extended).
@@ -587,6 +618,14 @@ l_jit : {
 		uint64_t next = ((rv_jit_fn)code)(h);
 		h->jit_retired = 0;
 		budget = (int64_t)h->budget_left;
+		if (unlikely(h->jit_exit !=
+		             EXIT_NONE)) { /* an instruction it left to exec_one() ends the run */
+			ex = (enum block_exit)h->jit_exit;
+			h->jit_exit = EXIT_NONE;
+			h->pc = next;
+			h->instret += start - budget;
+			return ex;
+		}
 		if (unlikely(next & 1)) { /* a block's guest code changed: interpret it, re-decoding */
 			h->stats.stale_blocks++;
 			rv_jcache_forget(h, next & ~1ULL);

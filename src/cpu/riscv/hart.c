@@ -29,7 +29,7 @@ bool rv_hart_init(struct rv_hart *h, uint64_t hartid, const struct rv_bus *bus)
 
 uint64_t rv_hart_instret(const struct rv_hart *h)
 {
-	return h->instret + h->block_start - h->budget_left;
+	return h->instret + h->block_start - h->budget_left + (uint64_t)(int64_t)h->jit_retired;
 }
 
 void rv_hart_reset(struct rv_hart *h, uint64_t pc)

@@ -168,6 +168,7 @@ struct rv_hart {
 	struct rv_jcache jcache[4]; /* by privilege (2 unused) */
 	struct rv_jcache *jcache_cur;
 	int32_t jit_retired;   /* at a helper call: its index in the block minus the block's length */
+	int jit_exit;          /* why translated code ended after an instruction it left to exec.c */
 	void *jit_patch_site;  /* the last static block exit taken, to chain to its target */
 	uint64_t jit_patch_pc; /* ... and that target */
 	uint64_t block_start;  /* budget the current block started with */

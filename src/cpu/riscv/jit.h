@@ -30,6 +30,12 @@ void rv_jit_free(struct rv_hart *h);
 uint32_t rv_jit_compile(struct rv_hart *h, const struct rv_op *head, const uint8_t *host, uint64_t pc);
 /* Finds block `id`'s code if it still belongs to `head` at guest address `pc`. */
 void *rv_jit_lookup(struct rv_hart *h, uint32_t id, const struct rv_op *head, uint64_t pc);
+/* Whether translated code may run `insn` (expanded) through rv_jit_exec_generic and go on:
+ * it neither jumps nor changes privilege, translation or interrupt state. */
+bool rv_jit_generic_ok(uint32_t insn);
+/* For translated code (exec.c): runs one instruction the translator leaves to the interpreter.
+ * Returns 0 to go on with the block; else the block ends at h->pc, and h->jit_exit says why. */
+uint64_t rv_jit_exec_generic(struct rv_hart *h, uint32_t insn, uint32_t raw, uint64_t pc, unsigned len);
 /* Makes the static exit at `site` jump straight into the block at `code`. */
 void rv_jit_chain(void *site, void *code);
 

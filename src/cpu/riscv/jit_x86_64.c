@@ -539,9 +539,45 @@ static const void *const store_helpers[] = {[K_SB] = h_sb, [K_SH] = h_sh, [K_SW]
 struct side_exit {
 	uint8_t *fix;    /* the jcc's rel32 */
 	uint32_t dirty;  /* cached registers to write back */
-	uint64_t target; /* guest pc */
+	uint64_t target; /* guest pc; 0: the pc exec.c left in the hart (after rv_jit_exec_generic) */
 	int refund;      /* budget charged at entry for instructions the exit skips */
 };
+
+/*
+ * An instruction the translator leaves to the interpreter's generic path
+ * (AMOs, FP, fences, CSR reads): called with the registers in the hart;
+ * the block goes on unless it says to stop.
+ */
+static void emit_generic(struct block_ctx *c, const struct rv_op *op, uint64_t pc, unsigned len, int k,
+                         struct side_exit *side, unsigned *nside)
+{
+	struct emit *e = &c->e;
+	uint32_t insn = (uint32_t)op->imm;
+	sync_for_helper(c, pc, k);
+	EB(e, "\x48\x89\xdf"); /* mov rdi, rbx */
+	e8(e, 0xbe);           /* mov esi, insn */
+	e32(e, insn);
+	e8(e, 0xba); /* mov edx, raw */
+	e32(e, op->raw);
+	mov_imm64(e, RCX, pc);
+	EB(e, "\x41\xb8"); /* mov r8d, len */
+	e32(e, len);
+	call_abs(e, rv_jit_exec_generic);
+	/* It may have written x[rd]: the hart has every register now, so reload that one. */
+	unsigned rd = (insn >> 7) & 31;
+	if (rd && c->host[rd] >= 0) {
+		op_rm_hart(e, 0x8b, c->host[rd], xoff(rd), true);
+		c->dirty &= ~(1u << rd);
+	}
+	EB(e, "\x48\x85\xc0"); /* test rax, rax */
+	EB(e, "\x0f\x85");     /* jnz: stop here */
+	struct side_exit *s = &side[(*nside)++];
+	s->fix = e->p;
+	e32(e, 0);
+	s->dirty = 0; /* all written back before the call */
+	s->target = 0;
+	s->refund = -k - 1;
+}
 
 /* Emits one instruction. Returns false if it ends the block (it emitted the exit). */
 static bool emit_op(struct block_ctx *c, const struct rv_op *op, unsigned kind, uint64_t pc, unsigned len,
@@ -704,8 +740,8 @@ static bool emit_op(struct block_ctx *c, const struct rv_op *op, unsigned kind, 
 		s->refund = -k - 1; /* k is the index minus the block's length: -k - 1 instructions follow */
 		return true;
 	}
+	case K_GENERIC: emit_generic(c, op, pc, len, k, side, nside); return true;
 	case K_DECODE:
-	case K_GENERIC:
 	case K_SLOW:
 	case K_COUNT: break; /* not reached: the caller only passes translatable kinds */
 	}
@@ -850,7 +886,7 @@ uint32_t rv_jit_compile(struct rv_hart *h, const struct rv_op *head, const uint8
 		struct rv_op op;
 		rv_decode_op(&op, w, off);
 		unsigned kind = rv_op_kind(&op);
-		if (!translatable(kind)) break;
+		if (!translatable(kind) && !(kind == K_GENERIC && rv_jit_generic_ok((uint32_t)op.imm))) break;
 		ops[n] = op;
 		offs[n] = off;
 		lens[n] = rv_op_len(&op);
@@ -899,7 +935,12 @@ uint32_t rv_jit_compile(struct rv_hart *h, const struct rv_op *head, const uint8
 		write_back(c, side[i].dirty);
 		if (side[i].refund)
 			add_field_imm8(e, offsetof(struct rv_hart, budget_left), (int8_t)side[i].refund);
-		exit_to(c, side[i].target);
+		if (side[i].target) {
+			exit_to(c, side[i].target);
+		} else {
+			op_rm_hart(e, 0x8b, RAX, (uint32_t)offsetof(struct rv_hart, pc), true);
+			epilogue(e);
+		}
 	}
 	/* First entry after a fence.i: compare every instruction with guest memory. */
 	patch_to_here(e, check_fix);

@@ -66,6 +66,22 @@ void rv_jcache_flush(struct rv_hart *h)
 		if (h->jcache[i].nfilled) jcache_clear(&h->jcache[i]);
 }
 
+/* Forgets the jumps into the 2 MiB around vaddr (a megapage's mapping goes with any of its addresses). */
+static void jcache_flush_around(struct rv_hart *h, uint64_t vaddr)
+{
+	for (unsigned t = 0; t < 4; t++) {
+		struct rv_jcache *c = &h->jcache[t];
+		if (c->nfilled > RV_TLB_FILL_LOG) {
+			jcache_clear(c);
+			continue;
+		}
+		for (unsigned i = 0; i < c->nfilled; i++) {
+			struct rv_jcache_entry *e = &c->e[c->filled[i]];
+			if (e->pc != RV_TLB_INVALID && ((e->pc ^ vaddr) >> 21) == 0) e->pc = RV_TLB_INVALID;
+		}
+	}
+}
+
 void rv_jcache_fill(struct rv_hart *h, uint64_t pc, void *entry)
 {
 	struct rv_jcache *c = h->jcache_cur;
@@ -103,7 +119,7 @@ void rv_tlb_flush_page(struct rv_hart *h, uint64_t vaddr)
 	}
 	/* A superpage entry may cover this address under another index: be safe. */
 	h->fetch_vpage = RV_TLB_INVALID;
-	rv_jcache_flush(h);
+	jcache_flush_around(h, vaddr);
 }
 
 /* Privilege that governs data accesses (mstatus.MPRV lets M act as MPP). */
