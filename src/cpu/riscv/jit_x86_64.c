@@ -188,6 +188,15 @@ static void op_rm_hart(struct emit *e, unsigned opc, int reg, uint32_t off, bool
 	e8(e, (uint8_t)(0x80 | (reg & 7) << 3 | RBX));
 	e32(e, off);
 }
+/* lea dst, [base + disp] (64-bit) */
+static void lea_disp(struct emit *e, int dst, int base, int32_t disp)
+{
+	rex(e, true, dst, base);
+	e8(e, 0x8d);
+	e8(e, (uint8_t)(0x80 | (dst & 7) << 3 | (base & 7)));
+	if ((base & 7) == RSP) e8(e, 0x24); /* rsp and r12 as a base need a SIB byte */
+	e32(e, (uint32_t)disp);
+}
 /* Group-1 ALU with an immediate: rm <op>= imm32 (sign-extended); n is the /digit. */
 static void alu_imm(struct emit *e, int rm, unsigned n, int32_t imm, bool w64)
 {
@@ -208,10 +217,6 @@ static void shift_cl(struct emit *e, int rm, unsigned n, bool w64)
 	rex(e, w64, 0, rm);
 	e8(e, 0xd3);
 	e8(e, (uint8_t)(0xc0 | n << 3 | (rm & 7)));
-}
-static void movsxd_rax(struct emit *e)
-{
-	EB(e, "\x48\x63\xc0");
 }
 static void mov_imm64(struct emit *e, int reg, uint64_t v)
 {
@@ -290,14 +295,18 @@ static const int cache_regs[JIT_NCACHED] = {RBP, R12, R13, R14, R15};
 
 struct block_ctx {
 	struct emit e;
-	uint64_t page;   /* the guest page of the block's code */
-	int8_t host[33]; /* guest register -> host register caching it, or -1 */
-	uint32_t dirty;  /* guest registers whose cached value the hart does not have yet */
+	uint64_t page;      /* the guest page of the block's code */
+	uint64_t start;     /* the block's guest pc */
+	unsigned n;         /* its instructions */
+	uint8_t *loop_head; /* where a jump back to the block's start goes: registers stay cached */
+	int8_t host[33];    /* guest register -> host register caching it, or -1 */
+	uint32_t dirty;     /* guest registers whose cached value the hart does not have yet */
 };
 
 /* reg <- x[r] */
 static void get_x(struct block_ctx *c, int reg, unsigned r)
 {
+	if (c->host[r] == reg) return;
 	if (c->host[r] >= 0)
 		op_rr(&c->e, 0x8b, reg, c->host[r], true);
 	else
@@ -322,6 +331,27 @@ static void alu_x(struct block_ctx *c, unsigned opc, int reg, unsigned r, bool w
 	else
 		op_rm_hart(&c->e, opc, reg, xoff(r), w64);
 }
+/*
+ * Where to compute a result for x[rd]: straight in rd's host register when it
+ * is cached (unless the instruction still reads `src2` after writing there),
+ * else rax. put_x() then completes the write.
+ */
+static int dst_reg(struct block_ctx *c, unsigned rd, unsigned src2)
+{
+	return rd < 32 && c->host[rd] >= 0 && rd != src2 ? c->host[rd] : RAX;
+}
+static void put_x(struct block_ctx *c, unsigned rd, int reg)
+{
+	if (reg == RAX)
+		set_x(c, rd, RAX);
+	else
+		c->dirty |= 1u << rd;
+}
+static void movsxd(struct emit *e, int reg)
+{
+	op_rr(e, 0x63, reg, reg, true);
+}
+
 /* Puts the dirty cached registers of `dirty` back into the hart. */
 static void write_back(struct block_ctx *c, uint32_t dirty)
 {
@@ -399,6 +429,18 @@ static void exit_indirect(struct emit *e)
  */
 static void exit_to(struct block_ctx *c, uint64_t target)
 {
+	struct emit *e = &c->e;
+	if (target == c->start && c->loop_head) { /* a loop: go round again while budget remains */
+		EB(e, "\x48\x83\xbb");            /* cmp qword [rbx + budget_left], 0 */
+		e32(e, (uint32_t)offsetof(struct rv_hart, budget_left));
+		e8(e, 0);
+		EB(e, "\x7e\x0d");     /* jle: leave (below) */
+		EB(e, "\x48\x83\xab"); /* sub qword [rbx + budget_left], n */
+		e32(e, (uint32_t)offsetof(struct rv_hart, budget_left));
+		e8(e, (uint8_t)c->n);
+		e8(e, 0xe9); /* jmp loop_head */
+		e32(e, (uint32_t)(int32_t)(c->loop_head - (e->p + 4)));
+	}
 	if ((target & RV_PAGE_MASK) == c->page) {
 		exit_static(&c->e, target);
 	} else {
@@ -427,45 +469,34 @@ static void binop_helper(struct block_ctx *c, const struct rv_op *op, const void
  * table): on a hit, rax = host addend and execution falls through; on a miss
  * (or an access crossing the page) it jumps to the returned fixup.
  */
-static uint8_t *emit_tlb_probe(struct block_ctx *c, const struct rv_op *op, bool write, unsigned size,
-                               uint8_t **fix2)
+static uint8_t *emit_tlb_probe(struct block_ctx *c, const struct rv_op *op, bool write, unsigned size)
 {
 	struct emit *e = &c->e;
-	get_x(c, RSI, op->rs1);
-	EB(e, "\x48\x81\xc6");
-	e32(e, (uint32_t)op->imm); /* add rsi, imm */
-	EB(e, "\x48\x89\xf0");     /* mov rax, rsi */
+	uint32_t table = write ? (uint32_t)offsetof(struct rv_tlb_set, write) : 0;
+	if (c->host[op->rs1] >= 0) {
+		lea_disp(e, RSI, c->host[op->rs1], op->imm); /* rsi <- x[rs1] + imm */
+	} else {
+		get_x(c, RSI, op->rs1);
+		if (op->imm) lea_disp(e, RSI, RSI, op->imm);
+	}
+	EB(e, "\x48\x89\xf0"); /* mov rax, rsi */
 	EB(e, "\x48\xc1\xe8");
-	e8(e, RV_PAGE_SHIFT); /* shr rax, 12 */
+	e8(e, RV_PAGE_SHIFT - 4); /* shr rax, 8 */
 	e8(e, 0x25);
-	e32(e, RV_TLB_SIZE - 1); /* and eax, RV_TLB_SIZE - 1 */
-	EB(e, "\xc1\xe0");
-	e8(e, 4); /* shl eax, 4 */
+	e32(e, (RV_TLB_SIZE - 1) << 4); /* and eax, slot mask: rax = slot * 16 */
 	EB(e, "\x48\x03\x83");
 	e32(e, (uint32_t)offsetof(struct rv_hart, tlb_cur)); /* add rax, tlb_cur */
-	if (write) {
-		EB(e, "\x48\x05");
-		e32(e, (uint32_t)offsetof(struct rv_tlb_set, write));
-	}
-	EB(e, "\x48\x89\xf1"); /* mov rcx, rsi */
+	/* The last byte's page must be the entry's: an access crossing the page misses. */
+	lea_disp(e, RCX, RSI, (int32_t)size - 1);
 	EB(e, "\x48\x81\xe1");
 	e32(e, (uint32_t)RV_PAGE_MASK); /* and rcx, -4096 */
-	EB(e, "\x48\x3b\x08");          /* cmp rcx, [rax] */
-	EB(e, "\x0f\x85");              /* jne miss */
+	EB(e, "\x48\x3b\x88");          /* cmp rcx, [rax + table] */
+	e32(e, table);
+	EB(e, "\x0f\x85"); /* jne miss */
 	uint8_t *fix = e->p;
 	e32(e, 0);
-	*fix2 = NULL;
-	if (size > 1) {
-		EB(e, "\x89\xf1"); /* mov ecx, esi */
-		EB(e, "\x81\xe1");
-		e32(e, RV_PAGE_SIZE - 1); /* and ecx, 0xfff */
-		EB(e, "\x81\xf9");
-		e32(e, RV_PAGE_SIZE - size); /* cmp ecx, 4096 - size */
-		EB(e, "\x0f\x87");           /* ja miss */
-		*fix2 = e->p;
-		e32(e, 0);
-	}
-	EB(e, "\x48\x8b\x40\x08"); /* mov rax, [rax + 8] (addend) */
+	EB(e, "\x48\x8b\x80"); /* mov rax, [rax + table + 8] (addend) */
+	e32(e, table + 8);
 	return fix;
 }
 
@@ -482,7 +513,7 @@ static void emit_load(struct block_ctx *c, const struct rv_op *op, unsigned kind
 	static const unsigned sizes[] = {
 	    [K_LB] = 1, [K_LH] = 2, [K_LW] = 4, [K_LD] = 8, [K_LBU] = 1, [K_LHU] = 2, [K_LWU] = 4};
 	struct emit *e = &c->e;
-	uint8_t *fix2, *fix = emit_tlb_probe(c, op, false, sizes[kind], &fix2);
+	uint8_t *fix = emit_tlb_probe(c, op, false, sizes[kind]);
 	switch (kind) { /* rax <- [rsi + rax] */
 	case K_LB: EB(e, "\x48\x0f\xbe"); break;
 	case K_LBU: EB(e, "\x48\x0f\xb6"); break;
@@ -496,7 +527,6 @@ static void emit_load(struct block_ctx *c, const struct rv_op *op, unsigned kind
 	uint8_t *done = e->p;
 	e32(e, 0);
 	patch_to_here(e, fix);
-	patch_to_here(e, fix2);
 	sync_for_helper(c, pc, k); /* keeps rsi, the address */
 	EB(e, "\x48\x89\xdf");     /* mov rdi, rbx */
 	call_abs(e, helper);
@@ -509,7 +539,7 @@ static void emit_store(struct block_ctx *c, const struct rv_op *op, unsigned kin
 {
 	static const unsigned sizes[] = {[K_SB] = 1, [K_SH] = 2, [K_SW] = 4, [K_SD] = 8};
 	struct emit *e = &c->e;
-	uint8_t *fix2, *fix = emit_tlb_probe(c, op, true, sizes[kind], &fix2);
+	uint8_t *fix = emit_tlb_probe(c, op, true, sizes[kind]);
 	get_x(c, RCX, op->rs2);
 	switch (kind) { /* [rsi + rax] <- rcx */
 	case K_SB: e8(e, 0x88); break;
@@ -521,7 +551,6 @@ static void emit_store(struct block_ctx *c, const struct rv_op *op, unsigned kin
 	uint8_t *done = e->p;
 	e32(e, 0);
 	patch_to_here(e, fix);
-	patch_to_here(e, fix2);
 	sync_for_helper(c, pc, k); /* keeps rsi, the address */
 	EB(e, "\x48\x89\xdf");     /* mov rdi, rbx */
 	get_x(c, RDX, op->rs2);
@@ -587,21 +616,21 @@ static bool emit_op(struct block_ctx *c, const struct rv_op *op, unsigned kind, 
 	int32_t imm = op->imm;
 	switch ((enum op_kind)kind) { /* every kind of RV_FAST_OPS has its case: -Wswitch checks */
 	case K_LUI:
-		mov_imm64(e, RAX, (uint64_t)(int64_t)imm);
-		set_x(c, op->rd, RAX);
+	case K_AUIPC: {
+		int d = dst_reg(c, op->rd, 0);
+		mov_imm64(e, d, (kind == K_AUIPC ? pc : 0) + (uint64_t)(int64_t)imm);
+		put_x(c, op->rd, d);
 		return true;
-	case K_AUIPC:
-		mov_imm64(e, RAX, pc + (uint64_t)(int64_t)imm);
-		set_x(c, op->rd, RAX);
-		return true;
+	}
 	case K_ADDI:
 	case K_XORI:
 	case K_ORI:
 	case K_ANDI: {
 		static const unsigned digit[] = {[K_ADDI] = 0, [K_XORI] = 6, [K_ORI] = 1, [K_ANDI] = 4};
-		get_x(c, RAX, op->rs1);
-		alu_imm(e, RAX, digit[kind], imm, true);
-		set_x(c, op->rd, RAX);
+		int d = dst_reg(c, op->rd, 0);
+		get_x(c, d, op->rs1);
+		if (imm || kind == K_ANDI) alu_imm(e, d, digit[kind], imm, true);
+		put_x(c, op->rd, d);
 		return true;
 	}
 	case K_SLTI:
@@ -621,18 +650,21 @@ static bool emit_op(struct block_ctx *c, const struct rv_op *op, unsigned kind, 
 		unsigned n = (kind == K_SLLI || kind == K_SLLIW)   ? 4
 		             : (kind == K_SRLI || kind == K_SRLIW) ? 5
 		                                                   : 7;
-		get_x(c, RAX, op->rs1);
-		shift_imm(e, RAX, n, (unsigned)imm & (w ? 31 : 63), !w);
-		if (w) movsxd_rax(e);
-		set_x(c, op->rd, RAX);
+		int d = dst_reg(c, op->rd, 0);
+		get_x(c, d, op->rs1);
+		shift_imm(e, d, n, (unsigned)imm & (w ? 31 : 63), !w);
+		if (w) movsxd(e, d);
+		put_x(c, op->rd, d);
 		return true;
 	}
-	case K_ADDIW:
-		get_x(c, RAX, op->rs1);
-		alu_imm(e, RAX, 0, imm, false);
-		movsxd_rax(e);
-		set_x(c, op->rd, RAX);
+	case K_ADDIW: {
+		int d = dst_reg(c, op->rd, 0);
+		get_x(c, d, op->rs1);
+		if (imm) alu_imm(e, d, 0, imm, false);
+		movsxd(e, d);
+		put_x(c, op->rd, d);
 		return true;
+	}
 	case K_ADD:
 	case K_SUB:
 	case K_AND:
@@ -646,10 +678,11 @@ static bool emit_op(struct block_ctx *c, const struct rv_op *op, unsigned kind, 
 		               : kind == K_AND                     ? 0x23
 		               : kind == K_OR                      ? 0x0b
 		                                                   : 0x33;
-		get_x(c, RAX, op->rs1);
-		alu_x(c, opc, RAX, op->rs2, !w);
-		if (w) movsxd_rax(e);
-		set_x(c, op->rd, RAX);
+		int d = dst_reg(c, op->rd, op->rs2);
+		get_x(c, d, op->rs1);
+		alu_x(c, opc, d, op->rs2, !w);
+		if (w) movsxd(e, d);
+		put_x(c, op->rd, d);
 		return true;
 	}
 	case K_SLT:
@@ -672,17 +705,19 @@ static bool emit_op(struct block_ctx *c, const struct rv_op *op, unsigned kind, 
 		get_x(c, RAX, op->rs1);
 		get_x(c, RCX, op->rs2);
 		shift_cl(e, RAX, n, !w); /* x86 masks the count like RISC-V: 63 (64-bit), 31 (32-bit) */
-		if (w) movsxd_rax(e);
+		if (w) movsxd(e, RAX);
 		set_x(c, op->rd, RAX);
 		return true;
 	}
 	case K_MUL:
-	case K_MULW:
-		get_x(c, RAX, op->rs1);
-		alu_x(c, 0x0faf, RAX, op->rs2, kind == K_MUL); /* imul rax/eax, x[rs2] */
-		if (kind == K_MULW) movsxd_rax(e);
-		set_x(c, op->rd, RAX);
+	case K_MULW: {
+		int d = dst_reg(c, op->rd, op->rs2);
+		get_x(c, d, op->rs1);
+		alu_x(c, 0x0faf, d, op->rs2, kind == K_MUL); /* imul d, x[rs2] */
+		if (kind == K_MULW) movsxd(e, d);
+		put_x(c, op->rd, d);
 		return true;
+	}
 	case K_MULH: binop_helper(c, op, h_mulh); return true;
 	case K_MULHSU: binop_helper(c, op, h_mulhsu); return true;
 	case K_MULHU: binop_helper(c, op, h_mulhu); return true;
@@ -728,8 +763,10 @@ static bool emit_op(struct block_ctx *c, const struct rv_op *op, unsigned kind, 
 	case K_BGEU: {
 		static const uint8_t cc[] = {[K_BEQ] = 0x4, [K_BNE] = 0x5,  [K_BLT] = 0xc,
 		                             [K_BGE] = 0xd, [K_BLTU] = 0x2, [K_BGEU] = 0x3};
-		get_x(c, RAX, op->rs1);
-		alu_x(c, 0x3b, RAX, op->rs2, true);
+		int a = c->host[op->rs1] >= 0 ? c->host[op->rs1]
+		                              : RAX; /* cmp x[rs1], x[rs2]: fused with the jcc */
+		get_x(c, a, op->rs1);
+		alu_x(c, 0x3b, a, op->rs2, true);
 		e8(e, 0x0f);
 		e8(e, (uint8_t)(0x80 | cc[kind])); /* jcc taken: a side exit; the block goes on not taken */
 		struct side_exit *s = &side[(*nside)++];
@@ -917,6 +954,9 @@ uint32_t rv_jit_compile(struct rv_hart *h, const struct rv_op *head, const uint8
 	uint32_t load = allocate(c, ops, n);
 	for (unsigned r = 1; r < 32; r++)
 		if (load & (1u << r)) op_rm_hart(e, 0x8b, c->host[r], xoff(r), true);
+	c->start = pc;
+	c->n = n;
+	c->loop_head = e->p;
 
 	struct side_exit side[JIT_MAX_OPS];
 	unsigned nside = 0;
