@@ -28,7 +28,7 @@
 
 #define JIT_CODE_BYTES (32u << 20)
 #define JIT_MAX_OPS 64
-#define JIT_MAX_BLOCK_BYTES (JIT_MAX_OPS * 320 + 1024)
+#define JIT_MAX_BLOCK_BYTES (JIT_MAX_OPS * 512 + 1024)
 
 struct jit_block {
 	const struct rv_op *head;
@@ -130,6 +130,10 @@ enum {
 	RBP = 5,
 	RSI = 6,
 	RDI = 7,
+	R8 = 8,
+	R9 = 9,
+	R10 = 10,
+	R11 = 11,
 	R12 = 12,
 	R13 = 13,
 	R14 = 14,
@@ -290,11 +294,28 @@ static void return_pc(struct emit *e, uint64_t pc)
  * and before any helper that may raise (an exception must find the state in
  * the hart). Blocks are straight-line code, so which cached registers are
  * dirty is known at each point at translation time. */
-#define JIT_NCACHED 5
-static const int cache_regs[JIT_NCACHED] = {RBP, R12, R13, R14, R15};
+#define JIT_NCACHED 9
+static const int cache_regs[JIT_NCACHED] = {RBP, R12, R13, R14, R15, R8, R9, R10, R11};
+/* Host registers a call clobbers: cached guest registers there are reloaded after every call. */
+static bool host_volatile(int reg)
+{
+	return reg >= R8 && reg <= R11;
+}
+
+/* A load or store's way out of line when the TLB probe misses: the helper. */
+struct slow_path {
+	uint8_t *fix, *done; /* the probe's jne; where the fast path goes on */
+	uint64_t pc;
+	int k;
+	uint32_t dirty;
+	const void *helper;
+	int store_rs2; /* a store's data register, or -1 for a load */
+};
 
 struct block_ctx {
 	struct emit e;
+	struct slow_path slow[JIT_MAX_OPS];
+	unsigned nslow;
 	uint64_t page;      /* the guest page of the block's code */
 	uint64_t start;     /* the block's guest pc */
 	unsigned n;         /* its instructions */
@@ -360,13 +381,32 @@ static void write_back(struct block_ctx *c, uint32_t dirty)
 }
 
 /* Before a helper that may raise: the instruction's pc and index in the block, and the registers. */
-static void sync_for_helper(struct block_ctx *c, uint64_t pc, int k)
+static void sync_dirty(struct block_ctx *c, uint64_t pc, int k, uint32_t dirty)
 {
 	struct emit *e = &c->e;
 	mov_imm64(e, RAX, pc);
 	op_rm_hart(e, 0x89, RAX, (uint32_t)offsetof(struct rv_hart, pc), true);
 	store_field_imm32(e, offsetof(struct rv_hart, jit_retired), k);
-	write_back(c, c->dirty);
+	write_back(c, dirty);
+}
+static void sync_for_helper(struct block_ctx *c, uint64_t pc, int k)
+{
+	sync_dirty(c, pc, k, c->dirty);
+}
+/* After a call: the cached registers the call may have clobbered, from the hart (which has them). */
+static void reload_volatile(struct block_ctx *c)
+{
+	for (unsigned r = 1; r < 32; r++)
+		if (c->host[r] >= 0 && host_volatile(c->host[r]))
+			op_rm_hart(&c->e, 0x8b, c->host[r], xoff(r), true);
+}
+/* The dirty cached registers a call would clobber, written back first. */
+static uint32_t dirty_volatile(const struct block_ctx *c)
+{
+	uint32_t m = 0;
+	for (unsigned r = 1; r < 32; r++)
+		if ((c->dirty & (1u << r)) && host_volatile(c->host[r])) m |= 1u << r;
+	return m;
 }
 
 /*
@@ -460,7 +500,9 @@ static void binop_helper(struct block_ctx *c, const struct rv_op *op, const void
 {
 	get_x(c, RDI, op->rs1);
 	get_x(c, RSI, op->rs2);
-	call_abs(&c->e, fn); /* cannot raise; the cached registers are callee-saved */
+	write_back(c, dirty_volatile(c));
+	call_abs(&c->e, fn); /* cannot raise */
+	reload_volatile(c);
 	set_x(c, op->rd, RAX);
 }
 
@@ -523,15 +565,23 @@ static void emit_load(struct block_ctx *c, const struct rv_op *op, unsigned kind
 	case K_LWU: e8(e, 0x8b); break;
 	default: EB(e, "\x48\x8b"); break;
 	}
-	EB(e, "\x04\x06\xe9"); /* jmp done */
-	uint8_t *done = e->p;
-	e32(e, 0);
-	patch_to_here(e, fix);
-	sync_for_helper(c, pc, k); /* keeps rsi, the address */
-	EB(e, "\x48\x89\xdf");     /* mov rdi, rbx */
-	call_abs(e, helper);
-	patch_to_here(e, done);
+	EB(e, "\x04\x06");
+	c->slow[c->nslow++] = (struct slow_path){fix, e->p, pc, k, c->dirty, helper, -1};
 	set_x(c, op->rd, RAX);
+}
+
+/* The out-of-line miss path of a load or store (after the block's main path). */
+static void emit_slow_path(struct block_ctx *c, const struct slow_path *s)
+{
+	struct emit *e = &c->e;
+	patch_to_here(e, s->fix);
+	sync_dirty(c, s->pc, s->k, s->dirty); /* keeps rsi, the address */
+	EB(e, "\x48\x89\xdf");                /* mov rdi, rbx */
+	if (s->store_rs2 >= 0) get_x(c, RDX, (unsigned)s->store_rs2);
+	call_abs(e, s->helper); /* a load's value in rax */
+	reload_volatile(c);
+	e8(e, 0xe9); /* jmp done */
+	e32(e, (uint32_t)(int32_t)(s->done - (e->p + 4)));
 }
 
 static void emit_store(struct block_ctx *c, const struct rv_op *op, unsigned kind, uint64_t pc, int k,
@@ -547,15 +597,8 @@ static void emit_store(struct block_ctx *c, const struct rv_op *op, unsigned kin
 	case K_SW: e8(e, 0x89); break;
 	default: EB(e, "\x48\x89"); break;
 	}
-	EB(e, "\x0c\x06\xe9");
-	uint8_t *done = e->p;
-	e32(e, 0);
-	patch_to_here(e, fix);
-	sync_for_helper(c, pc, k); /* keeps rsi, the address */
-	EB(e, "\x48\x89\xdf");     /* mov rdi, rbx */
-	get_x(c, RDX, op->rs2);
-	call_abs(e, helper);
-	patch_to_here(e, done);
+	EB(e, "\x0c\x06");
+	c->slow[c->nslow++] = (struct slow_path){fix, e->p, pc, k, c->dirty, helper, op->rs2};
 }
 
 static const void *const load_helpers[] = {
@@ -592,7 +635,9 @@ static void emit_generic(struct block_ctx *c, const struct rv_op *op, uint64_t p
 	EB(e, "\x41\xb8"); /* mov r8d, len */
 	e32(e, len);
 	call_abs(e, rv_jit_exec_generic);
-	/* It may have written x[rd]: the hart has every register now, so reload that one. */
+	/* It may have written x[rd]: the hart has every register now, so reload that one, and those
+	 * the call clobbered. */
+	reload_volatile(c);
 	unsigned rd = (insn >> 7) & 31;
 	if (rd && c->host[rd] >= 0) {
 		op_rm_hart(e, 0x8b, c->host[rd], xoff(rd), true);
@@ -970,6 +1015,7 @@ uint32_t rv_jit_compile(struct rv_hart *h, const struct rv_op *head, const uint8
 		write_back(c, c->dirty);
 		exit_to(c, ipc);
 	}
+	for (unsigned i = 0; i < c->nslow; i++) emit_slow_path(c, &c->slow[i]);
 	for (unsigned i = 0; i < nside; i++) {
 		patch_to_here(e, side[i].fix);
 		write_back(c, side[i].dirty);
