@@ -1,0 +1,58 @@
+/*
+ * atomics.c — two harts increment shared counters at once, each N times:
+ * amoadd.w, amoadd.d, an LR/SC loop, and a plain load/store under a lock
+ * taken with amoswap.w.aq. Every count must come out exactly 2N. Prints
+ * "PASS atomics" and finishes with code 0.
+ */
+#include "engine.h"
+
+#define N 100000
+
+static volatile uint32_t c32;
+static volatile uint64_t c64, lrsc, locked;
+static volatile uint32_t lock;
+static volatile int finished[2];
+
+static void lrsc_add(volatile uint64_t *p)
+{
+	uint64_t v, fail;
+	do {
+		__asm__ volatile("lr.d %0, (%2)\n\taddi %0, %0, 1\n\tsc.d %1, %0, (%2)"
+		                 : "=&r"(v), "=&r"(fail)
+		                 : "r"(p)
+		                 : "memory");
+	} while (fail);
+}
+
+int main(uint64_t hartid)
+{
+	if (hartid > 1)
+		for (;;) {
+		}
+	for (int i = 0; i < N; i++) {
+		__asm__ volatile("amoadd.w zero, %1, (%0)" ::"r"(&c32), "r"(1) : "memory");
+		__asm__ volatile("amoadd.d zero, %1, (%0)" ::"r"(&c64), "r"(1) : "memory");
+		lrsc_add(&lrsc);
+		uint32_t old;
+		do {
+			__asm__ volatile("amoswap.w.aq %0, %2, (%1)"
+			                 : "=r"(old)
+			                 : "r"(&lock), "r"(1)
+			                 : "memory");
+		} while (old);
+		locked = locked + 1;
+		__asm__ volatile("amoswap.w.rl zero, zero, (%0)" ::"r"(&lock) : "memory");
+	}
+	finished[hartid] = 1;
+	if (hartid == 1)
+		for (;;) {
+		}
+	while (!finished[1]) {
+	}
+	EXPECT(c32 == 2 * N, "amoadd.w count", c32);
+	EXPECT(c64 == 2 * N, "amoadd.d count", c64);
+	EXPECT(lrsc == 2 * N, "lr/sc count", lrsc);
+	EXPECT(locked == 2 * N, "count under the lock", locked);
+	put("PASS atomics\n");
+	plat_exit(0);
+}

@@ -1,0 +1,31 @@
+/*
+ * engine.h — what the engine tests share: printing on the UART, finishing
+ * through the test finisher, and a check that fails the run.
+ */
+#ifndef ENGINE_TEST_H
+#define ENGINE_TEST_H
+
+#include <stdint.h>
+
+void put(const char *s);
+void put_num(uint64_t v);
+__attribute__((noreturn)) void plat_exit(int code);
+/* Prints what failed with the values seen and ends the run with code 1. */
+#define EXPECT(cond, what, got)                                                                              \
+	do {                                                                                                 \
+		if (!(cond)) {                                                                               \
+			put("FAIL: ");                                                                       \
+			put(what);                                                                           \
+			put(" got ");                                                                        \
+			put_num(got);                                                                        \
+			put("\n");                                                                           \
+			plat_exit(1);                                                                        \
+		}                                                                                            \
+	} while (0)
+
+static inline void fence_i(void)
+{
+	__asm__ volatile("fence.i" ::: "memory");
+}
+
+#endif
