@@ -599,7 +599,7 @@ l_jit : {
 	uint32_t id = op->jit;
 	if (likely(id >= RV_JIT_FIRST_BLOCK)) {
 		if (id == RV_JIT_NEVER) DISPATCH();
-		void *code = rv_jit_lookup(h, id, op, pc);
+		void *code = rv_jit_lookup(h, &op->jit, op, pc);
 		if (unlikely(!code)) {
 			h->stats.stale_blocks++;
 			op->jit = 0; /* dropped, or translated for another virtual address */

@@ -28,8 +28,9 @@ bool rv_jit_init(struct rv_hart *h);
 void rv_jit_free(struct rv_hart *h);
 /* Translates the run starting at `head` (guest pc, host address of its bits). */
 uint32_t rv_jit_compile(struct rv_hart *h, const struct rv_op *head, const uint8_t *host, uint64_t pc);
-/* Finds block `id`'s code if it still belongs to `head` at guest address `pc`. */
-void *rv_jit_lookup(struct rv_hart *h, uint32_t id, const struct rv_op *head, uint64_t pc);
+/* Finds the code of the block for `head` at guest address `pc`: block *id, or another block
+ * translated for that place (then *id becomes its id). NULL if there is none. */
+void *rv_jit_lookup(struct rv_hart *h, uint32_t *id, const struct rv_op *head, uint64_t pc);
 /* Whether translated code may run `insn` (expanded) through rv_jit_exec_generic and go on:
  * it neither jumps nor changes privilege, translation or interrupt state. */
 bool rv_jit_generic_ok(uint32_t insn);

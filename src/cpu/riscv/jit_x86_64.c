@@ -1,23 +1,25 @@
 /*
- * jit_x86_64.c — translates hot straight-line runs of decoded RISC-V
- * instructions into x86-64 code.
+ * jit_x86_64.c — translates hot runs of decoded RISC-V instructions into
+ * x86-64 code (docs/board.md, "Translator").
  *
- * A block starts at a jump target the interpreter found hot and runs up to
- * and including one control transfer, stopping earlier before anything the
- * translator does not handle (CSRs, AMOs, FP, system), at the end of the
- * page or after JIT_MAX_OPS instructions. Generated code:
- *   - first compares every instruction's bits with guest memory and bails
- *     out (returns 1) if any changed, so stale code never runs;
- *   - keeps guest registers in the hart (rbx = hart, x[] at offset 0);
- *   - calls C helpers for loads, stores and division, after storing the
- *     instruction's pc and index, so an exception raised in a helper
- *     (longjmp) reports the right epc and instruction count;
- *   - returns the next guest pc.
- * Slots are per physical page but a block holds absolute guest pcs, so a
- * block is used only at the virtual pc it was translated for (the same code
- * runs at several addresses, e.g. Linux before and after enabling paging).
- * The interpreter's semantics (exec.c) are the reference; the differential
- * and unit tests run through both.
+ * A block starts at a jump target the interpreter found hot and runs on past
+ * conditional branches (side exits) up to a jump, the page end, JIT_MAX_OPS
+ * instructions or an instruction left to the interpreter. Generated code:
+ *   - compares its instructions with guest memory once per fence.i epoch and
+ *     returns its pc | 1 if any changed, so code rewritten before a fence.i
+ *     never runs;
+ *   - keeps the most used guest registers in host registers (rbx = hart),
+ *     writing them back at exits and before calls that may raise;
+ *   - inlines the software-TLB hit path of loads and stores; misses call the
+ *     interpreter's C code out of line, after storing the instruction's pc and
+ *     index so an exception (longjmp) reports the right epc and count;
+ *   - runs AMOs, FP, fences and CSR reads through rv_jit_exec_generic();
+ *   - leaves by patched direct jumps within its page, the indirect-jump cache
+ *     elsewhere, or returns the next guest pc to the dispatcher.
+ * Blocks are found by the physical slot of their first instruction and hold
+ * absolute guest pcs, so a block runs only at the virtual pc it was
+ * translated for. The interpreter's semantics (exec.c) are the reference; the
+ * differential and engine tests run through both.
  */
 #include "internal.h"
 #include "jit.h"
@@ -36,12 +38,22 @@ struct jit_block {
 	void *code;
 };
 
+/* Blocks by (slot, guest pc), for code one physical page holds at several virtual addresses (a
+ * shared library in several processes): a slot remembers one block, this finds the others. */
+#define JIT_PLACES (1u << 16)
+
 struct rv_jit {
 	uint8_t *buf;
 	size_t used;
 	struct jit_block *blocks;
 	uint32_t nblocks, cap;
+	uint32_t by_place[JIT_PLACES]; /* block id, or 0 */
 };
+
+static uint32_t place_hash(const struct rv_op *head, uint64_t pc)
+{
+	return (uint32_t)((((uintptr_t)head >> 2) ^ ((pc * 0x9e3779b97f4a7c15ULL) >> 40)) & (JIT_PLACES - 1));
+}
 
 /* ---- helpers called from generated code ---- */
 #define LOAD_HELPER(name, fn)                                                                                \
@@ -871,6 +883,7 @@ static void jit_reset(struct rv_hart *h, struct rv_jit *j)
 	rv_jcache_flush(h);
 	j->used = 0;
 	j->nblocks = 0;
+	memset(j->by_place, 0, sizeof(j->by_place));
 }
 
 /* Which registers an instruction reads (bit mask) and whether it writes rd. */
@@ -1065,15 +1078,26 @@ uint32_t rv_jit_compile(struct rv_hart *h, const struct rv_op *head, const uint8
 	b->pc = pc;
 	b->code = code;
 	h->stats.blocks++;
-	return RV_JIT_FIRST_BLOCK + j->nblocks++;
+	uint32_t id = RV_JIT_FIRST_BLOCK + j->nblocks++;
+	j->by_place[place_hash(head, pc)] = id;
+	return id;
 }
 
-void *rv_jit_lookup(struct rv_hart *h, uint32_t id, const struct rv_op *head, uint64_t pc)
+static bool block_is(const struct rv_jit *j, uint32_t id, const struct rv_op *head, uint64_t pc)
+{
+	uint32_t i = id - RV_JIT_FIRST_BLOCK;
+	return id >= RV_JIT_FIRST_BLOCK && i < j->nblocks && j->blocks[i].head == head &&
+	       j->blocks[i].pc == pc;
+}
+
+void *rv_jit_lookup(struct rv_hart *h, uint32_t *id, const struct rv_op *head, uint64_t pc)
 {
 	struct rv_jit *j = h->jit;
-	uint32_t i = id - RV_JIT_FIRST_BLOCK;
-	if (!j || id < RV_JIT_FIRST_BLOCK || i >= j->nblocks || j->blocks[i].head != head ||
-	    j->blocks[i].pc != pc)
-		return NULL;
-	return j->blocks[i].code;
+	if (!j) return NULL;
+	if (!block_is(j, *id, head, pc)) {
+		uint32_t other = j->by_place[place_hash(head, pc)];
+		if (!block_is(j, other, head, pc)) return NULL;
+		*id = other;
+	}
+	return j->blocks[*id - RV_JIT_FIRST_BLOCK].code;
 }
