@@ -224,6 +224,13 @@ static enum block_exit exec_one(struct rv_hart *h, uint32_t insn, uint32_t raw, 
 	return EXIT_NONE;
 }
 
+/* CSRs whose writes change nothing else: no interrupt enable, privilege or translation (the FP
+ * status, the trap scratch/pc/cause/value registers a trap handler saves and restores). */
+static bool csr_write_is_plain(unsigned csr)
+{
+	return (csr >= 0x001 && csr <= 0x003) || (csr >= 0x140 && csr <= 0x143) || (csr >= 0x340 && csr <= 0x343);
+}
+
 bool rv_jit_generic_ok(uint32_t insn)
 {
 	switch (insn & 0x7f) {
@@ -240,7 +247,7 @@ bool rv_jit_generic_ok(uint32_t insn)
 		unsigned f3 = F3(insn), csr = insn >> 20;
 		if (f3 == 0 || f3 == 4) return false;
 		bool writes = (f3 & 3) == 1 || RS1(insn) != 0;
-		return !writes || (csr >= 0x001 && csr <= 0x003);
+		return !writes || csr_write_is_plain(csr);
 	}
 	default: return false;
 	}
@@ -364,7 +371,7 @@ static enum block_exit exec_csr(struct rv_hart *h, uint32_t insn, uint64_t next)
 	if (!do_read && !rv_csr_read(h, csr, &old)) illegal(h, insn); /* existence check */
 	h->x[rd] = old;
 	h->pc = next;
-	return do_write ? EXIT_IRQ_CHECK : EXIT_NONE;
+	return do_write && !csr_write_is_plain(csr) ? EXIT_IRQ_CHECK : EXIT_NONE;
 }
 
 static enum block_exit exec_system(struct rv_hart *h, uint32_t insn, uint64_t pc, unsigned len)
