@@ -228,7 +228,8 @@ static enum block_exit exec_one(struct rv_hart *h, uint32_t insn, uint32_t raw, 
  * status, the trap scratch/pc/cause/value registers a trap handler saves and restores). */
 static bool csr_write_is_plain(unsigned csr)
 {
-	return (csr >= 0x001 && csr <= 0x003) || (csr >= 0x140 && csr <= 0x143) || (csr >= 0x340 && csr <= 0x343);
+	return (csr >= 0x001 && csr <= 0x003) || (csr >= 0x140 && csr <= 0x143) ||
+	       (csr >= 0x340 && csr <= 0x343);
 }
 
 bool rv_jit_generic_ok(uint32_t insn)
