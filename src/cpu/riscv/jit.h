@@ -22,7 +22,7 @@
 typedef uint64_t (*rv_jit_fn)(struct rv_hart *h);
 
 /* Where jumps from other blocks enter a block: past its prologue. */
-#define RV_JIT_ENTRY_OFFSET 17
+#define RV_JIT_ENTRY_OFFSET 80
 
 bool rv_jit_init(struct rv_hart *h);
 void rv_jit_free(struct rv_hart *h);

@@ -43,8 +43,8 @@ struct jit_block {
 #define JIT_PLACES (1u << 16)
 
 struct rv_jit {
-	uint8_t *buf;
-	size_t used;
+	uint8_t *buf; /* starts with the common exit (exit_bytes) */
+	size_t used, exit_bytes;
 	struct jit_block *blocks;
 	uint32_t nblocks, cap;
 	uint32_t by_place[JIT_PLACES]; /* block id, or 0 */
@@ -132,6 +132,7 @@ static uint64_t h_remuw(uint64_t a, uint64_t b)
 /* ---- x86-64 emitter ---- */
 struct emit {
 	uint8_t *p;
+	const uint8_t *exit; /* the code cache's common exit */
 };
 enum {
 	RAX = 0,
@@ -277,7 +278,9 @@ static void add_field_imm8(struct emit *e, size_t off, int8_t imm)
 /*
  * Frame of translated code. Every block has the same one, so chained jumps go
  * from block to block without touching the stack: the callee-saved registers
- * the register cache uses, and 8 bytes so helper calls see an aligned stack.
+ * the pinned guest registers use, and 8 bytes so helper calls see an aligned
+ * stack. Entered from C, a block then loads the pinned registers; every return
+ * to C goes through the code cache's common exit, which stores them back.
  */
 static const char prologue_bytes[] = "\x53"             /* push rbx */
                                      "\x55"             /* push rbp */
@@ -287,12 +290,24 @@ static const char prologue_bytes[] = "\x53"             /* push rbx */
                                      "\x41\x57"         /* push r15 */
                                      "\x48\x83\xec\x08" /* sub rsp, 8 */
                                      "\x48\x89\xfb";    /* mov rbx, rdi */
-#define JIT_ENTRY_PROLOGUE (sizeof(prologue_bytes) - 1) /* chained jumps land after it */
-_Static_assert(JIT_ENTRY_PROLOGUE == RV_JIT_ENTRY_OFFSET, "jit.h must know the prologue's length");
-static void epilogue(struct emit *e)
+static void pinned_load(struct emit *e);
+static void pinned_store(struct emit *e);
+static void emit_prologue(struct emit *e)
 {
+	emit_bytes(e, prologue_bytes, sizeof(prologue_bytes) - 1);
+	pinned_load(e);
+}
+/* The code cache's first bytes: the way back to C (rax = the next guest pc). */
+static void emit_common_exit(struct emit *e)
+{
+	pinned_store(e);
 	EB(e, "\x48\x83\xc4\x08"                               /* add rsp, 8 */
 	      "\x41\x5f\x41\x5e\x41\x5d\x41\x5c\x5d\x5b\xc3"); /* pop r15 .. rbx; ret */
+}
+static void epilogue(struct emit *e)
+{
+	e8(e, 0xe9); /* jmp common_exit */
+	e32(e, (uint32_t)(int32_t)(e->exit - (e->p + 4)));
 }
 static void return_pc(struct emit *e, uint64_t pc)
 {
@@ -300,14 +315,34 @@ static void return_pc(struct emit *e, uint64_t pc)
 	epilogue(e);
 }
 
-/* ---- the register cache ----
- * Within a block the most used guest registers live in callee-saved host
- * registers: loaded at block entry, written back to the hart at every exit
- * and before any helper that may raise (an exception must find the state in
- * the hart). Blocks are straight-line code, so which cached registers are
- * dirty is known at each point at translation time. */
+/* ---- pinned registers ----
+ * The guest registers compiled code uses most (sp, ra, s0, a0-a5) live in
+ * host registers for as long as translated code runs, across chained blocks:
+ * loaded when C enters a block, stored back when translated code returns to
+ * C, and before any helper that may raise or read the hart's registers (an
+ * exception must find the state in the hart). The others stay in the hart. */
 #define JIT_NCACHED 9
 static const int cache_regs[JIT_NCACHED] = {RBP, R12, R13, R14, R15, R8, R9, R10, R11};
+static const uint8_t pinned_guest[JIT_NCACHED] = {2, 1, 8, 10, 11, 12, 13, 14, 15};
+static uint32_t pinned_mask(void)
+{
+	uint32_t m = 0;
+	for (unsigned i = 0; i < JIT_NCACHED; i++) m |= 1u << pinned_guest[i];
+	return m;
+}
+static void pinned_load(struct emit *e)
+{
+	for (unsigned i = 0; i < JIT_NCACHED; i++)
+		op_rm_hart(e, 0x8b, cache_regs[i], xoff(pinned_guest[i]), true);
+}
+static void pinned_store(struct emit *e)
+{
+	for (unsigned i = 0; i < JIT_NCACHED; i++)
+		op_rm_hart(e, 0x89, cache_regs[i], xoff(pinned_guest[i]), true);
+}
+/* Each load is 7 bytes (REX, opcode, modrm, disp32). */
+_Static_assert(sizeof(prologue_bytes) - 1 + 7 * JIT_NCACHED == RV_JIT_ENTRY_OFFSET,
+               "jit.h must know where chained jumps enter a block");
 /* Host registers a call clobbers: cached guest registers there are reloaded after every call. */
 static bool host_volatile(int reg)
 {
@@ -504,7 +539,7 @@ static void exit_to(struct block_ctx *c, uint64_t target)
 void rv_jit_chain(void *site, void *code)
 {
 	uint8_t *s = site;
-	uint32_t rel = (uint32_t)((uint8_t *)code + JIT_ENTRY_PROLOGUE - (s + 4));
+	uint32_t rel = (uint32_t)((uint8_t *)code + RV_JIT_ENTRY_OFFSET - (s + 4));
 	memcpy(s, &rel, 4);
 }
 
@@ -800,7 +835,6 @@ static bool emit_op(struct block_ctx *c, const struct rv_op *op, unsigned kind, 
 	case K_JAL:
 		mov_imm64(e, RAX, pc + len);
 		set_x(c, op->rd, RAX);
-		write_back(c, c->dirty);
 		exit_to(c, pc + (uint64_t)(int64_t)imm);
 		return false;
 	case K_JALR:
@@ -809,7 +843,6 @@ static bool emit_op(struct block_ctx *c, const struct rv_op *op, unsigned kind, 
 		EB(e, "\x48\x83\xe0\xfe"); /* and rax, -2 */
 		mov_imm64(e, RCX, pc + len);
 		set_x(c, op->rd, RCX);
-		write_back(c, c->dirty);
 		exit_indirect(e);
 		return false;
 	case K_BEQ:
@@ -863,6 +896,9 @@ bool rv_jit_init(struct rv_hart *h)
 		free(j);
 		return false;
 	}
+	struct emit e = {.p = j->buf, .exit = j->buf};
+	emit_common_exit(&e);
+	j->exit_bytes = j->used = (size_t)(e.p - j->buf + 15) & ~(size_t)15;
 	h->jit = j;
 	return true;
 }
@@ -881,78 +917,17 @@ void rv_jit_free(struct rv_hart *h)
 static void jit_reset(struct rv_hart *h, struct rv_jit *j)
 {
 	rv_jcache_flush(h);
-	j->used = 0;
+	j->used = j->exit_bytes;
 	j->nblocks = 0;
 	memset(j->by_place, 0, sizeof(j->by_place));
 }
 
-/* Which registers an instruction reads (bit mask) and whether it writes rd. */
-static uint32_t reads_of(const struct rv_op *op, unsigned kind)
+/* The pinned registers' host registers. */
+static void allocate(struct block_ctx *c)
 {
-	switch ((enum op_kind)kind) {
-	case K_LUI:
-	case K_AUIPC:
-	case K_JAL: return 0;
-	case K_JALR:
-	case K_LB:
-	case K_LH:
-	case K_LW:
-	case K_LD:
-	case K_LBU:
-	case K_LHU:
-	case K_LWU:
-	case K_ADDI:
-	case K_SLTI:
-	case K_SLTIU:
-	case K_XORI:
-	case K_ORI:
-	case K_ANDI:
-	case K_SLLI:
-	case K_SRLI:
-	case K_SRAI:
-	case K_ADDIW:
-	case K_SLLIW:
-	case K_SRLIW:
-	case K_SRAIW: return 1u << op->rs1;
-	default: return 1u << op->rs1 | 1u << op->rs2;
-	}
-}
-static bool writes_rd(unsigned kind)
-{
-	return !(kind >= K_BEQ && kind <= K_BGEU) && !(kind >= K_SB && kind <= K_SD);
-}
-
-/*
- * Chooses the guest registers to cache (the most used, if used at least
- * twice) and returns those to load at entry (read before written).
- */
-static uint32_t allocate(struct block_ctx *c, const struct rv_op *ops, unsigned n)
-{
-	unsigned uses[33] = {0};
-	uint32_t first_read = 0, seen = 0;
-	for (unsigned i = 0; i < n; i++) {
-		unsigned kind = rv_op_kind(&ops[i]);
-		uint32_t rd = reads_of(&ops[i], kind) & ~1u; /* x0 is never cached */
-		for (unsigned r = 1; r < 32; r++)
-			if (rd & (1u << r)) uses[r]++;
-		first_read |= rd & ~seen;
-		seen |= rd;
-		if (writes_rd(kind) && ops[i].rd < 32) {
-			uses[ops[i].rd]++;
-			seen |= 1u << ops[i].rd;
-		}
-	}
 	memset(c->host, -1, sizeof(c->host));
-	uint32_t load = 0;
-	for (unsigned slot = 0; slot < JIT_NCACHED; slot++) {
-		unsigned best = 0;
-		for (unsigned r = 1; r < 32; r++)
-			if (c->host[r] < 0 && uses[r] > uses[best]) best = r;
-		if (uses[best] < 2) break;
-		c->host[best] = (int8_t)cache_regs[slot];
-		if (first_read & (1u << best)) load |= 1u << best;
-	}
-	return load;
+	for (unsigned i = 0; i < JIT_NCACHED; i++) c->host[pinned_guest[i]] = (int8_t)cache_regs[i];
+	c->dirty = pinned_mask(); /* as far as this block knows: earlier blocks may have written them */
 }
 
 uint32_t rv_jit_compile(struct rv_hart *h, const struct rv_op *head, const uint8_t *host, uint64_t pc)
@@ -991,13 +966,14 @@ uint32_t rv_jit_compile(struct rv_hart *h, const struct rv_op *head, const uint8
 	}
 	if (n == 0) return RV_JIT_NEVER;
 
-	struct block_ctx ctx = {.e = {.p = j->buf + j->used}, .page = pc & RV_PAGE_MASK}, *c = &ctx;
+	struct block_ctx ctx = {.e = {.p = j->buf + j->used, .exit = j->buf}, .page = pc & RV_PAGE_MASK},
+	                 *c = &ctx;
 	struct emit *e = &c->e;
 	/* The fence.i epoch in which the block last found its guest code unchanged. */
 	uint8_t *checked = e->p;
 	e64(e, h->jit_epoch);
 	uint8_t *code = e->p;
-	emit_bytes(e, prologue_bytes, JIT_ENTRY_PROLOGUE);
+	emit_prologue(e);
 	op_rm_hart(e, 0x8b, RAX, (uint32_t)offsetof(struct rv_hart, jit_epoch), true);
 	EB(e, "\x48\x3b\x05"); /* cmp rax, [rip + checked] */
 	e32(e, (uint32_t)(int32_t)(checked - (e->p + 4)));
@@ -1009,9 +985,7 @@ uint32_t rv_jit_compile(struct rv_hart *h, const struct rv_op *head, const uint8
 	EB(e, "\x48\x83\xab"); /* sub qword [rbx + budget_left], n */
 	e32(e, (uint32_t)offsetof(struct rv_hart, budget_left));
 	e8(e, (uint8_t)n);
-	uint32_t load = allocate(c, ops, n);
-	for (unsigned r = 1; r < 32; r++)
-		if (load & (1u << r)) op_rm_hart(e, 0x8b, c->host[r], xoff(r), true);
+	allocate(c);
 	c->start = pc;
 	c->n = n;
 	c->loop_head = e->p;
@@ -1024,14 +998,10 @@ uint32_t rv_jit_compile(struct rv_hart *h, const struct rv_op *head, const uint8
 		open = emit_op(c, &ops[i], rv_op_kind(&ops[i]), ipc, lens[i], (int)i - (int)n, side, &nside);
 		ipc += lens[i];
 	}
-	if (open) {
-		write_back(c, c->dirty);
-		exit_to(c, ipc);
-	}
+	if (open) exit_to(c, ipc);
 	for (unsigned i = 0; i < c->nslow; i++) emit_slow_path(c, &c->slow[i]);
 	for (unsigned i = 0; i < nside; i++) {
 		patch_to_here(e, side[i].fix);
-		write_back(c, side[i].dirty);
 		if (side[i].refund)
 			add_field_imm8(e, offsetof(struct rv_hart, budget_left), (int8_t)side[i].refund);
 		if (side[i].target) {
