@@ -8,8 +8,9 @@
  *   - compares its instructions with guest memory once per fence.i epoch and
  *     returns its pc | 1 if any changed, so code rewritten before a fence.i
  *     never runs;
- *   - keeps the most used guest registers in host registers (rbx = hart),
- *     writing them back at exits and before calls that may raise;
+ *   - keeps sp, ra, s0 and a0-a5 pinned in host registers (rbx = hart) while
+ *     translated code runs, storing them back on the way out to C and before
+ *     calls that may raise;
  *   - inlines the software-TLB hit path of loads and stores; misses call the
  *     interpreter's C code out of line, after storing the instruction's pc and
  *     index so an exception (longjmp) reports the right epc and count;
