@@ -291,17 +291,17 @@ static const char prologue_bytes[] = "\x53"             /* push rbx */
                                      "\x41\x57"         /* push r15 */
                                      "\x48\x83\xec\x08" /* sub rsp, 8 */
                                      "\x48\x89\xfb";    /* mov rbx, rdi */
-static void pinned_load(struct emit *e);
-static void pinned_store(struct emit *e);
+static void pinned_load(struct emit *e, bool only_volatile);
+static void pinned_store(struct emit *e, bool only_volatile);
 static void emit_prologue(struct emit *e)
 {
 	emit_bytes(e, prologue_bytes, sizeof(prologue_bytes) - 1);
-	pinned_load(e);
+	pinned_load(e, false);
 }
 /* The code cache's first bytes: the way back to C (rax = the next guest pc). */
 static void emit_common_exit(struct emit *e)
 {
-	pinned_store(e);
+	pinned_store(e, false);
 	EB(e, "\x48\x83\xc4\x08"                               /* add rsp, 8 */
 	      "\x41\x5f\x41\x5e\x41\x5d\x41\x5c\x5d\x5b\xc3"); /* pop r15 .. rbx; ret */
 }
@@ -325,37 +325,34 @@ static void return_pc(struct emit *e, uint64_t pc)
 #define JIT_NCACHED 9
 static const int cache_regs[JIT_NCACHED] = {RBP, R12, R13, R14, R15, R8, R9, R10, R11};
 static const uint8_t pinned_guest[JIT_NCACHED] = {2, 1, 8, 10, 11, 12, 13, 14, 15};
-static uint32_t pinned_mask(void)
-{
-	uint32_t m = 0;
-	for (unsigned i = 0; i < JIT_NCACHED; i++) m |= 1u << pinned_guest[i];
-	return m;
-}
-static void pinned_load(struct emit *e)
-{
-	for (unsigned i = 0; i < JIT_NCACHED; i++)
-		op_rm_hart(e, 0x8b, cache_regs[i], xoff(pinned_guest[i]), true);
-}
-static void pinned_store(struct emit *e)
-{
-	for (unsigned i = 0; i < JIT_NCACHED; i++)
-		op_rm_hart(e, 0x89, cache_regs[i], xoff(pinned_guest[i]), true);
-}
-/* Each load is 7 bytes (REX, opcode, modrm, disp32). */
-_Static_assert(sizeof(prologue_bytes) - 1 + 7 * JIT_NCACHED == RV_JIT_ENTRY_OFFSET,
-               "jit.h must know where chained jumps enter a block");
 /* Host registers a call clobbers: cached guest registers there are reloaded after every call. */
 static bool host_volatile(int reg)
 {
 	return reg >= R8 && reg <= R11;
 }
+/* The pinned registers (only those in call-clobbered host registers, if `only_volatile`) from and to the
+ * hart. */
+static void pinned_load(struct emit *e, bool only_volatile)
+{
+	for (unsigned i = 0; i < JIT_NCACHED; i++)
+		if (!only_volatile || host_volatile(cache_regs[i]))
+			op_rm_hart(e, 0x8b, cache_regs[i], xoff(pinned_guest[i]), true);
+}
+static void pinned_store(struct emit *e, bool only_volatile)
+{
+	for (unsigned i = 0; i < JIT_NCACHED; i++)
+		if (!only_volatile || host_volatile(cache_regs[i]))
+			op_rm_hart(e, 0x89, cache_regs[i], xoff(pinned_guest[i]), true);
+}
+/* Each load is 7 bytes (REX, opcode, modrm, disp32). */
+_Static_assert(sizeof(prologue_bytes) - 1 + 7 * JIT_NCACHED == RV_JIT_ENTRY_OFFSET,
+               "jit.h must know where chained jumps enter a block");
 
 /* A load or store's way out of line when the TLB probe misses: the helper. */
 struct slow_path {
 	uint8_t *fix, *done; /* the probe's jne; where the fast path goes on */
 	uint64_t pc;
 	int k;
-	uint32_t dirty;
 	const void *helper;
 	int store_rs2; /* a store's data register, or -1 for a load */
 };
@@ -368,8 +365,7 @@ struct block_ctx {
 	uint64_t start;     /* the block's guest pc */
 	unsigned n;         /* its instructions */
 	uint8_t *loop_head; /* where a jump back to the block's start goes: registers stay cached */
-	int8_t host[33];    /* guest register -> host register caching it, or -1 */
-	uint32_t dirty;     /* guest registers whose cached value the hart does not have yet */
+	int8_t host[33];    /* guest register -> host register pinning it, or -1 */
 };
 
 /* reg <- x[r] */
@@ -385,12 +381,10 @@ static void get_x(struct block_ctx *c, int reg, unsigned r)
 static void set_x(struct block_ctx *c, unsigned r, int reg)
 {
 	if (r == 0 || r == 32) return;
-	if (c->host[r] >= 0) {
+	if (c->host[r] >= 0)
 		op_rr(&c->e, 0x8b, c->host[r], reg, true);
-		c->dirty |= 1u << r;
-	} else {
+	else
 		op_rm_hart(&c->e, 0x89, reg, xoff(r), true);
-	}
 }
 /* reg <op>= x[r], for the "op reg, r/m" opcodes (add 03, sub 2b, and 23, or 0b, xor 33, cmp 3b, imul 0faf) */
 static void alu_x(struct block_ctx *c, unsigned opc, int reg, unsigned r, bool w64)
@@ -411,50 +405,26 @@ static int dst_reg(struct block_ctx *c, unsigned rd, unsigned src2)
 }
 static void put_x(struct block_ctx *c, unsigned rd, int reg)
 {
-	if (reg == RAX)
-		set_x(c, rd, RAX);
-	else
-		c->dirty |= 1u << rd;
+	if (reg == RAX) set_x(c, rd, RAX); /* else it is there already */
 }
 static void movsxd(struct emit *e, int reg)
 {
 	op_rr(e, 0x63, reg, reg, true);
 }
 
-/* Puts the dirty cached registers of `dirty` back into the hart. */
-static void write_back(struct block_ctx *c, uint32_t dirty)
-{
-	for (unsigned r = 1; r < 32; r++)
-		if (dirty & (1u << r)) op_rm_hart(&c->e, 0x89, c->host[r], xoff(r), true);
-}
-
 /* Before a helper that may raise: the instruction's pc and index in the block, and the registers. */
-static void sync_dirty(struct block_ctx *c, uint64_t pc, int k, uint32_t dirty)
+static void sync_for_helper(struct block_ctx *c, uint64_t pc, int k)
 {
 	struct emit *e = &c->e;
 	mov_imm64(e, RAX, pc);
 	op_rm_hart(e, 0x89, RAX, (uint32_t)offsetof(struct rv_hart, pc), true);
 	store_field_imm32(e, offsetof(struct rv_hart, jit_retired), k);
-	write_back(c, dirty);
+	pinned_store(e, false);
 }
-static void sync_for_helper(struct block_ctx *c, uint64_t pc, int k)
-{
-	sync_dirty(c, pc, k, c->dirty);
-}
-/* After a call: the cached registers the call may have clobbered, from the hart (which has them). */
+/* After a call: the pinned registers it may have clobbered, from the hart (which has them). */
 static void reload_volatile(struct block_ctx *c)
 {
-	for (unsigned r = 1; r < 32; r++)
-		if (c->host[r] >= 0 && host_volatile(c->host[r]))
-			op_rm_hart(&c->e, 0x8b, c->host[r], xoff(r), true);
-}
-/* The dirty cached registers a call would clobber, written back first. */
-static uint32_t dirty_volatile(const struct block_ctx *c)
-{
-	uint32_t m = 0;
-	for (unsigned r = 1; r < 32; r++)
-		if ((c->dirty & (1u << r)) && host_volatile(c->host[r])) m |= 1u << r;
-	return m;
+	pinned_load(&c->e, true);
 }
 
 /*
@@ -548,7 +518,7 @@ static void binop_helper(struct block_ctx *c, const struct rv_op *op, const void
 {
 	get_x(c, RDI, op->rs1);
 	get_x(c, RSI, op->rs2);
-	write_back(c, dirty_volatile(c));
+	pinned_store(&c->e, true);
 	call_abs(&c->e, fn); /* cannot raise */
 	reload_volatile(c);
 	set_x(c, op->rd, RAX);
@@ -614,7 +584,7 @@ static void emit_load(struct block_ctx *c, const struct rv_op *op, unsigned kind
 	default: EB(e, "\x48\x8b"); break;
 	}
 	EB(e, "\x04\x06");
-	c->slow[c->nslow++] = (struct slow_path){fix, e->p, pc, k, c->dirty, helper, -1};
+	c->slow[c->nslow++] = (struct slow_path){fix, e->p, pc, k, helper, -1};
 	set_x(c, op->rd, RAX);
 }
 
@@ -623,8 +593,8 @@ static void emit_slow_path(struct block_ctx *c, const struct slow_path *s)
 {
 	struct emit *e = &c->e;
 	patch_to_here(e, s->fix);
-	sync_dirty(c, s->pc, s->k, s->dirty); /* keeps rsi, the address */
-	EB(e, "\x48\x89\xdf");                /* mov rdi, rbx */
+	sync_for_helper(c, s->pc, s->k); /* keeps rsi, the address */
+	EB(e, "\x48\x89\xdf");           /* mov rdi, rbx */
 	if (s->store_rs2 >= 0) get_x(c, RDX, (unsigned)s->store_rs2);
 	call_abs(e, s->helper); /* a load's value in rax */
 	reload_volatile(c);
@@ -646,7 +616,7 @@ static void emit_store(struct block_ctx *c, const struct rv_op *op, unsigned kin
 	default: EB(e, "\x48\x89"); break;
 	}
 	EB(e, "\x0c\x06");
-	c->slow[c->nslow++] = (struct slow_path){fix, e->p, pc, k, c->dirty, helper, op->rs2};
+	c->slow[c->nslow++] = (struct slow_path){fix, e->p, pc, k, helper, op->rs2};
 }
 
 static const void *const load_helpers[] = {
@@ -658,7 +628,6 @@ static const void *const store_helpers[] = {[K_SB] = h_sb, [K_SH] = h_sh, [K_SW]
 /* A taken conditional branch leaves the block through a stub emitted after it. */
 struct side_exit {
 	uint8_t *fix;    /* the jcc's rel32 */
-	uint32_t dirty;  /* cached registers to write back */
 	uint64_t target; /* guest pc; 0: the pc exec.c left in the hart (after rv_jit_exec_generic) */
 	int refund;      /* budget charged at entry for instructions the exit skips */
 };
@@ -687,16 +656,12 @@ static void emit_generic(struct block_ctx *c, const struct rv_op *op, uint64_t p
 	 * the call clobbered. */
 	reload_volatile(c);
 	unsigned rd = (insn >> 7) & 31;
-	if (rd && c->host[rd] >= 0) {
-		op_rm_hart(e, 0x8b, c->host[rd], xoff(rd), true);
-		c->dirty &= ~(1u << rd);
-	}
+	if (rd && c->host[rd] >= 0) op_rm_hart(e, 0x8b, c->host[rd], xoff(rd), true);
 	EB(e, "\x48\x85\xc0"); /* test rax, rax */
 	EB(e, "\x0f\x85");     /* jnz: stop here */
 	struct side_exit *s = &side[(*nside)++];
 	s->fix = e->p;
 	e32(e, 0);
-	s->dirty = 0; /* all written back before the call */
 	s->target = 0;
 	s->refund = -k - 1;
 }
@@ -863,7 +828,6 @@ static bool emit_op(struct block_ctx *c, const struct rv_op *op, unsigned kind, 
 		struct side_exit *s = &side[(*nside)++];
 		s->fix = e->p;
 		e32(e, 0);
-		s->dirty = c->dirty;
 		s->target = pc + (uint64_t)(int64_t)imm;
 		s->refund = -k - 1; /* k is the index minus the block's length: -k - 1 instructions follow */
 		return true;
@@ -928,7 +892,6 @@ static void allocate(struct block_ctx *c)
 {
 	memset(c->host, -1, sizeof(c->host));
 	for (unsigned i = 0; i < JIT_NCACHED; i++) c->host[pinned_guest[i]] = (int8_t)cache_regs[i];
-	c->dirty = pinned_mask(); /* as far as this block knows: earlier blocks may have written them */
 }
 
 uint32_t rv_jit_compile(struct rv_hart *h, const struct rv_op *head, const uint8_t *host, uint64_t pc)
