@@ -1,7 +1,8 @@
 /*
- * mmu.c — address translation (bare, Sv39, Sv48), the software TLB, and the
- * slow paths of loads, stores, AMOs and fetches (TLB misses, MMIO, accesses
- * that cross a page, faults).
+ * mmu.c — address translation (bare, Sv39, Sv48), the software TLB, the
+ * translator's indirect-jump cache (keyed by virtual pc, so it is flushed
+ * with the TLB), and the slow paths of loads, stores, AMOs and fetches (TLB
+ * misses, MMIO, accesses that cross a page, faults).
  *
  * The TLB only ever caches pages of guest RAM with the permission that was
  * checked when it was filled; MMIO is never cached, so every device access
