@@ -44,9 +44,11 @@ static void write_loop(volatile uint32_t *p, int v)
 	p[5] = RET;
 }
 
+/* After a fence.i, calls the code at `at` until it is hot (translated), expecting `want` each time. */
 static void expect_calls(uintptr_t at, long want, const char *what)
 {
 	long (*f)(void) = (long (*)(void))at;
+	fence_i();
 	for (int i = 0; i < CALLS; i++) EXPECT(f() == want, what, (uint64_t)f());
 }
 
@@ -54,28 +56,21 @@ static void s_main(void)
 {
 	uintptr_t here = (uintptr_t)code, alias = here + ALIAS;
 	write_const(code, 1);
-	fence_i();
 	expect_calls(here, 1, "first code");
 	write_const(code, 2);
-	fence_i();
 	expect_calls(here, 2, "rewritten in place");
 	write_const((volatile uint32_t *)alias, 3);
-	fence_i();
 	expect_calls(here, 3, "rewritten through the alias");
 	expect_calls(alias, 3, "run through the alias");
 	write_const(code, 4);
-	fence_i();
 	expect_calls(alias, 4, "rewritten in place, run through the alias");
 	write_loop(code, 3);
-	fence_i();
 	expect_calls(here, 300, "a loop");
 	write_loop(code, 5);
-	fence_i();
 	expect_calls(here, 500, "the loop rewritten");
 	request = 1; /* hart 1 writes `return 6` */
 	while (!done) {
 	}
-	fence_i();
 	expect_calls(here, 6, "rewritten by hart 1");
 	put("PASS smc\n");
 	plat_exit(0);
