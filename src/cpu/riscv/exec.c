@@ -626,8 +626,8 @@ l_jit : {
 		uint64_t next = ((rv_jit_fn)code)(h);
 		h->jit_retired = 0;
 		budget = (int64_t)h->budget_left;
-		if (unlikely(h->jit_exit !=
-		             EXIT_NONE)) { /* an instruction it left to exec_one() ends the run */
+		/* An instruction it left to exec_one() ends the run. */
+		if (unlikely(h->jit_exit != EXIT_NONE)) {
 			ex = (enum block_exit)h->jit_exit;
 			h->jit_exit = EXIT_NONE;
 			h->pc = next;

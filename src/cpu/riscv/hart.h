@@ -77,6 +77,13 @@ struct rv_tlb_entry {
 };
 #define RV_TLB_INVALID (~(uint64_t)0)
 
+/* The slots of a table filled since its last flush, so a flush clears only those; past
+ * RV_TLB_FILL_LOG fills it has lost count (n > RV_TLB_FILL_LOG) and the flush clears everything. */
+struct rv_fill_log {
+	uint32_t n;
+	uint16_t slot[RV_TLB_FILL_LOG];
+};
+
 /* TLB sets: permissions depend on privilege and mstatus.SUM, so each mode
  * has its own set and toggling SUM (Linux does it per uaccess) costs nothing. */
 enum { RV_TLB_SET_U, RV_TLB_SET_S, RV_TLB_SET_S_SUM, RV_TLB_SET_M, RV_TLB_NSETS };
@@ -84,8 +91,7 @@ struct rv_tlb_set {
 	struct rv_tlb_entry read[RV_TLB_SIZE];
 	struct rv_tlb_entry write[RV_TLB_SIZE];
 	struct rv_tlb_entry exec[RV_TLB_SIZE];
-	uint32_t nfilled; /* slots filled since the last flush; > RV_TLB_FILL_LOG: clear them all */
-	uint16_t filled[RV_TLB_FILL_LOG];
+	struct rv_fill_log log;
 };
 
 /* Indirect-jump cache: guest pc -> entry of its translated block (past the prologue), one table
@@ -97,8 +103,7 @@ struct rv_jcache {
 		uint64_t pc; /* RV_TLB_INVALID when empty */
 		void *code;
 	} e[RV_JCACHE_SIZE];
-	uint32_t nfilled; /* as in rv_tlb_set */
-	uint16_t filled[RV_TLB_FILL_LOG];
+	struct rv_fill_log log;
 };
 
 /* What the engine did (counters only grow; read racily by --stats). */

@@ -38,33 +38,33 @@ static void tlb_invalidate_slot(struct rv_tlb_set *s, unsigned i)
 
 static void tlb_invalidate_set(struct rv_tlb_set *s)
 {
-	if (s->nfilled > RV_TLB_FILL_LOG)
+	if (s->log.n > RV_TLB_FILL_LOG)
 		for (unsigned i = 0; i < RV_TLB_SIZE; i++) tlb_invalidate_slot(s, i);
 	else
-		for (unsigned i = 0; i < s->nfilled; i++) tlb_invalidate_slot(s, s->filled[i]);
-	s->nfilled = 0;
+		for (unsigned i = 0; i < s->log.n; i++) tlb_invalidate_slot(s, s->log.slot[i]);
+	s->log.n = 0;
 }
 
-/* Records that slot i of set s holds an entry (the next flush clears it). */
-static void tlb_log_fill(struct rv_tlb_set *s, unsigned i)
+/* Records that slot i holds an entry (the next flush clears it). */
+static void log_fill(struct rv_fill_log *log, unsigned i)
 {
-	if (s->nfilled < RV_TLB_FILL_LOG) s->filled[s->nfilled] = (uint16_t)i;
-	if (s->nfilled <= RV_TLB_FILL_LOG) s->nfilled++;
+	if (log->n < RV_TLB_FILL_LOG) log->slot[log->n] = (uint16_t)i;
+	if (log->n <= RV_TLB_FILL_LOG) log->n++;
 }
 
 static void jcache_clear(struct rv_jcache *c)
 {
-	if (c->nfilled > RV_TLB_FILL_LOG)
+	if (c->log.n > RV_TLB_FILL_LOG)
 		for (unsigned i = 0; i < RV_JCACHE_SIZE; i++) c->e[i].pc = RV_TLB_INVALID;
 	else
-		for (unsigned i = 0; i < c->nfilled; i++) c->e[c->filled[i]].pc = RV_TLB_INVALID;
-	c->nfilled = 0;
+		for (unsigned i = 0; i < c->log.n; i++) c->e[c->log.slot[i]].pc = RV_TLB_INVALID;
+	c->log.n = 0;
 }
 
 void rv_jcache_flush(struct rv_hart *h)
 {
 	for (unsigned i = 0; i < 4; i++)
-		if (h->jcache[i].nfilled) jcache_clear(&h->jcache[i]);
+		if (h->jcache[i].log.n) jcache_clear(&h->jcache[i]);
 }
 
 /* Forgets the jumps into the 2 MiB around vaddr (a megapage's mapping goes with any of its addresses). */
@@ -72,12 +72,12 @@ static void jcache_flush_around(struct rv_hart *h, uint64_t vaddr)
 {
 	for (unsigned t = 0; t < 4; t++) {
 		struct rv_jcache *c = &h->jcache[t];
-		if (c->nfilled > RV_TLB_FILL_LOG) {
+		if (c->log.n > RV_TLB_FILL_LOG) {
 			jcache_clear(c);
 			continue;
 		}
-		for (unsigned i = 0; i < c->nfilled; i++) {
-			struct rv_jcache_entry *e = &c->e[c->filled[i]];
+		for (unsigned i = 0; i < c->log.n; i++) {
+			struct rv_jcache_entry *e = &c->e[c->log.slot[i]];
 			if (e->pc != RV_TLB_INVALID && ((e->pc ^ vaddr) >> 21) == 0) e->pc = RV_TLB_INVALID;
 		}
 	}
@@ -90,9 +90,7 @@ void rv_jcache_fill(struct rv_hart *h, uint64_t pc, void *entry)
 	if (c->e[i].pc == pc && c->e[i].code == entry) return;
 	c->e[i].pc = pc;
 	c->e[i].code = entry;
-	if (c->nfilled < RV_TLB_FILL_LOG) c->filled[c->nfilled] = (uint16_t)i;
-	if (c->nfilled <= RV_TLB_FILL_LOG) c->nfilled++;
-	h->stats.jcache_fills++;
+	log_fill(&c->log, i);
 }
 
 void rv_jcache_forget(struct rv_hart *h, uint64_t pc)
@@ -106,7 +104,7 @@ void rv_tlb_flush_all(struct rv_hart *h)
 	h->stats.tlb_flushes++;
 	rv_jcache_flush(h);
 	for (unsigned i = 0; i < RV_TLB_NSETS; i++)
-		if (h->tlb[i].nfilled) tlb_invalidate_set(&h->tlb[i]);
+		if (h->tlb[i].log.n) tlb_invalidate_set(&h->tlb[i]);
 	h->fetch_vpage = RV_TLB_INVALID;
 }
 
@@ -265,7 +263,7 @@ static void tlb_fill(struct rv_hart *h, struct rv_tlb_entry *table, uint64_t va,
 	struct rv_tlb_entry *e = &table[i];
 	e->vpage = va & RV_PAGE_MASK;
 	e->addend = (uintptr_t)h->bus.ram + (pa & RV_PAGE_MASK) - h->bus.ram_base - (va & RV_PAGE_MASK);
-	tlb_log_fill(h->tlb_cur, i);
+	log_fill(&h->tlb_cur->log, i);
 }
 
 static uint64_t load_phys(struct rv_hart *h, uint64_t va, uint64_t pa, unsigned size)
@@ -349,7 +347,7 @@ static uintptr_t fetch_page(struct rv_hart *h, uint64_t pc)
 		e->vpage = pc & RV_PAGE_MASK;
 		e->addend =
 		    (uintptr_t)h->bus.ram + (pa & RV_PAGE_MASK) - h->bus.ram_base - (pc & RV_PAGE_MASK);
-		tlb_log_fill(&h->tlb[set], i);
+		log_fill(&h->tlb[set].log, i);
 	}
 	return e->addend;
 }
