@@ -44,6 +44,7 @@ static int usage_create(FILE *out)
 	    "  --autostart           start it whenever cloisond starts\n"
 	    "VMs:  --memory SIZE (256M)  --cpus N  --kernel F  --initrd F  --firmware F|none  --append S\n"
 	    "      --disk SPEC (repeat)  --net SPEC (repeat): as `cloison run`;  --jit on|off\n"
+	    "      --cpu-ext [-]EXT[,...]  ISA extensions switched, as `cloison run`\n"
 	    "Containers:  --rootfs DIR  --overlay  --read-only  --hostname H  --net none|host|veth,...\n"
 	    "Limits:  --cpu-weight W (1-10000, 100 default)  --cpu-max PCT (of one host CPU)\n"
 	    "      --mem-limit SIZE  --pids N (containers)  --ips N (VMs: instructions/s per hart)\n"
@@ -75,6 +76,7 @@ int inst_create(int argc, char **argv)
 		O_DISK,
 		O_NET,
 		O_JIT,
+		O_CPUEXT,
 		O_ROOTFS,
 		O_OVERLAY,
 		O_RO,
@@ -93,17 +95,37 @@ int inst_create(int argc, char **argv)
 		O_AUTO,
 		O_NAME
 	};
-	static const struct option lo[] = {
-	    {"type", 1, 0, O_TYPE},      {"memory", 1, 0, O_MEM},       {"cpus", 1, 0, O_CPUS},
-	    {"kernel", 1, 0, O_KERNEL},  {"initrd", 1, 0, O_INITRD},    {"firmware", 1, 0, O_FW},
-	    {"append", 1, 0, O_APPEND},  {"disk", 1, 0, O_DISK},        {"net", 1, 0, O_NET},
-	    {"jit", 1, 0, O_JIT},        {"rootfs", 1, 0, O_ROOTFS},    {"overlay", 0, 0, O_OVERLAY},
-	    {"read-only", 0, 0, O_RO},   {"hostname", 1, 0, O_HOST},    {"cpu-weight", 1, 0, O_CPUW},
-	    {"cpu-max", 1, 0, O_CPUMAX}, {"mem-limit", 1, 0, O_MEMLIM}, {"pids", 1, 0, O_PIDS},
-	    {"ips", 1, 0, O_IPS},        {"disk-bps", 1, 0, O_DBPS},    {"disk-iops", 1, 0, O_DIOPS},
-	    {"net-rx-bw", 1, 0, O_RXBW}, {"net-tx-bw", 1, 0, O_TXBW},   {"cpuset", 1, 0, O_CPUSET},
-	    {"start", 0, 0, O_START},    {"autostart", 0, 0, O_AUTO},   {"file", 1, 0, 'f'},
-	    {"name", 1, 0, O_NAME},      {"help", 0, 0, 'h'},           {0, 0, 0, 0}};
+	static const struct option lo[] = {{"type", 1, 0, O_TYPE},
+	                                   {"memory", 1, 0, O_MEM},
+	                                   {"cpus", 1, 0, O_CPUS},
+	                                   {"kernel", 1, 0, O_KERNEL},
+	                                   {"initrd", 1, 0, O_INITRD},
+	                                   {"firmware", 1, 0, O_FW},
+	                                   {"append", 1, 0, O_APPEND},
+	                                   {"disk", 1, 0, O_DISK},
+	                                   {"net", 1, 0, O_NET},
+	                                   {"jit", 1, 0, O_JIT},
+	                                   {"cpu-ext", 1, 0, O_CPUEXT},
+	                                   {"rootfs", 1, 0, O_ROOTFS},
+	                                   {"overlay", 0, 0, O_OVERLAY},
+	                                   {"read-only", 0, 0, O_RO},
+	                                   {"hostname", 1, 0, O_HOST},
+	                                   {"cpu-weight", 1, 0, O_CPUW},
+	                                   {"cpu-max", 1, 0, O_CPUMAX},
+	                                   {"mem-limit", 1, 0, O_MEMLIM},
+	                                   {"pids", 1, 0, O_PIDS},
+	                                   {"ips", 1, 0, O_IPS},
+	                                   {"disk-bps", 1, 0, O_DBPS},
+	                                   {"disk-iops", 1, 0, O_DIOPS},
+	                                   {"net-rx-bw", 1, 0, O_RXBW},
+	                                   {"net-tx-bw", 1, 0, O_TXBW},
+	                                   {"cpuset", 1, 0, O_CPUSET},
+	                                   {"start", 0, 0, O_START},
+	                                   {"autostart", 0, 0, O_AUTO},
+	                                   {"file", 1, 0, 'f'},
+	                                   {"name", 1, 0, O_NAME},
+	                                   {"help", 0, 0, 'h'},
+	                                   {0, 0, 0, 0}};
 	json_t *def = NULL, *vm = json_object(), *ct = json_object(), *lim = json_object(),
 	       *disks = json_array(), *nets = json_array();
 	const char *type = NULL, *name = NULL, *file = NULL, *ctnet = NULL;
@@ -126,6 +148,7 @@ int inst_create(int argc, char **argv)
 		case O_DISK: json_array_append_new(disks, json_string(optarg)); break;
 		case O_NET: json_array_append_new(nets, json_string(optarg)), ctnet = optarg; break;
 		case O_JIT: json_object_set_new(vm, "jit", json_boolean(strcmp(optarg, "off"))); break;
+		case O_CPUEXT: json_object_set_new(vm, "cpu_ext", json_string(optarg)); break;
 		case O_ROOTFS: json_object_set_new(ct, "rootfs", json_string(optarg)); break;
 		case O_OVERLAY: json_object_set_new(ct, "overlay", json_true()); break;
 		case O_RO: json_object_set_new(ct, "read_only", json_true()); break;

@@ -8,6 +8,7 @@
  */
 #include "commands.h"
 #include "console.h"
+#include "cpu/riscv/isa.h"
 
 #include "machine/machine.h"
 #include "machine/stats.h"
@@ -55,6 +56,9 @@ static void usage(FILE *out)
 	    "  -m, --mem SIZE        guest memory: 512 (MiB), 512M, 2G (default 256M)\n"
 	    "  -c, --cpus N          number of harts, 1-%d (default 1)\n"
 	    "      --jit on|off      translate hot guest code to x86-64 (default on)\n"
+	    "      --cpu-ext [-]EXT[,...]\n"
+	    "                        switch ISA extensions off (-zbb) or back on (zbb); all are\n"
+	    "                        on by default (docs/board.md lists them); repeatable\n"
 	    "      --rng on|off      virtio entropy device (default on)\n"
 	    "      --virtio-console on|off\n"
 	    "                        a virtio console (hvc0) beside the UART (default on); both\n"
@@ -148,6 +152,7 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 		OPT_DISK,
 		OPT_VCONSOLE,
 		OPT_CONSOLE_INPUT,
+		OPT_CPU_EXT,
 		OPT_NET,
 		OPT_CONFIG,
 		OPT_API_SOCK,
@@ -176,6 +181,7 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 	    {"rng", required_argument, NULL, OPT_RNG},
 	    {"virtio-console", required_argument, NULL, OPT_VCONSOLE},
 	    {"console-input", required_argument, NULL, OPT_CONSOLE_INPUT},
+	    {"cpu-ext", required_argument, NULL, OPT_CPU_EXT},
 	    {"disk", required_argument, NULL, OPT_DISK},
 	    {"net", required_argument, NULL, OPT_NET},
 	    {"config", required_argument, NULL, OPT_CONFIG},
@@ -294,6 +300,21 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 			*(c == OPT_JIT   ? &cfg->jit
 			  : c == OPT_RNG ? &cfg->rng
 			                 : &cfg->vconsole) = !strcmp(optarg, "on");
+			break;
+		}
+		case OPT_CPU_EXT: {
+			size_t len = strlen(cfg->cpu_ext);
+			if (len + strlen(optarg) + 2 > sizeof(cfg->cpu_ext)) {
+				log_error("--cpu-ext: too long");
+				return 2;
+			}
+			snprintf(cfg->cpu_ext + len, sizeof(cfg->cpu_ext) - len, "%s%s", len ? "," : "",
+			         optarg);
+			uint64_t ext = rv_ext_defaults();
+			if (!rv_ext_apply(&ext, cfg->cpu_ext, err, sizeof(err))) {
+				log_error("--cpu-ext: %s", err);
+				return 2;
+			}
 			break;
 		}
 		case OPT_CONSOLE_INPUT:

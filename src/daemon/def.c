@@ -174,8 +174,9 @@ bool inst_limits_check(const struct inst_def *d, const struct inst_limits *l, ch
 
 static bool vm_from_json(const json_t *j, struct inst_vm *vm, char *err, size_t errlen)
 {
-	static const char *const known[] = {"kernel", "initrd", "firmware", "append",  "memory", "cpus",
-	                                    "jit",    "disks",  "nets",     "restore", "clone",  NULL};
+	static const char *const known[] = {"kernel",  "initrd",  "firmware", "append", "memory",
+	                                    "cpus",    "cpu_ext", "jit",      "disks",  "nets",
+	                                    "restore", "clone",   NULL};
 	if (!json_is_object(j)) BAD("vm must be an object");
 	if (!only_keys(j, "vm.", known, err, errlen)) return false;
 	struct vm_config *c = &vm->cfg;
@@ -187,12 +188,15 @@ static bool vm_from_json(const json_t *j, struct inst_vm *vm, char *err, size_t 
 	    !get_str(j, "append", "vm.", append, sizeof(append), err, errlen) ||
 	    !get_uint(j, "memory", "vm.", VM_MIN_MEM, VM_MAX_MEM, false, true, &c->mem, err, errlen) ||
 	    !get_uint(j, "cpus", "vm.", 1, MACHINE_MAX_HARTS, false, false, &cpus, err, errlen) ||
+	    !get_str(j, "cpu_ext", "vm.", c->cpu_ext, sizeof(c->cpu_ext), err, errlen) ||
 	    !get_bool(j, "jit", "vm.", &c->jit, err, errlen) ||
 	    !get_str(j, "restore", "vm.", vm->restore, sizeof(vm->restore), err, errlen) ||
 	    !get_bool(j, "clone", "vm.", &vm->clone, err, errlen))
 		return false;
 	c->cpus = (unsigned)cpus;
 	if (c->mem & 0xfff) BAD("vm.memory must be a multiple of 4 KiB");
+	char why[400];
+	if (!vm_config_check(c, why, sizeof(why))) BAD("vm: %s", why);
 	/* "" keeps the default; firmware "none" boots the kernel bare-metal. */
 	if (firmware[0]) strcpy(c->firmware, strcmp(firmware, "none") ? firmware : "");
 	if (append[0]) strcpy(c->append, append);
@@ -230,10 +234,11 @@ static json_t *vm_to_json(const struct inst_vm *vm)
 		json_array_append_new(disks, json_string(spec));
 	}
 	for (unsigned i = 0; i < c->nnics; i++) json_array_append_new(nets, json_string(c->nics[i].spec));
-	return json_pack("{s:s, s:s, s:s, s:s, s:I, s:i, s:b, s:o, s:o, s:s, s:b}", "kernel", c->kernel,
+	return json_pack("{s:s, s:s, s:s, s:s, s:I, s:i, s:s, s:b, s:o, s:o, s:s, s:b}", "kernel", c->kernel,
 	                 "initrd", c->initrd, "firmware", c->firmware[0] ? c->firmware : "none", "append",
-	                 c->append, "memory", (json_int_t)c->mem, "cpus", (int)c->cpus, "jit", c->jit,
-	                 "disks", disks, "nets", nets, "restore", vm->restore, "clone", vm->clone);
+	                 c->append, "memory", (json_int_t)c->mem, "cpus", (int)c->cpus, "cpu_ext", c->cpu_ext,
+	                 "jit", c->jit, "disks", disks, "nets", nets, "restore", vm->restore, "clone",
+	                 vm->clone);
 }
 
 /* Merges the given container definition over the engine's defaults and validates it with the

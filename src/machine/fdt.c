@@ -7,6 +7,8 @@
  */
 #include "fdt.h"
 
+#include "cpu/riscv/isa.h"
+
 #include <libfdt.h>
 #include <stdio.h>
 #include <sys/random.h>
@@ -16,11 +18,6 @@
 #define PHANDLE_CPU_INTC(h) (16 + (h))
 #define PHANDLE_CPU(h) (32 + (h))
 
-/* One ISA description, in both the legacy string and the newer list form. */
-static const char isa_string[] = "rv64imafdc_zicntr_zicsr_zifencei_sstc";
-static const char *const isa_extensions[] = {"i", "m",      "a",     "f",        "d",
-                                             "c", "zicntr", "zicsr", "zifencei", "sstc"};
-
 static int prop_reg(void *fdt, uint64_t base, uint64_t size)
 {
 	fdt64_t cells[2] = {cpu_to_fdt64(base), cpu_to_fdt64(size)};
@@ -29,7 +26,7 @@ static int prop_reg(void *fdt, uint64_t base, uint64_t size)
 
 static int prop_string_list(void *fdt, const char *name, const char *const *list, unsigned n)
 {
-	char buf[256];
+	char buf[1024];
 	size_t len = 0;
 	for (unsigned i = 0; i < n; i++) {
 		size_t l = strlen(list[i]) + 1;
@@ -42,6 +39,11 @@ static int prop_string_list(void *fdt, const char *name, const char *const *list
 
 static int build_cpus(void *fdt, const struct machine *m)
 {
+	/* One ISA description, in both the legacy string and the newer list form. */
+	char isa[1024];
+	const char *names[RV_EXT_COUNT + 8];
+	unsigned nnames = rv_ext_names(m->isa_ext, names, sizeof(names) / sizeof(names[0]));
+	if (!rv_isa_string(m->isa_ext, isa, sizeof(isa))) return -FDT_ERR_NOSPACE;
 	int err = 0;
 	err |= fdt_begin_node(fdt, "cpus");
 	err |= fdt_property_u32(fdt, "#address-cells", 1);
@@ -56,10 +58,15 @@ static int build_cpus(void *fdt, const struct machine *m)
 		err |= fdt_property_u32(fdt, "reg", h);
 		err |= fdt_property_string(fdt, "status", "okay");
 		err |= fdt_property_string(fdt, "compatible", "riscv");
-		err |= fdt_property_string(fdt, "riscv,isa", isa_string);
+		err |= fdt_property_string(fdt, "riscv,isa", isa);
 		err |= fdt_property_string(fdt, "riscv,isa-base", "rv64i");
-		err |= prop_string_list(fdt, "riscv,isa-extensions", isa_extensions,
-		                        sizeof(isa_extensions) / sizeof(isa_extensions[0]));
+		err |= prop_string_list(fdt, "riscv,isa-extensions", names, nnames);
+		if (RV_HAS(m->isa_ext, ZICBOM))
+			err |= fdt_property_u32(fdt, "riscv,cbom-block-size", RV_CACHE_BLOCK);
+		if (RV_HAS(m->isa_ext, ZICBOP))
+			err |= fdt_property_u32(fdt, "riscv,cbop-block-size", RV_CACHE_BLOCK);
+		if (RV_HAS(m->isa_ext, ZICBOZ))
+			err |= fdt_property_u32(fdt, "riscv,cboz-block-size", RV_CACHE_BLOCK);
 		err |= fdt_property_string(fdt, "mmu-type", "riscv,sv48");
 		err |= fdt_begin_node(fdt, "interrupt-controller");
 		err |= fdt_property_u32(fdt, "#interrupt-cells", 1);

@@ -10,6 +10,7 @@
 #include "board.h"
 
 #include "devices.h"
+#include "cpu/riscv/isa.h"
 #include "virtio/mmio.h"
 #include "virtio/blk.h"
 #include "virtio/console.h"
@@ -182,6 +183,7 @@ struct machine *machine_create(const struct machine_config *cfg, char *errmsg, s
 	}
 	m->ram_size = cfg->ram_size;
 	m->nharts = cfg->nharts;
+	m->isa_ext = cfg->isa_ext ? cfg->isa_ext : rv_ext_defaults();
 	m->console_write = cfg->console_write;
 	m->console_opaque = cfg->console_opaque;
 	pthread_mutex_init(&m->io_lock, NULL);
@@ -227,6 +229,7 @@ struct machine *machine_create(const struct machine_config *cfg, char *errmsg, s
 			machine_destroy(m);
 			return NULL;
 		}
+		rv_hart_set_extensions(m->harts[i], m->isa_ext);
 		if (cfg->jit && !rv_hart_enable_jit(m->harts[i])) {
 			snprintf(errmsg, errlen, "cannot reserve memory for hart %u's translated code", i);
 			machine_destroy(m);

@@ -102,6 +102,7 @@ struct machine {
 	uint64_t ram_size;
 	bool ram_file_backed; /* mapped from a memory file (restore): untouched pages are not zero */
 	unsigned nharts;
+	uint64_t isa_ext; /* the extensions every hart offers (cpu/riscv/isa.h) */
 	struct rv_hart *harts[MACHINE_MAX_HARTS];
 	pthread_t threads[MACHINE_MAX_HARTS];
 
@@ -153,6 +154,7 @@ struct machine_config {
 	console_write_fn console_write;
 	void *console_opaque;
 	bool jit;               /* translate hot guest code to host code */
+	uint64_t isa_ext;       /* ISA extensions of the harts (cpu/riscv/isa.h); 0: rv_ext_defaults() */
 	bool rng;               /* a virtio entropy device */
 	bool vconsole;          /* a virtio console (hvc0) alongside the UART */
 	bool input_to_vconsole; /* keyboard input starts on hvc0 */

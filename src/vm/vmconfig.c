@@ -7,6 +7,7 @@
  */
 #include "vmconfig.h"
 
+#include "cpu/riscv/isa.h"
 #include "net/netobj.h"
 #include "util/parse.h"
 
@@ -166,6 +167,8 @@ bool vm_config_check(const struct vm_config *c, char *err, size_t errlen)
 		snprintf(err, errlen, "console input on hvc0 needs the virtio console");
 		return false;
 	}
+	uint64_t ext = rv_ext_defaults();
+	if (!rv_ext_apply(&ext, c->cpu_ext, err, errlen)) return false;
 	return true;
 }
 
@@ -212,10 +215,11 @@ char *vm_config_to_json(const struct vm_config *c)
 	}
 	json_t *boot = json_pack("{s:s, s:s, s:s, s:s}", "kernel", c->kernel, "initrd", c->initrd, "firmware",
 	                         c->firmware, "append", c->append);
-	json_t *root = json_pack("{s:i, s:o, s:I, s:i, s:b, s:b, s:b, s:b, s:o, s:o}", "version",
-	                         VM_CONFIG_VERSION, "boot", boot, "memory", (json_int_t)c->mem, "cpus",
-	                         (int)c->cpus, "jit", c->jit, "rng", c->rng, "virtio_console", c->vconsole,
-	                         "console_input_hvc0", c->input_hvc0, "disks", disks, "nics", nics);
+	json_t *root =
+	    json_pack("{s:i, s:o, s:I, s:i, s:s, s:b, s:b, s:b, s:b, s:o, s:o}", "version", VM_CONFIG_VERSION,
+	              "boot", boot, "memory", (json_int_t)c->mem, "cpus", (int)c->cpus, "cpu_ext", c->cpu_ext,
+	              "jit", c->jit, "rng", c->rng, "virtio_console", c->vconsole, "console_input_hvc0",
+	              c->input_hvc0, "disks", disks, "nics", nics);
 	if (!root) return NULL;
 	char *s = json_dumps(root, JSON_COMPACT);
 	json_decref(root);
@@ -283,14 +287,14 @@ bool vm_config_from_json(const char *text, size_t len, struct vm_config *c, char
 	int version = VM_CONFIG_VERSION, cpus = (int)c->cpus, jit = c->jit, rng = c->rng, vcon = c->vconsole,
 	    hvc0 = c->input_hvc0;
 	json_t *mem = NULL, *disks = NULL, *nics = NULL;
-	const char *kernel = "", *initrd = "", *firmware = c->firmware, *append = c->append;
+	const char *kernel = "", *initrd = "", *firmware = c->firmware, *append = c->append, *cpu_ext = "";
 	bool ok = false;
 	if (json_unpack_ex(
 	        root, &je, JSON_STRICT,
-	        "{s?:i, s?:{s?:s, s?:s, s?:s, s?:s}, s?:o, s?:i, s?:b, s?:b, s?:b, s?:b, s?:o, s?:o}",
+	        "{s?:i, s?:{s?:s, s?:s, s?:s, s?:s}, s?:o, s?:i, s?:s, s?:b, s?:b, s?:b, s?:b, s?:o, s?:o}",
 	        "version", &version, "boot", "kernel", &kernel, "initrd", &initrd, "firmware", &firmware,
-	        "append", &append, "memory", &mem, "cpus", &cpus, "jit", &jit, "rng", &rng, "virtio_console",
-	        &vcon, "console_input_hvc0", &hvc0, "disks", &disks, "nics", &nics)) {
+	        "append", &append, "memory", &mem, "cpus", &cpus, "cpu_ext", &cpu_ext, "jit", &jit, "rng",
+	        &rng, "virtio_console", &vcon, "console_input_hvc0", &hvc0, "disks", &disks, "nics", &nics)) {
 		snprintf(err, errlen, "VM configuration: %s", je.text);
 		goto out;
 	}
@@ -313,8 +317,9 @@ bool vm_config_from_json(const char *text, size_t len, struct vm_config *c, char
 	if (!copy_str(c->kernel, sizeof(c->kernel), kernel) ||
 	    !copy_str(c->initrd, sizeof(c->initrd), initrd) ||
 	    !copy_str(c->firmware, sizeof(c->firmware), firmware) ||
-	    !copy_str(c->append, sizeof(c->append), append)) {
-		snprintf(err, errlen, "VM configuration: a boot path is too long");
+	    !copy_str(c->append, sizeof(c->append), append) ||
+	    !copy_str(c->cpu_ext, sizeof(c->cpu_ext), cpu_ext)) {
+		snprintf(err, errlen, "VM configuration: a boot path or cpu_ext is too long");
 		goto out;
 	}
 	c->cpus = (unsigned)cpus;
@@ -364,6 +369,8 @@ bool vm_config_to_machine(const struct vm_config *c, struct machine_config *mc, 
 	memset(mc, 0, sizeof(*mc));
 	mc->ram_size = c->mem;
 	mc->nharts = c->cpus;
+	mc->isa_ext = rv_ext_defaults();
+	if (!rv_ext_apply(&mc->isa_ext, c->cpu_ext, err, errlen)) return false;
 	mc->jit = c->jit;
 	mc->rng = c->rng;
 	mc->vconsole = c->vconsole;

@@ -44,6 +44,7 @@ struct vm_config {
 	uint64_t mem;
 	unsigned cpus;
 	bool jit, rng, vconsole, input_hvc0;
+	char cpu_ext[256]; /* ISA extensions switched from the defaults: a --cpu-ext spec (cpu/riscv/isa.h) */
 	struct vm_disk disks[MACHINE_MAX_DISKS];
 	unsigned ndisks;
 	struct vm_nic nics[MACHINE_MAX_NICS];

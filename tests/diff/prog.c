@@ -3,6 +3,8 @@
  * instructions on edge-case and pseudo-random operands (rounding modes and
  * exception flags included) and prints every result. The same program runs
  * under qemu-riscv64 (the reference) and under cloison; outputs must match.
+ * Built for a -march with Zba, Zbb, Zbc and Zbs, it runs theirs too (and the
+ * compiler uses them throughout).
  *
  * Not covered here: round-to-nearest-max-magnitude (RMM) for FP arithmetic
  * (cloison rounds those to nearest-even, see fpu.c); RMM conversions are.
@@ -193,12 +195,44 @@ static const struct int_op int_ops[] = {
     {"addiw", op_addiw}, {"slliw", op_slliw}, {"srliw", op_srliw},   {"sraiw", op_sraiw}, {"lui", op_lui},
 };
 
+#if defined(__riscv_zba) && defined(__riscv_zbb) && defined(__riscv_zbc) && defined(__riscv_zbs)
+RR(op_sh1add, "sh1add") RR(op_sh2add, "sh2add") RR(op_sh3add, "sh3add") RR(op_adduw, "add.uw")
+RR(op_sh1adduw, "sh1add.uw") RR(op_sh2adduw, "sh2add.uw") RR(op_sh3adduw, "sh3add.uw")
+RR(op_andn, "andn") RR(op_orn, "orn") RR(op_xnor, "xnor") RR(op_min, "min") RR(op_minu, "minu")
+RR(op_max, "max") RR(op_maxu, "maxu") RR(op_rol, "rol") RR(op_ror, "ror") RR(op_rolw, "rolw")
+RR(op_rorw, "rorw") RR(op_clmul, "clmul") RR(op_clmulh, "clmulh") RR(op_clmulr, "clmulr")
+RR(op_bclr, "bclr") RR(op_bset, "bset") RR(op_binv, "binv") RR(op_bext, "bext")
+RI(op_slliuw, "slli.uw %0, %1, 7") RI(op_clz, "clz %0, %1") RI(op_ctz, "ctz %0, %1") RI(op_cpop, "cpop %0, %1")
+RI(op_clzw, "clzw %0, %1") RI(op_ctzw, "ctzw %0, %1") RI(op_cpopw, "cpopw %0, %1")
+RI(op_sextb, "sext.b %0, %1") RI(op_sexth, "sext.h %0, %1") RI(op_zexth, "zext.h %0, %1")
+RI(op_orcb, "orc.b %0, %1") RI(op_rev8, "rev8 %0, %1") RI(op_rori, "rori %0, %1, 13")
+RI(op_roriw, "roriw %0, %1, 31") RI(op_bclri, "bclri %0, %1, 63") RI(op_bseti, "bseti %0, %1, 31")
+RI(op_binvi, "binvi %0, %1, 0") RI(op_bexti, "bexti %0, %1, 32")
+static const struct int_op zb_ops[] = {
+    {"sh1add", op_sh1add}, {"sh2add", op_sh2add}, {"sh3add", op_sh3add}, {"add.uw", op_adduw},
+    {"sh1add.uw", op_sh1adduw}, {"sh2add.uw", op_sh2adduw}, {"sh3add.uw", op_sh3adduw},
+    {"andn", op_andn}, {"orn", op_orn}, {"xnor", op_xnor}, {"min", op_min}, {"minu", op_minu},
+    {"max", op_max}, {"maxu", op_maxu}, {"rol", op_rol}, {"ror", op_ror}, {"rolw", op_rolw},
+    {"rorw", op_rorw}, {"clmul", op_clmul}, {"clmulh", op_clmulh}, {"clmulr", op_clmulr},
+    {"bclr", op_bclr}, {"bset", op_bset}, {"binv", op_binv}, {"bext", op_bext},
+    {"slli.uw", op_slliuw}, {"clz", op_clz}, {"ctz", op_ctz}, {"cpop", op_cpop}, {"clzw", op_clzw},
+    {"ctzw", op_ctzw}, {"cpopw", op_cpopw}, {"sext.b", op_sextb}, {"sext.h", op_sexth},
+    {"zext.h", op_zexth}, {"orc.b", op_orcb}, {"rev8", op_rev8}, {"rori", op_rori},
+    {"roriw", op_roriw}, {"bclri", op_bclri}, {"bseti", op_bseti}, {"binvi", op_binvi},
+    {"bexti", op_bexti},
+};
+#endif
+
 static void test_integer(void)
 {
 	for (unsigned i = 0; i < 40; i++) {
 		u64 a = int_operand(i), b = int_operand((i * 7 + 3) % 40);
 		for (unsigned k = 0; k < NSPEC(int_ops); k++)
 			line(int_ops[k].name, a, b, int_ops[k].fn(a, b), 0);
+#ifdef __riscv_zbb
+		for (unsigned k = 0; k < NSPEC(zb_ops); k++)
+			line(zb_ops[k].name, a, b, zb_ops[k].fn(a, b), 0);
+#endif
 	}
 }
 

@@ -79,7 +79,9 @@ class BootLinux(unittest.TestCase):
         g.expect(r"userspace ready \(1 cpus\)")
         g.expect(PROMPT)
         self.assertEqual(g.run("grep -c ^processor /proc/cpuinfo").strip(), "1")
-        self.assertIn("rv64imafdc", g.run("grep -m1 ^isa /proc/cpuinfo"))
+        isa = g.run("grep -m1 ^isa /proc/cpuinfo")
+        for ext in ("rv64imafdc_", "_zicboz_", "_zicond_", "_zba_zbb_zbc_zbs_", "_sstc_", "_svinval_", "_svpbmt"):
+            self.assertIn(ext, isa)
         with open(os.path.join(guest_dir(), "busybox"), "rb") as f:
             host_sum = hashlib.sha256(f.read()).hexdigest()
         guest_sum = g.run("sha256sum /bin/busybox").split()[0]
@@ -115,6 +117,18 @@ class BootLinux(unittest.TestCase):
         self.assertTrue(100 * 1024 < mem_kib < 160 * 1024, mem_kib)  # less than the default 256M gives
         # rng off: no virtio entropy device (virtio devices are listed by their device id, 4 = rng).
         self.assertNotIn("0x0004", g.run("cat /sys/bus/virtio/devices/*/device"))
+        g.send("poweroff -f\n")
+        self.assertEqual(g.wait_exit(), 0, g.stderr)
+
+    def test_extensions_switched_off(self):
+        # Every switchable extension off: the kernel sees none of them and runs without.
+        off = "-zicbom,-zicbop,-zicboz,-zicond,-zimop,-zawrs,-zcb,-zcmop,-zba,-zbb,-zbc,-zbs"
+        g = self.boot("--cpu-ext", off, "--cpu-ext", "-sstc,-svinval,-svnapot,-svpbmt")
+        g.expect(r"userspace ready")
+        g.expect(PROMPT)
+        isa = g.run("grep -m1 ^isa /proc/cpuinfo").split(":")[1].strip()
+        self.assertEqual(isa, "rv64imafdc_zicntr_zicsr_zifencei_zihintntl_zihintpause_zca_zcd_zkt")
+        self.assertEqual(g.run("echo $((6 * 7))").strip(), "42")
         g.send("poweroff -f\n")
         self.assertEqual(g.wait_exit(), 0, g.stderr)
 
@@ -282,6 +296,8 @@ class BadInput(unittest.TestCase):
         self.assert_clean_error(run_cloison("extra-argument"), "unexpected argument", 2)
         self.assert_clean_error(run_cloison("--jit", "maybe"), "--jit", 2)
         self.assert_clean_error(run_cloison("--rng", "yes"), "--rng", 2)
+        self.assert_clean_error(run_cloison("--cpu-ext", "-zbq"), "unknown ISA extension 'zbq'", 2)
+        self.assert_clean_error(run_cloison("--cpu-ext", "-zicsr"), "cannot be switched off", 2)
 
     def test_bad_disks(self):
         self.assert_clean_error(run_cloison("--disk", "/nonexistent.img"), "cannot open disk")

@@ -1,9 +1,11 @@
 /*
  * test_rvc.c — compressed-instruction expansion. The pairs (16-bit
- * encoding, 32-bit equivalent) were produced by GNU as for riscv64.
+ * encoding, 32-bit equivalent) were produced by GNU as for riscv64; the Zcb
+ * encodings are those of LLVM's assembler tests (binutils 2.40 lacks Zcb).
  */
 #include "check.h"
 #include "cpu/riscv/hart.h"
+#include "cpu/riscv/isa.h"
 
 static const struct {
 	uint16_t c;
@@ -57,21 +59,21 @@ static const struct {
 static void test_known_pairs(void)
 {
 	for (unsigned i = 0; i < sizeof(pairs) / sizeof(pairs[0]); i++)
-		CHECK_EQ(rv_expand_compressed(pairs[i].c), pairs[i].full);
+		CHECK_EQ(rv_expand_compressed(pairs[i].c, 0), pairs[i].full);
 }
 
 static void test_illegal(void)
 {
-	CHECK_EQ(rv_expand_compressed(0x0000), 0);          /* all zero */
-	CHECK_EQ(rv_expand_compressed(0x0000 | 4 << 2), 0); /* c.addi4spn with zero immediate */
-	CHECK_EQ(rv_expand_compressed(0x4002), 0);          /* c.lwsp x0 */
-	CHECK_EQ(rv_expand_compressed(0x6002), 0);          /* c.ldsp x0 */
-	CHECK_EQ(rv_expand_compressed(0x8002), 0);          /* c.jr x0 */
-	CHECK_EQ(rv_expand_compressed(0x6101), 0);          /* c.addi16sp 0 */
-	CHECK_EQ(rv_expand_compressed(0x6501), 0);          /* c.lui a0, 0 */
-	CHECK_EQ(rv_expand_compressed(0x2001), 0);          /* c.addiw x0 */
-	CHECK_EQ(rv_expand_compressed(0x9c41), 0);          /* reserved: quadrant 1, funct 100, 1 11 10 */
-	CHECK_EQ(rv_expand_compressed(0x8000), 0);          /* reserved quadrant 0 funct 100 */
+	CHECK_EQ(rv_expand_compressed(0x0000, 0), 0);          /* all zero */
+	CHECK_EQ(rv_expand_compressed(0x0000 | 4 << 2, 0), 0); /* c.addi4spn with zero immediate */
+	CHECK_EQ(rv_expand_compressed(0x4002, 0), 0);          /* c.lwsp x0 */
+	CHECK_EQ(rv_expand_compressed(0x6002, 0), 0);          /* c.ldsp x0 */
+	CHECK_EQ(rv_expand_compressed(0x8002, 0), 0);          /* c.jr x0 */
+	CHECK_EQ(rv_expand_compressed(0x6101, 0), 0);          /* c.addi16sp 0 */
+	CHECK_EQ(rv_expand_compressed(0x6501, 0), 0);          /* c.lui a0, 0 */
+	CHECK_EQ(rv_expand_compressed(0x2001, 0), 0);          /* c.addiw x0 */
+	CHECK_EQ(rv_expand_compressed(0x9c41, 0), 0);          /* reserved: quadrant 1, funct 100, 1 11 10 */
+	CHECK_EQ(rv_expand_compressed(0x8000, 0), 0);          /* reserved quadrant 0 funct 100 */
 }
 
 static void test_all_entries_decodable(void)
@@ -80,7 +82,7 @@ static void test_all_entries_decodable(void)
 	unsigned bad = 0, legal = 0;
 	for (uint32_t c = 0; c < 65536; c++) {
 		if ((c & 3) == 3) continue;
-		uint32_t f = rv_expand_compressed((uint16_t)c);
+		uint32_t f = rv_expand_compressed((uint16_t)c, 0);
 		if (f == 0) continue;
 		legal++;
 		if ((f & 3) != 3) bad++;
@@ -89,9 +91,48 @@ static void test_all_entries_decodable(void)
 	CHECK(legal > 45000);
 }
 
+/* Zcb and Zcmop: reserved without them, expanded with them. */
+static const struct {
+	uint16_t c;
+	uint32_t full;
+} zcb_pairs[] = {
+    {0x9c61, 0x0ff47413}, /* c.zext.b s0 = andi s0, s0, 255 */
+    {0x9c65, 0x60441413}, /* c.sext.b s0 */
+    {0x9c69, 0x0804443b}, /* c.zext.h s0 */
+    {0x9c6d, 0x60541413}, /* c.sext.h s0 */
+    {0x9c71, 0x0804043b}, /* c.zext.w s0 = add.uw s0, s0, zero */
+    {0x9c75, 0xfff44413}, /* c.not s0 = xori s0, s0, -1 */
+    {0x9c45, 0x02940433}, /* c.mul s0, s1 */
+    {0x833c, 0x00274783}, /* c.lbu a5, 2(a4) */
+    {0x873c, 0x00275783}, /* c.lhu a5, 2(a4) */
+    {0x877c, 0x00271783}, /* c.lh a5, 2(a4) */
+    {0x8b3c, 0x00f70123}, /* c.sb a5, 2(a4) */
+    {0x8f3c, 0x00f71123}, /* c.sh a5, 2(a4) */
+};
+
+static void test_zcb_zcmop(void)
+{
+	uint64_t all = rv_ext_defaults(), none = 0;
+	for (unsigned i = 0; i < sizeof(zcb_pairs) / sizeof(zcb_pairs[0]); i++) {
+		CHECK_EQ(rv_expand_compressed(zcb_pairs[i].c, all), zcb_pairs[i].full);
+		CHECK_EQ(rv_expand_compressed(zcb_pairs[i].c, none), 0);
+	}
+	CHECK_EQ(rv_expand_compressed(0x8f7c, all), 0); /* c.sh with bit 6 set: reserved */
+	CHECK_EQ(rv_expand_compressed(0x9c79, all), 0); /* funct 100111 11 110: reserved */
+	/* c.mop.1 ... c.mop.15 are c.lui x1 ... x15 (odd) with a zero immediate: no-ops. */
+	for (unsigned n = 1; n <= 15; n += 2) {
+		uint16_t mop = (uint16_t)(0x6001 | n << 7);
+		CHECK_EQ(rv_expand_compressed(mop, all), 0x00000013);
+		CHECK_EQ(rv_expand_compressed(mop, none), 0);
+		CHECK_EQ(rv_expand_compressed(mop, all & ~(1ULL << RV_EXT_ZCMOP)), 0);
+	}
+	CHECK_EQ(rv_expand_compressed(0x6501, all), 0); /* c.lui a0, 0 (even register): still reserved */
+	CHECK_EQ(rv_expand_compressed(0x9c61, all & ~(1ULL << RV_EXT_ZCB)), 0);
+}
+
 static void setup(void)
 {
 	rv_init_tables();
 }
 
-TEST_MAIN(setup, test_known_pairs, test_illegal, test_all_entries_decodable)
+TEST_MAIN(setup, test_known_pairs, test_illegal, test_all_entries_decodable, test_zcb_zcmop)

@@ -119,6 +119,7 @@ static void test_round_trip(void)
 	c.cpus = 3;
 	c.jit = false;
 	c.input_hvc0 = true;
+	strcpy(c.cpu_ext, "-zbb,-sstc");
 	CHECK(vm_config_add_disk(&c, "/a.raw,format=raw,iops=7", err, sizeof(err)));
 	CHECK(vm_config_add_nic(&c, "segment=lan,mtu=9000", err, sizeof(err)));
 	c.nics[0].mac_set = true;
@@ -161,6 +162,9 @@ static void test_refusals(void)
 	    {"{\"nics\": [\"\"]}", "interface 0 is malformed"},
 	    {"{\"nics\": [7]}", "interface 0 is malformed"},
 	    {"{\"boot\": {\"kernel\": 7}}", "VM configuration"},
+	    {"{\"cpu_ext\": \"-zbq\"}", "unknown ISA extension 'zbq'"},
+	    {"{\"cpu_ext\": \"-zicsr\"}", "cannot be switched off"},
+	    {"{\"cpu_ext\": 1}", "VM configuration"},
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		struct vm_config c;

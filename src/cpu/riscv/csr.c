@@ -7,6 +7,7 @@
  * caller turns a false return into an illegal-instruction exception.
  */
 #include "internal.h"
+#include "isa.h"
 
 #define MSTATUS_WRITABLE                                                                                     \
 	(MSTATUS_SIE | MSTATUS_MIE | MSTATUS_SPIE | MSTATUS_MPIE | MSTATUS_SPP | MSTATUS_MPP | MSTATUS_FS |  \
@@ -92,6 +93,27 @@ static bool counter_allowed(const struct rv_hart *h, unsigned idx)
 	return true;
 }
 
+/* Sstc: stimecmp exists when the hart offers it, below M when menvcfg.STCE and mcounteren.TM allow. */
+static bool stimecmp_allowed(const struct rv_hart *h)
+{
+	if (!RV_HAS(h->ext, SSTC)) return false;
+	return h->priv == RV_PRIV_M || ((h->menvcfg & MENVCFG_STCE) && (h->mcounteren & 2));
+}
+
+/* The legal value of menvcfg or senvcfg for a write of `val`: fields of extensions the hart does not
+ * offer read zero, and the reserved CBIE encoding 2 becomes 0 (off). */
+static uint64_t envcfg_legal(const struct rv_hart *h, uint64_t val, bool machine)
+{
+	uint64_t mask = ENVCFG_FIOM;
+	if (RV_HAS(h->ext, ZICBOM)) mask |= ENVCFG_CBIE | ENVCFG_CBCFE;
+	if (RV_HAS(h->ext, ZICBOZ)) mask |= ENVCFG_CBZE;
+	if (machine && RV_HAS(h->ext, SVPBMT)) mask |= MENVCFG_PBMTE;
+	if (machine && RV_HAS(h->ext, SSTC)) mask |= MENVCFG_STCE;
+	val &= mask;
+	if ((val & ENVCFG_CBIE) == (2ULL << 4)) val &= ~ENVCFG_CBIE;
+	return val;
+}
+
 bool rv_csr_read(struct rv_hart *h, unsigned csr, uint64_t *val)
 {
 	if (((csr >> 8) & 3) > h->priv) return false;
@@ -129,8 +151,7 @@ bool rv_csr_read(struct rv_hart *h, unsigned csr, uint64_t *val)
 	case CSR_STVAL: *val = h->stval; return true;
 	case CSR_SIP: *val = rv_read_mip(h) & h->mideleg; return true;
 	case CSR_STIMECMP:
-		if (h->priv < RV_PRIV_M && (!(h->menvcfg & MENVCFG_STCE) || !(h->mcounteren & 2)))
-			return false;
+		if (!stimecmp_allowed(h)) return false;
 		*val = h->stimecmp;
 		return true;
 	case CSR_SATP:
@@ -247,7 +268,7 @@ bool rv_csr_write(struct rv_hart *h, unsigned csr, uint64_t val)
 	case CSR_SIE: h->mie = (h->mie & ~h->mideleg) | (val & h->mideleg & MIE_WRITABLE); return true;
 	case CSR_STVEC: h->stvec = (val & 3) >= 2 ? (val & ~3ULL) : val; return true;
 	case CSR_SCOUNTEREN: h->scounteren = val & 0xffffffffULL; return true;
-	case CSR_SENVCFG: h->senvcfg = val & 1; return true;
+	case CSR_SENVCFG: h->senvcfg = envcfg_legal(h, val, false); return true;
 	case CSR_SSCRATCH: h->sscratch = val; return true;
 	case CSR_SEPC: h->sepc = val & ~1ULL; return true;
 	case CSR_SCAUSE: h->scause = val; return true;
@@ -256,8 +277,7 @@ bool rv_csr_write(struct rv_hart *h, unsigned csr, uint64_t val)
 		h->mip_sw = (h->mip_sw & ~(h->mideleg & MIP_SSIP)) | (val & h->mideleg & MIP_SSIP);
 		return true;
 	case CSR_STIMECMP:
-		if (h->priv < RV_PRIV_M && (!(h->menvcfg & MENVCFG_STCE) || !(h->mcounteren & 2)))
-			return false;
+		if (!stimecmp_allowed(h)) return false;
 		h->stimecmp = val;
 		return true;
 	case CSR_SATP: return write_satp(h, val);
@@ -268,7 +288,12 @@ bool rv_csr_write(struct rv_hart *h, unsigned csr, uint64_t val)
 	case CSR_MIE: h->mie = val & MIE_WRITABLE; return true;
 	case CSR_MTVEC: h->mtvec = (val & 3) >= 2 ? (val & ~3ULL) : val; return true;
 	case CSR_MCOUNTEREN: h->mcounteren = val & 0xffffffffULL; return true;
-	case CSR_MENVCFG: h->menvcfg = val & (MENVCFG_STCE | 1); return true;
+	case CSR_MENVCFG: {
+		uint64_t old = h->menvcfg;
+		h->menvcfg = envcfg_legal(h, val, true);
+		if ((old ^ h->menvcfg) & MENVCFG_PBMTE) rv_tlb_flush_all(h); /* PTEs mean something else */
+		return true;
+	}
 	case CSR_MCOUNTINHIBIT: h->mcountinhibit = val & 0xfffffffdULL; return true;
 	case CSR_MSCRATCH: h->mscratch = val; return true;
 	case CSR_MEPC: h->mepc = val & ~1ULL; return true;

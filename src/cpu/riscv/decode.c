@@ -73,14 +73,13 @@ static unsigned kind_of(uint32_t i)
 	}
 }
 
-/* Fills a slot from the instruction bits `w` found at page offset `off`. */
-void rv_decode_op(struct rv_op *op, uint32_t w, unsigned off)
+void rv_decode_op(struct rv_op *op, uint32_t w, unsigned off, uint64_t ext)
 {
 	uint32_t insn;
 	if ((w & 3) != 3) {
 		op->raw = w & 0xffff;
 		op->mask = 0xffff;
-		insn = rv_expand_compressed((uint16_t)w);
+		insn = rv_expand_compressed((uint16_t)w, ext);
 	} else if (off == RV_PAGE_SIZE - 2) {
 		/* The instruction straddles two pages: always take the slow fetch. */
 		op->raw = op->mask = 0;

@@ -12,8 +12,10 @@
  * This file must never touch devices: everything outside the hart goes
  * through the bus in mmu.c.
  */
+#include "bitmanip.h"
 #include "decode.h"
 #include "internal.h"
+#include "isa.h"
 #include "jit.h"
 #include "ops.h"
 
@@ -32,6 +34,47 @@ static void exec_amo(struct rv_hart *h, uint32_t insn);
 static _Noreturn void illegal(struct rv_hart *h, uint32_t insn)
 {
 	rv_raise(h, RV_EXC_ILLEGAL, insn);
+}
+
+/* The bit-manipulation and conditional-zero instructions of the integer opcodes (bitmanip.c). */
+static void exec_bitmanip(struct rv_hart *h, uint32_t insn, uint32_t raw)
+{
+	uint64_t v;
+	if (!rv_bitmanip(h->ext, insn, h->x[RS1(insn)], h->x[RS2(insn)], &v)) illegal(h, raw);
+	h->x[RD(insn)] = v;
+}
+
+/* Whether the cache-block instructions an envcfg field enables may run at the current privilege: M
+ * always, S when menvcfg enables them, U when senvcfg does too. */
+static bool cbo_enabled(const struct rv_hart *h, uint64_t field)
+{
+	if (h->priv < RV_PRIV_M && !(h->menvcfg & field)) return false;
+	if (h->priv < RV_PRIV_S && !(h->senvcfg & field)) return false;
+	return true;
+}
+
+/* Zicbom and Zicboz. Memory is coherent with every device here, so cbo.clean, cbo.flush and
+ * cbo.inval have nothing to write back: they only check access; cbo.zero zeroes the block. */
+static void exec_cbo(struct rv_hart *h, uint32_t insn, uint32_t raw)
+{
+	uint64_t va = h->x[RS1(insn)];
+	if (RD(insn) != 0) illegal(h, raw);
+	switch (insn >> 20) {
+	case 0: /* cbo.inval (as a flush or an invalidate: the same here) */
+	case 1: /* cbo.clean */
+	case 2: /* cbo.flush */
+		if (!RV_HAS(h->ext, ZICBOM) || !cbo_enabled(h, (insn >> 20) ? ENVCFG_CBCFE : ENVCFG_CBIE))
+			illegal(h, raw);
+		rv_cbo_check(h, va);
+		break;
+	case 4: { /* cbo.zero */
+		if (!RV_HAS(h->ext, ZICBOZ) || !cbo_enabled(h, ENVCFG_CBZE)) illegal(h, raw);
+		uint8_t *p = rv_amo_ptr(h, va, 1);
+		memset(p - (va & (RV_CACHE_BLOCK - 1)), 0, RV_CACHE_BLOCK);
+		break;
+	}
+	default: illegal(h, raw);
+	}
 }
 
 /*
@@ -102,8 +145,10 @@ static enum block_exit exec_one(struct rv_hart *h, uint32_t insn, uint32_t raw, 
 		switch (F3(insn)) {
 		case 0: x[rd] = a + (uint64_t)imm; break;
 		case 1:
-			if (unlikely(insn >> 26)) illegal(h, raw);
-			x[rd] = a << (imm & 63);
+			if (insn >> 26)
+				exec_bitmanip(h, insn, raw);
+			else
+				x[rd] = a << (imm & 63);
 			break;
 		case 2: x[rd] = (int64_t)a < imm; break;
 		case 3: x[rd] = a < (uint64_t)imm; break;
@@ -114,7 +159,7 @@ static enum block_exit exec_one(struct rv_hart *h, uint32_t insn, uint32_t raw, 
 			else if ((insn >> 26) == 0x10)
 				x[rd] = (uint64_t)((int64_t)a >> (imm & 63));
 			else
-				illegal(h, raw);
+				exec_bitmanip(h, insn, raw);
 			break;
 		case 6: x[rd] = a | (uint64_t)imm; break;
 		default: x[rd] = a & (uint64_t)imm; break;
@@ -127,8 +172,10 @@ static enum block_exit exec_one(struct rv_hart *h, uint32_t insn, uint32_t raw, 
 		switch (F3(insn)) {
 		case 0: x[rd] = sext32(a + (uint64_t)imm_i(insn)); break;
 		case 1:
-			if (unlikely(F7(insn))) illegal(h, raw);
-			x[rd] = sext32((uint32_t)a << sh);
+			if (F7(insn))
+				exec_bitmanip(h, insn, raw);
+			else
+				x[rd] = sext32((uint32_t)a << sh);
 			break;
 		case 5:
 			if (F7(insn) == 0)
@@ -136,7 +183,7 @@ static enum block_exit exec_one(struct rv_hart *h, uint32_t insn, uint32_t raw, 
 			else if (F7(insn) == 0x20)
 				x[rd] = sext32((uint32_t)((int32_t)a >> sh));
 			else
-				illegal(h, raw);
+				exec_bitmanip(h, insn, raw);
 			break;
 		default: illegal(h, raw);
 		}
@@ -163,7 +210,7 @@ static enum block_exit exec_one(struct rv_hart *h, uint32_t insn, uint32_t raw, 
 		case 0x00d: x[rd] = rv_divu(a, b); break;
 		case 0x00e: x[rd] = rv_rem((int64_t)a, (int64_t)b); break;
 		case 0x00f: x[rd] = rv_remu(a, b); break;
-		default: illegal(h, raw);
+		default: exec_bitmanip(h, insn, raw);
 		}
 		break;
 	}
@@ -180,11 +227,15 @@ static enum block_exit exec_one(struct rv_hart *h, uint32_t insn, uint32_t raw, 
 		case 0x00d: x[rd] = (uint32_t)b ? sext32((uint32_t)a / (uint32_t)b) : ~0ULL; break;
 		case 0x00e: x[rd] = rv_remw((int32_t)a, (int32_t)b); break;
 		case 0x00f: x[rd] = (uint32_t)b ? sext32((uint32_t)a % (uint32_t)b) : sext32(a); break;
-		default: illegal(h, raw);
+		default: exec_bitmanip(h, insn, raw);
 		}
 		break;
 	}
-	case 0x0f: /* fence, fence.i */
+	case 0x0f: /* fence, fence.i, cache-block operations */
+		if (F3(insn) == 2) {
+			exec_cbo(h, insn, raw);
+			break;
+		}
 		if (F3(insn) > 1) illegal(h, raw);
 		/* x86 keeps every order RISC-V fences ask for except a store followed by a load: a fence
 		 * ordering earlier writes (W, O) before later reads (R, I) needs a full host barrier.
@@ -242,11 +293,16 @@ bool rv_jit_generic_ok(uint32_t insn)
 	case 0x47:
 	case 0x4b:
 	case 0x4f:
-	case 0x53: return true;
-	case 0x0f: return F3(insn) == 0; /* fence (not fence.i: it starts a new code epoch) */
-	case 0x73: {                     /* CSR reads, and writes of the FP status */
+	case 0x53:
+	case 0x13: /* the bit-manipulation forms of the integer opcodes (their base forms are fast ops) */
+	case 0x1b:
+	case 0x33:
+	case 0x3b: return true;
+	case 0x0f: return F3(insn) != 1; /* fence, cbo.* (not fence.i: it starts a new code epoch) */
+	case 0x73: {                     /* CSR reads, writes of the FP status, Zimop */
 		unsigned f3 = F3(insn), csr = insn >> 20;
-		if (f3 == 0 || f3 == 4) return false;
+		if (f3 == 4) return true;
+		if (f3 == 0) return false;
 		bool writes = (f3 & 3) == 1 || RS1(insn) != 0;
 		return !writes || csr_write_is_plain(csr);
 	}
@@ -378,11 +434,18 @@ static enum block_exit exec_csr(struct rv_hart *h, uint32_t insn, uint64_t next)
 static enum block_exit exec_system(struct rv_hart *h, uint32_t insn, uint64_t pc, unsigned len)
 {
 	if (F3(insn) != 0 && F3(insn) != 4) return exec_csr(h, insn, pc + len);
-	if (F3(insn) == 4) illegal(h, insn);
+	if (F3(insn) == 4) {
+		/* Zimop: mop.r.n and mop.rr.n write zero until an extension gives them a meaning. */
+		bool mop = (insn & 0xb3c0707f) == 0x81c04073 || (insn & 0xb200707f) == 0x82004073;
+		if (!mop || !RV_HAS(h->ext, ZIMOP)) illegal(h, insn);
+		h->x[RD(insn)] = 0;
+		h->pc = pc + len;
+		return EXIT_NONE;
+	}
 	if (RD(insn) != 0) illegal(h, insn);
 
 	unsigned f7 = F7(insn);
-	if (f7 == 0x09) { /* sfence.vma */
+	if (f7 == 0x09 || (f7 == 0x0b && RV_HAS(h->ext, SVINVAL))) { /* sfence.vma, sinval.vma */
 		if (h->priv == RV_PRIV_U || (h->priv == RV_PRIV_S && (h->mstatus & MSTATUS_TVM)))
 			illegal(h, insn);
 		if (RS1(insn))
@@ -393,6 +456,11 @@ static enum block_exit exec_system(struct rv_hart *h, uint32_t insn, uint64_t pc
 		return EXIT_NONE;
 	}
 	if (RS1(insn) != 0) illegal(h, insn);
+	if (f7 == 0x0c && RS2(insn) <= 1 && RV_HAS(h->ext, SVINVAL)) { /* sfence.w.inval, sfence.inval.ir */
+		if (h->priv == RV_PRIV_U) illegal(h, insn);
+		h->pc = pc + len; /* ordering only: sinval.vma already took effect */
+		return EXIT_NONE;
+	}
 	switch (insn >> 20) {
 	case 0x000: /* ecall */ rv_raise(h, RV_EXC_ECALL_U + h->priv, 0);
 	case 0x001: /* ebreak */ rv_raise(h, RV_EXC_BREAKPOINT, pc);
@@ -423,6 +491,13 @@ static enum block_exit exec_system(struct rv_hart *h, uint32_t insn, uint64_t pc
 		rv_set_priv(h, mpp);
 		return EXIT_IRQ_CHECK;
 	}
+	case 0x00d: /* wrs.nto */
+	case 0x01d: /* wrs.sto */
+		/* Zawrs: the wait may end early for any reason; here it ends at once, so the bounded-time
+		 * trap of mstatus.TW never fires. */
+		if (!RV_HAS(h->ext, ZAWRS)) illegal(h, insn);
+		h->pc = pc + len;
+		return EXIT_NONE;
 	case 0x105: /* wfi */
 		if (h->priv == RV_PRIV_U || (h->priv == RV_PRIV_S && (h->mstatus & MSTATUS_TW)))
 			illegal(h, insn);
@@ -478,7 +553,7 @@ static enum block_exit run_exact(struct rv_hart *h, int64_t budget)
 		uint64_t pc = h->pc;
 		h->budget_left = (uint64_t)budget;
 		uint32_t raw = rv_fetch(h, pc, &len);
-		ex = exec_one(h, len == 2 ? rv_expand_compressed((uint16_t)raw) : raw, raw, pc, len);
+		ex = exec_one(h, len == 2 ? rv_expand_compressed((uint16_t)raw, h->ext) : raw, raw, pc, len);
 		h->x[0] = 0;
 		budget--;
 	}
@@ -659,7 +734,7 @@ l_decode:
 		budget++;
 		goto new_page;
 	}
-	rv_decode_op(op, w, (unsigned)(pc & (RV_PAGE_SIZE - 1)));
+	rv_decode_op(op, w, (unsigned)(pc & (RV_PAGE_SIZE - 1)), h->ext);
 	budget++;
 	DISPATCH();
 
@@ -671,7 +746,7 @@ l_slow : {
 	SYNC();
 	unsigned len;
 	uint32_t raw = rv_fetch(h, pc, &len);
-	ex = exec_one(h, len == 2 ? rv_expand_compressed((uint16_t)raw) : raw, raw, pc, len);
+	ex = exec_one(h, len == 2 ? rv_expand_compressed((uint16_t)raw, h->ext) : raw, raw, pc, len);
 }
 after_slow_path:
 	x[0] = 0;

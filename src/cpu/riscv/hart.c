@@ -3,6 +3,7 @@
  * signals: interrupt lines, the machine timer compare, kicks.
  */
 #include "internal.h"
+#include "isa.h"
 #include "jit.h"
 
 #include <stdlib.h>
@@ -23,8 +24,15 @@ bool rv_hart_init(struct rv_hart *h, uint64_t hartid, const struct rv_bus *bus)
 	pthread_condattr_destroy(&attr);
 	for (unsigned i = 0; i < RV_TLB_NSETS; i++) h->tlb[i].log.n = RV_TLB_FILL_LOG + 1;
 	for (unsigned i = 0; i < 4; i++) h->jcache[i].log.n = RV_TLB_FILL_LOG + 1;
+	h->ext = rv_ext_defaults();
 	rv_hart_reset(h, bus->ram_base);
 	return rv_hart_alloc_cache(h);
+}
+
+void rv_hart_set_extensions(struct rv_hart *h, uint64_t ext)
+{
+	h->ext = ext;
+	h->jit_epoch++;
 }
 
 uint64_t rv_hart_instret(const struct rv_hart *h)

@@ -1,5 +1,5 @@
 /*
- * hart.h — one RISC-V hart (RV64IMAFDC, Zicsr, Zifencei, Zicntr, Sstc; M/S/U).
+ * hart.h — one RISC-V hart (RV64IMAFDC and the extensions of isa.h; M/S/U).
  *
  * A hart owns its architectural state (registers, CSRs, privilege), its
  * software TLB and its interrupt lines. It reaches the outside world only
@@ -136,6 +136,7 @@ struct rv_hart {
 	uint64_t pmpaddr[16];
 	uint64_t hartid;
 	uint64_t instret; /* instructions retired (also mcycle) */
+	uint64_t ext;     /* the extensions it offers (isa.h): fixed while it runs */
 
 	/* Lines driven by other threads: MSIP (CLINT), MEIP/SEIP (PLIC). */
 	_Atomic uint64_t irq_lines;
@@ -186,6 +187,9 @@ struct rv_hart {
 /* The bus RAM must be followed by 4 KiB of readable padding. Returns false if
  * the host refuses memory for the decoded-instruction cache. */
 bool rv_hart_init(struct rv_hart *h, uint64_t hartid, const struct rv_bus *bus);
+/* Sets the extensions the hart offers (a set of isa.h; rv_hart_init offers rv_ext_defaults()).
+ * Before it first runs. */
+void rv_hart_set_extensions(struct rv_hart *h, uint64_t ext);
 /* Turns the translator on (x86-64 hosts). Returns false if it cannot. */
 bool rv_hart_enable_jit(struct rv_hart *h);
 void rv_hart_reset(struct rv_hart *h, uint64_t pc);
@@ -217,7 +221,8 @@ bool rv_hart_debug_translate(struct rv_hart *h, uint64_t vaddr, uint64_t *paddr)
 
 /* Builds the table that expands compressed instructions; call once. */
 void rv_init_tables(void);
-/* Expands a 16-bit instruction to its 32-bit equivalent; 0 if illegal. */
-uint32_t rv_expand_compressed(uint16_t insn);
+/* Expands a 16-bit instruction to its 32-bit equivalent, with the extensions in `ext` (isa.h: Zcb,
+ * Zcmop); 0 if illegal. */
+uint32_t rv_expand_compressed(uint16_t insn, uint64_t ext);
 
 #endif

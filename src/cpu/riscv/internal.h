@@ -35,6 +35,12 @@
 #define MSTATUS_SXL (3ULL << 34)
 #define MSTATUS_SD (1ULL << 63)
 
+/* menvcfg / senvcfg bits (STCE and PBMTE exist in menvcfg only) */
+#define ENVCFG_FIOM (1ULL << 0)
+#define ENVCFG_CBIE (3ULL << 4)
+#define ENVCFG_CBCFE (1ULL << 6)
+#define ENVCFG_CBZE (1ULL << 7)
+#define MENVCFG_PBMTE (1ULL << 62)
 #define MENVCFG_STCE (1ULL << 63)
 
 #define RV_PAGE_SHIFT 12
@@ -71,6 +77,9 @@ static inline unsigned rv_jcache_index(uint64_t pc)
 uint64_t rv_load_slow(struct rv_hart *h, uint64_t va, unsigned size);
 void rv_store_slow(struct rv_hart *h, uint64_t va, unsigned size, uint64_t val);
 void *rv_amo_ptr(struct rv_hart *h, uint64_t va, unsigned size);
+/* The access check of cbo.clean, cbo.flush and cbo.inval: raises a store fault unless a load or a
+ * store to va would be allowed. */
+void rv_cbo_check(struct rv_hart *h, uint64_t va);
 uint32_t rv_fetch_slow(struct rv_hart *h, uint64_t pc, unsigned *len);
 /* Host address minus guest virtual address for the code page of pc (raises on fault). */
 uintptr_t rv_fetch_addend(struct rv_hart *h, uint64_t pc);

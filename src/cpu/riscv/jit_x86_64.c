@@ -14,7 +14,8 @@
  *   - inlines the software-TLB hit path of loads and stores; misses call the
  *     interpreter's C code out of line, after storing the instruction's pc and
  *     index so an exception (longjmp) reports the right epc and count;
- *   - runs AMOs, FP, fences and CSR reads through rv_jit_exec_generic();
+ *   - runs AMOs, FP, fences, CSR reads, cache-block operations and the
+ *     bit-manipulation extensions through rv_jit_exec_generic();
  *   - leaves by patched direct jumps within its page, the indirect-jump cache
  *     elsewhere, or returns the next guest pc to the dispatcher.
  * Blocks are found by the physical slot of their first instruction and hold
@@ -918,7 +919,7 @@ uint32_t rv_jit_compile(struct rv_hart *h, const struct rv_op *head, const uint8
 		uint32_t w;
 		memcpy(&w, host + (off - (pc & (RV_PAGE_SIZE - 1))), 4);
 		struct rv_op op;
-		rv_decode_op(&op, w, off);
+		rv_decode_op(&op, w, off, h->ext);
 		unsigned kind = rv_op_kind(&op);
 		if (!translatable(kind) && !(kind == K_GENERIC && rv_jit_generic_ok((uint32_t)op.imm))) break;
 		ops[n] = op;

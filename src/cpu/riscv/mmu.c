@@ -14,6 +14,7 @@
  * them and all accesses are allowed, as on a board whose PMP grants all.
  */
 #include "internal.h"
+#include "isa.h"
 
 #define PTE_V (1ULL << 0)
 #define PTE_R (1ULL << 1)
@@ -23,7 +24,9 @@
 #define PTE_A (1ULL << 6)
 #define PTE_D (1ULL << 7)
 #define PTE_PPN_MASK 0x003ffffffffffc00ULL /* bits 53:10 */
-#define PTE_RESERVED 0xffc0000000000000ULL /* bits 63:54: Svpbmt/Svnapot not offered */
+#define PTE_RESERVED 0x1fc0000000000000ULL /* bits 60:54 */
+#define PTE_PBMT (3ULL << 61)              /* Svpbmt: memory type (all memory is alike here) */
+#define PTE_N (1ULL << 63)                 /* Svnapot: part of a naturally aligned 64 KiB page */
 
 #define SATP_MODE_BARE 0
 #define SATP_MODE_SV39 8
@@ -184,6 +187,10 @@ static int walk(struct rv_hart *h, uint64_t va, enum rv_access acc, unsigned pri
 	int64_t top = (int64_t)va >> (va_bits - 1);
 	if (top != 0 && top != -1) goto page_fault;
 
+	/* Bits a PTE must not have, by what the hart offers and menvcfg enables. */
+	uint64_t bad = PTE_RESERVED;
+	if (!RV_HAS(h->ext, SVPBMT) || !(h->menvcfg & MENVCFG_PBMTE)) bad |= PTE_PBMT;
+	if (!RV_HAS(h->ext, SVNAPOT)) bad |= PTE_N;
 	uint64_t table = (satp & ((1ULL << 44) - 1)) << RV_PAGE_SHIFT;
 	for (int level = (int)levels - 1; level >= 0; level--) {
 		uint64_t vpn = (va >> (12 + 9 * level)) & 511;
@@ -194,11 +201,10 @@ static int walk(struct rv_hart *h, uint64_t va, enum rv_access acc, unsigned pri
 		}
 		uint64_t *pte_p = (uint64_t *)(h->bus.ram + (pte_pa - h->bus.ram_base));
 		uint64_t pte = __atomic_load_n(pte_p, __ATOMIC_RELAXED);
-		if (!(pte & PTE_V) || (!(pte & PTE_R) && (pte & PTE_W)) || (pte & PTE_RESERVED))
-			goto page_fault;
+		if (!(pte & PTE_V) || (!(pte & PTE_R) && (pte & PTE_W)) || (pte & bad)) goto page_fault;
 		uint64_t ppn = (pte & PTE_PPN_MASK) >> 10;
 		if (!(pte & (PTE_R | PTE_X))) { /* pointer to the next level */
-			if (pte & (PTE_A | PTE_D | PTE_U)) goto page_fault;
+			if (pte & (PTE_A | PTE_D | PTE_U | PTE_N | PTE_PBMT)) goto page_fault;
 			table = ppn << RV_PAGE_SHIFT;
 			continue;
 		}
@@ -218,9 +224,14 @@ static int walk(struct rv_hart *h, uint64_t va, enum rv_access acc, unsigned pri
 			if (!(pte & PTE_W)) goto page_fault;
 			break;
 		}
-		/* Superpages must be aligned. */
+		if ((pte & PTE_PBMT) == PTE_PBMT) goto page_fault; /* the reserved memory type */
+		/* Superpages must be aligned; a NAPOT PTE maps 64 KiB (its only size) at level 0. */
 		uint64_t low_mask = (1ULL << (9 * level)) - 1;
 		if (ppn & low_mask) goto page_fault;
+		if (pte & PTE_N) {
+			if (level != 0 || (ppn & 0xf) != 8) goto page_fault;
+			ppn = (ppn & ~0xfULL) | ((va >> RV_PAGE_SHIFT) & 0xf);
+		}
 		/* Hardware A/D update. */
 		uint64_t want = PTE_A | (acc == RV_ACCESS_WRITE ? PTE_D : 0);
 		if (update && (pte & want) != want) {
@@ -239,6 +250,15 @@ static int walk(struct rv_hart *h, uint64_t va, enum rv_access acc, unsigned pri
 page_fault:
 	*cause = page_fault_cause(acc);
 	return -1;
+}
+
+void rv_cbo_check(struct rv_hart *h, uint64_t va)
+{
+	uint64_t pa, cause;
+	unsigned priv = data_priv(h);
+	if (walk(h, va, RV_ACCESS_READ, priv, false, &pa, &cause) &&
+	    walk(h, va, RV_ACCESS_WRITE, priv, false, &pa, &cause))
+		rv_raise(h, cause, va); /* reported as the store it could not be either */
 }
 
 /* Translates or raises. */

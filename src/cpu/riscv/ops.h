@@ -107,8 +107,9 @@ static inline unsigned rv_op_len(const struct rv_op *op)
 	return op->kind >= K_COUNT ? 4 : 2;
 }
 
-/* Fills a slot from the instruction bits `w` found at page offset `off`. */
-void rv_decode_op(struct rv_op *op, uint32_t w, unsigned off);
+/* Fills a slot from the instruction bits `w` found at page offset `off`, on a hart offering the
+ * extensions `ext` (isa.h). */
+void rv_decode_op(struct rv_op *op, uint32_t w, unsigned off, uint64_t ext);
 
 static inline uint64_t rv_sext32(uint64_t v)
 {

@@ -3,8 +3,11 @@
  * instruction with the same effect, once, into a 64K-entry table. The
  * interpreter then executes one instruction set; only the length differs.
  * A zero entry means "illegal" (the all-zero halfword is illegal by spec).
+ * Zcb and Zcmop live in encodings the base extension reserves: those are
+ * expanded on demand, for the harts that offer them.
  */
 #include "hart.h"
+#include "isa.h"
 
 #include <stdint.h>
 
@@ -166,12 +169,46 @@ static uint32_t expand(uint32_t c)
 	}
 }
 
+/* Zcb and Zcmop: encodings reserved by the C extension itself, so the table leaves them zero. The
+ * expansions needing Zbb or Zba (c.zext.h, c.sext.b, ...) are checked when they run. */
+static uint32_t expand_reserved(uint32_t c, uint64_t ext)
+{
+	unsigned r1p = bits(c, 9, 7) + 8, r2p = bits(c, 4, 2) + 8;
+	if ((c & 3) == 0 && bits(c, 15, 13) == 4 && RV_HAS(ext, ZCB)) {
+		uint32_t u = bits(c, 5, 5) << 1, b6 = bits(c, 6, 6);
+		switch (bits(c, 12, 10)) {
+		case 0: return enc_i((int32_t)(u | b6), r1p, 4, r2p, 0x03);   /* c.lbu */
+		case 1: return enc_i((int32_t)u, r1p, b6 ? 1 : 5, r2p, 0x03); /* c.lh, c.lhu */
+		case 2: return enc_s((int32_t)(u | b6), r2p, r1p, 0, 0x23);   /* c.sb */
+		case 3: return b6 ? 0 : enc_s((int32_t)u, r2p, r1p, 1, 0x23); /* c.sh */
+		default: return 0;
+		}
+	}
+	if ((c & 3) == 1 && bits(c, 15, 10) == 0x27 && RV_HAS(ext, ZCB)) {
+		if (bits(c, 6, 5) == 2) return enc_r(1, r2p, r1p, 0, r1p, 0x33); /* c.mul */
+		if (bits(c, 6, 5) != 3) return 0;
+		switch (bits(c, 4, 2)) {
+		case 0: return enc_i(0xff, r1p, 7, r1p, 0x13);    /* c.zext.b: andi */
+		case 1: return enc_i(0x604, r1p, 1, r1p, 0x13);   /* c.sext.b */
+		case 2: return enc_r(0x04, 0, r1p, 4, r1p, 0x3b); /* c.zext.h */
+		case 3: return enc_i(0x605, r1p, 1, r1p, 0x13);   /* c.sext.h */
+		case 4: return enc_r(0x04, 0, r1p, 0, r1p, 0x3b); /* c.zext.w: add.uw rd, rd, x0 */
+		case 5: return enc_i(-1, r1p, 4, r1p, 0x13);      /* c.not: xori rd, rd, -1 */
+		default: return 0;
+		}
+	}
+	/* c.mop.n: c.lui x1, x3 ... x15 with a zero immediate; writes nothing. */
+	if ((c & 0xf8ff) == 0x6081 && RV_HAS(ext, ZCMOP)) return 0x00000013; /* nop */
+	return 0;
+}
+
 void rv_init_tables(void)
 {
 	for (uint32_t c = 0; c < 65536; c++) expand_table[c] = expand(c);
 }
 
-uint32_t rv_expand_compressed(uint16_t insn)
+uint32_t rv_expand_compressed(uint16_t insn, uint64_t ext)
 {
-	return expand_table[insn];
+	uint32_t full = expand_table[insn];
+	return full ? full : expand_reserved(insn, ext);
 }

@@ -1,0 +1,377 @@
+/*
+ * test_isa.c — the ISA extensions beyond RV64GC (cpu/riscv/isa.h): the
+ * `--cpu-ext` spec and ISA string, Zba/Zbb/Zbc/Zbs/Zicond results against
+ * hand-computed vectors, and through a running hart: each extension off
+ * raises illegal instruction, Zcb, Zimop, Zicbom/Zicboz with their envcfg
+ * enables and faults, Svinval, Zawrs, Svnapot and Svpbmt translation, Sstc
+ * switched off, and the envcfg WARL fields.
+ */
+#include "cpu/riscv/bitmanip.h"
+#include "cpu/riscv/isa.h"
+#include "hart_fixture.h"
+
+#define EXT(NAME) (1ULL << RV_EXT_##NAME)
+#define OP(f7, f3) enc_r(f7, 2, 1, f3, 3, 0x33)     /* x3 = op(x1, x2) */
+#define OP32(f7, f3) enc_r(f7, 2, 1, f3, 3, 0x3b)   /* x3 = op(x1, x2), 32-bit forms */
+#define OPI(imm12, f3) enc_i(imm12, 1, f3, 3, 0x13) /* x3 = op(x1, imm) */
+#define OPI32(imm12, f3) enc_i(imm12, 1, f3, 3, 0x1b)
+#define CBO(op, rs1) enc_i(op, rs1, 2, 0, 0x0f) /* 0 inval, 1 clean, 2 flush, 4 zero */
+#define CSR_MENVCFG 0x30a
+#define CSR_SENVCFG 0x10a
+#define CSR_STIMECMP 0x14d
+
+static void test_ext_spec(void)
+{
+	char err[512], isa[1024];
+	uint64_t d = rv_ext_defaults(), s = d;
+	CHECK(RV_HAS(d, ZBB) && RV_HAS(d, ZICSR) && RV_HAS(d, SSTC));
+	CHECK(rv_ext_apply(&s, "", err, sizeof(err)));
+	CHECK_EQ(s, d);
+	CHECK(rv_ext_apply(&s, "-zbb,-sstc", err, sizeof(err)));
+	CHECK_EQ(s, d & ~EXT(ZBB) & ~EXT(SSTC));
+	CHECK(rv_ext_apply(&s, "+zbb,sstc", err, sizeof(err)));
+	CHECK_EQ(s, d);
+	CHECK(!rv_ext_apply(&s, "-zbb,-zbq", err, sizeof(err)));
+	CHECK(strstr(err, "'zbq'") != NULL);
+	CHECK_EQ(s, d); /* untouched on failure */
+	CHECK(!rv_ext_apply(&s, "-zicsr", err, sizeof(err)));
+	CHECK(strstr(err, "cannot be switched off") != NULL);
+	CHECK(!rv_ext_apply(&s, "-zb", err, sizeof(err))); /* a prefix is not a name */
+	CHECK(rv_isa_string(d, isa, sizeof(isa)));
+	CHECK(!strncmp(isa, "rv64imafdc_zicbom_", 18));
+	CHECK(strstr(isa, "_zbb_") != NULL);
+	CHECK(rv_isa_string(d & ~EXT(ZBB), isa, sizeof(isa)));
+	CHECK(strstr(isa, "_zbb") == NULL);
+	CHECK(!rv_isa_string(d, isa, 20)); /* does not fit */
+	const char *names[64];
+	unsigned n = rv_ext_names(d, names, 64);
+	CHECK(n > 6 && n <= 64);
+	CHECK(!strcmp(names[0], "i") && !strcmp(names[5], "c") && !strcmp(names[6], "zicbom"));
+}
+
+/* Runs rv_bitmanip with every extension and returns the result (0xbad when it refuses). */
+static uint64_t bm(uint32_t insn, uint64_t a, uint64_t b)
+{
+	uint64_t r;
+	return rv_bitmanip(rv_ext_defaults(), insn, a, b, &r) ? r : 0xbad;
+}
+
+static void test_bitmanip_vectors(void)
+{
+	const uint64_t ones = ~0ULL;
+	/* Zba */
+	CHECK_EQ(bm(OP(0x10, 2), 3, 10), 16);                                        /* sh1add */
+	CHECK_EQ(bm(OP(0x10, 4), 3, 10), 22);                                        /* sh2add */
+	CHECK_EQ(bm(OP(0x10, 6), 3, 10), 34);                                        /* sh3add */
+	CHECK_EQ(bm(OP32(0x04, 0), 0xffffffff80000000ULL, 1), 0x80000001ULL);        /* add.uw */
+	CHECK_EQ(bm(OP32(0x10, 6), 0xffffffff00000002ULL, 1), 17);                   /* sh3add.uw */
+	CHECK_EQ(bm(OPI32(0x080 | 4, 1), 0xffffffff80000001ULL, 0), 0x800000010ULL); /* slli.uw 4 */
+	/* Zbb */
+	CHECK_EQ(bm(OP(0x20, 7), 0xff, 0x0f), 0xf0);                                  /* andn */
+	CHECK_EQ(bm(OP(0x20, 6), 0, 0xffffffffffffff00ULL), 0xff);                    /* orn */
+	CHECK_EQ(bm(OP(0x20, 4), 0xff, 0xff), ones);                                  /* xnor */
+	CHECK_EQ(bm(OP(0x05, 4), ones, 1), ones);                                     /* min */
+	CHECK_EQ(bm(OP(0x05, 5), ones, 1), 1);                                        /* minu */
+	CHECK_EQ(bm(OP(0x05, 6), ones, 1), 1);                                        /* max */
+	CHECK_EQ(bm(OP(0x05, 7), ones, 1), ones);                                     /* maxu */
+	CHECK_EQ(bm(OP(0x30, 1), 0x8000000000000001ULL, 1), 3);                       /* rol */
+	CHECK_EQ(bm(OP(0x30, 1), 0x8000000000000001ULL, 65), 3);                      /* rol: amount mod 64 */
+	CHECK_EQ(bm(OP(0x30, 5), 1, 1), 0x8000000000000000ULL);                       /* ror */
+	CHECK_EQ(bm(OP(0x30, 5), 5, 0), 5);                                           /* ror by 0 */
+	CHECK_EQ(bm(OPI(0x600, 1), 1, 0), 63);                                        /* clz */
+	CHECK_EQ(bm(OPI(0x600, 1), 0, 0), 64);                                        /* clz 0 */
+	CHECK_EQ(bm(OPI(0x601, 1), 0x8000000000000000ULL, 0), 63);                    /* ctz */
+	CHECK_EQ(bm(OPI(0x601, 1), 0, 0), 64);                                        /* ctz 0 */
+	CHECK_EQ(bm(OPI(0x602, 1), 0xf0f0, 0), 8);                                    /* cpop */
+	CHECK_EQ(bm(OPI(0x604, 1), 0x80, 0), 0xffffffffffffff80ULL);                  /* sext.b */
+	CHECK_EQ(bm(OPI(0x605, 1), 0x7fff, 0), 0x7fff);                               /* sext.h */
+	CHECK_EQ(bm(OPI(0x605, 1), 0x18000, 0), 0xffffffffffff8000ULL);               /* sext.h */
+	CHECK_EQ(bm(OP32(0x04, 4) & ~(31u << 20), 0xffffffffffff1234ULL, 0), 0x1234); /* zext.h */
+	CHECK_EQ(bm(OPI(0x287, 5), 0x0012000000ff0001ULL, 0), 0x00ff000000ff00ffULL); /* orc.b */
+	CHECK_EQ(bm(OPI(0x6b8, 5), 0x0102030405060708ULL, 0), 0x0807060504030201ULL); /* rev8 */
+	CHECK_EQ(bm(OPI(0x600 | 4, 5), 1, 0), 0x1000000000000000ULL);                 /* rori 4 */
+	CHECK_EQ(bm(OPI32(0x600, 1), 0xffffffff00000001ULL, 0), 31);                  /* clzw */
+	CHECK_EQ(bm(OPI32(0x600, 1), 0xffffffff00000000ULL, 0), 32);                  /* clzw 0 */
+	CHECK_EQ(bm(OPI32(0x601, 1), 0x100000000ULL, 0), 32);                         /* ctzw */
+	CHECK_EQ(bm(OPI32(0x602, 1), 0xffffffff0000000fULL, 0), 4);                   /* cpopw */
+	CHECK_EQ(bm(OP32(0x30, 1), 0x80000001, 1), 3);                                /* rolw */
+	CHECK_EQ(bm(OP32(0x30, 5), 1, 1), 0xffffffff80000000ULL);                     /* rorw */
+	CHECK_EQ(bm(OPI32(0x600 | 4, 5), 0x10, 0), 1);                                /* roriw 4 */
+	/* Zbc: (x+1)^2 = x^2+1; all ones squared has every even bit of the 128-bit product. */
+	CHECK_EQ(bm(OP(0x05, 1), 3, 3), 5); /* clmul */
+	CHECK_EQ(bm(OP(0x05, 1), ones, ones), 0x5555555555555555ULL);
+	CHECK_EQ(bm(OP(0x05, 3), ones, ones), 0x5555555555555555ULL); /* clmulh */
+	CHECK_EQ(bm(OP(0x05, 2), ones, ones), 0xaaaaaaaaaaaaaaaaULL); /* clmulr: bits 126:63 */
+	CHECK_EQ(bm(OP(0x05, 1), 0x8000000000000000ULL, 2), 0);
+	CHECK_EQ(bm(OP(0x05, 3), 0x8000000000000000ULL, 2), 1);
+	CHECK_EQ(bm(OP(0x05, 2), 0x8000000000000000ULL, 2), 2);
+	/* Zbs */
+	CHECK_EQ(bm(OP(0x14, 1), 0, 63), 0x8000000000000000ULL);         /* bset */
+	CHECK_EQ(bm(OP(0x24, 1), ones, 64), ones - 1);                   /* bclr: index mod 64 */
+	CHECK_EQ(bm(OP(0x34, 1), 5, 2), 1);                              /* binv */
+	CHECK_EQ(bm(OP(0x24, 5), 4, 2), 1);                              /* bext */
+	CHECK_EQ(bm(OPI(0x280 | 40, 1), 0, 0), 1ULL << 40);              /* bseti */
+	CHECK_EQ(bm(OPI(0x480 | 40, 1), ones, 0), ones & ~(1ULL << 40)); /* bclri */
+	CHECK_EQ(bm(OPI(0x680 | 1, 1), 3, 0), 1);                        /* binvi */
+	CHECK_EQ(bm(OPI(0x480 | 40, 5), 1ULL << 40, 0), 1);              /* bexti */
+	/* Zicond */
+	CHECK_EQ(bm(OP(0x07, 5), 7, 0), 0); /* czero.eqz */
+	CHECK_EQ(bm(OP(0x07, 5), 7, 5), 7);
+	CHECK_EQ(bm(OP(0x07, 7), 7, 0), 7); /* czero.nez */
+	CHECK_EQ(bm(OP(0x07, 7), 7, 5), 0);
+	/* Not theirs, or reserved: refused. */
+	CHECK_EQ(bm(OP(0, 0), 1, 2), 0xbad);      /* add is a base instruction */
+	CHECK_EQ(bm(OPI(0x603, 1), 1, 0), 0xbad); /* between cpop and sext.b */
+	CHECK_EQ(bm(OP32(0x30, 5) | 1u << 25, 1, 1), 0xbad);
+	uint64_t r;
+	CHECK(!rv_bitmanip(rv_ext_defaults() & ~EXT(ZBA), OP(0x10, 2), 1, 1, &r));
+	CHECK(!rv_bitmanip(rv_ext_defaults() & ~EXT(ZICOND), OP(0x07, 5), 1, 1, &r));
+}
+
+/* Runs insn with x1 = a, x2 = b; returns x3, or 0xdead00 | mcause if it trapped. */
+static uint64_t run(uint32_t insn, uint64_t a, uint64_t b)
+{
+	hart.pc = CODE;
+	hart.x[1] = a;
+	hart.x[2] = b;
+	hart.x[3] = 0x5a5a;
+	exec1(insn);
+	return hart.pc == MTVEC ? 0xdead00 | hart.mcause : hart.x[3];
+}
+
+/* Enters `priv` at CODE from wherever the last trap left the hart. */
+static void become(unsigned priv)
+{
+	hart.priv = RV_PRIV_M; /* mret then selects the TLB set of the new privilege */
+	enter(priv, CODE);
+}
+
+static void test_each_extension_off_is_illegal(void)
+{
+	const struct {
+		unsigned ext;
+		uint32_t insn;
+		uint64_t result; /* with x1 = 6, x2 = 3 */
+	} cases[] = {
+	    {RV_EXT_ZBA, OP(0x10, 2), 15},       {RV_EXT_ZBB, OP(0x20, 7), 4},
+	    {RV_EXT_ZBB, OPI(0x602, 1), 2},      {RV_EXT_ZBC, OP(0x05, 1), 10},
+	    {RV_EXT_ZBS, OPI(0x280 | 3, 1), 14}, {RV_EXT_ZICOND, OP(0x07, 7), 0},
+	    {RV_EXT_ZBB, OPI32(0x600, 1), 29},
+	};
+	for (unsigned i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		reset();
+		CHECK_EQ(run(cases[i].insn, 6, 3), cases[i].result);
+		rv_hart_set_extensions(&hart, rv_ext_defaults() & ~(1ULL << cases[i].ext));
+		CHECK_EQ(run(cases[i].insn, 6, 3), 0xdead00 | RV_EXC_ILLEGAL);
+		CHECK_EQ(hart.mtval, cases[i].insn);
+	}
+}
+
+static void test_zcb_runs(void)
+{
+	reset();
+	put64(DATA, 0x8877665544332211ULL);
+	hart.x[14] = DATA; /* a4 */
+	exec1(0x877c);     /* c.lh a5, 2(a4) */
+	CHECK_EQ(hart.x[15], 0x4433);
+	CHECK_EQ(hart.pc, CODE + 2);
+	hart.x[15] = 0xabcd;
+	exec1(0x8f3c); /* c.sh a5, 2(a4) */
+	CHECK_EQ(get64(DATA), 0x88776655abcd2211ULL);
+	hart.x[8] = 0xffffffff80001234ULL; /* s0 */
+	exec1(0x9c69);                     /* c.zext.h s0 */
+	CHECK_EQ(hart.x[8], 0x1234);
+	hart.x[8] = 6, hart.x[9] = 7;
+	exec1(0x9c45); /* c.mul s0, s1 */
+	CHECK_EQ(hart.x[8], 42);
+	/* c.zext.h is Zcb's, but it is zext.h: it needs Zbb too. */
+	rv_hart_set_extensions(&hart, rv_ext_defaults() & ~EXT(ZBB));
+	uint64_t at = hart.pc;
+	exec1(0x9c69);
+	CHECK_EQ(hart.pc, MTVEC);
+	CHECK_EQ(hart.mepc, at);
+	CHECK_EQ(hart.mtval, 0x9c69); /* the compressed bits, as for every illegal instruction */
+}
+
+static void test_zimop_and_zcmop(void)
+{
+	reset();
+	uint32_t mop_r = 0x81c04073 | 3 << 7 | 1 << 15, mop_rr = 0x82004073 | 3 << 7 | 1 << 15 | 2 << 20;
+	CHECK_EQ(run(mop_r, 1, 2), 0); /* writes zero */
+	CHECK_EQ(run(mop_rr | 1u << 30, 1, 2), 0);
+	CHECK_EQ(run(0x80004073 | 3 << 7, 1, 2), 0xdead00 | RV_EXC_ILLEGAL); /* not a mop encoding */
+	hart.x[1] = 77;
+	hart.pc = CODE;
+	exec1(0x6081); /* c.mop.1 */
+	CHECK_EQ(hart.pc, CODE + 2);
+	CHECK_EQ(hart.x[1], 77);
+	rv_hart_set_extensions(&hart, rv_ext_defaults() & ~EXT(ZIMOP) & ~EXT(ZCMOP));
+	CHECK_EQ(run(mop_r, 1, 2), 0xdead00 | RV_EXC_ILLEGAL);
+	hart.pc = CODE;
+	exec1(0x6081);
+	CHECK_EQ(hart.pc, MTVEC);
+}
+
+static void fill(uint64_t pa, uint8_t v, unsigned n)
+{
+	memset(ram + (pa - RAM_BASE), v, n);
+}
+
+static void test_cbo_zero_and_enables(void)
+{
+	reset();
+	fill(DATA, 0xaa, 256);
+	CHECK_EQ(run(CBO(4, 1), DATA + 0x40 + 5, 0), 0x5a5a); /* M-mode: always allowed */
+	CHECK_EQ(get64(DATA + 0x38), 0xaaaaaaaaaaaaaaaaULL);
+	for (unsigned off = 0x40; off < 0x80; off += 8) CHECK_EQ(get64(DATA + off), 0);
+	CHECK_EQ(get64(DATA + 0x80), 0xaaaaaaaaaaaaaaaaULL);
+	/* S-mode needs menvcfg.CBZE; U-mode needs senvcfg.CBZE as well. */
+	fill(DATA, 0xaa, 256);
+	become(RV_PRIV_S);
+	CHECK_EQ(run(CBO(4, 1), DATA, 0), 0xdead00 | RV_EXC_ILLEGAL);
+	hart.menvcfg = 0x80; /* CBZE */
+	become(RV_PRIV_S);
+	CHECK_EQ(run(CBO(4, 1), DATA, 0), 0x5a5a);
+	CHECK_EQ(get64(DATA), 0);
+	become(RV_PRIV_U);
+	CHECK_EQ(run(CBO(4, 1), DATA, 0), 0xdead00 | RV_EXC_ILLEGAL);
+	hart.senvcfg = 0x80;
+	become(RV_PRIV_U);
+	CHECK_EQ(run(CBO(4, 1), DATA, 0), 0x5a5a);
+	/* clean/flush need CBCFE, inval needs CBIE != 0. */
+	become(RV_PRIV_S);
+	CHECK_EQ(run(CBO(1, 1), DATA, 0), 0xdead00 | RV_EXC_ILLEGAL);
+	become(RV_PRIV_S);
+	CHECK_EQ(run(CBO(0, 1), DATA, 0), 0xdead00 | RV_EXC_ILLEGAL);
+	hart.menvcfg = 0x40 | 0x10; /* CBCFE, CBIE = flush */
+	for (unsigned op = 0; op <= 2; op++) {
+		become(RV_PRIV_S);
+		CHECK_EQ(run(CBO(op, 1), DATA, 0), 0x5a5a);
+	}
+	/* Reserved operations and rd != 0 are illegal; so is everything with the extensions off. */
+	reset();
+	CHECK_EQ(run(CBO(3, 1), DATA, 0), 0xdead00 | RV_EXC_ILLEGAL);
+	CHECK_EQ(run(CBO(4, 1) | 1 << 7, DATA, 0), 0xdead00 | RV_EXC_ILLEGAL);
+	rv_hart_set_extensions(&hart, rv_ext_defaults() & ~EXT(ZICBOZ) & ~EXT(ZICBOM));
+	CHECK_EQ(run(CBO(4, 1), DATA, 0), 0xdead00 | RV_EXC_ILLEGAL);
+	CHECK_EQ(run(CBO(2, 1), DATA, 0), 0xdead00 | RV_EXC_ILLEGAL);
+}
+
+static void test_cbo_faults(void)
+{
+	/* Through translation: a read-only page may be cleaned but not zeroed; an unmapped one gives a
+	 * store page fault, with the address the instruction named. */
+	reset();
+	map_sv39(PTE_V | PTE_R | PTE_A);
+	CHECK_EQ(mprv_access(CBO(1, 6), 0x40000010ULL, RV_PRIV_S), -1);
+	CHECK_EQ(mprv_access(CBO(4, 6), 0x40000010ULL, RV_PRIV_S), RV_EXC_STORE_PAGE);
+	CHECK_EQ(hart.mtval, 0x40000010ULL);
+	CHECK_EQ(mprv_access(CBO(1, 6), 0x40001008ULL, RV_PRIV_S), RV_EXC_STORE_PAGE);
+	CHECK_EQ(hart.mtval, 0x40001008ULL);
+	reset();
+	map_sv39(PTE_V | PTE_R | PTE_W | PTE_A | PTE_D);
+	put64(DATA + 0x40, 5);
+	CHECK_EQ(mprv_access(CBO(4, 6), 0x40000047ULL, RV_PRIV_S), -1);
+	CHECK_EQ(get64(DATA + 0x40), 0);
+}
+
+static void test_svinval_and_zawrs(void)
+{
+	const uint32_t sinval = 0x16000073, w_inval = 0x18000073, inval_ir = 0x18100073;
+	reset();
+	become(RV_PRIV_S);
+	CHECK_EQ(run(sinval, 0, 0), 0x5a5a);
+	CHECK_EQ(run(w_inval, 0, 0), 0x5a5a);
+	CHECK_EQ(run(inval_ir, 0, 0), 0x5a5a);
+	hart.mstatus |= 1ULL << 20; /* TVM traps sinval.vma as it traps sfence.vma */
+	CHECK_EQ(run(sinval, 0, 0), 0xdead00 | RV_EXC_ILLEGAL);
+	become(RV_PRIV_U);
+	CHECK_EQ(run(w_inval, 0, 0), 0xdead00 | RV_EXC_ILLEGAL);
+	reset();
+	CHECK_EQ(run(0x00d00073, 0, 0), 0x5a5a); /* wrs.nto */
+	CHECK_EQ(run(0x01d00073, 0, 0), 0x5a5a); /* wrs.sto */
+	rv_hart_set_extensions(&hart, rv_ext_defaults() & ~EXT(SVINVAL) & ~EXT(ZAWRS));
+	CHECK_EQ(run(sinval, 0, 0), 0xdead00 | RV_EXC_ILLEGAL);
+	CHECK_EQ(run(w_inval, 0, 0), 0xdead00 | RV_EXC_ILLEGAL);
+	CHECK_EQ(run(0x00d00073, 0, 0), 0xdead00 | RV_EXC_ILLEGAL);
+}
+
+static void test_svnapot(void)
+{
+	/* L0[5] is one of the 16 copies of a NAPOT PTE for the 64 KiB at DATA: VA 0x40005010 maps to
+	 * DATA + 0x5010 (the page offset within the 64 KiB comes from the address, not the PTE). */
+	const uint64_t napot = (uint64_t)1 << 63, va = 0x40005010ULL;
+	reset();
+	map_sv39(0);
+	put64(L0 + 5 * 8, (((DATA >> 12) | 8) << 10) | napot | PTE_V | PTE_R | PTE_A);
+	put64(DATA + 0x5010, 4242);
+	CHECK_EQ(mprv_access(LD(5, 6, 0), va, RV_PRIV_S), -1);
+	CHECK_EQ(hart.x[5], 4242);
+	/* Any other size encoding (ppn[3:0] != 1000) is reserved. */
+	reset();
+	map_sv39(0);
+	put64(L0 + 5 * 8, (((DATA >> 12) | 4) << 10) | napot | PTE_V | PTE_R | PTE_A);
+	CHECK_EQ(mprv_access(LD(5, 6, 0), va, RV_PRIV_S), RV_EXC_LOAD_PAGE);
+	/* N in a pointer to the next level is reserved. */
+	reset();
+	map_sv39(PTE_V | PTE_R | PTE_A);
+	put64(L1, get64(L1) | napot);
+	CHECK_EQ(mprv_access(LD(5, 6, 0), 0x40000000ULL, RV_PRIV_S), RV_EXC_LOAD_PAGE);
+	/* Without Svnapot, N is a reserved bit. */
+	reset();
+	rv_hart_set_extensions(&hart, rv_ext_defaults() & ~EXT(SVNAPOT));
+	map_sv39(0);
+	put64(L0 + 5 * 8, (((DATA >> 12) | 8) << 10) | napot | PTE_V | PTE_R | PTE_A);
+	CHECK_EQ(mprv_access(LD(5, 6, 0), va, RV_PRIV_S), RV_EXC_LOAD_PAGE);
+}
+
+static void test_svpbmt(void)
+{
+	const uint64_t nc = 1ULL << 61, io = 2ULL << 61, reserved = 3ULL << 61;
+	reset();
+	map_sv39(PTE_V | PTE_R | PTE_A);
+	put64(L0, get64(L0) | io);
+	CHECK_EQ(mprv_access(LD(5, 6, 0), 0x40000000ULL, RV_PRIV_S), RV_EXC_LOAD_PAGE); /* PBMTE = 0 */
+	hart.pc = CODE;
+	hart.x[1] = 1ULL << 62; /* menvcfg.PBMTE, through the CSR path (it flushes the TLB) */
+	exec1(CSRRW(0, CSR_MENVCFG, 1));
+	CHECK_EQ(hart.menvcfg, 1ULL << 62);
+	CHECK_EQ(mprv_access(LD(5, 6, 0), 0x40000000ULL, RV_PRIV_S), -1);
+	CHECK_EQ(hart.x[5], 0x1122334455667788ULL);
+	put64(L0, (get64(L0) & ~reserved) | nc);
+	rv_hart_flush_tlb(&hart);
+	CHECK_EQ(mprv_access(LD(5, 6, 0), 0x40000000ULL, RV_PRIV_S), -1);
+	put64(L0, get64(L0) | reserved);
+	rv_hart_flush_tlb(&hart);
+	CHECK_EQ(mprv_access(LD(5, 6, 0), 0x40000000ULL, RV_PRIV_S), RV_EXC_LOAD_PAGE);
+	put64(L0, get64(L0) & ~reserved);
+	put64(L1, get64(L1) | nc); /* in a non-leaf PTE: reserved */
+	rv_hart_flush_tlb(&hart);
+	CHECK_EQ(mprv_access(LD(5, 6, 0), 0x40000000ULL, RV_PRIV_S), RV_EXC_LOAD_PAGE);
+}
+
+static void test_envcfg_warl_and_sstc_off(void)
+{
+	uint64_t v;
+	reset();
+	hart.x[1] = ~0ULL;
+	exec1(CSRRW(0, CSR_MENVCFG, 1));
+	CHECK_EQ(hart.menvcfg, 0xc0000000000000f1ULL); /* STCE, PBMTE, CBZE, CBCFE, CBIE, FIOM */
+	exec1(CSRRW(0, CSR_SENVCFG, 1));
+	CHECK_EQ(hart.senvcfg, 0xf1);
+	hart.x[1] = 0x20; /* CBIE = 2 is reserved: reads as off */
+	exec1(CSRRW(0, CSR_SENVCFG, 1));
+	CHECK_EQ(hart.senvcfg, 0);
+	CHECK_EQ(run(CSRRS(3, CSR_STIMECMP, 0), 0, 0), ~0ULL);
+	reset();
+	rv_hart_set_extensions(&hart, rv_ext_defaults() & ~EXT(SSTC) & ~EXT(SVPBMT) & ~EXT(ZICBOZ));
+	hart.x[1] = ~0ULL;
+	exec1(CSRRW(0, CSR_MENVCFG, 1));
+	CHECK_EQ(hart.menvcfg, 0x71);
+	v = run(CSRRS(3, CSR_STIMECMP, 0), 0, 0);
+	CHECK_EQ(v, 0xdead00 | RV_EXC_ILLEGAL);
+}
+
+TEST_MAIN(setup, test_ext_spec, test_bitmanip_vectors, test_each_extension_off_is_illegal, test_zcb_runs,
+          test_zimop_and_zcmop, test_cbo_zero_and_enables, test_cbo_faults, test_svinval_and_zawrs,
+          test_svnapot, test_svpbmt, test_envcfg_warl_and_sstc_off)
