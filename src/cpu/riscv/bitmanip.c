@@ -1,9 +1,9 @@
 /*
  * bitmanip.c — the register-to-register instructions of Zba (address
  * generation), Zbb (basic bit manipulation), Zbc (carry-less multiply), Zbs
- * (single-bit) and Zicond (conditional zero): pure functions of the
- * instruction bits and two register values, shared by the interpreter and the
- * translator (which calls them from translated code).
+ * (single-bit) and Zicond (conditional zero): which instruction bits are which
+ * operation (decode) and what each computes, shared by the interpreter and the
+ * translator.
  */
 #include "bitmanip.h"
 
@@ -60,161 +60,169 @@ uint64_t rv_orc_b(uint64_t a)
 	return r;
 }
 
+#define IMM(op, amount) ((int32_t)(RV_ZB_##op | RV_ZB_IMM_FORM | (int32_t)(amount) << 8))
+
 /* OP (0x33): funct7 and funct3 select. */
-static bool op_reg(uint64_t ext, uint32_t insn, uint64_t a, uint64_t b, uint64_t *out)
+static int32_t decode_op(uint64_t ext, uint32_t insn)
 {
-	unsigned sel = F7(insn) << 3 | F3(insn);
-	switch (sel) {
-	case 0x10 << 3 | 2: /* sh1add */
-	case 0x10 << 3 | 4: /* sh2add */
-	case 0x10 << 3 | 6: /* sh3add */
-		if (!RV_HAS(ext, ZBA)) return false;
-		*out = (a << (F3(insn) >> 1)) + b;
-		return true;
-	case 0x20 << 3 | 7: /* andn */
-	case 0x20 << 3 | 6: /* orn */
-	case 0x20 << 3 | 4: /* xnor */
-	case 0x05 << 3 | 4: /* min */
-	case 0x05 << 3 | 5: /* minu */
-	case 0x05 << 3 | 6: /* max */
-	case 0x05 << 3 | 7: /* maxu */
-	case 0x30 << 3 | 1: /* rol */
-	case 0x30 << 3 | 5: /* ror */
-		if (!RV_HAS(ext, ZBB)) return false;
-		switch (sel) {
-		case 0x20 << 3 | 7: *out = a & ~b; break;
-		case 0x20 << 3 | 6: *out = a | ~b; break;
-		case 0x20 << 3 | 4: *out = ~(a ^ b); break;
-		case 0x05 << 3 | 4: *out = (int64_t)a < (int64_t)b ? a : b; break;
-		case 0x05 << 3 | 5: *out = a < b ? a : b; break;
-		case 0x05 << 3 | 6: *out = (int64_t)a > (int64_t)b ? a : b; break;
-		case 0x05 << 3 | 7: *out = a > b ? a : b; break;
-		case 0x30 << 3 | 1: *out = rol64(a, (unsigned)b); break;
-		default: *out = rol64(a, 64 - ((unsigned)b & 63)); break;
-		}
-		return true;
-	case 0x05 << 3 | 1: /* clmul */
-	case 0x05 << 3 | 2: /* clmulr */
-	case 0x05 << 3 | 3: /* clmulh */
-		if (!RV_HAS(ext, ZBC)) return false;
-		*out = F3(insn) == 1 ? rv_clmul(a, b) : F3(insn) == 2 ? rv_clmulr(a, b) : rv_clmulh(a, b);
-		return true;
-	case 0x24 << 3 | 1: /* bclr */
-	case 0x24 << 3 | 5: /* bext */
-	case 0x14 << 3 | 1: /* bset */
-	case 0x34 << 3 | 1: /* binv */
-		if (!RV_HAS(ext, ZBS)) return false;
-		b = 1ULL << (b & 63);
-		*out = sel == (0x24 << 3 | 1)   ? a & ~b
-		       : sel == (0x24 << 3 | 5) ? (a & b) != 0
-		       : sel == (0x14 << 3 | 1) ? a | b
-		                                : a ^ b;
-		return true;
-	case 0x07 << 3 | 5: /* czero.eqz */
-	case 0x07 << 3 | 7: /* czero.nez */
-		if (!RV_HAS(ext, ZICOND)) return false;
-		*out = (F3(insn) == 5) == (b == 0) ? 0 : a;
-		return true;
-	default: return false;
+	switch (F7(insn) << 3 | F3(insn)) {
+	case 0x10 << 3 | 2: return RV_HAS(ext, ZBA) ? RV_ZB_SH1ADD : 0;
+	case 0x10 << 3 | 4: return RV_HAS(ext, ZBA) ? RV_ZB_SH2ADD : 0;
+	case 0x10 << 3 | 6: return RV_HAS(ext, ZBA) ? RV_ZB_SH3ADD : 0;
+	case 0x20 << 3 | 7: return RV_HAS(ext, ZBB) ? RV_ZB_ANDN : 0;
+	case 0x20 << 3 | 6: return RV_HAS(ext, ZBB) ? RV_ZB_ORN : 0;
+	case 0x20 << 3 | 4: return RV_HAS(ext, ZBB) ? RV_ZB_XNOR : 0;
+	case 0x05 << 3 | 4: return RV_HAS(ext, ZBB) ? RV_ZB_MIN : 0;
+	case 0x05 << 3 | 5: return RV_HAS(ext, ZBB) ? RV_ZB_MINU : 0;
+	case 0x05 << 3 | 6: return RV_HAS(ext, ZBB) ? RV_ZB_MAX : 0;
+	case 0x05 << 3 | 7: return RV_HAS(ext, ZBB) ? RV_ZB_MAXU : 0;
+	case 0x30 << 3 | 1: return RV_HAS(ext, ZBB) ? RV_ZB_ROL : 0;
+	case 0x30 << 3 | 5: return RV_HAS(ext, ZBB) ? RV_ZB_ROR : 0;
+	case 0x05 << 3 | 1: return RV_HAS(ext, ZBC) ? RV_ZB_CLMUL : 0;
+	case 0x05 << 3 | 2: return RV_HAS(ext, ZBC) ? RV_ZB_CLMULR : 0;
+	case 0x05 << 3 | 3: return RV_HAS(ext, ZBC) ? RV_ZB_CLMULH : 0;
+	case 0x24 << 3 | 1: return RV_HAS(ext, ZBS) ? RV_ZB_BCLR : 0;
+	case 0x24 << 3 | 5: return RV_HAS(ext, ZBS) ? RV_ZB_BEXT : 0;
+	case 0x14 << 3 | 1: return RV_HAS(ext, ZBS) ? RV_ZB_BSET : 0;
+	case 0x34 << 3 | 1: return RV_HAS(ext, ZBS) ? RV_ZB_BINV : 0;
+	case 0x07 << 3 | 5: return RV_HAS(ext, ZICOND) ? RV_ZB_CZERO_EQZ : 0;
+	case 0x07 << 3 | 7: return RV_HAS(ext, ZICOND) ? RV_ZB_CZERO_NEZ : 0;
+	default: return 0;
 	}
 }
 
 /* OP-IMM (0x13), funct3 1 and 5 beyond slli, srli and srai. */
-static bool op_imm(uint64_t ext, uint32_t insn, uint64_t a, uint64_t *out)
+static int32_t decode_op_imm(uint64_t ext, uint32_t insn)
 {
 	unsigned imm12 = insn >> 20, hi6 = insn >> 26, shamt = imm12 & 63;
+	bool zbb = RV_HAS(ext, ZBB), zbs = RV_HAS(ext, ZBS);
 	if (F3(insn) == 1) {
 		switch (imm12) {
-		case 0x600: /* clz */
-		case 0x601: /* ctz */
-		case 0x602: /* cpop */
-		case 0x604: /* sext.b */
-		case 0x605: /* sext.h */
-			if (!RV_HAS(ext, ZBB)) return false;
-			*out = imm12 == 0x600   ? (a ? (uint64_t)__builtin_clzll(a) : 64)
-			       : imm12 == 0x601 ? (a ? (uint64_t)__builtin_ctzll(a) : 64)
-			       : imm12 == 0x602 ? (uint64_t)__builtin_popcountll(a)
-			       : imm12 == 0x604 ? (uint64_t)(int64_t)(int8_t)a
-			                        : (uint64_t)(int64_t)(int16_t)a;
-			return true;
+		case 0x600: return zbb ? RV_ZB_CLZ : 0;
+		case 0x601: return zbb ? RV_ZB_CTZ : 0;
+		case 0x602: return zbb ? RV_ZB_CPOP : 0;
+		case 0x604: return zbb ? RV_ZB_SEXT_B : 0;
+		case 0x605: return zbb ? RV_ZB_SEXT_H : 0;
 		default: break;
 		}
-		if (!RV_HAS(ext, ZBS)) return false;
-		uint64_t bit = 1ULL << shamt;
 		switch (hi6) {
-		case 0x12: *out = a & ~bit; return true; /* bclri */
-		case 0x0a: *out = a | bit; return true;  /* bseti */
-		case 0x1a: *out = a ^ bit; return true;  /* binvi */
-		default: return false;
+		case 0x12: return zbs ? IMM(BCLRI, shamt) : 0;
+		case 0x0a: return zbs ? IMM(BSETI, shamt) : 0;
+		case 0x1a: return zbs ? IMM(BINVI, shamt) : 0;
+		default: return 0;
 		}
 	}
-	if (F3(insn) != 5) return false;
-	if (imm12 == 0x287 || imm12 == 0x6b8 || hi6 == 0x18) { /* orc.b, rev8, rori */
-		if (!RV_HAS(ext, ZBB)) return false;
-		*out = imm12 == 0x287   ? rv_orc_b(a)
-		       : imm12 == 0x6b8 ? __builtin_bswap64(a)
-		                        : rol64(a, 64 - shamt);
-		return true;
-	}
-	if (hi6 == 0x12 && RV_HAS(ext, ZBS)) { /* bexti */
-		*out = (a >> shamt) & 1;
-		return true;
-	}
-	return false;
+	if (F3(insn) != 5) return 0;
+	if (imm12 == 0x287) return zbb ? RV_ZB_ORC_B : 0;
+	if (imm12 == 0x6b8) return zbb ? RV_ZB_REV8 : 0;
+	if (hi6 == 0x18) return zbb ? IMM(RORI, shamt) : 0;
+	if (hi6 == 0x12) return zbs ? IMM(BEXTI, shamt) : 0;
+	return 0;
 }
 
 /* OP-32 (0x3b). */
-static bool op_reg32(uint64_t ext, uint32_t insn, uint64_t a, uint64_t b, uint64_t *out)
+static int32_t decode_op32(uint64_t ext, uint32_t insn)
 {
 	unsigned f7 = F7(insn), f3 = F3(insn);
-	if (f7 == 0x04 && f3 == 0 && RV_HAS(ext, ZBA)) { /* add.uw (zext.w with rs2 = x0) */
-		*out = (uint32_t)a + b;
-		return true;
-	}
-	if (f7 == 0x10 && (f3 == 2 || f3 == 4 || f3 == 6) && RV_HAS(ext, ZBA)) { /* shNadd.uw */
-		*out = ((uint64_t)(uint32_t)a << (f3 >> 1)) + b;
-		return true;
-	}
-	if (f7 == 0x30 && (f3 == 1 || f3 == 5) && RV_HAS(ext, ZBB)) { /* rolw, rorw */
-		*out = sext32(rol32((uint32_t)a, f3 == 1 ? (unsigned)b : 32 - ((unsigned)b & 31)));
-		return true;
-	}
-	if (f7 == 0x04 && f3 == 4 && RS2(insn) == 0 && RV_HAS(ext, ZBB)) { /* zext.h */
-		*out = (uint16_t)a;
-		return true;
-	}
-	return false;
+	bool zba = RV_HAS(ext, ZBA), zbb = RV_HAS(ext, ZBB);
+	if (f7 == 0x04 && f3 == 0) return zba ? RV_ZB_ADD_UW : 0; /* zext.w with rs2 = x0 */
+	if (f7 == 0x10 && f3 == 2) return zba ? RV_ZB_SH1ADD_UW : 0;
+	if (f7 == 0x10 && f3 == 4) return zba ? RV_ZB_SH2ADD_UW : 0;
+	if (f7 == 0x10 && f3 == 6) return zba ? RV_ZB_SH3ADD_UW : 0;
+	if (f7 == 0x30 && f3 == 1) return zbb ? RV_ZB_ROLW : 0;
+	if (f7 == 0x30 && f3 == 5) return zbb ? RV_ZB_RORW : 0;
+	if (f7 == 0x04 && f3 == 4 && RS2(insn) == 0) return zbb ? RV_ZB_ZEXT_H : 0;
+	return 0;
 }
 
 /* OP-IMM-32 (0x1b), funct3 1 and 5 beyond slliw, srliw and sraiw. */
-static bool op_imm32(uint64_t ext, uint32_t insn, uint64_t a, uint64_t *out)
+static int32_t decode_op_imm32(uint64_t ext, uint32_t insn)
 {
 	unsigned f7 = F7(insn), f3 = F3(insn), rs2 = RS2(insn);
-	if (f3 == 1 && (insn >> 26) == 0x02 && RV_HAS(ext, ZBA)) { /* slli.uw */
-		*out = (uint64_t)(uint32_t)a << ((insn >> 20) & 63);
-		return true;
+	bool zbb = RV_HAS(ext, ZBB);
+	if (f3 == 1 && (insn >> 26) == 0x02) return RV_HAS(ext, ZBA) ? IMM(SLLI_UW, (insn >> 20) & 63) : 0;
+	if (f7 != 0x30) return 0;
+	if (f3 == 5) return zbb ? IMM(RORIW, rs2) : 0;
+	if (f3 != 1) return 0;
+	switch (rs2) {
+	case 0: return zbb ? RV_ZB_CLZW : 0;
+	case 1: return zbb ? RV_ZB_CTZW : 0;
+	case 2: return zbb ? RV_ZB_CPOPW : 0;
+	default: return 0;
 	}
-	if (!RV_HAS(ext, ZBB) || f7 != 0x30) return false;
-	if (f3 == 5) { /* roriw */
-		*out = sext32(rol32((uint32_t)a, 32 - rs2));
-		return true;
+}
+
+int32_t rv_zb_decode(uint64_t ext, uint32_t insn)
+{
+	switch (insn & 0x7f) {
+	case 0x33: return decode_op(ext, insn);
+	case 0x13: return decode_op_imm(ext, insn);
+	case 0x3b: return decode_op32(ext, insn);
+	case 0x1b: return decode_op_imm32(ext, insn);
+	default: return 0;
 	}
+}
+
+uint64_t rv_zb_compute(enum rv_zb_op op, uint64_t a, uint64_t b)
+{
 	uint32_t w = (uint32_t)a;
-	switch (f3 == 1 ? rs2 : 99) {
-	case 0: *out = w ? (uint64_t)__builtin_clz(w) : 32; return true; /* clzw */
-	case 1: *out = w ? (uint64_t)__builtin_ctz(w) : 32; return true; /* ctzw */
-	case 2: *out = (uint64_t)__builtin_popcount(w); return true;     /* cpopw */
-	default: return false;
+	uint64_t bit = 1ULL << (b & 63);
+	switch (op) {
+	case RV_ZB_SH1ADD: return (a << 1) + b;
+	case RV_ZB_SH2ADD: return (a << 2) + b;
+	case RV_ZB_SH3ADD: return (a << 3) + b;
+	case RV_ZB_ADD_UW: return (uint64_t)w + b;
+	case RV_ZB_SH1ADD_UW: return ((uint64_t)w << 1) + b;
+	case RV_ZB_SH2ADD_UW: return ((uint64_t)w << 2) + b;
+	case RV_ZB_SH3ADD_UW: return ((uint64_t)w << 3) + b;
+	case RV_ZB_SLLI_UW: return (uint64_t)w << b;
+	case RV_ZB_ANDN: return a & ~b;
+	case RV_ZB_ORN: return a | ~b;
+	case RV_ZB_XNOR: return ~(a ^ b);
+	case RV_ZB_MIN: return (int64_t)a < (int64_t)b ? a : b;
+	case RV_ZB_MINU: return a < b ? a : b;
+	case RV_ZB_MAX: return (int64_t)a > (int64_t)b ? a : b;
+	case RV_ZB_MAXU: return a > b ? a : b;
+	case RV_ZB_ROL: return rol64(a, (unsigned)b);
+	case RV_ZB_ROR:
+	case RV_ZB_RORI: return rol64(a, 64 - ((unsigned)b & 63));
+	case RV_ZB_ROLW: return sext32(rol32(w, (unsigned)b));
+	case RV_ZB_RORW:
+	case RV_ZB_RORIW: return sext32(rol32(w, 32 - ((unsigned)b & 31)));
+	case RV_ZB_CLZ: return a ? (uint64_t)__builtin_clzll(a) : 64;
+	case RV_ZB_CTZ: return a ? (uint64_t)__builtin_ctzll(a) : 64;
+	case RV_ZB_CPOP: return (uint64_t)__builtin_popcountll(a);
+	case RV_ZB_CLZW: return w ? (uint64_t)__builtin_clz(w) : 32;
+	case RV_ZB_CTZW: return w ? (uint64_t)__builtin_ctz(w) : 32;
+	case RV_ZB_CPOPW: return (uint64_t)__builtin_popcount(w);
+	case RV_ZB_SEXT_B: return (uint64_t)(int64_t)(int8_t)a;
+	case RV_ZB_SEXT_H: return (uint64_t)(int64_t)(int16_t)a;
+	case RV_ZB_ZEXT_H: return (uint16_t)a;
+	case RV_ZB_ORC_B: return rv_orc_b(a);
+	case RV_ZB_REV8: return __builtin_bswap64(a);
+	case RV_ZB_CLMUL: return rv_clmul(a, b);
+	case RV_ZB_CLMULH: return rv_clmulh(a, b);
+	case RV_ZB_CLMULR: return rv_clmulr(a, b);
+	case RV_ZB_BCLR:
+	case RV_ZB_BCLRI: return a & ~bit;
+	case RV_ZB_BSET:
+	case RV_ZB_BSETI: return a | bit;
+	case RV_ZB_BINV:
+	case RV_ZB_BINVI: return a ^ bit;
+	case RV_ZB_BEXT:
+	case RV_ZB_BEXTI: return (a & bit) != 0;
+	case RV_ZB_CZERO_EQZ: return b == 0 ? 0 : a;
+	case RV_ZB_CZERO_NEZ: return b != 0 ? 0 : a;
+	case RV_ZB_NONE:
+	case RV_ZB_COUNT: break;
 	}
+	return 0;
 }
 
 bool rv_bitmanip(uint64_t ext, uint32_t insn, uint64_t a, uint64_t b, uint64_t *out)
 {
-	switch (insn & 0x7f) {
-	case 0x33: return op_reg(ext, insn, a, b, out);
-	case 0x13: return op_imm(ext, insn, a, out);
-	case 0x3b: return op_reg32(ext, insn, a, b, out);
-	case 0x1b: return op_imm32(ext, insn, a, out);
-	default: return false;
-	}
+	int32_t code = rv_zb_decode(ext, insn);
+	if (!code) return false;
+	*out = rv_zb_compute(rv_zb_op(code), a, rv_zb_operand2(code, b));
+	return true;
 }

@@ -4,6 +4,7 @@
  * Compressed instructions are expanded first (rvc.c); everything without a
  * fast path is K_GENERIC and keeps its expanded bits for the generic path.
  */
+#include "bitmanip.h"
 #include "decode.h"
 #include "internal.h"
 #include "ops.h"
@@ -105,5 +106,11 @@ void rv_decode_op(struct rv_op *op, uint32_t w, unsigned off, uint64_t ext)
 	case 0x23: op->imm = (int32_t)imm_s(insn); break;
 	default: op->imm = (int32_t)imm_i(insn); break;
 	}
-	if (kind == K_GENERIC) op->imm = (int32_t)insn;
+	int32_t zb = kind == K_GENERIC ? rv_zb_decode(ext, insn) : 0;
+	if (zb) {
+		op->kind = (uint8_t)(K_ZB + (op->mask == 0xffffffff ? K_COUNT : 0));
+		op->imm = zb;
+	} else if (kind == K_GENERIC) {
+		op->imm = (int32_t)insn;
+	}
 }

@@ -826,6 +826,7 @@ after_slow_path:
 	HANDLER(divuw, ALU((uint32_t)B ? sext32((uint32_t)A / (uint32_t)B) : ~0ULL);)
 	HANDLER(remw, ALU(rv_remw((int32_t)A, (int32_t)B));)
 	HANDLER(remuw, ALU((uint32_t)B ? sext32((uint32_t)A % (uint32_t)B) : sext32(A));)
+	HANDLER(zb, ALU(rv_zb_compute(rv_zb_op(op->imm), A, rv_zb_operand2(op->imm, B)));)
 
 out:
 	h->pc = pc;

@@ -23,6 +23,7 @@
  * translated for. The interpreter's semantics (exec.c) are the reference; the
  * differential and engine tests run through both.
  */
+#include "bitmanip.h"
 #include "internal.h"
 #include "jit.h"
 
@@ -129,6 +130,10 @@ static uint64_t h_remw(uint64_t a, uint64_t b)
 static uint64_t h_remuw(uint64_t a, uint64_t b)
 {
 	return (uint32_t)b ? rv_sext32((uint32_t)a % (uint32_t)b) : rv_sext32(a);
+}
+static uint64_t h_zb(uint64_t a, uint64_t b, uint64_t zb_op)
+{
+	return rv_zb_compute((enum rv_zb_op)zb_op, a, b);
 }
 
 /* ---- x86-64 emitter ---- */
@@ -525,6 +530,188 @@ static void binop_helper(struct block_ctx *c, const struct rv_op *op, const void
 	set_x(c, op->rd, RAX);
 }
 
+/* rax <- the Zb* operation of `op` (bitmanip.h): inline where x86 has a short form (lea, andn-like
+ * pairs, cmov, rotates, bit scans, bt*, bswap, movsx), else through rv_zb_compute. */
+static void emit_zb_rax(struct block_ctx *c, const struct rv_op *op)
+{
+	struct emit *e = &c->e;
+	enum rv_zb_op zb = rv_zb_op(op->imm);
+	unsigned imm = (unsigned)(op->imm >> 8) & 63;
+	switch (zb) {
+	case RV_ZB_SH1ADD:
+	case RV_ZB_SH2ADD:
+	case RV_ZB_SH3ADD:
+	case RV_ZB_ADD_UW:
+	case RV_ZB_SH1ADD_UW:
+	case RV_ZB_SH2ADD_UW:
+	case RV_ZB_SH3ADD_UW: {
+		static const uint8_t shift[RV_ZB_COUNT] = {
+		    [RV_ZB_SH1ADD] = 1,    [RV_ZB_SH2ADD] = 2,    [RV_ZB_SH3ADD] = 3,
+		    [RV_ZB_SH1ADD_UW] = 1, [RV_ZB_SH2ADD_UW] = 2, [RV_ZB_SH3ADD_UW] = 3};
+		get_x(c, RAX, op->rs1);
+		if (zb >= RV_ZB_ADD_UW) op_rr(e, 0x8b, RAX, RAX, false); /* mov eax, eax: zero-extends */
+		if (shift[zb]) shift_imm(e, RAX, 4, shift[zb], true);    /* shl */
+		alu_x(c, 0x03, RAX, op->rs2, true);
+		return;
+	}
+	case RV_ZB_SLLI_UW:
+		get_x(c, RAX, op->rs1);
+		op_rr(e, 0x8b, RAX, RAX, false);
+		if (imm) shift_imm(e, RAX, 4, imm, true);
+		return;
+	case RV_ZB_ANDN:
+	case RV_ZB_ORN:
+	case RV_ZB_XNOR:
+		get_x(c, RAX, op->rs2);
+		if (zb != RV_ZB_XNOR) EB(e, "\x48\xf7\xd0"); /* not rax */
+		alu_x(c, zb == RV_ZB_ANDN ? 0x23 : zb == RV_ZB_ORN ? 0x0b : 0x33, RAX, op->rs1, true);
+		if (zb == RV_ZB_XNOR) EB(e, "\x48\xf7\xd0");
+		return;
+	case RV_ZB_MIN:
+	case RV_ZB_MINU:
+	case RV_ZB_MAX:
+	case RV_ZB_MAXU:
+		get_x(c, RAX, op->rs1);
+		get_x(c, RCX, op->rs2);
+		op_rr(e, 0x3b, RAX, RCX,
+		      true); /* cmp rax, rcx; then take rcx when rax is on the wrong side */
+		op_rr(e,
+		      zb == RV_ZB_MIN    ? 0x0f4f
+		      : zb == RV_ZB_MAX  ? 0x0f4c
+		      : zb == RV_ZB_MINU ? 0x0f47
+		                         : 0x0f42,
+		      RAX, RCX, true);
+		return;
+	case RV_ZB_ROL:
+	case RV_ZB_ROR:
+	case RV_ZB_ROLW:
+	case RV_ZB_RORW: {
+		bool w = zb == RV_ZB_ROLW || zb == RV_ZB_RORW;
+		get_x(c, RAX, op->rs1);
+		get_x(c, RCX, op->rs2);
+		shift_cl(e, RAX, zb == RV_ZB_ROL || zb == RV_ZB_ROLW ? 0 : 1,
+		         !w); /* x86 masks the count too */
+		if (w) movsxd(e, RAX);
+		return;
+	}
+	case RV_ZB_RORI:
+	case RV_ZB_RORIW:
+		get_x(c, RAX, op->rs1);
+		shift_imm(e, RAX, 1, imm, zb == RV_ZB_RORI);
+		if (zb == RV_ZB_RORIW) movsxd(e, RAX);
+		return;
+	case RV_ZB_CLZ: /* 63 - bsr, with bsr of zero taken as -1 */
+		get_x(c, RCX, op->rs1);
+		op_rr(e, 0x0fbd, RAX, RCX, true);
+		mov_imm64(e, RCX, ~0ULL);
+		op_rr(e, 0x0f44, RAX, RCX, true); /* cmovz */
+		EB(e, "\x48\xf7\xd8");            /* neg rax */
+		alu_imm(e, RAX, 0, 63, true);
+		return;
+	case RV_ZB_CTZ:
+		get_x(c, RCX, op->rs1);
+		op_rr(e, 0x0fbc, RAX, RCX, true); /* bsf */
+		mov_imm64(e, RCX, 64);
+		op_rr(e, 0x0f44, RAX, RCX, true);
+		return;
+	case RV_ZB_CLZW: /* bsr of (x << 32 | 1 << 31), never zero, xor 63 */
+		get_x(c, RAX, op->rs1);
+		shift_imm(e, RAX, 4, 32, true);
+		EB(e, "\x48\x0f\xba\xe8\x1f"); /* bts rax, 31 */
+		op_rr(e, 0x0fbd, RAX, RAX, true);
+		alu_imm(e, RAX, 6, 63, false);
+		return;
+	case RV_ZB_CTZW: /* bsf of (x | 1 << 32) */
+		get_x(c, RAX, op->rs1);
+		op_rr(e, 0x8b, RAX, RAX, false);
+		EB(e, "\x48\x0f\xba\xe8\x20"); /* bts rax, 32 */
+		op_rr(e, 0x0fbc, RAX, RAX, true);
+		return;
+	case RV_ZB_CPOP:
+	case RV_ZB_CPOPW:
+		if (!__builtin_cpu_supports("popcnt")) break;
+		get_x(c, RAX, op->rs1);
+		if (zb == RV_ZB_CPOPW) op_rr(e, 0x8b, RAX, RAX, false);
+		e8(e, 0xf3);
+		op_rr(e, 0x0fb8, RAX, RAX, true);
+		return;
+	case RV_ZB_SEXT_B:
+	case RV_ZB_SEXT_H:
+	case RV_ZB_ZEXT_H:
+		get_x(c, RAX, op->rs1);
+		op_rr(e,
+		      zb == RV_ZB_SEXT_B   ? 0x0fbe
+		      : zb == RV_ZB_SEXT_H ? 0x0fbf
+		                           : 0x0fb7,
+		      RAX, RAX, zb != RV_ZB_ZEXT_H);
+		return;
+	case RV_ZB_REV8:
+		get_x(c, RAX, op->rs1);
+		EB(e, "\x48\x0f\xc8"); /* bswap rax */
+		return;
+	case RV_ZB_ORC_B: /* per byte: ((b & 0x7f) + 0x7f) | b has bit 7 set iff b != 0; then 0x80 -> 0xff */
+		get_x(c, RAX, op->rs1);
+		mov_imm64(e, RCX, 0x7f7f7f7f7f7f7f7fULL);
+		op_rr(e, 0x8b, RDX, RAX, true);
+		op_rr(e, 0x23, RDX, RCX, true);
+		op_rr(e, 0x03, RDX, RCX, true);
+		op_rr(e, 0x0b, RDX, RAX, true);
+		EB(e, "\x48\xf7\xd1"); /* not rcx: 0x8080... */
+		op_rr(e, 0x23, RDX, RCX, true);
+		shift_imm(e, RDX, 5, 7, true);
+		EB(e, "\x48\x69\xc2"); /* imul rax, rdx, 255 */
+		e32(e, 255);
+		return;
+	case RV_ZB_BCLR:
+	case RV_ZB_BSET:
+	case RV_ZB_BINV:
+	case RV_ZB_BEXT:
+		get_x(c, RAX, op->rs1);
+		get_x(c, RCX, op->rs2);
+		op_rr(e,
+		      zb == RV_ZB_BCLR   ? 0x0fb3
+		      : zb == RV_ZB_BSET ? 0x0fab
+		      : zb == RV_ZB_BINV ? 0x0fbb
+		                         : 0x0fa3,
+		      RCX, RAX, true); /* btr / bts / btc / bt rax, rcx (the index taken mod 64) */
+		if (zb == RV_ZB_BEXT) setcc_rax(e, 0x2);
+		return;
+	case RV_ZB_BCLRI:
+	case RV_ZB_BSETI:
+	case RV_ZB_BINVI:
+	case RV_ZB_BEXTI:
+		get_x(c, RAX, op->rs1);
+		EB(e, "\x48\x0f\xba"); /* bt* rax, imm8 */
+		e8(e, (uint8_t)(0xc0 | (zb == RV_ZB_BCLRI   ? 6
+		                        : zb == RV_ZB_BSETI ? 5
+		                        : zb == RV_ZB_BINVI ? 7
+		                                            : 4)
+		                           << 3));
+		e8(e, (uint8_t)imm);
+		if (zb == RV_ZB_BEXTI) setcc_rax(e, 0x2);
+		return;
+	case RV_ZB_CZERO_EQZ:
+	case RV_ZB_CZERO_NEZ:
+		get_x(c, RAX, op->rs1);
+		get_x(c, RDX, op->rs2);
+		op_rr(e, 0x33, RCX, RCX, false); /* xor ecx, ecx */
+		op_rr(e, 0x85, RDX, RDX, true);  /* test rdx, rdx */
+		op_rr(e, zb == RV_ZB_CZERO_EQZ ? 0x0f44 : 0x0f45, RAX, RCX, true);
+		return;
+	default: break;
+	}
+	/* The carry-less products, and whatever the host lacks an instruction for. */
+	get_x(c, RDI, op->rs1);
+	if (op->imm & RV_ZB_IMM_FORM)
+		mov_imm64(e, RSI, imm);
+	else
+		get_x(c, RSI, op->rs2);
+	mov_imm64(e, RDX, zb);
+	pinned_store(e, true);
+	call_abs(e, h_zb); /* cannot raise */
+	reload_volatile(c);
+}
+
 /*
  * rsi <- x[rs1] + imm; then the TLB probe of the current set (read or write
  * table): on a hit, rax = host addend and execution falls through; on a miss
@@ -777,6 +964,10 @@ static bool emit_op(struct block_ctx *c, const struct rv_op *op, unsigned kind, 
 		put_x(c, op->rd, d);
 		return true;
 	}
+	case K_ZB:
+		emit_zb_rax(c, op);
+		set_x(c, op->rd, RAX);
+		return true;
 	case K_MULH: binop_helper(c, op, h_mulh); return true;
 	case K_MULHSU: binop_helper(c, op, h_mulhsu); return true;
 	case K_MULHU: binop_helper(c, op, h_mulhu); return true;

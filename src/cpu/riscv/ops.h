@@ -84,7 +84,8 @@ _Static_assert(sizeof(struct rv_op) == 20, "rv_op must stay compact");
 	X(DIVW, divw)                                                                                        \
 	X(DIVUW, divuw)                                                                                      \
 	X(REMW, remw)                                                                                        \
-	X(REMUW, remuw)
+	X(REMUW, remuw)                                                                                      \
+	X(ZB, zb) /* a Zba/Zbb/Zbc/Zbs/Zicond operation: imm holds its decoded form (bitmanip.h) */
 
 enum op_kind {
 	K_DECODE = 0, /* empty slot: decode, then run */
