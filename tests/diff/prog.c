@@ -4,7 +4,7 @@
  * exception flags included) and prints every result. The same program runs
  * under qemu-riscv64 (the reference) and under cloison; outputs must match.
  * Built for a -march with Zba, Zbb, Zbc and Zbs, it runs theirs too (and the
- * compiler uses them throughout).
+ * compiler uses them throughout); with Zfh, the half-precision instructions.
  *
  * Not covered here: round-to-nearest-max-magnitude (RMM) for FP arithmetic
  * (cloison rounds those to nearest-even, see fpu.c); RMM conversions are.
@@ -479,6 +479,87 @@ static void test_fp(void)
 	line("frm.rdn", 1, 3, r, read_fflags_clear());
 }
 
+#ifdef __riscv_zfh
+/* ---- half precision (built with Zfh) ------------------------------------------ */
+static const uint16_t half_specials[] = {
+    0x0000, 0x8000, 0x3c00, 0xbc00, 0x7c00, 0xfc00, 0x7e00, 0x7c01, 0x0001, 0x03ff, 0x0400,
+    0x7bff, 0x3e00, 0x4100, 0xc100, 0x2e66, 0x5640, 0x0200, 0x3555, 0x7800, 0x1400, 0xfbff,
+};
+
+static u64 half_operand(unsigned i)
+{
+	uint16_t v;
+	if (i < NSPEC(half_specials))
+		v = half_specials[i];
+	else {
+		v = (uint16_t)rnd();
+		if (v & 1) v = (uint16_t)((v & 0x83ff) | (0x0c + (rnd() & 7)) << 10);
+	}
+	return 0xffffffffffff0000ULL | v;
+}
+
+FOP2(h_fadd, "fadd.h") FOP2(h_fsub, "fsub.h") FOP2(h_fmul, "fmul.h") FOP2(h_fdiv, "fdiv.h")
+FMA(h_fmadd, "fmadd.h") FMA(h_fnmsub, "fnmsub.h")
+FUN(h_fsqrt, IN_D, "fsqrt.h ft2, ft0", OUT_D) FUN(h_fcvt_w, IN_D, "fcvt.w.h %0, ft0", "")
+FUN(h_fcvt_lu, IN_D, "fcvt.lu.h %0, ft0", "") FUN(h_fcvt_h_s, IN_D, "fcvt.h.s ft2, ft0", OUT_D)
+FUN(h_fcvt_h_d, IN_D, "fcvt.h.d ft2, ft0", OUT_D) FUN(h_fcvt_h_l, "", "fcvt.h.l ft2, %1", OUT_D)
+FUN(h_fcvt_h_wu, "", "fcvt.h.wu ft2, %1", OUT_D)
+FNR(h_fcvt_s, "fcvt.s.h ft2, ft0", OUT_D) FNR(h_fcvt_d, "fcvt.d.h ft2, ft0", OUT_D)
+FNR(h_fmin, "fmin.h ft2, ft0, ft1", OUT_D) FNR(h_fmax, "fmax.h ft2, ft0, ft1", OUT_D)
+FNR(h_feq, "feq.h %0, ft0, ft1", "") FNR(h_flt, "flt.h %0, ft0, ft1", "") FNR(h_fle, "fle.h %0, ft0, ft1", "")
+FNR(h_fclass, "fclass.h %0, ft0", "") FNR(h_fsgnj, "fsgnj.h ft2, ft0, ft1", OUT_D)
+FNR(h_fsgnjn, "fsgnjn.h ft2, ft0, ft1", OUT_D) FNR(h_fsgnjx, "fsgnjx.h ft2, ft0, ft1", OUT_D)
+FNR(h_fmv_x, "fmv.x.h %0, ft0", "") FNR(h_fmv_h_x, "fmv.h.x ft2, %1\n fmv.x.h %0, ft2", "")
+
+struct half_op {
+	const char *name;
+	u64 (*fn)(u64, u64, unsigned);
+	unsigned nrm;
+	unsigned src; /* operand a: 0 half, 1 single, 2 double, 3 integer */
+};
+static const struct half_op half_ops[] = {
+    {"fadd.h", h_fadd, 4, 0}, {"fsub.h", h_fsub, 4, 0}, {"fmul.h", h_fmul, 4, 0}, {"fdiv.h", h_fdiv, 4, 0},
+    {"fmadd.h", h_fmadd, 4, 0}, {"fnmsub.h", h_fnmsub, 4, 0}, {"fsqrt.h", h_fsqrt, 4, 0},
+    {"fcvt.w.h", h_fcvt_w, 5, 0}, {"fcvt.lu.h", h_fcvt_lu, 5, 0}, {"fcvt.h.s", h_fcvt_h_s, 5, 1},
+    {"fcvt.h.d", h_fcvt_h_d, 5, 2}, {"fcvt.h.l", h_fcvt_h_l, 5, 3}, {"fcvt.h.wu", h_fcvt_h_wu, 5, 3},
+    {"fcvt.s.h", h_fcvt_s, 1, 0}, {"fcvt.d.h", h_fcvt_d, 1, 0}, {"fmin.h", h_fmin, 1, 0},
+    {"fmax.h", h_fmax, 1, 0}, {"feq.h", h_feq, 1, 0}, {"flt.h", h_flt, 1, 0}, {"fle.h", h_fle, 1, 0},
+    {"fclass.h", h_fclass, 1, 0}, {"fsgnj.h", h_fsgnj, 1, 0}, {"fsgnjn.h", h_fsgnjn, 1, 0},
+    {"fsgnjx.h", h_fsgnjx, 1, 0}, {"fmv.x.h", h_fmv_x, 1, 0}, {"fmv.h.x", h_fmv_h_x, 1, 3},
+};
+
+static void test_half(void)
+{
+	for (unsigned i = 0; i < 60; i++) {
+		u64 b = half_operand((i * 5 + 2) % 60);
+		for (unsigned k = 0; k < NSPEC(half_ops); k++) {
+			const struct half_op *op = &half_ops[k];
+			u64 a = op->src == 0 ? half_operand(i)
+			        : op->src == 1 ? flt_operand(i)
+			        : op->src == 2 ? dbl_operand(i)
+			                       : int_operand(i) >> (i & 31);
+			for (unsigned rm = 0; rm < op->nrm; rm++) {
+				read_fflags_clear();
+				u64 r = op->fn(a, b, rm);
+				u64 flags = read_fflags_clear();
+				put_char('0' + (char)rm);
+				line(op->name, a, b, r, flags);
+			}
+		}
+	}
+	/* flh NaN-boxes, fsh stores the low half; a half read from a non-boxed register is NaN. */
+	static volatile uint16_t hm[2] = {0x3c00, 0};
+	u64 r;
+	__asm__ volatile("flh ft0, 0(%1)\n fsh ft0, 2(%1)\n fmv.x.d %0, ft0" : "=r"(r) : "r"(hm) : "memory");
+	line("flh", hm[0], hm[1], r, read_fflags_clear());
+	__asm__ volatile("li t0, 0x3c00\n fmv.d.x ft0, t0\n fadd.h ft1, ft0, ft0\n fmv.x.d %0, ft1"
+	                 : "=r"(r)
+	                 :
+	                 : "t0");
+	line("unboxed.h", 0x3c00, 0, r, read_fflags_clear());
+}
+#endif
+
 /* A loop mixing branches, loads and stores, summarized by a hash. */
 static void test_loop(void)
 {
@@ -499,6 +580,9 @@ int main(void)
 	test_integer();
 	test_memory();
 	test_fp();
+#ifdef __riscv_zfh
+	test_half();
+#endif
 	test_loop();
 	put_str("done\n");
 	flush();

@@ -3,7 +3,8 @@
 # Linux user mode) and under cloison (bare metal, --firmware none). Every
 # printed result line (values and FP exception flags) must be identical.
 # Usage: run.sh CLOISON_BINARY WORKDIR [CLOISON_RUN_OPTIONS...]
-# DIFF_MARCH selects the ISA the program is built for (default rv64gc).
+# DIFF_MARCH selects the ISA the program is built for (default rv64gc); QEMU_CPU, the CPU
+# qemu-riscv64 emulates (it reads that variable itself).
 set -euo pipefail
 cloison=$1
 work=$2

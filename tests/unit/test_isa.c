@@ -4,7 +4,8 @@
  * hand-computed vectors, and through a running hart: each extension off
  * raises illegal instruction, Zcb, Zimop, Zicbom/Zicboz with their envcfg
  * enables and faults, Svinval, Zawrs, Svnapot and Svpbmt translation, Sstc
- * switched off, and the envcfg WARL fields.
+ * switched off, the envcfg WARL fields, and half precision (Zfh, Zfhmin):
+ * rounding in every mode, overflow, tininess after rounding, NaN boxing.
  */
 #include "cpu/riscv/bitmanip.h"
 #include "cpu/riscv/isa.h"
@@ -372,6 +373,92 @@ static void test_envcfg_warl_and_sstc_off(void)
 	CHECK_EQ(v, 0xdead00 | RV_EXC_ILLEGAL);
 }
 
+/* ---- half precision ---- */
+#define FP(f7, rs2, rm) enc_r(f7, rs2, 1, rm, 3, 0x53) /* f3 (or x3) = op(f1, f2) */
+#define BOX_H(v) (0xffffffffffff0000ULL | (v))
+#define BOX_S(v) (0xffffffff00000000ULL | (v))
+enum { RNE, RTZ, RDN, RUP, RMM };
+enum { NX = 1, UF = 2, OF = 4, DZ = 8, NV = 16 };
+
+static uint64_t dbits(double d)
+{
+	uint64_t b;
+	memcpy(&b, &d, 8);
+	return b;
+}
+
+/* Runs an FP instruction with f1 = a, f2 = b; returns f3 (x3 when `to_int`), flags in *flags. */
+static uint64_t run_fp(uint32_t insn, uint64_t a, uint64_t b, bool to_int, uint32_t *flags)
+{
+	hart.pc = CODE;
+	hart.mstatus |= 3ULL << 13; /* FS dirty: the FPU is on */
+	hart.f[1] = a;
+	hart.f[2] = b;
+	hart.fflags = 0;
+	hart.x[3] = hart.f[3] = 0x5a5a;
+	exec1(insn);
+	*flags = hart.fflags;
+	if (hart.pc == MTVEC) return 0xdead00 | hart.mcause;
+	return to_int ? hart.x[3] : hart.f[3];
+}
+
+static void test_half_precision(void)
+{
+	const struct {
+		uint32_t insn;
+		uint64_t a, b, result;
+		uint32_t flags;
+	} cases[] = {
+	    {FP(0x22, 0, RNE), BOX_S(0x3f800000), 0, BOX_H(0x3c00), 0},       /* fcvt.h.s 1.0 */
+	    {FP(0x22, 0, RNE), BOX_S(0x477ff000), 0, BOX_H(0x7c00), OF | NX}, /* 65520: ties up to inf */
+	    {FP(0x22, 0, RTZ), BOX_S(0x477ff000), 0, BOX_H(0x7bff), NX}, /* toward zero: the largest, no OF */
+	    {FP(0x22, 0, RDN), BOX_S(0xc77ff000), 0, BOX_H(0xfc00), OF | NX},   /* -65520 down: -inf */
+	    {FP(0x22, 0, RNE), BOX_S(0x33000000), 0, BOX_H(0x0000), UF | NX},   /* 2^-25: tie to even 0 */
+	    {FP(0x22, 0, RUP), BOX_S(0x33000000), 0, BOX_H(0x0001), UF | NX},   /* ... up: min subnormal */
+	    {FP(0x22, 0, RMM), BOX_S(0x33000000), 0, BOX_H(0x0001), UF | NX},   /* ... away from zero */
+	    {FP(0x22, 1, RNE), dbits(0.1), 0, BOX_H(0x2e66), NX},               /* fcvt.h.d 0.1 */
+	    {FP(0x22, 1, RNE), dbits(0x1p-14 - 0x1p-26), 0, BOX_H(0x0400), NX}, /* rounds up to 2^-14: */
+	    {FP(0x22, 1, RTZ), dbits(0x1p-14 - 0x1p-26), 0, BOX_H(0x03ff), UF | NX}, /* not tiny, or tiny */
+	    {FP(0x22, 1, RNE), dbits(0x1p-14 - 0x1p-24), 0, BOX_H(0x03ff), 0},       /* exact subnormal */
+	    {FP(0x20, 2, RNE), BOX_H(0x7c01), 0, BOX_S(0x7fc00000), NV},             /* fcvt.s.h sNaN */
+	    {FP(0x21, 2, RNE), BOX_H(0xbc00), 0, dbits(-1.0), 0},                    /* fcvt.d.h -1 */
+	    {FP(0x21, 2, RNE), 0x3c00, 0, 0x7ff8000000000000ULL, 0},                 /* not NaN-boxed: NaN */
+	    {FP(0x02, 2, RNE), BOX_H(0x3c00), BOX_H(0x1000), BOX_H(0x3c00), NX}, /* 1 + 2^-11: tie, even */
+	    {FP(0x02, 2, RUP), BOX_H(0x3c00), BOX_H(0x1000), BOX_H(0x3c01), NX},
+	    {FP(0x06, 2, RDN), BOX_H(0x3c00), BOX_H(0x3c00), BOX_H(0x8000), 0},  /* 1 - 1 rounding down: -0 */
+	    {FP(0x0e, 2, RNE), BOX_H(0x3c00), BOX_H(0x0000), BOX_H(0x7c00), DZ}, /* 1 / 0 */
+	    {FP(0x0e, 2, RNE), BOX_H(0x3c00), BOX_H(0x4200), BOX_H(0x3555), NX}, /* 1 / 3 */
+	    {FP(0x2e, 0, RNE), BOX_H(0xbc00), 0, BOX_H(0x7e00), NV},             /* fsqrt.h -1 */
+	    {FP(0x0a, 2, RNE), BOX_H(0x7bff), BOX_H(0x4000), BOX_H(0x7c00), OF | NX}, /* max * 2 */
+	};
+	for (unsigned i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		uint32_t flags;
+		reset();
+		CHECK_EQ(run_fp(cases[i].insn, cases[i].a, cases[i].b, false, &flags), cases[i].result);
+		CHECK_EQ(flags, cases[i].flags);
+	}
+	uint32_t flags;
+	reset();
+	CHECK_EQ(run_fp(FP(0x72, 0, 0), BOX_H(0x8000), 0, true, &flags), 0xffffffffffff8000ULL); /* fmv.x.h */
+	CHECK_EQ(run_fp(FP(0x72, 0, 1), BOX_H(0x0001), 0, true, &flags), 1u << 5); /* fclass: +subnormal */
+	CHECK_EQ(run_fp(FP(0x62, 0, RTZ), BOX_H(0xc500), 0, true, &flags), (uint64_t)-5); /* fcvt.w.h */
+	hart.x[1] = 0x12345;
+	CHECK_EQ(run_fp(FP(0x6a, 2, RNE) | 0, 0, 0, false, &flags), BOX_H(0x7c00)); /* fcvt.h.l 74565 */
+	CHECK_EQ(flags, OF | NX);
+	/* Zfhmin keeps conversions and moves; Zfh's arithmetic goes. Without either, flh goes too. */
+	rv_hart_set_extensions(&hart, rv_ext_defaults() & ~EXT(ZFH));
+	CHECK_EQ(run_fp(FP(0x02, 2, RNE), BOX_H(0x3c00), BOX_H(0x3c00), false, &flags),
+	         0xdead00 | RV_EXC_ILLEGAL);
+	CHECK_EQ(run_fp(FP(0x20, 2, RNE), BOX_H(0x3c00), 0, false, &flags), BOX_S(0x3f800000));
+	put64(DATA, 0x1234abcd);
+	hart.x[1] = DATA;
+	CHECK_EQ(run_fp(enc_i(2, 1, 1, 3, 0x07), 0, 0, false, &flags), BOX_H(0x1234)); /* flh f3, 2(x1) */
+	rv_hart_set_extensions(&hart, rv_ext_defaults() & ~EXT(ZFH) & ~EXT(ZFHMIN));
+	CHECK_EQ(run_fp(FP(0x20, 2, RNE), BOX_H(0x3c00), 0, false, &flags), 0xdead00 | RV_EXC_ILLEGAL);
+	hart.x[1] = DATA;
+	CHECK_EQ(run_fp(enc_i(2, 1, 1, 3, 0x07), 0, 0, false, &flags), 0xdead00 | RV_EXC_ILLEGAL);
+}
+
 TEST_MAIN(setup, test_ext_spec, test_bitmanip_vectors, test_each_extension_off_is_illegal, test_zcb_runs,
           test_zimop_and_zcmop, test_cbo_zero_and_enables, test_cbo_faults, test_svinval_and_zawrs,
-          test_svnapot, test_svpbmt, test_envcfg_warl_and_sstc_off)
+          test_svnapot, test_svpbmt, test_envcfg_warl_and_sstc_off, test_half_precision)

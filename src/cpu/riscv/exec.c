@@ -44,6 +44,12 @@ static void exec_bitmanip(struct rv_hart *h, uint32_t insn, uint32_t raw)
 	h->x[RD(insn)] = v;
 }
 
+/* FP loads and stores: halves with Zfhmin (or Zfh), singles and doubles. */
+static bool fp_width_ok(const struct rv_hart *h, unsigned f3)
+{
+	return f3 == 2 || f3 == 3 || (f3 == 1 && (RV_HAS(h->ext, ZFHMIN) || RV_HAS(h->ext, ZFH)));
+}
+
 /* Whether the cache-block instructions an envcfg field enables may run at the current privilege: M
  * always, S when menvcfg enables them, U when senvcfg does too. */
 static bool cbo_enabled(const struct rv_hart *h, uint64_t field)
@@ -246,17 +252,19 @@ static enum block_exit exec_one(struct rv_hart *h, uint32_t insn, uint32_t raw, 
 		if (F3(insn) == 1) h->jit_epoch++;
 		break;
 	case 0x2f: exec_amo(h, insn); break;
-	case 0x07: { /* flw / fld */
+	case 0x07: { /* flh / flw / fld (NaN-boxed) */
 		unsigned f3 = F3(insn);
-		if (unlikely(rv_fs_off(h) || (f3 != 2 && f3 != 3))) illegal(h, raw);
+		if (unlikely(rv_fs_off(h) || !fp_width_ok(h, f3))) illegal(h, raw);
 		uint64_t a = x[RS1(insn)] + (uint64_t)imm_i(insn);
-		h->f[rd] = f3 == 2 ? (rv_load_u32(h, a) | 0xffffffff00000000ULL) : rv_load_u64(h, a);
+		h->f[rd] = f3 == 1   ? (rv_load_u16(h, a) | 0xffffffffffff0000ULL)
+		           : f3 == 2 ? (rv_load_u32(h, a) | 0xffffffff00000000ULL)
+		                     : rv_load_u64(h, a);
 		rv_fs_dirty(h);
 		break;
 	}
-	case 0x27: { /* fsw / fsd */
+	case 0x27: { /* fsh / fsw / fsd */
 		unsigned f3 = F3(insn);
-		if (unlikely(rv_fs_off(h) || (f3 != 2 && f3 != 3))) illegal(h, raw);
+		if (unlikely(rv_fs_off(h) || !fp_width_ok(h, f3))) illegal(h, raw);
 		rv_store(h, x[RS1(insn)] + (uint64_t)imm_s(insn), 1u << f3, h->f[RS2(insn)]);
 		break;
 	}

@@ -1,5 +1,5 @@
 /*
- * fpu.c — F and D computational instructions.
+ * fpu.c — F and D computational instructions (and H: fpu_half.h).
  *
  * Arithmetic runs on the host's IEEE 754 unit (x86-64 SSE) with the guest's
  * rounding mode installed and the host exception flags mapped to fflags;
@@ -14,6 +14,7 @@
  */
 #include "decode.h"
 #include "internal.h"
+#include "isa.h"
 
 #include <fenv.h>
 #include <math.h>
@@ -269,15 +270,27 @@ static uint64_t compare(struct rv_hart *h, uint32_t insn, double a, double b, bo
 #define FP_IS_SNAN_OTHER is_snan_s
 #include "fpu_template.h"
 
+#include "fpu_half.h"
+
 void rv_exec_fp(struct rv_hart *h, uint32_t insn)
 {
+	unsigned fmt = (insn >> 25) & 3, f7 = insn >> 25;
+	bool zfhmin = RV_HAS(h->ext, ZFHMIN) || RV_HAS(h->ext, ZFH);
 	if ((insn & 0x7f) != 0x53) { /* the fused multiply-adds */
-		unsigned op = insn & 0x7f, fmt = (insn >> 25) & 3;
-		if (fmt > 1) fp_illegal(h, insn);
+		unsigned op = insn & 0x7f;
+		if (fmt == 3 || (fmt == 2 && !RV_HAS(h->ext, ZFH))) fp_illegal(h, insn);
 		unsigned rm = effective_rm(h, insn);
 		bool neg_prod = op == 0x4b || op == 0x4f, neg_add = op == 0x47 || op == 0x4f;
-		(fmt ? exec_fused_d : exec_fused_s)(h, insn, rm, neg_prod, neg_add);
+		(fmt == 2 ? exec_fused_h : fmt ? exec_fused_d : exec_fused_s)(h, insn, rm, neg_prod, neg_add);
 		return;
 	}
-	(((insn >> 25) & 1) ? exec_d : exec_s)(h, insn);
+	if (fmt == 2) {
+		if (!zfhmin) fp_illegal(h, insn);
+		exec_h(h, insn);
+	} else if ((f7 == 0x20 || f7 == 0x21) && RS2(insn) == 2) { /* fcvt.s.h, fcvt.d.h */
+		if (!zfhmin) fp_illegal(h, insn);
+		exec_cvt_h(h, insn, f7 & 1, 2);
+	} else {
+		(fmt & 1 ? exec_d : exec_s)(h, insn);
+	}
 }
