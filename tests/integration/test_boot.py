@@ -123,7 +123,7 @@ class BootLinux(unittest.TestCase):
 
     def test_extensions_switched_off(self):
         # Every switchable extension off: the kernel sees none of them and runs without.
-        off = "-zicbom,-zicbop,-zicboz,-zicond,-zimop,-zawrs,-zfh,-zfhmin,-zcb,-zcmop,-zba,-zbb,-zbc,-zbs"
+        off = "-zicbom,-zicbop,-zicboz,-zicond,-zimop,-zawrs,-zfa,-zfh,-zfhmin,-zcb,-zcmop,-zba,-zbb,-zbc,-zbs"
         g = self.boot("--cpu-ext", off, "--cpu-ext", "-sstc,-svinval,-svnapot,-svpbmt")
         g.expect(r"userspace ready")
         g.expect(PROMPT)

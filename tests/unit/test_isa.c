@@ -5,11 +5,14 @@
  * raises illegal instruction, Zcb, Zimop, Zicbom/Zicboz with their envcfg
  * enables and faults, Svinval, Zawrs, Svnapot and Svpbmt translation, Sstc
  * switched off, the envcfg WARL fields, and half precision (Zfh, Zfhmin):
- * rounding in every mode, overflow, tininess after rounding, NaN boxing.
+ * rounding in every mode, overflow, tininess after rounding, NaN boxing; Zfa
+ * (fli, fminm/fmaxm, fround/froundnx, fcvtmod.w.d, fleq/fltq).
  */
 #include "cpu/riscv/bitmanip.h"
 #include "cpu/riscv/isa.h"
 #include "hart_fixture.h"
+
+#include <math.h>
 
 #define EXT(NAME) (1ULL << RV_EXT_##NAME)
 #define OP(f7, f3) enc_r(f7, 2, 1, f3, 3, 0x33)     /* x3 = op(x1, x2) */
@@ -459,6 +462,71 @@ static void test_half_precision(void)
 	CHECK_EQ(run_fp(enc_i(2, 1, 1, 3, 0x07), 0, 0, false, &flags), 0xdead00 | RV_EXC_ILLEGAL);
 }
 
+static void test_zfa(void)
+{
+#define R53(f7, rs2, rs1, f3) enc_r(f7, rs2, rs1, f3, 3, 0x53)
+	const uint64_t qnan_s = BOX_S(0x7fc00000), snan_s = BOX_S(0x7f800001), one_s = BOX_S(0x3f800000);
+	const struct {
+		uint32_t insn;
+		uint64_t a, b, result;
+		uint32_t flags;
+		bool to_int;
+	} cases[] = {
+	    {R53(0x78, 1, 0, 0), 0, 0, BOX_S(0xbf800000), 0, 0},             /* fli.s -1.0 */
+	    {R53(0x78, 1, 1, 0), 0, 0, BOX_S(0x00800000), 0, 0},             /* fli.s min */
+	    {R53(0x78, 1, 2, 0), 0, 0, BOX_S(0x37800000), 0, 0},             /* fli.s 2^-16 */
+	    {R53(0x78, 1, 29, 0), 0, 0, BOX_S(0x47800000), 0, 0},            /* fli.s 2^16 */
+	    {R53(0x78, 1, 30, 0), 0, 0, BOX_S(0x7f800000), 0, 0},            /* fli.s inf */
+	    {R53(0x78, 1, 31, 0), 0, 0, BOX_S(0x7fc00000), 0, 0},            /* fli.s nan */
+	    {R53(0x79, 1, 1, 0), 0, 0, 0x0010000000000000ULL, 0, 0},         /* fli.d min */
+	    {R53(0x79, 1, 9, 0), 0, 0, dbits(0.3125), 0, 0},                 /* fli.d 0.3125 */
+	    {R53(0x7a, 1, 1, 0), 0, 0, BOX_H(0x0400), 0, 0},                 /* fli.h min */
+	    {R53(0x7a, 1, 2, 0), 0, 0, BOX_H(0x0100), 0, 0},                 /* fli.h 2^-16: subnormal */
+	    {R53(0x7a, 1, 29, 0), 0, 0, BOX_H(0x7c00), 0, 0},                /* fli.h 2^16: infinity */
+	    {R53(0x14, 2, 1, 0), one_s, qnan_s, one_s, 0, 0},                /* fmin.s: the number */
+	    {R53(0x14, 2, 1, 2), one_s, qnan_s, qnan_s, 0, 0},               /* fminm.s: NaN */
+	    {R53(0x14, 2, 1, 3), snan_s, one_s, qnan_s, NV, 0},              /* fmaxm.s sNaN */
+	    {R53(0x15, 2, 1, 3), dbits(-0.0), dbits(0.0), dbits(0.0), 0, 0}, /* fmaxm.d -0, +0 */
+	    {R53(0x16, 2, 1, 2), BOX_H(0x3c00), BOX_H(0x7e00), BOX_H(0x7e00), 0, 0}, /* fminm.h */
+	    {R53(0x21, 4, 1, RNE), dbits(2.5), 0, dbits(2.0), 0, 0},                 /* fround.d */
+	    {R53(0x21, 5, 1, RNE), dbits(2.5), 0, dbits(2.0), NX, 0},                /* froundnx.d */
+	    {R53(0x21, 4, 1, RMM), dbits(2.5), 0, dbits(3.0), 0, 0},
+	    {R53(0x21, 4, 1, RUP), dbits(-0.5), 0, dbits(-0.0), 0, 0},   /* keeps the sign */
+	    {R53(0x21, 5, 1, RNE), dbits(1e300), 0, dbits(1e300), 0, 0}, /* already integral */
+	    {R53(0x21, 5, 1, RNE), dbits(INFINITY), 0, dbits(INFINITY), 0, 0},
+	    {R53(0x20, 4, 1, RNE), snan_s, 0, qnan_s, NV, 0},               /* fround.s sNaN */
+	    {R53(0x22, 5, 1, RDN), BOX_H(0x3e00), 0, BOX_H(0x3c00), NX, 0}, /* froundnx.h 1.5 down */
+	    {R53(0x61, 8, 1, RTZ), dbits(3.7), 0, 3, NX, 1},                /* fcvtmod.w.d */
+	    {R53(0x61, 8, 1, RTZ), dbits(-3.7), 0, (uint64_t)-3, NX, 1},
+	    {R53(0x61, 8, 1, RTZ), dbits(0x1p32 + 5.5), 0, 5, NV, 1}, /* modular; NV as fcvt.w.d */
+	    {R53(0x61, 8, 1, RTZ), dbits(0x1p31), 0, 0xffffffff80000000ULL, NV, 1},
+	    {R53(0x61, 8, 1, RTZ), dbits(-0x1p31), 0, 0xffffffff80000000ULL, 0, 1},
+	    {R53(0x61, 8, 1, RTZ), dbits(1e20), 0, 0x63100000, NV, 1}, /* 0x56bc75e2d63100000 */
+	    {R53(0x61, 8, 1, RTZ), dbits(-1e20), 0, (uint64_t)(int64_t)(int32_t)-0x63100000, NV, 1},
+	    {R53(0x61, 8, 1, RTZ), dbits(INFINITY), 0, 0, NV, 1},
+	    {R53(0x61, 8, 1, RTZ), dbits(NAN), 0, 0, NV, 1},
+	    {R53(0x61, 8, 1, RNE), dbits(1.0), 0, 0xdead00 | RV_EXC_ILLEGAL, 0, 1}, /* rm must be RTZ */
+	    {R53(0x50, 2, 1, 0), qnan_s, one_s, 0, NV, 1},               /* fle.s: NV for any NaN */
+	    {R53(0x50, 2, 1, 4), qnan_s, one_s, 0, 0, 1},                /* fleq.s: quiet */
+	    {R53(0x50, 2, 1, 4), snan_s, one_s, 0, NV, 1},               /* ... but sNaN */
+	    {R53(0x51, 2, 1, 5), dbits(1.0), dbits(2.0), 1, 0, 1},       /* fltq.d */
+	    {R53(0x52, 2, 1, 4), BOX_H(0x3c00), BOX_H(0x3c00), 1, 0, 1}, /* fleq.h */
+	};
+	for (unsigned i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		uint32_t flags;
+		reset();
+		CHECK_EQ(run_fp(cases[i].insn, cases[i].a, cases[i].b, cases[i].to_int, &flags),
+		         cases[i].result);
+		CHECK_EQ(flags, cases[i].flags);
+	}
+	uint32_t flags;
+	rv_hart_set_extensions(&hart, rv_ext_defaults() & ~EXT(ZFA));
+	CHECK_EQ(run_fp(R53(0x78, 1, 0, 0), 0, 0, false, &flags), 0xdead00 | RV_EXC_ILLEGAL);
+	CHECK_EQ(run_fp(R53(0x50, 2, 1, 4), one_s, one_s, true, &flags), 0xdead00 | RV_EXC_ILLEGAL);
+	CHECK_EQ(run_fp(R53(0x21, 4, 1, RNE), dbits(2.5), 0, false, &flags), 0xdead00 | RV_EXC_ILLEGAL);
+#undef R53
+}
+
 TEST_MAIN(setup, test_ext_spec, test_bitmanip_vectors, test_each_extension_off_is_illegal, test_zcb_runs,
           test_zimop_and_zcmop, test_cbo_zero_and_enables, test_cbo_faults, test_svinval_and_zawrs,
-          test_svnapot, test_svpbmt, test_envcfg_warl_and_sstc_off, test_half_precision)
+          test_svnapot, test_svpbmt, test_envcfg_warl_and_sstc_off, test_half_precision, test_zfa)

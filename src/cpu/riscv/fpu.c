@@ -217,7 +217,8 @@ static double min_max(struct rv_hart *h, double a, double b, bool is_max, bool a
 	return a < b ? a : b;
 }
 
-/* feq (quiet: NV only for signalling NaNs), flt and fle (NV for any NaN). */
+/* feq (quiet: NV only for signalling NaNs), flt and fle (NV for any NaN); with Zfa, fltq and fleq
+ * (quiet like feq). */
 static uint64_t compare(struct rv_hart *h, uint32_t insn, double a, double b, bool any_snan)
 {
 	switch (F3(insn)) {
@@ -228,8 +229,53 @@ static uint64_t compare(struct rv_hart *h, uint32_t insn, double a, double b, bo
 	case 0:
 		if (isnan(a) || isnan(b)) h->fflags |= FFLAG_NV;
 		return F3(insn) == 1 ? a < b : a <= b;
+	case 5:
+	case 4:
+		if (!RV_HAS(h->ext, ZFA)) fp_illegal(h, insn);
+		if (any_snan) h->fflags |= FFLAG_NV;
+		return F3(insn) == 5 ? a < b : a <= b;
 	default: fp_illegal(h, insn);
 	}
+}
+
+/* ---- Zfa ---- */
+
+/* fli: the constant of entry `idx`, `min_normal` being the format's smallest normal (entry 1). */
+static double fli_value(unsigned idx, double min_normal)
+{
+	static const double table[32] = {-1.0, 0,      0x1p-16, 0x1p-15, 0x1p-8, 0x1p-7, 0.0625,   0.125,
+	                                 0.25, 0.3125, 0.375,   0.4375,  0.5,    0.625,  0.75,     0.875,
+	                                 1.0,  1.25,   1.5,     1.75,    2.0,    2.5,    3,        4,
+	                                 8,    16,     128,     256,     0x1p15, 0x1p16, INFINITY, NAN};
+	return idx == 1 ? min_normal : table[idx & 31];
+}
+
+/* fround, froundnx: an integral value in rm; zeros and infinities unchanged, NaN canonical (NV
+ * when signalling); NX only for froundnx. Exact for each format: its integral values are its own. */
+static double fround(struct rv_hart *h, double v, unsigned rm, bool snan, bool exact)
+{
+	if (isnan(v)) {
+		if (snan) h->fflags |= FFLAG_NV;
+		return NAN;
+	}
+	if (isinf(v) || v == 0) return v;
+	double r = round_integral(v, rm);
+	if (exact && r != v) h->fflags |= FFLAG_NX;
+	return r;
+}
+
+/* fcvtmod.w.d: toward zero, then bits 31:0 of the unbounded integer, sign-extended; infinities and
+ * NaN give 0. Flags as fcvt.w.d raises them. */
+static uint64_t fcvtmod_w(struct rv_hart *h, double v)
+{
+	(void)fp_to_int(h, v, RM_RTZ, false, false);
+	if (!isfinite(v)) return 0;
+	uint64_t b = bits_d(v), mant = (b & ((1ULL << 52) - 1)) | 1ULL << 52;
+	int e = (int)((b >> 52) & 0x7ff) - 1075; /* |v| = mant * 2^e (subnormals truncate to 0 anyway) */
+	uint32_t low = e >= 32 ? 0 : e >= 0 ? (uint32_t)(mant << e) : e > -64 ? (uint32_t)(mant >> -e) : 0;
+	if (((b >> 52) & 0x7ff) == 0) low = 0;
+	if (b >> 63) low = 0u - low;
+	return (uint64_t)(int64_t)(int32_t)low;
 }
 
 #define FP_T float
@@ -245,6 +291,8 @@ static uint64_t compare(struct rv_hart *h, uint32_t insn, double a, double b, bo
 #define FP_SQRT sqrtf
 #define FP_FMA fmaf
 #define FP_FMV_X(h, r) ((uint64_t)(int64_t)(int32_t)(uint32_t)(h)->f[r])
+#define FP_MIN_NORMAL 0x1p-126
+#define FP_IS_D 0
 #define FP_OTHER_T double
 #define FP_OTHER_FMT 1
 #define FP_GET_OTHER get_d
@@ -264,6 +312,8 @@ static uint64_t compare(struct rv_hart *h, uint32_t insn, double a, double b, bo
 #define FP_SQRT sqrt
 #define FP_FMA fma
 #define FP_FMV_X(h, r) ((h)->f[r])
+#define FP_MIN_NORMAL 0x1p-1022
+#define FP_IS_D 1
 #define FP_OTHER_T float
 #define FP_OTHER_FMT 0
 #define FP_GET_OTHER get_s

@@ -177,8 +177,16 @@ static void exec_h(struct rv_hart *h, uint32_t insn)
 	uint32_t flags = (is_snan_h(xa) || is_snan_h(xb)) ? FFLAG_NV : 0;
 	unsigned rm;
 
+	uint32_t none = 0; /* flags of exact roundings, which raise none */
+	bool zfa = zfh && RV_HAS(h->ext, ZFA);
 	switch (f7) {
-	case 0x22: /* fcvt.h.s, fcvt.h.d */
+	case 0x22: /* fcvt.h.s, fcvt.h.d; Zfa's fround.h, froundnx.h */
+		if ((rs2 == 4 || rs2 == 5) && zfa) {
+			rm = effective_rm(h, insn);
+			put_h_bits(h, rd,
+			           round_half(fround(h, a, rm, is_snan_h(xa), rs2 == 5), RM_RNE, &none));
+			return;
+		}
 		if (rs2 > 1) fp_illegal(h, insn);
 		exec_cvt_h(h, insn, 2, rs2);
 		return;
@@ -192,7 +200,11 @@ static void exec_h(struct rv_hart *h, uint32_t insn)
 		h->x[rd] = fclass_bits(xa >> 15, (xa & 0x7fff) == 0x7c00, is_nan_h(xa), is_snan_h(xa),
 		                       (xa & 0x7fff) == 0, (xa & 0x7c00) == 0 && (xa & 0x3ff));
 		return;
-	case 0x7a: /* fmv.h.x */
+	case 0x7a: /* fmv.h.x; Zfa's fli.h (2^16 is not a half: that entry loads infinity) */
+		if (rs2 == 1 && f3 == 0 && zfa) {
+			put_h_bits(h, rd, round_half(fli_value(rs1, 0x1p-14), RM_RNE, &none));
+			return;
+		}
 		if (rs2 || f3) fp_illegal(h, insn);
 		put_h_bits(h, rd, (uint16_t)h->x[rs1]);
 		return;
@@ -236,11 +248,11 @@ static void exec_h(struct rv_hart *h, uint32_t insn)
 		put_h_bits(h, rd, (uint16_t)((xa & 0x7fff) | s));
 		return;
 	}
-	case 0x14 | 2: { /* fmin.h, fmax.h */
-		if (f3 > 1) fp_illegal(h, insn);
+	case 0x14 | 2: { /* fmin.h, fmax.h; Zfa's fminm.h, fmaxm.h */
+		if (f3 > 3 || (f3 > 1 && !zfa)) fp_illegal(h, insn);
 		bool both_nan;
-		double r = min_max(h, a, b, f3 == 1, flags != 0, &both_nan);
-		uint32_t none = 0;
+		double r = min_max(h, a, b, f3 & 1, flags != 0, &both_nan);
+		if (f3 > 1 && (isnan(a) || isnan(b))) both_nan = true;
 		put_h_bits(h, rd, both_nan ? CANON_NAN_H : round_half(r, RM_RNE, &none)); /* exact */
 		return;
 	}

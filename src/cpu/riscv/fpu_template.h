@@ -9,6 +9,7 @@
  *   FP_SQRT, FP_FMA         the C library's functions for the type
  *   FP_FMV_X(h, r)          what fmv.x.w / fmv.x.d puts in an integer register
  *   FP_OTHER_FMT, FP_GET_OTHER, FP_IS_SNAN_OTHER   the other precision, for fcvt between them
+ *   FP_MIN_NORMAL, FP_IS_D  the smallest normal (fli), and whether this is double (fcvtmod.w.d)
  * and undefines them all at its end. Opcode function fields are those of single precision; bit 0
  * of funct7 (the format) has already chosen this precision.
  */
@@ -61,14 +62,20 @@ static void FP_NAME(exec)(struct rv_hart *h, uint32_t insn)
 		FP_PUT_BITS(h, rd, (x & ~FP_SIGN) | s);
 		return;
 	}
-	case 0x14: { /* fmin, fmax: exact in double, a signed zero keeps its sign */
-		if (f3 > 1) fp_illegal(h, insn);
+	case 0x14: { /* fmin, fmax: exact in double, a signed zero keeps its sign; Zfa's fminm, fmaxm */
+		if (f3 > 3 || (f3 > 1 && !RV_HAS(h->ext, ZFA))) fp_illegal(h, insn);
 		bool both_nan;
-		double r = min_max(h, a, b, f3 == 1, FP_IS_SNAN(a) || FP_IS_SNAN(b), &both_nan);
+		double r = min_max(h, a, b, f3 & 1, FP_IS_SNAN(a) || FP_IS_SNAN(b), &both_nan);
+		if (f3 > 1 && (isnan(a) || isnan(b))) both_nan = true; /* fminm/fmaxm: any NaN wins */
 		FP_PUT_BITS(h, rd, both_nan ? FP_CANON_NAN : FP_BITS_OF((FP_T)r));
 		return;
 	}
 	case 0x20: { /* from the other precision (fcvt.s.d rounds; fcvt.d.s is exact) */
+		if ((rs2 == 4 || rs2 == 5) && RV_HAS(h->ext, ZFA)) { /* fround, froundnx */
+			rm = effective_rm(h, insn);
+			FP_PUT(h, rd, (FP_T)fround(h, a, rm, FP_IS_SNAN(a), rs2 == 5));
+			return;
+		}
 		if (rs2 != FP_OTHER_FMT) fp_illegal(h, insn);
 		rm = effective_rm(h, insn);
 		FP_OTHER_T o = FP_GET_OTHER(h, rs1);
@@ -83,6 +90,10 @@ static void FP_NAME(exec)(struct rv_hart *h, uint32_t insn)
 		h->x[rd] = compare(h, insn, a, b, FP_IS_SNAN(a) || FP_IS_SNAN(b));
 		return;
 	case 0x60:
+		if (FP_IS_D && rs2 == 8 && f3 == RM_RTZ && RV_HAS(h->ext, ZFA)) { /* fcvtmod.w.d */
+			h->x[rd] = fcvtmod_w(h, a);
+			return;
+		}
 		if (rs2 > 3) fp_illegal(h, insn);
 		rm = effective_rm(h, insn);
 		h->x[rd] = fp_to_int(h, a, rm, rs2 & 1, rs2 >> 1);
@@ -115,7 +126,11 @@ static void FP_NAME(exec)(struct rv_hart *h, uint32_t insn)
 			fp_illegal(h, insn);
 		}
 		return;
-	case 0x78: /* fmv.w.x / fmv.d.x */
+	case 0x78: /* fmv.w.x / fmv.d.x; Zfa's fli */
+		if (rs2 == 1 && f3 == 0 && RV_HAS(h->ext, ZFA)) {
+			FP_PUT(h, rd, (FP_T)fli_value(rs1, FP_MIN_NORMAL));
+			return;
+		}
 		if (rs2 || f3) fp_illegal(h, insn);
 		FP_PUT_BITS(h, rd, (FP_BITS)h->x[rs1]);
 		return;
@@ -154,3 +169,5 @@ static void FP_NAME(exec_fused)(struct rv_hart *h, uint32_t insn, unsigned rm, b
 #undef FP_OTHER_FMT
 #undef FP_GET_OTHER
 #undef FP_IS_SNAN_OTHER
+#undef FP_MIN_NORMAL
+#undef FP_IS_D

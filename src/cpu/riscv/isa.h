@@ -31,6 +31,7 @@
 	X(ZIHINTPAUSE, "zihintpause", RV_EXT_FIXED)                                                          \
 	X(ZIMOP, "zimop", RV_EXT_DEFAULT)                                                                    \
 	X(ZAWRS, "zawrs", RV_EXT_DEFAULT)                                                                    \
+	X(ZFA, "zfa", RV_EXT_DEFAULT)                                                                        \
 	X(ZFH, "zfh", RV_EXT_DEFAULT)                                                                        \
 	X(ZFHMIN, "zfhmin", RV_EXT_DEFAULT)                                                                  \
 	X(ZCA, "zca", RV_EXT_FIXED)                                                                          \
