@@ -6,7 +6,8 @@
  * enables and faults, Svinval, Zawrs, Svnapot and Svpbmt translation, Sstc
  * switched off, the envcfg WARL fields, and half precision (Zfh, Zfhmin):
  * rounding in every mode, overflow, tininess after rounding, NaN boxing; Zfa
- * (fli, fminm/fmaxm, fround/froundnx, fcvtmod.w.d, fleq/fltq).
+ * (fli, fminm/fmaxm, fround/froundnx, fcvtmod.w.d, fleq/fltq); the Sdtrig
+ * registers (tests/engine/triggers.c fires triggers in translated code).
  */
 #include "cpu/riscv/bitmanip.h"
 #include "cpu/riscv/isa.h"
@@ -527,6 +528,37 @@ static void test_zfa(void)
 #undef R53
 }
 
+static void test_trigger_csrs(void)
+{
+	const uint64_t mcontrol = 2ULL << 60, m = 1u << 6, exec = 4, load = 1;
+	reset();
+	CHECK_EQ(run(CSRRS(3, 0x7a4, 0), 0, 0) & 0xffff, 1u << 2 | 1u << 6 | 1u << 15); /* tinfo */
+	CHECK_EQ(run(CSRRS(3, 0x7a1, 0), 0, 0), mcontrol); /* reset: an mcontrol armed by nothing */
+	CHECK_EQ(run(CSRRW(3, 0x7a0, 1), 1, 0), 0);        /* tselect 1 */
+	CHECK_EQ(run(CSRRW(3, 0x7a0, 1), 7, 0), 1);        /* no trigger 7: tselect stays 1 */
+	CHECK_EQ(run(CSRRS(3, 0x7a0, 0), 0, 0), 1);
+	/* Legal values: a chain, an action other than a breakpoint and debug mode read as zero;
+	 * an unknown type disables the trigger (type 15). */
+	run(CSRRW(0, 0x7a1, 1), mcontrol | 1ULL << 59 | 1u << 12 | 1u << 11 | m | exec, 0);
+	CHECK_EQ(hart.tdata1[1], mcontrol | m | exec);
+	CHECK(hart.trig_exec && !hart.trig_data);
+	run(CSRRW(0, 0x7a1, 1), 3ULL << 60 | m | load, 0);
+	CHECK_EQ(hart.tdata1[1], 15ULL << 60);
+	CHECK(!hart.trig_exec && !hart.trig_data);
+	/* A load trigger firing from the interpreter: tval is the address, epc the load. */
+	run(CSRRW(0, 0x7a2, 1), DATA + 4, 0);
+	run(CSRRW(0, 0x7a1, 1), mcontrol | m | load, 0);
+	CHECK_EQ(run(LD(3, 1, 0), DATA, 0), 0xdead00 | RV_EXC_BREAKPOINT);
+	CHECK_EQ(hart.mtval, DATA);
+	CHECK_EQ(hart.mepc, CODE);
+	CHECK_EQ(run(LD(3, 1, 0), DATA + 8, 0), 0);  /* other bytes: no breakpoint */
+	CHECK_EQ(run(SD(2, 1, 0), DATA, 0), 0x5a5a); /* a store: not watched */
+	/* Without Sdtrig the registers do not exist. */
+	rv_hart_set_extensions(&hart, rv_ext_defaults() & ~EXT(SDTRIG));
+	CHECK_EQ(run(CSRRS(3, 0x7a0, 0), 0, 0), 0xdead00 | RV_EXC_ILLEGAL);
+}
+
 TEST_MAIN(setup, test_ext_spec, test_bitmanip_vectors, test_each_extension_off_is_illegal, test_zcb_runs,
           test_zimop_and_zcmop, test_cbo_zero_and_enables, test_cbo_faults, test_svinval_and_zawrs,
-          test_svnapot, test_svpbmt, test_envcfg_warl_and_sstc_off, test_half_precision, test_zfa)
+          test_svnapot, test_svpbmt, test_envcfg_warl_and_sstc_off, test_half_precision, test_zfa,
+          test_trigger_csrs)

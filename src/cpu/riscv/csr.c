@@ -62,6 +62,8 @@ enum {
 	CSR_MTVAL = 0x343,
 	CSR_MIP = 0x344,
 	CSR_PMPCFG0 = 0x3a0,
+	CSR_TSELECT = 0x7a0,
+	CSR_TINFO = 0x7a4,
 	CSR_PMPCFG15 = 0x3af,
 	CSR_PMPADDR0 = 0x3b0,
 	CSR_PMPADDR63 = 0x3ef,
@@ -181,6 +183,8 @@ bool rv_csr_read(struct rv_hart *h, unsigned csr, uint64_t *val)
 	case CSR_MHARTID: *val = h->hartid; return true;
 	default: break;
 	}
+	if (csr >= CSR_TSELECT && csr <= CSR_TINFO && RV_HAS(h->ext, SDTRIG))
+		return rv_trigger_csr_read(h, csr, val);
 	if (csr >= CSR_HPMCOUNTER3 && csr <= CSR_HPMCOUNTER31) {
 		if (!counter_allowed(h, csr & 31)) return false;
 		*val = 0;
@@ -310,6 +314,8 @@ bool rv_csr_write(struct rv_hart *h, unsigned csr, uint64_t val)
 		return true;
 	default: break;
 	}
+	if (csr >= CSR_TSELECT && csr <= CSR_TINFO && RV_HAS(h->ext, SDTRIG))
+		return rv_trigger_csr_write(h, csr, val);
 	if ((csr >= CSR_MHPMCOUNTER3 && csr <= CSR_MHPMCOUNTER31) ||
 	    (csr >= CSR_MHPMEVENT3 && csr <= CSR_MHPMEVENT31))
 		return true; /* read-only zero (WARL) */

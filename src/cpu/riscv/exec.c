@@ -560,6 +560,7 @@ static enum block_exit run_exact(struct rv_hart *h, int64_t budget)
 		unsigned len;
 		uint64_t pc = h->pc;
 		h->budget_left = (uint64_t)budget;
+		if (unlikely(h->trig_exec)) rv_trigger_check_exec(h, pc);
 		uint32_t raw = rv_fetch(h, pc, &len);
 		ex = exec_one(h, len == 2 ? rv_expand_compressed((uint16_t)raw, h->ext) : raw, raw, pc, len);
 		h->x[0] = 0;
@@ -900,8 +901,10 @@ static uint64_t run_some(struct rv_hart *h, uint64_t max_insns, bool exact)
 	}
 	atomic_store(&h->kick, 0);
 	rv_take_interrupt(h);
-	/* Stepping must be exact; the fast loop may overshoot its budget. */
-	enum block_exit ex = exact ? run_exact(h, (int64_t)max_insns) : run_block(h, (int64_t)max_insns);
+	/* Stepping must be exact (the fast loop may overshoot its budget); triggers on fetches are
+	 * checked at each instruction there. */
+	enum block_exit ex =
+	    exact || h->trig_exec ? run_exact(h, (int64_t)max_insns) : run_block(h, (int64_t)max_insns);
 	h->budget_left = h->block_start = 0;
 	if (ex == EXIT_WFI && !exact && !rv_pending_interrupts(h)) wait_for_interrupt(h);
 	return h->instret - start;

@@ -59,6 +59,7 @@ void rv_hart_reset(struct rv_hart *h, uint64_t pc)
 	memset(h->pmpaddr, 0, sizeof(h->pmpaddr));
 	h->instret = 0;
 	h->resv_valid = false;
+	rv_trigger_reset(h);
 	atomic_store(&h->mtimecmp, UINT64_MAX);
 	h->priv = RV_PRIV_M;
 	h->jit_epoch++;

@@ -138,6 +138,11 @@ struct rv_hart {
 	uint64_t instret; /* instructions retired (also mcycle) */
 	uint64_t ext;     /* the extensions it offers (isa.h): fixed while it runs */
 
+	/* Debug triggers (Sdtrig, trigger.c). */
+#define RV_NTRIGGERS 2
+	uint64_t tselect, tdata1[RV_NTRIGGERS], tdata2[RV_NTRIGGERS];
+	bool trig_exec, trig_data; /* some trigger watches fetches / loads or stores */
+
 	/* Lines driven by other threads: MSIP (CLINT), MEIP/SEIP (PLIC). */
 	_Atomic uint64_t irq_lines;
 	_Atomic uint64_t mtimecmp;

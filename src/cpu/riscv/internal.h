@@ -84,6 +84,13 @@ uint32_t rv_fetch_slow(struct rv_hart *h, uint64_t pc, unsigned *len);
 /* Host address minus guest virtual address for the code page of pc (raises on fault). */
 uintptr_t rv_fetch_addend(struct rv_hart *h, uint64_t pc);
 
+/* trigger.c: Sdtrig. The checks raise a breakpoint exception when a trigger matches. */
+void rv_trigger_reset(struct rv_hart *h);
+bool rv_trigger_csr_read(const struct rv_hart *h, unsigned csr, uint64_t *val);
+bool rv_trigger_csr_write(struct rv_hart *h, unsigned csr, uint64_t val);
+void rv_trigger_check_exec(struct rv_hart *h, uint64_t pc);
+void rv_trigger_check_data(struct rv_hart *h, uint64_t va, unsigned size, bool store);
+
 /* exec.c */
 bool rv_hart_alloc_cache(struct rv_hart *h);
 void rv_hart_free_cache(struct rv_hart *h);

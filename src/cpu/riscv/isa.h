@@ -43,6 +43,7 @@
 	X(ZBC, "zbc", RV_EXT_DEFAULT)                                                                        \
 	X(ZBS, "zbs", RV_EXT_DEFAULT)                                                                        \
 	X(ZKT, "zkt", RV_EXT_FIXED)                                                                          \
+	X(SDTRIG, "sdtrig", RV_EXT_DEFAULT)                                                                  \
 	X(SSTC, "sstc", RV_EXT_DEFAULT)                                                                      \
 	X(SVINVAL, "svinval", RV_EXT_DEFAULT)                                                                \
 	X(SVNAPOT, "svnapot", RV_EXT_DEFAULT)                                                                \

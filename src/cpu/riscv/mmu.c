@@ -279,6 +279,7 @@ bool rv_hart_debug_translate(struct rv_hart *h, uint64_t vaddr, uint64_t *paddr)
 
 static void tlb_fill(struct rv_hart *h, struct rv_tlb_entry *table, uint64_t va, uint64_t pa)
 {
+	if (unlikely(h->trig_data)) return; /* a trigger watches data: every access comes here */
 	unsigned i = (va >> RV_PAGE_SHIFT) & (RV_TLB_SIZE - 1);
 	struct rv_tlb_entry *e = &table[i];
 	e->vpage = va & RV_PAGE_MASK;
@@ -310,6 +311,7 @@ static void store_phys(struct rv_hart *h, uint64_t va, uint64_t pa, unsigned siz
 
 uint64_t rv_load_slow(struct rv_hart *h, uint64_t va, unsigned size)
 {
+	if (unlikely(h->trig_data)) rv_trigger_check_data(h, va, size, false);
 	if ((va & (RV_PAGE_SIZE - 1)) > RV_PAGE_SIZE - size) {
 		/* Crosses a page: byte by byte (each byte translated; faults report its address). */
 		uint64_t v = 0;
@@ -326,6 +328,7 @@ uint64_t rv_load_slow(struct rv_hart *h, uint64_t va, unsigned size)
 
 void rv_store_slow(struct rv_hart *h, uint64_t va, unsigned size, uint64_t val)
 {
+	if (unlikely(h->trig_data)) rv_trigger_check_data(h, va, size, true);
 	if ((va & (RV_PAGE_SIZE - 1)) > RV_PAGE_SIZE - size) {
 		/* Translate both pages first so a fault leaves memory untouched. */
 		translate(h, va, RV_ACCESS_WRITE);
@@ -348,6 +351,10 @@ void *rv_amo_ptr(struct rv_hart *h, uint64_t va, unsigned size)
 {
 	struct rv_tlb_entry *e = &h->tlb_cur->write[(va >> RV_PAGE_SHIFT) & (RV_TLB_SIZE - 1)];
 	if (e->vpage == (va & RV_PAGE_MASK)) return (void *)(uintptr_t)(va + e->addend);
+	if (unlikely(h->trig_data)) {
+		rv_trigger_check_data(h, va, size, false); /* an AMO reads and writes */
+		rv_trigger_check_data(h, va, size, true);
+	}
 	uint64_t pa = translate(h, va, RV_ACCESS_WRITE);
 	if (!in_ram(h, pa, size)) rv_raise(h, RV_EXC_STORE_ACCESS, va);
 	dirty_log_mark(h->bus.dirty, (pa & RV_PAGE_MASK) - h->bus.ram_base, RV_PAGE_SIZE);
