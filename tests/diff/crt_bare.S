@@ -2,7 +2,7 @@
 	.globl _start
 _start:
 	la sp, stack_top
-	li t0, (1 << 13)          /* mstatus.FS = Initial */
+	li t0, (1 << 13) | (1 << 9) /* mstatus.FS and VS = Initial (VS: ignored without V) */
 	csrs mstatus, t0
 	la t0, trap
 	csrw mtvec, t0

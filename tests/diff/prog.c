@@ -560,6 +560,197 @@ static void test_half(void)
 }
 #endif
 
+#ifdef __riscv_vector
+/* ---- vectors (built with V) -------------------------------------------------------------------
+ * Each case loads v8-v15 (vd), v16-v23 (vs2), v24-v31 (vs1) and v0 (the mask) whole, sets vtype
+ * and vl with vsetvl, runs one instruction and prints the 8 registers of vd, vl, vxsat and an
+ * integer result. Whole-register loads and stores ignore vtype, so one template fits every SEW,
+ * LMUL and vl. Only legal combinations are run (QEMU would kill the process on the others). */
+static u64 vbuf_d[16], vbuf_a[16], vbuf_b[16], vbuf_m[2], vout[16];
+
+#define VFN(fname, text)                                                                                     \
+	static u64 fname(u64 vtype, u64 avl, u64 x)                                                          \
+	{                                                                                                    \
+		u64 r = 0;                                                                                   \
+		__asm__ volatile("vl8re8.v v8, (%[d])\n vl8re8.v v16, (%[a])\n vl8re8.v v24, (%[b])\n"     \
+		                 "vl1re8.v v0, (%[m])\n vsetvl t0, %[avl], %[vt]\n" text "\n"                 \
+		                 "vs8r.v v8, (%[o])\n"                                                      \
+		                 : [r] "+r"(r)                                                               \
+		                 : [d] "r"(vbuf_d), [a] "r"(vbuf_a), [b] "r"(vbuf_b), [m] "r"(vbuf_m),        \
+		                   [o] "r"(vout), [avl] "r"(avl), [vt] "r"(vtype), [x] "r"(x)                \
+		                 : "t0", "memory");                                                          \
+		return r;                                                                                    \
+	}
+VFN(v_add_vv, "vadd.vv v8, v16, v24, v0.t") VFN(v_add_vx, "vadd.vx v8, v16, %[x]") VFN(v_add_vi, "vadd.vi v8, v16, -7, v0.t")
+VFN(v_sub_vv, "vsub.vv v8, v16, v24") VFN(v_rsub_vi, "vrsub.vi v8, v16, 5") VFN(v_minu_vv, "vminu.vv v8, v16, v24")
+VFN(v_min_vx, "vmin.vx v8, v16, %[x], v0.t") VFN(v_maxu_vx, "vmaxu.vx v8, v16, %[x]") VFN(v_max_vv, "vmax.vv v8, v16, v24")
+VFN(v_and_vi, "vand.vi v8, v16, 12") VFN(v_or_vv, "vor.vv v8, v16, v24, v0.t") VFN(v_xor_vx, "vxor.vx v8, v16, %[x]")
+VFN(v_sll_vv, "vsll.vv v8, v16, v24") VFN(v_srl_vi, "vsrl.vi v8, v16, 3") VFN(v_sra_vx, "vsra.vx v8, v16, %[x]")
+VFN(v_adc, "vadc.vvm v8, v16, v24, v0") VFN(v_madc, "vmadc.vvm v8, v16, v24, v0") VFN(v_madc_nc, "vmadc.vx v8, v16, %[x]")
+VFN(v_sbc, "vsbc.vxm v8, v16, %[x], v0") VFN(v_msbc, "vmsbc.vvm v8, v16, v24, v0")
+VFN(v_merge, "vmerge.vvm v8, v16, v24, v0") VFN(v_mv_vi, "vmv.v.i v8, -3") VFN(v_mv_vx, "vmv.v.x v8, %[x]")
+VFN(v_mseq, "vmseq.vv v8, v16, v24") VFN(v_msne, "vmsne.vi v8, v16, 1, v0.t") VFN(v_msltu, "vmsltu.vx v8, v16, %[x]")
+VFN(v_mslt, "vmslt.vv v8, v16, v24") VFN(v_msleu, "vmsleu.vi v8, v16, -1") VFN(v_msle, "vmsle.vx v8, v16, %[x]")
+VFN(v_msgtu, "vmsgtu.vx v8, v16, %[x]") VFN(v_msgt, "vmsgt.vi v8, v16, 2")
+VFN(v_saddu, "vsaddu.vv v8, v16, v24") VFN(v_sadd, "vsadd.vi v8, v16, -16") VFN(v_ssubu, "vssubu.vx v8, v16, %[x]")
+VFN(v_ssub, "vssub.vv v8, v16, v24") VFN(v_smul, "csrwi vxrm, 0\n vsmul.vv v8, v16, v24")
+VFN(v_ssrl, "csrwi vxrm, 1\n vssrl.vi v8, v16, 5") VFN(v_ssra, "csrwi vxrm, 3\n vssra.vx v8, v16, %[x]")
+VFN(v_aaddu, "csrwi vxrm, 0\n vaaddu.vv v8, v16, v24") VFN(v_aadd, "csrwi vxrm, 1\n vaadd.vx v8, v16, %[x]")
+VFN(v_asubu, "csrwi vxrm, 2\n vasubu.vv v8, v16, v24") VFN(v_asub, "csrwi vxrm, 3\n vasub.vv v8, v16, v24")
+VFN(v_divu, "vdivu.vv v8, v16, v24") VFN(v_div, "vdiv.vx v8, v16, %[x]") VFN(v_remu, "vremu.vv v8, v16, v24, v0.t")
+VFN(v_rem, "vrem.vv v8, v16, v24") VFN(v_mulhu, "vmulhu.vv v8, v16, v24") VFN(v_mul, "vmul.vx v8, v16, %[x]")
+VFN(v_mulhsu, "vmulhsu.vv v8, v16, v24") VFN(v_mulh, "vmulh.vx v8, v16, %[x]")
+VFN(v_madd, "vmadd.vv v8, v16, v24") VFN(v_nmsub, "vnmsub.vx v8, %[x], v16") VFN(v_macc, "vmacc.vv v8, v24, v16, v0.t")
+VFN(v_nmsac, "vnmsac.vv v8, v24, v16")
+VFN(v_redsum, "vredsum.vs v8, v16, v24") VFN(v_redand, "vredand.vs v8, v16, v24, v0.t") VFN(v_redor, "vredor.vs v8, v16, v24")
+VFN(v_redxor, "vredxor.vs v8, v16, v24") VFN(v_redminu, "vredminu.vs v8, v16, v24") VFN(v_redmin, "vredmin.vs v8, v16, v24")
+VFN(v_redmaxu, "vredmaxu.vs v8, v16, v24") VFN(v_redmax, "vredmax.vs v8, v16, v24, v0.t")
+VFN(v_slideup, "vslideup.vx v8, v16, %[x]") VFN(v_slidedown, "vslidedown.vi v8, v16, 3, v0.t")
+VFN(v_slide1up, "vslide1up.vx v8, v16, %[x]") VFN(v_slide1down, "vslide1down.vx v8, v16, %[x]")
+VFN(v_rgather_vv, "vrgather.vv v8, v16, v24") VFN(v_rgather_vx, "vrgather.vx v8, v16, %[x]")
+VFN(v_compress, "vcompress.vm v8, v16, v24")
+VFN(v_mv_x_s, "vmv.x.s %[r], v16") VFN(v_mv_s_x, "vmv.s.x v8, %[x]") VFN(v_cpop, "vcpop.m %[r], v24, v0.t")
+VFN(v_first, "vfirst.m %[r], v24") VFN(v_msbf, "vmsbf.m v8, v24") VFN(v_msof, "vmsof.m v8, v24, v0.t") VFN(v_msif, "vmsif.m v8, v24")
+VFN(v_iota, "viota.m v8, v24") VFN(v_id, "vid.v v8, v0.t")
+VFN(v_mand, "vmand.mm v8, v16, v24") VFN(v_mnand, "vmnand.mm v8, v16, v24") VFN(v_mandn, "vmandn.mm v8, v16, v24")
+VFN(v_mxor, "vmxor.mm v8, v16, v24") VFN(v_mor, "vmor.mm v8, v16, v24") VFN(v_mnor, "vmnor.mm v8, v16, v24")
+VFN(v_morn, "vmorn.mm v8, v16, v24") VFN(v_mxnor, "vmxnor.mm v8, v16, v24")
+VFN(v_mv1r, "vmv1r.v v8, v16") VFN(v_mv8r, "vmv8r.v v8, v16")
+VFN(v_vsetvli, "vsetvli %[r], %[x], e16, m2, ta, mu") VFN(v_vsetivli, "vsetivli %[r], 13, e8, mf2, tu, mu")
+VFN(v_csrr_vl, "csrr %[r], vl") VFN(v_csrr_vtype, "csrr %[r], vtype") VFN(v_csrr_vlenb, "csrr %[r], vlenb")
+/* Only with SEW <= 32 and LMUL <= 4: widening and narrowing. */
+VFN(v_waddu, "vwaddu.vv v8, v16, v24") VFN(v_wadd, "vwadd.vx v8, v16, %[x], v0.t") VFN(v_wsubu, "vwsubu.vx v8, v16, %[x]")
+VFN(v_wsub, "vwsub.vv v8, v16, v24") VFN(v_waddu_w, "vwaddu.wv v8, v16, v24") VFN(v_wsub_w, "vwsub.wx v8, v16, %[x]")
+VFN(v_wmulu, "vwmulu.vv v8, v16, v24") VFN(v_wmulsu, "vwmulsu.vx v8, v16, %[x]") VFN(v_wmul, "vwmul.vv v8, v16, v24")
+VFN(v_wmaccu, "vwmaccu.vv v8, v24, v16") VFN(v_wmacc, "vwmacc.vx v8, %[x], v16") VFN(v_wmaccsu, "vwmaccsu.vv v8, v24, v16")
+VFN(v_wmaccus, "vwmaccus.vx v8, %[x], v16") VFN(v_wredsumu, "vwredsumu.vs v8, v16, v24") VFN(v_wredsum, "vwredsum.vs v8, v16, v24")
+VFN(v_nsrl, "vnsrl.wv v8, v16, v24") VFN(v_nsra, "vnsra.wi v8, v16, 3") VFN(v_nclipu, "csrwi vxrm, 0\n vnclipu.wx v8, v16, %[x]")
+VFN(v_nclip, "csrwi vxrm, 1\n vnclip.wv v8, v16, v24, v0.t")
+VFN(v_zext2, "vzext.vf2 v8, v16") VFN(v_sext2, "vsext.vf2 v8, v16, v0.t") VFN(v_zext4, "vzext.vf4 v8, v16") VFN(v_sext8, "vsext.vf8 v8, v16")
+VFN(v_rgatherei16, "vrgatherei16.vv v8, v16, v24")
+
+struct vcase {
+	const char *name;
+	u64 (*fn)(u64, u64, u64);
+	unsigned kind; /* 0 any SEW/LMUL, 1 widening/narrowing (SEW <= 32, LMUL <= 4), 2 vf2 (SEW >= 16), 3 vf4 (SEW >= 32, LMUL >= 1/2), 4 vf8 (SEW 64, LMUL >= 1), 5 ei16 (SEW >= 16 unless LMUL <= 4) */
+};
+static const struct vcase vcases[] = {
+    {"vadd.vv", v_add_vv, 0}, {"vadd.vx", v_add_vx, 0}, {"vadd.vi", v_add_vi, 0}, {"vsub.vv", v_sub_vv, 0},
+    {"vrsub.vi", v_rsub_vi, 0}, {"vminu.vv", v_minu_vv, 0}, {"vmin.vx", v_min_vx, 0}, {"vmaxu.vx", v_maxu_vx, 0},
+    {"vmax.vv", v_max_vv, 0}, {"vand.vi", v_and_vi, 0}, {"vor.vv", v_or_vv, 0}, {"vxor.vx", v_xor_vx, 0},
+    {"vsll.vv", v_sll_vv, 0}, {"vsrl.vi", v_srl_vi, 0}, {"vsra.vx", v_sra_vx, 0}, {"vadc", v_adc, 0},
+    {"vmadc", v_madc, 0}, {"vmadc.nc", v_madc_nc, 0}, {"vsbc", v_sbc, 0}, {"vmsbc", v_msbc, 0},
+    {"vmerge", v_merge, 0}, {"vmv.v.i", v_mv_vi, 0}, {"vmv.v.x", v_mv_vx, 0}, {"vmseq", v_mseq, 0},
+    {"vmsne", v_msne, 0}, {"vmsltu", v_msltu, 0}, {"vmslt", v_mslt, 0}, {"vmsleu", v_msleu, 0},
+    {"vmsle", v_msle, 0}, {"vmsgtu", v_msgtu, 0}, {"vmsgt", v_msgt, 0}, {"vsaddu", v_saddu, 0},
+    {"vsadd", v_sadd, 0}, {"vssubu", v_ssubu, 0}, {"vssub", v_ssub, 0}, {"vsmul", v_smul, 0},
+    {"vssrl", v_ssrl, 0}, {"vssra", v_ssra, 0}, {"vaaddu", v_aaddu, 0}, {"vaadd", v_aadd, 0},
+    {"vasubu", v_asubu, 0}, {"vasub", v_asub, 0}, {"vdivu", v_divu, 0}, {"vdiv", v_div, 0},
+    {"vremu", v_remu, 0}, {"vrem", v_rem, 0}, {"vmulhu", v_mulhu, 0}, {"vmul", v_mul, 0},
+    {"vmulhsu", v_mulhsu, 0}, {"vmulh", v_mulh, 0}, {"vmadd", v_madd, 0}, {"vnmsub", v_nmsub, 0},
+    {"vmacc", v_macc, 0}, {"vnmsac", v_nmsac, 0}, {"vredsum", v_redsum, 0}, {"vredand", v_redand, 0},
+    {"vredor", v_redor, 0}, {"vredxor", v_redxor, 0}, {"vredminu", v_redminu, 0}, {"vredmin", v_redmin, 0},
+    {"vredmaxu", v_redmaxu, 0}, {"vredmax", v_redmax, 0}, {"vslideup", v_slideup, 0}, {"vslidedown", v_slidedown, 0},
+    {"vslide1up", v_slide1up, 0}, {"vslide1down", v_slide1down, 0}, {"vrgather.vv", v_rgather_vv, 0},
+    {"vrgather.vx", v_rgather_vx, 0}, {"vcompress", v_compress, 0}, {"vmv.x.s", v_mv_x_s, 0},
+    {"vmv.s.x", v_mv_s_x, 0}, {"vcpop", v_cpop, 0}, {"vfirst", v_first, 0}, {"vmsbf", v_msbf, 0},
+    {"vmsof", v_msof, 0}, {"vmsif", v_msif, 0}, {"viota", v_iota, 0}, {"vid", v_id, 0},
+    {"vmand", v_mand, 0}, {"vmnand", v_mnand, 0}, {"vmandn", v_mandn, 0}, {"vmxor", v_mxor, 0},
+    {"vmor", v_mor, 0}, {"vmnor", v_mnor, 0}, {"vmorn", v_morn, 0}, {"vmxnor", v_mxnor, 0},
+    {"vmv1r", v_mv1r, 0}, {"vmv8r", v_mv8r, 0}, {"vsetvli", v_vsetvli, 0}, {"vsetivli", v_vsetivli, 0},
+    {"vl", v_csrr_vl, 0}, {"vtype", v_csrr_vtype, 0}, {"vlenb", v_csrr_vlenb, 0},
+    {"vwaddu", v_waddu, 1}, {"vwadd", v_wadd, 1}, {"vwsubu", v_wsubu, 1}, {"vwsub", v_wsub, 1},
+    {"vwaddu.w", v_waddu_w, 1}, {"vwsub.w", v_wsub_w, 1}, {"vwmulu", v_wmulu, 1}, {"vwmulsu", v_wmulsu, 1},
+    {"vwmul", v_wmul, 1}, {"vwmaccu", v_wmaccu, 1}, {"vwmacc", v_wmacc, 1}, {"vwmaccsu", v_wmaccsu, 1},
+    {"vwmaccus", v_wmaccus, 1}, {"vwredsumu", v_wredsumu, 1}, {"vwredsum", v_wredsum, 1}, {"vnsrl", v_nsrl, 1},
+    {"vnsra", v_nsra, 1}, {"vnclipu", v_nclipu, 1}, {"vnclip", v_nclip, 1},
+    {"vzext.vf2", v_zext2, 2}, {"vsext.vf2", v_sext2, 2}, {"vzext.vf4", v_zext4, 3}, {"vsext.vf8", v_sext8, 4},
+    {"vrgatherei16", v_rgatherei16, 5},
+};
+
+static u64 read_vxsat_clear(void)
+{
+	u64 v;
+	__asm__ volatile("csrrw %0, vxsat, zero" : "=r"(v));
+	return v;
+}
+
+static void test_vector(void)
+{
+	static const unsigned lmuls[] = {5, 6, 7, 0, 1, 2, 3}; /* vlmul: 1/8, 1/4, 1/2, 1, 2, 4, 8 */
+	for (unsigned i = 0; i < 16; i++) {
+		vbuf_a[i] = rnd();
+		vbuf_b[i] = i % 3 == 0 ? rnd() >> (rnd() & 63) : rnd();
+		vbuf_d[i] = rnd();
+	}
+	vbuf_b[1] = 0; /* division by zero */
+	vbuf_a[2] = vbuf_b[2];
+	for (unsigned k = 0; k < NSPEC(vcases); k++) {
+		const struct vcase *vc = &vcases[k];
+		for (unsigned vsew = 0; vsew < 4; vsew++) {
+			for (unsigned li = 0; li < 7; li++) {
+				unsigned vlmul = lmuls[li];
+				int lmul_log = vlmul >= 5 ? (int)vlmul - 8 : (int)vlmul; /* log2 LMUL */
+				if ((int)vsew - 3 > lmul_log) continue;                   /* SEW > LMUL * ELEN */
+				if (vc->kind == 1 && (vsew > 2 || lmul_log > 2)) continue;
+				if (vc->kind == 2 && (vsew < 1 || lmul_log - 1 < (int)vsew - 1 - 3)) continue;
+				if (vc->kind == 3 && (vsew < 2 || lmul_log - 2 < (int)vsew - 2 - 3)) continue;
+				if (vc->kind == 4 && (vsew < 3 || lmul_log < 0)) continue;
+				if (vc->kind == 5 && (lmul_log + 1 - (int)vsew > 3 || lmul_log + 1 - (int)vsew < -3)) continue;
+				if (vc->fn == v_mv8r && lmul_log != 3) continue;
+				if (vc->fn == v_compress || vc->fn == v_mv1r || vc->fn == v_mv8r || vc->fn == v_vsetvli || vc->fn == v_vsetivli || vc->fn == v_csrr_vl || vc->fn == v_csrr_vtype || vc->fn == v_csrr_vlenb) {
+					/* fine at any configuration */
+				}
+				u64 vtype = (u64)vsew << 3 | vlmul | 1u << 7; /* mask undisturbed, tail undisturbed */
+				for (unsigned t = 0; t < 3; t++) {
+					u64 avl = t == 0 ? 3 : t == 1 ? (rnd() & 63) : 1000;
+					vbuf_m[0] = rnd();
+					vbuf_m[1] = rnd();
+					u64 x = t == 2 ? (u64)-5 : rnd() >> (rnd() & 63);
+					read_vxsat_clear();
+					u64 r = vc->fn(vtype, avl, x);
+					u64 sat = read_vxsat_clear();
+					put_str(vc->name);
+					put_char(' ');
+					put_hex(vtype);
+					put_char(' ');
+					put_hex(avl);
+					put_char(' ');
+					put_hex(r);
+					put_char(' ');
+					put_hex(sat);
+					for (unsigned w = 0; w < 16; w++) {
+						put_char(w % 4 ? ' ' : '\n');
+						put_hex(vout[w]);
+					}
+					put_char('\n');
+				}
+			}
+		}
+	}
+	/* Loads and stores: unit-stride, strided, indexed, segments, masks, fault-only-first. */
+	static u64 mem[32];
+	for (unsigned i = 0; i < 32; i++) mem[i] = rnd();
+	u64 idx[4] = {24, 0, 8, 200};
+	u64 r;
+	__asm__ volatile("vsetivli t0, 8, e16, m1, tu, mu\n vle16.v v1, (%[m])\n vse16.v v1, (%[o])\n"
+	                 "vlse32.v v2, (%[m]), %[st]\n vse32.v v2, (%[o2])\n"
+	                 : : [m] "r"(mem), [o] "r"(vout), [o2] "r"(&vout[4]), [st] "r"(12L) : "t0", "memory");
+	__asm__ volatile("vsetivli t0, 4, e64, m2, tu, mu\n vle64.v v8, (%[i])\n"
+	                 "vsetivli t0, 4, e8, mf2, tu, mu\n vluxei64.v v5, (%[m]), v8\n vse8.v v5, (%[o])\n"
+	                 : : [m] "r"(mem), [i] "r"(idx), [o] "r"(&vout[8]) : "t0", "memory");
+	__asm__ volatile("vsetivli t0, 3, e32, m1, tu, mu\n vlseg3e32.v v12, (%[m])\n"
+	                 "vsseg3e32.v v12, (%[o])\n vlm.v v0, (%[m])\n vsm.v v0, (%[o2])\n"
+	                 "vsetivli t0, 2, e64, m1, tu, mu\n vsuxei64.v v12, (%[o3]), v8, v0.t\n"
+	                 : : [m] "r"(mem), [o] "r"(&vout[9]), [o2] "r"(&vout[14]), [o3] "r"(&mem[8]) : "t0", "memory");
+	__asm__ volatile("vsetivli t0, 16, e8, m1, tu, mu\n vle8ff.v v1, (%[m])\n csrr %[r], vl\n vse8.v v1, (%[o])"
+	                 : [r] "=r"(r) : [m] "r"(&mem[30]), [o] "r"(&vout[15]) : "t0", "memory");
+	for (unsigned w = 0; w < 16; w++) line("vmem", w, 0, vout[w], 0);
+	for (unsigned w = 8; w < 12; w++) line("vmem.store", w, 0, mem[w], 0);
+	line("vle8ff.vl", 0, 0, r, 0);
+}
+#endif
+
 /* A loop mixing branches, loads and stores, summarized by a hash. */
 static void test_loop(void)
 {
@@ -582,6 +773,9 @@ int main(void)
 	test_fp();
 #ifdef __riscv_zfh
 	test_half();
+#endif
+#ifdef __riscv_vector
+	test_vector();
 #endif
 	test_loop();
 	put_str("done\n");

@@ -80,11 +80,17 @@ enum {
 
 static uint64_t sstatus_sd(uint64_t s)
 {
-	if ((s & MSTATUS_FS) == MSTATUS_FS)
+	if ((s & MSTATUS_FS) == MSTATUS_FS || (s & MSTATUS_VS) == MSTATUS_VS)
 		s |= MSTATUS_SD;
 	else
 		s &= ~MSTATUS_SD;
 	return s;
+}
+
+/* vstart, vxsat, vxrm, vcsr, vl, vtype, vlenb (vector.c checks V and mstatus.VS). */
+static bool is_vector_csr(unsigned csr)
+{
+	return (csr >= 0x008 && csr <= 0x00a) || csr == 0x00f || (csr >= 0xc20 && csr <= 0xc22);
 }
 
 /* Unprivileged counters: enabled by mcounteren (for S and U) and scounteren (for U). */
@@ -185,6 +191,7 @@ bool rv_csr_read(struct rv_hart *h, unsigned csr, uint64_t *val)
 	}
 	if (csr >= CSR_TSELECT && csr <= CSR_TINFO && RV_HAS(h->ext, SDTRIG))
 		return rv_trigger_csr_read(h, csr, val);
+	if (is_vector_csr(csr)) return rv_vector_csr_read(h, csr, val);
 	if (csr >= CSR_HPMCOUNTER3 && csr <= CSR_HPMCOUNTER31) {
 		if (!counter_allowed(h, csr & 31)) return false;
 		*val = 0;
@@ -268,7 +275,9 @@ bool rv_csr_write(struct rv_hart *h, unsigned csr, uint64_t val)
 		h->frm = (val >> 5) & 7;
 		rv_fs_dirty(h);
 		return true;
-	case CSR_SSTATUS: write_mstatus(h, val, SSTATUS_WRITABLE); return true;
+	case CSR_SSTATUS:
+		write_mstatus(h, val, SSTATUS_WRITABLE | (RV_HAS(h->ext, V) ? MSTATUS_VS : 0));
+		return true;
 	case CSR_SIE: h->mie = (h->mie & ~h->mideleg) | (val & h->mideleg & MIE_WRITABLE); return true;
 	case CSR_STVEC: h->stvec = (val & 3) >= 2 ? (val & ~3ULL) : val; return true;
 	case CSR_SCOUNTEREN: h->scounteren = val & 0xffffffffULL; return true;
@@ -285,7 +294,9 @@ bool rv_csr_write(struct rv_hart *h, unsigned csr, uint64_t val)
 		h->stimecmp = val;
 		return true;
 	case CSR_SATP: return write_satp(h, val);
-	case CSR_MSTATUS: write_mstatus(h, val, MSTATUS_WRITABLE); return true;
+	case CSR_MSTATUS:
+		write_mstatus(h, val, MSTATUS_WRITABLE | (RV_HAS(h->ext, V) ? MSTATUS_VS : 0));
+		return true;
 	case CSR_MISA: return true; /* fixed */
 	case CSR_MEDELEG: h->medeleg = val & MEDELEG_WRITABLE; return true;
 	case CSR_MIDELEG: h->mideleg = val & MIDELEG_WRITABLE; return true;
@@ -316,6 +327,7 @@ bool rv_csr_write(struct rv_hart *h, unsigned csr, uint64_t val)
 	}
 	if (csr >= CSR_TSELECT && csr <= CSR_TINFO && RV_HAS(h->ext, SDTRIG))
 		return rv_trigger_csr_write(h, csr, val);
+	if (is_vector_csr(csr)) return rv_vector_csr_write(h, csr, val);
 	if ((csr >= CSR_MHPMCOUNTER3 && csr <= CSR_MHPMCOUNTER31) ||
 	    (csr >= CSR_MHPMEVENT3 && csr <= CSR_MHPMEVENT31))
 		return true; /* read-only zero (WARL) */

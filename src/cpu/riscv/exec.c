@@ -252,8 +252,12 @@ static enum block_exit exec_one(struct rv_hart *h, uint32_t insn, uint32_t raw, 
 		if (F3(insn) == 1) h->jit_epoch++;
 		break;
 	case 0x2f: exec_amo(h, insn); break;
-	case 0x07: { /* flh / flw / fld (NaN-boxed) */
+	case 0x07: { /* flh / flw / fld (NaN-boxed); vector loads */
 		unsigned f3 = F3(insn);
+		if (f3 == 0 || f3 >= 5) {
+			rv_exec_vector_mem(h, insn);
+			break;
+		}
 		if (unlikely(rv_fs_off(h) || !fp_width_ok(h, f3))) illegal(h, raw);
 		uint64_t a = x[RS1(insn)] + (uint64_t)imm_i(insn);
 		h->f[rd] = f3 == 1   ? (rv_load_u16(h, a) | 0xffffffffffff0000ULL)
@@ -262,8 +266,12 @@ static enum block_exit exec_one(struct rv_hart *h, uint32_t insn, uint32_t raw, 
 		rv_fs_dirty(h);
 		break;
 	}
-	case 0x27: { /* fsh / fsw / fsd */
+	case 0x27: { /* fsh / fsw / fsd; vector stores */
 		unsigned f3 = F3(insn);
+		if (f3 == 0 || f3 >= 5) {
+			rv_exec_vector_mem(h, insn);
+			break;
+		}
 		if (unlikely(rv_fs_off(h) || !fp_width_ok(h, f3))) illegal(h, raw);
 		rv_store(h, x[RS1(insn)] + (uint64_t)imm_s(insn), 1u << f3, h->f[RS2(insn)]);
 		break;
@@ -276,6 +284,7 @@ static enum block_exit exec_one(struct rv_hart *h, uint32_t insn, uint32_t raw, 
 		if (unlikely(rv_fs_off(h))) illegal(h, raw);
 		rv_exec_fp(h, insn);
 		break;
+	case 0x57: rv_exec_vector(h, insn); break;
 	case 0x73: return exec_system(h, insn, pc, len);
 	default: illegal(h, raw);
 	}
@@ -295,8 +304,9 @@ bool rv_jit_generic_ok(uint32_t insn)
 {
 	switch (insn & 0x7f) {
 	case 0x2f: /* AMOs, LR/SC */
-	case 0x07: /* FP loads, stores and computation */
+	case 0x07: /* FP loads, stores and computation; vector instructions */
 	case 0x27:
+	case 0x57:
 	case 0x43:
 	case 0x47:
 	case 0x4b:

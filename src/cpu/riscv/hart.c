@@ -32,6 +32,7 @@ bool rv_hart_init(struct rv_hart *h, uint64_t hartid, const struct rv_bus *bus)
 void rv_hart_set_extensions(struct rv_hart *h, uint64_t ext)
 {
 	h->ext = ext;
+	h->misa = (h->misa & ~MISA_EXT('V')) | (RV_HAS(ext, V) ? MISA_EXT('V') : 0);
 	h->jit_epoch++;
 }
 
@@ -48,7 +49,7 @@ void rv_hart_reset(struct rv_hart *h, uint64_t pc)
 	h->fflags = h->frm = 0;
 	h->mstatus = (2ULL << 32) | (2ULL << 34); /* UXL = SXL = 64 */
 	h->misa = MISA_RV64 | MISA_EXT('I') | MISA_EXT('M') | MISA_EXT('A') | MISA_EXT('F') | MISA_EXT('D') |
-	          MISA_EXT('C') | MISA_EXT('S') | MISA_EXT('U');
+	          MISA_EXT('C') | MISA_EXT('S') | MISA_EXT('U') | (RV_HAS(h->ext, V) ? MISA_EXT('V') : 0);
 	h->medeleg = h->mideleg = h->mie = h->mtvec = h->mcounteren = 0;
 	h->mscratch = h->mepc = h->mcause = h->mtval = h->menvcfg = h->mcountinhibit = 0;
 	h->stvec = h->scounteren = h->sscratch = h->sepc = h->scause = h->stval = h->satp = 0;
@@ -60,6 +61,7 @@ void rv_hart_reset(struct rv_hart *h, uint64_t pc)
 	h->instret = 0;
 	h->resv_valid = false;
 	rv_trigger_reset(h);
+	rv_vector_reset(h);
 	atomic_store(&h->mtimecmp, UINT64_MAX);
 	h->priv = RV_PRIV_M;
 	h->jit_epoch++;

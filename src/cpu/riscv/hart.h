@@ -143,6 +143,12 @@ struct rv_hart {
 	uint64_t tselect, tdata1[RV_NTRIGGERS], tdata2[RV_NTRIGGERS];
 	bool trig_exec, trig_data; /* some trigger watches fetches / loads or stores */
 
+	/* Vector state (V, vector.c): VLEN = 8 * RV_VLENB bits. */
+#define RV_VLENB 16
+	uint64_t vl, vtype, vstart;
+	uint32_t vxrm, vxsat, vlenb;
+	uint8_t vreg[32 * RV_VLENB];
+
 	/* Lines driven by other threads: MSIP (CLINT), MEIP/SEIP (PLIC). */
 	_Atomic uint64_t irq_lines;
 	_Atomic uint64_t mtimecmp;

@@ -1,8 +1,9 @@
 /*
  * hart_state.c — a hart's architectural state in and out of a snapshot
  * section: registers, CSRs, privilege, counters, interrupt lines and the
- * timer compares. Caches (TLBs, decoded instructions, translated code) are
- * not state: loading flushes them.
+ * timer compares; from section version 2, the vector state and the debug
+ * triggers (a version 1 section leaves them reset). Caches (TLBs, decoded
+ * instructions, translated code) are not state: loading flushes them.
  */
 #include "internal.h"
 
@@ -33,6 +34,54 @@ void rv_hart_save(struct rv_hart *h, struct state_writer *w)
 	for (unsigned i = 0; i < 16; i++) state_put_u64(w, h->pmpaddr[i]);
 	state_put_u64(w, atomic_load(&h->irq_lines));
 	state_put_u64(w, atomic_load(&h->mtimecmp));
+	/* version 2 */
+	state_put_u64(w, h->vl);
+	state_put_u64(w, h->vtype);
+	state_put_u64(w, h->vstart);
+	state_put_u32(w, h->vxrm);
+	state_put_u32(w, h->vxsat);
+	state_put_u32(w, h->vlenb);
+	state_put_bytes(w, h->vreg, sizeof(h->vreg));
+	state_put_u64(w, h->tselect);
+	for (unsigned i = 0; i < RV_NTRIGGERS; i++) {
+		state_put_u64(w, h->tdata1[i]);
+		state_put_u64(w, h->tdata2[i]);
+	}
+}
+
+/* What section version 2 adds. */
+struct hart_v2 {
+	uint64_t vl, vtype, vstart;
+	uint32_t vxrm, vxsat, vlenb;
+	uint8_t vreg[32 * RV_VLENB];
+	uint64_t tselect, tdata1[RV_NTRIGGERS], tdata2[RV_NTRIGGERS];
+};
+
+/* The vector and trigger state of a version 2 section, checked; false with r->err set. */
+static bool load_v2(struct rv_hart *h, struct state_reader *r, struct hart_v2 *tmp)
+{
+	tmp->vl = state_get_u64(r);
+	tmp->vtype = state_get_u64(r);
+	tmp->vstart = state_get_u64(r);
+	tmp->vxrm = state_get_u32(r);
+	tmp->vxsat = state_get_u32(r);
+	tmp->vlenb = state_get_u32(r);
+	state_get_bytes(r, tmp->vreg, sizeof(tmp->vreg));
+	tmp->tselect = state_get_u64(r);
+	for (unsigned i = 0; i < RV_NTRIGGERS; i++) {
+		tmp->tdata1[i] = state_get_u64(r);
+		tmp->tdata2[i] = state_get_u64(r);
+	}
+	if (r->failed) return false;
+	if (tmp->vlenb != h->vlenb)
+		state_fail(r, "hart: saved with VLEN %u, this emulator has %u", 8 * tmp->vlenb, 8 * h->vlenb);
+	else if (!rv_vector_state_valid(tmp->vlenb, tmp->vtype, tmp->vl, tmp->vstart, tmp->vxrm, tmp->vxsat))
+		state_fail(r, "hart: vector state out of range (vtype 0x%llx, vl %llu, vstart %llu)",
+		           (unsigned long long)tmp->vtype, (unsigned long long)tmp->vl,
+		           (unsigned long long)tmp->vstart);
+	else if (!rv_trigger_state_valid(tmp->tselect, tmp->tdata1))
+		state_fail(r, "hart: debug trigger state out of range");
+	return !r->failed;
 }
 
 void rv_hart_load(struct rv_hart *h, struct state_reader *r)
@@ -47,6 +96,10 @@ void rv_hart_load(struct rv_hart *h, struct state_reader *r)
 	for (unsigned i = 0; i < 16; i++) pmpaddr[i] = state_get_u64(r);
 	uint64_t irq_lines = state_get_u64(r), mtimecmp = state_get_u64(r);
 	if (r->failed) return;
+	/* Version 1 has none: the reset state (vill, triggers armed by nothing). */
+	struct hart_v2 v2 = {.vlenb = h->vlenb, .vtype = 1ULL << 63};
+	for (unsigned i = 0; i < RV_NTRIGGERS; i++) v2.tdata1[i] = 2ULL << 60;
+	if (r->sec_version >= 2 && !load_v2(h, r, &v2)) return;
 	const uint64_t satp = csr[19], hartid = csr[24], misa = csr[1];
 	const uint64_t line_mask = (1ULL << RV_IRQ_MSI) | (1ULL << RV_IRQ_MEI) | (1ULL << RV_IRQ_SEI);
 	if (priv != RV_PRIV_U && priv != RV_PRIV_S && priv != RV_PRIV_M)
@@ -80,6 +133,13 @@ void rv_hart_load(struct rv_hart *h, struct state_reader *r)
 	memcpy(h->pmpaddr, pmpaddr, sizeof(pmpaddr));
 	atomic_store(&h->irq_lines, irq_lines);
 	atomic_store(&h->mtimecmp, mtimecmp);
+	h->vl = v2.vl, h->vtype = v2.vtype, h->vstart = v2.vstart;
+	h->vxrm = v2.vxrm, h->vxsat = v2.vxsat;
+	memcpy(h->vreg, v2.vreg, sizeof(h->vreg));
+	h->tselect = v2.tselect;
+	memcpy(h->tdata1, v2.tdata1, sizeof(h->tdata1));
+	memcpy(h->tdata2, v2.tdata2, sizeof(h->tdata2));
+	rv_trigger_rearm(h);
 	h->resv_valid = false;
 	h->fetch_vpage = RV_TLB_INVALID;
 	h->block_start = h->budget_left = 0;

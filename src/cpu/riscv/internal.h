@@ -90,6 +90,20 @@ bool rv_trigger_csr_read(const struct rv_hart *h, unsigned csr, uint64_t *val);
 bool rv_trigger_csr_write(struct rv_hart *h, unsigned csr, uint64_t val);
 void rv_trigger_check_exec(struct rv_hart *h, uint64_t pc);
 void rv_trigger_check_data(struct rv_hart *h, uint64_t va, unsigned size, bool store);
+/* Snapshots: whether loaded trigger registers are ones a write could have made; arming after a load. */
+bool rv_trigger_state_valid(uint64_t tselect, const uint64_t tdata1[RV_NTRIGGERS]);
+void rv_trigger_rearm(struct rv_hart *h);
+
+/* vector.c: V. */
+void rv_vector_reset(struct rv_hart *h);
+bool rv_vector_csr_read(struct rv_hart *h, unsigned csr, uint64_t *val);
+bool rv_vector_csr_write(struct rv_hart *h, unsigned csr, uint64_t val);
+/* OP-V (0x57), and the vector loads and stores of LOAD-FP and STORE-FP (widths 0, 5, 6, 7). */
+void rv_exec_vector(struct rv_hart *h, uint32_t insn);
+void rv_exec_vector_mem(struct rv_hart *h, uint32_t insn);
+/* Snapshots: whether loaded vector CSRs are ones the hart could hold (vlenb already checked). */
+bool rv_vector_state_valid(uint32_t vlenb, uint64_t vtype, uint64_t vl, uint64_t vstart, uint32_t vxrm,
+                           uint32_t vxsat);
 
 /* exec.c */
 bool rv_hart_alloc_cache(struct rv_hart *h);

@@ -78,11 +78,12 @@ unsigned rv_ext_names(uint64_t set, const char **names, unsigned max)
 	unsigned n = 0;
 	for (unsigned i = 0; i < NBASE; i++, n++)
 		if (n < max) names[n] = base_letters[i];
-	for (unsigned e = 0; e < RV_EXT_COUNT; e++)
-		if ((set >> e) & 1) {
-			if (n < max) names[n] = extensions[e].name;
-			n++;
-		}
+	for (int letters = 1; letters >= 0; letters--) /* single letters first, as in the string */
+		for (unsigned e = 0; e < RV_EXT_COUNT; e++)
+			if (((set >> e) & 1) && !(extensions[e].flags & RV_EXT_LETTER) == !letters) {
+				if (n < max) names[n] = extensions[e].name;
+				n++;
+			}
 	return n;
 }
 
@@ -92,6 +93,10 @@ bool rv_isa_string(uint64_t set, char *buf, size_t len)
 	for (unsigned i = 0; i < NBASE && k < len; i++)
 		k += (size_t)snprintf(buf + k, len - k, "%s", base_letters[i]);
 	for (unsigned e = 0; e < RV_EXT_COUNT && k < len; e++)
-		if ((set >> e) & 1) k += (size_t)snprintf(buf + k, len - k, "_%s", extensions[e].name);
+		if (((set >> e) & 1) && (extensions[e].flags & RV_EXT_LETTER))
+			k += (size_t)snprintf(buf + k, len - k, "%s", extensions[e].name);
+	for (unsigned e = 0; e < RV_EXT_COUNT && k < len; e++)
+		if (((set >> e) & 1) && !(extensions[e].flags & RV_EXT_LETTER))
+			k += (size_t)snprintf(buf + k, len - k, "_%s", extensions[e].name);
 	return k < len;
 }

@@ -19,7 +19,9 @@
  */
 #define RV_EXT_FIXED 1u
 #define RV_EXT_DEFAULT 2u
+#define RV_EXT_LETTER 4u /* a single-letter extension: after "c" in the ISA string */
 #define RV_EXTENSIONS(X)                                                                                     \
+	X(V, "v", RV_EXT_LETTER)                                                                             \
 	X(ZICBOM, "zicbom", RV_EXT_DEFAULT)                                                                  \
 	X(ZICBOP, "zicbop", RV_EXT_DEFAULT)                                                                  \
 	X(ZICBOZ, "zicboz", RV_EXT_DEFAULT)                                                                  \

@@ -9,7 +9,7 @@
  * a trigger watches fetches, the hart single-steps through the generic path
  * (run_exact), which checks each pc; while one watches loads or stores, the
  * data TLB stays empty, so every access reaches the checks in mmu.c's slow
- * paths, in both engines. Triggers are debugger state, not kept in snapshots.
+ * paths, in both engines. Snapshots keep them (hart_state.c).
  */
 #include "internal.h"
 
@@ -124,6 +124,20 @@ static _Noreturn void fire(struct rv_hart *h, unsigned i, uint64_t addr)
 {
 	h->tdata1[i] |= (h->tdata1[i] >> TYPE_SHIFT) == TYPE_MCONTROL ? MCONTROL_HIT : MCONTROL6_HIT0;
 	rv_raise(h, RV_EXC_BREAKPOINT, addr);
+}
+
+bool rv_trigger_state_valid(uint64_t tselect, const uint64_t tdata1[RV_NTRIGGERS])
+{
+	if (tselect >= RV_NTRIGGERS) return false;
+	for (unsigned i = 0; i < RV_NTRIGGERS; i++)
+		if (tdata1_legal(tdata1[i]) != tdata1[i]) return false;
+	return true;
+}
+
+void rv_trigger_rearm(struct rv_hart *h)
+{
+	h->trig_data = false; /* so arming flushes the data TLB */
+	update_armed(h);
 }
 
 void rv_trigger_check_exec(struct rv_hart *h, uint64_t pc)
