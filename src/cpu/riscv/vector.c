@@ -15,6 +15,7 @@
 #include "internal.h"
 #include "isa.h"
 #include "ops.h"
+#include "vector_elem.h"
 
 #define VTYPE_VILL (1ULL << 63)
 #define ELEN 64
@@ -149,74 +150,7 @@ bool rv_vector_state_valid(uint32_t vlenb, uint64_t vtype, uint64_t vl, uint64_t
 
 /* ---- registers and elements ---- */
 
-static uint64_t vget(const struct rv_hart *h, unsigned reg, unsigned eew, uint64_t i)
-{
-	const uint8_t *p = h->vreg + (size_t)reg * h->vlenb + i * eew;
-	switch (eew) {
-	case 1: return *p;
-	case 2: {
-		uint16_t v;
-		memcpy(&v, p, 2);
-		return v;
-	}
-	case 4: {
-		uint32_t v;
-		memcpy(&v, p, 4);
-		return v;
-	}
-	default: {
-		uint64_t v;
-		memcpy(&v, p, 8);
-		return v;
-	}
-	}
-}
-
-static void vset(struct rv_hart *h, unsigned reg, unsigned eew, uint64_t i, uint64_t v)
-{
-	memcpy(h->vreg + (size_t)reg * h->vlenb + i * eew, &v, eew); /* little-endian host */
-}
-
-static bool mask_bit(const struct rv_hart *h, unsigned reg, uint64_t i)
-{
-	return (h->vreg[(size_t)reg * h->vlenb + i / 8] >> (i % 8)) & 1;
-}
-
-static int64_t sext(uint64_t v, unsigned eew)
-{
-	unsigned sh = 64 - 8 * eew;
-	return (int64_t)(v << sh) >> sh;
-}
-
-static uint64_t trunc_to(uint64_t v, unsigned eew)
-{
-	return eew == 8 ? v : v & ((1ULL << (8 * eew)) - 1);
-}
-
-/* Whether a group of emul8/8 registers (at least one) at `reg` is aligned and inside the file. */
-static bool group_ok(unsigned reg, unsigned emul8)
-{
-	unsigned n = emul8 < 8 ? 1 : emul8 / 8;
-	return emul8 <= 64 && reg % n == 0 && reg + n <= 32;
-}
-
-static unsigned group_len(unsigned emul8)
-{
-	return emul8 < 8 ? 1 : emul8 / 8;
-}
-
-/* Whether groups [a, a+na) and [b, b+nb) share a register. */
-static bool overlap(unsigned a, unsigned na, unsigned b, unsigned nb)
-{
-	return a < b + nb && b < a + na;
-}
-
 /* The current configuration, or illegal instruction when vtype is not valid or vector state off. */
-struct vcfg {
-	unsigned sew, lmul8; /* SEW in bytes, LMUL in eighths */
-	uint64_t vl, vlmax;
-};
-
 static struct vcfg config(struct rv_hart *h, uint32_t insn)
 {
 	struct vcfg c;
@@ -224,11 +158,6 @@ static struct vcfg config(struct rv_hart *h, uint32_t insn)
 	c.vl = h->vl;
 	c.vlmax = vlmax_of(h, c.sew, c.lmul8);
 	return c;
-}
-
-static bool active(const struct rv_hart *h, bool vm, uint64_t i)
-{
-	return vm || mask_bit(h, 0, i);
 }
 
 /* ---- loads and stores ---- */
@@ -335,35 +264,6 @@ void rv_exec_vector_mem(struct rv_hart *h, uint32_t insn)
 }
 
 /* ---- arithmetic ---- */
-
-/* The destination group, written through a copy so sources that overlap it read their old values
- * (and undisturbed elements stay as they were). */
-struct vdst {
-	unsigned reg, n;
-	uint8_t buf[8 * RV_VLENB];
-};
-
-static void dst_begin(const struct rv_hart *h, struct vdst *d, unsigned reg, unsigned n)
-{
-	d->reg = reg;
-	d->n = n;
-	memcpy(d->buf, h->vreg + (size_t)reg * h->vlenb, (size_t)n * h->vlenb);
-}
-
-static void dst_set(struct vdst *d, unsigned eew, uint64_t i, uint64_t v)
-{
-	memcpy(d->buf + i * eew, &v, eew);
-}
-
-static void dst_mask(struct vdst *d, uint64_t i, bool b)
-{
-	d->buf[i / 8] = (uint8_t)((d->buf[i / 8] & ~(1u << (i % 8))) | (unsigned)b << (i % 8));
-}
-
-static void dst_end(struct rv_hart *h, const struct vdst *d)
-{
-	memcpy(h->vreg + (size_t)d->reg * h->vlenb, d->buf, (size_t)d->n * h->vlenb);
-}
 
 /* The rounding increment for shifting v right by d bits under vxrm (the spec's roundoff). */
 static unsigned __int128 round_inc(unsigned __int128 v, unsigned d, unsigned vxrm)
@@ -493,17 +393,6 @@ static uint64_t scalar(const struct rv_hart *h, uint32_t insn, unsigned sew, boo
 	unsigned f3 = F3(insn), rs1 = RS1(insn);
 	if (f3 == 3) return uimm ? rs1 : trunc_to((uint64_t)((int64_t)((uint64_t)rs1 << 59) >> 59), sew);
 	return trunc_to(h->x[rs1], sew);
-}
-
-struct vargs {
-	struct vcfg c;
-	unsigned f6, vd, vs1, vs2, f3;
-	bool vm, vx; /* vm: unmasked; vx: the second operand is a scalar */
-};
-
-static void need(struct rv_hart *h, uint32_t insn, bool ok)
-{
-	if (!ok) vill(h, insn);
 }
 
 /* vd[i] = op(vs2[i], vs1[i] or the scalar), single width, or a compare into a mask. */
