@@ -43,7 +43,7 @@ static void test_ext_spec(void)
 	CHECK(strstr(err, "cannot be switched off") != NULL);
 	CHECK(!rv_ext_apply(&s, "-zb", err, sizeof(err))); /* a prefix is not a name */
 	CHECK(rv_isa_string(d, isa, sizeof(isa)));
-	CHECK(!strncmp(isa, "rv64imafdc_zicbom_", 18));
+	CHECK(!strncmp(isa, "rv64imafdcv_zicbom_", 19));
 	CHECK(strstr(isa, "_zbb_") != NULL);
 	CHECK(rv_isa_string(d & ~EXT(ZBB), isa, sizeof(isa)));
 	CHECK(strstr(isa, "_zbb") == NULL);
@@ -51,7 +51,8 @@ static void test_ext_spec(void)
 	const char *names[64];
 	unsigned n = rv_ext_names(d, names, 64);
 	CHECK(n > 6 && n <= 64);
-	CHECK(!strcmp(names[0], "i") && !strcmp(names[5], "c") && !strcmp(names[6], "zicbom"));
+	CHECK(!strcmp(names[0], "i") && !strcmp(names[5], "c") && !strcmp(names[6], "v") &&
+	      !strcmp(names[7], "zicbom"));
 }
 
 /* Runs rv_bitmanip with every extension and returns the result (0xbad when it refuses). */
@@ -558,7 +559,86 @@ static void test_trigger_csrs(void)
 	CHECK_EQ(run(CSRRS(3, 0x7a0, 0), 0, 0), 0xdead00 | RV_EXC_ILLEGAL);
 }
 
+/* ---- vector floating point the differential test cannot reach ---- */
+static void vcfg(unsigned vsew, unsigned vlmul, uint64_t vl)
+{
+	rv_hart_set_extensions(&hart, rv_ext_defaults() | EXT(V) | EXT(ZVFHMIN));
+	hart.mstatus |= 3ULL << 9 | 3ULL << 13; /* VS, FS dirty */
+	hart.vtype = vsew << 3 | vlmul;
+	hart.vl = vl;
+	hart.vstart = 0;
+}
+static void vput(unsigned reg, unsigned eew, unsigned i, uint64_t v)
+{
+	memcpy(hart.vreg + reg * RV_VLENB + i * eew, &v, eew);
+}
+static uint64_t vgetv(unsigned reg, unsigned eew, unsigned i)
+{
+	uint64_t v = 0;
+	memcpy(&v, hart.vreg + reg * RV_VLENB + i * eew, eew);
+	return v;
+}
+/* A VFUNARY0 (0x12) or VFUNARY1 (0x13) instruction, unmasked: vd = op(vs2). */
+static uint32_t vfunary(unsigned f6, unsigned sel, unsigned vd, unsigned vs2)
+{
+	return f6 << 26 | 1u << 25 | vs2 << 20 | sel << 15 | 1u << 12 | vd << 7 | 0x57;
+}
+
+static void test_vector_fp(void)
+{
+	reset();
+	/* The estimates: the V specification's own examples. */
+	vcfg(2, 0, 2);
+	vput(16, 4, 0, 0x00718abc);
+	vput(16, 4, 1, 0x7f765432);
+	hart.pc = CODE;
+	exec1(vfunary(0x13, 5, 8, 16)); /* vfrec7.v v8, v16 */
+	CHECK_EQ(vgetv(8, 4, 0), 0x7e900000);
+	CHECK_EQ(vgetv(8, 4, 1), 0x00214000);
+	exec1(vfunary(0x13, 4, 8, 16)); /* vfrsqrt7.v v8, v16 */
+	CHECK_EQ(vgetv(8, 4, 0), 0x5f080000);
+	CHECK_EQ(vgetv(8, 4, 1), 0x1f820000);
+	/* The .rtz conversions truncate whatever frm says (QEMU 7.2 aborts on them). */
+	hart.frm = 3;               /* RUP */
+	vput(16, 4, 0, 0x3fc00000); /* 1.5f */
+	vput(16, 4, 1, 0xc0700000); /* -3.75f */
+	hart.fflags = 0;
+	exec1(vfunary(0x12, 7, 8, 16)); /* vfcvt.rtz.x.f.v */
+	CHECK_EQ(vgetv(8, 4, 0), 1);
+	CHECK_EQ(vgetv(8, 4, 1), 0xfffffffd);
+	CHECK_EQ(hart.fflags, 1);       /* NX */
+	exec1(vfunary(0x12, 1, 8, 16)); /* vfcvt.x.f.v: frm rounds up */
+	CHECK_EQ(vgetv(8, 4, 0), 2);
+	CHECK_EQ(vgetv(8, 4, 1), 0xfffffffd);
+	exec1(vfunary(0x12, 14, 8, 16)); /* vfwcvt.rtz.xu.f.v: 1.5 -> 1, -3.75 -> 0 with NV */
+	CHECK_EQ(vgetv(8, 8, 0), 1);
+	CHECK_EQ(vgetv(8, 8, 1), 0);
+	CHECK(hart.fflags & 16);
+	vcfg(1, 0, 2);                   /* SEW 16: narrowing from single */
+	exec1(vfunary(0x12, 22, 8, 16)); /* vfncvt.rtz.xu.f.w */
+	CHECK_EQ(vgetv(8, 2, 0), 1);
+	/* Zvfhmin: half to single, single to half (in frm). */
+	vput(16, 2, 0, 0x3c00);          /* 1.0 */
+	vput(16, 2, 1, 0xfc00);          /* -inf */
+	exec1(vfunary(0x12, 12, 8, 16)); /* vfwcvt.f.f.v */
+	CHECK_EQ(vgetv(8, 4, 0), 0x3f800000);
+	CHECK_EQ(vgetv(8, 4, 1), 0xff800000);
+	vput(16, 4, 0, 0x3dcccccd); /* 0.1f */
+	vput(16, 4, 1, 0x477ff000); /* 65520: rounds up to infinity in RUP */
+	hart.fflags = 0;
+	exec1(vfunary(0x12, 20, 8, 16)); /* vfncvt.f.f.w */
+	CHECK_EQ(vgetv(8, 2, 0), 0x2e67);
+	CHECK_EQ(vgetv(8, 2, 1), 0x7c00);
+	CHECK_EQ(hart.fflags, 5); /* OF, NX */
+	/* Without Zvfhmin those two are illegal; so is arithmetic at SEW 16 (no Zvfh). */
+	rv_hart_set_extensions(&hart, (rv_ext_defaults() | EXT(V)) & ~EXT(ZVFHMIN));
+	hart.pc = CODE;
+	exec1(vfunary(0x12, 12, 8, 16));
+	CHECK_EQ(hart.pc, MTVEC);
+	CHECK_EQ(hart.mcause, RV_EXC_ILLEGAL);
+}
+
 TEST_MAIN(setup, test_ext_spec, test_bitmanip_vectors, test_each_extension_off_is_illegal, test_zcb_runs,
           test_zimop_and_zcmop, test_cbo_zero_and_enables, test_cbo_faults, test_svinval_and_zawrs,
           test_svnapot, test_svpbmt, test_envcfg_warl_and_sstc_off, test_half_precision, test_zfa,
-          test_trigger_csrs)
+          test_trigger_csrs, test_vector_fp)

@@ -321,6 +321,8 @@ static uint64_t fcvtmod_w(struct rv_hart *h, double v)
 #include "fpu_template.h"
 
 #include "fpu_half.h"
+#include "vector_elem.h"
+#include "fpu_vector.h"
 
 void rv_exec_fp(struct rv_hart *h, uint32_t insn)
 {

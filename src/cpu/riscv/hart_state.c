@@ -110,7 +110,9 @@ void rv_hart_load(struct rv_hart *h, struct state_reader *r)
 	else if (hartid != h->hartid)
 		state_fail(r, "hart: the section is hart %llu's, loaded into hart %llu",
 		           (unsigned long long)hartid, (unsigned long long)h->hartid);
-	else if (misa != h->misa)
+	/* A hart saved before V was on by default lacks V in misa: its guest was told of no V (the device
+	 * tree said so), so it runs on here, with that misa. */
+	else if ((misa ^ h->misa) & ~(1ULL << ('V' - 'A')))
 		state_fail(r, "hart: saved ISA 0x%llx differs from this emulator's 0x%llx",
 		           (unsigned long long)misa, (unsigned long long)h->misa);
 	else if ((satp >> 60) != 0 && (satp >> 60) != 8 && (satp >> 60) != 9)

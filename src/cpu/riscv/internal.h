@@ -77,6 +77,9 @@ static inline unsigned rv_jcache_index(uint64_t pc)
 uint64_t rv_load_slow(struct rv_hart *h, uint64_t va, unsigned size);
 void rv_store_slow(struct rv_hart *h, uint64_t va, unsigned size, uint64_t val);
 void *rv_amo_ptr(struct rv_hart *h, uint64_t va, unsigned size);
+/* The host address of va for a load (or a store), valid to the end of its page: translated, faults
+ * raised as a load's (a store's); NULL when the page is not RAM (device memory). */
+void *rv_data_page_ptr(struct rv_hart *h, uint64_t va, bool write);
 /* The access check of cbo.clean, cbo.flush and cbo.inval: raises a store fault unless a load or a
  * store to va would be allowed. */
 void rv_cbo_check(struct rv_hart *h, uint64_t va);
@@ -101,6 +104,9 @@ bool rv_vector_csr_write(struct rv_hart *h, unsigned csr, uint64_t val);
 /* OP-V (0x57), and the vector loads and stores of LOAD-FP and STORE-FP (widths 0, 5, 6, 7). */
 void rv_exec_vector(struct rv_hart *h, uint32_t insn);
 void rv_exec_vector_mem(struct rv_hart *h, uint32_t insn);
+/* fpu.c (fpu_vector.h): OPFVV and OPFVF, once vector.c has decoded and checked the configuration. */
+struct vargs;
+void rv_exec_vector_fp(struct rv_hart *h, uint32_t insn, const struct vargs *v);
 /* Snapshots: whether loaded vector CSRs are ones the hart could hold (vlenb already checked). */
 bool rv_vector_state_valid(uint32_t vlenb, uint64_t vtype, uint64_t vl, uint64_t vstart, uint32_t vxrm,
                            uint32_t vxsat);

@@ -21,7 +21,7 @@
 #define RV_EXT_DEFAULT 2u
 #define RV_EXT_LETTER 4u /* a single-letter extension: after "c" in the ISA string */
 #define RV_EXTENSIONS(X)                                                                                     \
-	X(V, "v", RV_EXT_LETTER)                                                                             \
+	X(V, "v", RV_EXT_LETTER | RV_EXT_DEFAULT)                                                            \
 	X(ZICBOM, "zicbom", RV_EXT_DEFAULT)                                                                  \
 	X(ZICBOP, "zicbop", RV_EXT_DEFAULT)                                                                  \
 	X(ZICBOZ, "zicboz", RV_EXT_DEFAULT)                                                                  \
@@ -45,6 +45,7 @@
 	X(ZBC, "zbc", RV_EXT_DEFAULT)                                                                        \
 	X(ZBS, "zbs", RV_EXT_DEFAULT)                                                                        \
 	X(ZKT, "zkt", RV_EXT_FIXED)                                                                          \
+	X(ZVFHMIN, "zvfhmin", RV_EXT_DEFAULT)                                                                \
 	X(SDTRIG, "sdtrig", RV_EXT_DEFAULT)                                                                  \
 	X(SSTC, "sstc", RV_EXT_DEFAULT)                                                                      \
 	X(SVINVAL, "svinval", RV_EXT_DEFAULT)                                                                \

@@ -362,6 +362,18 @@ void *rv_amo_ptr(struct rv_hart *h, uint64_t va, unsigned size)
 	return h->bus.ram + (pa - h->bus.ram_base);
 }
 
+void *rv_data_page_ptr(struct rv_hart *h, uint64_t va, bool write)
+{
+	struct rv_tlb_set *set = h->tlb_cur;
+	struct rv_tlb_entry *e = &(write ? set->write : set->read)[(va >> RV_PAGE_SHIFT) & (RV_TLB_SIZE - 1)];
+	if (e->vpage == (va & RV_PAGE_MASK)) return (void *)(uintptr_t)(va + e->addend);
+	uint64_t pa = translate(h, va, write ? RV_ACCESS_WRITE : RV_ACCESS_READ);
+	if (!in_ram(h, pa & RV_PAGE_MASK, RV_PAGE_SIZE)) return NULL;
+	if (write) dirty_log_mark(h->bus.dirty, (pa & RV_PAGE_MASK) - h->bus.ram_base, RV_PAGE_SIZE);
+	tlb_fill(h, write ? set->write : set->read, va, pa);
+	return h->bus.ram + (pa - h->bus.ram_base);
+}
+
 /* Fetch through the exec TLB of the current privilege; fills the code-page cache. */
 static uintptr_t fetch_page(struct rv_hart *h, uint64_t pc)
 {

@@ -8,8 +8,8 @@
  * policies allow. Every register group is checked against the register file
  * before an element is touched, so no encoding reaches outside it. A load or
  * store that faults leaves vstart at the faulting element, and the
- * instruction resumes there. Floating-point vector instructions are not here
- * yet: they raise illegal instruction, and V stays off by default until they are.
+ * instruction resumes there. The floating-point instructions are fpu.c's
+ * (fpu_vector.h), where the host FPU runs under the guest's rounding mode.
  */
 #include "decode.h"
 #include "internal.h"
@@ -186,6 +186,35 @@ static bool load_would_fault(struct rv_hart *h, uint64_t va, unsigned n)
 	return false;
 }
 
+/* Unit-stride without a mask, one field: `evl` elements of `eew` bytes between memory at base and the
+ * register group at vd, a page at a time (the kernel copies user memory this way). A fault leaves
+ * vstart at the first element of the page it hit; elements across a page boundary and device memory
+ * go one by one. */
+static void unit_stride_fast(struct rv_hart *h, unsigned vd, uint64_t base, unsigned eew, uint64_t evl,
+                             bool store)
+{
+	uint8_t *regs = h->vreg + (size_t)vd * h->vlenb;
+	for (uint64_t i = h->vstart; i < evl;) {
+		uint64_t va = base + i * eew, room = RV_PAGE_SIZE - (va & (RV_PAGE_SIZE - 1));
+		uint64_t chunk = (evl - i) * eew < room ? (evl - i) * eew : room - room % eew;
+		h->vstart = i;
+		uint8_t *p = chunk ? rv_data_page_ptr(h, va, store) : NULL;
+		if (!p) { /* one element: across the page boundary, or device memory */
+			if (store)
+				mem_store(h, va, eew, vget(h, vd, eew, i));
+			else
+				vset(h, vd, eew, i, mem_load(h, va, eew));
+			i++;
+			continue;
+		}
+		if (store)
+			memcpy(p, regs + i * eew, chunk);
+		else
+			memcpy(regs + i * eew, p, chunk);
+		i += chunk / eew;
+	}
+}
+
 void rv_exec_vector_mem(struct rv_hart *h, uint32_t insn)
 {
 	bool store = (insn & 0x7f) == 0x27;
@@ -198,6 +227,10 @@ void rv_exec_vector_mem(struct rv_hart *h, uint32_t insn)
 	if (mop == 0 && lumop == 8) { /* whole registers: vl<nf>re<eew>.v, vs<nf>r.v */
 		if ((nf & (nf - 1)) || vd % nf || !vm || (store && width != 0)) vill(h, insn);
 		uint64_t evl = (uint64_t)nf * h->vlenb / eew;
+		if (!h->trig_data) {
+			unit_stride_fast(h, vd, base, eew, evl, store);
+			evl = 0;
+		}
 		for (uint64_t i = h->vstart; i < evl; i++) {
 			h->vstart = i;
 			if (store)
@@ -220,6 +253,14 @@ void rv_exec_vector_mem(struct rv_hart *h, uint32_t insn)
 			else
 				vset(h, vd, 1, i, mem_load(h, base + i, 1));
 		}
+		h->vstart = 0;
+		if (!store) vs_dirty(h);
+		return;
+	}
+	if (mop == 0 && lumop == 0 && nf == 1 && vm && !h->trig_data) {
+		unsigned emul8 = (unsigned)((uint64_t)c.lmul8 * eew / c.sew);
+		if (emul8 < 1 || emul8 > 64 || !group_ok(vd, emul8)) vill(h, insn);
+		unit_stride_fast(h, vd, base, eew, c.vl, store);
 		h->vstart = 0;
 		if (!store) vs_dirty(h);
 		return;
@@ -728,6 +769,19 @@ static const uint8_t opm_forms[64] = {
     [0x3d] = VV | VX, [0x3e] = VX,      [0x3f] = VV | VX,
 };
 
+static const uint8_t opf_forms[64] = {
+    [0x00] = VV | VX, [0x01] = VV,      [0x02] = VV | VX, [0x03] = VV,      [0x04] = VV | VX,
+    [0x05] = VV,      [0x06] = VV | VX, [0x07] = VV,      [0x08] = VV | VX, [0x09] = VV | VX,
+    [0x0a] = VV | VX, [0x0e] = VX,      [0x0f] = VX,      [0x10] = VV | VX, [0x12] = VV,
+    [0x13] = VV,      [0x17] = VX,      [0x18] = VV | VX, [0x19] = VV | VX, [0x1b] = VV | VX,
+    [0x1c] = VV | VX, [0x1d] = VX,      [0x1f] = VX,      [0x20] = VV | VX, [0x21] = VX,
+    [0x24] = VV | VX, [0x27] = VX,      [0x28] = VV | VX, [0x29] = VV | VX, [0x2a] = VV | VX,
+    [0x2b] = VV | VX, [0x2c] = VV | VX, [0x2d] = VV | VX, [0x2e] = VV | VX, [0x2f] = VV | VX,
+    [0x30] = VV | VX, [0x31] = VV,      [0x32] = VV | VX, [0x33] = VV,      [0x34] = VV | VX,
+    [0x36] = VV | VX, [0x38] = VV | VX, [0x3c] = VV | VX, [0x3d] = VV | VX, [0x3e] = VV | VX,
+    [0x3f] = VV | VX,
+};
+
 void rv_exec_vector(struct rv_hart *h, uint32_t insn)
 {
 	unsigned f3 = F3(insn);
@@ -736,7 +790,6 @@ void rv_exec_vector(struct rv_hart *h, uint32_t insn)
 		exec_vset(h, insn);
 		return;
 	}
-	if (f3 == 1 || f3 == 5) vill(h, insn); /* OPFVV, OPFVF: not yet */
 	struct vargs v = {.c = config(h, insn),
 	                  .f6 = insn >> 26,
 	                  .vd = RD(insn),
@@ -745,15 +798,17 @@ void rv_exec_vector(struct rv_hart *h, uint32_t insn)
 	                  .f3 = f3,
 	                  .vm = (insn >> 25) & 1,
 	                  .vx = f3 >= 3};
-	bool opm = f3 == 2 || f3 == 6;
-	unsigned f6 = v.f6, form = f3 == 0 || f3 == 2 ? VV : f3 == 3 ? VI : VX;
-	need(h, insn, ((opm ? opm_forms : opi_forms)[f6] & form) != 0);
-	if (h->vstart >= v.c.vl && !(opm && f6 == 0x10) && !(!opm && f6 == 0x27)) {
+	bool opm = f3 == 2 || f3 == 6, opf = f3 == 1 || f3 == 5;
+	unsigned f6 = v.f6, form = f3 == 0 || f3 == 1 || f3 == 2 ? VV : f3 == 3 ? VI : VX;
+	need(h, insn, ((opf ? opf_forms : opm ? opm_forms : opi_forms)[f6] & form) != 0);
+	if (h->vstart >= v.c.vl && !((opm || opf) && f6 == 0x10) && !(f3 == 3 && f6 == 0x27)) {
 		h->vstart = 0; /* nothing to do (vmv.x.s, vmv<nr>r.v run regardless) */
 		vs_dirty(h);
 		return;
 	}
-	if (!opm) {
+	if (opf) {
+		rv_exec_vector_fp(h, insn, &v);
+	} else if (!opm) {
 		if (f6 == 0x30 || f6 == 0x31) {
 			need(h, insn, !v.vx);
 			exec_reduction(h, insn, &v, true);
