@@ -9,6 +9,8 @@ Usage: test_boot.py CLOISON_BINARY
 """
 import hashlib
 import os
+import re
+import shutil
 import struct
 import subprocess
 import sys
@@ -130,6 +132,34 @@ class BootLinux(unittest.TestCase):
         isa = g.run("grep -m1 ^isa /proc/cpuinfo").split(":")[1].strip()
         self.assertEqual(isa, "rv64imafdc_zicntr_zicsr_zifencei_zihintntl_zihintpause_zca_zcd_zkt")
         self.assertEqual(g.run("echo $((6 * 7))").strip(), "42")
+        g.send("poweroff -f\n")
+        self.assertEqual(g.wait_exit(), 0, g.stderr)
+
+    @unittest.skipUnless(shutil.which("riscv64-linux-gnu-gcc"), "no riscv64 cross compiler")
+    def test_vector_programs_across_context_switches(self):
+        # Four copies of a program that checks vector loops against scalar code, on two harts: the
+        # kernel saves and restores their vector registers at every switch. The program reaches the
+        # guest as a raw disk (its ELF, padded to sectors).
+        tmp = tempfile.mkdtemp()
+        self.addCleanup(shutil.rmtree, tmp)
+        elf = os.path.join(tmp, "vecloop")
+        root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
+        subprocess.run(["riscv64-linux-gnu-gcc", "-O2", "-march=rv64gcv", "-mabi=lp64d", "-nostdlib", "-static",
+                        "-ffreestanding", "-fno-pic", "-o", elf, os.path.join(root, "tests/diff/crt_user.S"),
+                        os.path.join(root, "tests/diff/plat_user.c"), os.path.join(root, "tests/guests/vecloop.c")],
+                       check=True)
+        with open(elf, "ab") as f:
+            f.write(bytes(-os.path.getsize(elf) % 512))
+        g = self.boot("--cpus", "2", "--disk", elf + ",format=raw,readonly=on")
+        g.expect(r"userspace ready \(2 cpus\)")
+        g.expect(PROMPT)
+        self.assertTrue(g.run("grep -m1 ^isa /proc/cpuinfo").split(":")[1].strip().split("_")[0].endswith("v"))
+        g.run("dd if=/dev/vda of=/tmp/vecloop 2>/dev/null; chmod +x /tmp/vecloop")
+        out = g.run("for i in 1 2 3 4; do /tmp/vecloop & done; wait", timeout=300)
+        self.assertEqual(out.count("vecloop ok 3000"), 4, out)
+        self.assertNotIn("MISMATCH", out)
+        switches = sum(int(w) for w in re.findall(r"switched (\d+)", out))
+        self.assertGreater(switches, 0, out)  # the kernel did preempt them mid-loop
         g.send("poweroff -f\n")
         self.assertEqual(g.wait_exit(), 0, g.stderr)
 
