@@ -163,6 +163,20 @@ class BootLinux(unittest.TestCase):
         g.send("poweroff -f\n")
         self.assertEqual(g.wait_exit(), 0, g.stderr)
 
+    def test_each_extension_off(self):
+        # Linux boots to userspace with each switchable extension off in turn (the list is the one
+        # cloison prints for an unknown name).
+        r = run_cloison("--cpu-ext", "-none-such")
+        names = re.search(r"switchable: ([a-z0-9 ]+)", r.stderr).group(1).split()
+        self.assertIn("zbb", names)
+        failed = []
+        for name in names:
+            r = run_cloison("--cpu-ext", "-" + name, "--append", "console=ttyS0 quiet cloison_poweroff=1",
+                            timeout=120)
+            if r.returncode != 0 or "userspace ready" not in r.stdout:
+                failed.append((name, r.returncode, r.stdout[-300:]))
+        self.assertEqual(failed, [])
+
     def test_interpreter_only(self):
         # The same guest without the translator: the interpreter alone boots it too.
         g = self.boot("--jit", "off")
