@@ -125,7 +125,7 @@ class BootLinux(unittest.TestCase):
 
     def test_extensions_switched_off(self):
         # Every switchable extension off: the kernel sees none of them and runs without.
-        off = "-v,-zvfhmin,-zicbom,-zicbop,-zicboz,-zicond,-zimop,-zawrs,-zfa,-zfh,-zfhmin,-zcb,-zcmop,-zba,-zbb,-zbc,-zbs"
+        off = "-v,-zvfhmin,-zvbb,-zvkt,-zicbom,-zicbop,-zicboz,-zicond,-zimop,-zawrs,-zfa,-zfh,-zfhmin,-zcb,-zcmop,-zba,-zbb,-zbc,-zbs"
         g = self.boot("--cpu-ext", off, "--cpu-ext", "-sdtrig,-sstc,-svinval,-svnapot,-svpbmt")
         g.expect(r"userspace ready")
         g.expect(PROMPT)

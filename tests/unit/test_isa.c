@@ -638,7 +638,62 @@ static void test_vector_fp(void)
 	CHECK_EQ(hart.mcause, RV_EXC_ILLEGAL);
 }
 
+/* Zvbb at SEW 32, LMUL 1, vl 4; encodings from LLVM's assembler tests (unmasked forms). */
+static void test_zvbb(void)
+{
+	static const uint32_t v9[4] = {0x80000001, 0x12345678, 0, 0xf000}, v8[4] = {1, 4, 31, 0xffffffff};
+	static const struct {
+		const char *name;
+		uint32_t insn;
+		uint32_t r[4];
+	} cases[] = {
+	    {"vandn.vv", 0x06940557, {0x80000000, 0x12345678, 0, 0}},
+	    {"vbrev8.v", 0x4a942557, {0x01000080, 0x482c6a1e, 0, 0x0f00}},
+	    {"vrev8.v", 0x4a94a557, {0x01000080, 0x78563412, 0, 0x00f00000}},
+	    {"vbrev.v", 0x4a952557, {0x80000001, 0x1e6a2c48, 0, 0x000f0000}},
+	    {"vclz.v", 0x4a962557, {0, 3, 32, 16}},
+	    {"vctz.v", 0x4a96a557, {0, 3, 32, 12}},
+	    {"vcpop.v", 0x4a972557, {2, 13, 0, 4}},
+	    {"vrol.vv", 0x56940557, {0x3, 0x23456781, 0, 0x7800}},
+	    {"vror.vv", 0x52940557, {0xc0000000, 0x81234567, 0, 0x1e000}},
+	    {"vror.vi 33", 0x5690b557, {0xc0000000, 0x091a2b3c, 0, 0x7800}},
+	};
+	for (unsigned k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+		reset();
+		vcfg(2, 0, 4);
+		for (unsigned i = 0; i < 4; i++) vput(9, 4, i, v9[i]), vput(8, 4, i, v8[i]);
+		hart.pc = CODE;
+		exec1(cases[k].insn);
+		CHECK_EQ(hart.pc, CODE + 4);
+		for (unsigned i = 0; i < 4; i++) {
+			CHECK_EQ(vgetv(10, 4, i), cases[k].r[i]);
+			if (vgetv(10, 4, i) != cases[k].r[i])
+				fprintf(stderr, "  %s element %u\n", cases[k].name, i);
+		}
+	}
+	static const uint64_t wsll_vv[4] = {0x100000002, 0x123456780, 0, 0};
+	static const uint64_t wsll_vi[4] = {0x1000000020000000, 0x2468acf00000000, 0, 0x1e0000000000};
+	for (unsigned vi = 0; vi < 2; vi++) {
+		reset();
+		vcfg(2, 0, 4);
+		for (unsigned i = 0; i < 4; i++) vput(9, 4, i, v9[i]), vput(8, 4, i, v8[i]);
+		hart.pc = CODE;
+		exec1(vi ? 0xd69eb557 : 0xd6940557); /* vwsll.vi v10, v9, 29 / vwsll.vv v10, v9, v8 */
+		for (unsigned i = 0; i < 4; i++) CHECK_EQ(vgetv(10, 8, i), (vi ? wsll_vi : wsll_vv)[i]);
+	}
+	/* Without Zvbb they are illegal. */
+	reset();
+	vcfg(2, 0, 4);
+	rv_hart_set_extensions(&hart, (rv_ext_defaults() | EXT(V)) & ~EXT(ZVBB));
+	hart.pc = CODE;
+	exec1(0x4a962557);
+	CHECK_EQ(hart.mcause, RV_EXC_ILLEGAL);
+	hart.pc = CODE;
+	exec1(0x06940557);
+	CHECK_EQ(hart.pc, MTVEC);
+}
+
 TEST_MAIN(setup, test_ext_spec, test_bitmanip_vectors, test_each_extension_off_is_illegal, test_zcb_runs,
           test_zimop_and_zcmop, test_cbo_zero_and_enables, test_cbo_faults, test_svinval_and_zawrs,
           test_svnapot, test_svpbmt, test_envcfg_warl_and_sstc_off, test_half_precision, test_zfa,
-          test_trigger_csrs, test_vector_fp)
+          test_trigger_csrs, test_vector_fp, test_zvbb)

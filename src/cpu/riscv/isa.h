@@ -45,7 +45,9 @@
 	X(ZBC, "zbc", RV_EXT_DEFAULT)                                                                        \
 	X(ZBS, "zbs", RV_EXT_DEFAULT)                                                                        \
 	X(ZKT, "zkt", RV_EXT_FIXED)                                                                          \
+	X(ZVBB, "zvbb", RV_EXT_DEFAULT)                                                                      \
 	X(ZVFHMIN, "zvfhmin", RV_EXT_DEFAULT)                                                                \
+	X(ZVKT, "zvkt", RV_EXT_DEFAULT)                                                                      \
 	X(SDTRIG, "sdtrig", RV_EXT_DEFAULT)                                                                  \
 	X(SSTC, "sstc", RV_EXT_DEFAULT)                                                                      \
 	X(SVINVAL, "svinval", RV_EXT_DEFAULT)                                                                \

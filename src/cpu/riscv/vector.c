@@ -369,6 +369,17 @@ static bool alu(struct rv_hart *h, bool opm, unsigned f6, unsigned sew, uint64_t
 		case 0x06: r = a > b ? a : b; break;
 		case 0x07: r = sa > sb ? sa : sb; break;
 		case 0x09: r = a & b; break;
+		case 0x01: /* Zvbb: vandn, vror, vrol */
+		case 0x14:
+		case 0x15: {
+			if (!RV_HAS(h->ext, ZVBB)) return false;
+			unsigned n = (unsigned)b & (bits - 1);
+			if (f6 == 0x14 && n) n = bits - n; /* right by n: left by SEW - n */
+			r = f6 == 0x01 ? (__int128)(a & ~b)
+			    : n        ? (__int128)trunc_to(a << n | a >> (bits - n), sew)
+			               : a;
+			break;
+		}
 		case 0x0a: r = a | b; break;
 		case 0x0b: r = a ^ b; break;
 		case 0x25: r = (__int128)(a << sh); break;
@@ -432,6 +443,7 @@ static bool compare(unsigned f6, unsigned sew, uint64_t a, uint64_t b)
 static uint64_t scalar(const struct rv_hart *h, uint32_t insn, unsigned sew, bool uimm)
 {
 	unsigned f3 = F3(insn), rs1 = RS1(insn);
+	if (f3 == 3 && ((insn >> 27) == 0x0a)) return rs1 | ((insn >> 26) & 1) << 5; /* vror.vi: 6 bits */
 	if (f3 == 3) return uimm ? rs1 : trunc_to((uint64_t)((int64_t)((uint64_t)rs1 << 59) >> 59), sew);
 	return trunc_to(h->x[rs1], sew);
 }
@@ -443,6 +455,7 @@ static void exec_single(struct rv_hart *h, uint32_t insn, const struct vargs *v,
 	unsigned sew = c->sew, f6 = v->f6;
 	bool is_cmp = !opm && f6 >= 0x18 && f6 <= 0x1f, carry_out = !opm && (f6 == 0x11 || f6 == 0x13);
 	bool uimm = !opm && (f6 == 0x25 || f6 == 0x28 || f6 == 0x29 || f6 == 0x2a || f6 == 0x2b);
+	if (!opm && F3(insn) == 3 && (f6 == 0x14 || f6 == 0x15)) f6 = 0x14; /* vror.vi (either imm[5]) */
 	uint64_t xs = v->vx ? scalar(h, insn, sew, uimm) : 0;
 	need(h, insn, group_ok(v->vs2, c->lmul8) && (v->vx || group_ok(v->vs1, c->lmul8)));
 	struct vdst d;
@@ -551,6 +564,26 @@ static void exec_narrowing(struct rv_hart *h, uint32_t insn, const struct vargs 
 		default: r = clamp_s(h, shift_round(sext(a, w), sh, h->vxrm), sew); break; /* vnclip */
 		}
 		dst_set(&d, sew, i, trunc_to(r, sew));
+	}
+	dst_end(h, &d);
+}
+
+/* Zvbb's vwsll: vd (2*SEW) = zero-extended vs2 shifted left by the low log2(2*SEW) bits of vs1, rs1
+ * or the immediate. */
+static void exec_vwsll(struct rv_hart *h, uint32_t insn, const struct vargs *v)
+{
+	const struct vcfg *c = &v->c;
+	unsigned sew = c->sew, w = 2 * sew;
+	need(h, insn, RV_HAS(h->ext, ZVBB) && sew <= 4 && c->lmul8 <= 32 && group_ok(v->vd, 2 * c->lmul8));
+	need(h, insn,
+	     group_ok(v->vs2, c->lmul8) && (v->vx || group_ok(v->vs1, c->lmul8)) && (v->vm || v->vd));
+	uint64_t xs = v->vx ? scalar(h, insn, sew, true) : 0;
+	struct vdst d;
+	dst_begin(h, &d, v->vd, group_len(2 * c->lmul8));
+	for (uint64_t i = h->vstart; i < c->vl; i++) {
+		if (!active(h, v->vm, i)) continue;
+		uint64_t b = v->vx ? xs : vget(h, v->vs1, sew, i);
+		dst_set(&d, w, i, trunc_to(vget(h, v->vs2, sew, i) << (b & (8 * w - 1)), w));
 	}
 	dst_end(h, &d);
 }
@@ -688,6 +721,37 @@ static void exec_mask_unary(struct rv_hart *h, uint32_t insn, const struct vargs
 		h->x[0] = 0;
 		return;
 	}
+	if (f6 == 0x12 && sel >= 8) { /* Zvbb: vbrev8, vrev8, vbrev, vclz, vctz, vcpop.v */
+		need(h, insn, RV_HAS(h->ext, ZVBB) && (sel <= 10 || (sel >= 12 && sel <= 14)));
+		need(h, insn,
+		     group_ok(v->vd, c->lmul8) && group_ok(v->vs2, c->lmul8) && (v->vm || v->vd != 0));
+		unsigned bits = 8 * sew;
+		dst_begin(h, &d, v->vd, group_len(c->lmul8));
+		for (uint64_t i = h->vstart; i < c->vl; i++) {
+			if (!active(h, v->vm, i)) continue;
+			uint64_t e = vget(h, v->vs2, sew, i), r = 0;
+			switch (sel) {
+			case 8: /* bits reversed within each byte */
+				for (unsigned b = 0; b < bits; b++)
+					if ((e >> b) & 1) r |= 1ULL << ((b & ~7u) | (7 - (b & 7)));
+				break;
+			case 9: /* bytes reversed */
+				for (unsigned b = 0; b < sew; b++)
+					r |= ((e >> (8 * b)) & 0xff) << (8 * (sew - 1 - b));
+				break;
+			case 10: /* bits reversed */
+				for (unsigned b = 0; b < bits; b++)
+					if ((e >> b) & 1) r |= 1ULL << (bits - 1 - b);
+				break;
+			case 12: r = e ? (uint64_t)__builtin_clzll(e) - (64 - bits) : bits; break;
+			case 13: r = e ? (uint64_t)__builtin_ctzll(e) : bits; break;
+			default: r = (uint64_t)__builtin_popcountll(e); break;
+			}
+			dst_set(&d, sew, i, r);
+		}
+		dst_end(h, &d);
+		return;
+	}
 	if (f6 == 0x12) { /* vzext / vsext .vf8, .vf4, .vf2 */
 		unsigned frac = sel == 2 || sel == 3 ? 8 : sel == 4 || sel == 5 ? 4 : 2;
 		need(h, insn, sel >= 2 && sel <= 7 && sew >= frac && c->lmul8 >= frac);
@@ -743,17 +807,53 @@ static void exec_mask_unary(struct rv_hart *h, uint32_t insn, const struct vargs
 /* The forms each funct6 has: .vv (1), .vx (2), .vi (4); zero for a reserved funct6. */
 enum { VV = 1, VX = 2, VI = 4 };
 static const uint8_t opi_forms[64] = {
-    [0x00] = VV | VX | VI, [0x02] = VV | VX,      [0x03] = VX | VI,      [0x04] = VV | VX,
-    [0x05] = VV | VX,      [0x06] = VV | VX,      [0x07] = VV | VX,      [0x09] = VV | VX | VI,
-    [0x0a] = VV | VX | VI, [0x0b] = VV | VX | VI, [0x0c] = VV | VX | VI, [0x0e] = VV | VX | VI,
-    [0x0f] = VX | VI,      [0x10] = VV | VX | VI, [0x11] = VV | VX | VI, [0x12] = VV | VX,
-    [0x13] = VV | VX,      [0x17] = VV | VX | VI, [0x18] = VV | VX | VI, [0x19] = VV | VX | VI,
-    [0x1a] = VV | VX,      [0x1b] = VV | VX,      [0x1c] = VV | VX | VI, [0x1d] = VV | VX | VI,
-    [0x1e] = VX | VI,      [0x1f] = VX | VI,      [0x20] = VV | VX | VI, [0x21] = VV | VX | VI,
-    [0x22] = VV | VX,      [0x23] = VV | VX,      [0x25] = VV | VX | VI, [0x27] = VV | VX | VI,
-    [0x28] = VV | VX | VI, [0x29] = VV | VX | VI, [0x2a] = VV | VX | VI, [0x2b] = VV | VX | VI,
-    [0x2c] = VV | VX | VI, [0x2d] = VV | VX | VI, [0x2e] = VV | VX | VI, [0x2f] = VV | VX | VI,
-    [0x30] = VV,           [0x31] = VV,
+    [0x00] = VV | VX | VI,
+    [0x02] = VV | VX,
+    [0x03] = VX | VI,
+    [0x04] = VV | VX,
+    [0x05] = VV | VX,
+    [0x06] = VV | VX,
+    [0x07] = VV | VX,
+    [0x09] = VV | VX | VI,
+    [0x0a] = VV | VX | VI,
+    [0x0b] = VV | VX | VI,
+    [0x0c] = VV | VX | VI,
+    [0x0e] = VV | VX | VI,
+    [0x0f] = VX | VI,
+    [0x10] = VV | VX | VI,
+    [0x11] = VV | VX | VI,
+    [0x12] = VV | VX,
+    [0x13] = VV | VX,
+    [0x17] = VV | VX | VI,
+    [0x18] = VV | VX | VI,
+    [0x19] = VV | VX | VI,
+    [0x1a] = VV | VX,
+    [0x1b] = VV | VX,
+    [0x1c] = VV | VX | VI,
+    [0x1d] = VV | VX | VI,
+    [0x1e] = VX | VI,
+    [0x1f] = VX | VI,
+    [0x20] = VV | VX | VI,
+    [0x21] = VV | VX | VI,
+    [0x22] = VV | VX,
+    [0x23] = VV | VX,
+    [0x25] = VV | VX | VI,
+    [0x27] = VV | VX | VI,
+    [0x28] = VV | VX | VI,
+    [0x29] = VV | VX | VI,
+    [0x2a] = VV | VX | VI,
+    [0x2b] = VV | VX | VI,
+    [0x2c] = VV | VX | VI,
+    [0x2d] = VV | VX | VI,
+    [0x2e] = VV | VX | VI,
+    [0x2f] = VV | VX | VI,
+    [0x30] = VV,
+    [0x31] = VV,
+    /* Zvbb: vandn, vror (.vi: imm[5] in funct6 bit 0), vrol, vwsll */
+    [0x01] = VV | VX,
+    [0x14] = VV | VX | VI,
+    [0x15] = VV | VX | VI,
+    [0x35] = VV | VX | VI,
 };
 static const uint8_t opm_forms[64] = {
     [0x00] = VV,      [0x01] = VV,      [0x02] = VV,      [0x03] = VV,      [0x04] = VV,
@@ -814,6 +914,8 @@ void rv_exec_vector(struct rv_hart *h, uint32_t insn)
 			exec_reduction(h, insn, &v, true);
 		} else if (f6 >= 0x2c && f6 <= 0x2f) {
 			exec_narrowing(h, insn, &v);
+		} else if (f6 == 0x35) {
+			exec_vwsll(h, insn, &v);
 		} else if (f6 == 0x0c || f6 == 0x0e || f6 == 0x0f || (f6 == 0x27 && f3 == 3)) {
 			exec_permute(h, insn, &v, false);
 		} else {
