@@ -22,6 +22,7 @@
 #define OPI32(imm12, f3) enc_i(imm12, 1, f3, 3, 0x1b)
 #define CBO(op, rs1) enc_i(op, rs1, 2, 0, 0x0f) /* 0 inval, 1 clean, 2 flush, 4 zero */
 #define CSR_MENVCFG 0x30a
+#define CSRRC(rd, csr, rs1) enc_i(csr, rs1, 3, rd, 0x73)
 #define CSR_SENVCFG 0x10a
 #define CSR_STIMECMP 0x14d
 
@@ -356,13 +357,36 @@ static void test_svpbmt(void)
 	CHECK_EQ(mprv_access(LD(5, 6, 0), 0x40000000ULL, RV_PRIV_S), RV_EXC_LOAD_PAGE);
 }
 
+static void test_svadu(void)
+{
+	const uint64_t adue = 1ULL << 61;
+	/* Reset: hardware updates A/D (firmware that knows nothing of Svadu leaves ADUE set). */
+	reset();
+	CHECK_EQ(hart.menvcfg & adue, adue);
+	map_sv39(PTE_V | PTE_R | PTE_W);
+	CHECK_EQ(mprv_access(LD(5, 6, 0), 0x40000000ULL, RV_PRIV_S), -1);
+	CHECK(get64(L0) & PTE_A);
+	/* ADUE clear: software manages A and D (Svade); a missing bit faults and the PTE stays. */
+	reset();
+	map_sv39(PTE_V | PTE_R | PTE_W);
+	hart.x[1] = adue;
+	exec1(CSRRC(0, CSR_MENVCFG, 1));
+	CHECK_EQ(hart.menvcfg & adue, 0);
+	CHECK_EQ(mprv_access(LD(5, 6, 0), 0x40000000ULL, RV_PRIV_S), RV_EXC_LOAD_PAGE);
+	CHECK_EQ(get64(L0) & PTE_A, 0);
+	put64(L0, get64(L0) | PTE_A);
+	CHECK_EQ(mprv_access(LD(5, 6, 0), 0x40000000ULL, RV_PRIV_S), -1);
+	CHECK_EQ(mprv_access(SD(7, 6, 0), 0x40000000ULL, RV_PRIV_S), RV_EXC_STORE_PAGE); /* D clear */
+	CHECK_EQ(get64(L0) & PTE_D, 0);
+}
+
 static void test_envcfg_warl_and_sstc_off(void)
 {
 	uint64_t v;
 	reset();
 	hart.x[1] = ~0ULL;
 	exec1(CSRRW(0, CSR_MENVCFG, 1));
-	CHECK_EQ(hart.menvcfg, 0xc0000000000000f1ULL); /* STCE, PBMTE, CBZE, CBCFE, CBIE, FIOM */
+	CHECK_EQ(hart.menvcfg, 0xe0000000000000f1ULL); /* STCE, PBMTE, ADUE, CBZE, CBCFE, CBIE, FIOM */
 	exec1(CSRRW(0, CSR_SENVCFG, 1));
 	CHECK_EQ(hart.senvcfg, 0xf1);
 	hart.x[1] = 0x20; /* CBIE = 2 is reserved: reads as off */
@@ -373,7 +397,7 @@ static void test_envcfg_warl_and_sstc_off(void)
 	rv_hart_set_extensions(&hart, rv_ext_defaults() & ~EXT(SSTC) & ~EXT(SVPBMT) & ~EXT(ZICBOZ));
 	hart.x[1] = ~0ULL;
 	exec1(CSRRW(0, CSR_MENVCFG, 1));
-	CHECK_EQ(hart.menvcfg, 0x71);
+	CHECK_EQ(hart.menvcfg, 0x2000000000000071ULL);
 	v = run(CSRRS(3, CSR_STIMECMP, 0), 0, 0);
 	CHECK_EQ(v, 0xdead00 | RV_EXC_ILLEGAL);
 }
@@ -696,4 +720,4 @@ static void test_zvbb(void)
 TEST_MAIN(setup, test_ext_spec, test_bitmanip_vectors, test_each_extension_off_is_illegal, test_zcb_runs,
           test_zimop_and_zcmop, test_cbo_zero_and_enables, test_cbo_faults, test_svinval_and_zawrs,
           test_svnapot, test_svpbmt, test_envcfg_warl_and_sstc_off, test_half_precision, test_zfa,
-          test_trigger_csrs, test_vector_fp, test_zvbb)
+          test_trigger_csrs, test_vector_fp, test_zvbb, test_svadu)

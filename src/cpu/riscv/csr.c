@@ -116,6 +116,7 @@ static uint64_t envcfg_legal(const struct rv_hart *h, uint64_t val, bool machine
 	if (RV_HAS(h->ext, ZICBOM)) mask |= ENVCFG_CBIE | ENVCFG_CBCFE;
 	if (RV_HAS(h->ext, ZICBOZ)) mask |= ENVCFG_CBZE;
 	if (machine && RV_HAS(h->ext, SVPBMT)) mask |= MENVCFG_PBMTE;
+	if (machine && RV_HAS(h->ext, SVADU)) mask |= MENVCFG_ADUE;
 	if (machine && RV_HAS(h->ext, SSTC)) mask |= MENVCFG_STCE;
 	val &= mask;
 	if ((val & ENVCFG_CBIE) == (2ULL << 4)) val &= ~ENVCFG_CBIE;
@@ -306,7 +307,8 @@ bool rv_csr_write(struct rv_hart *h, unsigned csr, uint64_t val)
 	case CSR_MENVCFG: {
 		uint64_t old = h->menvcfg;
 		h->menvcfg = envcfg_legal(h, val, true);
-		if ((old ^ h->menvcfg) & MENVCFG_PBMTE) rv_tlb_flush_all(h); /* PTEs mean something else */
+		if ((old ^ h->menvcfg) & (MENVCFG_PBMTE | MENVCFG_ADUE))
+			rv_tlb_flush_all(h); /* PTEs read anew */
 		return true;
 	}
 	case CSR_MCOUNTINHIBIT: h->mcountinhibit = val & 0xfffffffdULL; return true;

@@ -51,7 +51,8 @@ void rv_hart_reset(struct rv_hart *h, uint64_t pc)
 	h->misa = MISA_RV64 | MISA_EXT('I') | MISA_EXT('M') | MISA_EXT('A') | MISA_EXT('F') | MISA_EXT('D') |
 	          MISA_EXT('C') | MISA_EXT('S') | MISA_EXT('U') | (RV_HAS(h->ext, V) ? MISA_EXT('V') : 0);
 	h->medeleg = h->mideleg = h->mie = h->mtvec = h->mcounteren = 0;
-	h->mscratch = h->mepc = h->mcause = h->mtval = h->menvcfg = h->mcountinhibit = 0;
+	h->mscratch = h->mepc = h->mcause = h->mtval = h->mcountinhibit = 0;
+	h->menvcfg = RV_HAS(h->ext, SVADU) ? MENVCFG_ADUE : 0; /* firmware that knows no Svadu keeps it */
 	h->stvec = h->scounteren = h->sscratch = h->sepc = h->scause = h->stval = h->satp = 0;
 	h->senvcfg = 0;
 	h->stimecmp = UINT64_MAX;

@@ -40,6 +40,7 @@
 #define ENVCFG_CBIE (3ULL << 4)
 #define ENVCFG_CBCFE (1ULL << 6)
 #define ENVCFG_CBZE (1ULL << 7)
+#define MENVCFG_ADUE (1ULL << 61)
 #define MENVCFG_PBMTE (1ULL << 62)
 #define MENVCFG_STCE (1ULL << 63)
 

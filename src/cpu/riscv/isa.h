@@ -50,6 +50,8 @@
 	X(ZVKT, "zvkt", RV_EXT_DEFAULT)                                                                      \
 	X(SDTRIG, "sdtrig", RV_EXT_DEFAULT)                                                                  \
 	X(SSTC, "sstc", RV_EXT_DEFAULT)                                                                      \
+	X(SSU64XL, "ssu64xl", RV_EXT_FIXED)                                                                  \
+	X(SVADU, "svadu", RV_EXT_DEFAULT)                                                                    \
 	X(SVINVAL, "svinval", RV_EXT_DEFAULT)                                                                \
 	X(SVNAPOT, "svnapot", RV_EXT_DEFAULT)                                                                \
 	X(SVPBMT, "svpbmt", RV_EXT_DEFAULT)

@@ -232,8 +232,10 @@ static int walk(struct rv_hart *h, uint64_t va, enum rv_access acc, unsigned pri
 			if (level != 0 || (ppn & 0xf) != 8) goto page_fault;
 			ppn = (ppn & ~0xfULL) | ((va >> RV_PAGE_SHIFT) & 0xf);
 		}
-		/* Hardware A/D update. */
+		/* Hardware A/D update; with Svadu and menvcfg.ADUE clear, software's (Svade): a fault. */
 		uint64_t want = PTE_A | (acc == RV_ACCESS_WRITE ? PTE_D : 0);
+		if ((pte & want) != want && RV_HAS(h->ext, SVADU) && !(h->menvcfg & MENVCFG_ADUE))
+			goto page_fault;
 		if (update && (pte & want) != want) {
 			uint64_t expect = pte;
 			dirty_log_mark(h->bus.dirty, pte_pa - h->bus.ram_base, 8);
