@@ -138,17 +138,6 @@ struct rv_hart {
 	uint64_t instret; /* instructions retired (also mcycle) */
 	uint64_t ext;     /* the extensions it offers (isa.h): fixed while it runs */
 
-	/* Debug triggers (Sdtrig, trigger.c). */
-#define RV_NTRIGGERS 2
-	uint64_t tselect, tdata1[RV_NTRIGGERS], tdata2[RV_NTRIGGERS];
-	bool trig_exec, trig_data; /* some trigger watches fetches / loads or stores */
-
-	/* Vector state (V, vector.c): VLEN = 8 * RV_VLENB bits. */
-#define RV_VLENB 16
-	uint64_t vl, vtype, vstart;
-	uint32_t vxrm, vxsat, vlenb;
-	uint8_t vreg[32 * RV_VLENB];
-
 	/* Lines driven by other threads: MSIP (CLINT), MEIP/SEIP (PLIC). */
 	_Atomic uint64_t irq_lines;
 	_Atomic uint64_t mtimecmp;
@@ -192,6 +181,17 @@ struct rv_hart {
 	struct rv_engine_stats stats;
 	uint64_t jit_epoch;   /* fence.i count: a block compares its code with memory once per epoch */
 	uint64_t budget_left; /* budget left at the last sync point (exceptions, CSR reads) */
+
+	/* Cold architectural state, kept after the hot fields: debug triggers (Sdtrig, trigger.c). */
+#define RV_NTRIGGERS 2
+	uint64_t tselect, tdata1[RV_NTRIGGERS], tdata2[RV_NTRIGGERS];
+	bool trig_exec, trig_data; /* some trigger watches fetches / loads or stores */
+
+	/* Vector state (V, vector.c): VLEN = 8 * RV_VLENB bits. */
+#define RV_VLENB 16
+	uint64_t vl, vtype, vstart;
+	uint32_t vxrm, vxsat, vlenb;
+	uint8_t vreg[32 * RV_VLENB];
 };
 
 /* Lifecycle. */
