@@ -125,8 +125,8 @@ class BootLinux(unittest.TestCase):
 
     def test_extensions_switched_off(self):
         # Every switchable extension off: the kernel sees none of them and runs without.
-        off = "-v,-zvfhmin,-zvbb,-zvkt,-zicbom,-zicbop,-zicboz,-zicond,-zimop,-zawrs,-zfa,-zfh,-zfhmin,-zcb,-zcmop,-zba,-zbb,-zbc,-zbs"
-        g = self.boot("--cpu-ext", off, "--cpu-ext", "-sdtrig,-sstc,-svadu,-svinval,-svnapot,-svpbmt")
+        off = "-v,-zvfhmin,-zvbb,-zvkt,-zihpm,-zicbom,-zicbop,-zicboz,-zicond,-zimop,-zawrs,-zfa,-zfh,-zfhmin,-zcb,-zcmop,-zba,-zbb,-zbc,-zbs"
+        g = self.boot("--cpu-ext", off, "--cpu-ext", "-sdtrig,-sscofpmf,-sstc,-svadu,-svinval,-svnapot,-svpbmt")
         g.expect(r"userspace ready")
         g.expect(PROMPT)
         isa = g.run("grep -m1 ^isa /proc/cpuinfo").split(":")[1].strip()

@@ -717,7 +717,58 @@ static void test_zvbb(void)
 	CHECK_EQ(hart.pc, MTVEC);
 }
 
+/* Zihpm and Sscofpmf: mhpmcounter3 counting instructions retired (event 2). */
+static void test_hpm_counters(void)
+{
+	const unsigned ctr = 0xb03, evt = 0x323, nop = 0x00000013;
+	reset();
+	hart.x[1] = 2;
+	exec1(CSRRW(0, evt, 1)); /* count instructions retired from here */
+	for (int i = 0; i < 10; i++) exec1(nop);
+	exec1(CSRRS(5, ctr, 0));
+	CHECK_EQ(hart.x[5], 10); /* the ten nops: not the write before, nor the read itself */
+	/* mcountinhibit stops it; the mode filter too (MINH: not in M-mode). */
+	hart.x[1] = 1u << 3;
+	exec1(CSRRW(0, 0x320, 1));
+	for (int i = 0; i < 5; i++) exec1(nop);
+	exec1(CSRRS(5, ctr, 0));
+	CHECK_EQ(hart.x[5], 11); /* one more: the instruction that set the inhibit bit */
+	exec1(CSRRW(0, 0x320, 0));
+	hart.x[1] = 2 | 1ULL << 62;
+	exec1(CSRRW(0, evt, 1));
+	uint64_t before = hart.hpm_counter[0];
+	for (int i = 0; i < 5; i++) exec1(nop);
+	exec1(CSRRS(5, ctr, 0));
+	CHECK_EQ(hart.x[5], before);
+	/* Overflow: OF, the LCOFI pending bit, scountovf, and the interrupt once enabled. */
+	reset();
+	hart.x[1] = ~0ULL - 2;
+	exec1(CSRRW(0, ctr, 1));
+	hart.x[1] = 2;
+	exec1(CSRRW(0, evt, 1));
+	for (int i = 0; i < 4; i++) exec1(nop);
+	exec1(CSRRS(5, evt, 0));
+	CHECK_EQ(hart.x[5] >> 63, 1);                     /* OF */
+	CHECK(hart.mip_sw & (1u << 13));                  /* LCOFIP */
+	CHECK_EQ(run(CSRRS(3, 0xda0, 0), 0, 0), 1u << 3); /* scountovf */
+	hart.mie = 1u << 13;
+	hart.mstatus |= 1u << 3; /* MIE */
+	hart.pc = CODE;
+	exec1(nop); /* the interrupt is taken before the next instruction */
+	CHECK_EQ(hart.mcause, (1ULL << 63) | 13);
+	/* Without Sscofpmf, no OF bit and no interrupt; without Zihpm, read-only zero. */
+	reset();
+	rv_hart_set_extensions(&hart, rv_ext_defaults() & ~EXT(SSCOFPMF));
+	hart.x[1] = (1ULL << 63) | 2;
+	exec1(CSRRW(0, evt, 1));
+	CHECK_EQ(hart.hpm_event[0], 2);
+	rv_hart_set_extensions(&hart, rv_ext_defaults() & ~EXT(ZIHPM));
+	exec1(CSRRW(0, ctr, 1));
+	exec1(CSRRS(5, ctr, 0));
+	CHECK_EQ(hart.x[5], 0);
+}
+
 TEST_MAIN(setup, test_ext_spec, test_bitmanip_vectors, test_each_extension_off_is_illegal, test_zcb_runs,
           test_zimop_and_zcmop, test_cbo_zero_and_enables, test_cbo_faults, test_svinval_and_zawrs,
           test_svnapot, test_svpbmt, test_envcfg_warl_and_sstc_off, test_half_precision, test_zfa,
-          test_trigger_csrs, test_vector_fp, test_zvbb, test_svadu)
+          test_trigger_csrs, test_vector_fp, test_zvbb, test_svadu, test_hpm_counters)

@@ -71,6 +71,7 @@ enum {
 	CSR_MINSTRET = 0xb02,
 	CSR_MHPMCOUNTER3 = 0xb03,
 	CSR_MHPMCOUNTER31 = 0xb1f,
+	CSR_SCOUNTOVF = 0xda0,
 	CSR_MVENDORID = 0xf11,
 	CSR_MARCHID = 0xf12,
 	CSR_MIMPID = 0xf13,
@@ -99,6 +100,17 @@ static bool counter_allowed(const struct rv_hart *h, unsigned idx)
 	if (h->priv < RV_PRIV_M && !((h->mcounteren >> idx) & 1)) return false;
 	if (h->priv < RV_PRIV_S && !((h->scounteren >> idx) & 1)) return false;
 	return true;
+}
+
+/* Sscofpmf's local counter-overflow interrupt bit, where it exists. */
+static uint64_t lcofi(const struct rv_hart *h)
+{
+	return RV_HAS(h->ext, SSCOFPMF) ? 1ULL << RV_IRQ_LCOFI : 0;
+}
+
+static uint64_t mie_writable(const struct rv_hart *h)
+{
+	return MIE_WRITABLE | lcofi(h);
 }
 
 /* Sstc: stimecmp exists when the hart offers it, below M when menvcfg.STCE and mcounteren.TM allow. */
@@ -193,16 +205,18 @@ bool rv_csr_read(struct rv_hart *h, unsigned csr, uint64_t *val)
 	if (csr >= CSR_TSELECT && csr <= CSR_TINFO && RV_HAS(h->ext, SDTRIG))
 		return rv_trigger_csr_read(h, csr, val);
 	if (is_vector_csr(csr)) return rv_vector_csr_read(h, csr, val);
+	bool zihpm = RV_HAS(h->ext, ZIHPM);
 	if (csr >= CSR_HPMCOUNTER3 && csr <= CSR_HPMCOUNTER31) {
 		if (!counter_allowed(h, csr & 31)) return false;
 		*val = 0;
-		return true;
+		return !zihpm || rv_hpm_read(h, csr, val);
 	}
 	if ((csr >= CSR_MHPMCOUNTER3 && csr <= CSR_MHPMCOUNTER31) ||
 	    (csr >= CSR_MHPMEVENT3 && csr <= CSR_MHPMEVENT31)) {
-		*val = 0; /* no programmable counters: read-only zero */
-		return true;
+		*val = 0; /* without Zihpm: read-only zero */
+		return !zihpm || rv_hpm_read(h, csr, val);
 	}
+	if (csr == CSR_SCOUNTOVF) return rv_hpm_read(h, csr, val);
 	if (csr >= CSR_PMPCFG0 && csr <= CSR_PMPCFG15) {
 		if (csr & 1) return false; /* RV64 has only the even pmpcfg registers */
 		unsigned n = (csr - CSR_PMPCFG0) / 2;
@@ -279,7 +293,7 @@ bool rv_csr_write(struct rv_hart *h, unsigned csr, uint64_t val)
 	case CSR_SSTATUS:
 		write_mstatus(h, val, SSTATUS_WRITABLE | (RV_HAS(h->ext, V) ? MSTATUS_VS : 0));
 		return true;
-	case CSR_SIE: h->mie = (h->mie & ~h->mideleg) | (val & h->mideleg & MIE_WRITABLE); return true;
+	case CSR_SIE: h->mie = (h->mie & ~h->mideleg) | (val & h->mideleg & mie_writable(h)); return true;
 	case CSR_STVEC: h->stvec = (val & 3) >= 2 ? (val & ~3ULL) : val; return true;
 	case CSR_SCOUNTEREN: h->scounteren = val & 0xffffffffULL; return true;
 	case CSR_SENVCFG: h->senvcfg = envcfg_legal(h, val, false); return true;
@@ -287,8 +301,10 @@ bool rv_csr_write(struct rv_hart *h, unsigned csr, uint64_t val)
 	case CSR_SEPC: h->sepc = val & ~1ULL; return true;
 	case CSR_SCAUSE: h->scause = val; return true;
 	case CSR_STVAL: h->stval = val; return true;
-	case CSR_SIP:
-		h->mip_sw = (h->mip_sw & ~(h->mideleg & MIP_SSIP)) | (val & h->mideleg & MIP_SSIP);
+	case CSR_SIP: {
+		uint64_t mask = h->mideleg & (MIP_SSIP | lcofi(h));
+		h->mip_sw = (h->mip_sw & ~mask) | (val & mask);
+	}
 		return true;
 	case CSR_STIMECMP:
 		if (!stimecmp_allowed(h)) return false;
@@ -300,8 +316,8 @@ bool rv_csr_write(struct rv_hart *h, unsigned csr, uint64_t val)
 		return true;
 	case CSR_MISA: return true; /* fixed */
 	case CSR_MEDELEG: h->medeleg = val & MEDELEG_WRITABLE; return true;
-	case CSR_MIDELEG: h->mideleg = val & MIDELEG_WRITABLE; return true;
-	case CSR_MIE: h->mie = val & MIE_WRITABLE; return true;
+	case CSR_MIDELEG: h->mideleg = val & (MIDELEG_WRITABLE | lcofi(h)); return true;
+	case CSR_MIE: h->mie = val & mie_writable(h); return true;
 	case CSR_MTVEC: h->mtvec = (val & 3) >= 2 ? (val & ~3ULL) : val; return true;
 	case CSR_MCOUNTEREN: h->mcounteren = val & 0xffffffffULL; return true;
 	case CSR_MENVCFG: {
@@ -311,19 +327,25 @@ bool rv_csr_write(struct rv_hart *h, unsigned csr, uint64_t val)
 			rv_tlb_flush_all(h); /* PTEs read anew */
 		return true;
 	}
-	case CSR_MCOUNTINHIBIT: h->mcountinhibit = val & 0xfffffffdULL; return true;
+	case CSR_MCOUNTINHIBIT:
+		rv_hpm_settle(h);
+		h->mcountinhibit = val & 0xfffffffdULL;
+		rv_hpm_inhibit_changed(h);
+		return true;
 	case CSR_MSCRATCH: h->mscratch = val; return true;
 	case CSR_MEPC: h->mepc = val & ~1ULL; return true;
 	case CSR_MCAUSE: h->mcause = val; return true;
 	case CSR_MTVAL: h->mtval = val; return true;
 	case CSR_MIP: {
-		uint64_t mask = MIP_SSIP | MIP_SEIP | ((h->menvcfg & MENVCFG_STCE) ? 0 : MIP_STIP);
+		uint64_t mask = MIP_SSIP | MIP_SEIP | lcofi(h) | ((h->menvcfg & MENVCFG_STCE) ? 0 : MIP_STIP);
 		h->mip_sw = (h->mip_sw & ~mask) | (val & mask);
 		return true;
 	}
 	case CSR_MCYCLE:
 	case CSR_MINSTRET:
+		rv_hpm_settle(h);
 		h->instret = val - (h->block_start - h->budget_left + (uint64_t)(int64_t)h->jit_retired);
+		rv_hpm_rebase(h);
 		return true;
 	default: break;
 	}
@@ -332,7 +354,7 @@ bool rv_csr_write(struct rv_hart *h, unsigned csr, uint64_t val)
 	if (is_vector_csr(csr)) return rv_vector_csr_write(h, csr, val);
 	if ((csr >= CSR_MHPMCOUNTER3 && csr <= CSR_MHPMCOUNTER31) ||
 	    (csr >= CSR_MHPMEVENT3 && csr <= CSR_MHPMEVENT31))
-		return true; /* read-only zero (WARL) */
+		return !RV_HAS(h->ext, ZIHPM) || rv_hpm_write(h, csr, val); /* without Zihpm: zero (WARL) */
 	if (csr >= CSR_PMPCFG0 && csr <= CSR_PMPCFG15) {
 		if (csr & 1) return false;
 		unsigned n = (csr - CSR_PMPCFG0) / 2;

@@ -910,6 +910,7 @@ static uint64_t run_some(struct rv_hart *h, uint64_t max_insns, bool exact)
 		return h->instret - start;
 	}
 	atomic_store(&h->kick, 0);
+	if (h->hpm_active) rv_hpm_settle(h); /* a counter that overflowed interrupts now */
 	rv_take_interrupt(h);
 	/* Stepping must be exact (the fast loop may overshoot its budget); triggers on fetches are
 	 * checked at each instruction there. */

@@ -62,6 +62,7 @@ void rv_hart_reset(struct rv_hart *h, uint64_t pc)
 	h->instret = 0;
 	h->resv_valid = false;
 	rv_trigger_reset(h);
+	rv_hpm_reset(h);
 	rv_vector_reset(h);
 	atomic_store(&h->mtimecmp, UINT64_MAX);
 	h->priv = RV_PRIV_M;

@@ -34,6 +34,7 @@ enum {
 	RV_IRQ_MTI = 7,
 	RV_IRQ_SEI = 9,
 	RV_IRQ_MEI = 11,
+	RV_IRQ_LCOFI = 13, /* Sscofpmf: a counter overflowed */
 };
 
 /* Exception causes. */
@@ -182,7 +183,12 @@ struct rv_hart {
 	uint64_t jit_epoch;   /* fence.i count: a block compares its code with memory once per epoch */
 	uint64_t budget_left; /* budget left at the last sync point (exceptions, CSR reads) */
 
-	/* Cold architectural state, kept after the hot fields: debug triggers (Sdtrig, trigger.c). */
+	/* Cold architectural state, kept after the hot fields: the programmable counters (Zihpm,
+	 * Sscofpmf, hpm.c), counting instructions retired up to hpm_last; */
+#define RV_NHPM 29
+	uint64_t hpm_counter[RV_NHPM], hpm_event[RV_NHPM], hpm_last;
+	uint32_t hpm_active; /* counters counting a countable event */
+	                     /* debug triggers (Sdtrig, trigger.c); */
 #define RV_NTRIGGERS 2
 	uint64_t tselect, tdata1[RV_NTRIGGERS], tdata2[RV_NTRIGGERS];
 	bool trig_exec, trig_data; /* some trigger watches fetches / loads or stores */

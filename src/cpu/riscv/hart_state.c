@@ -1,8 +1,8 @@
 /*
  * hart_state.c — a hart's architectural state in and out of a snapshot
  * section: registers, CSRs, privilege, counters, interrupt lines and the
- * timer compares; from section version 2, the vector state and the debug
- * triggers (a version 1 section leaves them reset). Caches (TLBs, decoded
+ * timer compares; from section version 2, the vector state, the debug
+ * triggers and the performance counters (a version 1 section leaves them reset). Caches (TLBs, decoded
  * instructions, translated code) are not state: loading flushes them.
  */
 #include "internal.h"
@@ -47,6 +47,11 @@ void rv_hart_save(struct rv_hart *h, struct state_writer *w)
 		state_put_u64(w, h->tdata1[i]);
 		state_put_u64(w, h->tdata2[i]);
 	}
+	rv_hpm_settle(h);
+	for (unsigned i = 0; i < RV_NHPM; i++) {
+		state_put_u64(w, h->hpm_counter[i]);
+		state_put_u64(w, h->hpm_event[i]);
+	}
 }
 
 /* What section version 2 adds. */
@@ -55,6 +60,7 @@ struct hart_v2 {
 	uint32_t vxrm, vxsat, vlenb;
 	uint8_t vreg[32 * RV_VLENB];
 	uint64_t tselect, tdata1[RV_NTRIGGERS], tdata2[RV_NTRIGGERS];
+	uint64_t hpm_counter[RV_NHPM], hpm_event[RV_NHPM];
 };
 
 /* The vector and trigger state of a version 2 section, checked; false with r->err set. */
@@ -72,6 +78,10 @@ static bool load_v2(struct rv_hart *h, struct state_reader *r, struct hart_v2 *t
 		tmp->tdata1[i] = state_get_u64(r);
 		tmp->tdata2[i] = state_get_u64(r);
 	}
+	for (unsigned i = 0; i < RV_NHPM; i++) {
+		tmp->hpm_counter[i] = state_get_u64(r);
+		tmp->hpm_event[i] = state_get_u64(r);
+	}
 	if (r->failed) return false;
 	if (tmp->vlenb != h->vlenb)
 		state_fail(r, "hart: saved with VLEN %u, this emulator has %u", 8 * tmp->vlenb, 8 * h->vlenb);
@@ -81,6 +91,8 @@ static bool load_v2(struct rv_hart *h, struct state_reader *r, struct hart_v2 *t
 		           (unsigned long long)tmp->vstart);
 	else if (!rv_trigger_state_valid(tmp->tselect, tmp->tdata1))
 		state_fail(r, "hart: debug trigger state out of range");
+	else if (!rv_hpm_events_valid(tmp->hpm_event))
+		state_fail(r, "hart: a performance-counter event has bits no write sets");
 	return !r->failed;
 }
 
@@ -142,6 +154,10 @@ void rv_hart_load(struct rv_hart *h, struct state_reader *r)
 	memcpy(h->tdata1, v2.tdata1, sizeof(h->tdata1));
 	memcpy(h->tdata2, v2.tdata2, sizeof(h->tdata2));
 	rv_trigger_rearm(h);
+	memcpy(h->hpm_counter, v2.hpm_counter, sizeof(h->hpm_counter));
+	memcpy(h->hpm_event, v2.hpm_event, sizeof(h->hpm_event));
+	rv_hpm_inhibit_changed(h);
+	rv_hpm_rebase(h);
 	h->resv_valid = false;
 	h->fetch_vpage = RV_TLB_INVALID;
 	h->block_start = h->budget_left = 0;

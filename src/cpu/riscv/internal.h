@@ -88,6 +88,17 @@ uint32_t rv_fetch_slow(struct rv_hart *h, uint64_t pc, unsigned *len);
 /* Host address minus guest virtual address for the code page of pc (raises on fault). */
 uintptr_t rv_fetch_addend(struct rv_hart *h, uint64_t pc);
 
+/* hpm.c: Zihpm and Sscofpmf. Settling adds the instructions retired since the last settlement to the
+ * counters (call it before the privilege changes); rebasing forgets them (after minstret is written). */
+void rv_hpm_reset(struct rv_hart *h);
+void rv_hpm_settle(struct rv_hart *h);
+void rv_hpm_rebase(struct rv_hart *h);
+bool rv_hpm_read(struct rv_hart *h, unsigned csr, uint64_t *val);
+bool rv_hpm_write(struct rv_hart *h, unsigned csr, uint64_t val);
+void rv_hpm_inhibit_changed(struct rv_hart *h);
+/* Snapshots: whether loaded events are values a write could have made. */
+bool rv_hpm_events_valid(const uint64_t event[RV_NHPM]);
+
 /* trigger.c: Sdtrig. The checks raise a breakpoint exception when a trigger matches. */
 void rv_trigger_reset(struct rv_hart *h);
 bool rv_trigger_csr_read(const struct rv_hart *h, unsigned csr, uint64_t *val);

@@ -31,6 +31,7 @@
 	X(ZIFENCEI, "zifencei", RV_EXT_FIXED)                                                                \
 	X(ZIHINTNTL, "zihintntl", RV_EXT_FIXED)                                                              \
 	X(ZIHINTPAUSE, "zihintpause", RV_EXT_FIXED)                                                          \
+	X(ZIHPM, "zihpm", RV_EXT_DEFAULT)                                                                    \
 	X(ZIMOP, "zimop", RV_EXT_DEFAULT)                                                                    \
 	X(ZAWRS, "zawrs", RV_EXT_DEFAULT)                                                                    \
 	X(ZFA, "zfa", RV_EXT_DEFAULT)                                                                        \
@@ -49,6 +50,7 @@
 	X(ZVFHMIN, "zvfhmin", RV_EXT_DEFAULT)                                                                \
 	X(ZVKT, "zvkt", RV_EXT_DEFAULT)                                                                      \
 	X(SDTRIG, "sdtrig", RV_EXT_DEFAULT)                                                                  \
+	X(SSCOFPMF, "sscofpmf", RV_EXT_DEFAULT)                                                              \
 	X(SSTC, "sstc", RV_EXT_DEFAULT)                                                                      \
 	X(SSU64XL, "ssu64xl", RV_EXT_FIXED)                                                                  \
 	X(SVADU, "svadu", RV_EXT_DEFAULT)                                                                    \

@@ -6,6 +6,7 @@
 
 void rv_set_priv(struct rv_hart *h, unsigned priv)
 {
+	if (h->hpm_active) rv_hpm_settle(h); /* the instructions so far ran at the old privilege */
 	h->priv = priv;
 	rv_tlb_select(h);
 }
@@ -72,7 +73,8 @@ _Noreturn void rv_raise(struct rv_hart *h, uint64_t cause, uint64_t tval)
 /* Highest-priority interrupt that may be taken now, or -1. */
 static int select_interrupt(struct rv_hart *h)
 {
-	static const int order[] = {RV_IRQ_MEI, RV_IRQ_MSI, RV_IRQ_MTI, RV_IRQ_SEI, RV_IRQ_SSI, RV_IRQ_STI};
+	static const int order[] = {RV_IRQ_MEI, RV_IRQ_MSI, RV_IRQ_MTI,  RV_IRQ_SEI,
+	                            RV_IRQ_SSI, RV_IRQ_STI, RV_IRQ_LCOFI};
 	uint64_t pending = rv_pending_interrupts(h);
 	if (!pending) return -1;
 
