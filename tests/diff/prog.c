@@ -563,10 +563,10 @@ static void test_half(void)
 #ifdef __riscv_vector
 /* ---- vectors (built with V) -------------------------------------------------------------------
  * Each case loads v8-v15 (vd), v16-v23 (vs2), v24-v31 (vs1) and v0 (the mask) whole, sets vtype
- * and vl with vsetvl, runs one instruction and prints the 8 registers of vd, vl, vxsat and an
+ * and vl with vsetvl, runs one instruction and prints the first 128 bytes of vd, vxsat and an
  * integer result. Whole-register loads and stores ignore vtype, so one template fits every SEW,
  * LMUL and vl. Only legal combinations are run (QEMU would kill the process on the others). */
-static u64 vbuf_d[16], vbuf_a[16], vbuf_b[16], vbuf_m[2], vout[16];
+static u64 vbuf_d[128], vbuf_a[128], vbuf_b[128], vbuf_m[2], vout[128]; /* 8 registers at VLEN 1024 */
 
 #define VFN(fname, text)                                                                                     \
 	static u64 fname(u64 vtype, u64 avl, u64 x)                                                          \

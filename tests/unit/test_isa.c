@@ -594,12 +594,12 @@ static void vcfg(unsigned vsew, unsigned vlmul, uint64_t vl)
 }
 static void vput(unsigned reg, unsigned eew, unsigned i, uint64_t v)
 {
-	memcpy(hart.vreg + reg * RV_VLENB + i * eew, &v, eew);
+	memcpy(hart.vreg + reg * hart.vlenb + i * eew, &v, eew);
 }
 static uint64_t vgetv(unsigned reg, unsigned eew, unsigned i)
 {
 	uint64_t v = 0;
-	memcpy(&v, hart.vreg + reg * RV_VLENB + i * eew, eew);
+	memcpy(&v, hart.vreg + reg * hart.vlenb + i * eew, eew);
 	return v;
 }
 /* A VFUNARY0 (0x12) or VFUNARY1 (0x13) instruction, unmasked: vd = op(vs2). */
@@ -768,7 +768,42 @@ static void test_hpm_counters(void)
 	CHECK_EQ(hart.x[5], 0);
 }
 
+/* VLEN from the extension spec: vlenb, and VLMAX as vsetvli sees it. */
+static void test_vlen(void)
+{
+	char err[256];
+	static const struct {
+		const char *spec;
+		unsigned vtype;
+		uint64_t vlmax, vlenb;
+	} cases[] = {
+	    {"", 0x10, 4, 16},              /* VLEN 128, e32, m1 */
+	    {"vlen=256", 0x10, 8, 32},      /* e32, m1 */
+	    {"vlen=1024", 0x03, 1024, 128}, /* e8, m8 */
+	    {"vlen=512,-zbb", 0x17, 8, 64}, /* e32, mf2 */
+	};
+	for (unsigned k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+		uint64_t ext = rv_ext_defaults();
+		CHECK(rv_ext_apply(&ext, cases[k].spec, err, sizeof(err)));
+		reset();
+		rv_hart_set_extensions(&hart, ext);
+		hart.mstatus |= 3ULL << 9; /* VS */
+		hart.x[1] = 100000;
+		exec1(cases[k].vtype << 20 | 1 << 15 | 7 << 12 | 5 << 7 | 0x57); /* vsetvli x5, x1, vtype */
+		CHECK_EQ(hart.x[5], cases[k].vlmax);
+		exec1(CSRRS(6, 0xc22, 0)); /* vlenb */
+		CHECK_EQ(hart.x[6], cases[k].vlenb);
+	}
+	uint64_t ext = rv_ext_defaults();
+	CHECK(!rv_ext_apply(&ext, "vlen=100", err, sizeof(err)));
+	CHECK(strstr(err, "vlen must be") != NULL);
+	CHECK(!rv_ext_apply(&ext, "vlen=2048", err, sizeof(err)));
+	CHECK(!rv_ext_apply(&ext, "vlen=", err, sizeof(err)));
+	CHECK(!rv_ext_apply(&ext, "vlen=256x", err, sizeof(err)));
+	CHECK_EQ(ext, rv_ext_defaults());
+}
+
 TEST_MAIN(setup, test_ext_spec, test_bitmanip_vectors, test_each_extension_off_is_illegal, test_zcb_runs,
           test_zimop_and_zcmop, test_cbo_zero_and_enables, test_cbo_faults, test_svinval_and_zawrs,
           test_svnapot, test_svpbmt, test_envcfg_warl_and_sstc_off, test_half_precision, test_zfa,
-          test_trigger_csrs, test_vector_fp, test_zvbb, test_svadu, test_hpm_counters)
+          test_trigger_csrs, test_vector_fp, test_zvbb, test_svadu, test_hpm_counters, test_vlen)

@@ -32,6 +32,7 @@ bool rv_hart_init(struct rv_hart *h, uint64_t hartid, const struct rv_bus *bus)
 void rv_hart_set_extensions(struct rv_hart *h, uint64_t ext)
 {
 	h->ext = ext;
+	h->vlenb = rv_ext_vlen(ext) / 8;
 	h->misa = (h->misa & ~MISA_EXT('V')) | (RV_HAS(ext, V) ? MISA_EXT('V') : 0);
 	h->jit_epoch++;
 }

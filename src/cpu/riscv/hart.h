@@ -193,11 +193,11 @@ struct rv_hart {
 	uint64_t tselect, tdata1[RV_NTRIGGERS], tdata2[RV_NTRIGGERS];
 	bool trig_exec, trig_data; /* some trigger watches fetches / loads or stores */
 
-	/* Vector state (V, vector.c): VLEN = 8 * RV_VLENB bits. */
-#define RV_VLENB 16
+	/* Vector state (V, vector.c): VLEN = 8 * vlenb bits, up to 1024. */
+#define RV_VLENB_MAX 128
 	uint64_t vl, vtype, vstart;
 	uint32_t vxrm, vxsat, vlenb;
-	uint8_t vreg[32 * RV_VLENB];
+	uint8_t vreg[32 * RV_VLENB_MAX];
 };
 
 /* Lifecycle. */

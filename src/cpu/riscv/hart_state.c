@@ -58,7 +58,7 @@ void rv_hart_save(struct rv_hart *h, struct state_writer *w)
 struct hart_v2 {
 	uint64_t vl, vtype, vstart;
 	uint32_t vxrm, vxsat, vlenb;
-	uint8_t vreg[32 * RV_VLENB];
+	uint8_t vreg[32 * RV_VLENB_MAX];
 	uint64_t tselect, tdata1[RV_NTRIGGERS], tdata2[RV_NTRIGGERS];
 	uint64_t hpm_counter[RV_NHPM], hpm_event[RV_NHPM];
 };

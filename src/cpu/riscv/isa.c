@@ -5,6 +5,7 @@
 #include "isa.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const struct {
@@ -44,6 +45,19 @@ bool rv_ext_apply(uint64_t *set, const char *spec, char *err, size_t errlen)
 		p += len;
 		if (*p == ',') p++;
 		if (len == 0) continue;
+		if (len > 5 && !strncmp(item, "vlen=", 5)) {
+			char num[16] = "", *end = num;
+			if (len - 5 < sizeof(num)) memcpy(num, item + 5, len - 5);
+			unsigned long v = num[0] >= '0' && num[0] <= '9' ? strtoul(num, &end, 10) : 0;
+			int log = v == 128 ? 0 : v == 256 ? 1 : v == 512 ? 2 : v == 1024 ? 3 : -1;
+			if (*end || log < 0) {
+				snprintf(err, errlen, "vlen must be 128, 256, 512 or 1024 (got '%.*s')",
+				         (int)len - 5, item + 5);
+				return false;
+			}
+			s = (s & ~(3ULL << RV_EXT_VLEN_SHIFT)) | (uint64_t)log << RV_EXT_VLEN_SHIFT;
+			continue;
+		}
 		bool off = *item == '-';
 		if (*item == '-' || *item == '+') item++, len--;
 		int e = find(item, len);

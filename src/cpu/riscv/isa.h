@@ -64,10 +64,18 @@ enum rv_ext {
 #undef X
 	    RV_EXT_COUNT
 };
-_Static_assert(RV_EXT_COUNT <= 64, "an extension set is one 64-bit word");
+/* The top bits of a set hold V's VLEN: 128 << the field (128 to 1024 bits). */
+#define RV_EXT_VLEN_SHIFT 60
+_Static_assert(RV_EXT_COUNT <= RV_EXT_VLEN_SHIFT, "an extension set is one 64-bit word, with VLEN on top");
 
 /* Whether set `s` (a uint64_t, one bit per enum rv_ext) holds extension NAME. */
 #define RV_HAS(s, NAME) ((((s) >> RV_EXT_##NAME) & 1) != 0)
+
+/* VLEN, in bits, of a set. */
+static inline unsigned rv_ext_vlen(uint64_t set)
+{
+	return 128u << ((set >> RV_EXT_VLEN_SHIFT) & 3);
+}
 
 /* The size of the cache block the Zicbo* instructions work on (the device tree says so too). */
 #define RV_CACHE_BLOCK 64
@@ -77,8 +85,9 @@ uint64_t rv_ext_defaults(void);
 
 /*
  * Applies a `--cpu-ext` spec to `set`: a comma-separated list of names, each `-NAME` to switch it
- * off or `NAME` / `+NAME` to switch it on, e.g. "-zbb,-sstc". An empty spec changes nothing. False
- * with err set for an unknown name or a fixed extension switched off.
+ * off or `NAME` / `+NAME` to switch it on, and `vlen=N` (128, 256, 512 or 1024) for V's register
+ * length, e.g. "-zbb,-sstc,vlen=256". An empty spec changes nothing. False with err set for an
+ * unknown name, a fixed extension switched off or another VLEN.
  */
 bool rv_ext_apply(uint64_t *set, const char *spec, char *err, size_t errlen);
 

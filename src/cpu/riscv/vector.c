@@ -30,7 +30,7 @@ static _Noreturn void vill(struct rv_hart *h, uint32_t insn)
 
 void rv_vector_reset(struct rv_hart *h)
 {
-	h->vlenb = RV_VLENB;
+	h->vlenb = rv_ext_vlen(h->ext) / 8;
 	h->vl = h->vstart = 0;
 	h->vtype = VTYPE_VILL;
 	h->vxrm = h->vxsat = 0;

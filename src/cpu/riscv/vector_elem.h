@@ -85,7 +85,7 @@ static inline bool active(const struct rv_hart *h, bool vm, uint64_t i)
  * (and undisturbed elements stay as they were). */
 struct vdst {
 	unsigned reg, n;
-	uint8_t buf[8 * RV_VLENB];
+	uint8_t buf[8 * RV_VLENB_MAX];
 };
 
 static inline void dst_begin(const struct rv_hart *h, struct vdst *d, unsigned reg, unsigned n)
