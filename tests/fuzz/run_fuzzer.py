@@ -104,6 +104,12 @@ def main():
         seeds = {"chain": seed_virtqueue()}
     elif "qcow2" in os.path.basename(fuzzer):
         seeds = seed_qcow2(work)
+    elif "insn" in os.path.basename(fuzzer):
+        # vsetvli t0, zero, e8, m8; vle8.v v8, (ra); vadd.vv v16, v8, v8; vse8.v v16, (sp);
+        # fadd.h ft0, ft1, ft2; clz a0, a1; cbo.zero (a2); c.mul s0, s1 — at VLEN 1024
+        words = [0x003072D7, 0x02008407, 0x02840857, 0x02010827, 0x042080D3 & 0xFFFFF07F, 0x60059513,
+                 0x0046200F]
+        seeds = {"mix": b"\x03" + b"".join(struct.pack("<I", w) for w in words) + struct.pack("<H", 0x9C45)}
     else:
         seeds = {
             "image": b"\x00\xc0" + seed_image() + b"initrd" * 8,
