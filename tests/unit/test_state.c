@@ -194,6 +194,18 @@ static uint64_t no_time(void *o)
 	return 0;
 }
 
+/* Saves hart a into a fresh writer w and opens its section in r, for rv_hart_load. */
+static void hart_round_trip(struct rv_hart *a, struct state_writer *w, struct state_reader *r)
+{
+	state_writer_free(w);
+	state_writer_init(w);
+	state_begin(w, "hart", 2);
+	rv_hart_save(a, w);
+	state_end(w);
+	state_reader_open(r, w->buf, w->len);
+	state_section(r, "hart", 2);
+}
+
 static void test_hart_state(void)
 {
 	static uint8_t ram[1 << 16];
@@ -220,13 +232,9 @@ static void test_hart_state(void)
 	a.tdata1[1] = 2ULL << 60 | 1u << 6 | 2; /* mcontrol, M-mode stores */
 	a.tdata2[1] = 0x80004000;
 	struct state_writer w;
-	state_writer_init(&w);
-	state_begin(&w, "hart", 2);
-	rv_hart_save(&a, &w);
-	state_end(&w);
 	struct state_reader r;
-	state_reader_open(&r, w.buf, w.len);
-	state_section(&r, "hart", 2);
+	state_writer_init(&w);
+	hart_round_trip(&a, &w, &r);
 	rv_hart_load(&b, &r);
 	CHECK(state_section_done(&r));
 	CHECK_EQ(b.vtype, 0x1a);
@@ -245,13 +253,7 @@ static void test_hart_state(void)
 	CHECK_EQ(atomic_load(&b.mtimecmp), 999);
 	/* A privilege level that does not exist is refused and leaves the hart alone. */
 	a.priv = 2;
-	state_writer_free(&w);
-	state_writer_init(&w);
-	state_begin(&w, "hart", 2);
-	rv_hart_save(&a, &w);
-	state_end(&w);
-	state_reader_open(&r, w.buf, w.len);
-	state_section(&r, "hart", 2);
+	hart_round_trip(&a, &w, &r);
 	b.pc = 0x80000000;
 	rv_hart_load(&b, &r);
 	CHECK(r.failed && strstr(r.err, "privilege"));
@@ -259,24 +261,12 @@ static void test_hart_state(void)
 	/* So is a vl beyond what vtype allows (e64, m4 at VLEN 128: 8), and a trigger no write makes. */
 	a.priv = RV_PRIV_S;
 	a.vl = 9;
-	state_writer_free(&w);
-	state_writer_init(&w);
-	state_begin(&w, "hart", 2);
-	rv_hart_save(&a, &w);
-	state_end(&w);
-	state_reader_open(&r, w.buf, w.len);
-	state_section(&r, "hart", 2);
+	hart_round_trip(&a, &w, &r);
 	rv_hart_load(&b, &r);
 	CHECK(r.failed && strstr(r.err, "vector state"));
 	a.vl = 8;
 	a.tdata1[0] = 9ULL << 60;
-	state_writer_free(&w);
-	state_writer_init(&w);
-	state_begin(&w, "hart", 2);
-	rv_hart_save(&a, &w);
-	state_end(&w);
-	state_reader_open(&r, w.buf, w.len);
-	state_section(&r, "hart", 2);
+	hart_round_trip(&a, &w, &r);
 	rv_hart_load(&b, &r);
 	CHECK(r.failed && strstr(r.err, "trigger"));
 	state_writer_free(&w);

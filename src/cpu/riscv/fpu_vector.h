@@ -20,13 +20,6 @@ static float vf_s(uint64_t bits)
 	return f;
 }
 
-static double vf_d(uint64_t bits)
-{
-	double d;
-	memcpy(&d, &bits, 8);
-	return d;
-}
-
 /* NaN tests on the bits: a floating-point test of a signalling NaN would raise the host's invalid
  * flag in the middle of an operation whose flags are being collected. */
 static bool vf_is_nan(uint64_t bits, unsigned sew)
@@ -45,7 +38,7 @@ static bool vf_is_snan(uint64_t bits, unsigned sew)
 /* The value of an element of SEW 2 (half), 4 or 8 as a double: exact. */
 static double vf_val(uint64_t bits, unsigned sew)
 {
-	return sew == 4 ? (double)vf_s(bits) : sew == 8 ? vf_d(bits) : half_to_double((uint16_t)bits);
+	return sew == 4 ? (double)vf_s(bits) : sew == 8 ? bits_to_d(bits) : half_to_double((uint16_t)bits);
 }
 
 /* The bits of a result, NaNs canonical. */
@@ -192,6 +185,16 @@ static uint64_t vf_to_int(struct rv_hart *h, double v, unsigned rm, bool is_unsi
 
 /* ---- the instructions ---- */
 
+/* vfadd, vfsub, vfdiv, vfrdiv, vfmul, vfrsub (0x27) of x = vs2[i] and y = vs1[i] or f[rs1], in
+ * the operands' own precision. */
+#define VF_BINOP(f6, x, y)                                                                                   \
+	((f6) == 0x00   ? (x) + (y)                                                                          \
+	 : (f6) == 0x02 ? (x) - (y)                                                                          \
+	 : (f6) == 0x20 ? (x) / (y)                                                                          \
+	 : (f6) == 0x21 ? (y) / (x)                                                                          \
+	 : (f6) == 0x24 ? (x) * (y)                                                                          \
+	                : (y) - (x))
+
 /* Single-width arithmetic on a pair of elements (and vd's for the multiply-adds). */
 static uint64_t vf_arith(struct rv_hart *h, unsigned f6, unsigned sew, uint64_t a, uint64_t b, uint64_t d)
 {
@@ -219,7 +222,7 @@ static uint64_t vf_arith(struct rv_hart *h, unsigned f6, unsigned sew, uint64_t 
 			volatile float r = fmaf(x, y, z);
 			return vf_bits_s(r);
 		}
-		double x = vf_d(m1), y = vf_d(m2), z = vf_d(add);
+		double x = bits_to_d(m1), y = bits_to_d(m2), z = bits_to_d(add);
 		if ((isinf(x) && y == 0) || (x == 0 && isinf(y))) h->fflags |= FFLAG_NV;
 		if (neg_prod) x = -x;
 		if (neg_add) z = -z;
@@ -227,28 +230,10 @@ static uint64_t vf_arith(struct rv_hart *h, unsigned f6, unsigned sew, uint64_t 
 		return vf_bits_d(r);
 	}
 	if (sew == 4) {
-		float x = vf_s(a), y = vf_s(b);
-		volatile float r;
-		switch (f6) {
-		case 0x00: r = x + y; break;
-		case 0x02: r = x - y; break;
-		case 0x20: r = x / y; break;
-		case 0x21: r = y / x; break;
-		case 0x24: r = x * y; break;
-		default: r = y - x; break; /* 0x27 vfrsub */
-		}
+		volatile float r = VF_BINOP(f6, vf_s(a), vf_s(b));
 		return vf_bits_s(r);
 	}
-	double x = vf_d(a), y = vf_d(b);
-	volatile double r;
-	switch (f6) {
-	case 0x00: r = x + y; break;
-	case 0x02: r = x - y; break;
-	case 0x20: r = x / y; break;
-	case 0x21: r = y / x; break;
-	case 0x24: r = x * y; break;
-	default: r = y - x; break;
-	}
+	volatile double r = VF_BINOP(f6, bits_to_d(a), bits_to_d(b));
 	return vf_bits_d(r);
 }
 
@@ -386,7 +371,7 @@ void rv_exec_vector_fp(struct rv_hart *h, uint32_t insn, const struct vargs *v)
 				      : sew == 4 ? bits_s((float)r)
 				                 : bits_d(r);
 			} else if (aw == 8) { /* the sums: ordered, in the accumulator's precision */
-				volatile double r = vf_d(acc) + vf_val(e, sew);
+				volatile double r = bits_to_d(acc) + vf_val(e, sew);
 				acc = vf_bits_d(r);
 			} else {
 				volatile float r = vf_s(acc) + vf_s(e);
@@ -455,7 +440,7 @@ void rv_exec_vector_fp(struct rv_hart *h, uint32_t insn, const struct vargs *v)
 					volatile float s = sqrtf(vf_s(a));
 					r = vf_bits_s(s);
 				} else {
-					volatile double s = sqrt(vf_d(a));
+					volatile double s = sqrt(bits_to_d(a));
 					r = vf_bits_d(s);
 				}
 			} else if (op == 4) {
@@ -472,12 +457,12 @@ void rv_exec_vector_fp(struct rv_hart *h, uint32_t insn, const struct vargs *v)
 		} else if (widening) { /* 2*SEW results from singles (the .w forms: vs2 already double) */
 			bool wide_a = f6 == 0x34 || f6 == 0x36;
 			uint64_t aw = wide_a ? vget(h, v->vs2, w, i) : a;
-			double x = wide_a ? vf_d(aw) : (double)vf_s(a), y = vf_s(b);
+			double x = wide_a ? bits_to_d(aw) : (double)vf_s(a), y = vf_s(b);
 			if ((!wide_a && is_snan_s(vf_s(a))) || (wide_a && is_snan_d(x)) || is_snan_s(vf_s(b)))
 				h->fflags |= FFLAG_NV;
 			volatile double res;
 			if (f6 >= 0x3c) { /* vfwmacc, vfwnmacc, vfwmsac, vfwnmsac */
-				double acc = vf_d(vget(h, v->vd, w, i));
+				double acc = bits_to_d(vget(h, v->vd, w, i));
 				if (is_snan_d(acc)) h->fflags |= FFLAG_NV;
 				if ((isinf(x) && y == 0) || (x == 0 && isinf(y))) h->fflags |= FFLAG_NV;
 				bool neg_prod = f6 & 1, neg_add = f6 == 0x3d || f6 == 0x3e;
