@@ -102,7 +102,7 @@ void machine_save_state(struct machine *m, struct state_writer *w)
 	state_put_bool(w, m->input_to_vconsole);
 	state_end(w);
 	for (unsigned i = 0; i < m->nharts; i++) {
-		state_begin(w, "hart", 2);
+		state_begin(w, "hart", RV_HART_STATE_VERSION);
 		rv_hart_save(m->harts[i], w);
 		state_end(w);
 	}
@@ -136,7 +136,7 @@ bool machine_load_state(struct machine *m, struct state_reader *r)
 		           (unsigned long long)(m->ram_size >> 20), m->nharts, m->nvirtio);
 	if (!state_section_done(r)) return false;
 	for (unsigned i = 0; i < m->nharts; i++) {
-		state_section(r, "hart", 2);
+		state_section(r, "hart", RV_HART_STATE_VERSION);
 		if (!r->failed) rv_hart_load(m->harts[i], r);
 		if (!state_section_done(r)) return false;
 	}

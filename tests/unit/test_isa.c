@@ -44,7 +44,7 @@ static void test_ext_spec(void)
 	CHECK(strstr(err, "cannot be switched off") != NULL);
 	CHECK(!rv_ext_apply(&s, "-zb", err, sizeof(err))); /* a prefix is not a name */
 	CHECK(rv_isa_string(d, isa, sizeof(isa)));
-	CHECK(!strncmp(isa, "rv64imafdcv_zicbom_", 19));
+	CHECK(!strncmp(isa, "rv64imafdcvh_zicbom_", 20));
 	CHECK(strstr(isa, "_zbb_") != NULL);
 	CHECK(rv_isa_string(d & ~EXT(ZBB), isa, sizeof(isa)));
 	CHECK(strstr(isa, "_zbb") == NULL);
@@ -53,7 +53,7 @@ static void test_ext_spec(void)
 	unsigned n = rv_ext_names(d, names, 64);
 	CHECK(n > 6 && n <= 64);
 	CHECK(!strcmp(names[0], "i") && !strcmp(names[5], "c") && !strcmp(names[6], "v") &&
-	      !strcmp(names[7], "zicbom"));
+	      !strcmp(names[7], "h") && !strcmp(names[8], "zicbom"));
 }
 
 /* Runs rv_bitmanip with every extension and returns the result (0xbad when it refuses). */

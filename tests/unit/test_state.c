@@ -199,11 +199,11 @@ static void hart_round_trip(struct rv_hart *a, struct state_writer *w, struct st
 {
 	state_writer_free(w);
 	state_writer_init(w);
-	state_begin(w, "hart", 2);
+	state_begin(w, "hart", RV_HART_STATE_VERSION);
 	rv_hart_save(a, w);
 	state_end(w);
 	state_reader_open(r, w->buf, w->len);
-	state_section(r, "hart", 2);
+	state_section(r, "hart", RV_HART_STATE_VERSION);
 }
 
 static void test_hart_state(void)

@@ -13,6 +13,8 @@ set -euo pipefail
 CACHE=${CLOISON_CACHE:-$HOME/.cache/cloison}
 G=$CACHE/guest
 WANT="virtio_mmio virtio_blk virtio_net virtio_rng virtio_console virtio_balloon crc32c_generic ext4"
+# Shipped but not loaded at boot: kvm (needs the hypervisor extension; `insmod /lib/modules/kvm.ko`).
+OPTIONAL="kvm"
 r=$1
 [ -f "$G/.complete" ] || { echo "guest tree: run tools/guest/fetch.sh first" >&2; exit 1; }
 mkdir -p "$r"/{bin,sbin,etc,proc,sys,dev,tmp,root,mnt,lib/modules,usr/bin,usr/sbin}
@@ -36,14 +38,21 @@ for m in $WANT; do
   [ -n "$p" ] && add_mod "$p"   # absent means built in
 done
 : > "$r/etc/modules.order"
-for p in "${order[@]}"; do
-  name=$(basename "$p"); name=${name%.xz}; name=${name%.zst}
-  case "$p" in
-    *.xz) xz -dc "$G/modules/$p" > "$r/lib/modules/$name" ;;
-    *.zst) zstd -qdc "$G/modules/$p" > "$r/lib/modules/$name" ;;
-    *) cp "$G/modules/$p" "$r/lib/modules/$name" ;;
+# Decompresses module $1 (a modules.dep path) into lib/modules; prints its file name.
+install_mod() {
+  local name
+  name=$(basename "$1"); name=${name%.xz}; name=${name%.zst}
+  case "$1" in
+    *.xz) xz -dc "$G/modules/$1" > "$r/lib/modules/$name" ;;
+    *.zst) zstd -qdc "$G/modules/$1" > "$r/lib/modules/$name" ;;
+    *) cp "$G/modules/$1" "$r/lib/modules/$name" ;;
   esac
-  echo "$name" >> "$r/etc/modules.order"
+  echo "$name"
+}
+for p in "${order[@]}"; do install_mod "$p" >> "$r/etc/modules.order"; done
+for m in $OPTIONAL; do
+  p=$(grep -E "/${m}\.ko(\.xz|\.zst)?:" "$G/modules/modules.dep" | head -n1 | cut -d: -f1 || true)
+  [ -n "$p" ] && install_mod "$p" > /dev/null
 done
 
 cat > "$r/init" <<'INIT'

@@ -1,10 +1,13 @@
 /*
  * csr.c — control and status registers: which exist, who may access them,
  * which bits are writable (WARL masks), and the side effects of writes
- * (TLB set selection, flushes on satp).
+ * (TLB set selection, flushes on satp). With the hypervisor extension, the
+ * supervisor CSRs that have VS counterparts stand for them while V=1, and an
+ * access V=1 forbids but HS-mode could make raises a virtual-instruction
+ * exception instead of an illegal-instruction one (hyp.c holds the H CSRs).
  *
  * Privilege and read-only checks common to all CSRs are done here; the
- * caller turns a false return into an illegal-instruction exception.
+ * caller raises the exception a nonzero return names.
  */
 #include "internal.h"
 #include "isa.h"
@@ -23,6 +26,9 @@
 #define MIE_WRITABLE 0xaaaULL
 #define MIDELEG_WRITABLE (MIP_SSIP | MIP_STIP | MIP_SEIP)
 #define MEDELEG_WRITABLE 0xb3ffULL
+#define MEDELEG_WRITABLE_H 0xf00400ULL /* ecall from VS, guest-page faults, virtual instruction */
+#define ILLEGAL RV_EXC_ILLEGAL
+#define VIRTUAL RV_EXC_VIRTUAL_INSN
 
 enum {
 	CSR_FFLAGS = 0x001,
@@ -45,6 +51,7 @@ enum {
 	CSR_SIP = 0x144,
 	CSR_STIMECMP = 0x14d,
 	CSR_SATP = 0x180,
+	CSR_VSTIMECMP = 0x24d,
 	CSR_MSTATUS = 0x300,
 	CSR_MISA = 0x301,
 	CSR_MEDELEG = 0x302,
@@ -94,12 +101,14 @@ static bool is_vector_csr(unsigned csr)
 	return (csr >= 0x008 && csr <= 0x00a) || csr == 0x00f || (csr >= 0xc20 && csr <= 0xc22);
 }
 
-/* Unprivileged counters: enabled by mcounteren (for S and U) and scounteren (for U). */
-static bool counter_allowed(const struct rv_hart *h, unsigned idx)
+/* Unprivileged counters: enabled by mcounteren (for S and U), scounteren (for U) and, while V=1,
+ * hcounteren (what mcounteren allows but hcounteren or scounteren does not is virtual). */
+static unsigned counter_fault(const struct rv_hart *h, unsigned idx)
 {
-	if (h->priv < RV_PRIV_M && !((h->mcounteren >> idx) & 1)) return false;
-	if (h->priv < RV_PRIV_S && !((h->scounteren >> idx) & 1)) return false;
-	return true;
+	if (h->priv < RV_PRIV_M && !((h->mcounteren >> idx) & 1)) return ILLEGAL;
+	bool s_allows = h->priv >= RV_PRIV_S || ((h->scounteren >> idx) & 1);
+	if (h->virt) return ((h->hcounteren >> idx) & 1) && s_allows ? 0 : VIRTUAL;
+	return s_allows ? 0 : ILLEGAL;
 }
 
 /* Sscofpmf's local counter-overflow interrupt bit, where it exists. */
@@ -110,7 +119,13 @@ static uint64_t lcofi(const struct rv_hart *h)
 
 static uint64_t mie_writable(const struct rv_hart *h)
 {
-	return MIE_WRITABLE | lcofi(h);
+	return MIE_WRITABLE | lcofi(h) | (RV_HAS(h->ext, H) ? RV_VS_IRQS : 0);
+}
+
+/* The interrupts HS-level sip and sie show: delegated ones, not the VS-level ones (hip, hie). */
+static uint64_t s_irqs(const struct rv_hart *h)
+{
+	return h->mideleg & ~RV_VS_IRQS;
 }
 
 /* Sstc: stimecmp exists when the hart offers it, below M when menvcfg.STCE and mcounteren.TM allow. */
@@ -135,10 +150,9 @@ static uint64_t envcfg_legal(const struct rv_hart *h, uint64_t val, bool machine
 	return val;
 }
 
-bool rv_csr_read(struct rv_hart *h, unsigned csr, uint64_t *val)
+/* Reads a CSR the current mode may access (checked by rv_csr_read). */
+static bool read_csr(struct rv_hart *h, unsigned csr, uint64_t *val)
 {
-	if (((csr >> 8) & 3) > h->priv) return false;
-
 	switch (csr) {
 	case CSR_FFLAGS:
 		if (rv_fs_off(h)) return false;
@@ -153,16 +167,10 @@ bool rv_csr_read(struct rv_hart *h, unsigned csr, uint64_t *val)
 		*val = h->frm << 5 | h->fflags;
 		return true;
 	case CSR_CYCLE:
-	case CSR_INSTRET:
-		if (!counter_allowed(h, csr & 31)) return false;
-		*val = rv_hart_instret(h);
-		return true;
-	case CSR_TIME:
-		if (!counter_allowed(h, 1)) return false;
-		*val = h->bus.read_time(h->bus.opaque);
-		return true;
+	case CSR_INSTRET: *val = rv_hart_instret(h); return true;
+	case CSR_TIME: *val = h->bus.read_time(h->bus.opaque) + (h->virt ? h->htimedelta : 0); return true;
 	case CSR_SSTATUS: *val = sstatus_sd(h->mstatus) & SSTATUS_VISIBLE; return true;
-	case CSR_SIE: *val = h->mie & h->mideleg; return true;
+	case CSR_SIE: *val = h->mie & s_irqs(h); return true;
 	case CSR_STVEC: *val = h->stvec; return true;
 	case CSR_SCOUNTEREN: *val = h->scounteren; return true;
 	case CSR_SENVCFG: *val = h->senvcfg; return true;
@@ -170,7 +178,7 @@ bool rv_csr_read(struct rv_hart *h, unsigned csr, uint64_t *val)
 	case CSR_SEPC: *val = h->sepc; return true;
 	case CSR_SCAUSE: *val = h->scause; return true;
 	case CSR_STVAL: *val = h->stval; return true;
-	case CSR_SIP: *val = rv_read_mip(h) & h->mideleg; return true;
+	case CSR_SIP: *val = rv_read_mip(h) & s_irqs(h); return true;
 	case CSR_STIMECMP:
 		if (!stimecmp_allowed(h)) return false;
 		*val = h->stimecmp;
@@ -207,7 +215,6 @@ bool rv_csr_read(struct rv_hart *h, unsigned csr, uint64_t *val)
 	if (is_vector_csr(csr)) return rv_vector_csr_read(h, csr, val);
 	bool zihpm = RV_HAS(h->ext, ZIHPM);
 	if (csr >= CSR_HPMCOUNTER3 && csr <= CSR_HPMCOUNTER31) {
-		if (!counter_allowed(h, csr & 31)) return false;
 		*val = 0;
 		return !zihpm || rv_hpm_read(h, csr, val);
 	}
@@ -228,7 +235,7 @@ bool rv_csr_read(struct rv_hart *h, unsigned csr, uint64_t *val)
 		*val = n < 16 ? h->pmpaddr[n] : 0;
 		return true;
 	}
-	return false;
+	return RV_HAS(h->ext, H) && rv_hyp_csr_read(h, csr, val);
 }
 
 static void write_mstatus(struct rv_hart *h, uint64_t val, uint64_t mask)
@@ -239,7 +246,13 @@ static void write_mstatus(struct rv_hart *h, uint64_t val, uint64_t mask)
 	s = (s & ~(MSTATUS_UXL | MSTATUS_SXL)) | (2ULL << 32) | (2ULL << 34);
 	h->mstatus = sstatus_sd(s);
 	if ((old ^ s) & MSTATUS_MXR) rv_tlb_flush_all(h);
-	if ((old ^ s) & (MSTATUS_MPRV | MSTATUS_MPP | MSTATUS_SUM)) rv_tlb_select(h);
+	if ((old ^ s) & (MSTATUS_MPRV | MSTATUS_MPP | MSTATUS_MPV | MSTATUS_SUM)) rv_tlb_select(h);
+}
+
+static uint64_t mstatus_writable(const struct rv_hart *h)
+{
+	return MSTATUS_WRITABLE | (RV_HAS(h->ext, V) ? MSTATUS_VS : 0) |
+	       (RV_HAS(h->ext, H) ? MSTATUS_MPV | MSTATUS_GVA : 0);
 }
 
 static bool write_satp(struct rv_hart *h, uint64_t val)
@@ -269,10 +282,9 @@ static void write_pmpcfg(struct rv_hart *h, unsigned n, uint64_t val)
 	h->pmpcfg[n] = nv;
 }
 
-bool rv_csr_write(struct rv_hart *h, unsigned csr, uint64_t val)
+/* Writes a CSR the current mode may access (checked by rv_csr_write). */
+static bool write_csr(struct rv_hart *h, unsigned csr, uint64_t val)
 {
-	if (((csr >> 8) & 3) > h->priv) return false;
-
 	switch (csr) {
 	case CSR_FFLAGS:
 		if (rv_fs_off(h)) return false;
@@ -293,7 +305,7 @@ bool rv_csr_write(struct rv_hart *h, unsigned csr, uint64_t val)
 	case CSR_SSTATUS:
 		write_mstatus(h, val, SSTATUS_WRITABLE | (RV_HAS(h->ext, V) ? MSTATUS_VS : 0));
 		return true;
-	case CSR_SIE: h->mie = (h->mie & ~h->mideleg) | (val & h->mideleg & mie_writable(h)); return true;
+	case CSR_SIE: h->mie = (h->mie & ~s_irqs(h)) | (val & s_irqs(h) & mie_writable(h)); return true;
 	case CSR_STVEC: h->stvec = (val & 3) >= 2 ? (val & ~3ULL) : val; return true;
 	case CSR_SCOUNTEREN: h->scounteren = val & 0xffffffffULL; return true;
 	case CSR_SENVCFG: h->senvcfg = envcfg_legal(h, val, false); return true;
@@ -311,12 +323,14 @@ bool rv_csr_write(struct rv_hart *h, unsigned csr, uint64_t val)
 		h->stimecmp = val;
 		return true;
 	case CSR_SATP: return write_satp(h, val);
-	case CSR_MSTATUS:
-		write_mstatus(h, val, MSTATUS_WRITABLE | (RV_HAS(h->ext, V) ? MSTATUS_VS : 0));
-		return true;
+	case CSR_MSTATUS: write_mstatus(h, val, mstatus_writable(h)); return true;
 	case CSR_MISA: return true; /* fixed */
-	case CSR_MEDELEG: h->medeleg = val & MEDELEG_WRITABLE; return true;
-	case CSR_MIDELEG: h->mideleg = val & (MIDELEG_WRITABLE | lcofi(h)); return true;
+	case CSR_MEDELEG:
+		h->medeleg = val & (MEDELEG_WRITABLE | (RV_HAS(h->ext, H) ? MEDELEG_WRITABLE_H : 0));
+		return true;
+	case CSR_MIDELEG: /* with H, the VS-level interrupts are delegated: read-only ones */
+		h->mideleg = (val & (MIDELEG_WRITABLE | lcofi(h))) | (RV_HAS(h->ext, H) ? RV_VS_IRQS : 0);
+		return true;
 	case CSR_MIE: h->mie = val & mie_writable(h); return true;
 	case CSR_MTVEC: h->mtvec = (val & 3) >= 2 ? (val & ~3ULL) : val; return true;
 	case CSR_MCOUNTEREN: h->mcounteren = val & 0xffffffffULL; return true;
@@ -339,6 +353,8 @@ bool rv_csr_write(struct rv_hart *h, unsigned csr, uint64_t val)
 	case CSR_MIP: {
 		uint64_t mask = MIP_SSIP | MIP_SEIP | lcofi(h) | ((h->menvcfg & MENVCFG_STCE) ? 0 : MIP_STIP);
 		h->mip_sw = (h->mip_sw & ~mask) | (val & mask);
+		if (RV_HAS(h->ext, H)) /* VSSIP is hvip's */
+			h->hvip = (h->hvip & ~(1ULL << RV_IRQ_VSSI)) | (val & (1ULL << RV_IRQ_VSSI));
 		return true;
 	}
 	case CSR_MCYCLE:
@@ -369,5 +385,90 @@ bool rv_csr_write(struct rv_hart *h, unsigned csr, uint64_t val)
 		}
 		return true;
 	}
-	return false; /* read-only or nonexistent */
+	return RV_HAS(h->ext, H) && rv_hyp_csr_write(h, csr, val); /* or read-only or nonexistent */
+}
+
+/* The VS CSR a supervisor CSR stands for while V=1, or 0 (senvcfg and scounteren have none). */
+static unsigned vs_counterpart(unsigned csr)
+{
+	switch (csr) {
+	case CSR_SSTATUS:
+	case CSR_SIE:
+	case CSR_STVEC:
+	case CSR_SSCRATCH:
+	case CSR_SEPC:
+	case CSR_SCAUSE:
+	case CSR_STVAL:
+	case CSR_SIP:
+	case CSR_STIMECMP:
+	case CSR_SATP: return csr + 0x100; /* vsstatus is 0x200, ..., vsatp 0x280 */
+	default: return 0;
+	}
+}
+
+/* Whether HS-mode, with mstatus.TVM clear, could read csr: when V=1 forbids an access, this decides
+ * between a virtual-instruction and an illegal-instruction exception. */
+static bool hs_qualified(struct rv_hart *h, unsigned csr)
+{
+	unsigned priv = h->priv;
+	bool virt = h->virt;
+	uint64_t mstatus = h->mstatus, v;
+	h->priv = RV_PRIV_S;
+	h->virt = false;
+	h->mstatus &= ~MSTATUS_TVM;
+	bool ok = rv_csr_read(h, csr, &v) == 0;
+	h->priv = priv;
+	h->virt = virt;
+	h->mstatus = mstatus;
+	return ok;
+}
+
+/*
+ * Whether the current mode may access csr: 0, or the exception. Sets *target to the CSR the access
+ * reaches (the VS counterpart of a supervisor CSR while V=1).
+ */
+static unsigned access_check(struct rv_hart *h, unsigned csr, unsigned *target)
+{
+	unsigned level = (csr >> 8) & 3, fault = 0;
+	*target = csr;
+	if (csr >= CSR_CYCLE && csr <= CSR_HPMCOUNTER31) return counter_fault(h, csr & 31);
+	if (h->priv == RV_PRIV_M) return 0;
+	if (!h->virt) {
+		if (level == 2) return h->priv == RV_PRIV_S && RV_HAS(h->ext, H) ? 0 : ILLEGAL;
+		return level > h->priv ? ILLEGAL : 0;
+	}
+	if (level == 3) return ILLEGAL;
+	if (level == 2 || (level == 1 && h->priv == RV_PRIV_U))
+		fault = VIRTUAL;
+	else if (csr == CSR_SATP && (h->hstatus & HSTATUS_VTVM))
+		fault = VIRTUAL;
+	else if (csr == CSR_STIMECMP && stimecmp_allowed(h) &&
+	         (!(h->henvcfg & MENVCFG_STCE) || !(h->hcounteren & 2)))
+		fault = VIRTUAL;
+	if (fault) return hs_qualified(h, csr) ? VIRTUAL : ILLEGAL;
+	if (level == 1 && vs_counterpart(csr)) *target = vs_counterpart(csr);
+	return 0;
+}
+
+unsigned rv_csr_read(struct rv_hart *h, unsigned csr, uint64_t *val)
+{
+	unsigned target, fault = access_check(h, csr, &target);
+	if (fault) return fault;
+	if (target == CSR_VSTIMECMP && !stimecmp_allowed(h)) return ILLEGAL;
+	return read_csr(h, target, val) ? 0 : ILLEGAL;
+}
+
+unsigned rv_csr_write(struct rv_hart *h, unsigned csr, uint64_t val)
+{
+	unsigned target, fault = access_check(h, csr, &target);
+	if (fault) return fault;
+	if (target == CSR_VSTIMECMP && !stimecmp_allowed(h)) return ILLEGAL;
+	return write_csr(h, target, val) ? 0 : ILLEGAL;
+}
+
+uint64_t rv_csr_rmw_base(struct rv_hart *h, unsigned csr, uint64_t read)
+{
+	if (csr == CSR_MIP) return h->mip_sw | (h->hvip & (1ULL << RV_IRQ_VSSI));
+	if (csr == CSR_SIP && !h->virt) return h->mip_sw;
+	return read;
 }

@@ -427,32 +427,116 @@ static enum block_exit exec_csr(struct rv_hart *h, uint32_t insn, uint64_t next)
 	bool do_read = !((f3 & 3) == 1 && rd == 0);
 	bool do_write = (f3 & 3) == 1 || rs1 != 0;
 	uint64_t old = 0;
+	unsigned fault;
 
 	if (do_write && (csr >> 10) == 3) illegal(h, insn);
 	if (do_read || (f3 & 3) != 1) {
-		if (!rv_csr_read(h, csr, &old)) illegal(h, insn);
+		if ((fault = rv_csr_read(h, csr, &old))) rv_raise(h, fault, insn);
 	}
 	if (do_write) {
-		/* csrrs/csrrc on mip/sip modify the software-writable bits: SEIP as read is the OR with the
-		 * PLIC's line, which must not be latched into the software bit (priv spec, mip). */
-		uint64_t base = (csr == 0x344 || csr == 0x144) ? h->mip_sw : old;
+		uint64_t base = rv_csr_rmw_base(h, csr, old);
 		uint64_t val = src;
 		if ((f3 & 3) == 2)
 			val = base | src;
 		else if ((f3 & 3) == 3)
 			val = base & ~src;
-		if (!rv_csr_write(h, csr, val)) illegal(h, insn);
+		if ((fault = rv_csr_write(h, csr, val))) rv_raise(h, fault, insn);
 	}
-	if (!do_read && !rv_csr_read(h, csr, &old)) illegal(h, insn); /* existence check */
+	if (!do_read && (fault = rv_csr_read(h, csr, &old))) rv_raise(h, fault, insn); /* existence check */
 	h->x[rd] = old;
 	h->pc = next;
 	return do_write && !csr_write_is_plain(csr) ? EXIT_IRQ_CHECK : EXIT_NONE;
+}
+
+/* An instruction V=1 forbids but HS-mode could run: a virtual-instruction exception (H). */
+static _Noreturn void virtual_insn(struct rv_hart *h, uint32_t insn)
+{
+	rv_raise(h, RV_EXC_VIRTUAL_INSN, insn);
+}
+
+/* Raises the exception of a supervisor instruction run in U or VU mode. */
+static _Noreturn void user_mode_fault(struct rv_hart *h, uint32_t insn)
+{
+	if (h->virt) virtual_insn(h, insn);
+	illegal(h, insn);
+}
+
+/* sret: from HS (or M) back to the mode sstatus.SPP and hstatus.SPV name; from VS, through
+ * vsstatus and vsepc, staying in V=1. */
+static void exec_sret(struct rv_hart *h, uint32_t insn)
+{
+	if (h->priv == RV_PRIV_U) user_mode_fault(h, insn);
+	if (h->virt) {
+		if (h->hstatus & HSTATUS_VTSR) virtual_insn(h, insn);
+		uint64_t s = h->vsstatus;
+		unsigned spp = (s & MSTATUS_SPP) ? RV_PRIV_S : RV_PRIV_U;
+		s = (s & ~MSTATUS_SIE) | ((s & MSTATUS_SPIE) ? MSTATUS_SIE : 0);
+		h->vsstatus = (s | MSTATUS_SPIE) & ~MSTATUS_SPP;
+		h->pc = h->vsepc;
+		rv_set_mode(h, spp, true);
+		return;
+	}
+	if (h->priv == RV_PRIV_S && (h->mstatus & MSTATUS_TSR)) illegal(h, insn);
+	uint64_t s = h->mstatus;
+	unsigned spp = (s & MSTATUS_SPP) ? RV_PRIV_S : RV_PRIV_U;
+	s = (s & ~MSTATUS_SIE) | ((s & MSTATUS_SPIE) ? MSTATUS_SIE : 0);
+	s |= MSTATUS_SPIE;
+	s &= ~MSTATUS_SPP;
+	s &= ~MSTATUS_MPRV; /* returning below M */
+	h->mstatus = s;
+	bool spv = (h->hstatus & HSTATUS_SPV) != 0; /* hstatus is zero without H */
+	h->hstatus &= ~HSTATUS_SPV;
+	h->pc = h->sepc;
+	rv_set_mode(h, spp, spv);
+}
+
+/* mret: back to the mode mstatus.MPP and MPV name. */
+static void exec_mret(struct rv_hart *h, uint32_t insn)
+{
+	if (h->priv != RV_PRIV_M) user_mode_fault(h, insn);
+	uint64_t s = h->mstatus;
+	unsigned mpp = (unsigned)((s & MSTATUS_MPP) >> MSTATUS_MPP_SHIFT);
+	bool mpv = mpp != RV_PRIV_M && (s & MSTATUS_MPV);
+	s = (s & ~MSTATUS_MIE) | ((s & MSTATUS_MPIE) ? MSTATUS_MIE : 0);
+	s |= MSTATUS_MPIE;
+	s &= ~(MSTATUS_MPP | MSTATUS_MPV);
+	if (mpp != RV_PRIV_M) s &= ~MSTATUS_MPRV;
+	h->mstatus = s;
+	h->pc = h->mepc;
+	rv_set_mode(h, mpp, mpv);
+}
+
+/* sfence.vma, sinval.vma (rs1: an address, or all), and with `hyp` hfence.vvma, hfence.gvma,
+ * hinval.vvma, hinval.gvma: translations are not tagged with ASIDs or VMIDs, so each flushes a
+ * page, or everything. */
+static void exec_fence_vma(struct rv_hart *h, uint32_t insn, bool hyp)
+{
+	if (hyp) {
+		bool gvma = (F7(insn) & 0x20) != 0;
+		if (!RV_HAS(h->ext, H)) illegal(h, insn);
+		if (h->virt) virtual_insn(h, insn);
+		if (h->priv == RV_PRIV_U || (gvma && h->priv == RV_PRIV_S && (h->mstatus & MSTATUS_TVM)))
+			illegal(h, insn);
+		rv_tlb_flush_all(h); /* the address is a guest's: its pages may be mapped anywhere */
+		return;
+	}
+	if (h->priv == RV_PRIV_U) user_mode_fault(h, insn);
+	if (h->virt && (h->hstatus & HSTATUS_VTVM)) virtual_insn(h, insn);
+	if (!h->virt && h->priv == RV_PRIV_S && (h->mstatus & MSTATUS_TVM)) illegal(h, insn);
+	if (RS1(insn))
+		rv_tlb_flush_page(h, h->x[RS1(insn)]);
+	else
+		rv_tlb_flush_all(h);
 }
 
 static enum block_exit exec_system(struct rv_hart *h, uint32_t insn, uint64_t pc, unsigned len)
 {
 	if (F3(insn) != 0 && F3(insn) != 4) return exec_csr(h, insn, pc + len);
 	if (F3(insn) == 4) {
+		if (rv_hyp_exec_load_store(h, insn)) {
+			h->pc = pc + len;
+			return EXIT_NONE;
+		}
 		/* Zimop: mop.r.n and mop.rr.n write zero until an extension gives them a meaning. */
 		bool mop = (insn & 0xb3c0707f) == 0x81c04073 || (insn & 0xb200707f) == 0x82004073;
 		if (!mop || !RV_HAS(h->ext, ZIMOP)) illegal(h, insn);
@@ -463,52 +547,24 @@ static enum block_exit exec_system(struct rv_hart *h, uint32_t insn, uint64_t pc
 	if (RD(insn) != 0) illegal(h, insn);
 
 	unsigned f7 = F7(insn);
-	if (f7 == 0x09 || (f7 == 0x0b && RV_HAS(h->ext, SVINVAL))) { /* sfence.vma, sinval.vma */
-		if (h->priv == RV_PRIV_U || (h->priv == RV_PRIV_S && (h->mstatus & MSTATUS_TVM)))
-			illegal(h, insn);
-		if (RS1(insn))
-			rv_tlb_flush_page(h, h->x[RS1(insn)]);
-		else
-			rv_tlb_flush_all(h);
+	bool svinval = RV_HAS(h->ext, SVINVAL);
+	if (f7 == 0x09 || f7 == 0x11 || f7 == 0x31 || (svinval && (f7 == 0x0b || f7 == 0x13 || f7 == 0x33))) {
+		exec_fence_vma(h, insn, (f7 & 0x10) != 0); /* [sh]fence.vma, hfence.gvma, [sh]inval.* */
 		h->pc = pc + len;
 		return EXIT_NONE;
 	}
 	if (RS1(insn) != 0) illegal(h, insn);
-	if (f7 == 0x0c && RS2(insn) <= 1 && RV_HAS(h->ext, SVINVAL)) { /* sfence.w.inval, sfence.inval.ir */
-		if (h->priv == RV_PRIV_U) illegal(h, insn);
+	if (f7 == 0x0c && RS2(insn) <= 1 && svinval) { /* sfence.w.inval, sfence.inval.ir */
+		if (h->priv == RV_PRIV_U) user_mode_fault(h, insn);
 		h->pc = pc + len; /* ordering only: sinval.vma already took effect */
 		return EXIT_NONE;
 	}
 	switch (insn >> 20) {
-	case 0x000: /* ecall */ rv_raise(h, RV_EXC_ECALL_U + h->priv, 0);
+	case 0x000: /* ecall */
+		rv_raise(h, h->virt && h->priv == RV_PRIV_S ? RV_EXC_ECALL_VS : RV_EXC_ECALL_U + h->priv, 0);
 	case 0x001: /* ebreak */ rv_raise(h, RV_EXC_BREAKPOINT, pc);
-	case 0x102: { /* sret */
-		if (h->priv == RV_PRIV_U || (h->priv == RV_PRIV_S && (h->mstatus & MSTATUS_TSR)))
-			illegal(h, insn);
-		uint64_t s = h->mstatus;
-		unsigned spp = (s & MSTATUS_SPP) ? RV_PRIV_S : RV_PRIV_U;
-		s = (s & ~MSTATUS_SIE) | ((s & MSTATUS_SPIE) ? MSTATUS_SIE : 0);
-		s |= MSTATUS_SPIE;
-		s &= ~MSTATUS_SPP;
-		s &= ~MSTATUS_MPRV; /* returning below M */
-		h->mstatus = s;
-		h->pc = h->sepc;
-		rv_set_priv(h, spp);
-		return EXIT_IRQ_CHECK;
-	}
-	case 0x302: { /* mret */
-		if (h->priv != RV_PRIV_M) illegal(h, insn);
-		uint64_t s = h->mstatus;
-		unsigned mpp = (unsigned)((s & MSTATUS_MPP) >> MSTATUS_MPP_SHIFT);
-		s = (s & ~MSTATUS_MIE) | ((s & MSTATUS_MPIE) ? MSTATUS_MIE : 0);
-		s |= MSTATUS_MPIE;
-		s &= ~MSTATUS_MPP;
-		if (mpp != RV_PRIV_M) s &= ~MSTATUS_MPRV;
-		h->mstatus = s;
-		h->pc = h->mepc;
-		rv_set_priv(h, mpp);
-		return EXIT_IRQ_CHECK;
-	}
+	case 0x102: /* sret */ exec_sret(h, insn); return EXIT_IRQ_CHECK;
+	case 0x302: /* mret */ exec_mret(h, insn); return EXIT_IRQ_CHECK;
 	case 0x00d: /* wrs.nto */
 	case 0x01d: /* wrs.sto */
 		/* Zawrs: the wait may end early for any reason; here it ends at once, so the bounded-time
@@ -517,8 +573,9 @@ static enum block_exit exec_system(struct rv_hart *h, uint32_t insn, uint64_t pc
 		h->pc = pc + len;
 		return EXIT_NONE;
 	case 0x105: /* wfi */
-		if (h->priv == RV_PRIV_U || (h->priv == RV_PRIV_S && (h->mstatus & MSTATUS_TW)))
-			illegal(h, insn);
+		if (h->priv < RV_PRIV_M && (h->mstatus & MSTATUS_TW)) illegal(h, insn);
+		if (h->virt && (h->priv == RV_PRIV_U || (h->hstatus & HSTATUS_VTW))) virtual_insn(h, insn);
+		if (h->priv == RV_PRIV_U) illegal(h, insn);
 		h->pc = pc + len;
 		return EXIT_WFI;
 	default: illegal(h, insn);
@@ -879,6 +936,9 @@ static void wait_for_interrupt(struct rv_hart *h)
 		if (h->mie & (1ULL << RV_IRQ_MTI)) deadline = atomic_load(&h->mtimecmp);
 		if ((h->menvcfg & MENVCFG_STCE) && (h->mie & (1ULL << RV_IRQ_STI)) && h->stimecmp < deadline)
 			deadline = h->stimecmp;
+		if ((h->menvcfg & h->henvcfg & MENVCFG_STCE) && (h->mie & (1ULL << RV_IRQ_VSTI)) &&
+		    h->vstimecmp - h->htimedelta < deadline) /* the guest's time runs htimedelta ahead */
+			deadline = h->vstimecmp - h->htimedelta;
 		uint64_t wait_ticks = deadline > now ? deadline - now : 0;
 		if (wait_ticks > 10000000) wait_ticks = 10000000; /* re-check at least every second */
 		struct timespec ts;

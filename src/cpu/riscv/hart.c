@@ -23,7 +23,7 @@ bool rv_hart_init(struct rv_hart *h, uint64_t hartid, const struct rv_bus *bus)
 	pthread_cond_init(&h->wait_cond, &attr);
 	pthread_condattr_destroy(&attr);
 	for (unsigned i = 0; i < RV_TLB_NSETS; i++) h->tlb[i].log.n = RV_TLB_FILL_LOG + 1;
-	for (unsigned i = 0; i < 4; i++) h->jcache[i].log.n = RV_TLB_FILL_LOG + 1;
+	for (unsigned i = 0; i < RV_JCACHE_TABLES; i++) h->jcache[i].log.n = RV_TLB_FILL_LOG + 1;
 	h->ext = rv_ext_defaults();
 	rv_hart_reset(h, bus->ram_base);
 	return rv_hart_alloc_cache(h);
@@ -33,7 +33,9 @@ void rv_hart_set_extensions(struct rv_hart *h, uint64_t ext)
 {
 	h->ext = ext;
 	h->vlenb = rv_ext_vlen(ext) / 8;
-	h->misa = (h->misa & ~MISA_EXT('V')) | (RV_HAS(ext, V) ? MISA_EXT('V') : 0);
+	h->misa = (h->misa & ~(MISA_EXT('V') | MISA_EXT('H'))) | (RV_HAS(ext, V) ? MISA_EXT('V') : 0) |
+	          (RV_HAS(ext, H) ? MISA_EXT('H') : 0);
+	h->mideleg = RV_HAS(ext, H) ? RV_VS_IRQS : 0;
 	h->jit_epoch++;
 }
 
@@ -50,8 +52,10 @@ void rv_hart_reset(struct rv_hart *h, uint64_t pc)
 	h->fflags = h->frm = 0;
 	h->mstatus = (2ULL << 32) | (2ULL << 34); /* UXL = SXL = 64 */
 	h->misa = MISA_RV64 | MISA_EXT('I') | MISA_EXT('M') | MISA_EXT('A') | MISA_EXT('F') | MISA_EXT('D') |
-	          MISA_EXT('C') | MISA_EXT('S') | MISA_EXT('U') | (RV_HAS(h->ext, V) ? MISA_EXT('V') : 0);
-	h->medeleg = h->mideleg = h->mie = h->mtvec = h->mcounteren = 0;
+	          MISA_EXT('C') | MISA_EXT('S') | MISA_EXT('U') | (RV_HAS(h->ext, V) ? MISA_EXT('V') : 0) |
+	          (RV_HAS(h->ext, H) ? MISA_EXT('H') : 0);
+	h->medeleg = h->mie = h->mtvec = h->mcounteren = 0;
+	h->mideleg = RV_HAS(h->ext, H) ? RV_VS_IRQS : 0; /* VS-level interrupts: read-only delegated */
 	h->mscratch = h->mepc = h->mcause = h->mtval = h->mcountinhibit = 0;
 	h->menvcfg = RV_HAS(h->ext, SVADU) ? MENVCFG_ADUE : 0; /* firmware that knows no Svadu keeps it */
 	h->stvec = h->scounteren = h->sscratch = h->sepc = h->scause = h->stval = h->satp = 0;
@@ -65,6 +69,7 @@ void rv_hart_reset(struct rv_hart *h, uint64_t pc)
 	rv_trigger_reset(h);
 	rv_hpm_reset(h);
 	rv_vector_reset(h);
+	rv_hyp_reset(h);
 	atomic_store(&h->mtimecmp, UINT64_MAX);
 	h->priv = RV_PRIV_M;
 	h->jit_epoch++;

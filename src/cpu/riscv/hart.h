@@ -1,7 +1,8 @@
 /*
  * hart.h — one RISC-V hart (RV64IMAFDC and the extensions of isa.h; M/S/U).
  *
- * A hart owns its architectural state (registers, CSRs, privilege), its
+ * A hart owns its architectural state (registers, CSRs, privilege and, with
+ * the hypervisor extension, the virtualization mode V), its
  * software TLB and its interrupt lines. It reaches the outside world only
  * through `struct rv_bus`: guest RAM as a host pointer (the fast path) and
  * MMIO callbacks (the slow path). It never knows which devices exist.
@@ -29,11 +30,15 @@ enum rv_priv { RV_PRIV_U = 0, RV_PRIV_S = 1, RV_PRIV_M = 3 };
 /* Interrupt bit numbers in mip/mie. */
 enum {
 	RV_IRQ_SSI = 1,
+	RV_IRQ_VSSI = 2, /* H: virtual supervisor (VS-level) interrupts */
 	RV_IRQ_MSI = 3,
 	RV_IRQ_STI = 5,
+	RV_IRQ_VSTI = 6,
 	RV_IRQ_MTI = 7,
 	RV_IRQ_SEI = 9,
+	RV_IRQ_VSEI = 10,
 	RV_IRQ_MEI = 11,
+	RV_IRQ_SGEI = 12,  /* H: supervisor guest external interrupt */
 	RV_IRQ_LCOFI = 13, /* Sscofpmf: a counter overflowed */
 };
 
@@ -49,10 +54,15 @@ enum {
 	RV_EXC_STORE_ACCESS = 7,
 	RV_EXC_ECALL_U = 8,
 	RV_EXC_ECALL_S = 9,
+	RV_EXC_ECALL_VS = 10,
 	RV_EXC_ECALL_M = 11,
 	RV_EXC_INSN_PAGE = 12,
 	RV_EXC_LOAD_PAGE = 13,
 	RV_EXC_STORE_PAGE = 15,
+	RV_EXC_INSN_GUEST_PAGE = 20, /* H: faults of the G-stage translation */
+	RV_EXC_LOAD_GUEST_PAGE = 21,
+	RV_EXC_VIRTUAL_INSN = 22, /* H: an instruction HS-mode may run but V=1 may not */
+	RV_EXC_STORE_GUEST_PAGE = 23,
 };
 
 /* What the board offers a hart. MMIO callbacks return false on a bus error. */
@@ -86,8 +96,18 @@ struct rv_fill_log {
 };
 
 /* TLB sets: permissions depend on privilege and mstatus.SUM, so each mode
- * has its own set and toggling SUM (Linux does it per uaccess) costs nothing. */
-enum { RV_TLB_SET_U, RV_TLB_SET_S, RV_TLB_SET_S_SUM, RV_TLB_SET_M, RV_TLB_NSETS };
+ * has its own set and toggling SUM (Linux does it per uaccess) costs nothing.
+ * VU and VS (V=1) have their own: they translate in two stages (hgatp under vsatp). */
+enum {
+	RV_TLB_SET_U,
+	RV_TLB_SET_S,
+	RV_TLB_SET_S_SUM,
+	RV_TLB_SET_M,
+	RV_TLB_SET_VU,
+	RV_TLB_SET_VS,
+	RV_TLB_SET_VS_SUM,
+	RV_TLB_NSETS
+};
 struct rv_tlb_set {
 	struct rv_tlb_entry read[RV_TLB_SIZE];
 	struct rv_tlb_entry write[RV_TLB_SIZE];
@@ -96,9 +116,11 @@ struct rv_tlb_set {
 };
 
 /* Indirect-jump cache: guest pc -> entry of its translated block (past the prologue), one table
- * per privilege, filled by the dispatcher and read by translated `jalr`. Keyed by virtual
- * address, so it is flushed with the TLB (a mapping changes only with sfence.vma or satp). */
+ * per privilege and virtualization mode (rv_jcache_table), filled by the dispatcher and read by
+ * translated `jalr`. Keyed by virtual address, so it is flushed with the TLB (a mapping changes
+ * only with sfence.vma, satp, vsatp, hgatp or an hfence). */
 #define RV_JCACHE_SIZE 2048
+#define RV_JCACHE_TABLES 6 /* U, S, (unused), M, VU, VS */
 struct rv_jcache {
 	struct rv_jcache_entry {
 		uint64_t pc; /* RV_TLB_INVALID when empty */
@@ -126,6 +148,7 @@ struct rv_hart {
 	uint64_t f[32];
 	uint64_t pc;
 	unsigned priv;
+	bool virt; /* V: running a guest (VS or VU mode), H only */
 	uint32_t fflags, frm;
 
 	uint64_t mstatus, misa, medeleg, mideleg, mie, mtvec, mcounteren;
@@ -171,8 +194,8 @@ struct rv_hart {
 	 * plus two sentinel slots per page; reserved lazily (MAP_NORESERVE). */
 	struct rv_op *ops;
 	uint64_t ops_bytes;
-	struct rv_jit *jit;         /* translated code (jit.h), NULL when the JIT is off */
-	struct rv_jcache jcache[4]; /* by privilege (2 unused) */
+	struct rv_jit *jit; /* translated code (jit.h), NULL when the JIT is off */
+	struct rv_jcache jcache[RV_JCACHE_TABLES];
 	struct rv_jcache *jcache_cur;
 	int32_t jit_retired;   /* at a helper call: its index in the block minus the block's length */
 	int jit_exit;          /* why translated code ended after an instruction it left to exec.c */
@@ -192,6 +215,15 @@ struct rv_hart {
 #define RV_NTRIGGERS 2
 	uint64_t tselect, tdata1[RV_NTRIGGERS], tdata2[RV_NTRIGGERS];
 	bool trig_exec, trig_data; /* some trigger watches fetches / loads or stores */
+
+	/* Hypervisor extension (H, hyp.c): HS-level CSRs and the VS CSRs that stand in for the
+	 * supervisor ones while V=1; mtval2/mtinst; and what the next trap entry reports besides
+	 * its cause and value (set by the two-stage translation, consumed by rv_enter_trap). */
+	uint64_t hstatus, hedeleg, hideleg, hvip, hcounteren, henvcfg, hgatp, htimedelta, htval, htinst;
+	uint64_t vsstatus, vstvec, vsscratch, vsepc, vscause, vstval, vsatp, vstimecmp;
+	uint64_t mtval2, mtinst;
+	uint64_t trap_tval2, trap_tinst; /* guest physical address >> 2, trap instruction */
+	bool trap_gva;                   /* the value is a guest virtual address (HLV/HSV, MPRV with MPV) */
 
 	/* Vector state (V, vector.c): VLEN = 8 * vlenb bits, up to 1024. */
 #define RV_VLENB_MAX 128
@@ -214,9 +246,11 @@ void rv_hart_destroy(struct rv_hart *h);
 /* Instructions retired so far, exact even in the middle of a block. */
 uint64_t rv_hart_instret(const struct rv_hart *h);
 
-/* Snapshots: the architectural state into/out of a section the caller opened. Loading range-checks
+/* Snapshots: the architectural state into/out of a section the caller opened (version
+ * RV_HART_STATE_VERSION; older ones load, with what they lack reset). Loading range-checks
  * every field and leaves the hart untouched on failure (r->err says why); it flushes all caches.
  * The hart must not be running. */
+#define RV_HART_STATE_VERSION 3
 void rv_hart_save(struct rv_hart *h, struct state_writer *w);
 void rv_hart_load(struct rv_hart *h, struct state_reader *r);
 /* Drops every cached translation (after another thread changed RAM or page tables wholesale). */

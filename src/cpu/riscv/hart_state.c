@@ -2,12 +2,15 @@
  * hart_state.c — a hart's architectural state in and out of a snapshot
  * section: registers, CSRs, privilege, counters, interrupt lines and the
  * timer compares; from section version 2, the vector state, the debug
- * triggers and the performance counters (a version 1 section leaves them reset). Caches (TLBs, decoded
+ * triggers and the performance counters (a version 1 section leaves them reset); from version 3, the
+ * hypervisor extension's state (V and the H and VS CSRs). Caches (TLBs, decoded
  * instructions, translated code) are not state: loading flushes them.
  */
 #include "internal.h"
+#include "isa.h"
 
 #define HART_STATE_CSRS 25
+#define HART_STATE_HYP_CSRS 20
 
 static uint64_t *csr_slots(struct rv_hart *h, unsigned i)
 {
@@ -19,6 +22,38 @@ static uint64_t *csr_slots(struct rv_hart *h, unsigned i)
 	    &h->senvcfg,  &h->stimecmp,   &h->mip_sw,        &h->instret, &h->hartid,
 	};
 	return slots[i];
+}
+
+/* Version 3: the hypervisor extension's registers. */
+static uint64_t *hyp_slots(struct rv_hart *h, unsigned i)
+{
+	uint64_t *slots[HART_STATE_HYP_CSRS] = {
+	    &h->hstatus,    &h->hedeleg, &h->hideleg, &h->hvip,      &h->hcounteren, &h->henvcfg,   &h->hgatp,
+	    &h->htimedelta, &h->htval,   &h->htinst,  &h->vsstatus,  &h->vstvec,     &h->vsscratch, &h->vsepc,
+	    &h->vscause,    &h->vstval,  &h->vsatp,   &h->vstimecmp, &h->mtval2,     &h->mtinst,
+	};
+	return slots[i];
+}
+
+/* Whether loaded hypervisor state is one the hart could hold; false with r->err set. */
+static bool hyp_state_valid(const struct rv_hart *h, struct state_reader *r, bool virt, unsigned priv,
+                            const uint64_t csr[HART_STATE_HYP_CSRS])
+{
+	const uint64_t hgatp = csr[6], vsatp = csr[16];
+	bool any = virt;
+	for (unsigned i = 0; i < HART_STATE_HYP_CSRS; i++)
+		any |= csr[i] != (i == 0 || i == 10 ? 2ULL << 32 : i == 17 ? UINT64_MAX : 0);
+	if (any && !RV_HAS(h->ext, H))
+		state_fail(r, "hart: the section holds hypervisor state; this hart has no H extension");
+	else if (virt && priv == RV_PRIV_M)
+		state_fail(r, "hart: V=1 in M-mode");
+	else if ((hgatp >> 60) != 0 && (hgatp >> 60) != 8 && (hgatp >> 60) != 9)
+		state_fail(r, "hart: hgatp mode %llu is not supported", (unsigned long long)(hgatp >> 60));
+	else if ((vsatp >> 60) != 0 && (vsatp >> 60) != 8 && (vsatp >> 60) != 9)
+		state_fail(r, "hart: vsatp mode %llu is not supported", (unsigned long long)(vsatp >> 60));
+	else if ((csr[2] & ~RV_VS_IRQS) || (csr[3] & ~RV_VS_IRQS))
+		state_fail(r, "hart: hideleg or hvip holds bits no write sets");
+	return !r->failed;
 }
 
 void rv_hart_save(struct rv_hart *h, struct state_writer *w)
@@ -52,6 +87,9 @@ void rv_hart_save(struct rv_hart *h, struct state_writer *w)
 		state_put_u64(w, h->hpm_counter[i]);
 		state_put_u64(w, h->hpm_event[i]);
 	}
+	/* version 3 */
+	state_put_bool(w, h->virt);
+	for (unsigned i = 0; i < HART_STATE_HYP_CSRS; i++) state_put_u64(w, *hyp_slots(h, i));
 }
 
 /* What section version 2 adds. */
@@ -112,6 +150,14 @@ void rv_hart_load(struct rv_hart *h, struct state_reader *r)
 	struct hart_v2 v2 = {.vlenb = h->vlenb, .vtype = 1ULL << 63};
 	for (unsigned i = 0; i < RV_NTRIGGERS; i++) v2.tdata1[i] = 2ULL << 60;
 	if (r->sec_version >= 2 && !load_v2(h, r, &v2)) return;
+	/* Version 3 adds the hypervisor state; before it, the reset state. */
+	bool virt = false;
+	uint64_t hyp[HART_STATE_HYP_CSRS] = {[0] = 2ULL << 32, [10] = 2ULL << 32, [17] = UINT64_MAX};
+	if (r->sec_version >= 3) {
+		virt = state_get_bool(r);
+		for (unsigned i = 0; i < HART_STATE_HYP_CSRS; i++) hyp[i] = state_get_u64(r);
+		if (r->failed || !hyp_state_valid(h, r, virt, priv, hyp)) return;
+	}
 	const uint64_t satp = csr[19], hartid = csr[24], misa = csr[1];
 	const uint64_t line_mask = (1ULL << RV_IRQ_MSI) | (1ULL << RV_IRQ_MEI) | (1ULL << RV_IRQ_SEI);
 	if (priv != RV_PRIV_U && priv != RV_PRIV_S && priv != RV_PRIV_M)
@@ -122,9 +168,9 @@ void rv_hart_load(struct rv_hart *h, struct state_reader *r)
 	else if (hartid != h->hartid)
 		state_fail(r, "hart: the section is hart %llu's, loaded into hart %llu",
 		           (unsigned long long)hartid, (unsigned long long)h->hartid);
-	/* A hart saved before V was on by default lacks V in misa: its guest was told of no V (the device
-	 * tree said so), so it runs on here, with that misa. */
-	else if ((misa ^ h->misa) & ~(1ULL << ('V' - 'A')))
+	/* A hart saved before V (or H) was on by default lacks it in misa: its guest was told of no V (the
+	 * device tree said so), so it runs on here, with that misa. */
+	else if ((misa ^ h->misa) & ~((1ULL << ('V' - 'A')) | (1ULL << ('H' - 'A'))))
 		state_fail(r, "hart: saved ISA 0x%llx differs from this emulator's 0x%llx",
 		           (unsigned long long)misa, (unsigned long long)h->misa);
 	else if ((satp >> 60) != 0 && (satp >> 60) != 8 && (satp >> 60) != 9)
@@ -140,6 +186,8 @@ void rv_hart_load(struct rv_hart *h, struct state_reader *r)
 	memcpy(h->f, f, sizeof(f));
 	h->pc = pc;
 	h->priv = priv;
+	h->virt = virt;
+	for (unsigned i = 0; i < HART_STATE_HYP_CSRS; i++) *hyp_slots(h, i) = hyp[i];
 	h->fflags = fflags;
 	h->frm = frm;
 	for (unsigned i = 0; i < HART_STATE_CSRS; i++) *csr_slots(h, i) = csr[i];

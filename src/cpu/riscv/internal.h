@@ -33,7 +33,22 @@
 #define MSTATUS_TSR (1ULL << 22)
 #define MSTATUS_UXL (3ULL << 32)
 #define MSTATUS_SXL (3ULL << 34)
+#define MSTATUS_GVA (1ULL << 38) /* H: mtval holds a guest virtual address */
+#define MSTATUS_MPV (1ULL << 39) /* H: V before the trap into M */
 #define MSTATUS_SD (1ULL << 63)
+
+/* hstatus bits (H) */
+#define HSTATUS_GVA (1ULL << 6)
+#define HSTATUS_SPV (1ULL << 7)
+#define HSTATUS_SPVP (1ULL << 8)
+#define HSTATUS_HU (1ULL << 9)
+#define HSTATUS_VTVM (1ULL << 20)
+#define HSTATUS_VTW (1ULL << 21)
+#define HSTATUS_VTSR (1ULL << 22)
+#define HSTATUS_VSXL (3ULL << 32)
+
+/* The VS-level interrupts (H): always delegated past M to HS, maybe on to VS by hideleg. */
+#define RV_VS_IRQS ((1ULL << RV_IRQ_VSSI) | (1ULL << RV_IRQ_VSTI) | (1ULL << RV_IRQ_VSEI))
 
 /* menvcfg / senvcfg bits (STCE and PBMTE exist in menvcfg only) */
 #define ENVCFG_FIOM (1ULL << 0)
@@ -55,15 +70,38 @@ _Noreturn void rv_raise(struct rv_hart *h, uint64_t cause, uint64_t tval);
 void rv_enter_trap(struct rv_hart *h, uint64_t cause, uint64_t tval, bool interrupt);
 uint64_t rv_pending_interrupts(struct rv_hart *h);
 bool rv_take_interrupt(struct rv_hart *h);
-void rv_set_priv(struct rv_hart *h, unsigned priv);
+/* Changes privilege and virtualization mode (which also selects the TLB set). */
+void rv_set_mode(struct rv_hart *h, unsigned priv, bool virt);
 uint64_t rv_read_mip(struct rv_hart *h);
 
-/* csr.c. Returns false when the access is illegal. */
-bool rv_csr_read(struct rv_hart *h, unsigned csr, uint64_t *val);
-bool rv_csr_write(struct rv_hart *h, unsigned csr, uint64_t val);
+/* csr.c. Return 0, or the exception the access raises (RV_EXC_ILLEGAL or, when V=1,
+ * RV_EXC_VIRTUAL_INSN). */
+unsigned rv_csr_read(struct rv_hart *h, unsigned csr, uint64_t *val);
+unsigned rv_csr_write(struct rv_hart *h, unsigned csr, uint64_t val);
+/* What csrrs/csrrc on `csr` modify: the value read, except for the interrupt-pending registers,
+ * whose read-only lines (an external interrupt line, a timer) must not be latched. */
+uint64_t rv_csr_rmw_base(struct rv_hart *h, unsigned csr, uint64_t read);
+
+/* hyp.c: the hypervisor extension's CSRs (hstatus..hgatp, vs*, mtval2, mtinst), read and written
+ * through these when the hart offers H; and its instructions. */
+bool rv_hyp_csr_read(struct rv_hart *h, unsigned csr, uint64_t *val);
+bool rv_hyp_csr_write(struct rv_hart *h, unsigned csr, uint64_t val);
+void rv_hyp_reset(struct rv_hart *h);
+/* HLV, HLVX and HSV (SYSTEM, funct3 4, funct7 0x30-0x37); false if `insn` is none of them. */
+bool rv_hyp_exec_load_store(struct rv_hart *h, uint32_t insn);
+/* The VS-level timer's pending line (Sstc's vstimecmp against the guest's time). */
+bool rv_hyp_vstimer_pending(const struct rv_hart *h, uint64_t now);
 
 /* mmu.c */
 void rv_tlb_flush_all(struct rv_hart *h);
+/* Translates va for an access as though V=1 at nominal privilege `priv` (HLV, HLVX, HSV): both
+ * stages, no TLB; `exec_perm` makes execute permission stand for read (HLVX). Raises on a fault
+ * (the trap reports a guest virtual address). Returns the physical address. */
+uint64_t rv_translate_guest(struct rv_hart *h, uint64_t va, enum rv_access acc, unsigned priv,
+                            bool exec_perm);
+/* Loads or stores at a physical address (RAM or MMIO); va is what a fault reports. */
+uint64_t rv_load_phys(struct rv_hart *h, uint64_t va, uint64_t pa, unsigned size);
+void rv_store_phys(struct rv_hart *h, uint64_t va, uint64_t pa, unsigned size, uint64_t val);
 void rv_tlb_flush_page(struct rv_hart *h, uint64_t vaddr);
 void rv_tlb_select(struct rv_hart *h);
 void rv_jcache_flush(struct rv_hart *h);
@@ -194,14 +232,16 @@ static inline uint32_t rv_fetch(struct rv_hart *h, uint64_t pc, unsigned *len)
 	return rv_fetch_slow(h, pc, len);
 }
 
+/* With V=1, both mstatus.FS and vsstatus.FS are in effect (H). */
 static inline bool rv_fs_off(const struct rv_hart *h)
 {
-	return (h->mstatus & MSTATUS_FS) == 0;
+	return (h->mstatus & MSTATUS_FS) == 0 || (h->virt && (h->vsstatus & MSTATUS_FS) == 0);
 }
 
 static inline void rv_fs_dirty(struct rv_hart *h)
 {
 	h->mstatus |= MSTATUS_FS | MSTATUS_SD;
+	if (h->virt) h->vsstatus |= MSTATUS_FS | MSTATUS_SD;
 }
 
 #endif

@@ -22,6 +22,7 @@
 #define RV_EXT_LETTER 4u /* a single-letter extension: after "c" in the ISA string */
 #define RV_EXTENSIONS(X)                                                                                     \
 	X(V, "v", RV_EXT_LETTER | RV_EXT_DEFAULT)                                                            \
+	X(H, "h", RV_EXT_LETTER | RV_EXT_DEFAULT)                                                            \
 	X(ZICBOM, "zicbom", RV_EXT_DEFAULT)                                                                  \
 	X(ZICBOP, "zicbop", RV_EXT_DEFAULT)                                                                  \
 	X(ZICBOZ, "zicboz", RV_EXT_DEFAULT)                                                                  \

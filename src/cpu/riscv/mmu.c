@@ -1,5 +1,7 @@
 /*
- * mmu.c — address translation (bare, Sv39, Sv48), the software TLB, the
+ * mmu.c — address translation (bare, Sv39, Sv48; with the hypervisor
+ * extension, two stages: VS-stage under vsatp, G-stage Sv39x4/Sv48x4 under
+ * hgatp), the software TLB, the
  * translator's indirect-jump cache (keyed by virtual pc, so it is flushed
  * with the TLB), and the slow paths of loads, stores, AMOs and fetches (TLB
  * misses, MMIO, accesses that cross a page, faults).
@@ -66,14 +68,14 @@ static void jcache_clear(struct rv_jcache *c)
 
 void rv_jcache_flush(struct rv_hart *h)
 {
-	for (unsigned i = 0; i < 4; i++)
+	for (unsigned i = 0; i < RV_JCACHE_TABLES; i++)
 		if (h->jcache[i].log.n) jcache_clear(&h->jcache[i]);
 }
 
 /* Forgets the jumps into the 2 MiB around vaddr (a megapage's mapping goes with any of its addresses). */
 static void jcache_flush_around(struct rv_hart *h, uint64_t vaddr)
 {
-	for (unsigned t = 0; t < 4; t++) {
+	for (unsigned t = 0; t < RV_JCACHE_TABLES; t++) {
 		struct rv_jcache *c = &h->jcache[t];
 		if (c->log.n > RV_TLB_FILL_LOG) {
 			jcache_clear(c);
@@ -124,7 +126,8 @@ void rv_tlb_flush_page(struct rv_hart *h, uint64_t vaddr)
 	jcache_flush_around(h, vaddr);
 }
 
-/* Privilege that governs data accesses (mstatus.MPRV lets M act as MPP). */
+/* The mode data accesses act in: the current one, or with mstatus.MPRV in M, MPP's (and MPV's:
+ * V=1 when MPP is below M). */
 static unsigned data_priv(const struct rv_hart *h)
 {
 	if (h->priv == RV_PRIV_M && (h->mstatus & MSTATUS_MPRV))
@@ -132,8 +135,16 @@ static unsigned data_priv(const struct rv_hart *h)
 	return h->priv;
 }
 
-static unsigned set_for(unsigned priv, bool sum)
+static bool data_virt(const struct rv_hart *h)
 {
+	if (h->priv == RV_PRIV_M && (h->mstatus & MSTATUS_MPRV))
+		return (h->mstatus & MSTATUS_MPV) && (h->mstatus & MSTATUS_MPP) != MSTATUS_MPP;
+	return h->virt;
+}
+
+static unsigned set_for(unsigned priv, bool virt, bool sum)
+{
+	if (virt) return priv == RV_PRIV_U ? RV_TLB_SET_VU : sum ? RV_TLB_SET_VS_SUM : RV_TLB_SET_VS;
 	switch (priv) {
 	case RV_PRIV_U: return RV_TLB_SET_U;
 	case RV_PRIV_S: return sum ? RV_TLB_SET_S_SUM : RV_TLB_SET_S;
@@ -141,11 +152,23 @@ static unsigned set_for(unsigned priv, bool sum)
 	}
 }
 
-/* Called whenever priv, MPRV, MPP or SUM may have changed. */
+/* SUM as the mode of an access sees it: vsstatus's at V=1. */
+static bool sum_for(const struct rv_hart *h, bool virt)
+{
+	return ((virt ? h->vsstatus : h->mstatus) & MSTATUS_SUM) != 0;
+}
+
+static unsigned jcache_table(unsigned priv, bool virt)
+{
+	return virt ? 4 + (priv & 1) : priv & 3;
+}
+
+/* Called whenever priv, V, MPRV, MPP, MPV or SUM may have changed. */
 void rv_tlb_select(struct rv_hart *h)
 {
-	h->tlb_cur = &h->tlb[set_for(data_priv(h), h->mstatus & MSTATUS_SUM)];
-	h->jcache_cur = &h->jcache[h->priv & 3];
+	bool virt = data_virt(h);
+	h->tlb_cur = &h->tlb[set_for(data_priv(h), virt, sum_for(h, virt))];
+	h->jcache_cur = &h->jcache[jcache_table(h->priv, h->virt)];
 	h->fetch_vpage = RV_TLB_INVALID;
 }
 
@@ -161,6 +184,13 @@ static uint64_t page_fault_cause(enum rv_access acc)
 	                                : RV_EXC_LOAD_PAGE;
 }
 
+static uint64_t guest_page_fault_cause(enum rv_access acc)
+{
+	return acc == RV_ACCESS_EXEC    ? RV_EXC_INSN_GUEST_PAGE
+	       : acc == RV_ACCESS_WRITE ? RV_EXC_STORE_GUEST_PAGE
+	                                : RV_EXC_LOAD_GUEST_PAGE;
+}
+
 static uint64_t access_fault_cause(enum rv_access acc)
 {
 	return acc == RV_ACCESS_EXEC    ? RV_EXC_INSN_ACCESS
@@ -168,38 +198,101 @@ static uint64_t access_fault_cause(enum rv_access acc)
 	                                : RV_EXC_LOAD_ACCESS;
 }
 
-/*
- * Walks the page table. Returns 0 and the physical address, or the exception
- * cause. With `update` false (debugger), A/D bits are left alone.
- */
-static int walk(struct rv_hart *h, uint64_t va, enum rv_access acc, unsigned priv, bool update,
-                uint64_t *pa_out, uint64_t *cause)
+/* Why a translation failed: the cause, and for a guest-page fault the guest physical address (>> 2)
+ * and the trap instruction (a pseudoinstruction when a VS-stage page-table access faulted). */
+struct xlate_fault {
+	uint64_t cause, tval2, tinst;
+};
+
+/* One stage of translation: the regular one (satp), VS-stage (vsatp) or G-stage (hgatp). */
+struct stage {
+	uint64_t atp;              /* satp, vsatp or hgatp */
+	bool user;                 /* a U-level access (always, at G-stage) */
+	bool sum, mxr;             /* S may touch U pages; executable pages are readable */
+	bool exec_perm;            /* HLVX: execute permission stands for read */
+	bool pbmte, adue;          /* Svpbmt enabled; hardware A/D updates enabled (with Svadu) */
+	bool gstage;               /* hgatp's: 2 more address bits, a 16 KiB root, guest-page faults */
+	bool guest_tables;         /* VS-stage: table addresses are guest physical (G-stage below) */
+	const struct stage *below; /* the G-stage, for guest_tables */
+};
+
+#define PSEUDO_PTE_READ 0x3000u  /* htinst: a 64-bit read for VS-stage translation */
+#define PSEUDO_PTE_WRITE 0x3020u /* ... a write (A/D update) */
+
+static int walk_stage(struct rv_hart *h, const struct stage *st, uint64_t va, enum rv_access acc, bool update,
+                      uint64_t *pa_out, struct xlate_fault *f);
+
+/* The host pointer of a VS-stage page-table entry at guest physical gpa, through the G-stage
+ * (checked as an implicit read, or a write for an A/D update); NULL with f filled on a fault, which
+ * is reported for the original access type. */
+static uint64_t *guest_pte(struct rv_hart *h, const struct stage *g, uint64_t gpa, enum rv_access acc,
+                           bool write, bool update, struct xlate_fault *f)
 {
-	uint64_t satp = h->satp;
-	unsigned mode = (unsigned)(satp >> 60);
-	if (priv == RV_PRIV_M || mode == SATP_MODE_BARE) {
+	uint64_t pa;
+	if (walk_stage(h, g, gpa, write ? RV_ACCESS_WRITE : RV_ACCESS_READ, update, &pa, f)) {
+		if (f->cause == RV_EXC_LOAD_GUEST_PAGE || f->cause == RV_EXC_STORE_GUEST_PAGE) {
+			f->cause = guest_page_fault_cause(acc);
+			f->tinst = write ? PSEUDO_PTE_WRITE : PSEUDO_PTE_READ;
+		} else {
+			f->cause = access_fault_cause(acc);
+		}
+		return NULL;
+	}
+	if (!in_ram(h, pa, 8)) {
+		f->cause = access_fault_cause(acc);
+		return NULL;
+	}
+	return (uint64_t *)(h->bus.ram + (pa - h->bus.ram_base));
+}
+
+/*
+ * Walks one stage's page table. Returns 0 and the (guest) physical address, or -1 with the fault.
+ * With `update` false (debugger), A/D bits are left alone.
+ */
+static int walk_stage(struct rv_hart *h, const struct stage *st, uint64_t va, enum rv_access acc, bool update,
+                      uint64_t *pa_out, struct xlate_fault *f)
+{
+	unsigned mode = (unsigned)(st->atp >> 60);
+	f->tval2 = f->tinst = 0;
+	if (mode == SATP_MODE_BARE) {
 		*pa_out = va;
 		return 0;
 	}
 	unsigned levels = mode == SATP_MODE_SV48 ? 4 : 3;
 	unsigned va_bits = 12 + 9 * levels;
-	/* The address must be the sign extension of its low va_bits. */
-	int64_t top = (int64_t)va >> (va_bits - 1);
-	if (top != 0 && top != -1) goto page_fault;
+	if (st->gstage) {
+		/* A guest physical address: 2 more bits, zero-extended. */
+		if (va >> (va_bits + 2)) goto page_fault;
+	} else {
+		/* The address must be the sign extension of its low va_bits. */
+		int64_t top = (int64_t)va >> (va_bits - 1);
+		if (top != 0 && top != -1) goto page_fault;
+	}
 
-	/* Bits a PTE must not have, by what the hart offers and menvcfg enables. */
+	/* Bits a PTE must not have, by what the hart offers and the envcfg registers enable. */
 	uint64_t bad = PTE_RESERVED;
-	if (!RV_HAS(h->ext, SVPBMT) || !(h->menvcfg & MENVCFG_PBMTE)) bad |= PTE_PBMT;
+	if (!RV_HAS(h->ext, SVPBMT) || !st->pbmte) bad |= PTE_PBMT;
 	if (!RV_HAS(h->ext, SVNAPOT)) bad |= PTE_N;
-	uint64_t table = (satp & ((1ULL << 44) - 1)) << RV_PAGE_SHIFT;
+	uint64_t table = (st->atp & ((1ULL << 44) - 1)) << RV_PAGE_SHIFT;
+	if (st->gstage) table &= ~0x3fffULL;
 	for (int level = (int)levels - 1; level >= 0; level--) {
-		uint64_t vpn = (va >> (12 + 9 * level)) & 511;
-		uint64_t pte_pa = table + vpn * 8;
-		if (!in_ram(h, pte_pa, 8)) {
-			*cause = access_fault_cause(acc);
-			return -1;
+		unsigned index_bits = st->gstage && level == (int)levels - 1 ? 11 : 9;
+		uint64_t vpn = (va >> (12 + 9 * level)) & ((1u << index_bits) - 1);
+		uint64_t pte_addr = table + vpn * 8;
+		uint64_t *pte_p;
+		if (st->guest_tables) {
+			pte_p = guest_pte(h, st->below, pte_addr, acc, false, update, f);
+			if (!pte_p) {
+				if (f->tinst) f->tval2 = pte_addr >> 2;
+				return -1;
+			}
+		} else {
+			if (!in_ram(h, pte_addr, 8)) {
+				f->cause = access_fault_cause(acc);
+				return -1;
+			}
+			pte_p = (uint64_t *)(h->bus.ram + (pte_addr - h->bus.ram_base));
 		}
-		uint64_t *pte_p = (uint64_t *)(h->bus.ram + (pte_pa - h->bus.ram_base));
 		uint64_t pte = __atomic_load_n(pte_p, __ATOMIC_RELAXED);
 		if (!(pte & PTE_V) || (!(pte & PTE_R) && (pte & PTE_W)) || (pte & bad)) goto page_fault;
 		uint64_t ppn = (pte & PTE_PPN_MASK) >> 10;
@@ -209,16 +302,17 @@ static int walk(struct rv_hart *h, uint64_t va, enum rv_access acc, unsigned pri
 			continue;
 		}
 		/* Leaf: permission checks. */
-		if (priv == RV_PRIV_U && !(pte & PTE_U)) goto page_fault;
-		if (priv == RV_PRIV_S && (pte & PTE_U)) {
-			if (acc == RV_ACCESS_EXEC || !(h->mstatus & MSTATUS_SUM)) goto page_fault;
+		if (st->user && !(pte & PTE_U)) goto page_fault;
+		if (!st->user && (pte & PTE_U)) {
+			if (acc == RV_ACCESS_EXEC || !st->sum) goto page_fault;
 		}
 		switch (acc) {
 		case RV_ACCESS_EXEC:
 			if (!(pte & PTE_X)) goto page_fault;
 			break;
 		case RV_ACCESS_READ:
-			if (!(pte & PTE_R) && !((h->mstatus & MSTATUS_MXR) && (pte & PTE_X))) goto page_fault;
+			if (st->exec_perm ? !(pte & PTE_X) : !(pte & PTE_R) && !(st->mxr && (pte & PTE_X)))
+				goto page_fault;
 			break;
 		case RV_ACCESS_WRITE:
 			if (!(pte & PTE_W)) goto page_fault;
@@ -232,13 +326,20 @@ static int walk(struct rv_hart *h, uint64_t va, enum rv_access acc, unsigned pri
 			if (level != 0 || (ppn & 0xf) != 8) goto page_fault;
 			ppn = (ppn & ~0xfULL) | ((va >> RV_PAGE_SHIFT) & 0xf);
 		}
-		/* Hardware A/D update; with Svadu and menvcfg.ADUE clear, software's (Svade): a fault. */
+		/* Hardware A/D update; with Svadu and ADUE clear, software's (Svade): a fault. */
 		uint64_t want = PTE_A | (acc == RV_ACCESS_WRITE ? PTE_D : 0);
-		if ((pte & want) != want && RV_HAS(h->ext, SVADU) && !(h->menvcfg & MENVCFG_ADUE))
-			goto page_fault;
+		if ((pte & want) != want && RV_HAS(h->ext, SVADU) && !st->adue) goto page_fault;
 		if (update && (pte & want) != want) {
+			if (st->guest_tables) { /* the G-stage must allow writing the table */
+				pte_p = guest_pte(h, st->below, pte_addr, acc, true, update, f);
+				if (!pte_p) {
+					if (f->tinst) f->tval2 = pte_addr >> 2;
+					return -1;
+				}
+			}
 			uint64_t expect = pte;
-			dirty_log_mark(h->bus.dirty, pte_pa - h->bus.ram_base, 8);
+			uint64_t host_off = (uint64_t)((uint8_t *)pte_p - h->bus.ram);
+			dirty_log_mark(h->bus.dirty, host_off, 8);
 			if (!__atomic_compare_exchange_n(pte_p, &expect, pte | want, false, __ATOMIC_SEQ_CST,
 			                                 __ATOMIC_SEQ_CST)) {
 				level++; /* the PTE changed under us: walk this level again */
@@ -250,17 +351,76 @@ static int walk(struct rv_hart *h, uint64_t va, enum rv_access acc, unsigned pri
 		return 0;
 	}
 page_fault:
-	*cause = page_fault_cause(acc);
+	f->cause = st->gstage ? guest_page_fault_cause(acc) : page_fault_cause(acc);
+	if (st->gstage) f->tval2 = va >> 2;
 	return -1;
+}
+
+static void gstage_of(const struct rv_hart *h, struct stage *g, bool exec_perm)
+{
+	*g = (struct stage){.atp = h->hgatp,
+	                    .user = true,
+	                    .mxr = (h->mstatus & MSTATUS_MXR) != 0,
+	                    .exec_perm = exec_perm,
+	                    .pbmte = (h->menvcfg & MENVCFG_PBMTE) != 0,
+	                    .adue = (h->menvcfg & MENVCFG_ADUE) != 0,
+	                    .gstage = true};
+}
+
+/*
+ * Translates va for an access at nominal privilege `priv`, in two stages when `virt`. Returns 0 and
+ * the physical address, or -1 with the fault.
+ */
+static int walk(struct rv_hart *h, uint64_t va, enum rv_access acc, unsigned priv, bool virt, bool exec_perm,
+                bool update, uint64_t *pa_out, struct xlate_fault *f)
+{
+	if (priv == RV_PRIV_M) {
+		*pa_out = va;
+		return 0;
+	}
+	if (!virt) {
+		struct stage s = {.atp = h->satp,
+		                  .user = priv == RV_PRIV_U,
+		                  .sum = (h->mstatus & MSTATUS_SUM) != 0,
+		                  .mxr = (h->mstatus & MSTATUS_MXR) != 0,
+		                  .pbmte = (h->menvcfg & MENVCFG_PBMTE) != 0,
+		                  .adue = (h->menvcfg & MENVCFG_ADUE) != 0};
+		return walk_stage(h, &s, va, acc, update, pa_out, f);
+	}
+	struct stage g, vs = {.atp = h->vsatp,
+	                      .user = priv == RV_PRIV_U,
+	                      .sum = (h->vsstatus & MSTATUS_SUM) != 0,
+	                      .mxr = ((h->vsstatus | h->mstatus) & MSTATUS_MXR) != 0,
+	                      .exec_perm = exec_perm,
+	                      .pbmte = (h->henvcfg & MENVCFG_PBMTE) != 0,
+	                      .adue = (h->henvcfg & MENVCFG_ADUE) != 0,
+	                      .guest_tables = true,
+	                      .below = &g};
+	gstage_of(h, &g, exec_perm);
+	uint64_t gpa;
+	if (walk_stage(h, &vs, va, acc, update, &gpa, f)) return -1;
+	return walk_stage(h, &g, gpa, acc, update, pa_out, f);
+}
+
+/* Raises the fault of a failed translation of va (for a two-stage one, the value is a guest virtual
+ * address). */
+static _Noreturn void raise_fault(struct rv_hart *h, const struct xlate_fault *f, uint64_t va, bool virt)
+{
+	h->trap_tval2 = f->tval2;
+	h->trap_tinst = f->tinst;
+	h->trap_gva = virt;
+	rv_raise(h, f->cause, va);
 }
 
 void rv_cbo_check(struct rv_hart *h, uint64_t va)
 {
-	uint64_t pa, cause;
+	uint64_t pa;
+	struct xlate_fault f;
 	unsigned priv = data_priv(h);
-	if (walk(h, va, RV_ACCESS_READ, priv, false, &pa, &cause) &&
-	    walk(h, va, RV_ACCESS_WRITE, priv, false, &pa, &cause))
-		rv_raise(h, cause, va); /* reported as the store it could not be either */
+	bool virt = data_virt(h);
+	if (walk(h, va, RV_ACCESS_READ, priv, virt, false, false, &pa, &f) &&
+	    walk(h, va, RV_ACCESS_WRITE, priv, virt, false, false, &pa, &f))
+		raise_fault(h, &f, va, virt); /* reported as the store it could not be either */
 }
 
 /* Translates or raises. */
@@ -268,15 +428,25 @@ static uint64_t translate(struct rv_hart *h, uint64_t va, enum rv_access acc)
 {
 	h->stats.tlb_misses++;
 	unsigned priv = acc == RV_ACCESS_EXEC ? h->priv : data_priv(h);
-	uint64_t pa, cause;
-	if (walk(h, va, acc, priv, true, &pa, &cause)) rv_raise(h, cause, va);
+	bool virt = acc == RV_ACCESS_EXEC ? h->virt : data_virt(h);
+	uint64_t pa;
+	struct xlate_fault f;
+	if (walk(h, va, acc, priv, virt, false, true, &pa, &f)) raise_fault(h, &f, va, virt);
+	return pa;
+}
+
+uint64_t rv_translate_guest(struct rv_hart *h, uint64_t va, enum rv_access acc, unsigned priv, bool exec_perm)
+{
+	uint64_t pa;
+	struct xlate_fault f;
+	if (walk(h, va, acc, priv, true, exec_perm, true, &pa, &f)) raise_fault(h, &f, va, true);
 	return pa;
 }
 
 bool rv_hart_debug_translate(struct rv_hart *h, uint64_t vaddr, uint64_t *paddr)
 {
-	uint64_t cause;
-	return walk(h, vaddr, RV_ACCESS_READ, data_priv(h), false, paddr, &cause) == 0;
+	struct xlate_fault f;
+	return walk(h, vaddr, RV_ACCESS_READ, data_priv(h), data_virt(h), false, false, paddr, &f) == 0;
 }
 
 static void tlb_fill(struct rv_hart *h, struct rv_tlb_entry *table, uint64_t va, uint64_t pa)
@@ -289,7 +459,7 @@ static void tlb_fill(struct rv_hart *h, struct rv_tlb_entry *table, uint64_t va,
 	log_fill(&h->tlb_cur->log, i);
 }
 
-static uint64_t load_phys(struct rv_hart *h, uint64_t va, uint64_t pa, unsigned size)
+uint64_t rv_load_phys(struct rv_hart *h, uint64_t va, uint64_t pa, unsigned size)
 {
 	if (in_ram(h, pa, size)) {
 		uint64_t v = 0;
@@ -301,7 +471,7 @@ static uint64_t load_phys(struct rv_hart *h, uint64_t va, uint64_t pa, unsigned 
 	return v;
 }
 
-static void store_phys(struct rv_hart *h, uint64_t va, uint64_t pa, unsigned size, uint64_t val)
+void rv_store_phys(struct rv_hart *h, uint64_t va, uint64_t pa, unsigned size, uint64_t val)
 {
 	if (in_ram(h, pa, size)) {
 		dirty_log_mark(h->bus.dirty, pa - h->bus.ram_base, size);
@@ -325,7 +495,7 @@ uint64_t rv_load_slow(struct rv_hart *h, uint64_t va, unsigned size)
 		tlb_fill(h, h->tlb_cur->read, va, pa);
 	else if ((pa & (size - 1)) != 0 && !in_ram(h, pa, size))
 		rv_raise(h, RV_EXC_LOAD_MISALIGNED, va); /* misaligned MMIO */
-	return load_phys(h, va, pa, size);
+	return rv_load_phys(h, va, pa, size);
 }
 
 void rv_store_slow(struct rv_hart *h, uint64_t va, unsigned size, uint64_t val)
@@ -346,7 +516,7 @@ void rv_store_slow(struct rv_hart *h, uint64_t va, unsigned size, uint64_t val)
 	} else if ((pa & (size - 1)) != 0 && !in_ram(h, pa, size)) {
 		rv_raise(h, RV_EXC_STORE_MISALIGNED, va);
 	}
-	store_phys(h, va, pa, size, val);
+	rv_store_phys(h, va, pa, size, val);
 }
 
 void *rv_amo_ptr(struct rv_hart *h, uint64_t va, unsigned size)
@@ -379,7 +549,7 @@ void *rv_data_page_ptr(struct rv_hart *h, uint64_t va, bool write)
 /* Fetch through the exec TLB of the current privilege; fills the code-page cache. */
 static uintptr_t fetch_page(struct rv_hart *h, uint64_t pc)
 {
-	unsigned set = set_for(h->priv, h->mstatus & MSTATUS_SUM);
+	unsigned set = set_for(h->priv, h->virt, sum_for(h, h->virt));
 	unsigned i = (pc >> RV_PAGE_SHIFT) & (RV_TLB_SIZE - 1);
 	struct rv_tlb_entry *e = &h->tlb[set].exec[i];
 	if (e->vpage != (pc & RV_PAGE_MASK)) {

@@ -1,17 +1,20 @@
 /*
- * trap.c — exception and interrupt entry, delegation to S-mode, interrupt
- * priority and the privilege switch (which also selects the TLB set).
+ * trap.c — exception and interrupt entry, delegation to HS-mode and (with the
+ * hypervisor extension) on to VS-mode, interrupt priority and the change of
+ * privilege and virtualization mode (which also selects the TLB set).
  */
 #include "internal.h"
+#include "isa.h"
 
-void rv_set_priv(struct rv_hart *h, unsigned priv)
+void rv_set_mode(struct rv_hart *h, unsigned priv, bool virt)
 {
 	if (h->hpm_active) rv_hpm_settle(h); /* the instructions so far ran at the old privilege */
 	h->priv = priv;
+	h->virt = virt;
 	rv_tlb_select(h);
 }
 
-/* mip as software sees it: software bits, lines from other threads, timers. */
+/* mip as software sees it: software bits, lines from other threads, timers, the VS-level lines. */
 uint64_t rv_read_mip(struct rv_hart *h)
 {
 	uint64_t mip = h->mip_sw | atomic_load_explicit(&h->irq_lines, memory_order_relaxed);
@@ -20,6 +23,10 @@ uint64_t rv_read_mip(struct rv_hart *h)
 	if (h->menvcfg & MENVCFG_STCE) {
 		mip &= ~(1ULL << RV_IRQ_STI);
 		if (now >= h->stimecmp) mip |= 1ULL << RV_IRQ_STI;
+	}
+	if (h->hvip | h->henvcfg) {
+		mip |= h->hvip & RV_VS_IRQS;
+		if (rv_hyp_vstimer_pending(h, now)) mip |= 1ULL << RV_IRQ_VSTI;
 	}
 	return mip;
 }
@@ -31,13 +38,56 @@ uint64_t rv_pending_interrupts(struct rv_hart *h)
 	return rv_read_mip(h) & h->mie;
 }
 
+/* Causes whose trap value is an address (or, for a breakpoint, a pc): a guest virtual one when
+ * the trap comes from V=1. */
+static bool cause_has_address(uint64_t cause)
+{
+	return cause < 32 && ((0xb0b0fbULL >> cause) & 1); /* 0, 1, 3-7, 12, 13, 15, 20, 21, 23 */
+}
+
+/* A trap into VS-mode: V stays 1, vsstatus, vsepc, vscause and vstval take it; the VS-level
+ * interrupts arrive as their supervisor-level codes. */
+static void enter_vs(struct rv_hart *h, uint64_t cause, uint64_t tval, bool interrupt, uint64_t epc)
+{
+	if (interrupt && (cause == RV_IRQ_VSSI || cause == RV_IRQ_VSTI || cause == RV_IRQ_VSEI)) cause--;
+	uint64_t s = h->vsstatus;
+	h->vscause = cause | ((uint64_t)interrupt << 63);
+	h->vsepc = epc;
+	h->vstval = tval;
+	s = (s & ~MSTATUS_SPIE) | ((s & MSTATUS_SIE) ? MSTATUS_SPIE : 0);
+	s = (s & ~MSTATUS_SPP) | (h->priv == RV_PRIV_S ? MSTATUS_SPP : 0);
+	s &= ~MSTATUS_SIE;
+	h->vsstatus = s;
+	uint64_t base = h->vstvec & ~3ULL;
+	h->pc = (interrupt && (h->vstvec & 1)) ? base + 4 * cause : base;
+	rv_set_mode(h, RV_PRIV_S, true);
+}
+
 void rv_enter_trap(struct rv_hart *h, uint64_t cause, uint64_t tval, bool interrupt)
 {
 	uint64_t deleg = interrupt ? h->mideleg : h->medeleg;
 	uint64_t epc = h->pc;
+	const bool virt = h->virt;
+	const bool gva = !interrupt && (h->trap_gva || (virt && cause_has_address(cause)));
+	const uint64_t tval2 = interrupt ? 0 : h->trap_tval2, tinst = interrupt ? 0 : h->trap_tinst;
+	h->trap_gva = false;
+	h->trap_tval2 = h->trap_tinst = 0;
 	h->resv_valid = false;
 
 	if (h->priv <= RV_PRIV_S && ((deleg >> cause) & 1)) {
+		if (virt && (((interrupt ? h->hideleg : h->hedeleg) >> cause) & 1)) {
+			enter_vs(h, cause, tval, interrupt, epc);
+			return;
+		}
+		if (RV_HAS(h->ext, H)) {
+			uint64_t hs = h->hstatus & ~(HSTATUS_SPV | HSTATUS_GVA);
+			if (virt)
+				hs = (hs & ~HSTATUS_SPVP) | HSTATUS_SPV |
+				     (h->priv == RV_PRIV_S ? HSTATUS_SPVP : 0);
+			h->hstatus = hs | (gva ? HSTATUS_GVA : 0);
+			h->htval = tval2;
+			h->htinst = tinst;
+		}
 		uint64_t s = h->mstatus;
 		h->scause = cause | ((uint64_t)interrupt << 63);
 		h->sepc = epc;
@@ -48,7 +98,7 @@ void rv_enter_trap(struct rv_hart *h, uint64_t cause, uint64_t tval, bool interr
 		h->mstatus = s;
 		uint64_t base = h->stvec & ~3ULL;
 		h->pc = (interrupt && (h->stvec & 1)) ? base + 4 * cause : base;
-		rv_set_priv(h, RV_PRIV_S);
+		rv_set_mode(h, RV_PRIV_S, false);
 	} else {
 		uint64_t s = h->mstatus;
 		h->mcause = cause | ((uint64_t)interrupt << 63);
@@ -57,10 +107,16 @@ void rv_enter_trap(struct rv_hart *h, uint64_t cause, uint64_t tval, bool interr
 		s = (s & ~MSTATUS_MPIE) | ((s & MSTATUS_MIE) ? MSTATUS_MPIE : 0);
 		s = (s & ~MSTATUS_MPP) | ((uint64_t)h->priv << MSTATUS_MPP_SHIFT);
 		s &= ~MSTATUS_MIE;
+		if (RV_HAS(h->ext, H)) {
+			s = (s & ~(MSTATUS_MPV | MSTATUS_GVA)) | (virt ? MSTATUS_MPV : 0) |
+			    (gva ? MSTATUS_GVA : 0);
+			h->mtval2 = tval2;
+			h->mtinst = tinst;
+		}
 		h->mstatus = s;
 		uint64_t base = h->mtvec & ~3ULL;
 		h->pc = (interrupt && (h->mtvec & 1)) ? base + 4 * cause : base;
-		rv_set_priv(h, RV_PRIV_M);
+		rv_set_mode(h, RV_PRIV_M, false);
 	}
 }
 
@@ -70,23 +126,33 @@ _Noreturn void rv_raise(struct rv_hart *h, uint64_t cause, uint64_t tval)
 	longjmp(h->trap_jmp, 1);
 }
 
-/* Highest-priority interrupt that may be taken now, or -1. */
+/* The highest-priority interrupt of `set`, or -1. */
+static int highest(uint64_t set)
+{
+	static const int order[] = {RV_IRQ_MEI,  RV_IRQ_MSI,  RV_IRQ_MTI,  RV_IRQ_SEI,
+	                            RV_IRQ_SSI,  RV_IRQ_STI,  RV_IRQ_SGEI, RV_IRQ_VSEI,
+	                            RV_IRQ_VSSI, RV_IRQ_VSTI, RV_IRQ_LCOFI};
+	for (unsigned i = 0; i < sizeof(order) / sizeof(order[0]); i++)
+		if (set & (1ULL << order[i])) return order[i];
+	return -1;
+}
+
+/* Highest-priority interrupt that may be taken now, or -1: M-level ones first, then those
+ * delegated to HS, then those delegated on to VS (taken only while V=1). */
 static int select_interrupt(struct rv_hart *h)
 {
-	static const int order[] = {RV_IRQ_MEI, RV_IRQ_MSI, RV_IRQ_MTI,  RV_IRQ_SEI,
-	                            RV_IRQ_SSI, RV_IRQ_STI, RV_IRQ_LCOFI};
 	uint64_t pending = rv_pending_interrupts(h);
 	if (!pending) return -1;
 
 	bool m_on = h->priv < RV_PRIV_M || (h->mstatus & MSTATUS_MIE);
-	bool s_on = h->priv < RV_PRIV_S || (h->priv == RV_PRIV_S && (h->mstatus & MSTATUS_SIE));
+	bool hs_on = h->virt || h->priv < RV_PRIV_S || (h->priv == RV_PRIV_S && (h->mstatus & MSTATUS_SIE));
+	bool vs_on = h->virt && (h->priv < RV_PRIV_S || (h->vsstatus & MSTATUS_SIE));
 	uint64_t m_pending = m_on ? pending & ~h->mideleg : 0;
-	uint64_t s_pending = s_on ? pending & h->mideleg : 0;
-	uint64_t takeable = m_pending ? m_pending : s_pending;
-	if (!takeable) return -1;
-	for (unsigned i = 0; i < sizeof(order) / sizeof(order[0]); i++)
-		if (takeable & (1ULL << order[i])) return order[i];
-	return -1;
+	if (m_pending) return highest(m_pending);
+	uint64_t hs_pending = hs_on ? pending & h->mideleg & ~h->hideleg : 0;
+	if (hs_pending) return highest(hs_pending);
+	uint64_t vs_pending = vs_on ? pending & h->mideleg & h->hideleg : 0;
+	return highest(vs_pending);
 }
 
 bool rv_take_interrupt(struct rv_hart *h)

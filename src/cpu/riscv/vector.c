@@ -37,14 +37,17 @@ void rv_vector_reset(struct rv_hart *h)
 	memset(h->vreg, 0, sizeof(h->vreg));
 }
 
+/* With V=1, both mstatus.VS and vsstatus.VS are in effect (H). */
 static bool vs_off(const struct rv_hart *h)
 {
-	return !RV_HAS(h->ext, V) || (h->mstatus & MSTATUS_VS) == 0;
+	return !RV_HAS(h->ext, V) || (h->mstatus & MSTATUS_VS) == 0 ||
+	       (h->virt && (h->vsstatus & MSTATUS_VS) == 0);
 }
 
 static void vs_dirty(struct rv_hart *h)
 {
 	h->mstatus |= MSTATUS_VS | MSTATUS_SD;
+	if (h->virt) h->vsstatus |= MSTATUS_VS | MSTATUS_SD;
 }
 
 bool rv_vector_csr_read(struct rv_hart *h, unsigned csr, uint64_t *val)
