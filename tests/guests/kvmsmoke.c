@@ -4,12 +4,14 @@
  * cloison's engine with the hypervisor extension, it shows the whole hardware-assisted path:
  * KVM enters VS-mode, two-stage translation, guest-page faults, MMIO emulation, SBI calls.
  * Prints "kvmsmoke: ok" and exits 0 when every report matches.
+ *   kvmsmoke [N]   the guest's loop runs N iterations (default 200000), printing progress lines
  */
 #include <fcntl.h>
 #include <linux/kvm.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -20,21 +22,21 @@ extern const char kvmsmoke_guest_start[], kvmsmoke_guest_end[];
 #define RAM_SIZE (4u << 20)
 #define REPORT 0x10000000ULL
 
-static const struct {
-	unsigned slot;
-	uint64_t want;
-	const char *what;
-} expected[] = {
-    {0, 42, "MMIO store"},
-    {2, 0x1122334455667789ULL, "MMIO load"},
-    {3, 2, "illegal instruction trapped in the guest"},
-    {4, 0x5a5a, "a page written through an alias"},
-    {5, 13, "load page fault handled by the guest"},
-    {6, 20000100000ULL, "loop"},
-};
-
-int main(void)
+int main(int argc, char **argv)
 {
+	uint64_t n = argc > 1 ? strtoull(argv[1], NULL, 0) : 200000;
+	const struct {
+		unsigned slot;
+		uint64_t want;
+		const char *what;
+	} expected[] = {
+	    {0, 42, "MMIO store"},
+	    {2, 0x1122334455667789ULL, "MMIO load"},
+	    {3, 2, "illegal instruction trapped in the guest"},
+	    {4, 0x5a5a, "a page written through an alias"},
+	    {5, 13, "load page fault handled by the guest"},
+	    {6, n * (n + 1) / 2, "loop"},
+	};
 	int kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
 	if (kvm < 0) {
 		perror("kvmsmoke: /dev/kvm");
@@ -68,12 +70,15 @@ int main(void)
 	struct kvm_one_reg reg = {.id = KVM_REG_RISCV | KVM_REG_SIZE_U64 | KVM_REG_RISCV_CORE |
 	                                KVM_REG_RISCV_CORE_REG(regs.pc),
 	                          .addr = (uintptr_t)&pc};
-	if (ioctl(vcpu, KVM_SET_ONE_REG, &reg) < 0) {
-		perror("kvmsmoke: KVM_SET_ONE_REG pc");
+	struct kvm_one_reg reg_a0 = {.id = KVM_REG_RISCV | KVM_REG_SIZE_U64 | KVM_REG_RISCV_CORE |
+	                                   KVM_REG_RISCV_CORE_REG(regs.a0),
+	                             .addr = (uintptr_t)&n};
+	if (ioctl(vcpu, KVM_SET_ONE_REG, &reg) < 0 || ioctl(vcpu, KVM_SET_ONE_REG, &reg_a0) < 0) {
+		perror("kvmsmoke: KVM_SET_ONE_REG");
 		return 1;
 	}
 
-	uint64_t report[8];
+	uint64_t report[9] = {0};
 	unsigned seen = 0, exits = 0;
 	for (;;) {
 		if (ioctl(vcpu, KVM_RUN, 0) < 0) {
@@ -94,6 +99,10 @@ int main(void)
 		if (run->mmio.is_write) {
 			uint64_t v = 0;
 			memcpy(&v, run->mmio.data, run->mmio.len);
+			if (off == 64) {
+				printf("kvmsmoke: progress %llu\n", (unsigned long long)v);
+				fflush(stdout);
+			}
 			report[off / 8] = v;
 			seen |= 1u << (off / 8);
 		} else {

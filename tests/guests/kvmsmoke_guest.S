@@ -2,14 +2,16 @@
  * kvmsmoke_guest.S — the code kvmsmoke.c runs in a KVM virtual machine (VS-mode, loaded at guest
  * physical 0x80000000). It reports through MMIO stores to 0x10000000 + 8*i, which KVM hands to the
  * VMM as exits: an MMIO store and load, a trap taken inside the guest, Sv39 paging under the
- * hypervisor's G-stage (an alias of a page, a page fault handled by the guest), a loop, an SBI
- * call KVM answers, and an SBI system reset that ends the run.
+ * hypervisor's G-stage (an alias of a page, a page fault handled by the guest), a loop of a0
+ * iterations (set by the VMM) that reports its progress every 2^22, an SBI call KVM answers, and
+ * an SBI system reset that ends the run.
  */
 	.option norvc
 	.section .rodata
 	.balign 4
 	.globl kvmsmoke_guest_start, kvmsmoke_guest_end
 kvmsmoke_guest_start:
+	mv	s2, a0			/* the loop's length */
 	li	s0, 0x10000000		/* the report area (MMIO: no memory slot) */
 	/* 1. an MMIO store and an MMIO load */
 	li	t1, 42
@@ -49,14 +51,16 @@ kvmsmoke_guest_start:
 	li	t1, 0xc0000000
 	ld	t1, 0(t1)		/* a load page fault the guest handles */
 	sd	s1, 40(s0)		/* 13 */
-	/* 4. a loop */
+	/* 4. a loop: the sum of 1..s2, with progress reports */
 	li	t0, 0
 	li	t1, 1
-	li	t2, 200000
 1:	add	t0, t0, t1
-	addi	t1, t1, 1
-	bleu	t1, t2, 1b
-	sd	t0, 48(s0)		/* 20000100000 */
+	slli	t3, t1, 64 - 22
+	bnez	t3, 3f
+	sd	t1, 64(s0)		/* progress */
+3:	addi	t1, t1, 1
+	bleu	t1, s2, 1b
+	sd	t0, 48(s0)
 	/* 5. SBI base extension, get_spec_version: answered by KVM */
 	li	a7, 0x10
 	li	a6, 0

@@ -82,7 +82,7 @@ class BootLinux(unittest.TestCase):
         g.expect(PROMPT)
         self.assertEqual(g.run("grep -c ^processor /proc/cpuinfo").strip(), "1")
         isa = g.run("grep -m1 ^isa /proc/cpuinfo")
-        for ext in ("rv64imafdcv_", "_zicboz_", "_zicond_", "_zfh_", "_zba_zbb_zbc_zbs_", "_sstc_", "_svinval_",
+        for ext in ("rv64imafdcvh_", "_zicboz_", "_zicond_", "_zfh_", "_zba_zbb_zbc_zbs_", "_sstc_", "_svinval_",
                     "_svpbmt"):
             self.assertIn(ext, isa)
         with open(os.path.join(guest_dir(), "busybox"), "rb") as f:
@@ -125,7 +125,7 @@ class BootLinux(unittest.TestCase):
 
     def test_extensions_switched_off(self):
         # Every switchable extension off: the kernel sees none of them and runs without.
-        off = "-v,-zvfhmin,-zvbb,-zvkt,-zihpm,-zicbom,-zicbop,-zicboz,-zicond,-zimop,-zawrs,-zfa,-zfh,-zfhmin,-zcb,-zcmop,-zba,-zbb,-zbc,-zbs"
+        off = "-v,-h,-zvfhmin,-zvbb,-zvkt,-zihpm,-zicbom,-zicbop,-zicboz,-zicond,-zimop,-zawrs,-zfa,-zfh,-zfhmin,-zcb,-zcmop,-zba,-zbb,-zbc,-zbs"
         g = self.boot("--cpu-ext", off, "--cpu-ext", "-sdtrig,-sscofpmf,-sstc,-svadu,-svinval,-svnapot,-svpbmt")
         g.expect(r"userspace ready")
         g.expect(PROMPT)

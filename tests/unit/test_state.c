@@ -231,6 +231,13 @@ static void test_hart_state(void)
 	a.tselect = 1;
 	a.tdata1[1] = 2ULL << 60 | 1u << 6 | 2; /* mcontrol, M-mode stores */
 	a.tdata2[1] = 0x80004000;
+	a.virt = true; /* VS-mode, with hypervisor state (section version 3) */
+	a.hgatp = 8ULL << 60 | 5ULL << 44 | 0x80100;
+	a.vsatp = 9ULL << 60 | 0x80200;
+	a.hideleg = 0x444;
+	a.htimedelta = 12345;
+	a.vsepc = 0x80005000;
+	a.mtval2 = 0x20000000;
 	struct state_writer w;
 	struct state_reader r;
 	state_writer_init(&w);
@@ -251,6 +258,25 @@ static void test_hart_state(void)
 	CHECK_EQ(b.stimecmp, 777);
 	CHECK_EQ(b.frm, 3);
 	CHECK_EQ(atomic_load(&b.mtimecmp), 999);
+	CHECK(b.virt);
+	CHECK_EQ(b.hgatp, a.hgatp);
+	CHECK_EQ(b.vsatp, a.vsatp);
+	CHECK_EQ(b.hideleg, 0x444);
+	CHECK_EQ(b.htimedelta, 12345);
+	CHECK_EQ(b.vsepc, 0x80005000);
+	CHECK_EQ(b.mtval2, 0x20000000);
+	/* V=1 in M-mode, or an hgatp mode that does not exist, is refused. */
+	a.priv = RV_PRIV_M;
+	hart_round_trip(&a, &w, &r);
+	rv_hart_load(&b, &r);
+	CHECK(r.failed && strstr(r.err, "V=1"));
+	a.priv = RV_PRIV_S;
+	a.hgatp = 10ULL << 60;
+	hart_round_trip(&a, &w, &r);
+	rv_hart_load(&b, &r);
+	CHECK(r.failed && strstr(r.err, "hgatp"));
+	a.hgatp = 0;
+	a.virt = false;
 	/* A privilege level that does not exist is refused and leaves the hart alone. */
 	a.priv = 2;
 	hart_round_trip(&a, &w, &r);
