@@ -231,7 +231,10 @@ struct machine *machine_create(const struct machine_config *cfg, char *errmsg, s
 		}
 		rv_hart_set_extensions(m->harts[i], m->isa_ext);
 		if (cfg->jit && !rv_hart_enable_jit(m->harts[i])) {
-			snprintf(errmsg, errlen, "cannot reserve memory for hart %u's translated code", i);
+			if (!rv_hart_jit_available())
+				snprintf(errmsg, errlen, "this host has no translator (it targets x86-64): use --jit off");
+			else
+				snprintf(errmsg, errlen, "cannot reserve memory for hart %u's translated code", i);
 			machine_destroy(m);
 			return NULL;
 		}

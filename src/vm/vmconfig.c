@@ -7,6 +7,7 @@
  */
 #include "vmconfig.h"
 
+#include "cpu/riscv/hart.h"
 #include "cpu/riscv/isa.h"
 #include "net/netobj.h"
 #include "util/parse.h"
@@ -28,7 +29,8 @@ void vm_config_defaults(struct vm_config *c)
 	snprintf(c->append, sizeof(c->append), "%s", VM_DEFAULT_APPEND);
 	c->mem = VM_DEFAULT_MEM;
 	c->cpus = 1;
-	c->jit = c->rng = c->vconsole = true;
+	c->rng = c->vconsole = true;
+	c->jit = rv_hart_jit_available(); /* the translator where the host has one */
 }
 
 static bool copy_str(char *dst, size_t cap, const char *src)

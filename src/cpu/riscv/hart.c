@@ -77,6 +77,11 @@ void rv_hart_reset(struct rv_hart *h, uint64_t pc)
 	rv_tlb_select(h);
 }
 
+bool rv_hart_jit_available(void)
+{
+	return rv_jit_available();
+}
+
 bool rv_hart_enable_jit(struct rv_hart *h)
 {
 	return h->jit || rv_jit_init(h);

@@ -239,7 +239,9 @@ bool rv_hart_init(struct rv_hart *h, uint64_t hartid, const struct rv_bus *bus);
 /* Sets the extensions the hart offers (a set of isa.h; rv_hart_init offers rv_ext_defaults()).
  * Before it first runs. */
 void rv_hart_set_extensions(struct rv_hart *h, uint64_t ext);
-/* Turns the translator on (x86-64 hosts). Returns false if it cannot. */
+/* Whether this host has the translator (x86-64 hosts). */
+bool rv_hart_jit_available(void);
+/* Turns the translator on. Returns false if it cannot (no memory, or none on this host). */
 bool rv_hart_enable_jit(struct rv_hart *h);
 void rv_hart_reset(struct rv_hart *h, uint64_t pc);
 void rv_hart_destroy(struct rv_hart *h);

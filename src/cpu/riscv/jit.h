@@ -24,6 +24,8 @@ typedef uint64_t (*rv_jit_fn)(struct rv_hart *h);
 /* Where jumps from other blocks enter a block: past its prologue. */
 #define RV_JIT_ENTRY_OFFSET 80
 
+/* Whether this host has the translator (it emits x86-64 code; jit_none.c elsewhere). */
+bool rv_jit_available(void);
 bool rv_jit_init(struct rv_hart *h);
 void rv_jit_free(struct rv_hart *h);
 /* Translates the run starting at `head` (guest pc, host address of its bits). */

@@ -1043,6 +1043,11 @@ static bool ends_block(unsigned kind)
 	return kind == K_JAL || kind == K_JALR;
 }
 
+bool rv_jit_available(void)
+{
+	return true;
+}
+
 bool rv_jit_init(struct rv_hart *h)
 {
 	struct rv_jit *j = calloc(1, sizeof(*j));
