@@ -435,7 +435,7 @@ static void *profile_thread(void *arg)
 			if (!g) break;
 			p->pcs = g;
 		}
-		p->pcs[p->n++] = __atomic_load_n(&p->m->harts[0]->pc, __ATOMIC_RELAXED);
+		p->pcs[p->n++] = machine_hart_pc(p->m, 0);
 	}
 	return NULL;
 }

@@ -27,13 +27,13 @@ static bool clint_read(void *dev, uint64_t off, unsigned size, uint64_t *val)
 	*val = 0;
 	if (off < CLINT_MSIP + 4 * m->nharts) {
 		if (size != 4 || (off & 3)) return false;
-		struct rv_hart *h = m->harts[off / 4];
+		struct rv_hart *h = accel_emu_hart(m, (unsigned)(off / 4));
 		*val = (atomic_load(&h->irq_lines) >> RV_IRQ_MSI) & 1;
 		return true;
 	}
 	if (off >= CLINT_MTIMECMP && off < CLINT_MTIMECMP + 8 * m->nharts) {
 		uint64_t rel = off - CLINT_MTIMECMP;
-		uint64_t v = atomic_load(&m->harts[rel / 8]->mtimecmp);
+		uint64_t v = atomic_load(&accel_emu_hart(m, (unsigned)(rel / 8))->mtimecmp);
 		if (size == 8 && !(rel & 7))
 			*val = v;
 		else if (size == 4 && !(rel & 3))
@@ -61,12 +61,12 @@ static bool clint_write(void *dev, uint64_t off, unsigned size, uint64_t val)
 	struct machine *m = c->m;
 	if (off < CLINT_MSIP + 4 * m->nharts) {
 		if (size != 4 || (off & 3)) return false;
-		rv_hart_set_irq(m->harts[off / 4], RV_IRQ_MSI, val & 1);
+		rv_hart_set_irq(accel_emu_hart(m, (unsigned)(off / 4)), RV_IRQ_MSI, val & 1);
 		return true;
 	}
 	if (off >= CLINT_MTIMECMP && off < CLINT_MTIMECMP + 8 * m->nharts) {
 		uint64_t rel = off - CLINT_MTIMECMP;
-		struct rv_hart *h = m->harts[rel / 8];
+		struct rv_hart *h = accel_emu_hart(m, (unsigned)(rel / 8));
 		uint64_t cur = atomic_load(&h->mtimecmp);
 		if (size == 8 && !(rel & 7))
 			cur = val;

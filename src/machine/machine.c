@@ -184,6 +184,8 @@ struct machine *machine_create(const struct machine_config *cfg, char *errmsg, s
 	m->ram_size = cfg->ram_size;
 	m->nharts = cfg->nharts;
 	m->isa_ext = cfg->isa_ext ? cfg->isa_ext : rv_ext_defaults();
+	m->accel = cfg->accel ? cfg->accel : &accel_emulator;
+	m->timebase_hz = MACHINE_TIMEBASE_HZ;
 	m->console_write = cfg->console_write;
 	m->console_opaque = cfg->console_opaque;
 	pthread_mutex_init(&m->io_lock, NULL);
@@ -214,27 +216,13 @@ struct machine *machine_create(const struct machine_config *cfg, char *errmsg, s
 	    .read_time = bus_read_time,
 	    .opaque = m,
 	};
+	if (m->accel->vm_create && !(m->accel_vm = m->accel->vm_create(m, errmsg, errlen))) {
+		machine_destroy(m);
+		return NULL;
+	}
 	for (unsigned i = 0; i < m->nharts; i++) {
-		m->harts[i] = aligned_alloc(64, (sizeof(struct rv_hart) + 63) & ~(size_t)63);
-		if (!m->harts[i]) {
-			snprintf(errmsg, errlen, "out of memory");
-			machine_destroy(m);
-			return NULL;
-		}
-		if (!rv_hart_init(m->harts[i], i, &bus)) {
-			snprintf(errmsg, errlen, "cannot reserve memory for hart %u's instruction cache", i);
-			rv_hart_destroy(m->harts[i]);
-			free(m->harts[i]);
-			m->harts[i] = NULL;
-			machine_destroy(m);
-			return NULL;
-		}
-		rv_hart_set_extensions(m->harts[i], m->isa_ext);
-		if (cfg->jit && !rv_hart_enable_jit(m->harts[i])) {
-			if (!rv_hart_jit_available())
-				snprintf(errmsg, errlen, "this host has no translator (it targets x86-64): use --jit off");
-			else
-				snprintf(errmsg, errlen, "cannot reserve memory for hart %u's translated code", i);
+		m->cpus[i] = m->accel->cpu_create(m, i, &bus, cfg, errmsg, errlen);
+		if (!m->cpus[i]) {
 			machine_destroy(m);
 			return NULL;
 		}
@@ -255,11 +243,9 @@ void machine_destroy(struct machine *m)
 	size_t n = 0;
 	while (board_devices[n]) n++;
 	while (n--) board_devices[n]->destroy(m);
-	for (unsigned i = 0; i < m->nharts; i++) {
-		if (!m->harts[i]) continue;
-		rv_hart_destroy(m->harts[i]);
-		free(m->harts[i]);
-	}
+	for (unsigned i = 0; i < m->nharts; i++)
+		if (m->cpus[i]) m->accel->cpu_destroy(m->cpus[i]);
+	if (m->accel_vm) m->accel->vm_destroy(m->accel_vm);
 	machine_free_ram(m->ram, m->ram_size);
 	dirty_log_free(&m->dirty);
 	pthread_mutex_destroy(&m->io_lock);
@@ -289,15 +275,7 @@ void machine_clear_ram(struct machine *m)
 
 void machine_reset_harts(struct machine *m, uint64_t entry, uint64_t dtb, uint64_t a2)
 {
-	for (unsigned i = 0; i < m->nharts; i++) {
-		struct rv_hart *h = m->harts[i];
-		rv_hart_reset(h, entry);
-		atomic_store(&h->irq_lines, 0);
-		atomic_store(&h->stop, 0);
-		h->x[10] = i;
-		h->x[11] = dtb;
-		h->x[12] = a2;
-	}
+	for (unsigned i = 0; i < m->nharts; i++) m->accel->reset(m->cpus[i], entry, dtb, a2);
 	atomic_store(&m->exit_reason, MACHINE_RUNNING);
 	m->exit_code = 0;
 	pthread_mutex_lock(&m->io_lock); /* a board reset resets its devices */
@@ -305,9 +283,16 @@ void machine_reset_harts(struct machine *m, uint64_t entry, uint64_t dtb, uint64
 	pthread_mutex_unlock(&m->io_lock);
 }
 
+struct hart_thread_arg {
+	const struct accel_ops *accel;
+	struct accel_cpu *cpu;
+};
+
 static void *hart_thread(void *arg)
 {
-	rv_hart_run(arg);
+	struct hart_thread_arg a = *(struct hart_thread_arg *)arg;
+	free(arg);
+	a.accel->run(a.cpu);
 	return NULL;
 }
 
@@ -316,8 +301,11 @@ void machine_start_harts(struct machine *m)
 {
 	if (m->harts_running) return;
 	for (unsigned i = 0; i < m->nharts; i++) {
-		atomic_store(&m->harts[i]->stop, 0);
-		pthread_create(&m->threads[i], NULL, hart_thread, m->harts[i]);
+		struct hart_thread_arg *a = malloc(sizeof(*a));
+		if (!a) abort(); /* a few bytes at VM start */
+		*a = (struct hart_thread_arg){m->accel, m->cpus[i]};
+		m->accel->request_stop(m->cpus[i], false);
+		pthread_create(&m->threads[i], NULL, hart_thread, a);
 	}
 	m->harts_running = true;
 }
@@ -325,10 +313,7 @@ void machine_start_harts(struct machine *m)
 void machine_stop_harts(struct machine *m)
 {
 	if (!m->harts_running) return;
-	for (unsigned i = 0; i < m->nharts; i++) {
-		atomic_store(&m->harts[i]->stop, 1);
-		rv_hart_kick(m->harts[i]);
-	}
+	for (unsigned i = 0; i < m->nharts; i++) m->accel->request_stop(m->cpus[i], true);
 	for (unsigned i = 0; i < m->nharts; i++) pthread_join(m->threads[i], NULL);
 	m->harts_running = false;
 }
@@ -344,10 +329,7 @@ void machine_request_exit(struct machine *m, enum machine_exit reason, int code)
 {
 	int expected = MACHINE_RUNNING;
 	if (atomic_compare_exchange_strong(&m->exit_reason, &expected, (int)reason)) m->exit_code = code;
-	for (unsigned i = 0; i < m->nharts; i++) {
-		atomic_store(&m->harts[i]->stop, 1);
-		rv_hart_kick(m->harts[i]);
-	}
+	for (unsigned i = 0; i < m->nharts; i++) m->accel->request_stop(m->cpus[i], true);
 }
 
 void machine_stop(struct machine *m)
@@ -360,7 +342,7 @@ void machine_stop(struct machine *m)
 uint64_t machine_instructions(const struct machine *m)
 {
 	uint64_t n = 0;
-	for (unsigned i = 0; i < m->nharts; i++) n += rv_hart_instret(m->harts[i]);
+	for (unsigned i = 0; i < m->nharts; i++) n += m->accel->instructions(m->cpus[i]);
 	return n;
 }
 
@@ -370,7 +352,8 @@ void machine_set_cpu_limits(struct machine *m, uint64_t ips, uint32_t cpu_pct)
 	m->limit_cpu_pct = cpu_pct;
 	uint32_t per_hart = (uint32_t)((uint64_t)cpu_pct * 100 / m->nharts);
 	if (cpu_pct && !per_hart) per_hart = 1;
-	for (unsigned i = 0; i < m->nharts; i++) rv_throttle_set(&m->harts[i]->throttle, ips, per_hart);
+	if (m->accel->set_limits)
+		for (unsigned i = 0; i < m->nharts; i++) m->accel->set_limits(m->cpus[i], ips, per_hart);
 }
 
 size_t machine_console_input(struct machine *m, const uint8_t *buf, size_t len)
@@ -400,15 +383,7 @@ void machine_stats(const struct machine *m, struct machine_stats *st)
 	memset(st, 0, sizeof(*st));
 	st->nharts = m->nharts;
 	for (unsigned i = 0; i < m->nharts; i++) {
-		const struct rv_hart *h = m->harts[i];
-		st->harts[i] = (struct machine_hart_stats){
-		    .instructions = rv_hart_instret(h),
-		    .wfi_sleeps = h->wfi_count,
-		    .engine = h->stats,
-		    .throttled_ns = atomic_load(&h->throttle.throttled_ns),
-		    .pc = __atomic_load_n(&h->pc, __ATOMIC_RELAXED),
-		    .priv = h->priv,
-		};
+		m->accel->stats(m->cpus[i], &st->harts[i]);
 		st->instructions += st->harts[i].instructions;
 	}
 	st->ndisks = m->ndisks;
@@ -417,9 +392,17 @@ void machine_stats(const struct machine *m, struct machine_stats *st)
 	for (unsigned i = 0; i < m->nnics; i++) st->nics[i] = m->nics[i]->stats;
 }
 
+uint64_t machine_hart_pc(const struct machine *m, unsigned i)
+{
+	struct machine_hart_stats st;
+	m->accel->stats(m->cpus[i], &st);
+	return st.pc;
+}
+
 void machine_set_lease(struct machine *m, const struct lease *l)
 {
-	for (unsigned i = 0; i < m->nharts; i++) m->harts[i]->lease = l;
+	if (m->accel->set_lease)
+		for (unsigned i = 0; i < m->nharts; i++) m->accel->set_lease(m->cpus[i], l);
 	pthread_mutex_lock(&m->io_lock);
 	for (unsigned i = 0; i < m->nvirtio; i++) m->virtio[i].transport->lease = l;
 	pthread_mutex_unlock(&m->io_lock);

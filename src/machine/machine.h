@@ -9,6 +9,7 @@
 #define CLOISON_MACHINE_H
 
 #include "cpu/riscv/hart.h"
+#include "machine/accel.h"
 #include "net/netdev.h"
 #include "util/dirty_log.h"
 #include "util/state.h"
@@ -102,8 +103,11 @@ struct machine {
 	uint64_t ram_size;
 	bool ram_file_backed; /* mapped from a memory file (restore): untouched pages are not zero */
 	unsigned nharts;
-	uint64_t isa_ext; /* the extensions every hart offers (cpu/riscv/isa.h) */
-	struct rv_hart *harts[MACHINE_MAX_HARTS];
+	uint64_t isa_ext;              /* the extensions every hart offers (cpu/riscv/isa.h) */
+	const struct accel_ops *accel; /* what runs the harts (accel.h) */
+	void *accel_vm;                /* its board-wide state, or NULL */
+	struct accel_cpu *cpus[MACHINE_MAX_HARTS];
+	uint64_t timebase_hz; /* the harts' time CSR frequency, as the device tree says */
 	pthread_t threads[MACHINE_MAX_HARTS];
 
 	struct mmio_region regions[MACHINE_MAX_REGIONS];
@@ -153,7 +157,8 @@ struct machine_config {
 	unsigned nharts;
 	console_write_fn console_write;
 	void *console_opaque;
-	bool jit;               /* translate hot guest code to host code */
+	const struct accel_ops *accel; /* NULL: the emulator (accel.h) */
+	bool jit;                      /* translate hot guest code to host code (the emulator) */
 	uint64_t isa_ext;       /* ISA extensions of the harts (cpu/riscv/isa.h); 0: rv_ext_defaults() */
 	bool rng;               /* a virtio entropy device */
 	bool vconsole;          /* a virtio console (hvc0) alongside the UART */

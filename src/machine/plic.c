@@ -67,8 +67,9 @@ static unsigned best_source(const struct plic *p, unsigned ctx)
 static void update_outputs(struct plic *p)
 {
 	for (unsigned ctx = 0; ctx < p->ncontexts; ctx++) {
-		struct rv_hart *h = p->m->harts[ctx / 2];
-		rv_hart_set_irq(h, (ctx & 1) ? RV_IRQ_SEI : RV_IRQ_MEI, best_source(p, ctx) != 0);
+		struct machine *m = p->m;
+		m->accel->set_irq(m->cpus[ctx / 2], (ctx & 1) ? RV_IRQ_SEI : RV_IRQ_MEI,
+		                  best_source(p, ctx) != 0);
 	}
 }
 

@@ -102,8 +102,8 @@ void machine_save_state(struct machine *m, struct state_writer *w)
 	state_put_bool(w, m->input_to_vconsole);
 	state_end(w);
 	for (unsigned i = 0; i < m->nharts; i++) {
-		state_begin(w, "hart", RV_HART_STATE_VERSION);
-		rv_hart_save(m->harts[i], w);
+		state_begin(w, m->accel->section, m->accel->section_version);
+		m->accel->save(m->cpus[i], w);
 		state_end(w);
 	}
 	for (const struct board_device *const *d = board_devices; *d; d++) {
@@ -136,8 +136,8 @@ bool machine_load_state(struct machine *m, struct state_reader *r)
 		           (unsigned long long)(m->ram_size >> 20), m->nharts, m->nvirtio);
 	if (!state_section_done(r)) return false;
 	for (unsigned i = 0; i < m->nharts; i++) {
-		state_section(r, "hart", RV_HART_STATE_VERSION);
-		if (!r->failed) rv_hart_load(m->harts[i], r);
+		state_section(r, m->accel->section, m->accel->section_version);
+		if (!r->failed) m->accel->load(m->cpus[i], r);
 		if (!state_section_done(r)) return false;
 	}
 	pthread_mutex_lock(&m->io_lock);
@@ -182,7 +182,7 @@ void machine_dirty_start(struct machine *m)
 	pthread_mutex_lock(&m->run_lock);
 	bool running = m->harts_running;
 	machine_stop_harts(m);
-	for (unsigned i = 0; i < m->nharts; i++) rv_hart_flush_tlb(m->harts[i]);
+	for (unsigned i = 0; i < m->nharts; i++) m->accel->ram_changed(m->cpus[i]);
 	dirty_log_start(&m->dirty);
 	if (running) machine_start_harts(m);
 	pthread_mutex_unlock(&m->run_lock);
@@ -195,7 +195,7 @@ uint64_t machine_dirty_harvest(struct machine *m, uint64_t *out)
 	machine_stop_harts(m);
 	uint64_t n = dirty_log_harvest(&m->dirty, out);
 	/* Pages written through a write TLB entry are marked only when the entry is filled. */
-	for (unsigned i = 0; i < m->nharts; i++) rv_hart_flush_tlb(m->harts[i]);
+	for (unsigned i = 0; i < m->nharts; i++) m->accel->ram_changed(m->cpus[i]);
 	if (running && atomic_load(&m->exit_reason) == MACHINE_RUNNING) machine_start_harts(m);
 	pthread_mutex_unlock(&m->run_lock);
 	return n;

@@ -27,5 +27,7 @@ struct machine_stats {
 };
 
 void machine_stats(const struct machine *m, struct machine_stats *st);
+/* Where hart i is running now (a sampling profiler's read). */
+uint64_t machine_hart_pc(const struct machine *m, unsigned i);
 
 #endif

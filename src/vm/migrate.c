@@ -621,8 +621,8 @@ struct vm *vm_incoming(const char *addr, const char *port, const char *storage_d
 			goto fail;
 		}
 		/* Both are PATH_MAX long: the precision only tells the compiler so. */
-		snprintf(cfg.disks[i].path, sizeof(cfg.disks[i].path), "%.*s", (int)sizeof(cfg.disks[i].path) - 1,
-		         disk_path[i]);
+		snprintf(cfg.disks[i].path, sizeof(cfg.disks[i].path), "%.*s",
+		         (int)sizeof(cfg.disks[i].path) - 1, disk_path[i]);
 	}
 	uint64_t t_create = monotonic_ns();
 	v = vm_create(&cfg, ram, out, out_opaque, why, sizeof(why));

@@ -42,7 +42,7 @@ static struct machine *board(void)
 
 static void mmio_write(struct machine *m, uint64_t addr, unsigned size, uint64_t v)
 {
-	const struct rv_bus *b = &m->harts[0]->bus;
+	const struct rv_bus *b = &accel_emu_hart(m, 0)->bus;
 	CHECK(b->mmio_write(b->opaque, addr, size, v));
 }
 
