@@ -55,6 +55,9 @@ static void usage(FILE *out)
 	    "                        'none' runs the kernel bare-metal in M-mode\n"
 	    "  -m, --mem SIZE        guest memory: 512 (MiB), 512M, 2G (default 256M)\n"
 	    "  -c, --cpus N          number of harts, 1-%d (default 1)\n"
+	    "      --accel emulator|kvm\n"
+	    "                        what runs the harts: cloison's emulator (default), or KVM\n"
+	    "                        on a riscv64 Linux host with /dev/kvm (docs/kvm.md)\n"
 	    "      --jit on|off      translate hot guest code to x86-64 (default on)\n"
 	    "      --cpu-ext [-]EXT[,...]\n"
 	    "                        switch ISA extensions off (-zbb) or back on (zbb); all are\n"
@@ -154,6 +157,7 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 		OPT_VCONSOLE,
 		OPT_CONSOLE_INPUT,
 		OPT_CPU_EXT,
+		OPT_ACCEL,
 		OPT_NET,
 		OPT_CONFIG,
 		OPT_API_SOCK,
@@ -183,6 +187,7 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 	    {"virtio-console", required_argument, NULL, OPT_VCONSOLE},
 	    {"console-input", required_argument, NULL, OPT_CONSOLE_INPUT},
 	    {"cpu-ext", required_argument, NULL, OPT_CPU_EXT},
+	    {"accel", required_argument, NULL, OPT_ACCEL},
 	    {"disk", required_argument, NULL, OPT_DISK},
 	    {"net", required_argument, NULL, OPT_NET},
 	    {"config", required_argument, NULL, OPT_CONFIG},
@@ -303,6 +308,13 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 			                 : &cfg->vconsole) = !strcmp(optarg, "on");
 			break;
 		}
+		case OPT_ACCEL:
+			if (strcmp(optarg, "emulator") && strcmp(optarg, "kvm")) {
+				log_error("invalid --accel '%s': expected emulator or kvm", optarg);
+				return 2;
+			}
+			snprintf(cfg->accel, sizeof(cfg->accel), "%s", optarg);
+			break;
 		case OPT_CPU_EXT: {
 			size_t len = strlen(cfg->cpu_ext);
 			if (len + strlen(optarg) + 2 > sizeof(cfg->cpu_ext)) {

@@ -5,6 +5,8 @@
  * Image at the next 2 MiB boundary, the device tree and a fw_dynamic_info
  * record in the top 2 MiB of RAM, the initrd just below them. Every hart
  * enters the firmware with a0 = hartid, a1 = DTB, a2 = fw_dynamic_info.
+ * Under an accelerator that implements SBI itself (KVM), the same layout
+ * without the firmware: harts enter the kernel with a0 = hartid, a1 = DTB.
  * Without firmware: an ELF is loaded by its program headers and entered in
  * M-mode at its entry point (a raw binary is loaded at the start of RAM).
  *
@@ -176,6 +178,8 @@ int boot_load(struct machine *m, const struct boot_config *cfg, char *errmsg, si
 
 	k = read_file("kernel", cfg->kernel, &klen, errmsg, errlen);
 	if (!k) goto out;
+	/* An accelerator with its own SBI (KVM) enters the kernel directly, in S-mode. */
+	const bool firmware = cfg->firmware && !m->accel->provides_sbi;
 	if (!cfg->firmware) {
 		rc = boot_bare(m, cfg, k, klen, errmsg, errlen);
 		goto out;
@@ -187,8 +191,7 @@ int boot_load(struct machine *m, const struct boot_config *cfg, char *errmsg, si
 		         is_elf(k, klen) ? " (an ELF kernel needs --firmware none)" : "");
 		goto out;
 	}
-	fw = read_file("firmware", cfg->firmware, &flen, errmsg, errlen);
-	if (!fw) goto out;
+	if (firmware && !(fw = read_file("firmware", cfg->firmware, &flen, errmsg, errlen))) goto out;
 	if (flen > KERNEL_ALIGN) {
 		snprintf(errmsg, errlen, "firmware '%s' is larger than 2 MiB", cfg->firmware);
 		goto out;
@@ -207,7 +210,7 @@ int boot_load(struct machine *m, const struct boot_config *cfg, char *errmsg, si
 		         (unsigned long long)(img.image_size >> 20));
 		goto out;
 	}
-	copy_in(m, VIRT_RAM_BASE, fw, flen);
+	if (firmware) copy_in(m, VIRT_RAM_BASE, fw, flen);
 	copy_in(m, kernel_addr, k, klen);
 
 	struct fdt_params fp = {.bootargs = cfg->cmdline};
@@ -227,6 +230,11 @@ int boot_load(struct machine *m, const struct boot_config *cfg, char *errmsg, si
 	uint64_t dtb = top;
 	if (fdt_build(m, &fp, m->ram + (dtb - VIRT_RAM_BASE), DTB_MAX, errmsg, errlen)) goto out;
 
+	if (!firmware) {
+		machine_reset_harts(m, kernel_addr, dtb, 0);
+		rc = 0;
+		goto out;
+	}
 	uint64_t info_addr = top + DTB_MAX;
 	uint64_t info[6] = {FW_DYNAMIC_MAGIC, FW_DYNAMIC_VERSION, kernel_addr, FW_NEXT_MODE_S, 0, ~0ULL};
 	copy_in(m, info_addr, info, sizeof(info));

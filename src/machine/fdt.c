@@ -48,7 +48,7 @@ static int build_cpus(void *fdt, const struct machine *m)
 	err |= fdt_begin_node(fdt, "cpus");
 	err |= fdt_property_u32(fdt, "#address-cells", 1);
 	err |= fdt_property_u32(fdt, "#size-cells", 0);
-	err |= fdt_property_u32(fdt, "timebase-frequency", (uint32_t)MACHINE_TIMEBASE_HZ);
+	err |= fdt_property_u32(fdt, "timebase-frequency", (uint32_t)m->timebase_hz);
 	for (unsigned h = 0; h < m->nharts; h++) {
 		char name[32];
 		snprintf(name, sizeof(name), "cpu@%u", h);
@@ -167,11 +167,13 @@ static int build_soc(void *fdt, const struct machine *m)
 		err |= fdt_end_node(fdt);
 	}
 
-	err |= fdt_begin_node(fdt, "clint@2000000");
-	err |= prop_irqs_extended(fdt, m, RV_IRQ_MSI, RV_IRQ_MTI);
-	err |= prop_reg(fdt, VIRT_CLINT_BASE, VIRT_CLINT_SIZE);
-	err |= fdt_property(fdt, "compatible", clint_compat, sizeof(clint_compat));
-	err |= fdt_end_node(fdt);
+	if (m->clint) {
+		err |= fdt_begin_node(fdt, "clint@2000000");
+		err |= prop_irqs_extended(fdt, m, RV_IRQ_MSI, RV_IRQ_MTI);
+		err |= prop_reg(fdt, VIRT_CLINT_BASE, VIRT_CLINT_SIZE);
+		err |= fdt_property(fdt, "compatible", clint_compat, sizeof(clint_compat));
+		err |= fdt_end_node(fdt);
+	}
 
 	err |= fdt_end_node(fdt);
 	return err;

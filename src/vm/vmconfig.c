@@ -31,6 +31,7 @@ void vm_config_defaults(struct vm_config *c)
 	c->cpus = 1;
 	c->rng = c->vconsole = true;
 	c->jit = rv_hart_jit_available(); /* the translator where the host has one */
+	snprintf(c->accel, sizeof(c->accel), "emulator");
 }
 
 static bool copy_str(char *dst, size_t cap, const char *src)
@@ -171,6 +172,16 @@ bool vm_config_check(const struct vm_config *c, char *err, size_t errlen)
 	}
 	uint64_t ext = rv_ext_defaults();
 	if (!rv_ext_apply(&ext, c->cpu_ext, err, errlen)) return false;
+	if (strcmp(c->accel, "emulator") && strcmp(c->accel, "kvm")) {
+		snprintf(err, errlen, "accel must be emulator or kvm (got '%s')", c->accel);
+		return false;
+	}
+	if (!strcmp(c->accel, "kvm") && !accel_kvm) {
+		snprintf(err, errlen,
+		         "--accel kvm runs RISC-V guests on riscv64 Linux hosts only (this cloison is "
+		         "built for another host: use the emulator)");
+		return false;
+	}
 	return true;
 }
 
@@ -217,11 +228,11 @@ char *vm_config_to_json(const struct vm_config *c)
 	}
 	json_t *boot = json_pack("{s:s, s:s, s:s, s:s}", "kernel", c->kernel, "initrd", c->initrd, "firmware",
 	                         c->firmware, "append", c->append);
-	json_t *root =
-	    json_pack("{s:i, s:o, s:I, s:i, s:s, s:b, s:b, s:b, s:b, s:o, s:o}", "version", VM_CONFIG_VERSION,
-	              "boot", boot, "memory", (json_int_t)c->mem, "cpus", (int)c->cpus, "cpu_ext", c->cpu_ext,
-	              "jit", c->jit, "rng", c->rng, "virtio_console", c->vconsole, "console_input_hvc0",
-	              c->input_hvc0, "disks", disks, "nics", nics);
+	json_t *root = json_pack("{s:i, s:o, s:I, s:i, s:s, s:s, s:b, s:b, s:b, s:b, s:o, s:o}", "version",
+	                         VM_CONFIG_VERSION, "boot", boot, "memory", (json_int_t)c->mem, "cpus",
+	                         (int)c->cpus, "cpu_ext", c->cpu_ext, "accel", c->accel, "jit", c->jit, "rng",
+	                         c->rng, "virtio_console", c->vconsole, "console_input_hvc0", c->input_hvc0,
+	                         "disks", disks, "nics", nics);
 	if (!root) return NULL;
 	char *s = json_dumps(root, JSON_COMPACT);
 	json_decref(root);
@@ -289,14 +300,16 @@ bool vm_config_from_json(const char *text, size_t len, struct vm_config *c, char
 	int version = VM_CONFIG_VERSION, cpus = (int)c->cpus, jit = c->jit, rng = c->rng, vcon = c->vconsole,
 	    hvc0 = c->input_hvc0;
 	json_t *mem = NULL, *disks = NULL, *nics = NULL;
-	const char *kernel = "", *initrd = "", *firmware = c->firmware, *append = c->append, *cpu_ext = "";
+	const char *kernel = "", *initrd = "", *firmware = c->firmware, *append = c->append, *cpu_ext = "",
+	           *accel = c->accel;
 	bool ok = false;
-	if (json_unpack_ex(
-	        root, &je, JSON_STRICT,
-	        "{s?:i, s?:{s?:s, s?:s, s?:s, s?:s}, s?:o, s?:i, s?:s, s?:b, s?:b, s?:b, s?:b, s?:o, s?:o}",
-	        "version", &version, "boot", "kernel", &kernel, "initrd", &initrd, "firmware", &firmware,
-	        "append", &append, "memory", &mem, "cpus", &cpus, "cpu_ext", &cpu_ext, "jit", &jit, "rng",
-	        &rng, "virtio_console", &vcon, "console_input_hvc0", &hvc0, "disks", &disks, "nics", &nics)) {
+	if (json_unpack_ex(root, &je, JSON_STRICT,
+	                   "{s?:i, s?:{s?:s, s?:s, s?:s, s?:s}, s?:o, s?:i, s?:s, s?:s, s?:b, s?:b, s?:b, "
+	                   "s?:b, s?:o, s?:o}",
+	                   "version", &version, "boot", "kernel", &kernel, "initrd", &initrd, "firmware",
+	                   &firmware, "append", &append, "memory", &mem, "cpus", &cpus, "cpu_ext", &cpu_ext,
+	                   "accel", &accel, "jit", &jit, "rng", &rng, "virtio_console", &vcon,
+	                   "console_input_hvc0", &hvc0, "disks", &disks, "nics", &nics)) {
 		snprintf(err, errlen, "VM configuration: %s", je.text);
 		goto out;
 	}
@@ -320,8 +333,9 @@ bool vm_config_from_json(const char *text, size_t len, struct vm_config *c, char
 	    !copy_str(c->initrd, sizeof(c->initrd), initrd) ||
 	    !copy_str(c->firmware, sizeof(c->firmware), firmware) ||
 	    !copy_str(c->append, sizeof(c->append), append) ||
-	    !copy_str(c->cpu_ext, sizeof(c->cpu_ext), cpu_ext)) {
-		snprintf(err, errlen, "VM configuration: a boot path or cpu_ext is too long");
+	    !copy_str(c->cpu_ext, sizeof(c->cpu_ext), cpu_ext) ||
+	    !copy_str(c->accel, sizeof(c->accel), accel)) {
+		snprintf(err, errlen, "VM configuration: a boot path, cpu_ext or accel is too long");
 		goto out;
 	}
 	c->cpus = (unsigned)cpus;
@@ -373,6 +387,7 @@ bool vm_config_to_machine(const struct vm_config *c, struct machine_config *mc, 
 	mc->nharts = c->cpus;
 	mc->isa_ext = rv_ext_defaults();
 	if (!rv_ext_apply(&mc->isa_ext, c->cpu_ext, err, errlen)) return false;
+	mc->accel = strcmp(c->accel, "kvm") ? &accel_emulator : accel_kvm;
 	mc->jit = c->jit;
 	mc->rng = c->rng;
 	mc->vconsole = c->vconsole;

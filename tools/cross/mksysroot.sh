@@ -44,7 +44,10 @@ cat > "$OUT.part/cross.ini" <<INI
 sysroot = '$OUT/root'
 
 [binaries]
-c = ['riscv64-linux-gnu-gcc', '--sysroot=' + sysroot]
+# The sysroot's C library and headers come before the cross toolchain's own (an older glibc and
+# kernel headers).
+c = ['riscv64-linux-gnu-gcc', '--sysroot=' + sysroot, '-isystem', sysroot + '/usr/include/riscv64-linux-gnu',
+     '-isystem', sysroot + '/usr/include']
 ar = 'riscv64-linux-gnu-ar'
 strip = 'riscv64-linux-gnu-strip'
 pkgconfig = 'pkg-config'
@@ -54,8 +57,6 @@ sys_root = sysroot
 pkg_config_libdir = [sysroot + '/usr/lib/riscv64-linux-gnu/pkgconfig', sysroot + '/usr/share/pkgconfig']
 
 [built-in options]
-# The sysroot's C library and headers come before the cross toolchain's own (an older glibc).
-c_args = ['-isystem', sysroot + '/usr/include/riscv64-linux-gnu', '-isystem', sysroot + '/usr/include']
 c_link_args = ['-B' + sysroot + '/usr/lib/riscv64-linux-gnu', '-L' + sysroot + '/usr/lib/riscv64-linux-gnu',
                '-Wl,-rpath-link=' + sysroot + '/usr/lib/riscv64-linux-gnu']
 

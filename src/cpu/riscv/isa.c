@@ -87,6 +87,14 @@ bool rv_ext_apply(uint64_t *set, const char *spec, char *err, size_t errlen)
 	return true;
 }
 
+uint64_t rv_ext_from(bool (*has)(const char *name, void *opaque), void *opaque)
+{
+	uint64_t set = 0;
+	for (unsigned e = 0; e < RV_EXT_COUNT; e++)
+		if (has(extensions[e].name, opaque)) set |= 1ULL << e;
+	return set;
+}
+
 unsigned rv_ext_names(uint64_t set, const char **names, unsigned max)
 {
 	unsigned n = 0;

@@ -92,6 +92,10 @@ uint64_t rv_ext_defaults(void);
  */
 bool rv_ext_apply(uint64_t *set, const char *spec, char *err, size_t errlen);
 
+/* The set of the extensions `has` says a hart offers, asked by name ("v", "zba", ...); the fixed
+ * ones count as offered only if `has` says so too. VLEN is left at 128. */
+uint64_t rv_ext_from(bool (*has)(const char *name, void *opaque), void *opaque);
+
 /* The names of `set`, in canonical order, after the single-letter ones (i m a f d c): up to `max`
  * pointers to static strings. Returns how many there are (may exceed max). */
 unsigned rv_ext_names(uint64_t set, const char **names, unsigned max);
