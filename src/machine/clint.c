@@ -100,7 +100,8 @@ void clint_destroy(struct clint *c)
 
 static bool clint_board_create(struct machine *m, const struct machine_config *cfg, char *err, size_t errlen)
 {
-	if (!accel_emu_hart(m, 0)) return true; /* M-mode's device: an accelerator with its own SBI has none */
+	if (!accel_emu_hart(m, 0))
+		return true; /* M-mode's device: an accelerator with its own SBI has none */
 	if ((m->clint = clint_create(m))) return true;
 	snprintf(err, errlen, "cannot create the core-local interruptor (CLINT)");
 	return false;
