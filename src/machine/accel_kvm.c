@@ -482,8 +482,12 @@ static void kvm_load(struct accel_cpu *c, struct state_reader *r)
 	for (unsigned i = 0; i < 32 && vlenb && !what; i++)
 		if (!set_reg(c->fd, vreg_id(c, i), vregs + i * vlenb)) what = "vector registers";
 	/* The timer last: its time sets the guest's clock (htimedelta), then the compare and state. */
-	for (unsigned i = 0; i < 3 && !what; i++)
-		if (!set_reg(c->fd, timer_ids[i], &timer[i])) what = "timer";
+	static const char *const timer_what[] = {"timer time", "timer compare", "timer state"};
+	for (unsigned i = 0; i < 3 && !what; i++) {
+		/* KVM refuses to cancel a timer that is not set: a stopped one is left alone (it is). */
+		if (i == 2 && timer[i] != KVM_RISCV_TIMER_STATE_ON) continue;
+		if (!set_reg(c->fd, timer_ids[i], &timer[i])) what = timer_what[i];
+	}
 	struct kvm_mp_state mp = {.mp_state = mp_state};
 	if (!what && ioctl(c->fd, KVM_SET_MP_STATE, &mp) < 0) what = "run state";
 	if (what) state_fail(r, "kvm: vCPU %u refuses the saved %s: %s", c->index, what, strerror(errno));
