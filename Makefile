@@ -5,7 +5,7 @@ MESON_OPTS ?= $(if $(CI),-Dwerror=true)
 GUEST_DIR ?= $(or $(CLOISON_CACHE),$(HOME)/.cache/cloison)/guest
 NINJA := ninja -C $(BUILD)
 
-.PHONY: all setup build guest run test unit bench soak format clean
+.PHONY: all setup build guest run test unit bench soak format clean cross-riscv64
 
 all: build
 
@@ -28,6 +28,10 @@ run: build guest
 
 test: build guest
 	@bash tests/run-all.sh $(BUILD)
+
+# cloison for riscv64 Linux hosts (--accel kvm there): build-riscv64/cloison and a tar with its libraries.
+cross-riscv64: setup
+	@MESON_OPTS="$(MESON_OPTS)" bash tools/cross/build.sh build-riscv64
 
 unit: build
 	meson test -C $(BUILD) --suite unit --print-errorlogs

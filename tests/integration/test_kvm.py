@@ -8,7 +8,10 @@ under the G-stage and a loop. Checked:
 - the outer VM is paused, saved and restored while the nested VM computes, and the nested VM
   carries on from where it was and finishes with every check right;
 - with `--cpu-ext -h` the extension is gone: no `h` in the ISA, kvm.ko refuses to load;
-- the same program under QEMU 7.2 with `-cpu rv64,h=true` (the peer) reports the same.
+- the same program under QEMU 7.2 with `-cpu rv64,h=true` (the peer) reports the same;
+- cloison itself, cross-built for riscv64 (tools/cross), runs the default guest with `--accel kvm`
+  inside the engine's guest: it boots to userspace on 2 vCPUs, pauses (its output stops), resumes,
+  is saved and restored (its shell loop counts on from where it was) and powers off.
 
 Usage: test_kvm.py CLOISON_BINARY
 """
@@ -122,6 +125,58 @@ class Kvm(unittest.TestCase):
         out = g.run("insmod /lib/modules/kvm.ko; echo rc=$?; ls /dev/kvm; dmesg | grep -i kvm")
         self.assertNotIn("rc=0", out)
         self.assertIn("hypervisor extension not available", out)
+        g.send("poweroff -f\n")
+        self.assertEqual(g.wait_exit(), 0, g.stderr)
+
+    def test_cloison_on_kvm_inside_the_engine(self):
+        # riscv64 cloison with its libraries, the default guest's kernel and initramfs: one tar on a disk.
+        gd = guest_dir()
+        build = os.path.join(os.path.dirname(CLOISON), "cross-riscv64")
+        r = subprocess.run(["bash", os.path.join(ROOT, "tools/cross/build.sh"), build,
+                            os.path.join(gd, "Image") + "=boot/Image", os.path.join(gd, "initrd.gz") + "=boot/initrd.gz"],
+                           capture_output=True, text=True, timeout=1200)
+        self.assertEqual(r.returncode, 0, r.stderr[-3000:])
+        tar = os.path.join(self.tmp, "nested.tar")
+        shutil.copyfile(r.stdout.strip().splitlines()[-1], tar)
+        with open(tar, "ab") as f:
+            f.write(bytes(-os.path.getsize(tar) % 512))
+        g = Guest(CLOISON, ["--cpus", "2", "--mem", "1024", "--disk", tar + ",format=raw,readonly=on"])
+        self.addCleanup(g.kill)
+        g.expect(r"userspace ready")
+        g.expect(PROMPT)
+        self.assertIn("rc=0", g.run("insmod /lib/modules/kvm.ko; cd / && tar xf /dev/vda; echo rc=$?"))
+        self.assertIn("riscv64", g.run("uname -m"))
+        # The inner VM reads its console from a FIFO and writes it to a file.
+        inner = ("cloison run --accel kvm --kernel /boot/Image --initrd /boot/initrd.gz --mem 128 --cpus 2 "
+                 "--append console=ttyS0 --api-sock /tmp/api.sock")
+        g.run(f"mkfifo /tmp/in; ({inner} < /tmp/in > /tmp/c.log 2>&1; echo inner-exit-$? >> /tmp/c.log) & "
+              "exec 3>/tmp/in")
+        out = g.run("for i in $(seq 240); do grep -q 'guest# ' /tmp/c.log && break; sleep 0.5; done; cat /tmp/c.log",
+                    timeout=180)
+        self.assertIn("cloison-guest: userspace ready (2 cpus)", out)
+        self.assertNotIn("inner-exit", out)
+        g.run("echo 'i=0; while true; do echo \"tick $i\"; i=$((i+1)); sleep 0.2; done &' >&3; sleep 2")
+        count = "grep -c '^tick' /tmp/c.log"
+        self.assertGreater(int(g.run(count)), 3)
+        # Pause: the inner guest's output stops; resume: it goes on.
+        self.assertIn('"paused"', g.run("cloison pause --sock /tmp/api.sock; cloison status --sock /tmp/api.sock"))
+        a = int(g.run(f"sleep 0.5; {count}"))
+        b = int(g.run(f"sleep 2; {count}"))
+        self.assertEqual(a, b, "the inner guest ran while paused")
+        g.run("cloison resume --sock /tmp/api.sock")
+        self.assertGreater(int(g.run(f"sleep 2; {count}")), b)
+        # Save and stop, restore: the loop counts on from where it was.
+        out = g.run("cloison save --sock /tmp/api.sock /tmp/snap --then stop; sleep 1; tail -n 3 /tmp/c.log")
+        self.assertIn("inner-exit-0", out)
+        last = max(int(n) for n in re.findall(r"(?m)^tick (\d+)", g.run("cat /tmp/c.log")))
+        g.run("mkfifo /tmp/in2; (cloison run --restore /tmp/snap < /tmp/in2 > /tmp/c2.log 2>&1; "
+              "echo inner-exit-$? >> /tmp/c2.log) & exec 4>/tmp/in2")
+        out = g.run("sleep 3; cat /tmp/c2.log")
+        after = [int(n) for n in re.findall(r"(?m)^tick (\d+)", out)]
+        self.assertTrue(after and after[0] == last + 1, (last, out[-500:]))
+        out = g.run("echo 'poweroff -f' >&4; for i in $(seq 60); do grep -q inner-exit /tmp/c2.log && break; "
+                    "sleep 0.5; done; tail -n 2 /tmp/c2.log")
+        self.assertIn("inner-exit-0", out)
         g.send("poweroff -f\n")
         self.assertEqual(g.wait_exit(), 0, g.stderr)
 
