@@ -128,6 +128,11 @@ static void test_round_trip(void)
 	CHECK(json != NULL);
 	CHECK(vm_config_from_json(json, strlen(json), &back, err, sizeof(err)));
 	CHECK(!memcmp(&back, &c, sizeof(c)));
+	CHECK(strstr(json, "\"accel\":\"emulator\"") != NULL);
+	/* The machine it describes runs on the emulator. */
+	struct machine_config mc;
+	CHECK(vm_config_to_machine(&back, &mc, err, sizeof(err)));
+	CHECK(mc.accel == &accel_emulator);
 	char *json2 = vm_config_to_json(&back);
 	CHECK(json2 && !strcmp(json, json2));
 	free(json);
@@ -138,33 +143,36 @@ static void test_refusals(void)
 {
 	static const struct {
 		const char *text, *expect;
-	} bad[] = {
-	    {"", "not valid JSON"},
-	    {"[]", "VM configuration"},
-	    {"{\"version\": 2}", "version 2 is not supported"},
-	    {"{\"colour\": \"red\"}", "VM configuration"},
-	    {"{\"memory\": 4097}", "multiple of 4 KiB"},
-	    {"{\"memory\": \"8M\"}", "at least"},
-	    {"{\"memory\": \"lots\"}", "memory is bytes or a size"},
-	    {"{\"memory\": -4096}", "memory is bytes or a size"},
-	    {"{\"cpus\": 0}", "out of range"},
-	    {"{\"cpus\": 99}", "cpus must be"},
-	    {"{\"virtio_console\": false, \"console_input_hvc0\": true}", "virtio console"},
-	    {"{\"disks\": [\"/x,ro\"]}", "disk 0: unknown --disk option"},
-	    {"{\"disks\": [{\"path\": \"\"}]}", "disk 0 is malformed"},
-	    {"{\"disks\": [{\"path\": \"/x\", \"format\": \"vmdk\"}]}", "disk 0 is malformed"},
-	    {"{\"disks\": [{\"path\": \"/x\", \"bps\": -1}]}", "disk 0 is malformed"},
-	    {"{\"disks\": [\"/1\",\"/2\",\"/3\",\"/4\",\"/5\",\"/6\",\"/7\"]}", "out of range"},
-	    {"{\"nics\": [{\"spec\": \"user\", \"mac\": \"01:00:00:00:00:00\"}]}",
-	     "interface 0 is malformed"},
-	    {"{\"nics\": [{\"spec\": \"user\", \"mac\": \"52:54:00:00:00:001\"}]}",
-	     "interface 0 is malformed"},
-	    {"{\"nics\": [\"\"]}", "interface 0 is malformed"},
-	    {"{\"nics\": [7]}", "interface 0 is malformed"},
-	    {"{\"boot\": {\"kernel\": 7}}", "VM configuration"},
-	    {"{\"cpu_ext\": \"-zbq\"}", "unknown ISA extension 'zbq'"},
-	    {"{\"cpu_ext\": \"-zicsr\"}", "cannot be switched off"},
-	    {"{\"cpu_ext\": 1}", "VM configuration"},
+	} bad[] =
+	{ {"", "not valid JSON"},
+	  {"[]", "VM configuration"},
+	  {"{\"version\": 2}", "version 2 is not supported"},
+	  {"{\"colour\": \"red\"}", "VM configuration"},
+	  {"{\"memory\": 4097}", "multiple of 4 KiB"},
+	  {"{\"memory\": \"8M\"}", "at least"},
+	  {"{\"memory\": \"lots\"}", "memory is bytes or a size"},
+	  {"{\"memory\": -4096}", "memory is bytes or a size"},
+	  {"{\"cpus\": 0}", "out of range"},
+	  {"{\"cpus\": 99}", "cpus must be"},
+	  {"{\"virtio_console\": false, \"console_input_hvc0\": true}", "virtio console"},
+	  {"{\"disks\": [\"/x,ro\"]}", "disk 0: unknown --disk option"},
+	  {"{\"disks\": [{\"path\": \"\"}]}", "disk 0 is malformed"},
+	  {"{\"disks\": [{\"path\": \"/x\", \"format\": \"vmdk\"}]}", "disk 0 is malformed"},
+	  {"{\"disks\": [{\"path\": \"/x\", \"bps\": -1}]}", "disk 0 is malformed"},
+	  {"{\"disks\": [\"/1\",\"/2\",\"/3\",\"/4\",\"/5\",\"/6\",\"/7\"]}", "out of range"},
+	  {"{\"nics\": [{\"spec\": \"user\", \"mac\": \"01:00:00:00:00:00\"}]}", "interface 0 is malformed"},
+	  {"{\"nics\": [{\"spec\": \"user\", \"mac\": \"52:54:00:00:00:001\"}]}", "interface 0 is malformed"},
+	  {"{\"nics\": [\"\"]}", "interface 0 is malformed"},
+	  {"{\"nics\": [7]}", "interface 0 is malformed"},
+	  {"{\"boot\": {\"kernel\": 7}}", "VM configuration"},
+	  {"{\"cpu_ext\": \"-zbq\"}", "unknown ISA extension 'zbq'"},
+	  {"{\"cpu_ext\": \"-zicsr\"}", "cannot be switched off"},
+	  {"{\"cpu_ext\": 1}", "VM configuration"},
+	  {"{\"accel\": \"xen\"}", "accel must be emulator or kvm"},
+	  {"{\"accel\": 3}", "VM configuration"},
+#if !(defined(__riscv) && __riscv_xlen == 64)
+	  {"{\"accel\": \"kvm\"}", "riscv64 Linux hosts only"}, /* this host cannot run KVM RISC-V guests */
+#endif
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		struct vm_config c;
