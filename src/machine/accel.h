@@ -52,6 +52,11 @@ struct accel_ops {
 	void (*load)(struct accel_cpu *c, struct state_reader *r);
 	/* RAM changed behind the hart's back (loaded, dirty-log round): drop what it cached of it. */
 	void (*ram_changed)(struct accel_cpu *c);
+	/* Live migration, for accelerators whose harts write RAM the board does not see (KVM; NULL for the
+	 * emulator, whose harts mark m->dirty themselves): turn the tracking of written pages on or off,
+	 * and, with the harts stopped, add the pages written since the last call to m->dirty. */
+	bool (*dirty_track)(struct machine *m, bool on);
+	void (*dirty_collect)(struct machine *m);
 	/* Speed limits and the run lease (NULL when the accelerator has none: KVM runs unthrottled). */
 	void (*set_limits)(struct accel_cpu *c, uint64_t ips, uint32_t cpu_pct_per_hart);
 	void (*set_lease)(struct accel_cpu *c, const struct lease *l);

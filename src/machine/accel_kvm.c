@@ -135,6 +135,40 @@ fail:
 	return NULL;
 }
 
+/* Live migration: the memory slot with or without KVM's dirty-page log. */
+static bool kvm_dirty_track(struct machine *m, bool on)
+{
+	struct kvm_vm *vm = m->accel_vm;
+	struct kvm_userspace_memory_region slot = {
+	    .slot = 0,
+	    .flags = on ? KVM_MEM_LOG_DIRTY_PAGES : 0,
+	    .guest_phys_addr = VIRT_RAM_BASE,
+	    .memory_size = m->ram_size,
+	    .userspace_addr = (uintptr_t)m->ram,
+	};
+	if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &slot) == 0) return true;
+	log_error("kvm: dirty-page log %s: %s", on ? "on" : "off", strerror(errno));
+	return false;
+}
+
+/* KVM's log of the slot (one bit per page, in 64-bit words as the board's) into the board's. */
+static void kvm_dirty_collect(struct machine *m)
+{
+	struct kvm_vm *vm = m->accel_vm;
+	size_t words = (m->dirty.npages + 63) / 64;
+	uint64_t *bits = calloc(words, sizeof(uint64_t));
+	struct kvm_dirty_log log = {.slot = 0, .dirty_bitmap = bits};
+	if (!bits || ioctl(vm->vm_fd, KVM_GET_DIRTY_LOG, &log) < 0) {
+		/* Unknown: every page may have been written. */
+		log_error("kvm: reading the dirty-page log: %s", bits ? strerror(errno) : "out of memory");
+		dirty_log_mark(&m->dirty, 0, m->ram_size);
+	} else {
+		for (size_t w = 0; w < words; w++)
+			if (bits[w]) atomic_fetch_or(&m->dirty.bits[w], bits[w]);
+	}
+	free(bits);
+}
+
 static void kvm_vm_destroy(void *p)
 {
 	struct kvm_vm *vm = p;
@@ -516,6 +550,8 @@ static const struct accel_ops kvm_ops = {
     .save = kvm_save,
     .load = kvm_load,
     .ram_changed = kvm_ram_changed,
+    .dirty_track = kvm_dirty_track,
+    .dirty_collect = kvm_dirty_collect,
 };
 
 const struct accel_ops *const accel_kvm = &kvm_ops;

@@ -14,6 +14,7 @@
 #include "virtio/blk.h"
 #include "virtio/mmio.h"
 #include "util/clock.h"
+#include "util/log.h"
 
 #include <stdio.h>
 #include <time.h>
@@ -184,6 +185,8 @@ void machine_dirty_start(struct machine *m)
 	machine_stop_harts(m);
 	for (unsigned i = 0; i < m->nharts; i++) m->accel->ram_changed(m->cpus[i]);
 	dirty_log_start(&m->dirty);
+	if (m->accel->dirty_track && !m->accel->dirty_track(m, true))
+		log_error("%s cannot track written pages: live migration sends stale memory", m->accel->name);
 	if (running) machine_start_harts(m);
 	pthread_mutex_unlock(&m->run_lock);
 }
@@ -193,6 +196,7 @@ uint64_t machine_dirty_harvest(struct machine *m, uint64_t *out)
 	pthread_mutex_lock(&m->run_lock);
 	bool running = m->harts_running;
 	machine_stop_harts(m);
+	if (m->accel->dirty_collect) m->accel->dirty_collect(m);
 	uint64_t n = dirty_log_harvest(&m->dirty, out);
 	/* Pages written through a write TLB entry are marked only when the entry is filled. */
 	for (unsigned i = 0; i < m->nharts; i++) m->accel->ram_changed(m->cpus[i]);
@@ -203,5 +207,6 @@ uint64_t machine_dirty_harvest(struct machine *m, uint64_t *out)
 
 void machine_dirty_stop(struct machine *m)
 {
+	if (m->accel->dirty_track) m->accel->dirty_track(m, false);
 	dirty_log_stop(&m->dirty);
 }
