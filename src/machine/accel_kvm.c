@@ -58,6 +58,10 @@ struct accel_cpu {
 	_Atomic uint64_t exits, mmio_exits;
 	unsigned vlenb; /* 0 without V */
 	bool reported_bus_error;
+	/* The guest's time when its thread last stopped: set back when it runs again, so the guest's
+	 * clock stands still while the board is paused (as the emulator's does). */
+	uint64_t stopped_time;
+	bool time_saved;
 };
 
 #define REG_CORE(name) (KVM_REG_RISCV | KVM_REG_SIZE_U64 | KVM_REG_RISCV_CORE | KVM_REG_RISCV_CORE_REG(name))
@@ -312,6 +316,7 @@ static void kvm_reset(struct accel_cpu *c, uint64_t pc, uint64_t a1, uint64_t a2
 	ioctl(c->fd, KVM_INTERRUPT, &irq);
 	atomic_store(&c->irq_level, false);
 	atomic_store(&c->stop, 0);
+	c->time_saved = false; /* a new boot keeps the clock running from now */
 }
 
 /* An MMIO access KVM could not satisfy from RAM: to the board's devices. */
@@ -356,6 +361,10 @@ static void kvm_run_loop(struct accel_cpu *c)
 	c->thread = pthread_self();
 	atomic_store(&c->thread_set, true);
 	struct kvm_run *run = c->run;
+	/* The guest's time is the VM's (KVM keeps one offset): every vCPU sets the same value back. */
+	if (c->time_saved && !set_reg(c->fd, REG_TIMER(time), &c->stopped_time))
+		log_warn("kvm: vCPU %u: the guest's clock cannot be set back: %s", c->index, strerror(errno));
+	c->time_saved = false;
 	while (!atomic_load(&c->stop)) {
 		if (ioctl(c->fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN) {
@@ -389,6 +398,7 @@ static void kvm_run_loop(struct accel_cpu *c)
 		}
 	}
 	atomic_store(&c->thread_set, false);
+	c->time_saved = get_reg(c->fd, REG_TIMER(time), &c->stopped_time);
 }
 
 static void kvm_request_stop(struct accel_cpu *c, bool stop)

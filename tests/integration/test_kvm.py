@@ -157,7 +157,8 @@ class Kvm(unittest.TestCase):
                     timeout=180)
         self.assertIn("cloison-guest: userspace ready (2 cpus)", out)
         self.assertNotIn("inner-exit", out)
-        g.run("echo 'i=0; while true; do echo \"tick $i\"; i=$((i+1)); sleep 0.2; done &' >&3; sleep 2")
+        g.run("echo 'i=0; while true; do read up rest < /proc/uptime; echo \"tick $i $up\"; i=$((i+1)); sleep 0.2; "
+              "done &' >&3; sleep 2")
         count = "grep -c '^tick' /tmp/c.log"
         self.assertGreater(int(g.run(count)), 3)
         # Pause: the inner guest's output stops; resume: it goes on.
@@ -167,6 +168,11 @@ class Kvm(unittest.TestCase):
         self.assertEqual(a, b, "the inner guest ran while paused")
         g.run("cloison resume --sock /tmp/api.sock")
         self.assertGreater(int(g.run(f"sleep 2; {count}")), b)
+        # Its clock stood still too: no two ticks are farther apart (by its uptime) than a little more
+        # than their period, 2.5 s pause included.
+        ups = [float(u) for u in re.findall(r"(?m)^tick \d+ ([0-9.]+)", g.run("cat /tmp/c.log"))]
+        self.assertGreater(len(ups), b)
+        self.assertLess(max(y - x for x, y in zip(ups, ups[1:])), 1.5, "the guest's clock ran on while paused")
         # Save and stop, restore: the loop counts on from where it was.
         out = g.run("cloison save --sock /tmp/api.sock /tmp/snap --then stop; sleep 1; tail -n 3 /tmp/c.log")
         self.assertIn("inner-exit-0", out)
