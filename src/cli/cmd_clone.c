@@ -8,6 +8,7 @@
  * already started keep running), 2 for usage errors.
  */
 #include "commands.h"
+#include "usage.h"
 
 #include "util/fs.h"
 #include "util/log.h"
@@ -66,6 +67,7 @@ int cmd_clone(int argc, char **argv)
 	const char *out = NULL;
 	int c;
 	optind = 1;
+	opterr = 0;
 	while ((c = getopt_long(argc, argv, "n:d:h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'n':
@@ -76,7 +78,7 @@ int cmd_clone(int argc, char **argv)
 			break;
 		case 'd': out = optarg; break;
 		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
+		default: return cli_option_error("clone", argv, longopts);
 		}
 	}
 	if (optind != argc - 1 || !out) {

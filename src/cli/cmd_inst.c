@@ -11,6 +11,7 @@
 #include "commands.h"
 #include "daemon_client.h"
 #include "exec.h"
+#include "usage.h"
 
 #include "container/lifecycle.h"
 #include "util/parse.h"
@@ -306,6 +307,11 @@ int inst_rm(int argc, char **argv)
 
 int inst_list(int argc, char **argv)
 {
+	if (cli_wants_help(argc, argv)) {
+		puts("Usage: cloison list [--format json]\nLists cloisond's instances: name, type, state, "
+		     "process, autostart, last message.");
+		return 0;
+	}
 	bool js = dc_want_json(&argc, argv);
 	json_t *a = NULL;
 	int st = dc_call("GET", "/v1/instances", NULL, &a);
@@ -508,20 +514,36 @@ static int post_json(const char *name, const char *what, json_t *body, const cha
 	return rc;
 }
 
+/* `--help`: the usage on stdout; wrong arguments: what was expected, and where help is. */
+static int usage_or_error(int argc, char **argv, const char *usage, const char *expected)
+{
+	if (cli_wants_help(argc, argv)) {
+		fputs(usage, stdout);
+		return -1;
+	}
+	return cli_usage_error(argv[0], "expected %s", expected);
+}
+
 int inst_snapshot(int argc, char **argv)
 {
-	if (argc != 3) {
-		fprintf(stderr, "Usage: cloison snapshot NAME SNAPSHOT   (VMs: memory, devices and disks)\n");
-		return 2;
+	if (argc != 3 || argv[1][0] == '-') {
+		int u = usage_or_error(argc, argv,
+		                       "Usage: cloison snapshot NAME SNAPSHOT\n"
+		                       "Saves instance NAME (a VM: memory, devices and disks) as SNAPSHOT.\n",
+		                       "NAME SNAPSHOT");
+		return u < 0 ? 0 : u;
 	}
 	return post_json(argv[1], "snapshots", json_pack("{s:s}", "name", argv[2]), "Saving");
 }
 
 int inst_restore(int argc, char **argv)
 {
-	if (argc != 3) {
-		fprintf(stderr, "Usage: cloison restore NAME SNAPSHOT\n");
-		return 2;
+	if (argc != 3 || argv[1][0] == '-') {
+		int u = usage_or_error(argc, argv,
+		                       "Usage: cloison restore NAME SNAPSHOT\n"
+		                       "Brings VM instance NAME back to SNAPSHOT (`cloison snapshot`).\n",
+		                       "NAME SNAPSHOT");
+		return u < 0 ? 0 : u;
 	}
 	return post_json(argv[1], "restore", json_pack("{s:s}", "snapshot", argv[2]), "Restoring");
 }
@@ -543,11 +565,14 @@ int inst_clone(int argc, char **argv)
 			pos = 3;
 	}
 	if (pos != 2) {
-		fprintf(stderr, "Usage: cloison clone SOURCE NEW [--snapshot SNAPSHOT] [--start]\n"
-		                "A VM clone resumes from SNAPSHOT with a new identity (disk overlays, MACs,\n"
-		                "VM generation ID); a container clone copies the definition.\n"
-		                "(`cloison clone SNAPDIR --count N --dir OUT` clones without the daemon.)\n");
-		return 2;
+		int u = usage_or_error(
+		    argc, argv,
+		    "Usage: cloison clone SOURCE NEW [--snapshot SNAPSHOT] [--start]\n"
+		    "A VM clone resumes from SNAPSHOT with a new identity (disk overlays, MACs,\n"
+		    "VM generation ID); a container clone copies the definition.\n"
+		    "(`cloison clone SNAPDIR --count N --dir OUT` clones without the daemon.)\n",
+		    "SOURCE NEW [--snapshot SNAPSHOT] [--start]");
+		return u < 0 ? 0 : u;
 	}
 	json_t *body = json_pack("{s:s, s:b}", "name", names[1], "start", start);
 	if (snap) json_object_set_new(body, "snapshot", json_string(snap));
@@ -557,9 +582,12 @@ int inst_clone(int argc, char **argv)
 int inst_migrate(int argc, char **argv)
 {
 	if (argc != 4 || strcmp(argv[2], "--to")) {
-		fprintf(stderr, "Usage: cloison migrate NAME --to HOST:PORT   (live, to a `cloison receive "
-		                "NAME --listen PORT` on HOST,\n       or a `cloison run --incoming PORT`)\n");
-		return 2;
+		int u = usage_or_error(
+		    argc, argv,
+		    "Usage: cloison migrate NAME --to HOST:PORT   (live, to a `cloison receive "
+		    "NAME --listen PORT` on HOST,\n       or a `cloison run --incoming PORT`)\n",
+		    "NAME --to HOST:PORT");
+		return u < 0 ? 0 : u;
 	}
 	return post_json(argv[1], "migrate", json_pack("{s:s}", "to", argv[3]), "Migrating");
 }
@@ -611,22 +639,33 @@ int inst_limits(int argc, char **argv)
 	                                      {"--net-tx-bw", "net_tx_bw"},
 	                                      {"--cpuset", "cpuset"}};
 	if (argc < 2 || argv[1][0] == '-') {
-		fprintf(
-		    stderr,
+		int u = usage_or_error(
+		    argc, argv,
 		    "Usage: cloison limits NAME [--cpu-weight W] [--cpu-max PCT] [--mem-limit SIZE] [--pids "
 		    "N]\n"
 		    "       [--ips N] [--disk-bps B] [--disk-iops N] [--net-rx-bw BITS] [--net-tx-bw BITS]\n"
-		    "       [--cpuset CPUS]   (0 removes a limit; a running instance changes at once)\n");
-		return 2;
+		    "       [--cpuset CPUS]   (0 removes a limit; a running instance changes at once)\n",
+		    "NAME and limits");
+		return u < 0 ? 0 : u;
 	}
 	json_t *body = json_object();
 	for (int i = 2; i < argc; i += 2) {
 		size_t k = 0;
 		while (k < sizeof(keys) / sizeof(keys[0]) && strcmp(argv[i], keys[k][0])) k++;
 		if (k == sizeof(keys) / sizeof(keys[0]) || i + 1 >= argc) {
-			fprintf(stderr, "cloison: limits: unknown or incomplete option %s\n", argv[i]);
+			const char *names[sizeof(keys) / sizeof(keys[0])];
+			for (size_t n = 0; n < sizeof(keys) / sizeof(keys[0]); n++) names[n] = keys[n][0];
+			const char *near =
+			    k < sizeof(keys) / sizeof(keys[0])
+			        ? NULL
+			        : cli_suggest(argv[i], names, sizeof(names) / sizeof(names[0]));
 			json_decref(body);
-			return 2;
+			if (near)
+				return cli_usage_error("limits", "unknown option '%s'; did you mean '%s'?",
+				                       argv[i], near);
+			return cli_usage_error(
+			    "limits", "%s option '%s'",
+			    k < sizeof(keys) / sizeof(keys[0]) ? "no value for" : "unknown", argv[i]);
 		}
 		if (!strcmp(keys[k][1], "cpuset"))
 			json_object_set_new(body, "cpuset", json_string(argv[i + 1]));

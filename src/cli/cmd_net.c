@@ -5,6 +5,7 @@
  * Exit status: 0 done, 1 failed (message on stderr), 2 usage error.
  */
 #include "commands.h"
+#include "usage.h"
 
 #include "net/netobj.h"
 #include "util/log.h"
@@ -144,6 +145,7 @@ static int net_create(int argc, char **argv)
 	unsigned nfwd = 0;
 	int c;
 	optind = 1;
+	opterr = 0;
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (c) {
 		case OPT_TYPE: type = optarg; break;
@@ -158,7 +160,7 @@ static int net_create(int argc, char **argv)
 			fwd[nfwd++] = optarg;
 			break;
 		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
+		default: return cli_option_error("net create", argv, longopts);
 		}
 	}
 	if (optind + 1 != argc) {

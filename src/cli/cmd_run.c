@@ -8,6 +8,7 @@
  */
 #include "commands.h"
 #include "console.h"
+#include "usage.h"
 #include "cpu/riscv/isa.h"
 
 #include "machine/machine.h"
@@ -212,6 +213,7 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 	char err[512];
 	int c;
 	optind = 1;
+	opterr = 0; /* cli_option_error says it, our way */
 	while ((c = getopt_long(argc, argv, "k:i:a:f:m:c:vh", longopts, NULL)) != -1) {
 		uint64_t v;
 		if ((c > 0 && c < 128 && strchr("kiafmc", c)) || (c >= OPT_JIT && c <= OPT_NET))
@@ -339,7 +341,7 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 			break;
 		case 'v': log_set_level(LOG_DEBUG); break;
 		case 'h': usage(stdout); return -1;
-		default: usage(stderr); return 2;
+		default: return cli_option_error("run", argv, longopts);
 		}
 	}
 	if (optind < argc) {

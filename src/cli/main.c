@@ -3,6 +3,7 @@
  * else lives here.
  */
 #include "commands.h"
+#include "usage.h"
 
 #include "cpu/riscv/hart.h"
 
@@ -110,7 +111,15 @@ int main(int argc, char **argv)
 		if (by_hand && v->by_hand != cmd_ct) rv_init_tables();
 		return (by_hand ? v->by_hand : v->fn)(argc - 1, argv + 1);
 	}
-	fprintf(stderr, "cloison: unknown verb '%s'\n", argv[1]);
-	usage(stderr);
+	/* Not a verb: name the closest one (or option), and where the list is. */
+	const char *names[sizeof(verbs) / sizeof(verbs[0])];
+	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++) names[i] = verbs[i].name;
+	static const char *const options[] = {"--help", "--version"};
+	bool option = argv[1][0] == '-';
+	const char *near = option ? cli_suggest(argv[1], options, 2)
+	                          : cli_suggest(argv[1], names, sizeof(names) / sizeof(names[0]));
+	fprintf(stderr, "cloison: unknown %s '%s'", option ? "option" : "verb", argv[1]);
+	if (near) fprintf(stderr, "; did you mean '%s'?", near);
+	fprintf(stderr, "\ntry 'cloison --help'\n");
 	return 2;
 }
