@@ -5,7 +5,7 @@ MESON_OPTS ?= $(if $(CI),-Dwerror=true)
 GUEST_DIR ?= $(or $(CLOISON_CACHE),$(HOME)/.cache/cloison)/guest
 NINJA := ninja -C $(BUILD)
 
-.PHONY: all setup build guest run test unit bench soak format clean cross-riscv64
+.PHONY: all setup build guest run test unit bench soak format clean cross-riscv64 install
 
 all: build
 
@@ -28,6 +28,12 @@ run: build guest
 
 test: build guest
 	@bash tests/run-all.sh $(BUILD)
+
+# The binaries, the systemd unit and bash completion under PREFIX (default /usr/local); DESTDIR stages.
+PREFIX ?= /usr/local
+install: build
+	meson configure $(BUILD) -Dprefix=$(PREFIX)
+	meson install -C $(BUILD) $(if $(DESTDIR),--destdir $(DESTDIR))
 
 # cloison for riscv64 Linux hosts (--accel kvm there): build-riscv64/cloison and a tar with its libraries.
 cross-riscv64: setup

@@ -5,11 +5,14 @@
   (CLOISON_SOCKET points nowhere);
 - a mistyped verb or option exits 2 and names the closest one ("did you mean"); a usage error's
   last line says where help is;
-- `cloison --help` and `--version` exit 0.
+- `cloison --help` and `--version` exit 0;
+- `make install`'s step (`meson install --destdir`) puts the binaries, the systemd unit naming the
+  installed daemon, and bash completion where they belong.
 
 Usage: test_cli.py CLOISON_BINARY
 """
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -76,6 +79,26 @@ class Cli(unittest.TestCase):
                 lines = r.stderr.strip().splitlines()
                 self.assertLessEqual(len(lines), 2, r.stderr)  # the error, not the help under it
                 self.assertEqual(lines[-1], f"try 'cloison {verb} --help'")
+
+    @unittest.skipUnless(shutil.which("meson"), "no meson")
+    def test_install_tree(self):
+        build = os.path.dirname(CLOISON)
+        dest = tempfile.mkdtemp(prefix="cloison-install-")
+        self.addCleanup(shutil.rmtree, dest)
+        r = subprocess.run(["meson", "introspect", build, "--buildoptions"], capture_output=True, text=True)
+        prefix = next(o["value"] for o in __import__("json").loads(r.stdout) if o["name"] == "prefix")
+        r = subprocess.run(["meson", "install", "-C", build, "--destdir", dest, "--no-rebuild", "--quiet"],
+                           capture_output=True, text=True, timeout=120)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        root = dest + prefix
+        for f in ("bin/cloison", "bin/cloisond"):
+            self.assertTrue(os.access(os.path.join(root, f), os.X_OK), f)
+        self.assertTrue(os.path.isfile(os.path.join(root, "share/bash-completion/completions/cloison")))
+        with open(os.path.join(root, "lib/systemd/system/cloisond.service")) as f:
+            self.assertIn(f"ExecStart={prefix}/bin/cloisond\n", f.read())
+        r = subprocess.run([os.path.join(root, "bin/cloison"), "--version"], capture_output=True, text=True)
+        self.assertEqual(r.returncode, 0)
+        self.assertRegex(r.stdout, r"^cloison \d")
 
 
 if __name__ == "__main__":
