@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/ioctl.h>
 #include <sys/pidfd.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -65,7 +66,7 @@ static int run_foreground(const struct ct_spec *s, const char *dir, const struct
 	rt.supervisor_start = ct_proc_start_time(rt.supervisor);
 	bool tty = isatty(STDIN_FILENO) && isatty(STDOUT_FILENO);
 	int master = -1, slave = -1, pidfd = -1;
-	struct ct_stdio io = {0, 1, 2, -1, ""};
+	struct ct_stdio io = {0, 1, 2, -1, "", -1};
 	if (tty && !ct_pty_open(&master, &slave, io.console_path, STDIN_FILENO, err, errlen)) return -1;
 	if (tty) io.in = io.out = io.err = io.console = slave;
 	bool ok = ct_spawn(s, dir, &io, &rt, &pidfd, err, errlen);
@@ -107,7 +108,7 @@ static _Noreturn void supervise(const struct ct_spec *s, const char *dir, const 
 	struct ct_runtime rt = {.exit_code = -1, .supervisor = getpid()};
 	rt.supervisor_start = ct_proc_start_time(rt.supervisor);
 	int master, slave, pidfd, lfd = -1;
-	struct ct_stdio io;
+	struct ct_stdio io = {.pty_sock = -1};
 	if (!ct_pty_open(&master, &slave, io.console_path, -1, err, sizeof(err))) goto fail;
 	io.in = io.out = io.err = io.console = slave;
 	/* The console socket (`cloison console` through cloisond), ready before anyone hears the container
@@ -209,21 +210,31 @@ int ct_exec(const char *name, char *const argv[], bool tty, char *err, size_t er
 		ct_spec_free(&s);
 		return -1;
 	}
-	int master = -1, slave = -1;
-	struct ct_stdio io = {0, 1, 2, -1, ""};
-	if (tty && !ct_pty_open(&master, &slave, io.console_path, STDIN_FILENO, err, errlen)) {
+	/* A terminal comes from the container's own devpts (the command can name it: `tty` works), its
+	 * master handed back over a socket pair. */
+	int master = -1, sp[2] = {-1, -1};
+	struct ct_stdio io = {0, 1, 2, -1, "", -1};
+	if (tty && socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp)) {
+		snprintf(err, errlen, "socketpair: %s", strerror(errno));
 		ct_spec_free(&s);
 		return -1;
 	}
-	if (tty) io.in = io.out = io.err = io.console = slave;
+	io.pty_sock = sp[1];
 	pid_t pid;
 	bool ok = ct_exec_start(&s, &rt, argv, &io, &pid, err, errlen);
 	ct_spec_free(&s);
-	if (slave >= 0) close(slave);
-	if (!ok) {
-		if (master >= 0) close(master);
-		return -1;
+	if (sp[1] >= 0) close(sp[1]);
+	if (ok && tty && (master = ct_recv_fd(sp[0])) < 0) {
+		snprintf(err, errlen, "the command's terminal did not arrive");
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		ok = false;
 	}
+	if (sp[0] >= 0) close(sp[0]);
+	if (!ok) return -1;
+	struct winsize ws;
+	if (tty && isatty(STDIN_FILENO) && ioctl(STDIN_FILENO, TIOCGWINSZ, &ws) == 0)
+		ioctl(master, TIOCSWINSZ, &ws);
 	int cfd = pidfd_open(pid, 0);
 	forward_pidfd = cfd;
 	set_forwarding(true);

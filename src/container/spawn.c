@@ -22,6 +22,7 @@
 #include <sys/ioctl.h>
 #include <sys/pidfd.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -53,6 +54,56 @@ static void child_stdio(const struct ct_stdio *io, int errfd)
 		if (fds[i] != i && dup2(fds[i], i) < 0) child_fail(errfd, "cannot set up stdio");
 	/* Whatever the host had open stays outside: everything above stderr closes on exec. */
 	if (close_range(3, ~0u, CLOSE_RANGE_CLOEXEC)) child_fail(errfd, "close_range failed");
+}
+
+/* A pty from the container's devpts (inside its mount namespace: /dev/ptmx is its pts/ptmx): the slave
+ * becomes stdio and terminal, the master goes to the caller over io->pty_sock. */
+static void child_pty(struct ct_stdio *io, int errfd)
+{
+	int master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+	char path[64];
+	if (master < 0 || grantpt(master) || unlockpt(master) || ptsname_r(master, path, sizeof(path)))
+		child_fail(errfd, "cannot allocate a pty in the container's /dev/pts");
+	int slave = open(path, O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (slave < 0) child_fail(errfd, "cannot open the pty's slave in the container");
+	char byte = 0;
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} ctl = {0};
+	struct iovec iov = {&byte, 1};
+	struct msghdr msg = {
+	    .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf, .msg_controllen = sizeof(ctl.buf)};
+	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &master, sizeof(int));
+	if (sendmsg(io->pty_sock, &msg, MSG_NOSIGNAL) != 1) child_fail(errfd, "cannot hand the pty over");
+	close(master);
+	close(io->pty_sock);
+	io->in = io->out = io->err = io->console = slave;
+	snprintf(io->console_path, sizeof(io->console_path), "%s", path);
+}
+
+int ct_recv_fd(int sock)
+{
+	char byte;
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} ctl;
+	struct iovec iov = {&byte, 1};
+	struct msghdr msg = {
+	    .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf, .msg_controllen = sizeof(ctl.buf)};
+	if (recvmsg(sock, &msg, MSG_CMSG_CLOEXEC) != 1) return -1;
+	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+	if (!c || c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS ||
+	    c->cmsg_len != CMSG_LEN(sizeof(int)))
+		return -1;
+	int fd;
+	memcpy(&fd, CMSG_DATA(c), sizeof(int));
+	return fd;
 }
 
 /* Capabilities, no_new_privs and seccomp: the last steps before exec, in this order (dropping the
@@ -370,9 +421,11 @@ bool ct_exec_start(const struct ct_spec *s, const struct ct_runtime *rt, char *c
 		if (s->userns && (setresgid(0, 0, 0) || setresuid(0, 0, 0)))
 			child_fail(ep[1], "cannot become root in the user namespace");
 		if (chdir("/")) child_fail(ep[1], "chdir / failed");
-		child_stdio(io, ep[1]);
+		struct ct_stdio pio = *io;
+		if (io->pty_sock >= 0) child_pty(&pio, ep[1]);
+		child_stdio(&pio, ep[1]);
 		child_confine(s, ep[1]);
-		child_exec(s, argv, io->console >= 0, ep[1]);
+		child_exec(s, argv, pio.console >= 0, ep[1]);
 	}
 	close(pidfd);
 	close(ep[1]);

@@ -24,6 +24,10 @@ struct ct_stdio {
 	int in, out, err;      /* the command's stdin/stdout/stderr */
 	int console;           /* pty slave: the controlling terminal; -1 = none */
 	char console_path[64]; /* its /dev/pts path, bound on /dev/console */
+	/* ct_exec_start only: a socket on which the command, once inside the container, sends the master of
+	 * a pty it opened from the container's own devpts (its terminal, which the container can name);
+	 * -1 = none. */
+	int pty_sock;
 };
 
 /* Starts the container's init. Fills rt (pid, start time, cgroup, veth) and *pidfd. */
@@ -34,6 +38,9 @@ void ct_spawn_cleanup(struct ct_runtime *rt);
 
 /* Runs argv in the running container (all its namespaces and its cgroup, with the same capabilities,
  * no_new_privs and seccomp filter). On success *pid is the new process, a child of the caller. */
+/* With io->pty_sock, the command's stdio and controlling terminal are that pty's slave; the caller
+ * receives the master with ct_recv_fd(). */
+int ct_recv_fd(int sock);
 bool ct_exec_start(const struct ct_spec *s, const struct ct_runtime *rt, char *const argv[],
                    const struct ct_stdio *io, pid_t *pid, char *err, size_t errlen);
 

@@ -169,6 +169,34 @@ class ContainerTest(unittest.TestCase):
         self.assertLess(share, 0.26, f"CPU share {share:.3f}")
 
     # --- lifecycle -------------------------------------------------------------------------------
+    def test_exec_tty_is_the_containers_own(self):
+        # `ct exec -t` on a terminal: the command's terminal comes from the container's devpts, so it
+        # can name it (`tty`) and the device exists in its /dev/pts.
+        import pty
+        self.detached("ttyct", "sleep", "600")
+        master, slave = pty.openpty()
+        p = subprocess.Popen([CLOISON, "ct", "exec", "-t", "ttyct", "--", "sh", "-c",
+                              'echo "name=$(tty)"; [ -c "$(tty)" ] && echo exists; [ -t 0 ] && echo stdin-tty'],
+                             stdin=slave, stdout=slave, stderr=slave, close_fds=True)
+        os.close(slave)
+        out = b""
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:  # the slave side closed: the command ended
+                break
+            if not chunk:
+                break
+            out += chunk
+        os.close(master)
+        self.assertEqual(p.wait(timeout=30), 0, out)
+        text = out.decode(errors="replace")
+        self.assertRegex(text, r"name=/dev/pts/\d+")
+        self.assertIn("exists", text)
+        self.assertIn("stdin-tty", text)
+        self.assertNotIn("not a tty", text)
+
     def test_detached_pause_resume_exec_stop(self):
         counter = os.path.join(self.rootfs, "tmp", "counter")
         self.detached("busy", "sh", "-c", "i=0; while :; do i=$((i+1)); echo $i > /tmp/c.new; mv /tmp/c.new /tmp/counter; sleep 0.02; done")
