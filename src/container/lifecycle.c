@@ -40,12 +40,81 @@ static void set_forwarding(bool on)
 }
 
 /* Waits for init (a child of this process) and records how it ended. */
+/* `ct stop` leaves a note in the container's directory while it stops init: "asked SIG" when it sent
+ * the shutdown signal SIG, "killed" once it had to send SIGKILL. */
+#define STOP_NOTE "stop-request"
+
+static void stop_note(const char *name, const char *what)
+{
+	char path[4096 + 32];
+	if (!ct_dir(name, path, sizeof(path) - sizeof(STOP_NOTE) - 1)) return;
+	strcat(path, "/" STOP_NOTE);
+	if (!what) {
+		unlink(path);
+		return;
+	}
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0) return;
+	ssize_t n = write(fd, what, strlen(what));
+	(void)n;
+	close(fd);
+}
+
+/* The shutdown signal the note says `ct stop` sent and is still waiting on, or 0. */
+static int stop_note_asked(const char *name)
+{
+	char path[4096 + 32], buf[16] = "";
+	if (!ct_dir(name, path, sizeof(path) - sizeof(STOP_NOTE) - 1)) return 0;
+	strcat(path, "/" STOP_NOTE);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) return 0;
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	int sig = 0;
+	return n > 0 && sscanf(buf, "asked %d", &sig) == 1 && sig > 0 && sig < 65 ? sig : 0;
+}
+
+/* Whether init's end is the clean shutdown `ct stop` asked for: it exited 0, or died by the signal the
+ * kernel sends a PID namespace's init when it calls reboot() (SIGINT for halt and power-off, SIGHUP for
+ * restart), or by the shutdown signal itself (an init with no handler for it). */
+static bool clean_stop(int status, int stop_signal)
+{
+	if (WIFEXITED(status)) return WEXITSTATUS(status) == 0;
+	if (!WIFSIGNALED(status)) return false;
+	int sig = WTERMSIG(status);
+	return sig == SIGINT || sig == SIGHUP || sig == stop_signal;
+}
+
+/* The signal that asks this init to shut down: SIGRTMIN+3 for systemd, SIGPWR for busybox init and
+ * sysvinit, SIGTERM for anything else (a plain command). */
+static int stop_signal_for(pid_t pid)
+{
+	char path[64], exe[4096], cmd[4096];
+	snprintf(path, sizeof(path), "/proc/%d/exe", (int)pid);
+	ssize_t n = readlink(path, exe, sizeof(exe) - 1);
+	exe[n > 0 ? n : 0] = 0;
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	n = fd >= 0 ? read(fd, cmd, sizeof(cmd) - 1) : -1;
+	if (fd >= 0) close(fd);
+	cmd[n > 0 ? n : 0] = 0; /* argv[0] */
+	const char *e = strrchr(exe, '/') ? strrchr(exe, '/') + 1 : exe;
+	const char *a = strrchr(cmd, '/') ? strrchr(cmd, '/') + 1 : cmd;
+	if (!strcmp(e, "systemd") || !strcmp(a, "systemd")) return SIGRTMIN + 3;
+	if (!strcmp(a, "init") || !strcmp(e, "init")) return SIGPWR;
+	return SIGTERM;
+}
+
 static int reap(const struct ct_spec *s, struct ct_runtime *rt, bool remove)
 {
 	int status = 0;
 	while (waitpid(rt->pid, &status, 0) < 0 && errno == EINTR) {
 	}
 	int code = ct_exit_code(status);
+	/* Stopped as asked, in time: a clean stop, whatever signal the kernel used to end init. */
+	int asked = stop_note_asked(s->name);
+	if (asked && clean_stop(status, asked)) code = 0;
+	stop_note(s->name, NULL);
 	ct_spawn_cleanup(rt);
 	char err[256];
 	if (remove) {
@@ -292,11 +361,17 @@ bool ct_stop(const char *name, unsigned timeout_s, char *err, size_t errlen)
 			sup = -1;
 		}
 	}
-	/* A frozen task cannot act on SIGTERM: thaw first. */
+	/* A frozen task cannot act on a signal: thaw first. */
 	if (rt.has_cgroup && cg_frozen(&rt.cg) == 1) cg_freeze(&rt.cg, false, err, errlen);
-	bool down = timeout_s && pidfd_send_signal(pidfd, SIGTERM, NULL, 0) == 0 &&
-	            wait_fd(pidfd, (int)timeout_s * 1000);
+	/* Ask init to shut down the way it understands; past the timeout, kill it. */
+	int sig = stop_signal_for(rt.pid);
+	char note[24];
+	snprintf(note, sizeof(note), "asked %d", sig);
+	stop_note(name, note);
+	bool down =
+	    timeout_s && pidfd_send_signal(pidfd, sig, NULL, 0) == 0 && wait_fd(pidfd, (int)timeout_s * 1000);
 	if (!down) {
+		stop_note(name, "killed");
 		pidfd_send_signal(pidfd, SIGKILL, NULL, 0);
 		down = wait_fd(pidfd, 10000);
 	}

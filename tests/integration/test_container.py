@@ -230,13 +230,37 @@ class ContainerTest(unittest.TestCase):
         ct("rm", "busy")
         self.assertNotIn("busy", ct("list").stdout)
 
-    def test_init_stops_on_sigterm(self):
+    def test_init_stops_cleanly(self):
+        # busybox init is asked with SIGPWR (it halts: the kernel ends a namespace's init with SIGINT):
+        # a clean stop, recorded as exit 0, well before the timeout.
         self.detached("sys", "/sbin/init")
+        time.sleep(0.5)  # init has installed its handlers
         t = time.monotonic()
         ct("stop", "sys", "--timeout", "20")
-        self.assertLess(time.monotonic() - t, 15, "busybox init should shut down on SIGTERM")
+        self.assertLess(time.monotonic() - t, 15, "busybox init should shut down when asked")
         lst = json.loads(ct("list", "--format", "json").stdout)
-        self.assertEqual([c["status"] for c in lst if c["name"] == "sys"], ["stopped"])
+        self.assertEqual([(c["status"], c["exit_code"]) for c in lst if c["name"] == "sys"], [("stopped", 0)])
+
+    @unittest.skipUnless(shutil.which("cc"), "no C compiler")
+    def test_systemd_like_init_stops_on_its_signal(self):
+        # An init named systemd that, like systemd, ignores SIGTERM and halts on SIGRTMIN+3.
+        src = os.path.join(self.tmp, "fake-systemd.c")
+        with open(src, "w") as f:
+            f.write("#include <signal.h>\n#include <unistd.h>\n"
+                    "static void halt(int s) { (void)s; _exit(0); }\n"
+                    "int main(void) { signal(SIGTERM, SIG_IGN); signal(SIGRTMIN + 3, halt);"
+                    " for (;;) pause(); }\n")
+        os.makedirs(os.path.join(self.rootfs, "usr/lib/systemd"), exist_ok=True)
+        exe = os.path.join(self.rootfs, "usr/lib/systemd/systemd")
+        subprocess.run(["cc", "-static", "-O2", "-o", exe, src], check=True)
+        self.addCleanup(os.unlink, exe)
+        self.detached("sysd", "/usr/lib/systemd/systemd")
+        time.sleep(0.3)
+        t = time.monotonic()
+        ct("stop", "sysd", "--timeout", "20")
+        self.assertLess(time.monotonic() - t, 10, "SIGRTMIN+3 should have stopped it (SIGTERM is ignored)")
+        lst = json.loads(ct("list", "--format", "json").stdout)
+        self.assertEqual([(c["status"], c["exit_code"]) for c in lst if c["name"] == "sysd"], [("stopped", 0)])
 
     # --- networking ------------------------------------------------------------------------------
     def test_veth_bridge_in_private_netns(self):

@@ -32,7 +32,7 @@ root:x:0:
 tty:x:5:
 nogroup:x:65534:
 G
-# busybox init: nothing to start; it waits, reaps orphans, and ends on SIGTERM (stop) like a real init.
+# busybox init: nothing to start; it waits, reaps orphans, and halts on SIGPWR (`ct stop`) like a real init.
 cat > etc/inittab <<'I'
 ::ctrlaltdel:/bin/true
 I
