@@ -136,9 +136,7 @@ int inst_create(int argc, char **argv)
 	optind = 1;
 	while (ok && (c = getopt_long(argc, argv, "f:h", lo, NULL)) != -1) {
 		switch (c) {
-		case 'h':
-			rc = usage_create(stdout);
-			goto out;
+		case 'h': rc = usage_create(stdout); goto out;
 		case 'f': file = optarg; break;
 		case O_NAME: name = optarg; break;
 		case O_TYPE: type = optarg; break;
