@@ -45,21 +45,32 @@ static bool cause_has_address(uint64_t cause)
 	return cause < 32 && ((0xb0b0fbULL >> cause) & 1); /* 0, 1, 3-7, 12, 13, 15, 20, 21, 23 */
 }
 
+/* A supervisor-level status word (sstatus or vsstatus) on trap entry from privilege `from`: SPIE takes
+ * SIE, SPP the privilege, SIE clears. */
+static uint64_t s_status_on_trap(uint64_t s, unsigned from)
+{
+	s = (s & ~MSTATUS_SPIE) | ((s & MSTATUS_SIE) ? MSTATUS_SPIE : 0);
+	s = (s & ~MSTATUS_SPP) | (from == RV_PRIV_S ? MSTATUS_SPP : 0);
+	return s & ~MSTATUS_SIE;
+}
+
+/* Where a trap enters through `tvec`: its base, or for an interrupt in vectored mode base + 4*cause. */
+static uint64_t trap_vector(uint64_t tvec, uint64_t cause, bool interrupt)
+{
+	uint64_t base = tvec & ~3ULL;
+	return (interrupt && (tvec & 1)) ? base + 4 * cause : base;
+}
+
 /* A trap into VS-mode: V stays 1, vsstatus, vsepc, vscause and vstval take it; the VS-level
  * interrupts arrive as their supervisor-level codes. */
 static void enter_vs(struct rv_hart *h, uint64_t cause, uint64_t tval, bool interrupt, uint64_t epc)
 {
 	if (interrupt && (cause == RV_IRQ_VSSI || cause == RV_IRQ_VSTI || cause == RV_IRQ_VSEI)) cause--;
-	uint64_t s = h->vsstatus;
 	h->vscause = cause | ((uint64_t)interrupt << 63);
 	h->vsepc = epc;
 	h->vstval = tval;
-	s = (s & ~MSTATUS_SPIE) | ((s & MSTATUS_SIE) ? MSTATUS_SPIE : 0);
-	s = (s & ~MSTATUS_SPP) | (h->priv == RV_PRIV_S ? MSTATUS_SPP : 0);
-	s &= ~MSTATUS_SIE;
-	h->vsstatus = s;
-	uint64_t base = h->vstvec & ~3ULL;
-	h->pc = (interrupt && (h->vstvec & 1)) ? base + 4 * cause : base;
+	h->vsstatus = s_status_on_trap(h->vsstatus, h->priv);
+	h->pc = trap_vector(h->vstvec, cause, interrupt);
 	rv_set_mode(h, RV_PRIV_S, true);
 }
 
@@ -88,16 +99,11 @@ void rv_enter_trap(struct rv_hart *h, uint64_t cause, uint64_t tval, bool interr
 			h->htval = tval2;
 			h->htinst = tinst;
 		}
-		uint64_t s = h->mstatus;
 		h->scause = cause | ((uint64_t)interrupt << 63);
 		h->sepc = epc;
 		h->stval = tval;
-		s = (s & ~MSTATUS_SPIE) | ((s & MSTATUS_SIE) ? MSTATUS_SPIE : 0);
-		s = (s & ~MSTATUS_SPP) | (h->priv == RV_PRIV_S ? MSTATUS_SPP : 0);
-		s &= ~MSTATUS_SIE;
-		h->mstatus = s;
-		uint64_t base = h->stvec & ~3ULL;
-		h->pc = (interrupt && (h->stvec & 1)) ? base + 4 * cause : base;
+		h->mstatus = s_status_on_trap(h->mstatus, h->priv);
+		h->pc = trap_vector(h->stvec, cause, interrupt);
 		rv_set_mode(h, RV_PRIV_S, false);
 	} else {
 		uint64_t s = h->mstatus;
@@ -114,8 +120,7 @@ void rv_enter_trap(struct rv_hart *h, uint64_t cause, uint64_t tval, bool interr
 			h->mtinst = tinst;
 		}
 		h->mstatus = s;
-		uint64_t base = h->mtvec & ~3ULL;
-		h->pc = (interrupt && (h->mtvec & 1)) ? base + 4 * cause : base;
+		h->pc = trap_vector(h->mtvec, cause, interrupt);
 		rv_set_mode(h, RV_PRIV_M, false);
 	}
 }
