@@ -7,16 +7,26 @@
   last line says where help is;
 - `cloison --help` and `--version` exit 0;
 - `make install`'s step (`meson install --destdir`) puts the binaries, the systemd unit naming the
-  installed daemon, and bash completion where they belong.
+  installed daemon, and bash completion where they belong;
+- the guest download shows curl's meter (bytes, rate, time left) on a terminal and one line before
+  and one after in a log (a file served on loopback, fetched through tools/guest/archive.sh).
 
 Usage: test_cli.py CLOISON_BINARY
 """
+import functools
+import hashlib
+import http.server
 import os
+import pty
 import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ARCHIVE_SH = os.path.join(HERE, "..", "..", "tools", "guest", "archive.sh")
 
 CLOISON = None
 VERBS = ["create", "start", "stop", "restart", "pause", "resume", "rm", "list", "info", "console", "exec",
@@ -99,6 +109,71 @@ class Cli(unittest.TestCase):
         r = subprocess.run([os.path.join(root, "bin/cloison"), "--version"], capture_output=True, text=True)
         self.assertEqual(r.returncode, 0)
         self.assertRegex(r.stdout, r"^cloison \d")
+
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+class DownloadProgress(unittest.TestCase):
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="cloison-fetch-")
+        self.addCleanup(shutil.rmtree, self.dir)
+        served = os.path.join(self.dir, "www")
+        os.mkdir(served)
+        data = os.urandom(3 << 20)
+        with open(os.path.join(served, "kernel.deb"), "wb") as f:
+            f.write(data)
+        self.sha = hashlib.sha256(data).hexdigest()
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(QuietHandler, directory=served))
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.addCleanup(self.server.server_close)
+        self.addCleanup(self.server.shutdown)
+
+    def fetch(self, stderr, sha=None):
+        url = f"http://127.0.0.1:{self.server.server_address[1]}/kernel.deb"
+        script = (f'log() {{ echo "guest-fetch: $*" >&2; }}; die() {{ echo "guest-fetch: error: $*" >&2; exit 1; }}\n'
+                  f'. "{ARCHIVE_SH}"\nFETCH_SIZE={3 << 20} fetch "{url}" "{self.dir}/out.deb" {sha or self.sha}\n')
+        env = dict(os.environ, CLOISON_CACHE=os.path.join(self.dir, "cache"))
+        return subprocess.run(["bash", "-c", script], stdout=subprocess.DEVNULL, stderr=stderr, env=env, timeout=60)
+
+    def test_meter_on_a_terminal(self):
+        master, slave = pty.openpty()
+        r = self.fetch(slave)
+        os.close(slave)
+        out = b""
+        while True:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            out += chunk
+        os.close(master)
+        text = out.decode(errors="replace")
+        self.assertEqual(r.returncode, 0, text)
+        self.assertIn("guest-fetch: downloading kernel.deb (3 MB)", text)
+        for column in ("% Total", "Average Speed", "Left"):  # curl's meter: bytes, rate, time left
+            self.assertIn(column, text)
+        with open(os.path.join(self.dir, "out.deb"), "rb") as f:
+            self.assertEqual(hashlib.sha256(f.read()).hexdigest(), self.sha)
+
+    def test_lines_in_a_log(self):
+        log = os.path.join(self.dir, "log")
+        with open(log, "w") as f:
+            r = self.fetch(f)
+        text = open(log).read()
+        self.assertEqual(r.returncode, 0, text)
+        lines = text.strip().splitlines()
+        self.assertEqual(lines[0], "guest-fetch: downloading kernel.deb (3 MB)")
+        self.assertRegex(lines[1], r"^guest-fetch: downloaded kernel.deb: 3 MB in [0-9.]+ s \([0-9.]+ [kMG]?B/s\)$")
+        self.assertEqual(len(lines), 2, text)
+        with open(log, "w") as f:
+            r = self.fetch(f, sha="0" * 64)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("checksum mismatch: kernel.deb", open(log).read())
 
 
 if __name__ == "__main__":

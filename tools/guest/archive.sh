@@ -35,12 +35,28 @@ archive_uri() {
 
 sha256_of() { sha256sum "$1" | cut -d' ' -f1; }
 
-# fetch URL DEST SHA256: download unless DEST already has the checksum.
+# human_size BYTES: "112 MB", "740 kB", "12 B".
+human_size() {
+  awk -v b="$1" 'BEGIN { if (b >= 1e9) printf "%.1f GB", b / 1e9; else if (b >= 1e6) printf "%.0f MB", b / 1e6;
+                         else if (b >= 1e3) printf "%.0f kB", b / 1e3; else printf "%d B", b }'
+}
+
+# fetch URL DEST SHA256: download unless DEST already has the checksum. On a terminal curl shows
+# its meter (bytes, rate, time left); in a log there is one line before and one line after.
 fetch() {
-  local url=$1 dest=$2 want=$3
+  local url=$1 dest=$2 want=$3 t0 secs bytes
   if [ -f "$dest" ] && [ "$(sha256_of "$dest")" = "$want" ]; then return; fi
-  log "downloading ${url##*/}"
-  curl -fsSL --retry 3 -o "$dest.part" "$url" || die "download failed: ${url##*/}"
+  log "downloading ${url##*/}${FETCH_SIZE:+ ($(human_size "$FETCH_SIZE"))}"
+  t0=$(date +%s.%N)
+  if [ -t 2 ]; then
+    curl -fSL --retry 3 -o "$dest.part" "$url" || die "download failed: ${url##*/}"
+  else
+    curl -fsSL --retry 3 -o "$dest.part" "$url" || die "download failed: ${url##*/}"
+    bytes=$(stat -c %s "$dest.part")
+    secs=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { d = b - a; printf "%.1f", d < 0.05 ? 0.05 : d }')
+    log "downloaded ${url##*/}: $(human_size "$bytes") in ${secs} s" \
+        "($(human_size "$(awk -v b="$bytes" -v s="$secs" 'BEGIN { printf "%d", b / s }')")/s)"
+  fi
   [ "$(sha256_of "$dest.part")" = "$want" ] || { rm -f "$dest.part"; die "checksum mismatch: ${url##*/}"; }
   mv "$dest.part" "$dest"
 }
@@ -72,6 +88,6 @@ archive_deb() {
   local file sha
   file=$(pkg_field "$1" Filename); sha=$(pkg_field "$1" SHA256)
   [ -n "$file" ] && [ -n "$sha" ] || die "package $1 not in the index"
-  fetch "$MIRROR/$file" "$DL/${file##*/}" "$sha"
+  FETCH_SIZE=$(pkg_field "$1" Size) fetch "$MIRROR/$file" "$DL/${file##*/}" "$sha"
   echo "$DL/${file##*/}"
 }
