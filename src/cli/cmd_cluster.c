@@ -6,8 +6,11 @@
  * Exit status: 0 done, 1 refused (message on stderr), 2 usage error, 3 no daemon.
  */
 #include "commands.h"
+#include "util/log.h"
 
 #include "daemon_client.h"
+#include "output.h"
+#include "usage.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -18,7 +21,7 @@ static int cluster_usage(FILE *out, int rc)
 {
 	fprintf(out, "Usage: cloison cluster create NAME --addr ADDR [--node-name NAME]\n"
 	             "       cloison cluster join MEMBER_ADDR --token TOKEN --addr ADDR [--node-name NAME]\n"
-	             "       cloison cluster status [--format json]\n"
+	             "       cloison cluster status [--format table|json|yaml|csv]\n"
 	             "       cloison cluster token\n"
 	             "       cloison cluster evacuate HOST\n"
 	             "       cloison cluster balance [--auto on|off]\n"
@@ -50,7 +53,7 @@ static int ha_usage(FILE *out, int rc)
 	    out,
 	    "Usage: cloison ha add NAME [--group G] [--max-restarts N] [--replicate-every 5s --to HOST,...]\n"
 	    "       cloison ha rm NAME\n"
-	    "       cloison ha status [--format json]\n"
+	    "       cloison ha status [--format table|json|yaml|csv]\n"
 	    "\n"
 	    "add     makes a stopped VM instance of this host highly available and starts it: it\n"
 	    "        runs under this host's lease, is restarted up to N times (default 3) when\n"
@@ -120,8 +123,10 @@ static void print_status(json_t *s)
 
 int cmd_cluster(int argc, char **argv)
 {
-	bool js = dc_want_json(&argc, argv);
-	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))
+	enum out_format fmt;
+	if (out_take_format("cluster", &argc, argv, &fmt)) return 2;
+	bool js = fmt != OUT_TABLE;
+	if (argc < 2 || cli_help_anywhere(argc, argv))
 		return cluster_usage(argc < 2 ? stderr : stdout, argc < 2 ? 2 : 0);
 	const char *verb = argv[1];
 	struct cluster_opts o;
@@ -146,12 +151,12 @@ int cmd_cluster(int argc, char **argv)
 		st = dc_call("POST", "/v1/cluster/join", body, &ans);
 		json_decref(body);
 		if (st == 200)
-			printf("joined cluster %s as node %lld\n",
+			cli_done("joined cluster %s as node %lld",
 			       json_string_value(json_object_get(ans, "name")),
 			       (long long)json_integer_value(json_object_get(ans, "self")));
 	} else if (!strcmp(verb, "status") && npos == 0) {
 		st = dc_call("GET", "/v1/cluster", NULL, &ans);
-		if (st == 200) js ? dc_print_json(ans) : print_status(ans);
+		if (st == 200) js ? out_document(stdout, ans, fmt) : print_status(ans);
 	} else if (!strcmp(verb, "evacuate") && npos == 1) {
 		json_t *body = json_pack("{s:s}", "node", pos[0]);
 		st = dc_call("POST", "/v1/cluster/evacuate", body, &ans);
@@ -185,13 +190,13 @@ int cmd_cluster(int argc, char **argv)
 	} else if (!strcmp(verb, "leave") && npos == 0) {
 		st = dc_call("POST", "/v1/cluster/leave", NULL, &ans);
 		if (st == 200)
-			printf("this host left cluster %s\n",
+			cli_done("this host left cluster %s",
 			       json_string_value(json_object_get(ans, "cluster")));
 	} else if (!strcmp(verb, "node") && npos == 2 && !strcmp(pos[0], "rm") && strlen(pos[1]) < 64) {
 		char path[128];
 		snprintf(path, sizeof(path), "/v1/cluster/nodes/%s", pos[1]);
 		st = dc_call("DELETE", path, NULL, &ans);
-		if (st == 200) printf("node %s removed\n", pos[1]);
+		if (st == 200) cli_done("removed node %s from the cluster", pos[1]);
 	} else if (!strcmp(verb, "token") && npos == 0) {
 		st = dc_call("POST", "/v1/cluster/token", NULL, &ans);
 		if (st == 200) printf("%s\n", json_string_value(json_object_get(ans, "token")));
@@ -204,8 +209,10 @@ int cmd_cluster(int argc, char **argv)
 
 int cmd_ha(int argc, char **argv)
 {
-	bool js = dc_want_json(&argc, argv);
-	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))
+	enum out_format fmt;
+	if (out_take_format("ha", &argc, argv, &fmt)) return 2;
+	bool js = fmt != OUT_TABLE;
+	if (argc < 2 || cli_help_anywhere(argc, argv))
 		return ha_usage(argc < 2 ? stderr : stdout, argc < 2 ? 2 : 0);
 	const char *verb = argv[1];
 	json_t *ans = NULL;
@@ -226,8 +233,7 @@ int cmd_ha(int argc, char **argv)
 				else if (*end && strcmp(end, "s"))
 					secs = -1;
 				if (!(secs >= 1 && secs <= 3600)) {
-					fprintf(stderr,
-					        "cloison: --replicate-every: 1s to 1h (5s, 500ms, 2m)\n");
+					log_error("--replicate-every: 1s to 1h (5s, 500ms, 2m)");
 					json_decref(body);
 					return 2;
 				}
@@ -244,7 +250,7 @@ int cmd_ha(int argc, char **argv)
 			} else if (!strcmp(argv[i], "--max-restarts")) {
 				long n = strtol(argv[i + 1], &end, 10);
 				if (*end || n < 0 || n > 1000) {
-					fprintf(stderr, "cloison: --max-restarts: a count from 0 to 1000\n");
+					log_error("--max-restarts: a count from 0 to 1000");
 					json_decref(body);
 					return 2;
 				}
@@ -256,14 +262,15 @@ int cmd_ha(int argc, char **argv)
 		}
 		st = dc_call("POST", "/v1/ha", body, &ans);
 		json_decref(body);
-		if (st == 200) printf("%s is highly available and starting\n", argv[2]);
+		if (st == 200) cli_done("%s is highly available and starting", argv[2]);
 	} else if (!strcmp(verb, "rm") && argc == 3 && strlen(argv[2]) < 100) {
 		char path[160];
 		snprintf(path, sizeof(path), "/v1/ha/%s", argv[2]);
 		st = dc_call("DELETE", path, NULL, &ans);
+		if (st == 200) cli_done("%s is no longer highly available", argv[2]);
 	} else if (!strcmp(verb, "status") && argc == 2) {
 		st = dc_call("GET", "/v1/ha", NULL, &ans);
-		if (st == 200 && js) dc_print_json(ans);
+		if (st == 200 && js) out_document(stdout, ans, fmt);
 		if (st == 200 && !js) {
 			printf("%-20s %-16s %-10s %-10s %-8s %s\n", "NAME", "LOCATION", "STATE", "FAILOVERS",
 			       "GROUP", "REPLICAS (lag)");

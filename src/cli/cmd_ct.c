@@ -10,6 +10,8 @@
 #define _GNU_SOURCE
 #include "commands.h"
 #include "exec.h"
+#include "output.h"
+#include "usage.h"
 
 #include "container/caps.h"
 #include "container/ct_net.h"
@@ -58,7 +60,8 @@ static void usage_run(FILE *out)
 	    "  --cap-drop CAP        drop CAP from the default set; ALL drops everything\n"
 	    "  -d, --detach          run in the background; the console goes to the container's console.log\n"
 	    "  --spec FILE           the whole definition as JSON (as the container's config.json; first)\n"
-	    "  --rm                  remove the container when it exits\n"
+	    "  --rm                  with -d: remove the container when it exits\n"
+	    "  --keep                without -d: keep the container's record (and overlay) after it exits\n"
 	    "  -h, --help            this help\n\n"
 	    "The default capabilities: CHOWN DAC_OVERRIDE FOWNER FSETID KILL SETGID SETUID SETPCAP\n"
 	    "NET_BIND_SERVICE NET_RAW SYS_CHROOT MKNOD AUDIT_WRITE SETFCAP SYS_BOOT.\n"
@@ -72,13 +75,14 @@ static void usage(FILE *out)
 	    out,
 	    "Usage: cloison ct VERB [OPTIONS]\n\n"
 	    "  run      run a command in a new container (ct run --help)\n"
-	    "  list     list containers [--format json]\n"
+	    "  list     list containers [--format table|json|yaml|csv]\n"
 	    "  exec     run a command in a running container: ct exec [-t] NAME -- CMD...\n"
 	    "  pause    freeze every process of a container: ct pause NAME\n"
 	    "  resume   thaw it: ct resume NAME\n"
-	    "  stop     SIGTERM to init, SIGKILL after --timeout S (default 10): ct stop NAME\n"
+	    "  stop     ask init to shut down (SIGRTMIN+3 for systemd, SIGPWR for busybox init and\n"
+	    "           sysvinit, SIGTERM otherwise), SIGKILL after --timeout S (10): ct stop NAME\n"
 	    "  rm       remove a stopped container (--force stops it first): ct rm NAME\n"
-	    "  stats    CPU, memory, pids, block and network I/O: ct stats NAME [--format json]\n\n"
+	    "  stats    CPU, memory, pids, block and network I/O: ct stats NAME [--format F]\n\n"
 	    "Containers are kept under $CLOISON_STATE_DIR/containers (default /var/lib/cloison as root).\n");
 }
 
@@ -134,6 +138,7 @@ static int ct_run_cmd(int argc, char **argv)
 		O_CAPADD,
 		O_CAPDROP,
 		O_RM,
+		O_KEEP,
 		O_SPEC
 	};
 	static const struct option longopts[] = {{"rootfs", required_argument, 0, O_ROOTFS},
@@ -154,6 +159,7 @@ static int ct_run_cmd(int argc, char **argv)
 	                                         {"cap-drop", required_argument, 0, O_CAPDROP},
 	                                         {"detach", no_argument, 0, 'd'},
 	                                         {"rm", no_argument, 0, O_RM},
+	                                         {"keep", no_argument, 0, O_KEEP},
 	                                         {"help", no_argument, 0, 'h'},
 	                                         {0, 0, 0, 0}};
 	struct ct_spec s;
@@ -162,13 +168,14 @@ static int ct_run_cmd(int argc, char **argv)
 	char err[1024];
 	uint64_t v;
 	int c;
+	bool keep = false;
 	while ((c = getopt_long(argc, argv, "+dh", longopts, NULL)) != -1) {
 		bool ok = true;
 		switch (c) {
 		case O_ROOTFS:
 			ok = strlen(optarg) < sizeof(s.rootfs);
 			if (ok && !realpath(optarg, s.rootfs)) {
-				fprintf(stderr, "cloison: --rootfs %s: %s\n", optarg, strerror(errno));
+				log_error("--rootfs %s: %s", optarg, strerror(errno));
 				return 125;
 			}
 			break;
@@ -198,7 +205,7 @@ static int ct_run_cmd(int argc, char **argv)
 			break;
 		case O_NET:
 			if (!ct_net_parse(optarg, &s.net, err, sizeof(err))) {
-				fprintf(stderr, "cloison: %s\n", err);
+				log_error("%s", err);
 				return 2;
 			}
 			break;
@@ -207,16 +214,16 @@ static int ct_run_cmd(int argc, char **argv)
 		case O_CAPDROP: ok = parse_caps(optarg, false, &s.caps); break;
 		case 'd': o.detach = true; break;
 		case O_RM: o.remove = true; break;
+		case O_KEEP: keep = true; break;
 		case O_SPEC: {
 			if (optind != 3) {
-				fprintf(stderr,
-				        "cloison: --spec FILE must come first (later options change it)\n");
+				log_error("--spec FILE must come first (later options change it)");
 				return 2;
 			}
 			json_error_t je;
 			json_t *j = json_load_file(optarg, JSON_REJECT_DUPLICATES, &je);
 			if (!j || !ct_spec_from_json(j, &s, err, sizeof(err))) {
-				fprintf(stderr, "cloison: --spec %s: %s\n", optarg, j ? err : je.text);
+				log_error("--spec %s: %s", optarg, j ? err : je.text);
 				json_decref(j);
 				return 2;
 			}
@@ -233,14 +240,19 @@ static int ct_run_cmd(int argc, char **argv)
 					opt = lo->name;
 					break;
 				}
-			fprintf(stderr, "cloison: invalid value for --%s: '%s'\n", opt, optarg);
+			log_error("invalid value for --%s: '%s'", opt, optarg);
 			return 2;
 		}
 	}
 	if (!s.rootfs[0]) {
-		fprintf(stderr, "cloison: ct run needs --rootfs DIR (see cloison ct run --help)\n");
+		log_error("ct run needs --rootfs DIR (see cloison ct run --help)");
 		return 2;
 	}
+	if (keep && (o.remove || o.detach)) {
+		log_error("--keep goes without -d and --rm");
+		return 2;
+	}
+	if (!o.detach && !keep) o.remove = true; /* a foreground run leaves nothing behind */
 	if (!s.name[0]) {
 		uint32_t r = 0;
 		if (getrandom(&r, sizeof(r), 0) != sizeof(r)) r = (uint32_t)time(NULL) ^ (uint32_t)getpid();
@@ -250,136 +262,109 @@ static int ct_run_cmd(int argc, char **argv)
 	for (; optind < argc && s.argc < CT_MAX_ARGS; optind++) s.argv[s.argc++] = argv[optind];
 	s.argv[s.argc] = NULL;
 	if (optind < argc) {
-		fprintf(stderr, "cloison: too many arguments (at most %d)\n", CT_MAX_ARGS);
+		log_error("too many arguments (at most %d)", CT_MAX_ARGS);
 		return 2;
 	}
 	if (!ct_spec_check(&s, err, sizeof(err))) {
-		fprintf(stderr, "cloison: %s\n", err);
+		log_error("%s", err);
 		return 2;
 	}
 	if (!ct_net_resolve(&s.net, err, sizeof(err))) {
-		fprintf(stderr, "cloison: %s\n", err);
+		log_error("%s", err);
 		return 125;
 	}
 	int rc = ct_run(&s, &o, err, sizeof(err));
 	if (rc < 0) {
-		fprintf(stderr, "cloison: container %s: %s\n", s.name, err);
+		log_error("container %s: %s", s.name, err);
 		return 125;
 	}
 	if (o.detach) printf("%s\n", s.name);
 	return rc;
 }
 
-static bool json_format(int *argc, char **argv)
-{
-	bool json = false;
-	int w = 1;
-	for (int i = 1; i < *argc; i++) {
-		if (!strcmp(argv[i], "--format") && i + 1 < *argc) {
-			json = !strcmp(argv[++i], "json");
-			continue;
-		}
-		if (!strcmp(argv[i], "--format=json")) {
-			json = true;
-			continue;
-		}
-		argv[w++] = argv[i];
-	}
-	*argc = w;
-	return json;
-}
-
 static int ct_list_cmd(int argc, char **argv)
 {
-	bool json = json_format(&argc, argv);
+	static const struct out_column cols[] = {{"NAME", "name", OUT_TEXT},
+	                                         {"STATUS", "status", OUT_TEXT},
+	                                         {"PID", "pid", OUT_PID},
+	                                         {"EXIT", "exit_code", OUT_EXIT},
+	                                         {"STARTED", "started_at", OUT_AGE},
+	                                         {"ROOTFS", "rootfs", OUT_TEXT}};
+	if (cli_wants_help(argc, argv)) {
+		puts("Usage: cloison ct list [--format table|json|yaml|csv]\nLists the containers: name, status, "
+		     "init's PID, exit status, start time, root filesystem.");
+		return 0;
+	}
+	enum out_format fmt;
+	if (out_take_format("ct list", &argc, argv, &fmt)) return 2;
+	if (argc > 1) return cli_usage_error("ct list", "unexpected argument '%s'", argv[1]);
 	size_t n;
 	char **names = ct_record_list(&n);
 	json_t *arr = json_array();
-	if (!json) printf("%-24s %-8s %-8s %-5s %s\n", "NAME", "STATUS", "PID", "EXIT", "ROOTFS");
 	for (size_t i = 0; i < n; i++) {
 		struct ct_spec s;
 		struct ct_runtime rt;
 		char err[512];
 		if (!ct_record_load(names[i], &s, &rt, err, sizeof(err))) {
-			if (!json) printf("%-24s %-8s %s\n", names[i], "damaged", err);
+			json_array_append_new(arr, json_pack("{s:s, s:s, s:s}", "name", names[i], "status", "damaged",
+			                                     "rootfs", err));
 			continue;
 		}
 		enum ct_status st = ct_status_of(&rt);
 		bool live = st == CT_RUNNING || st == CT_PAUSED;
-		if (json)
-			json_array_append_new(
-			    arr, json_pack("{s:s, s:s, s:i, s:i, s:s, s:I}", "name", s.name, "status",
-			                   ct_status_name(st), "pid", live ? (int)rt.pid : 0, "exit_code",
-			                   st == CT_STOPPED ? rt.exit_code : -1, "rootfs", s.rootfs,
-			                   "started_at", (json_int_t)rt.started_at));
-		else {
-			char pid[16] = "-", code[16] = "-";
-			if (live) snprintf(pid, sizeof(pid), "%d", (int)rt.pid);
-			if (st == CT_STOPPED && rt.exit_code >= 0)
-				snprintf(code, sizeof(code), "%d", rt.exit_code);
-			printf("%-24s %-8s %-8s %-5s %s\n", s.name, ct_status_name(st), pid, code, s.rootfs);
-		}
+		json_array_append_new(arr, json_pack("{s:s, s:s, s:i, s:i, s:s, s:I}", "name", s.name, "status",
+		                                     ct_status_name(st), "pid", live ? (int)rt.pid : 0,
+		                                     "exit_code", st == CT_STOPPED ? rt.exit_code : -1,
+		                                     "rootfs", s.rootfs, "started_at", (json_int_t)rt.started_at));
 		ct_spec_free(&s);
 	}
 	ct_free_names(names, n);
-	if (json) {
-		char *t = json_dumps(arr, JSON_INDENT(2));
-		printf("%s\n", t);
-		free(t);
-	}
+	out_table(stdout, arr, cols, sizeof(cols) / sizeof(cols[0]), fmt);
 	json_decref(arr);
 	return 0;
 }
 
 static int ct_stats_cmd(int argc, char **argv)
 {
-	bool json = json_format(&argc, argv);
-	if (argc != 2) {
-		fprintf(stderr, "Usage: cloison ct stats NAME [--format json]\n");
-		return 2;
+	if (cli_wants_help(argc, argv)) {
+		puts("Usage: cloison ct stats NAME [--format table|json|yaml|csv]\nA container's CPU time, "
+		     "memory, processes, block and network I/O (from its cgroup).");
+		return 0;
 	}
+	enum out_format fmt;
+	if (out_take_format("ct stats", &argc, argv, &fmt)) return 2;
+	if (argc != 2) return cli_usage_error("ct stats", "expected NAME [--format table|json|yaml|csv]");
 	char err[512];
 	json_t *j = ct_stats_json(argv[1], err, sizeof(err));
 	if (!j) {
-		fprintf(stderr, "cloison: %s\n", err);
+		log_error("%s", err);
 		return 1;
 	}
-	struct cg_stats cs = {0};
-#define GET(field, key) cs.field = (uint64_t)json_integer_value(json_object_get(j, key))
-	GET(cpu_usage_ns, "cpu_ns"), GET(cpu_user_ns, "cpu_user_ns"), GET(cpu_system_ns, "cpu_system_ns");
-	GET(throttled_ns, "cpu_throttled_ns"), GET(memory_bytes, "memory_bytes");
-	GET(memory_peak_bytes, "memory_peak_bytes"), GET(oom_kills, "oom_kills"), GET(pids, "pids");
-	GET(io_read_bytes, "io_read_bytes"), GET(io_write_bytes, "io_write_bytes");
-	GET(io_read_ops, "io_read_ops"), GET(io_write_ops, "io_write_ops");
-	GET(memory_limit, "memory_limit"), GET(pids_limit, "pids_limit");
-#undef GET
-	uint64_t rx = (uint64_t)json_integer_value(json_object_get(j, "net_rx_bytes")),
-	         tx = (uint64_t)json_integer_value(json_object_get(j, "net_tx_bytes"));
-	const char *st = json_string_value(json_object_get(j, "status"));
-	pid_t pid = (pid_t)json_integer_value(json_object_get(j, "pid"));
-	if (json) {
-		char *t = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS);
-		printf("%s\n", t);
-		free(t);
-	} else {
-		printf("%s (%s, init PID %d)\n", argv[1], st, (int)pid);
-		printf("  cpu      %.3f s (user %.3f s, system %.3f s, throttled %.3f s)\n",
-		       cs.cpu_usage_ns / 1e9, cs.cpu_user_ns / 1e9, cs.cpu_system_ns / 1e9,
-		       cs.throttled_ns / 1e9);
-		printf("  memory   %.1f MiB (peak %.1f MiB", cs.memory_bytes / 1048576.0,
-		       cs.memory_peak_bytes / 1048576.0);
-		if (json_object_get(j, "memory_limit"))
-			printf(", limit %.1f MiB", cs.memory_limit / 1048576.0);
-		printf(", OOM kills %llu)\n", (unsigned long long)cs.oom_kills);
-		printf("  pids     %llu", (unsigned long long)cs.pids);
-		if (json_object_get(j, "pids_limit"))
-			printf(" (limit %llu)", (unsigned long long)cs.pids_limit);
-		printf("\n  block    read %llu B in %llu ops, written %llu B in %llu ops\n",
-		       (unsigned long long)cs.io_read_bytes, (unsigned long long)cs.io_read_ops,
-		       (unsigned long long)cs.io_write_bytes, (unsigned long long)cs.io_write_ops);
-		printf("  network  received %llu B, sent %llu B\n", (unsigned long long)rx,
-		       (unsigned long long)tx);
+	if (fmt != OUT_TABLE) {
+		out_document(stdout, j, fmt);
+		json_decref(j);
+		return 0;
 	}
+#define NUM(key) ((double)json_integer_value(json_object_get(j, key)))
+	char a[32], b[32], c[32], d[32];
+	printf("%s (%s, init PID %d)\n", argv[1], json_string_value(json_object_get(j, "status")),
+	       (int)NUM("pid"));
+	out_duration(a, sizeof(a), NUM("cpu_ns") / 1e9), out_duration(b, sizeof(b), NUM("cpu_user_ns") / 1e9);
+	out_duration(c, sizeof(c), NUM("cpu_system_ns") / 1e9);
+	out_duration(d, sizeof(d), NUM("cpu_throttled_ns") / 1e9);
+	printf("  cpu      %s (user %s, system %s, throttled %s)\n", a, b, c, d);
+	out_size(a, sizeof(a), NUM("memory_bytes")), out_size(b, sizeof(b), NUM("memory_peak_bytes"));
+	printf("  memory   %s (peak %s", a, b);
+	if (json_object_get(j, "memory_limit")) out_size(c, sizeof(c), NUM("memory_limit")), printf(", limit %s", c);
+	printf(", OOM kills %.0f)\n", NUM("oom_kills"));
+	printf("  pids     %.0f", NUM("pids"));
+	if (json_object_get(j, "pids_limit")) printf(" (limit %.0f)", NUM("pids_limit"));
+	out_size(a, sizeof(a), NUM("io_read_bytes")), out_size(b, sizeof(b), NUM("io_write_bytes"));
+	printf("\n  block    read %s in %.0f ops, written %s in %.0f ops\n", a, NUM("io_read_ops"), b,
+	       NUM("io_write_ops"));
+	out_size(a, sizeof(a), NUM("net_rx_bytes")), out_size(b, sizeof(b), NUM("net_tx_bytes"));
+	printf("  network  received %s, sent %s\n", a, b);
+#undef NUM
 	json_decref(j);
 	return 0;
 }
@@ -396,12 +381,20 @@ static int ct_simple_cmd(const char *verb, int argc, char **argv)
 	unsigned timeout = 10;
 	bool force = false;
 	const char *name = NULL;
+	if (cli_wants_help(argc, argv)) {
+		printf("Usage: cloison ct %s NAME%s\n", verb,
+		       !strcmp(verb, "stop") ? " [--timeout SECONDS]\nAsks the container's init to shut down "
+		                               "the way it understands, waits, then kills what is left."
+		       : !strcmp(verb, "rm") ? " [--force]\nRemoves a stopped container (--force stops it first)."
+		                             : "");
+		return 0;
+	}
 	for (int i = 1; i < argc; i++) {
 		uint64_t v;
 		if (!strcmp(verb, "stop") && (!strcmp(argv[i], "--timeout") || !strcmp(argv[i], "-t")) &&
 		    i + 1 < argc) {
 			if (!parse_uint(argv[++i], 0, 3600, &v)) {
-				fprintf(stderr, "cloison: --timeout must be 0..3600 seconds\n");
+				log_error("--timeout must be 0..3600 seconds");
 				return 2;
 			}
 			timeout = (unsigned)v;
@@ -427,9 +420,14 @@ static int ct_simple_cmd(const char *verb, int argc, char **argv)
 	          : !strcmp(verb, "pause") ? ct_pause(name, true, err, sizeof(err))
 	                                   : ct_pause(name, false, err, sizeof(err));
 	if (!ok) {
-		fprintf(stderr, "cloison: %s\n", err);
+		log_error("%s", err);
 		return 1;
 	}
+	cli_done("%s container %s", !strcmp(verb, "stop")    ? "stopped"
+	                            : !strcmp(verb, "rm")    ? "removed"
+	                            : !strcmp(verb, "pause") ? "paused"
+	                                                     : "resumed",
+	         name);
 	return 0;
 }
 
@@ -453,7 +451,7 @@ int cmd_ct(int argc, char **argv)
 	if (!strcmp(verb, "exec")) return ct_exec_cmd(argc, argv);
 	if (!strcmp(verb, "stop") || !strcmp(verb, "rm") || !strcmp(verb, "pause") || !strcmp(verb, "resume"))
 		return ct_simple_cmd(verb, argc, argv);
-	fprintf(stderr, "cloison: unknown ct verb '%s'\n", verb);
+	log_error("unknown ct verb '%s'", verb);
 	usage(stderr);
 	return 2;
 }

@@ -5,6 +5,7 @@
  */
 #define _GNU_SOURCE
 #include "commands.h"
+#include "usage.h"
 
 #include "block/block.h"
 #include "block/image_file.h"
@@ -214,8 +215,8 @@ static int disk_create(int argc, char **argv)
 	size = io.size;
 	char hs[32];
 	human_size(size, hs, sizeof(hs));
-	printf("Formatting '%s', fmt=%s size=%llu (%s)%s%s\n", path, fmt, (unsigned long long)size, hs,
-	       backing ? " backing_file=" : "", backing ? backing : "");
+	cli_done("Formatting '%s', fmt=%s size=%llu (%s)%s%s", path, fmt, (unsigned long long)size, hs,
+	         backing ? " backing_file=" : "", backing ? backing : "");
 	return 0;
 }
 
@@ -346,7 +347,7 @@ static void check_log(void *ctx, const char *line)
 static int disk_check(int argc, char **argv)
 {
 	const char *fmt = NULL, *repair_s = NULL;
-	bool json = false, quiet = false;
+	bool json = false, quiet = cli_quiet; /* -q is taken by main.c */
 	static const struct option longopts[] = {{"json", no_argument, NULL, 'j'},
 	                                         {"output", required_argument, NULL, 'O'},
 	                                         {"repair", required_argument, NULL, 'r'},
@@ -474,7 +475,7 @@ static int disk_convert(int argc, char **argv)
 {
 	const char *src_fmt = NULL, *dst_fmt = NULL;
 	struct create_opts co = {0};
-	struct progress pr = {.on = isatty(2), .last_permille = -1};
+	struct progress pr = {.on = isatty(2) && !cli_quiet, .last_permille = -1};
 	static const struct option longopts[] = {{"help", no_argument, NULL, 'h'}, {0}};
 	int c;
 	while ((c = getopt_long(argc, argv, "f:O:o:ph", longopts, NULL)) != -1) {
@@ -513,7 +514,7 @@ static int disk_convert(int argc, char **argv)
 	const char *f = user_format(src, src_fmt);
 	if (!f) return 1;
 	if (is_foreign(f)) {
-		fprintf(stderr, "cloison: importing the %s image '%s' through qemu-img\n", f, src);
+		log_error("importing the %s image '%s' through qemu-img", f, src);
 		char part[4096], err[1024];
 		if (!image_part_begin(dst, part, sizeof(part))) {
 			log_error("'%s': path too long", dst);
@@ -552,6 +553,7 @@ static int disk_convert(int argc, char **argv)
 		log_error("converting '%s' failed: %s", src, err);
 		return 1;
 	}
+	cli_done("converted '%s' to '%s' (%s)", src, dst, dst_fmt);
 	return 0;
 }
 
@@ -615,7 +617,7 @@ static int disk_resize(int argc, char **argv)
 			log_error("resizing '%s' failed: %s", path, strerror(-e));
 			rc = 1;
 		} else {
-			printf("Image resized.\n");
+			cli_done("Image resized.");
 		}
 	}
 	block_close(b);
@@ -628,7 +630,7 @@ static int disk_rebase(int argc, char **argv)
 {
 	const char *fmt = NULL, *backing = NULL, *backing_fmt = NULL;
 	bool unsafe = false;
-	struct progress pr = {.on = isatty(2), .last_permille = -1};
+	struct progress pr = {.on = isatty(2) && !cli_quiet, .last_permille = -1};
 	static const struct option longopts[] = {{"help", no_argument, NULL, 'h'}, {0}};
 	int c;
 	while ((c = getopt_long(argc, argv, "f:b:F:uph", longopts, NULL)) != -1) {
@@ -694,6 +696,10 @@ static int disk_rebase(int argc, char **argv)
 		log_error("rebasing '%s' failed: %s", path, strerror(-rc));
 		return 1;
 	}
+	if (backing[0])
+		cli_done("rebased '%s' onto '%s'", path, backing);
+	else
+		cli_done("'%s' stands alone now (no backing file)", path);
 	return 0;
 }
 
@@ -703,7 +709,7 @@ static int disk_commit(int argc, char **argv)
 {
 	const char *fmt = NULL;
 	bool keep = false;
-	struct progress pr = {.on = isatty(2), .last_permille = -1};
+	struct progress pr = {.on = isatty(2) && !cli_quiet, .last_permille = -1};
 	static const struct option longopts[] = {{"help", no_argument, NULL, 'h'}, {0}};
 	int c;
 	while ((c = getopt_long(argc, argv, "f:dph", longopts, NULL)) != -1) {
@@ -762,7 +768,7 @@ static int disk_commit(int argc, char **argv)
 		log_error("committing '%s' failed: %s", path, strerror(-rc));
 		return 1;
 	}
-	printf("Image committed.\n");
+	cli_done("Image committed.");
 	return 0;
 }
 

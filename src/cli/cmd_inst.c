@@ -9,8 +9,10 @@
  */
 #define _GNU_SOURCE
 #include "commands.h"
+#include "util/log.h"
 #include "daemon_client.h"
 #include "exec.h"
+#include "output.h"
 #include "usage.h"
 
 #include "container/lifecycle.h"
@@ -57,7 +59,7 @@ static bool put_size(json_t *o, const char *key, const char *v, bool rate)
 {
 	uint64_t n;
 	if (!(rate ? parse_rate(v, &n) : parse_disk_size(v, &n))) {
-		fprintf(stderr, "cloison: invalid value for %s: '%s'\n", key, v);
+		log_error("invalid value for %s: '%s'", key, v);
 		return false;
 	}
 	json_object_set_new(o, key, json_integer((json_int_t)n));
@@ -179,7 +181,7 @@ int inst_create(int argc, char **argv)
 		json_error_t je;
 		def = json_load_file(file, JSON_REJECT_DUPLICATES, &je);
 		if (!def) {
-			fprintf(stderr, "cloison: %s: %s (line %d)\n", file, je.text, je.line);
+			log_error("%s: %s (line %d)", file, je.text, je.line);
 			ok = false;
 			goto out;
 		}
@@ -189,19 +191,18 @@ int inst_create(int argc, char **argv)
 	} else {
 		if (!name && optind < argc) name = argv[optind++];
 		if (!name) {
-			fprintf(stderr, "cloison: create needs a NAME (or -f FILE)\n");
+			log_error("create needs a NAME (or -f FILE)");
 			ok = false;
 			goto out;
 		}
 		bool is_ct = type && !strcmp(type, "container");
 		if (type && !is_ct && strcmp(type, "vm")) {
-			fprintf(stderr, "cloison: --type is vm or container\n");
+			log_error("--type is vm or container");
 			ok = false;
 			goto out;
 		}
 		if (!is_ct && optind < argc) {
-			fprintf(stderr,
-			        "cloison: unexpected argument '%s' (a command goes with --type container)\n",
+			log_error("unexpected argument '%s' (a command goes with --type container)",
 			        argv[optind]);
 			ok = false;
 			goto out;
@@ -227,6 +228,12 @@ int inst_create(int argc, char **argv)
 	json_t *ans = NULL;
 	int st = dc_call("POST", "/v1/instances", def, &ans);
 	ok = st == 201;
+	const char *created = json_string_value(json_object_get(def, "name"));
+	if (ok)
+		cli_done("created %s %s", strcmp(json_string_value(json_object_get(def, "type")) ?: "vm", "container")
+		                              ? "VM"
+		                              : "container",
+		         created);
 	if (ok && start) {
 		char path[128];
 		snprintf(path, sizeof(path), "/v1/instances/%s/start",
@@ -234,6 +241,7 @@ int inst_create(int argc, char **argv)
 		json_t *op = NULL;
 		st = dc_call("POST", path, NULL, &op);
 		ok = st == 202 && dc_wait_op(op, "Starting") == 0;
+		if (ok) cli_done("started %s", created);
 		json_decref(op);
 	}
 	json_decref(ans);
@@ -254,6 +262,17 @@ static int one_name(int argc, char **argv, const char *usage)
 		return argc == 2 && !strcmp(argv[1], "--help") ? -1 : 2;
 	}
 	return 0;
+}
+
+/* "stop" -> "stopped": what a verb did, for its one line. */
+static const char *past_tense(const char *verb)
+{
+	static const char *const forms[][2] = {{"start", "started"}, {"stop", "stopped"},
+	                                       {"restart", "restarted"}, {"pause", "paused"},
+	                                       {"resume", "resumed"}};
+	for (size_t i = 0; i < sizeof(forms) / sizeof(forms[0]); i++)
+		if (!strcmp(verb, forms[i][0])) return forms[i][1];
+	return verb;
 }
 
 int inst_lifecycle(int argc, char **argv)
@@ -290,6 +309,7 @@ int inst_lifecycle(int argc, char **argv)
 		snprintf(doing, sizeof(doing), "%c%s %s", verb[0] - 32, verb + 1, argv[1]);
 		rc = dc_wait_op(ans, doing);
 	}
+	if (st && st < 300 && !rc) cli_done("%s %s", past_tense(verb), argv[1]);
 	json_decref(ans);
 	return rc;
 }
@@ -302,60 +322,89 @@ int inst_rm(int argc, char **argv)
 	if (u) return u < 0 ? 0 : u;
 	char path[256];
 	snprintf(path, sizeof(path), "/v1/instances/%s%s", argv[1], force ? "?force=1" : "");
-	return dc_rc(dc_call("DELETE", path, NULL, NULL));
+	int st = dc_call("DELETE", path, NULL, NULL);
+	if (st && st < 300) cli_done("removed %s", argv[1]);
+	return dc_rc(st);
 }
 
 int inst_list(int argc, char **argv)
 {
+	static const struct out_column cols[] = {{"NAME", "name", OUT_TEXT},
+	                                         {"TYPE", "type", OUT_TEXT},
+	                                         {"STATE", "status.state", OUT_TEXT},
+	                                         {"PID", "status.pid", OUT_PID},
+	                                         {"STARTED", "status.started_at", OUT_AGE},
+	                                         {"AUTOSTART", "autostart", OUT_TEXT},
+	                                         {"MESSAGE", "status.message", OUT_TEXT}};
 	if (cli_wants_help(argc, argv)) {
-		puts("Usage: cloison list [--format json]\nLists cloisond's instances: name, type, state, "
-		     "process, autostart, last message.");
+		puts("Usage: cloison list [--format table|json|yaml|csv]\nLists cloisond's instances: name, "
+		     "type, state, process, start time, autostart, last message.");
 		return 0;
 	}
-	bool js = dc_want_json(&argc, argv);
+	enum out_format fmt;
+	if (out_take_format("list", &argc, argv, &fmt)) return 2;
+	if (argc > 1) return cli_usage_error("list", "unexpected argument '%s'", argv[1]);
 	json_t *a = NULL;
 	int st = dc_call("GET", "/v1/instances", NULL, &a);
-	if (st != 200) {
-		json_decref(a);
-		return dc_rc(st);
-	}
-	if (js) {
-		dc_print_json(a);
-	} else {
-		printf("%-20s %-10s %-9s %8s %5s %s\n", "NAME", "TYPE", "STATE", "PID", "AUTO", "MESSAGE");
-		size_t i;
-		json_t *in;
-		json_array_foreach(a, i, in)
-		{
-			json_t *s = json_object_get(in, "status");
-			printf("%-20s %-10s %-9s %8lld %5s %s\n",
-			       json_string_value(json_object_get(in, "name")),
-			       json_string_value(json_object_get(in, "type")),
-			       json_string_value(json_object_get(s, "state")),
-			       (long long)json_integer_value(json_object_get(s, "pid")),
-			       json_is_true(json_object_get(in, "autostart")) ? "yes" : "no",
-			       json_string_value(json_object_get(s, "message")));
-		}
-	}
+	if (st == 200) out_table(stdout, a, cols, sizeof(cols) / sizeof(cols[0]), fmt);
 	json_decref(a);
-	return 0;
+	return dc_rc(st);
+}
+
+/* Limits as they apply: 0 is the default or no limit, said in words, with units. */
+static json_t *limits_for_humans(json_t *lim)
+{
+	json_t *h = json_object();
+	const char *k;
+	json_t *v;
+	json_object_foreach(lim, k, v)
+	{
+		char buf[96];
+		json_int_t n = json_integer_value(v);
+		if (json_is_string(v)) {
+			snprintf(buf, sizeof(buf), "%s", *json_string_value(v) ? json_string_value(v) : "all host CPUs");
+		} else if (!strcmp(k, "cpu_weight")) {
+			snprintf(buf, sizeof(buf), n ? "%lld" : "100 (default)", (long long)n);
+		} else if (n == 0) {
+			snprintf(buf, sizeof(buf), "none");
+		} else if (!strcmp(k, "cpu_max")) {
+			snprintf(buf, sizeof(buf), "%lld%% of one host CPU", (long long)n);
+		} else if (!strcmp(k, "memory")) {
+			out_size(buf, sizeof(buf), (double)n);
+		} else if (!strcmp(k, "disk_bps")) {
+			out_size(buf, sizeof(buf), (double)n);
+			strncat(buf, "/s", sizeof(buf) - strlen(buf) - 1);
+		} else if (!strcmp(k, "net_rx_bw") || !strcmp(k, "net_tx_bw")) {
+			snprintf(buf, sizeof(buf), "%.3g Mbit/s", (double)n / 1e6);
+		} else if (!strcmp(k, "ips")) {
+			snprintf(buf, sizeof(buf), "%lld instructions/s per hart", (long long)n);
+		} else if (!strcmp(k, "disk_iops")) {
+			snprintf(buf, sizeof(buf), "%lld operations/s", (long long)n);
+		} else {
+			snprintf(buf, sizeof(buf), "%lld", (long long)n);
+		}
+		json_object_set_new(h, k, json_string(buf));
+	}
+	return h;
 }
 
 static int get_and_print(int argc, char **argv, const char *suffix, const char *usage)
 {
-	bool js = dc_want_json(&argc, argv);
+	enum out_format fmt;
+	if (out_take_format(argv[0], &argc, argv, &fmt)) return 2;
 	int u = one_name(argc, argv, usage);
 	if (u) return u < 0 ? 0 : u;
 	char path[256];
 	snprintf(path, sizeof(path), "/v1/instances/%s%s", argv[1], suffix);
 	json_t *j = NULL;
 	int st = dc_call("GET", path, NULL, &j);
-	if (st == 200) {
-		if (js || !json_is_object(j))
-			dc_print_json(j);
-		else
-			dc_print_fields(j);
+	if (st == 200 && fmt == OUT_TABLE && json_is_object(j)) {
+		json_t *lim = json_object_get(j, "limits"), *status = json_object_get(j, "status");
+		if (json_is_object(lim)) json_object_set_new(j, "limits", limits_for_humans(lim));
+		if (json_integer_value(json_object_get(status, "exit_code")) < 0)
+			json_object_del(status, "exit_code"); /* still running: no exit yet */
 	}
+	if (st == 200) out_document(stdout, j, fmt);
 	json_decref(j);
 	return dc_rc(st);
 }
@@ -369,7 +418,7 @@ int inst_stats(int argc, char **argv)
 			memmove(&argv[i], &argv[i + 1], (size_t)(argc - i - 1) * sizeof(char *));
 			argc--;
 		}
-	if (!watch) return get_and_print(argc, argv, "/stats", "NAME [--format json] [--watch]");
+	if (!watch) return get_and_print(argc, argv, "/stats", "NAME [--format table|json|yaml|csv] [--watch]");
 	for (;;) {
 		printf("\033[H\033[2J");
 		int rc = get_and_print(argc, argv, "/stats", "NAME [--watch]");
@@ -399,7 +448,7 @@ int inst_console(int argc, char **argv)
 	char err[256], req[512];
 	int fd = http_connect_unix(dc_socket_path(), err, sizeof(err));
 	if (fd < 0) {
-		fprintf(stderr, "cloison: cannot reach cloisond: %s\n", err);
+		log_error("cannot reach cloisond: %s", err);
 		return 3;
 	}
 	int n = snprintf(
@@ -424,7 +473,7 @@ int inst_console(int argc, char **argv)
 		rest[r > 0 ? r : 0] = 0;
 		json_t *j = json_loads(rest, 0, NULL);
 		const char *e = json_string_value(json_object_get(j, "error"));
-		fprintf(stderr, "cloison: %s\n", e ? e : "the console is not available");
+		log_error("%s", e ? e : "the console is not available");
 		json_decref(j);
 		close(fd);
 		return 1;
@@ -484,7 +533,7 @@ int inst_exec(int argc, char **argv)
 		return dc_rc(st);
 	}
 	if (strcmp(json_string_value(json_object_get(info, "type")), "container")) {
-		fprintf(stderr, "cloison: '%s' is a VM: VMs have no guest agent; use `cloison console %s`\n",
+		log_error("'%s' is a VM: VMs have no guest agent; use `cloison console %s`",
 		        a.name, a.name);
 		json_decref(info);
 		return 1;
@@ -501,7 +550,8 @@ int inst_exec(int argc, char **argv)
 	return exec_run(&a, 1);
 }
 
-static int post_json(const char *name, const char *what, json_t *body, const char *doing)
+/* POSTs body to the instance's `what`, waits for the operation, and says `done` when it succeeded. */
+static int post_json(const char *name, const char *what, json_t *body, const char *doing, const char *done)
 {
 	char path[256];
 	snprintf(path, sizeof(path), "/v1/instances/%s/%s", name, what);
@@ -510,6 +560,7 @@ static int post_json(const char *name, const char *what, json_t *body, const cha
 	json_decref(body);
 	int rc = dc_rc(st);
 	if (st == 202) rc = dc_wait_op(ans, doing);
+	if (!rc && done) cli_done("%s", done);
 	json_decref(ans);
 	return rc;
 }
@@ -524,16 +575,49 @@ static int usage_or_error(int argc, char **argv, const char *usage, const char *
 	return cli_usage_error(argv[0], "expected %s", expected);
 }
 
+static const char snapshot_usage[] =
+    "Usage: cloison snapshot [create] NAME SNAPSHOT   save VM instance NAME (memory, devices, disks)\n"
+    "       cloison snapshot list NAME [--format table|json|yaml|csv]\n"
+    "       cloison snapshot rm NAME SNAPSHOT         (refused while a clone resumes from it)\n"
+    "`cloison restore NAME SNAPSHOT` goes back to one; `cloison clone NAME NEW --snapshot SNAPSHOT`\n"
+    "starts a new VM from one.\n";
+
+static int snapshot_list(int argc, char **argv)
+{
+	static const struct out_column cols[] = {
+	    {"SNAPSHOT", "name", OUT_TEXT}, {"TAKEN", "created_at", OUT_AGE}, {"PATH", "path", OUT_TEXT}};
+	enum out_format fmt;
+	if (out_take_format("snapshot", &argc, argv, &fmt)) return 2;
+	if (argc != 2 || argv[1][0] == '-') return cli_usage_error("snapshot", "expected list NAME");
+	char path[256];
+	snprintf(path, sizeof(path), "/v1/instances/%s/snapshots", argv[1]);
+	json_t *a = NULL;
+	int st = dc_call("GET", path, NULL, &a);
+	if (st == 200) out_table(stdout, a, cols, sizeof(cols) / sizeof(cols[0]), fmt);
+	json_decref(a);
+	return dc_rc(st);
+}
+
 int inst_snapshot(int argc, char **argv)
 {
-	if (argc != 3 || argv[1][0] == '-') {
-		int u = usage_or_error(argc, argv,
-		                       "Usage: cloison snapshot NAME SNAPSHOT\n"
-		                       "Saves instance NAME (a VM: memory, devices and disks) as SNAPSHOT.\n",
-		                       "NAME SNAPSHOT");
-		return u < 0 ? 0 : u;
+	if (cli_wants_help(argc, argv)) {
+		fputs(snapshot_usage, stdout);
+		return 0;
 	}
-	return post_json(argv[1], "snapshots", json_pack("{s:s}", "name", argv[2]), "Saving");
+	if (argc >= 2 && !strcmp(argv[1], "list")) return snapshot_list(argc - 1, argv + 1);
+	if (argc >= 2 && !strcmp(argv[1], "rm")) {
+		if (argc != 4 || argv[2][0] == '-') return cli_usage_error("snapshot", "expected rm NAME SNAPSHOT");
+		char path[300];
+		snprintf(path, sizeof(path), "/v1/instances/%s/snapshots/%s", argv[2], argv[3]);
+		int st = dc_call("DELETE", path, NULL, NULL);
+		if (st && st < 300) cli_done("removed snapshot %s of %s", argv[3], argv[2]);
+		return dc_rc(st);
+	}
+	if (argc >= 2 && !strcmp(argv[1], "create")) argc--, argv++;
+	if (argc != 3 || argv[1][0] == '-') return cli_usage_error("snapshot", "expected NAME SNAPSHOT");
+	char done[300];
+	snprintf(done, sizeof(done), "saved %s as snapshot %s", argv[1], argv[2]);
+	return post_json(argv[1], "snapshots", json_pack("{s:s}", "name", argv[2]), "Saving", done);
 }
 
 int inst_restore(int argc, char **argv)
@@ -545,7 +629,9 @@ int inst_restore(int argc, char **argv)
 		                       "NAME SNAPSHOT");
 		return u < 0 ? 0 : u;
 	}
-	return post_json(argv[1], "restore", json_pack("{s:s}", "snapshot", argv[2]), "Restoring");
+	char done[300];
+	snprintf(done, sizeof(done), "restored %s to snapshot %s", argv[1], argv[2]);
+	return post_json(argv[1], "restore", json_pack("{s:s}", "snapshot", argv[2]), "Restoring", done);
 }
 
 int inst_clone(int argc, char **argv)
@@ -576,7 +662,9 @@ int inst_clone(int argc, char **argv)
 	}
 	json_t *body = json_pack("{s:s, s:b}", "name", names[1], "start", start);
 	if (snap) json_object_set_new(body, "snapshot", json_string(snap));
-	return post_json(names[0], "clone", body, "Cloning");
+	char done[300];
+	snprintf(done, sizeof(done), "cloned %s as %s%s", names[0], names[1], start ? " and started it" : "");
+	return post_json(names[0], "clone", body, "Cloning", done);
 }
 
 int inst_migrate(int argc, char **argv)
@@ -589,7 +677,9 @@ int inst_migrate(int argc, char **argv)
 		    "NAME --to HOST:PORT");
 		return u < 0 ? 0 : u;
 	}
-	return post_json(argv[1], "migrate", json_pack("{s:s}", "to", argv[3]), "Migrating");
+	char done[300];
+	snprintf(done, sizeof(done), "migrated %s to %s", argv[1], argv[3]);
+	return post_json(argv[1], "migrate", json_pack("{s:s}", "to", argv[3]), "Migrating", done);
 }
 
 int inst_receive(int argc, char **argv)
@@ -621,9 +711,13 @@ int inst_receive(int argc, char **argv)
 		fputs(usage, stderr);
 		return 2;
 	}
+	if (!cli_quiet)
+		fprintf(stderr, "cloison receive: waiting up to %ld s for %s to arrive on %s\n", t, argv[1], listen);
+	char done[300];
+	snprintf(done, sizeof(done), "received %s: it runs here", argv[1]);
 	return post_json(argv[1], "receive",
 	                 json_pack("{s:s, s:I}", "listen", listen, "timeout", (json_int_t)t),
-	                 "Waiting for the VM");
+	                 "Waiting for the VM", done);
 }
 
 int inst_limits(int argc, char **argv)
@@ -638,10 +732,13 @@ int inst_limits(int argc, char **argv)
 	                                      {"--net-rx-bw", "net_rx_bw"},
 	                                      {"--net-tx-bw", "net_tx_bw"},
 	                                      {"--cpuset", "cpuset"}};
+	enum out_format fmt;
+	if (out_take_format("limits", &argc, argv, &fmt)) return 2;
 	if (argc < 2 || argv[1][0] == '-') {
 		int u = usage_or_error(
 		    argc, argv,
-		    "Usage: cloison limits NAME [--cpu-weight W] [--cpu-max PCT] [--mem-limit SIZE] [--pids "
+		    "Usage: cloison limits NAME [--format table|json|yaml|csv]\n"
+		    "       cloison limits NAME [--cpu-weight W] [--cpu-max PCT] [--mem-limit SIZE] [--pids "
 		    "N]\n"
 		    "       [--ips N] [--disk-bps B] [--disk-iops N] [--net-rx-bw BITS] [--net-tx-bw BITS]\n"
 		    "       [--cpuset CPUS]   (0 removes a limit; a running instance changes at once)\n",
@@ -680,7 +777,14 @@ int inst_limits(int argc, char **argv)
 	json_t *ans = NULL;
 	int st = dc_call(json_object_size(body) ? "PATCH" : "GET", path, json_object_size(body) ? body : NULL,
 	                 &ans);
-	if (st == 200) dc_print_json(ans);
+	if (st == 200 && json_object_size(body))
+		cli_done("changed the limits of %s", argv[1]);
+	else if (st == 200 && fmt == OUT_TABLE) {
+		json_t *h = limits_for_humans(ans);
+		out_document(stdout, h, fmt);
+		json_decref(h);
+	} else if (st == 200)
+		out_document(stdout, ans, fmt);
 	json_decref(ans);
 	json_decref(body);
 	return dc_rc(st);
@@ -690,10 +794,12 @@ int inst_pause(int argc, char **argv) /* and resume */
 {
 	int u = one_name(argc, argv, "NAME");
 	if (u) return u < 0 ? 0 : u;
-	return post_json(argv[1], argv[0], NULL, NULL);
+	char done[300];
+	snprintf(done, sizeof(done), "%s %s", past_tense(argv[0]), argv[1]);
+	return post_json(argv[1], argv[0], NULL, NULL, done);
 }
 
 int inst_info(int argc, char **argv)
 {
-	return get_and_print(argc, argv, "", "NAME [--format json]");
+	return get_and_print(argc, argv, "", "NAME [--format table|json|yaml|csv]");
 }

@@ -5,8 +5,11 @@
  * Exit status: 0 done, 1 refused (message on stderr), 2 usage error, 3 no daemon.
  */
 #include "commands.h"
+#include "util/log.h"
 
 #include "daemon_client.h"
+#include "output.h"
+#include "usage.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -19,8 +22,8 @@ static int lb_usage(FILE *out, int rc)
 	        "Usage: cloison lb create NAME --listen ADDR:PORT --backend INSTANCE:PORT... [--check "
 	        "tcp|http:PATH]\n"
 	        "                         [--interval MS]\n"
-	        "       cloison lb list [--format json]\n"
-	        "       cloison lb info NAME [--format json]\n"
+	        "       cloison lb list [--format table|json|yaml|csv]\n"
+	        "       cloison lb info NAME [--format table|json|yaml|csv]\n"
 	        "       cloison lb rm NAME\n"
 	        "\n"
 	        "Spreads TCP connections to ADDR:PORT over the backends that pass their health check\n"
@@ -51,8 +54,10 @@ static void print_lb(json_t *lb)
 
 int cmd_lb(int argc, char **argv)
 {
-	bool js = dc_want_json(&argc, argv);
-	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))
+	enum out_format fmt;
+	if (out_take_format("lb", &argc, argv, &fmt)) return 2;
+	bool js = fmt != OUT_TABLE;
+	if (argc < 2 || cli_help_anywhere(argc, argv))
 		return lb_usage(argc < 2 ? stderr : stdout, argc < 2 ? 2 : 0);
 	const char *verb = argv[1];
 	json_t *ans = NULL;
@@ -78,7 +83,7 @@ int cmd_lb(int argc, char **argv)
 				json_object_set_new(body, "interval_ms",
 				                    json_integer(strtol(optarg, &end, 10)));
 				if (*end) {
-					fprintf(stderr, "cloison: --interval: milliseconds\n");
+					log_error("--interval: milliseconds");
 					json_decref(body);
 					return 2;
 				}
@@ -94,12 +99,12 @@ int cmd_lb(int argc, char **argv)
 		st = dc_call("POST", "/v1/lbs", body, &ans);
 		json_decref(body);
 		if (st == 201)
-			printf("load balancer %s listens on %s\n",
+			cli_done("load balancer %s listens on %s",
 			       json_string_value(json_object_get(ans, "name")),
 			       json_string_value(json_object_get(ans, "listen")));
 	} else if (!strcmp(verb, "list") && argc == 2) {
 		st = dc_call("GET", "/v1/lbs", NULL, &ans);
-		if (st == 200 && js) dc_print_json(ans);
+		if (st == 200 && js) out_document(stdout, ans, fmt);
 		size_t i;
 		json_t *lb;
 		if (st == 200 && !js) json_array_foreach(ans, i, lb) print_lb(lb);
@@ -107,7 +112,8 @@ int cmd_lb(int argc, char **argv)
 		char path[160];
 		snprintf(path, sizeof(path), "/v1/lbs/%s", argv[2]);
 		st = dc_call(verb[0] == 'i' ? "GET" : "DELETE", path, NULL, &ans);
-		if (st == 200 && verb[0] == 'i') js ? dc_print_json(ans) : dc_print_fields(ans);
+		if (st == 200 && verb[0] == 'i') out_document(stdout, ans, fmt);
+		if (st == 200 && verb[0] == 'r') cli_done("removed load balancer %s", argv[2]);
 	} else {
 		return lb_usage(stderr, 2);
 	}

@@ -5,6 +5,7 @@
  * Exit status: 0 done, 1 failed (message on stderr), 2 usage error.
  */
 #include "commands.h"
+#include "output.h"
 #include "usage.h"
 
 #include "net/netobj.h"
@@ -19,8 +20,8 @@
 static void usage(FILE *out)
 {
 	fprintf(out, "Usage: cloison net create NAME --type nat|internal|host-only|bridge [OPTIONS]\n"
-	             "       cloison net list [--format table|json]\n"
-	             "       cloison net info NAME [--format table|json]\n"
+	             "       cloison net list [--format table|json|yaml|csv]\n"
+	             "       cloison net info NAME [--format table|json|yaml|csv]\n"
 	             "       cloison net rm NAME\n"
 	             "\n"
 	             "Types:\n"
@@ -53,26 +54,11 @@ static void print_table_row(const struct netobj *o)
 	       o->bridge[0] ? o->bridge : "-", o->type == NETOBJ_NAT ? (o->dhcp ? "on" : "off") : "-");
 }
 
-static bool want_json(int argc, char **argv, int *next)
-{
-	bool json = false;
-	for (int i = *next; i < argc; i++) {
-		if (!strcmp(argv[i], "--format") && i + 1 < argc) {
-			json = !strcmp(argv[i + 1], "json");
-			if (!json && strcmp(argv[i + 1], "table"))
-				return log_error("--format: table or json"), false;
-			i++;
-		} else if (!strncmp(argv[i], "--format=", 9)) {
-			json = !strcmp(argv[i] + 9, "json");
-		}
-	}
-	return json;
-}
-
 static int net_list(int argc, char **argv)
 {
-	int next = 1;
-	bool json = want_json(argc, argv, &next);
+	enum out_format fmt;
+	if (out_take_format("net list", &argc, argv, &fmt)) return 2;
+	if (argc > 1) return cli_usage_error("net list", "unexpected argument '%s'", argv[1]);
 	char err[512];
 	size_t n;
 	char **names = netobj_list(&n, err, sizeof(err));
@@ -80,52 +66,51 @@ static int net_list(int argc, char **argv)
 		log_error("%s", err);
 		return 1;
 	}
-	if (json)
-		printf("[");
-	else
-		printf("%-20s %-10s %-20s %-16s %s\n", "NAME", "TYPE", "SUBNET", "BRIDGE", "DHCP");
+	json_t *all = json_array();
+	if (fmt == OUT_TABLE) printf("%-20s %-10s %-20s %-16s %s\n", "NAME", "TYPE", "SUBNET", "BRIDGE", "DHCP");
 	for (size_t i = 0; i < n; i++) {
 		struct netobj o;
 		if (!netobj_load(names[i], &o, err, sizeof(err))) {
 			log_warn("%s", err);
 			continue;
 		}
-		if (json) {
-			char *s = netobj_to_json(&o);
-			printf("%s%s", i ? ",\n" : "\n", s);
-			free(s);
-		} else {
+		if (fmt == OUT_TABLE) {
 			print_table_row(&o);
+		} else {
+			char *text = netobj_to_json(&o);
+			json_t *j = text ? json_loads(text, 0, NULL) : NULL;
+			if (j) json_array_append_new(all, j);
+			free(text);
 		}
 	}
-	if (json) printf("\n]\n");
+	if (fmt != OUT_TABLE) out_document(stdout, all, fmt);
+	json_decref(all);
 	netobj_free_names(names, n);
 	return 0;
 }
 
 static int net_info(int argc, char **argv)
 {
-	if (argc < 2 || argv[1][0] == '-') {
-		log_error("net info: which network? (cloison net info NAME)");
-		return 2;
-	}
-	int next = 2;
-	bool json = want_json(argc, argv, &next);
+	enum out_format fmt;
+	if (out_take_format("net info", &argc, argv, &fmt)) return 2;
+	if (argc != 2 || argv[1][0] == '-') return cli_usage_error("net info", "expected NAME");
 	struct netobj o;
 	char err[512];
 	if (!netobj_load(argv[1], &o, err, sizeof(err))) {
 		log_error("%s", err);
 		return 1;
 	}
-	char *s = netobj_to_json(&o);
-	if (json) {
-		printf("%s\n", s);
-	} else {
+	if (fmt == OUT_TABLE) {
 		printf("%-20s %-10s %-20s %-16s %s\n", "NAME", "TYPE", "SUBNET", "BRIDGE", "DHCP");
 		print_table_row(&o);
 		for (unsigned i = 0; i < o.nhostfwd; i++) printf("hostfwd %s\n", o.hostfwd[i]);
+	} else {
+		char *text = netobj_to_json(&o);
+		json_t *j = text ? json_loads(text, 0, NULL) : NULL;
+		out_document(stdout, j, fmt);
+		json_decref(j);
+		free(text);
 	}
-	free(s);
 	return 0;
 }
 
@@ -164,8 +149,7 @@ static int net_create(int argc, char **argv)
 		}
 	}
 	if (optind + 1 != argc) {
-		log_error("net create: expected one NAME (cloison net create NAME --type TYPE)");
-		return 2;
+		return cli_usage_error("net create", "expected one NAME (cloison net create NAME --type TYPE)");
 	}
 	const char *name = argv[optind];
 	struct netobj_params np = {
@@ -175,7 +159,7 @@ static int net_create(int argc, char **argv)
 	struct netobj o;
 	char err[512];
 	if (!netobj_build(&np, &o, err, sizeof(err))) {
-		log_error("net create: %s", err);
+		log_error("%s", err);
 		return 2;
 	}
 	struct error e;
@@ -183,13 +167,13 @@ static int net_create(int argc, char **argv)
 		log_error("%s", e.msg);
 		return 1;
 	}
-	printf("network %s created (%s)\n", name, netobj_type_name(o.type));
+	cli_done("created network %s (%s)", name, netobj_type_name(o.type));
 	return 0;
 }
 
 int cmd_net(int argc, char **argv)
 {
-	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+	if (argc < 2 || cli_help_anywhere(argc, argv)) {
 		usage(argc < 2 ? stderr : stdout);
 		return argc < 2 ? 2 : 0;
 	}
@@ -199,17 +183,15 @@ int cmd_net(int argc, char **argv)
 	if (!strcmp(sub, "info")) return net_info(argc - 1, argv + 1);
 	if (!strcmp(sub, "rm") || !strcmp(sub, "delete")) {
 		if (argc != 3) {
-			log_error("net rm: expected one NAME");
-			return 2;
+			return cli_usage_error("net rm", "expected one NAME");
 		}
 		char err[512];
 		if (!netobj_remove(argv[2], err, sizeof(err))) {
 			log_error("%s", err);
 			return 1;
 		}
-		printf("network %s removed\n", argv[2]);
+		cli_done("removed network %s", argv[2]);
 		return 0;
 	}
-	log_error("net: unknown subcommand '%s' (create, list, info, rm)", sub);
-	return 2;
+	return cli_usage_error("net", "unknown subcommand '%s' (create, list, info, rm)", sub);
 }

@@ -387,13 +387,13 @@ static void print_stats(const struct machine *m, const struct vm_run_result *res
 {
 	struct machine_stats st;
 	machine_stats(m, &st);
-	fprintf(stderr, "cloison: stats: %llu instructions in %.3f s host time: %.1f MIPS (%u hart%s)\n",
+	log_error("stats: %llu instructions in %.3f s host time: %.1f MIPS (%u hart%s)",
 	        (unsigned long long)res->instructions, res->seconds,
 	        res->seconds > 0 ? (double)res->instructions / res->seconds / 1e6 : 0.0, st.nharts,
 	        st.nharts > 1 ? "s" : "");
 	for (unsigned i = 0; i < st.nharts; i++)
 		fprintf(stderr,
-		        "cloison: stats: hart %u: %llu instructions, %llu WFI sleeps, stopped at pc 0x%llx "
+		        "cloison run: stats: hart %u: %llu instructions, %llu WFI sleeps, stopped at pc 0x%llx "
 		        "(%c-mode)\n",
 		        i, (unsigned long long)st.harts[i].instructions,
 		        (unsigned long long)st.harts[i].wfi_sleeps, (unsigned long long)st.harts[i].pc,
@@ -402,7 +402,7 @@ static void print_stats(const struct machine *m, const struct vm_run_result *res
 		const struct rv_engine_stats *g = &st.harts[i].engine;
 		fprintf(
 		    stderr,
-		    "cloison: stats: hart %u engine: %llu blocks translated, %llu block entries from the "
+		    "cloison run: stats: hart %u engine: %llu blocks translated, %llu block entries from the "
 		    "dispatcher, %llu chained jumps, %llu stale blocks, %llu code-cache flushes, %llu TLB "
 		    "misses, %llu TLB flushes\n",
 		    i, (unsigned long long)g->blocks, (unsigned long long)g->block_runs,
@@ -413,7 +413,7 @@ static void print_stats(const struct machine *m, const struct vm_run_result *res
 	for (unsigned i = 0; i < st.nnics; i++) {
 		const struct net_stats *n = &st.nics[i];
 		fprintf(stderr,
-		        "cloison: stats: eth%u: rx %llu frames %llu bytes, tx %llu frames %llu bytes, "
+		        "cloison run: stats: eth%u: rx %llu frames %llu bytes, tx %llu frames %llu bytes, "
 		        "dropped rx %llu tx %llu, malformed %llu, throttled %.3f s\n",
 		        i, (unsigned long long)n->rx_frames, (unsigned long long)n->rx_bytes,
 		        (unsigned long long)n->tx_frames, (unsigned long long)n->tx_bytes,
@@ -509,9 +509,11 @@ static void run_resumed(void *ctx)
 {
 	struct run_host *h = ctx;
 	if (h->o->restore)
-		log_info("restored in %.1f ms", (double)(monotonic_ns() - h->t_start) / 1e6);
+		log_notice("restored %s in %.1f ms; the guest runs (its console shows new output only: "
+		           "press Enter for a prompt)",
+		           h->o->restore, (double)(monotonic_ns() - h->t_start) / 1e6);
 	else if (h->o->incoming)
-		log_info("the migrated VM runs here now");
+		log_notice("the migrated VM runs here now");
 	if (h->incoming) vm_incoming_confirm(h->incoming, true, NULL);
 	h->incoming = NULL;
 }
@@ -537,7 +539,7 @@ int cmd_run(int argc, char **argv)
 	if (o.restore) {
 		v = vm_restore(o.restore, o.clone_dir, console_write, con, err, sizeof(err));
 	} else if (o.incoming) {
-		log_info("waiting for an incoming migration on %s:%s",
+		log_notice("waiting for an incoming migration on %s:%s",
 		         o.incoming_addr[0] ? o.incoming_addr : "*", o.incoming_port);
 		v = vm_incoming(o.incoming_addr, o.incoming_port, o.storage_dir, console_write, con,
 		                &host.incoming, err, sizeof(err));
@@ -603,7 +605,7 @@ int cmd_run(int argc, char **argv)
 	case MACHINE_QUIT: rc = got_signal ? 128 + got_signal : 0; break;
 	default: rc = 1; break;
 	}
-	if (v->migrated) log_info("the VM was migrated: it runs on the destination now");
+	if (v->migrated) log_notice("the VM was migrated: it runs on the destination now");
 	if (o.stats) print_stats(m, &res);
 	if (o.exit_file) write_exit_file(o.exit_file, rc, (int)res.reason, v->migrated);
 	if (profile_path) profile_dump(&profile, profile_path);

@@ -8,6 +8,8 @@
  */
 #include "commands.h"
 #include "daemon_client.h"
+#include "output.h"
+#include "usage.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -16,9 +18,9 @@
 
 static int pool_usage(FILE *out, int rc)
 {
-	fprintf(out, "Usage: cloison pool list [--format json]\n"
+	fprintf(out, "Usage: cloison pool list [--format table|json|yaml|csv]\n"
 	             "       cloison pool create NAME DIRECTORY\n"
-	             "       cloison pool info NAME [--format json]\n"
+	             "       cloison pool info NAME [--format table|json|yaml|csv]\n"
 	             "       cloison pool rm NAME          (the pool must hold no volumes)\n"
 	             "\n"
 	             "A storage pool is a directory of disk images (volumes) cloisond manages; the pool\n"
@@ -26,57 +28,32 @@ static int pool_usage(FILE *out, int rc)
 	return rc;
 }
 
-static void human(uint64_t v, char *out, size_t n)
-{
-	static const char *const units[] = {"B", "K", "M", "G", "T", "P"};
-	double d = (double)v;
-	int u = 0;
-	while (d >= 1024 && u < 5) d /= 1024, u++;
-	snprintf(out, n, u ? "%.1f%s" : "%.0f%s", d, units[u]);
-}
-
-static int get_print(const char *path, bool js)
+static int get_print(const char *path, enum out_format fmt)
 {
 	json_t *j = NULL;
 	int st = dc_call("GET", path, NULL, &j);
-	if (st == 200) {
-		if (js)
-			dc_print_json(j);
-		else
-			dc_print_fields(j);
-	}
+	if (st == 200) out_document(stdout, j, fmt);
 	json_decref(j);
 	return dc_rc(st);
 }
 
 int cmd_pool(int argc, char **argv)
 {
-	bool js = dc_want_json(&argc, argv);
-	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))
+	static const struct out_column cols[] = {{"NAME", "name", OUT_TEXT},
+	                                         {"VOLUMES", "volumes", OUT_TEXT},
+	                                         {"SIZE", "capacity", OUT_SIZE},
+	                                         {"FREE", "available", OUT_SIZE},
+	                                         {"PATH", "path", OUT_TEXT}};
+	enum out_format fmt;
+	if (out_take_format("pool", &argc, argv, &fmt)) return 2;
+	if (argc < 2 || cli_help_anywhere(argc, argv))
 		return pool_usage(argc < 2 ? stderr : stdout, argc < 2 ? 2 : 0);
 	const char *verb = argv[1];
 	char path[256];
 	if (!strcmp(verb, "list") && argc == 2) {
 		json_t *a = NULL;
 		int st = dc_call("GET", "/v1/storage-pools", NULL, &a);
-		if (st == 200 && js) dc_print_json(a);
-		if (st == 200 && !js) {
-			printf("%-16s %7s %9s %9s  %s\n", "NAME", "VOLUMES", "SIZE", "FREE", "PATH");
-			size_t i;
-			json_t *p;
-			json_array_foreach(a, i, p)
-			{
-				char cap[16], avail[16];
-				human((uint64_t)json_integer_value(json_object_get(p, "capacity")), cap,
-				      sizeof(cap));
-				human((uint64_t)json_integer_value(json_object_get(p, "available")), avail,
-				      sizeof(avail));
-				printf("%-16s %7lld %9s %9s  %s\n",
-				       json_string_value(json_object_get(p, "name")),
-				       (long long)json_integer_value(json_object_get(p, "volumes")), cap,
-				       avail, json_string_value(json_object_get(p, "path")));
-			}
-		}
+		if (st == 200) out_table(stdout, a, cols, sizeof(cols) / sizeof(cols[0]), fmt);
 		json_decref(a);
 		return dc_rc(st);
 	}
@@ -85,15 +62,15 @@ int cmd_pool(int argc, char **argv)
 		int st = dc_call("POST", "/v1/storage-pools", body, &ans);
 		json_decref(body);
 		if (st == 201)
-			printf("pool %s created at %s\n", argv[2],
-			       json_string_value(json_object_get(ans, "path")));
+			cli_done("created pool %s at %s", argv[2], json_string_value(json_object_get(ans, "path")));
 		json_decref(ans);
 		return dc_rc(st);
 	}
 	if ((!strcmp(verb, "info") || !strcmp(verb, "rm")) && argc == 3 && strlen(argv[2]) < 100) {
 		snprintf(path, sizeof(path), "/v1/storage-pools/%s", argv[2]);
-		if (verb[0] == 'i') return get_print(path, js);
+		if (verb[0] == 'i') return get_print(path, fmt);
 		int st = dc_call("DELETE", path, NULL, NULL);
+		if (st < 300 && st) cli_done("removed pool %s", argv[2]);
 		return dc_rc(st);
 	}
 	return pool_usage(stderr, 2);
@@ -102,11 +79,11 @@ int cmd_pool(int argc, char **argv)
 static int volume_usage(FILE *out, int rc)
 {
 	fprintf(out,
-	        "Usage: cloison volume list [POOL] [--format json]\n"
+	        "Usage: cloison volume list [POOL] [--format table|json|yaml|csv]\n"
 	        "       cloison volume create POOL/NAME [SIZE] [--backing POOL/VOLUME|/path]\n"
 	        "                                          [--preallocation off|falloc|full]\n"
 	        "       cloison volume copy SOURCE POOL/NAME   (SOURCE: POOL/VOLUME or /path/to/image)\n"
-	        "       cloison volume info POOL/NAME [--format json]\n"
+	        "       cloison volume info POOL/NAME [--format table|json|yaml|csv]\n"
 	        "       cloison volume rm POOL/NAME\n"
 	        "\n"
 	        "Volumes named *.qcow2 are qcow2 images (dynamic; --backing makes an overlay), any other\n"
@@ -124,7 +101,7 @@ static bool volume_path(const char *ref, char *out, size_t len)
 	return true;
 }
 
-static int list_volumes(const char *pool, bool js)
+static int list_volumes(const char *pool, enum out_format fmt)
 {
 	json_t *pools = NULL, *all = json_array();
 	int st = 200;
@@ -149,43 +126,39 @@ static int list_volumes(const char *pool, bool js)
 		if (st != 200) break;
 	}
 	json_decref(pools);
-	if (st == 200 && js) dc_print_json(all);
-	if (st == 200 && !js) {
-		printf("%-32s %-6s %9s %9s  %s\n", "VOLUME", "FORMAT", "SIZE", "USED", "USED BY");
-		json_t *v;
+	static const struct out_column cols[] = {{"VOLUME", "volume", OUT_TEXT},
+	                                         {"FORMAT", "format", OUT_TEXT},
+	                                         {"SIZE", "virtual-size", OUT_SIZE},
+	                                         {"USED", "actual-size", OUT_SIZE},
+	                                         {"USED BY", "used_by", OUT_TEXT}};
+	json_t *v;
+	if (fmt == OUT_TABLE || fmt == OUT_CSV)
 		json_array_foreach(all, i, v)
 		{
-			char ref[200], size[16], used[16];
-			snprintf(ref, sizeof(ref), "%s/%s", json_string_value(json_object_get(v, "pool")),
-			         json_string_value(json_object_get(v, "name")));
-			human((uint64_t)json_integer_value(json_object_get(v, "virtual-size")), size,
-			      sizeof(size));
-			human((uint64_t)json_integer_value(json_object_get(v, "actual-size")), used,
-			      sizeof(used));
-			char *users = json_dumps(json_object_get(v, "used_by"), JSON_COMPACT);
-			printf("%-32s %-6s %9s %9s  %s\n", ref,
-			       json_object_get(v, "format") ? json_string_value(json_object_get(v, "format"))
-			                                    : "?",
-			       size, used, users && strcmp(users, "[]") ? users : "-");
-			free(users);
+			json_object_set_new(v, "volume",
+			                    json_sprintf("%s/%s", json_string_value(json_object_get(v, "pool")),
+			                                 json_string_value(json_object_get(v, "name"))));
 		}
-	}
+	if (st == 200) out_table(stdout, all, cols, sizeof(cols) / sizeof(cols[0]), fmt);
 	json_decref(all);
 	return dc_rc(st);
 }
 
 int cmd_volume(int argc, char **argv)
 {
-	bool js = dc_want_json(&argc, argv);
-	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))
+	enum out_format fmt;
+	if (out_take_format("volume", &argc, argv, &fmt)) return 2;
+	if (argc < 2 || cli_help_anywhere(argc, argv))
 		return volume_usage(argc < 2 ? stderr : stdout, argc < 2 ? 2 : 0);
 	const char *verb = argv[1];
 	char path[256];
-	if (!strcmp(verb, "list") && argc <= 3) return list_volumes(argc == 3 ? argv[2] : NULL, js);
+	if (!strcmp(verb, "list") && argc <= 3) return list_volumes(argc == 3 ? argv[2] : NULL, fmt);
 	if ((!strcmp(verb, "info") || !strcmp(verb, "rm")) && argc == 3) {
 		if (!volume_path(argv[2], path, sizeof(path))) return volume_usage(stderr, 2);
-		if (verb[0] == 'i') return get_print(path, js);
-		return dc_rc(dc_call("DELETE", path, NULL, NULL));
+		if (verb[0] == 'i') return get_print(path, fmt);
+		int st = dc_call("DELETE", path, NULL, NULL);
+		if (st < 300 && st) cli_done("removed volume %s", argv[2]);
+		return dc_rc(st);
 	}
 	bool copy = !strcmp(verb, "copy");
 	if ((copy && argc == 4) || (!strcmp(verb, "create") && argc >= 3)) {
@@ -212,8 +185,11 @@ int cmd_volume(int argc, char **argv)
 		json_decref(body);
 		int rc = dc_rc(st);
 		if (st == 202) rc = dc_wait_op(ans, "copying");
-		if (st == 201 && !js) printf("%s\n", json_string_value(json_object_get(ans, "path")));
-		if (st == 201 && js) dc_print_json(ans);
+		if (st == 202 && !rc) cli_done("copied %s to volume %s", argv[2], ref);
+		if (st == 201 && fmt == OUT_TABLE)
+			cli_done("created volume %s at %s", ref, json_string_value(json_object_get(ans, "path")));
+		else if (st == 201)
+			out_document(stdout, ans, fmt);
 		json_decref(ans);
 		return rc;
 	}

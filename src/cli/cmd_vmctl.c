@@ -9,6 +9,8 @@
  */
 #define _GNU_SOURCE
 #include "commands.h"
+#include "output.h"
+#include "usage.h"
 
 #include "util/log.h"
 #include "util/parse.h"
@@ -34,7 +36,9 @@ static int api_call(const char *sock, const char *method, const char *path, cons
 	return status;
 }
 
-static int finish(int status, char *body, bool quiet)
+/* The answer: an error on stderr (exit 1), a document (status, stats) in the format asked for, or
+ * the one line `done` makes of it. */
+static int finish(int status, char *body, enum out_format fmt, void (*done)(json_t *answer))
 {
 	int rc = 0;
 	json_t *j = body ? json_loads(body, 0, NULL) : NULL;
@@ -44,19 +48,43 @@ static int finish(int status, char *body, bool quiet)
 		const char *msg = j ? json_string_value(json_object_get(j, "error")) : NULL;
 		log_error("%s", msg ? msg : "request failed");
 		rc = 1;
-	} else if (!quiet && j) {
-		char *pretty = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-		if (pretty) puts(pretty);
-		free(pretty);
+	} else if (j && !done) {
+		out_document(stdout, j, fmt);
+	} else if (j) {
+		done(j);
 	}
 	json_decref(j);
 	free(body);
 	return rc;
 }
 
+#define ANSWER_NUM(j, key) json_number_value(json_object_get(j, key))
+
+static void said_state(json_t *j)
+{
+	const char *state = json_string_value(json_object_get(j, "state"));
+	cli_done("the VM is %s", state ? state : "done");
+}
+
+static void said_save(json_t *j)
+{
+	char size[32];
+	out_size(size, sizeof(size), ANSWER_NUM(j, "memory_bytes"));
+	cli_done("saved the VM to %s in %.1f ms (%s of memory); it is %s",
+	         json_string_value(json_object_get(j, "dir")), ANSWER_NUM(j, "save_ms"), size,
+	         json_string_value(json_object_get(j, "state")));
+}
+
+static void said_migrate(json_t *j)
+{
+	cli_done("migrated the VM in %.0f ms (%d rounds, guest paused %.1f ms); it runs on the destination",
+	         ANSWER_NUM(j, "total_ms"), (int)ANSWER_NUM(j, "rounds"), ANSWER_NUM(j, "downtime_ms"));
+}
+
 static const char common_help[] =
     "  -s, --sock PATH   the VM's control socket (`cloison run --api-sock PATH`)\n"
     "  -q, --quiet       print nothing on success\n"
+    "      --format F    status and stats: table (default), json, yaml or csv\n"
     "  -h, --help        this help\n";
 
 /* The options every by-hand verb takes, plus those of its own (extra: getopt entries, NULL-ended, whose
@@ -73,10 +101,11 @@ static int parse(int argc, char **argv, const char *usage_text, const struct opt
 	for (int i = 0; extra && extra[i].name && i < 4; i++) opts[3 + i] = extra[i];
 	int c;
 	optind = 1;
+	*quiet = cli_quiet; /* main.c took -q */
 	while ((c = getopt_long(argc, argv, "s:qh", opts, NULL)) != -1) {
 		switch (c) {
 		case 's': *sock = optarg; break;
-		case 'q': *quiet = true; break;
+		case 'q': *quiet = cli_quiet = true; break;
 		case 'h': printf("%s%s", usage_text, common_help); return 0;
 		case '?': fprintf(stderr, "%s%s", usage_text, common_help); return 2;
 		default: on_extra(ctx, c, optarg); break;
@@ -90,6 +119,8 @@ int vmctl_simple(int argc, char **argv)
 {
 	const char *verb = argv[0], *sock = NULL;
 	bool quiet = false;
+	enum out_format fmt;
+	if (out_take_format(verb, &argc, argv, &fmt)) return 2;
 	char usage_text[128];
 	snprintf(usage_text, sizeof(usage_text), "Usage: cloison %s --sock PATH\n", verb);
 	int rc = parse(argc, argv, usage_text, NULL, NULL, NULL, &sock, &quiet);
@@ -107,7 +138,7 @@ int vmctl_simple(int argc, char **argv)
 	snprintf(path, sizeof(path), "/vm%s%s", strcmp(verb, "status") ? "/" : "",
 	         strcmp(verb, "status") ? verb : "");
 	int status = api_call(sock, get ? "GET" : "POST", path, NULL, &out);
-	return finish(status, out, quiet);
+	return finish(status, out, fmt, get ? NULL : said_state);
 }
 
 static void save_option(void *ctx, int opt, const char *val)
@@ -141,7 +172,7 @@ int vmctl_save(int argc, char **argv)
 	json_decref(j);
 	int status = api_call(sock, "POST", "/vm/save", body, &out);
 	free(body);
-	return finish(status, out, quiet);
+	return finish(status, out, OUT_TABLE, said_save);
 }
 
 struct migrate_opts {
@@ -200,7 +231,7 @@ int vmctl_migrate(int argc, char **argv)
 			return 1;
 		}
 		if (!quiet)
-			printf("migrated %s to %s: %llu pages, %.1f MiB in %.1f ms\n", m.from, m.to,
+			cli_done("migrated %s to %s: %llu pages, %.1f MiB in %.1f ms", m.from, m.to,
 			       (unsigned long long)st.pages_sent, (double)st.bytes_sent / 1048576.0,
 			       st.total_ms);
 		return 0;
@@ -218,5 +249,5 @@ int vmctl_migrate(int argc, char **argv)
 	json_decref(j);
 	int status = api_call(sock, "POST", "/vm/migrate", body, &out);
 	free(body);
-	return finish(status, out, quiet);
+	return finish(status, out, OUT_TABLE, said_migrate);
 }

@@ -165,7 +165,11 @@ static bool filter_escape(struct console *c, struct machine *m, const uint8_t *i
 		uint8_t b = in[i];
 		if (c->escape) {
 			c->escape = false;
-			if (b == 'x' || b == 'X') return true;
+			if (b == 'x' || b == 'X') {
+				static const char bye[] = "\r\n[cloison: exit]\r\n";
+				write_all(c->out_fd, (const uint8_t *)bye, sizeof(bye) - 1);
+				return true;
+			}
 			if (b == 'h' || b == 'H' || b == '?') {
 				help(c);
 			} else if (b == 'c' || b == 'C') {

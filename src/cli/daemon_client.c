@@ -3,7 +3,10 @@
  */
 #include "daemon_client.h"
 
+#include "usage.h"
+
 #include "http/http.h"
+#include "util/log.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,7 +41,7 @@ int dc_call(const char *method, const char *path, json_t *body, json_t **out)
 	                        sizeof(err));
 	free(text);
 	if (!st) {
-		fprintf(stderr, "cloison: cloisond does not answer: %s (is it running? `cloisond &`)\n", err);
+		log_error("cloisond does not answer: %s (is it running? `cloisond &`)", err);
 		return 0;
 	}
 	json_t *j = resp ? json_loads(resp, JSON_DECODE_ANY, NULL) : NULL;
@@ -46,7 +49,7 @@ int dc_call(const char *method, const char *path, json_t *body, json_t **out)
 	free(resp);
 	if (st >= 300) {
 		const char *e = json_string_value(json_object_get(j, "error"));
-		fprintf(stderr, "cloison: %s\n", e ? e : "request failed");
+		log_error("%s", e ? e : "request failed");
 	}
 	if (out)
 		*out = j;
@@ -64,7 +67,7 @@ int dc_wait_op(json_t *answer, const char *doing)
 {
 	json_int_t id = json_integer_value(json_object_get(json_object_get(answer, "operation"), "id"));
 	if (!id) return 0;
-	bool tty = isatty(STDERR_FILENO);
+	bool tty = isatty(STDERR_FILENO) && !cli_quiet;
 	if (tty && doing) fprintf(stderr, "%s...", doing);
 	for (;;) {
 		char path[96], at[32] = "";
@@ -82,9 +85,10 @@ int dc_wait_op(json_t *answer, const char *doing)
 		const char *status = json_string_value(json_object_get(op, "status"));
 		if (status && strcmp(status, "running")) {
 			int rc = strcmp(status, "success") ? 1 : 0;
-			if (tty && doing) fprintf(stderr, " %s\n", rc ? "failed" : "done");
+			if (tty && doing && rc) fprintf(stderr, " failed\n");
+			if (tty && doing && !rc) fprintf(stderr, "\r\033[K"); /* the verb says what it did */
 			if (rc)
-				fprintf(stderr, "cloison: %s\n",
+				log_error("%s",
 				        json_string_value(json_object_get(op, "error")));
 			json_decref(op);
 			return rc;

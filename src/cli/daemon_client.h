@@ -17,8 +17,8 @@ const char *dc_socket_path(void);
 int dc_call(const char *method, const char *path, json_t *body, json_t **out);
 /* The exit status for an HTTP status: 0 done, 1 refused, 3 unreachable. */
 int dc_rc(int status);
-/* Waits for the operation an answer names ({"operation": {...}}); 0 when it succeeded. On a terminal,
- * `doing` and the progress are shown on stderr. */
+/* Waits for the operation an answer names ({"operation": {...}}); 0 when it succeeded. On a terminal
+ * (and without -q), `doing` and the progress are shown on stderr, and erased once it succeeded. */
 int dc_wait_op(json_t *answer, const char *doing);
 /* Takes "--format json|table" out of argv; true for json. */
 bool dc_want_json(int *argc, char **argv);

@@ -3,8 +3,10 @@
  * `cloison ct exec` (see exec.h).
  */
 #include "exec.h"
+#include "usage.h"
 
 #include "container/lifecycle.h"
+#include "util/log.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -29,20 +31,14 @@ int exec_parse(int argc, char **argv, const char *verb, struct exec_args *a)
 			usage(stdout, verb);
 			return 0;
 		} else {
-			fprintf(stderr, "cloison: %s: unknown option %s\n", verb, argv[i]);
-			usage(stderr, verb);
-			return 2;
+			return cli_usage_error(verb, "unknown option '%s'", argv[i]);
 		}
 	}
-	if (i >= argc) {
-		usage(stderr, verb);
-		return 2;
-	}
+	if (i >= argc) return cli_usage_error(verb, "expected NAME -- COMMAND");
 	a->name = argv[i++];
 	if (i < argc && !strcmp(argv[i], "--")) i++;
 	if (i >= argc) {
-		fprintf(stderr, "cloison: %s: no command given\n", verb);
-		return 2;
+		return cli_usage_error(verb, "no command given: expected NAME -- COMMAND");
 	}
 	a->cmd = argv + i;
 	return -1;
@@ -53,7 +49,7 @@ int exec_run(const struct exec_args *a, int fail_status)
 	char err[1024];
 	int rc = ct_exec(a->name, a->cmd, a->tty && isatty(STDIN_FILENO), err, sizeof(err));
 	if (rc < 0) {
-		fprintf(stderr, "cloison: %s\n", err);
+		log_error("%s", err);
 		return fail_status;
 	}
 	return rc;

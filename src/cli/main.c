@@ -6,6 +6,7 @@
 #include "usage.h"
 
 #include "cpu/riscv/hart.h"
+#include "util/log.h"
 
 #include <stdbool.h>
 #include <stdio.h>
@@ -44,7 +45,7 @@ static const struct verb verbs[] = {
      "attach to an instance's console: a VM's serial port, a container's terminal"},
     {"exec", inst_exec, NULL, NULL, "run a command in a container instance: exec [-t] NAME -- CMD"},
     {"snapshot", inst_snapshot, NULL, NULL,
-     "save a VM instance's memory, devices and disks: snapshot NAME SNAP"},
+     "save a VM instance's memory, devices and disks: snapshot NAME SNAP; snapshot list|rm"},
     {"restore", inst_restore, NULL, NULL, "bring a VM instance back to a snapshot: restore NAME SNAP"},
     {"logs", inst_logs, NULL, NULL, "an instance's console output"},
     {"limits", inst_limits, NULL, NULL, "show or change an instance's limits (at once, while it runs)"},
@@ -85,11 +86,41 @@ static void usage(FILE *out)
 	fprintf(out, "Usage: cloison VERB [OPTIONS]\n\nVerbs:\n");
 	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
 		fprintf(out, "  %-10s %s\n", verbs[i].name, verbs[i].summary);
-	fprintf(out, "\n`cloison VERB --help` describes a verb. `cloison --version` prints the version.\n");
+	fprintf(out, "\n`cloison VERB --help` describes a verb. `cloison --version` prints the version.\n"
+	             "-q (anywhere before `--`) silences the line a verb prints when it did something.\n");
+}
+
+/* Removes every -q/--quiet before `--` and says whether there was one. The verbs that run a command
+ * (exec, ct run, ct exec) take it without `--` too: there only the -q before the verb counts, unless
+ * a `--` marks where the command starts. */
+static bool take_quiet(int *argc, char **argv)
+{
+	bool q = false;
+	int end = *argc, verb = 1;
+	while (verb < *argc && (!strcmp(argv[verb], "-q") || !strcmp(argv[verb], "--quiet"))) verb++;
+	for (int a = 1; a < *argc; a++)
+		if (!strcmp(argv[a], "--")) end = a;
+	bool runs_command = verb < *argc && (!strcmp(argv[verb], "exec") ||
+	                                     (!strcmp(argv[verb], "ct") && verb + 1 < *argc &&
+	                                      (!strcmp(argv[verb + 1], "run") || !strcmp(argv[verb + 1], "exec"))));
+	if (runs_command && end == *argc) end = verb;
+	for (int a = 1; a < end;) {
+		if (strcmp(argv[a], "-q") && strcmp(argv[a], "--quiet")) {
+			a++;
+			continue;
+		}
+		q = true;
+		memmove(&argv[a], &argv[a + 1], (size_t)(*argc - a) * sizeof(char *)); /* with the NULL */
+		(*argc)--;
+		end--;
+	}
+	return q;
 }
 
 int main(int argc, char **argv)
 {
+	cli_quiet = take_quiet(&argc, argv);
+	if (cli_quiet) log_set_level(LOG_WARN);
 	if (argc < 2) {
 		usage(stderr);
 		return 2;
@@ -105,6 +136,9 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++) {
 		const struct verb *v = &verbs[i];
 		if (strcmp(argv[1], v->name)) continue;
+		static char program[32];
+		snprintf(program, sizeof(program), "cloison %s", v->name);
+		log_set_program(program); /* errors read "cloison VERB: message" */
 		bool by_hand = v->by_hand && (!v->fn || has_option(argc - 1, argv + 1, v->by_hand_opts));
 		/* The RISC-V decoder's tables serve the VMs run here only: containers and cloisond's
 		 * clients start without them. */

@@ -9,9 +9,29 @@
 #include <stdio.h>
 #include <string.h>
 
+bool cli_quiet;
+
+void cli_done(const char *fmt, ...)
+{
+	if (cli_quiet) return;
+	va_list ap;
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	putchar('\n');
+	fflush(stdout);
+}
+
 bool cli_wants_help(int argc, char **argv)
 {
 	return argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"));
+}
+
+bool cli_help_anywhere(int argc, char **argv)
+{
+	for (int i = 1; i < argc && strcmp(argv[i], "--"); i++)
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) return true;
+	return false;
 }
 
 int cli_usage_error(const char *verb, const char *fmt, ...)

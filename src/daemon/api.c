@@ -422,9 +422,43 @@ static void create(struct daemon *d, json_t *body, struct http_response *r)
 	api_reply(r, 201, inst_json(d, in));
 }
 
+/* Whether path lies in directory dir (or is it). */
+static bool path_within(const char *path, const char *dir)
+{
+	size_t n = strlen(dir);
+	while (n > 1 && dir[n - 1] == '/') n--;
+	return !strncmp(path, dir, n) && (path[n] == 0 || path[n] == '/');
+}
+
+/* The other instances whose definition names something under dir (the snapshot a clone resumes
+ * from, a disk), as "a, b" in out; false when there are none. Lock held. */
+static bool dependents(struct daemon *d, const struct instance *self, const char *dir, char *out, size_t len)
+{
+	size_t used = 0;
+	out[0] = 0;
+	for (size_t i = 0; i < d->ninsts; i++) {
+		const struct instance *o = d->insts[i];
+		if (o == self || o->def.type != INST_VM) continue;
+		bool uses = o->def.vm.restore[0] && path_within(o->def.vm.restore, dir);
+		for (unsigned k = 0; !uses && k < o->def.vm.cfg.ndisks; k++)
+			uses = path_within(o->def.vm.cfg.disks[k].path, dir);
+		if (!uses) continue;
+		int w = snprintf(out + used, len - used, "%s%s", used ? ", " : "", o->def.name);
+		if (w > 0 && (size_t)w < len - used) used += (size_t)w;
+	}
+	return out[0] != 0;
+}
+
 static void remove_instance(struct daemon *d, struct instance *in, bool force, struct http_response *r)
 {
 	char err[512];
+	char dir[PATH_MAX], users[400];
+	inst_path(d, in, "", dir, sizeof(dir));
+	/* Removing an instance removes its directory: its snapshots, and whatever clone was made of them. */
+	if (dependents(d, in, dir, users, sizeof(users)))
+		return api_fail(r, ERR_BUSY,
+		                "'%s' has snapshots or disks that %s still use%s: remove %s first", in->def.name,
+		                users, strchr(users, ',') ? "" : "s", strchr(users, ',') ? "them" : "it");
 	if (!claim(in, "remove", r)) return;
 	if (is_up(in) && !force) {
 		in->busy = NULL;
@@ -450,8 +484,6 @@ static void remove_instance(struct daemon *d, struct instance *in, bool force, s
 		api_fail(r, ERR_BUSY, "%s", err);
 		return;
 	}
-	char dir[PATH_MAX];
-	inst_path(d, in, "", dir, sizeof(dir));
 	fs_remove_tree(dir);
 	daemon_unlink(d, in);
 	api_reply(r, 200, json_pack("{s:s, s:b}", "name", in->def.name, "removed", 1));
@@ -844,8 +876,12 @@ static void act_snapshot_take(struct action *a)
 
 static void act_snapshot_delete(struct action *a)
 {
-	char dir[PATH_MAX], err[512];
+	char dir[PATH_MAX], err[512], users[400];
 	if (!snapshot_dir(a->d, a->in, a->sub, dir, sizeof(dir), a->r)) return;
+	if (dependents(a->d, a->in, dir, users, sizeof(users)))
+		return api_fail(a->r, ERR_BUSY, "snapshot '%s' of '%s' is what %s resume%s from: remove %s first",
+		                a->sub, a->in->def.name, users, strchr(users, ',') ? "" : "s",
+		                strchr(users, ',') ? "them" : "it");
 	if (!db_snapshot_delete(a->d->db, a->in->def.name, a->sub, err, sizeof(err)))
 		return api_fail(a->r, ERR_INTERNAL, "%s", err);
 	fs_remove_tree(dir);

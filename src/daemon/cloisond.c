@@ -40,6 +40,7 @@ static void usage(FILE *out)
 	        "                    /var/lib/cloison as root, ~/.local/state/cloison otherwise)\n"
 	        "  --run-dir DIR     sockets (default /run/cloison as root, $XDG_RUNTIME_DIR/cloison)\n"
 	        "  -v, --verbose     more messages\n"
+	        "  -q, --quiet       errors and warnings only (not even where it listens)\n"
 	        "  -h, --help        this help\n"
 	        "      --version     the version\n\n"
 	        "Stopping the daemon (SIGTERM) leaves instances running; a new daemon takes them back.\n");
@@ -95,17 +96,19 @@ int main(int argc, char **argv)
 	                                     {"state-dir", required_argument, NULL, 'S'},
 	                                     {"run-dir", required_argument, NULL, 'R'},
 	                                     {"verbose", no_argument, NULL, 'v'},
+	                                     {"quiet", no_argument, NULL, 'q'},
 	                                     {"help", no_argument, NULL, 'h'},
 	                                     {"version", no_argument, NULL, 'V'},
 	                                     {NULL, 0, NULL, 0}};
 	const char *state = NULL, *run = NULL, *sock = NULL;
 	int c;
-	while ((c = getopt_long(argc, argv, "vh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "vqh", opts, NULL)) != -1) {
 		switch (c) {
 		case 's': sock = optarg; break;
 		case 'S': state = optarg; break;
 		case 'R': run = optarg; break;
 		case 'v': log_set_level(LOG_DEBUG); break;
+		case 'q': log_set_level(LOG_WARN); break;
 		case 'h': usage(stdout); return 0;
 		case 'V': printf("cloisond %s\n", CLOISON_VERSION); return 0;
 		default: usage(stderr); return 2;
@@ -177,12 +180,13 @@ int main(int argc, char **argv)
 		log_error("%s", err);
 		return 1;
 	}
-	log_info("serving %s (state in %s, %zu instances)", d->socket_path, d->state_dir, d->ninsts);
+	log_notice("listening on %s (state in %s, %zu instance%s)", d->socket_path, d->state_dir, d->ninsts,
+	           d->ninsts == 1 ? "" : "s");
 	pthread_mutex_lock(&d->lock);
 	for (size_t i = 0; i < d->ninsts; i++) {
 		struct instance *in = d->insts[i];
 		if (!in->def.autostart || in->state == ST_RUNNING || in->state == ST_PAUSED) continue;
-		log_info("autostart: %s", in->def.name);
+		log_notice("autostart: starting %s", in->def.name);
 		if (!api_start_async(d, in, err, sizeof(err)))
 			log_error("autostart %s: %s", in->def.name, err);
 	}
@@ -190,7 +194,7 @@ int main(int argc, char **argv)
 
 	int sig = 0;
 	sigwait(&sigs, &sig);
-	log_info("signal %d: stopping the API; instances keep running", sig);
+	log_notice("signal %d: stopping the API; instances keep running", sig);
 	http_server_stop(srv);
 	return 0;
 }

@@ -189,6 +189,7 @@ static bool vmdrv_start(struct daemon *d, struct instance *in, const struct vm_s
 	char *argv[20];
 	int n = 0;
 	argv[n++] = d->exe;
+	argv[n++] = "-q"; /* its stderr joins the console log: warnings and errors only */
 	argv[n++] = "run";
 	argv[n++] = "--api-sock";
 	argv[n++] = api;

@@ -34,6 +34,11 @@ VERBS = ["create", "start", "stop", "restart", "pause", "resume", "rm", "list", 
          "save", "clone", "migrate", "receive", "ct", "cluster", "ha", "lb"]
 
 
+def read(path):
+    with open(path) as f:
+        return f.read()
+
+
 def cl(*args):
     env = dict(os.environ, CLOISON_SOCKET=os.path.join(tempfile.gettempdir(), "no-such-cloisond.sock"))
     return subprocess.run([CLOISON, *args], capture_output=True, text=True, timeout=30, env=env, stdin=subprocess.DEVNULL)
@@ -51,6 +56,46 @@ class Cli(unittest.TestCase):
                 self.assertEqual(r.stderr, "")
                 self.assertIn("cloison", r.stdout)
                 self.assertNotIn("cloisond does not answer", r.stdout)
+
+    def test_every_subverb_has_help(self):
+        groups = {"ct": ["run", "list", "exec", "pause", "resume", "stop", "rm", "stats"],
+                  "pool": ["list", "create", "info", "rm"], "volume": ["list", "create", "copy", "info", "rm"],
+                  "net": ["create", "list", "info", "rm"], "cluster": ["create", "join", "status", "token", "leave"],
+                  "ha": ["add", "rm", "status"], "lb": ["create", "list", "info", "rm"],
+                  "disk": ["create", "info", "check", "convert", "resize", "rebase", "commit"]}
+        for group, subverbs in groups.items():
+            for sub in subverbs:
+                with self.subTest(verb=f"{group} {sub}"):
+                    r = cl(group, sub, "--help")
+                    self.assertEqual(r.returncode, 0, r.stderr)
+                    self.assertEqual(r.stderr, "")
+                    self.assertIn("Usage: cloison", r.stdout)
+        r = cl("snapshot", "--help")
+        for form in ("snapshot list NAME", "snapshot rm NAME SNAPSHOT"):
+            self.assertIn(form, r.stdout)
+
+    def test_formats_and_quiet(self):
+        for args in (["list"], ["info", "web"], ["stats", "web"], ["pool", "list"], ["volume", "list"],
+                     ["net", "list"], ["ct", "list"], ["snapshot", "list", "web"], ["status", "--sock", "x"]):
+            with self.subTest(args=args):
+                r = cl(*args, "--format", "xml")
+                self.assertEqual(r.returncode, 2, r.stderr)
+                self.assertIn("unknown format 'xml' (table, json, yaml or csv)", r.stderr)
+                self.assertRegex(r.stderr.strip().splitlines()[-1], r"^try 'cloison [a-z ]+ --help'$")
+        # -q anywhere before `--` silences what a verb says it did; the verb's own output stays.
+        d = tempfile.mkdtemp(prefix="cloison-q-")
+        self.addCleanup(shutil.rmtree, d)
+        r = cl("disk", "create", os.path.join(d, "a.qcow2"), "1M")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("Formatting '", r.stdout)
+        for args in (["-q", "disk", "create"], ["disk", "create", "-q"], ["disk", "create", "--quiet"]):
+            path = os.path.join(d, f"q{len(os.listdir(d))}.qcow2")
+            r = cl(*args, path, "1M")
+            self.assertEqual((r.returncode, r.stdout, r.stderr), (0, "", ""))
+            self.assertTrue(os.path.exists(path))
+        r = cl("disk", "convert", "-O", "raw", os.path.join(d, "a.qcow2"), os.path.join(d, "a.raw"))
+        self.assertEqual(r.stdout, f"converted '{d}/a.qcow2' to '{d}/a.raw' (raw)\n")
+        self.assertTrue(cl("-q", "disk", "info", os.path.join(d, "a.raw")).stdout.startswith("image: "))
 
     def test_mistyped_verbs(self):
         for typo, near in [("rnu", "run"), ("lsit", "list"), ("snapshto", "snapshot"), ("migrat", "migrate")]:
@@ -164,7 +209,7 @@ class DownloadProgress(unittest.TestCase):
         log = os.path.join(self.dir, "log")
         with open(log, "w") as f:
             r = self.fetch(f)
-        text = open(log).read()
+        text = read(log)
         self.assertEqual(r.returncode, 0, text)
         lines = text.strip().splitlines()
         self.assertEqual(lines[0], "guest-fetch: downloading kernel.deb (3 MB)")
@@ -173,7 +218,7 @@ class DownloadProgress(unittest.TestCase):
         with open(log, "w") as f:
             r = self.fetch(f, sha="0" * 64)
         self.assertNotEqual(r.returncode, 0)
-        self.assertIn("checksum mismatch: kernel.deb", open(log).read())
+        self.assertIn("checksum mismatch: kernel.deb", read(log))
 
 
 if __name__ == "__main__":

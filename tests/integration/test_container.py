@@ -278,7 +278,7 @@ ip link add ctbr0 type bridge && ip link set ctbr0 up
 
     # --- root filesystems ------------------------------------------------------------------------
     def test_overlay_and_read_only(self):
-        r = ct("run", "--rootfs", self.rootfs, "--name", "ov", "--overlay", "--",
+        r = ct("run", "--rootfs", self.rootfs, "--name", "ov", "--overlay", "--keep", "--",
                "sh", "-c", "echo changed > /etc/motd-ov && cat /etc/motd-ov")
         self.assertEqual(r.stdout.strip(), "changed")
         self.assertFalse(os.path.exists(os.path.join(self.rootfs, "etc", "motd-ov")))

@@ -272,7 +272,7 @@ class DiskTool(Tmp):
             f.write(b"QFI\xfb" + os.urandom(4000))
         r = disk("info", self.p("junk.qcow2"), check=False)
         self.assertEqual(r.returncode, 1)
-        self.assertTrue(r.stderr.startswith("cloison: "), r.stderr)
+        self.assertTrue(r.stderr.startswith("cloison disk: "), r.stderr)
         self.assertEqual(len(r.stderr.strip().splitlines()), 1, r.stderr)
         self.assertEqual(disk("create", self.p("x.qcow2"), "banana", check=False).returncode, 2)
         self.assertEqual(disk("frobnicate", check=False).returncode, 2)

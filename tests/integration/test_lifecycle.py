@@ -101,8 +101,11 @@ class Lifecycle(unittest.TestCase):
         # The CLI wraps the same calls.
         r = subprocess.run([CLOISON, "pause", "--sock", sock, "-q"], capture_output=True, text=True)
         self.assertEqual(r.returncode, 0, r.stderr)
-        r = subprocess.run([CLOISON, "status", "--sock", sock], capture_output=True, text=True)
+        r = subprocess.run([CLOISON, "status", "--sock", sock, "--format", "json"], capture_output=True, text=True)
         self.assertEqual(json.loads(r.stdout)["state"], "paused")
+        r = subprocess.run([CLOISON, "status", "--sock", sock], capture_output=True, text=True)
+        self.assertRegex(r.stdout, r"(?m)^state +paused$")  # for humans: no JSON
+        self.assertNotIn("{", r.stdout)
         r = subprocess.run([CLOISON, "stop", "--sock", sock, "-q"], capture_output=True, text=True)
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(g.wait_exit(60), 0)
