@@ -152,8 +152,8 @@ int cmd_cluster(int argc, char **argv)
 		json_decref(body);
 		if (st == 200)
 			cli_done("joined cluster %s as node %lld",
-			       json_string_value(json_object_get(ans, "name")),
-			       (long long)json_integer_value(json_object_get(ans, "self")));
+			         json_string_value(json_object_get(ans, "name")),
+			         (long long)json_integer_value(json_object_get(ans, "self")));
 	} else if (!strcmp(verb, "status") && npos == 0) {
 		st = dc_call("GET", "/v1/cluster", NULL, &ans);
 		if (st == 200) js ? out_document(stdout, ans, fmt) : print_status(ans);
@@ -191,7 +191,7 @@ int cmd_cluster(int argc, char **argv)
 		st = dc_call("POST", "/v1/cluster/leave", NULL, &ans);
 		if (st == 200)
 			cli_done("this host left cluster %s",
-			       json_string_value(json_object_get(ans, "cluster")));
+			         json_string_value(json_object_get(ans, "cluster")));
 	} else if (!strcmp(verb, "node") && npos == 2 && !strcmp(pos[0], "rm") && strlen(pos[1]) < 64) {
 		char path[128];
 		snprintf(path, sizeof(path), "/v1/cluster/nodes/%s", pos[1]);

@@ -291,7 +291,8 @@ static int ct_list_cmd(int argc, char **argv)
 	                                         {"STARTED", "started_at", OUT_AGE},
 	                                         {"ROOTFS", "rootfs", OUT_TEXT}};
 	if (cli_wants_help(argc, argv)) {
-		puts("Usage: cloison ct list [--format table|json|yaml|csv]\nLists the containers: name, status, "
+		puts("Usage: cloison ct list [--format table|json|yaml|csv]\nLists the containers: name, "
+		     "status, "
 		     "init's PID, exit status, start time, root filesystem.");
 		return 0;
 	}
@@ -306,16 +307,17 @@ static int ct_list_cmd(int argc, char **argv)
 		struct ct_runtime rt;
 		char err[512];
 		if (!ct_record_load(names[i], &s, &rt, err, sizeof(err))) {
-			json_array_append_new(arr, json_pack("{s:s, s:s, s:s}", "name", names[i], "status", "damaged",
-			                                     "rootfs", err));
+			json_array_append_new(arr, json_pack("{s:s, s:s, s:s}", "name", names[i], "status",
+			                                     "damaged", "rootfs", err));
 			continue;
 		}
 		enum ct_status st = ct_status_of(&rt);
 		bool live = st == CT_RUNNING || st == CT_PAUSED;
-		json_array_append_new(arr, json_pack("{s:s, s:s, s:i, s:i, s:s, s:I}", "name", s.name, "status",
-		                                     ct_status_name(st), "pid", live ? (int)rt.pid : 0,
-		                                     "exit_code", st == CT_STOPPED ? rt.exit_code : -1,
-		                                     "rootfs", s.rootfs, "started_at", (json_int_t)rt.started_at));
+		json_array_append_new(arr,
+		                      json_pack("{s:s, s:s, s:i, s:i, s:s, s:I}", "name", s.name, "status",
+		                                ct_status_name(st), "pid", live ? (int)rt.pid : 0,
+		                                "exit_code", st == CT_STOPPED ? rt.exit_code : -1, "rootfs",
+		                                s.rootfs, "started_at", (json_int_t)rt.started_at));
 		ct_spec_free(&s);
 	}
 	ct_free_names(names, n);
@@ -355,7 +357,8 @@ static int ct_stats_cmd(int argc, char **argv)
 	printf("  cpu      %s (user %s, system %s, throttled %s)\n", a, b, c, d);
 	out_size(a, sizeof(a), NUM("memory_bytes")), out_size(b, sizeof(b), NUM("memory_peak_bytes"));
 	printf("  memory   %s (peak %s", a, b);
-	if (json_object_get(j, "memory_limit")) out_size(c, sizeof(c), NUM("memory_limit")), printf(", limit %s", c);
+	if (json_object_get(j, "memory_limit"))
+		out_size(c, sizeof(c), NUM("memory_limit")), printf(", limit %s", c);
 	printf(", OOM kills %.0f)\n", NUM("oom_kills"));
 	printf("  pids     %.0f", NUM("pids"));
 	if (json_object_get(j, "pids_limit")) printf(" (limit %.0f)", NUM("pids_limit"));
@@ -385,8 +388,9 @@ static int ct_simple_cmd(const char *verb, int argc, char **argv)
 		printf("Usage: cloison ct %s NAME%s\n", verb,
 		       !strcmp(verb, "stop") ? " [--timeout SECONDS]\nAsks the container's init to shut down "
 		                               "the way it understands, waits, then kills what is left."
-		       : !strcmp(verb, "rm") ? " [--force]\nRemoves a stopped container (--force stops it first)."
-		                             : "");
+		       : !strcmp(verb, "rm")
+		           ? " [--force]\nRemoves a stopped container (--force stops it first)."
+		           : "");
 		return 0;
 	}
 	for (int i = 1; i < argc; i++) {
@@ -423,10 +427,11 @@ static int ct_simple_cmd(const char *verb, int argc, char **argv)
 		log_error("%s", err);
 		return 1;
 	}
-	cli_done("%s container %s", !strcmp(verb, "stop")    ? "stopped"
-	                            : !strcmp(verb, "rm")    ? "removed"
-	                            : !strcmp(verb, "pause") ? "paused"
-	                                                     : "resumed",
+	cli_done("%s container %s",
+	         !strcmp(verb, "stop")    ? "stopped"
+	         : !strcmp(verb, "rm")    ? "removed"
+	         : !strcmp(verb, "pause") ? "paused"
+	                                  : "resumed",
 	         name);
 	return 0;
 }

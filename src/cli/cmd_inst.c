@@ -203,7 +203,7 @@ int inst_create(int argc, char **argv)
 		}
 		if (!is_ct && optind < argc) {
 			log_error("unexpected argument '%s' (a command goes with --type container)",
-			        argv[optind]);
+			          argv[optind]);
 			ok = false;
 			goto out;
 		}
@@ -230,9 +230,10 @@ int inst_create(int argc, char **argv)
 	ok = st == 201;
 	const char *created = json_string_value(json_object_get(def, "name"));
 	if (ok)
-		cli_done("created %s %s", strcmp(json_string_value(json_object_get(def, "type")) ?: "vm", "container")
-		                              ? "VM"
-		                              : "container",
+		cli_done("created %s %s",
+		         strcmp(json_string_value(json_object_get(def, "type")) ?: "vm", "container")
+		             ? "VM"
+		             : "container",
 		         created);
 	if (ok && start) {
 		char path[128];
@@ -267,8 +268,10 @@ static int one_name(int argc, char **argv, const char *usage)
 /* "stop" -> "stopped": what a verb did, for its one line. */
 static const char *past_tense(const char *verb)
 {
-	static const char *const forms[][2] = {{"start", "started"}, {"stop", "stopped"},
-	                                       {"restart", "restarted"}, {"pause", "paused"},
+	static const char *const forms[][2] = {{"start", "started"},
+	                                       {"stop", "stopped"},
+	                                       {"restart", "restarted"},
+	                                       {"pause", "paused"},
 	                                       {"resume", "resumed"}};
 	for (size_t i = 0; i < sizeof(forms) / sizeof(forms[0]); i++)
 		if (!strcmp(verb, forms[i][0])) return forms[i][1];
@@ -362,7 +365,8 @@ static json_t *limits_for_humans(json_t *lim)
 		char buf[96];
 		json_int_t n = json_integer_value(v);
 		if (json_is_string(v)) {
-			snprintf(buf, sizeof(buf), "%s", *json_string_value(v) ? json_string_value(v) : "all host CPUs");
+			snprintf(buf, sizeof(buf), "%s",
+			         *json_string_value(v) ? json_string_value(v) : "all host CPUs");
 		} else if (!strcmp(k, "cpu_weight")) {
 			snprintf(buf, sizeof(buf), n ? "%lld" : "100 (default)", (long long)n);
 		} else if (n == 0) {
@@ -418,7 +422,8 @@ int inst_stats(int argc, char **argv)
 			memmove(&argv[i], &argv[i + 1], (size_t)(argc - i - 1) * sizeof(char *));
 			argc--;
 		}
-	if (!watch) return get_and_print(argc, argv, "/stats", "NAME [--format table|json|yaml|csv] [--watch]");
+	if (!watch)
+		return get_and_print(argc, argv, "/stats", "NAME [--format table|json|yaml|csv] [--watch]");
 	for (;;) {
 		printf("\033[H\033[2J");
 		int rc = get_and_print(argc, argv, "/stats", "NAME [--watch]");
@@ -533,8 +538,7 @@ int inst_exec(int argc, char **argv)
 		return dc_rc(st);
 	}
 	if (strcmp(json_string_value(json_object_get(info, "type")), "container")) {
-		log_error("'%s' is a VM: VMs have no guest agent; use `cloison console %s`",
-		        a.name, a.name);
+		log_error("'%s' is a VM: VMs have no guest agent; use `cloison console %s`", a.name, a.name);
 		json_decref(info);
 		return 1;
 	}
@@ -606,7 +610,8 @@ int inst_snapshot(int argc, char **argv)
 	}
 	if (argc >= 2 && !strcmp(argv[1], "list")) return snapshot_list(argc - 1, argv + 1);
 	if (argc >= 2 && !strcmp(argv[1], "rm")) {
-		if (argc != 4 || argv[2][0] == '-') return cli_usage_error("snapshot", "expected rm NAME SNAPSHOT");
+		if (argc != 4 || argv[2][0] == '-')
+			return cli_usage_error("snapshot", "expected rm NAME SNAPSHOT");
 		char path[300];
 		snprintf(path, sizeof(path), "/v1/instances/%s/snapshots/%s", argv[2], argv[3]);
 		int st = dc_call("DELETE", path, NULL, NULL);
@@ -712,7 +717,8 @@ int inst_receive(int argc, char **argv)
 		return 2;
 	}
 	if (!cli_quiet)
-		fprintf(stderr, "cloison receive: waiting up to %ld s for %s to arrive on %s\n", t, argv[1], listen);
+		fprintf(stderr, "cloison receive: waiting up to %ld s for %s to arrive on %s\n", t, argv[1],
+		        listen);
 	char done[300];
 	snprintf(done, sizeof(done), "received %s: it runs here", argv[1]);
 	return post_json(argv[1], "receive",

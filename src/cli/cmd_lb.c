@@ -100,8 +100,8 @@ int cmd_lb(int argc, char **argv)
 		json_decref(body);
 		if (st == 201)
 			cli_done("load balancer %s listens on %s",
-			       json_string_value(json_object_get(ans, "name")),
-			       json_string_value(json_object_get(ans, "listen")));
+			         json_string_value(json_object_get(ans, "name")),
+			         json_string_value(json_object_get(ans, "listen")));
 	} else if (!strcmp(verb, "list") && argc == 2) {
 		st = dc_call("GET", "/v1/lbs", NULL, &ans);
 		if (st == 200 && js) out_document(stdout, ans, fmt);

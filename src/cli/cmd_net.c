@@ -67,7 +67,8 @@ static int net_list(int argc, char **argv)
 		return 1;
 	}
 	json_t *all = json_array();
-	if (fmt == OUT_TABLE) printf("%-20s %-10s %-20s %-16s %s\n", "NAME", "TYPE", "SUBNET", "BRIDGE", "DHCP");
+	if (fmt == OUT_TABLE)
+		printf("%-20s %-10s %-20s %-16s %s\n", "NAME", "TYPE", "SUBNET", "BRIDGE", "DHCP");
 	for (size_t i = 0; i < n; i++) {
 		struct netobj o;
 		if (!netobj_load(names[i], &o, err, sizeof(err))) {
@@ -149,7 +150,8 @@ static int net_create(int argc, char **argv)
 		}
 	}
 	if (optind + 1 != argc) {
-		return cli_usage_error("net create", "expected one NAME (cloison net create NAME --type TYPE)");
+		return cli_usage_error("net create",
+		                       "expected one NAME (cloison net create NAME --type TYPE)");
 	}
 	const char *name = argv[optind];
 	struct netobj_params np = {

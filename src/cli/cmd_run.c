@@ -388,16 +388,17 @@ static void print_stats(const struct machine *m, const struct vm_run_result *res
 	struct machine_stats st;
 	machine_stats(m, &st);
 	log_error("stats: %llu instructions in %.3f s host time: %.1f MIPS (%u hart%s)",
-	        (unsigned long long)res->instructions, res->seconds,
-	        res->seconds > 0 ? (double)res->instructions / res->seconds / 1e6 : 0.0, st.nharts,
-	        st.nharts > 1 ? "s" : "");
+	          (unsigned long long)res->instructions, res->seconds,
+	          res->seconds > 0 ? (double)res->instructions / res->seconds / 1e6 : 0.0, st.nharts,
+	          st.nharts > 1 ? "s" : "");
 	for (unsigned i = 0; i < st.nharts; i++)
-		fprintf(stderr,
-		        "cloison run: stats: hart %u: %llu instructions, %llu WFI sleeps, stopped at pc 0x%llx "
-		        "(%c-mode)\n",
-		        i, (unsigned long long)st.harts[i].instructions,
-		        (unsigned long long)st.harts[i].wfi_sleeps, (unsigned long long)st.harts[i].pc,
-		        "USHM"[st.harts[i].priv & 3]);
+		fprintf(
+		    stderr,
+		    "cloison run: stats: hart %u: %llu instructions, %llu WFI sleeps, stopped at pc 0x%llx "
+		    "(%c-mode)\n",
+		    i, (unsigned long long)st.harts[i].instructions,
+		    (unsigned long long)st.harts[i].wfi_sleeps, (unsigned long long)st.harts[i].pc,
+		    "USHM"[st.harts[i].priv & 3]);
 	for (unsigned i = 0; i < st.nharts; i++) {
 		const struct rv_engine_stats *g = &st.harts[i].engine;
 		fprintf(
@@ -540,7 +541,7 @@ int cmd_run(int argc, char **argv)
 		v = vm_restore(o.restore, o.clone_dir, console_write, con, err, sizeof(err));
 	} else if (o.incoming) {
 		log_notice("waiting for an incoming migration on %s:%s",
-		         o.incoming_addr[0] ? o.incoming_addr : "*", o.incoming_port);
+		           o.incoming_addr[0] ? o.incoming_addr : "*", o.incoming_port);
 		v = vm_incoming(o.incoming_addr, o.incoming_port, o.storage_dir, console_write, con,
 		                &host.incoming, err, sizeof(err));
 	} else {

@@ -62,7 +62,8 @@ int cmd_pool(int argc, char **argv)
 		int st = dc_call("POST", "/v1/storage-pools", body, &ans);
 		json_decref(body);
 		if (st == 201)
-			cli_done("created pool %s at %s", argv[2], json_string_value(json_object_get(ans, "path")));
+			cli_done("created pool %s at %s", argv[2],
+			         json_string_value(json_object_get(ans, "path")));
 		json_decref(ans);
 		return dc_rc(st);
 	}
@@ -132,11 +133,11 @@ static int list_volumes(const char *pool, enum out_format fmt)
 	                                         {"USED", "actual-size", OUT_SIZE},
 	                                         {"USED BY", "used_by", OUT_TEXT}};
 	json_t *v;
-	if (fmt == OUT_TABLE || fmt == OUT_CSV)
-		json_array_foreach(all, i, v)
+	if (fmt == OUT_TABLE || fmt == OUT_CSV) json_array_foreach(all, i, v)
 		{
 			json_object_set_new(v, "volume",
-			                    json_sprintf("%s/%s", json_string_value(json_object_get(v, "pool")),
+			                    json_sprintf("%s/%s",
+			                                 json_string_value(json_object_get(v, "pool")),
 			                                 json_string_value(json_object_get(v, "name"))));
 		}
 	if (st == 200) out_table(stdout, all, cols, sizeof(cols) / sizeof(cols[0]), fmt);
@@ -187,7 +188,8 @@ int cmd_volume(int argc, char **argv)
 		if (st == 202) rc = dc_wait_op(ans, "copying");
 		if (st == 202 && !rc) cli_done("copied %s to volume %s", argv[2], ref);
 		if (st == 201 && fmt == OUT_TABLE)
-			cli_done("created volume %s at %s", ref, json_string_value(json_object_get(ans, "path")));
+			cli_done("created volume %s at %s", ref,
+			         json_string_value(json_object_get(ans, "path")));
 		else if (st == 201)
 			out_document(stdout, ans, fmt);
 		json_decref(ans);

@@ -232,8 +232,8 @@ int vmctl_migrate(int argc, char **argv)
 		}
 		if (!quiet)
 			cli_done("migrated %s to %s: %llu pages, %.1f MiB in %.1f ms", m.from, m.to,
-			       (unsigned long long)st.pages_sent, (double)st.bytes_sent / 1048576.0,
-			       st.total_ms);
+			         (unsigned long long)st.pages_sent, (double)st.bytes_sent / 1048576.0,
+			         st.total_ms);
 		return 0;
 	}
 	if (!sock) {

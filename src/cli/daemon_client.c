@@ -87,9 +87,7 @@ int dc_wait_op(json_t *answer, const char *doing)
 			int rc = strcmp(status, "success") ? 1 : 0;
 			if (tty && doing && rc) fprintf(stderr, " failed\n");
 			if (tty && doing && !rc) fprintf(stderr, "\r\033[K"); /* the verb says what it did */
-			if (rc)
-				log_error("%s",
-				        json_string_value(json_object_get(op, "error")));
+			if (rc) log_error("%s", json_string_value(json_object_get(op, "error")));
 			json_decref(op);
 			return rc;
 		}

@@ -100,9 +100,10 @@ static bool take_quiet(int *argc, char **argv)
 	while (verb < *argc && (!strcmp(argv[verb], "-q") || !strcmp(argv[verb], "--quiet"))) verb++;
 	for (int a = 1; a < *argc; a++)
 		if (!strcmp(argv[a], "--")) end = a;
-	bool runs_command = verb < *argc && (!strcmp(argv[verb], "exec") ||
-	                                     (!strcmp(argv[verb], "ct") && verb + 1 < *argc &&
-	                                      (!strcmp(argv[verb + 1], "run") || !strcmp(argv[verb + 1], "exec"))));
+	bool runs_command =
+	    verb < *argc && (!strcmp(argv[verb], "exec") ||
+	                     (!strcmp(argv[verb], "ct") && verb + 1 < *argc &&
+	                      (!strcmp(argv[verb + 1], "run") || !strcmp(argv[verb + 1], "exec"))));
 	if (runs_command && end == *argc) end = verb;
 	for (int a = 1; a < end;) {
 		if (strcmp(argv[a], "-q") && strcmp(argv[a], "--quiet")) {

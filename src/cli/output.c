@@ -28,7 +28,8 @@ int out_take_format(const char *verb, int *argc, char **argv, enum out_format *f
 		}
 		size_t k = 0;
 		while (k < 4 && strcmp(value, names[k])) k++;
-		if (k == 4) return cli_usage_error(verb, "unknown format '%s' (table, json, yaml or csv)", value);
+		if (k == 4)
+			return cli_usage_error(verb, "unknown format '%s' (table, json, yaml or csv)", value);
 		*format = (enum out_format)k;
 		memmove(&argv[i], &argv[i + used], (size_t)(*argc - i - used + 1) * sizeof(char *));
 		*argc -= used;
@@ -62,7 +63,11 @@ void out_size(char *buf, size_t n, double bytes)
 	if (u == 0 || bytes == floor(bytes))
 		snprintf(buf, n, "%.0f %s", bytes, units[u]);
 	else
-		snprintf(buf, n, bytes < 10 ? "%.2f %s" : bytes < 100 ? "%.1f %s" : "%.0f %s", bytes, units[u]);
+		snprintf(buf, n,
+		         bytes < 10    ? "%.2f %s"
+		         : bytes < 100 ? "%.1f %s"
+		                       : "%.0f %s",
+		         bytes, units[u]);
 }
 
 void out_duration(char *buf, size_t n, double s)
@@ -85,7 +90,8 @@ void out_time(char *buf, size_t n, long long unix_s)
 {
 	time_t t = (time_t)unix_s;
 	struct tm tm;
-	if (!localtime_r(&t, &tm) || !strftime(buf, n, "%Y-%m-%d %H:%M:%S", &tm)) snprintf(buf, n, "%lld", unix_s);
+	if (!localtime_r(&t, &tm) || !strftime(buf, n, "%Y-%m-%d %H:%M:%S", &tm))
+		snprintf(buf, n, "%lld", unix_s);
 }
 
 static double number(json_t *v)
@@ -103,7 +109,12 @@ static bool ends_with(const char *s, const char *suffix)
 static void rounded(char *buf, size_t n, double x)
 {
 	double a = fabs(x);
-	snprintf(buf, n, a >= 100 || a == floor(a) ? "%.0f" : a >= 10 ? "%.1f" : a >= 0.01 ? "%.2f" : "%.3g", x);
+	snprintf(buf, n,
+	         a >= 100 || a == floor(a) ? "%.0f"
+	         : a >= 10                 ? "%.1f"
+	         : a >= 0.01               ? "%.2f"
+	                                   : "%.3g",
+	         x);
 }
 
 /* The exact text of a scalar (csv, and strings everywhere). */
@@ -203,8 +214,8 @@ static bool plain_key(const char *k)
 {
 	if (!*k) return false;
 	for (; *k; k++)
-		if (!(('a' <= *k && *k <= 'z') || ('A' <= *k && *k <= 'Z') || ('0' <= *k && *k <= '9') || *k == '_' ||
-		      *k == '-' || *k == '.'))
+		if (!(('a' <= *k && *k <= 'z') || ('A' <= *k && *k <= 'Z') || ('0' <= *k && *k <= '9') ||
+		      *k == '_' || *k == '-' || *k == '.'))
 			return false;
 	return true;
 }
@@ -333,7 +344,8 @@ void out_table(FILE *f, json_t *rows, const struct out_column *cols, size_t ncol
 	for (size_t c = 0; c < ncols; c++) table_cell(f, cols[c].header, width[c], c + 1 == ncols);
 	for (size_t r = 0; r < nrows; r++)
 		for (size_t c = 0; c < ncols; c++) {
-			table_cell(f, text[r * ncols + c] ? text[r * ncols + c] : "", width[c], c + 1 == ncols);
+			table_cell(f, text[r * ncols + c] ? text[r * ncols + c] : "", width[c],
+			           c + 1 == ncols);
 			free(text[r * ncols + c]);
 		}
 	free(text), free(width);

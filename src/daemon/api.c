@@ -456,9 +456,9 @@ static void remove_instance(struct daemon *d, struct instance *in, bool force, s
 	inst_path(d, in, "", dir, sizeof(dir));
 	/* Removing an instance removes its directory: its snapshots, and whatever clone was made of them. */
 	if (dependents(d, in, dir, users, sizeof(users)))
-		return api_fail(r, ERR_BUSY,
-		                "'%s' has snapshots or disks that %s still use%s: remove %s first", in->def.name,
-		                users, strchr(users, ',') ? "" : "s", strchr(users, ',') ? "them" : "it");
+		return api_fail(
+		    r, ERR_BUSY, "'%s' has snapshots or disks that %s still use%s: remove %s first",
+		    in->def.name, users, strchr(users, ',') ? "" : "s", strchr(users, ',') ? "them" : "it");
 	if (!claim(in, "remove", r)) return;
 	if (is_up(in) && !force) {
 		in->busy = NULL;
@@ -879,8 +879,9 @@ static void act_snapshot_delete(struct action *a)
 	char dir[PATH_MAX], err[512], users[400];
 	if (!snapshot_dir(a->d, a->in, a->sub, dir, sizeof(dir), a->r)) return;
 	if (dependents(a->d, a->in, dir, users, sizeof(users)))
-		return api_fail(a->r, ERR_BUSY, "snapshot '%s' of '%s' is what %s resume%s from: remove %s first",
-		                a->sub, a->in->def.name, users, strchr(users, ',') ? "" : "s",
+		return api_fail(a->r, ERR_BUSY,
+		                "snapshot '%s' of '%s' is what %s resume%s from: remove %s first", a->sub,
+		                a->in->def.name, users, strchr(users, ',') ? "" : "s",
 		                strchr(users, ',') ? "them" : "it");
 	if (!db_snapshot_delete(a->d->db, a->in->def.name, a->sub, err, sizeof(err)))
 		return api_fail(a->r, ERR_INTERNAL, "%s", err);

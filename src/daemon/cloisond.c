@@ -92,14 +92,11 @@ static bool setup_paths(struct daemon *d, const char *state, const char *run, co
 
 int main(int argc, char **argv)
 {
-	static const struct option opts[] = {{"socket", required_argument, NULL, 's'},
-	                                     {"state-dir", required_argument, NULL, 'S'},
-	                                     {"run-dir", required_argument, NULL, 'R'},
-	                                     {"verbose", no_argument, NULL, 'v'},
-	                                     {"quiet", no_argument, NULL, 'q'},
-	                                     {"help", no_argument, NULL, 'h'},
-	                                     {"version", no_argument, NULL, 'V'},
-	                                     {NULL, 0, NULL, 0}};
+	static const struct option opts[] = {
+	    {"socket", required_argument, NULL, 's'},  {"state-dir", required_argument, NULL, 'S'},
+	    {"run-dir", required_argument, NULL, 'R'}, {"verbose", no_argument, NULL, 'v'},
+	    {"quiet", no_argument, NULL, 'q'},         {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},       {NULL, 0, NULL, 0}};
 	const char *state = NULL, *run = NULL, *sock = NULL;
 	int c;
 	while ((c = getopt_long(argc, argv, "vqh", opts, NULL)) != -1) {

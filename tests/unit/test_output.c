@@ -24,7 +24,8 @@
 /* Whether text has the line "KEY  VALUE" (the key padded with spaces, at least two). */
 static bool has_field(const char *text, const char *key, const char *value)
 {
-	for (const char *line = text; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+	for (const char *line = text; line && *line;
+	     line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
 		size_t k = strlen(key), v = strlen(value);
 		if (strncmp(line, key, k) || line[k] != ' ' || line[k + 1] != ' ') continue;
 		const char *p = line + k;
@@ -37,17 +38,27 @@ static bool has_field(const char *text, const char *key, const char *value)
 static void test_units(void)
 {
 	char b[64];
-	out_size(b, sizeof(b), 134217728); CHECK(!strcmp(b, "128 MiB"));
-	out_size(b, sizeof(b), 512); CHECK(!strcmp(b, "512 B"));
-	out_size(b, sizeof(b), 1536); CHECK(!strcmp(b, "1.50 KiB"));
-	out_size(b, sizeof(b), 208007168); CHECK(!strcmp(b, "198 MiB"));
-	out_duration(b, sizeof(b), 3.269509346); CHECK(!strcmp(b, "3.27 s"));
-	out_duration(b, sizeof(b), 8.2199103699999991); CHECK(!strcmp(b, "8.22 s"));
-	out_duration(b, sizeof(b), 125); CHECK(!strcmp(b, "2m05s"));
-	out_duration(b, sizeof(b), 3725); CHECK(!strcmp(b, "1h02m"));
-	out_duration(b, sizeof(b), 3 * 86400 + 4 * 3600 + 10); CHECK(!strcmp(b, "3d04h"));
+	out_size(b, sizeof(b), 134217728);
+	CHECK(!strcmp(b, "128 MiB"));
+	out_size(b, sizeof(b), 512);
+	CHECK(!strcmp(b, "512 B"));
+	out_size(b, sizeof(b), 1536);
+	CHECK(!strcmp(b, "1.50 KiB"));
+	out_size(b, sizeof(b), 208007168);
+	CHECK(!strcmp(b, "198 MiB"));
+	out_duration(b, sizeof(b), 3.269509346);
+	CHECK(!strcmp(b, "3.27 s"));
+	out_duration(b, sizeof(b), 8.2199103699999991);
+	CHECK(!strcmp(b, "8.22 s"));
+	out_duration(b, sizeof(b), 125);
+	CHECK(!strcmp(b, "2m05s"));
+	out_duration(b, sizeof(b), 3725);
+	CHECK(!strcmp(b, "1h02m"));
+	out_duration(b, sizeof(b), 3 * 86400 + 4 * 3600 + 10);
+	CHECK(!strcmp(b, "3d04h"));
 	setenv("TZ", "UTC", 1);
-	out_time(b, sizeof(b), 1796189390); CHECK(!strcmp(b, "2026-12-02 05:29:50"));
+	out_time(b, sizeof(b), 1796189390);
+	CHECK(!strcmp(b, "2026-12-02 05:29:50"));
 }
 
 static void test_take_format(void)
@@ -95,13 +106,13 @@ static void test_document(void)
 	CHECK(has_field(text, "engine.disks", "-"));
 	CHECK(has_field(text, "tags", "a, b"));
 	CHECK(strstr(text, "name                         web\n") != NULL); /* aligned to the longest key */
-	CHECK(strchr(text, '{') == NULL && strchr(text, '"') == NULL); /* no JSON inside */
+	CHECK(strchr(text, '{') == NULL && strchr(text, '"') == NULL);     /* no JSON inside */
 	free(text);
 
 	CAPTURE(text, out_document(f, doc, OUT_CSV));
 	CHECK(!strncmp(text, "key,value\nname,web\n", 19));
 	CHECK(strstr(text, "engine.uptime_s,8.2199103699999991\n") != NULL); /* exact */
-	CHECK(strstr(text, "tags,\"[\"\"a\"\",\"\"b\"\"]\"\n") != NULL);            /* quoted */
+	CHECK(strstr(text, "tags,\"[\"\"a\"\",\"\"b\"\"]\"\n") != NULL);     /* quoted */
 	free(text);
 
 	CAPTURE(text, out_document(f, doc, OUT_YAML));
@@ -122,9 +133,10 @@ static void test_document(void)
 
 static void test_table(void)
 {
-	json_t *rows = json_loads("[{\"name\":\"web\",\"status\":{\"state\":\"running\",\"pid\":42},\"mem\":134217728},"
-	                          "{\"name\":\"db, main\",\"status\":{\"state\":\"stopped\",\"pid\":0},\"mem\":1024}]",
-	                          0, NULL);
+	json_t *rows =
+	    json_loads("[{\"name\":\"web\",\"status\":{\"state\":\"running\",\"pid\":42},\"mem\":134217728},"
+	               "{\"name\":\"db, main\",\"status\":{\"state\":\"stopped\",\"pid\":0},\"mem\":1024}]",
+	               0, NULL);
 	static const struct out_column cols[] = {{"NAME", "name", OUT_TEXT},
 	                                         {"STATE", "status.state", OUT_TEXT},
 	                                         {"PID", "status.pid", OUT_PID},
@@ -141,8 +153,10 @@ static void test_table(void)
 	                    "\"db, main\",stopped,0,1024\n"));
 	free(text);
 	CAPTURE(text, out_table(f, rows, cols, 4, OUT_YAML));
-	CHECK(!strncmp(text, "- name: \"web\"\n  status:\n    state: \"running\"\n    pid: 42\n  mem: 134217728\n- name:",
-	               72));
+	CHECK(!strncmp(
+	    text,
+	    "- name: \"web\"\n  status:\n    state: \"running\"\n    pid: 42\n  mem: 134217728\n- name:",
+	    72));
 	free(text);
 	CAPTURE(text, out_document(f, rows, OUT_CSV)); /* any list: a column per dotted key */
 	CHECK(!strcmp(text, "name,status.state,status.pid,mem\n"
