@@ -27,6 +27,7 @@ import json
 import os
 import shutil
 import subprocess
+import socket
 import sys
 import tempfile
 import time
@@ -229,6 +230,42 @@ class ContainerTest(unittest.TestCase):
         self.assertEqual([(c["status"], c["exit_code"]) for c in lst if c["name"] == "busy"], [("stopped", 137)])
         ct("rm", "busy")
         self.assertNotIn("busy", ct("list").stdout)
+
+    def test_init_gives_a_shell_on_the_console(self):
+        # mkctroot's inittab: a shell on the console (the detached container's pty, reached through
+        # console.sock, as `cloison console` does through cloisond), respawned when it exits.
+        self.detached("con", "/sbin/init")
+        sock_path = os.path.join(self.state, "containers", "con", "console.sock")
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(20)
+        s.connect(sock_path)
+        self.addCleanup(s.close)
+
+        def until(word):
+            seen = b""
+            deadline = time.monotonic() + 20
+            while word not in seen and time.monotonic() < deadline:
+                seen += s.recv(4096)
+            return seen
+
+        s.sendall(b"\n")
+        self.assertIn(b"con:/# ", until(b"con:/# "))  # the prompt, with the container's hostname
+        s.sendall(b"echo $((6 * 7))-$(tty)\n")
+        self.assertIn(b"42-/dev/console", until(b"42-/dev/console"))
+        s.sendall(b"exit\n")  # respawned, like a getty
+        s.sendall(b"\n")
+        until(b"con:/# ")
+        s.sendall(b"echo again-$((2 + 2))\n")
+        self.assertIn(b"again-4", until(b"again-4"))
+
+    def test_foreground_run_leaves_no_record(self):
+        ct("run", "--rootfs", self.rootfs, "--name", "fg1", "--", "true")
+        ct("run", "--rootfs", self.rootfs, "--name", "fg2", "--keep", "--", "true")
+        self.addCleanup(lambda: subprocess.run([CLOISON, "ct", "rm", "fg2"], capture_output=True))
+        names = [c["name"] for c in json.loads(ct("list", "--format", "json").stdout)]
+        self.assertNotIn("fg1", names)
+        self.assertIn("fg2", names)
+        self.assertEqual(ct("run", "--rootfs", self.rootfs, "-d", "--keep", "--", "true", check=False).returncode, 2)
 
     def test_init_stops_cleanly(self):
         # busybox init is asked with SIGPWR (it halts: the kernel ends a namespace's init with SIGINT):

@@ -33,7 +33,9 @@
 Usage: test_daemon.py CLOISON_BINARY
 """
 import concurrent.futures
+import csv
 import hashlib
+import io
 import json
 import os
 import shutil
@@ -234,6 +236,53 @@ class DaemonTest(unittest.TestCase):
         cli("rm", "life1")
         cli("rm", "life1-copy")
         self.assertEqual(api("GET", "/v1/instances/life1")[0], 404)
+
+    def test_cli_output_snapshots_and_dependents(self):
+        """What the CLI says: one line per change (-q: none), tables without JSON in them (sizes,
+        dates, durations, defaults in words), json/yaml/csv; snapshot list and rm; an instance or a
+        snapshot a clone resumes from cannot be removed from under it."""
+        with open(os.path.join(self.tmp, "daemon.log")) as f:  # the daemon said where it listens
+            self.assertIn(f"cloisond: listening on {Daemon.sock} (state in ", f.read())
+        r = cli("create", "snapy", "--firmware", "none", "--kernel", self.spin, "--memory", "32M", "--start")
+        self.assertEqual(r.stdout, "created VM snapy\nstarted snapy\n")
+        shown = cli("info", "snapy").stdout
+        self.assertNotIn("{", shown)
+        self.assertRegex(shown, r"(?m)^vm\.memory +32 MiB$")
+        self.assertRegex(shown, r"(?m)^limits\.cpu_weight +100 \(default\)$")
+        self.assertRegex(shown, r"(?m)^status\.started_at +20\d\d-\d\d-\d\d \d\d:\d\d:\d\d$")
+        shown = cli("stats", "snapy").stdout
+        self.assertNotIn("{", shown)
+        self.assertRegex(shown, r"(?m)^engine\.uptime_s +(\d+\.\d\d s|\d+m\d\ds)$")
+        self.assertRegex(shown, r"(?m)^memory_bytes +\d+(\.\d+)? [KMG]iB$")
+        self.assertRegex(cli("limits", "snapy").stdout, r"(?m)^cpu_weight +100 \(default\)$")
+        self.assertEqual(json.loads(cli("limits", "snapy", "--format", "json").stdout)["cpu_weight"], 0)
+        exact = json.loads(cli("stats", "snapy", "--format", "json").stdout)["engine"]["uptime_s"]
+        self.assertIsInstance(exact, float)
+        rows = list(csv.DictReader(io.StringIO(cli("list", "--format", "csv").stdout)))
+        self.assertIn(("snapy", "running"), [(x["name"], x["status.state"]) for x in rows])
+        self.assertRegex(cli("list", "--format", "yaml").stdout, r'(?m)^- name: "snapy"$|^  name: "snapy"$')
+
+        self.assertEqual(cli("snapshot", "snapy", "s1").stdout, "saved snapy as snapshot s1\n")
+        listed = cli("snapshot", "list", "snapy").stdout.splitlines()
+        self.assertEqual(listed[0].split(), ["SNAPSHOT", "TAKEN", "PATH"])
+        self.assertTrue(listed[1].startswith("s1 "), listed)
+        self.assertEqual([x["name"] for x in json.loads(cli("snapshot", "list", "snapy", "--format", "json").stdout)],
+                         ["s1"])
+        self.assertEqual(cli("clone", "snapy", "snapy2", "--snapshot", "s1").stdout, "cloned snapy as snapy2\n")
+        r = cli("snapshot", "rm", "snapy", "s1", check=False)
+        self.assertEqual(r.returncode, 1)
+        self.assertEqual(r.stderr, "cloison snapshot: snapshot 's1' of 'snapy' is what snapy2 resumes from: "
+                                   "remove it first\n")
+        r = cli("rm", "--force", "snapy", check=False)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("'snapy' has snapshots or disks that snapy2 still uses", r.stderr)
+        self.assertEqual(info("snapy")["status"]["state"], "running")  # refused before anything happened
+        self.assertEqual(cli("-q", "stop", "snapy").stdout, "")
+        self.assertEqual(cli("rm", "snapy2").stdout, "removed snapy2\n")
+        self.assertEqual(cli("snapshot", "rm", "snapy", "s1").stdout, "removed snapshot s1 of snapy\n")
+        self.assertEqual(json.loads(cli("snapshot", "list", "snapy", "--format", "json").stdout), [])
+        self.assertEqual(cli("rm", "snapy", "-q").stdout, "")
+        self.assertEqual(api("GET", "/v1/instances/snapy")[0], 404)
 
     def test_container_lifecycle(self):
         cli("create", "--type", "container", "box", "--rootfs", self.rootfs, "--overlay", "--mem-limit", "64M",

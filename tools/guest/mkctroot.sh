@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Builds a container root filesystem: Debian's statically linked busybox
 # (package busybox-static, installed by scripts/setup.sh) with its applet
-# links, /etc/passwd and group, and an inittab so `/sbin/init` idles until
-# stopped. Used by the container tests and bench/container.sh.
+# links, /etc/passwd and group, and an inittab so `/sbin/init` gives a shell on
+# the container's console (respawned when it exits, like a getty) and halts when
+# `cloison ct stop` asks. Used by the container tests and bench/container.sh.
 # Usage: mkctroot.sh OUTDIR   (rebuilt only when missing or older than this script)
 set -euo pipefail
 
@@ -32,10 +33,20 @@ root:x:0:
 tty:x:5:
 nogroup:x:65534:
 G
-# busybox init: nothing to start; it waits, reaps orphans, and halts on SIGPWR (`ct stop`) like a real init.
+# busybox init: a shell on the console; it reaps orphans and halts on SIGPWR (`ct stop`) like a real init.
+mkdir -p etc/init.d
+cat > etc/init.d/console <<'C'
+#!/bin/sh
+# The console's shell. Without a terminal there is nobody to talk to: idle rather than respawn.
+[ -t 0 ] || exec sleep 2147483647
+exec /bin/sh -l
+C
+chmod 755 etc/init.d/console
 cat > etc/inittab <<'I'
+::respawn:/etc/init.d/console
 ::ctrlaltdel:/bin/true
 I
+echo 'export PS1="\h:\w# "' > etc/profile
 touch .complete
 cd ..
 rm -rf "$OUT"
