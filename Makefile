@@ -29,7 +29,7 @@ run: build guest
 test: build guest
 	@bash tests/run-all.sh $(BUILD)
 
-# The binaries, the systemd unit and bash completion under PREFIX (default /usr/local); DESTDIR stages.
+# The binaries, the systemd unit, bash completion and man pages under PREFIX (default /usr/local); DESTDIR stages.
 PREFIX ?= /usr/local
 install: build
 	meson configure $(BUILD) -Dprefix=$(PREFIX)

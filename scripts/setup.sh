@@ -21,6 +21,7 @@ PKGS=(
   crun runc                                                # containers: peers for bench/container.sh
   corosync libcpg-dev libvotequorum-dev libgnutls28-dev nftables  # cluster: membership, join channel; tests
   haproxy                                                  # service load balancers (cloison lb)
+  help2man                                                 # man pages from the help texts
 )
 
 missing=()
@@ -30,9 +31,16 @@ done
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
 fi
-echo "setup: installing ${missing[*]}" >&2
+echo "setup: installing ${#missing[@]} Debian packages: ${missing[*]}" >&2
+echo "setup: (a few minutes on a fresh machine)" >&2
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 export DEBIAN_FRONTEND=noninteractive
+start=$SECONDS
 $SUDO apt-get update -q >/dev/null
-$SUDO apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+if [ -t 2 ]; then # on a terminal, apt's own progress (downloads, then unpacking)
+  $SUDO apt-get install -y --no-install-recommends -o Dpkg::Progress-Fancy=1 "${missing[@]}" >&2
+else
+  $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+fi
+echo "setup: installed ${#missing[@]} packages in $((SECONDS - start)) s" >&2

@@ -20,13 +20,13 @@
 static int cluster_usage(FILE *out, int rc)
 {
 	fprintf(out, "Usage: cloison cluster create NAME --addr ADDR [--node-name NAME]\n"
-	             "       cloison cluster join MEMBER_ADDR --token TOKEN --addr ADDR [--node-name NAME]\n"
-	             "       cloison cluster status [--format table|json|yaml|csv]\n"
-	             "       cloison cluster token\n"
-	             "       cloison cluster evacuate HOST\n"
-	             "       cloison cluster balance [--auto on|off]\n"
-	             "       cloison cluster leave\n"
-	             "       cloison cluster node rm NAME\n"
+	             "   or: cloison cluster join MEMBER_ADDR --token TOKEN --addr ADDR [--node-name NAME]\n"
+	             "   or: cloison cluster status [--format table|json|yaml|csv]\n"
+	             "   or: cloison cluster token\n"
+	             "   or: cloison cluster evacuate HOST\n"
+	             "   or: cloison cluster balance [--auto on|off]\n"
+	             "   or: cloison cluster leave\n"
+	             "   or: cloison cluster node rm NAME\n"
 	             "\n"
 	             "create  makes this host the first node of a new cluster; ADDR is the IPv4 address\n"
 	             "        corosync and joins use; prints the join token other hosts need\n"
@@ -52,8 +52,8 @@ static int ha_usage(FILE *out, int rc)
 	fprintf(
 	    out,
 	    "Usage: cloison ha add NAME [--group G] [--max-restarts N] [--replicate-every 5s --to HOST,...]\n"
-	    "       cloison ha rm NAME\n"
-	    "       cloison ha status [--format table|json|yaml|csv]\n"
+	    "   or: cloison ha rm NAME\n"
+	    "   or: cloison ha status [--format table|json|yaml|csv]\n"
 	    "\n"
 	    "add     makes a stopped VM instance of this host highly available and starts it: it\n"
 	    "        runs under this host's lease, is restarted up to N times (default 3) when\n"

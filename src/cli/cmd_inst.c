@@ -40,7 +40,7 @@ static int usage_create(FILE *out)
 	fprintf(
 	    out,
 	    "Usage: cloison create [--type vm|container] NAME [OPTIONS] [-- COMMAND...]\n"
-	    "       cloison create -f FILE.json [--name NAME]\n"
+	    "   or: cloison create -f FILE.json [--name NAME]\n"
 	    "Defines an instance in cloisond (docs/api.md describes the JSON definition).\n"
 	    "  -f, --file FILE       the definition as JSON (`cloison info NAME --format json` gives one)\n"
 	    "  --start               start it once created\n"
@@ -580,11 +580,12 @@ static int usage_or_error(int argc, char **argv, const char *usage, const char *
 }
 
 static const char snapshot_usage[] =
-    "Usage: cloison snapshot [create] NAME SNAPSHOT   save VM instance NAME (memory, devices, disks)\n"
-    "       cloison snapshot list NAME [--format table|json|yaml|csv]\n"
-    "       cloison snapshot rm NAME SNAPSHOT         (refused while a clone resumes from it)\n"
-    "`cloison restore NAME SNAPSHOT` goes back to one; `cloison clone NAME NEW --snapshot SNAPSHOT`\n"
-    "starts a new VM from one.\n";
+    "Usage: cloison snapshot [create] NAME SNAPSHOT\n"
+    "   or: cloison snapshot list NAME [--format table|json|yaml|csv]\n"
+    "   or: cloison snapshot rm NAME SNAPSHOT\n"
+    "Saves VM instance NAME (memory, devices and disks) as SNAPSHOT, lists its snapshots, or removes\n"
+    "one (refused while a clone resumes from it). `cloison restore NAME SNAPSHOT` goes back to one;\n"
+    "`cloison clone NAME NEW --snapshot SNAPSHOT` starts a new VM from one.\n";
 
 static int snapshot_list(int argc, char **argv)
 {
@@ -744,10 +745,20 @@ int inst_limits(int argc, char **argv)
 		int u = usage_or_error(
 		    argc, argv,
 		    "Usage: cloison limits NAME [--format table|json|yaml|csv]\n"
-		    "       cloison limits NAME [--cpu-weight W] [--cpu-max PCT] [--mem-limit SIZE] [--pids "
-		    "N]\n"
-		    "       [--ips N] [--disk-bps B] [--disk-iops N] [--net-rx-bw BITS] [--net-tx-bw BITS]\n"
-		    "       [--cpuset CPUS]   (0 removes a limit; a running instance changes at once)\n",
+		    "   or: cloison limits NAME [LIMIT VALUE]...\n"
+		    "Shows or changes an instance's limits; 0 removes a limit, and a running instance "
+		    "changes\n"
+		    "at once. Limits:\n"
+		    "  --cpu-weight W     CPU share against the others (1-10000, default 100)\n"
+		    "  --cpu-max PCT      CPU cap, in percent of one host CPU\n"
+		    "  --mem-limit SIZE   memory (cgroup)\n"
+		    "  --pids N           processes (containers)\n"
+		    "  --ips N            instructions per second per hart (VMs)\n"
+		    "  --disk-bps B       disk bytes per second (VMs)\n"
+		    "  --disk-iops N      disk operations per second (VMs)\n"
+		    "  --net-rx-bw BITS   network receive bits per second (VMs)\n"
+		    "  --net-tx-bw BITS   network send bits per second (VMs)\n"
+		    "  --cpuset CPUS      host CPUs to run on (0-1,3)\n",
 		    "NAME and limits");
 		return u < 0 ? 0 : u;
 	}

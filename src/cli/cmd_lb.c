@@ -20,11 +20,10 @@ static int lb_usage(FILE *out, int rc)
 {
 	fprintf(out,
 	        "Usage: cloison lb create NAME --listen ADDR:PORT --backend INSTANCE:PORT... [--check "
-	        "tcp|http:PATH]\n"
-	        "                         [--interval MS]\n"
-	        "       cloison lb list [--format table|json|yaml|csv]\n"
-	        "       cloison lb info NAME [--format table|json|yaml|csv]\n"
-	        "       cloison lb rm NAME\n"
+	        "tcp|http:PATH] [--interval MS]\n"
+	        "   or: cloison lb list [--format table|json|yaml|csv]\n"
+	        "   or: cloison lb info NAME [--format table|json|yaml|csv]\n"
+	        "   or: cloison lb rm NAME\n"
 	        "\n"
 	        "Spreads TCP connections to ADDR:PORT over the backends that pass their health check\n"
 	        "(a TCP connect, or an HTTP GET of PATH answered 2xx/3xx) every MS milliseconds (default\n"

@@ -20,9 +20,9 @@
 static void usage(FILE *out)
 {
 	fprintf(out, "Usage: cloison net create NAME --type nat|internal|host-only|bridge [OPTIONS]\n"
-	             "       cloison net list [--format table|json|yaml|csv]\n"
-	             "       cloison net info NAME [--format table|json|yaml|csv]\n"
-	             "       cloison net rm NAME\n"
+	             "   or: cloison net list [--format table|json|yaml|csv]\n"
+	             "   or: cloison net info NAME [--format table|json|yaml|csv]\n"
+	             "   or: cloison net rm NAME\n"
 	             "\n"
 	             "Types:\n"
 	             "  nat        user-mode NAT through the VM's own process: DHCP, DNS, port forwards;\n"

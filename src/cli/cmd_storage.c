@@ -19,9 +19,9 @@
 static int pool_usage(FILE *out, int rc)
 {
 	fprintf(out, "Usage: cloison pool list [--format table|json|yaml|csv]\n"
-	             "       cloison pool create NAME DIRECTORY\n"
-	             "       cloison pool info NAME [--format table|json|yaml|csv]\n"
-	             "       cloison pool rm NAME          (the pool must hold no volumes)\n"
+	             "   or: cloison pool create NAME DIRECTORY\n"
+	             "   or: cloison pool info NAME [--format table|json|yaml|csv]\n"
+	             "   or: cloison pool rm NAME          (the pool must hold no volumes)\n"
 	             "\n"
 	             "A storage pool is a directory of disk images (volumes) cloisond manages; the pool\n"
 	             "'default' lives in the daemon's state directory.\n");
@@ -81,11 +81,11 @@ static int volume_usage(FILE *out, int rc)
 {
 	fprintf(out,
 	        "Usage: cloison volume list [POOL] [--format table|json|yaml|csv]\n"
-	        "       cloison volume create POOL/NAME [SIZE] [--backing POOL/VOLUME|/path]\n"
-	        "                                          [--preallocation off|falloc|full]\n"
-	        "       cloison volume copy SOURCE POOL/NAME   (SOURCE: POOL/VOLUME or /path/to/image)\n"
-	        "       cloison volume info POOL/NAME [--format table|json|yaml|csv]\n"
-	        "       cloison volume rm POOL/NAME\n"
+	        "   or: cloison volume create POOL/NAME [SIZE] [--backing POOL/VOLUME|/path] "
+	        "[--preallocation off|falloc|full]\n"
+	        "   or: cloison volume copy SOURCE POOL/NAME   (SOURCE: POOL/VOLUME or /path/to/image)\n"
+	        "   or: cloison volume info POOL/NAME [--format table|json|yaml|csv]\n"
+	        "   or: cloison volume rm POOL/NAME\n"
 	        "\n"
 	        "Volumes named *.qcow2 are qcow2 images (dynamic; --backing makes an overlay), any other\n"
 	        "name a raw image (sparse unless preallocated). SIZE takes K, M, G, T suffixes. A VM uses\n"

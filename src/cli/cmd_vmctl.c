@@ -200,7 +200,7 @@ int vmctl_migrate(int argc, char **argv)
 	int rc =
 	    parse(argc, argv,
 	          "Usage: cloison migrate --sock PATH --to HOST:PORT [--copy-storage]   (live)\n"
-	          "       cloison migrate --from DIR --to HOST:PORT      (cold: a saved VM)\n"
+	          "   or: cloison migrate --from DIR --to HOST:PORT      (cold: a saved VM)\n"
 	          "Moves the VM to a `cloison run --incoming PORT` on HOST. Live migration copies memory\n"
 	          "while the guest runs, then pauses it briefly; the source stops only once the\n"
 	          "destination runs the guest, and keeps running if anything fails. Disks must be\n"

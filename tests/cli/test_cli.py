@@ -7,7 +7,7 @@
   last line says where help is;
 - `cloison --help` and `--version` exit 0;
 - `make install`'s step (`meson install --destdir`) puts the binaries, the systemd unit naming the
-  installed daemon, and bash completion where they belong;
+  installed daemon, bash completion and the man pages where they belong;
 - the guest download shows curl's meter (bytes, rate, time left) on a terminal and one line before
   and one after in a log (a file served on loopback, fetched through tools/guest/archive.sh).
 
@@ -151,6 +151,16 @@ class Cli(unittest.TestCase):
         self.assertTrue(os.path.isfile(os.path.join(root, "share/bash-completion/completions/cloison")))
         with open(os.path.join(root, "lib/systemd/system/cloisond.service")) as f:
             self.assertIn(f"ExecStart={prefix}/bin/cloisond\n", f.read())
+        # Man pages, made from the help texts: cloison(1), cloisond(8) and one per verb group.
+        man = {f: read(os.path.join(root, "share/man", f)) for f in
+               ("man1/cloison.1", "man8/cloisond.8", "man1/cloison-run.1", "man1/cloison-ct.1", "man1/cloison-disk.1")}
+        self.assertIn('.TH CLOISON "1"', man["man1/cloison.1"])
+        self.assertIn('.TH CLOISOND "8"', man["man8/cloisond.8"])
+        self.assertIn('.TH CLOISON-RUN "1"', man["man1/cloison-run.1"])
+        self.assertIn("cloison-run \\- boot a virtual machine", man["man1/cloison-run.1"])
+        self.assertIn("\\-\\-disk", man["man1/cloison-run.1"])  # an option from `cloison run --help`
+        self.assertIn("snapshot", man["man1/cloison.1"])
+        self.assertIn(".BR cloison-ct (1)", man["man1/cloison-disk.1"])  # SEE ALSO
         r = subprocess.run([os.path.join(root, "bin/cloison"), "--version"], capture_output=True, text=True)
         self.assertEqual(r.returncode, 0)
         self.assertRegex(r.stdout, r"^cloison \d")
