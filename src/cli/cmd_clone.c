@@ -81,10 +81,8 @@ int cmd_clone(int argc, char **argv)
 		default: return cli_option_error("clone", argv, longopts);
 		}
 	}
-	if (optind != argc - 1 || !out) {
-		usage(stderr);
-		return 2;
-	}
+	if (optind != argc - 1 || !out)
+		return cli_usage_error("clone", "expected SNAPDIR --dir OUT [--count N]");
 	const char *snapshot = argv[optind];
 	char state[PATH_MAX];
 	snprintf(state, sizeof(state), "%s/vmstate", snapshot);

@@ -72,7 +72,8 @@ struct cluster_opts {
 	const char *addr, *token, *node_name, *autob;
 };
 
-static bool parse_opts(int argc, char **argv, struct cluster_opts *o)
+/* -1 to go on, else the exit status of a usage error. */
+static int parse_opts(int argc, char **argv, struct cluster_opts *o)
 {
 	static const struct option longopts[] = {{"addr", required_argument, NULL, 'a'},
 	                                         {"token", required_argument, NULL, 't'},
@@ -81,6 +82,7 @@ static bool parse_opts(int argc, char **argv, struct cluster_opts *o)
 	                                         {NULL, 0, NULL, 0}};
 	memset(o, 0, sizeof(*o));
 	optind = 1;
+	opterr = 0;
 	int c;
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (c) {
@@ -88,10 +90,10 @@ static bool parse_opts(int argc, char **argv, struct cluster_opts *o)
 		case 't': o->token = optarg; break;
 		case 'n': o->node_name = optarg; break;
 		case 'A': o->autob = optarg; break;
-		default: return false;
+		default: return cli_option_error("cluster", argv, longopts);
 		}
 	}
-	return true;
+	return -1;
 }
 
 static void print_status(json_t *s)
@@ -130,7 +132,8 @@ int cmd_cluster(int argc, char **argv)
 		return cluster_usage(argc < 2 ? stderr : stdout, argc < 2 ? 2 : 0);
 	const char *verb = argv[1];
 	struct cluster_opts o;
-	if (!parse_opts(argc - 1, argv + 1, &o)) return cluster_usage(stderr, 2);
+	int bad = parse_opts(argc - 1, argv + 1, &o);
+	if (bad >= 0) return bad;
 	int npos = argc - 1 - optind;
 	char **pos = argv + 1 + optind;
 	json_t *ans = NULL;
@@ -171,7 +174,10 @@ int cmd_cluster(int argc, char **argv)
 	} else if (!strcmp(verb, "balance") && npos == 0) {
 		json_t *body = json_object();
 		if (o.autob) {
-			if (strcmp(o.autob, "on") && strcmp(o.autob, "off")) return cluster_usage(stderr, 2);
+			if (strcmp(o.autob, "on") && strcmp(o.autob, "off")) {
+				json_decref(body);
+				return cli_usage_error("cluster", "--auto takes on or off");
+			}
 			json_object_set_new(body, "auto", json_boolean(!strcmp(o.autob, "on")));
 		}
 		st = dc_call("POST", "/v1/cluster/balance", body, &ans);
@@ -201,7 +207,7 @@ int cmd_cluster(int argc, char **argv)
 		st = dc_call("POST", "/v1/cluster/token", NULL, &ans);
 		if (st == 200) printf("%s\n", json_string_value(json_object_get(ans, "token")));
 	} else {
-		return cluster_usage(stderr, 2);
+		return cli_usage_error("cluster", "unknown verb or wrong arguments: '%s'", verb);
 	}
 	json_decref(ans);
 	return dc_rc(st);
@@ -221,7 +227,10 @@ int cmd_ha(int argc, char **argv)
 		json_t *body = json_pack("{s:s}", "name", argv[2]);
 		for (int i = 3; i < argc; i += 2) {
 			char *end;
-			if (i + 1 >= argc) return ha_usage(stderr, 2);
+			if (i + 1 >= argc) {
+				json_decref(body);
+				return cli_usage_error("ha", "option '%s' needs a value", argv[i]);
+			}
 			if (!strcmp(argv[i], "--group")) {
 				json_object_set_new(body, "group", json_string(argv[i + 1]));
 			} else if (!strcmp(argv[i], "--replicate-every")) {
@@ -257,7 +266,7 @@ int cmd_ha(int argc, char **argv)
 				json_object_set_new(body, "max_restarts", json_integer(n));
 			} else {
 				json_decref(body);
-				return ha_usage(stderr, 2);
+				return cli_usage_error("ha", "unknown option '%s'", argv[i]);
 			}
 		}
 		st = dc_call("POST", "/v1/ha", body, &ans);
@@ -301,7 +310,7 @@ int cmd_ha(int argc, char **argv)
 			}
 		}
 	} else {
-		return ha_usage(stderr, 2);
+		return cli_usage_error("ha", "unknown verb or wrong arguments: '%s'", verb);
 	}
 	json_decref(ans);
 	return dc_rc(st);

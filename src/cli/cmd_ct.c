@@ -169,6 +169,7 @@ static int ct_run_cmd(int argc, char **argv)
 	uint64_t v;
 	int c;
 	bool keep = false;
+	opterr = 0; /* errors are ours: cli_option_error */
 	while ((c = getopt_long(argc, argv, "+dh", longopts, NULL)) != -1) {
 		bool ok = true;
 		switch (c) {
@@ -231,7 +232,7 @@ static int ct_run_cmd(int argc, char **argv)
 			break;
 		}
 		case 'h': usage_run(stdout); return 0;
-		default: usage_run(stderr); return 2;
+		default: return cli_option_error("ct run", argv, longopts);
 		}
 		if (!ok) {
 			const char *opt = "?";
@@ -456,7 +457,8 @@ int cmd_ct(int argc, char **argv)
 	if (!strcmp(verb, "exec")) return ct_exec_cmd(argc, argv);
 	if (!strcmp(verb, "stop") || !strcmp(verb, "rm") || !strcmp(verb, "pause") || !strcmp(verb, "resume"))
 		return ct_simple_cmd(verb, argc, argv);
-	log_error("unknown ct verb '%s'", verb);
-	usage(stderr);
-	return 2;
+	static const char *const verbs[] = {"run", "list", "exec", "pause", "resume", "stop", "rm", "stats"};
+	const char *near = cli_suggest(verb, verbs, sizeof(verbs) / sizeof(verbs[0]));
+	if (near) return cli_usage_error("ct", "unknown verb '%s'; did you mean '%s'?", verb, near);
+	return cli_usage_error("ct", "unknown verb '%s'", verb);
 }

@@ -165,6 +165,7 @@ static int disk_create(int argc, char **argv)
 	struct progress pr = {.on = false, .last_permille = -1};
 	static const struct option longopts[] = {{"help", no_argument, NULL, 'h'}, {0}};
 	int c;
+	opterr = 0; /* errors are ours */
 	while ((c = getopt_long(argc, argv, "f:o:b:F:ph", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'f': fmt = optarg; break;
@@ -175,13 +176,14 @@ static int disk_create(int argc, char **argv)
 		case 'F': backing_fmt = optarg; break;
 		case 'p': pr.on = true; break;
 		case 'h': create_usage(stdout); return 0;
-		default: create_usage(stderr); return 2;
+		default:
+			if (optopt && strchr("fobF", optopt))
+				return cli_usage_error("disk create", "option '-%c' needs a value", optopt);
+			return cli_option_error("disk create", argv, longopts);
 		}
 	}
-	if (optind >= argc || argc - optind > 2) {
-		create_usage(stderr);
-		return 2;
-	}
+	if (optind >= argc || argc - optind > 2)
+		return cli_usage_error("disk create", "expected FILE [SIZE]");
 	const char *path = argv[optind];
 	if (!fmt) fmt = backing || ends_with(path, ".qcow2") ? "qcow2" : "raw";
 	if (!image_format_native(fmt)) {

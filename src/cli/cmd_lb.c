@@ -69,6 +69,7 @@ int cmd_lb(int argc, char **argv)
 		                                         {NULL, 0, NULL, 0}};
 		json_t *body = json_pack("{s:[]}", "backends");
 		optind = 1;
+		opterr = 0; /* errors are ours: cli_option_error */
 		int c;
 		while ((c = getopt_long(argc - 1, argv + 1, "", longopts, NULL)) != -1) {
 			char *end;
@@ -87,12 +88,13 @@ int cmd_lb(int argc, char **argv)
 					return 2;
 				}
 				break;
-			default: json_decref(body); return lb_usage(stderr, 2);
+			default: json_decref(body); return cli_option_error("lb", argv + 1, longopts);
 			}
 		}
 		if (optind + 1 != argc - 1) {
 			json_decref(body);
-			return lb_usage(stderr, 2);
+			return cli_usage_error(
+			    "lb", "expected create NAME --listen ADDR:PORT --backend INSTANCE:PORT...");
 		}
 		json_object_set_new(body, "name", json_string(argv[optind + 1]));
 		st = dc_call("POST", "/v1/lbs", body, &ans);
@@ -114,7 +116,7 @@ int cmd_lb(int argc, char **argv)
 		if (st == 200 && verb[0] == 'i') out_document(stdout, ans, fmt);
 		if (st == 200 && verb[0] == 'r') cli_done("removed load balancer %s", argv[2]);
 	} else {
-		return lb_usage(stderr, 2);
+		return cli_usage_error("lb", "unknown verb or wrong arguments: '%s'", verb);
 	}
 	json_decref(ans);
 	return dc_rc(st);

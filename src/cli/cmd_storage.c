@@ -74,7 +74,7 @@ int cmd_pool(int argc, char **argv)
 		if (st < 300 && st) cli_done("removed pool %s", argv[2]);
 		return dc_rc(st);
 	}
-	return pool_usage(stderr, 2);
+	return cli_usage_error("pool", "unknown verb or wrong arguments: '%s'", verb);
 }
 
 static int volume_usage(FILE *out, int rc)
@@ -155,7 +155,8 @@ int cmd_volume(int argc, char **argv)
 	char path[256];
 	if (!strcmp(verb, "list") && argc <= 3) return list_volumes(argc == 3 ? argv[2] : NULL, fmt);
 	if ((!strcmp(verb, "info") || !strcmp(verb, "rm")) && argc == 3) {
-		if (!volume_path(argv[2], path, sizeof(path))) return volume_usage(stderr, 2);
+		if (!volume_path(argv[2], path, sizeof(path)))
+			return cli_usage_error("volume", "'%s' is not POOL/NAME", argv[2]);
 		if (verb[0] == 'i') return get_print(path, fmt);
 		int st = dc_call("DELETE", path, NULL, NULL);
 		if (st < 300 && st) cli_done("removed volume %s", argv[2]);
@@ -164,7 +165,8 @@ int cmd_volume(int argc, char **argv)
 	bool copy = !strcmp(verb, "copy");
 	if ((copy && argc == 4) || (!strcmp(verb, "create") && argc >= 3)) {
 		const char *ref = argv[copy ? 3 : 2];
-		if (!volume_path(ref, path, sizeof(path))) return volume_usage(stderr, 2);
+		if (!volume_path(ref, path, sizeof(path)))
+			return cli_usage_error("volume", "'%s' is not POOL/NAME", ref);
 		*strrchr(path, '/') = 0; /* the collection */
 		json_t *body = json_pack("{s:s}", "name", strrchr(ref, '/') + 1);
 		if (copy) json_object_set_new(body, "source", json_string(argv[2]));
@@ -178,7 +180,7 @@ int cmd_volume(int argc, char **argv)
 				json_object_set_new(body, "size", json_string(argv[i]));
 			} else {
 				json_decref(body);
-				return volume_usage(stderr, 2);
+				return cli_usage_error("volume", "unexpected argument '%s'", argv[i]);
 			}
 		}
 		json_t *ans = NULL;
@@ -195,5 +197,5 @@ int cmd_volume(int argc, char **argv)
 		json_decref(ans);
 		return rc;
 	}
-	return volume_usage(stderr, 2);
+	return cli_usage_error("volume", "unknown verb or wrong arguments: '%s'", verb);
 }

@@ -124,6 +124,18 @@ class Cli(unittest.TestCase):
             (["limits", "web", "--cpu-wieght", "5"], "unknown option '--cpu-wieght'; did you mean '--cpu-weight'?",
              "limits"),
             (["limits", "web", "--pids"], "cloison limits: no value for option '--pids'", "limits"),
+            (["ct", "rnu"], "cloison ct: unknown verb 'rnu'; did you mean 'run'?", "ct"),
+            (["ct", "run", "--rootfs", "/", "--memroy", "1G", "--", "true"],
+             "unknown option '--memroy'; did you mean '--memory'?", "ct run"),
+            (["disk", "create", "-f"], "cloison disk create: option '-f' needs a value", "disk create"),
+            (["disk", "create"], "cloison disk create: expected FILE [SIZE]", "disk create"),
+            (["pool", "frob"], "cloison pool: unknown verb or wrong arguments: 'frob'", "pool"),
+            (["volume", "info", "nopool"], "cloison volume: 'nopool' is not POOL/NAME", "volume"),
+            (["lb", "create", "x", "--lisen", "1"], "unknown option '--lisen'; did you mean '--listen'?", "lb"),
+            (["cluster", "create", "x", "--adr", "1"], "unknown option '--adr'; did you mean '--addr'?", "cluster"),
+            (["ha", "add", "x", "--bogus", "1"], "cloison ha: unknown option '--bogus'", "ha"),
+            (["snapshot", "rm", "web"], "cloison snapshot: expected rm NAME SNAPSHOT", "snapshot"),
+            (["list", "--format", "xml"], "cloison list: unknown format 'xml'", "list"),
         ]
         for args, message, verb in cases:
             with self.subTest(args=args):
