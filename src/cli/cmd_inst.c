@@ -407,6 +407,13 @@ static int get_and_print(int argc, char **argv, const char *suffix, const char *
 		if (json_is_object(lim)) json_object_set_new(j, "limits", limits_for_humans(lim));
 		if (json_integer_value(json_object_get(status, "exit_code")) < 0)
 			json_object_del(status, "exit_code"); /* still running: no exit yet */
+		json_t *vm = json_object_get(j, "vm");        /* an empty kernel is the default guest */
+		const char *kernel = json_string_value(json_object_get(vm, "kernel"));
+		if (kernel && !*kernel) {
+			json_object_set_new(vm, "kernel", json_string("the default guest's"));
+			if (!*(json_string_value(json_object_get(vm, "initrd")) ?: "x"))
+				json_object_set_new(vm, "initrd", json_string("the default guest's"));
+		}
 	}
 	if (st == 200) out_document(stdout, j, fmt);
 	json_decref(j);
