@@ -162,7 +162,8 @@ class Kvm(unittest.TestCase):
         count = "grep -c '^tick' /tmp/c.log"
         self.assertGreater(int(g.run(count)), 3)
         # Pause: the inner guest's output stops; resume: it goes on.
-        self.assertIn('"paused"', g.run("cloison pause --sock /tmp/api.sock; cloison status --sock /tmp/api.sock"))
+        self.assertIn('"paused"', g.run("cloison pause --sock /tmp/api.sock; "
+                                        "cloison status --sock /tmp/api.sock --format json"))
         a = int(g.run(f"sleep 0.5; {count}"))
         b = int(g.run(f"sleep 2; {count}"))
         self.assertEqual(a, b, "the inner guest ran while paused")
