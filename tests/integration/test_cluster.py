@@ -458,7 +458,11 @@ class ClusterTest(unittest.TestCase):
         self.assertIn(lbs[0]["location"], ("h2", "h3"))
         runner.start()
         self.assertEqual(wait_for(lambda: self.online(runner), 30), ["h1", "h2", "h3"], runner.log())
-        self.assertIn(get(url), ("h2", "h3"))
+        # The returning host still has the address configured until its cloisond, synced again, gives
+        # it up (lb.c, move_addresses): for that moment two hosts may answer ARP for it.
+        t0 = time.monotonic()
+        self.assertIn(wait_for(lambda: get(url), 10, 0.2), ("h2", "h3"))
+        print(f"; after h1 came back it answered within {time.monotonic() - t0:.1f} s", end="")
 
     def test_6b_balance_and_leave(self):
         """Four one-vCPU VMs piled on one host: `cluster balance` spreads them by live migration until the
