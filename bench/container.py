@@ -137,7 +137,7 @@ def cl_start():
 
 def cl_stop():
     for i in range(IDLE):
-        subprocess.run([CLOISON, "ct", "rm", "--force", f"idle{i}"], check=True)
+        subprocess.run([CLOISON, "-q", "ct", "rm", "--force", f"idle{i}"], check=True)
 
 
 def runc_start():
