@@ -51,7 +51,8 @@ static int usage_create(FILE *out)
 	    "Containers:  --rootfs DIR  --overlay  --read-only  --hostname H  --net none|host|veth,...\n"
 	    "Limits:  --cpu-weight W (1-10000, 100 default)  --cpu-max PCT (of one host CPU)\n"
 	    "      --mem-limit SIZE  --pids N (containers)  --ips N (VMs: instructions/s per hart)\n"
-	    "      --disk-bps B --disk-iops N --net-rx-bw BITS --net-tx-bw BITS (VMs)  --cpuset 0-1\n");
+	    "      --disk-bps B --disk-iops N --net-rx-bw BITS --net-tx-bw BITS (VMs)  --cpuset 0-1\n"
+	    "      --memory-target SIZE (VMs: what the guest keeps; the balloon takes the rest)\n");
 	return out == stdout ? 0 : 2;
 }
 
@@ -94,41 +95,27 @@ int inst_create(int argc, char **argv)
 		O_RXBW,
 		O_TXBW,
 		O_CPUSET,
+		O_MEMTGT,
 		O_START,
 		O_AUTO,
 		O_NAME
 	};
-	static const struct option lo[] = {{"type", 1, 0, O_TYPE},
-	                                   {"memory", 1, 0, O_MEM},
-	                                   {"cpus", 1, 0, O_CPUS},
-	                                   {"kernel", 1, 0, O_KERNEL},
-	                                   {"initrd", 1, 0, O_INITRD},
-	                                   {"firmware", 1, 0, O_FW},
-	                                   {"append", 1, 0, O_APPEND},
-	                                   {"disk", 1, 0, O_DISK},
-	                                   {"net", 1, 0, O_NET},
-	                                   {"jit", 1, 0, O_JIT},
-	                                   {"cpu-ext", 1, 0, O_CPUEXT},
-	                                   {"rootfs", 1, 0, O_ROOTFS},
-	                                   {"overlay", 0, 0, O_OVERLAY},
-	                                   {"read-only", 0, 0, O_RO},
-	                                   {"hostname", 1, 0, O_HOST},
-	                                   {"cpu-weight", 1, 0, O_CPUW},
-	                                   {"cpu-max", 1, 0, O_CPUMAX},
-	                                   {"mem-limit", 1, 0, O_MEMLIM},
-	                                   {"pids", 1, 0, O_PIDS},
-	                                   {"ips", 1, 0, O_IPS},
-	                                   {"disk-bps", 1, 0, O_DBPS},
-	                                   {"disk-iops", 1, 0, O_DIOPS},
-	                                   {"net-rx-bw", 1, 0, O_RXBW},
-	                                   {"net-tx-bw", 1, 0, O_TXBW},
-	                                   {"cpuset", 1, 0, O_CPUSET},
-	                                   {"start", 0, 0, O_START},
-	                                   {"autostart", 0, 0, O_AUTO},
-	                                   {"file", 1, 0, 'f'},
-	                                   {"name", 1, 0, O_NAME},
-	                                   {"help", 0, 0, 'h'},
-	                                   {0, 0, 0, 0}};
+	static const struct option lo[] = {{"type", 1, 0, O_TYPE},       {"memory", 1, 0, O_MEM},
+	                                   {"cpus", 1, 0, O_CPUS},       {"kernel", 1, 0, O_KERNEL},
+	                                   {"initrd", 1, 0, O_INITRD},   {"firmware", 1, 0, O_FW},
+	                                   {"append", 1, 0, O_APPEND},   {"disk", 1, 0, O_DISK},
+	                                   {"net", 1, 0, O_NET},         {"jit", 1, 0, O_JIT},
+	                                   {"cpu-ext", 1, 0, O_CPUEXT},  {"rootfs", 1, 0, O_ROOTFS},
+	                                   {"overlay", 0, 0, O_OVERLAY}, {"read-only", 0, 0, O_RO},
+	                                   {"hostname", 1, 0, O_HOST},   {"cpu-weight", 1, 0, O_CPUW},
+	                                   {"cpu-max", 1, 0, O_CPUMAX},  {"mem-limit", 1, 0, O_MEMLIM},
+	                                   {"pids", 1, 0, O_PIDS},       {"ips", 1, 0, O_IPS},
+	                                   {"disk-bps", 1, 0, O_DBPS},   {"disk-iops", 1, 0, O_DIOPS},
+	                                   {"net-rx-bw", 1, 0, O_RXBW},  {"net-tx-bw", 1, 0, O_TXBW},
+	                                   {"cpuset", 1, 0, O_CPUSET},   {"memory-target", 1, 0, O_MEMTGT},
+	                                   {"start", 0, 0, O_START},     {"autostart", 0, 0, O_AUTO},
+	                                   {"file", 1, 0, 'f'},          {"name", 1, 0, O_NAME},
+	                                   {"help", 0, 0, 'h'},          {0, 0, 0, 0}};
 	json_t *def = NULL, *vm = json_object(), *ct = json_object(), *lim = json_object(),
 	       *disks = json_array(), *nets = json_array();
 	const char *type = NULL, *name = NULL, *file = NULL, *ctnet = NULL;
@@ -166,6 +153,7 @@ int inst_create(int argc, char **argv)
 		case O_RXBW: ok = put_size(lim, "net_rx_bw", optarg, true); break;
 		case O_TXBW: ok = put_size(lim, "net_tx_bw", optarg, true); break;
 		case O_CPUSET: json_object_set_new(lim, "cpuset", json_string(optarg)); break;
+		case O_MEMTGT: ok = put_size(lim, "memory_target", optarg, false); break;
 		case O_START: start = true; break;
 		case O_AUTO: json_object_set_new(lim, "__autostart", json_true()); break;
 		default:
@@ -369,11 +357,13 @@ static json_t *limits_for_humans(json_t *lim)
 			         *json_string_value(v) ? json_string_value(v) : "all host CPUs");
 		} else if (!strcmp(k, "cpu_weight")) {
 			snprintf(buf, sizeof(buf), n ? "%lld" : "100 (default)", (long long)n);
+		} else if (!strcmp(k, "memory_target") && n == 0) {
+			snprintf(buf, sizeof(buf), "all of the VM's memory (no balloon)");
 		} else if (n == 0) {
 			snprintf(buf, sizeof(buf), "none");
 		} else if (!strcmp(k, "cpu_max")) {
 			snprintf(buf, sizeof(buf), "%lld%% of one host CPU", (long long)n);
-		} else if (!strcmp(k, "memory")) {
+		} else if (!strcmp(k, "memory") || !strcmp(k, "memory_target")) {
 			out_size(buf, sizeof(buf), (double)n);
 		} else if (!strcmp(k, "disk_bps")) {
 			out_size(buf, sizeof(buf), (double)n);
@@ -745,6 +735,7 @@ int inst_limits(int argc, char **argv)
 	                                      {"--disk-iops", "disk_iops"},
 	                                      {"--net-rx-bw", "net_rx_bw"},
 	                                      {"--net-tx-bw", "net_tx_bw"},
+	                                      {"--memory-target", "memory_target"},
 	                                      {"--cpuset", "cpuset"}};
 	enum out_format fmt;
 	if (out_take_format("limits", &argc, argv, &fmt)) return 2;
@@ -765,6 +756,7 @@ int inst_limits(int argc, char **argv)
 		    "  --disk-iops N      disk operations per second (VMs)\n"
 		    "  --net-rx-bw BITS   network receive bits per second (VMs)\n"
 		    "  --net-tx-bw BITS   network send bits per second (VMs)\n"
+		    "  --memory-target SIZE  memory the guest keeps; the balloon takes the rest (VMs)\n"
 		    "  --cpuset CPUS      host CPUs to run on (0-1,3)\n",
 		    "NAME and limits");
 		return u < 0 ? 0 : u;
@@ -791,7 +783,8 @@ int inst_limits(int argc, char **argv)
 		if (!strcmp(keys[k][1], "cpuset"))
 			json_object_set_new(body, "cpuset", json_string(argv[i + 1]));
 		else if (!put_size(body, keys[k][1], argv[i + 1],
-		                   strcmp(keys[k][1], "memory") && strcmp(keys[k][1], "disk_bps"))) {
+		                   strcmp(keys[k][1], "memory") && strcmp(keys[k][1], "disk_bps") &&
+		                       strcmp(keys[k][1], "memory_target"))) {
 			json_decref(body);
 			return 2;
 		}

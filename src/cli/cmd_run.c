@@ -65,6 +65,8 @@ static void usage(FILE *out)
 	    "                        on by default (docs/board.md lists them); vlen=256 sets\n"
 	    "                        V's register length (128 to 1024); repeatable\n"
 	    "      --rng on|off      virtio entropy device (default on)\n"
+	    "      --balloon on|off  virtio memory balloon (default on): `cloison balloon` sets its\n"
+	    "                        target through the control socket\n"
 	    "      --virtio-console on|off\n"
 	    "                        a virtio console (hvc0) beside the UART (default on); both\n"
 	    "                        show on this terminal\n"
@@ -154,6 +156,7 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 		OPT_STATS = 1000,
 		OPT_JIT, /* from here to OPT_NET: options that describe a new machine */
 		OPT_RNG,
+		OPT_BALLOON,
 		OPT_DISK,
 		OPT_VCONSOLE,
 		OPT_CONSOLE_INPUT,
@@ -185,6 +188,7 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 	    {"verbose", no_argument, NULL, 'v'},
 	    {"jit", required_argument, NULL, OPT_JIT},
 	    {"rng", required_argument, NULL, OPT_RNG},
+	    {"balloon", required_argument, NULL, OPT_BALLOON},
 	    {"virtio-console", required_argument, NULL, OPT_VCONSOLE},
 	    {"console-input", required_argument, NULL, OPT_CONSOLE_INPUT},
 	    {"cpu-ext", required_argument, NULL, OPT_CPU_EXT},
@@ -299,15 +303,20 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 		}
 		case OPT_JIT:
 		case OPT_RNG:
+		case OPT_BALLOON:
 		case OPT_VCONSOLE: {
-			const char *name = c == OPT_JIT ? "jit" : c == OPT_RNG ? "rng" : "virtio-console";
+			const char *name = c == OPT_JIT       ? "jit"
+			                   : c == OPT_RNG     ? "rng"
+			                   : c == OPT_BALLOON ? "balloon"
+			                                      : "virtio-console";
 			if (strcmp(optarg, "on") && strcmp(optarg, "off")) {
 				log_error("invalid --%s '%s': expected on or off", name, optarg);
 				return 2;
 			}
-			*(c == OPT_JIT   ? &cfg->jit
-			  : c == OPT_RNG ? &cfg->rng
-			                 : &cfg->vconsole) = !strcmp(optarg, "on");
+			*(c == OPT_JIT       ? &cfg->jit
+			  : c == OPT_RNG     ? &cfg->rng
+			  : c == OPT_BALLOON ? &cfg->balloon
+			                     : &cfg->vconsole) = !strcmp(optarg, "on");
 			break;
 		}
 		case OPT_ACCEL:

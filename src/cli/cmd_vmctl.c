@@ -251,3 +251,42 @@ int vmctl_migrate(int argc, char **argv)
 	free(body);
 	return finish(status, out, OUT_TABLE, said_migrate);
 }
+
+static void said_balloon(json_t *j)
+{
+	char keep[32], held[32];
+	out_size(keep, sizeof(keep), ANSWER_NUM(j, "memory_target_bytes"));
+	out_size(held, sizeof(held), ANSWER_NUM(j, "actual_bytes"));
+	cli_done("the guest may keep %s; the balloon holds %s so far", keep, held);
+}
+
+int vmctl_balloon(int argc, char **argv)
+{
+	const char *sock = NULL;
+	bool quiet = false;
+	enum out_format fmt;
+	if (out_take_format("balloon", &argc, argv, &fmt)) return 2;
+	int rc = parse(argc, argv,
+	               "Usage: cloison balloon --sock PATH [SIZE]\n"
+	               "Shows a running VM's memory balloon and the guest's memory statistics, or asks the\n"
+	               "guest to keep SIZE of its memory (512M, 1G; 0: all of it): the balloon takes the\n"
+	               "rest, and what it takes leaves this host's memory.\n",
+	               NULL, NULL, NULL, &sock, &quiet);
+	if (rc >= 0) return rc;
+	if (!sock) return cli_usage_error("balloon", "needs --sock PATH (the VM's `cloison run --api-sock`)");
+	if (argc - optind > 1)
+		return cli_usage_error("balloon", "unexpected argument '%s'", argv[optind + 1]);
+	char *out = NULL;
+	if (optind == argc) {
+		int status = api_call(sock, "GET", "/vm/balloon", NULL, &out);
+		return finish(status, out, fmt, NULL);
+	}
+	uint64_t bytes;
+	if (!parse_mem_size(argv[optind], &bytes) && strcmp(argv[optind], "0"))
+		return cli_usage_error("balloon", "invalid size '%s' (512M, 1G, 0)", argv[optind]);
+	if (!strcmp(argv[optind], "0")) bytes = 0;
+	char body[64];
+	snprintf(body, sizeof(body), "{\"memory_target\": %llu}", (unsigned long long)bytes);
+	int status = api_call(sock, "POST", "/vm/balloon", body, &out);
+	return finish(status, out, fmt, said_balloon);
+}

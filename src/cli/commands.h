@@ -23,6 +23,7 @@ int cmd_volume(int argc, char **argv);
 /* A VM run by hand (`cloison run --api-sock PATH`), named by --sock PATH. */
 int vmctl_simple(int argc, char **argv); /* status, stats, pause, resume, stop */
 int vmctl_save(int argc, char **argv);
+int vmctl_balloon(int argc, char **argv);
 int vmctl_migrate(int argc, char **argv); /* also cold, from a saved directory */
 int cmd_clone(int argc, char **argv);     /* clones of a saved VM */
 

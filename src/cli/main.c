@@ -58,6 +58,8 @@ static const struct verb verbs[] = {
     {"stats", inst_stats, vmctl_simple, sock_opts,
      "an instance's counters: CPU, instructions, memory, disk and network I/O"},
     {"save", NULL, vmctl_save, NULL, "save a running VM's whole state to a directory"},
+    {"balloon", NULL, vmctl_balloon, NULL,
+     "a running VM's memory balloon: show, or set what the guest keeps"},
     {"clone", inst_clone, cmd_clone, clone_opts, "start VMs from a saved state, each with a new identity"},
     {"migrate", inst_migrate, vmctl_migrate, migrate_opts,
      "move a VM to another host, live or from a saved directory"},

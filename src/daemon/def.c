@@ -119,9 +119,9 @@ bool inst_cpuset_each(const char *s, void (*fn)(void *ctx, unsigned cpu), void *
 
 bool inst_limits_from_json(const json_t *j, struct inst_limits *l, char *err, size_t errlen)
 {
-	static const char *const known[] = {"cpu_weight", "cpu_max",  "memory",    "pids",
-	                                    "ips",        "disk_bps", "disk_iops", "net_rx_bw",
-	                                    "net_tx_bw",  "cpuset",   NULL};
+	static const char *const known[] = {"cpu_weight", "cpu_max",  "memory",        "pids",
+	                                    "ips",        "disk_bps", "disk_iops",     "net_rx_bw",
+	                                    "net_tx_bw",  "cpuset",   "memory_target", NULL};
 	if (!json_is_object(j)) BAD("limits must be an object");
 	if (!only_keys(j, "limits.", known, err, errlen)) return false;
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
@@ -136,6 +136,8 @@ bool inst_limits_from_json(const json_t *j, struct inst_limits *l, char *err, si
 	    !get_uint(j, "disk_iops", "limits.", 1, 1ULL << 32, true, false, &l->disk_iops, err, errlen) ||
 	    !get_uint(j, "net_rx_bw", "limits.", 8000, 1ULL << 50, true, false, &l->net_rx_bw, err, errlen) ||
 	    !get_uint(j, "net_tx_bw", "limits.", 8000, 1ULL << 50, true, false, &l->net_tx_bw, err, errlen) ||
+	    !get_uint(j, "memory_target", "limits.", 16 << 20, 1ULL << 50, true, true, &l->memory_target, err,
+	              errlen) ||
 	    !get_str(j, "cpuset", "limits.", l->cpuset, sizeof(l->cpuset), err, errlen))
 		return false;
 	l->cpu_weight = (uint32_t)w;
@@ -147,12 +149,12 @@ bool inst_limits_from_json(const json_t *j, struct inst_limits *l, char *err, si
 
 json_t *inst_limits_to_json(const struct inst_limits *l)
 {
-	return json_pack("{s:i, s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s}", "cpu_weight",
+	return json_pack("{s:i, s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s}", "cpu_weight",
 	                 (int)l->cpu_weight, "cpu_max", (int)l->cpu_max, "memory", (json_int_t)l->memory,
 	                 "pids", (json_int_t)l->pids, "ips", (json_int_t)l->ips, "disk_bps",
 	                 (json_int_t)l->disk_bps, "disk_iops", (json_int_t)l->disk_iops, "net_rx_bw",
-	                 (json_int_t)l->net_rx_bw, "net_tx_bw", (json_int_t)l->net_tx_bw, "cpuset",
-	                 l->cpuset);
+	                 (json_int_t)l->net_rx_bw, "net_tx_bw", (json_int_t)l->net_tx_bw, "memory_target",
+	                 (json_int_t)l->memory_target, "cpuset", l->cpuset);
 }
 
 bool inst_limits_check(const struct inst_def *d, const struct inst_limits *l, char *err, size_t errlen)
@@ -165,9 +167,15 @@ bool inst_limits_check(const struct inst_def *d, const struct inst_limits *l, ch
 			    (unsigned long long)(l->memory >> 20), (unsigned long long)(d->vm.cfg.mem >> 20),
 			    (unsigned long long)((d->vm.cfg.mem >> 20) + 16));
 		if (l->pids) BAD("limits.pids applies to containers only");
+		if (l->memory_target > d->vm.cfg.mem)
+			BAD("limits.memory_target (%llu MiB) is more than the VM's memory (%llu MiB)",
+			    (unsigned long long)(l->memory_target >> 20),
+			    (unsigned long long)(d->vm.cfg.mem >> 20));
 	} else {
-		if (l->ips || l->disk_bps || l->disk_iops || l->net_rx_bw || l->net_tx_bw)
-			BAD("limits.ips, disk_bps, disk_iops, net_rx_bw and net_tx_bw apply to VMs only");
+		if (l->ips || l->disk_bps || l->disk_iops || l->net_rx_bw || l->net_tx_bw || l->memory_target)
+			BAD("limits.ips, disk_bps, disk_iops, net_rx_bw, net_tx_bw and memory_target apply "
+			    "to VMs "
+			    "only");
 	}
 	return true;
 }

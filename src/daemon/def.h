@@ -31,6 +31,7 @@ struct inst_limits {
 	uint64_t ips;                  /* VMs: instructions per second per hart; 0 = unset */
 	uint64_t disk_bps, disk_iops;  /* VMs: per disk */
 	uint64_t net_rx_bw, net_tx_bw; /* VMs: per interface, bits per second */
+	uint64_t memory_target;        /* VMs: bytes the guest keeps, the balloon takes the rest; 0 = unset */
 	char cpuset[64];               /* host CPUs the instance may run on ("0", "0-1,3"); "" = any */
 };
 

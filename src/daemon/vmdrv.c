@@ -297,6 +297,12 @@ static bool vmdrv_apply_limits(struct daemon *d, struct instance *in, char *err,
 	}
 	bool ok = call(d, in, "POST", "/vm/limits", body, NULL, 10000, err, errlen);
 	json_decref(body);
+	if (ok) { /* the balloon; a VM restored from a board without one can only do without a target */
+		body = json_pack("{s:I}", "memory_target", (json_int_t)l->memory_target);
+		ok = call(d, in, "POST", "/vm/balloon", body, NULL, 10000, err, errlen) ||
+		     (!l->memory_target && strstr(err, "has no balloon"));
+		json_decref(body);
+	}
 	if (ok && in->has_cg) {
 		struct cg_limits cl = inst_cg_limits(l);
 		ok = cg_set_limits(&in->cg, &cl, err, errlen);

@@ -167,6 +167,7 @@ const struct board_device *const board_devices[] = {
     &virtio_net_board,
     &virtio_rng_board,
     &virtio_console_board,
+    &virtio_balloon_board, /* last: boards saved before it existed keep their slots */
     NULL,
 };
 

@@ -65,6 +65,7 @@ struct clint;
 struct plic;
 struct virtio_mmio;
 struct virtio_rng;
+struct virtio_balloon;
 struct virtio_blk;
 struct virtio_console;
 struct virtio_net;
@@ -122,6 +123,7 @@ struct machine {
 	struct virtio_slot virtio[MACHINE_MAX_VIRTIO];
 	unsigned nvirtio;
 	struct virtio_rng *rng;
+	struct virtio_balloon *balloon;
 	struct virtio_console *vconsole;
 	_Atomic bool input_to_vconsole; /* the keyboard feeds hvc0 instead of the UART */
 	struct virtio_blk *disks[MACHINE_MAX_DISKS];
@@ -161,6 +163,7 @@ struct machine_config {
 	bool jit;                      /* translate hot guest code to host code (the emulator) */
 	uint64_t isa_ext;       /* ISA extensions of the harts (cpu/riscv/isa.h); 0: rv_ext_defaults() */
 	bool rng;               /* a virtio entropy device */
+	bool balloon;           /* a virtio memory balloon */
 	bool vconsole;          /* a virtio console (hvc0) alongside the UART */
 	bool input_to_vconsole; /* keyboard input starts on hvc0 */
 	struct machine_disk disks[MACHINE_MAX_DISKS];
@@ -194,6 +197,11 @@ void machine_set_lease(struct machine *m, const struct lease *l);
 /* Caps the harts' speed inside the emulator (any thread, takes effect at once): `ips` instructions per
  * second per hart, and `cpu_pct` percent of one host CPU shared evenly by the harts (0: no cap). */
 void machine_set_cpu_limits(struct machine *m, uint64_t ips, uint32_t cpu_pct);
+/* The memory balloon: asks the guest to keep `guest_bytes` of its RAM (0 or the RAM size: all of it),
+ * and copies the balloon's numbers into *out (asking the guest to refresh its statistics for next
+ * time). Both false when the board has no balloon. */
+bool machine_balloon_set_memory(struct machine *m, uint64_t guest_bytes);
+bool machine_balloon_report(struct machine *m, struct virtio_balloon *out);
 
 /* Pause: harts stop, guest time stands still, in-flight disk requests complete (and with `flush`,
  * reach the host's disk), devices stop touching guest memory. False if already paused, stopped, or a

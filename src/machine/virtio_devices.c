@@ -1,19 +1,21 @@
 /*
  * virtio_devices.c — the board's virtio devices as device-table entries
  * (board.h): disks (virtio-blk, one per configured disk), network
- * interfaces (virtio-net with their backends), the entropy source and the
- * virtio console. Each takes the next virtio-mmio slot in table order;
+ * interfaces (virtio-net with their backends), the entropy source, the
+ * virtio console and the memory balloon. Each takes the next virtio-mmio slot in table order;
  * their snapshot state is the transport's plus the device's own, written by
  * virtio/mmio.c.
  */
 #include "board.h"
 
 #include "net/pcap.h"
+#include "virtio/balloon.h"
 #include "virtio/blk.h"
 #include "virtio/console.h"
 #include "virtio/net.h"
 #include "virtio/rng.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -224,3 +226,61 @@ const struct board_device virtio_console_board = {
     .count = console_count,
     .virtio = console_transport,
 };
+
+/* ---- the memory balloon ---- */
+
+static bool balloon_create(struct machine *m, const struct machine_config *cfg, char *err, size_t errlen)
+{
+	if (!cfg->balloon) return true;
+	struct guest_ram guest = guest_ram_of(m);
+	if ((m->balloon = calloc(1, sizeof(*m->balloon))))
+		virtio_balloon_init(m->balloon, &guest, NULL, NULL);
+	if (m->balloon && add_slot(m, &m->balloon->transport, err, errlen)) return true;
+	snprintf(err, errlen, "cannot create the virtio-balloon device");
+	return false;
+}
+
+static void balloon_destroy(struct machine *m)
+{
+	free(m->balloon);
+	m->balloon = NULL;
+}
+
+static unsigned balloon_count(const struct machine *m)
+{
+	return m->balloon ? 1 : 0;
+}
+
+static struct virtio_mmio *balloon_transport(const struct machine *m, unsigned i)
+{
+	return &m->balloon->transport;
+}
+
+const struct board_device virtio_balloon_board = {
+    .name = "virtio",
+    .version = VIRTIO_STATE_VERSION,
+    .create = balloon_create,
+    .destroy = balloon_destroy,
+    .count = balloon_count,
+    .virtio = balloon_transport,
+};
+
+bool machine_balloon_set_memory(struct machine *m, uint64_t guest_bytes)
+{
+	if (!m->balloon) return false;
+	uint64_t keep = guest_bytes && guest_bytes < m->ram_size ? guest_bytes : m->ram_size;
+	pthread_mutex_lock(&m->io_lock);
+	virtio_balloon_set_target(m->balloon, m->ram_size - keep);
+	pthread_mutex_unlock(&m->io_lock);
+	return true;
+}
+
+bool machine_balloon_report(struct machine *m, struct virtio_balloon *out)
+{
+	if (!m->balloon) return false;
+	pthread_mutex_lock(&m->io_lock);
+	*out = *m->balloon;
+	virtio_balloon_request_stats(m->balloon);
+	pthread_mutex_unlock(&m->io_lock);
+	return true;
+}

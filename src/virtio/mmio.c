@@ -87,6 +87,15 @@ void virtio_device_broken(struct virtio_mmio *t, const char *why)
 	}
 }
 
+void virtio_config_changed(struct virtio_mmio *t)
+{
+	t->config_generation++;
+	if (t->status & VIRTIO_STATUS_DRIVER_OK) {
+		t->interrupt_status |= INT_CONFIG_CHANGE;
+		update_irq(t);
+	}
+}
+
 void virtio_notify_used(struct virtio_mmio *t, unsigned q)
 {
 	if (virtq_should_interrupt(&t->queues[q], &t->ram)) {
@@ -173,6 +182,14 @@ static void write_status(struct virtio_mmio *t, uint32_t v)
 		return;
 	}
 	t->status = (v & ~VIRTIO_STATUS_NEEDS_RESET) | (old & VIRTIO_STATUS_NEEDS_RESET);
+	/* A driver may make buffers available, and notify, before DRIVER_OK (Linux primes the balloon's
+	 * stats queue that way); the device may use them only from now on: look at every ready queue. */
+	if ((v & VIRTIO_STATUS_DRIVER_OK) && !(old & VIRTIO_STATUS_DRIVER_OK) &&
+	    !(t->status & VIRTIO_STATUS_NEEDS_RESET)) {
+		lease_wait(t->lease, NULL);
+		for (unsigned i = 0; i < t->ops->num_queues && !(t->status & VIRTIO_STATUS_NEEDS_RESET); i++)
+			if (t->queues[i].ready) t->ops->notify(t, i);
+	}
 }
 
 bool virtio_mmio_write(struct virtio_mmio *t, uint64_t off, unsigned size, uint64_t val)

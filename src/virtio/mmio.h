@@ -97,6 +97,8 @@ void virtio_mmio_set_frozen(struct virtio_mmio *t, bool frozen);
 /* For devices: signalling. */
 /* Pushes used buffers' interrupt if the driver wants it. */
 void virtio_notify_used(struct virtio_mmio *t, unsigned q);
+/* The device changed its configuration space: a new generation, and the interrupt that says so. */
+void virtio_config_changed(struct virtio_mmio *t);
 /* Marks the device broken (DEVICE_NEEDS_RESET) because of what the guest did. */
 void virtio_device_broken(struct virtio_mmio *t, const char *why);
 

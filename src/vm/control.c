@@ -9,6 +9,7 @@
 #include "machine/stats.h"
 #include "util/log.h"
 #include "util/parse.h"
+#include "virtio/balloon.h"
 #include "virtio/blk.h"
 #include "virtio/net.h"
 #include "util/clock.h"
@@ -52,6 +53,26 @@ static json_t *status_json(struct vm *v)
 	                 (json_int_t)machine_instructions(m));
 }
 
+/* The balloon's numbers and the guest's own memory statistics (those it reported), or NULL. */
+static json_t *balloon_json(struct vm *v)
+{
+	struct virtio_balloon b;
+	if (!machine_balloon_report(v->m, &b)) return NULL;
+	json_t *guest = json_object();
+	for (unsigned i = 0; i < BALLOON_NSTATS; i++)
+		if (b.stats[i] != UINT64_MAX)
+			json_object_set_new(guest, virtio_balloon_stat_name(i),
+			                    json_integer((json_int_t)b.stats[i]));
+	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o}", "target_bytes",
+	                 (json_int_t)b.target_pages * 4096, "inflated_bytes",
+	                 (json_int_t)b.inflated_pages * 4096, "deflated_bytes",
+	                 (json_int_t)b.deflated_pages * 4096, "actual_bytes",
+	                 (json_int_t)b.actual_pages * 4096, "memory_target_bytes",
+	                 (json_int_t)(v->m->ram_size - (uint64_t)b.target_pages * 4096), "discarded_bytes",
+	                 (json_int_t)b.discarded_bytes, "reported_free_bytes", (json_int_t)b.reported_bytes,
+	                 "bad_page_numbers", (json_int_t)b.bad_pfns, "guest", guest);
+}
+
 static json_t *stats_json(struct vm *v)
 {
 	struct machine_stats ms;
@@ -80,6 +101,8 @@ static json_t *stats_json(struct vm *v)
 		              "tx_dropped", (json_int_t)s->tx_dropped));
 	}
 	json_t *st = status_json(v);
+	json_t *balloon = balloon_json(v);
+	if (balloon) json_object_set_new(st, "balloon", balloon);
 	json_object_set_new(st, "harts", harts);
 	json_object_set_new(st, "disks", disks);
 	json_object_set_new(st, "nics", nics);
@@ -258,6 +281,29 @@ static int do_limits_set(struct vm *v, json_t *args, char **response)
 	return reply(response, 200, limits_json(v));
 }
 
+static int do_balloon_get(struct vm *v, json_t *args, char **response)
+{
+	(void)args;
+	json_t *b = balloon_json(v);
+	return b ? reply(response, 200, b)
+	         : error_reply(response, 409, "this VM has no balloon (--balloon off)");
+}
+
+/* {"memory_target": BYTES}: what the guest may keep (0: all its RAM); the balloon takes the rest. */
+static int do_balloon_set(struct vm *v, json_t *args, char **response)
+{
+	json_t *t = json_object_get(args, "memory_target");
+	if (json_object_size(args) != 1 || !json_is_integer(t) || json_integer_value(t) < 0)
+		return error_reply(response, 400,
+		                   "balloon takes {\"memory_target\": BYTES} (0: all the RAM)");
+	uint64_t want = (uint64_t)json_integer_value(t);
+	if (want && want < (16u << 20))
+		return error_reply(response, 400, "memory_target below 16 MiB would starve the guest");
+	if (!machine_balloon_set_memory(v->m, want))
+		return error_reply(response, 409, "this VM has no balloon (--balloon off)");
+	return reply(response, 200, balloon_json(v));
+}
+
 static int do_status(struct vm *v, json_t *args, char **response)
 {
 	(void)args;
@@ -315,6 +361,8 @@ int control_handle(struct vm *v, const char *method, const char *path, const cha
 	    {"/vm/replica", "POST", do_replica, true},
 	    {"/vm/limits", "GET", do_limits_get, false},
 	    {"/vm/limits", "POST", do_limits_set, false},
+	    {"/vm/balloon", "GET", do_balloon_get, false},
+	    {"/vm/balloon", "POST", do_balloon_set, false},
 	};
 	unsigned i = 0, n = sizeof(routes) / sizeof(routes[0]);
 	while (i < n && strcmp(path, routes[i].path)) i++;

@@ -31,7 +31,7 @@ ARCHIVE_SH = os.path.join(HERE, "..", "..", "tools", "guest", "archive.sh")
 CLOISON = None
 VERBS = ["create", "start", "stop", "restart", "pause", "resume", "rm", "list", "info", "console", "exec",
          "snapshot", "restore", "logs", "limits", "run", "disk", "pool", "volume", "net", "status", "stats",
-         "save", "clone", "migrate", "receive", "ct", "cluster", "ha", "lb"]
+         "save", "balloon", "clone", "migrate", "receive", "ct", "cluster", "ha", "lb"]
 
 
 def read(path):

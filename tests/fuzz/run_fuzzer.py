@@ -44,6 +44,22 @@ def seed_virtqueue():
     return hdr + bytes(ram)
 
 
+def seed_virtio_balloon():
+    """Header (features: stats and free page reporting; queue size 8; a target of 4 pages) + RAM: one
+    buffer on each queue: 4 page numbers to inflate, 2 to deflate, 2 statistics, one free page."""
+    ram = bytearray(0x6000)
+    base = 0x80000000
+    bufs = [(0x4000, 16), (0x4100, 8), (0x4200, 20), (0x5000, 0x1000)]
+    for q, (off, length) in enumerate(bufs):
+        struct.pack_into("<QIHH", ram, 0x1000 * q, base + off, length, 0, 0)
+        struct.pack_into("<HHH", ram, 0x1000 * q + 0x800, 0, 1, 0)       # avail: idx 1, ring [0]
+    struct.pack_into("<4I", ram, 0x4000, (base + 0x5000) >> 12, 0xFFFFFFFF, base >> 12, (base >> 12) - 1)
+    struct.pack_into("<2I", ram, 0x4100, (base + 0x5000) >> 12, 7)
+    struct.pack_into("<HQHQ", ram, 0x4200, 4, 1 << 20, 5, 1 << 22)
+    hdr = struct.pack("<IH2xI", (1 << 1) | (1 << 5), 3, 4)
+    return hdr + bytes(ram)
+
+
 def seed_virtio_net():
     """Header (features: VERSION_1 low half is set separately; CSUM, GUEST_CSUM, MAC, MRG_RXBUF; queue
     size 8; three frames to receive) + RAM: one TX chain (header + 60-byte frame), four RX buffers."""
@@ -98,6 +114,8 @@ def main():
                  "ct": b'{"name":"b","type":"container","container":{"rootfs":"/","argv":["/bin/sh"],'
                        b'"net":"none"},"limits":{"pids":64}}',
                  "limits": b'{"cpu_max":25,"memory":"1G","disk_bps":"10M"}'}
+    elif "virtio_balloon" in os.path.basename(fuzzer):
+        seeds = {"queues": seed_virtio_balloon()}
     elif "virtio_net" in os.path.basename(fuzzer):
         seeds = {"frames": seed_virtio_net()}
     elif "virtqueue" in os.path.basename(fuzzer):

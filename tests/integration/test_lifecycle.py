@@ -16,6 +16,10 @@
   and one VM-generation-ID interrupt each, after which their RNGs differ;
   `cloison clone --count 2` starts two background clones that answer on their
   control sockets.
+- Memory balloon: a guest that filled 180 MiB and freed it is asked to keep 128 MiB of its
+  512 MiB: it inflates the balloon by 384 MiB, the VM process's RSS falls by at least 150 MiB,
+  the guest's statistics arrive; deflated, the guest uses that memory again; a balloon target
+  set from the CLI (`cloison balloon`) says what it did; bad requests get 400.
 - Failures: migrating to a port nobody listens on leaves the source running;
   truncated, bit-flipped and version-mismatched state files, a memory file of
   the wrong size and a garbage migration stream are refused with clear errors;
@@ -76,6 +80,51 @@ class Lifecycle(unittest.TestCase):
         self.guests.append(g)
         wait_for_socket(path, g.proc)
         return g, path
+
+    def test_balloon(self):
+        def rss_mib(pid):
+            with open(f"/proc/{pid}/status") as f:
+                return int(re.search(r"VmRSS:\s+(\d+) kB", f.read()).group(1)) / 1024
+
+        def balloon():
+            return api(sock, "GET", "/vm/balloon")[1]
+
+        def until(cond, seconds=30):
+            deadline = time.monotonic() + seconds
+            while not cond() and time.monotonic() < deadline:
+                time.sleep(0.2)
+            return cond()
+
+        g, sock = self.start("--mem", "512M")
+        g.expect("guest# ")
+        self.assertEqual(balloon()["target_bytes"], 0)
+        # 180 MiB: the initramfs root (tmpfs) takes at most half the RAM
+        self.assertEqual(g.run("dd if=/dev/zero of=/fill bs=1M count=180 2>/dev/null && echo filled"), "filled")
+        filled = rss_mib(g.proc.pid)
+        g.run("rm /fill")
+        status, b = api(sock, "POST", "/vm/balloon", {"memory_target": 128 << 20})
+        self.assertEqual((status, b["target_bytes"], b["memory_target_bytes"]), (200, 384 << 20, 128 << 20))
+        self.assertTrue(until(lambda: balloon()["actual_bytes"] == 384 << 20), balloon())
+        b = balloon()
+        self.assertGreaterEqual(b["inflated_bytes"], 384 << 20)
+        self.assertEqual(b["bad_page_numbers"], 0)
+        self.assertTrue(until(lambda: rss_mib(g.proc.pid) < filled - 150, 10),
+                        f"RSS {rss_mib(g.proc.pid):.0f} MiB after inflating, {filled:.0f} MiB before")
+        self.assertTrue(until(lambda: "total_bytes" in balloon()["guest"], 10), balloon())
+        self.assertGreater(balloon()["guest"]["total_bytes"], 400 << 20)  # the guest's own view
+        # Deflated, the memory is the guest's again: it fills 180 MiB again without trouble.
+        r = subprocess.run([CLOISON, "balloon", "--sock", sock, "0"], capture_output=True, text=True)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertTrue(r.stdout.startswith("the guest may keep 512 MiB; the balloon holds "), r.stdout)
+        self.assertTrue(until(lambda: balloon()["actual_bytes"] == 0), balloon())
+        self.assertGreaterEqual(balloon()["deflated_bytes"], 384 << 20)
+        self.assertEqual(g.run("dd if=/dev/zero of=/fill bs=1M count=180 2>/dev/null && echo filled-again"),
+                         "filled-again")
+        r = subprocess.run([CLOISON, "balloon", "--sock", sock], capture_output=True, text=True)
+        self.assertRegex(r.stdout, r"(?m)^memory_target_bytes +512 MiB$")
+        for bad in ({"memory_target": -1}, {"memory_target": "1G"}, {"memory_target": 1 << 20}, {"x": 1}):
+            self.assertEqual(api(sock, "POST", "/vm/balloon", bad)[0], 400, bad)
+        self.assertEqual(api(sock, "GET", "/vm")[1]["state"], "running")
 
     def test_pause_resume(self):
         g, sock = self.start()

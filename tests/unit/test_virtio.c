@@ -5,11 +5,13 @@
  */
 #include "check.h"
 #include "virtio/mmio.h"
+#include "virtio/balloon.h"
 #include "virtio/rng.h"
 #include "virtio/virtqueue.h"
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #define BASE 0x80000000ULL
 #define SIZE (1u << 20)
@@ -280,10 +282,149 @@ static void test_transport_rules(void)
 	CHECK(t->broken_count >= 2);
 }
 
+/* ---- the memory balloon ---- */
+
+/* A queue's rings at desc, desc + 0x1000 (avail), desc + 0x2000 (used), QSIZE entries. */
+static void queue_setup(struct virtio_mmio *t, unsigned qi, uint64_t desc)
+{
+	wr(t, 0x030, qi);
+	wr(t, 0x038, QSIZE);
+	wr(t, 0x080, (uint32_t)desc);
+	wr(t, 0x084, (uint32_t)(desc >> 32));
+	wr(t, 0x090, (uint32_t)(desc + 0x1000));
+	wr(t, 0x094, (uint32_t)((desc + 0x1000) >> 32));
+	wr(t, 0x0a0, (uint32_t)(desc + 0x2000));
+	wr(t, 0x0a4, (uint32_t)((desc + 0x2000) >> 32));
+	wr(t, 0x044, 1);
+}
+
+/* Descriptor i of the queue at desc: one driver-written buffer; made available. */
+static void offer(uint64_t desc, unsigned i, uint64_t addr, uint32_t len)
+{
+	uint8_t *d = at(desc + 16 * i);
+	uint16_t flags = 0, next = 0, idx;
+	memcpy(d, &addr, 8);
+	memcpy(d + 8, &len, 4);
+	memcpy(d + 12, &flags, 2);
+	memcpy(d + 14, &next, 2);
+	memcpy(&idx, at(desc + 0x1000 + 2), 2);
+	uint16_t head = (uint16_t)i;
+	memcpy(at(desc + 0x1000 + 4 + 2 * (idx % QSIZE)), &head, 2);
+	idx++;
+	memcpy(at(desc + 0x1000 + 2), &idx, 2);
+}
+
+static uint16_t used_idx(uint64_t desc)
+{
+	uint16_t idx;
+	memcpy(&idx, at(desc + 0x2000 + 2), 2);
+	return idx;
+}
+
+static void test_balloon(void)
+{
+	memset(mem, 0, SIZE);
+	static struct virtio_balloon b;
+	virtio_balloon_init(&b, &ram, set_irq, NULL);
+	struct virtio_mmio *t = &b.transport;
+	CHECK_EQ(rd(t, 0x008), 5);
+	wr(t, 0x070, 1 | 2);
+	wr(t, 0x024, 0);
+	wr(t, 0x020, (1u << 1) | (1u << 5)); /* stats and free page reporting */
+	wr(t, 0x024, 1);
+	wr(t, 0x020, 1); /* VERSION_1 */
+	wr(t, 0x070, 1 | 2 | 8);
+	CHECK(rd(t, 0x070) & 8);
+	const uint64_t inflate = BASE + 0x40000, stats = BASE + 0x50000, report = BASE + 0x60000;
+	queue_setup(t, 0, inflate);
+	queue_setup(t, 2, stats);
+	queue_setup(t, 3, report);
+	/* The stats buffer is offered before DRIVER_OK, as Linux does: it is read once DRIVER_OK is set. */
+	uint8_t entries[2][10] = {{4, 0}, {5, 0}}; /* free and total memory */
+	uint64_t free_bytes = 123 << 20, total = 456 << 20;
+	memcpy(entries[0] + 2, &free_bytes, 8);
+	memcpy(entries[1] + 2, &total, 8);
+	memcpy(at(BUF), entries, sizeof(entries));
+	offer(stats, 0, BUF, sizeof(entries));
+	wr(t, 0x050, 2);
+	CHECK_EQ(b.stats_updates, 0); /* not before DRIVER_OK */
+	wr(t, 0x070, 1 | 2 | 8 | 4);
+	CHECK_EQ(b.stats_updates, 1);
+	CHECK_EQ(b.stats[BALLOON_MEMFREE], 123 << 20);
+	CHECK_EQ(b.stats[BALLOON_MEMTOTAL], 456 << 20);
+	CHECK_EQ(b.stats[BALLOON_MAJOR_FAULTS], UINT64_MAX); /* never reported */
+	CHECK_EQ(used_idx(stats), 0);                        /* held until the host asks */
+	virtio_balloon_request_stats(&b);
+	CHECK_EQ(used_idx(stats), 1);
+	CHECK(!b.stats_held);
+
+	/* The host's target: capped at the RAM, announced by a configuration interrupt. */
+	wr(t, 0x064, rd(t, 0x060));
+	uint32_t gen = rd(t, 0x0fc);
+	virtio_balloon_set_target(&b, 1ull << 40);
+	CHECK_EQ(rd(t, 0x100), SIZE / 4096);
+	CHECK(rd(t, 0x060) & 2);
+	CHECK(rd(t, 0x0fc) != gen);
+	wr(t, 0x104, 7); /* the driver's actual */
+	CHECK_EQ(b.actual_pages, 7);
+	wr(t, 0x100, 99); /* num_pages is the host's: the driver cannot change it */
+	CHECK_EQ(rd(t, 0x100), SIZE / 4096);
+
+	/* Inflate: the page's contents leave the host; page numbers outside RAM are counted, ignored. */
+	uint8_t *page = at(BASE + 0x20000);
+	memset(page, 0xab, 4096);
+	uint32_t pfns[4] = {(uint32_t)((BASE + 0x20000) >> 12), 0xffffffffu, (uint32_t)((BASE + SIZE) >> 12),
+	                    (uint32_t)((BASE >> 12) - 1)};
+	memcpy(at(BUF + 0x1000), pfns, sizeof(pfns));
+	offer(inflate, 0, BUF + 0x1000, sizeof(pfns));
+	wr(t, 0x050, 0);
+	CHECK_EQ(used_idx(inflate), 1);
+	CHECK_EQ(b.inflated_pages, 1);
+	CHECK_EQ(b.bad_pfns, 3);
+	CHECK_EQ(b.discarded_bytes, 4096);
+	CHECK(page[0] == 0 && page[4095] == 0);
+	/* Free page reporting: the buffer is the free memory itself. */
+	memset(at(BASE + 0x30000), 0xcd, 8192);
+	offer(report, 0, BASE + 0x30000, 8192);
+	wr(t, 0x050, 3);
+	CHECK_EQ(b.reported_bytes, 8192);
+	CHECK(*(uint8_t *)at(BASE + 0x30000) == 0 && *(uint8_t *)at(BASE + 0x31fff) == 0);
+	CHECK_EQ(rd(t, 0x070) & VIRTIO_STATUS_NEEDS_RESET, 0);
+
+	/* A snapshot round-trips; a stats buffer index beyond the queue is refused. */
+	struct state_writer w;
+	state_writer_init(&w);
+	state_begin(&w, "virtio", VIRTIO_STATE_VERSION);
+	virtio_mmio_save(t, &w);
+	state_end(&w);
+	static struct virtio_balloon c;
+	virtio_balloon_init(&c, &ram, set_irq, NULL);
+	struct state_reader r;
+	CHECK(state_reader_open(&r, w.buf, w.len));
+	CHECK_EQ(state_section(&r, "virtio", VIRTIO_STATE_VERSION), VIRTIO_STATE_VERSION);
+	virtio_mmio_load(&c.transport, &r, VIRTIO_STATE_VERSION);
+	CHECK(!r.failed);
+	CHECK_EQ(c.target_pages, SIZE / 4096);
+	CHECK_EQ(c.stats[BALLOON_MEMTOTAL], 456 << 20);
+	CHECK_EQ(c.reported_bytes, 8192);
+	b.stats_held = true, b.stats_head = 200; /* more than the queue holds */
+	state_writer_free(&w);
+	state_writer_init(&w);
+	state_begin(&w, "virtio", VIRTIO_STATE_VERSION);
+	virtio_mmio_save(t, &w);
+	state_end(&w);
+	CHECK(state_reader_open(&r, w.buf, w.len));
+	state_section(&r, "virtio", VIRTIO_STATE_VERSION);
+	virtio_mmio_load(&c.transport, &r, VIRTIO_STATE_VERSION);
+	CHECK(r.failed);
+	state_writer_free(&w);
+}
+
 static void setup(void)
 {
-	mem = calloc(1, SIZE);
+	mem = mmap(NULL, SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0); /* page-aligned */
 	ram = (struct guest_ram){.host = mem, .base = BASE, .size = SIZE};
 }
 
-TEST_MAIN(setup, test_normal_chain, test_indirect, test_hostile_chains, test_event_idx, test_transport_rules)
+TEST_MAIN(setup, test_normal_chain, test_indirect, test_hostile_chains, test_event_idx, test_transport_rules,
+          test_balloon)
