@@ -256,6 +256,16 @@ class DaemonTest(unittest.TestCase):
         self.assertRegex(shown, r"(?m)^memory_bytes +\d+(\.\d+)? [KMG]iB$")
         self.assertRegex(cli("limits", "snapy").stdout, r"(?m)^cpu_weight +100 \(default\)$")
         self.assertEqual(json.loads(cli("limits", "snapy", "--format", "json").stdout)["cpu_weight"], 0)
+        self.assertRegex(cli("limits", "snapy").stdout, r"(?m)^memory_target +all of the VM's memory \(no balloon\)$")
+        # The balloon's target reaches the running VM's device (a bare-metal guest has no driver to obey).
+        self.assertEqual(cli("limits", "snapy", "--memory-target", "16M").stdout, "changed the limits of snapy\n")
+        self.assertRegex(cli("limits", "snapy").stdout, r"(?m)^memory_target +16 MiB$")
+        engine = json.loads(cli("stats", "snapy", "--format", "json").stdout)["engine"]
+        self.assertEqual((engine["balloon"]["memory_target_bytes"], engine["balloon"]["target_bytes"]),
+                         (16 << 20, 16 << 20))
+        r = cli("limits", "snapy", "--memory-target", "64M", check=False)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("memory_target (64 MiB) is more than the VM's memory (32 MiB)", r.stderr)
         exact = json.loads(cli("stats", "snapy", "--format", "json").stdout)["engine"]["uptime_s"]
         self.assertIsInstance(exact, float)
         rows = list(csv.DictReader(io.StringIO(cli("list", "--format", "csv").stdout)))
