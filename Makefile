@@ -48,6 +48,7 @@ bench: build guest
 	bash bench/disk.sh
 	bash bench/net.sh
 	bash bench/lifecycle.sh
+	bash bench/balloon.sh
 	bash bench/container.sh
 	bash bench/api.sh
 	bash bench/cluster.sh

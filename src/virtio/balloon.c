@@ -45,10 +45,13 @@ static uint64_t discard(struct virtio_balloon *b, uint8_t *host, uint64_t len)
 	return end - start;
 }
 
-/* Inflate and deflate buffers: arrays of le32 page frame numbers (4 KiB pages). */
+/* Inflate and deflate buffers: arrays of le32 page frame numbers (4 KiB pages). Runs of adjacent
+ * pages (the driver often hands them over in order) are discarded with one call. */
 static void page_list(struct virtio_balloon *b, const struct virtq_chain *c, bool inflate)
 {
 	struct virtio_mmio *t = &b->transport;
+	uint8_t *run = NULL; /* the run of adjacent pages being gathered */
+	uint64_t run_len = 0;
 	for (unsigned i = 0; i < c->nsegs; i++) {
 		if (c->segs[i].device_writes) continue;
 		const uint8_t *p = c->segs[i].host;
@@ -60,15 +63,23 @@ static void page_list(struct virtio_balloon *b, const struct virtq_chain *c, boo
 				b->bad_pfns++;
 				continue;
 			}
-			if (inflate) {
-				discard(b, host, BALLOON_PAGE);
-				b->inflated_pages++;
-			} else {
+			if (!inflate) {
 				b->deflated_pages++; /* the page comes back on its own: its first touch faults
 				                        it in */
+				continue;
+			}
+			b->inflated_pages++;
+			if (run && host == run + run_len) {
+				run_len += BALLOON_PAGE;
+			} else if (run && host + BALLOON_PAGE == run) {
+				run = host, run_len += BALLOON_PAGE;
+			} else {
+				if (run) discard(b, run, run_len);
+				run = host, run_len = BALLOON_PAGE;
 			}
 		}
 	}
+	if (run) discard(b, run, run_len);
 }
 
 static void read_stats(struct virtio_balloon *b, const struct virtq_chain *c)

@@ -383,11 +383,23 @@ static void test_balloon(void)
 	CHECK_EQ(b.bad_pfns, 3);
 	CHECK_EQ(b.discarded_bytes, 4096);
 	CHECK(page[0] == 0 && page[4095] == 0);
+	/* Adjacent pages in either order (discarded as runs), then a jump. */
+	memset(at(BASE + 0x22000), 0xab, 3 * 4096);
+	uint32_t run[3] = {(uint32_t)((BASE + 0x23000) >> 12), (uint32_t)((BASE + 0x22000) >> 12),
+	                   (uint32_t)((BASE + 0x24000) >> 12)};
+	memcpy(at(BUF + 0x1000), run, sizeof(run));
+	offer(inflate, 1, BUF + 0x1000, sizeof(run));
+	wr(t, 0x050, 0);
+	CHECK_EQ(used_idx(inflate), 2);
+	CHECK_EQ(b.inflated_pages, 4);
+	CHECK_EQ(b.discarded_bytes, 4 * 4096);
+	for (unsigned k = 0; k < 3; k++) CHECK(*(uint8_t *)at(BASE + 0x22000 + 4096 * k + 100) == 0);
 	/* Free page reporting: the buffer is the free memory itself. */
 	memset(at(BASE + 0x30000), 0xcd, 8192);
 	offer(report, 0, BASE + 0x30000, 8192);
 	wr(t, 0x050, 3);
 	CHECK_EQ(b.reported_bytes, 8192);
+	CHECK_EQ(b.discarded_bytes, 6 * 4096);
 	CHECK(*(uint8_t *)at(BASE + 0x30000) == 0 && *(uint8_t *)at(BASE + 0x31fff) == 0);
 	CHECK_EQ(rd(t, 0x070) & VIRTIO_STATUS_NEEDS_RESET, 0);
 
