@@ -2,13 +2,16 @@
 """balloon.py — memory given back through virtio-balloon: cloison vs QEMU (TCG), same kernel, initrd,
 firmware, a 512 MiB guest booted to its shell.
 
-Each run: the guest writes 180 MiB to its tmpfs and deletes it (its free memory is now host memory the
-VMM holds), then the host asks it to keep 128 MiB (cloison: POST /vm/balloon {"memory_target"}; QEMU:
-QMP `balloon`, on a virtio-balloon-device). Reported per VMM, medians of RUNS runs:
+Inflation (free page reporting off on both sides: QEMU's default; cloison --free-page-reporting off):
+the guest writes 180 MiB to its tmpfs and deletes it (its free memory is now host memory the VMM
+holds), then the host asks it to keep 128 MiB (cloison: POST /vm/balloon {"memory_target"}; QEMU: QMP
+`balloon`, on a virtio-balloon-device). Per VMM, medians of RUNS runs:
   rss before    the VMM process's RSS after the fill and the delete
   rss after     once the guest's balloon holds 384 MiB (cloison: actual_bytes; QEMU: query-balloon)
   given back    before - after
   inflate s     from the request to the balloon holding 384 MiB
+Free page reporting (cloison's default; QEMU free-page-reporting=on): the same fill and delete with no
+target: the RSS 5 s after the delete, and what that gave back.
 Usage: balloon.py CLOISON RUNS
 """
 import os
@@ -39,19 +42,25 @@ def until(cond, seconds=60):
         time.sleep(0.02)
 
 
-def fill_and_free(g):
+def fill_and_free(g, pid):
+    """RSS after the fill, and 5 s after the delete."""
     g.expect("guest# ")
-    g.run(f"dd if=/dev/zero of=/fill bs=1M count={FILL_MIB} 2>/dev/null; rm /fill")
-    time.sleep(1)
+    g.run(f"dd if=/dev/zero of=/fill bs=1M count={FILL_MIB} 2>/dev/null")
+    filled = rss_mib(pid)
+    g.run("rm /fill")
+    time.sleep(5)
+    return filled, rss_mib(pid)
 
 
-def one_cloison(cloison, work):
+def one_cloison(cloison, work, reporting):
     sock = os.path.join(work, "api.sock")
-    g = Guest(None, argv=[cloison, "run", "-m", f"{MEM_MIB}M", "--api-sock", sock], timeout=300)
+    g = Guest(None, argv=[cloison, "run", "-m", f"{MEM_MIB}M", "--api-sock", sock, "--free-page-reporting",
+                          "on" if reporting else "off"], timeout=300)
     try:
         wait_socket(sock)
-        fill_and_free(g)
-        before = rss_mib(g.proc.pid)
+        filled, before = fill_and_free(g, g.proc.pid)
+        if reporting:
+            return filled, before
         t0 = time.monotonic()
         api(sock, "POST", "/vm/balloon", {"memory_target": KEEP_MIB << 20})
         until(lambda: api(sock, "GET", "/vm/balloon")["actual_bytes"] == (MEM_MIB - KEEP_MIB) << 20)
@@ -60,13 +69,16 @@ def one_cloison(cloison, work):
         g.kill()
 
 
-def one_qemu(work):
+def one_qemu(work, reporting):
     qmp_path = os.path.join(work, "qmp.sock")
-    g = Guest(None, argv=qemu_argv(MEM_MIB, qmp_path, ("-device", "virtio-balloon-device")), timeout=300)
+    dev = "virtio-balloon-device" + (",free-page-reporting=on" if reporting else "")
+    g = Guest(None, argv=qemu_argv(MEM_MIB, qmp_path, ("-device", dev)), timeout=300)
     try:
         q = Qmp(qmp_path)
-        fill_and_free(g)
-        before = rss_mib(g.proc.pid)
+        filled, before = fill_and_free(g, g.proc.pid)
+        if reporting:
+            q.close()
+            return filled, before
         t0 = time.monotonic()
         q.cmd("balloon", value=KEEP_MIB << 20)
         until(lambda: q.cmd("query-balloon")["actual"] == KEEP_MIB << 20)
@@ -80,10 +92,13 @@ def one_qemu(work):
 def main():
     cloison, runs = os.path.abspath(sys.argv[1]), int(sys.argv[2])
     results = {"cloison": [], "qemu": []}
+    reported = {"cloison": [], "qemu": []}
     with tempfile.TemporaryDirectory(prefix="cloison-bench-balloon-") as work:
         for i in range(runs):  # alternating, so drift hits both alike
-            results["cloison"].append(one_cloison(cloison, work))
-            results["qemu"].append(one_qemu(work))
+            results["cloison"].append(one_cloison(cloison, work, False))
+            results["qemu"].append(one_qemu(work, False))
+            reported["cloison"].append(one_cloison(cloison, work, True))
+            reported["qemu"].append(one_qemu(work, True))
             print(f"run {i + 1}: cloison {results['cloison'][-1][0]:.0f} -> {results['cloison'][-1][1]:.0f} MiB "
                   f"in {results['cloison'][-1][2]:.2f} s, qemu {results['qemu'][-1][0]:.0f} -> "
                   f"{results['qemu'][-1][1]:.0f} MiB in {results['qemu'][-1][2]:.2f} s", flush=True)
@@ -99,6 +114,15 @@ def main():
     c, q = med["cloison"], med["qemu"]
     print(f"ratio cloison/qemu: rss after {c[1] / q[1]:.2f}, given back {c[2] / q[2]:.2f}, "
           f"inflate time {c[3] / q[3]:.2f}")
+    print(f"\nFree page reporting: {FILL_MIB} MiB written and freed, no target; RSS 5 s later, medians")
+    print(f"{'vmm':<8} {'rss filled':>11} {'rss 5 s':>8} {'given back':>11}")
+    back = {}
+    for vmm, rows in reported.items():
+        filled, later = (statistics.median(r[k] for r in rows) for k in range(2))
+        back[vmm] = statistics.median(r[0] - r[1] for r in rows)
+        print(f"{vmm:<8} {filled:>9.0f} M {later:>6.0f} M {back[vmm]:>9.0f} M")
+    print(f"ratio cloison/qemu: given back {back['cloison'] / back['qemu']:.2f}" if back["qemu"] > 1 else
+          "qemu gave nothing back")
 
 
 if __name__ == "__main__":

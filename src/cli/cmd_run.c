@@ -67,6 +67,9 @@ static void usage(FILE *out)
 	    "      --rng on|off      virtio entropy device (default on)\n"
 	    "      --balloon on|off  virtio memory balloon (default on): `cloison balloon` sets its\n"
 	    "                        target through the control socket\n"
+	    "      --free-page-reporting on|off\n"
+	    "                        the balloon lets the guest hand its free memory back on its\n"
+	    "                        own (default on)\n"
 	    "      --virtio-console on|off\n"
 	    "                        a virtio console (hvc0) beside the UART (default on); both\n"
 	    "                        show on this terminal\n"
@@ -157,6 +160,7 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 		OPT_JIT, /* from here to OPT_NET: options that describe a new machine */
 		OPT_RNG,
 		OPT_BALLOON,
+		OPT_REPORTING,
 		OPT_DISK,
 		OPT_VCONSOLE,
 		OPT_CONSOLE_INPUT,
@@ -189,6 +193,7 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 	    {"jit", required_argument, NULL, OPT_JIT},
 	    {"rng", required_argument, NULL, OPT_RNG},
 	    {"balloon", required_argument, NULL, OPT_BALLOON},
+	    {"free-page-reporting", required_argument, NULL, OPT_REPORTING},
 	    {"virtio-console", required_argument, NULL, OPT_VCONSOLE},
 	    {"console-input", required_argument, NULL, OPT_CONSOLE_INPUT},
 	    {"cpu-ext", required_argument, NULL, OPT_CPU_EXT},
@@ -304,19 +309,22 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 		case OPT_JIT:
 		case OPT_RNG:
 		case OPT_BALLOON:
+		case OPT_REPORTING:
 		case OPT_VCONSOLE: {
-			const char *name = c == OPT_JIT       ? "jit"
-			                   : c == OPT_RNG     ? "rng"
-			                   : c == OPT_BALLOON ? "balloon"
-			                                      : "virtio-console";
+			const char *name = c == OPT_JIT         ? "jit"
+			                   : c == OPT_RNG       ? "rng"
+			                   : c == OPT_BALLOON   ? "balloon"
+			                   : c == OPT_REPORTING ? "free-page-reporting"
+			                                        : "virtio-console";
 			if (strcmp(optarg, "on") && strcmp(optarg, "off")) {
 				log_error("invalid --%s '%s': expected on or off", name, optarg);
 				return 2;
 			}
-			*(c == OPT_JIT       ? &cfg->jit
-			  : c == OPT_RNG     ? &cfg->rng
-			  : c == OPT_BALLOON ? &cfg->balloon
-			                     : &cfg->vconsole) = !strcmp(optarg, "on");
+			*(c == OPT_JIT         ? &cfg->jit
+			  : c == OPT_RNG       ? &cfg->rng
+			  : c == OPT_BALLOON   ? &cfg->balloon
+			  : c == OPT_REPORTING ? &cfg->free_page_reporting
+			                       : &cfg->vconsole) = !strcmp(optarg, "on");
 			break;
 		}
 		case OPT_ACCEL:

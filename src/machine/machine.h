@@ -161,11 +161,12 @@ struct machine_config {
 	void *console_opaque;
 	const struct accel_ops *accel; /* NULL: the emulator (accel.h) */
 	bool jit;                      /* translate hot guest code to host code (the emulator) */
-	uint64_t isa_ext;       /* ISA extensions of the harts (cpu/riscv/isa.h); 0: rv_ext_defaults() */
-	bool rng;               /* a virtio entropy device */
-	bool balloon;           /* a virtio memory balloon */
-	bool vconsole;          /* a virtio console (hvc0) alongside the UART */
-	bool input_to_vconsole; /* keyboard input starts on hvc0 */
+	uint64_t isa_ext;         /* ISA extensions of the harts (cpu/riscv/isa.h); 0: rv_ext_defaults() */
+	bool rng;                 /* a virtio entropy device */
+	bool balloon;             /* a virtio memory balloon */
+	bool free_page_reporting; /* ... whose guest hands free memory back on its own */
+	bool vconsole;            /* a virtio console (hvc0) alongside the UART */
+	bool input_to_vconsole;   /* keyboard input starts on hvc0 */
 	struct machine_disk disks[MACHINE_MAX_DISKS];
 	unsigned ndisks;
 	struct net_config nics[MACHINE_MAX_NICS]; /* a MAC is drawn at random when none is set */

@@ -234,7 +234,7 @@ static bool balloon_create(struct machine *m, const struct machine_config *cfg, 
 	if (!cfg->balloon) return true;
 	struct guest_ram guest = guest_ram_of(m);
 	if ((m->balloon = calloc(1, sizeof(*m->balloon))))
-		virtio_balloon_init(m->balloon, &guest, NULL, NULL);
+		virtio_balloon_init(m->balloon, &guest, NULL, NULL, cfg->free_page_reporting);
 	if (m->balloon && add_slot(m, &m->balloon->transport, err, errlen)) return true;
 	snprintf(err, errlen, "cannot create the virtio-balloon device");
 	return false;

@@ -118,11 +118,9 @@ static void balloon_notify(struct virtio_mmio *t, unsigned qi)
 		case Q_INFLATE:
 		case Q_DEFLATE: page_list(b, &chain, role == Q_INFLATE); break;
 		case Q_REPORTING:
-			/* The buffers are the free pages themselves. */
+			/* The buffers are the free pages themselves (Linux offers them device-writable). */
 			for (unsigned i = 0; i < chain.nsegs; i++)
-				if (!chain.segs[i].device_writes)
-					b->reported_bytes +=
-					    discard(b, chain.segs[i].host, chain.segs[i].len);
+				b->reported_bytes += discard(b, chain.segs[i].host, chain.segs[i].len);
 			break;
 		case Q_STATS:
 			read_stats(b, &chain);
@@ -215,11 +213,12 @@ static const struct virtio_device_ops balloon_ops = {
 };
 
 void virtio_balloon_init(struct virtio_balloon *b, const struct guest_ram *ram, virtio_irq_fn set_irq,
-                         void *irq_opaque)
+                         void *irq_opaque, bool free_page_reporting)
 {
 	memset(b, 0, sizeof(*b));
 	for (unsigned i = 0; i < BALLOON_NSTATS; i++) b->stats[i] = UINT64_MAX;
 	virtio_mmio_init(&b->transport, &balloon_ops, b, ram, set_irq, irq_opaque, "virtio-balloon");
+	if (!free_page_reporting) b->transport.withheld_features = 1ull << F_PAGE_REPORTING;
 }
 
 void virtio_balloon_set_target(struct virtio_balloon *b, uint64_t bytes)

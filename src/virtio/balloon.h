@@ -36,8 +36,10 @@ struct virtio_balloon {
 	uint16_t stats_head;
 };
 
+/* free_page_reporting: offer VIRTIO_BALLOON_F_PAGE_REPORTING (the guest hands its free memory back on
+ * its own, without a target). */
 void virtio_balloon_init(struct virtio_balloon *b, const struct guest_ram *ram, virtio_irq_fn set_irq,
-                         void *irq_opaque);
+                         void *irq_opaque, bool free_page_reporting);
 /* Asks the guest to hold `bytes` (rounded down to pages, at most guest RAM) in the balloon; 0 gives
  * everything back. Caller holds the board's I/O lock. */
 void virtio_balloon_set_target(struct virtio_balloon *b, uint64_t bytes);

@@ -42,8 +42,8 @@ enum {
 
 static uint64_t offered_features(const struct virtio_mmio *t)
 {
-	return t->ops->features | (1ULL << VIRTIO_F_VERSION_1) | (1ULL << VIRTIO_F_RING_INDIRECT_DESC) |
-	       (1ULL << VIRTIO_F_RING_EVENT_IDX);
+	return (t->ops->features & ~t->withheld_features) | (1ULL << VIRTIO_F_VERSION_1) |
+	       (1ULL << VIRTIO_F_RING_INDIRECT_DESC) | (1ULL << VIRTIO_F_RING_EVENT_IDX);
 }
 
 void virtio_mmio_init(struct virtio_mmio *t, const struct virtio_device_ops *ops, void *dev,

@@ -66,6 +66,7 @@ struct virtio_mmio {
 	void *irq_opaque;
 	const char *name; /* for log lines */
 
+	uint64_t withheld_features; /* device features this instance does not offer (configuration) */
 	uint32_t status;
 	uint32_t device_features_sel, driver_features_sel;
 	uint64_t driver_features;

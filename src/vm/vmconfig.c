@@ -29,7 +29,7 @@ void vm_config_defaults(struct vm_config *c)
 	snprintf(c->append, sizeof(c->append), "%s", VM_DEFAULT_APPEND);
 	c->mem = VM_DEFAULT_MEM;
 	c->cpus = 1;
-	c->rng = c->vconsole = c->balloon = true;
+	c->rng = c->vconsole = c->balloon = c->free_page_reporting = true;
 	c->jit = rv_hart_jit_available(); /* the translator where the host has one */
 	snprintf(c->accel, sizeof(c->accel), "emulator");
 }
@@ -228,11 +228,12 @@ char *vm_config_to_json(const struct vm_config *c)
 	}
 	json_t *boot = json_pack("{s:s, s:s, s:s, s:s}", "kernel", c->kernel, "initrd", c->initrd, "firmware",
 	                         c->firmware, "append", c->append);
-	json_t *root = json_pack("{s:i, s:o, s:I, s:i, s:s, s:s, s:b, s:b, s:b, s:b, s:b, s:o, s:o}",
+	json_t *root = json_pack("{s:i, s:o, s:I, s:i, s:s, s:s, s:b, s:b, s:b, s:b, s:b, s:b, s:o, s:o}",
 	                         "version", VM_CONFIG_VERSION, "boot", boot, "memory", (json_int_t)c->mem,
 	                         "cpus", (int)c->cpus, "cpu_ext", c->cpu_ext, "accel", c->accel, "jit",
 	                         c->jit, "rng", c->rng, "virtio_console", c->vconsole, "console_input_hvc0",
-	                         c->input_hvc0, "balloon", c->balloon, "disks", disks, "nics", nics);
+	                         c->input_hvc0, "balloon", c->balloon, "free_page_reporting",
+	                         c->free_page_reporting, "disks", disks, "nics", nics);
 	if (!root) return NULL;
 	char *s = json_dumps(root, JSON_COMPACT);
 	json_decref(root);
@@ -300,18 +301,19 @@ bool vm_config_from_json(const char *text, size_t len, struct vm_config *c, char
 	int version = VM_CONFIG_VERSION, cpus = (int)c->cpus, jit = c->jit, rng = c->rng, vcon = c->vconsole,
 	    hvc0 = c->input_hvc0;
 	int balloon = 0; /* a configuration saved before the balloon existed describes a board without one */
+	int reporting = 1;
 	json_t *mem = NULL, *disks = NULL, *nics = NULL;
 	const char *kernel = "", *initrd = "", *firmware = c->firmware, *append = c->append, *cpu_ext = "",
 	           *accel = c->accel;
 	bool ok = false;
 	if (json_unpack_ex(root, &je, JSON_STRICT,
 	                   "{s?:i, s?:{s?:s, s?:s, s?:s, s?:s}, s?:o, s?:i, s?:s, s?:s, s?:b, s?:b, s?:b, "
-	                   "s?:b, s?:b, s?:o, s?:o}",
+	                   "s?:b, s?:b, s?:b, s?:o, s?:o}",
 	                   "version", &version, "boot", "kernel", &kernel, "initrd", &initrd, "firmware",
 	                   &firmware, "append", &append, "memory", &mem, "cpus", &cpus, "cpu_ext", &cpu_ext,
 	                   "accel", &accel, "jit", &jit, "rng", &rng, "virtio_console", &vcon,
-	                   "console_input_hvc0", &hvc0, "balloon", &balloon, "disks", &disks, "nics",
-	                   &nics)) {
+	                   "console_input_hvc0", &hvc0, "balloon", &balloon, "free_page_reporting",
+	                   &reporting, "disks", &disks, "nics", &nics)) {
 		snprintf(err, errlen, "VM configuration: %s", je.text);
 		goto out;
 	}
@@ -342,6 +344,7 @@ bool vm_config_from_json(const char *text, size_t len, struct vm_config *c, char
 	}
 	c->cpus = (unsigned)cpus;
 	c->jit = jit, c->rng = rng, c->vconsole = vcon, c->input_hvc0 = hvc0, c->balloon = balloon;
+	c->free_page_reporting = reporting;
 	char msg[256];
 	if (!vm_config_check(c, msg, sizeof(msg))) {
 		snprintf(err, errlen, "VM configuration: %s", msg);
@@ -393,6 +396,7 @@ bool vm_config_to_machine(const struct vm_config *c, struct machine_config *mc, 
 	mc->jit = c->jit;
 	mc->rng = c->rng;
 	mc->balloon = c->balloon;
+	mc->free_page_reporting = c->free_page_reporting;
 	mc->vconsole = c->vconsole;
 	mc->input_to_vconsole = c->input_hvc0;
 	for (unsigned i = 0; i < c->ndisks; i++) {

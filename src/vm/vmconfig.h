@@ -46,7 +46,8 @@ struct vm_config {
 	bool jit, rng, vconsole, input_hvc0;
 	bool
 	    balloon; /* a virtio memory balloon (default on; off in a configuration file that does not say) */
-	char accel[16];    /* what runs the harts: "emulator" or "kvm" (machine/accel.h) */
+	bool free_page_reporting; /* the balloon offers free page reporting (default on) */
+	char accel[16];           /* what runs the harts: "emulator" or "kvm" (machine/accel.h) */
 	char cpu_ext[256]; /* ISA extensions switched from the defaults: a --cpu-ext spec (cpu/riscv/isa.h) */
 	struct vm_disk disks[MACHINE_MAX_DISKS];
 	unsigned ndisks;

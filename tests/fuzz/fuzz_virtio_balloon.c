@@ -33,7 +33,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memcpy(host, data + sizeof(hdr), ram_size);
 	struct guest_ram ram = {.host = host, .base = RAM_BASE, .size = ram_size};
 	static struct virtio_balloon b;
-	virtio_balloon_init(&b, &ram, no_irq, NULL);
+	virtio_balloon_init(&b, &ram, no_irq, NULL, hdr.qsize & 0x100);
 	struct virtio_mmio *t = &b.transport;
 	/* Layout: queue q's rings at 0x1000 * q (desc), + 0x800 (avail), + 0xc00 (used). */
 	virtio_mmio_write(t, 0x070, 4, 1 | 2);

@@ -16,7 +16,9 @@
   and one VM-generation-ID interrupt each, after which their RNGs differ;
   `cloison clone --count 2` starts two background clones that answer on their
   control sockets.
-- Memory balloon: a guest that filled 180 MiB and freed it is asked to keep 128 MiB of its
+- Free page reporting: a guest that filled 180 MiB and freed it gives at least 150 MiB of RSS back
+  on its own, and fills it again.
+- Memory balloon (free page reporting off): a guest that filled 180 MiB and freed it is asked to keep 128 MiB of its
   512 MiB: it inflates the balloon by 384 MiB, the VM process's RSS falls by at least 150 MiB,
   the guest's statistics arrive; deflated, the guest uses that memory again; a balloon target
   set from the CLI (`cloison balloon`) says what it did; bad requests get 400.
@@ -95,7 +97,8 @@ class Lifecycle(unittest.TestCase):
                 time.sleep(0.2)
             return cond()
 
-        g, sock = self.start("--mem", "512M")
+        # Without free page reporting, so that what the VM gives back is the balloon's doing.
+        g, sock = self.start("--mem", "512M", "--free-page-reporting", "off")
         g.expect("guest# ")
         self.assertEqual(balloon()["target_bytes"], 0)
         # 180 MiB: the initramfs root (tmpfs) takes at most half the RAM
@@ -107,7 +110,7 @@ class Lifecycle(unittest.TestCase):
         self.assertTrue(until(lambda: balloon()["actual_bytes"] == 384 << 20), balloon())
         b = balloon()
         self.assertGreaterEqual(b["inflated_bytes"], 384 << 20)
-        self.assertEqual(b["bad_page_numbers"], 0)
+        self.assertEqual((b["bad_page_numbers"], b["reported_free_bytes"]), (0, 0))
         self.assertTrue(until(lambda: rss_mib(g.proc.pid) < filled - 150, 10),
                         f"RSS {rss_mib(g.proc.pid):.0f} MiB after inflating, {filled:.0f} MiB before")
         self.assertTrue(until(lambda: "total_bytes" in balloon()["guest"], 10), balloon())
@@ -125,6 +128,28 @@ class Lifecycle(unittest.TestCase):
         for bad in ({"memory_target": -1}, {"memory_target": "1G"}, {"memory_target": 1 << 20}, {"x": 1}):
             self.assertEqual(api(sock, "POST", "/vm/balloon", bad)[0], 400, bad)
         self.assertEqual(api(sock, "GET", "/vm")[1]["state"], "running")
+
+    def test_free_page_reporting(self):
+        # With no target at all, the guest hands back the memory it frees (Linux reports free 2 MiB
+        # blocks a couple of seconds after they appear).
+        def rss_mib(pid):
+            with open(f"/proc/{pid}/status") as f:
+                return int(re.search(r"VmRSS:\s+(\d+) kB", f.read()).group(1)) / 1024
+
+        g, sock = self.start("--mem", "512M")
+        g.expect("guest# ")
+        self.assertEqual(g.run("dd if=/dev/zero of=/fill bs=1M count=180 2>/dev/null && echo filled"), "filled")
+        filled = rss_mib(g.proc.pid)
+        g.run("rm /fill")
+        deadline = time.monotonic() + 20
+        while rss_mib(g.proc.pid) > filled - 150 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        b = api(sock, "GET", "/vm/balloon")[1]
+        self.assertLess(rss_mib(g.proc.pid), filled - 150, b)
+        self.assertGreaterEqual(b["reported_free_bytes"], 150 << 20)
+        self.assertEqual((b["target_bytes"], b["inflated_bytes"]), (0, 0))
+        self.assertEqual(g.run("dd if=/dev/zero of=/fill bs=1M count=180 2>/dev/null && echo filled-again"),
+                         "filled-again")
 
     def test_pause_resume(self):
         g, sock = self.start()

@@ -325,7 +325,7 @@ static void test_balloon(void)
 {
 	memset(mem, 0, SIZE);
 	static struct virtio_balloon b;
-	virtio_balloon_init(&b, &ram, set_irq, NULL);
+	virtio_balloon_init(&b, &ram, set_irq, NULL, true);
 	struct virtio_mmio *t = &b.transport;
 	CHECK_EQ(rd(t, 0x008), 5);
 	wr(t, 0x070, 1 | 2);
@@ -399,6 +399,14 @@ static void test_balloon(void)
 	offer(report, 0, BASE + 0x30000, 8192);
 	wr(t, 0x050, 3);
 	CHECK_EQ(b.reported_bytes, 8192);
+	memset(at(BASE + 0x38000), 0xcd, 4096); /* device-writable, as Linux offers them */
+	offer(report, 1, BASE + 0x38000, 4096);
+	uint16_t writable = 2;
+	memcpy(at(report + 16 + 12), &writable, 2);
+	wr(t, 0x050, 3);
+	CHECK_EQ(b.reported_bytes, 8192 + 4096);
+	CHECK(*(uint8_t *)at(BASE + 0x38000) == 0);
+	b.reported_bytes = 8192, b.discarded_bytes -= 4096;
 	CHECK_EQ(b.discarded_bytes, 6 * 4096);
 	CHECK(*(uint8_t *)at(BASE + 0x30000) == 0 && *(uint8_t *)at(BASE + 0x31fff) == 0);
 	CHECK_EQ(rd(t, 0x070) & VIRTIO_STATUS_NEEDS_RESET, 0);
@@ -410,7 +418,7 @@ static void test_balloon(void)
 	virtio_mmio_save(t, &w);
 	state_end(&w);
 	static struct virtio_balloon c;
-	virtio_balloon_init(&c, &ram, set_irq, NULL);
+	virtio_balloon_init(&c, &ram, set_irq, NULL, true);
 	struct state_reader r;
 	CHECK(state_reader_open(&r, w.buf, w.len));
 	CHECK_EQ(state_section(&r, "virtio", VIRTIO_STATE_VERSION), VIRTIO_STATE_VERSION);
