@@ -100,38 +100,3 @@ int dc_wait_op(json_t *answer, const char *doing)
 		json_decref(op);
 	}
 }
-
-bool dc_want_json(int *argc, char **argv)
-{
-	for (int i = 1; i < *argc - 1; i++)
-		if (!strcmp(argv[i], "--format")) {
-			bool j = !strcmp(argv[i + 1], "json");
-			memmove(&argv[i], &argv[i + 2], (size_t)(*argc - i - 2) * sizeof(char *));
-			*argc -= 2;
-			return j;
-		}
-	return false;
-}
-
-void dc_print_json(json_t *j)
-{
-	char *t = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-	if (t) puts(t);
-	free(t);
-}
-
-void dc_print_fields(json_t *j)
-{
-	const char *k;
-	json_t *v;
-	json_object_foreach(j, k, v)
-	{
-		if (json_is_string(v)) {
-			printf("%-18s %s\n", k, json_string_value(v));
-		} else {
-			char *t = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
-			printf("%-18s %s\n", k, t ? t : "");
-			free(t);
-		}
-	}
-}

@@ -1,8 +1,8 @@
 /*
  * daemon_client.h — how the CLI's daemon verbs talk to cloisond: where its
  * socket is, one JSON request, waiting on an operation (with progress on a
- * terminal), and printing answers as JSON or as a key/value list. Errors
- * from the daemon are printed once, here.
+ * terminal). Errors from the daemon are printed once, here; output.h lays
+ * out the answers.
  */
 #ifndef CLOISON_CLI_DAEMON_CLIENT_H
 #define CLOISON_CLI_DAEMON_CLIENT_H
@@ -20,10 +20,4 @@ int dc_rc(int status);
 /* Waits for the operation an answer names ({"operation": {...}}); 0 when it succeeded. On a terminal
  * (and without -q), `doing` and the progress are shown on stderr, and erased once it succeeded. */
 int dc_wait_op(json_t *answer, const char *doing);
-/* Takes "--format json|table" out of argv; true for json. */
-bool dc_want_json(int *argc, char **argv);
-void dc_print_json(json_t *j);
-/* An object as "key  value" lines (nested values as compact JSON). */
-void dc_print_fields(json_t *j);
-
 #endif
