@@ -8,11 +8,10 @@
  * AddressSanitizer; pages the device discards lie inside it by construction.
  */
 #include "virtio/balloon.h"
+#include "fuzz_virtio.h"
 
 #include <stdlib.h>
 #include <string.h>
-
-#define RAM_BASE 0x80000000ULL
 
 static void no_irq(void *o, bool level)
 {
@@ -35,21 +34,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static struct virtio_balloon b;
 	virtio_balloon_init(&b, &ram, no_irq, NULL, hdr.qsize & 0x100);
 	struct virtio_mmio *t = &b.transport;
-	/* Layout: queue q's rings at 0x1000 * q (desc), + 0x800 (avail), + 0xc00 (used). */
-	virtio_mmio_write(t, 0x070, 4, 1 | 2);
-	virtio_mmio_write(t, 0x024, 4, 1), virtio_mmio_write(t, 0x020, 4, 1);
-	virtio_mmio_write(t, 0x024, 4, 0), virtio_mmio_write(t, 0x020, 4, hdr.features);
-	virtio_mmio_write(t, 0x070, 4, 1 | 2 | 8);
-	for (unsigned q = 0; q < 4; q++) {
-		uint64_t base = RAM_BASE + 0x1000ULL * q;
-		virtio_mmio_write(t, 0x030, 4, q);
-		virtio_mmio_write(t, 0x038, 4, 1u << (hdr.qsize % 8)); /* 1 .. 128 descriptors */
-		virtio_mmio_write(t, 0x080, 4, (uint32_t)base), virtio_mmio_write(t, 0x084, 4, 0);
-		virtio_mmio_write(t, 0x090, 4, (uint32_t)(base + 0x800)), virtio_mmio_write(t, 0x094, 4, 0);
-		virtio_mmio_write(t, 0x0a0, 4, (uint32_t)(base + 0xc00)), virtio_mmio_write(t, 0x0a4, 4, 0);
-		virtio_mmio_write(t, 0x044, 4, 1);
-	}
-	virtio_mmio_write(t, 0x070, 4, 1 | 2 | 8 | 4); /* DRIVER_OK looks at every queue */
+	fuzz_virtio_attach(t, hdr.features, 4, hdr.qsize); /* DRIVER_OK looks at every queue */
 	virtio_balloon_set_target(&b, (uint64_t)hdr.target_pages * 4096);
 	for (unsigned q = 0; q < 5; q++) virtio_mmio_write(t, 0x050, 4, q);
 	virtio_balloon_request_stats(&b);

@@ -9,11 +9,10 @@
  * outside it trips AddressSanitizer.
  */
 #include "virtio/net.h"
+#include "fuzz_virtio.h"
 
 #include <stdlib.h>
 #include <string.h>
-
-#define RAM_BASE 0x80000000ULL
 
 struct sink {
 	struct net_backend b;
@@ -71,21 +70,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!n) abort();
 	struct virtio_mmio *t = &n->transport;
 	t->set_irq = no_irq;
-	/* Layout: RX rings at 0x000 (desc), 0x800 (avail), 0xc00 (used); TX at 0x1000, 0x1800, 0x1c00. */
-	virtio_mmio_write(t, 0x070, 4, 1 | 2);
-	virtio_mmio_write(t, 0x024, 4, 1), virtio_mmio_write(t, 0x020, 4, 1);
-	virtio_mmio_write(t, 0x024, 4, 0), virtio_mmio_write(t, 0x020, 4, hdr.features);
-	virtio_mmio_write(t, 0x070, 4, 1 | 2 | 8);
-	for (unsigned q = 0; q < 2; q++) {
-		uint64_t base = RAM_BASE + 0x1000ULL * q;
-		virtio_mmio_write(t, 0x030, 4, q);
-		virtio_mmio_write(t, 0x038, 4, 1u << (hdr.qsize % 8)); /* 1 .. 128 descriptors */
-		virtio_mmio_write(t, 0x080, 4, (uint32_t)base), virtio_mmio_write(t, 0x084, 4, 0);
-		virtio_mmio_write(t, 0x090, 4, (uint32_t)(base + 0x800)), virtio_mmio_write(t, 0x094, 4, 0);
-		virtio_mmio_write(t, 0x0a0, 4, (uint32_t)(base + 0xc00)), virtio_mmio_write(t, 0x0a4, 4, 0);
-		virtio_mmio_write(t, 0x044, 4, 1);
-	}
-	virtio_mmio_write(t, 0x070, 4, 1 | 2 | 8 | 4);
+	fuzz_virtio_attach(t, hdr.features, 2, hdr.qsize);
 
 	virtio_net_process_tx(n);
 	static uint8_t frame[NET_MAX_FRAME];
