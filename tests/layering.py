@@ -21,8 +21,9 @@ ALLOWED = {
     "vm": {"util", "http", "cpu", "block", "net", "virtio", "machine"},
     "container": {"util", "net"},
     "cluster": {"util"},
-    "daemon": {"util", "http", "block", "net", "machine", "vm", "container", "cluster"},
-    "cli": {"util", "http", "cpu", "block", "net", "virtio", "machine", "vm", "container"},
+    "agent": set(),  # also built alone into the guest's static agent: plain libc only
+    "daemon": {"util", "http", "block", "net", "machine", "vm", "container", "cluster", "agent"},
+    "cli": {"util", "http", "cpu", "block", "net", "virtio", "machine", "vm", "container", "agent"},
 }
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"')
 

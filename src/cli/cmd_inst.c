@@ -447,39 +447,10 @@ int inst_console(int argc, char **argv)
 {
 	int u = one_name(argc, argv, "NAME   (Ctrl-] detaches)");
 	if (u) return u < 0 ? 0 : u;
-	char err[256], req[512];
-	int fd = http_connect_unix(dc_socket_path(), err, sizeof(err));
-	if (fd < 0) {
-		log_error("cannot reach cloisond: %s", err);
-		return 3;
-	}
-	int n = snprintf(
-	    req, sizeof(req),
-	    "POST /v1/instances/%s/console HTTP/1.1\r\nHost: localhost\r\nUpgrade: cloison-console\r\n"
-	    "Connection: Upgrade\r\nContent-Length: 0\r\n\r\n",
-	    argv[1]);
-	http_write_all(fd, req, (size_t)n);
-	char head[4096];
-	size_t len = 0;
-	while (len < sizeof(head) - 1) {
-		ssize_t r = read(fd, head + len, 1); /* byte by byte: stop exactly at the blank line */
-		if (r <= 0) break;
-		len++;
-		head[len] = 0;
-		if (len >= 4 && !memcmp(head + len - 4, "\r\n\r\n", 4)) break;
-	}
-	head[len] = 0;
-	if (strncmp(head, "HTTP/1.1 101", 12)) {
-		char rest[2048];
-		ssize_t r = read(fd, rest, sizeof(rest) - 1);
-		rest[r > 0 ? r : 0] = 0;
-		json_t *j = json_loads(rest, 0, NULL);
-		const char *e = json_string_value(json_object_get(j, "error"));
-		log_error("%s", e ? e : "the console is not available");
-		json_decref(j);
-		close(fd);
-		return 1;
-	}
+	char path[256];
+	snprintf(path, sizeof(path), "/v1/instances/%s/console", argv[1]);
+	int fd = dc_upgrade(path, "cloison-console");
+	if (fd < 0) return fd == -3 ? 3 : 1;
 	struct termios saved;
 	bool tty = tty_raw(STDIN_FILENO, &saved);
 	if (tty) {
@@ -526,6 +497,7 @@ int inst_exec(int argc, char **argv)
 	struct exec_args a;
 	int rc = exec_parse(argc, argv, "exec", &a);
 	if (rc >= 0) return rc;
+	if (a.sock) return vm_exec(&a);
 	char path[256];
 	snprintf(path, sizeof(path), "/v1/instances/%s", a.name);
 	json_t *info = NULL, *server = NULL;
@@ -535,9 +507,8 @@ int inst_exec(int argc, char **argv)
 		return dc_rc(st);
 	}
 	if (strcmp(json_string_value(json_object_get(info, "type")), "container")) {
-		log_error("'%s' is a VM: VMs have no guest agent; use `cloison console %s`", a.name, a.name);
 		json_decref(info);
-		return 1;
+		return vm_exec(&a);
 	}
 	json_decref(info);
 	st = dc_call("GET", "/v1", NULL, &server);

@@ -24,6 +24,7 @@
 #include "vm/vm.h"
 
 #include <getopt.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <signal.h>
@@ -70,6 +71,8 @@ static void usage(FILE *out)
 	    "      --free-page-reporting on|off\n"
 	    "                        the balloon lets the guest hand its free memory back on its\n"
 	    "                        own (default on)\n"
+	    "      --vsock CID|off   virtio socket device with guest CID 3 or more (default 3): the\n"
+	    "                        way host programs reach the guest agent (`cloison exec`)\n"
 	    "      --virtio-console on|off\n"
 	    "                        a virtio console (hvc0) beside the UART (default on); both\n"
 	    "                        show on this terminal\n"
@@ -98,6 +101,9 @@ static void usage(FILE *out)
 	    "                        options above describe, in one file; excludes them\n"
 	    "      --api-sock PATH   serve the control API (docs/api.md) on a unix socket: pause,\n"
 	    "                        resume, stop, save, migrate, stats (`cloison pause --sock PATH` ...)\n"
+	    "      --vsock-sock PATH host programs reach the guest's vsock ports on this unix socket\n"
+	    "                        (\"CONNECT PORT\\n\"); the guest reaches PATH_PORT (default:\n"
+	    "                        the --api-sock PATH with .vsock appended)\n"
 	    "      --restore DIR     resume a VM saved with `cloison save` (its configuration comes\n"
 	    "                        from DIR; memory is mapped copy-on-write, DIR is never changed)\n"
 	    "      --incoming [ADDR:]PORT\n"
@@ -131,7 +137,7 @@ static void usage(FILE *out)
 struct run_opts {
 	struct vm_config cfg;
 	const char *config_file;
-	const char *api_sock, *restore, *incoming, *clone_dir, *storage_dir;
+	const char *api_sock, *vsock_sock, *restore, *incoming, *clone_dir, *storage_dir;
 	const char *console_sock, *console_log, *exit_file, *lease_file;
 	uint64_t ips;
 	uint32_t cpu_max;
@@ -161,6 +167,7 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 		OPT_RNG,
 		OPT_BALLOON,
 		OPT_REPORTING,
+		OPT_VSOCK,
 		OPT_DISK,
 		OPT_VCONSOLE,
 		OPT_CONSOLE_INPUT,
@@ -169,6 +176,7 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 		OPT_NET,
 		OPT_CONFIG,
 		OPT_API_SOCK,
+		OPT_VSOCK_SOCK,
 		OPT_RESTORE,
 		OPT_INCOMING,
 		OPT_PAUSED,
@@ -202,6 +210,8 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 	    {"net", required_argument, NULL, OPT_NET},
 	    {"config", required_argument, NULL, OPT_CONFIG},
 	    {"api-sock", required_argument, NULL, OPT_API_SOCK},
+	    {"vsock", required_argument, NULL, OPT_VSOCK},
+	    {"vsock-sock", required_argument, NULL, OPT_VSOCK_SOCK},
 	    {"restore", required_argument, NULL, OPT_RESTORE},
 	    {"incoming", required_argument, NULL, OPT_INCOMING},
 	    {"paused", no_argument, NULL, OPT_PAUSED},
@@ -230,6 +240,18 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 		switch (c) {
 		case OPT_CONFIG: o->config_file = optarg; break;
 		case OPT_API_SOCK: o->api_sock = optarg; break;
+		case OPT_VSOCK_SOCK: o->vsock_sock = optarg; break;
+		case OPT_VSOCK:
+			if (!strcmp(optarg, "off"))
+				cfg->vsock_cid = 0;
+			else if (parse_uint(optarg, 3, UINT32_MAX - 1, &v))
+				cfg->vsock_cid = (uint32_t)v;
+			else {
+				log_error("invalid --vsock '%s': expected a CID (3 to 4294967294) or off",
+				          optarg);
+				return 2;
+			}
+			break;
 		case OPT_RESTORE: o->restore = optarg; break;
 		case OPT_INCOMING:
 			o->incoming = optarg;
@@ -553,6 +575,12 @@ int cmd_run(int argc, char **argv)
 		return 1;
 	}
 	host.con = con;
+	char vsock_sock[PATH_MAX] = "";
+	if (o.vsock_sock)
+		snprintf(vsock_sock, sizeof(vsock_sock), "%s", o.vsock_sock);
+	else if (o.api_sock)
+		snprintf(vsock_sock, sizeof(vsock_sock), "%s.vsock", o.api_sock);
+	vm_set_vsock_socket(vsock_sock);
 	struct vm *v = NULL;
 	if (o.restore) {
 		v = vm_restore(o.restore, o.clone_dir, console_write, con, err, sizeof(err));

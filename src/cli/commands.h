@@ -19,6 +19,12 @@ int cmd_ha(int argc, char **argv);
 /* cmd_lb.c: `cloison lb ...`. */
 int cmd_lb(int argc, char **argv);
 int cmd_volume(int argc, char **argv);
+/* cmd_agent.c: through a VM's guest agent. */
+int cmd_file(int argc, char **argv);
+int cmd_agent(int argc, char **argv);
+/* A stream to the guest agent of instance `name`, or of the VM run by hand whose control socket is
+ * api_sock (when set): the connected fd, or -1 with the error printed. */
+int agent_connect(const char *name, const char *api_sock);
 
 /* A VM run by hand (`cloison run --api-sock PATH`), named by --sock PATH. */
 int vmctl_simple(int argc, char **argv); /* status, stats, pause, resume, stop */

@@ -20,4 +20,8 @@ int dc_rc(int status);
 /* Waits for the operation an answer names ({"operation": {...}}); 0 when it succeeded. On a terminal
  * (and without -q), `doing` and the progress are shown on stderr, and erased once it succeeded. */
 int dc_wait_op(json_t *answer, const char *doing);
+/* POSTs to `path` asking to switch the connection to `protocol` (the console, the guest agent): the
+ * connected fd once the daemon answered 101; -3 when the daemon is unreachable, -1 when it refused
+ * (its error printed either way). */
+int dc_upgrade(const char *path, const char *protocol);
 #endif

@@ -18,6 +18,11 @@ static void usage(FILE *out, const char *verb)
 	        "Usage: cloison %s [-t] NAME -- COMMAND [ARG...]\n"
 	        "  -t, --tty   give the command a new terminal (a pty relayed to this one)\n",
 	        verb);
+	if (!strcmp(verb, "exec"))
+		fprintf(out,
+		        "   or: cloison exec [-t] --sock SOCK -- COMMAND [ARG...]   (a VM run by hand)\n"
+		        "In a VM the command runs through the guest agent (cloison-agent, over vsock); the\n"
+		        "exit status is the command's, or 255 when it could not be run.\n");
 }
 
 int exec_parse(int argc, char **argv, const char *verb, struct exec_args *a)
@@ -27,6 +32,9 @@ int exec_parse(int argc, char **argv, const char *verb, struct exec_args *a)
 	for (; i < argc && argv[i][0] == '-' && strcmp(argv[i], "--"); i++) {
 		if (!strcmp(argv[i], "-t") || !strcmp(argv[i], "--tty")) {
 			a->tty = true;
+		} else if ((!strcmp(argv[i], "--sock") || !strcmp(argv[i], "-s")) && !strcmp(verb, "exec") &&
+		           i + 1 < argc) {
+			a->sock = argv[++i];
 		} else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
 			usage(stdout, verb);
 			return 0;
@@ -35,7 +43,7 @@ int exec_parse(int argc, char **argv, const char *verb, struct exec_args *a)
 		}
 	}
 	if (i >= argc) return cli_usage_error(verb, "expected NAME -- COMMAND");
-	a->name = argv[i++];
+	if (!a->sock) a->name = argv[i++];
 	if (i < argc && !strcmp(argv[i], "--")) i++;
 	if (i >= argc) {
 		return cli_usage_error(verb, "no command given: expected NAME -- COMMAND");

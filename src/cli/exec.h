@@ -11,7 +11,8 @@
 struct exec_args {
 	bool tty; /* a new terminal for the command, relayed to this one (when stdin is one) */
 	const char *name;
-	char **cmd; /* NULL-terminated, as argv */
+	const char *sock; /* `cloison exec --sock SOCK`: a VM run by hand (no name) */
+	char **cmd;       /* NULL-terminated, as argv */
 };
 
 /* Parses argv (argv[0] is the verb); `verb` names it in messages ("exec", "ct exec"). Returns -1 to go
@@ -19,5 +20,8 @@ struct exec_args {
 int exec_parse(int argc, char **argv, const char *verb, struct exec_args *a);
 /* Runs the command in the container; its exit status, or fail_status when it could not be started. */
 int exec_run(const struct exec_args *a, int fail_status);
+/* Runs the command in a VM through its guest agent (cmd_agent.c): its exit status, or 255 when it could
+ * not be run. */
+int vm_exec(const struct exec_args *a);
 
 #endif

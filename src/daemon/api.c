@@ -9,6 +9,8 @@
 #include "api.h"
 #include "api_internal.h"
 
+#include "agent/proto.h"
+
 #include "daemon/cluster.h"
 #include "daemon/driver.h"
 #include "daemon/lb.h"
@@ -653,6 +655,36 @@ static void console(struct daemon *d, struct instance *in, struct http_response 
 	r->takeover_opaque = rl;
 }
 
+/* A stream to the guest agent (agent/proto.h) of a running VM: the daemon opens it on the VM's vsock
+ * socket and relays; the client reads the device's "OK N" line, then speaks the agent's protocol. */
+static void agent_stream(struct daemon *d, struct instance *in, struct http_response *r)
+{
+	if (!inst_driver(in)->agent_socket) {
+		api_fail(r, ERR_INVALID, "'%s' is a container: `cloison exec` runs in it directly",
+		         in->def.name);
+		return;
+	}
+	if (in->state != ST_RUNNING) {
+		api_fail(r, ERR_BUSY, "'%s' is %s", in->def.name, inst_state_name(in->state));
+		return;
+	}
+	char sock[PATH_MAX], err[256] = "";
+	inst_driver(in)->agent_socket(d, in, sock, sizeof(sock));
+	int fd = http_connect_unix(sock, err, sizeof(err));
+	char line[32];
+	int n = snprintf(line, sizeof(line), "CONNECT %d\n", AGENT_PORT);
+	struct relay *rl = fd >= 0 && http_write_all(fd, line, (size_t)n) ? malloc(sizeof(*rl)) : NULL;
+	if (!rl) {
+		if (fd >= 0) close(fd);
+		api_fail(r, ERR_BUSY, "the VM's vsock socket is not reachable%s%s", err[0] ? ": " : "", err);
+		return;
+	}
+	rl->vm_fd = fd;
+	r->status = 101;
+	r->takeover = relay_console;
+	r->takeover_opaque = rl;
+}
+
 /* ---- snapshots, clones ---- */
 
 static void add_snapshot(void *opaque, const char *name, const char *path, int64_t created_at)
@@ -842,6 +874,11 @@ static void act_console(struct action *a)
 	console(a->d, a->in, a->r);
 }
 
+static void act_agent(struct action *a)
+{
+	agent_stream(a->d, a->in, a->r);
+}
+
 static void act_snapshots_list(struct action *a)
 {
 	char err[512];
@@ -940,6 +977,7 @@ static const struct {
     {"stats", "GET", false, act_stats},
     {"logs", "GET", false, act_logs},
     {"console", "POST", false, act_console},
+    {"agent", "POST", false, act_agent},
     {"snapshots", "GET", false, act_snapshots_list},
     {"snapshots", "POST", false, act_snapshot_take},
     {"snapshots", "DELETE", true, act_snapshot_delete},

@@ -48,6 +48,8 @@ struct inst_driver {
 	/* The unix socket of its console, and the file its console output goes to. */
 	void (*console_socket)(struct daemon *d, const struct instance *in, char *buf, size_t len);
 	void (*console_log)(struct daemon *d, const struct instance *in, char *buf, size_t len);
+	/* The unix socket of its guest's vsock ports (agent/client.h); NULL for engines without one. */
+	void (*agent_socket)(struct daemon *d, const struct instance *in, char *buf, size_t len);
 	/* The lock is held for the ones below. The process behind pidfd ended: record how. */
 	void (*exited)(struct daemon *d, struct instance *in);
 	/* After a daemon restart: takes a still-running instance back under watch, or records that it

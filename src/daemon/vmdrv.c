@@ -657,6 +657,12 @@ static void vmdrv_console_socket(struct daemon *d, const struct instance *in, ch
 	vmdrv_socket(d, in, "console", buf, len);
 }
 
+/* `cloison run --api-sock P` serves the guest's vsock ports on P.vsock. */
+static void vmdrv_agent_socket(struct daemon *d, const struct instance *in, char *buf, size_t len)
+{
+	vmdrv_socket(d, in, "api.vsock", buf, len);
+}
+
 static void vmdrv_console_log(struct daemon *d, const struct instance *in, char *buf, size_t len)
 {
 	inst_path(d, in, "console.log", buf, len);
@@ -676,6 +682,7 @@ const struct inst_driver vm_driver = {
     .remove = vmdrv_remove,
     .console_socket = vmdrv_console_socket,
     .console_log = vmdrv_console_log,
+    .agent_socket = vmdrv_agent_socket,
     .exited = vmdrv_exited,
     .adopt = vmdrv_adopt,
     .refresh = vmdrv_refresh,

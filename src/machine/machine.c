@@ -167,7 +167,8 @@ const struct board_device *const board_devices[] = {
     &virtio_net_board,
     &virtio_rng_board,
     &virtio_console_board,
-    &virtio_balloon_board, /* last: boards saved before it existed keep their slots */
+    &virtio_balloon_board, /* after the others: boards saved before it existed keep their slots */
+    &virtio_vsock_board,   /* likewise, after the balloon */
     NULL,
 };
 

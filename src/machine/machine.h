@@ -66,6 +66,7 @@ struct plic;
 struct virtio_mmio;
 struct virtio_rng;
 struct virtio_balloon;
+struct virtio_vsock;
 struct virtio_blk;
 struct virtio_console;
 struct virtio_net;
@@ -124,6 +125,7 @@ struct machine {
 	unsigned nvirtio;
 	struct virtio_rng *rng;
 	struct virtio_balloon *balloon;
+	struct virtio_vsock *vsock;
 	struct virtio_console *vconsole;
 	_Atomic bool input_to_vconsole; /* the keyboard feeds hvc0 instead of the UART */
 	struct virtio_blk *disks[MACHINE_MAX_DISKS];
@@ -167,6 +169,8 @@ struct machine_config {
 	bool free_page_reporting; /* ... whose guest hands free memory back on its own */
 	bool vconsole;            /* a virtio console (hvc0) alongside the UART */
 	bool input_to_vconsole;   /* keyboard input starts on hvc0 */
+	uint32_t vsock_cid;       /* a virtio socket device with this guest CID (0: none) */
+	const char *vsock_path;   /* ... and the unix socket host programs reach it by (NULL: none) */
 	struct machine_disk disks[MACHINE_MAX_DISKS];
 	unsigned ndisks;
 	struct net_config nics[MACHINE_MAX_NICS]; /* a MAC is drawn at random when none is set */

@@ -2,9 +2,8 @@
  * virtio_devices.c — the board's virtio devices as device-table entries
  * (board.h): disks (virtio-blk, one per configured disk), network
  * interfaces (virtio-net with their backends), the entropy source, the
- * virtio console and the memory balloon. Each takes the next virtio-mmio slot in table order;
- * their snapshot state is the transport's plus the device's own, written by
- * virtio/mmio.c.
+ * virtio console, the memory balloon and the socket device (vsock). Each takes the next virtio-mmio slot in
+ * table order; their snapshot state is the transport's plus the device's own, written by virtio/mmio.c.
  */
 #include "board.h"
 
@@ -14,6 +13,7 @@
 #include "virtio/console.h"
 #include "virtio/net.h"
 #include "virtio/rng.h"
+#include "virtio/vsock.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -263,6 +263,42 @@ const struct board_device virtio_balloon_board = {
     .destroy = balloon_destroy,
     .count = balloon_count,
     .virtio = balloon_transport,
+};
+
+/* ---- sockets between guest and host (vsock) ---- */
+
+static bool vsock_create(struct machine *m, const struct machine_config *cfg, char *err, size_t errlen)
+{
+	if (!cfg->vsock_cid) return true;
+	struct guest_ram guest = guest_ram_of(m);
+	m->vsock = virtio_vsock_create(cfg->vsock_cid, cfg->vsock_path, &guest, &m->io_lock, err, errlen);
+	return m->vsock && add_slot(m, &m->vsock->transport, err, errlen) &&
+	       virtio_vsock_start(m->vsock, err, errlen);
+}
+
+static void vsock_destroy(struct machine *m)
+{
+	virtio_vsock_destroy(m->vsock);
+	m->vsock = NULL;
+}
+
+static unsigned vsock_count(const struct machine *m)
+{
+	return m->vsock ? 1 : 0;
+}
+
+static struct virtio_mmio *vsock_transport(const struct machine *m, unsigned i)
+{
+	return &m->vsock->transport;
+}
+
+const struct board_device virtio_vsock_board = {
+    .name = "virtio",
+    .version = VIRTIO_STATE_VERSION,
+    .create = vsock_create,
+    .destroy = vsock_destroy,
+    .count = vsock_count,
+    .virtio = vsock_transport,
 };
 
 bool machine_balloon_set_memory(struct machine *m, uint64_t guest_bytes)

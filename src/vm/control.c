@@ -10,6 +10,7 @@
 #include "util/log.h"
 #include "util/parse.h"
 #include "virtio/balloon.h"
+#include "virtio/vsock.h"
 #include "virtio/blk.h"
 #include "virtio/net.h"
 #include "util/clock.h"
@@ -47,10 +48,13 @@ static const char *state_name(struct vm *v)
 static json_t *status_json(struct vm *v)
 {
 	struct machine *m = v->m;
-	return json_pack("{s:s, s:I, s:i, s:f, s:I}", "state", state_name(v), "memory",
-	                 (json_int_t)m->ram_size, "cpus", (int)m->nharts, "uptime_s",
-	                 (double)(monotonic_ns() - v->created_ns) / 1e9, "instructions",
-	                 (json_int_t)machine_instructions(m));
+	json_t *st =
+	    json_pack("{s:s, s:I, s:i, s:f, s:I}", "state", state_name(v), "memory", (json_int_t)m->ram_size,
+	              "cpus", (int)m->nharts, "uptime_s", (double)(monotonic_ns() - v->created_ns) / 1e9,
+	              "instructions", (json_int_t)machine_instructions(m));
+	if (m->vsock && m->vsock->path[0])
+		json_object_set_new(st, "vsock_socket", json_string(m->vsock->path));
+	return st;
 }
 
 /* The balloon's numbers and the guest's own memory statistics (those it reported), or NULL. */

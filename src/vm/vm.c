@@ -28,6 +28,13 @@
 #define MEMORY_FILE "memory"
 #define PAGE 4096ULL
 
+static char vsock_socket[PATH_MAX]; /* a property of this process's host side, not of the VM */
+
+void vm_set_vsock_socket(const char *path)
+{
+	snprintf(vsock_socket, sizeof(vsock_socket), "%s", path ? path : "");
+}
+
 struct vm *vm_create(const struct vm_config *cfg, uint8_t *ram, console_write_fn out, void *out_opaque,
                      char *err, size_t errlen)
 {
@@ -39,6 +46,7 @@ struct vm *vm_create(const struct vm_config *cfg, uint8_t *ram, console_write_fn
 	mc.ram = ram;
 	mc.console_write = out;
 	mc.console_opaque = out_opaque;
+	mc.vsock_path = vsock_socket[0] ? vsock_socket : NULL;
 	struct vm *v = calloc(1, sizeof(*v));
 	if (!v) {
 		machine_free_ram(ram, cfg->mem);

@@ -27,6 +27,9 @@ struct vm {
 struct vm *vm_create(const struct vm_config *cfg, uint8_t *ram, console_write_fn out, void *out_opaque,
                      char *err, size_t errlen);
 void vm_destroy(struct vm *v);
+/* The unix socket where host programs reach the guest's vsock ports (vsock.h) in the VMs this process
+ * builds from now on (created, restored or received); NULL: none. */
+void vm_set_vsock_socket(const char *path);
 
 /* Save: pauses the VM (disks flushed), writes DIR/vmstate and DIR/memory (sparse: zero pages are holes)
  * and leaves the VM paused. */

@@ -30,6 +30,7 @@ void vm_config_defaults(struct vm_config *c)
 	c->mem = VM_DEFAULT_MEM;
 	c->cpus = 1;
 	c->rng = c->vconsole = c->balloon = c->free_page_reporting = true;
+	c->vsock_cid = 3;                 /* the first CID a guest may have; each VM's device is its own */
 	c->jit = rv_hart_jit_available(); /* the translator where the host has one */
 	snprintf(c->accel, sizeof(c->accel), "emulator");
 }
@@ -228,12 +229,12 @@ char *vm_config_to_json(const struct vm_config *c)
 	}
 	json_t *boot = json_pack("{s:s, s:s, s:s, s:s}", "kernel", c->kernel, "initrd", c->initrd, "firmware",
 	                         c->firmware, "append", c->append);
-	json_t *root = json_pack("{s:i, s:o, s:I, s:i, s:s, s:s, s:b, s:b, s:b, s:b, s:b, s:b, s:o, s:o}",
-	                         "version", VM_CONFIG_VERSION, "boot", boot, "memory", (json_int_t)c->mem,
-	                         "cpus", (int)c->cpus, "cpu_ext", c->cpu_ext, "accel", c->accel, "jit",
-	                         c->jit, "rng", c->rng, "virtio_console", c->vconsole, "console_input_hvc0",
-	                         c->input_hvc0, "balloon", c->balloon, "free_page_reporting",
-	                         c->free_page_reporting, "disks", disks, "nics", nics);
+	json_t *root = json_pack(
+	    "{s:i, s:o, s:I, s:i, s:s, s:s, s:b, s:b, s:b, s:b, s:b, s:b, s:I, s:o, s:o}", "version",
+	    VM_CONFIG_VERSION, "boot", boot, "memory", (json_int_t)c->mem, "cpus", (int)c->cpus, "cpu_ext",
+	    c->cpu_ext, "accel", c->accel, "jit", c->jit, "rng", c->rng, "virtio_console", c->vconsole,
+	    "console_input_hvc0", c->input_hvc0, "balloon", c->balloon, "free_page_reporting",
+	    c->free_page_reporting, "vsock_cid", (json_int_t)c->vsock_cid, "disks", disks, "nics", nics);
 	if (!root) return NULL;
 	char *s = json_dumps(root, JSON_COMPACT);
 	json_decref(root);
@@ -302,21 +303,27 @@ bool vm_config_from_json(const char *text, size_t len, struct vm_config *c, char
 	    hvc0 = c->input_hvc0;
 	int balloon = 0; /* a configuration saved before the balloon existed describes a board without one */
 	int reporting = 1;
+	json_int_t vsock_cid = 0; /* likewise for the socket device */
 	json_t *mem = NULL, *disks = NULL, *nics = NULL;
 	const char *kernel = "", *initrd = "", *firmware = c->firmware, *append = c->append, *cpu_ext = "",
 	           *accel = c->accel;
 	bool ok = false;
 	if (json_unpack_ex(root, &je, JSON_STRICT,
 	                   "{s?:i, s?:{s?:s, s?:s, s?:s, s?:s}, s?:o, s?:i, s?:s, s?:s, s?:b, s?:b, s?:b, "
-	                   "s?:b, s?:b, s?:b, s?:o, s?:o}",
+	                   "s?:b, s?:b, s?:b, s?:I, s?:o, s?:o}",
 	                   "version", &version, "boot", "kernel", &kernel, "initrd", &initrd, "firmware",
 	                   &firmware, "append", &append, "memory", &mem, "cpus", &cpus, "cpu_ext", &cpu_ext,
 	                   "accel", &accel, "jit", &jit, "rng", &rng, "virtio_console", &vcon,
 	                   "console_input_hvc0", &hvc0, "balloon", &balloon, "free_page_reporting",
-	                   &reporting, "disks", &disks, "nics", &nics)) {
+	                   &reporting, "vsock_cid", &vsock_cid, "disks", &disks, "nics", &nics)) {
 		snprintf(err, errlen, "VM configuration: %s", je.text);
 		goto out;
 	}
+	if (vsock_cid && (vsock_cid < 3 || vsock_cid >= UINT32_MAX)) {
+		snprintf(err, errlen, "VM configuration: vsock_cid is 0 (none) or 3 to 4294967294");
+		goto out;
+	}
+	c->vsock_cid = (uint32_t)vsock_cid;
 	if (version != VM_CONFIG_VERSION) {
 		snprintf(err, errlen, "VM configuration version %d is not supported (this cloison reads %d)",
 		         version, VM_CONFIG_VERSION);
@@ -398,6 +405,7 @@ bool vm_config_to_machine(const struct vm_config *c, struct machine_config *mc, 
 	mc->balloon = c->balloon;
 	mc->free_page_reporting = c->free_page_reporting;
 	mc->vconsole = c->vconsole;
+	mc->vsock_cid = c->vsock_cid;
 	mc->input_to_vconsole = c->input_hvc0;
 	for (unsigned i = 0; i < c->ndisks; i++) {
 		const struct vm_disk *d = &c->disks[i];

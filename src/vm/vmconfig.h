@@ -47,6 +47,8 @@ struct vm_config {
 	bool
 	    balloon; /* a virtio memory balloon (default on; off in a configuration file that does not say) */
 	bool free_page_reporting; /* the balloon offers free page reporting (default on) */
+	uint32_t vsock_cid;       /* a virtio socket device (the guest agent's way in) with this CID; 0: none
+	                             (default 3; none in a configuration file that does not say) */
 	char accel[16];           /* what runs the harts: "emulator" or "kvm" (machine/accel.h) */
 	char cpu_ext[256]; /* ISA extensions switched from the defaults: a --cpu-ext spec (cpu/riscv/isa.h) */
 	struct vm_disk disks[MACHINE_MAX_DISKS];

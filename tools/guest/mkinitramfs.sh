@@ -9,7 +9,9 @@ OUT=$G/initrd.gz
 here=$(dirname "$0")
 
 [ -f "$G/.complete" ] || { echo "mkinitramfs: run tools/guest/fetch.sh first" >&2; exit 1; }
-if [ -f "$OUT" ] && [ "$OUT" -nt "$G/.complete" ] && [ "$OUT" -nt "$0" ] && [ "$OUT" -nt "$here/tree.sh" ] && [ "$OUT" -nt "$here/clnet.c" ]; then exit 0; fi
+if [ -f "$OUT" ] && [ "$OUT" -nt "$G/.complete" ] && [ "$OUT" -nt "$0" ] && [ "$OUT" -nt "$here/tree.sh" ] && [ "$OUT" -nt "$here/clnet.c" ] &&
+   [ "$OUT" -nt "$here/../../src/agent/agent.c" ] && [ "$OUT" -nt "$here/../../src/agent/proto.c" ] &&
+   [ "$OUT" -nt "$here/../../src/agent/proto.h" ]; then exit 0; fi
 
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 r=$tmp/root

@@ -12,7 +12,7 @@ set -euo pipefail
 
 CACHE=${CLOISON_CACHE:-$HOME/.cache/cloison}
 G=$CACHE/guest
-WANT="virtio_mmio virtio_blk virtio_net virtio_rng virtio_console virtio_balloon crc32c_generic ext4"
+WANT="virtio_mmio virtio_blk virtio_net virtio_rng virtio_console virtio_balloon vmw_vsock_virtio_transport crc32c_generic ext4"
 # Shipped but not loaded at boot: kvm (needs the hypervisor extension; `insmod /lib/modules/kvm.ko`).
 OPTIONAL="kvm"
 r=$1
@@ -21,6 +21,9 @@ mkdir -p "$r"/{bin,sbin,etc,proc,sys,dev,tmp,root,mnt,lib/modules,usr/bin,usr/sb
 cp "$G/busybox" "$r/bin/busybox"; chmod 755 "$r/bin/busybox"
 # clnet: a TCP throughput tool (busybox nc moves 1 KiB per system call).
 riscv64-linux-gnu-gcc -static -O2 -s -o "$r/usr/bin/clnet" "$(dirname "$0")/clnet.c"
+# cloison-agent: the guest agent (src/agent), reached by the host over vsock.
+src=$(cd "$(dirname "$0")/../../src" && pwd)
+riscv64-linux-gnu-gcc -static -O2 -s -Wall -I "$src" -o "$r/usr/sbin/cloison-agent" "$src/agent/agent.c" "$src/agent/proto.c"
 
 # Resolve dependencies in load order (deps first), then decompress the .ko files.
 declare -A seen=()
@@ -92,6 +95,8 @@ if [ -e /sys/class/net/eth0 ] && [ "$ipcfg" != off ]; then
   fi
   echo "cloison-guest: eth0 $(ip -4 -o addr show dev eth0 | awk '{print $4}')"
 fi
+# The guest agent (cloison exec, graceful stop, file copy): once, from the initramfs or the root disk.
+[ -c /dev/vsock ] || [ -d /sys/bus/virtio/drivers/vmw_vsock_virtio_transport ] && cloison-agent
 echo "cloison-guest: userspace ready ($(nproc) cpus)"
 # A root disk can bring its own service: /etc/cloison-rc runs in the background (the cluster tests'
 # writer is one).
