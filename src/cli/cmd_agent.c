@@ -19,6 +19,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -230,4 +231,56 @@ int cmd_agent(int argc, char **argv)
 		if ((*p < 32 && *p != '\n') || *p > 126) *p = '?';
 	fputs(reply, stdout);
 	return 0;
+}
+
+/* ---- identity after a restore ---- */
+
+struct identity_job {
+	char sock[4096];
+	char hostname[64];
+	bool clone;
+};
+
+static void *identity_thread(void *arg)
+{
+	struct identity_job *j = arg;
+	char err[512] = "", reply[1024];
+	uint8_t payload[128];
+	size_t n = agent_identity_payload(payload, sizeof(payload),
+	                                  j->clone ? AGENT_NEW_MACHINE_ID | AGENT_NEW_SSH_KEYS : 0, j->hostname);
+	/* The guest may still be paused, and a stream opened while it handles the transport reset a
+	 * restore brings can be dropped: try again until it answers (IDENTITY can be applied twice). */
+	bool done = false;
+	for (int tries = 0; tries < 120 && !done; tries++) {
+		if (tries) sleep(1);
+		int fd = agent_dial(j->sock, 5000, err, sizeof(err));
+		if (fd < 0) continue;
+		agent_set_timeout(fd, 60000); /* new SSH host keys take a while in an emulated guest */
+		done = agent_request(fd, AGENT_IDENTITY, payload, n, reply, sizeof(reply), err, sizeof(err));
+		close(fd);
+	}
+	if (done) {
+		for (char *p = reply; *p; p++)
+			if (*p == '\n') *p = ' ';
+			else if (*p < 32 || *p > 126) *p = '?';
+		log_info("guest agent: %s", reply);
+	} else {
+		log_warn("the guest keeps the saved identity and clock: %s", err);
+	}
+	free(j);
+	return NULL;
+}
+
+void agent_identity_after_restore(const char *vsock_socket, const char *hostname, bool clone)
+{
+	struct identity_job *j = calloc(1, sizeof(*j));
+	if (!j) return;
+	snprintf(j->sock, sizeof(j->sock), "%s", vsock_socket);
+	snprintf(j->hostname, sizeof(j->hostname), "%s", hostname ? hostname : "");
+	j->clone = clone;
+	pthread_t t;
+	if (pthread_create(&t, NULL, identity_thread, j) == 0)
+		pthread_detach(t);
+	else
+		free(j);
 }

@@ -34,14 +34,15 @@ static void usage(FILE *out)
 	        "Starts N VMs from a state saved with `cloison save`, in the background. Clone i lives in\n"
 	        "OUT/clone-i: its disk overlays, console.log (the serial console), api.sock (its control\n"
 	        "socket: `cloison status --sock OUT/clone-i/api.sock`). Memory is shared copy-on-write\n"
-	        "with the snapshot; each clone gets new MAC addresses and a new VM generation ID.\n"
+	        "with the snapshot; each clone gets new MAC addresses, a new VM generation ID and, through\n"
+	        "its guest agent, the host name clone-i, a new machine-id and new SSH host keys.\n"
 	        "  -n, --count N   how many clones (1-64, default 1)\n"
 	        "  -d, --dir OUT   where the clones' directories go (created)\n"
 	        "  -h, --help      this help\n");
 }
 
 /* Starts one clone; returns its pid or -1. */
-static pid_t spawn(const char *snapshot, const char *dir)
+static pid_t spawn(const char *snapshot, const char *dir, const char *hostname)
 {
 	char log[PATH_MAX + 16], sock[PATH_MAX + 16];
 	snprintf(log, sizeof(log), "%s/console.log", dir);
@@ -52,8 +53,8 @@ static pid_t spawn(const char *snapshot, const char *dir)
 	int in = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	int out = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (in < 0 || out < 0 || dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(out, 2) < 0) _exit(127);
-	execl("/proc/self/exe", "cloison", "run", "--restore", snapshot, "--clone", dir, "--api-sock", sock,
-	      (char *)NULL);
+	execl("/proc/self/exe", "cloison", "run", "--restore", snapshot, "--clone", dir, "--hostname", hostname,
+	      "--api-sock", sock, (char *)NULL);
 	_exit(127);
 }
 
@@ -99,7 +100,9 @@ int cmd_clone(int argc, char **argv)
 			return 1;
 		}
 		snprintf(sock, sizeof(sock), "%s/api.sock", dir);
-		pid_t pid = spawn(snapshot, dir);
+		char hostname[32];
+		snprintf(hostname, sizeof(hostname), "clone-%llu", (unsigned long long)i);
+		pid_t pid = spawn(snapshot, dir, hostname);
 		if (pid < 0) {
 			log_error("cannot start clone %llu: %s", (unsigned long long)i, strerror(errno));
 			return 1;

@@ -111,6 +111,9 @@ static void usage(FILE *out)
 	    "      --clone DIR       with --restore: run a clone with a new identity: its disks become\n"
 	    "                        qcow2 overlays in DIR, its NICs get new MAC addresses, and the\n"
 	    "                        guest gets a new VM generation ID (Linux reseeds its RNG)\n"
+	    "      --hostname NAME   with --clone: the clone's host name, which the guest agent sets\n"
+	    "                        (with a new machine-id and SSH host keys; after any restore\n"
+	    "                        the agent also steps the guest's clock to the host's)\n"
 	    "      --storage-dir DIR with --incoming: where the disks go when the source copies them\n"
 	    "                        (`cloison migrate --copy-storage`)\n"
 	    "      --paused          start (or restore) with the guest paused; resume through the API\n"
@@ -137,7 +140,7 @@ static void usage(FILE *out)
 struct run_opts {
 	struct vm_config cfg;
 	const char *config_file;
-	const char *api_sock, *vsock_sock, *restore, *incoming, *clone_dir, *storage_dir;
+	const char *api_sock, *vsock_sock, *hostname, *restore, *incoming, *clone_dir, *storage_dir;
 	const char *console_sock, *console_log, *exit_file, *lease_file;
 	uint64_t ips;
 	uint32_t cpu_max;
@@ -182,6 +185,7 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 		OPT_PAUSED,
 		OPT_CLONE,
 		OPT_STORAGE_DIR,
+		OPT_HOSTNAME,
 		OPT_CPU_MAX,
 		OPT_IPS,
 		OPT_CONSOLE_SOCK,
@@ -217,6 +221,7 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 	    {"paused", no_argument, NULL, OPT_PAUSED},
 	    {"clone", required_argument, NULL, OPT_CLONE},
 	    {"storage-dir", required_argument, NULL, OPT_STORAGE_DIR},
+	    {"hostname", required_argument, NULL, OPT_HOSTNAME},
 	    {"cpu-max", required_argument, NULL, OPT_CPU_MAX},
 	    {"ips", required_argument, NULL, OPT_IPS},
 	    {"console-sock", required_argument, NULL, OPT_CONSOLE_SOCK},
@@ -264,6 +269,7 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 		case OPT_PAUSED: o->start_paused = true; break;
 		case OPT_CLONE: o->clone_dir = optarg; break;
 		case OPT_STORAGE_DIR: o->storage_dir = optarg; break;
+		case OPT_HOSTNAME: o->hostname = optarg; break;
 		case OPT_CONSOLE_SOCK: o->console_sock = optarg; break;
 		case OPT_CONSOLE_LOG: o->console_log = optarg; break;
 		case OPT_EXIT_FILE: o->exit_file = optarg; break;
@@ -389,6 +395,10 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 	}
 	if (o->storage_dir && !o->incoming) {
 		log_error("--storage-dir DIR goes with --incoming");
+		return 2;
+	}
+	if (o->hostname && !o->clone_dir) {
+		log_error("--hostname NAME goes with --clone DIR");
 		return 2;
 	}
 	if (o->clone_dir && !o->restore) {
@@ -639,6 +649,8 @@ int cmd_run(int argc, char **argv)
 	const char *profile_path = getenv("CLOISON_PROFILE");
 	struct pc_profile profile = {.m = m};
 	if (profile_path) pthread_create(&profile.thread, NULL, profile_thread, &profile);
+	if (o.restore && vsock_sock[0] && v->cfg.vsock_cid)
+		agent_identity_after_restore(vsock_sock, o.hostname, o.clone_dir != NULL);
 	struct vm_run_hooks hooks = {.poll = run_poll, .resumed = run_resumed, .ctx = &host};
 	struct vm_run_result res;
 	bool ran = vm_run(v, &hooks, &res, err, sizeof(err));

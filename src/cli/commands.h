@@ -8,6 +8,8 @@
 #ifndef CLOISON_COMMANDS_H
 #define CLOISON_COMMANDS_H
 
+#include <stdbool.h>
+
 int cmd_run(int argc, char **argv);
 int cmd_disk(int argc, char **argv);
 int cmd_net(int argc, char **argv);
@@ -25,6 +27,9 @@ int cmd_agent(int argc, char **argv);
 /* A stream to the guest agent of instance `name`, or of the VM run by hand whose control socket is
  * api_sock (when set): the connected fd, or -1 with the error printed. */
 int agent_connect(const char *name, const char *api_sock);
+/* In the background: once the guest agent answers on vsock_socket, steps the guest's clock to the
+ * host's and, for a clone, gives it a new machine-id and SSH host keys (and hostname, when given). */
+void agent_identity_after_restore(const char *vsock_socket, const char *hostname, bool clone);
 
 /* A VM run by hand (`cloison run --api-sock PATH`), named by --sock PATH. */
 int vmctl_simple(int argc, char **argv); /* status, stats, pause, resume, stop */

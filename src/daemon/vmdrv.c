@@ -10,6 +10,8 @@
 #define _GNU_SOURCE
 #include "driver.h"
 
+#include "agent/client.h"
+#include "agent/proto.h"
 #include "container/ct_state.h"
 #include "daemon/spawn.h"
 #include "util/fs.h"
@@ -186,7 +188,7 @@ static bool vmdrv_start(struct daemon *d, struct instance *in, const struct vm_s
 	}
 	char lease[PATH_MAX];
 	snprintf(lease, sizeof(lease), "%.4000s/ha.lease", d->run_dir);
-	char *argv[20];
+	char *argv[24];
 	int n = 0;
 	argv[n++] = d->exe;
 	argv[n++] = "-q"; /* its stderr joins the console log: warnings and errors only */
@@ -209,6 +211,8 @@ static bool vmdrv_start(struct daemon *d, struct instance *in, const struct vm_s
 		if (first_restore && def->vm.clone) {
 			argv[n++] = "--clone";
 			argv[n++] = clone_dir;
+			argv[n++] = "--hostname"; /* the guest agent names the clone after its instance */
+			argv[n++] = (char *)def->name;
 		}
 	}
 	if (in->ha) { /* runs only while this host holds the cluster's lease (daemon/cluster.c) */
@@ -323,14 +327,46 @@ static bool wait_down(struct daemon *d, struct instance *in, unsigned timeout_ms
 	return true;
 }
 
+static void vmdrv_agent_socket(struct daemon *d, const struct instance *in, char *buf, size_t len);
+
+/* Asks the guest agent to shut the guest down through its own init (false: no agent answered). */
+static bool ask_guest_shutdown(struct daemon *d, struct instance *in)
+{
+	char sock[PATH_MAX], why[256] = "";
+	vmdrv_agent_socket(d, in, sock, sizeof(sock));
+	int fd = agent_dial(sock, 2000, why, sizeof(why));
+	uint8_t mode[4];
+	agent_put32(mode, AGENT_POWEROFF);
+	bool ok = false;
+	if (fd >= 0) {
+		agent_set_timeout(fd, 2000); /* the agent is untrusted: a silent one does not hold the stop */
+		ok = agent_request(fd, AGENT_SHUTDOWN, mode, sizeof(mode), NULL, 0, why, sizeof(why));
+		close(fd);
+	}
+	if (!ok) log_info("%s: no clean shutdown through the guest agent (%s): stopping the VM", in->def.name, why);
+	return ok;
+}
+
+/* With a timeout, the guest first gets the chance to shut down cleanly through its agent (services
+ * stopped, file systems unmounted); then, or at once with no timeout or no agent, the VM process
+ * stops it; past the timeout it is killed. */
 static bool vmdrv_stop(struct daemon *d, struct instance *in, unsigned timeout_s, char *err, size_t errlen)
 {
 	pthread_mutex_lock(&d->lock);
+	bool running = in->state == ST_RUNNING;
 	in->state = ST_STOPPING;
 	daemon_save_runtime(d, in); /* the intent first: a daemon restarted from here finishes the stop */
 	pthread_mutex_unlock(&d->lock);
+	bool down = false;
+	if (timeout_s && running && ask_guest_shutdown(d, in)) {
+		pthread_mutex_lock(&d->lock);
+		down = wait_down(d, in, timeout_s * 1000);
+		pthread_mutex_unlock(&d->lock);
+		if (!down) log_warn("%s: the guest did not shut down in %u s: stopping the VM", in->def.name, timeout_s);
+		if (!down) timeout_s = 10; /* for the VM process itself */
+	}
 	char msg[256];
-	bool asked = call(d, in, "POST", "/vm/stop", NULL, NULL, 5000, msg, sizeof(msg));
+	bool asked = down || call(d, in, "POST", "/vm/stop", NULL, NULL, 5000, msg, sizeof(msg));
 	pthread_mutex_lock(&d->lock);
 	if (!asked || !wait_down(d, in, timeout_s * 1000)) {
 		if (in->pidfd >= 0) {

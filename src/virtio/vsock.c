@@ -25,6 +25,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -787,6 +788,8 @@ struct virtio_vsock *virtio_vsock_create(uint64_t guest_cid, const char *path, c
 			virtio_vsock_destroy(v);
 			return NULL;
 		}
+		struct stat st;
+		if (stat(path, &st) == 0) v->path_dev = st.st_dev, v->path_ino = st.st_ino;
 	}
 	virtio_mmio_init(&v->transport, &vsock_ops, v, ram, NULL, NULL, "virtio-vsock");
 	return v;
@@ -814,7 +817,9 @@ void virtio_vsock_destroy(struct virtio_vsock *v)
 		if (v->conns[i].state != CONN_FREE) conn_free(v, &v->conns[i]);
 	if (v->listen_fd >= 0) {
 		close(v->listen_fd);
-		unlink(v->path);
+		struct stat st; /* another VM process may have taken the path over since (a migration) */
+		if (stat(v->path, &st) == 0 && st.st_dev == v->path_dev && st.st_ino == v->path_ino)
+			unlink(v->path);
 	}
 	if (v->kick_fd >= 0) close(v->kick_fd);
 	free(v->conns);

@@ -40,6 +40,7 @@ struct virtio_vsock {
 	pthread_mutex_t *io_lock; /* the board's: guards the transport, queues and connections */
 	char path[108];           /* the host's unix socket ("" : host programs cannot connect) */
 	int listen_fd, kick_fd;
+	uint64_t path_dev, path_ino; /* the socket file we made: removed at the end only if still ours */
 
 	/* Guarded by io_lock. */
 	struct vsock_conn *conns; /* VSOCK_MAX_CONNS slots */
