@@ -246,8 +246,8 @@ static void *identity_thread(void *arg)
 	struct identity_job *j = arg;
 	char err[512] = "", reply[1024];
 	uint8_t payload[128];
-	size_t n = agent_identity_payload(payload, sizeof(payload),
-	                                  j->clone ? AGENT_NEW_MACHINE_ID | AGENT_NEW_SSH_KEYS : 0, j->hostname);
+	size_t n = agent_identity_payload(
+	    payload, sizeof(payload), j->clone ? AGENT_NEW_MACHINE_ID | AGENT_NEW_SSH_KEYS : 0, j->hostname);
 	/* The guest may still be paused, and a stream opened while it handles the transport reset a
 	 * restore brings can be dropped: try again until it answers (IDENTITY can be applied twice). */
 	bool done = false;
@@ -261,8 +261,10 @@ static void *identity_thread(void *arg)
 	}
 	if (done) {
 		for (char *p = reply; *p; p++)
-			if (*p == '\n') *p = ' ';
-			else if (*p < 32 || *p > 126) *p = '?';
+			if (*p == '\n')
+				*p = ' ';
+			else if (*p < 32 || *p > 126)
+				*p = '?';
 		log_info("guest agent: %s", reply);
 	} else {
 		log_warn("the guest keeps the saved identity and clock: %s", err);

@@ -53,8 +53,8 @@ static pid_t spawn(const char *snapshot, const char *dir, const char *hostname)
 	int in = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	int out = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (in < 0 || out < 0 || dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(out, 2) < 0) _exit(127);
-	execl("/proc/self/exe", "cloison", "run", "--restore", snapshot, "--clone", dir, "--hostname", hostname,
-	      "--api-sock", sock, (char *)NULL);
+	execl("/proc/self/exe", "cloison", "run", "--restore", snapshot, "--clone", dir, "--hostname",
+	      hostname, "--api-sock", sock, (char *)NULL);
 	_exit(127);
 }
 

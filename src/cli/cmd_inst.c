@@ -629,7 +629,8 @@ int inst_clone(int argc, char **argv)
 		    argc, argv,
 		    "Usage: cloison clone SOURCE NEW [--snapshot SNAPSHOT] [--start]\n"
 		    "A VM clone resumes from SNAPSHOT with a new identity (disk overlays, MACs,\n"
-		    "VM generation ID); a container clone copies the definition.\n"
+		    "VM generation ID; through its guest agent, the host name NEW, a new machine-id\n"
+		    "and SSH host keys); a container clone copies the definition.\n"
 		    "(`cloison clone SNAPDIR --count N --dir OUT` clones without the daemon.)\n",
 		    "SOURCE NEW [--snapshot SNAPSHOT] [--start]");
 		return u < 0 ? 0 : u;

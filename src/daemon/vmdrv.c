@@ -343,7 +343,9 @@ static bool ask_guest_shutdown(struct daemon *d, struct instance *in)
 		ok = agent_request(fd, AGENT_SHUTDOWN, mode, sizeof(mode), NULL, 0, why, sizeof(why));
 		close(fd);
 	}
-	if (!ok) log_info("%s: no clean shutdown through the guest agent (%s): stopping the VM", in->def.name, why);
+	if (!ok)
+		log_info("%s: no clean shutdown through the guest agent (%s): stopping the VM", in->def.name,
+		         why);
 	return ok;
 }
 
@@ -362,7 +364,9 @@ static bool vmdrv_stop(struct daemon *d, struct instance *in, unsigned timeout_s
 		pthread_mutex_lock(&d->lock);
 		down = wait_down(d, in, timeout_s * 1000);
 		pthread_mutex_unlock(&d->lock);
-		if (!down) log_warn("%s: the guest did not shut down in %u s: stopping the VM", in->def.name, timeout_s);
+		if (!down)
+			log_warn("%s: the guest did not shut down in %u s: stopping the VM", in->def.name,
+			         timeout_s);
 		if (!down) timeout_s = 10; /* for the VM process itself */
 	}
 	char msg[256];

@@ -61,6 +61,12 @@ static void store16(void *p, uint16_t v)
 	__atomic_store((uint16_t *)p, &v, __ATOMIC_RELEASE);
 }
 
+uint16_t virtq_avail_idx(const struct virtq *q, const struct guest_ram *ram)
+{
+	const uint8_t *avail = q->ready ? guest_ram_ptr(ram, q->avail_gpa, 4) : NULL;
+	return avail ? load16(avail + 2) : 0;
+}
+
 enum virtq_pop_result virtq_pop(struct virtq *q, const struct guest_ram *ram, struct virtq_chain *c,
                                 const char **why)
 {

@@ -72,6 +72,9 @@ bool virtq_rings_valid(const struct virtq *q, const struct guest_ram *ram);
 /* Takes the next available chain. On VIRTQ_BROKEN, `why` says what the guest did. */
 enum virtq_pop_result virtq_pop(struct virtq *q, const struct guest_ram *ram, struct virtq_chain *c,
                                 const char **why);
+/* The driver's available index as it is now (0 when the ring is not readable): it moves each time the
+ * driver makes a chain available. */
+uint16_t virtq_avail_idx(const struct virtq *q, const struct guest_ram *ram);
 /* Gives back the last n chains popped and not pushed: the next pops return them again (a device
  * that found too little room for a packet). */
 void virtq_unpop(struct virtq *q, const struct guest_ram *ram, uint16_t n);

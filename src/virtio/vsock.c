@@ -522,8 +522,12 @@ static void deliver(struct virtio_vsock *v)
 	for (unsigned i = 0; i < VSOCK_MAX_CONNS && !broken && !v->rx_starved; i++) {
 		struct vsock_conn *c = &v->conns[i];
 		if (c->state == CONN_FREE || c->state == CONN_LINE) continue;
+		if (v->reset_unacked && (c->owe & OWE_REQUEST)) continue; /* after the guest's reset */
 		if (c->owe && !send_owed(v, c, &broken, &pushed)) break;
-		if (c->state == CONN_ESTABLISHED) send_data(v, c, &broken, &pushed);
+		if (c->state != CONN_ESTABLISHED) continue;
+		send_data(v, c, &broken, &pushed);
+		if (c->owe && !broken && !v->rx_starved)
+			send_owed(v, c, &broken, &pushed); /* its end, a reset */
 	}
 	if (pushed) virtio_notify_used(t, RXQ);
 }
@@ -546,6 +550,21 @@ static void announce_reset(struct virtio_vsock *v)
 	virtq_push(&t->queues[EVQ], &t->ram, v->chain.head, written);
 	virtio_notify_used(t, EVQ);
 	v->announce_reset = false;
+	/* Linux resets the sockets it has when it handles the event, silently: a connection it accepted
+	 * just before would die unseen. It posts the event buffer again once it handled it (the queue's
+	 * available index moves); host connections wait for that (or a deadline, for a driver that
+	 * never does). */
+	v->reset_unacked = true;
+	v->reset_evq_avail = virtq_avail_idx(&t->queues[EVQ], &t->ram);
+	v->reset_deadline_ns = monotonic_ns() + 2000000000ull;
+}
+
+static void check_reset_handled(struct virtio_vsock *v)
+{
+	struct virtio_mmio *t = &v->transport;
+	if (v->reset_unacked && (virtq_avail_idx(&t->queues[EVQ], &t->ram) != v->reset_evq_avail ||
+	                         monotonic_ns() > v->reset_deadline_ns))
+		v->reset_unacked = false;
 }
 
 /* ---- host programs ---- */
@@ -644,6 +663,7 @@ void virtio_vsock_service(struct virtio_vsock *v)
 	service_host(v);
 	if (!usable) return;
 	if (v->announce_reset) announce_reset(v);
+	check_reset_handled(v);
 	deliver(v);
 }
 
@@ -690,7 +710,9 @@ static void *io_thread(void *arg)
 static void vsock_notify(struct virtio_mmio *t, unsigned qi)
 {
 	struct virtio_vsock *v = t->dev;
-	if (qi == TXQ || (qi == RXQ && v->rx_starved) || (qi == EVQ && v->announce_reset)) kick(v);
+	if (qi == TXQ || (qi == RXQ && v->rx_starved) ||
+	    (qi == EVQ && (v->announce_reset || v->reset_unacked)))
+		kick(v);
 }
 
 static uint64_t vsock_config_read(struct virtio_mmio *t, uint32_t off, unsigned size)

@@ -45,9 +45,12 @@ struct virtio_vsock {
 	/* Guarded by io_lock. */
 	struct vsock_conn *conns; /* VSOCK_MAX_CONNS slots */
 	uint32_t next_host_port;
-	bool drop_all;          /* the driver reset the device: every connection goes */
-	bool announce_reset;    /* tell the guest its connections are gone (after a restore) */
-	bool rx_starved;        /* something waits for a receive buffer: a notify on rx kicks */
+	bool drop_all;              /* the driver reset the device: every connection goes */
+	bool announce_reset;        /* tell the guest its connections are gone (after a restore) */
+	bool reset_unacked;         /* ... told, and it has not handled it yet: new host connections wait */
+	uint64_t reset_deadline_ns; /* ... or until then */
+	uint16_t reset_evq_avail;   /* the event queue's available index when we told it */
+	bool rx_starved;            /* something waits for a receive buffer: a notify on rx kicks */
 	uint32_t refuse[16][2]; /* resets owed to the guest for packets of no connection (src, dst port) */
 	unsigned nrefuse;
 	struct virtq_chain chain; /* scratch */

@@ -76,6 +76,30 @@ def seed_virtio_net():
     return hdr + bytes(ram)
 
 
+def seed_virtio_vsock():
+    """Header (queue size 16, the host program writes in the first round) + RAM: four receive buffers,
+    the guest's RESPONSE to the host program's connection and a 5-byte RW packet on it, one event
+    buffer."""
+    ram = bytearray(0x4000)
+    base = 0x80000000
+    for i in range(4):                                                  # RX desc i: 0x100 bytes, writable
+        struct.pack_into("<QIHH", ram, 16 * i, base + 0x3000 + 0x100 * i, 0x100, 2, 0)
+    struct.pack_into("<HH4H", ram, 0x800, 0, 4, 0, 1, 2, 3)
+    struct.pack_into("<QIHH", ram, 0x1000, base + 0x3800, 44, 0, 0)     # TX desc 0: RESPONSE
+    struct.pack_into("<QIHH", ram, 0x1010, base + 0x3900, 49, 0, 0)     # TX desc 1: RW "hello"
+    struct.pack_into("<HH2H", ram, 0x1800, 0, 2, 0, 1)
+    struct.pack_into("<QQIIIHHIII", ram, 0x3800, 3, 2, 1024, 1 << 30, 0, 1, 2, 0, 65536, 0)
+    struct.pack_into("<QQIIIHHIII", ram, 0x3900, 3, 2, 1024, 1 << 30, 5, 1, 5, 0, 65536, 0)
+    ram[0x3900 + 44:0x3900 + 49] = b"hello"
+    struct.pack_into("<QIHH", ram, 0x2000, base + 0x3a00, 4, 2, 0)     # event desc 0
+    struct.pack_into("<HHH", ram, 0x2800, 0, 1, 0)
+    return struct.pack("<HBx", 4, 1) + bytes(ram)
+
+
+def agent_frame(kind, payload=b""):
+    return struct.pack("<BxxxI", kind, len(payload)) + payload
+
+
 def seed_qcow2(work):
     """Small qcow2 images written by qemu-img/qemu-io (512-byte clusters keep them small), each behind
     a script: le16 length, then 8-byte ops (read, write, zero, discard, flush, status, resize)."""
@@ -116,6 +140,13 @@ def main():
                  "limits": b'{"cpu_max":25,"memory":"1G","disk_bps":"10M"}'}
     elif "virtio_balloon" in os.path.basename(fuzzer):
         seeds = {"queues": seed_virtio_balloon()}
+    elif "virtio_vsock" in os.path.basename(fuzzer):
+        seeds = {"conn": seed_virtio_vsock()}
+    elif "fuzz_agent" in os.path.basename(fuzzer):
+        seeds = {"exec": b"\x00" + agent_frame(16, b"hi\n") + agent_frame(17, b"oops") + agent_frame(18, b"\x03\0\0\0"),
+                 "pull": b"\x01" + agent_frame(21, b"abc") + agent_frame(21),
+                 "info": b"\x02" + agent_frame(19, b"agent=1\nhostname=g\n"),
+                 "error": b"\x02" + agent_frame(20, b"no\x01such")}
     elif "virtio_net" in os.path.basename(fuzzer):
         seeds = {"frames": seed_virtio_net()}
     elif "virtqueue" in os.path.basename(fuzzer):

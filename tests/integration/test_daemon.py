@@ -870,8 +870,24 @@ print(" ".join(codes), flush=True)
             self.assertEqual(g.run("echo still here"), "still here")
         finally:
             g.kill()
+        # The guest agent through the daemon: a command with its exit status, then a clone that takes
+        # its instance's name, then a clean shutdown (the guest's kernel says it powers down).
+        r = cli("exec", "deb", "--", "sh", "-c", "uname -m; exit 3", check=False)
+        self.assertEqual((r.returncode, r.stdout), (3, "riscv64\n"), r.stderr)
+        cli("snapshot", "deb", "s1")
+        cli("clone", "deb", "deb-clone", "--snapshot", "s1", "--start")
+        self.addCleanup(cli, "rm", "--force", "deb-clone", check=False)
+        wait_until(lambda: cli("exec", "deb-clone", "--", "hostname", check=False).stdout == "deb-clone\n",
+                   seconds=60, step=0.5)
+        self.assertEqual(cli("exec", "deb-clone", "--", "hostname").stdout, "deb-clone\n")
+        self.assertEqual(cli("exec", "deb", "--", "hostname").stdout, "cloison-guest\n")
         cli("stop", "deb")
         self.assertEqual(info("deb")["status"]["state"], "stopped")
+        self.assertIn("reboot: Power down", cli("logs", "deb").stdout)  # shut down from inside
+        r = cli("exec", "deb", "--", "true", check=False)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("stopped", r.stderr)
+        cli("rm", "--force", "deb-clone")
         cli("rm", "deb")
 
     def test_hostile_input(self):

@@ -1,0 +1,250 @@
+#!/usr/bin/env python3
+"""test_agent.py — the guest agent over virtio-vsock, with the default guest (Debian's kernel,
+busybox, cloison-agent started by its init).
+
+- `cloison exec --sock`: exit codes, stdout and stderr kept apart, stdin, a missing command
+  (127), 4 MiB of output byte for byte, a TTY session (a terminal of the size of ours,
+  resized on the way), a command that reads its input to the end.
+- `cloison file push|pull`: 1 MiB both ways byte for byte, the mode kept; a missing file or an
+  unwritable place is a clear error and no local file is left behind.
+- `cloison agent`: who the guest is.
+- Restore and clones: after a restore the agent answers again (the device tells the guest its old
+  connections are gone) and the guest clock is stepped to the host's; a clone made with
+  --hostname gets that name and a new machine-id, the original's saved state keeps its own.
+- Hostile input on the host side of vsock: a line that is not CONNECT, a port nobody listens on,
+  garbage frames to the agent: clear refusals, and the agent serves the next request.
+
+Usage: test_agent.py CLOISON_BINARY
+"""
+import hashlib
+import os
+import pty
+import re
+import select
+import shutil
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import termios
+import fcntl
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from guest import Guest  # noqa: E402
+
+CLOISON = None
+
+
+def wait_for(path, proc, timeout=30):
+    deadline = time.monotonic() + timeout
+    while not os.path.exists(path):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise AssertionError(f"{path} never appeared")
+        time.sleep(0.05)
+
+
+class Agent(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="cloison-agent-")
+        cls.sock = os.path.join(cls.tmp, "api.sock")
+        cls.g = Guest(None, argv=[CLOISON, "run", "--mem", "256M", "--api-sock", cls.sock])
+        wait_for(cls.sock, cls.g.proc)
+        cls.g.expect("guest# ", timeout=240)
+        # The agent starts before the shell; it answers once its vsock port listens.
+        deadline = time.monotonic() + 30
+        while cls.exec_rc("true")[0] != 0 and time.monotonic() < deadline:
+            time.sleep(0.5)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.g.kill()
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    @classmethod
+    def exec_rc(cls, *cmd, sock=None, stdin=None, timeout=60):
+        r = subprocess.run([CLOISON, "exec", "--sock", sock or cls.sock, "--", *cmd], input=stdin,
+                           capture_output=True, timeout=timeout)
+        return r.returncode, r.stdout, r.stderr
+
+    def test_exec(self):
+        rc, out, err = self.exec_rc("uname", "-m")
+        self.assertEqual((rc, out, err), (0, b"riscv64\n", b""))
+        rc, out, err = self.exec_rc("sh", "-c", "echo to-out; echo to-err >&2; exit 7")
+        self.assertEqual((rc, out, err), (7, b"to-out\n", b"to-err\n"))
+        rc, out, _ = self.exec_rc("sh", "-c", "kill -TERM $$")
+        self.assertEqual(rc, 128 + 15)
+        rc, out, err = self.exec_rc("no-such-command")
+        self.assertEqual(rc, 127)
+        self.assertIn(b"no-such-command", err)
+        rc, out, _ = self.exec_rc("tr", "a-z", "A-Z", stdin=b"hello agent\n")
+        self.assertEqual((rc, out), (0, b"HELLO AGENT\n"))
+        # Input to its end, then output: 2 MiB in, its hash out.
+        data = os.urandom(2 << 20)
+        rc, out, _ = self.exec_rc("md5sum", stdin=data)
+        self.assertEqual(out.split()[0].decode(), hashlib.md5(data).hexdigest())
+        # 4 MiB out, byte for byte (the guest's own hash of it on stderr).
+        rc, out, err = self.exec_rc("sh", "-c", "dd if=/dev/urandom of=/tmp/r bs=64k count=64 2>/dev/null; "
+                                    "md5sum /tmp/r >&2; cat /tmp/r")
+        self.assertEqual((rc, len(out)), (0, 4 << 20))
+        self.assertEqual(hashlib.md5(out).hexdigest(), err.split()[0].decode())
+        # The exec verb refuses to guess: no command, unknown option.
+        r = subprocess.run([CLOISON, "exec", "--sock", self.sock], capture_output=True, text=True)
+        self.assertEqual(r.returncode, 2)
+
+    def test_tty(self):
+        pid, fd = pty.fork()
+        if pid == 0:
+            os.execv(CLOISON, [CLOISON, "exec", "-t", "--sock", self.sock, "--", "sh"])
+        fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 33, 101, 0, 0))
+        out = b""
+
+        def read_until(pattern, seconds=20):
+            nonlocal out
+            deadline = time.monotonic() + seconds
+            while not re.search(pattern, out) and time.monotonic() < deadline:
+                r, _, _ = select.select([fd], [], [], 0.2)
+                if r:
+                    try:
+                        out += os.read(fd, 4096)
+                    except OSError:
+                        break
+            return re.search(pattern, out)
+
+        time.sleep(1)
+        os.write(fd, b"tty; stty size; echo mark-$((6*7))\r")
+        self.assertTrue(read_until(rb"mark-42"), out)
+        self.assertIn(b"/dev/pts/", out)
+        self.assertIn(b"33 101", out)  # the terminal has our size
+        fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
+        os.kill(pid, 28)  # SIGWINCH: what a terminal emulator sends
+        time.sleep(0.5)
+        os.write(fd, b"stty size; exit 5\r")
+        self.assertTrue(read_until(rb"40 120"), out)
+        _, status = os.waitpid(pid, 0)
+        self.assertEqual(os.waitstatus_to_exitcode(status), 5)
+        os.close(fd)
+
+    def test_files(self):
+        src = os.path.join(self.tmp, "payload")
+        data = os.urandom(1 << 20)
+        with open(src, "wb") as f:
+            f.write(data)
+        os.chmod(src, 0o640)
+        r = subprocess.run([CLOISON, "file", "push", "--sock", self.sock, src, "/root/payload"],
+                           capture_output=True, text=True)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("pushed 1048576 bytes", r.stdout)
+        rc, out, _ = self.exec_rc("sh", "-c", "md5sum /root/payload; stat -c %a /root/payload")
+        self.assertEqual(out.decode().split()[0], hashlib.md5(data).hexdigest())
+        self.assertEqual(out.decode().split()[-1], "640")
+        back = os.path.join(self.tmp, "back")
+        r = subprocess.run([CLOISON, "file", "pull", "--sock", self.sock, "/root/payload", back],
+                           capture_output=True, text=True)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        with open(back, "rb") as f:
+            self.assertEqual(f.read(), data)
+        # Errors: clear, and nothing half-made on either side.
+        missing = os.path.join(self.tmp, "missing")
+        r = subprocess.run([CLOISON, "file", "pull", "--sock", self.sock, "/no/such/file", missing],
+                           capture_output=True, text=True)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("No such file", r.stderr)
+        self.assertFalse(os.path.exists(missing))
+        r = subprocess.run([CLOISON, "file", "push", "--sock", self.sock, src, "/proc/no/where"],
+                           capture_output=True, text=True)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("guest agent:", r.stderr)
+        r = subprocess.run([CLOISON, "file", "push", "--sock", self.sock, src, "relative/path"],
+                           capture_output=True, text=True)
+        self.assertEqual(r.returncode, 2)
+
+    def test_agent_info(self):
+        r = subprocess.run([CLOISON, "agent", "--sock", self.sock], capture_output=True, text=True)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("agent=1\n", r.stdout)
+        self.assertIn("machine=riscv64\n", r.stdout)
+
+    def test_hostile_host_side(self):
+        vs = self.sock + ".vsock"
+
+        def dial(line):
+            s = socket.socket(socket.AF_UNIX)
+            s.settimeout(15)
+            s.connect(vs)
+            s.sendall(line)
+            got = b""
+            while not got.endswith(b"\n"):
+                chunk = s.recv(1)
+                if not chunk:
+                    break
+                got += chunk
+            return s, got
+
+        s, got = dial(b"HELLO THERE\n")
+        self.assertTrue(got.startswith(b"ERROR"), got)
+        s.close()
+        s, got = dial(b"CONNECT 4242\n")  # nothing listens there in the guest
+        self.assertEqual(got, b"")
+        s.close()
+        # Garbage to the agent itself: a header over the frame limit, then junk; it drops the stream.
+        s, got = dial(b"CONNECT 1024\n")
+        self.assertTrue(got.startswith(b"OK "), got)
+        s.sendall(struct.pack("<BxxxI", 1, 1 << 30) + os.urandom(4096))
+        s.close()
+        s, got = dial(b"CONNECT 1024\n")
+        s.sendall(struct.pack("<BxxxI", 1, 20) + b"\xff" * 20)  # an EXEC whose counts make no sense
+        hdr = s.recv(8)
+        kind, n = struct.unpack("<BxxxI", hdr)
+        self.assertEqual(kind, 20)  # ERROR
+        s.close()
+        self.assertEqual(self.exec_rc("echo", "still serving")[1], b"still serving\n")
+
+    def test_restore_and_clone_identity(self):
+        self.exec_rc("sh", "-c", "echo 0123456789abcdef0123456789abcdef > /etc/machine-id")
+        saved = os.path.join(self.tmp, "saved")
+        r = subprocess.run([CLOISON, "save", "--sock", self.sock, saved, "--then", "resume"],
+                           capture_output=True, text=True)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        time.sleep(4)  # the saved guest's clock falls behind
+
+        def start(name, *extra):
+            sock = os.path.join(self.tmp, name + ".sock")
+            g = Guest(None, argv=[CLOISON, "run", "--restore", saved, "--api-sock", sock, *extra])
+            self.addCleanup(g.kill)
+            wait_for(sock, g.proc)
+            return sock
+
+        def settled(sock, want_host):
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                rc, out, _ = self.exec_rc("sh", "-c", "hostname; cat /etc/machine-id; date +%s", sock=sock)
+                if rc == 0 and out.split()[0].decode() == want_host:
+                    return out.decode().split()
+                time.sleep(0.5)
+            self.fail(f"the guest never became {want_host}")
+
+        clone_dir = os.path.join(self.tmp, "clone")
+        os.makedirs(clone_dir)
+        sock = start("clone", "--clone", clone_dir, "--hostname", "web-2")
+        host, machine_id, clock = settled(sock, "web-2")
+        self.assertNotEqual(machine_id, "0123456789abcdef0123456789abcdef")
+        self.assertRegex(machine_id, r"^[0-9a-f]{32}$")
+        self.assertLess(abs(int(clock) - time.time()), 3)  # stepped forward to the host's clock
+        # A plain restore keeps the name and machine-id and gets the clock too.
+        sock = start("restored")
+        host, machine_id, clock = settled(sock, "cloison-guest")
+        self.assertEqual(machine_id, "0123456789abcdef0123456789abcdef")
+        deadline = time.monotonic() + 30
+        while abs(int(clock) - time.time()) >= 3 and time.monotonic() < deadline:
+            time.sleep(0.5)
+            clock = self.exec_rc("date", "+%s", sock=sock)[1].decode().strip()
+        self.assertLess(abs(int(clock) - time.time()), 3)
+
+
+if __name__ == "__main__":
+    CLOISON = os.path.abspath(sys.argv.pop(1))
+    unittest.main(verbosity=2)
