@@ -16,14 +16,15 @@ ALLOWED = {
     "block": {"util"},
     "net": {"util"},
     "http": {"util"},
-    "virtio": {"util", "block", "net"},
-    "machine": {"util", "cpu", "block", "net", "virtio"},
-    "vm": {"util", "http", "cpu", "block", "net", "virtio", "machine"},
+    "fs": set(),
+    "virtio": {"util", "block", "net", "fs"},
+    "machine": {"util", "cpu", "block", "net", "virtio", "fs"},
+    "vm": {"util", "http", "cpu", "block", "net", "virtio", "machine", "fs"},
     "container": {"util", "net"},
     "cluster": {"util"},
     "agent": set(),  # also built alone into the guest's static agent: plain libc only
     "daemon": {"util", "http", "block", "net", "machine", "vm", "container", "cluster", "agent"},
-    "cli": {"util", "http", "cpu", "block", "net", "virtio", "machine", "vm", "container", "agent"},
+    "cli": {"util", "http", "cpu", "block", "net", "virtio", "machine", "vm", "container", "agent", "fs"},
 }
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"')
 

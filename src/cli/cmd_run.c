@@ -87,6 +87,10 @@ static void usage(FILE *out)
 	    "                        flushes (fast, loses data if the host crashes); bps=10M and\n"
 	    "                        iops=N limit the guest's reads and writes (bytes/s, requests/s)\n"
 
+	    "      --share DIR:TAG[,ro]\n"
+	    "                        share host directory DIR with the guest (virtio-9p; repeatable):\n"
+	    "                        mount -t 9p -o trans=virtio TAG /mnt. The guest stays inside DIR\n"
+	    "                        (no .., symlink or device escapes); ro refuses every change\n"
 	    "      --net user[,hostfwd=tcp::HOSTPORT-:GUESTPORT][,net=CIDR][,restrict=on]\n"
 	    "      --net segment=NAME | tap=IFNAME[,bridge=BR] | NETWORK (from `cloison net create`)\n"
 	    "            [,mac=52:54:00:..][,mtu=N][,rx_bw=BITS/S][,tx_bw=BITS/S][,rx_pps=N][,tx_pps=N]\n"
@@ -171,6 +175,7 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 		OPT_BALLOON,
 		OPT_REPORTING,
 		OPT_VSOCK,
+		OPT_SHARE,
 		OPT_DISK,
 		OPT_VCONSOLE,
 		OPT_CONSOLE_INPUT,
@@ -215,6 +220,7 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 	    {"config", required_argument, NULL, OPT_CONFIG},
 	    {"api-sock", required_argument, NULL, OPT_API_SOCK},
 	    {"vsock", required_argument, NULL, OPT_VSOCK},
+	    {"share", required_argument, NULL, OPT_SHARE},
 	    {"vsock-sock", required_argument, NULL, OPT_VSOCK_SOCK},
 	    {"restore", required_argument, NULL, OPT_RESTORE},
 	    {"incoming", required_argument, NULL, OPT_INCOMING},
@@ -319,6 +325,22 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 			cfg->cpus = (unsigned)v;
 			break;
 		case OPT_STATS: o->stats = true; break;
+		case OPT_SHARE: {
+			/* A relative directory is the caller's: made absolute here, where it means something.
+			 */
+			const char *colon = strrchr(optarg, ':');
+			char dir[PATH_MAX], abs[PATH_MAX], spec[PATH_MAX + 64];
+			snprintf(dir, sizeof(dir), "%.*s", colon ? (int)(colon - optarg) : 0, optarg);
+			if (colon && dir[0] && dir[0] != '/' && realpath(dir, abs))
+				snprintf(spec, sizeof(spec), "%s%s", abs, colon);
+			else
+				snprintf(spec, sizeof(spec), "%s", optarg);
+			if (!vm_config_add_share(cfg, spec, err, sizeof(err))) {
+				log_error("%s", err);
+				return 2;
+			}
+			break;
+		}
 		case OPT_DISK:
 			if (!vm_config_add_disk(cfg, optarg, err, sizeof(err))) {
 				log_error("%s", err);

@@ -67,6 +67,7 @@ struct virtio_mmio;
 struct virtio_rng;
 struct virtio_balloon;
 struct virtio_vsock;
+struct virtio_9p;
 struct virtio_blk;
 struct virtio_console;
 struct virtio_net;
@@ -85,6 +86,13 @@ struct machine_disk {
 };
 
 #define MACHINE_MAX_NICS 4
+#define MACHINE_MAX_SHARES 4
+
+struct machine_share {
+	const char *path; /* the host directory */
+	const char *tag;  /* what the guest mounts it by */
+	bool readonly;
+};
 #define MACHINE_MAX_VIRTIO 16
 
 /* A virtio-mmio slot: its transport and the PLIC line it drives. */
@@ -132,6 +140,8 @@ struct machine {
 	unsigned ndisks;
 	struct virtio_net *nics[MACHINE_MAX_NICS];
 	unsigned nnics;
+	struct virtio_9p *shares[MACHINE_MAX_SHARES];
+	unsigned nshares;
 
 	/* Platform timer: 10 MHz ticks from the host monotonic clock; it stands still while paused. */
 	uint64_t time_origin_ns;
@@ -175,6 +185,8 @@ struct machine_config {
 	unsigned ndisks;
 	struct net_config nics[MACHINE_MAX_NICS]; /* a MAC is drawn at random when none is set */
 	unsigned nnics;
+	struct machine_share shares[MACHINE_MAX_SHARES]; /* host folders (virtio-9p) */
+	unsigned nshares;
 	uint8_t *ram; /* NULL, or guest RAM already filled (from machine_alloc_ram): the board takes it, even
 	                 on failure */
 };

@@ -2,12 +2,14 @@
  * virtio_devices.c — the board's virtio devices as device-table entries
  * (board.h): disks (virtio-blk, one per configured disk), network
  * interfaces (virtio-net with their backends), the entropy source, the
- * virtio console, the memory balloon and the socket device (vsock). Each takes the next virtio-mmio slot in
+ * virtio console, the memory balloon, the socket device (vsock) and the
+ * shared folders (virtio-9p, one per share). Each takes the next virtio-mmio slot in
  * table order; their snapshot state is the transport's plus the device's own, written by virtio/mmio.c.
  */
 #include "board.h"
 
 #include "net/pcap.h"
+#include "virtio/9p.h"
 #include "virtio/balloon.h"
 #include "virtio/blk.h"
 #include "virtio/console.h"
@@ -299,6 +301,46 @@ const struct board_device virtio_vsock_board = {
     .destroy = vsock_destroy,
     .count = vsock_count,
     .virtio = vsock_transport,
+};
+
+/* ---- shared folders ---- */
+
+static bool p9_create(struct machine *m, const struct machine_config *cfg, char *err, size_t errlen)
+{
+	struct guest_ram guest = guest_ram_of(m);
+	for (unsigned i = 0; i < cfg->nshares; i++) {
+		const struct machine_share *sh = &cfg->shares[i];
+		struct virtio_9p *d = virtio_9p_create(sh->path, sh->tag, sh->readonly, &guest, err, errlen);
+		if (!d) return false;
+		m->shares[m->nshares++] = d;
+		if (!add_slot(m, &d->transport, err, errlen)) return false;
+	}
+	return true;
+}
+
+static void p9_destroy(struct machine *m)
+{
+	for (unsigned i = 0; i < m->nshares; i++) virtio_9p_destroy(m->shares[i]);
+	m->nshares = 0;
+}
+
+static unsigned p9_count(const struct machine *m)
+{
+	return m->nshares;
+}
+
+static struct virtio_mmio *p9_transport(const struct machine *m, unsigned i)
+{
+	return &m->shares[i]->transport;
+}
+
+const struct board_device virtio_9p_board = {
+    .name = "virtio",
+    .version = VIRTIO_STATE_VERSION,
+    .create = p9_create,
+    .destroy = p9_destroy,
+    .count = p9_count,
+    .virtio = p9_transport,
 };
 
 bool machine_balloon_set_memory(struct machine *m, uint64_t guest_bytes)

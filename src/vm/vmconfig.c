@@ -7,6 +7,8 @@
  */
 #include "vmconfig.h"
 
+#include "virtio/9p.h"
+
 #include "cpu/riscv/hart.h"
 #include "cpu/riscv/isa.h"
 #include "net/netobj.h"
@@ -110,6 +112,55 @@ bool vm_config_add_disk(struct vm_config *c, const char *spec, char *err, size_t
 	}
 	c->disks[c->ndisks++] = d;
 	return true;
+}
+
+static bool add_share(struct vm_config *c, const char *path, const char *tag, bool ro, char *err,
+                      size_t errlen)
+{
+	if (c->nshares == MACHINE_MAX_SHARES) {
+		snprintf(err, errlen, "at most %d shared folders", MACHINE_MAX_SHARES);
+		return false;
+	}
+	struct vm_share *s = &c->shares[c->nshares];
+	if (path[0] != '/' || !copy_str(s->path, sizeof(s->path), path)) {
+		snprintf(err, errlen, "a shared folder's path must be absolute: '%.200s'", path);
+		return false;
+	}
+	if (!virtio_9p_tag_valid(tag) || !copy_str(s->tag, sizeof(s->tag), tag)) {
+		snprintf(err, errlen, "invalid share tag '%.40s': 1 to 31 letters, digits, '_', '-' or '.'",
+		         tag);
+		return false;
+	}
+	for (unsigned i = 0; i < c->nshares; i++)
+		if (!strcmp(c->shares[i].tag, tag)) {
+			snprintf(err, errlen, "two shared folders tagged '%s'", tag);
+			return false;
+		}
+	s->readonly = ro;
+	c->nshares++;
+	return true;
+}
+
+bool vm_config_add_share(struct vm_config *c, const char *spec, char *err, size_t errlen)
+{
+	const char *colon = strrchr(spec, ':');
+	char path[PATH_MAX], tag[64];
+	if (!colon || colon == spec || (size_t)(colon - spec) >= sizeof(path)) {
+		snprintf(err, errlen, "--share takes /HOST/DIR:TAG[,ro], not '%.200s'", spec);
+		return false;
+	}
+	snprintf(path, sizeof(path), "%.*s", (int)(colon - spec), spec);
+	size_t n = strcspn(colon + 1, ",");
+	snprintf(tag, sizeof(tag), "%.*s", (int)(n < sizeof(tag) ? n : sizeof(tag) - 1), colon + 1);
+	const char *opt = colon + 1 + n;
+	bool ro = false;
+	if (!strcmp(opt, ",ro") || !strcmp(opt, ",readonly=on"))
+		ro = true;
+	else if (*opt && strcmp(opt, ",rw") && strcmp(opt, ",readonly=off")) {
+		snprintf(err, errlen, "unknown --share option '%.40s' (ro or rw)", opt + 1);
+		return false;
+	}
+	return add_share(c, path, tag, ro, err, errlen);
 }
 
 void vm_disk_spec(const struct vm_disk *d, char *buf, size_t len)
@@ -227,6 +278,10 @@ char *vm_config_to_json(const struct vm_config *c)
 		if (c->nics[i].mac_set) mac_string(c->nics[i].mac, mac);
 		json_array_append_new(nics, json_pack("{s:s, s:s}", "spec", c->nics[i].spec, "mac", mac));
 	}
+	json_t *shares = json_array();
+	for (unsigned i = 0; i < c->nshares; i++)
+		json_array_append_new(shares, json_pack("{s:s, s:s, s:b}", "path", c->shares[i].path, "tag",
+		                                        c->shares[i].tag, "readonly", c->shares[i].readonly));
 	json_t *boot = json_pack("{s:s, s:s, s:s, s:s}", "kernel", c->kernel, "initrd", c->initrd, "firmware",
 	                         c->firmware, "append", c->append);
 	json_t *root = json_pack(
@@ -235,7 +290,11 @@ char *vm_config_to_json(const struct vm_config *c)
 	    c->cpu_ext, "accel", c->accel, "jit", c->jit, "rng", c->rng, "virtio_console", c->vconsole,
 	    "console_input_hvc0", c->input_hvc0, "balloon", c->balloon, "free_page_reporting",
 	    c->free_page_reporting, "vsock_cid", (json_int_t)c->vsock_cid, "disks", disks, "nics", nics);
-	if (!root) return NULL;
+	if (!root) {
+		json_decref(shares);
+		return NULL;
+	}
+	json_object_set_new(root, "shares", shares);
 	char *s = json_dumps(root, JSON_COMPACT);
 	json_decref(root);
 	return s;
@@ -304,18 +363,19 @@ bool vm_config_from_json(const char *text, size_t len, struct vm_config *c, char
 	int balloon = 0; /* a configuration saved before the balloon existed describes a board without one */
 	int reporting = 1;
 	json_int_t vsock_cid = 0; /* likewise for the socket device */
-	json_t *mem = NULL, *disks = NULL, *nics = NULL;
+	json_t *mem = NULL, *disks = NULL, *nics = NULL, *shares = NULL;
 	const char *kernel = "", *initrd = "", *firmware = c->firmware, *append = c->append, *cpu_ext = "",
 	           *accel = c->accel;
 	bool ok = false;
 	if (json_unpack_ex(root, &je, JSON_STRICT,
 	                   "{s?:i, s?:{s?:s, s?:s, s?:s, s?:s}, s?:o, s?:i, s?:s, s?:s, s?:b, s?:b, s?:b, "
-	                   "s?:b, s?:b, s?:b, s?:I, s?:o, s?:o}",
+	                   "s?:b, s?:b, s?:b, s?:I, s?:o, s?:o, s?:o}",
 	                   "version", &version, "boot", "kernel", &kernel, "initrd", &initrd, "firmware",
 	                   &firmware, "append", &append, "memory", &mem, "cpus", &cpus, "cpu_ext", &cpu_ext,
 	                   "accel", &accel, "jit", &jit, "rng", &rng, "virtio_console", &vcon,
 	                   "console_input_hvc0", &hvc0, "balloon", &balloon, "free_page_reporting",
-	                   &reporting, "vsock_cid", &vsock_cid, "disks", &disks, "nics", &nics)) {
+	                   &reporting, "vsock_cid", &vsock_cid, "disks", &disks, "nics", &nics, "shares",
+	                   &shares)) {
 		snprintf(err, errlen, "VM configuration: %s", je.text);
 		goto out;
 	}
@@ -361,6 +421,27 @@ bool vm_config_from_json(const char *text, size_t len, struct vm_config *c, char
 	json_t *e;
 	json_array_foreach(disks, i, e) if (!disk_from_json(e, i, c, err, errlen)) goto out;
 	json_array_foreach(nics, i, e) if (!nic_from_json(e, i, c, err, errlen)) goto out;
+	if (shares && (!json_is_array(shares) || json_array_size(shares) > MACHINE_MAX_SHARES)) {
+		snprintf(err, errlen, "VM configuration: shares is an array of at most %d",
+		         MACHINE_MAX_SHARES);
+		goto out;
+	}
+	json_array_foreach(shares, i, e)
+	{
+		const char *path = NULL, *tag = NULL;
+		int ro = 0;
+		char why[300];
+		bool added =
+		    json_is_string(e) ? vm_config_add_share(c, json_string_value(e), why, sizeof(why))
+		    : !json_unpack_ex(e, &je, JSON_STRICT, "{s:s, s:s, s?:b}", "path", &path, "tag", &tag,
+		                      "readonly", &ro)
+		        ? add_share(c, path, tag, ro, why, sizeof(why))
+		        : (snprintf(why, sizeof(why), "expected {\"path\", \"tag\", \"readonly\"}"), false);
+		if (!added) {
+			snprintf(err, errlen, "VM configuration: share %zu: %s", i, why);
+			goto out;
+		}
+	}
 	ok = true;
 out:
 	json_decref(root);
@@ -406,6 +487,10 @@ bool vm_config_to_machine(const struct vm_config *c, struct machine_config *mc, 
 	mc->free_page_reporting = c->free_page_reporting;
 	mc->vconsole = c->vconsole;
 	mc->vsock_cid = c->vsock_cid;
+	for (unsigned i = 0; i < c->nshares; i++)
+		mc->shares[i] = (struct machine_share){
+		    .path = c->shares[i].path, .tag = c->shares[i].tag, .readonly = c->shares[i].readonly};
+	mc->nshares = c->nshares;
 	mc->input_to_vconsole = c->input_hvc0;
 	for (unsigned i = 0; i < c->ndisks; i++) {
 		const struct vm_disk *d = &c->disks[i];

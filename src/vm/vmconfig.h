@@ -37,6 +37,12 @@ struct vm_nic {
 	bool mac_set;
 };
 
+struct vm_share {
+	char path[PATH_MAX]; /* an absolute host directory */
+	char tag[32];
+	bool readonly;
+};
+
 struct vm_config {
 	/* What a (re)boot loads. Empty firmware: the kernel runs bare-metal. Empty kernel: the default
 	 * guest of the user the VM runs as (vm_config_resolve_guest). */
@@ -55,6 +61,8 @@ struct vm_config {
 	unsigned ndisks;
 	struct vm_nic nics[MACHINE_MAX_NICS];
 	unsigned nnics;
+	struct vm_share shares[MACHINE_MAX_SHARES];
+	unsigned nshares;
 	/* How this process runs it (never in the JSON): disks unlocked, guarded by a lease instead. */
 	bool disks_by_lease;
 };
@@ -71,6 +79,9 @@ void vm_disk_spec(const struct vm_disk *d, char *buf, size_t len);
 /* Adds a network interface from a `--net` spec; only its form is checked here (a network it names may
  * be defined later): vm_config_to_machine resolves it. False with err set. */
 bool vm_config_add_nic(struct vm_config *c, const char *spec, char *err, size_t errlen);
+
+/* Adds a shared folder from a `--share /HOST/DIR:TAG[,ro]` spec (the path absolute). False with err set. */
+bool vm_config_add_share(struct vm_config *c, const char *spec, char *err, size_t errlen);
 
 /* Range checks shared by every source: memory (16 MiB to 1 TiB, 4 KiB multiples), harts. */
 bool vm_config_check(const struct vm_config *c, char *err, size_t errlen);

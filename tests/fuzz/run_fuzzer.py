@@ -147,6 +147,24 @@ def main():
                  "pull": b"\x01" + agent_frame(21, b"abc") + agent_frame(21),
                  "info": b"\x02" + agent_frame(19, b"agent=1\nhostname=g\n"),
                  "error": b"\x02" + agent_frame(20, b"no\x01such")}
+    elif "fuzz_p9" in os.path.basename(fuzzer):
+        def m(kind, body):
+            return struct.pack("<IBH", 7 + len(body), kind, 1) + body
+
+        def st(text):
+            return struct.pack("<H", len(text)) + text
+        session = (m(100, struct.pack("<I", 65536) + st(b"9P2000.L")) +
+                   m(104, struct.pack("<II", 1, 0xFFFFFFFF) + st(b"root") + st(b"") + struct.pack("<I", 0)) +
+                   m(110, struct.pack("<IIH", 1, 2, 1) + st(b"file")) +
+                   m(12, struct.pack("<II", 2, 2)) +
+                   m(116, struct.pack("<IQI", 2, 0, 100)) +
+                   m(118, struct.pack("<IQI", 2, 0, 4) + b"abcd") +
+                   m(110, struct.pack("<IIH", 1, 3, 1) + st(b"link")) +
+                   m(22, struct.pack("<I", 3)) +
+                   m(14, struct.pack("<I", 1) + st(b"new") + struct.pack("<III", 0o102, 0o644, 0)) +
+                   m(110, struct.pack("<IIH", 1, 4, 0)) + m(12, struct.pack("<II", 4, 0o200000)) +
+                   m(40, struct.pack("<IQI", 4, 0, 200)) + m(120, struct.pack("<I", 2)))
+        seeds = {"rw": b"\x00" + session, "ro-small": b"\x03" + session}
     elif "virtio_net" in os.path.basename(fuzzer):
         seeds = {"frames": seed_virtio_net()}
     elif "virtqueue" in os.path.basename(fuzzer):

@@ -11,6 +11,10 @@ busybox, cloison-agent started by its init).
 - Restore and clones: after a restore the agent answers again (the device tells the guest its old
   connections are gone) and the guest clock is stepped to the host's; a clone made with
   --hostname gets that name and a new machine-id, the original's saved state keeps its own.
+- Shared folders (virtio-9p): a guest reads and writes a host directory (a 4 MiB file byte for
+  byte, rename, symlink, remove); ".." and symbolic links (relative and absolute) never reach the
+  host's files outside it; device nodes and FIFOs cannot be made; setuid bits are dropped; a
+  read-only share refuses every change.
 - Hostile input on the host side of vsock: a line that is not CONNECT, a port nobody listens on,
   garbage frames to the agent: clear refusals, and the agent serves the next request.
 
@@ -243,6 +247,95 @@ class Agent(unittest.TestCase):
             time.sleep(0.5)
             clock = self.exec_rc("date", "+%s", sock=sock)[1].decode().strip()
         self.assertLess(abs(int(clock) - time.time()), 3)
+
+
+class Share(unittest.TestCase):
+    """Shared folders (virtio-9p): a read-write and a read-only share of host directories."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="cloison-share-")
+        cls.rw = os.path.join(cls.tmp, "rw")
+        cls.ro = os.path.join(cls.tmp, "ro")
+        os.makedirs(os.path.join(cls.rw, "sub"))
+        os.makedirs(cls.ro)
+        with open(os.path.join(cls.tmp, "outside-secret"), "w") as f:
+            f.write("host secret\n")
+        with open(os.path.join(cls.rw, "from-host.txt"), "w") as f:
+            f.write("written on the host\n")
+        with open(os.path.join(cls.ro, "keep.txt"), "w") as f:
+            f.write("read only\n")
+        os.symlink("../outside-secret", os.path.join(cls.rw, "up-link"))
+        os.symlink(os.path.join(cls.tmp, "outside-secret"), os.path.join(cls.rw, "abs-link"))
+        cls.sock = os.path.join(cls.tmp, "api.sock")
+        cls.g = Guest(None, argv=[CLOISON, "run", "--api-sock", cls.sock, "--share", f"{cls.rw}:hostrw",
+                                  "--share", f"{cls.ro}:hostro,ro"])
+        wait_for(cls.sock, cls.g.proc)
+        cls.g.expect("guest# ", timeout=240)
+        deadline = time.monotonic() + 30
+        while Agent.exec_rc("true", sock=cls.sock)[0] != 0 and time.monotonic() < deadline:
+            time.sleep(0.5)
+        rc, out, err = cls.sh("mkdir -p /mnt/rw /mnt/ro && mount -t 9p -o trans=virtio hostrw /mnt/rw && "
+                              "mount -t 9p -o trans=virtio hostro /mnt/ro && echo mounted")
+        assert out == b"mounted\n", (rc, out, err)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.g.kill()
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    @classmethod
+    def sh(cls, script):
+        return Agent.exec_rc("sh", "-c", script, sock=cls.sock)
+
+    def test_read_and_write(self):
+        self.assertEqual(self.sh("cat /mnt/rw/from-host.txt")[1], b"written on the host\n")
+        rc, out, _ = self.sh("dd if=/dev/urandom of=/mnt/rw/sub/blob bs=64k count=64 2>/dev/null && "
+                             "md5sum /mnt/rw/sub/blob && echo guest > /mnt/rw/g.txt && mkdir /mnt/rw/d && "
+                             "mv /mnt/rw/g.txt /mnt/rw/d/g2.txt && ln -s g2.txt /mnt/rw/d/l && sync && echo ok")
+        self.assertEqual(rc, 0, out)
+        with open(os.path.join(self.rw, "sub", "blob"), "rb") as f:
+            self.assertEqual(hashlib.md5(f.read()).hexdigest(), out.split()[0].decode())
+        with open(os.path.join(self.rw, "d", "g2.txt")) as f:
+            self.assertEqual(f.read(), "guest\n")
+        self.assertEqual(os.readlink(os.path.join(self.rw, "d", "l")), "g2.txt")
+        self.assertEqual(self.sh("cat /mnt/rw/d/l")[1], b"guest\n")
+        self.assertEqual(self.sh("rm -r /mnt/rw/d && echo gone")[1], b"gone\n")
+        self.assertFalse(os.path.exists(os.path.join(self.rw, "d")))
+
+    def test_escapes_refused(self):
+        # ".." from the share's root is the guest's own /mnt, never the host's parent directory.
+        rc, out, _ = self.sh("ls -a /mnt/rw/..")
+        self.assertNotIn(b"outside-secret", out)
+        self.assertNotEqual(self.sh("cat /mnt/rw/../outside-secret")[0], 0)
+        # Links are the guest's to follow, inside its own tree: neither reaches the host's file.
+        for link in ("up-link", "abs-link"):
+            rc, out, err = self.sh(f"cat /mnt/rw/{link}")
+            self.assertNotEqual(rc, 0, out)
+            self.assertNotIn(b"host secret", out)
+        self.assertEqual(self.sh("readlink /mnt/rw/up-link")[1], b"../outside-secret\n")
+        # No device nodes, FIFOs or sockets can be made.
+        rc, _, err = self.sh("mknod /mnt/rw/dev c 1 3")
+        self.assertNotEqual(rc, 0)
+        self.assertFalse(os.path.exists(os.path.join(self.rw, "dev")))
+        rc, _, _ = self.sh("mkfifo /mnt/rw/fifo")
+        self.assertNotEqual(rc, 0)
+        self.assertFalse(os.path.exists(os.path.join(self.rw, "fifo")))
+        # setuid bits do not reach the host.
+        self.assertEqual(self.sh("touch /mnt/rw/suid && chmod 4755 /mnt/rw/suid && echo ok")[1], b"ok\n")
+        self.assertEqual(os.stat(os.path.join(self.rw, "suid")).st_mode & 0o7777, 0o755)
+        with open(os.path.join(self.tmp, "outside-secret")) as f:
+            self.assertEqual(f.read(), "host secret\n")
+
+    def test_read_only_share(self):
+        self.assertEqual(self.sh("cat /mnt/ro/keep.txt")[1], b"read only\n")
+        for script in ("echo x > /mnt/ro/new", "rm /mnt/ro/keep.txt", "mkdir /mnt/ro/d", "echo x >> /mnt/ro/keep.txt",
+                       "chmod 600 /mnt/ro/keep.txt"):
+            rc, _, err = self.sh(script)
+            self.assertNotEqual(rc, 0, script)
+        self.assertEqual(sorted(os.listdir(self.ro)), ["keep.txt"])
+        with open(os.path.join(self.ro, "keep.txt")) as f:
+            self.assertEqual(f.read(), "read only\n")
 
 
 if __name__ == "__main__":
