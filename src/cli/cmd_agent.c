@@ -31,16 +31,20 @@
 
 #define DIAL_TIMEOUT_MS 10000
 
-/* The vsock socket of a VM run by hand: what its control socket says, else SOCK.vsock. */
-static void vsock_of(const char *api_sock, char *buf, size_t len)
+/* The vsock socket of a VM run by hand: what its control socket says, else SOCK.vsock; and whether
+ * its guest runs (not paused). */
+static bool vsock_of(const char *api_sock, char *buf, size_t len)
 {
 	char *resp = NULL, msg[256];
 	int st = http_call_unix(api_sock, "GET", "/vm", NULL, 5000, &resp, msg, sizeof(msg));
 	json_t *j = st == 200 && resp ? json_loads(resp, 0, NULL) : NULL;
 	const char *p = json_string_value(json_object_get(j, "vsock_socket"));
+	const char *state = json_string_value(json_object_get(j, "state"));
+	bool running = state && !strcmp(state, "running");
 	snprintf(buf, len, p ? "%s" : "%s.vsock", p ? p : api_sock);
 	json_decref(j);
 	free(resp);
+	return running;
 }
 
 int agent_connect(const char *name, const char *api_sock)
@@ -126,7 +130,7 @@ static const char file_usage[] =
 
 int cmd_file(int argc, char **argv)
 {
-	if (cli_wants_help(argc, argv)) {
+	if (cli_help_anywhere(argc, argv)) {
 		fputs(file_usage, stdout);
 		return 0;
 	}
@@ -285,4 +289,34 @@ void agent_identity_after_restore(const char *vsock_socket, const char *hostname
 		pthread_detach(t);
 	else
 		free(j);
+}
+
+/* ---- a clean stop of a VM run by hand ---- */
+
+bool agent_shutdown_vm(const char *api_sock, unsigned timeout_s)
+{
+	char vs[4096], err[512] = "";
+	if (!vsock_of(api_sock, vs, sizeof(vs))) return false; /* paused (or gone): nobody to ask */
+	int fd = agent_dial(vs, 2000, err, sizeof(err));
+	if (fd < 0) {
+		log_info("no clean shutdown: %s", err);
+		return false;
+	}
+	agent_set_timeout(fd, 2000);
+	uint8_t mode[4];
+	agent_put32(mode, AGENT_POWEROFF);
+	bool asked = agent_request(fd, AGENT_SHUTDOWN, mode, sizeof(mode), NULL, 0, err, sizeof(err));
+	close(fd);
+	if (!asked) {
+		log_info("no clean shutdown: %s", err);
+		return false;
+	}
+	for (unsigned waited = 0; waited < timeout_s * 10; waited++) { /* gone: its control socket is */
+		int c = http_connect_unix(api_sock, err, sizeof(err));
+		if (c < 0) return true;
+		close(c);
+		usleep(100000);
+	}
+	log_warn("the guest did not shut down in %u s: stopping the VM", timeout_s);
+	return false;
 }

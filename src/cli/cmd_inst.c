@@ -45,8 +45,11 @@ static int usage_create(FILE *out)
 	    "  -f, --file FILE       the definition as JSON (`cloison info NAME --format json` gives one)\n"
 	    "  --start               start it once created\n"
 	    "  --autostart           start it whenever cloisond starts\n"
-	    "VMs:  --memory SIZE (256M)  --cpus N  --kernel F  --initrd F  --firmware F|none  --append S\n"
-	    "      --disk SPEC (repeat)  --net SPEC (repeat): as `cloison run`;  --jit on|off\n"
+	    "VMs:  --image IMAGE  the VM's first disk is an overlay over the image's (`cloison image`),\n"
+	    "      which also gives the boot, CPUs and memory the options below leave out\n"
+	    "      --memory SIZE (256M)  --cpus N  --kernel F  --initrd F  --firmware F|none  --append S\n"
+	    "      --disk SPEC (repeat)  --net SPEC (repeat)  --share DIR:TAG[,ro] (repeat): as\n"
+	    "      `cloison run`;  --jit on|off\n"
 	    "      --cpu-ext [-]EXT[,...]  ISA extensions switched, as `cloison run`\n"
 	    "Containers:  --rootfs DIR  --overlay  --read-only  --hostname H  --net none|host|veth,...\n"
 	    "Limits:  --cpu-weight W (1-10000, 100 default)  --cpu-max PCT (of one host CPU)\n"
@@ -78,6 +81,7 @@ int inst_create(int argc, char **argv)
 		O_FW,
 		O_APPEND,
 		O_DISK,
+		O_SHARE,
 		O_NET,
 		O_JIT,
 		O_CPUEXT,
@@ -97,27 +101,46 @@ int inst_create(int argc, char **argv)
 		O_CPUSET,
 		O_MEMTGT,
 		O_START,
+		O_IMAGE,
 		O_AUTO,
 		O_NAME
 	};
-	static const struct option lo[] = {{"type", 1, 0, O_TYPE},       {"memory", 1, 0, O_MEM},
-	                                   {"cpus", 1, 0, O_CPUS},       {"kernel", 1, 0, O_KERNEL},
-	                                   {"initrd", 1, 0, O_INITRD},   {"firmware", 1, 0, O_FW},
-	                                   {"append", 1, 0, O_APPEND},   {"disk", 1, 0, O_DISK},
-	                                   {"net", 1, 0, O_NET},         {"jit", 1, 0, O_JIT},
-	                                   {"cpu-ext", 1, 0, O_CPUEXT},  {"rootfs", 1, 0, O_ROOTFS},
-	                                   {"overlay", 0, 0, O_OVERLAY}, {"read-only", 0, 0, O_RO},
-	                                   {"hostname", 1, 0, O_HOST},   {"cpu-weight", 1, 0, O_CPUW},
-	                                   {"cpu-max", 1, 0, O_CPUMAX},  {"mem-limit", 1, 0, O_MEMLIM},
-	                                   {"pids", 1, 0, O_PIDS},       {"ips", 1, 0, O_IPS},
-	                                   {"disk-bps", 1, 0, O_DBPS},   {"disk-iops", 1, 0, O_DIOPS},
-	                                   {"net-rx-bw", 1, 0, O_RXBW},  {"net-tx-bw", 1, 0, O_TXBW},
-	                                   {"cpuset", 1, 0, O_CPUSET},   {"memory-target", 1, 0, O_MEMTGT},
-	                                   {"start", 0, 0, O_START},     {"autostart", 0, 0, O_AUTO},
-	                                   {"file", 1, 0, 'f'},          {"name", 1, 0, O_NAME},
-	                                   {"help", 0, 0, 'h'},          {0, 0, 0, 0}};
+	static const struct option lo[] = {{"type", 1, 0, O_TYPE},
+	                                   {"memory", 1, 0, O_MEM},
+	                                   {"cpus", 1, 0, O_CPUS},
+	                                   {"kernel", 1, 0, O_KERNEL},
+	                                   {"initrd", 1, 0, O_INITRD},
+	                                   {"firmware", 1, 0, O_FW},
+	                                   {"append", 1, 0, O_APPEND},
+	                                   {"disk", 1, 0, O_DISK},
+	                                   {"share", 1, 0, O_SHARE},
+	                                   {"net", 1, 0, O_NET},
+	                                   {"jit", 1, 0, O_JIT},
+	                                   {"cpu-ext", 1, 0, O_CPUEXT},
+	                                   {"rootfs", 1, 0, O_ROOTFS},
+	                                   {"overlay", 0, 0, O_OVERLAY},
+	                                   {"read-only", 0, 0, O_RO},
+	                                   {"hostname", 1, 0, O_HOST},
+	                                   {"cpu-weight", 1, 0, O_CPUW},
+	                                   {"cpu-max", 1, 0, O_CPUMAX},
+	                                   {"mem-limit", 1, 0, O_MEMLIM},
+	                                   {"pids", 1, 0, O_PIDS},
+	                                   {"ips", 1, 0, O_IPS},
+	                                   {"disk-bps", 1, 0, O_DBPS},
+	                                   {"disk-iops", 1, 0, O_DIOPS},
+	                                   {"net-rx-bw", 1, 0, O_RXBW},
+	                                   {"net-tx-bw", 1, 0, O_TXBW},
+	                                   {"cpuset", 1, 0, O_CPUSET},
+	                                   {"memory-target", 1, 0, O_MEMTGT},
+	                                   {"start", 0, 0, O_START},
+	                                   {"image", 1, 0, O_IMAGE},
+	                                   {"autostart", 0, 0, O_AUTO},
+	                                   {"file", 1, 0, 'f'},
+	                                   {"name", 1, 0, O_NAME},
+	                                   {"help", 0, 0, 'h'},
+	                                   {0, 0, 0, 0}};
 	json_t *def = NULL, *vm = json_object(), *ct = json_object(), *lim = json_object(),
-	       *disks = json_array(), *nets = json_array();
+	       *disks = json_array(), *nets = json_array(), *shares = json_array();
 	const char *type = NULL, *name = NULL, *file = NULL, *ctnet = NULL;
 	bool start = false, ok = true;
 	int rc = 2; /* until the request is made, a failure is a usage error */
@@ -136,6 +159,17 @@ int inst_create(int argc, char **argv)
 		case O_FW: json_object_set_new(vm, "firmware", json_string(optarg)); break;
 		case O_APPEND: json_object_set_new(vm, "append", json_string(optarg)); break;
 		case O_DISK: json_array_append_new(disks, json_string(optarg)); break;
+		case O_SHARE: {
+			const char *colon =
+			    strrchr(optarg, ':'); /* a relative directory is ours to resolve */
+			char dir[PATH_MAX], abs[PATH_MAX + 64];
+			snprintf(dir, sizeof(dir), "%.*s", colon ? (int)(colon - optarg) : 0, optarg);
+			if (colon && dir[0] && dir[0] != '/' && realpath(dir, abs))
+				json_array_append_new(shares, json_string(strcat(abs, colon)));
+			else
+				json_array_append_new(shares, json_string(optarg));
+			break;
+		}
 		case O_NET: json_array_append_new(nets, json_string(optarg)), ctnet = optarg; break;
 		case O_JIT: json_object_set_new(vm, "jit", json_boolean(strcmp(optarg, "off"))); break;
 		case O_CPUEXT: json_object_set_new(vm, "cpu_ext", json_string(optarg)); break;
@@ -155,6 +189,7 @@ int inst_create(int argc, char **argv)
 		case O_CPUSET: json_object_set_new(lim, "cpuset", json_string(optarg)); break;
 		case O_MEMTGT: ok = put_size(lim, "memory_target", optarg, false); break;
 		case O_START: start = true; break;
+		case O_IMAGE: json_object_set_new(vm, "image", json_string(optarg)); break;
 		case O_AUTO: json_object_set_new(lim, "__autostart", json_true()); break;
 		default:
 			ok = false;
@@ -210,6 +245,7 @@ int inst_create(int argc, char **argv)
 		} else {
 			if (json_array_size(disks)) json_object_set(vm, "disks", disks);
 			if (json_array_size(nets)) json_object_set(vm, "nets", nets);
+			if (json_array_size(shares)) json_object_set(vm, "shares", shares);
 			if (json_object_size(vm)) json_object_set(def, "vm", vm);
 		}
 	}
@@ -237,7 +273,7 @@ int inst_create(int argc, char **argv)
 	rc = ok ? 0 : st == 0 ? 3 : 1;
 out:
 	json_decref(def), json_decref(vm), json_decref(ct), json_decref(lim), json_decref(disks),
-	    json_decref(nets);
+	    json_decref(nets), json_decref(shares);
 	return rc;
 }
 

@@ -114,6 +114,12 @@ static int parse(int argc, char **argv, const char *usage_text, const struct opt
 	return -1;
 }
 
+static void stop_option(void *ctx, int opt, const char *val)
+{
+	long *timeout = ctx; /* --force: 0 */
+	*timeout = opt == 'F' ? 0 : strtol(val, NULL, 10) > 0 ? strtol(val, NULL, 10) : -1;
+}
+
 /* status, stats, pause, resume, stop: no argument but the socket. */
 int vmctl_simple(int argc, char **argv)
 {
@@ -121,9 +127,17 @@ int vmctl_simple(int argc, char **argv)
 	bool quiet = false;
 	enum out_format fmt;
 	if (out_take_format(verb, &argc, argv, &fmt)) return 2;
-	char usage_text[128];
-	snprintf(usage_text, sizeof(usage_text), "Usage: cloison %s --sock PATH\n", verb);
-	int rc = parse(argc, argv, usage_text, NULL, NULL, NULL, &sock, &quiet);
+	bool stop = !strcmp(verb, "stop");
+	static const struct option stop_opts[] = {
+	    {"force", no_argument, NULL, 'F'}, {"timeout", required_argument, NULL, 'T'}, {NULL, 0, NULL, 0}};
+	long timeout = 10;
+	char usage_text[512];
+	snprintf(usage_text, sizeof(usage_text), "Usage: cloison %s --sock PATH%s\n", verb,
+	         stop ? " [--timeout S] [--force]\n"
+	                "The guest agent shuts the guest down first (its init stops its services); past the\n"
+	                "timeout (default 10 s), or at once with --force or without an agent, the VM stops."
+	              : "");
+	int rc = parse(argc, argv, usage_text, stop ? stop_opts : NULL, stop_option, &timeout, &sock, &quiet);
 	if (rc >= 0) return rc;
 	if (!sock) {
 		log_error("%s needs --sock PATH (the VM's `cloison run --api-sock`)", verb);
@@ -132,6 +146,14 @@ int vmctl_simple(int argc, char **argv)
 	if (optind != argc) {
 		log_error("unexpected argument '%s'", argv[optind]);
 		return 2;
+	}
+	if (timeout < 0) {
+		log_error("--timeout takes whole seconds");
+		return 2;
+	}
+	if (stop && timeout && agent_shutdown_vm(sock, (unsigned)timeout)) {
+		cli_done("the guest shut down");
+		return 0;
 	}
 	char path[32], *out = NULL;
 	bool get = !strcmp(verb, "status") || !strcmp(verb, "stats");

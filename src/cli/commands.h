@@ -23,6 +23,8 @@ int cmd_lb(int argc, char **argv);
 int cmd_volume(int argc, char **argv);
 /* cmd_agent.c: through a VM's guest agent. */
 int cmd_file(int argc, char **argv);
+/* cmd_image.c: cloisond's VM images. */
+int cmd_image(int argc, char **argv);
 int cmd_agent(int argc, char **argv);
 /* A stream to the guest agent of instance `name`, or of the VM run by hand whose control socket is
  * api_sock (when set): the connected fd, or -1 with the error printed. */
@@ -30,6 +32,9 @@ int agent_connect(const char *name, const char *api_sock);
 /* In the background: once the guest agent answers on vsock_socket, steps the guest's clock to the
  * host's and, for a clone, gives it a new machine-id and SSH host keys (and hostname, when given). */
 void agent_identity_after_restore(const char *vsock_socket, const char *hostname, bool clone);
+/* Asks the guest agent of the VM whose control socket is api_sock to shut the guest down, and waits up
+ * to timeout_s for the VM to end: true when it did. */
+bool agent_shutdown_vm(const char *api_sock, unsigned timeout_s);
 
 /* A VM run by hand (`cloison run --api-sock PATH`), named by --sock PATH. */
 int vmctl_simple(int argc, char **argv); /* status, stats, pause, resume, stop */

@@ -46,6 +46,7 @@ static const struct verb verbs[] = {
     {"exec", inst_exec, NULL, NULL, "run a command in an instance: exec [-t] NAME -- CMD"},
     {"file", cmd_file, NULL, NULL, "copy files into and out of a VM: file push|pull (guest agent)"},
     {"agent", cmd_agent, NULL, NULL, "ask a VM's guest agent who it is"},
+    {"image", cmd_image, NULL, NULL, "VM images (appliances): list, info, import, export, publish, rm"},
     {"snapshot", inst_snapshot, NULL, NULL,
      "save a VM instance's memory, devices and disks: snapshot NAME SNAP; snapshot list|rm"},
     {"restore", inst_restore, NULL, NULL, "bring a VM instance back to a snapshot: restore NAME SNAP"},

@@ -13,6 +13,7 @@
 
 #include "daemon/cluster.h"
 #include "daemon/driver.h"
+#include "daemon/images.h"
 #include "daemon/lb.h"
 #include "daemon/metrics.h"
 #include "util/fs.h"
@@ -414,13 +415,19 @@ static struct instance *create_instance(struct daemon *d, struct inst_def *def, 
 static void create(struct daemon *d, json_t *body, struct http_response *r)
 {
 	struct inst_def def;
-	char err[512];
+	char err[512], overlay[PATH_MAX + 16];
+	struct error e;
+	if (!images_apply(d, body, overlay, sizeof(overlay), &e)) return api_fail_error(r, &e);
 	if (!inst_def_from_json(body, &def, err, sizeof(err))) {
 		api_fail(r, ERR_INVALID, "%s", err);
 		return;
 	}
 	struct instance *in = create_instance(d, &def, r);
 	if (!in) return;
+	if (overlay[0] && !images_make_overlay(d, in->def.vm.image, overlay, &e)) {
+		daemon_discard_instance(d, in);
+		return api_fail_error(r, &e);
+	}
 	api_reply(r, 201, inst_json(d, in));
 }
 
@@ -879,6 +886,11 @@ static void act_agent(struct action *a)
 	agent_stream(a->d, a->in, a->r);
 }
 
+static void act_publish(struct action *a)
+{
+	images_publish(a->d, a->in, a->body, a->r);
+}
+
 static void act_snapshots_list(struct action *a)
 {
 	char err[512];
@@ -978,6 +990,7 @@ static const struct {
     {"logs", "GET", false, act_logs},
     {"console", "POST", false, act_console},
     {"agent", "POST", false, act_agent},
+    {"publish", "POST", false, act_publish},
     {"snapshots", "GET", false, act_snapshots_list},
     {"snapshots", "POST", false, act_snapshot_take},
     {"snapshots", "DELETE", true, act_snapshot_delete},
@@ -1122,6 +1135,8 @@ void api_handle(void *opaque, const char *method, const char *full_path, const c
 		ha_api(d, method, seg, n, body, r);
 	} else if (n >= 2 && !strcmp(seg[1], "lbs")) {
 		lb_api(d, method, seg, n, body, r);
+	} else if (n >= 2 && !strcmp(seg[1], "images")) {
+		api_images(d, method, seg, n, body, r);
 	} else if (n >= 2 && !strcmp(seg[1], "storage-pools")) {
 		api_storage(d, method, seg, n, body, r);
 	} else {

@@ -184,7 +184,7 @@ static bool vm_from_json(const json_t *j, struct inst_vm *vm, char *err, size_t 
 {
 	static const char *const known[] = {"kernel",  "initrd",  "firmware", "append", "memory",
 	                                    "cpus",    "cpu_ext", "jit",      "disks",  "nets",
-	                                    "restore", "clone",   NULL};
+	                                    "restore", "clone",   "shares",   "image",  NULL};
 	if (!json_is_object(j)) BAD("vm must be an object");
 	if (!only_keys(j, "vm.", known, err, errlen)) return false;
 	struct vm_config *c = &vm->cfg;
@@ -199,6 +199,7 @@ static bool vm_from_json(const json_t *j, struct inst_vm *vm, char *err, size_t 
 	    !get_str(j, "cpu_ext", "vm.", c->cpu_ext, sizeof(c->cpu_ext), err, errlen) ||
 	    !get_bool(j, "jit", "vm.", &c->jit, err, errlen) ||
 	    !get_str(j, "restore", "vm.", vm->restore, sizeof(vm->restore), err, errlen) ||
+	    !get_str(j, "image", "vm.", vm->image, sizeof(vm->image), err, errlen) ||
 	    !get_bool(j, "clone", "vm.", &vm->clone, err, errlen))
 		return false;
 	c->cpus = (unsigned)cpus;
@@ -208,10 +209,10 @@ static bool vm_from_json(const json_t *j, struct inst_vm *vm, char *err, size_t 
 	/* "" keeps the default; firmware "none" boots the kernel bare-metal. */
 	if (firmware[0]) strcpy(c->firmware, strcmp(firmware, "none") ? firmware : "");
 	if (append[0]) strcpy(c->append, append);
-	static const char *const lists[] = {"disks", "nets"};
-	for (int k = 0; k < 2; k++) {
+	static const char *const lists[] = {"disks", "nets", "shares"};
+	for (int k = 0; k < 3; k++) {
 		json_t *a = json_object_get(j, lists[k]);
-		unsigned max = k == 0 ? MACHINE_MAX_DISKS : MACHINE_MAX_NICS;
+		unsigned max = k == 0 ? MACHINE_MAX_DISKS : k == 1 ? MACHINE_MAX_NICS : MACHINE_MAX_SHARES;
 		if (!a) continue;
 		if (!json_is_array(a) || json_array_size(a) > max)
 			BAD("vm.%s must be an array of at most %u strings", lists[k], max);
@@ -221,10 +222,11 @@ static bool vm_from_json(const json_t *j, struct inst_vm *vm, char *err, size_t 
 		{
 			char msg[400];
 			if (!json_is_string(v) || !json_string_length(v))
-				BAD("vm.%s[%zu] must be a non-empty string (a `cloison run --%.4s` spec)",
-				    lists[k], i, lists[k]);
-			if (!(k == 0 ? vm_config_add_disk : vm_config_add_nic)(c, json_string_value(v), msg,
-			                                                       sizeof(msg)))
+				BAD("vm.%s[%zu] must be a non-empty string (a `cloison run --%.*s` spec)",
+				    lists[k], i, k == 2 ? 5 : 4, lists[k]);
+			if (!(k == 0   ? vm_config_add_disk
+			      : k == 1 ? vm_config_add_nic
+			               : vm_config_add_share)(c, json_string_value(v), msg, sizeof(msg)))
 				BAD("vm.%s[%zu]: %s", lists[k], i, msg);
 		}
 	}
@@ -242,11 +244,18 @@ static json_t *vm_to_json(const struct inst_vm *vm)
 		json_array_append_new(disks, json_string(spec));
 	}
 	for (unsigned i = 0; i < c->nnics; i++) json_array_append_new(nets, json_string(c->nics[i].spec));
-	return json_pack("{s:s, s:s, s:s, s:s, s:I, s:i, s:s, s:b, s:o, s:o, s:s, s:b}", "kernel", c->kernel,
-	                 "initrd", c->initrd, "firmware", c->firmware[0] ? c->firmware : "none", "append",
-	                 c->append, "memory", (json_int_t)c->mem, "cpus", (int)c->cpus, "cpu_ext", c->cpu_ext,
-	                 "jit", c->jit, "disks", disks, "nets", nets, "restore", vm->restore, "clone",
-	                 vm->clone);
+	json_t *shares = json_array();
+	for (unsigned i = 0; i < c->nshares; i++) {
+		char spec[PATH_MAX + 64];
+		snprintf(spec, sizeof(spec), "%s:%s%s", c->shares[i].path, c->shares[i].tag,
+		         c->shares[i].readonly ? ",ro" : "");
+		json_array_append_new(shares, json_string(spec));
+	}
+	return json_pack("{s:s, s:s, s:s, s:s, s:I, s:i, s:s, s:b, s:o, s:o, s:o, s:s, s:b, s:s}", "kernel",
+	                 c->kernel, "initrd", c->initrd, "firmware", c->firmware[0] ? c->firmware : "none",
+	                 "append", c->append, "memory", (json_int_t)c->mem, "cpus", (int)c->cpus, "cpu_ext",
+	                 c->cpu_ext, "jit", c->jit, "disks", disks, "nets", nets, "shares", shares, "restore",
+	                 vm->restore, "clone", vm->clone, "image", vm->image);
 }
 
 /* Merges the given container definition over the engine's defaults and validates it with the

@@ -41,6 +41,7 @@ struct inst_vm {
 	struct vm_config cfg;
 	char restore[PATH_MAX]; /* a saved state the first start resumes from ("" = boot) */
 	bool clone;             /* ... with a new identity (disks become overlays, new MACs) */
+	char image[64];         /* the image its first disk was made from ("" = none; daemon/images.c) */
 };
 
 struct inst_def {

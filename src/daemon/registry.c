@@ -117,7 +117,8 @@ static bool check_host_paths(const struct inst_def *def, char *err, size_t errle
 			snprintf(err, errlen, "%s '%.300s': %s", names[i], files[i], strerror(errno));
 			return false;
 		}
-	for (unsigned i = 0; i < c->ndisks && !def->vm.clone; i++)
+	/* A clone's disks, and the first disk of a VM made from an image, are made with the instance. */
+	for (unsigned i = def->vm.image[0] ? 1 : 0; i < c->ndisks && !def->vm.clone; i++)
 		if (access(c->disks[i].path, R_OK)) {
 			snprintf(err, errlen, "vm.disks[%u] '%.300s': %s", i, c->disks[i].path,
 			         strerror(errno));

@@ -798,7 +798,8 @@ struct virtio_vsock *virtio_vsock_create(uint64_t guest_cid, const char *path, c
 		return NULL;
 	}
 	if (path && path[0]) {
-		if (strlen(path) + 12 >= sizeof(v->path)) { /* room for "_PORT" on guest connections */
+		if (strlen(path) >=
+		    sizeof(v->path)) { /* (PATH_PORT for guest connections is checked there) */
 			snprintf(err, errlen, "virtio-vsock: socket path too long: %s", path);
 			virtio_vsock_destroy(v);
 			return NULL;

@@ -31,7 +31,7 @@ ARCHIVE_SH = os.path.join(HERE, "..", "..", "tools", "guest", "archive.sh")
 CLOISON = None
 VERBS = ["create", "start", "stop", "restart", "pause", "resume", "rm", "list", "info", "console", "exec",
          "snapshot", "restore", "logs", "limits", "run", "disk", "pool", "volume", "net", "status", "stats",
-         "save", "balloon", "clone", "migrate", "receive", "ct", "cluster", "ha", "lb"]
+         "save", "balloon", "clone", "migrate", "receive", "ct", "cluster", "ha", "lb", "file", "agent", "image"]
 
 
 def read(path):
@@ -62,6 +62,7 @@ class Cli(unittest.TestCase):
                   "pool": ["list", "create", "info", "rm"], "volume": ["list", "create", "copy", "info", "rm"],
                   "net": ["create", "list", "info", "rm"], "cluster": ["create", "join", "status", "token", "leave"],
                   "ha": ["add", "rm", "status"], "lb": ["create", "list", "info", "rm"],
+                  "image": ["list", "info", "import", "export", "publish", "rm"], "file": ["push", "pull"],
                   "disk": ["create", "info", "check", "convert", "resize", "rebase", "commit"]}
         for group, subverbs in groups.items():
             for sub in subverbs:

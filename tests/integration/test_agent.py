@@ -15,6 +15,7 @@ busybox, cloison-agent started by its init).
   byte, rename, symlink, remove); ".." and symbolic links (relative and absolute) never reach the
   host's files outside it; device nodes and FIFOs cannot be made; setuid bits are dropped; a
   read-only share refuses every change.
+- `cloison stop --sock` goes through the agent: the guest's kernel powers down and the VM exits 0.
 - Hostile input on the host side of vsock: a line that is not CONNECT, a port nobody listens on,
   garbage frames to the agent: clear refusals, and the agent serves the next request.
 
@@ -247,6 +248,27 @@ class Agent(unittest.TestCase):
             time.sleep(0.5)
             clock = self.exec_rc("date", "+%s", sock=sock)[1].decode().strip()
         self.assertLess(abs(int(clock) - time.time()), 3)
+
+
+class CleanStop(unittest.TestCase):
+    def test_stop_through_the_agent(self):
+        """`cloison stop --sock` asks the agent: the guest's kernel powers down, the VM exits 0; --force
+        stops at once."""
+        tmp = tempfile.mkdtemp(prefix="cloison-stop-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        sock = os.path.join(tmp, "api.sock")
+        g = Guest(None, argv=[CLOISON, "run", "--api-sock", sock])
+        self.addCleanup(g.kill)
+        wait_for(sock, g.proc)
+        g.expect("guest# ", timeout=240)
+        deadline = time.monotonic() + 30
+        while Agent.exec_rc("true", sock=sock)[0] != 0 and time.monotonic() < deadline:
+            time.sleep(0.5)
+        r = subprocess.run([CLOISON, "stop", "--sock", sock], capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stdout, "the guest shut down\n")
+        self.assertEqual(g.wait_exit(30), 0)
+        self.assertIn("reboot: Power down", g.output)
 
 
 class Share(unittest.TestCase):

@@ -44,6 +44,7 @@ import socket
 import sqlite3
 import subprocess
 import sys
+import tarfile
 import tempfile
 import threading
 import time
@@ -889,6 +890,126 @@ print(" ".join(codes), flush=True)
         self.assertIn("stopped", r.stderr)
         cli("rm", "--force", "deb-clone")
         cli("rm", "deb")
+
+    def test_images(self):
+        """VM images: the default guest's root disk imported as an image, a VM made from it (its disk an
+        overlay: the image stays as it was), published as a new image once stopped, exported to one
+        file, removed, imported back and booted with what the first VM wrote; a VMDK through qemu-img;
+        hostile archives and disks refused, nothing written outside the store."""
+        root_disk = os.path.join(guest_dir(), "rootfs.qcow2")
+        if not os.path.exists(root_disk):
+            self.skipTest("no default guest root disk (make guest)")
+        work = tempfile.mkdtemp(dir=self.tmp)
+        store = os.path.join(self.tmp, "state", "images")
+        cli("image", "import", root_disk, "busybox-root", "--os", "busybox", "--version", "1", "--memory", "128M",
+            "--append", "console=ttyS0 quiet root=/dev/vda rw")
+        img = json.loads(cli("image", "info", "busybox-root", "--format", "json").stdout)
+        self.assertEqual((img["memory"], img["os"], img["architecture"]), (128 << 20, "busybox", "riscv64"))
+        self.assertGreater(img["disk_size"], 16 << 20)
+        self.assertIn("busybox-root", cli("image", "list").stdout)
+        cli("create", "appl", "--image", "busybox-root")
+        self.addCleanup(cli, "rm", "--force", "appl", check=False)
+        d = info("appl")
+        self.assertEqual((d["vm"]["image"], d["vm"]["memory"]), ("busybox-root", 128 << 20))
+        self.assertTrue(d["vm"]["disks"][0].endswith("/root.qcow2"))
+        cli("start", "appl")
+
+        def guest(name, *cmd):
+            return cli("exec", name, "--", *cmd, check=False)
+        wait_until(lambda: "root=/dev/vda" in guest("appl", "cat", "/proc/cmdline").stdout, seconds=180, step=0.5)
+        self.assertIn("cloison-guest: root on /dev/vda", cli("logs", "appl").stdout)
+        self.assertEqual(guest("appl", "sh", "-c", "echo published-data > /root/marker && sync && echo ok").stdout,
+                         "ok\n")
+        r = cli("image", "rm", "busybox-root", check=False)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("base of instance 'appl'", r.stderr)
+        r = cli("image", "publish", "appl", "appl-v2", check=False)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("stop it first", r.stderr)
+        cli("stop", "appl")
+        cli("image", "publish", "appl", "appl-v2", "--description", "with a marker")
+        archive = os.path.join(work, "appl-v2.cloison")
+        cli("image", "export", "appl-v2", archive)
+        with tarfile.open(archive) as t:
+            self.assertEqual(sorted(t.getnames()), ["SHA256SUMS", "disk.qcow2", "manifest.json"])
+            t.extract("disk.qcow2", work)
+        r = subprocess.run(["qemu-img", "check", os.path.join(work, "disk.qcow2")], capture_output=True, text=True)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        cli("image", "rm", "appl-v2")
+        self.assertFalse(os.path.exists(os.path.join(store, "appl-v2")))
+        cli("image", "import", archive, "appl-v3")
+        self.assertEqual(json.loads(cli("image", "info", "appl-v3", "--format", "json").stdout)["description"],
+                         "with a marker")
+        cli("create", "appl3", "--image", "appl-v3")
+        self.addCleanup(cli, "rm", "--force", "appl3", check=False)
+        cli("start", "appl3")
+        wait_until(lambda: guest("appl3", "cat", "/root/marker").stdout == "published-data\n", seconds=180, step=0.5)
+        self.assertEqual(guest("appl3", "cat", "/root/marker").stdout, "published-data\n")
+        cli("rm", "--force", "appl3")
+        cli("rm", "appl")
+        cli("image", "rm", "busybox-root")
+        cli("image", "rm", "appl-v3")
+        # Another product's format: a VMDK made by qemu-img comes in byte for byte.
+        raw = os.path.join(work, "small.raw")
+        with open(raw, "wb") as f:
+            f.write(os.urandom(1 << 20))
+        vmdk = os.path.join(work, "small.vmdk")
+        subprocess.run(["qemu-img", "convert", "-O", "vmdk", raw, vmdk], check=True)
+        cli("image", "import", vmdk, "foreign")
+        r = subprocess.run(["qemu-img", "compare", "-f", "raw", "-F", "qcow2", raw, os.path.join(store, "foreign", "disk.qcow2")],
+                           capture_output=True, text=True)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        cli("image", "rm", "foreign")
+
+        # Hostile archives: nothing kept, nothing written outside the store.
+        def archive_of(path, members):
+            with tarfile.open(path, "w") as t:
+                for name, data, kind in members:
+                    ti = tarfile.TarInfo(name)
+                    if kind == "link":
+                        ti.type, ti.linkname = tarfile.SYMTYPE, data
+                        t.addfile(ti)
+                    else:
+                        ti.size = len(data)
+                        t.addfile(ti, io.BytesIO(data))
+
+        def sums(files):
+            return "".join(f"{hashlib.sha256(d).hexdigest()}  {n}\n" for n, d in files).encode()
+        manifest = json.dumps({"format": "cloison-image/1", "name": "x"}).encode()
+        with open(os.path.join(work, "disk.qcow2"), "rb") as f:
+            disk = f.read()
+        good = [("manifest.json", manifest), ("disk.qcow2", disk)]
+        cases = {
+            "dotdot": ([("../escape", b"boom", "file")] + [(n, d, "file") for n, d in good], "../escape"),
+            "symlink": ([("manifest.json", manifest, "file"), ("disk.qcow2", "/etc/passwd", "link")], "link"),
+            "badsum": ([(n, d, "file") for n, d in good] + [("SHA256SUMS", sums([("manifest.json", b"other"),
+                                                                                 ("disk.qcow2", disk)]), "file")],
+                       "checksum mismatch"),
+            "manifest": ([("manifest.json", b"{not json", "file"), ("disk.qcow2", disk, "file"),
+                          ("SHA256SUMS", sums([("manifest.json", b"{not json"), ("disk.qcow2", disk)]), "file")],
+                         "manifest"),
+            "nosums": ([(n, d, "file") for n, d in good], "SHA256SUMS"),
+        }
+        for label, (members, why) in cases.items():
+            with self.subTest(archive=label):
+                path = os.path.join(work, label + ".tar")
+                archive_of(path, members)
+                r = cli("image", "import", path, "evil-" + label, check=False)
+                self.assertEqual(r.returncode, 1, r.stdout)
+                self.assertIn(why, r.stderr)
+                self.assertFalse(os.path.exists(os.path.join(store, "evil-" + label)))
+                self.assertFalse(os.path.exists(os.path.join(store, "escape")))
+                self.assertFalse(os.path.exists(os.path.join(self.tmp, "state", "escape")))
+        self.assertEqual([n for n in os.listdir(store) if not n.startswith(".")], [])
+        # A disk naming a backing file (it could be any file on the host) is refused.
+        backed = os.path.join(work, "backed.qcow2")
+        subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-b", raw, "-F", "raw", backed], check=True)
+        r = cli("image", "import", backed, "backed", check=False)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("backing file", r.stderr)
+        r = cli("create", "noimg", "--image", "no-such-image", check=False)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("no image named", r.stderr)
 
     def test_hostile_input(self):
         cases = [
