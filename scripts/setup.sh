@@ -22,7 +22,7 @@ PKGS=(
   corosync libcpg-dev libvotequorum-dev libgnutls28-dev nftables  # cluster: membership, join channel; tests
   haproxy                                                  # service load balancers (cloison lb)
   help2man                                                 # man pages from the help texts
-  libarchive-dev                                           # VM images: the archives export writes, import reads
+  libarchive-dev libxml2-dev                               # VM images: archives (export, import, OVA); OVF
 )
 
 missing=()

@@ -13,6 +13,7 @@
 
 #include "api_internal.h"
 #include "image_archive.h"
+#include "ovf.h"
 
 #include "block/block.h"
 #include "block/image_file.h"
@@ -26,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -178,40 +180,88 @@ static bool run_qemu_img(char *const argv[], char *err, size_t errlen)
 	return true;
 }
 
-/* A disk image: raw and qcow2 (never its backing file) through our own block layer, the formats of
- * other products (VMDK, VDI, VHDX) through qemu-img, named explicitly. */
-static bool import_disk(struct image_job *j, const char *tmp, char *err, size_t errlen)
+/* A disk image into TMP/disk.qcow2: raw and qcow2 (never its backing file) through our own block layer,
+ * the formats of other products (VMDK, VDI, VHDX) through qemu-img, named explicitly. */
+static bool convert_disk(struct image_job *j, const char *source, const char *tmp, char *err, size_t errlen)
 {
 	char dst[PATH_MAX + 32];
 	snprintf(dst, sizeof(dst), "%s/disk.qcow2", tmp);
-	const char *fmt = block_probe_format(j->source, err, errlen);
+	const char *fmt = block_probe_format(source, err, errlen);
 	if (!fmt) return false;
 	struct image_create_opts o = {.format = "qcow2"};
-	if (!strcmp(fmt, "qcow2") && image_qcow2_names_backing(j->source)) {
+	if (!strcmp(fmt, "qcow2") && image_qcow2_names_backing(source)) {
 		snprintf(err, errlen, "%s names a backing file: flatten it first (`cloison disk convert`)",
-		         j->source);
+		         source);
 		return false;
 	}
 	if (image_format_native(fmt)) {
 		struct block_backend *s =
-		    block_open(j->source, fmt, BLOCK_OPEN_READONLY | BLOCK_OPEN_NO_BACKING, err, errlen);
+		    block_open(source, fmt, BLOCK_OPEN_READONLY | BLOCK_OPEN_NO_BACKING, err, errlen);
 		if (!s) return false;
 		bool ok = image_convert(s, dst, &o, progress, j->op, err, errlen) == 0;
 		block_close(s);
-		if (!ok) return false;
-	} else if (!strcmp(fmt, "vmdk") || !strcmp(fmt, "vdi") || !strcmp(fmt, "vhdx") ||
-	           !strcmp(fmt, "vpc")) {
+		return ok;
+	}
+	if (!strcmp(fmt, "vmdk") || !strcmp(fmt, "vdi") || !strcmp(fmt, "vhdx") || !strcmp(fmt, "vpc")) {
 		/* Probed from its magic, so a monolithic file: a VMDK descriptor naming other files is text,
 		 * and the probe calls that raw. */
-		char *argv[] = {"qemu-img", "convert", "-f", (char *)fmt, "-O",
-		                "qcow2",    j->source, dst,  NULL};
-		if (!run_qemu_img(argv, err, errlen)) return false;
-	} else {
-		snprintf(err, errlen, "%s images cannot be imported", fmt);
-		return false;
+		char *argv[] = {"qemu-img", "convert",      "-f", (char *)fmt, "-O",
+		                "qcow2",    (char *)source, dst,  NULL};
+		return run_qemu_img(argv, err, errlen);
 	}
+	snprintf(err, errlen, "%s images cannot be imported", fmt);
+	return false;
+}
+
+static bool import_disk(struct image_job *j, const char *tmp, char *err, size_t errlen)
+{
+	if (!convert_disk(j, j->source, tmp, err, errlen)) return false;
 	j->m.created_at = (int64_t)time(NULL);
 	return image_manifest_save(tmp, &j->m, err, errlen);
+}
+
+/* An OVF appliance in DIR (descriptor OVF, its .mf and disk files beside it): what the caller said wins
+ * over what the descriptor says. */
+static bool import_appliance(struct image_job *j, const char *dir, const char *ovf, const char *tmp,
+                             char *err, size_t errlen)
+{
+	size_t len;
+	char *xml = ovf_read_file(dir, ovf, 1u << 20, &len, err, errlen);
+	struct ovf_appliance a;
+	bool ok = xml && ovf_parse(xml, len, &a, err, errlen);
+	free(xml);
+	if (!ok) return false;
+	char mf[300];
+	snprintf(mf, sizeof(mf), "%.*s.mf", (int)(strlen(ovf) > 4 ? strlen(ovf) - 4 : 0), ovf);
+	if (!ovf_check_manifest(dir, mf, err, errlen)) return false;
+	char disk[PATH_MAX + 300];
+	snprintf(disk, sizeof(disk), "%s/%s", dir, a.disk);
+	if (!convert_disk(j, disk, tmp, err, errlen)) return false;
+	if (!j->m.os[0]) snprintf(j->m.os, sizeof(j->m.os), "%s", a.os);
+	if (!j->m.description[0]) snprintf(j->m.description, sizeof(j->m.description), "%s", a.description);
+	if (!j->m.cpus) j->m.cpus = a.cpus;
+	if (!j->m.memory) j->m.memory = a.memory;
+	j->m.created_at = (int64_t)time(NULL);
+	return image_manifest_save(tmp, &j->m, err, errlen);
+}
+
+static bool import_ova(struct image_job *j, const char *tmp, char *err, size_t errlen)
+{
+	char sub[PATH_MAX + 16], ovf[256];
+	snprintf(sub, sizeof(sub), "%s/ova", tmp);
+	bool ok = mkdir(sub, 0700) == 0 && ova_unpack(j->source, sub, ovf, sizeof(ovf), err, errlen) &&
+	          import_appliance(j, sub, ovf, tmp, err, errlen);
+	fs_remove_tree(sub);
+	return ok;
+}
+
+static bool import_ovf(struct image_job *j, const char *tmp, char *err, size_t errlen)
+{
+	char dir[PATH_MAX];
+	snprintf(dir, sizeof(dir), "%s", j->source);
+	char *slash = strrchr(dir, '/'); /* the source is absolute */
+	*slash = 0;
+	return import_appliance(j, dir[0] ? dir : "/", slash + 1, tmp, err, errlen);
 }
 
 static bool import_archive(struct image_job *j, const char *tmp, char *err, size_t errlen)
@@ -272,7 +322,10 @@ static void import_image(struct daemon *d, json_t *body, struct http_response *r
 		free(j);
 		return api_fail(r, ERR_INVALID, "%s", err);
 	}
-	j->work = is_tar(source) ? import_archive : import_disk;
+	size_t sl = strlen(source);
+	j->work = sl > 4 && !strcasecmp(source + sl - 4, ".ovf") ? import_ovf
+	          : is_tar(source) ? (ova_is(source) ? import_ova : import_archive)
+	                           : import_disk;
 	start_job(d, j, "import", r);
 }
 

@@ -142,6 +142,15 @@ def main():
         seeds = {"queues": seed_virtio_balloon()}
     elif "virtio_vsock" in os.path.basename(fuzzer):
         seeds = {"conn": seed_virtio_vsock()}
+    elif "fuzz_ovf" in os.path.basename(fuzzer):
+        seeds = {"ovf": b'''<?xml version="1.0"?><Envelope xmlns:ovf="http://schemas.dmtf.org/ovf/envelope/1">
+<References><File ovf:id="f1" ovf:href="disk1.vmdk"/></References><DiskSection><Disk ovf:fileRef="f1"
+ovf:format="vmdk"/></DiskSection><VirtualSystem ovf:id="v"><Name>n</Name><VirtualHardwareSection>
+<Item><ResourceType>3</ResourceType><VirtualQuantity>2</VirtualQuantity></Item><Item>
+<AllocationUnits>byte * 2^20</AllocationUnits><ResourceType>4</ResourceType><VirtualQuantity>64</VirtualQuantity>
+</Item></VirtualHardwareSection></VirtualSystem></Envelope>''',
+                 "manifest": b'{"format": "cloison-image/1", "name": "a", "cpus": 2, "memory": 1048576, '
+                             b'"boot": {"append": "x", "kernel": false, "initrd": false}}'}
     elif "fuzz_agent" in os.path.basename(fuzzer):
         seeds = {"exec": b"\x00" + agent_frame(16, b"hi\n") + agent_frame(17, b"oops") + agent_frame(18, b"\x03\0\0\0"),
                  "pull": b"\x01" + agent_frame(21, b"abc") + agent_frame(21),

@@ -894,8 +894,9 @@ print(" ".join(codes), flush=True)
     def test_images(self):
         """VM images: the default guest's root disk imported as an image, a VM made from it (its disk an
         overlay: the image stays as it was), published as a new image once stopped, exported to one
-        file, removed, imported back and booted with what the first VM wrote; a VMDK through qemu-img;
-        hostile archives and disks refused, nothing written outside the store."""
+        file, removed, imported back and booted with what the first VM wrote; a VMDK through qemu-img; an OVA
+        and a hand-written OVF (CPUs, memory, OS, description read from the descriptor, digests checked);
+        hostile archives, appliances and disks refused, nothing written outside the store."""
         root_disk = os.path.join(guest_dir(), "rootfs.qcow2")
         if not os.path.exists(root_disk):
             self.skipTest("no default guest root disk (make guest)")
@@ -960,6 +961,83 @@ print(" ".join(codes), flush=True)
                            capture_output=True, text=True)
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         cli("image", "rm", "foreign")
+        # An OVA as other products export them (the OVF descriptor first, a .mf of SHA-256 digests, a
+        # streamOptimized VMDK), and the same appliance from a directory with a hand-written descriptor.
+        ovadir = os.path.join(work, "ova")
+        os.makedirs(ovadir)
+        subprocess.run(["qemu-img", "convert", "-O", "vmdk", "-o", "subformat=streamOptimized", raw,
+                        os.path.join(ovadir, "disk1.vmdk")], check=True)
+
+        def ovf(href, annotation="made by hand", doctype=""):
+            return (doctype + '''<?xml version="1.0" encoding="UTF-8"?>
+<Envelope xmlns="http://schemas.dmtf.org/ovf/envelope/1" xmlns:ovf="http://schemas.dmtf.org/ovf/envelope/1"
+ xmlns:rasd="http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/CIM_ResourceAllocationSettingData">
+ <References><File ovf:id="file1" ovf:href="%s"/></References>
+ <DiskSection><Info>disks</Info><Disk ovf:diskId="vmdisk1" ovf:fileRef="file1" ovf:capacity="1048576"
+  ovf:format="http://www.vmware.com/interfaces/specifications/vmdk.html#streamOptimized"/></DiskSection>
+ <VirtualSystem ovf:id="appliance-1"><Info>a test appliance</Info><Name>Test appliance</Name>
+  <AnnotationSection><Info>notes</Info><Annotation>%s</Annotation></AnnotationSection>
+  <OperatingSystemSection ovf:id="96"><Info>os</Info><Description>Debian 13</Description></OperatingSystemSection>
+  <VirtualHardwareSection><Info>hardware</Info>
+   <Item><rasd:ElementName>2 CPUs</rasd:ElementName><rasd:InstanceID>1</rasd:InstanceID>
+    <rasd:ResourceType>3</rasd:ResourceType><rasd:VirtualQuantity>2</rasd:VirtualQuantity></Item>
+   <Item><rasd:AllocationUnits>byte * 2^20</rasd:AllocationUnits><rasd:ElementName>192 MB</rasd:ElementName>
+    <rasd:InstanceID>2</rasd:InstanceID><rasd:ResourceType>4</rasd:ResourceType>
+    <rasd:VirtualQuantity>192</rasd:VirtualQuantity></Item>
+  </VirtualHardwareSection></VirtualSystem></Envelope>
+''' % (href, annotation)).encode()
+
+        def sha(path):
+            with open(path, "rb") as f:
+                return hashlib.sha256(f.read()).hexdigest()
+
+        def make_ova(path, descriptor, mf_tamper=False):
+            d = os.path.join(work, "ova-" + os.path.basename(path))
+            os.makedirs(d)
+            shutil.copy(os.path.join(ovadir, "disk1.vmdk"), d)
+            with open(os.path.join(d, "appl.ovf"), "wb") as f:
+                f.write(descriptor)
+            digest = sha(os.path.join(d, "disk1.vmdk"))
+            if mf_tamper:
+                digest = "0" * 64
+            with open(os.path.join(d, "appl.mf"), "w") as f:
+                f.write(f"SHA256(appl.ovf)= {sha(os.path.join(d, 'appl.ovf'))}\nSHA256(disk1.vmdk)= {digest}\n")
+            with tarfile.open(path, "w", format=tarfile.USTAR_FORMAT) as t:
+                for name in ("appl.ovf", "appl.mf", "disk1.vmdk"):
+                    t.add(os.path.join(d, name), arcname=name)
+            return d
+        ova = os.path.join(work, "appl.ova")
+        plain = make_ova(ova, ovf("disk1.vmdk"))
+        for source, name in ((ova, "from-ova"), (os.path.join(plain, "appl.ovf"), "from-ovf")):
+            with self.subTest(appliance=name):
+                cli("image", "import", source, name)
+                m = json.loads(cli("image", "info", name, "--format", "json").stdout)
+                self.assertEqual((m["cpus"], m["memory"], m["os"], m["description"]),
+                                 (2, 192 << 20, "Debian 13", "made by hand"))
+                r = subprocess.run(["qemu-img", "compare", "-f", "raw", "-F", "qcow2", raw,
+                                    os.path.join(store, name, "disk.qcow2")], capture_output=True, text=True)
+                self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+                cli("image", "rm", name)
+        # Hostile appliances: a disk reference out of the directory, a digest that does not match, an
+        # external entity in the descriptor (never expanded).
+        bad = {"href": (ovf("../../etc/passwd"), False, "not a plain file name"),
+               "digest": (ovf("disk1.vmdk"), True, "digest mismatch")}
+        for label, (descriptor, tamper, why) in bad.items():
+            with self.subTest(appliance=label):
+                path = os.path.join(work, label + ".ova")
+                make_ova(path, descriptor, tamper)
+                r = cli("image", "import", path, "bad-" + label, check=False)
+                self.assertEqual(r.returncode, 1, r.stdout)
+                self.assertIn(why, r.stderr)
+                self.assertFalse(os.path.exists(os.path.join(store, "bad-" + label)))
+        xxe = os.path.join(work, "xxe.ova")
+        make_ova(xxe, ovf("disk1.vmdk", "&secret;", '<!DOCTYPE Envelope [<!ENTITY secret SYSTEM "file:///etc/passwd">]>\n').replace(
+            b'<!DOCTYPE Envelope [<!ENTITY secret SYSTEM "file:///etc/passwd">]>\n<?xml version="1.0" encoding="UTF-8"?>\n',
+            b'<?xml version="1.0" encoding="UTF-8"?>\n<!DOCTYPE Envelope [<!ENTITY secret SYSTEM "file:///etc/passwd">]>\n'))
+        r = cli("image", "import", xxe, "xxe", check=False)
+        if r.returncode == 0:
+            self.assertNotIn("root:", json.loads(cli("image", "info", "xxe", "--format", "json").stdout)["description"])
+            cli("image", "rm", "xxe")
 
         # Hostile archives: nothing kept, nothing written outside the store.
         def archive_of(path, members):
