@@ -23,6 +23,7 @@ PKGS=(
   haproxy                                                  # service load balancers (cloison lb)
   help2man                                                 # man pages from the help texts
   libarchive-dev libxml2-dev                               # VM images: archives (export, import, OVA); OVF
+  genisoimage                                              # cloud-init NoCloud seeds (cidata ISO)
 )
 
 missing=()

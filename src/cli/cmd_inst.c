@@ -45,7 +45,9 @@ static int usage_create(FILE *out)
 	    "  -f, --file FILE       the definition as JSON (`cloison info NAME --format json` gives one)\n"
 	    "  --start               start it once created\n"
 	    "  --autostart           start it whenever cloisond starts\n"
-	    "VMs:  --image IMAGE  the VM's first disk is an overlay over the image's (`cloison image`),\n"
+	    "VMs:  --user-data FILE  --ssh-key FILE (repeat): a cloud-init seed for the guest's first boot\n"
+	    "      (NoCloud; host name: the instance's, or --hostname)\n"
+	    "      --image IMAGE  the VM's first disk is an overlay over the image's (`cloison image`),\n"
 	    "      which also gives the boot, CPUs and memory the options below leave out\n"
 	    "      --memory SIZE (256M)  --cpus N  --kernel F  --initrd F  --firmware F|none  --append S\n"
 	    "      --disk SPEC (repeat)  --net SPEC (repeat)  --share DIR:TAG[,ro] (repeat): as\n"
@@ -57,6 +59,26 @@ static int usage_create(FILE *out)
 	    "      --disk-bps B --disk-iops N --net-rx-bw BITS --net-tx-bw BITS (VMs)  --cpuset 0-1\n"
 	    "      --memory-target SIZE (VMs: what the guest keeps; the balloon takes the rest)\n");
 	return out == stdout ? 0 : 2;
+}
+
+/* A small text file (64 KiB at most), malloc'd; NULL with the error printed. */
+static char *read_small(const char *path)
+{
+	FILE *f = fopen(path, "re");
+	char *buf = f ? malloc((64 << 10) + 1) : NULL;
+	size_t n = buf ? fread(buf, 1, 64 << 10, f) : 0;
+	bool big = buf && n == 64 << 10 && fgetc(f) != EOF;
+	if (f) fclose(f);
+	if (!buf || big) {
+		log_error("%s: %s", path,
+		          !f    ? strerror(errno)
+		          : big ? "larger than 64 KiB"
+		                : "out of memory");
+		free(buf);
+		return NULL;
+	}
+	buf[n] = 0;
+	return buf;
 }
 
 static bool put_size(json_t *o, const char *key, const char *v, bool rate)
@@ -102,48 +124,30 @@ int inst_create(int argc, char **argv)
 		O_MEMTGT,
 		O_START,
 		O_IMAGE,
+		O_USERDATA,
+		O_SSHKEY,
 		O_AUTO,
 		O_NAME
 	};
-	static const struct option lo[] = {{"type", 1, 0, O_TYPE},
-	                                   {"memory", 1, 0, O_MEM},
-	                                   {"cpus", 1, 0, O_CPUS},
-	                                   {"kernel", 1, 0, O_KERNEL},
-	                                   {"initrd", 1, 0, O_INITRD},
-	                                   {"firmware", 1, 0, O_FW},
-	                                   {"append", 1, 0, O_APPEND},
-	                                   {"disk", 1, 0, O_DISK},
-	                                   {"share", 1, 0, O_SHARE},
-	                                   {"net", 1, 0, O_NET},
-	                                   {"jit", 1, 0, O_JIT},
-	                                   {"cpu-ext", 1, 0, O_CPUEXT},
-	                                   {"rootfs", 1, 0, O_ROOTFS},
-	                                   {"overlay", 0, 0, O_OVERLAY},
-	                                   {"read-only", 0, 0, O_RO},
-	                                   {"hostname", 1, 0, O_HOST},
-	                                   {"cpu-weight", 1, 0, O_CPUW},
-	                                   {"cpu-max", 1, 0, O_CPUMAX},
-	                                   {"mem-limit", 1, 0, O_MEMLIM},
-	                                   {"pids", 1, 0, O_PIDS},
-	                                   {"ips", 1, 0, O_IPS},
-	                                   {"disk-bps", 1, 0, O_DBPS},
-	                                   {"disk-iops", 1, 0, O_DIOPS},
-	                                   {"net-rx-bw", 1, 0, O_RXBW},
-	                                   {"net-tx-bw", 1, 0, O_TXBW},
-	                                   {"cpuset", 1, 0, O_CPUSET},
-	                                   {"memory-target", 1, 0, O_MEMTGT},
-	                                   {"start", 0, 0, O_START},
-	                                   {"image", 1, 0, O_IMAGE},
-	                                   {"autostart", 0, 0, O_AUTO},
-	                                   {"file", 1, 0, 'f'},
-	                                   {"name", 1, 0, O_NAME},
-	                                   {"help", 0, 0, 'h'},
-	                                   {0, 0, 0, 0}};
+	static const struct option lo[] = {
+	    {"type", 1, 0, O_TYPE},        {"memory", 1, 0, O_MEM},      {"cpus", 1, 0, O_CPUS},
+	    {"kernel", 1, 0, O_KERNEL},    {"initrd", 1, 0, O_INITRD},   {"firmware", 1, 0, O_FW},
+	    {"append", 1, 0, O_APPEND},    {"disk", 1, 0, O_DISK},       {"share", 1, 0, O_SHARE},
+	    {"net", 1, 0, O_NET},          {"jit", 1, 0, O_JIT},         {"cpu-ext", 1, 0, O_CPUEXT},
+	    {"rootfs", 1, 0, O_ROOTFS},    {"overlay", 0, 0, O_OVERLAY}, {"read-only", 0, 0, O_RO},
+	    {"hostname", 1, 0, O_HOST},    {"cpu-weight", 1, 0, O_CPUW}, {"cpu-max", 1, 0, O_CPUMAX},
+	    {"mem-limit", 1, 0, O_MEMLIM}, {"pids", 1, 0, O_PIDS},       {"ips", 1, 0, O_IPS},
+	    {"disk-bps", 1, 0, O_DBPS},    {"disk-iops", 1, 0, O_DIOPS}, {"net-rx-bw", 1, 0, O_RXBW},
+	    {"net-tx-bw", 1, 0, O_TXBW},   {"cpuset", 1, 0, O_CPUSET},   {"memory-target", 1, 0, O_MEMTGT},
+	    {"start", 0, 0, O_START},      {"image", 1, 0, O_IMAGE},     {"user-data", 1, 0, O_USERDATA},
+	    {"ssh-key", 1, 0, O_SSHKEY},   {"autostart", 0, 0, O_AUTO},  {"file", 1, 0, 'f'},
+	    {"name", 1, 0, O_NAME},        {"help", 0, 0, 'h'},          {0, 0, 0, 0}};
 	json_t *def = NULL, *vm = json_object(), *ct = json_object(), *lim = json_object(),
 	       *disks = json_array(), *nets = json_array(), *shares = json_array();
 	const char *type = NULL, *name = NULL, *file = NULL, *ctnet = NULL;
 	bool start = false, ok = true;
 	int rc = 2; /* until the request is made, a failure is a usage error */
+	const char *vm_host = NULL;
 	int c;
 	optind = 1;
 	while (ok && (c = getopt_long(argc, argv, "f:h", lo, NULL)) != -1) {
@@ -176,7 +180,10 @@ int inst_create(int argc, char **argv)
 		case O_ROOTFS: json_object_set_new(ct, "rootfs", json_string(optarg)); break;
 		case O_OVERLAY: json_object_set_new(ct, "overlay", json_true()); break;
 		case O_RO: json_object_set_new(ct, "read_only", json_true()); break;
-		case O_HOST: json_object_set_new(ct, "hostname", json_string(optarg)); break;
+		case O_HOST:
+			json_object_set_new(ct, "hostname", json_string(optarg));
+			vm_host = optarg; /* a VM's: through its cloud-init seed */
+			break;
 		case O_CPUW: ok = put_size(lim, "cpu_weight", optarg, true); break;
 		case O_CPUMAX: ok = put_size(lim, "cpu_max", optarg, true); break;
 		case O_MEMLIM: ok = put_size(lim, "memory", optarg, false); break;
@@ -190,6 +197,24 @@ int inst_create(int argc, char **argv)
 		case O_MEMTGT: ok = put_size(lim, "memory_target", optarg, false); break;
 		case O_START: start = true; break;
 		case O_IMAGE: json_object_set_new(vm, "image", json_string(optarg)); break;
+		case O_USERDATA:
+		case O_SSHKEY: { /* read here: the daemon's host may not see this one's files */
+			json_t *ci = json_object_get(vm, "cloud_init");
+			if (!ci) json_object_set_new(vm, "cloud_init", ci = json_object());
+			const char *key = c == O_USERDATA ? "user_data" : "ssh_keys";
+			char *text = read_small(optarg);
+			if (!text) {
+				ok = false;
+				break;
+			}
+			const char *had = json_string_value(json_object_get(ci, key));
+			char *joined = NULL;
+			if (had && asprintf(&joined, "%s\n%s", had, text) < 0) joined = NULL;
+			json_object_set_new(ci, key, json_string(joined ? joined : text));
+			free(joined);
+			free(text);
+			break;
+		}
 		case O_AUTO: json_object_set_new(lim, "__autostart", json_true()); break;
 		default:
 			ok = false;
@@ -246,6 +271,11 @@ int inst_create(int argc, char **argv)
 			if (json_array_size(disks)) json_object_set(vm, "disks", disks);
 			if (json_array_size(nets)) json_object_set(vm, "nets", nets);
 			if (json_array_size(shares)) json_object_set(vm, "shares", shares);
+			if (vm_host) {
+				json_t *ci = json_object_get(vm, "cloud_init");
+				if (!ci) json_object_set_new(vm, "cloud_init", ci = json_object());
+				json_object_set_new(ci, "hostname", json_string(vm_host));
+			}
 			if (json_object_size(vm)) json_object_set(def, "vm", vm);
 		}
 	}

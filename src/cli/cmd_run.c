@@ -20,9 +20,11 @@
 #include "util/clock.h"
 #include "util/parse.h"
 #include "vm/control.h"
+#include "vm/nocloud.h"
 #include "vm/run.h"
 #include "vm/vm.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <limits.h>
 #include <pthread.h>
@@ -117,7 +119,11 @@ static void usage(FILE *out)
 	    "                        guest gets a new VM generation ID (Linux reseeds its RNG)\n"
 	    "      --hostname NAME   with --clone: the clone's host name, which the guest agent sets\n"
 	    "                        (with a new machine-id and SSH host keys; after any restore\n"
-	    "                        the agent also steps the guest's clock to the host's)\n"
+	    "                        the agent also steps the guest's clock to the host's); for a\n"
+	    "                        new VM: the host name cloud-init sets (see --user-data)\n"
+	    "      --user-data FILE  cloud-init's user data (#cloud-config ...) and\n"
+	    "      --ssh-key FILE    SSH public keys for the guest's default user (repeatable): a\n"
+	    "                        NoCloud seed disk labelled cidata is added, read-only\n"
 	    "      --storage-dir DIR with --incoming: where the disks go when the source copies them\n"
 	    "                        (`cloison migrate --copy-storage`)\n"
 	    "      --paused          start (or restore) with the guest paused; resume through the API\n"
@@ -140,10 +146,32 @@ static void usage(FILE *out)
 	    MACHINE_MAX_HARTS);
 }
 
+/* A file's text (at most 64 KiB), malloc'd; NULL with err set. */
+static char *read_text(const char *path, char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "re");
+	char *buf = f ? malloc((64 << 10) + 1) : NULL;
+	size_t n = buf ? fread(buf, 1, 64 << 10, f) : 0;
+	bool big = buf && n == 64 << 10 && fgetc(f) != EOF;
+	if (f) fclose(f);
+	if (!buf || big) {
+		snprintf(err, errlen, "%s: %s", path,
+		         !f    ? strerror(errno)
+		         : big ? "larger than 64 KiB"
+		               : "out of memory");
+		free(buf);
+		return NULL;
+	}
+	buf[n] = 0;
+	return buf;
+}
+
 /* How to run it; what the VM is made of is in cfg. */
 struct run_opts {
 	struct vm_config cfg;
 	const char *config_file;
+	const char *user_data, *ssh_keys[8];
+	unsigned nssh_keys;
 	const char *api_sock, *vsock_sock, *hostname, *restore, *incoming, *clone_dir, *storage_dir;
 	const char *console_sock, *console_log, *exit_file, *lease_file;
 	uint64_t ips;
@@ -166,6 +194,49 @@ static bool set_str(char *dst, size_t cap, const char *src, const char *opt)
 }
 
 /* Returns 0 to run, or an exit status (-1: done, successfully, as for --help). */
+/* The cloud-init seed the options describe, as a read-only disk: one image per content under
+ * $CLOISON_CACHE/seeds (or ~/.cache/cloison/seeds), so a saved or cloned VM finds it again. */
+static bool add_seed(struct run_opts *o, char *err, size_t errlen)
+{
+	char *user = o->user_data ? read_text(o->user_data, err, errlen) : NULL;
+	if (o->user_data && !user) return false;
+	char keys[8 * 4096] = "";
+	size_t used = 0;
+	for (unsigned i = 0; i < o->nssh_keys; i++) {
+		char *k = read_text(o->ssh_keys[i], err, errlen);
+		if (!k) {
+			free(user);
+			return false;
+		}
+		used += (size_t)snprintf(keys + used, sizeof(keys) - used, "%.4000s\n", k);
+		free(k);
+	}
+	uint64_t h = 1469598103934665603ull; /* FNV-1a over what makes the seed */
+	const char *parts[] = {user ? user : "", keys, o->hostname ? o->hostname : ""};
+	for (int p = 0; p < 3; p++)
+		for (const char *c = parts[p];; c++) {
+			h = (h ^ (uint8_t)*c) * 1099511628211ull;
+			if (!*c) break;
+		}
+	const char *cache = getenv("CLOISON_CACHE"), *home = getenv("HOME");
+	char dir[PATH_MAX], path[PATH_MAX + 64], id[32], spec[PATH_MAX + 96];
+	if (cache && cache[0])
+		snprintf(dir, sizeof(dir), "%s/seeds", cache);
+	else
+		snprintf(dir, sizeof(dir), "%s/.cache/cloison/seeds", home ? home : "/tmp");
+	snprintf(id, sizeof(id), "cloison-%016llx", (unsigned long long)h);
+	snprintf(path, sizeof(path), "%s/%s.iso", dir, id);
+	struct nocloud n = {.instance_id = id,
+	                    .hostname = o->hostname ? o->hostname : "",
+	                    .user_data = user,
+	                    .ssh_keys = used ? keys : NULL};
+	bool ok = mkdir_p(dir, 0700) && (access(path, R_OK) == 0 || nocloud_write(path, &n, err, errlen));
+	if (!ok && !err[0]) snprintf(err, errlen, "%.300s: %s", dir, strerror(errno));
+	free(user);
+	snprintf(spec, sizeof(spec), "%s,format=raw,readonly=on", path);
+	return ok && vm_config_add_disk(&o->cfg, spec, err, errlen);
+}
+
 static int parse_args(int argc, char **argv, struct run_opts *o)
 {
 	enum {
@@ -191,6 +262,8 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 		OPT_CLONE,
 		OPT_STORAGE_DIR,
 		OPT_HOSTNAME,
+		OPT_USER_DATA,
+		OPT_SSH_KEY,
 		OPT_CPU_MAX,
 		OPT_IPS,
 		OPT_CONSOLE_SOCK,
@@ -228,6 +301,8 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 	    {"clone", required_argument, NULL, OPT_CLONE},
 	    {"storage-dir", required_argument, NULL, OPT_STORAGE_DIR},
 	    {"hostname", required_argument, NULL, OPT_HOSTNAME},
+	    {"user-data", required_argument, NULL, OPT_USER_DATA},
+	    {"ssh-key", required_argument, NULL, OPT_SSH_KEY},
 	    {"cpu-max", required_argument, NULL, OPT_CPU_MAX},
 	    {"ips", required_argument, NULL, OPT_IPS},
 	    {"console-sock", required_argument, NULL, OPT_CONSOLE_SOCK},
@@ -276,6 +351,14 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 		case OPT_CLONE: o->clone_dir = optarg; break;
 		case OPT_STORAGE_DIR: o->storage_dir = optarg; break;
 		case OPT_HOSTNAME: o->hostname = optarg; break;
+		case OPT_USER_DATA: o->user_data = optarg; break;
+		case OPT_SSH_KEY:
+			if (o->nssh_keys == sizeof(o->ssh_keys) / sizeof(o->ssh_keys[0])) {
+				log_error("at most 8 --ssh-key files");
+				return 2;
+			}
+			o->ssh_keys[o->nssh_keys++] = optarg;
+			break;
 		case OPT_CONSOLE_SOCK: o->console_sock = optarg; break;
 		case OPT_CONSOLE_LOG: o->console_log = optarg; break;
 		case OPT_EXIT_FILE: o->exit_file = optarg; break;
@@ -419,8 +502,12 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 		log_error("--storage-dir DIR goes with --incoming");
 		return 2;
 	}
-	if (o->hostname && !o->clone_dir) {
-		log_error("--hostname NAME goes with --clone DIR");
+	if (o->hostname && o->restore && !o->clone_dir) {
+		log_error("--hostname NAME goes with --clone DIR (a restored VM keeps its name)");
+		return 2;
+	}
+	if ((o->user_data || o->nssh_keys) && (o->restore || o->incoming)) {
+		log_error("--user-data and --ssh-key make a new VM's cloud-init seed");
 		return 2;
 	}
 	if (o->clone_dir && !o->restore) {
@@ -448,6 +535,10 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 		return 2;
 	}
 	if (!vm_config_resolve_guest(cfg, err, sizeof(err))) {
+		log_error("%s", err);
+		return 1;
+	}
+	if ((o->user_data || o->nssh_keys || o->hostname) && !add_seed(o, err, sizeof(err))) {
 		log_error("%s", err);
 		return 1;
 	}

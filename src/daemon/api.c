@@ -14,6 +14,7 @@
 #include "daemon/cluster.h"
 #include "daemon/driver.h"
 #include "daemon/images.h"
+#include "daemon/provision.h"
 #include "daemon/lb.h"
 #include "daemon/metrics.h"
 #include "util/fs.h"
@@ -417,17 +418,29 @@ static void create(struct daemon *d, json_t *body, struct http_response *r)
 	struct inst_def def;
 	char err[512], overlay[PATH_MAX + 16];
 	struct error e;
-	if (!images_apply(d, body, overlay, sizeof(overlay), &e)) return api_fail_error(r, &e);
+	char seed[PATH_MAX + 16];
+	if (!images_apply(d, body, overlay, sizeof(overlay), &e) ||
+	    !provision_apply(d, body, seed, sizeof(seed), &e))
+		return api_fail_error(r, &e);
+	json_t *ci = json_incref(json_object_get(body, "__cloud_init"));
+	json_object_del(body, "__cloud_init");
 	if (!inst_def_from_json(body, &def, err, sizeof(err))) {
+		json_decref(ci);
 		api_fail(r, ERR_INVALID, "%s", err);
 		return;
 	}
 	struct instance *in = create_instance(d, &def, r);
-	if (!in) return;
-	if (overlay[0] && !images_make_overlay(d, in->def.vm.image, overlay, &e)) {
+	if (!in) {
+		json_decref(ci);
+		return;
+	}
+	if ((overlay[0] && !images_make_overlay(d, in->def.vm.image, overlay, &e)) ||
+	    (seed[0] && !provision_write(seed, in->def.name, ci, &e))) {
+		json_decref(ci);
 		daemon_discard_instance(d, in);
 		return api_fail_error(r, &e);
 	}
+	json_decref(ci);
 	api_reply(r, 201, inst_json(d, in));
 }
 

@@ -97,7 +97,7 @@ void daemon_refresh(struct daemon *d, struct instance *in)
 }
 
 /* Checks that what the definition names exists on this host (files, root filesystem). */
-static bool check_host_paths(const struct inst_def *def, char *err, size_t errlen)
+static bool check_host_paths(const struct inst_def *def, const char *own_dir, char *err, size_t errlen)
 {
 	if (def->type == INST_CT) {
 		const char *rootfs = json_string_value(json_object_get(def->container, "rootfs"));
@@ -117,9 +117,11 @@ static bool check_host_paths(const struct inst_def *def, char *err, size_t errle
 			snprintf(err, errlen, "%s '%.300s': %s", names[i], files[i], strerror(errno));
 			return false;
 		}
-	/* A clone's disks, and the first disk of a VM made from an image, are made with the instance. */
-	for (unsigned i = def->vm.image[0] ? 1 : 0; i < c->ndisks && !def->vm.clone; i++)
-		if (access(c->disks[i].path, R_OK)) {
+	/* A clone's disks, and disks in the instance's own directory (the overlay over an image, the
+	 * cloud-init seed), are made with the instance. */
+	size_t own = strlen(own_dir);
+	for (unsigned i = 0; i < c->ndisks && !def->vm.clone; i++)
+		if (strncmp(c->disks[i].path, own_dir, own) && access(c->disks[i].path, R_OK)) {
 			snprintf(err, errlen, "vm.disks[%u] '%.300s': %s", i, c->disks[i].path,
 			         strerror(errno));
 			return false;
@@ -136,7 +138,9 @@ struct instance *daemon_create_instance(struct daemon *d, struct inst_def *def, 
 		return NULL;
 	}
 	e->code = ERR_INVALID;
-	if (!check_host_paths(def, e->msg, sizeof(e->msg))) {
+	char own_dir[PATH_MAX + 80];
+	snprintf(own_dir, sizeof(own_dir), "%s/instances/%s/", d->state_dir, def->name);
+	if (!check_host_paths(def, own_dir, e->msg, sizeof(e->msg))) {
 		inst_def_free(def);
 		return NULL;
 	}

@@ -15,6 +15,8 @@ busybox, cloison-agent started by its init).
   byte, rename, symlink, remove); ".." and symbolic links (relative and absolute) never reach the
   host's files outside it; device nodes and FIFOs cannot be made; setuid bits are dropped; a
   read-only share refuses every change.
+- Cloud-init: --user-data, --ssh-key and --hostname add a NoCloud seed (ISO 9660, label cidata) the
+  guest reads; a key that would break its YAML is refused.
 - `cloison stop --sock` goes through the agent: the guest's kernel powers down and the VM exits 0.
 - Hostile input on the host side of vsock: a line that is not CONNECT, a port nobody listens on,
   garbage frames to the agent: clear refusals, and the agent serves the next request.
@@ -38,7 +40,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from guest import Guest  # noqa: E402
+from guest import Guest, guest_dir  # noqa: E402
 
 CLOISON = None
 
@@ -269,6 +271,54 @@ class CleanStop(unittest.TestCase):
         self.assertEqual(r.stdout, "the guest shut down\n")
         self.assertEqual(g.wait_exit(30), 0)
         self.assertIn("reboot: Power down", g.output)
+
+
+class Seed(unittest.TestCase):
+    def test_cloud_init_seed(self):
+        """--user-data, --ssh-key and --hostname add a NoCloud seed: an ISO 9660 disk labelled cidata whose
+        meta-data names the host and keys and whose user-data is the file given; the same content reuses
+        the same image."""
+        tmp = tempfile.mkdtemp(prefix="cloison-seed-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        cache = os.path.join(tmp, "cache")
+        os.makedirs(os.path.join(cache, "guest"))
+        for f in os.listdir(guest_dir()):  # the default guest, seen through a private cache
+            os.symlink(os.path.join(guest_dir(), f), os.path.join(cache, "guest", f))
+        ud, key = os.path.join(tmp, "user-data"), os.path.join(tmp, "id.pub")
+        with open(ud, "w") as f:
+            f.write("#cloud-config\npackages: [nginx]\n")
+        with open(key, "w") as f:
+            f.write("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIG0fTestKeyOnly test@host\n")
+        sock = os.path.join(tmp, "api.sock")
+        env = dict(os.environ, CLOISON_CACHE=cache)
+        g = Guest(None, argv=[CLOISON, "run", "--api-sock", sock, "--user-data", ud, "--ssh-key", key,
+                              "--hostname", "web-1"], env=env)
+        self.addCleanup(g.kill)
+        wait_for(sock, g.proc)
+        g.expect("guest# ", timeout=240)
+        deadline = time.monotonic() + 30
+        while Agent.exec_rc("true", sock=sock)[0] != 0 and time.monotonic() < deadline:
+            time.sleep(0.5)
+        rc, out, err = Agent.exec_rc("sh", "-c", "dd if=/dev/vda bs=1 skip=32808 count=6 2>/dev/null; echo; "
+                                     "mkdir -p /mnt/seed && mount -t iso9660 -o ro /dev/vda /mnt/seed && "
+                                     "cat /mnt/seed/meta-data && echo --- && cat /mnt/seed/user-data", sock=sock)
+        self.assertEqual(rc, 0, err)
+        text = out.decode()
+        self.assertTrue(text.startswith("cidata\n"), text)
+        self.assertIn("local-hostname: web-1\n", text)
+        self.assertIn('  - "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIG0fTestKeyOnly test@host"\n', text)
+        self.assertTrue(text.endswith("---\n#cloud-config\npackages: [nginx]\n"), text)
+        seeds = os.listdir(os.path.join(cache, "seeds"))
+        self.assertEqual(len(seeds), 1)
+        r = subprocess.run(["isoinfo", "-d", "-i", os.path.join(cache, "seeds", seeds[0])], capture_output=True,
+                           text=True)
+        self.assertIn("Volume id: cidata", r.stdout)
+        # A key that would break the YAML is refused before anything runs.
+        with open(key, "w") as f:
+            f.write('ssh-ed25519 AAAA" injected: true\n')
+        r = subprocess.run([CLOISON, "run", "--ssh-key", key], capture_output=True, text=True, env=env, timeout=30)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("SSH public key", r.stderr)
 
 
 class Share(unittest.TestCase):

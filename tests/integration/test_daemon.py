@@ -1089,6 +1089,34 @@ print(" ".join(codes), flush=True)
         self.assertEqual(r.returncode, 1)
         self.assertIn("no image named", r.stderr)
 
+    def test_cloud_init_seed(self):
+        """`cloison create --user-data --ssh-key` gives the VM a NoCloud seed disk made in its directory
+        (host name: the instance's), read by the guest; a malformed cloud_init is a 400."""
+        if not os.path.exists(os.path.join(guest_dir(), "Image")):
+            self.skipTest("no default guest (make guest)")
+        work = tempfile.mkdtemp(dir=self.tmp)
+        ud, key = os.path.join(work, "ud"), os.path.join(work, "k.pub")
+        with open(ud, "w") as f:
+            f.write("#cloud-config\nruncmd: [echo hi]\n")
+        with open(key, "w") as f:
+            f.write("ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQC7 first@host\n")
+        cli("create", "prov", "--user-data", ud, "--ssh-key", key, "--ssh-key", key)
+        self.addCleanup(cli, "rm", "--force", "prov", check=False)
+        disks = info("prov")["vm"]["disks"]
+        self.assertEqual(len(disks), 1)
+        self.assertRegex(disks[0], r"/instances/prov/seed\.iso,format=raw,readonly=on$")
+        cli("start", "prov")
+        wait_until(lambda: cli("exec", "prov", "--", "true", check=False).returncode == 0, seconds=120, step=0.5)
+        r = cli("exec", "prov", "--", "sh", "-c", "mkdir -p /mnt/s && mount -t iso9660 -o ro /dev/vda /mnt/s && "
+                "cat /mnt/s/meta-data /mnt/s/user-data")
+        self.assertIn("local-hostname: prov\n", r.stdout)
+        self.assertEqual(r.stdout.count("ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQC7 first@host"), 2)
+        self.assertIn("runcmd: [echo hi]", r.stdout)
+        cli("rm", "--force", "prov")
+        status, body = api("POST", "/v1/instances", {"name": "badci", "vm": {"cloud_init": {"user_data": 3}}})
+        self.assertEqual(status, 400)
+        self.assertIn("cloud_init", body["error"])
+
     def test_hostile_input(self):
         cases = [
             ("POST", "/v1/instances", b"{not json", 400, "JSON"),

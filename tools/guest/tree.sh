@@ -12,7 +12,7 @@ set -euo pipefail
 
 CACHE=${CLOISON_CACHE:-$HOME/.cache/cloison}
 G=$CACHE/guest
-WANT="virtio_mmio virtio_blk virtio_net virtio_rng virtio_console virtio_balloon vmw_vsock_virtio_transport 9pnet_virtio 9p crc32c_generic ext4"
+WANT="virtio_mmio virtio_blk virtio_net virtio_rng virtio_console virtio_balloon vmw_vsock_virtio_transport 9pnet_virtio 9p isofs crc32c_generic ext4"
 # Shipped but not loaded at boot: kvm (needs the hypervisor extension; `insmod /lib/modules/kvm.ko`).
 OPTIONAL="kvm"
 r=$1
