@@ -49,6 +49,7 @@ bench: build guest
 	bash bench/net.sh
 	bash bench/lifecycle.sh
 	bash bench/balloon.sh
+	bash bench/share.sh
 	bash bench/container.sh
 	bash bench/api.sh
 	bash bench/cluster.sh

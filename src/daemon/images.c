@@ -440,7 +440,7 @@ bool images_apply(struct daemon *d, json_t *def, char *overlay, size_t overlay_l
 	overlay[0] = 0;
 	json_t *vm = json_object_get(def, "vm");
 	const char *image = json_string_value(json_object_get(vm, "image"));
-	if (!image) return true;
+	if (!image || !image[0]) return true; /* "" : an `info` of a VM made without one */
 	const char *name = json_string_value(json_object_get(def, "name"));
 	if (!name || !inst_name_valid(name)) return true; /* the definition's parser says what is wrong */
 	char dir[PATH_MAX], err[512];
@@ -461,7 +461,15 @@ bool images_apply(struct daemon *d, json_t *def, char *overlay, size_t overlay_l
 	snprintf(overlay, overlay_len, "%s/root.qcow2", idir); /* made once the instance exists */
 	json_t *disks = json_object_get(vm, "disks");
 	if (!json_is_array(disks)) json_object_set_new(vm, "disks", disks = json_array());
-	json_array_insert_new(disks, 0, json_string(overlay)); /* vda */
+	/* vda. A definition copied from `info` of another instance made from the image names that one's
+	 * overlay first: this instance gets its own instead. */
+	char others[PATH_MAX + 16];
+	snprintf(others, sizeof(others), "%.4000s/instances/", d->state_dir);
+	const char *first = json_string_value(json_array_get(disks, 0));
+	if (first && !strncmp(first, others, strlen(others)) && strstr(first, "/root.qcow2"))
+		json_array_set_new(disks, 0, json_string(overlay));
+	else
+		json_array_insert_new(disks, 0, json_string(overlay));
 	if (m.kernel && !json_object_get(vm, "kernel"))
 		snprintf(path, sizeof(path), "%s/kernel", dir),
 		    json_object_set_new(vm, "kernel", json_string(path));

@@ -610,6 +610,13 @@ static void read_line(struct virtio_vsock *v, struct vsock_conn *c)
 		if (strncmp(p, "CONNECT ", 8) || p[8] < '0' || p[8] > '9') break;
 		unsigned long port = strtoul(p + 8, &end, 10);
 		if ((*end && *end != '\r') || port > UINT32_MAX) break;
+		if (!(v->transport.status & VIRTIO_STATUS_DRIVER_OK)) { /* nobody in the guest to ask (yet) */
+			static const char none[] = "ERROR the guest has no vsock driver running\n";
+			ssize_t r = send(c->fd, none, sizeof(none) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+			(void)r;
+			conn_free(v, c);
+			return;
+		}
 		if (!(c->buf = malloc(VSOCK_BUF_ALLOC))) break;
 		c->guest_port = (uint32_t)port;
 		c->host_port = new_host_port(v);

@@ -913,6 +913,16 @@ print(" ".join(codes), flush=True)
         d = info("appl")
         self.assertEqual((d["vm"]["image"], d["vm"]["memory"]), ("busybox-root", 128 << 20))
         self.assertTrue(d["vm"]["disks"][0].endswith("/root.qcow2"))
+        # Its `info` goes back through `create -f`: the copy gets an overlay of its own.
+        path = os.path.join(work, "appl.json")
+        with open(path, "w") as f:
+            f.write(cli("info", "appl", "--format", "json").stdout)
+        cli("create", "-f", path, "--name", "appl-copy")
+        copy = info("appl-copy")["vm"]["disks"]
+        self.assertEqual(len(copy), 1)
+        self.assertTrue(copy[0].endswith("/instances/appl-copy/root.qcow2"), copy)
+        self.assertTrue(os.path.exists(copy[0]))
+        cli("rm", "appl-copy")
         cli("start", "appl")
 
         def guest(name, *cmd):

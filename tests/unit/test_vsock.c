@@ -244,6 +244,22 @@ static void test_config_and_handshake(void)
 	CHECK(access(path, F_OK) != 0); /* its socket file goes with it */
 }
 
+static void test_no_driver(void)
+{
+	memset(mem, 0, SIZE);
+	char err[256], buf[128];
+	dev = virtio_vsock_create(CID, path, &ram, &io_lock, err, sizeof(err));
+	CHECK(dev != NULL);
+	/* The guest has not set the device up: a host program is told at once, not left waiting. */
+	int fd = host_connect(path);
+	CHECK(write(fd, "CONNECT 1024\n", 13) == 13);
+	service();
+	CHECK(host_read(fd, buf, sizeof(buf)) > 0);
+	CHECK(!strncmp(buf, "ERROR the guest has no vsock driver", 35));
+	close(fd);
+	virtio_vsock_destroy(dev);
+}
+
 static void test_host_side_errors(void)
 {
 	start();
@@ -429,5 +445,5 @@ static void setup(void)
 	snprintf(path, sizeof(path), "/tmp/test-vsock-%d.sock", (int)getpid());
 }
 
-TEST_MAIN(setup, test_config_and_handshake, test_host_side_errors, test_guest_connects, test_hostile_guest,
-          test_restore_announces_reset)
+TEST_MAIN(setup, test_no_driver, test_config_and_handshake, test_host_side_errors, test_guest_connects,
+          test_hostile_guest, test_restore_announces_reset)
