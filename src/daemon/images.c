@@ -113,7 +113,7 @@ static void *job_thread(void *arg)
 		rm_tree(tmp);
 		image_dir(j->d, j->name, final, sizeof(final));
 		if (mkdir(tmp, 0755) < 0) {
-			snprintf(err, sizeof(err), "%s: %s", tmp, strerror(errno));
+			snprintf(err, sizeof(err), "%.400s: %s", tmp, strerror(errno));
 			ok = false;
 		}
 	}
@@ -129,7 +129,7 @@ static void *job_thread(void *arg)
 	pthread_mutex_lock(&d->lock);
 	j->op->status = ok ? "success" : "failure";
 	if (!ok) {
-		snprintf(j->op->error, sizeof(j->op->error), "%s", err);
+		snprintf(j->op->error, sizeof(j->op->error), "%.500s", err);
 		log_warn("image %s: %s", j->name, err);
 	}
 	j->op->finished_at = (int64_t)time(NULL);
