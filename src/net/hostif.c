@@ -10,10 +10,13 @@
 #include <linux/sockios.h>
 #include <net/if.h>
 #include <net/route.h>
+#include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 static int ctl_socket(char *err, size_t errlen)
@@ -160,7 +163,8 @@ bool hostif_bridge_add_port(const char *bridge, const char *port, char *err, siz
 	return ok;
 }
 
-void hostif_announce(const char *ifname, struct in_addr a)
+/* Sends the gratuitous ARP replies for address a on ifname; false when the interface is not there. */
+static bool send_announce(const char *ifname, struct in_addr a)
 {
 	int fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, htons(ETH_P_ARP));
 	struct ifreq ifr = {0};
@@ -171,7 +175,7 @@ void hostif_announce(const char *ifname, struct in_addr a)
 	if (ok) memcpy(mac, ifr.ifr_hwaddr.sa_data, 6);
 	if (!ok || ioctl(fd, SIOCGIFINDEX, &ifr)) {
 		if (fd >= 0) close(fd);
-		return;
+		return false;
 	}
 	uint8_t frame[42] = {0};
 	memset(frame, 0xff, 6);
@@ -188,4 +192,39 @@ void hostif_announce(const char *ifname, struct in_addr a)
 	memset(to.sll_addr, 0xff, 6);
 	for (int i = 0; i < 2; i++) sendto(fd, frame, sizeof(frame), 0, (struct sockaddr *)&to, sizeof(to));
 	close(fd);
+	return true;
+}
+
+struct announce_job {
+	char ifname[IFNAMSIZ + 1];
+	struct in_addr a;
+};
+
+/* Announces again 1, 2 and 4 s later (as keepalived repeats its gratuitous ARPs): a neighbour that was
+ * still busy with the address's former owner, or a frame lost on a busy segment, hears it anyway. */
+static void *announce_later(void *arg)
+{
+	struct announce_job *j = arg;
+	static const unsigned delays_ms[] = {1000, 1000, 2000};
+	for (unsigned i = 0; i < sizeof(delays_ms) / sizeof(delays_ms[0]); i++) {
+		struct timespec ts = {delays_ms[i] / 1000, (long)(delays_ms[i] % 1000) * 1000000};
+		nanosleep(&ts, NULL);
+		if (!send_announce(j->ifname, j->a)) break;
+	}
+	free(j);
+	return NULL;
+}
+
+void hostif_announce(const char *ifname, struct in_addr a)
+{
+	if (!send_announce(ifname, a)) return;
+	struct announce_job *j = calloc(1, sizeof(*j));
+	pthread_t t;
+	if (!j) return;
+	snprintf(j->ifname, sizeof(j->ifname), "%s", ifname);
+	j->a = a;
+	if (pthread_create(&t, NULL, announce_later, j) == 0)
+		pthread_detach(t);
+	else
+		free(j);
 }

@@ -14,8 +14,9 @@
 
 bool hostif_exists(const char *ifname);
 bool hostif_set_up(const char *ifname, char *err, size_t errlen);
-/* Tells the LAN that address `a` is at this interface now: two gratuitous ARP replies, so neighbours
- * forget an old MAC (a restarted container, an address moved to another host). Best effort. */
+/* Tells the LAN that address `a` is at this interface now: two gratuitous ARP replies at once and again
+ * 1, 2 and 4 s later (from a thread of their own), so neighbours forget an old MAC (a restarted
+ * container, an address moved to another host). Best effort. */
 void hostif_announce(const char *ifname, struct in_addr a);
 /* Sets an interface's MAC address (while it is down). */
 bool hostif_set_mac(const char *ifname, const uint8_t mac[6], char *err, size_t errlen);
