@@ -101,6 +101,20 @@ static void agent_error(size_t len, char *err, size_t errlen)
 	snprintf(err, errlen, "guest agent: %s", (const char *)frame);
 }
 
+/* Reads the next frame and checks it is of type `want`: an ERROR frame becomes err, any other type a
+ * protocol error. */
+static bool expect(int fd, unsigned want, size_t *len, char *err, size_t errlen)
+{
+	unsigned t;
+	if (!next(fd, &t, len, err, errlen)) return false;
+	if (t == want) return true;
+	if (t == AGENT_ERROR)
+		agent_error(*len, err, errlen);
+	else
+		snprintf(err, errlen, "guest agent: unexpected message %u", t);
+	return false;
+}
+
 static bool write_all(int fd, const uint8_t *p, size_t n)
 {
 	while (n) {
@@ -181,17 +195,8 @@ bool agent_request(int fd, unsigned type, const void *payload, size_t len, char 
 		snprintf(err, errlen, "cannot reach the guest agent: %s", strerror(errno));
 		return false;
 	}
-	unsigned t;
 	size_t n;
-	if (!next(fd, &t, &n, err, errlen)) return false;
-	if (t == AGENT_ERROR) {
-		agent_error(n, err, errlen);
-		return false;
-	}
-	if (t != AGENT_OK) {
-		snprintf(err, errlen, "guest agent: unexpected message %u", t);
-		return false;
-	}
+	if (!expect(fd, AGENT_OK, &n, err, errlen)) return false;
 	if (reply && cap) snprintf(reply, cap, "%.*s", (int)n, (const char *)frame);
 	return true;
 }
@@ -222,18 +227,10 @@ bool agent_push(int fd, int src_fd, const char *path, uint32_t mode, uint64_t *b
 		if (n == 0) break;
 	}
 	/* Sent or not (an agent that refused at once closes early): its answer says what happened. */
-	unsigned t;
 	size_t n;
-	if (!next(fd, &t, &n, err, errlen)) return false;
-	if (t == AGENT_ERROR) {
-		agent_error(n, err, errlen);
-		return false;
-	}
-	if (t != AGENT_OK || !sent) {
-		snprintf(err, errlen, "guest agent: unexpected message %u", t);
-		return false;
-	}
-	return true;
+	if (!expect(fd, AGENT_OK, &n, err, errlen)) return false;
+	if (!sent) snprintf(err, errlen, "guest agent: the connection broke during the copy");
+	return sent;
 }
 
 bool agent_pull(int fd, const char *path, int dst_fd, uint64_t *bytes, char *err, size_t errlen)
@@ -249,17 +246,8 @@ bool agent_pull(int fd, const char *path, int dst_fd, uint64_t *bytes, char *err
 	}
 	*bytes = 0;
 	for (;;) {
-		unsigned t;
 		size_t n;
-		if (!next(fd, &t, &n, err, errlen)) return false;
-		if (t == AGENT_ERROR) {
-			agent_error(n, err, errlen);
-			return false;
-		}
-		if (t != AGENT_DATA) {
-			snprintf(err, errlen, "guest agent: unexpected message %u", t);
-			return false;
-		}
+		if (!expect(fd, AGENT_DATA, &n, err, errlen)) return false;
 		if (!n) return true;
 		if (!write_all(dst_fd, frame, n)) {
 			snprintf(err, errlen, "write: %s", strerror(errno));

@@ -9,6 +9,7 @@
  */
 #define _GNU_SOURCE
 #include "commands.h"
+#include "util/fs.h"
 #include "util/log.h"
 #include "daemon_client.h"
 #include "exec.h"
@@ -59,26 +60,6 @@ static int usage_create(FILE *out)
 	    "      --disk-bps B --disk-iops N --net-rx-bw BITS --net-tx-bw BITS (VMs)  --cpuset 0-1\n"
 	    "      --memory-target SIZE (VMs: what the guest keeps; the balloon takes the rest)\n");
 	return out == stdout ? 0 : 2;
-}
-
-/* A small text file (64 KiB at most), malloc'd; NULL with the error printed. */
-static char *read_small(const char *path)
-{
-	FILE *f = fopen(path, "re");
-	char *buf = f ? malloc((64 << 10) + 1) : NULL;
-	size_t n = buf ? fread(buf, 1, 64 << 10, f) : 0;
-	bool big = buf && n == 64 << 10 && fgetc(f) != EOF;
-	if (f) fclose(f);
-	if (!buf || big) {
-		log_error("%s: %s", path,
-		          !f    ? strerror(errno)
-		          : big ? "larger than 64 KiB"
-		                : "out of memory");
-		free(buf);
-		return NULL;
-	}
-	buf[n] = 0;
-	return buf;
 }
 
 static bool put_size(json_t *o, const char *key, const char *v, bool rate)
@@ -202,8 +183,10 @@ int inst_create(int argc, char **argv)
 			json_t *ci = json_object_get(vm, "cloud_init");
 			if (!ci) json_object_set_new(vm, "cloud_init", ci = json_object());
 			const char *key = c == O_USERDATA ? "user_data" : "ssh_keys";
-			char *text = read_small(optarg);
+			char ferr[512];
+			char *text = fs_read_text(optarg, 64 << 10, ferr, sizeof(ferr));
 			if (!text) {
+				log_error("%s", ferr);
 				ok = false;
 				break;
 			}

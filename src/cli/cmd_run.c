@@ -146,26 +146,6 @@ static void usage(FILE *out)
 	    MACHINE_MAX_HARTS);
 }
 
-/* A file's text (at most 64 KiB), malloc'd; NULL with err set. */
-static char *read_text(const char *path, char *err, size_t errlen)
-{
-	FILE *f = fopen(path, "re");
-	char *buf = f ? malloc((64 << 10) + 1) : NULL;
-	size_t n = buf ? fread(buf, 1, 64 << 10, f) : 0;
-	bool big = buf && n == 64 << 10 && fgetc(f) != EOF;
-	if (f) fclose(f);
-	if (!buf || big) {
-		snprintf(err, errlen, "%s: %s", path,
-		         !f    ? strerror(errno)
-		         : big ? "larger than 64 KiB"
-		               : "out of memory");
-		free(buf);
-		return NULL;
-	}
-	buf[n] = 0;
-	return buf;
-}
-
 /* How to run it; what the VM is made of is in cfg. */
 struct run_opts {
 	struct vm_config cfg;
@@ -198,12 +178,12 @@ static bool set_str(char *dst, size_t cap, const char *src, const char *opt)
  * $CLOISON_CACHE/seeds (or ~/.cache/cloison/seeds), so a saved or cloned VM finds it again. */
 static bool add_seed(struct run_opts *o, char *err, size_t errlen)
 {
-	char *user = o->user_data ? read_text(o->user_data, err, errlen) : NULL;
+	char *user = o->user_data ? fs_read_text(o->user_data, 64 << 10, err, errlen) : NULL;
 	if (o->user_data && !user) return false;
 	char keys[8 * 4096] = "";
 	size_t used = 0;
 	for (unsigned i = 0; i < o->nssh_keys; i++) {
-		char *k = read_text(o->ssh_keys[i], err, errlen);
+		char *k = fs_read_text(o->ssh_keys[i], 64 << 10, err, errlen);
 		if (!k) {
 			free(user);
 			return false;

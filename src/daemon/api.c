@@ -96,6 +96,13 @@ json_t *op_json(const struct op *op)
 }
 
 /* Lock held. */
+void op_progress(void *ctx, uint64_t done, uint64_t total)
+{
+	struct op *op = ctx;
+	__atomic_store_n(&op->progress_total, total, __ATOMIC_RELAXED);
+	__atomic_store_n(&op->progress_done, done, __ATOMIC_RELAXED);
+}
+
 struct op *op_new(struct daemon *d, const char *kind, const char *instance)
 {
 	struct op *op = calloc(1, sizeof(*op));

@@ -30,6 +30,8 @@ bool spawn_detached(void *(*fn)(void *), void *arg);
 /* A new running operation, newest first in the daemon's list; NULL when out of memory. */
 struct op *op_new(struct daemon *d, const char *kind, const char *instance);
 json_t *op_json(const struct op *op);
+/* A progress callback (block/image_ops.h, image_archive.h) for an operation: ctx is the struct op. */
+void op_progress(void *ctx, uint64_t done, uint64_t total);
 
 /* /v1/storage-pools... (api_storage.c) and /v1/networks... (api_networks.c); seg[1] is the collection. */
 void api_storage(struct daemon *d, const char *method, char **seg, int n, json_t *body,

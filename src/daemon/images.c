@@ -90,13 +90,6 @@ struct image_job {
 	bool (*work)(struct image_job *j, const char *tmpdir, char *err, size_t errlen);
 };
 
-static void progress(void *ctx, uint64_t done, uint64_t total)
-{
-	struct op *op = ctx;
-	__atomic_store_n(&op->progress_total, total, __ATOMIC_RELAXED);
-	__atomic_store_n(&op->progress_done, done, __ATOMIC_RELAXED);
-}
-
 /* Work that makes a new image fills a temporary directory beside the store, renamed when complete. */
 static void *job_thread(void *arg)
 {
@@ -198,7 +191,7 @@ static bool convert_disk(struct image_job *j, const char *source, const char *tm
 		struct block_backend *s =
 		    block_open(source, fmt, BLOCK_OPEN_READONLY | BLOCK_OPEN_NO_BACKING, err, errlen);
 		if (!s) return false;
-		bool ok = image_convert(s, dst, &o, progress, j->op, err, errlen) == 0;
+		bool ok = image_convert(s, dst, &o, op_progress, j->op, err, errlen) == 0;
 		block_close(s);
 		return ok;
 	}
@@ -266,7 +259,7 @@ static bool import_ovf(struct image_job *j, const char *tmp, char *err, size_t e
 
 static bool import_archive(struct image_job *j, const char *tmp, char *err, size_t errlen)
 {
-	if (!image_archive_read(j->source, tmp, progress, j->op, err, errlen)) return false;
+	if (!image_archive_read(j->source, tmp, op_progress, j->op, err, errlen)) return false;
 	struct image_manifest m;
 	if (!image_manifest_load(tmp, &m, err, errlen)) return false;
 	char sums[PATH_MAX + 16];
@@ -334,7 +327,7 @@ static void import_image(struct daemon *d, json_t *body, struct http_response *r
 static bool export_work(struct image_job *j, const char *tmp, char *err, size_t errlen)
 {
 	(void)tmp;
-	return image_archive_write(j->source, j->dest, progress, j->op, err, errlen);
+	return image_archive_write(j->source, j->dest, op_progress, j->op, err, errlen);
 }
 
 static void export_image(struct daemon *d, const char *name, json_t *body, struct http_response *r)
@@ -379,7 +372,7 @@ static bool publish_work(struct image_job *j, const char *tmp, char *err, size_t
 	if (!s) return false;
 	struct image_create_opts o = {.format = "qcow2"};
 	bool ok =
-	    image_convert(s, dst, &o, progress, j->op, err, errlen) == 0; /* the whole chain, flattened */
+	    image_convert(s, dst, &o, op_progress, j->op, err, errlen) == 0; /* the whole chain, flattened */
 	block_close(s);
 	char p[PATH_MAX + 32];
 	if (ok && j->kernel[0])

@@ -293,13 +293,6 @@ struct copy_job {
 	struct image_create_opts o;
 };
 
-static void copy_progress(void *ctx, uint64_t done, uint64_t total)
-{
-	struct op *op = ctx;
-	__atomic_store_n(&op->progress_total, total, __ATOMIC_RELAXED);
-	__atomic_store_n(&op->progress_done, done, __ATOMIC_RELAXED);
-}
-
 static void *copy_thread(void *arg)
 {
 	struct copy_job *j = arg;
@@ -308,7 +301,7 @@ static void *copy_thread(void *arg)
 	struct block_backend *s = block_open(j->src, j->src_fmt, BLOCK_OPEN_READONLY, err, sizeof(err));
 	if (s) {
 		__atomic_store_n(&j->op->progress_total, s->size, __ATOMIC_RELAXED);
-		ok = image_convert(s, j->dst, &j->o, copy_progress, j->op, err, sizeof(err)) == 0;
+		ok = image_convert(s, j->dst, &j->o, op_progress, j->op, err, sizeof(err)) == 0;
 		block_close(s);
 	}
 	struct daemon *d = j->d;

@@ -121,3 +121,20 @@ void fs_remove_tree(const char *path)
 {
 	nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
+
+char *fs_read_text(const char *path, size_t max, char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "re");
+	char *buf = f ? malloc(max + 1) : NULL;
+	size_t n = buf ? fread(buf, 1, max, f) : 0;
+	bool big = buf && n == max && fgetc(f) != EOF;
+	int e = errno;
+	if (f) fclose(f);
+	if (!buf || big) {
+		snprintf(err, errlen, "%s: %s", path, !f ? strerror(e) : big ? "too large" : "out of memory");
+		free(buf);
+		return NULL;
+	}
+	buf[n] = 0;
+	return buf;
+}

@@ -26,6 +26,8 @@ bool fs_write_file_volatile(const char *path, mode_t mode, const void *buf, size
 bool fs_pwrite_all(int fd, const void *buf, size_t len, off_t off);
 /* Removes a directory tree (symbolic links are removed, never followed); what cannot be removed stays. */
 void fs_remove_tree(const char *path);
+/* A small text file whole (at most max bytes), malloc'd and NUL-terminated; NULL with err set. */
+char *fs_read_text(const char *path, size_t max, char *err, size_t errlen);
 
 /* $CLOISON_STATE_DIR, else /var/lib/cloison (root), else $XDG_STATE_HOME/cloison or
  * ~/.local/state/cloison. */
