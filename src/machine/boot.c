@@ -100,7 +100,7 @@ static void copy_in(struct machine *m, uint64_t addr, const void *src, size_t le
 
 /* Loads a 64-bit little-endian RISC-V ELF and gives its entry point. */
 static bool load_elf(struct machine *m, const uint8_t *data, size_t len, const char *path, uint64_t *entry,
-                     char *errmsg, size_t errlen)
+                     uint64_t *lo, uint64_t *hi, char *errmsg, size_t errlen)
 {
 	Elf64_Ehdr eh;
 	memcpy(&eh, data, sizeof(eh));
@@ -115,6 +115,8 @@ static bool load_elf(struct machine *m, const uint8_t *data, size_t len, const c
 		return false;
 	}
 	unsigned loaded = 0;
+	*lo = UINT64_MAX;
+	*hi = 0;
 	for (unsigned i = 0; i < eh.e_phnum; i++) {
 		Elf64_Phdr ph;
 		memcpy(&ph, data + eh.e_phoff + i * sizeof(ph), sizeof(ph));
@@ -132,6 +134,8 @@ static bool load_elf(struct machine *m, const uint8_t *data, size_t len, const c
 		copy_in(m, ph.p_paddr, data + ph.p_offset, ph.p_filesz);
 		memset(m->ram + (ph.p_paddr - VIRT_RAM_BASE) + ph.p_filesz, 0, ph.p_memsz - ph.p_filesz);
 		loaded++;
+		if (ph.p_paddr < *lo) *lo = ph.p_paddr;
+		if (ph.p_paddr + ph.p_memsz > *hi) *hi = ph.p_paddr + ph.p_memsz;
 	}
 	if (!loaded) {
 		snprintf(errmsg, errlen, "'%s' has no loadable segment", path);
@@ -149,9 +153,9 @@ static bool is_elf(const uint8_t *data, size_t len)
 static int boot_bare(struct machine *m, const struct boot_config *cfg, const uint8_t *k, size_t klen,
                      char *errmsg, size_t errlen)
 {
-	uint64_t entry;
+	uint64_t entry, lo, hi;
 	if (is_elf(k, klen)) {
-		if (!load_elf(m, k, klen, cfg->kernel, &entry, errmsg, errlen)) return -1;
+		if (!load_elf(m, k, klen, cfg->kernel, &entry, &lo, &hi, errmsg, errlen)) return -1;
 	} else {
 		if (klen > m->ram_size) {
 			snprintf(errmsg, errlen, "kernel '%s' (%zu bytes) does not fit in guest RAM",
@@ -185,10 +189,12 @@ int boot_load(struct machine *m, const struct boot_config *cfg, char *errmsg, si
 		goto out;
 	}
 
+	/* The S-mode payload: a Linux Image, or an ELF program (U-Boot's S-mode build, say). */
 	struct riscv_image_info img;
-	if (!riscv_image_parse(k, klen, &img)) {
-		snprintf(errmsg, errlen, "'%s' is not a RISC-V Linux kernel Image%s", cfg->kernel,
-		         is_elf(k, klen) ? " (an ELF kernel needs --firmware none)" : "");
+	const bool elf_payload = is_elf(k, klen);
+	if (!elf_payload && !riscv_image_parse(k, klen, &img)) {
+		snprintf(errmsg, errlen, "'%s' is neither a RISC-V Linux kernel Image nor an ELF program",
+		         cfg->kernel);
 		goto out;
 	}
 	if (firmware && !(fw = read_file("firmware", cfg->firmware, &flen, errmsg, errlen))) goto out;
@@ -202,16 +208,34 @@ int boot_load(struct machine *m, const struct boot_config *cfg, char *errmsg, si
 	}
 
 	uint64_t kernel_addr = VIRT_RAM_BASE + KERNEL_ALIGN;
-	uint64_t kernel_end = kernel_addr + img.image_size;
 	uint64_t top = VIRT_RAM_BASE + m->ram_size - TOP_RESERVED;
-	if (m->ram_size < 2 * TOP_RESERVED + KERNEL_ALIGN || kernel_end > top) {
-		snprintf(errmsg, errlen, "guest memory (%llu MiB) is too small for kernel '%s' (%llu MiB)",
-		         (unsigned long long)(m->ram_size >> 20), cfg->kernel,
-		         (unsigned long long)(img.image_size >> 20));
+	if (m->ram_size < 2 * TOP_RESERVED + KERNEL_ALIGN) {
+		snprintf(errmsg, errlen, "guest memory (%llu MiB) is too small to boot",
+		         (unsigned long long)(m->ram_size >> 20));
 		goto out;
 	}
+	uint64_t kernel_end;
+	if (elf_payload) {
+		uint64_t lo;
+		if (!load_elf(m, k, klen, cfg->kernel, &kernel_addr, &lo, &kernel_end, errmsg, errlen))
+			goto out;
+		if (kernel_end > top || (firmware && lo < VIRT_RAM_BASE + KERNEL_ALIGN)) {
+			snprintf(errmsg, errlen, "'%s' overlaps the firmware or the device tree",
+			         cfg->kernel);
+			goto out;
+		}
+	} else {
+		kernel_end = kernel_addr + img.image_size;
+		if (kernel_end > top) {
+			snprintf(errmsg, errlen,
+			         "guest memory (%llu MiB) is too small for kernel '%s' (%llu MiB)",
+			         (unsigned long long)(m->ram_size >> 20), cfg->kernel,
+			         (unsigned long long)(img.image_size >> 20));
+			goto out;
+		}
+		copy_in(m, kernel_addr, k, klen);
+	}
 	if (firmware) copy_in(m, VIRT_RAM_BASE, fw, flen);
-	copy_in(m, kernel_addr, k, klen);
 
 	struct fdt_params fp = {.bootargs = cfg->cmdline};
 	if (initrd) {

@@ -9,7 +9,7 @@
 
 struct boot_config {
 	const char *firmware; /* path to an fw_dynamic-style binary, or NULL: bare metal */
-	const char *kernel;   /* RISC-V Image, or ELF (bare metal) */
+	const char *kernel;   /* RISC-V Image or ELF: S-mode payload, or bare metal */
 	const char *initrd;   /* may be NULL */
 	const char *cmdline;  /* may be NULL */
 };

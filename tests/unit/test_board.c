@@ -2,13 +2,17 @@
  * test_board.c — the board's device table: every device kind's state goes
  * out through the table and comes back the same on a board built from the
  * same configuration; a disk that is not the one the guest saw is refused.
+ * The boot loader: an ELF S-mode payload (U-Boot) after the firmware.
  */
 #include "check.h"
 
+#include "machine/boot.h"
 #include "machine/machine.h"
+#include "machine/stats.h"
 #include "net/netdev.h"
 #include "util/state.h"
 
+#include <elf.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -188,4 +192,63 @@ out:
 	unlink(disk_path);
 }
 
-TEST_MAIN(test_round_trip_through_the_table)
+static void write_file(const char *path, const void *data, size_t len)
+{
+	FILE *f = fopen(path, "wb");
+	CHECK(f && fwrite(data, 1, len, f) == len);
+	if (f) fclose(f);
+}
+
+/* An ELF64 RISC-V file with one PT_LOAD of 16 bytes ("payload!" twice) at paddr, 64 in memory. */
+static void write_elf(const char *path, uint64_t paddr, uint64_t entry)
+{
+	struct {
+		Elf64_Ehdr eh;
+		Elf64_Phdr ph;
+		char data[16];
+	} f = {0};
+	memcpy(f.eh.e_ident, ELFMAG, SELFMAG);
+	f.eh.e_ident[EI_CLASS] = ELFCLASS64, f.eh.e_ident[EI_DATA] = ELFDATA2LSB;
+	f.eh.e_machine = EM_RISCV, f.eh.e_entry = entry;
+	f.eh.e_phoff = sizeof(Elf64_Ehdr), f.eh.e_phentsize = sizeof(Elf64_Phdr), f.eh.e_phnum = 1;
+	f.ph.p_type = PT_LOAD, f.ph.p_paddr = paddr, f.ph.p_offset = offsetof(__typeof__(f), data);
+	f.ph.p_filesz = 16, f.ph.p_memsz = 64;
+	memcpy(f.data, "payload!payload!", 16);
+	write_file(path, &f, sizeof(f));
+}
+
+static void test_elf_payload_after_firmware(void)
+{
+	make_disk(1 * MB);
+	struct machine *m = board();
+	CHECK(m);
+	if (!m) return;
+	char fw[] = "/tmp/cloison-fw-XXXXXX", k[] = "/tmp/cloison-elf-XXXXXX", err[256];
+	close(mkstemp(fw)), close(mkstemp(k));
+	write_file(fw, "FIRMWARE", 8);
+	const uint64_t base = 0x80000000ULL;
+	/* Dirty the payload's bss first: the loader zeroes it. */
+	memset(m->ram + 2 * MB, 0xee, 128);
+	write_elf(k, base + 2 * MB, base + 2 * MB + 8);
+	struct boot_config cfg = {.firmware = fw, .kernel = k, .cmdline = "x"};
+	CHECK(boot_load(m, &cfg, err, sizeof(err)) == 0);
+	CHECK(!memcmp(m->ram, "FIRMWARE", 8));
+	CHECK(!memcmp(m->ram + 2 * MB, "payload!payload!", 16));
+	CHECK(m->ram[2 * MB + 16] == 0 && m->ram[2 * MB + 63] == 0 && m->ram[2 * MB + 64] == 0xee);
+	CHECK_EQ(machine_hart_pc(m, 0), base); /* the firmware first ... */
+	uint64_t info[4]; /* ... told (fw_dynamic_info, top 1 MiB) to go on at the ELF's entry in S-mode */
+	memcpy(info, m->ram + m->ram_size - 1 * MB, sizeof(info));
+	CHECK_EQ(info[0], 0x4942534fULL);
+	CHECK_EQ(info[2], base + 2 * MB + 8);
+	CHECK_EQ(info[3], 1);
+	/* A segment over the firmware's 2 MiB, or no Image and no ELF: clear refusals. */
+	write_elf(k, base + 1 * MB, base + 1 * MB);
+	CHECK(boot_load(m, &cfg, err, sizeof(err)) == -1 && strstr(err, "overlaps the firmware"));
+	write_file(k, "neither an Image nor an ELF, just text that is long enough to be looked at.", 72);
+	CHECK(boot_load(m, &cfg, err, sizeof(err)) == -1 &&
+	      strstr(err, "neither a RISC-V Linux kernel Image"));
+	unlink(fw), unlink(k), unlink(disk_path);
+	machine_destroy(m);
+}
+
+TEST_MAIN(test_round_trip_through_the_table, test_elf_payload_after_firmware)
