@@ -175,7 +175,9 @@ class Kvm(unittest.TestCase):
         self.assertGreater(len(ups), b)
         self.assertLess(max(y - x for x, y in zip(ups, ups[1:])), 1.5, "the guest's clock ran on while paused")
         # Save and stop, restore: the loop counts on from where it was.
-        out = g.run("cloison save --sock /tmp/api.sock /tmp/snap --then stop; sleep 1; tail -n 3 /tmp/c.log")
+        out = g.run("cloison save --sock /tmp/api.sock /tmp/snap --then stop; "
+                    "for i in $(seq 60); do grep -q inner-exit /tmp/c.log && break; sleep 0.5; done; tail -n 3 /tmp/c.log",
+                    timeout=60)
         self.assertIn("inner-exit-0", out)
         last = max(int(n) for n in re.findall(r"(?m)^tick (\d+)", g.run("cat /tmp/c.log")))
         g.run("mkfifo /tmp/in2; (cloison run --restore /tmp/snap --api-sock /tmp/api2.sock < /tmp/in2 > /tmp/c2.log 2>&1; "
