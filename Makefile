@@ -5,7 +5,7 @@ MESON_OPTS ?= $(if $(CI),-Dwerror=true)
 GUEST_DIR ?= $(or $(CLOISON_CACHE),$(HOME)/.cache/cloison)/guest
 NINJA := ninja -C $(BUILD)
 
-.PHONY: all setup build guest run test unit bench soak format clean cross-riscv64 install
+.PHONY: all setup build guest debian-image run test unit bench soak format clean cross-riscv64 install
 
 all: build
 
@@ -26,7 +26,13 @@ guest: build
 run: build guest
 	./$(BUILD)/cloison run $(RUN_ARGS)
 
-test: build guest
+# The Debian system image (tools/image/debian.sh, root): built once per recipe and cached under
+# ~/.cache/cloison/images; its tests (tests/integration/test_debian.py) boot it.
+debian-image: build guest
+	@./$(BUILD)/cloison image build debian --archive-only >/dev/null || \
+	  echo "make: the Debian image did not build (test_debian tries again and says why)" >&2
+
+test: build guest debian-image
 	@bash tests/run-all.sh $(BUILD)
 
 # The binaries, the systemd unit, bash completion and man pages under PREFIX (default /usr/local); DESTDIR stages.
@@ -50,6 +56,7 @@ bench: build guest
 	bash bench/lifecycle.sh
 	bash bench/balloon.sh
 	bash bench/share.sh
+	bash bench/distro.sh
 	bash bench/container.sh
 	bash bench/api.sh
 	bash bench/cluster.sh

@@ -24,6 +24,7 @@ PKGS=(
   help2man                                                 # man pages from the help texts
   libarchive-dev libxml2-dev                               # VM images: archives (export, import, OVA); OVF
   genisoimage                                              # cloud-init NoCloud seeds (cidata ISO)
+  debootstrap fdisk openssh-client                         # Debian system image: first stage, GPT (sfdisk); ssh to it
 )
 
 missing=()

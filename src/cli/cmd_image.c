@@ -1,8 +1,10 @@
 /*
- * cmd_image.c — `cloison image list|info|import|export|publish|rm`: cloisond's
+ * cmd_image.c — `cloison image list|info|build|import|export|publish|rm`: cloisond's
  * VM images (appliances). `cloison create NAME --image IMAGE` makes a VM from
- * one (cmd_inst.c).
+ * one (cmd_inst.c). build runs a recipe (tools/image/RECIPE.sh, a script that
+ * prints the image archive it made or found in its cache) and imports the result.
  */
+#define _GNU_SOURCE
 #include "commands.h"
 #include "daemon_client.h"
 #include "output.h"
@@ -11,12 +13,18 @@
 #include "util/log.h"
 #include "util/parse.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
+#include <spawn.h>
+#include <sys/wait.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+extern char **environ;
 
 static int usage(FILE *out, int rc)
 {
@@ -24,6 +32,7 @@ static int usage(FILE *out, int rc)
 	    out,
 	    "Usage: cloison image list [--format table|json|yaml|csv]\n"
 	    "   or: cloison image info IMAGE [--format ...]\n"
+	    "   or: cloison image build debian [IMAGE] [--suite trixie] [--archive-only]\n"
 	    "   or: cloison image import FILE IMAGE [--description D] [--os OS] [--version V]\n"
 	    "                            [--append CMDLINE] [--cpus N] [--memory SIZE]\n"
 	    "   or: cloison image export IMAGE FILE\n"
@@ -34,9 +43,71 @@ static int usage(FILE *out, int rc)
 	    "it boots. import reads a disk (raw, qcow2 without backing file, VMDK, VDI, VHDX) or an\n"
 	    "archive export wrote (one tar file: manifest, disk, kernel and initrd when the image has\n"
 	    "its own, SHA-256 sums; every member checked). publish turns a stopped VM into an image.\n"
+	    "build makes a Debian system image from Debian's archive (debootstrap here, its second\n"
+	    "stage in a cloison VM; root, minutes; cached by recipe under ~/.cache/cloison/images) and\n"
+	    "imports it as IMAGE (default debian-13); --archive-only prints the archive's path instead.\n"
 	    "`cloison create web --image IMAGE` makes a VM whose disk is an overlay over the image's.\n"
 	    "Paths are on the daemon's host.\n");
 	return rc;
+}
+
+/* The directory holding image/RECIPE.sh: $CLOISON_TOOLS, the source tree, the installed copy. */
+static bool recipe_path(const char *recipe, char *out, size_t len)
+{
+	const char *dirs[] = {getenv("CLOISON_TOOLS"), CLOISON_SOURCE_TOOLS, CLOISON_INSTALLED_TOOLS};
+	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+		if (!dirs[i] || !dirs[i][0]) continue;
+		snprintf(out, len, "%s/image/%s.sh", dirs[i], recipe);
+		if (access(out, R_OK) == 0) return true;
+	}
+	return false;
+}
+
+/* Runs the recipe (its progress on stderr) and reads the archive path it prints last. */
+static int run_recipe(const char *script, const char *suite, char *archive, size_t len)
+{
+	char self[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n <= 0) {
+		log_error("cannot find the cloison binary: %s", strerror(errno));
+		return 1;
+	}
+	self[n] = 0;
+	int fds[2];
+	if (pipe2(fds, O_CLOEXEC)) return log_error("pipe: %s", strerror(errno)), 1;
+	posix_spawn_file_actions_t fa;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, fds[1], STDOUT_FILENO);
+	posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+	char *argv[] = {"bash", (char *)script, self, (char *)suite, NULL};
+	pid_t pid;
+	int err = posix_spawnp(&pid, "bash", &fa, NULL, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	close(fds[1]);
+	if (err) {
+		close(fds[0]);
+		log_error("cannot run %s: %s", script, strerror(err));
+		return 1;
+	}
+	FILE *f = fdopen(fds[0], "r");
+	char line[PATH_MAX];
+	archive[0] = 0;
+	while (f && fgets(line, sizeof(line), f)) {
+		line[strcspn(line, "\n")] = 0;
+		if (line[0]) snprintf(archive, len, "%s", line);
+	}
+	if (f)
+		fclose(f);
+	else
+		close(fds[0]);
+	int st;
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+	}
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0 || archive[0] != '/') {
+		log_error("the %s recipe failed", script);
+		return 1;
+	}
+	return 0;
 }
 
 static int wait_answer(int st, json_t *ans, const char *doing, const char *done, const char *what)
@@ -88,7 +159,11 @@ int cmd_image(int argc, char **argv)
 	                                         {"append", required_argument, NULL, 'a'},
 	                                         {"cpus", required_argument, NULL, 'c'},
 	                                         {"memory", required_argument, NULL, 'm'},
+	                                         {"suite", required_argument, NULL, 's'},
+	                                         {"archive-only", no_argument, NULL, 'A'},
 	                                         {NULL, 0, NULL, 0}};
+	const char *suite = "trixie";
+	bool archive_only = false;
 	json_t *meta = json_object();
 	int c;
 	optind = 2;
@@ -114,6 +189,8 @@ int cmd_image(int argc, char **argv)
 			}
 			json_object_set_new(meta, "memory", json_integer((json_int_t)v));
 			break;
+		case 's': suite = optarg; break;
+		case 'A': archive_only = true; break;
 		default: json_decref(meta); return cli_option_error("image", argv, longopts);
 		}
 	}
@@ -133,6 +210,22 @@ int cmd_image(int argc, char **argv)
 		if (st == 200) out_document(stdout, ans, fmt);
 		rc = dc_rc(st);
 		json_decref(ans);
+	} else if (!strcmp(verb, "build") && (nargs == 1 || nargs == 2)) {
+		char script[PATH_MAX], archive[PATH_MAX];
+		if (strcmp(args[0], "debian") || !recipe_path(args[0], script, sizeof(script))) {
+			json_decref(meta);
+			return cli_usage_error("image", "no recipe '%s' (there is: debian)", args[0]);
+		}
+		rc = run_recipe(script, suite, archive, sizeof(archive));
+		if (!rc && archive_only) {
+			printf("%s\n", archive);
+		} else if (!rc) {
+			const char *name = nargs == 2 ? args[1] : "debian-13";
+			json_object_set_new(meta, "source", json_string(archive));
+			json_object_set_new(meta, "name", json_string(name));
+			int st = dc_call("POST", "/v1/images", meta, &ans);
+			rc = wait_answer(st, ans, "Importing", "built and imported image", name);
+		}
 	} else if (!strcmp(verb, "import") && nargs == 2) {
 		if (!absolute(args[0], file, sizeof(file), true)) {
 			log_error("%s: no such file", args[0]);

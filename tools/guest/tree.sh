@@ -8,6 +8,7 @@
 # `ro`) and continues with the same init from there. Kernel parameters become init's
 # environment:
 #   cloison_poweroff=1   power off right after the marker (boot benchmarks)
+#   cloison_task=TAG     run run.sh from the 9p share TAG, write its exit status there, power off
 set -euo pipefail
 
 CACHE=${CLOISON_CACHE:-$HOME/.cache/cloison}
@@ -98,6 +99,19 @@ fi
 # The guest agent (cloison exec, graceful stop, file copy): once, from the initramfs or the root disk.
 [ -c /dev/vsock ] || [ -d /sys/bus/virtio/drivers/vmw_vsock_virtio_transport ] && cloison-agent
 echo "cloison-guest: userspace ready ($(nproc) cpus)"
+# cloison_task=TAG: a batch job (the image builders' second stage). The 9p share TAG holds run.sh;
+# it runs with the share as its directory, its exit status goes to TAG's status file, then power off.
+task=$(sed -n 's/.*\bcloison_task=\([^ ]*\).*/\1/p' /proc/cmdline)
+if [ -n "$task" ] && [ -z "$CLOISON_ON_ROOT" ]; then
+  mkdir -p /task
+  if mount -t 9p -o trans=virtio,version=9p2000.L "$task" /task; then
+    (cd /task && sh ./run.sh); echo $? > /task/status
+    umount /task
+  else
+    echo "cloison-guest: cannot mount the task share $task"
+  fi
+  sync; poweroff -f
+fi
 # A root disk can bring its own service: /etc/cloison-rc runs in the background (the cluster tests'
 # writer is one).
 if [ -x /etc/cloison-rc ]; then setsid /etc/cloison-rc </dev/null >/dev/console 2>&1 & fi
