@@ -258,8 +258,11 @@ static uint8_t *read_file(const char *path, size_t max, size_t *len, char *err, 
 
 #define VMSTATE_MAX (16u << 20)
 
-/* A clone's own disks: qcow2 overlays over the saved VM's, and new MAC addresses. */
-static bool make_clone_config(struct vm_config *cfg, const char *clone_dir, char *err, size_t errlen)
+/* A clone's own disks: qcow2 overlays over the saved VM's, and new MAC addresses. When the saved
+ * directory holds the disks' contents of that instant (diskN.img: cloisond's snapshots copy them
+ * there, and the VM that was saved may run on and change its own), the overlays are based on those. */
+static bool make_clone_config(struct vm_config *cfg, const char *saved_dir, const char *clone_dir, char *err,
+                              size_t errlen)
 {
 	if (!mkdir_p(clone_dir, 0700)) {
 		snprintf(err, errlen, "cannot create %s: %s", clone_dir, strerror(errno));
@@ -267,15 +270,16 @@ static bool make_clone_config(struct vm_config *cfg, const char *clone_dir, char
 	}
 	for (unsigned i = 0; i < cfg->ndisks; i++) {
 		struct vm_disk *d = &cfg->disks[i];
-		char backing[PATH_MAX], overlay[PATH_MAX];
-		if (!realpath(d->path, backing)) {
+		char backing[PATH_MAX], overlay[PATH_MAX], copy[PATH_MAX];
+		size_t n = strlen(d->path); /* the format of the disk (and of its copy) */
+		const char *format = d->format[0]                                  ? d->format
+		                     : n > 6 && !strcmp(d->path + n - 6, ".qcow2") ? "qcow2"
+		                                                                   : "raw";
+		snprintf(copy, sizeof(copy), "%s/disk%u.img", saved_dir, i);
+		if (!realpath(access(copy, F_OK) == 0 ? copy : d->path, backing)) {
 			snprintf(err, errlen, "disk %s: %s", d->path, strerror(errno));
 			return false;
 		}
-		size_t n = strlen(backing);
-		const char *format = d->format[0]                                  ? d->format
-		                     : n > 6 && !strcmp(backing + n - 6, ".qcow2") ? "qcow2"
-		                                                                   : "raw";
 		snprintf(overlay, sizeof(overlay), "%s/disk%u.qcow2", clone_dir, i);
 		struct block_backend *b = block_open(backing, format, BLOCK_OPEN_READONLY, err, errlen);
 		if (!b) return false;
@@ -312,7 +316,7 @@ struct vm *vm_restore(const char *dir, const char *clone_dir, console_write_fn o
 		free(blob);
 		return NULL;
 	}
-	if (clone_dir && !make_clone_config(&cfg, clone_dir, err, errlen)) {
+	if (clone_dir && !make_clone_config(&cfg, dir, clone_dir, err, errlen)) {
 		free(blob);
 		return NULL;
 	}

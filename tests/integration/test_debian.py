@@ -167,7 +167,8 @@ class Provisioned(unittest.TestCase):
 
     def test_1_boots_to_login_and_running(self):
         self.g.expect(r"U-Boot 20\d\d")
-        self.g.expect(r"Linux version 6\.")  # the image's own kernel, from its /boot
+        self.g.expect(r"Retrieving file: /boot/vmlinux-6\.")  # the image's own kernel, from its /boot
+        self.g.expect(r"Starting kernel")
         self.g.expect(r"deb-one login: ", timeout=900)
         wait_agent(self.sock, self.g)
         system_state(self, self.sock)
