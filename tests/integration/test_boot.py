@@ -313,9 +313,16 @@ class BadInput(unittest.TestCase):
         self.assert_clean_error(run_cloison("--kernel", "/nonexistent/Image"), "cannot open kernel")
 
     def test_not_riscv_kernel(self):
-        self.assert_clean_error(run_cloison("--kernel", "/bin/true"), "not a RISC-V Linux kernel Image")
+        # An ELF for another machine, with firmware (an S-mode payload) or without (bare metal); a file that is
+        # neither an Image nor an ELF.
+        self.assert_clean_error(run_cloison("--kernel", "/bin/true"), "not 64-bit little-endian RISC-V")
         self.assert_clean_error(run_cloison("--firmware", "none", "--kernel", "/bin/true"),
                                 "not 64-bit little-endian RISC-V")
+        with tempfile.NamedTemporaryFile("w", suffix=".txt") as f:
+            f.write("this is text, long enough to be looked at as a kernel header\n" * 4)
+            f.flush()
+            self.assert_clean_error(run_cloison("--kernel", f.name),
+                                    "neither a RISC-V Linux kernel Image nor an ELF program")
 
     def test_empty_kernel(self):
         with tempfile.NamedTemporaryFile() as f:
