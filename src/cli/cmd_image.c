@@ -33,16 +33,19 @@ static int usage(FILE *out, int rc)
 	    "Usage: cloison image list [--format table|json|yaml|csv]\n"
 	    "   or: cloison image info IMAGE [--format ...]\n"
 	    "   or: cloison image build debian [IMAGE] [--suite trixie] [--archive-only]\n"
-	    "   or: cloison image import FILE IMAGE [--description D] [--os OS] [--version V]\n"
-	    "                            [--append CMDLINE] [--cpus N] [--memory SIZE]\n"
+	    "   or: cloison image import SOURCE IMAGE [--description D] [--os OS] [--version V]\n"
+	    "                            [--append CMDLINE] [--cpus N] [--memory SIZE] [--tag REF]\n"
 	    "   or: cloison image export IMAGE FILE\n"
 	    "   or: cloison image publish INSTANCE IMAGE [--description D] [--os OS] [--version V]\n"
 	    "   or: cloison image rm IMAGE\n"
 	    "\n"
 	    "An image is a disk (qcow2) with a manifest: name, version, OS, default CPUs and memory, how\n"
-	    "it boots. import reads a disk (raw, qcow2 without backing file, VMDK, VDI, VHDX) or an\n"
-	    "archive export wrote (one tar file: manifest, disk, kernel and initrd when the image has\n"
-	    "its own, SHA-256 sums; every member checked). publish turns a stopped VM into an image.\n"
+	    "it boots. import reads a disk (raw, qcow2 without backing file, VMDK, VDI, VHDX), an OVA or\n"
+	    "OVF appliance, or an archive export wrote (one tar file: manifest, disk, kernel and initrd\n"
+	    "when the image has its own, SHA-256 sums; every member checked). A container image is a\n"
+	    "root filesystem instead: import reads a rootfs tarball (.tar, .tar.gz, .tar.xz, ...) or an\n"
+	    "OCI image layout, a directory or its tar (`skopeo copy ... oci:DIR:REF`; --tag REF picks\n"
+	    "one image of several). publish turns a stopped VM or container into an image.\n"
 	    "build makes a Debian system image from Debian's archive (debootstrap here, its second\n"
 	    "stage in a cloison VM; root, minutes; cached by recipe under ~/.cache/cloison/images) and\n"
 	    "imports it as IMAGE (default debian-13); --archive-only prints the archive's path instead.\n"
@@ -139,29 +142,23 @@ static bool absolute(const char *path, char *out, size_t len, bool must_exist)
 
 int cmd_image(int argc, char **argv)
 {
-	static const struct out_column cols[] = {{"NAME", "name", OUT_TEXT},
-	                                         {"VERSION", "version", OUT_TEXT},
-	                                         {"OS", "os", OUT_TEXT},
-	                                         {"DISK", "disk_size", OUT_SIZE},
-	                                         {"STORED", "disk_allocated", OUT_SIZE},
-	                                         {"CPUS", "cpus", OUT_TEXT},
-	                                         {"MEMORY", "memory", OUT_SIZE},
-	                                         {"CREATED", "created_at", OUT_AGE},
-	                                         {"DESCRIPTION", "description", OUT_TEXT}};
+	static const struct out_column cols[] = {
+	    {"NAME", "name", OUT_TEXT},         {"TYPE", "type", OUT_TEXT},
+	    {"VERSION", "version", OUT_TEXT},   {"OS", "os", OUT_TEXT},
+	    {"DISK", "disk_size", OUT_SIZE},    {"STORED", "disk_allocated", OUT_SIZE},
+	    {"CPUS", "cpus", OUT_TEXT},         {"MEMORY", "memory", OUT_SIZE},
+	    {"CREATED", "created_at", OUT_AGE}, {"DESCRIPTION", "description", OUT_TEXT}};
 	enum out_format fmt;
 	if (out_take_format("image", &argc, argv, &fmt)) return 2;
 	if (argc < 2 || cli_help_anywhere(argc, argv))
 		return usage(argc < 2 ? stderr : stdout, argc < 2 ? 2 : 0);
 	const char *verb = argv[1];
-	static const struct option longopts[] = {{"description", required_argument, NULL, 'd'},
-	                                         {"os", required_argument, NULL, 'o'},
-	                                         {"version", required_argument, NULL, 'v'},
-	                                         {"append", required_argument, NULL, 'a'},
-	                                         {"cpus", required_argument, NULL, 'c'},
-	                                         {"memory", required_argument, NULL, 'm'},
-	                                         {"suite", required_argument, NULL, 's'},
-	                                         {"archive-only", no_argument, NULL, 'A'},
-	                                         {NULL, 0, NULL, 0}};
+	static const struct option longopts[] = {
+	    {"description", required_argument, NULL, 'd'}, {"os", required_argument, NULL, 'o'},
+	    {"version", required_argument, NULL, 'v'},     {"append", required_argument, NULL, 'a'},
+	    {"cpus", required_argument, NULL, 'c'},        {"memory", required_argument, NULL, 'm'},
+	    {"suite", required_argument, NULL, 's'},       {"archive-only", no_argument, NULL, 'A'},
+	    {"tag", required_argument, NULL, 't'},         {NULL, 0, NULL, 0}};
 	const char *suite = "trixie";
 	bool archive_only = false;
 	json_t *meta = json_object();
@@ -191,6 +188,7 @@ int cmd_image(int argc, char **argv)
 			break;
 		case 's': suite = optarg; break;
 		case 'A': archive_only = true; break;
+		case 't': json_object_set_new(meta, "tag", json_string(optarg)); break;
 		default: json_decref(meta); return cli_option_error("image", argv, longopts);
 		}
 	}

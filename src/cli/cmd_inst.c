@@ -55,6 +55,8 @@ static int usage_create(FILE *out)
 	    "      `cloison run`;  --jit on|off\n"
 	    "      --cpu-ext [-]EXT[,...]  ISA extensions switched, as `cloison run`\n"
 	    "Containers:  --rootfs DIR  --overlay  --read-only  --hostname H  --net none|host|veth,...\n"
+	    "      --image IMAGE  a container image's tree under the container's own layer, with the\n"
+	    "      image's command, environment and working directory\n"
 	    "Limits:  --cpu-weight W (1-10000, 100 default)  --cpu-max PCT (of one host CPU)\n"
 	    "      --mem-limit SIZE  --pids N (containers)  --ips N (VMs: instructions/s per hart)\n"
 	    "      --disk-bps B --disk-iops N --net-rx-bw BITS --net-tx-bw BITS (VMs)  --cpuset 0-1\n"
@@ -249,6 +251,9 @@ int inst_create(int argc, char **argv)
 				json_object_set_new(ct, "argv", a);
 			}
 			if (ctnet) json_object_set_new(ct, "net", json_string(ctnet));
+			json_t *image =
+			    json_object_get(vm, "image"); /* a container image's tree as the root */
+			if (image) json_object_set(ct, "image", image);
 			json_object_set(def, "container", ct);
 		} else {
 			if (json_array_size(disks)) json_object_set(vm, "disks", disks);

@@ -134,6 +134,10 @@ bool ct_spec_check(const struct ct_spec *s, char *err, size_t errlen)
 		snprintf(err, errlen, "a root filesystem is required (--rootfs DIR)");
 		return false;
 	}
+	if (s->cwd[0] && s->cwd[0] != '/') {
+		snprintf(err, errlen, "the working directory must be an absolute path");
+		return false;
+	}
 	const struct cg_limits *l = &s->limits;
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	if (ncpu < 1) ncpu = 1;
@@ -183,17 +187,19 @@ json_t *ct_spec_to_json(const struct ct_spec *s)
 	json_t *caps = json_array();
 	for (int c = 0; c < 64; c++)
 		if (s->caps & (1ull << c)) json_array_append_new(caps, json_string(caps_name(c)));
-	return json_pack("{s:s, s:s, s:b, s:b, s:s, s:o, s:{s:I, s:I, s:I, s:I, s:I}, "
-	                 "s:{s:s, s:s, s:s, s:o, s:I, s:o, s:o}, s:b, s:I, s:I, s:o}",
-	                 "name", s->name, "rootfs", s->rootfs, "overlay", s->overlay, "read_only",
-	                 s->read_only, "hostname", s->hostname, "argv", argv, "limits", "cpu_weight",
-	                 (json_int_t)s->limits.cpu_weight, "cpu_max_pct", (json_int_t)s->limits.cpu_max_pct,
-	                 "memory", (json_int_t)s->limits.memory, "pids", (json_int_t)s->limits.pids,
-	                 "io_weight", (json_int_t)s->limits.io_weight, "net", "mode", modes[s->net.mode],
-	                 "bridge", s->net.bridge, "network", s->net.network, "ip", addr_json(s->net.addr),
-	                 "prefix", (json_int_t)s->net.prefix, "gw", addr_json(s->net.gw), "host_ip",
-	                 addr_json(s->net.host_addr), "userns", s->userns, "uid_base",
-	                 (json_int_t)s->uid_base, "uid_count", (json_int_t)s->uid_count, "caps", caps);
+	json_t *env = json_array();
+	for (int i = 0; i < s->nenv; i++) json_array_append_new(env, json_string(s->env[i]));
+	return json_pack(
+	    "{s:s, s:s, s:b, s:b, s:s, s:o, s:o, s:s, s:{s:I, s:I, s:I, s:I, s:I}, "
+	    "s:{s:s, s:s, s:s, s:o, s:I, s:o, s:o}, s:b, s:I, s:I, s:o}",
+	    "name", s->name, "rootfs", s->rootfs, "overlay", s->overlay, "read_only", s->read_only,
+	    "hostname", s->hostname, "argv", argv, "env", env, "cwd", s->cwd, "limits", "cpu_weight",
+	    (json_int_t)s->limits.cpu_weight, "cpu_max_pct", (json_int_t)s->limits.cpu_max_pct, "memory",
+	    (json_int_t)s->limits.memory, "pids", (json_int_t)s->limits.pids, "io_weight",
+	    (json_int_t)s->limits.io_weight, "net", "mode", modes[s->net.mode], "bridge", s->net.bridge,
+	    "network", s->net.network, "ip", addr_json(s->net.addr), "prefix", (json_int_t)s->net.prefix,
+	    "gw", addr_json(s->net.gw), "host_ip", addr_json(s->net.host_addr), "userns", s->userns,
+	    "uid_base", (json_int_t)s->uid_base, "uid_count", (json_int_t)s->uid_count, "caps", caps);
 }
 
 static bool get_addr(json_t *v, struct in_addr *a)
@@ -215,25 +221,25 @@ static bool copy_str(char *dst, size_t len, const char *src)
 bool ct_spec_from_json(const json_t *j, struct ct_spec *s, char *err, size_t errlen)
 {
 	ct_spec_defaults(s);
-	const char *name, *rootfs, *hostname, *mode, *bridge, *network;
-	json_t *argv, *caps, *ip, *gw, *host_ip;
+	const char *name, *rootfs, *hostname, *mode, *bridge, *network, *cwd = "";
+	json_t *argv, *caps, *ip, *gw, *host_ip, *env = NULL;
 	json_int_t cw, cm, mem, pids, iow, prefix, ubase, ucount;
 	int overlay, ro, userns;
 	json_error_t je;
 	if (json_unpack_ex((json_t *)j, &je, JSON_STRICT,
-	                   "{s:s, s:s, s:b, s:b, s:s, s:o, s:{s:I, s:I, s:I, s:I, s:I}, "
+	                   "{s:s, s:s, s:b, s:b, s:s, s:o, s?:o, s?:s, s:{s:I, s:I, s:I, s:I, s:I}, "
 	                   "s:{s:s, s:s, s:s, s:o, s:I, s:o, s:o}, s:b, s:I, s:I, s:o}",
 	                   "name", &name, "rootfs", &rootfs, "overlay", &overlay, "read_only", &ro,
-	                   "hostname", &hostname, "argv", &argv, "limits", "cpu_weight", &cw, "cpu_max_pct",
-	                   &cm, "memory", &mem, "pids", &pids, "io_weight", &iow, "net", "mode", &mode,
-	                   "bridge", &bridge, "network", &network, "ip", &ip, "prefix", &prefix, "gw", &gw,
-	                   "host_ip", &host_ip, "userns", &userns, "uid_base", &ubase, "uid_count", &ucount,
-	                   "caps", &caps)) {
+	                   "hostname", &hostname, "argv", &argv, "env", &env, "cwd", &cwd, "limits",
+	                   "cpu_weight", &cw, "cpu_max_pct", &cm, "memory", &mem, "pids", &pids, "io_weight",
+	                   &iow, "net", "mode", &mode, "bridge", &bridge, "network", &network, "ip", &ip,
+	                   "prefix", &prefix, "gw", &gw, "host_ip", &host_ip, "userns", &userns, "uid_base",
+	                   &ubase, "uid_count", &ucount, "caps", &caps)) {
 		snprintf(err, errlen, "container definition: %s", je.text);
 		return false;
 	}
 	if (!copy_str(s->name, sizeof(s->name), name) || !copy_str(s->rootfs, sizeof(s->rootfs), rootfs) ||
-	    !copy_str(s->hostname, sizeof(s->hostname), hostname) ||
+	    !copy_str(s->cwd, sizeof(s->cwd), cwd) || !copy_str(s->hostname, sizeof(s->hostname), hostname) ||
 	    !copy_str(s->net.bridge, sizeof(s->net.bridge), bridge) ||
 	    !copy_str(s->net.network, sizeof(s->net.network), network)) {
 		snprintf(err, errlen, "container definition: a string is too long");
@@ -294,6 +300,24 @@ bool ct_spec_from_json(const json_t *j, struct ct_spec *s, char *err, size_t err
 		s->argv[s->argc++] = strdup(json_string_value(v));
 	}
 	s->argv[s->argc] = NULL;
+	if (env && (!json_is_array(env) || json_array_size(env) > CT_MAX_ENV)) {
+		ct_spec_free(s);
+		snprintf(err, errlen, "container definition: env must be an array of at most %d strings",
+		         CT_MAX_ENV);
+		return false;
+	}
+	json_array_foreach(env, i, v)
+	{
+		const char *kv = json_string_value(v);
+		if (!kv || !strchr(kv, '=') || kv[0] == '=' || strlen(kv) != json_string_length(v)) {
+			ct_spec_free(s);
+			snprintf(err, errlen, "container definition: env holds '%.60s', not KEY=VALUE",
+			         kv ? kv : "(not a string)");
+			return false;
+		}
+		s->env[s->nenv++] = strdup(kv);
+	}
+	s->env[s->nenv] = NULL;
 	if (ct_spec_check(s, err, errlen)) return true;
 	ct_spec_free(s);
 	return false;
@@ -302,6 +326,7 @@ bool ct_spec_from_json(const json_t *j, struct ct_spec *s, char *err, size_t err
 void ct_spec_free(struct ct_spec *s)
 {
 	for (int i = 0; i < s->argc; i++) free(s->argv[i]);
-	s->argc = 0;
-	s->argv[0] = NULL;
+	for (int i = 0; i < s->nenv; i++) free(s->env[i]);
+	s->argc = s->nenv = 0;
+	s->argv[0] = s->env[0] = NULL;
 }

@@ -18,6 +18,7 @@
 
 #define CT_NAME_MAX 63
 #define CT_MAX_ARGS 256
+#define CT_MAX_ENV 128
 
 enum ct_net_mode { CT_NET_NONE, CT_NET_HOST, CT_NET_VETH };
 
@@ -38,6 +39,9 @@ struct ct_spec {
 	char hostname[65];
 	char *argv[CT_MAX_ARGS + 1]; /* NULL-terminated; empty = /sbin/init, else /bin/sh */
 	int argc;
+	char *env[CT_MAX_ENV + 1]; /* "KEY=VALUE" over the defaults (PATH, HOME, ...); NULL-terminated */
+	int nenv;
+	char cwd[PATH_MAX]; /* where the command starts ("" : /) */
 	struct cg_limits limits;
 	struct ct_net net;
 	bool userns; /* a user namespace: container root maps to uid_base on the host */

@@ -116,9 +116,10 @@ static void child_confine(const struct ct_spec *s, int errfd)
 	if (!ct_seccomp_apply(err, sizeof(err))) child_fail(errfd, err);
 }
 
+/* The defaults, each replaced by the definition's entry of the same name, then the definition's others. */
 static char *const *child_env(const struct ct_spec *s, bool tty)
 {
-	static char hostname[80], *env[8];
+	static char hostname[80], *env[8 + CT_MAX_ENV + 1];
 	snprintf(hostname, sizeof(hostname), "HOSTNAME=%s", s->hostname[0] ? s->hostname : s->name);
 	int n = 0;
 	env[n++] = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -126,6 +127,13 @@ static char *const *child_env(const struct ct_spec *s, bool tty)
 	env[n++] = "container=cloison";
 	env[n++] = hostname;
 	if (tty) env[n++] = "TERM=xterm-256color";
+	int defaults = n;
+	for (int i = 0; i < s->nenv; i++) {
+		size_t key = (size_t)(strchr(s->env[i], '=') - s->env[i]) + 1;
+		int j = 0;
+		while (j < defaults && strncmp(env[j], s->env[i], key)) j++;
+		env[j < defaults ? j : n++] = s->env[i];
+	}
 	env[n] = NULL;
 	return env;
 }
@@ -134,6 +142,12 @@ static _Noreturn void child_exec(const struct ct_spec *s, char *const argv[], bo
 {
 	static char *const init_argv[] = {"/sbin/init", NULL}, *const sh_argv[] = {"/bin/sh", NULL};
 	char *const *env = child_env(s, tty);
+	if (s->cwd[0] && chdir(s->cwd)) {
+		char msg[512];
+		snprintf(msg, sizeof(msg), "cannot enter the working directory %.200s: %s", s->cwd,
+		         strerror(errno));
+		child_fail(errfd, msg);
+	}
 	if (!argv || !argv[0]) {
 		execve(init_argv[0], init_argv, env);
 		argv = sh_argv;

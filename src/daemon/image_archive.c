@@ -4,6 +4,7 @@
  */
 #define _GNU_SOURCE
 #include "image_archive.h"
+#include "layer.h"
 
 #include "block/block.h"
 #include "block/image_file.h"
@@ -18,11 +19,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
 
 #define SUMS "SHA256SUMS"
 #define MANIFEST "manifest.json"
+#define ROOTFS_TAR "rootfs.tar"
 
 /* The members an archive may hold, and how large each may be. */
 static const struct {
@@ -30,10 +33,10 @@ static const struct {
 	uint64_t max;
 	bool required;
 } members[] = {
-    {MANIFEST, 64 << 10, true},    {"disk.qcow2", 1ull << 42, true},
-    {"kernel", 512u << 20, false}, {"initrd", 1024u << 20, false},
-    {SUMS, 4 << 10, true},
+    {MANIFEST, 256 << 10, true},    {"disk.qcow2", 1ull << 42, false}, {"kernel", 512u << 20, false},
+    {"initrd", 1024u << 20, false}, {ROOTFS_TAR, 1ull << 40, false},   {SUMS, 4 << 10, true}, /* SUMS last */
 };
+enum { M_DISK = 1, M_KERNEL = 2, M_INITRD = 3, M_ROOTFS = 4 };
 #define NMEMBERS (sizeof(members) / sizeof(members[0]))
 
 /* ---- the manifest ---- */
@@ -46,6 +49,80 @@ static bool copy_field(char *dst, size_t cap, const char *src)
 	return true;
 }
 
+const char *image_host_architecture(void)
+{
+	static const struct {
+		const char *uname, *debian;
+	} names[] = {{"x86_64", "amd64"}, {"aarch64", "arm64"},      {"i686", "i386"},
+	             {"armv7l", "armhf"}, {"ppc64le", "ppc64el"},    {"riscv64", "riscv64"},
+	             {"s390x", "s390x"},  {"loongarch64", "loong64"}};
+	static char machine[65];
+	struct utsname u;
+	if (uname(&u) < 0) return "unknown";
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (!strcmp(u.machine, names[i].uname)) return names[i].debian;
+	snprintf(machine, sizeof(machine), "%s", u.machine);
+	return machine;
+}
+
+/* An array of at most max strings, each shorter than len: copied to out. */
+static bool string_array(json_t *a, const char *what, char *out, size_t len, int max, int *n, char *err,
+                         size_t errlen)
+{
+	*n = 0;
+	if (!a) return true;
+	if (!json_is_array(a) || json_array_size(a) > (size_t)max) {
+		snprintf(err, errlen, "manifest: container.%s must be an array of at most %d strings", what,
+		         max);
+		return false;
+	}
+	size_t i;
+	json_t *v;
+	json_array_foreach(a, i, v)
+	{
+		const char *str = json_string_value(v);
+		if (!str || strlen(str) >= len || strlen(str) != json_string_length(v)) {
+			snprintf(err, errlen,
+			         "manifest: container.%s[%zu] is not a string of under %zu bytes", what, i,
+			         len);
+			return false;
+		}
+		strcpy(out + i * len, str);
+		(*n)++;
+	}
+	return true;
+}
+
+/* The container section: {"argv": [...], "env": ["K=V", ...], "workdir": "/abs"}. */
+static bool parse_container(json_t *c, struct image_manifest *m, char *err, size_t errlen)
+{
+	json_error_t je;
+	json_t *argv = NULL, *env = NULL;
+	const char *workdir = "";
+	if (json_unpack_ex(c, &je, JSON_STRICT, "{s?:o, s?:o, s?:s}", "argv", &argv, "env", &env, "workdir",
+	                   &workdir)) {
+		snprintf(err, errlen, "manifest: container: %s", je.text);
+		return false;
+	}
+	if (!string_array(argv, "argv", &m->ct_argv[0][0], sizeof(m->ct_argv[0]), IMAGE_CT_ARGS, &m->ct_argc,
+	                  err, errlen) ||
+	    !string_array(env, "env", &m->ct_env[0][0], sizeof(m->ct_env[0]), IMAGE_CT_ENV, &m->ct_nenv, err,
+	                  errlen))
+		return false;
+	for (int i = 0; i < m->ct_nenv; i++) {
+		const char *eq = strchr(m->ct_env[i], '=');
+		if (!eq || eq == m->ct_env[i]) {
+			snprintf(err, errlen, "manifest: container.env[%d] is not KEY=VALUE", i);
+			return false;
+		}
+	}
+	if ((workdir[0] && workdir[0] != '/') || !copy_field(m->ct_workdir, sizeof(m->ct_workdir), workdir)) {
+		snprintf(err, errlen, "manifest: container.workdir must be an absolute path");
+		return false;
+	}
+	return true;
+}
+
 bool image_manifest_parse(const char *text, size_t len, struct image_manifest *m, char *err, size_t errlen)
 {
 	json_error_t je;
@@ -55,12 +132,16 @@ bool image_manifest_parse(const char *text, size_t len, struct image_manifest *m
 	           *append = NULL;
 	json_int_t cpus = 0, memory = 0, created = 0;
 	int kernel = 0, initrd = 0;
-	bool ok = j && !json_unpack_ex(
-	                   j, &je, JSON_STRICT,
-	                   "{s:s, s:s, s?:s, s?:s, s?:s, s?:s, s?:I, s?:I, s?:{s?:s, s?:b, s?:b}, s?:I}",
-	                   "format", &format, "name", &name, "version", &version, "os", &os, "architecture",
-	                   &arch, "description", &desc, "cpus", &cpus, "memory", &memory, "boot", "append",
-	                   &append, "kernel", &kernel, "initrd", &initrd, "created_at", &created);
+	const char *type = "vm";
+	json_t *container = NULL;
+	bool ok =
+	    j && !json_unpack_ex(j, &je, JSON_STRICT,
+	                         "{s:s, s:s, s?:s, s?:s, s?:s, s?:s, s?:I, s?:I, s?:{s?:s, s?:b, s?:b}, "
+	                         "s?:I, s?:s, s?:o}",
+	                         "format", &format, "name", &name, "version", &version, "os", &os,
+	                         "architecture", &arch, "description", &desc, "cpus", &cpus, "memory",
+	                         &memory, "boot", "append", &append, "kernel", &kernel, "initrd", &initrd,
+	                         "created_at", &created, "type", &type, "container", &container);
 	if (!ok) {
 		snprintf(err, errlen, "manifest: %s", je.text);
 	} else if (strcmp(format, IMAGE_FORMAT)) {
@@ -77,6 +158,27 @@ bool image_manifest_parse(const char *text, size_t len, struct image_manifest *m
 	} else if (cpus < 0 || cpus > 8 || memory < 0 || memory > (1ll << 40) || (memory & 0xfff)) {
 		snprintf(err, errlen,
 		         "manifest: cpus (0 to 8) or memory (bytes, 4 KiB multiple) out of range");
+		ok = false;
+	} else if (strcmp(type, "vm") && strcmp(type, "container")) {
+		snprintf(err, errlen, "manifest: type is \"vm\" or \"container\", not '%.40s'", type);
+		ok = false;
+	} else if ((m->container = !strcmp(type, "container"))) {
+		const char *host = image_host_architecture();
+		if (kernel || initrd || append) {
+			snprintf(err, errlen, "manifest: a container image does not boot a kernel");
+			ok = false;
+		} else if (m->architecture[0] && strcmp(m->architecture, host)) {
+			snprintf(err, errlen,
+			         "manifest: architecture %s (containers run natively: this host is %s)",
+			         m->architecture, host);
+			ok = false;
+		} else {
+			ok = !container || parse_container(container, m, err, errlen);
+			if (!m->architecture[0])
+				snprintf(m->architecture, sizeof(m->architecture), "%s", host);
+		}
+	} else if (container) {
+		snprintf(err, errlen, "manifest: a VM image has no container section");
 		ok = false;
 	} else if (m->architecture[0] && strcmp(m->architecture, "riscv64")) {
 		snprintf(err, errlen, "manifest: architecture %s (this host runs riscv64 guests)",
@@ -95,11 +197,23 @@ bool image_manifest_parse(const char *text, size_t len, struct image_manifest *m
 
 json_t *image_manifest_json(const struct image_manifest *m)
 {
-	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:I, s:{s:s, s:b, s:b}, s:I}", "format",
-	                 IMAGE_FORMAT, "name", m->name, "version", m->version, "os", m->os, "architecture",
-	                 m->architecture, "description", m->description, "cpus", (int)m->cpus, "memory",
-	                 (json_int_t)m->memory, "boot", "append", m->append, "kernel", m->kernel, "initrd",
-	                 m->initrd, "created_at", (json_int_t)m->created_at);
+	json_t *j =
+	    json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:I, s:I}", "format", IMAGE_FORMAT, "type",
+	              m->container ? "container" : "vm", "name", m->name, "version", m->version, "os", m->os,
+	              "architecture", m->architecture, "description", m->description, "cpus", (int)m->cpus,
+	              "memory", (json_int_t)m->memory, "created_at", (json_int_t)m->created_at);
+	if (!m->container) {
+		json_object_set_new(j, "boot",
+		                    json_pack("{s:s, s:b, s:b}", "append", m->append, "kernel", m->kernel,
+		                              "initrd", m->initrd));
+		return j;
+	}
+	json_t *argv = json_array(), *env = json_array();
+	for (int i = 0; i < m->ct_argc; i++) json_array_append_new(argv, json_string(m->ct_argv[i]));
+	for (int i = 0; i < m->ct_nenv; i++) json_array_append_new(env, json_string(m->ct_env[i]));
+	json_object_set_new(j, "container",
+	                    json_pack("{s:o, s:o, s:s}", "argv", argv, "env", env, "workdir", m->ct_workdir));
+	return j;
 }
 
 bool image_manifest_save(const char *dir, const struct image_manifest *m, char *err, size_t errlen)
@@ -115,16 +229,12 @@ bool image_manifest_save(const char *dir, const struct image_manifest *m, char *
 
 bool image_manifest_load(const char *dir, struct image_manifest *m, char *err, size_t errlen)
 {
-	char path[4200], buf[64 << 10];
+	char path[4200];
 	snprintf(path, sizeof(path), "%s/%s", dir, MANIFEST);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf)) : -1;
-	if (fd >= 0) close(fd);
-	if (n < 0 || n == (ssize_t)sizeof(buf)) {
-		snprintf(err, errlen, "%s: %s", path, n < 0 ? strerror(errno) : "too large");
-		return false;
-	}
-	return image_manifest_parse(buf, (size_t)n, m, err, errlen);
+	char *text = fs_read_text(path, members[0].max, err, errlen);
+	bool ok = text && image_manifest_parse(text, strlen(text), m, err, errlen);
+	free(text);
+	return ok;
 }
 
 /* ---- checksums ---- */
@@ -136,11 +246,10 @@ static void hex(const uint8_t *d, char out[65])
 
 /* ---- writing ---- */
 
-static bool add_file(struct archive *a, const char *dir, const char *name, char sum[65], uint64_t *done,
+/* Adds the file at path as member name. */
+static bool add_file(struct archive *a, const char *path, const char *name, char sum[65], uint64_t *done,
                      uint64_t total, image_progress_fn progress, void *ctx, char *err, size_t errlen)
 {
-	char path[4200];
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	struct stat st;
 	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
@@ -158,9 +267,10 @@ static bool add_file(struct archive *a, const char *dir, const char *name, char 
 	archive_entry_free(e);
 	gnutls_hash_hd_t h;
 	ok = ok && gnutls_hash_init(&h, GNUTLS_DIG_SHA256) == 0;
-	static uint8_t buf[1 << 20];
+	uint8_t *buf = malloc(1 << 20);
 	ssize_t n = 0;
-	while (ok && (n = read(fd, buf, sizeof(buf))) > 0) {
+	if (!buf) ok = false, errno = ENOMEM, n = -1;
+	while (ok && (n = read(fd, buf, 1 << 20)) > 0) {
 		gnutls_hash(h, buf, (size_t)n);
 		ok = archive_write_data(a, buf, (size_t)n) == n;
 		*done += (uint64_t)n;
@@ -171,6 +281,7 @@ static bool add_file(struct archive *a, const char *dir, const char *name, char 
 	hex(digest, sum);
 	if (!ok || n < 0)
 		snprintf(err, errlen, "%s: %s", name, n < 0 ? strerror(errno) : archive_error_string(a));
+	free(buf);
 	close(fd);
 	return ok && n == 0;
 }
@@ -178,13 +289,22 @@ static bool add_file(struct archive *a, const char *dir, const char *name, char 
 bool image_archive_write(const char *dir, const char *path, image_progress_fn progress, void *ctx, char *err,
                          size_t errlen)
 {
-	char part[4200];
+	char part[4200], rootfs_tar[4200];
 	snprintf(part, sizeof(part), "%s.part-%d", path, (int)getpid());
+	snprintf(rootfs_tar, sizeof(rootfs_tar), "%s.rootfs-%d", path, (int)getpid());
+	struct image_manifest m;
+	if (!image_manifest_load(dir, &m, err, errlen)) return false;
+	if (m.container) { /* the tree, as one tar member */
+		char tree[4200];
+		snprintf(tree, sizeof(tree), "%s/rootfs", dir);
+		if (!layer_pack(tree, rootfs_tar, err, errlen)) return false;
+	}
 	uint64_t total = 0, done = 0;
 	for (size_t i = 0; i + 1 < NMEMBERS; i++) {
 		char p[4200];
 		struct stat st;
 		snprintf(p, sizeof(p), "%s/%s", dir, members[i].name);
+		if (i == M_ROOTFS) snprintf(p, sizeof(p), "%s", rootfs_tar);
 		if (stat(p, &st) == 0) total += (uint64_t)st.st_size;
 	}
 	struct archive *a = archive_write_new();
@@ -192,6 +312,7 @@ bool image_archive_write(const char *dir, const char *path, image_progress_fn pr
 	if (archive_write_open_filename(a, part) != ARCHIVE_OK) {
 		snprintf(err, errlen, "%s: %s", path, archive_error_string(a));
 		archive_write_free(a);
+		unlink(rootfs_tar);
 		return false;
 	}
 	char sums[1024] = "", sum[65];
@@ -200,8 +321,10 @@ bool image_archive_write(const char *dir, const char *path, image_progress_fn pr
 	for (size_t i = 0; ok && i + 1 < NMEMBERS; i++) {
 		char p[4200];
 		snprintf(p, sizeof(p), "%s/%s", dir, members[i].name);
-		if (!members[i].required && access(p, F_OK)) continue;
-		ok = add_file(a, dir, members[i].name, sum, &done, total, progress, ctx, err, errlen);
+		if (i == M_ROOTFS) snprintf(p, sizeof(p), "%s", rootfs_tar);
+		if (i == M_DISK && m.container) continue;
+		if (!members[i].required && i != M_DISK && access(p, F_OK)) continue;
+		ok = add_file(a, p, members[i].name, sum, &done, total, progress, ctx, err, errlen);
 		used += (size_t)snprintf(sums + used, sizeof(sums) - used, "%s  %s\n", sum, members[i].name);
 	}
 	if (ok) {
@@ -228,6 +351,7 @@ bool image_archive_write(const char *dir, const char *path, image_progress_fn pr
 	}
 	if (fd >= 0) close(fd);
 	if (!ok) unlink(part);
+	unlink(rootfs_tar);
 	return ok;
 }
 
@@ -337,10 +461,15 @@ bool image_archive_read(const char *path, const char *dir, image_progress_fn pro
 	if (!ok) snprintf(err, errlen, "%s: %s", path, archive_error_string(a));
 	bool seen[NMEMBERS] = {0};
 	char got[NMEMBERS][65] = {{0}};
-	char sums[4096 + 1] = "", manifest[(64 << 10) + 1] = "";
+	char sums[4096 + 1] = "";
+	char *manifest = calloc(1, members[0].max + 1);
 	size_t manifest_len = 0;
 	struct archive_entry *e;
-	static uint8_t buf[1 << 20];
+	uint8_t *buf = malloc(1 << 20);
+	if (!buf || !manifest) {
+		snprintf(err, errlen, "out of memory");
+		ok = false;
+	}
 	int r = ARCHIVE_OK;
 	while (ok && (r = archive_read_next_header(a, &e)) == ARCHIVE_OK) {
 		const char *name = archive_entry_pathname(e);
@@ -348,10 +477,10 @@ bool image_archive_read(const char *path, const char *dir, image_progress_fn pro
 		if (i < 0 || archive_entry_filetype(e) != AE_IFREG || archive_entry_hardlink(e) ||
 		    archive_entry_symlink(e)) {
 			snprintf(err, errlen,
-			         "the archive holds '%.100s'%s: only %s, disk.qcow2, kernel, initrd and %s "
-			         "as plain files are accepted",
+			         "the archive holds '%.100s'%s: only %s, disk.qcow2, kernel, initrd, %s and "
+			         "%s as plain files are accepted",
 			         name ? name : "(no name)", i >= 0 ? " as a link or special file" : "",
-			         MANIFEST, SUMS);
+			         MANIFEST, ROOTFS_TAR, SUMS);
 			ok = false;
 			break;
 		}
@@ -378,7 +507,7 @@ bool image_archive_read(const char *path, const char *dir, image_progress_fn pro
 		}
 		uint64_t written = 0;
 		la_ssize_t n;
-		while (ok && (n = archive_read_data(a, buf, sizeof(buf))) > 0) {
+		while (ok && (n = archive_read_data(a, buf, 1 << 20)) > 0) {
 			written += (uint64_t)n;
 			if (written > members[i].max) {
 				snprintf(err, errlen, "%s is too large", members[i].name);
@@ -392,7 +521,7 @@ bool image_archive_read(const char *path, const char *dir, image_progress_fn pro
 			}
 			if (!strcmp(members[i].name, SUMS) && written <= sizeof(sums) - 1)
 				memcpy(sums + written - (uint64_t)n, buf, (size_t)n);
-			if (!strcmp(members[i].name, MANIFEST) && written <= sizeof(manifest) - 1) {
+			if (!strcmp(members[i].name, MANIFEST) && written <= members[0].max) {
 				memcpy(manifest + written - (uint64_t)n, buf, (size_t)n);
 				manifest_len = written;
 			}
@@ -423,12 +552,30 @@ bool image_archive_read(const char *path, const char *dir, image_progress_fn pro
 			         members[i].name);
 			ok = false;
 		}
+	free(buf);
 	struct image_manifest m;
 	ok = ok && check_sums(sums, got, seen, err, errlen) &&
-	     image_manifest_parse(manifest, manifest_len, &m, err, errlen) && check_disk(dir, err, errlen);
-	if (ok && (m.kernel != seen[2] || m.initrd != seen[3])) {
-		snprintf(err, errlen, "the manifest and the archive disagree on the kernel or initrd");
+	     image_manifest_parse(manifest, manifest_len, &m, err, errlen);
+	free(manifest);
+	if (ok && (m.kernel != seen[M_KERNEL] || m.initrd != seen[M_INITRD] || m.container == seen[M_DISK] ||
+	           m.container != seen[M_ROOTFS])) {
+		snprintf(err, errlen,
+		         "the manifest and the archive disagree on what the image holds (a VM image holds "
+		         "disk.qcow2, a container image rootfs.tar)");
 		ok = false;
 	}
+	if (ok && !m.container) return check_disk(dir, err, errlen);
+	if (!ok) return false;
+	char tar[4200], tree[4200];
+	snprintf(tar, sizeof(tar), "%s/%s", dir, ROOTFS_TAR);
+	snprintf(tree, sizeof(tree), "%s/rootfs", dir);
+	ok = mkdir(tree, 0755) == 0;
+	if (!ok) snprintf(err, errlen, "%s: %s", tree, strerror(errno));
+	char why[512];
+	if (ok && !layer_unpack(tar, tree, LAYER_TARBALL, NULL, why, sizeof(why))) {
+		snprintf(err, errlen, "rootfs.tar: %s", why);
+		ok = false;
+	}
+	unlink(tar);
 	return ok;
 }

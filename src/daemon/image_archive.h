@@ -3,7 +3,9 @@
  * manifest (name, version, architecture, OS, default CPUs and memory, how it
  * boots, description), and the one-file form `cloison image export` writes
  * and `import` reads: a tar holding manifest.json, disk.qcow2, the optional
- * kernel and initrd, and SHA256SUMS over them.
+ * kernel and initrd, and SHA256SUMS over them. A container image (a root
+ * filesystem for cloison's containers) holds rootfs.tar instead of the disk
+ * and is unpacked into rootfs/ (layer.h).
  *
  * Archives come from anywhere: reading one accepts only those names, as
  * regular files, within size limits, once each; every checksum must match
@@ -21,8 +23,12 @@
 #define IMAGE_FORMAT "cloison-image/1"
 #define IMAGE_NAME_MAX 63
 
+#define IMAGE_CT_ARGS 64
+#define IMAGE_CT_ENV 64
+
 struct image_manifest {
 	char name[IMAGE_NAME_MAX + 1];
+	bool container; /* a container image: rootfs/ instead of disk.qcow2, architecture the host's */
 	char version[64], os[128], architecture[16], description[512];
 	uint32_t cpus;     /* 0: the creator's choice */
 	uint64_t memory;   /* bytes; 0: the creator's choice */
@@ -30,7 +36,17 @@ struct image_manifest {
 	bool kernel,
 	    initrd; /* the image brings its own (files "kernel", "initrd"); else the default guest's */
 	int64_t created_at;
+	/* A container image's defaults: the command (an OCI image's Entrypoint then Cmd), its environment
+	 * ("KEY=VALUE") and working directory. */
+	char ct_argv[IMAGE_CT_ARGS][256];
+	int ct_argc;
+	char ct_env[IMAGE_CT_ENV][512];
+	int ct_nenv;
+	char ct_workdir[256];
 };
+
+/* The architecture containers run on here, as Debian and OCI name it (amd64, arm64...). */
+const char *image_host_architecture(void);
 
 /* Parses and range-checks a manifest (unknown members refused). False with err set. */
 bool image_manifest_parse(const char *text, size_t len, struct image_manifest *m, char *err, size_t errlen);

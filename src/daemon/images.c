@@ -6,6 +6,10 @@
  * /v1/images/NAME/export writes the one-file form; an instance's "publish"
  * turns a stopped VM into an image; a definition's "vm": {"image": NAME}
  * makes a VM whose root disk is a qcow2 overlay over the image's disk.
+ * Container images hold rootfs/ instead of the disk: imported from a rootfs
+ * tarball, an OCI image layout (oci.h) or an archive; a definition's
+ * "container": {"image": NAME} makes a container whose root is an overlay
+ * over that tree, with the image's command, environment and directory.
  * Long work runs as operations, in threads, without the daemon's lock.
  */
 #define _GNU_SOURCE
@@ -13,13 +17,18 @@
 
 #include "api_internal.h"
 #include "image_archive.h"
+#include "layer.h"
+#include "oci.h"
 #include "ovf.h"
 
 #include "block/block.h"
 #include "block/image_file.h"
+#include "container/ct_state.h"
 #include "util/fs.h"
 #include "util/log.h"
 
+#include <archive.h>
+#include <archive_entry.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -28,6 +37,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -42,16 +53,29 @@ static void image_dir(struct daemon *d, const char *name, char *buf, size_t len)
 		buf[0] = 0; /* too long: no such file */
 }
 
+/* Removes an image's directory (or a half-made one) with all it holds, a container image's tree too. */
 static void rm_tree(const char *dir)
 {
-	static const char *const files[] = {"manifest.json", "disk.qcow2", "kernel",
-	                                    "initrd",        "SHA256SUMS", NULL};
-	char p[PATH_MAX + 32];
-	for (int i = 0; files[i]; i++) {
-		if ((size_t)snprintf(p, sizeof(p), "%s/%s", dir, files[i]) < sizeof(p)) unlink(p);
+	if (!dir[0] || !strstr(dir, "/images/")) return; /* never anything but the store's */
+	fs_remove_tree(dir);
+}
+
+/* The instances made from image name (its directory dir), as a JSON array of names. Lock held. */
+static json_t *image_users(struct daemon *d, const char *name, const char *dir)
+{
+	char rootfs[PATH_MAX + 16];
+	snprintf(rootfs, sizeof(rootfs), "%s/rootfs", dir);
+	json_t *users = json_array();
+	for (size_t i = 0; i < d->ninsts; i++) {
+		const struct inst_def *def = &d->insts[i]->def;
+		const char *ct_root = def->type == INST_CT
+		                          ? json_string_value(json_object_get(def->container, "rootfs"))
+		                          : NULL;
+		if ((def->type == INST_VM && !strcmp(def->vm.image, name)) ||
+		    (ct_root && !strcmp(ct_root, rootfs)))
+			json_array_append_new(users, json_string(def->name));
 	}
-	image_part_sweep(dir, NULL);
-	rmdir(dir);
+	return users;
 }
 
 static json_t *image_json(struct daemon *d, const char *name, char *err, size_t errlen)
@@ -63,18 +87,16 @@ static json_t *image_json(struct daemon *d, const char *name, char *err, size_t 
 	json_t *j = image_manifest_json(&m);
 	snprintf(disk, sizeof(disk), "%s/disk.qcow2", dir);
 	struct block_backend *b =
-	    block_open(disk, "qcow2", BLOCK_OPEN_READONLY | BLOCK_OPEN_NO_BACKING, err, errlen);
+	    m.container ? NULL
+	                : block_open(disk, "qcow2", BLOCK_OPEN_READONLY | BLOCK_OPEN_NO_BACKING, err, errlen);
+	if (m.container) json_object_set_new(j, "rootfs", json_sprintf("%s/rootfs", dir));
 	if (b) {
 		json_object_set_new(j, "disk_size", json_integer((json_int_t)b->size));
 		json_object_set_new(j, "disk_allocated", json_integer((json_int_t)block_host_allocated(b)));
 		block_close(b);
 	}
 	json_object_set_new(j, "path", json_string(dir));
-	json_t *users = json_array();
-	for (size_t i = 0; i < d->ninsts; i++)
-		if (d->insts[i]->def.type == INST_VM && !strcmp(d->insts[i]->def.vm.image, name))
-			json_array_append_new(users, json_string(d->insts[i]->def.name));
-	json_object_set_new(j, "used_by", users);
+	json_object_set_new(j, "used_by", image_users(d, name, dir));
 	return j;
 }
 
@@ -85,8 +107,10 @@ struct image_job {
 	struct op *op;
 	char name[IMAGE_NAME_MAX + 1];
 	char source[PATH_MAX], dest[PATH_MAX];
-	struct image_manifest m;                 /* what the caller said (import of a disk, publish) */
+	char tag[128];           /* import of an OCI layout: the image's ref name ("" : the only one) */
+	struct image_manifest m; /* what the caller said (import of a disk, publish) */
 	char kernel[PATH_MAX], initrd[PATH_MAX]; /* publish: the instance's own, copied in */
+	char upper[PATH_MAX]; /* publish of a container: its layer over source ("" : none) */
 	bool (*work)(struct image_job *j, const char *tmpdir, char *err, size_t errlen);
 };
 
@@ -269,6 +293,60 @@ static bool import_archive(struct image_job *j, const char *tmp, char *err, size
 	return image_manifest_save(tmp, &m, err, errlen);
 }
 
+/* A container image's tree, made in TMP/rootfs by unpack. */
+static bool import_tree(struct image_job *j, const char *tmp, const char *layout, char *err, size_t errlen)
+{
+	char rootfs[PATH_MAX + 16];
+	snprintf(rootfs, sizeof(rootfs), "%s/rootfs", tmp);
+	if (mkdir(rootfs, 0755) < 0) {
+		snprintf(err, errlen, "%s: %s", rootfs, strerror(errno));
+		return false;
+	}
+	struct layer_stats st = {0};
+	bool ok = layout ? oci_import(layout, j->tag, rootfs, &j->m, err, errlen)
+	                 : layer_unpack(j->source, rootfs, LAYER_TARBALL, &st, err, errlen);
+	if (ok && st.skipped)
+		log_info("image %s: %llu device nodes or sockets left out", j->name,
+		         (unsigned long long)st.skipped);
+	j->m.created_at = (int64_t)time(NULL);
+	return ok && image_manifest_save(tmp, &j->m, err, errlen);
+}
+
+static bool import_rootfs(struct image_job *j, const char *tmp, char *err, size_t errlen)
+{
+	return import_tree(j, tmp, NULL, err, errlen);
+}
+
+static bool import_oci_dir(struct image_job *j, const char *tmp, char *err, size_t errlen)
+{
+	return import_tree(j, tmp, j->source, err, errlen);
+}
+
+static bool import_oci_tar(struct image_job *j, const char *tmp, char *err, size_t errlen)
+{
+	char layout[PATH_MAX + 16];
+	snprintf(layout, sizeof(layout), "%s/oci", tmp);
+	bool ok = mkdir(layout, 0700) == 0;
+	if (!ok) snprintf(err, errlen, "%s: %s", layout, strerror(errno));
+	ok = ok && oci_archive_unpack(j->source, layout, err, errlen) &&
+	     import_tree(j, tmp, layout, err, errlen);
+	fs_remove_tree(layout);
+	return ok;
+}
+
+/* Whether the tar at path is one `cloison image export` wrote (its first member is the manifest). */
+static bool is_image_archive(const char *path)
+{
+	struct archive *a = archive_read_new();
+	archive_read_support_format_tar(a);
+	struct archive_entry *e;
+	bool yes = archive_read_open_filename(a, path, 1 << 16) == ARCHIVE_OK &&
+	           archive_read_next_header(a, &e) == ARCHIVE_OK && archive_entry_pathname(e) &&
+	           !strcmp(archive_entry_pathname(e), "manifest.json");
+	archive_read_free(a);
+	return yes;
+}
+
 static bool is_tar(const char *path)
 {
 	char magic[6];
@@ -278,18 +356,41 @@ static bool is_tar(const char *path)
 	return tar;
 }
 
+/* What the source is: an OCI layout (a directory or its tar), an OVF or OVA appliance, an archive export
+ * wrote, a rootfs tarball (compressed or not), else a disk image. */
+static bool (*import_kind(const char *source, bool *container))(struct image_job *, const char *, char *,
+                                                                size_t)
+{
+	struct stat st;
+	size_t sl = strlen(source);
+	*container = true;
+	if (stat(source, &st) == 0 && S_ISDIR(st.st_mode))
+		return oci_layout_is(source) ? import_oci_dir : NULL;
+	if (oci_archive_is(source)) return import_oci_tar;
+	*container = false;
+	if (sl > 4 && !strcasecmp(source + sl - 4, ".ovf")) return import_ovf;
+	if (is_tar(source)) {
+		if (ova_is(source)) return import_ova;
+		if (is_image_archive(source)) return import_archive;
+		*container = true;
+		return import_rootfs;
+	}
+	if (layer_is_tar(source)) return *container = true, import_rootfs;
+	return import_disk;
+}
+
 static void import_image(struct daemon *d, json_t *body, struct http_response *r)
 {
-	const char *name = NULL, *source = NULL, *desc = "", *os = "", *version = "", *append = "";
+	const char *name = NULL, *source = NULL, *desc = "", *os = "", *version = "", *append = "", *tag = "";
 	json_int_t cpus = 0, memory = 0;
 	json_error_t je;
-	if (json_unpack_ex(body, &je, JSON_STRICT, "{s:s, s:s, s?:s, s?:s, s?:s, s?:s, s?:I, s?:I}", "name",
-	                   &name, "source", &source, "description", &desc, "os", &os, "version", &version,
-	                   "append", &append, "cpus", &cpus, "memory", &memory))
+	if (json_unpack_ex(body, &je, JSON_STRICT, "{s:s, s:s, s?:s, s?:s, s?:s, s?:s, s?:I, s?:I, s?:s}",
+	                   "name", &name, "source", &source, "description", &desc, "os", &os, "version",
+	                   &version, "append", &append, "cpus", &cpus, "memory", &memory, "tag", &tag))
 		return api_fail(
 		    r, ERR_INVALID,
 		    "expected {\"name\": IMAGE, \"source\": PATH, \"description\", \"os\", \"version\", "
-		    "\"append\", \"cpus\", \"memory\"}: %s",
+		    "\"append\", \"cpus\", \"memory\", \"tag\"}: %s",
 		    je.text);
 	if (!inst_name_valid(name)) return api_fail(r, ERR_INVALID, "invalid image name '%.80s'", name);
 	if (source[0] != '/' || access(source, R_OK))
@@ -299,14 +400,35 @@ static void import_image(struct daemon *d, json_t *body, struct http_response *r
 	char dir[PATH_MAX];
 	image_dir(d, name, dir, sizeof(dir));
 	if (!access(dir, F_OK)) return api_fail(r, ERR_EXISTS, "an image named '%s' exists", name);
+	bool container;
+	bool (*work)(struct image_job *, const char *, char *, size_t) = import_kind(source, &container);
+	if (!work)
+		return api_fail(r, ERR_INVALID,
+		                "%.300s is a directory but not an OCI image layout (no oci-layout file)",
+		                source);
+	if (container && (append[0] || cpus || memory))
+		return api_fail(r, ERR_INVALID,
+		                "%.300s is a container image: append, cpus and memory are for VM images",
+		                source);
+	if (tag[0] && work != import_oci_dir && work != import_oci_tar)
+		return api_fail(r, ERR_INVALID, "a tag names an image in an OCI layout; %.300s is none",
+		                source);
 	struct image_job *j = calloc(1, sizeof(*j));
 	if (!j) return api_fail(r, ERR_INTERNAL, "out of memory");
 	snprintf(j->name, sizeof(j->name), "%s", name);
 	snprintf(j->source, sizeof(j->source), "%s", source);
-	json_t *mj =
-	    json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:{s:s}}", "format", IMAGE_FORMAT, "name",
-	              name, "description", desc, "os", os, "version", version, "architecture", "riscv64",
-	              "cpus", cpus, "memory", memory, "boot", "append", append);
+	if (strlen(tag) >= sizeof(j->tag)) {
+		free(j);
+		return api_fail(r, ERR_INVALID, "the tag is too long");
+	}
+	strcpy(j->tag, tag);
+	json_t *mj = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "format", IMAGE_FORMAT, "type",
+	                       container ? "container" : "vm", "name", name, "description", desc, "os", os,
+	                       "version", version);
+	if (!container)
+		json_object_set_new(mj, "boot", json_pack("{s:s}", "append", append)),
+		    json_object_set_new(mj, "cpus", json_integer(cpus)),
+		    json_object_set_new(mj, "memory", json_integer(memory));
 	char *text = json_dumps(mj, 0), err[512];
 	json_decref(mj);
 	bool ok = text && image_manifest_parse(text, strlen(text), &j->m, err, sizeof(err));
@@ -315,10 +437,7 @@ static void import_image(struct daemon *d, json_t *body, struct http_response *r
 		free(j);
 		return api_fail(r, ERR_INVALID, "%s", err);
 	}
-	size_t sl = strlen(source);
-	j->work = sl > 4 && !strcasecmp(source + sl - 4, ".ovf") ? import_ovf
-	          : is_tar(source) ? (ova_is(source) ? import_ova : import_archive)
-	                           : import_disk;
+	j->work = work;
 	start_job(d, j, "import", r);
 }
 
@@ -352,7 +471,7 @@ static bool copy_file(const char *from, const char *to, char *err, size_t errlen
 {
 	int in = open(from, O_RDONLY | O_CLOEXEC), out = -1;
 	bool ok = in >= 0 && (out = open(to, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644)) >= 0;
-	static char buf[1 << 20];
+	char buf[1 << 16]; /* on the stack: imports run in threads side by side */
 	ssize_t n = 0;
 	while (ok && (n = read(in, buf, sizeof(buf))) > 0)
 		ok = fs_pwrite_all(out, buf, (size_t)n, lseek(out, 0, SEEK_CUR)) &&
@@ -384,6 +503,71 @@ static bool publish_work(struct image_job *j, const char *tmp, char *err, size_t
 	return ok && image_manifest_save(tmp, &j->m, err, errlen);
 }
 
+/* A container's root as its processes saw it, into TMP/rootfs: its own layer over its rootfs, merged by a
+ * read-only overlayfs mounted in this thread's own mount namespace (so nothing shows on the host), then
+ * copied as a tar through layer.h. */
+static bool publish_container_work(struct image_job *j, const char *tmp, char *err, size_t errlen)
+{
+	char tree[PATH_MAX + 16], tar[PATH_MAX + 16], merged[PATH_MAX + 16], opts[3 * PATH_MAX];
+	snprintf(tree, sizeof(tree), "%s/rootfs", tmp);
+	snprintf(tar, sizeof(tar), "%s/rootfs.tar", tmp);
+	snprintf(merged, sizeof(merged), "%s/merged", tmp);
+	const char *from = j->source;
+	bool mounted = false, ok = mkdir(tree, 0755) == 0;
+	if (ok && j->upper[0]) {
+		if ((size_t)snprintf(opts, sizeof(opts), "lowerdir=%s:%s", j->upper, j->source) >=
+		        sizeof(opts) ||
+		    mkdir(merged, 0700) < 0 || unshare(CLONE_NEWNS) < 0 ||
+		    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+		    mount("overlay", merged, "overlay", MS_RDONLY, opts) < 0) {
+			snprintf(err, errlen, "merging the container's layer over its rootfs: %s",
+			         strerror(errno));
+			ok = false;
+		}
+		mounted = ok, from = merged;
+	} else if (!ok) {
+		snprintf(err, errlen, "%s: %s", tree, strerror(errno));
+	}
+	ok = ok && layer_pack(from, tar, err, errlen);
+	if (mounted) umount2(merged, MNT_DETACH), rmdir(merged);
+	ok = ok && layer_unpack(tar, tree, LAYER_TARBALL, NULL, err, errlen);
+	unlink(tar);
+	j->m.created_at = (int64_t)time(NULL);
+	return ok && image_manifest_save(tmp, &j->m, err, errlen);
+}
+
+/* Publishing a stopped container: its tree, command, environment and directory (the definition was
+ * checked when it was made). */
+static void publish_container(struct daemon *d, struct instance *in, struct image_job *j,
+                              struct http_response *r)
+{
+	json_t *c = in->def.container;
+	char ctdir[PATH_MAX];
+	snprintf(j->source, sizeof(j->source), "%s", json_string_value(json_object_get(c, "rootfs")) ?: "");
+	if (json_is_true(json_object_get(c, "overlay")) && ct_dir(in->def.name, ctdir, sizeof(ctdir)) &&
+	    (size_t)snprintf(j->upper, sizeof(j->upper), "%s/overlay/upper", ctdir) < sizeof(j->upper) &&
+	    access(j->upper, F_OK))
+		j->upper[0] = 0; /* never started: nothing of its own yet */
+	j->m.container = true;
+	snprintf(j->m.architecture, sizeof(j->m.architecture), "%s", image_host_architecture());
+	size_t i;
+	json_t *v;
+	json_array_foreach(json_object_get(c, "argv"), i, v)
+	{
+		if (j->m.ct_argc < IMAGE_CT_ARGS && json_string_length(v) < sizeof(j->m.ct_argv[0]))
+			strcpy(j->m.ct_argv[j->m.ct_argc++], json_string_value(v));
+	}
+	json_array_foreach(json_object_get(c, "env"), i, v)
+	{
+		if (j->m.ct_nenv < IMAGE_CT_ENV && json_string_length(v) < sizeof(j->m.ct_env[0]))
+			strcpy(j->m.ct_env[j->m.ct_nenv++], json_string_value(v));
+	}
+	const char *cwd = json_string_value(json_object_get(c, "cwd"));
+	if (cwd && strlen(cwd) < sizeof(j->m.ct_workdir)) strcpy(j->m.ct_workdir, cwd);
+	j->work = publish_container_work;
+	start_job(d, j, "publish", r);
+}
+
 void images_publish(struct daemon *d, struct instance *in, json_t *body, struct http_response *r)
 {
 	const char *name = NULL, *desc = "", *version = "", *os = "";
@@ -394,16 +578,25 @@ void images_publish(struct daemon *d, struct instance *in, json_t *body, struct 
 		                "expected {\"image\": NAME, \"description\", \"version\", \"os\"}: %s",
 		                je.text);
 	if (!inst_name_valid(name)) return api_fail(r, ERR_INVALID, "invalid image name '%.80s'", name);
-	if (in->def.type != INST_VM) return api_fail(r, ERR_INVALID, "only VMs are published as images");
 	if (in->state != ST_STOPPED && in->state != ST_CRASHED)
-		return api_fail(r, ERR_BUSY,
-		                "'%s' is %s: stop it first (its disk must not change while it is copied)",
-		                in->def.name, inst_state_name(in->state));
-	const struct vm_config *c = &in->def.vm.cfg;
-	if (!c->ndisks) return api_fail(r, ERR_INVALID, "'%s' has no disk to publish", in->def.name);
+		return api_fail(
+		    r, ERR_BUSY, "'%s' is %s: stop it first (its %s must not change while it is copied)",
+		    in->def.name, inst_state_name(in->state), in->def.type == INST_VM ? "disk" : "files");
 	char dir[PATH_MAX];
 	image_dir(d, name, dir, sizeof(dir));
 	if (!access(dir, F_OK)) return api_fail(r, ERR_EXISTS, "an image named '%s' exists", name);
+	if (in->def.type != INST_VM) {
+		struct image_job *j = calloc(1, sizeof(*j));
+		if (!j) return api_fail(r, ERR_INTERNAL, "out of memory");
+		snprintf(j->name, sizeof(j->name), "%s", name);
+		snprintf(j->m.name, sizeof(j->m.name), "%s", name);
+		snprintf(j->m.description, sizeof(j->m.description), "%s", desc);
+		snprintf(j->m.version, sizeof(j->m.version), "%s", version);
+		snprintf(j->m.os, sizeof(j->m.os), "%s", os);
+		return publish_container(d, in, j, r);
+	}
+	const struct vm_config *c = &in->def.vm.cfg;
+	if (!c->ndisks) return api_fail(r, ERR_INVALID, "'%s' has no disk to publish", in->def.name);
 	struct image_job *j = calloc(1, sizeof(*j));
 	if (!j) return api_fail(r, ERR_INTERNAL, "out of memory");
 	snprintf(j->name, sizeof(j->name), "%s", name);
@@ -428,9 +621,71 @@ void images_publish(struct daemon *d, struct instance *in, json_t *body, struct 
 
 /* ---- VMs made from an image ---- */
 
+/* A container from a container image: its root is an overlay over the image's tree (the image stays as
+ * it is), its command, environment and directory the image's unless the definition says otherwise. */
+static bool apply_container_image(struct daemon *d, json_t *ct, struct error *e)
+{
+	json_t *image = json_object_get(ct, "image");
+	if (!image) return true;
+	char dir[PATH_MAX], err[512], path[PATH_MAX + 16];
+	struct image_manifest *m = malloc(sizeof(*m));
+	const char *name = json_string_value(image);
+	bool ok = m && name;
+	if (ok) image_dir(d, name, dir, sizeof(dir));
+	if (!ok || !inst_name_valid(name) || !image_manifest_load(dir, m, err, sizeof(err))) {
+		err_set(e, ERR_NOT_FOUND, "no image named '%.80s'", name ? name : "(not a string)");
+		free(m);
+		return false;
+	}
+	json_t *overlay = json_object_get(ct, "overlay");
+	if (!m->container || json_object_get(ct, "rootfs") || (overlay && !json_is_true(overlay))) {
+		err_set(e, ERR_INVALID,
+		        !m->container ? "'%s' is a VM image: `cloison create NAME --image %s` makes a VM"
+		                      : "a container made from image '%s' has its own layer over the image's "
+		                        "tree: no rootfs, no overlay false",
+		        name, name);
+		free(m);
+		return false;
+	}
+	snprintf(path, sizeof(path), "%s/rootfs", dir);
+	json_object_set_new(ct, "rootfs", json_string(path));
+	json_object_set_new(ct, "overlay", json_true());
+	json_t *argv = json_object_get(ct, "argv");
+	if (!json_array_size(argv) && m->ct_argc) {
+		argv = json_array();
+		for (int i = 0; i < m->ct_argc; i++) json_array_append_new(argv, json_string(m->ct_argv[i]));
+		json_object_set_new(ct, "argv", argv);
+	}
+	if (m->ct_workdir[0] && !json_object_get(ct, "cwd"))
+		json_object_set_new(ct, "cwd", json_string(m->ct_workdir));
+	json_t *env = json_object_get(ct, "env"), *merged = json_array();
+	for (int i = 0; i < m->ct_nenv; i++) { /* the image's, unless the definition sets the same name */
+		size_t key = (size_t)(strchr(m->ct_env[i], '=') - m->ct_env[i]) + 1;
+		size_t k;
+		json_t *v;
+		bool overridden = false;
+		json_array_foreach(env, k, v)
+		{
+			const char *kv = json_string_value(v);
+			overridden |= kv && !strncmp(kv, m->ct_env[i], key);
+		}
+		if (!overridden) json_array_append_new(merged, json_string(m->ct_env[i]));
+	}
+	if (json_is_array(env)) json_array_extend(merged, env);
+	if (json_array_size(merged) || env)
+		json_object_set_new(ct, "env", merged);
+	else
+		json_decref(merged);
+	json_object_del(ct, "image");
+	free(m);
+	return true;
+}
+
 bool images_apply(struct daemon *d, json_t *def, char *overlay, size_t overlay_len, struct error *e)
 {
 	overlay[0] = 0;
+	json_t *ct = json_object_get(def, "container");
+	if (json_is_object(ct)) return apply_container_image(d, ct, e);
 	json_t *vm = json_object_get(def, "vm");
 	const char *image = json_string_value(json_object_get(vm, "image"));
 	if (!image || !image[0]) return true; /* "" : an `info` of a VM made without one */
@@ -441,6 +696,12 @@ bool images_apply(struct daemon *d, json_t *def, char *overlay, size_t overlay_l
 	image_dir(d, image, dir, sizeof(dir));
 	if (!inst_name_valid(image) || !image_manifest_load(dir, &m, err, sizeof(err))) {
 		err_set(e, ERR_NOT_FOUND, "no image named '%.80s'", image);
+		return false;
+	}
+	if (m.container) {
+		err_set(e, ERR_INVALID,
+		        "'%s' is a container image: `cloison create --type container NAME --image %s`", image,
+		        image);
 		return false;
 	}
 	if (daemon_find(d, name)) {
@@ -520,11 +781,14 @@ void api_images(struct daemon *d, const char *method, char **seg, int n, json_t 
 		return j ? api_reply(r, 200, j) : api_fail(r, ERR_INTERNAL, "%s", err);
 	}
 	if (!del) return api_fail(r, ERR_METHOD, "/v1/images/NAME takes GET or DELETE");
-	for (size_t i = 0; i < d->ninsts; i++)
-		if (d->insts[i]->def.type == INST_VM && !strcmp(d->insts[i]->def.vm.image, name))
-			return api_fail(r, ERR_BUSY,
-			                "image '%s' is the base of instance '%s': remove it first", name,
-			                d->insts[i]->def.name);
+	json_t *users = image_users(d, name, dir);
+	if (json_array_size(users)) {
+		api_fail(r, ERR_BUSY, "image '%s' is the base of instance '%s': remove it first", name,
+		         json_string_value(json_array_get(users, 0)));
+		json_decref(users);
+		return;
+	}
+	json_decref(users);
 	rm_tree(dir);
 	if (!access(dir, F_OK)) return api_fail(r, ERR_INTERNAL, "cannot remove %s", dir);
 	api_reply(r, 200, json_pack("{s:s, s:b}", "name", name, "removed", 1));

@@ -173,7 +173,7 @@ bool ova_unpack(const char *path, const char *dir, char *ovf, size_t cap, char *
 	unsigned members = 0;
 	int r = ARCHIVE_OK;
 	ovf[0] = 0;
-	static char buf[1 << 20];
+	char buf[1 << 16]; /* on the stack: imports run in threads side by side */
 	while (ok && (r = archive_read_next_header(ar, &e)) == ARCHIVE_OK) {
 		const char *name = archive_entry_pathname(e);
 		if (!name || !plain_name(name) || archive_entry_filetype(e) != AE_IFREG ||
@@ -260,7 +260,7 @@ static bool digest_file(const char *dir, const char *name, gnutls_digest_algorit
 		if (fd >= 0) close(fd);
 		return false;
 	}
-	static uint8_t buf[1 << 20];
+	uint8_t buf[1 << 16];
 	ssize_t n;
 	while ((n = read(fd, buf, sizeof(buf))) > 0) gnutls_hash(h, buf, (size_t)n);
 	close(fd);
@@ -281,7 +281,8 @@ bool ovf_check_manifest(const char *dir, const char *mf, char *err, size_t errle
 	if (!text) return false;
 	bool ok = true;
 	unsigned checked = 0;
-	for (char *line = strtok(text, "\r\n"); ok && line; line = strtok(NULL, "\r\n")) {
+	char *save = NULL;
+	for (char *line = strtok_r(text, "\r\n", &save); ok && line; line = strtok_r(NULL, "\r\n", &save)) {
 		char alg[16], name[256], want[160], got[160];
 		if (sscanf(line, "%15[A-Z0-9](%255[^)])= %159s", alg, name, want) != 3) continue;
 		gnutls_digest_algorithm_t a = !strcmp(alg, "SHA256") ? GNUTLS_DIG_SHA256

@@ -120,6 +120,36 @@ def seed_qcow2(work):
     return seeds
 
 
+def seed_layers(work):
+    """Small OCI layers: files, a directory, a whiteout, an opaque directory, hard and symbolic links
+    (one to the harness's sentinel directory), uncompressed and gzip."""
+    import io
+    import tarfile
+
+    def layer(members, mode="w"):
+        buf = io.BytesIO()
+        with tarfile.open(fileobj=buf, mode=mode, format=tarfile.PAX_FORMAT) as t:
+            for name, kind, arg in members:
+                ti = tarfile.TarInfo(name)
+                if kind == "dir":
+                    ti.type = tarfile.DIRTYPE
+                elif kind == "sym":
+                    ti.type, ti.linkname = tarfile.SYMTYPE, arg
+                elif kind == "hard":
+                    ti.type, ti.linkname = tarfile.LNKTYPE, arg
+                else:
+                    ti.size = len(arg)
+                t.addfile(ti, io.BytesIO(arg) if kind == "file" else None)
+        return buf.getvalue()
+    base = [("etc", "dir", None), ("etc/passwd", "file", b"root:x:0:0::/:/bin/sh\n"),
+            ("etc/link", "hard", "etc/passwd"), ("bin", "dir", None), ("bin/sh", "sym", "/bin/busybox")]
+    return {"plain": layer(base),
+            "whiteouts": layer([("etc/.wh.passwd", "file", b""), ("bin/.wh..wh..opq", "file", b""),
+                                ("bin/new", "file", b"x")], "w:gz"),
+            "symlink": layer([("out", "sym", "../sentinel"), ("out/planted", "file", b"x"),
+                              ("out/.wh.keep", "file", b"")])}
+
+
 def main():
     fuzzer, work, seconds = sys.argv[1], sys.argv[2], int(sys.argv[3])
     corpus = os.path.join(work, "corpus")
@@ -150,7 +180,11 @@ ovf:format="vmdk"/></DiskSection><VirtualSystem ovf:id="v"><Name>n</Name><Virtua
 <AllocationUnits>byte * 2^20</AllocationUnits><ResourceType>4</ResourceType><VirtualQuantity>64</VirtualQuantity>
 </Item></VirtualHardwareSection></VirtualSystem></Envelope>''',
                  "manifest": b'{"format": "cloison-image/1", "name": "a", "cpus": 2, "memory": 1048576, '
-                             b'"boot": {"append": "x", "kernel": false, "initrd": false}}'}
+                             b'"boot": {"append": "x", "kernel": false, "initrd": false}}',
+                 "container": b'{"format": "cloison-image/1", "type": "container", "name": "c", '
+                              b'"container": {"argv": ["/bin/sh", "-c", "x"], "env": ["A=1"], "workdir": "/w"}}'}
+    elif "fuzz_layer" in os.path.basename(fuzzer):
+        seeds = seed_layers(work)
     elif "fuzz_agent" in os.path.basename(fuzzer):
         seeds = {"exec": b"\x00" + agent_frame(16, b"hi\n") + agent_frame(17, b"oops") + agent_frame(18, b"\x03\0\0\0"),
                  "pull": b"\x01" + agent_frame(21, b"abc") + agent_frame(21),

@@ -1099,6 +1099,241 @@ print(" ".join(codes), flush=True)
         self.assertEqual(r.returncode, 1)
         self.assertIn("no image named", r.stderr)
 
+    def test_container_images(self):
+        """Container images: a rootfs tarball imported (device nodes left out), a container made from it
+        (an overlay: the image's tree unchanged), published once stopped with what it wrote, exported
+        (manifest, rootfs.tar, sums), removed, imported back; an OCI image layout (two layers with
+        whiteouts and an opaque directory, Entrypoint, Cmd, Env and WorkingDir), as a directory with a tag
+        and as one tar; hostile layouts and layers refused, nothing written outside the store."""
+        work = tempfile.mkdtemp(dir=self.tmp)
+        store = os.path.join(self.tmp, "state", "images")
+        host_arch = {"x86_64": "amd64", "aarch64": "arm64"}.get(os.uname().machine, os.uname().machine)
+
+        def tar_of(path, add, mode="w:gz"):
+            with tarfile.open(path, mode, format=tarfile.PAX_FORMAT) as t:
+                add(t)
+
+        def entry(t, name, data=None, kind="file", link=None, mode=0o644):
+            ti = tarfile.TarInfo(name)
+            ti.mode = mode
+            if kind == "dir":
+                ti.type, ti.mode = tarfile.DIRTYPE, 0o755
+            elif kind == "symlink":
+                ti.type, ti.linkname = tarfile.SYMTYPE, link
+            elif kind == "hardlink":
+                ti.type, ti.linkname = tarfile.LNKTYPE, link
+            elif kind == "chr":
+                ti.type, ti.devmajor, ti.devminor = tarfile.CHRTYPE, 8, 0
+            else:
+                ti.size = len(data)
+            t.addfile(ti, io.BytesIO(data) if kind == "file" else None)
+
+        # A rootfs tarball: the busybox tree, plus a block-device-like node that must not be made.
+        rootfs_tgz = os.path.join(work, "rootfs.tar.gz")
+
+        def busybox(t, extra=True):
+            t.add(self.rootfs, arcname=".")
+            if extra:
+                entry(t, "dev/sda", kind="chr")
+                entry(t, "etc/motd", b"from the tarball\n")
+        tar_of(rootfs_tgz, busybox)
+        cli("image", "import", rootfs_tgz, "ct-base", "--os", "busybox", "--version", "1")
+        m = json.loads(cli("image", "info", "ct-base", "--format", "json").stdout)
+        self.assertEqual((m["type"], m["architecture"], m["os"]), ("container", host_arch, "busybox"))
+        tree = os.path.join(store, "ct-base", "rootfs")
+        self.assertEqual(m["rootfs"], tree)
+        self.assertTrue(os.path.isfile(os.path.join(tree, "bin", "busybox")))
+        self.assertEqual(os.readlink(os.path.join(tree, "bin", "sh")), "/bin/busybox")
+        self.assertFalse(os.path.lexists(os.path.join(tree, "dev", "sda")))
+        self.assertIn("container", cli("image", "list").stdout)
+        r = cli("create", "notvm", "--image", "ct-base", check=False)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("is a container image", r.stderr)
+        cli("create", "--type", "container", "ctimg", "--image", "ct-base", "--", "/bin/sh", "-c",
+            "echo written-inside > /root/marker; cat /etc/motd; while true; do sleep 1; done")
+        self.addCleanup(cli, "rm", "--force", "ctimg", check=False)
+        cli("start", "ctimg")
+        wait_until(lambda: "from the tarball" in cli("logs", "ctimg").stdout, seconds=10)
+        self.assertEqual(cli("exec", "ctimg", "--", "cat", "/root/marker").stdout, "written-inside\n")
+        self.assertFalse(os.path.exists(os.path.join(tree, "root", "marker")))  # the image is untouched
+        r = cli("image", "rm", "ct-base", check=False)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("base of instance 'ctimg'", r.stderr)
+        r = cli("image", "publish", "ctimg", "ct-v2", check=False)
+        self.assertIn("stop it first", r.stderr)
+        cli("stop", "ctimg", "--timeout", "1")
+        cli("image", "publish", "ctimg", "ct-v2", "--description", "with a marker")
+        archive = os.path.join(work, "ct-v2.cloison")
+        cli("image", "export", "ct-v2", archive)
+        with tarfile.open(archive) as t:
+            self.assertEqual(sorted(t.getnames()), ["SHA256SUMS", "manifest.json", "rootfs.tar"])
+        cli("image", "rm", "ct-v2")
+        cli("image", "import", archive, "ct-v3")
+        m = json.loads(cli("image", "info", "ct-v3", "--format", "json").stdout)
+        self.assertEqual((m["type"], m["description"]), ("container", "with a marker"))
+        self.assertEqual(m["container"]["argv"][0], "/bin/sh")  # the published container's command
+        cli("create", "--type", "container", "ctimg3", "--image", "ct-v3", "--", "/bin/sh", "-c",
+            "while true; do sleep 1; done")
+        self.addCleanup(cli, "rm", "--force", "ctimg3", check=False)
+        cli("start", "ctimg3")
+        self.assertEqual(cli("exec", "ctimg3", "--", "cat", "/root/marker").stdout, "written-inside\n")
+        cli("rm", "--force", "ctimg3")
+        cli("rm", "--force", "ctimg")
+        for name in ("ct-base", "ct-v3"):
+            cli("image", "rm", name)
+
+        # An OCI image layout, as `skopeo copy ... oci:DIR:v1` writes one.
+        def blob(layout, data):
+            digest = hashlib.sha256(data).hexdigest()
+            os.makedirs(os.path.join(layout, "blobs", "sha256"), exist_ok=True)
+            with open(os.path.join(layout, "blobs", "sha256", digest), "wb") as f:
+                f.write(data)
+            return {"digest": "sha256:" + digest, "size": len(data)}
+
+        def tar_bytes(add, mode="w:gz"):
+            buf = io.BytesIO()
+            with tarfile.open(fileobj=buf, mode=mode, format=tarfile.PAX_FORMAT) as t:
+                add(t)
+            return buf.getvalue()
+
+        def layout(path, layers, config=None, ref="v1", arch=host_arch, tamper=None):
+            os.makedirs(path)
+            with open(os.path.join(path, "oci-layout"), "w") as f:
+                json.dump({"imageLayoutVersion": "1.0.0"}, f)
+            cfg = {"architecture": arch, "os": "linux",
+                   "config": config or {"Entrypoint": ["/bin/sh", "-c"],
+                                        "Cmd": ["echo $GREETING from $(pwd) > /tmp/started; sleep 1000"],
+                                        "Env": ["PATH=/usr/sbin:/usr/bin:/sbin:/bin", "GREETING=hello-oci"],
+                                        "WorkingDir": "/app"},
+                   "rootfs": {"type": "layers", "diff_ids": []}}
+            descs = [dict(blob(path, data), mediaType="application/vnd.oci.image.layer.v1.tar+gzip")
+                     for data in layers]
+            manifest = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                        "config": dict(blob(path, json.dumps(cfg).encode()),
+                                       mediaType="application/vnd.oci.image.config.v1+json"),
+                        "layers": descs}
+            mdesc = dict(blob(path, json.dumps(manifest).encode()),
+                         mediaType="application/vnd.oci.image.manifest.v1+json",
+                         annotations={"org.opencontainers.image.ref.name": ref})
+            with open(os.path.join(path, "index.json"), "w") as f:
+                json.dump({"schemaVersion": 2, "manifests": [mdesc]}, f)
+            if tamper:
+                with open(os.path.join(path, "blobs", "sha256", descs[-1]["digest"][7:]), "r+b") as f:
+                    f.seek(100)  # same size, another byte: only the digest tells
+                    byte = f.read(1)
+                    f.seek(100)
+                    f.write(bytes([byte[0] ^ 1]))
+            return path
+
+        def lower(t):
+            busybox(t, extra=False)
+            entry(t, "etc/removed-later", b"gone\n")
+            entry(t, "opt/old", kind="dir")
+            entry(t, "opt/old/a", b"a\n")
+            entry(t, "opt/old/sub", kind="dir")
+            entry(t, "opt/old/sub/b", b"b\n")
+
+        def upper(t):
+            entry(t, "etc/.wh.removed-later", b"")
+            entry(t, "opt/old/.wh..wh..opq", b"")
+            entry(t, "opt/old/c", b"c\n")
+            entry(t, "app", kind="dir")
+            entry(t, "app/hello", b"hello\n")
+            entry(t, "app/hello-link", kind="hardlink", link="app/hello")
+        oci = layout(os.path.join(work, "oci"), [tar_bytes(lower), tar_bytes(upper)])
+        oci_tar = os.path.join(work, "oci.tar")
+        with tarfile.open(oci_tar, "w") as t:
+            for name in sorted(os.listdir(oci)):
+                t.add(os.path.join(oci, name), arcname=name)
+        r = cli("image", "import", oci, "oci-none", "--tag", "v9", check=False)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("no image tagged 'v9'", r.stderr)
+        for source, name, extra in ((oci, "oci-dir", ["--tag", "v1"]), (oci_tar, "oci-tar", [])):
+            with self.subTest(oci=name):
+                cli("image", "import", source, name, *extra)
+                m = json.loads(cli("image", "info", name, "--format", "json").stdout)
+                self.assertEqual(m["container"]["workdir"], "/app")
+                self.assertIn("GREETING=hello-oci", m["container"]["env"])
+                root = os.path.join(store, name, "rootfs")
+                self.assertFalse(os.path.lexists(os.path.join(root, "etc", "removed-later")))
+                self.assertEqual(sorted(os.listdir(os.path.join(root, "opt", "old"))), ["c"])
+                self.assertEqual(os.stat(os.path.join(root, "app", "hello")).st_ino,
+                                 os.stat(os.path.join(root, "app", "hello-link")).st_ino)
+        # A container from it runs the image's Entrypoint and Cmd in its WorkingDir with its Env.
+        cli("create", "--type", "container", "ocict", "--image", "oci-dir")
+        self.addCleanup(cli, "rm", "--force", "ocict", check=False)
+        cli("start", "ocict")
+        wait_until(lambda: cli("exec", "ocict", "--", "cat", "/tmp/started", check=False).stdout
+                   == "hello-oci from /app\n", seconds=10)
+        self.assertEqual(cli("exec", "ocict", "--", "cat", "/tmp/started").stdout, "hello-oci from /app\n")
+        self.assertEqual(cli("exec", "ocict", "--", "sh", "-c", "echo $GREETING $PATH").stdout,
+                         "hello-oci /usr/sbin:/usr/bin:/sbin:/bin\n")
+        cli("rm", "--force", "ocict")
+        cli("image", "rm", "oci-dir")
+        cli("image", "rm", "oci-tar")
+
+        # Hostile layouts and layers: clear errors, nothing kept, nothing outside the store touched.
+        victim = os.path.join(work, "victim")
+        os.makedirs(victim)
+        with open(os.path.join(victim, "keep"), "w") as f:
+            f.write("keep\n")
+        cases = {
+            "digest": (dict(layers=[tar_bytes(lower)], tamper=True), "does not match its digest"),
+            "dotdot": (dict(layers=[tar_bytes(lambda t: entry(t, "../../escape", b"boom"))]), "with '..'"),
+            "absolute": (dict(layers=[tar_bytes(lambda t: entry(t, "/abs-escape", b"boom"))]), "absolute"),
+            "through-symlink": (dict(layers=[tar_bytes(lambda t: (entry(t, "evil", kind="symlink", link=victim),
+                                                                  entry(t, "evil/planted", b"boom")))]),
+                                "through a symlink"),
+            "whiteout-through-symlink": (dict(layers=[tar_bytes(lambda t: entry(t, "evil", kind="symlink",
+                                                                                link=victim)),
+                                                      tar_bytes(lambda t: entry(t, "evil/.wh.keep", b""))]),
+                                         "not beneath the root"),
+            "opaque-through-symlink": (dict(layers=[tar_bytes(lambda t: entry(t, "evil", kind="symlink",
+                                                                              link=victim)),
+                                                    tar_bytes(lambda t: entry(t, "evil/.wh..wh..opq", b""))]),
+                                       "not beneath the root"),
+            "hardlink-out": (dict(layers=[tar_bytes(lambda t: entry(t, "pw", kind="hardlink",
+                                                                    link="../../../../etc/passwd"))]),
+                             "hard link"),
+            "arch": (dict(layers=[tar_bytes(lower)], arch="s390x" if host_arch != "s390x" else "amd64"),
+                     "containers run natively"),
+            "config": (dict(layers=[tar_bytes(lower)], config={"Env": ["NOEQUALS"]}), "KEY=VALUE"),
+        }
+        for label, (kw, why) in cases.items():
+            with self.subTest(hostile=label):
+                path = layout(os.path.join(work, "bad-" + label), **kw)
+                r = cli("image", "import", path, "bad-" + label, check=False)
+                self.assertEqual(r.returncode, 1, r.stdout)
+                self.assertIn(why, r.stderr)
+                self.assertFalse(os.path.exists(os.path.join(store, "bad-" + label)))
+                self.assertEqual(os.listdir(victim), ["keep"])
+                self.assertFalse(os.path.exists(os.path.join(self.tmp, "state", "escape")))
+                self.assertFalse(os.path.exists("/abs-escape"))
+        # An OCI tar may hold only the layout's names.
+        evil_tar = os.path.join(work, "evil-oci.tar")
+        with tarfile.open(evil_tar, "w") as t:
+            t.add(os.path.join(oci, "oci-layout"), arcname="oci-layout")
+            entry(t, "blobs/sha256/../../../escape", b"boom")
+        r = cli("image", "import", evil_tar, "bad-ocitar", check=False)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("only oci-layout", r.stderr)
+        # A directory that is no layout, and a malformed container manifest in an archive.
+        r = cli("image", "import", victim, "bad-dir", check=False)
+        self.assertIn("not an OCI image layout", r.stderr)
+        bad_manifest = json.dumps({"format": "cloison-image/1", "type": "container", "name": "x",
+                                   "container": {"argv": "not-a-list"}}).encode()
+        rtar = tar_bytes(lambda t: entry(t, "etc/x", b"x"), mode="w")
+        path = os.path.join(work, "badmanifest.cloison")
+        with tarfile.open(path, "w") as t:
+            entry(t, "manifest.json", bad_manifest)
+            entry(t, "rootfs.tar", rtar)
+            entry(t, "SHA256SUMS", f"{hashlib.sha256(bad_manifest).hexdigest()}  manifest.json\n"
+                                   f"{hashlib.sha256(rtar).hexdigest()}  rootfs.tar\n".encode())
+        r = cli("image", "import", path, "bad-manifest", check=False)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("container.argv", r.stderr)
+        self.assertEqual([n for n in os.listdir(store) if not n.startswith(".")], [])
+
     def test_cloud_init_seed(self):
         """`cloison create --user-data --ssh-key` gives the VM a NoCloud seed disk made in its directory
         (host name: the instance's), read by the guest; a malformed cloud_init is a 400."""
