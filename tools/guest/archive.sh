@@ -16,22 +16,30 @@ KEYRING=${CLOISON_KEYRING:-/usr/share/keyrings/debian-archive-keyring.gpg}
 mkdir -p "$DL"
 
 # The first http(s) URI of a Debian (not -security) source, from deb822 or one-line lists.
-archive_uri() {
-  local f uri
-  for f in /etc/apt/sources.list.d/*.sources; do
-    [ -f "$f" ] || continue
-    uri=$(awk '/^URIs:/ { for (i = 2; i <= NF; i++) print $i }' "$f" |
-          grep -E '^https?://' | grep -v -- '-security' | grep -E '/debian/?$' | head -n1 || true)
-    [ -n "$uri" ] && { echo "${uri%/}"; return; }
-  done
-  for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
-    [ -f "$f" ] || continue
-    uri=$(awk '$1 == "deb" { for (i = 2; i <= NF; i++) if ($i ~ /^https?:\/\//) { print $i; break } }' "$f" |
-          grep -v -- '-security' | grep -E '/debian/?$' | head -n1 || true)
-    [ -n "$uri" ] && { echo "${uri%/}"; return; }
-  done
-  die "no Debian archive found in the apt sources"
+# apt_source_uris: every http(s) archive address in the machine's apt sources (deb822 files first, then
+# one-line ones), one per line, without a trailing slash.
+apt_source_uris() {
+  local f
+  {
+    for f in /etc/apt/sources.list.d/*.sources; do
+      [ ! -f "$f" ] || awk '/^URIs:/ { for (i = 2; i <= NF; i++) print $i }' "$f"
+    done
+    for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
+      [ ! -f "$f" ] || awk '$1 == "deb" { for (i = 2; i <= NF; i++) if ($i ~ /^https?:\/\//) { print $i; break } }' "$f"
+    done
+  } | grep -E '^https?://' | sed 's:/*$::' || true
 }
+
+# archive_uri: Debian's archive from the apt sources (not its security archive).
+archive_uri() {
+  local uri
+  uri=$(apt_source_uris | grep -v -- '-security' | grep -E '/debian$' | head -n1 || true)
+  [ -n "$uri" ] || die "no Debian archive found in the apt sources"
+  echo "$uri"
+}
+
+# security_uri: Debian's security archive from the apt sources ("" when they name none).
+security_uri() { apt_source_uris | grep -E -- '-security$' | head -n1 || true; }
 
 sha256_of() { sha256sum "$1" | cut -d' ' -f1; }
 

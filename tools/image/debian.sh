@@ -17,7 +17,7 @@
 # inside a cloison VM: the default guest's kernel and initramfs with the disk as vda and a
 # 9p share holding the job (cloison_task=, tools/guest/tree.sh). No binfmt, no qemu-user.
 #
-# Cached: $CLOISON_CACHE/images/debian-SUITE-KEY.cloison, KEY the digest of this recipe and
+# Cached: $CLOISON_CACHE/images/debian-SUITE-KEY.cloison, KEY the digest of this recipe, archive.sh and
 # of the agent's sources; debootstrap's downloads in $CLOISON_CACHE/debootstrap.
 set -euo pipefail
 export PATH=$PATH:/usr/sbin:/sbin
@@ -41,7 +41,7 @@ DISK_SIZE_MIB=4096
 # (python3-cffi-backend: debootstrap does not resolve the virtual package python3-cryptography needs.)
 PACKAGES=systemd-sysv,udev,dbus,apt,openssh-server,cloud-init,python3-cffi-backend,linux-image-riscv64,initramfs-tools,u-boot-menu,systemd-resolved,iproute2,sudo,netbase,ca-certificates,e2fsprogs,kmod,procps,less,libnss-myhostname
 
-key=$(cat "$0" "$src/agent/agent.c" "$src/agent/proto.c" "$src/agent/proto.h" | sha256sum | cut -c1-16)
+key=$(cat "$0" "$here/../guest/archive.sh" "$src/agent/agent.c" "$src/agent/proto.c" "$src/agent/proto.h" | sha256sum | cut -c1-16)
 OUT=$CACHE/images/debian-$SUITE-$key.cloison
 if [ -f "$OUT" ] && [ -z "${CLOISON_REBUILD:-}" ]; then echo "$OUT"; exit 0; fi
 command -v debootstrap >/dev/null || die "debootstrap is missing (scripts/setup.sh installs it)"
@@ -55,10 +55,7 @@ trap 'umount "$WORK/root/proc" 2>/dev/null || true; rm -rf "$WORK"' EXIT
 root=$WORK/root
 
 archive_index # sets MIRROR from the apt sources, verifies the suite's index
-SECURITY=$(awk '/^URIs:/ { for (i = 2; i <= NF; i++) print $i }' /etc/apt/sources.list.d/*.sources 2>/dev/null |
-           grep -E '^https?://.*-security/?$' | head -n1 || true)
-[ -n "$SECURITY" ] || SECURITY=$(awk '$1 == "deb" { for (i = 2; i <= NF; i++) if ($i ~ /^https?:\/\//) { print $i; break } }' \
-           /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null | grep -E -- '-security/?$' | head -n1 || true)
+SECURITY=$(security_uri)
 
 # ---- stage 1, on the host ----
 log "debootstrap first stage: $SUITE riscv64 from $MIRROR"
