@@ -70,6 +70,8 @@ static void usage(FILE *out)
 	    "                        on by default (docs/board.md lists them); vlen=256 sets\n"
 	    "                        V's register length (128 to 1024); repeatable\n"
 	    "      --rng on|off      virtio entropy device (default on)\n"
+	    "      --display on|off|WxH  a screen: virtio-gpu (default off; on: 1024x768); the\n"
+	    "                        control socket's GET /vm/screenshot gives it as PNG\n"
 	    "      --balloon on|off  virtio memory balloon (default on): `cloison balloon` sets its\n"
 	    "                        target through the control socket\n"
 	    "      --free-page-reporting on|off\n"
@@ -225,6 +227,7 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 		OPT_STATS = 1000,
 		OPT_JIT, /* from here to OPT_NET: options that describe a new machine */
 		OPT_RNG,
+		OPT_DISPLAY,
 		OPT_BALLOON,
 		OPT_REPORTING,
 		OPT_VSOCK,
@@ -264,6 +267,7 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 	    {"verbose", no_argument, NULL, 'v'},
 	    {"jit", required_argument, NULL, OPT_JIT},
 	    {"rng", required_argument, NULL, OPT_RNG},
+	    {"display", required_argument, NULL, OPT_DISPLAY},
 	    {"balloon", required_argument, NULL, OPT_BALLOON},
 	    {"free-page-reporting", required_argument, NULL, OPT_REPORTING},
 	    {"virtio-console", required_argument, NULL, OPT_VCONSOLE},
@@ -440,6 +444,15 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 			  : c == OPT_BALLOON   ? &cfg->balloon
 			  : c == OPT_REPORTING ? &cfg->free_page_reporting
 			                       : &cfg->vconsole) = !strcmp(optarg, "on");
+			break;
+		}
+		case OPT_DISPLAY: {
+			char why[128];
+			if (!vm_display_parse(optarg, &cfg->display_width, &cfg->display_height, why,
+			                      sizeof(why))) {
+				log_error("invalid --%s", why);
+				return 2;
+			}
 			break;
 		}
 		case OPT_ACCEL:

@@ -124,7 +124,10 @@ static void serve(struct http_server *s, struct ready *q)
 		free(q->buf);
 		return; /* the takeover closes fd */
 	}
-	http_write_response(fd, r.status, r.content_type, r.body, r.body ? strlen(r.body) : 0);
+	http_write_response(fd, r.status, r.content_type, r.body,
+	                    r.body_len ? r.body_len
+	                    : r.body   ? strlen(r.body)
+	                               : 0);
 	free(r.body);
 	free(q->buf);
 	if (r.status >= 400)

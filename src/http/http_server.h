@@ -18,6 +18,7 @@
 struct http_response {
 	int status;
 	char *body;               /* malloc'd */
+	size_t body_len;          /* 0: strlen(body) (binary bodies set it) */
 	const char *content_type; /* NULL: JSON */
 	/* Set to take the connection over after a 101 answer (extra: bytes the client sent beyond the
 	 * request). */

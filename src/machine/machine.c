@@ -170,6 +170,7 @@ const struct board_device *const board_devices[] = {
     &virtio_balloon_board, /* after the others: boards saved before it existed keep their slots */
     &virtio_vsock_board,   /* likewise, after the balloon */
     &virtio_9p_board,      /* and the shared folders after it */
+    &virtio_gpu_board,     /* the display last */
     NULL,
 };
 

@@ -65,6 +65,7 @@ struct clint;
 struct plic;
 struct virtio_mmio;
 struct virtio_rng;
+struct virtio_gpu;
 struct virtio_balloon;
 struct virtio_vsock;
 struct virtio_9p;
@@ -132,6 +133,7 @@ struct machine {
 	struct virtio_slot virtio[MACHINE_MAX_VIRTIO];
 	unsigned nvirtio;
 	struct virtio_rng *rng;
+	struct virtio_gpu *gpu; /* NULL: no display */
 	struct virtio_balloon *balloon;
 	struct virtio_vsock *vsock;
 	struct virtio_console *vconsole;
@@ -180,7 +182,8 @@ struct machine_config {
 	bool vconsole;            /* a virtio console (hvc0) alongside the UART */
 	bool input_to_vconsole;   /* keyboard input starts on hvc0 */
 	uint32_t vsock_cid;       /* a virtio socket device with this guest CID (0: none) */
-	const char *vsock_path;   /* ... and the unix socket host programs reach it by (NULL: none) */
+	uint32_t display_width, display_height; /* a virtio GPU with this mode (0: none) */
+	const char *vsock_path; /* ... and the unix socket host programs reach it by (NULL: none) */
 	struct machine_disk disks[MACHINE_MAX_DISKS];
 	unsigned ndisks;
 	struct net_config nics[MACHINE_MAX_NICS]; /* a MAC is drawn at random when none is set */

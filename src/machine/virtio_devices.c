@@ -3,8 +3,8 @@
  * (board.h): disks (virtio-blk, one per configured disk), network
  * interfaces (virtio-net with their backends), the entropy source, the
  * virtio console, the memory balloon, the socket device (vsock) and the
- * shared folders (virtio-9p, one per share). Each takes the next virtio-mmio slot in
- * table order; their snapshot state is the transport's plus the device's own, written by virtio/mmio.c.
+ * shared folders (virtio-9p, one per share), the display (virtio-gpu). Each takes the next virtio-mmio slot
+ * in table order; their snapshot state is the transport's plus the device's own, written by virtio/mmio.c.
  */
 #include "board.h"
 
@@ -13,6 +13,7 @@
 #include "virtio/balloon.h"
 #include "virtio/blk.h"
 #include "virtio/console.h"
+#include "virtio/gpu.h"
 #include "virtio/net.h"
 #include "virtio/rng.h"
 #include "virtio/vsock.h"
@@ -186,6 +187,50 @@ const struct board_device virtio_rng_board = {
     .destroy = rng_destroy,
     .count = rng_count,
     .virtio = rng_transport,
+};
+
+/* ---- the display ---- */
+
+static bool gpu_create(struct machine *m, const struct machine_config *cfg, char *err, size_t errlen)
+{
+	if (!cfg->display_width) return true;
+	struct guest_ram guest = guest_ram_of(m);
+	if (!(m->gpu = calloc(1, sizeof(*m->gpu)))) {
+		snprintf(err, errlen, "out of memory");
+		return false;
+	}
+	if (!virtio_gpu_init(m->gpu, &guest, cfg->display_width, cfg->display_height, err, errlen)) {
+		free(m->gpu);
+		m->gpu = NULL;
+		return false;
+	}
+	return add_slot(m, &m->gpu->transport, err, errlen);
+}
+
+static void gpu_destroy(struct machine *m)
+{
+	if (m->gpu) virtio_gpu_destroy(m->gpu);
+	free(m->gpu);
+	m->gpu = NULL;
+}
+
+static unsigned gpu_count(const struct machine *m)
+{
+	return m->gpu ? 1 : 0;
+}
+
+static struct virtio_mmio *gpu_transport(const struct machine *m, unsigned i)
+{
+	return &m->gpu->transport;
+}
+
+const struct board_device virtio_gpu_board = {
+    .name = "virtio",
+    .version = VIRTIO_STATE_VERSION,
+    .create = gpu_create,
+    .destroy = gpu_destroy,
+    .count = gpu_count,
+    .virtio = gpu_transport,
 };
 
 /* ---- the virtio console (hvc0) ---- */

@@ -26,31 +26,6 @@ bool virtio_9p_tag_valid(const char *tag)
 	return true;
 }
 
-/* Copies the chain's readable bytes (at most cap) into buf; their count. */
-static size_t gather(const struct virtq_chain *c, uint8_t *buf, size_t cap)
-{
-	size_t got = 0;
-	for (unsigned i = 0; i < c->nsegs && got < cap; i++) {
-		if (c->segs[i].device_writes) continue;
-		size_t n = c->segs[i].len < cap - got ? c->segs[i].len : cap - got;
-		memcpy(buf + got, c->segs[i].host, n);
-		got += n;
-	}
-	return got;
-}
-
-static void scatter(struct virtio_mmio *t, const struct virtq_chain *c, const uint8_t *buf, size_t len)
-{
-	size_t done = 0;
-	for (unsigned i = 0; i < c->nsegs && done < len; i++) {
-		if (!c->segs[i].device_writes) continue;
-		size_t n = c->segs[i].len < len - done ? c->segs[i].len : len - done;
-		memcpy(c->segs[i].host, buf + done, n);
-		guest_ram_dirty(&t->ram, c->segs[i].host, n);
-		done += n;
-	}
-}
-
 static void p9_notify(struct virtio_mmio *t, unsigned qi)
 {
 	struct virtio_9p *d = t->dev;
@@ -59,11 +34,11 @@ static void p9_notify(struct virtio_mmio *t, unsigned qi)
 	enum virtq_pop_result res;
 	bool pushed = false;
 	while (!t->frozen && (res = virtq_pop(q, &t->ram, &chain, &why)) == VIRTQ_GOT) {
-		size_t len = gather(&chain, d->req, P9_MAX_MSIZE);
+		size_t len = virtq_chain_gather(&chain, d->req, P9_MAX_MSIZE);
 		size_t cap = chain.in_bytes < P9_MAX_MSIZE ? (size_t)chain.in_bytes : P9_MAX_MSIZE;
 		size_t n = p9_handle(&d->server, d->req, len, d->reply, cap);
 		if (n)
-			scatter(t, &chain, d->reply, n);
+			virtq_chain_scatter(&t->ram, &chain, d->reply, n);
 		else
 			d->bad_requests++; /* no header, or no room for any reply: the driver gets nothing */
 		virtq_push(q, &t->ram, chain.head, (uint32_t)n);

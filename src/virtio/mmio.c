@@ -31,6 +31,8 @@ enum {
 	REG_QUEUE_DRIVER_HIGH = 0x094,
 	REG_QUEUE_DEVICE_LOW = 0x0a0,
 	REG_QUEUE_DEVICE_HIGH = 0x0a4,
+	REG_SHM_LEN_LOW = 0x0b0, /* shared memory regions (SHMSel at 0x0ac): none here */
+	REG_SHM_LEN_HIGH = 0x0b4,
 	REG_CONFIG_GENERATION = 0x0fc,
 	REG_CONFIG = 0x100,
 };
@@ -156,6 +158,8 @@ bool virtio_mmio_read(struct virtio_mmio *t, uint64_t off, unsigned size, uint64
 	case REG_QUEUE_DRIVER_HIGH: *val = q ? (uint32_t)(q->avail_gpa >> 32) : 0; break;
 	case REG_QUEUE_DEVICE_LOW: *val = q ? (uint32_t)q->used_gpa : 0; break;
 	case REG_QUEUE_DEVICE_HIGH: *val = q ? (uint32_t)(q->used_gpa >> 32) : 0; break;
+	case REG_SHM_LEN_LOW:
+	case REG_SHM_LEN_HIGH: *val = 0xffffffff; break; /* all ones: no such region (a GPU driver asks) */
 	default: break;
 	}
 	return true;

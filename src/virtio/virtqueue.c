@@ -190,3 +190,29 @@ bool virtq_should_interrupt(struct virtq *q, const struct guest_ram *ram)
 	q->signalled_valid = true;
 	return need;
 }
+
+size_t virtq_chain_gather(const struct virtq_chain *c, void *buf, size_t cap)
+{
+	size_t got = 0;
+	for (unsigned i = 0; i < c->nsegs && got < cap; i++) {
+		if (c->segs[i].device_writes) continue;
+		size_t n = c->segs[i].len < cap - got ? c->segs[i].len : cap - got;
+		memcpy((uint8_t *)buf + got, c->segs[i].host, n);
+		got += n;
+	}
+	return got;
+}
+
+size_t virtq_chain_scatter(const struct guest_ram *ram, const struct virtq_chain *c, const void *buf,
+                           size_t len)
+{
+	size_t done = 0;
+	for (unsigned i = 0; i < c->nsegs && done < len; i++) {
+		if (!c->segs[i].device_writes) continue;
+		size_t n = c->segs[i].len < len - done ? c->segs[i].len : len - done;
+		memcpy(c->segs[i].host, (const uint8_t *)buf + done, n);
+		guest_ram_dirty(ram, c->segs[i].host, n);
+		done += n;
+	}
+	return done;
+}

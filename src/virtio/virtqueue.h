@@ -78,6 +78,13 @@ uint16_t virtq_avail_idx(const struct virtq *q, const struct guest_ram *ram);
 /* Gives back the last n chains popped and not pushed: the next pops return them again (a device
  * that found too little room for a packet). */
 void virtq_unpop(struct virtq *q, const struct guest_ram *ram, uint16_t n);
+/* Copies the chain's driver-written bytes (at most cap) into buf; their count. */
+size_t virtq_chain_gather(const struct virtq_chain *c, void *buf, size_t cap);
+/* Copies len bytes of buf into the chain's device-writable segments (as many as fit, marked dirty);
+ * their count. */
+size_t virtq_chain_scatter(const struct guest_ram *ram, const struct virtq_chain *c, const void *buf,
+                           size_t len);
+
 /* Returns a chain to the driver with the number of bytes the device wrote. */
 void virtq_push(struct virtq *q, const struct guest_ram *ram, uint16_t head, uint32_t written);
 /* Whether the driver wants an interrupt for what was pushed since the last one. */

@@ -9,7 +9,9 @@
 #include "machine/stats.h"
 #include "util/log.h"
 #include "util/parse.h"
+#include "screenshot.h"
 #include "virtio/balloon.h"
+#include "virtio/gpu.h"
 #include "virtio/vsock.h"
 #include "virtio/blk.h"
 #include "virtio/net.h"
@@ -395,9 +397,45 @@ int control_handle(struct vm *v, const char *method, const char *path, const cha
 	return status;
 }
 
+/* GET /vm/screenshot: what the screen shows, as PNG (a binary body: not through control_handle). */
+static void screenshot(struct vm *v, const char *method, struct http_response *r)
+{
+	if (strcmp(method, "GET")) {
+		r->status = error_reply(&r->body, 405, "/vm/screenshot takes GET");
+		return;
+	}
+	struct machine *m = v->m;
+	if (!m->gpu) {
+		r->status = error_reply(&r->body, 409, "this VM has no display (--display)");
+		return;
+	}
+	uint32_t w = 0, h = 0;
+	pthread_mutex_lock(&m->io_lock);
+	uint8_t *rgb = virtio_gpu_read_screen(m->gpu, &w, &h);
+	pthread_mutex_unlock(&m->io_lock);
+	if (!rgb) {
+		r->status = error_reply(&r->body, 409, "the guest shows nothing on its screen yet");
+		return;
+	}
+	uint8_t *png;
+	size_t len;
+	char err[128];
+	bool ok = screenshot_png(rgb, w, h, &png, &len, err, sizeof(err));
+	free(rgb);
+	if (!ok) {
+		r->status = error_reply(&r->body, 500, err);
+		return;
+	}
+	r->status = 200;
+	r->body = (char *)png;
+	r->body_len = len;
+	r->content_type = "image/png";
+}
+
 static void serve_request(void *opaque, const char *method, const char *path, const char *body,
                           size_t body_len, struct http_response *r)
 {
+	if (!strcmp(path, "/vm/screenshot")) return screenshot(opaque, method, r);
 	r->status = control_handle(opaque, method, path, body, body_len, &r->body);
 }
 

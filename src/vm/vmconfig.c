@@ -199,6 +199,25 @@ static uint64_t host_memory(void)
 	return pages > 0 && size > 0 ? (uint64_t)pages * (uint64_t)size : UINT64_MAX;
 }
 
+bool vm_display_parse(const char *text, uint32_t *width, uint32_t *height, char *err, size_t errlen)
+{
+	unsigned w = 0, h = 0;
+	char end;
+	if (!strcmp(text, "off")) {
+		*width = *height = 0;
+		return true;
+	}
+	if (!strcmp(text, "on"))
+		w = 1024, h = 768;
+	else if (sscanf(text, "%ux%u%c", &w, &h, &end) != 2 || w < 320 || h < 200 || w > 8192 || h > 8192) {
+		snprintf(err, errlen, "display '%.40s': on, off or WIDTHxHEIGHT (320x200 to 8192x8192)",
+		         text);
+		return false;
+	}
+	*width = w, *height = h;
+	return true;
+}
+
 bool vm_config_check(const struct vm_config *c, char *err, size_t errlen)
 {
 	if (c->mem < VM_MIN_MEM || (c->mem & 0xfff)) {
@@ -295,6 +314,9 @@ char *vm_config_to_json(const struct vm_config *c)
 		return NULL;
 	}
 	json_object_set_new(root, "shares", shares);
+	if (c->display_width)
+		json_object_set_new(root, "display",
+		                    json_sprintf("%ux%u", c->display_width, c->display_height));
 	char *s = json_dumps(root, JSON_COMPACT);
 	json_decref(root);
 	return s;
@@ -365,17 +387,17 @@ bool vm_config_from_json(const char *text, size_t len, struct vm_config *c, char
 	json_int_t vsock_cid = 0; /* likewise for the socket device */
 	json_t *mem = NULL, *disks = NULL, *nics = NULL, *shares = NULL;
 	const char *kernel = "", *initrd = "", *firmware = c->firmware, *append = c->append, *cpu_ext = "",
-	           *accel = c->accel;
+	           *accel = c->accel, *display = "off";
 	bool ok = false;
 	if (json_unpack_ex(root, &je, JSON_STRICT,
 	                   "{s?:i, s?:{s?:s, s?:s, s?:s, s?:s}, s?:o, s?:i, s?:s, s?:s, s?:b, s?:b, s?:b, "
-	                   "s?:b, s?:b, s?:b, s?:I, s?:o, s?:o, s?:o}",
+	                   "s?:b, s?:b, s?:b, s?:I, s?:o, s?:o, s?:o, s?:s}",
 	                   "version", &version, "boot", "kernel", &kernel, "initrd", &initrd, "firmware",
 	                   &firmware, "append", &append, "memory", &mem, "cpus", &cpus, "cpu_ext", &cpu_ext,
 	                   "accel", &accel, "jit", &jit, "rng", &rng, "virtio_console", &vcon,
 	                   "console_input_hvc0", &hvc0, "balloon", &balloon, "free_page_reporting",
 	                   &reporting, "vsock_cid", &vsock_cid, "disks", &disks, "nics", &nics, "shares",
-	                   &shares)) {
+	                   &shares, "display", &display)) {
 		snprintf(err, errlen, "VM configuration: %s", je.text);
 		goto out;
 	}
@@ -384,6 +406,11 @@ bool vm_config_from_json(const char *text, size_t len, struct vm_config *c, char
 		goto out;
 	}
 	c->vsock_cid = (uint32_t)vsock_cid;
+	char bad[128];
+	if (!vm_display_parse(display, &c->display_width, &c->display_height, bad, sizeof(bad))) {
+		snprintf(err, errlen, "VM configuration: %s", bad);
+		goto out;
+	}
 	if (version != VM_CONFIG_VERSION) {
 		snprintf(err, errlen, "VM configuration version %d is not supported (this cloison reads %d)",
 		         version, VM_CONFIG_VERSION);
@@ -487,6 +514,7 @@ bool vm_config_to_machine(const struct vm_config *c, struct machine_config *mc, 
 	mc->free_page_reporting = c->free_page_reporting;
 	mc->vconsole = c->vconsole;
 	mc->vsock_cid = c->vsock_cid;
+	mc->display_width = c->display_width, mc->display_height = c->display_height;
 	for (unsigned i = 0; i < c->nshares; i++)
 		mc->shares[i] = (struct machine_share){
 		    .path = c->shares[i].path, .tag = c->shares[i].tag, .readonly = c->shares[i].readonly};

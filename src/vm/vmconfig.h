@@ -50,6 +50,7 @@ struct vm_config {
 	uint64_t mem;
 	unsigned cpus;
 	bool jit, rng, vconsole, input_hvc0;
+	uint32_t display_width, display_height; /* a virtio GPU with this mode; 0 x 0: no display */
 	bool
 	    balloon; /* a virtio memory balloon (default on; off in a configuration file that does not say) */
 	bool free_page_reporting; /* the balloon offers free page reporting (default on) */
@@ -66,6 +67,9 @@ struct vm_config {
 	/* How this process runs it (never in the JSON): disks unlocked, guarded by a lease instead. */
 	bool disks_by_lease;
 };
+
+/* "on" (1024x768), "off" or "WIDTHxHEIGHT" into width and height (0 x 0 for off). */
+bool vm_display_parse(const char *text, uint32_t *width, uint32_t *height, char *err, size_t errlen);
 
 /* 256 MiB, one hart, Debian's OpenSBI, the default command line, translator, entropy device and
  * virtio console on; no kernel (the default guest), no disks, no NICs. */

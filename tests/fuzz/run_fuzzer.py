@@ -120,6 +120,21 @@ def seed_qcow2(work):
     return seeds
 
 
+def seed_virtio_gpu():
+    """The 2D path a driver takes: display info, create a 16x16 resource, back it with RAM, transfer,
+    scan out, flush, move the cursor; each command with its 16-bit length."""
+    def cmd(kind, body=b""):
+        c = struct.pack("<IIQIB3x", kind, 0, 0, 0, 0) + body
+        return struct.pack("<H", len(c)) + c
+    return (cmd(0x100) + cmd(0x101, struct.pack("<IIII", 1, 2, 16, 16)) +
+            cmd(0x106, struct.pack("<II", 1, 1) + struct.pack("<QII", 0x80000000, 1024, 0)) +
+            cmd(0x105, struct.pack("<IIIIQII", 0, 0, 16, 16, 0, 1, 0)) +
+            cmd(0x103, struct.pack("<IIIIII", 0, 0, 16, 16, 0, 1)) +
+            cmd(0x104, struct.pack("<IIIIII", 0, 0, 16, 16, 1, 0)) +
+            cmd(0x301, struct.pack("<IIII", 0, 3, 4, 0) + struct.pack("<IIII", 1, 0, 0, 0)) +
+            cmd(0x107, struct.pack("<II", 1, 0)) + cmd(0x102, struct.pack("<II", 1, 0)))
+
+
 def seed_layers(work):
     """Small OCI layers: files, a directory, a whiteout, an opaque directory, hard and symbolic links
     (one to the harness's sentinel directory), uncompressed and gzip."""
@@ -168,6 +183,8 @@ def main():
                  "ct": b'{"name":"b","type":"container","container":{"rootfs":"/","argv":["/bin/sh"],'
                        b'"net":"none"},"limits":{"pids":64}}',
                  "limits": b'{"cpu_max":25,"memory":"1G","disk_bps":"10M"}'}
+    elif "virtio_gpu" in os.path.basename(fuzzer):
+        seeds = {"picture": seed_virtio_gpu()}
     elif "virtio_balloon" in os.path.basename(fuzzer):
         seeds = {"queues": seed_virtio_balloon()}
     elif "virtio_vsock" in os.path.basename(fuzzer):

@@ -14,6 +14,8 @@ set -euo pipefail
 CACHE=${CLOISON_CACHE:-$HOME/.cache/cloison}
 G=$CACHE/guest
 WANT="virtio_mmio virtio_blk virtio_net virtio_rng virtio_console virtio_balloon vmw_vsock_virtio_transport 9pnet_virtio 9p isofs crc32c_generic ext4"
+# Loaded only when the board has a display (a virtio GPU): DRM is large and slow to load.
+DISPLAY_WANT="virtio_gpu virtio_input evdev"
 # Shipped but not loaded at boot: kvm (needs the hypervisor extension; `insmod /lib/modules/kvm.ko`).
 OPTIONAL="kvm"
 r=$1
@@ -54,6 +56,13 @@ install_mod() {
   echo "$name"
 }
 for p in "${order[@]}"; do install_mod "$p" >> "$r/etc/modules.order"; done
+order=()
+for m in $DISPLAY_WANT; do
+  p=$(grep -E "/${m//_/[-_]}\.ko(\.xz|\.zst)?:" "$G/modules/modules.dep" | head -n1 | cut -d: -f1 || true)
+  [ -n "$p" ] && add_mod "$p"   # (what the others already load is skipped: seen)
+done
+: > "$r/etc/display.order"
+for p in "${order[@]}"; do install_mod "$p" >> "$r/etc/display.order"; done
 for m in $OPTIONAL; do
   p=$(grep -E "/${m}\.ko(\.xz|\.zst)?:" "$G/modules/modules.dep" | head -n1 | cut -d: -f1 || true)
   [ -n "$p" ] && install_mod "$p" > /dev/null
@@ -69,6 +78,10 @@ mount -t devtmpfs devtmpfs /dev 2>/dev/null
 mkdir -p /dev/pts && mount -t devpts devpts /dev/pts
 # (Once: the init on a root disk finds them loaded by the initramfs' init.)
 [ -n "$CLOISON_ON_ROOT" ] || for m in $(cat /etc/modules.order); do insmod /lib/modules/$m 2>/dev/null; done
+# A display (virtio device 16, the GPU): its driver, the console on it (fbcon), input devices.
+if [ -z "$CLOISON_ON_ROOT" ] && grep -qx 0x0010 /sys/bus/virtio/devices/*/device 2>/dev/null; then
+  for m in $(cat /etc/display.order); do insmod /lib/modules/$m 2>/dev/null; done
+fi
 # root=DEV on the kernel command line: mount it and continue there (once).
 root=$(sed -n 's/.*\broot=\([^ ]*\).*/\1/p' /proc/cmdline)
 if [ -n "$root" ] && [ -z "$CLOISON_ON_ROOT" ]; then
@@ -121,6 +134,10 @@ if [ -n "$cloison_poweroff" ]; then poweroff -f; fi
 # same terminal, and a shell starting by itself would interleave with ttyS0's output.
 if [ -c /dev/hvc0 ]; then
   (while true; do setsid sh -c 'read -r _ && exec sh -l' </dev/hvc0 >/dev/hvc0 2>&1 || sleep 1; done) &
+fi
+# A shell on the screen (tty1) when there is one, as a getty would start.
+if [ -e /sys/class/graphics/fb0 ]; then
+  (while true; do setsid sh -c 'exec sh -l <>/dev/tty1 >&0 2>&1' || sleep 1; done) &
 fi
 while true; do setsid cttyhack sh -l; done
 INIT
