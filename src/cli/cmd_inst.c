@@ -52,7 +52,7 @@ static int usage_create(FILE *out)
 	    "      which also gives the boot, CPUs and memory the options below leave out\n"
 	    "      --memory SIZE (256M)  --cpus N  --kernel F  --initrd F  --firmware F|none  --append S\n"
 	    "      --disk SPEC (repeat)  --net SPEC (repeat)  --share DIR:TAG[,ro] (repeat): as\n"
-	    "      `cloison run`;  --jit on|off\n"
+	    "      `cloison run`;  --jit on|off  --display on|off|WxH (a screen: `cloison screenshot`)\n"
 	    "      --cpu-ext [-]EXT[,...]  ISA extensions switched, as `cloison run`\n"
 	    "Containers:  --rootfs DIR  --overlay  --read-only  --hostname H  --net none|host|veth,...\n"
 	    "      --image IMAGE  a container image's tree under the container's own layer, with the\n"
@@ -110,21 +110,46 @@ int inst_create(int argc, char **argv)
 		O_USERDATA,
 		O_SSHKEY,
 		O_AUTO,
-		O_NAME
+		O_NAME,
+		O_DISPLAY
 	};
-	static const struct option lo[] = {
-	    {"type", 1, 0, O_TYPE},        {"memory", 1, 0, O_MEM},      {"cpus", 1, 0, O_CPUS},
-	    {"kernel", 1, 0, O_KERNEL},    {"initrd", 1, 0, O_INITRD},   {"firmware", 1, 0, O_FW},
-	    {"append", 1, 0, O_APPEND},    {"disk", 1, 0, O_DISK},       {"share", 1, 0, O_SHARE},
-	    {"net", 1, 0, O_NET},          {"jit", 1, 0, O_JIT},         {"cpu-ext", 1, 0, O_CPUEXT},
-	    {"rootfs", 1, 0, O_ROOTFS},    {"overlay", 0, 0, O_OVERLAY}, {"read-only", 0, 0, O_RO},
-	    {"hostname", 1, 0, O_HOST},    {"cpu-weight", 1, 0, O_CPUW}, {"cpu-max", 1, 0, O_CPUMAX},
-	    {"mem-limit", 1, 0, O_MEMLIM}, {"pids", 1, 0, O_PIDS},       {"ips", 1, 0, O_IPS},
-	    {"disk-bps", 1, 0, O_DBPS},    {"disk-iops", 1, 0, O_DIOPS}, {"net-rx-bw", 1, 0, O_RXBW},
-	    {"net-tx-bw", 1, 0, O_TXBW},   {"cpuset", 1, 0, O_CPUSET},   {"memory-target", 1, 0, O_MEMTGT},
-	    {"start", 0, 0, O_START},      {"image", 1, 0, O_IMAGE},     {"user-data", 1, 0, O_USERDATA},
-	    {"ssh-key", 1, 0, O_SSHKEY},   {"autostart", 0, 0, O_AUTO},  {"file", 1, 0, 'f'},
-	    {"name", 1, 0, O_NAME},        {"help", 0, 0, 'h'},          {0, 0, 0, 0}};
+	static const struct option lo[] = {{"type", 1, 0, O_TYPE},
+	                                   {"memory", 1, 0, O_MEM},
+	                                   {"cpus", 1, 0, O_CPUS},
+	                                   {"kernel", 1, 0, O_KERNEL},
+	                                   {"initrd", 1, 0, O_INITRD},
+	                                   {"firmware", 1, 0, O_FW},
+	                                   {"append", 1, 0, O_APPEND},
+	                                   {"disk", 1, 0, O_DISK},
+	                                   {"share", 1, 0, O_SHARE},
+	                                   {"net", 1, 0, O_NET},
+	                                   {"jit", 1, 0, O_JIT},
+	                                   {"cpu-ext", 1, 0, O_CPUEXT},
+	                                   {"rootfs", 1, 0, O_ROOTFS},
+	                                   {"overlay", 0, 0, O_OVERLAY},
+	                                   {"read-only", 0, 0, O_RO},
+	                                   {"hostname", 1, 0, O_HOST},
+	                                   {"cpu-weight", 1, 0, O_CPUW},
+	                                   {"cpu-max", 1, 0, O_CPUMAX},
+	                                   {"mem-limit", 1, 0, O_MEMLIM},
+	                                   {"pids", 1, 0, O_PIDS},
+	                                   {"ips", 1, 0, O_IPS},
+	                                   {"disk-bps", 1, 0, O_DBPS},
+	                                   {"disk-iops", 1, 0, O_DIOPS},
+	                                   {"net-rx-bw", 1, 0, O_RXBW},
+	                                   {"net-tx-bw", 1, 0, O_TXBW},
+	                                   {"cpuset", 1, 0, O_CPUSET},
+	                                   {"memory-target", 1, 0, O_MEMTGT},
+	                                   {"start", 0, 0, O_START},
+	                                   {"image", 1, 0, O_IMAGE},
+	                                   {"user-data", 1, 0, O_USERDATA},
+	                                   {"ssh-key", 1, 0, O_SSHKEY},
+	                                   {"autostart", 0, 0, O_AUTO},
+	                                   {"file", 1, 0, 'f'},
+	                                   {"name", 1, 0, O_NAME},
+	                                   {"help", 0, 0, 'h'},
+	                                   {"display", 1, 0, O_DISPLAY},
+	                                   {0, 0, 0, 0}};
 	json_t *def = NULL, *vm = json_object(), *ct = json_object(), *lim = json_object(),
 	       *disks = json_array(), *nets = json_array(), *shares = json_array();
 	const char *type = NULL, *name = NULL, *file = NULL, *ctnet = NULL;
@@ -180,6 +205,7 @@ int inst_create(int argc, char **argv)
 		case O_MEMTGT: ok = put_size(lim, "memory_target", optarg, false); break;
 		case O_START: start = true; break;
 		case O_IMAGE: json_object_set_new(vm, "image", json_string(optarg)); break;
+		case O_DISPLAY: json_object_set_new(vm, "display", json_string(optarg)); break;
 		case O_USERDATA:
 		case O_SSHKEY: { /* read here: the daemon's host may not see this one's files */
 			json_t *ci = json_object_get(vm, "cloud_init");
@@ -495,6 +521,54 @@ int inst_logs(int argc, char **argv)
 	if (st == 200 && json_is_string(j)) fputs(json_string_value(j), stdout);
 	json_decref(j);
 	return dc_rc(st);
+}
+
+/* cloison screenshot NAME FILE (through cloisond), or --sock SOCK FILE (a VM run by hand): the screen as PNG.
+ */
+int inst_screenshot(int argc, char **argv)
+{
+	if (cli_help_anywhere(argc, argv) || argc < 3) {
+		FILE *out = argc < 3 && !cli_help_anywhere(argc, argv) ? stderr : stdout;
+		fprintf(out,
+		        "Usage: cloison screenshot NAME FILE.png\n"
+		        "   or: cloison screenshot --sock API_SOCKET FILE.png   (a VM run by hand)\n"
+		        "Writes what the VM's screen shows (a VM made with --display) as a PNG image.\n");
+		return out == stdout ? 0 : 2;
+	}
+	char sock[4096], path[256];
+	const char *file;
+	if (!strcmp(argv[1], "--sock") || !strcmp(argv[1], "-s")) {
+		if (argc != 4) return cli_usage_error("screenshot", "--sock takes API_SOCKET and then FILE");
+		snprintf(sock, sizeof(sock), "%s", argv[2]);
+		snprintf(path, sizeof(path), "/vm/screenshot");
+		file = argv[3];
+	} else {
+		if (argc != 3 || strlen(argv[1]) > 100)
+			return cli_usage_error("screenshot", "expected NAME FILE");
+		snprintf(sock, sizeof(sock), "%s", dc_socket_path());
+		snprintf(path, sizeof(path), "/v1/instances/%s/screenshot", argv[1]);
+		file = argv[2];
+	}
+	char *body = NULL, err[512];
+	size_t len = 0;
+	int st = http_call_unix_binary(sock, "GET", path, NULL, 60000, &body, &len, err, sizeof(err));
+	if (st != 200) {
+		json_t *j = st && body ? json_loads(body, 0, NULL) : NULL;
+		const char *e = json_string_value(json_object_get(j, "error"));
+		log_error("%s", e ? e : st ? "the request was refused" : err);
+		json_decref(j);
+		free(body);
+		return dc_rc(st);
+	}
+	char msg[256];
+	bool ok = fs_write_file_atomic(file, 0644, body, len, msg, sizeof(msg));
+	free(body);
+	if (!ok) {
+		log_error("%s", msg);
+		return 1;
+	}
+	cli_done("wrote %s (%zu bytes)", file, len);
+	return 0;
 }
 
 int inst_console(int argc, char **argv)

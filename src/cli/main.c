@@ -51,6 +51,8 @@ static const struct verb verbs[] = {
      "save a VM instance's memory, devices and disks: snapshot NAME SNAP; snapshot list|rm"},
     {"restore", inst_restore, NULL, NULL, "bring a VM instance back to a snapshot: restore NAME SNAP"},
     {"logs", inst_logs, NULL, NULL, "an instance's console output"},
+    {"screenshot", inst_screenshot, NULL, NULL,
+     "a VM's screen as PNG: screenshot NAME FILE (or --sock S FILE)"},
     {"limits", inst_limits, NULL, NULL, "show or change an instance's limits (at once, while it runs)"},
     {"run", NULL, cmd_run, NULL, "boot a virtual machine in the foreground"},
     {"disk", NULL, cmd_disk, NULL, "create, inspect, check and convert disk images"},

@@ -886,6 +886,32 @@ static void act_limits_set(struct action *a)
 	set_limits(a->d, a->in, a->body, a->r);
 }
 
+/* GET /v1/instances/NAME/screenshot: the screen of a VM with a display, as PNG. */
+static void act_screenshot(struct action *a)
+{
+	struct daemon *d = a->d;
+	struct instance *in = a->in;
+	const struct inst_driver *drv = inst_driver(in);
+	if (!drv->screenshot)
+		return api_fail(a->r, ERR_INVALID, "'%s' is a container: it has no screen", in->def.name);
+	daemon_refresh(d, in);
+	if (in->state != ST_RUNNING && in->state != ST_PAUSED)
+		return api_fail(a->r, ERR_BUSY, "'%s' is %s: no screen to show", in->def.name,
+		                inst_state_name(in->state));
+	inst_get(in);
+	pthread_mutex_unlock(&d->lock);
+	char err[512], *png = NULL;
+	size_t len = 0;
+	bool ok = drv->screenshot(d, in, &png, &len, err, sizeof(err));
+	pthread_mutex_lock(&d->lock);
+	inst_put(in);
+	if (!ok) return api_fail(a->r, ERR_BUSY, "%s", err);
+	a->r->status = 200;
+	a->r->body = png;
+	a->r->body_len = len;
+	a->r->content_type = "image/png";
+}
+
 static void act_stats(struct action *a)
 {
 	stats(a->d, a->in, a->r);
@@ -1007,6 +1033,7 @@ static const struct {
     {"limits", "PATCH", false, act_limits_set},
     {"limits", "POST", false, act_limits_set},
     {"stats", "GET", false, act_stats},
+    {"screenshot", "GET", false, act_screenshot},
     {"logs", "GET", false, act_logs},
     {"console", "POST", false, act_console},
     {"agent", "POST", false, act_agent},

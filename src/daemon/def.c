@@ -182,9 +182,9 @@ bool inst_limits_check(const struct inst_def *d, const struct inst_limits *l, ch
 
 static bool vm_from_json(const json_t *j, struct inst_vm *vm, char *err, size_t errlen)
 {
-	static const char *const known[] = {"kernel",  "initrd",  "firmware", "append", "memory",
-	                                    "cpus",    "cpu_ext", "jit",      "disks",  "nets",
-	                                    "restore", "clone",   "shares",   "image",  NULL};
+	static const char *const known[] = {"kernel",  "initrd", "firmware", "append", "memory",  "cpus",
+	                                    "cpu_ext", "jit",    "disks",    "nets",   "restore", "clone",
+	                                    "shares",  "image",  "display",  NULL};
 	if (!json_is_object(j)) BAD("vm must be an object");
 	if (!only_keys(j, "vm.", known, err, errlen)) return false;
 	struct vm_config *c = &vm->cfg;
@@ -203,6 +203,11 @@ static bool vm_from_json(const json_t *j, struct inst_vm *vm, char *err, size_t 
 	    !get_bool(j, "clone", "vm.", &vm->clone, err, errlen))
 		return false;
 	c->cpus = (unsigned)cpus;
+	char display[32] = "";
+	if (!get_str(j, "display", "vm.", display, sizeof(display), err, errlen)) return false;
+	char bad[128];
+	if (display[0] && !vm_display_parse(display, &c->display_width, &c->display_height, bad, sizeof(bad)))
+		BAD("vm.%s", bad);
 	if (c->mem & 0xfff) BAD("vm.memory must be a multiple of 4 KiB");
 	char why[400];
 	if (!vm_config_check(c, why, sizeof(why))) BAD("vm: %s", why);
@@ -237,6 +242,9 @@ static bool vm_from_json(const json_t *j, struct inst_vm *vm, char *err, size_t 
 static json_t *vm_to_json(const struct inst_vm *vm)
 {
 	const struct vm_config *c = &vm->cfg;
+	char display[32] = "off";
+	if (c->display_width)
+		snprintf(display, sizeof(display), "%ux%u", c->display_width, c->display_height);
 	json_t *disks = json_array(), *nets = json_array();
 	for (unsigned i = 0; i < c->ndisks; i++) {
 		char spec[PATH_MAX + 128];
@@ -251,11 +259,12 @@ static json_t *vm_to_json(const struct inst_vm *vm)
 		         c->shares[i].readonly ? ",ro" : "");
 		json_array_append_new(shares, json_string(spec));
 	}
-	return json_pack("{s:s, s:s, s:s, s:s, s:I, s:i, s:s, s:b, s:o, s:o, s:o, s:s, s:b, s:s}", "kernel",
-	                 c->kernel, "initrd", c->initrd, "firmware", c->firmware[0] ? c->firmware : "none",
-	                 "append", c->append, "memory", (json_int_t)c->mem, "cpus", (int)c->cpus, "cpu_ext",
-	                 c->cpu_ext, "jit", c->jit, "disks", disks, "nets", nets, "shares", shares, "restore",
-	                 vm->restore, "clone", vm->clone, "image", vm->image);
+	return json_pack("{s:s, s:s, s:s, s:s, s:I, s:i, s:s, s:b, s:o, s:o, s:o, s:s, s:b, s:s, s:s}",
+	                 "kernel", c->kernel, "initrd", c->initrd, "firmware",
+	                 c->firmware[0] ? c->firmware : "none", "append", c->append, "memory",
+	                 (json_int_t)c->mem, "cpus", (int)c->cpus, "cpu_ext", c->cpu_ext, "jit", c->jit,
+	                 "disks", disks, "nets", nets, "shares", shares, "restore", vm->restore, "clone",
+	                 vm->clone, "image", vm->image, "display", display);
 }
 
 /* Merges the given container definition over the engine's defaults and validates it with the

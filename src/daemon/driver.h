@@ -45,6 +45,9 @@ struct inst_driver {
 	                 size_t errlen);
 	/* Drops what the engine keeps of a stopped instance being deleted. */
 	bool (*remove)(struct daemon *d, struct instance *in, char *err, size_t errlen);
+	/* What the instance's screen shows, as a PNG in *png (malloc'd); NULL for kinds without one. */
+	bool (*screenshot)(struct daemon *d, struct instance *in, char **png, size_t *len, char *err,
+	                   size_t errlen);
 	/* The unix socket of its console, and the file its console output goes to. */
 	void (*console_socket)(struct daemon *d, const struct instance *in, char *buf, size_t len);
 	void (*console_log)(struct daemon *d, const struct instance *in, char *buf, size_t len);

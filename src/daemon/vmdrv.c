@@ -713,6 +713,24 @@ static void vmdrv_refresh(struct daemon *d, struct instance *in)
 {
 }
 
+/* GET /vm/screenshot on the VM's control socket: a PNG, or the VM's reason (no display, nothing shown). */
+static bool vmdrv_screenshot(struct daemon *d, struct instance *in, char **png, size_t *len, char *err,
+                             size_t errlen)
+{
+	char sock[PATH_MAX], msg[256];
+	vmdrv_socket(d, in, "api", sock, sizeof(sock));
+	int status =
+	    http_call_unix_binary(sock, "GET", "/vm/screenshot", NULL, 30000, png, len, msg, sizeof(msg));
+	if (status == 200) return true;
+	json_t *j = status && *png ? json_loads(*png, 0, NULL) : NULL;
+	const char *e = json_string_value(json_object_get(j, "error"));
+	snprintf(err, errlen, "%s", e ? e : status ? "the VM refused the request" : msg);
+	json_decref(j);
+	free(*png);
+	*png = NULL;
+	return false;
+}
+
 const struct inst_driver vm_driver = {
     .start = vmdrv_start,
     .stop = vmdrv_stop,
@@ -720,6 +738,7 @@ const struct inst_driver vm_driver = {
     .apply_limits = vmdrv_apply_limits,
     .stats = vmdrv_stats,
     .remove = vmdrv_remove,
+    .screenshot = vmdrv_screenshot,
     .console_socket = vmdrv_console_socket,
     .console_log = vmdrv_console_log,
     .agent_socket = vmdrv_agent_socket,

@@ -161,7 +161,15 @@ int http_connect_unix(const char *sock, char *err, size_t errlen)
 int http_call_unix(const char *sock, const char *method, const char *path, const char *body, int timeout_ms,
                    char **out, char *err, size_t errlen)
 {
+	size_t len;
+	return http_call_unix_binary(sock, method, path, body, timeout_ms, out, &len, err, errlen);
+}
+
+int http_call_unix_binary(const char *sock, const char *method, const char *path, const char *body,
+                          int timeout_ms, char **out, size_t *out_len, char *err, size_t errlen)
+{
 	*out = NULL;
+	*out_len = 0;
 	int fd = http_connect_unix(sock, err, errlen);
 	if (fd < 0) return 0;
 	size_t blen = body ? strlen(body) : 0;
@@ -208,7 +216,11 @@ int http_call_unix(const char *sock, const char *method, const char *path, const
 		resp[len] = 0;
 		if (sscanf(resp, "HTTP/1.%*d %d", &status) != 1) status = 0;
 		char *b = strstr(resp, "\r\n\r\n");
-		*out = strdup(b ? b + 4 : "");
+		size_t at = b ? (size_t)(b + 4 - resp) : len;
+		if ((*out = malloc(len - at + 1))) {
+			memcpy(*out, resp + at, len - at + 1); /* with resp's terminating NUL */
+			*out_len = len - at;
+		}
 		free(resp);
 	}
 	if (!status) snprintf(err, errlen, "%s sent no valid response", sock);

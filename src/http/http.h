@@ -39,6 +39,9 @@ bool http_write_all(int fd, const void *buf, size_t len);
  * err set when the socket cannot be reached or the answer is not HTTP. */
 int http_call_unix(const char *sock, const char *method, const char *path, const char *body, int timeout_ms,
                    char **out, char *err, size_t errlen);
+/* The same for a binary answer (an image): its length in *out_len (*out stays NUL-terminated). */
+int http_call_unix_binary(const char *sock, const char *method, const char *path, const char *body,
+                          int timeout_ms, char **out, size_t *out_len, char *err, size_t errlen);
 /* Connects to a unix socket (close-on-exec); -1 with err set. */
 int http_connect_unix(const char *sock, char *err, size_t errlen);
 

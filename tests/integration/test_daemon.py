@@ -310,6 +310,9 @@ class DaemonTest(unittest.TestCase):
         cli("resume", "box")
         wait_until(lambda: "hello-from-box" in cli("logs", "box").stdout)
         self.assertIn("hello-from-box", cli("logs", "box").stdout)
+        r = cli("screenshot", "box", os.path.join(self.tmp, "box.png"), check=False)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("it has no screen", r.stderr)
         cli("stop", "box", "--timeout", "1")
         self.assertEqual(info("box")["status"]["state"], "stopped")
         cli("start", "box")  # a stopped container starts again
@@ -851,8 +854,9 @@ print(" ".join(codes), flush=True)
         harts, driven through `cloison console` (the API's 101 upgrade), its log through `cloison logs`."""
         if not os.path.exists(os.path.join(guest_dir(), "Image")):
             self.skipTest("no default guest (make guest)")
-        cli("create", "deb", "--memory", "256M", "--cpus", "2")
+        cli("create", "deb", "--memory", "256M", "--cpus", "2", "--display", "on")
         self.addCleanup(cli, "rm", "--force", "deb", check=False)  # a failure leaves no VM running
+        self.assertEqual(info("deb")["vm"]["display"], "1024x768")
         cli("start", "deb")
         wait_until(lambda: "cloison-guest: userspace ready" in cli("logs", "deb").stdout, seconds=240, step=0.5)
         self.assertIn("cloison-guest: userspace ready (2 cpus)", cli("logs", "deb").stdout)
@@ -875,6 +879,23 @@ print(" ".join(codes), flush=True)
         # its instance's name, then a clean shutdown (the guest's kernel says it powers down).
         r = cli("exec", "deb", "--", "sh", "-c", "uname -m; exit 3", check=False)
         self.assertEqual((r.returncode, r.stdout), (3, "riscv64\n"), r.stderr)
+        # Its screen through the daemon (`cloison screenshot`, GET .../screenshot): text written to tty1,
+        # read back by OCR.
+        cli("exec", "deb", "--", "sh", "-c", "echo 0 > /sys/class/graphics/fbcon/cursor_blink; clear > /dev/tty1; "
+            "echo SCREEN VIA DAEMON 2718 > /dev/tty1")
+        shot = os.path.join(self.tmp, "deb.png")
+        text = ""
+        for _ in range(30):
+            cli("screenshot", "deb", shot)
+            text = subprocess.run(["tesseract", shot, "-"], capture_output=True, text=True).stdout
+            if "2718" in text:
+                break
+            time.sleep(1)
+        self.assertRegex(text, r"SCREEN\s+VIA\s+DAEMON\s+2718", text)
+        with open(shot, "rb") as f:
+            self.assertEqual(f.read(8), b"\x89PNG\r\n\x1a\n")
+        status, _ = api("GET", "/v1/instances/deb/screenshot")
+        self.assertEqual(status, 200)
         cli("snapshot", "deb", "s1")
         cli("clone", "deb", "deb-clone", "--snapshot", "s1", "--start")
         self.addCleanup(cli, "rm", "--force", "deb-clone", check=False)
@@ -888,6 +909,9 @@ print(" ".join(codes), flush=True)
         r = cli("exec", "deb", "--", "true", check=False)
         self.assertNotEqual(r.returncode, 0)
         self.assertIn("stopped", r.stderr)
+        r = cli("screenshot", "deb", shot, check=False)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("no screen to show", r.stderr)
         cli("rm", "--force", "deb-clone")
         cli("rm", "deb")
 
