@@ -25,7 +25,7 @@ PKGS=(
   libarchive-dev libxml2-dev                               # VM images: archives (export, import, OVA); OVF
   genisoimage                                              # cloud-init NoCloud seeds (cidata ISO)
   debootstrap fdisk openssh-client                         # Debian system image: first stage, GPT (sfdisk); ssh to it
-  libpng-dev tesseract-ocr                                 # screenshots of VM displays (PNG); OCR in their tests
+  libpng-dev libvncserver-dev tesseract-ocr                # VM displays: PNG screenshots, VNC; OCR in tests
 )
 
 missing=()

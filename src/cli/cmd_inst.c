@@ -571,6 +571,49 @@ int inst_screenshot(int argc, char **argv)
 	return 0;
 }
 
+/* cloison input NAME --text TEXT | --pointer X,Y[,BUTTONS]: keys and pointer on a VM's display. */
+int inst_input(int argc, char **argv)
+{
+	if (cli_help_anywhere(argc, argv) || argc != 4 ||
+	    (strcmp(argv[2], "--text") && strcmp(argv[2], "--pointer")) || strlen(argv[1]) > 100) {
+		bool help = cli_help_anywhere(argc, argv);
+		fprintf(
+		    help ? stdout : stderr,
+		    "Usage: cloison input NAME --text TEXT        type TEXT (US layout; \\n is Enter)\n"
+		    "   or: cloison input NAME --pointer X,Y[,B]  move the pointer to screen pixel X,Y with\n"
+		    "                                             buttons B held (1 left, 2 right, 4 "
+		    "middle)\n"
+		    "On the display of a VM made with --display (virtio keyboard and tablet).\n");
+		return help ? 0 : 2;
+	}
+	json_t *body;
+	if (!strcmp(argv[2], "--text")) {
+		char text[4096];
+		size_t n = 0;
+		for (const char *p = argv[3]; *p && n + 1 < sizeof(text); p++) { /* \n and \t as typed keys */
+			if (p[0] == '\\' && (p[1] == 'n' || p[1] == 't')) {
+				text[n++] = p[1] == 'n' ? '\n' : '\t';
+				p++;
+			} else {
+				text[n++] = *p;
+			}
+		}
+		text[n] = 0;
+		body = json_pack("{s:s}", "text", text);
+	} else {
+		unsigned x, y, b = 0;
+		int got = sscanf(argv[3], "%u,%u,%u", &x, &y, &b);
+		if (got < 2) return cli_usage_error("input", "--pointer takes X,Y or X,Y,BUTTONS");
+		body =
+		    json_pack("{s:{s:i, s:i, s:i}}", "pointer", "x", (int)x, "y", (int)y, "buttons", (int)b);
+	}
+	char path[256];
+	snprintf(path, sizeof(path), "/v1/instances/%s/input", argv[1]);
+	int st = dc_call("POST", path, body, NULL);
+	json_decref(body);
+	return dc_rc(st);
+}
+
 int inst_console(int argc, char **argv)
 {
 	int u = one_name(argc, argv, "NAME   (Ctrl-] detaches)");

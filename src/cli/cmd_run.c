@@ -23,6 +23,7 @@
 #include "vm/nocloud.h"
 #include "vm/run.h"
 #include "vm/vm.h"
+#include "vm/vnc.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -109,6 +110,8 @@ static void usage(FILE *out)
 	    "                        the interface's frames\n"
 	    "      --config FILE     the VM's configuration as JSON (docs/formats.md): what the\n"
 	    "                        options above describe, in one file; excludes them\n"
+	    "      --vnc [ADDR:]PORT serve the display over VNC (keyboard and pointer too) on\n"
+	    "                        ADDR (default 127.0.0.1): anyone who reaches it drives the VM\n"
 	    "      --api-sock PATH   serve the control API (docs/api.md) on a unix socket: pause,\n"
 	    "                        resume, stop, save, migrate, stats (`cloison pause --sock PATH` ...)\n"
 	    "      --vsock-sock PATH host programs reach the guest's vsock ports on this unix socket\n"
@@ -157,7 +160,7 @@ struct run_opts {
 	const char *user_data, *ssh_keys[8];
 	unsigned nssh_keys;
 	const char *api_sock, *vsock_sock, *hostname, *restore, *incoming, *clone_dir, *storage_dir;
-	const char *console_sock, *console_log, *exit_file, *lease_file;
+	const char *console_sock, *console_log, *exit_file, *lease_file, *vnc;
 	uint64_t ips;
 	uint32_t cpu_max;
 	char incoming_addr[256]; /* --incoming [ADDR:]PORT, split */
@@ -240,6 +243,7 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 		OPT_NET,
 		OPT_CONFIG,
 		OPT_API_SOCK,
+		OPT_VNC,
 		OPT_VSOCK_SOCK,
 		OPT_RESTORE,
 		OPT_INCOMING,
@@ -278,6 +282,7 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 	    {"net", required_argument, NULL, OPT_NET},
 	    {"config", required_argument, NULL, OPT_CONFIG},
 	    {"api-sock", required_argument, NULL, OPT_API_SOCK},
+	    {"vnc", required_argument, NULL, OPT_VNC},
 	    {"vsock", required_argument, NULL, OPT_VSOCK},
 	    {"share", required_argument, NULL, OPT_SHARE},
 	    {"vsock-sock", required_argument, NULL, OPT_VSOCK_SOCK},
@@ -312,6 +317,16 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 		switch (c) {
 		case OPT_CONFIG: o->config_file = optarg; break;
 		case OPT_API_SOCK: o->api_sock = optarg; break;
+		case OPT_VNC: {
+			char addr[64], why[160];
+			int port;
+			if (!vnc_parse_listen(optarg, addr, sizeof(addr), &port, why, sizeof(why))) {
+				log_error("invalid --vnc: %s", why);
+				return 2;
+			}
+			o->vnc = optarg;
+			break;
+		}
 		case OPT_VSOCK_SOCK: o->vsock_sock = optarg; break;
 		case OPT_VSOCK:
 			if (!strcmp(optarg, "off"))
@@ -748,6 +763,16 @@ int cmd_run(int argc, char **argv)
 		return 1;
 	}
 
+	struct vnc *vnc = NULL;
+	if (o.vnc && !(vnc = vnc_start(m, o.vnc, err, sizeof(err)))) {
+		vm_incoming_confirm(host.incoming, false, "the destination cannot serve VNC");
+		control_stop(ctl);
+		console_close(con);
+		log_error("%s", err);
+		vm_destroy(v);
+		return 1;
+	}
+
 	struct sigaction sa = {.sa_handler = on_signal};
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
@@ -762,6 +787,7 @@ int cmd_run(int argc, char **argv)
 	struct vm_run_hooks hooks = {.poll = run_poll, .resumed = run_resumed, .ctx = &host};
 	struct vm_run_result res;
 	bool ran = vm_run(v, &hooks, &res, err, sizeof(err));
+	vnc_stop(vnc);
 	control_stop(ctl);
 	console_close(con);
 	if (!ran) log_error("%s", err);

@@ -53,6 +53,7 @@ int inst_info(int argc, char **argv);
 int inst_stats(int argc, char **argv);
 int inst_logs(int argc, char **argv);
 int inst_screenshot(int argc, char **argv);
+int inst_input(int argc, char **argv);
 int inst_console(int argc, char **argv);
 int inst_exec(int argc, char **argv);
 int inst_snapshot(int argc, char **argv);

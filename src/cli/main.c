@@ -51,6 +51,7 @@ static const struct verb verbs[] = {
      "save a VM instance's memory, devices and disks: snapshot NAME SNAP; snapshot list|rm"},
     {"restore", inst_restore, NULL, NULL, "bring a VM instance back to a snapshot: restore NAME SNAP"},
     {"logs", inst_logs, NULL, NULL, "an instance's console output"},
+    {"input", inst_input, NULL, NULL, "type text or move the pointer on a VM's display"},
     {"screenshot", inst_screenshot, NULL, NULL,
      "a VM's screen as PNG: screenshot NAME FILE (or --sock S FILE)"},
     {"limits", inst_limits, NULL, NULL, "show or change an instance's limits (at once, while it runs)"},

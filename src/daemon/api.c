@@ -886,30 +886,61 @@ static void act_limits_set(struct action *a)
 	set_limits(a->d, a->in, a->body, a->r);
 }
 
+/* Whether a's instance has a display a request can reach (a VM, running, or paused when paused_ok);
+ * answered otherwise. */
+static bool display_reachable(struct action *a, bool has, bool paused_ok, const char *what)
+{
+	struct instance *in = a->in;
+	if (!has) {
+		api_fail(a->r, ERR_INVALID, "'%s' is a container: it has no %s", in->def.name, what);
+		return false;
+	}
+	daemon_refresh(a->d, in);
+	if (in->state != ST_RUNNING && !(paused_ok && in->state == ST_PAUSED)) {
+		api_fail(a->r, ERR_BUSY, "'%s' is %s: no %s to reach", in->def.name,
+		         inst_state_name(in->state), what);
+		return false;
+	}
+	return true;
+}
+
 /* GET /v1/instances/NAME/screenshot: the screen of a VM with a display, as PNG. */
 static void act_screenshot(struct action *a)
 {
 	struct daemon *d = a->d;
-	struct instance *in = a->in;
-	const struct inst_driver *drv = inst_driver(in);
-	if (!drv->screenshot)
-		return api_fail(a->r, ERR_INVALID, "'%s' is a container: it has no screen", in->def.name);
-	daemon_refresh(d, in);
-	if (in->state != ST_RUNNING && in->state != ST_PAUSED)
-		return api_fail(a->r, ERR_BUSY, "'%s' is %s: no screen to show", in->def.name,
-		                inst_state_name(in->state));
-	inst_get(in);
+	const struct inst_driver *drv = inst_driver(a->in);
+	if (!display_reachable(a, drv->screenshot != NULL, true, "screen")) return;
+	inst_get(a->in);
 	pthread_mutex_unlock(&d->lock);
 	char err[512], *png = NULL;
 	size_t len = 0;
-	bool ok = drv->screenshot(d, in, &png, &len, err, sizeof(err));
+	bool ok = drv->screenshot(d, a->in, &png, &len, err, sizeof(err));
 	pthread_mutex_lock(&d->lock);
-	inst_put(in);
+	inst_put(a->in);
 	if (!ok) return api_fail(a->r, ERR_BUSY, "%s", err);
 	a->r->status = 200;
 	a->r->body = png;
 	a->r->body_len = len;
 	a->r->content_type = "image/png";
+}
+
+/* POST /v1/instances/NAME/input: {"text"} typed, {"pointer": {"x", "y", "buttons"}} on a VM's display. */
+static void act_input(struct action *a)
+{
+	struct daemon *d = a->d;
+	const struct inst_driver *drv = inst_driver(a->in);
+	if (!display_reachable(a, drv->input != NULL, false, "keyboard")) return;
+	json_t *body = json_deep_copy(a->body);
+	json_object_del(body, "timeout");
+	inst_get(a->in);
+	pthread_mutex_unlock(&d->lock);
+	char err[512];
+	json_t *j = drv->input(d, a->in, body, err, sizeof(err));
+	pthread_mutex_lock(&d->lock);
+	inst_put(a->in);
+	json_decref(body);
+	if (!j) return api_fail(a->r, ERR_INVALID, "%s", err);
+	api_reply(a->r, 200, j);
 }
 
 static void act_stats(struct action *a)
@@ -1034,6 +1065,7 @@ static const struct {
     {"limits", "POST", false, act_limits_set},
     {"stats", "GET", false, act_stats},
     {"screenshot", "GET", false, act_screenshot},
+    {"input", "POST", false, act_input},
     {"logs", "GET", false, act_logs},
     {"console", "POST", false, act_console},
     {"agent", "POST", false, act_agent},

@@ -48,6 +48,8 @@ struct inst_driver {
 	/* What the instance's screen shows, as a PNG in *png (malloc'd); NULL for kinds without one. */
 	bool (*screenshot)(struct daemon *d, struct instance *in, char **png, size_t *len, char *err,
 	                   size_t errlen);
+	/* Keys typed and pointer moves on its display ({"text"}, {"pointer"}); NULL for kinds without one. */
+	json_t *(*input)(struct daemon *d, struct instance *in, json_t *body, char *err, size_t errlen);
 	/* The unix socket of its console, and the file its console output goes to. */
 	void (*console_socket)(struct daemon *d, const struct instance *in, char *buf, size_t len);
 	void (*console_log)(struct daemon *d, const struct instance *in, char *buf, size_t len);

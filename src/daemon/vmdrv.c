@@ -731,6 +731,12 @@ static bool vmdrv_screenshot(struct daemon *d, struct instance *in, char **png, 
 	return false;
 }
 
+static json_t *vmdrv_input(struct daemon *d, struct instance *in, json_t *body, char *err, size_t errlen)
+{
+	json_t *out = NULL;
+	return call(d, in, "POST", "/vm/input", body, &out, 10000, err, errlen) ? out : NULL;
+}
+
 const struct inst_driver vm_driver = {
     .start = vmdrv_start,
     .stop = vmdrv_stop,
@@ -739,6 +745,7 @@ const struct inst_driver vm_driver = {
     .stats = vmdrv_stats,
     .remove = vmdrv_remove,
     .screenshot = vmdrv_screenshot,
+    .input = vmdrv_input,
     .console_socket = vmdrv_console_socket,
     .console_log = vmdrv_console_log,
     .agent_socket = vmdrv_agent_socket,

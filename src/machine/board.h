@@ -78,6 +78,6 @@ extern const struct board_device *const board_devices[];
 /* The entries, each defined beside its device. */
 extern const struct board_device clint_board, plic_board, uart_board, rtc_board, vmgenid_board,
     test_finisher_board, virtio_blk_board, virtio_net_board, virtio_rng_board, virtio_gpu_board,
-    virtio_console_board, virtio_balloon_board, virtio_vsock_board, virtio_9p_board;
+    virtio_input_board, virtio_console_board, virtio_balloon_board, virtio_vsock_board, virtio_9p_board;
 
 #endif

@@ -171,6 +171,7 @@ const struct board_device *const board_devices[] = {
     &virtio_vsock_board,   /* likewise, after the balloon */
     &virtio_9p_board,      /* and the shared folders after it */
     &virtio_gpu_board,     /* the display last */
+    &virtio_input_board,   /* and its keyboard and tablet */
     NULL,
 };
 

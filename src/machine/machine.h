@@ -66,6 +66,7 @@ struct plic;
 struct virtio_mmio;
 struct virtio_rng;
 struct virtio_gpu;
+struct virtio_input;
 struct virtio_balloon;
 struct virtio_vsock;
 struct virtio_9p;
@@ -133,7 +134,8 @@ struct machine {
 	struct virtio_slot virtio[MACHINE_MAX_VIRTIO];
 	unsigned nvirtio;
 	struct virtio_rng *rng;
-	struct virtio_gpu *gpu; /* NULL: no display */
+	struct virtio_gpu *gpu;                 /* NULL: no display */
+	struct virtio_input *keyboard, *tablet; /* with a display: its keyboard and pointer */
 	struct virtio_balloon *balloon;
 	struct virtio_vsock *vsock;
 	struct virtio_console *vconsole;

@@ -3,8 +3,9 @@
  * (board.h): disks (virtio-blk, one per configured disk), network
  * interfaces (virtio-net with their backends), the entropy source, the
  * virtio console, the memory balloon, the socket device (vsock) and the
- * shared folders (virtio-9p, one per share), the display (virtio-gpu). Each takes the next virtio-mmio slot
- * in table order; their snapshot state is the transport's plus the device's own, written by virtio/mmio.c.
+ * shared folders (virtio-9p, one per share), the display (virtio-gpu) with its keyboard and tablet
+ * (virtio-input). Each takes the next virtio-mmio slot in table order; their snapshot state is the
+ * transport's plus the device's own, written by virtio/mmio.c.
  */
 #include "board.h"
 
@@ -14,6 +15,7 @@
 #include "virtio/blk.h"
 #include "virtio/console.h"
 #include "virtio/gpu.h"
+#include "virtio/input.h"
 #include "virtio/net.h"
 #include "virtio/rng.h"
 #include "virtio/vsock.h"
@@ -231,6 +233,50 @@ const struct board_device virtio_gpu_board = {
     .destroy = gpu_destroy,
     .count = gpu_count,
     .virtio = gpu_transport,
+};
+
+/* ---- the display's keyboard and tablet ---- */
+
+static bool input_create(struct machine *m, const struct machine_config *cfg, char *err, size_t errlen)
+{
+	if (!cfg->display_width) return true;
+	struct guest_ram guest = guest_ram_of(m);
+	m->keyboard = calloc(1, sizeof(*m->keyboard));
+	m->tablet = calloc(1, sizeof(*m->tablet));
+	if (!m->keyboard || !m->tablet) {
+		snprintf(err, errlen, "out of memory");
+		return false;
+	}
+	virtio_input_init(m->keyboard, VIRTIO_INPUT_KEYBOARD, &guest);
+	virtio_input_init(m->tablet, VIRTIO_INPUT_TABLET, &guest);
+	return add_slot(m, &m->keyboard->transport, err, errlen) &&
+	       add_slot(m, &m->tablet->transport, err, errlen);
+}
+
+static void input_destroy(struct machine *m)
+{
+	free(m->keyboard);
+	free(m->tablet);
+	m->keyboard = m->tablet = NULL;
+}
+
+static unsigned input_count(const struct machine *m)
+{
+	return m->keyboard ? 2 : 0;
+}
+
+static struct virtio_mmio *input_transport(const struct machine *m, unsigned i)
+{
+	return i == 0 ? &m->keyboard->transport : &m->tablet->transport;
+}
+
+const struct board_device virtio_input_board = {
+    .name = "virtio",
+    .version = VIRTIO_STATE_VERSION,
+    .create = input_create,
+    .destroy = input_destroy,
+    .count = input_count,
+    .virtio = input_transport,
 };
 
 /* ---- the virtio console (hvc0) ---- */

@@ -290,6 +290,49 @@ size_t virtio_gpu_command(struct virtio_gpu *g, const uint8_t *req, size_t len, 
 	return respond(&h, status, resp, cap, sizeof(h));
 }
 
+/* Byte positions of red, green and blue in a pixel of a format (little-endian names). */
+static void channels(uint32_t format, unsigned *ri, unsigned *gi, unsigned *bi)
+{
+	switch (format) {
+	case VIRTIO_GPU_FORMAT_A8R8G8B8_UNORM:
+	case VIRTIO_GPU_FORMAT_X8R8G8B8_UNORM: *ri = 1, *gi = 2, *bi = 3; break;
+	case VIRTIO_GPU_FORMAT_R8G8B8A8_UNORM:
+	case VIRTIO_GPU_FORMAT_R8G8B8X8_UNORM: *ri = 0, *gi = 1, *bi = 2; break;
+	case VIRTIO_GPU_FORMAT_X8B8G8R8_UNORM:
+	case VIRTIO_GPU_FORMAT_A8B8G8R8_UNORM: *ri = 3, *gi = 2, *bi = 1; break;
+	default: *ri = 2, *gi = 1, *bi = 0; break; /* B8G8R8A8, B8G8R8X8: blue, green, red in memory order */
+	}
+}
+
+/* Copies rect (scanout coordinates, already checked) as pixels of bpp bytes (3: RGB, 4: RGBX). */
+static void copy_out(const struct virtio_gpu *g, const struct gpu_resource *r, const struct gpu_rect *rc,
+                     uint8_t *dst, uint32_t dst_width, unsigned bpp)
+{
+	unsigned ri, gi, bi;
+	channels(r->format, &ri, &gi, &bi);
+	const struct gpu_rect *s = &g->scanout_rect;
+	for (uint32_t y = 0; y < rc->height; y++) {
+		const uint8_t *src = r->pixels + ((uint64_t)(s->y + rc->y + y) * r->width + s->x + rc->x) * 4;
+		uint8_t *d = dst + ((uint64_t)(rc->y + y) * dst_width + rc->x) * bpp;
+		for (uint32_t x = 0; x < rc->width; x++, src += 4, d += bpp) {
+			d[0] = src[ri], d[1] = src[gi], d[2] = src[bi];
+			if (bpp == 4) d[3] = 0;
+		}
+	}
+}
+
+bool virtio_gpu_copy_rgbx(const struct virtio_gpu *g, const struct gpu_rect *rc, uint8_t *dst,
+                          uint32_t dst_width)
+{
+	const struct gpu_resource *r = find((struct virtio_gpu *)g, g->scanout_resource);
+	const struct gpu_rect *s = &g->scanout_rect;
+	if (!r || (uint64_t)rc->x + rc->width > s->width || (uint64_t)rc->y + rc->height > s->height ||
+	    dst_width < s->width)
+		return false;
+	copy_out(g, r, rc, dst, dst_width, 4);
+	return true;
+}
+
 uint8_t *virtio_gpu_read_screen(const struct virtio_gpu *g, uint32_t *width, uint32_t *height)
 {
 	const struct gpu_resource *r = find((struct virtio_gpu *)g, g->scanout_resource);
@@ -297,23 +340,8 @@ uint8_t *virtio_gpu_read_screen(const struct virtio_gpu *g, uint32_t *width, uin
 	const struct gpu_rect *s = &g->scanout_rect;
 	uint8_t *rgb = malloc((size_t)s->width * s->height * 3);
 	if (!rgb) return NULL;
-	/* Byte positions of red, green and blue in a pixel of each format (little-endian names). */
-	unsigned ri = 2, gi = 1, bi = 0;
-	switch (r->format) {
-	case VIRTIO_GPU_FORMAT_A8R8G8B8_UNORM:
-	case VIRTIO_GPU_FORMAT_X8R8G8B8_UNORM: ri = 1, gi = 2, bi = 3; break;
-	case VIRTIO_GPU_FORMAT_R8G8B8A8_UNORM:
-	case VIRTIO_GPU_FORMAT_R8G8B8X8_UNORM: ri = 0, gi = 1, bi = 2; break;
-	case VIRTIO_GPU_FORMAT_X8B8G8R8_UNORM:
-	case VIRTIO_GPU_FORMAT_A8B8G8R8_UNORM: ri = 3, gi = 2, bi = 1; break;
-	default: break; /* B8G8R8A8, B8G8R8X8: blue, green, red in memory order */
-	}
-	for (uint32_t y = 0; y < s->height; y++) {
-		const uint8_t *src = r->pixels + ((uint64_t)(s->y + y) * r->width + s->x) * 4;
-		uint8_t *dst = rgb + (uint64_t)y * s->width * 3;
-		for (uint32_t x = 0; x < s->width; x++, src += 4, dst += 3)
-			dst[0] = src[ri], dst[1] = src[gi], dst[2] = src[bi];
-	}
+	struct gpu_rect all = {0, 0, s->width, s->height};
+	copy_out(g, r, &all, rgb, s->width, 3);
 	*width = s->width, *height = s->height;
 	return rgb;
 }

@@ -70,6 +70,11 @@ void virtio_gpu_set_flush_listener(struct virtio_gpu *g, gpu_flush_fn fn, void *
  * fuzzer alike. */
 size_t virtio_gpu_command(struct virtio_gpu *g, const uint8_t *req, size_t len, uint8_t *resp, size_t cap);
 
+/* Copies rect r of what the scanout shows (its coordinates) into dst as R, G, B, X bytes per pixel, rows
+ * of dst_width pixels; false when the scanout is off or r lies outside it. Callers hold the I/O lock. */
+bool virtio_gpu_copy_rgbx(const struct virtio_gpu *g, const struct gpu_rect *r, uint8_t *dst,
+                          uint32_t dst_width);
+
 /* What the scanout shows, as 8-bit RGB rows (width * 3 bytes each) in a malloc'd buffer; NULL when the
  * scanout is disabled. Callers hold the board's I/O lock. */
 uint8_t *virtio_gpu_read_screen(const struct virtio_gpu *g, uint32_t *width, uint32_t *height);

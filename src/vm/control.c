@@ -12,6 +12,7 @@
 #include "screenshot.h"
 #include "virtio/balloon.h"
 #include "virtio/gpu.h"
+#include "virtio/input.h"
 #include "virtio/vsock.h"
 #include "virtio/blk.h"
 #include "virtio/net.h"
@@ -346,6 +347,35 @@ static int do_stop(struct vm *v, json_t *args, char **response)
 	return reply(response, 200, json_pack("{s:s}", "state", "stopping"));
 }
 
+/* {"text": "...", "pointer": {"x", "y", "buttons"}}: keys typed on the display's keyboard, the tablet's
+ * pointer moved (screen pixels) with buttons held. */
+static int do_input(struct vm *v, json_t *args, char **response)
+{
+	struct machine *m = v->m;
+	if (!m->keyboard)
+		return error_reply(response, 409, "this VM has no display, so no keyboard (--display)");
+	const char *text = NULL;
+	json_int_t x = -1, y = -1, buttons = 0;
+	json_error_t je;
+	if (json_unpack_ex(args, &je, JSON_STRICT, "{s?:s, s?:{s:I, s:I, s?:I}}", "text", &text, "pointer",
+	                   "x", &x, "y", &y, "buttons", &buttons) ||
+	    (!text && x < 0) || (x >= 0 && (x > 65535 || y < 0 || y > 65535 || buttons < 0 || buttons > 7)))
+		return error_reply(
+		    response, 400,
+		    "input takes {\"text\": STRING, \"pointer\": {\"x\", \"y\", \"buttons\": 0-7}}");
+	char err[160] = "";
+	pthread_mutex_lock(&m->io_lock);
+	bool ok = !text || virtio_input_type_text(m->keyboard, text, err, sizeof(err));
+	if (ok && x >= 0 &&
+	    !virtio_input_pointer(m->tablet, (uint32_t)x, (uint32_t)y, m->gpu->width, m->gpu->height,
+	                          (unsigned)buttons))
+		ok = false, snprintf(err, sizeof(err), "the guest does not take its pointer events");
+	uint64_t delivered = m->keyboard->delivered + m->tablet->delivered;
+	pthread_mutex_unlock(&m->io_lock);
+	if (!ok) return error_reply(response, err[0] == 'c' ? 400 : 409, err);
+	return reply(response, 200, json_pack("{s:I}", "events_delivered", (json_int_t)delivered));
+}
+
 int control_handle(struct vm *v, const char *method, const char *path, const char *body, size_t body_len,
                    char **response)
 {
@@ -369,6 +399,7 @@ int control_handle(struct vm *v, const char *method, const char *path, const cha
 	    {"/vm/limits", "POST", do_limits_set, false},
 	    {"/vm/balloon", "GET", do_balloon_get, false},
 	    {"/vm/balloon", "POST", do_balloon_set, false},
+	    {"/vm/input", "POST", do_input, false},
 	};
 	unsigned i = 0, n = sizeof(routes) / sizeof(routes[0]);
 	while (i < n && strcmp(path, routes[i].path)) i++;
