@@ -4,11 +4,21 @@
  */
 #include "screenshot.h"
 
-#include <png.h>
-#include <setjmp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#ifndef CLOISON_DISPLAY_LIBS
+bool screenshot_png(const uint8_t *rgb, uint32_t width, uint32_t height, uint8_t **png, size_t *len,
+                    char *err, size_t errlen)
+{
+	(void)rgb, (void)width, (void)height, (void)png, (void)len;
+	snprintf(err, errlen, "this cloison was built without libpng (a cross build): no screenshots");
+	return false;
+}
+#else
+#include <png.h>
+#include <setjmp.h>
 
 struct sink {
 	uint8_t *buf;
@@ -73,3 +83,4 @@ bool screenshot_png(const uint8_t *rgb, uint32_t width, uint32_t height, uint8_t
 	*png = s.buf, *len = s.len;
 	return true;
 }
+#endif

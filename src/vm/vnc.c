@@ -13,24 +13,10 @@
 
 #include <arpa/inet.h>
 #include <pthread.h>
-#include <rfb/rfb.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-struct vnc {
-	struct machine *m;
-	rfbScreenInfoPtr screen;
-	uint8_t *fb;     /* what clients are sent */
-	uint8_t *shadow; /* the flushed rectangle lands here first, to find what really changed */
-	uint32_t width, height;
-};
-
-static void quiet(const char *fmt, ...)
-{
-	(void)fmt; /* libvncserver's chatter would land on the VM's console */
-}
 
 bool vnc_parse_listen(const char *spec, char *addr, size_t addrlen, int *port, char *err, size_t errlen)
 {
@@ -51,6 +37,34 @@ bool vnc_parse_listen(const char *spec, char *addr, size_t addrlen, int *port, c
 	snprintf(addr, addrlen, "%s", host);
 	*port = (int)n;
 	return true;
+}
+
+#ifndef CLOISON_DISPLAY_LIBS
+struct vnc *vnc_start(struct machine *m, const char *spec, char *err, size_t errlen)
+{
+	(void)m, (void)spec;
+	snprintf(err, errlen, "this cloison was built without libvncserver (a cross build): no VNC");
+	return NULL;
+}
+
+void vnc_stop(struct vnc *v)
+{
+	(void)v;
+}
+#else
+#include <rfb/rfb.h>
+
+struct vnc {
+	struct machine *m;
+	rfbScreenInfoPtr screen;
+	uint8_t *fb;     /* what clients are sent */
+	uint8_t *shadow; /* the flushed rectangle lands here first, to find what really changed */
+	uint32_t width, height;
+};
+
+static void quiet(const char *fmt, ...)
+{
+	(void)fmt; /* libvncserver's chatter would land on the VM's console */
 }
 
 /* The scanout changed size (a new mode): a framebuffer of the new size with all of it. I/O lock held. */
@@ -205,3 +219,4 @@ void vnc_stop(struct vnc *v)
 	free(v->shadow);
 	free(v);
 }
+#endif

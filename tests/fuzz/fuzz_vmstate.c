@@ -24,7 +24,13 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	(void)argc, (void)argv;
 	rv_init_tables();
-	struct vm_config cfg = {.mem = 16 << 20, .cpus = 2, .rng = true, .vconsole = true};
+	/* With a display: its GPU (resources, pixels, backing) and input queues are in the state too. */
+	struct vm_config cfg = {.mem = 16 << 20,
+	                        .cpus = 2,
+	                        .rng = true,
+	                        .vconsole = true,
+	                        .display_width = 320,
+	                        .display_height = 200};
 	char err[256];
 	vm = vm_create(&cfg, NULL, discard, NULL, err, sizeof(err));
 	if (!vm) {

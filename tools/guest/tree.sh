@@ -14,13 +14,15 @@ set -euo pipefail
 CACHE=${CLOISON_CACHE:-$HOME/.cache/cloison}
 G=$CACHE/guest
 WANT="virtio_mmio virtio_blk virtio_net virtio_rng virtio_console virtio_balloon vmw_vsock_virtio_transport 9pnet_virtio 9p isofs crc32c_generic ext4"
-# Loaded only when the board has a display (a virtio GPU): DRM is large and slow to load.
+# Loaded only when the board has a display (a virtio GPU): DRM is large and slow to load, so these stay
+# xz-compressed in the initramfs (5.5 MiB unpacked would cost every guest that much RAM) and are unpacked
+# one at a time when used.
 DISPLAY_WANT="virtio_gpu virtio_input evdev"
 # Shipped but not loaded at boot: kvm (needs the hypervisor extension; `insmod /lib/modules/kvm.ko`).
 OPTIONAL="kvm"
 r=$1
 [ -f "$G/.complete" ] || { echo "guest tree: run tools/guest/fetch.sh first" >&2; exit 1; }
-mkdir -p "$r"/{bin,sbin,etc,proc,sys,dev,tmp,root,mnt,lib/modules,usr/bin,usr/sbin}
+mkdir -p "$r"/{bin,sbin,etc,proc,sys,dev,tmp,root,mnt,lib/modules/display,usr/bin,usr/sbin}
 cp "$G/busybox" "$r/bin/busybox"; chmod 755 "$r/bin/busybox"
 # clnet: a TCP throughput tool (busybox nc moves 1 KiB per system call).
 riscv64-linux-gnu-gcc -static -O2 -s -o "$r/usr/bin/clnet" "$(dirname "$0")/clnet.c"
@@ -62,7 +64,15 @@ for m in $DISPLAY_WANT; do
   [ -n "$p" ] && add_mod "$p"   # (what the others already load is skipped: seen)
 done
 : > "$r/etc/display.order"
-for p in "${order[@]}"; do install_mod "$p" >> "$r/etc/display.order"; done
+for p in "${order[@]}"; do
+  name=$(basename "$p"); name=${name%.xz}; name=${name%.zst}
+  case "$p" in
+    *.xz) cp "$G/modules/$p" "$r/lib/modules/display/$name.xz" ;;
+    *.zst) zstd -qdc "$G/modules/$p" | xz -c > "$r/lib/modules/display/$name.xz" ;;
+    *) xz -c "$G/modules/$p" > "$r/lib/modules/display/$name.xz" ;;
+  esac
+  echo "$name" >> "$r/etc/display.order"
+done
 for m in $OPTIONAL; do
   p=$(grep -E "/${m}\.ko(\.xz|\.zst)?:" "$G/modules/modules.dep" | head -n1 | cut -d: -f1 || true)
   [ -n "$p" ] && install_mod "$p" > /dev/null
@@ -80,7 +90,9 @@ mkdir -p /dev/pts && mount -t devpts devpts /dev/pts
 [ -n "$CLOISON_ON_ROOT" ] || for m in $(cat /etc/modules.order); do insmod /lib/modules/$m 2>/dev/null; done
 # A display (virtio device 16, the GPU): its driver, the console on it (fbcon), input devices.
 if [ -z "$CLOISON_ON_ROOT" ] && grep -qx 0x0010 /sys/bus/virtio/devices/*/device 2>/dev/null; then
-  for m in $(cat /etc/display.order); do insmod /lib/modules/$m 2>/dev/null; done
+  for m in $(cat /etc/display.order); do
+    xzcat /lib/modules/display/$m.xz > /tmp/$m && insmod /tmp/$m 2>/dev/null; rm -f /tmp/$m
+  done
 fi
 # root=DEV on the kernel command line: mount it and continue there (once).
 root=$(sed -n 's/.*\broot=\([^ ]*\).*/\1/p' /proc/cmdline)
