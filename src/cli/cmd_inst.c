@@ -53,6 +53,7 @@ static int usage_create(FILE *out)
 	    "      --memory SIZE (256M)  --cpus N  --kernel F  --initrd F  --firmware F|none  --append S\n"
 	    "      --disk SPEC (repeat)  --net SPEC (repeat)  --share DIR:TAG[,ro] (repeat): as\n"
 	    "      `cloison run`;  --jit on|off  --display on|off|WxH (a screen: `cloison screenshot`)\n"
+	    "      --vnc [ADDR:]PORT  serve that screen over VNC (127.0.0.1 unless told; no password)\n"
 	    "      --cpu-ext [-]EXT[,...]  ISA extensions switched, as `cloison run`\n"
 	    "Containers:  --rootfs DIR  --overlay  --read-only  --hostname H  --net none|host|veth,...\n"
 	    "      --image IMAGE  a container image's tree under the container's own layer, with the\n"
@@ -111,7 +112,8 @@ int inst_create(int argc, char **argv)
 		O_SSHKEY,
 		O_AUTO,
 		O_NAME,
-		O_DISPLAY
+		O_DISPLAY,
+		O_VNC
 	};
 	static const struct option lo[] = {{"type", 1, 0, O_TYPE},
 	                                   {"memory", 1, 0, O_MEM},
@@ -149,6 +151,7 @@ int inst_create(int argc, char **argv)
 	                                   {"name", 1, 0, O_NAME},
 	                                   {"help", 0, 0, 'h'},
 	                                   {"display", 1, 0, O_DISPLAY},
+	                                   {"vnc", 1, 0, O_VNC},
 	                                   {0, 0, 0, 0}};
 	json_t *def = NULL, *vm = json_object(), *ct = json_object(), *lim = json_object(),
 	       *disks = json_array(), *nets = json_array(), *shares = json_array();
@@ -206,6 +209,7 @@ int inst_create(int argc, char **argv)
 		case O_START: start = true; break;
 		case O_IMAGE: json_object_set_new(vm, "image", json_string(optarg)); break;
 		case O_DISPLAY: json_object_set_new(vm, "display", json_string(optarg)); break;
+		case O_VNC: json_object_set_new(vm, "vnc", json_string(optarg)); break;
 		case O_USERDATA:
 		case O_SSHKEY: { /* read here: the daemon's host may not see this one's files */
 			json_t *ci = json_object_get(vm, "cloud_init");

@@ -774,6 +774,8 @@ static void clone_instance(struct daemon *d, struct instance *src, json_t *body,
 		}
 		snprintf(def.vm.restore, sizeof(def.vm.restore), "%s", dir);
 		def.vm.clone = true;
+		def.vm.vnc[0] =
+		    0; /* the source's port stays the source's: a clone gets its own with a new definition */
 		/* Later (cold) boots use the overlays the first start makes in the clone's directory. */
 		for (unsigned i = 0; i < def.vm.cfg.ndisks; i++) {
 			struct vm_disk *disk = &def.vm.cfg.disks[i];

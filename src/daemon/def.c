@@ -5,6 +5,7 @@
 
 #include "container/ct_spec.h"
 #include "util/parse.h"
+#include "vm/vnc.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -184,7 +185,7 @@ static bool vm_from_json(const json_t *j, struct inst_vm *vm, char *err, size_t 
 {
 	static const char *const known[] = {"kernel",  "initrd", "firmware", "append", "memory",  "cpus",
 	                                    "cpu_ext", "jit",    "disks",    "nets",   "restore", "clone",
-	                                    "shares",  "image",  "display",  NULL};
+	                                    "shares",  "image",  "display",  "vnc",    NULL};
 	if (!json_is_object(j)) BAD("vm must be an object");
 	if (!only_keys(j, "vm.", known, err, errlen)) return false;
 	struct vm_config *c = &vm->cfg;
@@ -204,10 +205,17 @@ static bool vm_from_json(const json_t *j, struct inst_vm *vm, char *err, size_t 
 		return false;
 	c->cpus = (unsigned)cpus;
 	char display[32] = "";
-	if (!get_str(j, "display", "vm.", display, sizeof(display), err, errlen)) return false;
-	char bad[128];
+	if (!get_str(j, "display", "vm.", display, sizeof(display), err, errlen) ||
+	    !get_str(j, "vnc", "vm.", vm->vnc, sizeof(vm->vnc), err, errlen))
+		return false;
+	char bad[160], addr[64];
+	int port;
 	if (display[0] && !vm_display_parse(display, &c->display_width, &c->display_height, bad, sizeof(bad)))
 		BAD("vm.%s", bad);
+	if (vm->vnc[0] && !vnc_parse_listen(vm->vnc, addr, sizeof(addr), &port, bad, sizeof(bad)))
+		BAD("vm.vnc: %s", bad);
+	if (vm->vnc[0] && !c->display_width)
+		BAD("vm.vnc needs a display (vm.display \"on\" or WIDTHxHEIGHT)");
 	if (c->mem & 0xfff) BAD("vm.memory must be a multiple of 4 KiB");
 	char why[400];
 	if (!vm_config_check(c, why, sizeof(why))) BAD("vm: %s", why);
@@ -259,12 +267,12 @@ static json_t *vm_to_json(const struct inst_vm *vm)
 		         c->shares[i].readonly ? ",ro" : "");
 		json_array_append_new(shares, json_string(spec));
 	}
-	return json_pack("{s:s, s:s, s:s, s:s, s:I, s:i, s:s, s:b, s:o, s:o, s:o, s:s, s:b, s:s, s:s}",
+	return json_pack("{s:s, s:s, s:s, s:s, s:I, s:i, s:s, s:b, s:o, s:o, s:o, s:s, s:b, s:s, s:s, s:s}",
 	                 "kernel", c->kernel, "initrd", c->initrd, "firmware",
 	                 c->firmware[0] ? c->firmware : "none", "append", c->append, "memory",
 	                 (json_int_t)c->mem, "cpus", (int)c->cpus, "cpu_ext", c->cpu_ext, "jit", c->jit,
 	                 "disks", disks, "nets", nets, "shares", shares, "restore", vm->restore, "clone",
-	                 vm->clone, "image", vm->image, "display", display);
+	                 vm->clone, "image", vm->image, "display", display, "vnc", vm->vnc);
 }
 
 /* Merges the given container definition over the engine's defaults and validates it with the

@@ -42,6 +42,7 @@ struct inst_vm {
 	char restore[PATH_MAX]; /* a saved state the first start resumes from ("" = boot) */
 	bool clone;             /* ... with a new identity (disks become overlays, new MACs) */
 	char image[64];         /* the image its first disk was made from ("" = none; daemon/images.c) */
+	char vnc[64];           /* [ADDR:]PORT its display is served on over VNC ("" = none; vm/vnc.h) */
 };
 
 struct inst_def {

@@ -215,6 +215,11 @@ static bool vmdrv_start(struct daemon *d, struct instance *in, const struct vm_s
 			argv[n++] = (char *)def->name;
 		}
 	}
+	if (def->vm.vnc[0] && !listen) { /* (an arriving VM serves it again from its next start: the source
+		                            may still hold the port on this host) */
+		argv[n++] = "--vnc";
+		argv[n++] = (char *)def->vm.vnc;
+	}
 	if (in->ha) { /* runs only while this host holds the cluster's lease (daemon/cluster.c) */
 		argv[n++] = "--lease";
 		argv[n++] = lease;

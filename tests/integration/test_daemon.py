@@ -857,9 +857,10 @@ print(" ".join(codes), flush=True)
         harts, driven through `cloison console` (the API's 101 upgrade), its log through `cloison logs`."""
         if not os.path.exists(os.path.join(guest_dir(), "Image")):
             self.skipTest("no default guest (make guest)")
-        cli("create", "deb", "--memory", "256M", "--cpus", "2", "--display", "on")
+        vnc_port = free_port()
+        cli("create", "deb", "--memory", "256M", "--cpus", "2", "--display", "on", "--vnc", f"127.0.0.1:{vnc_port}")
         self.addCleanup(cli, "rm", "--force", "deb", check=False)  # a failure leaves no VM running
-        self.assertEqual(info("deb")["vm"]["display"], "1024x768")
+        self.assertEqual((info("deb")["vm"]["display"], info("deb")["vm"]["vnc"]), ("1024x768", f"127.0.0.1:{vnc_port}"))
         cli("start", "deb")
         wait_until(lambda: "cloison-guest: userspace ready" in cli("logs", "deb").stdout, seconds=240, step=0.5)
         self.assertIn("cloison-guest: userspace ready (2 cpus)", cli("logs", "deb").stdout)
@@ -899,6 +900,13 @@ print(" ".join(codes), flush=True)
             self.assertEqual(f.read(8), b"\x89PNG\r\n\x1a\n")
         status, _ = api("GET", "/v1/instances/deb/screenshot")
         self.assertEqual(status, 200)
+        # The same screen over VNC, served by the VM process cloisond started (vm.vnc).
+        from test_display import RFB
+        c = RFB(vnc_port)
+        self.assertEqual((c.width, c.height, c.name), (1024, 768, b"cloison"))
+        c.update(0)
+        self.assertTrue(any(c.fb), "the VNC picture is all black")
+        c.s.close()
         # Its keyboard through the daemon: typed into tty1's shell, which writes to the serial console.
         cli("input", "deb", "--text", "echo VIA-DAEMON-$((40 + 2)) > /dev/ttyS0\\n")
         wait_until(lambda: "VIA-DAEMON-42" in cli("logs", "deb").stdout, seconds=30, step=0.5)
@@ -1407,6 +1415,8 @@ print(" ".join(codes), flush=True)
             ("POST", "/v1/instances", b'{"name":"t","type":"container","container":{"rootfs":"/nope"}}', 400,
              "rootfs"),
             ("POST", "/v1/instances", b'[1,2]', 400, "object"),
+            ("POST", "/v1/instances", b'{"name":"v","vm":{"vnc":"127.0.0.1:5999"}}', 400, "needs a display"),
+            ("POST", "/v1/instances", b'{"name":"v","vm":{"display":"on","vnc":"x:y"}}', 400, "vm.vnc"),
             ("GET", "/v1/instances/missing", b"", 404, "no instance"),
             ("POST", "/v1/instances/missing/start", b"", 404, "no instance"),
             ("GET", "/v2/whatever", b"", 404, "/v1"),
