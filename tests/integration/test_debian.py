@@ -275,10 +275,15 @@ class ThroughTheDaemon(unittest.TestCase):
         # A clone of a snapshot takes its instance's name and a new machine-id (the agent).
         cli("snapshot", "web", "s1")
         cli("clone", "web", "web-2", "--snapshot", "s1", "--start")
+        # The agent applies the identity in steps (hostname, then machine-id, then SSH host keys): wait for
+        # the whole of it, each part still asserted below.
         deadline = time.monotonic() + 180
-        while guest("web-2", "hostname", timeout=60).stdout != "web-2\n" and time.monotonic() < deadline:
+        out = []
+        while time.monotonic() < deadline:
+            out = guest("web-2", "sh", "-c", "hostname; cat /etc/machine-id", timeout=60).stdout.split()
+            if len(out) == 2 and out[0] == "web-2" and out[1] != machine_id:
+                break
             time.sleep(1)
-        out = guest("web-2", "sh", "-c", "hostname; cat /etc/machine-id").stdout.split()
         self.assertEqual(out[0], "web-2")
         self.assertNotEqual(out[1], machine_id)
         self.assertRegex(out[1], r"^[0-9a-f]{32}$")
