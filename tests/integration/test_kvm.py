@@ -149,7 +149,7 @@ class Kvm(unittest.TestCase):
         self.assertIn("rc=0", g.run("insmod /lib/modules/kvm.ko; cd / && tar xf /dev/vda; echo rc=$?"))
         self.assertIn("riscv64", g.run("uname -m"))
         # The inner VM reads its console from a FIFO and writes it to a file.
-        inner = ("cloison run --accel kvm --kernel /boot/Image --initrd /boot/initrd.gz --mem 128 --cpus 2 "
+        inner = ("cloison run --accel kvm --kernel /boot/Image --initrd /boot/initrd.gz --mem 192 --cpus 2 "
                  "--append console=ttyS0 --api-sock /tmp/api.sock")
         g.run(f"mkfifo /tmp/in; ({inner} < /tmp/in > /tmp/c.log 2>&1; echo inner-exit-$? >> /tmp/c.log) & "
               "exec 3>/tmp/in")
