@@ -5,7 +5,7 @@ MESON_OPTS ?= $(if $(CI),-Dwerror=true)
 GUEST_DIR ?= $(or $(CLOISON_CACHE),$(HOME)/.cache/cloison)/guest
 NINJA := ninja -C $(BUILD)
 
-.PHONY: all setup build guest debian-image run test unit bench soak format clean cross-riscv64 install
+.PHONY: all setup build guest web debian-image run test unit bench soak format clean cross-riscv64 install
 
 all: build
 
@@ -23,6 +23,10 @@ guest: build
 	@bash tools/guest/mkinitramfs.sh
 	@bash tools/guest/mkrootfs.sh ./$(BUILD)/cloison
 
+# The web interface's pinned xterm.js (tools/web/fetch.sh), cached like the guest.
+web:
+	@bash tools/web/fetch.sh
+
 run: build guest
 	./$(BUILD)/cloison run $(RUN_ARGS)
 
@@ -32,14 +36,16 @@ debian-image: build guest
 	@./$(BUILD)/cloison image build debian --archive-only >/dev/null || \
 	  echo "make: the Debian image did not build (test_debian tries again and says why)" >&2
 
-test: build guest debian-image
+test: build guest web debian-image
 	@bash tests/run-all.sh $(BUILD)
 
 # The binaries, the systemd unit, bash completion and man pages under PREFIX (default /usr/local); DESTDIR stages.
 PREFIX ?= /usr/local
-install: build
+install: build web
 	meson configure $(BUILD) -Dprefix=$(PREFIX)
 	meson install -C $(BUILD) $(if $(DESTDIR),--destdir $(DESTDIR))
+	install -d $(DESTDIR)$(PREFIX)/share/cloison/web/vendor/xterm
+	install -m 644 $(or $(CLOISON_CACHE),$(HOME)/.cache/cloison)/web/xterm/* $(DESTDIR)$(PREFIX)/share/cloison/web/vendor/xterm/
 
 # cloison for riscv64 Linux hosts (--accel kvm there): build-riscv64/cloison and a tar with its libraries.
 cross-riscv64: setup

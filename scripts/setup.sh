@@ -26,6 +26,8 @@ PKGS=(
   genisoimage                                              # cloud-init NoCloud seeds (cidata ISO)
   debootstrap fdisk openssh-client                         # Debian system image: first stage, GPT (sfdisk); ssh to it
   libpng-dev libvncserver-dev tesseract-ocr                # VM displays: PNG screenshots, VNC; OCR in tests
+  libmicrohttpd-dev libwslay-dev                          # remote API: HTTPS (with GnuTLS), WebSocket framing
+  novnc openssl chromium python3-websocket                 # web interface: noVNC; xterm.js check; browser tests
 )
 
 missing=()

@@ -763,8 +763,7 @@ int cmd_run(int argc, char **argv)
 		return 1;
 	}
 
-	struct vnc *vnc = NULL;
-	if (o.vnc && !(vnc = vnc_start(m, o.vnc, err, sizeof(err)))) {
+	if (o.vnc && !(v->vnc = vnc_start(m, o.vnc, err, sizeof(err)))) {
 		vm_incoming_confirm(host.incoming, false, "the destination cannot serve VNC");
 		control_stop(ctl);
 		console_close(con);
@@ -787,8 +786,7 @@ int cmd_run(int argc, char **argv)
 	struct vm_run_hooks hooks = {.poll = run_poll, .resumed = run_resumed, .ctx = &host};
 	struct vm_run_result res;
 	bool ran = vm_run(v, &hooks, &res, err, sizeof(err));
-	vnc_stop(vnc);
-	control_stop(ctl);
+	control_stop(ctl); /* the VNC server stops with the VM */
 	console_close(con);
 	if (!ran) log_error("%s", err);
 	switch (res.reason) {

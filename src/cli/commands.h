@@ -18,6 +18,8 @@ int cmd_pool(int argc, char **argv);
 /* cmd_cluster.c: `cloison cluster ...` and `cloison ha ...`. */
 int cmd_cluster(int argc, char **argv);
 int cmd_ha(int argc, char **argv);
+/* cmd_token.c: `cloison token ...`. */
+int cmd_token(int argc, char **argv);
 /* cmd_lb.c: `cloison lb ...`. */
 int cmd_lb(int argc, char **argv);
 int cmd_volume(int argc, char **argv);

@@ -103,35 +103,9 @@ int dc_wait_op(json_t *answer, const char *doing)
 
 int dc_upgrade(const char *path, const char *protocol)
 {
-	char err[256], req[1024];
-	int fd = http_connect_unix(dc_socket_path(), err, sizeof(err));
-	if (fd < 0) {
-		log_error("cannot reach cloisond: %s", err);
-		return -3;
-	}
-	int n = snprintf(req, sizeof(req),
-	                 "POST %s HTTP/1.1\r\nHost: localhost\r\nUpgrade: %s\r\n"
-	                 "Connection: Upgrade\r\nContent-Length: 0\r\n\r\n",
-	                 path, protocol);
-	http_write_all(fd, req, (size_t)n);
-	char head[4096];
-	size_t len = 0;
-	while (len < sizeof(head) - 1) {
-		ssize_t r = read(fd, head + len, 1); /* byte by byte: stop exactly at the blank line */
-		if (r <= 0) break;
-		len++;
-		head[len] = 0;
-		if (len >= 4 && !memcmp(head + len - 4, "\r\n\r\n", 4)) break;
-	}
-	head[len] = 0;
-	if (!strncmp(head, "HTTP/1.1 101", 12)) return fd;
-	char rest[2048];
-	ssize_t r = read(fd, rest, sizeof(rest) - 1);
-	rest[r > 0 ? r : 0] = 0;
-	json_t *j = json_loads(rest, 0, NULL);
-	const char *e = json_string_value(json_object_get(j, "error"));
-	log_error("%s", e ? e : "cloisond refused the connection");
-	json_decref(j);
-	close(fd);
-	return -1;
+	char err[512];
+	int fd = http_upgrade_unix(dc_socket_path(), path, protocol, 30000, err, sizeof(err));
+	if (fd == -2) log_error("cannot reach cloisond: %s", err);
+	if (fd == -1) log_error("%s", err);
+	return fd == -2 ? -3 : fd;
 }

@@ -74,6 +74,7 @@ static const struct verb verbs[] = {
     {"cluster", cmd_cluster, NULL, NULL, "several hosts as one: create, join, status, token"},
     {"ha", cmd_ha, NULL, NULL, "high availability: add, rm, status (restart on a surviving host)"},
     {"lb", cmd_lb, NULL, NULL, "service load balancers: create, list, info, rm (HAProxy, health checks)"},
+    {"token", cmd_token, NULL, NULL, "API tokens for cloisond's HTTPS listener: create, list, rm"},
 };
 
 /* Whether argv holds one of opts, as "--opt", "--opt=value" or (short options) "-s" / "-sVALUE". */

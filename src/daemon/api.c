@@ -16,6 +16,7 @@
 #include "daemon/images.h"
 #include "daemon/provision.h"
 #include "daemon/lb.h"
+#include "daemon/tokens.h"
 #include "daemon/metrics.h"
 #include "util/fs.h"
 #include "util/log.h"
@@ -945,6 +946,31 @@ static void act_input(struct action *a)
 	api_reply(a->r, 200, j);
 }
 
+/* POST /v1/instances/NAME/vnc: the connection becomes a VNC client of the VM's display (the web
+ * interface's graphical console, as a WebSocket through remote.c). */
+static void act_vnc(struct action *a)
+{
+	struct daemon *d = a->d;
+	const struct inst_driver *drv = inst_driver(a->in);
+	if (!display_reachable(a, drv->vnc_connect != NULL, true, "display")) return;
+	inst_get(a->in);
+	pthread_mutex_unlock(&d->lock);
+	char err[512];
+	int fd = drv->vnc_connect(d, a->in, err, sizeof(err));
+	pthread_mutex_lock(&d->lock);
+	inst_put(a->in);
+	struct relay *rl = fd >= 0 ? malloc(sizeof(*rl)) : NULL;
+	if (!rl) {
+		if (fd >= 0) close(fd);
+		return api_fail(a->r, ERR_BUSY, "the display is not reachable: %s",
+		                fd >= 0 ? "out of memory" : err);
+	}
+	rl->vm_fd = fd;
+	a->r->status = 101;
+	a->r->takeover = relay_console;
+	a->r->takeover_opaque = rl;
+}
+
 static void act_stats(struct action *a)
 {
 	stats(a->d, a->in, a->r);
@@ -1068,6 +1094,7 @@ static const struct {
     {"stats", "GET", false, act_stats},
     {"screenshot", "GET", false, act_screenshot},
     {"input", "POST", false, act_input},
+    {"vnc", "POST", false, act_vnc},
     {"logs", "GET", false, act_logs},
     {"console", "POST", false, act_console},
     {"agent", "POST", false, act_agent},
@@ -1220,6 +1247,8 @@ void api_handle(void *opaque, const char *method, const char *full_path, const c
 		api_images(d, method, seg, n, body, r);
 	} else if (n >= 2 && !strcmp(seg[1], "storage-pools")) {
 		api_storage(d, method, seg, n, body, r);
+	} else if (n >= 2 && !strcmp(seg[1], "tokens")) {
+		tokens_api(d, method, seg, n, body, r);
 	} else {
 		api_fail(r, ERR_NOT_FOUND, "no such endpoint (see docs/api.md)");
 	}

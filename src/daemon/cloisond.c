@@ -12,7 +12,9 @@
 #include "daemon/daemon.h"
 #include "daemon/driver.h"
 #include "daemon/lb.h"
+#include "daemon/remote.h"
 #include "daemon/replica.h"
+#include "daemon/tokens.h"
 #include "http/http_server.h"
 #include "util/fs.h"
 #include "util/log.h"
@@ -39,6 +41,11 @@ static void usage(FILE *out)
 	        "  --state-dir DIR   definitions, database, logs (default $CLOISON_STATE_DIR, else\n"
 	        "                    /var/lib/cloison as root, ~/.local/state/cloison otherwise)\n"
 	        "  --run-dir DIR     sockets (default /run/cloison as root, $XDG_RUNTIME_DIR/cloison)\n"
+	        "  --listen ADDR:PORT  also serve the API and the web interface (/ui/) over HTTPS here,\n"
+	        "                    to clients with a token (`cloison token create NAME`); :PORT: all\n"
+	        "                    addresses. See docs/web.md before exposing it beyond the host\n"
+	        "  --tls-cert FILE, --tls-key FILE  its certificate and key (PEM; default: a self-signed\n"
+	        "                    pair made at first start in STATE_DIR/tls)\n"
 	        "  -v, --verbose     more messages\n"
 	        "  -q, --quiet       errors and warnings only (not even where it listens)\n"
 	        "  -h, --help        this help\n"
@@ -92,18 +99,28 @@ static bool setup_paths(struct daemon *d, const char *state, const char *run, co
 
 int main(int argc, char **argv)
 {
-	static const struct option opts[] = {
-	    {"socket", required_argument, NULL, 's'},  {"state-dir", required_argument, NULL, 'S'},
-	    {"run-dir", required_argument, NULL, 'R'}, {"verbose", no_argument, NULL, 'v'},
-	    {"quiet", no_argument, NULL, 'q'},         {"help", no_argument, NULL, 'h'},
-	    {"version", no_argument, NULL, 'V'},       {NULL, 0, NULL, 0}};
+	static const struct option opts[] = {{"socket", required_argument, NULL, 's'},
+	                                     {"state-dir", required_argument, NULL, 'S'},
+	                                     {"run-dir", required_argument, NULL, 'R'},
+	                                     {"verbose", no_argument, NULL, 'v'},
+	                                     {"quiet", no_argument, NULL, 'q'},
+	                                     {"help", no_argument, NULL, 'h'},
+	                                     {"version", no_argument, NULL, 'V'},
+	                                     {"listen", required_argument, NULL, 'l'},
+	                                     {"tls-cert", required_argument, NULL, 'c'},
+	                                     {"tls-key", required_argument, NULL, 'k'},
+	                                     {NULL, 0, NULL, 0}};
 	const char *state = NULL, *run = NULL, *sock = NULL;
+	struct remote_config remote_cfg = {0};
 	int c;
 	while ((c = getopt_long(argc, argv, "vqh", opts, NULL)) != -1) {
 		switch (c) {
 		case 's': sock = optarg; break;
 		case 'S': state = optarg; break;
 		case 'R': run = optarg; break;
+		case 'l': remote_cfg.listen = optarg; break;
+		case 'c': remote_cfg.cert_file = optarg; break;
+		case 'k': remote_cfg.key_file = optarg; break;
 		case 'v': log_set_level(LOG_DEBUG); break;
 		case 'q': log_set_level(LOG_WARN); break;
 		case 'h': usage(stdout); return 0;
@@ -143,7 +160,7 @@ int main(int argc, char **argv)
 		log_error("%s", err);
 		return 1;
 	}
-	if (!storage_init(d, err, sizeof(err))) {
+	if (!tokens_load(d, err, sizeof(err)) || !storage_init(d, err, sizeof(err))) {
 		log_error("%s", err);
 		return 1;
 	}
@@ -177,8 +194,20 @@ int main(int argc, char **argv)
 		log_error("%s", err);
 		return 1;
 	}
+	struct remote *remote = NULL;
+	if (remote_cfg.listen && !(remote = remote_start(d, &remote_cfg, err, sizeof(err)))) {
+		log_error("%s", err);
+		http_server_stop(srv);
+		return 1;
+	}
+	if (!remote_cfg.listen && (remote_cfg.cert_file || remote_cfg.key_file)) {
+		log_error("--tls-cert and --tls-key are for --listen");
+		http_server_stop(srv);
+		return 2;
+	}
 	log_notice("listening on %s (state in %s, %zu instance%s)", d->socket_path, d->state_dir, d->ninsts,
 	           d->ninsts == 1 ? "" : "s");
+	if (remote) log_notice("serving the API and the web interface on %s", remote_describe(remote));
 	pthread_mutex_lock(&d->lock);
 	for (size_t i = 0; i < d->ninsts; i++) {
 		struct instance *in = d->insts[i];
@@ -192,6 +221,7 @@ int main(int argc, char **argv)
 	int sig = 0;
 	sigwait(&sigs, &sig);
 	log_notice("signal %d: stopping the API; instances keep running", sig);
+	remote_stop(remote);
 	http_server_stop(srv);
 	return 0;
 }

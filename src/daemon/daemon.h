@@ -57,10 +57,11 @@ struct daemon {
 	bool have_cg;
 	int monitor_wake; /* eventfd: the set of processes to watch changed */
 	uint64_t started_ns;
-	uint64_t requests;       /* served, for /metrics */
-	struct op *ops;          /* newest first */
-	struct cluster *cluster; /* NULL: this host is in no cluster (daemon/cluster.c) */
-	json_t *lbs;             /* load balancers of a host in no cluster: name -> definition (lb.c) */
+	uint64_t requests;          /* served, for /metrics */
+	struct op *ops;             /* newest first */
+	struct cluster *cluster;    /* NULL: this host is in no cluster (daemon/cluster.c) */
+	struct token_table *tokens; /* the remote listener's API tokens (tokens.c) */
+	json_t *lbs;                /* load balancers of a host in no cluster: name -> definition (lb.c) */
 	uint64_t next_op;
 };
 

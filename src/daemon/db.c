@@ -29,6 +29,7 @@ static const char *const migrations[] = {
     "CREATE TABLE journal(id INTEGER PRIMARY KEY AUTOINCREMENT, instance TEXT NOT NULL, kind TEXT NOT NULL,"
     " arg TEXT NOT NULL, started_at INTEGER NOT NULL);",
     "CREATE TABLE lbs(name TEXT PRIMARY KEY, definition TEXT NOT NULL, created_at INTEGER NOT NULL);",
+    "CREATE TABLE tokens(name TEXT PRIMARY KEY, hash TEXT NOT NULL UNIQUE, created_at INTEGER NOT NULL);",
 };
 
 static bool fail(struct db *db, const char *what, char *err, size_t errlen)
@@ -356,4 +357,27 @@ bool db_journal_list(struct db *db,
 		   (const char *)sqlite3_column_text(st, 2), (const char *)sqlite3_column_text(st, 3));
 	sqlite3_finalize(st);
 	return rc == SQLITE_DONE || fail(db, "cannot read the journal", err, errlen);
+}
+
+bool db_token_insert(struct db *db, const char *name, const char *hash, int64_t created_at, struct error *e)
+{
+	int rc = run(prepare(db, "INSERT INTO tokens VALUES(?,?,?)", "ssi", name, hash, created_at));
+	if (key_taken(db, rc)) return err_set(e, ERR_EXISTS, "a token named '%s' exists", name);
+	e->code = ERR_INTERNAL;
+	return rc == SQLITE_DONE || fail(db, "cannot record the token", e->msg, sizeof(e->msg));
+}
+
+bool db_token_delete(struct db *db, const char *name, char *err, size_t errlen)
+{
+	if (run(prepare(db, "DELETE FROM tokens WHERE name = ?", "s", name)) != SQLITE_DONE)
+		return fail(db, "cannot remove the token", err, errlen);
+	return true;
+}
+
+bool db_tokens_list(struct db *db,
+                    void (*fn)(void *opaque, const char *name, const char *hash, int64_t created_at),
+                    void *opaque, char *err, size_t errlen)
+{
+	sqlite3_stmt *st = prepare(db, "SELECT name, hash, created_at FROM tokens ORDER BY name", "");
+	return each_named_path(db, st, fn, opaque, "cannot read tokens", err, errlen);
 }

@@ -15,7 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define DB_SCHEMA_VERSION 4
+#define DB_SCHEMA_VERSION 5
 
 struct db;
 
@@ -80,5 +80,12 @@ bool db_journal_list(struct db *db,
                      void (*fn)(void *opaque, int64_t id, const char *instance, const char *kind,
                                 const char *arg),
                      void *opaque, char *err, size_t errlen);
+
+/* API tokens for the remote listener: only a hash of each is kept (SHA-256, hex). */
+bool db_token_insert(struct db *db, const char *name, const char *hash, int64_t created_at, struct error *e);
+bool db_token_delete(struct db *db, const char *name, char *err, size_t errlen);
+bool db_tokens_list(struct db *db,
+                    void (*fn)(void *opaque, const char *name, const char *hash, int64_t created_at),
+                    void *opaque, char *err, size_t errlen);
 
 #endif

@@ -50,6 +50,9 @@ struct inst_driver {
 	                   size_t errlen);
 	/* Keys typed and pointer moves on its display ({"text"}, {"pointer"}); NULL for kinds without one. */
 	json_t *(*input)(struct daemon *d, struct instance *in, json_t *body, char *err, size_t errlen);
+	/* A connection to its display's VNC server (RFB from the server's first byte); -1 with err set. NULL
+	 * for engines without a display. Called without the daemon's lock. */
+	int (*vnc_connect)(struct daemon *d, struct instance *in, char *err, size_t errlen);
 	/* The unix socket of its console, and the file its console output goes to. */
 	void (*console_socket)(struct daemon *d, const struct instance *in, char *buf, size_t len);
 	void (*console_log)(struct daemon *d, const struct instance *in, char *buf, size_t len);

@@ -736,6 +736,14 @@ static bool vmdrv_screenshot(struct daemon *d, struct instance *in, char **png, 
 	return false;
 }
 
+static int vmdrv_vnc_connect(struct daemon *d, struct instance *in, char *err, size_t errlen)
+{
+	char sock[PATH_MAX];
+	vmdrv_socket(d, in, "api", sock, sizeof(sock));
+	int fd = http_upgrade_unix(sock, "/vm/vnc", "rfb", 10000, err, errlen);
+	return fd < 0 ? -1 : fd;
+}
+
 static json_t *vmdrv_input(struct daemon *d, struct instance *in, json_t *body, char *err, size_t errlen)
 {
 	json_t *out = NULL;
@@ -751,6 +759,7 @@ const struct inst_driver vm_driver = {
     .remove = vmdrv_remove,
     .screenshot = vmdrv_screenshot,
     .input = vmdrv_input,
+    .vnc_connect = vmdrv_vnc_connect,
     .console_socket = vmdrv_console_socket,
     .console_log = vmdrv_console_log,
     .agent_socket = vmdrv_agent_socket,

@@ -2,6 +2,8 @@
  * http.c — request parsing for the control sockets (see http.h).
  */
 #include "http.h"
+
+#include <jansson.h>
 #include <unistd.h>
 #include <sys/un.h>
 #include <sys/socket.h>
@@ -225,4 +227,41 @@ int http_call_unix_binary(const char *sock, const char *method, const char *path
 	}
 	if (!status) snprintf(err, errlen, "%s sent no valid response", sock);
 	return status;
+}
+
+int http_upgrade_unix(const char *sock, const char *path, const char *protocol, int timeout_ms, char *err,
+                      size_t errlen)
+{
+	char req[1024];
+	int fd = http_connect_unix(sock, err, errlen);
+	if (fd < 0) return -2;
+	struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000}, none = {0, 0};
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	int n = snprintf(req, sizeof(req),
+	                 "POST %.800s HTTP/1.1\r\nHost: localhost\r\nUpgrade: %.60s\r\n"
+	                 "Connection: Upgrade\r\nContent-Length: 0\r\n\r\n",
+	                 path, protocol);
+	http_write_all(fd, req, (size_t)n);
+	char head[4096];
+	size_t len = 0;
+	while (len < sizeof(head) - 1) {
+		ssize_t r = read(fd, head + len, 1); /* byte by byte: stop exactly at the blank line */
+		if (r <= 0) break;
+		len++;
+		if (len >= 4 && !memcmp(head + len - 4, "\r\n\r\n", 4)) break;
+	}
+	head[len] = 0;
+	if (!strncmp(head, "HTTP/1.1 101", 12)) {
+		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &none, sizeof(none));
+		return fd;
+	}
+	char rest[2048];
+	ssize_t r = len ? read(fd, rest, sizeof(rest) - 1) : 0;
+	rest[r > 0 ? r : 0] = 0;
+	close(fd);
+	json_t *j = json_loads(rest, 0, NULL);
+	const char *e = json_string_value(json_object_get(j, "error"));
+	snprintf(err, errlen, "%s", e ? e : len ? "the server refused the connection" : "no answer");
+	json_decref(j);
+	return -1;
 }

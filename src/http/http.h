@@ -44,5 +44,10 @@ int http_call_unix_binary(const char *sock, const char *method, const char *path
                           int timeout_ms, char **out, size_t *out_len, char *err, size_t errlen);
 /* Connects to a unix socket (close-on-exec); -1 with err set. */
 int http_connect_unix(const char *sock, char *err, size_t errlen);
+/* POSTs to path on a unix socket asking to switch the connection to protocol (a console, VNC): the
+ * connected fd once the server answered 101; -2 when the socket cannot be reached, -1 when the server
+ * refused (err holds its error message either way). Waits up to timeout_ms for the answer. */
+int http_upgrade_unix(const char *sock, const char *path, const char *protocol, int timeout_ms, char *err,
+                      size_t errlen);
 
 #endif

@@ -10,6 +10,7 @@
 #include "util/log.h"
 #include "util/parse.h"
 #include "screenshot.h"
+#include "vnc.h"
 #include "virtio/balloon.h"
 #include "virtio/gpu.h"
 #include "virtio/input.h"
@@ -463,10 +464,43 @@ static void screenshot(struct vm *v, const char *method, struct http_response *r
 	r->content_type = "image/png";
 }
 
+static void attach_vnc(void *opaque, int fd, const char *extra, size_t extra_len)
+{
+	struct vnc *vnc = opaque;
+	(void)extra, (void)extra_len; /* an RFB client speaks after the server: it sent nothing yet */
+	if (!vnc_attach(vnc, fd)) log_warn("VNC: cannot serve one more client");
+}
+
+/* POST /vm/vnc: the connection becomes a VNC client of the display (the server made at the first). */
+static void vnc_connection(struct vm *v, const char *method, struct http_response *r)
+{
+	if (strcmp(method, "POST")) {
+		r->status = error_reply(&r->body, 405, "/vm/vnc takes POST");
+		return;
+	}
+	if (!v->m->gpu) {
+		r->status = error_reply(&r->body, 409, "this VM has no display (--display)");
+		return;
+	}
+	char err[256];
+	pthread_mutex_lock(&v->vnc_lock);
+	if (!v->vnc) v->vnc = vnc_start(v->m, NULL, err, sizeof(err));
+	struct vnc *vnc = v->vnc;
+	pthread_mutex_unlock(&v->vnc_lock);
+	if (!vnc) {
+		r->status = error_reply(&r->body, 500, err);
+		return;
+	}
+	r->status = 101;
+	r->takeover = attach_vnc;
+	r->takeover_opaque = vnc;
+}
+
 static void serve_request(void *opaque, const char *method, const char *path, const char *body,
                           size_t body_len, struct http_response *r)
 {
 	if (!strcmp(path, "/vm/screenshot")) return screenshot(opaque, method, r);
+	if (!strcmp(path, "/vm/vnc")) return vnc_connection(opaque, method, r);
 	r->status = control_handle(opaque, method, path, body, body_len, &r->body);
 }
 

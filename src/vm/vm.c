@@ -6,6 +6,7 @@
 #include "vm.h"
 
 #include "ram_scan.h"
+#include "vnc.h"
 #include "block/delta.h"
 #include "block/qcow2.h"
 #include "virtio/blk.h"
@@ -64,6 +65,7 @@ struct vm *vm_create(const struct vm_config *cfg, uint8_t *ram, console_write_fn
 		v->cfg.nics[i].mac_set = true;
 	}
 	pthread_mutex_init(&v->op_lock, NULL);
+	pthread_mutex_init(&v->vnc_lock, NULL);
 	v->created_ns = monotonic_ns();
 	return v;
 }
@@ -71,8 +73,10 @@ struct vm *vm_create(const struct vm_config *cfg, uint8_t *ram, console_write_fn
 void vm_destroy(struct vm *v)
 {
 	if (!v) return;
+	vnc_stop(v->vnc); /* its clients read the board */
 	machine_destroy(v->m);
 	pthread_mutex_destroy(&v->op_lock);
+	pthread_mutex_destroy(&v->vnc_lock);
 	free(v);
 }
 

@@ -20,6 +20,8 @@ struct vm {
 	pthread_mutex_t op_lock; /* one lifecycle operation (save, migrate) at a time */
 	uint64_t created_ns;
 	bool migrated; /* the destination took over: this process exits without running the guest */
+	pthread_mutex_t vnc_lock;
+	struct vnc *vnc; /* the display's VNC server: made by --vnc or by the first POST /vm/vnc */
 };
 
 /* Builds the board; `ram` is NULL or guest RAM from machine_alloc_ram (taken over, even on failure).

@@ -47,6 +47,12 @@ struct vnc *vnc_start(struct machine *m, const char *spec, char *err, size_t err
 	return NULL;
 }
 
+bool vnc_attach(struct vnc *v, int fd)
+{
+	(void)v, (void)fd;
+	return false;
+}
+
 void vnc_stop(struct vnc *v)
 {
 	(void)v;
@@ -144,9 +150,9 @@ static void on_pointer(int mask, int x, int y, rfbClientPtr cl)
 
 struct vnc *vnc_start(struct machine *m, const char *spec, char *err, size_t errlen)
 {
-	char addr[64];
-	int port;
-	if (!vnc_parse_listen(spec, addr, sizeof(addr), &port, err, errlen)) return NULL;
+	char addr[64] = "127.0.0.1";
+	int port = 0; /* no TCP listener: clients come through vnc_attach */
+	if (spec && !vnc_parse_listen(spec, addr, sizeof(addr), &port, err, errlen)) return NULL;
 	if (!m->gpu || !m->keyboard) {
 		snprintf(err, errlen, "--vnc needs a display (--display on)");
 		return NULL;
@@ -192,7 +198,7 @@ struct vnc *vnc_start(struct machine *m, const char *spec, char *err, size_t err
 	sc->ptrAddEvent = on_pointer;
 	sc->screenData = v;
 	rfbInitServer(sc);
-	if (sc->listenSock == RFB_INVALID_SOCKET) {
+	if (port && sc->listenSock == RFB_INVALID_SOCKET) {
 		snprintf(err, errlen, "VNC: cannot listen on %s:%d (in use?)", addr, port);
 		rfbScreenCleanup(sc);
 		free(v->fb);
@@ -205,6 +211,14 @@ struct vnc *vnc_start(struct machine *m, const char *spec, char *err, size_t err
 	pthread_mutex_unlock(&m->io_lock);
 	rfbRunEventLoop(sc, -1, TRUE); /* its own threads from here */
 	return v;
+}
+
+bool vnc_attach(struct vnc *v, int fd)
+{
+	rfbClientPtr cl = rfbNewClient(v->screen, fd); /* as libvncserver's own listener does */
+	if (!cl) return false;
+	if (!cl->onHold) rfbStartOnHoldClient(cl);
+	return true;
 }
 
 void vnc_stop(struct vnc *v)

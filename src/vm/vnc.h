@@ -6,7 +6,9 @@
  *
  * It listens on TCP, on the address given (127.0.0.1 unless told): whoever
  * reaches the port sees and drives the screen, so expose it only through
- * something that authenticates.
+ * something that authenticates. Or on no port at all: clients then come
+ * through the VM's control socket (POST /vm/vnc), which cloisond's web
+ * interface uses after authenticating its user.
  */
 #ifndef CLOISON_VM_VNC_H
 #define CLOISON_VM_VNC_H
@@ -19,8 +21,11 @@ struct vnc;
 
 /* "PORT" or "ADDR:PORT" (IPv4): the address and port; false with err set. */
 bool vnc_parse_listen(const char *spec, char *addr, size_t addrlen, int *port, char *err, size_t errlen);
-/* Serves m's display (m has one) on spec. NULL with err set (a bad spec, a port in use). */
+/* Serves m's display (m has one) on spec (NULL: on no port, only to clients given by vnc_attach). NULL
+ * with err set (a bad spec, a port in use). */
 struct vnc *vnc_start(struct machine *m, const char *spec, char *err, size_t errlen);
+/* Serves one more client, connected on fd (taken, even on failure: libvncserver closes it). */
+bool vnc_attach(struct vnc *v, int fd);
 void vnc_stop(struct vnc *v);
 
 #endif

@@ -698,7 +698,7 @@ print(" ".join(codes), flush=True)
         cli("rm", "--force", "calib")
 
     def test_storage_pools_volumes_networks(self):
-        self.assertEqual(api("GET", "/v1")[1]["schema_version"], 4)
+        self.assertEqual(api("GET", "/v1")[1]["schema_version"], 5)
         pools = {p["name"]: p for p in api("GET", "/v1/storage-pools")[1]}
         self.assertIn("default", pools)
         pooldir = pools["default"]["path"]
