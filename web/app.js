@@ -299,7 +299,7 @@ function openConsole(name) {
 
 function closeConsole() {
   if (termSocket) termSocket.close();
-  if (term) term.destroy();
+  if (term) term.dispose();
   term = termSocket = null;
   $('#console-panel').classList.add('hidden');
 }

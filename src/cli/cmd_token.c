@@ -49,7 +49,8 @@ int cmd_token(int argc, char **argv)
 		json_decref(body);
 		if (st == 201) {
 			printf("%s\n", json_string_value(json_object_get(ans, "token")));
-			cli_done("created token %s (shown once: keep it now)", argv[2]);
+			if (!cli_quiet) /* stderr: stdout holds the token alone, for scripts */
+				fprintf(stderr, "created token %s (shown once: keep it now)\n", argv[2]);
 		}
 		json_decref(ans);
 		return dc_rc(st);

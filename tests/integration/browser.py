@@ -17,6 +17,11 @@ import urllib.request
 import websocket  # python3-websocket
 
 
+def read(path):
+    with open(path) as f:
+        return f.read()
+
+
 class BrowserError(AssertionError):
     pass
 
@@ -38,12 +43,12 @@ class Browser:
             stdout=self.log, stderr=self.log, start_new_session=True)
         port_file = os.path.join(self.dir, "profile", "DevToolsActivePort")
         deadline = time.monotonic() + 60
-        while not (os.path.exists(port_file) and open(port_file).read().count("\n") >= 1):
+        while not (os.path.exists(port_file) and read(port_file).count("\n") >= 1):
             if self.proc.poll() is not None or time.monotonic() > deadline:
                 self.close()
-                raise BrowserError("chromium did not start: " + open(self.log.name).read()[-2000:])
+                raise BrowserError("chromium did not start: " + read(self.log.name)[-2000:])
             time.sleep(0.1)
-        port = int(open(port_file).read().split()[0])
+        port = int(read(port_file).split()[0])
         targets = json.load(urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=30))
         page = next(t for t in targets if t["type"] == "page")
         self.ws = websocket.create_connection(page["webSocketDebuggerUrl"], timeout=120, suppress_origin=True)
@@ -104,8 +109,9 @@ class Browser:
         params = {"format": "png"}
         if clip_selector:
             r = self.eval(f"(() => {{ const r = document.querySelector({json.dumps(clip_selector)})"
-                          ".getBoundingClientRect(); return [r.x, r.y, r.width, r.height]; })()")
-            params["clip"] = {"x": r[0], "y": r[1], "width": r[2], "height": r[3], "scale": 1}
+                          ".getBoundingClientRect(); return [r.x + scrollX, r.y + scrollY, r.width, r.height]; })()")
+            params["clip"] = {"x": r[0], "y": r[1], "width": r[2], "height": r[3], "scale": 1}  # page coordinates
+            params["captureBeyondViewport"] = True
         data = self.call("Page.captureScreenshot", **params)["data"]
         with open(path, "wb") as f:
             f.write(base64.b64decode(data))
