@@ -174,6 +174,13 @@ def main():
     if "vmstate" in os.path.basename(fuzzer):
         seeds = {}  # the harness writes a valid vmstate of its own VM at start-up
         env["CLOISON_FUZZ_SEED_DIR"] = corpus
+    elif "websocket" in os.path.basename(fuzzer):
+        def frame(opcode, payload, fin=True):  # a client frame: masked
+            mask = b"\x11\x22\x33\x44"
+            return (bytes([(0x80 if fin else 0) | opcode, 0x80 | len(payload)]) + mask +
+                    bytes(b ^ mask[i % 4] for i, b in enumerate(payload)))
+        seeds = {"session": frame(2, b"ls\r") + frame(1, b"echo", fin=False) + frame(0, b" hi\r") +
+                 frame(9, b"ping") + frame(8, b"\x03\xe8")}
     elif "http" in os.path.basename(fuzzer):
         seeds = {"get": b"GET /vm HTTP/1.1\r\nHost: x\r\n\r\n",
                  "post": b"POST /vm/save HTTP/1.1\r\ncontent-length: 15\r\n\r\n{\"dir\": \"/tmp\"}"}
