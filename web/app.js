@@ -284,7 +284,7 @@ function openConsole(name) {
   closeConsole();
   $('#console-panel').classList.remove('hidden');
   $('#console-name').textContent = name;
-  term = new Terminal({ cols: 100, rows: 30 });
+  term = new Terminal({ cols: 80, rows: 30, fontSize: 13 });
   term.open($('#terminal'));
   const ws = new WebSocket(wsUrl(name, 'console'), ['binary', 'cloison.bearer.' + token]);
   ws.binaryType = 'arraybuffer';

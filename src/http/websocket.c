@@ -5,6 +5,7 @@
 #include "http/websocket.h"
 
 #include "http/http.h"
+#include "util/clock.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -19,6 +20,8 @@
 
 #define WS_MAX_MESSAGE (1u << 20)
 #define WS_MAX_QUEUED (4u << 20)
+#define WS_PING_S 30
+#define WS_GONE_S 90
 
 bool ws_accept_value(const char *key, char out[WS_ACCEPT_LEN + 1])
 {
@@ -48,6 +51,7 @@ bool ws_accept_value(const char *key, char out[WS_ACCEPT_LEN + 1])
 
 struct relay {
 	int ws, peer;
+	uint64_t heard_ns; /* when the client last sent a frame */
 	const unsigned char *pending;
 	size_t pending_len;
 	bool peer_gone;
@@ -100,6 +104,7 @@ static int on_genmask(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, voi
 static void on_message(wslay_event_context_ptr ctx, const struct wslay_event_on_msg_recv_arg *m, void *user)
 {
 	struct relay *r = user;
+	r->heard_ns = monotonic_ns(); /* pongs included: the client is there */
 	if (m->opcode != WSLAY_TEXT_FRAME && m->opcode != WSLAY_BINARY_FRAME)
 		return; /* wslay answers pings */
 	if (!r->peer_gone && !http_write_all(r->peer, m->msg, m->msg_length)) r->peer_gone = true;
@@ -107,7 +112,11 @@ static void on_message(wslay_event_context_ptr ctx, const struct wslay_event_on_
 
 void ws_relay(int ws, int peer, const void *pending, size_t pending_len)
 {
-	struct relay r = {.ws = ws, .peer = peer, .pending = pending, .pending_len = pending_len};
+	struct relay r = {.ws = ws,
+	                  .peer = peer,
+	                  .pending = pending,
+	                  .pending_len = pending_len,
+	                  .heard_ns = monotonic_ns()};
 	struct wslay_event_callbacks cb = {.recv_callback = on_recv,
 	                                   .send_callback = on_send,
 	                                   .genmask_callback = on_genmask,
@@ -129,9 +138,17 @@ void ws_relay(int ws, int peer, const void *pending, size_t pending_len)
 		             (wslay_event_want_write(ctx) ? POLLOUT : 0)),
 		     0},
 		    {peer, (short)(peer_open && queued < WS_MAX_QUEUED / 4 ? POLLIN : 0), 0}};
-		int ready = poll(p, 2, peer_open ? -1 : 5000); /* a client that never answers our close */
+		/* A ping when the client was quiet for WS_PING_S; gone after WS_GONE_S of silence (a
+		 * half-open connection). A client that never answers our close gets 5 s. */
+		int ready = poll(p, 2, peer_open ? WS_PING_S * 1000 : 5000);
 		if (ready < 0 && errno == EINTR) continue;
-		if (ready <= 0) break;
+		if (ready < 0 || (ready == 0 && !peer_open)) break;
+		uint64_t quiet_ns = monotonic_ns() - r.heard_ns;
+		if (quiet_ns > WS_GONE_S * 1000000000ull) break;
+		if (ready == 0 && quiet_ns >= WS_PING_S * 1000000000ull) {
+			struct wslay_event_msg ping = {WSLAY_PING, NULL, 0};
+			wslay_event_queue_msg(ctx, &ping);
+		}
 		if (p[0].revents & (POLLIN | POLLHUP | POLLERR)) {
 			if (wslay_event_recv(ctx)) break;
 		}
