@@ -65,6 +65,7 @@ bench: build guest
 	bash bench/distro.sh
 	bash bench/container.sh
 	bash bench/api.sh
+	bash bench/web.sh $(BUILD)
 	bash bench/cluster.sh
 	python3 bench/soak.py $(BUILD) $(SOAK_SECONDS)
 

@@ -28,6 +28,7 @@ PKGS=(
   libpng-dev libvncserver-dev tesseract-ocr                # VM displays: PNG screenshots, VNC; OCR in tests
   libmicrohttpd-dev libwslay-dev                          # remote API: HTTPS (with GnuTLS), WebSocket framing
   novnc openssl chromium python3-websocket                 # web interface: noVNC; xterm.js check; browser tests
+  websockify wrk nginx-light                               # bench/web.sh peers: WebSocket proxy, HTTPS load, static TLS
 )
 
 missing=()

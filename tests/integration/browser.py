@@ -105,12 +105,12 @@ class Browser:
             else:
                 self.call("Input.dispatchKeyEvent", type="char", text=ch, key=ch)
 
-    def screenshot(self, path, clip_selector=None):
+    def screenshot(self, path, clip_selector=None, scale=1):
         params = {"format": "png"}
         if clip_selector:
             r = self.eval(f"(() => {{ const r = document.querySelector({json.dumps(clip_selector)})"
                           ".getBoundingClientRect(); return [r.x + scrollX, r.y + scrollY, r.width, r.height]; })()")
-            params["clip"] = {"x": r[0], "y": r[1], "width": r[2], "height": r[3], "scale": 1}  # page coordinates
+            params["clip"] = {"x": r[0], "y": r[1], "width": r[2], "height": r[3], "scale": scale}  # page coordinates
             params["captureBeyondViewport"] = True
         data = self.call("Page.captureScreenshot", **params)["data"]
         with open(path, "wb") as f:

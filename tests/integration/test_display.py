@@ -104,7 +104,8 @@ def png_pixels(path):
 
 
 class RFB:
-    """A minimal RFB 3.8 client: no security, raw encoding, 32-bit pixels as the server offers them."""
+    """A minimal RFB 3.8 client: no security, raw encoding, 32-bit pixels (R, G, B, X in memory: asked for
+    with SetPixelFormat when the server offers another layout, as QEMU's does)."""
 
     def __init__(self, port):
         self.s = socket.create_connection(("127.0.0.1", port), timeout=30)
@@ -119,6 +120,10 @@ class RFB:
         self.width, self.height = struct.unpack(">HH", self.read(4))
         self.format = self.read(16)
         self.name = self.read(struct.unpack(">I", self.read(4))[0])
+        rgbx = struct.pack(">BBBBHHHBBBxxx", 32, 24, 0, 1, 255, 255, 255, 0, 8, 16)
+        if self.format != rgbx:
+            self.s.sendall(b"\x00\x00\x00\x00" + rgbx)  # SetPixelFormat
+            self.format = rgbx
         self.s.sendall(struct.pack(">BxHi", 2, 1, 0))  # SetEncodings: raw only
         self.fb = bytearray(self.width * self.height * 4)
 
