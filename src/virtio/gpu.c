@@ -5,6 +5,8 @@
  */
 #include "gpu.h"
 
+#include "edid.h"
+
 #include <linux/virtio_gpu.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,7 +15,7 @@
 #define VIRTIO_ID_GPU 16
 #define GPU_DEFAULT_WIDTH 1024
 #define GPU_DEFAULT_HEIGHT 768
-#define RESP_MAX 512 /* the largest response served: display info (408 bytes) */
+#define RESP_MAX 1200 /* the largest response served: an EDID (1056 bytes) */
 
 static uint32_t bytes_per_pixel(uint32_t format)
 {
@@ -242,6 +244,22 @@ size_t virtio_gpu_command(struct virtio_gpu *g, const uint8_t *req, size_t len, 
 		if (n) memcpy(resp + sizeof(h), (uint8_t *)&d + sizeof(h), sizeof(d) - sizeof(h));
 		return n;
 	}
+	case VIRTIO_GPU_CMD_GET_EDID: {
+		struct virtio_gpu_cmd_get_edid q;
+		if (len < sizeof(q)) break;
+		memcpy(&q, req, sizeof(q));
+		if (q.scanout != 0) {
+			status = VIRTIO_GPU_RESP_ERR_INVALID_SCANOUT_ID;
+			break;
+		}
+		struct virtio_gpu_resp_edid e;
+		memset(&e, 0, sizeof(e));
+		e.size = EDID_SIZE;
+		edid_build(e.edid, g->width, g->height);
+		size_t n = respond(&h, VIRTIO_GPU_RESP_OK_EDID, resp, cap, sizeof(e));
+		if (n) memcpy(resp + sizeof(h), (uint8_t *)&e + sizeof(h), sizeof(e) - sizeof(h));
+		return n;
+	}
 	case VIRTIO_GPU_CMD_RESOURCE_CREATE_2D: {
 		AS(struct virtio_gpu_resource_create_2d, c);
 		status = create_2d(g, &c);
@@ -284,7 +302,7 @@ size_t virtio_gpu_command(struct virtio_gpu *g, const uint8_t *req, size_t len, 
 		status = cursor(g, &c, h.type == VIRTIO_GPU_CMD_UPDATE_CURSOR);
 		break;
 	}
-	default: break; /* 3D, blobs, EDID and capsets are not offered */
+	default: break; /* 3D, blobs and capsets are not offered */
 	}
 	if (status != VIRTIO_GPU_RESP_OK_NODATA) g->bad_commands++;
 	return respond(&h, status, resp, cap, sizeof(h));
@@ -486,6 +504,7 @@ static void gpu_load(struct virtio_mmio *t, struct state_reader *rd)
 
 static const struct virtio_device_ops gpu_ops = {
     .device_id = VIRTIO_ID_GPU,
+    .features = 1ull << VIRTIO_GPU_F_EDID,
     .num_queues = 2, /* control, cursor */
     .queue_max = 256,
     .notify = gpu_notify,
@@ -503,8 +522,10 @@ bool virtio_gpu_init(struct virtio_gpu *g, const struct guest_ram *ram, uint32_t
 	memset(g, 0, sizeof(*g));
 	g->width = width ? width : GPU_DEFAULT_WIDTH;
 	g->height = height ? height : GPU_DEFAULT_HEIGHT;
-	if (g->width < 320 || g->height < 200 || g->width > 8192 || g->height > 8192) {
-		snprintf(err, errlen, "display size %ux%u: 320x200 to 8192x8192", g->width, g->height);
+	if (g->width < GPU_MIN_WIDTH || g->height < GPU_MIN_HEIGHT || g->width > GPU_MAX_SIZE ||
+	    g->height > GPU_MAX_SIZE) {
+		snprintf(err, errlen, "display size %ux%u: %ux%u to %ux%u", g->width, g->height,
+		         GPU_MIN_WIDTH, GPU_MIN_HEIGHT, GPU_MAX_SIZE, GPU_MAX_SIZE);
 		return false;
 	}
 	if (!(g->req = malloc(GPU_MAX_REQUEST))) {
@@ -526,4 +547,16 @@ void virtio_gpu_set_flush_listener(struct virtio_gpu *g, gpu_flush_fn fn, void *
 {
 	g->on_flush = fn;
 	g->flush_opaque = opaque;
+}
+
+bool virtio_gpu_set_mode(struct virtio_gpu *g, uint32_t width, uint32_t height)
+{
+	if (width < GPU_MIN_WIDTH || height < GPU_MIN_HEIGHT || width > GPU_MAX_SIZE || height > GPU_MAX_SIZE)
+		return false;
+	if (width == g->width && height == g->height) return true;
+	g->width = width;
+	g->height = height;
+	g->events_read |= VIRTIO_GPU_EVENT_DISPLAY; /* the driver reads the display info (and EDID) again */
+	virtio_config_changed(&g->transport);
+	return true;
 }

@@ -59,10 +59,18 @@ struct virtio_gpu {
 	void *flush_opaque;
 };
 
+#define GPU_MIN_WIDTH 320
+#define GPU_MIN_HEIGHT 200
+#define GPU_MAX_SIZE 8192
+
 /* A display of width x height (0: 1024x768). False with err set (sizes out of range, no memory). */
 bool virtio_gpu_init(struct virtio_gpu *g, const struct guest_ram *ram, uint32_t width, uint32_t height,
                      char *err, size_t errlen);
 void virtio_gpu_destroy(struct virtio_gpu *g);
+/* The display changes size (a monitor replaced): the driver is told through the configuration
+ * (VIRTIO_GPU_EVENT_DISPLAY) and reads the new mode and EDID; what it shows stays until it sets a new
+ * scanout. False for a size out of range. Callers hold the I/O lock. */
+bool virtio_gpu_set_mode(struct virtio_gpu *g, uint32_t width, uint32_t height);
 void virtio_gpu_set_flush_listener(struct virtio_gpu *g, gpu_flush_fn fn, void *opaque);
 
 /* Runs one control or cursor command (req, len bytes) and writes its response into resp (at most cap

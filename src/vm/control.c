@@ -377,6 +377,31 @@ static int do_input(struct vm *v, json_t *args, char **response)
 	return reply(response, 200, json_pack("{s:I}", "events_delivered", (json_int_t)delivered));
 }
 
+/* GET /vm/display: the display's mode; POST {"width", "height"}: a new one (the guest is told). */
+static int do_display(struct vm *v, json_t *args, char **response)
+{
+	struct machine *m = v->m;
+	if (!m->gpu) return error_reply(response, 409, "this VM has no display (--display)");
+	json_int_t w = -1, h = -1;
+	json_error_t je;
+	if (json_object_size(args) &&
+	    (json_unpack_ex(args, &je, JSON_STRICT, "{s:I, s:I}", "width", &w, "height", &h) ||
+	     w < GPU_MIN_WIDTH || h < GPU_MIN_HEIGHT || w > GPU_MAX_SIZE || h > GPU_MAX_SIZE)) {
+		char msg[120];
+		snprintf(msg, sizeof(msg), "display takes {\"width\", \"height\"}: %ux%u to %ux%u",
+		         GPU_MIN_WIDTH, GPU_MIN_HEIGHT, GPU_MAX_SIZE, GPU_MAX_SIZE);
+		return error_reply(response, 400, msg);
+	}
+	pthread_mutex_lock(&m->io_lock);
+	if (w > 0) virtio_gpu_set_mode(m->gpu, (uint32_t)w, (uint32_t)h);
+	json_t *j =
+	    json_pack("{s:i, s:i, s:i, s:i}", "width", (int)m->gpu->width, "height", (int)m->gpu->height,
+	              "scanout_width", (int)(m->gpu->scanout_resource ? m->gpu->scanout_rect.width : 0),
+	              "scanout_height", (int)(m->gpu->scanout_resource ? m->gpu->scanout_rect.height : 0));
+	pthread_mutex_unlock(&m->io_lock);
+	return reply(response, 200, j);
+}
+
 int control_handle(struct vm *v, const char *method, const char *path, const char *body, size_t body_len,
                    char **response)
 {
@@ -401,6 +426,8 @@ int control_handle(struct vm *v, const char *method, const char *path, const cha
 	    {"/vm/balloon", "GET", do_balloon_get, false},
 	    {"/vm/balloon", "POST", do_balloon_set, false},
 	    {"/vm/input", "POST", do_input, false},
+	    {"/vm/display", "GET", do_display, false},
+	    {"/vm/display", "POST", do_display, false},
 	};
 	unsigned i = 0, n = sizeof(routes) / sizeof(routes[0]);
 	while (i < n && strcmp(path, routes[i].path)) i++;

@@ -10,8 +10,13 @@
 #include "machine/machine.h"
 #include "virtio/gpu.h"
 #include "virtio/input.h"
+#include "util/unix_socket.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -20,6 +25,18 @@
 
 bool vnc_parse_listen(const char *spec, char *addr, size_t addrlen, int *port, char *err, size_t errlen)
 {
+	if (!strncmp(spec, "unix:", 5)) {
+		const char *path = spec + 5;
+		if (!*path || strlen(path) >= addrlen ||
+		    strlen(path) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
+			snprintf(err, errlen, "VNC socket path '%.60s': empty or longer than %zu bytes", path,
+			         sizeof(((struct sockaddr_un *)0)->sun_path) - 1);
+			return false;
+		}
+		snprintf(addr, addrlen, "%s", path);
+		*port = 0;
+		return true;
+	}
 	const char *colon = strrchr(spec, ':');
 	const char *p = colon ? colon + 1 : spec;
 	char *end;
@@ -66,6 +83,9 @@ struct vnc {
 	uint8_t *fb;     /* what clients are sent */
 	uint8_t *shadow; /* the flushed rectangle lands here first, to find what really changed */
 	uint32_t width, height;
+	int unix_fd; /* --vnc unix:PATH: its listening socket, -1 otherwise */
+	char unix_path[108];
+	pthread_t unix_thread;
 };
 
 static void quiet(const char *fmt, ...)
@@ -127,6 +147,20 @@ static void on_flush(void *opaque, const struct gpu_rect *r)
 	rfbMarkRectAsModified(v->screen, (int)minx, (int)miny, (int)maxx + 1, (int)maxy + 1);
 }
 
+/* A viewer asks for another size (noVNC's "remote resizing"): the display's mode changes; the picture
+ * follows when the guest sets a scanout of that size. */
+static int on_desktop_size(int width, int height, int nscreens, struct rfbExtDesktopScreen *screens,
+                           rfbClientPtr cl)
+{
+	struct vnc *v = cl->screen->screenData;
+	(void)nscreens, (void)screens;
+	pthread_mutex_lock(&v->m->io_lock);
+	bool ok =
+	    width > 0 && height > 0 && virtio_gpu_set_mode(v->m->gpu, (uint32_t)width, (uint32_t)height);
+	pthread_mutex_unlock(&v->m->io_lock);
+	return ok ? rfbExtDesktopSize_Success : rfbExtDesktopSize_InvalidScreenLayout;
+}
+
 static void on_key(rfbBool down, rfbKeySym sym, rfbClientPtr cl)
 {
 	struct vnc *v = cl->screen->screenData;
@@ -148,11 +182,14 @@ static void on_pointer(int mask, int x, int y, rfbClientPtr cl)
 	pthread_mutex_unlock(&v->m->io_lock);
 }
 
+static void *accept_unix(void *arg);
+
 struct vnc *vnc_start(struct machine *m, const char *spec, char *err, size_t errlen)
 {
-	char addr[64] = "127.0.0.1";
-	int port = 0; /* no TCP listener: clients come through vnc_attach */
+	char addr[108] = "127.0.0.1";
+	int port = 0; /* no TCP listener: clients come through vnc_attach (and a unix socket's accept loop) */
 	if (spec && !vnc_parse_listen(spec, addr, sizeof(addr), &port, err, errlen)) return NULL;
+	bool on_unix = spec && port == 0;
 	if (!m->gpu || !m->keyboard) {
 		snprintf(err, errlen, "--vnc needs a display (--display on)");
 		return NULL;
@@ -165,6 +202,7 @@ struct vnc *vnc_start(struct machine *m, const char *spec, char *err, size_t err
 	rfbLog = quiet;
 	rfbErr = quiet;
 	v->m = m;
+	v->unix_fd = -1;
 	pthread_mutex_lock(&m->io_lock);
 	const struct gpu_rect *s = &m->gpu->scanout_rect;
 	bool on = m->gpu->scanout_resource != 0;
@@ -192,14 +230,19 @@ struct vnc *vnc_start(struct machine *m, const char *spec, char *err, size_t err
 	sc->port = port;
 	sc->ipv6port = 0; /* only the IPv4 address asked for */
 	sc->httpPort = 0;
-	inet_pton(AF_INET, addr, &sc->listenInterface);
+	if (!on_unix) inet_pton(AF_INET, addr, &sc->listenInterface);
 	sc->cursor = NULL; /* no cursor drawn into the picture: viewers show their own */
+	sc->setDesktopSizeHook = on_desktop_size;
 	sc->kbdAddEvent = on_key;
 	sc->ptrAddEvent = on_pointer;
 	sc->screenData = v;
 	rfbInitServer(sc);
-	if (port && sc->listenSock == RFB_INVALID_SOCKET) {
-		snprintf(err, errlen, "VNC: cannot listen on %s:%d (in use?)", addr, port);
+	if (on_unix) {
+		snprintf(v->unix_path, sizeof(v->unix_path), "%s", addr);
+		v->unix_fd = unix_listen(addr, 0600, 8, 0, err, errlen);
+	}
+	if ((port && sc->listenSock == RFB_INVALID_SOCKET) || (on_unix && v->unix_fd < 0)) {
+		if (!on_unix) snprintf(err, errlen, "VNC: cannot listen on %s:%d (in use?)", addr, port);
 		rfbScreenCleanup(sc);
 		free(v->fb);
 		free(v->shadow);
@@ -210,6 +253,14 @@ struct vnc *vnc_start(struct machine *m, const char *spec, char *err, size_t err
 	virtio_gpu_set_flush_listener(m->gpu, on_flush, v);
 	pthread_mutex_unlock(&m->io_lock);
 	rfbRunEventLoop(sc, -1, TRUE); /* its own threads from here */
+	if (on_unix && pthread_create(&v->unix_thread, NULL, accept_unix, v)) { /* clients once it runs */
+		close(v->unix_fd);
+		v->unix_fd = -1;
+		vnc_stop(v);
+		unlink(addr);
+		snprintf(err, errlen, "VNC: no thread for %s", addr);
+		return NULL;
+	}
 	return v;
 }
 
@@ -221,9 +272,27 @@ bool vnc_attach(struct vnc *v, int fd)
 	return true;
 }
 
+/* --vnc unix:PATH: each connection becomes a client; ends when vnc_stop shuts the socket down. */
+static void *accept_unix(void *arg)
+{
+	struct vnc *v = arg;
+	for (;;) {
+		int fd = accept4(v->unix_fd, NULL, NULL, SOCK_CLOEXEC);
+		if (fd < 0 && errno == EINTR) continue;
+		if (fd < 0) return NULL;
+		vnc_attach(v, fd);
+	}
+}
+
 void vnc_stop(struct vnc *v)
 {
 	if (!v) return;
+	if (v->unix_fd >= 0) {
+		shutdown(v->unix_fd, SHUT_RDWR); /* accept() returns */
+		pthread_join(v->unix_thread, NULL);
+		close(v->unix_fd);
+		unlink(v->unix_path);
+	}
 	pthread_mutex_lock(&v->m->io_lock);
 	virtio_gpu_set_flush_listener(v->m->gpu, NULL, NULL);
 	pthread_mutex_unlock(&v->m->io_lock);

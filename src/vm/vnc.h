@@ -6,7 +6,8 @@
  *
  * It listens on TCP, on the address given (127.0.0.1 unless told): whoever
  * reaches the port sees and drives the screen, so expose it only through
- * something that authenticates. Or on no port at all: clients then come
+ * something that authenticates. On a unix socket (unix:PATH, mode 0600) the
+ * file's permissions are the authentication: only its owner connects. Or on no port at all: clients then come
  * through the VM's control socket (POST /vm/vnc), which cloisond's web
  * interface uses after authenticating its user.
  */
@@ -19,7 +20,8 @@
 struct machine;
 struct vnc;
 
-/* "PORT" or "ADDR:PORT" (IPv4): the address and port; false with err set. */
+/* "PORT" or "ADDR:PORT" (IPv4): the address and port; "unix:PATH": the path in addr and port 0. False
+ * with err set. */
 bool vnc_parse_listen(const char *spec, char *addr, size_t addrlen, int *port, char *err, size_t errlen);
 /* Serves m's display (m has one) on spec (NULL: on no port, only to clients given by vnc_attach). NULL
  * with err set (a bad spec, a port in use). */

@@ -108,7 +108,13 @@ class RFB:
     with SetPixelFormat when the server offers another layout, as QEMU's does)."""
 
     def __init__(self, port):
-        self.s = socket.create_connection(("127.0.0.1", port), timeout=30)
+        """port: a TCP port on 127.0.0.1, or the path of a unix socket."""
+        if isinstance(port, str):
+            self.s = socket.socket(socket.AF_UNIX)
+            self.s.settimeout(30)
+            self.s.connect(port)
+        else:
+            self.s = socket.create_connection(("127.0.0.1", port), timeout=30)
         assert self.read(12) == b"RFB 003.008\n"
         self.s.sendall(b"RFB 003.008\n")
         n = self.read(1)[0]
@@ -338,12 +344,37 @@ class Display(unittest.TestCase):
         bad = subprocess.run([CLOISON, "run", "--vnc", "127.0.0.1:notaport"], capture_output=True, text=True,
                              timeout=60, stdin=subprocess.DEVNULL)
         self.assertNotEqual(bad.returncode, 0)
+        # On a unix socket: private to its owner, the same server.
+        path = os.path.join(self.tmp, "vnc.sock")
+        g2, _ = self.start("--display", "on", "--vnc", "unix:" + path, sock="api2.sock")
+        wait_for_socket(path, g2.proc)
+        self.assertEqual(os.stat(path).st_mode & 0o777, 0o600)
+        u = RFB(path)
+        self.assertEqual((u.width, u.height, u.name), (1024, 768, b"cloison"))
+        u.s.close()
 
     def test_mode_size_and_no_display(self):
         g, sock = self.start("--display", "800x600")
         g.expect("guest# ")
         modes = g.run("cat /sys/class/drm/card*-Virtual-1/modes | head -n1")
         self.assertEqual(modes.strip(), "800x600")
+        # The guest reads the display's EDID: 128 bytes, the preferred mode 800 pixels wide.
+        edid = "od -An -tx1 -v /sys/class/drm/card*-Virtual-1/edid | tr -d ' \\n'"
+        blob = bytes.fromhex(g.run(edid))
+        self.assertEqual(len(blob), 128)
+        self.assertEqual(blob[:8], b"\x00\xff\xff\xff\xff\xff\xff\x00")
+        self.assertEqual(sum(blob) % 256, 0)
+        self.assertEqual(blob[56] | (blob[58] >> 4) << 8, 800)
+        # Another size: the guest is told (a display event) and reads the new EDID.
+        status, body = http_unix(sock, "POST", "/vm/display", {"width": 1280, "height": 800}, None)
+        self.assertEqual((status, body["width"], body["height"]), (200, 1280, 800))
+        for _ in range(50):
+            blob = bytes.fromhex(g.run(edid))
+            if blob[56] | (blob[58] >> 4) << 8 == 1280:
+                break
+            time.sleep(0.2)
+        self.assertEqual((blob[56] | (blob[58] >> 4) << 8, blob[59] | (blob[61] >> 4) << 8), (1280, 800))
+        self.assertEqual(http_unix(sock, "POST", "/vm/display", {"width": 5, "height": 5}, None)[0], 400)
         g2, sock2 = self.start(sock="plain.sock")
         g2.expect("guest# ")
         status, body = http_unix(sock2, "GET", "/vm/screenshot", None, None)

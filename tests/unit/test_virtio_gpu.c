@@ -242,6 +242,63 @@ static void test_hostile_commands(void)
 	CHECK_EQ(gpu.host_bytes, 0);
 }
 
+/* The EDID the guest reads: a valid 1.4 block whose preferred mode is the display's size; a new size
+ * is announced through the configuration and the next EDID has it. */
+static void test_edid_and_mode_change(void)
+{
+	setup();
+	struct virtio_gpu_cmd_get_edid q = {.hdr.type = VIRTIO_GPU_CMD_GET_EDID};
+	uint8_t resp[2048];
+	size_t n = virtio_gpu_command(&gpu, (uint8_t *)&q, sizeof(q), resp, sizeof(resp));
+	struct virtio_gpu_resp_edid e;
+	CHECK_EQ(n, sizeof(e));
+	memcpy(&e, resp, sizeof(e));
+	CHECK_EQ(e.hdr.type, VIRTIO_GPU_RESP_OK_EDID);
+	CHECK_EQ(e.size, 128);
+	static const uint8_t header[8] = {0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0};
+	CHECK(!memcmp(e.edid, header, 8));
+	uint8_t sum = 0;
+	for (int i = 0; i < 128; i++) sum = (uint8_t)(sum + e.edid[i]);
+	CHECK_EQ(sum, 0);
+	CHECK_EQ(e.edid[18], 1);
+	CHECK_EQ(e.edid[19], 4);
+	const uint8_t *dtd = e.edid + 54; /* the preferred mode: 640 x 480 */
+	CHECK((dtd[0] | dtd[1]) != 0);
+	CHECK_EQ(dtd[2] | (dtd[4] >> 4) << 8, 640);
+	CHECK_EQ(dtd[5] | (dtd[7] >> 4) << 8, 480);
+	uint32_t clock = (dtd[0] | dtd[1] << 8) * 10000u, htotal = 640 + (dtd[3] | (dtd[4] & 15) << 8),
+	         vtotal = 480 + (dtd[6] | (dtd[7] & 15) << 8);
+	CHECK(clock / (htotal * vtotal) >= 59 && clock / (htotal * vtotal) <= 60); /* 60 Hz */
+	bool named = false;
+	for (int d = 54; d < 126; d += 18)
+		named |= e.edid[d + 3] == 0xfc && !memcmp(e.edid + d + 5, "cloison\n", 8);
+	CHECK(named);
+	/* Another scanout: refused. A short request: refused. */
+	q.scanout = 1;
+	CHECK_EQ(run(&q, sizeof(q)), VIRTIO_GPU_RESP_ERR_INVALID_SCANOUT_ID);
+	CHECK_EQ(run(&q, sizeof(q.hdr)), VIRTIO_GPU_RESP_ERR_UNSPEC);
+	/* A new mode: the display event is raised, display info and EDID say 1280 x 800. */
+	CHECK(!virtio_gpu_set_mode(&gpu, 100, 100));
+	CHECK(!virtio_gpu_set_mode(&gpu, 9000, 600));
+	CHECK_EQ(gpu.events_read, 0);
+	CHECK(virtio_gpu_set_mode(&gpu, 1280, 800));
+	CHECK_EQ(gpu.events_read, VIRTIO_GPU_EVENT_DISPLAY);
+	CHECK_EQ(gpu.width, 1280);
+	q.scanout = 0;
+	virtio_gpu_command(&gpu, (uint8_t *)&q, sizeof(q), resp, sizeof(resp));
+	memcpy(&e, resp, sizeof(e));
+	CHECK_EQ(e.edid[56] | (e.edid[58] >> 4) << 8, 1280);
+	CHECK_EQ(e.edid[59] | (e.edid[61] >> 4) << 8, 800);
+	/* A display too wide for a detailed timing still gets a valid block (no preferred timing in it). */
+	CHECK(virtio_gpu_set_mode(&gpu, 5120, 2880));
+	virtio_gpu_command(&gpu, (uint8_t *)&q, sizeof(q), resp, sizeof(resp));
+	memcpy(&e, resp, sizeof(e));
+	sum = 0;
+	for (int i = 0; i < 128; i++) sum = (uint8_t)(sum + e.edid[i]);
+	CHECK_EQ(sum, 0);
+	CHECK_EQ(e.edid[54] | e.edid[55], 0); /* a display descriptor, not a timing */
+}
+
 static void init(void)
 {
 	static uint8_t *mem;
@@ -254,4 +311,5 @@ static void test_init(void)
 	init();
 }
 
-TEST_MAIN(test_init, test_display_info_and_fence, test_picture_path, test_hostile_commands)
+TEST_MAIN(test_init, test_display_info_and_fence, test_picture_path, test_hostile_commands,
+          test_edid_and_mode_change)
