@@ -353,6 +353,29 @@ class Web(unittest.TestCase):
                      " for (let i = 0; i < d.length; i += 4) if (d[i] | d[i + 1] | d[i + 2]) n++; return n; })()")
         self.assertGreater(lit, 200)  # text on black: the OCR above says which
 
+        # A snapshot from the instance's page (an operation, followed to its end), then the graphs.
+        b.click(f"{row} td.name")
+        b.wait("!document.querySelector('#detail').classList.contains('hidden')", 10, "the detail panel")
+        b.eval("document.querySelector('#snapshot-name').value = 'web-snap'")
+        b.click("#snapshot-take")
+        b.wait("[...document.querySelectorAll('#snapshots li')].some(li => li.textContent.startsWith('web-snap'))",
+               60, "the snapshot in the list")
+        self.assertEqual([s["name"] for s in self.https("GET", "/v1/instances/webvm/snapshots",
+                                                         token=self.token)[2]], ["web-snap"])
+        b.wait("document.querySelector('#message').textContent === 'snapshot webvm: done'", 10)
+        # Creating and deleting from the page.
+        b.eval("document.querySelector('#create-name').value = 'formvm'; "
+               "document.querySelector('#create-memory').value = '128M'")
+        b.eval("document.querySelector('#create-form').requestSubmit()")
+        formrow = "#instances tbody tr[data-name=\"formvm\"]"
+        b.wait(f"document.querySelector('{formrow} .state')?.textContent === 'stopped'", 20, "formvm listed")
+        self.assertEqual(self.https("GET", "/v1/instances/formvm", token=self.token)[2]["vm"]["memory"],
+                         128 << 20)
+        b.eval("window.confirm = () => true")  # the page asks before deleting
+        b.click(f"{formrow} .act-delete")
+        b.wait(f"!document.querySelector('{formrow}')", 20, "formvm gone")
+        self.assertEqual(self.https("GET", "/v1/instances/formvm", token=self.token)[0], 404)
+
         # Stop from the page: the console says it closed, the list says stopped.
         b.click("#screen-close")
         b.click(f"{row} .act-stop")
