@@ -370,8 +370,8 @@ static void upgraded(void *cls, struct MHD_Connection *c, void *con_cls, const c
 	}
 	if (!spawn_detached(ws_thread, s)) {
 		close(s->pair[0]);
-		close(s->pair[1]); /* the takeover never runs: its opaque leaks, its fd is closed by the
-		                      kernel */
+		s->takeover(s->takeover_opaque, s->pair[1], NULL,
+		            0); /* sees the end at once, frees what it holds */
 		MHD_upgrade_action(urh, MHD_UPGRADE_ACTION_CLOSE);
 		free(s->pending);
 		free(s);
@@ -427,6 +427,7 @@ static enum MHD_Result websocket(struct remote *rm, struct MHD_Connection *c, co
 	struct MHD_Response *resp = MHD_create_response_for_upgrade(upgraded, s);
 	if (!resp) {
 		close(s->pair[0]);
+		close(s->pair[1]);
 		discard_takeover(&r);
 		free(s);
 		return MHD_NO;
