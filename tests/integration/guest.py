@@ -44,6 +44,19 @@ def http_unix(sock, method, path, body=None, raw=None, timeout=30):
         return status, text.decode(errors="replace")
 
 
+def wait_for_socket(path, proc, timeout=30):
+    """Waits for a VM process to create its socket at path; fails (with the process's stderr when it
+    ended and kept it) if the process exits first or timeout seconds pass."""
+    deadline = time.monotonic() + timeout
+    while not os.path.exists(path):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            err = ""
+            if proc.poll() is not None and getattr(proc, "stderr", None):
+                err = proc.stderr.read().decode(errors="replace")
+            raise AssertionError(f"control socket {path} never appeared {err}")
+        time.sleep(0.05)
+
+
 def free_port():
     """A TCP port on 127.0.0.1 that nobody listens on right now."""
     s = socket.socket()

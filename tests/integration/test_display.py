@@ -35,18 +35,9 @@ import unittest
 import zlib
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from guest import Guest, free_port, http_unix  # noqa: E402
+from guest import Guest, free_port, http_unix, wait_for_socket  # noqa: E402
 
 CLOISON = None
-
-
-def wait_for_socket(path, proc, timeout=30):
-    deadline = time.monotonic() + timeout
-    while not os.path.exists(path):
-        if proc.poll() is not None or time.monotonic() > deadline:
-            err = proc.stderr.read().decode(errors="replace") if proc.poll() is not None else ""
-            raise AssertionError(f"control socket {path} never appeared {err}")
-        time.sleep(0.05)
 
 
 def screenshot(sock, out):

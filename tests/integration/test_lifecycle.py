@@ -42,7 +42,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from guest import Guest, free_port, http_unix  # noqa: E402
+from guest import Guest, free_port, http_unix, wait_for_socket  # noqa: E402
 
 CLOISON = None
 TICK_LOOP = 'i=0; while true; do echo "tick $i"; i=$((i+1)); sleep 0.1; done &'
@@ -55,14 +55,6 @@ def api(sock, method, path, body=None, raw=None):
 
 def ticks(text):
     return [int(n) for n in re.findall(r"^tick (\d+)\r?$", text, re.M)]
-
-
-def wait_for_socket(path, proc, timeout=30):
-    deadline = time.monotonic() + timeout
-    while not os.path.exists(path):
-        if proc.poll() is not None or time.monotonic() > deadline:
-            raise AssertionError(f"control socket {path} never appeared")
-        time.sleep(0.05)
 
 
 class Lifecycle(unittest.TestCase):
