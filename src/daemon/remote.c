@@ -45,6 +45,8 @@ struct failures {
 	bool logged_limit;
 };
 
+struct ws_session;
+
 struct remote {
 	struct daemon *d;
 	struct MHD_Daemon *mhd;
@@ -53,8 +55,9 @@ struct remote {
 	char xterm_dir[PATH_MAX]; /* xterm.js (tools/web/fetch.sh) */
 	char describe[PATH_MAX];
 	unsigned failures_per_minute;
-	pthread_mutex_t lock; /* failures */
+	pthread_mutex_t lock; /* failures, sessions */
 	struct failures failures[FAILURE_SLOTS];
+	struct ws_session *sessions; /* open WebSockets: ended by remote_stop */
 };
 
 /* One request, from its URI to its completion. */
@@ -323,6 +326,8 @@ static enum MHD_Result authenticate(struct remote *rm, struct MHD_Connection *c,
 /* ---- WebSockets: a console or a VNC connection, relayed ---- */
 
 struct ws_session {
+	struct remote *rm;
+	struct ws_session *prev, *next; /* the remote's open sessions (its lock) */
 	void (*takeover)(void *opaque, int fd, const char *extra, size_t extra_len);
 	void *takeover_opaque;
 	int sock;
@@ -342,6 +347,12 @@ static void *takeover_thread(void *arg)
 static void *ws_thread(void *arg)
 {
 	struct ws_session *s = arg;
+	struct remote *rm = s->rm;
+	pthread_mutex_lock(&rm->lock);
+	s->next = rm->sessions;
+	if (s->next) s->next->prev = s;
+	rm->sessions = s;
+	pthread_mutex_unlock(&rm->lock);
 	pthread_t t;
 	if (!pthread_create(&t, NULL, takeover_thread, s)) {
 		ws_relay(s->sock, s->pair[0], s->pending, s->pending_len);
@@ -351,6 +362,16 @@ static void *ws_thread(void *arg)
 		close(s->pair[1]);
 	}
 	close(s->pair[0]);
+	pthread_mutex_lock(&rm->lock);
+	if (s->prev)
+		s->prev->next = s->next;
+	else
+		rm->sessions = s->next;
+	if (s->next) s->next->prev = s->prev;
+	pthread_mutex_unlock(&rm->lock);
+	/* libmicrohttpd's forwarding thread sleeps until one of its sockets moves: the end of ours wakes it
+	 * (a closing handle alone left it waiting for the client, and the daemon's stop waiting for it). */
+	shutdown(s->sock, SHUT_RDWR);
 	MHD_upgrade_action(s->urh, MHD_UPGRADE_ACTION_CLOSE);
 	free(s->pending);
 	free(s);
@@ -370,8 +391,9 @@ static void upgraded(void *cls, struct MHD_Connection *c, void *con_cls, const c
 	}
 	if (!spawn_detached(ws_thread, s)) {
 		close(s->pair[0]);
-		s->takeover(s->takeover_opaque, s->pair[1], NULL,
-		            0); /* sees the end at once, frees what it holds */
+		/* the relay sees the end at once and frees what it holds */
+		s->takeover(s->takeover_opaque, s->pair[1], NULL, 0);
+		shutdown(sock, SHUT_RDWR);
 		MHD_upgrade_action(urh, MHD_UPGRADE_ACTION_CLOSE);
 		free(s->pending);
 		free(s);
@@ -422,6 +444,7 @@ static enum MHD_Result websocket(struct remote *rm, struct MHD_Connection *c, co
 		discard_takeover(&r);
 		return answer_error(c, 500, "out of resources");
 	}
+	s->rm = rm;
 	s->takeover = r.takeover;
 	s->takeover_opaque = r.takeover_opaque;
 	struct MHD_Response *resp = MHD_create_response_for_upgrade(upgraded, s);
@@ -599,7 +622,7 @@ struct remote *remote_start(struct daemon *d, const struct remote_config *cfg, c
 		return NULL;
 	}
 	unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_TLS |
-	                 MHD_ALLOW_UPGRADE | MHD_USE_ERROR_LOG |
+	                 MHD_ALLOW_UPGRADE | MHD_USE_ITC | MHD_USE_ERROR_LOG |
 	                 (ai->ai_family == AF_INET6 ? MHD_USE_IPv6 : 0);
 	rm->mhd = MHD_start_daemon(
 	    flags, (uint16_t)portnum, NULL, NULL, handle, rm, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
@@ -630,7 +653,12 @@ const char *remote_describe(const struct remote *r)
 void remote_stop(struct remote *r)
 {
 	if (!r) return;
-	MHD_stop_daemon(r->mhd);
-	tls_identity_free(&r->id);
-	free(r);
+	/* Stop listening and end our WebSockets (their relays see the end of the stream). The connections'
+	 * threads are not joined: libmicrohttpd's TLS forwarding for an upgraded connection can sleep in
+	 * select() until its client moves, and this runs only as the daemon exits, which closes them all. */
+	MHD_socket listener = MHD_quiesce_daemon(r->mhd);
+	if (listener != MHD_INVALID_SOCKET) close(listener);
+	pthread_mutex_lock(&r->lock);
+	for (struct ws_session *s = r->sessions; s; s = s->next) shutdown(s->sock, SHUT_RDWR);
+	pthread_mutex_unlock(&r->lock);
 }

@@ -23,6 +23,7 @@ struct remote_config {
 struct remote *remote_start(struct daemon *d, const struct remote_config *cfg, char *err, size_t errlen);
 /* Where it listens and the certificate's fingerprint, for the daemon's first line. */
 const char *remote_describe(const struct remote *r);
+/* Stops listening and ends the open WebSockets; for the daemon's exit (connections are left to it). */
 void remote_stop(struct remote *r);
 
 #endif

@@ -20,8 +20,10 @@
 
 #define WS_MAX_MESSAGE (1u << 20)
 #define WS_MAX_QUEUED (4u << 20)
-#define WS_PING_S 30
-#define WS_GONE_S 90
+/* Pings when the client is quiet: a browser answers them; and a client that vanished without a close is
+ * found when the ping cannot reach it (libmicrohttpd's TLS forwarding says nothing until a send fails). */
+#define WS_PING_S 5
+#define WS_GONE_S 30
 
 bool ws_accept_value(const char *key, char out[WS_ACCEPT_LEN + 1])
 {

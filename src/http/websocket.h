@@ -19,8 +19,8 @@ bool ws_accept_value(const char *key, char out[WS_ACCEPT_LEN + 1]);
 /* Relays between a WebSocket's server side on fd ws (pending: what the client sent after its request)
  * and a byte stream on fd peer: the payload of each message the client sends goes to peer, what peer
  * sends goes out as binary messages. Returns when either side ends (a close frame, end of file, an
- * error, a protocol violation, a message over 1 MiB, the client not reading 4 MiB it is owed, or 90 s
- * without a frame from it: it is pinged after 30 s of silence); closes neither fd. */
+ * error, a protocol violation, a message over 1 MiB, the client not reading 4 MiB it is owed, or 30 s
+ * without a frame from it: it is pinged after 5 s of silence); closes neither fd. */
 void ws_relay(int ws, int peer, const void *pending, size_t pending_len);
 
 #endif
