@@ -54,7 +54,6 @@ async function act(label, method, path, body) {
 async function follow(id, label) {
   for (;;) {
     const op = await api('GET', `/v1/operations/${id}?wait=2`);
-    renderOperation(op);
     if (op.status === 'failure') throw new Error(op.error || 'failed');
     if (op.status !== 'running') return op;
     if (op.progress && op.progress.percent !== undefined) say(`${label}: ${op.progress.percent}%`);
@@ -363,11 +362,6 @@ $('#network-form').addEventListener('submit', (ev) => {
   if ($('#network-subnet').value) def.subnet = $('#network-subnet').value.trim();
   act(`create network ${def.name}`, 'POST', '/v1/networks', def);
 });
-
-const opRows = {};
-function renderOperation(op) {
-  opRows[op.id] = op;
-}
 
 async function renderOperations() {
   const ops = await api('GET', '/v1/operations');
