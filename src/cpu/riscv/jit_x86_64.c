@@ -2,20 +2,25 @@
  * jit_x86_64.c — translates hot runs of decoded RISC-V instructions into
  * x86-64 code (docs/board.md, "Translator").
  *
- * A block starts at a jump target the interpreter found hot and runs on past
- * conditional branches (side exits) up to a jump, the page end, JIT_MAX_OPS
- * instructions or an instruction left to the interpreter. Generated code:
+ * A block starts at a jump target the interpreter found hot and covers the
+ * instructions that follow it in its page, up to JIT_MAX_OPS, the page end or
+ * an instruction left to the interpreter, and past a jump only while a jump
+ * or branch in the block leads further. Generated code:
  *   - compares its instructions with guest memory once per fence.i epoch and
  *     returns its pc | 1 if any changed, so code rewritten before a fence.i
  *     never runs;
- *   - keeps sp, ra, s0 and a0-a5 pinned in host registers (rbx = hart) while
- *     translated code runs, storing them back on the way out to C and before
- *     calls that may raise;
+ *   - keeps sp and a0-a5 pinned in host registers (rbx = hart) while
+ *     translated code runs, and gives four more host registers to the other
+ *     guest registers each block uses most (stored back at its exits);
+ *   - jumps and branches to an instruction of the block stay in it (loops go
+ *     round with their registers in place); taken branches elsewhere leave by
+ *     side exits;
  *   - inlines the software-TLB hit path of loads and stores; misses call the
- *     interpreter's C code out of line, after storing the instruction's pc and
- *     index so an exception (longjmp) reports the right epc and count;
- *   - runs AMOs, FP, fences, CSR reads, cache-block operations and the
- *     bit-manipulation extensions through rv_jit_exec_generic();
+ *     interpreter's C code out of line through one thunk per access kind,
+ *     after storing the instruction's pc and index so an exception (longjmp)
+ *     reports the right epc and count;
+ *   - runs AMOs, FP, fences, CSR reads and cache-block operations through
+ *     rv_jit_exec_generic();
  *   - leaves by patched direct jumps within its page, the indirect-jump cache
  *     elsewhere, or returns the next guest pc to the dispatcher.
  * Blocks are found by the physical slot of their first instruction and hold
@@ -30,6 +35,10 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <unistd.h>
 
 #define JIT_CODE_BYTES (32u << 20)
 #define JIT_MAX_OPS 64
@@ -46,7 +55,8 @@ struct jit_block {
 #define JIT_PLACES (1u << 16)
 
 struct rv_jit {
-	uint8_t *buf; /* starts with the common exit (exit_bytes) */
+	uint8_t *buf;            /* starts with the common exit and the thunks (exit_bytes) */
+	uint8_t *thunk[K_COUNT]; /* a load's or store's TLB miss: its helper with the registers in the hart */
 	size_t used, exit_bytes;
 	struct jit_block *blocks;
 	uint32_t nblocks, cap;
@@ -297,17 +307,17 @@ static const char prologue_bytes[] = "\x53"             /* push rbx */
                                      "\x41\x57"         /* push r15 */
                                      "\x48\x83\xec\x08" /* sub rsp, 8 */
                                      "\x48\x89\xfb";    /* mov rbx, rdi */
-static void pinned_load(struct emit *e, bool only_volatile);
-static void pinned_store(struct emit *e, bool only_volatile);
+static void pinned_load(struct emit *e);
+static void pinned_store(struct emit *e);
 static void emit_prologue(struct emit *e)
 {
 	emit_bytes(e, prologue_bytes, sizeof(prologue_bytes) - 1);
-	pinned_load(e, false);
+	pinned_load(e);
 }
 /* The code cache's first bytes: the way back to C (rax = the next guest pc). */
 static void emit_common_exit(struct emit *e)
 {
-	pinned_store(e, false);
+	pinned_store(e);
 	EB(e, "\x48\x83\xc4\x08"                               /* add rsp, 8 */
 	      "\x41\x5f\x41\x5e\x41\x5d\x41\x5c\x5d\x5b\xc3"); /* pop r15 .. rbx; ret */
 }
@@ -322,36 +332,49 @@ static void return_pc(struct emit *e, uint64_t pc)
 	epilogue(e);
 }
 
-/* ---- pinned registers ----
- * The guest registers compiled code uses most (sp, ra, s0, a0-a5) live in
- * host registers for as long as translated code runs, across chained blocks:
- * loaded when C enters a block, stored back when translated code returns to
- * C, and before any helper that may raise or read the hart's registers (an
- * exception must find the state in the hart). The others stay in the hart. */
-#define JIT_NCACHED 9
-static const int cache_regs[JIT_NCACHED] = {RBP, R12, R13, R14, R15, R8, R9, R10, R11};
-static const uint8_t pinned_guest[JIT_NCACHED] = {2, 1, 8, 10, 11, 12, 13, 14, 15};
-/* Host registers a call clobbers: cached guest registers there are reloaded after every call. */
+/* ---- guest registers in host registers ----
+ * Pinned: the guest registers nearly every block uses (sp, ra, s0, a0, a1) live
+ * in callee-saved host registers for as long as translated code runs, across
+ * chained blocks: loaded when C enters a block, stored back when translated
+ * code returns to C and before any helper that may raise or read the hart's
+ * registers (an exception must find the state in the hart).
+ * Local: each block gives the call-clobbered host registers below to the
+ * other guest registers it uses most. They are loaded at the block's start
+ * (those read before written), and a written one is stored back at each
+ * exit and before each call (out of line for exits and TLB misses, so the
+ * main path stores nothing); after a call they are reloaded from the hart. */
+#define JIT_NPINNED 7
+static const int pinned_host[JIT_NPINNED] = {RBP, R12, R13, R14, R15, R8, R9};
+static const uint8_t pinned_guest[JIT_NPINNED] = {2, 10, 11, 14, 15, 12, 13};
+#define JIT_NLOCAL 4
+static const int local_host[JIT_NLOCAL] = {R10, R11, RDI, RDX};
+/* Host registers a call clobbers. */
 static bool host_volatile(int reg)
 {
-	return reg >= R8 && reg <= R11;
+	return (reg >= R8 && reg <= R11) || reg == RDI || reg == RDX;
 }
-/* The pinned registers (only those in call-clobbered host registers, if `only_volatile`) from and to the
- * hart. */
-static void pinned_load(struct emit *e, bool only_volatile)
+static void pinned_load_volatile(struct emit *e, bool only_volatile)
 {
-	for (unsigned i = 0; i < JIT_NCACHED; i++)
-		if (!only_volatile || host_volatile(cache_regs[i]))
-			op_rm_hart(e, 0x8b, cache_regs[i], xoff(pinned_guest[i]), true);
+	for (unsigned i = 0; i < JIT_NPINNED; i++)
+		if (!only_volatile || host_volatile(pinned_host[i]))
+			op_rm_hart(e, 0x8b, pinned_host[i], xoff(pinned_guest[i]), true);
 }
-static void pinned_store(struct emit *e, bool only_volatile)
+static void pinned_store_volatile(struct emit *e, bool only_volatile)
 {
-	for (unsigned i = 0; i < JIT_NCACHED; i++)
-		if (!only_volatile || host_volatile(cache_regs[i]))
-			op_rm_hart(e, 0x89, cache_regs[i], xoff(pinned_guest[i]), true);
+	for (unsigned i = 0; i < JIT_NPINNED; i++)
+		if (!only_volatile || host_volatile(pinned_host[i]))
+			op_rm_hart(e, 0x89, pinned_host[i], xoff(pinned_guest[i]), true);
+}
+static void pinned_load(struct emit *e)
+{
+	pinned_load_volatile(e, false);
+}
+static void pinned_store(struct emit *e)
+{
+	pinned_store_volatile(e, false);
 }
 /* Each load is 7 bytes (REX, opcode, modrm, disp32). */
-_Static_assert(sizeof(prologue_bytes) - 1 + 7 * JIT_NCACHED == RV_JIT_ENTRY_OFFSET,
+_Static_assert(sizeof(prologue_bytes) - 1 + 7 * JIT_NPINNED == RV_JIT_ENTRY_OFFSET,
                "jit.h must know where chained jumps enter a block");
 
 /* A load or store's way out of line when the TLB probe misses: the helper. */
@@ -359,19 +382,30 @@ struct slow_path {
 	uint8_t *fix, *done; /* the probe's jne; where the fast path goes on */
 	uint64_t pc;
 	int k;
-	const void *helper;
-	int store_rs2; /* a store's data register, or -1 for a load */
+	unsigned kind;
+	int store_rs2;  /* a store's data register, or -1 for a load */
+	uint32_t dirty; /* local registers written and not yet stored back, at the access */
 };
 
 struct block_ctx {
 	struct emit e;
+	uint8_t *const *thunk; /* the code cache's load and store thunks, by kind */
 	struct slow_path slow[JIT_MAX_OPS];
 	unsigned nslow;
-	uint64_t page;      /* the guest page of the block's code */
-	uint64_t start;     /* the block's guest pc */
-	unsigned n;         /* its instructions */
-	uint8_t *loop_head; /* where a jump back to the block's start goes: registers stay cached */
-	int8_t host[33];    /* guest register -> host register pinning it, or -1 */
+	uint64_t page;                  /* the guest page of the block's code */
+	uint64_t start;                 /* the block's guest pc */
+	unsigned n;                     /* its instructions */
+	uint8_t *label[JIT_MAX_OPS];    /* where each instruction's code starts */
+	int8_t target[JIT_MAX_OPS];     /* a jump's or branch's target instruction in the block, or -1 */
+	uint32_t in_dirty[JIT_MAX_OPS]; /* local registers dirty on some jump to the instruction */
+	struct fwd_jump {
+		uint8_t *fix; /* a jmp's rel32 */
+		int to;       /* to this instruction's label */
+	} fwd[JIT_MAX_OPS];
+	unsigned nfwd;
+	int8_t host[33]; /* guest register -> host register holding it, or -1 */
+	uint32_t local;  /* guest registers in local host registers (bit per register) */
+	uint32_t dirty;  /* ... written since the hart last had them */
 };
 
 /* reg <- x[r] */
@@ -383,6 +417,11 @@ static void get_x(struct block_ctx *c, int reg, unsigned r)
 	else
 		op_rm_hart(&c->e, 0x8b, reg, xoff(r), true);
 }
+/* Notes a write to x[r] made in its host register. */
+static void written(struct block_ctx *c, unsigned r)
+{
+	if (r < 32) c->dirty |= c->local & (1u << r);
+}
 /* x[r] <- reg (writes to x0 arrive here as r = 32 and vanish) */
 static void set_x(struct block_ctx *c, unsigned r, int reg)
 {
@@ -391,6 +430,19 @@ static void set_x(struct block_ctx *c, unsigned r, int reg)
 		op_rr(&c->e, 0x8b, c->host[r], reg, true);
 	else
 		op_rm_hart(&c->e, 0x89, reg, xoff(r), true);
+	written(c, r);
+}
+/* The local registers in `mask` to the hart. */
+static void store_local(struct block_ctx *c, uint32_t mask)
+{
+	for (unsigned r = 1; r < 32; r++)
+		if (mask & (1u << r)) op_rm_hart(&c->e, 0x89, c->host[r], xoff(r), true);
+}
+/* The local registers in `mask` from the hart. */
+static void load_local(struct block_ctx *c, uint32_t mask)
+{
+	for (unsigned r = 1; r < 32; r++)
+		if (mask & (1u << r)) op_rm_hart(&c->e, 0x8b, c->host[r], xoff(r), true);
 }
 /* reg <op>= x[r], for the "op reg, r/m" opcodes (add 03, sub 2b, and 23, or 0b, xor 33, cmp 3b, imul 0faf) */
 static void alu_x(struct block_ctx *c, unsigned opc, int reg, unsigned r, bool w64)
@@ -411,26 +463,41 @@ static int dst_reg(struct block_ctx *c, unsigned rd, unsigned src2)
 }
 static void put_x(struct block_ctx *c, unsigned rd, int reg)
 {
-	if (reg == RAX) set_x(c, rd, RAX); /* else it is there already */
+	if (reg == RAX)
+		set_x(c, rd, RAX);
+	else
+		written(c, rd); /* it is there already */
 }
 static void movsxd(struct emit *e, int reg)
 {
 	op_rr(e, 0x63, reg, reg, true);
 }
 
-/* Before a helper that may raise: the instruction's pc and index in the block, and the registers. */
-static void sync_for_helper(struct block_ctx *c, uint64_t pc, int k)
+/* Before a helper that may raise: the instruction's pc and index in the block, and the registers
+ * (the local ones written before the instruction: `dirty`). */
+static void sync_pc(struct emit *e, uint64_t pc, int k)
 {
-	struct emit *e = &c->e;
-	mov_imm64(e, RAX, pc);
-	op_rm_hart(e, 0x89, RAX, (uint32_t)offsetof(struct rv_hart, pc), true);
+	if ((uint64_t)(int64_t)(int32_t)pc == pc) { /* mov qword [rbx + pc], simm32 */
+		EB(e, "\x48\xc7\x83");
+		e32(e, (uint32_t)offsetof(struct rv_hart, pc));
+		e32(e, (uint32_t)pc);
+	} else {
+		mov_imm64(e, RAX, pc);
+		op_rm_hart(e, 0x89, RAX, (uint32_t)offsetof(struct rv_hart, pc), true);
+	}
 	store_field_imm32(e, offsetof(struct rv_hart, jit_retired), k);
-	pinned_store(e, false);
 }
-/* After a call: the pinned registers it may have clobbered, from the hart (which has them). */
-static void reload_volatile(struct block_ctx *c)
+static void sync_for_helper(struct block_ctx *c, uint64_t pc, int k, uint32_t dirty)
 {
-	pinned_load(&c->e, true);
+	sync_pc(&c->e, pc, k);
+	pinned_store(&c->e);
+	store_local(c, dirty);
+}
+/* After a call: the local registers it clobbered, from the hart (which has them). */
+static void reload_local(struct block_ctx *c)
+{
+	load_local(c, c->local);
+	pinned_load_volatile(&c->e, true);
 }
 
 /*
@@ -490,21 +557,25 @@ static void exit_indirect(struct emit *e)
  * the block's own page: that page's mapping is the one the block runs under.
  * Elsewhere the mapping may differ by the time the jump is taken (another
  * address space), so the indirect-jump cache, flushed with the TLB, decides.
+ * The local registers in `dirty` go back to the hart on the way out.
+ * A target earlier in the block (its instruction t >= 0) is a loop: while
+ * budget remains it goes there directly, its registers still in place.
  */
-static void exit_to(struct block_ctx *c, uint64_t target)
+static void exit_to(struct block_ctx *c, uint64_t target, uint32_t dirty, int t)
 {
 	struct emit *e = &c->e;
-	if (target == c->start && c->loop_head) { /* a loop: go round again while budget remains */
-		EB(e, "\x48\x83\xbb");            /* cmp qword [rbx + budget_left], 0 */
+	if (t >= 0) {                  /* back into the block (a loop): go round again while budget remains */
+		EB(e, "\x48\x83\xbb"); /* cmp qword [rbx + budget_left], 0 */
 		e32(e, (uint32_t)offsetof(struct rv_hart, budget_left));
 		e8(e, 0);
 		EB(e, "\x7e\x0d");     /* jle: leave (below) */
-		EB(e, "\x48\x83\xab"); /* sub qword [rbx + budget_left], n */
+		EB(e, "\x48\x83\xab"); /* sub qword [rbx + budget_left], n - t: the instructions from t on */
 		e32(e, (uint32_t)offsetof(struct rv_hart, budget_left));
-		e8(e, (uint8_t)c->n);
-		e8(e, 0xe9); /* jmp loop_head */
-		e32(e, (uint32_t)(int32_t)(c->loop_head - (e->p + 4)));
+		e8(e, (uint8_t)(c->n - (unsigned)t));
+		e8(e, 0xe9); /* jmp label[t] */
+		e32(e, (uint32_t)(int32_t)(c->label[t] - (e->p + 4)));
 	}
+	store_local(c, dirty);
 	if ((target & RV_PAGE_MASK) == c->page) {
 		exit_static(&c->e, target);
 	} else {
@@ -520,13 +591,21 @@ void rv_jit_chain(void *site, void *code)
 	memcpy(s, &rel, 4);
 }
 
+/* Before a call that cannot raise: rsi <- x[rs2], the written local registers to the hart (the call
+ * clobbers their host registers), rdi <- x[rs1]. */
+static void call_args(struct block_ctx *c, unsigned rs1, int rs2)
+{
+	if (rs2 >= 0) get_x(c, RSI, (unsigned)rs2); /* rsi holds no guest register: first */
+	store_local(c, c->dirty);
+	pinned_store_volatile(&c->e, true);
+	c->dirty = 0;
+	get_x(c, RDI, rs1);
+}
 static void binop_helper(struct block_ctx *c, const struct rv_op *op, const void *fn)
 {
-	get_x(c, RDI, op->rs1);
-	get_x(c, RSI, op->rs2);
-	pinned_store(&c->e, true);
+	call_args(c, op->rs1, op->rs2);
 	call_abs(&c->e, fn); /* cannot raise */
-	reload_volatile(c);
+	reload_local(c);
 	set_x(c, op->rd, RAX);
 }
 
@@ -652,14 +731,14 @@ static void emit_zb_rax(struct block_ctx *c, const struct rv_op *op)
 	case RV_ZB_ORC_B: /* per byte: ((b & 0x7f) + 0x7f) | b has bit 7 set iff b != 0; then 0x80 -> 0xff */
 		get_x(c, RAX, op->rs1);
 		mov_imm64(e, RCX, 0x7f7f7f7f7f7f7f7fULL);
-		op_rr(e, 0x8b, RDX, RAX, true);
-		op_rr(e, 0x23, RDX, RCX, true);
-		op_rr(e, 0x03, RDX, RCX, true);
-		op_rr(e, 0x0b, RDX, RAX, true);
+		op_rr(e, 0x8b, RSI, RAX, true);
+		op_rr(e, 0x23, RSI, RCX, true);
+		op_rr(e, 0x03, RSI, RCX, true);
+		op_rr(e, 0x0b, RSI, RAX, true);
 		EB(e, "\x48\xf7\xd1"); /* not rcx: 0x8080... */
-		op_rr(e, 0x23, RDX, RCX, true);
-		shift_imm(e, RDX, 5, 7, true);
-		EB(e, "\x48\x69\xc2"); /* imul rax, rdx, 255 */
+		op_rr(e, 0x23, RSI, RCX, true);
+		shift_imm(e, RSI, 5, 7, true);
+		EB(e, "\x48\x69\xc6"); /* imul rax, rsi, 255 */
 		e32(e, 255);
 		return;
 	case RV_ZB_BCLR:
@@ -693,23 +772,23 @@ static void emit_zb_rax(struct block_ctx *c, const struct rv_op *op)
 	case RV_ZB_CZERO_EQZ:
 	case RV_ZB_CZERO_NEZ:
 		get_x(c, RAX, op->rs1);
-		get_x(c, RDX, op->rs2);
+		get_x(c, RSI, op->rs2);
 		op_rr(e, 0x33, RCX, RCX, false); /* xor ecx, ecx */
-		op_rr(e, 0x85, RDX, RDX, true);  /* test rdx, rdx */
+		op_rr(e, 0x85, RSI, RSI, true);  /* test rsi, rsi */
 		op_rr(e, zb == RV_ZB_CZERO_EQZ ? 0x0f44 : 0x0f45, RAX, RCX, true);
 		return;
 	default: break;
 	}
 	/* The carry-less products, and whatever the host lacks an instruction for. */
-	get_x(c, RDI, op->rs1);
-	if (op->imm & RV_ZB_IMM_FORM)
+	if (op->imm & RV_ZB_IMM_FORM) {
+		call_args(c, op->rs1, -1);
 		mov_imm64(e, RSI, imm);
-	else
-		get_x(c, RSI, op->rs2);
+	} else {
+		call_args(c, op->rs1, op->rs2);
+	}
 	mov_imm64(e, RDX, zb);
-	pinned_store(e, true);
 	call_abs(e, h_zb); /* cannot raise */
-	reload_volatile(c);
+	reload_local(c);
 }
 
 /*
@@ -755,8 +834,7 @@ static void patch_to_here(struct emit *e, uint8_t *fix)
 	memcpy(fix, &rel, 4);
 }
 
-static void emit_load(struct block_ctx *c, const struct rv_op *op, unsigned kind, uint64_t pc, int k,
-                      const void *helper)
+static void emit_load(struct block_ctx *c, const struct rv_op *op, unsigned kind, uint64_t pc, int k)
 {
 	static const unsigned sizes[] = {
 	    [K_LB] = 1, [K_LH] = 2, [K_LW] = 4, [K_LD] = 8, [K_LBU] = 1, [K_LHU] = 2, [K_LWU] = 4};
@@ -772,7 +850,7 @@ static void emit_load(struct block_ctx *c, const struct rv_op *op, unsigned kind
 	default: EB(e, "\x48\x8b"); break;
 	}
 	EB(e, "\x04\x06");
-	c->slow[c->nslow++] = (struct slow_path){fix, e->p, pc, k, helper, -1};
+	c->slow[c->nslow++] = (struct slow_path){fix, e->p, pc, k, kind, -1, c->dirty};
 	set_x(c, op->rd, RAX);
 }
 
@@ -781,17 +859,17 @@ static void emit_slow_path(struct block_ctx *c, const struct slow_path *s)
 {
 	struct emit *e = &c->e;
 	patch_to_here(e, s->fix);
-	sync_for_helper(c, s->pc, s->k); /* keeps rsi, the address */
-	EB(e, "\x48\x89\xdf");           /* mov rdi, rbx */
+	sync_pc(e, s->pc, s->k); /* keeps rsi, the address */
+	store_local(c, s->dirty);
 	if (s->store_rs2 >= 0) get_x(c, RDX, (unsigned)s->store_rs2);
-	call_abs(e, s->helper); /* a load's value in rax */
-	reload_volatile(c);
+	e8(e, 0xe8); /* call the thunk (a load's value in rax) */
+	e32(e, (uint32_t)(int32_t)(c->thunk[s->kind] - (e->p + 4)));
+	load_local(c, c->local);
 	e8(e, 0xe9); /* jmp done */
 	e32(e, (uint32_t)(int32_t)(s->done - (e->p + 4)));
 }
 
-static void emit_store(struct block_ctx *c, const struct rv_op *op, unsigned kind, uint64_t pc, int k,
-                       const void *helper)
+static void emit_store(struct block_ctx *c, const struct rv_op *op, unsigned kind, uint64_t pc, int k)
 {
 	static const unsigned sizes[] = {[K_SB] = 1, [K_SH] = 2, [K_SW] = 4, [K_SD] = 8};
 	struct emit *e = &c->e;
@@ -804,7 +882,7 @@ static void emit_store(struct block_ctx *c, const struct rv_op *op, unsigned kin
 	default: EB(e, "\x48\x89"); break;
 	}
 	EB(e, "\x0c\x06");
-	c->slow[c->nslow++] = (struct slow_path){fix, e->p, pc, k, helper, op->rs2};
+	c->slow[c->nslow++] = (struct slow_path){fix, e->p, pc, k, kind, op->rs2, c->dirty};
 }
 
 static const void *const load_helpers[] = {
@@ -813,11 +891,32 @@ static const void *const load_helpers[] = {
 };
 static const void *const store_helpers[] = {[K_SB] = h_sb, [K_SH] = h_sh, [K_SW] = h_sw, [K_SD] = h_sd};
 
+/*
+ * A load's or store's way to its helper, shared by every block: called from a
+ * miss path (rsi = address, rdx = a store's data) that stored the pc, the
+ * instruction's index and the written local registers; stores the pinned
+ * registers (the helper may raise), calls, reloads the call-clobbered ones.
+ */
+static uint8_t *emit_thunk(struct emit *e, const void *helper)
+{
+	uint8_t *start = e->p;
+	pinned_store(e);
+	EB(e, "\x48\x89\xdf");     /* mov rdi, rbx */
+	EB(e, "\x48\x83\xec\x08"); /* sub rsp, 8: the call into here unaligned the stack */
+	call_abs(e, helper);
+	EB(e, "\x48\x83\xc4\x08"); /* add rsp, 8 */
+	pinned_load_volatile(e, true);
+	e8(e, 0xc3); /* ret */
+	return start;
+}
+
 /* A taken conditional branch leaves the block through a stub emitted after it. */
 struct side_exit {
 	uint8_t *fix;    /* the jcc's rel32 */
 	uint64_t target; /* guest pc; 0: the pc exec.c left in the hart (after rv_jit_exec_generic) */
 	int refund;      /* budget charged at entry for instructions the exit skips */
+	uint32_t dirty;  /* local registers to store back on the way out */
+	int inside;      /* the target's instruction in the block, or -1 */
 };
 
 /*
@@ -830,7 +929,8 @@ static void emit_generic(struct block_ctx *c, const struct rv_op *op, uint64_t p
 {
 	struct emit *e = &c->e;
 	uint32_t insn = (uint32_t)op->imm;
-	sync_for_helper(c, pc, k);
+	sync_for_helper(c, pc, k, c->dirty);
+	c->dirty = 0;
 	EB(e, "\x48\x89\xdf"); /* mov rdi, rbx */
 	e8(e, 0xbe);           /* mov esi, insn */
 	e32(e, insn);
@@ -842,9 +942,10 @@ static void emit_generic(struct block_ctx *c, const struct rv_op *op, uint64_t p
 	call_abs(e, rv_jit_exec_generic);
 	/* It may have written x[rd]: the hart has every register now, so reload that one, and those
 	 * the call clobbered. */
-	reload_volatile(c);
+	reload_local(c);
 	unsigned rd = (insn >> 7) & 31;
-	if (rd && c->host[rd] >= 0) op_rm_hart(e, 0x8b, c->host[rd], xoff(rd), true);
+	if (rd && c->host[rd] >= 0 && !(c->local & (1u << rd)))
+		op_rm_hart(e, 0x8b, c->host[rd], xoff(rd), true);
 	EB(e, "\x48\x85\xc0"); /* test rax, rax */
 	EB(e, "\x0f\x85");     /* jnz: stop here */
 	struct side_exit *s = &side[(*nside)++];
@@ -852,6 +953,8 @@ static void emit_generic(struct block_ctx *c, const struct rv_op *op, uint64_t p
 	e32(e, 0);
 	s->target = 0;
 	s->refund = -k - 1;
+	s->dirty = 0;
+	s->inside = -1;
 }
 
 /* Emits one instruction. Returns false if it ends the block (it emitted the exit). */
@@ -985,22 +1088,40 @@ static bool emit_op(struct block_ctx *c, const struct rv_op *op, unsigned kind, 
 	case K_LD:
 	case K_LBU:
 	case K_LHU:
-	case K_LWU: emit_load(c, op, kind, pc, k, load_helpers[kind]); return true;
+	case K_LWU: emit_load(c, op, kind, pc, k); return true;
 	case K_SB:
 	case K_SH:
 	case K_SW:
-	case K_SD: emit_store(c, op, kind, pc, k, store_helpers[kind]); return true;
-	case K_JAL:
-		mov_imm64(e, RAX, pc + len);
-		set_x(c, op->rd, RAX);
-		exit_to(c, pc + (uint64_t)(int64_t)imm);
+	case K_SD: emit_store(c, op, kind, pc, k); return true;
+	case K_JAL: {
+		int i = k + (int)c->n, t = c->target[i];
+		if (op->rd) {
+			mov_imm64(e, RAX, pc + len);
+			set_x(c, op->rd, RAX);
+		}
+		if (t > i) { /* forward in the block */
+			c->in_dirty[t] |= c->dirty;
+			if (t - i > 1)
+				add_field_imm8(e, offsetof(struct rv_hart, budget_left), (int8_t)(t - i - 1));
+			e8(e, 0xe9);
+			c->fwd[c->nfwd++] = (struct fwd_jump){e->p, t};
+			e32(e, 0);
+			return false;
+		}
+		if (-k - 1) add_field_imm8(e, offsetof(struct rv_hart, budget_left), (int8_t)(-k - 1));
+		exit_to(c, pc + (uint64_t)(int64_t)imm, c->dirty, t);
 		return false;
+	}
 	case K_JALR:
 		get_x(c, RAX, op->rs1);
 		alu_imm(e, RAX, 0, imm, true);
 		EB(e, "\x48\x83\xe0\xfe"); /* and rax, -2 */
-		mov_imm64(e, RCX, pc + len);
-		set_x(c, op->rd, RCX);
+		if (op->rd) {
+			mov_imm64(e, RCX, pc + len);
+			set_x(c, op->rd, RCX);
+		}
+		if (-k - 1) add_field_imm8(e, offsetof(struct rv_hart, budget_left), (int8_t)(-k - 1));
+		store_local(c, c->dirty);
 		exit_indirect(e);
 		return false;
 	case K_BEQ:
@@ -1022,6 +1143,9 @@ static bool emit_op(struct block_ctx *c, const struct rv_op *op, unsigned kind, 
 		e32(e, 0);
 		s->target = pc + (uint64_t)(int64_t)imm;
 		s->refund = -k - 1; /* k is the index minus the block's length: -k - 1 instructions follow */
+		s->dirty = c->dirty;
+		s->inside = c->target[k + (int)c->n];
+		if (s->inside > k + (int)c->n) c->in_dirty[s->inside] |= c->dirty; /* a forward jump */
 		return true;
 	}
 	case K_GENERIC: emit_generic(c, op, pc, len, k, side, nside); return true;
@@ -1060,6 +1184,14 @@ bool rv_jit_init(struct rv_hart *h)
 	}
 	struct emit e = {.p = j->buf, .exit = j->buf};
 	emit_common_exit(&e);
+	for (unsigned kind = 0; kind < K_COUNT; kind++) {
+		const void *helper =
+		    kind < sizeof(load_helpers) / sizeof(load_helpers[0]) && load_helpers[kind]
+		        ? load_helpers[kind]
+		    : kind < sizeof(store_helpers) / sizeof(store_helpers[0]) ? store_helpers[kind]
+		                                                              : NULL;
+		if (helper) j->thunk[kind] = emit_thunk(&e, helper);
+	}
 	j->exit_bytes = j->used = (size_t)(e.p - j->buf + 15) & ~(size_t)15;
 	h->jit = j;
 	return true;
@@ -1084,11 +1216,114 @@ static void jit_reset(struct rv_hart *h, struct rv_jit *j)
 	memset(j->by_place, 0, sizeof(j->by_place));
 }
 
-/* The pinned registers' host registers. */
-static void allocate(struct block_ctx *c)
+/*
+ * With CLOISON_PERF_MAP set, each block is named in /tmp/perf-PID.map (the
+ * format Linux perf reads for JIT code): `perf report` then shows the guest pc
+ * of the blocks where time goes. A full code cache reuses addresses, so a
+ * profile is clearest when it ends before the first flush (--stats counts).
+ */
+static FILE *perf_map;
+static void perf_map_open(void)
+{
+	if (!getenv("CLOISON_PERF_MAP")) return;
+	char name[64];
+	snprintf(name, sizeof(name), "/tmp/perf-%d.map", (int)getpid());
+	perf_map = fopen(name, "w");
+}
+static void perf_map_note(const uint8_t *code, size_t size, uint64_t pc)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	pthread_once(&once, perf_map_open);
+	if (!perf_map) return;
+	fprintf(perf_map, "%" PRIxPTR " %zx guest_%" PRIx64 "\n", (uintptr_t)code, size, pc); /* FILE locks */
+	fflush(perf_map);
+}
+
+/* The guest registers an instruction reads and writes (bit per register; x0 never). */
+static void op_regs(const struct rv_op *op, unsigned kind, uint32_t *reads, uint32_t *writes)
+{
+	uint32_t r1 = 1u << op->rs1, r2 = 1u << op->rs2, w = op->rd < 32 ? 1u << op->rd : 0;
+	switch ((enum op_kind)kind) {
+	case K_LUI:
+	case K_AUIPC:
+	case K_JAL: *reads = 0, *writes = w; break;
+	case K_BEQ:
+	case K_BNE:
+	case K_BLT:
+	case K_BGE:
+	case K_BLTU:
+	case K_BGEU:
+	case K_SB:
+	case K_SH:
+	case K_SW:
+	case K_SD: *reads = r1 | r2, *writes = 0; break;
+	case K_JALR:
+	case K_LB:
+	case K_LH:
+	case K_LW:
+	case K_LD:
+	case K_LBU:
+	case K_LHU:
+	case K_LWU:
+	case K_ADDI:
+	case K_SLTI:
+	case K_SLTIU:
+	case K_XORI:
+	case K_ORI:
+	case K_ANDI:
+	case K_SLLI:
+	case K_SRLI:
+	case K_SRAI:
+	case K_ADDIW:
+	case K_SLLIW:
+	case K_SRLIW:
+	case K_SRAIW: *reads = r1, *writes = w; break;
+	case K_ZB: *reads = r1 | (op->imm & RV_ZB_IMM_FORM ? 0 : r2), *writes = w; break;
+	case K_GENERIC:
+	case K_DECODE:
+	case K_SLOW:
+	case K_COUNT: *reads = *writes = 0; break;     /* a generic instruction works on the hart */
+	default: *reads = r1 | r2, *writes = w; break; /* register-register */
+	}
+	*reads &= ~1u;
+	*writes &= ~1u;
+}
+
+/*
+ * Host registers for the block's guest registers: the pinned ones, then the
+ * local registers to those used most (twice at least) among the others.
+ * Returns the local registers read before they are written (loaded at the
+ * start); *written gets those the block writes.
+ */
+static uint32_t allocate(struct block_ctx *c, const struct rv_op *ops, unsigned n, uint32_t *written)
 {
 	memset(c->host, -1, sizeof(c->host));
-	for (unsigned i = 0; i < JIT_NCACHED; i++) c->host[pinned_guest[i]] = (int8_t)cache_regs[i];
+	uint32_t pinned = 0;
+	for (unsigned i = 0; i < JIT_NPINNED; i++) {
+		c->host[pinned_guest[i]] = (int8_t)pinned_host[i];
+		pinned |= 1u << pinned_guest[i];
+	}
+	unsigned uses[32] = {0};
+	uint32_t live_in = 0, seen_write = 0, all_writes = 0;
+	for (unsigned i = 0; i < n; i++) {
+		uint32_t rd, wr;
+		op_regs(&ops[i], rv_op_kind(&ops[i]), &rd, &wr);
+		live_in |= rd & ~seen_write;
+		seen_write |= wr;
+		all_writes |= wr;
+		for (unsigned r = 1; r < 32; r++) uses[r] += ((rd >> r) & 1) + ((wr >> r) & 1);
+	}
+	c->local = 0;
+	for (unsigned k = 0; k < JIT_NLOCAL; k++) {
+		unsigned best = 0;
+		for (unsigned r = 1; r < 32; r++)
+			if (!((pinned | c->local) & (1u << r)) && uses[r] > uses[best]) best = r;
+		if (uses[best] < 3) break;
+		c->host[best] = (int8_t)local_host[k];
+		c->local |= 1u << best;
+	}
+	*written = all_writes & c->local;
+	return live_in & c->local;
 }
 
 uint32_t rv_jit_compile(struct rv_hart *h, const struct rv_op *head, const uint8_t *host, uint64_t pc)
@@ -1112,23 +1347,48 @@ uint32_t rv_jit_compile(struct rv_hart *h, const struct rv_op *head, const uint8
 	unsigned lens[JIT_MAX_OPS], offs[JIT_MAX_OPS], n = 0;
 	unsigned off = (unsigned)(pc & (RV_PAGE_SIZE - 1));
 	while (n < JIT_MAX_OPS && off < RV_PAGE_SIZE) {
-		uint32_t w;
-		memcpy(&w, host + (off - (pc & (RV_PAGE_SIZE - 1))), 4);
+		uint32_t w = 0; /* the page's last halfword alone if that is all there is */
+		memcpy(&w, host + (off - (pc & (RV_PAGE_SIZE - 1))), RV_PAGE_SIZE - off < 4 ? 2 : 4);
 		struct rv_op op;
 		rv_decode_op(&op, w, off, h->ext);
 		unsigned kind = rv_op_kind(&op);
 		if (!translatable(kind) && !(kind == K_GENERIC && rv_jit_generic_ok((uint32_t)op.imm))) break;
+		if (off + rv_op_len(&op) > RV_PAGE_SIZE) break;
 		ops[n] = op;
 		offs[n] = off;
 		lens[n] = rv_op_len(&op);
 		off += lens[n];
 		n++;
-		if (ends_block(kind)) break;
 	}
 	if (n == 0) return RV_JIT_NEVER;
 
-	struct block_ctx ctx = {.e = {.p = j->buf + j->used, .exit = j->buf}, .page = pc & RV_PAGE_MASK},
+	struct block_ctx ctx = {.e = {.p = j->buf + j->used, .exit = j->buf},
+	                        .thunk = j->thunk,
+	                        .page = pc & RV_PAGE_MASK},
 	                 *c = &ctx;
+	/* Jumps and branches to an instruction of the block stay in it. */
+	bool inner_jumps = false, back_to[JIT_MAX_OPS] = {false};
+	for (unsigned i = 0; i < n; i++) {
+		c->target[i] = -1;
+		unsigned kind = rv_op_kind(&ops[i]);
+		if (kind != K_JAL && !(kind >= K_BEQ && kind <= K_BGEU)) continue;
+		uint64_t to = c->page + offs[i] + (uint64_t)(int64_t)ops[i].imm;
+		for (unsigned t = 0; t < n && (to & RV_PAGE_MASK) == c->page; t++)
+			if (offs[t] == (to & (RV_PAGE_SIZE - 1))) {
+				c->target[i] = (int8_t)t;
+				inner_jumps = true;
+				if (t <= i) back_to[t] = true;
+			}
+	}
+	/* The block goes on past a jump only while a jump in it leads further. */
+	for (int i = 0, furthest = 0; i < (int)n; i++) {
+		if (c->target[i] > furthest) furthest = c->target[i];
+		if (ends_block(rv_op_kind(&ops[i])) && furthest <= i) {
+			n = (unsigned)i + 1;
+			break;
+		}
+	}
+
 	struct emit *e = &c->e;
 	/* The fence.i epoch in which the block last found its guest code unchanged. */
 	uint8_t *checked = e->p;
@@ -1146,27 +1406,47 @@ uint32_t rv_jit_compile(struct rv_hart *h, const struct rv_op *head, const uint8
 	EB(e, "\x48\x83\xab"); /* sub qword [rbx + budget_left], n */
 	e32(e, (uint32_t)offsetof(struct rv_hart, budget_left));
 	e8(e, (uint8_t)n);
-	allocate(c);
+	/* With jumps inside the block, a register's host register must hold its value on every path:
+	 * all are loaded. After a jump back, what the last pass wrote may be only in host registers. */
+	uint32_t written_anywhere, live_in = allocate(c, ops, n, &written_anywhere);
+	load_local(c, inner_jumps ? c->local : live_in);
+	for (unsigned i = 0; i < n; i++) c->in_dirty[i] = back_to[i] ? written_anywhere : 0;
 	c->start = pc;
 	c->n = n;
-	c->loop_head = e->p;
+	c->dirty = 0;
 
 	struct side_exit side[JIT_MAX_OPS];
 	unsigned nside = 0;
 	bool open = true;
 	uint64_t ipc = pc;
-	for (unsigned i = 0; i < n && open; i++) {
+	for (unsigned i = 0; i < n; i++) {
+		c->label[i] = e->p;
+		if (!open) c->dirty = 0; /* after a jump: reached only by jumps */
+		c->dirty |= c->in_dirty[i];
 		open = emit_op(c, &ops[i], rv_op_kind(&ops[i]), ipc, lens[i], (int)i - (int)n, side, &nside);
 		ipc += lens[i];
 	}
-	if (open) exit_to(c, ipc);
+	if (open) exit_to(c, ipc, c->dirty, -1);
+	for (unsigned i = 0; i < c->nfwd; i++) {
+		uint32_t rel = (uint32_t)(c->label[c->fwd[i].to] - (c->fwd[i].fix + 4));
+		memcpy(c->fwd[i].fix, &rel, 4);
+	}
 	for (unsigned i = 0; i < c->nslow; i++) emit_slow_path(c, &c->slow[i]);
 	for (unsigned i = 0; i < nside; i++) {
 		patch_to_here(e, side[i].fix);
+		int from = (int)n - 1 - side[i].refund, to = side[i].inside;
+		if (to > from) { /* forward in the block: give back what it skips and go on there */
+			if (to - from > 1)
+				add_field_imm8(e, offsetof(struct rv_hart, budget_left),
+				               (int8_t)(to - from - 1));
+			e8(e, 0xe9);
+			e32(e, (uint32_t)(int32_t)(c->label[to] - (e->p + 4)));
+			continue;
+		}
 		if (side[i].refund)
 			add_field_imm8(e, offsetof(struct rv_hart, budget_left), (int8_t)side[i].refund);
 		if (side[i].target) {
-			exit_to(c, side[i].target);
+			exit_to(c, side[i].target, side[i].dirty, to);
 		} else {
 			op_rm_hart(e, 0x8b, RAX, (uint32_t)offsetof(struct rv_hart, pc), true);
 			epilogue(e);
@@ -1209,6 +1489,7 @@ uint32_t rv_jit_compile(struct rv_hart *h, const struct rv_op *head, const uint8
 	b->pc = pc;
 	b->code = code;
 	h->stats.blocks++;
+	perf_map_note(code, (size_t)(e->p - code), pc);
 	uint32_t id = RV_JIT_FIRST_BLOCK + j->nblocks++;
 	j->by_place[place_hash(head, pc)] = id;
 	return id;
