@@ -830,6 +830,36 @@ static void test_loop(void)
 	line("loop", 0, 0, h, 0);
 }
 
+/* Many values live through a hot loop with branches inside it: the translator gives host registers
+ * to guest registers per block, keeps jumps within a block and computes mulh/mulhu inline. */
+static void test_pressure(void)
+{
+	u64 v[14];
+	for (unsigned k = 0; k < 14; k++) v[k] = int_operand(k * 3 + 1) ^ (k * 0x9e3779b97f4a7c15ULL);
+	u64 a = v[0], b = v[1], c = v[2], d = v[3], e = v[4], f = v[5], g = v[6], h = v[7], i = v[8], j = v[9],
+	    k = v[10], l = v[11], m = v[12], n = v[13];
+	for (unsigned it = 0; it < 5000; it++) {
+		a += b ^ (c >> 3);
+		if (a & 1)
+			b = (u64)(((unsigned __int128)b * c) >> 64) + d;
+		else
+			c -= (u64)(((__int128)(long long)d * (long long)e) >> 64);
+		d = (d << 7 | d >> 57) + e;
+		if (d > f) e ^= f + it;
+		f += g * 3;
+		g -= h >> (it & 15);
+		if ((g ^ h) & 4) h += i; else h ^= i + 1;
+		i = (i >> 1) | (j << 63);
+		j += k ^ it;
+		k -= l;
+		if (k < m) l += m; else l ^= n;
+		m = m * 5 + n;
+		n ^= a + b;
+		mem[it & 63] += a ^ n;
+	}
+	line("pressure", a ^ b ^ c ^ d ^ e ^ f ^ g, h ^ i ^ j ^ k ^ l ^ m ^ n, mem[0], mem[63]);
+}
+
 int main(void)
 {
 	test_integer();
@@ -842,6 +872,7 @@ int main(void)
 	test_vector();
 #endif
 	test_loop();
+	test_pressure();
 	put_str("done\n");
 	flush();
 	return 0;

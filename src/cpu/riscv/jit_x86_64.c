@@ -97,17 +97,9 @@ static void h_sd(struct rv_hart *h, uint64_t a, uint64_t v)
 {
 	rv_store(h, a, 8, v);
 }
-static uint64_t h_mulh(uint64_t a, uint64_t b)
-{
-	return (uint64_t)(((__int128)(int64_t)a * (int64_t)b) >> 64);
-}
 static uint64_t h_mulhsu(uint64_t a, uint64_t b)
 {
 	return (uint64_t)(((__int128)(int64_t)a * (unsigned __int128)b) >> 64);
-}
-static uint64_t h_mulhu(uint64_t a, uint64_t b)
-{
-	return (uint64_t)(((unsigned __int128)a * b) >> 64);
 }
 static uint64_t h_div(uint64_t a, uint64_t b)
 {
@@ -609,6 +601,28 @@ static void binop_helper(struct block_ctx *c, const struct rv_op *op, const void
 	set_x(c, op->rd, RAX);
 }
 
+/* x[rd] <- the high half of x[rs1] * x[rs2]: the one-operand imul / mul (rdx:rax), rdx kept in rsi
+ * meanwhile (it may hold a guest register). */
+static void emit_mul_high(struct block_ctx *c, const struct rv_op *op, bool is_signed)
+{
+	struct emit *e = &c->e;
+	get_x(c, RAX, op->rs1);
+	op_rr(e, 0x8b, RSI, RDX, true); /* mov rsi, rdx */
+	unsigned digit = is_signed ? 5 : 4;
+	if (c->host[op->rs2] >= 0) { /* imul / mul reg */
+		rex(e, true, 0, c->host[op->rs2]);
+		e8(e, 0xf7);
+		e8(e, (uint8_t)(0xc0 | digit << 3 | (c->host[op->rs2] & 7)));
+	} else { /* imul / mul qword [rbx + x[rs2]] */
+		EB(e, "\x48\xf7");
+		e8(e, (uint8_t)(0x80 | digit << 3 | RBX));
+		e32(e, xoff(op->rs2));
+	}
+	op_rr(e, 0x8b, RAX, RDX, true); /* mov rax, rdx */
+	op_rr(e, 0x8b, RDX, RSI, true); /* mov rdx, rsi */
+	set_x(c, op->rd, RAX);
+}
+
 /* rax <- the Zb* operation of `op` (bitmanip.h): inline where x86 has a short form (lea, andn-like
  * pairs, cmov, rotates, bit scans, bt*, bswap, movsx), else through rv_zb_compute. */
 static void emit_zb_rax(struct block_ctx *c, const struct rv_op *op)
@@ -1071,9 +1085,9 @@ static bool emit_op(struct block_ctx *c, const struct rv_op *op, unsigned kind, 
 		emit_zb_rax(c, op);
 		set_x(c, op->rd, RAX);
 		return true;
-	case K_MULH: binop_helper(c, op, h_mulh); return true;
+	case K_MULH:
+	case K_MULHU: emit_mul_high(c, op, kind == K_MULH); return true;
 	case K_MULHSU: binop_helper(c, op, h_mulhsu); return true;
-	case K_MULHU: binop_helper(c, op, h_mulhu); return true;
 	case K_DIV: binop_helper(c, op, h_div); return true;
 	case K_DIVU: binop_helper(c, op, h_divu); return true;
 	case K_REM: binop_helper(c, op, h_rem); return true;
