@@ -385,7 +385,6 @@ struct block_ctx {
 	struct slow_path slow[JIT_MAX_OPS];
 	unsigned nslow;
 	uint64_t page;                  /* the guest page of the block's code */
-	uint64_t start;                 /* the block's guest pc */
 	unsigned n;                     /* its instructions */
 	uint8_t *label[JIT_MAX_OPS];    /* where each instruction's code starts */
 	int8_t target[JIT_MAX_OPS];     /* a jump's or branch's target instruction in the block, or -1 */
@@ -1109,7 +1108,7 @@ static bool emit_op(struct block_ctx *c, const struct rv_op *op, unsigned kind, 
 	case K_SD: emit_store(c, op, kind, pc, k); return true;
 	case K_JAL: {
 		int i = k + (int)c->n, t = c->target[i];
-		if (op->rd) {
+		if (op->rd % 32) { /* x0 arrives as 32 */
 			mov_imm64(e, RAX, pc + len);
 			set_x(c, op->rd, RAX);
 		}
@@ -1130,7 +1129,7 @@ static bool emit_op(struct block_ctx *c, const struct rv_op *op, unsigned kind, 
 		get_x(c, RAX, op->rs1);
 		alu_imm(e, RAX, 0, imm, true);
 		EB(e, "\x48\x83\xe0\xfe"); /* and rax, -2 */
-		if (op->rd) {
+		if (op->rd % 32) {
 			mov_imm64(e, RCX, pc + len);
 			set_x(c, op->rd, RCX);
 		}
@@ -1256,7 +1255,7 @@ static void perf_map_note(const uint8_t *code, size_t size, uint64_t pc)
 /* The guest registers an instruction reads and writes (bit per register; x0 never). */
 static void op_regs(const struct rv_op *op, unsigned kind, uint32_t *reads, uint32_t *writes)
 {
-	uint32_t r1 = 1u << op->rs1, r2 = 1u << op->rs2, w = op->rd < 32 ? 1u << op->rd : 0;
+	uint32_t r1 = 1u << (op->rs1 & 31), r2 = 1u << (op->rs2 & 31), w = op->rd < 32 ? 1u << op->rd : 0;
 	switch ((enum op_kind)kind) {
 	case K_LUI:
 	case K_AUIPC:
@@ -1425,7 +1424,6 @@ uint32_t rv_jit_compile(struct rv_hart *h, const struct rv_op *head, const uint8
 	uint32_t written_anywhere, live_in = allocate(c, ops, n, &written_anywhere);
 	load_local(c, inner_jumps ? c->local : live_in);
 	for (unsigned i = 0; i < n; i++) c->in_dirty[i] = back_to[i] ? written_anywhere : 0;
-	c->start = pc;
 	c->n = n;
 	c->dirty = 0;
 
