@@ -395,6 +395,7 @@ struct block_ctx {
 	} fwd[JIT_MAX_OPS];
 	unsigned nfwd;
 	int8_t host[33]; /* guest register -> host register holding it, or -1 */
+	uint64_t start;  /* the block's guest pc */
 	uint32_t local;  /* guest registers in local host registers (bit per register) */
 	uint32_t dirty;  /* ... written since the hart last had them */
 };
@@ -497,20 +498,28 @@ static void reload_local(struct block_ctx *c)
  * through to a return, and the dispatcher patches it once the target has a
  * block (rv_jit_chain). The return path records which jmp to patch.
  * The caller has written the registers back.
+ * Only a jump to a block starting at or before this one's start checks the
+ * budget: along chained jumps that skip it, block starts increase (within
+ * one page), so every cycle of blocks still passes a check.
  */
-static void exit_static(struct emit *e, uint64_t target)
+static void exit_static(struct emit *e, uint64_t target, bool check_budget)
 {
-	EB(e, "\x48\x83\xbb"); /* cmp qword [rbx + budget_left], 0 */
-	e32(e, (uint32_t)offsetof(struct rv_hart, budget_left));
-	e8(e, 0);
-	EB(e, "\x0f\x8e"); /* jle ret: budget spent */
-	uint8_t *jle = e->p;
-	e32(e, 0);
+	uint8_t *jle = NULL;
+	if (check_budget) {
+		EB(e, "\x48\x83\xbb"); /* cmp qword [rbx + budget_left], 0 */
+		e32(e, (uint32_t)offsetof(struct rv_hart, budget_left));
+		e8(e, 0);
+		EB(e, "\x0f\x8e"); /* jle ret: budget spent */
+		jle = e->p;
+		e32(e, 0);
+	}
 	e8(e, 0xe9); /* jmp rel32: falls through until chained */
 	uint8_t *site = e->p;
 	e32(e, 0);
-	uint32_t rel = (uint32_t)(e->p - (jle + 4));
-	memcpy(jle, &rel, 4);
+	if (jle) {
+		uint32_t rel = (uint32_t)(e->p - (jle + 4));
+		memcpy(jle, &rel, 4);
+	}
 	EB(e, "\x48\x8d\x0d"); /* lea rcx, [rip + disp] (= site) */
 	e32(e, (uint32_t)(int32_t)(site - (e->p + 4)));
 	EB(e, "\x48\x89\x8b"); /* mov [rbx + jit_patch_site], rcx */
@@ -568,7 +577,7 @@ static void exit_to(struct block_ctx *c, uint64_t target, uint32_t dirty, int t)
 	}
 	store_local(c, dirty);
 	if ((target & RV_PAGE_MASK) == c->page) {
-		exit_static(&c->e, target);
+		exit_static(&c->e, target, target <= c->start);
 	} else {
 		mov_imm64(&c->e, RAX, target);
 		exit_indirect(&c->e);
@@ -1424,6 +1433,7 @@ uint32_t rv_jit_compile(struct rv_hart *h, const struct rv_op *head, const uint8
 	uint32_t written_anywhere, live_in = allocate(c, ops, n, &written_anywhere);
 	load_local(c, inner_jumps ? c->local : live_in);
 	for (unsigned i = 0; i < n; i++) c->in_dirty[i] = back_to[i] ? written_anywhere : 0;
+	c->start = pc;
 	c->n = n;
 	c->dirty = 0;
 
