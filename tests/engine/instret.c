@@ -1,0 +1,46 @@
+/*
+ * instret.c — minstret stays exact through translated code: a hot loop whose
+ * branches skip ahead inside the block (forward jumps give back the budget
+ * they skip), jump over an instruction with `j`, and go back to the loop head
+ * (a jump back charges what it repeats). The count is known in advance:
+ * 8 instructions per pass, 2 more when the counter is odd.
+ */
+#include "engine.h"
+
+/* Instructions retired from the first csrr up to (not including) the second, for a loop of n passes. */
+static uint64_t counted(uint64_t n)
+{
+	uint64_t before, after, a = 0, b = 0;
+	__asm__ volatile("csrr %0, minstret\n"
+	                 "1: addi %3, %3, 1\n"
+	                 "andi t2, %2, 1\n"
+	                 "beqz t2, 2f\n"
+	                 "addi %4, %4, 1\n"
+	                 "addi %4, %4, 2\n"
+	                 "2: andi t2, %2, 2\n"
+	                 "bnez t2, 3f\n"
+	                 "j 4f\n"
+	                 "3: addi %4, %4, 3\n"
+	                 "4: addi %2, %2, -1\n"
+	                 "bnez %2, 1b\n"
+	                 "csrr %1, minstret\n"
+	                 : "=&r"(before), "=&r"(after), "+r"(n), "+r"(a), "+r"(b)
+	                 :
+	                 : "t2");
+	return after - before;
+}
+
+int main(uint64_t hartid)
+{
+	if (hartid != 0)
+		for (;;) {
+		}
+	static const uint64_t passes[] = {1, 7, 1000, 37, 100000, 5};
+	for (unsigned round = 0; round < 3; round++)
+		for (unsigned i = 0; i < sizeof(passes) / sizeof(passes[0]); i++) {
+			uint64_t n = passes[i], odd = (n + 1) / 2;
+			EXPECT(counted(n) == 1 + 8 * n + 2 * odd, "minstret across the loop", counted(n));
+		}
+	put("PASS instret\n");
+	plat_exit(0);
+}
