@@ -8,8 +8,8 @@ timestamps each line as it arrives, so a workload's time is measured by the host
 same way for both VMMs. Each workload prints a checksum of its result: the two VMMs must agree
 (a mismatch is an emulation bug and fails the benchmark).
 
-Printed: every run's times, the medians per workload and the ratio cloison/QEMU (below 1: cloison
-is faster), boot time to the guest's first marker, peak RSS; then, with SCALE, the same workloads
+Printed: every run's times and that run's ratios, the medians per workload and the ratio
+cloison/QEMU (below 1: cloison is faster), boot time to the guest's first marker, peak RSS; then, with SCALE, the same workloads
 two copies at once on two harts against one copy on one hart (time ratio: 1.0 = perfect scaling).
 Usage: cpu.py CLOISON INITRD RUNS [WORKLOADS (comma-separated)] [SCALE (0/1)] [JIT (on/off)]
 """
@@ -101,6 +101,10 @@ def main():
             rss[vmm].append(peak)
             print(f"{i:<4} {vmm:<8} " + " ".join(f"{times[w]:9.2f}" for w in workloads) + f" {boot:9.2f} {peak:8.0f}",
                   flush=True)
+        # This run's ratios (the pair just measured): a disturbed run shows here, not only in the medians.
+        print(f"{i:<4} {'ratio':<8} " + " ".join(fmt_ratio(t["cloison"][w][-1], t["qemu"][w][-1]).rjust(9)
+                                                 for w in workloads + ["boot"]) +
+              f" {fmt_ratio(rss['cloison'][-1], rss['qemu'][-1]):>8}", flush=True)
     print(f"{'median':<13} {'cloison':>9} {'qemu':>9} {'ratio':>7}  (cloison/qemu; below 1: cloison faster)")
     for w in workloads + ["boot"]:
         c, q = statistics.median(t["cloison"][w]), statistics.median(t["qemu"][w])
