@@ -860,6 +860,29 @@ static void test_pressure(void)
 	line("pressure", a ^ b ^ c ^ d ^ e ^ f ^ g, h ^ i ^ j ^ k ^ l ^ m ^ n, mem[0], mem[63]);
 }
 
+/* FP loads and stores in a hot loop (the translator does them inline): NaN boxing of flw, fsw of
+ * a double's low half, misaligned addresses and doubles that cross a page (its slow path). */
+static void test_fp_memory(void)
+{
+	static unsigned char buf[8192] __attribute__((aligned(4096)));
+	for (unsigned i = 0; i < sizeof(buf); i++) buf[i] = (unsigned char)(i * 37 + 11);
+	u64 acc = 0, boxes = 0;
+	for (unsigned it = 0; it < 3000; it++) {
+		unsigned char *p = buf + 2040 + (it * 52) % 4100; /* 4092..4099 cross into the next page */
+		u64 d, s;
+		__asm__ volatile("fld ft0, 0(%2)\n flw ft1, 4(%2)\n fmv.x.d %0, ft0\n fmv.x.d %1, ft1\n"
+		                 "fsd ft1, 8(%2)\n fsw ft0, 1(%2)"
+		                 : "=&r"(d), "=&r"(s)
+		                 : "r"(p)
+		                 : "memory", "ft0", "ft1");
+		acc = acc * 31 + d;
+		boxes ^= s + it;
+	}
+	u64 sum = 0;
+	for (unsigned i = 0; i < sizeof(buf); i++) sum = sum * 131 + buf[i];
+	line("fp-memory", acc, boxes, sum, 0);
+}
+
 int main(void)
 {
 	test_integer();
@@ -873,6 +896,7 @@ int main(void)
 #endif
 	test_loop();
 	test_pressure();
+	test_fp_memory();
 	put_str("done\n");
 	flush();
 	return 0;

@@ -300,6 +300,24 @@ static bool csr_write_is_plain(unsigned csr)
 	       (csr >= 0x340 && csr <= 0x343);
 }
 
+/* CSRs whose writes change only which interrupts may be taken (enables, pending bits, the
+ * supervisor timer compare) and the data TLB set, which rv_tlb_select() keeps current: after one,
+ * a run goes on unless an interrupt became ready (the kernel toggles sstatus.SIE around every
+ * critical section). At V=1 sstatus means vsstatus: such writes still end the run. */
+static bool csr_write_moves_irqs(unsigned csr)
+{
+	switch (csr) {
+	case 0x100: /* sstatus */
+	case 0x104: /* sie */
+	case 0x144: /* sip */
+	case 0x14d: /* stimecmp */
+	case 0x300: /* mstatus */
+	case 0x304: /* mie */
+	case 0x344: /* mip */ return true;
+	default: return false;
+	}
+}
+
 bool rv_jit_generic_ok(uint32_t insn)
 {
 	switch (insn & 0x7f) {
@@ -322,7 +340,7 @@ bool rv_jit_generic_ok(uint32_t insn)
 		if (f3 == 4) return true;
 		if (f3 == 0) return false;
 		bool writes = (f3 & 3) == 1 || RS1(insn) != 0;
-		return !writes || csr_write_is_plain(csr);
+		return !writes || csr_write_is_plain(csr) || csr_write_moves_irqs(csr);
 	}
 	default: return false;
 	}
@@ -419,7 +437,8 @@ static void exec_amo(struct rv_hart *h, uint32_t insn)
 	if (!ok) illegal(h, insn);
 }
 
-/* Zicsr instructions. Returns EXIT_IRQ_CHECK when the write may unmask an interrupt. */
+/* Zicsr instructions. Returns EXIT_IRQ_CHECK when the write may change more than plain state
+ * and interrupt enables, or made an interrupt ready. */
 static enum block_exit exec_csr(struct rv_hart *h, uint32_t insn, uint64_t next)
 {
 	unsigned f3 = F3(insn), csr = insn >> 20, rs1 = RS1(insn), rd = RD(insn);
@@ -445,7 +464,9 @@ static enum block_exit exec_csr(struct rv_hart *h, uint32_t insn, uint64_t next)
 	if (!do_read && (fault = rv_csr_read(h, csr, &old))) rv_raise(h, fault, insn); /* existence check */
 	h->x[rd] = old;
 	h->pc = next;
-	return do_write && !csr_write_is_plain(csr) ? EXIT_IRQ_CHECK : EXIT_NONE;
+	if (!do_write || csr_write_is_plain(csr)) return EXIT_NONE;
+	if (csr_write_moves_irqs(csr) && !h->virt && !rv_interrupt_ready(h)) return EXIT_NONE;
+	return EXIT_IRQ_CHECK;
 }
 
 /* An instruction V=1 forbids but HS-mode could run: a virtual-instruction exception (H). */

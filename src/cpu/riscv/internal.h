@@ -70,6 +70,7 @@ _Noreturn void rv_raise(struct rv_hart *h, uint64_t cause, uint64_t tval);
 void rv_enter_trap(struct rv_hart *h, uint64_t cause, uint64_t tval, bool interrupt);
 uint64_t rv_pending_interrupts(struct rv_hart *h);
 bool rv_take_interrupt(struct rv_hart *h);
+bool rv_interrupt_ready(struct rv_hart *h);
 /* Changes privilege and virtualization mode (which also selects the TLB set). */
 void rv_set_mode(struct rv_hart *h, unsigned priv, bool virt);
 uint64_t rv_read_mip(struct rv_hart *h);

@@ -29,6 +29,7 @@
  * differential and engine tests run through both.
  */
 #include "bitmanip.h"
+#include "decode.h"
 #include "internal.h"
 #include "jit.h"
 
@@ -186,6 +187,10 @@ static void e64(struct emit *e, uint64_t v)
 static uint32_t xoff(unsigned r)
 {
 	return (uint32_t)(8 * r);
+}
+static uint32_t foff(unsigned r)
+{
+	return (uint32_t)(offsetof(struct rv_hart, f) + 8 * r);
 }
 /* A REX prefix when one is needed: W (64-bit operand), R (modrm.reg >= 8), B (modrm.rm >= 8). */
 static void rex(struct emit *e, bool w64, int reg, int rm)
@@ -377,12 +382,16 @@ struct slow_path {
 	unsigned kind;
 	int store_rs2;  /* a store's data register, or -1 for a load */
 	uint32_t dirty; /* local registers written and not yet stored back, at the access */
+	bool fp_data;   /* store_rs2 is an FP register */
+	uint8_t *fix2;  /* K_GENERIC: a second jump here, or NULL */
+	uint32_t insn, raw;
+	unsigned len; /* K_GENERIC: the instruction the interpreter runs instead */
 };
 
 struct block_ctx {
 	struct emit e;
 	uint8_t *const *thunk; /* the code cache's load and store thunks, by kind */
-	struct slow_path slow[JIT_MAX_OPS];
+	struct slow_path slow[2 * JIT_MAX_OPS];
 	unsigned nslow;
 	uint64_t page;                  /* the guest page of the block's code */
 	unsigned n;                     /* its instructions */
@@ -872,18 +881,33 @@ static void emit_load(struct block_ctx *c, const struct rv_op *op, unsigned kind
 	default: EB(e, "\x48\x8b"); break;
 	}
 	EB(e, "\x04\x06");
-	c->slow[c->nslow++] = (struct slow_path){fix, e->p, pc, k, kind, -1, c->dirty};
+	c->slow[c->nslow++] = (struct slow_path){
+	    .fix = fix, .done = e->p, .pc = pc, .k = k, .kind = kind, .store_rs2 = -1, .dirty = c->dirty};
 	set_x(c, op->rd, RAX);
 }
 
-/* The out-of-line miss path of a load or store (after the block's main path). */
+static void call_generic(struct block_ctx *c, uint32_t insn, uint32_t raw, uint64_t pc, unsigned len, int k,
+                         uint32_t dirty);
+
+/* The out-of-line miss path of a load or store (after the block's main path), or the interpreter's
+ * way through an FP access it leaves there (K_GENERIC). */
 static void emit_slow_path(struct block_ctx *c, const struct slow_path *s)
 {
 	struct emit *e = &c->e;
 	patch_to_here(e, s->fix);
+	if (s->kind == K_GENERIC) { /* the interpreter runs the whole instruction */
+		patch_to_here(e, s->fix2);
+		call_generic(c, s->insn, s->raw, s->pc, s->len, s->k, s->dirty);
+		e8(e, 0xe9); /* jmp done */
+		e32(e, (uint32_t)(int32_t)(s->done - (e->p + 4)));
+		return;
+	}
 	sync_pc(e, s->pc, s->k); /* keeps rsi, the address */
 	store_local(c, s->dirty);
-	if (s->store_rs2 >= 0) get_x(c, RDX, (unsigned)s->store_rs2);
+	if (s->store_rs2 >= 0 && s->fp_data)
+		op_rm_hart(e, 0x8b, RDX, foff((unsigned)s->store_rs2), true);
+	else if (s->store_rs2 >= 0)
+		get_x(c, RDX, (unsigned)s->store_rs2);
 	e8(e, 0xe8); /* call the thunk (a load's value in rax) */
 	e32(e, (uint32_t)(int32_t)(c->thunk[s->kind] - (e->p + 4)));
 	load_local(c, c->local);
@@ -904,7 +928,13 @@ static void emit_store(struct block_ctx *c, const struct rv_op *op, unsigned kin
 	default: EB(e, "\x48\x89"); break;
 	}
 	EB(e, "\x0c\x06");
-	c->slow[c->nslow++] = (struct slow_path){fix, e->p, pc, k, kind, op->rs2, c->dirty};
+	c->slow[c->nslow++] = (struct slow_path){.fix = fix,
+	                                         .done = e->p,
+	                                         .pc = pc,
+	                                         .k = k,
+	                                         .kind = kind,
+	                                         .store_rs2 = op->rs2,
+	                                         .dirty = c->dirty};
 }
 
 static const void *const load_helpers[] = {
@@ -946,25 +976,31 @@ struct side_exit {
  * (AMOs, FP, fences, CSR reads): called with the registers in the hart;
  * the block goes on unless it says to stop.
  */
+static void call_generic(struct block_ctx *c, uint32_t insn, uint32_t raw, uint64_t pc, unsigned len, int k,
+                         uint32_t dirty)
+{
+	struct emit *e = &c->e;
+	sync_for_helper(c, pc, k, dirty);
+	EB(e, "\x48\x89\xdf"); /* mov rdi, rbx */
+	e8(e, 0xbe);           /* mov esi, insn */
+	e32(e, insn);
+	e8(e, 0xba); /* mov edx, raw */
+	e32(e, raw);
+	mov_imm64(e, RCX, pc);
+	EB(e, "\x41\xb8"); /* mov r8d, len */
+	e32(e, len);
+	call_abs(e, rv_jit_exec_generic);
+	reload_local(c); /* those the call clobbered */
+}
+
 static void emit_generic(struct block_ctx *c, const struct rv_op *op, uint64_t pc, unsigned len, int k,
                          struct side_exit *side, unsigned *nside)
 {
 	struct emit *e = &c->e;
 	uint32_t insn = (uint32_t)op->imm;
-	sync_for_helper(c, pc, k, c->dirty);
+	call_generic(c, insn, op->raw, pc, len, k, c->dirty);
 	c->dirty = 0;
-	EB(e, "\x48\x89\xdf"); /* mov rdi, rbx */
-	e8(e, 0xbe);           /* mov esi, insn */
-	e32(e, insn);
-	e8(e, 0xba); /* mov edx, raw */
-	e32(e, op->raw);
-	mov_imm64(e, RCX, pc);
-	EB(e, "\x41\xb8"); /* mov r8d, len */
-	e32(e, len);
-	call_abs(e, rv_jit_exec_generic);
-	/* It may have written x[rd]: the hart has every register now, so reload that one, and those
-	 * the call clobbered. */
-	reload_local(c);
+	/* It may have written x[rd]: the hart has every register now, so reload that one. */
 	unsigned rd = (insn >> 7) & 31;
 	if (rd && c->host[rd] >= 0 && !(c->local & (1u << rd)))
 		op_rm_hart(e, 0x8b, c->host[rd], xoff(rd), true);
@@ -977,6 +1013,91 @@ static void emit_generic(struct block_ctx *c, const struct rv_op *op, uint64_t p
 	s->refund = -k - 1;
 	s->dirty = 0;
 	s->inside = -1;
+}
+
+/* flw, fld, fsw, fsd: the integer access kind that moves their bits, or -1 for another instruction. */
+static int fp_mem_kind(uint32_t insn)
+{
+	unsigned f3 = F3(insn);
+	if ((insn & 0x7f) == 0x07 && (f3 == 2 || f3 == 3)) return f3 == 2 ? K_LWU : K_LD;
+	if ((insn & 0x7f) == 0x27 && (f3 == 2 || f3 == 3)) return f3 == 2 ? K_SW : K_SD;
+	return -1;
+}
+
+/*
+ * An FP load or store (glibc's setjmp saves twelve FP registers with fsd):
+ * through the TLB like an integer access, the value to or from h->f. With FP
+ * off (mstatus.FS) or V=1 the interpreter runs it (an illegal instruction, or
+ * vsstatus.FS to check and dirty). A load NaN-boxes a single and marks FS dirty.
+ */
+static void emit_fp_mem(struct block_ctx *c, const struct rv_op *op, uint64_t pc, unsigned len, int k)
+{
+	struct emit *e = &c->e;
+	const uint32_t insn = (uint32_t)op->imm;
+	const unsigned kind = (unsigned)fp_mem_kind(insn);
+	const bool store = kind == K_SW || kind == K_SD, wide = kind == K_LD || kind == K_SD;
+	const uint32_t mstatus = (uint32_t)offsetof(struct rv_hart, mstatus);
+	EB(e, "\xf7\x83"); /* test dword [rbx + mstatus], FS */
+	e32(e, mstatus);
+	e32(e, (uint32_t)MSTATUS_FS);
+	EB(e, "\x0f\x84"); /* jz: the interpreter */
+	uint8_t *fs_off = e->p;
+	e32(e, 0);
+	EB(e, "\x80\xbb"); /* cmp byte [rbx + virt], 0 */
+	e32(e, (uint32_t)offsetof(struct rv_hart, virt));
+	e8(e, 0);
+	EB(e, "\x0f\x85"); /* jne: the interpreter */
+	uint8_t *virt = e->p;
+	e32(e, 0);
+
+	const struct rv_op access = {.rs1 = (uint8_t)RS1(insn),
+	                             .imm = (int32_t)(store ? imm_s(insn) : imm_i(insn))};
+	uint8_t *fix = emit_tlb_probe(c, &access, store, wide ? 8 : 4);
+	if (store) {
+		op_rm_hart(e, 0x8b, RCX, foff(RS2(insn)), true); /* rcx <- f[rs2] */
+		if (wide) e8(e, 0x48);
+		EB(e, "\x89\x0c\x06"); /* mov [rsi + rax], rcx / ecx */
+		c->slow[c->nslow++] = (struct slow_path){.fix = fix,
+		                                         .done = e->p,
+		                                         .pc = pc,
+		                                         .k = k,
+		                                         .kind = kind,
+		                                         .store_rs2 = (int)RS2(insn),
+		                                         .dirty = c->dirty,
+		                                         .fp_data = true};
+	} else {
+		if (wide) e8(e, 0x48);
+		EB(e, "\x8b\x04\x06"); /* mov rax / eax, [rsi + rax] */
+		c->slow[c->nslow++] = (struct slow_path){.fix = fix,
+		                                         .done = e->p,
+		                                         .pc = pc,
+		                                         .k = k,
+		                                         .kind = kind,
+		                                         .store_rs2 = -1,
+		                                         .dirty = c->dirty};
+		if (!wide) { /* NaN-boxed */
+			mov_imm64(e, RCX, 0xffffffff00000000ULL);
+			EB(e, "\x48\x09\xc8"); /* or rax, rcx */
+		}
+		op_rm_hart(e, 0x89, RAX, foff(RD(insn)), true); /* f[rd] <- rax */
+		EB(e, "\x66\x81\x8b");                          /* or word [rbx + mstatus], FS: dirty */
+		e32(e, mstatus);
+		e8(e, (uint8_t)MSTATUS_FS);
+		e8(e, (uint8_t)(MSTATUS_FS >> 8));
+		EB(e, "\x80\x8b"); /* or byte [rbx + mstatus + 7], SD >> 56 */
+		e32(e, mstatus + 7);
+		e8(e, (uint8_t)(MSTATUS_SD >> 56));
+	}
+	c->slow[c->nslow++] = (struct slow_path){.fix = fs_off,
+	                                         .fix2 = virt,
+	                                         .done = e->p,
+	                                         .pc = pc,
+	                                         .k = k,
+	                                         .kind = K_GENERIC,
+	                                         .dirty = c->dirty,
+	                                         .insn = insn,
+	                                         .raw = op->raw,
+	                                         .len = len};
 }
 
 /* Emits one instruction. Returns false if it ends the block (it emitted the exit). */
@@ -1170,7 +1291,12 @@ static bool emit_op(struct block_ctx *c, const struct rv_op *op, unsigned kind, 
 		if (s->inside > k + (int)c->n) c->in_dirty[s->inside] |= c->dirty; /* a forward jump */
 		return true;
 	}
-	case K_GENERIC: emit_generic(c, op, pc, len, k, side, nside); return true;
+	case K_GENERIC:
+		if (fp_mem_kind((uint32_t)imm) >= 0)
+			emit_fp_mem(c, op, pc, len, k);
+		else
+			emit_generic(c, op, pc, len, k, side, nside);
+		return true;
 	case K_DECODE:
 	case K_SLOW:
 	case K_COUNT: break; /* not reached: the caller only passes translatable kinds */
@@ -1301,10 +1427,12 @@ static void op_regs(const struct rv_op *op, unsigned kind, uint32_t *reads, uint
 	case K_SRLIW:
 	case K_SRAIW: *reads = r1, *writes = w; break;
 	case K_ZB: *reads = r1 | (op->imm & RV_ZB_IMM_FORM ? 0 : r2), *writes = w; break;
-	case K_GENERIC:
+	case K_GENERIC: /* works on the hart, except FP loads and stores (their address) */
+		*reads = fp_mem_kind((uint32_t)op->imm) >= 0 ? 1u << RS1((uint32_t)op->imm) : 0, *writes = 0;
+		break;
 	case K_DECODE:
 	case K_SLOW:
-	case K_COUNT: *reads = *writes = 0; break;     /* a generic instruction works on the hart */
+	case K_COUNT: *reads = *writes = 0; break;
 	default: *reads = r1 | r2, *writes = w; break; /* register-register */
 	}
 	*reads &= ~1u;

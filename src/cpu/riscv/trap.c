@@ -160,6 +160,12 @@ static int select_interrupt(struct rv_hart *h)
 	return highest(vs_pending);
 }
 
+/* Whether an interrupt would be taken now (rv_take_interrupt would enter a trap). */
+bool rv_interrupt_ready(struct rv_hart *h)
+{
+	return select_interrupt(h) >= 0;
+}
+
 bool rv_take_interrupt(struct rv_hart *h)
 {
 	int irq = select_interrupt(h);
