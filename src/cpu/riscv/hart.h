@@ -127,6 +127,7 @@ struct rv_jcache {
 		void *code;
 	} e[RV_JCACHE_SIZE];
 	struct rv_fill_log log;
+	uint64_t regions; /* bit (pc >> 21) % 64 of every pc filled since the table was last cleared */
 };
 
 /* What the engine did (counters only grow; read racily by --stats). */
@@ -171,10 +172,23 @@ struct rv_hart {
 	uint64_t resv_val;
 	bool resv_valid;
 
+	/* What translated code and the run loop touch all the time, in the first 4 KiB with the
+	 * registers: a field at the same offset modulo 4 KiB as a register (past the TLB) made the
+	 * host CPU see false dependencies between their stores and loads (shell workload 1.6x slower). */
+	struct rv_tlb_set *tlb_cur;   /* set for the current priv/SUM */
+	struct rv_jcache *jcache_cur; /* table for the current priv/V */
+	int32_t jit_retired;          /* at a helper call: its index in the block minus the block's length */
+	int jit_exit;                 /* why translated code ended after an instruction it left to exec.c */
+	void *jit_patch_site;         /* the last static block exit taken, to chain to its target */
+	uint64_t jit_patch_pc;        /* ... and that target */
+	uint64_t block_start;         /* budget the current block started with */
+	struct rv_engine_stats stats;
+	uint64_t jit_epoch;   /* fence.i count: a block compares its code with memory once per epoch */
+	uint64_t budget_left; /* budget left at the last sync point (exceptions, CSR reads) */
+
 	/* Memory access acceleration. */
 	struct rv_tlb_set tlb[RV_TLB_NSETS];
-	struct rv_tlb_set *tlb_cur; /* set for the current priv/SUM */
-	uint64_t fetch_vpage;       /* cached translation of the current code page */
+	uint64_t fetch_vpage; /* cached translation of the current code page */
 	uintptr_t fetch_addend;
 
 	struct rv_bus bus;
@@ -196,15 +210,6 @@ struct rv_hart {
 	uint64_t ops_bytes;
 	struct rv_jit *jit; /* translated code (jit.h), NULL when the JIT is off */
 	struct rv_jcache jcache[RV_JCACHE_TABLES];
-	struct rv_jcache *jcache_cur;
-	int32_t jit_retired;   /* at a helper call: its index in the block minus the block's length */
-	int jit_exit;          /* why translated code ended after an instruction it left to exec.c */
-	void *jit_patch_site;  /* the last static block exit taken, to chain to its target */
-	uint64_t jit_patch_pc; /* ... and that target */
-	uint64_t block_start;  /* budget the current block started with */
-	struct rv_engine_stats stats;
-	uint64_t jit_epoch;   /* fence.i count: a block compares its code with memory once per epoch */
-	uint64_t budget_left; /* budget left at the last sync point (exceptions, CSR reads) */
 
 	/* Cold architectural state, kept after the hot fields: the programmable counters (Zihpm,
 	 * Sscofpmf, hpm.c), counting instructions retired up to hpm_last; */

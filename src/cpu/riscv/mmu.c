@@ -64,6 +64,7 @@ static void jcache_clear(struct rv_jcache *c)
 	else
 		for (unsigned i = 0; i < c->log.n; i++) c->e[c->log.slot[i]].pc = RV_TLB_INVALID;
 	c->log.n = 0;
+	c->regions = 0;
 }
 
 void rv_jcache_flush(struct rv_hart *h)
@@ -72,11 +73,18 @@ void rv_jcache_flush(struct rv_hart *h)
 		if (h->jcache[i].log.n) jcache_clear(&h->jcache[i]);
 }
 
-/* Forgets the jumps into the 2 MiB around vaddr (a megapage's mapping goes with any of its addresses). */
+static uint64_t jcache_region_bit(uint64_t pc)
+{
+	return 1ULL << ((pc >> 21) & 63);
+}
+
+/* Forgets the jumps into the 2 MiB around vaddr (a megapage's mapping goes with any of its addresses).
+ * Most flushed pages hold data: a table that never saw a jump into their region is left alone. */
 static void jcache_flush_around(struct rv_hart *h, uint64_t vaddr)
 {
 	for (unsigned t = 0; t < RV_JCACHE_TABLES; t++) {
 		struct rv_jcache *c = &h->jcache[t];
+		if (!(c->regions & jcache_region_bit(vaddr))) continue;
 		if (c->log.n > RV_TLB_FILL_LOG) {
 			jcache_clear(c);
 			continue;
@@ -95,6 +103,7 @@ void rv_jcache_fill(struct rv_hart *h, uint64_t pc, void *entry)
 	if (c->e[i].pc == pc && c->e[i].code == entry) return;
 	c->e[i].pc = pc;
 	c->e[i].code = entry;
+	c->regions |= jcache_region_bit(pc);
 	log_fill(&c->log, i);
 }
 
