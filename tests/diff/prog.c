@@ -883,6 +883,25 @@ static void test_fp_memory(void)
 	line("fp-memory", acc, boxes, sum, 0);
 }
 
+/* slli by 32 then srli of its result (gcc's zero-extension) in a hot loop: shifts below, at and
+ * above 32, the srli overwriting the slli's result or not, the slli overwriting its source. */
+static void test_zext_pairs(void)
+{
+	u64 acc = 0;
+	for (unsigned it = 0; it < 3000; it++) {
+		u64 x = int_operand(it % 40) ^ (it * 0x9e3779b97f4a7c15ULL), t, r1, r2, r3, r4, r5;
+		__asm__ volatile("slli %0, %6, 32\n srli %1, %0, 32\n"
+		                 "slli %2, %6, 32\n srli %2, %2, 29\n"
+		                 "slli %3, %6, 32\n srli %3, %3, 35\n"
+		                 "slli %4, %6, 32\n srli %4, %4, 63\n"
+		                 "mv %5, %6\n slli %5, %5, 32\n srli %5, %5, 1\n"
+		                 : "=&r"(t), "=&r"(r1), "=&r"(r2), "=&r"(r3), "=&r"(r4), "=&r"(r5)
+		                 : "r"(x));
+		acc = (acc * 31) ^ t ^ (r1 << 1) ^ (r2 << 2) ^ (r3 << 3) ^ (r4 << 4) ^ (r5 << 5);
+	}
+	line("zext-pairs", 0, 0, acc, 0);
+}
+
 int main(void)
 {
 	test_integer();
@@ -897,6 +916,7 @@ int main(void)
 	test_loop();
 	test_pressure();
 	test_fp_memory();
+	test_zext_pairs();
 	put_str("done\n");
 	flush();
 	return 0;

@@ -404,9 +404,15 @@ struct block_ctx {
 	} fwd[JIT_MAX_OPS];
 	unsigned nfwd;
 	int8_t host[33]; /* guest register -> host register holding it, or -1 */
-	uint64_t start;  /* the block's guest pc */
-	uint32_t local;  /* guest registers in local host registers (bit per register) */
-	uint32_t dirty;  /* ... written since the hart last had them */
+	/* An slli by 32 and an srli of its result (gcc's zero-extension of a 32-bit value, often on a
+	 * load's address chain): the srli starts again from the slli's source, so the pair costs one
+	 * shift of latency, not two; the slli vanishes when the srli overwrites its result. */
+	const struct rv_op *next; /* the instruction after this one when no jump leads there, or NULL */
+	int zext_rs;              /* for that srli: the slli's source register, or -1 */
+	bool zext_set;            /* the slli just emitted set zext_rs */
+	uint64_t start;           /* the block's guest pc */
+	uint32_t local;           /* guest registers in local host registers (bit per register) */
+	uint32_t dirty;           /* ... written since the hart last had them */
 };
 
 /* reg <- x[r] */
@@ -831,7 +837,9 @@ static uint8_t *emit_tlb_probe(struct block_ctx *c, const struct rv_op *op, bool
 {
 	struct emit *e = &c->e;
 	uint32_t table = write ? (uint32_t)offsetof(struct rv_tlb_set, write) : 0;
-	if (c->host[op->rs1] >= 0) {
+	if (c->host[op->rs1] >= 0 && !op->imm) {
+		op_rr(e, 0x8b, RSI, c->host[op->rs1], true); /* rsi <- x[rs1]: a move costs no latency */
+	} else if (c->host[op->rs1] >= 0) {
 		lea_disp(e, RSI, c->host[op->rs1], op->imm); /* rsi <- x[rs1] + imm */
 	} else {
 		get_x(c, RSI, op->rs1);
@@ -845,7 +853,10 @@ static uint8_t *emit_tlb_probe(struct block_ctx *c, const struct rv_op *op, bool
 	EB(e, "\x48\x03\x83");
 	e32(e, (uint32_t)offsetof(struct rv_hart, tlb_cur)); /* add rax, tlb_cur */
 	/* The last byte's page must be the entry's: an access crossing the page misses. */
-	lea_disp(e, RCX, RSI, (int32_t)size - 1);
+	if (size > 1)
+		lea_disp(e, RCX, RSI, (int32_t)size - 1);
+	else
+		op_rr(e, 0x8b, RCX, RSI, true);
 	EB(e, "\x48\x81\xe1");
 	e32(e, (uint32_t)RV_PAGE_MASK); /* and rcx, -4096 */
 	EB(e, "\x48\x3b\x88");          /* cmp rcx, [rax + table] */
@@ -1133,11 +1144,30 @@ static bool emit_op(struct block_ctx *c, const struct rv_op *op, unsigned kind, 
 		set_x(c, op->rd, RAX);
 		return true;
 	case K_SLLI:
+		if (imm == 32 && op->rd && c->next && rv_op_kind(c->next) == K_SRLI &&
+		    c->next->rs1 == op->rd && (c->next->rd == op->rd || op->rs1 != op->rd)) {
+			c->zext_rs = op->rs1;
+			c->zext_set = true;
+			if (c->next->rd == op->rd) return true; /* the srli overwrites it */
+		}
+		/* fall through */
 	case K_SRLI:
 	case K_SRAI:
 	case K_SLLIW:
 	case K_SRLIW:
 	case K_SRAIW: {
+		if (kind == K_SRLI && c->zext_rs >= 0) { /* (x << 32) >> n from x's low half */
+			int d = dst_reg(c, op->rd, 0);
+			unsigned sh = (unsigned)imm & 63, rs = (unsigned)c->zext_rs;
+			if (c->host[rs] >= 0)
+				op_rr(e, 0x8b, d, c->host[rs], false); /* mov d32, x[rs] (zero-extends) */
+			else
+				op_rm_hart(e, 0x8b, d, xoff(rs), false);
+			if (sh < 32) shift_imm(e, d, 4, 32 - sh, true);
+			if (sh > 32) shift_imm(e, d, 5, sh - 32, true);
+			put_x(c, op->rd, d);
+			return true;
+		}
 		bool w = kind == K_SLLIW || kind == K_SRLIW || kind == K_SRAIW;
 		unsigned n = (kind == K_SLLI || kind == K_SLLIW)   ? 4
 		             : (kind == K_SRLI || kind == K_SRLIW) ? 5
@@ -1567,13 +1597,20 @@ uint32_t rv_jit_compile(struct rv_hart *h, const struct rv_op *head, const uint8
 
 	struct side_exit side[JIT_MAX_OPS];
 	unsigned nside = 0;
-	bool open = true;
+	bool open = true, jumped_to[JIT_MAX_OPS] = {false};
+	for (unsigned i = 0; i < n; i++)
+		if (c->target[i] >= 0) jumped_to[c->target[i]] = true;
 	uint64_t ipc = pc;
+	c->zext_rs = -1;
 	for (unsigned i = 0; i < n; i++) {
 		c->label[i] = e->p;
 		if (!open) c->dirty = 0; /* after a jump: reached only by jumps */
 		c->dirty |= c->in_dirty[i];
+		if (jumped_to[i]) c->zext_rs = -1;
+		c->next = i + 1 < n && !jumped_to[i + 1] ? &ops[i + 1] : NULL;
+		c->zext_set = false;
 		open = emit_op(c, &ops[i], rv_op_kind(&ops[i]), ipc, lens[i], (int)i - (int)n, side, &nside);
+		if (!c->zext_set) c->zext_rs = -1;
 		ipc += lens[i];
 	}
 	if (open) exit_to(c, ipc, c->dirty, -1);
