@@ -902,6 +902,46 @@ static void test_zext_pairs(void)
 	line("zext-pairs", 0, 0, acc, 0);
 }
 
+/* Runs of stores and of loads through one base register (a function saving and restoring its
+ * registers): the translator probes the TLB once for a run; runs that cross a page take each access
+ * alone. Every width, sign and zero extension, x0 as data, a load replacing the base last. */
+static void test_access_runs(void)
+{
+	static unsigned char buf[8192] __attribute__((aligned(4096)));
+	u64 acc = 0;
+	for (unsigned it = 0; it < 3000; it++) {
+		unsigned char *p = buf + 4000 + (it * 7) % 120; /* some runs straddle 4096 */
+		u64 v = int_operand(it % 40) ^ (it * 0x9e3779b97f4a7c15ULL), a, b, c, d, e, f, g, q;
+		__asm__ volatile("sd %1, 0(%0)\n sd %1, 8(%0)\n sw %1, 20(%0)\n sh %1, 16(%0)\n sb %1, 18(%0)\n"
+		                 "sb zero, 19(%0)\n sd zero, 24(%0)"
+		                 :
+		                 : "r"(p), "r"(v)
+		                 : "memory");
+		__asm__ volatile("ld %0, 0(%8)\n lw %1, 4(%8)\n lwu %2, 20(%8)\n lh %3, 16(%8)\n lhu %4, 18(%8)\n"
+		                 "lb %5, 3(%8)\n lbu %6, 7(%8)\n mv %7, %8\n ld %7, 8(%7)"
+		                 : "=&r"(a), "=&r"(b), "=&r"(c), "=&r"(d), "=&r"(e), "=&r"(f), "=&r"(g), "=&r"(q)
+		                 : "r"(p)
+		                 : "memory");
+		acc = acc * 31 + (a ^ b ^ (c << 1) ^ (d << 2) ^ (e << 3) ^ (f << 4) ^ (g << 5) ^ (q << 6));
+	}
+	line("access-runs", 0, 0, acc, 0);
+
+	/* A run that a branch reaches just after a jump, then an indirect jump out of the block: the values
+	 * it loaded into local host registers must reach the hart. */
+	register u64 a __asm__("s4") = 0, b __asm__("s5") = 0; /* not pinned: local host registers */
+	u64 sum = 0;
+	for (unsigned it = 0; it < 3000; it++) {
+		unsigned char *p = buf + 4000 + (it * 8) % 120; /* written above */
+		__asm__ volatile("xor %[s], %[s], %[a]\n add %[s], %[s], %[b]\n add %[s], %[s], %[a]\n"
+		                 "xor %[s], %[s], %[b]\n beqz %[c], 1f\n j 3f\n"
+		                 "1: ld %[a], 0(%[p])\n ld %[b], 8(%[p])\n la t0, 2f\n jr t0\n 3: nop\n 2:"
+		                 : [a] "+r"(a), [b] "+r"(b), [s] "+r"(sum)
+		                 : [c] "r"((u64)(~it & 1)), [p] "r"(p)
+		                 : "memory", "t0");
+	}
+	line("access-run-target", a, b, sum, 0);
+}
+
 int main(void)
 {
 	test_integer();
@@ -917,6 +957,7 @@ int main(void)
 	test_pressure();
 	test_fp_memory();
 	test_zext_pairs();
+	test_access_runs();
 	put_str("done\n");
 	flush();
 	return 0;

@@ -15,12 +15,13 @@
  *   - jumps and branches to an instruction of the block stay in it (loops go
  *     round with their registers in place); taken branches elsewhere leave by
  *     side exits;
- *   - inlines the software-TLB hit path of loads and stores; misses call the
+ *   - inlines the software-TLB hit path of loads and stores (FP ones too), once
+ *     for a run of accesses through one base register; misses call the
  *     interpreter's C code out of line through one thunk per access kind,
  *     after storing the instruction's pc and index so an exception (longjmp)
  *     reports the right epc and count;
- *   - runs AMOs, FP, fences, CSR reads and cache-block operations through
- *     rv_jit_exec_generic();
+ *   - runs AMOs, FP arithmetic, fences, CSR reads, interrupt-enable CSR writes
+ *     and cache-block operations through rv_jit_exec_generic();
  *   - leaves by patched direct jumps within its page, the indirect-jump cache
  *     elsewhere, or returns the next guest pc to the dispatcher.
  * Blocks are found by the physical slot of their first instruction and hold
@@ -385,13 +386,16 @@ struct slow_path {
 	bool fp_data;   /* store_rs2 is an FP register */
 	uint8_t *fix2;  /* K_GENERIC: a second jump here, or NULL */
 	uint32_t insn, raw;
-	unsigned len; /* K_GENERIC: the instruction the interpreter runs instead */
+	unsigned len;              /* K_GENERIC: the instruction the interpreter runs instead */
+	const struct rv_op *group; /* K_DECODE: a group's accesses (mem_group), each probed alone */
+	const unsigned *glens;     /* ... their lengths */
+	unsigned ngroup;
 };
 
 struct block_ctx {
 	struct emit e;
 	uint8_t *const *thunk; /* the code cache's load and store thunks, by kind */
-	struct slow_path slow[2 * JIT_MAX_OPS];
+	struct slow_path slow[2 * JIT_MAX_OPS + 1];
 	unsigned nslow;
 	uint64_t page;                  /* the guest page of the block's code */
 	unsigned n;                     /* its instructions */
@@ -899,6 +903,7 @@ static void emit_load(struct block_ctx *c, const struct rv_op *op, unsigned kind
 
 static void call_generic(struct block_ctx *c, uint32_t insn, uint32_t raw, uint64_t pc, unsigned len, int k,
                          uint32_t dirty);
+static void emit_store(struct block_ctx *c, const struct rv_op *op, unsigned kind, uint64_t pc, int k);
 
 /* The out-of-line miss path of a load or store (after the block's main path), or the interpreter's
  * way through an FP access it leaves there (K_GENERIC). */
@@ -906,6 +911,21 @@ static void emit_slow_path(struct block_ctx *c, const struct slow_path *s)
 {
 	struct emit *e = &c->e;
 	patch_to_here(e, s->fix);
+	if (s->kind == K_DECODE) { /* a group's probe missed: each access probes for itself */
+		c->dirty = s->dirty;
+		uint64_t pc = s->pc;
+		for (unsigned j = 0; j < s->ngroup; pc += s->glens[j++]) {
+			const struct rv_op *op = &s->group[j];
+			unsigned kind = rv_op_kind(op);
+			if (kind >= K_SB && kind <= K_SD)
+				emit_store(c, op, kind, pc, s->k + (int)j);
+			else
+				emit_load(c, op, kind, pc, s->k + (int)j);
+		}
+		e8(e, 0xe9); /* jmp done */
+		e32(e, (uint32_t)(int32_t)(s->done - (e->p + 4)));
+		return;
+	}
 	if (s->kind == K_GENERIC) { /* the interpreter runs the whole instruction */
 		patch_to_here(e, s->fix2);
 		call_generic(c, s->insn, s->raw, s->pc, s->len, s->k, s->dirty);
@@ -1024,6 +1044,138 @@ static void emit_generic(struct block_ctx *c, const struct rv_op *op, uint64_t p
 	s->refund = -k - 1;
 	s->dirty = 0;
 	s->inside = -1;
+}
+
+/* The size of an integer load's or store's access, or 0 for another kind. */
+static unsigned access_size(unsigned kind)
+{
+	switch (kind) {
+	case K_LB:
+	case K_LBU:
+	case K_SB: return 1;
+	case K_LH:
+	case K_LHU:
+	case K_SH: return 2;
+	case K_LW:
+	case K_LWU:
+	case K_SW: return 4;
+	case K_LD:
+	case K_SD: return 8;
+	default: return 0;
+	}
+}
+
+/*
+ * A run of loads (or of stores) through the same base register, such as a
+ * function saving or restoring its registers on the stack: how many of the
+ * instructions from ops[i] form one (at least 2, else 1). They follow each
+ * other, no jump leads into the run after its first, a load does not replace
+ * the base before the last, and all bytes fit in 4 KiB ([*lo, *hi]).
+ */
+static unsigned mem_group(const struct rv_op *ops, const bool *jumped_to, unsigned i, unsigned n, int32_t *lo,
+                          int32_t *hi)
+{
+	unsigned kind = rv_op_kind(&ops[i]), size = access_size(kind);
+	if (!size || !ops[i].rs1) return 1;
+	bool stores = kind >= K_SB && kind <= K_SD;
+	*lo = ops[i].imm, *hi = ops[i].imm + (int32_t)size - 1;
+	unsigned m = 1;
+	for (unsigned j = i + 1; j < n && !jumped_to[j]; j++) {
+		unsigned kj = rv_op_kind(&ops[j]), sj = access_size(kj);
+		if (!sj || (kj >= K_SB && kj <= K_SD) != stores || ops[j].rs1 != ops[i].rs1) break;
+		if (!stores && ops[j - 1].rd == ops[i].rs1) break; /* the one before replaced the base */
+		int32_t l = ops[j].imm < *lo ? ops[j].imm : *lo;
+		int32_t h = ops[j].imm + (int32_t)sj - 1 > *hi ? ops[j].imm + (int32_t)sj - 1 : *hi;
+		if (h - l >= 4096) break;
+		*lo = l, *hi = h;
+		m++;
+	}
+	return m;
+}
+
+/* opc reg, [base + rax + disp] (or the store direction, by opcode); a byte store's register needs a REX
+ * prefix to be sil/dil/bpl rather than dh/bh/ch. */
+static void op_base_rax(struct emit *e, unsigned opc, int reg, int base, int32_t disp, bool w64,
+                        bool byte_reg)
+{
+	uint8_t r = (uint8_t)(0x40 | (w64 ? 8 : 0) | ((reg & 8) ? 4 : 0) | ((base & 8) ? 1 : 0));
+	if (r != 0x40 || byte_reg) e8(e, r);
+	opcode(e, opc);
+	e8(e, (uint8_t)(0x84 | (reg & 7) << 3)); /* mod 10, rm 100: SIB and disp32 */
+	e8(e, (uint8_t)(RAX << 3 | (base & 7))); /* index rax, scale 1 */
+	e32(e, (uint32_t)disp);
+}
+
+/*
+ * A group from mem_group(): one TLB probe for all its bytes (the entry of the
+ * lowest byte's page must also be the highest's: a group across a page
+ * misses), then each access through the page's addend in rax. A miss runs
+ * every access with its own probe, out of line.
+ */
+static void emit_mem_group(struct block_ctx *c, const struct rv_op *ops, const unsigned *lens, unsigned m,
+                           int32_t lo, int32_t hi, uint64_t pc, int k)
+{
+	struct emit *e = &c->e;
+	const bool stores = rv_op_kind(&ops[0]) >= K_SB && rv_op_kind(&ops[0]) <= K_SD;
+	const uint32_t table = stores ? (uint32_t)offsetof(struct rv_tlb_set, write) : 0;
+	int base = c->host[ops[0].rs1];
+	if (base < 0) {
+		get_x(c, RSI, ops[0].rs1);
+		base = RSI;
+	}
+	const uint32_t dirty = c->dirty;
+	lea_disp(e, RCX, base, lo);
+	EB(e, "\x48\x89\xc8"); /* mov rax, rcx */
+	EB(e, "\x48\xc1\xe8");
+	e8(e, RV_PAGE_SHIFT - 4); /* shr rax, 8 */
+	e8(e, 0x25);
+	e32(e, (RV_TLB_SIZE - 1) << 4); /* and eax, slot mask */
+	EB(e, "\x48\x03\x83");
+	e32(e, (uint32_t)offsetof(struct rv_hart, tlb_cur)); /* add rax, tlb_cur */
+	lea_disp(e, RCX, base, hi);
+	EB(e, "\x48\x81\xe1");
+	e32(e, (uint32_t)RV_PAGE_MASK); /* and rcx, -4096 */
+	EB(e, "\x48\x3b\x88");          /* cmp rcx, [rax + table] */
+	e32(e, table);
+	EB(e, "\x0f\x85"); /* jne: each on its own */
+	uint8_t *fix = e->p;
+	e32(e, 0);
+	EB(e, "\x48\x8b\x80"); /* mov rax, [rax + table + 8] (addend) */
+	e32(e, table + 8);
+	for (unsigned j = 0; j < m; j++) {
+		const struct rv_op *op = &ops[j];
+		unsigned kind = rv_op_kind(op);
+		if (stores) {
+			int v = c->host[op->rs2];
+			if (v < 0) {
+				get_x(c, RCX, op->rs2);
+				v = RCX;
+			}
+			if (kind == K_SH) e8(e, 0x66);
+			op_base_rax(e, kind == K_SB ? 0x88 : 0x89, v, base, op->imm, kind == K_SD,
+			            kind == K_SB);
+			continue;
+		}
+		int d = op->rd && c->host[op->rd] >= 0 ? c->host[op->rd] : RCX;
+		static const unsigned opc[] = {
+		    [K_LB] = 0x0fbe, [K_LBU] = 0x0fb6, [K_LH] = 0x0fbf, [K_LHU] = 0x0fb7,
+		    [K_LW] = 0x63,   [K_LWU] = 0x8b,   [K_LD] = 0x8b};
+		bool w64 = kind == K_LB || kind == K_LH || kind == K_LW || kind == K_LD;
+		op_base_rax(e, opc[kind], d, base, op->imm, w64, false);
+		if (d == RCX)
+			set_x(c, op->rd, RCX);
+		else
+			written(c, op->rd);
+	}
+	c->slow[c->nslow++] = (struct slow_path){.fix = fix,
+	                                         .done = e->p,
+	                                         .pc = pc,
+	                                         .k = k,
+	                                         .kind = K_DECODE,
+	                                         .dirty = dirty,
+	                                         .group = ops,
+	                                         .glens = lens,
+	                                         .ngroup = m};
 }
 
 /* flw, fld, fsw, fsd: the integer access kind that moves their bits, or -1 for another instruction. */
@@ -1609,6 +1761,19 @@ uint32_t rv_jit_compile(struct rv_hart *h, const struct rv_op *head, const uint8
 		if (jumped_to[i]) c->zext_rs = -1;
 		c->next = i + 1 < n && !jumped_to[i + 1] ? &ops[i + 1] : NULL;
 		c->zext_set = false;
+		int32_t lo, hi;
+		unsigned m = mem_group(ops, jumped_to, i, n, &lo, &hi);
+		if (m > 1) {
+			emit_mem_group(c, &ops[i], &lens[i], m, lo, hi, ipc, (int)i - (int)n);
+			for (unsigned g = 1; g < m; g++) {
+				ipc += lens[i];
+				c->label[++i] = e->p; /* not a jump target (mem_group) */
+			}
+			c->zext_rs = -1;
+			ipc += lens[i];
+			open = true;
+			continue;
+		}
 		open = emit_op(c, &ops[i], rv_op_kind(&ops[i]), ipc, lens[i], (int)i - (int)n, side, &nside);
 		if (!c->zext_set) c->zext_rs = -1;
 		ipc += lens[i];
