@@ -973,7 +973,9 @@ static void wait_for_interrupt(struct rv_hart *h)
 	pthread_mutex_unlock(&h->wait_lock);
 }
 
-#define BLOCK_INSNS 4096
+/* Instructions per run between interrupt checks (about 10 us of guest time). 16384 rather than 4096:
+ * boot -8 %, fork+exec -7 %, shell -5 % on one hart (3 alternating runs), no loss on two. */
+#define BLOCK_INSNS 16384
 
 /* One step of the run loop: take a pending interrupt, run a block, maybe sleep
  * (not when stepping exactly: a stepping caller owns time).
