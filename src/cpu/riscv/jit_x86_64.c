@@ -419,9 +419,13 @@ struct block_ctx {
 	uint32_t dirty;           /* ... written since the hart last had them */
 };
 
-/* reg <- x[r] */
+/* reg <- x[r] (x0: the zero idiom, no load) */
 static void get_x(struct block_ctx *c, int reg, unsigned r)
 {
+	if (r == 0) {
+		op_rr(&c->e, 0x33, reg, reg, false); /* xor reg32, reg32 */
+		return;
+	}
 	if (c->host[r] == reg) return;
 	if (c->host[r] >= 0)
 		op_rr(&c->e, 0x8b, reg, c->host[r], true);
@@ -1283,6 +1287,11 @@ static bool emit_op(struct block_ctx *c, const struct rv_op *op, unsigned kind, 
 	case K_ANDI: {
 		static const unsigned digit[] = {[K_ADDI] = 0, [K_XORI] = 6, [K_ORI] = 1, [K_ANDI] = 4};
 		int d = dst_reg(c, op->rd, 0);
+		if (op->rs1 == 0 && kind != K_ANDI) { /* li */
+			mov_imm64(e, d, (uint64_t)(int64_t)imm);
+			put_x(c, op->rd, d);
+			return true;
+		}
 		get_x(c, d, op->rs1);
 		if (imm || kind == K_ANDI) alu_imm(e, d, digit[kind], imm, true);
 		put_x(c, op->rd, d);
@@ -1352,6 +1361,12 @@ static bool emit_op(struct block_ctx *c, const struct rv_op *op, unsigned kind, 
 		               : kind == K_AND                     ? 0x23
 		               : kind == K_OR                      ? 0x0b
 		                                                   : 0x33;
+		if (op->rs1 == 0 && (kind == K_ADD || kind == K_OR || kind == K_XOR)) { /* mv */
+			int d = dst_reg(c, op->rd, 0);
+			get_x(c, d, op->rs2);
+			put_x(c, op->rd, d);
+			return true;
+		}
 		int d = dst_reg(c, op->rd, op->rs2);
 		get_x(c, d, op->rs1);
 		alu_x(c, opc, d, op->rs2, !w);
