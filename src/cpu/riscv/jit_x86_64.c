@@ -1475,7 +1475,11 @@ static bool emit_op(struct block_ctx *c, const struct rv_op *op, unsigned kind, 
 		int a = c->host[op->rs1] >= 0 ? c->host[op->rs1]
 		                              : RAX; /* cmp x[rs1], x[rs2]: fused with the jcc */
 		get_x(c, a, op->rs1);
-		alu_x(c, 0x3b, a, op->rs2, true);
+		if (op->rs2 == 0)
+			op_rr(e, 0x85, a, a,
+			      true); /* test a, a: the flags of cmp a, 0 (beqz, bnez, bltz, bgez) */
+		else
+			alu_x(c, 0x3b, a, op->rs2, true);
 		e8(e, 0x0f);
 		e8(e, (uint8_t)(0x80 | cc[kind])); /* jcc taken: a side exit; the block goes on not taken */
 		struct side_exit *s = &side[(*nside)++];
