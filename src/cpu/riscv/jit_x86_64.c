@@ -907,6 +907,11 @@ static void emit_load(struct block_ctx *c, const struct rv_op *op, unsigned kind
 
 static void call_generic(struct block_ctx *c, uint32_t insn, uint32_t raw, uint64_t pc, unsigned len, int k,
                          uint32_t dirty);
+
+static bool is_store(unsigned kind)
+{
+	return kind >= K_SB && kind <= K_SD;
+}
 static void emit_store(struct block_ctx *c, const struct rv_op *op, unsigned kind, uint64_t pc, int k);
 
 /* The out-of-line miss path of a load or store (after the block's main path), or the interpreter's
@@ -921,7 +926,7 @@ static void emit_slow_path(struct block_ctx *c, const struct slow_path *s)
 		for (unsigned j = 0; j < s->ngroup; pc += s->glens[j++]) {
 			const struct rv_op *op = &s->group[j];
 			unsigned kind = rv_op_kind(op);
-			if (kind >= K_SB && kind <= K_SD)
+			if (is_store(kind))
 				emit_store(c, op, kind, pc, s->k + (int)j);
 			else
 				emit_load(c, op, kind, pc, s->k + (int)j);
@@ -1081,12 +1086,12 @@ static unsigned mem_group(const struct rv_op *ops, const bool *jumped_to, unsign
 {
 	unsigned kind = rv_op_kind(&ops[i]), size = access_size(kind);
 	if (!size || !ops[i].rs1) return 1;
-	bool stores = kind >= K_SB && kind <= K_SD;
+	bool stores = is_store(kind);
 	*lo = ops[i].imm, *hi = ops[i].imm + (int32_t)size - 1;
 	unsigned m = 1;
 	for (unsigned j = i + 1; j < n && !jumped_to[j]; j++) {
 		unsigned kj = rv_op_kind(&ops[j]), sj = access_size(kj);
-		if (!sj || (kj >= K_SB && kj <= K_SD) != stores || ops[j].rs1 != ops[i].rs1) break;
+		if (!sj || is_store(kj) != stores || ops[j].rs1 != ops[i].rs1) break;
 		if (!stores && ops[j - 1].rd == ops[i].rs1) break; /* the one before replaced the base */
 		int32_t l = ops[j].imm < *lo ? ops[j].imm : *lo;
 		int32_t h = ops[j].imm + (int32_t)sj - 1 > *hi ? ops[j].imm + (int32_t)sj - 1 : *hi;
@@ -1120,7 +1125,7 @@ static void emit_mem_group(struct block_ctx *c, const struct rv_op *ops, const u
                            int32_t lo, int32_t hi, uint64_t pc, int k)
 {
 	struct emit *e = &c->e;
-	const bool stores = rv_op_kind(&ops[0]) >= K_SB && rv_op_kind(&ops[0]) <= K_SD;
+	const bool stores = is_store(rv_op_kind(&ops[0]));
 	const uint32_t table = stores ? (uint32_t)offsetof(struct rv_tlb_set, write) : 0;
 	int base = c->host[ops[0].rs1];
 	if (base < 0) {
