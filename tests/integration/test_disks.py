@@ -311,7 +311,12 @@ class RootDisk(Tmp):
         guest_sum = g.run("dd if=/dev/urandom of=/k bs=4k count=300 2>/dev/null; sync; sha256sum /k").split()[0]
         g.proc.kill()
         g.proc.wait()
-        qemu_img("check", img)
+        # The guest may still be writing (atime, the journal's next commit) when it dies: clusters
+        # allocated for a write that never finished are leaked, which qemu-img reports with exit
+        # status 3 ("leaked clusters, but not corrupted"). Anything else (2: corruption) fails.
+        r = qemu_img("check", img, check=False)
+        self.assertIn(r.returncode, (0, 3), r.stdout + r.stderr)
+        self.assertNotIn("ERROR", r.stdout + r.stderr)
         self.assertEqual(hashlib.sha256(ext4_file(img, "k")).hexdigest(), guest_sum)
 
     def test_linked_clones_diverge_without_touching_the_base(self):
