@@ -581,22 +581,23 @@ static void exit_indirect(struct emit *e)
  * Elsewhere the mapping may differ by the time the jump is taken (another
  * address space), so the indirect-jump cache, flushed with the TLB, decides.
  * The local registers in `dirty` go back to the hart on the way out.
- * A target earlier in the block (its instruction t >= 0) is a loop: while
- * budget remains it goes there directly, its registers still in place.
+ * A target earlier in the block (its instruction t >= 0) is a loop: the pass
+ * just run is charged (one update of the budget, `refund` being what the entry
+ * charged for instructions after the exit) and, while budget remains for
+ * another whole pass, it goes round with its registers in place.
  */
-static void exit_to(struct block_ctx *c, uint64_t target, uint32_t dirty, int t)
+static void exit_to(struct block_ctx *c, uint64_t target, uint32_t dirty, int t, int refund)
 {
 	struct emit *e = &c->e;
-	if (t >= 0) {                  /* back into the block (a loop): go round again while budget remains */
-		EB(e, "\x48\x83\xbb"); /* cmp qword [rbx + budget_left], 0 */
-		e32(e, (uint32_t)offsetof(struct rv_hart, budget_left));
-		e8(e, 0);
-		EB(e, "\x7e\x0d");     /* jle: leave (below) */
-		EB(e, "\x48\x83\xab"); /* sub qword [rbx + budget_left], n - t: the instructions from t on */
-		e32(e, (uint32_t)offsetof(struct rv_hart, budget_left));
-		e8(e, (uint8_t)(c->n - (unsigned)t));
-		e8(e, 0xe9); /* jmp label[t] */
+	if (t >= 0) {
+		int pass = (int)c->n - t - refund; /* instructions t..exit: at least one */
+		add_field_imm8(e, offsetof(struct rv_hart, budget_left), (int8_t)-pass);
+		EB(e, "\x0f\x8f"); /* jg label[t]: the next pass is charged */
 		e32(e, (uint32_t)(int32_t)(c->label[t] - (e->p + 4)));
+		add_field_imm8(e, offsetof(struct rv_hart, budget_left),
+		               (int8_t)(c->n - (unsigned)t)); /* not run */
+	} else if (refund) {
+		add_field_imm8(e, offsetof(struct rv_hart, budget_left), (int8_t)refund);
 	}
 	store_local(c, dirty);
 	if ((target & RV_PAGE_MASK) == c->page) {
@@ -1453,8 +1454,7 @@ static bool emit_op(struct block_ctx *c, const struct rv_op *op, unsigned kind, 
 			e32(e, 0);
 			return false;
 		}
-		if (-k - 1) add_field_imm8(e, offsetof(struct rv_hart, budget_left), (int8_t)(-k - 1));
-		exit_to(c, pc + (uint64_t)(int64_t)imm, c->dirty, t);
+		exit_to(c, pc + (uint64_t)(int64_t)imm, c->dirty, t, -k - 1);
 		return false;
 	}
 	case K_JALR:
@@ -1647,12 +1647,18 @@ static void op_regs(const struct rv_op *op, unsigned kind, uint32_t *reads, uint
 
 /*
  * Host registers for the block's guest registers: the pinned ones, then the
- * local registers to those used most (twice at least) among the others.
+ * local registers to those used most (three times at least) among the others,
+ * a use counting four times more for each jump back (c->target) over it: the
+ * innermost, hottest loop first.
  * Returns the local registers read before they are written (loaded at the
  * start); *written gets those the block writes.
  */
 static uint32_t allocate(struct block_ctx *c, const struct rv_op *ops, unsigned n, uint32_t *written)
 {
+	unsigned weight[JIT_MAX_OPS];
+	for (unsigned i = 0; i < n; i++) weight[i] = 1;
+	for (unsigned i = 0; i < n; i++)
+		for (int t = c->target[i]; t >= 0 && t <= (int)i; t++) weight[t] += 4; /* i jumps back to t */
 	memset(c->host, -1, sizeof(c->host));
 	uint32_t pinned = 0;
 	for (unsigned i = 0; i < JIT_NPINNED; i++) {
@@ -1667,7 +1673,7 @@ static uint32_t allocate(struct block_ctx *c, const struct rv_op *ops, unsigned 
 		live_in |= rd & ~seen_write;
 		seen_write |= wr;
 		all_writes |= wr;
-		for (unsigned r = 1; r < 32; r++) uses[r] += ((rd >> r) & 1) + ((wr >> r) & 1);
+		for (unsigned r = 1; r < 32; r++) uses[r] += (((rd >> r) & 1) + ((wr >> r) & 1)) * weight[i];
 	}
 	c->local = 0;
 	for (unsigned k = 0; k < JIT_NLOCAL; k++) {
@@ -1802,7 +1808,7 @@ uint32_t rv_jit_compile(struct rv_hart *h, const struct rv_op *head, const uint8
 		if (!c->zext_set) c->zext_rs = -1;
 		ipc += lens[i];
 	}
-	if (open) exit_to(c, ipc, c->dirty, -1);
+	if (open) exit_to(c, ipc, c->dirty, -1, 0);
 	for (unsigned i = 0; i < c->nfwd; i++) {
 		uint32_t rel = (uint32_t)(c->label[c->fwd[i].to] - (c->fwd[i].fix + 4));
 		memcpy(c->fwd[i].fix, &rel, 4);
@@ -1819,11 +1825,12 @@ uint32_t rv_jit_compile(struct rv_hart *h, const struct rv_op *head, const uint8
 			e32(e, (uint32_t)(int32_t)(c->label[to] - (e->p + 4)));
 			continue;
 		}
-		if (side[i].refund)
-			add_field_imm8(e, offsetof(struct rv_hart, budget_left), (int8_t)side[i].refund);
 		if (side[i].target) {
-			exit_to(c, side[i].target, side[i].dirty, to);
+			exit_to(c, side[i].target, side[i].dirty, to, side[i].refund);
 		} else {
+			if (side[i].refund)
+				add_field_imm8(e, offsetof(struct rv_hart, budget_left),
+				               (int8_t)side[i].refund);
 			op_rm_hart(e, 0x8b, RAX, (uint32_t)offsetof(struct rv_hart, pc), true);
 			epilogue(e);
 		}
