@@ -33,42 +33,62 @@
 #define TOP_RESERVED (2ULL << 20) /* DTB + fw_dynamic_info */
 #define DTB_MAX (1ULL << 20)
 
-static uint8_t *read_file(const char *what, const char *path, size_t *len, char *errmsg, size_t errlen)
+/* Opens an input file: a non-empty regular file; gives its length. */
+static int open_input(const char *what, const char *path, size_t *len, char *errmsg, size_t errlen)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		snprintf(errmsg, errlen, "cannot open %s '%s': %s", what, path, strerror(errno));
-		return NULL;
+		return -1;
 	}
 	struct stat st;
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
 		close(fd);
 		snprintf(errmsg, errlen, "%s '%s' is not a regular file", what, path);
-		return NULL;
+		return -1;
 	}
 	if (st.st_size == 0) {
 		close(fd);
 		snprintf(errmsg, errlen, "%s '%s' is empty", what, path);
-		return NULL;
+		return -1;
 	}
-	size_t n = (size_t)st.st_size, got = 0;
+	*len = (size_t)st.st_size;
+	return fd;
+}
+
+/* Reads len bytes at off into dst (guest RAM, straight from the page cache: no copy in between). */
+static bool read_at(int fd, uint64_t off, void *dst, size_t len, const char *what, const char *path,
+                    char *errmsg, size_t errlen)
+{
+	size_t got = 0;
+	while (got < len) {
+		ssize_t r = pread(fd, (uint8_t *)dst + got, len - got, (off_t)(off + got));
+		if (r < 0 && errno == EINTR) continue;
+		if (r <= 0) {
+			snprintf(errmsg, errlen, "cannot read %s '%s'%s", what, path,
+			         r < 0 ? "" : " (it shrank)");
+			return false;
+		}
+		got += (size_t)r;
+	}
+	return true;
+}
+
+static uint8_t *read_file(const char *what, const char *path, size_t *len, char *errmsg, size_t errlen)
+{
+	size_t n;
+	int fd = open_input(what, path, &n, errmsg, errlen);
+	if (fd < 0) return NULL;
 	uint8_t *buf = malloc(n);
 	if (!buf) {
 		close(fd);
 		snprintf(errmsg, errlen, "%s '%s' is too large to load", what, path);
 		return NULL;
 	}
-	while (got < n) {
-		ssize_t r = read(fd, buf + got, n - got);
-		if (r < 0 && errno == EINTR) continue;
-		if (r <= 0) {
-			free(buf);
-			close(fd);
-			snprintf(errmsg, errlen, "cannot read %s '%s'%s", what, path,
-			         r < 0 ? "" : " (it shrank)");
-			return NULL;
-		}
-		got += (size_t)r;
+	if (!read_at(fd, 0, buf, n, what, path, errmsg, errlen)) {
+		free(buf);
+		close(fd);
+		return NULL;
 	}
 	close(fd);
 	*len = n;
@@ -174,16 +194,25 @@ static int boot_bare(struct machine *m, const struct boot_config *cfg, const uin
 	return 0;
 }
 
+/* A Linux Image and an initrd go from the page cache straight into guest RAM (kernel_fd, initrd_fd);
+ * an ELF payload, the firmware and a bare program are read whole first. */
 int boot_load(struct machine *m, const struct boot_config *cfg, char *errmsg, size_t errlen)
 {
-	size_t klen = 0, flen = 0, ilen = 0;
-	uint8_t *k = NULL, *fw = NULL, *initrd = NULL;
-	int rc = -1;
+	size_t klen = 0, flen = 0, ilen = 0, hlen;
+	uint8_t *k = NULL, *fw = NULL, head[4096];
+	int rc = -1, kernel_fd = -1, initrd_fd = -1;
 
-	k = read_file("kernel", cfg->kernel, &klen, errmsg, errlen);
-	if (!k) goto out;
+	kernel_fd = open_input("kernel", cfg->kernel, &klen, errmsg, errlen);
+	if (kernel_fd < 0) goto out;
+	hlen = klen < sizeof(head) ? klen : sizeof(head);
+	if (!read_at(kernel_fd, 0, head, hlen, "kernel", cfg->kernel, errmsg, errlen)) goto out;
 	/* An accelerator with its own SBI (KVM) enters the kernel directly, in S-mode. */
 	const bool firmware = cfg->firmware && !m->accel->provides_sbi;
+	const bool elf_payload = is_elf(head, hlen);
+	if (!cfg->firmware || elf_payload) {
+		k = read_file("kernel", cfg->kernel, &klen, errmsg, errlen);
+		if (!k) goto out;
+	}
 	if (!cfg->firmware) {
 		rc = boot_bare(m, cfg, k, klen, errmsg, errlen);
 		goto out;
@@ -191,20 +220,20 @@ int boot_load(struct machine *m, const struct boot_config *cfg, char *errmsg, si
 
 	/* The S-mode payload: a Linux Image, or an ELF program (U-Boot's S-mode build, say). */
 	struct riscv_image_info img;
-	const bool elf_payload = is_elf(k, klen);
-	if (!elf_payload && !riscv_image_parse(k, klen, &img)) {
+	if (!elf_payload && !riscv_image_parse(head, hlen, &img)) {
 		snprintf(errmsg, errlen, "'%s' is neither a RISC-V Linux kernel Image nor an ELF program",
 		         cfg->kernel);
 		goto out;
 	}
+	if (!elf_payload && img.image_size < klen) img.image_size = klen;
 	if (firmware && !(fw = read_file("firmware", cfg->firmware, &flen, errmsg, errlen))) goto out;
 	if (flen > KERNEL_ALIGN) {
 		snprintf(errmsg, errlen, "firmware '%s' is larger than 2 MiB", cfg->firmware);
 		goto out;
 	}
 	if (cfg->initrd) {
-		initrd = read_file("initrd", cfg->initrd, &ilen, errmsg, errlen);
-		if (!initrd) goto out;
+		initrd_fd = open_input("initrd", cfg->initrd, &ilen, errmsg, errlen);
+		if (initrd_fd < 0) goto out;
 	}
 
 	uint64_t kernel_addr = VIRT_RAM_BASE + KERNEL_ALIGN;
@@ -226,19 +255,21 @@ int boot_load(struct machine *m, const struct boot_config *cfg, char *errmsg, si
 		}
 	} else {
 		kernel_end = kernel_addr + img.image_size;
-		if (kernel_end > top) {
+		if (img.image_size > top - kernel_addr) {
 			snprintf(errmsg, errlen,
 			         "guest memory (%llu MiB) is too small for kernel '%s' (%llu MiB)",
 			         (unsigned long long)(m->ram_size >> 20), cfg->kernel,
 			         (unsigned long long)(img.image_size >> 20));
 			goto out;
 		}
-		copy_in(m, kernel_addr, k, klen);
+		if (!read_at(kernel_fd, 0, m->ram + (kernel_addr - VIRT_RAM_BASE), klen, "kernel",
+		             cfg->kernel, errmsg, errlen))
+			goto out;
 	}
 	if (firmware) copy_in(m, VIRT_RAM_BASE, fw, flen);
 
 	struct fdt_params fp = {.bootargs = cfg->cmdline};
-	if (initrd) {
+	if (initrd_fd >= 0) {
 		uint64_t start = (top - ilen) & ~0xfffULL;
 		/* Keep a gap after the kernel for its early allocations. */
 		if (ilen > top - kernel_end || start < kernel_end + KERNEL_ALIGN) {
@@ -247,7 +278,9 @@ int boot_load(struct machine *m, const struct boot_config *cfg, char *errmsg, si
 			         cfg->initrd, ilen);
 			goto out;
 		}
-		copy_in(m, start, initrd, ilen);
+		if (!read_at(initrd_fd, 0, m->ram + (start - VIRT_RAM_BASE), ilen, "initrd", cfg->initrd,
+		             errmsg, errlen))
+			goto out;
 		fp.initrd_start = start;
 		fp.initrd_end = start + ilen;
 	}
@@ -265,8 +298,9 @@ int boot_load(struct machine *m, const struct boot_config *cfg, char *errmsg, si
 	machine_reset_harts(m, VIRT_RAM_BASE, dtb, info_addr);
 	rc = 0;
 out:
+	if (kernel_fd >= 0) close(kernel_fd);
+	if (initrd_fd >= 0) close(initrd_fd);
 	free(k);
 	free(fw);
-	free(initrd);
 	return rc;
 }
