@@ -11,6 +11,7 @@
 #include "usage.h"
 #include "cpu/riscv/isa.h"
 
+#include "machine/accel.h"
 #include "machine/machine.h"
 #include "machine/stats.h"
 #include "net/netobj.h"
@@ -583,6 +584,13 @@ static void print_stats(const struct machine *m, const struct vm_run_result *res
 		    (unsigned long long)g->chains, (unsigned long long)g->stale_blocks,
 		    (unsigned long long)g->code_flushes, (unsigned long long)g->tlb_misses,
 		    (unsigned long long)g->tlb_flushes);
+		if (g->tlb_lookups)
+			fprintf(
+			    stderr,
+			    "cloison run: stats: hart %u TLB: %llu data accesses looked up, %llu walked the "
+			    "page table: %.3f%% hits\n",
+			    i, (unsigned long long)g->tlb_lookups, (unsigned long long)g->tlb_data_misses,
+			    100.0 * (double)(g->tlb_lookups - g->tlb_data_misses) / (double)g->tlb_lookups);
 	}
 	for (unsigned i = 0; i < st.nnics; i++) {
 		const struct net_stats *n = &st.nics[i];
@@ -753,6 +761,7 @@ int cmd_run(int argc, char **argv)
 		machine_set_lease(m, &lease);
 	}
 	if (o.ips || o.cpu_max) machine_set_cpu_limits(m, o.ips, o.cpu_max);
+	if (o.stats) accel_emu_count_tlb(m); /* before the harts translate anything */
 	/* Held before the control socket answers, so a resume sent as soon as it does finds it paused. */
 	if (o.start_paused) machine_hold(m); /* the API's resume starts the harts */
 	struct control *ctl = NULL;

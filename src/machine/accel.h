@@ -69,5 +69,8 @@ extern const struct accel_ops *const accel_kvm;
 /* The emulator's hart behind an accelerator hart, for the devices only the emulator has (the CLINT,
  * which M-mode firmware drives); NULL under another accelerator. */
 struct rv_hart *accel_emu_hart(struct machine *m, unsigned index);
+/* The emulator's harts count their data TLB lookups from now on (for --stats: translated code
+ * made after this call counts its hits, at a small cost); nothing under another accelerator. */
+void accel_emu_count_tlb(struct machine *m);
 
 #endif

@@ -144,6 +144,12 @@ const struct accel_ops accel_emulator = {
     .set_lease = emu_set_lease,
 };
 
+void accel_emu_count_tlb(struct machine *m)
+{
+	for (unsigned i = 0; m->accel == &accel_emulator && i < m->nharts; i++)
+		hart(m->cpus[i])->count_tlb = true;
+}
+
 struct rv_hart *accel_emu_hart(struct machine *m, unsigned index)
 {
 	return m->accel == &accel_emulator && index < m->nharts ? hart(m->cpus[index]) : NULL;

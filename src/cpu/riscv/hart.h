@@ -132,12 +132,14 @@ struct rv_jcache {
 
 /* What the engine did (counters only grow; read racily by --stats). */
 struct rv_engine_stats {
-	uint64_t tlb_misses;   /* data accesses that walked the page table */
-	uint64_t tlb_flushes;  /* whole-TLB flushes (satp, sfence.vma without an address, ...) */
-	uint64_t blocks;       /* blocks translated */
-	uint64_t block_runs;   /* entries into translated code from the dispatcher */
-	uint64_t chains;       /* direct jumps patched between blocks */
-	uint64_t jcache_fills; /* indirect-jump cache entries made */
+	uint64_t tlb_misses;      /* page-table walks: instruction fetches and data accesses */
+	uint64_t tlb_lookups;     /* data accesses looked up in the TLB, counted only while count_tlb is on */
+	uint64_t tlb_data_misses; /* ... of which walked the page table (always counted) */
+	uint64_t tlb_flushes;     /* whole-TLB flushes (satp, sfence.vma without an address, ...) */
+	uint64_t blocks;          /* blocks translated */
+	uint64_t block_runs;      /* entries into translated code from the dispatcher */
+	uint64_t chains;          /* direct jumps patched between blocks */
+	uint64_t jcache_fills;    /* indirect-jump cache entries made */
 	uint64_t
 	    stale_blocks; /* blocks found changed (guest code rewritten) or translated for another address */
 	uint64_t code_flushes; /* full flushes of the code cache */
@@ -178,10 +180,11 @@ struct rv_hart {
 	struct rv_tlb_set *tlb_cur;   /* set for the current priv/SUM */
 	struct rv_jcache *jcache_cur; /* table for the current priv/V */
 	int32_t jit_retired;          /* at a helper call: its index in the block minus the block's length */
-	int jit_exit;                 /* why translated code ended after an instruction it left to exec.c */
-	void *jit_patch_site;         /* the last static block exit taken, to chain to its target */
-	uint64_t jit_patch_pc;        /* ... and that target */
-	uint64_t block_start;         /* budget the current block started with */
+	bool count_tlb;        /* count data TLB lookups (stats.tlb_lookups; --stats): costs a little */
+	int jit_exit;          /* why translated code ended after an instruction it left to exec.c */
+	void *jit_patch_site;  /* the last static block exit taken, to chain to its target */
+	uint64_t jit_patch_pc; /* ... and that target */
+	uint64_t block_start;  /* budget the current block started with */
 	struct rv_engine_stats stats;
 	uint64_t jit_epoch;   /* fence.i count: a block compares its code with memory once per epoch */
 	uint64_t budget_left; /* budget left at the last sync point (exceptions, CSR reads) */

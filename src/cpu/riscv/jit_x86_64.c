@@ -397,6 +397,7 @@ struct block_ctx {
 	uint8_t *const *thunk; /* the code cache's load and store thunks, by kind */
 	struct slow_path slow[2 * JIT_MAX_OPS + 1];
 	unsigned nslow;
+	bool count_tlb;                 /* count TLB hits (rv_hart.count_tlb) */
 	uint64_t page;                  /* the guest page of the block's code */
 	unsigned n;                     /* its instructions */
 	uint8_t *label[JIT_MAX_OPS];    /* where each instruction's code starts */
@@ -875,6 +876,7 @@ static uint8_t *emit_tlb_probe(struct block_ctx *c, const struct rv_op *op, bool
 	e32(e, 0);
 	EB(e, "\x48\x8b\x80"); /* mov rax, [rax + table + 8] (addend) */
 	e32(e, table + 8);
+	if (c->count_tlb) add_field_imm8(e, offsetof(struct rv_hart, stats.tlb_lookups), 1);
 	return fix;
 }
 
@@ -1152,6 +1154,7 @@ static void emit_mem_group(struct block_ctx *c, const struct rv_op *ops, const u
 	e32(e, 0);
 	EB(e, "\x48\x8b\x80"); /* mov rax, [rax + table + 8] (addend) */
 	e32(e, table + 8);
+	if (c->count_tlb) add_field_imm8(e, offsetof(struct rv_hart, stats.tlb_lookups), (int8_t)m);
 	for (unsigned j = 0; j < m; j++) {
 		const struct rv_op *op = &ops[j];
 		unsigned kind = rv_op_kind(op);
@@ -1726,6 +1729,7 @@ uint32_t rv_jit_compile(struct rv_hart *h, const struct rv_op *head, const uint8
 
 	struct block_ctx ctx = {.e = {.p = j->buf + j->used, .exit = j->buf},
 	                        .thunk = j->thunk,
+	                        .count_tlb = h->count_tlb,
 	                        .page = pc & RV_PAGE_MASK},
 	                 *c = &ctx;
 	/* Jumps and branches to an instruction of the block stay in it. */
