@@ -584,13 +584,14 @@ static void print_stats(const struct machine *m, const struct vm_run_result *res
 		    (unsigned long long)g->chains, (unsigned long long)g->stale_blocks,
 		    (unsigned long long)g->code_flushes, (unsigned long long)g->tlb_misses,
 		    (unsigned long long)g->tlb_flushes);
-		if (g->tlb_lookups)
+		const struct rv_tlb_counts *t = &st.harts[i].tlb;
+		if (t->lookups)
 			fprintf(
 			    stderr,
 			    "cloison run: stats: hart %u TLB: %llu data accesses looked up, %llu walked the "
 			    "page table: %.3f%% hits\n",
-			    i, (unsigned long long)g->tlb_lookups, (unsigned long long)g->tlb_data_misses,
-			    100.0 * (double)(g->tlb_lookups - g->tlb_data_misses) / (double)g->tlb_lookups);
+			    i, (unsigned long long)t->lookups, (unsigned long long)t->data_misses,
+			    100.0 * (double)(t->lookups - t->data_misses) / (double)t->lookups);
 	}
 	for (unsigned i = 0; i < st.nnics; i++) {
 		const struct net_stats *n = &st.nics[i];

@@ -94,6 +94,7 @@ static void emu_stats(const struct accel_cpu *c, struct machine_hart_stats *st)
 	    .instructions = rv_hart_instret(h),
 	    .wfi_sleeps = h->wfi_count,
 	    .engine = h->stats,
+	    .tlb = h->tlb_counts,
 	    .throttled_ns = atomic_load(&h->throttle.throttled_ns),
 	    .pc = __atomic_load_n(&h->pc, __ATOMIC_RELAXED),
 	    .priv = h->priv,

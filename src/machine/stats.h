@@ -14,6 +14,7 @@
 struct machine_hart_stats {
 	uint64_t instructions, wfi_sleeps, throttled_ns;
 	struct rv_engine_stats engine;
+	struct rv_tlb_counts tlb;
 	uint64_t pc;   /* where it was when read */
 	unsigned priv; /* 0 U, 1 S, 3 M */
 };

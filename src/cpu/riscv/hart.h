@@ -130,16 +130,22 @@ struct rv_jcache {
 	uint64_t regions; /* bit (pc >> 21) % 64 of every pc filled since the table was last cleared */
 };
 
+/* Data accesses looked up in the TLB (counted only while rv_hart.count_tlb is on: --stats), and
+ * those that walked the page table (always counted). Kept apart from the counters translated code
+ * touches all the time, not to move them. */
+struct rv_tlb_counts {
+	uint64_t lookups;
+	uint64_t data_misses;
+};
+
 /* What the engine did (counters only grow; read racily by --stats). */
 struct rv_engine_stats {
-	uint64_t tlb_misses;      /* page-table walks: instruction fetches and data accesses */
-	uint64_t tlb_lookups;     /* data accesses looked up in the TLB, counted only while count_tlb is on */
-	uint64_t tlb_data_misses; /* ... of which walked the page table (always counted) */
-	uint64_t tlb_flushes;     /* whole-TLB flushes (satp, sfence.vma without an address, ...) */
-	uint64_t blocks;          /* blocks translated */
-	uint64_t block_runs;      /* entries into translated code from the dispatcher */
-	uint64_t chains;          /* direct jumps patched between blocks */
-	uint64_t jcache_fills;    /* indirect-jump cache entries made */
+	uint64_t tlb_misses;   /* page-table walks: instruction fetches and data accesses */
+	uint64_t tlb_flushes;  /* whole-TLB flushes (satp, sfence.vma without an address, ...) */
+	uint64_t blocks;       /* blocks translated */
+	uint64_t block_runs;   /* entries into translated code from the dispatcher */
+	uint64_t chains;       /* direct jumps patched between blocks */
+	uint64_t jcache_fills; /* indirect-jump cache entries made */
 	uint64_t
 	    stale_blocks; /* blocks found changed (guest code rewritten) or translated for another address */
 	uint64_t code_flushes; /* full flushes of the code cache */
@@ -173,18 +179,21 @@ struct rv_hart {
 	uint64_t resv_addr;
 	uint64_t resv_val;
 	bool resv_valid;
+	bool count_tlb; /* count data TLB lookups (tlb_counts): costs a little */
 
 	/* What translated code and the run loop touch all the time, in the first 4 KiB with the
 	 * registers: a field at the same offset modulo 4 KiB as a register (past the TLB) made the
-	 * host CPU see false dependencies between their stores and loads (shell workload 1.6x slower). */
+	 * host CPU see false dependencies between their stores and loads (shell workload 1.6x slower).
+	 * The layout below is measured, not arbitrary: moving jit_exit..budget_left by 4-24 bytes
+	 * (a bool and two counters added among them) made xz 1.2-1.3x slower, while moving the TLB
+	 * alone by 24 bytes changed nothing. Re-run bench/cpu.sh's xz when changing it. */
 	struct rv_tlb_set *tlb_cur;   /* set for the current priv/SUM */
 	struct rv_jcache *jcache_cur; /* table for the current priv/V */
 	int32_t jit_retired;          /* at a helper call: its index in the block minus the block's length */
-	bool count_tlb;        /* count data TLB lookups (stats.tlb_lookups; --stats): costs a little */
-	int jit_exit;          /* why translated code ended after an instruction it left to exec.c */
-	void *jit_patch_site;  /* the last static block exit taken, to chain to its target */
-	uint64_t jit_patch_pc; /* ... and that target */
-	uint64_t block_start;  /* budget the current block started with */
+	int jit_exit;                 /* why translated code ended after an instruction it left to exec.c */
+	void *jit_patch_site;         /* the last static block exit taken, to chain to its target */
+	uint64_t jit_patch_pc;        /* ... and that target */
+	uint64_t block_start;         /* budget the current block started with */
 	struct rv_engine_stats stats;
 	uint64_t jit_epoch;   /* fence.i count: a block compares its code with memory once per epoch */
 	uint64_t budget_left; /* budget left at the last sync point (exceptions, CSR reads) */
@@ -193,6 +202,7 @@ struct rv_hart {
 	struct rv_tlb_set tlb[RV_TLB_NSETS];
 	uint64_t fetch_vpage; /* cached translation of the current code page */
 	uintptr_t fetch_addend;
+	struct rv_tlb_counts tlb_counts;
 
 	struct rv_bus bus;
 	jmp_buf trap_jmp; /* exceptions unwind to the run loop */

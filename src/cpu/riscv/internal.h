@@ -177,7 +177,7 @@ void rv_exec_fp(struct rv_hart *h, uint32_t insn);
 		if (likely(e->vpage == (va & RV_PAGE_MASK)) &&                                               \
 		    likely((va & (RV_PAGE_SIZE - 1)) <= RV_PAGE_SIZE - sizeof(type))) {                      \
 			type v;                                                                              \
-			if (unlikely(h->count_tlb)) h->stats.tlb_lookups++;                                  \
+			if (unlikely(h->count_tlb)) h->tlb_counts.lookups++;                                 \
 			memcpy(&v, (void *)(uintptr_t)(va + e->addend), sizeof(type));                       \
 			return (uint64_t)v;                                                                  \
 		}                                                                                            \
@@ -197,7 +197,7 @@ static inline void rv_store(struct rv_hart *h, uint64_t va, unsigned size, uint6
 	if (likely(e->vpage == (va & RV_PAGE_MASK)) &&
 	    likely((va & (RV_PAGE_SIZE - 1)) <= RV_PAGE_SIZE - size)) {
 		void *p = (void *)(uintptr_t)(va + e->addend);
-		if (unlikely(h->count_tlb)) h->stats.tlb_lookups++;
+		if (unlikely(h->count_tlb)) h->tlb_counts.lookups++;
 		switch (size) {
 		case 1: *(uint8_t *)p = (uint8_t)val; return;
 		case 2: {

@@ -876,7 +876,7 @@ static uint8_t *emit_tlb_probe(struct block_ctx *c, const struct rv_op *op, bool
 	e32(e, 0);
 	EB(e, "\x48\x8b\x80"); /* mov rax, [rax + table + 8] (addend) */
 	e32(e, table + 8);
-	if (c->count_tlb) add_field_imm8(e, offsetof(struct rv_hart, stats.tlb_lookups), 1);
+	if (c->count_tlb) add_field_imm8(e, offsetof(struct rv_hart, tlb_counts.lookups), 1);
 	return fix;
 }
 
@@ -1154,7 +1154,7 @@ static void emit_mem_group(struct block_ctx *c, const struct rv_op *ops, const u
 	e32(e, 0);
 	EB(e, "\x48\x8b\x80"); /* mov rax, [rax + table + 8] (addend) */
 	e32(e, table + 8);
-	if (c->count_tlb) add_field_imm8(e, offsetof(struct rv_hart, stats.tlb_lookups), (int8_t)m);
+	if (c->count_tlb) add_field_imm8(e, offsetof(struct rv_hart, tlb_counts.lookups), (int8_t)m);
 	for (unsigned j = 0; j < m; j++) {
 		const struct rv_op *op = &ops[j];
 		unsigned kind = rv_op_kind(op);

@@ -437,8 +437,8 @@ static uint64_t translate(struct rv_hart *h, uint64_t va, enum rv_access acc)
 {
 	h->stats.tlb_misses++;
 	if (acc != RV_ACCESS_EXEC) { /* a data lookup that missed (hits count where they hit) */
-		h->stats.tlb_data_misses++;
-		if (unlikely(h->count_tlb)) h->stats.tlb_lookups++;
+		h->tlb_counts.data_misses++;
+		if (unlikely(h->count_tlb)) h->tlb_counts.lookups++;
 	}
 	unsigned priv = acc == RV_ACCESS_EXEC ? h->priv : data_priv(h);
 	bool virt = acc == RV_ACCESS_EXEC ? h->virt : data_virt(h);
@@ -536,7 +536,7 @@ void *rv_amo_ptr(struct rv_hart *h, uint64_t va, unsigned size)
 {
 	struct rv_tlb_entry *e = &h->tlb_cur->write[(va >> RV_PAGE_SHIFT) & (RV_TLB_SIZE - 1)];
 	if (e->vpage == (va & RV_PAGE_MASK)) {
-		if (unlikely(h->count_tlb)) h->stats.tlb_lookups++;
+		if (unlikely(h->count_tlb)) h->tlb_counts.lookups++;
 		return (void *)(uintptr_t)(va + e->addend);
 	}
 	if (unlikely(h->trig_data)) {
@@ -555,7 +555,7 @@ void *rv_data_page_ptr(struct rv_hart *h, uint64_t va, bool write)
 	struct rv_tlb_set *set = h->tlb_cur;
 	struct rv_tlb_entry *e = &(write ? set->write : set->read)[(va >> RV_PAGE_SHIFT) & (RV_TLB_SIZE - 1)];
 	if (e->vpage == (va & RV_PAGE_MASK)) {
-		if (unlikely(h->count_tlb)) h->stats.tlb_lookups++;
+		if (unlikely(h->count_tlb)) h->tlb_counts.lookups++;
 		return (void *)(uintptr_t)(va + e->addend);
 	}
 	uint64_t pa = translate(h, va, write ? RV_ACCESS_WRITE : RV_ACCESS_READ);
