@@ -48,9 +48,17 @@
 
 struct jit_block {
 	const struct rv_op *head;
-	uint64_t pc; /* the guest pc it was translated for: code bakes in absolute pcs */
+	uint64_t pc; /* the guest pc it was translated for (code bakes in absolute pcs) | user_mode() */
 	void *code;
 };
+
+/* Code translated in U-mode (V=0) probes the U TLB set at its fixed place in the hart, without
+ * loading tlb_cur: it runs only in that mode, which translated code never leaves (traps, sret and
+ * ecall go back to the run loop, MPRV acts in M-mode only). */
+static bool user_mode(const struct rv_hart *h)
+{
+	return h->priv == RV_PRIV_U && !h->virt;
+}
 
 /* Blocks by (slot, guest pc), for code one physical page holds at several virtual addresses (a
  * shared library in several processes): a slot remembers one block, this finds the others. */
@@ -398,6 +406,7 @@ struct block_ctx {
 	struct slow_path slow[2 * JIT_MAX_OPS + 1];
 	unsigned nslow;
 	bool count_tlb;                 /* count TLB hits (rv_hart.count_tlb) */
+	bool user;                      /* translated in U-mode: user_mode() */
 	uint64_t page;                  /* the guest page of the block's code */
 	unsigned n;                     /* its instructions */
 	uint8_t *label[JIT_MAX_OPS];    /* where each instruction's code starts */
@@ -838,6 +847,38 @@ static void emit_zb_rax(struct block_ctx *c, const struct rv_op *op)
 	reload_local(c);
 }
 
+/* rax = slot * 16: add the current set's address, unless the block knows it (U-mode). */
+static void emit_tlb_base(struct block_ctx *c)
+{
+	if (c->user) return;
+	EB(&c->e, "\x48\x03\x83");
+	e32(&c->e, (uint32_t)offsetof(struct rv_hart, tlb_cur)); /* add rax, tlb_cur */
+}
+/* cmp rcx, the entry's tag; jne miss (returned: its rel32 to patch); rax <- the entry's addend. */
+static uint8_t *emit_tlb_compare(struct block_ctx *c, uint32_t table)
+{
+	struct emit *e = &c->e;
+	const uint32_t u = (uint32_t)offsetof(struct rv_hart, tlb[RV_TLB_SET_U]);
+	if (c->user) {
+		EB(e, "\x48\x3b\x8c\x03"); /* cmp rcx, [rbx + rax + U set + table] */
+		e32(e, u + table);
+	} else {
+		EB(e, "\x48\x3b\x88"); /* cmp rcx, [rax + table] */
+		e32(e, table);
+	}
+	EB(e, "\x0f\x85"); /* jne miss */
+	uint8_t *fix = e->p;
+	e32(e, 0);
+	if (c->user) {
+		EB(e, "\x48\x8b\x84\x03"); /* mov rax, [rbx + rax + U set + table + 8] (addend) */
+		e32(e, u + table + 8);
+	} else {
+		EB(e, "\x48\x8b\x80"); /* mov rax, [rax + table + 8] (addend) */
+		e32(e, table + 8);
+	}
+	return fix;
+}
+
 /*
  * rsi <- x[rs1] + imm; then the TLB probe of the current set (read or write
  * table): on a hit, rax = host addend and execution falls through; on a miss
@@ -860,8 +901,7 @@ static uint8_t *emit_tlb_probe(struct block_ctx *c, const struct rv_op *op, bool
 	e8(e, RV_PAGE_SHIFT - 4); /* shr rax, 8 */
 	e8(e, 0x25);
 	e32(e, (RV_TLB_SIZE - 1) << 4); /* and eax, slot mask: rax = slot * 16 */
-	EB(e, "\x48\x03\x83");
-	e32(e, (uint32_t)offsetof(struct rv_hart, tlb_cur)); /* add rax, tlb_cur */
+	emit_tlb_base(c);
 	/* The last byte's page must be the entry's: an access crossing the page misses. */
 	if (size > 1)
 		lea_disp(e, RCX, RSI, (int32_t)size - 1);
@@ -869,13 +909,7 @@ static uint8_t *emit_tlb_probe(struct block_ctx *c, const struct rv_op *op, bool
 		op_rr(e, 0x8b, RCX, RSI, true);
 	EB(e, "\x48\x81\xe1");
 	e32(e, (uint32_t)RV_PAGE_MASK); /* and rcx, -4096 */
-	EB(e, "\x48\x3b\x88");          /* cmp rcx, [rax + table] */
-	e32(e, table);
-	EB(e, "\x0f\x85"); /* jne miss */
-	uint8_t *fix = e->p;
-	e32(e, 0);
-	EB(e, "\x48\x8b\x80"); /* mov rax, [rax + table + 8] (addend) */
-	e32(e, table + 8);
+	uint8_t *fix = emit_tlb_compare(c, table);
 	if (c->count_tlb) add_field_imm8(e, offsetof(struct rv_hart, tlb_counts.lookups), 1);
 	return fix;
 }
@@ -1142,18 +1176,11 @@ static void emit_mem_group(struct block_ctx *c, const struct rv_op *ops, const u
 	e8(e, RV_PAGE_SHIFT - 4); /* shr rax, 8 */
 	e8(e, 0x25);
 	e32(e, (RV_TLB_SIZE - 1) << 4); /* and eax, slot mask */
-	EB(e, "\x48\x03\x83");
-	e32(e, (uint32_t)offsetof(struct rv_hart, tlb_cur)); /* add rax, tlb_cur */
+	emit_tlb_base(c);
 	lea_disp(e, RCX, base, hi);
 	EB(e, "\x48\x81\xe1");
-	e32(e, (uint32_t)RV_PAGE_MASK); /* and rcx, -4096 */
-	EB(e, "\x48\x3b\x88");          /* cmp rcx, [rax + table] */
-	e32(e, table);
-	EB(e, "\x0f\x85"); /* jne: each on its own */
-	uint8_t *fix = e->p;
-	e32(e, 0);
-	EB(e, "\x48\x8b\x80"); /* mov rax, [rax + table + 8] (addend) */
-	e32(e, table + 8);
+	e32(e, (uint32_t)RV_PAGE_MASK);            /* and rcx, -4096 */
+	uint8_t *fix = emit_tlb_compare(c, table); /* a miss: each on its own */
 	if (c->count_tlb) add_field_imm8(e, offsetof(struct rv_hart, tlb_counts.lookups), (int8_t)m);
 	for (unsigned j = 0; j < m; j++) {
 		const struct rv_op *op = &ops[j];
@@ -1730,6 +1757,7 @@ uint32_t rv_jit_compile(struct rv_hart *h, const struct rv_op *head, const uint8
 	struct block_ctx ctx = {.e = {.p = j->buf + j->used, .exit = j->buf},
 	                        .thunk = j->thunk,
 	                        .count_tlb = h->count_tlb,
+	                        .user = user_mode(h),
 	                        .page = pc & RV_PAGE_MASK},
 	                 *c = &ctx;
 	/* Jumps and branches to an instruction of the block stay in it. */
@@ -1873,7 +1901,7 @@ uint32_t rv_jit_compile(struct rv_hart *h, const struct rv_op *head, const uint8
 
 	struct jit_block *b = &j->blocks[j->nblocks];
 	b->head = head;
-	b->pc = pc;
+	b->pc = pc | c->user;
 	b->code = code;
 	h->stats.blocks++;
 	perf_map_note(code, (size_t)(e->p - code), pc);
@@ -1893,9 +1921,9 @@ void *rv_jit_lookup(struct rv_hart *h, uint32_t *id, const struct rv_op *head, u
 {
 	struct rv_jit *j = h->jit;
 	if (!j) return NULL;
-	if (!block_is(j, *id, head, pc)) {
+	if (!block_is(j, *id, head, pc | user_mode(h))) {
 		uint32_t other = j->by_place[place_hash(head, pc)];
-		if (!block_is(j, other, head, pc)) return NULL;
+		if (!block_is(j, other, head, pc | user_mode(h))) return NULL;
 		*id = other;
 	}
 	return j->blocks[*id - RV_JIT_FIRST_BLOCK].code;
