@@ -119,7 +119,7 @@ struct rv_tlb_set {
  * per privilege and virtualization mode (rv_jcache_table), filled by the dispatcher and read by
  * translated `jalr`. Keyed by virtual address, so it is flushed with the TLB (a mapping changes
  * only with sfence.vma, satp, vsatp, hgatp or an hfence). */
-#define RV_JCACHE_SIZE 2048
+#define RV_JCACHE_SIZE 8192
 #define RV_JCACHE_TABLES 6 /* U, S, (unused), M, VU, VS */
 struct rv_jcache {
 	struct rv_jcache_entry {

@@ -571,11 +571,11 @@ static void exit_indirect(struct emit *e)
 	e8(e, 0);
 	EB(e, "\x7e"); /* jle ret */
 	uint8_t *spent = e->p++;
+	/* rcx <- rv_jcache_index(rax) * 16 */
 	EB(e, "\x89\xc1"); /* mov ecx, eax */
-	EB(e, "\xd1\xe9"); /* shr ecx, 1 */
-	EB(e, "\x81\xe1"); /* and ecx, RV_JCACHE_SIZE - 1 */
-	e32(e, RV_JCACHE_SIZE - 1);
-	EB(e, "\xc1\xe1\x04"); /* shl ecx, 4 */
+	EB(e, "\x81\xe1"); /* and ecx, (RV_JCACHE_SIZE - 1) << 1 */
+	e32(e, (RV_JCACHE_SIZE - 1) << 1);
+	EB(e, "\xc1\xe1\x03"); /* shl ecx, 3 */
 	EB(e, "\x48\x03\x8b"); /* add rcx, [rbx + jcache_cur] */
 	e32(e, (uint32_t)offsetof(struct rv_hart, jcache_cur));
 	EB(e, "\x48\x3b\x01"); /* cmp rax, [rcx] */
