@@ -125,11 +125,9 @@ void rv_tlb_flush_all(struct rv_hart *h)
 void rv_tlb_flush_page(struct rv_hart *h, uint64_t vaddr)
 {
 	unsigned idx = (vaddr >> RV_PAGE_SHIFT) & (RV_TLB_SIZE - 1);
-	for (unsigned i = 0; i < RV_TLB_NSETS; i++) {
-		h->tlb[i].read[idx].vpage = RV_TLB_INVALID;
-		h->tlb[i].write[idx].vpage = RV_TLB_INVALID;
-		h->tlb[i].exec[idx].vpage = RV_TLB_INVALID;
-	}
+	for (unsigned i = 0; i < RV_TLB_NSETS; i++)
+		if (h->tlb[i].log.n)
+			tlb_invalidate_slot(&h->tlb[i], idx); /* a set filled since it was cleared */
 	/* A superpage entry may cover this address under another index: be safe. */
 	h->fetch_vpage = RV_TLB_INVALID;
 	jcache_flush_around(h, vaddr);
