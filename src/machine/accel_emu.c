@@ -147,8 +147,10 @@ const struct accel_ops accel_emulator = {
 
 void accel_emu_count_tlb(struct machine *m)
 {
-	for (unsigned i = 0; m->accel == &accel_emulator && i < m->nharts; i++)
-		hart(m->cpus[i])->count_tlb = true;
+	for (unsigned i = 0; i < m->nharts; i++) {
+		struct rv_hart *h = accel_emu_hart(m, i);
+		if (h) h->count_tlb = true;
+	}
 }
 
 struct rv_hart *accel_emu_hart(struct machine *m, unsigned index)

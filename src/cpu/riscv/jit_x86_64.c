@@ -847,17 +847,34 @@ static void emit_zb_rax(struct block_ctx *c, const struct rv_op *op)
 	reload_local(c);
 }
 
-/* rax = slot * 16: add the current set's address, unless the block knows it (U-mode). */
-static void emit_tlb_base(struct block_ctx *c)
-{
-	if (c->user) return;
-	EB(&c->e, "\x48\x03\x83");
-	e32(&c->e, (uint32_t)offsetof(struct rv_hart, tlb_cur)); /* add rax, tlb_cur */
-}
-/* cmp rcx, the entry's tag; jne miss (returned: its rel32 to patch); rax <- the entry's addend. */
-static uint8_t *emit_tlb_compare(struct block_ctx *c, uint32_t table)
+/*
+ * The TLB lookup of an access whose first byte is at `first` (a register) and
+ * whose last byte is at `last_base` + `last_disp`: rax <- its slot's offset in
+ * the table (a U-mode block addresses the U set at its fixed place in the
+ * hart, others add tlb_cur), rcx <- the last byte's page, compared with the
+ * entry's tag (an access crossing the page misses); jne miss (returned: its
+ * rel32 to patch); on a hit rax <- the entry's addend and, under --stats,
+ * `accesses` lookups are counted.
+ */
+static uint8_t *emit_tlb_lookup(struct block_ctx *c, int first, int last_base, int32_t last_disp,
+                                uint32_t table, unsigned accesses)
 {
 	struct emit *e = &c->e;
+	op_rr(e, 0x8b, RAX, first, true); /* mov rax, first */
+	EB(e, "\x48\xc1\xe8");
+	e8(e, RV_PAGE_SHIFT - 4); /* shr rax, 8 */
+	e8(e, 0x25);
+	e32(e, (RV_TLB_SIZE - 1) << 4); /* and eax, slot mask: rax = slot * 16 */
+	if (!c->user) {
+		EB(e, "\x48\x03\x83");
+		e32(e, (uint32_t)offsetof(struct rv_hart, tlb_cur)); /* add rax, tlb_cur */
+	}
+	if (last_disp)
+		lea_disp(e, RCX, last_base, last_disp);
+	else
+		op_rr(e, 0x8b, RCX, last_base, true);
+	EB(e, "\x48\x81\xe1");
+	e32(e, (uint32_t)RV_PAGE_MASK); /* and rcx, -4096 */
 	const uint32_t u = (uint32_t)offsetof(struct rv_hart, tlb[RV_TLB_SET_U]);
 	if (c->user) {
 		EB(e, "\x48\x3b\x8c\x03"); /* cmp rcx, [rbx + rax + U set + table] */
@@ -876,6 +893,7 @@ static uint8_t *emit_tlb_compare(struct block_ctx *c, uint32_t table)
 		EB(e, "\x48\x8b\x80"); /* mov rax, [rax + table + 8] (addend) */
 		e32(e, table + 8);
 	}
+	if (c->count_tlb) add_field_imm8(e, offsetof(struct rv_hart, tlb_counts.lookups), (int8_t)accesses);
 	return fix;
 }
 
@@ -896,22 +914,7 @@ static uint8_t *emit_tlb_probe(struct block_ctx *c, const struct rv_op *op, bool
 		get_x(c, RSI, op->rs1);
 		if (op->imm) lea_disp(e, RSI, RSI, op->imm);
 	}
-	EB(e, "\x48\x89\xf0"); /* mov rax, rsi */
-	EB(e, "\x48\xc1\xe8");
-	e8(e, RV_PAGE_SHIFT - 4); /* shr rax, 8 */
-	e8(e, 0x25);
-	e32(e, (RV_TLB_SIZE - 1) << 4); /* and eax, slot mask: rax = slot * 16 */
-	emit_tlb_base(c);
-	/* The last byte's page must be the entry's: an access crossing the page misses. */
-	if (size > 1)
-		lea_disp(e, RCX, RSI, (int32_t)size - 1);
-	else
-		op_rr(e, 0x8b, RCX, RSI, true);
-	EB(e, "\x48\x81\xe1");
-	e32(e, (uint32_t)RV_PAGE_MASK); /* and rcx, -4096 */
-	uint8_t *fix = emit_tlb_compare(c, table);
-	if (c->count_tlb) add_field_imm8(e, offsetof(struct rv_hart, tlb_counts.lookups), 1);
-	return fix;
+	return emit_tlb_lookup(c, RSI, RSI, (int32_t)size - 1, table, 1);
 }
 
 static void patch_to_here(struct emit *e, uint8_t *fix)
@@ -1171,17 +1174,7 @@ static void emit_mem_group(struct block_ctx *c, const struct rv_op *ops, const u
 	}
 	const uint32_t dirty = c->dirty;
 	lea_disp(e, RCX, base, lo);
-	EB(e, "\x48\x89\xc8"); /* mov rax, rcx */
-	EB(e, "\x48\xc1\xe8");
-	e8(e, RV_PAGE_SHIFT - 4); /* shr rax, 8 */
-	e8(e, 0x25);
-	e32(e, (RV_TLB_SIZE - 1) << 4); /* and eax, slot mask */
-	emit_tlb_base(c);
-	lea_disp(e, RCX, base, hi);
-	EB(e, "\x48\x81\xe1");
-	e32(e, (uint32_t)RV_PAGE_MASK);            /* and rcx, -4096 */
-	uint8_t *fix = emit_tlb_compare(c, table); /* a miss: each on its own */
-	if (c->count_tlb) add_field_imm8(e, offsetof(struct rv_hart, tlb_counts.lookups), (int8_t)m);
+	uint8_t *fix = emit_tlb_lookup(c, RCX, base, hi, table, m); /* a miss: each on its own */
 	for (unsigned j = 0; j < m; j++) {
 		const struct rv_op *op = &ops[j];
 		unsigned kind = rv_op_kind(op);
@@ -1921,9 +1914,10 @@ void *rv_jit_lookup(struct rv_hart *h, uint32_t *id, const struct rv_op *head, u
 {
 	struct rv_jit *j = h->jit;
 	if (!j) return NULL;
-	if (!block_is(j, *id, head, pc | user_mode(h))) {
+	const uint64_t key = pc | user_mode(h); /* as jit_block.pc holds it */
+	if (!block_is(j, *id, head, key)) {
 		uint32_t other = j->by_place[place_hash(head, pc)];
-		if (!block_is(j, other, head, pc | user_mode(h))) return NULL;
+		if (!block_is(j, other, head, key)) return NULL;
 		*id = other;
 	}
 	return j->blocks[*id - RV_JIT_FIRST_BLOCK].code;
