@@ -303,8 +303,58 @@ static void test_sv48(void)
 	CHECK_EQ(hart.satp, before);
 }
 
+/* satp keeps 16 ASID bits; a new address space (ASID or root) drops the TLB's non-global
+ * mappings and keeps the global ones; sfence.vma of one ASID keeps global ones, of all drops all. */
+static void test_asid_flushes(void)
+{
+	const uint64_t root2 = RAM_BASE + 0x110000, l1b = RAM_BASE + 0x111000, l0b = RAM_BASE + 0x112000;
+	const uint64_t va_local = 0x40000000ULL, va_global = 0x40001000ULL;
+	const uint64_t PTE_G = 32;
+	reset();
+	/* Address space 1: va_local -> DATA, va_global -> DATA + 0x1000 (global). */
+	put64(ROOT + 1 * 8, pte(L1, PTE_V));
+	put64(L1 + 0 * 8, pte(L0, PTE_V));
+	put64(L0 + 0 * 8, pte(DATA, PTE_V | PTE_R | PTE_A));
+	put64(L0 + 1 * 8, pte(DATA + 0x1000, PTE_V | PTE_R | PTE_A | PTE_G));
+	/* Address space 2 maps both elsewhere (a guest breaking the global promise, to see it kept). */
+	put64(root2 + 1 * 8, pte(l1b, PTE_V));
+	put64(l1b + 0 * 8, pte(l0b, PTE_V));
+	put64(l0b + 0 * 8, pte(DATA + 0x2000, PTE_V | PTE_R | PTE_A));
+	put64(l0b + 1 * 8, pte(DATA + 0x3000, PTE_V | PTE_R | PTE_A));
+	for (unsigned i = 0; i < 4; i++) put64(DATA + 0x1000 * i, 100 + i);
+
+	hart.pc = CODE;
+	hart.x[1] = 8ULL << 60 | 0xffffULL << 44 | (ROOT >> 12);
+	exec1(CSRRW(0, 0x180, 1));
+	CHECK_EQ(hart.satp, 8ULL << 60 | 0xffffULL << 44 | (ROOT >> 12)); /* all 16 ASID bits */
+	CHECK_EQ(mprv_access(LD(5, 6, 0), va_local, RV_PRIV_S), -1);
+	CHECK_EQ(hart.x[5], 100);
+	CHECK_EQ(mprv_access(LD(5, 6, 0), va_global, RV_PRIV_S), -1);
+	CHECK_EQ(hart.x[5], 101);
+
+	hart.pc = CODE;
+	hart.x[1] = 8ULL << 60 | 2ULL << 44 | (root2 >> 12);
+	exec1(CSRRW(0, 0x180, 1));
+	CHECK_EQ(mprv_access(LD(5, 6, 0), va_local, RV_PRIV_S), -1);
+	CHECK_EQ(hart.x[5], 102); /* walked again */
+	CHECK_EQ(mprv_access(LD(5, 6, 0), va_global, RV_PRIV_S), -1);
+	CHECK_EQ(hart.x[5], 101); /* kept */
+
+	/* sfence.vma x0, a0 (one ASID): the global entry stays. */
+	hart.pc = CODE;
+	hart.x[10] = 2;
+	exec1(0x12000073u | 10u << 20);
+	CHECK_EQ(mprv_access(LD(5, 6, 0), va_global, RV_PRIV_S), -1);
+	CHECK_EQ(hart.x[5], 101);
+	/* sfence.vma x0, x0: everything goes. */
+	hart.pc = CODE;
+	exec1(0x12000073u);
+	CHECK_EQ(mprv_access(LD(5, 6, 0), va_global, RV_PRIV_S), -1);
+	CHECK_EQ(hart.x[5], 103);
+}
+
 TEST_MAIN(setup, test_division_edge_cases, test_x0_is_zero, test_illegal_instruction_trap,
           test_ecall_delegation, test_sret_restores, test_csr_access_rules, test_timer_interrupt,
           test_delegated_interrupt_not_taken_in_m, test_mip_set_does_not_latch_external_line,
           test_wfi_illegal_in_user, test_misaligned_amo, test_sv39_walk, test_sv39_permission_faults,
-          test_superpages, test_sv48)
+          test_superpages, test_sv48, test_asid_flushes)

@@ -260,11 +260,16 @@ static bool write_satp(struct rv_hart *h, uint64_t val)
 	if (h->priv == RV_PRIV_S && (h->mstatus & MSTATUS_TVM)) return false;
 	unsigned mode = (unsigned)(val >> 60);
 	if (mode != 0 && mode != 8 && mode != 9) return true; /* unsupported mode: no effect */
-	/* No ASID bits (ASIDLEN = 0); PPN is 44 bits. */
-	uint64_t nv = (uint64_t)mode << 60 | (val & ((1ULL << 44) - 1));
+	/* 16 ASID bits (ASIDLEN = 16), PPN 44 bits. Another mode flushes everything; another ASID or
+	 * root table only the mappings that are not global (the TLB holds one address space's). */
+	uint64_t nv = val & (0xfULL << 60 | 0xffffULL << 44 | ((1ULL << 44) - 1));
 	if (nv != h->satp) {
+		bool same_mode = (nv >> 60) == (h->satp >> 60);
 		h->satp = nv;
-		rv_tlb_flush_all(h);
+		if (same_mode)
+			rv_tlb_flush_local(h);
+		else
+			rv_tlb_flush_all(h);
 	}
 	return true;
 }

@@ -527,9 +527,10 @@ static void exec_mret(struct rv_hart *h, uint32_t insn)
 	rv_set_mode(h, mpp, mpv);
 }
 
-/* sfence.vma, sinval.vma (rs1: an address, or all), and with `hyp` hfence.vvma, hfence.gvma,
- * hinval.vvma, hinval.gvma: translations are not tagged with ASIDs or VMIDs, so each flushes a
- * page, or everything. */
+/* sfence.vma, sinval.vma (rs1: an address, or all; rs2: an ASID, or all), and with `hyp`
+ * hfence.vvma, hfence.gvma, hinval.vvma, hinval.gvma. The TLB holds one address space (satp's
+ * ASID and root) besides global mappings: one ASID's flush, outside V=1, keeps the global ones;
+ * the others flush a page (every set), or everything. */
 static void exec_fence_vma(struct rv_hart *h, uint32_t insn, bool hyp)
 {
 	if (hyp) {
@@ -546,6 +547,8 @@ static void exec_fence_vma(struct rv_hart *h, uint32_t insn, bool hyp)
 	if (!h->virt && h->priv == RV_PRIV_S && (h->mstatus & MSTATUS_TVM)) illegal(h, insn);
 	if (RS1(insn))
 		rv_tlb_flush_page(h, h->x[RS1(insn)]);
+	else if (RS2(insn) && !h->virt)
+		rv_tlb_flush_local(h);
 	else
 		rv_tlb_flush_all(h);
 }

@@ -112,7 +112,8 @@ struct rv_tlb_set {
 	struct rv_tlb_entry read[RV_TLB_SIZE];
 	struct rv_tlb_entry write[RV_TLB_SIZE];
 	struct rv_tlb_entry exec[RV_TLB_SIZE];
-	struct rv_fill_log log;
+	struct rv_fill_log log;       /* every fill */
+	struct rv_fill_log local_log; /* fills of one address space's mappings (not global, under satp) */
 };
 
 /* Indirect-jump cache: guest pc -> entry of its translated block (past the prologue), one table
@@ -202,6 +203,7 @@ struct rv_hart {
 	struct rv_tlb_set tlb[RV_TLB_NSETS];
 	uint64_t fetch_vpage; /* cached translation of the current code page */
 	uintptr_t fetch_addend;
+	bool s_code_local; /* S-mode ran code from a non-global page since satp's last change */
 	struct rv_tlb_counts tlb_counts;
 
 	struct rv_bus bus;

@@ -95,6 +95,9 @@ bool rv_hyp_vstimer_pending(const struct rv_hart *h, uint64_t now);
 
 /* mmu.c */
 void rv_tlb_flush_all(struct rv_hart *h);
+/* Forgets the translations of satp's address space that are not global (another ASID, another
+ * root table): what a new address space or sfence.vma of one ASID needs. */
+void rv_tlb_flush_local(struct rv_hart *h);
 /* Translates va for an access as though V=1 at nominal privilege `priv` (HLV, HLVX, HSV): both
  * stages, no TLB; `exec_perm` makes execute permission stand for read (HLVX). Raises on a fault
  * (the trap reports a guest virtual address). Returns the physical address. */

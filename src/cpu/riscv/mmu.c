@@ -23,6 +23,7 @@
 #define PTE_W (1ULL << 2)
 #define PTE_X (1ULL << 3)
 #define PTE_U (1ULL << 4)
+#define PTE_G (1ULL << 5)
 #define PTE_A (1ULL << 6)
 #define PTE_D (1ULL << 7)
 #define PTE_PPN_MASK 0x003ffffffffffc00ULL /* bits 53:10 */
@@ -48,6 +49,19 @@ static void tlb_invalidate_set(struct rv_tlb_set *s)
 	else
 		for (unsigned i = 0; i < s->log.n; i++) tlb_invalidate_slot(s, s->log.slot[i]);
 	s->log.n = 0;
+	s->local_log.n = 0;
+}
+
+/* Clears the slots filled with a mapping of one address space (not global) since the last clear;
+ * past RV_TLB_FILL_LOG such fills, the whole set. */
+static void tlb_invalidate_local(struct rv_tlb_set *s)
+{
+	if (s->local_log.n > RV_TLB_FILL_LOG) {
+		tlb_invalidate_set(s);
+		return;
+	}
+	for (unsigned i = 0; i < s->local_log.n; i++) tlb_invalidate_slot(s, s->local_log.slot[i]);
+	s->local_log.n = 0;
 }
 
 /* Records that slot i holds an entry (the next flush clears it). */
@@ -55,6 +69,11 @@ static void log_fill(struct rv_fill_log *log, unsigned i)
 {
 	if (log->n < RV_TLB_FILL_LOG) log->slot[log->n] = (uint16_t)i;
 	if (log->n <= RV_TLB_FILL_LOG) log->n++;
+}
+
+static unsigned jcache_table(unsigned priv, bool virt)
+{
+	return virt ? 4 + (priv & 1) : priv & 3;
 }
 
 static void jcache_clear(struct rv_jcache *c)
@@ -119,6 +138,26 @@ void rv_tlb_flush_all(struct rv_hart *h)
 	rv_jcache_flush(h);
 	for (unsigned i = 0; i < RV_TLB_NSETS; i++)
 		if (h->tlb[i].log.n) tlb_invalidate_set(&h->tlb[i]);
+	h->s_code_local = false;
+	h->fetch_vpage = RV_TLB_INVALID;
+}
+
+/*
+ * A new address space under satp (another ASID or root table, same mode), or sfence.vma of one
+ * ASID: the mappings not marked global go, whatever their ASID (the TLB holds only the current
+ * address space's); global ones (the kernel's) and those of V=1, which satp does not translate,
+ * stay. Indirect jumps: U-mode's table, and S-mode's if it may hold a target on a non-global page.
+ */
+void rv_tlb_flush_local(struct rv_hart *h)
+{
+	h->stats.tlb_flushes++;
+	for (unsigned i = 0; i < RV_TLB_NSETS; i++)
+		if (h->tlb[i].local_log.n) tlb_invalidate_local(&h->tlb[i]);
+	struct rv_jcache *user = &h->jcache[jcache_table(RV_PRIV_U, false)];
+	struct rv_jcache *super = &h->jcache[jcache_table(RV_PRIV_S, false)];
+	if (user->log.n) jcache_clear(user);
+	if (h->s_code_local && super->log.n) jcache_clear(super);
+	h->s_code_local = false;
 	h->fetch_vpage = RV_TLB_INVALID;
 }
 
@@ -163,11 +202,6 @@ static unsigned set_for(unsigned priv, bool virt, bool sum)
 static bool sum_for(const struct rv_hart *h, bool virt)
 {
 	return ((virt ? h->vsstatus : h->mstatus) & MSTATUS_SUM) != 0;
-}
-
-static unsigned jcache_table(unsigned priv, bool virt)
-{
-	return virt ? 4 + (priv & 1) : priv & 3;
 }
 
 /* Called whenever priv, V, MPRV, MPP, MPV or SUM may have changed. */
@@ -227,7 +261,7 @@ struct stage {
 #define PSEUDO_PTE_WRITE 0x3020u /* ... a write (A/D update) */
 
 static int walk_stage(struct rv_hart *h, const struct stage *st, uint64_t va, enum rv_access acc, bool update,
-                      uint64_t *pa_out, struct xlate_fault *f);
+                      uint64_t *pa_out, bool *global, struct xlate_fault *f);
 
 /* The host pointer of a VS-stage page-table entry at guest physical gpa, through the G-stage
  * (checked as an implicit read, or a write for an A/D update); NULL with f filled on a fault, which
@@ -236,7 +270,7 @@ static uint64_t *guest_pte(struct rv_hart *h, const struct stage *g, uint64_t gp
                            bool write, bool update, struct xlate_fault *f)
 {
 	uint64_t pa;
-	if (walk_stage(h, g, gpa, write ? RV_ACCESS_WRITE : RV_ACCESS_READ, update, &pa, f)) {
+	if (walk_stage(h, g, gpa, write ? RV_ACCESS_WRITE : RV_ACCESS_READ, update, &pa, NULL, f)) {
 		if (f->cause == RV_EXC_LOAD_GUEST_PAGE || f->cause == RV_EXC_STORE_GUEST_PAGE) {
 			f->cause = guest_page_fault_cause(acc);
 			f->tinst = write ? PSEUDO_PTE_WRITE : PSEUDO_PTE_READ;
@@ -254,17 +288,21 @@ static uint64_t *guest_pte(struct rv_hart *h, const struct stage *g, uint64_t gp
 
 /*
  * Walks one stage's page table. Returns 0 and the (guest) physical address, or -1 with the fault.
- * With `update` false (debugger), A/D bits are left alone.
+ * With `update` false (debugger), A/D bits are left alone. *global (if wanted) tells whether the
+ * mapping is the same in every address space: bare, or a G bit on the way (a G pointer makes all
+ * the mappings below it global).
  */
 static int walk_stage(struct rv_hart *h, const struct stage *st, uint64_t va, enum rv_access acc, bool update,
-                      uint64_t *pa_out, struct xlate_fault *f)
+                      uint64_t *pa_out, bool *global, struct xlate_fault *f)
 {
 	unsigned mode = (unsigned)(st->atp >> 60);
 	f->tval2 = f->tinst = 0;
 	if (mode == SATP_MODE_BARE) {
 		*pa_out = va;
+		if (global) *global = true;
 		return 0;
 	}
+	uint64_t g_bits = 0;
 	unsigned levels = mode == SATP_MODE_SV48 ? 4 : 3;
 	unsigned va_bits = 12 + 9 * levels;
 	if (st->gstage) {
@@ -302,6 +340,7 @@ static int walk_stage(struct rv_hart *h, const struct stage *st, uint64_t va, en
 		}
 		uint64_t pte = __atomic_load_n(pte_p, __ATOMIC_RELAXED);
 		if (!(pte & PTE_V) || (!(pte & PTE_R) && (pte & PTE_W)) || (pte & bad)) goto page_fault;
+		g_bits |= pte;
 		uint64_t ppn = (pte & PTE_PPN_MASK) >> 10;
 		if (!(pte & (PTE_R | PTE_X))) { /* pointer to the next level */
 			if (pte & (PTE_A | PTE_D | PTE_U | PTE_N | PTE_PBMT)) goto page_fault;
@@ -355,6 +394,7 @@ static int walk_stage(struct rv_hart *h, const struct stage *st, uint64_t va, en
 		}
 		uint64_t page_off_mask = (1ULL << (12 + 9 * level)) - 1;
 		*pa_out = ((ppn << RV_PAGE_SHIFT) & ~page_off_mask) | (va & page_off_mask);
+		if (global) *global = (g_bits & PTE_G) != 0;
 		return 0;
 	}
 page_fault:
@@ -376,11 +416,13 @@ static void gstage_of(const struct rv_hart *h, struct stage *g, bool exec_perm)
 
 /*
  * Translates va for an access at nominal privilege `priv`, in two stages when `virt`. Returns 0 and
- * the physical address, or -1 with the fault.
+ * the physical address, or -1 with the fault. *global (if wanted): whether satp's address space
+ * does not matter to the result (bare, global, or V=1: vsatp's and hgatp's).
  */
 static int walk(struct rv_hart *h, uint64_t va, enum rv_access acc, unsigned priv, bool virt, bool exec_perm,
-                bool update, uint64_t *pa_out, struct xlate_fault *f)
+                bool update, uint64_t *pa_out, bool *global, struct xlate_fault *f)
 {
+	if (global) *global = true;
 	if (priv == RV_PRIV_M) {
 		*pa_out = va;
 		return 0;
@@ -392,7 +434,7 @@ static int walk(struct rv_hart *h, uint64_t va, enum rv_access acc, unsigned pri
 		                  .mxr = (h->mstatus & MSTATUS_MXR) != 0,
 		                  .pbmte = (h->menvcfg & MENVCFG_PBMTE) != 0,
 		                  .adue = (h->menvcfg & MENVCFG_ADUE) != 0};
-		return walk_stage(h, &s, va, acc, update, pa_out, f);
+		return walk_stage(h, &s, va, acc, update, pa_out, global, f);
 	}
 	struct stage g, vs = {.atp = h->vsatp,
 	                      .user = priv == RV_PRIV_U,
@@ -405,8 +447,8 @@ static int walk(struct rv_hart *h, uint64_t va, enum rv_access acc, unsigned pri
 	                      .below = &g};
 	gstage_of(h, &g, exec_perm);
 	uint64_t gpa;
-	if (walk_stage(h, &vs, va, acc, update, &gpa, f)) return -1;
-	return walk_stage(h, &g, gpa, acc, update, pa_out, f);
+	if (walk_stage(h, &vs, va, acc, update, &gpa, NULL, f)) return -1;
+	return walk_stage(h, &g, gpa, acc, update, pa_out, NULL, f);
 }
 
 /* Raises the fault of a failed translation of va (for a two-stage one, the value is a guest virtual
@@ -425,13 +467,13 @@ void rv_cbo_check(struct rv_hart *h, uint64_t va)
 	struct xlate_fault f;
 	unsigned priv = data_priv(h);
 	bool virt = data_virt(h);
-	if (walk(h, va, RV_ACCESS_READ, priv, virt, false, false, &pa, &f) &&
-	    walk(h, va, RV_ACCESS_WRITE, priv, virt, false, false, &pa, &f))
+	if (walk(h, va, RV_ACCESS_READ, priv, virt, false, false, &pa, NULL, &f) &&
+	    walk(h, va, RV_ACCESS_WRITE, priv, virt, false, false, &pa, NULL, &f))
 		raise_fault(h, &f, va, virt); /* reported as the store it could not be either */
 }
 
-/* Translates or raises. */
-static uint64_t translate(struct rv_hart *h, uint64_t va, enum rv_access acc)
+/* Translates or raises; *global: whether the mapping outlives a change of address space (walk()). */
+static uint64_t translate(struct rv_hart *h, uint64_t va, enum rv_access acc, bool *global)
 {
 	h->stats.tlb_misses++;
 	if (acc != RV_ACCESS_EXEC) { /* a data lookup that missed (hits count where they hit) */
@@ -442,7 +484,7 @@ static uint64_t translate(struct rv_hart *h, uint64_t va, enum rv_access acc)
 	bool virt = acc == RV_ACCESS_EXEC ? h->virt : data_virt(h);
 	uint64_t pa;
 	struct xlate_fault f;
-	if (walk(h, va, acc, priv, virt, false, true, &pa, &f)) raise_fault(h, &f, va, virt);
+	if (walk(h, va, acc, priv, virt, false, true, &pa, global, &f)) raise_fault(h, &f, va, virt);
 	return pa;
 }
 
@@ -450,17 +492,17 @@ uint64_t rv_translate_guest(struct rv_hart *h, uint64_t va, enum rv_access acc, 
 {
 	uint64_t pa;
 	struct xlate_fault f;
-	if (walk(h, va, acc, priv, true, exec_perm, true, &pa, &f)) raise_fault(h, &f, va, true);
+	if (walk(h, va, acc, priv, true, exec_perm, true, &pa, NULL, &f)) raise_fault(h, &f, va, true);
 	return pa;
 }
 
 bool rv_hart_debug_translate(struct rv_hart *h, uint64_t vaddr, uint64_t *paddr)
 {
 	struct xlate_fault f;
-	return walk(h, vaddr, RV_ACCESS_READ, data_priv(h), data_virt(h), false, false, paddr, &f) == 0;
+	return walk(h, vaddr, RV_ACCESS_READ, data_priv(h), data_virt(h), false, false, paddr, NULL, &f) == 0;
 }
 
-static void tlb_fill(struct rv_hart *h, struct rv_tlb_entry *table, uint64_t va, uint64_t pa)
+static void tlb_fill(struct rv_hart *h, struct rv_tlb_entry *table, uint64_t va, uint64_t pa, bool global)
 {
 	if (unlikely(h->trig_data)) return; /* a trigger watches data: every access comes here */
 	unsigned i = (va >> RV_PAGE_SHIFT) & (RV_TLB_SIZE - 1);
@@ -468,6 +510,7 @@ static void tlb_fill(struct rv_hart *h, struct rv_tlb_entry *table, uint64_t va,
 	e->vpage = va & RV_PAGE_MASK;
 	e->addend = (uintptr_t)h->bus.ram + (pa & RV_PAGE_MASK) - h->bus.ram_base - (va & RV_PAGE_MASK);
 	log_fill(&h->tlb_cur->log, i);
+	if (!global) log_fill(&h->tlb_cur->local_log, i);
 }
 
 uint64_t rv_load_phys(struct rv_hart *h, uint64_t va, uint64_t pa, unsigned size)
@@ -501,9 +544,10 @@ uint64_t rv_load_slow(struct rv_hart *h, uint64_t va, unsigned size)
 		for (unsigned i = 0; i < size; i++) v |= rv_load_slow(h, va + i, 1) << (8 * i);
 		return v;
 	}
-	uint64_t pa = translate(h, va, RV_ACCESS_READ);
+	bool global;
+	uint64_t pa = translate(h, va, RV_ACCESS_READ, &global);
 	if (in_ram(h, pa & RV_PAGE_MASK, RV_PAGE_SIZE))
-		tlb_fill(h, h->tlb_cur->read, va, pa);
+		tlb_fill(h, h->tlb_cur->read, va, pa, global);
 	else if ((pa & (size - 1)) != 0 && !in_ram(h, pa, size))
 		rv_raise(h, RV_EXC_LOAD_MISALIGNED, va); /* misaligned MMIO */
 	return rv_load_phys(h, va, pa, size);
@@ -514,15 +558,16 @@ void rv_store_slow(struct rv_hart *h, uint64_t va, unsigned size, uint64_t val)
 	if (unlikely(h->trig_data)) rv_trigger_check_data(h, va, size, true);
 	if ((va & (RV_PAGE_SIZE - 1)) > RV_PAGE_SIZE - size) {
 		/* Translate both pages first so a fault leaves memory untouched. */
-		translate(h, va, RV_ACCESS_WRITE);
-		translate(h, (va + size - 1), RV_ACCESS_WRITE);
+		translate(h, va, RV_ACCESS_WRITE, NULL);
+		translate(h, (va + size - 1), RV_ACCESS_WRITE, NULL);
 		for (unsigned i = 0; i < size; i++) rv_store_slow(h, va + i, 1, val >> (8 * i));
 		return;
 	}
-	uint64_t pa = translate(h, va, RV_ACCESS_WRITE);
+	bool global;
+	uint64_t pa = translate(h, va, RV_ACCESS_WRITE, &global);
 	if (in_ram(h, pa & RV_PAGE_MASK, RV_PAGE_SIZE)) {
 		dirty_log_mark(h->bus.dirty, (pa & RV_PAGE_MASK) - h->bus.ram_base, RV_PAGE_SIZE);
-		tlb_fill(h, h->tlb_cur->write, va, pa);
+		tlb_fill(h, h->tlb_cur->write, va, pa, global);
 		/* A written page is readable by construction only if R; keep reads separate. */
 	} else if ((pa & (size - 1)) != 0 && !in_ram(h, pa, size)) {
 		rv_raise(h, RV_EXC_STORE_MISALIGNED, va);
@@ -541,10 +586,11 @@ void *rv_amo_ptr(struct rv_hart *h, uint64_t va, unsigned size)
 		rv_trigger_check_data(h, va, size, false); /* an AMO reads and writes */
 		rv_trigger_check_data(h, va, size, true);
 	}
-	uint64_t pa = translate(h, va, RV_ACCESS_WRITE);
+	bool global;
+	uint64_t pa = translate(h, va, RV_ACCESS_WRITE, &global);
 	if (!in_ram(h, pa, size)) rv_raise(h, RV_EXC_STORE_ACCESS, va);
 	dirty_log_mark(h->bus.dirty, (pa & RV_PAGE_MASK) - h->bus.ram_base, RV_PAGE_SIZE);
-	tlb_fill(h, h->tlb_cur->write, va, pa);
+	tlb_fill(h, h->tlb_cur->write, va, pa, global);
 	return h->bus.ram + (pa - h->bus.ram_base);
 }
 
@@ -556,10 +602,11 @@ void *rv_data_page_ptr(struct rv_hart *h, uint64_t va, bool write)
 		if (unlikely(h->count_tlb)) h->tlb_counts.lookups++;
 		return (void *)(uintptr_t)(va + e->addend);
 	}
-	uint64_t pa = translate(h, va, write ? RV_ACCESS_WRITE : RV_ACCESS_READ);
+	bool global;
+	uint64_t pa = translate(h, va, write ? RV_ACCESS_WRITE : RV_ACCESS_READ, &global);
 	if (!in_ram(h, pa & RV_PAGE_MASK, RV_PAGE_SIZE)) return NULL;
 	if (write) dirty_log_mark(h->bus.dirty, (pa & RV_PAGE_MASK) - h->bus.ram_base, RV_PAGE_SIZE);
-	tlb_fill(h, write ? set->write : set->read, va, pa);
+	tlb_fill(h, write ? set->write : set->read, va, pa, global);
 	return h->bus.ram + (pa - h->bus.ram_base);
 }
 
@@ -570,12 +617,17 @@ static uintptr_t fetch_page(struct rv_hart *h, uint64_t pc)
 	unsigned i = (pc >> RV_PAGE_SHIFT) & (RV_TLB_SIZE - 1);
 	struct rv_tlb_entry *e = &h->tlb[set].exec[i];
 	if (e->vpage != (pc & RV_PAGE_MASK)) {
-		uint64_t pa = translate(h, pc, RV_ACCESS_EXEC);
+		bool global;
+		uint64_t pa = translate(h, pc, RV_ACCESS_EXEC, &global);
 		if (!in_ram(h, pa & RV_PAGE_MASK, RV_PAGE_SIZE)) rv_raise(h, RV_EXC_INSN_ACCESS, pc);
 		e->vpage = pc & RV_PAGE_MASK;
 		e->addend =
 		    (uintptr_t)h->bus.ram + (pa & RV_PAGE_MASK) - h->bus.ram_base - (pc & RV_PAGE_MASK);
 		log_fill(&h->tlb[set].log, i);
+		if (!global) {
+			log_fill(&h->tlb[set].local_log, i);
+			if (h->priv == RV_PRIV_S) h->s_code_local = true; /* its jumps may be cached */
+		}
 	}
 	return e->addend;
 }
