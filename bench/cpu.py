@@ -80,7 +80,7 @@ def fmt_ratio(a, b):
 def main():
     cloison, initrd, runs = sys.argv[1], sys.argv[2], int(sys.argv[3])
     workloads = sys.argv[4].split(",") if len(sys.argv) > 4 and sys.argv[4] else [
-        "gzip", "xz", "7zip", "openssl", "python", "shell", "forkexec"]
+        "gzip", "xz", "7zip", "openssl", "python", "lame", "shell", "forkexec"]
     scale = len(sys.argv) > 5 and sys.argv[5] == "1"
     jit = sys.argv[6] if len(sys.argv) > 6 else "on"
     t = {"cloison": {w: [] for w in workloads + ["boot"]}, "qemu": {w: [] for w in workloads + ["boot"]}}

@@ -392,6 +392,29 @@ FOP2(f_fsub_d, "fsub.d") FOP2(f_fmul_d, "fmul.d") FOP2(f_fdiv_d, "fdiv.d") FOP2(
                                                                 FNR(f_fcvt_d_s, "fcvt.d.s ft2, ft0", OUT_D)
                                                                     FNR(f_fmv_x_w, "fmv.x.w %0, ft0", "")
 
+/* The dynamic rounding mode (frm) in each mode but RMM: translated code computes in RNE only. */
+#define FDYN(name, insn)                                                                                     \
+	static u64 name(u64 a, u64 b, unsigned rm)                                                           \
+	{                                                                                                    \
+		u64 r;                                                                                       \
+		__asm__ volatile("fsrm %0" ::"r"(rm));                                                       \
+		__asm__ volatile("fmv.d.x ft0, %1\n fmv.d.x ft1, %2\n" insn "\n fmv.x.d %0, ft2"             \
+		                 : "=r"(r)                                                                   \
+		                 : "r"(a), "r"(b));                                                          \
+		__asm__ volatile("fsrm zero");                                                               \
+		return r;                                                                                    \
+	}
+FDYN(f_fadd_d_dyn, "fadd.d ft2, ft0, ft1") FDYN(f_fmul_s_dyn, "fmul.s ft2, ft0, ft1")
+FDYN(f_fdiv_d_dyn, "fdiv.d ft2, ft0, ft1") FDYN(f_fmsub_d_dyn, "fmsub.d ft2, ft0, ft1, ft0")
+FDYN(f_fnmadd_s_dyn, "fnmadd.s ft2, ft1, ft0, ft1") FDYN(f_fsqrt_s_dyn, "fsqrt.s ft2, ft0")
+FDYN(f_fcvt_s_d_dyn, "fcvt.s.d ft2, ft0") FDYN(f_fcvt_d_l_dyn, "fcvt.d.l ft2, %1")
+FNR(f_fcvt_d_w, "fcvt.d.w ft2, %1", OUT_D)
+FNR(f_fsgnj_d, "fsgnj.d ft2, ft0, ft1", OUT_D) FNR(f_fsgnjx_d, "fsgnjx.d ft2, ft0, ft1", OUT_D)
+FNR(f_fle_s, "fle.s %0, ft0, ft1", "") FNR(f_feq_s_same, "feq.s %0, ft0, ft0", "")
+FNR(f_fsgnj_s, "fsgnj.s ft2, ft0, ft1", OUT_D) FNR(f_fsgnjn_s, "fsgnjn.s ft2, ft0, ft1", OUT_D)
+FNR(f_fmv_w_x, "fmv.w.x ft2, %1", OUT_D) FNR(f_fmv_x_d, "fmv.x.d %0, ft0", "")
+FUN(f_fcvt_l_s, IN_D, "fcvt.l.s %0, ft0", "") FUN(f_fcvt_w_d2, IN_D, "fcvt.w.d %0, ft0", "")
+
                                                                         struct fp_op {
 	const char *name;
 	u64 (*fn)(u64, u64, unsigned);
@@ -442,6 +465,25 @@ static const struct fp_op fp_ops[] = {
     {"fsgnjx.s", f_fsgnjx_s, 1, 1},
     {"fcvt.d.s", f_fcvt_d_s, 1, 1},
     {"fmv.x.w", f_fmv_x_w, 1, 1},
+    {"fadd.d dyn", f_fadd_d_dyn, 4, 0},
+    {"fmul.s dyn", f_fmul_s_dyn, 4, 1},
+    {"fdiv.d dyn", f_fdiv_d_dyn, 4, 0},
+    {"fmsub.d dyn", f_fmsub_d_dyn, 4, 0},
+    {"fnmadd.s dyn", f_fnmadd_s_dyn, 4, 1},
+    {"fsqrt.s dyn", f_fsqrt_s_dyn, 4, 1},
+    {"fcvt.s.d dyn", f_fcvt_s_d_dyn, 4, 0},
+    {"fcvt.d.l dyn", f_fcvt_d_l_dyn, 4, 0, 1},
+    {"fcvt.d.w", f_fcvt_d_w, 1, 0, 1},
+    {"fsgnj.d", f_fsgnj_d, 1, 0},
+    {"fsgnjx.d", f_fsgnjx_d, 1, 0},
+    {"fle.s", f_fle_s, 1, 1},
+    {"feq.s same", f_feq_s_same, 1, 1},
+    {"fsgnj.s", f_fsgnj_s, 1, 1},
+    {"fsgnjn.s", f_fsgnjn_s, 1, 1},
+    {"fmv.w.x", f_fmv_w_x, 1, 0, 1},
+    {"fmv.x.d", f_fmv_x_d, 1, 0},
+    {"fcvt.l.s", f_fcvt_l_s, 5, 1},
+    {"fcvt.w.d big", f_fcvt_w_d2, 2, 0, 1},
 };
 
 static void test_fp(void)

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the compute benchmark's guest: real programs from Debian's riscv64 packages (gzip, xz,
-# 7-Zip, OpenSSL, Python) with their libraries, busybox, and an init that runs the workloads
+# 7-Zip, OpenSSL, Python, LAME) with their libraries, busybox, and an init that runs the workloads
 # named on the kernel command line and prints a marker line around each.
 #
 # Output: $CLOISON_CACHE/bench/initrd-<recipe>.gz (its path is printed), where <recipe> hashes
@@ -16,7 +16,9 @@ die() { echo "mkbench: error: $*" >&2; exit 1; }
 G=$CACHE/guest
 WORK=$here/../../bench/guest/cpu
 PKGS="libc6 libgcc-s1 libstdc++6 zlib1g libzstd1 liblzma5 libexpat1 libssl3t64 openssl-provider-legacy
-      openssl gzip xz-utils 7zip libpython3.13-minimal python3.13-minimal"
+      openssl gzip xz-utils 7zip libpython3.13-minimal python3.13-minimal
+      lame libmp3lame0 libsndfile1 libflac14 libmpg123-0t64 libogg0 libopus0 libvorbis0a libvorbisenc2
+      libtinfo6"
 [ -f "$G/.complete" ] || die "run tools/guest/fetch.sh first (the busybox it caches)"
 
 # The index is fetched at most once a day: the recipe is what we cached then.

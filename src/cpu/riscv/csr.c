@@ -294,6 +294,7 @@ static bool write_csr(struct rv_hart *h, unsigned csr, uint64_t val)
 	case CSR_FFLAGS:
 		if (rv_fs_off(h)) return false;
 		h->fflags = val & 31;
+		rv_fp_clear_host_flags(); /* translated FP's, already taken: not to come back */
 		rv_fs_dirty(h);
 		return true;
 	case CSR_FRM:
@@ -305,6 +306,7 @@ static bool write_csr(struct rv_hart *h, unsigned csr, uint64_t val)
 		if (rv_fs_off(h)) return false;
 		h->fflags = val & 31;
 		h->frm = (val >> 5) & 7;
+		rv_fp_clear_host_flags();
 		rv_fs_dirty(h);
 		return true;
 	case CSR_SSTATUS:

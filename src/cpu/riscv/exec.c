@@ -348,6 +348,7 @@ bool rv_jit_generic_ok(uint32_t insn)
 
 uint64_t rv_jit_exec_generic(struct rv_hart *h, uint32_t insn, uint32_t raw, uint64_t pc, unsigned len)
 {
+	rv_fp_sync_flags(h);
 	enum block_exit ex = exec_one(h, insn, raw, pc, len);
 	h->x[0] = 0;
 	if (likely(ex == EXIT_NONE && h->pc == pc + len)) return 0;
@@ -799,6 +800,7 @@ l_jit : {
 		h->pc = pc;
 		h->budget_left = (uint64_t)budget;
 		uint64_t next = ((rv_jit_fn)code)(h);
+		rv_fp_sync_flags(h);
 		h->jit_retired = 0;
 		budget = (int64_t)h->budget_left;
 		/* An instruction it left to exec_one() ends the run. */
@@ -996,6 +998,7 @@ static uint64_t run_some(struct rv_hart *h, uint64_t max_insns, bool exact)
 		return h->instret - start;
 	}
 	atomic_store(&h->kick, 0);
+	rv_fp_drop_foreign_flags(h);         /* C code since the last run (a throttle's arithmetic) */
 	if (h->hpm_active) rv_hpm_settle(h); /* a counter that overflowed interrupts now */
 	rv_take_interrupt(h);
 	/* Stepping must be exact (the fast loop may overshoot its budget); triggers on fetches are

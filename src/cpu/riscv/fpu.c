@@ -64,23 +64,82 @@ static void begin_op(unsigned rm)
 	_mm_setcsr((_mm_getcsr() & ~0x603fu) | rounding[rm]);
 }
 
-static void end_op(struct rv_hart *h, unsigned rm)
+static uint32_t fflags_of_mxcsr(unsigned csr)
 {
-	unsigned csr = _mm_getcsr();
-	if (rm != RM_RNE) _mm_setcsr(csr & ~0x6000u);
 	uint32_t f = 0;
 	if (csr & 0x20) f |= FFLAG_NX;
 	if (csr & 0x10) f |= FFLAG_UF;
 	if (csr & 0x08) f |= FFLAG_OF;
 	if (csr & 0x04) f |= FFLAG_DZ;
 	if (csr & 0x01) f |= FFLAG_NV;
-	h->fflags |= f;
+	return f;
 }
+
+static void end_op(struct rv_hart *h, unsigned rm)
+{
+	unsigned csr = _mm_getcsr();
+	if (rm != RM_RNE) _mm_setcsr(csr & ~0x6000u);
+	h->fflags |= fflags_of_mxcsr(csr);
+}
+
+/* The flags stay in MXCSR (writing it costs more than reading): taking them again changes nothing. */
+void rv_fp_take_host_flags(struct rv_hart *h)
+{
+	h->fflags |= fflags_of_mxcsr(_mm_getcsr());
+	h->fp_pending = false;
+}
+
+void rv_fp_drop_foreign_flags(const struct rv_hart *h)
+{
+	unsigned csr = _mm_getcsr();
+	if (fflags_of_mxcsr(csr) & ~h->fflags) _mm_setcsr(csr & ~0x3fu);
+}
+
+void rv_fp_clear_host_flags(void)
+{
+	unsigned csr = _mm_getcsr();
+	if (csr & 0x3f) _mm_setcsr(csr & ~0x3fu);
+}
+
+unsigned rv_fp_host_save(void)
+{
+	return _mm_getcsr();
+}
+
+void rv_fp_host_restore(unsigned saved)
+{
+	if (_mm_getcsr() != saved) _mm_setcsr(saved);
+}
+
 #else
 static void begin_op(unsigned rm)
 {
 	feclearexcept(FE_ALL_EXCEPT);
 	if (rm != RM_RNE) host_round(rm);
+}
+
+void rv_fp_take_host_flags(struct rv_hart *h)
+{
+	(void)h; /* translated FP exists only on x86-64 */
+}
+
+void rv_fp_drop_foreign_flags(const struct rv_hart *h)
+{
+	(void)h;
+}
+
+void rv_fp_clear_host_flags(void)
+{
+}
+
+unsigned rv_fp_host_save(void)
+{
+	return 0;
+}
+
+void rv_fp_host_restore(unsigned saved)
+{
+	(void)saved;
 }
 
 static void end_op(struct rv_hart *h, unsigned rm)

@@ -158,7 +158,8 @@ struct rv_hart {
 	uint64_t f[32];
 	uint64_t pc;
 	unsigned priv;
-	bool virt; /* V: running a guest (VS or VU mode), H only */
+	bool virt;       /* V: running a guest (VS or VU mode), H only */
+	bool fp_pending; /* translated FP ran since its host flags were last taken (rv_fp_sync_flags) */
 	uint32_t fflags, frm;
 
 	uint64_t mstatus, misa, medeleg, mideleg, mie, mtvec, mcounteren;

@@ -20,8 +20,11 @@
  *     interpreter's C code out of line through one thunk per access kind,
  *     after storing the instruction's pc and index so an exception (longjmp)
  *     reports the right epc and count;
- *   - runs AMOs, FP arithmetic, fences, CSR reads, interrupt-enable CSR writes
- *     and cache-block operations through rv_jit_exec_generic();
+ *   - computes F/D arithmetic, fused multiply-adds, compares and the common
+ *     conversions and moves on SSE in round-to-nearest-even (emit_fp_arith),
+ *     other rounding modes, NaN results and the rest in the interpreter;
+ *   - runs AMOs, the other FP instructions, fences, CSR reads, interrupt-enable
+ *     CSR writes and cache-block operations through rv_jit_exec_generic();
  *   - leaves by patched direct jumps within its page, the indirect-jump cache
  *     elsewhere, or returns the next guest pc to the dispatcher.
  * Blocks are found by the physical slot of their first instruction and hold
@@ -79,9 +82,11 @@ static uint32_t place_hash(const struct rv_op *head, uint64_t pc)
 }
 
 /* ---- helpers called from generated code ---- */
+/* Translated FP's pending flags are taken before the C a miss runs (internal.h). */
 #define LOAD_HELPER(name, fn)                                                                                \
 	static uint64_t name(struct rv_hart *h, uint64_t a)                                                  \
 	{                                                                                                    \
+		rv_fp_sync_flags(h);                                                                         \
 		return fn(h, a);                                                                             \
 	}
 LOAD_HELPER(h_lb, rv_load_s8)
@@ -91,21 +96,26 @@ LOAD_HELPER(h_ld, rv_load_u64)
 LOAD_HELPER(h_lbu, rv_load_u8)
 LOAD_HELPER(h_lhu, rv_load_u16)
 LOAD_HELPER(h_lwu, rv_load_u32)
+static void store_helper(struct rv_hart *h, uint64_t a, unsigned size, uint64_t v)
+{
+	rv_fp_sync_flags(h);
+	rv_store(h, a, size, v);
+}
 static void h_sb(struct rv_hart *h, uint64_t a, uint64_t v)
 {
-	rv_store(h, a, 1, v);
+	store_helper(h, a, 1, v);
 }
 static void h_sh(struct rv_hart *h, uint64_t a, uint64_t v)
 {
-	rv_store(h, a, 2, v);
+	store_helper(h, a, 2, v);
 }
 static void h_sw(struct rv_hart *h, uint64_t a, uint64_t v)
 {
-	rv_store(h, a, 4, v);
+	store_helper(h, a, 4, v);
 }
 static void h_sd(struct rv_hart *h, uint64_t a, uint64_t v)
 {
-	rv_store(h, a, 8, v);
+	store_helper(h, a, 8, v);
 }
 static uint64_t h_mulhsu(uint64_t a, uint64_t b)
 {
@@ -389,10 +399,13 @@ struct slow_path {
 	uint64_t pc;
 	int k;
 	unsigned kind;
-	int store_rs2;  /* a store's data register, or -1 for a load */
-	uint32_t dirty; /* local registers written and not yet stored back, at the access */
-	bool fp_data;   /* store_rs2 is an FP register */
-	uint8_t *fix2;  /* K_GENERIC: a second jump here, or NULL */
+	int store_rs2;        /* a store's data register, or -1 for a load */
+	uint32_t dirty;       /* local registers written and not yet stored back, at the access */
+	bool fp_data;         /* store_rs2 is an FP register */
+	uint8_t *fix2;        /* K_GENERIC: a second jump here, or NULL */
+	uint8_t *more_fix[5]; /* K_GENERIC: more jumps here (translated FP's checks) */
+	unsigned nmore_fix;
+	unsigned x_result; /* K_GENERIC: 1 + the integer register the main path then expects in rax, or 0 */
 	uint32_t insn, raw;
 	unsigned len;              /* K_GENERIC: the instruction the interpreter runs instead */
 	const struct rv_op *group; /* K_DECODE: a group's accesses (mem_group), each probed alone */
@@ -977,7 +990,10 @@ static void emit_slow_path(struct block_ctx *c, const struct slow_path *s)
 	}
 	if (s->kind == K_GENERIC) { /* the interpreter runs the whole instruction */
 		patch_to_here(e, s->fix2);
+		for (unsigned i = 0; i < s->nmore_fix; i++) patch_to_here(e, s->more_fix[i]);
 		call_generic(c, s->insn, s->raw, s->pc, s->len, s->k, s->dirty);
+		if (s->x_result > 1) /* from the hart: a pinned register's host copy is stale */
+			op_rm_hart(e, 0x8b, RAX, xoff(s->x_result - 1), true);
 		e8(e, 0xe9); /* jmp done */
 		e32(e, (uint32_t)(int32_t)(s->done - (e->p + 4)));
 		return;
@@ -1296,6 +1312,274 @@ static void emit_fp_mem(struct block_ctx *c, const struct rv_op *op, uint64_t pc
 	                                         .len = len};
 }
 
+/*
+ * F and D computation on the host's SSE unit, with fpu.c's semantics (the interpreter computes with
+ * the same host instructions): add, sub, mul, div, sqrt, the fused multiply-adds (with the host's
+ * FMA3), sign injection (D), compares, fcvt.d.w / fcvt.d.l, fcvt between S and D, fmv.x.d and
+ * fmv.d.x. Translated only in round-to-nearest-even (rm RNE, or DYN with frm RNE at run time),
+ * with FS already dirty and V=0; any other state, a single that is not NaN-boxed, or a NaN result
+ * (RISC-V's canonical NaN, the invalid flag of inf * 0 + NaN) runs the instruction in the
+ * interpreter instead, from its operands, which the translated attempt left untouched. The host's
+ * exception flags accumulate in MXCSR and reach fflags on the way back to C (rv_fp_take_host_flags):
+ * computing an instruction twice raises the same flags twice, which changes nothing.
+ */
+enum fp_inline {
+	FPI_NONE,
+	FPI_ARITH,
+	FPI_SQRT,
+	FPI_FUSED,
+	FPI_SGNJ,
+	FPI_CMP,
+	FPI_FROM_INT,
+	FPI_CVT,
+	FPI_MV_X,
+	FPI_MV_F,
+	FPI_TO_INT
+};
+static bool host_fma;
+
+static enum fp_inline fp_inline_kind(uint32_t insn)
+{
+	unsigned opc = insn & 0x7f, fmt = (insn >> 25) & 3, f5 = insn >> 27, f3 = F3(insn), rs2 = RS2(insn);
+	bool rne = f3 == 0 || f3 == 7; /* RNE, or DYN (frm checked when it runs) */
+	if (fmt > 1) return FPI_NONE;
+	if (opc == 0x43 || opc == 0x47 || opc == 0x4b || opc == 0x4f)
+		return host_fma && rne ? FPI_FUSED : FPI_NONE;
+	if (opc != 0x53) return FPI_NONE;
+	switch (f5) {
+	case 0x00:
+	case 0x01:
+	case 0x02:
+	case 0x03: return rne ? FPI_ARITH : FPI_NONE;
+	case 0x0b: return rne && rs2 == 0 ? FPI_SQRT : FPI_NONE;
+	case 0x04: return f3 <= 2 ? FPI_SGNJ : FPI_NONE;
+	case 0x14: return f3 <= 2 ? FPI_CMP : FPI_NONE;
+	case 0x1a: return rne && fmt == 1 && (rs2 == 0 || rs2 == 2) ? FPI_FROM_INT : FPI_NONE;
+	case 0x08: return rne && rs2 == (fmt ^ 1) ? FPI_CVT : FPI_NONE; /* fcvt.d.s, fcvt.s.d */
+	case 0x18: /* fcvt.w and fcvt.l, toward zero (C's casts) or to nearest */
+		return (f3 == 1 || rne) && (rs2 == 0 || rs2 == 2) ? FPI_TO_INT : FPI_NONE;
+	case 0x1c: return rs2 == 0 && f3 == 0 ? FPI_MV_X : FPI_NONE;
+	case 0x1e: return rs2 == 0 && f3 == 0 ? FPI_MV_F : FPI_NONE;
+	default: return FPI_NONE;
+	}
+}
+
+/* The integer registers a translated FP instruction reads and writes (op_regs). */
+static void fp_inline_regs(uint32_t insn, uint32_t *reads, uint32_t *writes)
+{
+	enum fp_inline k = fp_inline_kind(insn);
+	*reads = k == FPI_FROM_INT || k == FPI_MV_F ? 1u << RS1(insn) : 0;
+	*writes = k == FPI_CMP || k == FPI_MV_X || k == FPI_TO_INT ? 1u << RD(insn) : 0;
+}
+
+/* An SSE instruction on xmm`reg` and the hart field at `off`: [prefix] 0f opc, [rbx + off]. */
+static void sse_hart(struct emit *e, uint8_t prefix, uint8_t opc, unsigned reg, uint32_t off)
+{
+	if (prefix) e8(e, prefix);
+	e8(e, 0x0f);
+	e8(e, opc);
+	e8(e, (uint8_t)(0x83 | reg << 3));
+	e32(e, off);
+}
+
+/* A jcc rel32 to the slow path (recorded in *s). */
+static void jcc_slow(struct emit *e, struct slow_path *s, uint8_t cc)
+{
+	e8(e, 0x0f);
+	e8(e, (uint8_t)(0x80 | cc));
+	uint8_t **slot = !s->fix ? &s->fix : !s->fix2 ? &s->fix2 : &s->more_fix[s->nmore_fix++];
+	*slot = e->p;
+	e32(e, 0);
+}
+
+static bool emit_fp_arith(struct block_ctx *c, const struct rv_op *op, uint64_t pc, unsigned len, int k)
+{
+	struct emit *e = &c->e;
+	const uint32_t insn = (uint32_t)op->imm;
+	const enum fp_inline kind = fp_inline_kind(insn);
+	if (kind == FPI_NONE) return false;
+	const unsigned opc = insn & 0x7f, f5 = insn >> 27, f3 = F3(insn), rd = RD(insn), rs1 = RS1(insn),
+	               rs2 = RS2(insn), rs3 = insn >> 27;
+	const bool dbl = (insn >> 25) & 1;
+	const uint8_t pfx = dbl ? 0xf2 : 0xf3; /* movsd/addsd/... or movss/addss/... */
+	struct slow_path s = {
+	    .pc = pc, .k = k, .kind = K_GENERIC, .dirty = c->dirty, .insn = insn, .raw = op->raw, .len = len};
+
+	op_rm_hart(e, 0x8b, RAX, (uint32_t)offsetof(struct rv_hart, mstatus), false);
+	e8(e, 0x25); /* and eax, FS */
+	e32(e, (uint32_t)MSTATUS_FS);
+	e8(e, 0x3d); /* cmp eax, FS (dirty) */
+	e32(e, (uint32_t)MSTATUS_FS);
+	jcc_slow(e, &s, 0x5);
+	EB(e, "\x80\xbb"); /* cmp byte [rbx + virt], 0 */
+	e32(e, (uint32_t)offsetof(struct rv_hart, virt));
+	e8(e, 0);
+	jcc_slow(e, &s, 0x5);
+	bool rounds = kind == FPI_ARITH || kind == FPI_SQRT || kind == FPI_FUSED || kind == FPI_FROM_INT ||
+	              kind == FPI_CVT || kind == FPI_TO_INT;
+	if (rounds && f3 == 7) {
+		EB(e, "\x83\xbb"); /* cmp dword [rbx + frm], RNE */
+		e32(e, (uint32_t)offsetof(struct rv_hart, frm));
+		e8(e, 0);
+		jcc_slow(e, &s, 0x5);
+	}
+	/* The single-precision sources must be NaN-boxed. */
+	bool src_single = kind == FPI_CVT ? dbl : !dbl;
+	if (src_single && kind != FPI_FROM_INT && kind != FPI_MV_F && kind != FPI_MV_X) {
+		bool two = kind == FPI_ARITH || kind == FPI_CMP || kind == FPI_SGNJ;
+		unsigned srcs[3] = {rs1, rs2, rs3}, nsrc = kind == FPI_FUSED ? 3 : two ? 2 : 1;
+		for (unsigned i = 0; i < nsrc; i++) {
+			if (i && srcs[i] == srcs[0]) continue;
+			EB(e, "\x83\xbb"); /* cmp dword [rbx + f[src] + 4], -1 */
+			e32(e, foff(srcs[i]) + 4);
+			e8(e, 0xff);
+			jcc_slow(e, &s, 0x5);
+		}
+	}
+
+	if (kind != FPI_SGNJ && kind != FPI_MV_X && kind != FPI_MV_F) { /* host flags to take */
+		EB(e, "\xc6\x83");                                      /* mov byte [rbx + fp_pending], 1 */
+		e32(e, (uint32_t)offsetof(struct rv_hart, fp_pending));
+		e8(e, 1);
+	}
+	bool xmm_result = true;
+	switch (kind) {
+	case FPI_ARITH: {
+		static const uint8_t ops[4] = {0x58, 0x5c, 0x59, 0x5e}; /* add, sub, mul, div */
+		sse_hart(e, pfx, 0x10, 0, foff(rs1));
+		sse_hart(e, pfx, ops[f5], 0, foff(rs2));
+		break;
+	}
+	case FPI_SQRT: sse_hart(e, pfx, 0x51, 0, foff(rs1)); break;
+	case FPI_FUSED: {
+		static const uint8_t ops[4] = {0xb9, 0xbb, 0xbd,
+		                               0xbf}; /* vf{m,m,nm,nm}{add,sub,add,sub}231 */
+		sse_hart(e, pfx, 0x10, 0, foff(rs3));
+		sse_hart(e, pfx, 0x10, 1, foff(rs1));
+		e8(e, 0xc4); /* VEX: 0f38, xmm1 (vvvv), W1 for double, 66 */
+		e8(e, 0xe2);
+		e8(e, dbl ? 0xf1 : 0x71);
+		e8(e, ops[(opc >> 2) & 3]);
+		e8(e, 0x83); /* xmm0, [rbx + f[rs2]] */
+		e32(e, foff(rs2));
+		break;
+	}
+	case FPI_CVT: sse_hart(e, dbl ? 0xf3 : 0xf2, 0x5a, 0, foff(rs1)); break; /* cvtss2sd / cvtsd2ss */
+	case FPI_FROM_INT:
+		get_x(c, RAX, rs1);
+		EB(e, "\x0f\x57\xc0"); /* xorps xmm0, xmm0 (no dependency on its old value) */
+		e8(e, 0xf2);
+		if (rs2 == 2) e8(e, 0x48);
+		EB(e, "\x0f\x2a\xc0"); /* cvtsi2sd xmm0, eax / rax */
+		break;
+	case FPI_SGNJ:
+		if (!dbl) { /* on the low words; the result NaN-boxed */
+			op_rm_hart(e, 0x8b, RAX, foff(rs1), false);
+			op_rm_hart(e, 0x8b, RCX, foff(rs2), false);
+			if (f3 == 1) EB(e, "\xf7\xd1");    /* not ecx */
+			EB(e, "\x81\xe1\x00\x00\x00\x80"); /* and ecx, 0x80000000: its sign */
+			if (f3 == 2) {
+				EB(e, "\x31\xc8"); /* xor eax, ecx */
+			} else {
+				EB(e, "\x25\xff\xff\xff\x7f\x09\xc8"); /* and eax, 0x7fffffff; or eax, ecx */
+			}
+			op_rm_hart(e, 0x89, RAX, foff(rd), false);
+			EB(e, "\xc7\x83"); /* mov dword [rbx + f[rd] + 4], -1 */
+			e32(e, foff(rd) + 4);
+			e32(e, 0xffffffffu);
+			xmm_result = false;
+			break;
+		}
+		op_rm_hart(e, 0x8b, RAX, foff(rs1), true);
+		op_rm_hart(e, 0x8b, RCX, foff(rs2), true);
+		if (f3 == 1) EB(e, "\x48\xf7\xd1");        /* not rcx */
+		EB(e, "\x48\xc1\xe9\x3f\x48\xc1\xe1\x3f"); /* shr rcx, 63; shl rcx, 63: its sign */
+		if (f3 == 2) {
+			EB(e, "\x48\x31\xc8"); /* xor rax, rcx */
+		} else {
+			EB(e, "\x48\xd1\xe0\x48\xd1\xe8"); /* shl rax, 1; shr rax, 1 */
+			EB(e, "\x48\x09\xc8");             /* or rax, rcx */
+		}
+		op_rm_hart(e, 0x89, RAX, foff(rd), true);
+		xmm_result = false;
+		break;
+	case FPI_MV_F:
+		get_x(c, RAX, rs1);
+		op_rm_hart(e, 0x89, RAX, foff(rd), dbl);
+		if (!dbl) {
+			EB(e, "\xc7\x83"); /* mov dword [rbx + f[rd] + 4], -1: NaN-boxed */
+			e32(e, foff(rd) + 4);
+			e32(e, 0xffffffffu);
+		}
+		xmm_result = false;
+		break;
+	case FPI_TO_INT: /* cvt(t)ss2si / cvt(t)sd2si eax or rax; the host's "indefinite" (NaN, out of
+	                  * range, or that very value): the interpreter's saturation */
+		e8(e, pfx);
+		if (rs2 == 2) e8(e, 0x48);
+		e8(e, 0x0f);
+		e8(e, f3 == 1 ? 0x2c : 0x2d);
+		e8(e, 0x83);
+		e32(e, foff(rs1));
+		if (rs2 == 2) {
+			EB(e,
+			   "\x48\x89\xc1\x48\xf7\xd9"); /* mov rcx, rax; neg rcx: overflows for INT64_MIN */
+			jcc_slow(e, &s, 0x0);           /* jo */
+		} else {
+			EB(e, "\x3d\x00\x00\x00\x80"); /* cmp eax, INT32_MIN */
+			jcc_slow(e, &s, 0x4);          /* je */
+			EB(e, "\x48\x63\xc0");         /* movsxd rax, eax */
+		}
+		xmm_result = false;
+		break;
+	case FPI_CMP:
+	case FPI_MV_X:
+	case FPI_NONE: xmm_result = false; break;
+	}
+	if (xmm_result) {
+		bool res_dbl = dbl;         /* fmt is the result's format (fcvt.d.s: D) */
+		if (kind != FPI_FROM_INT) { /* a NaN: the interpreter's (canonical NaN, flags) */
+			if (res_dbl) e8(e, 0x66);
+			EB(e, "\x0f\x2e\xc0"); /* ucomisd / ucomiss xmm0, xmm0 */
+			jcc_slow(e, &s, 0xa);  /* jp */
+		}
+		sse_hart(e, res_dbl ? 0xf2 : 0xf3, 0x11, 0, foff(rd)); /* f[rd] <- xmm0 */
+		if (!res_dbl) {
+			EB(e, "\xc7\x83"); /* mov dword [rbx + f[rd] + 4], -1: NaN-boxed */
+			e32(e, foff(rd) + 4);
+			e32(e, 0xffffffffu);
+		}
+	}
+	if (kind == FPI_CMP) {
+		uint8_t p = dbl ? 0x66 : 0;
+		sse_hart(e, pfx, 0x10, 0, foff(rs1));
+		sse_hart(e, pfx, 0x10, 1, foff(rs2));
+		if (p) e8(e, p);
+		if (f3 == 2) {
+			EB(e, "\x0f\x2e\xc1"); /* ucomis xmm0, xmm1: invalid only for a signalling NaN */
+			EB(e, "\x0f\x94\xc0\x0f\x9b\xc1\x20\xc8"); /* sete al; setnp cl; and al, cl */
+		} else {
+			EB(e, "\x0f\x2f\xc8"); /* comis xmm1, xmm0: invalid for any NaN; unordered sets CF and
+			                          ZF */
+			EB(e, "\x0f");
+			e8(e, f3 == 1 ? 0x97 : 0x93); /* flt: seta al (b > a); fle: setae al */
+			e8(e, 0xc0);
+		}
+		EB(e, "\x0f\xb6\xc0"); /* movzx eax, al */
+	} else if (kind == FPI_MV_X && dbl) {
+		op_rm_hart(e, 0x8b, RAX, foff(rs1), true);
+	} else if (kind == FPI_MV_X) {
+		op_rm_hart(e, 0x63, RAX, foff(rs1), true); /* movsxd rax, dword f[rs1]: fmv.x.w */
+	}
+	s.done = e->p;
+	if (kind == FPI_CMP || kind == FPI_MV_X || kind == FPI_TO_INT) {
+		s.x_result = rd + 1;
+		set_x(c, rd, RAX);
+	}
+	c->slow[c->nslow++] = s;
+	return true;
+}
+
 /* Emits one instruction. Returns false if it ends the block (it emitted the exit). */
 static bool emit_op(struct block_ctx *c, const struct rv_op *op, unsigned kind, uint64_t pc, unsigned len,
                     int k, struct side_exit *side, unsigned *nside)
@@ -1523,7 +1807,7 @@ static bool emit_op(struct block_ctx *c, const struct rv_op *op, unsigned kind, 
 	case K_GENERIC:
 		if (fp_mem_kind((uint32_t)imm) >= 0)
 			emit_fp_mem(c, op, pc, len, k);
-		else
+		else if (!emit_fp_arith(c, op, pc, len, k))
 			emit_generic(c, op, pc, len, k, side, nside);
 		return true;
 	case K_DECODE:
@@ -1551,6 +1835,8 @@ bool rv_jit_available(void)
 
 bool rv_jit_init(struct rv_hart *h)
 {
+	__builtin_cpu_init();
+	host_fma = __builtin_cpu_supports("fma");
 	struct rv_jit *j = calloc(1, sizeof(*j));
 	if (!j) return false;
 	j->buf = mmap(NULL, JIT_CODE_BYTES, PROT_READ | PROT_WRITE | PROT_EXEC,
@@ -1656,8 +1942,11 @@ static void op_regs(const struct rv_op *op, unsigned kind, uint32_t *reads, uint
 	case K_SRLIW:
 	case K_SRAIW: *reads = r1, *writes = w; break;
 	case K_ZB: *reads = r1 | (op->imm & RV_ZB_IMM_FORM ? 0 : r2), *writes = w; break;
-	case K_GENERIC: /* works on the hart, except FP loads and stores (their address) */
-		*reads = fp_mem_kind((uint32_t)op->imm) >= 0 ? 1u << RS1((uint32_t)op->imm) : 0, *writes = 0;
+	case K_GENERIC: /* works on the hart, except FP loads and stores (their address) and translated FP */
+		if (fp_mem_kind((uint32_t)op->imm) >= 0)
+			*reads = 1u << RS1((uint32_t)op->imm), *writes = 0;
+		else
+			fp_inline_regs((uint32_t)op->imm, reads, writes);
 		break;
 	case K_DECODE:
 	case K_SLOW:

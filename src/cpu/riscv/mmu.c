@@ -521,7 +521,10 @@ uint64_t rv_load_phys(struct rv_hart *h, uint64_t va, uint64_t pa, unsigned size
 		return v;
 	}
 	uint64_t v;
-	if (!h->bus.mmio_read(h->bus.opaque, pa, size, &v)) rv_raise(h, RV_EXC_LOAD_ACCESS, va);
+	unsigned fp = rv_fp_host_save(); /* device code's arithmetic must not reach fflags */
+	bool ok = h->bus.mmio_read(h->bus.opaque, pa, size, &v);
+	rv_fp_host_restore(fp);
+	if (!ok) rv_raise(h, RV_EXC_LOAD_ACCESS, va);
 	return v;
 }
 
@@ -532,7 +535,10 @@ void rv_store_phys(struct rv_hart *h, uint64_t va, uint64_t pa, unsigned size, u
 		memcpy(h->bus.ram + (pa - h->bus.ram_base), &val, size);
 		return;
 	}
-	if (!h->bus.mmio_write(h->bus.opaque, pa, size, val)) rv_raise(h, RV_EXC_STORE_ACCESS, va);
+	unsigned fp = rv_fp_host_save(); /* device code's arithmetic must not reach fflags */
+	bool ok = h->bus.mmio_write(h->bus.opaque, pa, size, val);
+	rv_fp_host_restore(fp);
+	if (!ok) rv_raise(h, RV_EXC_STORE_ACCESS, va);
 }
 
 uint64_t rv_load_slow(struct rv_hart *h, uint64_t va, unsigned size)
