@@ -800,7 +800,10 @@ l_jit : {
 		h->pc = pc;
 		h->budget_left = (uint64_t)budget;
 		uint64_t next = ((rv_jit_fn)code)(h);
-		rv_fp_sync_flags(h);
+		if (unlikely(h->fp_pending)) {
+			rv_fp_take_host_flags(h);
+			h->fp_pending = false;
+		}
 		h->jit_retired = 0;
 		budget = (int64_t)h->budget_left;
 		/* An instruction it left to exec_one() ends the run. */

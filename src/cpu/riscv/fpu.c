@@ -86,7 +86,6 @@ static void end_op(struct rv_hart *h, unsigned rm)
 void rv_fp_take_host_flags(struct rv_hart *h)
 {
 	h->fflags |= fflags_of_mxcsr(_mm_getcsr());
-	h->fp_pending = false;
 }
 
 void rv_fp_drop_foreign_flags(const struct rv_hart *h)
@@ -410,7 +409,17 @@ static uint64_t fcvtmod_w(struct rv_hart *h, double v)
 #include "vector_elem.h"
 #include "fpu_vector.h"
 
+static void exec_fp(struct rv_hart *h, uint32_t insn);
+
 void rv_exec_fp(struct rv_hart *h, uint32_t insn)
+{
+	exec_fp(h, insn);
+	/* Its flags are in fflags; what the C library's arithmetic raised (trunc, conversions) must not
+	 * reach them with translated code's (internal.h). */
+	rv_fp_clear_host_flags();
+}
+
+static void exec_fp(struct rv_hart *h, uint32_t insn)
 {
 	unsigned fmt = (insn >> 25) & 3, f7 = insn >> 25;
 	bool zfhmin = RV_HAS(h->ext, ZFHMIN) || RV_HAS(h->ext, ZFH);

@@ -303,7 +303,15 @@ static uint64_t vf_convert(struct rv_hart *h, unsigned op, unsigned sew, unsigne
 	return isnan(r) ? CANON_NAN_S : rb;
 }
 
+static void exec_vector_fp(struct rv_hart *h, uint32_t insn, const struct vargs *v);
+
 void rv_exec_vector_fp(struct rv_hart *h, uint32_t insn, const struct vargs *v)
+{
+	exec_vector_fp(h, insn, v);
+	rv_fp_clear_host_flags(); /* its flags are in fflags; the C library's must not get there */
+}
+
+static void exec_vector_fp(struct rv_hart *h, uint32_t insn, const struct vargs *v)
 {
 	const struct vcfg *c = &v->c;
 	unsigned sew = c->sew, f6 = v->f6, w = 2 * sew;

@@ -171,12 +171,13 @@ void rv_hart_free_cache(struct rv_hart *h);
 
 /* fpu.c: executes one F/D computational instruction (not loads/stores). */
 void rv_exec_fp(struct rv_hart *h, uint32_t insn);
-/* Translated FP leaves the host's exception flags in MXCSR (and sets fp_pending): they are taken
- * into fflags on every way from translated code to C (rv_fp_sync_flags: the block's return, the
+/* Translated FP leaves the host's exception flags in MXCSR (and sets fp_pending, once per path
+ * through a block: only the run loop clears it, after the block's return): they are taken into
+ * fflags on every way from translated code to C (rv_fp_sync_flags: the block's return, the
  * generic executor, TLB-miss helpers; they stay in MXCSR, taking them twice changes nothing).
- * MXCSR must hold no flag the guest did not raise: a guest write of fflags clears them, device
- * code (MMIO) runs between rv_fp_host_save and rv_fp_host_restore, and each run of the hart drops
- * any fflags lacks (C code between runs). */
+ * MXCSR must hold no flag the guest did not raise: a guest write of fflags and each interpreted
+ * FP instruction clear them, device code (MMIO) runs between rv_fp_host_save and
+ * rv_fp_host_restore, and each run of the hart drops any fflags lacks (C code between runs). */
 void rv_fp_take_host_flags(struct rv_hart *h);
 void rv_fp_drop_foreign_flags(const struct rv_hart *h);
 void rv_fp_clear_host_flags(void);

@@ -440,7 +440,23 @@ struct block_ctx {
 	uint64_t start;           /* the block's guest pc */
 	uint32_t local;           /* guest registers in local host registers (bit per register) */
 	uint32_t dirty;           /* ... written since the hart last had them */
+	/* Translated FP (emit_fp_arith): what this path checked since the last join or call. */
+	bool fp_ok;        /* mstatus.FS dirty, V=0, and fp_pending set */
+	bool frm_rne;      /* frm is RNE */
+	uint32_t fp_boxed; /* f registers known to hold NaN-boxed singles */
 };
+
+/* At a join (a jump target) or after a call that may change the FP state. */
+static void fp_forget(struct block_ctx *c)
+{
+	c->fp_ok = c->frm_rne = false;
+	c->fp_boxed = 0;
+}
+/* f[r] was written with a single (NaN-boxed) or not. */
+static void fp_written(struct block_ctx *c, unsigned r, bool single)
+{
+	c->fp_boxed = single ? c->fp_boxed | 1u << r : c->fp_boxed & ~(1u << r);
+}
 
 /* reg <- x[r] (x0: the zero idiom, no load) */
 static void get_x(struct block_ctx *c, int reg, unsigned r)
@@ -1096,6 +1112,7 @@ static void emit_generic(struct block_ctx *c, const struct rv_op *op, uint64_t p
 	uint32_t insn = (uint32_t)op->imm;
 	call_generic(c, insn, op->raw, pc, len, k, c->dirty);
 	c->dirty = 0;
+	fp_forget(c); /* it may have changed FS, frm or an f register */
 	/* It may have written x[rd]: the hart has every register now, so reload that one. */
 	unsigned rd = (insn >> 7) & 31;
 	if (rd && c->host[rd] >= 0 && !(c->local & (1u << rd)))
@@ -1292,7 +1309,8 @@ static void emit_fp_mem(struct block_ctx *c, const struct rv_op *op, uint64_t pc
 			EB(e, "\x48\x09\xc8"); /* or rax, rcx */
 		}
 		op_rm_hart(e, 0x89, RAX, foff(RD(insn)), true); /* f[rd] <- rax */
-		EB(e, "\x66\x81\x8b");                          /* or word [rbx + mstatus], FS: dirty */
+		fp_written(c, RD(insn), !wide);
+		EB(e, "\x66\x81\x8b"); /* or word [rbx + mstatus], FS: dirty */
 		e32(e, mstatus);
 		e8(e, (uint8_t)MSTATUS_FS);
 		e8(e, (uint8_t)(MSTATUS_FS >> 8));
@@ -1354,7 +1372,7 @@ static enum fp_inline fp_inline_kind(uint32_t insn)
 	case 0x0b: return rne && rs2 == 0 ? FPI_SQRT : FPI_NONE;
 	case 0x04: return f3 <= 2 ? FPI_SGNJ : FPI_NONE;
 	case 0x14: return f3 <= 2 ? FPI_CMP : FPI_NONE;
-	case 0x1a: return rne && fmt == 1 && (rs2 == 0 || rs2 == 2) ? FPI_FROM_INT : FPI_NONE;
+	case 0x1a: return rne && (rs2 == 0 || rs2 == 2) ? FPI_FROM_INT : FPI_NONE;
 	case 0x08: return rne && rs2 == (fmt ^ 1) ? FPI_CVT : FPI_NONE; /* fcvt.d.s, fcvt.s.d */
 	case 0x18: /* fcvt.w and fcvt.l, toward zero (C's casts) or to nearest */
 		return (f3 == 1 || rne) && (rs2 == 0 || rs2 == 2) ? FPI_TO_INT : FPI_NONE;
@@ -1405,23 +1423,30 @@ static bool emit_fp_arith(struct block_ctx *c, const struct rv_op *op, uint64_t 
 	struct slow_path s = {
 	    .pc = pc, .k = k, .kind = K_GENERIC, .dirty = c->dirty, .insn = insn, .raw = op->raw, .len = len};
 
-	op_rm_hart(e, 0x8b, RAX, (uint32_t)offsetof(struct rv_hart, mstatus), false);
-	e8(e, 0x25); /* and eax, FS */
-	e32(e, (uint32_t)MSTATUS_FS);
-	e8(e, 0x3d); /* cmp eax, FS (dirty) */
-	e32(e, (uint32_t)MSTATUS_FS);
-	jcc_slow(e, &s, 0x5);
-	EB(e, "\x80\xbb"); /* cmp byte [rbx + virt], 0 */
-	e32(e, (uint32_t)offsetof(struct rv_hart, virt));
-	e8(e, 0);
-	jcc_slow(e, &s, 0x5);
+	if (!c->fp_ok) { /* once per path: nothing translated changes FS, V or fp_pending back */
+		op_rm_hart(e, 0x8b, RAX, (uint32_t)offsetof(struct rv_hart, mstatus), false);
+		e8(e, 0x25); /* and eax, FS */
+		e32(e, (uint32_t)MSTATUS_FS);
+		e8(e, 0x3d); /* cmp eax, FS (dirty) */
+		e32(e, (uint32_t)MSTATUS_FS);
+		jcc_slow(e, &s, 0x5);
+		EB(e, "\x80\xbb"); /* cmp byte [rbx + virt], 0 */
+		e32(e, (uint32_t)offsetof(struct rv_hart, virt));
+		e8(e, 0);
+		jcc_slow(e, &s, 0x5);
+		EB(e, "\xc6\x83"); /* mov byte [rbx + fp_pending], 1: host flags to take */
+		e32(e, (uint32_t)offsetof(struct rv_hart, fp_pending));
+		e8(e, 1);
+		c->fp_ok = true;
+	}
 	bool rounds = kind == FPI_ARITH || kind == FPI_SQRT || kind == FPI_FUSED || kind == FPI_FROM_INT ||
 	              kind == FPI_CVT || kind == FPI_TO_INT;
-	if (rounds && f3 == 7) {
+	if (rounds && f3 == 7 && !c->frm_rne) {
 		EB(e, "\x83\xbb"); /* cmp dword [rbx + frm], RNE */
 		e32(e, (uint32_t)offsetof(struct rv_hart, frm));
 		e8(e, 0);
 		jcc_slow(e, &s, 0x5);
+		c->frm_rne = true;
 	}
 	/* The single-precision sources must be NaN-boxed. */
 	bool src_single = kind == FPI_CVT ? dbl : !dbl;
@@ -1429,7 +1454,7 @@ static bool emit_fp_arith(struct block_ctx *c, const struct rv_op *op, uint64_t 
 		bool two = kind == FPI_ARITH || kind == FPI_CMP || kind == FPI_SGNJ;
 		unsigned srcs[3] = {rs1, rs2, rs3}, nsrc = kind == FPI_FUSED ? 3 : two ? 2 : 1;
 		for (unsigned i = 0; i < nsrc; i++) {
-			if (i && srcs[i] == srcs[0]) continue;
+			if ((i && srcs[i] == srcs[0]) || (c->fp_boxed & (1u << srcs[i]))) continue;
 			EB(e, "\x83\xbb"); /* cmp dword [rbx + f[src] + 4], -1 */
 			e32(e, foff(srcs[i]) + 4);
 			e8(e, 0xff);
@@ -1437,11 +1462,6 @@ static bool emit_fp_arith(struct block_ctx *c, const struct rv_op *op, uint64_t 
 		}
 	}
 
-	if (kind != FPI_SGNJ && kind != FPI_MV_X && kind != FPI_MV_F) { /* host flags to take */
-		EB(e, "\xc6\x83");                                      /* mov byte [rbx + fp_pending], 1 */
-		e32(e, (uint32_t)offsetof(struct rv_hart, fp_pending));
-		e8(e, 1);
-	}
 	bool xmm_result = true;
 	switch (kind) {
 	case FPI_ARITH: {
@@ -1468,9 +1488,9 @@ static bool emit_fp_arith(struct block_ctx *c, const struct rv_op *op, uint64_t 
 	case FPI_FROM_INT:
 		get_x(c, RAX, rs1);
 		EB(e, "\x0f\x57\xc0"); /* xorps xmm0, xmm0 (no dependency on its old value) */
-		e8(e, 0xf2);
+		e8(e, pfx);
 		if (rs2 == 2) e8(e, 0x48);
-		EB(e, "\x0f\x2a\xc0"); /* cvtsi2sd xmm0, eax / rax */
+		EB(e, "\x0f\x2a\xc0"); /* cvtsi2sd / cvtsi2ss xmm0, eax / rax */
 		break;
 	case FPI_SGNJ:
 		if (!dbl) { /* on the low words; the result NaN-boxed */
@@ -1572,6 +1592,7 @@ static bool emit_fp_arith(struct block_ctx *c, const struct rv_op *op, uint64_t 
 		op_rm_hart(e, 0x63, RAX, foff(rs1), true); /* movsxd rax, dword f[rs1]: fmv.x.w */
 	}
 	s.done = e->p;
+	if (kind != FPI_CMP && kind != FPI_MV_X && kind != FPI_TO_INT) fp_written(c, rd, !dbl);
 	if (kind == FPI_CMP || kind == FPI_MV_X || kind == FPI_TO_INT) {
 		s.x_result = rd + 1;
 		set_x(c, rd, RAX);
@@ -2102,7 +2123,10 @@ uint32_t rv_jit_compile(struct rv_hart *h, const struct rv_op *head, const uint8
 		c->label[i] = e->p;
 		if (!open) c->dirty = 0; /* after a jump: reached only by jumps */
 		c->dirty |= c->in_dirty[i];
-		if (jumped_to[i]) c->zext_rs = -1;
+		if (jumped_to[i]) {
+			c->zext_rs = -1;
+			fp_forget(c);
+		}
 		c->next = i + 1 < n && !jumped_to[i + 1] ? &ops[i + 1] : NULL;
 		c->zext_set = false;
 		int32_t lo, hi;
