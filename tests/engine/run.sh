@@ -3,6 +3,8 @@
 # atomics (atomics.c), debug triggers on translated code (triggers.c), minstret through translated
 # loops with jumps inside (instret.c) and the extensions QEMU
 # cannot check, in hot loops (ext.c). Each program prints "PASS <name>" and finishes with code 0.
+# fp.c prints a checksum of F/D results and flags in a hot function: the same under the given
+# options as under --jit off.
 # tlbcount.c runs under the given options and under --jit off with --stats: both must report the
 # same number of data TLB lookups for hart 0, at least the accesses the program makes.
 # Usage: run.sh CLOISON_BINARY WORKDIR [CLOISON_RUN_OPTIONS...]
@@ -17,7 +19,7 @@ mkdir -p "$work"
 FL="-O2 -march=rv64gc -mabi=lp64d -mcmodel=medany -nostdlib -ffreestanding -fno-pic -static -Wl,--no-relax
     -Wl,--no-warn-rwx-segments -Wl,--build-id=none -T $here/../diff/bare.ld -Wall -Werror"
 fail=0
-for t in smc atomics triggers ext instret tlbcount; do
+for t in smc atomics triggers ext instret tlbcount fp; do
   # shellcheck disable=SC2086
   $CC $FL -o "$work/$t" "$here/crt.S" "$here/plat.c" "$here/$t.c"
   if out=$(timeout 120 "$cloison" run "$@" --cpus 2 --firmware none --kernel "$work/$t" < /dev/null 2>&1) &&
@@ -40,6 +42,17 @@ if [ -n "$given" ] && [ "$given" = "$interp" ] && [ "$given" -ge 60626 ]; then
   echo "PASS: tlbcount lookups $given (cloison run $*) = $interp (--jit off)"
 else
   echo "FAIL: tlbcount lookups '$given' (cloison run $*) vs '$interp' (--jit off), at least 60626 expected"
+  fail=1
+fi
+fpsum() {
+  timeout 120 "$cloison" run "$@" --cpus 2 --firmware none --kernel "$work/fp" < /dev/null 2>&1 | sed -n 's/^FPSUM //p'
+}
+given=$(fpsum "$@")
+interp=$(fpsum "$@" --jit off)
+if [ -n "$given" ] && [ "$given" = "$interp" ]; then
+  echo "PASS: fp checksum $given (cloison run $*) = --jit off"
+else
+  echo "FAIL: fp checksum '$given' (cloison run $*) vs '$interp' (--jit off)"
   fail=1
 fi
 exit $fail

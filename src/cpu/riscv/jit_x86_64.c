@@ -406,6 +406,7 @@ struct slow_path {
 	uint8_t *more_fix[5]; /* K_GENERIC: more jumps here (translated FP's checks) */
 	unsigned nmore_fix;
 	unsigned x_result; /* K_GENERIC: 1 + the integer register the main path then expects in rax, or 0 */
+	bool fp_pending;   /* K_GENERIC: set rv_hart.fp_pending after it (the main path may not have) */
 	uint32_t insn, raw;
 	unsigned len;              /* K_GENERIC: the instruction the interpreter runs instead */
 	const struct rv_op *group; /* K_DECODE: a group's accesses (mem_group), each probed alone */
@@ -441,15 +442,15 @@ struct block_ctx {
 	uint32_t local;           /* guest registers in local host registers (bit per register) */
 	uint32_t dirty;           /* ... written since the hart last had them */
 	/* Translated FP (emit_fp_arith): what this path checked since the last join or call. */
-	bool fp_ok;        /* mstatus.FS dirty, V=0, and fp_pending set */
-	bool frm_rne;      /* frm is RNE */
+	bool fp_ok;        /* mstatus.FS dirty (after an interpreted FP instruction: also vsstatus.FS if
+	                    * V=1) and fp_pending set, on every path to here */
 	uint32_t fp_boxed; /* f registers known to hold NaN-boxed singles */
 };
 
 /* At a join (a jump target) or after a call that may change the FP state. */
 static void fp_forget(struct block_ctx *c)
 {
-	c->fp_ok = c->frm_rne = false;
+	c->fp_ok = false;
 	c->fp_boxed = 0;
 }
 /* f[r] was written with a single (NaN-boxed) or not. */
@@ -1010,6 +1011,11 @@ static void emit_slow_path(struct block_ctx *c, const struct slow_path *s)
 		call_generic(c, s->insn, s->raw, s->pc, s->len, s->k, s->dirty);
 		if (s->x_result > 1) /* from the hart: a pinned register's host copy is stale */
 			op_rm_hart(e, 0x8b, RAX, xoff(s->x_result - 1), true);
+		if (s->fp_pending) {
+			EB(e, "\xc6\x83"); /* mov byte [rbx + fp_pending], 1 */
+			e32(e, (uint32_t)offsetof(struct rv_hart, fp_pending));
+			e8(e, 1);
+		}
 		e8(e, 0xe9); /* jmp done */
 		e32(e, (uint32_t)(int32_t)(s->done - (e->p + 4)));
 		return;
@@ -1420,10 +1426,19 @@ static bool emit_fp_arith(struct block_ctx *c, const struct rv_op *op, uint64_t 
 	               rs2 = RS2(insn), rs3 = insn >> 27;
 	const bool dbl = (insn >> 25) & 1;
 	const uint8_t pfx = dbl ? 0xf2 : 0xf3; /* movsd/addsd/... or movss/addss/... */
-	struct slow_path s = {
-	    .pc = pc, .k = k, .kind = K_GENERIC, .dirty = c->dirty, .insn = insn, .raw = op->raw, .len = len};
+	struct slow_path s = {.pc = pc,
+	                      .k = k,
+	                      .kind = K_GENERIC,
+	                      .dirty = c->dirty,
+	                      .insn = insn,
+	                      .raw = op->raw,
+	                      .len = len,
+	                      .fp_pending = true};
 
-	if (!c->fp_ok) { /* once per path: nothing translated changes FS, V or fp_pending back */
+	/* Once per path: nothing translated changes FS, V or fp_pending back, and where a check fails
+	 * the interpreter runs the instruction (an illegal one raises; any other leaves FS dirty, and
+	 * with V=1 vsstatus.FS too) and the slow path sets fp_pending. */
+	if (!c->fp_ok) {
 		op_rm_hart(e, 0x8b, RAX, (uint32_t)offsetof(struct rv_hart, mstatus), false);
 		e8(e, 0x25); /* and eax, FS */
 		e32(e, (uint32_t)MSTATUS_FS);
@@ -1441,12 +1456,11 @@ static bool emit_fp_arith(struct block_ctx *c, const struct rv_op *op, uint64_t 
 	}
 	bool rounds = kind == FPI_ARITH || kind == FPI_SQRT || kind == FPI_FUSED || kind == FPI_FROM_INT ||
 	              kind == FPI_CVT || kind == FPI_TO_INT;
-	if (rounds && f3 == 7 && !c->frm_rne) {
+	if (rounds && f3 == 7) {   /* each time: where it fails, the path goes on with frm as it is */
 		EB(e, "\x83\xbb"); /* cmp dword [rbx + frm], RNE */
 		e32(e, (uint32_t)offsetof(struct rv_hart, frm));
 		e8(e, 0);
 		jcc_slow(e, &s, 0x5);
-		c->frm_rne = true;
 	}
 	/* The single-precision sources must be NaN-boxed. */
 	bool src_single = kind == FPI_CVT ? dbl : !dbl;
