@@ -4,7 +4,7 @@
  * injection on edge-case operands (NaNs quiet and signalling, infinities,
  * signed zeros, subnormals, huge values, singles not NaN-boxed) under each
  * dynamic rounding mode, with fflags read, cleared and partly rewritten along
- * the way, and folds every result and flag into a checksum. run.sh compares
+ * the way (frflags, fsflags), and folds every result and flag into a checksum. run.sh compares
  * the checksum printed under the given options with the one under --jit off.
  */
 #include "engine.h"
@@ -39,34 +39,36 @@ static uint64_t mix(uint64_t h, uint64_t v)
 /* One pass over a pair of operands: every result and the accrued flags in the checksum. */
 static __attribute__((noinline)) uint64_t pass(uint64_t a, uint64_t b, uint64_t c, uint64_t h)
 {
-	uint64_t r[12], flags, w, l, lt, eq;
-	__asm__ volatile("fmv.d.x fa0, %[a]\n fmv.d.x fa1, %[b]\n fmv.d.x fa2, %[c]\n"
-	                 "fadd.d fa3, fa0, fa1\n fmv.x.d %[r0], fa3\n"
-	                 "fmul.s fa4, fa0, fa1\n fmv.x.d %[r1], fa4\n"
-	                 "fmadd.d fa5, fa0, fa1, fa2\n fmv.x.d %[r2], fa5\n"
-	                 "fnmsub.s fa6, fa1, fa2, fa0\n fmv.x.d %[r3], fa6\n"
-	                 "fdiv.d fa7, fa0, fa2\n fmv.x.d %[r4], fa7\n"
-	                 "fsqrt.s ft4, fa1\n fmv.x.d %[r5], ft4\n"
-	                 "fcvt.s.d ft5, fa0\n fmv.x.d %[r6], ft5\n"
-	                 "fcvt.d.s ft6, fa1\n fmv.x.d %[r7], ft6\n"
-	                 "fsgnjn.s ft7, fa0, fa2\n fmv.x.d %[r8], ft7\n"
-	                 "fsgnjx.d ft8, fa1, fa0\n fmv.x.d %[r9], ft8\n"
-	                 "fsub.s ft9, ft5, fa1\n fmv.x.d %[r10], ft9\n"
-	                 "fcvt.d.l ft10, %[a]\n fmv.x.d %[r11], ft10\n"
-	                 "fcvt.w.d %[w], fa0, rtz\n"
-	                 "fcvt.l.s %[l], fa1\n"
-	                 "flt.d %[lt], fa0, fa2\n"
-	                 "feq.s %[eq], fa1, fa2\n"
-	                 "frflags %[flags]\n"
-	                 : [r0] "=&r"(r[0]), [r1] "=&r"(r[1]), [r2] "=&r"(r[2]), [r3] "=&r"(r[3]),
-	                   [r4] "=&r"(r[4]), [r5] "=&r"(r[5]), [r6] "=&r"(r[6]), [r7] "=&r"(r[7]),
-	                   [r8] "=&r"(r[8]), [r9] "=&r"(r[9]), [r10] "=&r"(r[10]), [r11] "=&r"(r[11]),
-	                   [w] "=&r"(w), [l] "=&r"(l), [lt] "=&r"(lt), [eq] "=&r"(eq), [flags] "=&r"(flags)
-	                 : [a] "r"(a), [b] "r"(b), [c] "r"(c)
-	                 : "fa0", "fa1", "fa2", "fa3", "fa4", "fa5", "fa6", "fa7", "ft4", "ft5", "ft6", "ft7",
-	                   "ft8", "ft9", "ft10");
+	uint64_t r[12], flags, w, l, lt, eq, old, nf = (a ^ b ^ c) & 31;
+	__asm__ volatile(
+	    "fmv.d.x fa0, %[a]\n fmv.d.x fa1, %[b]\n fmv.d.x fa2, %[c]\n"
+	    "fadd.d fa3, fa0, fa1\n fmv.x.d %[r0], fa3\n"
+	    "fmul.s fa4, fa0, fa1\n fmv.x.d %[r1], fa4\n"
+	    "fmadd.d fa5, fa0, fa1, fa2\n fmv.x.d %[r2], fa5\n"
+	    "fnmsub.s fa6, fa1, fa2, fa0\n fmv.x.d %[r3], fa6\n"
+	    "fdiv.d fa7, fa0, fa2\n fmv.x.d %[r4], fa7\n"
+	    "fsflags %[old], %[nf]\n"
+	    "fsqrt.s ft4, fa1\n fmv.x.d %[r5], ft4\n"
+	    "fcvt.s.d ft5, fa0\n fmv.x.d %[r6], ft5\n"
+	    "fcvt.d.s ft6, fa1\n fmv.x.d %[r7], ft6\n"
+	    "fsgnjn.s ft7, fa0, fa2\n fmv.x.d %[r8], ft7\n"
+	    "fsgnjx.d ft8, fa1, fa0\n fmv.x.d %[r9], ft8\n"
+	    "fsub.s ft9, ft5, fa1\n fmv.x.d %[r10], ft9\n"
+	    "fcvt.d.l ft10, %[a]\n fmv.x.d %[r11], ft10\n"
+	    "fcvt.w.d %[w], fa0, rtz\n"
+	    "fcvt.l.s %[l], fa1\n"
+	    "flt.d %[lt], fa0, fa2\n"
+	    "feq.s %[eq], fa1, fa2\n"
+	    "frflags %[flags]\n"
+	    : [r0] "=&r"(r[0]), [r1] "=&r"(r[1]), [r2] "=&r"(r[2]), [r3] "=&r"(r[3]), [r4] "=&r"(r[4]),
+	      [r5] "=&r"(r[5]), [r6] "=&r"(r[6]), [r7] "=&r"(r[7]), [r8] "=&r"(r[8]), [r9] "=&r"(r[9]),
+	      [r10] "=&r"(r[10]), [r11] "=&r"(r[11]), [w] "=&r"(w), [l] "=&r"(l), [lt] "=&r"(lt),
+	      [eq] "=&r"(eq), [flags] "=&r"(flags), [old] "=&r"(old)
+	    : [a] "r"(a), [b] "r"(b), [c] "r"(c), [nf] "r"(nf)
+	    : "fa0", "fa1", "fa2", "fa3", "fa4", "fa5", "fa6", "fa7", "ft4", "ft5", "ft6", "ft7", "ft8",
+	      "ft9", "ft10");
 	for (unsigned i = 0; i < 12; i++) h = mix(h, r[i]);
-	return mix(mix(mix(mix(mix(h, w), l), lt), eq), flags);
+	return mix(mix(mix(mix(mix(mix(h, w), l), lt), eq), flags), old);
 }
 
 int main(unsigned long hartid)
@@ -80,7 +82,9 @@ int main(unsigned long hartid)
 		for (unsigned i = 0; i < N; i++)
 			for (unsigned j = 0; j < N; j++) {
 				h = pass(operands[i], operands[j], operands[(i + j + round) % N], h);
-				if ((i + j) % 7 == 0) __asm__ volatile("fsflags %0" ::"r"(i & 5)); /* some set, some clear */
+				if ((i + j) % 7 == 0)
+					__asm__ volatile(
+					    "fsflags %0" ::"r"(i & 5)); /* some set, some clear */
 			}
 	}
 	__asm__ volatile("fsrm zero");

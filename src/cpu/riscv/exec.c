@@ -283,6 +283,10 @@ static enum block_exit exec_one(struct rv_hart *h, uint32_t insn, uint32_t raw, 
 	case 0x53:
 		if (unlikely(rv_fs_off(h))) illegal(h, raw);
 		rv_exec_fp(h, insn);
+		/* Dirty even when only an integer register or nothing changed (compares, fmv.x, fcvt to
+		 * integers), as the specification allows: translated code relies on it (the FS check
+		 * of a path is made once, and its failure runs the instruction here). */
+		rv_fs_dirty(h);
 		break;
 	case 0x57: rv_exec_vector(h, insn); break;
 	case 0x73: return exec_system(h, insn, pc, len);

@@ -1358,7 +1358,8 @@ enum fp_inline {
 	FPI_CVT,
 	FPI_MV_X,
 	FPI_MV_F,
-	FPI_TO_INT
+	FPI_TO_INT,
+	FPI_FLAGS /* frflags (csrrs rd, fflags, x0), fsflags (csrrw rd, fflags, rs1) */
 };
 static bool host_fma;
 
@@ -1366,6 +1367,7 @@ static enum fp_inline fp_inline_kind(uint32_t insn)
 {
 	unsigned opc = insn & 0x7f, fmt = (insn >> 25) & 3, f5 = insn >> 27, f3 = F3(insn), rs2 = RS2(insn);
 	bool rne = f3 == 0 || f3 == 7; /* RNE, or DYN (frm checked when it runs) */
+	if (opc == 0x73 && insn >> 20 == 0x001 && (f3 == 1 || (f3 == 2 && RS1(insn) == 0))) return FPI_FLAGS;
 	if (fmt > 1) return FPI_NONE;
 	if (opc == 0x43 || opc == 0x47 || opc == 0x4b || opc == 0x4f)
 		return host_fma && rne ? FPI_FUSED : FPI_NONE;
@@ -1392,8 +1394,8 @@ static enum fp_inline fp_inline_kind(uint32_t insn)
 static void fp_inline_regs(uint32_t insn, uint32_t *reads, uint32_t *writes)
 {
 	enum fp_inline k = fp_inline_kind(insn);
-	*reads = k == FPI_FROM_INT || k == FPI_MV_F ? 1u << RS1(insn) : 0;
-	*writes = k == FPI_CMP || k == FPI_MV_X || k == FPI_TO_INT ? 1u << RD(insn) : 0;
+	*reads = k == FPI_FROM_INT || k == FPI_MV_F || k == FPI_FLAGS ? 1u << RS1(insn) : 0;
+	*writes = k == FPI_CMP || k == FPI_MV_X || k == FPI_TO_INT || k == FPI_FLAGS ? 1u << RD(insn) : 0;
 }
 
 /* An SSE instruction on xmm`reg` and the hart field at `off`: [prefix] 0f opc, [rbx + off]. */
@@ -1416,12 +1418,57 @@ static void jcc_slow(struct emit *e, struct slow_path *s, uint8_t cc)
 	e32(e, 0);
 }
 
+/* 64 entries: MXCSR's flags (bits 0-5; the denormal one ignored) as fflags. */
+static const uint8_t fflags_of_host[64] = {
+#define F(x)                                                                                                 \
+	(((x)&0x20 ? 1 : 0) | ((x)&0x10 ? 2 : 0) | ((x)&0x08 ? 4 : 0) | ((x)&0x04 ? 8 : 0) |                 \
+	 ((x)&0x01 ? 16 : 0))
+#define F4(x) F(x), F(x + 1), F(x + 2), F(x + 3)
+#define F16(x) F4(x), F4(x + 4), F4(x + 8), F4(x + 12)
+    F16(0), F16(16), F16(32), F16(48)
+#undef F16
+#undef F4
+#undef F
+};
+
+/*
+ * frflags and fsflags (and the swap) inline, on a path where the FS check passed (else the
+ * generic way): fflags first takes what MXCSR accrued (rv_fp_take_host_flags); a write then
+ * clears MXCSR's flags, as the interpreter's does. The frame's 8 spare bytes at [rsp] hold MXCSR.
+ */
+static bool emit_fp_flags(struct block_ctx *c, const struct rv_op *op)
+{
+	struct emit *e = &c->e;
+	const uint32_t insn = (uint32_t)op->imm;
+	const unsigned rd = RD(insn), rs1 = RS1(insn), f3 = F3(insn);
+	if (!c->fp_ok) return false;
+	const uint32_t fflags = (uint32_t)offsetof(struct rv_hart, fflags);
+	EB(e, "\x0f\xae\x1c\x24"); /* stmxcsr [rsp] */
+	EB(e, "\x8b\x04\x24");     /* mov eax, [rsp] */
+	EB(e, "\x83\xe0\x3f");     /* and eax, 0x3f */
+	mov_imm64(e, RCX, (uint64_t)(uintptr_t)fflags_of_host);
+	EB(e, "\x0f\xb6\x04\x01");               /* movzx eax, byte [rcx + rax] */
+	op_rm_hart(e, 0x0b, RAX, fflags, false); /* or eax, fflags */
+	if (f3 == 2) {
+		op_rm_hart(e, 0x89, RAX, fflags, false); /* fflags <- the flags taken */
+	} else {
+		EB(e, "\x81\x24\x24\xc0\xff\xff\xff"); /* and dword [rsp], ~0x3f */
+		EB(e, "\x0f\xae\x14\x24");             /* ldmxcsr [rsp] */
+		get_x(c, RCX, rs1);
+		EB(e, "\x83\xe1\x1f");                   /* and ecx, 31 */
+		op_rm_hart(e, 0x89, RCX, fflags, false); /* fflags <- x[rs1] & 31 */
+	}
+	set_x(c, rd, RAX); /* the old value (x0: nothing) */
+	return true;
+}
+
 static bool emit_fp_arith(struct block_ctx *c, const struct rv_op *op, uint64_t pc, unsigned len, int k)
 {
 	struct emit *e = &c->e;
 	const uint32_t insn = (uint32_t)op->imm;
 	const enum fp_inline kind = fp_inline_kind(insn);
 	if (kind == FPI_NONE) return false;
+	if (kind == FPI_FLAGS) return emit_fp_flags(c, op);
 	const unsigned opc = insn & 0x7f, f5 = insn >> 27, f3 = F3(insn), rd = RD(insn), rs1 = RS1(insn),
 	               rs2 = RS2(insn), rs3 = insn >> 27;
 	const bool dbl = (insn >> 25) & 1;
@@ -1568,6 +1615,7 @@ static bool emit_fp_arith(struct block_ctx *c, const struct rv_op *op, uint64_t 
 		break;
 	case FPI_CMP:
 	case FPI_MV_X:
+	case FPI_FLAGS:
 	case FPI_NONE: xmm_result = false; break;
 	}
 	if (xmm_result) {
