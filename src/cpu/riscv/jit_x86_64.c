@@ -23,8 +23,10 @@
  *   - computes F/D arithmetic, fused multiply-adds, compares and the common
  *     conversions and moves on SSE in round-to-nearest-even (emit_fp_arith),
  *     other rounding modes, NaN results and the rest in the interpreter;
- *   - runs AMOs, the other FP instructions, fences, CSR reads, interrupt-enable
- *     CSR writes and cache-block operations through rv_jit_exec_generic();
+ *   - runs AMOs (but min/max), LR/SC, fences and cbo.zero inline on a TLB hit
+ *     (emit_misc);
+ *   - runs the other FP instructions, CSR reads, interrupt-enable CSR writes
+ *     and the other cache-block operations through rv_jit_exec_generic();
  *   - leaves by patched direct jumps within its page, the indirect-jump cache
  *     elsewhere, or returns the next guest pc to the dispatcher.
  * Blocks are found by the physical slot of their first instruction and hold
