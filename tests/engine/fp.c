@@ -6,6 +6,9 @@
  * dynamic rounding mode, with fflags read, cleared and partly rewritten along
  * the way (frflags, fsflags), and folds every result and flag into a checksum. run.sh compares
  * the checksum printed under the given options with the one under --jit off.
+ * It also checks that FS ends dirty when a hot path starting with a compare
+ * (which the FP state check sends to the interpreter while FS is clean) goes on
+ * with arithmetic.
  */
 #include "engine.h"
 
@@ -71,6 +74,21 @@ static __attribute__((noinline)) uint64_t pass(uint64_t a, uint64_t b, uint64_t 
 	return mix(mix(mix(mix(mix(mix(h, w), l), lt), eq), flags), old);
 }
 
+/* flt.d then fadd.d, entered with mstatus.FS clean: FS must end dirty. */
+static __attribute__((noinline)) uint64_t compare_then_add(uint64_t a, uint64_t b)
+{
+	uint64_t lt, status;
+	__asm__ volatile(
+	    "fmv.d.x fa0, %[a]\n fmv.d.x fa1, %[b]\n"
+	    "li t0, 0x6000\n csrc mstatus, t0\n li t0, 0x4000\n csrs mstatus, t0\n" /* FS clean */
+	    "flt.d %[lt], fa0, fa1\n fadd.d fa2, fa0, fa1\n"
+	    "csrr %[st], mstatus"
+	    : [lt] "=&r"(lt), [st] "=&r"(status)
+	    : [a] "r"(a), [b] "r"(b)
+	    : "t0", "fa0", "fa1", "fa2");
+	return (status >> 13 & 3) << 1 | lt;
+}
+
 int main(unsigned long hartid)
 {
 	if (hartid != 0)
@@ -88,6 +106,10 @@ int main(unsigned long hartid)
 			}
 	}
 	__asm__ volatile("fsrm zero");
+	for (unsigned i = 0; i < 1000; i++) {
+		uint64_t r = compare_then_add(operands[i % N], operands[(i / N) % N]);
+		EXPECT(r >> 1 == 3, "mstatus.FS dirty after flt.d, fadd.d from clean", r);
+	}
 	put("FPSUM ");
 	put_num(h);
 	put("\n");
