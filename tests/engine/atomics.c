@@ -17,27 +17,20 @@ static volatile uint32_t lrsc32, halves;
 static volatile uint32_t lock;
 static volatile int finished[2];
 
-static void lrsc_add(volatile uint64_t *p)
-{
-	uint64_t v, fail;
-	do {
-		__asm__ volatile("lr.d %0, (%2)\n\taddi %0, %0, 1\n\tsc.d %1, %0, (%2)"
-		                 : "=&r"(v), "=&r"(fail)
-		                 : "r"(p)
-		                 : "memory");
-	} while (fail);
-}
-
-static void lrsc_add32(volatile uint32_t *p)
-{
-	uint64_t v, fail;
-	do {
-		__asm__ volatile("lr.w %0, (%2)\n\taddiw %0, %0, 1\n\tsc.w %1, %0, (%2)"
-		                 : "=&r"(v), "=&r"(fail)
-		                 : "r"(p)
-		                 : "memory");
-	} while (fail);
-}
+/* *p += 1 by an LR/SC loop on a doubleword or a word. */
+#define LRSC_ADD(name, type, lr, sc, add)                                                                    \
+	static void name(volatile type *p)                                                                   \
+	{                                                                                                    \
+		uint64_t v, fail;                                                                            \
+		do {                                                                                         \
+			__asm__ volatile(lr " %0, (%2)\n\t" add " %0, %0, 1\n\t" sc " %1, %0, (%2)"          \
+			                 : "=&r"(v), "=&r"(fail)                                             \
+			                 : "r"(p)                                                            \
+			                 : "memory");                                                        \
+		} while (fail);                                                                              \
+	}
+LRSC_ADD(lrsc_add, uint64_t, "lr.d", "sc.d", "addi")
+LRSC_ADD(lrsc_add32, uint32_t, "lr.w", "sc.w", "addiw")
 
 int main(uint64_t hartid)
 {

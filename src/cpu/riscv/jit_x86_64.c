@@ -457,6 +457,30 @@ static void fp_forget(struct block_ctx *c)
 	c->fp_ok = false;
 	c->fp_boxed = 0;
 }
+/* The slow path on which the interpreter runs `op` (K_GENERIC); its jumps and `done` come later. */
+static struct slow_path interp_slow_path(const struct block_ctx *c, const struct rv_op *op, uint64_t pc,
+                                         unsigned len, int k)
+{
+	return (struct slow_path){.pc = pc,
+	                          .k = k,
+	                          .kind = K_GENERIC,
+	                          .dirty = c->dirty,
+	                          .insn = (uint32_t)op->imm,
+	                          .raw = op->raw,
+	                          .len = len};
+}
+/* mov byte [rbx + fp_pending], 1: translated FP left host flags to take. */
+static void set_fp_pending(struct emit *e)
+{
+	EB(e, "\xc6\x83");
+	e32(e, (uint32_t)offsetof(struct rv_hart, fp_pending));
+	e8(e, 1);
+}
+/* f[r]'s upper word all ones: a NaN-boxed single. */
+static void nan_box(struct emit *e, unsigned r)
+{
+	store_field_imm32(e, foff(r) + 4, -1);
+}
 /* f[r] was written with a single (NaN-boxed) or not. */
 static void fp_written(struct block_ctx *c, unsigned r, bool single)
 {
@@ -1015,11 +1039,7 @@ static void emit_slow_path(struct block_ctx *c, const struct slow_path *s)
 		call_generic(c, s->insn, s->raw, s->pc, s->len, s->k, s->dirty);
 		if (s->x_result > 1) /* from the hart: a pinned register's host copy is stale */
 			op_rm_hart(e, 0x8b, RAX, xoff(s->x_result - 1), true);
-		if (s->fp_pending) {
-			EB(e, "\xc6\x83"); /* mov byte [rbx + fp_pending], 1 */
-			e32(e, (uint32_t)offsetof(struct rv_hart, fp_pending));
-			e8(e, 1);
-		}
+		if (s->fp_pending) set_fp_pending(e);
 		e8(e, 0xe9); /* jmp done */
 		e32(e, (uint32_t)(int32_t)(s->done - (e->p + 4)));
 		return;
@@ -1328,16 +1348,11 @@ static void emit_fp_mem(struct block_ctx *c, const struct rv_op *op, uint64_t pc
 		e32(e, mstatus + 7);
 		e8(e, (uint8_t)(MSTATUS_SD >> 56));
 	}
-	c->slow[c->nslow++] = (struct slow_path){.fix = fs_off,
-	                                         .fix2 = virt,
-	                                         .done = e->p,
-	                                         .pc = pc,
-	                                         .k = k,
-	                                         .kind = K_GENERIC,
-	                                         .dirty = c->dirty,
-	                                         .insn = insn,
-	                                         .raw = op->raw,
-	                                         .len = len};
+	struct slow_path s = interp_slow_path(c, op, pc, len, k);
+	s.fix = fs_off;
+	s.fix2 = virt;
+	s.done = e->p;
+	c->slow[c->nslow++] = s;
 }
 
 /*
@@ -1477,14 +1492,8 @@ static bool emit_fp_arith(struct block_ctx *c, const struct rv_op *op, uint64_t 
 	               rs2 = RS2(insn), rs3 = insn >> 27;
 	const bool dbl = (insn >> 25) & 1;
 	const uint8_t pfx = dbl ? 0xf2 : 0xf3; /* movsd/addsd/... or movss/addss/... */
-	struct slow_path s = {.pc = pc,
-	                      .k = k,
-	                      .kind = K_GENERIC,
-	                      .dirty = c->dirty,
-	                      .insn = insn,
-	                      .raw = op->raw,
-	                      .len = len,
-	                      .fp_pending = true};
+	struct slow_path s = interp_slow_path(c, op, pc, len, k);
+	s.fp_pending = true;
 
 	/* Once per path: nothing translated changes FS, V or fp_pending back, and where a check fails
 	 * the interpreter runs the instruction (an illegal one raises; any other leaves FS dirty, and
@@ -1500,9 +1509,7 @@ static bool emit_fp_arith(struct block_ctx *c, const struct rv_op *op, uint64_t 
 		e32(e, (uint32_t)offsetof(struct rv_hart, virt));
 		e8(e, 0);
 		jcc_slow(e, &s, 0x5);
-		EB(e, "\xc6\x83"); /* mov byte [rbx + fp_pending], 1: host flags to take */
-		e32(e, (uint32_t)offsetof(struct rv_hart, fp_pending));
-		e8(e, 1);
+		set_fp_pending(e); /* host flags to take */
 		c->fp_ok = true;
 	}
 	bool rounds = kind == FPI_ARITH || kind == FPI_SQRT || kind == FPI_FUSED || kind == FPI_FROM_INT ||
@@ -1569,9 +1576,7 @@ static bool emit_fp_arith(struct block_ctx *c, const struct rv_op *op, uint64_t 
 				EB(e, "\x25\xff\xff\xff\x7f\x09\xc8"); /* and eax, 0x7fffffff; or eax, ecx */
 			}
 			op_rm_hart(e, 0x89, RAX, foff(rd), false);
-			EB(e, "\xc7\x83"); /* mov dword [rbx + f[rd] + 4], -1 */
-			e32(e, foff(rd) + 4);
-			e32(e, 0xffffffffu);
+			nan_box(e, rd);
 			xmm_result = false;
 			break;
 		}
@@ -1592,9 +1597,7 @@ static bool emit_fp_arith(struct block_ctx *c, const struct rv_op *op, uint64_t 
 		get_x(c, RAX, rs1);
 		op_rm_hart(e, 0x89, RAX, foff(rd), dbl);
 		if (!dbl) {
-			EB(e, "\xc7\x83"); /* mov dword [rbx + f[rd] + 4], -1: NaN-boxed */
-			e32(e, foff(rd) + 4);
-			e32(e, 0xffffffffu);
+			nan_box(e, rd);
 		}
 		xmm_result = false;
 		break;
@@ -1631,9 +1634,7 @@ static bool emit_fp_arith(struct block_ctx *c, const struct rv_op *op, uint64_t 
 		}
 		sse_hart(e, res_dbl ? 0xf2 : 0xf3, 0x11, 0, foff(rd)); /* f[rd] <- xmm0 */
 		if (!res_dbl) {
-			EB(e, "\xc7\x83"); /* mov dword [rbx + f[rd] + 4], -1: NaN-boxed */
-			e32(e, foff(rd) + 4);
-			e32(e, 0xffffffffu);
+			nan_box(e, rd);
 		}
 	}
 	if (kind == FPI_CMP) {
@@ -1720,8 +1721,7 @@ static bool emit_cbo_zero(struct block_ctx *c, const struct rv_op *op, uint64_t 
 {
 	struct emit *e = &c->e;
 	const uint32_t insn = (uint32_t)op->imm;
-	struct slow_path s = {
-	    .pc = pc, .k = k, .kind = K_GENERIC, .dirty = c->dirty, .insn = insn, .raw = op->raw, .len = len};
+	struct slow_path s = interp_slow_path(c, op, pc, len, k);
 	uint8_t *m_mode = NULL;
 	if (!c->user) {
 		EB(e, "\x83\xbb"); /* cmp dword [rbx + priv], M */
@@ -1774,14 +1774,8 @@ static bool emit_misc(struct block_ctx *c, const struct rv_op *op, uint64_t pc, 
 	const unsigned f5 = insn >> 27, rd = RD(insn), rs1 = RS1(insn), rs2 = RS2(insn);
 	const bool wide = F3(insn) == 3;
 	const unsigned size = wide ? 8 : 4;
-	struct slow_path s = {.pc = pc,
-	                      .k = k,
-	                      .kind = K_GENERIC,
-	                      .dirty = c->dirty,
-	                      .insn = insn,
-	                      .raw = op->raw,
-	                      .len = len,
-	                      .x_result = rd + 1};
+	struct slow_path s = interp_slow_path(c, op, pc, len, k);
+	s.x_result = rd + 1;
 	get_x(c, RSI, rs1);
 	EB(e, "\x40\xf6\xc6"); /* test sil, size - 1: misaligned goes to the interpreter */
 	e8(e, (uint8_t)(size - 1));
