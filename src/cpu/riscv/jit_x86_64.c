@@ -48,7 +48,7 @@
 #include <stdio.h>
 #include <unistd.h>
 
-#define JIT_CODE_BYTES (32u << 20)
+#define JIT_CODE_BYTES (64u << 20)
 #define JIT_MAX_OPS 64
 #define JIT_MAX_BLOCK_BYTES (JIT_MAX_OPS * 512 + 1024)
 
