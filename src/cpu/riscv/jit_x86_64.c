@@ -48,7 +48,7 @@
 #include <stdio.h>
 #include <unistd.h>
 
-#define JIT_CODE_BYTES (64u << 20)
+#define JIT_CODE_BYTES (64u << 20) /* per hart; CLOISON_JIT_CACHE_MB sets another size (tests) */
 #define JIT_MAX_OPS 64
 #define JIT_MAX_BLOCK_BYTES (JIT_MAX_OPS * 512 + 1024)
 
@@ -72,6 +72,7 @@ static bool user_mode(const struct rv_hart *h)
 
 struct rv_jit {
 	uint8_t *buf;            /* starts with the common exit and the thunks (exit_bytes) */
+	size_t code_bytes;       /* its size */
 	uint8_t *thunk[K_COUNT]; /* a load's or store's TLB miss: its helper with the registers in the hart */
 	size_t used, exit_bytes;
 	struct jit_block *blocks;
@@ -2118,7 +2119,10 @@ bool rv_jit_init(struct rv_hart *h)
 	host_fma = __builtin_cpu_supports("fma");
 	struct rv_jit *j = calloc(1, sizeof(*j));
 	if (!j) return false;
-	j->buf = mmap(NULL, JIT_CODE_BYTES, PROT_READ | PROT_WRITE | PROT_EXEC,
+	j->code_bytes = JIT_CODE_BYTES;
+	const char *mb = getenv("CLOISON_JIT_CACHE_MB");
+	if (mb && atoi(mb) >= 1 && atoi(mb) <= 1024) j->code_bytes = (size_t)atoi(mb) << 20;
+	j->buf = mmap(NULL, j->code_bytes, PROT_READ | PROT_WRITE | PROT_EXEC,
 	              MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (j->buf == MAP_FAILED) {
 		free(j);
@@ -2143,7 +2147,7 @@ void rv_jit_free(struct rv_hart *h)
 {
 	struct rv_jit *j = h->jit;
 	if (!j) return;
-	munmap(j->buf, JIT_CODE_BYTES);
+	munmap(j->buf, j->code_bytes);
 	free(j->blocks);
 	free(j);
 	h->jit = NULL;
@@ -2285,7 +2289,7 @@ uint32_t rv_jit_compile(struct rv_hart *h, const struct rv_op *head, const uint8
 {
 	struct rv_jit *j = h->jit;
 	if (!j) return RV_JIT_NEVER;
-	if (j->used + JIT_MAX_BLOCK_BYTES > JIT_CODE_BYTES) {
+	if (j->used + JIT_MAX_BLOCK_BYTES > j->code_bytes) {
 		jit_reset(h, j);
 		h->stats.code_flushes++;
 	}
