@@ -2119,9 +2119,9 @@ bool rv_jit_init(struct rv_hart *h)
 	host_fma = __builtin_cpu_supports("fma");
 	struct rv_jit *j = calloc(1, sizeof(*j));
 	if (!j) return false;
-	j->code_bytes = JIT_CODE_BYTES;
-	const char *mb = getenv("CLOISON_JIT_CACHE_MB");
-	if (mb && atoi(mb) >= 1 && atoi(mb) <= 1024) j->code_bytes = (size_t)atoi(mb) << 20;
+	const char *env = getenv("CLOISON_JIT_CACHE_MB");
+	const int mb = env ? atoi(env) : 0;
+	j->code_bytes = mb >= 1 && mb <= 1024 ? (size_t)mb << 20 : JIT_CODE_BYTES;
 	j->buf = mmap(NULL, j->code_bytes, PROT_READ | PROT_WRITE | PROT_EXEC,
 	              MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (j->buf == MAP_FAILED) {
