@@ -282,6 +282,52 @@ static void test_superpages(void)
 	CHECK_EQ(mprv_access(LD(5, 6, 0), 0x40201238ULL, RV_PRIV_S), RV_EXC_LOAD_PAGE);
 }
 
+/* sfence.vma of one address drops the translation of the page table entry that maps it: for a
+ * megapage, every 4 KiB page of it the TLB holds, not only the page of that address (Linux flushes
+ * a 2 MiB range, when it moves or unmaps a huge page, with one sfence.vma of its first address). */
+static void test_superpage_sfence_page(void)
+{
+	const uint64_t moved = RAM_BASE; /* another 2 MiB-aligned frame */
+	reset();
+	put64(ROOT + 1 * 8, pte(L1, PTE_V));
+	put64(L1 + 1 * 8, pte(DATA, PTE_V | PTE_R | PTE_W | PTE_A | PTE_D));
+	put64(DATA + 0x1238, 77);
+	put64(DATA + 0x5000, 55);
+	put64(moved + 0x5000, 66);
+	hart.satp = 8ULL << 60 | (ROOT >> 12);
+	CHECK_EQ(mprv_access(LD(5, 6, 0), 0x40201238ULL, RV_PRIV_S), -1);
+	CHECK_EQ(hart.x[5], 77);
+	CHECK_EQ(mprv_access(LD(5, 6, 0), 0x40205000ULL, RV_PRIV_S), -1);
+	CHECK_EQ(hart.x[5], 55);
+	/* The megapage moves; sfence.vma a0 with a0 in another of its 4 KiB pages. */
+	put64(L1 + 1 * 8, pte(moved, PTE_V | PTE_R | PTE_W | PTE_A | PTE_D));
+	hart.pc = CODE;
+	hart.x[10] = 0x40201000ULL;
+	exec1(0x12000073u | 10u << 15);
+	CHECK_EQ(mprv_access(LD(5, 6, 0), 0x40205000ULL, RV_PRIV_S), -1);
+	CHECK_EQ(hart.x[5], 66);
+	/* A 4 KiB page's sfence.vma leaves the other pages alone (nothing to check but that it works):
+	 * map the megapage back, flush the page of each address, read both. */
+	put64(L1 + 1 * 8, pte(DATA, PTE_V | PTE_R | PTE_W | PTE_A | PTE_D));
+	hart.pc = CODE;
+	exec1(0x12000073u | 10u << 15);
+	CHECK_EQ(mprv_access(LD(5, 6, 0), 0x40205000ULL, RV_PRIV_S), -1);
+	CHECK_EQ(hart.x[5], 55);
+	/* A gigapage (VA 0x40000000 -> RAM_BASE) unmapped, then sfence.vma of another of its addresses:
+	 * a load from the page the TLB held faults. */
+	reset();
+	put64(ROOT + 1 * 8, pte(RAM_BASE, PTE_V | PTE_R | PTE_W | PTE_A | PTE_D));
+	put64(DATA + 0x5000, 55);
+	hart.satp = 8ULL << 60 | (ROOT >> 12);
+	CHECK_EQ(mprv_access(LD(5, 6, 0), 0x40205000ULL, RV_PRIV_S), -1);
+	CHECK_EQ(hart.x[5], 55);
+	put64(ROOT + 1 * 8, 0);
+	hart.pc = CODE;
+	hart.x[10] = 0x40001000ULL;
+	exec1(0x12000073u | 10u << 15);
+	CHECK_EQ(mprv_access(LD(5, 6, 0), 0x40205000ULL, RV_PRIV_S), RV_EXC_LOAD_PAGE);
+}
+
 static void test_sv48(void)
 {
 	reset();
@@ -357,4 +403,4 @@ TEST_MAIN(setup, test_division_edge_cases, test_x0_is_zero, test_illegal_instruc
           test_ecall_delegation, test_sret_restores, test_csr_access_rules, test_timer_interrupt,
           test_delegated_interrupt_not_taken_in_m, test_mip_set_does_not_latch_external_line,
           test_wfi_illegal_in_user, test_misaligned_amo, test_sv39_walk, test_sv39_permission_faults,
-          test_superpages, test_sv48, test_asid_flushes)
+          test_superpages, test_superpage_sfence_page, test_sv48, test_asid_flushes)

@@ -71,6 +71,18 @@ static void log_fill(struct rv_fill_log *log, unsigned i)
 	if (log->n <= RV_TLB_FILL_LOG) log->n++;
 }
 
+/* Which bit of tlb_mega_regions / tlb_giga_regions stands for va's 2 MiB / 1 GiB: hashed, as the
+ * kernel's large pages and user pages sit at addresses equal in their low bits. */
+static unsigned mega_region(uint64_t va)
+{
+	return (unsigned)(((va >> 21) * 0x9e3779b97f4a7c15ULL) >> 52);
+}
+
+static unsigned giga_region(uint64_t va)
+{
+	return (unsigned)(((va >> 30) * 0x9e3779b97f4a7c15ULL) >> 58);
+}
+
 static unsigned jcache_table(unsigned priv, bool virt)
 {
 	return virt ? 4 + (priv & 1) : priv & 3;
@@ -138,6 +150,8 @@ void rv_tlb_flush_all(struct rv_hart *h)
 	rv_jcache_flush(h);
 	for (unsigned i = 0; i < RV_TLB_NSETS; i++)
 		if (h->tlb[i].log.n) tlb_invalidate_set(&h->tlb[i]);
+	memset(h->tlb_mega_regions, 0, sizeof(h->tlb_mega_regions));
+	h->tlb_giga_regions = 0;
 	h->s_code_local = false;
 	h->fetch_vpage = RV_TLB_INVALID;
 }
@@ -161,13 +175,21 @@ void rv_tlb_flush_local(struct rv_hart *h)
 	h->fetch_vpage = RV_TLB_INVALID;
 }
 
+/* sfence.vma of one address: the entry of its page, and if it may lie in a page larger than 4 KiB,
+ * the entries of every 4 KiB page of its 2 MiB (of everything, for a gigapage). */
 void rv_tlb_flush_page(struct rv_hart *h, uint64_t vaddr)
 {
-	unsigned idx = (vaddr >> RV_PAGE_SHIFT) & (RV_TLB_SIZE - 1);
+	if ((h->tlb_giga_regions >> giga_region(vaddr)) & 1) {
+		rv_tlb_flush_all(h);
+		return;
+	}
+	unsigned r = mega_region(vaddr);
+	bool big = (h->tlb_mega_regions[r / 64] >> (r % 64)) & 1;
+	unsigned first = (unsigned)(vaddr >> RV_PAGE_SHIFT) & (RV_TLB_SIZE - 1), count = 1;
+	if (big) first &= ~511u, count = 512; /* slots index 4 KiB pages: the region's are adjacent */
 	for (unsigned i = 0; i < RV_TLB_NSETS; i++)
-		if (h->tlb[i].log.n)
-			tlb_invalidate_slot(&h->tlb[i], idx); /* a set filled since it was cleared */
-	/* A superpage entry may cover this address under another index: be safe. */
+		if (h->tlb[i].log.n) /* a set filled since it was cleared */
+			for (unsigned k = 0; k < count; k++) tlb_invalidate_slot(&h->tlb[i], first + k);
 	h->fetch_vpage = RV_TLB_INVALID;
 	jcache_flush_around(h, vaddr);
 }
@@ -393,6 +415,9 @@ static int walk_stage(struct rv_hart *h, const struct stage *st, uint64_t va, en
 			}
 		}
 		uint64_t page_off_mask = (1ULL << (12 + 9 * level)) - 1;
+		unsigned leaf_shift = pte & PTE_N ? 16 : 12 + 9 * (unsigned)level;
+		if (leaf_shift > h->walk_leaf_shift)
+			h->walk_leaf_shift = (uint8_t)leaf_shift; /* either stage */
 		*pa_out = ((ppn << RV_PAGE_SHIFT) & ~page_off_mask) | (va & page_off_mask);
 		if (global) *global = (g_bits & PTE_G) != 0;
 		return 0;
@@ -423,6 +448,7 @@ static int walk(struct rv_hart *h, uint64_t va, enum rv_access acc, unsigned pri
                 bool update, uint64_t *pa_out, bool *global, struct xlate_fault *f)
 {
 	if (global) *global = true;
+	h->walk_leaf_shift = RV_PAGE_SHIFT;
 	if (priv == RV_PRIV_M) {
 		*pa_out = va;
 		return 0;
@@ -502,9 +528,20 @@ bool rv_hart_debug_translate(struct rv_hart *h, uint64_t vaddr, uint64_t *paddr)
 	return walk(h, vaddr, RV_ACCESS_READ, data_priv(h), data_virt(h), false, false, paddr, NULL, &f) == 0;
 }
 
+/* The entry for va just filled came from the page the last walk ended at: if larger than 4 KiB, an
+ * sfence.vma of any of its addresses must find it (rv_tlb_flush_page). */
+static void note_leaf_size(struct rv_hart *h, uint64_t va)
+{
+	if (likely(h->walk_leaf_shift == RV_PAGE_SHIFT)) return;
+	if (h->walk_leaf_shift > 21) h->tlb_giga_regions |= 1ULL << giga_region(va);
+	unsigned r = mega_region(va);
+	h->tlb_mega_regions[r / 64] |= 1ULL << (r % 64);
+}
+
 static void tlb_fill(struct rv_hart *h, struct rv_tlb_entry *table, uint64_t va, uint64_t pa, bool global)
 {
 	if (unlikely(h->trig_data)) return; /* a trigger watches data: every access comes here */
+	note_leaf_size(h, va);
 	unsigned i = (va >> RV_PAGE_SHIFT) & (RV_TLB_SIZE - 1);
 	struct rv_tlb_entry *e = &table[i];
 	e->vpage = va & RV_PAGE_MASK;
@@ -626,6 +663,7 @@ static uintptr_t fetch_page(struct rv_hart *h, uint64_t pc)
 		bool global;
 		uint64_t pa = translate(h, pc, RV_ACCESS_EXEC, &global);
 		if (!in_ram(h, pa & RV_PAGE_MASK, RV_PAGE_SIZE)) rv_raise(h, RV_EXC_INSN_ACCESS, pc);
+		note_leaf_size(h, pc);
 		e->vpage = pc & RV_PAGE_MASK;
 		e->addend =
 		    (uintptr_t)h->bus.ram + (pa & RV_PAGE_MASK) - h->bus.ram_base - (pc & RV_PAGE_MASK);
