@@ -5,7 +5,7 @@ MESON_OPTS ?= $(if $(CI),-Dwerror=true)
 GUEST_DIR ?= $(or $(CLOISON_CACHE),$(HOME)/.cache/cloison)/guest
 NINJA := ninja -C $(BUILD)
 
-.PHONY: all setup build guest web debian-image run test unit bench soak format clean cross-riscv64 install
+.PHONY: all setup build guest web debian-image run test unit bench soak smp-soak format clean cross-riscv64 install
 
 all: build
 
@@ -72,6 +72,11 @@ bench: build guest
 # cloisond under API load, slow clients and kill -9 every few seconds (default 600 s).
 soak: build
 	python3 bench/soak.py $(BUILD) $(SOAK_SECONDS)
+
+# The default guest booted with two harts SMP_BOOTS times under each engine (default 200):
+# every boot must reach userspace and power off; a hang leaves each hart's pc in the log.
+smp-soak: build guest
+	python3 bench/smp_soak.py $(BUILD)/cloison $(SMP_BOOTS)
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
