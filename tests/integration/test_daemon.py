@@ -920,7 +920,9 @@ print(" ".join(codes), flush=True)
         self.assertEqual(cli("exec", "deb", "--", "hostname").stdout, "cloison-guest\n")
         cli("stop", "deb")
         self.assertEqual(info("deb")["status"]["state"], "stopped")
-        self.assertIn("reboot: Power down", cli("logs", "deb").stdout)  # shut down from inside
+        with open(os.path.join(self.tmp, "daemon.log")) as f:  # what the daemon saw of the stop
+            daemon_log = f.read()[-4000:]
+        self.assertIn("reboot: Power down", cli("logs", "deb").stdout, daemon_log)  # shut down from inside
         r = cli("exec", "deb", "--", "true", check=False)
         self.assertNotEqual(r.returncode, 0)
         self.assertIn("stopped", r.stderr)
