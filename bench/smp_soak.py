@@ -75,7 +75,8 @@ def main():
     for jit, r in res.items():
         hangs = sum(1 for ok, hung, _ in r if hung)
         fails = sum(1 for ok, hung, _ in r if not ok and not hung)
-        med = statistics.median(s for ok, _, s in r if ok) if any(ok for ok, _, _ in r) else 0
+        good = [s for ok, _, s in r if ok]
+        med = statistics.median(good) if good else 0
         print(f"jit {jit}: {len(r)} boots, {hangs} hangs, {fails} other failures, median {med:.1f} s")
     print(f"logs of failed boots: {outdir}")
     sys.exit(1 if any(not ok for r in res.values() for ok, _, _ in r) else 0)

@@ -73,6 +73,7 @@ static inline uint32_t enc_s(int imm, unsigned rs2, unsigned rs1, unsigned f3, u
 #define AMOADD_D(rd, rs1, rs2) enc_r(0, rs2, rs1, 3, rd, 0x2f)
 #define ECALL 0x00000073u
 #define MRET 0x30200073u
+#define SFENCE_VMA(rs1, rs2) (0x12000073u | (rs1) << 15 | (rs2) << 20)
 #define SRET 0x10200073u
 #define WFI 0x10500073u
 

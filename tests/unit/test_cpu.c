@@ -303,14 +303,13 @@ static void test_superpage_sfence_page(void)
 	put64(L1 + 1 * 8, pte(moved, PTE_V | PTE_R | PTE_W | PTE_A | PTE_D));
 	hart.pc = CODE;
 	hart.x[10] = 0x40201000ULL;
-	exec1(0x12000073u | 10u << 15);
+	exec1(SFENCE_VMA(10u, 0u));
 	CHECK_EQ(mprv_access(LD(5, 6, 0), 0x40205000ULL, RV_PRIV_S), -1);
 	CHECK_EQ(hart.x[5], 66);
-	/* A 4 KiB page's sfence.vma leaves the other pages alone (nothing to check but that it works):
-	 * map the megapage back, flush the page of each address, read both. */
+	/* Moved back and flushed the same way: the old frame's value again. */
 	put64(L1 + 1 * 8, pte(DATA, PTE_V | PTE_R | PTE_W | PTE_A | PTE_D));
 	hart.pc = CODE;
-	exec1(0x12000073u | 10u << 15);
+	exec1(SFENCE_VMA(10u, 0u));
 	CHECK_EQ(mprv_access(LD(5, 6, 0), 0x40205000ULL, RV_PRIV_S), -1);
 	CHECK_EQ(hart.x[5], 55);
 	/* A gigapage (VA 0x40000000 -> RAM_BASE) unmapped, then sfence.vma of another of its addresses:
@@ -324,7 +323,7 @@ static void test_superpage_sfence_page(void)
 	put64(ROOT + 1 * 8, 0);
 	hart.pc = CODE;
 	hart.x[10] = 0x40001000ULL;
-	exec1(0x12000073u | 10u << 15);
+	exec1(SFENCE_VMA(10u, 0u));
 	CHECK_EQ(mprv_access(LD(5, 6, 0), 0x40205000ULL, RV_PRIV_S), RV_EXC_LOAD_PAGE);
 }
 
@@ -389,12 +388,12 @@ static void test_asid_flushes(void)
 	/* sfence.vma x0, a0 (one ASID): the global entry stays. */
 	hart.pc = CODE;
 	hart.x[10] = 2;
-	exec1(0x12000073u | 10u << 20);
+	exec1(SFENCE_VMA(0u, 10u));
 	CHECK_EQ(mprv_access(LD(5, 6, 0), va_global, RV_PRIV_S), -1);
 	CHECK_EQ(hart.x[5], 101);
 	/* sfence.vma x0, x0: everything goes. */
 	hart.pc = CODE;
-	exec1(0x12000073u);
+	exec1(SFENCE_VMA(0u, 0u));
 	CHECK_EQ(mprv_access(LD(5, 6, 0), va_global, RV_PRIV_S), -1);
 	CHECK_EQ(hart.x[5], 103);
 }

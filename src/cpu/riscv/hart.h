@@ -206,8 +206,9 @@ struct rv_hart {
 	uintptr_t fetch_addend;
 	bool s_code_local; /* S-mode ran code from a non-global page since satp's last change */
 	/* Entries filled from pages larger than 4 KiB (superpages, NAPOT), which an sfence.vma of any
-	 * of their addresses drops whole: a bit per 2 MiB region (va bits 21-32) and per gigapage's
-	 * 1 GiB (va bits 30-35), set when a fill comes from one, cleared when all are flushed. */
+	 * of their addresses drops whole: a bit per 2 MiB region and per gigapage's 1 GiB (hashed:
+	 * mmu.c's mega_region, giga_region), set when a fill comes from one, cleared when all are
+	 * flushed. */
 	uint64_t tlb_mega_regions[64];
 	uint64_t tlb_giga_regions;
 	uint8_t walk_leaf_shift; /* log2 of the size of the page the last walk ended at (12: 4 KiB) */
