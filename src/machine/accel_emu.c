@@ -24,7 +24,7 @@ static const struct rv_hart *chart(const struct accel_cpu *c)
 static struct accel_cpu *emu_cpu_create(struct machine *m, unsigned index, const struct rv_bus *bus,
                                         const struct machine_config *cfg, char *err, size_t errlen)
 {
-	struct rv_hart *h = aligned_alloc(64, (sizeof(struct rv_hart) + 63) & ~(size_t)63);
+	struct rv_hart *h = rv_hart_alloc();
 	if (!h) {
 		snprintf(err, errlen, "out of memory");
 		return NULL;
@@ -32,7 +32,7 @@ static struct accel_cpu *emu_cpu_create(struct machine *m, unsigned index, const
 	if (!rv_hart_init(h, index, bus)) {
 		snprintf(err, errlen, "cannot reserve memory for hart %u's instruction cache", index);
 		rv_hart_destroy(h);
-		free(h);
+		rv_hart_release(h);
 		return NULL;
 	}
 	rv_hart_set_extensions(h, m->isa_ext);
@@ -43,7 +43,7 @@ static struct accel_cpu *emu_cpu_create(struct machine *m, unsigned index, const
 		else
 			snprintf(err, errlen, "cannot reserve memory for hart %u's translated code", index);
 		rv_hart_destroy(h);
-		free(h);
+		rv_hart_release(h);
 		return NULL;
 	}
 	return (struct accel_cpu *)h;
@@ -52,7 +52,7 @@ static struct accel_cpu *emu_cpu_create(struct machine *m, unsigned index, const
 static void emu_cpu_destroy(struct accel_cpu *c)
 {
 	rv_hart_destroy(hart(c));
-	free(c);
+	rv_hart_release(hart(c));
 }
 
 static void emu_reset(struct accel_cpu *c, uint64_t pc, uint64_t a1, uint64_t a2)

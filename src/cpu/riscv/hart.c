@@ -7,9 +7,28 @@
 #include "jit.h"
 
 #include <stdlib.h>
+#include <sys/mman.h>
 
 #define MISA_RV64 (2ULL << 62)
 #define MISA_EXT(c) (1ULL << ((c) - 'A'))
+
+struct rv_hart *rv_hart_alloc(void)
+{
+	void *p = MAP_FAILED;
+#ifdef MAP_32BIT
+	p = mmap(NULL, sizeof(struct rv_hart), PROT_READ | PROT_WRITE,
+	         MAP_PRIVATE | MAP_ANONYMOUS | MAP_32BIT, -1, 0);
+#endif
+	if (p == MAP_FAILED)
+		p = mmap(NULL, sizeof(struct rv_hart), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+		         -1, 0);
+	return p == MAP_FAILED ? NULL : p;
+}
+
+void rv_hart_release(struct rv_hart *h)
+{
+	if (h) munmap(h, sizeof(*h));
+}
 
 bool rv_hart_init(struct rv_hart *h, uint64_t hartid, const struct rv_bus *bus)
 {

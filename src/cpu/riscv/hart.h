@@ -261,6 +261,10 @@ struct rv_hart {
 };
 
 /* Lifecycle. */
+/* Memory for a hart, zeroed: below 2 GiB where the host allows (translated code addresses the
+ * hart's fields absolutely, jit_x86_64.c). NULL without memory; rv_hart_release() frees it. */
+struct rv_hart *rv_hart_alloc(void);
+void rv_hart_release(struct rv_hart *h);
 /* The bus RAM must be followed by 4 KiB of readable padding. Returns false if
  * the host refuses memory for the decoded-instruction cache. */
 bool rv_hart_init(struct rv_hart *h, uint64_t hartid, const struct rv_bus *bus);

@@ -9,9 +9,11 @@
  *   - compares its instructions with guest memory once per fence.i epoch and
  *     returns its pc | 1 if any changed, so code rewritten before a fence.i
  *     never runs;
- *   - keeps sp and a0-a5 pinned in host registers (rbx = hart) while
- *     translated code runs, and gives four more host registers to the other
- *     guest registers each block uses most (stored back at its exits);
+ *   - keeps sp and a0-a5 pinned in host registers, and the run budget in rbx,
+ *     while translated code runs, and gives four more host registers to the
+ *     other guest registers each block uses most (stored back at its exits);
+ *     the hart is addressed absolutely (it lies below 2 GiB: rv_hart_alloc),
+ *     so no host register holds its address;
  *   - jumps and branches to an instruction of the block stay in it (loops go
  *     round with their registers in place); taken branches elsewhere leave by
  *     side exits;
@@ -166,6 +168,7 @@ static uint64_t h_zb(uint64_t a, uint64_t b, uint64_t zb_op)
 struct emit {
 	uint8_t *p;
 	const uint8_t *exit; /* the code cache's common exit */
+	uint32_t hart;       /* the hart's address: below 2 GiB (rv_hart_alloc), an absolute disp32 */
 };
 enum {
 	RAX = 0,
@@ -183,7 +186,8 @@ enum {
 	R12 = 12,
 	R13 = 13,
 	R14 = 14,
-	R15 = 15
+	R15 = 15,
+	BUDGET = RBX /* h->budget_left while translated code runs (a pinned register) */
 };
 
 static void e8(struct emit *e, uint8_t b)
@@ -234,13 +238,20 @@ static void op_rr(struct emit *e, unsigned opc, int reg, int rm, bool w64)
 	opcode(e, opc);
 	e8(e, (uint8_t)(0xc0 | (reg & 7) << 3 | (rm & 7)));
 }
-/* opc reg, [rbx + off] (or the store direction, by opcode) */
+/* The ModRM, SIB and disp32 of the hart field at `off` ([disp32], no base register), with `reg`
+ * (a register or an opcode's /digit) in ModRM.reg. */
+static void modrm_hart(struct emit *e, int reg, uint32_t off)
+{
+	e8(e, (uint8_t)((reg & 7) << 3 | 4));
+	e8(e, 0x25);
+	e32(e, e->hart + off);
+}
+/* opc reg, [hart + off] (or the store direction, by opcode) */
 static void op_rm_hart(struct emit *e, unsigned opc, int reg, uint32_t off, bool w64)
 {
-	rex(e, w64, reg, RBX);
+	rex(e, w64, reg, 0);
 	opcode(e, opc);
-	e8(e, (uint8_t)(0x80 | (reg & 7) << 3 | RBX));
-	e32(e, off);
+	modrm_hart(e, reg, off);
 }
 /* lea dst, [base + disp] (64-bit) */
 static void lea_disp(struct emit *e, int dst, int base, int32_t disp)
@@ -297,18 +308,24 @@ static void call_abs(struct emit *e, const void *fn)
 	mov_imm64(e, RAX, (uint64_t)(uintptr_t)fn);
 	EB(e, "\xff\xd0");
 }
-/* mov dword [rbx + off], imm32 */
+/* mov dword [hart + off], imm32 */
 static void store_field_imm32(struct emit *e, size_t off, int32_t imm)
 {
-	EB(e, "\xc7\x83");
-	e32(e, (uint32_t)off);
+	e8(e, 0xc7);
+	modrm_hart(e, 0, (uint32_t)off);
 	e32(e, (uint32_t)imm);
 }
-/* add qword [rbx + off], imm8 */
+/* BUDGET += imm (flags as for the sum) */
+static void budget_add(struct emit *e, int8_t imm)
+{
+	EB(e, "\x48\x83\xc3"); /* add rbx, imm8 */
+	e8(e, (uint8_t)imm);
+}
+/* add qword [hart + off], imm8 */
 static void add_field_imm8(struct emit *e, size_t off, int8_t imm)
 {
-	EB(e, "\x48\x83\x83");
-	e32(e, (uint32_t)off);
+	EB(e, "\x48\x83");
+	modrm_hart(e, 0, (uint32_t)off);
 	e8(e, (uint8_t)imm);
 }
 
@@ -319,14 +336,13 @@ static void add_field_imm8(struct emit *e, size_t off, int8_t imm)
  * stack. Entered from C, a block then loads the pinned registers; every return
  * to C goes through the code cache's common exit, which stores them back.
  */
-static const char prologue_bytes[] = "\x53"             /* push rbx */
-                                     "\x55"             /* push rbp */
-                                     "\x41\x54"         /* push r12 */
-                                     "\x41\x55"         /* push r13 */
-                                     "\x41\x56"         /* push r14 */
-                                     "\x41\x57"         /* push r15 */
-                                     "\x48\x83\xec\x08" /* sub rsp, 8 */
-                                     "\x48\x89\xfb";    /* mov rbx, rdi */
+static const char prologue_bytes[] = "\x53"              /* push rbx */
+                                     "\x55"              /* push rbp */
+                                     "\x41\x54"          /* push r12 */
+                                     "\x41\x55"          /* push r13 */
+                                     "\x41\x56"          /* push r14 */
+                                     "\x41\x57"          /* push r15 */
+                                     "\x48\x83\xec\x08"; /* sub rsp, 8 */
 static void pinned_load(struct emit *e);
 static void pinned_store(struct emit *e);
 static void emit_prologue(struct emit *e)
@@ -353,8 +369,9 @@ static void return_pc(struct emit *e, uint64_t pc)
 }
 
 /* ---- guest registers in host registers ----
- * Pinned: the guest registers nearly every block uses (sp, ra, s0, a0, a1) live
- * in callee-saved host registers for as long as translated code runs, across
+ * Pinned: the guest registers nearly every block uses (sp, a0-a5) and the run
+ * budget (h->budget_left, charged at every block entry and loop pass) live in
+ * host registers for as long as translated code runs, across
  * chained blocks: loaded when C enters a block, stored back when translated
  * code returns to C and before any helper that may raise or read the hart's
  * registers (an exception must find the state in the hart).
@@ -363,9 +380,15 @@ static void return_pc(struct emit *e, uint64_t pc)
  * (those read before written), and a written one is stored back at each
  * exit and before each call (out of line for exits and TLB misses, so the
  * main path stores nothing); after a call they are reloaded from the hart. */
-#define JIT_NPINNED 7
-static const int pinned_host[JIT_NPINNED] = {RBP, R12, R13, R14, R15, R8, R9};
-static const uint8_t pinned_guest[JIT_NPINNED] = {2, 10, 11, 14, 15, 12, 13};
+#define JIT_NPINNED 8
+#define JIT_NPINNED_X 7 /* the guest registers among them; the last holds the run budget */
+static const int pinned_host[JIT_NPINNED] = {RBP, R12, R13, R14, R15, R8, R9, BUDGET};
+static const uint8_t pinned_guest[JIT_NPINNED_X] = {2, 10, 11, 14, 15, 12, 13};
+/* The hart field a pinned host register holds. */
+static uint32_t pinned_field(unsigned i)
+{
+	return i < JIT_NPINNED_X ? xoff(pinned_guest[i]) : (uint32_t)offsetof(struct rv_hart, budget_left);
+}
 #define JIT_NLOCAL 4
 static const int local_host[JIT_NLOCAL] = {R10, R11, RDI, RDX};
 /* Host registers a call clobbers. */
@@ -377,13 +400,13 @@ static void pinned_load_volatile(struct emit *e, bool only_volatile)
 {
 	for (unsigned i = 0; i < JIT_NPINNED; i++)
 		if (!only_volatile || host_volatile(pinned_host[i]))
-			op_rm_hart(e, 0x8b, pinned_host[i], xoff(pinned_guest[i]), true);
+			op_rm_hart(e, 0x8b, pinned_host[i], pinned_field(i), true);
 }
 static void pinned_store_volatile(struct emit *e, bool only_volatile)
 {
 	for (unsigned i = 0; i < JIT_NPINNED; i++)
 		if (!only_volatile || host_volatile(pinned_host[i]))
-			op_rm_hart(e, 0x89, pinned_host[i], xoff(pinned_guest[i]), true);
+			op_rm_hart(e, 0x89, pinned_host[i], pinned_field(i), true);
 }
 static void pinned_load(struct emit *e)
 {
@@ -393,8 +416,8 @@ static void pinned_store(struct emit *e)
 {
 	pinned_store_volatile(e, false);
 }
-/* Each load is 7 bytes (REX, opcode, modrm, disp32). */
-_Static_assert(sizeof(prologue_bytes) - 1 + 7 * JIT_NPINNED == RV_JIT_ENTRY_OFFSET,
+/* Each load is 8 bytes (REX, opcode, ModRM, SIB, disp32). */
+_Static_assert(sizeof(prologue_bytes) - 1 + 8 * JIT_NPINNED == RV_JIT_ENTRY_OFFSET,
                "jit.h must know where chained jumps enter a block");
 
 /* A load or store's way out of line when the TLB probe misses: the helper. */
@@ -470,11 +493,11 @@ static struct slow_path interp_slow_path(const struct block_ctx *c, const struct
 	                          .raw = op->raw,
 	                          .len = len};
 }
-/* mov byte [rbx + fp_pending], 1: translated FP left host flags to take. */
+/* mov byte [hart + fp_pending], 1: translated FP left host flags to take. */
 static void set_fp_pending(struct emit *e)
 {
-	EB(e, "\xc6\x83");
-	e32(e, (uint32_t)offsetof(struct rv_hart, fp_pending));
+	e8(e, 0xc6);
+	modrm_hart(e, 0, (uint32_t)offsetof(struct rv_hart, fp_pending));
 	e8(e, 1);
 }
 /* f[r]'s upper word all ones: a NaN-boxed single. */
@@ -561,9 +584,9 @@ static void movsxd(struct emit *e, int reg)
  * (the local ones written before the instruction: `dirty`). */
 static void sync_pc(struct emit *e, uint64_t pc, int k)
 {
-	if ((uint64_t)(int64_t)(int32_t)pc == pc) { /* mov qword [rbx + pc], simm32 */
-		EB(e, "\x48\xc7\x83");
-		e32(e, (uint32_t)offsetof(struct rv_hart, pc));
+	if ((uint64_t)(int64_t)(int32_t)pc == pc) { /* mov qword [hart + pc], simm32 */
+		EB(e, "\x48\xc7");
+		modrm_hart(e, 0, (uint32_t)offsetof(struct rv_hart, pc));
 		e32(e, (uint32_t)pc);
 	} else {
 		mov_imm64(e, RAX, pc);
@@ -598,10 +621,8 @@ static void exit_static(struct emit *e, uint64_t target, bool check_budget)
 {
 	uint8_t *jle = NULL;
 	if (check_budget) {
-		EB(e, "\x48\x83\xbb"); /* cmp qword [rbx + budget_left], 0 */
-		e32(e, (uint32_t)offsetof(struct rv_hart, budget_left));
-		e8(e, 0);
-		EB(e, "\x0f\x8e"); /* jle ret: budget spent */
+		EB(e, "\x48\x85\xdb"); /* test rbx, rbx: the budget */
+		EB(e, "\x0f\x8e");     /* jle ret: budget spent */
 		jle = e->p;
 		e32(e, 0);
 	}
@@ -614,8 +635,8 @@ static void exit_static(struct emit *e, uint64_t target, bool check_budget)
 	}
 	EB(e, "\x48\x8d\x0d"); /* lea rcx, [rip + disp] (= site) */
 	e32(e, (uint32_t)(int32_t)(site - (e->p + 4)));
-	EB(e, "\x48\x89\x8b"); /* mov [rbx + jit_patch_site], rcx */
-	e32(e, (uint32_t)offsetof(struct rv_hart, jit_patch_site));
+	EB(e, "\x48\x89"); /* mov [hart + jit_patch_site], rcx */
+	modrm_hart(e, RCX, (uint32_t)offsetof(struct rv_hart, jit_patch_site));
 	return_pc(e, target);
 }
 
@@ -625,18 +646,16 @@ static void exit_static(struct emit *e, uint64_t target, bool check_budget)
  */
 static void exit_indirect(struct emit *e)
 {
-	EB(e, "\x48\x83\xbb"); /* cmp qword [rbx + budget_left], 0 */
-	e32(e, (uint32_t)offsetof(struct rv_hart, budget_left));
-	e8(e, 0);
-	EB(e, "\x7e"); /* jle ret */
+	EB(e, "\x48\x85\xdb"); /* test rbx, rbx: the budget */
+	EB(e, "\x7e");         /* jle ret */
 	uint8_t *spent = e->p++;
 	/* rcx <- rv_jcache_index(rax) * 16 */
 	EB(e, "\x89\xc1"); /* mov ecx, eax */
 	EB(e, "\x81\xe1"); /* and ecx, (RV_JCACHE_SIZE - 1) << 1 */
 	e32(e, (RV_JCACHE_SIZE - 1) << 1);
 	EB(e, "\xc1\xe1\x03"); /* shl ecx, 3 */
-	EB(e, "\x48\x03\x8b"); /* add rcx, [rbx + jcache_cur] */
-	e32(e, (uint32_t)offsetof(struct rv_hart, jcache_cur));
+	EB(e, "\x48\x03");     /* add rcx, [hart + jcache_cur] */
+	modrm_hart(e, RCX, (uint32_t)offsetof(struct rv_hart, jcache_cur));
 	EB(e, "\x48\x3b\x01"); /* cmp rax, [rcx] */
 	EB(e, "\x75\x03");     /* jne ret */
 	EB(e, "\xff\x61\x08"); /* jmp [rcx + 8] */
@@ -660,13 +679,12 @@ static void exit_to(struct block_ctx *c, uint64_t target, uint32_t dirty, int t,
 	struct emit *e = &c->e;
 	if (t >= 0) {
 		int pass = (int)c->n - t - refund; /* instructions t..exit: at least one */
-		add_field_imm8(e, offsetof(struct rv_hart, budget_left), (int8_t)-pass);
+		budget_add(e, (int8_t)-pass);
 		EB(e, "\x0f\x8f"); /* jg label[t]: the next pass is charged */
 		e32(e, (uint32_t)(int32_t)(c->label[t] - (e->p + 4)));
-		add_field_imm8(e, offsetof(struct rv_hart, budget_left),
-		               (int8_t)(c->n - (unsigned)t)); /* not run */
+		budget_add(e, (int8_t)(c->n - (unsigned)t)); /* not run */
 	} else if (refund) {
-		add_field_imm8(e, offsetof(struct rv_hart, budget_left), (int8_t)refund);
+		budget_add(e, (int8_t)refund);
 	}
 	store_local(c, dirty);
 	if ((target & RV_PAGE_MASK) == c->page) {
@@ -714,10 +732,9 @@ static void emit_mul_high(struct block_ctx *c, const struct rv_op *op, bool is_s
 		rex(e, true, 0, c->host[op->rs2]);
 		e8(e, 0xf7);
 		e8(e, (uint8_t)(0xc0 | digit << 3 | (c->host[op->rs2] & 7)));
-	} else { /* imul / mul qword [rbx + x[rs2]] */
+	} else { /* imul / mul qword [hart + x[rs2]] */
 		EB(e, "\x48\xf7");
-		e8(e, (uint8_t)(0x80 | digit << 3 | RBX));
-		e32(e, xoff(op->rs2));
+		modrm_hart(e, (int)digit, xoff(op->rs2));
 	}
 	op_rr(e, 0x8b, RAX, RDX, true); /* mov rax, rdx */
 	op_rr(e, 0x8b, RDX, RSI, true); /* mov rdx, rsi */
@@ -925,8 +942,8 @@ static uint8_t *emit_tlb_lookup(struct block_ctx *c, int first, int last_base, i
 	e8(e, 0x25);
 	e32(e, (RV_TLB_SIZE - 1) << 4); /* and eax, slot mask: rax = slot * 16 */
 	if (!c->user) {
-		EB(e, "\x48\x03\x83");
-		e32(e, (uint32_t)offsetof(struct rv_hart, tlb_cur)); /* add rax, tlb_cur */
+		EB(e, "\x48\x03");
+		modrm_hart(e, RAX, (uint32_t)offsetof(struct rv_hart, tlb_cur)); /* add rax, tlb_cur */
 	}
 	if (last_disp)
 		lea_disp(e, RCX, last_base, last_disp);
@@ -936,8 +953,8 @@ static uint8_t *emit_tlb_lookup(struct block_ctx *c, int first, int last_base, i
 	e32(e, (uint32_t)RV_PAGE_MASK); /* and rcx, -4096 */
 	const uint32_t u = (uint32_t)offsetof(struct rv_hart, tlb[RV_TLB_SET_U]);
 	if (c->user) {
-		EB(e, "\x48\x3b\x8c\x03"); /* cmp rcx, [rbx + rax + U set + table] */
-		e32(e, u + table);
+		EB(e, "\x48\x3b\x88"); /* cmp rcx, [rax + hart + U set + table] */
+		e32(e, e->hart + u + table);
 	} else {
 		EB(e, "\x48\x3b\x88"); /* cmp rcx, [rax + table] */
 		e32(e, table);
@@ -946,8 +963,8 @@ static uint8_t *emit_tlb_lookup(struct block_ctx *c, int first, int last_base, i
 	uint8_t *fix = e->p;
 	e32(e, 0);
 	if (c->user) {
-		EB(e, "\x48\x8b\x84\x03"); /* mov rax, [rbx + rax + U set + table + 8] (addend) */
-		e32(e, u + table + 8);
+		EB(e, "\x48\x8b\x80"); /* mov rax, [rax + hart + U set + table + 8] (addend) */
+		e32(e, e->hart + u + table + 8);
 	} else {
 		EB(e, "\x48\x8b\x80"); /* mov rax, [rax + table + 8] (addend) */
 		e32(e, table + 8);
@@ -1096,7 +1113,8 @@ static uint8_t *emit_thunk(struct emit *e, const void *helper)
 {
 	uint8_t *start = e->p;
 	pinned_store(e);
-	EB(e, "\x48\x89\xdf");     /* mov rdi, rbx */
+	e8(e, 0xbf); /* mov edi, hart */
+	e32(e, e->hart);
 	EB(e, "\x48\x83\xec\x08"); /* sub rsp, 8: the call into here unaligned the stack */
 	call_abs(e, helper);
 	EB(e, "\x48\x83\xc4\x08"); /* add rsp, 8 */
@@ -1124,8 +1142,9 @@ static void call_generic(struct block_ctx *c, uint32_t insn, uint32_t raw, uint6
 {
 	struct emit *e = &c->e;
 	sync_for_helper(c, pc, k, dirty);
-	EB(e, "\x48\x89\xdf"); /* mov rdi, rbx */
-	e8(e, 0xbe);           /* mov esi, insn */
+	e8(e, 0xbf); /* mov edi, hart */
+	e32(e, e->hart);
+	e8(e, 0xbe); /* mov esi, insn */
 	e32(e, insn);
 	e8(e, 0xba); /* mov edx, raw */
 	e32(e, raw);
@@ -1297,14 +1316,14 @@ static void emit_fp_mem(struct block_ctx *c, const struct rv_op *op, uint64_t pc
 	const unsigned kind = (unsigned)fp_mem_kind(insn);
 	const bool store = kind == K_SW || kind == K_SD, wide = kind == K_LD || kind == K_SD;
 	const uint32_t mstatus = (uint32_t)offsetof(struct rv_hart, mstatus);
-	EB(e, "\xf7\x83"); /* test dword [rbx + mstatus], FS */
-	e32(e, mstatus);
+	EB(e, "\xf7"); /* test dword [hart + mstatus], FS */
+	modrm_hart(e, 0, mstatus);
 	e32(e, (uint32_t)MSTATUS_FS);
 	EB(e, "\x0f\x84"); /* jz: the interpreter */
 	uint8_t *fs_off = e->p;
 	e32(e, 0);
-	EB(e, "\x80\xbb"); /* cmp byte [rbx + virt], 0 */
-	e32(e, (uint32_t)offsetof(struct rv_hart, virt));
+	EB(e, "\x80"); /* cmp byte [hart + virt], 0 */
+	modrm_hart(e, 7, (uint32_t)offsetof(struct rv_hart, virt));
 	e8(e, 0);
 	EB(e, "\x0f\x85"); /* jne: the interpreter */
 	uint8_t *virt = e->p;
@@ -1341,12 +1360,12 @@ static void emit_fp_mem(struct block_ctx *c, const struct rv_op *op, uint64_t pc
 		}
 		op_rm_hart(e, 0x89, RAX, foff(RD(insn)), true); /* f[rd] <- rax */
 		fp_written(c, RD(insn), !wide);
-		EB(e, "\x66\x81\x8b"); /* or word [rbx + mstatus], FS: dirty */
-		e32(e, mstatus);
+		EB(e, "\x66\x81"); /* or word [hart + mstatus], FS: dirty */
+		modrm_hart(e, 1, mstatus);
 		e8(e, (uint8_t)MSTATUS_FS);
 		e8(e, (uint8_t)(MSTATUS_FS >> 8));
-		EB(e, "\x80\x8b"); /* or byte [rbx + mstatus + 7], SD >> 56 */
-		e32(e, mstatus + 7);
+		EB(e, "\x80"); /* or byte [hart + mstatus + 7], SD >> 56 */
+		modrm_hart(e, 1, mstatus + 7);
 		e8(e, (uint8_t)(MSTATUS_SD >> 56));
 	}
 	struct slow_path s = interp_slow_path(c, op, pc, len, k);
@@ -1418,14 +1437,13 @@ static void fp_inline_regs(uint32_t insn, uint32_t *reads, uint32_t *writes)
 	*writes = k == FPI_CMP || k == FPI_MV_X || k == FPI_TO_INT || k == FPI_FLAGS ? 1u << RD(insn) : 0;
 }
 
-/* An SSE instruction on xmm`reg` and the hart field at `off`: [prefix] 0f opc, [rbx + off]. */
+/* An SSE instruction on xmm`reg` and the hart field at `off`: [prefix] 0f opc, [hart + off]. */
 static void sse_hart(struct emit *e, uint8_t prefix, uint8_t opc, unsigned reg, uint32_t off)
 {
 	if (prefix) e8(e, prefix);
 	e8(e, 0x0f);
 	e8(e, opc);
-	e8(e, (uint8_t)(0x83 | reg << 3));
-	e32(e, off);
+	modrm_hart(e, (int)reg, off);
 }
 
 /* A jcc rel32 to the slow path (recorded in *s). */
@@ -1506,8 +1524,8 @@ static bool emit_fp_arith(struct block_ctx *c, const struct rv_op *op, uint64_t 
 		e8(e, 0x3d); /* cmp eax, FS (dirty) */
 		e32(e, (uint32_t)MSTATUS_FS);
 		jcc_slow(e, &s, 0x5);
-		EB(e, "\x80\xbb"); /* cmp byte [rbx + virt], 0 */
-		e32(e, (uint32_t)offsetof(struct rv_hart, virt));
+		EB(e, "\x80"); /* cmp byte [hart + virt], 0 */
+		modrm_hart(e, 7, (uint32_t)offsetof(struct rv_hart, virt));
 		e8(e, 0);
 		jcc_slow(e, &s, 0x5);
 		set_fp_pending(e); /* host flags to take */
@@ -1515,9 +1533,9 @@ static bool emit_fp_arith(struct block_ctx *c, const struct rv_op *op, uint64_t 
 	}
 	bool rounds = kind == FPI_ARITH || kind == FPI_SQRT || kind == FPI_FUSED || kind == FPI_FROM_INT ||
 	              kind == FPI_CVT || kind == FPI_TO_INT;
-	if (rounds && f3 == 7) {   /* each time: where it fails, the path goes on with frm as it is */
-		EB(e, "\x83\xbb"); /* cmp dword [rbx + frm], RNE */
-		e32(e, (uint32_t)offsetof(struct rv_hart, frm));
+	if (rounds && f3 == 7) { /* each time: where it fails, the path goes on with frm as it is */
+		EB(e, "\x83");   /* cmp dword [hart + frm], RNE */
+		modrm_hart(e, 7, (uint32_t)offsetof(struct rv_hart, frm));
 		e8(e, 0);
 		jcc_slow(e, &s, 0x5);
 	}
@@ -1528,8 +1546,8 @@ static bool emit_fp_arith(struct block_ctx *c, const struct rv_op *op, uint64_t 
 		unsigned srcs[3] = {rs1, rs2, rs3}, nsrc = kind == FPI_FUSED ? 3 : two ? 2 : 1;
 		for (unsigned i = 0; i < nsrc; i++) {
 			if ((i && srcs[i] == srcs[0]) || (c->fp_boxed & (1u << srcs[i]))) continue;
-			EB(e, "\x83\xbb"); /* cmp dword [rbx + f[src] + 4], -1 */
-			e32(e, foff(srcs[i]) + 4);
+			EB(e, "\x83"); /* cmp dword [hart + f[src] + 4], -1 */
+			modrm_hart(e, 7, foff(srcs[i]) + 4);
 			e8(e, 0xff);
 			jcc_slow(e, &s, 0x5);
 		}
@@ -1553,8 +1571,7 @@ static bool emit_fp_arith(struct block_ctx *c, const struct rv_op *op, uint64_t 
 		e8(e, 0xe2);
 		e8(e, dbl ? 0xf1 : 0x71);
 		e8(e, ops[(opc >> 2) & 3]);
-		e8(e, 0x83); /* xmm0, [rbx + f[rs2]] */
-		e32(e, foff(rs2));
+		modrm_hart(e, 0, foff(rs2)); /* xmm0, [hart + f[rs2]] */
 		break;
 	}
 	case FPI_CVT: sse_hart(e, dbl ? 0xf3 : 0xf2, 0x5a, 0, foff(rs1)); break; /* cvtss2sd / cvtsd2ss */
@@ -1608,8 +1625,7 @@ static bool emit_fp_arith(struct block_ctx *c, const struct rv_op *op, uint64_t 
 		if (rs2 == 2) e8(e, 0x48);
 		e8(e, 0x0f);
 		e8(e, f3 == 1 ? 0x2c : 0x2d);
-		e8(e, 0x83);
-		e32(e, foff(rs1));
+		modrm_hart(e, 0, foff(rs1));
 		if (rs2 == 2) {
 			EB(e,
 			   "\x48\x89\xc1\x48\xf7\xd9"); /* mov rcx, rax; neg rcx: overflows for INT64_MIN */
@@ -1725,20 +1741,20 @@ static bool emit_cbo_zero(struct block_ctx *c, const struct rv_op *op, uint64_t 
 	struct slow_path s = interp_slow_path(c, op, pc, len, k);
 	uint8_t *m_mode = NULL;
 	if (!c->user) {
-		EB(e, "\x83\xbb"); /* cmp dword [rbx + priv], M */
-		e32(e, (uint32_t)offsetof(struct rv_hart, priv));
+		EB(e, "\x83"); /* cmp dword [hart + priv], M */
+		modrm_hart(e, 7, (uint32_t)offsetof(struct rv_hart, priv));
 		e8(e, RV_PRIV_M);
 		EB(e, "\x74"); /* je: M-mode may */
 		m_mode = e->p;
 		e8(e, 0);
 	}
-	EB(e, "\xf6\x83"); /* test byte [rbx + menvcfg], CBZE */
-	e32(e, (uint32_t)offsetof(struct rv_hart, menvcfg));
+	EB(e, "\xf6"); /* test byte [hart + menvcfg], CBZE */
+	modrm_hart(e, 0, (uint32_t)offsetof(struct rv_hart, menvcfg));
 	e8(e, (uint8_t)ENVCFG_CBZE);
 	jcc_slow(e, &s, 0x4); /* jz */
 	if (c->user) {
-		EB(e, "\xf6\x83"); /* test byte [rbx + senvcfg], CBZE */
-		e32(e, (uint32_t)offsetof(struct rv_hart, senvcfg));
+		EB(e, "\xf6"); /* test byte [hart + senvcfg], CBZE */
+		modrm_hart(e, 0, (uint32_t)offsetof(struct rv_hart, senvcfg));
 		e8(e, (uint8_t)ENVCFG_CBZE);
 		jcc_slow(e, &s, 0x4);
 	}
@@ -1791,16 +1807,16 @@ static bool emit_misc(struct block_ctx *c, const struct rv_op *op, uint64_t pc, 
 		EB(e, "\x48");
 		e8(e, wide ? 0x8b : 0x63); /* mov rax, [rsi + rax] / movsxd */
 		EB(e, "\x04\x06");
-		EB(e, "\xc6\x83"); /* mov byte [rbx + resv_valid], 1 */
-		e32(e, valid);
+		EB(e, "\xc6"); /* mov byte [hart + resv_valid], 1 */
+		modrm_hart(e, 0, valid);
 		e8(e, 1);
 		op_rm_hart(e, 0x89, RSI, addr, true);
 		op_rm_hart(e, 0x89, RAX, val, true);
 		break;
 	case MISC_SC: {
 		EB(e, "\x48\x8d\x0c\x06"); /* lea rcx, [rsi + rax]: the host address */
-		EB(e, "\x80\xbb");         /* cmp byte [rbx + resv_valid], 0 */
-		e32(e, valid);
+		EB(e, "\x80");             /* cmp byte [hart + resv_valid], 0 */
+		modrm_hart(e, 7, valid);
 		e8(e, 0);
 		EB(e, "\x74"); /* je fail */
 		uint8_t *no_resv = e->p;
@@ -1819,8 +1835,8 @@ static bool emit_misc(struct block_ctx *c, const struct rv_op *op, uint64_t pc, 
 		*no_resv = (uint8_t)(e->p - (no_resv + 1));
 		*other = (uint8_t)(e->p - (other + 1));
 		EB(e, "\xb8\x01\x00\x00\x00"); /* fail: mov eax, 1 */
-		EB(e, "\xc6\x83");             /* mov byte [rbx + resv_valid], 0 */
-		e32(e, valid);
+		EB(e, "\xc6");                 /* mov byte [hart + resv_valid], 0 */
+		modrm_hart(e, 0, valid);
 		e8(e, 0);
 		break;
 	}
@@ -2034,8 +2050,7 @@ static bool emit_op(struct block_ctx *c, const struct rv_op *op, unsigned kind, 
 		}
 		if (t > i) { /* forward in the block */
 			c->in_dirty[t] |= c->dirty;
-			if (t - i > 1)
-				add_field_imm8(e, offsetof(struct rv_hart, budget_left), (int8_t)(t - i - 1));
+			if (t - i > 1) budget_add(e, (int8_t)(t - i - 1));
 			e8(e, 0xe9);
 			c->fwd[c->nfwd++] = (struct fwd_jump){e->p, t};
 			e32(e, 0);
@@ -2052,7 +2067,7 @@ static bool emit_op(struct block_ctx *c, const struct rv_op *op, unsigned kind, 
 			mov_imm64(e, RCX, pc + len);
 			set_x(c, op->rd, RCX);
 		}
-		if (-k - 1) add_field_imm8(e, offsetof(struct rv_hart, budget_left), (int8_t)(-k - 1));
+		if (-k - 1) budget_add(e, (int8_t)(-k - 1));
 		store_local(c, c->dirty);
 		exit_indirect(e);
 		return false;
@@ -2115,6 +2130,8 @@ bool rv_jit_available(void)
 
 bool rv_jit_init(struct rv_hart *h)
 {
+	/* Translated code addresses the hart with absolute 32-bit displacements. */
+	if ((uintptr_t)h + sizeof(*h) > INT32_MAX) return false;
 	__builtin_cpu_init();
 	host_fma = __builtin_cpu_supports("fma");
 	struct rv_jit *j = calloc(1, sizeof(*j));
@@ -2128,7 +2145,7 @@ bool rv_jit_init(struct rv_hart *h)
 		free(j);
 		return false;
 	}
-	struct emit e = {.p = j->buf, .exit = j->buf};
+	struct emit e = {.p = j->buf, .exit = j->buf, .hart = (uint32_t)(uintptr_t)h};
 	emit_common_exit(&e);
 	for (unsigned kind = 0; kind < K_COUNT; kind++) {
 		const void *helper =
@@ -2258,7 +2275,7 @@ static uint32_t allocate(struct block_ctx *c, const struct rv_op *ops, unsigned 
 		for (int t = c->target[i]; t >= 0 && t <= (int)i; t++) weight[t] += 4; /* i jumps back to t */
 	memset(c->host, -1, sizeof(c->host));
 	uint32_t pinned = 0;
-	for (unsigned i = 0; i < JIT_NPINNED; i++) {
+	for (unsigned i = 0; i < JIT_NPINNED_X; i++) {
 		c->host[pinned_guest[i]] = (int8_t)pinned_host[i];
 		pinned |= 1u << pinned_guest[i];
 	}
@@ -2321,7 +2338,7 @@ uint32_t rv_jit_compile(struct rv_hart *h, const struct rv_op *head, const uint8
 	}
 	if (n == 0) return RV_JIT_NEVER;
 
-	struct block_ctx ctx = {.e = {.p = j->buf + j->used, .exit = j->buf},
+	struct block_ctx ctx = {.e = {.p = j->buf + j->used, .exit = j->buf, .hart = (uint32_t)(uintptr_t)h},
 	                        .thunk = j->thunk,
 	                        .count_tlb = h->count_tlb,
 	                        .user = user_mode(h),
@@ -2365,8 +2382,7 @@ uint32_t rv_jit_compile(struct rv_hart *h, const struct rv_op *head, const uint8
 	e32(e, 0);
 	uint8_t *body = e->p;
 	/* Charge the budget for the whole block (side exits give back what they skip). */
-	EB(e, "\x48\x83\xab"); /* sub qword [rbx + budget_left], n */
-	e32(e, (uint32_t)offsetof(struct rv_hart, budget_left));
+	EB(e, "\x48\x83\xeb"); /* sub rbx, n: the budget */
 	e8(e, (uint8_t)n);
 	/* With jumps inside the block, a register's host register must hold its value on every path:
 	 * all are loaded. After a jump back, what the last pass wrote may be only in host registers. */
@@ -2421,9 +2437,7 @@ uint32_t rv_jit_compile(struct rv_hart *h, const struct rv_op *head, const uint8
 		patch_to_here(e, side[i].fix);
 		int from = (int)n - 1 - side[i].refund, to = side[i].inside;
 		if (to > from) { /* forward in the block: give back what it skips and go on there */
-			if (to - from > 1)
-				add_field_imm8(e, offsetof(struct rv_hart, budget_left),
-				               (int8_t)(to - from - 1));
+			if (to - from > 1) budget_add(e, (int8_t)(to - from - 1));
 			e8(e, 0xe9);
 			e32(e, (uint32_t)(int32_t)(c->label[to] - (e->p + 4)));
 			continue;
@@ -2431,9 +2445,7 @@ uint32_t rv_jit_compile(struct rv_hart *h, const struct rv_op *head, const uint8
 		if (side[i].target) {
 			exit_to(c, side[i].target, side[i].dirty, to, side[i].refund);
 		} else {
-			if (side[i].refund)
-				add_field_imm8(e, offsetof(struct rv_hart, budget_left),
-				               (int8_t)side[i].refund);
+			if (side[i].refund) budget_add(e, (int8_t)side[i].refund);
 			op_rm_hart(e, 0x8b, RAX, (uint32_t)offsetof(struct rv_hart, pc), true);
 			epilogue(e);
 		}
