@@ -389,12 +389,12 @@ static uint32_t pinned_field(unsigned i)
 {
 	return i < JIT_NPINNED_X ? xoff(pinned_guest[i]) : (uint32_t)offsetof(struct rv_hart, budget_left);
 }
-#define JIT_NLOCAL 4
-static const int local_host[JIT_NLOCAL] = {R10, R11, RDI, RDX};
+#define JIT_NLOCAL 5
+static const int local_host[JIT_NLOCAL] = {R10, R11, RDI, RDX, RSI};
 /* Host registers a call clobbers. */
 static bool host_volatile(int reg)
 {
-	return (reg >= R8 && reg <= R11) || reg == RDI || reg == RDX;
+	return (reg >= R8 && reg <= R11) || reg == RDI || reg == RSI || reg == RDX;
 }
 static void pinned_load_volatile(struct emit *e, bool only_volatile)
 {
@@ -426,7 +426,9 @@ struct slow_path {
 	uint64_t pc;
 	int k;
 	unsigned kind;
-	int store_rs2;        /* a store's data register, or -1 for a load */
+	int store_rs2;     /* a store's data register, or -1 for a load */
+	unsigned addr_rs1; /* a load's or store's address: x[addr_rs1] + addr_imm */
+	int32_t addr_imm;
 	uint32_t dirty;       /* local registers written and not yet stored back, at the access */
 	bool fp_data;         /* store_rs2 is an FP register */
 	uint8_t *fix2;        /* K_GENERIC: a second jump here, or NULL */
@@ -544,6 +546,29 @@ static void store_local(struct block_ctx *c, uint32_t mask)
 {
 	for (unsigned r = 1; r < 32; r++)
 		if (mask & (1u << r)) op_rm_hart(&c->e, 0x89, c->host[r], xoff(r), true);
+}
+/*
+ * rsi as scratch for one instruction's code: the guest register it holds (if
+ * any) goes to the hart and is read from there until rsi_restore() (before
+ * the instruction's result is put: it may be that register). Returns it, or 0.
+ * Call before making the instruction's slow paths (they save `dirty`).
+ */
+static unsigned rsi_claim(struct block_ctx *c)
+{
+	for (unsigned r = 1; r < 32; r++)
+		if (c->host[r] == RSI) {
+			if (c->dirty & (1u << r)) op_rm_hart(&c->e, 0x89, RSI, xoff(r), true);
+			c->dirty &= ~(1u << r);
+			c->host[r] = -1;
+			return r;
+		}
+	return 0;
+}
+static void rsi_restore(struct block_ctx *c, unsigned r)
+{
+	if (!r) return;
+	c->host[r] = RSI;
+	op_rm_hart(&c->e, 0x8b, RSI, xoff(r), true);
 }
 /* The local registers in `mask` from the hart. */
 static void load_local(struct block_ctx *c, uint32_t mask)
@@ -702,15 +727,22 @@ void rv_jit_chain(void *site, void *code)
 	memcpy(s, &rel, 4);
 }
 
-/* Before a call that cannot raise: rsi <- x[rs2], the written local registers to the hart (the call
- * clobbers their host registers), rdi <- x[rs1]. */
+/* Before a call that cannot raise: the written local registers to the hart (the call clobbers their
+ * host registers), rdi <- x[rs1], rsi <- x[rs2]. */
 static void call_args(struct block_ctx *c, unsigned rs1, int rs2)
 {
-	if (rs2 >= 0) get_x(c, RSI, (unsigned)rs2); /* rsi holds no guest register: first */
 	store_local(c, c->dirty);
 	pinned_store_volatile(&c->e, true);
 	c->dirty = 0;
-	get_x(c, RDI, rs1);
+	/* Local registers from the hart (rdi and rsi may hold them). */
+	if (c->local & (1u << rs1))
+		op_rm_hart(&c->e, 0x8b, RDI, xoff(rs1), true);
+	else
+		get_x(c, RDI, rs1);
+	if (rs2 >= 0 && (c->local & (1u << rs2)))
+		op_rm_hart(&c->e, 0x8b, RSI, xoff((unsigned)rs2), true);
+	else if (rs2 >= 0)
+		get_x(c, RSI, (unsigned)rs2);
 }
 static void binop_helper(struct block_ctx *c, const struct rv_op *op, const void *fn)
 {
@@ -726,7 +758,7 @@ static void emit_mul_high(struct block_ctx *c, const struct rv_op *op, bool is_s
 {
 	struct emit *e = &c->e;
 	get_x(c, RAX, op->rs1);
-	op_rr(e, 0x8b, RSI, RDX, true); /* mov rsi, rdx */
+	op_rr(e, 0x8b, RCX, RDX, true); /* mov rcx, rdx */
 	unsigned digit = is_signed ? 5 : 4;
 	if (c->host[op->rs2] >= 0) { /* imul / mul reg */
 		rex(e, true, 0, c->host[op->rs2]);
@@ -737,7 +769,7 @@ static void emit_mul_high(struct block_ctx *c, const struct rv_op *op, bool is_s
 		modrm_hart(e, (int)digit, xoff(op->rs2));
 	}
 	op_rr(e, 0x8b, RAX, RDX, true); /* mov rax, rdx */
-	op_rr(e, 0x8b, RDX, RSI, true); /* mov rdx, rsi */
+	op_rr(e, 0x8b, RDX, RCX, true); /* mov rdx, rcx */
 	set_x(c, op->rd, RAX);
 }
 
@@ -861,6 +893,7 @@ static void emit_zb_rax(struct block_ctx *c, const struct rv_op *op)
 		EB(e, "\x48\x0f\xc8"); /* bswap rax */
 		return;
 	case RV_ZB_ORC_B: /* per byte: ((b & 0x7f) + 0x7f) | b has bit 7 set iff b != 0; then 0x80 -> 0xff */
+		unsigned held = rsi_claim(c);
 		get_x(c, RAX, op->rs1);
 		mov_imm64(e, RCX, 0x7f7f7f7f7f7f7f7fULL);
 		op_rr(e, 0x8b, RSI, RAX, true);
@@ -872,6 +905,7 @@ static void emit_zb_rax(struct block_ctx *c, const struct rv_op *op)
 		shift_imm(e, RSI, 5, 7, true);
 		EB(e, "\x48\x69\xc6"); /* imul rax, rsi, 255 */
 		e32(e, 255);
+		rsi_restore(c, held);
 		return;
 	case RV_ZB_BCLR:
 	case RV_ZB_BSET:
@@ -904,9 +938,9 @@ static void emit_zb_rax(struct block_ctx *c, const struct rv_op *op)
 	case RV_ZB_CZERO_EQZ:
 	case RV_ZB_CZERO_NEZ:
 		get_x(c, RAX, op->rs1);
-		get_x(c, RSI, op->rs2);
-		op_rr(e, 0x33, RCX, RCX, false); /* xor ecx, ecx */
-		op_rr(e, 0x85, RSI, RSI, true);  /* test rsi, rsi */
+		get_x(c, RCX, op->rs2);
+		op_rr(e, 0x85, RCX, RCX, true); /* test rcx, rcx */
+		EB(e, "\xb9\x00\x00\x00\x00");  /* mov ecx, 0 (flags kept) */
 		op_rr(e, zb == RV_ZB_CZERO_EQZ ? 0x0f44 : 0x0f45, RAX, RCX, true);
 		return;
 	default: break;
@@ -924,19 +958,22 @@ static void emit_zb_rax(struct block_ctx *c, const struct rv_op *op)
 }
 
 /*
- * The TLB lookup of an access whose first byte is at `first` (a register) and
- * whose last byte is at `last_base` + `last_disp`: rax <- its slot's offset in
- * the table (a U-mode block addresses the U set at its fixed place in the
- * hart, others add tlb_cur), rcx <- the last byte's page, compared with the
- * entry's tag (an access crossing the page misses); jne miss (returned: its
- * rel32 to patch); on a hit rax <- the entry's addend and, under --stats,
- * `accesses` lookups are counted.
+ * The TLB lookup of an access whose first byte is at `first_base` +
+ * `first_disp` and whose last byte is at `last_base` + `last_disp` (registers
+ * and displacements): rax <- its slot's offset in the table (a U-mode block
+ * addresses the U set at its fixed place in the hart, others add tlb_cur),
+ * rcx <- the last byte's page, compared with the entry's tag (an access
+ * crossing the page misses); jne miss (returned: its rel32 to patch); on a hit
+ * rax <- the entry's addend and, under --stats, `accesses` lookups are counted.
  */
-static uint8_t *emit_tlb_lookup(struct block_ctx *c, int first, int last_base, int32_t last_disp,
-                                uint32_t table, unsigned accesses)
+static uint8_t *emit_tlb_lookup(struct block_ctx *c, int first_base, int32_t first_disp, int last_base,
+                                int32_t last_disp, uint32_t table, unsigned accesses)
 {
 	struct emit *e = &c->e;
-	op_rr(e, 0x8b, RAX, first, true); /* mov rax, first */
+	if (first_disp)
+		lea_disp(e, RAX, first_base, first_disp);
+	else
+		op_rr(e, 0x8b, RAX, first_base, true); /* mov rax, first */
 	EB(e, "\x48\xc1\xe8");
 	e8(e, RV_PAGE_SHIFT - 4); /* shr rax, 8 */
 	e8(e, 0x25);
@@ -974,24 +1011,51 @@ static uint8_t *emit_tlb_lookup(struct block_ctx *c, int first, int last_base, i
 }
 
 /*
- * rsi <- x[rs1] + imm; then the TLB probe of the current set (read or write
- * table): on a hit, rax = host addend and execution falls through; on a miss
- * (or an access crossing the page) it jumps to the returned fixup.
+ * The TLB probe (read or write table) of an access of `size` bytes at x[rs1]
+ * + imm, in rax and rcx only: on a hit execution falls through with rax = the
+ * host addend and *base = x[rs1]'s host register (the access is then at
+ * [*base + rax + imm]), or *base = -1 with rax = the host address of x[rs1]
+ * (the access is at [rax + imm]); on a miss (or an access crossing the page)
+ * it jumps to the returned fixup.
  */
-static uint8_t *emit_tlb_probe(struct block_ctx *c, const struct rv_op *op, bool write, unsigned size)
+static uint8_t *emit_tlb_probe(struct block_ctx *c, unsigned rs1, int32_t imm, bool write, unsigned size,
+                               int *base)
 {
 	struct emit *e = &c->e;
 	uint32_t table = write ? (uint32_t)offsetof(struct rv_tlb_set, write) : 0;
-	if (c->host[op->rs1] >= 0 && !op->imm) {
-		op_rr(e, 0x8b, RSI, c->host[op->rs1], true); /* rsi <- x[rs1]: a move costs no latency */
-	} else if (c->host[op->rs1] >= 0) {
-		lea_disp(e, RSI, c->host[op->rs1], op->imm); /* rsi <- x[rs1] + imm */
-	} else {
-		get_x(c, RSI, op->rs1);
-		if (op->imm) lea_disp(e, RSI, RSI, op->imm);
+	int b = rs1 ? c->host[rs1] : -1;
+	if (b >= 0) {
+		*base = b;
+		return emit_tlb_lookup(c, b, imm, b, imm + (int32_t)size - 1, table, 1);
 	}
-	return emit_tlb_lookup(c, RSI, RSI, (int32_t)size - 1, table, 1);
+	get_x(c, RCX, rs1);
+	uint8_t *fix = emit_tlb_lookup(c, RCX, imm, RCX, imm + (int32_t)size - 1, table, 1);
+	if (rs1) op_rm_hart(e, 0x03, RAX, xoff(rs1), true); /* add rax, x[rs1] */
+	*base = -1;
+	return fix;
 }
+
+/* opc reg, [base + rax + disp] (or the store direction, by opcode), or [rax + disp] for base -1; a byte
+ * store's register needs a REX prefix to be sil/dil/bpl rather than dh/bh/ch. */
+static void op_base_rax(struct emit *e, unsigned opc, int reg, int base, int32_t disp, bool w64,
+                        bool byte_reg)
+{
+	uint8_t r = (uint8_t)(0x40 | (w64 ? 8 : 0) | ((reg & 8) ? 4 : 0) | (base >= 0 && (base & 8) ? 1 : 0));
+	if (r != 0x40 || byte_reg) e8(e, r);
+	opcode(e, opc);
+	if (base < 0) {
+		e8(e, (uint8_t)(0x80 | (reg & 7) << 3 | RAX)); /* mod 10, rm rax: disp32 */
+	} else {
+		e8(e, (uint8_t)(0x84 | (reg & 7) << 3)); /* mod 10, rm 100: SIB and disp32 */
+		e8(e, (uint8_t)(RAX << 3 | (base & 7))); /* index rax, scale 1 */
+	}
+	e32(e, (uint32_t)disp);
+}
+
+/* The opcode of an integer load kind (into a 64-bit register when load_w64[kind]). */
+static const unsigned load_opc[] = {[K_LB] = 0x0fbe, [K_LBU] = 0x0fb6, [K_LH] = 0x0fbf, [K_LHU] = 0x0fb7,
+                                    [K_LW] = 0x63,   [K_LWU] = 0x8b,   [K_LD] = 0x8b};
+static const bool load_w64[] = {[K_LB] = true, [K_LH] = true, [K_LW] = true, [K_LD] = true};
 
 static void patch_to_here(struct emit *e, uint8_t *fix)
 {
@@ -1000,24 +1064,32 @@ static void patch_to_here(struct emit *e, uint8_t *fix)
 	memcpy(fix, &rel, 4);
 }
 
+/* The miss path of the access just emitted (the fast path goes on from here): `store_rs2` is a store's
+ * data register (an f register if fp_data), -1 for a load; the address is x[rs1] + imm. */
+static void access_slow_path(struct block_ctx *c, uint8_t *fix, uint64_t pc, int k, unsigned kind,
+                             int store_rs2, bool fp_data, unsigned rs1, int32_t imm)
+{
+	c->slow[c->nslow++] = (struct slow_path){.fix = fix,
+	                                         .done = c->e.p,
+	                                         .pc = pc,
+	                                         .k = k,
+	                                         .kind = kind,
+	                                         .store_rs2 = store_rs2,
+	                                         .dirty = c->dirty,
+	                                         .fp_data = fp_data,
+	                                         .addr_rs1 = rs1,
+	                                         .addr_imm = imm};
+}
+
 static void emit_load(struct block_ctx *c, const struct rv_op *op, unsigned kind, uint64_t pc, int k)
 {
 	static const unsigned sizes[] = {
 	    [K_LB] = 1, [K_LH] = 2, [K_LW] = 4, [K_LD] = 8, [K_LBU] = 1, [K_LHU] = 2, [K_LWU] = 4};
 	struct emit *e = &c->e;
-	uint8_t *fix = emit_tlb_probe(c, op, false, sizes[kind]);
-	switch (kind) { /* rax <- [rsi + rax] */
-	case K_LB: EB(e, "\x48\x0f\xbe"); break;
-	case K_LBU: EB(e, "\x48\x0f\xb6"); break;
-	case K_LH: EB(e, "\x48\x0f\xbf"); break;
-	case K_LHU: EB(e, "\x48\x0f\xb7"); break;
-	case K_LW: EB(e, "\x48\x63"); break;
-	case K_LWU: e8(e, 0x8b); break;
-	default: EB(e, "\x48\x8b"); break;
-	}
-	EB(e, "\x04\x06");
-	c->slow[c->nslow++] = (struct slow_path){
-	    .fix = fix, .done = e->p, .pc = pc, .k = k, .kind = kind, .store_rs2 = -1, .dirty = c->dirty};
+	int base;
+	uint8_t *fix = emit_tlb_probe(c, op->rs1, op->imm, false, sizes[kind], &base);
+	op_base_rax(e, load_opc[kind], RAX, base, op->imm, load_w64[kind], false); /* rax <- the value */
+	access_slow_path(c, fix, pc, k, kind, -1, false, op->rs1, op->imm);
 	set_x(c, op->rd, RAX);
 }
 
@@ -1062,10 +1134,19 @@ static void emit_slow_path(struct block_ctx *c, const struct slow_path *s)
 		e32(e, (uint32_t)(int32_t)(s->done - (e->p + 4)));
 		return;
 	}
-	sync_pc(e, s->pc, s->k); /* keeps rsi, the address */
-	store_local(c, s->dirty);
+	sync_pc(e, s->pc, s->k);
+	store_local(c, s->dirty); /* the hart has every local register now */
+	int base = s->addr_rs1 ? c->host[s->addr_rs1] : -1;
+	if (base >= 0) {
+		lea_disp(e, RSI, base, s->addr_imm); /* rsi <- the address */
+	} else {
+		get_x(c, RSI, s->addr_rs1);
+		if (s->addr_imm) lea_disp(e, RSI, RSI, s->addr_imm);
+	}
 	if (s->store_rs2 >= 0 && s->fp_data)
 		op_rm_hart(e, 0x8b, RDX, foff((unsigned)s->store_rs2), true);
+	else if (s->store_rs2 > 0 && c->host[s->store_rs2] == RSI) /* just overwritten */
+		op_rm_hart(e, 0x8b, RDX, xoff((unsigned)s->store_rs2), true);
 	else if (s->store_rs2 >= 0)
 		get_x(c, RDX, (unsigned)s->store_rs2);
 	e8(e, 0xe8); /* call the thunk (a load's value in rax) */
@@ -1079,22 +1160,12 @@ static void emit_store(struct block_ctx *c, const struct rv_op *op, unsigned kin
 {
 	static const unsigned sizes[] = {[K_SB] = 1, [K_SH] = 2, [K_SW] = 4, [K_SD] = 8};
 	struct emit *e = &c->e;
-	uint8_t *fix = emit_tlb_probe(c, op, true, sizes[kind]);
+	int base;
+	uint8_t *fix = emit_tlb_probe(c, op->rs1, op->imm, true, sizes[kind], &base);
 	get_x(c, RCX, op->rs2);
-	switch (kind) { /* [rsi + rax] <- rcx */
-	case K_SB: e8(e, 0x88); break;
-	case K_SH: EB(e, "\x66\x89"); break;
-	case K_SW: e8(e, 0x89); break;
-	default: EB(e, "\x48\x89"); break;
-	}
-	EB(e, "\x0c\x06");
-	c->slow[c->nslow++] = (struct slow_path){.fix = fix,
-	                                         .done = e->p,
-	                                         .pc = pc,
-	                                         .k = k,
-	                                         .kind = kind,
-	                                         .store_rs2 = op->rs2,
-	                                         .dirty = c->dirty};
+	if (kind == K_SH) e8(e, 0x66);
+	op_base_rax(e, kind == K_SB ? 0x88 : 0x89, RCX, base, op->imm, kind == K_SD, false);
+	access_slow_path(c, fix, pc, k, kind, op->rs2, false, op->rs1, op->imm);
 }
 
 static const void *const load_helpers[] = {
@@ -1225,19 +1296,6 @@ static unsigned mem_group(const struct rv_op *ops, const bool *jumped_to, unsign
 	return m;
 }
 
-/* opc reg, [base + rax + disp] (or the store direction, by opcode); a byte store's register needs a REX
- * prefix to be sil/dil/bpl rather than dh/bh/ch. */
-static void op_base_rax(struct emit *e, unsigned opc, int reg, int base, int32_t disp, bool w64,
-                        bool byte_reg)
-{
-	uint8_t r = (uint8_t)(0x40 | (w64 ? 8 : 0) | ((reg & 8) ? 4 : 0) | ((base & 8) ? 1 : 0));
-	if (r != 0x40 || byte_reg) e8(e, r);
-	opcode(e, opc);
-	e8(e, (uint8_t)(0x84 | (reg & 7) << 3)); /* mod 10, rm 100: SIB and disp32 */
-	e8(e, (uint8_t)(RAX << 3 | (base & 7))); /* index rax, scale 1 */
-	e32(e, (uint32_t)disp);
-}
-
 /*
  * A group from mem_group(): one TLB probe for all its bytes (the entry of the
  * lowest byte's page must also be the highest's: a group across a page
@@ -1251,13 +1309,15 @@ static void emit_mem_group(struct block_ctx *c, const struct rv_op *ops, const u
 	const bool stores = is_store(rv_op_kind(&ops[0]));
 	const uint32_t table = stores ? (uint32_t)offsetof(struct rv_tlb_set, write) : 0;
 	int base = c->host[ops[0].rs1];
-	if (base < 0) {
-		get_x(c, RSI, ops[0].rs1);
-		base = RSI;
-	}
 	const uint32_t dirty = c->dirty;
-	lea_disp(e, RCX, base, lo);
-	uint8_t *fix = emit_tlb_lookup(c, RCX, base, hi, table, m); /* a miss: each on its own */
+	uint8_t *fix; /* a miss: each on its own */
+	if (base >= 0) {
+		fix = emit_tlb_lookup(c, base, lo, base, hi, table, m);
+	} else { /* the base from the hart: rax <- its host address */
+		get_x(c, RCX, ops[0].rs1);
+		fix = emit_tlb_lookup(c, RCX, lo, RCX, hi, table, m);
+		op_rm_hart(e, 0x03, RAX, xoff(ops[0].rs1), true);
+	}
 	for (unsigned j = 0; j < m; j++) {
 		const struct rv_op *op = &ops[j];
 		unsigned kind = rv_op_kind(op);
@@ -1273,11 +1333,7 @@ static void emit_mem_group(struct block_ctx *c, const struct rv_op *ops, const u
 			continue;
 		}
 		int d = op->rd && c->host[op->rd] >= 0 ? c->host[op->rd] : RCX;
-		static const unsigned opc[] = {
-		    [K_LB] = 0x0fbe, [K_LBU] = 0x0fb6, [K_LH] = 0x0fbf, [K_LHU] = 0x0fb7,
-		    [K_LW] = 0x63,   [K_LWU] = 0x8b,   [K_LD] = 0x8b};
-		bool w64 = kind == K_LB || kind == K_LH || kind == K_LW || kind == K_LD;
-		op_base_rax(e, opc[kind], d, base, op->imm, w64, false);
+		op_base_rax(e, load_opc[kind], d, base, op->imm, load_w64[kind], false);
 		if (d == RCX)
 			set_x(c, op->rd, RCX);
 		else
@@ -1331,29 +1387,15 @@ static void emit_fp_mem(struct block_ctx *c, const struct rv_op *op, uint64_t pc
 
 	const struct rv_op access = {.rs1 = (uint8_t)RS1(insn),
 	                             .imm = (int32_t)(store ? imm_s(insn) : imm_i(insn))};
-	uint8_t *fix = emit_tlb_probe(c, &access, store, wide ? 8 : 4);
+	int base;
+	uint8_t *fix = emit_tlb_probe(c, access.rs1, access.imm, store, wide ? 8 : 4, &base);
 	if (store) {
-		op_rm_hart(e, 0x8b, RCX, foff(RS2(insn)), true); /* rcx <- f[rs2] */
-		if (wide) e8(e, 0x48);
-		EB(e, "\x89\x0c\x06"); /* mov [rsi + rax], rcx / ecx */
-		c->slow[c->nslow++] = (struct slow_path){.fix = fix,
-		                                         .done = e->p,
-		                                         .pc = pc,
-		                                         .k = k,
-		                                         .kind = kind,
-		                                         .store_rs2 = (int)RS2(insn),
-		                                         .dirty = c->dirty,
-		                                         .fp_data = true};
+		op_rm_hart(e, 0x8b, RCX, foff(RS2(insn)), true);          /* rcx <- f[rs2] */
+		op_base_rax(e, 0x89, RCX, base, access.imm, wide, false); /* the access <- rcx / ecx */
+		access_slow_path(c, fix, pc, k, kind, (int)RS2(insn), true, access.rs1, access.imm);
 	} else {
-		if (wide) e8(e, 0x48);
-		EB(e, "\x8b\x04\x06"); /* mov rax / eax, [rsi + rax] */
-		c->slow[c->nslow++] = (struct slow_path){.fix = fix,
-		                                         .done = e->p,
-		                                         .pc = pc,
-		                                         .k = k,
-		                                         .kind = kind,
-		                                         .store_rs2 = -1,
-		                                         .dirty = c->dirty};
+		op_base_rax(e, 0x8b, RAX, base, access.imm, wide, false); /* rax / eax <- the access */
+		access_slow_path(c, fix, pc, k, kind, -1, false, access.rs1, access.imm);
 		if (!wide) { /* NaN-boxed */
 			mov_imm64(e, RCX, 0xffffffff00000000ULL);
 			EB(e, "\x48\x09\xc8"); /* or rax, rcx */
@@ -1738,6 +1780,7 @@ static bool emit_cbo_zero(struct block_ctx *c, const struct rv_op *op, uint64_t 
 {
 	struct emit *e = &c->e;
 	const uint32_t insn = (uint32_t)op->imm;
+	const unsigned held = rsi_claim(c);
 	struct slow_path s = interp_slow_path(c, op, pc, len, k);
 	uint8_t *m_mode = NULL;
 	if (!c->user) {
@@ -1761,14 +1804,15 @@ static bool emit_cbo_zero(struct block_ctx *c, const struct rv_op *op, uint64_t 
 	if (m_mode) *m_mode = (uint8_t)(e->p - (m_mode + 1));
 	get_x(c, RSI, RS1(insn));
 	EB(e, "\x48\x83\xe6\xc0"); /* and rsi, -64: the block */
-	s.fix2 =
-	    emit_tlb_lookup(c, RSI, RSI, RV_CACHE_BLOCK - 1, (uint32_t)offsetof(struct rv_tlb_set, write), 1);
+	s.fix2 = emit_tlb_lookup(c, RSI, 0, RSI, RV_CACHE_BLOCK - 1,
+	                         (uint32_t)offsetof(struct rv_tlb_set, write), 1);
 	EB(e, "\x0f\x57\xc0"); /* xorps xmm0, xmm0 */
 	for (unsigned off = 0; off < RV_CACHE_BLOCK; off += 16) {
 		EB(e, "\x0f\x11\x44\x06"); /* movups [rsi + rax + off], xmm0 */
 		e8(e, (uint8_t)off);
 	}
 	s.done = e->p;
+	rsi_restore(c, held);
 	c->slow[c->nslow++] = s;
 	return true;
 }
@@ -1791,6 +1835,7 @@ static bool emit_misc(struct block_ctx *c, const struct rv_op *op, uint64_t pc, 
 	const unsigned f5 = insn >> 27, rd = RD(insn), rs1 = RS1(insn), rs2 = RS2(insn);
 	const bool wide = F3(insn) == 3;
 	const unsigned size = wide ? 8 : 4;
+	const unsigned held = rsi_claim(c);
 	struct slow_path s = interp_slow_path(c, op, pc, len, k);
 	s.x_result = rd + 1;
 	get_x(c, RSI, rs1);
@@ -1798,7 +1843,7 @@ static bool emit_misc(struct block_ctx *c, const struct rv_op *op, uint64_t pc, 
 	e8(e, (uint8_t)(size - 1));
 	jcc_slow(e, &s, 0x5);
 	const uint32_t table = kind == MISC_LR ? 0 : (uint32_t)offsetof(struct rv_tlb_set, write);
-	s.fix2 = emit_tlb_lookup(c, RSI, RSI, (int32_t)size - 1, table, 1); /* rax <- addend */
+	s.fix2 = emit_tlb_lookup(c, RSI, 0, RSI, (int32_t)size - 1, table, 1); /* rax <- addend */
 	const uint32_t valid = (uint32_t)offsetof(struct rv_hart, resv_valid),
 	               addr = (uint32_t)offsetof(struct rv_hart, resv_addr),
 	               val = (uint32_t)offsetof(struct rv_hart, resv_val);
@@ -1871,6 +1916,7 @@ static bool emit_misc(struct block_ctx *c, const struct rv_op *op, uint64_t pc, 
 	}
 	}
 	s.done = e->p;
+	rsi_restore(c, held);
 	set_x(c, rd, RAX);
 	c->slow[c->nslow++] = s;
 	return true;
