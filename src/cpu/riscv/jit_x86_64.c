@@ -892,7 +892,8 @@ static void emit_zb_rax(struct block_ctx *c, const struct rv_op *op)
 		get_x(c, RAX, op->rs1);
 		EB(e, "\x48\x0f\xc8"); /* bswap rax */
 		return;
-	case RV_ZB_ORC_B: /* per byte: ((b & 0x7f) + 0x7f) | b has bit 7 set iff b != 0; then 0x80 -> 0xff */
+	case RV_ZB_ORC_B: { /* per byte: ((b & 0x7f) + 0x7f) | b has bit 7 set iff b != 0; then 0x80 -> 0xff
+		             */
 		unsigned held = rsi_claim(c);
 		get_x(c, RAX, op->rs1);
 		mov_imm64(e, RCX, 0x7f7f7f7f7f7f7f7fULL);
@@ -907,6 +908,7 @@ static void emit_zb_rax(struct block_ctx *c, const struct rv_op *op)
 		e32(e, 255);
 		rsi_restore(c, held);
 		return;
+	}
 	case RV_ZB_BCLR:
 	case RV_ZB_BSET:
 	case RV_ZB_BINV:
@@ -1053,9 +1055,10 @@ static void op_base_rax(struct emit *e, unsigned opc, int reg, int base, int32_t
 }
 
 /* The opcode of an integer load kind (into a 64-bit register when load_w64[kind]). */
-static const unsigned load_opc[] = {[K_LB] = 0x0fbe, [K_LBU] = 0x0fb6, [K_LH] = 0x0fbf, [K_LHU] = 0x0fb7,
-                                    [K_LW] = 0x63,   [K_LWU] = 0x8b,   [K_LD] = 0x8b};
-static const bool load_w64[] = {[K_LB] = true, [K_LH] = true, [K_LW] = true, [K_LD] = true};
+static const unsigned load_opc[K_COUNT] = {
+    [K_LB] = 0x0fbe, [K_LBU] = 0x0fb6, [K_LH] = 0x0fbf, [K_LHU] = 0x0fb7,
+    [K_LW] = 0x63,   [K_LWU] = 0x8b,   [K_LD] = 0x8b};
+static const bool load_w64[K_COUNT] = {[K_LB] = true, [K_LH] = true, [K_LW] = true, [K_LD] = true};
 
 static void patch_to_here(struct emit *e, uint8_t *fix)
 {
