@@ -14,14 +14,12 @@
 
 struct rv_hart *rv_hart_alloc(void)
 {
+	const int flags = MAP_PRIVATE | MAP_ANONYMOUS;
 	void *p = MAP_FAILED;
 #ifdef MAP_32BIT
-	p = mmap(NULL, sizeof(struct rv_hart), PROT_READ | PROT_WRITE,
-	         MAP_PRIVATE | MAP_ANONYMOUS | MAP_32BIT, -1, 0);
+	p = mmap(NULL, sizeof(struct rv_hart), PROT_READ | PROT_WRITE, flags | MAP_32BIT, -1, 0);
 #endif
-	if (p == MAP_FAILED)
-		p = mmap(NULL, sizeof(struct rv_hart), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-		         -1, 0);
+	if (p == MAP_FAILED) p = mmap(NULL, sizeof(struct rv_hart), PROT_READ | PROT_WRITE, flags, -1, 0);
 	return p == MAP_FAILED ? NULL : p;
 }
 

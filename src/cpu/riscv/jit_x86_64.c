@@ -892,8 +892,8 @@ static void emit_zb_rax(struct block_ctx *c, const struct rv_op *op)
 		get_x(c, RAX, op->rs1);
 		EB(e, "\x48\x0f\xc8"); /* bswap rax */
 		return;
-	case RV_ZB_ORC_B: { /* per byte: ((b & 0x7f) + 0x7f) | b has bit 7 set iff b != 0; then 0x80 -> 0xff
-		             */
+	case RV_ZB_ORC_B: {
+		/* per byte: ((b & 0x7f) + 0x7f) | b has bit 7 set iff b != 0; then 0x80 -> 0xff */
 		unsigned held = rsi_claim(c);
 		get_x(c, RAX, op->rs1);
 		mov_imm64(e, RCX, 0x7f7f7f7f7f7f7f7fULL);
@@ -1013,28 +1013,27 @@ static uint8_t *emit_tlb_lookup(struct block_ctx *c, int first_base, int32_t fir
 }
 
 /*
- * The TLB probe (read or write table) of an access of `size` bytes at x[rs1]
- * + imm, in rax and rcx only: on a hit execution falls through with rax = the
- * host addend and *base = x[rs1]'s host register (the access is then at
- * [*base + rax + imm]), or *base = -1 with rax = the host address of x[rs1]
- * (the access is at [rax + imm]); on a miss (or an access crossing the page)
- * it jumps to the returned fixup.
+ * The TLB probe (read or write `table`) of the bytes x[rs1] + lo .. x[rs1] +
+ * hi, in rax and rcx only: on a hit execution falls through with rax = the
+ * host addend and *base = x[rs1]'s host register (an access is then at
+ * [*base + rax + offset]), or *base = -1 with rax = the host address of
+ * x[rs1] (an access is at [rax + offset]); on a miss (or bytes crossing a
+ * page) it jumps to the returned fixup. `accesses` counts for --stats.
  */
-static uint8_t *emit_tlb_probe(struct block_ctx *c, unsigned rs1, int32_t imm, bool write, unsigned size,
-                               int *base)
+static uint8_t *emit_tlb_probe(struct block_ctx *c, unsigned rs1, int32_t lo, int32_t hi, uint32_t table,
+                               unsigned accesses, int *base)
 {
-	struct emit *e = &c->e;
-	uint32_t table = write ? (uint32_t)offsetof(struct rv_tlb_set, write) : 0;
 	int b = rs1 ? c->host[rs1] : -1;
-	if (b >= 0) {
-		*base = b;
-		return emit_tlb_lookup(c, b, imm, b, imm + (int32_t)size - 1, table, 1);
-	}
+	*base = b;
+	if (b >= 0) return emit_tlb_lookup(c, b, lo, b, hi, table, accesses);
 	get_x(c, RCX, rs1);
-	uint8_t *fix = emit_tlb_lookup(c, RCX, imm, RCX, imm + (int32_t)size - 1, table, 1);
-	if (rs1) op_rm_hart(e, 0x03, RAX, xoff(rs1), true); /* add rax, x[rs1] */
-	*base = -1;
+	uint8_t *fix = emit_tlb_lookup(c, RCX, lo, RCX, hi, table, accesses);
+	if (rs1) op_rm_hart(&c->e, 0x03, RAX, xoff(rs1), true); /* add rax, x[rs1] */
 	return fix;
+}
+static uint32_t tlb_table(bool write)
+{
+	return write ? (uint32_t)offsetof(struct rv_tlb_set, write) : 0;
 }
 
 /* opc reg, [base + rax + disp] (or the store direction, by opcode), or [rax + disp] for base -1; a byte
@@ -1090,7 +1089,8 @@ static void emit_load(struct block_ctx *c, const struct rv_op *op, unsigned kind
 	    [K_LB] = 1, [K_LH] = 2, [K_LW] = 4, [K_LD] = 8, [K_LBU] = 1, [K_LHU] = 2, [K_LWU] = 4};
 	struct emit *e = &c->e;
 	int base;
-	uint8_t *fix = emit_tlb_probe(c, op->rs1, op->imm, false, sizes[kind], &base);
+	uint8_t *fix = emit_tlb_probe(c, op->rs1, op->imm, op->imm + (int32_t)sizes[kind] - 1,
+	                              tlb_table(false), 1, &base);
 	op_base_rax(e, load_opc[kind], RAX, base, op->imm, load_w64[kind], false); /* rax <- the value */
 	access_slow_path(c, fix, pc, k, kind, -1, false, op->rs1, op->imm);
 	set_x(c, op->rd, RAX);
@@ -1164,7 +1164,8 @@ static void emit_store(struct block_ctx *c, const struct rv_op *op, unsigned kin
 	static const unsigned sizes[] = {[K_SB] = 1, [K_SH] = 2, [K_SW] = 4, [K_SD] = 8};
 	struct emit *e = &c->e;
 	int base;
-	uint8_t *fix = emit_tlb_probe(c, op->rs1, op->imm, true, sizes[kind], &base);
+	uint8_t *fix = emit_tlb_probe(c, op->rs1, op->imm, op->imm + (int32_t)sizes[kind] - 1,
+	                              tlb_table(true), 1, &base);
 	get_x(c, RCX, op->rs2);
 	if (kind == K_SH) e8(e, 0x66);
 	op_base_rax(e, kind == K_SB ? 0x88 : 0x89, RCX, base, op->imm, kind == K_SD, false);
@@ -1310,17 +1311,10 @@ static void emit_mem_group(struct block_ctx *c, const struct rv_op *ops, const u
 {
 	struct emit *e = &c->e;
 	const bool stores = is_store(rv_op_kind(&ops[0]));
-	const uint32_t table = stores ? (uint32_t)offsetof(struct rv_tlb_set, write) : 0;
-	int base = c->host[ops[0].rs1];
 	const uint32_t dirty = c->dirty;
-	uint8_t *fix; /* a miss: each on its own */
-	if (base >= 0) {
-		fix = emit_tlb_lookup(c, base, lo, base, hi, table, m);
-	} else { /* the base from the hart: rax <- its host address */
-		get_x(c, RCX, ops[0].rs1);
-		fix = emit_tlb_lookup(c, RCX, lo, RCX, hi, table, m);
-		op_rm_hart(e, 0x03, RAX, xoff(ops[0].rs1), true);
-	}
+	int base;
+	uint8_t *fix =
+	    emit_tlb_probe(c, ops[0].rs1, lo, hi, tlb_table(stores), m, &base); /* a miss: each alone */
 	for (unsigned j = 0; j < m; j++) {
 		const struct rv_op *op = &ops[j];
 		unsigned kind = rv_op_kind(op);
@@ -1388,17 +1382,17 @@ static void emit_fp_mem(struct block_ctx *c, const struct rv_op *op, uint64_t pc
 	uint8_t *virt = e->p;
 	e32(e, 0);
 
-	const struct rv_op access = {.rs1 = (uint8_t)RS1(insn),
-	                             .imm = (int32_t)(store ? imm_s(insn) : imm_i(insn))};
+	const unsigned rs1 = RS1(insn);
+	const int32_t imm = (int32_t)(store ? imm_s(insn) : imm_i(insn));
 	int base;
-	uint8_t *fix = emit_tlb_probe(c, access.rs1, access.imm, store, wide ? 8 : 4, &base);
+	uint8_t *fix = emit_tlb_probe(c, rs1, imm, imm + (wide ? 7 : 3), tlb_table(store), 1, &base);
 	if (store) {
-		op_rm_hart(e, 0x8b, RCX, foff(RS2(insn)), true);          /* rcx <- f[rs2] */
-		op_base_rax(e, 0x89, RCX, base, access.imm, wide, false); /* the access <- rcx / ecx */
-		access_slow_path(c, fix, pc, k, kind, (int)RS2(insn), true, access.rs1, access.imm);
+		op_rm_hart(e, 0x8b, RCX, foff(RS2(insn)), true);   /* rcx <- f[rs2] */
+		op_base_rax(e, 0x89, RCX, base, imm, wide, false); /* the access <- rcx / ecx */
+		access_slow_path(c, fix, pc, k, kind, (int)RS2(insn), true, rs1, imm);
 	} else {
-		op_base_rax(e, 0x8b, RAX, base, access.imm, wide, false); /* rax / eax <- the access */
-		access_slow_path(c, fix, pc, k, kind, -1, false, access.rs1, access.imm);
+		op_base_rax(e, 0x8b, RAX, base, imm, wide, false); /* rax / eax <- the access */
+		access_slow_path(c, fix, pc, k, kind, -1, false, rs1, imm);
 		if (!wide) { /* NaN-boxed */
 			mov_imm64(e, RCX, 0xffffffff00000000ULL);
 			EB(e, "\x48\x09\xc8"); /* or rax, rcx */
@@ -1807,8 +1801,7 @@ static bool emit_cbo_zero(struct block_ctx *c, const struct rv_op *op, uint64_t 
 	if (m_mode) *m_mode = (uint8_t)(e->p - (m_mode + 1));
 	get_x(c, RSI, RS1(insn));
 	EB(e, "\x48\x83\xe6\xc0"); /* and rsi, -64: the block */
-	s.fix2 = emit_tlb_lookup(c, RSI, 0, RSI, RV_CACHE_BLOCK - 1,
-	                         (uint32_t)offsetof(struct rv_tlb_set, write), 1);
+	s.fix2 = emit_tlb_lookup(c, RSI, 0, RSI, RV_CACHE_BLOCK - 1, tlb_table(true), 1);
 	EB(e, "\x0f\x57\xc0"); /* xorps xmm0, xmm0 */
 	for (unsigned off = 0; off < RV_CACHE_BLOCK; off += 16) {
 		EB(e, "\x0f\x11\x44\x06"); /* movups [rsi + rax + off], xmm0 */
@@ -1845,7 +1838,7 @@ static bool emit_misc(struct block_ctx *c, const struct rv_op *op, uint64_t pc, 
 	EB(e, "\x40\xf6\xc6"); /* test sil, size - 1: misaligned goes to the interpreter */
 	e8(e, (uint8_t)(size - 1));
 	jcc_slow(e, &s, 0x5);
-	const uint32_t table = kind == MISC_LR ? 0 : (uint32_t)offsetof(struct rv_tlb_set, write);
+	const uint32_t table = tlb_table(kind != MISC_LR);
 	s.fix2 = emit_tlb_lookup(c, RSI, 0, RSI, (int32_t)size - 1, table, 1); /* rax <- addend */
 	const uint32_t valid = (uint32_t)offsetof(struct rv_hart, resv_valid),
 	               addr = (uint32_t)offsetof(struct rv_hart, resv_addr),
