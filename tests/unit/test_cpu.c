@@ -327,6 +327,43 @@ static void test_superpage_sfence_page(void)
 	CHECK_EQ(mprv_access(LD(5, 6, 0), 0x40205000ULL, RV_PRIV_S), RV_EXC_LOAD_PAGE);
 }
 
+/* A megapage's 2 MiB entry (mmu.c's mega_fill) serves its other 4 KiB pages without a walk, but
+ * only for the access it was filled by (a read entry never lets a store through), and it goes with
+ * the address space: a new ASID walks again for a non-global megapage. */
+static void test_megapage_entries(void)
+{
+	const uint64_t root2 = RAM_BASE + 0x110000, l1b = RAM_BASE + 0x111000, moved = RAM_BASE;
+	reset();
+	put64(ROOT + 1 * 8, pte(L1, PTE_V));
+	put64(L1 + 1 * 8, pte(DATA, PTE_V | PTE_R | PTE_A)); /* read-only */
+	put64(root2 + 1 * 8, pte(l1b, PTE_V));
+	put64(l1b + 1 * 8, pte(moved, PTE_V | PTE_R | PTE_W | PTE_A | PTE_D));
+	put64(DATA + 0x1000, 11);
+	put64(DATA + 0x7000, 77);
+	put64(moved + 0x9000, 99);
+	hart.pc = CODE;
+	hart.x[1] = 8ULL << 60 | 1ULL << 44 | (ROOT >> 12);
+	exec1(CSRRW(0, 0x180, 1));
+	CHECK_EQ(mprv_access(LD(5, 6, 0), 0x40201000ULL, RV_PRIV_S), -1);
+	CHECK_EQ(hart.x[5], 11);
+	uint64_t walks = hart.tlb_counts.data_misses;
+	CHECK_EQ(mprv_access(LD(5, 6, 0), 0x40207000ULL, RV_PRIV_S), -1); /* another 4 KiB page of it */
+	CHECK_EQ(hart.x[5], 77);
+	CHECK_EQ(hart.tlb_counts.data_misses, walks); /* from the 2 MiB entry */
+	hart.x[7] = 5;
+	CHECK_EQ(mprv_access(SD(7, 6, 0), 0x40209000ULL, RV_PRIV_S), RV_EXC_STORE_PAGE);
+	CHECK_EQ(get64(DATA + 0x9000), 0);
+	/* Another address space maps the megapage elsewhere, writable: its own walk, its own frame. */
+	hart.pc = CODE;
+	hart.x[1] = 8ULL << 60 | 2ULL << 44 | (root2 >> 12);
+	exec1(CSRRW(0, 0x180, 1));
+	CHECK_EQ(mprv_access(LD(5, 6, 0), 0x40209000ULL, RV_PRIV_S), -1);
+	CHECK_EQ(hart.x[5], 99);
+	CHECK_EQ(mprv_access(SD(7, 6, 0), 0x4020a000ULL, RV_PRIV_S), -1);
+	CHECK_EQ(get64(moved + 0xa000), 5);
+	CHECK_EQ(get64(DATA + 0xa000), 0);
+}
+
 static void test_sv48(void)
 {
 	reset();
@@ -402,4 +439,4 @@ TEST_MAIN(setup, test_division_edge_cases, test_x0_is_zero, test_illegal_instruc
           test_ecall_delegation, test_sret_restores, test_csr_access_rules, test_timer_interrupt,
           test_delegated_interrupt_not_taken_in_m, test_mip_set_does_not_latch_external_line,
           test_wfi_illegal_in_user, test_misaligned_amo, test_sv39_walk, test_sv39_permission_faults,
-          test_superpages, test_superpage_sfence_page, test_sv48, test_asid_flushes)
+          test_superpages, test_superpage_sfence_page, test_megapage_entries, test_sv48, test_asid_flushes)

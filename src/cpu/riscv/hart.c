@@ -40,7 +40,8 @@ bool rv_hart_init(struct rv_hart *h, uint64_t hartid, const struct rv_bus *bus)
 	pthread_cond_init(&h->wait_cond, &attr);
 	pthread_condattr_destroy(&attr);
 	for (unsigned i = 0; i < RV_TLB_NSETS; i++) /* contents unknown: the first flush clears all */
-		h->tlb[i].log.n = h->tlb[i].local_log.n = RV_TLB_FILL_LOG + 1;
+		h->tlb[i].log.n = h->tlb[i].local_log.n = h->tlb[i].mega_log.n = h->tlb[i].mega_local_log.n =
+		    RV_TLB_FILL_LOG + 1;
 	h->s_code_local = true;
 	for (unsigned i = 0; i < RV_JCACHE_TABLES; i++) {
 		h->jcache[i].log.n = RV_TLB_FILL_LOG + 1; /* contents unknown: the first flush clears all */

@@ -108,12 +108,23 @@ enum {
 	RV_TLB_SET_VS_SUM,
 	RV_TLB_NSETS
 };
+/* 2 MiB entries, for data in pages of 2 MiB or more (a megapage, or 2 MiB of a gigapage) under one
+ * translation stage: filled with the 4 KiB entry, looked up when a 4 KiB one misses, before a walk
+ * (a program striding over a large buffer the guest backs with huge pages then walks once per
+ * 2 MiB, not per 4 KiB page the direct-mapped 4 KiB table lost to a conflict). */
+#define RV_TLB_MEGA_SIZE 1024
+#define RV_MEGA_SHIFT 21
 struct rv_tlb_set {
 	struct rv_tlb_entry read[RV_TLB_SIZE];
 	struct rv_tlb_entry write[RV_TLB_SIZE];
 	struct rv_tlb_entry exec[RV_TLB_SIZE];
 	struct rv_fill_log log;       /* every fill */
 	struct rv_fill_log local_log; /* fills of one address space's mappings (not global, under satp) */
+	struct rv_tlb_entry mega_read[RV_TLB_MEGA_SIZE]; /* vpage: the 2 MiB's first address */
+	struct rv_tlb_entry mega_write[RV_TLB_MEGA_SIZE];
+	struct rv_fill_log mega_log, mega_local_log;        /* as log and local_log, for the 2 MiB entries */
+	uint8_t pad[4096 - 2 * sizeof(struct rv_fill_log)]; /* sets and fields past them keep their
+	                                                     * offsets modulo 4 KiB (see rv_hart) */
 };
 
 /* Indirect-jump cache: guest pc -> entry of its translated block (past the prologue), one table

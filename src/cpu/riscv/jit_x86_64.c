@@ -2226,6 +2226,8 @@ static void jit_reset(struct rv_hart *h, struct rv_jit *j)
  * format Linux perf reads for JIT code): `perf report` then shows the guest pc
  * of the blocks where time goes. A full code cache reuses addresses, so a
  * profile is clearest when it ends before the first flush (--stats counts).
+ * Set to a directory (an absolute path), it also writes each block's code
+ * there as guest_<pc>.bin, for `objdump -D -b binary -mi386:x86-64`.
  */
 static FILE *perf_map;
 static void perf_map_open(void)
@@ -2242,6 +2244,14 @@ static void perf_map_note(const uint8_t *code, size_t size, uint64_t pc)
 	if (!perf_map) return;
 	fprintf(perf_map, "%" PRIxPTR " %zx guest_%" PRIx64 "\n", (uintptr_t)code, size, pc); /* FILE locks */
 	fflush(perf_map);
+	const char *dir = getenv("CLOISON_PERF_MAP");
+	if (dir[0] != '/') return;
+	char name[4096];
+	snprintf(name, sizeof(name), "%s/guest_%" PRIx64 ".bin", dir, pc); /* the code itself, for objdump */
+	FILE *f = fopen(name, "w");
+	if (!f) return;
+	fwrite(code, 1, size, f);
+	fclose(f);
 }
 
 /* The guest registers an instruction reads and writes (bit per register; x0 never). */

@@ -1,7 +1,8 @@
 /*
  * mmu.c — address translation (bare, Sv39, Sv48; with the hypervisor
  * extension, two stages: VS-stage under vsatp, G-stage Sv39x4/Sv48x4 under
- * hgatp), the software TLB, the
+ * hgatp), the software TLB (4 KiB entries, and 2 MiB ones a miss looks up
+ * before it walks), the
  * translator's indirect-jump cache (keyed by virtual pc, so it is flushed
  * with the TLB), and the slow paths of loads, stores, AMOs and fetches (TLB
  * misses, MMIO, accesses that cross a page, faults).
@@ -42,6 +43,22 @@ static void tlb_invalidate_slot(struct rv_tlb_set *s, unsigned i)
 	s->exec[i].vpage = RV_TLB_INVALID;
 }
 
+static void mega_invalidate_slot(struct rv_tlb_set *s, unsigned i)
+{
+	s->mega_read[i].vpage = RV_TLB_INVALID;
+	s->mega_write[i].vpage = RV_TLB_INVALID;
+}
+
+/* Clears the 2 MiB entries in `log` (all of them if it overflowed) and empties it. */
+static void mega_invalidate_logged(struct rv_tlb_set *s, struct rv_fill_log *log)
+{
+	if (log->n > RV_TLB_FILL_LOG)
+		for (unsigned i = 0; i < RV_TLB_MEGA_SIZE; i++) mega_invalidate_slot(s, i);
+	else
+		for (unsigned i = 0; i < log->n; i++) mega_invalidate_slot(s, log->slot[i]);
+	log->n = 0;
+}
+
 static void tlb_invalidate_set(struct rv_tlb_set *s)
 {
 	if (s->log.n > RV_TLB_FILL_LOG)
@@ -50,6 +67,8 @@ static void tlb_invalidate_set(struct rv_tlb_set *s)
 		for (unsigned i = 0; i < s->log.n; i++) tlb_invalidate_slot(s, s->log.slot[i]);
 	s->log.n = 0;
 	s->local_log.n = 0;
+	if (s->mega_log.n) mega_invalidate_logged(s, &s->mega_log);
+	s->mega_local_log.n = 0;
 }
 
 /* Clears the slots filled with a mapping of one address space (not global) since the last clear;
@@ -62,6 +81,11 @@ static void tlb_invalidate_local(struct rv_tlb_set *s)
 	}
 	for (unsigned i = 0; i < s->local_log.n; i++) tlb_invalidate_slot(s, s->local_log.slot[i]);
 	s->local_log.n = 0;
+	if (s->mega_local_log.n > RV_TLB_FILL_LOG)
+		mega_invalidate_logged(s, &s->mega_log); /* all of them */
+	else if (s->mega_local_log.n)
+		mega_invalidate_logged(s, &s->mega_local_log);
+	s->mega_local_log.n = 0;
 }
 
 /* Records that slot i holds an entry (the next flush clears it). */
@@ -149,7 +173,7 @@ void rv_tlb_flush_all(struct rv_hart *h)
 	h->stats.tlb_flushes++;
 	rv_jcache_flush(h);
 	for (unsigned i = 0; i < RV_TLB_NSETS; i++)
-		if (h->tlb[i].log.n) tlb_invalidate_set(&h->tlb[i]);
+		if (h->tlb[i].log.n || h->tlb[i].mega_log.n) tlb_invalidate_set(&h->tlb[i]);
 	memset(h->tlb_mega_regions, 0, sizeof(h->tlb_mega_regions));
 	h->tlb_giga_regions = 0;
 	h->s_code_local = false;
@@ -166,7 +190,7 @@ void rv_tlb_flush_local(struct rv_hart *h)
 {
 	h->stats.tlb_flushes++;
 	for (unsigned i = 0; i < RV_TLB_NSETS; i++)
-		if (h->tlb[i].local_log.n) tlb_invalidate_local(&h->tlb[i]);
+		if (h->tlb[i].local_log.n || h->tlb[i].mega_local_log.n) tlb_invalidate_local(&h->tlb[i]);
 	struct rv_jcache *user = &h->jcache[jcache_table(RV_PRIV_U, false)];
 	struct rv_jcache *super = &h->jcache[jcache_table(RV_PRIV_S, false)];
 	if (user->log.n) jcache_clear(user);
@@ -187,9 +211,12 @@ void rv_tlb_flush_page(struct rv_hart *h, uint64_t vaddr)
 	bool big = (h->tlb_mega_regions[r / 64] >> (r % 64)) & 1;
 	unsigned first = (unsigned)(vaddr >> RV_PAGE_SHIFT) & (RV_TLB_SIZE - 1), count = 1;
 	if (big) first &= ~511u, count = 512; /* slots index 4 KiB pages: the region's are adjacent */
-	for (unsigned i = 0; i < RV_TLB_NSETS; i++)
+	unsigned mega = (unsigned)(vaddr >> RV_MEGA_SHIFT) & (RV_TLB_MEGA_SIZE - 1);
+	for (unsigned i = 0; i < RV_TLB_NSETS; i++) {
 		if (h->tlb[i].log.n) /* a set filled since it was cleared */
 			for (unsigned k = 0; k < count; k++) tlb_invalidate_slot(&h->tlb[i], first + k);
+		if (h->tlb[i].mega_log.n) mega_invalidate_slot(&h->tlb[i], mega);
+	}
 	h->fetch_vpage = RV_TLB_INVALID;
 	jcache_flush_around(h, vaddr);
 }
@@ -550,6 +577,42 @@ static void tlb_fill(struct rv_hart *h, struct rv_tlb_entry *table, uint64_t va,
 	if (!global) log_fill(&h->tlb_cur->local_log, i);
 }
 
+/*
+ * After a data fill from a walk that ended at a page of 2 MiB or more (one stage: V=1's two stages
+ * may map less), the 2 MiB entry too, when all of it is RAM. Not for writes while live migration
+ * logs them: a write entry marks its pages when filled, and 512 at once would resend them all.
+ */
+static void mega_fill(struct rv_hart *h, bool write, uint64_t va, uint64_t pa, bool global)
+{
+	const uint64_t size = 1ULL << RV_MEGA_SHIFT;
+	if (h->walk_leaf_shift < RV_MEGA_SHIFT || data_virt(h) || h->trig_data) return;
+	if (write && h->bus.dirty && atomic_load_explicit(&h->bus.dirty->active, memory_order_relaxed))
+		return;
+	uint64_t vbase = va & ~(size - 1), pbase = pa & ~(size - 1);
+	if (!in_ram(h, pbase, size)) return;
+	struct rv_tlb_set *s = h->tlb_cur;
+	unsigned i = (unsigned)(va >> RV_MEGA_SHIFT) & (RV_TLB_MEGA_SIZE - 1);
+	struct rv_tlb_entry *e = write ? &s->mega_write[i] : &s->mega_read[i];
+	e->vpage = vbase;
+	e->addend = (uintptr_t)h->bus.ram + pbase - h->bus.ram_base - vbase;
+	log_fill(&s->mega_log, i);
+	if (!global) log_fill(&s->mega_local_log, i);
+}
+
+/* va's translation from a 2 MiB entry (as the walk that filled it found it), or false; the 4 KiB
+ * entry is then filled from it (logged as local: its walk's G bit is not kept). */
+static bool mega_hit(struct rv_hart *h, bool write, uint64_t va, uint64_t *pa)
+{
+	struct rv_tlb_set *s = h->tlb_cur;
+	unsigned i = (unsigned)(va >> RV_MEGA_SHIFT) & (RV_TLB_MEGA_SIZE - 1);
+	const struct rv_tlb_entry *e = write ? &s->mega_write[i] : &s->mega_read[i];
+	if (e->vpage != (va & ~((1ULL << RV_MEGA_SHIFT) - 1))) return false;
+	*pa = va + e->addend - (uintptr_t)h->bus.ram + h->bus.ram_base;
+	h->walk_leaf_shift = RV_MEGA_SHIFT;
+	tlb_fill(h, write ? s->write : s->read, va, *pa, false);
+	return true;
+}
+
 uint64_t rv_load_phys(struct rv_hart *h, uint64_t va, uint64_t pa, unsigned size)
 {
 	if (in_ram(h, pa, size)) {
@@ -588,10 +651,13 @@ uint64_t rv_load_slow(struct rv_hart *h, uint64_t va, unsigned size)
 		return v;
 	}
 	bool global;
-	uint64_t pa = translate(h, va, RV_ACCESS_READ, &global);
-	if (in_ram(h, pa & RV_PAGE_MASK, RV_PAGE_SIZE))
+	uint64_t pa;
+	if (mega_hit(h, false, va, &pa)) return rv_load_phys(h, va, pa, size);
+	pa = translate(h, va, RV_ACCESS_READ, &global);
+	if (in_ram(h, pa & RV_PAGE_MASK, RV_PAGE_SIZE)) {
 		tlb_fill(h, h->tlb_cur->read, va, pa, global);
-	else if ((pa & (size - 1)) != 0 && !in_ram(h, pa, size))
+		mega_fill(h, false, va, pa, global);
+	} else if ((pa & (size - 1)) != 0 && !in_ram(h, pa, size))
 		rv_raise(h, RV_EXC_LOAD_MISALIGNED, va); /* misaligned MMIO */
 	return rv_load_phys(h, va, pa, size);
 }
@@ -607,10 +673,17 @@ void rv_store_slow(struct rv_hart *h, uint64_t va, unsigned size, uint64_t val)
 		return;
 	}
 	bool global;
-	uint64_t pa = translate(h, va, RV_ACCESS_WRITE, &global);
+	uint64_t pa;
+	if (mega_hit(h, true, va, &pa)) {
+		dirty_log_mark(h->bus.dirty, (pa & RV_PAGE_MASK) - h->bus.ram_base, RV_PAGE_SIZE);
+		rv_store_phys(h, va, pa, size, val);
+		return;
+	}
+	pa = translate(h, va, RV_ACCESS_WRITE, &global);
 	if (in_ram(h, pa & RV_PAGE_MASK, RV_PAGE_SIZE)) {
 		dirty_log_mark(h->bus.dirty, (pa & RV_PAGE_MASK) - h->bus.ram_base, RV_PAGE_SIZE);
 		tlb_fill(h, h->tlb_cur->write, va, pa, global);
+		mega_fill(h, true, va, pa, global);
 		/* A written page is readable by construction only if R; keep reads separate. */
 	} else if ((pa & (size - 1)) != 0 && !in_ram(h, pa, size)) {
 		rv_raise(h, RV_EXC_STORE_MISALIGNED, va);
