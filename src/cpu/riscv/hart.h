@@ -80,7 +80,7 @@ struct rv_bus {
 /* Software TLB: host address = guest virtual address + addend. Large (programs with big working sets
  * walk page tables otherwise), yet cheap to flush: a set logs the slots it filled since its last
  * flush and clears only those, unless the log overflowed. */
-#define RV_TLB_SIZE 16384
+#define RV_TLB_SIZE 65536
 #define RV_TLB_FILL_LOG 256
 struct rv_tlb_entry {
 	uint64_t vpage; /* guest virtual page address, or RV_TLB_INVALID */
