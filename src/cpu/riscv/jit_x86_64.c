@@ -427,6 +427,7 @@ struct slow_path {
 	int k;
 	unsigned kind;
 	int store_rs2;     /* a store's data register, or -1 for a load */
+	int load_dst;      /* a load's destination host register, or -1: the value goes on in rax */
 	unsigned addr_rs1; /* a load's or store's address: x[addr_rs1] + addr_imm */
 	int32_t addr_imm;
 	uint32_t dirty;       /* local registers written and not yet stored back, at the access */
@@ -1069,9 +1070,10 @@ static void patch_to_here(struct emit *e, uint8_t *fix)
 /* The miss path of the access just emitted (the fast path goes on from here): `store_rs2` is a store's
  * data register (an f register if fp_data), -1 for a load; the address is x[rs1] + imm. */
 static void access_slow_path(struct block_ctx *c, uint8_t *fix, uint64_t pc, int k, unsigned kind,
-                             int store_rs2, bool fp_data, unsigned rs1, int32_t imm)
+                             int store_rs2, bool fp_data, unsigned rs1, int32_t imm, int load_dst)
 {
 	c->slow[c->nslow++] = (struct slow_path){.fix = fix,
+	                                         .load_dst = load_dst,
 	                                         .done = c->e.p,
 	                                         .pc = pc,
 	                                         .k = k,
@@ -1091,9 +1093,14 @@ static void emit_load(struct block_ctx *c, const struct rv_op *op, unsigned kind
 	int base;
 	uint8_t *fix = emit_tlb_probe(c, op->rs1, op->imm, op->imm + (int32_t)sizes[kind] - 1,
 	                              tlb_table(false), 1, &base);
-	op_base_rax(e, load_opc[kind], RAX, base, op->imm, load_w64[kind], false); /* rax <- the value */
-	access_slow_path(c, fix, pc, k, kind, -1, false, op->rs1, op->imm);
-	set_x(c, op->rd, RAX);
+	/* Straight into x[rd]'s host register if it has one, else into rax. */
+	int d = op->rd && op->rd < 32 ? c->host[op->rd] : -1;
+	op_base_rax(e, load_opc[kind], d >= 0 ? d : RAX, base, op->imm, load_w64[kind], false);
+	access_slow_path(c, fix, pc, k, kind, -1, false, op->rs1, op->imm, d);
+	if (d >= 0)
+		written(c, op->rd);
+	else
+		set_x(c, op->rd, RAX);
 }
 
 static void call_generic(struct block_ctx *c, uint32_t insn, uint32_t raw, uint64_t pc, unsigned len, int k,
@@ -1155,7 +1162,8 @@ static void emit_slow_path(struct block_ctx *c, const struct slow_path *s)
 	e8(e, 0xe8); /* call the thunk (a load's value in rax) */
 	e32(e, (uint32_t)(int32_t)(c->thunk[s->kind] - (e->p + 4)));
 	load_local(c, c->local);
-	e8(e, 0xe9); /* jmp done */
+	if (s->load_dst >= 0) op_rr(e, 0x8b, s->load_dst, RAX, true); /* mov dst, rax */
+	e8(e, 0xe9);                                                  /* jmp done */
 	e32(e, (uint32_t)(int32_t)(s->done - (e->p + 4)));
 }
 
@@ -1169,7 +1177,7 @@ static void emit_store(struct block_ctx *c, const struct rv_op *op, unsigned kin
 	get_x(c, RCX, op->rs2);
 	if (kind == K_SH) e8(e, 0x66);
 	op_base_rax(e, kind == K_SB ? 0x88 : 0x89, RCX, base, op->imm, kind == K_SD, false);
-	access_slow_path(c, fix, pc, k, kind, op->rs2, false, op->rs1, op->imm);
+	access_slow_path(c, fix, pc, k, kind, op->rs2, false, op->rs1, op->imm, -1);
 }
 
 static const void *const load_helpers[] = {
@@ -1389,10 +1397,10 @@ static void emit_fp_mem(struct block_ctx *c, const struct rv_op *op, uint64_t pc
 	if (store) {
 		op_rm_hart(e, 0x8b, RCX, foff(RS2(insn)), true);   /* rcx <- f[rs2] */
 		op_base_rax(e, 0x89, RCX, base, imm, wide, false); /* the access <- rcx / ecx */
-		access_slow_path(c, fix, pc, k, kind, (int)RS2(insn), true, rs1, imm);
+		access_slow_path(c, fix, pc, k, kind, (int)RS2(insn), true, rs1, imm, -1);
 	} else {
 		op_base_rax(e, 0x8b, RAX, base, imm, wide, false); /* rax / eax <- the access */
-		access_slow_path(c, fix, pc, k, kind, -1, false, rs1, imm);
+		access_slow_path(c, fix, pc, k, kind, -1, false, rs1, imm, -1);
 		if (!wide) { /* NaN-boxed */
 			mov_imm64(e, RCX, 0xffffffff00000000ULL);
 			EB(e, "\x48\x09\xc8"); /* or rax, rcx */
