@@ -10,7 +10,7 @@ same way for both VMMs. Each workload prints a checksum of its result: the two V
 
 Printed: every run's times and that run's ratios, the medians per workload and the ratio
 cloison/QEMU (below 1: cloison is faster), boot time to the guest's first marker, peak RSS; then, with SCALE, the same workloads
-two copies at once on two harts against one copy on one hart (time ratio: 1.0 = perfect scaling).
+two copies at once on two harts against one copy on one hart run just before (time ratio: 1.0 = perfect scaling).
 Usage: cpu.py CLOISON INITRD RUNS [WORKLOADS (comma-separated)] [SCALE (0/1)] [JIT (on/off)]
 """
 import os
@@ -113,15 +113,20 @@ def main():
     print(f"{'peak_rss_MiB':<13} {c:9.0f} {q:9.0f} {fmt_ratio(c, q):>7}")
     if not scale:
         return
-    print("scaling: two copies at once on 2 harts / one copy on 1 hart (time ratio; 1.00 = perfect)")
+    # Each two-copy run is paired with a one-copy run just before it (this host's speed drifts over
+    # minutes: a ratio of medians taken minutes apart measured the drift); the median of the pairs'
+    # ratios is printed.
+    print("scaling: two copies at once on 2 harts / one copy on 1 hart, run back to back "
+          "(median of the pairs' time ratios; 1.00 = perfect)")
     for vmm in ("cloison", "qemu"):
-        one, two = t[vmm], {w: [] for w in workloads}
+        ratios = {w: [] for w in workloads}
         for _ in range(runs):
-            times, _, _, _ = run_once(vmm, cloison, initrd, workloads, cpus=2, copies=2, jit=jit)
+            one, _, _, _ = run_once(vmm, cloison, initrd, workloads, jit=jit)
+            two, _, _, _ = run_once(vmm, cloison, initrd, workloads, cpus=2, copies=2, jit=jit)
             for w in workloads:
-                two[w].append(times[w])
-        print(f"{vmm:<8} " + " ".join(
-            f"{w}={statistics.median(two[w]) / statistics.median(one[w]):.2f}" for w in workloads))
+                ratios[w].append(two[w] / one[w])
+        print(f"{vmm:<8} " + " ".join(f"{w}={statistics.median(ratios[w]):.2f}" for w in workloads),
+              flush=True)
 
 
 if __name__ == "__main__":
