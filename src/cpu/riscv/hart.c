@@ -30,7 +30,13 @@ void rv_hart_release(struct rv_hart *h)
 
 bool rv_hart_init(struct rv_hart *h, uint64_t hartid, const struct rv_bus *bus)
 {
-	memset(h, 0, sizeof(*h));
+	/* All but the TLB sets (21 MiB), whose entries are cleared when a set is first selected. */
+	const size_t tlb = offsetof(struct rv_hart, tlb), tlb_end = tlb + sizeof(h->tlb);
+	memset(h, 0, tlb);
+	memset((char *)h + tlb_end, 0, sizeof(*h) - tlb_end);
+	for (unsigned i = 0; i < RV_TLB_NSETS; i++) /* nothing to flush until it is in use */
+		h->tlb[i].log.n = h->tlb[i].local_log.n = h->tlb[i].mega_log.n = h->tlb[i].mega_local_log.n =
+		    0;
 	h->hartid = hartid;
 	h->bus = *bus;
 	pthread_mutex_init(&h->wait_lock, NULL);
@@ -39,9 +45,6 @@ bool rv_hart_init(struct rv_hart *h, uint64_t hartid, const struct rv_bus *bus)
 	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
 	pthread_cond_init(&h->wait_cond, &attr);
 	pthread_condattr_destroy(&attr);
-	for (unsigned i = 0; i < RV_TLB_NSETS; i++) /* contents unknown: the first flush clears all */
-		h->tlb[i].log.n = h->tlb[i].local_log.n = h->tlb[i].mega_log.n = h->tlb[i].mega_local_log.n =
-		    RV_TLB_FILL_LOG + 1;
 	h->s_code_local = true;
 	for (unsigned i = 0; i < RV_JCACHE_TABLES; i++) {
 		h->jcache[i].log.n = RV_TLB_FILL_LOG + 1; /* contents unknown: the first flush clears all */

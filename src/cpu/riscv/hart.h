@@ -269,6 +269,10 @@ struct rv_hart {
 	uint64_t vl, vtype, vstart;
 	uint32_t vxrm, vxsat, vlenb;
 	uint8_t vreg[32 * RV_VLENB_MAX];
+
+	/* TLB sets cleared since rv_hart_init: a set is cleared when first selected (mmu.c's
+	 * tlb_set_ready), so the sets a guest never uses (H's, often M's) are never touched. */
+	bool tlb_ready[RV_TLB_NSETS];
 };
 
 /* Lifecycle. */

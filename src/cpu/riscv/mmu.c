@@ -254,10 +254,23 @@ static bool sum_for(const struct rv_hart *h, bool virt)
 }
 
 /* Called whenever priv, V, MPRV, MPP, MPV or SUM may have changed. */
+/* Set i, its entries cleared if this is its first use since rv_hart_init (which leaves them as
+ * they were: a fresh hart's are zero, and a zero tag is page 0's). Until then no fill went to it,
+ * so flushes, which look only at logged fills, pass it by. */
+static struct rv_tlb_set *tlb_set_ready(struct rv_hart *h, unsigned i)
+{
+	struct rv_tlb_set *s = &h->tlb[i];
+	if (likely(h->tlb_ready[i])) return s;
+	s->log.n = s->mega_log.n = RV_TLB_FILL_LOG + 1; /* everything */
+	tlb_invalidate_set(s);
+	h->tlb_ready[i] = true;
+	return s;
+}
+
 void rv_tlb_select(struct rv_hart *h)
 {
 	bool virt = data_virt(h);
-	h->tlb_cur = &h->tlb[set_for(data_priv(h), virt, sum_for(h, virt))];
+	h->tlb_cur = tlb_set_ready(h, set_for(data_priv(h), virt, sum_for(h, virt)));
 	h->jcache_cur = &h->jcache[jcache_table(h->priv, h->virt)];
 	h->fetch_vpage = RV_TLB_INVALID;
 }
@@ -731,7 +744,7 @@ static uintptr_t fetch_page(struct rv_hart *h, uint64_t pc)
 {
 	unsigned set = set_for(h->priv, h->virt, sum_for(h, h->virt));
 	unsigned i = (pc >> RV_PAGE_SHIFT) & (RV_TLB_SIZE - 1);
-	struct rv_tlb_entry *e = &h->tlb[set].exec[i];
+	struct rv_tlb_entry *e = &tlb_set_ready(h, set)->exec[i];
 	if (e->vpage != (pc & RV_PAGE_MASK)) {
 		bool global;
 		uint64_t pa = translate(h, pc, RV_ACCESS_EXEC, &global);
