@@ -34,9 +34,10 @@ bool rv_hart_init(struct rv_hart *h, uint64_t hartid, const struct rv_bus *bus)
 	const size_t tlb = offsetof(struct rv_hart, tlb), tlb_end = tlb + sizeof(h->tlb);
 	memset(h, 0, tlb);
 	memset((char *)h + tlb_end, 0, sizeof(*h) - tlb_end);
-	for (unsigned i = 0; i < RV_TLB_NSETS; i++) /* nothing to flush until it is in use */
-		h->tlb[i].log.n = h->tlb[i].local_log.n = h->tlb[i].mega_log.n = h->tlb[i].mega_local_log.n =
-		    0;
+	for (unsigned i = 0; i < RV_TLB_NSETS; i++) { /* nothing to flush until it is in use */
+		struct rv_tlb_set *s = &h->tlb[i];
+		s->log.n = s->local_log.n = s->mega_log.n = s->mega_local_log.n = 0;
+	}
 	h->hartid = hartid;
 	h->bus = *bus;
 	pthread_mutex_init(&h->wait_lock, NULL);

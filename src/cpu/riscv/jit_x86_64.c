@@ -2238,9 +2238,12 @@ static void jit_reset(struct rv_hart *h, struct rv_jit *j)
  * there as guest_<pc>.bin, for `objdump -D -b binary -mi386:x86-64`.
  */
 static FILE *perf_map;
+static const char *perf_code_dir; /* CLOISON_PERF_MAP when it names a directory, or NULL */
 static void perf_map_open(void)
 {
-	if (!getenv("CLOISON_PERF_MAP")) return;
+	const char *env = getenv("CLOISON_PERF_MAP");
+	if (!env) return;
+	if (env[0] == '/') perf_code_dir = env;
 	char name[64];
 	snprintf(name, sizeof(name), "/tmp/perf-%d.map", (int)getpid());
 	perf_map = fopen(name, "w");
@@ -2252,10 +2255,10 @@ static void perf_map_note(const uint8_t *code, size_t size, uint64_t pc)
 	if (!perf_map) return;
 	fprintf(perf_map, "%" PRIxPTR " %zx guest_%" PRIx64 "\n", (uintptr_t)code, size, pc); /* FILE locks */
 	fflush(perf_map);
-	const char *dir = getenv("CLOISON_PERF_MAP");
-	if (dir[0] != '/') return;
+	if (!perf_code_dir) return;
 	char name[4096];
-	snprintf(name, sizeof(name), "%s/guest_%" PRIx64 ".bin", dir, pc); /* the code itself, for objdump */
+	snprintf(name, sizeof(name), "%s/guest_%" PRIx64 ".bin", perf_code_dir,
+	         pc); /* the code itself, for objdump */
 	FILE *f = fopen(name, "w");
 	if (!f) return;
 	fwrite(code, 1, size, f);

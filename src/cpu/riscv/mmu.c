@@ -253,7 +253,6 @@ static bool sum_for(const struct rv_hart *h, bool virt)
 	return ((virt ? h->vsstatus : h->mstatus) & MSTATUS_SUM) != 0;
 }
 
-/* Called whenever priv, V, MPRV, MPP, MPV or SUM may have changed. */
 /* Set i, its entries cleared if this is its first use since rv_hart_init (which leaves them as
  * they were: a fresh hart's are zero, and a zero tag is page 0's). Until then no fill went to it,
  * so flushes, which look only at logged fills, pass it by. */
@@ -267,6 +266,7 @@ static struct rv_tlb_set *tlb_set_ready(struct rv_hart *h, unsigned i)
 	return s;
 }
 
+/* Called whenever priv, V, MPRV, MPP, MPV or SUM may have changed. */
 void rv_tlb_select(struct rv_hart *h)
 {
 	bool virt = data_virt(h);
@@ -606,24 +606,25 @@ static void mega_fill(struct rv_hart *h, bool write, uint64_t va, uint64_t pa, b
 	struct rv_tlb_set *s = h->tlb_cur;
 	unsigned i = (unsigned)(va >> RV_MEGA_SHIFT) & (RV_TLB_MEGA_SIZE - 1);
 	struct rv_tlb_entry *e = write ? &s->mega_write[i] : &s->mega_read[i];
+	if (e->vpage == vbase) return; /* the entry the translation came from */
 	e->vpage = vbase;
 	e->addend = (uintptr_t)h->bus.ram + pbase - h->bus.ram_base - vbase;
 	log_fill(&s->mega_log, i);
 	if (!global) log_fill(&s->mega_local_log, i);
 }
 
-/* va's translation from a 2 MiB entry (as the walk that filled it found it), or false; the 4 KiB
- * entry is then filled from it (logged as local: its walk's G bit is not kept). */
-static bool mega_hit(struct rv_hart *h, bool write, uint64_t va, uint64_t *pa)
+/* A data access's physical address: from the 2 MiB entry of va if there is one (as the walk that
+ * filled it found it; its G bit is not kept, so the 4 KiB entry made from it counts as local), else
+ * by a walk. */
+static uint64_t data_translate(struct rv_hart *h, uint64_t va, enum rv_access acc, bool *global)
 {
-	struct rv_tlb_set *s = h->tlb_cur;
+	const struct rv_tlb_set *s = h->tlb_cur;
 	unsigned i = (unsigned)(va >> RV_MEGA_SHIFT) & (RV_TLB_MEGA_SIZE - 1);
-	const struct rv_tlb_entry *e = write ? &s->mega_write[i] : &s->mega_read[i];
-	if (e->vpage != (va & ~((1ULL << RV_MEGA_SHIFT) - 1))) return false;
-	*pa = va + e->addend - (uintptr_t)h->bus.ram + h->bus.ram_base;
+	const struct rv_tlb_entry *e = acc == RV_ACCESS_WRITE ? &s->mega_write[i] : &s->mega_read[i];
+	if (e->vpage != (va & ~((1ULL << RV_MEGA_SHIFT) - 1))) return translate(h, va, acc, global);
+	*global = false;
 	h->walk_leaf_shift = RV_MEGA_SHIFT;
-	tlb_fill(h, write ? s->write : s->read, va, *pa, false);
-	return true;
+	return va + e->addend - (uintptr_t)h->bus.ram + h->bus.ram_base;
 }
 
 uint64_t rv_load_phys(struct rv_hart *h, uint64_t va, uint64_t pa, unsigned size)
@@ -664,9 +665,7 @@ uint64_t rv_load_slow(struct rv_hart *h, uint64_t va, unsigned size)
 		return v;
 	}
 	bool global;
-	uint64_t pa;
-	if (mega_hit(h, false, va, &pa)) return rv_load_phys(h, va, pa, size);
-	pa = translate(h, va, RV_ACCESS_READ, &global);
+	uint64_t pa = data_translate(h, va, RV_ACCESS_READ, &global);
 	if (in_ram(h, pa & RV_PAGE_MASK, RV_PAGE_SIZE)) {
 		tlb_fill(h, h->tlb_cur->read, va, pa, global);
 		mega_fill(h, false, va, pa, global);
@@ -686,13 +685,7 @@ void rv_store_slow(struct rv_hart *h, uint64_t va, unsigned size, uint64_t val)
 		return;
 	}
 	bool global;
-	uint64_t pa;
-	if (mega_hit(h, true, va, &pa)) {
-		dirty_log_mark(h->bus.dirty, (pa & RV_PAGE_MASK) - h->bus.ram_base, RV_PAGE_SIZE);
-		rv_store_phys(h, va, pa, size, val);
-		return;
-	}
-	pa = translate(h, va, RV_ACCESS_WRITE, &global);
+	uint64_t pa = data_translate(h, va, RV_ACCESS_WRITE, &global);
 	if (in_ram(h, pa & RV_PAGE_MASK, RV_PAGE_SIZE)) {
 		dirty_log_mark(h->bus.dirty, (pa & RV_PAGE_MASK) - h->bus.ram_base, RV_PAGE_SIZE);
 		tlb_fill(h, h->tlb_cur->write, va, pa, global);
