@@ -158,6 +158,8 @@ bool rv_vector_csr_write(struct rv_hart *h, unsigned csr, uint64_t val);
 /* OP-V (0x57), and the vector loads and stores of LOAD-FP and STORE-FP (widths 0, 5, 6, 7). */
 void rv_exec_vector(struct rv_hart *h, uint32_t insn);
 void rv_exec_vector_mem(struct rv_hart *h, uint32_t insn);
+/* SEW in bytes and LMUL in eighths of a vtype the hart supports (false: it sets vill). */
+bool rv_vtype_decode(uint64_t vtype, unsigned *sew, unsigned *lmul8);
 /* fpu.c (fpu_vector.h): OPFVV and OPFVF, once vector.c has decoded and checked the configuration. */
 struct vargs;
 void rv_exec_vector_fp(struct rv_hart *h, uint32_t insn, const struct vargs *v);

@@ -27,6 +27,9 @@
  *     other rounding modes, NaN results and the rest in the interpreter;
  *   - runs AMOs (but min/max), LR/SC, fences and cbo.zero inline on a TLB hit
  *     (emit_misc);
+ *   - runs vsetvli / vsetivli and unmasked unit-stride vector loads and stores
+ *     (Linux's user-memory copy) inline, a load or store as one copy of its
+ *     bytes when they lie in one page the TLB maps (emit_vector);
  *   - runs the other FP instructions, CSR reads, interrupt-enable CSR writes
  *     and the other cache-block operations through rv_jit_exec_generic();
  *   - leaves by patched direct jumps within its page, the indirect-jump cache
@@ -77,6 +80,7 @@ struct rv_jit {
 	size_t code_bytes;       /* its size */
 	uint8_t *thunk[K_COUNT]; /* a load's or store's TLB miss: its helper with the registers in the hart */
 	size_t used, exit_bytes;
+	size_t populated; /* bytes from buf already backed by memory (MADV_POPULATE_WRITE) */
 	struct jit_block *blocks;
 	uint32_t nblocks, cap;
 	uint32_t by_place[JIT_PLACES]; /* block id, or 0 */
@@ -449,13 +453,15 @@ struct block_ctx {
 	uint8_t *const *thunk; /* the code cache's load and store thunks, by kind */
 	struct slow_path slow[2 * JIT_MAX_OPS + 1];
 	unsigned nslow;
-	bool count_tlb;                 /* count TLB hits (rv_hart.count_tlb) */
-	bool user;                      /* translated in U-mode: user_mode() */
-	bool zicboz;                    /* the hart has cbo.zero */
-	uint64_t page;                  /* the guest page of the block's code */
-	unsigned n;                     /* its instructions */
-	uint8_t *label[JIT_MAX_OPS];    /* where each instruction's code starts */
-	int8_t target[JIT_MAX_OPS];     /* a jump's or branch's target instruction in the block, or -1 */
+	bool count_tlb;              /* count TLB hits (rv_hart.count_tlb) */
+	bool user;                   /* translated in U-mode: user_mode() */
+	bool zicboz;                 /* the hart has cbo.zero */
+	unsigned vlenb;              /* V's register length in bytes, 0 without V */
+	int64_t vtype;               /* what the block's last vsetvli / vsetivli sets, or -1 (emit_vector) */
+	uint64_t page;               /* the guest page of the block's code */
+	unsigned n;                  /* its instructions */
+	uint8_t *label[JIT_MAX_OPS]; /* where each instruction's code starts */
+	int8_t target[JIT_MAX_OPS];  /* a jump's or branch's target instruction in the block, or -1 */
 	uint32_t in_dirty[JIT_MAX_OPS]; /* local registers dirty on some jump to the instruction */
 	struct fwd_jump {
 		uint8_t *fix; /* a jmp's rel32 */
@@ -1926,6 +1932,158 @@ static bool emit_misc(struct block_ctx *c, const struct rv_op *op, uint64_t pc, 
 	return true;
 }
 
+/*
+ * The V instructions Linux copies user memory with (vsetvli; vle8ff.v; vse8.v): vsetvli and vsetivli
+ * with a vtype the hart supports, and unit-stride loads (fault-only-first too) and stores without a
+ * mask or fields, for the vtype the block's last vsetvli sets. They run here while vector state is
+ * dirty (mstatus.VS) and V=0, a load or store while vtype is that one, vstart is 0 and its bytes lie
+ * in one page the TLB maps (it then cannot fault: a fault-only-first load is a plain one); in any
+ * other case the interpreter runs the instruction (vector.c), which decides the same.
+ */
+enum vec_inline { VEC_NONE, VEC_SET, VEC_MEM };
+
+static enum vec_inline vec_inline_kind(uint32_t insn)
+{
+	const unsigned opc = insn & 0x7f, f3 = F3(insn);
+	if (opc == 0x57 && f3 == 7) { /* vsetvli (bit 31 clear), vsetivli (bits 31-30 set) */
+		if (!(insn >> 31)) return RS1(insn) || RD(insn) ? VEC_SET : VEC_NONE; /* not "keep vl" */
+		return (insn >> 30) == 3 ? VEC_SET : VEC_NONE;
+	}
+	if ((opc != 0x07 && opc != 0x27) || (f3 != 0 && f3 < 5)) return VEC_NONE;
+	const unsigned nf = insn >> 29, mew = (insn >> 28) & 1, mop = (insn >> 26) & 3, vm = (insn >> 25) & 1,
+	               lumop = RS2(insn);
+	bool ff = opc == 0x07 && lumop == 16;
+	return nf == 0 && !mew && mop == 0 && vm && (lumop == 0 || ff) ? VEC_MEM : VEC_NONE;
+}
+
+static void vec_inline_regs(uint32_t insn, uint32_t *reads, uint32_t *writes)
+{
+	const bool vsetivli = (insn & 0x7f) == 0x57 && (insn >> 30) == 3;
+	*reads = vsetivli ? 0 : 1u << RS1(insn);
+	*writes = (insn & 0x7f) == 0x57 ? 1u << RD(insn) : 0;
+}
+
+/* jne to the interpreter unless mstatus.VS is dirty and V=0. */
+static void vec_state_check(struct block_ctx *c, struct slow_path *s)
+{
+	struct emit *e = &c->e;
+	op_rm_hart(e, 0x8b, RAX, (uint32_t)offsetof(struct rv_hart, mstatus), false); /* mov eax, mstatus */
+	e8(e, 0x25);                                                                  /* and eax, VS */
+	e32(e, (uint32_t)MSTATUS_VS);
+	e8(e, 0x3d); /* cmp eax, VS: dirty */
+	e32(e, (uint32_t)MSTATUS_VS);
+	jcc_slow(e, s, 0x5);
+	if (c->user) return; /* translated U-mode code runs with V=0 */
+	EB(e, "\x80");       /* cmp byte [hart + virt], 0 */
+	modrm_hart(e, 7, (uint32_t)offsetof(struct rv_hart, virt));
+	e8(e, 0);
+	jcc_slow(e, s, 0x5);
+}
+
+/* cmp qword [hart + off], imm32 */
+static void cmp_field_imm32(struct emit *e, size_t off, int32_t imm)
+{
+	EB(e, "\x48\x81");
+	modrm_hart(e, 7, (uint32_t)off);
+	e32(e, (uint32_t)imm);
+}
+/* mov qword [hart + off], imm32 (sign-extended) */
+static void store_field_imm64(struct emit *e, size_t off, int32_t imm)
+{
+	EB(e, "\x48\xc7");
+	modrm_hart(e, 0, (uint32_t)off);
+	e32(e, (uint32_t)imm);
+}
+
+static bool emit_vsetvl(struct block_ctx *c, const struct rv_op *op, uint64_t pc, unsigned len, int k)
+{
+	struct emit *e = &c->e;
+	const uint32_t insn = (uint32_t)op->imm;
+	const bool vsetivli = (insn >> 30) == 3;
+	const uint64_t vtype = (insn >> 20) & (vsetivli ? 0x3ff : 0x7ff);
+	unsigned sew, lmul8;
+	if (!rv_vtype_decode(vtype, &sew, &lmul8)) return false; /* vill: the interpreter's */
+	const uint32_t vlmax = c->vlenb * lmul8 / 8 / sew, rd = RD(insn), rs1 = RS1(insn);
+	struct slow_path s = interp_slow_path(c, op, pc, len, k);
+	s.x_result = rd + 1;
+	vec_state_check(c, &s);
+	if (vsetivli || !rs1) {
+		e8(e, 0xb8); /* mov eax, vl */
+		e32(e, vsetivli && rs1 < vlmax ? rs1 : vlmax);
+	} else {
+		get_x(c, RAX, rs1); /* the AVL */
+		e8(e, 0xb9);        /* mov ecx, vlmax */
+		e32(e, vlmax);
+		EB(e, "\x48\x39\xc8\x48\x0f\x47\xc1"); /* cmp rax, rcx; cmova rax, rcx */
+	}
+	op_rm_hart(e, 0x89, RAX, (uint32_t)offsetof(struct rv_hart, vl), true);
+	store_field_imm64(e, offsetof(struct rv_hart, vtype), (int32_t)vtype);
+	store_field_imm64(e, offsetof(struct rv_hart, vstart), 0);
+	s.done = e->p;
+	set_x(c, rd, RAX);
+	c->slow[c->nslow++] = s;
+	c->vtype = (int64_t)vtype;
+	return true;
+}
+
+static bool emit_vec_mem(struct block_ctx *c, const struct rv_op *op, uint64_t pc, unsigned len, int k)
+{
+	struct emit *e = &c->e;
+	const uint32_t insn = (uint32_t)op->imm;
+	unsigned sew, lmul8;
+	if (c->vtype < 0 || !rv_vtype_decode((uint64_t)c->vtype, &sew, &lmul8)) return false;
+	const unsigned width = F3(insn), eew_shift = width == 0 ? 0 : width - 4, vd = RD(insn);
+	const unsigned emul8 = lmul8 * (1u << eew_shift) / sew, regs = emul8 < 8 ? 1 : emul8 / 8;
+	if (emul8 < 1 || emul8 > 64 || vd % regs || vd + regs > 32)
+		return false; /* illegal: the interpreter's */
+	const bool store = (insn & 0x7f) == 0x27;
+	struct slow_path s = interp_slow_path(c, op, pc, len, k);
+	vec_state_check(c, &s);
+	cmp_field_imm32(e, offsetof(struct rv_hart, vtype), (int32_t)c->vtype);
+	jcc_slow(e, &s, 0x5);
+	cmp_field_imm32(e, offsetof(struct rv_hart, vstart), 0);
+	jcc_slow(e, &s, 0x5);
+	EB(e, "\x57\x56"); /* push rdi; push rsi: rep movsb's (they may hold guest registers) */
+	get_x(c, RSI, RS1(insn));
+	const uint32_t vl = (uint32_t)offsetof(struct rv_hart, vl);
+	op_rm_hart(e, 0x8b, RCX, vl, true); /* rcx <- vl * eew: the bytes */
+	if (eew_shift) shift_imm(e, RCX, 4, eew_shift, true);
+	EB(e, "\x48\x8d\x4c\x0e\xff"); /* lea rcx, [rsi + rcx - 1]: the last byte */
+	uint8_t *miss = emit_tlb_lookup(c, RSI, 0, RCX, 0, tlb_table(store), 1);
+	const uint32_t regs_at = e->hart + (uint32_t)offsetof(struct rv_hart, vreg) + vd * c->vlenb;
+	if (store) {
+		EB(e, "\x48\x8d\x3c\x06"); /* lea rdi, [rsi + rax] */
+		e8(e, 0xbe);               /* mov esi, the registers */
+	} else {
+		EB(e, "\x48\x01\xc6"); /* add rsi, rax */
+		e8(e, 0xbf);           /* mov edi, the registers */
+	}
+	e32(e, regs_at);
+	op_rm_hart(e, 0x8b, RCX, vl, true);
+	if (eew_shift) shift_imm(e, RCX, 4, eew_shift, true);
+	EB(e, "\xf3\xa4\x5e\x5f"); /* rep movsb; pop rsi; pop rdi */
+	EB(e, "\xeb\x07");         /* jmp done (over the 7 bytes below) */
+	patch_to_here(e, miss);
+	EB(e, "\x5e\x5f"); /* pop rsi; pop rdi */
+	e8(e, 0xe9);       /* jmp the interpreter */
+	uint8_t **slot = &s.more_fix[s.nmore_fix++];
+	*slot = e->p;
+	e32(e, 0);
+	s.done = e->p;
+	c->slow[c->nslow++] = s;
+	return true;
+}
+
+static bool emit_vector(struct block_ctx *c, const struct rv_op *op, uint64_t pc, unsigned len, int k)
+{
+	if (!c->vlenb) return false;
+	switch (vec_inline_kind((uint32_t)op->imm)) {
+	case VEC_SET: return emit_vsetvl(c, op, pc, len, k);
+	case VEC_MEM: return emit_vec_mem(c, op, pc, len, k);
+	default: return false;
+	}
+}
+
 /* Emits one instruction. Returns false if it ends the block (it emitted the exit). */
 static bool emit_op(struct block_ctx *c, const struct rv_op *op, unsigned kind, uint64_t pc, unsigned len,
                     int k, struct side_exit *side, unsigned *nside)
@@ -2152,7 +2310,8 @@ static bool emit_op(struct block_ctx *c, const struct rv_op *op, unsigned kind, 
 	case K_GENERIC:
 		if (fp_mem_kind((uint32_t)imm) >= 0)
 			emit_fp_mem(c, op, pc, len, k);
-		else if (!emit_fp_arith(c, op, pc, len, k) && !emit_misc(c, op, pc, len, k))
+		else if (!emit_fp_arith(c, op, pc, len, k) && !emit_misc(c, op, pc, len, k) &&
+		         !emit_vector(c, op, pc, len, k))
 			emit_generic(c, op, pc, len, k, side, nside);
 		return true;
 	case K_DECODE:
@@ -2310,6 +2469,8 @@ static void op_regs(const struct rv_op *op, unsigned kind, uint32_t *reads, uint
 			*reads = 1u << RS1((uint32_t)op->imm), *writes = 0;
 		else if (misc_inline_kind((uint32_t)op->imm) != MISC_NONE)
 			misc_inline_regs((uint32_t)op->imm, reads, writes);
+		else if (vec_inline_kind((uint32_t)op->imm) != VEC_NONE)
+			vec_inline_regs((uint32_t)op->imm, reads, writes);
 		else
 			fp_inline_regs((uint32_t)op->imm, reads, writes);
 		break;
@@ -2373,6 +2534,14 @@ uint32_t rv_jit_compile(struct rv_hart *h, const struct rv_op *head, const uint8
 		jit_reset(h, j);
 		h->stats.code_flushes++;
 	}
+	/* Memory for the code ahead, a MiB at a time: one call instead of a page fault per page
+	 * (expensive where cloison itself runs virtualized). */
+	if (j->used + JIT_MAX_BLOCK_BYTES > j->populated) {
+		size_t chunk = (size_t)1 << 20;
+		if (j->populated + chunk > j->code_bytes) chunk = j->code_bytes - j->populated;
+		(void)madvise(j->buf + j->populated, chunk, MADV_POPULATE_WRITE);
+		j->populated += chunk;
+	}
 	if (j->nblocks == j->cap) {
 		uint32_t cap = j->cap ? j->cap * 2 : 4096;
 		struct jit_block *nb = realloc(j->blocks, cap * sizeof(*nb));
@@ -2406,6 +2575,8 @@ uint32_t rv_jit_compile(struct rv_hart *h, const struct rv_op *head, const uint8
 	                        .count_tlb = h->count_tlb,
 	                        .user = user_mode(h),
 	                        .zicboz = RV_HAS(h->ext, ZICBOZ),
+	                        .vlenb = RV_HAS(h->ext, V) ? h->vlenb : 0,
+	                        .vtype = -1,
 	                        .page = pc & RV_PAGE_MASK},
 	                 *c = &ctx;
 	/* Jumps and branches to an instruction of the block stay in it. */

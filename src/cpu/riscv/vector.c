@@ -95,6 +95,11 @@ static bool vtype_decode(uint64_t vtype, unsigned *sew, unsigned *lmul8)
 	return *sew * 8 * 8 <= *lmul8 * ELEN;
 }
 
+bool rv_vtype_decode(uint64_t vtype, unsigned *sew, unsigned *lmul8)
+{
+	return vtype_decode(vtype, sew, lmul8);
+}
+
 static uint64_t vlmax_of(const struct rv_hart *h, unsigned sew, unsigned lmul8)
 {
 	return (uint64_t)h->vlenb * lmul8 / 8 / sew;
