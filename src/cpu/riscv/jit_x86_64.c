@@ -10,8 +10,9 @@
  *     returns its pc | 1 if any changed, so code rewritten before a fence.i
  *     never runs;
  *   - keeps sp and a0-a5 pinned in host registers, and the run budget in rbx,
- *     while translated code runs, and gives four more host registers to the
- *     other guest registers each block uses most (stored back at its exits);
+ *     while translated code runs, and gives five more host registers, and
+ *     those of the pinned registers it never names, to the other guest
+ *     registers each block uses most (stored back at its exits);
  *     the hart is addressed absolutely (it lies below 2 GiB: rv_hart_alloc),
  *     so no host register holds its address;
  *   - jumps and branches to an instruction of the block stay in it (loops go
@@ -383,7 +384,10 @@ static void return_pc(struct emit *e, uint64_t pc)
  * other guest registers it uses most. They are loaded at the block's start
  * (those read before written), and a written one is stored back at each
  * exit and before each call (out of line for exits and TLB misses, so the
- * main path stores nothing); after a call they are reloaded from the hart. */
+ * main path stores nothing); after a call they are reloaded from the hart.
+ * Borrowed: a block that never names a pinned guest register keeps it in the
+ * hart while it runs (stored at entry, reloaded at each exit and before each
+ * helper) and lends its host register to one more local register. */
 #define JIT_NPINNED 8
 #define JIT_NPINNED_X 7 /* the guest registers among them; the last holds the run budget */
 static const int pinned_host[JIT_NPINNED] = {RBP, R12, R13, R14, R15, R8, R9, BUDGET};
@@ -394,6 +398,7 @@ static uint32_t pinned_field(unsigned i)
 	return i < JIT_NPINNED_X ? xoff(pinned_guest[i]) : (uint32_t)offsetof(struct rv_hart, budget_left);
 }
 #define JIT_NLOCAL 5
+#define JIT_BORROW_USES 6 /* weighted uses for a pinned register's host register to go to another */
 static const int local_host[JIT_NLOCAL] = {R10, R11, RDI, RDX, RSI};
 /* Host registers a call clobbers. */
 static bool host_volatile(int reg)
@@ -477,6 +482,7 @@ struct block_ctx {
 	bool zext_set;            /* the slli just emitted set zext_rs */
 	uint64_t start;           /* the block's guest pc */
 	uint32_t local;           /* guest registers in local host registers (bit per register) */
+	uint32_t borrowed;        /* pinned registers lent to local ones (bit per index in pinned_host) */
 	uint32_t dirty;           /* ... written since the hart last had them */
 	/* Translated FP (emit_fp_arith): what this path checked since the last join or call. */
 	bool fp_ok;        /* mstatus.FS dirty (after an interpreted FP instruction: also vsstatus.FS if
@@ -583,6 +589,20 @@ static void load_local(struct block_ctx *c, uint32_t mask)
 	for (unsigned r = 1; r < 32; r++)
 		if (mask & (1u << r)) op_rm_hart(&c->e, 0x8b, c->host[r], xoff(r), true);
 }
+/* At the block's start: the guest registers of the pinned host registers it borrows go to the hart,
+ * where they stay while the block runs (allocate). */
+static void borrow_pinned(struct block_ctx *c)
+{
+	for (unsigned i = 0; i < JIT_NPINNED_X; i++)
+		if (c->borrowed & (1u << i)) op_rm_hart(&c->e, 0x89, pinned_host[i], pinned_field(i), true);
+}
+/* Before a way out or code that stores the pinned registers (a helper's): the borrowed ones hold
+ * their own guest registers again. Their local ones must be in the hart already (store_local). */
+static void unborrow_pinned(struct block_ctx *c)
+{
+	for (unsigned i = 0; i < JIT_NPINNED_X; i++)
+		if (c->borrowed & (1u << i)) op_rm_hart(&c->e, 0x8b, pinned_host[i], pinned_field(i), true);
+}
 /* reg <op>= x[r], for the "op reg, r/m" opcodes (add 03, sub 2b, and 23, or 0b, xor 33, cmp 3b, imul 0faf) */
 static void alu_x(struct block_ctx *c, unsigned opc, int reg, unsigned r, bool w64)
 {
@@ -629,14 +649,16 @@ static void sync_pc(struct emit *e, uint64_t pc, int k)
 static void sync_for_helper(struct block_ctx *c, uint64_t pc, int k, uint32_t dirty)
 {
 	sync_pc(&c->e, pc, k);
-	pinned_store(&c->e);
 	store_local(c, dirty);
+	unborrow_pinned(c);
+	pinned_store(&c->e);
 }
-/* After a call: the local registers it clobbered, from the hart (which has them). */
+/* After a call: the local registers it clobbered, from the hart (which has them), the pinned ones
+ * first (a borrowed one holds a local register). */
 static void reload_local(struct block_ctx *c)
 {
-	load_local(c, c->local);
 	pinned_load_volatile(&c->e, true);
+	load_local(c, c->local);
 }
 
 /*
@@ -719,6 +741,7 @@ static void exit_to(struct block_ctx *c, uint64_t target, uint32_t dirty, int t,
 		budget_add(e, (int8_t)refund);
 	}
 	store_local(c, dirty);
+	unborrow_pinned(c);
 	if ((target & RV_PAGE_MASK) == c->page) {
 		exit_static(&c->e, target, target <= c->start);
 	} else {
@@ -739,6 +762,7 @@ void rv_jit_chain(void *site, void *code)
 static void call_args(struct block_ctx *c, unsigned rs1, int rs2)
 {
 	store_local(c, c->dirty);
+	unborrow_pinned(c);
 	pinned_store_volatile(&c->e, true);
 	c->dirty = 0;
 	/* Local registers from the hart (rdi and rsi may hold them). */
@@ -1165,6 +1189,7 @@ static void emit_slow_path(struct block_ctx *c, const struct slow_path *s)
 		op_rm_hart(e, 0x8b, RDX, xoff((unsigned)s->store_rs2), true);
 	else if (s->store_rs2 >= 0)
 		get_x(c, RDX, (unsigned)s->store_rs2);
+	unborrow_pinned(c);
 	e8(e, 0xe8); /* call the thunk (a load's value in rax) */
 	e32(e, (uint32_t)(int32_t)(c->thunk[s->kind] - (e->p + 4)));
 	load_local(c, c->local);
@@ -2277,6 +2302,7 @@ static bool emit_op(struct block_ctx *c, const struct rv_op *op, unsigned kind, 
 		}
 		if (-k - 1) budget_add(e, (int8_t)(-k - 1));
 		store_local(c, c->dirty);
+		unborrow_pinned(c);
 		exit_indirect(e);
 		return false;
 	case K_BEQ:
@@ -2522,6 +2548,20 @@ static uint32_t allocate(struct block_ctx *c, const struct rv_op *ops, unsigned 
 		c->host[best] = (int8_t)local_host[k];
 		c->local |= 1u << best;
 	}
+	/* Then the pinned registers whose guest registers the block never names, to the next ones
+	 * used often enough to pay for a store at entry and a load at each exit. */
+	c->borrowed = 0;
+	for (unsigned i = 0; i < JIT_NPINNED_X; i++) {
+		if (uses[pinned_guest[i]]) continue;
+		unsigned best = 0;
+		for (unsigned r = 1; r < 32; r++)
+			if (!((pinned | c->local) & (1u << r)) && uses[r] > uses[best]) best = r;
+		if (uses[best] < JIT_BORROW_USES) break;
+		c->host[pinned_guest[i]] = -1;
+		c->host[best] = (int8_t)pinned_host[i];
+		c->local |= 1u << best;
+		c->borrowed |= 1u << i;
+	}
 	*written = all_writes & c->local;
 	return live_in & c->local;
 }
@@ -2621,6 +2661,7 @@ uint32_t rv_jit_compile(struct rv_hart *h, const struct rv_op *head, const uint8
 	/* With jumps inside the block, a register's host register must hold its value on every path:
 	 * all are loaded. After a jump back, what the last pass wrote may be only in host registers. */
 	uint32_t written_anywhere, live_in = allocate(c, ops, n, &written_anywhere);
+	borrow_pinned(c);
 	load_local(c, inner_jumps ? c->local : live_in);
 	for (unsigned i = 0; i < n; i++) c->in_dirty[i] = back_to[i] ? written_anywhere : 0;
 	c->start = pc;
@@ -2680,6 +2721,7 @@ uint32_t rv_jit_compile(struct rv_hart *h, const struct rv_op *head, const uint8
 			exit_to(c, side[i].target, side[i].dirty, to, side[i].refund);
 		} else {
 			if (side[i].refund) budget_add(e, (int8_t)side[i].refund);
+			unborrow_pinned(c);
 			op_rm_hart(e, 0x8b, RAX, (uint32_t)offsetof(struct rv_hart, pc), true);
 			epilogue(e);
 		}
