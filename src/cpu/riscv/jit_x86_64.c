@@ -467,6 +467,7 @@ struct block_ctx {
 	unsigned n;                  /* its instructions */
 	uint8_t *label[JIT_MAX_OPS]; /* where each instruction's code starts */
 	int8_t target[JIT_MAX_OPS];  /* a jump's or branch's target instruction in the block, or -1 */
+	bool sext[JIT_MAX_OPS]; /* a 32-bit (W) instruction's result must be sign-extended (upper_read) */
 	uint32_t in_dirty[JIT_MAX_OPS]; /* local registers dirty on some jump to the instruction */
 	struct fwd_jump {
 		uint8_t *fix; /* a jmp's rel32 */
@@ -2178,7 +2179,7 @@ static bool emit_op(struct block_ctx *c, const struct rv_op *op, unsigned kind, 
 		int d = dst_reg(c, op->rd, 0);
 		get_x(c, d, op->rs1);
 		shift_imm(e, d, n, (unsigned)imm & (w ? 31 : 63), !w);
-		if (w) movsxd(e, d);
+		if (w && c->sext[k + (int)c->n]) movsxd(e, d);
 		put_x(c, op->rd, d);
 		return true;
 	}
@@ -2186,7 +2187,7 @@ static bool emit_op(struct block_ctx *c, const struct rv_op *op, unsigned kind, 
 		int d = dst_reg(c, op->rd, 0);
 		get_x(c, d, op->rs1);
 		if (imm) alu_imm(e, d, 0, imm, false);
-		movsxd(e, d);
+		if (c->sext[k + (int)c->n]) movsxd(e, d);
 		put_x(c, op->rd, d);
 		return true;
 	}
@@ -2212,7 +2213,7 @@ static bool emit_op(struct block_ctx *c, const struct rv_op *op, unsigned kind, 
 		int d = dst_reg(c, op->rd, op->rs2);
 		get_x(c, d, op->rs1);
 		alu_x(c, opc, d, op->rs2, !w);
-		if (w) movsxd(e, d);
+		if (w && c->sext[k + (int)c->n]) movsxd(e, d);
 		put_x(c, op->rd, d);
 		return true;
 	}
@@ -2236,7 +2237,7 @@ static bool emit_op(struct block_ctx *c, const struct rv_op *op, unsigned kind, 
 		get_x(c, RAX, op->rs1);
 		get_x(c, RCX, op->rs2);
 		shift_cl(e, RAX, n, !w); /* x86 masks the count like RISC-V: 63 (64-bit), 31 (32-bit) */
-		if (w) movsxd(e, RAX);
+		if (w && c->sext[k + (int)c->n]) movsxd(e, RAX);
 		set_x(c, op->rd, RAX);
 		return true;
 	}
@@ -2245,7 +2246,7 @@ static bool emit_op(struct block_ctx *c, const struct rv_op *op, unsigned kind, 
 		int d = dst_reg(c, op->rd, op->rs2);
 		get_x(c, d, op->rs1);
 		alu_x(c, 0x0faf, d, op->rs2, kind == K_MUL); /* imul d, x[rs2] */
-		if (kind == K_MULW) movsxd(e, d);
+		if (kind == K_MULW && c->sext[k + (int)c->n]) movsxd(e, d);
 		put_x(c, op->rd, d);
 		return true;
 	}
@@ -2510,6 +2511,66 @@ static void op_regs(const struct rv_op *op, unsigned kind, uint32_t *reads, uint
 }
 
 /*
+ * Which W instructions' results need their sign extension: those whose upper
+ * 32 bits something may read before the register is written again. Going
+ * back from the block's end (where every register is read), an instruction
+ * whose result's low half depends only on its operands' low halves (W
+ * instructions, add, sub, logic, left shifts, mul) passes the demand for the
+ * upper bits of its result on to its operands, and W instructions stop it;
+ * anything else that reads or may leave, call or fault asks for every
+ * register whole. sext[i] says whether the result of instruction i is read whole.
+ */
+static void upper_read(const struct rv_op *ops, unsigned n, bool *sext)
+{
+	uint32_t demand = ~0u; /* registers whose upper halves a later instruction may read */
+	for (int i = (int)n - 1; i >= 0; i--) {
+		const struct rv_op *op = &ops[i];
+		const uint32_t rd = op->rd < 32 ? 1u << op->rd : 0, r1 = 1u << (op->rs1 & 31),
+		               r2 = 1u << (op->rs2 & 31);
+		const bool hi = (demand & rd) != 0;
+		sext[i] = hi;
+		switch ((enum op_kind)rv_op_kind(op)) {
+		case K_LUI:
+		case K_AUIPC: demand &= ~rd; break;
+		case K_ADDIW:
+		case K_SLLIW:
+		case K_SRLIW:
+		case K_SRAIW:
+		case K_ADDW:
+		case K_SUBW:
+		case K_SLLW:
+		case K_SRLW:
+		case K_SRAW:
+		case K_MULW: demand &= ~rd; break; /* they read their operands' low halves */
+		case K_ADDI:
+		case K_XORI:
+		case K_ORI:
+		case K_ANDI: demand = (demand & ~rd) | (hi ? r1 : 0); break;
+		case K_SLLI: demand = (demand & ~rd) | (hi && (op->imm & 63) < 32 ? r1 : 0); break;
+		case K_SLL: demand = (demand & ~rd) | (hi ? r1 : 0); break; /* the count: 6 low bits */
+		case K_ADD:
+		case K_SUB:
+		case K_AND:
+		case K_OR:
+		case K_XOR:
+		case K_MUL: demand = (demand & ~rd) | (hi ? r1 | r2 : 0); break;
+		case K_SRLI:
+		case K_SRAI:
+		case K_SLTI:
+		case K_SLTIU: demand = (demand & ~rd) | r1; break;
+		case K_SRL:
+		case K_SRA: demand = (demand & ~rd) | r1; break;
+		case K_SLT:
+		case K_SLTU: demand = (demand & ~rd) | r1 | r2; break;
+		default: /* reads whole, or leaves, calls or faults: the hart must be exact there */
+			sext[i] = true;
+			demand = ~0u;
+			break;
+		}
+	}
+}
+
+/*
  * Host registers for the block's guest registers: the pinned ones, then the
  * local registers to those used most (three times at least) among the others,
  * a use counting four times more for each jump back (c->target) over it: the
@@ -2666,6 +2727,7 @@ uint32_t rv_jit_compile(struct rv_hart *h, const struct rv_op *head, const uint8
 	for (unsigned i = 0; i < n; i++) c->in_dirty[i] = back_to[i] ? written_anywhere : 0;
 	c->start = pc;
 	c->n = n;
+	upper_read(ops, n, c->sext);
 	c->dirty = 0;
 
 	struct side_exit side[JIT_MAX_OPS];
