@@ -1206,9 +1206,13 @@ static void emit_store(struct block_ctx *c, const struct rv_op *op, unsigned kin
 	int base;
 	uint8_t *fix = emit_tlb_probe(c, op->rs1, op->imm, op->imm + (int32_t)sizes[kind] - 1,
 	                              tlb_table(true), 1, &base);
-	get_x(c, RCX, op->rs2);
+	int v = c->host[op->rs2]; /* the data straight from its host register */
+	if (v < 0) {
+		get_x(c, RCX, op->rs2);
+		v = RCX;
+	}
 	if (kind == K_SH) e8(e, 0x66);
-	op_base_rax(e, kind == K_SB ? 0x88 : 0x89, RCX, base, op->imm, kind == K_SD, false);
+	op_base_rax(e, kind == K_SB ? 0x88 : 0x89, v, base, op->imm, kind == K_SD, kind == K_SB);
 	access_slow_path(c, fix, pc, k, kind, op->rs2, false, op->rs1, op->imm, -1);
 }
 
@@ -2135,8 +2139,16 @@ static bool emit_op(struct block_ctx *c, const struct rv_op *op, unsigned kind, 
 			put_x(c, op->rd, d);
 			return true;
 		}
-		get_x(c, d, op->rs1);
-		if (imm || kind == K_ANDI) alu_imm(e, d, digit[kind], imm, true);
+		if (kind == K_ADDI && d == RAX && c->host[op->rs1] >= 0) { /* rd in the hart, rs1 not */
+			if (!imm) {
+				set_x(c, op->rd, c->host[op->rs1]); /* mv: stored straight from there */
+				return true;
+			}
+			lea_disp(e, RAX, c->host[op->rs1], imm);
+		} else {
+			get_x(c, d, op->rs1);
+			if (imm || kind == K_ANDI) alu_imm(e, d, digit[kind], imm, true);
+		}
 		put_x(c, op->rd, d);
 		return true;
 	}
@@ -2206,6 +2218,11 @@ static bool emit_op(struct block_ctx *c, const struct rv_op *op, unsigned kind, 
 		                                                   : 0x33;
 		if (op->rs1 == 0 && (kind == K_ADD || kind == K_OR || kind == K_XOR)) { /* mv */
 			int d = dst_reg(c, op->rd, 0);
+			if (d == RAX && c->host[op->rs2] >= 0) {
+				set_x(c, op->rd,
+				      c->host[op->rs2]); /* to the hart straight from its host register */
+				return true;
+			}
 			get_x(c, d, op->rs2);
 			put_x(c, op->rd, d);
 			return true;
