@@ -15,6 +15,8 @@
  *     registers each block uses most (stored back at its exits);
  *     the hart is addressed absolutely (it lies below 2 GiB: rv_hart_alloc),
  *     so no host register holds its address;
+ *   - sign-extends a W instruction's result only where something may read its
+ *     upper half before the register is written again (upper_read);
  *   - jumps and branches to an instruction of the block stay in it (loops go
  *     round with their registers in place); taken branches elsewhere leave by
  *     side exits;
