@@ -3,7 +3,8 @@
  * vle8ff.v; vse8.v), and its e32 and vsetivli forms, in hot loops: translated
  * after a few passes, with lengths from 0 up, both ends anywhere in three
  * pages (copies across page boundaries), vector state switched back to Initial
- * now and then, and vtype or vstart changed under a translated load, so both
+ * now and then, vector registers filled (vmv.v.i -1 and 0, as Linux discards
+ * them), and vtype or vstart changed under a translated load, so both
  * the inline copies and the interpreter's take part. Every copy is checked
  * byte by byte against the source, with the bytes around it untouched.
  */
@@ -101,6 +102,31 @@ static void load_from_5(uint8_t *d, const uint8_t *s, const uint8_t *fill)
 	                 : "t0", "t1", "memory");
 }
 
+/* vmv.v.i v8, -1 (or 0) over vl e16 m2 elements, then their store: returns vl. */
+static uint64_t splat_e16(uint8_t *d, uint64_t n, int ones)
+{
+	uint64_t vl;
+	if (ones)
+		__asm__ volatile(".option push\n .option arch, +v\n"
+		                 " vsetvli %[vl], %[n], e16, m2, ta, ma\n"
+		                 " vmv.v.i v8, -1\n"
+		                 " vse16.v v8, (%[d])\n"
+		                 ".option pop"
+		                 : [vl] "=&r"(vl)
+		                 : [n] "r"(n), [d] "r"(d)
+		                 : "memory");
+	else
+		__asm__ volatile(".option push\n .option arch, +v\n"
+		                 " vsetvli %[vl], %[n], e16, m2, ta, ma\n"
+		                 " vmv.v.i v8, 0\n"
+		                 " vse16.v v8, (%[d])\n"
+		                 ".option pop"
+		                 : [vl] "=&r"(vl)
+		                 : [n] "r"(n), [d] "r"(d)
+		                 : "memory");
+	return vl;
+}
+
 static void check(const uint8_t *s, uint64_t doff, uint64_t n, const char *what, unsigned pass)
 {
 	for (uint64_t k = 0; k < n; k++) EXPECT(dst[doff + k] == s[k], what, pass);
@@ -150,6 +176,15 @@ int main(unsigned long hartid)
 		EXPECT(vl16 == (n < 4 * vlenb ? n : 4 * vlenb), "vsetvl e16 m8 vl", i);
 		check(src + soff, doff, vl16, "vle8.v / vse8.v under another vtype", i);
 		for (uint64_t k = 0; k < vl16; k++) dst[doff + k] = 0x5a;
+
+		for (int ones = 1; ones >= 0; ones--) {
+			uint64_t svl = splat_e16(dst + doff, n / 2, ones);
+			EXPECT(svl == (n / 2 < vlenb ? n / 2 : vlenb), "vsetvli e16 m2 vl", i);
+			for (uint64_t k = 0; k < 2 * svl; k++)
+				EXPECT(dst[doff + k] == (ones ? 0xff : 0), "vmv.v.i then vse16.v", i);
+			EXPECT(dst[doff + 2 * svl] == 0x5a, "vmv.v.i then vse16.v: the byte after", i);
+		}
+		for (uint64_t k = 0; k < n; k++) dst[doff + k] = 0x5a;
 
 		load_from_5(dst + doff, src + soff, fill);
 		for (unsigned k = 0; k < 16; k++)

@@ -30,9 +30,10 @@
  *     other rounding modes, NaN results and the rest in the interpreter;
  *   - runs AMOs (but min/max), LR/SC, fences and cbo.zero inline on a TLB hit
  *     (emit_misc);
- *   - runs vsetvli / vsetivli and unmasked unit-stride vector loads and stores
- *     (Linux's user-memory copy) inline, a load or store as one copy of its
- *     bytes when they lie in one page the TLB maps (emit_vector);
+ *   - runs vsetvli / vsetivli, unmasked unit-stride vector loads and stores
+ *     (Linux's user-memory copy) and vmv.v.i of 0 or -1 inline, a load or
+ *     store as one copy of its bytes when they lie in one page the TLB maps
+ *     (emit_vector);
  *   - runs the other FP instructions, CSR reads, interrupt-enable CSR writes
  *     and the other cache-block operations through rv_jit_exec_generic();
  *   - leaves by patched direct jumps within its page, the indirect-jump cache
@@ -1972,7 +1973,7 @@ static bool emit_misc(struct block_ctx *c, const struct rv_op *op, uint64_t pc, 
  * in one page the TLB maps (it then cannot fault: a fault-only-first load is a plain one); in any
  * other case the interpreter runs the instruction (vector.c), which decides the same.
  */
-enum vec_inline { VEC_NONE, VEC_SET, VEC_MEM };
+enum vec_inline { VEC_NONE, VEC_SET, VEC_MEM, VEC_SPLAT };
 
 static enum vec_inline vec_inline_kind(uint32_t insn)
 {
@@ -1981,6 +1982,8 @@ static enum vec_inline vec_inline_kind(uint32_t insn)
 		if (!(insn >> 31)) return RS1(insn) || RD(insn) ? VEC_SET : VEC_NONE; /* not "keep vl" */
 		return (insn >> 30) == 3 ? VEC_SET : VEC_NONE;
 	}
+	if (opc == 0x57 && f3 == 3 && (insn >> 25) == (0x17 << 1 | 1) && RS2(insn) == 0)
+		return RS1(insn) == 0 || RS1(insn) == 31 ? VEC_SPLAT : VEC_NONE; /* vmv.v.i vd, 0 / -1 */
 	if ((opc != 0x07 && opc != 0x27) || (f3 != 0 && f3 < 5)) return VEC_NONE;
 	const unsigned nf = insn >> 29, mew = (insn >> 28) & 1, mop = (insn >> 26) & 3, vm = (insn >> 25) & 1,
 	               lumop = RS2(insn);
@@ -1990,9 +1993,9 @@ static enum vec_inline vec_inline_kind(uint32_t insn)
 
 static void vec_inline_regs(uint32_t insn, uint32_t *reads, uint32_t *writes)
 {
-	const bool vsetivli = (insn & 0x7f) == 0x57 && (insn >> 30) == 3;
-	*reads = vsetivli ? 0 : 1u << RS1(insn);
-	*writes = (insn & 0x7f) == 0x57 ? 1u << RD(insn) : 0;
+	const bool vset = (insn & 0x7f) == 0x57 && F3(insn) == 7, vsetivli = vset && (insn >> 30) == 3;
+	*reads = vsetivli || ((insn & 0x7f) == 0x57 && !vset) ? 0 : 1u << RS1(insn);
+	*writes = vset ? 1u << RD(insn) : 0;
 }
 
 /* jne to the interpreter unless mstatus.VS is dirty and V=0. */
@@ -2106,12 +2109,42 @@ static bool emit_vec_mem(struct block_ctx *c, const struct rv_op *op, uint64_t p
 	return true;
 }
 
+/* vmv.v.i vd, 0 or -1 (Linux fills the vector registers with ones when a syscall discards them):
+ * vl elements of SEW bits, one rep stosb of their bytes, under vec_mem's conditions but the page. */
+static bool emit_vec_splat(struct block_ctx *c, const struct rv_op *op, uint64_t pc, unsigned len, int k)
+{
+	struct emit *e = &c->e;
+	const uint32_t insn = (uint32_t)op->imm;
+	unsigned sew, lmul8;
+	if (c->vtype < 0 || !rv_vtype_decode((uint64_t)c->vtype, &sew, &lmul8)) return false;
+	const unsigned vd = RD(insn), regs = lmul8 < 8 ? 1 : lmul8 / 8;
+	if (vd % regs) return false; /* illegal: the interpreter's */
+	struct slow_path s = interp_slow_path(c, op, pc, len, k);
+	vec_state_check(c, &s);
+	cmp_field_imm32(e, offsetof(struct rv_hart, vtype), (int32_t)c->vtype);
+	jcc_slow(e, &s, 0x5);
+	cmp_field_imm32(e, offsetof(struct rv_hart, vstart), 0);
+	jcc_slow(e, &s, 0x5);
+	EB(e, "\x57"); /* push rdi: rep stosb's */
+	e8(e, 0xbf);   /* mov edi, the registers */
+	e32(e, e->hart + (uint32_t)offsetof(struct rv_hart, vreg) + vd * c->vlenb);
+	op_rm_hart(e, 0x8b, RCX, (uint32_t)offsetof(struct rv_hart, vl), true); /* rcx <- vl * SEW bytes */
+	if (sew > 1) shift_imm(e, RCX, 4, (unsigned)__builtin_ctz(sew), true);
+	e8(e, 0xb8); /* mov eax, the byte */
+	e32(e, RS1(insn) ? 0xff : 0);
+	EB(e, "\xf3\xaa\x5f"); /* rep stosb; pop rdi */
+	s.done = e->p;
+	c->slow[c->nslow++] = s;
+	return true;
+}
+
 static bool emit_vector(struct block_ctx *c, const struct rv_op *op, uint64_t pc, unsigned len, int k)
 {
 	if (!c->vlenb) return false;
 	switch (vec_inline_kind((uint32_t)op->imm)) {
 	case VEC_SET: return emit_vsetvl(c, op, pc, len, k);
 	case VEC_MEM: return emit_vec_mem(c, op, pc, len, k);
+	case VEC_SPLAT: return emit_vec_splat(c, op, pc, len, k);
 	default: return false;
 	}
 }
