@@ -102,30 +102,16 @@ static void load_from_5(uint8_t *d, const uint8_t *s, const uint8_t *fill)
 	                 : "t0", "t1", "memory");
 }
 
-/* vmv.v.i v8, -1 (or 0) over vl e16 m2 elements, then their store: returns vl. */
-static uint64_t splat_e16(uint8_t *d, uint64_t n, int ones)
-{
-	uint64_t vl;
-	if (ones)
-		__asm__ volatile(".option push\n .option arch, +v\n"
-		                 " vsetvli %[vl], %[n], e16, m2, ta, ma\n"
-		                 " vmv.v.i v8, -1\n"
-		                 " vse16.v v8, (%[d])\n"
-		                 ".option pop"
-		                 : [vl] "=&r"(vl)
-		                 : [n] "r"(n), [d] "r"(d)
-		                 : "memory");
-	else
-		__asm__ volatile(".option push\n .option arch, +v\n"
-		                 " vsetvli %[vl], %[n], e16, m2, ta, ma\n"
-		                 " vmv.v.i v8, 0\n"
-		                 " vse16.v v8, (%[d])\n"
-		                 ".option pop"
-		                 : [vl] "=&r"(vl)
-		                 : [n] "r"(n), [d] "r"(d)
-		                 : "memory");
-	return vl;
-}
+/* vmv.v.i v8, IMM (-1 or 0) over vl e16 m2 elements, then their store; VL gets vl. */
+#define SPLAT_E16(D, N, IMM, VL)                                                                             \
+	__asm__ volatile(".option push\n .option arch, +v\n"                                                 \
+	                 " vsetvli %[vl], %[n], e16, m2, ta, ma\n"                                           \
+	                 " vmv.v.i v8, " #IMM "\n"                                                           \
+	                 " vse16.v v8, (%[d])\n"                                                             \
+	                 ".option pop"                                                                       \
+	                 : [vl] "=&r"(VL)                                                                    \
+	                 : [n] "r"(N), [d] "r"(D)                                                            \
+	                 : "memory")
 
 static void check(const uint8_t *s, uint64_t doff, uint64_t n, const char *what, unsigned pass)
 {
@@ -178,7 +164,11 @@ int main(unsigned long hartid)
 		for (uint64_t k = 0; k < vl16; k++) dst[doff + k] = 0x5a;
 
 		for (int ones = 1; ones >= 0; ones--) {
-			uint64_t svl = splat_e16(dst + doff, n / 2, ones);
+			uint64_t svl;
+			if (ones)
+				SPLAT_E16(dst + doff, n / 2, -1, svl);
+			else
+				SPLAT_E16(dst + doff, n / 2, 0, svl);
 			EXPECT(svl == (n / 2 < vlenb ? n / 2 : vlenb), "vsetvli e16 m2 vl", i);
 			for (uint64_t k = 0; k < 2 * svl; k++)
 				EXPECT(dst[doff + k] == (ones ? 0xff : 0), "vmv.v.i then vse16.v", i);

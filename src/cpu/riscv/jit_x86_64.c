@@ -2022,6 +2022,16 @@ static void cmp_field_imm32(struct emit *e, size_t off, int32_t imm)
 	modrm_hart(e, 7, (uint32_t)off);
 	e32(e, (uint32_t)imm);
 }
+/* jne to the interpreter unless vec_state_check passes, vtype is the one the block's last vsetvli
+ * set (c->vtype) and vstart is 0. */
+static void vec_config_check(struct block_ctx *c, struct slow_path *s)
+{
+	vec_state_check(c, s);
+	cmp_field_imm32(&c->e, offsetof(struct rv_hart, vtype), (int32_t)c->vtype);
+	jcc_slow(&c->e, s, 0x5);
+	cmp_field_imm32(&c->e, offsetof(struct rv_hart, vstart), 0);
+	jcc_slow(&c->e, s, 0x5);
+}
 /* mov qword [hart + off], imm32 (sign-extended) */
 static void store_field_imm64(struct emit *e, size_t off, int32_t imm)
 {
@@ -2073,11 +2083,7 @@ static bool emit_vec_mem(struct block_ctx *c, const struct rv_op *op, uint64_t p
 		return false; /* illegal: the interpreter's */
 	const bool store = (insn & 0x7f) == 0x27;
 	struct slow_path s = interp_slow_path(c, op, pc, len, k);
-	vec_state_check(c, &s);
-	cmp_field_imm32(e, offsetof(struct rv_hart, vtype), (int32_t)c->vtype);
-	jcc_slow(e, &s, 0x5);
-	cmp_field_imm32(e, offsetof(struct rv_hart, vstart), 0);
-	jcc_slow(e, &s, 0x5);
+	vec_config_check(c, &s);
 	EB(e, "\x57\x56"); /* push rdi; push rsi: rep movsb's (they may hold guest registers) */
 	get_x(c, RSI, RS1(insn));
 	const uint32_t vl = (uint32_t)offsetof(struct rv_hart, vl);
@@ -2120,11 +2126,7 @@ static bool emit_vec_splat(struct block_ctx *c, const struct rv_op *op, uint64_t
 	const unsigned vd = RD(insn), regs = lmul8 < 8 ? 1 : lmul8 / 8;
 	if (vd % regs) return false; /* illegal: the interpreter's */
 	struct slow_path s = interp_slow_path(c, op, pc, len, k);
-	vec_state_check(c, &s);
-	cmp_field_imm32(e, offsetof(struct rv_hart, vtype), (int32_t)c->vtype);
-	jcc_slow(e, &s, 0x5);
-	cmp_field_imm32(e, offsetof(struct rv_hart, vstart), 0);
-	jcc_slow(e, &s, 0x5);
+	vec_config_check(c, &s);
 	EB(e, "\x57"); /* push rdi: rep stosb's */
 	e8(e, 0xbf);   /* mov edi, the registers */
 	e32(e, e->hart + (uint32_t)offsetof(struct rv_hart, vreg) + vd * c->vlenb);
