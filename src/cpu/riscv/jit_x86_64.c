@@ -2071,24 +2071,38 @@ static bool emit_vsetvl(struct block_ctx *c, const struct rv_op *op, uint64_t pc
 	return true;
 }
 
+/* Whether the register group at vd of elements of `eew` bytes (0: SEW) fits the block's vtype
+ * (c->vtype: its EMUL valid, vd aligned to it; otherwise the interpreter raises), with *shift the
+ * log2 of the element size. */
+static bool vec_group_ok(const struct block_ctx *c, unsigned vd, unsigned eew, unsigned *shift)
+{
+	unsigned sew, lmul8;
+	if (c->vtype < 0 || !rv_vtype_decode((uint64_t)c->vtype, &sew, &lmul8)) return false;
+	if (!eew) eew = sew;
+	const unsigned emul8 = lmul8 * eew / sew, regs = emul8 < 8 ? 1 : emul8 / 8;
+	*shift = (unsigned)__builtin_ctz(eew);
+	return emul8 >= 1 && emul8 <= 64 && vd % regs == 0 && vd + regs <= 32;
+}
+/* rcx <- vl << shift: the bytes of vl elements */
+static void vl_bytes_to_rcx(struct emit *e, unsigned shift)
+{
+	op_rm_hart(e, 0x8b, RCX, (uint32_t)offsetof(struct rv_hart, vl), true);
+	if (shift) shift_imm(e, RCX, 4, shift, true);
+}
+
 static bool emit_vec_mem(struct block_ctx *c, const struct rv_op *op, uint64_t pc, unsigned len, int k)
 {
 	struct emit *e = &c->e;
 	const uint32_t insn = (uint32_t)op->imm;
-	unsigned sew, lmul8;
-	if (c->vtype < 0 || !rv_vtype_decode((uint64_t)c->vtype, &sew, &lmul8)) return false;
-	const unsigned width = F3(insn), eew_shift = width == 0 ? 0 : width - 4, vd = RD(insn);
-	const unsigned emul8 = lmul8 * (1u << eew_shift) / sew, regs = emul8 < 8 ? 1 : emul8 / 8;
-	if (emul8 < 1 || emul8 > 64 || vd % regs || vd + regs > 32)
-		return false; /* illegal: the interpreter's */
+	const unsigned width = F3(insn), vd = RD(insn);
+	unsigned eew_shift;
+	if (!vec_group_ok(c, vd, width == 0 ? 1 : 1u << (width - 4), &eew_shift)) return false;
 	const bool store = (insn & 0x7f) == 0x27;
 	struct slow_path s = interp_slow_path(c, op, pc, len, k);
 	vec_config_check(c, &s);
 	EB(e, "\x57\x56"); /* push rdi; push rsi: rep movsb's (they may hold guest registers) */
 	get_x(c, RSI, RS1(insn));
-	const uint32_t vl = (uint32_t)offsetof(struct rv_hart, vl);
-	op_rm_hart(e, 0x8b, RCX, vl, true); /* rcx <- vl * eew: the bytes */
-	if (eew_shift) shift_imm(e, RCX, 4, eew_shift, true);
+	vl_bytes_to_rcx(e, eew_shift);
 	EB(e, "\x48\x8d\x4c\x0e\xff"); /* lea rcx, [rsi + rcx - 1]: the last byte */
 	uint8_t *miss = emit_tlb_lookup(c, RSI, 0, RCX, 0, tlb_table(store), 1);
 	const uint32_t regs_at = e->hart + (uint32_t)offsetof(struct rv_hart, vreg) + vd * c->vlenb;
@@ -2100,8 +2114,7 @@ static bool emit_vec_mem(struct block_ctx *c, const struct rv_op *op, uint64_t p
 		e8(e, 0xbf);           /* mov edi, the registers */
 	}
 	e32(e, regs_at);
-	op_rm_hart(e, 0x8b, RCX, vl, true);
-	if (eew_shift) shift_imm(e, RCX, 4, eew_shift, true);
+	vl_bytes_to_rcx(e, eew_shift);
 	EB(e, "\xf3\xa4\x5e\x5f"); /* rep movsb; pop rsi; pop rdi */
 	EB(e, "\xeb\x07");         /* jmp done (over the 7 bytes below) */
 	patch_to_here(e, miss);
@@ -2121,17 +2134,15 @@ static bool emit_vec_splat(struct block_ctx *c, const struct rv_op *op, uint64_t
 {
 	struct emit *e = &c->e;
 	const uint32_t insn = (uint32_t)op->imm;
-	unsigned sew, lmul8;
-	if (c->vtype < 0 || !rv_vtype_decode((uint64_t)c->vtype, &sew, &lmul8)) return false;
-	const unsigned vd = RD(insn), regs = lmul8 < 8 ? 1 : lmul8 / 8;
-	if (vd % regs) return false; /* illegal: the interpreter's */
+	const unsigned vd = RD(insn);
+	unsigned sew_shift;
+	if (!vec_group_ok(c, vd, 0, &sew_shift)) return false;
 	struct slow_path s = interp_slow_path(c, op, pc, len, k);
 	vec_config_check(c, &s);
 	EB(e, "\x57"); /* push rdi: rep stosb's */
 	e8(e, 0xbf);   /* mov edi, the registers */
 	e32(e, e->hart + (uint32_t)offsetof(struct rv_hart, vreg) + vd * c->vlenb);
-	op_rm_hart(e, 0x8b, RCX, (uint32_t)offsetof(struct rv_hart, vl), true); /* rcx <- vl * SEW bytes */
-	if (sew > 1) shift_imm(e, RCX, 4, (unsigned)__builtin_ctz(sew), true);
+	vl_bytes_to_rcx(e, sew_shift);
 	e8(e, 0xb8); /* mov eax, the byte */
 	e32(e, RS1(insn) ? 0xff : 0);
 	EB(e, "\xf3\xaa\x5f"); /* rep stosb; pop rdi */
