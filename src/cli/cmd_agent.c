@@ -311,12 +311,19 @@ bool agent_shutdown_vm(const char *api_sock, unsigned timeout_s)
 		log_info("no clean shutdown: %s", err);
 		return false;
 	}
+	if (vm_gone_within(api_sock, timeout_s)) return true;
+	log_warn("the guest did not shut down in %u s: stopping the VM", timeout_s);
+	return false;
+}
+
+bool vm_gone_within(const char *api_sock, unsigned timeout_s)
+{
+	char err[512];
 	for (unsigned waited = 0; waited < timeout_s * 10; waited++) { /* gone: its control socket is */
 		int c = http_connect_unix(api_sock, err, sizeof(err));
 		if (c < 0) return true;
 		close(c);
 		usleep(100000);
 	}
-	log_warn("the guest did not shut down in %u s: stopping the VM", timeout_s);
 	return false;
 }

@@ -160,6 +160,12 @@ int vmctl_simple(int argc, char **argv)
 	snprintf(path, sizeof(path), "/vm%s%s", strcmp(verb, "status") ? "/" : "",
 	         strcmp(verb, "status") ? verb : "");
 	int status = api_call(sock, get ? "GET" : "POST", path, NULL, &out);
+	/* The guest may have gone down on the agent's request without the answer reaching us. */
+	if (stop && status == 409 && timeout && vm_gone_within(sock, (unsigned)timeout)) {
+		free(out);
+		cli_done("the guest shut down");
+		return 0;
+	}
 	return finish(status, out, fmt, get ? NULL : said_state);
 }
 

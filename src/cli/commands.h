@@ -37,6 +37,8 @@ void agent_identity_after_restore(const char *vsock_socket, const char *hostname
 /* Asks the guest agent of the VM whose control socket is api_sock to shut the guest down, and waits up
  * to timeout_s for the VM to end: true when it did. */
 bool agent_shutdown_vm(const char *api_sock, unsigned timeout_s);
+/* Whether the VM behind api_sock exits (its control socket goes away) within timeout_s seconds. */
+bool vm_gone_within(const char *api_sock, unsigned timeout_s);
 
 /* A VM run by hand (`cloison run --api-sock PATH`), named by --sock PATH. */
 int vmctl_simple(int argc, char **argv); /* status, stats, pause, resume, stop */
