@@ -210,6 +210,7 @@ struct rv_hart {
 	struct rv_engine_stats stats;
 	uint64_t jit_epoch;   /* fence.i count: a block compares its code with memory once per epoch */
 	uint64_t budget_left; /* budget left at the last sync point (exceptions, CSR reads) */
+	uint64_t jit_probe_addend[16]; /* translated code: a shared probe's page addend (jit_probe.h) */
 
 	/* Memory access acceleration. */
 	struct rv_tlb_set tlb[RV_TLB_NSETS];

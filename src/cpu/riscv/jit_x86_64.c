@@ -48,6 +48,7 @@
 #include "internal.h"
 #include "isa.h"
 #include "jit.h"
+#include "jit_probe.h"
 
 #include <stddef.h>
 #include <stdlib.h>
@@ -450,7 +451,9 @@ struct slow_path {
 	unsigned x_result; /* K_GENERIC: 1 + the integer register the main path then expects in rax, or 0 */
 	bool fp_pending;   /* K_GENERIC: set rv_hart.fp_pending after it (the main path may not have) */
 	uint32_t insn, raw;
-	unsigned len;              /* K_GENERIC: the instruction the interpreter runs instead */
+	unsigned len;    /* K_GENERIC: the instruction the interpreter runs instead */
+	uint8_t *resume; /* a shared probe's access (jit_probe.h): its own probe first, back here on a hit */
+	int slot;        /* ... the group's addend slot to mark invalid first (its first access), or -1 */
 	const struct rv_op *group; /* K_DECODE: a group's accesses (mem_group), each probed alone */
 	const unsigned *glens;     /* ... their lengths */
 	unsigned ngroup;
@@ -492,6 +495,7 @@ struct block_ctx {
 	bool fp_ok;        /* mstatus.FS dirty (after an interpreted FP instruction: also vsstatus.FS if
 	                    * V=1) and fp_pending set, on every path to here */
 	uint32_t fp_boxed; /* f registers known to hold NaN-boxed singles */
+	struct jit_probe_plan probes; /* loads and stores sharing a TLB probe */
 };
 
 /* At a join (a jump target) or after a call that may change the FP state. */
@@ -1071,6 +1075,64 @@ static uint32_t tlb_table(bool write)
 	return write ? (uint32_t)offsetof(struct rv_tlb_set, write) : 0;
 }
 
+_Static_assert(sizeof(((struct rv_hart *)0)->jit_probe_addend) / sizeof(uint64_t) == JIT_PROBE_GROUPS,
+               "a slot per shared probe");
+static uint32_t probe_slot(int g)
+{
+	return (uint32_t)(offsetof(struct rv_hart, jit_probe_addend) + 8 * (unsigned)g);
+}
+
+/* A shared probe's part in an access's miss path: the way back after its own probe. */
+struct reprobe {
+	uint8_t *resume; /* NULL: the access probed for itself */
+	int slot;        /* the group's slot to mark invalid (its first access), or -1 */
+};
+
+/*
+ * The probe of the access at instruction index k (as in emit_op) to x[rs1] +
+ * imm .. + size - 1, as emit_tlb_probe: its group's shared probe if it has
+ * one (jit_probe.h). The group's first access probes all the group's bytes
+ * from its base and keeps the addend in the group's slot (a miss or a span
+ * across a page leaves 1 there, never an addend); the others take it from
+ * the slot. Either way a miss goes to the access's own probe, out of line
+ * (*rp says where it goes back to).
+ */
+static uint8_t *emit_access_probe(struct block_ctx *c, int k, unsigned rs1, int32_t imm, unsigned size,
+                                  bool store, int *base, struct reprobe *rp)
+{
+	const int i = k + (int)c->n;
+	const int g = i >= 0 && i < (int)c->n ? c->probes.group[i] : -1;
+	rp->resume = NULL;
+	rp->slot = -1;
+	if (g < 0) return emit_tlb_probe(c, rs1, imm, imm + (int32_t)size - 1, tlb_table(store), 1, base);
+	struct emit *e = &c->e;
+	const struct jit_probe_group *pg = &c->probes.g[g];
+	uint8_t *fix;
+	if (c->probes.first[i]) {
+		int b = c->host[pg->base];
+		if (b < 0) {
+			get_x(c, RCX, pg->base);
+			b = RCX;
+		}
+		fix = emit_tlb_lookup(c, b, pg->lo, b, pg->hi, tlb_table(store), 1);
+		if (pg->members > 1) {
+			rp->slot = g;
+			op_rm_hart(e, 0x89, RAX, probe_slot(g), true); /* mov [slot], rax */
+		}
+	} else {
+		op_rm_hart(e, 0x8b, RAX, probe_slot(g), true); /* mov rax, [slot] */
+		EB(e, "\xa8\x01");                             /* test al, 1 */
+		EB(e, "\x0f\x85");                             /* jnz: its own probe */
+		fix = e->p;
+		e32(e, 0);
+		if (c->count_tlb) add_field_imm8(e, offsetof(struct rv_hart, tlb_counts.lookups), 1);
+	}
+	rp->resume = e->p;
+	*base = c->host[rs1];
+	if (*base < 0) op_rm_hart(e, 0x03, RAX, xoff(rs1), true); /* add rax, x[rs1] */
+	return fix;
+}
+
 /* opc reg, [base + rax + disp] (or the store direction, by opcode), or [rax + disp] for base -1; a byte
  * store's register needs a REX prefix to be sil/dil/bpl rather than dh/bh/ch. */
 static void op_base_rax(struct emit *e, unsigned opc, int reg, int base, int32_t disp, bool w64,
@@ -1125,12 +1187,14 @@ static void emit_load(struct block_ctx *c, const struct rv_op *op, unsigned kind
 	    [K_LB] = 1, [K_LH] = 2, [K_LW] = 4, [K_LD] = 8, [K_LBU] = 1, [K_LHU] = 2, [K_LWU] = 4};
 	struct emit *e = &c->e;
 	int base;
-	uint8_t *fix = emit_tlb_probe(c, op->rs1, op->imm, op->imm + (int32_t)sizes[kind] - 1,
-	                              tlb_table(false), 1, &base);
+	struct reprobe rp;
+	uint8_t *fix = emit_access_probe(c, k, op->rs1, op->imm, sizes[kind], false, &base, &rp);
 	/* Straight into x[rd]'s host register if it has one, else into rax. */
 	int d = op->rd && op->rd < 32 ? c->host[op->rd] : -1;
 	op_base_rax(e, load_opc[kind], d >= 0 ? d : RAX, base, op->imm, load_w64[kind], false);
 	access_slow_path(c, fix, pc, k, kind, -1, false, op->rs1, op->imm, d);
+	c->slow[c->nslow - 1].resume = rp.resume;
+	c->slow[c->nslow - 1].slot = rp.slot;
 	if (d >= 0)
 		written(c, op->rd);
 	else
@@ -1145,6 +1209,29 @@ static bool is_store(unsigned kind)
 	return kind >= K_SB && kind <= K_SD;
 }
 static void emit_store(struct block_ctx *c, const struct rv_op *op, unsigned kind, uint64_t pc, int k);
+
+static unsigned access_size(unsigned kind);
+
+/* The miss path's start for an access with a shared probe: its own probe, back to the access on a hit. */
+static void emit_reprobe(struct block_ctx *c, const struct slow_path *s)
+{
+	struct emit *e = &c->e;
+	if (s->slot >= 0) { /* mov qword [slot], 1: the group's other accesses probe for themselves */
+		EB(e, "\x48\xc7");
+		modrm_hart(e, 0, probe_slot(s->slot));
+		e32(e, 1);
+	}
+	int b = c->host[s->addr_rs1];
+	if (b < 0) {
+		get_x(c, RCX, s->addr_rs1);
+		b = RCX;
+	}
+	const int32_t last = s->addr_imm + (int32_t)access_size(s->kind) - 1;
+	uint8_t *miss = emit_tlb_lookup(c, b, s->addr_imm, b, last, tlb_table(is_store(s->kind)), 1);
+	e8(e, 0xe9); /* jmp resume */
+	e32(e, (uint32_t)(int32_t)(s->resume - (e->p + 4)));
+	patch_to_here(e, miss);
+}
 
 /* The out-of-line miss path of a load or store (after the block's main path), or the interpreter's
  * way through an FP access it leaves there (K_GENERIC). */
@@ -1178,6 +1265,7 @@ static void emit_slow_path(struct block_ctx *c, const struct slow_path *s)
 		e32(e, (uint32_t)(int32_t)(s->done - (e->p + 4)));
 		return;
 	}
+	if (s->resume) emit_reprobe(c, s);
 	sync_pc(e, s->pc, s->k);
 	store_local(c, s->dirty); /* the hart has every local register now */
 	int base = s->addr_rs1 ? c->host[s->addr_rs1] : -1;
@@ -1207,8 +1295,8 @@ static void emit_store(struct block_ctx *c, const struct rv_op *op, unsigned kin
 	static const unsigned sizes[] = {[K_SB] = 1, [K_SH] = 2, [K_SW] = 4, [K_SD] = 8};
 	struct emit *e = &c->e;
 	int base;
-	uint8_t *fix = emit_tlb_probe(c, op->rs1, op->imm, op->imm + (int32_t)sizes[kind] - 1,
-	                              tlb_table(true), 1, &base);
+	struct reprobe rp;
+	uint8_t *fix = emit_access_probe(c, k, op->rs1, op->imm, sizes[kind], true, &base, &rp);
 	int v = c->host[op->rs2]; /* the data straight from its host register */
 	if (v < 0) {
 		get_x(c, RCX, op->rs2);
@@ -1217,6 +1305,8 @@ static void emit_store(struct block_ctx *c, const struct rv_op *op, unsigned kin
 	if (kind == K_SH) e8(e, 0x66);
 	op_base_rax(e, kind == K_SB ? 0x88 : 0x89, v, base, op->imm, kind == K_SD, kind == K_SB);
 	access_slow_path(c, fix, pc, k, kind, op->rs2, false, op->rs1, op->imm, -1);
+	c->slow[c->nslow - 1].resume = rp.resume;
+	c->slow[c->nslow - 1].slot = rp.slot;
 }
 
 static const void *const load_helpers[] = {
@@ -2575,6 +2665,29 @@ static void op_regs(const struct rv_op *op, unsigned kind, uint32_t *reads, uint
 	*writes &= ~1u;
 }
 
+_Static_assert(JIT_PROBE_MAX_OPS >= JIT_MAX_OPS, "a probe plan covers a block");
+
+/* Which accesses of the block share a TLB probe (jit_probe.h); runs (mem_group) probe on their own. */
+static void plan_probes(struct block_ctx *c, const struct rv_op *ops, unsigned n, const bool *jumped_to)
+{
+	uint8_t size[JIT_MAX_OPS];
+	bool store[JIT_MAX_OPS], skip[JIT_MAX_OPS] = {false};
+	uint32_t writes[JIT_MAX_OPS], reads;
+	for (unsigned i = 0; i < n; i++) {
+		unsigned kind = rv_op_kind(&ops[i]);
+		op_regs(&ops[i], kind, &reads, &writes[i]);
+		size[i] = (uint8_t)access_size(kind);
+		store[i] = is_store(kind);
+	}
+	for (unsigned i = 0; i < n; i++) {
+		int32_t lo, hi;
+		unsigned m = mem_group(ops, jumped_to, i, n, &lo, &hi);
+		for (unsigned j = 0; m > 1 && j < m; j++) skip[i + j] = true;
+		i += m - 1;
+	}
+	jit_plan_probes(&c->probes, ops, n, size, store, writes, jumped_to, skip);
+}
+
 /*
  * Which W instructions' results need their sign extension: those whose upper
  * 32 bits something may read before the register is written again. Going
@@ -2800,6 +2913,7 @@ uint32_t rv_jit_compile(struct rv_hart *h, const struct rv_op *head, const uint8
 	bool open = true, jumped_to[JIT_MAX_OPS] = {false};
 	for (unsigned i = 0; i < n; i++)
 		if (c->target[i] >= 0) jumped_to[c->target[i]] = true;
+	plan_probes(c, ops, n, jumped_to);
 	uint64_t ipc = pc;
 	c->zext_rs = -1;
 	for (unsigned i = 0; i < n; i++) {
