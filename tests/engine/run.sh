@@ -20,7 +20,7 @@ mkdir -p "$work"
 FL="-O2 -march=rv64gc -mabi=lp64d -mcmodel=medany -nostdlib -ffreestanding -fno-pic -static -Wl,--no-relax
     -Wl,--no-warn-rwx-segments -Wl,--build-id=none -T $here/../diff/bare.ld -Wall -Werror"
 fail=0
-for t in smc atomics triggers ext instret tlbcount fp vcopy regs; do
+for t in smc atomics triggers ext instret tlbcount fp vcopy regs probes; do
   # shellcheck disable=SC2086
   $CC $FL -o "$work/$t" "$here/crt.S" "$here/plat.c" "$here/$t.c"
   if out=$(timeout 120 "$cloison" run "$@" --cpus 2 --firmware none --kernel "$work/$t" < /dev/null 2>&1) &&
@@ -54,6 +54,18 @@ if [ -n "$given" ] && [ "$given" = "$interp" ]; then
   echo "PASS: fp checksum $given (cloison run $*) = --jit off"
 else
   echo "FAIL: fp checksum '$given' (cloison run $*) vs '$interp' (--jit off)"
+  fail=1
+fi
+probesum() {
+  timeout 120 "$cloison" run "$@" --cpus 2 --firmware none --kernel "$work/probes" < /dev/null 2>&1 |
+    sed -n 's/^PROBESUM //p'
+}
+given=$(probesum "$@")
+interp=$(probesum "$@" --jit off)
+if [ -n "$given" ] && [ "$given" = "$interp" ]; then
+  echo "PASS: probes checksum $given (cloison run $*) = --jit off"
+else
+  echo "FAIL: probes checksum '$given' (cloison run $*) vs '$interp' (--jit off)"
   fail=1
 fi
 exit $fail
