@@ -10,6 +10,10 @@
 void put(const char *s);
 void put_num(uint64_t v);
 __attribute__((noreturn)) void plat_exit(int code);
+/* From M-mode: Sv39 with `root` (a 4 KiB-aligned table whose entries other than 0 and 2 the caller
+ * set), gigapages 0-1 GiB (devices) RW and 2-3 GiB (RAM) RWX mapped to themselves, all memory open in
+ * the PMP; then s_main in S-mode. */
+__attribute__((noreturn)) void plat_enter_s(uint64_t *root, void (*s_main)(void));
 /* Prints what failed with the values seen and ends the run with code 1. */
 #define EXPECT(cond, what, got)                                                                              \
 	do {                                                                                                 \

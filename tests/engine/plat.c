@@ -32,3 +32,18 @@ void plat_exit(int code)
 	for (;;) {
 	}
 }
+
+void plat_enter_s(uint64_t *root, void (*s_main)(void))
+{
+	root[0] = 0x0ULL >> 12 << 10 | 0xc7;        /* devices: V R W A D */
+	root[2] = 0x80000000ULL >> 12 << 10 | 0xcf; /* RAM: V R W X A D */
+	uint64_t satp = 8ULL << 60 | (uint64_t)(uintptr_t)root >> 12;
+	__asm__ volatile("csrw pmpaddr0, %0; csrw pmpcfg0, %1" ::"r"(~0ULL >> 10), "r"(0x1fULL));
+	__asm__ volatile("csrw satp, %0; sfence.vma" ::"r"(satp) : "memory");
+	uint64_t mstatus;
+	__asm__ volatile("csrr %0, mstatus" : "=r"(mstatus));
+	mstatus = (mstatus & ~(3ULL << 11)) | 1ULL << 11; /* MPP = S */
+	__asm__ volatile("csrw mstatus, %0; csrw mepc, %1; mret" ::"r"(mstatus), "r"((uintptr_t)s_main));
+	for (;;) {
+	}
+}

@@ -114,19 +114,9 @@ int main(unsigned long hartid)
 {
 	if (hartid != 0)
 		for (;;) __asm__ volatile("wfi");
-	/* Gigapages: 0-1 GiB (devices) RW, 2-3 GiB (RAM) RWX; at 3 GiB the four pages, each pair swapped. */
-	root[0] = 0x0ULL >> 12 << 10 | 0xc7;        /* V R W A D */
-	root[2] = 0x80000000ULL >> 12 << 10 | 0xcf; /* V R W X A D */
+	/* At 3 GiB the four pages, each pair swapped. */
 	root[3] = (uint64_t)(uintptr_t)mid >> 12 << 10 | 1;
 	mid[0] = (uint64_t)(uintptr_t)leaf >> 12 << 10 | 1;
 	for (unsigned i = 0; i < 4; i++) leaf[i] = (uint64_t)(uintptr_t)pages[i ^ 1] >> 12 << 10 | 0xc7;
-	uint64_t satp = 8ULL << 60 | (uint64_t)(uintptr_t)root >> 12;
-	__asm__ volatile("csrw pmpaddr0, %0; csrw pmpcfg0, %1" ::"r"(~0ULL >> 10), "r"(0x1fULL));
-	__asm__ volatile("csrw satp, %0; sfence.vma" ::"r"(satp) : "memory");
-	uint64_t mstatus;
-	__asm__ volatile("csrr %0, mstatus" : "=r"(mstatus));
-	mstatus = (mstatus & ~(3ULL << 11)) | 1ULL << 11; /* MPP = S */
-	__asm__ volatile("csrw mstatus, %0; csrw mepc, %1; mret" ::"r"(mstatus), "r"((uintptr_t)s_main));
-	for (;;) {
-	}
+	plat_enter_s(root, s_main);
 }

@@ -45,27 +45,21 @@ else
   echo "FAIL: tlbcount lookups '$given' (cloison run $*) vs '$interp' (--jit off), at least 60626 expected"
   fail=1
 fi
-fpsum() {
-  timeout 120 "$cloison" run "$@" --cpus 2 --firmware none --kernel "$work/fp" < /dev/null 2>&1 | sed -n 's/^FPSUM //p'
+# A test's checksum (its line "PREFIX n") under the given options must equal the one under --jit off.
+same_as_interpreter() {
+  local t=$1 prefix=$2 given interp
+  shift 2
+  given=$(timeout 120 "$cloison" run "$@" --cpus 2 --firmware none --kernel "$work/$t" < /dev/null 2>&1 |
+    sed -n "s/^$prefix //p")
+  interp=$(timeout 120 "$cloison" run "$@" --jit off --cpus 2 --firmware none --kernel "$work/$t" \
+    < /dev/null 2>&1 | sed -n "s/^$prefix //p")
+  if [ -n "$given" ] && [ "$given" = "$interp" ]; then
+    echo "PASS: $t checksum $given (cloison run $*) = --jit off"
+  else
+    echo "FAIL: $t checksum '$given' (cloison run $*) vs '$interp' (--jit off)"
+    fail=1
+  fi
 }
-given=$(fpsum "$@")
-interp=$(fpsum "$@" --jit off)
-if [ -n "$given" ] && [ "$given" = "$interp" ]; then
-  echo "PASS: fp checksum $given (cloison run $*) = --jit off"
-else
-  echo "FAIL: fp checksum '$given' (cloison run $*) vs '$interp' (--jit off)"
-  fail=1
-fi
-probesum() {
-  timeout 120 "$cloison" run "$@" --cpus 2 --firmware none --kernel "$work/probes" < /dev/null 2>&1 |
-    sed -n 's/^PROBESUM //p'
-}
-given=$(probesum "$@")
-interp=$(probesum "$@" --jit off)
-if [ -n "$given" ] && [ "$given" = "$interp" ]; then
-  echo "PASS: probes checksum $given (cloison run $*) = --jit off"
-else
-  echo "FAIL: probes checksum '$given' (cloison run $*) vs '$interp' (--jit off)"
-  fail=1
-fi
+same_as_interpreter fp FPSUM "$@"
+same_as_interpreter probes PROBESUM "$@"
 exit $fail

@@ -90,17 +90,6 @@ int main(uint64_t hartid)
 	if (hartid != 0)
 		for (;;) {
 		}
-	/* Gigapages: 0-1 GiB (devices) RW, 2-3 GiB (RAM) RWX, 3-4 GiB the same RAM again. */
-	root[0] = 0x0ULL >> 12 << 10 | 0xc7;        /* V R W A D */
-	root[2] = 0x80000000ULL >> 12 << 10 | 0xcf; /* V R W X A D */
-	root[3] = 0x80000000ULL >> 12 << 10 | 0xcf;
-	uint64_t satp = 8ULL << 60 | (uint64_t)(uintptr_t)root >> 12;
-	__asm__ volatile("csrw pmpaddr0, %0; csrw pmpcfg0, %1" ::"r"(~0ULL >> 10), "r"(0x1fULL));
-	__asm__ volatile("csrw satp, %0; sfence.vma" ::"r"(satp) : "memory");
-	uint64_t mstatus;
-	__asm__ volatile("csrr %0, mstatus" : "=r"(mstatus));
-	mstatus = (mstatus & ~(3ULL << 11)) | 1ULL << 11; /* MPP = S */
-	__asm__ volatile("csrw mstatus, %0; csrw mepc, %1; mret" ::"r"(mstatus), "r"((uintptr_t)s_main));
-	for (;;) {
-	}
+	root[3] = 0x80000000ULL >> 12 << 10 | 0xcf; /* 3-4 GiB: the RAM again, V R W X A D */
+	plat_enter_s(root, s_main);
 }

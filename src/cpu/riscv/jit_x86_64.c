@@ -1181,6 +1181,13 @@ static void access_slow_path(struct block_ctx *c, uint8_t *fix, uint64_t pc, int
 	                                         .addr_imm = imm};
 }
 
+/* The access's slow path just made (access_slow_path) starts with its own probe when it shared one. */
+static void with_reprobe(struct block_ctx *c, const struct reprobe *rp)
+{
+	c->slow[c->nslow - 1].resume = rp->resume;
+	c->slow[c->nslow - 1].slot = rp->slot;
+}
+
 static void emit_load(struct block_ctx *c, const struct rv_op *op, unsigned kind, uint64_t pc, int k)
 {
 	static const unsigned sizes[] = {
@@ -1193,8 +1200,7 @@ static void emit_load(struct block_ctx *c, const struct rv_op *op, unsigned kind
 	int d = op->rd && op->rd < 32 ? c->host[op->rd] : -1;
 	op_base_rax(e, load_opc[kind], d >= 0 ? d : RAX, base, op->imm, load_w64[kind], false);
 	access_slow_path(c, fix, pc, k, kind, -1, false, op->rs1, op->imm, d);
-	c->slow[c->nslow - 1].resume = rp.resume;
-	c->slow[c->nslow - 1].slot = rp.slot;
+	with_reprobe(c, &rp);
 	if (d >= 0)
 		written(c, op->rd);
 	else
@@ -1305,8 +1311,7 @@ static void emit_store(struct block_ctx *c, const struct rv_op *op, unsigned kin
 	if (kind == K_SH) e8(e, 0x66);
 	op_base_rax(e, kind == K_SB ? 0x88 : 0x89, v, base, op->imm, kind == K_SD, kind == K_SB);
 	access_slow_path(c, fix, pc, k, kind, op->rs2, false, op->rs1, op->imm, -1);
-	c->slow[c->nslow - 1].resume = rp.resume;
-	c->slow[c->nslow - 1].slot = rp.slot;
+	with_reprobe(c, &rp);
 }
 
 static const void *const load_helpers[] = {
