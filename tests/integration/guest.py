@@ -135,7 +135,8 @@ class Guest:
                 left = deadline - time.monotonic()
                 if left <= 0 or getattr(self, "eof", False):
                     tail = self.buf[-2000:].decode("utf-8", "replace")
-                    raise AssertionError(f"timed out waiting for {pattern!r}; console tail:\n{tail}")
+                    why = "timed out" if left <= 0 else self._exit_report()
+                    raise AssertionError(f"{why} waiting for {pattern!r}; console tail:\n{tail}")
                 self.lock.wait(min(left, 0.5))
 
     def arrival(self, offset):
@@ -177,6 +178,15 @@ class Guest:
         self.send(f'echo "@@S""{n}"; {command}; echo "@@E""{n}"\n')
         m = self.expect(rf"(?s)@@S{n}\r?\n(.*?)@@E{n}\r?\n", timeout)
         return m.group(1).decode("utf-8", "replace").replace("\r", "").rstrip("\n")
+
+    def _exit_report(self):
+        """The console ended: how the process ended and the end of its stderr."""
+        try:
+            code = self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            return "console closed, process still running,"
+        err = self.proc.stderr.read().decode("utf-8", "replace")[-2000:]
+        return f"process exited with status {code} (stderr: {err!r})"
 
     def wait_exit(self, timeout=None):
         try:
