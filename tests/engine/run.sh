@@ -2,8 +2,10 @@
 # Engine tests on the bare board (--firmware none, 2 harts): self-modifying code (smc.c), SMP
 # atomics (atomics.c), debug triggers on translated code (triggers.c), minstret through translated
 # loops with jumps inside (instret.c), the extensions QEMU
-# cannot check, in hot loops (ext.c), the vector copy loop Linux copies user memory with (vcopy.c)
-# and a loop whose block lends the pinned registers it never names to others (regs.c). Each program prints "PASS <name>" and finishes with code 0.
+# cannot check, in hot loops (ext.c), the vector copy loop Linux copies user memory with (vcopy.c),
+# a loop whose block lends the pinned registers it never names to others (regs.c) and a chained
+# jump remembered across a code-cache flush (cacheflush.c, with a 1 MiB cache). Each program
+# prints "PASS <name>" and finishes with code 0.
 # fp.c prints a checksum of F/D results and flags in a hot function: the same under the given
 # options as under --jit off.
 # tlbcount.c runs under the given options and under --jit off with --stats: both must report the
@@ -20,10 +22,13 @@ mkdir -p "$work"
 FL="-O2 -march=rv64gc -mabi=lp64d -mcmodel=medany -nostdlib -ffreestanding -fno-pic -static -Wl,--no-relax
     -Wl,--no-warn-rwx-segments -Wl,--build-id=none -T $here/../diff/bare.ld -Wall -Werror"
 fail=0
-for t in smc atomics triggers ext instret tlbcount fp vcopy regs probes; do
+for t in smc atomics triggers ext instret tlbcount fp vcopy regs probes cacheflush; do
   # shellcheck disable=SC2086
   $CC $FL -o "$work/$t" "$here/crt.S" "$here/plat.c" "$here/$t.c"
-  if out=$(timeout 120 "$cloison" run "$@" --cpus 2 --firmware none --kernel "$work/$t" < /dev/null 2>&1) &&
+  cache_mb=0 # the default code cache; cacheflush flushes a 1 MiB one many times
+  [ "$t" = cacheflush ] && cache_mb=1
+  if out=$(CLOISON_JIT_CACHE_MB=$cache_mb timeout 120 "$cloison" run "$@" --cpus 2 --firmware none \
+             --kernel "$work/$t" < /dev/null 2>&1) &&
      grep -qx "PASS $t" <<< "$out"; then
     echo "PASS: $t (cloison run $*)"
   else

@@ -49,6 +49,7 @@
 #include "isa.h"
 #include "jit.h"
 #include "jit_probe.h"
+#include "util/log.h"
 
 #include <stddef.h>
 #include <stdlib.h>
@@ -758,10 +759,17 @@ static void exit_to(struct block_ctx *c, uint64_t target, uint32_t dirty, int t,
 	}
 }
 
+/* A site is the rel32 of an exit's jmp. One that does not follow a jmp opcode lies in code dropped
+ * since (a flush) and the patch would corrupt newer code: a bug of the engine, stopped here rather
+ * than run. */
 void rv_jit_chain(void *site, void *code)
 {
 	uint8_t *s = site;
 	uint32_t rel = (uint32_t)((uint8_t *)code + RV_JIT_ENTRY_OFFSET - (s + 4));
+	if (s[-1] != 0xe9) {
+		log_error("translator: chaining an exit at %p that is not a jump (stale code)", site);
+		abort();
+	}
 	memcpy(s, &rel, 4);
 }
 
@@ -2566,10 +2574,13 @@ void rv_jit_free(struct rv_hart *h)
 	h->jit = NULL;
 }
 
-/* Drops every block (the code buffer is full); slots find out lazily, jumps cached by address now. */
+/* Drops every block (the code buffer is full); slots find out lazily, jumps cached by address now.
+ * The exit the dispatcher may still chain (the last block's, while it interprets on towards that
+ * exit's target) lay in the dropped code: forgotten, or its patch would land in new code. */
 static void jit_reset(struct rv_hart *h, struct rv_jit *j)
 {
 	rv_jcache_flush(h);
+	h->jit_patch_site = NULL;
 	j->used = j->exit_bytes;
 	j->nblocks = 0;
 	memset(j->by_place, 0, sizeof(j->by_place));
