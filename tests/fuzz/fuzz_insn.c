@@ -6,8 +6,7 @@
  * words, a hart traps or goes on: never a crash, and never an access outside
  * guest RAM or the register file (the fuzzing build runs under ASan).
  */
-#include "cpu/riscv/hart.h"
-#include "cpu/riscv/isa.h"
+#include "fuzz_hart.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -16,25 +15,6 @@
 #define RAM_SIZE (64u << 10)
 
 static uint8_t *ram;
-
-static bool no_mmio_read(void *o, uint64_t a, unsigned s, uint64_t *v)
-{
-	(void)o, (void)a, (void)s;
-	*v = 0;
-	return false;
-}
-
-static bool no_mmio_write(void *o, uint64_t a, unsigned s, uint64_t v)
-{
-	(void)o, (void)a, (void)s, (void)v;
-	return false;
-}
-
-static uint64_t no_time(void *o)
-{
-	(void)o;
-	return 0;
-}
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -51,20 +31,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memset(ram, 0, RAM_SIZE + 4096);
 	size_t code = size - 1 < RAM_SIZE / 2 ? size - 1 : RAM_SIZE / 2;
 	memcpy(ram, data + 1, code);
-	struct rv_bus bus = {.ram = ram,
-	                     .ram_base = RAM_BASE,
-	                     .ram_size = RAM_SIZE,
-	                     .mmio_read = no_mmio_read,
-	                     .mmio_write = no_mmio_write,
-	                     .read_time = no_time};
-	if (!rv_hart_init(&h, 0, &bus)) abort();
-	uint64_t ext = rv_ext_defaults();
-	char err[128];
-	static const char *const vlens[] = {"", "vlen=256", "vlen=512", "vlen=1024"};
-	if (!rv_ext_apply(&ext, vlens[data[0] & 3], err, sizeof(err))) abort();
-	rv_hart_set_extensions(&h, ext);
-	h.mstatus |= 3ULL << 13 | 3ULL << 9; /* FS and VS dirty */
-	h.mtvec = RAM_BASE + RAM_SIZE / 2;   /* traps land on zeros: illegal again, bounded by the budget */
+	fuzz_hart_init(&h, ram, RAM_BASE, RAM_SIZE, data[0]);
+	h.mtvec = RAM_BASE + RAM_SIZE / 2; /* traps land on zeros: illegal again, bounded by the budget */
 	for (unsigned i = 1; i < 32; i++) h.x[i] = RAM_BASE + (i * 0x7f3u) % (RAM_SIZE - 64);
 	rv_hart_step(&h, 4000);
 	rv_hart_destroy(&h);

@@ -238,6 +238,17 @@ ovf:format="vmdk"/></DiskSection><VirtualSystem ovf:id="v"><Name>n</Name><Virtua
         seeds = {"chain": seed_virtqueue()}
     elif "qcow2" in os.path.basename(fuzzer):
         seeds = seed_qcow2(work)
+    elif "jit" in os.path.basename(fuzzer):
+        # A loop body: loads and stores through the data pointers, gcc's zero-extension into an
+        # address, W ops, mul/div, FP, an AMO, LR/SC, a forward branch, an inner loop with AES-style
+        # table lookups (a shared probe) and stores, a vector copy; VLEN 128.
+        words = [0x0005B503, 0x0085A603, 0x00C50533, 0x00A6B823, 0x02051713, 0x01F75713, 0x00F70733,
+                 0x0005C803, 0x0FF87813, 0x0038089B, 0x02A882BB, 0x02C55333, 0xD2257053, 0x020070D3,
+                 0x0016BC27, 0x00A6B3AF, 0x1006BE2F, 0x18A6BEAF, 0x00C51463, 0x00B54533, 0x00A69123,
+                 0x00300F13, 0xFFFF0F13, 0x01E682A3, 0x01855413, 0x3FC47413, 0x00B40433, 0x00046483,
+                 0x01055913, 0x3FC97913, 0x00B90933, 0x00096983, 0x0134C4B3, 0x0296A023, 0xFC0F18E3,
+                 0xCC0472D7, 0x02058087, 0x020680A7]
+        seeds = {"loop": b"\x00" + b"".join(struct.pack("<I", w) for w in words)}
     elif "insn" in os.path.basename(fuzzer):
         # vsetvli t0, zero, e8, m8; vle8.v v8, (ra); vadd.vv v16, v8, v8; vse8.v v16, (sp);
         # fadd.h ft0, ft1, ft2; clz a0, a1; cbo.zero (a2); c.mul s0, s1 — at VLEN 1024

@@ -989,11 +989,16 @@ static void wait_for_interrupt(struct rv_hart *h)
  * boot -8 %, fork+exec -7 %, shell -5 % on one hart (3 alternating runs), no loss on two. */
 #define BLOCK_INSNS 16384
 
-/* One step of the run loop: take a pending interrupt, run a block, maybe sleep
- * (not when stepping exactly: a stepping caller owns time).
+/* How run_some runs: as the run loop does (translated code, sleeping in WFI), stepping exactly
+ * (the interpreter, never past the count), or as the run loop without sleeping (a caller that owns
+ * time and wants the translator). */
+enum run_mode { RUN_LOOP, RUN_EXACT, RUN_NO_SLEEP };
+
+/* One step of the run loop: take a pending interrupt, run a block, maybe sleep.
  * Returns the instructions retired. */
-static uint64_t run_some(struct rv_hart *h, uint64_t max_insns, bool exact)
+static uint64_t run_some(struct rv_hart *h, uint64_t max_insns, enum run_mode mode)
 {
+	const bool exact = mode == RUN_EXACT;
 	uint64_t start = h->instret;
 	h->block_start = h->budget_left = max_insns;
 	if (setjmp(h->trap_jmp)) {
@@ -1013,7 +1018,7 @@ static uint64_t run_some(struct rv_hart *h, uint64_t max_insns, bool exact)
 	enum block_exit ex =
 	    exact || h->trig_exec ? run_exact(h, (int64_t)max_insns) : run_block(h, (int64_t)max_insns);
 	h->budget_left = h->block_start = 0;
-	if (ex == EXIT_WFI && !exact && !rv_pending_interrupts(h)) wait_for_interrupt(h);
+	if (ex == EXIT_WFI && mode == RUN_LOOP && !rv_pending_interrupts(h)) wait_for_interrupt(h);
 	return h->instret - start;
 }
 
@@ -1022,8 +1027,18 @@ uint64_t rv_hart_step(struct rv_hart *h, uint64_t max_insns)
 	uint64_t done = 0;
 	while (done < max_insns && !atomic_load(&h->stop)) {
 		uint64_t n =
-		    run_some(h, max_insns - done < BLOCK_INSNS ? max_insns - done : BLOCK_INSNS, true);
+		    run_some(h, max_insns - done < BLOCK_INSNS ? max_insns - done : BLOCK_INSNS, RUN_EXACT);
 		done += n ? n : 1; /* a trap without retirement still makes progress */
+	}
+	return done;
+}
+
+uint64_t rv_hart_run_for(struct rv_hart *h, uint64_t min_insns)
+{
+	uint64_t done = 0;
+	while (done < min_insns && !atomic_load(&h->stop)) {
+		uint64_t n = run_some(h, BLOCK_INSNS, RUN_NO_SLEEP);
+		done += n ? n : 1;
 	}
 	return done;
 }
@@ -1042,7 +1057,7 @@ void rv_hart_run(struct rv_hart *h)
 			lease_wait(h->lease, &h->stop);
 			continue;
 		}
-		run_some(h, BLOCK_INSNS, false);
+		run_some(h, BLOCK_INSNS, RUN_LOOP);
 		if (rv_throttle_active(&h->throttle))
 			rv_throttle_wait(&h->throttle, h->instret, &h->stop, &h->paused);
 	}

@@ -308,8 +308,12 @@ void rv_hart_flush_tlb(struct rv_hart *h);
 
 /* Run until `stop` is set. Returns the number of instructions retired. */
 void rv_hart_run(struct rv_hart *h);
-/* Run at most `max_insns` instructions (tests, bare-metal stepping). */
+/* Run at most `max_insns` instructions (tests, bare-metal stepping), interpreted. */
 uint64_t rv_hart_step(struct rv_hart *h, uint64_t max_insns);
+/* Run at least `min_insns` instructions as rv_hart_run does (translated code where the translator is
+ * on; blocks of up to 16384 instructions), but never waiting in WFI (tests that compare engines).
+ * Returns the instructions retired. */
+uint64_t rv_hart_run_for(struct rv_hart *h, uint64_t min_insns);
 
 /* Cross-thread signalling. */
 void rv_hart_set_irq(struct rv_hart *h, unsigned irq, bool level);
