@@ -2,13 +2,15 @@
  * fuzz_jit.c — libFuzzer harness that holds the translator to the
  * interpreter: the input is guest code, run as the body of a loop (24 passes,
  * so the translator takes over after a few) on two harts with their own RAM,
- * one interpreting and one translating, both in M-mode with every extension
- * on. A trap or the loop's end leads to a halt loop; when both harts halt,
- * their registers, FP and vector state, trap CSRs and data memory must be
- * equal, else the harness aborts with the first difference. Code that stores
- * into its own code area is skipped (running code rewritten without fence.i
- * is unspecified: the translator may run the old code), and so is code that
- * never halts. Never a crash either (the fuzzing build runs under ASan).
+ * one interpreting and one translating, both with every extension on, in
+ * M-mode or, when the first byte's bit 2 is set, in U-mode under Sv39 (the
+ * first byte's low bits pick VLEN). A trap or the loop's end leads to a halt
+ * loop; when both harts halt, their registers, FP and vector state, trap
+ * CSRs and data memory must be equal, else the harness aborts with the first
+ * difference. Code that stores into its own code area is skipped (running
+ * code rewritten without fence.i is unspecified: the translator may run the
+ * old code), and so is code that never halts. Never a crash either (the
+ * fuzzing build runs under ASan).
  */
 #include "cpu/riscv/internal.h"
 #include "fuzz_hart.h"
@@ -20,6 +22,7 @@
 #define RAM_BASE 0x80000000ULL
 #define RAM_SIZE (64u << 10)
 #define CODE_BYTES 0x8000u /* the body, the loop's tail, the halt loop at its end */
+#define ROOT (CODE_BYTES - 0x2000)
 #define HALT (CODE_BYTES - 4)
 #define MAX_BODY 1024u
 #define PASSES 24
@@ -51,8 +54,9 @@ static uint32_t bnez(unsigned rs1, int32_t off)
 	       ((o >> 1) & 0xf) << 8 | ((o >> 11) & 1) << 7 | 0x63;
 }
 
-/* Lays out the program in r: the body, then t6 <- mscratch - 1, mscratch <- t6, back to the body
- * while t6 != 0, ecall; the halt loop; then the data. */
+/* Lays out the program in r: the body, then t6 -= 1, back to the body while t6 != 0, ecall; the Sv39
+ * root table (one gigapage: the RAM, to itself, for U-mode); the halt loop; then the data. A body
+ * that writes t6 loops another number of times, or for ever (not compared). */
 static void lay_out(uint8_t *r, const uint8_t *body, size_t len)
 {
 	memset(r, 0, RAM_SIZE + 4096);
@@ -63,30 +67,36 @@ static void lay_out(uint8_t *r, const uint8_t *body, size_t len)
 		memcpy(r + i, &v, 8);
 	}
 	size_t t = (len + 3) & ~(size_t)3;
-	put32(r + t, 0x34002ff3);     /* csrr t6, mscratch */
-	put32(r + t + 4, 0xffff8f93); /* addi t6, t6, -1 */
-	put32(r + t + 8, 0x340f9073); /* csrw mscratch, t6 */
-	put32(r + t + 12, bnez(31, -(int32_t)(t + 12)));
-	put32(r + t + 16, 0x00000073); /* ecall */
-	put32(r + HALT, 0x0000006f);   /* j . */
+	put32(r + t, 0xffff8f93); /* addi t6, t6, -1 */
+	put32(r + t + 4, bnez(31, -(int32_t)(t + 4)));
+	put32(r + t + 8, 0x00000073);                  /* ecall */
+	uint64_t giga = (RAM_BASE >> 12) << 10 | 0xdf; /* D A U X W R V */
+	memcpy(r + ROOT + 8 * (RAM_BASE >> 30), &giga, 8);
+	put32(r + HALT, 0x0000006f); /* j . */
 }
 
 /* The two harts' memory, mapped once (fresh mappings fault in page by page). */
 static struct rv_hart *harts[2];
 
-static struct rv_hart *start(unsigned which, uint8_t *r, uint8_t vlen_pick, bool translate)
+static struct rv_hart *start(unsigned which, uint8_t *r, uint8_t vlen_pick, bool user, bool translate)
 {
 	if (!harts[which] && !(harts[which] = rv_hart_alloc())) abort();
 	struct rv_hart *h = harts[which];
 	fuzz_hart_init(h, r, RAM_BASE, RAM_SIZE, vlen_pick);
 	if (translate && !rv_hart_enable_jit(h)) abort();
 	h->mtvec = RAM_BASE + HALT;
-	h->mscratch = PASSES;
 	h->pc = RAM_BASE;
+	if (user) { /* U-mode under Sv39: translated code addresses the U TLB set directly */
+		h->satp = 8ULL << 60 | (RAM_BASE + ROOT) >> 12;
+		h->mcounteren = 7; /* cycle, time and instret readable */
+		h->priv = RV_PRIV_U;
+		rv_hart_flush_tlb(h);
+	}
 	/* Registers point into the data area, 8-byte aligned (AMOs and LR/SC trap otherwise), some near
 	 * its pages' ends. */
 	for (unsigned i = 1; i < 32; i++)
 		h->x[i] = RAM_BASE + CODE_BYTES + ((i * 0x7f3u) % (RAM_SIZE - CODE_BYTES - 64) & ~7u);
+	h->x[31] = PASSES;
 	return h;
 }
 
@@ -104,7 +114,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct rv_hart *h[2];
 	for (unsigned i = 0; i < 2; i++) {
 		lay_out(ram[i], data + 1, len);
-		h[i] = start(i, ram[i], data[0], i == 1);
+		h[i] = start(i, ram[i], data[0], data[0] & 4, i == 1);
 		rv_hart_run_for(h[i], BUDGET);
 		rv_fp_sync_flags(h[i]);
 	}
@@ -118,14 +128,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (a->x[i] != b->x[i]) differ("x", i, a->x[i], b->x[i]);
 		for (unsigned i = 0; i < 32; i++)
 			if (a->f[i] != b->f[i]) differ("f", i, a->f[i], b->f[i]);
-		const uint64_t ca[] = {a->fflags,   a->frm, a->mstatus, a->mepc,   a->mcause,    a->mtval,
-		                       a->mscratch, a->vl,  a->vtype,   a->vstart, a->resv_valid};
-		const uint64_t cb[] = {b->fflags,   b->frm, b->mstatus, b->mepc,   b->mcause,    b->mtval,
-		                       b->mscratch, b->vl,  b->vtype,   b->vstart, b->resv_valid};
+		const uint64_t ca[] = {a->fflags, a->frm, a->mstatus, a->mepc,   a->mcause,    a->mtval,
+		                       a->satp,   a->vl,  a->vtype,   a->vstart, a->resv_valid};
+		const uint64_t cb[] = {b->fflags, b->frm, b->mstatus, b->mepc,   b->mcause,    b->mtval,
+		                       b->satp,   b->vl,  b->vtype,   b->vstart, b->resv_valid};
 		for (unsigned i = 0; i < sizeof(ca) / sizeof(ca[0]); i++)
 			if (ca[i] != cb[i])
-				differ("fflags frm mstatus mepc mcause mtval mscratch vl vtype vstart resv",
-				       i, ca[i], cb[i]);
+				differ("fflags frm mstatus mepc mcause mtval satp vl vtype vstart resv", i,
+				       ca[i], cb[i]);
 		for (unsigned i = 0; i < sizeof(a->vreg); i++)
 			if (a->vreg[i] != b->vreg[i]) differ("vreg byte", i, a->vreg[i], b->vreg[i]);
 		for (unsigned i = CODE_BYTES; i < RAM_SIZE; i++)

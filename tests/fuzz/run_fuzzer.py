@@ -248,7 +248,8 @@ ovf:format="vmdk"/></DiskSection><VirtualSystem ovf:id="v"><Name>n</Name><Virtua
                  0x00300F13, 0xFFFF0F13, 0x01E682A3, 0x01855413, 0x3FC47413, 0x00B40433, 0x00046483,
                  0x01055913, 0x3FC97913, 0x00B90933, 0x00096983, 0x0134C4B3, 0x0296A023, 0xFC0F18E3,
                  0xCC0472D7, 0x02058087, 0x020680A7]
-        seeds = {"loop": b"\x00" + b"".join(struct.pack("<I", w) for w in words)}
+        body = b"".join(struct.pack("<I", w) for w in words)
+        seeds = {"loop": b"\x00" + body, "loop-user": b"\x04" + body}  # M-mode; U-mode under Sv39
     elif "insn" in os.path.basename(fuzzer):
         # vsetvli t0, zero, e8, m8; vle8.v v8, (ra); vadd.vv v16, v8, v8; vse8.v v16, (sp);
         # fadd.h ft0, ft1, ft2; clz a0, a1; cbo.zero (a2); c.mul s0, s1 — at VLEN 1024
