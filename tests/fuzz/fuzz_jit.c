@@ -124,13 +124,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	               !memcmp(ram[0], code, CODE_BYTES) && !memcmp(ram[1], code, CODE_BYTES);
 	if (compare) {
 		const struct rv_hart *a = h[0], *b = h[1];
+		/* mstatus as software reads it: SD is derived from FS, VS and XS (the stored bit may lag). */
+		uint64_t mstatus[2];
+		for (unsigned i = 0; i < 2; i++)
+			if (rv_csr_read(h[i], 0x300, &mstatus[i])) abort();
 		for (unsigned i = 1; i < 32; i++)
 			if (a->x[i] != b->x[i]) differ("x", i, a->x[i], b->x[i]);
 		for (unsigned i = 0; i < 32; i++)
 			if (a->f[i] != b->f[i]) differ("f", i, a->f[i], b->f[i]);
-		const uint64_t ca[] = {a->fflags, a->frm, a->mstatus, a->mepc,   a->mcause,    a->mtval,
+		const uint64_t ca[] = {a->fflags, a->frm, mstatus[0], a->mepc,   a->mcause,    a->mtval,
 		                       a->satp,   a->vl,  a->vtype,   a->vstart, a->resv_valid};
-		const uint64_t cb[] = {b->fflags, b->frm, b->mstatus, b->mepc,   b->mcause,    b->mtval,
+		const uint64_t cb[] = {b->fflags, b->frm, mstatus[1], b->mepc,   b->mcause,    b->mtval,
 		                       b->satp,   b->vl,  b->vtype,   b->vstart, b->resv_valid};
 		for (unsigned i = 0; i < sizeof(ca) / sizeof(ca[0]); i++)
 			if (ca[i] != cb[i])
