@@ -161,5 +161,23 @@ static void test_ranges(void)
 	CHECK_EQ(p.group[l3], -1);
 }
 
+/* A shift right by 32 or more of a known range leaves 0 (the shift computed on 64 bits: a 32-bit one
+ * was undefined, found by tests/fuzz/fuzz_jit.c under UBSan). */
+static void test_wide_shift(void)
+{
+	struct block b = {0};
+	add(&b, K_LHU, A0, A1, 0, 0);   /* 0 .. 0xffff */
+	add(&b, K_SLLI, A0, A0, 0, 4);  /* 0 .. 0xffff0 */
+	add(&b, K_SRLI, A0, A0, 0, 48); /* 0 */
+	add(&b, K_ADD, A2, A3, A0, 0);
+	unsigned l1 = add(&b, K_LD, A4, A2, 0, 0);
+	unsigned l2 = add(&b, K_LD, T1, A2, 0, 4080);
+	struct jit_probe_plan p;
+	plan(&b, &p);
+	CHECK(p.group[l1] >= 0 && p.group[l1] == p.group[l2]);
+	CHECK_EQ(p.g[p.group[l1]].lo, 0);
+	CHECK_EQ(p.g[p.group[l1]].hi, 4087);
+}
+
 TEST_MAIN(test_table_lookups, test_base_written, test_load_replaces_base, test_boundary, test_split,
-          test_ranges)
+          test_ranges, test_wide_shift)

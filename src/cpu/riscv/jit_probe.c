@@ -82,7 +82,8 @@ static struct fact transfer(const struct pass *p, const struct rv_op *op)
 		if (a.kind != FACT_RANGE || a.lo < 0 || sh64 > 20) return none();
 		return range(0, (int64_t)a.hi << sh64);
 	case K_SRLI:
-		if (a.kind == FACT_RANGE && a.lo >= 0) return range(0, a.hi >> sh64);
+		if (a.kind == FACT_RANGE && a.lo >= 0)
+			return range(0, (int64_t)a.hi >> sh64); /* a shift by 32 or more: 0 */
 		return sh64 >= 44 ? range(0, (INT64_C(1) << (64 - sh64)) - 1) : none();
 	case K_SRLIW:
 		if (a.kind == FACT_RANGE && a.lo >= 0) return range(0, a.hi >> sh32);
