@@ -107,44 +107,45 @@ static void differ(const char *what, unsigned i, uint64_t interp, uint64_t jit)
 	abort();
 }
 
+/* Aborts at the first architectural difference between a (interpreted) and b (translated). */
+static void compare(struct rv_hart *a, struct rv_hart *b)
+{
+	/* mstatus as software reads it: SD is derived from FS, VS and XS (the stored bit may lag). */
+	uint64_t ms_a, ms_b;
+	if (rv_csr_read(a, 0x300, &ms_a) || rv_csr_read(b, 0x300, &ms_b)) abort();
+	for (unsigned i = 1; i < 32; i++)
+		if (a->x[i] != b->x[i]) differ("x", i, a->x[i], b->x[i]);
+	for (unsigned i = 0; i < 32; i++)
+		if (a->f[i] != b->f[i]) differ("f", i, a->f[i], b->f[i]);
+	const uint64_t ca[] = {a->fflags, a->frm, ms_a,     a->mepc,   a->mcause,    a->mtval,
+	                       a->satp,   a->vl,  a->vtype, a->vstart, a->resv_valid};
+	const uint64_t cb[] = {b->fflags, b->frm, ms_b,     b->mepc,   b->mcause,    b->mtval,
+	                       b->satp,   b->vl,  b->vtype, b->vstart, b->resv_valid};
+	for (unsigned i = 0; i < sizeof(ca) / sizeof(ca[0]); i++)
+		if (ca[i] != cb[i])
+			differ("fflags frm mstatus mepc mcause mtval satp vl vtype vstart resv", i, ca[i],
+			       cb[i]);
+	for (unsigned i = 0; i < sizeof(a->vreg); i++)
+		if (a->vreg[i] != b->vreg[i]) differ("vreg byte", i, a->vreg[i], b->vreg[i]);
+	for (unsigned i = CODE_BYTES; i < RAM_SIZE; i++)
+		if (ram[0][i] != ram[1][i]) differ("RAM byte", i, ram[0][i], ram[1][i]);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (size < 2) return 0;
-	size_t len = size - 1 < MAX_BODY ? size - 1 : MAX_BODY;
+	static uint8_t program[RAM_SIZE + 4096]; /* what both harts start from */
+	lay_out(program, data + 1, size - 1 < MAX_BODY ? size - 1 : MAX_BODY);
 	struct rv_hart *h[2];
 	for (unsigned i = 0; i < 2; i++) {
-		lay_out(ram[i], data + 1, len);
+		memcpy(ram[i], program, sizeof(program));
 		h[i] = start(i, ram[i], data[0], data[0] & 4, i == 1);
 		rv_hart_run_for(h[i], BUDGET);
 		rv_fp_sync_flags(h[i]);
 	}
-	static uint8_t code[RAM_SIZE + 4096];
-	lay_out(code, data + 1, len); /* what both started from */
-	bool compare = h[0]->pc == RAM_BASE + HALT && h[1]->pc == RAM_BASE + HALT &&
-	               !memcmp(ram[0], code, CODE_BYTES) && !memcmp(ram[1], code, CODE_BYTES);
-	if (compare) {
-		const struct rv_hart *a = h[0], *b = h[1];
-		/* mstatus as software reads it: SD is derived from FS, VS and XS (the stored bit may lag). */
-		uint64_t mstatus[2];
-		for (unsigned i = 0; i < 2; i++)
-			if (rv_csr_read(h[i], 0x300, &mstatus[i])) abort();
-		for (unsigned i = 1; i < 32; i++)
-			if (a->x[i] != b->x[i]) differ("x", i, a->x[i], b->x[i]);
-		for (unsigned i = 0; i < 32; i++)
-			if (a->f[i] != b->f[i]) differ("f", i, a->f[i], b->f[i]);
-		const uint64_t ca[] = {a->fflags, a->frm, mstatus[0], a->mepc,   a->mcause,    a->mtval,
-		                       a->satp,   a->vl,  a->vtype,   a->vstart, a->resv_valid};
-		const uint64_t cb[] = {b->fflags, b->frm, mstatus[1], b->mepc,   b->mcause,    b->mtval,
-		                       b->satp,   b->vl,  b->vtype,   b->vstart, b->resv_valid};
-		for (unsigned i = 0; i < sizeof(ca) / sizeof(ca[0]); i++)
-			if (ca[i] != cb[i])
-				differ("fflags frm mstatus mepc mcause mtval satp vl vtype vstart resv", i,
-				       ca[i], cb[i]);
-		for (unsigned i = 0; i < sizeof(a->vreg); i++)
-			if (a->vreg[i] != b->vreg[i]) differ("vreg byte", i, a->vreg[i], b->vreg[i]);
-		for (unsigned i = CODE_BYTES; i < RAM_SIZE; i++)
-			if (ram[0][i] != ram[1][i]) differ("RAM byte", i, ram[0][i], ram[1][i]);
-	}
+	if (h[0]->pc == RAM_BASE + HALT && h[1]->pc == RAM_BASE + HALT &&
+	    !memcmp(ram[0], program, CODE_BYTES) && !memcmp(ram[1], program, CODE_BYTES))
+		compare(h[0], h[1]);
 	for (unsigned i = 0; i < 2; i++) rv_hart_destroy(h[i]);
 	return 0;
 }

@@ -1022,25 +1022,26 @@ static uint64_t run_some(struct rv_hart *h, uint64_t max_insns, enum run_mode mo
 	return h->instret - start;
 }
 
-uint64_t rv_hart_step(struct rv_hart *h, uint64_t max_insns)
+/* Runs run_some until `insns` instructions retired: exactly that many when stepping, else at least. */
+static uint64_t run_counted(struct rv_hart *h, uint64_t insns, enum run_mode mode)
 {
 	uint64_t done = 0;
-	while (done < max_insns && !atomic_load(&h->stop)) {
-		uint64_t n =
-		    run_some(h, max_insns - done < BLOCK_INSNS ? max_insns - done : BLOCK_INSNS, RUN_EXACT);
+	while (done < insns && !atomic_load(&h->stop)) {
+		uint64_t chunk = mode == RUN_EXACT && insns - done < BLOCK_INSNS ? insns - done : BLOCK_INSNS;
+		uint64_t n = run_some(h, chunk, mode);
 		done += n ? n : 1; /* a trap without retirement still makes progress */
 	}
 	return done;
 }
 
+uint64_t rv_hart_step(struct rv_hart *h, uint64_t max_insns)
+{
+	return run_counted(h, max_insns, RUN_EXACT);
+}
+
 uint64_t rv_hart_run_for(struct rv_hart *h, uint64_t min_insns)
 {
-	uint64_t done = 0;
-	while (done < min_insns && !atomic_load(&h->stop)) {
-		uint64_t n = run_some(h, BLOCK_INSNS, RUN_NO_SLEEP);
-		done += n ? n : 1;
-	}
-	return done;
+	return run_counted(h, min_insns, RUN_NO_SLEEP);
 }
 
 void rv_hart_run(struct rv_hart *h)
