@@ -1,0 +1,192 @@
+/*
+ * jit_x86.h — what the x86-64 translator's parts share: the block being
+ * translated (struct block_ctx), its out-of-line paths and side exits, the
+ * host registers guest registers live in, and each part's entry points.
+ */
+#ifndef CLOISON_RV_JIT_X86_H
+#define CLOISON_RV_JIT_X86_H
+
+#include "decode.h"
+#include "internal.h"
+#include "isa.h"
+#include "jit.h"
+#include "jit_probe.h"
+#include "jit_x86_emit.h"
+
+#define JIT_MAX_OPS 64
+/* Host registers pinned to guest registers while translated code runs (jit_x86_regs.c). */
+#define JIT_NPINNED 8
+#define JIT_NPINNED_X 7 /* the guest registers among them; the last holds the run budget */
+
+/* A load or store's way out of line when the TLB probe misses: the helper. */
+struct slow_path {
+	uint8_t *fix, *done; /* the probe's jne; where the fast path goes on */
+	uint64_t pc;
+	int k;
+	unsigned kind;
+	int store_rs2;     /* a store's data register, or -1 for a load */
+	int load_dst;      /* a load's destination host register, or -1: the value goes on in rax */
+	unsigned addr_rs1; /* a load's or store's address: x[addr_rs1] + addr_imm */
+	int32_t addr_imm;
+	uint32_t dirty;       /* local registers written and not yet stored back, at the access */
+	bool fp_data;         /* store_rs2 is an FP register */
+	uint8_t *fix2;        /* K_GENERIC: a second jump here, or NULL */
+	uint8_t *more_fix[5]; /* K_GENERIC: more jumps here (translated FP's checks) */
+	unsigned nmore_fix;
+	unsigned x_result; /* K_GENERIC: 1 + the integer register the main path then expects in rax, or 0 */
+	bool fp_pending;   /* K_GENERIC: set rv_hart.fp_pending after it (the main path may not have) */
+	uint32_t insn, raw;
+	unsigned len;    /* K_GENERIC: the instruction the interpreter runs instead */
+	uint8_t *resume; /* a shared probe's access (jit_probe.h): its own probe first, back here on a hit */
+	int slot;        /* ... the group's addend slot to mark invalid first (its first access), or -1 */
+	const struct rv_op *group; /* K_DECODE: a group's accesses (mem_group), each probed alone */
+	const unsigned *glens;     /* ... their lengths */
+	unsigned ngroup;
+};
+
+struct block_ctx {
+	struct emit e;
+	uint8_t *const *thunk; /* the code cache's load and store thunks, by kind */
+	struct slow_path slow[2 * JIT_MAX_OPS + 1];
+	unsigned nslow;
+	bool count_tlb;              /* count TLB hits (rv_hart.count_tlb) */
+	bool user;                   /* translated in U-mode: user_mode() */
+	bool zicboz;                 /* the hart has cbo.zero */
+	unsigned vlenb;              /* V's register length in bytes, 0 without V */
+	int64_t vtype;               /* what the block's last vsetvli / vsetivli sets, or -1 (emit_vector) */
+	uint64_t page;               /* the guest page of the block's code */
+	unsigned n;                  /* its instructions */
+	uint8_t *label[JIT_MAX_OPS]; /* where each instruction's code starts */
+	int8_t target[JIT_MAX_OPS];  /* a jump's or branch's target instruction in the block, or -1 */
+	bool sext[JIT_MAX_OPS]; /* a 32-bit (W) instruction's result must be sign-extended (upper_read) */
+	uint32_t in_dirty[JIT_MAX_OPS]; /* local registers dirty on some jump to the instruction */
+	struct fwd_jump {
+		uint8_t *fix; /* a jmp's rel32 */
+		int to;       /* to this instruction's label */
+	} fwd[JIT_MAX_OPS];
+	unsigned nfwd;
+	int8_t host[33]; /* guest register -> host register holding it, or -1 */
+	/* An slli by 32 and an srli of its result (gcc's zero-extension of a 32-bit value, often on a
+	 * load's address chain): the srli starts again from the slli's source, so the pair costs one
+	 * shift of latency, not two; the slli vanishes when the srli overwrites its result. */
+	const struct rv_op *next; /* the instruction after this one when no jump leads there, or NULL */
+	int zext_rs;              /* for that srli: the slli's source register, or -1 */
+	bool zext_set;            /* the slli just emitted set zext_rs */
+	uint64_t start;           /* the block's guest pc */
+	uint32_t local;           /* guest registers in local host registers (bit per register) */
+	uint32_t borrowed;        /* pinned registers lent to local ones (bit per index in pinned_host) */
+	uint32_t dirty;           /* ... written since the hart last had them */
+	/* Translated FP (emit_fp_arith): what this path checked since the last join or call. */
+	bool fp_ok;        /* mstatus.FS dirty (after an interpreted FP instruction: also vsstatus.FS if
+	                    * V=1) and fp_pending set, on every path to here */
+	uint32_t fp_boxed; /* f registers known to hold NaN-boxed singles */
+	struct jit_probe_plan probes; /* loads and stores sharing a TLB probe */
+};
+
+/* A taken conditional branch leaves the block through a stub emitted after it. */
+struct side_exit {
+	uint8_t *fix;    /* the jcc's rel32 */
+	uint64_t target; /* guest pc; 0: the pc exec.c left in the hart (after rv_jit_exec_generic) */
+	int refund;      /* budget charged at entry for instructions the exit skips */
+	uint32_t dirty;  /* local registers to store back on the way out */
+	int inside;      /* the target's instruction in the block, or -1 */
+};
+
+/* ---- block formation and integer instructions (jit_x86_64.c) ---- */
+/* The guest registers an instruction reads and writes (bit per register; x0 never). */
+void op_regs(const struct rv_op *op, unsigned kind, uint32_t *reads, uint32_t *writes);
+
+/* ---- guest registers in host registers (jit_x86_regs.c) ---- */
+/* The pinned host registers from the hart (only the call-clobbered ones if asked), and back. */
+void pinned_load_volatile(struct emit *e, bool only_volatile);
+void pinned_load(struct emit *e);
+void pinned_store(struct emit *e);
+/* reg <- x[r]; x[r] <- reg; a write to x[r] made in its host register. */
+void get_x(struct block_ctx *c, int reg, unsigned r);
+void set_x(struct block_ctx *c, unsigned r, int reg);
+void written(struct block_ctx *c, unsigned r);
+/* The local registers in `mask` to the hart, and from it. */
+void store_local(struct block_ctx *c, uint32_t mask);
+void load_local(struct block_ctx *c, uint32_t mask);
+/* rsi as one instruction's scratch: the guest register it held, restored after. */
+unsigned rsi_claim(struct block_ctx *c);
+void rsi_restore(struct block_ctx *c, unsigned r);
+/* The pinned registers a block lends to local ones: saved at its start, back before it leaves. */
+void borrow_pinned(struct block_ctx *c);
+void unborrow_pinned(struct block_ctx *c);
+/* reg <op>= x[r] for the "op reg, r/m" opcodes. */
+void alu_x(struct block_ctx *c, unsigned opc, int reg, unsigned r, bool w64);
+/* Where to compute x[rd] (its host register or rax), and completing the write there. */
+int dst_reg(struct block_ctx *c, unsigned rd, unsigned src2);
+void put_x(struct block_ctx *c, unsigned rd, int reg);
+/* Around helper calls: the pc and count an exception reports, the registers to the hart and back. */
+void sync_pc(struct emit *e, uint64_t pc, int k);
+void sync_for_helper(struct block_ctx *c, uint64_t pc, int k, uint32_t dirty);
+void reload_local(struct block_ctx *c);
+void call_args(struct block_ctx *c, unsigned rs1, int rs2);
+/* Host registers for the block's guest registers; returns the local ones it reads before writing. */
+uint32_t allocate(struct block_ctx *c, const struct rv_op *ops, unsigned n, uint32_t *written);
+
+/* ---- entering and leaving translated code (jit_x86_exit.c) ---- */
+void emit_prologue(struct emit *e);
+void emit_common_exit(struct emit *e);
+void epilogue(struct emit *e);
+void return_pc(struct emit *e, uint64_t pc);
+/* To the guest pc in rax, through the indirect-jump cache. */
+void exit_indirect(struct emit *e);
+/* To a known guest pc: a loop within the block (t >= 0), a chained jump, or the dispatcher. */
+void exit_to(struct block_ctx *c, uint64_t target, uint32_t dirty, int t, int refund);
+/* An instruction left to the interpreter (rv_jit_exec_generic), the block going on unless it stops. */
+void call_generic(struct block_ctx *c, uint32_t insn, uint32_t raw, uint64_t pc, unsigned len, int k,
+                  uint32_t dirty);
+void emit_generic(struct block_ctx *c, const struct rv_op *op, uint64_t pc, unsigned len, int k,
+                  struct side_exit *side, unsigned *nside);
+
+/* ---- loads, stores and out-of-line paths (jit_x86_mem.c) ---- */
+/* The code cache's TLB-miss thunks: thunk[kind] for each integer load and store kind. */
+void emit_thunks(struct emit *e, uint8_t **thunk);
+/* The inline TLB lookup and probe (rax <- the addend on a hit; returns the miss jump's rel32). */
+uint8_t *emit_tlb_lookup(struct block_ctx *c, int first_base, int32_t first_disp, int last_base,
+                         int32_t last_disp, uint32_t table, unsigned accesses);
+uint8_t *emit_tlb_probe(struct block_ctx *c, unsigned rs1, int32_t lo, int32_t hi, uint32_t table,
+                        unsigned accesses, int *base);
+uint32_t tlb_table(bool write);
+void op_base_rax(struct emit *e, unsigned opc, int reg, int base, int32_t disp, bool w64, bool byte_reg);
+void emit_load(struct block_ctx *c, const struct rv_op *op, unsigned kind, uint64_t pc, int k);
+void emit_store(struct block_ctx *c, const struct rv_op *op, unsigned kind, uint64_t pc, int k);
+bool is_store(unsigned kind);
+unsigned access_size(unsigned kind);
+/* A run of accesses through one base register, probed once. */
+unsigned mem_group(const struct rv_op *ops, const bool *jumped_to, unsigned i, unsigned n, int32_t *lo,
+                   int32_t *hi);
+void emit_mem_group(struct block_ctx *c, const struct rv_op *ops, const unsigned *lens, unsigned m,
+                    int32_t lo, int32_t hi, uint64_t pc, int k);
+/* Out-of-line paths, emitted after the block's main path. */
+struct slow_path interp_slow_path(const struct block_ctx *c, const struct rv_op *op, uint64_t pc,
+                                  unsigned len, int k);
+void access_slow_path(struct block_ctx *c, uint8_t *fix, uint64_t pc, int k, unsigned kind, int store_rs2,
+                      bool fp_data, unsigned rs1, int32_t imm, int load_dst);
+void jcc_slow(struct emit *e, struct slow_path *s, uint8_t cc);
+void emit_slow_path(struct block_ctx *c, const struct slow_path *s);
+void patch_to_here(struct emit *e, uint8_t *fix);
+
+/* ---- F and D (jit_x86_fp.c) ---- */
+void jit_fp_init(void);
+/* At a join or after a call that may change the FP state: nothing known of it. */
+void fp_forget(struct block_ctx *c);
+void set_fp_pending(struct emit *e);
+/* flw, fld, fsw, fsd: the integer access kind moving their bits, or -1. */
+int fp_mem_kind(uint32_t insn);
+void emit_fp_mem(struct block_ctx *c, const struct rv_op *op, uint64_t pc, unsigned len, int k);
+void fp_inline_regs(uint32_t insn, uint32_t *reads, uint32_t *writes);
+bool emit_fp_arith(struct block_ctx *c, const struct rv_op *op, uint64_t pc, unsigned len, int k);
+
+/* ---- fences, AMOs, LR/SC, cbo.zero (jit_x86_misc.c) and vector (jit_x86_vector.c) ---- */
+/* Whether the module translates `insn` inline; if so, the integer registers it reads and writes. */
+bool misc_inline_regs(uint32_t insn, uint32_t *reads, uint32_t *writes);
+bool vec_inline_regs(uint32_t insn, uint32_t *reads, uint32_t *writes);
+/* Emit the instruction inline; false: the caller leaves it to the interpreter. */
+bool emit_misc(struct block_ctx *c, const struct rv_op *op, uint64_t pc, unsigned len, int k);
+bool emit_vector(struct block_ctx *c, const struct rv_op *op, uint64_t pc, unsigned len, int k);
+
+#endif

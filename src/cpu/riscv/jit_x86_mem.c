@@ -1,0 +1,507 @@
+/*
+ * jit_x86_mem.c — translated integer loads and stores: the inline software-TLB
+ * probe (alone, shared by a group of accesses, or once for a run through one
+ * base register), and the out-of-line paths a miss, MMIO, a page crossing or
+ * an interpreted instruction takes.
+ */
+#include "jit_x86.h"
+
+/* ---- helpers called from generated code ---- */
+/* Translated FP's pending flags are taken before the C a miss runs (internal.h). */
+#define LOAD_HELPER(name, fn)                                                                                \
+	static uint64_t name(struct rv_hart *h, uint64_t a)                                                  \
+	{                                                                                                    \
+		rv_fp_sync_flags(h);                                                                         \
+		return fn(h, a);                                                                             \
+	}
+LOAD_HELPER(h_lb, rv_load_s8)
+LOAD_HELPER(h_lh, rv_load_s16)
+LOAD_HELPER(h_lw, rv_load_s32)
+LOAD_HELPER(h_ld, rv_load_u64)
+LOAD_HELPER(h_lbu, rv_load_u8)
+LOAD_HELPER(h_lhu, rv_load_u16)
+LOAD_HELPER(h_lwu, rv_load_u32)
+static void store_helper(struct rv_hart *h, uint64_t a, unsigned size, uint64_t v)
+{
+	rv_fp_sync_flags(h);
+	rv_store(h, a, size, v);
+}
+static void h_sb(struct rv_hart *h, uint64_t a, uint64_t v)
+{
+	store_helper(h, a, 1, v);
+}
+static void h_sh(struct rv_hart *h, uint64_t a, uint64_t v)
+{
+	store_helper(h, a, 2, v);
+}
+static void h_sw(struct rv_hart *h, uint64_t a, uint64_t v)
+{
+	store_helper(h, a, 4, v);
+}
+static void h_sd(struct rv_hart *h, uint64_t a, uint64_t v)
+{
+	store_helper(h, a, 8, v);
+}
+/* The slow path on which the interpreter runs `op` (K_GENERIC); its jumps and `done` come later. */
+struct slow_path interp_slow_path(const struct block_ctx *c, const struct rv_op *op, uint64_t pc,
+                                  unsigned len, int k)
+{
+	return (struct slow_path){.pc = pc,
+	                          .k = k,
+	                          .kind = K_GENERIC,
+	                          .dirty = c->dirty,
+	                          .insn = (uint32_t)op->imm,
+	                          .raw = op->raw,
+	                          .len = len};
+}
+/*
+ * The TLB lookup of an access whose first byte is at `first_base` +
+ * `first_disp` and whose last byte is at `last_base` + `last_disp` (registers
+ * and displacements): rax <- its slot's offset in the table (a U-mode block
+ * addresses the U set at its fixed place in the hart, others add tlb_cur),
+ * rcx <- the last byte's page, compared with the entry's tag (an access
+ * crossing the page misses); jne miss (returned: its rel32 to patch); on a hit
+ * rax <- the entry's addend and, under --stats, `accesses` lookups are counted.
+ */
+uint8_t *emit_tlb_lookup(struct block_ctx *c, int first_base, int32_t first_disp, int last_base,
+                         int32_t last_disp, uint32_t table, unsigned accesses)
+{
+	struct emit *e = &c->e;
+	if (first_disp)
+		lea_disp(e, RAX, first_base, first_disp);
+	else
+		op_rr(e, 0x8b, RAX, first_base, true); /* mov rax, first */
+	EB(e, "\x48\xc1\xe8");
+	e8(e, RV_PAGE_SHIFT - 4); /* shr rax, 8 */
+	e8(e, 0x25);
+	e32(e, (RV_TLB_SIZE - 1) << 4); /* and eax, slot mask: rax = slot * 16 */
+	if (!c->user) {
+		EB(e, "\x48\x03");
+		modrm_hart(e, RAX, (uint32_t)offsetof(struct rv_hart, tlb_cur)); /* add rax, tlb_cur */
+	}
+	if (last_disp)
+		lea_disp(e, RCX, last_base, last_disp);
+	else
+		op_rr(e, 0x8b, RCX, last_base, true);
+	EB(e, "\x48\x81\xe1");
+	e32(e, (uint32_t)RV_PAGE_MASK); /* and rcx, -4096 */
+	const uint32_t u = (uint32_t)offsetof(struct rv_hart, tlb[RV_TLB_SET_U]);
+	if (c->user) {
+		EB(e, "\x48\x3b\x88"); /* cmp rcx, [rax + hart + U set + table] */
+		e32(e, e->hart + u + table);
+	} else {
+		EB(e, "\x48\x3b\x88"); /* cmp rcx, [rax + table] */
+		e32(e, table);
+	}
+	EB(e, "\x0f\x85"); /* jne miss */
+	uint8_t *fix = e->p;
+	e32(e, 0);
+	if (c->user) {
+		EB(e, "\x48\x8b\x80"); /* mov rax, [rax + hart + U set + table + 8] (addend) */
+		e32(e, e->hart + u + table + 8);
+	} else {
+		EB(e, "\x48\x8b\x80"); /* mov rax, [rax + table + 8] (addend) */
+		e32(e, table + 8);
+	}
+	if (c->count_tlb) add_field_imm8(e, offsetof(struct rv_hart, tlb_counts.lookups), (int8_t)accesses);
+	return fix;
+}
+
+/*
+ * The TLB probe (read or write `table`) of the bytes x[rs1] + lo .. x[rs1] +
+ * hi, in rax and rcx only: on a hit execution falls through with rax = the
+ * host addend and *base = x[rs1]'s host register (an access is then at
+ * [*base + rax + offset]), or *base = -1 with rax = the host address of
+ * x[rs1] (an access is at [rax + offset]); on a miss (or bytes crossing a
+ * page) it jumps to the returned fixup. `accesses` counts for --stats.
+ */
+uint8_t *emit_tlb_probe(struct block_ctx *c, unsigned rs1, int32_t lo, int32_t hi, uint32_t table,
+                        unsigned accesses, int *base)
+{
+	int b = rs1 ? c->host[rs1] : -1;
+	*base = b;
+	if (b >= 0) return emit_tlb_lookup(c, b, lo, b, hi, table, accesses);
+	get_x(c, RCX, rs1);
+	uint8_t *fix = emit_tlb_lookup(c, RCX, lo, RCX, hi, table, accesses);
+	if (rs1) op_rm_hart(&c->e, 0x03, RAX, xoff(rs1), true); /* add rax, x[rs1] */
+	return fix;
+}
+uint32_t tlb_table(bool write)
+{
+	return write ? (uint32_t)offsetof(struct rv_tlb_set, write) : 0;
+}
+
+_Static_assert(sizeof(((struct rv_hart *)0)->jit_probe_addend) / sizeof(uint64_t) == JIT_PROBE_GROUPS,
+               "a slot per shared probe");
+static uint32_t probe_slot(int g)
+{
+	return (uint32_t)(offsetof(struct rv_hart, jit_probe_addend) + 8 * (unsigned)g);
+}
+
+/* A shared probe's part in an access's miss path: the way back after its own probe. */
+struct reprobe {
+	uint8_t *resume; /* NULL: the access probed for itself */
+	int slot;        /* the group's slot to mark invalid (its first access), or -1 */
+};
+
+/*
+ * The probe of the access at instruction index k (as in emit_op) to x[rs1] +
+ * imm .. + size - 1, as emit_tlb_probe: its group's shared probe if it has
+ * one (jit_probe.h). The group's first access probes all the group's bytes
+ * from its base and keeps the addend in the group's slot (a miss or a span
+ * across a page leaves 1 there, never an addend); the others take it from
+ * the slot. Either way a miss goes to the access's own probe, out of line
+ * (*rp says where it goes back to).
+ */
+static uint8_t *emit_access_probe(struct block_ctx *c, int k, unsigned rs1, int32_t imm, unsigned size,
+                                  bool store, int *base, struct reprobe *rp)
+{
+	const int i = k + (int)c->n;
+	const int g = i >= 0 && i < (int)c->n ? c->probes.group[i] : -1;
+	rp->resume = NULL;
+	rp->slot = -1;
+	if (g < 0) return emit_tlb_probe(c, rs1, imm, imm + (int32_t)size - 1, tlb_table(store), 1, base);
+	struct emit *e = &c->e;
+	const struct jit_probe_group *pg = &c->probes.g[g];
+	uint8_t *fix;
+	if (c->probes.first[i]) {
+		int b = c->host[pg->base];
+		if (b < 0) {
+			get_x(c, RCX, pg->base);
+			b = RCX;
+		}
+		fix = emit_tlb_lookup(c, b, pg->lo, b, pg->hi, tlb_table(store), 1);
+		if (pg->members > 1) {
+			rp->slot = g;
+			op_rm_hart(e, 0x89, RAX, probe_slot(g), true); /* mov [slot], rax */
+		}
+	} else {
+		op_rm_hart(e, 0x8b, RAX, probe_slot(g), true); /* mov rax, [slot] */
+		EB(e, "\xa8\x01");                             /* test al, 1 */
+		EB(e, "\x0f\x85");                             /* jnz: its own probe */
+		fix = e->p;
+		e32(e, 0);
+		if (c->count_tlb) add_field_imm8(e, offsetof(struct rv_hart, tlb_counts.lookups), 1);
+	}
+	rp->resume = e->p;
+	*base = c->host[rs1];
+	if (*base < 0) op_rm_hart(e, 0x03, RAX, xoff(rs1), true); /* add rax, x[rs1] */
+	return fix;
+}
+
+/* opc reg, [base + rax + disp] (or the store direction, by opcode), or [rax + disp] for base -1; a byte
+ * store's register needs a REX prefix to be sil/dil/bpl rather than dh/bh/ch. */
+void op_base_rax(struct emit *e, unsigned opc, int reg, int base, int32_t disp, bool w64, bool byte_reg)
+{
+	uint8_t r = (uint8_t)(0x40 | (w64 ? 8 : 0) | ((reg & 8) ? 4 : 0) | (base >= 0 && (base & 8) ? 1 : 0));
+	if (r != 0x40 || byte_reg) e8(e, r);
+	opcode(e, opc);
+	if (base < 0) {
+		e8(e, (uint8_t)(0x80 | (reg & 7) << 3 | RAX)); /* mod 10, rm rax: disp32 */
+	} else {
+		e8(e, (uint8_t)(0x84 | (reg & 7) << 3)); /* mod 10, rm 100: SIB and disp32 */
+		e8(e, (uint8_t)(RAX << 3 | (base & 7))); /* index rax, scale 1 */
+	}
+	e32(e, (uint32_t)disp);
+}
+
+/* The opcode of an integer load kind (into a 64-bit register when load_w64[kind]). */
+static const unsigned load_opc[K_COUNT] = {
+    [K_LB] = 0x0fbe, [K_LBU] = 0x0fb6, [K_LH] = 0x0fbf, [K_LHU] = 0x0fb7,
+    [K_LW] = 0x63,   [K_LWU] = 0x8b,   [K_LD] = 0x8b};
+static const bool load_w64[K_COUNT] = {[K_LB] = true, [K_LH] = true, [K_LW] = true, [K_LD] = true};
+
+void patch_to_here(struct emit *e, uint8_t *fix)
+{
+	if (!fix) return;
+	uint32_t rel = (uint32_t)(e->p - (fix + 4));
+	memcpy(fix, &rel, 4);
+}
+
+/* The miss path of the access just emitted (the fast path goes on from here): `store_rs2` is a store's
+ * data register (an f register if fp_data), -1 for a load; the address is x[rs1] + imm. */
+void access_slow_path(struct block_ctx *c, uint8_t *fix, uint64_t pc, int k, unsigned kind, int store_rs2,
+                      bool fp_data, unsigned rs1, int32_t imm, int load_dst)
+{
+	c->slow[c->nslow++] = (struct slow_path){.fix = fix,
+	                                         .load_dst = load_dst,
+	                                         .done = c->e.p,
+	                                         .pc = pc,
+	                                         .k = k,
+	                                         .kind = kind,
+	                                         .store_rs2 = store_rs2,
+	                                         .dirty = c->dirty,
+	                                         .fp_data = fp_data,
+	                                         .addr_rs1 = rs1,
+	                                         .addr_imm = imm};
+}
+
+/* The access's slow path just made (access_slow_path) starts with its own probe when it shared one. */
+static void with_reprobe(struct block_ctx *c, const struct reprobe *rp)
+{
+	c->slow[c->nslow - 1].resume = rp->resume;
+	c->slow[c->nslow - 1].slot = rp->slot;
+}
+
+void emit_load(struct block_ctx *c, const struct rv_op *op, unsigned kind, uint64_t pc, int k)
+{
+	static const unsigned sizes[] = {
+	    [K_LB] = 1, [K_LH] = 2, [K_LW] = 4, [K_LD] = 8, [K_LBU] = 1, [K_LHU] = 2, [K_LWU] = 4};
+	struct emit *e = &c->e;
+	int base;
+	struct reprobe rp;
+	uint8_t *fix = emit_access_probe(c, k, op->rs1, op->imm, sizes[kind], false, &base, &rp);
+	/* Straight into x[rd]'s host register if it has one, else into rax. */
+	int d = op->rd && op->rd < 32 ? c->host[op->rd] : -1;
+	op_base_rax(e, load_opc[kind], d >= 0 ? d : RAX, base, op->imm, load_w64[kind], false);
+	access_slow_path(c, fix, pc, k, kind, -1, false, op->rs1, op->imm, d);
+	with_reprobe(c, &rp);
+	if (d >= 0)
+		written(c, op->rd);
+	else
+		set_x(c, op->rd, RAX);
+}
+
+bool is_store(unsigned kind)
+{
+	return kind >= K_SB && kind <= K_SD;
+}
+
+/* The miss path's start for an access with a shared probe: its own probe, back to the access on a hit. */
+static void emit_reprobe(struct block_ctx *c, const struct slow_path *s)
+{
+	struct emit *e = &c->e;
+	if (s->slot >= 0) { /* mov qword [slot], 1: the group's other accesses probe for themselves */
+		EB(e, "\x48\xc7");
+		modrm_hart(e, 0, probe_slot(s->slot));
+		e32(e, 1);
+	}
+	int b = c->host[s->addr_rs1];
+	if (b < 0) {
+		get_x(c, RCX, s->addr_rs1);
+		b = RCX;
+	}
+	const int32_t last = s->addr_imm + (int32_t)access_size(s->kind) - 1;
+	uint8_t *miss = emit_tlb_lookup(c, b, s->addr_imm, b, last, tlb_table(is_store(s->kind)), 1);
+	e8(e, 0xe9); /* jmp resume */
+	e32(e, (uint32_t)(int32_t)(s->resume - (e->p + 4)));
+	patch_to_here(e, miss);
+}
+
+/* A jcc rel32 to the slow path (recorded in *s). */
+void jcc_slow(struct emit *e, struct slow_path *s, uint8_t cc)
+{
+	e8(e, 0x0f);
+	e8(e, (uint8_t)(0x80 | cc));
+	uint8_t **slot = !s->fix ? &s->fix : !s->fix2 ? &s->fix2 : &s->more_fix[s->nmore_fix++];
+	*slot = e->p;
+	e32(e, 0);
+}
+
+/* The out-of-line miss path of a load or store (after the block's main path), or the interpreter's
+ * way through an FP access it leaves there (K_GENERIC). */
+void emit_slow_path(struct block_ctx *c, const struct slow_path *s)
+{
+	struct emit *e = &c->e;
+	patch_to_here(e, s->fix);
+	if (s->kind == K_DECODE) { /* a group's probe missed: each access probes for itself */
+		c->dirty = s->dirty;
+		uint64_t pc = s->pc;
+		for (unsigned j = 0; j < s->ngroup; pc += s->glens[j++]) {
+			const struct rv_op *op = &s->group[j];
+			unsigned kind = rv_op_kind(op);
+			if (is_store(kind))
+				emit_store(c, op, kind, pc, s->k + (int)j);
+			else
+				emit_load(c, op, kind, pc, s->k + (int)j);
+		}
+		e8(e, 0xe9); /* jmp done */
+		e32(e, (uint32_t)(int32_t)(s->done - (e->p + 4)));
+		return;
+	}
+	if (s->kind == K_GENERIC) { /* the interpreter runs the whole instruction */
+		patch_to_here(e, s->fix2);
+		for (unsigned i = 0; i < s->nmore_fix; i++) patch_to_here(e, s->more_fix[i]);
+		call_generic(c, s->insn, s->raw, s->pc, s->len, s->k, s->dirty);
+		if (s->x_result > 1) /* from the hart: a pinned register's host copy is stale */
+			op_rm_hart(e, 0x8b, RAX, xoff(s->x_result - 1), true);
+		if (s->fp_pending) set_fp_pending(e);
+		e8(e, 0xe9); /* jmp done */
+		e32(e, (uint32_t)(int32_t)(s->done - (e->p + 4)));
+		return;
+	}
+	if (s->resume) emit_reprobe(c, s);
+	sync_pc(e, s->pc, s->k);
+	store_local(c, s->dirty); /* the hart has every local register now */
+	int base = s->addr_rs1 ? c->host[s->addr_rs1] : -1;
+	if (base >= 0) {
+		lea_disp(e, RSI, base, s->addr_imm); /* rsi <- the address */
+	} else {
+		get_x(c, RSI, s->addr_rs1);
+		if (s->addr_imm) lea_disp(e, RSI, RSI, s->addr_imm);
+	}
+	if (s->store_rs2 >= 0 && s->fp_data)
+		op_rm_hart(e, 0x8b, RDX, foff((unsigned)s->store_rs2), true);
+	else if (s->store_rs2 > 0 && c->host[s->store_rs2] == RSI) /* just overwritten */
+		op_rm_hart(e, 0x8b, RDX, xoff((unsigned)s->store_rs2), true);
+	else if (s->store_rs2 >= 0)
+		get_x(c, RDX, (unsigned)s->store_rs2);
+	unborrow_pinned(c);
+	e8(e, 0xe8); /* call the thunk (a load's value in rax) */
+	e32(e, (uint32_t)(int32_t)(c->thunk[s->kind] - (e->p + 4)));
+	load_local(c, c->local);
+	if (s->load_dst >= 0) op_rr(e, 0x8b, s->load_dst, RAX, true); /* mov dst, rax */
+	e8(e, 0xe9);                                                  /* jmp done */
+	e32(e, (uint32_t)(int32_t)(s->done - (e->p + 4)));
+}
+
+void emit_store(struct block_ctx *c, const struct rv_op *op, unsigned kind, uint64_t pc, int k)
+{
+	static const unsigned sizes[] = {[K_SB] = 1, [K_SH] = 2, [K_SW] = 4, [K_SD] = 8};
+	struct emit *e = &c->e;
+	int base;
+	struct reprobe rp;
+	uint8_t *fix = emit_access_probe(c, k, op->rs1, op->imm, sizes[kind], true, &base, &rp);
+	int v = c->host[op->rs2]; /* the data straight from its host register */
+	if (v < 0) {
+		get_x(c, RCX, op->rs2);
+		v = RCX;
+	}
+	if (kind == K_SH) e8(e, 0x66);
+	op_base_rax(e, kind == K_SB ? 0x88 : 0x89, v, base, op->imm, kind == K_SD, kind == K_SB);
+	access_slow_path(c, fix, pc, k, kind, op->rs2, false, op->rs1, op->imm, -1);
+	with_reprobe(c, &rp);
+}
+
+static const void *const load_helpers[] = {
+    [K_LB] = h_lb,   [K_LH] = h_lh,   [K_LW] = h_lw,   [K_LD] = h_ld,
+    [K_LBU] = h_lbu, [K_LHU] = h_lhu, [K_LWU] = h_lwu,
+};
+static const void *const store_helpers[] = {[K_SB] = h_sb, [K_SH] = h_sh, [K_SW] = h_sw, [K_SD] = h_sd};
+
+/*
+ * A load's or store's way to its helper, shared by every block: called from a
+ * miss path (rsi = address, rdx = a store's data) that stored the pc, the
+ * instruction's index and the written local registers; stores the pinned
+ * registers (the helper may raise), calls, reloads the call-clobbered ones.
+ */
+static uint8_t *emit_thunk(struct emit *e, const void *helper)
+{
+	uint8_t *start = e->p;
+	pinned_store(e);
+	e8(e, 0xbf); /* mov edi, hart */
+	e32(e, e->hart);
+	EB(e, "\x48\x83\xec\x08"); /* sub rsp, 8: the call into here unaligned the stack */
+	call_abs(e, helper);
+	EB(e, "\x48\x83\xc4\x08"); /* add rsp, 8 */
+	pinned_load_volatile(e, true);
+	e8(e, 0xc3); /* ret */
+	return start;
+}
+
+/* The code cache's thunks: thunk[kind] for each load and store kind with a helper. */
+void emit_thunks(struct emit *e, uint8_t **thunk)
+{
+	for (unsigned kind = 0; kind < K_COUNT; kind++) {
+		const void *helper =
+		    kind < sizeof(load_helpers) / sizeof(load_helpers[0]) && load_helpers[kind]
+		        ? load_helpers[kind]
+		    : kind < sizeof(store_helpers) / sizeof(store_helpers[0]) ? store_helpers[kind]
+		                                                              : NULL;
+		if (helper) thunk[kind] = emit_thunk(e, helper);
+	}
+}
+
+/* The size of an integer load's or store's access, or 0 for another kind. */
+unsigned access_size(unsigned kind)
+{
+	switch (kind) {
+	case K_LB:
+	case K_LBU:
+	case K_SB: return 1;
+	case K_LH:
+	case K_LHU:
+	case K_SH: return 2;
+	case K_LW:
+	case K_LWU:
+	case K_SW: return 4;
+	case K_LD:
+	case K_SD: return 8;
+	default: return 0;
+	}
+}
+
+/*
+ * A run of loads (or of stores) through the same base register, such as a
+ * function saving or restoring its registers on the stack: how many of the
+ * instructions from ops[i] form one (at least 2, else 1). They follow each
+ * other, no jump leads into the run after its first, a load does not replace
+ * the base before the last, and all bytes fit in 4 KiB ([*lo, *hi]).
+ */
+unsigned mem_group(const struct rv_op *ops, const bool *jumped_to, unsigned i, unsigned n, int32_t *lo,
+                   int32_t *hi)
+{
+	unsigned kind = rv_op_kind(&ops[i]), size = access_size(kind);
+	if (!size || !ops[i].rs1) return 1;
+	bool stores = is_store(kind);
+	*lo = ops[i].imm, *hi = ops[i].imm + (int32_t)size - 1;
+	unsigned m = 1;
+	for (unsigned j = i + 1; j < n && !jumped_to[j]; j++) {
+		unsigned kj = rv_op_kind(&ops[j]), sj = access_size(kj);
+		if (!sj || is_store(kj) != stores || ops[j].rs1 != ops[i].rs1) break;
+		if (!stores && ops[j - 1].rd == ops[i].rs1) break; /* the one before replaced the base */
+		int32_t l = ops[j].imm < *lo ? ops[j].imm : *lo;
+		int32_t h = ops[j].imm + (int32_t)sj - 1 > *hi ? ops[j].imm + (int32_t)sj - 1 : *hi;
+		if (h - l >= 4096) break;
+		*lo = l, *hi = h;
+		m++;
+	}
+	return m;
+}
+
+/*
+ * A group from mem_group(): one TLB probe for all its bytes (the entry of the
+ * lowest byte's page must also be the highest's: a group across a page
+ * misses), then each access through the page's addend in rax. A miss runs
+ * every access with its own probe, out of line.
+ */
+void emit_mem_group(struct block_ctx *c, const struct rv_op *ops, const unsigned *lens, unsigned m,
+                    int32_t lo, int32_t hi, uint64_t pc, int k)
+{
+	struct emit *e = &c->e;
+	const bool stores = is_store(rv_op_kind(&ops[0]));
+	const uint32_t dirty = c->dirty;
+	int base;
+	uint8_t *fix =
+	    emit_tlb_probe(c, ops[0].rs1, lo, hi, tlb_table(stores), m, &base); /* a miss: each alone */
+	for (unsigned j = 0; j < m; j++) {
+		const struct rv_op *op = &ops[j];
+		unsigned kind = rv_op_kind(op);
+		if (stores) {
+			int v = c->host[op->rs2];
+			if (v < 0) {
+				get_x(c, RCX, op->rs2);
+				v = RCX;
+			}
+			if (kind == K_SH) e8(e, 0x66);
+			op_base_rax(e, kind == K_SB ? 0x88 : 0x89, v, base, op->imm, kind == K_SD,
+			            kind == K_SB);
+			continue;
+		}
+		int d = op->rd && c->host[op->rd] >= 0 ? c->host[op->rd] : RCX;
+		op_base_rax(e, load_opc[kind], d, base, op->imm, load_w64[kind], false);
+		if (d == RCX)
+			set_x(c, op->rd, RCX);
+		else
+			written(c, op->rd);
+	}
+	c->slow[c->nslow++] = (struct slow_path){.fix = fix,
+	                                         .done = e->p,
+	                                         .pc = pc,
+	                                         .k = k,
+	                                         .kind = K_DECODE,
+	                                         .dirty = dirty,
+	                                         .group = ops,
+	                                         .glens = lens,
+	                                         .ngroup = m};
+}
