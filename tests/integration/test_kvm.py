@@ -182,15 +182,19 @@ class Kvm(unittest.TestCase):
         last = max(int(n) for n in re.findall(r"(?m)^tick (\d+)", g.run("cat /tmp/c.log")))
         g.run("mkfifo /tmp/in2; (cloison run --restore /tmp/snap --api-sock /tmp/api2.sock < /tmp/in2 > /tmp/c2.log 2>&1; "
               "echo inner-exit-$? >> /tmp/c2.log) & exec 4>/tmp/in2")
-        out = g.run("sleep 3; cat /tmp/c2.log")
+        # (Waiting for its first tick, not a fixed time: a loaded host runs the nested guest slowly.)
+        out = g.run("for i in $(seq 120); do grep -q '^tick' /tmp/c2.log && break; sleep 0.5; done; "
+                    "cat /tmp/c2.log", timeout=90)
         after = [int(n) for n in re.findall(r"(?m)^tick (\d+)", out)]
         self.assertTrue(after and after[0] == last + 1, (last, out[-500:]))
         # Live migration to another cloison --accel kvm in the same guest: KVM's dirty-page log feeds the
         # rounds; the loop counts on there, without a gap or a repeat.
         g.run("mkfifo /tmp/in3; (cloison run --incoming 127.0.0.1:7777 < /tmp/in3 > /tmp/c3.log 2>&1; "
               "echo inner-exit-$? >> /tmp/c3.log) & exec 5>/tmp/in3; sleep 1")
-        out = g.run("cloison migrate --sock /tmp/api2.sock --to 127.0.0.1:7777; sleep 3; tail -n 3 /tmp/c2.log",
-                    timeout=180)
+        out = g.run("cloison migrate --sock /tmp/api2.sock --to 127.0.0.1:7777; "
+                    "for i in $(seq 120); do grep -q inner-exit /tmp/c2.log && break; sleep 0.5; done; "
+                    "for i in $(seq 120); do grep -q '^tick' /tmp/c3.log && break; sleep 0.5; done; "
+                    "tail -n 3 /tmp/c2.log", timeout=240)
         self.assertIn("migrated", out)
         self.assertIn("inner-exit-0", out)
         src = [int(n) for n in re.findall(r"(?m)^tick (\d+)", g.run("cat /tmp/c2.log"))]
