@@ -589,9 +589,12 @@ static void print_stats(const struct machine *m, const struct vm_run_result *res
 			fprintf(
 			    stderr,
 			    "cloison run: stats: hart %u TLB: %llu data accesses looked up, %llu walked the "
-			    "page table: %.3f%% hits\n",
+			    "page table, %llu found a 2 MiB entry: %.3f%% hits; %llu probes turned between "
+			    "4 KiB and 2 MiB tables\n",
 			    i, (unsigned long long)t->lookups, (unsigned long long)t->data_misses,
-			    100.0 * (double)(t->lookups - t->data_misses) / (double)t->lookups);
+			    (unsigned long long)t->mega_hits,
+			    100.0 * (double)(t->lookups - t->data_misses) / (double)t->lookups,
+			    (unsigned long long)t->probe_turns);
 	}
 	for (unsigned i = 0; i < st.nnics; i++) {
 		const struct net_stats *n = &st.nics[i];

@@ -148,6 +148,8 @@ struct rv_jcache {
 struct rv_tlb_counts {
 	uint64_t lookups;
 	uint64_t data_misses;
+	uint64_t mega_hits;   /* 4 KiB misses served by a 2 MiB entry (no walk) */
+	uint64_t probe_turns; /* translated probes turned to the 2 MiB table or back (jit_x86_mem.c) */
 };
 
 /* What the engine did (counters only grow; read racily by --stats). */
@@ -225,6 +227,8 @@ struct rv_hart {
 	uint64_t tlb_giga_regions;
 	uint8_t walk_leaf_shift; /* log2 of the size of the page the last walk ended at (12: 4 KiB) */
 	struct rv_tlb_counts tlb_counts;
+	void *
+	    jit_site; /* a translated access's probe site (jit_x86_mem.c), from its miss path to its helper */
 
 	struct rv_bus bus;
 	jmp_buf trap_jmp; /* exceptions unwind to the run loop */

@@ -119,6 +119,8 @@ static inline unsigned rv_jcache_index(uint64_t pc)
 }
 uint64_t rv_load_slow(struct rv_hart *h, uint64_t va, unsigned size);
 void rv_store_slow(struct rv_hart *h, uint64_t va, unsigned size, uint64_t val);
+/* Whether the current set's 2 MiB table (read or write) holds va's mapping. */
+bool rv_tlb_mega_maps(const struct rv_hart *h, uint64_t va, bool write);
 void *rv_amo_ptr(struct rv_hart *h, uint64_t va, unsigned size);
 /* The host address of va for a load (or a store), valid to the end of its page: translated, faults
  * raised as a load's (a store's); NULL when the page is not RAM (device memory). */

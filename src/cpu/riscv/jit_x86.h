@@ -18,6 +18,14 @@
 #define JIT_NPINNED 8
 #define JIT_NPINNED_X 7 /* the guest registers among them; the last holds the run budget */
 
+/* Where an inline TLB lookup's table-dependent immediates lie (emit_tlb_lookup), so that it can be
+ * turned to the 2 MiB table and back while it runs (jit_x86_mem.c, "probe sites"); shr NULL: none. */
+struct probe_patch {
+	uint8_t *shr, *slot_mask, *page_mask, *cmp,
+	    *mov;       /* the shift's imm8, the ands' imm32s, the disp32s */
+	uint32_t table; /* the 4 KiB table it was emitted for */
+};
+
 /* A load or store's way out of line when the TLB probe misses: the helper. */
 struct slow_path {
 	uint8_t *fix, *done; /* the probe's jne; where the fast path goes on */
@@ -42,6 +50,7 @@ struct slow_path {
 	const struct rv_op *group; /* K_DECODE: a group's accesses (mem_group), each probed alone */
 	const unsigned *glens;     /* ... their lengths */
 	unsigned ngroup;
+	struct probe_patch site; /* the access's own inline probe, which its miss path may re-aim */
 };
 
 struct block_ctx {
@@ -81,6 +90,7 @@ struct block_ctx {
 	                    * V=1) and fp_pending set, on every path to here */
 	uint32_t fp_boxed; /* f registers known to hold NaN-boxed singles */
 	struct jit_probe_plan probes; /* loads and stores sharing a TLB probe */
+	struct probe_patch lookup;    /* the last inline TLB lookup emitted */
 };
 
 /* A taken conditional branch leaves the block through a stub emitted after it. */

@@ -1,10 +1,77 @@
 /*
  * jit_x86_mem.c — translated integer loads and stores: the inline software-TLB
  * probe (alone, shared by a group of accesses, or once for a run through one
- * base register), and the out-of-line paths a miss, MMIO, a page crossing or
- * an interpreted instruction takes.
+ * base register; turned to the 2 MiB table where that serves it), and the
+ * out-of-line paths a miss, MMIO, a page crossing or an interpreted
+ * instruction takes.
  */
 #include "jit_x86.h"
+
+/* ---- probe sites ----
+ *
+ * A load's or store's inline probe looks up the 4 KiB table, whose entries for a large array
+ * accessed at random miss the host's caches: one more cache miss before every such access.
+ * Pages the guest maps 2 MiB at a time also have an entry in the set's 2 MiB table (mega_read,
+ * mega_write: 1024 of them, which stay cached), filled and flushed with the 4 KiB ones. An
+ * access's miss path tells its helper which probe it came from (rv_hart.jit_site: a record after
+ * the miss path's code); when enough misses of that access found their address in a 2 MiB entry,
+ * the helper rewrites the probe's shift, masks and table offsets to look up the 2 MiB table
+ * instead (same instructions, same length: the hart patches code only it runs), and back when
+ * enough misses then find 4 KiB pages. An access that keeps changing its mind stays with 4 KiB.
+ * Either way a miss takes the same helper, so what an access does is unchanged. Only U-mode
+ * blocks' probes turn (docs/board.md: with the kernel's too, openssl ran slower).
+ */
+struct probe_site {
+	int32_t at[5];     /* the probe's shift, slot mask, page mask, cmp and mov displacements, from here */
+	uint32_t table;    /* its 4 KiB table (offset in a set) */
+	uint16_t evidence; /* misses since the last change that spoke for the other table */
+	uint8_t mega;      /* looks up the 2 MiB table */
+	uint8_t turns_back; /* times it went back to 4 KiB */
+};
+#define PROBE_SITE_TO_MEGA 16  /* misses in 2 MiB pages before a probe turns to their table */
+#define PROBE_SITE_TO_PAGES 64 /* accesses elsewhere before it turns back */
+#define PROBE_SITE_TURNS 3     /* turns back after which it stays */
+
+static void probe_site_aim(struct probe_site *s, bool mega)
+{
+	uint8_t *base = (uint8_t *)s;
+	const uint32_t mega_table = s->table == tlb_table(true)
+	                                ? (uint32_t)offsetof(struct rv_tlb_set, mega_write)
+	                                : (uint32_t)offsetof(struct rv_tlb_set, mega_read);
+	const int32_t delta = (int32_t)(mega_table - s->table) * (mega ? 1 : -1);
+	base[s->at[0]] = (uint8_t)((mega ? RV_MEGA_SHIFT : RV_PAGE_SHIFT) - 4);
+	const uint32_t slot_mask = (mega ? RV_TLB_MEGA_SIZE - 1 : RV_TLB_SIZE - 1) << 4;
+	const uint32_t page_mask = mega ? (uint32_t) ~((1u << RV_MEGA_SHIFT) - 1) : (uint32_t)RV_PAGE_MASK;
+	memcpy(base + s->at[1], &slot_mask, 4);
+	memcpy(base + s->at[2], &page_mask, 4);
+	for (unsigned i = 3; i < 5; i++) {
+		int32_t d;
+		memcpy(&d, base + s->at[i], 4);
+		d += delta;
+		memcpy(base + s->at[i], &d, 4);
+	}
+	s->mega = mega;
+	s->evidence = 0;
+}
+
+/* After a miss of the probe `s` for an access to va (done): which table would have served it. */
+static void probe_site_note(struct rv_hart *h, void *site, uint64_t va, bool write)
+{
+	struct probe_site *s = site;
+	bool in_mega = rv_tlb_mega_maps(h, va, write);
+	if (s->mega) { /* every access elsewhere comes here: count them all */
+		if (in_mega || ++s->evidence < PROBE_SITE_TO_PAGES) return;
+		s->turns_back++;
+	} else { /* only misses come here: a run of them in 2 MiB pages */
+		if (!in_mega) {
+			s->evidence = 0;
+			return;
+		}
+		if (s->turns_back >= PROBE_SITE_TURNS || ++s->evidence < PROBE_SITE_TO_MEGA) return;
+	}
+	probe_site_aim(s, !s->mega);
+	h->tlb_counts.probe_turns++;
+}
 
 /* ---- helpers called from generated code ---- */
 /* Translated FP's pending flags are taken before the C a miss runs (internal.h). */
@@ -12,7 +79,11 @@
 	static uint64_t name(struct rv_hart *h, uint64_t a)                                                  \
 	{                                                                                                    \
 		rv_fp_sync_flags(h);                                                                         \
-		return fn(h, a);                                                                             \
+		void *site = h->jit_site;                                                                    \
+		h->jit_site = NULL;                                                                          \
+		uint64_t v = fn(h, a);                                                                       \
+		if (site) probe_site_note(h, site, a, false);                                                \
+		return v;                                                                                    \
 	}
 LOAD_HELPER(h_lb, rv_load_s8)
 LOAD_HELPER(h_lh, rv_load_s16)
@@ -24,7 +95,10 @@ LOAD_HELPER(h_lwu, rv_load_u32)
 static void store_helper(struct rv_hart *h, uint64_t a, unsigned size, uint64_t v)
 {
 	rv_fp_sync_flags(h);
+	void *site = h->jit_site;
+	h->jit_site = NULL;
 	rv_store(h, a, size, v);
+	if (site) probe_site_note(h, site, a, true);
 }
 static void h_sb(struct rv_hart *h, uint64_t a, uint64_t v)
 {
@@ -67,13 +141,17 @@ uint8_t *emit_tlb_lookup(struct block_ctx *c, int first_base, int32_t first_disp
                          int32_t last_disp, uint32_t table, unsigned accesses)
 {
 	struct emit *e = &c->e;
+	struct probe_patch *pp = &c->lookup;
+	pp->table = table;
 	if (first_disp)
 		lea_disp(e, RAX, first_base, first_disp);
 	else
 		op_rr(e, 0x8b, RAX, first_base, true); /* mov rax, first */
 	EB(e, "\x48\xc1\xe8");
+	pp->shr = e->p;
 	e8(e, RV_PAGE_SHIFT - 4); /* shr rax, 8 */
 	e8(e, 0x25);
+	pp->slot_mask = e->p;
 	e32(e, (RV_TLB_SIZE - 1) << 4); /* and eax, slot mask: rax = slot * 16 */
 	if (!c->user) {
 		EB(e, "\x48\x03");
@@ -84,8 +162,10 @@ uint8_t *emit_tlb_lookup(struct block_ctx *c, int first_base, int32_t first_disp
 	else
 		op_rr(e, 0x8b, RCX, last_base, true);
 	EB(e, "\x48\x81\xe1");
+	pp->page_mask = e->p;
 	e32(e, (uint32_t)RV_PAGE_MASK); /* and rcx, -4096 */
 	const uint32_t u = (uint32_t)offsetof(struct rv_hart, tlb[RV_TLB_SET_U]);
+	pp->cmp = e->p + 3;
 	if (c->user) {
 		EB(e, "\x48\x3b\x88"); /* cmp rcx, [rax + hart + U set + table] */
 		e32(e, e->hart + u + table);
@@ -96,6 +176,7 @@ uint8_t *emit_tlb_lookup(struct block_ctx *c, int first_base, int32_t first_disp
 	EB(e, "\x0f\x85"); /* jne miss */
 	uint8_t *fix = e->p;
 	e32(e, 0);
+	pp->mov = e->p + 3;
 	if (c->user) {
 		EB(e, "\x48\x8b\x80"); /* mov rax, [rax + hart + U set + table + 8] (addend) */
 		e32(e, e->hart + u + table + 8);
@@ -243,6 +324,13 @@ static void with_reprobe(struct block_ctx *c, const struct reprobe *rp)
 	c->slow[c->nslow - 1].slot = rp->slot;
 }
 
+/* ... and a probe site (the record its helper may re-aim the probe by) when the access probed alone
+ * in a U-mode block. */
+static void with_site(struct block_ctx *c, const struct reprobe *rp)
+{
+	if (!rp->resume && c->user) c->slow[c->nslow - 1].site = c->lookup;
+}
+
 void emit_load(struct block_ctx *c, const struct rv_op *op, unsigned kind, uint64_t pc, int k)
 {
 	static const unsigned sizes[] = {
@@ -256,6 +344,7 @@ void emit_load(struct block_ctx *c, const struct rv_op *op, unsigned kind, uint6
 	op_base_rax(e, load_opc[kind], d >= 0 ? d : RAX, base, op->imm, load_w64[kind], false);
 	access_slow_path(c, fix, pc, k, kind, -1, false, op->rs1, op->imm, d);
 	with_reprobe(c, &rp);
+	with_site(c, &rp);
 	if (d >= 0)
 		written(c, op->rd);
 	else
@@ -286,6 +375,19 @@ static void emit_reprobe(struct block_ctx *c, const struct slow_path *s)
 	e8(e, 0xe9); /* jmp resume */
 	e32(e, (uint32_t)(int32_t)(s->resume - (e->p + 4)));
 	patch_to_here(e, miss);
+}
+
+/* A probe's site record, here (after a jump: never executed), for the lea at `lea` (its rel32). */
+static void emit_probe_site(struct emit *e, const struct probe_patch *pp, uint8_t *lea)
+{
+	while ((uintptr_t)e->p & 3) e8(e, 0xcc); /* int3 */
+	struct probe_site rec = {.table = pp->table};
+	uint8_t *const at[5] = {pp->shr, pp->slot_mask, pp->page_mask, pp->cmp, pp->mov};
+	for (unsigned i = 0; i < 5; i++) rec.at[i] = (int32_t)(at[i] - e->p);
+	uint32_t rel = (uint32_t)(e->p - (lea + 4));
+	memcpy(lea, &rel, 4);
+	memcpy(e->p, &rec, sizeof(rec));
+	e->p += sizeof(rec);
 }
 
 /* A jcc rel32 to the slow path (recorded in *s). */
@@ -331,6 +433,13 @@ void emit_slow_path(struct block_ctx *c, const struct slow_path *s)
 		return;
 	}
 	if (s->resume) emit_reprobe(c, s);
+	uint8_t *site_lea = NULL;
+	if (s->site.shr) {
+		EB(e, "\x48\x8d\x05"); /* lea rax, [rip + the site's record] */
+		site_lea = e->p;
+		e32(e, 0);
+		op_rm_hart(e, 0x89, RAX, (uint32_t)offsetof(struct rv_hart, jit_site), true);
+	}
 	sync_pc(e, s->pc, s->k);
 	store_local(c, s->dirty); /* the hart has every local register now */
 	int base = s->addr_rs1 ? c->host[s->addr_rs1] : -1;
@@ -353,6 +462,7 @@ void emit_slow_path(struct block_ctx *c, const struct slow_path *s)
 	if (s->load_dst >= 0) op_rr(e, 0x8b, s->load_dst, RAX, true); /* mov dst, rax */
 	e8(e, 0xe9);                                                  /* jmp done */
 	e32(e, (uint32_t)(int32_t)(s->done - (e->p + 4)));
+	if (site_lea) emit_probe_site(e, &s->site, site_lea);
 }
 
 void emit_store(struct block_ctx *c, const struct rv_op *op, unsigned kind, uint64_t pc, int k)
@@ -371,6 +481,7 @@ void emit_store(struct block_ctx *c, const struct rv_op *op, unsigned kind, uint
 	op_base_rax(e, kind == K_SB ? 0x88 : 0x89, v, base, op->imm, kind == K_SD, kind == K_SB);
 	access_slow_path(c, fix, pc, k, kind, op->rs2, false, op->rs1, op->imm, -1);
 	with_reprobe(c, &rp);
+	with_site(c, &rp);
 }
 
 static const void *const load_helpers[] = {

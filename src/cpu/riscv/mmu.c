@@ -622,9 +622,19 @@ static uint64_t data_translate(struct rv_hart *h, uint64_t va, enum rv_access ac
 	unsigned i = (unsigned)(va >> RV_MEGA_SHIFT) & (RV_TLB_MEGA_SIZE - 1);
 	const struct rv_tlb_entry *e = acc == RV_ACCESS_WRITE ? &s->mega_write[i] : &s->mega_read[i];
 	if (e->vpage != (va & ~((1ULL << RV_MEGA_SHIFT) - 1))) return translate(h, va, acc, global);
+	h->tlb_counts.mega_hits++;
+	if (unlikely(h->count_tlb)) h->tlb_counts.lookups++;
 	*global = false;
 	h->walk_leaf_shift = RV_MEGA_SHIFT;
 	return va + e->addend - (uintptr_t)h->bus.ram + h->bus.ram_base;
+}
+
+bool rv_tlb_mega_maps(const struct rv_hart *h, uint64_t va, bool write)
+{
+	const struct rv_tlb_set *s = h->tlb_cur;
+	unsigned i = (unsigned)(va >> RV_MEGA_SHIFT) & (RV_TLB_MEGA_SIZE - 1);
+	const struct rv_tlb_entry *e = write ? &s->mega_write[i] : &s->mega_read[i];
+	return e->vpage == (va & ~((1ULL << RV_MEGA_SHIFT) - 1));
 }
 
 uint64_t rv_load_phys(struct rv_hart *h, uint64_t va, uint64_t pa, unsigned size)

@@ -1,0 +1,192 @@
+/*
+ * megaprobe.c — translated U-mode loads and stores whose TLB probe turns to
+ * the 2 MiB table and back (jit_x86_mem.c, "probe sites"). Under Sv39, with a
+ * U alias of RAM for the code: a loop reads and then writes words at random
+ * through a megapage (its misses find 2 MiB entries: the probes turn to that
+ * table); the megapage is then moved to other memory (sfence.vma: the same
+ * loop must see the new frame); then the same loop runs over 4 KiB pages
+ * mapped in swapped pairs (its probes miss the 2 MiB table every time and
+ * turn back). Loaded sums must be those C computes without loading; stored
+ * words must be those the same stores leave in a copy written from M-mode.
+ * run.sh checks with --stats that probes turned.
+ */
+#include "engine.h"
+
+#define MEGA (2UL << 20)
+#define WINDOW 0xc0000000UL     /* a megapage, then 4 KiB pages past it */
+#define SMALL (WINDOW + MEGA)   /* eight 4 KiB pages, in swapped pairs */
+#define USER_ALIAS 0x40000000UL /* VA 1-2 GiB: RAM (2-3 GiB) again, with U set, for the code */
+#define PTE_LEAF_U 0xd7         /* V R W U A D */
+#define PTE_LEAF_UX 0xdf        /* ... and X */
+#define ITERATIONS 40000
+
+static uint32_t big[2][MEGA / 4] __attribute__((aligned(2 << 20)));
+static uint32_t small[8][1024] __attribute__((aligned(4096)));
+static uint32_t shadow[MEGA / 4];
+static uint64_t root[512] __attribute__((aligned(4096))), mid[512] __attribute__((aligned(4096))),
+    leaf[512] __attribute__((aligned(4096)));
+
+static uint32_t word(uint64_t i, uint32_t salt)
+{
+	return (uint32_t)(i * 0x9e3779b1u) ^ (uint32_t)(i >> 5) ^ salt;
+}
+
+static uint64_t next(uint64_t s)
+{
+	return s * 1103515245u + 12345;
+}
+
+/* The U-mode loops (position-independent: they run at their U alias); each ends with ecall.
+ * u_sum(base, seed, n, mask) returns the sum of the words at base + ((seed >> 11) & mask);
+ * u_scatter(base, seed, n, mask) stores the low half of each seed there. */
+__asm__(".text\n"
+        ".globl u_sum\n"
+        "u_sum:\n"
+        " li t0, 0\n"
+        " li t5, 1103515245\n"
+        " li t6, 12345\n"
+        "1: srli t1, a1, 11\n"
+        " and t1, t1, a3\n"
+        " add t2, a0, t1\n"
+        " lwu t3, 0(t2)\n"
+        " add t0, t0, t3\n"
+        " mul a1, a1, t5\n"
+        " add a1, a1, t6\n"
+        " addi a2, a2, -1\n"
+        " bnez a2, 1b\n"
+        " mv a0, t0\n"
+        " ecall\n"
+        ".globl u_scatter\n"
+        "u_scatter:\n"
+        " li t5, 1103515245\n"
+        " li t6, 12345\n"
+        "1: srli t1, a1, 11\n"
+        " and t1, t1, a3\n"
+        " add t2, a0, t1\n"
+        " sw a1, 0(t2)\n"
+        " mul a1, a1, t5\n"
+        " add a1, a1, t6\n"
+        " addi a2, a2, -1\n"
+        " bnez a2, 1b\n"
+        " ecall\n");
+void u_sum(void);
+void u_scatter(void);
+
+/* run_user(entry, a0, a1, a2, a3): entry(a0..a3) in U-mode, back here at its ecall with its a0. */
+uint64_t run_user(uint64_t entry, uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3);
+__asm__(".text\n"
+        ".globl run_user\n"
+        "run_user:\n"
+        " csrr t0, mtvec\n"
+        " addi sp, sp, -16\n"
+        " sd t0, 0(sp)\n"
+        " sd ra, 8(sp)\n"
+        " csrw mscratch, sp\n"
+        " la t0, 2f\n"
+        " csrw mtvec, t0\n"
+        " csrw mepc, a0\n"
+        " li t0, 3 << 11\n"
+        " csrc mstatus, t0\n" /* MPP = U */
+        " mv a0, a1\n"
+        " mv a1, a2\n"
+        " mv a2, a3\n"
+        " mv a3, a4\n"
+        " mret\n"
+        ".align 2\n"
+        "2: csrr sp, mscratch\n"
+        " csrr t0, mcause\n"
+        " li t1, 8\n" /* ecall from U */
+        " beq t0, t1, 3f\n"
+        " li a0, 98\n"
+        " call plat_exit\n"
+        "3: ld t0, 0(sp)\n"
+        " csrw mtvec, t0\n"
+        " ld ra, 8(sp)\n"
+        " addi sp, sp, 16\n"
+        " ret\n");
+
+static uint64_t user_addr(void (*f)(void))
+{
+	return (uint64_t)(uintptr_t)f - 0x80000000UL + USER_ALIAS;
+}
+
+/* The word u_sum reads at offset `off` from WINDOW (megapage over frame f) or from SMALL. */
+static uint32_t mega_word(unsigned frame, uint64_t off)
+{
+	return word(off / 4, frame + 1);
+}
+static uint32_t small_word(uint64_t off)
+{
+	uint64_t page = (off >> 12) ^ 1, w = (off & 4095) / 4;
+	return word(page * 1024 + w, 7);
+}
+
+static uint64_t model_sum(uint64_t seed, uint64_t mask, int frame)
+{
+	uint64_t sum = 0;
+	for (unsigned n = ITERATIONS; n; n--) {
+		uint64_t off = (seed >> 11) & mask;
+		sum += frame >= 0 ? mega_word((unsigned)frame, off) : small_word(off);
+		seed = next(seed);
+	}
+	return sum;
+}
+
+static void map_mega(unsigned frame)
+{
+	mid[0] = (uint64_t)(uintptr_t)big[frame] >> 12 << 10 | PTE_LEAF_U;
+	__asm__ volatile("sfence.vma" ::: "memory");
+}
+
+static uint64_t checksum(const uint32_t *w, uint64_t n)
+{
+	uint64_t s = 0;
+	for (uint64_t i = 0; i < n; i++) s = s * 31 + w[i];
+	return s;
+}
+
+int main(unsigned long hartid)
+{
+	if (hartid != 0)
+		for (;;) __asm__ volatile("wfi");
+	for (unsigned f = 0; f < 2; f++)
+		for (uint64_t i = 0; i < MEGA / 4; i++) big[f][i] = word(i, f + 1);
+	for (uint64_t p = 0; p < 8; p++)
+		for (uint64_t i = 0; i < 1024; i++) small[p][i] = word(p * 1024 + i, 7);
+	root[1] = 0x80000000UL >> 12 << 10 | PTE_LEAF_UX;
+	root[3] = (uint64_t)(uintptr_t)mid >> 12 << 10 | 1;
+	mid[1] = (uint64_t)(uintptr_t)leaf >> 12 << 10 | 1;
+	for (unsigned i = 0; i < 8; i++) leaf[i] = (uint64_t)(uintptr_t)small[i ^ 1] >> 12 << 10 | PTE_LEAF_U;
+	__asm__ volatile("csrw pmpaddr0, %0; csrw pmpcfg0, %1" ::"r"(~0ULL >> 10), "r"(0x1fULL));
+	__asm__ volatile("csrw satp, %0" ::"r"(8ULL << 60 | (uint64_t)(uintptr_t)root >> 12));
+	map_mega(0);
+
+	const uint64_t mega_mask = MEGA - 4, small_mask = 8 * 4096 - 4;
+	uint64_t got = run_user(user_addr(u_sum), WINDOW, 1, ITERATIONS, mega_mask);
+	EXPECT(got == model_sum(1, mega_mask, 0), "sum through the megapage", got);
+	map_mega(1); /* the same addresses, another frame */
+	got = run_user(user_addr(u_sum), WINDOW, 2, ITERATIONS, mega_mask);
+	EXPECT(got == model_sum(2, mega_mask, 1), "sum through the moved megapage", got);
+	got = run_user(user_addr(u_sum), SMALL, 3, ITERATIONS, small_mask);
+	EXPECT(got == model_sum(3, small_mask, -1), "sum through 4 KiB pages", got);
+
+	/* Stores: into frame 1 through the megapage, the same into a copy of it from M-mode. */
+	for (uint64_t i = 0; i < MEGA / 4; i++) shadow[i] = big[1][i];
+	run_user(user_addr(u_scatter), WINDOW, 4, ITERATIONS, mega_mask);
+	for (uint64_t s = 4, n = ITERATIONS; n; n--, s = next(s))
+		shadow[((s >> 11) & mega_mask) / 4] = (uint32_t)s;
+	uint64_t want = checksum(shadow, MEGA / 4);
+	got = checksum(big[1], MEGA / 4);
+	EXPECT(got == want, "words stored through the megapage", got);
+	/* ... and through the 4 KiB pages (pairs swapped). */
+	for (uint64_t i = 0; i < 8 * 1024; i++) shadow[i] = small[(i >> 10) ^ 1][i & 1023];
+	run_user(user_addr(u_scatter), SMALL, 5, ITERATIONS, small_mask);
+	for (uint64_t s = 5, n = ITERATIONS; n; n--, s = next(s))
+		shadow[((s >> 11) & small_mask) / 4] = (uint32_t)s;
+	want = checksum(shadow, 8 * 1024);
+	uint64_t seen = 0;
+	for (uint64_t i = 0; i < 8 * 1024; i++) seen = seen * 31 + small[(i >> 10) ^ 1][i & 1023];
+	EXPECT(seen == want, "words stored through 4 KiB pages", seen);
+	put("PASS megaprobe\n");
+	plat_exit(0);
+}
