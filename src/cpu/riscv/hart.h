@@ -227,8 +227,7 @@ struct rv_hart {
 	uint64_t tlb_giga_regions;
 	uint8_t walk_leaf_shift; /* log2 of the size of the page the last walk ended at (12: 4 KiB) */
 	struct rv_tlb_counts tlb_counts;
-	void *
-	    jit_site; /* a translated access's probe site (jit_x86_mem.c), from its miss path to its helper */
+	void *jit_site; /* a translated access's probe record, from its miss path to its helper */
 
 	struct rv_bus bus;
 	jmp_buf trap_jmp; /* exceptions unwind to the run loop */

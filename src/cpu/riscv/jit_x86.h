@@ -21,9 +21,10 @@
 /* Where an inline TLB lookup's table-dependent immediates lie (emit_tlb_lookup), so that it can be
  * turned to the 2 MiB table and back while it runs (jit_x86_mem.c, "probe sites"); shr NULL: none. */
 struct probe_patch {
-	uint8_t *shr, *slot_mask, *page_mask, *cmp,
-	    *mov;       /* the shift's imm8, the ands' imm32s, the disp32s */
-	uint32_t table; /* the 4 KiB table it was emitted for */
+	uint8_t *shr;                   /* the shift's imm8 */
+	uint8_t *slot_mask, *page_mask; /* the ands' imm32s */
+	uint8_t *cmp, *mov;             /* the table's disp32s */
+	uint32_t table;                 /* the 4 KiB table it was emitted for */
 };
 
 /* A load or store's way out of line when the TLB probe misses: the helper. */

@@ -613,14 +613,19 @@ static void mega_fill(struct rv_hart *h, bool write, uint64_t va, uint64_t pa, b
 	if (!global) log_fill(&s->mega_local_log, i);
 }
 
+/* The current set's 2 MiB entry (read or write) where va's would be. */
+static const struct rv_tlb_entry *mega_entry(const struct rv_hart *h, uint64_t va, bool write)
+{
+	unsigned i = (unsigned)(va >> RV_MEGA_SHIFT) & (RV_TLB_MEGA_SIZE - 1);
+	return write ? &h->tlb_cur->mega_write[i] : &h->tlb_cur->mega_read[i];
+}
+
 /* A data access's physical address: from the 2 MiB entry of va if there is one (as the walk that
  * filled it found it; its G bit is not kept, so the 4 KiB entry made from it counts as local), else
  * by a walk. */
 static uint64_t data_translate(struct rv_hart *h, uint64_t va, enum rv_access acc, bool *global)
 {
-	const struct rv_tlb_set *s = h->tlb_cur;
-	unsigned i = (unsigned)(va >> RV_MEGA_SHIFT) & (RV_TLB_MEGA_SIZE - 1);
-	const struct rv_tlb_entry *e = acc == RV_ACCESS_WRITE ? &s->mega_write[i] : &s->mega_read[i];
+	const struct rv_tlb_entry *e = mega_entry(h, va, acc == RV_ACCESS_WRITE);
 	if (e->vpage != (va & ~((1ULL << RV_MEGA_SHIFT) - 1))) return translate(h, va, acc, global);
 	h->tlb_counts.mega_hits++;
 	if (unlikely(h->count_tlb)) h->tlb_counts.lookups++;
@@ -631,10 +636,7 @@ static uint64_t data_translate(struct rv_hart *h, uint64_t va, enum rv_access ac
 
 bool rv_tlb_mega_maps(const struct rv_hart *h, uint64_t va, bool write)
 {
-	const struct rv_tlb_set *s = h->tlb_cur;
-	unsigned i = (unsigned)(va >> RV_MEGA_SHIFT) & (RV_TLB_MEGA_SIZE - 1);
-	const struct rv_tlb_entry *e = write ? &s->mega_write[i] : &s->mega_read[i];
-	return e->vpage == (va & ~((1ULL << RV_MEGA_SHIFT) - 1));
+	return mega_entry(h, va, write)->vpage == (va & ~((1ULL << RV_MEGA_SHIFT) - 1));
 }
 
 uint64_t rv_load_phys(struct rv_hart *h, uint64_t va, uint64_t pa, unsigned size)
