@@ -25,7 +25,6 @@ struct probe_site {
 	int32_t at[5];     /* the probe's shift, slot mask, page mask, cmp and mov displacements, from here */
 	uint32_t table;    /* its 4 KiB table (offset in a set) */
 	uint16_t evidence; /* misses since the last change that spoke for the other table */
-	uint8_t mega;      /* looks up the 2 MiB table */
 	uint8_t turns_back; /* times it went back to 4 KiB */
 };
 #define PROBE_SITE_TO_MEGA 16  /* misses in 2 MiB pages before a probe turns to their table */
@@ -50,16 +49,21 @@ static void probe_site_aim(struct probe_site *s, bool mega)
 		d += delta;
 		memcpy(base + s->at[i], &d, 4);
 	}
-	s->mega = mega;
 	s->evidence = 0;
+}
+
+/* Whether the probe looks up the 2 MiB table (its shift says). */
+static bool probe_site_mega(const struct probe_site *s)
+{
+	return ((const uint8_t *)s)[s->at[0]] == RV_MEGA_SHIFT - 4;
 }
 
 /* After a miss of the probe `s` for an access to va (done): which table would have served it. */
 static void probe_site_note(struct rv_hart *h, void *site, uint64_t va, bool write)
 {
 	struct probe_site *s = site;
-	bool in_mega = rv_tlb_mega_maps(h, va, write);
-	if (s->mega) { /* every access elsewhere comes here: count them all */
+	bool in_mega = rv_tlb_mega_maps(h, va, write), mega = probe_site_mega(s);
+	if (mega) { /* every access elsewhere comes here: count them all */
 		if (in_mega || ++s->evidence < PROBE_SITE_TO_PAGES) return;
 		s->turns_back++;
 	} else { /* only misses come here: a run of them in 2 MiB pages */
@@ -69,7 +73,7 @@ static void probe_site_note(struct rv_hart *h, void *site, uint64_t va, bool wri
 		}
 		if (s->turns_back >= PROBE_SITE_TURNS || ++s->evidence < PROBE_SITE_TO_MEGA) return;
 	}
-	probe_site_aim(s, !s->mega);
+	probe_site_aim(s, !mega);
 	h->tlb_counts.probe_turns++;
 }
 
