@@ -9,7 +9,8 @@
 # fp.c prints a checksum of F/D results and flags in a hot function: the same under the given
 # options as under --jit off.
 # megaprobe.c: translated (--jit on), its probes must have turned to the 2 MiB table and back
-# (--stats counts the turns).
+# (--stats counts the turns); hintprobe.c: translated, loads must have taken page hints and some
+# given them up (--stats counts both).
 # tlbcount.c runs under the given options and under --jit off with --stats: both must report the
 # same number of data TLB lookups for hart 0, at least the accesses the program makes.
 # Usage: run.sh CLOISON_BINARY WORKDIR [CLOISON_RUN_OPTIONS...]
@@ -24,7 +25,7 @@ mkdir -p "$work"
 FL="-O2 -march=rv64gc -mabi=lp64d -mcmodel=medany -nostdlib -ffreestanding -fno-pic -static -Wl,--no-relax
     -Wl,--no-warn-rwx-segments -Wl,--build-id=none -T $here/../diff/bare.ld -Wall -Werror"
 fail=0
-for t in smc atomics triggers ext instret tlbcount fp vcopy regs probes megaprobe cacheflush; do
+for t in smc atomics triggers ext instret tlbcount fp vcopy regs probes megaprobe hintprobe cacheflush; do
   # shellcheck disable=SC2086
   $CC $FL -o "$work/$t" "$here/crt.S" "$here/plat.c" "$here/$t.c"
   cache_mb=0 # the default code cache; cacheflush flushes a 1 MiB one many times
@@ -75,6 +76,14 @@ if [[ " $* " == *" --jit on "* ]]; then
     echo "PASS: megaprobe turned probes $turns times (cloison run $*)"
   else
     echo "FAIL: megaprobe turned probes '$turns' times (cloison run $*), at least 2 expected"
+    fail=1
+  fi
+  hints=$(timeout 120 "$cloison" run "$@" --stats --cpus 2 --firmware none --kernel "$work/hintprobe" \
+    < /dev/null 2>&1 | sed -n 's/.*stats: hart 0 TLB: .* \([0-9]*\) loads took a page hint, \([0-9]*\) gave.*/\1 \2/p')
+  if [ -n "$hints" ] && [ "${hints% *}" -ge 1 ] && [ "${hints#* }" -ge 1 ]; then
+    echo "PASS: hintprobe: loads took page hints and gave them up ($hints) (cloison run $*)"
+  else
+    echo "FAIL: hintprobe: loads took page hints and gave them up: '$hints' (cloison run $*)"
     fail=1
   fi
 fi

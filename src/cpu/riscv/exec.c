@@ -798,7 +798,7 @@ l_jit : {
 			rv_jit_chain(h->jit_patch_site, code);
 			h->stats.chains++;
 		}
-		h->stats.block_runs++;
+		if (unlikely((++h->stats.block_runs & 4095) == 0)) rv_jit_settle_hints(h);
 		rv_jcache_fill(h, pc, (uint8_t *)code + RV_JIT_ENTRY_OFFSET);
 		h->jit_patch_site = NULL;
 		h->pc = pc;

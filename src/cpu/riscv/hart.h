@@ -148,8 +148,28 @@ struct rv_jcache {
 struct rv_tlb_counts {
 	uint64_t lookups;
 	uint64_t data_misses;
-	uint64_t mega_hits;   /* 4 KiB misses served by a 2 MiB entry (no walk) */
-	uint64_t probe_turns; /* translated probes turned to the 2 MiB table or back (jit_x86_mem.c) */
+	uint64_t mega_hits;     /* 4 KiB misses served by a 2 MiB entry (no walk) */
+	uint64_t probe_turns;   /* translated probes turned to the 2 MiB table or back (jit_x86_mem.c) */
+	uint64_t hints;         /* translated loads given a page hint (jit_x86_mem.c) */
+	uint64_t hints_dropped; /* ... that gave it up */
+};
+
+/* Translated U-mode loads given a page hint (jit_x86_mem.c, "probe sites"): a slot each, handed
+ * out in turn (a reused slot first settles its last load); cleared with the code. Apart from the
+ * hart, below 2 GiB: translated code addresses the slots absolutely. */
+#define RV_JIT_HINTS 4096
+#define RV_JIT_TRIALS 256
+struct rv_jit_hints {
+	struct rv_jit_hint {
+		const struct rv_tlb_entry *entry; /* the 4 KiB entry the load last used */
+		uint64_t runs;                    /* its runs while on trial, */
+		uint32_t misses;                  /* ... and its wrong hints */
+		void *record;                     /* its probe record (jit_x86_mem.c) */
+	} slot[RV_JIT_HINTS];
+	struct rv_tlb_entry no_entry; /* where a new hint points: never matches */
+	uint32_t next;                /* the slot handed out next (modulo RV_JIT_HINTS) */
+	unsigned ntrial;
+	uint16_t trial[RV_JIT_TRIALS]; /* the slots of hinted loads still counting their runs */
 };
 
 /* What the engine did (counters only grow; read racily by --stats). */
@@ -277,6 +297,8 @@ struct rv_hart {
 	/* TLB sets cleared since rv_hart_init: a set is cleared when first selected (mmu.c's
 	 * tlb_set_ready), so the sets a guest never uses (H's, often M's) are never touched. */
 	bool tlb_ready[RV_TLB_NSETS];
+
+	struct rv_jit_hints *jit_hints; /* page hints of translated loads (jit_x86_mem.c), or NULL */
 };
 
 /* Lifecycle. */

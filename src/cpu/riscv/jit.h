@@ -41,5 +41,7 @@ bool rv_jit_generic_ok(uint32_t insn);
 uint64_t rv_jit_exec_generic(struct rv_hart *h, uint32_t insn, uint32_t raw, uint64_t pc, unsigned len);
 /* Makes the static exit at `site` jump straight into the block at `code`. */
 void rv_jit_chain(void *site, void *code);
+/* Between blocks, now and then: settles the page hints of loads that ran enough (jit_x86_mem.c). */
+void rv_jit_settle_hints(struct rv_hart *h);
 
 #endif

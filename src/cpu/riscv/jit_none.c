@@ -40,3 +40,8 @@ void rv_jit_chain(void *site, void *code)
 	(void)site, (void)code;
 	abort(); /* only translated code has chain sites */
 }
+
+void rv_jit_settle_hints(struct rv_hart *h)
+{
+	(void)h;
+}

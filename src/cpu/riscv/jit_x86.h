@@ -14,6 +14,7 @@
 #include "jit_x86_emit.h"
 
 #define JIT_MAX_OPS 64
+#define JIT_HINT_MAX 64 /* the longest probe a load's page hint replaces */
 /* Host registers pinned to guest registers while translated code runs (jit_x86_regs.c). */
 #define JIT_NPINNED 8
 #define JIT_NPINNED_X 7 /* the guest registers among them; the last holds the run budget */
@@ -52,6 +53,13 @@ struct slow_path {
 	const unsigned *glens;     /* ... their lengths */
 	unsigned ngroup;
 	struct probe_patch site; /* the access's own inline probe, which its miss path may re-aim */
+	int hint_slot;           /* a hinted load: its rv_hart.jit_hints slot */
+	/* A hinted load (jit_x86_mem.c): its main path's probe, replaced by the hinted one. */
+	uint8_t *hint_at;              /* the probe's start, or NULL */
+	uint8_t *hint_wrong;           /* the hinted probe's jne rel32 (a wrong hint) */
+	unsigned hint_runs;            /* its run counter's offset from hint_at */
+	unsigned probe_len, probe_fix; /* the replaced probe's length and its jne rel32's offset */
+	uint8_t probe[JIT_HINT_MAX];   /* ... and its bytes */
 };
 
 struct block_ctx {
@@ -92,6 +100,8 @@ struct block_ctx {
 	uint32_t fp_boxed; /* f registers known to hold NaN-boxed singles */
 	struct jit_probe_plan probes; /* loads and stores sharing a TLB probe */
 	struct probe_patch lookup;    /* the last inline TLB lookup emitted */
+	bool chained[JIT_MAX_OPS];    /* a load whose address comes from a load (plan_hints) */
+	bool out_of_line;             /* emitting the slow paths: no page hints there */
 };
 
 /* A taken conditional branch leaves the block through a stub emitted after it. */
@@ -162,6 +172,8 @@ uint8_t *emit_tlb_lookup(struct block_ctx *c, int first_base, int32_t first_disp
 uint8_t *emit_tlb_probe(struct block_ctx *c, unsigned rs1, int32_t lo, int32_t hi, uint32_t table,
                         unsigned accesses, int *base);
 uint32_t tlb_table(bool write);
+/* Which loads' addresses come from loads (block_ctx.chained): the ones given a page hint. */
+void plan_hints(struct block_ctx *c, const struct rv_op *ops, unsigned n);
 void op_base_rax(struct emit *e, unsigned opc, int reg, int base, int32_t disp, bool w64, bool byte_reg);
 void emit_load(struct block_ctx *c, const struct rv_op *op, unsigned kind, uint64_t pc, int k);
 void emit_store(struct block_ctx *c, const struct rv_op *op, unsigned kind, uint64_t pc, int k);

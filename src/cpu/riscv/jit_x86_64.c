@@ -639,6 +639,15 @@ bool rv_jit_init(struct rv_hart *h)
 		free(j);
 		return false;
 	}
+	h->jit_hints = NULL; /* without memory below 2 GiB, no page hints */
+#ifdef MAP_32BIT
+	void *hints = mmap(NULL, sizeof(*h->jit_hints), PROT_READ | PROT_WRITE,
+	                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_32BIT, -1, 0);
+	if (hints != MAP_FAILED && (uintptr_t)hints + sizeof(*h->jit_hints) <= INT32_MAX)
+		h->jit_hints = hints;
+	else if (hints != MAP_FAILED)
+		munmap(hints, sizeof(*h->jit_hints));
+#endif
 	struct emit e = {.p = j->buf, .exit = j->buf, .hart = (uint32_t)(uintptr_t)h};
 	emit_common_exit(&e);
 	emit_thunks(&e, j->thunk);
@@ -652,6 +661,8 @@ void rv_jit_free(struct rv_hart *h)
 	struct rv_jit *j = h->jit;
 	if (!j) return;
 	munmap(j->buf, j->code_bytes);
+	if (h->jit_hints) munmap(h->jit_hints, sizeof(*h->jit_hints));
+	h->jit_hints = NULL;
 	free(j->blocks);
 	free(j);
 	h->jit = NULL;
@@ -664,6 +675,7 @@ static void jit_reset(struct rv_hart *h, struct rv_jit *j)
 {
 	rv_jcache_flush(h);
 	h->jit_patch_site = NULL;
+	if (h->jit_hints) memset(h->jit_hints, 0, sizeof(*h->jit_hints)); /* their records go with the code */
 	j->used = j->exit_bytes;
 	j->nblocks = 0;
 	memset(j->by_place, 0, sizeof(j->by_place));
@@ -953,6 +965,7 @@ uint32_t rv_jit_compile(struct rv_hart *h, const struct rv_op *head, const uint8
 	for (unsigned i = 0; i < n; i++)
 		if (c->target[i] >= 0) jumped_to[c->target[i]] = true;
 	plan_probes(c, ops, n, jumped_to);
+	if (c->user) plan_hints(c, ops, n);
 	uint64_t ipc = pc;
 	c->zext_rs = -1;
 	for (unsigned i = 0; i < n; i++) {
@@ -987,6 +1000,7 @@ uint32_t rv_jit_compile(struct rv_hart *h, const struct rv_op *head, const uint8
 		uint32_t rel = (uint32_t)(c->label[c->fwd[i].to] - (c->fwd[i].fix + 4));
 		memcpy(c->fwd[i].fix, &rel, 4);
 	}
+	c->out_of_line = true;
 	for (unsigned i = 0; i < c->nslow; i++) emit_slow_path(c, &c->slow[i]);
 	for (unsigned i = 0; i < nside; i++) {
 		patch_to_here(e, side[i].fix);

@@ -9,27 +9,52 @@
 
 /* ---- probe sites ----
  *
- * A load's or store's inline probe looks up the 4 KiB table, whose entries for a large array
- * accessed at random miss the host's caches: one more cache miss before every such access.
- * Pages the guest maps 2 MiB at a time also have an entry in the set's 2 MiB table (mega_read,
- * mega_write: 1024 of them, which stay cached), filled and flushed with the 4 KiB ones. An
- * access's miss path tells its helper which probe it came from (rv_hart.jit_site: a record after
- * the miss path's code); when enough misses of that access found their address in a 2 MiB entry,
- * the helper rewrites the probe's shift, masks and table offsets to look up the 2 MiB table
- * instead (same instructions, same length: the hart patches code only it runs), and back when
- * enough misses then find 4 KiB pages. An access that keeps changing its mind stays with 4 KiB.
- * Either way a miss takes the same helper, so what an access does is unchanged. Only U-mode
- * blocks' probes turn (docs/board.md: with the kernel's too, openssl ran slower).
+ * A translated U-mode load or store that probes the TLB alone keeps a record after its miss path's
+ * code (struct probe_site), which the miss path hands to its helper (rv_hart.jit_site); the helper
+ * may rewrite the access's probe, in place and only while it runs no translated code: the hart
+ * patches only code it alone runs. Either way a miss takes the same helper, so what an access does
+ * is unchanged.
+ *
+ * Page size. The probe looks up the 4 KiB table, whose entries for a large array accessed at
+ * random miss the host's caches: one more cache miss before every such access. Pages the guest
+ * maps 2 MiB at a time also have an entry in the set's 2 MiB table (mega_read, mega_write: 1024
+ * of them, which stay cached), filled and flushed with the 4 KiB ones. When enough misses of an
+ * access found their address in a 2 MiB entry, its probe's shift, masks and table offsets are
+ * rewritten to look up the 2 MiB table instead (same instructions, same length), and back when
+ * enough accesses then find 4 KiB pages; an access that keeps changing its mind stays with 4 KiB.
+ * Only U-mode blocks' probes turn (docs/board.md: with the kernel's too, openssl ran slower).
+ *
+ * Page hint. A load whose address comes from a load (plan_hints: a chain of dependent loads, where
+ * the probe's latency adds to every link) checks instead the 4 KiB entry its last access used
+ * (rv_hart.jit_hints, a slot per hinted load): that entry's address does not depend on the load's,
+ * so it loads while the address is computed. The hinted probe replaces the probe in place (it is
+ * shorter; the probe's bytes are kept in the record). A wrong hint (a mispredicted branch) probes
+ * the table out of line and remembers the entry. While on trial, the hinted probe counts its runs;
+ * every PROBE_HINT_WINDOW-th wrong hint goes to the helper, which gives the hint up (the probe's
+ * bytes back, for good) past one wrong hint in PROBE_HINT_RATIO runs; after PROBE_HINT_TRIAL runs
+ * rv_jit_settle_hints (between blocks) does the same or settles the hint: the count becomes a nop
+ * (a count in memory at every run made a loop's passes wait for each other: gzip ran no faster).
  */
 struct probe_site {
 	int32_t at[5];     /* the probe's shift, slot mask, page mask, cmp and mov displacements, from here */
-	uint32_t table;    /* its 4 KiB table (offset in a set) */
+	int32_t hint_at;   /* a hinted load: its probe's start in the main path, from here; else 0 */
+	uint32_t table;    /* the probe's 4 KiB table (offset in a set) */
 	uint16_t evidence; /* misses since the last change that spoke for the other table */
 	uint8_t turns_back; /* times it went back to 4 KiB */
+	uint8_t runs_at;    /* a hinted load: its run count's offset from hint_at */
+	uint16_t slot;      /* ... its rv_hart.jit_hints slot */
+	uint8_t probe_len;  /* ... the length of the probe it replaced, */
+	uint8_t probe[];    /* ... and its bytes */
 };
 #define PROBE_SITE_TO_MEGA 16  /* misses in 2 MiB pages before a probe turns to their table */
 #define PROBE_SITE_TO_PAGES 64 /* accesses elsewhere before it turns back */
 #define PROBE_SITE_TURNS 3     /* turns back after which it stays */
+#define PROBE_HINT_WINDOW 64   /* wrong hints between weighings (a power of 2) */
+#define PROBE_HINT_MIN 256     /* wrong hints before the first weighing */
+#define PROBE_HINT_RATIO 8     /* a wrong hint in fewer runs than this: no hint */
+#define PROBE_HINT_RUNS 1024   /* runs without which a trial ends without a hint */
+#define PROBE_HINT_TRIAL 65536 /* runs a hinted load counts before it is settled */
+static const uint8_t nop9[9] = {0x66, 0x0f, 0x1f, 0x84, 0, 0, 0, 0, 0};
 
 static void probe_site_aim(struct probe_site *s, bool mega)
 {
@@ -58,10 +83,58 @@ static bool probe_site_mega(const struct probe_site *s)
 	return ((const uint8_t *)s)[s->at[0]] == RV_MEGA_SHIFT - 4;
 }
 
-/* After a miss of the probe `s` for an access to va (done): which table would have served it. */
+/* Whether a load's probe is (still) the hinted one: mov rax, [its slot's entry]. */
+static bool probe_hinted(const struct probe_site *s)
+{
+	const uint8_t *p = (const uint8_t *)s + s->hint_at;
+	return s->hint_at && p[0] == 0x48 && p[1] == 0x8b && p[2] == 0x04;
+}
+
+/* Whether a hinted load still counts its runs (not a nop yet). */
+static bool probe_counting(const struct probe_site *s)
+{
+	return memcmp((const uint8_t *)s + s->hint_at + s->runs_at, nop9, 9) != 0;
+}
+
+/* Whether a hinted load on trial guessed wrong too often. */
+static bool hint_bad(const struct rv_jit_hint *d)
+{
+	return (uint64_t)d->misses * PROBE_HINT_RATIO > d->runs;
+}
+
+/* Whether a trial that ends now shows the hint good: often right, over enough runs (a load that
+ * ran little, say in a block made among many others, has shown nothing: it may become hot later). */
+static bool hint_proved(const struct rv_jit_hint *d)
+{
+	return d->runs >= PROBE_HINT_RUNS && !hint_bad(d);
+}
+
+/* A hinted load goes back to its probe, for good. */
+static void probe_unhint(struct rv_hart *h, struct probe_site *s)
+{
+	memcpy((uint8_t *)s + s->hint_at, s->probe, s->probe_len);
+	h->tlb_counts.hints_dropped++;
+}
+
+/* A hinted load at the end of its trial: gives its hint up or stops counting. */
+static void probe_settle(struct rv_hart *h, struct probe_site *s)
+{
+	if (!s || !probe_hinted(s) || !probe_counting(s)) return; /* given up or settled */
+	if (!hint_proved(&h->jit_hints->slot[s->slot]))
+		probe_unhint(h, s);
+	else
+		memcpy((uint8_t *)s + s->hint_at + s->runs_at, nop9, 9);
+}
+
+/* After a miss of the access with record `site` to va (done); for a hinted load, a wrong hint. */
 static void probe_site_note(struct rv_hart *h, void *site, uint64_t va, bool write)
 {
 	struct probe_site *s = site;
+	if (probe_hinted(s)) {
+		const struct rv_jit_hint *d = &h->jit_hints->slot[s->slot];
+		if (d->misses >= PROBE_HINT_MIN && probe_counting(s) && hint_bad(d)) probe_unhint(h, s);
+		return;
+	}
 	bool in_mega = rv_tlb_mega_maps(h, va, write), mega = probe_site_mega(s);
 	if (mega) { /* every access elsewhere comes here: count them all */
 		if (in_mega || ++s->evidence < PROBE_SITE_TO_PAGES) return;
@@ -335,6 +408,97 @@ static void with_site(struct block_ctx *c, const struct reprobe *rp)
 	if (!rp->resume && c->user) c->slow[c->nslow - 1].site = c->lookup;
 }
 
+/* A field of a hinted load's slot, as an offset from the hart (modrm_hart adds it back). */
+static uint32_t hint_field(const struct emit *e, const struct slow_path *s, size_t field)
+{
+	const struct rv_hart *h = (const struct rv_hart *)(uintptr_t)e->hart;
+	return (uint32_t)((uintptr_t)&h->jit_hints->slot[s->hint_slot] + field - e->hart);
+}
+
+/* A slot for a hinted load (the next in turn): its last load settled, on trial in its place. */
+static unsigned hint_slot(struct rv_hart *h)
+{
+	struct rv_jit_hints *H = h->jit_hints;
+	const unsigned slot = H->next++ % RV_JIT_HINTS;
+	struct rv_jit_hint *d = &H->slot[slot];
+	bool on_trial = false;
+	if (d->record) {
+		probe_settle(h, d->record);
+		for (unsigned i = 0; i < H->ntrial; i++) on_trial |= H->trial[i] == slot;
+	}
+	if (!on_trial && H->ntrial == RV_JIT_TRIALS) { /* the oldest trial ends with what it has seen */
+		probe_settle(h, H->slot[H->trial[0]].record);
+		memmove(H->trial, H->trial + 1, (RV_JIT_TRIALS - 1) * sizeof(H->trial[0]));
+		H->ntrial--;
+	}
+	if (!on_trial) H->trial[H->ntrial++] = (uint16_t)slot;
+	H->no_entry.vpage = RV_TLB_INVALID;
+	*d = (struct rv_jit_hint){.entry = &H->no_entry}; /* its record comes with its miss path */
+	return slot;
+}
+
+/*
+ * A load with a site whose address comes from a load (plan_hints): its probe, at [probe, end) in
+ * the main path, is kept in *s and replaced by the hinted one (shorter, padded with nops): the
+ * entry the last access used, its tag checked against the address's page (a misaligned address
+ * never matches), its addend; a run counted (until the hint proves good). A wrong hint goes out
+ * of line (emit_wrong_hint).
+ */
+static void hint_load(struct block_ctx *c, struct slow_path *s, uint8_t *probe, uint8_t *end, int base)
+{
+	static const char *const nops[10] = {"",
+	                                     "\x90",
+	                                     "\x66\x90",
+	                                     "\x0f\x1f\x00",
+	                                     "\x0f\x1f\x40\x00",
+	                                     "\x0f\x1f\x44\x00\x00",
+	                                     "\x66\x0f\x1f\x44\x00\x00",
+	                                     "\x0f\x1f\x80\x00\x00\x00\x00",
+	                                     "\x0f\x1f\x84\x00\x00\x00\x00\x00",
+	                                     "\x66\x0f\x1f\x84\x00\x00\x00\x00\x00"};
+	const unsigned len = (unsigned)(end - probe);
+	struct rv_hart *h = (struct rv_hart *)(uintptr_t)c->e.hart;
+	if (!s->site.shr || base < 0 || len > JIT_HINT_MAX || !h->jit_hints) return;
+	uint8_t hinted[JIT_HINT_MAX + 16];
+	struct emit he = {.p = hinted, .exit = c->e.exit, .hart = c->e.hart}, *e = &he;
+	const unsigned slot = hint_slot(h);
+	s->hint_slot = (int)slot;
+	op_rm_hart(e, 0x8b, RAX, hint_field(e, s, offsetof(struct rv_jit_hint, entry)), true);
+	if (s->addr_imm)
+		lea_disp(e, RCX, base, s->addr_imm);
+	else
+		op_rr(e, 0x8b, RCX, base, true);
+	EB(e, "\x48\x81\xe1");
+	e32(e, (uint32_t)RV_PAGE_MASK | (access_size(s->kind) - 1)); /* and rcx, page and alignment */
+	EB(e, "\x48\x3b\x08");                                       /* cmp rcx, [rax] (the entry's tag) */
+	EB(e, "\x0f\x85");                                           /* jne: a wrong hint */
+	const unsigned wrong = (unsigned)(e->p - hinted);
+	e32(e, 0);
+	EB(e, "\x48\x8b\x40\x08"); /* mov rax, [rax + 8] (its addend) */
+	s->hint_runs = (unsigned)(e->p - hinted);
+	add_field_imm8(e, hint_field(e, s, offsetof(struct rv_jit_hint, runs)), 1);
+	if (c->count_tlb) add_field_imm8(e, offsetof(struct rv_hart, tlb_counts.lookups), 1);
+	const unsigned hlen = (unsigned)(e->p - hinted);
+	if (hlen > len) { /* the hinted probe is the shorter; were it not, the probe stays (the slot,
+		           * without a record, leaves the trials at the next settling) */
+		s->hint_slot = -1;
+		return;
+	}
+	memcpy(s->probe, probe, len);
+	s->probe_len = len;
+	s->probe_fix = (unsigned)(s->fix - probe);
+	memcpy(probe, hinted, hlen);
+	struct emit pe = {.p = probe + hlen};
+	while (pe.p < end) {
+		unsigned n = (unsigned)(end - pe.p) < 9 ? (unsigned)(end - pe.p) : 9;
+		emit_bytes(&pe, nops[n], n);
+	}
+	s->hint_at = probe;
+	s->hint_wrong = probe + wrong;
+	h->tlb_counts.hints++;
+	s->fix = NULL; /* the probe's miss jump is in s->probe now */
+}
+
 void emit_load(struct block_ctx *c, const struct rv_op *op, unsigned kind, uint64_t pc, int k)
 {
 	static const unsigned sizes[] = {
@@ -342,13 +506,18 @@ void emit_load(struct block_ctx *c, const struct rv_op *op, unsigned kind, uint6
 	struct emit *e = &c->e;
 	int base;
 	struct reprobe rp;
+	uint8_t *probe = e->p;
 	uint8_t *fix = emit_access_probe(c, k, op->rs1, op->imm, sizes[kind], false, &base, &rp);
+	uint8_t *end = e->p;
 	/* Straight into x[rd]'s host register if it has one, else into rax. */
 	int d = op->rd && op->rd < 32 ? c->host[op->rd] : -1;
 	op_base_rax(e, load_opc[kind], d >= 0 ? d : RAX, base, op->imm, load_w64[kind], false);
 	access_slow_path(c, fix, pc, k, kind, -1, false, op->rs1, op->imm, d);
 	with_reprobe(c, &rp);
 	with_site(c, &rp);
+	const int i = k + (int)c->n; /* k counts from -n (jit_x86_64.c) */
+	if (i >= 0 && i < (int)c->n && c->chained[i] && !c->out_of_line)
+		hint_load(c, &c->slow[c->nslow - 1], probe, end, base);
 	if (d >= 0)
 		written(c, op->rd);
 	else
@@ -381,17 +550,62 @@ static void emit_reprobe(struct block_ctx *c, const struct slow_path *s)
 	patch_to_here(e, miss);
 }
 
-/* A probe's site record, here (after a jump: never executed), for the lea at `lea` (its rel32). */
-static void emit_probe_site(struct emit *e, const struct probe_patch *pp, uint8_t *lea)
+/* An access's site record, here (after a jump: never executed), for the lea at `lea` (its rel32). */
+static void emit_probe_site(struct emit *e, const struct slow_path *s, uint8_t *lea)
 {
 	while ((uintptr_t)e->p & 3) e8(e, 0xcc); /* int3 */
+	const struct probe_patch *pp = &s->site;
 	struct probe_site rec = {.table = pp->table};
 	uint8_t *const at[5] = {pp->shr, pp->slot_mask, pp->page_mask, pp->cmp, pp->mov};
 	for (unsigned i = 0; i < 5; i++) rec.at[i] = (int32_t)(at[i] - e->p);
+	if (s->hint_at) {
+		struct rv_hart *h = (struct rv_hart *)(uintptr_t)e->hart;
+		h->jit_hints->slot[s->hint_slot].record = e->p;
+		rec.hint_at = (int32_t)(s->hint_at - e->p);
+		rec.runs_at = (uint8_t)s->hint_runs;
+		rec.slot = (uint16_t)s->hint_slot;
+		rec.probe_len = (uint8_t)s->probe_len;
+	}
 	uint32_t rel = (uint32_t)(e->p - (lea + 4));
 	memcpy(lea, &rel, 4);
-	memcpy(e->p, &rec, sizeof(rec));
-	e->p += sizeof(rec);
+	memcpy(e->p, &rec, offsetof(struct probe_site, probe));
+	e->p += offsetof(struct probe_site, probe);
+	if (s->hint_at) emit_bytes(e, (const char *)s->probe, s->probe_len);
+}
+
+/*
+ * A hinted load's wrong hint (see "probe sites"): counts it, probes the table (every
+ * PROBE_HINT_WINDOW-th wrong hint, and a miss, go to the helper's path: jumps to patch in
+ * to_helper[]), remembers the entry, loads and goes on after the main path's load.
+ */
+static void emit_wrong_hint(struct block_ctx *c, const struct slow_path *s, uint8_t **to_helper)
+{
+	struct emit *e = &c->e;
+	const int base = c->host[s->addr_rs1], dst = s->load_dst >= 0 ? s->load_dst : RAX;
+	const int32_t first = s->addr_imm, last = first + (int32_t)access_size(s->kind) - 1;
+	patch_to_here(e, s->hint_wrong);
+	const uint32_t misses = hint_field(e, s, offsetof(struct rv_jit_hint, misses));
+	EB(e, "\x83");
+	modrm_hart(e, 0, misses);
+	e8(e, 1); /* add dword [misses], 1 */
+	e8(e, 0xf6);
+	modrm_hart(e, 0, misses);
+	e8(e, PROBE_HINT_WINDOW - 1); /* test byte [misses], window - 1 */
+	EB(e, "\x0f\x84");            /* jz: the helper weighs the hint */
+	to_helper[0] = e->p;
+	e32(e, 0);
+	to_helper[1] = emit_tlb_lookup(c, base, first, base, last, tlb_table(false), 1);
+	lea_disp(e, RCX, base, first); /* rcx <- the entry's address: its slot again */
+	EB(e, "\x48\xc1\xe9");
+	e8(e, RV_PAGE_SHIFT - 4); /* shr rcx, 8 */
+	EB(e, "\x81\xe1");
+	e32(e, (RV_TLB_SIZE - 1) << 4); /* and ecx, slot mask */
+	EB(e, "\x48\x8d\x89");          /* lea rcx, [rcx + U set's read table] */
+	e32(e, e->hart + (uint32_t)offsetof(struct rv_hart, tlb[RV_TLB_SET_U]) + tlb_table(false));
+	op_rm_hart(e, 0x89, RCX, hint_field(e, s, offsetof(struct rv_jit_hint, entry)), true);
+	op_base_rax(e, load_opc[s->kind], dst, base, first, load_w64[s->kind], false);
+	e8(e, 0xe9); /* jmp done */
+	e32(e, (uint32_t)(int32_t)(s->done - (e->p + 4)));
 }
 
 /* A jcc rel32 to the slow path (recorded in *s). */
@@ -409,7 +623,16 @@ void jcc_slow(struct emit *e, struct slow_path *s, uint8_t cc)
 void emit_slow_path(struct block_ctx *c, const struct slow_path *s)
 {
 	struct emit *e = &c->e;
+	uint8_t *to_helper[2] = {NULL, NULL};
+	if (s->hint_at) { /* the kept probe's miss jump, as it will be back in place, comes here too */
+		emit_wrong_hint(c, s, to_helper);
+		struct slow_path *w = (struct slow_path *)s;
+		uint32_t rel = (uint32_t)(e->p - (s->hint_at + s->probe_fix + 4));
+		memcpy(w->probe + s->probe_fix, &rel, 4);
+	}
 	patch_to_here(e, s->fix);
+	patch_to_here(e, to_helper[0]);
+	patch_to_here(e, to_helper[1]);
 	if (s->kind == K_DECODE) { /* a group's probe missed: each access probes for itself */
 		c->dirty = s->dirty;
 		uint64_t pc = s->pc;
@@ -466,7 +689,7 @@ void emit_slow_path(struct block_ctx *c, const struct slow_path *s)
 	if (s->load_dst >= 0) op_rr(e, 0x8b, s->load_dst, RAX, true); /* mov dst, rax */
 	e8(e, 0xe9);                                                  /* jmp done */
 	e32(e, (uint32_t)(int32_t)(s->done - (e->p + 4)));
-	if (site_lea) emit_probe_site(e, &s->site, site_lea);
+	if (site_lea) emit_probe_site(e, s, site_lea);
 }
 
 void emit_store(struct block_ctx *c, const struct rv_op *op, unsigned kind, uint64_t pc, int k)
@@ -619,4 +842,47 @@ void emit_mem_group(struct block_ctx *c, const struct rv_op *ops, const unsigned
 	                                         .group = ops,
 	                                         .glens = lens,
 	                                         .ngroup = m};
+}
+
+/*
+ * Which loads take a page hint: those whose address comes from a load (a chain of dependent
+ * loads, where a probe's latency counts), followed through the block's arithmetic twice, so
+ * that a loop's second pass sees what its first loaded (c->chained).
+ */
+void plan_hints(struct block_ctx *c, const struct rv_op *ops, unsigned n)
+{
+	uint32_t at_head[JIT_MAX_OPS] = {0};
+	for (unsigned pass = 0; pass < 2; pass++) {
+		uint32_t loaded = 0; /* registers whose value comes from a load */
+		for (unsigned i = 0; i < n; i++) {
+			loaded |= pass ? at_head[i] : 0;
+			unsigned kind = rv_op_kind(&ops[i]);
+			uint32_t reads, writes;
+			op_regs(&ops[i], kind, &reads, &writes);
+			const bool load = access_size(kind) && !is_store(kind);
+			c->chained[i] = load && ops[i].rs1 && (loaded >> ops[i].rs1 & 1);
+			if (load || (reads & loaded))
+				loaded |= writes;
+			else
+				loaded &= ~writes;
+			const int t = c->target[i];
+			if (t >= 0 && t <= (int)i) at_head[t] |= loaded;
+		}
+	}
+}
+
+void rv_jit_settle_hints(struct rv_hart *h)
+{
+	struct rv_jit_hints *H = h->jit_hints;
+	if (!H) return;
+	unsigned n = 0;
+	for (unsigned i = 0; i < H->ntrial; i++) {
+		const struct rv_jit_hint *d = &H->slot[H->trial[i]];
+		struct probe_site *s = d->record;
+		if (s && probe_hinted(s) && probe_counting(s) && d->runs < PROBE_HINT_TRIAL)
+			H->trial[n++] = H->trial[i]; /* still on trial */
+		else
+			probe_settle(h, s);
+	}
+	H->ntrial = n;
 }
