@@ -27,6 +27,16 @@ __attribute__((noreturn)) void plat_enter_s(uint64_t *root, void (*s_main)(void)
 		}                                                                                            \
 	} while (0)
 
+/* From M-mode: entry(a0..a3) in U-mode, back here at its ecall with its a0 (another trap ends the
+ * run with code 98). The caller maps the code at USER_ALIAS (user_addr). */
+uint64_t run_user(uint64_t entry, uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3);
+#define USER_ALIAS 0x40000000UL /* VA 1-2 GiB: RAM (2-3 GiB) again, with U set, for the code */
+/* Where a function linked in RAM (at 2 GiB) runs at its U alias. */
+static inline uint64_t user_addr(void (*f)(void))
+{
+	return (uint64_t)(uintptr_t)f - 0x80000000UL + USER_ALIAS;
+}
+
 static inline void fence_i(void)
 {
 	__asm__ volatile("fence.i" ::: "memory");

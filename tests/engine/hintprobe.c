@@ -17,10 +17,9 @@
 #include "engine.h"
 
 #define PAGES 8
-#define SMALL 0xc0000000UL      /* the eight pages */
-#define USER_ALIAS 0x40000000UL /* VA 1-2 GiB: RAM (2-3 GiB) again, with U set, for the code */
-#define PTE_LEAF_U 0xd7         /* V R W U A D */
-#define PTE_LEAF_UX 0xdf        /* ... and X */
+#define SMALL 0xc0000000UL /* the eight pages */
+#define PTE_LEAF_U 0xd7    /* V R W U A D */
+#define PTE_LEAF_UX 0xdf   /* ... and X */
 #define STEPS 200000
 #define CHAIN_MAX 400
 
@@ -45,44 +44,6 @@ __asm__(".text\n"
         " mv a0, t0\n"
         " ecall\n");
 void u_chase(void);
-
-/* run_user(entry, a0, a1, a2, a3): entry(a0..a3) in U-mode, back here at its ecall with its a0. */
-uint64_t run_user(uint64_t entry, uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3);
-__asm__(".text\n"
-        ".globl run_user\n"
-        "run_user:\n"
-        " csrr t0, mtvec\n"
-        " addi sp, sp, -16\n"
-        " sd t0, 0(sp)\n"
-        " sd ra, 8(sp)\n"
-        " csrw mscratch, sp\n"
-        " la t0, 2f\n"
-        " csrw mtvec, t0\n"
-        " csrw mepc, a0\n"
-        " li t0, 3 << 11\n"
-        " csrc mstatus, t0\n" /* MPP = U */
-        " mv a0, a1\n"
-        " mv a1, a2\n"
-        " mv a2, a3\n"
-        " mv a3, a4\n"
-        " mret\n"
-        ".align 2\n"
-        "2: csrr sp, mscratch\n"
-        " csrr t0, mcause\n"
-        " li t1, 8\n" /* ecall from U */
-        " beq t0, t1, 3f\n"
-        " li a0, 98\n"
-        " call plat_exit\n"
-        "3: ld t0, 0(sp)\n"
-        " csrw mtvec, t0\n"
-        " ld ra, 8(sp)\n"
-        " addi sp, sp, 16\n"
-        " ret\n");
-
-static uint64_t user_addr(void (*f)(void))
-{
-	return (uint64_t)(uintptr_t)f - 0x80000000UL + USER_ALIAS;
-}
 
 /* The byte at offset `off` of the pages, as U-mode sees it, from M-mode (physical addresses). */
 static uint8_t *va_byte(uint64_t off)

@@ -13,11 +13,10 @@
 #include "engine.h"
 
 #define MEGA (2UL << 20)
-#define WINDOW 0xc0000000UL     /* a megapage, then 4 KiB pages past it */
-#define SMALL (WINDOW + MEGA)   /* eight 4 KiB pages, in swapped pairs */
-#define USER_ALIAS 0x40000000UL /* VA 1-2 GiB: RAM (2-3 GiB) again, with U set, for the code */
-#define PTE_LEAF_U 0xd7         /* V R W U A D */
-#define PTE_LEAF_UX 0xdf        /* ... and X */
+#define WINDOW 0xc0000000UL   /* a megapage, then 4 KiB pages past it */
+#define SMALL (WINDOW + MEGA) /* eight 4 KiB pages, in swapped pairs */
+#define PTE_LEAF_U 0xd7       /* V R W U A D */
+#define PTE_LEAF_UX 0xdf      /* ... and X */
 #define ITERATIONS 40000
 
 static uint32_t big[2][MEGA / 4] __attribute__((aligned(2 << 20)));
@@ -71,44 +70,6 @@ __asm__(".text\n"
         " ecall\n");
 void u_sum(void);
 void u_scatter(void);
-
-/* run_user(entry, a0, a1, a2, a3): entry(a0..a3) in U-mode, back here at its ecall with its a0. */
-uint64_t run_user(uint64_t entry, uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3);
-__asm__(".text\n"
-        ".globl run_user\n"
-        "run_user:\n"
-        " csrr t0, mtvec\n"
-        " addi sp, sp, -16\n"
-        " sd t0, 0(sp)\n"
-        " sd ra, 8(sp)\n"
-        " csrw mscratch, sp\n"
-        " la t0, 2f\n"
-        " csrw mtvec, t0\n"
-        " csrw mepc, a0\n"
-        " li t0, 3 << 11\n"
-        " csrc mstatus, t0\n" /* MPP = U */
-        " mv a0, a1\n"
-        " mv a1, a2\n"
-        " mv a2, a3\n"
-        " mv a3, a4\n"
-        " mret\n"
-        ".align 2\n"
-        "2: csrr sp, mscratch\n"
-        " csrr t0, mcause\n"
-        " li t1, 8\n" /* ecall from U */
-        " beq t0, t1, 3f\n"
-        " li a0, 98\n"
-        " call plat_exit\n"
-        "3: ld t0, 0(sp)\n"
-        " csrw mtvec, t0\n"
-        " ld ra, 8(sp)\n"
-        " addi sp, sp, 16\n"
-        " ret\n");
-
-static uint64_t user_addr(void (*f)(void))
-{
-	return (uint64_t)(uintptr_t)f - 0x80000000UL + USER_ALIAS;
-}
 
 /* The word u_sum reads at offset `off` from WINDOW (megapage over frame f) or from SMALL. */
 static uint32_t mega_word(unsigned frame, uint64_t off)

@@ -1,5 +1,5 @@
 /* The board as the engine tests see it: the 16550 UART (one hart prints at a time) and the
- * test finisher. */
+ * test finisher; and a way into U-mode code and back (run_user). */
 #include "engine.h"
 
 #define UART ((volatile unsigned char *)0x10000000UL)
@@ -47,3 +47,35 @@ void plat_enter_s(uint64_t *root, void (*s_main)(void))
 	for (;;) {
 	}
 }
+
+/* run_user (engine.h): mtvec and ra saved on the stack, mscratch holding it across the U-mode run. */
+__asm__(".text\n"
+        ".globl run_user\n"
+        "run_user:\n"
+        " csrr t0, mtvec\n"
+        " addi sp, sp, -16\n"
+        " sd t0, 0(sp)\n"
+        " sd ra, 8(sp)\n"
+        " csrw mscratch, sp\n"
+        " la t0, 2f\n"
+        " csrw mtvec, t0\n"
+        " csrw mepc, a0\n"
+        " li t0, 3 << 11\n"
+        " csrc mstatus, t0\n" /* MPP = U */
+        " mv a0, a1\n"
+        " mv a1, a2\n"
+        " mv a2, a3\n"
+        " mv a3, a4\n"
+        " mret\n"
+        ".align 2\n"
+        "2: csrr sp, mscratch\n"
+        " csrr t0, mcause\n"
+        " li t1, 8\n" /* ecall from U */
+        " beq t0, t1, 3f\n"
+        " li a0, 98\n"
+        " call plat_exit\n"
+        "3: ld t0, 0(sp)\n"
+        " csrw mtvec, t0\n"
+        " ld ra, 8(sp)\n"
+        " addi sp, sp, 16\n"
+        " ret\n");
