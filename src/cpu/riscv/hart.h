@@ -79,12 +79,14 @@ struct rv_bus {
 
 /* Software TLB: host address = guest virtual address + addend. Large (programs with big working sets
  * walk page tables otherwise), yet cheap to flush: a set logs the slots it filled since its last
- * flush and clears only those, unless the log overflowed. */
+ * flush and clears only those, unless the log overflowed. A table keeps its tags apart from its
+ * addends, each an array of 8-byte words, so that translated code finds both from the slot number
+ * alone (one bit-field extract of the address, scaled by 8 in the addressing mode: no mask). */
 #define RV_TLB_SIZE 65536
 #define RV_TLB_FILL_LOG 256
-struct rv_tlb_entry {
-	uint64_t vpage; /* guest virtual page address, or RV_TLB_INVALID */
-	uintptr_t addend;
+struct rv_tlb_table {
+	uint64_t vpage[RV_TLB_SIZE]; /* guest virtual page address, or RV_TLB_INVALID */
+	uintptr_t addend[RV_TLB_SIZE];
 };
 #define RV_TLB_INVALID (~(uint64_t)0)
 
@@ -113,15 +115,16 @@ enum {
  * (a program striding over a large buffer the guest backs with huge pages then walks once per
  * 2 MiB, not per 4 KiB page the direct-mapped 4 KiB table lost to a conflict). */
 #define RV_TLB_MEGA_SIZE 1024
+struct rv_tlb_mega_table {
+	uint64_t vpage[RV_TLB_MEGA_SIZE];
+	uintptr_t addend[RV_TLB_MEGA_SIZE];
+};
 #define RV_MEGA_SHIFT 21
 struct rv_tlb_set {
-	struct rv_tlb_entry read[RV_TLB_SIZE];
-	struct rv_tlb_entry write[RV_TLB_SIZE];
-	struct rv_tlb_entry exec[RV_TLB_SIZE];
+	struct rv_tlb_table read, write, exec;
 	struct rv_fill_log log;       /* every fill */
 	struct rv_fill_log local_log; /* fills of one address space's mappings (not global, under satp) */
-	struct rv_tlb_entry mega_read[RV_TLB_MEGA_SIZE]; /* vpage: the 2 MiB's first address */
-	struct rv_tlb_entry mega_write[RV_TLB_MEGA_SIZE];
+	struct rv_tlb_mega_table mega_read, mega_write;     /* vpage: the 2 MiB's first address */
 	struct rv_fill_log mega_log, mega_local_log;        /* as log and local_log, for the 2 MiB entries */
 	uint8_t pad[4096 - 2 * sizeof(struct rv_fill_log)]; /* sets and fields past them keep their
 	                                                     * offsets modulo 4 KiB (see rv_hart) */
@@ -161,13 +164,13 @@ struct rv_tlb_counts {
 #define RV_JIT_TRIALS 256
 struct rv_jit_hints {
 	struct rv_jit_hint {
-		const struct rv_tlb_entry *entry; /* the 4 KiB entry the load last used */
-		uint64_t runs;                    /* its runs while on trial, */
-		uint32_t misses;                  /* ... and its wrong hints */
-		void *record;                     /* its probe record (jit_x86_mem.c) */
+		const uint64_t *entry; /* the 4 KiB entry the load last used (its tag: rv_tlb_table) */
+		uint64_t runs;         /* its runs while on trial, */
+		uint32_t misses;       /* ... and its wrong hints */
+		void *record;          /* its probe record (jit_x86_mem.c) */
 	} slot[RV_JIT_HINTS];
-	struct rv_tlb_entry no_entry; /* where a new hint points: never matches */
-	uint32_t next;                /* the slot handed out next (modulo RV_JIT_HINTS) */
+	uint64_t no_entry; /* where a new hint points: a tag that never matches */
+	uint32_t next;     /* the slot handed out next (modulo RV_JIT_HINTS) */
 	unsigned ntrial;
 	uint16_t trial[RV_JIT_TRIALS]; /* the slots of hinted loads still counting their runs */
 };

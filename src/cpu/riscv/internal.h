@@ -196,12 +196,13 @@ static inline void rv_fp_sync_flags(struct rv_hart *h)
 #define RV_DEFINE_LOAD(name, type)                                                                           \
 	static inline uint64_t name(struct rv_hart *h, uint64_t va)                                          \
 	{                                                                                                    \
-		struct rv_tlb_entry *e = &h->tlb_cur->read[(va >> 12) & (RV_TLB_SIZE - 1)];                  \
-		if (likely(e->vpage == (va & RV_PAGE_MASK)) &&                                               \
+		const struct rv_tlb_table *t = &h->tlb_cur->read;                                            \
+		const unsigned i = (va >> 12) & (RV_TLB_SIZE - 1);                                           \
+		if (likely(t->vpage[i] == (va & RV_PAGE_MASK)) &&                                            \
 		    likely((va & (RV_PAGE_SIZE - 1)) <= RV_PAGE_SIZE - sizeof(type))) {                      \
 			type v;                                                                              \
 			if (unlikely(h->count_tlb)) h->tlb_counts.lookups++;                                 \
-			memcpy(&v, (void *)(uintptr_t)(va + e->addend), sizeof(type));                       \
+			memcpy(&v, (void *)(uintptr_t)(va + t->addend[i]), sizeof(type));                    \
 			return (uint64_t)v;                                                                  \
 		}                                                                                            \
 		return (uint64_t)(type)rv_load_slow(h, va, sizeof(type));                                    \
@@ -216,10 +217,11 @@ RV_DEFINE_LOAD(rv_load_s32, int32_t)
 
 static inline void rv_store(struct rv_hart *h, uint64_t va, unsigned size, uint64_t val)
 {
-	struct rv_tlb_entry *e = &h->tlb_cur->write[(va >> 12) & (RV_TLB_SIZE - 1)];
-	if (likely(e->vpage == (va & RV_PAGE_MASK)) &&
+	const struct rv_tlb_table *t = &h->tlb_cur->write;
+	const unsigned i = (va >> 12) & (RV_TLB_SIZE - 1);
+	if (likely(t->vpage[i] == (va & RV_PAGE_MASK)) &&
 	    likely((va & (RV_PAGE_SIZE - 1)) <= RV_PAGE_SIZE - size)) {
-		void *p = (void *)(uintptr_t)(va + e->addend);
+		void *p = (void *)(uintptr_t)(va + t->addend[i]);
 		if (unlikely(h->count_tlb)) h->tlb_counts.lookups++;
 		switch (size) {
 		case 1: *(uint8_t *)p = (uint8_t)val; return;

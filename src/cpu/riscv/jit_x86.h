@@ -20,12 +20,13 @@
 #define JIT_NPINNED_X 7 /* the guest registers among them; the last holds the run budget */
 
 /* Where an inline TLB lookup's table-dependent immediates lie (emit_tlb_lookup), so that it can be
- * turned to the 2 MiB table and back while it runs (jit_x86_mem.c, "probe sites"); shr NULL: none. */
+ * turned to the 2 MiB table and back while it runs (jit_x86_mem.c, "probe sites"); slot NULL: none. */
 struct probe_patch {
-	uint8_t *shr;                   /* the shift's imm8 */
-	uint8_t *slot_mask, *page_mask; /* the ands' imm32s */
-	uint8_t *cmp, *mov;             /* the table's disp32s */
-	uint32_t table;                 /* the 4 KiB table it was emitted for */
+	uint8_t *shr;       /* the slot's shift imm8, or NULL where a bextr extracts it */
+	uint8_t *slot;      /* the slot mask's imm32 after the shift, or the bextr's control imm32 */
+	uint8_t *page_mask; /* the page mask's imm32 */
+	uint8_t *cmp, *mov; /* the tag table's and the addend table's disp32s */
+	uint32_t table;     /* the 4 KiB table it was emitted for */
 };
 
 /* A load or store's way out of line when the TLB probe misses: the helper. */
@@ -164,6 +165,8 @@ void emit_generic(struct block_ctx *c, const struct rv_op *op, uint64_t pc, unsi
                   struct side_exit *side, unsigned *nside);
 
 /* ---- loads, stores and out-of-line paths (jit_x86_mem.c) ---- */
+/* Chooses how probes find their slot (with BMI1's bextr where the host has it). */
+void jit_mem_init(void);
 /* The code cache's TLB-miss thunks: thunk[kind] for each integer load and store kind. */
 void emit_thunks(struct emit *e, uint8_t **thunk);
 /* The inline TLB lookup and probe (rax <- the addend on a hit; returns the miss jump's rel32). */

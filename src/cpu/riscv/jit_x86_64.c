@@ -628,6 +628,7 @@ bool rv_jit_init(struct rv_hart *h)
 	if ((uintptr_t)h + sizeof(*h) > INT32_MAX) return false;
 	__builtin_cpu_init();
 	jit_fp_init();
+	jit_mem_init();
 	struct rv_jit *j = calloc(1, sizeof(*j));
 	if (!j) return false;
 	const char *env = getenv("CLOISON_JIT_CACHE_MB");

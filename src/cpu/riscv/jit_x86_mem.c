@@ -7,6 +7,8 @@
  */
 #include "jit_x86.h"
 
+#include <stdlib.h>
+
 /* ---- probe sites ----
  *
  * A translated U-mode load or store that probes the TLB alone keeps a record after its miss path's
@@ -36,10 +38,11 @@
  * (a count in memory at every run made a loop's passes wait for each other: gzip ran no faster).
  */
 struct probe_site {
-	int32_t at[5];     /* the probe's shift, slot mask, page mask, cmp and mov displacements, from here */
-	int32_t hint_at;   /* a hinted load: its probe's start in the main path, from here; else 0 */
-	uint32_t table;    /* the probe's 4 KiB table (offset in a set) */
-	uint16_t evidence; /* misses since the last change that spoke for the other table */
+	int32_t at[5];      /* the probe's shift (0: a bextr), slot mask or bextr control, page mask, cmp and
+	                     * mov displacements, from here */
+	int32_t hint_at;    /* a hinted load: its probe's start in the main path, from here; else 0 */
+	uint32_t table;     /* the probe's 4 KiB table (offset in a set) */
+	uint16_t evidence;  /* misses since the last change that spoke for the other table */
 	uint8_t turns_back; /* times it went back to 4 KiB */
 	uint8_t runs_at;    /* a hinted load: its run count's offset from hint_at */
 	uint16_t slot;      /* ... its rv_hart.jit_hints slot */
@@ -56,31 +59,67 @@ struct probe_site {
 #define PROBE_HINT_TRIAL 65536 /* runs a hinted load counts before it is settled */
 static const uint8_t nop9[9] = {0x66, 0x0f, 0x1f, 0x84, 0, 0, 0, 0, 0};
 
+/* How a probe finds its slot in the 4 KiB or the 2 MiB table: the address's bits from `shift`, as
+ * many as the table has slots; bextr's control says both (start, length). */
+static unsigned slot_shift(bool mega)
+{
+	return mega ? RV_MEGA_SHIFT : RV_PAGE_SHIFT;
+}
+static uint32_t slot_mask(bool mega)
+{
+	return mega ? RV_TLB_MEGA_SIZE - 1 : RV_TLB_SIZE - 1;
+}
+static uint32_t slot_control(bool mega)
+{
+	return slot_shift(mega) | (uint32_t)__builtin_popcount(slot_mask(mega)) << 8;
+}
+static uint32_t page_mask(bool mega)
+{
+	return mega ? (uint32_t) ~((1u << RV_MEGA_SHIFT) - 1) : (uint32_t)RV_PAGE_MASK;
+}
+/* A table's tags and addends (offsets in a set): 4 KiB table `table`, or its 2 MiB counterpart. */
+static uint32_t tag_table(uint32_t table, bool mega)
+{
+	if (!mega) return table;
+	return table == tlb_table(true) ? (uint32_t)offsetof(struct rv_tlb_set, mega_write)
+	                                : (uint32_t)offsetof(struct rv_tlb_set, mega_read);
+}
+static uint32_t addend_table(uint32_t table, bool mega)
+{
+	return tag_table(table, mega) + (uint32_t)(mega ? offsetof(struct rv_tlb_mega_table, addend)
+	                                                : offsetof(struct rv_tlb_table, addend));
+}
+
+static void add_disp32(uint8_t *at, int64_t delta)
+{
+	int32_t d;
+	memcpy(&d, at, 4);
+	d = (int32_t)(d + delta);
+	memcpy(at, &d, 4);
+}
+
 static void probe_site_aim(struct probe_site *s, bool mega)
 {
 	uint8_t *base = (uint8_t *)s;
-	const uint32_t mega_table = s->table == tlb_table(true)
-	                                ? (uint32_t)offsetof(struct rv_tlb_set, mega_write)
-	                                : (uint32_t)offsetof(struct rv_tlb_set, mega_read);
-	const int32_t delta = (int32_t)(mega_table - s->table) * (mega ? 1 : -1);
-	base[s->at[0]] = (uint8_t)((mega ? RV_MEGA_SHIFT : RV_PAGE_SHIFT) - 4);
-	const uint32_t slot_mask = (mega ? RV_TLB_MEGA_SIZE - 1 : RV_TLB_SIZE - 1) << 4;
-	const uint32_t page_mask = mega ? (uint32_t) ~((1u << RV_MEGA_SHIFT) - 1) : (uint32_t)RV_PAGE_MASK;
-	memcpy(base + s->at[1], &slot_mask, 4);
-	memcpy(base + s->at[2], &page_mask, 4);
-	for (unsigned i = 3; i < 5; i++) {
-		int32_t d;
-		memcpy(&d, base + s->at[i], 4);
-		d += delta;
-		memcpy(base + s->at[i], &d, 4);
+	if (s->at[0]) {
+		base[s->at[0]] = (uint8_t)slot_shift(mega);
+		const uint32_t m = slot_mask(mega);
+		memcpy(base + s->at[1], &m, 4);
+	} else {
+		const uint32_t control = slot_control(mega);
+		memcpy(base + s->at[1], &control, 4);
 	}
+	const uint32_t pm = page_mask(mega);
+	memcpy(base + s->at[2], &pm, 4);
+	add_disp32(base + s->at[3], (int64_t)tag_table(s->table, mega) - tag_table(s->table, !mega));
+	add_disp32(base + s->at[4], (int64_t)addend_table(s->table, mega) - addend_table(s->table, !mega));
 	s->evidence = 0;
 }
 
 /* Whether the probe looks up the 2 MiB table (its shift says). */
 static bool probe_site_mega(const struct probe_site *s)
 {
-	return ((const uint8_t *)s)[s->at[0]] == RV_MEGA_SHIFT - 4;
+	return ((const uint8_t *)s)[s->at[0] ? s->at[0] : s->at[1]] == RV_MEGA_SHIFT;
 }
 
 /* Whether a load's probe is (still) the hinted one: mov rax, [its slot's entry]. */
@@ -205,14 +244,24 @@ struct slow_path interp_slow_path(const struct block_ctx *c, const struct rv_op 
 	                          .raw = op->raw,
 	                          .len = len};
 }
+static bool use_bextr; /* the host has BMI1, and CLOISON_JIT_NO_BMI does not say otherwise (tests) */
+
+void jit_mem_init(void)
+{
+	use_bextr = __builtin_cpu_supports("bmi") && !getenv("CLOISON_JIT_NO_BMI");
+}
+
 /*
  * The TLB lookup of an access whose first byte is at `first_base` +
  * `first_disp` and whose last byte is at `last_base` + `last_disp` (registers
- * and displacements): rax <- its slot's offset in the table (a U-mode block
- * addresses the U set at its fixed place in the hart, others add tlb_cur),
- * rcx <- the last byte's page, compared with the entry's tag (an access
+ * and displacements): rax <- its slot (the first byte's page number's low
+ * bits: one bextr, or a shift and a mask where rcx is taken or the host lacks
+ * BMI1), rcx <- the last byte's page, compared with the slot's tag (an access
  * crossing the page misses); jne miss (returned: its rel32 to patch); on a hit
- * rax <- the entry's addend and, under --stats, `accesses` lookups are counted.
+ * rax <- the slot's addend and, under --stats, `accesses` lookups are counted.
+ * A U-mode block addresses the U set's tables at their fixed place in the hart
+ * (rax scaled by 8: one cycle from the address to the entry's loads where it
+ * is in a register), others add tlb_cur.
  */
 uint8_t *emit_tlb_lookup(struct block_ctx *c, int first_base, int32_t first_disp, int last_base,
                          int32_t last_disp, uint32_t table, unsigned accesses)
@@ -220,16 +269,33 @@ uint8_t *emit_tlb_lookup(struct block_ctx *c, int first_base, int32_t first_disp
 	struct emit *e = &c->e;
 	struct probe_patch *pp = &c->lookup;
 	pp->table = table;
-	if (first_disp)
+	int src = first_base;
+	if (first_disp) {
 		lea_disp(e, RAX, first_base, first_disp);
-	else
-		op_rr(e, 0x8b, RAX, first_base, true); /* mov rax, first */
-	EB(e, "\x48\xc1\xe8");
-	pp->shr = e->p;
-	e8(e, RV_PAGE_SHIFT - 4); /* shr rax, 8 */
-	e8(e, 0x25);
-	pp->slot_mask = e->p;
-	e32(e, (RV_TLB_SIZE - 1) << 4); /* and eax, slot mask: rax = slot * 16 */
+		src = RAX;
+	}
+	if (use_bextr && c->user && first_base != RCX && last_base != RCX) {
+		pp->shr = NULL;
+		e8(e, 0xb9); /* mov ecx, control */
+		pp->slot = e->p;
+		e32(e, slot_control(false));
+		/* bextr eax, src32, ecx (VEX.LZ.0F38.W0 F7 /r, vvvv = ecx) */
+		e8(e, 0xc4);
+		e8(e, src >= 8 ? 0xc2 : 0xe2);
+		e8(e, 0x70);
+		e8(e, 0xf7);
+		e8(e, (uint8_t)(0xc0 | (src & 7)));
+	} else {
+		/* A U-mode block's slot number, or another's offset (slot * 8) to add to tlb_cur. */
+		const unsigned scale = c->user ? 0 : 3;
+		if (src != RAX) op_rr(e, 0x8b, RAX, src, false); /* mov eax, src32 */
+		EB(e, "\xc1\xe8");                               /* shr eax, shift */
+		pp->shr = e->p;
+		e8(e, (uint8_t)(slot_shift(false) - scale));
+		e8(e, 0x25); /* and eax, slot mask */
+		pp->slot = e->p;
+		e32(e, slot_mask(false) << scale);
+	}
 	if (!c->user) {
 		EB(e, "\x48\x03");
 		modrm_hart(e, RAX, (uint32_t)offsetof(struct rv_hart, tlb_cur)); /* add rax, tlb_cur */
@@ -240,27 +306,23 @@ uint8_t *emit_tlb_lookup(struct block_ctx *c, int first_base, int32_t first_disp
 		op_rr(e, 0x8b, RCX, last_base, true);
 	EB(e, "\x48\x81\xe1");
 	pp->page_mask = e->p;
-	e32(e, (uint32_t)RV_PAGE_MASK); /* and rcx, -4096 */
-	const uint32_t u = (uint32_t)offsetof(struct rv_hart, tlb[RV_TLB_SET_U]);
-	pp->cmp = e->p + 3;
-	if (c->user) {
-		EB(e, "\x48\x3b\x88"); /* cmp rcx, [rax + hart + U set + table] */
-		e32(e, e->hart + u + table);
-	} else {
-		EB(e, "\x48\x3b\x88"); /* cmp rcx, [rax + table] */
-		e32(e, table);
-	}
+	e32(e, page_mask(false)); /* and rcx, -4096 */
+	const uint32_t u = c->user ? e->hart + (uint32_t)offsetof(struct rv_hart, tlb[RV_TLB_SET_U]) : 0;
+	if (c->user)
+		EB(e, "\x48\x3b\x0c\xc5"); /* cmp rcx, [rax * 8 + U set's tags] */
+	else
+		EB(e, "\x48\x3b\x88"); /* cmp rcx, [rax + tags] */
+	pp->cmp = e->p;
+	e32(e, u + tag_table(table, false));
 	EB(e, "\x0f\x85"); /* jne miss */
 	uint8_t *fix = e->p;
 	e32(e, 0);
-	pp->mov = e->p + 3;
-	if (c->user) {
-		EB(e, "\x48\x8b\x80"); /* mov rax, [rax + hart + U set + table + 8] (addend) */
-		e32(e, e->hart + u + table + 8);
-	} else {
-		EB(e, "\x48\x8b\x80"); /* mov rax, [rax + table + 8] (addend) */
-		e32(e, table + 8);
-	}
+	if (c->user)
+		EB(e, "\x48\x8b\x04\xc5"); /* mov rax, [rax * 8 + U set's addends] */
+	else
+		EB(e, "\x48\x8b\x80"); /* mov rax, [rax + addends] */
+	pp->mov = e->p;
+	e32(e, u + addend_table(table, false));
 	if (c->count_tlb) add_field_imm8(e, offsetof(struct rv_hart, tlb_counts.lookups), (int8_t)accesses);
 	return fix;
 }
@@ -432,67 +494,98 @@ static unsigned hint_slot(struct rv_hart *h)
 		H->ntrial--;
 	}
 	if (!on_trial) H->trial[H->ntrial++] = (uint16_t)slot;
-	H->no_entry.vpage = RV_TLB_INVALID;
+	H->no_entry = RV_TLB_INVALID;
 	*d = (struct rv_jit_hint){.entry = &H->no_entry}; /* its record comes with its miss path */
 	return slot;
 }
 
-/*
- * A load with a site whose address comes from a load (plan_hints): its probe, at [probe, end) in
- * the main path, is kept in *s and replaced by the hinted one (shorter, padded with nops): the
- * entry the last access used, its tag checked against the address's page (a misaligned address
- * never matches), its addend; a run counted (until the hint proves good). A wrong hint goes out
- * of line (emit_wrong_hint).
- */
-static void hint_load(struct block_ctx *c, struct slow_path *s, uint8_t *probe, uint8_t *end, int base)
+static const char *const nops[10] = {"",
+                                     "\x90",
+                                     "\x66\x90",
+                                     "\x0f\x1f\x00",
+                                     "\x0f\x1f\x40\x00",
+                                     "\x0f\x1f\x44\x00\x00",
+                                     "\x66\x0f\x1f\x44\x00\x00",
+                                     "\x0f\x1f\x80\x00\x00\x00\x00",
+                                     "\x0f\x1f\x84\x00\x00\x00\x00\x00",
+                                     "\x66\x0f\x1f\x84\x00\x00\x00\x00\x00"};
+static void pad_with_nops(struct emit *e, const uint8_t *end)
 {
-	static const char *const nops[10] = {"",
-	                                     "\x90",
-	                                     "\x66\x90",
-	                                     "\x0f\x1f\x00",
-	                                     "\x0f\x1f\x40\x00",
-	                                     "\x0f\x1f\x44\x00\x00",
-	                                     "\x66\x0f\x1f\x44\x00\x00",
-	                                     "\x0f\x1f\x80\x00\x00\x00\x00",
-	                                     "\x0f\x1f\x84\x00\x00\x00\x00\x00",
-	                                     "\x66\x0f\x1f\x84\x00\x00\x00\x00\x00"};
-	const unsigned len = (unsigned)(end - probe);
-	struct rv_hart *h = (struct rv_hart *)(uintptr_t)c->e.hart;
-	if (!s->site.shr || base < 0 || len > JIT_HINT_MAX || !h->jit_hints) return;
-	uint8_t hinted[JIT_HINT_MAX + 16];
-	struct emit he = {.p = hinted, .exit = c->e.exit, .hart = c->e.hart}, *e = &he;
-	const unsigned slot = hint_slot(h);
-	s->hint_slot = (int)slot;
-	op_rm_hart(e, 0x8b, RAX, hint_field(e, s, offsetof(struct rv_jit_hint, entry)), true);
-	if (s->addr_imm)
-		lea_disp(e, RCX, base, s->addr_imm);
+	while (e->p < end) {
+		unsigned n = (unsigned)(end - e->p) < 9 ? (unsigned)(end - e->p) : 9;
+		emit_bytes(e, nops[n], n);
+	}
+}
+
+/*
+ * The hinted probe of the load at x[base] + imm of `kind` with hint slot `slot`: the entry the
+ * last access used, its tag checked against the address's page (a misaligned address never
+ * matches), its addend; a run counted (until the hint proves good). *wrong: the offset of its jne
+ * rel32 (a wrong hint); *runs: that of its run count. The same length whatever the slot.
+ */
+static void emit_hinted_probe(struct block_ctx *c, struct emit *e, unsigned slot, int base, int32_t imm,
+                              unsigned kind, unsigned *wrong, unsigned *runs)
+{
+	const struct slow_path s = {.hint_slot = (int)slot};
+	uint8_t *start = e->p;
+	op_rm_hart(e, 0x8b, RAX, hint_field(e, &s, offsetof(struct rv_jit_hint, entry)), true);
+	if (imm)
+		lea_disp(e, RCX, base, imm);
 	else
 		op_rr(e, 0x8b, RCX, base, true);
 	EB(e, "\x48\x81\xe1");
-	e32(e, (uint32_t)RV_PAGE_MASK | (access_size(s->kind) - 1)); /* and rcx, page and alignment */
-	EB(e, "\x48\x3b\x08");                                       /* cmp rcx, [rax] (the entry's tag) */
-	EB(e, "\x0f\x85");                                           /* jne: a wrong hint */
-	const unsigned wrong = (unsigned)(e->p - hinted);
+	e32(e, (uint32_t)RV_PAGE_MASK | (access_size(kind) - 1)); /* and rcx, page and alignment */
+	EB(e, "\x48\x3b\x08");                                    /* cmp rcx, [rax] (the entry's tag) */
+	EB(e, "\x0f\x85");                                        /* jne: a wrong hint */
+	*wrong = (unsigned)(e->p - start);
 	e32(e, 0);
-	EB(e, "\x48\x8b\x40\x08"); /* mov rax, [rax + 8] (its addend) */
-	s->hint_runs = (unsigned)(e->p - hinted);
-	add_field_imm8(e, hint_field(e, s, offsetof(struct rv_jit_hint, runs)), 1);
+	EB(e, "\x48\x8b\x80"); /* mov rax, [rax + addends - tags] (its addend) */
+	e32(e, (uint32_t)offsetof(struct rv_tlb_table, addend));
+	*runs = (unsigned)(e->p - start);
+	add_field_imm8(e, hint_field(e, &s, offsetof(struct rv_jit_hint, runs)), 1);
 	if (c->count_tlb) add_field_imm8(e, offsetof(struct rv_hart, tlb_counts.lookups), 1);
-	const unsigned hlen = (unsigned)(e->p - hinted);
-	if (hlen > len) { /* the hinted probe is the shorter; were it not, the probe stays (the slot,
-		           * without a record, leaves the trials at the next settling) */
-		s->hint_slot = -1;
-		return;
-	}
+}
+
+/* Whether the load at instruction index k (as in emit_op) gets a page hint: its address comes from
+ * a load (plan_hints), it probes alone (no shared probe: rp), in a U-mode block, through a host
+ * register. */
+static bool hinted(const struct block_ctx *c, int k, const struct reprobe *rp, int base)
+{
+	const int i = k + (int)c->n; /* k counts from -n (jit_x86_64.c) */
+	const struct rv_hart *h = (const struct rv_hart *)(uintptr_t)c->e.hart;
+	return i >= 0 && i < (int)c->n && c->chained[i] && !c->out_of_line && c->user && !rp->resume &&
+	       base >= 0 && h->jit_hints && c->lookup.slot;
+}
+
+/* A probe that may be hinted, from `probe` on: padded to the hinted probe's length. */
+static void pad_for_hint(struct block_ctx *c, const uint8_t *probe, int base, int32_t imm, unsigned kind)
+{
+	uint8_t scratch[JIT_HINT_MAX + 16];
+	struct emit he = {.p = scratch, .exit = c->e.exit, .hart = c->e.hart};
+	unsigned wrong, runs;
+	emit_hinted_probe(c, &he, 0, base, imm, kind, &wrong, &runs);
+	pad_with_nops(&c->e, probe + (he.p - scratch));
+}
+
+/*
+ * A load with a site whose address comes from a load (hinted): its probe, at [probe, end) in the
+ * main path, is kept in *s and replaced by the hinted one (emit_hinted_probe; the probe was padded
+ * to its length). A wrong hint goes out of line (emit_wrong_hint).
+ */
+static void hint_load(struct block_ctx *c, struct slow_path *s, uint8_t *probe, uint8_t *end, int base)
+{
+	const unsigned len = (unsigned)(end - probe);
+	struct rv_hart *h = (struct rv_hart *)(uintptr_t)c->e.hart;
+	if (len > JIT_HINT_MAX) return;
+	const unsigned slot = hint_slot(h);
+	s->hint_slot = (int)slot;
 	memcpy(s->probe, probe, len);
 	s->probe_len = len;
 	s->probe_fix = (unsigned)(s->fix - probe);
-	memcpy(probe, hinted, hlen);
-	struct emit pe = {.p = probe + hlen};
-	while (pe.p < end) {
-		unsigned n = (unsigned)(end - pe.p) < 9 ? (unsigned)(end - pe.p) : 9;
-		emit_bytes(&pe, nops[n], n);
-	}
+	struct emit pe = {.p = probe, .exit = c->e.exit, .hart = c->e.hart};
+	unsigned wrong;
+	emit_hinted_probe(c, &pe, slot, base, s->addr_imm, s->kind, &wrong, &s->hint_runs);
+	pad_with_nops(&pe, end);
 	s->hint_at = probe;
 	s->hint_wrong = probe + wrong;
 	h->tlb_counts.hints++;
@@ -508,6 +601,8 @@ void emit_load(struct block_ctx *c, const struct rv_op *op, unsigned kind, uint6
 	struct reprobe rp;
 	uint8_t *probe = e->p;
 	uint8_t *fix = emit_access_probe(c, k, op->rs1, op->imm, sizes[kind], false, &base, &rp);
+	const bool hint = hinted(c, k, &rp, base);
+	if (hint) pad_for_hint(c, probe, base, op->imm, kind);
 	uint8_t *end = e->p;
 	/* Straight into x[rd]'s host register if it has one, else into rax. */
 	int d = op->rd && op->rd < 32 ? c->host[op->rd] : -1;
@@ -515,9 +610,7 @@ void emit_load(struct block_ctx *c, const struct rv_op *op, unsigned kind, uint6
 	access_slow_path(c, fix, pc, k, kind, -1, false, op->rs1, op->imm, d);
 	with_reprobe(c, &rp);
 	with_site(c, &rp);
-	const int i = k + (int)c->n; /* k counts from -n (jit_x86_64.c) */
-	if (i >= 0 && i < (int)c->n && c->chained[i] && !c->out_of_line)
-		hint_load(c, &c->slow[c->nslow - 1], probe, end, base);
+	if (hint) hint_load(c, &c->slow[c->nslow - 1], probe, end, base);
 	if (d >= 0)
 		written(c, op->rd);
 	else
@@ -556,8 +649,8 @@ static void emit_probe_site(struct emit *e, const struct slow_path *s, uint8_t *
 	while ((uintptr_t)e->p & 3) e8(e, 0xcc); /* int3 */
 	const struct probe_patch *pp = &s->site;
 	struct probe_site rec = {.table = pp->table};
-	uint8_t *const at[5] = {pp->shr, pp->slot_mask, pp->page_mask, pp->cmp, pp->mov};
-	for (unsigned i = 0; i < 5; i++) rec.at[i] = (int32_t)(at[i] - e->p);
+	uint8_t *const at[5] = {pp->shr, pp->slot, pp->page_mask, pp->cmp, pp->mov};
+	for (unsigned i = 0; i < 5; i++) rec.at[i] = at[i] ? (int32_t)(at[i] - e->p) : 0;
 	if (s->hint_at) {
 		struct rv_hart *h = (struct rv_hart *)(uintptr_t)e->hart;
 		h->jit_hints->slot[s->hint_slot].record = e->p;
@@ -595,12 +688,12 @@ static void emit_wrong_hint(struct block_ctx *c, const struct slow_path *s, uint
 	to_helper[0] = e->p;
 	e32(e, 0);
 	to_helper[1] = emit_tlb_lookup(c, base, first, base, last, tlb_table(false), 1);
-	lea_disp(e, RCX, base, first); /* rcx <- the entry's address: its slot again */
-	EB(e, "\x48\xc1\xe9");
-	e8(e, RV_PAGE_SHIFT - 4); /* shr rcx, 8 */
+	lea_disp(e, RCX, base, first); /* rcx <- the entry's tag's address: its slot again */
+	EB(e, "\xc1\xe9");
+	e8(e, (uint8_t)slot_shift(false)); /* shr ecx, 12 */
 	EB(e, "\x81\xe1");
-	e32(e, (RV_TLB_SIZE - 1) << 4); /* and ecx, slot mask */
-	EB(e, "\x48\x8d\x89");          /* lea rcx, [rcx + U set's read table] */
+	e32(e, slot_mask(false));  /* and ecx, slot mask */
+	EB(e, "\x48\x8d\x0c\xcd"); /* lea rcx, [rcx * 8 + U set's read tags] */
 	e32(e, e->hart + (uint32_t)offsetof(struct rv_hart, tlb[RV_TLB_SET_U]) + tlb_table(false));
 	op_rm_hart(e, 0x89, RCX, hint_field(e, s, offsetof(struct rv_jit_hint, entry)), true);
 	op_base_rax(e, load_opc[s->kind], dst, base, first, load_w64[s->kind], false);
@@ -661,7 +754,7 @@ void emit_slow_path(struct block_ctx *c, const struct slow_path *s)
 	}
 	if (s->resume) emit_reprobe(c, s);
 	uint8_t *site_lea = NULL;
-	if (s->site.shr) {
+	if (s->site.slot) {
 		EB(e, "\x48\x8d\x05"); /* lea rax, [rip + the site's record] */
 		site_lea = e->p;
 		e32(e, 0);

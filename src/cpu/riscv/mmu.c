@@ -38,15 +38,15 @@
 
 static void tlb_invalidate_slot(struct rv_tlb_set *s, unsigned i)
 {
-	s->read[i].vpage = RV_TLB_INVALID;
-	s->write[i].vpage = RV_TLB_INVALID;
-	s->exec[i].vpage = RV_TLB_INVALID;
+	s->read.vpage[i] = RV_TLB_INVALID;
+	s->write.vpage[i] = RV_TLB_INVALID;
+	s->exec.vpage[i] = RV_TLB_INVALID;
 }
 
 static void mega_invalidate_slot(struct rv_tlb_set *s, unsigned i)
 {
-	s->mega_read[i].vpage = RV_TLB_INVALID;
-	s->mega_write[i].vpage = RV_TLB_INVALID;
+	s->mega_read.vpage[i] = RV_TLB_INVALID;
+	s->mega_write.vpage[i] = RV_TLB_INVALID;
 }
 
 /* Clears the 2 MiB entries in `log` (all of them if it overflowed) and empties it. */
@@ -578,14 +578,14 @@ static void note_leaf_size(struct rv_hart *h, uint64_t va)
 	h->tlb_mega_regions[r / 64] |= 1ULL << (r % 64);
 }
 
-static void tlb_fill(struct rv_hart *h, struct rv_tlb_entry *table, uint64_t va, uint64_t pa, bool global)
+static void tlb_fill(struct rv_hart *h, struct rv_tlb_table *table, uint64_t va, uint64_t pa, bool global)
 {
 	if (unlikely(h->trig_data)) return; /* a trigger watches data: every access comes here */
 	note_leaf_size(h, va);
 	unsigned i = (va >> RV_PAGE_SHIFT) & (RV_TLB_SIZE - 1);
-	struct rv_tlb_entry *e = &table[i];
-	e->vpage = va & RV_PAGE_MASK;
-	e->addend = (uintptr_t)h->bus.ram + (pa & RV_PAGE_MASK) - h->bus.ram_base - (va & RV_PAGE_MASK);
+	table->vpage[i] = va & RV_PAGE_MASK;
+	table->addend[i] =
+	    (uintptr_t)h->bus.ram + (pa & RV_PAGE_MASK) - h->bus.ram_base - (va & RV_PAGE_MASK);
 	log_fill(&h->tlb_cur->log, i);
 	if (!global) log_fill(&h->tlb_cur->local_log, i);
 }
@@ -605,19 +605,22 @@ static void mega_fill(struct rv_hart *h, bool write, uint64_t va, uint64_t pa, b
 	if (!in_ram(h, pbase, size)) return;
 	struct rv_tlb_set *s = h->tlb_cur;
 	unsigned i = (unsigned)(va >> RV_MEGA_SHIFT) & (RV_TLB_MEGA_SIZE - 1);
-	struct rv_tlb_entry *e = write ? &s->mega_write[i] : &s->mega_read[i];
-	if (e->vpage == vbase) return; /* the entry the translation came from */
-	e->vpage = vbase;
-	e->addend = (uintptr_t)h->bus.ram + pbase - h->bus.ram_base - vbase;
+	struct rv_tlb_mega_table *t = write ? &s->mega_write : &s->mega_read;
+	if (t->vpage[i] == vbase) return; /* the entry the translation came from */
+	t->vpage[i] = vbase;
+	t->addend[i] = (uintptr_t)h->bus.ram + pbase - h->bus.ram_base - vbase;
 	log_fill(&s->mega_log, i);
 	if (!global) log_fill(&s->mega_local_log, i);
 }
 
-/* The current set's 2 MiB entry (read or write) where va's would be. */
-static const struct rv_tlb_entry *mega_entry(const struct rv_hart *h, uint64_t va, bool write)
+/* The slot of the current set's 2 MiB table (read or write) where va's entry would be. */
+static unsigned mega_slot(uint64_t va)
 {
-	unsigned i = (unsigned)(va >> RV_MEGA_SHIFT) & (RV_TLB_MEGA_SIZE - 1);
-	return write ? &h->tlb_cur->mega_write[i] : &h->tlb_cur->mega_read[i];
+	return (unsigned)(va >> RV_MEGA_SHIFT) & (RV_TLB_MEGA_SIZE - 1);
+}
+static const struct rv_tlb_mega_table *mega_table(const struct rv_hart *h, bool write)
+{
+	return write ? &h->tlb_cur->mega_write : &h->tlb_cur->mega_read;
 }
 
 /* A data access's physical address: from the 2 MiB entry of va if there is one (as the walk that
@@ -625,18 +628,19 @@ static const struct rv_tlb_entry *mega_entry(const struct rv_hart *h, uint64_t v
  * by a walk. */
 static uint64_t data_translate(struct rv_hart *h, uint64_t va, enum rv_access acc, bool *global)
 {
-	const struct rv_tlb_entry *e = mega_entry(h, va, acc == RV_ACCESS_WRITE);
-	if (e->vpage != (va & ~((1ULL << RV_MEGA_SHIFT) - 1))) return translate(h, va, acc, global);
+	const struct rv_tlb_mega_table *t = mega_table(h, acc == RV_ACCESS_WRITE);
+	const unsigned i = mega_slot(va);
+	if (t->vpage[i] != (va & ~((1ULL << RV_MEGA_SHIFT) - 1))) return translate(h, va, acc, global);
 	h->tlb_counts.mega_hits++;
 	if (unlikely(h->count_tlb)) h->tlb_counts.lookups++;
 	*global = false;
 	h->walk_leaf_shift = RV_MEGA_SHIFT;
-	return va + e->addend - (uintptr_t)h->bus.ram + h->bus.ram_base;
+	return va + t->addend[i] - (uintptr_t)h->bus.ram + h->bus.ram_base;
 }
 
 bool rv_tlb_mega_maps(const struct rv_hart *h, uint64_t va, bool write)
 {
-	return mega_entry(h, va, write)->vpage == (va & ~((1ULL << RV_MEGA_SHIFT) - 1));
+	return mega_table(h, write)->vpage[mega_slot(va)] == (va & ~((1ULL << RV_MEGA_SHIFT) - 1));
 }
 
 uint64_t rv_load_phys(struct rv_hart *h, uint64_t va, uint64_t pa, unsigned size)
@@ -679,7 +683,7 @@ uint64_t rv_load_slow(struct rv_hart *h, uint64_t va, unsigned size)
 	bool global;
 	uint64_t pa = data_translate(h, va, RV_ACCESS_READ, &global);
 	if (in_ram(h, pa & RV_PAGE_MASK, RV_PAGE_SIZE)) {
-		tlb_fill(h, h->tlb_cur->read, va, pa, global);
+		tlb_fill(h, &h->tlb_cur->read, va, pa, global);
 		mega_fill(h, false, va, pa, global);
 	} else if ((pa & (size - 1)) != 0 && !in_ram(h, pa, size))
 		rv_raise(h, RV_EXC_LOAD_MISALIGNED, va); /* misaligned MMIO */
@@ -700,7 +704,7 @@ void rv_store_slow(struct rv_hart *h, uint64_t va, unsigned size, uint64_t val)
 	uint64_t pa = data_translate(h, va, RV_ACCESS_WRITE, &global);
 	if (in_ram(h, pa & RV_PAGE_MASK, RV_PAGE_SIZE)) {
 		dirty_log_mark(h->bus.dirty, (pa & RV_PAGE_MASK) - h->bus.ram_base, RV_PAGE_SIZE);
-		tlb_fill(h, h->tlb_cur->write, va, pa, global);
+		tlb_fill(h, &h->tlb_cur->write, va, pa, global);
 		mega_fill(h, true, va, pa, global);
 		/* A written page is readable by construction only if R; keep reads separate. */
 	} else if ((pa & (size - 1)) != 0 && !in_ram(h, pa, size)) {
@@ -711,10 +715,11 @@ void rv_store_slow(struct rv_hart *h, uint64_t va, unsigned size, uint64_t val)
 
 void *rv_amo_ptr(struct rv_hart *h, uint64_t va, unsigned size)
 {
-	struct rv_tlb_entry *e = &h->tlb_cur->write[(va >> RV_PAGE_SHIFT) & (RV_TLB_SIZE - 1)];
-	if (e->vpage == (va & RV_PAGE_MASK)) {
+	const struct rv_tlb_table *t = &h->tlb_cur->write;
+	const unsigned i = (va >> RV_PAGE_SHIFT) & (RV_TLB_SIZE - 1);
+	if (t->vpage[i] == (va & RV_PAGE_MASK)) {
 		if (unlikely(h->count_tlb)) h->tlb_counts.lookups++;
-		return (void *)(uintptr_t)(va + e->addend);
+		return (void *)(uintptr_t)(va + t->addend[i]);
 	}
 	if (unlikely(h->trig_data)) {
 		rv_trigger_check_data(h, va, size, false); /* an AMO reads and writes */
@@ -724,23 +729,24 @@ void *rv_amo_ptr(struct rv_hart *h, uint64_t va, unsigned size)
 	uint64_t pa = translate(h, va, RV_ACCESS_WRITE, &global);
 	if (!in_ram(h, pa, size)) rv_raise(h, RV_EXC_STORE_ACCESS, va);
 	dirty_log_mark(h->bus.dirty, (pa & RV_PAGE_MASK) - h->bus.ram_base, RV_PAGE_SIZE);
-	tlb_fill(h, h->tlb_cur->write, va, pa, global);
+	tlb_fill(h, &h->tlb_cur->write, va, pa, global);
 	return h->bus.ram + (pa - h->bus.ram_base);
 }
 
 void *rv_data_page_ptr(struct rv_hart *h, uint64_t va, bool write)
 {
 	struct rv_tlb_set *set = h->tlb_cur;
-	struct rv_tlb_entry *e = &(write ? set->write : set->read)[(va >> RV_PAGE_SHIFT) & (RV_TLB_SIZE - 1)];
-	if (e->vpage == (va & RV_PAGE_MASK)) {
+	const struct rv_tlb_table *t = write ? &set->write : &set->read;
+	const unsigned i = (va >> RV_PAGE_SHIFT) & (RV_TLB_SIZE - 1);
+	if (t->vpage[i] == (va & RV_PAGE_MASK)) {
 		if (unlikely(h->count_tlb)) h->tlb_counts.lookups++;
-		return (void *)(uintptr_t)(va + e->addend);
+		return (void *)(uintptr_t)(va + t->addend[i]);
 	}
 	bool global;
 	uint64_t pa = translate(h, va, write ? RV_ACCESS_WRITE : RV_ACCESS_READ, &global);
 	if (!in_ram(h, pa & RV_PAGE_MASK, RV_PAGE_SIZE)) return NULL;
 	if (write) dirty_log_mark(h->bus.dirty, (pa & RV_PAGE_MASK) - h->bus.ram_base, RV_PAGE_SIZE);
-	tlb_fill(h, write ? set->write : set->read, va, pa, global);
+	tlb_fill(h, write ? &set->write : &set->read, va, pa, global);
 	return h->bus.ram + (pa - h->bus.ram_base);
 }
 
@@ -749,14 +755,14 @@ static uintptr_t fetch_page(struct rv_hart *h, uint64_t pc)
 {
 	unsigned set = set_for(h->priv, h->virt, sum_for(h, h->virt));
 	unsigned i = (pc >> RV_PAGE_SHIFT) & (RV_TLB_SIZE - 1);
-	struct rv_tlb_entry *e = &tlb_set_ready(h, set)->exec[i];
-	if (e->vpage != (pc & RV_PAGE_MASK)) {
+	struct rv_tlb_table *t = &tlb_set_ready(h, set)->exec;
+	if (t->vpage[i] != (pc & RV_PAGE_MASK)) {
 		bool global;
 		uint64_t pa = translate(h, pc, RV_ACCESS_EXEC, &global);
 		if (!in_ram(h, pa & RV_PAGE_MASK, RV_PAGE_SIZE)) rv_raise(h, RV_EXC_INSN_ACCESS, pc);
 		note_leaf_size(h, pc);
-		e->vpage = pc & RV_PAGE_MASK;
-		e->addend =
+		t->vpage[i] = pc & RV_PAGE_MASK;
+		t->addend[i] =
 		    (uintptr_t)h->bus.ram + (pa & RV_PAGE_MASK) - h->bus.ram_base - (pc & RV_PAGE_MASK);
 		log_fill(&h->tlb[set].log, i);
 		if (!global) {
@@ -764,7 +770,7 @@ static uintptr_t fetch_page(struct rv_hart *h, uint64_t pc)
 			if (h->priv == RV_PRIV_S) h->s_code_local = true; /* its jumps may be cached */
 		}
 	}
-	return e->addend;
+	return t->addend[i];
 }
 
 uintptr_t rv_fetch_addend(struct rv_hart *h, uint64_t pc)
