@@ -91,10 +91,16 @@ struct block_ctx {
 	const struct rv_op *next; /* the instruction after this one when no jump leads there, or NULL */
 	int zext_rs;              /* for that srli: the slli's source register, or -1 */
 	bool zext_set;            /* the slli just emitted set zext_rs */
-	uint64_t start;           /* the block's guest pc */
-	uint32_t local;           /* guest registers in local host registers (bit per register) */
-	uint32_t borrowed;        /* pinned registers lent to local ones (bit per index in pinned_host) */
-	uint32_t dirty;           /* ... written since the hart last had them */
+	/* An slli by 1-3, or gcc's zero-extension scaled by 2-8 (slli 32, srli 29-31), whose result the
+	 * next instruction, an add, takes: the add is an lea from the shift's source, so it does not
+	 * wait for the shift, and the shift vanishes when the add overwrites its result. */
+	int scaled_rs; /* x[scaled_rd] is x[scaled_rs] << scaled_sh for that add, or -1 */
+	unsigned scaled_rd, scaled_sh;
+	bool scaled_set;   /* the instruction just emitted set scaled_rs */
+	uint64_t start;    /* the block's guest pc */
+	uint32_t local;    /* guest registers in local host registers (bit per register) */
+	uint32_t borrowed; /* pinned registers lent to local ones (bit per index in pinned_host) */
+	uint32_t dirty;    /* ... written since the hart last had them */
 	/* Translated FP (emit_fp_arith): what this path checked since the last join or call. */
 	bool fp_ok;        /* mstatus.FS dirty (after an interpreted FP instruction: also vsstatus.FS if
 	                    * V=1) and fp_pending set, on every path to here */

@@ -355,6 +355,43 @@ static void emit_zb_rax(struct block_ctx *c, const struct rv_op *op)
 	reload_local(c);
 }
 
+/*
+ * A shift of x[rs] by sh (1-3) into x[rd], the next instruction being an add of x[rd] and another
+ * register (block_ctx.scaled_rs): true when the add overwrites x[rd] and the shift need not be
+ * emitted, false when it must be (the add still reads x[rs], which the shift keeps: rd != rs).
+ */
+static bool scaled_by_add(struct block_ctx *c, unsigned rd, unsigned rs, unsigned sh)
+{
+	const struct rv_op *a = c->next;
+	if (!rd || !a || rv_op_kind(a) != K_ADD || !a->rs1 || !a->rs2 || (a->rs1 == rd) == (a->rs2 == rd))
+		return false;
+	const bool vanishes = a->rd == rd;
+	if (!vanishes && rs == rd) return false;
+	c->scaled_rs = (int)rs;
+	c->scaled_rd = rd;
+	c->scaled_sh = sh;
+	c->scaled_set = true;
+	return vanishes;
+}
+
+/* The add after such a shift: x[rd] <- other + (x[scaled_rs] << scaled_sh), one lea. */
+static void emit_scaled_add(struct block_ctx *c, const struct rv_op *op)
+{
+	const unsigned other = op->rs1 == c->scaled_rd ? op->rs2 : op->rs1, rs = (unsigned)c->scaled_rs;
+	int index = rs ? c->host[rs] : -1, base = c->host[other];
+	if (index < 0) {
+		get_x(c, RAX, rs);
+		index = RAX;
+	}
+	if (base < 0) {
+		get_x(c, RCX, other);
+		base = RCX;
+	}
+	const int d = dst_reg(c, op->rd, 0);
+	lea_scaled(&c->e, d, base, index, c->scaled_sh);
+	put_x(c, op->rd, d);
+}
+
 /* Emits one instruction. Returns false if it ends the block (it emitted the exit). */
 static bool emit_op(struct block_ctx *c, const struct rv_op *op, unsigned kind, uint64_t pc, unsigned len,
                     int k, struct side_exit *side, unsigned *nside)
@@ -401,6 +438,8 @@ static bool emit_op(struct block_ctx *c, const struct rv_op *op, unsigned kind, 
 		set_x(c, op->rd, RAX);
 		return true;
 	case K_SLLI:
+		if (imm >= 1 && imm <= 3 && scaled_by_add(c, op->rd, op->rs1, (unsigned)imm))
+			return true; /* the add overwrites the result */
 		if (imm == 32 && op->rd && c->next && rv_op_kind(c->next) == K_SRLI &&
 		    c->next->rs1 == op->rd && (c->next->rd == op->rd || op->rs1 != op->rd)) {
 			c->zext_rs = op->rs1;
@@ -420,6 +459,11 @@ static bool emit_op(struct block_ctx *c, const struct rv_op *op, unsigned kind, 
 				op_rr(e, 0x8b, d, c->host[rs], false); /* mov d32, x[rs] (zero-extends) */
 			else
 				op_rm_hart(e, 0x8b, d, xoff(rs), false);
+			if (sh >= 29 && sh < 32 && c->next && c->next->rd == op->rd &&
+			    scaled_by_add(c, op->rd, op->rd, 32 - sh)) {
+				put_x(c, op->rd, d); /* unscaled: the add, which overwrites it, scales it */
+				return true;
+			}
 			if (sh < 32) shift_imm(e, d, 4, 32 - sh, true);
 			if (sh > 32) shift_imm(e, d, 5, sh - 32, true);
 			put_x(c, op->rd, d);
@@ -466,6 +510,10 @@ static bool emit_op(struct block_ctx *c, const struct rv_op *op, unsigned kind, 
 			}
 			get_x(c, d, op->rs2);
 			put_x(c, op->rd, d);
+			return true;
+		}
+		if (kind == K_ADD && c->scaled_rs >= 0) {
+			emit_scaled_add(c, op);
 			return true;
 		}
 		int d = dst_reg(c, op->rd, op->rs2);
@@ -968,17 +1016,17 @@ uint32_t rv_jit_compile(struct rv_hart *h, const struct rv_op *head, const uint8
 	plan_probes(c, ops, n, jumped_to);
 	if (c->user) plan_hints(c, ops, n);
 	uint64_t ipc = pc;
-	c->zext_rs = -1;
+	c->zext_rs = c->scaled_rs = -1;
 	for (unsigned i = 0; i < n; i++) {
 		c->label[i] = e->p;
 		if (!open) c->dirty = 0; /* after a jump: reached only by jumps */
 		c->dirty |= c->in_dirty[i];
 		if (jumped_to[i]) {
-			c->zext_rs = -1;
+			c->zext_rs = c->scaled_rs = -1;
 			fp_forget(c);
 		}
 		c->next = i + 1 < n && !jumped_to[i + 1] ? &ops[i + 1] : NULL;
-		c->zext_set = false;
+		c->zext_set = c->scaled_set = false;
 		int32_t lo, hi;
 		unsigned m = mem_group(ops, jumped_to, i, n, &lo, &hi);
 		if (m > 1) {
@@ -987,13 +1035,14 @@ uint32_t rv_jit_compile(struct rv_hart *h, const struct rv_op *head, const uint8
 				ipc += lens[i];
 				c->label[++i] = e->p; /* not a jump target (mem_group) */
 			}
-			c->zext_rs = -1;
+			c->zext_rs = c->scaled_rs = -1;
 			ipc += lens[i];
 			open = true;
 			continue;
 		}
 		open = emit_op(c, &ops[i], rv_op_kind(&ops[i]), ipc, lens[i], (int)i - (int)n, side, &nside);
 		if (!c->zext_set) c->zext_rs = -1;
+		if (!c->scaled_set) c->scaled_rs = -1;
 		ipc += lens[i];
 	}
 	if (open) exit_to(c, ipc, c->dirty, -1, 0);

@@ -112,6 +112,16 @@ static inline void lea_disp(struct emit *e, int dst, int base, int32_t disp)
 	if ((base & 7) == RSP) e8(e, 0x24); /* rsp and r12 as a base need a SIB byte */
 	e32(e, (uint32_t)disp);
 }
+/* lea dst, [base + index << sh] (64-bit; sh 0-3; index not rsp) */
+static inline void lea_scaled(struct emit *e, int dst, int base, int index, unsigned sh)
+{
+	e8(e, (uint8_t)(0x48 | ((dst & 8) ? 4 : 0) | ((index & 8) ? 2 : 0) | ((base & 8) ? 1 : 0)));
+	e8(e, 0x8d);
+	const bool disp8 = (base & 7) == RBP; /* rbp and r13 as a base need a displacement */
+	e8(e, (uint8_t)((disp8 ? 0x44 : 0x04) | (dst & 7) << 3));
+	e8(e, (uint8_t)(sh << 6 | (index & 7) << 3 | (base & 7)));
+	if (disp8) e8(e, 0);
+}
 /* Group-1 ALU with an immediate: rm <op>= imm32 (sign-extended); n is the /digit. */
 static inline void alu_imm(struct emit *e, int rm, unsigned n, int32_t imm, bool w64)
 {
