@@ -133,7 +133,8 @@ static uint64_t model(uint64_t x, uint64_t y, uint64_t n)
 		sum += s2;
 		sum += s3;
 		uint64_t s5 = (x << 3) + sum, s6 = (s5 << 1) + s2, s7 = s3 + (s6 << 2), s8 = (s7 << 3) + t4;
-		uint64_t s9 = (s8 << 1) + t5, s10 = (s9 << 2) + t6, s11 = (s10 << 3) + s4, s0 = (s11 << 1) + a4;
+		uint64_t s9 = (s8 << 1) + t5, s10 = (s9 << 2) + t6, s11 = (s10 << 3) + s4,
+		         s0 = (s11 << 1) + a4;
 		uint64_t s1 = (s0 << 2) + s5, a5 = (s1 << 3) + s6, a6 = (a5 << 1) + s7, a7 = (a6 << 2) + s8;
 		sum ^= s9;
 		sum += s10;
