@@ -3,7 +3,10 @@
  * branches skip ahead inside the block (forward jumps give back the budget
  * they skip), jump over an instruction with `j`, and go back to the loop head
  * (a jump back charges what it repeats). The count is known in advance:
- * 8 instructions per pass, 2 more when the counter is odd.
+ * 8 instructions per pass, 2 more when the counter is odd. A second loop
+ * branches back to code before its head that jumps back into it (a tail the
+ * translator takes into the loop's block): 5 instructions per pass, 4 more
+ * (a load and a store among them) when the counter is odd.
  */
 #include "engine.h"
 
@@ -30,6 +33,29 @@ static uint64_t counted(uint64_t n)
 	return after - before;
 }
 
+/* As counted, for the loop with a tail; *sum: what the tail added up (3 per odd pass). */
+static uint64_t counted_tail(uint64_t n, uint64_t *sum)
+{
+	uint64_t before, after, a = 0;
+	*sum = 0;
+	__asm__ volatile("csrr %0, minstret\n"
+	                 "j 1f\n"
+	                 "5: ld t2, 0(%4)\n"
+	                 "addi t2, t2, 3\n"
+	                 "sd t2, 0(%4)\n"
+	                 "j 6f\n"
+	                 "1: addi %3, %3, 1\n"
+	                 "andi t2, %2, 1\n"
+	                 "bnez t2, 5b\n"
+	                 "6: addi %2, %2, -1\n"
+	                 "bnez %2, 1b\n"
+	                 "csrr %1, minstret\n"
+	                 : "=&r"(before), "=&r"(after), "+r"(n), "+r"(a)
+	                 : "r"(sum)
+	                 : "t2", "memory");
+	return after - before;
+}
+
 int main(uint64_t hartid)
 {
 	if (hartid != 0)
@@ -40,6 +66,10 @@ int main(uint64_t hartid)
 		for (unsigned i = 0; i < sizeof(passes) / sizeof(passes[0]); i++) {
 			uint64_t n = passes[i], odd = (n + 1) / 2;
 			EXPECT(counted(n) == 1 + 8 * n + 2 * odd, "minstret across the loop", counted(n));
+			uint64_t sum;
+			const uint64_t tail = counted_tail(n, &sum);
+			EXPECT(tail == 2 + 5 * n + 4 * odd, "minstret across the loop with a tail", tail);
+			EXPECT(sum == 3 * odd, "what the tail added up", sum);
 		}
 	put("PASS instret\n");
 	plat_exit(0);

@@ -3,9 +3,11 @@
  * x86-64 code (docs/board.md, "Translator").
  *
  * A block starts at a jump target the interpreter found hot and covers the
- * instructions that follow it in its page, up to JIT_MAX_OPS, the page end or
+ * instructions that follow it in its page, up to JIT_MAIN_OPS, the page end or
  * an instruction left to the interpreter, and past a jump only while a jump
- * or branch in the block leads further. Generated code:
+ * or branch in the block leads further; then, after that main path, the
+ * tails its branches lead to (a few instructions jumping back into it: the
+ * other arm of an if in a loop). Generated code:
  *   - compares its instructions with guest memory once per fence.i epoch and
  *     returns its pc | 1 if any changed, so code rewritten before a fence.i
  *     never runs;
@@ -659,6 +661,74 @@ static bool translatable(unsigned kind)
 	return kind >= K_LUI && kind < K_COUNT;
 }
 
+/* c->target[] for the block's n instructions (their jumps' and branches' targets in the block, or -1),
+ * back_to[] for the instructions a jump goes back to; whether there are jumps inside it at all. */
+static bool find_targets(struct block_ctx *c, const struct rv_op *ops, const unsigned *offs, unsigned n,
+                         bool *back_to)
+{
+	bool inner_jumps = false;
+	for (unsigned i = 0; i < n; i++) {
+		back_to[i] = false;
+		c->target[i] = -1;
+	}
+	for (unsigned i = 0; i < n; i++) {
+		unsigned kind = rv_op_kind(&ops[i]);
+		if (kind != K_JAL && !(kind >= K_BEQ && kind <= K_BGEU)) continue;
+		uint64_t to = c->page + offs[i] + (uint64_t)(int64_t)ops[i].imm;
+		for (unsigned t = 0; t < n && (to & RV_PAGE_MASK) == c->page; t++)
+			if (offs[t] == (to & (RV_PAGE_SIZE - 1))) {
+				c->target[i] = (int8_t)t;
+				inner_jumps = true;
+				if (t <= i) back_to[t] = true;
+			}
+	}
+	return inner_jumps;
+}
+
+/* Whether the block's first n instructions hold one at page offset off. */
+static bool decoded(const unsigned *offs, unsigned n, unsigned off)
+{
+	for (unsigned i = 0; i < n; i++)
+		if (offs[i] == off) return true;
+	return false;
+}
+
+/*
+ * A tail: a branch of the block's main path (its first n_main instructions) that leaves it for a
+ * few instructions of the page (no jump or branch among them) ending in a jump (j) back into the
+ * main path, such as the other arm of an if in a loop: they are taken into the block after its
+ * other n instructions, so that the loop stays in the block with its registers in place. `page`
+ * is the host address of the page's code. Returns the block's new length (n if no tail).
+ */
+#define JIT_TAIL_MAX 12
+static unsigned take_tail(const struct rv_hart *h, const uint8_t *page, struct rv_op *ops, unsigned *lens,
+                          unsigned *offs, unsigned n, unsigned off, unsigned n_main)
+{
+	for (unsigned m = n; m < n + JIT_TAIL_MAX && m < JIT_MAX_OPS && off < RV_PAGE_SIZE; m++) {
+		if (decoded(offs, m, off)) return n;
+		uint32_t w = 0;
+		memcpy(&w, page + off, RV_PAGE_SIZE - off < 4 ? 2 : 4);
+		struct rv_op op;
+		rv_decode_op(&op, w, off, h->ext);
+		const unsigned kind = rv_op_kind(&op);
+		if (!translatable(kind) || kind == K_GENERIC || kind == K_JALR ||
+		    (kind >= K_BEQ && kind <= K_BGEU) || off + rv_op_len(&op) > RV_PAGE_SIZE)
+			return n;
+		ops[m] = op;
+		offs[m] = off;
+		lens[m] = rv_op_len(&op);
+		off += lens[m];
+		if (kind == K_JAL) {
+			const int64_t to = (int64_t)offs[m] + op.imm;
+			return op.rd % 32 == 0 && to >= 0 && to < (int64_t)RV_PAGE_SIZE &&
+			               decoded(offs, n_main, (unsigned)to)
+			           ? m + 1
+			           : n;
+		}
+	}
+	return n;
+}
+
 /* Conditional branches do not end a block: taken, they leave it by a side exit. */
 static bool ends_block(unsigned kind)
 {
@@ -933,7 +1003,7 @@ uint32_t rv_jit_compile(struct rv_hart *h, const struct rv_op *head, const uint8
 	struct rv_op ops[JIT_MAX_OPS];
 	unsigned lens[JIT_MAX_OPS], offs[JIT_MAX_OPS], n = 0;
 	unsigned off = (unsigned)(pc & (RV_PAGE_SIZE - 1));
-	while (n < JIT_MAX_OPS && off < RV_PAGE_SIZE) {
+	while (n < JIT_MAIN_OPS && off < RV_PAGE_SIZE) {
 		uint32_t w = 0; /* the page's last halfword alone if that is all there is */
 		memcpy(&w, host + (off - (pc & (RV_PAGE_SIZE - 1))), RV_PAGE_SIZE - off < 4 ? 2 : 4);
 		struct rv_op op;
@@ -959,19 +1029,8 @@ uint32_t rv_jit_compile(struct rv_hart *h, const struct rv_op *head, const uint8
 	                        .page = pc & RV_PAGE_MASK},
 	                 *c = &ctx;
 	/* Jumps and branches to an instruction of the block stay in it. */
-	bool inner_jumps = false, back_to[JIT_MAX_OPS] = {false};
-	for (unsigned i = 0; i < n; i++) {
-		c->target[i] = -1;
-		unsigned kind = rv_op_kind(&ops[i]);
-		if (kind != K_JAL && !(kind >= K_BEQ && kind <= K_BGEU)) continue;
-		uint64_t to = c->page + offs[i] + (uint64_t)(int64_t)ops[i].imm;
-		for (unsigned t = 0; t < n && (to & RV_PAGE_MASK) == c->page; t++)
-			if (offs[t] == (to & (RV_PAGE_SIZE - 1))) {
-				c->target[i] = (int8_t)t;
-				inner_jumps = true;
-				if (t <= i) back_to[t] = true;
-			}
-	}
+	bool back_to[JIT_MAX_OPS];
+	find_targets(c, ops, offs, n, back_to);
 	/* The block goes on past a jump only while a jump in it leads further. */
 	for (int i = 0, furthest = 0; i < (int)n; i++) {
 		if (c->target[i] > furthest) furthest = c->target[i];
@@ -980,6 +1039,17 @@ uint32_t rv_jit_compile(struct rv_hart *h, const struct rv_op *head, const uint8
 			break;
 		}
 	}
+	/* Then the tails its branches lead to, after its main path. */
+	const unsigned n_main = n;
+	for (unsigned i = 0; i < n_main; i++) {
+		const unsigned kind = rv_op_kind(&ops[i]);
+		const int64_t to = (int64_t)offs[i] + ops[i].imm;
+		if (kind >= K_BEQ && kind <= K_BGEU && c->target[i] < 0 && to >= 0 &&
+		    to < (int64_t)RV_PAGE_SIZE)
+			n = take_tail(h, host - (pc & (RV_PAGE_SIZE - 1)), ops, lens, offs, n, (unsigned)to,
+			              n_main);
+	}
+	const bool inner_jumps = find_targets(c, ops, offs, n, back_to);
 
 	struct emit *e = &c->e;
 	/* The fence.i epoch in which the block last found its guest code unchanged. */
@@ -1005,7 +1075,8 @@ uint32_t rv_jit_compile(struct rv_hart *h, const struct rv_op *head, const uint8
 	for (unsigned i = 0; i < n; i++) c->in_dirty[i] = back_to[i] ? written_anywhere : 0;
 	c->start = pc;
 	c->n = n;
-	upper_read(ops, n, c->sext);
+	upper_read(ops, n_main, c->sext); /* the main path's end leaves: the tails do not follow it */
+	upper_read(ops + n_main, n - n_main, c->sext + n_main);
 	c->dirty = 0;
 
 	struct side_exit side[JIT_MAX_OPS];
@@ -1015,7 +1086,6 @@ uint32_t rv_jit_compile(struct rv_hart *h, const struct rv_op *head, const uint8
 		if (c->target[i] >= 0) jumped_to[c->target[i]] = true;
 	plan_probes(c, ops, n, jumped_to);
 	if (c->user) plan_hints(c, ops, n);
-	uint64_t ipc = pc;
 	c->zext_rs = c->scaled_rs = -1;
 	for (unsigned i = 0; i < n; i++) {
 		c->label[i] = e->p;
@@ -1030,22 +1100,22 @@ uint32_t rv_jit_compile(struct rv_hart *h, const struct rv_op *head, const uint8
 		int32_t lo, hi;
 		unsigned m = mem_group(ops, jumped_to, i, n, &lo, &hi);
 		if (m > 1) {
-			emit_mem_group(c, &ops[i], &lens[i], m, lo, hi, ipc, (int)i - (int)n);
-			for (unsigned g = 1; g < m; g++) {
-				ipc += lens[i];
+			emit_mem_group(c, &ops[i], &lens[i], m, lo, hi, c->page + offs[i], (int)i - (int)n);
+			for (unsigned g = 1; g < m; g++)
 				c->label[++i] = e->p; /* not a jump target (mem_group) */
-			}
 			c->zext_rs = c->scaled_rs = -1;
-			ipc += lens[i];
 			open = true;
-			continue;
+		} else {
+			open = emit_op(c, &ops[i], rv_op_kind(&ops[i]), c->page + offs[i], lens[i],
+			               (int)i - (int)n, side, &nside);
+			if (!c->zext_set) c->zext_rs = -1;
+			if (!c->scaled_set) c->scaled_rs = -1;
 		}
-		open = emit_op(c, &ops[i], rv_op_kind(&ops[i]), ipc, lens[i], (int)i - (int)n, side, &nside);
-		if (!c->zext_set) c->zext_rs = -1;
-		if (!c->scaled_set) c->scaled_rs = -1;
-		ipc += lens[i];
+		if (i == n_main - 1 && open) { /* the main path's end: the tails are not run */
+			exit_to(c, c->page + offs[i] + lens[i], c->dirty, -1, (int)(n - n_main));
+			open = false;
+		}
 	}
-	if (open) exit_to(c, ipc, c->dirty, -1, 0);
 	for (unsigned i = 0; i < c->nfwd; i++) {
 		uint32_t rel = (uint32_t)(c->label[c->fwd[i].to] - (c->fwd[i].fix + 4));
 		memcpy(c->fwd[i].fix, &rel, 4);
