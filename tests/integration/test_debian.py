@@ -287,7 +287,15 @@ class ThroughTheDaemon(unittest.TestCase):
         self.assertEqual(out[0], "web-2")
         self.assertNotEqual(out[1], machine_id)
         self.assertRegex(out[1], r"^[0-9a-f]{32}$")
-        self.assertEqual(guest("web", "hostname").stdout, "debian\n")
+        # The source keeps its name. Its agent may answer late while the clone boots beside it on this
+        # host's two cores (the handshake waits 10 s): asked again for up to two minutes; a guest whose
+        # agent never answers still fails, with the exec's error and the console's tail.
+        deadline = time.monotonic() + 120
+        r = guest("web", "hostname", timeout=60)
+        while r.returncode != 0 and time.monotonic() < deadline:
+            time.sleep(2)
+            r = guest("web", "hostname", timeout=60)
+        self.assertEqual(r.stdout, "debian\n", r.stderr + cli("logs", "web").stdout[-2000:])
         cli("rm", "--force", "web-2")
         # A clean stop: systemd's shutdown through the agent, the kernel powers down.
         cli("stop", "web", "--timeout", "180")
