@@ -244,6 +244,23 @@ struct slow_path interp_slow_path(const struct block_ctx *c, const struct rv_op 
 	                          .raw = op->raw,
 	                          .len = len};
 }
+/* opc reg, [rax * 8 + disp] (a U-mode block: rax the slot) or [rax + disp] (rax the slot's offset plus
+ * tlb_cur), reg rax or rcx; returns where disp lies. */
+static uint8_t *op_slot(struct emit *e, bool user, uint8_t opc, int reg, uint32_t disp)
+{
+	e8(e, 0x48); /* REX.W */
+	e8(e, opc);
+	if (user) {
+		e8(e, (uint8_t)(0x04 | reg << 3)); /* mod 00, rm 100: SIB and disp32 */
+		e8(e, 0xc5);                       /* scale 8, index rax, no base */
+	} else {
+		e8(e, (uint8_t)(0x80 | reg << 3)); /* mod 10, rm rax: disp32 */
+	}
+	uint8_t *at = e->p;
+	e32(e, disp);
+	return at;
+}
+
 static bool use_bextr; /* the host has BMI1, and CLOISON_JIT_NO_BMI does not say otherwise (tests) */
 
 void jit_mem_init(void)
@@ -308,21 +325,11 @@ uint8_t *emit_tlb_lookup(struct block_ctx *c, int first_base, int32_t first_disp
 	pp->page_mask = e->p;
 	e32(e, page_mask(false)); /* and rcx, -4096 */
 	const uint32_t u = c->user ? e->hart + (uint32_t)offsetof(struct rv_hart, tlb[RV_TLB_SET_U]) : 0;
-	if (c->user)
-		EB(e, "\x48\x3b\x0c\xc5"); /* cmp rcx, [rax * 8 + U set's tags] */
-	else
-		EB(e, "\x48\x3b\x88"); /* cmp rcx, [rax + tags] */
-	pp->cmp = e->p;
-	e32(e, u + tag_table(table, false));
-	EB(e, "\x0f\x85"); /* jne miss */
+	pp->cmp = op_slot(e, c->user, 0x3b, RCX, u + tag_table(table, false)); /* cmp rcx, tag */
+	EB(e, "\x0f\x85");                                                     /* jne miss */
 	uint8_t *fix = e->p;
 	e32(e, 0);
-	if (c->user)
-		EB(e, "\x48\x8b\x04\xc5"); /* mov rax, [rax * 8 + U set's addends] */
-	else
-		EB(e, "\x48\x8b\x80"); /* mov rax, [rax + addends] */
-	pp->mov = e->p;
-	e32(e, u + addend_table(table, false));
+	pp->mov = op_slot(e, c->user, 0x8b, RAX, u + addend_table(table, false)); /* mov rax, addend */
 	if (c->count_tlb) add_field_imm8(e, offsetof(struct rv_hart, tlb_counts.lookups), (int8_t)accesses);
 	return fix;
 }
