@@ -11,7 +11,9 @@
 # megaprobe.c: translated (--jit on), its probes must have turned to the 2 MiB table and back
 # (--stats counts the turns); hintprobe.c: translated, loads must have taken page hints and some
 # given them up (--stats counts both); scaled.c: shifts by 1-3 whose result an add takes next (the
-# add made one lea), against the sum C computes.
+# add made one lea), and forward.c: a register kept in the hart read right after it was stored
+# there (from the host register it came from, unless a jump leads to the reader), both against the
+# sum C computes.
 # tlbcount.c runs under the given options and under --jit off with --stats: both must report the
 # same number of data TLB lookups for hart 0, at least the accesses the program makes.
 # Usage: run.sh CLOISON_BINARY WORKDIR [CLOISON_RUN_OPTIONS...]
@@ -26,7 +28,7 @@ mkdir -p "$work"
 FL="-O2 -march=rv64gc -mabi=lp64d -mcmodel=medany -nostdlib -ffreestanding -fno-pic -static -Wl,--no-relax
     -Wl,--no-warn-rwx-segments -Wl,--build-id=none -T $here/../diff/bare.ld -Wall -Werror"
 fail=0
-for t in smc atomics triggers ext instret tlbcount fp vcopy regs probes megaprobe hintprobe scaled cacheflush; do
+for t in smc atomics triggers ext instret tlbcount fp vcopy regs probes megaprobe hintprobe scaled forward cacheflush; do
   # shellcheck disable=SC2086
   $CC $FL -o "$work/$t" "$here/crt.S" "$here/plat.c" "$here/$t.c"
   cache_mb=0 # the default code cache; cacheflush flushes a 1 MiB one many times

@@ -97,11 +97,17 @@ struct block_ctx {
 	 * wait for the shift, and the shift vanishes when the add overwrites its result. */
 	int scaled_rs; /* x[scaled_rd] is x[scaled_rs] << scaled_sh for that add, or -1 */
 	unsigned scaled_rd, scaled_sh;
-	bool scaled_set;   /* the instruction just emitted set scaled_rs */
-	uint64_t start;    /* the block's guest pc */
-	uint32_t local;    /* guest registers in local host registers (bit per register) */
-	uint32_t borrowed; /* pinned registers lent to local ones (bit per index in pinned_host) */
-	uint32_t dirty;    /* ... written since the hart last had them */
+	bool scaled_set; /* the instruction just emitted set scaled_rs */
+	/* A register kept in the hart that was just stored there from a host register: a read of it
+	 * that comes next (no code in between, no jump to there) takes that host register instead of
+	 * waiting for the store to forward. */
+	const uint8_t *stored_at; /* the code just after that store, or NULL */
+	unsigned stored_x;        /* the guest register stored */
+	int stored_from;          /* the host register it came from */
+	uint64_t start;           /* the block's guest pc */
+	uint32_t local;           /* guest registers in local host registers (bit per register) */
+	uint32_t borrowed;        /* pinned registers lent to local ones (bit per index in pinned_host) */
+	uint32_t dirty;           /* ... written since the hart last had them */
 	/* Translated FP (emit_fp_arith): what this path checked since the last join or call. */
 	bool fp_ok;        /* mstatus.FS dirty (after an interpreted FP instruction: also vsstatus.FS if
 	                    * V=1) and fp_pending set, on every path to here */

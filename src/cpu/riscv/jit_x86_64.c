@@ -1087,6 +1087,7 @@ uint32_t rv_jit_compile(struct rv_hart *h, const struct rv_op *head, const uint8
 	plan_probes(c, ops, n, jumped_to);
 	if (c->user) plan_hints(c, ops, n);
 	c->zext_rs = c->scaled_rs = -1;
+	c->stored_at = NULL;
 	for (unsigned i = 0; i < n; i++) {
 		c->label[i] = e->p;
 		if (!open) c->dirty = 0; /* after a jump: reached only by jumps */
@@ -1095,6 +1096,7 @@ uint32_t rv_jit_compile(struct rv_hart *h, const struct rv_op *head, const uint8
 			c->zext_rs = c->scaled_rs = -1;
 			fp_forget(c);
 		}
+		if (jumped_to[i] || !open) c->stored_at = NULL;
 		c->next = i + 1 < n && !jumped_to[i + 1] ? &ops[i + 1] : NULL;
 		c->zext_set = c->scaled_set = false;
 		int32_t lo, hi;

@@ -55,6 +55,11 @@ void pinned_store(struct emit *e)
 {
 	pinned_store_volatile(e, false);
 }
+/* The host register that still holds x[r], kept in the hart and stored just before, or -1. */
+static int just_stored(const struct block_ctx *c, unsigned r)
+{
+	return c->stored_at == c->e.p && c->stored_x == r && !c->out_of_line ? c->stored_from : -1;
+}
 /* reg <- x[r] (x0: the zero idiom, no load) */
 void get_x(struct block_ctx *c, int reg, unsigned r)
 {
@@ -62,9 +67,10 @@ void get_x(struct block_ctx *c, int reg, unsigned r)
 		op_rr(&c->e, 0x33, reg, reg, false); /* xor reg32, reg32 */
 		return;
 	}
-	if (c->host[r] == reg) return;
-	if (c->host[r] >= 0)
-		op_rr(&c->e, 0x8b, reg, c->host[r], true);
+	int from = c->host[r] >= 0 ? c->host[r] : just_stored(c, r);
+	if (from == reg) return;
+	if (from >= 0)
+		op_rr(&c->e, 0x8b, reg, from, true);
 	else
 		op_rm_hart(&c->e, 0x8b, reg, xoff(r), true);
 }
@@ -77,10 +83,12 @@ void written(struct block_ctx *c, unsigned r)
 void set_x(struct block_ctx *c, unsigned r, int reg)
 {
 	if (r == 0 || r == 32) return;
-	if (c->host[r] >= 0)
+	if (c->host[r] >= 0) {
 		op_rr(&c->e, 0x8b, c->host[r], reg, true);
-	else
+	} else {
 		op_rm_hart(&c->e, 0x89, reg, xoff(r), true);
+		c->stored_at = c->e.p, c->stored_x = r, c->stored_from = reg;
+	}
 	written(c, r);
 }
 /* The local registers in `mask` to the hart. */
@@ -135,8 +143,9 @@ void unborrow_pinned(struct block_ctx *c)
 /* reg <op>= x[r], for the "op reg, r/m" opcodes (add 03, sub 2b, and 23, or 0b, xor 33, cmp 3b, imul 0faf) */
 void alu_x(struct block_ctx *c, unsigned opc, int reg, unsigned r, bool w64)
 {
-	if (c->host[r] >= 0)
-		op_rr(&c->e, opc, reg, c->host[r], w64);
+	int from = c->host[r] >= 0 ? c->host[r] : just_stored(c, r);
+	if (from >= 0)
+		op_rr(&c->e, opc, reg, from, w64);
 	else
 		op_rm_hart(&c->e, opc, reg, xoff(r), w64);
 }

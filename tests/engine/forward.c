@@ -1,0 +1,146 @@
+/*
+ * forward.c — a register kept in the hart, written by one instruction and read
+ * by the next: the translator takes the host register it was stored from
+ * instead of loading it back, unless a jump leads to the reader (another path
+ * arrives with something else in that host register). The loop uses enough
+ * registers that most stay in the hart, and covers: the reader as a branch
+ * target with the writer skipped or not, the reader right after a load (the
+ * value stored from the load's register), a reader with both operands the
+ * stored register, and a reader that compares; other registers are used
+ * enough to take the host registers. The sum must be the one C computes.
+ */
+#include "engine.h"
+
+#define ITERATIONS 20000
+
+/* forward_loop(x, buf, n): returns the sum (see the model below); buf holds 8 words. */
+uint64_t forward_loop(uint64_t x, const uint64_t *buf, uint64_t n);
+__asm__(".text\n"
+        ".globl forward_loop\n"
+        "forward_loop:\n"
+        " addi sp, sp, -96\n"
+        " sd s0, 0(sp)\n"
+        " sd s1, 8(sp)\n"
+        " sd s2, 16(sp)\n"
+        " sd s3, 24(sp)\n"
+        " sd s4, 32(sp)\n"
+        " sd s5, 40(sp)\n"
+        " sd s6, 48(sp)\n"
+        " sd s7, 56(sp)\n"
+        " sd s8, 64(sp)\n"
+        " sd s9, 72(sp)\n"
+        " sd s10, 80(sp)\n"
+        " sd s11, 88(sp)\n"
+        " li t0, 0\n"
+        " li s6, 11\n"
+        " li s7, 13\n"
+        "1: andi s4, a0, 1\n"
+        " addi s8, a0, 99\n" /* s8 holds x + 99 on the jumping path */
+        " beqz s4, 2f\n"
+        " addi s6, s6, 1\n"
+        "2: add t0, t0, s6\n" /* jumped to: s6 from the hart */
+        " addi s7, s7, 5\n"
+        " xor t0, t0, s7\n" /* forwarded */
+        " andi s5, a0, 56\n"
+        " add s5, s5, a1\n"
+        " ld s9, 0(s5)\n"
+        " add t0, t0, s9\n" /* after a load */
+        " addi s10, s9, 3\n"
+        " mul s10, s10, s10\n" /* both operands */
+        " add t0, t0, s10\n"
+        " srli s11, a0, 7\n"
+        " bltu s11, s8, 3f\n" /* a compare reads it */
+        " addi t0, t0, 17\n"
+        "3: xor s0, s11, s8\n"
+        " add s1, s0, s7\n"
+        " add s2, s1, s6\n"
+        " add s3, s2, s9\n"
+        " xor t0, t0, s3\n"
+        " add t0, t0, s2\n"
+        " xor t0, t0, s1\n"
+        " add s4, s4, s5\n"
+        " xor s5, s5, s10\n"
+        " add s10, s10, s4\n"
+        " add s0, s0, s10\n"
+        " xor s1, s1, s0\n"
+        " add s2, s2, s1\n"
+        " xor s3, s3, s2\n"
+        " add t1, s3, s4\n"
+        " add t0, t0, t1\n"
+        " xor t0, t0, s5\n"
+        " add s4, s4, s5\n"
+        " xor s5, s5, s10\n"
+        " add s10, s10, s4\n"
+        " add s0, s0, s10\n"
+        " xor s1, s1, s0\n"
+        " add s2, s2, s1\n"
+        " xor s3, s3, s2\n"
+        " add t1, s3, s4\n"
+        " add t0, t0, t1\n"
+        " xor t0, t0, s5\n"
+        " li t1, 6364136223846793005\n"
+        " mul a0, a0, t1\n"
+        " li t1, 1442695040888963407\n"
+        " add a0, a0, t1\n"
+        " addi a2, a2, -1\n"
+        " bnez a2, 1b\n"
+        " mv a0, t0\n"
+        " ld s0, 0(sp)\n"
+        " ld s1, 8(sp)\n"
+        " ld s2, 16(sp)\n"
+        " ld s3, 24(sp)\n"
+        " ld s4, 32(sp)\n"
+        " ld s5, 40(sp)\n"
+        " ld s6, 48(sp)\n"
+        " ld s7, 56(sp)\n"
+        " ld s8, 64(sp)\n"
+        " ld s9, 72(sp)\n"
+        " ld s10, 80(sp)\n"
+        " ld s11, 88(sp)\n"
+        " addi sp, sp, 96\n"
+        " ret\n");
+
+/* The loop in C. */
+static uint64_t model(uint64_t x, const uint64_t *buf, uint64_t n)
+{
+	uint64_t sum = 0, s6 = 11, s7 = 13;
+	for (; n; n--) {
+		const uint64_t s8 = x + 99;
+		if (x & 1) s6++;
+		sum += s6;
+		s7 += 5;
+		sum ^= s7;
+		const uint64_t s9 = buf[(x & 56) / 8];
+		sum += s9;
+		const uint64_t s10 = (s9 + 3) * (s9 + 3);
+		sum += s10;
+		const uint64_t s11 = x >> 7;
+		if (!(s11 < s8)) sum += 17;
+		const uint64_t s1 = (s11 ^ s8) + s7, s2 = s1 + s6, s3 = s2 + s9;
+		sum ^= s3;
+		sum += s2;
+		sum ^= s1;
+		uint64_t f0 = s11 ^ s8, f1 = s1, f2 = s2, f3 = s3, f4 = x & 1, f5 = (uintptr_t)buf + (x & 56),
+		         f10 = s10;
+		for (int twice = 0; twice < 2; twice++) { /* registers used enough to take the host ones */
+			f4 += f5, f5 ^= f10, f10 += f4, f0 += f10, f1 ^= f0, f2 += f1, f3 ^= f2;
+			sum += f3 + f4;
+			sum ^= f5;
+		}
+		x = x * 6364136223846793005u + 1442695040888963407u;
+	}
+	return sum;
+}
+
+int main(unsigned long hartid)
+{
+	if (hartid != 0)
+		for (;;) __asm__ volatile("wfi");
+	static const uint64_t buf[8] = {3, 0xffffffff00000001u, 7, 0x8000000000000000u, 1, 42,
+	                                9, 0x123456789};
+	const uint64_t x = 0x9e3779b97f4a7c15u;
+	const uint64_t got = forward_loop(x, buf, ITERATIONS), want = model(x, buf, ITERATIONS);
+	EXPECT(got == want, "the sum through registers kept in the hart", got);
+	put("PASS forward\n");
+	plat_exit(0);
+}
