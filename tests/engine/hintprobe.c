@@ -8,7 +8,8 @@
  * is not the next frame (a hint of either page must not serve it). Then the
  * pages are mapped again in another order (sfence.vma: hints into the old
  * mapping must miss) and the chain, written anew, is followed again; last, a
- * chain that changes page at every step (hints mostly wrong: given up). Each
+ * chain that changes page at every step, through a copy of the loop (its load
+ * judged on that chain alone: hints mostly wrong, given up). Each
  * sum must be the one C computes walking the chain through the same mapping.
  * run.sh checks with --stats that loads took hints and that some gave them up.
  */
@@ -42,8 +43,20 @@ __asm__(".text\n"
         " addi a2, a2, -1\n"
         " bnez a2, 1b\n"
         " mv a0, t0\n"
+        " ecall\n"
+        ".globl u_jump\n" /* the same loop: a load of its own, on trial from the start */
+        "u_jump:\n"
+        " li t0, 0\n"
+        "1: add t2, a0, a1\n"
+        " ld a1, 0(t2)\n"
+        " and a1, a1, a3\n"
+        " add t0, t0, a1\n"
+        " addi a2, a2, -1\n"
+        " bnez a2, 1b\n"
+        " mv a0, t0\n"
         " ecall\n");
 void u_chase(void);
+void u_jump(void);
 
 /* The byte at offset `off` of the pages, as U-mode sees it, from M-mode (physical addresses). */
 static uint8_t *va_byte(uint64_t off)
@@ -110,9 +123,9 @@ static uint64_t model_chase(uint64_t first, unsigned steps)
 	return sum;
 }
 
-static uint64_t chase(unsigned steps)
+static uint64_t chase(void (*loop)(void), unsigned steps)
 {
-	return run_user(user_addr(u_chase), SMALL, chain[0], steps, PAGES * 4096 - 1);
+	return run_user(user_addr(loop), SMALL, chain[0], steps, PAGES * 4096 - 1);
 }
 
 int main(unsigned long hartid)
@@ -128,18 +141,18 @@ int main(unsigned long hartid)
 	map_pages(3, 1); /* page i+1 is never the frame after page i's */
 	unsigned n = make_chain(40, true);
 	write_chain(n);
-	uint64_t got = chase(STEPS);
+	uint64_t got = chase(u_chase, STEPS);
 	EXPECT(got == model_chase(chain[0], STEPS), "sum along a chain with page crossings", got);
 
 	map_pages(5, 2); /* the same addresses, other frames */
 	n = make_chain(30, true);
 	write_chain(n);
-	got = chase(STEPS);
+	got = chase(u_chase, STEPS);
 	EXPECT(got == model_chase(chain[0], STEPS), "sum along the chain mapped again", got);
 
 	n = make_chain(1, false); /* a page a step */
 	write_chain(n);
-	got = chase(STEPS);
+	got = chase(u_jump, STEPS);
 	EXPECT(got == model_chase(chain[0], STEPS), "sum along a chain changing page at every step", got);
 	put("PASS hintprobe\n");
 	plat_exit(0);

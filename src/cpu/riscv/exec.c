@@ -1013,6 +1013,10 @@ static uint64_t run_some(struct rv_hart *h, uint64_t max_insns, enum run_mode mo
 	rv_fp_drop_foreign_flags(h);         /* C code since the last run (a throttle's arithmetic) */
 	if (h->hpm_active) rv_hpm_settle(h); /* a counter that overflowed interrupts now */
 	rv_take_interrupt(h);
+	/* Hinted loads end their trials here too (every 16M instructions or so), not only after 4096
+	 * blocks entered from the dispatcher: a loop that stays in translated code would count its runs
+	 * for as long as it ran (a gzip whose cross-page jumps stopped returning to C took 1.25x). */
+	if (h->jit_hints && (++h->jit_hints->runs & 1023) == 0) rv_jit_settle_hints(h);
 	/* Stepping must be exact (the fast loop may overshoot its budget); triggers on fetches are
 	 * checked at each instruction there. */
 	enum block_exit ex =

@@ -173,6 +173,7 @@ struct rv_jit_hints {
 	uint32_t next;     /* the slot handed out next (modulo RV_JIT_HINTS) */
 	unsigned ntrial;
 	uint16_t trial[RV_JIT_TRIALS]; /* the slots of hinted loads still counting their runs */
+	uint32_t runs;                 /* runs of the run loop (rv_jit_settle_hints every 1024) */
 };
 
 /* What the engine did (counters only grow; read racily by --stats). */

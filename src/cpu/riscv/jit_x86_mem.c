@@ -153,6 +153,7 @@ static void probe_unhint(struct rv_hart *h, struct probe_site *s)
 {
 	memcpy((uint8_t *)s + s->hint_at, s->probe, s->probe_len);
 	h->tlb_counts.hints_dropped++;
+	h->jit_hints->slot[s->slot].runs = PROBE_HINT_TRIAL; /* its trial is over (settle_hints) */
 }
 
 /* A hinted load at the end of its trial: gives its hint up or stops counting. */
@@ -979,7 +980,7 @@ void rv_jit_settle_hints(struct rv_hart *h)
 	for (unsigned i = 0; i < H->ntrial; i++) {
 		const struct rv_jit_hint *d = &H->slot[H->trial[i]];
 		struct probe_site *s = d->record;
-		if (s && probe_hinted(s) && probe_counting(s) && d->runs < PROBE_HINT_TRIAL)
+		if (s && d->runs < PROBE_HINT_TRIAL) /* a hint given up ends its trial (probe_unhint) */
 			H->trial[n++] = H->trial[i]; /* still on trial */
 		else
 			probe_settle(h, s);
