@@ -116,6 +116,8 @@ struct block_ctx {
 	struct probe_patch lookup;    /* the last inline TLB lookup emitted */
 	bool chained[JIT_MAX_OPS];    /* a load whose address comes from a load (plan_hints) */
 	bool out_of_line;             /* emitting the slow paths: no page hints there */
+	uint8_t *straddle_fix[2];     /* the checks of a last instruction running onto the next page */
+	uint32_t straddle_dirty;      /* ... and the local registers not yet stored back there */
 };
 
 /* A taken conditional branch leaves the block through a stub emitted after it. */

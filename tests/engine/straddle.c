@@ -1,0 +1,123 @@
+/*
+ * straddle.c — a U-mode loop whose `addi` starts in the last halfword of one
+ * code page and ends on the next. The translator may end a block with it,
+ * comparing the upper half it finds through the fetch TLB each time (its
+ * immediate lives there); the interpreter fetches it across the pages. Under
+ * Sv39, pages A and B hold the loop; B is then mapped to another frame whose
+ * upper half says `addi a0, a0, 5` (sfence.vma: no fence.i, A is unchanged),
+ * and then B's first frame is rewritten in place to say +3 (fence.i). Each
+ * run's sum must be the one the instruction then in memory gives.
+ */
+#include "engine.h"
+
+#define CODE 0xc0000000UL /* page A, then page B */
+#define PTE_CODE 0xdb     /* V R X U A */
+#define ITERATIONS 20000
+
+/* The loop, copied so that its `addi a0, a0, step` starts at A + 0xffe: it adds a0 (then a0 +=
+ * step) to a1 a2 times and returns a1. The same with step 5 and step 3 for the other frames. */
+__asm__(".text\n"
+        ".option push\n"
+        ".option norvc\n"
+        ".globl loop1, loop1_end, loop5, loop5_end, loop3, loop3_end\n"
+        "loop1:\n"
+        "1: addi a2, a2, -1\n"
+        " add a1, a1, a0\n"
+        " addi x0, x0, 0\n"
+        " .2byte 0x0001\n"     /* c.nop */
+        " .4byte 0x00150513\n" /* addi a0, a0, 1 (4 bytes, not compressed) */
+        " bnez a2, 1b\n"
+        " mv a0, a1\n"
+        " ecall\n"
+        "loop1_end:\n"
+        "loop5:\n"
+        "1: addi a2, a2, -1\n"
+        " add a1, a1, a0\n"
+        " addi x0, x0, 0\n"
+        " .2byte 0x0001\n"     /* c.nop */
+        " .4byte 0x00550513\n" /* addi a0, a0, 5 */
+        " bnez a2, 1b\n"
+        " mv a0, a1\n"
+        " ecall\n"
+        "loop5_end:\n"
+        "loop3:\n"
+        "1: addi a2, a2, -1\n"
+        " add a1, a1, a0\n"
+        " addi x0, x0, 0\n"
+        " .2byte 0x0001\n"     /* c.nop */
+        " .4byte 0x00350513\n" /* addi a0, a0, 3 */
+        " bnez a2, 1b\n"
+        " mv a0, a1\n"
+        " ecall\n"
+        "loop3_end:\n"
+        ".option pop\n");
+extern const uint8_t loop1[], loop1_end[], loop5[], loop5_end[], loop3[], loop3_end[];
+#define HEAD 16 /* the loop's bytes up to the straddling instruction's upper half (page A's) */
+
+static uint8_t page_a[4096] __attribute__((aligned(4096)));
+static uint8_t page_b[2][4096] __attribute__((aligned(4096)));
+static uint64_t root[512] __attribute__((aligned(4096))), mid[512] __attribute__((aligned(4096))),
+    leaf[512] __attribute__((aligned(4096)));
+
+static void copy(uint8_t *to, const uint8_t *from, uint64_t n)
+{
+	for (uint64_t i = 0; i < n; i++) to[i] = from[i];
+}
+
+/* Page B's part of a loop into frame f. */
+static void put_tail(unsigned f, const uint8_t *loop, const uint8_t *end)
+{
+	copy(page_b[f], loop + HEAD, (uint64_t)(end - loop) - HEAD);
+}
+
+static void map_b(unsigned f)
+{
+	leaf[1] = (uint64_t)(uintptr_t)page_b[f] >> 12 << 10 | PTE_CODE;
+	__asm__ volatile("sfence.vma" ::: "memory");
+}
+
+static uint64_t model(uint64_t x, uint64_t step, uint64_t n)
+{
+	uint64_t sum = 0;
+	for (; n; n--, x += step) sum += x;
+	return sum;
+}
+
+int main(unsigned long hartid)
+{
+	if (hartid != 0)
+		for (;;) __asm__ volatile("wfi");
+	/* The loops differ only in the straddling instruction's upper half. */
+	for (unsigned i = 0; i < HEAD; i++)
+		EXPECT(loop1[i] == loop5[i] && loop1[i] == loop3[i], "loop bytes", i);
+	copy(page_a + 4096 - HEAD, loop1, HEAD);
+	put_tail(0, loop1, loop1_end);
+	put_tail(1, loop5, loop5_end);
+	root[3] = (uint64_t)(uintptr_t)mid >> 12 << 10 | 1; /* VA 3 GiB: the code pages */
+	mid[0] = (uint64_t)(uintptr_t)leaf >> 12 << 10 | 1;
+	leaf[0] = (uint64_t)(uintptr_t)page_a >> 12 << 10 | PTE_CODE;
+	__asm__ volatile("csrw pmpaddr0, %0; csrw pmpcfg0, %1" ::"r"(~0ULL >> 10), "r"(0x1fULL));
+	__asm__ volatile("csrw satp, %0" ::"r"(8ULL << 60 | (uint64_t)(uintptr_t)root >> 12));
+	map_b(0);
+	fence_i();
+	const uint64_t entry = CODE + 4096 - HEAD;
+
+	for (unsigned run = 0; run < 3; run++) { /* hot: translated by the later runs */
+		uint64_t got = run_user(entry, 7 + run, 0, ITERATIONS, 0);
+		EXPECT(got == model(7 + run, 1, ITERATIONS), "sum with step 1", got);
+	}
+	map_b(1); /* another frame for B: the upper half says 5 */
+	for (unsigned run = 0; run < 2; run++) {
+		uint64_t got = run_user(entry, 11 + run, 0, ITERATIONS, 0);
+		EXPECT(got == model(11 + run, 5, ITERATIONS), "sum with step 5 (B remapped)", got);
+	}
+	map_b(0);
+	uint64_t got = run_user(entry, 2, 0, ITERATIONS, 0);
+	EXPECT(got == model(2, 1, ITERATIONS), "sum with step 1 again", got);
+	put_tail(0, loop3, loop3_end); /* B's first frame rewritten: 3 */
+	fence_i();
+	got = run_user(entry, 5, 0, ITERATIONS, 0);
+	EXPECT(got == model(5, 3, ITERATIONS), "sum with step 3 (B rewritten)", got);
+	put("PASS straddle\n");
+	plat_exit(0);
+}
