@@ -53,7 +53,7 @@ struct probe_site {
 #define PROBE_SITE_TO_PAGES 64 /* accesses elsewhere before it turns back */
 #define PROBE_SITE_TURNS 3     /* turns back after which it stays */
 #define PROBE_HINT_WINDOW 64   /* wrong hints between weighings (a power of 2) */
-#define PROBE_HINT_MIN 256     /* wrong hints before the first weighing */
+#define PROBE_HINT_MIN 4096    /* wrong hints before the first weighing (256: see docs/board.md) */
 #define PROBE_HINT_RATIO 8     /* a wrong hint in fewer runs than this: no hint */
 #define PROBE_HINT_RUNS 1024   /* runs without which a trial ends without a hint */
 #define PROBE_HINT_TRIAL 65536 /* runs a hinted load counts before it is settled */
