@@ -985,9 +985,11 @@ static void wait_for_interrupt(struct rv_hart *h)
 	pthread_mutex_unlock(&h->wait_lock);
 }
 
-/* Instructions per run between interrupt checks (about 10 us of guest time). 16384 rather than 4096:
- * boot -8 %, fork+exec -7 %, shell -5 % on one hart (3 alternating runs), no loss on two. */
-#define BLOCK_INSNS 16384
+/* Instructions per run between interrupt checks (about 30 us of guest time). 16384 rather than 4096:
+ * boot -8 %, fork+exec -7 %, shell -5 % on one hart (3 alternating runs), no loss on two; 65536
+ * rather than 16384: gzip 0.966x, xz 0.977x, 7zip 0.982x on one hart (8 rounds), boot 0.976x,
+ * xz 0.965x, fork+exec 0.970x on two harts running two copies (5 rounds). */
+#define BLOCK_INSNS 65536
 
 /* How run_some runs: as the run loop does (translated code, sleeping in WFI), stepping exactly
  * (the interpreter, never past the count), or as the run loop without sleeping (a caller that owns
