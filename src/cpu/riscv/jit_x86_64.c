@@ -3,8 +3,10 @@
  * x86-64 code (docs/board.md, "Translator").
  *
  * A block starts at a jump target the interpreter found hot and covers the
- * instructions that follow it in its page, up to JIT_MAIN_OPS, the page end or
- * an instruction left to the interpreter, and past a jump only while a jump
+ * instructions that follow it in its page, up to JIT_MAIN_OPS, the page end
+ * (in U-mode, with an instruction that runs onto the next page: see
+ * straddler_upper) or an instruction left to the interpreter, and past a jump
+ * only while a jump
  * or branch in the block leads further; then, after that main path, the
  * tails its branches lead to (a few instructions jumping back into it: the
  * other arm of an if in a loop). Generated code:
