@@ -6,8 +6,8 @@
  * instructions that follow it in its page, up to JIT_MAIN_OPS, the page end
  * (in U-mode, with an instruction that runs onto the next page: see
  * straddler_upper) or an instruction left to the interpreter, and past a jump
- * only while a jump
- * or branch in the block leads further; then, after that main path, the
+ * only while a jump or branch in the block leads further; then, after that
+ * main path, the
  * tails its branches lead to (a few instructions jumping back into it: the
  * other arm of an if in a loop). Generated code:
  *   - compares its instructions with guest memory once per fence.i epoch and
