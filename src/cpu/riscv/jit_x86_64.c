@@ -7,9 +7,8 @@
  * (in U-mode, with an instruction that runs onto the next page: see
  * straddler_upper) or an instruction left to the interpreter, and past a jump
  * only while a jump or branch in the block leads further; then, after that
- * main path, the
- * tails its branches lead to (a few instructions jumping back into it: the
- * other arm of an if in a loop). Generated code:
+ * main path, the tails its branches lead to (a few instructions jumping back
+ * into it: the other arm of an if in a loop). Generated code:
  *   - compares its instructions with guest memory once per fence.i epoch and
  *     returns its pc | 1 if any changed, so code rewritten before a fence.i
  *     never runs;
