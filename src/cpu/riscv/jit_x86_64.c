@@ -485,6 +485,11 @@ static bool emit_op(struct block_ctx *c, const struct rv_op *op, unsigned kind, 
 	}
 	case K_ADDIW: {
 		int d = dst_reg(c, op->rd, 0);
+		if (!imm && op->rs1 && c->host[op->rs1] >= 0 && c->sext[k + (int)c->n]) {
+			op_rr(e, 0x63, d, c->host[op->rs1], true); /* sext.w: movsxd d, x[rs1]32 */
+			put_x(c, op->rd, d);
+			return true;
+		}
 		get_x(c, d, op->rs1);
 		if (imm) alu_imm(e, d, 0, imm, false);
 		if (c->sext[k + (int)c->n]) movsxd(e, d);
