@@ -702,7 +702,7 @@ static void emit_straddle_check(struct block_ctx *c, uint32_t raw, uint64_t next
 	e32(e, 0);
 	c->straddle_dirty = c->dirty;
 }
-/* Out of line: the straddling instruction k (not run, nor the tails) back to the interpreter. */
+/* Out of line: the straddling instruction at pc (not run, nor the tails: `refund`) to the interpreter. */
 static void emit_straddle_bail(struct block_ctx *c, uint64_t pc, int refund)
 {
 	struct emit *e = &c->e;
