@@ -55,9 +55,11 @@ void pinned_store(struct emit *e)
 {
 	pinned_store_volatile(e, false);
 }
-/* The host register that still holds x[r], kept in the hart and stored just before, or -1. */
-static int just_stored(const struct block_ctx *c, unsigned r)
+/* The host register holding x[r]: its own, or for one kept in the hart and stored there just
+ * before, the one it was stored from; -1 if none. */
+static int held_in(const struct block_ctx *c, unsigned r)
 {
+	if (c->host[r] >= 0) return c->host[r];
 	return c->stored_at == c->e.p && c->stored_x == r && !c->out_of_line ? c->stored_from : -1;
 }
 /* reg <- x[r] (x0: the zero idiom, no load) */
@@ -67,7 +69,7 @@ void get_x(struct block_ctx *c, int reg, unsigned r)
 		op_rr(&c->e, 0x33, reg, reg, false); /* xor reg32, reg32 */
 		return;
 	}
-	int from = c->host[r] >= 0 ? c->host[r] : just_stored(c, r);
+	int from = held_in(c, r);
 	if (from == reg) return;
 	if (from >= 0)
 		op_rr(&c->e, 0x8b, reg, from, true);
@@ -143,7 +145,7 @@ void unborrow_pinned(struct block_ctx *c)
 /* reg <op>= x[r], for the "op reg, r/m" opcodes (add 03, sub 2b, and 23, or 0b, xor 33, cmp 3b, imul 0faf) */
 void alu_x(struct block_ctx *c, unsigned opc, int reg, unsigned r, bool w64)
 {
-	int from = c->host[r] >= 0 ? c->host[r] : just_stored(c, r);
+	int from = held_in(c, r);
 	if (from >= 0)
 		op_rr(&c->e, opc, reg, from, w64);
 	else
