@@ -37,6 +37,16 @@ static inline uint64_t user_addr(void (*f)(void))
 	return (uint64_t)(uintptr_t)f - 0x80000000UL + USER_ALIAS;
 }
 
+/* Assembly for a test loop's entry and exit: s0-s11 saved in a 96-byte frame, and back. */
+#define SAVE_S_REGS                                                                                          \
+	" addi sp, sp, -96\n sd s0, 0(sp)\n sd s1, 8(sp)\n sd s2, 16(sp)\n sd s3, 24(sp)\n"                  \
+	" sd s4, 32(sp)\n sd s5, 40(sp)\n sd s6, 48(sp)\n sd s7, 56(sp)\n sd s8, 64(sp)\n"                   \
+	" sd s9, 72(sp)\n sd s10, 80(sp)\n sd s11, 88(sp)\n"
+#define RESTORE_S_REGS                                                                                       \
+	" ld s0, 0(sp)\n ld s1, 8(sp)\n ld s2, 16(sp)\n ld s3, 24(sp)\n ld s4, 32(sp)\n"                     \
+	" ld s5, 40(sp)\n ld s6, 48(sp)\n ld s7, 56(sp)\n ld s8, 64(sp)\n ld s9, 72(sp)\n"                   \
+	" ld s10, 80(sp)\n ld s11, 88(sp)\n addi sp, sp, 96\n"
+
 static inline void fence_i(void)
 {
 	__asm__ volatile("fence.i" ::: "memory");

@@ -33,8 +33,9 @@ static uint64_t chain[CHAIN_MAX];
 /* u_chase(base, first, steps, mask): follows x = [base + x] & mask from `first`, returns the sum
  * of what it loaded (position-independent: it runs at its U alias; ends with ecall). */
 __asm__(".text\n"
-        ".globl u_chase\n"
-        "u_chase:\n"
+        ".macro chase_loop name\n"
+        ".globl \\name\n"
+        "\\name:\n"
         " li t0, 0\n"
         "1: add t2, a0, a1\n"
         " ld a1, 0(t2)\n"
@@ -44,17 +45,9 @@ __asm__(".text\n"
         " bnez a2, 1b\n"
         " mv a0, t0\n"
         " ecall\n"
-        ".globl u_jump\n" /* the same loop: a load of its own, on trial from the start */
-        "u_jump:\n"
-        " li t0, 0\n"
-        "1: add t2, a0, a1\n"
-        " ld a1, 0(t2)\n"
-        " and a1, a1, a3\n"
-        " add t0, t0, a1\n"
-        " addi a2, a2, -1\n"
-        " bnez a2, 1b\n"
-        " mv a0, t0\n"
-        " ecall\n");
+        ".endm\n"
+        "chase_loop u_chase\n"
+        "chase_loop u_jump\n"); /* the same loop: a load of its own, on trial from the start */
 void u_chase(void);
 void u_jump(void);
 

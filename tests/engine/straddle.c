@@ -20,36 +20,21 @@ __asm__(".text\n"
         ".option push\n"
         ".option norvc\n"
         ".globl loop1, loop1_end, loop5, loop5_end, loop3, loop3_end\n"
-        "loop1:\n"
+        ".macro straddle_loop step\n"
+        "loop\\step:\n"
         "1: addi a2, a2, -1\n"
         " add a1, a1, a0\n"
         " addi x0, x0, 0\n"
-        " .2byte 0x0001\n"     /* c.nop */
-        " .4byte 0x00150513\n" /* addi a0, a0, 1 (4 bytes, not compressed) */
+        " .2byte 0x0001\n"                      /* c.nop */
+        " .4byte 0x00050513 | (\\step << 20)\n" /* addi a0, a0, step (4 bytes, not compressed) */
         " bnez a2, 1b\n"
         " mv a0, a1\n"
         " ecall\n"
-        "loop1_end:\n"
-        "loop5:\n"
-        "1: addi a2, a2, -1\n"
-        " add a1, a1, a0\n"
-        " addi x0, x0, 0\n"
-        " .2byte 0x0001\n"     /* c.nop */
-        " .4byte 0x00550513\n" /* addi a0, a0, 5 */
-        " bnez a2, 1b\n"
-        " mv a0, a1\n"
-        " ecall\n"
-        "loop5_end:\n"
-        "loop3:\n"
-        "1: addi a2, a2, -1\n"
-        " add a1, a1, a0\n"
-        " addi x0, x0, 0\n"
-        " .2byte 0x0001\n"     /* c.nop */
-        " .4byte 0x00350513\n" /* addi a0, a0, 3 */
-        " bnez a2, 1b\n"
-        " mv a0, a1\n"
-        " ecall\n"
-        "loop3_end:\n"
+        "loop\\step\\()_end:\n"
+        ".endm\n"
+        "straddle_loop 1\n"
+        "straddle_loop 5\n"
+        "straddle_loop 3\n"
         ".option pop\n");
 extern const uint8_t loop1[], loop1_end[], loop5[], loop5_end[], loop3[], loop3_end[];
 #define HEAD 16 /* the loop's bytes up to the straddling instruction's upper half (page A's) */
