@@ -249,7 +249,7 @@ static enum block_exit exec_one(struct rv_hart *h, uint32_t insn, uint32_t raw, 
 		 * its code once per fence.i epoch (as an instruction cache that fence.i flushes). */
 		if (F3(insn) == 0 && ((insn >> 24) & 0x5) && ((insn >> 20) & 0xa))
 			atomic_thread_fence(memory_order_seq_cst);
-		if (F3(insn) == 1) h->jit_epoch++;
+		if (F3(insn) == 1) rv_jit_new_epoch(h);
 		break;
 	case 0x2f: exec_amo(h, insn); break;
 	case 0x07: { /* flh / flw / fld (NaN-boxed); vector loads */

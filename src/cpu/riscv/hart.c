@@ -63,7 +63,7 @@ void rv_hart_set_extensions(struct rv_hart *h, uint64_t ext)
 	h->misa = (h->misa & ~(MISA_EXT('V') | MISA_EXT('H'))) | (RV_HAS(ext, V) ? MISA_EXT('V') : 0) |
 	          (RV_HAS(ext, H) ? MISA_EXT('H') : 0);
 	h->mideleg = RV_HAS(ext, H) ? RV_VS_IRQS : 0;
-	h->jit_epoch++;
+	rv_jit_new_epoch(h);
 }
 
 uint64_t rv_hart_instret(const struct rv_hart *h)
@@ -99,7 +99,7 @@ void rv_hart_reset(struct rv_hart *h, uint64_t pc)
 	rv_hyp_reset(h);
 	atomic_store(&h->mtimecmp, UINT64_MAX);
 	h->priv = RV_PRIV_M;
-	h->jit_epoch++;
+	rv_jit_new_epoch(h);
 	rv_tlb_flush_all(h);
 	rv_tlb_select(h);
 }

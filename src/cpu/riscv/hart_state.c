@@ -8,6 +8,7 @@
  */
 #include "internal.h"
 #include "isa.h"
+#include "jit.h"
 
 #define HART_STATE_CSRS 25
 #define HART_STATE_HYP_CSRS 20
@@ -209,7 +210,7 @@ void rv_hart_load(struct rv_hart *h, struct state_reader *r)
 	h->resv_valid = false;
 	h->fetch_vpage = RV_TLB_INVALID;
 	h->block_start = h->budget_left = 0;
-	h->jit_epoch++;
+	rv_jit_new_epoch(h);
 	rv_tlb_flush_all(h);
 	rv_tlb_select(h);
 }
@@ -217,7 +218,7 @@ void rv_hart_load(struct rv_hart *h, struct state_reader *r)
 void rv_hart_flush_tlb(struct rv_hart *h)
 {
 	h->fetch_vpage = RV_TLB_INVALID;
-	h->jit_epoch++; /* RAM may hold other code now */
+	rv_jit_new_epoch(h); /* RAM may hold other code now */
 	rv_tlb_flush_all(h);
 	rv_tlb_select(h);
 }

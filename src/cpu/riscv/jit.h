@@ -39,6 +39,9 @@ bool rv_jit_generic_ok(uint32_t insn);
 /* For translated code (exec.c): runs one instruction the translator leaves to the interpreter.
  * Returns 0 to go on with the block; else the block ends at h->pc, and h->jit_exit says why. */
 uint64_t rv_jit_exec_generic(struct rv_hart *h, uint32_t insn, uint32_t raw, uint64_t pc, unsigned len);
+/* A fence.i, or RAM holding other code: the fence.i count goes up and every block compares its
+ * instructions with guest memory again when next entered. */
+void rv_jit_new_epoch(struct rv_hart *h);
 /* Makes the static exit at `site` jump straight into the block at `code`. */
 void rv_jit_chain(void *site, void *code);
 /* Between blocks, now and then: settles the page hints of loads that ran enough (jit_x86_mem.c). */

@@ -35,6 +35,11 @@ void *rv_jit_lookup(struct rv_hart *h, uint32_t *id, const struct rv_op *head, u
 	return NULL;
 }
 
+void rv_jit_new_epoch(struct rv_hart *h)
+{
+	h->jit_epoch++;
+}
+
 void rv_jit_chain(void *site, void *code)
 {
 	(void)site, (void)code;

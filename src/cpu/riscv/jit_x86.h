@@ -136,6 +136,7 @@ void op_regs(const struct rv_op *op, unsigned kind, uint32_t *reads, uint32_t *w
 /* ---- guest registers in host registers (jit_x86_regs.c) ---- */
 /* The pinned host registers from the hart (only the call-clobbered ones if asked), and back. */
 void pinned_load_volatile(struct emit *e, bool only_volatile);
+void pinned_store_volatile(struct emit *e, bool only_volatile);
 void pinned_load(struct emit *e);
 void pinned_store(struct emit *e);
 /* reg <- x[r]; x[r] <- reg; a write to x[r] made in its host register. */

@@ -9,9 +9,10 @@
  * only while a jump or branch in the block leads further; then, after that
  * main path, the tails its branches lead to (a few instructions jumping back
  * into it: the other arm of an if in a loop). Generated code:
- *   - compares its instructions with guest memory once per fence.i epoch and
- *     returns its pc | 1 if any changed, so code rewritten before a fence.i
- *     never runs;
+ *   - compares its instructions with guest memory at its first entry after a
+ *     fence.i and returns its pc | 1 if any changed, so code rewritten before
+ *     a fence.i never runs (its entry then jumps to that check, else it is a
+ *     nop: rv_jit_new_epoch);
  *   - keeps sp and a0-a5 pinned in host registers, and the run budget in rbx,
  *     while translated code runs, and gives five more host registers, and
  *     those of the pinned registers it never names, to the other guest
@@ -71,7 +72,9 @@
 struct jit_block {
 	const struct rv_op *head;
 	uint64_t pc; /* the guest pc it was translated for (code bakes in absolute pcs) | user_mode() */
-	void *code;
+	uint8_t *code;
+	int32_t check_rel; /* the rel32 of its entry's jmp to its code check (rv_jit_new_epoch) */
+	bool listed;       /* in rv_jit.checked */
 };
 
 /* Code translated in U-mode (V=0) probes the U TLB set at its fixed place in the hart, without
@@ -94,6 +97,10 @@ struct rv_jit {
 	size_t populated; /* bytes from buf already backed by memory (MADV_POPULATE_WRITE) */
 	struct jit_block *blocks;
 	uint32_t nblocks, cap;
+	/* The blocks that found their code unchanged since the last fence.i (room for cap): the first
+	 * narmed have their entry armed, the others are armed on the next entry from C (jit_arm). */
+	uint32_t *checked;
+	uint32_t nchecked, narmed;
 	uint32_t by_place[JIT_PLACES]; /* block id, or 0 */
 };
 
@@ -841,6 +848,7 @@ void rv_jit_free(struct rv_hart *h)
 	if (h->jit_hints) munmap(h->jit_hints, sizeof(*h->jit_hints));
 	h->jit_hints = NULL;
 	free(j->blocks);
+	free(j->checked);
 	free(j);
 	h->jit = NULL;
 }
@@ -854,8 +862,51 @@ static void jit_reset(struct rv_hart *h, struct rv_jit *j)
 	h->jit_patch_site = NULL;
 	if (h->jit_hints) memset(h->jit_hints, 0, sizeof(*h->jit_hints)); /* their records go with the code */
 	j->used = j->exit_bytes;
-	j->nblocks = 0;
+	j->nblocks = j->nchecked = j->narmed = 0;
 	memset(j->by_place, 0, sizeof(j->by_place));
+}
+
+/*
+ * A block's entry (RV_JIT_ENTRY_OFFSET) is a jmp to the code that compares its instructions with
+ * guest memory; once they match, a nop (armed) until the next fence.i turns every armed block's
+ * back (rv_jit_new_epoch): blocks entered while no fence.i comes pay nothing for the check. The
+ * check only lists its block (jit_checked); the nop is written from C before translated code next
+ * runs (jit_arm), never into code the host CPU may be running (which costs it a pipeline flush:
+ * boot, with its 40000 fence.i's, took 1.06x). Only the hart's thread runs or patches its cache.
+ */
+static const uint8_t nop5[5] = {0x0f, 0x1f, 0x44, 0x00, 0x00};
+
+/* From a block's check: its code is unchanged. */
+static void jit_checked(struct rv_hart *h, uint32_t index)
+{
+	struct rv_jit *j = h->jit;
+	struct jit_block *b = &j->blocks[index];
+	if (b->listed) return;              /* entered again before the next return to C */
+	if (j->nchecked >= j->cap) abort(); /* a block is listed once between fence.i's: an engine bug */
+	b->listed = true;
+	j->checked[j->nchecked++] = index;
+}
+
+static void jit_arm(struct rv_jit *j)
+{
+	for (; j->narmed < j->nchecked; j->narmed++)
+		memcpy(j->blocks[j->checked[j->narmed]].code + RV_JIT_ENTRY_OFFSET, nop5, sizeof(nop5));
+}
+
+void rv_jit_new_epoch(struct rv_hart *h)
+{
+	h->jit_epoch++;
+	struct rv_jit *j = h->jit;
+	if (!j) return;
+	for (uint32_t i = 0; i < j->nchecked; i++) {
+		struct jit_block *b = &j->blocks[j->checked[i]];
+		if (i < j->narmed) {
+			b->code[RV_JIT_ENTRY_OFFSET] = 0xe9;
+			memcpy(b->code + RV_JIT_ENTRY_OFFSET + 1, &b->check_rel, 4);
+		}
+		b->listed = false;
+	}
+	j->nchecked = j->narmed = 0;
 }
 
 /*
@@ -1054,6 +1105,9 @@ uint32_t rv_jit_compile(struct rv_hart *h, const struct rv_op *head, const uint8
 		struct jit_block *nb = realloc(j->blocks, cap * sizeof(*nb));
 		if (!nb) return RV_JIT_NEVER;
 		j->blocks = nb;
+		uint32_t *nc = realloc(j->checked, cap * sizeof(*nc));
+		if (!nc) return RV_JIT_NEVER;
+		j->checked = nc;
 		j->cap = cap;
 	}
 
@@ -1120,15 +1174,9 @@ uint32_t rv_jit_compile(struct rv_hart *h, const struct rv_op *head, const uint8
 	const bool inner_jumps = find_targets(c, ops, offs, n, back_to);
 
 	struct emit *e = &c->e;
-	/* The fence.i epoch in which the block last found its guest code unchanged. */
-	uint8_t *checked = e->p;
-	e64(e, h->jit_epoch);
 	uint8_t *code = e->p;
 	emit_prologue(e);
-	op_rm_hart(e, 0x8b, RAX, (uint32_t)offsetof(struct rv_hart, jit_epoch), true);
-	EB(e, "\x48\x3b\x05"); /* cmp rax, [rip + checked] */
-	e32(e, (uint32_t)(int32_t)(checked - (e->p + 4)));
-	EB(e, "\x0f\x85"); /* jne check */
+	e8(e, 0xe9); /* jmp check, a nop while armed (jit_arm) */
 	uint8_t *check_fix = e->p;
 	e32(e, 0);
 	uint8_t *body = e->p;
@@ -1234,8 +1282,14 @@ uint32_t rv_jit_compile(struct rv_hart *h, const struct rv_op *head, const uint8
 		bail_fix[i] = e->p;
 		e32(e, 0);
 	}
-	EB(e, "\x48\x89\x05"); /* mov [rip + checked], rax */
-	e32(e, (uint32_t)(int32_t)(checked - (e->p + 4)));
+	/* Unchanged: the entry skips the check until the next fence.i. */
+	pinned_store_volatile(e, true);
+	e8(e, 0xbf); /* mov edi, hart */
+	e32(e, e->hart);
+	e8(e, 0xbe); /* mov esi, the block's index */
+	e32(e, j->nblocks);
+	call_abs(e, jit_checked);
+	pinned_load_volatile(e, true);
 	e8(e, 0xe9); /* jmp body */
 	e32(e, (uint32_t)(int32_t)(body - (e->p + 4)));
 	uint8_t *bail = e->p; /* the code changed: hand back this block's pc, marked, uncharged */
@@ -1250,6 +1304,9 @@ uint32_t rv_jit_compile(struct rv_hart *h, const struct rv_op *head, const uint8
 	b->head = head;
 	b->pc = pc | c->user;
 	b->code = code;
+	memcpy(&b->check_rel, check_fix, 4);
+	b->listed = false;
+	jit_checked(h, j->nblocks); /* translated from the code as it is */
 	h->stats.blocks++;
 	perf_map_note(code, (size_t)(e->p - code), pc);
 	uint32_t id = RV_JIT_FIRST_BLOCK + j->nblocks++;
@@ -1268,6 +1325,7 @@ void *rv_jit_lookup(struct rv_hart *h, uint32_t *id, const struct rv_op *head, u
 {
 	struct rv_jit *j = h->jit;
 	if (!j) return NULL;
+	if (j->narmed < j->nchecked) jit_arm(j);
 	const uint64_t key = pc | user_mode(h); /* as jit_block.pc holds it */
 	if (!block_is(j, *id, head, key)) {
 		uint32_t other = j->by_place[place_hash(head, pc)];

@@ -41,7 +41,7 @@ void pinned_load_volatile(struct emit *e, bool only_volatile)
 		if (!only_volatile || host_volatile(pinned_host[i]))
 			op_rm_hart(e, 0x8b, pinned_host[i], pinned_field(i), true);
 }
-static void pinned_store_volatile(struct emit *e, bool only_volatile)
+void pinned_store_volatile(struct emit *e, bool only_volatile)
 {
 	for (unsigned i = 0; i < JIT_NPINNED; i++)
 		if (!only_volatile || host_volatile(pinned_host[i]))
