@@ -104,10 +104,14 @@ struct block_ctx {
 	const uint8_t *stored_at; /* the code just after that store, or NULL */
 	unsigned stored_x;        /* the guest register stored */
 	int stored_from;          /* the host register it came from */
-	uint64_t start;           /* the block's guest pc */
-	uint32_t local;           /* guest registers in local host registers (bit per register) */
-	uint32_t borrowed;        /* pinned registers lent to local ones (bit per index in pinned_host) */
-	uint32_t dirty;           /* ... written since the hart last had them */
+	/* A branch right after a branch comparing the same registers (no code in between, no jump to
+	 * the second): the flags still hold the compare (gcc's beq a, b then bltu a, b). */
+	const uint8_t *flags_at;       /* the code just after a branch, or NULL */
+	unsigned flags_rs1, flags_rs2; /* ... the flags being those of x[flags_rs1] - x[flags_rs2] */
+	uint64_t start;                /* the block's guest pc */
+	uint32_t local;                /* guest registers in local host registers (bit per register) */
+	uint32_t borrowed; /* pinned registers lent to local ones (bit per index in pinned_host) */
+	uint32_t dirty;    /* ... written since the hart last had them */
 	/* Translated FP (emit_fp_arith): what this path checked since the last join or call. */
 	bool fp_ok;        /* mstatus.FS dirty (after an interpreted FP instruction: also vsstatus.FS if
 	                    * V=1) and fp_pending set, on every path to here */

@@ -635,16 +635,28 @@ static bool emit_op(struct block_ctx *c, const struct rv_op *op, unsigned kind, 
 	case K_BGEU: {
 		static const uint8_t cc[] = {[K_BEQ] = 0x4, [K_BNE] = 0x5,  [K_BLT] = 0xc,
 		                             [K_BGE] = 0xd, [K_BLTU] = 0x2, [K_BGEU] = 0x3};
-		int a = c->host[op->rs1] >= 0 ? c->host[op->rs1]
-		                              : RAX; /* cmp x[rs1], x[rs2]: fused with the jcc */
-		get_x(c, a, op->rs1);
-		if (op->rs2 == 0)
-			op_rr(e, 0x85, a, a,
-			      true); /* test a, a: the flags of cmp a, 0 (beqz, bnez, bltz, bgez) */
-		else
-			alu_x(c, 0x3b, a, op->rs2, true);
+		/* The condition with the operands swapped: x[rs2] - x[rs1]'s flags. */
+		static const uint8_t swapped[16] = {
+		    [0x4] = 0x4, [0x5] = 0x5, [0xc] = 0xf, [0xd] = 0xe, [0x2] = 0x7, [0x3] = 0x6};
+		uint8_t cond = cc[kind];
+		if (c->flags_at == e->p && c->flags_rs1 == op->rs1 && c->flags_rs2 == op->rs2) {
+			/* the flags hold cmp x[rs1], x[rs2] */
+		} else if (c->flags_at == e->p && c->flags_rs1 == op->rs2 && c->flags_rs2 == op->rs1) {
+			cond = swapped[cond];
+		} else {
+			int a = c->host[op->rs1] >= 0 ? c->host[op->rs1]
+			                              : RAX; /* cmp x[rs1], x[rs2]: fused with the jcc */
+			get_x(c, a, op->rs1);
+			if (op->rs2 == 0)
+				op_rr(e, 0x85, a, a,
+				      true); /* test a, a: the flags of cmp a, 0 (beqz, bnez, bltz, bgez) */
+			else
+				alu_x(c, 0x3b, a, op->rs2, true);
+			c->flags_rs1 = op->rs1;
+			c->flags_rs2 = op->rs2;
+		}
 		e8(e, 0x0f);
-		e8(e, (uint8_t)(0x80 | cc[kind])); /* jcc taken: a side exit; the block goes on not taken */
+		e8(e, (uint8_t)(0x80 | cond)); /* jcc taken: a side exit; the block goes on not taken */
 		struct side_exit *s = &side[(*nside)++];
 		s->fix = e->p;
 		e32(e, 0);
@@ -653,6 +665,7 @@ static bool emit_op(struct block_ctx *c, const struct rv_op *op, unsigned kind, 
 		s->dirty = c->dirty;
 		s->inside = c->target[k + (int)c->n];
 		if (s->inside > k + (int)c->n) c->in_dirty[s->inside] |= c->dirty; /* a forward jump */
+		c->flags_at = e->p;
 		return true;
 	}
 	case K_GENERIC:
@@ -1204,7 +1217,7 @@ uint32_t rv_jit_compile(struct rv_hart *h, const struct rv_op *head, const uint8
 	plan_probes(c, ops, n, jumped_to);
 	if (c->user) plan_hints(c, ops, n);
 	c->zext_rs = c->scaled_rs = -1;
-	c->stored_at = NULL;
+	c->stored_at = c->flags_at = NULL;
 	for (unsigned i = 0; i < n; i++) {
 		c->label[i] = e->p;
 		if (!open) c->dirty = 0; /* after a jump: reached only by jumps */
@@ -1213,7 +1226,7 @@ uint32_t rv_jit_compile(struct rv_hart *h, const struct rv_op *head, const uint8
 			c->zext_rs = c->scaled_rs = -1;
 			fp_forget(c);
 		}
-		if (jumped_to[i] || !open) c->stored_at = NULL;
+		if (jumped_to[i] || !open) c->stored_at = c->flags_at = NULL;
 		c->next = i + 1 < n && !jumped_to[i + 1] ? &ops[i + 1] : NULL;
 		if (straddles && i == n_main - 1) emit_straddle_check(c, ops[i].raw, c->page + RV_PAGE_SIZE);
 		c->zext_set = c->scaled_set = false;

@@ -1,0 +1,171 @@
+/*
+ * flags.c — a branch right after a branch on the same two registers: the
+ * translator reuses the first one's compare (with the condition reversed when
+ * the operands come swapped, or against x0). Pairs of every condition, the
+ * second taken or not, on small signed values (equal, less, greater, negative
+ * as large unsigned); one pair whose second branch is also a jump target (the
+ * flags then come from elsewhere). The sum must be the one C computes.
+ */
+#include "engine.h"
+
+#define ITERATIONS 20000
+
+/* Each loop: s0, s1 <- two small values from x (a0), then pairs of branches, each taken branch
+ * adding its own constant to t0; then t0 rotated (the order of outcomes counts), x stepped, a1
+ * counted down. Two loops, so each fits one block's main path (JIT_MAIN_OPS). */
+#define LOOP_HEAD                                                                                            \
+	SAVE_S_REGS " li t0, 0\n"                                                                            \
+	            "1: andi s0, a0, 3\n"                                                                    \
+	            " addi s0, s0, -1\n" /* -1 .. 2 */                                                       \
+	            " srli s1, a0, 2\n"                                                                      \
+	            " andi s1, s1, 3\n"                                                                      \
+	            " addi s1, s1, -1\n"
+#define LOOP_TAIL                                                                                            \
+	"99: srli t1, t0, 63\n"                                                                              \
+	" slli t0, t0, 1\n"                                                                                  \
+	" or t0, t0, t1\n"                                                                                   \
+	" li t1, 6364136223846793005\n"                                                                      \
+	" mul a0, a0, t1\n"                                                                                  \
+	" li t1, 1442695040888963407\n"                                                                      \
+	" add a0, a0, t1\n"                                                                                  \
+	" srli t1, a0, 17\n"                                                                                 \
+	" xor a0, a0, t1\n"                                                                                  \
+	" addi a1, a1, -1\n"                                                                                 \
+	" bnez a1, 1b\n"                                                                                     \
+	" mv a0, t0\n" RESTORE_S_REGS " ret\n"
+
+/* flags_loop_a(x, n), flags_loop_b(x, n): return their sums (see the models below). */
+uint64_t flags_loop_a(uint64_t x, uint64_t n);
+uint64_t flags_loop_b(uint64_t x, uint64_t n);
+__asm__(".text\n"
+        ".globl flags_loop_a\n"
+        "flags_loop_a:\n" LOOP_HEAD
+        /* blt, then bltu swapped (s0 >u s1) */
+        " blt s0, s1, 11f\n"
+        " bltu s1, s0, 12f\n"
+        " addi t0, t0, 1\n"
+        " j 2f\n"
+        "11: addi t0, t0, 2\n"
+        " j 2f\n"
+        "12: addi t0, t0, 3\n"
+        /* blt, then bge swapped (s0 <= s1) */
+        "2: blt s0, s1, 21f\n"
+        " bge s1, s0, 22f\n"
+        " addi t0, t0, 5\n"
+        " j 3f\n"
+        "21: addi t0, t0, 7\n"
+        " j 3f\n"
+        "22: addi t0, t0, 11\n"
+        /* bne, then blt swapped (s0 > s1), unless x & 16 jumps straight to that blt: a jump target
+         * (its flags come from elsewhere) */
+        "3: andi t2, a0, 16\n"
+        " bnez t2, 34f\n"
+        " bne s0, s1, 31f\n"
+        "34: blt s1, s0, 32f\n"
+        " addi t0, t0, 13\n"
+        " j 4f\n"
+        "31: blt s1, s0, 32f\n"
+        " addi t0, t0, 17\n"
+        " j 4f\n"
+        "32: addi t0, t0, 19\n"
+        /* bltu, then bgeu swapped (s0 <=u s1) */
+        "4: bltu s0, s1, 41f\n"
+        " bgeu s1, s0, 42f\n"
+        " addi t0, t0, 23\n"
+        " j 5f\n"
+        "41: addi t0, t0, 29\n"
+        " j 5f\n"
+        "42: addi t0, t0, 31\n"
+        /* bgeu, then bltu in the same order (always taken) */
+        "5: bgeu s0, s1, 51f\n"
+        " bltu s0, s1, 52f\n"
+        " addi t0, t0, 37\n"
+        " j 99f\n"
+        "51: addi t0, t0, 41\n"
+        " j 99f\n"
+        "52: addi t0, t0, 43\n" LOOP_TAIL);
+__asm__(".text\n"
+        ".globl flags_loop_b\n"
+        "flags_loop_b:\n" LOOP_HEAD
+        /* bgez, then bgtz (x0 first: swapped against the test) */
+        " bgez s0, 61f\n"
+        " bgtz s0, 62f\n"
+        " addi t0, t0, 47\n"
+        " j 7f\n"
+        "61: bgtz s0, 62f\n"
+        " addi t0, t0, 53\n"
+        " j 7f\n"
+        "62: addi t0, t0, 59\n"
+        /* bge, then blt in the same order */
+        "7: bge s0, s1, 71f\n"
+        " blt s0, s1, 72f\n"
+        " addi t0, t0, 61\n"
+        " j 8f\n"
+        "71: addi t0, t0, 67\n"
+        " j 8f\n"
+        "72: addi t0, t0, 71\n"
+        /* bltu, then beq swapped */
+        "8: bltu s0, s1, 81f\n"
+        " beq s1, s0, 82f\n"
+        " addi t0, t0, 73\n"
+        " j 9f\n"
+        "81: addi t0, t0, 79\n"
+        " j 9f\n"
+        "82: addi t0, t0, 83\n"
+        /* blt, then bne swapped */
+        "9: blt s0, s1, 91f\n"
+        " bne s1, s0, 92f\n"
+        " addi t0, t0, 89\n"
+        " j 99f\n"
+        "91: addi t0, t0, 97\n"
+        " j 99f\n"
+        "92: addi t0, t0, 101\n" LOOP_TAIL);
+
+/* The loops in C. */
+static uint64_t step(uint64_t x)
+{
+	x = x * 6364136223846793005u + 1442695040888963407u;
+	return x ^ x >> 17;
+}
+static uint64_t model_a(uint64_t x, uint64_t n)
+{
+	uint64_t sum = 0;
+	for (; n; n--, x = step(x)) {
+		const int64_t a = (int64_t)(x & 3) - 1, b = (int64_t)((x >> 2) & 3) - 1;
+		const uint64_t ua = (uint64_t)a, ub = (uint64_t)b;
+		sum += a < b ? 2 : ub < ua ? 3 : 1;
+		sum += a < b ? 7 : b >= a ? 11 : 5;
+		sum += (x & 16) || a == b ? (b < a ? 19 : 13) : (b < a ? 19 : 17);
+		sum += ua < ub ? 29 : ub >= ua ? 31 : 23;
+		sum += ua >= ub ? 41 : ua < ub ? 43 : 37;
+		sum = sum << 1 | sum >> 63;
+	}
+	return sum;
+}
+static uint64_t model_b(uint64_t x, uint64_t n)
+{
+	uint64_t sum = 0;
+	for (; n; n--, x = step(x)) {
+		const int64_t a = (int64_t)(x & 3) - 1, b = (int64_t)((x >> 2) & 3) - 1;
+		const uint64_t ua = (uint64_t)a, ub = (uint64_t)b;
+		sum += a >= 0 ? (a > 0 ? 59 : 53) : (a > 0 ? 59 : 47);
+		sum += a >= b ? 67 : a < b ? 71 : 61;
+		sum += ua < ub ? 79 : b == a ? 83 : 73;
+		sum += a < b ? 97 : b != a ? 101 : 89;
+		sum = sum << 1 | sum >> 63;
+	}
+	return sum;
+}
+
+int main(unsigned long hartid)
+{
+	if (hartid != 0)
+		for (;;) __asm__ volatile("wfi");
+	const uint64_t x = 0x9e3779b97f4a7c15u;
+	uint64_t got = flags_loop_a(x, ITERATIONS);
+	EXPECT(got == model_a(x, ITERATIONS), "the sum through the first loop's pairs of branches", got);
+	got = flags_loop_b(x, ITERATIONS);
+	EXPECT(got == model_b(x, ITERATIONS), "the sum through the second loop's pairs of branches", got);
+	put("PASS flags\n");
+	plat_exit(0);
+}
