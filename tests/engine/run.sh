@@ -13,8 +13,9 @@
 # given them up (--stats counts both); scaled.c: shifts by 1-3 whose result an add takes next (the
 # add made one lea), and forward.c: a register kept in the hart read right after it was stored
 # there (from the host register it came from, unless a jump leads to the reader), and flags.c:
-# pairs of branches on the same registers (the second reusing the first's compare), all against the
-# sum C computes; straddle.c: a U-mode loop through an instruction that runs onto the next page,
+# pairs of branches on the same registers (the second reusing the first's compare), and zext.c:
+# zero-extensions (slli 32, srli) with other instructions between the shifts, all against the sum C
+# computes; straddle.c: a U-mode loop through an instruction that runs onto the next page,
 # that page then mapped elsewhere and rewritten, against the sums the instruction then gives.
 # tlbcount.c runs under the given options and under --jit off with --stats: both must report the
 # same number of data TLB lookups for hart 0, at least the accesses the program makes.
@@ -30,7 +31,7 @@ mkdir -p "$work"
 FL="-O2 -march=rv64gc -mabi=lp64d -mcmodel=medany -nostdlib -ffreestanding -fno-pic -static -Wl,--no-relax
     -Wl,--no-warn-rwx-segments -Wl,--build-id=none -T $here/../diff/bare.ld -Wall -Werror"
 fail=0
-for t in smc atomics triggers ext instret tlbcount fp vcopy regs probes megaprobe hintprobe scaled forward flags straddle cacheflush; do
+for t in smc atomics triggers ext instret tlbcount fp vcopy regs probes megaprobe hintprobe scaled forward flags zext straddle cacheflush; do
   # shellcheck disable=SC2086
   $CC $FL -o "$work/$t" "$here/crt.S" "$here/plat.c" "$here/$t.c"
   cache_mb=0 # the default code cache; cacheflush flushes a 1 MiB one many times

@@ -87,11 +87,12 @@ struct block_ctx {
 	unsigned nfwd;
 	int8_t host[33]; /* guest register -> host register holding it, or -1 */
 	/* An slli by 32 and an srli of its result (gcc's zero-extension of a 32-bit value, often on a
-	 * load's address chain): the srli starts again from the slli's source, so the pair costs one
-	 * shift of latency, not two; the slli vanishes when the srli overwrites its result. */
-	const struct rv_op *next; /* the instruction after this one when no jump leads there, or NULL */
-	int zext_rs;              /* for that srli: the slli's source register, or -1 */
-	bool zext_set;            /* the slli just emitted set zext_rs */
+	 * load's address chain), next to it or a few register operations further (plan_zext): the srli
+	 * starts again from the slli's source, so the pair costs one shift of latency, not two; the
+	 * slli vanishes when the srli overwrites its result. */
+	const struct rv_op *next;    /* the instruction after this one when no jump leads there, or NULL */
+	int8_t zext_rs[JIT_MAX_OPS]; /* for such an srli: the slli's source register, else -1 */
+	bool zext_gone[JIT_MAX_OPS]; /* such an slli that vanishes */
 	/* An slli by 1-3, or gcc's zero-extension scaled by 2-8 (slli 32, srli 29-31), whose result the
 	 * next instruction, an add, takes: the add is an lea from the shift's source, so it does not
 	 * wait for the shift, and the shift vanishes when the add overwrites its result. */

@@ -449,22 +449,17 @@ static bool emit_op(struct block_ctx *c, const struct rv_op *op, unsigned kind, 
 		return true;
 	case K_SLLI:
 		if (imm >= 1 && imm <= 3 && scaled_by_add(c, op->rd, op->rs1, (unsigned)imm))
-			return true; /* the add overwrites the result */
-		if (imm == 32 && op->rd && c->next && rv_op_kind(c->next) == K_SRLI &&
-		    c->next->rs1 == op->rd && (c->next->rd == op->rd || op->rs1 != op->rd)) {
-			c->zext_rs = op->rs1;
-			c->zext_set = true;
-			if (c->next->rd == op->rd) return true; /* the srli overwrites it */
-		}
-		/* fall through */
+			return true;                          /* the add overwrites the result */
+		if (c->zext_gone[k + (int)c->n]) return true; /* its srli overwrites it (plan_zext) */
+		                                              /* fall through */
 	case K_SRLI:
 	case K_SRAI:
 	case K_SLLIW:
 	case K_SRLIW:
 	case K_SRAIW: {
-		if (kind == K_SRLI && c->zext_rs >= 0) { /* (x << 32) >> n from x's low half */
+		if (kind == K_SRLI && c->zext_rs[k + (int)c->n] >= 0) { /* (x << 32) >> n from x's low half */
 			int d = dst_reg(c, op->rd, 0);
-			unsigned sh = (unsigned)imm & 63, rs = (unsigned)c->zext_rs;
+			unsigned sh = (unsigned)imm & 63, rs = (unsigned)c->zext_rs[k + (int)c->n];
 			if (c->host[rs] >= 0)
 				op_rr(e, 0x8b, d, c->host[rs], false); /* mov d32, x[rs] (zero-extends) */
 			else
@@ -1037,6 +1032,47 @@ static void plan_probes(struct block_ctx *c, const struct rv_op *ops, unsigned n
 	jit_plan_probes(&c->probes, ops, n, size, store, writes, jumped_to, skip);
 }
 
+/* Instructions that only compute registers: no memory, no jump, no call, nothing that may raise. */
+static bool register_only(unsigned kind)
+{
+	return kind == K_LUI || kind == K_AUIPC || (kind >= K_ADDI && kind <= K_AND) || kind == K_MUL ||
+	       (kind >= K_ADDW && kind <= K_SRAW) || kind == K_MULW;
+}
+
+/*
+ * The zero-extensions to translate as one (block_ctx.zext_rs): an slli rd, rs, 32 and, at most
+ * ZEXT_REACH instructions on, an srli by 29-63 of rd, with only register operations between that
+ * neither read rd nor write rd or rs, and no jump leading in (gcc interleaves two such pairs). The
+ * slli vanishes when its srli overwrites rd (no exit or trap can see rd in between); else it stays
+ * and rs must differ from rd.
+ */
+#define ZEXT_REACH 6
+static void plan_zext(struct block_ctx *c, const struct rv_op *ops, unsigned n, unsigned n_main,
+                      const bool *jumped_to)
+{
+	memset(c->zext_rs, -1, sizeof(c->zext_rs));
+	memset(c->zext_gone, 0, sizeof(c->zext_gone));
+	for (unsigned i = 0; i < n; i++) {
+		const struct rv_op *s = &ops[i];
+		if (rv_op_kind(s) != K_SLLI || s->imm != 32 || s->rd % 32 == 0) continue;
+		const unsigned rd = s->rd, rs = s->rs1, end = i < n_main ? n_main : n;
+		for (unsigned j = i + 1; j < end && j <= i + ZEXT_REACH && !jumped_to[j]; j++) {
+			const struct rv_op *o = &ops[j];
+			const unsigned kind = rv_op_kind(o);
+			if (kind == K_SRLI && o->rs1 == rd && (o->imm & 63) >= 29 &&
+			    (o->rd == rd || rs != rd)) {
+				c->zext_rs[j] = (int8_t)rs;
+				c->zext_gone[i] = o->rd == rd;
+				break;
+			}
+			uint32_t reads, writes;
+			op_regs(o, kind, &reads, &writes);
+			if (!register_only(kind) || (reads & 1u << rd) || (writes & (1u << rd | 1u << rs)))
+				break;
+		}
+	}
+}
+
 /*
  * Which W instructions' results need their sign extension: those whose upper
  * 32 bits something may read before the register is written again. Going
@@ -1216,32 +1252,32 @@ uint32_t rv_jit_compile(struct rv_hart *h, const struct rv_op *head, const uint8
 	if (straddles) jumped_to[n_main - 1] = true; /* its check first: no group or pair runs into it */
 	plan_probes(c, ops, n, jumped_to);
 	if (c->user) plan_hints(c, ops, n);
-	c->zext_rs = c->scaled_rs = -1;
+	plan_zext(c, ops, n, n_main, jumped_to);
+	c->scaled_rs = -1;
 	c->stored_at = c->flags_at = NULL;
 	for (unsigned i = 0; i < n; i++) {
 		c->label[i] = e->p;
 		if (!open) c->dirty = 0; /* after a jump: reached only by jumps */
 		c->dirty |= c->in_dirty[i];
 		if (jumped_to[i]) {
-			c->zext_rs = c->scaled_rs = -1;
+			c->scaled_rs = -1;
 			fp_forget(c);
 		}
 		if (jumped_to[i] || !open) c->stored_at = c->flags_at = NULL;
 		c->next = i + 1 < n && !jumped_to[i + 1] ? &ops[i + 1] : NULL;
 		if (straddles && i == n_main - 1) emit_straddle_check(c, ops[i].raw, c->page + RV_PAGE_SIZE);
-		c->zext_set = c->scaled_set = false;
+		c->scaled_set = false;
 		int32_t lo, hi;
 		unsigned m = mem_group(ops, jumped_to, i, n, &lo, &hi);
 		if (m > 1) {
 			emit_mem_group(c, &ops[i], &lens[i], m, lo, hi, c->page + offs[i], (int)i - (int)n);
 			for (unsigned g = 1; g < m; g++)
 				c->label[++i] = e->p; /* not a jump target (mem_group) */
-			c->zext_rs = c->scaled_rs = -1;
+			c->scaled_rs = -1;
 			open = true;
 		} else {
 			open = emit_op(c, &ops[i], rv_op_kind(&ops[i]), c->page + offs[i], lens[i],
 			               (int)i - (int)n, side, &nside);
-			if (!c->zext_set) c->zext_rs = -1;
 			if (!c->scaled_set) c->scaled_rs = -1;
 		}
 		if (i == n_main - 1 && open) { /* the main path's end: the tails are not run */

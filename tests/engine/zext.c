@@ -1,0 +1,106 @@
+/*
+ * zext.c — gcc's zero-extension (slli 32, then srli 29-32) with other
+ * instructions between the two shifts: the translator computes the srli from
+ * the slli's source (plan_zext) and drops the slli where the srli overwrites
+ * its result. Covers two interleaved pairs, an srli into another register,
+ * the slli's source written in between, its result read in between (both:
+ * not merged), a load in between (not merged: it may trap) and an srli that
+ * is a jump target. Values have their upper halves set. The sum must be the
+ * one C computes.
+ */
+#include "engine.h"
+
+#define ITERATIONS 20000
+
+/* zext_loop(x, buf, n): returns the sum (see the model below); buf holds 8 words. */
+uint64_t zext_loop(uint64_t x, const uint64_t *buf, uint64_t n);
+__asm__(".text\n"
+        ".globl zext_loop\n"
+        "zext_loop:\n" SAVE_S_REGS " li t0, 0\n"
+        "1: srli t5, a0, 3\n"
+        " xor a4, a0, t5\n"
+        /* two pairs interleaved, the second scaled by 4 */
+        " slli a4, a4, 32\n"
+        " slli t3, t5, 32\n"
+        " srli a4, a4, 32\n"
+        " srli t3, t3, 30\n"
+        " add t0, t0, a4\n"
+        " xor t0, t0, t3\n"
+        /* into another register, register operations between */
+        " slli s2, a0, 32\n"
+        " addi t1, t5, 7\n"
+        " xor t2, t1, a0\n"
+        " srli s3, s2, 31\n"
+        " add t0, t0, s3\n"
+        " add t0, t0, s2\n"
+        " add t0, t0, t2\n"
+        /* the source written in between: not merged */
+        " slli s4, t5, 32\n"
+        " addi t5, t5, 1\n"
+        " srli s4, s4, 32\n"
+        " add t0, t0, s4\n"
+        " xor t0, t0, t5\n"
+        /* the result read in between: not merged */
+        " slli s5, a0, 32\n"
+        " xor t0, t0, s5\n"
+        " srli s5, s5, 29\n"
+        " add t0, t0, s5\n"
+        /* a load in between: not merged */
+        " slli s6, t5, 32\n"
+        " andi t1, a0, 56\n"
+        " add t1, t1, a1\n"
+        " ld t2, 0(t1)\n"
+        " srli s6, s6, 32\n"
+        " add t0, t0, s6\n"
+        " add t0, t0, t2\n"
+        /* the srli a jump target: not merged */
+        " slli s7, a0, 32\n"
+        " andi t1, a0, 64\n"
+        " beqz t1, 2f\n"
+        " slli s7, t5, 32\n"
+        "2: srli s7, s7, 32\n"
+        " xor t0, t0, s7\n"
+        " li t1, 6364136223846793005\n"
+        " mul a0, a0, t1\n"
+        " li t1, 1442695040888963407\n"
+        " add a0, a0, t1\n"
+        " addi a2, a2, -1\n"
+        " bnez a2, 1b\n"
+        " mv a0, t0\n" RESTORE_S_REGS " ret\n");
+
+/* The loop in C. */
+static uint64_t model(uint64_t x, const uint64_t *buf, uint64_t n)
+{
+	uint64_t sum = 0;
+	for (; n; n--) {
+		uint64_t t5 = x >> 3;
+		sum += (uint32_t)(x ^ t5);
+		sum ^= (uint64_t)(uint32_t)t5 << 2;
+		sum += (uint64_t)(uint32_t)x << 1;
+		sum += x << 32;
+		sum += (t5 + 7) ^ x;
+		sum += (uint32_t)t5;
+		t5++;
+		sum ^= t5;
+		sum ^= x << 32;
+		sum += (uint64_t)(uint32_t)x << 3;
+		sum += (uint32_t)t5;
+		sum += buf[(x & 56) / 8];
+		sum ^= (uint32_t)(x & 64 ? t5 : x);
+		x = x * 6364136223846793005u + 1442695040888963407u;
+	}
+	return sum;
+}
+
+int main(unsigned long hartid)
+{
+	if (hartid != 0)
+		for (;;) __asm__ volatile("wfi");
+	static const uint64_t buf[8] = {3, 0xffffffff00000001u, 7, 0x8000000000000000u, 1, 42,
+	                                9, 0x123456789};
+	const uint64_t x = 0x9e3779b97f4a7c15u;
+	const uint64_t got = zext_loop(x, buf, ITERATIONS), want = model(x, buf, ITERATIONS);
+	EXPECT(got == want, "the sum through zero-extensions", got);
+	put("PASS zext\n");
+	plat_exit(0);
+}
