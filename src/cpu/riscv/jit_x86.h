@@ -132,6 +132,7 @@ struct side_exit {
 	int refund;      /* budget charged at entry for instructions the exit skips */
 	uint32_t dirty;  /* local registers to store back on the way out */
 	int inside;      /* the target's instruction in the block, or -1 */
+	bool spent;      /* a loop's branch back that found the budget spent (loop_back): leave */
 };
 
 /* ---- block formation and integer instructions (jit_x86_64.c) ---- */
@@ -179,6 +180,10 @@ void return_pc(struct emit *e, uint64_t pc);
 void exit_indirect(struct emit *e);
 /* To a known guest pc: a loop within the block (t >= 0), a chained jump, or the dispatcher. */
 void exit_to(struct block_ctx *c, uint64_t target, uint32_t dirty, int t, int refund);
+/* A pass of a loop back to instruction t charged (`refund`: instructions after the jump) and, while
+ * budget remains, round again; and the way out when it does not (the pass charged already). */
+void loop_back(struct block_ctx *c, int t, int refund);
+void exit_spent(struct block_ctx *c, uint64_t target, uint32_t dirty, int t);
 /* An instruction left to the interpreter (rv_jit_exec_generic), the block going on unless it stops. */
 void call_generic(struct block_ctx *c, uint32_t insn, uint32_t raw, uint64_t pc, unsigned len, int k,
                   uint32_t dirty);

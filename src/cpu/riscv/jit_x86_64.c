@@ -650,11 +650,26 @@ static bool emit_op(struct block_ctx *c, const struct rv_op *op, unsigned kind, 
 			c->flags_rs1 = op->rs1;
 			c->flags_rs2 = op->rs2;
 		}
-		e8(e, 0x0f);
-		e8(e, (uint8_t)(0x80 | cond)); /* jcc taken: a side exit; the block goes on not taken */
 		struct side_exit *s = &side[(*nside)++];
-		s->fix = e->p;
-		e32(e, 0);
+		const int i = k + (int)c->n, t = c->target[i];
+		s->spent = t >= 0 && t <= i; /* a loop's branch back: round again without leaving the line */
+		if (s->spent) {
+			e8(e, 0x0f);
+			e8(e, (uint8_t)(0x80 | (cond ^ 1))); /* j(not cc) on */
+			uint8_t *on = e->p;
+			e32(e, 0);
+			loop_back(c, t, -k - 1);
+			e8(e, 0xe9); /* jmp: the budget is spent, a side exit */
+			s->fix = e->p;
+			e32(e, 0);
+			patch_to_here(e, on);
+		} else {
+			e8(e, 0x0f);
+			e8(e,
+			   (uint8_t)(0x80 | cond)); /* jcc taken: a side exit; the block goes on not taken */
+			s->fix = e->p;
+			e32(e, 0);
+		}
 		s->target = pc + (uint64_t)(int64_t)imm;
 		s->refund = -k - 1; /* k is the index minus the block's length: -k - 1 instructions follow */
 		s->dirty = c->dirty;
@@ -1294,6 +1309,10 @@ uint32_t rv_jit_compile(struct rv_hart *h, const struct rv_op *head, const uint8
 	for (unsigned i = 0; i < nside; i++) {
 		patch_to_here(e, side[i].fix);
 		int from = (int)n - 1 - side[i].refund, to = side[i].inside;
+		if (side[i].spent) {
+			exit_spent(c, side[i].target, side[i].dirty, to);
+			continue;
+		}
 		if (to > from) { /* forward in the block: give back what it skips and go on there */
 			if (to - from > 1) budget_add(e, (int8_t)(to - from - 1));
 			e8(e, 0xe9);

@@ -117,18 +117,36 @@ void exit_indirect(struct emit *e)
  * charged for instructions after the exit) and, while budget remains for
  * another whole pass, it goes round with its registers in place.
  */
-void exit_to(struct block_ctx *c, uint64_t target, uint32_t dirty, int t, int refund)
+void loop_back(struct block_ctx *c, int t, int refund)
 {
 	struct emit *e = &c->e;
+	int pass = (int)c->n - t - refund; /* instructions t..exit: at least one */
+	budget_add(e, (int8_t)-pass);
+	EB(e, "\x0f\x8f"); /* jg label[t]: the next pass is charged */
+	e32(e, (uint32_t)(int32_t)(c->label[t] - (e->p + 4)));
+}
+
+static void leave(struct block_ctx *c, uint64_t target, uint32_t dirty);
+
+void exit_spent(struct block_ctx *c, uint64_t target, uint32_t dirty, int t)
+{
+	budget_add(&c->e, (int8_t)(c->n - (unsigned)t)); /* not run */
+	leave(c, target, dirty);
+}
+
+void exit_to(struct block_ctx *c, uint64_t target, uint32_t dirty, int t, int refund)
+{
 	if (t >= 0) {
-		int pass = (int)c->n - t - refund; /* instructions t..exit: at least one */
-		budget_add(e, (int8_t)-pass);
-		EB(e, "\x0f\x8f"); /* jg label[t]: the next pass is charged */
-		e32(e, (uint32_t)(int32_t)(c->label[t] - (e->p + 4)));
-		budget_add(e, (int8_t)(c->n - (unsigned)t)); /* not run */
+		loop_back(c, t, refund);
+		budget_add(&c->e, (int8_t)(c->n - (unsigned)t)); /* not run */
 	} else if (refund) {
-		budget_add(e, (int8_t)refund);
+		budget_add(&c->e, (int8_t)refund);
 	}
+	leave(c, target, dirty);
+}
+
+static void leave(struct block_ctx *c, uint64_t target, uint32_t dirty)
+{
 	store_local(c, dirty);
 	unborrow_pinned(c);
 	if ((target & RV_PAGE_MASK) == c->page) {
@@ -197,4 +215,5 @@ void emit_generic(struct block_ctx *c, const struct rv_op *op, uint64_t pc, unsi
 	s->refund = -k - 1;
 	s->dirty = 0;
 	s->inside = -1;
+	s->spent = false;
 }
