@@ -634,9 +634,16 @@ static bool emit_op(struct block_ctx *c, const struct rv_op *op, unsigned kind, 
 		static const uint8_t swapped[16] = {
 		    [0x4] = 0x4, [0x5] = 0x5, [0xc] = 0xf, [0xd] = 0xe, [0x2] = 0x7, [0x3] = 0x6};
 		uint8_t cond = cc[kind];
-		if (c->flags_at == e->p && c->flags_rs1 == op->rs1 && c->flags_rs2 == op->rs2) {
+		const int i = k + (int)c->n, t = c->target[i];
+		/* Forward in the block: straight there, the instructions skipped given back before the
+		 * branch and charged again when it is not taken (lea keeps the flags). */
+		const int skip = t > i ? t - i - 1 : 0;
+		const bool same = c->flags_at == e->p && c->flags_rs1 == op->rs1 && c->flags_rs2 == op->rs2,
+		           rev = c->flags_at == e->p && c->flags_rs1 == op->rs2 && c->flags_rs2 == op->rs1;
+		if (skip) budget_lea(e, skip);
+		if (same) {
 			/* the flags hold cmp x[rs1], x[rs2] */
-		} else if (c->flags_at == e->p && c->flags_rs1 == op->rs2 && c->flags_rs2 == op->rs1) {
+		} else if (rev) {
 			cond = swapped[cond];
 		} else {
 			int a = c->host[op->rs1] >= 0 ? c->host[op->rs1]
@@ -650,9 +657,18 @@ static bool emit_op(struct block_ctx *c, const struct rv_op *op, unsigned kind, 
 			c->flags_rs1 = op->rs1;
 			c->flags_rs2 = op->rs2;
 		}
+		if (t > i) {
+			e8(e, 0x0f);
+			e8(e, (uint8_t)(0x80 | cond)); /* jcc label[t] */
+			c->fwd[c->nfwd++] = (struct fwd_jump){e->p, t};
+			e32(e, 0);
+			c->in_dirty[t] |= c->dirty;
+			if (skip) budget_lea(e, -skip);
+			c->flags_at = e->p;
+			return true;
+		}
 		struct side_exit *s = &side[(*nside)++];
-		const int i = k + (int)c->n, t = c->target[i];
-		s->spent = t >= 0 && t <= i; /* a loop's branch back: round again without leaving the line */
+		s->spent = t >= 0; /* a loop's branch back: round again without leaving the line */
 		if (s->spent) {
 			e8(e, 0x0f);
 			e8(e, (uint8_t)(0x80 | (cond ^ 1))); /* j(not cc) on */
@@ -673,8 +689,7 @@ static bool emit_op(struct block_ctx *c, const struct rv_op *op, unsigned kind, 
 		s->target = pc + (uint64_t)(int64_t)imm;
 		s->refund = -k - 1; /* k is the index minus the block's length: -k - 1 instructions follow */
 		s->dirty = c->dirty;
-		s->inside = c->target[k + (int)c->n];
-		if (s->inside > k + (int)c->n) c->in_dirty[s->inside] |= c->dirty; /* a forward jump */
+		s->inside = t;
 		c->flags_at = e->p;
 		return true;
 	}

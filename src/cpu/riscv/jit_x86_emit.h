@@ -181,6 +181,12 @@ static inline void budget_add(struct emit *e, int8_t imm)
 	EB(e, "\x48\x83\xc3"); /* add rbx, imm8 */
 	e8(e, (uint8_t)imm);
 }
+/* lea rbx, [rbx + imm8]: the budget's add, flags kept */
+static inline void budget_lea(struct emit *e, int imm)
+{
+	EB(e, "\x48\x8d\x5b");
+	e8(e, (uint8_t)(int8_t)imm);
+}
 /* add qword [hart + off], imm8 */
 static inline void add_field_imm8(struct emit *e, size_t off, int8_t imm)
 {
