@@ -1323,19 +1323,12 @@ uint32_t rv_jit_compile(struct rv_hart *h, const struct rv_op *head, const uint8
 	for (unsigned i = 0; i < c->nslow; i++) emit_slow_path(c, &c->slow[i]);
 	for (unsigned i = 0; i < nside; i++) {
 		patch_to_here(e, side[i].fix);
-		int from = (int)n - 1 - side[i].refund, to = side[i].inside;
-		if (side[i].spent) {
-			exit_spent(c, side[i].target, side[i].dirty, to);
-			continue;
-		}
-		if (to > from) { /* forward in the block: give back what it skips and go on there */
-			if (to - from > 1) budget_add(e, (int8_t)(to - from - 1));
-			e8(e, 0xe9);
-			e32(e, (uint32_t)(int32_t)(c->label[to] - (e->p + 4)));
+		if (side[i].spent) { /* a loop's branch back (branches forward in the block stay in it) */
+			exit_spent(c, side[i].target, side[i].dirty, side[i].inside);
 			continue;
 		}
 		if (side[i].target) {
-			exit_to(c, side[i].target, side[i].dirty, to, side[i].refund);
+			exit_to(c, side[i].target, side[i].dirty, -1, side[i].refund);
 		} else {
 			if (side[i].refund) budget_add(e, (int8_t)side[i].refund);
 			unborrow_pinned(c);
