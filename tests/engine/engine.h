@@ -47,6 +47,20 @@ static inline uint64_t user_addr(void (*f)(void))
 	" ld s5, 40(sp)\n ld s6, 48(sp)\n ld s7, 56(sp)\n ld s8, 64(sp)\n ld s9, 72(sp)\n"                   \
 	" ld s10, 80(sp)\n ld s11, 88(sp)\n addi sp, sp, 96\n"
 
+/* The test loops' pseudo-random x: its seed and its step, in C and in assembly (x in a0, through
+ * t1); and eight words a loop may load, with upper halves, signs and low bits worth covering. */
+#define LOOP_SEED 0x9e3779b97f4a7c15u
+static inline uint64_t loop_step(uint64_t x)
+{
+	return x * 6364136223846793005u + 1442695040888963407u;
+}
+#define LOOP_STEP_A0                                                                                         \
+	" li t1, 6364136223846793005\n mul a0, a0, t1\n li t1, 1442695040888963407\n add a0, a0, t1\n"
+#define LOOP_WORDS                                                                                           \
+	{                                                                                                    \
+		3, 0xffffffff00000001u, 7, 0x8000000000000000u, 1, 42, 9, 0x123456789                        \
+	}
+
 static inline void fence_i(void)
 {
 	__asm__ volatile("fence.i" ::: "memory");

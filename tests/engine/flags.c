@@ -23,12 +23,7 @@
 #define LOOP_TAIL                                                                                            \
 	"99: srli t1, t0, 63\n"                                                                              \
 	" slli t0, t0, 1\n"                                                                                  \
-	" or t0, t0, t1\n"                                                                                   \
-	" li t1, 6364136223846793005\n"                                                                      \
-	" mul a0, a0, t1\n"                                                                                  \
-	" li t1, 1442695040888963407\n"                                                                      \
-	" add a0, a0, t1\n"                                                                                  \
-	" srli t1, a0, 17\n"                                                                                 \
+	" or t0, t0, t1\n" LOOP_STEP_A0 " srli t1, a0, 17\n"                                                 \
 	" xor a0, a0, t1\n"                                                                                  \
 	" addi a1, a1, -1\n"                                                                                 \
 	" bnez a1, 1b\n"                                                                                     \
@@ -124,7 +119,7 @@ __asm__(".text\n"
 /* The loops in C. */
 static uint64_t step(uint64_t x)
 {
-	x = x * 6364136223846793005u + 1442695040888963407u;
+	x = loop_step(x);
 	return x ^ x >> 17;
 }
 static uint64_t model_a(uint64_t x, uint64_t n)
@@ -161,7 +156,7 @@ int main(unsigned long hartid)
 {
 	if (hartid != 0)
 		for (;;) __asm__ volatile("wfi");
-	const uint64_t x = 0x9e3779b97f4a7c15u;
+	const uint64_t x = LOOP_SEED;
 	uint64_t got = flags_loop_a(x, ITERATIONS);
 	EXPECT(got == model_a(x, ITERATIONS), "the sum through the first loop's pairs of branches", got);
 	got = flags_loop_b(x, ITERATIONS);

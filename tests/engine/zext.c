@@ -59,12 +59,7 @@ __asm__(".text\n"
         " beqz t1, 2f\n"
         " slli s7, t5, 32\n"
         "2: srli s7, s7, 32\n"
-        " xor t0, t0, s7\n"
-        " li t1, 6364136223846793005\n"
-        " mul a0, a0, t1\n"
-        " li t1, 1442695040888963407\n"
-        " add a0, a0, t1\n"
-        " addi a2, a2, -1\n"
+        " xor t0, t0, s7\n" LOOP_STEP_A0 " addi a2, a2, -1\n"
         " bnez a2, 1b\n"
         " mv a0, t0\n" RESTORE_S_REGS " ret\n");
 
@@ -87,7 +82,7 @@ static uint64_t model(uint64_t x, const uint64_t *buf, uint64_t n)
 		sum += (uint32_t)t5;
 		sum += buf[(x & 56) / 8];
 		sum ^= (uint32_t)(x & 64 ? t5 : x);
-		x = x * 6364136223846793005u + 1442695040888963407u;
+		x = loop_step(x);
 	}
 	return sum;
 }
@@ -96,9 +91,8 @@ int main(unsigned long hartid)
 {
 	if (hartid != 0)
 		for (;;) __asm__ volatile("wfi");
-	static const uint64_t buf[8] = {3, 0xffffffff00000001u, 7, 0x8000000000000000u, 1, 42,
-	                                9, 0x123456789};
-	const uint64_t x = 0x9e3779b97f4a7c15u;
+	static const uint64_t buf[8] = LOOP_WORDS;
+	const uint64_t x = LOOP_SEED;
 	const uint64_t got = zext_loop(x, buf, ITERATIONS), want = model(x, buf, ITERATIONS);
 	EXPECT(got == want, "the sum through zero-extensions", got);
 	put("PASS zext\n");
