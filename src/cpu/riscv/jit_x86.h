@@ -131,8 +131,8 @@ struct side_exit {
 	uint64_t target; /* guest pc; 0: the pc exec.c left in the hart (after rv_jit_exec_generic) */
 	int refund;      /* budget charged at entry for instructions the exit skips */
 	uint32_t dirty;  /* local registers to store back on the way out */
-	int inside;      /* the target's instruction in the block, or -1 */
-	bool spent;      /* a loop's branch back that found the budget spent (loop_back): leave */
+	int inside;      /* a loop's branch back (loop_back), the budget spent: its target in the block;
+	                  * else -1 (branches forward in the block jump there straight) */
 };
 
 /* ---- block formation and integer instructions (jit_x86_64.c) ---- */

@@ -668,8 +668,7 @@ static bool emit_op(struct block_ctx *c, const struct rv_op *op, unsigned kind, 
 			return true;
 		}
 		struct side_exit *s = &side[(*nside)++];
-		s->spent = t >= 0; /* a loop's branch back: round again without leaving the line */
-		if (s->spent) {
+		if (t >= 0) { /* a loop's branch back: round again without leaving the line */
 			e8(e, 0x0f);
 			e8(e, (uint8_t)(0x80 | (cond ^ 1))); /* j(not cc) on */
 			uint8_t *on = e->p;
@@ -1323,7 +1322,7 @@ uint32_t rv_jit_compile(struct rv_hart *h, const struct rv_op *head, const uint8
 	for (unsigned i = 0; i < c->nslow; i++) emit_slow_path(c, &c->slow[i]);
 	for (unsigned i = 0; i < nside; i++) {
 		patch_to_here(e, side[i].fix);
-		if (side[i].spent) { /* a loop's branch back (branches forward in the block stay in it) */
+		if (side[i].inside >= 0) { /* a loop's branch back, the budget spent */
 			exit_spent(c, side[i].target, side[i].dirty, side[i].inside);
 			continue;
 		}

@@ -106,17 +106,7 @@ void exit_indirect(struct emit *e)
 	epilogue(e); /* ret: rax holds the pc */
 }
 
-/*
- * A block exit to a known guest pc. A direct jump is patched in only within
- * the block's own page: that page's mapping is the one the block runs under.
- * Elsewhere the mapping may differ by the time the jump is taken (another
- * address space), so the indirect-jump cache, flushed with the TLB, decides.
- * The local registers in `dirty` go back to the hart on the way out.
- * A target earlier in the block (its instruction t >= 0) is a loop: the pass
- * just run is charged (one update of the budget, `refund` being what the entry
- * charged for instructions after the exit) and, while budget remains for
- * another whole pass, it goes round with its registers in place.
- */
+/* A loop's pass charged and, while budget remains, round again (jit_x86.h). */
 void loop_back(struct block_ctx *c, int t, int refund)
 {
 	struct emit *e = &c->e;
@@ -124,25 +114,6 @@ void loop_back(struct block_ctx *c, int t, int refund)
 	budget_add(e, (int8_t)-pass);
 	EB(e, "\x0f\x8f"); /* jg label[t]: the next pass is charged */
 	e32(e, (uint32_t)(int32_t)(c->label[t] - (e->p + 4)));
-}
-
-static void leave(struct block_ctx *c, uint64_t target, uint32_t dirty);
-
-void exit_spent(struct block_ctx *c, uint64_t target, uint32_t dirty, int t)
-{
-	budget_add(&c->e, (int8_t)(c->n - (unsigned)t)); /* not run */
-	leave(c, target, dirty);
-}
-
-void exit_to(struct block_ctx *c, uint64_t target, uint32_t dirty, int t, int refund)
-{
-	if (t >= 0) {
-		loop_back(c, t, refund);
-		budget_add(&c->e, (int8_t)(c->n - (unsigned)t)); /* not run */
-	} else if (refund) {
-		budget_add(&c->e, (int8_t)refund);
-	}
-	leave(c, target, dirty);
 }
 
 static void leave(struct block_ctx *c, uint64_t target, uint32_t dirty)
@@ -155,6 +126,34 @@ static void leave(struct block_ctx *c, uint64_t target, uint32_t dirty)
 		mov_imm64(&c->e, RAX, target);
 		exit_indirect(&c->e);
 	}
+}
+
+void exit_spent(struct block_ctx *c, uint64_t target, uint32_t dirty, int t)
+{
+	budget_add(&c->e, (int8_t)(c->n - (unsigned)t)); /* not run */
+	leave(c, target, dirty);
+}
+
+/*
+ * A block exit to a known guest pc. A direct jump is patched in only within
+ * the block's own page: that page's mapping is the one the block runs under.
+ * Elsewhere the mapping may differ by the time the jump is taken (another
+ * address space), so the indirect-jump cache, flushed with the TLB, decides.
+ * The local registers in `dirty` go back to the hart on the way out.
+ * A target earlier in the block (its instruction t >= 0) is a loop: the pass
+ * just run is charged (one update of the budget, `refund` being what the entry
+ * charged for instructions after the exit) and, while budget remains for
+ * another whole pass, it goes round with its registers in place.
+ */
+void exit_to(struct block_ctx *c, uint64_t target, uint32_t dirty, int t, int refund)
+{
+	if (t >= 0) {
+		loop_back(c, t, refund);
+		exit_spent(c, target, dirty, t);
+		return;
+	}
+	if (refund) budget_add(&c->e, (int8_t)refund);
+	leave(c, target, dirty);
 }
 
 /* A site is the rel32 of an exit's jmp. One that does not follow a jmp opcode lies in code dropped
@@ -215,5 +214,4 @@ void emit_generic(struct block_ctx *c, const struct rv_op *op, uint64_t pc, unsi
 	s->refund = -k - 1;
 	s->dirty = 0;
 	s->inside = -1;
-	s->spent = false;
 }
