@@ -16,7 +16,9 @@
 # pairs of branches on the same registers (the second reusing the first's compare), and zext.c:
 # zero-extensions (slli 32, srli) with other instructions between the shifts, all against the sum C
 # computes; straddle.c: a U-mode loop through an instruction that runs onto the next page,
-# that page then mapped elsewhere and rewritten, against the sums the instruction then gives.
+# that page then mapped elsewhere and rewritten, against the sums the instruction then gives;
+# calls.c: calls and returns (predicted by translated code), a million deep, indirect, returning
+# elsewhere than after the call, and in S-mode across a remap of the caller's code page.
 # tlbcount.c runs under the given options and under --jit off with --stats: both must report the
 # same number of data TLB lookups for hart 0, at least the accesses the program makes.
 # Usage: run.sh CLOISON_BINARY WORKDIR [CLOISON_RUN_OPTIONS...]
@@ -31,7 +33,7 @@ mkdir -p "$work"
 FL="-O2 -march=rv64gc -mabi=lp64d -mcmodel=medany -nostdlib -ffreestanding -fno-pic -static -Wl,--no-relax
     -Wl,--no-warn-rwx-segments -Wl,--build-id=none -T $here/../diff/bare.ld -Wall -Werror"
 fail=0
-for t in smc atomics triggers ext instret tlbcount fp vcopy regs probes megaprobe hintprobe scaled forward flags zext straddle cacheflush; do
+for t in smc atomics triggers ext instret tlbcount fp vcopy regs probes megaprobe hintprobe scaled forward flags zext straddle calls cacheflush; do
   # shellcheck disable=SC2086
   $CC $FL -o "$work/$t" "$here/crt.S" "$here/plat.c" "$here/$t.c"
   cache_mb=0 # the default code cache; cacheflush flushes a 1 MiB one many times

@@ -234,8 +234,8 @@ struct rv_hart {
 	uint64_t jit_patch_pc;        /* ... and that target */
 	uint64_t block_start;         /* budget the current block started with */
 	struct rv_engine_stats stats;
-	uint64_t jit_epoch;            /* fence.i count (rv_jit_new_epoch) */
-	uint64_t budget_left;          /* budget left at the last sync point (exceptions, CSR reads) */
+	uint64_t jit_ras_floor; /* translated code: its return-address stack's limit (jit_x86_exit.c) */
+	uint64_t budget_left;   /* budget left at the last sync point (exceptions, CSR reads) */
 	uint64_t jit_probe_addend[16]; /* translated code: a shared probe's page addend (jit_probe.h) */
 
 	/* Memory access acceleration. */

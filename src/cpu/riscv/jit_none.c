@@ -37,7 +37,7 @@ void *rv_jit_lookup(struct rv_hart *h, uint32_t *id, const struct rv_op *head, u
 
 void rv_jit_new_epoch(struct rv_hart *h)
 {
-	h->jit_epoch++;
+	(void)h;
 }
 
 void rv_jit_chain(void *site, void *code)

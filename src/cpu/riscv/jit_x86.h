@@ -178,6 +178,13 @@ void epilogue(struct emit *e);
 void return_pc(struct emit *e, uint64_t pc);
 /* To the guest pc in rax, through the indirect-jump cache. */
 void exit_indirect(struct emit *e);
+/* Return-address prediction (jit_x86_exit.c): jal/jalr linking x1 or x5 (is_link) leaving the
+ * block push, a jalr x0 through one of them pops. */
+#define JIT_RAS_BYTES (32 << 10)
+bool is_link(unsigned r);
+void exit_call(struct block_ctx *c, uint64_t target, uint64_t ret_pc, uint32_t dirty, int refund);
+void exit_indirect_call(struct block_ctx *c, uint64_t ret_pc);
+void exit_return(struct emit *e);
 /* To a known guest pc: a loop within the block (t >= 0), a chained jump, or the dispatcher. */
 void exit_to(struct block_ctx *c, uint64_t target, uint32_t dirty, int t, int refund);
 /* A pass of a loop back to instruction t charged (`refund`: instructions after the jump) and, while

@@ -41,7 +41,9 @@
  *   - runs the other FP instructions, CSR reads, interrupt-enable CSR writes
  *     and the other cache-block operations through rv_jit_exec_generic();
  *   - leaves by patched direct jumps within its page, the indirect-jump cache
- *     elsewhere, or returns the next guest pc to the dispatcher.
+ *     elsewhere, or returns the next guest pc to the dispatcher; a return
+ *     goes back to its call's block by a host ret while the host stack holds
+ *     the call's entry (return-address prediction, jit_x86_exit.c).
  * Blocks are found by the physical slot of their first instruction and hold
  * absolute guest pcs, so a block runs only at the virtual pc it was
  * translated for. The interpreter's semantics (exec.c) are the reference; the
@@ -606,7 +608,10 @@ static bool emit_op(struct block_ctx *c, const struct rv_op *op, unsigned kind, 
 			e32(e, 0);
 			return false;
 		}
-		exit_to(c, pc + (uint64_t)(int64_t)imm, c->dirty, t, -k - 1);
+		if (t < 0 && is_link(op->rd))
+			exit_call(c, pc + (uint64_t)(int64_t)imm, pc + len, c->dirty, -k - 1);
+		else
+			exit_to(c, pc + (uint64_t)(int64_t)imm, c->dirty, t, -k - 1);
 		return false;
 	}
 	case K_JALR:
@@ -620,7 +625,12 @@ static bool emit_op(struct block_ctx *c, const struct rv_op *op, unsigned kind, 
 		if (-k - 1) budget_add(e, (int8_t)(-k - 1));
 		store_local(c, c->dirty);
 		unborrow_pinned(c);
-		exit_indirect(e);
+		if (is_link(op->rd % 32))
+			exit_indirect_call(c, pc + len);
+		else if (op->rd % 32 == 0 && is_link(op->rs1))
+			exit_return(e);
+		else
+			exit_indirect(e);
 		return false;
 	case K_BEQ:
 	case K_BNE:
@@ -932,7 +942,6 @@ static void jit_arm(struct rv_jit *j)
 
 void rv_jit_new_epoch(struct rv_hart *h)
 {
-	h->jit_epoch++;
 	struct rv_jit *j = h->jit;
 	if (!j) return;
 	for (uint32_t i = 0; i < j->nchecked; i++) {

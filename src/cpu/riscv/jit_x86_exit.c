@@ -12,9 +12,10 @@
 /*
  * Frame of translated code. Every block has the same one, so chained jumps go
  * from block to block without touching the stack: the callee-saved registers
- * the pinned guest registers use, and 8 bytes so helper calls see an aligned
- * stack. Entered from C, a block then loads the pinned registers; every return
- * to C goes through the code cache's common exit, which stores them back.
+ * the pinned guest registers use, 8 bytes so helper calls see an aligned
+ * stack, and the bottom of the return-address stack (below). Entered from C,
+ * a block then loads the pinned registers; every return to C goes through the
+ * code cache's common exit, which stores them back.
  */
 static const char prologue_bytes[] = "\x53"              /* push rbx */
                                      "\x55"              /* push rbp */
@@ -22,17 +23,28 @@ static const char prologue_bytes[] = "\x53"              /* push rbx */
                                      "\x41\x55"          /* push r13 */
                                      "\x41\x56"          /* push r14 */
                                      "\x41\x57"          /* push r15 */
-                                     "\x48\x83\xec\x08"; /* sub rsp, 8 */
+                                     "\x48\x83\xec\x08"  /* sub rsp, 8 */
+                                     "\x6a\x01\x6a\x01"; /* push 1; push 1: the bottom entry */
+#define RAS_FLOOR ((uint32_t)offsetof(struct rv_hart, jit_ras_floor))
 void emit_prologue(struct emit *e)
 {
 	emit_bytes(e, prologue_bytes, sizeof(prologue_bytes) - 1);
+	lea_disp(e, RAX, RSP, -JIT_RAS_BYTES);
+	op_rm_hart(e, 0x89, RAX, RAS_FLOOR, true); /* mov [hart + jit_ras_floor], rax */
 	pinned_load(e);
+}
+/* rsp <- the return-address stack's bottom entry: every entry above it dropped. */
+static void ras_drop(struct emit *e)
+{
+	op_rm_hart(e, 0x8b, RSP, RAS_FLOOR, true); /* mov rsp, [hart + jit_ras_floor] */
+	alu_imm(e, RSP, 0, JIT_RAS_BYTES, true);   /* add rsp, JIT_RAS_BYTES */
 }
 /* The code cache's first bytes: the way back to C (rax = the next guest pc). */
 void emit_common_exit(struct emit *e)
 {
 	pinned_store(e);
-	EB(e, "\x48\x83\xc4\x08"                               /* add rsp, 8 */
+	ras_drop(e);
+	EB(e, "\x48\x83\xc4\x18"                               /* add rsp, 24: the bottom entry, 8 */
 	      "\x41\x5f\x41\x5e\x41\x5d\x41\x5c\x5d\x5b\xc3"); /* pop r15 .. rbx; ret */
 }
 void epilogue(struct emit *e)
@@ -46,8 +58,8 @@ void return_pc(struct emit *e, uint64_t pc)
 	epilogue(e);
 }
 
-/* Each load is 8 bytes (REX, opcode, ModRM, SIB, disp32). */
-_Static_assert(sizeof(prologue_bytes) - 1 + 8 * JIT_NPINNED == RV_JIT_ENTRY_OFFSET,
+/* The lea, the store and each load are 8 bytes (REX, opcode, ModRM, SIB, disp32). */
+_Static_assert(sizeof(prologue_bytes) - 1 + 16 + 8 * JIT_NPINNED == RV_JIT_ENTRY_OFFSET,
                "jit.h must know where chained jumps enter a block");
 
 /*
@@ -116,16 +128,22 @@ void loop_back(struct block_ctx *c, int t, int refund)
 	e32(e, (uint32_t)(int32_t)(c->label[t] - (e->p + 4)));
 }
 
-static void leave(struct block_ctx *c, uint64_t target, uint32_t dirty)
+/* To a known guest pc, the registers in the hart already. */
+static void go_to(struct block_ctx *c, uint64_t target)
 {
-	store_local(c, dirty);
-	unborrow_pinned(c);
 	if ((target & RV_PAGE_MASK) == c->page) {
 		exit_static(&c->e, target, target <= c->start);
 	} else {
 		mov_imm64(&c->e, RAX, target);
 		exit_indirect(&c->e);
 	}
+}
+
+static void leave(struct block_ctx *c, uint64_t target, uint32_t dirty)
+{
+	store_local(c, dirty);
+	unborrow_pinned(c);
+	go_to(c, target);
 }
 
 void exit_spent(struct block_ctx *c, uint64_t target, uint32_t dirty, int t)
@@ -154,6 +172,70 @@ void exit_to(struct block_ctx *c, uint64_t target, uint32_t dirty, int t, int re
 	}
 	if (refund) budget_add(&c->e, (int8_t)refund);
 	leave(c, target, dirty);
+}
+
+/*
+ * Return-address prediction. A call leaving its block (jal or jalr linking x1 or x5, the link
+ * registers of the calling convention) pushes on the host stack the guest return address and, by a
+ * host call, the address of code that goes on from there; a return (jalr x0 through x1 or x5) to
+ * the guest address on top pops that entry by a host ret, which the host CPU predicts from its own
+ * return stack. A return elsewhere (longjmp, a thread switch) takes the indirect-jump cache and
+ * leaves the entry. The stack holds at most JIT_RAS_BYTES of entries (a call deeper drops them
+ * all) and is dropped whenever translated code returns to C, as every instruction that may change
+ * how code is mapped does (satp writes, sfence.vma: rv_jit_generic_ok leaves them to the
+ * interpreter): a host return only goes to code translated under the mappings still in force.
+ * The bottom entry, the frame's, holds 1, which no target equals.
+ */
+bool is_link(unsigned r)
+{
+	return r == 1 || r == 5;
+}
+
+/* A call's push: the host registers of the guest ones in the hart; `scratch` is not rax when rax
+ * holds the target. Emits the code at the return address and ends where the call goes. */
+static void ras_push(struct block_ctx *c, uint64_t ret_pc, int scratch)
+{
+	struct emit *e = &c->e;
+	op_rm_hart(e, 0x3b, RSP, RAS_FLOOR, true); /* cmp rsp, [hart + jit_ras_floor] */
+	EB(e, "\x77");                             /* ja: room for one more */
+	uint8_t *room = e->p++;
+	ras_drop(e);
+	*room = (uint8_t)(e->p - (room + 1));
+	mov_imm64(e, scratch, ret_pc);
+	if (scratch & 8) e8(e, 0x41);
+	e8(e, (uint8_t)(0x50 + (scratch & 7))); /* push scratch */
+	e8(e, 0xe8);                            /* call the exit to the callee, below */
+	uint8_t *call = e->p;
+	e32(e, 0);
+	alu_imm(e, RSP, 0, 8, true); /* returned: add rsp, 8 (the guest address) */
+	go_to(c, ret_pc);
+	uint32_t rel = (uint32_t)(e->p - (call + 4));
+	memcpy(call, &rel, 4);
+}
+
+void exit_call(struct block_ctx *c, uint64_t target, uint64_t ret_pc, uint32_t dirty, int refund)
+{
+	if (refund) budget_add(&c->e, (int8_t)refund);
+	store_local(c, dirty);
+	unborrow_pinned(c);
+	ras_push(c, ret_pc, RAX);
+	go_to(c, target);
+}
+
+void exit_indirect_call(struct block_ctx *c, uint64_t ret_pc)
+{
+	ras_push(c, ret_pc, RCX);
+	exit_indirect(&c->e);
+}
+
+void exit_return(struct emit *e)
+{
+	EB(e, "\x48\x3b\x44\x24\x08"); /* cmp rax, [rsp + 8]: the guest address on top */
+	EB(e, "\x75\x06");             /* jne: the cache */
+	EB(e, "\x48\x85\xdb");         /* test rbx, rbx: the budget */
+	EB(e, "\x7e\x01");             /* jle: the cache (which returns) */
+	EB(e, "\xc3");                 /* ret */
+	exit_indirect(e);
 }
 
 /* A site is the rel32 of an exit's jmp. One that does not follow a jmp opcode lies in code dropped

@@ -188,7 +188,8 @@ static const uint8_t fflags_of_host[64] = {
 /*
  * frflags and fsflags (and the swap) inline, on a path where the FS check passed (else the
  * generic way): fflags first takes what MXCSR accrued (rv_fp_take_host_flags); a write then
- * clears MXCSR's flags, as the interpreter's does. The frame's 8 spare bytes at [rsp] hold MXCSR.
+ * clears MXCSR's flags, as the interpreter's does. MXCSR goes to 16 bytes below the stack's top
+ * (whose entry a return may take: jit_x86_exit.c), which stays aligned.
  */
 static bool emit_fp_flags(struct block_ctx *c, const struct rv_op *op)
 {
@@ -197,17 +198,20 @@ static bool emit_fp_flags(struct block_ctx *c, const struct rv_op *op)
 	const unsigned rd = RD(insn), rs1 = RS1(insn), f3 = F3(insn);
 	if (!c->fp_ok) return false;
 	const uint32_t fflags = (uint32_t)offsetof(struct rv_hart, fflags);
-	EB(e, "\x0f\xae\x1c\x24"); /* stmxcsr [rsp] */
-	EB(e, "\x8b\x04\x24");     /* mov eax, [rsp] */
-	EB(e, "\x83\xe0\x3f");     /* and eax, 0x3f */
+	alu_imm(e, RSP, 5, 16, true); /* sub rsp, 16 */
+	EB(e, "\x0f\xae\x1c\x24");    /* stmxcsr [rsp] */
+	EB(e, "\x8b\x04\x24");        /* mov eax, [rsp] */
+	EB(e, "\x83\xe0\x3f");        /* and eax, 0x3f */
 	mov_imm64(e, RCX, (uint64_t)(uintptr_t)fflags_of_host);
 	EB(e, "\x0f\xb6\x04\x01");               /* movzx eax, byte [rcx + rax] */
 	op_rm_hart(e, 0x0b, RAX, fflags, false); /* or eax, fflags */
 	if (f3 == 2) {
 		op_rm_hart(e, 0x89, RAX, fflags, false); /* fflags <- the flags taken */
+		alu_imm(e, RSP, 0, 16, true);            /* add rsp, 16 */
 	} else {
 		EB(e, "\x81\x24\x24\xc0\xff\xff\xff"); /* and dword [rsp], ~0x3f */
 		EB(e, "\x0f\xae\x14\x24");             /* ldmxcsr [rsp] */
+		alu_imm(e, RSP, 0, 16, true);          /* add rsp, 16 */
 		get_x(c, RCX, rs1);
 		EB(e, "\x83\xe1\x1f");                   /* and ecx, 31 */
 		op_rm_hart(e, 0x89, RCX, fflags, false); /* fflags <- x[rs1] & 31 */
