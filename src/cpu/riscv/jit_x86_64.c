@@ -616,7 +616,7 @@ static bool emit_op(struct block_ctx *c, const struct rv_op *op, unsigned kind, 
 	}
 	case K_JALR:
 		get_x(c, RAX, op->rs1);
-		alu_imm(e, RAX, 0, imm, true);
+		if (imm) alu_imm(e, RAX, 0, imm, true);
 		EB(e, "\x48\x83\xe0\xfe"); /* and rax, -2 */
 		if (op->rd % 32) {
 			mov_imm64(e, RCX, pc + len);
