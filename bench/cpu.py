@@ -8,8 +8,12 @@ timestamps each line as it arrives, so a workload's time is measured by the host
 same way for both VMMs. Each workload prints a checksum of its result: the two VMMs must agree
 (a mismatch is an emulation bug and fails the benchmark).
 
-Printed: every run's times and that run's ratios, the medians per workload and the ratio
-cloison/QEMU (below 1: cloison is faster), boot time to the guest's first marker, peak RSS; then, with SCALE, the same workloads
+Each VMM first boots once untimed (a warm-up: the bench's first boot, cloison's, took 1.3-1.4x its
+later boots' time in two runs on 2026-12-05), then the rounds alternate which VMM runs first.
+Printed: every run's times and that run's ratios, the medians per workload, the ratio of the
+medians cloison/QEMU (below 1: cloison is faster) and the median of the rounds' ratios (each from
+two runs back to back: less moved by the host's drift over minutes), boot time to the guest's
+first marker, peak RSS; then, with SCALE, the same workloads
 two copies at once on two harts against one copy on one hart run just before (time ratio: 1.0 = perfect scaling).
 Usage: cpu.py CLOISON INITRD RUNS [WORKLOADS (comma-separated)] [SCALE (0/1)] [JIT (on/off)]
 """
@@ -88,8 +92,10 @@ def main():
     expect = None
     print(f"compute workloads, 1 hart, {MEM} MiB, {runs} alternating runs each (seconds, host clock)")
     print(f"{'run':<4} {'vmm':<8} " + " ".join(f"{w:>9}" for w in workloads + ["boot"]) + f" {'rss_MiB':>8}")
+    for vmm in ("cloison", "qemu"):  # warm-up, untimed
+        run_once(vmm, cloison, initrd, workloads[:1], jit=jit)
     for i in range(1, runs + 1):
-        for vmm in ("cloison", "qemu"):
+        for vmm in ("cloison", "qemu") if i % 2 else ("qemu", "cloison"):
             times, results, boot, peak = run_once(vmm, cloison, initrd, workloads, jit=jit)
             if expect is None:
                 expect = results
@@ -105,10 +111,12 @@ def main():
         print(f"{i:<4} {'ratio':<8} " + " ".join(fmt_ratio(t["cloison"][w][-1], t["qemu"][w][-1]).rjust(9)
                                                  for w in workloads + ["boot"]) +
               f" {fmt_ratio(rss['cloison'][-1], rss['qemu'][-1]):>8}", flush=True)
-    print(f"{'median':<13} {'cloison':>9} {'qemu':>9} {'ratio':>7}  (cloison/qemu; below 1: cloison faster)")
+    print(f"{'median':<13} {'cloison':>9} {'qemu':>9} {'ratio':>7} {'rounds':>7}  (cloison/qemu; below 1: "
+          "cloison faster; rounds: the median of the rounds' ratios)")
     for w in workloads + ["boot"]:
         c, q = statistics.median(t["cloison"][w]), statistics.median(t["qemu"][w])
-        print(f"{w:<13} {c:9.2f} {q:9.2f} {fmt_ratio(c, q):>7}")
+        rounds = statistics.median(a / b for a, b in zip(t["cloison"][w], t["qemu"][w]))
+        print(f"{w:<13} {c:9.2f} {q:9.2f} {fmt_ratio(c, q):>7} {rounds:7.2f}")
     c, q = statistics.median(rss["cloison"]), statistics.median(rss["qemu"])
     print(f"{'peak_rss_MiB':<13} {c:9.0f} {q:9.0f} {fmt_ratio(c, q):>7}")
     if not scale:
