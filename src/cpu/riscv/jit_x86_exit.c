@@ -207,8 +207,7 @@ static void ras_push(struct block_ctx *c, uint64_t ret_pc, int scratch)
 	e8(e, 0xe8);                            /* call the exit to the callee, below */
 	uint8_t *call = e->p;
 	e32(e, 0);
-	alu_imm(e, RSP, 0, 8, true); /* returned: add rsp, 8 (the guest address) */
-	go_to(c, ret_pc);
+	go_to(c, ret_pc); /* returned here (the guest address popped too) */
 	uint32_t rel = (uint32_t)(e->p - (call + 4));
 	memcpy(call, &rel, 4);
 }
@@ -231,10 +230,10 @@ void exit_indirect_call(struct block_ctx *c, uint64_t ret_pc)
 void exit_return(struct emit *e)
 {
 	EB(e, "\x48\x3b\x44\x24\x08"); /* cmp rax, [rsp + 8]: the guest address on top */
-	EB(e, "\x75\x06");             /* jne: the cache */
+	EB(e, "\x75\x08");             /* jne: the cache */
 	EB(e, "\x48\x85\xdb");         /* test rbx, rbx: the budget */
-	EB(e, "\x7e\x01");             /* jle: the cache (which returns) */
-	EB(e, "\xc3");                 /* ret */
+	EB(e, "\x7e\x03");             /* jle: the cache (which returns) */
+	EB(e, "\xc2\x08\x00");         /* ret 8: the host address, then the guest one */
 	exit_indirect(e);
 }
 
