@@ -191,8 +191,9 @@ bool is_link(unsigned r)
 	return r == 1 || r == 5;
 }
 
-/* A call's push: the host registers of the guest ones in the hart; `scratch` is not rax when rax
- * holds the target. Emits the code at the return address and ends where the call goes. */
+/* A call's push, with the guest registers where a block exit leaves them; `scratch` (not rax when
+ * rax holds the target) takes the guest address. Emits the code that goes on at the return address
+ * and ends where the host call lands: the exit to the callee comes next. */
 static void ras_push(struct block_ctx *c, uint64_t ret_pc, int scratch)
 {
 	struct emit *e = &c->e;
@@ -232,7 +233,7 @@ void exit_return(struct emit *e)
 	EB(e, "\x48\x3b\x44\x24\x08"); /* cmp rax, [rsp + 8]: the guest address on top */
 	EB(e, "\x75\x08");             /* jne: the cache */
 	EB(e, "\x48\x85\xdb");         /* test rbx, rbx: the budget */
-	EB(e, "\x7e\x03");             /* jle: the cache (which returns) */
+	EB(e, "\x7e\x03");             /* jle: the cache, whose budget check returns to C */
 	EB(e, "\xc2\x08\x00");         /* ret 8: the host address, then the guest one */
 	exit_indirect(e);
 }
