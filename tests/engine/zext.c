@@ -5,8 +5,10 @@
  * its result. Covers two interleaved pairs, an srli into another register,
  * the slli's source written in between, its result read in between (both:
  * not merged), a load in between (not merged: it may trap) and an srli that
- * is a jump target. Values have their upper halves set. The sum must be the
- * one C computes.
+ * is a jump target; the slli's source from an and, or or andi right before
+ * it (whose upper half is read later, overwritten by the srli, zero, or
+ * not). Values have their upper halves set. The sum must be the one C
+ * computes.
  */
 #include "engine.h"
 
@@ -59,7 +61,32 @@ __asm__(".text\n"
         " beqz t1, 2f\n"
         " slli s7, t5, 32\n"
         "2: srli s7, s7, 32\n"
-        " xor t0, t0, s7\n" LOOP_STEP_A0 " addi a2, a2, -1\n"
+        " xor t0, t0, s7\n"
+        /* the source from an and whose upper half is read later */
+        " and s8, a0, t5\n"
+        " slli s9, s8, 32\n"
+        " srli s10, s9, 31\n"
+        " add t0, t0, s10\n"
+        " add t0, t0, s8\n"
+        " add t0, t0, s9\n"
+        /* the source from an or that the srli overwrites */
+        " or s8, a0, t5\n"
+        " slli s9, s8, 32\n"
+        " srli s8, s9, 30\n"
+        " add t0, t0, s8\n"
+        " xor t0, t0, s9\n"
+        /* the source from an andi with a non-negative immediate (its upper half zero) */
+        " andi s8, a0, 0x7ff\n"
+        " slli s9, s8, 32\n"
+        " srli s8, s9, 31\n"
+        " add t0, t0, s8\n"
+        " add t0, t0, s9\n"
+        /* ... and from one with a negative immediate: its upper half is a0's */
+        " andi s8, a0, -16\n"
+        " slli s9, s8, 32\n"
+        " srli s8, s9, 32\n"
+        " add t0, t0, s8\n"
+        " xor t0, t0, s9\n" LOOP_STEP_A0 " addi a2, a2, -1\n"
         " bnez a2, 1b\n"
         " mv a0, t0\n" RESTORE_S_REGS " ret\n");
 
@@ -82,6 +109,19 @@ static uint64_t model(uint64_t x, const uint64_t *buf, uint64_t n)
 		sum += (uint32_t)t5;
 		sum += buf[(x & 56) / 8];
 		sum ^= (uint32_t)(x & 64 ? t5 : x);
+		uint64_t s8 = x & t5;
+		sum += (uint64_t)(uint32_t)s8 << 1;
+		sum += s8;
+		sum += s8 << 32;
+		s8 = x | t5;
+		sum += (uint64_t)(uint32_t)s8 << 2;
+		sum ^= s8 << 32;
+		s8 = x & 0x7ff;
+		sum += s8 << 1;
+		sum += s8 << 32;
+		s8 = x & ~(uint64_t)15;
+		sum += (uint32_t)s8;
+		sum ^= s8 << 32;
 		x = loop_step(x);
 	}
 	return sum;
