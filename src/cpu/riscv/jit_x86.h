@@ -158,6 +158,9 @@ void rsi_restore(struct block_ctx *c, unsigned r);
 /* The pinned registers a block lends to local ones: saved at its start, back before it leaves. */
 void borrow_pinned(struct block_ctx *c);
 void unborrow_pinned(struct block_ctx *c);
+/* On the way out or into a helper: the local registers in `dirty` to the hart, the borrowed pinned
+ * ones back (store_local, unborrow_pinned). */
+void write_back(struct block_ctx *c, uint32_t dirty);
 /* reg <op>= x[r] for the "op reg, r/m" opcodes. */
 void alu_x(struct block_ctx *c, unsigned opc, int reg, unsigned r, bool w64);
 /* Where to compute x[rd] (its host register or rax), and completing the write there. */

@@ -623,8 +623,7 @@ static bool emit_op(struct block_ctx *c, const struct rv_op *op, unsigned kind, 
 			set_x(c, op->rd, RCX);
 		}
 		if (-k - 1) budget_add(e, (int8_t)(-k - 1));
-		store_local(c, c->dirty);
-		unborrow_pinned(c);
+		write_back(c, c->dirty);
 		if (is_link(op->rd % 32))
 			exit_indirect_call(c, pc + len);
 		else if (op->rd % 32 == 0 && is_link(op->rs1))
@@ -763,8 +762,7 @@ static void emit_straddle_bail(struct block_ctx *c, uint64_t pc, int refund)
 	patch_to_here(e, c->straddle_fix[0]);
 	patch_to_here(e, c->straddle_fix[1]);
 	budget_add(e, (int8_t)refund);
-	store_local(c, c->straddle_dirty);
-	unborrow_pinned(c);
+	write_back(c, c->straddle_dirty);
 	return_pc(e, pc | 1);
 }
 

@@ -141,8 +141,7 @@ static void go_to(struct block_ctx *c, uint64_t target)
 
 static void leave(struct block_ctx *c, uint64_t target, uint32_t dirty)
 {
-	store_local(c, dirty);
-	unborrow_pinned(c);
+	write_back(c, dirty);
 	go_to(c, target);
 }
 
@@ -216,8 +215,7 @@ static void ras_push(struct block_ctx *c, uint64_t ret_pc, int scratch)
 void exit_call(struct block_ctx *c, uint64_t target, uint64_t ret_pc, uint32_t dirty, int refund)
 {
 	if (refund) budget_add(&c->e, (int8_t)refund);
-	store_local(c, dirty);
-	unborrow_pinned(c);
+	write_back(c, dirty);
 	ras_push(c, ret_pc, RAX);
 	go_to(c, target);
 }

@@ -182,11 +182,17 @@ void sync_pc(struct emit *e, uint64_t pc, int k)
 	}
 	store_field_imm32(e, offsetof(struct rv_hart, jit_retired), k);
 }
+/* On the way out of translated code or into a helper: the local registers in `dirty` to the hart,
+ * the borrowed pinned registers their own guest registers again. */
+void write_back(struct block_ctx *c, uint32_t dirty)
+{
+	store_local(c, dirty);
+	unborrow_pinned(c);
+}
 void sync_for_helper(struct block_ctx *c, uint64_t pc, int k, uint32_t dirty)
 {
 	sync_pc(&c->e, pc, k);
-	store_local(c, dirty);
-	unborrow_pinned(c);
+	write_back(c, dirty);
 	pinned_store(&c->e);
 }
 /* After a call: the local registers it clobbered, from the hart (which has them), the pinned ones
