@@ -6,7 +6,8 @@
  * 8 instructions per pass, 2 more when the counter is odd. A second loop
  * branches back to code before its head that jumps back into it (a tail the
  * translator takes into the loop's block): 5 instructions per pass, 4 more
- * (a load and a store among them) when the counter is odd.
+ * (a load and a store among them) when the counter is odd. A third loop is
+ * longer than a block's usual main path: the block goes on to its jump back.
  */
 #include "engine.h"
 
@@ -56,6 +57,27 @@ static uint64_t counted_tail(uint64_t n, uint64_t *sum)
 	return after - before;
 }
 
+/* As counted, for a loop longer than a block's usual main path (its jump back lies past it): 75
+ * instructions per pass, 8 more when the counter is odd; *sum: what they added up. */
+static uint64_t counted_long(uint64_t n, uint64_t *sum)
+{
+	uint64_t before, after, a = 0, b = 0;
+	__asm__ volatile("csrr %0, minstret\n"
+	                 "1: addi %3, %3, 1\n"
+	                 "andi t2, %2, 1\n"
+	                 "beqz t2, 2f\n"
+	                 ".rept 8\n addi %4, %4, 1\n .endr\n"
+	                 "2: .rept 70\n addi %4, %4, 2\n .endr\n"
+	                 "addi %2, %2, -1\n"
+	                 "bnez %2, 1b\n"
+	                 "csrr %1, minstret\n"
+	                 : "=&r"(before), "=&r"(after), "+r"(n), "+r"(a), "+r"(b)
+	                 :
+	                 : "t2");
+	*sum = b;
+	return after - before;
+}
+
 int main(uint64_t hartid)
 {
 	if (hartid != 0)
@@ -70,6 +92,9 @@ int main(uint64_t hartid)
 			const uint64_t tail = counted_tail(n, &sum);
 			EXPECT(tail == 2 + 5 * n + 4 * odd, "minstret across the loop with a tail", tail);
 			EXPECT(sum == 3 * odd, "what the tail added up", sum);
+			const uint64_t long_loop = counted_long(n, &sum);
+			EXPECT(long_loop == 1 + 75 * n + 8 * odd, "minstret across the long loop", long_loop);
+			EXPECT(sum == 140 * n + 8 * odd, "what the long loop added up", sum);
 		}
 	put("PASS instret\n");
 	plat_exit(0);

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Engine tests on the bare board (--firmware none, 2 harts): self-modifying code (smc.c), SMP
 # atomics (atomics.c), debug triggers on translated code (triggers.c), minstret through translated
-# loops with jumps inside (instret.c), the extensions QEMU
+# loops with jumps inside and one longer than a block's usual main path (instret.c), the extensions QEMU
 # cannot check, in hot loops (ext.c), the vector copy loop Linux copies user memory with (vcopy.c),
 # a loop whose block lends the pinned registers it never names to others (regs.c) and a chained
 # jump remembered across a code-cache flush (cacheflush.c, with a 1 MiB cache). Each program

@@ -17,7 +17,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define JIT_PROBE_MAX_OPS 80 /* at least the translator's block length */
+#define JIT_PROBE_MAX_OPS 120 /* at least the translator's block length */
 #define JIT_PROBE_GROUPS 16
 
 struct jit_probe_group {

@@ -13,9 +13,10 @@
 #include "jit_probe.h"
 #include "jit_x86_emit.h"
 
-#define JIT_MAIN_OPS 64 /* a block's main path: its first instructions, in the order of the page */
-#define JIT_MAX_OPS 80  /* ... and the tails after it (rv_jit_compile) */
-#define JIT_HINT_MAX 64 /* the longest probe a load's page hint replaces */
+#define JIT_MAIN_OPS 64  /* a block's main path: its first instructions, in the order of the page */
+#define JIT_LOOP_OPS 104 /* ... more while a jump back into those first ones lies further on */
+#define JIT_MAX_OPS 120  /* ... and the tails after it (rv_jit_compile; below 128: int8_t indexes) */
+#define JIT_HINT_MAX 64  /* the longest probe a load's page hint replaces */
 /* Host registers pinned to guest registers while translated code runs (jit_x86_regs.c). */
 #define JIT_NPINNED 8
 #define JIT_NPINNED_X 7 /* the guest registers among them; the last holds the run budget */

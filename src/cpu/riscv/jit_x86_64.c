@@ -3,7 +3,8 @@
  * x86-64 code (docs/board.md, "Translator").
  *
  * A block starts at a jump target the interpreter found hot and covers the
- * instructions that follow it in its page, up to JIT_MAIN_OPS, the page end
+ * instructions that follow it in its page, up to JIT_MAIN_OPS (JIT_LOOP_OPS
+ * when a jump back into those lies further on: a loop's body), the page end
  * (in U-mode, with an instruction that runs onto the next page: see
  * straddler_upper) or an instruction left to the interpreter, and past a jump
  * only while a jump or branch in the block leads further; then, after that
@@ -1201,7 +1202,7 @@ uint32_t rv_jit_compile(struct rv_hart *h, const struct rv_op *head, const uint8
 	unsigned lens[JIT_MAX_OPS], offs[JIT_MAX_OPS], n = 0;
 	unsigned off = (unsigned)(pc & (RV_PAGE_SIZE - 1));
 	bool straddles = false; /* the last instruction runs onto the next page (U-mode: see below) */
-	while (n < JIT_MAIN_OPS && off < RV_PAGE_SIZE) {
+	while (n < JIT_LOOP_OPS && off < RV_PAGE_SIZE) {
 		uint32_t w = 0; /* the page's last halfword alone if that is all there is */
 		memcpy(&w, host + (off - (pc & (RV_PAGE_SIZE - 1))), RV_PAGE_SIZE - off < 4 ? 2 : 4);
 		if (off == RV_PAGE_SIZE - 2 && (w & 3) == 3) {
@@ -1239,12 +1240,22 @@ uint32_t rv_jit_compile(struct rv_hart *h, const struct rv_op *head, const uint8
 	find_targets(c, ops, offs, n, back_to);
 	/* The block goes on past a jump only while a jump in it leads further. */
 	for (int i = 0, furthest = 0; i < (int)n; i++) {
-		if (c->target[i] > furthest) furthest = c->target[i];
+		if (c->target[i] > furthest && (c->target[i] < JIT_MAIN_OPS || i >= JIT_MAIN_OPS))
+			furthest = c->target[i];
 		if (ends_block(rv_op_kind(&ops[i])) && furthest <= i) {
 			straddles = straddles && i == (int)n - 1;
 			n = (unsigned)i + 1;
 			break;
 		}
+	}
+	/* Past JIT_MAIN_OPS only up to the last jump back to before that point (a loop's body). */
+	if (n > JIT_MAIN_OPS) {
+		unsigned end = JIT_MAIN_OPS;
+		for (unsigned i = JIT_MAIN_OPS; i < n; i++)
+			if (c->target[i] >= 0 && c->target[i] < JIT_MAIN_OPS) end = i + 1;
+		if (end < n) straddles = false;
+		n = end;
+		find_targets(c, ops, offs, n, back_to);
 	}
 	/* Then the tails its branches lead to, after its main path. */
 	const unsigned n_main = n;
