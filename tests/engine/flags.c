@@ -4,7 +4,9 @@
  * the operands come swapped, or against x0). Pairs of every condition, the
  * second taken or not, on small signed values (equal, less, greater, negative
  * as large unsigned); one pair whose second branch is also a jump target (the
- * flags then come from elsewhere). The sum must be the one C computes.
+ * flags then come from elsewhere). And branches on zero right after the
+ * operation that wrote their register, which take its flags (flags_loop_c).
+ * The sums must be the ones C computes.
  */
 #include "engine.h"
 
@@ -116,6 +118,48 @@ __asm__(".text\n"
         " j 99f\n"
         "92: addi t0, t0, 101\n" LOOP_TAIL);
 
+/* flags_loop_c(x, n): a branch on zero right after the add, sub or logic operation that wrote its
+ * register takes that operation's flags (W ones: of the low half, which is zero or negative when
+ * the sign-extended value is); each branch not taken adds its constant to t0. The last branch is
+ * also a jump target, reached with other flags (see model_c). */
+uint64_t flags_loop_c(uint64_t x, uint64_t n);
+__asm__(".text\n"
+        ".globl flags_loop_c\n"
+        "flags_loop_c:\n" LOOP_HEAD " addw t1, s0, s1\n"
+        " beqz t1, 101f\n"
+        " addi t0, t0, 2\n"
+        "101: sub t1, s0, s1\n"
+        " bltz t1, 102f\n"
+        " addi t0, t0, 3\n"
+        "102: addiw t1, s0, 1\n"
+        " bgez t1, 103f\n"
+        " addi t0, t0, 5\n"
+        "103: and t1, s0, s1\n"
+        " bnez t1, 104f\n"
+        " addi t0, t0, 7\n"
+        "104: slli t2, s0, 31\n"
+        " addw t1, t2, t2\n" /* low half zero, not the whole sum */
+        " bnez t1, 105f\n"
+        " addi t0, t0, 11\n"
+        "105: slli t2, s0, 30\n"
+        " addw t1, t2, t2\n" /* negative when s0 is odd, whatever the whole sum's sign */
+        " bltz t1, 106f\n"
+        " addi t0, t0, 13\n"
+        "106: xor t1, s0, s1\n"
+        " bgez t1, 107f\n"
+        " addi t0, t0, 17\n"
+        "107: or t1, s0, s1\n"
+        " beqz t1, 108f\n"
+        " addi t0, t0, 19\n"
+        "108: subw t1, s1, s0\n"
+        " bltz t1, 109f\n"
+        " addi t0, t0, 23\n"
+        "109: andi t2, a0, 32\n"
+        " bnez t2, 2f\n"
+        " add t1, s0, s1\n"
+        "2: beqz t1, 99f\n"
+        " addi t0, t0, 29\n" LOOP_TAIL);
+
 /* The loops in C. */
 static uint64_t step(uint64_t x)
 {
@@ -152,6 +196,27 @@ static uint64_t model_b(uint64_t x, uint64_t n)
 	return sum;
 }
 
+static uint64_t model_c(uint64_t x, uint64_t n)
+{
+	uint64_t sum = 0;
+	for (; n; n--, x = step(x)) {
+		const int64_t a = (int64_t)(x & 3) - 1, b = (int64_t)((x >> 2) & 3) - 1;
+		sum += (int32_t)(a + b) != 0 ? 2 : 0;
+		sum += a - b >= 0 ? 3 : 0;
+		sum += (int32_t)(a + 1) < 0 ? 5 : 0;
+		sum += (a & b) == 0 ? 7 : 0;
+		sum += 11; /* (a << 31) * 2 has a zero low half */
+		sum += (a & 1) == 0 ? 13 : 0;
+		sum += (a ^ b) < 0 ? 17 : 0;
+		sum += (a | b) != 0 ? 19 : 0;
+		const int64_t t = (int32_t)(b - a);
+		sum += t >= 0 ? 23 : 0;
+		sum += ((x & 32) ? t : a + b) != 0 ? 29 : 0;
+		sum = sum << 1 | sum >> 63;
+	}
+	return sum;
+}
+
 int main(unsigned long hartid)
 {
 	if (hartid != 0)
@@ -161,6 +226,8 @@ int main(unsigned long hartid)
 	EXPECT(got == model_a(x, ITERATIONS), "the sum through the first loop's pairs of branches", got);
 	got = flags_loop_b(x, ITERATIONS);
 	EXPECT(got == model_b(x, ITERATIONS), "the sum through the second loop's pairs of branches", got);
+	got = flags_loop_c(x, ITERATIONS);
+	EXPECT(got == model_c(x, ITERATIONS), "the sum through the third loop's branches on zero", got);
 	put("PASS flags\n");
 	plat_exit(0);
 }

@@ -8,6 +8,7 @@
  * translator takes into the loop's block): 5 instructions per pass, 4 more
  * (a load and a store among them) when the counter is odd. A third loop is
  * longer than a block's usual main path: the block goes on to its jump back.
+ * A fourth has forward branches one right after another.
  */
 #include "engine.h"
 
@@ -78,6 +79,32 @@ static uint64_t counted_long(uint64_t n, uint64_t *sum)
 	return after - before;
 }
 
+/* As counted, for a loop whose forward branches come one right after another (the lea charging
+ * back one's skipped instructions and the next's giving some merge): 7 instructions per pass when
+ * the counter is even or 3 mod 4, 10 when it is 1 mod 4; *sum: 8 per even pass, 9 per other. */
+static uint64_t counted_branches(uint64_t n, uint64_t *sum)
+{
+	uint64_t before, after, a = 0, b = 0;
+	__asm__ volatile("csrr %0, minstret\n"
+	                 "1: addi %3, %3, 1\n"
+	                 "andi t2, %2, 1\n"
+	                 "andi t3, %2, 2\n"
+	                 "beqz t2, 5f\n" /* skips 4 */
+	                 "bnez t3, 6f\n" /* skips 4: with the one before, no lea */
+	                 "beqz t3, 7f\n" /* skips 1 */
+	                 "addi %4, %4, 100\n"
+	                 "7: addi %4, %4, 1\n"
+	                 "5: addi %4, %4, 8\n"
+	                 "6: addi %2, %2, -1\n"
+	                 "bnez %2, 1b\n"
+	                 "csrr %1, minstret\n"
+	                 : "=&r"(before), "=&r"(after), "+r"(n), "+r"(a), "+r"(b)
+	                 :
+	                 : "t2", "t3");
+	*sum = b;
+	return after - before;
+}
+
 int main(uint64_t hartid)
 {
 	if (hartid != 0)
@@ -95,6 +122,10 @@ int main(uint64_t hartid)
 			const uint64_t long_loop = counted_long(n, &sum);
 			EXPECT(long_loop == 1 + 75 * n + 8 * odd, "minstret across the long loop", long_loop);
 			EXPECT(sum == 140 * n + 8 * odd, "what the long loop added up", sum);
+			const uint64_t one_mod_4 = (n + 3) / 4, branches = counted_branches(n, &sum);
+			EXPECT(branches == 1 + 7 * n + 3 * one_mod_4, "minstret across the branches",
+			       branches);
+			EXPECT(sum == 8 * (n / 2) + 9 * one_mod_4, "what the branches added up", sum);
 		}
 	put("PASS instret\n");
 	plat_exit(0);

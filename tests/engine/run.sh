@@ -13,7 +13,8 @@
 # given them up (--stats counts both); scaled.c: shifts by 1-3 whose result an add takes next (the
 # add made one lea), and forward.c: a register kept in the hart read right after it was stored
 # there (from the host register it came from, unless a jump leads to the reader), and flags.c:
-# pairs of branches on the same registers (the second reusing the first's compare), and zext.c:
+# pairs of branches on the same registers (the second reusing the first's compare) and branches on
+# zero right after the operation that wrote their register (its flags), and zext.c:
 # zero-extensions (slli 32, srli) with other instructions between the shifts, all against the sum C
 # computes; straddle.c: a U-mode loop through an instruction that runs onto the next page,
 # that page then mapped elsewhere and rewritten, against the sums the instruction then gives;

@@ -110,10 +110,19 @@ struct block_ctx {
 	 * the second): the flags still hold the compare (gcc's beq a, b then bltu a, b). */
 	const uint8_t *flags_at;       /* the code just after a branch, or NULL */
 	unsigned flags_rs1, flags_rs2; /* ... the flags being those of x[flags_rs1] - x[flags_rs2] */
-	uint64_t start;                /* the block's guest pc */
-	uint32_t local;                /* guest registers in local host registers (bit per register) */
-	uint32_t borrowed; /* pinned registers lent to local ones (bit per index in pinned_host) */
-	uint32_t dirty;    /* ... written since the hart last had them */
+	/* A branch comparing with zero right after an add, sub or logic operation on its register (no
+	 * code in between, no jump to the branch): that operation's ZF and SF are the compare's (a W
+	 * one's too: its sign-extended result is zero, or negative, when its low half is). */
+	const uint8_t *zero_at; /* the code just after that operation, or NULL */
+	unsigned zero_x;        /* ... the guest register it wrote */
+	/* A forward branch's lea charging back the budget it gave, right before the next one's lea
+	 * giving some: the two become one (or none). */
+	const uint8_t *lea_at; /* the code just after that lea, or NULL */
+	int lea_imm;           /* ... what it added */
+	uint64_t start;        /* the block's guest pc */
+	uint32_t local;        /* guest registers in local host registers (bit per register) */
+	uint32_t borrowed;     /* pinned registers lent to local ones (bit per index in pinned_host) */
+	uint32_t dirty;        /* ... written since the hart last had them */
 	/* Translated FP (emit_fp_arith): what this path checked since the last join or call. */
 	bool fp_ok;        /* mstatus.FS dirty (after an interpreted FP instruction: also vsstatus.FS if
 	                    * V=1) and fp_pending set, on every path to here */

@@ -499,6 +499,7 @@ static bool emit_op(struct block_ctx *c, const struct rv_op *op, unsigned kind, 
 		if (imm) alu_imm(e, d, 0, imm, false);
 		if (c->sext[k + (int)c->n]) movsxd(e, d);
 		put_x(c, op->rd, d);
+		if (imm) c->zero_at = e->p, c->zero_x = op->rd;
 		return true;
 	}
 	case K_ADD:
@@ -534,6 +535,7 @@ static bool emit_op(struct block_ctx *c, const struct rv_op *op, unsigned kind, 
 		alu_x(c, opc, d, op->rs2, !w);
 		if (w && c->sext[k + (int)c->n]) movsxd(e, d);
 		put_x(c, op->rd, d);
+		c->zero_at = e->p, c->zero_x = op->rd;
 		return true;
 	}
 	case K_SLT:
@@ -649,9 +651,19 @@ static bool emit_op(struct block_ctx *c, const struct rv_op *op, unsigned kind, 
 		 * branch and charged again when it is not taken (lea keeps the flags). */
 		const int skip = t > i ? t - i - 1 : 0;
 		const bool same = c->flags_at == e->p && c->flags_rs1 == op->rs1 && c->flags_rs2 == op->rs2,
-		           rev = c->flags_at == e->p && c->flags_rs1 == op->rs2 && c->flags_rs2 == op->rs1;
-		if (skip) budget_lea(e, skip);
-		if (same) {
+		           rev = c->flags_at == e->p && c->flags_rs1 == op->rs2 && c->flags_rs2 == op->rs1,
+		           zero = c->zero_at == e->p && op->rs1 == c->zero_x && op->rs1 != 0 &&
+		                  op->rs2 == 0 && kind <= K_BGE;
+		if (skip && c->lea_at == e->p) { /* merged with the lea before */
+			e->p -= 4;
+			if (c->lea_imm + skip) budget_lea(e, c->lea_imm + skip);
+		} else if (skip) {
+			budget_lea(e, skip);
+		}
+		if (zero) { /* ZF and SF are x[rs1]'s: beqz, bnez, bltz (js), bgez (jns) */
+			if (kind == K_BLT || kind == K_BGE) cond = kind == K_BLT ? 0x8 : 0x9;
+			c->flags_rs1 = c->flags_rs2 = 64; /* no compare to take up again */
+		} else if (same) {
 			/* the flags hold cmp x[rs1], x[rs2] */
 		} else if (rev) {
 			cond = swapped[cond];
@@ -673,7 +685,10 @@ static bool emit_op(struct block_ctx *c, const struct rv_op *op, unsigned kind, 
 			c->fwd[c->nfwd++] = (struct fwd_jump){e->p, t};
 			e32(e, 0);
 			c->in_dirty[t] |= c->dirty;
-			if (skip) budget_lea(e, -skip);
+			if (skip) {
+				budget_lea(e, -skip);
+				c->lea_at = e->p, c->lea_imm = -skip;
+			}
 			c->flags_at = e->p;
 			return true;
 		}
@@ -1301,7 +1316,7 @@ uint32_t rv_jit_compile(struct rv_hart *h, const struct rv_op *head, const uint8
 	if (c->user) plan_hints(c, ops, n);
 	plan_zext(c, ops, n, n_main, jumped_to);
 	c->scaled_rs = -1;
-	c->stored_at = c->flags_at = NULL;
+	c->stored_at = c->flags_at = c->lea_at = c->zero_at = NULL;
 	for (unsigned i = 0; i < n; i++) {
 		c->label[i] = e->p;
 		if (!open) c->dirty = 0; /* after a jump: reached only by jumps */
@@ -1310,7 +1325,7 @@ uint32_t rv_jit_compile(struct rv_hart *h, const struct rv_op *head, const uint8
 			c->scaled_rs = -1;
 			fp_forget(c);
 		}
-		if (jumped_to[i] || !open) c->stored_at = c->flags_at = NULL;
+		if (jumped_to[i] || !open) c->stored_at = c->flags_at = c->lea_at = c->zero_at = NULL;
 		c->next = i + 1 < n && !jumped_to[i + 1] ? &ops[i + 1] : NULL;
 		if (straddles && i == n_main - 1) emit_straddle_check(c, ops[i].raw, c->page + RV_PAGE_SIZE);
 		c->scaled_set = false;
