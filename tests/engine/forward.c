@@ -6,7 +6,8 @@
  * registers that most stay in the hart, and covers: the reader as a branch
  * target with the writer skipped or not, the reader right after a load (the
  * value stored from the load's register), a reader with both operands the
- * stored register, and a reader that compares; other registers are used
+ * stored register, a zero-extension (slli 32, srli 32) of it, and a reader
+ * that compares; other registers are used
  * enough to take the host registers. The sum must be the one C computes.
  */
 #include "engine.h"
@@ -34,6 +35,10 @@ __asm__(".text\n"
         " addi s10, s9, 3\n"
         " mul s10, s10, s10\n" /* both operands */
         " add t0, t0, s10\n"
+        " subw t3, a0, s6\n"
+        " slli t2, t3, 32\n"
+        " srli t2, t2, 32\n" /* zero-extended from the register just stored */
+        " add t0, t0, t2\n"
         " srli s11, a0, 7\n"
         " bltu s11, s8, 3f\n" /* a compare reads it */
         " addi t0, t0, 17\n"
@@ -73,6 +78,7 @@ static uint64_t model(uint64_t x, const uint64_t *buf, uint64_t n)
 		sum += s9;
 		const uint64_t s10 = (s9 + 3) * (s9 + 3);
 		sum += s10;
+		sum += (uint32_t)(x - s6);
 		const uint64_t s11 = x >> 7;
 		if (!(s11 < s8)) sum += 17;
 		const uint64_t s1 = (s11 ^ s8) + s7, s2 = s1 + s6, s3 = s2 + s9;

@@ -157,6 +157,7 @@ void pinned_load(struct emit *e);
 void pinned_store(struct emit *e);
 /* reg <- x[r]; x[r] <- reg; a write to x[r] made in its host register. */
 void get_x(struct block_ctx *c, int reg, unsigned r);
+void get_x32(struct block_ctx *c, int reg, unsigned r); /* x[r]'s low half, zero-extended */
 void set_x(struct block_ctx *c, unsigned r, int reg);
 void written(struct block_ctx *c, unsigned r);
 /* The local registers in `mask` to the hart, and from it. */

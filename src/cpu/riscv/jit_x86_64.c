@@ -463,10 +463,7 @@ static bool emit_op(struct block_ctx *c, const struct rv_op *op, unsigned kind, 
 		if (kind == K_SRLI && c->zext_rs[k + (int)c->n] >= 0) { /* (x << 32) >> n from x's low half */
 			int d = dst_reg(c, op->rd, 0);
 			unsigned sh = (unsigned)imm & 63, rs = (unsigned)c->zext_rs[k + (int)c->n];
-			if (c->host[rs] >= 0)
-				op_rr(e, 0x8b, d, c->host[rs], false); /* mov d32, x[rs] (zero-extends) */
-			else
-				op_rm_hart(e, 0x8b, d, xoff(rs), false);
+			get_x32(c, d, rs);
 			if (sh >= 29 && sh < 32 && c->next && c->next->rd == op->rd &&
 			    scaled_by_add(c, op->rd, op->rd, 32 - sh)) {
 				put_x(c, op->rd, d); /* unscaled: the add, which overwrites it, scales it */

@@ -76,6 +76,17 @@ void get_x(struct block_ctx *c, int reg, unsigned r)
 	else
 		op_rm_hart(&c->e, 0x8b, reg, xoff(r), true);
 }
+/* reg <- x[r]'s low half, zero-extended */
+void get_x32(struct block_ctx *c, int reg, unsigned r)
+{
+	int from = r ? held_in(c, r) : -1;
+	if (!r)
+		op_rr(&c->e, 0x33, reg, reg, false); /* xor reg32, reg32 */
+	else if (from >= 0)
+		op_rr(&c->e, 0x8b, reg, from, false); /* mov reg32, from32 */
+	else
+		op_rm_hart(&c->e, 0x8b, reg, xoff(r), false);
+}
 /* Notes a write to x[r] made in its host register. */
 void written(struct block_ctx *c, unsigned r)
 {
