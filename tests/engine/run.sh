@@ -18,6 +18,8 @@
 # zero-extensions (slli 32, srli) with other instructions between the shifts, all against the sum C
 # computes; straddle.c: a U-mode loop through an instruction that runs onto the next page,
 # that page then mapped elsewhere and rewritten, against the sums the instruction then gives;
+# crosspage.c: the same for a U-mode loop whose branch leads to an arm on the next page (a tail
+# taken into the loop's block);
 # calls.c: calls and returns (predicted by translated code), a million deep, indirect, returning
 # elsewhere than after the call, and in S-mode across a remap of the caller's code page.
 # tlbcount.c runs under the given options and under --jit off with --stats: both must report the
@@ -34,7 +36,7 @@ mkdir -p "$work"
 FL="-O2 -march=rv64gc -mabi=lp64d -mcmodel=medany -nostdlib -ffreestanding -fno-pic -static -Wl,--no-relax
     -Wl,--no-warn-rwx-segments -Wl,--build-id=none -T $here/../diff/bare.ld -Wall -Werror"
 fail=0
-for t in smc atomics triggers ext instret tlbcount fp vcopy regs probes megaprobe hintprobe scaled forward flags zext straddle calls cacheflush; do
+for t in smc atomics triggers ext instret tlbcount fp vcopy regs probes megaprobe hintprobe scaled forward flags zext straddle crosspage calls cacheflush; do
   # shellcheck disable=SC2086
   $CC $FL -o "$work/$t" "$here/crt.S" "$here/plat.c" "$here/$t.c"
   cache_mb=0 # the default code cache; cacheflush flushes a 1 MiB one many times

@@ -9,7 +9,9 @@
  * straddler_upper) or an instruction left to the interpreter, and past a jump
  * only while a jump or branch in the block leads further; then, after that
  * main path, the tails its branches lead to (a few instructions jumping back
- * into it: the other arm of an if in a loop). Generated code:
+ * into it: the other arm of an if in a loop; in U-mode also on the next page,
+ * whose mapping the code entering such a tail compares with the fetch TLB's
+ * first: next_page_code). Generated code:
  *   - compares its instructions with guest memory at its first entry after a
  *     fence.i and returns its pc | 1 if any changed, so code rewritten before
  *     a fence.i never runs (its entry then jumps to that check, else it is a
@@ -779,6 +781,49 @@ static void emit_straddle_bail(struct block_ctx *c, uint64_t pc, int refund)
 	return_pc(e, pc | 1);
 }
 
+/*
+ * The next page's code for a U-mode block's tails there (take_tail): its host address while the U
+ * set's fetch TLB maps it (the interpreter has fetched from it), and that mapping's addend, or
+ * NULL. Translated code compares the mapping with the fetch TLB's each time it enters such a tail
+ * (emit_next_page_check): after an sfence.vma or a satp write the page may be another, or not
+ * executable; the code check at a block's first entry after a fence.i reads it through the host
+ * address noted here, which the same addend keeps right.
+ */
+static const uint8_t *next_page_code(const struct rv_hart *h, uint64_t next_page, uintptr_t *addend)
+{
+	if (!user_mode(h) || !h->tlb_ready[RV_TLB_SET_U]) return NULL;
+	const struct rv_tlb_table *t = &h->tlb[RV_TLB_SET_U].exec;
+	const unsigned i = (unsigned)(next_page >> RV_PAGE_SHIFT) & (RV_TLB_SIZE - 1);
+	if (t->vpage[i] != next_page) return NULL;
+	*addend = t->addend[i];
+	return (const uint8_t *)(uintptr_t)(next_page + t->addend[i]);
+}
+/* At the start of tail instruction i on the next page: unless the fetch TLB still maps that page
+ * as at translation, a side exit to the instruction (the dispatcher finds its code afresh). */
+static void emit_next_page_check(struct block_ctx *c, uintptr_t addend, uint64_t pc, unsigned i,
+                                 struct side_exit *side, unsigned *nside)
+{
+	struct emit *e = &c->e;
+	const uint64_t next_page = c->page + RV_PAGE_SIZE;
+	const uint32_t table = (uint32_t)(offsetof(struct rv_hart, tlb[RV_TLB_SET_U]) +
+	                                  offsetof(struct rv_tlb_set, exec)),
+	               slot = 8 * ((uint32_t)(next_page >> RV_PAGE_SHIFT) & (RV_TLB_SIZE - 1));
+	mov_imm64(e, RCX, next_page);
+	op_rm_hart(e, 0x3b, RCX, table + (uint32_t)offsetof(struct rv_tlb_table, vpage) + slot, true);
+	for (unsigned k = 0; k < 2; k++) {
+		if (k) {
+			mov_imm64(e, RCX, addend);
+			op_rm_hart(e, 0x3b, RCX,
+			           table + (uint32_t)offsetof(struct rv_tlb_table, addend) + slot, true);
+		}
+		EB(e, "\x0f\x85"); /* jne: mapped otherwise, or not (now) */
+		struct side_exit *s = &side[(*nside)++];
+		*s = (struct side_exit){
+		    .fix = e->p, .target = pc, .refund = (int)(c->n - i), .dirty = c->dirty, .inside = -1};
+		e32(e, 0);
+	}
+}
+
 static bool translatable(unsigned kind)
 {
 	return kind >= K_LUI && kind < K_COUNT;
@@ -797,9 +842,9 @@ static bool find_targets(struct block_ctx *c, const struct rv_op *ops, const uns
 	for (unsigned i = 0; i < n; i++) {
 		unsigned kind = rv_op_kind(&ops[i]);
 		if (kind != K_JAL && !(kind >= K_BEQ && kind <= K_BGEU)) continue;
-		uint64_t to = c->page + offs[i] + (uint64_t)(int64_t)ops[i].imm;
-		for (unsigned t = 0; t < n && (to & RV_PAGE_MASK) == c->page; t++)
-			if (offs[t] == (to & (RV_PAGE_SIZE - 1))) {
+		const uint64_t to = offs[i] + (uint64_t)(int64_t)ops[i].imm; /* from the page's start */
+		for (unsigned t = 0; t < n && to < 2 * RV_PAGE_SIZE; t++)
+			if (offs[t] == to) {
 				c->target[i] = (int8_t)t;
 				inner_jumps = true;
 				if (t <= i) back_to[t] = true;
@@ -818,24 +863,28 @@ static bool decoded(const unsigned *offs, unsigned n, unsigned off)
 
 /*
  * A tail: a branch of the block's main path (its first n_main instructions) that leaves it for a
- * few instructions of the page (no jump or branch among them) ending in a jump (j) back into the
- * main path, such as the other arm of an if in a loop: they are taken into the block after its
- * other n instructions, so that the loop stays in the block with its registers in place. `page`
- * is the host address of the page's code. Returns the block's new length (n if no tail).
+ * few instructions of the page, or in U-mode of the next page (no jump or branch among them)
+ * ending in a jump (j) back into the main path, such as the other arm of an if in a loop: they are
+ * taken into the block after its other n instructions, so that the loop stays in the block with
+ * its registers in place. page[0] is the host address of the page's code, page[1] the next one's
+ * (NULL: none). Offsets run on from the page's start into the next. Returns the block's new length
+ * (n if no tail).
  */
-#define JIT_TAIL_MAX 12
-static unsigned take_tail(const struct rv_hart *h, const uint8_t *page, struct rv_op *ops, unsigned *lens,
-                          unsigned *offs, unsigned n, unsigned off, unsigned n_main)
+#define JIT_TAIL_MAX 20
+static unsigned take_tail(const struct rv_hart *h, const uint8_t *const page[2], struct rv_op *ops,
+                          unsigned *lens, unsigned *offs, unsigned n, unsigned off, unsigned n_main)
 {
-	for (unsigned m = n; m < n + JIT_TAIL_MAX && m < JIT_MAX_OPS && off < RV_PAGE_SIZE; m++) {
+	const unsigned which = off / RV_PAGE_SIZE, end = (which + 1) * RV_PAGE_SIZE;
+	if (which > 1 || !page[which]) return n;
+	for (unsigned m = n; m < n + JIT_TAIL_MAX && m < JIT_MAX_OPS && off < end; m++) {
 		if (decoded(offs, m, off)) return n;
 		uint32_t w = 0;
-		memcpy(&w, page + off, RV_PAGE_SIZE - off < 4 ? 2 : 4);
+		memcpy(&w, page[which] + (off - which * RV_PAGE_SIZE), end - off < 4 ? 2 : 4);
 		struct rv_op op;
-		rv_decode_op(&op, w, off, h->ext);
+		rv_decode_op(&op, w, off - which * RV_PAGE_SIZE, h->ext);
 		const unsigned kind = rv_op_kind(&op);
 		if (!translatable(kind) || kind == K_GENERIC || kind == K_JALR ||
-		    (kind >= K_BEQ && kind <= K_BGEU) || off + rv_op_len(&op) > RV_PAGE_SIZE)
+		    (kind >= K_BEQ && kind <= K_BGEU) || off + rv_op_len(&op) > end)
 			return n;
 		ops[m] = op;
 		offs[m] = off;
@@ -1271,14 +1320,21 @@ uint32_t rv_jit_compile(struct rv_hart *h, const struct rv_op *head, const uint8
 	}
 	/* Then the tails its branches lead to, after its main path. */
 	const unsigned n_main = n;
+	uintptr_t next_addend = 0;
+	const uint8_t *pages[2] = {host - (pc & (RV_PAGE_SIZE - 1)),
+	                           next_page_code(h, c->page + RV_PAGE_SIZE, &next_addend)};
+	bool next_page_at[JIT_MAX_OPS] = {false};
 	for (unsigned i = 0; i < n_main; i++) {
 		const unsigned kind = rv_op_kind(&ops[i]);
 		const int64_t to = (int64_t)offs[i] + ops[i].imm;
 		if (kind >= K_BEQ && kind <= K_BGEU && c->target[i] < 0 && to >= 0 &&
-		    to < (int64_t)RV_PAGE_SIZE)
-			n = take_tail(h, host - (pc & (RV_PAGE_SIZE - 1)), ops, lens, offs, n, (unsigned)to,
-			              n_main);
+		    to < (int64_t)(2 * RV_PAGE_SIZE))
+			n = take_tail(h, pages, ops, lens, offs, n, (unsigned)to, n_main);
 	}
+	for (unsigned i = n_main; i < n; i++) /* a tail on the next page: its mapping checked first */
+		if (offs[i] >= RV_PAGE_SIZE &&
+		    (i == n_main || offs[i - 1] < RV_PAGE_SIZE || offs[i - 1] + lens[i - 1] != offs[i]))
+			next_page_at[i] = true;
 	const bool inner_jumps = find_targets(c, ops, offs, n, back_to);
 
 	struct emit *e = &c->e;
@@ -1303,7 +1359,7 @@ uint32_t rv_jit_compile(struct rv_hart *h, const struct rv_op *head, const uint8
 	upper_read(ops + n_main, n - n_main, c->sext + n_main);
 	c->dirty = 0;
 
-	struct side_exit side[JIT_MAX_OPS];
+	struct side_exit side[2 * JIT_MAX_OPS]; /* a branch's or generic instruction's, two per tail check */
 	unsigned nside = 0;
 	bool open = true, jumped_to[JIT_MAX_OPS] = {false};
 	for (unsigned i = 0; i < n; i++)
@@ -1325,6 +1381,7 @@ uint32_t rv_jit_compile(struct rv_hart *h, const struct rv_op *head, const uint8
 		if (jumped_to[i] || !open) c->stored_at = c->flags_at = c->lea_at = c->zero_at = NULL;
 		c->next = i + 1 < n && !jumped_to[i + 1] ? &ops[i + 1] : NULL;
 		if (straddles && i == n_main - 1) emit_straddle_check(c, ops[i].raw, c->page + RV_PAGE_SIZE);
+		if (next_page_at[i]) emit_next_page_check(c, next_addend, c->page + offs[i], i, side, &nside);
 		c->scaled_set = false;
 		int32_t lo, hi;
 		unsigned m = mem_group(ops, jumped_to, i, n, &lo, &hi);
@@ -1369,15 +1426,20 @@ uint32_t rv_jit_compile(struct rv_hart *h, const struct rv_op *head, const uint8
 	/* First entry after a fence.i: compare every instruction with guest memory (a straddling
 	 * one's lower half: its upper half is compared as it runs). */
 	patch_to_here(e, check_fix);
-	mov_imm64(e, RSI, (uint64_t)(uintptr_t)host - (pc & (RV_PAGE_SIZE - 1)));
+	mov_imm64(e, RSI, (uint64_t)(uintptr_t)pages[0]);
+	/* rdi: the next page's code as of translation, less a page (its tails' offsets run on) */
+	if (pages[1]) mov_imm64(e, RDI, (uint64_t)(uintptr_t)pages[1] - RV_PAGE_SIZE);
 	uint8_t *bail_fix[JIT_MAX_OPS];
 	for (unsigned i = 0; i < n; i++) {
+		const uint8_t base = offs[i] >= RV_PAGE_SIZE ? 0xbf : 0xbe; /* [rdi + off] or [rsi + off] */
 		if (lens[i] == 4 && offs[i] != RV_PAGE_SIZE - 2) {
-			EB(e, "\x81\xbe");
+			e8(e, 0x81);
+			e8(e, base);
 			e32(e, offs[i]);
 			e32(e, ops[i].raw);
 		} else {
-			EB(e, "\x66\x81\xbe");
+			EB(e, "\x66\x81");
+			e8(e, base);
 			e32(e, offs[i]);
 			uint16_t r16 = (uint16_t)ops[i].raw;
 			memcpy(e->p, &r16, 2);
