@@ -236,9 +236,8 @@ void call_args(struct block_ctx *c, unsigned rs1, int rs2)
 /*
  * Host registers for the block's guest registers: the pinned ones, then the
  * local registers to those used most (three times at least) among the others,
- * a use counting five times inside a loop (a jump back over it, c->target),
- * once elsewhere: however many loops nest there, for an inner loop (a match's
- * byte compare) often runs fewer passes than the loop around it.
+ * a use counting four times more for each jump back (c->target) over it: the
+ * innermost, hottest loop first.
  * Returns the local registers read before they are written (loaded at the
  * start); *written gets those the block writes.
  */
@@ -247,7 +246,7 @@ uint32_t allocate(struct block_ctx *c, const struct rv_op *ops, unsigned n, uint
 	unsigned weight[JIT_MAX_OPS];
 	for (unsigned i = 0; i < n; i++) weight[i] = 1;
 	for (unsigned i = 0; i < n; i++)
-		for (int t = c->target[i]; t >= 0 && t <= (int)i; t++) weight[t] = 5; /* i jumps back to t */
+		for (int t = c->target[i]; t >= 0 && t <= (int)i; t++) weight[t] += 4; /* i jumps back to t */
 	memset(c->host, -1, sizeof(c->host));
 	uint32_t pinned = 0;
 	for (unsigned i = 0; i < JIT_NPINNED_X; i++) {
