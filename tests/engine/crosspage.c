@@ -9,10 +9,8 @@
  * (fence.i). Each run's sum must be the one the code then mapped gives, and
  * every run must retire as many instructions (minstret).
  */
-#include "engine.h"
+#include "codepages.h"
 
-#define CODE 0xc0000000UL /* page A, then page B */
-#define PTE_CODE 0xdb     /* V R X U A */
 #define ITERATIONS 20000
 #define HEAD 32 /* the loop's bytes at the end of page A */
 
@@ -44,23 +42,6 @@ __asm__(".text\n"
         ".option pop\n");
 extern const uint8_t cross1[], cross5[], cross3[];
 #define ARM 12 /* the arm's bytes */
-
-static uint8_t page_a[4096] __attribute__((aligned(4096)));
-static uint8_t page_b[2][4096] __attribute__((aligned(4096)));
-static uint64_t root[512] __attribute__((aligned(4096))), mid[512] __attribute__((aligned(4096))),
-    leaf[512] __attribute__((aligned(4096)));
-
-/* The branch and the jump back keep their offsets only if the arm starts page B. */
-static void copy(uint8_t *to, const uint8_t *from, uint64_t n)
-{
-	for (uint64_t i = 0; i < n; i++) to[i] = from[i];
-}
-
-static void map_b(unsigned f)
-{
-	leaf[1] = (uint64_t)(uintptr_t)page_b[f] >> 12 << 10 | PTE_CODE;
-	__asm__ volatile("sfence.vma" ::: "memory");
-}
 
 /* A run's sum, and in *retired the instructions it retired (the same for every run: the loop's
  * passes do not depend on what the arm adds, translated or not, left early or not). */
@@ -95,13 +76,7 @@ int main(unsigned long hartid)
 	copy(page_a + 4096 - HEAD, cross1, HEAD);
 	copy(page_b[0], cross1 + HEAD, ARM);
 	copy(page_b[1], cross5 + HEAD, ARM);
-	root[3] = (uint64_t)(uintptr_t)mid >> 12 << 10 | 1; /* VA 3 GiB: the code pages */
-	mid[0] = (uint64_t)(uintptr_t)leaf >> 12 << 10 | 1;
-	leaf[0] = (uint64_t)(uintptr_t)page_a >> 12 << 10 | PTE_CODE;
-	__asm__ volatile("csrw pmpaddr0, %0; csrw pmpcfg0, %1" ::"r"(~0ULL >> 10), "r"(0x1fULL));
-	__asm__ volatile("csrw satp, %0" ::"r"(8ULL << 60 | (uint64_t)(uintptr_t)root >> 12));
-	map_b(0);
-	fence_i();
+	map_code_pages();
 	uint64_t first = 0, retired;
 	for (unsigned r = 0; r < 3; r++) { /* hot: translated by the later runs */
 		uint64_t got = run(7 + r, &retired);

@@ -8,10 +8,8 @@
  * and then B's first frame is rewritten in place to say +3 (fence.i). Each
  * run's sum must be the one the instruction then in memory gives.
  */
-#include "engine.h"
+#include "codepages.h"
 
-#define CODE 0xc0000000UL /* page A, then page B */
-#define PTE_CODE 0xdb     /* V R X U A */
 #define ITERATIONS 20000
 
 /* The loop, copied so that its `addi a0, a0, step` starts at A + 0xffe: it adds a0 (then a0 +=
@@ -39,26 +37,10 @@ __asm__(".text\n"
 extern const uint8_t loop1[], loop1_end[], loop5[], loop5_end[], loop3[], loop3_end[];
 #define HEAD 16 /* the loop's bytes up to the straddling instruction's upper half (page A's) */
 
-static uint8_t page_a[4096] __attribute__((aligned(4096)));
-static uint8_t page_b[2][4096] __attribute__((aligned(4096)));
-static uint64_t root[512] __attribute__((aligned(4096))), mid[512] __attribute__((aligned(4096))),
-    leaf[512] __attribute__((aligned(4096)));
-
-static void copy(uint8_t *to, const uint8_t *from, uint64_t n)
-{
-	for (uint64_t i = 0; i < n; i++) to[i] = from[i];
-}
-
 /* Page B's part of a loop into frame f. */
 static void put_tail(unsigned f, const uint8_t *loop, const uint8_t *end)
 {
 	copy(page_b[f], loop + HEAD, (uint64_t)(end - loop) - HEAD);
-}
-
-static void map_b(unsigned f)
-{
-	leaf[1] = (uint64_t)(uintptr_t)page_b[f] >> 12 << 10 | PTE_CODE;
-	__asm__ volatile("sfence.vma" ::: "memory");
 }
 
 static uint64_t model(uint64_t x, uint64_t step, uint64_t n)
@@ -78,13 +60,7 @@ int main(unsigned long hartid)
 	copy(page_a + 4096 - HEAD, loop1, HEAD);
 	put_tail(0, loop1, loop1_end);
 	put_tail(1, loop5, loop5_end);
-	root[3] = (uint64_t)(uintptr_t)mid >> 12 << 10 | 1; /* VA 3 GiB: the code pages */
-	mid[0] = (uint64_t)(uintptr_t)leaf >> 12 << 10 | 1;
-	leaf[0] = (uint64_t)(uintptr_t)page_a >> 12 << 10 | PTE_CODE;
-	__asm__ volatile("csrw pmpaddr0, %0; csrw pmpcfg0, %1" ::"r"(~0ULL >> 10), "r"(0x1fULL));
-	__asm__ volatile("csrw satp, %0" ::"r"(8ULL << 60 | (uint64_t)(uintptr_t)root >> 12));
-	map_b(0);
-	fence_i();
+	map_code_pages();
 	const uint64_t entry = CODE + 4096 - HEAD;
 
 	for (unsigned run = 0; run < 3; run++) { /* hot: translated by the later runs */

@@ -731,6 +731,35 @@ static bool emit_op(struct block_ctx *c, const struct rv_op *op, unsigned kind, 
 }
 
 /*
+ * The next page's code for a U-mode block's tails there (take_tail): its host address while the U
+ * set's fetch TLB maps it (the interpreter has fetched from it), and that mapping's addend, or
+ * NULL. Translated code compares the mapping with the fetch TLB's each time it enters such a tail
+ * (emit_next_page_check): after an sfence.vma or a satp write the page may be another, or not
+ * executable; the code check at a block's first entry after a fence.i reads it through the host
+ * address noted here, which the same addend keeps right.
+ */
+static const uint8_t *next_page_code(const struct rv_hart *h, uint64_t next_page, uintptr_t *addend)
+{
+	if (!user_mode(h) || !h->tlb_ready[RV_TLB_SET_U]) return NULL;
+	const struct rv_tlb_table *t = &h->tlb[RV_TLB_SET_U].exec;
+	const unsigned i = (unsigned)(next_page >> RV_PAGE_SHIFT) & (RV_TLB_SIZE - 1);
+	if (t->vpage[i] != next_page) return NULL;
+	*addend = t->addend[i];
+	return (const uint8_t *)(uintptr_t)(next_page + t->addend[i]);
+}
+/* Translated code's half of that: cmp of the fetch TLB's entry for next_page with it (rcx holds
+ * next_page after); returns the entry's addend field, an offset from the hart. */
+static uint32_t emit_next_page_cmp(struct emit *e, uint64_t next_page)
+{
+	const uint32_t table = (uint32_t)(offsetof(struct rv_hart, tlb[RV_TLB_SET_U]) +
+	                                  offsetof(struct rv_tlb_set, exec)),
+	               slot = 8 * ((uint32_t)(next_page >> RV_PAGE_SHIFT) & (RV_TLB_SIZE - 1));
+	mov_imm64(e, RCX, next_page);
+	op_rm_hart(e, 0x3b, RCX, table + (uint32_t)offsetof(struct rv_tlb_table, vpage) + slot, true);
+	return table + (uint32_t)offsetof(struct rv_tlb_table, addend) + slot;
+}
+
+/*
  * A 4-byte instruction in a page's last halfword runs onto the next page. A U-mode block may end
  * with it while the U set's fetch TLB maps that page (the interpreter has just fetched the
  * instruction through it): translated code looks the page up there again each time (its mapping
@@ -742,25 +771,19 @@ static bool emit_op(struct block_ctx *c, const struct rv_op *op, unsigned kind, 
  */
 static bool straddler_upper(const struct rv_hart *h, uint64_t next_page, uint16_t *upper)
 {
-	if (!user_mode(h) || !h->tlb_ready[RV_TLB_SET_U]) return false;
-	const struct rv_tlb_table *t = &h->tlb[RV_TLB_SET_U].exec;
-	const unsigned i = (unsigned)(next_page >> RV_PAGE_SHIFT) & (RV_TLB_SIZE - 1);
-	if (t->vpage[i] != next_page) return false;
-	memcpy(upper, (const void *)(uintptr_t)(next_page + t->addend[i]), 2);
-	return true;
+	uintptr_t addend;
+	const uint8_t *code = next_page_code(h, next_page, &addend);
+	if (code) memcpy(upper, code, 2);
+	return code != NULL;
 }
 static void emit_straddle_check(struct block_ctx *c, uint32_t raw, uint64_t next_page)
 {
 	struct emit *e = &c->e;
-	const uint32_t table = (uint32_t)(offsetof(struct rv_hart, tlb[RV_TLB_SET_U]) +
-	                                  offsetof(struct rv_tlb_set, exec)),
-	               slot = 8 * ((uint32_t)(next_page >> RV_PAGE_SHIFT) & (RV_TLB_SIZE - 1));
-	mov_imm64(e, RCX, next_page);
-	op_rm_hart(e, 0x3b, RCX, table + (uint32_t)offsetof(struct rv_tlb_table, vpage) + slot, true);
+	const uint32_t addend = emit_next_page_cmp(e, next_page);
 	EB(e, "\x0f\x85"); /* jne: not mapped for execution there (now) */
 	c->straddle_fix[0] = e->p;
 	e32(e, 0);
-	op_rm_hart(e, 0x8b, RAX, table + (uint32_t)offsetof(struct rv_tlb_table, addend) + slot, true);
+	op_rm_hart(e, 0x8b, RAX, addend, true);
 	EB(e, "\x66\x81\x3c\x08"); /* cmp word [rax + rcx], upper */
 	const uint16_t upper = (uint16_t)(raw >> 16);
 	memcpy(e->p, &upper, 2);
@@ -781,40 +804,17 @@ static void emit_straddle_bail(struct block_ctx *c, uint64_t pc, int refund)
 	return_pc(e, pc | 1);
 }
 
-/*
- * The next page's code for a U-mode block's tails there (take_tail): its host address while the U
- * set's fetch TLB maps it (the interpreter has fetched from it), and that mapping's addend, or
- * NULL. Translated code compares the mapping with the fetch TLB's each time it enters such a tail
- * (emit_next_page_check): after an sfence.vma or a satp write the page may be another, or not
- * executable; the code check at a block's first entry after a fence.i reads it through the host
- * address noted here, which the same addend keeps right.
- */
-static const uint8_t *next_page_code(const struct rv_hart *h, uint64_t next_page, uintptr_t *addend)
-{
-	if (!user_mode(h) || !h->tlb_ready[RV_TLB_SET_U]) return NULL;
-	const struct rv_tlb_table *t = &h->tlb[RV_TLB_SET_U].exec;
-	const unsigned i = (unsigned)(next_page >> RV_PAGE_SHIFT) & (RV_TLB_SIZE - 1);
-	if (t->vpage[i] != next_page) return NULL;
-	*addend = t->addend[i];
-	return (const uint8_t *)(uintptr_t)(next_page + t->addend[i]);
-}
 /* At the start of tail instruction i on the next page: unless the fetch TLB still maps that page
  * as at translation, a side exit to the instruction (the dispatcher finds its code afresh). */
 static void emit_next_page_check(struct block_ctx *c, uintptr_t addend, uint64_t pc, unsigned i,
                                  struct side_exit *side, unsigned *nside)
 {
 	struct emit *e = &c->e;
-	const uint64_t next_page = c->page + RV_PAGE_SIZE;
-	const uint32_t table = (uint32_t)(offsetof(struct rv_hart, tlb[RV_TLB_SET_U]) +
-	                                  offsetof(struct rv_tlb_set, exec)),
-	               slot = 8 * ((uint32_t)(next_page >> RV_PAGE_SHIFT) & (RV_TLB_SIZE - 1));
-	mov_imm64(e, RCX, next_page);
-	op_rm_hart(e, 0x3b, RCX, table + (uint32_t)offsetof(struct rv_tlb_table, vpage) + slot, true);
+	const uint32_t entry_addend = emit_next_page_cmp(e, c->page + RV_PAGE_SIZE);
 	for (unsigned k = 0; k < 2; k++) {
 		if (k) {
 			mov_imm64(e, RCX, addend);
-			op_rm_hart(e, 0x3b, RCX,
-			           table + (uint32_t)offsetof(struct rv_tlb_table, addend) + slot, true);
+			op_rm_hart(e, 0x3b, RCX, entry_addend, true);
 		}
 		EB(e, "\x0f\x85"); /* jne: mapped otherwise, or not (now) */
 		struct side_exit *s = &side[(*nside)++];
