@@ -8,7 +8,8 @@
  * translator takes into the loop's block): 5 instructions per pass, 4 more
  * (a load and a store among them) when the counter is odd. A third loop is
  * longer than a block's usual main path: the block goes on to its jump back.
- * A fourth has forward branches one right after another.
+ * A fourth has forward branches one right after another. A fifth joins two
+ * forward branches and the path falling through, and reads minstret there.
  */
 #include "engine.h"
 
@@ -105,6 +106,37 @@ static uint64_t counted_branches(uint64_t n, uint64_t *sum)
 	return after - before;
 }
 
+/* As counted, for a loop with a join that two forward branches and the path falling through reach
+ * (one branch's edge costs nothing, the other's and the fall-through's charge the difference) and
+ * that reads minstret itself: 6 instructions per pass when the counter is even, 8 when it is 3 mod 4,
+ * 9 when 1 mod 4; *mid: what the read at the join found on the last pass, less the first read. */
+static uint64_t counted_join(uint64_t n, uint64_t *mid)
+{
+	uint64_t before, after, b = 0, at = 0;
+	__asm__ volatile("csrr %0, minstret\n"
+	                 "1: andi t2, %2, 1\n"
+	                 "andi t3, %2, 2\n"
+	                 "beqz t2, 3f\n" /* skips 3 */
+	                 "addi %3, %3, 1\n"
+	                 "bnez t3, 3f\n" /* skips 1 */
+	                 "addi %3, %3, 2\n"
+	                 "3: csrr %4, minstret\n"
+	                 "addi %2, %2, -1\n"
+	                 "bnez %2, 1b\n"
+	                 "csrr %1, minstret\n"
+	                 : "=&r"(before), "=&r"(after), "+r"(n), "+r"(b), "+r"(at)
+	                 :
+	                 : "t2", "t3");
+	*mid = at - before;
+	return after - before;
+}
+
+/* Instructions per pass of counted_join's loop, for the counter's value m. */
+static uint64_t join_pass(uint64_t m)
+{
+	return m % 2 == 0 ? 6 : m % 4 == 3 ? 8 : 9;
+}
+
 int main(uint64_t hartid)
 {
 	if (hartid != 0)
@@ -126,6 +158,11 @@ int main(uint64_t hartid)
 			EXPECT(branches == 1 + 7 * n + 3 * one_mod_4, "minstret across the branches",
 			       branches);
 			EXPECT(sum == 8 * (n / 2) + 9 * one_mod_4, "what the branches added up", sum);
+			uint64_t joined = 1, mid;
+			for (uint64_t m = n; m > 1; m--) joined += join_pass(m);
+			const uint64_t join = counted_join(n, &mid);
+			EXPECT(mid == joined + join_pass(1) - 3, "minstret read at the join", mid);
+			EXPECT(join == joined + join_pass(1), "minstret across the join", join);
 		}
 	put("PASS instret\n");
 	plat_exit(0);

@@ -228,7 +228,7 @@ struct rv_hart {
 	 * alone by 24 bytes changed nothing. Re-run bench/cpu.sh's xz when changing it. */
 	struct rv_tlb_set *tlb_cur;   /* set for the current priv/SUM */
 	struct rv_jcache *jcache_cur; /* table for the current priv/V */
-	int32_t jit_retired;          /* at a helper call: its index in the block minus the block's length */
+	int32_t jit_retired;          /* at a helper call: less the budget charged ahead of it (owed) */
 	int jit_exit;                 /* why translated code ended after an instruction it left to exec.c */
 	void *jit_patch_site;         /* the last static block exit taken, to chain to its target */
 	uint64_t jit_patch_pc;        /* ... and that target */

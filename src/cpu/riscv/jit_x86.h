@@ -117,12 +117,14 @@ struct block_ctx {
 	unsigned zero_x;        /* ... the guest register it wrote */
 	/* A forward branch's lea charging back the budget it gave, right before the next one's lea
 	 * giving some: the two become one (or none). */
-	const uint8_t *lea_at; /* the code just after that lea, or NULL */
-	int lea_imm;           /* ... what it added */
-	uint64_t start;        /* the block's guest pc */
-	uint32_t local;        /* guest registers in local host registers (bit per register) */
-	uint32_t borrowed;     /* pinned registers lent to local ones (bit per index in pinned_host) */
-	uint32_t dirty;        /* ... written since the hart last had them */
+	const uint8_t *lea_at;    /* the code just after that lea, or NULL */
+	int lea_imm;              /* ... what it added */
+	int8_t owed[JIT_MAX_OPS]; /* budget charged for instructions not run yet, as instruction i starts
+	                           * (plan_budget) */
+	uint64_t start;           /* the block's guest pc */
+	uint32_t local;           /* guest registers in local host registers (bit per register) */
+	uint32_t borrowed;        /* pinned registers lent to local ones (bit per index in pinned_host) */
+	uint32_t dirty;           /* ... written since the hart last had them */
 	/* Translated FP (emit_fp_arith): what this path checked since the last join or call. */
 	bool fp_ok;        /* mstatus.FS dirty (after an interpreted FP instruction: also vsstatus.FS if
 	                    * V=1) and fp_pending set, on every path to here */
@@ -135,11 +137,23 @@ struct block_ctx {
 	uint32_t straddle_dirty;      /* ... and the local registers not yet stored back there */
 };
 
+_Static_assert(JIT_MAX_OPS <= 127, "owed[] holds a block's length");
+/* The budget charged ahead of instruction k (k counts from -n): what an exit there gives back, and
+ * what is charged but not run once it has run and falls through. */
+static inline int owed_at(const struct block_ctx *c, int k)
+{
+	return c->owed[k + (int)c->n];
+}
+static inline int owed_after(const struct block_ctx *c, int k)
+{
+	return owed_at(c, k) - 1;
+}
+
 /* A taken conditional branch leaves the block through a stub emitted after it. */
 struct side_exit {
 	uint8_t *fix;    /* the jcc's rel32 */
 	uint64_t target; /* guest pc; 0: the pc exec.c left in the hart (after rv_jit_exec_generic) */
-	int refund;      /* budget charged at entry for instructions the exit skips */
+	int refund;      /* budget charged ahead for instructions the exit skips (owed_after) */
 	uint32_t dirty;  /* local registers to store back on the way out */
 	int inside;      /* a loop's branch back (loop_back), the budget spent: its target in the block;
 	                  * else -1 (branches forward in the block jump there straight) */
@@ -178,7 +192,7 @@ void alu_x(struct block_ctx *c, unsigned opc, int reg, unsigned r, bool w64);
 int dst_reg(struct block_ctx *c, unsigned rd, unsigned src2);
 void put_x(struct block_ctx *c, unsigned rd, int reg);
 /* Around helper calls: the pc and count an exception reports, the registers to the hart and back. */
-void sync_pc(struct emit *e, uint64_t pc, int k);
+void sync_pc(struct block_ctx *c, uint64_t pc, int k);
 void sync_for_helper(struct block_ctx *c, uint64_t pc, int k, uint32_t dirty);
 void reload_local(struct block_ctx *c);
 void call_args(struct block_ctx *c, unsigned rs1, int rs2);
@@ -201,8 +215,9 @@ void exit_indirect_call(struct block_ctx *c, uint64_t ret_pc);
 void exit_return(struct emit *e);
 /* To a known guest pc: a loop within the block (t >= 0), a chained jump, or the dispatcher. */
 void exit_to(struct block_ctx *c, uint64_t target, uint32_t dirty, int t, int refund);
-/* A pass of a loop back to instruction t charged (`refund`: instructions after the jump) and, while
- * budget remains, round again; and the way out when it does not (the pass charged already). */
+/* A pass of a loop back to instruction t charged (`refund`: what the jump owes after itself,
+ * owed_after) and, while budget remains, round again; and the way out when it does not (the pass
+ * charged already). */
 void loop_back(struct block_ctx *c, int t, int refund);
 void exit_spent(struct block_ctx *c, uint64_t target, uint32_t dirty, int t);
 /* An instruction left to the interpreter (rv_jit_exec_generic), the block going on unless it stops. */

@@ -604,16 +604,17 @@ static bool emit_op(struct block_ctx *c, const struct rv_op *op, unsigned kind, 
 		}
 		if (t > i) { /* forward in the block */
 			c->in_dirty[t] |= c->dirty;
-			if (t - i > 1) budget_add(e, (int8_t)(t - i - 1));
+			if (c->owed[i] - 1 != c->owed[t])
+				budget_add(e, (int8_t)(c->owed[i] - 1 - c->owed[t]));
 			e8(e, 0xe9);
 			c->fwd[c->nfwd++] = (struct fwd_jump){e->p, t};
 			e32(e, 0);
 			return false;
 		}
 		if (t < 0 && is_link(op->rd))
-			exit_call(c, pc + (uint64_t)(int64_t)imm, pc + len, c->dirty, -k - 1);
+			exit_call(c, pc + (uint64_t)(int64_t)imm, pc + len, c->dirty, owed_after(c, k));
 		else
-			exit_to(c, pc + (uint64_t)(int64_t)imm, c->dirty, t, -k - 1);
+			exit_to(c, pc + (uint64_t)(int64_t)imm, c->dirty, t, owed_after(c, k));
 		return false;
 	}
 	case K_JALR:
@@ -624,7 +625,7 @@ static bool emit_op(struct block_ctx *c, const struct rv_op *op, unsigned kind, 
 			mov_imm64(e, RCX, pc + len);
 			set_x(c, op->rd, RCX);
 		}
-		if (-k - 1) budget_add(e, (int8_t)(-k - 1));
+		if (owed_after(c, k)) budget_add(e, (int8_t)owed_after(c, k));
 		write_back(c, c->dirty);
 		if (is_link(op->rd % 32))
 			exit_indirect_call(c, pc + len);
@@ -646,9 +647,10 @@ static bool emit_op(struct block_ctx *c, const struct rv_op *op, unsigned kind, 
 		    [0x4] = 0x4, [0x5] = 0x5, [0xc] = 0xf, [0xd] = 0xe, [0x2] = 0x7, [0x3] = 0x6};
 		uint8_t cond = cc[kind];
 		const int i = k + (int)c->n, t = c->target[i];
-		/* Forward in the block: straight there, the instructions skipped given back before the
-		 * branch and charged again when it is not taken (lea keeps the flags). */
-		const int skip = t > i ? t - i - 1 : 0;
+		/* Forward in the block: straight there. Where the target owes another amount than the
+		 * branch brings (plan_budget), the difference is given back before the branch and charged
+		 * again when it is not taken (lea keeps the flags). */
+		const int skip = t > i ? c->owed[i] - 1 - c->owed[t] : 0;
 		const bool same = c->flags_at == e->p && c->flags_rs1 == op->rs1 && c->flags_rs2 == op->rs2,
 		           rev = c->flags_at == e->p && c->flags_rs1 == op->rs2 && c->flags_rs2 == op->rs1,
 		           zero = c->zero_at == e->p && op->rs1 == c->zero_x && op->rs1 != 0 &&
@@ -697,7 +699,7 @@ static bool emit_op(struct block_ctx *c, const struct rv_op *op, unsigned kind, 
 			e8(e, (uint8_t)(0x80 | (cond ^ 1))); /* j(not cc) on */
 			uint8_t *on = e->p;
 			e32(e, 0);
-			loop_back(c, t, -k - 1);
+			loop_back(c, t, owed_after(c, k));
 			e8(e, 0xe9); /* jmp: the budget is spent, a side exit */
 			s->fix = e->p;
 			e32(e, 0);
@@ -710,7 +712,7 @@ static bool emit_op(struct block_ctx *c, const struct rv_op *op, unsigned kind, 
 			e32(e, 0);
 		}
 		s->target = pc + (uint64_t)(int64_t)imm;
-		s->refund = -k - 1; /* k is the index minus the block's length: -k - 1 instructions follow */
+		s->refund = owed_after(c, k); /* k is the index minus the block's length */
 		s->dirty = c->dirty;
 		s->inside = t;
 		c->flags_at = e->p;
@@ -819,7 +821,7 @@ static void emit_next_page_check(struct block_ctx *c, uintptr_t addend, uint64_t
 		EB(e, "\x0f\x85"); /* jne: mapped otherwise, or not (now) */
 		struct side_exit *s = &side[(*nside)++];
 		*s = (struct side_exit){
-		    .fix = e->p, .target = pc, .refund = (int)(c->n - i), .dirty = c->dirty, .inside = -1};
+		    .fix = e->p, .target = pc, .refund = c->owed[i], .dirty = c->dirty, .inside = -1};
 		e32(e, 0);
 	}
 }
@@ -1109,6 +1111,29 @@ void op_regs(const struct rv_op *op, unsigned kind, uint32_t *reads, uint32_t *w
 
 _Static_assert(JIT_PROBE_MAX_OPS >= JIT_MAX_OPS, "a probe plan covers a block");
 
+/*
+ * The budget (rbx) is charged ahead: a block's entry charges its n instructions, and as instruction i
+ * starts c->owed[i] of that has not run yet, so that an exit there gives owed[i] back and a helper
+ * reports what ran (sync_pc). Along a path owed falls by one an instruction. A branch or jump forward
+ * to t arrives owing what it owed after itself: t owes what the nearest conditional branch to it
+ * (else the nearest jump) brings, so that edge costs nothing; the path falling into t pays the
+ * difference with one lea (on that path only), other branches to t with one before the branch and
+ * one after it where it is not taken. A loop's pass charges what its branch back owes less than the
+ * loop's first instruction (loop_back).
+ */
+static void plan_budget(struct block_ctx *c, const struct rv_op *ops, unsigned n)
+{
+	c->owed[0] = (int8_t)n;
+	for (unsigned t = 1; t < n; t++) {
+		int from = -1;
+		for (int i = (int)t - 1; i >= 0 && from < 0; i--)
+			if (c->target[i] == (int)t && rv_op_kind(&ops[i]) != K_JAL) from = i;
+		for (int i = (int)t - 1; i >= 0 && from < 0; i--)
+			if (c->target[i] == (int)t) from = i;
+		c->owed[t] = (int8_t)(c->owed[from >= 0 ? from : (int)t - 1] - 1);
+	}
+}
+
 /* Which accesses of the block share a TLB probe (jit_probe.h); runs (mem_group) probe on their own. */
 static void plan_probes(struct block_ctx *c, const struct rv_op *ops, unsigned n, const bool *jumped_to)
 {
@@ -1370,7 +1395,17 @@ uint32_t rv_jit_compile(struct rv_hart *h, const struct rv_op *head, const uint8
 	plan_zext(c, ops, n, n_main, jumped_to);
 	c->scaled_rs = -1;
 	c->stored_at = c->flags_at = c->lea_at = c->zero_at = NULL;
+	plan_budget(c, ops, n);
 	for (unsigned i = 0; i < n; i++) {
+		if (open && i &&
+		    c->owed[i] != c->owed[i - 1] - 1) { /* falling into a label that owes otherwise */
+			int give = c->owed[i - 1] - 1 - c->owed[i];
+			if (c->lea_at == e->p) { /* the branch before's charge back, on this path too */
+				e->p -= 4;
+				give += c->lea_imm;
+			}
+			if (give) budget_lea(e, give);
+		}
 		c->label[i] = e->p;
 		if (!open) c->dirty = 0; /* after a jump: reached only by jumps */
 		c->dirty |= c->in_dirty[i];
@@ -1397,7 +1432,7 @@ uint32_t rv_jit_compile(struct rv_hart *h, const struct rv_op *head, const uint8
 			if (!c->scaled_set) c->scaled_rs = -1;
 		}
 		if (i == n_main - 1 && open) { /* the main path's end: the tails are not run */
-			exit_to(c, c->page + offs[i] + lens[i], c->dirty, -1, (int)(n - n_main));
+			exit_to(c, c->page + offs[i] + lens[i], c->dirty, -1, c->owed[i] - 1);
 			open = false;
 		}
 	}
@@ -1422,7 +1457,7 @@ uint32_t rv_jit_compile(struct rv_hart *h, const struct rv_op *head, const uint8
 			epilogue(e);
 		}
 	}
-	if (straddles) emit_straddle_bail(c, c->page + offs[n_main - 1], (int)(n - n_main + 1));
+	if (straddles) emit_straddle_bail(c, c->page + offs[n_main - 1], c->owed[n_main - 1]);
 	/* First entry after a fence.i: compare every instruction with guest memory (a straddling
 	 * one's lower half: its upper half is compared as it runs). */
 	patch_to_here(e, check_fix);

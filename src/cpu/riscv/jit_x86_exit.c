@@ -122,7 +122,7 @@ void exit_indirect(struct emit *e)
 void loop_back(struct block_ctx *c, int t, int refund)
 {
 	struct emit *e = &c->e;
-	int pass = (int)c->n - t - refund; /* instructions t..exit: at least one */
+	int pass = c->owed[t] - refund; /* what a pass runs, less what it charged on the way */
 	budget_add(e, (int8_t)-pass);
 	EB(e, "\x0f\x8f"); /* jg label[t]: the next pass is charged */
 	e32(e, (uint32_t)(int32_t)(c->label[t] - (e->p + 4)));
@@ -147,7 +147,7 @@ static void leave(struct block_ctx *c, uint64_t target, uint32_t dirty)
 
 void exit_spent(struct block_ctx *c, uint64_t target, uint32_t dirty, int t)
 {
-	budget_add(&c->e, (int8_t)(c->n - (unsigned)t)); /* not run */
+	budget_add(&c->e, (int8_t)c->owed[t]); /* not run */
 	leave(c, target, dirty);
 }
 
@@ -291,7 +291,7 @@ void emit_generic(struct block_ctx *c, const struct rv_op *op, uint64_t pc, unsi
 	s->fix = e->p;
 	e32(e, 0);
 	s->target = 0;
-	s->refund = -k - 1;
+	s->refund = owed_after(c, k);
 	s->dirty = 0;
 	s->inside = -1;
 }

@@ -768,7 +768,7 @@ void emit_slow_path(struct block_ctx *c, const struct slow_path *s)
 		e32(e, 0);
 		op_rm_hart(e, 0x89, RAX, (uint32_t)offsetof(struct rv_hart, jit_site), true);
 	}
-	sync_pc(e, s->pc, s->k);
+	sync_pc(c, s->pc, s->k);
 	store_local(c, s->dirty); /* the hart has every local register now */
 	int base = s->addr_rs1 ? c->host[s->addr_rs1] : -1;
 	if (base >= 0) {

@@ -179,10 +179,11 @@ void put_x(struct block_ctx *c, unsigned rd, int reg)
 		written(c, rd); /* it is there already */
 }
 
-/* Before a helper that may raise: the instruction's pc and index in the block, and the registers
- * (the local ones written before the instruction: `dirty`). */
-void sync_pc(struct emit *e, uint64_t pc, int k)
+/* Before a helper that may raise: the instruction's pc and the budget charged ahead of it (so that
+ * what ran is counted), and the registers (the local ones written before the instruction: `dirty`). */
+void sync_pc(struct block_ctx *c, uint64_t pc, int k)
 {
+	struct emit *e = &c->e;
 	if ((uint64_t)(int64_t)(int32_t)pc == pc) { /* mov qword [hart + pc], simm32 */
 		EB(e, "\x48\xc7");
 		modrm_hart(e, 0, (uint32_t)offsetof(struct rv_hart, pc));
@@ -191,7 +192,7 @@ void sync_pc(struct emit *e, uint64_t pc, int k)
 		mov_imm64(e, RAX, pc);
 		op_rm_hart(e, 0x89, RAX, (uint32_t)offsetof(struct rv_hart, pc), true);
 	}
-	store_field_imm32(e, offsetof(struct rv_hart, jit_retired), k);
+	store_field_imm32(e, offsetof(struct rv_hart, jit_retired), -owed_at(c, k)); /* what ran */
 }
 /* On the way out of translated code or into a helper: the local registers in `dirty` to the hart,
  * the borrowed pinned registers their own guest registers again. */
@@ -202,7 +203,7 @@ void write_back(struct block_ctx *c, uint32_t dirty)
 }
 void sync_for_helper(struct block_ctx *c, uint64_t pc, int k, uint32_t dirty)
 {
-	sync_pc(&c->e, pc, k);
+	sync_pc(c, pc, k);
 	write_back(c, dirty);
 	pinned_store(&c->e);
 }
