@@ -407,6 +407,16 @@ static void emit_scaled_add(struct block_ctx *c, const struct rv_op *op)
 	put_x(c, op->rd, d);
 }
 
+/* Whether the next instruction compares x[rd] with zero, which the flags of an add into it answer
+ * (c->zero_at): an lea, which sets none, would want a test. */
+static bool zero_tested(const struct block_ctx *c, unsigned rd)
+{
+	const struct rv_op *b = c->next;
+	if (!b) return false;
+	const unsigned kind = rv_op_kind(b);
+	return kind >= K_BEQ && kind <= K_BGE && b->rs1 == rd && b->rs2 == 0;
+}
+
 /* Emits one instruction. Returns false if it ends the block (it emitted the exit). */
 static bool emit_op(struct block_ctx *c, const struct rv_op *op, unsigned kind, uint64_t pc, unsigned len,
                     int k, struct side_exit *side, unsigned *nside)
@@ -437,7 +447,9 @@ static bool emit_op(struct block_ctx *c, const struct rv_op *op, unsigned kind, 
 				set_x(c, op->rd, c->host[op->rs1]); /* mv: stored straight from there */
 				return true;
 			}
-			lea_disp(e, RAX, c->host[op->rs1], imm);
+			lea_imm(e, RAX, c->host[op->rs1], imm, true);
+		} else if (kind == K_ADDI && imm && c->host[op->rs1] >= 0 && c->host[op->rs1] != d) {
+			lea_imm(e, d, c->host[op->rs1], imm, true); /* rd <- rs1 + imm, no move first */
 		} else {
 			get_x(c, d, op->rs1);
 			if (imm || kind == K_ANDI) alu_imm(e, d, digit[kind], imm, true);
@@ -494,6 +506,13 @@ static bool emit_op(struct block_ctx *c, const struct rv_op *op, unsigned kind, 
 			put_x(c, op->rd, d);
 			return true;
 		}
+		if (imm && op->rs1 && c->host[op->rs1] >= 0 && c->host[op->rs1] != d &&
+		    !zero_tested(c, op->rd)) {
+			lea_imm(e, d, c->host[op->rs1], imm, false); /* rd <- rs1 + imm, no move first */
+			if (c->sext[k + (int)c->n]) movsxd(e, d);
+			put_x(c, op->rd, d);
+			return true;
+		}
 		get_x(c, d, op->rs1);
 		if (imm) alu_imm(e, d, 0, imm, false);
 		if (c->sext[k + (int)c->n]) movsxd(e, d);
@@ -527,6 +546,16 @@ static bool emit_op(struct block_ctx *c, const struct rv_op *op, unsigned kind, 
 		}
 		if (kind == K_ADD && c->scaled_rs >= 0) {
 			emit_scaled_add(c, op);
+			return true;
+		}
+		if ((kind == K_ADD || kind == K_ADDW) && op->rs2 && op->rd != op->rs1 && op->rd != op->rs2 &&
+		    c->host[op->rs1] >= 0 && c->host[op->rs2] >= 0 && !zero_tested(c, op->rd)) {
+			int d = dst_reg(c, op->rd, 0), a = c->host[op->rs1], b = c->host[op->rs2];
+			if ((a & 7) == RBP) /* rbp or r13 as the index: as a base it would want a disp8 */
+				a = b, b = c->host[op->rs1];
+			lea_index(e, d, a, b, 0, !w); /* rd <- rs1 + rs2, no move first */
+			if (w && c->sext[k + (int)c->n]) movsxd(e, d);
+			put_x(c, op->rd, d);
 			return true;
 		}
 		int d = dst_reg(c, op->rd, op->rs2);

@@ -112,15 +112,33 @@ static inline void lea_disp(struct emit *e, int dst, int base, int32_t disp)
 	if ((base & 7) == RSP) e8(e, 0x24); /* rsp and r12 as a base need a SIB byte */
 	e32(e, (uint32_t)disp);
 }
-/* lea dst, [base + index << sh] (64-bit; sh 0-3; index not rsp) */
-static inline void lea_scaled(struct emit *e, int dst, int base, int index, unsigned sh)
+/* lea dst, [base + imm] (64-bit, or 32-bit: the low half zero-extended), a disp8 where imm fits */
+static inline void lea_imm(struct emit *e, int dst, int base, int32_t imm, bool w64)
 {
-	e8(e, (uint8_t)(0x48 | ((dst & 8) ? 4 : 0) | ((index & 8) ? 2 : 0) | ((base & 8) ? 1 : 0)));
+	const bool disp8 = imm == (int8_t)imm;
+	rex(e, w64, dst, base);
+	e8(e, 0x8d);
+	e8(e, (uint8_t)((disp8 ? 0x40 : 0x80) | (dst & 7) << 3 | (base & 7)));
+	if ((base & 7) == RSP) e8(e, 0x24); /* rsp and r12 as a base need a SIB byte */
+	if (disp8)
+		e8(e, (uint8_t)imm);
+	else
+		e32(e, (uint32_t)imm);
+}
+/* lea dst, [base + index << sh] (sh 0-3; index not rsp), 64-bit or 32-bit */
+static inline void lea_index(struct emit *e, int dst, int base, int index, unsigned sh, bool w64)
+{
+	e8(e, (uint8_t)(0x40 | (w64 ? 8 : 0) | ((dst & 8) ? 4 : 0) | ((index & 8) ? 2 : 0) |
+	                ((base & 8) ? 1 : 0)));
 	e8(e, 0x8d);
 	const bool disp8 = (base & 7) == RBP; /* rbp and r13 as a base need a displacement */
 	e8(e, (uint8_t)((disp8 ? 0x44 : 0x04) | (dst & 7) << 3));
 	e8(e, (uint8_t)(sh << 6 | (index & 7) << 3 | (base & 7)));
 	if (disp8) e8(e, 0);
+}
+static inline void lea_scaled(struct emit *e, int dst, int base, int index, unsigned sh)
+{
+	lea_index(e, dst, base, index, sh, true);
 }
 /* Group-1 ALU with an immediate: rm <op>= imm32 (sign-extended); n is the /digit. */
 static inline void alu_imm(struct emit *e, int rm, unsigned n, int32_t imm, bool w64)
