@@ -1429,7 +1429,9 @@ uint32_t rv_jit_compile(struct rv_hart *h, const struct rv_op *head, const uint8
 		if (open && i &&
 		    c->owed[i] != c->owed[i - 1] - 1) { /* falling into a label that owes otherwise */
 			int give = c->owed[i - 1] - 1 - c->owed[i];
-			if (c->lea_at == e->p) { /* the branch before's charge back, on this path too */
+			/* The branch before's charge back, on this path too (the sum is what two points of
+			 * the block owe apart: within a block's length, an lea's disp8). */
+			if (c->lea_at == e->p) {
 				e->p -= 4;
 				give += c->lea_imm;
 			}
