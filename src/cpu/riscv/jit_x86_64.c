@@ -403,7 +403,7 @@ static void emit_scaled_add(struct block_ctx *c, const struct rv_op *op)
 		base = RCX;
 	}
 	const int d = dst_reg(c, op->rd, 0);
-	lea_scaled(&c->e, d, base, index, c->scaled_sh);
+	lea_index(&c->e, d, base, index, c->scaled_sh, true);
 	put_x(c, op->rd, d);
 }
 
@@ -442,14 +442,13 @@ static bool emit_op(struct block_ctx *c, const struct rv_op *op, unsigned kind, 
 			put_x(c, op->rd, d);
 			return true;
 		}
-		if (kind == K_ADDI && d == RAX && c->host[op->rs1] >= 0) { /* rd in the hart, rs1 not */
-			if (!imm) {
-				set_x(c, op->rd, c->host[op->rs1]); /* mv: stored straight from there */
+		const int s = c->host[op->rs1];
+		if (kind == K_ADDI && s >= 0 && s != d && (imm || d == RAX)) { /* rd <- rs1 + imm, no move */
+			if (!imm) { /* mv into the hart: stored straight from rs1's host register */
+				set_x(c, op->rd, s);
 				return true;
 			}
-			lea_imm(e, RAX, c->host[op->rs1], imm, true);
-		} else if (kind == K_ADDI && imm && c->host[op->rs1] >= 0 && c->host[op->rs1] != d) {
-			lea_imm(e, d, c->host[op->rs1], imm, true); /* rd <- rs1 + imm, no move first */
+			lea_imm(e, d, s, imm, true);
 		} else {
 			get_x(c, d, op->rs1);
 			if (imm || kind == K_ANDI) alu_imm(e, d, digit[kind], imm, true);

@@ -103,27 +103,29 @@ static inline void op_rm_hart(struct emit *e, unsigned opc, int reg, uint32_t of
 	opcode(e, opc);
 	modrm_hart(e, reg, off);
 }
-/* lea dst, [base + disp] (64-bit) */
-static inline void lea_disp(struct emit *e, int dst, int base, int32_t disp)
+/* lea dst, [base + disp] (64-bit, or 32-bit: the low half zero-extended), the displacement a disp8
+ * where `short_ok` and it fits, else a disp32 */
+static inline void lea_base(struct emit *e, int dst, int base, int32_t disp, bool w64, bool short_ok)
 {
-	rex(e, true, dst, base);
-	e8(e, 0x8d);
-	e8(e, (uint8_t)(0x80 | (dst & 7) << 3 | (base & 7)));
-	if ((base & 7) == RSP) e8(e, 0x24); /* rsp and r12 as a base need a SIB byte */
-	e32(e, (uint32_t)disp);
-}
-/* lea dst, [base + imm] (64-bit, or 32-bit: the low half zero-extended), a disp8 where imm fits */
-static inline void lea_imm(struct emit *e, int dst, int base, int32_t imm, bool w64)
-{
-	const bool disp8 = imm == (int8_t)imm;
+	const bool disp8 = short_ok && disp == (int8_t)disp;
 	rex(e, w64, dst, base);
 	e8(e, 0x8d);
 	e8(e, (uint8_t)((disp8 ? 0x40 : 0x80) | (dst & 7) << 3 | (base & 7)));
 	if ((base & 7) == RSP) e8(e, 0x24); /* rsp and r12 as a base need a SIB byte */
 	if (disp8)
-		e8(e, (uint8_t)imm);
+		e8(e, (uint8_t)disp);
 	else
-		e32(e, (uint32_t)imm);
+		e32(e, (uint32_t)disp);
+}
+/* lea dst, [base + disp32] (64-bit): a fixed length, as the TLB probes' code wants */
+static inline void lea_disp(struct emit *e, int dst, int base, int32_t disp)
+{
+	lea_base(e, dst, base, disp, true, false);
+}
+/* lea dst, [base + imm], as short as it gets */
+static inline void lea_imm(struct emit *e, int dst, int base, int32_t imm, bool w64)
+{
+	lea_base(e, dst, base, imm, w64, true);
 }
 /* lea dst, [base + index << sh] (sh 0-3; index not rsp), 64-bit or 32-bit */
 static inline void lea_index(struct emit *e, int dst, int base, int index, unsigned sh, bool w64)
@@ -135,10 +137,6 @@ static inline void lea_index(struct emit *e, int dst, int base, int index, unsig
 	e8(e, (uint8_t)((disp8 ? 0x44 : 0x04) | (dst & 7) << 3));
 	e8(e, (uint8_t)(sh << 6 | (index & 7) << 3 | (base & 7)));
 	if (disp8) e8(e, 0);
-}
-static inline void lea_scaled(struct emit *e, int dst, int base, int index, unsigned sh)
-{
-	lea_index(e, dst, base, index, sh, true);
 }
 /* Group-1 ALU with an immediate: rm <op>= imm32 (sign-extended); n is the /digit. */
 static inline void alu_imm(struct emit *e, int rm, unsigned n, int32_t imm, bool w64)
