@@ -57,6 +57,7 @@ unit: build
 bench: build guest
 	bash bench/boot.sh
 	bash bench/cpu.sh
+	bash bench/store_forward.sh
 	bash bench/disk.sh
 	bash bench/net.sh
 	bash bench/lifecycle.sh

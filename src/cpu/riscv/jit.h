@@ -22,7 +22,7 @@
 typedef uint64_t (*rv_jit_fn)(struct rv_hart *h);
 
 /* Where jumps from other blocks enter a block: past its prologue. */
-#define RV_JIT_ENTRY_OFFSET 98
+#define RV_JIT_ENTRY_OFFSET 102
 
 /* Whether this host has the translator (it emits x86-64 code; jit_none.c elsewhere). */
 bool rv_jit_available(void);

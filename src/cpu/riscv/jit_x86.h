@@ -201,6 +201,7 @@ uint32_t allocate(struct block_ctx *c, const struct rv_op *ops, unsigned n, uint
 
 /* ---- entering and leaving translated code (jit_x86_exit.c) ---- */
 void emit_prologue(struct emit *e);
+bool prologue_fits(uint32_t hart);
 void emit_common_exit(struct emit *e);
 void epilogue(struct emit *e);
 void return_pc(struct emit *e, uint64_t pc);

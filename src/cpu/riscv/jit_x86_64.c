@@ -16,12 +16,12 @@
  *     fence.i and returns its pc | 1 if any changed, so code rewritten before
  *     a fence.i never runs (its entry then jumps to that check, else it is a
  *     nop: rv_jit_new_epoch);
- *   - keeps sp and a0-a5 pinned in host registers, and the run budget in rbx,
- *     while translated code runs, and gives five more host registers, and
- *     those of the pinned registers it never names, to the other guest
- *     registers each block uses most (stored back at its exits);
- *     the hart is addressed absolutely (it lies below 2 GiB: rv_hart_alloc),
- *     so no host register holds its address;
+ *   - keeps sp and a0-a4 pinned in host registers, the run budget in rbx
+ *     and the hart's address in rbp while translated code runs, and gives
+ *     five more host registers, and those of the pinned registers it never
+ *     names, to the other guest registers each block uses most (stored back
+ *     at its exits); the others are read from the hart, through rbp so that
+ *     a value stored there forwards at once (jit_x86_emit.h);
  *   - sign-extends a W instruction's result only where something may read its
  *     upper half before the register is written again (upper_read);
  *   - jumps and branches to an instruction of the block stay in it (loops go
@@ -944,11 +944,15 @@ bool rv_jit_available(void)
 
 bool rv_jit_init(struct rv_hart *h)
 {
-	/* Translated code addresses the hart with absolute 32-bit displacements. */
+	/* Translated code addresses the hart's TLB tables with absolute 32-bit displacements. */
 	if ((uintptr_t)h + sizeof(*h) > INT32_MAX) return false;
 	__builtin_cpu_init();
 	jit_fp_init();
 	jit_mem_init();
+	if (!prologue_fits((uint32_t)(uintptr_t)h)) {
+		log_error("translator: a block's prologue is not RV_JIT_ENTRY_OFFSET bytes long");
+		return false;
+	}
 	struct rv_jit *j = calloc(1, sizeof(*j));
 	if (!j) return false;
 	const char *env = getenv("CLOISON_JIT_CACHE_MB");

@@ -1,8 +1,10 @@
 /*
  * jit_x86_emit.h — the x86-64 instruction encoder the translator writes its
  * code with: REX/ModRM forms for register, hart-field and base+displacement
- * operands, immediates and a few fixed sequences. The hart lies below 2 GiB
- * (rv_hart_alloc), so its fields are absolute 32-bit displacements.
+ * operands, immediates and a few fixed sequences. Translated code keeps the
+ * hart's address (plus HART_BIAS) in rbp: its fields are displacements from
+ * it, the guest registers' a disp8. The hart also lies below 2 GiB
+ * (rv_hart_alloc), so a table indexed by a register can be an absolute disp32.
  */
 #ifndef CLOISON_RV_JIT_X86_EMIT_H
 #define CLOISON_RV_JIT_X86_EMIT_H
@@ -20,6 +22,14 @@ struct emit {
 	const uint8_t *exit; /* the code cache's common exit */
 	uint32_t hart;       /* the hart's address: below 2 GiB (rv_hart_alloc), an absolute disp32 */
 };
+/*
+ * The hart's fields through a base register, not as absolute addresses: the host CPU forwards a
+ * store to a load of the same address at once when both name it by a base register and
+ * displacement, and only after several cycles when it is an absolute [disp32] (measured on this
+ * host, docs/board.md), which every guest register kept in the hart paid on its way through a
+ * block and from block to block. HART_BASE = hart + HART_BIAS, so that x[0..31] are a disp8.
+ */
+#define HART_BIAS 0x80
 enum {
 	RAX = 0,
 	RCX = 1,
@@ -37,7 +47,8 @@ enum {
 	R13 = 13,
 	R14 = 14,
 	R15 = 15,
-	BUDGET = RBX /* h->budget_left while translated code runs (a pinned register) */
+	BUDGET = RBX,   /* h->budget_left while translated code runs (a pinned register) */
+	HART_BASE = RBP /* the hart + HART_BIAS (callee-saved, and no REX.B to name it) */
 };
 
 static inline void e8(struct emit *e, uint8_t b)
@@ -88,10 +99,32 @@ static inline void op_rr(struct emit *e, unsigned opc, int reg, int rm, bool w64
 	opcode(e, opc);
 	e8(e, (uint8_t)(0xc0 | (reg & 7) << 3 | (rm & 7)));
 }
-/* The ModRM, SIB and disp32 of the hart field at `off` ([disp32], no base register), with `reg`
- * (a register or an opcode's /digit) in ModRM.reg. */
+/* The ModRM and displacement of the hart field at `off` ([HART_BASE + off - HART_BIAS]; an offset
+ * that wrapped below zero reaches memory below the hart), with `reg` (a register or an opcode's
+ * /digit) in ModRM.reg: a disp8 where it fits, unless a fixed length wants a disp32. */
+static inline void modrm_hart_as(struct emit *e, int reg, uint32_t off, bool disp32)
+{
+	const int32_t disp = (int32_t)off - HART_BIAS;
+	if (!disp32 && disp == (int8_t)disp) {
+		e8(e, (uint8_t)(0x40 | (reg & 7) << 3 | HART_BASE));
+		e8(e, (uint8_t)disp);
+	} else {
+		e8(e, (uint8_t)(0x80 | (reg & 7) << 3 | HART_BASE));
+		e32(e, (uint32_t)disp);
+	}
+}
 static inline void modrm_hart(struct emit *e, int reg, uint32_t off)
 {
+	modrm_hart_as(e, reg, off, false);
+}
+/* opc reg, [hart + off] as an absolute [disp32]: a load of what C code may just have stored there
+ * (after a call, at an entry from C). Through rbp the host CPU would take the value from the last
+ * store translated code made there through rbp, as it predicts, and flush its pipeline when the
+ * C code stored since (by another base register). */
+static inline void op_rm_hart_abs(struct emit *e, unsigned opc, int reg, uint32_t off, bool w64)
+{
+	rex(e, w64, reg, 0);
+	opcode(e, opc);
 	e8(e, (uint8_t)((reg & 7) << 3 | 4));
 	e8(e, 0x25);
 	e32(e, e->hart + off);

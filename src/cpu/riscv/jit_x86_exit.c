@@ -29,6 +29,8 @@ static const char prologue_bytes[] = "\x53"              /* push rbx */
 void emit_prologue(struct emit *e)
 {
 	emit_bytes(e, prologue_bytes, sizeof(prologue_bytes) - 1);
+	e8(e, (uint8_t)(0xb8 + HART_BASE)); /* mov ebp, hart + HART_BIAS (below 2 GiB: zero-extended) */
+	e32(e, e->hart + HART_BIAS);
 	lea_disp(e, RAX, RSP, -JIT_RAS_BYTES);
 	op_rm_hart(e, 0x89, RAX, RAS_FLOOR, true); /* mov [hart + jit_ras_floor], rax */
 	pinned_load(e);
@@ -58,9 +60,14 @@ void return_pc(struct emit *e, uint64_t pc)
 	epilogue(e);
 }
 
-/* The lea, the store and each load are 8 bytes (REX, opcode, ModRM, SIB, disp32). */
-_Static_assert(sizeof(prologue_bytes) - 1 + 16 + 8 * JIT_NPINNED == RV_JIT_ENTRY_OFFSET,
-               "jit.h must know where chained jumps enter a block");
+/* Whether jit.h knows where chained jumps enter a block: the prologue's length (rv_jit_init checks). */
+bool prologue_fits(uint32_t hart)
+{
+	uint8_t scratch[RV_JIT_ENTRY_OFFSET + 64];
+	struct emit e = {.p = scratch, .hart = hart};
+	emit_prologue(&e);
+	return e.p - scratch == RV_JIT_ENTRY_OFFSET;
+}
 
 /*
  * A block exit to a target known at translation time. While budget remains
@@ -284,7 +291,7 @@ void emit_generic(struct block_ctx *c, const struct rv_op *op, uint64_t pc, unsi
 	/* It may have written x[rd]: the hart has every register now, so reload that one. */
 	unsigned rd = (insn >> 7) & 31;
 	if (rd && c->host[rd] >= 0 && !(c->local & (1u << rd)))
-		op_rm_hart(e, 0x8b, c->host[rd], xoff(rd), true);
+		op_rm_hart_abs(e, 0x8b, c->host[rd], xoff(rd), true);
 	EB(e, "\x48\x85\xc0"); /* test rax, rax */
 	EB(e, "\x0f\x85");     /* jnz: stop here */
 	struct side_exit *s = &side[(*nside)++];

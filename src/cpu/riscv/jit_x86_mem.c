@@ -7,6 +7,7 @@
  */
 #include "jit_x86.h"
 
+#include <assert.h>
 #include <stdlib.h>
 
 /* ---- probe sites ----
@@ -57,7 +58,9 @@ struct probe_site {
 #define PROBE_HINT_RATIO 8     /* a wrong hint in fewer runs than this: no hint */
 #define PROBE_HINT_RUNS 1024   /* runs without which a trial ends without a hint */
 #define PROBE_HINT_TRIAL 65536 /* runs a hinted load counts before it is settled */
-static const uint8_t nop9[9] = {0x66, 0x0f, 0x1f, 0x84, 0, 0, 0, 0, 0};
+/* A hinted load's run count (add qword [hart + its slot's runs], 1: a disp32), and the nop as long. */
+#define HINT_COUNT_LEN 8
+static const uint8_t count_nop[HINT_COUNT_LEN] = {0x0f, 0x1f, 0x84, 0, 0, 0, 0, 0};
 
 /* How a probe finds its slot in the 4 KiB or the 2 MiB table: the address's bits from `shift`, as
  * many as the table has slots; bextr's control says both (start, length). */
@@ -126,13 +129,13 @@ static bool probe_site_mega(const struct probe_site *s)
 static bool probe_hinted(const struct probe_site *s)
 {
 	const uint8_t *p = (const uint8_t *)s + s->hint_at;
-	return s->hint_at && p[0] == 0x48 && p[1] == 0x8b && p[2] == 0x04;
+	return s->hint_at && p[0] == 0x48 && p[1] == 0x8b && p[2] == 0x85; /* mov rax, [rbp + disp32] */
 }
 
 /* Whether a hinted load still counts its runs (not a nop yet). */
 static bool probe_counting(const struct probe_site *s)
 {
-	return memcmp((const uint8_t *)s + s->hint_at + s->runs_at, nop9, 9) != 0;
+	return memcmp((const uint8_t *)s + s->hint_at + s->runs_at, count_nop, HINT_COUNT_LEN) != 0;
 }
 
 /* Whether a hinted load on trial guessed wrong too often. */
@@ -163,7 +166,7 @@ static void probe_settle(struct rv_hart *h, struct probe_site *s)
 	if (!hint_proved(&h->jit_hints->slot[s->slot]))
 		probe_unhint(h, s);
 	else
-		memcpy((uint8_t *)s + s->hint_at + s->runs_at, nop9, 9);
+		memcpy((uint8_t *)s + s->hint_at + s->runs_at, count_nop, HINT_COUNT_LEN);
 }
 
 /* After a miss of the access with record `site` to va (done); for a hinted load, a wrong hint. */
@@ -536,7 +539,8 @@ static void emit_hinted_probe(struct block_ctx *c, struct emit *e, unsigned slot
 {
 	const struct slow_path s = {.hint_slot = (int)slot};
 	uint8_t *start = e->p;
-	op_rm_hart(e, 0x8b, RAX, hint_field(e, &s, offsetof(struct rv_jit_hint, entry)), true);
+	EB(e, "\x48\x8b"); /* mov rax, [hart + the slot's entry] (a disp32: probe_hinted knows it) */
+	modrm_hart_as(e, RAX, hint_field(e, &s, offsetof(struct rv_jit_hint, entry)), true);
 	if (imm)
 		lea_disp(e, RCX, base, imm);
 	else
@@ -550,7 +554,10 @@ static void emit_hinted_probe(struct block_ctx *c, struct emit *e, unsigned slot
 	EB(e, "\x48\x8b\x80"); /* mov rax, [rax + addends - tags] (its addend) */
 	e32(e, (uint32_t)offsetof(struct rv_tlb_table, addend));
 	*runs = (unsigned)(e->p - start);
-	add_field_imm8(e, hint_field(e, &s, offsetof(struct rv_jit_hint, runs)), 1);
+	EB(e, "\x48\x83"); /* add qword [hart + the slot's runs], 1 */
+	modrm_hart_as(e, 0, hint_field(e, &s, offsetof(struct rv_jit_hint, runs)), true);
+	e8(e, 1);
+	assert(e->p - start == *runs + HINT_COUNT_LEN);
 	if (c->count_tlb) add_field_imm8(e, offsetof(struct rv_hart, tlb_counts.lookups), 1);
 }
 

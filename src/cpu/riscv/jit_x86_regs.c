@@ -20,16 +20,16 @@
  * Borrowed: a block that never names a pinned guest register keeps it in the
  * hart while it runs (stored at entry, reloaded at each exit and before each
  * helper) and lends its host register to one more local register. */
-static const int pinned_host[JIT_NPINNED] = {RBP, R12, R13, R14, R15, R8, R9, BUDGET};
+static const int pinned_host[JIT_NPINNED] = {R15, R12, R13, R14, R11, R8, R9, BUDGET};
 static const uint8_t pinned_guest[JIT_NPINNED_X] = {2, 10, 11, 14, 15, 12, 13};
 /* The hart field a pinned host register holds. */
 static uint32_t pinned_field(unsigned i)
 {
 	return i < JIT_NPINNED_X ? xoff(pinned_guest[i]) : (uint32_t)offsetof(struct rv_hart, budget_left);
 }
-#define JIT_NLOCAL 5
+#define JIT_NLOCAL 4
 #define JIT_BORROW_USES 6 /* weighted uses for a pinned register's host register to go to another */
-static const int local_host[JIT_NLOCAL] = {R10, R11, RDI, RDX, RSI};
+static const int local_host[JIT_NLOCAL] = {R10, RDI, RDX, RSI};
 /* Host registers a call clobbers. */
 static bool host_volatile(int reg)
 {
@@ -39,7 +39,7 @@ void pinned_load_volatile(struct emit *e, bool only_volatile)
 {
 	for (unsigned i = 0; i < JIT_NPINNED; i++)
 		if (!only_volatile || host_volatile(pinned_host[i]))
-			op_rm_hart(e, 0x8b, pinned_host[i], pinned_field(i), true);
+			op_rm_hart_abs(e, 0x8b, pinned_host[i], pinned_field(i), true);
 }
 void pinned_store_volatile(struct emit *e, bool only_volatile)
 {
@@ -212,7 +212,8 @@ void sync_for_helper(struct block_ctx *c, uint64_t pc, int k, uint32_t dirty)
 void reload_local(struct block_ctx *c)
 {
 	pinned_load_volatile(&c->e, true);
-	load_local(c, c->local);
+	for (unsigned r = 1; r < 32; r++)
+		if (c->local & (1u << r)) op_rm_hart_abs(&c->e, 0x8b, c->host[r], xoff(r), true);
 }
 
 /* Before a call that cannot raise: the written local registers to the hart (the call clobbers their
