@@ -67,9 +67,8 @@ struct slow_path {
 
 struct block_ctx {
 	struct emit e;
-	uint8_t *const *thunk; /* the code cache's load and store thunks, by kind */
-	struct slow_path slow[2 * JIT_MAX_OPS + 1];
-	unsigned nslow;
+	uint8_t *const *thunk;       /* the code cache's load and store thunks, by kind */
+	unsigned nslow;              /* slow[]'s entries (below) */
 	bool count_tlb;              /* count TLB hits (rv_hart.count_tlb) */
 	bool user;                   /* translated in U-mode: user_mode() */
 	bool zicboz;                 /* the hart has cbo.zero */
@@ -135,6 +134,9 @@ struct block_ctx {
 	bool out_of_line;             /* emitting the slow paths: no page hints there */
 	uint8_t *straddle_fix[2];     /* the checks of a last instruction running onto the next page */
 	uint32_t straddle_dirty;      /* ... and the local registers not yet stored back there */
+	/* Last: a new block's context is zeroed only up to here (rv_jit_compile), each entry being
+	 * written whole as it comes. */
+	struct slow_path slow[2 * JIT_MAX_OPS + 1];
 };
 
 _Static_assert(JIT_MAX_OPS <= 127, "owed[] holds a block's length");

@@ -869,15 +869,31 @@ static bool find_targets(struct block_ctx *c, const struct rv_op *ops, const uns
 		back_to[i] = false;
 		c->target[i] = -1;
 	}
+	/* The instructions by offset (below two pages: a uint16_t), open-addressed: the whole block
+	 * is formed again for every one translated, so no scan of it per jump. */
+	enum { SLOTS = 256 }; /* over twice JIT_MAX_OPS */
+	uint16_t slot_off[SLOTS];
+	int8_t slot_at[SLOTS];
+	memset(slot_at, -1, sizeof(slot_at));
+	for (unsigned i = 0; i < n; i++) {
+		if (offs[i] >= 2 * RV_PAGE_SIZE) continue; /* no jump leads there (below) */
+		unsigned h = (offs[i] >> 1) % SLOTS;
+		while (slot_at[h] >= 0) h = (h + 1) % SLOTS;
+		slot_off[h] = (uint16_t)offs[i];
+		slot_at[h] = (int8_t)i;
+	}
 	for (unsigned i = 0; i < n; i++) {
 		unsigned kind = rv_op_kind(&ops[i]);
 		if (kind != K_JAL && !(kind >= K_BEQ && kind <= K_BGEU)) continue;
 		const uint64_t to = offs[i] + (uint64_t)(int64_t)ops[i].imm; /* from the page's start */
-		for (unsigned t = 0; t < n && to < 2 * RV_PAGE_SIZE; t++)
-			if (offs[t] == to) {
+		if (to >= 2 * RV_PAGE_SIZE) continue;
+		for (unsigned h = (unsigned)(to >> 1) % SLOTS; slot_at[h] >= 0; h = (h + 1) % SLOTS)
+			if (slot_off[h] == to) {
+				const int t = slot_at[h];
 				c->target[i] = (int8_t)t;
 				inner_jumps = true;
-				if (t <= i) back_to[t] = true;
+				if (t <= (int)i) back_to[t] = true;
+				break;
 			}
 	}
 	return inner_jumps;
@@ -1344,15 +1360,16 @@ uint32_t rv_jit_compile(struct rv_hart *h, const struct rv_op *head, const uint8
 	}
 	if (n == 0) return RV_JIT_NEVER;
 
-	struct block_ctx ctx = {.e = {.p = j->buf + j->used, .exit = j->buf, .hart = (uint32_t)(uintptr_t)h},
-	                        .thunk = j->thunk,
-	                        .count_tlb = h->count_tlb,
-	                        .user = user_mode(h),
-	                        .zicboz = RV_HAS(h->ext, ZICBOZ),
-	                        .vlenb = RV_HAS(h->ext, V) ? h->vlenb : 0,
-	                        .vtype = -1,
-	                        .page = pc & RV_PAGE_MASK},
-	                 *c = &ctx;
+	struct block_ctx ctx, *c = &ctx; /* its slow paths (77 KiB) not zeroed: see block_ctx.slow */
+	memset(c, 0, offsetof(struct block_ctx, slow));
+	c->e = (struct emit){.p = j->buf + j->used, .exit = j->buf, .hart = (uint32_t)(uintptr_t)h};
+	c->thunk = j->thunk;
+	c->count_tlb = h->count_tlb;
+	c->user = user_mode(h);
+	c->zicboz = RV_HAS(h->ext, ZICBOZ);
+	c->vlenb = RV_HAS(h->ext, V) ? h->vlenb : 0;
+	c->vtype = -1;
+	c->page = pc & RV_PAGE_MASK;
 	/* Jumps and branches to an instruction of the block stay in it. */
 	bool back_to[JIT_MAX_OPS];
 	find_targets(c, ops, offs, n, back_to);
