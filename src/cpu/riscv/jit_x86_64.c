@@ -1336,6 +1336,7 @@ uint32_t rv_jit_compile(struct rv_hart *h, const struct rv_op *head, const uint8
 	unsigned lens[JIT_MAX_OPS], offs[JIT_MAX_OPS], n = 0;
 	unsigned off = (unsigned)(pc & (RV_PAGE_SIZE - 1));
 	bool straddles = false; /* the last instruction runs onto the next page (U-mode: see below) */
+	int64_t reach = 0;      /* the furthest offset a branch or jump decoded so far leads to */
 	while (n < JIT_LOOP_OPS && off < RV_PAGE_SIZE) {
 		uint32_t w = 0; /* the page's last halfword alone if that is all there is */
 		memcpy(&w, host + (off - (pc & (RV_PAGE_SIZE - 1))), RV_PAGE_SIZE - off < 4 ? 2 : 4);
@@ -1357,6 +1358,11 @@ uint32_t rv_jit_compile(struct rv_hart *h, const struct rv_op *head, const uint8
 		lens[n] = rv_op_len(&op);
 		off += lens[n];
 		n++;
+		/* The block ends at a jal or jalr that nothing decoded before leads past (below): no
+		 * need to decode further. */
+		if (kind == K_JAL || (kind >= K_BEQ && kind <= K_BGEU))
+			if ((int64_t)offs[n - 1] + op.imm > reach) reach = (int64_t)offs[n - 1] + op.imm;
+		if (ends_block(kind) && reach <= (int64_t)offs[n - 1]) break;
 	}
 	if (n == 0) return RV_JIT_NEVER;
 
