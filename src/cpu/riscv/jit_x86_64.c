@@ -16,9 +16,9 @@
  *     fence.i and returns its pc | 1 if any changed, so code rewritten before
  *     a fence.i never runs (its entry then jumps to that check, else it is a
  *     nop: rv_jit_new_epoch);
- *   - keeps sp and a0-a4 pinned in host registers, the run budget in rbx
+ *   - keeps sp and a0-a5 pinned in host registers, the run budget in rbx
  *     and the hart's address in rbp while translated code runs, and gives
- *     five more host registers, and those of the pinned registers it never
+ *     four more host registers, and those of the pinned registers it never
  *     names, to the other guest registers each block uses most (stored back
  *     at its exits); the others are read from the hart, through rbp so that
  *     a value stored there forwards at once (jit_x86_emit.h);
