@@ -7,15 +7,19 @@
  * target with the writer skipped or not, the reader right after a load (the
  * value stored from the load's register), a reader with both operands the
  * stored register, a zero-extension (slli 32, srli 32) of it, and a reader
- * that compares; other registers are used
- * enough to take the host registers. The sum must be the one C computes.
+ * that compares, and a reader right after a pair of loads through one base
+ * whose bytes cross a page (their shared probe always misses: each load then
+ * probes alone, out of line, and the host register the second was stored
+ * from holds something else when the path comes back); other registers are
+ * used enough to take the host registers. The sum must be the one C computes.
  */
 #include "engine.h"
 
 #define ITERATIONS 20000
 
-/* forward_loop(x, buf, n): returns the sum (see the model below); buf holds 8 words. */
-uint64_t forward_loop(uint64_t x, const uint64_t *buf, uint64_t n);
+/* forward_loop(x, buf, n, mid): returns the sum (see the model below); buf holds 8 words, mid is
+ * 1024 bytes before a page boundary with words on both sides. */
+uint64_t forward_loop(uint64_t x, const uint64_t *buf, uint64_t n, const uint64_t *mid);
 __asm__(".text\n"
         ".globl forward_loop\n"
         "forward_loop:\n" SAVE_S_REGS " li t0, 0\n"
@@ -32,6 +36,10 @@ __asm__(".text\n"
         " add s5, s5, a1\n"
         " ld s9, 0(s5)\n"
         " add t0, t0, s9\n" /* after a load */
+        " ld t4, 1016(a3)\n"
+        " ld t5, 1024(a3)\n" /* the pair's bytes cross a page */
+        " add t0, t0, t5\n"  /* after the pair */
+        " xor t0, t0, t4\n"
         " addi s10, s9, 3\n"
         " mul s10, s10, s10\n" /* both operands */
         " add t0, t0, s10\n"
@@ -65,7 +73,7 @@ __asm__(".text\n"
         " mv a0, t0\n" RESTORE_S_REGS " ret\n");
 
 /* The loop in C. */
-static uint64_t model(uint64_t x, const uint64_t *buf, uint64_t n)
+static uint64_t model(uint64_t x, const uint64_t *buf, uint64_t n, const uint64_t *mid)
 {
 	uint64_t sum = 0, s6 = 11, s7 = 13;
 	for (; n; n--) {
@@ -76,6 +84,8 @@ static uint64_t model(uint64_t x, const uint64_t *buf, uint64_t n)
 		sum ^= s7;
 		const uint64_t s9 = buf[(x & 56) / 8];
 		sum += s9;
+		sum += mid[128];
+		sum ^= mid[127];
 		const uint64_t s10 = (s9 + 3) * (s9 + 3);
 		sum += s10;
 		sum += (uint32_t)(x - s6);
@@ -102,8 +112,11 @@ int main(unsigned long hartid)
 	if (hartid != 0)
 		for (;;) __asm__ volatile("wfi");
 	static const uint64_t buf[8] = LOOP_WORDS;
+	static uint64_t pages[1024] __attribute__((aligned(4096)));
+	const uint64_t *mid = &pages[512 - 128]; /* 1024 bytes before the second page */
+	for (unsigned i = 0; i < 1024; i++) pages[i] = buf[i % 8] * (i + 1);
 	const uint64_t x = LOOP_SEED;
-	const uint64_t got = forward_loop(x, buf, ITERATIONS), want = model(x, buf, ITERATIONS);
+	const uint64_t got = forward_loop(x, buf, ITERATIONS, mid), want = model(x, buf, ITERATIONS, mid);
 	EXPECT(got == want, "the sum through registers kept in the hart", got);
 	put("PASS forward\n");
 	plat_exit(0);

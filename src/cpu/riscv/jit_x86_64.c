@@ -1304,6 +1304,19 @@ static void upper_read(const struct rv_op *ops, unsigned n, bool *sext)
 	}
 }
 
+/*
+ * What the code just emitted left in host registers and flags (a register just stored from, a
+ * branch's or an operation's flags, a budget lea to merge with) holds on the main path only: a
+ * slow path coming back right here (a load pair's miss, which probes each load alone through rcx
+ * and rax) arrives with other values there, so the next instruction must not count on them. (Not
+ * scaled_rs: a shift left to the add after it is owed, not a choice.)
+ */
+static void forget_at_rejoin(struct block_ctx *c)
+{
+	if (!c->nslow || c->slow[c->nslow - 1].done != c->e.p) return;
+	c->stored_at = c->flags_at = c->lea_at = c->zero_at = NULL;
+}
+
 uint32_t rv_jit_compile(struct rv_hart *h, const struct rv_op *head, const uint8_t *host, uint64_t pc)
 {
 	struct rv_jit *j = h->jit;
@@ -1488,6 +1501,7 @@ uint32_t rv_jit_compile(struct rv_hart *h, const struct rv_op *head, const uint8
 			               (int)i - (int)n, side, &nside);
 			if (!c->scaled_set) c->scaled_rs = -1;
 		}
+		forget_at_rejoin(c);
 		if (i == n_main - 1 && open) { /* the main path's end: the tails are not run */
 			exit_to(c, c->page + offs[i] + lens[i], c->dirty, -1, c->owed[i] - 1);
 			open = false;
