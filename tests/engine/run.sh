@@ -6,8 +6,9 @@
 # a loop whose block lends the pinned registers it never names to others (regs.c) and a chained
 # jump remembered across a code-cache flush (cacheflush.c, with a 1 MiB cache). Each program
 # prints "PASS <name>" and finishes with code 0.
-# fp.c prints a checksum of F/D results and flags in a hot function: the same under the given
-# options as under --jit off.
+# fp.c prints a checksum of F/D results and flags in a hot function, randcode.c one of what 400
+# random programs (integer, loads and stores around page boundaries, forward branches) leave in
+# registers and memory: the same under the given options as under --jit off.
 # megaprobe.c: translated (--jit on), its probes must have turned to the 2 MiB table and back
 # (--stats counts the turns); hintprobe.c: translated, loads must have taken page hints and some
 # given them up (--stats counts both); scaled.c: shifts by 1-3 whose result an add takes next (the
@@ -36,7 +37,7 @@ mkdir -p "$work"
 FL="-O2 -march=rv64gc -mabi=lp64d -mcmodel=medany -nostdlib -ffreestanding -fno-pic -static -Wl,--no-relax
     -Wl,--no-warn-rwx-segments -Wl,--build-id=none -T $here/../diff/bare.ld -Wall -Werror"
 fail=0
-for t in smc atomics triggers ext instret tlbcount fp vcopy regs probes megaprobe hintprobe scaled forward flags zext straddle crosspage calls cacheflush; do
+for t in smc atomics triggers ext instret tlbcount fp vcopy regs probes megaprobe hintprobe scaled forward flags zext straddle crosspage calls cacheflush randcode; do
   # shellcheck disable=SC2086
   $CC $FL -o "$work/$t" "$here/crt.S" "$here/plat.c" "$here/$t.c"
   cache_mb=0 # the default code cache; cacheflush flushes a 1 MiB one many times
@@ -80,6 +81,7 @@ same_as_interpreter() {
   fi
 }
 same_as_interpreter fp FPSUM "$@"
+same_as_interpreter randcode RANDSUM "$@"
 if [[ " $* " == *" --jit on "* ]]; then
   turns=$(timeout 120 "$cloison" run "$@" --stats --cpus 2 --firmware none --kernel "$work/megaprobe" \
     < /dev/null 2>&1 | sed -n 's/.*stats: hart 0 TLB: .* \([0-9]*\) probes turned.*/\1/p')

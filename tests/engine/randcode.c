@@ -1,0 +1,339 @@
+/*
+ * randcode.c — random straight-line code, translated and interpreted alike.
+ * Hart 0 writes programs of random RV64IM, Zba, Zbb, Zbs and Zicond
+ * instructions into a code buffer (fence.i between programs): register and
+ * immediate operations, W forms, runs of loads and of stores through three
+ * base registers that sit near page boundaries (so that a run's bytes often
+ * cross a page and its shared probe misses), loads through an address loaded
+ * before (page hints in U-mode), reads of a register right after
+ * it is loaded or computed, shifts before adds, branches on a result against
+ * zero and back-to-back branches on the same registers, forward branches and
+ * jumps over a few instructions. Each program is a loop body run 40 times
+ * (hot enough to be translated), from registers seeded by a PRNG, in M-mode
+ * and again in U-mode (where page hints and probe sites come in), then every
+ * register and data word goes into a checksum. run.sh compares the printed
+ * "RANDSUM" with the one under --jit off (the interpreter, the reference).
+ */
+#include "engine.h"
+
+#include <stdbool.h>
+
+#define PROGRAMS 400
+#define BODY 240        /* instructions per loop body */
+#define PASSES 40       /* loop passes per program */
+#define DATA_WORDS 1536 /* three pages */
+
+static uint32_t code[BODY + 16] __attribute__((aligned(4096)));
+static uint64_t data[DATA_WORDS] __attribute__((aligned(4096)));
+static uint64_t regs[32]; /* x0's slot: the code's address for rand_run */
+
+/* Loading x5-x31 from the registers' array (at tp), and storing them back. */
+#define LOAD_REGS                                                                                            \
+	" .irp n, 5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31\n"             \
+	" ld x\\n, 8*\\n(tp)\n"                                                                              \
+	" .endr\n"
+#define STORE_REGS                                                                                           \
+	" .irp n, 5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31\n"             \
+	" sd x\\n, 8*\\n(tp)\n"                                                                              \
+	" .endr\n"
+/* rand_run(regs, code), in M-mode: x5-x31 from regs[], the code called (it returns with ret), x5-x31
+ * back into regs[]; tp holds regs throughout (the random code leaves x1-x4 alone).
+ * rand_user(entry, regs, code): the same in U-mode (entry: rand_u's U alias, regs and code through
+ * theirs); rand_u ends with ecall, back into run_user. */
+void rand_run(uint64_t *r, const uint32_t *c);
+void rand_user(uint64_t entry, uint64_t r, uint64_t c);
+void rand_u(void);
+__asm__(".text\n"
+        ".globl rand_run\n"
+        "rand_run:\n" SAVE_S_REGS " addi sp, sp, -16\n"
+        " sd ra, 0(sp)\n"
+        " sd tp, 8(sp)\n"
+        " mv tp, a0\n"
+        " sd a1, 0(tp)\n" LOAD_REGS " ld ra, 0(tp)\n"
+        " jalr ra, 0(ra)\n" STORE_REGS " ld ra, 0(sp)\n"
+        " ld tp, 8(sp)\n"
+        " addi sp, sp, 16\n" RESTORE_S_REGS " ret\n"
+        ".globl rand_u\n"
+        "rand_u:\n"
+        " mv tp, a0\n"
+        " sd a1, 0(tp)\n" LOAD_REGS " ld ra, 0(tp)\n"
+        " jalr ra, 0(ra)\n" STORE_REGS " ecall\n"
+        ".globl rand_user\n"
+        "rand_user:\n" SAVE_S_REGS " addi sp, sp, -16\n"
+        " sd ra, 0(sp)\n"
+        " sd tp, 8(sp)\n"
+        " call run_user\n"
+        " ld ra, 0(sp)\n"
+        " ld tp, 8(sp)\n"
+        " addi sp, sp, 16\n" RESTORE_S_REGS " ret\n");
+
+static uint64_t seed = 0x2545f4914f6cdd1du;
+static uint64_t rnd(void)
+{
+	seed ^= seed >> 12, seed ^= seed << 25, seed ^= seed >> 27;
+	return seed * 0x2545f4914f6cdd1du;
+}
+static unsigned below(unsigned n)
+{
+	return (unsigned)(rnd() >> 33) % n;
+}
+
+enum { BASE0 = 8, BASE1 = 9, BASE2 = 18, POINTERS = 19, COUNTER = 31 };
+#define POINTER_WORD 1200 /* data[1200..1263]: pointers into data, which no store reaches */
+/* The registers the random instructions read and write (not the bases, nor the loop counter). */
+static const uint8_t pool[] = {5,  6,  7,  10, 11, 12, 13, 14, 15, 16, 17,
+                               20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30};
+#define NPOOL (sizeof(pool) / sizeof(pool[0]))
+static unsigned reg(void)
+{
+	return pool[below(NPOOL)];
+}
+
+static uint32_t r_type(unsigned f7, unsigned rs2, unsigned rs1, unsigned f3, unsigned rd, unsigned op)
+{
+	return f7 << 25 | rs2 << 20 | rs1 << 15 | f3 << 12 | rd << 7 | op;
+}
+static uint32_t i_type(int imm, unsigned rs1, unsigned f3, unsigned rd, unsigned op)
+{
+	return (uint32_t)(imm & 0xfff) << 20 | rs1 << 15 | f3 << 12 | rd << 7 | op;
+}
+static uint32_t s_type(int imm, unsigned rs2, unsigned rs1, unsigned f3)
+{
+	const uint32_t i = (uint32_t)imm;
+	return ((i >> 5) & 0x7f) << 25 | rs2 << 20 | rs1 << 15 | f3 << 12 | (i & 0x1f) << 7 | 0x23;
+}
+static uint32_t b_type(int off, unsigned rs2, unsigned rs1, unsigned f3)
+{
+	const uint32_t i = (uint32_t)off;
+	return ((i >> 12) & 1) << 31 | ((i >> 5) & 0x3f) << 25 | rs2 << 20 | rs1 << 15 | f3 << 12 |
+	       ((i >> 1) & 0xf) << 8 | ((i >> 11) & 1) << 7 | 0x63;
+}
+static uint32_t jal_x0(int off)
+{
+	const uint32_t i = (uint32_t)off;
+	return ((i >> 20) & 1) << 31 | ((i >> 1) & 0x3ff) << 21 | ((i >> 11) & 1) << 20 |
+	       ((i >> 12) & 0xff) << 12 | 0x6f;
+}
+
+/* Two-register operations: funct7, funct3, opcode (OP or OP-32). */
+static const uint16_t r_ops[][3] = {
+    {0x00, 0, 0x33}, {0x20, 0, 0x33}, {0x00, 1, 0x33}, {0x00, 2, 0x33}, {0x00, 3, 0x33}, {0x00, 4, 0x33},
+    {0x00, 5, 0x33}, {0x20, 5, 0x33}, {0x00, 6, 0x33}, {0x00, 7, 0x33}, {0x01, 0, 0x33}, {0x01, 1, 0x33},
+    {0x01, 2, 0x33}, {0x01, 3, 0x33}, {0x01, 4, 0x33}, {0x01, 5, 0x33}, {0x01, 6, 0x33}, {0x01, 7, 0x33},
+    {0x00, 0, 0x3b}, {0x20, 0, 0x3b}, {0x00, 1, 0x3b}, {0x00, 5, 0x3b}, {0x20, 5, 0x3b}, {0x01, 0, 0x3b},
+    {0x01, 4, 0x3b}, {0x01, 5, 0x3b}, {0x01, 6, 0x3b}, {0x01, 7, 0x3b}, {0x10, 2, 0x33}, {0x10, 4, 0x33},
+    {0x10, 6, 0x33}, {0x04, 0, 0x3b},                                   /* sh1add sh2add sh3add add.uw */
+    {0x20, 7, 0x33}, {0x20, 6, 0x33}, {0x20, 4, 0x33},                  /* andn orn xnor */
+    {0x05, 4, 0x33}, {0x05, 5, 0x33}, {0x05, 6, 0x33}, {0x05, 7, 0x33}, /* min minu max maxu */
+    {0x30, 1, 0x33}, {0x30, 5, 0x33}, {0x30, 1, 0x3b}, {0x30, 5, 0x3b}, /* rol ror rolw rorw */
+    {0x14, 1, 0x33}, {0x24, 1, 0x33}, {0x34, 1, 0x33}, {0x24, 5, 0x33}, /* bset bclr binv bext */
+    {0x07, 5, 0x33}, {0x07, 7, 0x33},                                   /* czero.eqz czero.nez */
+};
+/* One-register operations with a fixed immediate field (Zbb): clz ctz cpop sext.b sext.h rev8 orc.b,
+ * clzw ctzw cpopw; funct3, imm, opcode. */
+static const uint16_t u_ops[][3] = {{1, 0x600, 0x13}, {1, 0x601, 0x13}, {1, 0x602, 0x13}, {1, 0x604, 0x13},
+                                    {1, 0x605, 0x13}, {5, 0x6b8, 0x13}, {5, 0x287, 0x13}, {1, 0x600, 0x1b},
+                                    {1, 0x601, 0x1b}, {1, 0x602, 0x1b}};
+
+/* A run of 1-4 loads or stores through one base, naturally aligned, bytes around the base's page
+ * boundary; `after`: the register the last load wrote (0 for stores). */
+static unsigned emit_accesses(uint32_t *p, unsigned room, unsigned *after)
+{
+	static const unsigned base[3] = {BASE0, BASE1, BASE2};
+	const unsigned b = base[below(3)], n = 1 + below(room < 4 ? room : 4);
+	const bool store = below(3) == 0;
+	for (unsigned i = 0; i < n; i++) {
+		const unsigned f3 = store ? below(4) : below(7), size = 1u << (f3 & 3);
+		/* The bases point 64 bytes before a page boundary: offsets -192..+184, aligned. */
+		const int off = ((int)below(384) - 192) & ~(int)(size - 1);
+		if (store) {
+			p[i] = s_type(off, reg(), b, f3);
+		} else {
+			*after = reg();
+			p[i] = i_type(off, b, f3, *after, 0x03);
+		}
+	}
+	if (store) *after = 0;
+	return n;
+}
+
+/* A branch or jal made with offset 0 at p, aimed `insns` instructions on. */
+static void aim(uint32_t *p, unsigned insns)
+{
+	const int off = 4 * (int)insns;
+	*p |= (*p & 0x7f) == 0x63 ? b_type(off, 0, 0, 0) & 0xfe000f80u : jal_x0(off) & 0xfffff000u;
+}
+
+/* One instruction or a few (returns how many, at most `room`), reading `after` first if not 0;
+ * *jumps: how many of them, first, are forward branches or jumps to aim (write_program). */
+static unsigned emit_some(uint32_t *p, unsigned room, unsigned *after, unsigned *jumps)
+{
+	const unsigned src = *after && below(2) ? *after : reg();
+	*after = 0;
+	switch (below(12)) {
+	case 0:
+	case 1:
+	case 2: { /* register-register */
+		const uint16_t *o = r_ops[below(sizeof(r_ops) / sizeof(r_ops[0]))];
+		*after = reg();
+		p[0] = r_type(o[0], reg(), src, o[1], *after, o[2]);
+		return 1;
+	}
+	case 3: { /* register-immediate, W forms, shifts */
+		static const uint8_t f3s[] = {0, 2, 3, 4, 6, 7};
+		const int imm = (int)below(4096) - 2048;
+		*after = reg();
+		switch (below(6)) {
+		case 0: p[0] = i_type(imm, src, f3s[below(6)], *after, 0x13); break;
+		case 1: p[0] = i_type(imm, src, 0, *after, 0x1b); break; /* addiw (sext.w at 0) */
+		case 2: p[0] = i_type((int)below(64) | (below(2) ? 0x400 : 0), src, 5, *after, 0x13); break;
+		case 3: p[0] = i_type((int)below(64), src, 1, *after, 0x13); break;
+		case 4: p[0] = i_type((int)below(32) | (below(2) ? 0x400 : 0), src, 5, *after, 0x1b); break;
+		default: p[0] = i_type((int)below(32), src, 1, *after, 0x1b); break;
+		}
+		return 1;
+	}
+	case 4: { /* Zbb's one-register operations, lui */
+		*after = reg();
+		if (below(4) == 0) {
+			p[0] = (uint32_t)(rnd() & 0xfffff000u) | *after << 7 | 0x37;
+		} else {
+			const uint16_t *o = u_ops[below(sizeof(u_ops) / sizeof(u_ops[0]))];
+			p[0] = i_type(o[1], src, o[0], *after, o[2]);
+		}
+		return 1;
+	}
+	case 5: { /* a zero-extension (slli 32, srli 32) or a shift before an add */
+		if (room < 2) break;
+		const unsigned d = reg();
+		if (below(2)) {
+			p[0] = i_type(32, src, 1, d, 0x13);
+			p[1] = i_type(32, d, 5, d, 0x13);
+		} else {
+			p[0] = i_type(1 + (int)below(3), src, 1, d, 0x13);
+			p[1] = r_type(0, d, reg(), 0, below(2) ? d : reg(), 0x33);
+		}
+		*after = d;
+		return 2;
+	}
+	case 6:
+	case 7: return emit_accesses(p, room, after);
+	case 8: { /* a load through an address that comes from a load (U-mode gives it a page hint) */
+		if (room < 4) break;
+		static const unsigned base[3] = {BASE0, BASE1, BASE2};
+		const unsigned b = base[below(3)], t = reg(), f3 = below(7), size = 1u << (f3 & 3);
+		p[0] = i_type(((int)below(384) - 192) & ~7, b, 3, t, 0x03); /* ld t, off(b) */
+		p[1] = i_type(0x7f8 & ~(int)(size - 1), t, 7, t, 0x13);     /* andi t, t, aligned < 2 KiB */
+		p[2] = r_type(0, b, t, 0, t, 0x33);                         /* add t, t, b */
+		*after = reg();
+		p[3] = i_type(0, t, f3, *after, 0x03);
+		if (below(2)) return 4;
+		/* or a pointer loaded from the table, then a load through it (U-mode: a page hint) */
+		p[0] = i_type(8 * (int)below(64), POINTERS, 3, t, 0x03);
+		p[1] = i_type(((int)below(64)) & ~(int)(size - 1), t, f3, *after, 0x03);
+		return 2;
+	}
+	case 9:
+	case 10: { /* forward branches: on a result against zero, back to back on the same registers */
+		const unsigned f3s[] = {0, 1, 4, 5, 6, 7};
+		const unsigned a = src, b = below(3) ? reg() : 0;
+		p[0] = b_type(0, b, a, f3s[below(6)]);
+		*jumps = 1;
+		if (below(2)) /* the same registers again, the other way round */
+			p[(*jumps)++] = b_type(0, a, b, f3s[below(6)]);
+		return *jumps;
+	}
+	default: /* a jump over a few */
+		p[0] = jal_x0(0);
+		*jumps = 1;
+		return 1;
+	}
+	const uint16_t *o = r_ops[below(sizeof(r_ops) / sizeof(r_ops[0]))];
+	*after = reg();
+	p[0] = r_type(o[0], reg(), src, o[1], *after, o[2]);
+	return 1;
+}
+
+/* A program: the body, the loop counter's step and jump back, ret. A forward branch or jump leads
+ * over the next 1-6 pieces emit_some() makes (never into one: a chained load's address is valid
+ * only at its end), or to the loop's step. */
+static void write_program(void)
+{
+	struct {
+		unsigned at, pieces;
+	} fwd[2 * BODY];
+	unsigned n = 0, after = 0, nfwd = 0;
+	while (n < BODY) {
+		unsigned jumps = 0, k = emit_some(&code[n], BODY - n, &after, &jumps);
+		for (unsigned j = 0; j < jumps; j++) fwd[nfwd++] = (typeof(fwd[0])){n + j, 2 + below(6)};
+		n += k;
+		for (unsigned i = 0; i < nfwd; i++)
+			if (fwd[i].pieces && --fwd[i].pieces == 0) aim(&code[fwd[i].at], n - fwd[i].at);
+	}
+	for (unsigned i = 0; i < nfwd; i++)
+		if (fwd[i].pieces) aim(&code[fwd[i].at], n - fwd[i].at);
+	code[n] = i_type(-1, COUNTER, 0, COUNTER, 0x13);        /* addi x31, x31, -1 */
+	code[n + 1] = b_type(-4 * (int)(n + 1), 0, COUNTER, 1); /* bnez x31, body */
+	code[n + 2] = 0x00008067u;                              /* ret */
+	fence_i();
+}
+
+static uint64_t mix(uint64_t h, uint64_t v)
+{
+	return (h ^ v) * 0x100000001b3u + (h >> 29);
+}
+
+/* Seeds the registers for a program: pool registers at random (a quarter sign-extended words), two
+ * bases 64 bytes before a page boundary of the data (at `data`: its address in the mode that runs),
+ * so that runs of accesses around them cross the page, one mid-page, the pointer table (pointers
+ * into the data, in that mode's addresses) and the loop counter. */
+static void seed_regs(uint64_t data_at)
+{
+	for (unsigned r = 5; r < 32; r++) regs[r] = below(4) ? rnd() : (uint64_t)(int64_t)(int32_t)rnd();
+	regs[BASE0] = data_at + 4096 - 64;
+	regs[BASE1] = data_at + 8192 - 64;
+	regs[BASE2] = data_at + 4096 + 2048; /* mid-page: its runs hit */
+	regs[POINTERS] = data_at + 8 * POINTER_WORD;
+	for (unsigned i = 0; i < 64; i++) data[POINTER_WORD + i] = data_at + 8 * below(1100);
+	regs[COUNTER] = PASSES;
+}
+
+static uint64_t mixed_regs(uint64_t sum)
+{
+	for (unsigned r = 5; r < 32; r++) sum = mix(sum, regs[r]);
+	return sum;
+}
+
+#define PTE_LEAF_UX 0xdf /* V R W X U A D */
+static uint64_t root[512] __attribute__((aligned(4096)));
+/* Where memory linked in RAM (at 2 GiB) is in U-mode: its alias at 1 GiB. */
+static uint64_t u_alias(const void *p)
+{
+	return (uint64_t)(uintptr_t)p - 0x80000000UL + USER_ALIAS;
+}
+
+int main(unsigned long hartid)
+{
+	if (hartid != 0)
+		for (;;) __asm__ volatile("wfi");
+	root[1] = 0x80000000UL >> 12 << 10 | PTE_LEAF_UX; /* VA 1-2 GiB: RAM, for U-mode */
+	__asm__ volatile("csrw pmpaddr0, %0; csrw pmpcfg0, %1" ::"r"(~0ULL >> 10), "r"(0x1fULL));
+	__asm__ volatile("csrw satp, %0; sfence.vma" ::"r"(8ULL << 60 | (uint64_t)(uintptr_t)root >> 12));
+	for (unsigned i = 0; i < DATA_WORDS; i++) data[i] = rnd();
+	uint64_t sum = 0;
+	for (unsigned prog = 0; prog < PROGRAMS; prog++) {
+		write_program();
+		seed_regs((uint64_t)(uintptr_t)data);
+		rand_run(regs, code);
+		sum = mixed_regs(sum);
+		seed_regs(u_alias(data)); /* the same program in U-mode, where more is translated */
+		rand_user(user_addr(rand_u), u_alias(regs), u_alias(code));
+		sum = mixed_regs(sum);
+	}
+	for (unsigned i = 0; i < DATA_WORDS; i++) sum = mix(sum, data[i]);
+	put("RANDSUM ");
+	put_num(sum);
+	put("\n");
+	put("PASS randcode\n");
+	plat_exit(0);
+}
