@@ -67,7 +67,10 @@ __asm__(".text\n"
         " ld tp, 8(sp)\n"
         " addi sp, sp, 16\n" RESTORE_S_REGS " ret\n");
 
-static uint64_t seed = 0x2545f4914f6cdd1du;
+#ifndef RANDCODE_SEED /* another seed: more programs, for a longer hunt by hand */
+#define RANDCODE_SEED 0x2545f4914f6cdd1du
+#endif
+static uint64_t seed = RANDCODE_SEED;
 static uint64_t rnd(void)
 {
 	seed ^= seed >> 12, seed ^= seed << 25, seed ^= seed >> 27;
