@@ -1,18 +1,20 @@
 /*
- * randcode.c — random straight-line code, translated and interpreted alike.
- * Hart 0 writes programs of random RV64IM, Zba, Zbb, Zbs and Zicond
- * instructions into a code buffer (fence.i between programs): register and
- * immediate operations, W forms, runs of loads and of stores through three
- * base registers that sit near page boundaries (so that a run's bytes often
- * cross a page and its shared probe misses), loads through an address loaded
- * before (page hints in U-mode), reads of a register right after
- * it is loaded or computed, shifts before adds, branches on a result against
- * zero and back-to-back branches on the same registers, forward branches and
- * jumps over a few instructions. Each program is a loop body run 40 times
- * (hot enough to be translated), from registers seeded by a PRNG, in M-mode
- * and again in U-mode (where page hints and probe sites come in), then every
- * register and data word goes into a checksum. run.sh compares the printed
- * "RANDSUM" with the one under --jit off (the interpreter, the reference).
+ * randcode.c — random code, translated and interpreted alike. Hart 0 writes
+ * programs of random RV64IM, Zba, Zbb, Zbs and Zicond instructions into a
+ * code buffer (fence.i between programs), about half of them in their
+ * compressed (RVC) form where one exists: register and immediate operations,
+ * W forms, runs of loads and of stores through base registers near page
+ * boundaries and mid-page (a run's bytes often cross a page and its shared
+ * probe misses), loads through an address loaded before (page hints in
+ * U-mode) or masked into a table, reads of a register right after it is
+ * loaded or computed, shifts before adds, zero-extensions, branches on a
+ * result against zero and back-to-back branches on the same registers,
+ * forward branches and jumps over a few pieces, and inner loops of 2-5
+ * passes. Each program is a loop body run 40 times (hot enough to be
+ * translated), from registers seeded by a PRNG, in M-mode and again in U-mode
+ * (where page hints and probe sites come in), then every register and data
+ * word goes into a checksum. run.sh compares the printed "RANDSUM" with the
+ * one under --jit off (the interpreter, the reference).
  */
 #include "engine.h"
 
@@ -23,7 +25,10 @@
 #define PASSES 40       /* loop passes per program */
 #define DATA_WORDS 1536 /* three pages */
 
-static uint32_t code[BODY + 16] __attribute__((aligned(4096)));
+#define MAX_INSNS (BODY + 32)
+static uint32_t insn[MAX_INSNS]; /* a program as 32-bit instructions, before layout */
+static int target[MAX_INSNS];    /* where a branch or jump among them leads (an index), or -1 */
+static uint16_t code[2 * MAX_INSNS] __attribute__((aligned(4096))); /* laid out, some compressed */
 static uint64_t data[DATA_WORDS] __attribute__((aligned(4096)));
 static uint64_t regs[32]; /* x0's slot: the code's address for rand_run */
 
@@ -40,7 +45,7 @@ static uint64_t regs[32]; /* x0's slot: the code's address for rand_run */
  * back into regs[]; tp holds regs throughout (the random code leaves x1-x4 alone).
  * rand_user(entry, regs, code): the same in U-mode (entry: rand_u's U alias, regs and code through
  * theirs); rand_u ends with ecall, back into run_user. */
-void rand_run(uint64_t *r, const uint32_t *c);
+void rand_run(uint64_t *r, const uint16_t *c);
 void rand_user(uint64_t entry, uint64_t r, uint64_t c);
 void rand_u(void);
 __asm__(".text\n"
@@ -81,11 +86,11 @@ static unsigned below(unsigned n)
 	return (unsigned)(rnd() >> 33) % n;
 }
 
-enum { BASE0 = 8, BASE1 = 9, BASE2 = 18, POINTERS = 19, COUNTER = 31 };
+enum { BASE0 = 8, BASE1 = 9, BASE2 = 18, POINTERS = 19, INNER = 30, COUNTER = 31 };
 #define POINTER_WORD 1200 /* data[1200..1263]: pointers into data, which no store reaches */
 /* The registers the random instructions read and write (not the bases, nor the loop counter). */
 static const uint8_t pool[] = {5,  6,  7,  10, 11, 12, 13, 14, 15, 16, 17,
-                               20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30};
+                               20, 21, 22, 23, 24, 25, 26, 27, 28, 29};
 #define NPOOL (sizeof(pool) / sizeof(pool[0]))
 static unsigned reg(void)
 {
@@ -160,20 +165,16 @@ static unsigned emit_accesses(uint32_t *p, unsigned room, unsigned *after)
 	return n;
 }
 
-/* A branch or jal made with offset 0 at p, aimed `insns` instructions on. */
-static void aim(uint32_t *p, unsigned insns)
-{
-	const int off = 4 * (int)insns;
-	*p |= (*p & 0x7f) == 0x63 ? b_type(off, 0, 0, 0) & 0xfe000f80u : jal_x0(off) & 0xfffff000u;
-}
-
 /* One instruction or a few (returns how many, at most `room`), reading `after` first if not 0;
- * *jumps: how many of them, first, are forward branches or jumps to aim (write_program). */
-static unsigned emit_some(uint32_t *p, unsigned room, unsigned *after, unsigned *jumps)
+ * *jumps: how many of them, first, are forward branches or jumps to aim (write_program), which come
+ * only if `outer` (not inside an inner loop, which makes no other loop either). p[0] is
+ * insn[at]. */
+static unsigned emit_some(uint32_t *p, unsigned at, unsigned room, unsigned *after, unsigned *jumps,
+                          bool outer)
 {
 	const unsigned src = *after && below(2) ? *after : reg();
 	*after = 0;
-	switch (below(12)) {
+	switch (below(13)) {
 	case 0:
 	case 1:
 	case 2: { /* register-register */
@@ -238,6 +239,7 @@ static unsigned emit_some(uint32_t *p, unsigned room, unsigned *after, unsigned 
 	}
 	case 9:
 	case 10: { /* forward branches: on a result against zero, back to back on the same registers */
+		if (!outer) break;
 		const unsigned f3s[] = {0, 1, 4, 5, 6, 7};
 		const unsigned a = src, b = below(3) ? reg() : 0;
 		p[0] = b_type(0, b, a, f3s[below(6)]);
@@ -246,7 +248,20 @@ static unsigned emit_some(uint32_t *p, unsigned room, unsigned *after, unsigned 
 			p[(*jumps)++] = b_type(0, a, b, f3s[below(6)]);
 		return *jumps;
 	}
+	case 11: { /* an inner loop of 2-5 passes over a few pieces, counted in INNER */
+		if (!outer || room < 10) break;
+		unsigned n = 1, inner_after = 0, none;
+		p[0] = i_type(2 + (int)below(4), 0, 0, INNER, 0x13); /* li INNER, 2..5 */
+		for (unsigned pieces = 1 + below(3); pieces-- && room - n > 6;)
+			n += emit_some(&p[n], at + n, room - n - 2, &inner_after, &none, false);
+		p[n] = i_type(-1, INNER, 0, INNER, 0x13); /* addi INNER, INNER, -1 */
+		p[n + 1] = b_type(0, 0, INNER, 1);        /* bnez INNER, back to the body's start */
+		target[at + n + 1] = (int)(at + 1);
+		*after = inner_after;
+		return n + 2;
+	}
 	default: /* a jump over a few */
+		if (!outer) break;
 		p[0] = jal_x0(0);
 		*jumps = 1;
 		return 1;
@@ -257,27 +272,168 @@ static unsigned emit_some(uint32_t *p, unsigned room, unsigned *after, unsigned 
 	return 1;
 }
 
+/* Compressed (RVC) forms of the instructions above where one exists: what gcc emits most. */
+static bool creg(unsigned r)
+{
+	return r >= 8 && r < 16;
+}
+static bool fits6(int v)
+{
+	return v >= -32 && v < 32;
+}
+static uint16_t ci(unsigned f3, int imm, unsigned rd, unsigned op)
+{
+	return (uint16_t)(f3 << 13 | ((unsigned)imm & 0x20) << 7 | rd << 7 | ((unsigned)imm & 0x1f) << 2 |
+	                  op);
+}
+/* c.lw/c.sw (scale 4) or c.ld/c.sd (scale 8): base rs1', register r'. */
+static uint16_t cmem(unsigned f3, unsigned off, unsigned rs1, unsigned r, bool d)
+{
+	const unsigned lo = d ? (off >> 6 & 3) : ((off >> 2 & 1) << 1 | (off >> 6 & 1));
+	return (uint16_t)(f3 << 13 | (off >> 3 & 7) << 10 | (rs1 - 8) << 7 | lo << 5 | (r - 8) << 2);
+}
+static uint16_t cb(unsigned f3, int off, unsigned rs1)
+{
+	const unsigned o = (unsigned)off;
+	return (uint16_t)(f3 << 13 | (o >> 8 & 1) << 12 | (o >> 3 & 3) << 10 | (rs1 - 8) << 7 |
+	                  (o >> 6 & 3) << 5 | (o >> 1 & 3) << 3 | (o >> 5 & 1) << 2 | 1);
+}
+static uint16_t cj(int off)
+{
+	const unsigned o = (unsigned)off;
+	return (uint16_t)(0xa001 | (o >> 11 & 1) << 12 | (o >> 4 & 1) << 11 | (o >> 8 & 3) << 9 |
+	                  (o >> 10 & 1) << 8 | (o >> 6 & 1) << 7 | (o >> 7 & 1) << 6 | (o >> 1 & 7) << 3 |
+	                  (o >> 5 & 1) << 2);
+}
+/* w's compressed form (a branch's or jump's with offset `off`), or 0 if it has none. */
+static uint16_t compress(uint32_t w, int off)
+{
+	const unsigned op = w & 0x7f, rd = w >> 7 & 31, f3 = w >> 12 & 7, rs1 = w >> 15 & 31,
+	               rs2 = w >> 20 & 31, f7 = w >> 25;
+	const int imm = (int32_t)w >> 20;
+	switch (op) {
+	case 0x13:
+		if (f3 == 0 && rd && rd == rs1 && imm && fits6(imm)) return ci(0, imm, rd, 1);   /* c.addi */
+		if (f3 == 0 && rd && !rs1 && fits6(imm)) return ci(2, imm, rd, 1);               /* c.li */
+		if (f3 == 1 && rd && rd == rs1 && imm > 0 && imm < 64) return ci(0, imm, rd, 2); /* c.slli */
+		if (f3 == 5 && creg(rd) && rd == rs1 && (imm & 63) && (imm >> 6 == 0 || imm >> 6 == 0x10))
+			return (uint16_t)(ci(4, imm & 63, rd - 8, 1) | (imm >> 6 ? 1 : 0)
+			                                                   << 10); /* c.srli, c.srai */
+		if (f3 == 7 && creg(rd) && rd == rs1 && fits6(imm))
+			return (uint16_t)(ci(4, imm, rd - 8, 1) | 2 << 10); /* c.andi */
+		return 0;
+	case 0x1b:
+		if (f3 == 0 && rd && rd == rs1 && fits6(imm)) return ci(1, imm, rd, 1); /* c.addiw */
+		return 0;
+	case 0x37: {
+		const int v = (int32_t)w >> 12;
+		if (rd && rd != 2 && v && fits6(v)) return ci(3, v, rd, 1); /* c.lui */
+		return 0;
+	}
+	case 0x33:
+		if (!f7 && !f3 && rd && rs2 && rd == rs1)
+			return (uint16_t)(0x9002 | rd << 7 | rs2 << 2); /* c.add */
+		if (!f7 && !f3 && rd && rs2 && !rs1)
+			return (uint16_t)(0x8002 | rd << 7 | rs2 << 2); /* c.mv */
+		if (creg(rd) && rd == rs1 && creg(rs2)) {
+			const int f2 = f7 == 0x20 && !f3 ? 0
+			               : !f7 && f3 == 4  ? 1
+			               : !f7 && f3 == 6  ? 2
+			               : !f7 && f3 == 7  ? 3
+			                                 : -1;
+			if (f2 >= 0)
+				return (uint16_t)(0x8c01 | (rd - 8) << 7 | (unsigned)f2 << 5 |
+				                  (rs2 - 8) << 2);
+		}
+		return 0;
+	case 0x3b:
+		if (creg(rd) && rd == rs1 && creg(rs2) && !f3 && (f7 == 0 || f7 == 0x20)) /* c.addw, c.subw */
+			return (uint16_t)(0x9c01 | (rd - 8) << 7 | (f7 ? 0u : 1u) << 5 | (rs2 - 8) << 2);
+		return 0;
+	case 0x03:
+	case 0x23: {
+		const bool d = f3 == 3, store = op == 0x23;
+		const int o = store ? (int)((w >> 25) << 5 | (w >> 7 & 31)) - ((w >> 31) ? 4096 : 0) : imm;
+		const unsigned r = store ? rs2 : rd;
+		if ((f3 == 2 || d) && creg(rs1) && creg(r) && o >= 0 && o < (d ? 256 : 128) &&
+		    !(o & (d ? 7 : 3)))
+			return cmem(store ? (d ? 7 : 6) : (d ? 3 : 2), (unsigned)o, rs1, r, d);
+		return 0;
+	}
+	case 0x63:
+		if (f3 < 2 && !rs2 && creg(rs1) && off >= -256 && off < 256) return cb(f3 ? 7 : 6, off, rs1);
+		return 0;
+	case 0x6f:
+		if (!rd && off >= -2048 && off < 2048) return cj(off);
+		return 0;
+	}
+	return 0;
+}
+
+/* A branch or jump with its offset. */
+static uint32_t aimed(uint32_t w, int off)
+{
+	return (w & 0x7f) == 0x63 ? w | (b_type(off, 0, 0, 0) & 0xfe000f80u)
+	                          : w | (jal_x0(off) & 0xfffff000u);
+}
+
+/* Lays insn[0..n) out in code[], compressing about half of those that can be (a branch or jump only
+ * while its offset fits: the layout is redone, with such an instruction long, until all fit). */
+static void lay_out(unsigned n)
+{
+	bool shortish[MAX_INSNS], long_only[MAX_INSNS];
+	unsigned at[MAX_INSNS + 1];
+	for (unsigned i = 0; i < n; i++) shortish[i] = below(2), long_only[i] = false;
+	for (bool again = true; again;) {
+		again = false;
+		for (unsigned i = 0, h = 0; i <= n; i++) {
+			at[i] = h;
+			if (i < n) h += shortish[i] && !long_only[i] && compress(insn[i], 0) ? 1 : 2;
+		}
+		/* Branch offsets are known only now: one whose short form does not reach goes long. */
+		for (unsigned i = 0; i < n; i++) {
+			if (target[i] < 0 || !shortish[i] || long_only[i] || !compress(insn[i], 0)) continue;
+			const int off = 2 * ((int)at[target[i]] - (int)at[i]);
+			if (!compress(insn[i], off)) long_only[i] = again = true;
+		}
+	}
+	for (unsigned i = 0; i < n; i++) {
+		const int off = target[i] >= 0 ? 2 * ((int)at[target[i]] - (int)at[i]) : 0;
+		const uint16_t c = shortish[i] && !long_only[i] ? compress(insn[i], off) : 0;
+		const uint32_t w = target[i] >= 0 ? aimed(insn[i], off) : insn[i];
+		if (c) {
+			code[at[i]] = c;
+		} else {
+			code[at[i]] = (uint16_t)w;
+			code[at[i] + 1] = (uint16_t)(w >> 16);
+		}
+	}
+}
+
 /* A program: the body, the loop counter's step and jump back, ret. A forward branch or jump leads
  * over the next 1-6 pieces emit_some() makes (never into one: a chained load's address is valid
- * only at its end), or to the loop's step. */
+ * only at its end, an inner loop's count only inside it), or to the loop's step. */
 static void write_program(void)
 {
 	struct {
 		unsigned at, pieces;
 	} fwd[2 * BODY];
 	unsigned n = 0, after = 0, nfwd = 0;
+	for (unsigned i = 0; i < MAX_INSNS; i++) target[i] = -1;
 	while (n < BODY) {
-		unsigned jumps = 0, k = emit_some(&code[n], BODY - n, &after, &jumps);
+		unsigned jumps = 0, k = emit_some(&insn[n], n, BODY - n, &after, &jumps, true);
 		for (unsigned j = 0; j < jumps; j++) fwd[nfwd++] = (typeof(fwd[0])){n + j, 2 + below(6)};
 		n += k;
 		for (unsigned i = 0; i < nfwd; i++)
-			if (fwd[i].pieces && --fwd[i].pieces == 0) aim(&code[fwd[i].at], n - fwd[i].at);
+			if (fwd[i].pieces && --fwd[i].pieces == 0) target[fwd[i].at] = (int)n;
 	}
 	for (unsigned i = 0; i < nfwd; i++)
-		if (fwd[i].pieces) aim(&code[fwd[i].at], n - fwd[i].at);
-	code[n] = i_type(-1, COUNTER, 0, COUNTER, 0x13);        /* addi x31, x31, -1 */
-	code[n + 1] = b_type(-4 * (int)(n + 1), 0, COUNTER, 1); /* bnez x31, body */
-	code[n + 2] = 0x00008067u;                              /* ret */
+		if (fwd[i].pieces) target[fwd[i].at] = (int)n;
+	insn[n] = i_type(-1, COUNTER, 0, COUNTER, 0x13); /* addi x31, x31, -1 */
+	insn[n + 1] = b_type(0, 0, COUNTER, 1);          /* bnez x31, body */
+	target[n + 1] = 0;
+	insn[n + 2] = 0x00008067u; /* ret */
+	lay_out(n + 3);
 	fence_i();
 }
 
