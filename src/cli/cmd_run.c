@@ -4,7 +4,10 @@
  *
  * Exit status: 0 when the guest powers off (or the user quits with C-a x),
  * the guest's code when it reports failure through the test finisher (1 if
- * it gave 0), 2 for usage errors, 1 for host-side errors, 128+N on signal N.
+ * it gave 0), 2 for usage errors, 1 for host-side errors, 128+N on signal N
+ * (SIGINT, SIGTERM, SIGHUP: the harts stop, the disks are written back; a
+ * hart that cannot stop within QUIT_GRACE_S, such as one blocked writing to
+ * a console nobody reads, ends the process there and then).
  */
 #include "commands.h"
 #include "console.h"
@@ -37,13 +40,39 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <time.h>
+#include <poll.h>
 #include <unistd.h>
 
 static volatile sig_atomic_t got_signal;
 
+/* How long the harts get to stop after SIGINT, SIGTERM or SIGHUP before the process ends anyway: a
+ * hart blocked in a write (a console whose reader stopped reading) never sees the request. What
+ * the guest flushed is on disk already. */
+#define QUIT_GRACE_S 10
+
+static volatile sig_atomic_t harts_running; /* vm_run has not returned: the grace period applies */
+
 static void on_signal(int sig)
 {
+	if (!got_signal && harts_running) alarm(QUIT_GRACE_S);
 	got_signal = sig;
+}
+
+#define STRINGIFY_(x) #x
+#define STRINGIFY(x) STRINGIFY_(x)
+static void on_quit_timeout(int sig)
+{
+	(void)sig;
+	static const char msg[] =
+	    "cloison run: the VM did not stop within " STRINGIFY(QUIT_GRACE_S) " s of the signal: exiting\n";
+	console_restore_terminal();
+	/* Only if it cannot block: stderr may be the pipe nobody reads. */
+	struct pollfd out = {.fd = STDERR_FILENO, .events = POLLOUT};
+	if (poll(&out, 1, 0) == 1 && (out.revents & POLLOUT) &&
+	    write(STDERR_FILENO, msg, sizeof(msg) - 1) < 0) {
+		/* nothing more to do */
+	}
+	_exit(128 + got_signal);
 }
 
 static void usage(FILE *out)
@@ -791,6 +820,8 @@ int cmd_run(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
+	struct sigaction timeout = {.sa_handler = on_quit_timeout};
+	sigaction(SIGALRM, &timeout, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
 	const char *profile_path = getenv("CLOISON_PROFILE");
@@ -800,7 +831,11 @@ int cmd_run(int argc, char **argv)
 		agent_identity_after_restore(vsock_sock, o.hostname, o.clone_dir != NULL);
 	struct vm_run_hooks hooks = {.poll = run_poll, .resumed = run_resumed, .ctx = &host};
 	struct vm_run_result res;
+	harts_running = 1;
+	if (got_signal) alarm(QUIT_GRACE_S); /* one that came before */
 	bool ran = vm_run(v, &hooks, &res, err, sizeof(err));
+	harts_running = 0;
+	alarm(0);          /* the harts stopped: what follows (disks written back) takes the time it needs */
 	control_stop(ctl); /* the VNC server stops with the VM */
 	console_close(con);
 	if (!ran) log_error("%s", err);

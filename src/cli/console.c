@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <poll.h>
@@ -42,6 +43,10 @@ struct console {
 	pthread_mutex_t lock; /* guards log_fd, log_size and client_fd (the guest writes from hart threads) */
 };
 
+/* The terminal a console put in raw mode, for console_restore_terminal (one console per process). */
+static volatile sig_atomic_t raw_fd = -1;
+static struct termios raw_saved;
+
 struct console *console_open(int in_fd, int out_fd)
 {
 	struct console *c = calloc(1, sizeof(*c));
@@ -51,7 +56,13 @@ struct console *console_open(int in_fd, int out_fd)
 	c->log_fd = c->listen_fd = c->client_fd = -1;
 	pthread_mutex_init(&c->lock, NULL);
 	c->is_tty = tty_raw(in_fd, &c->saved);
+	if (c->is_tty) raw_saved = c->saved, raw_fd = in_fd;
 	return c;
+}
+
+void console_restore_terminal(void)
+{
+	if (raw_fd >= 0) tcsetattr(raw_fd, TCSANOW, &raw_saved); /* async-signal-safe */
 }
 
 struct console *console_open_server(const char *sock_path, const char *log_path, char *err, size_t errlen)
@@ -89,7 +100,10 @@ struct console *console_open_server(const char *sock_path, const char *log_path,
 void console_close(struct console *c)
 {
 	if (!c) return;
-	if (c->is_tty) tty_restore(c->in_fd, &c->saved);
+	if (c->is_tty) {
+		raw_fd = -1;
+		tty_restore(c->in_fd, &c->saved);
+	}
 	if (c->log_fd >= 0) close(c->log_fd);
 	if (c->client_fd >= 0) close(c->client_fd);
 	if (c->listen_fd >= 0) {

@@ -20,6 +20,9 @@ struct console *console_open(int in_fd, int out_fd);
  * keyboard. Either may be NULL. NULL with err set. */
 struct console *console_open_server(const char *sock_path, const char *log_path, char *err, size_t errlen);
 void console_close(struct console *c); /* restores the terminal */
+/* The terminal as it was before a console made it raw, from a signal handler about to end the
+ * process without console_close (async-signal-safe). */
+void console_restore_terminal(void);
 void console_write(void *opaque, const uint8_t *buf, size_t len);
 /* Waits up to timeout_ms for input and feeds it to the machine. Returns true
  * when the user asked to quit with the escape sequence. */

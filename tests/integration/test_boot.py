@@ -11,10 +11,12 @@ import hashlib
 import os
 import re
 import shutil
+import signal
 import struct
 import subprocess
 import sys
 import tempfile
+import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -45,7 +47,12 @@ def sw(rs2, rs1, imm):
     return (((imm >> 5) & 0x7F) << 25) | (rs2 << 20) | (rs1 << 15) | (2 << 12) | ((imm & 31) << 7) | 0x23
 
 
+def sb(rs2, rs1, imm):
+    return (((imm >> 5) & 0x7F) << 25) | (rs2 << 20) | (rs1 << 15) | ((imm & 31) << 7) | 0x23
+
+
 JUMP_SELF = 0x0000006F  # jal x0, 0
+JUMP_BACK_4 = 0xFFDFF06F  # jal x0, -4
 
 
 def raw_program(words):
@@ -317,6 +324,25 @@ class BareMetal(unittest.TestCase):
             p.wait(1.5)
         p.terminate()
         self.assertEqual(p.wait(10), 128 + 15)
+
+
+    def test_signal_ends_a_run_whose_console_nobody_reads(self):
+        # The guest writes to the UART forever and nobody reads cloison's stdout: once the pipe is
+        # full its hart blocks in the console write and never sees the stop request. SIGTERM must
+        # still end the process, after the grace period (10 s), with 128 + 15.
+        prog = raw_program([lui(5, 0x10000), i_type(ord("x"), 0, 0, 6, 0x13), sb(6, 5, 0), JUMP_BACK_4])
+        self.addCleanup(os.unlink, prog)
+        p = subprocess.Popen([CLOISON, "run", "--firmware", "none", "--kernel", prog],
+                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self.addCleanup(p.kill)
+        time.sleep(1)  # the pipe fills in a few milliseconds
+        p.send_signal(signal.SIGTERM)
+        with self.assertRaises(subprocess.TimeoutExpired):
+            p.wait(3)  # the hart is stuck: the grace period runs
+        self.assertEqual(p.wait(30), 128 + 15)
+        self.assertIn("did not stop within 10 s", p.stderr.read().decode())
+        p.stdout.close()
+        p.stderr.close()
 
 
 class BadInput(unittest.TestCase):
