@@ -9,12 +9,13 @@
  * U-mode) or masked into a table, reads of a register right after it is
  * loaded or computed, shifts before adds, zero-extensions, branches on a
  * result against zero and back-to-back branches on the same registers,
- * forward branches and jumps over a few pieces, and inner loops of 2-5
- * passes. Each program is a loop body run 40 times (hot enough to be
- * translated), from registers seeded by a PRNG, in M-mode and again in U-mode
- * (where page hints and probe sites come in), then every register and data
- * word goes into a checksum. run.sh compares the printed "RANDSUM" with the
- * one under --jit off (the interpreter, the reference).
+ * forward branches and jumps over a few pieces, inner loops of 2-5 passes,
+ * and F and D instructions (every rounding mode, mostly to nearest, which
+ * translated code runs inline; NaN-boxed and unboxed operands, edge values;
+ * fflags read and cleared, frm set) whose registers and fcsr join the sum. Each program is a loop body run 40
+ * times (hot enough to be translated), from registers seeded by a PRNG, in M-mode and again in U-mode (where
+ * page hints and probe sites come in), then every register and data word goes into a checksum. run.sh
+ * compares the printed "RANDSUM" with the one under --jit off (the interpreter, the reference).
  */
 #include "engine.h"
 
@@ -30,17 +31,35 @@ static uint32_t insn[MAX_INSNS]; /* a program as 32-bit instructions, before lay
 static int target[MAX_INSNS];    /* where a branch or jump among them leads (an index), or -1 */
 static uint16_t code[2 * MAX_INSNS] __attribute__((aligned(4096))); /* laid out, some compressed */
 static uint64_t data[DATA_WORDS] __attribute__((aligned(4096)));
-static uint64_t regs[32]; /* x0's slot: the code's address for rand_run */
+#define F_SLOT 32 /* regs[]: x0-x31 (x0's slot: the code's address for rand_run), f0-f31, fcsr */
+#define FCSR_SLOT 64
+static uint64_t regs[65];
 
-/* Loading x5-x31 from the registers' array (at tp), and storing them back. */
+/* Loading fcsr, f0-f31 and x5-x31 from the registers' array (at tp), and storing them back. */
 #define LOAD_REGS                                                                                            \
+	" ld x5, 8*64(tp)\n csrw fcsr, x5\n"                                                                 \
+	" .irp n, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31\n"   \
+	" fld f\\n, 256+8*\\n(tp)\n"                                                                         \
+	" .endr\n"                                                                                           \
 	" .irp n, 5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31\n"             \
 	" ld x\\n, 8*\\n(tp)\n"                                                                              \
 	" .endr\n"
 #define STORE_REGS                                                                                           \
 	" .irp n, 5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31\n"             \
 	" sd x\\n, 8*\\n(tp)\n"                                                                              \
-	" .endr\n"
+	" .endr\n"                                                                                           \
+	" .irp n, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31\n"   \
+	" fsd f\\n, 256+8*\\n(tp)\n"                                                                         \
+	" .endr\n"                                                                                           \
+	" csrr x5, fcsr\n sd x5, 8*64(tp)\n"
+/* A frame for ra and tp (at 0 and 8) and fs0-fs11, which the random code overwrites, kept for the
+ * C caller (f8-f27's slots from 16). */
+#define SAVE_RA_TP_FS                                                                                        \
+	" addi sp, sp, -176\n sd ra, 0(sp)\n sd tp, 8(sp)\n"                                                 \
+	" .irp n, 8,9,18,19,20,21,22,23,24,25,26,27\n fsd f\\n, 16+8*(\\n-8)(sp)\n .endr\n"
+#define RESTORE_RA_TP_FS                                                                                     \
+	" .irp n, 8,9,18,19,20,21,22,23,24,25,26,27\n fld f\\n, 16+8*(\\n-8)(sp)\n .endr\n"                  \
+	" ld ra, 0(sp)\n ld tp, 8(sp)\n addi sp, sp, 176\n"
 /* rand_run(regs, code), in M-mode: x5-x31 from regs[], the code called (it returns with ret), x5-x31
  * back into regs[]; tp holds regs throughout (the random code leaves x1-x4 alone).
  * rand_user(entry, regs, code): the same in U-mode (entry: rand_u's U alias, regs and code through
@@ -50,27 +69,16 @@ void rand_user(uint64_t entry, uint64_t r, uint64_t c);
 void rand_u(void);
 __asm__(".text\n"
         ".globl rand_run\n"
-        "rand_run:\n" SAVE_S_REGS " addi sp, sp, -16\n"
-        " sd ra, 0(sp)\n"
-        " sd tp, 8(sp)\n"
-        " mv tp, a0\n"
+        "rand_run:\n" SAVE_S_REGS SAVE_RA_TP_FS " mv tp, a0\n"
         " sd a1, 0(tp)\n" LOAD_REGS " ld ra, 0(tp)\n"
-        " jalr ra, 0(ra)\n" STORE_REGS " ld ra, 0(sp)\n"
-        " ld tp, 8(sp)\n"
-        " addi sp, sp, 16\n" RESTORE_S_REGS " ret\n"
+        " jalr ra, 0(ra)\n" STORE_REGS RESTORE_RA_TP_FS RESTORE_S_REGS " ret\n"
         ".globl rand_u\n"
         "rand_u:\n"
         " mv tp, a0\n"
         " sd a1, 0(tp)\n" LOAD_REGS " ld ra, 0(tp)\n"
         " jalr ra, 0(ra)\n" STORE_REGS " ecall\n"
         ".globl rand_user\n"
-        "rand_user:\n" SAVE_S_REGS " addi sp, sp, -16\n"
-        " sd ra, 0(sp)\n"
-        " sd tp, 8(sp)\n"
-        " call run_user\n"
-        " ld ra, 0(sp)\n"
-        " ld tp, 8(sp)\n"
-        " addi sp, sp, 16\n" RESTORE_S_REGS " ret\n");
+        "rand_user:\n" SAVE_S_REGS SAVE_RA_TP_FS " call run_user\n" RESTORE_RA_TP_FS RESTORE_S_REGS " ret\n");
 
 #ifndef RANDCODE_SEED /* another seed: more programs, for a longer hunt by hand */
 #define RANDCODE_SEED 0x2545f4914f6cdd1du
@@ -165,6 +173,84 @@ static unsigned emit_accesses(uint32_t *p, unsigned room, unsigned *after)
 	return n;
 }
 
+/* F and D: an OP-FP instruction (funct5, format 0 = S or 1 = D, rs2, rs1, rounding mode, rd). */
+static uint32_t fp_op(unsigned f5, unsigned fmt, unsigned rs2, unsigned rs1, unsigned rm, unsigned rd)
+{
+	return (f5 << 2 | fmt) << 25 | rs2 << 20 | rs1 << 15 | rm << 12 | rd << 7 | 0x53;
+}
+static unsigned freg(void)
+{
+	return below(32);
+}
+/* A static rounding mode (0-4), or 7: frm's (which the code only sets to 0-4). Mostly to nearest,
+ * which translated code runs inline (its flags accrued in MXCSR), the others through a helper. */
+static unsigned rm_any(void)
+{
+	static const uint8_t rms[] = {0, 0, 0, 0, 1, 2, 3, 4, 7, 7, 7, 7};
+	return rms[below(sizeof(rms))];
+}
+
+/* One F or D instruction: arithmetic in every rounding mode, fused multiply-adds, conversions between
+ * formats and to and from integers, compares, classes, moves, loads and stores, frm set and fflags
+ * read and cleared; `src`: an integer source. */
+static unsigned emit_fp(uint32_t *p, unsigned *after, unsigned src)
+{
+	static const unsigned base[3] = {BASE0, BASE1, BASE2};
+	const unsigned fmt = below(2);
+	switch (below(10)) {
+	case 0:
+	case 1:
+		p[0] = fp_op(below(4), fmt, freg(), freg(), rm_any(), freg());
+		return 1; /* fadd fsub fmul fdiv */
+	case 2:
+		if (below(3) == 0)
+			p[0] = fp_op(0x0b, fmt, 0, freg(), rm_any(), freg()); /* fsqrt */
+		else if (below(2))
+			p[0] = fp_op(0x04, fmt, freg(), freg(), below(3), freg()); /* fsgnj, fsgnjn, fsgnjx */
+		else
+			p[0] = fp_op(0x05, fmt, freg(), freg(), below(2), freg()); /* fmin, fmax */
+		return 1;
+	case 3: /* fmadd fmsub fnmsub fnmadd */
+		p[0] = freg() << 27 | fmt << 25 | freg() << 20 | freg() << 15 | rm_any() << 12 | freg() << 7 |
+		       (0x43 + 4 * below(4));
+		return 1;
+	case 4: p[0] = fp_op(0x08, fmt, !fmt, freg(), rm_any(), freg()); return 1; /* fcvt.s.d, fcvt.d.s */
+	case 5: /* into an integer register */
+		*after = reg();
+		switch (below(4)) {
+		case 0:
+			p[0] = fp_op(0x18, fmt, below(4), freg(), rm_any(), *after);
+			break; /* fcvt.{w,wu,l,lu} */
+		case 1: p[0] = fp_op(0x14, fmt, freg(), freg(), below(3), *after); break; /* fle flt feq */
+		case 2: p[0] = fp_op(0x1c, fmt, 0, freg(), 1, *after); break;             /* fclass */
+		default: p[0] = fp_op(0x1c, fmt, 0, freg(), 0, *after); break; /* fmv.x.w, fmv.x.d */
+		}
+		return 1;
+	case 6: /* from an integer register: fcvt.{s,d}.{w,wu,l,lu}, fmv.w.x, fmv.d.x */
+		p[0] = below(2) ? fp_op(0x1a, fmt, below(4), src, rm_any(), freg())
+		                : fp_op(0x1e, fmt, 0, src, 0, freg());
+		return 1;
+	case 7: { /* flw fld fsw fsd around a base */
+		const unsigned b = base[below(3)], size = fmt ? 8 : 4;
+		const int off = ((int)below(384) - 192) & ~(int)(size - 1);
+		p[0] = below(2) ? i_type(off, b, 2 + fmt, freg(), 0x07)
+		                : (s_type(off, freg(), b, 2 + fmt) & ~0x7fu) | 0x27;
+		return 1;
+	}
+	case 8:
+		if (below(2)) {
+			p[0] = i_type(0x002, below(2) ? 0 : below(5), 5, 0, 0x73); /* csrwi frm, 0-4 */
+			return 1;
+		}
+		*after = reg();
+		p[0] = i_type(0x001, 0, 1, *after, 0x73); /* csrrw rd, fflags, zero */
+		return 1;
+	default:
+		p[0] = fp_op(below(2) ? 0 : 2, fmt, freg(), freg(), 7, freg());
+		return 1; /* fadd, fmul (dyn) */
+	}
+}
+
 /* One instruction or a few (returns how many, at most `room`), reading `after` first if not 0;
  * *jumps: how many of them, first, are forward branches or jumps to aim (write_program), which come
  * only if `outer` (not inside an inner loop, which makes no other loop either). p[0] is
@@ -174,7 +260,9 @@ static unsigned emit_some(uint32_t *p, unsigned at, unsigned room, unsigned *aft
 {
 	const unsigned src = *after && below(2) ? *after : reg();
 	*after = 0;
-	switch (below(13)) {
+	switch (below(15)) {
+	case 12:
+	case 13: return emit_fp(p, after, src);
 	case 0:
 	case 1:
 	case 2: { /* register-register */
@@ -455,11 +543,38 @@ static void seed_regs(uint64_t data_at)
 	regs[POINTERS] = data_at + 8 * POINTER_WORD;
 	for (unsigned i = 0; i < 64; i++) data[POINTER_WORD + i] = data_at + 8 * below(1100);
 	regs[COUNTER] = PASSES;
+	/* FP registers: random bits, NaN-boxed singles, and values at the formats' edges. */
+	static const uint64_t edges[] = {0,
+	                                 1ull << 63,
+	                                 0x7ff0000000000000u,
+	                                 0xfff0000000000000u,
+	                                 0x7ff8000000000000u,
+	                                 0x7ff4000000000000u,
+	                                 1,
+	                                 0x3ff0000000000000u,
+	                                 0x43e0000000000000u,
+	                                 0xc3e0000000000000u,
+	                                 0xffffffff7f800000u,
+	                                 0xffffffff7fc00000u,
+	                                 0xffffffff7fa00000u,
+	                                 0xffffffff00000001u,
+	                                 0xffffffff3f800000u,
+	                                 0xffffffff4f000000u,
+	                                 0xffffffffcf000000u,
+	                                 0x000000003f800000u};
+	for (unsigned f = 0; f < 32; f++) {
+		const unsigned k = below(4);
+		regs[F_SLOT + f] = k == 0   ? rnd()
+		                   : k == 1 ? 0xffffffff00000000u | (uint32_t)rnd()
+		                   : k == 2 ? edges[below(sizeof(edges) / sizeof(edges[0]))]
+		                            : (uint64_t)(int64_t)(int32_t)below(2000) * 0x10000000000u;
+	}
+	regs[FCSR_SLOT] = (below(2) ? 0 : below(5)) << 5 | below(32); /* a valid frm, some flags */
 }
 
 static uint64_t mixed_regs(uint64_t sum)
 {
-	for (unsigned r = 5; r < 32; r++) sum = mix(sum, regs[r]);
+	for (unsigned r = 5; r <= FCSR_SLOT; r++) sum = mix(sum, regs[r]);
 	return sum;
 }
 
