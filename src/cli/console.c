@@ -18,6 +18,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <poll.h>
@@ -56,7 +57,11 @@ struct console *console_open(int in_fd, int out_fd)
 	c->log_fd = c->listen_fd = c->client_fd = -1;
 	pthread_mutex_init(&c->lock, NULL);
 	c->is_tty = tty_raw(in_fd, &c->saved);
-	if (c->is_tty) raw_saved = c->saved, raw_fd = in_fd;
+	if (c->is_tty) {
+		raw_saved = c->saved;
+		atomic_signal_fence(memory_order_release); /* a handler that sees raw_fd sees raw_saved */
+		raw_fd = in_fd;
+	}
 	return c;
 }
 
