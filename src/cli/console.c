@@ -67,7 +67,7 @@ struct console *console_open(int in_fd, int out_fd)
 
 void console_restore_terminal(void)
 {
-	if (raw_fd >= 0) tcsetattr(raw_fd, TCSANOW, &raw_saved); /* async-signal-safe */
+	if (raw_fd >= 0) tty_restore(raw_fd, &raw_saved); /* a tcsetattr: async-signal-safe */
 }
 
 struct console *console_open_server(const char *sock_path, const char *log_path, char *err, size_t errlen)

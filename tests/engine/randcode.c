@@ -151,17 +151,27 @@ static const uint16_t u_ops[][3] = {{1, 0x600, 0x13}, {1, 0x601, 0x13}, {1, 0x60
                                     {1, 0x605, 0x13}, {5, 0x6b8, 0x13}, {5, 0x287, 0x13}, {1, 0x600, 0x1b},
                                     {1, 0x601, 0x1b}, {1, 0x602, 0x1b}};
 
+/* One of the data bases, and an offset from it for an access of `size` bytes, aligned: -192..+184
+ * (two bases sit 64 bytes before a page boundary, one mid-page). */
+static unsigned data_base(void)
+{
+	static const unsigned base[3] = {BASE0, BASE1, BASE2};
+	return base[below(3)];
+}
+static int near_base(unsigned size)
+{
+	return ((int)below(384) - 192) & ~(int)(size - 1);
+}
+
 /* A run of 1-4 loads or stores through one base, naturally aligned, bytes around the base's page
  * boundary; `after`: the register the last load wrote (0 for stores). */
 static unsigned emit_accesses(uint32_t *p, unsigned room, unsigned *after)
 {
-	static const unsigned base[3] = {BASE0, BASE1, BASE2};
-	const unsigned b = base[below(3)], n = 1 + below(room < 4 ? room : 4);
+	const unsigned b = data_base(), n = 1 + below(room < 4 ? room : 4);
 	const bool store = below(3) == 0;
 	for (unsigned i = 0; i < n; i++) {
 		const unsigned f3 = store ? below(4) : below(7), size = 1u << (f3 & 3);
-		/* The bases point 64 bytes before a page boundary: offsets -192..+184, aligned. */
-		const int off = ((int)below(384) - 192) & ~(int)(size - 1);
+		const int off = near_base(size);
 		if (store) {
 			p[i] = s_type(off, reg(), b, f3);
 		} else {
@@ -195,7 +205,6 @@ static unsigned rm_any(void)
  * read and cleared; `src`: an integer source. */
 static unsigned emit_fp(uint32_t *p, unsigned *after, unsigned src)
 {
-	static const unsigned base[3] = {BASE0, BASE1, BASE2};
 	const unsigned fmt = below(2);
 	switch (below(10)) {
 	case 0:
@@ -231,8 +240,8 @@ static unsigned emit_fp(uint32_t *p, unsigned *after, unsigned src)
 		                : fp_op(0x1e, fmt, 0, src, 0, freg());
 		return 1;
 	case 7: { /* flw fld fsw fsd around a base */
-		const unsigned b = base[below(3)], size = fmt ? 8 : 4;
-		const int off = ((int)below(384) - 192) & ~(int)(size - 1);
+		const unsigned b = data_base(), size = fmt ? 8 : 4;
+		const int off = near_base(size);
 		p[0] = below(2) ? i_type(off, b, 2 + fmt, freg(), 0x07)
 		                : (s_type(off, freg(), b, 2 + fmt) & ~0x7fu) | 0x27;
 		return 1;
@@ -312,11 +321,10 @@ static unsigned emit_some(uint32_t *p, unsigned at, unsigned room, unsigned *aft
 	case 7: return emit_accesses(p, room, after);
 	case 8: { /* a load through an address that comes from a load (U-mode gives it a page hint) */
 		if (room < 4) break;
-		static const unsigned base[3] = {BASE0, BASE1, BASE2};
-		const unsigned b = base[below(3)], t = reg(), f3 = below(7), size = 1u << (f3 & 3);
-		p[0] = i_type(((int)below(384) - 192) & ~7, b, 3, t, 0x03); /* ld t, off(b) */
-		p[1] = i_type(0x7f8 & ~(int)(size - 1), t, 7, t, 0x13);     /* andi t, t, aligned < 2 KiB */
-		p[2] = r_type(0, b, t, 0, t, 0x33);                         /* add t, t, b */
+		const unsigned b = data_base(), t = reg(), f3 = below(7), size = 1u << (f3 & 3);
+		p[0] = i_type(near_base(8), b, 3, t, 0x03);             /* ld t, off(b) */
+		p[1] = i_type(0x7f8 & ~(int)(size - 1), t, 7, t, 0x13); /* andi t, t, aligned < 2 KiB */
+		p[2] = r_type(0, b, t, 0, t, 0x33);                     /* add t, t, b */
 		*after = reg();
 		p[3] = i_type(0, t, f3, *after, 0x03);
 		if (below(2)) return 4;

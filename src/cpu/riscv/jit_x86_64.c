@@ -872,6 +872,7 @@ static bool find_targets(struct block_ctx *c, const struct rv_op *ops, const uns
 	/* The instructions by offset (below two pages: a uint16_t), open-addressed: the whole block
 	 * is formed again for every one translated, so no scan of it per jump. */
 	enum { SLOTS = 256 }; /* over twice JIT_MAX_OPS */
+	_Static_assert(2 * JIT_MAX_OPS < SLOTS, "the probing below needs a free slot");
 	uint16_t slot_off[SLOTS];
 	int8_t slot_at[SLOTS];
 	memset(slot_at, -1, sizeof(slot_at));
