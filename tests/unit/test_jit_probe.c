@@ -16,6 +16,7 @@ struct block {
 	uint8_t size[JIT_PROBE_MAX_OPS];
 	bool store[JIT_PROBE_MAX_OPS], boundary[JIT_PROBE_MAX_OPS], skip[JIT_PROBE_MAX_OPS];
 	uint32_t writes[JIT_PROBE_MAX_OPS];
+	int8_t target[JIT_PROBE_MAX_OPS];
 	unsigned n;
 };
 
@@ -34,12 +35,21 @@ static unsigned add(struct block *b, unsigned kind, unsigned rd, unsigned rs1, u
 	b->size[i] = sizes[kind];
 	b->store[i] = kind >= K_SB && kind <= K_SD;
 	b->writes[i] = b->store[i] || !rd ? 0 : 1u << rd;
+	b->target[i] = -1;
+	return i;
+}
+
+/* Appends a branch (beq) to instruction `to` of the block. */
+static unsigned branch(struct block *b, unsigned to)
+{
+	unsigned i = add(b, K_BEQ, 0, A1, A2, 0);
+	b->target[i] = (int8_t)to;
 	return i;
 }
 
 static void plan(struct block *b, struct jit_probe_plan *p)
 {
-	jit_plan_probes(p, b->ops, b->n, b->size, b->store, b->writes, b->boundary, b->skip);
+	jit_plan_probes(p, b->ops, b->n, b->size, b->store, b->writes, b->target, b->boundary, b->skip);
 }
 
 /* OpenSSL's T-table AES round: four lookups through one table pointer share a probe of its 1 KiB. */
@@ -116,6 +126,56 @@ static void test_boundary(void)
 	CHECK_EQ(p.g[p.group[l2]].hi, 31);
 }
 
+/* Where a forward branch lands, a group probed before it on every way in still serves (the stack
+ * pointer written on neither way); one probed on one way only, or whose base one way wrote, does not. */
+static void test_forward_join(void)
+{
+	struct block b = {0};
+	unsigned l1 = add(&b, K_LD, A1, SP, 0, 8);
+	branch(&b, 4);
+	unsigned l2 = add(&b, K_LD, A3, SP, 0, 16);
+	add(&b, K_ADDI, A4, A4, 0, 1);
+	unsigned l3 = add(&b, K_LD, A0, SP, 0, 24); /* 4: both ways probed sp's page */
+	branch(&b, 8);
+	unsigned l4 = add(&b, K_LD, A3, A0, 0, 0); /* a0's group starts on one way only */
+	add(&b, K_ADDI, SP, SP, 0, 16);            /* ... which also moves sp */
+	unsigned l5 = add(&b, K_LD, A4, A0, 0, 8); /* 8 */
+	unsigned l6 = add(&b, K_LD, A4, SP, 0, 0);
+	unsigned l7 = add(&b, K_LD, A1, SP, 0, 8);
+	struct jit_probe_plan p;
+	plan(&b, &p);
+	CHECK(p.group[l1] >= 0 && p.first[l1]);
+	CHECK_EQ(p.group[l2], p.group[l1]);
+	CHECK_EQ(p.group[l3], p.group[l1]);
+	CHECK(!p.first[l2] && !p.first[l3]);
+	CHECK_EQ(p.g[p.group[l1]].hi, 31);
+	CHECK_EQ(p.group[l4], -1); /* alone on its way */
+	CHECK_EQ(p.group[l5], -1); /* a0 probed on one way in: it probes again, alone */
+	CHECK(p.group[l6] >= 0 && p.group[l6] != p.group[l1] && p.first[l6]); /* sp may be another */
+	CHECK_EQ(p.group[l7], p.group[l6]);
+
+	/* The same with no jump at all: a0's two loads share. */
+	b.target[5] = -1;
+	plan(&b, &p);
+	CHECK(p.group[l4] >= 0 && p.group[l5] == p.group[l4] && p.first[l4]);
+}
+
+/* A CSR instruction run in the block may switch the TLB set (SUM, MPRV): probes before it do not
+ * serve after it. */
+static void test_csr_forgets(void)
+{
+	struct block b = {0};
+	unsigned l1 = add(&b, K_LD, A1, SP, 0, 8);
+	unsigned csr = add(&b, K_GENERIC, 0, 0, 0, 0x10002073); /* csrrs x0, sstatus, x0 */
+	unsigned l2 = add(&b, K_LD, A2, SP, 0, 16);
+	unsigned l3 = add(&b, K_LD, A3, SP, 0, 24);
+	(void)csr;
+	struct jit_probe_plan p;
+	plan(&b, &p);
+	CHECK_EQ(p.group[l1], -1);
+	CHECK(p.group[l2] >= 0 && p.first[l2] && p.group[l3] == p.group[l2]);
+}
+
 /* Stores and loads probe different tables; a span of a page or more does not fit one probe; a run
  * the translator probes on its own stays out. */
 static void test_split(void)
@@ -179,5 +239,5 @@ static void test_wide_shift(void)
 	CHECK_EQ(p.g[p.group[l1]].hi, 4087);
 }
 
-TEST_MAIN(test_table_lookups, test_base_written, test_load_replaces_base, test_boundary, test_split,
-          test_ranges, test_wide_shift)
+TEST_MAIN(test_table_lookups, test_base_written, test_load_replaces_base, test_boundary, test_forward_join,
+          test_csr_forgets, test_split, test_ranges, test_wide_shift)

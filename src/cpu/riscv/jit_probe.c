@@ -3,7 +3,9 @@
  * pass that knows, for each register, either a range of small values it holds
  * (masked, shifted right, a byte loaded) or that it is another register's
  * value plus a range (an address into a table or a frame), and groups the
- * accesses through the same base value.
+ * accesses through the same base value. Where forward jumps meet, it keeps
+ * what holds on every way in: a register's value (a version, numbered once
+ * per write, the same on each way), and the groups whose probe ran on each.
  */
 #include "cpu/riscv/jit_probe.h"
 
@@ -21,8 +23,10 @@ struct fact {
 
 struct pass {
 	struct fact fact[32];
-	uint16_t version[32];
+	uint16_t version[32]; /* a register's value: the write (or meeting of ways) that made it */
+	uint16_t probed;      /* the groups whose first access ran on every way here */
 };
+_Static_assert(JIT_PROBE_GROUPS <= 16, "probed holds a bit per group");
 
 static struct fact none(void)
 {
@@ -98,13 +102,15 @@ static struct fact transfer(const struct pass *p, const struct rv_op *op)
 }
 
 /* Joins instruction i, an access to [base + lo, base + hi], to a group with the same base value and
- * direction whose span stays under a page, or starts one; false when none can take it. */
-static bool join(struct jit_probe_plan *plan, unsigned i, unsigned base, uint16_t version, bool store,
-                 bool derived, int32_t lo, int32_t hi)
+ * direction whose probe ran on every way here and whose span stays under a page, or starts one; false
+ * when none can take it. */
+static bool join(struct jit_probe_plan *plan, struct pass *p, unsigned i, unsigned base, uint16_t version,
+                 bool store, bool derived, int32_t lo, int32_t hi)
 {
 	for (unsigned j = 0; j < plan->ngroups; j++) {
 		struct jit_probe_group *g = &plan->g[j];
-		if (g->base != base || g->version != version || g->store != store) continue;
+		if (g->base != base || g->version != version || g->store != store || !(p->probed >> j & 1))
+			continue;
 		int32_t l = lo < g->lo ? lo : g->lo, h = hi > g->hi ? hi : g->hi;
 		if (h - l >= 4096) continue;
 		g->lo = l, g->hi = h;
@@ -121,37 +127,95 @@ static bool join(struct jit_probe_plan *plan, unsigned i, unsigned base, uint16_
 	                                                  .version = version,
 	                                                  .lo = lo,
 	                                                  .hi = hi};
+	p->probed |= (uint16_t)(1u << plan->ngroups);
 	plan->group[i] = (int8_t)plan->ngroups++;
 	plan->first[i] = true;
 	return true;
 }
 
-void jit_plan_probes(struct jit_probe_plan *plan, const struct rv_op *ops, unsigned n, const uint8_t *size,
-                     const bool *store, const uint32_t *writes, const bool *boundary, const bool *skip)
+/* What two facts about one register value both say: a range or offsets covering both, or nothing. */
+static struct fact meet_fact(struct fact a, struct fact b)
 {
+	if (a.kind != b.kind || a.kind == FACT_NONE) return none();
+	if (a.kind == FACT_PTR && (a.base != b.base || a.version != b.version)) return none();
+	a.lo = a.lo < b.lo ? a.lo : b.lo;
+	a.hi = a.hi > b.hi ? a.hi : b.hi;
+	return a;
+}
+
+/* *into <- what holds on both ways, into and from: a register with another value on each gets a value
+ * of its own (*next numbers them). */
+static void meet(struct pass *into, const struct pass *from, uint16_t *next)
+{
+	for (unsigned r = 1; r < 32; r++) {
+		if (into->version[r] == from->version[r]) {
+			into->fact[r] = meet_fact(into->fact[r], from->fact[r]);
+		} else {
+			into->fact[r] = none();
+			into->version[r] = ++*next;
+		}
+	}
+	into->probed &= from->probed;
+}
+
+/* Nothing known: every register a value of its own, no probe run. */
+static void forget(struct pass *p, uint16_t *next)
+{
+	for (unsigned r = 0; r < 32; r++) p->fact[r] = none(), p->version[r] = ++*next;
+	p->probed = 0;
+}
+
+/* A CSR instruction the translator runs inside the block may change the data TLB set (sstatus.SUM,
+ * mstatus.MPRV): a probe before it says nothing after it. */
+static bool may_switch_tlb(const struct rv_op *op)
+{
+	return rv_op_kind(op) == K_GENERIC && ((uint32_t)op->imm & 0x7f) == 0x73;
+}
+
+void jit_plan_probes(struct jit_probe_plan *plan, const struct rv_op *ops, unsigned n, const uint8_t *size,
+                     const bool *store, const uint32_t *writes, const int8_t *target, const bool *boundary,
+                     const bool *skip)
+{
+	struct pass at[JIT_PROBE_MAX_OPS]; /* what holds where forward jumps land (read once jumped[]) */
+	bool jumped[JIT_PROBE_MAX_OPS] = {false};
 	struct pass p;
-	memset(&p, 0, sizeof(p));
+	uint16_t next = 0;
 	memset(plan, 0, sizeof(*plan));
 	memset(plan->group, -1, sizeof(plan->group));
 	if (n > JIT_PROBE_MAX_OPS) n = JIT_PROBE_MAX_OPS;
+	forget(&p, &next);
 	for (unsigned i = 0; i < n; i++) {
 		const struct rv_op *op = &ops[i];
-		if (boundary[i]) /* reached by a jump too: every value may be another */
-			for (unsigned r = 0; r < 32; r++) p.fact[r] = none(), p.version[r]++;
+		if (boundary[i] ||
+		    may_switch_tlb(op)) /* reached from further on too: every value may be another */
+			forget(&p, &next);
+		else if (jumped[i]) /* the way falling in (which may be none: it only narrows) and the jumps
+		                     */
+			meet(&p, &at[i], &next);
 		if (size[i] && !skip[i] && op->rs1) {
 			const int32_t last = op->imm + size[i] - 1;
 			struct fact f = fact_of(&p, op->rs1);
 			if (f.kind == FACT_PTR)
-				join(plan, i, f.base, f.version, store[i], true, f.lo + op->imm, f.hi + last);
+				join(plan, &p, i, f.base, f.version, store[i], true, f.lo + op->imm,
+				     f.hi + last);
 			else
-				join(plan, i, op->rs1, p.version[op->rs1], store[i], false, op->imm, last);
+				join(plan, &p, i, op->rs1, p.version[op->rs1], store[i], false, op->imm,
+				     last);
 		}
 		struct fact result = transfer(&p, op);
 		for (unsigned r = 1; r < 32; r++)
 			if (writes[i] & (1u << r)) {
 				p.fact[r] = r == op->rd ? result : none();
-				p.version[r]++;
+				p.version[r] = ++next;
 			}
+		const int t = target ? target[i] : -1;
+		if (t > (int)i && t < (int)n) {
+			if (jumped[t])
+				meet(&at[t], &p, &next);
+			else
+				at[t] = p;
+			jumped[t] = true;
+		}
 	}
 	/* A group of one access only pays when the probe leaves the address's dependency chain. */
 	for (unsigned i = 0; i < n; i++) {

@@ -39,13 +39,16 @@ struct jit_probe_plan {
 /*
  * Plans the block ops[0..n): size[i] is instruction i's access size in bytes
  * for an integer load or store (0 for anything else), store[i] whether it
- * stores, writes[i] the registers it writes (bit per register); boundary[i]
- * marks an instruction reached by a jump in the block (what is known stops
- * there), skip[i] one the translator takes another way (a run of accesses it
- * probes on its own). Only groups worth it stay: two accesses or more, or one
- * whose address adds a range to its base.
+ * stores, writes[i] the registers it writes (bit per register), target[i]
+ * the instruction its jump or branch leads to in the block (-1: none; NULL:
+ * no jumps); boundary[i] marks an instruction reached from further on (a
+ * jump back: what is known stops there), skip[i] one the translator takes
+ * another way (a run of accesses it probes on its own). Where forward jumps
+ * land, what holds on every way in is kept. Only groups worth it stay: two
+ * accesses or more, or one whose address adds a range to its base.
  */
 void jit_plan_probes(struct jit_probe_plan *plan, const struct rv_op *ops, unsigned n, const uint8_t *size,
-                     const bool *store, const uint32_t *writes, const bool *boundary, const bool *skip);
+                     const bool *store, const uint32_t *writes, const int8_t *target, const bool *boundary,
+                     const bool *skip);
 
 #endif

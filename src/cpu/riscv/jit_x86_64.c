@@ -1183,8 +1183,10 @@ static void plan_budget(struct block_ctx *c, const struct rv_op *ops, unsigned n
 	}
 }
 
-/* Which accesses of the block share a TLB probe (jit_probe.h); runs (mem_group) probe on their own. */
-static void plan_probes(struct block_ctx *c, const struct rv_op *ops, unsigned n, const bool *jumped_to)
+/* Which accesses of the block share a TLB probe (jit_probe.h); runs (mem_group) probe on their own.
+ * What is known stops at `reset` (jumps back, a straddler's check). */
+static void plan_probes(struct block_ctx *c, const struct rv_op *ops, unsigned n, const bool *jumped_to,
+                        const bool *reset)
 {
 	uint8_t size[JIT_MAX_OPS];
 	bool store[JIT_MAX_OPS], skip[JIT_MAX_OPS] = {false};
@@ -1201,7 +1203,7 @@ static void plan_probes(struct block_ctx *c, const struct rv_op *ops, unsigned n
 		for (unsigned j = 0; m > 1 && j < m; j++) skip[i + j] = true;
 		i += m - 1;
 	}
-	jit_plan_probes(&c->probes, ops, n, size, store, writes, jumped_to, skip);
+	jit_plan_probes(&c->probes, ops, n, size, store, writes, c->target, reset, skip);
 }
 
 /* Instructions that only compute registers: no memory, no jump, no call, nothing that may raise. */
@@ -1458,8 +1460,10 @@ uint32_t rv_jit_compile(struct rv_hart *h, const struct rv_op *head, const uint8
 	bool open = true, jumped_to[JIT_MAX_OPS] = {false};
 	for (unsigned i = 0; i < n; i++)
 		if (c->target[i] >= 0) jumped_to[c->target[i]] = true;
-	if (straddles) jumped_to[n_main - 1] = true; /* its check first: no group or pair runs into it */
-	plan_probes(c, ops, n, jumped_to);
+	if (straddles)
+		jumped_to[n_main - 1] = back_to[n_main - 1] = true; /* its check first: no group
+		                                                     * or pair runs into it */
+	plan_probes(c, ops, n, jumped_to, back_to);
 	if (c->user) plan_hints(c, ops, n);
 	plan_zext(c, ops, n, n_main, jumped_to);
 	c->scaled_rs = -1;
