@@ -186,11 +186,11 @@ void jit_plan_probes(struct jit_probe_plan *plan, const struct rv_op *ops, unsig
 	forget(&p, &next);
 	for (unsigned i = 0; i < n; i++) {
 		const struct rv_op *op = &ops[i];
-		if (boundary[i] ||
-		    may_switch_tlb(op)) /* reached from further on too: every value may be another */
+		/* Reached from further on too, every value may be another; where only forward jumps land,
+		 * what holds on them and on the way falling in (perhaps none: that only narrows it). */
+		if (boundary[i] || may_switch_tlb(op))
 			forget(&p, &next);
-		else if (jumped[i]) /* the way falling in (which may be none: it only narrows) and the jumps
-		                     */
+		else if (jumped[i])
 			meet(&p, &at[i], &next);
 		if (size[i] && !skip[i] && op->rs1) {
 			const int32_t last = op->imm + size[i] - 1;
@@ -208,7 +208,7 @@ void jit_plan_probes(struct jit_probe_plan *plan, const struct rv_op *ops, unsig
 				p.fact[r] = r == op->rd ? result : none();
 				p.version[r] = ++next;
 			}
-		const int t = target ? target[i] : -1;
+		const int t = target[i];
 		if (t > (int)i && t < (int)n) {
 			if (jumped[t])
 				meet(&at[t], &p, &next);

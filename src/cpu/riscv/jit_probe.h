@@ -40,9 +40,9 @@ struct jit_probe_plan {
  * Plans the block ops[0..n): size[i] is instruction i's access size in bytes
  * for an integer load or store (0 for anything else), store[i] whether it
  * stores, writes[i] the registers it writes (bit per register), target[i]
- * the instruction its jump or branch leads to in the block (-1: none; NULL:
- * no jumps); boundary[i] marks an instruction reached from further on (a
- * jump back: what is known stops there), skip[i] one the translator takes
+ * the instruction its jump or branch leads to in the block (-1: none);
+ * boundary[i] marks an instruction reached from further on (a jump back:
+ * what is known stops there), skip[i] one the translator takes
  * another way (a run of accesses it probes on its own). Where forward jumps
  * land, what holds on every way in is kept. Only groups worth it stay: two
  * accesses or more, or one whose address adds a range to its base.

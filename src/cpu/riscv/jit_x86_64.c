@@ -1460,10 +1460,10 @@ uint32_t rv_jit_compile(struct rv_hart *h, const struct rv_op *head, const uint8
 	bool open = true, jumped_to[JIT_MAX_OPS] = {false};
 	for (unsigned i = 0; i < n; i++)
 		if (c->target[i] >= 0) jumped_to[c->target[i]] = true;
-	if (straddles)
-		jumped_to[n_main - 1] = back_to[n_main - 1] = true; /* its check first: no group
-		                                                     * or pair runs into it */
-	plan_probes(c, ops, n, jumped_to, back_to);
+	bool reset[JIT_MAX_OPS]; /* where the probe plan forgets: jumps back, a straddler's check */
+	memcpy(reset, back_to, n * sizeof(reset[0]));
+	if (straddles) jumped_to[n_main - 1] = reset[n_main - 1] = true; /* no group or pair runs into it */
+	plan_probes(c, ops, n, jumped_to, reset);
 	if (c->user) plan_hints(c, ops, n);
 	plan_zext(c, ops, n, n_main, jumped_to);
 	c->scaled_rs = -1;
