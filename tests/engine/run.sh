@@ -8,15 +8,16 @@
 # prints "PASS <name>" and finishes with code 0.
 # fp.c prints a checksum of F/D results and flags in a hot function, randcode.c one of what 400
 # random programs (integer and F/D, partly compressed, loads and stores around page boundaries,
-# forward branches, inner loops) leave in registers, fcsr and memory: the same under the given options as under --jit off.
+# forward branches, out-of-line arms, inner loops) leave in registers, fcsr and memory: the same under the given options as under --jit off.
 # megaprobe.c: translated (--jit on), its probes must have turned to the 2 MiB table and back
 # (--stats counts the turns); hintprobe.c: translated, loads must have taken page hints and some
 # given them up (--stats counts both); scaled.c: shifts by 1-3 whose result an add takes next (the
 # add made one lea), and forward.c: a register kept in the hart read right after it was stored
 # there (from the host register it came from, unless a jump leads to the reader), and flags.c:
 # pairs of branches on the same registers (the second reusing the first's compare) and branches on
-# zero right after the operation that wrote their register (its flags), and zext.c:
-# zero-extensions (slli 32, srli) with other instructions between the shifts, all against the sum C
+# zero right after the operation that wrote their register (its flags), zext.c:
+# zero-extensions (slli 32, srli) with other instructions between the shifts, and sext.c: W results
+# before forward branches and jumps whose targets read them whole, all against the sum C
 # computes; straddle.c: a U-mode loop through an instruction that runs onto the next page,
 # that page then mapped elsewhere and rewritten, against the sums the instruction then gives;
 # crosspage.c: the same for a U-mode loop whose branch leads to an arm on the next page (a tail
@@ -37,7 +38,7 @@ mkdir -p "$work"
 FL="-O2 -march=rv64gc -mabi=lp64d -mcmodel=medany -nostdlib -ffreestanding -fno-pic -static -Wl,--no-relax
     -Wl,--no-warn-rwx-segments -Wl,--build-id=none -T $here/../diff/bare.ld -Wall -Werror"
 fail=0
-for t in smc atomics triggers ext instret tlbcount fp vcopy regs probes megaprobe hintprobe scaled forward flags zext straddle crosspage calls cacheflush randcode; do
+for t in smc atomics triggers ext instret tlbcount fp vcopy regs probes megaprobe hintprobe scaled forward flags zext sext straddle crosspage calls cacheflush randcode; do
   # shellcheck disable=SC2086
   $CC $FL -o "$work/$t" "$here/crt.S" "$here/plat.c" "$here/$t.c"
   cache_mb=0 # the default code cache; cacheflush flushes a 1 MiB one many times
