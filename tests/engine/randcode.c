@@ -26,7 +26,7 @@
 #define PASSES 40       /* loop passes per program */
 #define DATA_WORDS 1536 /* three pages */
 
-#define ARMS 8 /* out-of-line arms per program at most */
+#define ARMS 16 /* out-of-line arms per program at most */
 #define MAX_INSNS (BODY + 32 + ARMS * 14)
 static uint32_t insn[MAX_INSNS]; /* a program as 32-bit instructions, before layout */
 static int target[MAX_INSNS];    /* where a branch or jump among them leads (an index), or -1 */
@@ -510,7 +510,7 @@ static void lay_out(unsigned n)
 /* A program: the body, the loop counter's step and jump back, ret, then out-of-line arms. A forward
  * branch or jump leads over the next 1-6 pieces emit_some() makes (never into one: a chained load's
  * address is valid only at its end, an inner loop's count only inside it), or to the loop's step;
- * about a third of the branches lead instead to an arm after the ret: 1-3 pieces without branches,
+ * half the branches (up to 16) lead instead to an arm after the ret: 1-3 pieces without branches,
  * then a jump back to where the branch would have led (the other arm of an if placed apart, which
  * the translator takes into the block as a tail). */
 static void write_program(void)
@@ -519,43 +519,35 @@ static void write_program(void)
 		unsigned at, pieces;
 		bool arm;
 	} fwd[2 * BODY];
-	struct {
-		unsigned branch, rejoin;
-	} arm[ARMS];
-	unsigned n = 0, after = 0, nfwd = 0, narms = 0, arms_wanted = 0;
+	unsigned n = 0, after = 0, nfwd = 0, arms = 0;
 	for (unsigned i = 0; i < MAX_INSNS; i++) target[i] = -1;
 	while (n < BODY) {
 		unsigned jumps = 0, k = emit_some(&insn[n], n, BODY - n, &after, &jumps, true);
 		for (unsigned j = 0; j < jumps; j++) {
-			const bool to_arm =
-			    (insn[n + j] & 0x7f) == 0x63 && arms_wanted < ARMS && below(3) == 0;
-			arms_wanted += to_arm;
+			const bool to_arm = (insn[n + j] & 0x7f) == 0x63 && arms < ARMS && below(2) == 0;
+			arms += to_arm;
 			fwd[nfwd++] = (typeof(fwd[0])){n + j, 2 + below(6), to_arm};
 		}
 		n += k;
 		for (unsigned i = 0; i < nfwd; i++)
-			if (fwd[i].pieces && --fwd[i].pieces == 0) {
-				target[fwd[i].at] = (int)n;
-				if (fwd[i].arm) arm[narms++] = (typeof(arm[0])){fwd[i].at, n};
-			}
+			if (fwd[i].pieces && --fwd[i].pieces == 0) target[fwd[i].at] = (int)n;
 	}
 	for (unsigned i = 0; i < nfwd; i++)
-		if (fwd[i].pieces) {
-			target[fwd[i].at] = (int)n;
-			if (fwd[i].arm) arm[narms++] = (typeof(arm[0])){fwd[i].at, n};
-		}
+		if (fwd[i].pieces) target[fwd[i].at] = (int)n;
 	insn[n] = i_type(-1, COUNTER, 0, COUNTER, 0x13); /* addi x31, x31, -1 */
 	insn[n + 1] = b_type(0, 0, COUNTER, 1);          /* bnez x31, body */
 	target[n + 1] = 0;
 	insn[n + 2] = 0x00008067u; /* ret */
 	n += 3;
-	for (unsigned a = 0; a < narms; a++) {
-		target[arm[a].branch] = (int)n;
+	for (unsigned i = 0; i < nfwd; i++) { /* an arm, then back to where the branch led */
+		if (!fwd[i].arm) continue;
+		const int rejoin = target[fwd[i].at];
+		target[fwd[i].at] = (int)n;
 		unsigned none;
 		for (unsigned pieces = 1 + below(3); pieces--;)
 			n += emit_some(&insn[n], n, 4, &after, &none, false);
 		insn[n] = jal_x0(0);
-		target[n++] = (int)arm[a].rejoin;
+		target[n++] = rejoin;
 	}
 	lay_out(n);
 	fence_i();

@@ -8,7 +8,8 @@
 # prints "PASS <name>" and finishes with code 0.
 # fp.c prints a checksum of F/D results and flags in a hot function, randcode.c one of what 400
 # random programs (integer and F/D, partly compressed, loads and stores around page boundaries,
-# forward branches, out-of-line arms, inner loops) leave in registers, fcsr and memory: the same under the given options as under --jit off.
+# forward branches, out-of-line arms, inner loops) leave in registers, fcsr and memory: the same
+# under the given options as under --jit off.
 # megaprobe.c: translated (--jit on), its probes must have turned to the 2 MiB table and back
 # (--stats counts the turns); hintprobe.c: translated, loads must have taken page hints and some
 # given them up (--stats counts both); scaled.c: shifts by 1-3 whose result an add takes next (the
