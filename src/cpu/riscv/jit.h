@@ -23,7 +23,7 @@ _Static_assert(RV_JIT_HOT <= RV_JIT_FIRST_BLOCK, "a count past RV_JIT_FIRST_BLOC
 typedef uint64_t (*rv_jit_fn)(struct rv_hart *h);
 
 /* Where jumps from other blocks enter a block: past its prologue. */
-#define RV_JIT_ENTRY_OFFSET 102
+#define RV_JIT_ENTRY_OFFSET 113
 
 /* Whether this host has the translator (it emits x86-64 code; jit_none.c elsewhere). */
 bool rv_jit_available(void);

@@ -21,11 +21,13 @@
 #define JIT_NPINNED 8
 #define JIT_NPINNED_X 7 /* the guest registers among them; the last holds the run budget */
 
-/* Where an inline TLB lookup's table-dependent immediates lie (emit_tlb_lookup), so that it can be
- * turned to the 2 MiB table and back while it runs (jit_x86_mem.c, "probe sites"); slot NULL: none. */
+/* Where an inline TLB lookup's table-dependent parts lie (emit_tlb_lookup), so that it can be
+ * turned to the 2 MiB table and back while it runs (jit_x86_mem.c, "probe sites"). */
 struct probe_patch {
-	uint8_t *shr;       /* the slot's shift imm8, or NULL where a bextr extracts it */
-	uint8_t *slot;      /* the slot mask's imm32 after the shift, or the bextr's control imm32 */
+	uint8_t *shr;       /* the slot's shift imm8, or NULL */
+	uint8_t *slot;      /* the slot mask's imm32 after that shift, or NULL: */
+	uint8_t *bextr;     /* a U-mode bextr by the budget register's low bits (5 bytes) from register */
+	int src;            /* src, or NULL: neither (no lookup yet) */
 	uint8_t *page_mask; /* the page mask's imm32 */
 	uint8_t *cmp, *mov; /* the tag table's and the addend table's disp32s */
 	uint32_t table;     /* the 4 KiB table it was emitted for */
@@ -68,6 +70,7 @@ struct slow_path {
 struct block_ctx {
 	struct emit e;
 	uint8_t *const *thunk;       /* the code cache's load and store thunks, by kind */
+	uint8_t *const *mega_slot;   /* its 2 MiB slot thunks, by source register (emit_mega_slots) */
 	unsigned nslow;              /* slow[]'s entries (below) */
 	bool count_tlb;              /* count TLB hits (rv_hart.count_tlb) */
 	bool user;                   /* translated in U-mode: user_mode() */
@@ -234,6 +237,8 @@ void emit_generic(struct block_ctx *c, const struct rv_op *op, uint64_t pc, unsi
 void jit_mem_init(void);
 /* The code cache's TLB-miss thunks: thunk[kind] for each integer load and store kind. */
 void emit_thunks(struct emit *e, uint8_t **thunk);
+/* Its 2 MiB slot thunks: mega_slot[r] (r a host register but rsp) sets eax to r's 2 MiB slot. */
+void emit_mega_slots(struct emit *e, uint8_t **mega_slot);
 /* The inline TLB lookup and probe (rax <- the addend on a hit; returns the miss jump's rel32). */
 uint8_t *emit_tlb_lookup(struct block_ctx *c, int first_base, int32_t first_disp, int last_base,
                          int32_t last_disp, uint32_t table, unsigned accesses);

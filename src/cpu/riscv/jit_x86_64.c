@@ -17,7 +17,9 @@
  *     a fence.i never runs (its entry then jumps to that check, else it is a
  *     nop: rv_jit_new_epoch);
  *   - keeps sp and a0-a5 pinned in host registers, the run budget in rbx
- *     and the hart's address in rbp while translated code runs, and gives
+ *     (with the U-mode TLB slot's bextr control in its low bits:
+ *     jit_x86_emit.h) and the hart's address in rbp while translated code
+ *     runs, and gives
  *     four more host registers, and those of the pinned registers it never
  *     names, to the other guest registers each block uses most (stored back
  *     at its exits); the others are read from the hart, through rbp so that
@@ -98,6 +100,7 @@ struct rv_jit {
 	uint8_t *buf;            /* starts with the common exit and the thunks (exit_bytes) */
 	size_t code_bytes;       /* its size */
 	uint8_t *thunk[K_COUNT]; /* a load's or store's TLB miss: its helper with the registers in the hart */
+	uint8_t *mega_slot[16];  /* a turned probe's 2 MiB slot, by source register */
 	size_t used, exit_bytes;
 	size_t populated; /* bytes from buf already backed by memory (MADV_POPULATE_WRITE) */
 	struct jit_block *blocks;
@@ -632,8 +635,7 @@ static bool emit_op(struct block_ctx *c, const struct rv_op *op, unsigned kind, 
 		}
 		if (t > i) { /* forward in the block */
 			c->in_dirty[t] |= c->dirty;
-			if (c->owed[i] - 1 != c->owed[t])
-				budget_add(e, (int8_t)(c->owed[i] - 1 - c->owed[t]));
+			if (c->owed[i] - 1 != c->owed[t]) budget_add(e, c->owed[i] - 1 - c->owed[t]);
 			e8(e, 0xe9);
 			c->fwd[c->nfwd++] = (struct fwd_jump){e->p, t};
 			e32(e, 0);
@@ -653,7 +655,7 @@ static bool emit_op(struct block_ctx *c, const struct rv_op *op, unsigned kind, 
 			mov_imm64(e, RCX, pc + len);
 			set_x(c, op->rd, RCX);
 		}
-		if (owed_after(c, k)) budget_add(e, (int8_t)owed_after(c, k));
+		if (owed_after(c, k)) budget_add(e, owed_after(c, k));
 		write_back(c, c->dirty);
 		if (is_link(op->rd % 32))
 			exit_indirect_call(c, pc + len);
@@ -684,7 +686,7 @@ static bool emit_op(struct block_ctx *c, const struct rv_op *op, unsigned kind, 
 		           zero = c->zero_at == e->p && op->rs1 == c->zero_x && op->rs1 != 0 &&
 		                  op->rs2 == 0 && kind <= K_BGE;
 		if (skip && c->lea_at == e->p) { /* merged with the lea before */
-			e->p -= 4;
+			e->p -= BUDGET_LEA_LEN;
 			if (c->lea_imm + skip) budget_lea(e, c->lea_imm + skip);
 		} else if (skip) {
 			budget_lea(e, skip);
@@ -829,7 +831,7 @@ static void emit_straddle_bail(struct block_ctx *c, uint64_t pc, int refund)
 	struct emit *e = &c->e;
 	patch_to_here(e, c->straddle_fix[0]);
 	patch_to_here(e, c->straddle_fix[1]);
-	budget_add(e, (int8_t)refund);
+	budget_add(e, refund);
 	write_back(c, c->straddle_dirty);
 	return_pc(e, pc | 1);
 }
@@ -993,6 +995,7 @@ bool rv_jit_init(struct rv_hart *h)
 	struct emit e = {.p = j->buf, .exit = j->buf, .hart = (uint32_t)(uintptr_t)h};
 	emit_common_exit(&e);
 	emit_thunks(&e, j->thunk);
+	emit_mega_slots(&e, j->mega_slot);
 	j->exit_bytes = j->used = (size_t)(e.p - j->buf + 15) & ~(size_t)15;
 	h->jit = j;
 	return true;
@@ -1386,6 +1389,7 @@ uint32_t rv_jit_compile(struct rv_hart *h, const struct rv_op *head, const uint8
 	memset(c, 0, offsetof(struct block_ctx, slow));
 	c->e = (struct emit){.p = j->buf + j->used, .exit = j->buf, .hart = (uint32_t)(uintptr_t)h};
 	c->thunk = j->thunk;
+	c->mega_slot = j->mega_slot;
 	c->count_tlb = h->count_tlb;
 	c->user = user_mode(h);
 	c->zicboz = RV_HAS(h->ext, ZICBOZ);
@@ -1441,8 +1445,7 @@ uint32_t rv_jit_compile(struct rv_hart *h, const struct rv_op *head, const uint8
 	e32(e, 0);
 	uint8_t *body = e->p;
 	/* Charge the budget for the whole block (side exits give back what they skip). */
-	EB(e, "\x48\x83\xeb"); /* sub rbx, n: the budget */
-	e8(e, (uint8_t)n);
+	budget_add(e, -(int)n);
 	/* With jumps inside the block, a register's host register must hold its value on every path:
 	 * all are loaded. After a jump back, what the last pass wrote may be only in host registers. */
 	uint32_t written_anywhere, live_in = allocate(c, ops, n, &written_anywhere);
@@ -1473,10 +1476,9 @@ uint32_t rv_jit_compile(struct rv_hart *h, const struct rv_op *head, const uint8
 		if (open && i &&
 		    c->owed[i] != c->owed[i - 1] - 1) { /* falling into a label that owes otherwise */
 			int give = c->owed[i - 1] - 1 - c->owed[i];
-			/* The branch before's charge back, on this path too (the sum is what two points of
-			 * the block owe apart: within a block's length, an lea's disp8). */
+			/* The branch before's charge back, on this path too. */
 			if (c->lea_at == e->p) {
-				e->p -= 4;
+				e->p -= BUDGET_LEA_LEN;
 				give += c->lea_imm;
 			}
 			if (give) budget_lea(e, give);
@@ -1527,7 +1529,7 @@ uint32_t rv_jit_compile(struct rv_hart *h, const struct rv_op *head, const uint8
 		if (side[i].target) {
 			exit_to(c, side[i].target, side[i].dirty, -1, side[i].refund);
 		} else {
-			if (side[i].refund) budget_add(e, (int8_t)side[i].refund);
+			if (side[i].refund) budget_add(e, side[i].refund);
 			unborrow_pinned(c);
 			op_rm_hart(e, 0x8b, RAX, (uint32_t)offsetof(struct rv_hart, pc), true);
 			epilogue(e);

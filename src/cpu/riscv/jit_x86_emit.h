@@ -224,17 +224,26 @@ static inline void store_field_imm32(struct emit *e, size_t off, int32_t imm)
 	modrm_hart(e, 0, (uint32_t)off);
 	e32(e, (uint32_t)imm);
 }
-/* BUDGET += imm (flags as for the sum) */
-static inline void budget_add(struct emit *e, int8_t imm)
+/*
+ * The budget register holds (budget - 1) << BUDGET_SHIFT | BUDGET_LOW: its sign and its sum with a
+ * multiple of 1 << BUDGET_SHIFT are the budget's (> 0 exactly when budget > 0), and its low 16 bits
+ * are the control with which one bextr finds a U-mode TLB slot (bits 12-27 of an address; bextr
+ * reads no more of it), so that no probe loads that constant first.
+ */
+#define BUDGET_SHIFT 16
+#define BUDGET_LOW (12u | 16u << 8)
+/* BUDGET += imm instructions (flags as for the sum) */
+static inline void budget_add(struct emit *e, int imm)
 {
-	EB(e, "\x48\x83\xc3"); /* add rbx, imm8 */
-	e8(e, (uint8_t)imm);
+	EB(e, "\x48\x81\xc3"); /* add rbx, imm32 */
+	e32(e, (uint32_t)(imm * (1 << BUDGET_SHIFT)));
 }
-/* lea rbx, [rbx + imm8]: the budget's add, flags kept */
+/* lea rbx, [rbx + imm instructions]: the budget's add, flags kept (BUDGET_LEA_LEN bytes) */
+#define BUDGET_LEA_LEN 7
 static inline void budget_lea(struct emit *e, int imm)
 {
-	EB(e, "\x48\x8d\x5b");
-	e8(e, (uint8_t)(int8_t)imm);
+	EB(e, "\x48\x8d\x9b");
+	e32(e, (uint32_t)(imm * (1 << BUDGET_SHIFT)));
 }
 /* add qword [hart + off], imm8 */
 static inline void add_field_imm8(struct emit *e, size_t off, int8_t imm)

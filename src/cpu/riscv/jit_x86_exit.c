@@ -130,7 +130,7 @@ void loop_back(struct block_ctx *c, int t, int refund)
 {
 	struct emit *e = &c->e;
 	int pass = c->owed[t] - refund; /* what a pass runs, less what it charged on the way */
-	budget_add(e, (int8_t)-pass);
+	budget_add(e, -pass);
 	EB(e, "\x0f\x8f"); /* jg label[t]: the next pass is charged */
 	e32(e, (uint32_t)(int32_t)(c->label[t] - (e->p + 4)));
 }
@@ -154,7 +154,7 @@ static void leave(struct block_ctx *c, uint64_t target, uint32_t dirty)
 
 void exit_spent(struct block_ctx *c, uint64_t target, uint32_t dirty, int t)
 {
-	budget_add(&c->e, (int8_t)c->owed[t]); /* not run */
+	budget_add(&c->e, c->owed[t]); /* not run */
 	leave(c, target, dirty);
 }
 
@@ -176,7 +176,7 @@ void exit_to(struct block_ctx *c, uint64_t target, uint32_t dirty, int t, int re
 		exit_spent(c, target, dirty, t);
 		return;
 	}
-	if (refund) budget_add(&c->e, (int8_t)refund);
+	if (refund) budget_add(&c->e, refund);
 	leave(c, target, dirty);
 }
 
@@ -221,7 +221,7 @@ static void ras_push(struct block_ctx *c, uint64_t ret_pc, int scratch)
 
 void exit_call(struct block_ctx *c, uint64_t target, uint64_t ret_pc, uint32_t dirty, int refund)
 {
-	if (refund) budget_add(&c->e, (int8_t)refund);
+	if (refund) budget_add(&c->e, refund);
 	write_back(c, dirty);
 	ras_push(c, ret_pc, RAX);
 	go_to(c, target);

@@ -23,8 +23,11 @@
  * maps 2 MiB at a time also have an entry in the set's 2 MiB table (mega_read, mega_write: 1024
  * of them, which stay cached), filled and flushed with the 4 KiB ones. When enough misses of an
  * access found their address in a 2 MiB entry, its probe's shift, masks and table offsets are
- * rewritten to look up the 2 MiB table instead (same instructions, same length), and back when
- * enough accesses then find 4 KiB pages; an access that keeps changing its mind stays with 4 KiB.
+ * rewritten to look up the 2 MiB table instead (same length: its masks and table offsets, and its
+ * bextr, whose control the budget register holds for the 4 KiB table only, becomes a call of the
+ * code cache's thunk that finds the 2 MiB slot from the same register: emit_mega_slots), and back
+ * when enough accesses then find 4 KiB pages; an access that keeps changing its mind stays with
+ * 4 KiB.
  * Only U-mode blocks' probes turn (docs/board.md: with the kernel's too, openssl ran slower).
  *
  * Page hint. A load whose address comes from a load (plan_hints: a chain of dependent loads, where
@@ -39,8 +42,11 @@
  * (a count in memory at every run made a loop's passes wait for each other: gzip ran no faster).
  */
 struct probe_site {
-	int32_t at[5];      /* the probe's shift (0: a bextr), slot mask or bextr control, page mask, cmp and
-	                     * mov displacements, from here */
+	int32_t at[5];      /* the probe's shift (0: a bextr), slot mask or bextr control (0: bextr_at's),
+	                     * page mask, cmp and mov displacements, from here */
+	int32_t bextr_at;   /* a bextr by the budget register (or the call that replaces it), from here */
+	int32_t mega_slot;  /* ... the 2 MiB slot thunk for its source register, from here */
+	uint8_t src;        /* ... that register */
 	int32_t hint_at;    /* a hinted load: its probe's start in the main path, from here; else 0 */
 	uint32_t table;     /* the probe's 4 KiB table (offset in a set) */
 	uint16_t evidence;  /* misses since the last change that spoke for the other table */
@@ -101,10 +107,26 @@ static void add_disp32(uint8_t *at, int64_t delta)
 	memcpy(at, &d, 4);
 }
 
+/* bextr eax, src32, ebx (VEX.LZ.0F38.W0 F7 /r, vvvv = ebx: the budget register's low bits) at p */
+static void put_bextr(uint8_t *p, int src)
+{
+	const uint8_t b[5] = {0xc4, src >= 8 ? 0xc2 : 0xe2, 0x60, 0xf7, (uint8_t)(0xc0 | (src & 7))};
+	memcpy(p, b, sizeof(b));
+}
+
 static void probe_site_aim(struct probe_site *s, bool mega)
 {
 	uint8_t *base = (uint8_t *)s;
-	if (s->at[0]) {
+	if (s->bextr_at) { /* the bextr, or a call of the thunk that finds the 2 MiB slot */
+		uint8_t *at = base + s->bextr_at;
+		if (mega) {
+			const int32_t rel = s->mega_slot - (s->bextr_at + 5);
+			at[0] = 0xe8;
+			memcpy(at + 1, &rel, 4);
+		} else {
+			put_bextr(at, s->src);
+		}
+	} else if (s->at[0]) {
 		base[s->at[0]] = (uint8_t)slot_shift(mega);
 		const uint32_t m = slot_mask(mega);
 		memcpy(base + s->at[1], &m, 4);
@@ -122,6 +144,7 @@ static void probe_site_aim(struct probe_site *s, bool mega)
 /* Whether the probe looks up the 2 MiB table (its shift says). */
 static bool probe_site_mega(const struct probe_site *s)
 {
+	if (s->bextr_at) return ((const uint8_t *)s)[s->bextr_at] == 0xe8;
 	return ((const uint8_t *)s)[s->at[0] ? s->at[0] : s->at[1]] == RV_MEGA_SHIFT;
 }
 
@@ -266,6 +289,8 @@ static uint8_t *op_slot(struct emit *e, bool user, uint8_t opc, int reg, uint32_
 }
 
 static bool use_bextr; /* the host has BMI1, and CLOISON_JIT_NO_BMI does not say otherwise (tests) */
+_Static_assert(RV_PAGE_SHIFT == 12 && RV_TLB_SIZE == 1 << 16 && BUDGET_LOW == (12 | 16 << 8),
+               "the budget register's low bits: the 4 KiB table's bextr control");
 
 void jit_mem_init(void)
 {
@@ -276,8 +301,9 @@ void jit_mem_init(void)
  * The TLB lookup of an access whose first byte is at `first_base` +
  * `first_disp` and whose last byte is at `last_base` + `last_disp` (registers
  * and displacements): rax <- its slot (the first byte's page number's low
- * bits: one bextr, or a shift and a mask where rcx is taken or the host lacks
- * BMI1), rcx <- the last byte's page, compared with the slot's tag (an access
+ * bits: in U-mode one bextr, whose control the budget register's low bits
+ * hold, else or on a host without BMI1 a shift and a mask), rcx <- the last
+ * byte's page, compared with the slot's tag (an access
  * crossing the page misses); jne miss (returned: its rel32 to patch); on a hit
  * rax <- the slot's addend and, under --stats, `accesses` lookups are counted.
  * A U-mode block addresses the U set's tables at their fixed place in the hart
@@ -295,17 +321,13 @@ uint8_t *emit_tlb_lookup(struct block_ctx *c, int first_base, int32_t first_disp
 		lea_disp(e, RAX, first_base, first_disp);
 		src = RAX;
 	}
-	if (use_bextr && c->user && first_base != RCX && last_base != RCX) {
-		pp->shr = NULL;
-		e8(e, 0xb9); /* mov ecx, control */
-		pp->slot = e->p;
-		e32(e, slot_control(false));
-		/* bextr eax, src32, ecx (VEX.LZ.0F38.W0 F7 /r, vvvv = ecx) */
-		e8(e, 0xc4);
-		e8(e, src >= 8 ? 0xc2 : 0xe2);
-		e8(e, 0x70);
-		e8(e, 0xf7);
-		e8(e, (uint8_t)(0xc0 | (src & 7)));
+	pp->bextr = NULL;
+	if (use_bextr && c->user) {
+		pp->shr = pp->slot = NULL;
+		pp->bextr = e->p;
+		pp->src = src;
+		put_bextr(e->p, src);
+		e->p += 5;
 	} else {
 		/* A U-mode block's slot number, or another's offset (slot * 8) to add to tlb_cur. */
 		const unsigned scale = c->user ? 0 : 3;
@@ -323,7 +345,7 @@ uint8_t *emit_tlb_lookup(struct block_ctx *c, int first_base, int32_t first_disp
 	}
 	if (last_disp)
 		lea_disp(e, RCX, last_base, last_disp);
-	else
+	else if (last_base != RCX)
 		op_rr(e, 0x8b, RCX, last_base, true);
 	EB(e, "\x48\x81\xe1");
 	pp->page_mask = e->p;
@@ -569,7 +591,7 @@ static bool hinted(const struct block_ctx *c, int k, const struct reprobe *rp, i
 	const int i = k + (int)c->n; /* k counts from -n (jit_x86_64.c) */
 	const struct rv_hart *h = (const struct rv_hart *)(uintptr_t)c->e.hart;
 	return i >= 0 && i < (int)c->n && c->chained[i] && !c->out_of_line && c->user && !rp->resume &&
-	       base >= 0 && h->jit_hints && c->lookup.slot;
+	       base >= 0 && h->jit_hints && (c->lookup.slot || c->lookup.bextr);
 }
 
 /* A probe that may be hinted, from `probe` on: padded to the hinted probe's length. */
@@ -659,13 +681,19 @@ static void emit_reprobe(struct block_ctx *c, const struct slow_path *s)
 }
 
 /* An access's site record, here (after a jump: never executed), for the lea at `lea` (its rel32). */
-static void emit_probe_site(struct emit *e, const struct slow_path *s, uint8_t *lea)
+static void emit_probe_site(struct block_ctx *c, const struct slow_path *s, uint8_t *lea)
 {
+	struct emit *e = &c->e;
 	while ((uintptr_t)e->p & 3) e8(e, 0xcc); /* int3 */
 	const struct probe_patch *pp = &s->site;
 	struct probe_site rec = {.table = pp->table};
 	uint8_t *const at[5] = {pp->shr, pp->slot, pp->page_mask, pp->cmp, pp->mov};
 	for (unsigned i = 0; i < 5; i++) rec.at[i] = at[i] ? (int32_t)(at[i] - e->p) : 0;
+	if (pp->bextr) {
+		rec.bextr_at = (int32_t)(pp->bextr - e->p);
+		rec.mega_slot = (int32_t)(c->mega_slot[pp->src] - e->p);
+		rec.src = (uint8_t)pp->src;
+	}
 	if (s->hint_at) {
 		struct rv_hart *h = (struct rv_hart *)(uintptr_t)e->hart;
 		h->jit_hints->slot[s->hint_slot].record = e->p;
@@ -769,7 +797,7 @@ void emit_slow_path(struct block_ctx *c, const struct slow_path *s)
 	}
 	if (s->resume) emit_reprobe(c, s);
 	uint8_t *site_lea = NULL;
-	if (s->site.slot) {
+	if (s->site.slot || s->site.bextr) {
 		EB(e, "\x48\x8d\x05"); /* lea rax, [rip + the site's record] */
 		site_lea = e->p;
 		e32(e, 0);
@@ -797,7 +825,7 @@ void emit_slow_path(struct block_ctx *c, const struct slow_path *s)
 	if (s->load_dst >= 0) op_rr(e, 0x8b, s->load_dst, RAX, true); /* mov dst, rax */
 	e8(e, 0xe9);                                                  /* jmp done */
 	e32(e, (uint32_t)(int32_t)(s->done - (e->p + 4)));
-	if (site_lea) emit_probe_site(e, s, site_lea);
+	if (site_lea) emit_probe_site(c, s, site_lea);
 }
 
 void emit_store(struct block_ctx *c, const struct rv_op *op, unsigned kind, uint64_t pc, int k)
@@ -855,6 +883,22 @@ void emit_thunks(struct emit *e, uint8_t **thunk)
 		    : kind < sizeof(store_helpers) / sizeof(store_helpers[0]) ? store_helpers[kind]
 		                                                              : NULL;
 		if (helper) thunk[kind] = emit_thunk(e, helper);
+	}
+}
+
+/* eax <- the 2 MiB slot of the address in register r (a turned probe calls it in place of its bextr:
+ * the budget register holds the 4 KiB table's control only). */
+void emit_mega_slots(struct emit *e, uint8_t **mega_slot)
+{
+	for (int r = 0; r < 16; r++) {
+		if (r == RSP) continue;
+		mega_slot[r] = e->p;
+		if (r != RAX) op_rr(e, 0x8b, RAX, r, false); /* mov eax, r32 */
+		EB(e, "\xc1\xe8");                           /* shr eax, shift */
+		e8(e, (uint8_t)slot_shift(true));
+		e8(e, 0x25); /* and eax, slot mask */
+		e32(e, slot_mask(true));
+		e8(e, 0xc3); /* ret */
 	}
 }
 

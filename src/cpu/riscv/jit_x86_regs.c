@@ -40,12 +40,25 @@ void pinned_load_volatile(struct emit *e, bool only_volatile)
 	for (unsigned i = 0; i < JIT_NPINNED; i++)
 		if (!only_volatile || host_volatile(pinned_host[i]))
 			op_rm_hart_abs(e, 0x8b, pinned_host[i], pinned_field(i), true);
+	if (only_volatile) return;
+	/* The budget register's form (jit_x86_emit.h) */
+	EB(e, "\x48\xc1\xe3"); /* shl rbx, BUDGET_SHIFT */
+	e8(e, BUDGET_SHIFT);
+	EB(e, "\x48\x81\xc3"); /* add rbx, BUDGET_LOW - (1 << BUDGET_SHIFT) */
+	e32(e, (uint32_t)((int32_t)BUDGET_LOW - (1 << BUDGET_SHIFT)));
 }
 void pinned_store_volatile(struct emit *e, bool only_volatile)
 {
 	for (unsigned i = 0; i < JIT_NPINNED; i++)
 		if (!only_volatile || host_volatile(pinned_host[i]))
 			op_rm_hart(e, 0x89, pinned_host[i], pinned_field(i), true);
+	if (only_volatile) return;
+	/* The budget from its register's form, in the hart */
+	const uint32_t budget = pinned_field(JIT_NPINNED - 1);
+	EB(e, "\x48\xc1"); /* sar qword [budget], BUDGET_SHIFT */
+	modrm_hart(e, 7, budget);
+	e8(e, BUDGET_SHIFT);
+	add_field_imm8(e, budget, 1);
 }
 void pinned_load(struct emit *e)
 {
