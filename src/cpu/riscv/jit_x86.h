@@ -24,10 +24,10 @@
 /* Where an inline TLB lookup's table-dependent parts lie (emit_tlb_lookup), so that it can be
  * turned to the 2 MiB table and back while it runs (jit_x86_mem.c, "probe sites"). */
 struct probe_patch {
-	uint8_t *shr;       /* the slot's shift imm8, or NULL */
-	uint8_t *slot;      /* the slot mask's imm32 after that shift, or NULL: */
-	uint8_t *bextr;     /* a U-mode bextr by the budget register's low bits (5 bytes) from register */
-	int src;            /* src, or NULL: neither (no lookup yet) */
+	uint8_t *shr;       /* the slot's shift imm8 and ... */
+	uint8_t *slot;      /* ... the mask's imm32 after it; or NULL where */
+	uint8_t *bextr;     /* a U-mode bextr by the budget register's low bits (5 bytes) finds the slot */
+	int src;            /* ... from this host register (neither: no lookup yet) */
 	uint8_t *page_mask; /* the page mask's imm32 */
 	uint8_t *cmp, *mov; /* the tag table's and the addend table's disp32s */
 	uint32_t table;     /* the 4 KiB table it was emitted for */

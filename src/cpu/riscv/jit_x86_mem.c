@@ -42,8 +42,8 @@
  * (a count in memory at every run made a loop's passes wait for each other: gzip ran no faster).
  */
 struct probe_site {
-	int32_t at[5];      /* the probe's shift (0: a bextr), slot mask or bextr control (0: bextr_at's),
-	                     * page mask, cmp and mov displacements, from here */
+	int32_t at[5];      /* the probe's shift and slot mask (0 where it has bextr_at's), page mask, cmp
+	                     * and mov displacements, from here */
 	int32_t bextr_at;   /* a bextr by the budget register (or the call that replaces it), from here */
 	int32_t mega_slot;  /* ... the 2 MiB slot thunk for its source register, from here */
 	uint8_t src;        /* ... that register */
@@ -69,7 +69,7 @@ struct probe_site {
 static const uint8_t count_nop[HINT_COUNT_LEN] = {0x0f, 0x1f, 0x84, 0, 0, 0, 0, 0};
 
 /* How a probe finds its slot in the 4 KiB or the 2 MiB table: the address's bits from `shift`, as
- * many as the table has slots; bextr's control says both (start, length). */
+ * many as the table has slots (a U-mode bextr's control, BUDGET_LOW, says both for 4 KiB). */
 static unsigned slot_shift(bool mega)
 {
 	return mega ? RV_MEGA_SHIFT : RV_PAGE_SHIFT;
@@ -77,10 +77,6 @@ static unsigned slot_shift(bool mega)
 static uint32_t slot_mask(bool mega)
 {
 	return mega ? RV_TLB_MEGA_SIZE - 1 : RV_TLB_SIZE - 1;
-}
-static uint32_t slot_control(bool mega)
-{
-	return slot_shift(mega) | (uint32_t)__builtin_popcount(slot_mask(mega)) << 8;
 }
 static uint32_t page_mask(bool mega)
 {
@@ -126,13 +122,10 @@ static void probe_site_aim(struct probe_site *s, bool mega)
 		} else {
 			put_bextr(at, s->src);
 		}
-	} else if (s->at[0]) {
+	} else { /* a shift and a mask */
 		base[s->at[0]] = (uint8_t)slot_shift(mega);
 		const uint32_t m = slot_mask(mega);
 		memcpy(base + s->at[1], &m, 4);
-	} else {
-		const uint32_t control = slot_control(mega);
-		memcpy(base + s->at[1], &control, 4);
 	}
 	const uint32_t pm = page_mask(mega);
 	memcpy(base + s->at[2], &pm, 4);
@@ -141,11 +134,11 @@ static void probe_site_aim(struct probe_site *s, bool mega)
 	s->evidence = 0;
 }
 
-/* Whether the probe looks up the 2 MiB table (its shift says). */
+/* Whether the probe looks up the 2 MiB table (its call of a slot thunk, or its shift, says). */
 static bool probe_site_mega(const struct probe_site *s)
 {
 	if (s->bextr_at) return ((const uint8_t *)s)[s->bextr_at] == 0xe8;
-	return ((const uint8_t *)s)[s->at[0] ? s->at[0] : s->at[1]] == RV_MEGA_SHIFT;
+	return ((const uint8_t *)s)[s->at[0]] == RV_MEGA_SHIFT;
 }
 
 /* Whether a load's probe is (still) the hinted one: mov rax, [its slot's entry]. */
