@@ -9,7 +9,9 @@
  * (a load and a store among them) when the counter is odd. A third loop is
  * longer than a block's usual main path: the block goes on to its jump back.
  * A fourth has forward branches one right after another. A fifth joins two
- * forward branches and the path falling through, and reads minstret there.
+ * forward branches and the path falling through, and reads minstret there. A
+ * sixth is entered by a jump past its first instruction and reads minstret
+ * where it is entered.
  */
 #include "engine.h"
 
@@ -131,6 +133,30 @@ static uint64_t counted_join(uint64_t n, uint64_t *mid)
 	return after - before;
 }
 
+/* As counted, for a loop entered past its first instruction (a `j` over it, as gcc rotates loops;
+ * the path falling into the entry point, not the jump, passes for free) that reads minstret there:
+ * 5 instructions per pass, the first's 3 after the 2 entering; *mid: what the read found on the
+ * last pass, less the first read; *sum: n - 1. */
+static uint64_t counted_entered(uint64_t n, uint64_t *mid, uint64_t *sum)
+{
+	uint64_t before, after, b = 0, at = 0;
+	__asm__ volatile("csrr %0, minstret\n"
+	                 "li t3, 0\n"
+	                 "j 2f\n"
+	                 "1: bgeu t3, %2, 3f\n"
+	                 "addi %3, %3, 1\n"
+	                 "2: addi t3, t3, 1\n"
+	                 "csrr %4, minstret\n"
+	                 "bltu t3, %2, 1b\n"
+	                 "3: csrr %1, minstret\n"
+	                 : "=&r"(before), "=&r"(after), "+r"(n), "+r"(b), "+r"(at)
+	                 :
+	                 : "t3");
+	*mid = at - before;
+	*sum = b;
+	return after - before;
+}
+
 /* Instructions per pass of counted_join's loop, for the counter's value m. */
 static uint64_t join_pass(uint64_t m)
 {
@@ -163,6 +189,11 @@ int main(uint64_t hartid)
 			const uint64_t join = counted_join(n, &mid);
 			EXPECT(mid == joined + join_pass(1) - 3, "minstret read at the join", mid);
 			EXPECT(join == joined + join_pass(1), "minstret across the join", join);
+			const uint64_t entered = counted_entered(n, &mid, &sum);
+			EXPECT(entered == 1 + 5 * n, "minstret across the loop entered past its start",
+			       entered);
+			EXPECT(mid == 5 * n - 1, "minstret read where the loop is entered", mid);
+			EXPECT(sum == n - 1, "what the loop entered past its start added up", sum);
 		}
 	put("PASS instret\n");
 	plat_exit(0);

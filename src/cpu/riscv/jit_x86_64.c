@@ -1163,6 +1163,19 @@ void op_regs(const struct rv_op *op, unsigned kind, uint32_t *reads, uint32_t *w
 
 _Static_assert(JIT_PROBE_MAX_OPS >= JIT_MAX_OPS, "a probe plan covers a block");
 
+/* Whether the path falling into t runs inside a loop (a jump back from t or later to t - 1 or before)
+ * that the branch or jump `from` enters from outside, as at a loop entered past its first
+ * instructions: that path, the one taken at every pass, is the one to pay nothing. */
+static bool falls_through_in_loop(const struct block_ctx *c, const struct rv_op *ops, unsigned n, unsigned t,
+                                  int from)
+{
+	const unsigned before = rv_op_kind(&ops[t - 1]);
+	if (before == K_JAL || before == K_JALR) return false;
+	for (unsigned e = t; e < n; e++)
+		if (c->target[e] >= 0 && c->target[e] < (int)t && from < c->target[e]) return true;
+	return false;
+}
+
 /*
  * The budget (rbx) is charged ahead: a block's entry charges its n instructions, and as instruction i
  * starts c->owed[i] of that has not run yet, so that an exit there gives owed[i] back and a helper
@@ -1182,6 +1195,7 @@ static void plan_budget(struct block_ctx *c, const struct rv_op *ops, unsigned n
 			if (c->target[i] == (int)t && rv_op_kind(&ops[i]) != K_JAL) from = i;
 		for (int i = (int)t - 1; i >= 0 && from < 0; i--)
 			if (c->target[i] == (int)t) from = i;
+		if (from >= 0 && falls_through_in_loop(c, ops, n, t, from)) from = -1;
 		c->owed[t] = (int8_t)(c->owed[from >= 0 ? from : (int)t - 1] - 1);
 	}
 }
