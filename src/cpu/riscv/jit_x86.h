@@ -246,7 +246,7 @@ uint8_t *emit_tlb_probe(struct block_ctx *c, unsigned rs1, int32_t lo, int32_t h
                         unsigned accesses, int *base);
 uint32_t tlb_table(bool write);
 /* Which loads' addresses come from loads (block_ctx.chained): the ones given a page hint. */
-void plan_hints(struct block_ctx *c, const struct rv_op *ops, unsigned n);
+void plan_hints(struct block_ctx *c, const struct rv_op *ops, unsigned n, unsigned n_main);
 void op_base_rax(struct emit *e, unsigned opc, int reg, int base, int32_t disp, bool w64, bool byte_reg);
 void emit_load(struct block_ctx *c, const struct rv_op *op, unsigned kind, uint64_t pc, int k);
 void emit_store(struct block_ctx *c, const struct rv_op *op, unsigned kind, uint64_t pc, int k);

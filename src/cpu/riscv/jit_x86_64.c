@@ -1481,7 +1481,7 @@ uint32_t rv_jit_compile(struct rv_hart *h, const struct rv_op *head, const uint8
 	memcpy(reset, back_to, n * sizeof(reset[0]));
 	if (straddles) jumped_to[n_main - 1] = reset[n_main - 1] = true; /* no group or pair runs into it */
 	plan_probes(c, ops, n, jumped_to, reset);
-	if (c->user) plan_hints(c, ops, n);
+	if (c->user) plan_hints(c, ops, n, n_main);
 	plan_zext(c, ops, n, n_main, jumped_to);
 	c->scaled_rs = -1;
 	c->stored_at = c->flags_at = c->lea_at = c->zero_at = NULL;
