@@ -560,6 +560,20 @@ static bool emit_op(struct block_ctx *c, const struct rv_op *op, unsigned kind, 
 			put_x(c, op->rd, d);
 			return true;
 		}
+		/* Into its second source, held in a host register: a commutative operation takes its
+		 * sources the other way round, a sub negates it and adds (no move there and back). */
+		if (op->rd == op->rs2 && op->rs1 && op->rs1 != op->rs2 && c->host[op->rd] >= 0) {
+			const int d = c->host[op->rd];
+			if (opc == 0x2b) {
+				op_rr(e, 0xf7, 3, d, true); /* neg d */
+				opc = 0x03;
+			}
+			alu_x(c, opc, d, op->rs1, !w);
+			if (w && c->sext[k + (int)c->n]) movsxd(e, d);
+			put_x(c, op->rd, d);
+			c->zero_at = e->p, c->zero_x = op->rd;
+			return true;
+		}
 		int d = dst_reg(c, op->rd, op->rs2);
 		get_x(c, d, op->rs1);
 		alu_x(c, opc, d, op->rs2, !w);
@@ -594,9 +608,11 @@ static bool emit_op(struct block_ctx *c, const struct rv_op *op, unsigned kind, 
 	}
 	case K_MUL:
 	case K_MULW: {
-		int d = dst_reg(c, op->rd, op->rs2);
-		get_x(c, d, op->rs1);
-		alu_x(c, 0x0faf, d, op->rs2, kind == K_MUL); /* imul d, x[rs2] */
+		const bool swap = op->rd == op->rs2 && c->host[op->rd] >= 0; /* into rs2's host register */
+		const unsigned a = swap ? op->rs2 : op->rs1, b = swap ? op->rs1 : op->rs2;
+		int d = dst_reg(c, op->rd, b);
+		get_x(c, d, a);
+		alu_x(c, 0x0faf, d, b, kind == K_MUL); /* imul d, x[b] */
 		if (kind == K_MULW && c->sext[k + (int)c->n]) movsxd(e, d);
 		put_x(c, op->rd, d);
 		return true;
