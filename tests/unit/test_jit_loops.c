@@ -30,6 +30,18 @@ static bool body_is(const struct jit_loops *L, unsigned l, const int *list)
 	return want.w[0] == L->body[l].w[0] && want.w[1] == L->body[l].w[1];
 }
 
+/* Finds g's loops, which must be two with these heads; *outer and *inner get their indexes. */
+static void find_two(const struct cfg *g, struct jit_loops *L, unsigned outer_head, unsigned inner_head,
+                     unsigned *outer, unsigned *inner)
+{
+	jit_find_loops(L, g->n, (const uint8_t(*)[2])g->succ, g->nsucc);
+	CHECK_EQ(L->n, 2);
+	*outer = L->head[0] == outer_head ? 0 : 1;
+	*inner = 1 - *outer;
+	CHECK_EQ(L->head[*outer], outer_head);
+	CHECK_EQ(L->head[*inner], inner_head);
+}
+
 /* The tree walk: 0 the loop's head, 1 a branch to the arm at 5, 3 the branch back to 0, 4 the way
  * out; the arm jumps (5) into an inner loop past its first instruction (6), loops (8 back to 6) and
  * jumps back into the walk's middle (9 to 2). Neither 9 -> 2 nor 8 -> 6 is an edge back: their
@@ -48,11 +60,8 @@ static void test_walk_with_arm(void)
 	edges(&g, 8, 9, 6);
 	edges(&g, 9, 2, -1);
 	struct jit_loops L;
-	jit_find_loops(&L, g.n, (const uint8_t(*)[2])g.succ, g.nsucc);
-	CHECK_EQ(L.n, 2);
-	const unsigned outer = L.head[0] == 0 ? 0 : 1, inner = 1 - outer;
-	CHECK_EQ(L.head[outer], 0);
-	CHECK_EQ(L.head[inner], 7);
+	unsigned outer, inner;
+	find_two(&g, &L, 0, 7, &outer, &inner);
 	CHECK(body_is(&L, outer, (const int[]){0, 1, 2, 3, 5, 6, 7, 8, 9, -1}));
 	CHECK(body_is(&L, inner, (const int[]){6, 7, 8, -1}));
 	for (unsigned i = 6; i <= 8; i++) CHECK_EQ(L.innermost[i], inner);
@@ -74,11 +83,8 @@ static void test_nested(void)
 	edges(&g, 5, 6, 1);
 	edges(&g, 6, -1, -1);
 	struct jit_loops L;
-	jit_find_loops(&L, g.n, (const uint8_t(*)[2])g.succ, g.nsucc);
-	CHECK_EQ(L.n, 2);
-	const unsigned outer = L.head[0] == 1 ? 0 : 1, inner = 1 - outer;
-	CHECK_EQ(L.head[outer], 1);
-	CHECK_EQ(L.head[inner], 2);
+	unsigned outer, inner;
+	find_two(&g, &L, 1, 2, &outer, &inner);
 	CHECK(body_is(&L, outer, (const int[]){1, 2, 3, 4, 5, -1}));
 	CHECK(body_is(&L, inner, (const int[]){2, 3, -1}));
 	CHECK_EQ(L.innermost[0], -1);
