@@ -11,7 +11,9 @@
  * A fourth has forward branches one right after another. A fifth joins two
  * forward branches and the path falling through, and reads minstret there. A
  * sixth is entered by a jump past its first instruction and reads minstret
- * where it is entered.
+ * where it is entered. A seventh, shaped like xz's tree walk, leaves early by
+ * a branch forward to where its branch back falls through when it is done,
+ * and an arm after it jumps back into its middle.
  */
 #include "engine.h"
 
@@ -157,6 +159,34 @@ static uint64_t counted_entered(uint64_t n, uint64_t *mid, uint64_t *sum)
 	return after - before;
 }
 
+/* The tree walk's shape: a loop whose first instruction leaves for its end once t3 reaches n, and
+ * whose branch back falls through to that same end once t3 reaches m; when t3 turns odd an arm
+ * after the loop runs and jumps back into its middle. 6 instructions per pass, 2 more in the arm;
+ * *arm: the arm's runs. */
+static uint64_t counted_walk(uint64_t n, uint64_t m, uint64_t *arm)
+{
+	uint64_t before, after, b;
+	__asm__ volatile("csrr %0, minstret\n"
+	                 "li t3, 0\n"
+	                 "li %2, 0\n"
+	                 "1: bgeu t3, %3, 4f\n"
+	                 "addi t3, t3, 1\n"
+	                 "andi t5, t3, 1\n"
+	                 "bnez t5, 3f\n"
+	                 "2: nop\n"
+	                 "bltu t3, %4, 1b\n"
+	                 "4: csrr %1, minstret\n"
+	                 "j 5f\n"
+	                 "3: addi %2, %2, 1\n"
+	                 "j 2b\n"
+	                 "5:\n"
+	                 : "=&r"(before), "=&r"(after), "=&r"(b)
+	                 : "r"(n), "r"(m)
+	                 : "t3", "t5");
+	*arm = b;
+	return after - before;
+}
+
 /* Instructions per pass of counted_join's loop, for the counter's value m. */
 static uint64_t join_pass(uint64_t m)
 {
@@ -194,6 +224,14 @@ int main(uint64_t hartid)
 			       entered);
 			EXPECT(mid == 5 * n - 1, "minstret read where the loop is entered", mid);
 			EXPECT(sum == n - 1, "what the loop entered past its start added up", sum);
+			/* Done by its branch back (m = n), then by its first instruction (m past n). */
+			const uint64_t walked = counted_walk(n, n, &sum);
+			EXPECT(walked == 3 + 6 * n + 2 * odd,
+			       "minstret across the walk done by its branch back", walked);
+			EXPECT(sum == odd, "the walk's arm runs", sum);
+			const uint64_t left = counted_walk(n, n + 3, &sum);
+			EXPECT(left == 4 + 6 * n + 2 * odd, "minstret across the walk left early", left);
+			EXPECT(sum == odd, "the early-left walk's arm runs", sum);
 		}
 	put("PASS instret\n");
 	plat_exit(0);

@@ -10,6 +10,7 @@
 #include "internal.h"
 #include "isa.h"
 #include "jit.h"
+#include "jit_loops.h"
 #include "jit_probe.h"
 #include "jit_x86_emit.h"
 
@@ -133,15 +134,20 @@ struct block_ctx {
 	uint32_t fp_boxed; /* f registers known to hold NaN-boxed singles */
 	struct jit_probe_plan probes; /* loads and stores sharing a TLB probe */
 	struct probe_patch lookup;    /* the last inline TLB lookup emitted */
-	bool chained[JIT_MAX_OPS];    /* a load whose address comes from a load (plan_hints) */
-	bool out_of_line;             /* emitting the slow paths: no page hints there */
-	uint8_t *straddle_fix[2];     /* the checks of a last instruction running onto the next page */
-	uint32_t straddle_dirty;      /* ... and the local registers not yet stored back there */
+	/* The block's control flow: what may run right after each instruction (at most two; the main
+	 * path's end and jumps out of the block lead nowhere in it), and the loops it makes. */
+	uint8_t succ[JIT_MAX_OPS][2], nsucc[JIT_MAX_OPS];
+	struct jit_loops loops;
+	bool chained[JIT_MAX_OPS]; /* a load whose address comes from a load (plan_hints) */
+	bool out_of_line;          /* emitting the slow paths: no page hints there */
+	uint8_t *straddle_fix[2];  /* the checks of a last instruction running onto the next page */
+	uint32_t straddle_dirty;   /* ... and the local registers not yet stored back there */
 	/* Last: a new block's context is zeroed only up to here (rv_jit_compile), each entry being
 	 * written whole as it comes. */
 	struct slow_path slow[2 * JIT_MAX_OPS + 1];
 };
 
+_Static_assert(JIT_MAX_OPS <= JIT_LOOPS_MAX_OPS, "jit_loops.h holds a block");
 _Static_assert(JIT_MAX_OPS <= 127, "owed[] holds a block's length");
 /* The budget charged ahead of instruction k (k counts from -n): what an exit there gives back, and
  * what is charged but not run once it has run and falls through. */
@@ -246,7 +252,7 @@ uint8_t *emit_tlb_probe(struct block_ctx *c, unsigned rs1, int32_t lo, int32_t h
                         unsigned accesses, int *base);
 uint32_t tlb_table(bool write);
 /* Which loads' addresses come from loads (block_ctx.chained): the ones given a page hint. */
-void plan_hints(struct block_ctx *c, const struct rv_op *ops, unsigned n, unsigned n_main);
+void plan_hints(struct block_ctx *c, const struct rv_op *ops, unsigned n);
 void op_base_rax(struct emit *e, unsigned opc, int reg, int base, int32_t disp, bool w64, bool byte_reg);
 void emit_load(struct block_ctx *c, const struct rv_op *op, unsigned kind, uint64_t pc, int k);
 void emit_store(struct block_ctx *c, const struct rv_op *op, unsigned kind, uint64_t pc, int k);

@@ -1179,17 +1179,39 @@ void op_regs(const struct rv_op *op, unsigned kind, uint32_t *reads, uint32_t *w
 
 _Static_assert(JIT_PROBE_MAX_OPS >= JIT_MAX_OPS, "a probe plan covers a block");
 
-/* Whether the path falling into t runs inside a loop (a jump back from t or later to t - 1 or before)
- * that the branch or jump `from` enters from outside, as at a loop entered past its first
- * instructions: that path, the one taken at every pass, is the one to pay nothing. */
-static bool falls_through_in_loop(const struct block_ctx *c, const struct rv_op *ops, unsigned n, unsigned t,
-                                  int from)
+/* The block's control flow (block_ctx.succ) and its loops. */
+static void find_loops(struct block_ctx *c, const struct rv_op *ops, unsigned n, unsigned n_main)
+{
+	for (unsigned i = 0; i < n; i++) {
+		const unsigned kind = rv_op_kind(&ops[i]);
+		uint8_t m = 0;
+		if (kind != K_JAL && kind != K_JALR && i + 1 < n && i + 1 != n_main)
+			c->succ[i][m++] = (uint8_t)(i + 1);
+		if (kind != K_JALR && c->target[i] >= 0 && (m == 0 || c->target[i] != c->succ[i][0]))
+			c->succ[i][m++] = (uint8_t)c->target[i];
+		c->nsucc[i] = m;
+	}
+	jit_find_loops(&c->loops, n, (const uint8_t(*)[2])c->succ, c->nsucc);
+}
+
+/* How many of the block's loops hold the edge u -> v (both its ends). */
+static unsigned edge_depth(const struct block_ctx *c, unsigned u, unsigned v)
+{
+	unsigned d = 0;
+	for (unsigned l = 0; l < c->loops.n; l++)
+		d += jit_set_has(&c->loops.body[l], u) && jit_set_has(&c->loops.body[l], v);
+	return d;
+}
+
+/* Whether the path falling into t lies in more loops than the branch or jump `from` to t, as at a
+ * loop entered past its first instructions (the jump in comes from outside): that path, taken more
+ * often, is the one to pay nothing. Not where a loop's way out falls into what a branch that
+ * leaves it early also reaches (a range of jumps back would say otherwise). */
+static bool falls_through_in_loop(const struct block_ctx *c, const struct rv_op *ops, unsigned t, int from)
 {
 	const unsigned before = rv_op_kind(&ops[t - 1]);
 	if (before == K_JAL || before == K_JALR) return false;
-	for (unsigned e = t; e < n; e++)
-		if (c->target[e] >= 0 && c->target[e] < (int)t && from < c->target[e]) return true;
-	return false;
+	return edge_depth(c, t - 1, t) > edge_depth(c, (unsigned)from, t);
 }
 
 /*
@@ -1211,7 +1233,7 @@ static void plan_budget(struct block_ctx *c, const struct rv_op *ops, unsigned n
 			if (c->target[i] == (int)t && rv_op_kind(&ops[i]) != K_JAL) from = i;
 		for (int i = (int)t - 1; i >= 0 && from < 0; i--)
 			if (c->target[i] == (int)t) from = i;
-		if (from >= 0 && falls_through_in_loop(c, ops, n, t, from)) from = -1;
+		if (from >= 0 && falls_through_in_loop(c, ops, t, from)) from = -1;
 		c->owed[t] = (int8_t)(c->owed[from >= 0 ? from : (int)t - 1] - 1);
 	}
 }
@@ -1497,7 +1519,8 @@ uint32_t rv_jit_compile(struct rv_hart *h, const struct rv_op *head, const uint8
 	memcpy(reset, back_to, n * sizeof(reset[0]));
 	if (straddles) jumped_to[n_main - 1] = reset[n_main - 1] = true; /* no group or pair runs into it */
 	plan_probes(c, ops, n, jumped_to, reset);
-	if (c->user) plan_hints(c, ops, n, n_main);
+	find_loops(c, ops, n, n_main);
+	if (c->user) plan_hints(c, ops, n);
 	plan_zext(c, ops, n, n_main, jumped_to);
 	c->scaled_rs = -1;
 	c->stored_at = c->flags_at = c->lea_at = c->zero_at = NULL;

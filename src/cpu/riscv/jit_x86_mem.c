@@ -6,7 +6,6 @@
  * instruction takes.
  */
 #include "jit_x86.h"
-#include "jit_loops.h"
 
 #include <assert.h>
 #include <stdlib.h>
@@ -990,19 +989,6 @@ void emit_mem_group(struct block_ctx *c, const struct rv_op *ops, const unsigned
 	                                         .ngroup = m};
 }
 
-/* The instructions that may run right after instruction i (at most two); the main path's end and
- * jumps out of the block lead nowhere in it. */
-static uint8_t successors(const struct block_ctx *c, const struct rv_op *ops, unsigned n, unsigned n_main,
-                          unsigned i, uint8_t succ[2])
-{
-	const unsigned kind = rv_op_kind(&ops[i]);
-	uint8_t m = 0;
-	if (kind != K_JAL && kind != K_JALR && i + 1 < n && i + 1 != n_main) succ[m++] = (uint8_t)(i + 1);
-	if (kind != K_JALR && c->target[i] >= 0 && (m == 0 || c->target[i] != succ[0]))
-		succ[m++] = (uint8_t)c->target[i];
-	return m;
-}
-
 /*
  * Which loads take a page hint: those whose address comes from a load (a chain of dependent
  * loads, where a probe's latency counts), followed through the block's arithmetic twice, so
@@ -1011,19 +997,16 @@ static uint8_t successors(const struct block_ctx *c, const struct rv_op *ops, un
  * found by a load waits on no load of its own, and a hint there only adds its wrong guesses at
  * each new buffer. Each register carries the set of loads its value comes from.
  */
-void plan_hints(struct block_ctx *c, const struct rv_op *ops, unsigned n, unsigned n_main)
+void plan_hints(struct block_ctx *c, const struct rv_op *ops, unsigned n)
 {
-	uint8_t succ[JIT_MAX_OPS][2], nsucc[JIT_MAX_OPS];
-	for (unsigned i = 0; i < n; i++) nsucc[i] = successors(c, ops, n, n_main, i, succ[i]);
-	struct jit_loops loops;
-	jit_find_loops(&loops, n, (const uint8_t(*)[2])succ, nsucc);
+	const struct jit_loops *const loops = &c->loops;
 	struct jit_op_set carried[JIT_LOOPS_MAX][32], from[32];
 	memset(carried, 0, sizeof(carried));
 	for (unsigned pass = 0; pass < 2; pass++) {
 		memset(from, 0, sizeof(from));
 		for (unsigned i = 0; i < n; i++) {
-			for (unsigned l = 0; l < loops.n && pass; l++)
-				if (loops.head[l] == i)
+			for (unsigned l = 0; l < loops->n && pass; l++)
+				if (loops->head[l] == i)
 					for (unsigned r = 0; r < 32; r++)
 						jit_set_join(&from[r], &carried[l][r]);
 			unsigned kind = rv_op_kind(&ops[i]);
@@ -1032,17 +1015,18 @@ void plan_hints(struct block_ctx *c, const struct rv_op *ops, unsigned n, unsign
 			const bool load = access_size(kind) && !is_store(kind);
 			const struct jit_op_set none = {{0, 0}},
 			                        *addr = ops[i].rs1 ? &from[ops[i].rs1] : &none;
-			const int in = loops.innermost[i];
-			c->chained[i] = load && (in >= 0 ? jit_sets_meet(addr, &loops.body[in])
+			const int in = loops->innermost[i];
+			c->chained[i] = load && (in >= 0 ? jit_sets_meet(addr, &loops->body[in])
 			                                 : jit_sets_meet(addr, addr));
 			struct jit_op_set got = {{0, 0}};
 			if (load) jit_set_add(&got, i);
 			for (uint32_t r = reads; r; r &= r - 1) jit_set_join(&got, &from[__builtin_ctz(r)]);
 			for (uint32_t w = writes; w; w &= w - 1) from[__builtin_ctz(w)] = got;
 			/* What a pass takes round to its loop's head. */
-			for (unsigned k = 0; k < nsucc[i]; k++)
-				for (unsigned l = 0; l < loops.n; l++)
-					if (loops.head[l] == succ[i][k] && jit_set_has(&loops.body[l], i))
+			for (unsigned k = 0; k < c->nsucc[i]; k++)
+				for (unsigned l = 0; l < loops->n; l++)
+					if (loops->head[l] == c->succ[i][k] &&
+					    jit_set_has(&loops->body[l], i))
 						for (unsigned r = 0; r < 32; r++)
 							jit_set_join(&carried[l][r], &from[r]);
 		}
