@@ -31,6 +31,10 @@ static inline void jit_set_add(struct jit_op_set *s, unsigned i)
 {
 	s->w[i / 64] |= 1ull << (i % 64);
 }
+static inline bool jit_set_empty(const struct jit_op_set *s)
+{
+	return !s->w[0] && !s->w[1];
+}
 static inline bool jit_sets_meet(const struct jit_op_set *a, const struct jit_op_set *b)
 {
 	return (a->w[0] & b->w[0]) || (a->w[1] & b->w[1]);

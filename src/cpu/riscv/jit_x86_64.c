@@ -562,21 +562,20 @@ static bool emit_op(struct block_ctx *c, const struct rv_op *op, unsigned kind, 
 		}
 		/* Into its second source, held in a host register: a commutative operation takes its
 		 * sources the other way round, a sub negates it and adds (no move there and back). */
+		int d;
+		unsigned other = op->rs2;
 		if (op->rd == op->rs2 && op->rs1 && op->rs1 != op->rs2 && c->host[op->rd] >= 0) {
-			const int d = c->host[op->rd];
+			d = c->host[op->rd];
+			other = op->rs1;
 			if (opc == 0x2b) {
 				op_rr(e, 0xf7, 3, d, true); /* neg d */
 				opc = 0x03;
 			}
-			alu_x(c, opc, d, op->rs1, !w);
-			if (w && c->sext[k + (int)c->n]) movsxd(e, d);
-			put_x(c, op->rd, d);
-			c->zero_at = e->p, c->zero_x = op->rd;
-			return true;
+		} else {
+			d = dst_reg(c, op->rd, op->rs2);
+			get_x(c, d, op->rs1);
 		}
-		int d = dst_reg(c, op->rd, op->rs2);
-		get_x(c, d, op->rs1);
-		alu_x(c, opc, d, op->rs2, !w);
+		alu_x(c, opc, d, other, !w);
 		if (w && c->sext[k + (int)c->n]) movsxd(e, d);
 		put_x(c, op->rd, d);
 		c->zero_at = e->p, c->zero_x = op->rd;

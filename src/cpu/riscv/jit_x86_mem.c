@@ -1016,8 +1016,8 @@ void plan_hints(struct block_ctx *c, const struct rv_op *ops, unsigned n)
 			const struct jit_op_set none = {{0, 0}},
 			                        *addr = ops[i].rs1 ? &from[ops[i].rs1] : &none;
 			const int in = loops->innermost[i];
-			c->chained[i] = load && (in >= 0 ? jit_sets_meet(addr, &loops->body[in])
-			                                 : jit_sets_meet(addr, addr));
+			c->chained[i] =
+			    load && (in >= 0 ? jit_sets_meet(addr, &loops->body[in]) : !jit_set_empty(addr));
 			struct jit_op_set got = {{0, 0}};
 			if (load) jit_set_add(&got, i);
 			for (uint32_t r = reads; r; r &= r - 1) jit_set_join(&got, &from[__builtin_ctz(r)]);
