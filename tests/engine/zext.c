@@ -7,8 +7,10 @@
  * not merged), a load in between (not merged: it may trap) and an srli that
  * is a jump target; the slli's source from an and, or or andi right before
  * it (whose upper half is read later, overwritten by the srli, zero, or
- * not). Values have their upper halves set. The sum must be the one C
- * computes.
+ * not); an and, addw or mul into a host register whose result only the pair
+ * reads (computed 32 bits wide, so the srli needs no zero-extension) and
+ * such a pair that a jump from elsewhere reaches. Values have their upper
+ * halves set. The sum must be the one C computes.
  */
 #include "engine.h"
 
@@ -86,7 +88,33 @@ __asm__(".text\n"
         " slli s9, s8, 32\n"
         " srli s8, s9, 32\n"
         " add t0, t0, s8\n"
-        " xor t0, t0, s9\n" LOOP_STEP_A0 " addi a2, a2, -1\n"
+        " xor t0, t0, s9\n"
+        /* into a host register: an and the srli overwrites (32 bits wide, zeros above: no
+         * zero-extension left), as in gzip's hash chain */
+        " and a5, a0, t5\n"
+        " slli a4, a5, 32\n"
+        " srli a5, a4, 31\n"
+        " add t0, t0, a5\n"
+        " xor t0, t0, a4\n"
+        /* ... an addw, a mul */
+        " addw a5, a0, t5\n"
+        " slli a5, a5, 32\n"
+        " srli a5, a5, 32\n"
+        " add t0, t0, a5\n"
+        " mul a5, a0, t5\n"
+        " slli a4, a5, 32\n"
+        " srli a5, a4, 32\n"
+        " add t0, t0, a5\n"
+        " xor t0, t0, a4\n"
+        /* ... a jump to the slli from where a5 has its upper half: zero-extended there */
+        " andi t1, a0, 128\n"
+        " mv a5, a0\n"
+        " bnez t1, 3f\n"
+        " addw a5, a0, t5\n"
+        "3: slli a4, a5, 32\n"
+        " srli a5, a4, 32\n"
+        " add t0, t0, a5\n"
+        " xor t0, t0, a4\n" LOOP_STEP_A0 " addi a2, a2, -1\n"
         " bnez a2, 1b\n"
         " mv a0, t0\n" RESTORE_S_REGS " ret\n");
 
@@ -122,6 +150,14 @@ static uint64_t model(uint64_t x, const uint64_t *buf, uint64_t n)
 		s8 = x & ~(uint64_t)15;
 		sum += (uint32_t)s8;
 		sum ^= s8 << 32;
+		sum += (uint64_t)(uint32_t)(x & t5) << 1;
+		sum ^= (x & t5) << 32;
+		sum += (uint32_t)(x + t5);
+		sum += (uint32_t)(x * t5);
+		sum ^= (x * t5) << 32;
+		const uint64_t a5 = x & 128 ? x : x + t5;
+		sum += (uint32_t)a5;
+		sum ^= a5 << 32;
 		x = loop_step(x);
 	}
 	return sum;

@@ -97,6 +97,11 @@ struct block_ctx {
 	const struct rv_op *next;    /* the instruction after this one when no jump leads there, or NULL */
 	int8_t zext_rs[JIT_MAX_OPS]; /* for such an srli: the slli's source register, else -1 */
 	bool zext_gone[JIT_MAX_OPS]; /* such an slli that vanishes */
+	/* Guest registers whose host register holds zeros above its low half, left there by a 32-bit
+	 * operation whose result's upper half nothing reads (upper_read): such an srli of one into
+	 * itself needs no zero-extension. Cleared by any other write, at joins and at code that may
+	 * change registers behind the writes' backs. */
+	uint32_t upper_zero;
 	/* An slli by 1-3, or gcc's zero-extension scaled by 2-8 (slli 32, srli 29-31), whose result the
 	 * next instruction, an add, takes: the add is an lea from the shift's source, so it does not
 	 * wait for the shift, and the shift vanishes when the add overwrites its result. */
@@ -185,6 +190,7 @@ void get_x(struct block_ctx *c, int reg, unsigned r);
 void get_x32(struct block_ctx *c, int reg, unsigned r); /* x[r]'s low half, zero-extended */
 void set_x(struct block_ctx *c, unsigned r, int reg);
 void written(struct block_ctx *c, unsigned r);
+void written_upper_zero(struct block_ctx *c, unsigned rd, int reg);
 /* The local registers in `mask` to the hart, and from it. */
 void store_local(struct block_ctx *c, uint32_t mask);
 void load_local(struct block_ctx *c, uint32_t mask);

@@ -479,7 +479,7 @@ static bool emit_op(struct block_ctx *c, const struct rv_op *op, unsigned kind, 
 		if (kind == K_SRLI && c->zext_rs[k + (int)c->n] >= 0) { /* (x << 32) >> n from x's low half */
 			int d = dst_reg(c, op->rd, 0);
 			unsigned sh = (unsigned)imm & 63, rs = (unsigned)c->zext_rs[k + (int)c->n];
-			get_x32(c, d, rs);
+			if (d != c->host[rs] || !(c->upper_zero & 1u << rs)) get_x32(c, d, rs);
 			if (sh >= 29 && sh < 32 && c->next && c->next->rd == op->rd &&
 			    scaled_by_add(c, op->rd, op->rd, 32 - sh)) {
 				put_x(c, op->rd, d); /* unscaled: the add, which overwrites it, scales it */
@@ -499,6 +499,7 @@ static bool emit_op(struct block_ctx *c, const struct rv_op *op, unsigned kind, 
 		shift_imm(e, d, n, (unsigned)imm & (w ? 31 : 63), !w);
 		if (w && c->sext[k + (int)c->n]) movsxd(e, d);
 		put_x(c, op->rd, d);
+		if (w && !c->sext[k + (int)c->n] && (imm & 31)) written_upper_zero(c, op->rd, d);
 		return true;
 	}
 	case K_ADDIW: {
@@ -513,12 +514,14 @@ static bool emit_op(struct block_ctx *c, const struct rv_op *op, unsigned kind, 
 			lea_imm(e, d, c->host[op->rs1], imm, false); /* rd <- rs1 + imm, no move first */
 			if (c->sext[k + (int)c->n]) movsxd(e, d);
 			put_x(c, op->rd, d);
+			if (!c->sext[k + (int)c->n]) written_upper_zero(c, op->rd, d);
 			return true;
 		}
 		get_x(c, d, op->rs1);
 		if (imm) alu_imm(e, d, 0, imm, false);
 		if (c->sext[k + (int)c->n]) movsxd(e, d);
 		put_x(c, op->rd, d);
+		if (imm && !c->sext[k + (int)c->n]) written_upper_zero(c, op->rd, d);
 		if (imm) c->zero_at = e->p, c->zero_x = op->rd;
 		return true;
 	}
@@ -529,7 +532,9 @@ static bool emit_op(struct block_ctx *c, const struct rv_op *op, unsigned kind, 
 	case K_XOR:
 	case K_ADDW:
 	case K_SUBW: {
-		bool w = kind == K_ADDW || kind == K_SUBW;
+		/* 32 bits wide where the upper half goes unread (zeros there: upper_zero) */
+		const bool w = kind == K_ADDW || kind == K_SUBW, upper = c->sext[k + (int)c->n],
+		           wide = !w && upper;
 		unsigned opc = (kind == K_ADD || kind == K_ADDW)   ? 0x03
 		               : (kind == K_SUB || kind == K_SUBW) ? 0x2b
 		               : kind == K_AND                     ? 0x23
@@ -555,9 +560,10 @@ static bool emit_op(struct block_ctx *c, const struct rv_op *op, unsigned kind, 
 			int d = dst_reg(c, op->rd, 0), a = c->host[op->rs1], b = c->host[op->rs2];
 			if ((a & 7) == RBP) /* rbp or r13 as the index: as a base it would want a disp8 */
 				a = b, b = c->host[op->rs1];
-			lea_index(e, d, a, b, 0, !w); /* rd <- rs1 + rs2, no move first */
-			if (w && c->sext[k + (int)c->n]) movsxd(e, d);
+			lea_index(e, d, a, b, 0, wide); /* rd <- rs1 + rs2, no move first */
+			if (w && upper) movsxd(e, d);
 			put_x(c, op->rd, d);
+			if (!upper) written_upper_zero(c, op->rd, d);
 			return true;
 		}
 		/* Into its second source, held in a host register: a commutative operation takes its
@@ -575,10 +581,11 @@ static bool emit_op(struct block_ctx *c, const struct rv_op *op, unsigned kind, 
 			d = dst_reg(c, op->rd, op->rs2);
 			get_x(c, d, op->rs1);
 		}
-		alu_x(c, opc, d, other, !w);
-		if (w && c->sext[k + (int)c->n]) movsxd(e, d);
+		alu_x(c, opc, d, other, wide);
+		if (w && upper) movsxd(e, d);
 		put_x(c, op->rd, d);
-		c->zero_at = e->p, c->zero_x = op->rd;
+		if (!upper) written_upper_zero(c, op->rd, d);
+		if (w || wide) c->zero_at = e->p, c->zero_x = op->rd; /* its flags are the register's */
 		return true;
 	}
 	case K_SLT:
@@ -611,9 +618,11 @@ static bool emit_op(struct block_ctx *c, const struct rv_op *op, unsigned kind, 
 		const unsigned a = swap ? op->rs2 : op->rs1, b = swap ? op->rs1 : op->rs2;
 		int d = dst_reg(c, op->rd, b);
 		get_x(c, d, a);
-		alu_x(c, 0x0faf, d, b, kind == K_MUL); /* imul d, x[b] */
-		if (kind == K_MULW && c->sext[k + (int)c->n]) movsxd(e, d);
+		const bool upper = c->sext[k + (int)c->n];
+		alu_x(c, 0x0faf, d, b, kind == K_MUL && upper); /* imul d, x[b] (32 bits: upper_zero) */
+		if (kind == K_MULW && upper) movsxd(e, d);
 		put_x(c, op->rd, d);
+		if (!upper) written_upper_zero(c, op->rd, d);
 		return true;
 	}
 	case K_ZB:
@@ -1267,6 +1276,13 @@ static bool register_only(unsigned kind)
 	       (kind >= K_ADDW && kind <= K_SRAW) || kind == K_MULW;
 }
 
+/* Whether instruction code of this kind leaves block_ctx.upper_zero right: its writes to guest
+ * registers go through written(), and any call in it puts host registers back as they were. */
+static bool keeps_upper_zero(unsigned kind)
+{
+	return register_only(kind) || (kind >= K_BEQ && kind <= K_SD);
+}
+
 /*
  * The zero-extensions to translate as one (block_ctx.zext_rs): an slli rd, rs, 32 and, at most
  * ZEXT_REACH instructions on, an srli by 29-63 of rd, with only register operations between that
@@ -1524,6 +1540,7 @@ uint32_t rv_jit_compile(struct rv_hart *h, const struct rv_op *head, const uint8
 	c->scaled_rs = -1;
 	c->stored_at = c->flags_at = c->lea_at = c->zero_at = NULL;
 	plan_budget(c, ops, n);
+	c->upper_zero = 0;
 	for (unsigned i = 0; i < n; i++) {
 		if (open && i &&
 		    c->owed[i] != c->owed[i - 1] - 1) { /* falling into a label that owes otherwise */
@@ -1543,6 +1560,7 @@ uint32_t rv_jit_compile(struct rv_hart *h, const struct rv_op *head, const uint8
 			fp_forget(c);
 		}
 		if (jumped_to[i] || !open) c->stored_at = c->flags_at = c->lea_at = c->zero_at = NULL;
+		if (jumped_to[i] || !open || !keeps_upper_zero(rv_op_kind(&ops[i]))) c->upper_zero = 0;
 		c->next = i + 1 < n && !jumped_to[i + 1] ? &ops[i + 1] : NULL;
 		if (straddles && i == n_main - 1) emit_straddle_check(c, ops[i].raw, c->page + RV_PAGE_SIZE);
 		if (next_page_at[i]) emit_next_page_check(c, next_addend, c->page + offs[i], i, side, &nside);

@@ -103,7 +103,15 @@ void get_x32(struct block_ctx *c, int reg, unsigned r)
 /* Notes a write to x[r] made in its host register. */
 void written(struct block_ctx *c, unsigned r)
 {
-	if (r < 32) c->dirty |= c->local & (1u << r);
+	if (r >= 32) return;
+	c->dirty |= c->local & (1u << r);
+	c->upper_zero &= ~(1u << r);
+}
+/* After put_x(c, rd, reg) of a 32-bit operation's result: zeros above it, when rd's host register
+ * holds it (block_ctx.upper_zero). */
+void written_upper_zero(struct block_ctx *c, unsigned rd, int reg)
+{
+	if (rd && rd < 32 && c->host[rd] == reg) c->upper_zero |= 1u << rd;
 }
 /* x[r] <- reg (writes to x0 arrive here as r = 32 and vanish) */
 void set_x(struct block_ctx *c, unsigned r, int reg)
