@@ -191,6 +191,7 @@ void get_x32(struct block_ctx *c, int reg, unsigned r); /* x[r]'s low half, zero
 void set_x(struct block_ctx *c, unsigned r, int reg);
 void written(struct block_ctx *c, unsigned r);
 void written_upper_zero(struct block_ctx *c, unsigned rd, int reg);
+void cmp_x(struct block_ctx *c, unsigned rs1, unsigned rs2);
 /* The local registers in `mask` to the hart, and from it. */
 void store_local(struct block_ctx *c, uint32_t mask);
 void load_local(struct block_ctx *c, uint32_t mask);

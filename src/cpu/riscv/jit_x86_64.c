@@ -723,14 +723,7 @@ static bool emit_op(struct block_ctx *c, const struct rv_op *op, unsigned kind, 
 		} else if (rev) {
 			cond = swapped[cond];
 		} else {
-			int a = c->host[op->rs1] >= 0 ? c->host[op->rs1]
-			                              : RAX; /* cmp x[rs1], x[rs2]: fused with the jcc */
-			get_x(c, a, op->rs1);
-			if (op->rs2 == 0)
-				op_rr(e, 0x85, a, a,
-				      true); /* test a, a: the flags of cmp a, 0 (beqz, bnez, bltz, bgez) */
-			else
-				alu_x(c, 0x3b, a, op->rs2, true);
+			cmp_x(c, op->rs1, op->rs2); /* fused with the jcc */
 			c->flags_rs1 = op->rs1;
 			c->flags_rs2 = op->rs2;
 		}

@@ -183,6 +183,28 @@ void alu_x(struct block_ctx *c, unsigned opc, int reg, unsigned r, bool w64)
 	else
 		op_rm_hart(&c->e, opc, reg, xoff(r), w64);
 }
+/* The flags of x[rs1] - x[rs2], for a jcc next: one kept in the hart is compared there (no load
+ * first) when the other is in a host register or zero. */
+void cmp_x(struct block_ctx *c, unsigned rs1, unsigned rs2)
+{
+	const int a = rs1 ? held_in(c, rs1) : -1, b = rs2 ? held_in(c, rs2) : -1;
+	if (rs1 && a < 0 && rs2 == 0) { /* cmp qword [x[rs1]], 0 */
+		EB(&c->e, "\x48\x83");
+		modrm_hart(&c->e, 7, xoff(rs1));
+		e8(&c->e, 0);
+		return;
+	}
+	if (rs1 && a < 0 && b >= 0) { /* cmp [x[rs1]], b */
+		op_rm_hart(&c->e, 0x39, b, xoff(rs1), true);
+		return;
+	}
+	const int r = a >= 0 ? a : RAX;
+	get_x(c, r, rs1);
+	if (rs2 == 0)
+		op_rr(&c->e, 0x85, r, r, true); /* test r, r: the flags of cmp r, 0 */
+	else
+		alu_x(c, 0x3b, r, rs2, true);
+}
 /*
  * Where to compute a result for x[rd]: straight in rd's host register when it
  * is cached (unless the instruction still reads `src2` after writing there),
