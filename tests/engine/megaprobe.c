@@ -6,9 +6,11 @@
  * table); the megapage is then moved to other memory (sfence.vma: the same
  * loop must see the new frame); then the same loop runs over 4 KiB pages
  * mapped in swapped pairs (its probes miss the 2 MiB table every time and
- * turn back). Loaded sums must be those C computes without loading; stored
- * words must be those the same stores leave in a copy written from M-mode.
- * run.sh checks with --stats that probes turned.
+ * turn back). Between, loads of each size through the megapage at and off
+ * the registers they name (pinned or local), and pairs of doublewords sharing a probe, the
+ * last pair across the megapage's end into the 4 KiB pages. Loaded sums must be those C computes without
+ * loading; stored words must be those the same stores leave in a copy written from M-mode. run.sh checks with
+ * --stats that probes turned.
  */
 #include "engine.h"
 
@@ -67,9 +69,64 @@ __asm__(".text\n"
         " add a1, a1, t6\n"
         " addi a2, a2, -1\n"
         " bnez a2, 1b\n"
+        " ecall\n"
+        /* u_mix(base, seed, n, mask): at three offsets (8-aligned) a byte at a pinned register (a5),
+         * a half at a displacement from another (a4) and a word at a local one (t2), each its own
+         * probe: turned, they find their 2 MiB slot in each way there is (jit_x86_mem.c, aim_slot) */
+        ".globl u_mix\n"
+        "u_mix:\n"
+        " li t0, 0\n"
+        " li t5, 1103515245\n"
+        " li t6, 12345\n"
+        "1: srli t1, a1, 11\n"
+        " and t1, t1, a3\n"
+        " add a5, a0, t1\n"
+        " lbu t3, 0(a5)\n"
+        " add t0, t0, t3\n"
+        " srli t1, a1, 17\n"
+        " and t1, t1, a3\n"
+        " add a4, a0, t1\n"
+        " lhu t3, 6(a4)\n"
+        " add t0, t0, t3\n"
+        " srli t1, a1, 23\n"
+        " and t1, t1, a3\n"
+        " add t2, a0, t1\n"
+        " lwu t3, 4(t2)\n"
+        " xor t0, t0, t3\n"
+        " mul a1, a1, t5\n"
+        " add a1, a1, t6\n"
+        " addi a2, a2, -1\n"
+        " bnez a2, 1b\n"
+        " mv a0, t0\n"
+        " ecall\n"
+        /* u_pair(base, seed, n, mask): the sum of the doublewords at each offset and 8 bytes on
+         * (one probe for both), the last pass at base + 2 MiB - 8: across the megapage's end */
+        ".globl u_pair\n"
+        "u_pair:\n"
+        " li t0, 0\n"
+        " li t5, 1103515245\n"
+        " li t6, 12345\n"
+        "1: srli t1, a1, 11\n"
+        " and t1, t1, a3\n"
+        " add t2, a0, t1\n"
+        " li t4, 1\n"
+        " bne a2, t4, 3f\n"
+        " li t2, 0x1ffff8\n"
+        " add t2, a0, t2\n"
+        "3: ld t3, 0(t2)\n"
+        " ld t4, 8(t2)\n"
+        " add t0, t0, t3\n"
+        " add t0, t0, t4\n"
+        " mul a1, a1, t5\n"
+        " add a1, a1, t6\n"
+        " addi a2, a2, -1\n"
+        " bnez a2, 1b\n"
+        " mv a0, t0\n"
         " ecall\n");
 void u_sum(void);
 void u_scatter(void);
+void u_mix(void);
+void u_pair(void);
 
 /* The word u_sum reads at offset `off` from WINDOW (megapage over frame f) or from SMALL. */
 static uint32_t mega_word(unsigned frame, uint64_t off)
@@ -91,6 +148,36 @@ static uint64_t model_sum(uint64_t seed, uint64_t mask, int frame)
 		seed = next(seed);
 	}
 	return sum;
+}
+
+/* The byte, half and doubleword at offset `off` of the megapage over frame f (little-endian). */
+static uint64_t mega_bytes(unsigned frame, uint64_t off, unsigned n)
+{
+	uint64_t v = 0;
+	for (unsigned i = n; i--;)
+		v = v << 8 | (mega_word(frame, (off + i) & ~3UL) >> 8 * ((off + i) & 3) & 0xff);
+	return v;
+}
+
+/* What u_mix and u_pair return over the megapage (frame f). */
+static uint64_t model_mix(uint64_t seed, uint64_t mask, unsigned frame)
+{
+	uint64_t sum = 0;
+	for (unsigned n = ITERATIONS; n; n--, seed = next(seed)) {
+		sum += mega_bytes(frame, (seed >> 11) & mask, 1);
+		sum += mega_bytes(frame, ((seed >> 17) & mask) + 6, 2);
+		sum ^= mega_bytes(frame, ((seed >> 23) & mask) + 4, 4);
+	}
+	return sum;
+}
+static uint64_t model_pair(uint64_t seed, uint64_t mask, unsigned frame)
+{
+	uint64_t sum = 0;
+	for (unsigned n = ITERATIONS; n > 1; n--, seed = next(seed)) {
+		uint64_t off = (seed >> 11) & mask;
+		sum += mega_bytes(frame, off, 8) + mega_bytes(frame, off + 8, 8);
+	}
+	return sum + mega_bytes(frame, MEGA - 8, 8) + (small_word(0) | (uint64_t)small_word(4) << 32);
 }
 
 static void map_mega(unsigned frame)
@@ -128,6 +215,13 @@ int main(unsigned long hartid)
 	map_mega(1); /* the same addresses, another frame */
 	got = run_user(user_addr(u_sum), WINDOW, 2, ITERATIONS, mega_mask);
 	EXPECT(got == model_sum(2, mega_mask, 1), "sum through the moved megapage", got);
+	map_mega(1); /* (sfence.vma: the 4 KiB entries go, each new loop's probes miss and turn) */
+	got = run_user(user_addr(u_mix), WINDOW, 6, ITERATIONS, MEGA - 8);
+	EXPECT(got == model_mix(6, MEGA - 8, 1), "bytes, halves and words through the megapage", got);
+	map_mega(1);
+	got = run_user(user_addr(u_pair), WINDOW, 7, ITERATIONS, MEGA - 16);
+	EXPECT(got == model_pair(7, MEGA - 16, 1), "doubleword pairs, the last across the megapage's end",
+	       got);
 	got = run_user(user_addr(u_sum), SMALL, 3, ITERATIONS, small_mask);
 	EXPECT(got == model_sum(3, small_mask, -1), "sum through 4 KiB pages", got);
 

@@ -114,12 +114,14 @@ enum {
  * translation stage: filled with the 4 KiB entry, looked up when a 4 KiB one misses, before a walk
  * (a program striding over a large buffer the guest backs with huge pages then walks once per
  * 2 MiB, not per 4 KiB page the direct-mapped 4 KiB table lost to a conflict). */
-#define RV_TLB_MEGA_SIZE 1024
+#define RV_TLB_MEGA_SIZE 2048 /* the slot: an address's bits 21-31 (one shift of its low half) */
 struct rv_tlb_mega_table {
 	uint64_t vpage[RV_TLB_MEGA_SIZE];
 	uintptr_t addend[RV_TLB_MEGA_SIZE];
 };
 #define RV_MEGA_SHIFT 21
+_Static_assert((uint64_t)RV_TLB_MEGA_SIZE << RV_MEGA_SHIFT == (uint64_t)1 << 32,
+               "a 2 MiB slot is bits 21-31");
 struct rv_tlb_set {
 	struct rv_tlb_table read, write, exec;
 	struct rv_fill_log log;       /* every fill */

@@ -20,12 +20,12 @@
  *
  * Page size. The probe looks up the 4 KiB table, whose entries for a large array accessed at
  * random miss the host's caches: one more cache miss before every such access. Pages the guest
- * maps 2 MiB at a time also have an entry in the set's 2 MiB table (mega_read, mega_write: 1024
+ * maps 2 MiB at a time also have an entry in the set's 2 MiB table (mega_read, mega_write: 2048
  * of them, which stay cached), filled and flushed with the 4 KiB ones. When enough misses of an
  * access found their address in a 2 MiB entry, its probe's shift, masks and table offsets are
  * rewritten to look up the 2 MiB table instead (same length: its masks and table offsets, and its
- * bextr, whose control the budget register holds for the 4 KiB table only, becomes a call of the
- * code cache's thunk that finds the 2 MiB slot from the same register: emit_mega_slots), and back
+ * bextr, whose control the budget register holds for the 4 KiB table only, becomes a shift, or a
+ * call of the code cache's thunk that finds the 2 MiB slot from the same register: aim_slot), and back
  * when enough accesses then find 4 KiB pages; an access that keeps changing its mind stays with
  * 4 KiB.
  * Only U-mode blocks' probes turn (docs/board.md: with the kernel's too, openssl ran slower).
@@ -110,34 +110,80 @@ static void put_bextr(uint8_t *p, int src)
 	memcpy(p, b, sizeof(b));
 }
 
+/*
+ * A turned probe's 2 MiB slot in place of its bextr (5 bytes), in eax (the slot is the address's bits
+ * 21-31: RV_TLB_MEGA_SIZE):
+ *   from rax (a displacement's lea before it)  shr eax, 21; nop
+ *   from rcx, rdx, rsi or rdi                  mov eax, src32; shr eax, 21
+ *   from r8-r15 with `mov rcx, src` next, the bextr, that mov and the page mask's and (15 bytes)
+ *   become                                     mov rcx, src; and rcx, mask; mov eax, ecx; shr eax, 21
+ *   from r8-r15 otherwise                      call the thunk for src (emit_mega_slots)
+ * The slot may come from either end of the bytes accessed and the page from the other: a hit
+ * means the slot of the one holds the page of the other, the same page (adjacent pages' slots
+ * differ).
+ */
+static const uint8_t shr_slot[3] = {0xc1, 0xe8, RV_MEGA_SHIFT}; /* shr eax, 21 */
+
+/* Whether the probe's bextr from r8-r15 has `mov rcx, src` and the page mask's and right after it. */
+static bool bextr_then_mov(const struct probe_site *s)
+{
+	const uint8_t *at = (const uint8_t *)s + s->bextr_at + 5,
+	              mov[3] = {0x49, 0x8b, (uint8_t)(0xc8 | (s->src & 7))};
+	return s->src >= 8 && s->at[2] == s->bextr_at + 5 + 3 + 3 && !memcmp(at, mov, 3);
+}
+
+/* Where the probe's page mask (an and's imm32) lies now, from the site. */
+static int32_t page_mask_at(const struct probe_site *s)
+{
+	const uint8_t *at = (const uint8_t *)s + s->bextr_at;
+	return s->bextr_at && at[0] == 0x49 ? s->bextr_at + 3 + 3 : s->at[2]; /* moved up: mega, inline */
+}
+
+static void aim_slot(struct probe_site *s, bool mega)
+{
+	uint8_t *at = (uint8_t *)s + s->bextr_at;
+	const bool moved = at[0] == 0x49; /* mov rcx, src first: mega, inline */
+	if (!mega) {
+		if (moved) memmove(at + 5, at, 3 + 7); /* mov rcx, src; and rcx, mask after the bextr */
+		put_bextr(at, s->src);
+	} else if (s->src == RAX) {
+		memcpy(at, shr_slot, 3);
+		at[3] = 0x66, at[4] = 0x90; /* nop */
+	} else if (s->src < 8) {
+		at[0] = 0x8b, at[1] = (uint8_t)(0xc0 | s->src); /* mov eax, src32 */
+		memcpy(at + 2, shr_slot, 3);
+	} else if (bextr_then_mov(s)) {
+		memmove(at, at + 5, 3 + 7);   /* mov rcx, src; and rcx, mask */
+		at[10] = 0x8b, at[11] = 0xc1; /* mov eax, ecx */
+		memcpy(at + 12, shr_slot, 3);
+	} else if (!moved) {
+		const int32_t rel = s->mega_slot - (s->bextr_at + 5);
+		at[0] = 0xe8;
+		memcpy(at + 1, &rel, 4);
+	}
+}
+
 static void probe_site_aim(struct probe_site *s, bool mega)
 {
 	uint8_t *base = (uint8_t *)s;
-	if (s->bextr_at) { /* the bextr, or a call of the thunk that finds the 2 MiB slot */
-		uint8_t *at = base + s->bextr_at;
-		if (mega) {
-			const int32_t rel = s->mega_slot - (s->bextr_at + 5);
-			at[0] = 0xe8;
-			memcpy(at + 1, &rel, 4);
-		} else {
-			put_bextr(at, s->src);
-		}
+	if (s->bextr_at) { /* the bextr, or what finds the 2 MiB slot */
+		aim_slot(s, mega);
 	} else { /* a shift and a mask */
 		base[s->at[0]] = (uint8_t)slot_shift(mega);
 		const uint32_t m = slot_mask(mega);
 		memcpy(base + s->at[1], &m, 4);
 	}
 	const uint32_t pm = page_mask(mega);
-	memcpy(base + s->at[2], &pm, 4);
+	memcpy(base + page_mask_at(s), &pm, 4);
 	add_disp32(base + s->at[3], (int64_t)tag_table(s->table, mega) - tag_table(s->table, !mega));
 	add_disp32(base + s->at[4], (int64_t)addend_table(s->table, mega) - addend_table(s->table, !mega));
 	s->evidence = 0;
 }
 
-/* Whether the probe looks up the 2 MiB table (its call of a slot thunk, or its shift, says). */
+/* Whether the probe looks up the 2 MiB table (no bextr where it was, or its shift, says). */
 static bool probe_site_mega(const struct probe_site *s)
 {
-	if (s->bextr_at) return ((const uint8_t *)s)[s->bextr_at] == 0xe8;
+	if (s->bextr_at) return ((const uint8_t *)s)[s->bextr_at] != 0xc4;
 	return ((const uint8_t *)s)[s->at[0]] == RV_MEGA_SHIFT;
 }
 
@@ -887,10 +933,8 @@ void emit_mega_slots(struct emit *e, uint8_t **mega_slot)
 		if (r == RSP) continue;
 		mega_slot[r] = e->p;
 		if (r != RAX) op_rr(e, 0x8b, RAX, r, false); /* mov eax, r32 */
-		EB(e, "\xc1\xe8");                           /* shr eax, shift */
-		e8(e, (uint8_t)slot_shift(true));
-		e8(e, 0x25); /* and eax, slot mask */
-		e32(e, slot_mask(true));
+		memcpy(e->p, shr_slot, sizeof(shr_slot));    /* shr eax, 21: the slot */
+		e->p += sizeof(shr_slot);
 		e8(e, 0xc3); /* ret */
 	}
 }
