@@ -182,17 +182,17 @@ class Lifecycle(unittest.TestCase):
         g.run("dd if=/dev/urandom of=/tmp/big bs=1M count=16 2>/dev/null; sha256sum /tmp/big > /tmp/ref")
         ref = g.run("cat /tmp/ref").split()[0]
         self.assertRegex(ref, "^[0-9a-f]{64}$")
-        # Twelve hashes, each announced on the console; the save comes once the second is announced,
+        # Twenty hashes, each announced on the console; the save comes once the second is announced,
         # however fast the engine. The closing marker is computed, so the command's echo and the
         # shell's job report never contain it.
-        g.send("(for i in $(seq 1 12); do sha256sum /tmp/big >> /tmp/res; echo hashed $i; done; "
+        g.send("(for i in $(seq 1 20); do sha256sum /tmp/big >> /tmp/res; echo hashed $i; done; "
                "echo ALL-HASHED $((6*7))) &\n")
         g.expect(r"hashed 2\r?\n")
         snap = os.path.join(self.tmp, "snap")
         status, body = api(sock, "POST", "/vm/save", {"dir": snap, "then": "stop"})
         self.assertEqual(status, 200, body)
         self.assertEqual(g.wait_exit(60), 0)
-        self.assertNotIn("hashed 12", g.output, "the loop finished before the save: not mid-computation")
+        self.assertNotIn("hashed 20", g.output, "the loop finished before the save: not mid-computation")
         mem = os.stat(os.path.join(snap, "memory"))
         self.assertEqual(mem.st_size, 256 << 20)
         self.assertLess(mem.st_blocks * 512, mem.st_size, "the memory file is not sparse")
@@ -201,10 +201,10 @@ class Lifecycle(unittest.TestCase):
         self.guests += copies
         for c in copies:
             c.expect(r"ALL-HASHED 42", timeout=240)
-            self.assertIn("hashed 12", c.output, "the restored copy did not run the rest of the loop")
+            self.assertIn("hashed 20", c.output, "the restored copy did not run the rest of the loop")
             out = c.run("cat /tmp/res")
             hashes = re.findall(r"^([0-9a-f]{64})\s", out, re.M)
-            self.assertEqual(len(hashes), 12, out)
+            self.assertEqual(len(hashes), 20, out)
             self.assertEqual(set(hashes), {ref})
         for c in copies:
             c.send("poweroff -f\n")
