@@ -37,8 +37,9 @@ static uint64_t next(uint64_t s)
 	return s * 1103515245u + 12345;
 }
 
-/* The loops' seed (a1) steps as next() does, through t5 and t6; a2 counts the passes down. */
-#define SEED_START " li t5, 1103515245\n li t6, 12345\n"
+/* The loops' seed (a1) steps as next() does, through t5 and t6; a2 counts the passes down. Each
+ * pass starts at label 1 with its first offset, (seed >> 11) & mask, in t1. */
+#define SEED_START " li t5, 1103515245\n li t6, 12345\n1: srli t1, a1, 11\n and t1, t1, a3\n"
 #define SEED_NEXT " mul a1, a1, t5\n add a1, a1, t6\n addi a2, a2, -1\n bnez a2, 1b\n"
 
 /* The U-mode loops (position-independent: they run at their U alias); each ends with ecall.
@@ -47,25 +48,19 @@ static uint64_t next(uint64_t s)
 __asm__(".text\n"
         ".globl u_sum\n"
         "u_sum:\n"
-        " li t0, 0\n" SEED_START "1: srli t1, a1, 11\n"
-        " and t1, t1, a3\n"
-        " add t2, a0, t1\n"
+        " li t0, 0\n" SEED_START " add t2, a0, t1\n"
         " lwu t3, 0(t2)\n"
         " add t0, t0, t3\n" SEED_NEXT " mv a0, t0\n"
         " ecall\n"
         ".globl u_scatter\n"
-        "u_scatter:\n" SEED_START "1: srli t1, a1, 11\n"
-        " and t1, t1, a3\n"
-        " add t2, a0, t1\n"
+        "u_scatter:\n" SEED_START " add t2, a0, t1\n"
         " sw a1, 0(t2)\n" SEED_NEXT " ecall\n"
         /* u_mix(base, seed, n, mask): at three offsets (8-aligned) a byte at a pinned register (a5),
          * a half at a displacement from another (a4) and a word at a local one (t2), each its own
          * probe: turned, they find their 2 MiB slot in each way there is (jit_x86_mem.c, aim_slot) */
         ".globl u_mix\n"
         "u_mix:\n"
-        " li t0, 0\n" SEED_START "1: srli t1, a1, 11\n"
-        " and t1, t1, a3\n"
-        " add a5, a0, t1\n"
+        " li t0, 0\n" SEED_START " add a5, a0, t1\n"
         " lbu t3, 0(a5)\n"
         " add t0, t0, t3\n"
         " srli t1, a1, 17\n"
@@ -83,9 +78,7 @@ __asm__(".text\n"
          * (one probe for both), the last pass at base + 2 MiB - 8: across the megapage's end */
         ".globl u_pair\n"
         "u_pair:\n"
-        " li t0, 0\n" SEED_START "1: srli t1, a1, 11\n"
-        " and t1, t1, a3\n"
-        " add t2, a0, t1\n"
+        " li t0, 0\n" SEED_START " add t2, a0, t1\n"
         " li t4, 1\n"
         " bne a2, t4, 3f\n"
         " li t2, 0x1ffff8\n"
