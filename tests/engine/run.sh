@@ -17,7 +17,8 @@
 # there (from the host register it came from, unless a jump leads to the reader), and flags.c:
 # pairs of branches on the same registers (the second reusing the first's compare) and branches on
 # zero right after the operation that wrote their register (its flags), zext.c:
-# zero-extensions (slli 32, srli) with other instructions between the shifts, and sext.c: W results
+# zero-extensions (slli 32, srli) with other instructions between the shifts, rotate.c: rotates
+# written as two shifts and an or (one host rotate) and the cases that must not merge, and sext.c: W results
 # before forward branches and jumps whose targets read them whole, all against the sum C
 # computes; straddle.c: a U-mode loop through an instruction that runs onto the next page,
 # that page then mapped elsewhere and rewritten, against the sums the instruction then gives;
@@ -39,7 +40,7 @@ mkdir -p "$work"
 FL="-O2 -march=rv64gc -mabi=lp64d -mcmodel=medany -nostdlib -ffreestanding -fno-pic -static -Wl,--no-relax
     -Wl,--no-warn-rwx-segments -Wl,--build-id=none -T $here/../diff/bare.ld -Wall -Werror"
 fail=0
-for t in smc atomics triggers ext instret tlbcount fp vcopy regs probes megaprobe hintprobe scaled forward flags zext sext straddle crosspage calls cacheflush randcode; do
+for t in smc atomics triggers ext instret tlbcount fp vcopy regs probes megaprobe hintprobe scaled forward flags zext rotate sext straddle crosspage calls cacheflush randcode; do
   # shellcheck disable=SC2086
   $CC $FL -o "$work/$t" "$here/crt.S" "$here/plat.c" "$here/$t.c"
   cache_mb=0 # the default code cache; cacheflush flushes a 1 MiB one many times

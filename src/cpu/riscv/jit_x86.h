@@ -97,6 +97,11 @@ struct block_ctx {
 	const struct rv_op *next;    /* the instruction after this one when no jump leads there, or NULL */
 	int8_t zext_rs[JIT_MAX_OPS]; /* for such an srli: the slli's source register, else -1 */
 	bool zext_gone[JIT_MAX_OPS]; /* such an slli that vanishes */
+	/* A rotate by a constant as gcc writes it without Zbb (plan_rotate): shifts of x left and right
+	 * whose only reader is an or, one host rotate at the or, the shifts vanishing. */
+	int8_t rot_src[JIT_MAX_OPS];  /* for such an or: x, else -1 */
+	uint8_t rot_ror[JIT_MAX_OPS]; /* ... the right rotate's count, | ROT_W for a 32-bit rotate */
+	bool rot_gone[JIT_MAX_OPS];   /* such a shift */
 	/* Guest registers whose host register holds zeros above its low half, left there by a 32-bit
 	 * operation whose result's upper half nothing reads (upper_read): such an srli of one into
 	 * itself needs no zero-extension. Cleared by any other write, at joins and at code that may

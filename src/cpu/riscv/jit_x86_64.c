@@ -75,6 +75,7 @@
 
 #define JIT_CODE_BYTES (64u << 20) /* per hart; CLOISON_JIT_CACHE_MB sets another size (tests) */
 #define JIT_MAX_BLOCK_BYTES (JIT_MAX_OPS * 512 + 1024)
+#define ROT_W 0x80 /* in block_ctx.rot_ror: a 32-bit rotate */
 
 struct jit_block {
 	const struct rv_op *head;
@@ -467,6 +468,7 @@ static bool emit_op(struct block_ctx *c, const struct rv_op *op, unsigned kind, 
 		set_x(c, op->rd, RAX);
 		return true;
 	case K_SLLI:
+		if (c->rot_gone[k + (int)c->n]) return true; /* half of a rotate (plan_rotate) */
 		if (imm >= 1 && imm <= 3 && scaled_by_add(c, op->rd, op->rs1, (unsigned)imm))
 			return true;                          /* the add overwrites the result */
 		if (c->zext_gone[k + (int)c->n]) return true; /* its srli overwrites it (plan_zext) */
@@ -476,6 +478,7 @@ static bool emit_op(struct block_ctx *c, const struct rv_op *op, unsigned kind, 
 	case K_SLLIW:
 	case K_SRLIW:
 	case K_SRAIW: {
+		if (c->rot_gone[k + (int)c->n]) return true;
 		if (kind == K_SRLI && c->zext_rs[k + (int)c->n] >= 0) { /* (x << 32) >> n from x's low half */
 			int d = dst_reg(c, op->rd, 0);
 			unsigned sh = (unsigned)imm & 63, rs = (unsigned)c->zext_rs[k + (int)c->n];
@@ -494,12 +497,14 @@ static bool emit_op(struct block_ctx *c, const struct rv_op *op, unsigned kind, 
 		unsigned n = (kind == K_SLLI || kind == K_SLLIW)   ? 4
 		             : (kind == K_SRLI || kind == K_SRLIW) ? 5
 		                                                   : 7;
+		/* an srliw by 1-31 zero-extends, as its result's bit 31 is clear: no sign to extend */
+		const bool sext = w && c->sext[k + (int)c->n] && !(kind == K_SRLIW && (imm & 31));
 		int d = dst_reg(c, op->rd, 0);
 		get_x(c, d, op->rs1);
 		shift_imm(e, d, n, (unsigned)imm & (w ? 31 : 63), !w);
-		if (w && c->sext[k + (int)c->n]) movsxd(e, d);
+		if (sext) movsxd(e, d);
 		put_x(c, op->rd, d);
-		if (w && !c->sext[k + (int)c->n] && (imm & 31)) written_upper_zero(c, op->rd, d);
+		if (w && !sext && (imm & 31)) written_upper_zero(c, op->rd, d);
 		return true;
 	}
 	case K_ADDIW: {
@@ -540,6 +545,17 @@ static bool emit_op(struct block_ctx *c, const struct rv_op *op, unsigned kind, 
 		               : kind == K_AND                     ? 0x23
 		               : kind == K_OR                      ? 0x0b
 		                                                   : 0x33;
+		if (c->rot_src[k + (int)c->n] >= 0) { /* x[rd] <- x rotated (plan_rotate) */
+			const unsigned count = c->rot_ror[k + (int)c->n];
+			const bool rw = count & ROT_W;
+			int d = dst_reg(c, op->rd, 0);
+			get_x(c, d, (unsigned)c->rot_src[k + (int)c->n]);
+			shift_imm(e, d, 1, count & 63, !rw); /* ror */
+			if (rw && upper) movsxd(e, d);
+			put_x(c, op->rd, d);
+			if (rw && !upper) written_upper_zero(c, op->rd, d);
+			return true;
+		}
 		if (op->rs1 == 0 && (kind == K_ADD || kind == K_OR || kind == K_XOR)) { /* mv */
 			int d = dst_reg(c, op->rd, 0);
 			if (d == RAX && c->host[op->rs2] >= 0) {
@@ -1311,6 +1327,78 @@ static void plan_zext(struct block_ctx *c, const struct rv_op *ops, unsigned n, 
 }
 
 /*
+ * The rotates to translate as one (block_ctx.rot_src): an or of a left and a right shift of one
+ * register x by complementary constants (slliw by n and srliw by 32 - n, or slli by n and srli by
+ * 64 - n), each shift at most ROT_REACH instructions before the or with only register operations
+ * between (no jump leading in) that neither read the shift's result nor write x, and each result
+ * written again, by the or or a register operation after it, before anything reads it, leaves,
+ * calls or may fault: no one sees the shifts, which vanish, and the or is a rotate of x.
+ */
+#define ROT_REACH 8
+static bool rotate_halves(const struct rv_op *l, const struct rv_op *r)
+{
+	const unsigned kl = rv_op_kind(l), kr = rv_op_kind(r), n = (unsigned)l->imm, m = (unsigned)r->imm;
+	if (l->rs1 != r->rs1 || !l->rs1 || l->rd == l->rs1 || r->rd == r->rs1 || l->rd == r->rd) return false;
+	if (kl == K_SLLIW && kr == K_SRLIW) return (n & 31) && n < 32 && m == 32 - n;
+	return kl == K_SLLI && kr == K_SRLI && (n & 63) && n < 64 && m == 64 - n;
+}
+static bool dead_after(const struct rv_op *ops, unsigned from, unsigned end, unsigned reg)
+{
+	for (unsigned m = from; m < end && m < from + 2 * ROT_REACH; m++) {
+		const unsigned kind = rv_op_kind(&ops[m]);
+		uint32_t reads, writes;
+		op_regs(&ops[m], kind, &reads, &writes);
+		if (!register_only(kind) || (reads & 1u << reg)) return false;
+		if (writes & 1u << reg) return true;
+	}
+	return false;
+}
+static void plan_rotate(struct block_ctx *c, const struct rv_op *ops, unsigned n, unsigned n_main,
+                        const bool *jumped_to)
+{
+	memset(c->rot_src, -1, sizeof(c->rot_src));
+	memset(c->rot_gone, 0, sizeof(c->rot_gone));
+	for (unsigned i = 1; i < n; i++) {
+		const struct rv_op *o = &ops[i];
+		if (rv_op_kind(o) != K_OR || !o->rs1 || !o->rs2 || o->rs1 == o->rs2 || !o->rd) continue;
+		const unsigned start = i < n_main ? 0 : n_main, end = i < n_main ? n_main : n;
+		int def1 = -1, def2 = -1; /* the writers of rs1 and rs2 */
+		uint32_t written = 0;     /* registers written between them and the or */
+		for (int j = (int)i - 1; j >= (int)start && j + ROT_REACH >= (int)i && !jumped_to[j + 1];
+		     j--) {
+			const unsigned kind = rv_op_kind(&ops[j]);
+			uint32_t reads, writes;
+			op_regs(&ops[j], kind, &reads, &writes);
+			if (!register_only(kind)) break;
+			if (def1 < 0 && (writes & 1u << o->rs1))
+				def1 = j;
+			else if (def2 < 0 && (writes & 1u << o->rs2))
+				def2 = j;
+			else if (reads & ((def1 < 0 ? 1u << o->rs1 : 0) | (def2 < 0 ? 1u << o->rs2 : 0)))
+				break; /* a shift's result read before the or */
+			if (def1 >= 0 && def2 >= 0) break;
+			written |= writes;
+		}
+		if (def1 < 0 || def2 < 0) continue;
+		const struct rv_op *l = &ops[def1], *r = &ops[def2];
+		if (!rotate_halves(l, r)) {
+			const struct rv_op *t = l;
+			l = r, r = t;
+			if (!rotate_halves(l, r)) continue;
+		}
+		const unsigned x = l->rs1;
+		if (written & 1u << x) continue; /* x changed between a shift and the or */
+		if ((l->rd != o->rd && !dead_after(ops, i + 1, end, l->rd)) ||
+		    (r->rd != o->rd && !dead_after(ops, i + 1, end, r->rd)))
+			continue;
+		const bool w = rv_op_kind(l) == K_SLLIW;
+		c->rot_src[i] = (int8_t)x;
+		c->rot_ror[i] = (uint8_t)((unsigned)r->imm | (w ? ROT_W : 0));
+		c->rot_gone[def1] = c->rot_gone[def2] = true;
+	}
+}
+
+/*
  * Which W instructions' results need their sign extension: those whose upper
  * 32 bits something may read before the register is written again. Going
  * back from the block's end (where every register is read), an instruction
@@ -1530,6 +1618,7 @@ uint32_t rv_jit_compile(struct rv_hart *h, const struct rv_op *head, const uint8
 	find_loops(c, ops, n, n_main);
 	if (c->user) plan_hints(c, ops, n);
 	plan_zext(c, ops, n, n_main, jumped_to);
+	plan_rotate(c, ops, n, n_main, jumped_to);
 	c->scaled_rs = -1;
 	c->stored_at = c->flags_at = c->lea_at = c->zero_at = NULL;
 	plan_budget(c, ops, n);
