@@ -13,7 +13,8 @@
  * sixth is entered by a jump past its first instruction and reads minstret
  * where it is entered. A seventh, shaped like xz's tree walk, leaves early by
  * a branch forward to where its branch back falls through when it is done,
- * and an arm after it jumps back into its middle.
+ * and an arm after it jumps back into its middle. An eighth leaves an inner
+ * loop by a branch back to the head of the loop around it.
  */
 #include "engine.h"
 
@@ -193,6 +194,39 @@ static uint64_t join_pass(uint64_t m)
 	return m % 2 == 0 ? 6 : m % 4 == 3 ? 8 : 9;
 }
 
+/* An eighth: an inner loop whose way out is a branch back to the head of the loop around it (as a
+ * search goes back to its next candidate on a mismatch, the branch taken out of line). The outer
+ * loop runs n - 1 passes, the inner o & 7 (at least 1) for pass o; *sum counts inner passes not
+ * leaving. */
+static uint64_t counted_nested(uint64_t n, uint64_t *sum)
+{
+	uint64_t before, after, o = n, j, m, a = 0;
+	__asm__ volatile("csrr %0, minstret\n"
+	                 "1: addi %2, %2, -1\n"
+	                 "beqz %2, 3f\n"
+	                 "andi %4, %2, 7\n"
+	                 "li %3, 0\n"
+	                 "2: addi %3, %3, 1\n"
+	                 "bge %3, %4, 1b\n"
+	                 "addi %5, %5, 1\n"
+	                 "j 2b\n"
+	                 "3: csrr %1, minstret\n"
+	                 : "=&r"(before), "=&r"(after), "+r"(o), "=&r"(j), "=&r"(m), "+r"(a));
+	*sum = a;
+	return after - before;
+}
+static uint64_t nested_count(uint64_t n, uint64_t *inner)
+{
+	uint64_t count = 1 + 2; /* the first csrr, the last pass's addi and beqz */
+	*inner = 0;
+	for (uint64_t o = n - 1; o >= 1; o--) {
+		const uint64_t trips = (o & 7) ? (o & 7) : 1;
+		count += 4 + 4 * (trips - 1) + 2;
+		*inner += trips - 1;
+	}
+	return count;
+}
+
 int main(uint64_t hartid)
 {
 	if (hartid != 0)
@@ -232,6 +266,10 @@ int main(uint64_t hartid)
 			const uint64_t left = counted_walk(n, n + 3, &sum);
 			EXPECT(left == 4 + 6 * n + 2 * odd, "minstret across the walk left early", left);
 			EXPECT(sum == odd, "the early-left walk's arm runs", sum);
+			uint64_t inner;
+			const uint64_t nested = counted_nested(n, &sum), want_nested = nested_count(n, &inner);
+			EXPECT(nested == want_nested, "minstret across the nested loops", nested);
+			EXPECT(sum == inner, "the inner loop's passes", sum);
 		}
 	put("PASS instret\n");
 	plat_exit(0);

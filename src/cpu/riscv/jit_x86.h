@@ -178,6 +178,7 @@ struct side_exit {
 	uint32_t dirty;  /* local registers to store back on the way out */
 	int inside;      /* a loop's branch back (loop_back), the budget spent: its target in the block;
 	                  * else -1 (branches forward in the block jump there straight) */
+	bool back_out;   /* ... a branch back taken out of line: the stub charges the pass and goes round */
 };
 
 /* ---- block formation and integer instructions (jit_x86_64.c) ---- */

@@ -421,6 +421,8 @@ static bool zero_tested(const struct block_ctx *c, unsigned rd)
 	return kind >= K_BEQ && kind <= K_BGE && b->rs1 == rd && b->rs2 == 0;
 }
 
+static bool leaves_inner_loop(const struct block_ctx *c, int i, int t);
+
 /* Emits one instruction. Returns false if it ends the block (it emitted the exit). */
 static bool emit_op(struct block_ctx *c, const struct rv_op *op, unsigned kind, uint64_t pc, unsigned len,
                     int k, struct side_exit *side, unsigned *nside)
@@ -757,7 +759,13 @@ static bool emit_op(struct block_ctx *c, const struct rv_op *op, unsigned kind, 
 			return true;
 		}
 		struct side_exit *s = &side[(*nside)++];
-		if (t >= 0) { /* a loop's branch back: round again without leaving the line */
+		s->back_out = t >= 0 && leaves_inner_loop(c, i, t);
+		if (s->back_out) { /* to an outer loop's head, seldom: out of line, this path straight on */
+			e8(e, 0x0f);
+			e8(e, (uint8_t)(0x80 | cond)); /* jcc: round the outer loop in the stub */
+			s->fix = e->p;
+			e32(e, 0);
+		} else if (t >= 0) { /* a loop's branch back: round again without leaving the line */
 			e8(e, 0x0f);
 			e8(e, (uint8_t)(0x80 | (cond ^ 1))); /* j(not cc) on */
 			uint8_t *on = e->p;
@@ -1220,6 +1228,15 @@ static unsigned edge_depth(const struct block_ctx *c, unsigned u, unsigned v)
 	return d;
 }
 
+/* Whether a branch back from i to t leaves a loop that the path falling through stays in (a
+ * search loop's way back to the loop around it on a mismatch): taken seldom, so it is the branch
+ * to jump, and the path on to pay no taken jump. */
+static bool leaves_inner_loop(const struct block_ctx *c, int i, int t)
+{
+	return i + 1 < (int)c->n &&
+	       edge_depth(c, (unsigned)i, (unsigned)i + 1) > edge_depth(c, (unsigned)i, (unsigned)t);
+}
+
 /* Whether the path falling into t lies in more loops than the branch or jump `from` to t, as at a
  * loop entered past its first instructions (the jump in comes from outside): that path, taken more
  * often, is the one to pay nothing. Not where a loop's way out falls into what a branch that
@@ -1675,6 +1692,7 @@ uint32_t rv_jit_compile(struct rv_hart *h, const struct rv_op *head, const uint8
 	for (unsigned i = 0; i < nside; i++) {
 		patch_to_here(e, side[i].fix);
 		if (side[i].inside >= 0) { /* a loop's branch back, the budget spent */
+			if (side[i].back_out) loop_back(c, side[i].inside, side[i].refund);
 			exit_spent(c, side[i].target, side[i].dirty, side[i].inside);
 			continue;
 		}

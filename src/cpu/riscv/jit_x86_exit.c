@@ -301,4 +301,5 @@ void emit_generic(struct block_ctx *c, const struct rv_op *op, uint64_t pc, unsi
 	s->refund = owed_after(c, k);
 	s->dirty = 0;
 	s->inside = -1;
+	s->back_out = false;
 }
