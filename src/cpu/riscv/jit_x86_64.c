@@ -26,6 +26,8 @@
  *     a value stored there forwards at once (jit_x86_emit.h);
  *   - sign-extends a W instruction's result only where something may read its
  *     upper half before the register is written again (upper_read);
+ *   - makes gcc's rotate by a constant (two shifts and an or) one host rotate
+ *     (plan_rotate);
  *   - jumps and branches to an instruction of the block stay in it (loops go
  *     round with their registers in place); taken branches elsewhere leave by
  *     side exits;
