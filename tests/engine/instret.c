@@ -267,7 +267,8 @@ int main(uint64_t hartid)
 			EXPECT(left == 4 + 6 * n + 2 * odd, "minstret across the walk left early", left);
 			EXPECT(sum == odd, "the early-left walk's arm runs", sum);
 			uint64_t inner;
-			const uint64_t nested = counted_nested(n, &sum), want_nested = nested_count(n, &inner);
+			const uint64_t nested = counted_nested(n, &sum),
+			               want_nested = nested_count(n, &inner);
 			EXPECT(nested == want_nested, "minstret across the nested loops", nested);
 			EXPECT(sum == inner, "the inner loop's passes", sum);
 		}

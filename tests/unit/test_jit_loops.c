@@ -3,7 +3,8 @@
  * control flow: xz's binary-tree walk in miniature (a loop whose arm, placed
  * after it, jumps back into its middle, and an inner loop entered past its
  * first instruction), a loop nested in another, a self-loop and code no edge
- * reaches.
+ * reaches; and which loads' addresses come from loads, in a loop entered past
+ * its start and at it.
  */
 #include "check.h"
 #include "cpu/riscv/jit_loops.h"
@@ -111,4 +112,45 @@ static void test_self_and_unreached(void)
 	CHECK_EQ(L.innermost[3], -1);
 }
 
-TEST_MAIN(test_walk_with_arm, test_nested, test_self_and_unreached)
+/*
+ * gzip's hash-chain walk as a block translates it, a loop entered past its start: 0 jumps in to
+ * 4; 1 masks x5 (x5 &= x6), 2 scales it (x7 = x8 + x5), 3 loads x5 from [x7] (the chain's next
+ * link), 4 loads x9 from [x10] (a window byte, the address from no load), 5 branches back to 1
+ * or leaves. The loop's head is 4, where the jump lands, yet the load at 3 takes its address from
+ * the load at 3 a pass before (through 5 -> 1 -> 2): chained; the one at 4 is not. And the same
+ * loop entered at its start (0 falls into 1, 5 back to 1).
+ */
+static void test_chained_loads(void)
+{
+	for (unsigned entered_past = 0; entered_past < 2; entered_past++) {
+		struct cfg g = {0};
+		edges(&g, 0, entered_past ? 4 : 1, -1);
+		edges(&g, 1, 2, -1);
+		edges(&g, 2, 3, -1);
+		edges(&g, 3, 4, -1);
+		edges(&g, 4, 5, -1);
+		edges(&g, 5, 1, -1);
+		g.n = 7; /* 6: past the loop, a load from what 3 loaded */
+		struct jit_loops L;
+		jit_find_loops(&L, g.n, (const uint8_t(*)[2])g.succ, g.nsucc);
+		CHECK_EQ(L.n, 1);
+		CHECK_EQ(L.head[0], entered_past ? 4 : 1);
+		const struct jit_op_regs regs[7] = {
+		    {0, 0, false, 0},
+		    {1u << 5 | 1u << 6, 1u << 5, false, 0},
+		    {1u << 8 | 1u << 5, 1u << 7, false, 0},
+		    {1u << 7, 1u << 5, true, 7},
+		    {1u << 10, 1u << 9, true, 10},
+		    {1u << 9, 0, false, 0},
+		    {1u << 5, 1u << 11, true, 5},
+		};
+		bool chained[7];
+		jit_chained_loads(&L, g.n, (const uint8_t(*)[2])g.succ, g.nsucc, regs, chained);
+		CHECK(chained[3]);
+		CHECK(!chained[4]);
+		CHECK(!chained[1]);
+		CHECK(chained[6]);
+	}
+}
+
+TEST_MAIN(test_walk_with_arm, test_nested, test_self_and_unreached, test_chained_loads)

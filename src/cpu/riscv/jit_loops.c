@@ -2,7 +2,8 @@
  * jit_loops.c — a block's loops (jit_loops.h): dominators by the iterative
  * data-flow method over bit sets (the block's instructions mostly run
  * forward, so a few rounds in order settle them), then each edge back grows
- * its loop's body backwards from its source.
+ * its loop's body backwards from its source; and which loads' addresses come
+ * from loads, by the sets of loads each register's value comes from.
  */
 #include "cpu/riscv/jit_loops.h"
 
@@ -86,5 +87,44 @@ void jit_find_loops(struct jit_loops *loops, unsigned n, const uint8_t (*succ)[2
 			    (best < 0 || set_size(&loops->body[l]) < set_size(&loops->body[best])))
 				best = (int)l;
 		loops->innermost[i] = (int8_t)best;
+	}
+}
+
+void jit_chained_loads(const struct jit_loops *loops, unsigned n, const uint8_t (*succ)[2],
+                       const uint8_t *nsucc, const struct jit_op_regs *regs, bool *chained)
+{
+	struct jit_op_set carried[JIT_LOOPS_MAX][32], from[32]; /* each register: the loads it comes from */
+	memset(carried, 0, sizeof(carried));
+	unsigned first[JIT_LOOPS_MAX];
+	for (unsigned l = 0; l < loops->n; l++) {
+		const struct jit_op_set *b = &loops->body[l];
+		first[l] =
+		    b->w[0] ? (unsigned)__builtin_ctzll(b->w[0]) : 64 + (unsigned)__builtin_ctzll(b->w[1]);
+	}
+	for (unsigned pass = 0; pass < 2; pass++) {
+		memset(from, 0, sizeof(from));
+		for (unsigned i = 0; i < n; i++) {
+			for (unsigned l = 0; l < loops->n && pass; l++)
+				if (first[l] == i)
+					for (unsigned r = 0; r < 32; r++)
+						jit_set_join(&from[r], &carried[l][r]);
+			const struct jit_op_regs *o = &regs[i];
+			const struct jit_op_set none = {{0, 0}}, *addr = o->addr ? &from[o->addr] : &none;
+			const int in = loops->innermost[i];
+			chained[i] = o->load &&
+			             (in >= 0 ? jit_sets_meet(addr, &loops->body[in]) : !jit_set_empty(addr));
+			struct jit_op_set got = {{0, 0}};
+			if (o->load) jit_set_add(&got, i);
+			for (uint32_t r = o->reads; r; r &= r - 1)
+				jit_set_join(&got, &from[__builtin_ctz(r)]);
+			for (uint32_t w = o->writes; w; w &= w - 1) from[__builtin_ctz(w)] = got;
+			/* What a pass takes round: along its loop's edges back in the block's order. */
+			for (unsigned k = 0; k < nsucc[i]; k++)
+				for (unsigned l = 0; l < loops->n; l++)
+					if (succ[i][k] <= i && jit_set_has(&loops->body[l], succ[i][k]) &&
+					    jit_set_has(&loops->body[l], i))
+						for (unsigned r = 0; r < 32; r++)
+							jit_set_join(&carried[l][r], &from[r]);
+		}
 	}
 }

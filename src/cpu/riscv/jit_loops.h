@@ -59,4 +59,23 @@ struct jit_loops {
  */
 void jit_find_loops(struct jit_loops *loops, unsigned n, const uint8_t (*succ)[2], const uint8_t *nsucc);
 
+/* What an instruction does with registers, for jit_chained_loads: the ones it reads and writes (a
+ * bit each) and, for a load, its address register. */
+struct jit_op_regs {
+	uint32_t reads, writes;
+	bool load;
+	uint8_t addr;
+};
+
+/*
+ * Which loads' addresses come from a load (a chain of dependent loads, where a probe's latency
+ * counts), followed through the block's registers in its order twice, so that a loop's second
+ * pass sees what its first loaded: chained[i]. What a loop's passes carry round joins at its
+ * first instruction in the block's order, which in a loop entered past its start (its head where
+ * the jump in lands) lies before its head. Inside a loop only a load the loop itself makes counts:
+ * an inner loop that scans a buffer the outer one found by a load waits on no load of its own.
+ */
+void jit_chained_loads(const struct jit_loops *loops, unsigned n, const uint8_t (*succ)[2],
+                       const uint8_t *nsucc, const struct jit_op_regs *regs, bool *chained);
+
 #endif

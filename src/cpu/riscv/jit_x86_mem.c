@@ -1033,48 +1033,19 @@ void emit_mem_group(struct block_ctx *c, const struct rv_op *ops, const unsigned
 	                                         .ngroup = m};
 }
 
-/*
- * Which loads take a page hint: those whose address comes from a load (a chain of dependent
- * loads, where a probe's latency counts), followed through the block's arithmetic twice, so
- * that a loop's second pass sees what its first loaded (c->chained). Inside a loop only a load
- * the loop itself makes counts (jit_loops.h): an inner loop that scans a buffer the outer one
- * found by a load waits on no load of its own, and a hint there only adds its wrong guesses at
- * each new buffer. Each register carries the set of loads its value comes from.
- */
+/* Which loads take a page hint (c->chained): those whose address comes from a load
+ * (jit_chained_loads); a hint on a load that waits on no load of its own loop would only add its
+ * wrong guesses. */
 void plan_hints(struct block_ctx *c, const struct rv_op *ops, unsigned n)
 {
-	const struct jit_loops *const loops = &c->loops;
-	struct jit_op_set carried[JIT_LOOPS_MAX][32], from[32];
-	memset(carried, 0, sizeof(carried));
-	for (unsigned pass = 0; pass < 2; pass++) {
-		memset(from, 0, sizeof(from));
-		for (unsigned i = 0; i < n; i++) {
-			for (unsigned l = 0; l < loops->n && pass; l++)
-				if (loops->head[l] == i)
-					for (unsigned r = 0; r < 32; r++)
-						jit_set_join(&from[r], &carried[l][r]);
-			unsigned kind = rv_op_kind(&ops[i]);
-			uint32_t reads, writes;
-			op_regs(&ops[i], kind, &reads, &writes);
-			const bool load = access_size(kind) && !is_store(kind);
-			const struct jit_op_set none = {{0, 0}},
-			                        *addr = ops[i].rs1 ? &from[ops[i].rs1] : &none;
-			const int in = loops->innermost[i];
-			c->chained[i] =
-			    load && (in >= 0 ? jit_sets_meet(addr, &loops->body[in]) : !jit_set_empty(addr));
-			struct jit_op_set got = {{0, 0}};
-			if (load) jit_set_add(&got, i);
-			for (uint32_t r = reads; r; r &= r - 1) jit_set_join(&got, &from[__builtin_ctz(r)]);
-			for (uint32_t w = writes; w; w &= w - 1) from[__builtin_ctz(w)] = got;
-			/* What a pass takes round to its loop's head. */
-			for (unsigned k = 0; k < c->nsucc[i]; k++)
-				for (unsigned l = 0; l < loops->n; l++)
-					if (loops->head[l] == c->succ[i][k] &&
-					    jit_set_has(&loops->body[l], i))
-						for (unsigned r = 0; r < 32; r++)
-							jit_set_join(&carried[l][r], &from[r]);
-		}
+	struct jit_op_regs regs[JIT_MAX_OPS];
+	for (unsigned i = 0; i < n; i++) {
+		const unsigned kind = rv_op_kind(&ops[i]);
+		op_regs(&ops[i], kind, &regs[i].reads, &regs[i].writes);
+		regs[i].load = access_size(kind) && !is_store(kind);
+		regs[i].addr = (uint8_t)(ops[i].rs1 & 31);
 	}
+	jit_chained_loads(&c->loops, n, (const uint8_t(*)[2])c->succ, c->nsucc, regs, c->chained);
 }
 
 void rv_jit_settle_hints(struct rv_hart *h)
