@@ -61,6 +61,23 @@ static inline uint64_t loop_step(uint64_t x)
 		3, 0xffffffff00000001u, 7, 0x8000000000000000u, 1, 42, 9, 0x123456789                        \
 	}
 
+/* A test loop's main on hart `hartid` (the others wait): loop(x, buf, n) from LOOP_SEED over
+ * LOOP_WORDS must return what its model in C does, else the run fails saying `what`; then
+ * `pass` is printed and the run ends. */
+typedef uint64_t test_loop_fn(uint64_t x, const uint64_t *buf, uint64_t n);
+__attribute__((noreturn)) static inline void check_loop(unsigned long hartid, test_loop_fn *loop,
+                                                        test_loop_fn *model, uint64_t n, const char *what,
+                                                        const char *pass)
+{
+	if (hartid != 0)
+		for (;;) __asm__ volatile("wfi");
+	static const uint64_t buf[8] = LOOP_WORDS;
+	const uint64_t got = loop(LOOP_SEED, buf, n), want = model(LOOP_SEED, buf, n);
+	EXPECT(got == want, what, got);
+	put(pass);
+	plat_exit(0);
+}
+
 static inline void fence_i(void)
 {
 	__asm__ volatile("fence.i" ::: "memory");

@@ -165,12 +165,5 @@ static uint64_t model(uint64_t x, const uint64_t *buf, uint64_t n)
 
 int main(unsigned long hartid)
 {
-	if (hartid != 0)
-		for (;;) __asm__ volatile("wfi");
-	static const uint64_t buf[8] = LOOP_WORDS;
-	const uint64_t x = LOOP_SEED;
-	const uint64_t got = zext_loop(x, buf, ITERATIONS), want = model(x, buf, ITERATIONS);
-	EXPECT(got == want, "the sum through zero-extensions", got);
-	put("PASS zext\n");
-	plat_exit(0);
+	check_loop(hartid, zext_loop, model, ITERATIONS, "the sum through zero-extensions", "PASS zext\n");
 }
