@@ -347,7 +347,9 @@ void jit_mem_init(void)
  * rax <- the slot's addend and, under --stats, `accesses` lookups are counted.
  * A U-mode block addresses the U set's tables at their fixed place in the hart
  * (rax scaled by 8: one cycle from the address to the entry's loads where it
- * is in a register), others add tlb_cur.
+ * is in a register), others add tlb_cur. The two ends may come either way
+ * round: a hit means the slot of the one holds the page of the other, the same
+ * page (adjacent pages' slots differ).
  */
 uint8_t *emit_tlb_lookup(struct block_ctx *c, int first_base, int32_t first_disp, int last_base,
                          int32_t last_disp, uint32_t table, unsigned accesses)
@@ -462,7 +464,13 @@ static uint8_t *emit_access_probe(struct block_ctx *c, int k, unsigned rs1, int3
 			get_x(c, RCX, pg->base);
 			b = RCX;
 		}
-		fix = emit_tlb_lookup(c, b, pg->lo, b, pg->hi, tlb_table(store), 1);
+		/* The slot from the end at the base itself where one is (no lea before the bextr: a cycle
+		 * less from the address to the addend, as in gzip's `match[best_len - 1]` group), the
+		 * page from the other. */
+		if (pg->hi == 0 && pg->lo != 0)
+			fix = emit_tlb_lookup(c, b, pg->hi, b, pg->lo, tlb_table(store), 1);
+		else
+			fix = emit_tlb_lookup(c, b, pg->lo, b, pg->hi, tlb_table(store), 1);
 		if (pg->members > 1) {
 			rp->slot = g;
 			op_rm_hart(e, 0x89, RAX, probe_slot(g), true); /* mov [slot], rax */
