@@ -12,15 +12,13 @@
 #include <string.h>
 
 #define FACT_LIMIT (1 << 20) /* ranges beyond this say nothing useful about a page */
-#define PAGE_SHIFT 12        /* the TLB's pages (4 KiB): what one probe covers */
 
-enum fact_kind { FACT_NONE, FACT_RANGE, FACT_PTR, FACT_CONST };
+enum fact_kind { FACT_NONE, FACT_RANGE, FACT_PTR };
 struct fact {
 	uint8_t kind;     /* enum fact_kind */
 	uint8_t base;     /* FACT_PTR: x[base] + [lo, hi] ... */
 	uint16_t version; /* ... while x[base] has this version */
-	int32_t lo, hi;   /* FACT_RANGE: the value, as a signed number, in [lo, hi]; FACT_CONST: the
-	                   * value's low and high halves (an auipc's or lui's, plus offsets) */
+	int32_t lo, hi;   /* FACT_RANGE: the value, as a signed number, in [lo, hi] */
 };
 
 struct pass {
@@ -49,16 +47,6 @@ static struct fact ptr(const struct pass *p, unsigned base, int64_t lo, int64_t 
 	                     .hi = (int32_t)hi};
 }
 
-static struct fact constant(uint64_t v)
-{
-	return (struct fact){
-	    .kind = FACT_CONST, .lo = (int32_t)(uint32_t)v, .hi = (int32_t)(uint32_t)(v >> 32)};
-}
-static uint64_t value(struct fact f)
-{
-	return (uint64_t)(uint32_t)f.hi << 32 | (uint32_t)f.lo;
-}
-
 /* What x[r] holds now (x0: the constant 0); a pointer whose base was written since says nothing. */
 static struct fact fact_of(const struct pass *p, unsigned r)
 {
@@ -75,21 +63,16 @@ static struct fact offset(const struct pass *p, unsigned r, int64_t lo, int64_t 
 	switch (f.kind) {
 	case FACT_RANGE: return range(f.lo + lo, f.hi + hi);
 	case FACT_PTR: return ptr(p, f.base, f.lo + lo, f.hi + hi);
-	case FACT_CONST:
-		if (lo == hi) return constant(value(f) + (uint64_t)lo);
-		return ptr(p, r, lo, hi);
 	default: return ptr(p, r, lo, hi);
 	}
 }
 
-/* The fact instruction `op` at `pc` establishes for its destination (computed before the write). */
-static struct fact transfer(const struct pass *p, const struct rv_op *op, uint64_t pc)
+/* The fact instruction `op` establishes for its destination (computed before the write). */
+static struct fact transfer(const struct pass *p, const struct rv_op *op)
 {
 	const struct fact a = fact_of(p, op->rs1), b = fact_of(p, op->rs2);
 	const unsigned sh64 = (unsigned)op->imm & 63, sh32 = (unsigned)op->imm & 31;
 	switch ((enum op_kind)rv_op_kind(op)) {
-	case K_AUIPC: return constant(pc + (uint64_t)(int64_t)op->imm);
-	case K_LUI: return constant((uint64_t)(int64_t)op->imm);
 	case K_LBU: return range(0, 0xff);
 	case K_LHU: return range(0, 0xffff);
 	case K_ANDI:
@@ -126,8 +109,7 @@ static bool join(struct jit_probe_plan *plan, struct pass *p, unsigned i, unsign
 {
 	for (unsigned j = 0; j < plan->ngroups; j++) {
 		struct jit_probe_group *g = &plan->g[j];
-		if (g->konst || g->base != base || g->version != version || g->store != store ||
-		    !(p->probed >> j & 1))
+		if (g->base != base || g->version != version || g->store != store || !(p->probed >> j & 1))
 			continue;
 		int32_t l = lo < g->lo ? lo : g->lo, h = hi > g->hi ? hi : g->hi;
 		if (h - l >= 4096) continue;
@@ -139,7 +121,6 @@ static bool join(struct jit_probe_plan *plan, struct pass *p, unsigned i, unsign
 	}
 	if (plan->ngroups == JIT_PROBE_GROUPS || hi - lo >= 4096) return false;
 	plan->g[plan->ngroups] = (struct jit_probe_group){.base = (uint8_t)base,
-	                                                  .konst = false,
 	                                                  .store = store,
 	                                                  .derived = derived,
 	                                                  .members = 1,
@@ -152,51 +133,10 @@ static bool join(struct jit_probe_plan *plan, struct pass *p, unsigned i, unsign
 	return true;
 }
 
-/*
- * Joins instruction i, an access to the known addresses a .. a + size - 1 through x[base] (holding
- * `at`, as the version says), to a group of known addresses in the same page whose probe ran on every
- * way here (a program's globals, reached through auipc: the addend is the page's, whatever register
- * holds the address), or starts one from x[base]; false when none can take it.
- */
-static bool join_constant(struct jit_probe_plan *plan, struct pass *p, unsigned i, unsigned base,
-                          uint16_t version, bool store, uint64_t at, uint64_t a, unsigned size)
-{
-	const uint64_t last = a + size - 1;
-	if (a >> PAGE_SHIFT != last >> PAGE_SHIFT) return false;
-	for (unsigned j = 0; j < plan->ngroups; j++) {
-		struct jit_probe_group *g = &plan->g[j];
-		if (!g->konst || g->store != store || !(p->probed >> j & 1) ||
-		    (g->at + (uint64_t)(int64_t)g->lo) >> PAGE_SHIFT != a >> PAGE_SHIFT)
-			continue;
-		const int64_t lo = (int64_t)(a - g->at), hi = (int64_t)(last - g->at);
-		if (lo < g->lo) g->lo = (int32_t)lo;
-		if (hi > g->hi) g->hi = (int32_t)hi;
-		g->members++;
-		plan->group[i] = (int8_t)j;
-		return true;
-	}
-	if (plan->ngroups == JIT_PROBE_GROUPS) return false;
-	const int64_t lo = (int64_t)(a - at);
-	if (lo < INT32_MIN || lo > INT32_MAX - 8) return false;
-	plan->g[plan->ngroups] = (struct jit_probe_group){.base = (uint8_t)base,
-	                                                  .store = store,
-	                                                  .konst = true,
-	                                                  .members = 1,
-	                                                  .version = version,
-	                                                  .at = at,
-	                                                  .lo = (int32_t)lo,
-	                                                  .hi = (int32_t)(lo + size - 1)};
-	p->probed |= (uint16_t)(1u << plan->ngroups);
-	plan->group[i] = (int8_t)plan->ngroups++;
-	plan->first[i] = true;
-	return true;
-}
-
 /* What two facts about one register value both say: a range or offsets covering both, or nothing. */
 static struct fact meet_fact(struct fact a, struct fact b)
 {
 	if (a.kind != b.kind || a.kind == FACT_NONE) return none();
-	if (a.kind == FACT_CONST) return value(a) == value(b) ? a : none();
 	if (a.kind == FACT_PTR && (a.base != b.base || a.version != b.version)) return none();
 	a.lo = a.lo < b.lo ? a.lo : b.lo;
 	a.hi = a.hi > b.hi ? a.hi : b.hi;
@@ -232,9 +172,9 @@ static bool may_switch_tlb(const struct rv_op *op)
 	return rv_op_kind(op) == K_GENERIC && ((uint32_t)op->imm & 0x7f) == 0x73;
 }
 
-void jit_plan_probes(struct jit_probe_plan *plan, const struct rv_op *ops, const uint64_t *pc, unsigned n,
-                     const uint8_t *size, const bool *store, const uint32_t *writes, const int8_t *target,
-                     const bool *boundary, const bool *skip)
+void jit_plan_probes(struct jit_probe_plan *plan, const struct rv_op *ops, unsigned n, const uint8_t *size,
+                     const bool *store, const uint32_t *writes, const int8_t *target, const bool *boundary,
+                     const bool *skip)
 {
 	struct pass at[JIT_PROBE_MAX_OPS]; /* what holds where forward jumps land (read once jumped[]) */
 	bool jumped[JIT_PROBE_MAX_OPS] = {false};
@@ -255,17 +195,14 @@ void jit_plan_probes(struct jit_probe_plan *plan, const struct rv_op *ops, const
 		if (size[i] && !skip[i] && op->rs1) {
 			const int32_t last = op->imm + size[i] - 1;
 			struct fact f = fact_of(&p, op->rs1);
-			if (f.kind == FACT_CONST)
-				join_constant(plan, &p, i, op->rs1, p.version[op->rs1], store[i], value(f),
-				              value(f) + (uint64_t)(int64_t)op->imm, size[i]);
-			else if (f.kind == FACT_PTR)
+			if (f.kind == FACT_PTR)
 				join(plan, &p, i, f.base, f.version, store[i], true, f.lo + op->imm,
 				     f.hi + last);
 			else
 				join(plan, &p, i, op->rs1, p.version[op->rs1], store[i], false, op->imm,
 				     last);
 		}
-		struct fact result = transfer(&p, op, pc[i]);
+		struct fact result = transfer(&p, op);
 		for (unsigned r = 1; r < 32; r++)
 			if (writes[i] & (1u << r)) {
 				p.fact[r] = r == op->rd ? result : none();

@@ -1276,10 +1276,9 @@ static void plan_budget(struct block_ctx *c, const struct rv_op *ops, unsigned n
 
 /* Which accesses of the block share a TLB probe (jit_probe.h); runs (mem_group) probe on their own.
  * What is known stops at `reset` (jumps back, a straddler's check). */
-static void plan_probes(struct block_ctx *c, const struct rv_op *ops, const unsigned *offs, unsigned n,
-                        const bool *jumped_to, const bool *reset)
+static void plan_probes(struct block_ctx *c, const struct rv_op *ops, unsigned n, const bool *jumped_to,
+                        const bool *reset)
 {
-	uint64_t pc[JIT_MAX_OPS];
 	uint8_t size[JIT_MAX_OPS];
 	bool store[JIT_MAX_OPS], skip[JIT_MAX_OPS] = {false};
 	uint32_t writes[JIT_MAX_OPS], reads;
@@ -1288,7 +1287,6 @@ static void plan_probes(struct block_ctx *c, const struct rv_op *ops, const unsi
 		op_regs(&ops[i], kind, &reads, &writes[i]);
 		size[i] = (uint8_t)access_size(kind);
 		store[i] = is_store(kind);
-		pc[i] = c->page + offs[i];
 	}
 	for (unsigned i = 0; i < n; i++) {
 		int32_t lo, hi;
@@ -1296,7 +1294,7 @@ static void plan_probes(struct block_ctx *c, const struct rv_op *ops, const unsi
 		for (unsigned j = 0; m > 1 && j < m; j++) skip[i + j] = true;
 		i += m - 1;
 	}
-	jit_plan_probes(&c->probes, ops, pc, n, size, store, writes, c->target, reset, skip);
+	jit_plan_probes(&c->probes, ops, n, size, store, writes, c->target, reset, skip);
 }
 
 /* Instructions that only compute registers: no memory, no jump, no call, nothing that may raise. */
@@ -1635,7 +1633,7 @@ uint32_t rv_jit_compile(struct rv_hart *h, const struct rv_op *head, const uint8
 	bool reset[JIT_MAX_OPS]; /* where the probe plan forgets: jumps back, a straddler's check */
 	memcpy(reset, back_to, n * sizeof(reset[0]));
 	if (straddles) jumped_to[n_main - 1] = reset[n_main - 1] = true; /* no group or pair runs into it */
-	plan_probes(c, ops, offs, n, jumped_to, reset);
+	plan_probes(c, ops, n, jumped_to, reset);
 	find_loops(c, ops, n, n_main);
 	if (c->user) plan_hints(c, ops, n);
 	plan_zext(c, ops, n, n_main, jumped_to);
