@@ -40,7 +40,7 @@ mkdir -p "$work"
 FL="-O2 -march=rv64gc -mabi=lp64d -mcmodel=medany -nostdlib -ffreestanding -fno-pic -static -Wl,--no-relax
     -Wl,--no-warn-rwx-segments -Wl,--build-id=none -T $here/../diff/bare.ld -Wall -Werror"
 fail=0
-for t in smc atomics triggers ext instret tlbcount fp vcopy regs probes megaprobe hintprobe scaled forward flags zext rotate sext straddle crosspage calls cacheflush randcode; do
+for t in smc atomics triggers ext instret tlbcount fp vcopy regs probes megaprobe hintprobe pair scaled forward flags zext rotate sext straddle crosspage calls cacheflush randcode; do
   # shellcheck disable=SC2086
   $CC $FL -o "$work/$t" "$here/crt.S" "$here/plat.c" "$here/$t.c"
   cache_mb=0 # the default code cache; cacheflush flushes a 1 MiB one many times

@@ -102,6 +102,14 @@ struct block_ctx {
 	int8_t rot_src[JIT_MAX_OPS];  /* for such an or: x, else -1 */
 	uint8_t rot_ror[JIT_MAX_OPS]; /* ... the right rotate's count, | ROT_W for a 32-bit rotate */
 	bool rot_gone[JIT_MAX_OPS];   /* such a shift */
+	/* A compare pair (plan_pairs): a load, a bne of it to T, a load through the same base and
+	 * probe group, a bne of that one to T: one branch for both, taken when either differs (a match
+	 * finder's `m[len] != end || m[len - 1] != end1`: the first compare, data-dependent,
+	 * mispredicts whenever its bytes agree). The budget register then takes a cmov from the data,
+	 * so the block's probes find their slot with a shift and a mask, not a bextr by it
+	 * (no_bextr): no probe waits on a compare. */
+	bool pair[JIT_MAX_OPS]; /* the pair's first load */
+	bool no_bextr;
 	/* Guest registers whose host register holds zeros above its low half, left there by a 32-bit
 	 * operation whose result's upper half nothing reads (upper_read): such an srli of one into
 	 * itself needs no zero-extension. Cleared by any other write, at joins and at code that may
@@ -268,6 +276,10 @@ uint32_t tlb_table(bool write);
 void plan_hints(struct block_ctx *c, const struct rv_op *ops, unsigned n);
 void op_base_rax(struct emit *e, unsigned opc, int reg, int base, int32_t disp, bool w64, bool byte_reg);
 void emit_load(struct block_ctx *c, const struct rv_op *op, unsigned kind, uint64_t pc, int k);
+/* After a compare pair's first load (ops: its four instructions, pc2: the first bne's pc, k as in
+ * emit_op): the second load and the flags of the one branch (jit_x86_mem.c). */
+void emit_compare_pair(struct block_ctx *c, const struct rv_op *ops, uint64_t pc2, int k,
+                       struct side_exit *side, unsigned *nside);
 void emit_store(struct block_ctx *c, const struct rv_op *op, unsigned kind, uint64_t pc, int k);
 bool is_store(unsigned kind);
 unsigned access_size(unsigned kind);

@@ -1372,6 +1372,46 @@ static bool dead_after(const struct rv_op *ops, unsigned from, unsigned end, uns
 	}
 	return false;
 }
+/* Whether an instruction of `kind` is an integer load. */
+static bool is_int_load(unsigned kind)
+{
+	return kind == K_LB || kind == K_LH || kind == K_LW || kind == K_LD || kind == K_LBU ||
+	       kind == K_LHU || kind == K_LWU;
+}
+
+/*
+ * The compare pairs of a U-mode block's main path (block_ctx.pair): ops[i..i+3] a load of x, a bne
+ * of x and r1, a load of y through the same base (not x) in the same probe group, a bne of y and r2,
+ * both branches to one pc; none of the four after i jumped to, x and y in host registers, r1 neither
+ * x nor y, r2 not y, neither x0.
+ */
+static void plan_pairs(struct block_ctx *c, const struct rv_op *ops, unsigned n_main, const bool *jumped_to,
+                       const unsigned *offs)
+{
+	memset(c->pair, 0, sizeof(c->pair));
+	c->no_bextr = false;
+	if (!c->user) return;
+	for (unsigned i = 0; i + 3 < n_main; i++) {
+		const struct rv_op *l1 = &ops[i], *b1 = &ops[i + 1], *l2 = &ops[i + 2], *b2 = &ops[i + 3];
+		if (!is_int_load(rv_op_kind(l1)) || rv_op_kind(b1) != K_BNE || !is_int_load(rv_op_kind(l2)) ||
+		    rv_op_kind(b2) != K_BNE || jumped_to[i + 1] || jumped_to[i + 2] || jumped_to[i + 3])
+			continue;
+		if (c->page + offs[i + 1] + (uint64_t)(int64_t)b1->imm !=
+		    c->page + offs[i + 3] + (uint64_t)(int64_t)b2->imm)
+			continue;
+		const unsigned x = l1->rd, y = l2->rd, b = l1->rs1;
+		if (x == 0 || x >= 32 || y == 0 || y >= 32 || x == y || x == b || l2->rs1 != b || b == 0)
+			continue;
+		if ((b1->rs1 == x) == (b1->rs2 == x) || (b2->rs1 == y) == (b2->rs2 == y)) continue;
+		const unsigned r1 = b1->rs1 == x ? b1->rs2 : b1->rs1, r2 = b2->rs1 == y ? b2->rs2 : b2->rs1;
+		if (r1 == 0 || r1 == y || r2 == 0 || c->host[x] < 0 || c->host[y] < 0) continue;
+		const int g = c->probes.group[i];
+		if (g < 0 || c->probes.group[i + 2] != g || c->probes.first[i + 2]) continue;
+		c->pair[i] = c->no_bextr = true;
+		i += 3;
+	}
+}
+
 static void plan_rotate(struct block_ctx *c, const struct rv_op *ops, unsigned n, unsigned n_main,
                         const bool *jumped_to)
 {
@@ -1638,6 +1678,7 @@ uint32_t rv_jit_compile(struct rv_hart *h, const struct rv_op *head, const uint8
 	if (c->user) plan_hints(c, ops, n);
 	plan_zext(c, ops, n, n_main, jumped_to);
 	plan_rotate(c, ops, n, n_main, jumped_to);
+	plan_pairs(c, ops, n_main, jumped_to, offs);
 	c->scaled_rs = -1;
 	c->stored_at = c->flags_at = c->lea_at = c->zero_at = NULL;
 	plan_budget(c, ops, n);
@@ -1678,6 +1719,14 @@ uint32_t rv_jit_compile(struct rv_hart *h, const struct rv_op *head, const uint8
 			open = emit_op(c, &ops[i], rv_op_kind(&ops[i]), c->page + offs[i], lens[i],
 			               (int)i - (int)n, side, &nside);
 			if (!c->scaled_set) c->scaled_rs = -1;
+			if (c->pair[i]) { /* the pair's branches as one, I4's bne next with its flags */
+				forget_at_rejoin(c);
+				emit_compare_pair(c, &ops[i], c->page + offs[i + 1], (int)i - (int)n, side,
+				                  &nside);
+				c->label[i + 1] = c->label[i + 2] = e->p; /* not jump targets (plan_pairs) */
+				c->scaled_rs = -1;
+				i += 2;
+			}
 		}
 		forget_at_rejoin(c);
 		if (i == n_main - 1 && open) { /* the main path's end: the tails are not run */

@@ -363,7 +363,7 @@ uint8_t *emit_tlb_lookup(struct block_ctx *c, int first_base, int32_t first_disp
 		src = RAX;
 	}
 	pp->bextr = NULL;
-	if (use_bextr && c->user) {
+	if (use_bextr && c->user && !c->no_bextr) {
 		pp->shr = pp->slot = NULL;
 		pp->bextr = e->p;
 		pp->src = src;
@@ -674,6 +674,45 @@ static void hint_load(struct block_ctx *c, struct slow_path *s, uint8_t *probe, 
 	s->hint_wrong = probe + wrong;
 	h->tlb_counts.hints++;
 	s->fix = NULL; /* the probe's miss jump is in s->probe now */
+}
+
+/*
+ * A compare pair (block_ctx.pair) after its first load: the second value from the group's slot into
+ * rcx (a slot a miss marked leaves at the first bne: the interpreter or another block goes on
+ * there), rax <- x ^ r1 (zero: the first compare agrees), y <- the second value where it agrees
+ * (cmovz), rcx <- (value ^ r2) | rax; the budget given the second load and bne back where the first
+ * differs (cmovnz: that path runs two instructions fewer), then the flags of rcx for the second bne,
+ * which emit_op emits next as if it had compared.
+ */
+void emit_compare_pair(struct block_ctx *c, const struct rv_op *ops, uint64_t pc2, int k,
+                       struct side_exit *side, unsigned *nside)
+{
+	struct emit *e = &c->e;
+	const struct rv_op *b1 = &ops[1], *l2 = &ops[2], *b2 = &ops[3];
+	const unsigned kind2 = rv_op_kind(l2), x = ops[0].rd, y = l2->rd;
+	const unsigned r1 = b1->rs1 == x ? b1->rs2 : b1->rs1, r2 = b2->rs1 == y ? b2->rs2 : b2->rs1;
+	const int g = c->probes.group[k + 2 + (int)c->n];
+	op_rm_hart(e, 0x8b, RAX, probe_slot(g), true); /* mov rax, [slot] */
+	EB(e, "\xa8\x01");                             /* test al, 1 */
+	EB(e, "\x0f\x85");                             /* jnz: out at the first bne */
+	side[(*nside)++] = (struct side_exit){
+	    .fix = e->p, .target = pc2, .refund = owed_after(c, k), .dirty = c->dirty, .inside = -1};
+	e32(e, 0);
+	if (c->count_tlb) add_field_imm8(e, offsetof(struct rv_hart, tlb_counts.lookups), 1);
+	const int base = c->host[l2->rs1];
+	if (base < 0) op_rm_hart(e, 0x03, RAX, xoff(l2->rs1), true); /* add rax, x[rs1] */
+	op_base_rax(e, load_opc[kind2], RCX, base, l2->imm, load_w64[kind2], false);
+	get_x(c, RAX, x);
+	alu_x(c, 0x33, RAX, r1, true);           /* xor rax, x[r1] */
+	op_rr(e, 0x0f44, c->host[y], RCX, true); /* cmovz y, rcx */
+	alu_x(c, 0x33, RCX, r2, true);           /* xor rcx, x[r2] */
+	op_rr(e, 0x0b, RCX, RAX, true);          /* or rcx, rax */
+	op_rr(e, 0x85, RAX, RAX, true);          /* test rax, rax */
+	lea_base(e, RAX, BUDGET, 2 << BUDGET_SHIFT, true, false);
+	op_rr(e, 0x0f45, BUDGET, RAX, true); /* cmovnz: two instructions given back */
+	op_rr(e, 0x85, RCX, RCX, true);      /* test rcx, rcx */
+	written(c, y);
+	c->flags_at = e->p, c->flags_rs1 = b2->rs1, c->flags_rs2 = b2->rs2;
 }
 
 void emit_load(struct block_ctx *c, const struct rv_op *op, unsigned kind, uint64_t pc, int k)
