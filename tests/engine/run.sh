@@ -12,7 +12,8 @@
 # under the given options as under --jit off.
 # megaprobe.c: translated (--jit on), its probes must have turned to the 2 MiB table and back
 # (--stats counts the turns); hintprobe.c: translated, loads must have taken page hints and some
-# given them up (--stats counts both); scaled.c: shifts by 1-3 whose result an add takes next (the
+# given them up (--stats counts both); pair.c: U-mode compare pairs (a load and bne, another load
+# and bne to the same place, taken as one branch) against C, minstret included; scaled.c: shifts by 1-3 whose result an add takes next (the
 # add made one lea), and forward.c: a register kept in the hart read right after it was stored
 # there (from the host register it came from, unless a jump leads to the reader), and flags.c:
 # pairs of branches on the same registers (the second reusing the first's compare) and branches on
