@@ -37,6 +37,17 @@ static inline uint64_t user_addr(void (*f)(void))
 	return (uint64_t)(uintptr_t)f - 0x80000000UL + USER_ALIAS;
 }
 
+/* Sv39 for a U-mode test, from M-mode: VA 1-2 GiB is RAM again with U and X (USER_ALIAS: the code),
+ * VA 3 GiB on goes through mid[0] to leaf (the test's 4 KiB pages); PMP opens all memory. */
+static inline void map_user_tables(uint64_t *root, uint64_t *mid, uint64_t *leaf)
+{
+	root[1] = 0x80000000UL >> 12 << 10 | 0xdf; /* V R W X U A D */
+	root[3] = (uint64_t)(uintptr_t)mid >> 12 << 10 | 1;
+	mid[0] = (uint64_t)(uintptr_t)leaf >> 12 << 10 | 1;
+	__asm__ volatile("csrw pmpaddr0, %0; csrw pmpcfg0, %1" ::"r"(~0ULL >> 10), "r"(0x1fULL));
+	__asm__ volatile("csrw satp, %0" ::"r"(8ULL << 60 | (uint64_t)(uintptr_t)root >> 12));
+}
+
 /* Assembly for a test loop's entry and exit: s0-s11 saved in a 96-byte frame, and back. */
 #define SAVE_S_REGS                                                                                          \
 	" addi sp, sp, -96\n sd s0, 0(sp)\n sd s1, 8(sp)\n sd s2, 16(sp)\n sd s3, 24(sp)\n"                  \

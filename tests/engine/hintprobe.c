@@ -20,7 +20,6 @@
 #define PAGES 8
 #define SMALL 0xc0000000UL /* the eight pages */
 #define PTE_LEAF_U 0xd7    /* V R W U A D */
-#define PTE_LEAF_UX 0xdf   /* ... and X */
 #define STEPS 200000
 #define CHAIN_MAX 400
 
@@ -125,11 +124,7 @@ int main(unsigned long hartid)
 {
 	if (hartid != 0)
 		for (;;) __asm__ volatile("wfi");
-	root[1] = 0x80000000UL >> 12 << 10 | PTE_LEAF_UX;
-	root[3] = (uint64_t)(uintptr_t)mid >> 12 << 10 | 1;
-	mid[0] = (uint64_t)(uintptr_t)leaf >> 12 << 10 | 1;
-	__asm__ volatile("csrw pmpaddr0, %0; csrw pmpcfg0, %1" ::"r"(~0ULL >> 10), "r"(0x1fULL));
-	__asm__ volatile("csrw satp, %0" ::"r"(8ULL << 60 | (uint64_t)(uintptr_t)root >> 12));
+	map_user_tables(root, mid, leaf);
 
 	map_pages(3, 1); /* page i+1 is never the frame after page i's */
 	unsigned n = make_chain(40, true);

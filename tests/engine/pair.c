@@ -18,7 +18,6 @@
 
 #define DATA 0xc0000000UL /* VA of the pages: 0 -> frames[1], 1 -> frames[0], 2 -> frames[1] */
 #define PTE_LEAF_U 0xd7   /* V R W U A D */
-#define PTE_LEAF_UX 0xdf  /* ... and X */
 #define MASK 8191u        /* the index wraps over both pages */
 
 static uint8_t frames[2][4096] __attribute__((aligned(4096)));
@@ -33,15 +32,28 @@ static uint64_t root[512] __attribute__((aligned(4096))), mid[512] __attribute__
  * loop's head, which steps first.
  */
 __asm__(".text\n"
-        ".globl u_forward\n"
-        "u_forward:\n"
-        " li t0, 0\n" /* matches */
-        " li t3, 0\n" /* their bytes' sum */
-        " li t1, 0\n" /* i * 7 */
+        ".macro pair_start\n" /* counts, index and registers zero; a5, a6: the ends */
+        " li t0, 0\n"         /* matches */
+        " li t3, 0\n"         /* their bytes' sum */
+        " li t1, 0\n"         /* i * 7 */
         " andi a5, a3, 255\n"
         " srli a6, a3, 8\n"
         " li a4, 0\n"
         " li t2, 0\n"
+        ".endm\n"
+        ".macro pair_result\n" /* a0 <- what both loops return, and back to M-mode */
+        " slli t0, t0, 48\n"
+        " slli t3, t3, 16\n"
+        " slli a4, a4, 8\n"
+        " andi t2, t2, 255\n"
+        " xor a0, t0, t3\n"
+        " xor a0, a0, a4\n"
+        " xor a0, a0, t2\n"
+        " ecall\n"
+        ".endm\n"
+        ".globl u_forward\n"
+        "u_forward:\n"
+        " pair_start\n"
         "1: addi t1, t1, 7\n"
         " and t4, t1, a2\n"
         " add t2, a0, t4\n"
@@ -53,23 +65,10 @@ __asm__(".text\n"
         " add t3, t3, t2\n"
         "2: addi a1, a1, -1\n"
         " bnez a1, 1b\n"
-        " slli t0, t0, 48\n"
-        " slli t3, t3, 16\n"
-        " slli a4, a4, 8\n"
-        " andi t2, t2, 255\n"
-        " xor a0, t0, t3\n"
-        " xor a0, a0, a4\n"
-        " xor a0, a0, t2\n"
-        " ecall\n"
+        " pair_result\n"
         ".globl u_back\n"
         "u_back:\n"
-        " li t0, 0\n"
-        " li t3, 0\n"
-        " li t1, 0\n"
-        " andi a5, a3, 255\n"
-        " srli a6, a3, 8\n"
-        " li a4, 0\n"
-        " li t2, 0\n"
+        " pair_start\n"
         "1: addi t1, t1, 7\n"
         " addi a1, a1, -1\n"
         " bltz a1, 3f\n"
@@ -82,14 +81,7 @@ __asm__(".text\n"
         " addi t0, t0, 1\n"
         " add t3, t3, t2\n"
         " j 1b\n"
-        "3: slli t0, t0, 48\n"
-        " slli t3, t3, 16\n"
-        " slli a4, a4, 8\n"
-        " andi t2, t2, 255\n"
-        " xor a0, t0, t3\n"
-        " xor a0, a0, a4\n"
-        " xor a0, a0, t2\n"
-        " ecall\n");
+        "3: pair_result\n");
 void u_forward(void);
 void u_back(void);
 
@@ -153,14 +145,10 @@ int main(unsigned long hartid)
 {
 	if (hartid != 0)
 		for (;;) __asm__ volatile("wfi");
-	root[1] = 0x80000000UL >> 12 << 10 | PTE_LEAF_UX;
-	root[3] = (uint64_t)(uintptr_t)mid >> 12 << 10 | 1;
-	mid[0] = (uint64_t)(uintptr_t)leaf >> 12 << 10 | 1;
+	map_user_tables(root, mid, leaf);
 	leaf[0] = (uint64_t)(uintptr_t)frames[1] >> 12 << 10 | PTE_LEAF_U;
 	leaf[1] = (uint64_t)(uintptr_t)frames[0] >> 12 << 10 | PTE_LEAF_U;
 	leaf[2] = leaf[0]; /* m[1] past the second page, at offset 8191 */
-	__asm__ volatile("csrw pmpaddr0, %0; csrw pmpcfg0, %1" ::"r"(~0ULL >> 10), "r"(0x1fULL));
-	__asm__ volatile("csrw satp, %0" ::"r"(8ULL << 60 | (uint64_t)(uintptr_t)root >> 12));
 	__asm__ volatile("sfence.vma" ::: "memory");
 	/* Bytes from a skewed distribution: about a fifth agree with the first end, a twentieth with both. */
 	uint32_t x = 12345;
