@@ -1375,8 +1375,7 @@ static bool dead_after(const struct rv_op *ops, unsigned from, unsigned end, uns
 /* Whether an instruction of `kind` is an integer load. */
 static bool is_int_load(unsigned kind)
 {
-	return kind == K_LB || kind == K_LH || kind == K_LW || kind == K_LD || kind == K_LBU ||
-	       kind == K_LHU || kind == K_LWU;
+	return access_size(kind) && !is_store(kind);
 }
 
 /*
@@ -1396,9 +1395,8 @@ static void plan_pairs(struct block_ctx *c, const struct rv_op *ops, unsigned n_
 		if (!is_int_load(rv_op_kind(l1)) || rv_op_kind(b1) != K_BNE || !is_int_load(rv_op_kind(l2)) ||
 		    rv_op_kind(b2) != K_BNE || jumped_to[i + 1] || jumped_to[i + 2] || jumped_to[i + 3])
 			continue;
-		if (c->page + offs[i + 1] + (uint64_t)(int64_t)b1->imm !=
-		    c->page + offs[i + 3] + (uint64_t)(int64_t)b2->imm)
-			continue;
+		if ((int64_t)offs[i + 1] + b1->imm != (int64_t)offs[i + 3] + b2->imm)
+			continue; /* one target */
 		const unsigned x = l1->rd, y = l2->rd, b = l1->rs1;
 		if (x == 0 || x >= 32 || y == 0 || y >= 32 || x == y || x == b || l2->rs1 != b || b == 0)
 			continue;

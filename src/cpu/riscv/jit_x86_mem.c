@@ -432,6 +432,20 @@ static uint32_t probe_slot(int g)
 	return (uint32_t)(offsetof(struct rv_hart, jit_probe_addend) + 8 * (unsigned)g);
 }
 
+/* A shared probe's member: rax <- group g's addend from its slot; jnz (its rel32 returned, to patch)
+ * where a miss marked the slot. */
+static uint8_t *emit_slot_addend(struct block_ctx *c, int g)
+{
+	struct emit *e = &c->e;
+	op_rm_hart(e, 0x8b, RAX, probe_slot(g), true); /* mov rax, [slot] */
+	EB(e, "\xa8\x01");                             /* test al, 1 */
+	EB(e, "\x0f\x85");                             /* jnz */
+	uint8_t *fix = e->p;
+	e32(e, 0);
+	if (c->count_tlb) add_field_imm8(e, offsetof(struct rv_hart, tlb_counts.lookups), 1);
+	return fix;
+}
+
 /* A shared probe's part in an access's miss path: the way back after its own probe. */
 struct reprobe {
 	uint8_t *resume; /* NULL: the access probed for itself */
@@ -476,12 +490,7 @@ static uint8_t *emit_access_probe(struct block_ctx *c, int k, unsigned rs1, int3
 			op_rm_hart(e, 0x89, RAX, probe_slot(g), true); /* mov [slot], rax */
 		}
 	} else {
-		op_rm_hart(e, 0x8b, RAX, probe_slot(g), true); /* mov rax, [slot] */
-		EB(e, "\xa8\x01");                             /* test al, 1 */
-		EB(e, "\x0f\x85");                             /* jnz: its own probe */
-		fix = e->p;
-		e32(e, 0);
-		if (c->count_tlb) add_field_imm8(e, offsetof(struct rv_hart, tlb_counts.lookups), 1);
+		fix = emit_slot_addend(c, g);
 	}
 	rp->resume = e->p;
 	*base = c->host[rs1];
@@ -692,13 +701,12 @@ void emit_compare_pair(struct block_ctx *c, const struct rv_op *ops, uint64_t pc
 	const unsigned kind2 = rv_op_kind(l2), x = ops[0].rd, y = l2->rd;
 	const unsigned r1 = b1->rs1 == x ? b1->rs2 : b1->rs1, r2 = b2->rs1 == y ? b2->rs2 : b2->rs1;
 	const int g = c->probes.group[k + 2 + (int)c->n];
-	op_rm_hart(e, 0x8b, RAX, probe_slot(g), true); /* mov rax, [slot] */
-	EB(e, "\xa8\x01");                             /* test al, 1 */
-	EB(e, "\x0f\x85");                             /* jnz: out at the first bne */
-	side[(*nside)++] = (struct side_exit){
-	    .fix = e->p, .target = pc2, .refund = owed_after(c, k), .dirty = c->dirty, .inside = -1};
-	e32(e, 0);
-	if (c->count_tlb) add_field_imm8(e, offsetof(struct rv_hart, tlb_counts.lookups), 1);
+	side[(*nside)++] =
+	    (struct side_exit){.fix = emit_slot_addend(c, g), /* a marked slot: out at the first bne */
+	                       .target = pc2,
+	                       .refund = owed_after(c, k),
+	                       .dirty = c->dirty,
+	                       .inside = -1};
 	const int base = c->host[l2->rs1];
 	if (base < 0) op_rm_hart(e, 0x03, RAX, xoff(l2->rs1), true); /* add rax, x[rs1] */
 	op_base_rax(e, load_opc[kind2], RCX, base, l2->imm, load_w64[kind2], false);
