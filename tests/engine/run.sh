@@ -27,8 +27,8 @@
 # taken into the loop's block);
 # calls.c: calls and returns (predicted by translated code), a million deep, indirect, returning
 # elsewhere than after the call, and in S-mode across a remap of the caller's code page.
-# tlbcount.c runs under the given options and under --jit off with --stats: both must report the
-# same number of data TLB lookups for hart 0, at least the accesses the program makes.
+# tlbcount.c and pair.c run under the given options and under --jit off with --stats: both must
+# report the same number of data TLB lookups for hart 0 (tlbcount's at least the accesses it makes).
 # Usage: run.sh CLOISON_BINARY WORKDIR [CLOISON_RUN_OPTIONS...]
 set -euo pipefail
 cloison=$1
@@ -55,20 +55,26 @@ for t in smc atomics triggers ext instret tlbcount fp vcopy regs probes megaprob
     fail=1
   fi
 done
-# hart 0's data TLB lookups (--stats) for tlbcount under the given options, then under --jit off
+# hart 0's data TLB lookups (--stats) for test $1 under the options after it
 lookups() {
-  timeout 120 "$cloison" run "$@" --stats --cpus 2 --firmware none --kernel "$work/tlbcount" < /dev/null 2>&1 |
+  local t=$1
+  shift
+  timeout 120 "$cloison" run "$@" --stats --cpus 2 --firmware none --kernel "$work/$t" < /dev/null 2>&1 |
     sed -n 's/.*stats: hart 0 TLB: \([0-9]*\) data accesses looked up.*/\1/p'
 }
-given=$(lookups "$@")
-interp=$(lookups "$@" --jit off)
-# 20000 passes of 2 loads and a store, 313 of them with a store and a load across a page: 60626
-if [ -n "$given" ] && [ "$given" = "$interp" ] && [ "$given" -ge 60626 ]; then
-  echo "PASS: tlbcount lookups $given (cloison run $*) = $interp (--jit off)"
-else
-  echo "FAIL: tlbcount lookups '$given' (cloison run $*) vs '$interp' (--jit off), at least 60626 expected"
-  fail=1
-fi
+# tlbcount: 20000 passes of 2 loads and a store, 313 of them with a store and a load across a page
+# (60626); pair: compare pairs, whose second load runs only when the first compare is equal.
+for t in tlbcount:60626 pair:1; do
+  name=${t%:*} least=${t#*:}
+  given=$(lookups "$name" "$@")
+  interp=$(lookups "$name" "$@" --jit off)
+  if [ -n "$given" ] && [ "$given" = "$interp" ] && [ "$given" -ge "$least" ]; then
+    echo "PASS: $name lookups $given (cloison run $*) = $interp (--jit off)"
+  else
+    echo "FAIL: $name lookups '$given' (cloison run $*) vs '$interp' (--jit off), at least $least expected"
+    fail=1
+  fi
+done
 # A test's checksum (its line "PREFIX n") under the given options must equal the one under --jit off.
 same_as_interpreter() {
   local t=$1 prefix=$2 given interp

@@ -715,7 +715,13 @@ void emit_compare_pair(struct block_ctx *c, const struct rv_op *ops, uint64_t pc
 	op_rr(e, 0x0f44, c->host[y], RCX, true); /* cmovz y, rcx */
 	alu_x(c, 0x33, RCX, r2, true);           /* xor rcx, x[r2] */
 	op_rr(e, 0x0b, RCX, RAX, true);          /* or rcx, rax */
-	op_rr(e, 0x85, RAX, RAX, true);          /* test rax, rax */
+	if (c->count_tlb) { /* the group's probe counted the second load, which ran only if x == r1 */
+		EB(e, "\x48\x83\xf8\x01"); /* cmp rax, 1: carry when rax == 0 */
+		EB(e, "\x48\x83");
+		modrm_hart(e, 2, (uint32_t)offsetof(struct rv_hart, tlb_counts.lookups));
+		e8(e, 0xff); /* adc qword [lookups], -1 */
+	}
+	op_rr(e, 0x85, RAX, RAX, true); /* test rax, rax */
 	lea_base(e, RAX, BUDGET, 2 << BUDGET_SHIFT, true, false);
 	op_rr(e, 0x0f45, BUDGET, RAX, true); /* cmovnz: two instructions given back */
 	op_rr(e, 0x85, RCX, RCX, true);      /* test rcx, rcx */
