@@ -35,6 +35,7 @@ struct probe_patch {
 };
 
 /* A load or store's way out of line when the TLB probe misses: the helper. */
+struct side_exit;
 struct slow_path {
 	uint8_t *fix, *done; /* the probe's jne; where the fast path goes on */
 	uint64_t pc;
@@ -55,6 +56,7 @@ struct slow_path {
 	unsigned len;    /* K_GENERIC: the instruction the interpreter runs instead */
 	uint8_t *resume; /* a shared probe's access (jit_probe.h): its own probe first, back here on a hit */
 	int slot;        /* ... the group's addend slot to mark invalid first (its first access), or -1 */
+	struct side_exit *exit;    /* a compare pair's first load: the helper's load, then out by this exit */
 	const struct rv_op *group; /* K_DECODE: a group's accesses (mem_group), each probed alone */
 	const unsigned *glens;     /* ... their lengths */
 	unsigned ngroup;

@@ -701,14 +701,25 @@ void emit_compare_pair(struct block_ctx *c, const struct rv_op *ops, uint64_t pc
 	const unsigned kind2 = rv_op_kind(l2), x = ops[0].rd, y = l2->rd;
 	const unsigned r1 = b1->rs1 == x ? b1->rs2 : b1->rs1, r2 = b2->rs1 == y ? b2->rs2 : b2->rs1;
 	const int g = c->probes.group[k + 2 + (int)c->n];
-	side[(*nside)++] =
-	    (struct side_exit){.fix = emit_slot_addend(c, g), /* a marked slot: out at the first bne */
-	                       .target = pc2,
-	                       .refund = owed_after(c, k),
-	                       .dirty = c->dirty,
-	                       .inside = -1};
+	/* The first load's miss leaves the block at the first bne itself (its helper loads x), so on the
+	 * way here rax still holds the group probe's addend (base in memory: the base's host address):
+	 * no slot to read back and test. Otherwise a marked slot leaves there. */
+	struct slow_path *s1 = c->nslow ? &c->slow[c->nslow - 1] : NULL;
+	const bool direct = s1 && s1->k == k && s1->resume && s1->slot == g && s1->load_dst >= 0 &&
+	                    !s1->hint_at && s1->done == e->p;
+	struct side_exit *out = &side[(*nside)++];
+	*out = (struct side_exit){.fix = direct ? NULL : emit_slot_addend(c, g),
+	                          .target = pc2,
+	                          .refund = owed_after(c, k),
+	                          .dirty = c->dirty,
+	                          .inside = -1};
 	const int base = c->host[l2->rs1];
-	if (base < 0) op_rm_hart(e, 0x03, RAX, xoff(l2->rs1), true); /* add rax, x[rs1] */
+	if (direct) {
+		s1->exit = out;
+		if (c->count_tlb) add_field_imm8(e, offsetof(struct rv_hart, tlb_counts.lookups), 1);
+	} else if (base < 0) {
+		op_rm_hart(e, 0x03, RAX, xoff(l2->rs1), true); /* add rax, x[rs1] */
+	}
 	op_base_rax(e, load_opc[kind2], RCX, base, l2->imm, load_w64[kind2], false);
 	get_x(c, RAX, x);
 	alu_x(c, 0x33, RAX, r1, true);           /* xor rax, x[r1] */
@@ -759,15 +770,21 @@ bool is_store(unsigned kind)
 	return kind >= K_SB && kind <= K_SD;
 }
 
+/* mov qword [slot], 1 (a group's first access missed): the group's other accesses probe for
+ * themselves. Nothing for slot -1. */
+static void mark_slot(struct emit *e, int slot)
+{
+	if (slot < 0) return;
+	EB(e, "\x48\xc7");
+	modrm_hart(e, 0, probe_slot(slot));
+	e32(e, 1);
+}
+
 /* The miss path's start for an access with a shared probe: its own probe, back to the access on a hit. */
 static void emit_reprobe(struct block_ctx *c, const struct slow_path *s)
 {
 	struct emit *e = &c->e;
-	if (s->slot >= 0) { /* mov qword [slot], 1: the group's other accesses probe for themselves */
-		EB(e, "\x48\xc7");
-		modrm_hart(e, 0, probe_slot(s->slot));
-		e32(e, 1);
-	}
+	mark_slot(e, s->slot);
 	int b = c->host[s->addr_rs1];
 	if (b < 0) {
 		get_x(c, RCX, s->addr_rs1);
@@ -895,7 +912,10 @@ void emit_slow_path(struct block_ctx *c, const struct slow_path *s)
 		e32(e, (uint32_t)(int32_t)(s->done - (e->p + 4)));
 		return;
 	}
-	if (s->resume) emit_reprobe(c, s);
+	if (s->resume && s->exit) /* a pair's first load: its own probe would prove its page alone */
+		mark_slot(e, s->slot);
+	else if (s->resume)
+		emit_reprobe(c, s);
 	uint8_t *site_lea = NULL;
 	if (s->site.slot || s->site.bextr) {
 		EB(e, "\x48\x8d\x05"); /* lea rax, [rip + the site's record] */
@@ -923,7 +943,8 @@ void emit_slow_path(struct block_ctx *c, const struct slow_path *s)
 	e32(e, (uint32_t)(int32_t)(c->thunk[s->kind] - (e->p + 4)));
 	load_local(c, c->local);
 	if (s->load_dst >= 0) op_rr(e, 0x8b, s->load_dst, RAX, true); /* mov dst, rax */
-	e8(e, 0xe9);                                                  /* jmp done */
+	e8(e, 0xe9);                                                  /* jmp done (or the pair's exit) */
+	if (s->exit) s->exit->fix = e->p; /* patched with the side exits, which come after every slow path */
 	e32(e, (uint32_t)(int32_t)(s->done - (e->p + 4)));
 	if (site_lea) emit_probe_site(c, s, site_lea);
 }
