@@ -726,7 +726,8 @@ void emit_compare_pair(struct block_ctx *c, const struct rv_op *ops, uint64_t pc
 	op_rr(e, 0x0f44, c->host[y], RCX, true); /* cmovz y, rcx */
 	alu_x(c, 0x33, RCX, r2, true);           /* xor rcx, x[r2] */
 	op_rr(e, 0x0b, RCX, RAX, true);          /* or rcx, rax */
-	if (c->count_tlb) { /* the second load was counted above, yet it ran only if x == r1 */
+	/* --stats: the second load was counted above, yet it ran only if x == r1. */
+	if (c->count_tlb) {
 		EB(e, "\x48\x83\xf8\x01"); /* cmp rax, 1: carry when rax == 0 */
 		EB(e, "\x48\x83");
 		modrm_hart(e, 2, (uint32_t)offsetof(struct rv_hart, tlb_counts.lookups));
