@@ -701,12 +701,13 @@ void emit_compare_pair(struct block_ctx *c, const struct rv_op *ops, uint64_t pc
 	const unsigned kind2 = rv_op_kind(l2), x = ops[0].rd, y = l2->rd;
 	const unsigned r1 = b1->rs1 == x ? b1->rs2 : b1->rs1, r2 = b2->rs1 == y ? b2->rs2 : b2->rs1;
 	const int g = c->probes.group[k + 2 + (int)c->n];
-	/* The first load's miss leaves the block at the first bne itself (its helper loads x), so on the
-	 * way here rax still holds the group probe's addend (base in memory: the base's host address):
-	 * no slot to read back and test. Otherwise a marked slot leaves there. */
+	/* Where the first load probed for the group (x is in a host register: plan_pairs), its miss
+	 * leaves the block at the first bne itself (its helper loads x), so on the way here rax still
+	 * holds the probe's addend (base in memory: the base's host address): no slot to read back and
+	 * test. Where an earlier access probed for the group, a marked slot leaves there. */
 	struct slow_path *s1 = c->nslow ? &c->slow[c->nslow - 1] : NULL;
-	const bool direct = s1 && s1->k == k && s1->resume && s1->slot == g && s1->load_dst >= 0 &&
-	                    !s1->hint_at && s1->done == e->p;
+	const bool direct =
+	    s1 && s1->k == k && s1->resume && s1->slot == g && !s1->hint_at && s1->done == e->p;
 	struct side_exit *out = &side[(*nside)++];
 	*out = (struct side_exit){.fix = direct ? NULL : emit_slot_addend(c, g),
 	                          .target = pc2,
@@ -913,7 +914,7 @@ void emit_slow_path(struct block_ctx *c, const struct slow_path *s)
 		e32(e, (uint32_t)(int32_t)(s->done - (e->p + 4)));
 		return;
 	}
-	if (s->resume && s->exit) /* a pair's first load: its own probe would prove its page alone */
+	if (s->exit) /* a pair's first load: its own probe would prove its page alone */
 		mark_slot(e, s->slot);
 	else if (s->resume)
 		emit_reprobe(c, s);
