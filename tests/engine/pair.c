@@ -10,7 +10,11 @@
  * the block at the first branch. Checked against C: the matches counted,
  * the registers the pair writes at the end (the base register holds a byte
  * only where the first compare agreed), and minstret over the run (the
- * path where the first compare differs runs two instructions fewer).
+ * path where the first compare differs runs two instructions fewer), read
+ * from M-mode after the run and, with the forward loop, by U-mode itself
+ * right after the loop (translated code counts those skipped instructions
+ * apart from its budget until it returns to C: a read inside a translated
+ * stretch must take them off too).
  */
 #include <stdbool.h>
 
@@ -29,7 +33,8 @@ static uint64_t root[512] __attribute__((aligned(4096))), mid[512] __attribute__
  * when m[1] == ends & 255 and then m[0] == ends >> 8 (loaded into m's register itself), counts a
  * match and adds the byte; returns count << 48 ^ sum << 16 ^ the last m[1] << 8 ^ the register
  * that held m (a byte or an address's low bits). u_back: the same, the branches going back to the
- * loop's head, which steps first.
+ * loop's head, which steps first. u_counted: u_forward's loop between two reads of instret, returning
+ * their difference.
  */
 __asm__(".text\n"
         ".macro pair_start\n" /* counts, index and registers zero; a5, a6: the ends */
@@ -51,9 +56,7 @@ __asm__(".text\n"
         " xor a0, a0, t2\n"
         " ecall\n"
         ".endm\n"
-        ".globl u_forward\n"
-        "u_forward:\n"
-        " pair_start\n"
+        ".macro forward_loop\n"
         "1: addi t1, t1, 7\n"
         " and t4, t1, a2\n"
         " add t2, a0, t4\n"
@@ -65,7 +68,20 @@ __asm__(".text\n"
         " add t3, t3, t2\n"
         "2: addi a1, a1, -1\n"
         " bnez a1, 1b\n"
+        ".endm\n"
+        ".globl u_forward\n"
+        "u_forward:\n"
+        " pair_start\n"
+        " forward_loop\n"
         " pair_result\n"
+        ".globl u_counted\n"
+        "u_counted:\n"
+        " rdinstret t5\n"
+        " pair_start\n"
+        " forward_loop\n"
+        " rdinstret t6\n"
+        " sub a0, t6, t5\n"
+        " ecall\n"
         ".globl u_back\n"
         "u_back:\n"
         " pair_start\n"
@@ -84,6 +100,7 @@ __asm__(".text\n"
         "3: pair_result\n");
 void u_forward(void);
 void u_back(void);
+void u_counted(void);
 
 static uint8_t byte_at(uint64_t off)
 {
@@ -146,6 +163,7 @@ int main(unsigned long hartid)
 	if (hartid != 0)
 		for (;;) __asm__ volatile("wfi");
 	map_user_tables(root, mid, leaf);
+	__asm__ volatile("csrs mcounteren, %0; csrs scounteren, %0" ::"r"(4)); /* U-mode reads instret */
 	leaf[0] = (uint64_t)(uintptr_t)frames[1] >> 12 << 10 | PTE_LEAF_U;
 	leaf[1] = (uint64_t)(uintptr_t)frames[0] >> 12 << 10 | PTE_LEAF_U;
 	leaf[2] = leaf[0]; /* m[1] past the second page, at offset 8191 */
@@ -171,6 +189,16 @@ int main(unsigned long hartid)
 		       back ? "u_back's instructions retired" : "u_forward's instructions retired",
 		       got_insns);
 	}
+	/* U-mode's own count, the loop's last stretch still in translated code (run once before, so
+	 * that the way out of the loop is translated and chained too). */
+	uint64_t counted_want, counted_one;
+	model(300000, ends, false, &counted_want);
+	model(1, ends, false, &counted_one);
+	run_user(user_addr(u_counted), DATA, 1000, MASK, ends);
+	const uint64_t counted = run_user(user_addr(u_counted), DATA, 300000, MASK, ends) -
+	                         run_user(user_addr(u_counted), DATA, 1, MASK, ends);
+	EXPECT(counted == counted_want - counted_one, "u_counted's instructions retired (U-mode's rdinstret)",
+	       counted);
 	put("PASS pair\n");
 	plat_exit(0);
 }

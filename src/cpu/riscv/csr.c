@@ -367,7 +367,7 @@ static bool write_csr(struct rv_hart *h, unsigned csr, uint64_t val)
 	case CSR_MCYCLE:
 	case CSR_MINSTRET:
 		rv_hpm_settle(h);
-		h->instret = val - (h->block_start - h->budget_left + (uint64_t)(int64_t)h->jit_retired);
+		h->instret = val - rv_run_retired(h);
 		rv_hpm_rebase(h);
 		return true;
 	default: break;

@@ -809,7 +809,8 @@ l_jit : {
 			h->fp_pending = false;
 		}
 		h->jit_retired = 0;
-		budget = (int64_t)h->budget_left;
+		budget = (int64_t)h->budget_left + 2 * (int64_t)h->jit_pair_skips;
+		h->jit_pair_skips = 0;
 		/* An instruction it left to exec_one() ends the run. */
 		if (unlikely(h->jit_exit != EXIT_NONE)) {
 			ex = (enum block_exit)h->jit_exit;
@@ -1005,8 +1006,9 @@ static uint64_t run_some(struct rv_hart *h, uint64_t max_insns, enum run_mode mo
 	h->block_start = h->budget_left = max_insns;
 	if (setjmp(h->trap_jmp)) {
 		/* An exception was taken (h->pc is its handler); count what retired before it. */
-		h->instret += h->block_start - h->budget_left + (uint64_t)(int64_t)h->jit_retired;
+		h->instret += rv_run_retired(h);
 		h->jit_retired = 0;
+		h->jit_pair_skips = 0;
 		h->x[0] = 0;
 		h->budget_left = h->block_start = 0;
 		return h->instret - start;

@@ -68,7 +68,7 @@ void rv_hart_set_extensions(struct rv_hart *h, uint64_t ext)
 
 uint64_t rv_hart_instret(const struct rv_hart *h)
 {
-	return h->instret + h->block_start - h->budget_left + (uint64_t)(int64_t)h->jit_retired;
+	return h->instret + rv_run_retired(h);
 }
 
 void rv_hart_reset(struct rv_hart *h, uint64_t pc)

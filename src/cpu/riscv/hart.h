@@ -221,6 +221,11 @@ struct rv_hart {
 	uint64_t resv_val;
 	bool resv_valid;
 	bool count_tlb; /* count data TLB lookups (tlb_counts): costs a little */
+	/* Translated compare pairs whose first compare differed since translated code last returned to
+	 * C: each charged two instructions it did not run (its second load and branch). Counted here,
+	 * not given back to the budget register, whose loop tests would then wait on the loaded bytes;
+	 * rv_run_retired() and the return to C take them off. In the padding before tlb_cur. */
+	uint32_t jit_pair_skips;
 
 	/* What translated code and the run loop touch all the time, in the first 4 KiB with the
 	 * registers: a field at the same offset modulo 4 KiB as a register (past the TLB) made the

@@ -210,6 +210,7 @@ void rv_hart_load(struct rv_hart *h, struct state_reader *r)
 	h->resv_valid = false;
 	h->fetch_vpage = RV_TLB_INVALID;
 	h->block_start = h->budget_left = 0;
+	h->jit_pair_skips = 0;
 	rv_jit_new_epoch(h);
 	rv_tlb_flush_all(h);
 	rv_tlb_select(h);

@@ -12,6 +12,15 @@
 #define likely(x) __builtin_expect(!!(x), 1)
 #define unlikely(x) __builtin_expect(!!(x), 0)
 
+/* Instructions retired in the current run so far, at a sync point (an exception, a CSR access):
+ * the budget spent, less what translated code charged ahead (jit_retired) or charged for a compare
+ * pair's skipped half (jit_pair_skips). */
+static inline uint64_t rv_run_retired(const struct rv_hart *h)
+{
+	return h->block_start - h->budget_left + (uint64_t)(int64_t)h->jit_retired -
+	       2 * (uint64_t)h->jit_pair_skips;
+}
+
 /* mstatus bits */
 #define MSTATUS_SIE (1ULL << 1)
 #define MSTATUS_MIE (1ULL << 3)

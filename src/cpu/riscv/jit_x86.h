@@ -107,11 +107,8 @@ struct block_ctx {
 	/* A compare pair (plan_pairs): a load, a bne of it to T, a load through the same base and
 	 * probe group, a bne of that one to T: one branch for both, taken when either differs (a match
 	 * finder's `m[len] != end || m[len - 1] != end1`: the first compare, data-dependent,
-	 * mispredicts whenever its bytes agree). The budget register then takes a cmov from the data,
-	 * so the block's probes find their slot with a shift and a mask, not a bextr by it
-	 * (no_bextr): no probe waits on a compare. */
+	 * mispredicts whenever its bytes agree). */
 	bool pair[JIT_MAX_OPS]; /* the pair's first load */
-	bool no_bextr;
 	/* Guest registers whose host register holds zeros above its low half, left there by a 32-bit
 	 * operation whose result's upper half nothing reads (upper_read): such an srli of one into
 	 * itself needs no zero-extension. Cleared by any other write, at joins and at code that may

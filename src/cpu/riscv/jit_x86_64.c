@@ -1388,7 +1388,6 @@ static void plan_pairs(struct block_ctx *c, const struct rv_op *ops, unsigned n_
                        const unsigned *offs)
 {
 	memset(c->pair, 0, sizeof(c->pair));
-	c->no_bextr = false;
 	if (!c->user) return;
 	for (unsigned i = 0; i + 3 < n_main; i++) {
 		const struct rv_op *l1 = &ops[i], *b1 = &ops[i + 1], *l2 = &ops[i + 2], *b2 = &ops[i + 3];
@@ -1405,7 +1404,7 @@ static void plan_pairs(struct block_ctx *c, const struct rv_op *ops, unsigned n_
 		if (r1 == 0 || r1 == y || r2 == 0 || c->host[x] < 0 || c->host[y] < 0) continue;
 		const int g = c->probes.group[i];
 		if (g < 0 || c->probes.group[i + 2] != g || c->probes.first[i + 2]) continue;
-		c->pair[i] = c->no_bextr = true;
+		c->pair[i] = true;
 		i += 3;
 	}
 }

@@ -363,7 +363,7 @@ uint8_t *emit_tlb_lookup(struct block_ctx *c, int first_base, int32_t first_disp
 		src = RAX;
 	}
 	pp->bextr = NULL;
-	if (use_bextr && c->user && !c->no_bextr) {
+	if (use_bextr && c->user) {
 		pp->shr = pp->slot = NULL;
 		pp->bextr = e->p;
 		pp->src = src;
@@ -689,9 +689,10 @@ static void hint_load(struct block_ctx *c, struct slow_path *s, uint8_t *probe, 
  * A compare pair (block_ctx.pair) after its first load: the second value from the group's slot into
  * rcx (a slot a miss marked leaves at the first bne: the interpreter or another block goes on
  * there), rax <- x ^ r1 (zero: the first compare agrees), y <- the second value where it agrees
- * (cmovz), rcx <- (value ^ r2) | rax; the budget given the second load and bne back where the first
- * differs (cmovnz: that path runs two instructions fewer), then the flags of rcx for the second bne,
- * which emit_op emits next as if it had compared.
+ * (cmovz), rcx <- (value ^ r2) | rax, whose flags the second bne takes (emit_op emits it next as
+ * if it had compared). Where the first compare differs the path runs two instructions fewer than
+ * the budget charged: hart.jit_pair_skips counts it (neg and adc), not the budget register, so
+ * that the loop's budget test does not wait on the loaded bytes.
  */
 void emit_compare_pair(struct block_ctx *c, const struct rv_op *ops, uint64_t pc2, int k,
                        struct side_exit *side, unsigned *nside)
@@ -726,7 +727,6 @@ void emit_compare_pair(struct block_ctx *c, const struct rv_op *ops, uint64_t pc
 	alu_x(c, 0x33, RAX, r1, true);           /* xor rax, x[r1] */
 	op_rr(e, 0x0f44, c->host[y], RCX, true); /* cmovz y, rcx */
 	alu_x(c, 0x33, RCX, r2, true);           /* xor rcx, x[r2] */
-	op_rr(e, 0x0b, RCX, RAX, true);          /* or rcx, rax */
 	/* --stats: the second load was counted above, yet it ran only if x == r1. */
 	if (c->count_tlb) {
 		EB(e, "\x48\x83\xf8\x01"); /* cmp rax, 1: carry when rax == 0 */
@@ -734,10 +734,11 @@ void emit_compare_pair(struct block_ctx *c, const struct rv_op *ops, uint64_t pc
 		modrm_hart(e, 2, (uint32_t)offsetof(struct rv_hart, tlb_counts.lookups));
 		e8(e, 0xff); /* adc qword [lookups], -1 */
 	}
-	op_rr(e, 0x85, RAX, RAX, true); /* test rax, rax */
-	lea_base(e, RAX, BUDGET, 2 << BUDGET_SHIFT, true, false);
-	op_rr(e, 0x0f45, BUDGET, RAX, true); /* cmovnz: two instructions given back */
-	op_rr(e, 0x85, RCX, RCX, true);      /* test rcx, rcx */
+	EB(e, "\x48\xf7\xd8"); /* neg rax: carry when rax != 0 */
+	e8(e, 0x83);
+	modrm_hart(e, 2, (uint32_t)offsetof(struct rv_hart, jit_pair_skips));
+	e8(e, 0);                       /* adc dword [jit_pair_skips], 0: two instructions not run */
+	op_rr(e, 0x0b, RCX, RAX, true); /* or rcx, rax: the flags of the second bne */
 	written(c, y);
 	c->flags_at = e->p, c->flags_rs1 = b2->rs1, c->flags_rs2 = b2->rs2;
 }
