@@ -7,27 +7,18 @@
 #include <sys/mman.h>
 #include <time.h>
 
-#define NODES (1u << 20)
+#include "chase.h"
+
 #define STEPS 20000000
 
 int main(int argc, char **argv)
 {
-	const size_t size = (size_t)NODES * 64;
+	const size_t size = (size_t)CHASE_NODES * 64;
 	uint8_t *pool = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	uint32_t *order = malloc(NODES * sizeof(*order));
+	uint32_t *order = malloc(CHASE_NODES * sizeof(*order));
 	if (pool == MAP_FAILED || !order) return 1;
 	(void)madvise(pool, size, argc > 1 && !strcmp(argv[1], "thp") ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
-	uint64_t x = 88172645463325252ull;
-	for (unsigned i = 0; i < NODES; i++) order[i] = i;
-	for (unsigned i = NODES - 1; i > 0; i--) {
-		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
-		const unsigned j = (unsigned)(x % i);
-		const uint32_t t = order[i];
-		order[i] = order[j], order[j] = t;
-	}
-	for (unsigned i = 0; i < NODES; i++)
-		*(uint64_t *)(pool + (uint64_t)order[i] * 64) =
-		    (uint64_t)(uintptr_t)(pool + (uint64_t)order[(i + 1) % NODES] * 64);
+	chase_link(pool, (uint64_t)(uintptr_t)pool, order);
 	struct timespec a, b;
 	volatile uint64_t sink;
 	uint64_t p = (uint64_t)(uintptr_t)pool;

@@ -7,13 +7,13 @@
  * no host or guest TLB holds: the match finders' tree walks in xz and 7-Zip
  * in their plainest form (bench/chase.sh).
  */
+#include "../chase.h"
 #include "engine.h"
 
-#define NODES (1u << 20) /* 64 bytes apart: 64 MiB */
 #define DATA 0xc0000000UL
 
 static uint8_t pool[64u << 20] __attribute__((aligned(2 << 20)));
-static uint32_t order[NODES];
+static uint32_t order[CHASE_NODES];
 static uint64_t root[512] __attribute__((aligned(4096))), mid[512] __attribute__((aligned(4096)));
 static uint64_t leaf[32][512] __attribute__((aligned(4096)));
 
@@ -43,17 +43,7 @@ int main(unsigned long hartid)
 #endif
 	}
 	__asm__ volatile("sfence.vma" ::: "memory");
-	/* Sattolo's shuffle: one cycle through every node. */
-	uint64_t x = 88172645463325252ull;
-	for (unsigned i = 0; i < NODES; i++) order[i] = i;
-	for (unsigned i = NODES - 1; i > 0; i--) {
-		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
-		const unsigned j = (unsigned)(x % i);
-		const uint32_t t = order[i];
-		order[i] = order[j], order[j] = t;
-	}
-	for (unsigned i = 0; i < NODES; i++)
-		*(uint64_t *)(pool + (uint64_t)order[i] * 64) = DATA + (uint64_t)order[(i + 1) % NODES] * 64;
+	chase_link(pool, DATA, order);
 	const uint64_t last = run_user(user_addr(u_chase), DATA, STEPS, 0, 0);
 	put("chase ends at node ");
 	put_num((last - DATA) / 64);
