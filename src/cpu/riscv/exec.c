@@ -794,10 +794,8 @@ l_jit : {
 			DISPATCH();
 		}
 		/* The block that just returned to here may jump here directly from now on. */
-		if (h->jit_patch_site && h->jit_patch_pc == pc) {
-			rv_jit_chain(h->jit_patch_site, code);
+		if (h->jit_patch_site && h->jit_patch_pc == pc && rv_jit_chain(h->jit_patch_site, code))
 			h->stats.chains++;
-		}
 		if (unlikely((++h->stats.block_runs & 4095) == 0)) rv_jit_settle_hints(h);
 		rv_jcache_fill(h, pc, (uint8_t *)code + RV_JIT_ENTRY_OFFSET);
 		h->jit_patch_site = NULL;

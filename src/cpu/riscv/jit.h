@@ -43,8 +43,9 @@ uint64_t rv_jit_exec_generic(struct rv_hart *h, uint32_t insn, uint32_t raw, uin
 /* A fence.i, or RAM holding other code: the fence.i count goes up and every block compares its
  * instructions with guest memory again when next entered. */
 void rv_jit_new_epoch(struct rv_hart *h);
-/* Makes the static exit at `site` jump straight into the block at `code`. */
-void rv_jit_chain(void *site, void *code);
+/* Makes the static exit at `site` jump straight into the block at `code`; false if it already did
+ * (an exit taken for want of budget, not of a chain), with no code written. */
+bool rv_jit_chain(void *site, void *code);
 /* Between blocks, now and then: settles the page hints of loads that ran enough (jit_x86_mem.c). */
 void rv_jit_settle_hints(struct rv_hart *h);
 

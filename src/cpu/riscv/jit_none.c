@@ -40,7 +40,7 @@ void rv_jit_new_epoch(struct rv_hart *h)
 	(void)h;
 }
 
-void rv_jit_chain(void *site, void *code)
+bool rv_jit_chain(void *site, void *code)
 {
 	(void)site, (void)code;
 	abort(); /* only translated code has chain sites */

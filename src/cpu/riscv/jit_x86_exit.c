@@ -246,15 +246,18 @@ void exit_return(struct emit *e)
 /* A site is the rel32 of an exit's jmp. One that does not follow a jmp opcode lies in code dropped
  * since (a flush) and the patch would corrupt newer code: a bug of the engine, stopped here rather
  * than run. */
-void rv_jit_chain(void *site, void *code)
+bool rv_jit_chain(void *site, void *code)
 {
 	uint8_t *s = site;
-	uint32_t rel = (uint32_t)((uint8_t *)code + RV_JIT_ENTRY_OFFSET - (s + 4));
+	uint32_t rel = (uint32_t)((uint8_t *)code + RV_JIT_ENTRY_OFFSET - (s + 4)), now;
 	if (s[-1] != 0xe9) {
 		log_error("translator: chaining an exit at %p that is not a jump (stale code)", site);
 		abort();
 	}
+	memcpy(&now, s, 4);
+	if (now == rel) return false; /* a store to code, even of the same bytes, costs the host a refetch */
 	memcpy(s, &rel, 4);
+	return true;
 }
 
 /*
