@@ -246,7 +246,8 @@ static void probe_site_note(struct rv_hart *h, void *site, uint64_t va, bool wri
 		s->turns_back++;
 	} else { /* only misses come here: a run of them in 2 MiB pages */
 		if (!in_mega) {
-			s->evidence = 0;
+			if (s->evidence)
+				s->evidence = 0; /* the record lies in the code cache: no needless store */
 			return;
 		}
 		if (s->turns_back >= PROBE_SITE_TURNS || ++s->evidence < PROBE_SITE_TO_MEGA) return;
