@@ -28,7 +28,8 @@
 # calls.c: calls and returns (predicted by translated code), a million deep, indirect, returning
 # elsewhere than after the call, and in S-mode across a remap of the caller's code page.
 # tlbcount.c and pair.c run under the given options and under --jit off with --stats: both must
-# report the same number of data TLB lookups for hart 0 (tlbcount's at least the accesses it makes).
+# report the same number of data TLB lookups for hart 0 (tlbcount's at least the accesses it makes);
+# under --jit on, pair's blocks must patch their chained jumps only a few dozen times in all.
 # Usage: run.sh CLOISON_BINARY WORKDIR [CLOISON_RUN_OPTIONS...]
 set -euo pipefail
 cloison=$1
@@ -107,6 +108,17 @@ if [[ " $* " == *" --jit on "* ]]; then
     echo "PASS: hintprobe: loads took page hints and gave them up ($hints) (cloison run $*)"
   else
     echo "FAIL: hintprobe: loads took page hints and gave them up: '$hints' (cloison run $*)"
+    fail=1
+  fi
+  # pair's 28 M instructions return to the run loop over 400 times from a loop's chained back edge:
+  # its jump must not be patched again each time (a store to code the host pays for), so its few
+  # blocks make a few dozen patches at most.
+  chains=$(timeout 120 "$cloison" run "$@" --stats --cpus 2 --firmware none --kernel "$work/pair" \
+    < /dev/null 2>&1 | sed -n 's/.*stats: hart 0 engine: .* \([0-9]*\) chained jumps.*/\1/p')
+  if [ -n "$chains" ] && [ "$chains" -ge 1 ] && [ "$chains" -le 100 ]; then
+    echo "PASS: pair chained $chains jumps (cloison run $*)"
+  else
+    echo "FAIL: pair chained '$chains' jumps (cloison run $*), 1 to 100 expected"
     fail=1
   fi
 fi
