@@ -5,6 +5,7 @@
 #include "internal.h"
 #include "isa.h"
 #include "jit.h"
+#include "util/populate.h"
 
 #include <stdlib.h>
 #include <sys/mman.h>
@@ -32,6 +33,8 @@ bool rv_hart_init(struct rv_hart *h, uint64_t hartid, const struct rv_bus *bus)
 {
 	/* All but the TLB sets (21 MiB), whose entries are cleared when a set is first selected. */
 	const size_t tlb = offsetof(struct rv_hart, tlb), tlb_end = tlb + sizeof(h->tlb);
+	mem_populate(h, tlb); /* cleared whole: no fault per page */
+	mem_populate((char *)h + tlb_end, sizeof(*h) - tlb_end);
 	memset(h, 0, tlb);
 	memset((char *)h + tlb_end, 0, sizeof(*h) - tlb_end);
 	for (unsigned i = 0; i < RV_TLB_NSETS; i++) { /* nothing to flush until it is in use */

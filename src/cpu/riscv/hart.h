@@ -277,7 +277,8 @@ struct rv_hart {
 	 * plus two sentinel slots per page; reserved lazily (MAP_NORESERVE). */
 	struct rv_op *ops;
 	uint64_t ops_bytes;
-	struct rv_jit *jit; /* translated code (jit.h), NULL when the JIT is off */
+	uint64_t *ops_backed; /* a bit per 4 KiB of ops: populated (exec.c) */
+	struct rv_jit *jit;   /* translated code (jit.h), NULL when the JIT is off */
 	struct rv_jcache jcache[RV_JCACHE_TABLES];
 
 	/* Cold architectural state, kept after the hot fields: the programmable counters (Zihpm,

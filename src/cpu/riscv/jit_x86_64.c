@@ -66,6 +66,7 @@
 #include "bitmanip.h"
 #include "jit_x86.h"
 #include "util/log.h"
+#include "util/populate.h"
 
 #include <stddef.h>
 #include <stdlib.h>
@@ -1540,7 +1541,7 @@ uint32_t rv_jit_compile(struct rv_hart *h, const struct rv_op *head, const uint8
 	if (j->used + JIT_MAX_BLOCK_BYTES > j->populated) {
 		size_t chunk = (size_t)1 << 20;
 		if (j->populated + chunk > j->code_bytes) chunk = j->code_bytes - j->populated;
-		(void)madvise(j->buf + j->populated, chunk, MADV_POPULATE_WRITE);
+		mem_populate(j->buf + j->populated, chunk);
 		j->populated += chunk;
 	}
 	if (j->nblocks == j->cap) {

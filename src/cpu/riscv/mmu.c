@@ -18,6 +18,7 @@
  */
 #include "internal.h"
 #include "isa.h"
+#include "util/populate.h"
 
 #define PTE_V (1ULL << 0)
 #define PTE_R (1ULL << 1)
@@ -260,6 +261,7 @@ static struct rv_tlb_set *tlb_set_ready(struct rv_hart *h, unsigned i)
 {
 	struct rv_tlb_set *s = &h->tlb[i];
 	if (likely(h->tlb_ready[i])) return s;
+	mem_populate(s, sizeof(*s));                    /* cleared whole just below: no fault per page */
 	s->log.n = s->mega_log.n = RV_TLB_FILL_LOG + 1; /* everything */
 	tlb_invalidate_set(s);
 	h->tlb_ready[i] = true;
