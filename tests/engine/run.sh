@@ -56,12 +56,18 @@ for t in smc atomics triggers ext instret tlbcount fp vcopy regs probes megaprob
     fail=1
   fi
 done
+# What --stats prints for test $1 (the sed expression $2 picks it out) under the options after them.
+stat_of() {
+  local t=$1 pick=$2
+  shift 2
+  timeout 120 "$cloison" run "$@" --stats --cpus 2 --firmware none --kernel "$work/$t" < /dev/null 2>&1 |
+    sed -n "$pick"
+}
 # hart 0's data TLB lookups (--stats) for test $1 under the options after it
 lookups() {
   local t=$1
   shift
-  timeout 120 "$cloison" run "$@" --stats --cpus 2 --firmware none --kernel "$work/$t" < /dev/null 2>&1 |
-    sed -n 's/.*stats: hart 0 TLB: \([0-9]*\) data accesses looked up.*/\1/p'
+  stat_of "$t" 's/.*stats: hart 0 TLB: \([0-9]*\) data accesses looked up.*/\1/p' "$@"
 }
 # tlbcount: 20000 passes of 2 loads and a store, 313 of them with a store and a load across a page
 # (60626); pair: compare pairs, whose second load runs only when the first compare is equal.
@@ -93,34 +99,29 @@ same_as_interpreter() {
 }
 same_as_interpreter fp FPSUM "$@"
 same_as_interpreter randcode RANDSUM "$@"
+# PASS when the number $2 (what $1 names) lies in [$3, $4] ($4 empty: no bound above), else FAIL.
+expect_range() {
+  local what=$1 n=$2 lo=$3 hi=$4
+  shift 4
+  if [ -n "$n" ] && [ "$n" -ge "$lo" ] && { [ -z "$hi" ] || [ "$n" -le "$hi" ]; }; then
+    echo "PASS: $what $n (cloison run $*)"
+  else
+    echo "FAIL: $what '$n' (cloison run $*), $lo to ${hi:-any} expected"
+    fail=1
+  fi
+}
 if [[ " $* " == *" --jit on "* ]]; then
-  turns=$(timeout 120 "$cloison" run "$@" --stats --cpus 2 --firmware none --kernel "$work/megaprobe" \
-    < /dev/null 2>&1 | sed -n 's/.*stats: hart 0 TLB: .* \([0-9]*\) probes turned.*/\1/p')
-  if [ -n "$turns" ] && [ "$turns" -ge 2 ]; then
-    echo "PASS: megaprobe turned probes $turns times (cloison run $*)"
-  else
-    echo "FAIL: megaprobe turned probes '$turns' times (cloison run $*), at least 2 expected"
-    fail=1
-  fi
-  hints=$(timeout 120 "$cloison" run "$@" --stats --cpus 2 --firmware none --kernel "$work/hintprobe" \
-    < /dev/null 2>&1 | sed -n 's/.*stats: hart 0 TLB: .* \([0-9]*\) loads took a page hint, \([0-9]*\) gave.*/\1 \2/p')
-  if [ -n "$hints" ] && [ "${hints% *}" -ge 1 ] && [ "${hints#* }" -ge 1 ]; then
-    echo "PASS: hintprobe: loads took page hints and gave them up ($hints) (cloison run $*)"
-  else
-    echo "FAIL: hintprobe: loads took page hints and gave them up: '$hints' (cloison run $*)"
-    fail=1
-  fi
+  turns=$(stat_of megaprobe 's/.*stats: hart 0 TLB: .* \([0-9]*\) probes turned.*/\1/p' "$@")
+  expect_range "megaprobe: probes turned" "$turns" 2 "" "$@"
+  hints=$(stat_of hintprobe \
+    's/.*stats: hart 0 TLB: .* \([0-9]*\) loads took a page hint, \([0-9]*\) gave.*/\1 \2/p' "$@")
+  expect_range "hintprobe: loads that took a page hint" "${hints% *}" 1 "" "$@"
+  expect_range "hintprobe: hints given up" "${hints#* }" 1 "" "$@"
   # pair's 28 M instructions return to the run loop over 400 times from a loop's chained back edge:
   # its jump must not be patched again each time (a store to code the host pays for), so its few
   # blocks make a few dozen patches at most.
-  chains=$(timeout 120 "$cloison" run "$@" --stats --cpus 2 --firmware none --kernel "$work/pair" \
-    < /dev/null 2>&1 | sed -n 's/.*stats: hart 0 engine: .* \([0-9]*\) chained jumps.*/\1/p')
-  if [ -n "$chains" ] && [ "$chains" -ge 1 ] && [ "$chains" -le 100 ]; then
-    echo "PASS: pair chained $chains jumps (cloison run $*)"
-  else
-    echo "FAIL: pair chained '$chains' jumps (cloison run $*), 1 to 100 expected"
-    fail=1
-  fi
+  chains=$(stat_of pair 's/.*stats: hart 0 engine: .* \([0-9]*\) chained jumps.*/\1/p' "$@")
+  expect_range "pair: chained jumps" "$chains" 1 100 "$@"
 fi
 same_as_interpreter probes PROBESUM "$@"
 exit $fail
