@@ -21,7 +21,6 @@
 #include "util/populate.h"
 
 #include <errno.h>
-#include <stdlib.h>
 #include <sys/mman.h>
 #include <time.h>
 
@@ -626,6 +625,12 @@ static enum block_exit exec_system(struct rv_hart *h, uint32_t insn, uint64_t pc
  * through exec_one(). Writes to x0 go to x[32], so no handler tests rd.
  */
 
+/* The bitmap of populated 4 KiB of slots (back_ops), a bit each. */
+static size_t ops_backed_bytes(const struct rv_hart *h)
+{
+	return (size_t)(h->ops_bytes / 4096 / 64 + 1) * sizeof(uint64_t);
+}
+
 bool rv_hart_alloc_cache(struct rv_hart *h)
 {
 	uint64_t pages = (h->bus.ram_size + RV_PAGE_SIZE - 1) / RV_PAGE_SIZE;
@@ -637,20 +642,22 @@ bool rv_hart_alloc_cache(struct rv_hart *h)
 		return false;
 	}
 	h->ops = p;
-	h->ops_backed = calloc((h->ops_bytes / 4096 + 64) / 64, sizeof(uint64_t));
-	if (!h->ops_backed) {
+	/* Mapped like the slots (the hart too is mapped memory, which leak checkers do not scan). */
+	void *b = mmap(NULL, ops_backed_bytes(h), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (b == MAP_FAILED) {
 		rv_hart_free_cache(h);
 		return false;
 	}
+	h->ops_backed = b;
 	return true;
 }
 
 void rv_hart_free_cache(struct rv_hart *h)
 {
+	if (h->ops_backed) munmap(h->ops_backed, ops_backed_bytes(h));
+	h->ops_backed = NULL;
 	if (h->ops) munmap(h->ops, h->ops_bytes);
 	h->ops = NULL;
-	free(h->ops_backed);
-	h->ops_backed = NULL;
 }
 
 /*
