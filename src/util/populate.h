@@ -2,8 +2,9 @@
  * populate.h — backs a range of this process's anonymous memory in one call
  * (MADV_POPULATE_WRITE) instead of a page fault per page: a fault costs about
  * 10 us where cloison itself runs virtualized, a page populated this way
- * about 0.65 us (docs/board.md). For memory about to be written whole anyway
- * (a table cleared before use). Best effort: where the kernel lacks the call
+ * about 0.65 us (docs/board.md). For memory about to be touched anyway (a
+ * table cleared before use, the page of slots the interpreter is about to
+ * read and decode into). Best effort: where the kernel lacks the call
  * (before Linux 5.14) the pages fault in as before.
  */
 #ifndef CLOISON_UTIL_POPULATE_H

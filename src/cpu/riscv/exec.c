@@ -625,10 +625,12 @@ static enum block_exit exec_system(struct rv_hart *h, uint32_t insn, uint64_t pc
  * through exec_one(). Writes to x0 go to x[32], so no handler tests rd.
  */
 
-/* The bitmap of populated 4 KiB of slots (back_ops), a bit each. */
+#define OPS_BACKED_UNIT 4096 /* bytes of slots a bit of rv_hart.ops_backed stands for (back_ops) */
+
+/* The size of that bitmap. */
 static size_t ops_backed_bytes(const struct rv_hart *h)
 {
-	return (size_t)(h->ops_bytes / 4096 / 64 + 1) * sizeof(uint64_t);
+	return (size_t)(h->ops_bytes / OPS_BACKED_UNIT / 64 + 1) * sizeof(uint64_t);
 }
 
 bool rv_hart_alloc_cache(struct rv_hart *h)
@@ -687,7 +689,7 @@ static enum block_exit run_exact(struct rv_hart *h, int64_t budget)
  * when it reads the slot and another when it decodes into it. */
 static inline void back_ops(struct rv_hart *h, const struct rv_op *op)
 {
-	const uint64_t at = (uint64_t)((const char *)op - (const char *)h->ops) / 4096;
+	const uint64_t at = (uint64_t)((const char *)op - (const char *)h->ops) / OPS_BACKED_UNIT;
 	uint64_t *word = &h->ops_backed[at / 64], bit = 1ULL << (at % 64);
 	if (likely(*word & bit)) return;
 	mem_populate((void *)op, sizeof(*op));
