@@ -58,6 +58,7 @@ bench: build guest
 	bash bench/boot.sh
 	bash bench/cpu.sh
 	bash bench/store_forward.sh
+	bash bench/probe_latency.sh
 	bash bench/chase.sh
 	bash bench/disk.sh
 	bash bench/net.sh

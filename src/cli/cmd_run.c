@@ -619,12 +619,14 @@ static void print_stats(const struct machine *m, const struct vm_run_result *res
 			    stderr,
 			    "cloison run: stats: hart %u TLB: %llu data accesses looked up, %llu walked the "
 			    "page table, %llu found a 2 MiB entry: %.3f%% hits; %llu probes turned between "
-			    "4 KiB and 2 MiB tables; %llu loads took a page hint, %llu gave it up\n",
+			    "4 KiB and 2 MiB tables; %llu loads took a page hint, %llu gave it up; %llu "
+			    "probes "
+			    "took their slot off the base\n",
 			    i, (unsigned long long)t->lookups, (unsigned long long)t->data_misses,
 			    (unsigned long long)t->mega_hits,
 			    100.0 * (double)(t->lookups - t->data_misses) / (double)t->lookups,
 			    (unsigned long long)t->probe_turns, (unsigned long long)t->hints,
-			    (unsigned long long)t->hints_dropped);
+			    (unsigned long long)t->hints_dropped, (unsigned long long)t->probes_unbased);
 	}
 	for (unsigned i = 0; i < st.nnics; i++) {
 		const struct net_stats *n = &st.nics[i];

@@ -9,8 +9,10 @@
  * turn back). Between, loads of each size through the megapage at and off
  * the registers they name (pinned or local), and pairs of doublewords sharing a probe, the
  * last pair across the megapage's end into the 4 KiB pages. Loaded sums must be those C computes without
- * loading; stored words must be those the same stores leave in a copy written from M-mode. run.sh checks with
- * --stats that probes turned.
+ * loading; stored words must be those the same stores leave in a copy written from M-mode. Last,
+ * loads and stores through the 4 KiB pages 20 bytes past and 8 bytes before a base register, some
+ * of them on another page than the base. run.sh checks with --stats that probes turned and that
+ * probes took their slot off the base.
  */
 #include "engine.h"
 
@@ -87,11 +89,35 @@ __asm__(".text\n"
         " ld t4, 8(t2)\n"
         " add t0, t0, t3\n"
         " add t0, t0, t4\n" SEED_NEXT " mv a0, t0\n"
-        " ecall\n");
+        " ecall\n"
+        /* u_edge(base, seed, n, mask): the word 20 bytes past one offset and the one 8 bytes before
+         * another (each through its own base register: each probed alone, its slot from the base:
+         * jit_x86_mem.c, emit_base_slot_probe); some passes' words lie on another page than their
+         * base (their misses move the slot off it); u_edge_store stores there (the seed, the count) */
+        ".globl u_edge\n"
+        "u_edge:\n"
+        " li t0, 0\n" SEED_START " add t2, a0, t1\n"
+        " lwu t3, 20(t2)\n"
+        " add t0, t0, t3\n"
+        " srli t1, a1, 17\n"
+        " and t1, t1, a3\n"
+        " add t4, a0, t1\n"
+        " lwu t3, -8(t4)\n"
+        " xor t0, t0, t3\n" SEED_NEXT " mv a0, t0\n"
+        " ecall\n"
+        ".globl u_edge_store\n"
+        "u_edge_store:\n" SEED_START " add t2, a0, t1\n"
+        " sw a1, 20(t2)\n"
+        " srli t1, a1, 17\n"
+        " and t1, t1, a3\n"
+        " add t4, a0, t1\n"
+        " sw a2, -8(t4)\n" SEED_NEXT " ecall\n");
 void u_sum(void);
 void u_scatter(void);
 void u_mix(void);
 void u_pair(void);
+void u_edge(void);
+void u_edge_store(void);
 
 /* The word u_sum reads at offset `off` from WINDOW (megapage over frame f) or from SMALL. */
 static uint32_t mega_word(unsigned frame, uint64_t off)
@@ -143,6 +169,17 @@ static uint64_t model_pair(uint64_t seed, uint64_t mask, unsigned frame)
 		sum += mega_bytes(frame, off, 8) + mega_bytes(frame, off + 8, 8);
 	}
 	return sum + mega_bytes(frame, MEGA - 8, 8) + (small_word(0) | (uint64_t)small_word(4) << 32);
+}
+
+/* What u_edge returns over the 4 KiB pages, its bases at SMALL + 8 + its offsets. */
+static uint64_t model_edge(uint64_t seed, uint64_t mask)
+{
+	uint64_t sum = 0;
+	for (unsigned n = ITERATIONS; n; n--, seed = next(seed)) {
+		sum += small_word(((seed >> 11) & mask) + 8 + 20);
+		sum ^= small_word(((seed >> 17) & mask) + 8 - 8);
+	}
+	return sum;
 }
 
 static void map_mega(unsigned frame)
@@ -207,6 +244,23 @@ int main(unsigned long hartid)
 	uint64_t seen = 0;
 	for (uint64_t i = 0; i < 8 * 1024; i++) seen = seen * 31 + small[(i >> 10) ^ 1][i & 1023];
 	EXPECT(seen == want, "words stored through 4 KiB pages", seen);
+
+	/* Accesses off a base on another page (4 KiB pages, pairs swapped: a wrong frame shows). */
+	for (uint64_t p = 0; p < 8; p++)
+		for (uint64_t i = 0; i < 1024; i++) small[p][i] = word(p * 1024 + i, 7);
+	const uint64_t edge_mask = 4 * 4096 - 4;
+	got = run_user(user_addr(u_edge), SMALL + 8, 8, ITERATIONS, edge_mask);
+	EXPECT(got == model_edge(8, edge_mask), "words off a base on another page", got);
+	for (uint64_t i = 0; i < 8 * 1024; i++) shadow[i] = small[(i >> 10) ^ 1][i & 1023];
+	run_user(user_addr(u_edge_store), SMALL + 8, 9, ITERATIONS, edge_mask);
+	for (uint64_t s = 9, n = ITERATIONS; n; n--, s = next(s)) {
+		shadow[(((s >> 11) & edge_mask) + 8 + 20) / 4] = (uint32_t)s;
+		shadow[(((s >> 17) & edge_mask) + 8 - 8) / 4] = (uint32_t)n;
+	}
+	want = checksum(shadow, 8 * 1024);
+	seen = 0;
+	for (uint64_t i = 0; i < 8 * 1024; i++) seen = seen * 31 + small[(i >> 10) ^ 1][i & 1023];
+	EXPECT(seen == want, "words stored off a base on another page", seen);
 	put("PASS megaprobe\n");
 	plat_exit(0);
 }

@@ -153,10 +153,11 @@ struct rv_jcache {
 struct rv_tlb_counts {
 	uint64_t lookups;
 	uint64_t data_misses;
-	uint64_t mega_hits;     /* 4 KiB misses served by a 2 MiB entry (no walk) */
-	uint64_t probe_turns;   /* translated probes turned to the 2 MiB table or back (jit_x86_mem.c) */
-	uint64_t hints;         /* translated loads given a page hint (jit_x86_mem.c) */
-	uint64_t hints_dropped; /* ... that gave it up */
+	uint64_t mega_hits;      /* 4 KiB misses served by a 2 MiB entry (no walk) */
+	uint64_t probe_turns;    /* translated probes turned to the 2 MiB table or back (jit_x86_mem.c) */
+	uint64_t hints;          /* translated loads given a page hint (jit_x86_mem.c) */
+	uint64_t hints_dropped;  /* ... that gave it up */
+	uint64_t probes_unbased; /* translated probes whose slot came from the base, moved off it */
 };
 
 /* Translated U-mode loads given a page hint (jit_x86_mem.c, "probe sites"): a slot each, handed

@@ -32,6 +32,10 @@ struct probe_patch {
 	uint8_t *page_mask; /* the page mask's imm32 */
 	uint8_t *cmp, *mov; /* the tag table's and the addend table's disp32s */
 	uint32_t table;     /* the 4 KiB table it was emitted for */
+	uint8_t *lea_at;    /* a slot from the base (emit_access_probe): the nops a lea may replace */
+	int base;           /* ... that base's host register, */
+	int32_t near, far;  /* ... the end the lea would add (the slot's) and the one the tag is
+	                     * compared with */
 };
 
 /* A load or store's way out of line when the TLB probe misses: the helper. */

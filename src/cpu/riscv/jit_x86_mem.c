@@ -30,6 +30,12 @@
  * 4 KiB.
  * Only U-mode blocks' probes turn (docs/board.md: with the kernel's too, openssl ran slower).
  *
+ * Slot from the base. A probe whose access lies on one side of its base register (a non-zero
+ * offset) finds its slot from the base itself, no lea before the bextr: a cycle less on a chain
+ * of dependent loads (bench/probe_latency.sh). Its access misses wherever the base lies on another
+ * page than its bytes; after a few such misses, or when it turns to the 2 MiB table from r8-r15
+ * (a call there), a lea from the access's near end goes where nops held its place.
+ *
  * Page hint. A load whose address comes from a load (plan_hints: a chain of dependent loads, where
  * the probe's latency adds to every link) checks instead the 4 KiB entry its last access used
  * (rv_hart.jit_hints, a slot per hinted load): that entry's address does not depend on the load's,
@@ -53,12 +59,17 @@ struct probe_site {
 	uint8_t turns_back; /* times it went back to 4 KiB */
 	uint8_t runs_at;    /* a hinted load: its run count's offset from hint_at */
 	uint16_t slot;      /* ... its rv_hart.jit_hints slot */
+	int32_t lea_at;     /* a slot from the base: the nops where a lea from the near end may go, or 0 */
+	int16_t near, far;  /* ... the ends (offsets from the base) */
+	uint8_t lea_base;   /* ... the base's host register */
+	uint8_t crossed;    /* ... misses whose base lay on another page than the access */
 	uint8_t probe_len;  /* ... the length of the probe it replaced, */
 	uint8_t probe[];    /* ... and its bytes */
 };
 #define PROBE_SITE_TO_MEGA 16  /* misses in 2 MiB pages before a probe turns to their table */
 #define PROBE_SITE_TO_PAGES 64 /* accesses elsewhere before it turns back */
 #define PROBE_SITE_TURNS 3     /* turns back after which it stays */
+#define PROBE_SITE_CROSSED 4   /* misses across the base's page before a slot from the base goes */
 #define PROBE_HINT_WINDOW 64   /* wrong hints between weighings (a power of 2) */
 #define PROBE_HINT_MIN 4096    /* wrong hints before the first weighing (256: see docs/board.md) */
 #define PROBE_HINT_RATIO 8     /* a wrong hint in fewer runs than this: no hint */
@@ -163,9 +174,23 @@ static void aim_slot(struct probe_site *s, bool mega)
 	}
 }
 
-static void probe_site_aim(struct probe_site *s, bool mega)
+/* A probe with its slot from the base (emit_base_slot_probe) takes it from the access's near end,
+ * as every other probe does: lea rax, [base + near] where the nops were; the bextr, or what stands
+ * for it, from rax (aim_slot). */
+static void probe_site_unbase(struct rv_hart *h, struct probe_site *s)
+{
+	struct emit e = {.p = (uint8_t *)s + s->lea_at};
+	lea_disp(&e, RAX, s->lea_base, s->near);
+	s->src = RAX;
+	s->lea_at = 0;
+	h->tlb_counts.probes_unbased++;
+}
+
+static void probe_site_aim(struct rv_hart *h, struct probe_site *s, bool mega)
 {
 	uint8_t *base = (uint8_t *)s;
+	/* From r8-r15 the 2 MiB slot would take a call (aim_slot); from rax it is a shift in place. */
+	if (mega && s->lea_at && s->src >= 8) probe_site_unbase(h, s);
 	if (s->bextr_at) { /* the bextr, or what finds the 2 MiB slot */
 		aim_slot(s, mega);
 	} else { /* a shift and a mask */
@@ -231,6 +256,22 @@ static void probe_settle(struct rv_hart *h, struct probe_site *s)
 		memcpy((uint8_t *)s + s->hint_at + s->runs_at, count_nop, HINT_COUNT_LEN);
 }
 
+/*
+ * Whether a probe with its slot from the base (emit_base_slot_probe) missed because the base lay on
+ * another page than the access (va: its first byte); after PROBE_SITE_CROSSED such misses the slot
+ * comes from the access's near end instead (probe_site_unbase).
+ */
+static bool probe_site_crossed(struct rv_hart *h, struct probe_site *s, uint64_t va, bool mega)
+{
+	const int32_t lo = s->near < s->far ? s->near : s->far;
+	const uint64_t base = va - (uint64_t)(int64_t)lo, far = base + (uint64_t)(int64_t)s->far;
+	if (!s->lea_at || !((base ^ far) >> (mega ? RV_MEGA_SHIFT : RV_PAGE_SHIFT))) return false;
+	if (++s->crossed < PROBE_SITE_CROSSED) return true;
+	probe_site_unbase(h, s);
+	aim_slot(s, mega);
+	return true;
+}
+
 /* After a miss of the access with record `site` to va (done); for a hinted load, a wrong hint. */
 static void probe_site_note(struct rv_hart *h, void *site, uint64_t va, bool write)
 {
@@ -241,6 +282,7 @@ static void probe_site_note(struct rv_hart *h, void *site, uint64_t va, bool wri
 		return;
 	}
 	bool in_mega = rv_tlb_mega_maps(h, va, write), mega = probe_site_mega(s);
+	if (probe_site_crossed(h, s, va, mega)) return;
 	if (mega) { /* every access elsewhere comes here: count them all */
 		if (in_mega || ++s->evidence < PROBE_SITE_TO_PAGES) return;
 		s->turns_back++;
@@ -252,7 +294,7 @@ static void probe_site_note(struct rv_hart *h, void *site, uint64_t va, bool wri
 		}
 		if (s->turns_back >= PROBE_SITE_TURNS || ++s->evidence < PROBE_SITE_TO_MEGA) return;
 	}
-	probe_site_aim(s, !mega);
+	probe_site_aim(h, s, !mega);
 	h->tlb_counts.probe_turns++;
 }
 
@@ -358,6 +400,7 @@ uint8_t *emit_tlb_lookup(struct block_ctx *c, int first_base, int32_t first_disp
 	struct emit *e = &c->e;
 	struct probe_patch *pp = &c->lookup;
 	pp->table = table;
+	pp->lea_at = NULL;
 	int src = first_base;
 	if (first_disp) {
 		lea_disp(e, RAX, first_base, first_disp);
@@ -447,6 +490,56 @@ static uint8_t *emit_slot_addend(struct block_ctx *c, int g)
 	return fix;
 }
 
+static const char *const nops[10] = {"",
+                                     "\x90",
+                                     "\x66\x90",
+                                     "\x0f\x1f\x00",
+                                     "\x0f\x1f\x40\x00",
+                                     "\x0f\x1f\x44\x00\x00",
+                                     "\x66\x0f\x1f\x44\x00\x00",
+                                     "\x0f\x1f\x80\x00\x00\x00\x00",
+                                     "\x0f\x1f\x84\x00\x00\x00\x00\x00",
+                                     "\x66\x0f\x1f\x84\x00\x00\x00\x00\x00"};
+static void pad_with_nops(struct emit *e, const uint8_t *end)
+{
+	while (e->p < end) {
+		unsigned n = (unsigned)(end - e->p) < 9 ? (unsigned)(end - e->p) : 9;
+		emit_bytes(e, nops[n], n);
+	}
+}
+
+/*
+ * The probe of a lone U-mode access to x[rs1] + lo .. + hi, all on one side of the base (lo > 0 or
+ * hi < 0), as emit_tlb_probe but with its slot from the base itself: no lea before the bextr, a
+ * cycle less from the base to the addend on a chain of dependent loads. The tag is compared with
+ * the far end's page, so a hit means that the base and all the bytes lie on one page (hi < 4 KiB
+ * from it). An access whose base lies on another page misses (its helper counts that and turns the
+ * probe to the usual form: probe_site_crossed), so nops as long as that lea come first.
+ */
+static uint8_t *emit_base_slot_probe(struct block_ctx *c, unsigned rs1, int32_t lo, int32_t hi, bool store,
+                                     int *base)
+{
+	struct emit *e = &c->e;
+	int b = c->host[rs1];
+	*base = b;
+	if (b < 0) {
+		get_x(c, RCX, rs1);
+		b = RCX;
+	}
+	const int32_t near = lo > 0 ? lo : hi, far = lo > 0 ? hi : lo;
+	uint8_t scratch[16], *const lea_at = e->p;
+	struct emit le = {.p = scratch};
+	lea_disp(&le, RAX, b, near);
+	pad_with_nops(e, e->p + (le.p - scratch));
+	uint8_t *fix = emit_tlb_lookup(c, b, 0, b, far, tlb_table(store), 1);
+	c->lookup.lea_at = lea_at;
+	c->lookup.base = b;
+	c->lookup.near = near;
+	c->lookup.far = far;
+	if (*base < 0) op_rm_hart(e, 0x03, RAX, xoff(rs1), true); /* add rax, x[rs1] */
+	return fix;
+}
+
 /* A shared probe's part in an access's miss path: the way back after its own probe. */
 struct reprobe {
 	uint8_t *resume; /* NULL: the access probed for itself */
@@ -469,7 +562,10 @@ static uint8_t *emit_access_probe(struct block_ctx *c, int k, unsigned rs1, int3
 	const int g = i >= 0 && i < (int)c->n ? c->probes.group[i] : -1;
 	rp->resume = NULL;
 	rp->slot = -1;
-	if (g < 0) return emit_tlb_probe(c, rs1, imm, imm + (int32_t)size - 1, tlb_table(store), 1, base);
+	const int32_t last = imm + (int32_t)size - 1;
+	if (g < 0 && c->user && use_bextr && rs1 && (imm > 0 || last < 0))
+		return emit_base_slot_probe(c, rs1, imm, last, store, base);
+	if (g < 0) return emit_tlb_probe(c, rs1, imm, last, tlb_table(store), 1, base);
 	struct emit *e = &c->e;
 	const struct jit_probe_group *pg = &c->probes.g[g];
 	uint8_t *fix;
@@ -587,24 +683,6 @@ static unsigned hint_slot(struct rv_hart *h)
 	H->no_entry = RV_TLB_INVALID;
 	*d = (struct rv_jit_hint){.entry = &H->no_entry}; /* its record comes with its miss path */
 	return slot;
-}
-
-static const char *const nops[10] = {"",
-                                     "\x90",
-                                     "\x66\x90",
-                                     "\x0f\x1f\x00",
-                                     "\x0f\x1f\x40\x00",
-                                     "\x0f\x1f\x44\x00\x00",
-                                     "\x66\x0f\x1f\x44\x00\x00",
-                                     "\x0f\x1f\x80\x00\x00\x00\x00",
-                                     "\x0f\x1f\x84\x00\x00\x00\x00\x00",
-                                     "\x66\x0f\x1f\x84\x00\x00\x00\x00\x00"};
-static void pad_with_nops(struct emit *e, const uint8_t *end)
-{
-	while (e->p < end) {
-		unsigned n = (unsigned)(end - e->p) < 9 ? (unsigned)(end - e->p) : 9;
-		emit_bytes(e, nops[n], n);
-	}
 }
 
 /*
@@ -810,6 +888,12 @@ static void emit_probe_site(struct block_ctx *c, const struct slow_path *s, uint
 	struct probe_site rec = {.table = pp->table};
 	uint8_t *const at[5] = {pp->shr, pp->slot, pp->page_mask, pp->cmp, pp->mov};
 	for (unsigned i = 0; i < 5; i++) rec.at[i] = at[i] ? (int32_t)(at[i] - e->p) : 0;
+	if (pp->lea_at) {
+		rec.lea_at = (int32_t)(pp->lea_at - e->p);
+		rec.near = (int16_t)pp->near;
+		rec.far = (int16_t)pp->far;
+		rec.lea_base = (uint8_t)pp->base;
+	}
 	if (pp->bextr) {
 		rec.bextr_at = (int32_t)(pp->bextr - e->p);
 		rec.mega_slot = (int32_t)(c->mega_slot[pp->src] - e->p);
