@@ -50,30 +50,28 @@ static uint64_t indexed(uint64_t x, long n)
 	return x;
 }
 
-/* The probe as for an access with a displacement: the slot from base + 8 (lea, bextr). */
+/* The chase through the probe: the slot found by `slot` (into eax), the tag compared with the page
+ * of the node's last byte, the addend loaded, the load at [x + addend + 8]. */
+#define PROBE_CHASE(slot)                                                                                    \
+	__asm__ volatile("1: " slot "\n\tlea 15(%0), %%rcx\n\tand $-4096, %%rcx\n\t"                         \
+	                 "cmp tags(,%%rax,8), %%rcx\n\tjne 9f\n\tmov addends(,%%rax,8), %%rax\n\t"           \
+	                 "mov 8(%0,%%rax,1), %0\n\tdec %1\n\tjnz 1b\n9:"                                     \
+	                 : "+r"(x), "+r"(n)                                                                  \
+	                 : "r"((uint64_t)(12 | 16 << 8))                                                     \
+	                 : "rax", "rcx", "cc")
+
+/* As for an access with a displacement: the slot from base + 8 (lea, bextr). */
 static uint64_t probe_lea(uint64_t x, long n)
 {
-	const uint64_t control = 12 | 16 << 8;
-	__asm__ volatile("1: lea 8(%0), %%rax\n\tbextr %k2, %%eax, %%eax\n\tlea 15(%0), %%rcx\n\t"
-	                 "and $-4096, %%rcx\n\tcmp tags(,%%rax,8), %%rcx\n\tjne 9f\n\t"
-	                 "mov addends(,%%rax,8), %%rax\n\tmov 8(%0,%%rax,1), %0\n\tdec %1\n\tjnz 1b\n9:"
-	                 : "+r"(x), "+r"(n)
-	                 : "r"(control)
-	                 : "rax", "rcx", "cc");
-	if (n) abort();
+	PROBE_CHASE("lea 8(%0), %%rax\n\tbextr %k2, %%eax, %%eax");
+	if (n) abort(); /* a tag did not match */
 	return x;
 }
 
-/* The same with the slot from the base register (no lea before the bextr). */
+/* With the slot from the base register (no lea before the bextr). */
 static uint64_t probe_base(uint64_t x, long n)
 {
-	const uint64_t control = 12 | 16 << 8;
-	__asm__ volatile("1: bextr %k2, %k0, %%eax\n\tlea 15(%0), %%rcx\n\t"
-	                 "and $-4096, %%rcx\n\tcmp tags(,%%rax,8), %%rcx\n\tjne 9f\n\t"
-	                 "mov addends(,%%rax,8), %%rax\n\tmov 8(%0,%%rax,1), %0\n\tdec %1\n\tjnz 1b\n9:"
-	                 : "+r"(x), "+r"(n)
-	                 : "r"(control)
-	                 : "rax", "rcx", "cc");
+	PROBE_CHASE("bextr %k2, %k0, %%eax");
 	if (n) abort();
 	return x;
 }
