@@ -92,7 +92,7 @@ __asm__(".text\n"
         " ecall\n"
         /* u_edge(base, seed, n, mask): the word 20 bytes past one offset and the one 8 bytes before
          * another (each through its own base register: each probed alone, its slot from the base:
-         * jit_x86_mem.c, emit_base_slot_probe); some passes' words lie on another page than their
+         * jit_x86_mem.c, emit_base_slot_lookup); some passes' words lie on another page than their
          * base (their misses move the slot off it); u_edge_store stores there (the seed, the count) */
         ".globl u_edge\n"
         "u_edge:\n"

@@ -174,7 +174,7 @@ static void aim_slot(struct probe_site *s, bool mega)
 	}
 }
 
-/* A probe with its slot from the base (emit_base_slot_probe) takes it from the access's near end,
+/* A probe with its slot from the base (emit_base_slot_lookup) takes it from the access's near end,
  * as every other probe does: lea rax, [base + near] where the nops were; the bextr, or what stands
  * for it, from rax (aim_slot). */
 static void probe_site_unbase(struct rv_hart *h, struct probe_site *s)
@@ -257,15 +257,16 @@ static void probe_settle(struct rv_hart *h, struct probe_site *s)
 }
 
 /*
- * Whether a probe with its slot from the base (emit_base_slot_probe) missed because the base lay on
+ * Whether a probe with its slot from the base (emit_base_slot_lookup) missed because the base lay on
  * another page than the access (va: its first byte); after PROBE_SITE_CROSSED such misses the slot
  * comes from the access's near end instead (probe_site_unbase).
  */
 static bool probe_site_crossed(struct rv_hart *h, struct probe_site *s, uint64_t va, bool mega)
 {
+	if (!s->lea_at) return false;
 	const int32_t lo = s->near < s->far ? s->near : s->far;
 	const uint64_t base = va - (uint64_t)(int64_t)lo, far = base + (uint64_t)(int64_t)s->far;
-	if (!s->lea_at || !((base ^ far) >> (mega ? RV_MEGA_SHIFT : RV_PAGE_SHIFT))) return false;
+	if (!((base ^ far) >> (mega ? RV_MEGA_SHIFT : RV_PAGE_SHIFT))) return false;
 	if (++s->crossed < PROBE_SITE_CROSSED) return true;
 	probe_site_unbase(h, s);
 	aim_slot(s, mega);
@@ -445,6 +446,49 @@ uint8_t *emit_tlb_lookup(struct block_ctx *c, int first_base, int32_t first_disp
 	return fix;
 }
 
+static const char *const nops[10] = {"",
+                                     "\x90",
+                                     "\x66\x90",
+                                     "\x0f\x1f\x00",
+                                     "\x0f\x1f\x40\x00",
+                                     "\x0f\x1f\x44\x00\x00",
+                                     "\x66\x0f\x1f\x44\x00\x00",
+                                     "\x0f\x1f\x80\x00\x00\x00\x00",
+                                     "\x0f\x1f\x84\x00\x00\x00\x00\x00",
+                                     "\x66\x0f\x1f\x84\x00\x00\x00\x00\x00"};
+static void pad_with_nops(struct emit *e, const uint8_t *end)
+{
+	while (e->p < end) {
+		unsigned n = (unsigned)(end - e->p) < 9 ? (unsigned)(end - e->p) : 9;
+		emit_bytes(e, nops[n], n);
+	}
+}
+
+/*
+ * The lookup of a lone U-mode access to [b + lo, b + hi], all on one side of the base register b
+ * (lo > 0 or hi < 0), as emit_tlb_lookup but with its slot from the base itself: no lea before the
+ * bextr, a cycle less from the base to the addend on a chain of dependent loads. The tag is
+ * compared with the far end's page, so a hit means that the base and all the bytes lie on one page
+ * (hi < 4 KiB from it). An access whose base lies on another page misses (its helper counts that
+ * and turns the probe to the usual form: probe_site_crossed), so nops as long as that lea come
+ * first.
+ */
+static uint8_t *emit_base_slot_lookup(struct block_ctx *c, int b, int32_t lo, int32_t hi, uint32_t table)
+{
+	struct emit *e = &c->e;
+	const int32_t near = lo > 0 ? lo : hi, far = lo > 0 ? hi : lo;
+	uint8_t scratch[16], *const lea_at = e->p;
+	struct emit le = {.p = scratch};
+	lea_disp(&le, RAX, b, near);
+	pad_with_nops(e, e->p + (le.p - scratch));
+	uint8_t *fix = emit_tlb_lookup(c, b, 0, b, far, table, 1);
+	c->lookup.lea_at = lea_at;
+	c->lookup.base = b;
+	c->lookup.near = near;
+	c->lookup.far = far;
+	return fix;
+}
+
 /*
  * The TLB probe (read or write `table`) of the bytes x[rs1] + lo .. x[rs1] +
  * hi, in rax and rcx only: on a hit execution falls through with rax = the
@@ -452,17 +496,27 @@ uint8_t *emit_tlb_lookup(struct block_ctx *c, int first_base, int32_t first_disp
  * [*base + rax + offset]), or *base = -1 with rax = the host address of
  * x[rs1] (an access is at [rax + offset]); on a miss (or bytes crossing a
  * page) it jumps to the returned fixup. `accesses` counts for --stats.
+ * from_base: the slot from x[rs1] itself (emit_base_slot_lookup; a lone
+ * access with a site record only).
  */
-uint8_t *emit_tlb_probe(struct block_ctx *c, unsigned rs1, int32_t lo, int32_t hi, uint32_t table,
-                        unsigned accesses, int *base)
+static uint8_t *tlb_probe(struct block_ctx *c, unsigned rs1, int32_t lo, int32_t hi, uint32_t table,
+                          unsigned accesses, int *base, bool from_base)
 {
 	int b = rs1 ? c->host[rs1] : -1;
 	*base = b;
-	if (b >= 0) return emit_tlb_lookup(c, b, lo, b, hi, table, accesses);
-	get_x(c, RCX, rs1);
-	uint8_t *fix = emit_tlb_lookup(c, RCX, lo, RCX, hi, table, accesses);
-	if (rs1) op_rm_hart(&c->e, 0x03, RAX, xoff(rs1), true); /* add rax, x[rs1] */
+	if (b < 0) {
+		get_x(c, RCX, rs1);
+		b = RCX;
+	}
+	uint8_t *fix = from_base ? emit_base_slot_lookup(c, b, lo, hi, table)
+	                         : emit_tlb_lookup(c, b, lo, b, hi, table, accesses);
+	if (*base < 0 && rs1) op_rm_hart(&c->e, 0x03, RAX, xoff(rs1), true); /* add rax, x[rs1] */
 	return fix;
+}
+uint8_t *emit_tlb_probe(struct block_ctx *c, unsigned rs1, int32_t lo, int32_t hi, uint32_t table,
+                        unsigned accesses, int *base)
+{
+	return tlb_probe(c, rs1, lo, hi, table, accesses, base, false);
 }
 uint32_t tlb_table(bool write)
 {
@@ -490,56 +544,6 @@ static uint8_t *emit_slot_addend(struct block_ctx *c, int g)
 	return fix;
 }
 
-static const char *const nops[10] = {"",
-                                     "\x90",
-                                     "\x66\x90",
-                                     "\x0f\x1f\x00",
-                                     "\x0f\x1f\x40\x00",
-                                     "\x0f\x1f\x44\x00\x00",
-                                     "\x66\x0f\x1f\x44\x00\x00",
-                                     "\x0f\x1f\x80\x00\x00\x00\x00",
-                                     "\x0f\x1f\x84\x00\x00\x00\x00\x00",
-                                     "\x66\x0f\x1f\x84\x00\x00\x00\x00\x00"};
-static void pad_with_nops(struct emit *e, const uint8_t *end)
-{
-	while (e->p < end) {
-		unsigned n = (unsigned)(end - e->p) < 9 ? (unsigned)(end - e->p) : 9;
-		emit_bytes(e, nops[n], n);
-	}
-}
-
-/*
- * The probe of a lone U-mode access to x[rs1] + lo .. + hi, all on one side of the base (lo > 0 or
- * hi < 0), as emit_tlb_probe but with its slot from the base itself: no lea before the bextr, a
- * cycle less from the base to the addend on a chain of dependent loads. The tag is compared with
- * the far end's page, so a hit means that the base and all the bytes lie on one page (hi < 4 KiB
- * from it). An access whose base lies on another page misses (its helper counts that and turns the
- * probe to the usual form: probe_site_crossed), so nops as long as that lea come first.
- */
-static uint8_t *emit_base_slot_probe(struct block_ctx *c, unsigned rs1, int32_t lo, int32_t hi, bool store,
-                                     int *base)
-{
-	struct emit *e = &c->e;
-	int b = c->host[rs1];
-	*base = b;
-	if (b < 0) {
-		get_x(c, RCX, rs1);
-		b = RCX;
-	}
-	const int32_t near = lo > 0 ? lo : hi, far = lo > 0 ? hi : lo;
-	uint8_t scratch[16], *const lea_at = e->p;
-	struct emit le = {.p = scratch};
-	lea_disp(&le, RAX, b, near);
-	pad_with_nops(e, e->p + (le.p - scratch));
-	uint8_t *fix = emit_tlb_lookup(c, b, 0, b, far, tlb_table(store), 1);
-	c->lookup.lea_at = lea_at;
-	c->lookup.base = b;
-	c->lookup.near = near;
-	c->lookup.far = far;
-	if (*base < 0) op_rm_hart(e, 0x03, RAX, xoff(rs1), true); /* add rax, x[rs1] */
-	return fix;
-}
-
 /* A shared probe's part in an access's miss path: the way back after its own probe. */
 struct reprobe {
 	uint8_t *resume; /* NULL: the access probed for itself */
@@ -563,9 +567,9 @@ static uint8_t *emit_access_probe(struct block_ctx *c, int k, unsigned rs1, int3
 	rp->resume = NULL;
 	rp->slot = -1;
 	const int32_t last = imm + (int32_t)size - 1;
-	if (g < 0 && c->user && use_bextr && rs1 && (imm > 0 || last < 0))
-		return emit_base_slot_probe(c, rs1, imm, last, store, base);
-	if (g < 0) return emit_tlb_probe(c, rs1, imm, last, tlb_table(store), 1, base);
+	if (g < 0) /* alone: its slot from the base where its bytes lie on one side of it */
+		return tlb_probe(c, rs1, imm, last, tlb_table(store), 1, base,
+		                 c->user && use_bextr && rs1 && (imm > 0 || last < 0));
 	struct emit *e = &c->e;
 	const struct jit_probe_group *pg = &c->probes.g[g];
 	uint8_t *fix;
