@@ -126,6 +126,18 @@ struct op *op_new(struct daemon *d, const char *kind, const char *instance)
 	return op;
 }
 
+void op_end(struct op *op, bool ok, const char *fmt, ...)
+{
+	op->status = ok ? "success" : "failure";
+	if (!ok) {
+		va_list ap;
+		va_start(ap, fmt);
+		vsnprintf(op->error, sizeof(op->error), fmt, ap);
+		va_end(ap);
+	}
+	op->finished_at = (int64_t)time(NULL);
+}
+
 static struct op *op_find(struct daemon *d, uint64_t id)
 {
 	for (struct op *op = d->ops; op; op = op->next)
@@ -318,9 +330,7 @@ static void *job_thread(void *arg)
 	char jerr[256];
 	if (!db_journal_end(d->db, j->journal, jerr, sizeof(jerr))) log_warn("%s", jerr);
 	j->in->busy = NULL;
-	j->op->status = ok ? "success" : "failure";
-	if (!ok) snprintf(j->op->error, sizeof(j->op->error), "%s", err);
-	j->op->finished_at = (int64_t)time(NULL);
+	op_end(j->op, ok, "%s", err);
 	if (!ok) log_warn("%s %s failed: %s", j->op->kind, j->in->def.name, err);
 	inst_put(j->in);
 	pthread_cond_broadcast(&d->changed);
@@ -359,8 +369,7 @@ static bool launch(struct daemon *d, struct instance *in, const char *kind,
 	/* The intent is on disk before anything acts on it: a daemon that dies in the middle finds it. */
 	if (!db_journal_begin(d->db, in->def.name, kind, j->arg, &j->journal, err, errlen)) {
 		in->busy = NULL;
-		op->status = "failure";
-		snprintf(op->error, sizeof(op->error), "%s", err);
+		op_end(op, false, "%s", err);
 		free(j);
 		if (r) api_fail(r, ERR_INTERNAL, "%s", err);
 		return false;
@@ -369,8 +378,7 @@ static bool launch(struct daemon *d, struct instance *in, const char *kind,
 	if (!spawn_detached(job_thread, j)) {
 		db_journal_end(d->db, j->journal, err, errlen);
 		in->busy = NULL;
-		op->status = "failure";
-		snprintf(op->error, sizeof(op->error), "cannot start a thread");
+		op_end(op, false, "cannot start a thread");
 		inst_put(in);
 		free(j);
 		snprintf(err, errlen, "cannot start a thread");

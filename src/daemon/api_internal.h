@@ -30,6 +30,8 @@ bool spawn_detached(void *(*fn)(void *), void *arg);
 /* A new running operation, newest first in the daemon's list; NULL when out of memory. */
 struct op *op_new(struct daemon *d, const char *kind, const char *instance);
 json_t *op_json(const struct op *op);
+/* Ends an operation (lock held): success, or failure with its error (printf-like, cut to fit). */
+void op_end(struct op *op, bool ok, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* A progress callback (block/image_ops.h, image_archive.h) for an operation: ctx is the struct op. */
 void op_progress(void *ctx, uint64_t done, uint64_t total);
 

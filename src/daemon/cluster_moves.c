@@ -216,9 +216,7 @@ static json_t *plan_balance(struct cluster *c, json_int_t threshold)
 static void finish_moves(struct daemon *d, struct op *op, size_t failed, const char *first)
 {
 	pthread_mutex_lock(&d->lock);
-	op->status = failed ? "failure" : "success";
-	if (failed) snprintf(op->error, sizeof(op->error), "%zu not moved; first: %.400s", failed, first);
-	op->finished_at = (int64_t)time(NULL);
+	op_end(op, !failed, "%zu not moved; first: %.400s", failed, first);
 	pthread_cond_broadcast(&d->changed);
 	pthread_mutex_unlock(&d->lock);
 }
@@ -267,8 +265,7 @@ static struct op *start_balance(struct daemon *d, json_t *plan)
 	snprintf(op->resource, sizeof(op->resource), "cluster");
 	*b = (struct balancing){d, op, plan};
 	if (!spawn_detached(balance_thread, b)) {
-		op->status = "failure";
-		snprintf(op->error, sizeof(op->error), "cannot start a thread");
+		op_end(op, false, "cannot start a thread");
 		json_decref(plan);
 		free(b);
 	}
@@ -426,8 +423,7 @@ void cluster_evacuate_request(struct daemon *d, json_t *body, struct http_respon
 	snprintf(op->resource, sizeof(op->resource), "cluster/nodes/%s", node);
 	*ev = (struct evacuation){d, op, id};
 	if (!spawn_detached(evacuate_thread, ev)) {
-		op->status = "failure";
-		snprintf(op->error, sizeof(op->error), "cannot start a thread");
+		op_end(op, false, "cannot start a thread");
 	}
 	api_reply(r, 202, json_pack("{s:o}", "operation", op_json(op)));
 }

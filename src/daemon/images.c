@@ -144,12 +144,8 @@ static void *job_thread(void *arg)
 	if (!ok && makes_image) rm_tree(tmp);
 	struct daemon *d = j->d;
 	pthread_mutex_lock(&d->lock);
-	j->op->status = ok ? "success" : "failure";
-	if (!ok) {
-		snprintf(j->op->error, sizeof(j->op->error), "%.500s", err);
-		log_warn("image %s: %s", j->name, err);
-	}
-	j->op->finished_at = (int64_t)time(NULL);
+	op_end(j->op, ok, "%.500s", err);
+	if (!ok) log_warn("image %s: %s", j->name, err);
 	pthread_cond_broadcast(&d->changed);
 	pthread_mutex_unlock(&d->lock);
 	free(j);
@@ -166,9 +162,7 @@ static void start_job(struct daemon *d, struct image_job *j, const char *kind, s
 	snprintf(op->resource, sizeof(op->resource), "images/%s", j->name);
 	j->d = d, j->op = op;
 	if (!spawn_detached(job_thread, j)) {
-		op->status = "failure";
-		snprintf(op->error, sizeof(op->error), "cannot start a thread");
-		op->finished_at = (int64_t)time(NULL);
+		op_end(op, false, "cannot start a thread");
 		free(j);
 		return api_fail(r, ERR_INTERNAL, "cannot start a thread");
 	}

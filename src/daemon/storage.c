@@ -308,12 +308,8 @@ static void *copy_thread(void *arg)
 	pthread_mutex_lock(&d->lock);
 	char jerr[256];
 	if (!db_journal_end(d->db, j->journal, jerr, sizeof(jerr))) log_warn("%s", jerr);
-	j->op->status = ok ? "success" : "failure";
-	if (!ok) {
-		snprintf(j->op->error, sizeof(j->op->error), "%s", err);
-		log_warn("volume copy to %s failed: %s", j->dst, err);
-	}
-	j->op->finished_at = (int64_t)time(NULL);
+	op_end(j->op, ok, "%s", err);
+	if (!ok) log_warn("volume copy to %s failed: %s", j->dst, err);
 	pthread_cond_broadcast(&d->changed);
 	pthread_mutex_unlock(&d->lock);
 	free(j);
@@ -343,17 +339,13 @@ static void start_copy(struct daemon *d, const struct pool *p, const char *name,
 	snprintf(j->src_fmt, sizeof(j->src_fmt), "%s", sfmt);
 	snprintf(j->dst, sizeof(j->dst), "%s/%s", p->path, name);
 	if (!db_journal_begin(d->db, "", "copy", j->dst, &j->journal, err, sizeof(err))) {
-		op->status = "failure";
-		snprintf(op->error, sizeof(op->error), "%s", err);
-		op->finished_at = (int64_t)time(NULL);
+		op_end(op, false, "%s", err);
 		free(j);
 		return api_fail(r, ERR_INTERNAL, "%s", err);
 	}
 	if (!spawn_detached(copy_thread, j)) {
 		db_journal_end(d->db, j->journal, err, sizeof(err));
-		op->status = "failure";
-		snprintf(op->error, sizeof(op->error), "cannot start a thread");
-		op->finished_at = (int64_t)time(NULL);
+		op_end(op, false, "cannot start a thread");
 		free(j);
 		return api_fail(r, ERR_INTERNAL, "cannot start a thread");
 	}
