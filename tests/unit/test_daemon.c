@@ -1,9 +1,11 @@
 /*
  * test_daemon.c — cloisond's definitions (def.c: strict parsing, defaults,
- * round trips, limits) and its SQLite state (db.c: schema, transactions,
- * uniqueness, cascades, persistence, refusing what it cannot read).
+ * round trips, limits), its SQLite state (db.c: schema, transactions,
+ * uniqueness, cascades, persistence, refusing what it cannot read) and its
+ * operations' ends (api.c: op_end, as op_json shows them).
  */
 #include "check.h"
+#include "daemon/api_internal.h"
 #include "daemon/db.h"
 #include "daemon/def.h"
 
@@ -405,5 +407,37 @@ static void test_db(void)
 	CHECK(system(cmd) == 0);
 }
 
+/* An operation ends once: its status, its error on failure only (cut to fit), its finish time. */
+static void test_op_end(void)
+{
+	static struct daemon d;
+	struct op *ok = op_new(&d, "copy", "");
+	struct op *bad = op_new(&d, "start", "vm1");
+	struct op *running = op_new(&d, "stop", "vm1");
+	CHECK(ok && bad && running);
+	op_end(ok, true, "%s", "not an error");
+	op_end(bad, false, "%s failed: %d", "boot", 7);
+	CHECK(!strcmp(ok->status, "success") && ok->error[0] == 0 && ok->finished_at > 0);
+	CHECK(!strcmp(bad->status, "failure") && !strcmp(bad->error, "boot failed: 7") &&
+	      bad->finished_at > 0);
+	json_t *j = op_json(bad), *r = op_json(running);
+	CHECK(j && json_integer_value(json_object_get(j, "finished_at")) == bad->finished_at);
+	CHECK(!strcmp(json_string_value(json_object_get(j, "error")), "boot failed: 7"));
+	CHECK(r && !json_object_get(r, "finished_at") && !json_object_get(r, "error"));
+	CHECK(!strcmp(json_string_value(json_object_get(r, "status")), "running"));
+	json_decref(j);
+	json_decref(r);
+	char longer[2000];
+	memset(longer, 'x', sizeof(longer) - 1);
+	longer[sizeof(longer) - 1] = 0;
+	op_end(running, false, "%s", longer);
+	CHECK_EQ(strlen(running->error), sizeof(running->error) - 1);
+	while (d.ops) {
+		struct op *next = d.ops->next;
+		free(d.ops);
+		d.ops = next;
+	}
+}
+
 TEST_MAIN(test_vm_defaults_and_round_trip, test_container_definition, test_refusals, test_limits_patch,
-          test_db)
+          test_db, test_op_end)
