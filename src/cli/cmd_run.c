@@ -604,15 +604,14 @@ static void print_stats(const struct machine *m, const struct vm_run_result *res
 		    "USHM"[st.harts[i].priv & 3]);
 	for (unsigned i = 0; i < st.nharts; i++) {
 		const struct rv_engine_stats *g = &st.harts[i].engine;
-		fprintf(
-		    stderr,
-		    "cloison run: stats: hart %u engine: %llu blocks translated, %llu block entries from the "
-		    "dispatcher, %llu chained jumps, %llu stale blocks, %llu code-cache flushes, %llu TLB "
-		    "misses, %llu TLB flushes\n",
-		    i, (unsigned long long)g->blocks, (unsigned long long)g->block_runs,
-		    (unsigned long long)g->chains, (unsigned long long)g->stale_blocks,
-		    (unsigned long long)g->code_flushes, (unsigned long long)g->tlb_misses,
-		    (unsigned long long)g->tlb_flushes);
+		fprintf(stderr,
+		        "cloison run: stats: hart %u engine: %llu blocks translated (%llu KiB of code), "
+		        "%llu block entries from the dispatcher, %llu chained jumps, %llu stale blocks, "
+		        "%llu code-cache flushes, %llu TLB misses, %llu TLB flushes\n",
+		        i, (unsigned long long)g->blocks, (unsigned long long)(g->code_bytes >> 10),
+		        (unsigned long long)g->block_runs, (unsigned long long)g->chains,
+		        (unsigned long long)g->stale_blocks, (unsigned long long)g->code_flushes,
+		        (unsigned long long)g->tlb_misses, (unsigned long long)g->tlb_flushes);
 		const struct rv_tlb_counts *t = &st.harts[i].tlb;
 		if (t->lookups)
 			fprintf(

@@ -131,6 +131,9 @@ if [[ " $* " == *" --jit on "* ]]; then
   # blocks make a few dozen patches at most.
   chains=$(stat_of pair 's/.*stats: hart 0 engine: .* \([0-9]*\) chained jumps.*/\1/p' "$@")
   expect_range "pair: chained jumps" "$chains" 1 100 "$@"
+  # ... and the host code its blocks took is counted (a few blocks of a few KiB each).
+  code=$(stat_of pair 's/.*stats: hart 0 engine: [0-9]* blocks translated (\([0-9]*\) KiB of code).*/\1/p' "$@")
+  expect_range "pair: KiB of translated code" "$code" 1 4096 "$@"
 fi
 same_as_interpreter probes PROBESUM "$@"
 exit $fail

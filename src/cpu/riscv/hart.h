@@ -181,12 +181,12 @@ struct rv_jit_hints {
 
 /* What the engine did (counters only grow; read racily by --stats). */
 struct rv_engine_stats {
-	uint64_t tlb_misses;   /* page-table walks: instruction fetches and data accesses */
-	uint64_t tlb_flushes;  /* whole-TLB flushes (satp, sfence.vma without an address, ...) */
-	uint64_t blocks;       /* blocks translated */
-	uint64_t block_runs;   /* entries into translated code from the dispatcher */
-	uint64_t chains;       /* direct jumps patched between blocks */
-	uint64_t jcache_fills; /* indirect-jump cache entries made */
+	uint64_t tlb_misses;  /* page-table walks: instruction fetches and data accesses */
+	uint64_t tlb_flushes; /* whole-TLB flushes (satp, sfence.vma without an address, ...) */
+	uint64_t blocks;      /* blocks translated */
+	uint64_t block_runs;  /* entries into translated code from the dispatcher */
+	uint64_t chains;      /* direct jumps patched between blocks */
+	uint64_t code_bytes;  /* host code the blocks took (out-of-line paths and checks included) */
 	uint64_t
 	    stale_blocks; /* blocks found changed (guest code rewritten) or translated for another address */
 	uint64_t code_flushes; /* full flushes of the code cache */

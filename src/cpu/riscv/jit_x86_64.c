@@ -1807,6 +1807,7 @@ uint32_t rv_jit_compile(struct rv_hart *h, const struct rv_op *head, const uint8
 	b->listed = false;
 	jit_checked(h, j->nblocks); /* translated from the code as it is */
 	h->stats.blocks++;
+	h->stats.code_bytes += (uint64_t)(e->p - code);
 	perf_map_note(code, (size_t)(e->p - code), pc);
 	uint32_t id = RV_JIT_FIRST_BLOCK + j->nblocks++;
 	j->by_place[place_hash(head, pc)] = id;
