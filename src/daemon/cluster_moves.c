@@ -424,6 +424,7 @@ void cluster_evacuate_request(struct daemon *d, json_t *body, struct http_respon
 	*ev = (struct evacuation){d, op, id};
 	if (!spawn_detached(evacuate_thread, ev)) {
 		op_end(op, false, "cannot start a thread");
+		free(ev); /* else evacuate_thread frees it */
 	}
 	api_reply(r, 202, json_pack("{s:o}", "operation", op_json(op)));
 }
