@@ -10,11 +10,12 @@ same way for both VMMs. Each workload prints a checksum of its result: the two V
 
 Each VMM first boots once untimed (a warm-up: the bench's first boot, cloison's, took 1.3-1.4x its
 later boots' time in two runs on 2026-12-05), then the rounds alternate which VMM runs first.
-Printed: every run's times and that run's ratios, the medians per workload, the ratio of the
-medians cloison/QEMU (below 1: cloison is faster) and the median of the rounds' ratios (each from
-two runs back to back: less moved by the host's drift over minutes), boot time to the guest's
-first marker, peak RSS; then, with SCALE, the same workloads
-two copies at once on two harts against one copy on one hart run just before (time ratio: 1.0 = perfect scaling).
+Printed: the host's CPU (ratios differ between hosts), every run's times and that run's ratios, the
+medians per workload, the ratio of the medians cloison/QEMU (below 1: cloison is faster) and the
+median of the rounds' ratios (each from two runs back to back: less moved by the host's drift over
+minutes), boot time to the guest's first marker, peak RSS; then, with SCALE, the same workloads two
+copies at once on two harts against one copy on one hart run just before (time ratio: 1.0 = perfect
+scaling).
 Usage: cpu.py CLOISON INITRD RUNS [WORKLOADS (comma-separated)] [SCALE (0/1)] [JIT (on/off)]
 """
 import os
@@ -81,6 +82,23 @@ def run_once(vmm, cloison, initrd, workloads, cpus=1, copies=1, jit="on"):
     return times, results, boot, usage.ru_maxrss / 1024
 
 
+def host_cpu():
+    """The host's CPU as /proc/cpuinfo names it: ratios against QEMU differ between hosts (7-Zip's
+    0.54 on a Zen 5 under PVM, 0.43 on a Zen 1 under KVM: docs/board.md), so a result names its host."""
+    info = {}
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                info.setdefault(key.strip(), value.strip())
+    except OSError:
+        return "unknown CPU"
+    flags = info.get("flags", "").split()
+    return (f"{info.get('model name', '?')} (family {info.get('cpu family', '?')}, model {info.get('model', '?')}), "
+            f"{os.cpu_count()} CPUs{', under a hypervisor' if 'hypervisor' in flags else ''}"
+            f"{', AVX-512' if 'avx512f' in flags else ''}")
+
+
 def fmt_ratio(a, b):
     return f"{a / b:.2f}" if b else "-"
 
@@ -95,6 +113,7 @@ def main():
     rss = {"cloison": [], "qemu": []}
     expect = None
     print(f"compute workloads, 1 hart, {MEM} MiB, {runs} alternating runs each (seconds, host clock)")
+    print(f"host: {host_cpu()}")
     print(f"{'run':<4} {'vmm':<8} " + " ".join(f"{w:>9}" for w in workloads + ["boot"]) + f" {'rss_MiB':>8}")
     for vmm in ("cloison", "qemu"):  # warm-up, untimed
         run_once(vmm, cloison, initrd, workloads[:1], jit=jit)
