@@ -83,8 +83,9 @@ def run_once(vmm, cloison, initrd, workloads, cpus=1, copies=1, jit="on"):
 
 
 def host_cpu():
-    """The host's CPU as /proc/cpuinfo names it: ratios against QEMU differ between hosts (7-Zip's
-    0.54 on a Zen 5 under PVM, 0.43 on a Zen 1 under KVM: docs/board.md), so a result names its host."""
+    """The host's CPU as /proc/cpuinfo names it. Ratios against QEMU differ between hosts (7-Zip's
+    compression took 0.54 of QEMU's time on a Zen 5 under PVM, 0.43 on a Zen 1 under KVM:
+    docs/board.md), so a result names its host."""
     info = {}
     try:
         with open("/proc/cpuinfo") as f:
